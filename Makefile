@@ -1,0 +1,45 @@
+# The two set-up commands of the README: `make demo` and `make test`.
+# Both create (or reuse) .venv in the repository and install handpose into it.
+#
+# torch is installed first, pinned, so that the package's own `torch>=2.1` needs nothing more.
+# On a machine without a GPU, pip must not fetch the CUDA build: set TORCH_INDEX to PyTorch's CPU index
+# where the default index would serve CUDA wheels (see README, "Installing with or without a GPU").
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+PYTEST_ARGS ?=
+DEMO_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.handpose-installed
+TORCH_INDEX_FLAG := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+
+.PHONY: demo test lint setup clean bench
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet $(TORCH_INDEX_FLAG) "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -c "import torch, handpose; print('handpose', handpose.__version__, 'torch', torch.__version__, 'cuda', torch.version.cuda)"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/handpose demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs build dist src/*.egg-info

@@ -1,0 +1,113 @@
+"""Dataclass configurations: model, data (crop, targets, augmentation) and training.
+
+Configs are plain dataclasses passed explicitly (no global or class-attribute configuration). They round-trip
+through dictionaries (JSON, safetensors metadata, checkpoints) with :func:`to_dict` and :func:`from_dict`;
+an unknown key is an error that names the key and the config, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class ModelConfig:
+    """Hyperparameters that rebuild a CPM network from its weight file alone (see ``model/cpm.py`` presets)."""
+
+    preset: str = "openpose"
+    backbone: str = "vgg19"  # "vgg19" (OpenPose's front) or a lighter backbone named by model/cpm.py
+    width: float = 1.0  # channel multiplier of the lighter backbones
+    feature_channels: int = 128  # conv5_3_CPM output channels, fed to every stage
+    stage1_channels: int = 512  # conv6_1_CPM
+    stages: int = 6
+    stage_channels: int = 128  # Mconv1..Mconv6
+    stage_kernel: int = 7  # 7: one 7x7 conv per layer (OpenPose); 3: three stacked 3x3 convs per layer
+    stage_layers: int = 5  # Mconv1..Mconv5
+    num_maps: int = 22  # 21 keypoints + background
+    input_size: int = 368  # the square crop size the model is meant to run at
+
+
+@dataclass
+class AugmentConfig:
+    """Random training augmentation; ``enabled=False`` (evaluation) makes every crop deterministic."""
+
+    enabled: bool = True
+    scale_min: float = 0.75  # box scale factor range
+    scale_max: float = 1.25
+    rotation_deg: float = 40.0  # uniform in [-rotation_deg, rotation_deg]
+    translate: float = 0.1  # centre shift, as a fraction of the box side
+    flip_prob: float = 0.5  # horizontal flip (joint identities are not swapped)
+    color_jitter: float = 0.3  # strength of brightness / contrast / saturation / hue jitter
+    blur_prob: float = 0.2  # probability of a Gaussian blur
+    blur_max_sigma: float = 1.5
+
+
+@dataclass
+class DataConfig:
+    """How a labelled hand becomes a training input (crop, targets) and how datasets are split."""
+
+    input_size: int = 368  # square crop side, model input pixels
+    stride: int = 8  # output stride of the network
+    sigma: float = 1.0  # Gaussian sigma of the belief maps, in output cells (8 input pixels at stride 8)
+    box_padding: float = 1.5  # crop side = box_padding * the longer side of the visible keypoints' box
+    mirror_left: bool = False  # OpenPose's convention: mirror left hands to right before the network
+    val_fraction: float = 0.1  # held-out share where the dataset has no test split
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
+class TrainConfig:
+    """Everything ``handpose train`` resolves; saved in the output directory as JSON."""
+
+    data: str | None = None  # dataset path; None renders the embedded synthetic dataset
+    data_format: str | None = None  # None: detected from the path
+    out: str = "runs/train"
+    init: str | None = None  # initial weights (safetensors, .npy, torchvision VGG-19, caffemodel)
+    resume: str | None = None
+    seed: int = 0
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # "cosine", "step" or "constant"
+    warmup_steps: int = 0
+    epochs: float | None = None  # one of epochs / max_steps decides the run's length
+    max_steps: int | None = None
+    workers: int = 2
+    log_every: int = 500
+    val_every: int = 2000
+    ckpt_every: int = 2000
+    keep_checkpoints: int = 3
+    amp: bool = True  # bf16 autocast
+    channels_last: bool = True
+    compile: bool = False
+    device: str = "auto"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    dataset: DataConfig = field(default_factory=DataConfig)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """A nested plain dictionary of a config dataclass (JSON-safe)."""
+    return dataclasses.asdict(cfg)
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build ``cls`` from a (possibly nested) dictionary; unknown keys raise ``ValueError``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = from_dict(hint, value)  # type: ignore[arg-type]
+        kwargs[name] = value
+    return cls(**kwargs)

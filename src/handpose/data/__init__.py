@@ -1,0 +1,1 @@
+"""Datasets: on-disk readers, crops and augmentation, belief-map targets."""

@@ -1,0 +1,31 @@
+"""`Sample`: the one representation of a labelled hand that every reader produces and every consumer takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass
+class Sample:
+    """One labelled hand in one image.
+
+    Attributes:
+        image_path: the image file on disk.
+        keypoints: (21, 3) float32, ``[x, y, v]`` in original-image pixels (pixel centres at integer
+            coordinates); ``v > 0`` means labelled and visible. CMU / OpenPose order (``keypoints.NAMES``).
+        is_left: a left hand.
+        box: (4,) float32 ``[x, y, w, h]`` ground-truth hand box in original pixels (the PCK normaliser is
+            ``max(w, h)``); readers without a box use the tight box of the visible keypoints.
+        head_size: the PCKh normaliser in pixels, where the dataset has one.
+        key: a stable identifier relative to the dataset root (used for the train/validation split).
+    """
+
+    image_path: Path
+    keypoints: np.ndarray
+    is_left: bool = False
+    box: np.ndarray | None = None
+    head_size: float | None = None
+    key: str = ""

@@ -1,0 +1,105 @@
+"""Belief-map codec: round trip, one channel per keypoint, background, weights, torch input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from handpose.data import heatmaps
+from handpose.keypoints import BACKGROUND, NUM_KEYPOINTS
+
+
+def _random_keypoints(rng: np.random.Generator, size: int, margin: float = 12.0) -> np.ndarray:
+    kp = np.ones((NUM_KEYPOINTS, 3), dtype=np.float32)
+    kp[:, :2] = rng.uniform(margin, size - 1 - margin, size=(NUM_KEYPOINTS, 2))
+    return kp
+
+
+@pytest.mark.parametrize("size", [368, 256, 100, 61, 37])
+@pytest.mark.parametrize("sigma", [1.0, 1.5])
+def test_decode_encode_round_trip(size: int, sigma: float) -> None:
+    """decode(encode(k)) == k within 0.25 output cells, sub-pixel centres, sizes not divisible by 8."""
+    rng = np.random.default_rng(size)
+    kp = _random_keypoints(rng, size)
+    maps, weights = heatmaps.encode(kp, size, stride=8, sigma=sigma)
+    S = -(-size // 8)
+    assert maps.shape == (22, S, S) and maps.dtype == np.float32
+    assert weights.tolist() == [1.0] * 21
+    xy, scores = heatmaps.decode(maps[None])
+    assert xy.shape == (1, 21, 2) and scores.shape == (1, 21)
+    err_cells = np.abs(xy[0] - kp[:, :2]) / 8
+    assert err_cells.max() < 0.25, err_cells.max()
+    assert err_cells.max() < 0.01  # the log-parabola is exact for a sampled Gaussian away from the edge
+    assert (scores > 0.5).all()
+
+
+def test_each_keypoint_in_its_own_channel() -> None:
+    """Channel k peaks at keypoint k, for every k: nothing is merged, dropped or remapped."""
+    size = 368
+    kp = np.zeros((21, 3), dtype=np.float32)
+    kp[:, 2] = 1
+    # 21 well separated points on a 7 x 3 grid
+    kp[:, 0] = 30 + 50 * (np.arange(21) % 7)
+    kp[:, 1] = 60 + 110 * (np.arange(21) // 7) + 0.3
+    maps, weights = heatmaps.encode(kp, size)
+    assert (weights == 1).all()
+    for k in range(NUM_KEYPOINTS):
+        y, x = np.unravel_index(maps[k].argmax(), maps[k].shape)
+        assert (x, y) == (round((kp[k, 0] + 0.5) / 8 - 0.5), round((kp[k, 1] + 0.5) / 8 - 0.5)), k
+        assert maps[k].max() > 0.75  # a peak sits at most half a cell off the grid
+    xy, _ = heatmaps.decode(maps[None])
+    np.testing.assert_allclose(xy[0], kp[:, :2], atol=0.1)
+    # the channels are different maps: no two keypoints share one
+    flat = maps[:NUM_KEYPOINTS].reshape(21, -1).argmax(axis=1)
+    assert len(set(flat.tolist())) == 21
+
+
+def test_background_is_one_minus_max() -> None:
+    rng = np.random.default_rng(1)
+    kp = _random_keypoints(rng, 200)
+    maps, _ = heatmaps.encode(kp, 200)
+    np.testing.assert_allclose(maps[BACKGROUND], 1 - maps[:21].max(axis=0), atol=1e-6)
+    assert maps[BACKGROUND].min() < 0.1 and maps[BACKGROUND].max() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_weights_zero_for_invisible_outside_and_nonfinite() -> None:
+    kp = np.full((21, 3), 50.0, dtype=np.float32)
+    kp[:, 2] = 1
+    kp[0, 2] = 0  # not labelled
+    kp[1, :2] = (-3.0, 50.0)  # left of the crop
+    kp[2, :2] = (50.0, 100.0)  # below a 100 px crop (last pixel is 99)
+    kp[3, :2] = (np.nan, 10.0)
+    kp[4, :2] = (np.inf, 10.0)
+    kp[5, :2] = (99.4, 0.0)  # inside, at the edge
+    maps, weights = heatmaps.encode(kp, 100)
+    assert weights[:5].tolist() == [0, 0, 0, 0, 0]
+    assert (weights[5:] == 1).all()
+    assert np.isfinite(maps).all()
+    assert (maps[:5] == 0).all()  # masked channels carry no Gaussian into the background either
+    assert maps[5].max() > 0.5
+
+
+def test_decode_accepts_torch_and_batches() -> None:
+    rng = np.random.default_rng(2)
+    kps = [_random_keypoints(rng, 96) for _ in range(3)]
+    batch = np.stack([heatmaps.encode(k, 96)[0] for k in kps])  # (3, 22, 12, 12)
+    xy_np, s_np = heatmaps.decode(batch)
+    xy_t, s_t = heatmaps.decode(torch.from_numpy(batch).to(torch.bfloat16).float().requires_grad_())
+    assert isinstance(xy_t, np.ndarray) and xy_t.dtype == np.float32
+    for n in range(3):
+        assert np.abs(xy_np[n] - kps[n][:, :2]).max() < 0.25 * 8
+    assert np.abs(xy_t - xy_np).max() < 0.25 * 8
+    np.testing.assert_allclose(s_t, s_np, atol=1e-2)
+
+
+def test_decode_edge_and_flat_maps_are_finite() -> None:
+    maps = np.zeros((2, 22, 5, 7), dtype=np.float32)
+    maps[0, 3, 0, 6] = 1.0  # a peak in the corner
+    maps[1] = -1.0  # a flat negative map (untrained network)
+    xy, scores = heatmaps.decode(maps)
+    assert np.isfinite(xy).all() and np.isfinite(scores).all()
+    assert xy[0, 3].tolist() == [6 * 8 + 3.5, 3.5]
+    assert scores[1, 0] == -1.0
+    with pytest.raises(ValueError):
+        heatmaps.decode(np.zeros((22, 5, 5)))

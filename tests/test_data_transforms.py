@@ -1,0 +1,125 @@
+"""One affine matrix moves an image and its keypoints together: crop, scale, rotation, shift, flip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from handpose.data import transforms as T
+
+
+def _bright_pixel_image(h: int, w: int, x: int, y: int) -> np.ndarray:
+    img = np.zeros((h, w, 3), dtype=np.uint8)
+    img[y, x] = 255
+    return img
+
+
+@pytest.mark.parametrize(
+    "rotation, flip, scale, shift",
+    [
+        (0.0, False, 1.0, (0.0, 0.0)),
+        (37.0, False, 1.0, (0.0, 0.0)),
+        (-90.0, False, 1.0, (0.0, 0.0)),
+        (0.0, True, 1.0, (0.0, 0.0)),
+        (0.0, False, 1.3, (0.0, 0.0)),
+        (0.0, False, 0.8, (7.5, -4.0)),
+        (25.0, True, 1.2, (-6.0, 3.0)),
+    ],
+)
+def test_bright_pixel_and_keypoint_move_together(rotation: float, flip: bool, scale: float, shift: tuple) -> None:
+    """A single bright pixel lands where its keypoint lands, for every part of the matrix."""
+    h, w, x, y = 83, 131, 70, 35
+    img = _bright_pixel_image(h, w, x, y)
+    center, side = np.array([64.3, 41.7]), 60.0
+    out = 120  # crop magnifies 2x (60 px -> 120 px): a bright pixel becomes a small blob
+    M = T.crop_matrix(center, side, out, rotation_deg=rotation, flip=flip, scale=scale, shift=shift)
+    # subtract the crop of an all-black image: what is left is the bright pixel alone (the border is grey)
+    crop = T.warp(img, M, out).astype(np.float64)[..., 0] - T.warp(img * 0, M, out).astype(np.float64)[..., 0]
+    kp = T.apply_affine(np.array([x, y], dtype=np.float64), M)
+    ys, xs = np.nonzero(crop)
+    wts = crop[ys, xs]
+    centroid = np.array([(xs * wts).sum() / wts.sum(), (ys * wts).sum() / wts.sum()])
+    assert np.abs(centroid - kp).max() < 0.35, (centroid, kp)
+
+
+def test_crop_matrix_geometry() -> None:
+    center, side, out = np.array([100.0, 50.0]), 40.0, 368
+    M = T.crop_matrix(center, side, out)
+    mid = (out - 1) / 2
+    np.testing.assert_allclose(T.apply_affine(center, M), [mid, mid])
+    # the box edges land on the crop edges (pixel extents)
+    np.testing.assert_allclose(T.apply_affine(np.array([80.0, 30.0]), M), [mid - out / 2, mid - out / 2])
+    # flip mirrors about the crop centre, a scale > 1 shows more context
+    Mf = T.crop_matrix(center, side, out, flip=True)
+    p = T.apply_affine(np.array([110.0, 55.0]), M)
+    pf = T.apply_affine(np.array([110.0, 55.0]), Mf)
+    np.testing.assert_allclose([out - 1 - p[0], p[1]], pf)
+    Ms = T.crop_matrix(center, side, out, scale=2.0)
+    assert abs(T.apply_affine(np.array([110.0, 50.0]), Ms)[0] - mid) == pytest.approx(46.0)
+    # shift moves the crop centre in original pixels; rotation is counter-clockwise as displayed
+    Mt = T.crop_matrix(center, side, out, shift=(5.0, -3.0))
+    np.testing.assert_allclose(T.apply_affine(np.array([105.0, 47.0]), Mt), [mid, mid])
+    Mr = T.crop_matrix(center, side, out, rotation_deg=90.0)
+    right = T.apply_affine(np.array([110.0, 50.0]), Mr)  # a point right of the centre goes up
+    np.testing.assert_allclose(right, [mid, mid - 92.0], atol=1e-9)
+
+
+def test_invert_affine_round_trip() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        M = T.crop_matrix(rng.uniform(0, 500, 2), rng.uniform(10, 400), 368, rng.uniform(-180, 180),
+                          bool(rng.integers(2)), rng.uniform(0.5, 2), rng.uniform(-20, 20, 2))
+        pts = rng.uniform(-100, 600, size=(21, 2))
+        back = T.apply_affine(T.apply_affine(pts, M), T.invert_affine(M))
+        np.testing.assert_allclose(back, pts, atol=1e-9)
+        composed = T.invert_affine(T.invert_affine(M))
+        np.testing.assert_allclose(composed, M, atol=1e-9)
+
+
+def test_apply_affine_batched() -> None:
+    Ms = np.stack([T.crop_matrix((10, 10), 20, 64, r) for r in (0, 30, 60)])  # (3, 2, 3)
+    pts = np.random.default_rng(1).uniform(0, 20, size=(3, 21, 2))
+    out = T.apply_affine(pts, Ms)
+    for n in range(3):
+        np.testing.assert_allclose(out[n], T.apply_affine(pts[n], Ms[n]))
+
+
+def test_hand_box_uses_visible_keypoints_only() -> None:
+    kp = np.zeros((21, 3), dtype=np.float32)
+    kp[:, 0] = np.linspace(10, 50, 21)
+    kp[:, 1] = np.linspace(20, 40, 21)
+    kp[:, 2] = 1
+    kp[0] = (-1000, -1000, 0)  # invisible: ignored
+    kp[1, :2] = np.nan
+    center, side = T.hand_box(kp, 1.5)
+    lo = kp[2:, :2].min(axis=0)
+    hi = kp[2:, :2].max(axis=0)
+    np.testing.assert_allclose(center, (lo + hi) / 2, atol=1e-5)
+    assert side == pytest.approx(1.5 * (hi - lo).max(), rel=1e-5)
+    kp[:, 2] = 0
+    with pytest.raises(ValueError):
+        T.hand_box(kp, 1.5)
+
+
+def test_to_network_input() -> None:
+    img = np.full((5, 7, 3), 128, dtype=np.uint8)
+    img[0, 0] = (0, 64, 255)
+    x = T.to_network_input(img)
+    assert x.shape == (3, 5, 7) and x.dtype == np.float32
+    assert x[:, 0, 0].tolist() == [-0.5, -0.25, 255 / 256 - 0.5]
+    assert x[0, 1, 1] == 0.0  # the grey border value is zero input
+    xb = T.to_network_input(np.stack([img, img]))
+    assert xb.shape == (2, 3, 5, 7)
+    assert torch.from_numpy(xb).is_contiguous()
+    assert T.PREPROCESS["scale"] == 1 / 256 and T.PREPROCESS["offset"] == -0.5
+
+
+def test_color_jitter_and_blur_keep_shape_and_vary() -> None:
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
+    out = T.color_jitter(img, 0.4, rng)
+    assert out.shape == img.shape and out.dtype == np.uint8 and not np.array_equal(out, img)
+    assert T.color_jitter(img, 0.0, rng) is img
+    blurred = T.gaussian_blur(img, 1.2)
+    assert blurred.shape == img.shape and blurred.std() < img.std()

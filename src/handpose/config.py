@@ -23,11 +23,13 @@ class ModelConfig:
     backbone: str = "vgg19"  # "vgg19" (OpenPose's front) or a lighter backbone named by model/cpm.py
     width: float = 1.0  # channel multiplier of the lighter backbones
     feature_channels: int = 128  # conv5_3_CPM output channels, fed to every stage
+    stage1_layers: int = 0  # 3x3 convs (stage_channels wide) ahead of conv6_1_CPM in stage 1 (OpenPose: none)
     stage1_channels: int = 512  # conv6_1_CPM
     stages: int = 6
     stage_channels: int = 128  # Mconv1..Mconv6
     stage_kernel: int = 7  # 7: one 7x7 conv per layer (OpenPose); 3: three stacked 3x3 convs per layer
     stage_layers: int = 5  # Mconv1..Mconv5
+    stage_block: str = "plain"  # "plain": stage_kernel convs; "residual": 1x1 + 3x3 + dilated 3x3 unit (Lightweight OP)
     num_maps: int = 22  # 21 keypoints + background
     input_size: int = 368  # the square crop size the model is meant to run at
 

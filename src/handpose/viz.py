@@ -1,0 +1,167 @@
+"""Pictures: skeleton overlays and belief-map figures (one row per CPM stage).
+
+Everything here draws with OpenCV into numpy arrays, so the figures are cheap enough for TensorBoard validation
+images; matplotlib is not needed (the evaluation report's PCK plot imports it locally). Colours come from
+``handpose.keypoints`` (one per finger).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from handpose.keypoints import NAMES, NUM_KEYPOINTS, SKELETON, TIPS, bone_color_bgr, keypoint_color_bgr
+
+LOG = logging.getLogger(__name__)
+
+_PANEL_LABELS_EXTRA = ("background",) + tuple(NAMES[t] for t in TIPS)
+
+
+def _drawable(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float) -> np.ndarray:
+    """(21,) bool: finite keypoints whose score (if any) reaches the threshold."""
+    ok = np.isfinite(keypoints).all(axis=1)
+    if scores is not None:
+        ok &= np.asarray(scores, dtype=np.float64).reshape(-1) >= threshold
+    return ok
+
+
+def draw_skeleton(
+    image_bgr: np.ndarray,
+    keypoints: np.ndarray,
+    scores: np.ndarray | None = None,
+    threshold: float = 0.1,
+) -> np.ndarray:
+    """A copy of ``image_bgr`` with the hand's bones and joints drawn in the finger colours.
+
+    Args:
+        image_bgr: (H, W, 3) uint8.
+        keypoints: (21, 2) (or (21, 3)) pixel coordinates in this image.
+        scores: (21,) confidences; joints below ``threshold`` (and their bones) are left out. None draws all.
+    """
+    out = np.ascontiguousarray(image_bgr).copy()
+    kp = np.asarray(keypoints, dtype=np.float64)[:, :2]
+    if kp.shape != (NUM_KEYPOINTS, 2):
+        raise ValueError(f"draw_skeleton: expected keypoints (21, 2), got {kp.shape}")
+    ok = _drawable(kp, scores, threshold)
+    size = max(out.shape[0], out.shape[1])
+    thick = max(1, int(round(size / 200)))
+    radius = max(2, int(round(size / 130)))
+    shift = 4  # sub-pixel drawing: coordinates * 16
+    pts = np.round(np.nan_to_num(kp) * (1 << shift)).astype(np.int64)
+    for parent, child in SKELETON:
+        if ok[parent] and ok[child]:
+            p, c = tuple(int(v) for v in pts[parent]), tuple(int(v) for v in pts[child])
+            cv2.line(out, p, c, bone_color_bgr(child), thick, cv2.LINE_AA, shift)
+    for k in range(NUM_KEYPOINTS):
+        if ok[k]:
+            centre = tuple(int(v) for v in pts[k])
+            cv2.circle(out, centre, radius << shift, keypoint_color_bgr(k), -1, cv2.LINE_AA, shift)
+            cv2.circle(out, centre, radius << shift, (0, 0, 0), 1, cv2.LINE_AA, shift)
+    return out
+
+
+def maps_to_crop(maps: np.ndarray, crop_size: int, stride: int = 8) -> np.ndarray:
+    """Upsample (C, h, w) maps to the (C, crop_size, crop_size) crop they were computed from.
+
+    Cell ``u`` sits at crop pixel ``(u + 0.5) * stride - 0.5``, which is exactly the half-pixel convention of
+    ``cv2.resize`` to ``h * stride``; the part beyond the crop (when the crop is not a multiple of the stride)
+    is cut off.
+    """
+    c, h, w = maps.shape
+    hwc = np.ascontiguousarray(np.asarray(maps, dtype=np.float32).transpose(1, 2, 0))  # (h, w, C)
+    big = cv2.resize(hwc, (w * stride, h * stride), interpolation=cv2.INTER_LINEAR)
+    big = big.reshape(h * stride, w * stride, c)  # cv2 drops the channel axis when C == 1
+    return big[:crop_size, :crop_size].transpose(2, 0, 1)
+
+
+def heat_overlay(image_bgr: np.ndarray, heat: np.ndarray, alpha: float = 0.75) -> np.ndarray:
+    """``image_bgr`` with a JET-coloured ``heat`` (same height and width, clipped to [0, 1]) blended in.
+
+    The blend weight grows with the heat (``alpha * sqrt(heat)``), so the photograph stays visible where the
+    maps are cold and the peaks stand out.
+    """
+    h = np.clip(np.asarray(heat, dtype=np.float32), 0.0, 1.0)
+    colour = cv2.applyColorMap((h * 255).astype(np.uint8), cv2.COLORMAP_JET).astype(np.float32)
+    w = (alpha * np.sqrt(h))[..., None]  # (H, W, 1)
+    out = image_bgr.astype(np.float32) * (1.0 - w) + colour * w
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _label(panel: np.ndarray, text: str) -> None:
+    """Write ``text`` in the top-left corner of ``panel`` (in place), white on a dark box."""
+    scale = max(0.35, panel.shape[1] / 500)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    cv2.rectangle(panel, (0, 0), (tw + 6, th + base + 6), (0, 0, 0), -1)
+    cv2.putText(panel, text, (3, th + 3), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def belief_map_figure(
+    image_bgr: np.ndarray,
+    stage_maps: np.ndarray,
+    keypoints: np.ndarray | None = None,
+    stride: int = 8,
+    panel_size: int = 256,
+    stage_names: list[str] | None = None,
+) -> np.ndarray:
+    """A grid of the belief maps over the crop, one row per stage; returns RGB uint8.
+
+    Each row: the crop with the stage's summed keypoint maps overlaid and the skeleton decoded from that stage,
+    then the background map, then the five fingertip maps. ``keypoints`` (21, 2) in crop pixels, when given,
+    replace the skeleton of the last row (e.g. the flip/multi-scale averaged result).
+
+    Args:
+        image_bgr: (N, N, 3) uint8 crop the maps were computed on.
+        stage_maps: (S, 22, h, w) maps of every stage (or (22, h, w) for one).
+    """
+    from handpose.data.heatmaps import decode  # the one codec; imported here to keep viz importable alone
+
+    maps = np.asarray(stage_maps, dtype=np.float32)
+    if maps.ndim == 3:
+        maps = maps[None]
+    if maps.ndim != 4 or maps.shape[1] < NUM_KEYPOINTS:
+        raise ValueError(f"belief_map_figure: expected stage maps (S, 22, h, w), got {maps.shape}")
+    crop = np.ascontiguousarray(image_bgr)
+    size = crop.shape[0]
+    scale = panel_size / max(crop.shape[0], crop.shape[1])
+    xy_all, scores_all = decode(maps, stride=stride)  # (S, 21, 2), (S, 21)
+    rows = []
+    for s in range(maps.shape[0]):
+        big = maps_to_crop(maps[s], size, stride)  # (22, N, N)
+        summed = np.clip(big[:NUM_KEYPOINTS].sum(axis=0), 0.0, 1.0)
+        first = heat_overlay(crop, summed)
+        xy = xy_all[s]
+        sc: np.ndarray | None = scores_all[s]
+        if keypoints is not None and s == maps.shape[0] - 1:
+            xy, sc = np.asarray(keypoints, dtype=np.float64)[:, :2], None
+        first = draw_skeleton(first, xy, sc, threshold=0.05)
+        panels = [first]
+        extra = [big[NUM_KEYPOINTS]] if big.shape[0] > NUM_KEYPOINTS else [np.zeros_like(summed)]
+        extra += [big[t] for t in TIPS]
+        for m in extra:
+            panels.append(heat_overlay(crop, m))
+        resized = []
+        for i, p in enumerate(panels):
+            p = cv2.resize(p, (panel_size, panel_size), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+            name = stage_names[s] if stage_names else f"stage {s + 1}"
+            _label(p, name if i == 0 else _PANEL_LABELS_EXTRA[i - 1])
+            resized.append(p)
+        rows.append(np.concatenate(resized, axis=1))
+    grid = np.concatenate(rows, axis=0)
+    return cv2.cvtColor(grid, cv2.COLOR_BGR2RGB)
+
+
+def save_bgr(path: str | Path, image_bgr: np.ndarray) -> Path:
+    """Write a BGR image (format from the suffix); raises OSError when OpenCV cannot write it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image_bgr):
+        raise OSError(f"could not write image {path}")
+    return path
+
+
+def save_rgb(path: str | Path, image_rgb: np.ndarray) -> Path:
+    """Write an RGB image such as :func:`belief_map_figure`'s."""
+    return save_bgr(path, cv2.cvtColor(np.ascontiguousarray(image_rgb), cv2.COLOR_RGB2BGR))

@@ -123,3 +123,15 @@ def test_color_jitter_and_blur_keep_shape_and_vary() -> None:
     assert T.color_jitter(img, 0.0, rng) is img
     blurred = T.gaussian_blur(img, 1.2)
     assert blurred.shape == img.shape and blurred.std() < img.std()
+
+
+def test_color_matrix_identity_and_greys() -> None:
+    np.testing.assert_allclose(T.color_matrix(1, 1, 1, 0, 100.0), np.hstack([np.eye(3), np.zeros((3, 1))]), atol=1e-6)
+    grey = np.array([90.0, 90.0, 90.0])
+    for sat, hue in ((0.5, 0.0), (1.3, 0.0), (1.0, 25.0)):
+        M = T.color_matrix(1, 1, sat, hue, 100.0).astype(np.float64)
+        np.testing.assert_allclose(M[:, :3] @ grey + M[:, 3], grey, atol=1e-3)  # greys stay grey
+    M = T.color_matrix(1.2, 1, 1, 0, 0.0)
+    np.testing.assert_allclose(M[:, :3], 1.2 * np.eye(3), atol=1e-6)
+    M = T.color_matrix(1, 0.5, 1, 0, 100.0)  # contrast halves distances to the mean
+    np.testing.assert_allclose(M[:, :3] @ np.full(3, 140.0) + M[:, 3], np.full(3, 120.0), atol=1e-3)

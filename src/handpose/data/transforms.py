@@ -136,40 +136,48 @@ def to_network_input(img: np.ndarray) -> np.ndarray:
     """BGR uint8 (H, W, 3) -> float32 (3, H, W) = img / 256 - 0.5; a batch (N, H, W, 3) -> (N, 3, H, W)."""
     arr = np.asarray(img)
     if arr.ndim == 3:
-        out = arr.transpose(2, 0, 1)  # (3, H, W)
+        out = np.ascontiguousarray(arr.transpose(2, 0, 1)).astype(np.float32)  # (3, H, W): transpose the bytes first
     elif arr.ndim == 4:
-        out = arr.transpose(0, 3, 1, 2)  # (N, 3, H, W)
+        out = np.ascontiguousarray(arr.transpose(0, 3, 1, 2)).astype(np.float32)  # (N, 3, H, W)
     else:
         raise ValueError(f"to_network_input: expected (H, W, 3) or (N, H, W, 3), got shape {arr.shape}")
-    return np.ascontiguousarray(out, dtype=np.float32) * np.float32(1.0 / 256.0) - np.float32(0.5)
+    out *= np.float32(1.0 / 256.0)  # in place: several times faster than a chained expression
+    out -= np.float32(0.5)
+    return out
+
+
+_LUMA_BGR = np.array([0.114, 0.587, 0.299])
+
+
+def color_matrix(brightness: float, contrast: float, saturation: float, hue_deg: float, mean: float) -> np.ndarray:
+    """(3, 4) float32 affine colour map of BGR pixels: saturation, hue rotation, brightness, contrast about ``mean``.
+
+    Saturation mixes each channel with the luma; hue rotates colours about the grey axis (Rodrigues); both keep
+    greys grey. Contrast scales about the mean grey level of the brightened image.
+    """
+    S = saturation * np.eye(3) + (1.0 - saturation) * np.outer(np.ones(3), _LUMA_BGR)
+    a = math.radians(hue_deg)
+    K = np.array([[0.0, -1.0, 1.0], [1.0, 0.0, -1.0], [-1.0, 1.0, 0.0]]) / math.sqrt(3.0)  # cross product with grey
+    R = math.cos(a) * np.eye(3) + (1.0 - math.cos(a)) / 3.0 * np.ones((3, 3)) + math.sin(a) * K
+    out = np.empty((3, 4), dtype=np.float64)
+    out[:, :3] = contrast * brightness * (R @ S)
+    out[:, 3] = (1.0 - contrast) * brightness * mean
+    return out.astype(np.float32)
 
 
 def color_jitter(image: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """Random brightness, contrast, saturation and hue change of a BGR uint8 image (one look-up table pass).
+    """Random brightness, contrast, saturation and hue of a BGR uint8 image, in one ``cv2.transform`` pass.
 
-    ``strength`` in [0, 1]: brightness and contrast factors in [1 - s, 1 + s], saturation likewise, hue shift
-    up to ``s * 18`` degrees. Returns a new uint8 image.
+    ``strength`` s in [0, 1]: brightness, contrast and saturation factors uniform in [1 - s, 1 + s], hue rotation
+    uniform in [-30 s, 30 s] degrees. Returns a new uint8 image (saturated to [0, 255]).
     """
     if strength <= 0:
         return image
     s = float(strength)
-    brightness = rng.uniform(1 - s, 1 + s)
-    contrast = rng.uniform(1 - s, 1 + s)
-    saturation = rng.uniform(1 - s, 1 + s)
-    hue = rng.uniform(-s, s) * 9.0  # OpenCV hue units are 2 degrees
-    mean = float(image.mean())
-    lut = np.arange(256, dtype=np.float32)
-    lut = (lut * brightness - mean * brightness) * contrast + mean * brightness
-    out = cv2.LUT(image, np.clip(lut, 0, 255).astype(np.uint8))
-    if abs(saturation - 1) > 1e-3 or abs(hue) > 0.5:
-        hsv = cv2.cvtColor(out, cv2.COLOR_BGR2HSV)
-        h = np.arange(256, dtype=np.int32)
-        lut_h = ((h + int(round(hue))) % 180).astype(np.uint8)  # values of H stay in [0, 180)
-        lut_s = np.clip(np.arange(256, dtype=np.float32) * saturation, 0, 255).astype(np.uint8)
-        hsv[..., 0] = cv2.LUT(hsv[..., 0], lut_h)
-        hsv[..., 1] = cv2.LUT(hsv[..., 1], lut_s)
-        out = cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)
-    return out
+    b, c, sat = rng.uniform(1 - s, 1 + s, size=3)
+    hue = rng.uniform(-s, s) * 30.0
+    mean = float(np.mean(cv2.mean(image)[:3]))
+    return cv2.transform(image, color_matrix(b, c, sat, hue, mean))
 
 
 def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -1,0 +1,182 @@
+"""One synthetic sample in memory: a posed hand in front of a random camera, rendered into a random scene.
+
+Every random choice of sample ``index`` comes from ``np.random.SeedSequence([seed, index])``, split into
+independent streams (hand, look, background, occluders, camera effects), so a sample is the same whatever the
+order or the process it is made in, and ``plain=True`` renders exactly the same hand and light on a flat grey
+background without occluders or camera effects (the hook the label tests use).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from handpose.synth import kinematics as kin
+from handpose.synth.camera import Camera, place_hand, sample_orientation
+from handpose.synth.render import Light, render_capsules, shade, upsample_region
+from handpose.synth.scene import background, camera_effects, occluders, random_color, random_light, skin_tone
+
+LOG = logging.getLogger(__name__)
+
+VISIBILITY_TOLERANCE = 1.25  # a joint is visible when the nearest surface at its pixel is within this many radii
+
+
+@dataclass
+class SynthSample:
+    """One rendered sample (before JPEG encoding). Masks are in the final (mirrored, for left hands) image."""
+
+    image: np.ndarray  # (S, S, 3) uint8 BGR
+    hand_pts: np.ndarray  # (21, 3) float32 [x, y, v], CMU order
+    is_left: bool
+    hand_mask: np.ndarray  # (S, S) bool: the hand (or its arm) is the nearest surface
+    occluder_mask: np.ndarray  # (S, S) bool: an object in front of everything (2D occluders and 3D objects)
+    jpeg_quality: int
+
+
+@dataclass
+class HandScene:
+    """The 3D part of a sample: capsules in the camera frame, their colours, the joints and the camera."""
+
+    cap_a: np.ndarray  # (M, 3)
+    cap_b: np.ndarray
+    cap_ra: np.ndarray  # (M,)
+    cap_rb: np.ndarray
+    colors: np.ndarray  # (M, 3) BGR
+    tint_colors: np.ndarray  # (M, 3) BGR colour of palm-facing surfaces
+    num_hand: int  # capsules [0, num_hand) are the hand and arm, the rest are objects
+    joints: np.ndarray  # (21, 3) camera frame
+    joint_radius: np.ndarray  # (21,)
+    palm_normal: np.ndarray  # (3,) camera frame
+    camera: Camera
+    light: Light
+
+
+def _fraction(rng: np.random.Generator) -> float:
+    """How much of the image side the hand spans: mostly 0.3-0.8, sometimes small, sometimes cut by the border."""
+    r = rng.random()
+    if r < 0.75:
+        return float(rng.uniform(0.3, 0.8))
+    if r < 0.9:
+        return float(rng.uniform(0.12, 0.3))
+    return float(rng.uniform(0.8, 1.2))
+
+
+def build_scene(hand_rng: np.random.Generator, look_rng: np.random.Generator, size: int,
+                shape: kin.HandShape | None = None, pose: kin.HandPose | None = None,
+                rotation: np.ndarray | None = None, fraction: float | None = None) -> HandScene:
+    """Pose a random hand (or the given one), place it before a random camera, choose colours and the light."""
+    shape = shape if shape is not None else kin.sample_shape(hand_rng)
+    pose = pose if pose is not None else kin.sample_pose(hand_rng)
+    rotation = rotation if rotation is not None else sample_orientation(hand_rng)
+    fraction = fraction if fraction is not None else _fraction(hand_rng)
+    hand = kin.build_hand(shape, pose)
+    m = len(hand.cap_ra)
+    pts = np.concatenate([hand.joints, hand.cap_a, hand.cap_b])
+    cam_pts, camera = place_hand(pts, rotation, size, hand_rng, fraction)
+    joints, a, b = cam_pts[:21], cam_pts[21 : 21 + m], cam_pts[21 + m :]
+    ra, rb = hand.cap_ra, hand.cap_rb
+
+    back, palm = skin_tone(look_rng)
+    colors = np.repeat(back[None], m, 0)
+    tints = np.repeat(palm[None], m, 0)
+    colors[hand.cap_part == kin.PART_PALM] *= look_rng.uniform(0.95, 1.05)
+    forearm = hand.cap_part == kin.PART_FOREARM
+    tints[forearm] = 0.5 * (back + palm)
+    sleeve = hand.cap_part == kin.PART_SLEEVE
+    colors[sleeve] = tints[sleeve] = random_color(look_rng)
+    light = random_light(look_rng)
+
+    if look_rng.random() < 0.15:  # a 3D object (ball, rod, cup) between the camera and the hand
+        j = joints[look_rng.integers(0, 21)]
+        centre = j * look_rng.uniform(0.6, 0.95)
+        d = look_rng.normal(size=3)
+        d *= look_rng.uniform(0.0, 12.0) / (np.linalg.norm(d) + 1e-9)
+        r = look_rng.uniform(0.6, 3.0)
+        col = np.array(random_color(look_rng), np.float64)
+        a = np.concatenate([a, (centre - d)[None]])
+        b = np.concatenate([b, (centre + d)[None]])
+        ra, rb = np.append(ra, r), np.append(rb, r * look_rng.uniform(0.7, 1.3))
+        colors, tints = np.concatenate([colors, col[None]]), np.concatenate([tints, col[None]])
+
+    return HandScene(
+        cap_a=a, cap_b=b, cap_ra=ra, cap_rb=rb, colors=colors, tint_colors=tints, num_hand=m, joints=joints,
+        joint_radius=hand.joint_radius, palm_normal=rotation @ np.array([0.0, 0.0, 1.0]), camera=camera, light=light,
+    )
+
+
+def render_scene(scene: HandScene, canvas: np.ndarray, factor: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                                  np.ndarray]:
+    """Draw the scene over ``canvas`` (S, S, 3) uint8 (in place) and label the joints.
+
+    Returns (hand_pts (21, 3) float32, hand mask (S, S) bool, object mask (S, S) bool, joint pixel (21, 2)).
+    """
+    size = canvas.shape[0]
+    buf = render_capsules(scene.cap_a, scene.cap_b, scene.cap_ra, scene.cap_rb, scene.camera, size, factor)
+    premult, cov = shade(buf, scene.colors, scene.light, scene.palm_normal, scene.tint_colors)
+    hand_cov = (buf.ids >= 0) & (buf.ids < scene.num_hand)
+    hand_mask = np.zeros((size, size), bool)
+    obj_mask = np.zeros((size, size), bool)
+    region = upsample_region(premult, cov, factor, size)
+    if region is not None:
+        (y0, y1, x0, x1), col, alpha = region
+        win = canvas[y0:y1, x0:x1].astype(np.float32)
+        canvas[y0:y1, x0:x1] = np.clip(win * (1.0 - alpha[..., None]) + col, 0, 255).astype(np.uint8)
+    for full, part in ((hand_mask, hand_cov), (obj_mask, buf.ids >= scene.num_hand)):
+        full[:] = np.repeat(np.repeat(part, factor, 0), factor, 1)[:size, :size]
+
+    xy = scene.camera.project(scene.joints)  # (21, 2) image px
+    u = np.rint((xy + 0.5) / factor - 0.5).astype(np.int64)
+    n = buf.depth.shape[0]
+    inside = (xy[:, 0] > -0.5) & (xy[:, 1] > -0.5) & (xy[:, 0] < size - 0.5) & (xy[:, 1] < size - 0.5)
+    inside &= scene.joints[:, 2] > 0
+    uc = np.clip(u, 0, n - 1)
+    front = buf.depth[uc[:, 1], uc[:, 0]]
+    ids = buf.ids[uc[:, 1], uc[:, 0]]
+    near_enough = front >= scene.joints[:, 2] - VISIBILITY_TOLERANCE * scene.joint_radius
+    visible = inside & near_enough & (ids < scene.num_hand)
+    pts = np.concatenate([xy, visible[:, None]], 1).astype(np.float32)
+    return pts, hand_mask, obj_mask, xy
+
+
+def streams(seed: int, index: int) -> list[np.random.Generator]:
+    """Five independent generators (hand, look, background, occluders, effects) for sample ``index``."""
+    children = np.random.SeedSequence([seed, index]).spawn(5)
+    return [np.random.default_rng(c) for c in children]
+
+
+def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, factor: int = 2) -> SynthSample:
+    """Render sample ``index`` of the dataset with ``seed`` in memory.
+
+    ``plain`` keeps the same hand, camera and light but uses a flat grey background and no occluders, blur or
+    noise (for tests that compare the labels with the picture).
+    """
+    hand_rng, look_rng, bg_rng, occ_rng, fx_rng = streams(seed, index)
+    is_left = bool(hand_rng.random() < 0.5)
+    scene = build_scene(hand_rng, look_rng, size)
+    back = scene.colors[0]
+    if plain:
+        canvas = np.full((size, size, 3), 128, np.uint8)
+    else:
+        canvas = background(bg_rng, size, back)
+    pts, hand_mask, obj_mask, xy = render_scene(scene, canvas, factor)
+    occ = obj_mask
+    if not plain and occ_rng.random() < 0.3:
+        lo = np.clip(xy.min(0), 0, size - 1)
+        hi = np.clip(xy.max(0), 0, size - 1)
+        flat = occluders(occ_rng, canvas, np.concatenate([lo, hi]), back) > 127
+        occ = occ | flat
+        hand_mask &= ~flat
+        xi = np.clip(np.rint(pts[:, :2]).astype(np.int64), 0, size - 1)
+        pts[flat[xi[:, 1], xi[:, 0]], 2] = 0.0
+    image = canvas if plain else camera_effects(fx_rng, canvas)
+    quality = int(fx_rng.integers(60, 96))
+    if is_left:
+        image = cv2.flip(image, 1)
+        hand_mask = hand_mask[:, ::-1].copy()
+        occ = occ[:, ::-1].copy()
+        pts[:, 0] = size - 1 - pts[:, 0]
+    return SynthSample(image=image, hand_pts=pts, is_left=is_left, hand_mask=hand_mask, occluder_mask=occ,
+                       jpeg_quality=quality)

@@ -1,0 +1,503 @@
+"""Readers for the CMU hand datasets and COCO-style keypoint json: a dataset on disk -> `Sample` lists.
+
+Formats (``detect_format`` picks one from the path; ``--format`` overrides):
+
+* ``hand_labels_synth``: ``synth1/ .. synth4/`` (any subset, or one of them, or a plain folder) of
+  ``NNNNNNNN.jpg`` + ``NNNNNNNN.json`` with ``hand_pts`` (21 x [x, y, v]) and ``is_left``.
+* ``hand_labels``: ``manual_train/`` and ``manual_test/``, one jpg + json per hand, with ``hand_pts``, ``is_left``,
+  ``head_size``; other keys (``hand_box_center``, ``mpii_body_pts``, ...) are ignored.
+* ``panopticdb``: ``hands_v143_14817.json`` = ``{"root": [{"img_paths", "joint_self", ...}]}`` beside ``imgs/``.
+* ``coco``: a json (or a folder of them, also under ``annotations/``) with ``images`` and ``annotations``
+  (``keypoints`` = 63 numbers, ``bbox``, optional ``head_size``, optional ``is_left``). Image ``file_name`` is resolved
+  against the json's folder, its ``images/`` subfolder, the folder above, or that folder's ``images/``, whichever
+  holds the first images.
+
+Boxes: COCO samples keep the annotation ``bbox``; the CMU formats have none, so their box is the tight box of
+the visible keypoints with the inclusive pixel extent ``w = x_max - x_min + 1`` (the CMU Panoptic COCO files MMPose
+ships use exactly that box: tests/test_data_formats.py checks it against realdata/coco_panoptic).
+
+Splits: ``manual_test`` and COCO files named ``*test*`` / ``*val*`` are validation; ``manual_train`` and ``*train*``
+are training. A dataset without a test split is divided by ``split.hash_split`` on ``Sample.key``.
+Problems with annotations are counted in a ``SkipReport`` (logged once); nothing here decodes images.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handpose.data import skip_report as R
+from handpose.data.sample import Sample
+from handpose.data.skip_report import SkipReport
+from handpose.data.split import hash_split
+from handpose.data.transforms import visible_box
+from handpose.keypoints import NUM_KEYPOINTS
+
+LOG = logging.getLogger(__name__)
+
+FORMATS: tuple[str, ...] = ("hand_labels_synth", "hand_labels", "panopticdb", "coco")
+
+EXPECTED: dict[str, str] = {
+    "hand_labels_synth": "synth1/ .. synth4/ folders (or one of them) of NNNNNNNN.jpg + NNNNNNNN.json files "
+    "with 'hand_pts' (21 x [x, y, v]) and 'is_left'",
+    "hand_labels": "manual_train/ and/or manual_test/ folders of <name>.jpg + <name>.json files with "
+    "'hand_pts' (21 x [x, y, v]), 'is_left' and 'head_size'",
+    "panopticdb": "hands_v143_14817.json ({'root': [{'img_paths', 'joint_self' (21 x [x, y, v])}]}) beside imgs/",
+    "coco": "a COCO keypoint json (or a folder of them, also under annotations/) with 'images' "
+    "and 'annotations' holding 63 'keypoints' numbers each",
+}
+
+IMAGE_EXTS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp")
+_SYNTH_DIR = re.compile(r"^synth\d+$")
+_MANUAL_DIRS = ("manual_train", "manual_test")
+_CHUNK = 256
+
+
+@dataclass
+class Splits:
+    """A dataset read from disk: training and validation samples, the format, the root and what was skipped."""
+
+    train: list[Sample]
+    val: list[Sample]
+    fmt: str
+    root: Path
+    skipped: SkipReport = field(default_factory=SkipReport)
+
+
+class _BadAnnotationError(Exception):
+    """An annotation that cannot be used (reason from skip_report, detail for the log)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+# ----------------------------------------------------------------------------------------------- validation
+
+
+def parse_keypoints(raw: Any) -> np.ndarray:
+    """(21, 3) float32 ``[x, y, v]`` from 21 x [x, y(, v)] or 63 flat numbers; raises _BadAnnotationError.
+
+    A visible point (v > 0) must have finite coordinates; an invisible point's coordinates are set to 0 when they
+    are not finite. At least one point must be visible.
+    """
+    try:
+        arr = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise _BadAnnotationError(R.BAD_ANNOTATION, "points are not numbers") from None
+    if arr.ndim == 1 and arr.size == NUM_KEYPOINTS * 3:
+        arr = arr.reshape(NUM_KEYPOINTS, 3)
+    if arr.ndim != 2 or arr.shape[0] != NUM_KEYPOINTS or arr.shape[1] not in (2, 3):
+        raise _BadAnnotationError(R.WRONG_POINT_COUNT, f"shape {arr.shape}, expected 21 x [x, y, v]")
+    if arr.shape[1] == 2:
+        arr = np.concatenate([arr, np.ones((NUM_KEYPOINTS, 1))], axis=1)
+    vis = arr[:, 2]
+    if not np.isfinite(vis).all():
+        raise _BadAnnotationError(R.NON_FINITE, "visibility")
+    finite = np.isfinite(arr[:, :2]).all(axis=1)
+    if not finite[vis > 0].all():
+        raise _BadAnnotationError(R.NON_FINITE, f"keypoint {int(np.flatnonzero((vis > 0) & ~finite)[0])}")
+    arr[~finite, :2] = 0.0
+    if not (vis > 0).any():
+        raise _BadAnnotationError(R.NO_VISIBLE)
+    return arr.astype(np.float32)
+
+
+def _box_of(kp: np.ndarray, bbox: Any = None) -> np.ndarray:
+    """(4,) float32 box: the given [x, y, w, h] when valid, else the tight box of the visible keypoints."""
+    if bbox is not None:
+        try:
+            b = np.asarray(bbox, dtype=np.float64).reshape(-1)
+            if b.size == 4 and np.isfinite(b).all() and b[2] > 0 and b[3] > 0:
+                return b.astype(np.float32)
+        except (TypeError, ValueError):
+            pass
+    box = visible_box(kp)
+    assert box is not None  # parse_keypoints guarantees a visible point
+    box[2:] += 1.0  # inclusive pixel extent, as in the CMU Panoptic COCO files MMPose ships
+    return box
+
+
+def _head_size(value: Any) -> float | None:
+    try:
+        h = float(value)
+    except (TypeError, ValueError):
+        return None
+    return h if np.isfinite(h) and h > 0 else None
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with open(path, "rb") as f:
+            return json.loads(f.read())
+    except FileNotFoundError:
+        raise _BadAnnotationError(R.MISSING_JSON) from None
+    except (OSError, ValueError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise _BadAnnotationError(R.BAD_JSON, type(e).__name__) from None
+
+
+def _parallel_map(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
+    """[fn(x) for x in items], in chunks on a thread pool when workers > 1 (file reads release the GIL)."""
+    if workers <= 1 or len(items) < 2 * _CHUNK:
+        return [fn(x) for x in items]
+    chunks = [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(lambda chunk: [fn(x) for x in chunk], chunks)
+        return [r for part in parts for r in part]
+
+
+def default_workers() -> int:
+    """Threads for json reading: the CPUs this process may use, at most 8."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(8, n))
+
+
+# ----------------------------------------------------------------------------------------------- per-hand json files
+
+
+def _read_hand_file(json_path: Path) -> tuple[np.ndarray, bool, float | None]:
+    """(keypoints, is_left, head_size) of one CMU per-hand json; raises _BadAnnotationError."""
+    obj = _load_json(json_path)
+    if not isinstance(obj, dict) or "hand_pts" not in obj:
+        raise _BadAnnotationError(R.BAD_ANNOTATION, "no 'hand_pts'")
+    kp = parse_keypoints(obj["hand_pts"])
+    try:
+        is_left = bool(int(obj.get("is_left", 0) or 0))
+    except (TypeError, ValueError):
+        raise _BadAnnotationError(R.BAD_ANNOTATION, "'is_left' is not 0/1") from None
+    return kp, is_left, _head_size(obj.get("head_size"))
+
+
+def _scan_hand_folder(folder: Path, report: SkipReport) -> list[tuple[str, Path, Path]]:
+    """(stem, json path, image path) for each jpg+json pair; lone images count as missing json, lone json as
+    missing image."""
+    jsons: dict[str, str] = {}
+    images: dict[str, str] = {}
+    with os.scandir(folder) as it:
+        for entry in it:
+            name = entry.name
+            stem, ext = os.path.splitext(name)
+            ext = ext.lower()
+            if ext == ".json":
+                jsons[stem] = name
+            elif ext in IMAGE_EXTS:
+                images.setdefault(stem, name)
+    pairs = []
+    for stem in sorted(jsons):
+        if stem in images:
+            pairs.append((stem, folder / jsons[stem], folder / images[stem]))
+        else:
+            report.add(R.MISSING_IMAGE, folder / jsons[stem])
+    for stem in sorted(set(images) - set(jsons)):
+        report.add(R.MISSING_JSON, folder / images[stem])
+    return pairs
+
+
+def _read_hand_folders(
+    folders: list[tuple[Path, str | None]], keep_head_size: bool, report: SkipReport, workers: int
+) -> list[tuple[Sample, str | None]]:
+    """Samples of per-hand json folders; each folder comes with its split tag ("train", "val" or None)."""
+    jobs: list[tuple[str, Path, Path, str | None]] = []
+    for folder, tag in folders:
+        jobs += [(f"{folder.name}/{stem}", jp, ip, tag) for stem, jp, ip in _scan_hand_folder(folder, report)]
+
+    def one(job: tuple[str, Path, Path, str | None]) -> Any:
+        try:
+            return _read_hand_file(job[1])
+        except _BadAnnotationError as bad:
+            return bad
+
+    results = _parallel_map(one, jobs, workers)
+    out: list[tuple[Sample, str | None]] = []
+    for (key, jp, ip, tag), res in zip(jobs, results):
+        if isinstance(res, _BadAnnotationError):
+            report.add(res.reason, jp, res.detail)
+            continue
+        kp, is_left, head = res
+        sample = Sample(ip, kp, is_left, _box_of(kp), head if keep_head_size else None, key)
+        out.append((sample, tag))
+    return out
+
+
+def _synth_folders(path: Path) -> list[tuple[Path, str | None]]:
+    if _SYNTH_DIR.match(path.name):
+        return [(path, None)]
+    subs = sorted(p for p in path.iterdir() if p.is_dir() and _SYNTH_DIR.match(p.name))
+    return [(p, None) for p in subs] or [(path, None)]
+
+
+def _manual_folders(path: Path) -> list[tuple[Path, str | None]]:
+    tags = {"manual_train": "train", "manual_test": "val"}
+    if path.name in tags:
+        return [(path, tags[path.name])]
+    subs = [(path / d, tags[d]) for d in _MANUAL_DIRS if (path / d).is_dir()]
+    return subs or [(path, None)]
+
+
+def read_hand_labels_synth(path: Path, report: SkipReport, workers: int = 1) -> list[tuple[Sample, str | None]]:
+    """hand_labels_synth: every synthN folder under ``path`` (or ``path`` itself)."""
+    return _read_hand_folders(_synth_folders(path), False, report, workers)
+
+
+def read_hand_labels(path: Path, report: SkipReport, workers: int = 1) -> list[tuple[Sample, str | None]]:
+    """hand_labels: manual_train (train) and manual_test (val) under ``path`` (or ``path`` itself)."""
+    return _read_hand_folders(_manual_folders(path), True, report, workers)
+
+
+# ----------------------------------------------------------------------------------------------- panopticdb
+
+
+def _panoptic_json(path: Path) -> Path:
+    if path.is_file():
+        return path
+    exact = path / "hands_v143_14817.json"
+    if exact.is_file():
+        return exact
+    found = sorted(path.glob("hands_v143*.json"))
+    if found:
+        return found[0]
+    raise ValueError(f"{path}: no hands_v143_*.json here; expected {EXPECTED['panopticdb']}")
+
+
+def read_panopticdb(path: Path, report: SkipReport, workers: int = 1) -> list[tuple[Sample, str | None]]:
+    """hand143_panopticdb: entries of ``{"root": [...]}``; images relative to the json's folder."""
+    jpath = _panoptic_json(path)
+    try:
+        obj = _load_json(jpath)
+    except _BadAnnotationError as bad:
+        raise ValueError(f"{jpath}: {bad.reason}; expected {EXPECTED['panopticdb']}") from None
+    entries = obj.get("root") if isinstance(obj, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError(f"{jpath}: no 'root' list; expected {EXPECTED['panopticdb']}")
+    base = jpath.parent
+    out: list[tuple[Sample, str | None]] = []
+    seen: dict[str, int] = {}
+    exists: dict[str, bool] = {}
+    for i, entry in enumerate(entries):
+        where = f"{jpath}#root[{i}]"
+        try:
+            if not isinstance(entry, dict) or not isinstance(entry.get("img_paths"), str):
+                raise _BadAnnotationError(R.BAD_ANNOTATION, "no 'img_paths'")
+            if "joint_self" not in entry:
+                raise _BadAnnotationError(R.BAD_ANNOTATION, "no 'joint_self'")
+            kp = parse_keypoints(entry["joint_self"])
+            rel = entry["img_paths"]
+            img = base / rel
+            if rel not in exists:
+                exists[rel] = img.is_file()
+            if not exists[rel]:
+                raise _BadAnnotationError(R.MISSING_IMAGE, str(img))
+        except _BadAnnotationError as bad:
+            report.add(bad.reason, where, bad.detail)
+            continue
+        n = seen.get(rel, 0)
+        seen[rel] = n + 1
+        key = rel if n == 0 else f"{rel}#{n}"
+        out.append((Sample(img, kp, False, _box_of(kp), None, key), None))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------- COCO
+
+
+def _coco_jsons(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
+
+
+def _split_tag(name: str) -> str | None:
+    low = name.lower()
+    if "test" in low or "val" in low:
+        return "val"
+    if "train" in low:
+        return "train"
+    return None
+
+
+def _image_base(jpath: Path, file_names: list[str]) -> Path:
+    """The folder that holds the images named in a COCO json (the json's folder when none is found)."""
+    jdir = jpath.parent
+    candidates = [jdir, jdir / "images", jdir.parent, jdir.parent / "images"]
+    for base in candidates:
+        if any((base / name).is_file() for name in file_names[:10]):
+            return base
+    return jdir
+
+
+def read_coco(path: Path, report: SkipReport, workers: int = 1) -> list[tuple[Sample, str | None]]:
+    """COCO-style keypoint json(s): one sample per annotation with 63 keypoint numbers."""
+    jsons = _coco_jsons(path)
+    if not jsons:
+        raise ValueError(f"{path}: no COCO keypoint json here; expected {EXPECTED['coco']}")
+    out: list[tuple[Sample, str | None]] = []
+    for jpath in jsons:
+        try:
+            obj = _load_json(jpath)
+        except _BadAnnotationError as bad:
+            report.add(bad.reason, jpath, bad.detail)
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("images"), list) or not isinstance(
+            obj.get("annotations"), list
+        ):
+            if jpath != path:  # another json in a folder of COCO files
+                LOG.debug("%s: not a COCO keypoint json, ignored", jpath)
+            else:
+                report.add(R.BAD_ANNOTATION, jpath, "no 'images' / 'annotations' lists")
+            continue
+        tag = _split_tag(jpath.stem)
+        images = {im.get("id"): im.get("file_name") for im in obj["images"] if isinstance(im, dict)}
+        base = _image_base(jpath, [n for n in images.values() if isinstance(n, str)])
+        exists: dict[Any, bool] = {}
+        for i, ann in enumerate(obj["annotations"]):
+            where = f"{jpath}#annotations[{i}]"
+            try:
+                if not isinstance(ann, dict) or "keypoints" not in ann:
+                    raise _BadAnnotationError(R.BAD_ANNOTATION, "no 'keypoints'")
+                name = images.get(ann.get("image_id"))
+                if not isinstance(name, str):
+                    raise _BadAnnotationError(R.BAD_ANNOTATION, f"image_id {ann.get('image_id')!r} not in 'images'")
+                kp = parse_keypoints(ann["keypoints"])
+                img = base / name
+                if name not in exists:
+                    exists[name] = img.is_file()
+                if not exists[name]:
+                    raise _BadAnnotationError(R.MISSING_IMAGE, str(img))
+            except _BadAnnotationError as bad:
+                report.add(bad.reason, where, bad.detail)
+                continue
+            key = f"{name}#{ann.get('id', i)}"
+            is_left = bool(ann.get("is_left", False))
+            sample = Sample(img, kp, is_left, _box_of(kp, ann.get("bbox")), _head_size(ann.get("head_size")), key)
+            out.append((sample, tag))
+    return out
+
+
+READERS: dict[str, Callable[[Path, SkipReport, int], list[tuple[Sample, str | None]]]] = {
+    "hand_labels_synth": read_hand_labels_synth,
+    "hand_labels": read_hand_labels,
+    "panopticdb": read_panopticdb,
+    "coco": read_coco,
+}
+
+
+# ----------------------------------------------------------------------------------------------- detection
+
+
+def _peek_kind(json_path: Path) -> str | None:
+    """"coco", "panopticdb", "hand_labels", "hand_labels_synth" from one json's top-level keys, else None."""
+    try:
+        obj = _load_json(json_path)
+    except _BadAnnotationError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if "images" in obj and "annotations" in obj:
+        return "coco"
+    if "root" in obj:
+        return "panopticdb"
+    if "hand_pts" in obj:
+        return "hand_labels" if "head_size" in obj else "hand_labels_synth"
+    return None
+
+
+def _first_json(folder: Path) -> Path | None:
+    with os.scandir(folder) as it:
+        for entry in it:
+            if entry.name.endswith(".json") and entry.is_file():
+                return Path(entry.path)
+    return None
+
+
+def detect_format(path: Path | str) -> str:
+    """The format of the dataset at ``path`` (one of ``FORMATS``), from folder and file names, else from the
+    keys of one json. Raises FileNotFoundError (no such path) or ValueError (nothing recognisable)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset path does not exist: {path}")
+    if path.is_file():
+        if path.name.startswith("hands_v143"):
+            return "panopticdb"
+        kind = _peek_kind(path) if path.suffix.lower() == ".json" else None
+        if kind in ("coco", "panopticdb"):
+            return kind
+        raise ValueError(f"{path}: not a dataset file; expected a COCO keypoint json or {EXPECTED['panopticdb']}")
+    if path.name in _MANUAL_DIRS or any((path / d).is_dir() for d in _MANUAL_DIRS):
+        return "hand_labels"
+    if _SYNTH_DIR.match(path.name) or any(p.is_dir() and _SYNTH_DIR.match(p.name) for p in path.iterdir()):
+        return "hand_labels_synth"
+    if any(path.glob("hands_v143*.json")):
+        return "panopticdb"
+    candidates = [j for j in (_first_json(path), _first_json(path / "annotations") if (path / "annotations").is_dir()
+                              else None) if j is not None]
+    for j in candidates:
+        kind = _peek_kind(j)
+        if kind is not None:
+            return kind
+    raise ValueError(
+        f"{path}: cannot tell the dataset format; expected one of: "
+        + "; ".join(f"{k}: {v}" for k, v in EXPECTED.items())
+        + " (or pass --format)"
+    )
+
+
+# ----------------------------------------------------------------------------------------------- splits
+
+
+def read_samples(
+    path: Path | str, fmt: str | None = None, workers: int | None = None
+) -> tuple[list[tuple[Sample, str | None]], str, SkipReport]:
+    """All usable samples with their split tag, the format and the skip report (not logged here)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset path does not exist: {path}")
+    fmt = fmt or detect_format(path)
+    if fmt not in READERS:
+        raise ValueError(f"unknown dataset format {fmt!r}; known formats: {', '.join(FORMATS)}")
+    report = SkipReport()
+    tagged = READERS[fmt](path, report, default_workers() if workers is None else workers)
+    return tagged, fmt, report
+
+
+def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 0.1,
+                workers: int | None = None) -> Splits:
+    """Read a dataset and divide it into training and validation samples.
+
+    The dataset's own test split (manual_test, a COCO ``*test*`` / ``*val*`` json) is validation; where there is
+    none, the training samples are divided by a hash of ``Sample.key`` (stable when files are added). Pointing at
+    a test split alone puts everything in val. Skipped annotations are logged once as a summary.
+    Raises ValueError (naming the path and what was expected) when no usable sample is found.
+    """
+    path = Path(path)
+    tagged, fmt, report = read_samples(path, fmt, workers)
+    report.log(f"annotations in {path} ({fmt})", LOG)
+    if not tagged:
+        msg = f"{path}: no usable {fmt} sample; expected {EXPECTED[fmt]}"
+        if report:
+            msg += "\n" + report.summary("annotations")
+        raise ValueError(msg)
+    train = [s for s, tag in tagged if tag == "train"]
+    val = [s for s, tag in tagged if tag == "val"]
+    untagged = [s for s, tag in tagged if tag is None]
+    if untagged or not val:
+        rest = untagged if val else untagged + train
+        if not val:
+            train = []
+        t, v = hash_split(rest, val_fraction)
+        train += t
+        val += v
+    LOG.info("%s (%s): %d training and %d validation samples", path, fmt, len(train), len(val))
+    return Splits(train, val, fmt, path, report)

@@ -1,0 +1,70 @@
+"""`SkipReport`: counts of skipped samples per reason, with the first few paths, logged as one summary."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+LOG = logging.getLogger(__name__)
+
+# Reasons (stable strings: tests and logs use them).
+BAD_JSON = "unreadable or malformed json"
+MISSING_JSON = "missing json"
+BAD_ANNOTATION = "malformed annotation"
+WRONG_POINT_COUNT = "wrong number of points"
+NON_FINITE = "NaN or infinite coordinates"
+NO_VISIBLE = "no visible keypoint"
+MISSING_IMAGE = "missing image"
+CORRUPT_IMAGE = "corrupt or truncated image"
+TOO_LARGE = "image too large (pixel limit)"
+
+REASONS: tuple[str, ...] = (
+    BAD_JSON, MISSING_JSON, BAD_ANNOTATION, WRONG_POINT_COUNT, NON_FINITE, NO_VISIBLE,
+    MISSING_IMAGE, CORRUPT_IMAGE, TOO_LARGE,
+)
+
+
+@dataclass
+class SkipReport:
+    """Skipped samples: ``counts[reason]`` and up to ``keep`` example ``paths[reason]`` (with a detail each)."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    keep: int = 3
+
+    def add(self, reason: str, path: object, detail: str = "") -> None:
+        """Count one skipped sample."""
+        self.counts[reason] += 1
+        ex = self.examples.setdefault(reason, [])
+        if len(ex) < self.keep:
+            ex.append(f"{path}" + (f" ({detail})" if detail else ""))
+
+    def merge(self, other: SkipReport) -> SkipReport:
+        """Add another report's counts and examples into this one (returns self)."""
+        for reason, n in other.counts.items():
+            self.counts[reason] += n
+            ex = self.examples.setdefault(reason, [])
+            ex.extend(other.examples.get(reason, [])[: max(0, self.keep - len(ex))])
+        return self
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.counts.values()))
+
+    def __bool__(self) -> bool:
+        return self.total > 0
+
+    def summary(self, what: str = "samples") -> str:
+        """One multi-line message: total, then per reason the count and the first paths."""
+        if not self.total:
+            return f"skipped 0 {what}"
+        lines = [f"skipped {self.total} {what}:"]
+        for reason, n in self.counts.most_common():
+            lines.append(f"  {n} x {reason}, e.g. " + "; ".join(self.examples.get(reason, [])))
+        return "\n".join(lines)
+
+    def log(self, what: str = "samples", logger: logging.Logger = LOG) -> None:
+        """Log the summary once as a warning (nothing when nothing was skipped)."""
+        if self.total:
+            logger.warning("%s", self.summary(what))

@@ -1,0 +1,36 @@
+"""Deterministic train/validation split by a hash of each sample's key.
+
+A sample's side depends on its key alone (SHA-1 of ``Sample.key``), never on the other samples or their order,
+so the split is the same on every machine and adding files never moves an existing sample to the other side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from handpose.data.sample import Sample
+
+LOG = logging.getLogger(__name__)
+
+
+def key_fraction(key: str) -> float:
+    """A uniform number in [0, 1) from a key (first 8 bytes of its SHA-1)."""
+    digest = hashlib.sha1(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+def is_val(key: str, val_fraction: float) -> bool:
+    """Whether the sample with this key belongs to the validation side."""
+    return key_fraction(key) < val_fraction
+
+
+def hash_split(samples: list[Sample], val_fraction: float) -> tuple[list[Sample], list[Sample]]:
+    """(train, val) by key hash; order within each side is kept."""
+    if not 0.0 <= val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    train: list[Sample] = []
+    val: list[Sample] = []
+    for s in samples:
+        (val if is_val(s.key, val_fraction) else train).append(s)
+    return train, val

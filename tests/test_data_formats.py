@@ -1,0 +1,221 @@
+"""Readers of every format on real sample files and on tiny datasets written here; splits; bad annotations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_data_helpers import hand_keypoints, write_coco, write_hand, write_image, write_panopticdb, write_synth
+
+from handpose.data import formats as F
+from handpose.data import skip_report as R
+from handpose.data.split import hash_split, key_fraction
+
+# ---------------------------------------------------------------------------------------------- real data
+
+
+def test_realdata_hand_labels(realdata: Path) -> None:
+    for path in (realdata / "hand_labels", realdata / "hand_labels" / "manual_test"):
+        assert F.detect_format(path) == "hand_labels"
+        splits = F.load_splits(path)
+        assert splits.fmt == "hand_labels" and splits.train == [] and len(splits.val) == 4
+        assert not splits.skipped
+        for s in splits.val:
+            assert s.keypoints.shape == (21, 3) and s.keypoints.dtype == np.float32
+            assert s.is_left == s.key.endswith("_l")  # file names end in _l / _r
+            assert s.head_size is not None and s.head_size > 0
+            assert s.image_path.is_file()
+    by_key = {s.key: s for s in F.load_splits(realdata / "hand_labels").val}
+    assert by_key["manual_test/005880453_01_l"].head_size == pytest.approx(140.0)  # MPII
+    assert by_key["manual_test/ex2_2.flv_000040_l"].head_size == pytest.approx(72.55, abs=0.01)  # NZSL
+
+
+def test_realdata_cmu_box_matches_mmpose_coco_box(realdata: Path) -> None:
+    """The CMU box (tight box of the visible keypoints, inclusive extent) is the bbox of MMPose's panoptic json."""
+    cmu = {s.key.split("/")[-1]: s for s in F.load_splits(realdata / "hand_labels").val}
+    coco = F.load_splits(realdata / "coco_panoptic")
+    assert coco.fmt == "coco" and len(coco.val) == 4
+    for s in coco.val:
+        twin = cmu[s.key.split(".jpg#")[0]]
+        np.testing.assert_allclose(twin.keypoints, s.keypoints, atol=1e-4)
+        np.testing.assert_allclose(twin.box, s.box, atol=1e-3)
+        assert twin.head_size == pytest.approx(s.head_size)
+    mpii_left = cmu["005880453_01_l"]
+    assert mpii_left.box[2] < 60 and mpii_left.box[3] < 40  # the tiny MPII hand (about 55 x 37 px)
+
+
+def test_realdata_onehand10k(realdata: Path) -> None:
+    for path in (realdata / "coco_onehand10k", realdata / "coco_onehand10k" / "test_onehand10k.json"):
+        assert F.detect_format(path) == "coco"
+        splits = F.load_splits(path)
+        assert len(splits.val) == 4 and splits.train == []  # a *test* json is validation
+        raw = json.loads((realdata / "coco_onehand10k" / "test_onehand10k.json").read_text())
+        ann = {a["id"]: a for a in raw["annotations"]}
+        for s in splits.val:
+            a = ann[int(s.key.split("#")[1])]
+            np.testing.assert_allclose(s.box, a["bbox"])
+            np.testing.assert_allclose(s.keypoints.reshape(-1), a["keypoints"])
+            assert s.head_size is None and s.image_path.is_file()
+        assert (splits.val[0].keypoints[:, 2] == 0).any()  # OneHand10K has unlabelled points, kept with v = 0
+
+
+# ---------------------------------------------------------------------------------------------- written here
+
+
+def test_synth_any_subset_and_bad_point_counts(tmp_path: Path) -> None:
+    root = write_synth(tmp_path / "hand_labels_synth", {"synth2": 6, "synth3": 5})
+    bad = hand_keypoints(80, 60, 40)[:17]  # the synth1 defect: fingertips missing
+    write_hand(root / "synth1", "00000000", bad)
+    (root / "output_viz_synth").mkdir()
+    write_image(root / "output_viz_synth" / "x.jpg", None)
+    assert F.detect_format(root) == "hand_labels_synth"
+    splits = F.load_splits(root, val_fraction=0.3)
+    assert len(splits.train) + len(splits.val) == 11 and splits.val and splits.train
+    assert splits.skipped.counts == {R.WRONG_POINT_COUNT: 1}
+    assert "synth1/00000000.json" in splits.skipped.examples[R.WRONG_POINT_COUNT][0]
+    only = F.load_splits(root / "synth3")
+    assert F.detect_format(root / "synth3") == "hand_labels_synth"
+    assert sorted(s.key for s in only.train + only.val) == [f"synth3/{i:08d}" for i in range(5)]
+    s = sorted(splits.train + splits.val, key=lambda s: s.key)[1]
+    assert s.is_left and s.head_size is None and s.image_path.suffix == ".jpg"
+
+
+def test_hand_labels_split_folders_and_unknown_keys(tmp_path: Path) -> None:
+    root = tmp_path / "hand_labels"
+    for i in range(3):
+        write_hand(root / "manual_train", f"00000{i}_01_l", hand_keypoints(80, 60, 30, i), True, 120.0,
+                   mpii_body_pts=[[1, 2, 3]], head_box=[[1, 2], [3, 4]], is_mpii=1)
+    write_hand(root / "manual_test", "Alex.flv_000115_r", hand_keypoints(50, 50, 20), False, 72.55)
+    splits = F.load_splits(root)
+    assert splits.fmt == "hand_labels" and len(splits.train) == 3 and len(splits.val) == 1
+    assert splits.val[0].head_size == pytest.approx(72.55) and not splits.val[0].is_left
+    train_only = F.load_splits(root / "manual_train", val_fraction=0.5)
+    assert len(train_only.train) + len(train_only.val) == 3  # no test split here: hash split
+    test_only = F.load_splits(root / "manual_test")
+    assert test_only.train == [] and len(test_only.val) == 1
+
+
+def test_panopticdb(tmp_path: Path) -> None:
+    root = write_panopticdb(tmp_path / "hand143_panopticdb", 6)
+    obj = json.loads((root / "hands_v143_14817.json").read_text())
+    obj["root"].append({"img_paths": "imgs/missing.jpg", "joint_self": hand_keypoints(1, 1, 1).tolist()})
+    obj["root"].append({"img_paths": "imgs/00000000.jpg", "joint_self": [[1, 2, 1]] * 20})
+    (root / "hands_v143_14817.json").write_text(json.dumps(obj))
+    for path in (root, root / "hands_v143_14817.json"):
+        assert F.detect_format(path) == "panopticdb"
+        splits = F.load_splits(path, val_fraction=0.5)
+        assert len(splits.train) + len(splits.val) == 6
+        assert splits.skipped.counts == {R.MISSING_IMAGE: 1, R.WRONG_POINT_COUNT: 1}
+    s = min(splits.train + splits.val, key=lambda s: s.key)
+    assert s.key == "imgs/00000000.jpg" and s.image_path == root / "imgs" / "00000000.jpg"
+    np.testing.assert_allclose(s.keypoints, hand_keypoints(80, 60, 40, seed=100))
+    vis = s.keypoints[:, :2]
+    np.testing.assert_allclose(s.box[:2], vis.min(axis=0))
+    np.testing.assert_allclose(s.box[2:], vis.max(axis=0) - vis.min(axis=0) + 1, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layout", ["beside", "images_dir", "mmpose"])
+def test_coco_image_folders(tmp_path: Path, layout: str) -> None:
+    if layout == "beside":
+        jpath = write_coco(tmp_path / "d" / "hands.json", tmp_path / "d", 4)
+    elif layout == "images_dir":
+        jpath = write_coco(tmp_path / "d" / "hands.json", tmp_path / "d" / "images", 4)
+    else:  # data/onehand10k/annotations/onehand10k_{train,test}.json, images under data/onehand10k/
+        jpath = write_coco(tmp_path / "d" / "annotations" / "onehand10k_train.json", tmp_path / "d", 5, "tr")
+        write_coco(tmp_path / "d" / "annotations" / "onehand10k_test.json", tmp_path / "d", 2, "te")
+    path = tmp_path / "d"
+    assert F.detect_format(path) == "coco" and F.detect_format(jpath) == "coco"
+    splits = F.load_splits(path, val_fraction=0.0)
+    assert not splits.skipped
+    if layout == "mmpose":
+        assert len(splits.train) == 5 and len(splits.val) == 2
+        assert all(s.image_path.name.startswith("te") for s in splits.val)
+    else:
+        assert len(splits.train) == 4 and splits.val == []
+    s = min(splits.train, key=lambda s: s.key)
+    assert s.image_path.is_file() and s.head_size == 50.0 and s.box[2:].tolist() == [46.0, 47.0]
+
+
+def test_bad_annotations_each_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "synth2"
+    for i in range(3):
+        write_hand(folder, f"good{i}", hand_keypoints(80, 60, 40, i))
+    write_hand(folder, "count", hand_keypoints(80, 60, 40)[:20])
+    nan = hand_keypoints(80, 60, 40)
+    nan[3, 0] = np.nan
+    (folder / "nan.json").write_text(json.dumps({"hand_pts": nan.tolist(), "is_left": 0}).replace("NaN", "NaN"))
+    write_image(folder / "nan.jpg", None)
+    inf = hand_keypoints(80, 60, 40)
+    inf[5, 1] = np.inf
+    (folder / "inf.json").write_text(json.dumps({"hand_pts": inf.tolist(), "is_left": 0}))
+    write_image(folder / "inf.jpg", None)
+    hidden = hand_keypoints(80, 60, 40)
+    hidden[:, 2] = 0
+    write_hand(folder, "hidden", hidden)
+    nan_hidden = hand_keypoints(80, 60, 40)
+    nan_hidden[7] = (np.nan, np.nan, 0)  # an unlabelled point with no coordinates is fine
+    (folder / "nanhidden.json").write_text(json.dumps({"hand_pts": nan_hidden.tolist(), "is_left": 0}))
+    write_image(folder / "nanhidden.jpg", None)
+    (folder / "malformed.json").write_text('{"hand_pts": [[1, 2, 1], ')
+    write_image(folder / "malformed.jpg", None)
+    (folder / "nokey.json").write_text('{"points": []}')
+    write_image(folder / "nokey.jpg", None)
+    (folder / "strings.json").write_text(json.dumps({"hand_pts": [["a", "b", "c"]] * 21}))
+    write_image(folder / "strings.jpg", None)
+    write_image(folder / "lonely.jpg", None)  # an image without its json
+    write_hand(folder, "noimage", hand_keypoints(80, 60, 40), image=False)
+    splits = F.load_splits(tmp_path / "synth2", val_fraction=0.0)
+    keys = sorted(s.key for s in splits.train)
+    assert keys == ["synth2/good0", "synth2/good1", "synth2/good2", "synth2/nanhidden"]
+    assert dict(splits.skipped.counts) == {
+        R.WRONG_POINT_COUNT: 1, R.NON_FINITE: 2, R.NO_VISIBLE: 1, R.BAD_JSON: 1, R.BAD_ANNOTATION: 2,
+        R.MISSING_JSON: 1, R.MISSING_IMAGE: 1,
+    }
+    nh = [s for s in splits.train if s.key.endswith("nanhidden")][0]
+    assert np.isfinite(nh.keypoints).all() and nh.keypoints[7, 2] == 0
+    text = splits.skipped.summary("annotations")
+    assert "skipped 9 annotations" in text and "malformed.json" in text
+
+
+def test_no_usable_sample_is_a_clear_error(tmp_path: Path) -> None:
+    folder = tmp_path / "synth1"
+    write_hand(folder, "00000000", hand_keypoints(80, 60, 40)[:19])
+    with pytest.raises(ValueError, match=r"synth1: no usable hand_labels_synth sample; expected .*hand_pts"):
+        F.load_splits(folder)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="empty: cannot tell the dataset format"):
+        F.load_splits(tmp_path / "empty")
+    with pytest.raises(ValueError, match="no usable hand_labels sample"):
+        F.load_splits(tmp_path / "empty", fmt="hand_labels")
+    with pytest.raises(FileNotFoundError):
+        F.load_splits(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="unknown dataset format"):
+        F.load_splits(folder, fmt="voc")
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(ValueError, match="x.json: not a dataset file"):
+        F.detect_format(tmp_path / "x.json")
+
+
+def test_format_override_and_plain_folders(tmp_path: Path) -> None:
+    folder = tmp_path / "my_hands"  # no telling name: the keys of one json decide
+    for i in range(3):
+        write_hand(folder, f"h{i}", hand_keypoints(80, 60, 40, i), head_size=80.0)
+    assert F.detect_format(folder) == "hand_labels"
+    as_synth = F.load_splits(folder, fmt="hand_labels_synth", val_fraction=0.0)
+    assert len(as_synth.train) == 3 and as_synth.train[0].head_size is None and as_synth.fmt == "hand_labels_synth"
+
+
+def test_hash_split_is_stable_when_files_are_added(tmp_path: Path) -> None:
+    root = write_synth(tmp_path / "s", {"synth2": 30})
+    before = F.load_splits(root, val_fraction=0.3)
+    write_synth(tmp_path / "s", {"synth2": 45, "synth4": 10})
+    after = F.load_splits(root, val_fraction=0.3)
+    assert {s.key for s in before.val} <= {s.key for s in after.val}
+    assert {s.key for s in before.train} <= {s.key for s in after.train}
+    again = F.load_splits(root, val_fraction=0.3, workers=1)
+    assert [s.key for s in again.val] == [s.key for s in after.val]
+    fr = [key_fraction(f"k{i}") for i in range(2000)]
+    assert 0.45 < np.mean(fr) < 0.55 and min(fr) >= 0 and max(fr) < 1
+    assert len(hash_split(before.train + before.val, 0.0)[1]) == 0

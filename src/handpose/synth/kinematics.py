@@ -225,7 +225,7 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
     # thumb: CMC (two degrees of freedom), MCP and IP flexion
     R = _THUMB_FRAME @ rot_z(-pose.cmc_abd) @ rot_x(pose.cmc_flex)
     p = shape.cmc
-    joints[1], jr[1] = p, shape.thumb_radius * 1.3
+    joints[1], jr[1] = p, shape.thumb_radius * 2.0  # deep inside the thenar eminence
     tr = shape.thumb_radius * np.array([1.15, 1.0, 0.9, 0.75])
     for j, flex in enumerate((0.0, pose.thumb_mcp, pose.thumb_ip)):
         R = R @ rot_x(flex)

@@ -98,7 +98,7 @@ def _clutter(rng: np.random.Generator, img: np.ndarray, count: int, skin: np.nda
         if rng.random() < 0.15:  # faces, arms, other people's skin
             color = tuple(int(v) for v in np.clip(skin * rng.uniform(0.7, 1.2), 0, 255))
         p = rng.integers(-size // 4, size + size // 4, 2)
-        s = int(rng.integers(size // 20, size // 2))
+        s = max(int(rng.integers(size // 20, size // 2 + 1)), 6)
         thick = -1 if rng.random() < 0.6 else int(rng.integers(1, 8))
         if kind < 0.3:
             q = p + rng.integers(-s, s, 2)

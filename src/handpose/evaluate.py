@@ -1,0 +1,268 @@
+"""Evaluation: run the predictor over labelled samples and compute MMPose-comparable metrics.
+
+:func:`evaluate` is what training validation calls: each sample is cropped around its ground-truth box with the
+predictor's crop code (``predict.CropSpec``, the same crop ``handpose predict --box`` makes), run through the
+network in batches (optionally with flip test and several scales), decoded and mapped back to original-image
+pixels, then scored with ``metrics.keypoint_metrics``. Unreadable images are skipped and counted.
+:func:`run_evaluation` is the ``handpose eval`` run: load a model file and a dataset split, evaluate, write a JSON
+report and a plot of PCK against threshold.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from handpose.config import DataConfig
+from handpose.data.sample import Sample
+from handpose.keypoints import NAMES, NUM_KEYPOINTS
+from handpose.metrics import AUC_NORM_PX, box_sizes, format_metrics, keypoint_metrics, normalized_distances
+from handpose.metrics import pck_from_distances as _pck
+from handpose.predict import CropSpec, Predictor, Prepared, sample_box
+
+LOG = logging.getLogger(__name__)
+
+
+def _prepare_one(spec: CropSpec, sample: Sample) -> Prepared | str:
+    """The crops of one sample, or the reason it cannot be used."""
+    try:
+        return spec.prepare_file(sample.image_path, sample_box(sample), bool(sample.is_left))
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        return str(exc)
+
+
+class _CropDataset:
+    """Map-style dataset for torch's DataLoader workers: sample index -> (index, Prepared | error message)."""
+
+    def __init__(self, samples: Sequence[Sample], spec: CropSpec):
+        self.samples = samples
+        self.spec = spec
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[int, Prepared | str]:
+        return i, _prepare_one(self.spec, self.samples[i])
+
+
+def _collate(items: list[tuple[int, Prepared | str]]) -> list[tuple[int, Prepared | str]]:
+    return items
+
+
+def _batches(
+    samples: Sequence[Sample], spec: CropSpec, batch_size: int, workers: int
+) -> Iterator[list[tuple[int, Prepared | str]]]:
+    """Batches of prepared crops, read in ``workers`` processes (0: in this process)."""
+    if workers <= 0:
+        for start in range(0, len(samples), batch_size):
+            yield [(i, _prepare_one(spec, samples[i])) for i in range(start, min(start + batch_size, len(samples)))]
+        return
+    from torch.utils.data import DataLoader
+
+    loader = DataLoader(
+        _CropDataset(samples, spec),  # type: ignore[arg-type]
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=_collate,
+        persistent_workers=False,
+    )
+    yield from loader
+
+
+def evaluate(
+    model: Any,
+    samples: Sequence[Sample],
+    data_cfg: DataConfig | None = None,
+    batch_size: int = 16,
+    device: str = "cpu",
+    flip_test: bool = False,
+    scales: Sequence[float] = (1.0,),
+    workers: int = 0,
+    keep_predictions: bool = False,
+) -> dict[str, Any]:
+    """Metrics of ``model`` on ``samples`` (each cropped around its ground-truth box).
+
+    Args:
+        model: a CPM (run where its parameters are; it is put in eval mode for the run and restored after),
+            a :class:`~handpose.predict.Predictor` (its crop settings and backend are used; ``data_cfg`` is
+            ignored), or a path to a model file (loaded on ``device``).
+        data_cfg: the crop settings (input size, box padding, left-hand mirroring); default: the model's.
+        keep_predictions: also return ``"predictions"`` (per sample: key, keypoints [[x, y, score] x 21]) and
+            the arrays ``"_arrays"`` (pred, gt, boxes, head sizes) used by :func:`run_evaluation`'s plot.
+
+    Returns:
+        ``keypoint_metrics``' keys (``PCK@0.2``, ``PCKh@0.7`` where head sizes exist, ``AUC``, ``EPE``,
+        ``per_keypoint_PCK@0.2``, ``num_keypoints``, ``num_samples``) plus ``num_skipped``, ``skipped``
+        (reason -> count), ``seconds``, ``flip_test``, ``scales``.
+    """
+    t0 = time.perf_counter()
+    if isinstance(model, (str, Path)):
+        predictor = Predictor.from_file(model, device=device, flip_test=flip_test, scales=scales)
+    elif isinstance(model, Predictor):
+        predictor = model.with_options(flip_test=flip_test, scales=scales)
+    else:
+        predictor = Predictor.from_model(model, data_cfg, flip_test=flip_test, scales=scales)
+    n = len(samples)
+    pred = np.full((n, NUM_KEYPOINTS, 2), np.nan, np.float32)
+    scores = np.zeros((n, NUM_KEYPOINTS), np.float32)
+    ok = np.zeros(n, bool)
+    skipped: Counter[str] = Counter()
+    for batch in _batches(samples, predictor.spec, max(1, int(batch_size)), int(workers)):
+        good = [(i, p) for i, p in batch if isinstance(p, Prepared)]
+        for i, p in batch:
+            if not isinstance(p, Prepared):
+                skipped[_reason(p)] += 1
+                LOG.debug("evaluation: skipping %s: %s", samples[i].image_path, p)
+        if not good:
+            continue
+        results = predictor.predict_prepared([p for _, p in good])
+        for (i, _), r in zip(good, results):
+            pred[i], scores[i], ok[i] = r.keypoints, r.scores, True
+    if skipped:
+        LOG.warning("evaluation skipped %d of %d samples: %s", sum(skipped.values()), n, dict(skipped))
+    used = [samples[i] for i in np.flatnonzero(ok)]
+    gt = np.stack([np.asarray(s.keypoints, np.float32) for s in used]) if used else np.zeros((0, NUM_KEYPOINTS, 3))
+    boxes = np.stack([sample_box(s) for s in used]) if used else np.zeros((0, 4), np.float32)
+    heads = np.array([math.nan if s.head_size is None else float(s.head_size) for s in used], np.float64)
+    result: dict[str, Any] = dict(keypoint_metrics(pred[ok], gt, boxes, heads if used else None))
+    result.update(
+        num_skipped=int(sum(skipped.values())),
+        skipped=dict(skipped),
+        seconds=round(time.perf_counter() - t0, 3),
+        flip_test=bool(flip_test),
+        scales=[float(s) for s in predictor.spec.scales],
+    )
+    if keep_predictions:
+        result["predictions"] = [
+            {
+                "key": s.key or str(s.image_path),
+                "keypoints": np.concatenate([pred[i], scores[i][:, None]], axis=1).round(3).tolist(),
+            }
+            for i, s in zip(np.flatnonzero(ok), used)
+        ]
+        result["_arrays"] = {"pred": pred[ok], "gt": gt, "boxes": boxes, "head_sizes": heads}
+    return result
+
+
+def _reason(message: str) -> str:
+    """A short reason for the skip counter."""
+    for reason in ("not found", "corrupt", "truncated", "too large", "no box", "outside the image", "cannot"):
+        if reason in message:
+            return reason
+    return "other"
+
+
+def pck_curves(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """PCK against threshold: normalised by the box (0..0.5), by the head size (0..1, where present) and in pixels
+    (0..30 px, the AUC curve)."""
+    pred, gt = arrays["pred"], arrays["gt"]
+    curves: dict[str, Any] = {}
+    if len(gt) == 0:
+        return curves
+    d_box = normalized_distances(pred, gt, box_sizes(arrays["boxes"]))
+    t_box = np.linspace(0, 0.5, 51)
+    curves["box"] = {"thresholds": t_box.tolist(), "pck": [_pck(d_box, t) for t in t_box]}
+    heads = arrays["head_sizes"]
+    if np.isfinite(heads).any():
+        d_head = normalized_distances(pred, gt, heads)
+        t_head = np.linspace(0, 1.0, 51)
+        curves["head"] = {"thresholds": t_head.tolist(), "pck": [_pck(d_head, t) for t in t_head]}
+    d_px = normalized_distances(pred, gt, 1.0)
+    t_px = np.linspace(0, AUC_NORM_PX, 61)
+    curves["pixels"] = {"thresholds": t_px.tolist(), "pck": [_pck(d_px, t) for t in t_px]}
+    return curves
+
+
+def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
+    """Save the PCK-against-threshold plot (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("box", "distance / max(w, h) of the box", 0.2),
+        ("head", "distance / head size", 0.7),
+        ("pixels", "distance in pixels (AUC range)", None),
+    ]
+    panels = [p for p in panels if p[0] in curves]
+    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    for ax, (key, label, mark) in zip(axes[0], panels):
+        c = curves[key]
+        ax.plot(c["thresholds"], c["pck"], lw=2)
+        if mark is not None:
+            ax.axvline(mark, color="grey", ls="--", lw=1)
+        ax.set_xlabel(label)
+        ax.set_ylabel("PCK")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run_evaluation(
+    weights: str | Path,
+    data: str | Path,
+    fmt: str | None = None,
+    split: str = "val",
+    flip_test: bool = False,
+    scales: Sequence[float] = (1.0,),
+    batch_size: int = 16,
+    out: str | Path | None = None,
+    workers: int = 0,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """The ``handpose eval`` run: evaluate a model file on a dataset split; write ``eval_report.json`` and
+    ``pck_curve.png`` into ``out`` (when given). Returns the report (metrics, per-keypoint PCK by name,
+    curves, settings)."""
+    from handpose.data.formats import load_splits
+
+    if split not in ("val", "train", "all"):
+        raise ValueError(f"--split must be val, train or all, got {split!r}")
+    predictor = Predictor.from_file(weights, device=device)
+    splits = load_splits(data, fmt=fmt)
+    samples = {"val": splits.val, "train": splits.train, "all": splits.train + splits.val}[split]
+    if not samples:
+        raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val)")
+    LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)
+    result = evaluate(predictor, samples, None, batch_size, device, flip_test, scales, workers, keep_predictions=True)
+    arrays = result.pop("_arrays")
+    per_kp = result["per_keypoint_PCK@0.2"]
+    report: dict[str, Any] = {
+        "weights": str(weights),
+        "data": str(data),
+        "format": splits.fmt,
+        "split": split,
+        "metrics": {k: v for k, v in result.items() if k not in ("predictions", "per_keypoint_PCK@0.2")},
+        "per_keypoint_PCK@0.2": {name: (None if math.isnan(v) else v) for name, v in zip(NAMES, per_kp)},
+        "curves": pck_curves(arrays),
+        "crop": {
+            "input_size": predictor.spec.input_size,
+            "box_padding": predictor.spec.box_padding,
+            "mirror_left": predictor.spec.mirror_left,
+        },
+        "predictions": result["predictions"],
+    }
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "eval_report.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+        plot_pck(report["curves"], out / "pck_curve.png", title=f"{Path(weights).name} on {split} ({len(samples)})")
+        report["files"] = [str(out / "eval_report.json"), str(out / "pck_curve.png")]
+    report["summary"] = format_metrics(result)
+    return report

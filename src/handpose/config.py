@@ -59,6 +59,8 @@ class DataConfig:
     box_padding: float = 1.5  # crop side = box_padding * the longer side of the visible keypoints' box
     mirror_left: bool = False  # OpenPose's convention: mirror left hands to right before the network
     val_fraction: float = 0.1  # held-out share where the dataset has no test split
+    max_image_pixels: int = 100_000_000  # larger images (by their header) are skipped: decompression-bomb guard
+    reduced_decode: bool = True  # decode JPEGs at 1/2, 1/4, 1/8 when the crop is that much smaller (exact matrix)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -90,6 +92,20 @@ class TrainConfig:
     device: str = "auto"
     model: ModelConfig = field(default_factory=ModelConfig)
     dataset: DataConfig = field(default_factory=DataConfig)
+    # fields added by the training issue
+    optimizer: str = "adam"  # "adam" (AdamW: decoupled weight decay) or "sgd" (momentum, L2 weight decay)
+    momentum: float = 0.9  # SGD momentum
+    min_lr_ratio: float = 0.0  # cosine: the last step's lr as a fraction of lr
+    lr_step_size: int | None = None  # step schedule: steps between decays (None: a third of the run)
+    lr_gamma: float = 0.1  # step schedule: decay factor
+    grad_clip: float = 0.0  # clip the gradient norm to this (0: off)
+    val_limit: int | None = None  # validate on the first N held-out samples only (None: all)
+    val_images: int = 4  # validation images written to TensorBoard
+    stop_at_step: int | None = None  # stop cleanly (checkpoint saved) at this step; the schedule still spans the run
+    time_limit: float | None = None  # minutes; stop cleanly (checkpoint saved) when reached
+    threads: int | None = None  # torch intra-op threads (None: torch's default)
+    synth_count: int = 2000  # embedded dataset (no --data): number of rendered images
+    synth_size: int = 256  # embedded dataset: rendered image side in pixels
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

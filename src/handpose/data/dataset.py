@@ -1,0 +1,203 @@
+"""`HandDataset`: a labelled hand -> a training (or evaluation) crop, its belief-map targets and its matrix.
+
+One affine matrix per sample maps original pixels to the crop: the square hand box (``Sample.box`` padded by
+``DataConfig.box_padding``), with random scale, rotation, translation and flip when augmenting, and the mirror
+of left hands when ``DataConfig.mirror_left`` (OpenPose's convention). The image is resampled once through it
+(from a reduced JPEG decode when the crop is much smaller than the image; the matrix is adjusted exactly), then
+colour jitter and blur are applied to the crop, and ``heatmaps.encode`` gives targets and weights.
+
+Randomness comes from ``numpy.random.default_rng((seed, epoch, index))``: an item depends on nothing else, so runs
+are reproducible and resumable, and DataLoader workers need no seeding. ``set_epoch`` must be called before each
+epoch; DataLoader workers copy the dataset when they start, so use ``persistent_workers=False`` (the default) for
+the epoch to reach them.
+
+Bad images (missing, corrupt, truncated, over the pixel limit) are found when loaded: the item is replaced by
+another sample drawn from the same random state, and the bad index is counted per reason in ``self.skipped`` and
+never read again by that process. Each process (the main one and every DataLoader worker) keeps its own count: it
+logs one warning at the first bad image of each reason and one summary when it exits (a non-persistent worker
+exits at the end of each epoch); ``log_skipped()`` logs the calling process's summary on demand.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from multiprocessing import util as mp_util
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from handpose.config import DataConfig
+from handpose.data import heatmaps, images
+from handpose.data import transforms as T
+from handpose.data.sample import Sample
+from handpose.data.skip_report import SkipReport
+from handpose.keypoints import NUM_KEYPOINTS
+
+LOG = logging.getLogger(__name__)
+
+MAX_REPLACEMENTS = 50  # tries to find a loadable image before giving up with RuntimeError
+
+
+class _Strings:
+    """Many byte strings in one numpy buffer (no per-item Python objects for forked workers to copy)."""
+
+    def __init__(self, items: list[bytes]) -> None:
+        self.offsets = np.cumsum([0] + [len(b) for b in items]).astype(np.int64)
+        self.data = np.frombuffer(b"".join(items), dtype=np.uint8)
+
+    def __getitem__(self, i: int) -> bytes:
+        return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes()
+
+
+def _log_report(report: SkipReport, pid: int) -> None:
+    report.log(f"images in process {pid}", LOG)
+
+
+class HandDataset(torch.utils.data.Dataset):
+    """Crops, targets and matrices of a list of samples (see the module docstring).
+
+    Items are dicts of tensors: "image" (3, S_in, S_in) float32 network input, "targets" (22, S, S) float32,
+    "weights" (21,) float32, "matrix" (2, 3) float32 original px -> crop px, "keypoints" (21, 3) original px,
+    "box" (4,) float32, "head_size" () float32 (nan when absent), "is_left" () bool, "index" () int64 (the sample
+    actually returned, which differs from the requested index when that image was bad).
+    Samples are stored as flat arrays (no per-sample Python objects), so forked workers do not copy them.
+    """
+
+    def __init__(self, samples: list[Sample], cfg: DataConfig, train: bool, seed: int = 0) -> None:
+        if not samples:
+            raise ValueError("HandDataset: no samples (the dataset split is empty)")
+        self.cfg = cfg
+        self.train = train
+        self.seed = int(seed)
+        self.epoch = 0
+        self.augment = bool(train and cfg.augment.enabled)
+        n = len(samples)
+        self.keypoints = np.stack([np.asarray(s.keypoints, dtype=np.float32) for s in samples])  # (N, 21, 3)
+        if self.keypoints.shape[1:] != (NUM_KEYPOINTS, 3):
+            raise ValueError(f"HandDataset: keypoints must be (21, 3), got {self.keypoints.shape[1:]}")
+        boxes = np.empty((n, 4), dtype=np.float32)
+        for i, s in enumerate(samples):
+            b = s.box if s.box is not None else T.visible_box(s.keypoints)
+            if b is None:
+                raise ValueError(f"HandDataset: sample {s.key or s.image_path} has no box and no visible keypoint")
+            boxes[i] = b
+        self.boxes = boxes  # (N, 4)
+        self.head_sizes = np.array([np.nan if s.head_size is None else s.head_size for s in samples], np.float32)
+        self.is_left = np.array([bool(s.is_left) for s in samples], dtype=bool)
+        self._paths = _Strings([os.fsencode(str(s.image_path)) for s in samples])
+        self._keys = _Strings([s.key.encode("utf-8", "surrogateescape") for s in samples])
+        self.skipped = SkipReport()
+        self._bad: set[int] = set()
+        self._pid = os.getpid()
+        self._finalizer_pid = -1
+        self._threads_set_pid = -1
+
+    # ------------------------------------------------------------------------------------------- bookkeeping
+
+    def __len__(self) -> int:
+        return int(self.keypoints.shape[0])
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the augmentation of this epoch (call before iterating; see the module docstring)."""
+        self.epoch = int(epoch)
+
+    def image_path(self, i: int) -> Path:
+        return Path(os.fsdecode(self._paths[i]))
+
+    def sample(self, i: int) -> Sample:
+        """The i-th sample as a `Sample` (rebuilt from the stored arrays)."""
+        h = float(self.head_sizes[i])
+        return Sample(self.image_path(i), self.keypoints[i].copy(), bool(self.is_left[i]), self.boxes[i].copy(),
+                      None if math.isnan(h) else h, self._keys[i].decode("utf-8", "surrogateescape"))
+
+    def rng(self, index: int, attempt: int = 0) -> np.random.Generator:
+        """The random state of one item in this epoch."""
+        return np.random.default_rng((self.seed, self.epoch, int(index), attempt))
+
+    def log_skipped(self) -> None:
+        """Log this process's summary of bad images (nothing when there were none)."""
+        _log_report(self.skipped, os.getpid())
+
+    def _record_bad(self, index: int, err: images.ImageError) -> None:
+        pid = os.getpid()
+        if pid != self._finalizer_pid:  # first bad image in this process: summary at its exit
+            if pid != self._pid:
+                self.skipped = SkipReport()  # a worker counts its own (the parent's counts came with the copy)
+            self._finalizer_pid = pid
+            mp_util.Finalize(self, _log_report, args=(self.skipped, pid), exitpriority=10)
+        self._bad.add(index)
+        first = self.skipped.counts[err.reason] == 0
+        self.skipped.add(err.reason, err.path, err.detail)
+        if first:
+            LOG.warning("skipping bad image %s (further ones are counted; summary at exit of process %d)", err, pid)
+
+    # ------------------------------------------------------------------------------------------- one item
+
+    def crop_matrix(self, i: int, rng: np.random.Generator | None = None) -> np.ndarray:
+        """(2, 3) float64 original px -> crop px of sample i: box, mirror_left and (with rng) augmentation."""
+        cfg = self.cfg
+        center, side = T.square_box(self.boxes[i], cfg.box_padding)
+        flip = bool(cfg.mirror_left and self.is_left[i])
+        if rng is None or not self.augment:
+            return T.crop_matrix(center, side, cfg.input_size, flip=flip)
+        a = cfg.augment
+        scale = rng.uniform(a.scale_min, a.scale_max)
+        rotation = rng.uniform(-a.rotation_deg, a.rotation_deg)
+        shift = rng.uniform(-a.translate, a.translate, size=2) * side
+        if rng.random() < a.flip_prob:
+            flip = not flip
+        return T.crop_matrix(center, side, cfg.input_size, rotation, flip, scale, shift)
+
+    def _load(self, i: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        cfg = self.cfg
+        M = self.crop_matrix(i, rng)
+        reduce = images.reduce_factor(M) if cfg.reduced_decode else 1
+        img, factor = images.load_image(self.image_path(i), cfg.max_image_pixels, reduce)
+        crop = T.warp(img, images.reduced_matrix(M, factor), cfg.input_size)  # (S_in, S_in, 3) uint8
+        if self.augment:
+            a = cfg.augment
+            crop = T.color_jitter(crop, a.color_jitter, rng)
+            if a.blur_prob > 0 and rng.random() < a.blur_prob:
+                crop = T.gaussian_blur(crop, rng.uniform(0.1, a.blur_max_sigma))
+        kp = self.keypoints[i]
+        targets, weights = heatmaps.encode(T.transform_keypoints(kp, M), cfg.input_size, cfg.stride, cfg.sigma)
+        return {
+            "image": torch.from_numpy(T.to_network_input(crop)),  # (3, S_in, S_in)
+            "targets": torch.from_numpy(targets),  # (22, S, S)
+            "weights": torch.from_numpy(weights),  # (21,)
+            "matrix": torch.from_numpy(M.astype(np.float32)),  # (2, 3)
+            "keypoints": torch.from_numpy(kp.copy()),  # (21, 3)
+            "box": torch.from_numpy(self.boxes[i].copy()),  # (4,)
+            "head_size": torch.tensor(self.head_sizes[i], dtype=torch.float32),
+            "is_left": torch.tensor(bool(self.is_left[i])),
+            "index": torch.tensor(i, dtype=torch.int64),
+        }
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        if self._threads_set_pid != os.getpid():
+            self._threads_set_pid = os.getpid()
+            if torch.utils.data.get_worker_info() is not None:
+                cv2.setNumThreads(1)  # one thread per DataLoader worker: the workers are the parallelism
+        n = len(self)
+        index = int(index)
+        if not 0 <= index < n:
+            raise IndexError(f"HandDataset index {index} out of range [0, {n})")
+        j = index
+        for attempt in range(MAX_REPLACEMENTS + 1):
+            rng = self.rng(index, attempt)
+            if attempt:
+                j = int(rng.integers(n))  # a replacement for a bad image
+            if j in self._bad:
+                continue
+            try:
+                return self._load(j, rng)
+            except images.ImageError as err:
+                self._record_bad(j, err)
+        raise RuntimeError(
+            f"HandDataset: no loadable image after {MAX_REPLACEMENTS} tries from index {index}; "
+            + self.skipped.summary("images")
+        )

@@ -1,0 +1,131 @@
+"""Image decoding: conversions to BGR uint8, bad files, the pixel limit read from headers, exact reduced decoding."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handpose.data import images as I
+from handpose.data import skip_report as R
+from handpose.data import transforms as T
+
+
+def _jpeg(path: Path, w: int = 64, h: int = 48) -> Path:
+    img = np.random.default_rng(0).integers(0, 255, size=(h, w, 3), dtype=np.uint8)
+    assert cv2.imwrite(str(path), img)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["gray_png", "gray_jpg", "rgba_png", "png16", "gray16_png", "bmp"])
+def test_unusual_images_are_converted(tmp_path: Path, kind: str) -> None:
+    rng = np.random.default_rng(1)
+    if kind == "gray_png" or kind == "gray_jpg":
+        img = rng.integers(0, 255, size=(30, 40), dtype=np.uint8)
+    elif kind == "rgba_png":
+        img = rng.integers(0, 255, size=(30, 40, 4), dtype=np.uint8)
+    elif kind == "png16":
+        img = rng.integers(0, 65535, size=(30, 40, 3), dtype=np.uint16)
+    elif kind == "gray16_png":
+        img = rng.integers(0, 65535, size=(30, 40), dtype=np.uint16)
+    else:
+        img = rng.integers(0, 255, size=(30, 40, 3), dtype=np.uint8)
+    path = tmp_path / ("x." + kind.split("_")[-1].replace("png16", "png"))
+    assert cv2.imwrite(str(path), img)
+    out, factor = I.load_image(path)
+    assert out.shape == (30, 40, 3) and out.dtype == np.uint8 and factor == 1
+    if kind == "png16":
+        np.testing.assert_allclose(out.astype(int), (img >> 8).astype(int), atol=1)  # 16 -> 8 bits by >> 8
+    if kind == "rgba_png":
+        np.testing.assert_array_equal(out, img[..., :3])
+
+
+def test_bad_files_raise_with_reason(tmp_path: Path) -> None:
+    good = _jpeg(tmp_path / "good.jpg")
+    data = good.read_bytes()
+    cases = {
+        "missing.jpg": (None, R.MISSING_IMAGE),
+        "empty.jpg": (b"", R.CORRUPT_IMAGE),
+        "noise.jpg": (np.random.default_rng(0).bytes(5000), R.CORRUPT_IMAGE),
+        "truncated.jpg": (data[: len(data) // 2], R.CORRUPT_IMAGE),
+        "header_only.png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, R.CORRUPT_IMAGE),
+    }
+    for name, (content, reason) in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_bytes(content)
+        with pytest.raises(I.ImageError) as info:
+            I.load_image(path)
+        assert info.value.reason == reason, name
+    (tmp_path / "dir.jpg").mkdir()
+    with pytest.raises(I.ImageError):
+        I.load_image(tmp_path / "dir.jpg")
+
+
+def _png_header(w: int, h: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return b"\x89PNG\r\n\x1a\n" + chunk
+
+
+def test_decompression_bombs_refused_from_the_header(tmp_path: Path) -> None:
+    png = tmp_path / "bomb.png"
+    png.write_bytes(_png_header(40000, 40000) + b"\x00" * 100)  # 1.6 GP claimed, never allocated
+    with pytest.raises(I.ImageError) as info:
+        I.load_image(png)
+    assert info.value.reason == R.TOO_LARGE and "40000 x 40000" in str(info.value)
+    data = bytearray(_jpeg(tmp_path / "small.jpg", 64, 48).read_bytes())
+    i = 2
+    while not (data[i] == 0xFF and data[i + 1] in (0xC0, 0xC1, 0xC2)):  # find the frame header, claim 30000 x 30000
+        i += 1
+    data[i + 5 : i + 9] = struct.pack(">HH", 30000, 30000)
+    (tmp_path / "bomb.jpg").write_bytes(bytes(data))
+    assert I.header_size(bytes(data)) == ("jpeg", 30000, 30000)
+    with pytest.raises(I.ImageError) as info:
+        I.load_image(tmp_path / "bomb.jpg")
+    assert info.value.reason == R.TOO_LARGE
+    ok, _ = I.load_image(tmp_path / "small.jpg", max_pixels=64 * 48)
+    with pytest.raises(I.ImageError):
+        I.load_image(tmp_path / "small.jpg", max_pixels=64 * 48 - 1)  # the limit is configurable
+    bmp = tmp_path / "x.bmp"
+    cv2.imwrite(str(bmp), np.zeros((7, 9, 3), np.uint8))
+    assert I.header_size(bmp.read_bytes()) == ("bmp", 9, 7)
+
+
+@pytest.mark.parametrize("factor", [2, 4, 8])
+def test_reduced_decode_is_exact(tmp_path: Path, factor: int) -> None:
+    """A crop from a 1/f decode with reduced_matrix matches the crop from the full decode (blob and pixels)."""
+    h, w = 1080, 1920
+    yy, xx = np.mgrid[0:h, 0:w]
+    cx, cy = 1203.3, 611.7
+    blob = 255 * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * 24.0**2))
+    img = np.stack([blob, 0.5 * blob, 40 + 0 * blob], axis=-1).astype(np.uint8)
+    path = tmp_path / "frame.jpg"
+    cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    M = T.crop_matrix((1190.0, 600.0), 368.0 * factor, 368, rotation_deg=20.0, flip=True)
+    assert I.reduce_factor(M) == factor
+    full, f1 = I.load_image(path)
+    small, f = I.load_image(path, reduce=factor)
+    assert f1 == 1 and f == factor and small.shape[:2] == (-(-h // factor), -(-w // factor))
+    a = T.warp(full, M, 368).astype(np.float64)[..., 0]
+    b = T.warp(small, I.reduced_matrix(M, factor), 368).astype(np.float64)[..., 0]
+
+    expected = T.apply_affine(np.array([cx, cy]), M)
+
+    def centroid(c: np.ndarray) -> np.ndarray:  # of the blob, in a window around where it should be
+        x0, y0 = (expected - 40).astype(int)
+        win = c[y0 : y0 + 80, x0 : x0 + 80]
+        win = np.where(win > 30, win, 0)
+        ys, xs = np.nonzero(win)
+        return np.array([(xs * win[ys, xs]).sum(), (ys * win[ys, xs]).sum()]) / win[ys, xs].sum() + (x0, y0)
+
+    assert np.abs(centroid(a) - expected).max() < 0.3
+    assert np.abs(centroid(b) - expected).max() < 0.3  # the reduced decode lands in the same place
+    assert np.abs(a - b).mean() < 2.0
+    png = tmp_path / "frame.png"
+    cv2.imwrite(str(png), img[:64, :64])
+    assert I.load_image(png, reduce=4)[1] == 1  # only JPEGs are decoded reduced

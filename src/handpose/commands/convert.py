@@ -1,0 +1,45 @@
+"""Convert foreign weights (OpenPose caffemodel, seed .npy, torchvision VGG-19) to a handpose .safetensors file.
+
+The input kind is detected from the file. A caffemodel must hold every layer of the preset (OpenPose's hand
+model fills the openpose preset completely); a .npy or a VGG-19 state dict fills the layers it has and the rest
+keep their random initialisation. The report of loaded / random layers is printed. The output is loadable with
+``handpose.model.weights.load_model`` and usable as ``--init`` or ``--weights`` elsewhere.
+
+Examples:
+  handpose convert --from pose_iter_102000.caffemodel --out openpose_hand.safetensors
+  handpose convert --from vgg19-dcbb9e9d.pth --out vgg_init.safetensors --preset openpose
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``handpose convert``."""
+    parser.add_argument("--from", dest="source", required=True, help="weight file to convert")
+    parser.add_argument("--out", required=True, help="output .safetensors path")
+    parser.add_argument("--preset", default="openpose", help="model preset to fill (default: openpose)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for the layers the file does not fill")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the preset, import the weights, save safetensors, print the report."""
+    from pathlib import Path
+
+    import torch
+
+    from handpose.model.cpm import build_model
+    from handpose.model.importers import init_weights
+    from handpose.model.weights import save_weights
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"--out {out}: the output must be a .safetensors file")
+    torch.manual_seed(args.seed)
+    model = build_model(args.preset)
+    report = init_weights(model, args.source)
+    save_weights(model, out, metadata={"converted_from": Path(args.source).name, "import_kind": report.kind})
+    print(report.summary())
+    print(f"wrote {out}")
+    return 0

@@ -1,0 +1,217 @@
+"""Read (and write) Caffe ``.caffemodel`` weights without Caffe: a minimal protobuf wire-format codec.
+
+Only the fields that carry weights are decoded; field numbers as in BVLC Caffe's ``src/caffe/proto/caffe.proto``:
+
+- ``NetParameter``: ``layer`` = 100 (``LayerParameter``), legacy ``layers`` = 2 (``V1LayerParameter``)
+- ``LayerParameter``: ``name`` = 1, ``type`` = 2 (string), ``blobs`` = 7
+- ``V1LayerParameter``: ``name`` = 4, ``type`` = 5 (enum), ``blobs`` = 6
+- ``BlobProto``: ``data`` = 5 (float, packed; unpacked also read), ``double_data`` = 8, ``shape`` = 7
+  (``BlobShape.dim`` = 1, int64, packed or not), legacy ``num`` / ``channels`` / ``height`` / ``width`` = 1..4
+
+Wire types handled: 0 (varint), 1 (64-bit), 2 (length-delimited), 5 (32-bit); unknown fields are skipped.
+Convolution blobs are ``[weight (out, in, kh, kw), bias (out,)]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+LOG = logging.getLogger(__name__)
+
+NET_LAYER, NET_LAYERS_V1 = 100, 2
+LAYER_NAME, LAYER_TYPE, LAYER_BLOBS = 1, 2, 7
+V1_NAME, V1_TYPE, V1_BLOBS = 4, 5, 6
+BLOB_LEGACY_DIMS = (1, 2, 3, 4)  # num, channels, height, width
+BLOB_DATA, BLOB_SHAPE, BLOB_DOUBLE_DATA = 5, 7, 8
+SHAPE_DIM = 1
+
+VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
+
+
+class ProtobufError(ValueError):
+    """A malformed protobuf message (truncated, bad wire type, ...)."""
+
+
+def read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
+    """Decode a base-128 varint at ``pos``; returns ``(value, next position)``."""
+    value = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ProtobufError("truncated varint")
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+        if shift > 63:
+            raise ProtobufError("varint longer than 10 bytes")
+
+
+def iter_fields(buf: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
+    """Yield ``(field number, wire type, value)``; a length-delimited value is a memoryview slice (no copy)."""
+    pos, end = 0, len(buf)
+    while pos < end:
+        key, pos = read_varint(buf, pos)
+        field, wire = key >> 3, key & 7
+        if wire == VARINT:
+            value, pos = read_varint(buf, pos)
+            yield field, wire, value
+        elif wire == LENGTH:
+            size, pos = read_varint(buf, pos)
+            if pos + size > end:
+                raise ProtobufError(f"field {field}: length {size} runs past the end of the message")
+            yield field, wire, buf[pos : pos + size]
+            pos += size
+        elif wire == FIXED32 or wire == FIXED64:
+            size = 4 if wire == FIXED32 else 8
+            if pos + size > end:
+                raise ProtobufError(f"field {field}: truncated fixed{size * 8}")
+            yield field, wire, buf[pos : pos + size]
+            pos += size
+        else:
+            raise ProtobufError(f"field {field}: unsupported wire type {wire} (groups are not used by caffe.proto)")
+
+
+def _int64(value: int) -> int:
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def decode_blob(buf: memoryview) -> np.ndarray:
+    """A ``BlobProto`` -> float32 array shaped by ``shape`` (or the legacy 4-D dims)."""
+    chunks: list[np.ndarray] = []
+    singles: list[float] = []
+    dims: list[int] = []
+    legacy = {1: 0, 2: 0, 3: 0, 4: 0}
+    has_legacy = False
+    for field, wire, value in iter_fields(buf):
+        if field == BLOB_DATA and wire == LENGTH:
+            chunks.append(np.frombuffer(value, dtype="<f4").astype(np.float32))  # packed floats
+        elif field == BLOB_DATA and wire == FIXED32:
+            singles.append(struct.unpack("<f", value)[0])  # unpacked repeated float
+        elif field == BLOB_DOUBLE_DATA and wire == LENGTH:
+            chunks.append(np.frombuffer(value, dtype="<f8").astype(np.float32))
+        elif field == BLOB_DOUBLE_DATA and wire == FIXED64:
+            singles.append(struct.unpack("<d", value)[0])
+        elif field == BLOB_SHAPE and wire == LENGTH:
+            for f2, w2, v2 in iter_fields(value):
+                if f2 == SHAPE_DIM and w2 == LENGTH:  # packed int64
+                    p = 0
+                    while p < len(v2):
+                        d, p = read_varint(v2, p)
+                        dims.append(_int64(d))
+                elif f2 == SHAPE_DIM and w2 == VARINT:
+                    dims.append(_int64(int(v2)))
+        elif field in BLOB_LEGACY_DIMS and wire == VARINT:
+            legacy[field] = _int64(int(value))
+            has_legacy = True
+    if singles:
+        chunks.append(np.asarray(singles, dtype=np.float32))
+    data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    if not dims and has_legacy:
+        dims = [legacy[1], legacy[2], legacy[3], legacy[4]]
+    if not dims:
+        dims = [data.size]
+    if int(np.prod(dims)) != data.size:
+        raise ProtobufError(f"blob shape {dims} holds {int(np.prod(dims))} values but the blob has {data.size}")
+    return data.reshape(dims)
+
+
+def read_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
+    """Layer name -> its blobs, for every layer (``layer`` or legacy ``layers``) that has blobs."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"caffemodel not found: {path}")
+    buf = memoryview(path.read_bytes())
+    layers: dict[str, list[np.ndarray]] = {}
+    try:
+        for field, wire, value in iter_fields(buf):
+            if wire != LENGTH or field not in (NET_LAYER, NET_LAYERS_V1):
+                continue
+            name_field, blob_field = (LAYER_NAME, LAYER_BLOBS) if field == NET_LAYER else (V1_NAME, V1_BLOBS)
+            name, blobs = "", []
+            for f2, w2, v2 in iter_fields(value):
+                if f2 == name_field and w2 == LENGTH:
+                    name = bytes(v2).decode("utf-8")
+                elif f2 == blob_field and w2 == LENGTH:
+                    blobs.append(decode_blob(v2))
+            if not blobs:
+                continue
+            if name in layers:
+                raise ProtobufError(f"layer {name!r} appears twice")
+            layers[name] = blobs
+    except ProtobufError as exc:
+        raise ValueError(f"{path}: not a readable caffemodel ({exc})") from exc
+    LOG.debug("read %d layers with blobs from %s", len(layers), path)
+    return layers
+
+
+# ---- writing (tests, and handing weights back to Caffe tools) -------------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    value &= (1 << 64) - 1  # negative int64 as two's complement, as protobuf does
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _key(field: int, wire: int) -> bytes:
+    return _varint(field << 3 | wire)
+
+
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    return _key(field, LENGTH) + _varint(len(payload)) + payload
+
+
+def encode_blob(array: np.ndarray, legacy_shape: bool = False, packed: bool = True) -> bytes:
+    """A ``BlobProto``: ``shape`` (or legacy num/channels/height/width, padded with leading 1s) and float data."""
+    array = np.asarray(array, dtype=np.float32)
+    out = bytearray()
+    if legacy_shape:
+        dims = [1] * (4 - array.ndim) + list(array.shape)
+        if len(dims) != 4:
+            raise ValueError(f"legacy blob dims hold 4 axes, got shape {array.shape}")
+        for field, d in zip(BLOB_LEGACY_DIMS, dims):
+            out += _key(field, VARINT) + _varint(d)
+    else:
+        out += _length_delimited(BLOB_SHAPE, _length_delimited(SHAPE_DIM, b"".join(_varint(d) for d in array.shape)))
+    flat = array.astype("<f4").ravel()
+    if packed:
+        out += _length_delimited(BLOB_DATA, flat.tobytes())
+    else:
+        out += b"".join(_key(BLOB_DATA, FIXED32) + struct.pack("<f", v) for v in flat.tolist())
+    return bytes(out)
+
+
+def write_caffemodel(
+    path: str | Path,
+    layers: dict[str, list[np.ndarray]],
+    legacy: bool = False,
+    legacy_shape: bool = False,
+    packed: bool = True,
+    layer_type: str = "Convolution",
+) -> None:
+    """Write ``layers`` (name -> blobs) as a ``NetParameter``: ``layer`` (100) entries, or legacy ``layers`` (2)."""
+    out = bytearray(_length_delimited(1, b"handpose"))  # NetParameter.name
+    for name, blobs in layers.items():
+        if legacy:
+            msg = _length_delimited(V1_NAME, name.encode()) + _key(V1_TYPE, VARINT) + _varint(4)  # CONVOLUTION = 4
+            msg += b"".join(_length_delimited(V1_BLOBS, encode_blob(b, legacy_shape, packed)) for b in blobs)
+            out += _length_delimited(NET_LAYERS_V1, msg)
+        else:
+            msg = _length_delimited(LAYER_NAME, name.encode()) + _length_delimited(LAYER_TYPE, layer_type.encode())
+            msg += b"".join(_length_delimited(LAYER_BLOBS, encode_blob(b, legacy_shape, packed)) for b in blobs)
+            out += _length_delimited(NET_LAYER, msg)
+    Path(path).write_bytes(bytes(out))

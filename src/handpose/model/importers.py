@@ -1,0 +1,201 @@
+"""Initialise a CPM from a weight file of any supported kind, reporting what was loaded and what stayed random.
+
+Kinds (detected from the file, not only its name):
+
+- ``safetensors`` / ``checkpoint``: handpose's own files; every key must fit (strict).
+- ``caffemodel``: OpenPose's ``pose_iter_102000.caffemodel``; every conv of the model must be in the file
+  under its OpenPose name with the right shape (the openpose preset), else ``ValueError`` naming the layers.
+- ``npy``: the seed's ``openpose_vgg16.npy`` (pickled ``{layer: {"weights" (kh, kw, cin, cout), "biases"}}``,
+  keys possibly bytes), read with the restricted unpickler; partial (the layers it has).
+- ``vgg19``: torchvision's VGG-19 ImageNet state dict; partial (the front).
+
+For the partial kinds, a layer of the file whose name is a conv of the model but whose shape differs is an
+error, never a silent skip; file layers the model does not have are listed as ``ignored``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from handpose.model.caffe import read_caffemodel
+from handpose.model.safe_pickle import NPY_MAGIC, load_pickled_npy
+from handpose.model.vgg_import import is_vgg_state_dict, vgg19_layers
+from handpose.model.weights import CHECKPOINT_SUFFIXES, CONFIG_KEY, load_state_strict
+
+LOG = logging.getLogger(__name__)
+
+KINDS = ("safetensors", "checkpoint", "caffemodel", "npy", "vgg19")
+
+
+@dataclass
+class ImportReport:
+    """What :func:`init_weights` did: conv layers loaded, conv layers left at their random init, file layers unused."""
+
+    source: str
+    kind: str
+    loaded: list[str] = field(default_factory=list)
+    random: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """A few human-readable lines (``handpose convert`` prints them, training logs them)."""
+        lines = [f"{self.source} ({self.kind}): {len(self.loaded)} layers loaded, {len(self.random)} left random"]
+        if self.loaded:
+            lines.append("  loaded: " + ", ".join(self.loaded))
+        if self.random:
+            lines.append("  random: " + ", ".join(self.random))
+        if self.ignored:
+            lines.append("  in the file but not in the model (ignored): " + ", ".join(self.ignored))
+        return "\n".join(lines)
+
+
+def detect_kind(path: str | Path) -> str:
+    """One of :data:`KINDS`, from the file's first bytes and suffix (``ValueError`` when unknown)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weight file not found: {path}")
+    with path.open("rb") as f:
+        head = f.read(16)
+    suffix = path.suffix.lower()
+    if suffix == ".safetensors":
+        return "safetensors"
+    if suffix == ".caffemodel":
+        return "caffemodel"
+    if head.startswith(NPY_MAGIC) or suffix in (".npy", ".pkl", ".pickle"):
+        return "npy"
+    if head.startswith(b"PK") or suffix in CHECKPOINT_SUFFIXES or suffix == ".bin":  # torch.save zip archives
+        state = _torch_load(path)
+        if isinstance(state, dict) and "model" in state and CONFIG_KEY in state:
+            return "checkpoint"
+        if is_vgg_state_dict(state):
+            return "vgg19"
+        raise ValueError(f"{path}: a torch file that is neither a handpose checkpoint nor a VGG-19 state dict")
+    raise ValueError(
+        f"{path}: unknown weight file kind; expected .safetensors, a .pt checkpoint, a torchvision VGG-19 .pth, "
+        "an OpenPose .caffemodel or the seed's .npy"
+    )
+
+
+def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
+    """Load ``path`` into ``model`` in place (see the module docstring for the kinds); returns the report."""
+    path = Path(path)
+    kind = detect_kind(path)
+    source = str(path)
+    if kind in ("safetensors", "checkpoint"):
+        if kind == "safetensors":
+            from safetensors.torch import load_file
+
+            state = load_file(str(path), device="cpu")
+        else:
+            state = dict(_torch_load(path)["model"])
+        load_state_strict(model, state, source)
+        return ImportReport(source, kind, loaded=_conv_names(model))
+    if kind == "caffemodel":
+        layers = read_caffemodel(path)
+        missing = [n for n in _conv_names(model) if n not in layers]
+        if missing:
+            raise ValueError(
+                f"{source}: the model's layers {missing} are not in the caffemodel "
+                f"(it has {sorted(layers)}); a caffemodel initialises the openpose preset"
+            )
+    elif kind == "npy":
+        layers = _npy_layers(load_pickled_npy(path), source)
+    else:
+        layers, unused = vgg19_layers(_torch_load(path), source)
+        report = assign_layers(model, layers, source, kind)
+        report.ignored = sorted(set(report.ignored) | {k.rsplit(".", 1)[0] for k in unused})
+        LOG.info("%s", report.summary())
+        return report
+    report = assign_layers(model, layers, source, kind)
+    LOG.info("%s", report.summary())
+    return report
+
+
+def assign_layers(model: nn.Module, layers: dict[str, list[np.ndarray]], source: str, kind: str) -> ImportReport:
+    """Copy ``[weight (out, in, kh, kw), bias]`` into the model's conv of the same name; shapes must match."""
+    convs = dict(_convs(model))
+    errors = []
+    planned: list[tuple[nn.Conv2d, np.ndarray, np.ndarray | None]] = []
+    for name, blobs in layers.items():
+        conv = convs.get(name)
+        if conv is None:
+            continue
+        weight = _fit(blobs[0], tuple(conv.weight.shape))
+        bias = _fit(blobs[1], tuple(conv.bias.shape)) if conv.bias is not None and len(blobs) > 1 else None
+        if weight is None:
+            errors.append(f"{name}.weight: file {tuple(blobs[0].shape)} vs model {tuple(conv.weight.shape)}")
+        if conv.bias is not None and bias is None:
+            got = tuple(blobs[1].shape) if len(blobs) > 1 else "absent"
+            errors.append(f"{name}.bias: file {got} vs model {tuple(conv.bias.shape)}")
+        if weight is not None and (bias is not None or conv.bias is None):
+            planned.append((conv, weight, bias))
+    if errors:
+        raise ValueError(f"{source}: shape mismatch for " + "; ".join(errors))
+    with torch.no_grad():
+        for conv, weight, bias in planned:
+            conv.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+            if bias is not None:
+                conv.bias.copy_(torch.from_numpy(np.ascontiguousarray(bias)))
+    loaded = [n for n in convs if n in layers]
+    return ImportReport(
+        source,
+        kind,
+        loaded=loaded,
+        random=[n for n in convs if n not in layers],
+        ignored=sorted(n for n in layers if n not in convs),
+    )
+
+
+def _fit(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``array`` as ``shape``: exact, or legacy Caffe blobs padded with leading 1s (bias ``1 x 1 x 1 x C``)."""
+    array = np.asarray(array, dtype=np.float32)
+    if tuple(array.shape) == shape:
+        return array
+    squeeze = tuple(d for d in array.shape if d != 1)
+    if array.ndim > len(shape) and array.size == int(np.prod(shape)) and squeeze == tuple(d for d in shape if d != 1):
+        if all(d == 1 for d in array.shape[: array.ndim - len(shape)]):
+            return array.reshape(shape)
+    return None
+
+
+def _npy_layers(data: object, source: str) -> dict[str, list[np.ndarray]]:
+    """The seed's ``{layer: {"weights" (kh, kw, cin, cout), "biases" (cout,)}}`` -> ``{layer: [OIHW, bias]}``."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: expected a pickled dict of layers, found {type(data).__name__}")
+    layers: dict[str, list[np.ndarray]] = {}
+    for key, entry in data.items():
+        name = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+        if not isinstance(entry, dict):
+            raise ValueError(f"{source}: layer {name!r} is a {type(entry).__name__}, expected a dict")
+        entry = {k.decode("utf-8") if isinstance(k, bytes) else str(k): v for k, v in entry.items()}
+        if "weights" not in entry:
+            raise ValueError(f"{source}: layer {name!r} has no 'weights' (keys {sorted(entry)})")
+        weights = np.asarray(entry["weights"], dtype=np.float32)
+        if weights.ndim != 4:
+            raise ValueError(f"{source}: layer {name!r} weights are {weights.shape}, expected (kh, kw, cin, cout)")
+        blobs = [weights.transpose(3, 2, 0, 1)]  # (kh, kw, cin, cout) -> (cout, cin, kh, kw)
+        if "biases" in entry:
+            blobs.append(np.asarray(entry["biases"], dtype=np.float32))
+        layers[name] = blobs
+    return layers
+
+
+def _torch_load(path: Path) -> object:
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # weights_only refuses arbitrary pickled objects
+        raise ValueError(f"{path}: cannot be loaded with torch.load(weights_only=True) ({exc})") from exc
+
+
+def _convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def _conv_names(model: nn.Module) -> list[str]:
+    return [n for n, _ in _convs(model)]

@@ -1,0 +1,109 @@
+"""Read pickled weight dictionaries (the seed's ``openpose_vgg16.npy``) without running foreign code.
+
+``np.load(allow_pickle=True)`` would execute whatever callable a pickle names. Here every global a pickle asks
+for is checked against an allow-list that holds only what numpy arrays and plain containers need to rebuild
+(``numpy.core.multiarray._reconstruct`` / ``numpy._core...``, ``numpy.ndarray``, ``numpy.dtype``, numpy scalars,
+``builtins`` containers and ``_codecs.encode`` for Python-2 byte strings). Anything else (``os.system``,
+``builtins.eval``, ``subprocess.Popen``, a class with a ``__reduce__``...) stops unpickling with a
+``ValueError`` before it is called: the unpickler only calls what ``find_class`` returned.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import logging
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LOG = logging.getLogger(__name__)
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def _numpy_multiarray() -> Any:
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    return multiarray
+
+
+def _allowed() -> dict[tuple[str, str], Any]:
+    ma = _numpy_multiarray()
+    table: dict[tuple[str, str], Any] = {}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        table[(module, "_reconstruct")] = ma._reconstruct
+        table[(module, "scalar")] = ma.scalar
+    table[("numpy", "ndarray")] = np.ndarray
+    table[("numpy", "dtype")] = np.dtype
+    for module in ("builtins", "__builtin__"):  # Python 3 and Python 2 pickles
+        for name, obj in {
+            "dict": dict, "list": list, "tuple": tuple, "set": set, "frozenset": frozenset,
+            "bytes": bytes, "bytearray": bytearray, "str": str, "int": int, "float": float,
+            "complex": complex, "bool": bool, "unicode": str, "long": int,
+        }.items():  # fmt: skip
+            table[(module, name)] = obj
+    table[("_codecs", "encode")] = codecs.encode  # protocol-2 pickles spell bytes as _codecs.encode(str, "latin1")
+    return table
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose ``find_class`` returns only allow-listed numpy / builtin callables."""
+
+    def __init__(self, file: io.BufferedIOBase, source: str = "pickle"):
+        super().__init__(file, encoding="latin1")  # latin1: Python-2 numpy pickles carry raw bytes as str
+        self._allowed = _allowed()
+        self._source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        obj = self._allowed.get((module, name))
+        if obj is None:
+            raise ValueError(
+                f"{self._source}: refusing to unpickle global {module}.{name}: only numpy arrays, dicts, lists and "
+                "plain values are allowed in a weight file (nothing from it was run)"
+            )
+        return obj
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise ValueError(f"{self._source}: refusing a persistent id in a weight pickle")
+
+
+def restricted_loads(data: bytes, source: str = "pickle") -> Any:
+    """Unpickle ``data`` allowing only numpy arrays and plain containers (``ValueError`` otherwise)."""
+    try:
+        return RestrictedUnpickler(io.BytesIO(data), source).load()
+    except ValueError:
+        raise
+    except Exception as exc:  # truncated or corrupt stream: UnpicklingError, EOFError, ...
+        raise ValueError(f"{source}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+
+
+def load_pickled_npy(path: str | Path) -> Any:
+    """What ``np.load(path, allow_pickle=True)`` (then ``.item()`` for a 0-d object array) would give, safely.
+
+    Accepts a ``.npy`` file (any dtype; object arrays go through :class:`RestrictedUnpickler`) or a bare pickle.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weight file not found: {path}")
+    with path.open("rb") as f:
+        if f.read(len(NPY_MAGIC)) != NPY_MAGIC:  # a bare pickle (np.load falls back to pickle too)
+            f.seek(0)
+            return restricted_loads(f.read(), str(path))
+        f.seek(0)
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        if not dtype.hasobject:
+            f.seek(0)
+            return np.lib.format.read_array(f, allow_pickle=False)
+        array = restricted_loads(f.read(), str(path))
+    if isinstance(array, np.ndarray) and array.dtype.hasobject and array.shape == ():
+        return array.item()  # np.save(dict) stores a 0-d object array
+    return array

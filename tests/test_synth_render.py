@@ -40,8 +40,10 @@ def test_shading_follows_the_light() -> None:
     buf = render_capsules(a, a.copy(), np.array([10.0]), np.array([10.0]), _cam(), 100, factor=1)
     light = Light(direction=np.array([1.0, 0.0, 0.0]), ambient=0.2, diffuse=0.8, specular=0.0, shininess=10.0)
     img, cov = shade(buf, np.array([[200.0, 200.0, 200.0]]), light)
-    assert img[50, 65, 0] > img[50, 50, 0] + 50 > img[50, 34, 0] + 50  # lit from +x (the right)
-    assert cov.sum() > 1000
+    y0, _, x0, _ = buf.box  # shade returns the drawn box only
+    row = img[50 - y0, :, 0]
+    assert row[65 - x0] > row[50 - x0] + 50 > row[34 - x0] + 50  # lit from +x (the right)
+    assert cov.sum() > 1000 and np.all(img[cov == 0] == 0)
 
 
 def _render(rotation: np.ndarray) -> np.ndarray:

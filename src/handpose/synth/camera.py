@@ -83,8 +83,8 @@ def place_hand(
     extent = float(np.max(rot.max(0)[:2] - rot.min(0)[:2])) + 3.0  # + finger thickness
     depth = max(f * extent / (fraction * size), 12.0 + 0.5 * float(np.ptp(rot[:, 2])))
     # where the hand's centre lands in the image: mostly inside, sometimes cut by the border
-    slack = max(0.0, 0.5 * (1.0 - fraction)) + 0.12
-    u, v = c + size * rng.uniform(-slack, slack, 2) * 0.9
+    slack = max(0.0, 0.5 * (1.0 - fraction)) * 0.85 + (0.1 if rng.random() < 0.2 else 0.0)
+    u, v = c + size * rng.uniform(-slack, slack, 2)
     target = np.array([(u - c) * depth / f, (v - c) * depth / f, depth])
     cam = (points @ rotation.T) - centre + target
     return cam, Camera(f=float(f), cx=c, cy=c)

@@ -116,26 +116,34 @@ def render_scene(scene: HandScene, canvas: np.ndarray, factor: int = 2) -> tuple
     size = canvas.shape[0]
     buf = render_capsules(scene.cap_a, scene.cap_b, scene.cap_ra, scene.cap_rb, scene.camera, size, factor)
     premult, cov = shade(buf, scene.colors, scene.light, scene.palm_normal, scene.tint_colors)
-    hand_cov = (buf.ids >= 0) & (buf.ids < scene.num_hand)
     hand_mask = np.zeros((size, size), bool)
     obj_mask = np.zeros((size, size), bool)
-    region = upsample_region(premult, cov, factor, size)
+    region = upsample_region(premult, cov, buf.box, factor, size)
     if region is not None:
-        (y0, y1, x0, x1), col, alpha = region
-        win = canvas[y0:y1, x0:x1].astype(np.float32)
-        canvas[y0:y1, x0:x1] = np.clip(win * (1.0 - alpha[..., None]) + col, 0, 255).astype(np.uint8)
-    for full, part in ((hand_mask, hand_cov), (obj_mask, buf.ids >= scene.num_hand)):
-        full[:] = np.repeat(np.repeat(part, factor, 0), factor, 1)[:size, :size]
+        (Y0, Y1, X0, X1), col, alpha = region
+        win = canvas[Y0:Y1, X0:X1].astype(np.float32)
+        win *= 1.0 - alpha[..., None]
+        win += col
+        canvas[Y0:Y1, X0:X1] = np.clip(win, 0, 255).astype(np.uint8)
+        y0, y1, x0, x1 = buf.box
+        ids = buf.ids[y0:y1, x0:x1]
+        dsize = ((x1 - x0) * factor, (y1 - y0) * factor)
+        for full, part in ((hand_mask, (ids >= 0) & (ids < scene.num_hand)), (obj_mask, ids >= scene.num_hand)):
+            up = cv2.resize(part.view(np.uint8), dsize, interpolation=cv2.INTER_NEAREST)
+            full[Y0:Y1, X0:X1] = up[: Y1 - Y0, : X1 - X0] > 0
 
     xy = scene.camera.project(scene.joints)  # (21, 2) image px
     u = np.rint((xy + 0.5) / factor - 0.5).astype(np.int64)
     n = buf.depth.shape[0]
     inside = (xy[:, 0] > -0.5) & (xy[:, 1] > -0.5) & (xy[:, 0] < size - 0.5) & (xy[:, 1] < size - 0.5)
     inside &= scene.joints[:, 2] > 0
-    uc = np.clip(u, 0, n - 1)
+    uc = np.minimum(np.maximum(u, 0), n - 1)
     front = buf.depth[uc[:, 1], uc[:, 0]]
     ids = buf.ids[uc[:, 1], uc[:, 0]]
-    near_enough = front >= scene.joints[:, 2] - VISIBILITY_TOLERANCE * scene.joint_radius
+    # the nearest surface at the joint's pixel may lie up to (tolerance x radius) in front of the joint, more on a
+    # capsule tilted towards the camera (whose surface lies deeper in front of its axis)
+    stretch = buf.stretch[np.maximum(ids, 0)]
+    near_enough = front >= scene.joints[:, 2] - VISIBILITY_TOLERANCE * scene.joint_radius * stretch
     visible = inside & near_enough & (ids < scene.num_hand)
     pts = np.concatenate([xy, visible[:, None]], 1).astype(np.float32)
     return pts, hand_mask, obj_mask, xy

@@ -22,12 +22,21 @@ LOG = logging.getLogger(__name__)
 
 @dataclass
 class Buffers:
-    """The z-buffer of one rendering at internal resolution (h, w)."""
+    """The z-buffer of one rendering at internal resolution (n, n)."""
 
-    depth: np.ndarray  # (h, w) float32 camera z in cm, inf where empty
-    normal: np.ndarray  # (h, w, 3) float32 unit normals in the camera frame (towards the camera: z < 0)
-    ids: np.ndarray  # (h, w) int16 capsule index, -1 where empty
+    depth: np.ndarray  # (n, n) float32 camera z in cm, inf where empty
+    nx: np.ndarray  # (n, n) float32 unit surface normal, camera frame (towards the camera: nz < 0)
+    ny: np.ndarray
+    nz: np.ndarray
+    ids: np.ndarray  # (n, n) int16 capsule index, -1 where empty
+    box: tuple[int, int, int, int]  # (y0, y1, x0, x1) internal px holding everything drawn, plus a 1 px margin
     factor: int  # image pixels per internal pixel
+    stretch: np.ndarray  # (M,) per capsule, 1 / cos(tilt out of the image plane): its surface is r * stretch deep
+
+    @property
+    def normal(self) -> np.ndarray:
+        """(n, n, 3) normals."""
+        return np.stack([self.nx, self.ny, self.nz], axis=-1)
 
 
 def internal_coords(points_px: np.ndarray, factor: int) -> np.ndarray:
@@ -43,7 +52,7 @@ def _split_long(a: np.ndarray, b: np.ndarray, ra: np.ndarray, rb: np.ndarray, ow
     """
     length = np.linalg.norm(camera.project(a) - camera.project(b), axis=1) / factor
     width = camera.f / factor * np.maximum(ra / a[:, 2], rb / b[:, 2])
-    pieces = np.clip(np.ceil(length / (3.0 * width + 24.0)), 1, 12).astype(np.int64)
+    pieces = np.minimum(np.maximum(np.ceil(length / (3.0 * width + 24.0)), 1), 12).astype(np.int64)
     if np.all(pieces == 1):
         return a, b, ra, rb, owner
     idx = np.repeat(np.arange(len(a)), pieces)
@@ -64,19 +73,24 @@ def render_capsules(
     ids = np.full((n, n), -1, np.int16)
     a, b, keep = clip_near(a, b)
     f = camera.f / factor
+    # a capsule tilted out of the image plane: the ray meets its side r / cos(tilt) in front of the axis, not r
+    axis, view = b - a, a + b
+    sin_tilt = np.abs((axis * view).sum(1)) / (np.linalg.norm(axis, axis=1) * np.linalg.norm(view, axis=1) + 1e-9)
+    stretch = 1.0 / np.sqrt(np.maximum(1.0 - sin_tilt**2, 1.0 / 9.0))  # (M,) at most 3
     owner = np.flatnonzero(keep).astype(np.int16)
     a, b, ra, rb, owner = _split_long(a[keep], b[keep], ra[keep], rb[keep], owner, camera, factor)
+    inv_cos = stretch[owner]
     pa = internal_coords(camera.project(a), factor)  # (M, 2)
     pb = internal_coords(camera.project(b), factor)
     rho_a = f * ra / a[:, 2]  # projected radii, internal px
     rho_b = f * rb / b[:, 2]
     lo = np.floor(np.minimum(pa - rho_a[:, None], pb - rho_b[:, None])).astype(np.int64)
     hi = np.ceil(np.maximum(pa + rho_a[:, None], pb + rho_b[:, None])).astype(np.int64) + 1
-    boxes = np.concatenate([np.clip(lo, 0, n), np.clip(hi, 0, n)], 1).tolist()  # x0, y0, x1, y1
+    boxes = np.minimum(np.maximum(np.concatenate([lo, hi], 1), 0), n).tolist()  # x0, y0, x1, y1
     d = pb - pa
     inv_len2 = 1.0 / np.maximum((d * d).sum(1), 1e-6)
     params = np.stack([pa[:, 0], pa[:, 1], d[:, 0] * inv_len2, d[:, 1] * inv_len2, d[:, 0], d[:, 1], rho_a,
-                       rho_b - rho_a, ra, rb - ra, a[:, 2], b[:, 2] - a[:, 2]], 1).tolist()
+                       rho_b - rho_a, ra * inv_cos, (rb - ra) * inv_cos, a[:, 2], b[:, 2] - a[:, 2]], 1).tolist()
     grid = np.arange(n, dtype=np.float32)
     for i, (px, py, ux, uy, dx, dy, r0, dr, R0, dR, z0, dz) in enumerate(params):
         x0, y0, x1, y1 = boxes[i]
@@ -105,8 +119,14 @@ def render_capsules(
         np.copyto(ny[y0:y1, x0:x1], ey, where=upd)
         h *= -1.0
         np.copyto(nz[y0:y1, x0:x1], h, where=upd)
-    normal = np.stack([nx, ny, nz], axis=-1)
-    return Buffers(depth=depth, normal=normal, ids=ids, factor=factor)
+    drawn = [bx for bx in boxes if bx[2] > bx[0] and bx[3] > bx[1]]
+    if drawn:
+        arr = np.array(drawn)
+        box = (max(int(arr[:, 1].min()) - 1, 0), min(int(arr[:, 3].max()) + 1, n),
+               max(int(arr[:, 0].min()) - 1, 0), min(int(arr[:, 2].max()) + 1, n))
+    else:
+        box = (0, 0, 0, 0)
+    return Buffers(depth=depth, nx=nx, ny=ny, nz=nz, ids=ids, box=box, factor=factor, stretch=stretch)
 
 
 @dataclass
@@ -122,48 +142,48 @@ class Light:
 
 def shade(buf: Buffers, colors: np.ndarray, light: Light, tint: np.ndarray | None = None,
           tint_colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Shaded colour (h, w, 3) float32 BGR 0..255 premultiplied by coverage, and coverage (h, w) float32.
+    """Shade the drawn box ``buf.box``: colour (h, w, 3) float32 BGR premultiplied by coverage, coverage (h, w).
 
     ``colors`` (M, 3) per capsule. ``tint`` (3,) camera-frame direction: surfaces facing it blend towards
     ``tint_colors`` (M, 3) (the lighter palm side of a hand).
     """
-    cov = buf.ids >= 0
-    idx = buf.ids[cov].astype(np.int64)
-    nrm = buf.normal[cov]  # (K, 3)
-    col = colors[idx].astype(np.float32)  # (K, 3)
+    y0, y1, x0, x1 = buf.box
+    ids = buf.ids[y0:y1, x0:x1]  # (h, w); -1 picks the appended black row below
+    nx, ny, nz = buf.nx[y0:y1, x0:x1], buf.ny[y0:y1, x0:x1], buf.nz[y0:y1, x0:x1]
+    zero = np.zeros((1, 3), np.float32)
+    col = np.concatenate([colors.astype(np.float32), zero])[ids]  # (h, w, 3)
     if tint is not None and tint_colors is not None:
-        w = np.clip(nrm @ tint.astype(np.float32) * 1.6 + 0.1, 0.0, 1.0)[:, None]
-        col = col * (1.0 - w) + tint_colors[idx].astype(np.float32) * w
-    L = light.direction.astype(np.float32)
-    lam = np.maximum(nrm @ L, 0.0)
-    half = L + np.array([0.0, 0.0, -1.0], np.float32)
+        w = nx * np.float32(1.6 * tint[0]) + ny * np.float32(1.6 * tint[1]) + nz * np.float32(1.6 * tint[2]) + 0.1
+        np.clip(w, 0.0, 1.0, out=w)
+        col += (np.concatenate([tint_colors.astype(np.float32), zero])[ids] - col) * w[..., None]
+    L = light.direction
+    half = L + np.array([0.0, 0.0, -1.0])
     half /= np.linalg.norm(half) + 1e-6
-    spec = np.maximum(nrm @ half, 0.0) ** light.shininess * light.specular
-    val = col * (light.ambient + light.diffuse * lam)[:, None] + 255.0 * spec[:, None]
-    out = np.zeros(buf.ids.shape + (3,), np.float32)
-    out[cov] = val
-    return out, cov.astype(np.float32)
+    lam = nx * np.float32(L[0]) + ny * np.float32(L[1]) + nz * np.float32(L[2])
+    np.maximum(lam, 0.0, out=lam)
+    spec = nx * np.float32(half[0]) + ny * np.float32(half[1]) + nz * np.float32(half[2])
+    np.maximum(spec, 0.0, out=spec)
+    spec = spec ** np.float32(light.shininess) * np.float32(255.0 * light.specular)
+    col *= (np.float32(light.ambient) + np.float32(light.diffuse) * lam)[..., None]
+    col += spec[..., None]  # zero where uncovered (normal 0)
+    return col, (ids >= 0).astype(np.float32)
 
 
-def upsample_region(premult: np.ndarray, coverage: np.ndarray, factor: int, size: int
-                    ) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
-    """Upsample the covered part of an internal rendering to image resolution.
+def upsample_region(premult: np.ndarray, coverage: np.ndarray, box: tuple[int, int, int, int], factor: int,
+                    size: int) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """Upsample a shaded box (internal px ``box`` = y0, y1, x0, x1) to image resolution.
 
-    Returns ((y0, y1, x0, x1) in image px, colour (H, W, 3) premultiplied, alpha (H, W)) or None when empty.
+    Returns ((Y0, Y1, X0, X1) in image px, colour (H, W, 3) premultiplied, alpha (H, W)) or None when empty.
     """
-    ys = np.flatnonzero(coverage.any(1))
-    xs = np.flatnonzero(coverage.any(0))
-    if ys.size == 0:
+    y0, y1, x0, x1 = box
+    if y1 <= y0 or x1 <= x0:
         return None
-    n = coverage.shape[0]
-    y0, y1 = max(int(ys[0]) - 1, 0), min(int(ys[-1]) + 2, n)
-    x0, x1 = max(int(xs[0]) - 1, 0), min(int(xs[-1]) + 2, n)
     if factor == 1:
-        col, alpha = premult[y0:y1, x0:x1], coverage[y0:y1, x0:x1]
+        col, alpha = premult, coverage
     else:
         dsize = ((x1 - x0) * factor, (y1 - y0) * factor)
-        col = cv2.resize(premult[y0:y1, x0:x1], dsize, interpolation=cv2.INTER_LINEAR)
-        alpha = cv2.resize(coverage[y0:y1, x0:x1], dsize, interpolation=cv2.INTER_LINEAR)
+        col = cv2.resize(premult, dsize, interpolation=cv2.INTER_LINEAR)
+        alpha = cv2.resize(coverage, dsize, interpolation=cv2.INTER_LINEAR)
     Y0, X0 = y0 * factor, x0 * factor
     Y1, X1 = min(y1 * factor, size), min(x1 * factor, size)
     return (Y0, Y1, X0, X1), col[: Y1 - Y0, : X1 - X0], alpha[: Y1 - Y0, : X1 - X0]

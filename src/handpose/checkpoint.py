@@ -1,0 +1,158 @@
+"""Training checkpoints: atomic writes, the last K kept, the latest found again, random states saved and restored.
+
+A checkpoint is a plain dict of tensors and Python data (``torch.load(weights_only=True)`` reads it): "model"
+(state dict), "model_config", "optimizer", "scheduler", "step", "epoch", "rng", "train_config" (see ``train.py``).
+Files are ``<run>/checkpoints/ckpt-<step:08d>.pt``. Every write goes to a temporary file in the same folder, is
+flushed and fsync'ed, then renamed over the target (``os.replace`` is atomic on POSIX), and the folder is fsync'ed,
+so a crash or a kill leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+LOG = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+_NAME = re.compile(r"^ckpt-(\d+)\.pt$")
+
+
+def checkpoint_name(step: int) -> str:
+    """``ckpt-00002000.pt`` for step 2000 (zero-padded so names sort by step)."""
+    return f"ckpt-{int(step):08d}.pt"
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(str(directory), os.O_RDONLY)
+    except OSError:  # some filesystems do not open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then fsync and rename the temporary file onto ``path``; returns ``path``.
+
+    The temporary file sits in the target's folder (same filesystem, so the rename is atomic) and is removed when
+    ``write`` fails. ``write`` gets a path whose suffix equals the target's (some writers check suffixes).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # as a plainly created file (some writers create 0600 files)
+        with open(tmp, "rb+") as f:
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` through :func:`atomic_write`."""
+    return atomic_write(path, lambda tmp: torch.save(obj, str(tmp)))
+
+
+def list_checkpoints(directory: str | Path) -> list[Path]:
+    """The ``ckpt-*.pt`` files of a folder, oldest step first (temporary files are ignored)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    return [p for _, p in sorted(found)]
+
+
+def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, keep: int) -> Path:
+    """Write ``state`` atomically as ``directory/ckpt-<step>.pt``, then delete all but the newest ``keep``."""
+    directory = Path(directory)
+    path = atomic_torch_save(state, directory / checkpoint_name(step))
+    if keep > 0:
+        for old in list_checkpoints(directory)[:-keep]:
+            old.unlink(missing_ok=True)
+            LOG.debug("removed old checkpoint %s", old)
+    return path
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """The checkpoint to resume from: ``path`` itself when it is a file, else the newest ``ckpt-*.pt`` in
+    ``path/checkpoints`` or ``path``. Raises FileNotFoundError naming where it looked."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise FileNotFoundError(f"--resume: {path} does not exist")
+    for folder in (path / CHECKPOINT_DIR, path):
+        found = list_checkpoints(folder)
+        if found:
+            return found[-1]
+    raise FileNotFoundError(f"--resume: no checkpoint (ckpt-*.pt) in {path / CHECKPOINT_DIR} or {path}")
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint with ``weights_only=True`` onto the CPU; ValueError when it is not a handpose checkpoint."""
+    path = Path(path)
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError for pickled objects, RuntimeError for a truncated zip
+        raise ValueError(f"{path}: not a readable training checkpoint ({exc})") from exc
+    needed = ("model", "model_config", "optimizer", "scheduler", "step", "train_config")
+    if not isinstance(state, dict) or any(k not in state for k in needed):
+        have = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path}: a training checkpoint needs keys {list(needed)}, found {have}")
+    return state
+
+
+# ----------------------------------------------------------------------------------------------- random states
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, numpy and torch (CPU and CUDA) random states as tensors and plain lists (weights_only-safe)."""
+    py_version, py_state, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()  # noqa: NPY002 (the global state)
+    state: dict[str, Any] = {
+        "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
+        "numpy": {"name": np_name, "keys": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)), "pos": int(np_pos),
+                  "has_gauss": int(np_has_gauss), "gauss": float(np_gauss)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` returned (CUDA states only where CUDA is in use)."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+    npy = state["numpy"]
+    keys = npy["keys"].numpy().astype(np.uint32)
+    np.random.set_state((npy["name"], keys, npy["pos"], npy["has_gauss"], npy["gauss"]))  # noqa: NPY002
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        states = state["cuda"][: torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all(states)

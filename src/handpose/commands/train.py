@@ -1,0 +1,211 @@
+"""Train a CPM hand keypoint model (CPU, GPU, or many processes through torchrun).
+
+Without --data it renders a synthetic dataset into a cache folder ($HANDPOSE_CACHE, default ~/.cache/handpose)
+once and trains the lite preset on it, so it runs anywhere. The run folder (--out) receives config.json (the
+resolved settings), TensorBoard events, checkpoints/ckpt-<step>.pt (atomic, the last --keep kept),
+best.safetensors (best validation PCK@0.2), model.safetensors (the end) and summary.json.
+Every --log-every steps it logs the old script's line:
+  epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468
+Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly (model, optimizer,
+schedule, step, random state, data order) with the run's stored settings (options given again override them).
+The defaults shown below apply with --data; without it the embedded settings (handpose.train_data.EMBEDDED:
+lite preset at 128 px, batch 16, lr 1e-3, 1500 steps) replace them, and options given still win.
+
+Examples:
+  handpose train                                        # synthetic data, lite preset
+  handpose train --data hand_labels --preset openpose --init openpose_vgg16.npy --epochs 50 --out runs/cmu
+  handpose train --resume runs/cmu
+  torchrun --nproc_per_node=4 -m handpose train --data hand_labels --batch-size 16 --out runs/ddp
+  tensorboard --logdir runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+# option dest -> (config section, field); section "" is TrainConfig, "dataset", "augment"
+_FIELDS: dict[str, tuple[str, str]] = {
+    "data": ("", "data"), "format": ("", "data_format"), "out": ("", "out"), "init": ("", "init"),
+    "seed": ("", "seed"), "batch_size": ("", "batch_size"), "lr": ("", "lr"), "weight_decay": ("", "weight_decay"),
+    "optimizer": ("", "optimizer"), "momentum": ("", "momentum"), "schedule": ("", "schedule"),
+    "warmup_steps": ("", "warmup_steps"), "min_lr_ratio": ("", "min_lr_ratio"), "lr_step_size": ("", "lr_step_size"),
+    "lr_gamma": ("", "lr_gamma"), "grad_clip": ("", "grad_clip"), "epochs": ("", "epochs"),
+    "max_steps": ("", "max_steps"), "stop_at_step": ("", "stop_at_step"), "time_limit": ("", "time_limit"),
+    "workers": ("", "workers"), "threads": ("", "threads"), "log_every": ("", "log_every"),
+    "val_every": ("", "val_every"), "ckpt_every": ("", "ckpt_every"), "keep": ("", "keep_checkpoints"),
+    "val_limit": ("", "val_limit"), "val_images": ("", "val_images"), "amp": ("", "amp"),
+    "channels_last": ("", "channels_last"), "compile": ("", "compile"), "device": ("", "device"),
+    "synth_count": ("", "synth_count"), "synth_size": ("", "synth_size"),
+    "sigma": ("dataset", "sigma"), "box_padding": ("dataset", "box_padding"), "mirror_left": ("dataset", "mirror_left"),
+    "val_fraction": ("dataset", "val_fraction"),
+    "augment": ("augment", "enabled"), "rotation": ("augment", "rotation_deg"), "scale_min": ("augment", "scale_min"),
+    "scale_max": ("augment", "scale_max"), "translate": ("augment", "translate"),
+    "color_jitter": ("augment", "color_jitter"), "blur_prob": ("augment", "blur_prob"),
+}  # fmt: skip
+
+
+def _defaults() -> dict[str, Any]:
+    from handpose.config import TrainConfig
+
+    cfg = TrainConfig()
+    sections = {"": cfg, "dataset": cfg.dataset, "augment": cfg.dataset.augment}
+    return {dest: getattr(sections[sec], name) for dest, (sec, name) in _FIELDS.items()}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = _defaults()
+    bool_opt = argparse.BooleanOptionalAction
+
+    g: Any = parser
+
+    def opt(*flags: str, help: str, **kw: Any) -> None:
+        dest = kw.get("dest") or flags[0].lstrip("-").replace("-", "_")
+        if dest in d and "(default" not in help:
+            help += f" (default: {d[dest]})"
+        g.add_argument(*flags, default=None, help=help, **kw)
+
+    g = parser.add_argument_group("data and run folder")
+    opt("--data", help="dataset path, any format handpose reads (default: the embedded synthetic dataset)")
+    opt("--format", help="dataset format: hand_labels_synth, hand_labels, panopticdb, coco (default: detected)")
+    opt("--out", help="run folder (default: runs/train; with --resume: the resumed run's folder)")
+    opt("--resume", metavar="DIR", help="continue the run in DIR (its newest checkpoint) or from a ckpt-*.pt file")
+    opt("--init", metavar="WEIGHTS", help="initial weights: .safetensors / .pt of the same preset, the seed's "
+        "openpose_vgg16.npy, torchvision VGG-19 .pth or OpenPose's .caffemodel (default: random init)")
+    opt("--synth-count", type=int, help="embedded dataset: number of rendered images")
+    opt("--synth-size", type=int, help="embedded dataset: rendered image side in pixels")
+    g = parser.add_argument_group("model and input")
+    g.add_argument("--preset", default=None, choices=("openpose", "lite", "tiny"),
+                   help="model preset (default: openpose with --data, lite without)")
+    g.add_argument("--input-size", type=int, default=None,
+                   help="square crop side in pixels (default: the preset's, 368 for openpose)")
+    opt("--sigma", type=float, help="belief-map Gaussian sigma in output cells")
+    opt("--box-padding", type=float, help="crop side = this x the longer side of the hand box")
+    opt("--mirror-left", action=bool_opt, help="mirror left hands to right before the network (OpenPose's habit)")
+    opt("--val-fraction", type=float, help="held-out share of datasets without a test split")
+    g = parser.add_argument_group("augmentation")
+    opt("--augment", action=bool_opt, help="random augmentation (--no-augment: plain crops)")
+    g.add_argument("--no-flip", action="store_true", default=None, help="no random horizontal flips")
+    opt("--rotation", type=float, metavar="DEG", help="random rotation range +-DEG")
+    opt("--scale-min", type=float, help="random box scale, lower bound")
+    opt("--scale-max", type=float, help="random box scale, upper bound")
+    opt("--translate", type=float, help="random centre shift, fraction of the box side")
+    opt("--color-jitter", type=float, help="brightness/contrast/saturation/hue jitter strength")
+    opt("--blur-prob", type=float, help="probability of a Gaussian blur")
+    g = parser.add_argument_group("optimisation")
+    opt("--batch-size", type=int, help="samples per step per process")
+    opt("--lr", type=float, help="base learning rate")
+    opt("--optimizer", choices=("adam", "sgd"), help="adam (AdamW) or sgd (momentum)")
+    opt("--momentum", type=float, help="SGD momentum")
+    opt("--weight-decay", type=float, help="weight decay")
+    opt("--schedule", choices=("cosine", "step", "constant"), help="learning-rate schedule after warmup")
+    opt("--warmup-steps", type=int, help="linear warmup steps")
+    opt("--min-lr-ratio", type=float, help="cosine: final lr as a fraction of --lr")
+    opt("--lr-step-size", type=int, help="step schedule: steps between decays (default: a third of the run)")
+    opt("--lr-gamma", type=float, help="step schedule: decay factor")
+    opt("--grad-clip", type=float, help="clip the gradient norm (0: off)")
+    opt("--epochs", type=float, help="run length in epochs (fractions allowed)")
+    opt("--max-steps", type=int, help="run length in optimizer steps (wins over --epochs)")
+    opt("--stop-at-step", type=int, help="stop cleanly at this step (the schedule still spans the whole run)")
+    opt("--time-limit", type=float, metavar="MIN", help="stop cleanly after this many minutes")
+    opt("--seed", type=int, help="random seed (initial weights, data order, augmentation)")
+    g = parser.add_argument_group("cadence and reporting")
+    opt("--log-every", type=int, help="log line and TensorBoard scalars every N steps")
+    opt("--val-every", type=int, help="validate on the held-out split every N steps and at the end (0: never)")
+    opt("--val-limit", type=int, help="validate on the first N held-out samples (default: all)")
+    opt("--val-images", type=int, help="belief-map pictures written to TensorBoard per validation")
+    opt("--ckpt-every", type=int, help="write a checkpoint every N steps")
+    opt("--keep", type=int, help="checkpoints kept (the newest)")
+    g = parser.add_argument_group("speed and hardware")
+    opt("--device", help="auto, cpu, cuda or cuda:N (auto: this process's GPU under torchrun, else cuda, else cpu)")
+    opt("--amp", action=bool_opt, help="bf16 autocast (default: on where the device runs bf16 natively: CUDA, "
+        "CPUs with AVX512-BF16/AMX; emulated bf16 on other CPUs is slower than fp32)")
+    opt("--channels-last", action=bool_opt, help="channels-last memory format")
+    opt("--compile", action=bool_opt, help="torch.compile the model (slow start, faster steps)")
+    opt("--workers", type=int, help="data-loading worker processes")
+    opt("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+
+
+def _apply(cfg: Any, args: argparse.Namespace) -> Any:
+    """``cfg`` with every option given on the command line applied."""
+    from handpose.model.cpm import preset
+
+    top: dict[str, Any] = {}
+    dataset: dict[str, Any] = {}
+    augment: dict[str, Any] = {}
+    sections = {"": top, "dataset": dataset, "augment": augment}
+    for dest, (sec, name) in _FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            sections[sec][name] = str(value) if isinstance(value, Path) else value
+    if args.no_flip:
+        augment["flip_prob"] = 0.0
+    if args.preset is not None:
+        model = preset(args.preset)
+        top["model"] = model
+        if args.input_size is None:
+            dataset["input_size"] = model.input_size
+    if args.input_size is not None:
+        dataset["input_size"] = args.input_size
+        top["model"] = dataclasses.replace(top.get("model", cfg.model), input_size=args.input_size)
+    aug = dataclasses.replace(cfg.dataset.augment, **augment)
+    data_cfg = dataclasses.replace(cfg.dataset, augment=aug, **dataset)
+    return dataclasses.replace(cfg, dataset=data_cfg, **top)
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The resolved TrainConfig: defaults (or the resumed run's stored settings), then the options given."""
+    from handpose.checkpoint import find_checkpoint, load_checkpoint
+    from handpose.config import TrainConfig, from_dict
+    from handpose.train import native_bf16
+    from handpose.train_data import embedded_config
+
+    if args.resume is not None:
+        ckpt = find_checkpoint(args.resume)
+        base = from_dict(TrainConfig, load_checkpoint(ckpt)["train_config"])
+        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        base = dataclasses.replace(base, resume=str(ckpt), out=str(run_dir), stop_at_step=None, time_limit=None)
+        if args.preset is not None or args.input_size is not None:
+            raise ValueError("--resume continues the stored model; --preset / --input-size cannot change it")
+        return _apply(base, args)
+    base = TrainConfig()
+    if args.data is None and args.preset is None:
+        base = embedded_config(base)
+    cfg = _apply(base, args)
+    if args.amp is None:  # bf16 where the hardware runs it natively, else fp32 (emulated bf16 is slower)
+        import torch
+
+        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        cfg = dataclasses.replace(cfg, amp=native_bf16(torch.device(device)))
+    if cfg.epochs is None and cfg.max_steps is None:
+        cfg = dataclasses.replace(cfg, epochs=100.0)
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from handpose.config import to_dict
+    from handpose.train import train
+
+    cfg = config_from_args(args)
+    summary = train(cfg)
+    if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):
+        return 0  # ranks > 0 stay quiet
+    lines = [f"run folder:    {summary['out']}  ({summary['stopped']} at step {summary['step']} of "
+             f"{summary['total_steps']}, epoch {summary['epoch']})",
+             f"final weights: {summary.get('final_weights')}"]
+    if summary.get("best"):
+        b = summary["best"]
+        lines.append(f"best weights:  {summary['best_weights']}  (step {b['step']}: PCK@0.2={b['PCK@0.2']:.4f}, "
+                     f"AUC={b['AUC']:.4f}, EPE={b['EPE']:.2f} px)")
+    lines.append(f"checkpoint:    {summary['checkpoint']}")
+    lines.append(f"TensorBoard:   tensorboard --logdir {summary['out']}")
+    if summary["stopped"] != "completed":
+        lines.append(f"continue with: handpose train --resume {summary['out']}")
+    print("\n".join(lines))
+    if getattr(args, "verbose", 0) > 1:
+        print(json.dumps(to_dict(cfg), indent=1), file=sys.stderr)
+    return 0

@@ -1,0 +1,109 @@
+"""Distributed training set-up for ``torchrun``: ranks from the environment, one process group, small collectives.
+
+``torchrun --nproc_per_node=N -m handpose train ...`` (or ``--nnodes=M --rdzv-backend=c10d --rdzv-endpoint=HOST:PORT``
+for several nodes) starts one process per device and sets RANK, LOCAL_RANK and WORLD_SIZE; :func:`init_distributed`
+reads them and joins the process group (NCCL on CUDA, gloo on the CPU). Without those variables everything here
+is a no-op for a single process.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """Where this process sits: rank among world_size processes, local_rank on its node."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0: the process that logs, validates and writes files."""
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def env_info() -> DistInfo:
+    """Rank, world size and local rank from torchrun's environment variables (a single process without them)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", str(rank)))
+    return DistInfo(rank, world, local)
+
+
+def resolve_device(requested: str, info: DistInfo) -> torch.device:
+    """``auto``: this process's GPU (cuda:local_rank) when CUDA is available, else the CPU."""
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(requested)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"--device {requested}: CUDA is not available on this machine")
+        if device.index is None:
+            device = torch.device("cuda", info.local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(device)
+    return device
+
+
+def init_distributed(device: torch.device, info: DistInfo | None = None, timeout_min: float = 30.0) -> DistInfo:
+    """Join the process group when launched by torchrun with WORLD_SIZE > 1; returns this process's DistInfo."""
+    info = info or env_info()
+    if not info.enabled or dist.is_initialized():
+        return info
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=timeout_min),
+                            **({"device_id": device} if device.type == "cuda" else {}))
+    LOG.info("joined process group: rank %d of %d (local rank %d, %s)", info.rank, info.world_size, info.local_rank,
+             backend)
+    return info
+
+
+def shutdown() -> None:
+    """Leave the process group (if one was joined)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def any_true(flags: torch.Tensor) -> torch.Tensor:
+    """Element-wise OR of a small flag tensor over all ranks (the tensor itself without a process group)."""
+    if dist.is_available() and dist.is_initialized():
+        flags = flags.clone()
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+    return flags
+
+
+def gather_objects(obj: object) -> list[object]:
+    """Every rank's ``obj``, in rank order (``[obj]`` for one process)."""
+    if dist.is_available() and dist.is_initialized():
+        out: list[object] = [None] * dist.get_world_size()
+        dist.all_gather_object(out, obj)
+        return out
+    return [obj]
+
+
+def broadcast_object(obj: object) -> object:
+    """Rank 0's ``obj`` on every rank."""
+    if dist.is_available() and dist.is_initialized():
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+    return obj

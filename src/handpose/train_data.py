@@ -1,0 +1,92 @@
+"""Training data: the embedded synthetic dataset (rendered once into a cache) and the training DataLoader.
+
+``handpose train`` without ``--data`` trains on hands rendered by ``handpose.synth.write_dataset`` into
+``$HANDPOSE_CACHE/synth/<seed>-<count>-<size>`` (default cache: ``~/.cache/handpose``). The folder is rendered
+under a temporary name and renamed when complete, so an interrupted render is never mistaken for a dataset.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import torch
+
+from handpose.config import TrainConfig
+from handpose.distributed import DistInfo
+from handpose.train_sampler import EpochIndexed, StreamSampler
+from handpose.train_signals import ignore_sigint_in_worker
+
+LOG = logging.getLogger(__name__)
+
+CACHE_ENV = "HANDPOSE_CACHE"
+
+
+def cache_root() -> Path:
+    """``$HANDPOSE_CACHE`` or ``~/.cache/handpose``."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "handpose"
+
+
+def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: Path | None = None) -> Path:
+    """The synthetic dataset of (seed, count, size), rendered on first use; returns its folder."""
+    from handpose.synth import write_dataset
+
+    target = (root or cache_root()) / "synth" / f"{seed}-{count}-{size}"
+    if target.is_dir():
+        return target
+    tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    LOG.info("rendering the embedded synthetic dataset (%d images of %d px, seed %d) into %s", count, size, seed,
+             target)
+    write_dataset(tmp, count=count, seed=seed, size=size, workers=max(1, workers))
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished the same dataset first
+        if not target.is_dir():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: DistInfo, start_sample: int,
+                 device: torch.device) -> torch.utils.data.DataLoader:
+    """An endless loader of this rank's batches, starting at stream position ``start_sample`` (see train_sampler)."""
+    sampler = StreamSampler(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size, start_sample)
+    workers = max(0, int(cfg.workers))
+    return torch.utils.data.DataLoader(
+        EpochIndexed(dataset),
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        prefetch_factor=4 if workers > 0 else None,
+        worker_init_fn=ignore_sigint_in_worker if workers > 0 else None,
+    )
+
+
+def embedded_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` set up for the embedded synthetic dataset: the lite preset at a small input size and a run length
+    that learns the rendered hands in minutes on a CPU (the settings ``handpose demo`` uses)."""
+    from dataclasses import replace
+
+    from handpose.model.cpm import preset
+
+    size = EMBEDDED["input_size"]
+    model = replace(preset("lite"), input_size=size)
+    data = replace(cfg.dataset, input_size=size, sigma=EMBEDDED["sigma"],
+                   augment=replace(cfg.dataset.augment, **EMBEDDED["augment"]))
+    return replace(cfg, model=model, dataset=data, **EMBEDDED["train"])
+
+
+# The embedded dataset's training settings (tuned with `handpose demo` on a 2-core CPU).
+EMBEDDED: dict = {
+    "input_size": 128,
+    "sigma": 1.0,
+    "augment": {"rotation_deg": 30.0, "scale_min": 0.8, "scale_max": 1.2},
+    "train": {"batch_size": 16, "lr": 1e-3, "max_steps": 1500, "warmup_steps": 50, "val_every": 500,
+              "log_every": 100, "ckpt_every": 500, "synth_count": 2000, "synth_size": 256},
+}

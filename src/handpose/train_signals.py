@@ -1,0 +1,49 @@
+"""SIGINT / SIGTERM during training: note the request, let the loop save a checkpoint and return cleanly.
+
+The first signal only sets :attr:`StopRequest.reason`; the training loop checks it after each optimizer step,
+writes a checkpoint and stops. A second SIGINT raises KeyboardInterrupt at once (for a loop that is stuck).
+Handlers are installed only in the main thread and the previous ones are restored on exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    """Context manager catching SIGINT and SIGTERM; ``reason`` is the signal's name once one arrived."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.reason is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.reason = name
+        LOG.warning("%s received: saving a checkpoint after this step, then stopping (Ctrl-C again to abort)", name)
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for sig in SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+def ignore_sigint_in_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: workers leave Ctrl-C to the main process, which stops the run cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -1,0 +1,224 @@
+"""Training's parts on their own: log line, schedule, checkpoints, random states, data order, signals, CLI config."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from handpose.checkpoint import (
+    atomic_torch_save,
+    find_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from handpose.cli import build_parser
+from handpose.commands.train import config_from_args
+from handpose.config import TrainConfig, to_dict
+from handpose.schedule import lr_factor
+from handpose.train import native_bf16, total_steps
+from handpose.train_logging import format_log_line
+from handpose.train_sampler import EpochIndexed, StreamSampler, epoch_permutation
+from handpose.train_signals import StopRequest
+
+# ------------------------------------------------------------------------------------------------- log line
+
+
+def test_log_line_matches_the_old_script() -> None:
+    line = format_log_line(0.5273, 1000, 40.95231, 0.0001, 155.03, 30.5468)
+    assert line == "epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468"
+    pattern = r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6}, loss=\S+, loss_ll_heat=\S+$"
+    assert re.match(pattern, format_log_line(12.0, 7, 1234.5, 3e-3, 1e-5, 2.0))
+
+
+# ------------------------------------------------------------------------------------------------- schedule
+
+
+def test_lr_schedules() -> None:
+    assert lr_factor(0, 100, "constant") == 1.0
+    assert lr_factor(0, 100, "cosine") == pytest.approx(1.0)
+    assert lr_factor(50, 100, "cosine") == pytest.approx(0.5)
+    assert lr_factor(100, 100, "cosine") == pytest.approx(0.0)
+    assert lr_factor(100, 100, "cosine", min_factor=0.1) == pytest.approx(0.1)
+    # warmup: linear up to 1, then the schedule over the remaining steps
+    assert [lr_factor(s, 100, "cosine", warmup_steps=4) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_factor(4, 100, "cosine", warmup_steps=4) == pytest.approx(1.0)
+    assert lr_factor(52, 100, "cosine", warmup_steps=4) == pytest.approx(0.5)
+    assert lr_factor(29, 90, "step", gamma=0.1) == 1.0
+    assert lr_factor(30, 90, "step", gamma=0.1) == pytest.approx(0.1)
+    assert lr_factor(65, 90, "step", step_size=20, gamma=0.5) == pytest.approx(0.125)
+    with pytest.raises(ValueError, match="schedule"):
+        lr_factor(0, 10, "linear")
+
+
+def test_total_steps_from_epochs_or_max_steps() -> None:
+    assert total_steps(TrainConfig(max_steps=7, epochs=100), 1000, 1) == 7
+    assert total_steps(TrainConfig(epochs=1.5, batch_size=10), 95, 1) == 15  # ceil(142.5 / 10)
+    assert total_steps(TrainConfig(epochs=1.0, batch_size=10), 95, 2) == 5
+    with pytest.raises(ValueError, match="epochs"):
+        total_steps(TrainConfig(), 10, 1)
+
+
+# ------------------------------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoints_keep_the_newest(tmp_path: Path) -> None:
+    for step in (10, 20, 30, 40):
+        save_checkpoint({"step": step, "w": torch.full((3,), float(step))}, tmp_path, step, keep=2)
+    names = [p.name for p in list_checkpoints(tmp_path)]
+    assert names == ["ckpt-00000030.pt", "ckpt-00000040.pt"]
+    assert find_checkpoint(tmp_path) == tmp_path / "ckpt-00000040.pt"
+    assert torch.load(find_checkpoint(tmp_path), weights_only=True)["w"].tolist() == [40.0] * 3
+    assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+
+
+def test_atomic_write_failure_leaves_the_old_file(tmp_path: Path) -> None:
+    target = tmp_path / "ckpt-00000001.pt"
+    atomic_torch_save({"v": torch.tensor(1)}, target)
+    before = target.read_bytes()
+
+    class Unsaveable:  # torch.save fails half-way (pickling this object raises)
+        def __reduce__(self) -> tuple:
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_torch_save({"big": torch.zeros(1000), "bad": Unsaveable()}, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # the temporary file was removed
+
+
+def test_find_checkpoint_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_checkpoint(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        find_checkpoint(tmp_path)
+    (tmp_path / "checkpoints").mkdir()
+    save_checkpoint({"x": 1}, tmp_path / "checkpoints", 5, keep=3)
+    assert find_checkpoint(tmp_path).name == "ckpt-00000005.pt"
+    with pytest.raises(ValueError, match="needs keys"):
+        load_checkpoint(find_checkpoint(tmp_path))
+
+
+def test_rng_state_round_trips_through_weights_only_load(tmp_path: Path) -> None:
+    random.seed(1)
+    np.random.seed(2)  # noqa: NPY002 (the legacy global state is what is saved)
+    torch.manual_seed(3)
+    atomic_torch_save({"rng": rng_state()}, tmp_path / "r.pt")
+    expected = (random.random(), np.random.rand(), torch.rand(1).item())  # noqa: NPY002
+    random.random(), np.random.rand(), torch.rand(5)  # noqa: NPY002  (move every generator on)
+    set_rng_state(torch.load(tmp_path / "r.pt", weights_only=True)["rng"])
+    assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected  # noqa: NPY002
+
+
+# ------------------------------------------------------------------------------------------------- data order
+
+
+def _take(sampler: StreamSampler, n: int) -> list[tuple[int, int]]:
+    it = iter(sampler)
+    return [next(it) for _ in range(n)]
+
+
+def test_stream_is_a_permutation_per_epoch_and_depends_only_on_seed_and_epoch() -> None:
+    pairs = _take(StreamSampler(10, 3, seed=7), 30)
+    for e in range(3):
+        idx = [i for ep, i in pairs if ep == e]
+        assert sorted(idx) == list(range(10))
+        assert idx == epoch_permutation(7, e, 10).tolist()
+    assert [i for _, i in pairs[:10]] != [i for _, i in pairs[10:20]]  # epochs are shuffled differently
+    assert _take(StreamSampler(10, 3, seed=8), 10) != pairs[:10]
+
+
+def test_stream_resumes_at_any_sample_count() -> None:
+    full = _take(StreamSampler(10, 4, seed=1), 40)
+    assert _take(StreamSampler(10, 4, seed=1, start_sample=12), 28) == full[12:]  # 3 steps of 4 consumed
+
+
+def test_ranks_share_each_step_without_overlap() -> None:
+    full = _take(StreamSampler(11, 6, seed=0), 60)  # one process, 6 per step
+    r0 = _take(StreamSampler(11, 3, seed=0, rank=0, world_size=2), 30)
+    r1 = _take(StreamSampler(11, 3, seed=0, rank=1, world_size=2), 30)
+    for step in range(10):
+        both = r0[3 * step : 3 * step + 3] + r1[3 * step : 3 * step + 3]
+        assert both == full[6 * step : 6 * step + 6]
+
+
+def test_epoch_indexed_sets_the_items_epoch() -> None:
+    class Recorder:
+        epoch = 0
+
+        def set_epoch(self, e: int) -> None:
+            self.epoch = e
+
+        def __len__(self) -> int:
+            return 5
+
+        def __getitem__(self, i: int) -> tuple[int, int]:
+            return self.epoch, i
+
+    ds = EpochIndexed(Recorder())
+    assert ds[(3, 4)] == (3, 4) and ds[(0, 1)] == (0, 1) and len(ds) == 5
+
+
+# ------------------------------------------------------------------------------------------------- signals
+
+
+def test_stop_request_catches_sigterm_and_restores_handlers() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with StopRequest() as stop:
+        assert stop.reason is None
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.reason == "SIGTERM"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+# ------------------------------------------------------------------------------------------------- CLI config
+
+
+def _args(*argv: str) -> object:
+    return build_parser().parse_args(["train", *argv])
+
+
+def test_cli_options_reach_the_config() -> None:
+    cfg = config_from_args(_args("--data", "/d", "--preset", "tiny", "--input-size", "96", "--batch-size", "3",
+                                 "--lr", "0.01", "--schedule", "step", "--max-steps", "9", "--no-augment",
+                                 "--no-flip", "--rotation", "12", "--mirror-left", "--seed", "5", "--log-every", "2",
+                                 "--val-every", "3", "--ckpt-every", "4", "--keep", "1", "--no-amp",
+                                 "--no-channels-last", "--compile", "--device", "cpu", "--workers", "0",
+                                 "--init", "w.npy", "--sigma", "1.5", "--out", "runs/x"))
+    assert cfg.model.preset == "tiny" and cfg.model.input_size == 96 and cfg.dataset.input_size == 96
+    assert (cfg.batch_size, cfg.lr, cfg.schedule, cfg.max_steps, cfg.seed) == (3, 0.01, "step", 9, 5)
+    aug = cfg.dataset.augment
+    assert not aug.enabled and aug.flip_prob == 0.0 and aug.rotation_deg == 12.0 and cfg.dataset.mirror_left
+    assert (cfg.log_every, cfg.val_every, cfg.ckpt_every, cfg.keep_checkpoints) == (2, 3, 4, 1)
+    assert (cfg.amp, cfg.channels_last, cfg.compile, cfg.device, cfg.workers) == (False, False, True, "cpu", 0)
+    assert (cfg.init, cfg.dataset.sigma, cfg.out, cfg.data) == ("w.npy", 1.5, "runs/x", "/d")
+
+
+def test_cli_defaults() -> None:
+    with_data = config_from_args(_args("--data", "/d"))
+    assert with_data.model.preset == "openpose" and with_data.dataset.input_size == 368
+    assert with_data.log_every == 500 and with_data.ckpt_every == 2000 and with_data.epochs == 100.0
+    assert with_data.amp == native_bf16(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    embedded = config_from_args(_args())
+    assert embedded.data is None and embedded.model.preset == "lite"
+    assert embedded.model.input_size == embedded.dataset.input_size < 368 and embedded.max_steps
+
+
+def test_cli_resume_takes_the_stored_settings(tmp_path: Path) -> None:
+    stored = TrainConfig(data="/d", batch_size=7, lr=0.5, max_steps=100, stop_at_step=10, out=str(tmp_path))
+    save_checkpoint({"model": {}, "model_config": {}, "optimizer": {}, "scheduler": {}, "step": 10,
+                     "train_config": to_dict(stored)}, tmp_path / "checkpoints", 10, keep=2)
+    cfg = config_from_args(_args("--resume", str(tmp_path), "--max-steps", "200"))
+    assert (cfg.batch_size, cfg.lr, cfg.max_steps, cfg.stop_at_step) == (7, 0.5, 200, None)
+    assert cfg.resume == str(tmp_path / "checkpoints" / "ckpt-00000010.pt") and cfg.out == str(tmp_path)
+    with pytest.raises(ValueError, match="preset"):
+        config_from_args(_args("--resume", str(tmp_path), "--preset", "tiny"))

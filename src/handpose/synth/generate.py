@@ -21,6 +21,7 @@ from handpose.synth.scene import background, camera_effects, occluders, random_c
 
 LOG = logging.getLogger(__name__)
 
+_NEIGHBOURS = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 VISIBILITY_TOLERANCE = 1.25  # a joint is visible when the nearest surface at its pixel is within this many radii
 
 
@@ -133,13 +134,19 @@ def render_scene(scene: HandScene, canvas: np.ndarray, factor: int = 2) -> tuple
             full[Y0:Y1, X0:X1] = up[: Y1 - Y0, : X1 - X0] > 0
 
     xy = scene.camera.project(scene.joints)  # (21, 2) image px
-    u = np.rint((xy + 0.5) / factor - 0.5).astype(np.int64)
+    u = (xy + 0.5) / factor - 0.5  # (21, 2) internal px
     n = buf.depth.shape[0]
     inside = (xy[:, 0] > -0.5) & (xy[:, 1] > -0.5) & (xy[:, 0] < size - 0.5) & (xy[:, 1] < size - 0.5)
     inside &= scene.joints[:, 2] > 0
-    uc = np.minimum(np.maximum(u, 0), n - 1)
-    front = buf.depth[uc[:, 1], uc[:, 0]]
-    ids = buf.ids[uc[:, 1], uc[:, 0]]
+    # the surface seen at the joint: the nearest covered pixel of the 3 x 3 around it (thin tips can fall between
+    # pixel centres)
+    cand = np.rint(u).astype(np.int64)[:, None, :] + _NEIGHBOURS[None]  # (21, 9, 2)
+    cand = np.minimum(np.maximum(cand, 0), n - 1)
+    ids9 = buf.ids[cand[..., 1], cand[..., 0]]  # (21, 9)
+    dist = np.where(ids9 >= 0, ((cand - u[:, None, :]) ** 2).sum(-1), np.inf)
+    pick = cand[np.arange(21), np.argmin(dist, axis=1)]  # (21, 2)
+    front = buf.depth[pick[:, 1], pick[:, 0]]
+    ids = buf.ids[pick[:, 1], pick[:, 0]]
     # the nearest surface at the joint's pixel may lie up to (tolerance x radius) in front of the joint, more on a
     # capsule tilted towards the camera (whose surface lies deeper in front of its axis)
     stretch = buf.stretch[np.maximum(ids, 0)]

@@ -82,8 +82,8 @@ def render_capsules(
     inv_cos = stretch[owner]
     pa = internal_coords(camera.project(a), factor)  # (M, 2)
     pb = internal_coords(camera.project(b), factor)
-    rho_a = f * ra / a[:, 2]  # projected radii, internal px
-    rho_b = f * rb / b[:, 2]
+    rho_a = np.maximum(f * ra / a[:, 2], 0.75)  # projected radii, internal px (thin parts stay a pixel wide)
+    rho_b = np.maximum(f * rb / b[:, 2], 0.75)
     lo = np.floor(np.minimum(pa - rho_a[:, None], pb - rho_b[:, None])).astype(np.int64)
     hi = np.ceil(np.maximum(pa + rho_a[:, None], pb + rho_b[:, None])).astype(np.int64) + 1
     boxes = np.minimum(np.maximum(np.concatenate([lo, hi], 1), 0), n).tolist()  # x0, y0, x1, y1

@@ -106,15 +106,18 @@ class CropSpec:
         return [max(self.stride, int(round(self.input_size * s / self.stride)) * self.stride) for s in self.scales]
 
     def matrices(
-        self, image_hw: tuple[int, int], box: Sequence[float] | np.ndarray | None, is_left: bool
+        self, image_hw: tuple[int, int], box: Sequence[float] | np.ndarray | None, is_left: bool, strict: bool = True
     ) -> tuple[list[np.ndarray], np.ndarray]:
-        """Crop matrices (original px -> crop px), one per scale, and the checked box; None = the whole image."""
+        """Crop matrices (original px -> crop px), one per scale, and the checked box; None = the whole image.
+
+        ``strict=False`` accepts a box without area (a labelled hand with one visible keypoint), as the dataset does.
+        """
         h, w = image_hw
         if box is None:
             center, side = np.array([(w - 1) / 2.0, (h - 1) / 2.0]), float(max(w, h))
             box_arr = np.array([0.0, 0.0, w, h], np.float32)
         else:
-            box_arr = check_box(box, (h, w))
+            box_arr = check_box(box, (h, w), strict)
             center, side = square_box(box_arr, self.box_padding)
         flip = bool(is_left and self.mirror_left)
         return [crop_matrix(center, side, size, flip=flip) for size in self.sizes()], box_arr
@@ -140,7 +143,7 @@ class CropSpec:
         if head is None:
             return self.prepare(read_image(path), box, is_left)
         kind, w, h = head
-        mats, box_arr = self.matrices((h, w), box, is_left)
+        mats, box_arr = self.matrices((h, w), box, is_left, strict=False)
         finest = mats[int(np.argmax(self.sizes()))]
         try:
             image, factor = images.load_image(path, reduce=images.reduce_factor(finest, kind == "jpeg"))
@@ -150,16 +153,19 @@ class CropSpec:
         return Prepared(crops, mats, box_arr)
 
 
-def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
-    """A valid ``[x, y, w, h]`` box that overlaps the image, as float32; ValueError saying what is wrong."""
+def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], strict: bool = True) -> np.ndarray:
+    """A valid ``[x, y, w, h]`` box that overlaps the image, as float32; ValueError saying what is wrong.
+
+    ``strict=False`` (labelled samples, as the dataset crops them) only asks for finite numbers and no negative
+    size: a box without area (one visible keypoint) or off the image passes."""
     arr = np.asarray(box, dtype=np.float64).reshape(-1)
     h, w = image_hw
     if arr.size != 4 or not np.isfinite(arr).all():
         raise ValueError(f"box must be 4 finite numbers x,y,w,h; got {list(np.asarray(box).reshape(-1))}")
     x, y, bw, bh = arr
-    if bw <= 0 or bh <= 0:
+    if (bw <= 0 or bh <= 0) if strict else (bw < 0 or bh < 0):
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} has no area (width and height must be > 0)")
-    if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+    if strict and (x >= w or y >= h or x + bw <= 0 or y + bh <= 0):
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} lies outside the image ({w} x {h} px)")
     return arr.astype(np.float32)
 

@@ -5,9 +5,11 @@ exactly what the network sees at inference) or from the synthetic hand generator
 fp32 file's metadata (plus ``int8`` details) and is checked against it: the report gives the mean keypoint
 difference in crop pixels between the two on the calibration crops.
 
-Format: QDQ with per-channel int8 weights and uint8 activations (onnxruntime fuses QDQ pairs around Conv into
-QLinearConv on the CPU); ``fmt="qoperator"`` writes QLinearConv directly. Measured on this project's 2-core AMD
-EPYC (AVX2, no VNNI) by ``benchmarks/bench_inference.py``; see the report for the figures.
+Format: QOperator (QLinearConv) with per-channel int8 weights and uint8 activations, the fastest measured on this
+project's 2-core AMD EPYC (AVX2, no VNNI): for the openpose preset at 368 px, fp32 1.29-1.47 s, QOperator
+per-channel 0.70 s, QDQ per-channel 1.57 s (slower than fp32: onnxruntime did not fuse it into integer kernels
+here), QDQ with reduce_range 2.5 s (one image, 2 threads, machine shared). ``fmt="qdq"`` is kept for runtimes
+that want QDQ graphs. ``benchmarks/bench_inference.py`` measures fp32 against int8 in one run.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def quantize_int8(
     fp32_path: str | Path,
     out: str | Path,
     crops: np.ndarray,
-    fmt: str = "qdq",
+    fmt: str = "qoperator",
     per_channel: bool = True,
     reduce_range: bool = False,
 ) -> QuantReport:

@@ -6,7 +6,7 @@ crop settings, the preprocessing and the keypoint names. The file is run in onnx
 on a realistic crop and on a second input size; the largest absolute difference is printed, and the command fails
 (exit code 2) when it exceeds --tolerance.
 
---int8 also writes OUT with suffix _int8.onnx: static quantization (QDQ, per-channel int8 weights, uint8
+--int8 also writes OUT with suffix _int8.onnx: static quantization (QOperator, per-channel int8 weights, uint8
 activations) calibrated on real crops from the validation split of --calib-data (or on rendered synthetic hands
 with --calib-data synthetic), and reports how far its keypoints move against fp32 (mean px in the crop).
 
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--int8", action="store_true", help="also write a static int8 model (OUT stem + _int8.onnx)")
     parser.add_argument("--calib-data", default="synthetic", help="dataset path for calibration, or 'synthetic'")
     parser.add_argument("--calib-count", type=int, default=64, help="calibration crops (default 64)")
-    parser.add_argument("--int8-format", default="qdq", choices=("qdq", "qoperator"), help="int8 graph format")
+    parser.add_argument("--int8-format", default="qoperator", choices=("qdq", "qoperator"), help="int8 graph format")
 
 
 def run(args: argparse.Namespace) -> int:

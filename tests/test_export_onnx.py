@@ -1,0 +1,92 @@
+"""ONNX export: parity with PyTorch, dynamic batch and size, metadata, the export command, int8."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from handpose.cli import main
+from handpose.config import DataConfig
+from handpose.data.transforms import PREPROCESS
+from handpose.export import export_onnx, sample_crops
+from handpose.keypoints import NAMES
+from handpose.model.cpm import build_model
+from handpose.model.weights import save_weights
+from handpose.quantize import quantize_int8
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Path, Path]:
+    torch.manual_seed(0)
+    model = build_model("tiny").eval()
+    with torch.no_grad():  # make the maps non-trivial (fresh output layers give maps near zero)
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.add_(torch.randn_like(p) * 0.1)
+    root = tmp_path_factory.mktemp("export")
+    weights = root / "tiny.safetensors"
+    save_weights(model, weights)
+    onnx_path = root / "tiny.onnx"
+    cfg = DataConfig(input_size=64, box_padding=1.7, mirror_left=True)
+    report = export_onnx(model, onnx_path, cfg)
+    assert report.max_abs_diff < 1e-4
+    return model, weights, onnx_path
+
+
+def test_parity_dynamic_batch_and_size(tiny: tuple[torch.nn.Module, Path, Path]) -> None:
+    model, _, path = tiny
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in sess.get_inputs()] == ["image"] and [o.name for o in sess.get_outputs()] == ["out"]
+    for shape in [(1, 3, 64, 64), (3, 3, 64, 64), (2, 3, 96, 72), (1, 3, 41, 57)]:
+        x = np.random.default_rng(1).normal(0, 0.2, shape).astype(np.float32)
+        out = sess.run(["out"], {"image": x})[0]
+        with torch.no_grad():
+            ref = model(torch.from_numpy(x))[-1].numpy()
+        assert out.shape == (shape[0], 22, -(-shape[2] // 8), -(-shape[3] // 8))
+        assert np.abs(out - ref).max() < 1e-4
+        assert np.abs(ref).max() > 1e-2  # the comparison is not between two near-zero maps
+
+
+def test_metadata(tiny: tuple[torch.nn.Module, Path, Path]) -> None:
+    _, _, path = tiny
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    assert json.loads(meta["preprocess"]) == json.loads(json.dumps(PREPROCESS))
+    assert json.loads(meta["model_config"])["preset"] == "tiny"
+    data = json.loads(meta["data_config"])
+    assert data["input_size"] == 64 and data["box_padding"] == 1.7 and data["mirror_left"] is True
+    assert meta["stride"] == "8" and json.loads(meta["keypoint_names"]) == list(NAMES)
+
+
+def test_parity_failure_raises(tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path) -> None:
+    model, _, _ = tiny
+    with pytest.raises(RuntimeError, match="parity check failed"):
+        export_onnx(model, tmp_path / "x.onnx", tolerance=-1.0)
+
+
+def test_export_command(
+    tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _, weights, _ = tiny
+    out = tmp_path / "cli.onnx"
+    assert main(["export", "--weights", str(weights), "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert out.is_file() and "largest absolute difference" in text
+    assert main(["export", "--weights", str(out), "--out", str(tmp_path / "y.onnx")]) == 2
+    assert "already an ONNX file" in capsys.readouterr().err
+
+
+def test_int8_runs_and_reports_difference(tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path) -> None:
+    _, _, path = tiny
+    report = quantize_int8(path, tmp_path / "tiny_int8.onnx", sample_crops(64, 6), fmt="qoperator")
+    assert report.path.is_file() and report.calib_count == 6
+    assert np.isfinite(report.keypoint_diff_px) and report.keypoint_diff_px >= 0
+    meta = {p.key: p.value for p in onnx.load(str(report.path)).metadata_props}
+    assert "int8" in meta and "model_config" in meta
+    ops = {n.op_type for n in onnx.load(str(report.path)).graph.node}
+    assert "QLinearConv" in ops

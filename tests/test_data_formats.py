@@ -207,6 +207,20 @@ def test_format_override_and_plain_folders(tmp_path: Path) -> None:
     assert len(as_synth.train) == 3 and as_synth.train[0].head_size is None and as_synth.fmt == "hand_labels_synth"
 
 
+def test_process_pool_reads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_synth(tmp_path / "s", {"synth2": 9})
+    write_hand(root / "synth2", "bad", hand_keypoints(80, 60, 40)[:3])
+    serial = F.load_splits(root, val_fraction=0.2, workers=1)
+    monkeypatch.setattr(F, "_POOL_MIN_FILES", 1)
+    monkeypatch.setattr(F, "_CHUNK", 4)
+    pooled = F.load_splits(root, val_fraction=0.2, workers=2)
+    assert [s.key for s in pooled.train] == [s.key for s in serial.train] and len(pooled.val) == len(serial.val)
+    for a, b in zip(pooled.train, serial.train):
+        np.testing.assert_array_equal(a.keypoints, b.keypoints)
+        np.testing.assert_array_equal(a.box, b.box)
+    assert pooled.skipped.counts == serial.skipped.counts == {R.WRONG_POINT_COUNT: 1}
+
+
 def test_hash_split_is_stable_when_files_are_added(tmp_path: Path) -> None:
     root = write_synth(tmp_path / "s", {"synth2": 30})
     before = F.load_splits(root, val_fraction=0.3)

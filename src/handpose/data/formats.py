@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing
 import os
 import re
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +61,8 @@ EXPECTED: dict[str, str] = {
 IMAGE_EXTS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp")
 _SYNTH_DIR = re.compile(r"^synth\d+$")
 _MANUAL_DIRS = ("manual_train", "manual_test")
-_CHUNK = 256
+_CHUNK = 2048  # json files per task
+_POOL_MIN_FILES = 20_000  # fewer files are read in this process (a pool costs ~0.5 s to start)
 
 
 @dataclass
@@ -136,7 +139,7 @@ def _head_size(value: Any) -> float | None:
     return h if np.isfinite(h) and h > 0 else None
 
 
-def _load_json(path: Path) -> Any:
+def _load_json(path: Path | str) -> Any:
     try:
         with open(path, "rb") as f:
             return json.loads(f.read())
@@ -146,18 +149,25 @@ def _load_json(path: Path) -> Any:
         raise _BadAnnotationError(R.BAD_JSON, type(e).__name__) from None
 
 
-def _parallel_map(fn: Callable[[Any], Any], items: list[Any], workers: int) -> list[Any]:
-    """[fn(x) for x in items], in chunks on a thread pool when workers > 1 (file reads release the GIL)."""
-    if workers <= 1 or len(items) < 2 * _CHUNK:
-        return [fn(x) for x in items]
+def _map_chunks(fn: Callable[[list[str]], Any], items: list[str], workers: int) -> list[Any]:
+    """[fn(chunk) for chunk in chunks of items], on a process pool when there are many items and workers > 1.
+
+    JSON decoding holds the GIL, so threads do not help; processes do (each returns compact numpy arrays).
+    """
     chunks = [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = pool.map(lambda chunk: [fn(x) for x in chunk], chunks)
-        return [r for part in parts for r in part]
+    if workers > 1 and len(items) >= _POOL_MIN_FILES:
+        try:
+            # fork: nothing is re-imported and the caller's script is not re-run (spawn would need a __main__ guard)
+            ctx = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx) as pool:
+                return list(pool.map(fn, chunks))
+        except (OSError, ValueError, RuntimeError, BrokenProcessPool) as e:
+            LOG.warning("reading json files in %d processes failed (%s); reading them in this process", workers, e)
+    return [fn(c) for c in chunks]
 
 
 def default_workers() -> int:
-    """Threads for json reading: the CPUs this process may use, at most 8."""
+    """Processes for json reading: the CPUs this process may use, at most 8."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -168,41 +178,107 @@ def default_workers() -> int:
 # ----------------------------------------------------------------------------------------------- per-hand json files
 
 
-def _read_hand_file(json_path: Path) -> tuple[np.ndarray, bool, float | None]:
-    """(keypoints, is_left, head_size) of one CMU per-hand json; raises _BadAnnotationError."""
+def _read_hand_file(json_path: str) -> tuple[Any, bool, float | None]:
+    """(raw hand_pts, is_left, head_size) of one CMU per-hand json; raises _BadAnnotationError."""
     obj = _load_json(json_path)
     if not isinstance(obj, dict) or "hand_pts" not in obj:
         raise _BadAnnotationError(R.BAD_ANNOTATION, "no 'hand_pts'")
-    kp = parse_keypoints(obj["hand_pts"])
     try:
         is_left = bool(int(obj.get("is_left", 0) or 0))
     except (TypeError, ValueError):
         raise _BadAnnotationError(R.BAD_ANNOTATION, "'is_left' is not 0/1") from None
-    return kp, is_left, _head_size(obj.get("head_size"))
+    return obj["hand_pts"], is_left, _head_size(obj.get("head_size"))
 
 
-def _scan_hand_folder(folder: Path, report: SkipReport) -> list[tuple[str, Path, Path]]:
+def _is_plain_21x3(pts: Any) -> bool:
+    return type(pts) is list and len(pts) == NUM_KEYPOINTS and all(type(q) is list and len(q) == 3 for q in pts)
+
+
+def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
+    """Per hand of (K, 21, 3) float64 keypoints: None when usable, else (reason, detail). Non-finite coordinates of
+    invisible points are set to 0 in place (the rules of ``parse_keypoints``, vectorised)."""
+    vis = kps[..., 2]  # (K, 21)
+    finite_v = np.isfinite(vis).all(axis=1)
+    finite_xy = np.isfinite(kps[..., :2]).all(axis=2)  # (K, 21)
+    visible = np.nan_to_num(vis) > 0
+    bad_xy = (visible & ~finite_xy).any(axis=1)
+    any_vis = visible.any(axis=1)
+    kps[..., :2][~finite_xy] = 0.0
+    out: list[tuple[str, str] | None] = []
+    for k in range(kps.shape[0]):
+        if not finite_v[k]:
+            out.append((R.NON_FINITE, "visibility"))
+        elif bad_xy[k]:
+            out.append((R.NON_FINITE, f"keypoint {int(np.flatnonzero(visible[k] & ~finite_xy[k])[0])}"))
+        elif not any_vis[k]:
+            out.append((R.NO_VISIBLE, ""))
+        else:
+            out.append(None)
+    return out
+
+
+def boxes_of(kps: np.ndarray) -> np.ndarray:
+    """(K, 4) float32 tight boxes of the visible keypoints of (K, 21, 3) hands, inclusive extent (w = max - min + 1)."""
+    vis = (kps[..., 2] > 0)[..., None]  # (K, 21, 1)
+    lo = np.where(vis, kps[..., :2], np.inf).min(axis=1)  # (K, 2)
+    hi = np.where(vis, kps[..., :2], -np.inf).max(axis=1)
+    return np.concatenate([lo, hi - lo + 1.0], axis=1).astype(np.float32)
+
+
+def _read_hand_chunk(json_paths: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, str] | None]]:
+    """Read and validate per-hand json files: (keypoints (K, 21, 3) float32, is_left (K,), head_size (K,) with nan,
+    status per file: None = usable, else (reason, detail)). Runs in a pool process for large datasets."""
+    K = len(json_paths)
+    kps = np.zeros((K, NUM_KEYPOINTS, 3), dtype=np.float64)
+    is_left = np.zeros(K, dtype=bool)
+    heads = np.full(K, np.nan, dtype=np.float64)
+    status: list[tuple[str, str] | None] = [None] * K
+    plain_rows: list[int] = []
+    plain_pts: list[Any] = []
+    for k, jp in enumerate(json_paths):
+        try:
+            pts, is_left[k], head = _read_hand_file(jp)
+            if head is not None:
+                heads[k] = head
+            if _is_plain_21x3(pts):
+                plain_rows.append(k)
+                plain_pts.append(pts)
+            else:
+                kps[k] = parse_keypoints(pts)
+        except _BadAnnotationError as bad:
+            status[k] = (bad.reason, bad.detail)
+    if plain_rows:
+        try:
+            kps[plain_rows] = np.array(plain_pts, dtype=np.float64)  # one conversion for the common case
+        except (TypeError, ValueError):  # a non-number somewhere: one by one
+            for k, pts in zip(plain_rows, plain_pts):
+                try:
+                    kps[k] = parse_keypoints(pts)
+                except _BadAnnotationError as bad:
+                    status[k] = (bad.reason, bad.detail)
+    checked = validate_batch(kps)
+    status = [st if st is not None else chk for st, chk in zip(status, checked)]
+    return kps.astype(np.float32), is_left, heads, status
+
+
+def _scan_hand_folder(folder: Path, report: SkipReport) -> list[tuple[str, str, str]]:
     """(stem, json path, image path) for each jpg+json pair; lone images count as missing json, lone json as
-    missing image."""
+    missing image. Plain strings: a Path per file costs more than reading the json."""
     jsons: dict[str, str] = {}
     images: dict[str, str] = {}
     with os.scandir(folder) as it:
         for entry in it:
-            name = entry.name
-            stem, ext = os.path.splitext(name)
+            stem, ext = os.path.splitext(entry.name)
             ext = ext.lower()
             if ext == ".json":
-                jsons[stem] = name
+                jsons[stem] = entry.path
             elif ext in IMAGE_EXTS:
-                images.setdefault(stem, name)
-    pairs = []
-    for stem in sorted(jsons):
-        if stem in images:
-            pairs.append((stem, folder / jsons[stem], folder / images[stem]))
-        else:
-            report.add(R.MISSING_IMAGE, folder / jsons[stem])
+                images.setdefault(stem, entry.path)
+    pairs = [(stem, jsons[stem], images[stem]) for stem in sorted(jsons) if stem in images]
+    for stem in sorted(set(jsons) - set(images)):
+        report.add(R.MISSING_IMAGE, jsons[stem])
     for stem in sorted(set(images) - set(jsons)):
-        report.add(R.MISSING_JSON, folder / images[stem])
+        report.add(R.MISSING_JSON, images[stem])
     return pairs
 
 
@@ -210,25 +286,23 @@ def _read_hand_folders(
     folders: list[tuple[Path, str | None]], keep_head_size: bool, report: SkipReport, workers: int
 ) -> list[tuple[Sample, str | None]]:
     """Samples of per-hand json folders; each folder comes with its split tag ("train", "val" or None)."""
-    jobs: list[tuple[str, Path, Path, str | None]] = []
+    jobs: list[tuple[str, str, str, str | None]] = []
     for folder, tag in folders:
-        jobs += [(f"{folder.name}/{stem}", jp, ip, tag) for stem, jp, ip in _scan_hand_folder(folder, report)]
-
-    def one(job: tuple[str, Path, Path, str | None]) -> Any:
-        try:
-            return _read_hand_file(job[1])
-        except _BadAnnotationError as bad:
-            return bad
-
-    results = _parallel_map(one, jobs, workers)
+        prefix = folder.name + "/"
+        jobs += [(prefix + stem, jp, ip, tag) for stem, jp, ip in _scan_hand_folder(folder, report)]
+    chunks = _map_chunks(_read_hand_chunk, [jp for _, jp, _, _ in jobs], workers)
     out: list[tuple[Sample, str | None]] = []
-    for (key, jp, ip, tag), res in zip(jobs, results):
-        if isinstance(res, _BadAnnotationError):
-            report.add(res.reason, jp, res.detail)
-            continue
-        kp, is_left, head = res
-        sample = Sample(ip, kp, is_left, _box_of(kp), head if keep_head_size else None, key)
-        out.append((sample, tag))
+    pos = 0
+    for kps, is_left, heads, status in chunks:
+        boxes = boxes_of(kps)
+        for k, st in enumerate(status):
+            key, jp, ip, tag = jobs[pos + k]
+            if st is not None:
+                report.add(st[0], jp, st[1])
+                continue
+            head = float(heads[k]) if keep_head_size and heads[k] == heads[k] else None
+            out.append((Sample(Path(ip), kps[k], bool(is_left[k]), boxes[k], head, key), tag))
+        pos += len(status)
     return out
 
 

@@ -1,0 +1,332 @@
+"""Weight import: the seed's .npy (restricted unpickler), torchvision VGG-19, OpenPose caffemodel, handpose convert."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import time
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from handpose.cli import main as cli_main
+from handpose.config import to_dict
+from handpose.model.caffe import decode_blob, encode_blob, read_caffemodel, write_caffemodel
+from handpose.model.cpm import build_model
+from handpose.model.importers import detect_kind, init_weights
+from handpose.model.safe_pickle import load_pickled_npy
+from handpose.model.vgg_import import VGG19_CONV_INDEX
+from handpose.model.weights import load_model, save_weights
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def conv_layers(model: nn.Module) -> dict[str, list[np.ndarray]]:
+    """name -> [weight (out, in, kh, kw), bias] of every conv."""
+    return {
+        n: [m.weight.detach().numpy().copy(), m.bias.detach().numpy().copy()]
+        for n, m in model.named_modules()
+        if isinstance(m, nn.Conv2d)
+    }
+
+
+def assert_same_weights(a: nn.Module, b: nn.Module) -> None:
+    for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb), ka
+
+
+# ---- the seed's .npy --------------------------------------------------------------------------------------------
+
+
+def seed_npy_dict(model: nn.Module, names: list[str], bytes_keys: bool = True) -> dict:
+    """The seed's layout: {layer: {"weights": (kh, kw, cin, cout), "biases": (cout,)}}, keys bytes like Python 2."""
+    out = {}
+    for name, (w, b) in conv_layers(model).items():
+        if name in names:
+            key = name.encode() if bytes_keys else name
+            out[key] = {b"weights" if bytes_keys else "weights": w.transpose(2, 3, 1, 0), b"biases": b}
+    return out
+
+
+def test_npy_round_trip_reports_loaded_and_random(tmp_path):
+    torch.manual_seed(0)
+    source = build_model("tiny")
+    front = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv4_4", "conv5_2"]
+    data = seed_npy_dict(source, front)
+    data[b"conv5_3"] = {
+        b"weights": np.ones((3, 3, 2, 2), np.float32),
+        b"biases": np.zeros(2, np.float32),
+    }  # VGG-16 only
+    path = tmp_path / "openpose_vgg16.npy"
+    np.save(path, data, allow_pickle=True)
+    assert detect_kind(path) == "npy"
+
+    torch.manual_seed(1)
+    target = build_model("tiny")
+    report = init_weights(target, path)
+    assert report.kind == "npy"
+    assert report.loaded == front
+    assert "conv5_3_CPM" in report.random and "conv3_2" in report.random and "Mconv1_stage2_a" in report.random
+    assert set(report.loaded).isdisjoint(report.random)
+    assert len(report.loaded) + len(report.random) == sum(isinstance(m, nn.Conv2d) for m in target.modules())
+    assert report.ignored == ["conv5_3"]
+    for name in front:
+        assert torch.equal(target.get_submodule(name).weight, source.get_submodule(name).weight)
+        assert torch.equal(target.get_submodule(name).bias, source.get_submodule(name).bias)
+    assert not torch.equal(target.conv3_2.weight, source.conv3_2.weight)  # stayed random
+    assert "conv1_1" in report.summary() and "left random" in report.summary()
+
+
+def test_npy_full_model_with_str_keys_and_python2_protocol(tmp_path):
+    source = build_model("tiny")
+    data = seed_npy_dict(source, list(conv_layers(source)), bytes_keys=False)
+    path = tmp_path / "all.pkl"
+    path.write_bytes(pickle.dumps(data, protocol=2))  # bare pickle, protocol 2 (_codecs.encode for bytes)
+    target = build_model("tiny")
+    report = init_weights(target, path)
+    assert report.random == []
+    assert_same_weights(source, target)
+
+
+def test_npy_shape_mismatch_is_an_error(tmp_path):
+    data = {"conv1_1": {"weights": np.zeros((3, 3, 3, 7), np.float32), "biases": np.zeros(7, np.float32)}}
+    path = tmp_path / "bad.npy"
+    np.save(path, data, allow_pickle=True)
+    target = build_model("tiny")
+    before = target.conv1_1.weight.clone()
+    with pytest.raises(ValueError, match=r"conv1_1\.weight.*\(7, 3, 3, 3\)"):
+        init_weights(target, path)
+    assert torch.equal(target.conv1_1.weight, before)  # nothing half-loaded
+
+
+class _SystemCall:
+    """Unpickling this runs os.system (a shell command): the classic malicious pickle."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return (os.system, (self.command,))
+
+
+class _Exec:
+    """Unpickling this runs builtins.exec on Python source."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def __reduce__(self):
+        return (exec, (self.source,))
+
+
+def _write_marker(path: str) -> None:  # a module-level function: pickled by reference (tests.test_model_importers)
+    with open(path, "w") as f:
+        f.write("ran")
+
+
+class _Function:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (_write_marker, (self.path,))
+
+
+@pytest.mark.parametrize("kind", ["system", "exec", "function"])
+@pytest.mark.parametrize("container", ["npy", "pickle"])
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path, kind, container):
+    marker = tmp_path / "marker.txt"
+    payload = {
+        "system": _SystemCall(f"touch {marker}"),
+        "exec": _Exec(f"open({str(marker)!r}, 'w').write('ran')"),
+        "function": _Function(str(marker)),
+    }[kind]
+    data = {"conv1_1": {"weights": np.zeros((3, 3, 3, 4), np.float32), "biases": payload}}
+    path = tmp_path / f"evil.{'npy' if container == 'npy' else 'pkl'}"
+    if container == "npy":
+        np.save(path, data, allow_pickle=True)
+    else:
+        path.write_bytes(pickle.dumps(data))
+    raw = path.read_bytes()
+    assert {"system": b"system", "exec": b"exec", "function": b"_write_marker"}[kind] in raw  # the trap is armed
+    expected = {"system": "(posix|nt|os).system", "exec": "builtins.exec", "function": "_write_marker"}[kind]
+    with pytest.raises(ValueError, match=f"refusing to unpickle global .*{expected}"):
+        load_pickled_npy(path)
+    with pytest.raises(ValueError, match="refusing"):
+        init_weights(build_model("tiny"), path)
+    time.sleep(0.05)  # a spawned shell would have had time to create the file
+    assert not marker.exists()
+
+
+def test_restricted_unpickler_accepts_plain_values(tmp_path):
+    data = {
+        "a": [1, 2.5, "x", b"y", (3, None, True)],
+        "b": np.arange(6, dtype=np.int16).reshape(2, 3),
+        "c": np.float32(2),
+    }
+    path = tmp_path / "plain.npy"
+    np.save(path, data, allow_pickle=True)
+    got = load_pickled_npy(path)
+    assert got["a"] == data["a"] and got["c"] == data["c"]
+    np.testing.assert_array_equal(got["b"], data["b"])
+    numeric = tmp_path / "numeric.npy"
+    np.save(numeric, np.ones((2, 2), np.float32))
+    np.testing.assert_array_equal(load_pickled_npy(numeric), np.ones((2, 2), np.float32))
+
+
+# ---- torchvision VGG-19 -----------------------------------------------------------------------------------------
+
+VGG19_CONVS = (
+    [(64, 3), (64, 64), (128, 64), (128, 128)] + [(256, 128)] + [(256, 256)] * 3 + [(512, 256)] + [(512, 512)] * 7
+)
+VGG19_INDICES = [0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34]
+
+
+def vgg19_state_dict() -> dict[str, torch.Tensor]:
+    """A torchvision vgg19 state dict's keys and conv shapes (the classifier is shrunk: it is never used)."""
+    g = torch.Generator().manual_seed(3)
+    state = {}
+    for index, (cout, cin) in zip(VGG19_INDICES, VGG19_CONVS):
+        state[f"features.{index}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * 0.01
+        state[f"features.{index}.bias"] = torch.randn(cout, generator=g)
+    for i in (0, 3, 6):
+        state[f"classifier.{i}.weight"] = torch.zeros(4, 4)
+        state[f"classifier.{i}.bias"] = torch.zeros(4)
+    return state
+
+
+def test_vgg19_indices_follow_torchvision_layout():
+    assert list(VGG19_CONV_INDEX.values()) == VGG19_INDICES[:14]
+    assert VGG19_CONV_INDEX["conv5_1"] == 28 and VGG19_CONV_INDEX["conv5_2"] == 30
+
+
+def test_vgg19_import_into_openpose_front(tmp_path):
+    state = vgg19_state_dict()
+    path = tmp_path / "vgg19-dcbb9e9d.pth"
+    torch.save(state, path)
+    assert detect_kind(path) == "vgg19"
+    model = build_model("openpose")
+    report = init_weights(model, path)
+    assert report.loaded == list(VGG19_CONV_INDEX)
+    assert report.random[:3] == ["conv5_3_CPM", "conv6_1_CPM", "conv6_2_CPM"] and "Mconv7_stage6" in report.random
+    assert {"features.32", "features.34", "classifier.0"} <= set(report.ignored)
+    for name, index in VGG19_CONV_INDEX.items():
+        assert torch.equal(model.get_submodule(name).weight, state[f"features.{index}.weight"])
+        assert torch.equal(model.get_submodule(name).bias, state[f"features.{index}.bias"])
+
+
+def test_vgg19_into_a_thinner_preset_or_from_vgg19_bn_fails(tmp_path):
+    path = tmp_path / "vgg19.pth"
+    torch.save(vgg19_state_dict(), path)
+    with pytest.raises(ValueError, match="shape mismatch.*conv1_1"):
+        init_weights(build_model("tiny"), path)
+    state = vgg19_state_dict()
+    state["features.1.running_mean"] = torch.zeros(64)
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="vgg19_bn"):
+        init_weights(build_model("openpose"), path)
+
+
+# ---- caffemodel -------------------------------------------------------------------------------------------------
+
+
+def test_blob_wire_bytes_match_caffe_proto_by_hand():
+    """BlobProto{shape: BlobShape{dim: [2]}, data: [1.5, -2]} spelled out byte by byte from caffe.proto's numbers."""
+    data = struct.pack("<2f", 1.5, -2.0)
+    by_hand = bytes([7 << 3 | 2, 3, 1 << 3 | 2, 1, 2]) + bytes([5 << 3 | 2, 8]) + data
+    np.testing.assert_array_equal(decode_blob(memoryview(by_hand)), np.array([1.5, -2.0], np.float32))
+    assert encode_blob(np.array([1.5, -2.0], np.float32)) == by_hand
+    legacy_unpacked = bytes([1 << 3, 1, 2 << 3, 1, 3 << 3, 1, 4 << 3, 2])  # num/channels/height/width = 1,1,1,2
+    legacy_unpacked += bytes([5 << 3 | 5]) + data[:4] + bytes([5 << 3 | 5]) + data[4:]
+    np.testing.assert_array_equal(decode_blob(memoryview(legacy_unpacked)), np.array([[[[1.5, -2.0]]]], np.float32))
+    assert encode_blob(np.array([1.5, -2.0], np.float32), legacy_shape=True, packed=False) == legacy_unpacked
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.parametrize("packed", [True, False])
+def test_caffemodel_round_trip_tiny(tmp_path, legacy, packed):
+    torch.manual_seed(0)
+    source = build_model("tiny")
+    path = tmp_path / "tiny.caffemodel"
+    layers = conv_layers(source)
+    layers = {"data": [], **layers, "relu1_1": []}  # layers without blobs are skipped
+    write_caffemodel(path, layers, legacy=legacy, legacy_shape=legacy, packed=packed)
+    read = read_caffemodel(path)
+    assert list(read) == list(conv_layers(source))
+    torch.manual_seed(1)
+    target = build_model("tiny")
+    report = init_weights(target, path)
+    assert report.kind == "caffemodel" and report.random == [] and report.ignored == []
+    assert_same_weights(source, target)
+
+
+def test_caffemodel_missing_layer_or_wrong_shape_fails(tmp_path):
+    layers = conv_layers(build_model("tiny"))
+    path = tmp_path / "bad.caffemodel"
+    del layers["Mconv1_stage2_b"]
+    write_caffemodel(path, layers)
+    with pytest.raises(ValueError, match="Mconv1_stage2_b.*not in the caffemodel"):
+        init_weights(build_model("tiny"), path)
+    layers = conv_layers(build_model("tiny"))
+    layers["conv6_1_CPM"][0] = layers["conv6_1_CPM"][0][:, :3]  # wrong shape
+    layers["conv2_1"][1] = layers["conv2_1"][1][:-1]
+    write_caffemodel(path, layers)
+    with pytest.raises(ValueError, match=r"conv2_1\.bias.*conv6_1_CPM\.weight"):
+        init_weights(build_model("tiny"), path)
+    (tmp_path / "trunc.caffemodel").write_bytes(path.read_bytes()[:-7])
+    with pytest.raises(ValueError, match="not a readable caffemodel"):
+        read_caffemodel(tmp_path / "trunc.caffemodel")
+
+
+@pytest.mark.slow
+def test_caffemodel_round_trip_full_openpose(tmp_path):
+    """The released model's layout at full size (36.8 M floats), the modern `layer` field, through convert."""
+    torch.manual_seed(0)
+    source = build_model("openpose")
+    path = tmp_path / "pose_iter_102000.caffemodel"
+    write_caffemodel(path, conv_layers(source))
+    out = tmp_path / "openpose_hand.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out)]) == 0
+    assert_same_weights(source, load_model(out))
+
+
+# ---- handpose convert, init from handpose files -----------------------------------------------------------------
+
+
+def test_convert_cli_writes_loadable_safetensors(tmp_path, capsys):
+    source = build_model("tiny")
+    path = tmp_path / "seed.npy"
+    np.save(path, seed_npy_dict(source, ["conv1_1", "conv1_2"]), allow_pickle=True)
+    out = tmp_path / "tiny.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "tiny"]) == 0
+    printed = capsys.readouterr().out
+    assert "2 layers loaded" in printed and "random: conv2_1" in printed
+    model = load_model(out)
+    assert model.config.preset == "tiny"
+    assert torch.equal(model.conv1_2.weight, source.conv1_2.weight)
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"\x00" * 32)
+    assert cli_main(["-q", "convert", "--from", str(bad), "--out", str(out), "--preset", "tiny"]) == 2
+
+
+def test_init_from_handpose_files(tmp_path):
+    source = build_model("tiny")
+    st, ckpt = tmp_path / "w.safetensors", tmp_path / "w.pt"
+    save_weights(source, st)
+    torch.save({"model": source.state_dict(), "model_config": to_dict(source.config), "step": 1}, ckpt)
+    for path, kind in ((st, "safetensors"), (ckpt, "checkpoint")):
+        target = build_model("tiny")
+        report = init_weights(target, path)
+        assert report.kind == kind and report.random == []
+        assert_same_weights(source, target)
+    with pytest.raises(ValueError, match="does not fit"):
+        init_weights(build_model("lite"), st)

@@ -53,6 +53,7 @@ class HandScene:
     palm_normal: np.ndarray  # (3,) camera frame
     camera: Camera
     light: Light
+    skin_noise: np.ndarray  # (6, 6) float32 around 1: blotchy brightness of the skin, stretched over the hand
 
 
 def _fraction(rng: np.random.Generator) -> float:
@@ -89,6 +90,7 @@ def build_scene(hand_rng: np.random.Generator, look_rng: np.random.Generator, si
     sleeve = hand.cap_part == kin.PART_SLEEVE
     colors[sleeve] = tints[sleeve] = random_color(look_rng)
     light = random_light(look_rng)
+    skin_noise = 1.0 + (look_rng.random((6, 6), dtype=np.float32) - 0.5) * np.float32(look_rng.uniform(0.0, 0.3))
 
     if look_rng.random() < 0.15:  # a 3D object (ball, rod, cup) between the camera and the hand
         j = joints[look_rng.integers(0, 21)]
@@ -105,6 +107,7 @@ def build_scene(hand_rng: np.random.Generator, look_rng: np.random.Generator, si
     return HandScene(
         cap_a=a, cap_b=b, cap_ra=ra, cap_rb=rb, colors=colors, tint_colors=tints, num_hand=m, joints=joints,
         joint_radius=hand.joint_radius, palm_normal=rotation @ np.array([0.0, 0.0, 1.0]), camera=camera, light=light,
+        skin_noise=skin_noise,
     )
 
 
@@ -117,15 +120,17 @@ def render_scene(scene: HandScene, canvas: np.ndarray, factor: int = 2) -> tuple
     size = canvas.shape[0]
     buf = render_capsules(scene.cap_a, scene.cap_b, scene.cap_ra, scene.cap_rb, scene.camera, size, factor)
     premult, cov = shade(buf, scene.colors, scene.light, scene.palm_normal, scene.tint_colors)
+    if premult.size:
+        premult *= cv2.resize(scene.skin_noise, (premult.shape[1], premult.shape[0]),
+                              interpolation=cv2.INTER_CUBIC)[..., None]
     hand_mask = np.zeros((size, size), bool)
     obj_mask = np.zeros((size, size), bool)
     region = upsample_region(premult, cov, buf.box, factor, size)
     if region is not None:
         (Y0, Y1, X0, X1), col, alpha = region
-        win = canvas[Y0:Y1, X0:X1].astype(np.float32)
-        win *= 1.0 - alpha[..., None]
-        win += col
-        canvas[Y0:Y1, X0:X1] = np.clip(win, 0, 255).astype(np.uint8)
+        keep = cv2.cvtColor(255 - alpha, cv2.COLOR_GRAY2BGR)  # (H, W, 3) how much background shows
+        win = canvas[Y0:Y1, X0:X1]
+        canvas[Y0:Y1, X0:X1] = cv2.add(cv2.multiply(win, keep, scale=1.0 / 255.0), col)
         y0, y1, x0, x1 = buf.box
         ids = buf.ids[y0:y1, x0:x1]
         dsize = ((x1 - x0) * factor, (y1 - y0) * factor)

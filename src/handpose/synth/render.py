@@ -92,6 +92,8 @@ def render_capsules(
     params = np.stack([pa[:, 0], pa[:, 1], d[:, 0] * inv_len2, d[:, 1] * inv_len2, d[:, 0], d[:, 1], rho_a,
                        rho_b - rho_a, ra * inv_cos, (rb - ra) * inv_cos, a[:, 2], b[:, 2] - a[:, 2]], 1).tolist()
     grid = np.arange(n, dtype=np.float32)
+    piece = np.zeros((n, n), np.int16)  # which piece is nearest at each pixel, and where along its axis
+    along = np.zeros((n, n), np.float32)
     for i, (px, py, ux, uy, dx, dy, r0, dr, R0, dR, z0, dz) in enumerate(params):
         x0, y0, x1, y1 = boxes[i]
         if x1 <= x0 or y1 <= y0:
@@ -103,22 +105,19 @@ def render_capsules(
         np.minimum(t, 1.0, out=t)
         ex = X - t * dx  # offset from the axis
         ey = Y - t * dy
-        inv_rho = 1.0 / (r0 + t * dr)
-        ex *= inv_rho
-        ey *= inv_rho
-        q = 1.0 - ex * ex - ey * ey  # > 0 inside
-        inside = q > 0.0
-        np.maximum(q, 0.0, out=q)
-        h = np.sqrt(q)
+        rho = r0 + t * dr
+        q = ex * ex + ey * ey
+        q /= rho * rho  # < 1 inside
+        inside = q < 1.0
+        np.minimum(q, 1.0, out=q)
+        h = np.sqrt(1.0 - q)
         z = z0 + t * dz - (R0 + t * dR) * h
         win = depth[y0:y1, x0:x1]
         upd = inside & (z < win)
         np.copyto(win, z, where=upd)
-        np.copyto(ids[y0:y1, x0:x1], owner[i], where=upd)
-        np.copyto(nx[y0:y1, x0:x1], ex, where=upd)
-        np.copyto(ny[y0:y1, x0:x1], ey, where=upd)
-        h *= -1.0
-        np.copyto(nz[y0:y1, x0:x1], h, where=upd)
+        np.copyto(piece[y0:y1, x0:x1], np.int16(i), where=upd)
+        np.copyto(along[y0:y1, x0:x1], t, where=upd)
+    ids[depth < np.inf] = owner[piece[depth < np.inf]]
     drawn = [bx for bx in boxes if bx[2] > bx[0] and bx[3] > bx[1]]
     if drawn:
         arr = np.array(drawn)
@@ -126,6 +125,17 @@ def render_capsules(
                max(int(arr[:, 0].min()) - 1, 0), min(int(arr[:, 2].max()) + 1, n))
     else:
         box = (0, 0, 0, 0)
+    # normals of the visible surface, once per pixel: the offset from the axis over the radius, and towards the camera
+    y0, y1, x0, x1 = box
+    P = np.array(params, np.float32).reshape(-1, 12)[piece[y0:y1, x0:x1]]  # (h, w, 12)
+    t = along[y0:y1, x0:x1]
+    inv_rho = 1.0 / (P[..., 6] + t * P[..., 7])
+    ex = (grid[x0:x1] - P[..., 0] - t * P[..., 4]) * inv_rho
+    ey = (grid[y0:y1, None] - P[..., 1] - t * P[..., 5]) * inv_rho
+    cov = ids[y0:y1, x0:x1] >= 0
+    nx[y0:y1, x0:x1] = np.where(cov, ex, 0.0)
+    ny[y0:y1, x0:x1] = np.where(cov, ey, 0.0)
+    nz[y0:y1, x0:x1] = np.where(cov, -np.sqrt(np.maximum(1.0 - ex * ex - ey * ey, 0.0)), 0.0)
     return Buffers(depth=depth, nx=nx, ny=ny, nz=nz, ids=ids, box=box, factor=factor, stretch=stretch)
 
 
@@ -173,17 +183,18 @@ def upsample_region(premult: np.ndarray, coverage: np.ndarray, box: tuple[int, i
                     size: int) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
     """Upsample a shaded box (internal px ``box`` = y0, y1, x0, x1) to image resolution.
 
-    Returns ((Y0, Y1, X0, X1) in image px, colour (H, W, 3) premultiplied, alpha (H, W)) or None when empty.
+    Returns ((Y0, Y1, X0, X1) in image px, colour (H, W, 3) uint8 premultiplied, alpha (H, W) uint8 0..255) or
+    None when empty.
     """
     y0, y1, x0, x1 = box
     if y1 <= y0 or x1 <= x0:
         return None
-    if factor == 1:
-        col, alpha = premult, coverage
-    else:
+    col = np.minimum(premult, 255.0).astype(np.uint8)
+    alpha = (coverage * 255.0).astype(np.uint8)
+    if factor > 1:
         dsize = ((x1 - x0) * factor, (y1 - y0) * factor)
-        col = cv2.resize(premult, dsize, interpolation=cv2.INTER_LINEAR)
-        alpha = cv2.resize(coverage, dsize, interpolation=cv2.INTER_LINEAR)
+        col = cv2.resize(col, dsize, interpolation=cv2.INTER_LINEAR)
+        alpha = cv2.resize(alpha, dsize, interpolation=cv2.INTER_LINEAR)
     Y0, X0 = y0 * factor, x0 * factor
     Y1, X1 = min(y1 * factor, size), min(x1 * factor, size)
     return (Y0, Y1, X0, X1), col[: Y1 - Y0, : X1 - X0], alpha[: Y1 - Y0, : X1 - X0]

@@ -82,11 +82,41 @@ def background(rng: np.random.Generator, size: int, skin: np.ndarray) -> np.ndar
     img += (rng.random((g, g, 1), dtype=np.float32) - 0.5) * np.float32(rng.uniform(0, 50))  # grain
     small = np.clip(img, 0, 255).astype(np.uint8)
     interp = cv2.INTER_LINEAR if rng.random() < 0.5 else cv2.INTER_CUBIC
-    out = cv2.resize(small, (size, size), interpolation=interp)
+    work = size // 2 if rng.random() < 0.5 else size  # half the time drawn at half resolution: softer and cheaper
+    out = cv2.resize(small, (work, work), interpolation=interp)
+    if rng.random() < 0.35:
+        _person(rng, out, skin)
     _clutter(rng, out, int(rng.integers(0, 14)), skin)
-    if rng.random() < 0.5:  # out of focus
-        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.8, 3.0))
+    if work != size:
+        out = cv2.resize(out, (size, size), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.3:  # out of focus
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.8, 2.5))
     return out
+
+
+def _person(rng: np.random.Generator, img: np.ndarray, skin: np.ndarray) -> None:
+    """A rough person behind the hand, in place: a torso in clothes, a neck, a face and hair."""
+    size = img.shape[0]
+    s = size * rng.uniform(0.15, 0.45)  # head height
+    cx, cy = rng.uniform(0, size), rng.uniform(-0.2 * size, 0.8 * size)
+    face = tuple(int(v) for v in np.clip(skin * rng.uniform(0.8, 1.15) + rng.normal(0, 8, 3), 0, 255))
+    hair = tuple(int(v) for v in np.clip(rng.uniform(10, 90) * rng.uniform(0.7, 1.3, 3), 0, 255))
+    cloth = random_color(rng)
+    tilt = float(rng.uniform(-15, 15))
+    cv2.ellipse(img, (int(cx), int(cy + 2.2 * s)), (int(1.6 * s), int(1.5 * s)), tilt, 180, 360, cloth, -1,
+                cv2.LINE_AA)  # shoulders
+    cv2.rectangle(img, (int(cx - 1.6 * s), int(cy + 2.2 * s)), (int(cx + 1.6 * s), int(cy + 5 * s)), cloth, -1)
+    cv2.rectangle(img, (int(cx - 0.22 * s), int(cy + 0.3 * s)), (int(cx + 0.22 * s), int(cy + 0.9 * s)), face, -1)
+    cv2.ellipse(img, (int(cx), int(cy - 0.08 * s)), (int(0.42 * s), int(0.55 * s)), tilt, 0, 360, hair, -1,
+                cv2.LINE_AA)
+    cv2.ellipse(img, (int(cx), int(cy + 0.05 * s)), (int(0.36 * s), int(0.5 * s)), tilt, 0, 360, face, -1,
+                cv2.LINE_AA)
+    if rng.random() < 0.8:  # eyes and mouth, darker
+        dark = tuple(int(v * 0.45) for v in face)
+        for ex in (-0.14, 0.14):
+            cv2.circle(img, (int(cx + ex * s), int(cy)), max(1, int(0.04 * s)), dark, -1, cv2.LINE_AA)
+        cv2.line(img, (int(cx - 0.1 * s), int(cy + 0.28 * s)), (int(cx + 0.1 * s), int(cy + 0.28 * s)), dark,
+                 max(1, int(0.03 * s)), cv2.LINE_AA)
 
 
 def _clutter(rng: np.random.Generator, img: np.ndarray, count: int, skin: np.ndarray) -> None:

@@ -70,3 +70,5 @@ def test_cli_writes_the_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert len(list((tmp_path / "synth3").glob("*.jpg"))) == 3
     assert str(tmp_path / "synth3") in capsys.readouterr().out
     assert main(["synth", "--out", str(tmp_path), "--count", "3", "--workers", "0"]) == 2
+    assert main(["synth", "--out", str(tmp_path), "--count", "3", "--seed", "-1"]) == 2
+    assert "seed must be >= 0" in capsys.readouterr().err

@@ -180,7 +180,8 @@ def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, f
     if plain:
         canvas = np.full((size, size, 3), 128, np.uint8)
     else:
-        canvas = background(bg_rng, size, back)
+        centre = scene.camera.project(scene.joints).mean(0)
+        canvas = background(bg_rng, size, back, (float(centre[0]), float(centre[1])))
     pts, hand_mask, obj_mask, xy = render_scene(scene, canvas, factor)
     occ = obj_mask
     if not plain and occ_rng.random() < 0.3:

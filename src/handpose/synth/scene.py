@@ -44,8 +44,8 @@ def random_light(rng: np.random.Generator) -> Light:
     d = np.array([rng.normal(), rng.normal(), -abs(rng.normal(0.9, 0.6))])
     return Light(
         direction=d / np.linalg.norm(d),
-        ambient=float(rng.uniform(0.25, 0.6)),
-        diffuse=float(rng.uniform(0.4, 0.85)),
+        ambient=float(rng.uniform(0.25, 0.75)),
+        diffuse=float(rng.uniform(0.25, 0.85)),
         specular=float(rng.uniform(0.0, 0.18)),
         shininess=float(rng.uniform(6.0, 25.0)),
     )
@@ -61,15 +61,21 @@ def random_color(rng: np.random.Generator) -> tuple[int, int, int]:
     return tuple(int(v) for v in np.clip(c, 0, 255))
 
 
-def background(rng: np.random.Generator, size: int, skin: np.ndarray) -> np.ndarray:
+def background(rng: np.random.Generator, size: int, skin: np.ndarray,
+               focus: tuple[float, float] | None = None) -> np.ndarray:
     """A textured random background (size, size, 3) uint8 with clutter, some of it skin coloured.
 
     The texture is composed on a coarse grid (gradient + blotches + fine grain, mostly in brightness with a little
-    colour) and upsampled once, which keeps the cost independent of the image size.
+    colour) and upsampled once, which keeps the cost independent of the image size. ``focus`` (x, y) is where the
+    hand will be: a person drawn in the background is sometimes put right behind it (a hand before a face or body).
     """
+    studio = rng.random() < 0.12  # a plain bright backdrop, as in product and stock photographs
     g = int(rng.integers(8, 100))  # grid cells: low = smooth walls, high = fabric, foliage, carpet
     c0 = np.array(random_color(rng), np.float32)
     c1 = np.array(random_color(rng), np.float32)
+    if studio:
+        c0 = np.float32(rng.uniform(200, 255)) + rng.normal(0, 5, 3).astype(np.float32)
+        c1 = c0 - np.float32(rng.uniform(0, 50))
     lin = np.linspace(0.0, 1.0, g, dtype=np.float32)
     ang = rng.uniform(0, 2 * np.pi)
     ramp = np.cos(ang) * lin[None, :] + np.sin(ang) * lin[:, None]
@@ -85,8 +91,9 @@ def background(rng: np.random.Generator, size: int, skin: np.ndarray) -> np.ndar
     work = size // 2 if rng.random() < 0.5 else size  # half the time drawn at half resolution: softer and cheaper
     out = cv2.resize(small, (work, work), interpolation=interp)
     if rng.random() < 0.35:
-        _person(rng, out, skin)
-    _clutter(rng, out, int(rng.integers(0, 14)), skin)
+        near = None if focus is None or rng.random() < 0.5 else (focus[0] * work / size, focus[1] * work / size)
+        _person(rng, out, skin, near)
+    _clutter(rng, out, int(rng.integers(0, 4 if studio else 14)), skin)
     if work != size:
         out = cv2.resize(out, (size, size), interpolation=cv2.INTER_LINEAR)
     if rng.random() < 0.3:  # out of focus
@@ -94,11 +101,15 @@ def background(rng: np.random.Generator, size: int, skin: np.ndarray) -> np.ndar
     return out
 
 
-def _person(rng: np.random.Generator, img: np.ndarray, skin: np.ndarray) -> None:
-    """A rough person behind the hand, in place: a torso in clothes, a neck, a face and hair."""
+def _person(rng: np.random.Generator, img: np.ndarray, skin: np.ndarray, near: tuple[float, float] | None) -> None:
+    """A rough person in the background, in place: a torso in clothes, a neck, a face and hair (``near`` = around
+    that point, the face or the chest behind the hand)."""
     size = img.shape[0]
     s = size * rng.uniform(0.15, 0.45)  # head height
-    cx, cy = rng.uniform(0, size), rng.uniform(-0.2 * size, 0.8 * size)
+    if near is None:
+        cx, cy = rng.uniform(0, size), rng.uniform(-0.2 * size, 0.8 * size)
+    else:
+        cx, cy = near[0] + rng.normal(0, 0.3 * s), near[1] - rng.uniform(-0.3, 2.5) * s
     face = tuple(int(v) for v in np.clip(skin * rng.uniform(0.8, 1.15) + rng.normal(0, 8, 3), 0, 255))
     hair = tuple(int(v) for v in np.clip(rng.uniform(10, 90) * rng.uniform(0.7, 1.3, 3), 0, 255))
     cloth = random_color(rng)

@@ -58,6 +58,8 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
+    if seed < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     if size < 32:
         raise ValueError(f"image size must be at least 32 pixels, got {size}")
     if workers < 1:

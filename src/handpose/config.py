@@ -22,6 +22,7 @@ class ModelConfig:
     preset: str = "openpose"
     backbone: str = "vgg19"  # "vgg19" (OpenPose's front) or a lighter backbone named by model/cpm.py
     width: float = 1.0  # channel multiplier of the lighter backbones
+    backbone_repeats: int = 4  # mobilenet: plain 512-wide (x width) units after the dilated one
     feature_channels: int = 128  # conv5_3_CPM output channels, fed to every stage
     stage1_layers: int = 0  # 3x3 convs (stage_channels wide) ahead of conv6_1_CPM in stage 1 (OpenPose: none)
     stage1_channels: int = 512  # conv6_1_CPM

@@ -57,11 +57,12 @@ class ResidualRefine(nn.Module):
         return x + self.conv_b(self.conv_a(x))
 
 
-def mobilenet_layers(width: float) -> list[tuple[int, int, int]]:
+def mobilenet_layers(width: float, repeats: int = 4) -> list[tuple[int, int, int]]:
     """MobileNet-v1 truncated at output stride 8 (Lightweight OpenPose's backbone): ``(cout, stride, dilation)``
-    of each depthwise-separable unit after the first full 3x3 stride-2 conv (whose output is the first ``cin``)."""
+    of each depthwise-separable unit after the first full 3x3 stride-2 conv (whose output is the first ``cin``);
+    ``repeats`` plain 512-wide units follow the dilated one (Lightweight OpenPose: 4)."""
     plan = [(64, 1, 1), (128, 2, 1), (128, 1, 1), (256, 2, 1), (256, 1, 1), (512, 1, 1), (512, 1, 2)]
-    plan += [(512, 1, 1)] * 4
+    plan += [(512, 1, 1)] * repeats
     return [(scaled(c, width), s, d) for c, s, d in plan]
 
 

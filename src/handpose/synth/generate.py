@@ -54,6 +54,8 @@ class HandScene:
     camera: Camera
     light: Light
     skin_noise: np.ndarray  # (6, 6) float32 around 1: blotchy brightness of the skin, stretched over the hand
+    nails: np.ndarray  # (M, 3) camera-frame back of each fingertip capsule (zero elsewhere)
+    nail_color: np.ndarray  # (3,) BGR
 
 
 def _fraction(rng: np.random.Generator) -> float:
@@ -90,6 +92,8 @@ def build_scene(hand_rng: np.random.Generator, look_rng: np.random.Generator, si
     sleeve = hand.cap_part == kin.PART_SLEEVE
     colors[sleeve] = tints[sleeve] = random_color(look_rng)
     light = random_light(look_rng)
+    nails = hand.cap_nail @ rotation.T
+    nail_color = np.clip(0.55 * back + 0.45 * np.array([215.0, 215.0, 240.0]) + look_rng.normal(0, 8, 3), 0, 255)
     skin_noise = 1.0 + (look_rng.random((6, 6), dtype=np.float32) - 0.5) * np.float32(look_rng.uniform(0.0, 0.3))
 
     if look_rng.random() < 0.15:  # a 3D object (ball, rod, cup) between the camera and the hand
@@ -107,7 +111,8 @@ def build_scene(hand_rng: np.random.Generator, look_rng: np.random.Generator, si
     return HandScene(
         cap_a=a, cap_b=b, cap_ra=ra, cap_rb=rb, colors=colors, tint_colors=tints, num_hand=m, joints=joints,
         joint_radius=hand.joint_radius, palm_normal=rotation @ np.array([0.0, 0.0, 1.0]), camera=camera, light=light,
-        skin_noise=skin_noise,
+        skin_noise=skin_noise, nails=np.concatenate([nails, np.zeros((len(ra) - len(nails), 3))]),
+        nail_color=nail_color,
     )
 
 
@@ -119,7 +124,8 @@ def render_scene(scene: HandScene, canvas: np.ndarray, factor: int = 2) -> tuple
     """
     size = canvas.shape[0]
     buf = render_capsules(scene.cap_a, scene.cap_b, scene.cap_ra, scene.cap_rb, scene.camera, size, factor)
-    premult, cov = shade(buf, scene.colors, scene.light, scene.palm_normal, scene.tint_colors)
+    premult, cov = shade(buf, scene.colors, scene.light, scene.palm_normal, scene.tint_colors, scene.nails,
+                         scene.nail_color)
     if premult.size:
         premult *= cv2.resize(scene.skin_noise, (premult.shape[1], premult.shape[0]),
                               interpolation=cv2.INTER_CUBIC)[..., None]

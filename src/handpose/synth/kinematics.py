@@ -76,6 +76,7 @@ class HandModel:
     cap_ra: np.ndarray  # (M,)
     cap_rb: np.ndarray  # (M,)
     cap_part: np.ndarray  # (M,) int
+    cap_nail: np.ndarray  # (M, 3) the back of a distal phalanx (where its nail is), zero on other capsules
 
 
 # joint limits (degrees)
@@ -188,14 +189,15 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
     """Forward kinematics: joints (21, 3) in CMU order and the capsules of fingers, palm and forearm."""
     joints = np.zeros((21, 3))
     jr = np.zeros(21)
-    A, B, RA, RB, P = [], [], [], [], []
+    A, B, RA, RB, P, N = [], [], [], [], [], []
 
-    def cap(a: np.ndarray, b: np.ndarray, ra: float, rb: float, part: int) -> None:
+    def cap(a: np.ndarray, b: np.ndarray, ra: float, rb: float, part: int, nail: np.ndarray | None = None) -> None:
         A.append(a)
         B.append(b)
         RA.append(ra)
         RB.append(rb)
         P.append(part)
+        N.append(np.zeros(3) if nail is None else nail)
 
     # cupping: the ring and pinky metacarpals fold towards the palm and the centre
     mcp = shape.mcp.copy()
@@ -214,7 +216,7 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
             R = R @ rot_x(flex)
             q = p + R[:, 1] * shape.phalanges[f, j]
             end = q - R[:, 1] * radii[j + 1] * _TIP_INSET if j == 2 else q
-            cap(p, end, radii[j], radii[j + 1], PART_FINGER)
+            cap(p, end, radii[j], radii[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
             joints[k + j + 1], jr[k + j + 1] = q, radii[j + 1]
             if j == 0:
                 webs.append((0.7 * p + 0.3 * q, 0.8 * radii[0]))
@@ -231,7 +233,7 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
         R = R @ rot_x(flex)
         q = p + R[:, 1] * shape.thumb[j]
         end = q - R[:, 1] * tr[j + 1] * _TIP_INSET if j == 2 else q
-        cap(p, end, tr[j], tr[j + 1], PART_FINGER)
+        cap(p, end, tr[j], tr[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
         joints[2 + j], jr[2 + j] = q, tr[j + 1]
         p = q
 
@@ -261,4 +263,5 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
         cap_ra=np.array(RA),
         cap_rb=np.array(RB),
         cap_part=np.array(P, dtype=np.int64),
+        cap_nail=np.array(N),
     )

@@ -32,6 +32,7 @@ class Buffers:
     box: tuple[int, int, int, int]  # (y0, y1, x0, x1) internal px holding everything drawn, plus a 1 px margin
     factor: int  # image pixels per internal pixel
     stretch: np.ndarray  # (M,) per capsule, 1 / cos(tilt out of the image plane): its surface is r * stretch deep
+    along: np.ndarray  # (n, n) float32 position 0..1 along the axis of the capsule piece seen at each pixel
 
     @property
     def normal(self) -> np.ndarray:
@@ -136,7 +137,8 @@ def render_capsules(
     nx[y0:y1, x0:x1] = np.where(cov, ex, 0.0)
     ny[y0:y1, x0:x1] = np.where(cov, ey, 0.0)
     nz[y0:y1, x0:x1] = np.where(cov, -np.sqrt(np.maximum(1.0 - ex * ex - ey * ey, 0.0)), 0.0)
-    return Buffers(depth=depth, nx=nx, ny=ny, nz=nz, ids=ids, box=box, factor=factor, stretch=stretch)
+    return Buffers(depth=depth, nx=nx, ny=ny, nz=nz, ids=ids, box=box, factor=factor, stretch=stretch,
+                   along=along)
 
 
 @dataclass
@@ -151,11 +153,13 @@ class Light:
 
 
 def shade(buf: Buffers, colors: np.ndarray, light: Light, tint: np.ndarray | None = None,
-          tint_colors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+          tint_colors: np.ndarray | None = None, nails: np.ndarray | None = None,
+          nail_color: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Shade the drawn box ``buf.box``: colour (h, w, 3) float32 BGR premultiplied by coverage, coverage (h, w).
 
     ``colors`` (M, 3) per capsule. ``tint`` (3,) camera-frame direction: surfaces facing it blend towards
-    ``tint_colors`` (M, 3) (the lighter palm side of a hand).
+    ``tint_colors`` (M, 3) (the lighter palm side of a hand). ``nails`` (M, 3) camera-frame directions (zero for
+    none): the outer half of such a capsule, where its surface faces that way, takes ``nail_color`` (3,).
     """
     y0, y1, x0, x1 = buf.box
     ids = buf.ids[y0:y1, x0:x1]  # (h, w); -1 picks the appended black row below
@@ -166,6 +170,11 @@ def shade(buf: Buffers, colors: np.ndarray, light: Light, tint: np.ndarray | Non
         w = nx * np.float32(1.6 * tint[0]) + ny * np.float32(1.6 * tint[1]) + nz * np.float32(1.6 * tint[2]) + 0.1
         np.clip(w, 0.0, 1.0, out=w)
         col += (np.concatenate([tint_colors.astype(np.float32), zero])[ids] - col) * w[..., None]
+    if nails is not None and nail_color is not None and np.any(nails):
+        nd = np.concatenate([nails.astype(np.float32), zero])[ids]  # (h, w, 3)
+        facing = nd[..., 0] * nx + nd[..., 1] * ny + nd[..., 2] * nz
+        w = np.clip((facing - 0.5) * 4.0, 0.0, 1.0) * (buf.along[y0:y1, x0:x1] > 0.4) * np.float32(0.6)
+        col += (nail_color.astype(np.float32) - col) * w[..., None]
     L = light.direction
     half = L + np.array([0.0, 0.0, -1.0])
     half /= np.linalg.norm(half) + 1e-6
@@ -189,8 +198,9 @@ def upsample_region(premult: np.ndarray, coverage: np.ndarray, box: tuple[int, i
     y0, y1, x0, x1 = box
     if y1 <= y0 or x1 <= x0:
         return None
-    col = np.minimum(premult, 255.0).astype(np.uint8)
-    alpha = (coverage * 255.0).astype(np.uint8)
+    # a slight blur of premultiplied colour and coverage together anti-aliases the silhouette
+    col = cv2.GaussianBlur(np.minimum(premult, 255.0).astype(np.uint8), (3, 3), 0.6)
+    alpha = cv2.GaussianBlur((coverage * 255.0).astype(np.uint8), (3, 3), 0.6)
     if factor > 1:
         dsize = ((x1 - x0) * factor, (y1 - y0) * factor)
         col = cv2.resize(col, dsize, interpolation=cv2.INTER_LINEAR)

@@ -128,11 +128,11 @@ def render_capsules(
         box = (0, 0, 0, 0)
     # normals of the visible surface, once per pixel: the offset from the axis over the radius, and towards the camera
     y0, y1, x0, x1 = box
-    P = np.array(params, np.float32).reshape(-1, 12)[piece[y0:y1, x0:x1]]  # (h, w, 12)
+    P = np.array(params, np.float32).reshape(-1, 12)[:, [0, 1, 4, 5, 6, 7]][piece[y0:y1, x0:x1]]  # (h, w, 6)
     t = along[y0:y1, x0:x1]
-    inv_rho = 1.0 / (P[..., 6] + t * P[..., 7])
-    ex = (grid[x0:x1] - P[..., 0] - t * P[..., 4]) * inv_rho
-    ey = (grid[y0:y1, None] - P[..., 1] - t * P[..., 5]) * inv_rho
+    inv_rho = 1.0 / (P[..., 4] + t * P[..., 5])
+    ex = (grid[x0:x1] - P[..., 0] - t * P[..., 2]) * inv_rho
+    ey = (grid[y0:y1, None] - P[..., 1] - t * P[..., 3]) * inv_rho
     cov = ids[y0:y1, x0:x1] >= 0
     nx[y0:y1, x0:x1] = np.where(cov, ex, 0.0)
     ny[y0:y1, x0:x1] = np.where(cov, ey, 0.0)
@@ -165,16 +165,18 @@ def shade(buf: Buffers, colors: np.ndarray, light: Light, tint: np.ndarray | Non
     ids = buf.ids[y0:y1, x0:x1]  # (h, w); -1 picks the appended black row below
     nx, ny, nz = buf.nx[y0:y1, x0:x1], buf.ny[y0:y1, x0:x1], buf.nz[y0:y1, x0:x1]
     zero = np.zeros((1, 3), np.float32)
-    col = np.concatenate([colors.astype(np.float32), zero])[ids]  # (h, w, 3)
+    col = np.concatenate([colors.astype(np.float32), zero])[ids]  # (h, w, 3); ids == -1 picks the black row
     if tint is not None and tint_colors is not None:
         w = nx * np.float32(1.6 * tint[0]) + ny * np.float32(1.6 * tint[1]) + nz * np.float32(1.6 * tint[2]) + 0.1
         np.clip(w, 0.0, 1.0, out=w)
         col += (np.concatenate([tint_colors.astype(np.float32), zero])[ids] - col) * w[..., None]
     if nails is not None and nail_color is not None and np.any(nails):
-        nd = np.concatenate([nails.astype(np.float32), zero])[ids]  # (h, w, 3)
-        facing = nd[..., 0] * nx + nd[..., 1] * ny + nd[..., 2] * nz
-        w = np.clip((facing - 0.5) * 4.0, 0.0, 1.0) * (buf.along[y0:y1, x0:x1] > 0.4) * np.float32(0.6)
-        col += (nail_color.astype(np.float32) - col) * w[..., None]
+        has_nail = np.append(np.any(nails != 0, axis=1), False)[ids]  # (h, w)
+        yy, xx = np.nonzero(has_nail & (buf.along[y0:y1, x0:x1] > 0.4))
+        nd = nails.astype(np.float32)[ids[yy, xx]]  # (K, 3)
+        facing = nd[:, 0] * nx[yy, xx] + nd[:, 1] * ny[yy, xx] + nd[:, 2] * nz[yy, xx]
+        w = np.clip((facing - 0.5) * 4.0, 0.0, 1.0)[:, None] * np.float32(0.6)
+        col[yy, xx] += (nail_color.astype(np.float32) - col[yy, xx]) * w
     L = light.direction
     half = L + np.array([0.0, 0.0, -1.0])
     half /= np.linalg.norm(half) + 1e-6

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from handpose.synth.generate import SynthSample, render_sample
+from handpose.synth.generate import SYNTH_VERSION, SynthSample, render_sample
 from handpose.synth.writer import write_dataset
 
-__all__ = ["SynthSample", "render_sample", "write_dataset"]
+__all__ = ["SYNTH_VERSION", "SynthSample", "render_sample", "write_dataset"]

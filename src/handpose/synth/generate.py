@@ -21,6 +21,9 @@ from handpose.synth.scene import background, camera_effects, occluders, random_c
 
 LOG = logging.getLogger(__name__)
 
+# bumped whenever the same (seed, index) renders a different picture; caches of rendered datasets key on it
+SYNTH_VERSION = 1
+
 _NEIGHBOURS = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 VISIBILITY_TOLERANCE = 1.25  # a joint is visible when the nearest surface at its pixel is within this many radii
 

@@ -1,8 +1,9 @@
 """Write a synthetic dataset in CMU's hand_labels_synth layout: ``out/<folder>/NNNNNNNN.jpg`` + ``.json``.
 
-Each json holds ``hand_pts`` (21 x [x, y, v]), ``is_left`` (0/1) and, as extra keys readers ignore, ``seed`` and
-``index``. The files are byte-for-byte the same for the same seed, whatever the number of worker processes:
-sample ``i`` depends only on ``(seed, i)`` and OpenCV's JPEG encoder is deterministic for a given quality.
+Each json holds ``hand_pts`` (21 x [x, y, v]), ``is_left`` (0/1) and, as extra keys readers ignore, ``seed``,
+``index`` and ``synth_version``. The files are byte-for-byte the same for the same seed, whatever the number of
+worker processes: sample ``i`` depends only on ``(seed, i)`` and OpenCV's JPEG encoder is deterministic for a
+given quality.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from handpose.synth.generate import SynthSample, render_sample
+from handpose.synth.generate import SYNTH_VERSION, SynthSample, render_sample
 
 LOG = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ def encode_sample(sample: SynthSample, seed: int, index: int) -> tuple[bytes, st
     if not ok:
         raise RuntimeError(f"JPEG encoding failed for synthetic sample {index}")
     pts = [[round(float(x), 3), round(float(y), 3), float(v)] for x, y, v in sample.hand_pts]
-    doc = {"hand_pts": pts, "is_left": int(sample.is_left), "seed": seed, "index": index}
+    doc = {"hand_pts": pts, "is_left": int(sample.is_left), "seed": seed, "index": index,
+           "synth_version": SYNTH_VERSION}
     return jpg.tobytes(), json.dumps(doc)
 
 

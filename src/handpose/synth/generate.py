@@ -101,7 +101,7 @@ def build_scene(hand_rng: np.random.Generator, look_rng: np.random.Generator, si
 
     if look_rng.random() < 0.15:  # a 3D object (ball, rod, cup) between the camera and the hand
         j = joints[look_rng.integers(0, 21)]
-        centre = j * look_rng.uniform(0.6, 0.95)
+        centre = j * look_rng.uniform(0.75, 0.95)
         d = look_rng.normal(size=3)
         d *= look_rng.uniform(0.0, 12.0) / (np.linalg.norm(d) + 1e-9)
         r = look_rng.uniform(0.6, 3.0)

@@ -176,20 +176,25 @@ def streams(seed: int, index: int) -> list[np.random.Generator]:
     return [np.random.default_rng(c) for c in children]
 
 
-def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, factor: int = 2) -> SynthSample:
+def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, factor: int | None = None
+                  ) -> SynthSample:
     """Render sample ``index`` of the dataset with ``seed`` in memory.
 
     ``plain`` keeps the same hand, camera and light but uses a flat grey background and no occluders, blur or
-    noise (for tests that compare the labels with the picture).
+    noise (for tests that compare the labels with the picture). ``factor``: image pixels per rendering pixel;
+    by default 2, or 3 for a hand spanning more than half the image (it has pixels to spare).
     """
     hand_rng, look_rng, bg_rng, occ_rng, fx_rng = streams(seed, index)
     is_left = bool(hand_rng.random() < 0.5)
     scene = build_scene(hand_rng, look_rng, size)
     back = scene.colors[0]
+    xy = scene.camera.project(scene.joints)  # (21, 2)
+    if factor is None:
+        factor = 3 if float(np.max(xy.max(0) - xy.min(0))) > 0.5 * size else 2
     if plain:
         canvas = np.full((size, size, 3), 128, np.uint8)
     else:
-        centre = scene.camera.project(scene.joints).mean(0)
+        centre = xy.mean(0)
         canvas = background(bg_rng, size, back, (float(centre[0]), float(centre[1])))
     pts, hand_mask, obj_mask, xy = render_scene(scene, canvas, factor)
     occ = obj_mask

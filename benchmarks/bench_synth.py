@@ -3,7 +3,8 @@
 Measures, in one run: the full per-image path (render + JPEG encode + write) in this process, as wall-clock and as
 CPU time (images per CPU-second is the per-core figure and is less disturbed by other load on a shared machine);
 a per-stage breakdown; the same path with the hand rendered at full resolution (factor 1, the baseline the
-half-resolution renderer is compared with); and ``write_dataset`` with 2 spawned workers.
+default reduced-resolution rendering, 1/2 or 1/3 of the image resolution, is compared with); and
+``write_dataset`` with 2 spawned workers.
 Usage: ``python benchmarks/bench_synth.py [--quick]``.
 """
 
@@ -55,7 +56,7 @@ def main() -> int:
               f" ({1000 * cpu / n:.1f} ms CPU per image)")
         wall1, cpu1 = _timed(lambda i: full(i, factor=1), n // 3)
         print(f"baseline, hand rendered at full resolution (factor 1): {(n // 3) / cpu1:.0f} images per CPU-second"
-              f" -> half-resolution rendering is {cpu1 / (n // 3) / (cpu / n):.2f}x faster")
+              f" -> the default reduced-resolution rendering is {cpu1 / (n // 3) / (cpu / n):.2f}x faster")
 
         # per-stage breakdown (CPU ms per image)
         rngs = [streams(1, i) for i in range(n)]
@@ -63,14 +64,14 @@ def main() -> int:
         stages = {
             "pose + camera": lambda i: build_scene(*streams(1, i)[:2], size),
             "background": lambda i: background(rngs[i][2], size, scenes[i].colors[0]),
-            "hand render + composite": lambda i: render_scene(scenes[i], np.zeros((size, size, 3), np.uint8)),
+            "hand render + composite (1/2)": lambda i: render_scene(scenes[i], np.zeros((size, size, 3), np.uint8)),
             "camera effects": lambda i: camera_effects(np.random.default_rng(i), np.zeros((size, size, 3), np.uint8)),
             "JPEG encode": lambda i: cv2.imencode(".jpg", np.full((size, size, 3), i % 255, np.uint8),
                                                   [cv2.IMWRITE_JPEG_QUALITY, 80]),
         }
         for name, fn in stages.items():
             _, c = _timed(fn, n)
-            print(f"  {name:26s} {1000 * c / n:6.2f} ms CPU per image")
+            print(f"  {name:30s} {1000 * c / n:6.2f} ms CPU per image")
 
     with tempfile.TemporaryDirectory() as tmp:
         count = 2 * n

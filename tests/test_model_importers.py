@@ -233,7 +233,7 @@ def test_vgg19_into_a_thinner_preset_or_from_vgg19_bn_fails(tmp_path):
     state["features.1.running_mean"] = torch.zeros(64)
     torch.save(state, path)
     with pytest.raises(ValueError, match="vgg19_bn"):
-        init_weights(build_model("openpose"), path)
+        init_weights(build_model("tiny"), path)
 
 
 # ---- caffemodel -------------------------------------------------------------------------------------------------

@@ -57,24 +57,28 @@ class ImportReport:
 
 def detect_kind(path: str | Path) -> str:
     """One of :data:`KINDS`, from the file's first bytes and suffix (``ValueError`` when unknown)."""
-    path = Path(path)
+    return _classify(Path(path))[0]
+
+
+def _classify(path: Path) -> tuple[str, object]:
+    """``(kind, contents)``: a torch file is loaded once here (weights_only) and handed on; others load later."""
     if not path.is_file():
         raise FileNotFoundError(f"weight file not found: {path}")
     with path.open("rb") as f:
         head = f.read(16)
     suffix = path.suffix.lower()
     if suffix == ".safetensors":
-        return "safetensors"
+        return "safetensors", None
     if suffix == ".caffemodel":
-        return "caffemodel"
+        return "caffemodel", None
     if head.startswith(NPY_MAGIC) or suffix in (".npy", ".pkl", ".pickle"):
-        return "npy"
-    if head.startswith(b"PK") or suffix in CHECKPOINT_SUFFIXES or suffix == ".bin":  # torch.save zip archives
+        return "npy", None
+    if head.startswith(b"PK") or suffix in CHECKPOINT_SUFFIXES or suffix == ".bin":  # torch.save files
         state = _torch_load(path)
         if isinstance(state, dict) and "model" in state and CONFIG_KEY in state:
-            return "checkpoint"
+            return "checkpoint", state
         if is_vgg_state_dict(state):
-            return "vgg19"
+            return "vgg19", state
         raise ValueError(f"{path}: a torch file that is neither a handpose checkpoint nor a VGG-19 state dict")
     raise ValueError(
         f"{path}: unknown weight file kind; expected .safetensors, a .pt checkpoint, a torchvision VGG-19 .pth, "
@@ -85,7 +89,7 @@ def detect_kind(path: str | Path) -> str:
 def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
     """Load ``path`` into ``model`` in place (see the module docstring for the kinds); returns the report."""
     path = Path(path)
-    kind = detect_kind(path)
+    kind, contents = _classify(path)
     source = str(path)
     if kind in ("safetensors", "checkpoint"):
         if kind == "safetensors":
@@ -93,7 +97,7 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
 
             state = load_file(str(path), device="cpu")
         else:
-            state = dict(_torch_load(path)["model"])
+            state = dict(contents["model"])  # type: ignore[index]
         load_state_strict(model, state, source)
         return ImportReport(source, kind, loaded=_conv_names(model))
     if kind == "caffemodel":
@@ -107,7 +111,7 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
     elif kind == "npy":
         layers = _npy_layers(load_pickled_npy(path), source)
     else:
-        layers, unused = vgg19_layers(_torch_load(path), source)
+        layers, unused = vgg19_layers(contents, source)  # type: ignore[arg-type]
         report = assign_layers(model, layers, source, kind)
         report.ignored = sorted(set(report.ignored) | {k.rsplit(".", 1)[0] for k in unused})
         LOG.info("%s", report.summary())

@@ -343,7 +343,7 @@ def _train(run: _Run) -> dict[str, Any]:
                                      dtype=torch.float32, device=device)
                 bad, signalled, out_of_time = (bool(f) for f in any_true(flags).tolist())
                 if bad:
-                    values = [float(x) for x in per_stage]
+                    values = [float(x.detach()) for x in per_stage]
                     raise NonFiniteLossError(
                         f"non-finite loss at step {run.step + 1} (epoch {run.samples_seen / len(train_set):.2f}): "
                         f"stage losses {values}; the run stopped without updating the weights and the last good "

@@ -8,6 +8,7 @@ under a temporary name and renamed when complete, so an interrupted render is ne
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import shutil
 from pathlib import Path
@@ -56,6 +57,11 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
     """An endless loader of this rank's batches, starting at stream position ``start_sample`` (see train_sampler)."""
     sampler = StreamSampler(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size, start_sample)
     workers = max(0, int(cfg.workers))
+    # Workers start from a fresh interpreter (forkserver / spawn), not a fork of this process: a forked copy of
+    # OpenCV's or OpenMP's busy thread pools can deadlock in the worker (seen: cv2.setNumThreads in a forked
+    # worker after validation used cv2 here). Startup costs a second per worker, once (persistent workers).
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn") if workers else None
     return torch.utils.data.DataLoader(
         EpochIndexed(dataset),
         batch_size=cfg.batch_size,
@@ -65,6 +71,7 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=ignore_sigint_in_worker if workers > 0 else None,
+        multiprocessing_context=context,
     )
 
 

@@ -1,0 +1,120 @@
+"""The training loop on a tiny rendered dataset: exact resume, non-finite stop, TensorBoard, best weights."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from handpose.checkpoint import list_checkpoints, load_checkpoint
+from handpose.config import DataConfig, TrainConfig, to_dict
+from handpose.model.cpm import preset
+from handpose.train import NonFiniteLossError, train
+
+LOG_LINE = re.compile(r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6}, loss=\S+, loss_ll_heat=\S+$")
+
+
+@pytest.fixture(scope="module")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from handpose.synth import write_dataset
+
+    root = tmp_path_factory.mktemp("rendered")
+    write_dataset(root, count=40, seed=3, size=96)
+    return root
+
+
+def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
+    base = TrainConfig(data=str(data), out=str(out), model=preset("tiny"), dataset=DataConfig(input_size=64),
+                       batch_size=4, max_steps=8, workers=0, log_every=2, val_every=0, ckpt_every=100, amp=False,
+                       warmup_steps=2, lr=1e-3, threads=1)
+    return dataclasses.replace(base, **kw)
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+@pytest.mark.slow
+def test_resume_continues_exactly(synth_data: Path, tmp_path: Path) -> None:
+    whole = train(_cfg(synth_data, tmp_path / "whole"))
+    first = train(_cfg(synth_data, tmp_path / "split", stop_at_step=4))
+    assert first["stopped"] == "stop_at_step" and first["step"] == 4
+    ckpt = load_checkpoint(list_checkpoints(tmp_path / "split" / "checkpoints")[-1])
+    assert ckpt["step"] == 4 and ckpt["samples_seen"] == 16
+    assert ckpt["epoch"] == pytest.approx(16 / first["train_samples"])  # the true epoch: samples seen / size
+    second = train(_cfg(synth_data, tmp_path / "split", resume=str(tmp_path / "split")))
+    assert second["stopped"] == "completed" and second["step"] == 8 == whole["step"]
+    a, b = _weights(tmp_path / "whole" / "model.safetensors"), _weights(tmp_path / "split" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=f"{key} differs after resume")
+    assert whole["rank_weight_sha256"] == second["rank_weight_sha256"]
+    # and the run really trained: the weights moved away from their initialisation
+    untrained = train(_cfg(synth_data, tmp_path / "none", max_steps=1, lr=1e-12))
+    assert untrained["rank_weight_sha256"] != whole["rank_weight_sha256"]
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synth_data: Path, tmp_path: Path) -> None:
+    # an absurd learning rate: the first update makes the weights ~1e30, the next forward pass overflows
+    cfg = _cfg(synth_data, tmp_path, lr=1e30, warmup_steps=0, schedule="constant", ckpt_every=1, keep_checkpoints=10,
+               max_steps=20)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at step (\d+)") as err:
+        train(cfg)
+    failed = int(re.search(r"at step (\d+)", str(err.value)).group(1))
+    ckpts = list_checkpoints(tmp_path / "checkpoints")
+    assert [int(p.stem.split("-")[1]) for p in ckpts] == list(range(1, failed))  # nothing written at or after it
+    assert str(ckpts[-1]) in str(err.value)  # the message names the last good checkpoint
+    last = load_checkpoint(ckpts[-1])
+    assert last["step"] == failed - 1 and all(torch.isfinite(t).all() for t in last["model"].values())
+    assert not (tmp_path / "model.safetensors").exists() and not (tmp_path / "summary.json").exists()
+    assert not [p for p in (tmp_path / "checkpoints").iterdir() if "tmp" in p.name]
+
+
+@pytest.mark.slow
+def test_end_to_end_tensorboard_best_weights_and_log_lines(synth_data: Path, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from handpose.data.formats import load_splits
+    from handpose.predict import Predictor
+
+    cfg = _cfg(synth_data, tmp_path, max_steps=12, log_every=3, val_every=6, val_images=2, ckpt_every=5,
+               keep_checkpoints=2, workers=1, amp=True)
+    with caplog.at_level(logging.INFO, logger="handpose"):
+        summary = train(cfg)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("epoch=")]
+    assert len(lines) == 4 and all(LOG_LINE.match(line) for line in lines), lines
+    splits = load_splits(synth_data)
+    assert summary["train_samples"] == len(splits.train) and summary["val_samples"] == len(splits.val) > 0
+    assert lines[-1].startswith(f"epoch={12 * 4 / len(splits.train):.2f} step=12,")  # samples seen / train size
+    assert summary["stopped"] == "completed" and summary["best"]["step"] in (6, 12)
+
+    acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "scalars": 0}).Reload()
+    scalars = set(acc.Tags()["scalars"])
+    expected = {"train/loss", "train/loss_ll_heat", "train/loss_stage1", "train/loss_stage2", "train/lr",
+                "train/examples_per_sec", "train/epoch", "val/PCK@0.2", "val/AUC", "val/EPE"}
+    assert expected <= scalars, scalars
+    assert [e.step for e in acc.Scalars("train/loss")] == [3, 6, 9, 12]
+    assert [e.step for e in acc.Scalars("val/PCK@0.2")] == [6, 12]
+    assert {"val/sample0", "val/sample1"} <= set(acc.Tags()["images"])
+    img = acc.Images("val/sample0")[-1]
+    assert img.width >= 3 * 160 and img.height == 2 * 160  # a row per stage: image+skeleton, background, tips
+
+    # weights every other command reads, with the training crop settings stored
+    best = Predictor.from_file(tmp_path / "best.safetensors")
+    assert best.spec.input_size == 64 and best.stages == 2
+    assert (tmp_path / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "config.json").read_text()) == to_dict(
+        dataclasses.replace(cfg, data=str(synth_data), data_format="hand_labels_synth"))
+    names = [p.name for p in list_checkpoints(tmp_path / "checkpoints")]
+    assert names == ["ckpt-00000010.pt", "ckpt-00000012.pt"]
+    ckpt = torch.load(tmp_path / "checkpoints" / names[-1], weights_only=True)
+    assert {"model", "model_config", "optimizer", "scheduler", "step", "epoch", "rng", "train_config"} <= set(ckpt)
+    assert ckpt["model_config"] == to_dict(preset("tiny")) and ckpt["step"] == 12

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -135,3 +136,17 @@ def test_color_matrix_identity_and_greys() -> None:
     np.testing.assert_allclose(M[:, :3], 1.2 * np.eye(3), atol=1e-6)
     M = T.color_matrix(1, 0.5, 1, 0, 100.0)  # contrast halves distances to the mean
     np.testing.assert_allclose(M[:, :3] @ np.full(3, 140.0) + M[:, 3], np.full(3, 120.0), atol=1e-3)
+
+
+def test_warp_paths_agree() -> None:
+    """The BGRA fast path (sources up to 4x the crop area) and the plain 3-channel warp give the same crop."""
+    rng = np.random.default_rng(4)
+    for h, w in ((90, 70), (300, 260)):  # fast path, plain path
+        img = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+        M = T.crop_matrix((35, 45), 60, 64, rotation_deg=17, flip=True, shift=(30, 0))  # partly outside the image
+        ref = cv2.warpAffine(img, M, (64, 64), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=(128, 128, 128))
+        out = T.warp(img, M, 64)
+        assert out.shape == (64, 64, 3) and out.dtype == np.uint8
+        assert np.abs(out.astype(int) - ref).max() <= 1
+        assert (T.warp(img, T.crop_matrix((1000, 1000), 60, 64), 64) == T.PAD_VALUE).all()  # the grey border

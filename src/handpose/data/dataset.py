@@ -16,6 +16,10 @@ another sample drawn from the same random state, and the bad index is counted pe
 never read again by that process. Each process (the main one and every DataLoader worker) keeps its own count: it
 logs one warning at the first bad image of each reason and one summary when it exits (a non-persistent worker
 exits at the end of each epoch); ``log_skipped()`` logs the calling process's summary on demand.
+
+Creating a HandDataset sets OpenCV to one thread in the calling process (``cv2.setNumThreads(1)``), as detectron2
+and YOLOv5 do: the parallelism is the DataLoader workers, and changing OpenCV's thread count inside a forked worker
+can deadlock.
 """
 
 from __future__ import annotations
@@ -94,7 +98,10 @@ class HandDataset(torch.utils.data.Dataset):
         self._bad: set[int] = set()
         self._pid = os.getpid()
         self._finalizer_pid = -1
-        self._threads_set_pid = -1
+        if cv2.getNumThreads() != 1:
+            # One OpenCV thread: DataLoader workers are the parallelism. This must happen here, in the parent:
+            # changing it inside a forked worker can deadlock on the parent's thread-pool state (seen in tests).
+            cv2.setNumThreads(1)
 
     # ------------------------------------------------------------------------------------------- bookkeeping
 
@@ -178,10 +185,6 @@ class HandDataset(torch.utils.data.Dataset):
         }
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        if self._threads_set_pid != os.getpid():
-            self._threads_set_pid = os.getpid()
-            if torch.utils.data.get_worker_info() is not None:
-                cv2.setNumThreads(1)  # one thread per DataLoader worker: the workers are the parallelism
         n = len(self)
         index = int(index)
         if not 0 <= index < n:

@@ -120,16 +120,22 @@ def transform_keypoints(keypoints: np.ndarray, M: np.ndarray) -> np.ndarray:
 
 
 def warp(image: np.ndarray, M: np.ndarray, out_size: int) -> np.ndarray:
-    """Resample ``image`` (H, W, 3) uint8 through M into an (out_size, out_size, 3) crop (bilinear, grey border)."""
+    """Resample ``image`` (H, W, 3) uint8 through M into an (out_size, out_size, 3) crop (bilinear, grey border).
+
+    OpenCV's bilinear warp is about twice as fast on 4-channel images, so a source that is not much larger than the
+    crop is warped as BGRA (the conversion costs less than it saves); the result is identical.
+    """
+    M = np.asarray(M, dtype=np.float64)
+    size = (int(out_size), int(out_size))
+    if image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8 and (
+        image.shape[0] * image.shape[1] <= 4 * size[0] * size[1]
+    ):
+        bgra = cv2.cvtColor(image, cv2.COLOR_BGR2BGRA)
+        out = cv2.warpAffine(bgra, M, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=(PAD_VALUE, PAD_VALUE, PAD_VALUE, 255))
+        return cv2.cvtColor(out, cv2.COLOR_BGRA2BGR)
     border = (PAD_VALUE,) * (image.shape[2] if image.ndim == 3 else 1)
-    return cv2.warpAffine(
-        image,
-        np.asarray(M, dtype=np.float64),
-        (int(out_size), int(out_size)),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=border,
-    )
+    return cv2.warpAffine(image, M, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
 
 
 def to_network_input(img: np.ndarray) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from pathlib import Path
 
 import cv2
@@ -191,17 +192,29 @@ def test_bad_images_are_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCa
 
 
 def test_dataloader_workers_survive_bad_images(tmp_path: Path) -> None:
+    """Forked workers skip a bad image, see set_epoch and match the main process."""
     samples = _samples(tmp_path, 6)
     samples[2] = Sample(tmp_path / "gone.jpg", samples[2].keypoints, False, samples[2].box, None, "gone")
     ds = HandDataset(samples, DataConfig(input_size=64), train=True)
-    loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=2)
+    loader = torch.utils.data.DataLoader(ds, batch_size=3, num_workers=2, multiprocessing_context="fork")
     seen = []
     for epoch in range(2):
         ds.set_epoch(epoch)
         for batch in loader:
             assert batch["image"].shape == (3, 3, 64, 64)
             seen += batch["index"].tolist()
+        assert torch.equal(batch["matrix"][-1], ds[5]["matrix"])  # the worker used this epoch's augmentation
     assert len(seen) == 12 and 2 not in seen
+
+
+def test_pickled_copy_gives_the_same_items(tmp_path: Path) -> None:
+    """What spawn / forkserver DataLoader workers receive: a pickled copy that yields identical items."""
+    ds = HandDataset(_samples(tmp_path, 3), DataConfig(input_size=64), train=True, seed=5)
+    ds.set_epoch(4)
+    copy = pickle.loads(pickle.dumps(ds))
+    for i in range(3):
+        a, b = ds[i], copy[i]
+        assert all(torch.equal(a[k], b[k]) or (k == "head_size" and a[k].isnan() and b[k].isnan()) for k in a)
 
 
 def test_sample_round_trip(tmp_path: Path) -> None:

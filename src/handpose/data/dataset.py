@@ -103,6 +103,12 @@ class HandDataset(torch.utils.data.Dataset):
             # changing it inside a forked worker can deadlock on the parent's thread-pool state (seen in tests).
             cv2.setNumThreads(1)
 
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled in a spawn / forkserver DataLoader worker: a fresh process, so one OpenCV thread is safe to set."""
+        self.__dict__.update(state)
+        if cv2.getNumThreads() != 1:
+            cv2.setNumThreads(1)
+
     # ------------------------------------------------------------------------------------------- bookkeeping
 
     def __len__(self) -> int:

@@ -365,6 +365,9 @@ def _train(run: _Run) -> dict[str, Any]:
 
                 if run.step % cfg.log_every == 0 or run.step == steps_total:
                     rate = window_samples / max(time.perf_counter() - window_start - window_excluded, 1e-9)
+                    if info.enabled:  # the mean over every rank's batches
+                        torch.distributed.all_reduce(acc)
+                        acc /= info.world_size
                     means = (acc / acc_steps).tolist()
                     epoch = run.samples_seen / len(train_set)
                     lr = scheduler.get_last_lr()[0]

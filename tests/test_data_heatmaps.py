@@ -103,3 +103,20 @@ def test_decode_edge_and_flat_maps_are_finite() -> None:
     assert scores[1, 0] == -1.0
     with pytest.raises(ValueError):
         heatmaps.decode(np.zeros((22, 5, 5)))
+
+
+def test_decode_to_original_inverts_the_crop() -> None:
+    from handpose.data import transforms as T
+
+    rng = np.random.default_rng(5)
+    kps, maps, Ms = [], [], []
+    for n in range(3):
+        kp = np.ones((21, 3), dtype=np.float32)
+        kp[:, :2] = rng.uniform(300, 400, size=(21, 2))
+        M = T.crop_matrix((350, 350), 150, 128, rotation_deg=30 * n, flip=n == 1)
+        maps.append(heatmaps.encode(T.transform_keypoints(kp, M), 128)[0])
+        kps.append(kp)
+        Ms.append(M)
+    xy, scores = heatmaps.decode_to_original(torch.from_numpy(np.stack(maps)), torch.tensor(np.stack(Ms)))
+    assert xy.shape == (3, 21, 2) and scores.shape == (3, 21)
+    np.testing.assert_allclose(xy, np.stack(kps)[..., :2], atol=0.1 * 150 / 128)

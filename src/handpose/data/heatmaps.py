@@ -117,3 +117,19 @@ def decode(maps: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
     v = py + oy
     xy = np.stack([(u + 0.5) * stride - 0.5, (v + 0.5) * stride - 0.5], axis=-1)  # (N*21, 2) input pixels
     return xy.reshape(N, NUM_KEYPOINTS, 2).astype(np.float32), peak_clean.reshape(N, NUM_KEYPOINTS).astype(np.float32)
+
+
+def decode_to_original(maps: object, matrices: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """Keypoints in original-image pixels: :func:`decode`, then each crop's inverse affine.
+
+    Args:
+        maps: (N, C >= 21, h, w) numpy array or torch tensor.
+        matrices: (N, 2, 3) original px -> crop px (the dataset's "matrix"), numpy or torch.
+    Returns:
+        xy (N, 21, 2) float32 original pixels, scores (N, 21) float32.
+    """
+    xy, scores = decode(maps, stride)  # (N, 21, 2) crop px
+    M = _as_numpy(matrices).astype(np.float64)  # (N, 2, 3)
+    A_inv = np.linalg.inv(M[:, :, :2])  # (N, 2, 2)
+    back = np.einsum("nij,nkj->nki", A_inv, xy.astype(np.float64) - M[:, None, :, 2])  # (N, 21, 2)
+    return back.astype(np.float32), scores

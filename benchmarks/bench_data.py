@@ -14,6 +14,7 @@ Usage: ``python benchmarks/bench_data.py [--quick] [--index-files N] [--samples 
 from __future__ import annotations
 
 import argparse
+import collections
 import dataclasses
 import json
 import os
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from handpose.config import AugmentConfig, DataConfig
-from handpose.data import formats
+from handpose.data import formats, images
 from handpose.data.dataset import HandDataset
 from handpose.data.sample import Sample
 from handpose.data.transforms import visible_box
@@ -73,6 +74,16 @@ def throughput(ds: HandDataset, n: int) -> float:
             ds.set_epoch(k // len(ds))
         ds[k % len(ds)]
     return n / (time.perf_counter() - t0)
+
+
+def paired_throughput(datasets: list[HandDataset], n: int, rounds: int = 5) -> list[float]:
+    """Median items/s of each dataset over ``rounds`` interleaved rounds of n / rounds items (a shared, noisy machine
+    drifts: interleaving keeps a comparison fair)."""
+    rates: list[list[float]] = [[] for _ in datasets]
+    for _ in range(rounds):
+        for k, ds in enumerate(datasets):
+            rates[k].append(throughput(ds, max(1, n // rounds)))
+    return [float(np.median(r)) for r in rates]
 
 
 def write_annotations(root: Path, n: int) -> None:
@@ -143,25 +154,33 @@ def main() -> int:
         big_hand = write_images(tmp_path / "hd_big", max(8, n_img // 3), 1920, 1080, 600.0, 2)
         small_hand = write_images(tmp_path / "hd_small", max(8, n_img // 3), 1920, 1080, 150.0, 3)
 
-        print(f"\n1. samples/s per worker process at input 368 ({n_items} items each)")
-        rows = [
-            ("368x368 JPEG, augmentation on", s368, cfg),
-            ("368x368 JPEG, evaluation crop (no augmentation)", s368, eval_cfg),
+        print(f"\n1. samples/s per worker process at input 368 ({n_items} items each; pairs interleaved, medians)")
+        pairs = [
+            ("368x368 JPEG, augmentation on", s368, cfg,
+             "368x368 JPEG, evaluation crop (no augmentation)", eval_cfg),
             ("1920x1080 JPEG, hand ~600 px, FULL decode (baseline)", big_hand,
-             dataclasses.replace(cfg, reduced_decode=False)),
-            ("1920x1080 JPEG, hand ~600 px, reduced decode", big_hand, cfg),
-            ("1920x1080 JPEG, hand ~150 px (no reduction applies)", small_hand, cfg),
+             dataclasses.replace(cfg, reduced_decode=False),
+             "1920x1080 JPEG, hand ~600 px, reduced decode", cfg),
         ]
-        for name, samples, c in rows:
-            rate = throughput(HandDataset(samples, c, train=True), n_items)
-            print(f"  {name:58s} {rate:7.1f} samples/s  ({1000 / rate:5.2f} ms/sample)")
+        for name_a, samples, cfg_a, name_b, cfg_b in pairs:
+            ra, rb = paired_throughput([HandDataset(samples, cfg_a, train=True),
+                                        HandDataset(samples, cfg_b, train=True)], n_items)
+            for name, rate in ((name_a, ra), (name_b, rb)):
+                print(f"  {name:58s} {rate:7.1f} samples/s  ({1000 / rate:5.2f} ms/sample)")
+        rate = throughput(HandDataset(small_hand, cfg, train=True), n_items)
+        print(f"  {'1920x1080 JPEG, hand ~150 px (no reduction applies)':58s} {rate:7.1f} samples/s  "
+              f"({1000 / rate:5.2f} ms/sample)")
+        reduced = HandDataset(big_hand, cfg, train=True)
+        factors = [images.reduce_factor(reduced.crop_matrix(i, reduced.rng(i))) for i in range(len(reduced))]
+        print(f"  (hand ~600 px: libjpeg reduction factors used over one epoch: "
+              f"{dict(sorted(collections.Counter(factors).items()))})")
 
         print(f"\n2. indexing {n_index} per-hand json files (hand_labels_synth layout, warm page cache)")
         root = tmp_path / "index"
         t0 = time.perf_counter()
         write_annotations(root, n_index)
         print(f"  (writing them took {time.perf_counter() - t0:.1f} s)")
-        for workers in (1, formats.default_workers()):
+        for workers in (1, max(2, formats.default_workers())):
             t0 = time.perf_counter()
             splits = formats.load_splits(root, workers=workers)
             dt = time.perf_counter() - t0

@@ -136,6 +136,7 @@ def test_coco_image_folders(tmp_path: Path, layout: str) -> None:
         assert len(splits.train) == 4 and splits.val == []
     s = min(splits.train, key=lambda s: s.key)
     assert s.image_path.is_file() and s.head_size == 50.0 and s.box[2:].tolist() == [46.0, 47.0]
+    assert F._PEEKED == {}  # the json parsed for detection went to its reader and is not kept
 
 
 def test_bad_annotations_each_reason(tmp_path: Path) -> None:

@@ -139,6 +139,22 @@ def _head_size(value: Any) -> float | None:
     return h if np.isfinite(h) and h > 0 else None
 
 
+_PEEKED: dict[tuple[str, int, int], Any] = {}  # the one json detect_format parsed whole, handed to its reader
+
+
+def _file_id(path: Path | str) -> tuple[str, int, int]:
+    st = os.stat(path)
+    return str(path), st.st_mtime_ns, st.st_size
+
+
+def _load_json_once(path: Path) -> Any:
+    """A dataset-level json (COCO, panopticdb): reuse the parse detect_format just did, else read it."""
+    try:
+        return _PEEKED.pop(_file_id(path))
+    except (KeyError, OSError):
+        return _load_json(path)
+
+
 def _load_json(path: Path | str) -> Any:
     try:
         with open(path, "rb") as f:
@@ -167,12 +183,13 @@ def _map_chunks(fn: Callable[[list[str]], Any], items: list[str], workers: int) 
 
 
 def default_workers() -> int:
-    """Processes for json reading: the CPUs this process may use, at most 8."""
+    """Processes for json reading: the CPUs this process may use (at most 8); 1 below 4 CPUs, where a pool did not
+    pay on the 2-core development machine (benchmarks/bench_data.py)."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         n = os.cpu_count() or 1
-    return max(1, min(8, n))
+    return 1 if n < 4 else min(8, n)
 
 
 # ----------------------------------------------------------------------------------------------- per-hand json files
@@ -350,7 +367,7 @@ def read_panopticdb(path: Path, report: SkipReport, workers: int = 1) -> list[tu
     """hand143_panopticdb: entries of ``{"root": [...]}``; images relative to the json's folder."""
     jpath = _panoptic_json(path)
     try:
-        obj = _load_json(jpath)
+        obj = _load_json_once(jpath)
     except _BadAnnotationError as bad:
         raise ValueError(f"{jpath}: {bad.reason}; expected {EXPECTED['panopticdb']}") from None
     entries = obj.get("root") if isinstance(obj, dict) else None
@@ -420,7 +437,7 @@ def read_coco(path: Path, report: SkipReport, workers: int = 1) -> list[tuple[Sa
     out: list[tuple[Sample, str | None]] = []
     for jpath in jsons:
         try:
-            obj = _load_json(jpath)
+            obj = _load_json_once(jpath)
         except _BadAnnotationError as bad:
             report.add(bad.reason, jpath, bad.detail)
             continue
@@ -471,7 +488,7 @@ READERS: dict[str, Callable[[Path, SkipReport, int], list[tuple[Sample, str | No
 # ----------------------------------------------------------------------------------------------- detection
 
 
-def _peek_kind(json_path: Path) -> str | None:
+def _peek_kind(json_path: Path, keep: bool = False) -> str | None:
     """"coco", "panopticdb", "hand_labels", "hand_labels_synth" from one json's top-level keys, else None."""
     try:
         obj = _load_json(json_path)
@@ -479,10 +496,11 @@ def _peek_kind(json_path: Path) -> str | None:
         return None
     if not isinstance(obj, dict):
         return None
-    if "images" in obj and "annotations" in obj:
-        return "coco"
-    if "root" in obj:
-        return "panopticdb"
+    if ("images" in obj and "annotations" in obj) or "root" in obj:
+        if keep:  # its reader comes next (load_splits): parse a large file once
+            _PEEKED.clear()
+            _PEEKED[_file_id(json_path)] = obj
+        return "coco" if "images" in obj else "panopticdb"
     if "hand_pts" in obj:
         return "hand_labels" if "head_size" in obj else "hand_labels_synth"
     return None
@@ -499,13 +517,16 @@ def _first_json(folder: Path) -> Path | None:
 def detect_format(path: Path | str) -> str:
     """The format of the dataset at ``path`` (one of ``FORMATS``), from folder and file names, else from the
     keys of one json. Raises FileNotFoundError (no such path) or ValueError (nothing recognisable)."""
-    path = Path(path)
+    return _detect(Path(path), keep=False)
+
+
+def _detect(path: Path, keep: bool) -> str:
     if not path.exists():
         raise FileNotFoundError(f"dataset path does not exist: {path}")
     if path.is_file():
         if path.name.startswith("hands_v143"):
             return "panopticdb"
-        kind = _peek_kind(path) if path.suffix.lower() == ".json" else None
+        kind = _peek_kind(path, keep) if path.suffix.lower() == ".json" else None
         if kind in ("coco", "panopticdb"):
             return kind
         raise ValueError(f"{path}: not a dataset file; expected a COCO keypoint json or {EXPECTED['panopticdb']}")
@@ -518,7 +539,7 @@ def detect_format(path: Path | str) -> str:
     candidates = [j for j in (_first_json(path), _first_json(path / "annotations") if (path / "annotations").is_dir()
                               else None) if j is not None]
     for j in candidates:
-        kind = _peek_kind(j)
+        kind = _peek_kind(j, keep)
         if kind is not None:
             return kind
     raise ValueError(
@@ -538,11 +559,14 @@ def read_samples(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"dataset path does not exist: {path}")
-    fmt = fmt or detect_format(path)
-    if fmt not in READERS:
-        raise ValueError(f"unknown dataset format {fmt!r}; known formats: {', '.join(FORMATS)}")
-    report = SkipReport()
-    tagged = READERS[fmt](path, report, default_workers() if workers is None else workers)
+    try:
+        fmt = fmt or _detect(path, keep=True)
+        if fmt not in READERS:
+            raise ValueError(f"unknown dataset format {fmt!r}; known formats: {', '.join(FORMATS)}")
+        report = SkipReport()
+        tagged = READERS[fmt](path, report, default_workers() if workers is None else workers)
+    finally:
+        _PEEKED.clear()
     return tagged, fmt, report
 
 

@@ -138,10 +138,8 @@ def reduced_matrix(M: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-def reduce_factor(M: np.ndarray, kind_ok: bool = True) -> int:
+def reduce_factor(M: np.ndarray) -> int:
     """Largest libjpeg reduction (1, 2, 4, 8) that keeps the decoded image at least as fine as the crop."""
-    if not kind_ok:
-        return 1
     zoom = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))  # crop px per original px
     for f in (8, 4, 2):
         if zoom * f <= 1.0:

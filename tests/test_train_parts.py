@@ -222,3 +222,22 @@ def test_cli_resume_takes_the_stored_settings(tmp_path: Path) -> None:
     assert cfg.resume == str(tmp_path / "checkpoints" / "ckpt-00000010.pt") and cfg.out == str(tmp_path)
     with pytest.raises(ValueError, match="preset"):
         config_from_args(_args("--resume", str(tmp_path), "--preset", "tiny"))
+
+
+# ------------------------------------------------------------------------------------------------- embedded data
+
+
+def test_embedded_dataset_is_rendered_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handpose.data.formats import load_splits
+    from handpose.train_data import cache_root, embedded_dataset
+
+    monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "cache"))
+    assert cache_root() == tmp_path / "cache"
+    folder = embedded_dataset(seed=2, count=6, size=64)
+    assert folder == tmp_path / "cache" / "synth" / "2-6-64"
+    files = sorted(folder.rglob("*.json"))
+    assert len(files) == 6 and not [p for p in folder.parent.iterdir() if "tmp" in p.name]
+    stamp = files[0].stat().st_mtime_ns
+    assert embedded_dataset(seed=2, count=6, size=64) == folder and files[0].stat().st_mtime_ns == stamp
+    splits = load_splits(folder)
+    assert len(splits.train) + len(splits.val) == 6

@@ -175,9 +175,7 @@ def main() -> None:
                 best = min(w for w, _ in times[a]) / min(w for w, _ in times[b])
                 med = statistics.median(w for w, _ in times[a]) / statistics.median(w for w, _ in times[b])
                 cpu = statistics.median(c for _, c in times[a]) / statistics.median(c for _, c in times[b])
-                print(
-                    f"    ours / plain{fmt} at {size}: wall best {best:.3f}, wall median {med:.3f}, cpu median {cpu:.3f}"
-                )
+                print(f"    ours / plain{fmt} at {size}: wall best {best:.3f}, median {med:.3f}, cpu median {cpu:.3f}")
 
 
 if __name__ == "__main__":

@@ -170,7 +170,7 @@ def export_onnx(
     LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
 
     crops = check_crops if check_crops is not None else sample_crops(size, 2)
-    inputs = [to_network_input(crops)]  # (N, 3, S, S)
+    inputs = [to_network_input(crops if dynamic else crops[:1])]  # (N, 3, S, S); a static graph takes N = 1
     if dynamic:
         odd = max(int(model.config.input_size) // 2 + 20, 24)
         inputs.append(to_network_input(sample_crops(odd, 1, seed=1))[:, :, :, : odd - 9])  # (1, 3, H, W), W != H

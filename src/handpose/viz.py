@@ -153,6 +153,17 @@ def belief_map_figure(
     return cv2.cvtColor(grid, cv2.COLOR_BGR2RGB)
 
 
+def image_from_network_input(x: np.ndarray) -> np.ndarray:
+    """Undo ``transforms.to_network_input``: (3, H, W) float32 (BGR / 256 - 0.5) -> (H, W, 3) BGR uint8.
+
+    Lets training draw validation figures from a batch's ``"image"`` tensor (pass ``tensor.cpu().numpy()``).
+    """
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.ndim != 3 or arr.shape[0] != 3:
+        raise ValueError(f"expected a network input (3, H, W), got {arr.shape}")
+    return np.clip((arr.transpose(1, 2, 0) + 0.5) * 256.0, 0, 255).round().astype(np.uint8)
+
+
 def save_bgr(path: str | Path, image_bgr: np.ndarray) -> Path:
     """Write a BGR image (format from the suffix); raises OSError when OpenCV cannot write it."""
     path = Path(path)

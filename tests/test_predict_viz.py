@@ -1,0 +1,62 @@
+"""Pictures: skeleton overlay and the per-stage belief-map grid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handpose.data.heatmaps import encode
+from handpose.data.transforms import to_network_input
+from handpose.keypoints import FINGER_COLORS_BGR
+from handpose.viz import belief_map_figure, draw_skeleton, image_from_network_input, maps_to_crop, save_rgb
+
+
+def _hand(size: int = 96) -> np.ndarray:
+    kp = np.zeros((21, 3), np.float32)
+    kp[:, 0] = np.linspace(10, size - 15, 21)
+    kp[:, 1] = np.linspace(20, size - 25, 21)
+    kp[:, 2] = 1
+    return kp
+
+
+def test_draw_skeleton_copies_and_colours() -> None:
+    img = np.full((96, 96, 3), 90, np.uint8)
+    kp = _hand()
+    out = draw_skeleton(img, kp[:, :2])
+    assert out is not img and (img == 90).all()  # input untouched
+    thumb_tip = tuple(int(v) for v in np.round(kp[4, :2]))
+    assert tuple(out[thumb_tip[1], thumb_tip[0]]) == FINGER_COLORS_BGR[0]
+    scores = np.ones(21, np.float32)
+    scores[4] = 0.0  # below threshold: not drawn
+    hidden = draw_skeleton(img, kp[:, :2], scores, threshold=0.1)
+    assert tuple(hidden[thumb_tip[1], thumb_tip[0]]) != FINGER_COLORS_BGR[0]
+    with pytest.raises(ValueError, match="21, 2"):
+        draw_skeleton(img, kp[:5, :2])
+
+
+def test_maps_to_crop_keeps_the_peak_in_place() -> None:
+    kp = _hand()
+    maps, _ = encode(kp, 96)
+    big = maps_to_crop(maps, 96)
+    assert big.shape == (22, 96, 96)
+    y, x = np.unravel_index(big[10].argmax(), big[10].shape)
+    assert abs(x - kp[10, 0]) <= 4 and abs(y - kp[10, 1]) <= 4  # within half a cell at stride 8
+
+
+def test_belief_map_figure_grid(tmp_path: Path) -> None:
+    crop = np.full((96, 96, 3), 120, np.uint8)
+    maps, _ = encode(_hand(), 96)
+    fig = belief_map_figure(crop, np.stack([maps * 0.5, maps, maps]), panel_size=128)
+    assert fig.dtype == np.uint8 and fig.shape == (3 * 128, 7 * 128, 3)  # 3 stages x (overlay, bg, 5 tips)
+    path = save_rgb(tmp_path / "maps.png", fig)
+    assert cv2.imread(str(path)).shape == fig.shape
+    one = belief_map_figure(crop, maps, keypoints=_hand()[:, :2], panel_size=64)  # (22, h, w): one stage
+    assert one.shape == (64, 7 * 64, 3)
+
+
+def test_image_from_network_input_round_trip() -> None:
+    img = np.random.default_rng(0).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    assert (image_from_network_input(to_network_input(img)) == img).all()

@@ -139,14 +139,15 @@ class CropSpec:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"image not found: {path}")
-        head = images.header_size(images.read_bytes(path)[:65536])
+        with open(path, "rb") as f:
+            head = images.header_size(f.read(65536))
         if head is None:
             return self.prepare(read_image(path), box, is_left)
         kind, w, h = head
         mats, box_arr = self.matrices((h, w), box, is_left, strict=False)
         finest = mats[int(np.argmax(self.sizes()))]
         try:
-            image, factor = images.load_image(path, reduce=images.reduce_factor(finest, kind == "jpeg"))
+            image, factor = images.load_image(path, reduce=images.reduce_factor(finest) if kind == "jpeg" else 1)
         except images.ImageError as exc:
             raise ValueError(f"cannot read image {path}: {exc}") from None
         crops = [warp(image, images.reduced_matrix(M, factor), size) for M, size in zip(mats, self.sizes())]

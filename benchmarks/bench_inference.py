@@ -5,7 +5,7 @@ All runtimes run in this one process on the same crop (batch 1, the network only
 with the same thread count, one after another, so their ratios hold on a shared machine even when absolute times
 drift. Aims (issue 7): the openpose preset at <= 0.25 s per 368 crop on 2 cores; the lite preset at >= 30 fps.
 Weights are freshly initialised (speed does not depend on their values); int8 is calibrated on rendered crops.
-PyTorch bf16 runs at full size only when a half-size probe says it fits a 15 s budget (CPUs without native
+PyTorch bf16 runs at full size only when a small-crop probe says it fits a 15 s budget (CPUs without native
 bf16 run it far slower than fp32); otherwise the estimate from the probe is printed. The exported files are
 cached in the temporary directory between runs, keyed by the model config (``--no-cache`` to re-export).
 
@@ -52,25 +52,23 @@ def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[floa
     return statistics.median(times), min(times)
 
 
-def onnx_files(preset: str, calib: int, use_cache: bool) -> tuple[Path, Path, Path, str]:
-    """fp32 (dynamic axes), fp32 (static shape, for OpenCV) and int8 files of a freshly initialised preset."""
+def onnx_files(preset: str, calib: int, use_cache: bool) -> tuple[Path, Path, str]:
+    """fp32 and int8 files (dynamic axes; OpenCV 5 reads them too) of a freshly initialised preset."""
     CACHE.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     model = build_model(preset).eval()
     key = hashlib.sha1(json.dumps(to_dict(model.config), sort_keys=True).encode()).hexdigest()[:10]
-    fp32, static, int8 = (CACHE / f"{preset}-{key}{s}.onnx" for s in ("", "_static", "_int8"))
-    if use_cache and fp32.is_file() and static.is_file() and int8.is_file():
-        return fp32, static, int8, "cached"
+    fp32, int8 = (CACHE / f"{preset}-{key}{s}.onnx" for s in ("", "_int8"))
+    if use_cache and fp32.is_file() and int8.is_file():
+        return fp32, int8, "cached"
     t0 = time.perf_counter()
     export_onnx(model, fp32)
-    export_onnx(model, static, dynamic=False)
     t1 = time.perf_counter()
     size = model.config.input_size
     q = quantize_int8(fp32, int8, sample_crops(size, calib, seed=5))
     t2 = time.perf_counter()
     return (
         fp32,
-        static,
         int8,
         f"exported in {t1 - t0:.0f} s, int8 ({q.fmt}, {calib} calibration crops) in {t2 - t1:.0f} s",
     )
@@ -85,7 +83,7 @@ def bench_preset(
     crop = sample_crops(size, 1, seed=3)
     x_np = to_network_input(crop)  # (1, 3, S, S)
     x = torch.from_numpy(x_np)
-    fp32, static, int8, how = onnx_files(preset, calib, use_cache)
+    fp32, int8, how = onnx_files(preset, calib, use_cache)
     print(f"\n{preset}: {count_parameters(model) / 1e6:.2f} M parameters, input {size} x {size}; onnx {how}")
     rows: list[tuple[str, float]] = []
 
@@ -100,12 +98,14 @@ def bench_preset(
         report("pytorch fp32 channels_last", *timed(lambda: model_cl(x_cl), repeats, warmup=2))
         model = model.to(memory_format=torch.contiguous_format)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            # CPUs without native bf16 (AVX2 only) run bf16 convolutions far slower than fp32: probe at half the
-            # side first and only measure the full size when the probe is quick
-            half = torch.from_numpy(to_network_input(sample_crops(max(16, size // 2), 1, seed=3)))
-            probe = timed(lambda: model(half), 1)[0]
+            # CPUs without native bf16 (AVX2 only) run bf16 convolutions far slower than fp32: probe a small crop
+            # first and only measure the full size when the probe says it fits the budget
+            side = max(16, min(size // 2, 48))
+            small = torch.from_numpy(to_network_input(sample_crops(side, 1, seed=3)))
+            probe = timed(lambda: model(small), 1)[0]
+            ratio = (size / side) ** 2
             bf16_repeats = max(2, repeats // 2)
-            if probe * 4 * (bf16_repeats + 1) < bf16_budget_s:
+            if probe * ratio * (bf16_repeats + 1) < bf16_budget_s:
                 report("pytorch bf16 autocast", *timed(lambda: model(x), bf16_repeats))
             else:
                 est = probe * 4
@@ -121,7 +121,7 @@ def bench_preset(
         sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         report(name, *timed(lambda s=sess: s.run(["out"], {"image": x_np}), repeats))
     try:
-        net = cv2.dnn.readNetFromONNX(str(static))
+        net = cv2.dnn.readNetFromONNX(str(fp32))
 
         def run_cv() -> object:
             net.setInput(x_np)

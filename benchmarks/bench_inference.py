@@ -108,11 +108,11 @@ def bench_preset(
             if probe * ratio * (bf16_repeats + 1) < bf16_budget_s:
                 report("pytorch bf16 autocast", *timed(lambda: model(x), bf16_repeats))
             else:
-                est = probe * 4
+                est = probe * ratio
                 rows.append(("pytorch bf16 autocast (estimate)", est))
                 print(
-                    f"  {'pytorch bf16 autocast':28s} skipped: {probe:.1f} s at half size, so ~{est:.0f} s at "
-                    f"{size} (no native bf16 on this CPU)",
+                    f"  {'pytorch bf16 autocast':28s} skipped: {probe:.2f} s at {side} px, so roughly {est:.0f} s "
+                    f"at {size} px by pixel count (no native bf16 on this CPU)",
                     flush=True,
                 )
     opts = ort.SessionOptions()

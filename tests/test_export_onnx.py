@@ -90,3 +90,21 @@ def test_int8_runs_and_reports_difference(tiny: tuple[torch.nn.Module, Path, Pat
     assert "int8" in meta and "model_config" in meta
     ops = {n.op_type for n in onnx.load(str(report.path)).graph.node}
     assert "QLinearConv" in ops
+
+
+def test_export_int8_command_on_real_crops(
+    tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, realdata: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from handpose.predict import Predictor
+
+    _, weights, _ = tiny
+    out = tmp_path / "m.onnx"
+    args = ["export", "--weights", str(weights), "--out", str(out), "--int8"]
+    assert main(args + ["--calib-data", str(realdata / "hand_labels"), "--calib-count", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "int8 vs fp32 keypoints" in text and "calibrated on 4 crops" in text
+    p = Predictor.from_file(tmp_path / "m_int8.onnx")
+    r = p.predict(realdata / "coco_onehand10k" / "9.jpg")
+    assert np.isfinite(r.keypoints).all()
+    assert main(args + ["--calib-data", "synthetic", "--calib-count", "3"]) == 0
+    assert "calibrated on 3 crops from synthetic" in capsys.readouterr().out

@@ -24,7 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .onnx path")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |onnx - torch| of the maps")
-    parser.add_argument("--check-image", default=None, help="image for the parity check (default: a rendered crop)")
+    parser.add_argument(
+        "--check-image",
+        default=None,
+        help="image for the parity check (default: two calibration crops with --int8, else a rendered hand crop)",
+    )
     parser.add_argument("--static-shape", action="store_true", help="fixed 1 x 3 x S x S input instead of dynamic")
     parser.add_argument("--int8", action="store_true", help="also write a static int8 model (OUT stem + _int8.onnx)")
     parser.add_argument("--calib-data", default="synthetic", help="dataset path for calibration, or 'synthetic'")
@@ -48,6 +52,12 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(weights)
     data_cfg = read_data_config(weights, model.config)
     crops = None
+    calib = None
+    if args.int8:  # calibration crops first: the parity check then runs on two of them (real crops)
+        from handpose.quantize import calibration_crops
+
+        calib = calibration_crops(args.calib_data, args.calib_count, data_cfg)
+        crops = calib[:2]
     if args.check_image:
         crops = spec_from_config(data_cfg).prepare(read_image(args.check_image)).crops[0][None]
     report = export_onnx(
@@ -65,10 +75,9 @@ def run(args: argparse.Namespace) -> int:
         f"{report.max_abs_diff:.3g} (tolerance {args.tolerance:g}); keypoints differ by "
         f"{report.keypoint_diff_px:.4f} px on average"
     )
-    if args.int8:
-        from handpose.quantize import calibration_crops, quantize_int8
+    if calib is not None:
+        from handpose.quantize import quantize_int8
 
-        calib = calibration_crops(args.calib_data, args.calib_count, data_cfg)
         q_out = out.with_name(out.stem + "_int8.onnx")
         q = quantize_int8(out, q_out, calib, fmt=args.int8_format)
         print(

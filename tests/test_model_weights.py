@@ -115,3 +115,17 @@ def test_saved_tensors_are_plain(tmp_path):
     path = tmp_path / "cl.safetensors"
     save_weights(model, path)  # channels_last parameters are written contiguous
     assert set(load_file(str(path))) == set(model.state_dict())
+
+
+def test_compiled_or_ddp_prefixed_checkpoint_loads(tmp_path):
+    model = build_model("tiny").eval()
+    path = tmp_path / "compiled.pt"
+    state = {f"_orig_mod.{k}": v for k, v in model.state_dict().items()}
+    torch.save({"model": state, "model_config": to_dict(model.config)}, path)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(load_model(path)(x)[-1], model(x)[-1])
+    partly = dict(model.state_dict())
+    partly["module.extra"] = torch.zeros(1)  # a prefix on some keys only is not a wrapper: named as unexpected
+    with pytest.raises(ValueError, match="module.extra"):
+        load_state_strict(build_model("tiny"), partly)

@@ -65,8 +65,23 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> CP
     return model.eval()
 
 
+WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # torch.compile and DataParallel/DDP wrappers
+
+
+def strip_wrapper_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop a ``_orig_mod.`` / ``module.`` prefix carried by every key (a compiled or DDP-wrapped model's state)."""
+    state = dict(state)
+    for prefix in WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
 def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
-    """``model.load_state_dict`` that names every missing, unexpected and mis-shaped key in one ``ValueError``."""
+    """``model.load_state_dict`` that names every missing, unexpected and mis-shaped key in one ``ValueError``.
+
+    Keys all prefixed by a torch.compile / DDP wrapper (``_orig_mod.``, ``module.``) are accepted without it."""
+    state = strip_wrapper_prefix(state)
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))

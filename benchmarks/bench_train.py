@@ -6,10 +6,11 @@ measured in the same process, interleaved round by round (A B C A B C ...) so th
 disturbs them alike; the figure is the median step time:
 
   fp32            NCHW, fp32, eager                        (the baseline: a plain training loop)
-  channels_last   fp32, channels_last (oneDNN's NHWC kernels)
+  channels_last   fp32, channels_last (oneDNN's NHWC kernels), fused AdamW (as handpose.train)
   bf16            bf16 autocast, NCHW
   bf16+cl         bf16 autocast + channels_last
   compile         channels_last + torch.compile (with --compile; slow to start)
+(every variant but fp32 uses the fused AdamW kernel that handpose.train uses; fp32 uses AdamW's default)
 
 and reports each variant's samples/s and its ratio to the baseline, then what ``handpose train`` picks by default
 on this device (bf16 only where it is native). On a CPU without AVX512-BF16/AMX, bf16 is emulated and a variant
@@ -58,7 +59,7 @@ def make_step(name: str, preset_name: str, size: int, batch: int, device: torch.
     if opts["cl"]:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-6, fused=name != "fp32")  # fp32: the default loop
     run_model = torch.compile(model) if opts["compile"] else model
 
     def step() -> None:

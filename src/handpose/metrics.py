@@ -148,7 +148,7 @@ def format_metrics(metrics: dict[str, float | int | list[float]]) -> str:
     """A one-line summary such as ``PCK@0.2 0.912  PCKh@0.7 0.998  AUC 0.701  EPE 9.31 px``."""
     parts = []
     for key, value in metrics.items():
-        if isinstance(value, float) and not key.startswith("per_keypoint"):
+        if isinstance(value, float) and (key.startswith(("PCK@", "PCKh@")) or key in ("AUC", "EPE")):
             if math.isnan(value):
                 parts.append(f"{key} nan")
             elif key == "EPE":

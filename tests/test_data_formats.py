@@ -165,19 +165,27 @@ def test_bad_annotations_each_reason(tmp_path: Path) -> None:
     write_image(folder / "nokey.jpg", None)
     (folder / "strings.json").write_text(json.dumps({"hand_pts": [["a", "b", "c"]] * 21}))
     write_image(folder / "strings.jpg", None)
+    ragged = hand_keypoints(80, 60, 40).tolist()
+    ragged[4] = ragged[4][:2]
+    (folder / "ragged.json").write_text(json.dumps({"hand_pts": ragged, "is_left": 0}))
+    write_image(folder / "ragged.jpg", None)
+    (folder / "pairs.json").write_text(json.dumps({"hand_pts": hand_keypoints(80, 60, 40)[:, :2].tolist()}))
+    write_image(folder / "pairs.jpg", None)  # [x, y] only: all labelled
     write_image(folder / "lonely.jpg", None)  # an image without its json
     write_hand(folder, "noimage", hand_keypoints(80, 60, 40), image=False)
     splits = F.load_splits(tmp_path / "synth2", val_fraction=0.0)
     keys = sorted(s.key for s in splits.train)
-    assert keys == ["synth2/good0", "synth2/good1", "synth2/good2", "synth2/nanhidden"]
+    assert keys == ["synth2/good0", "synth2/good1", "synth2/good2", "synth2/nanhidden", "synth2/pairs"]
+    pairs = [s for s in splits.train if s.key.endswith("pairs")][0]
+    assert (pairs.keypoints[:, 2] == 1).all()
     assert dict(splits.skipped.counts) == {
-        R.WRONG_POINT_COUNT: 1, R.NON_FINITE: 2, R.NO_VISIBLE: 1, R.BAD_JSON: 1, R.BAD_ANNOTATION: 2,
+        R.WRONG_POINT_COUNT: 2, R.NON_FINITE: 2, R.NO_VISIBLE: 1, R.BAD_JSON: 1, R.BAD_ANNOTATION: 2,
         R.MISSING_JSON: 1, R.MISSING_IMAGE: 1,
     }
     nh = [s for s in splits.train if s.key.endswith("nanhidden")][0]
     assert np.isfinite(nh.keypoints).all() and nh.keypoints[7, 2] == 0
     text = splits.skipped.summary("annotations")
-    assert "skipped 9 annotations" in text and "malformed.json" in text
+    assert "skipped 10 annotations" in text and "malformed.json" in text
 
 
 def test_no_usable_sample_is_a_clear_error(tmp_path: Path) -> None:

@@ -97,6 +97,8 @@ def parse_keypoints(raw: Any) -> np.ndarray:
     try:
         arr = np.asarray(raw, dtype=np.float64)
     except (TypeError, ValueError):
+        if isinstance(raw, list) and all(isinstance(q, list) for q in raw) and len({len(q) for q in raw}) > 1:
+            raise _BadAnnotationError(R.WRONG_POINT_COUNT, "points of different lengths") from None
         raise _BadAnnotationError(R.BAD_ANNOTATION, "points are not numbers") from None
     if arr.ndim == 1 and arr.size == NUM_KEYPOINTS * 3:
         arr = arr.reshape(NUM_KEYPOINTS, 3)
@@ -207,10 +209,6 @@ def _read_hand_file(json_path: str) -> tuple[Any, bool, float | None]:
     return obj["hand_pts"], is_left, _head_size(obj.get("head_size"))
 
 
-def _is_plain_21x3(pts: Any) -> bool:
-    return type(pts) is list and len(pts) == NUM_KEYPOINTS and all(type(q) is list and len(q) == 3 for q in pts)
-
-
 def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
     """Per hand of (K, 21, 3) float64 keypoints: None when usable, else (reason, detail). Non-finite coordinates of
     invisible points are set to 0 in place (the rules of ``parse_keypoints``, vectorised)."""
@@ -257,7 +255,7 @@ def _read_hand_chunk(json_paths: list[str]) -> tuple[np.ndarray, np.ndarray, np.
             pts, is_left[k], head = _read_hand_file(jp)
             if head is not None:
                 heads[k] = head
-            if _is_plain_21x3(pts):
+            if type(pts) is list and len(pts) == NUM_KEYPOINTS:  # the common case, converted in one call below
                 plain_rows.append(k)
                 plain_pts.append(pts)
             else:
@@ -266,8 +264,11 @@ def _read_hand_chunk(json_paths: list[str]) -> tuple[np.ndarray, np.ndarray, np.
             status[k] = (bad.reason, bad.detail)
     if plain_rows:
         try:
-            kps[plain_rows] = np.array(plain_pts, dtype=np.float64)  # one conversion for the common case
-        except (TypeError, ValueError):  # a non-number somewhere: one by one
+            arr = np.array(plain_pts, dtype=np.float64)  # one conversion for the common case
+            if arr.shape != (len(plain_rows), NUM_KEYPOINTS, 3):
+                raise ValueError("not 21 x [x, y, v]")
+            kps[plain_rows] = arr
+        except (TypeError, ValueError):  # ragged, [x, y] pairs or a non-number somewhere: one by one
             for k, pts in zip(plain_rows, plain_pts):
                 try:
                     kps[k] = parse_keypoints(pts)

@@ -202,6 +202,13 @@ def test_no_usable_sample_is_a_clear_error(tmp_path: Path) -> None:
         F.load_splits(tmp_path / "nowhere")
     with pytest.raises(ValueError, match="unknown dataset format"):
         F.load_splits(folder, fmt="voc")
+    (tmp_path / "panoptic").mkdir()
+    with pytest.raises(ValueError, match=r"panoptic: no hands_v143_\*.json here; expected .*joint_self"):
+        F.load_splits(tmp_path / "panoptic", fmt="panopticdb")
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "coco" / "broken_train.json").write_text('{"images": [')
+    with pytest.raises(ValueError, match=r"coco: no usable coco sample; expected .*63 'keypoints'(.|\n)*broken_train"):
+        F.load_splits(tmp_path / "coco", fmt="coco")
     (tmp_path / "x.json").write_text("{not json")
     with pytest.raises(ValueError, match="x.json: not a dataset file"):
         F.detect_format(tmp_path / "x.json")

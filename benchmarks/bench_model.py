@@ -122,6 +122,7 @@ def main() -> None:
     )
     parser.add_argument("--openpose-repeat", type=int, default=None, help="runs per openpose variant at 368 (2/6)")
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast (slow without native bf16)")
+    parser.add_argument("--no-openpose", action="store_true", help="only the lite and tiny presets")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -145,6 +146,8 @@ def main() -> None:
         for k, ts in time_runs(fns, small_n, warmup=3).items():
             print("  " + summary(k, ts))
 
+    if args.no_openpose:
+        return
     ours = build_model("openpose").eval()
     plain = PlainOpenPoseHand().eval()
     copy_weights(ours, plain)

@@ -242,6 +242,8 @@ def run_evaluation(
     LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)
     result = evaluate(predictor, samples, None, batch_size, device, flip_test, scales, workers, keep_predictions=True)
     arrays = result.pop("_arrays")
+    if result["num_samples"] == 0:
+        raise ValueError(f"{data}: none of the {len(samples)} {split} samples could be evaluated: {result['skipped']}")
     per_kp = result["per_keypoint_PCK@0.2"]
     report: dict[str, Any] = {
         "weights": str(weights),

@@ -572,7 +572,12 @@ def predict_to_files(
         if predictor.stages == 1:
             names = ["last stage (ONNX)"]
         figure = belief_map_figure(
-            pred.crop, pred.stage_maps, keypoints_in_crop(pred), stride=predictor.spec.stride, stage_names=names
+            pred.crop,
+            pred.stage_maps,
+            keypoints_in_crop(pred),
+            stride=predictor.spec.stride,
+            stage_names=names,
+            scores=pred.scores,
         )
         written.append(save_rgb(out_dir / f"{stem}_maps.png", figure))
     return written

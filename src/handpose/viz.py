@@ -105,12 +105,14 @@ def belief_map_figure(
     stride: int = 8,
     panel_size: int = 256,
     stage_names: list[str] | None = None,
+    scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """A grid of the belief maps over the crop, one row per stage; returns RGB uint8.
 
     Each row: the crop with the stage's summed keypoint maps overlaid and the skeleton decoded from that stage,
     then the background map, then the five fingertip maps. ``keypoints`` (21, 2) in crop pixels, when given,
-    replace the skeleton of the last row (e.g. the flip/multi-scale averaged result).
+    replace the skeleton of the last row (e.g. the flip/multi-scale averaged result), with ``scores`` (21,) or else
+    the last stage's peaks deciding which joints are drawn (>= 0.05).
 
     Args:
         image_bgr: (N, N, 3) uint8 crop the maps were computed on.
@@ -135,7 +137,8 @@ def belief_map_figure(
         xy = xy_all[s]
         sc: np.ndarray | None = scores_all[s]
         if keypoints is not None and s == maps.shape[0] - 1:
-            xy, sc = np.asarray(keypoints, dtype=np.float64)[:, :2], None
+            xy = np.asarray(keypoints, dtype=np.float64)[:, :2]
+            sc = sc if scores is None else np.asarray(scores, dtype=np.float64)
         first = draw_skeleton(first, xy, sc, threshold=0.05)
         panels = [first]
         extra = [big[NUM_KEYPOINTS]] if big.shape[0] > NUM_KEYPOINTS else [np.zeros_like(summed)]

@@ -8,7 +8,6 @@ under a temporary name and renamed when complete, so an interrupted render is ne
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import shutil
 from pathlib import Path
@@ -57,11 +56,6 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
     """An endless loader of this rank's batches, starting at stream position ``start_sample`` (see train_sampler)."""
     sampler = StreamSampler(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size, start_sample)
     workers = max(0, int(cfg.workers))
-    # Workers start from a fresh interpreter (forkserver / spawn), not a fork of this process: a forked copy of
-    # OpenCV's or OpenMP's busy thread pools can deadlock in the worker (seen: cv2.setNumThreads in a forked
-    # worker after validation used cv2 here). Startup costs a second per worker, once (persistent workers).
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn") if workers else None
     return torch.utils.data.DataLoader(
         EpochIndexed(dataset),
         batch_size=cfg.batch_size,
@@ -71,7 +65,6 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=ignore_sigint_in_worker if workers > 0 else None,
-        multiprocessing_context=context,
     )
 
 
@@ -93,7 +86,8 @@ def embedded_config(cfg: TrainConfig) -> TrainConfig:
 EMBEDDED: dict = {
     "input_size": 128,
     "sigma": 1.0,
-    "augment": {"rotation_deg": 30.0, "scale_min": 0.8, "scale_max": 1.2},
-    "train": {"batch_size": 16, "lr": 1e-3, "max_steps": 1500, "warmup_steps": 50, "val_every": 500,
-              "log_every": 100, "ckpt_every": 500, "synth_count": 2000, "synth_size": 256},
+    "augment": {"rotation_deg": 15.0, "scale_min": 0.9, "scale_max": 1.1, "translate": 0.05, "color_jitter": 0.1,
+                "blur_prob": 0.0},
+    "train": {"batch_size": 16, "lr": 1e-3, "max_steps": 600, "warmup_steps": 30, "val_every": 100,
+              "log_every": 50, "ckpt_every": 200, "synth_count": 1200, "synth_size": 256},
 }

@@ -9,7 +9,8 @@ Every --log-every steps it logs the old script's line:
 Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly (model, optimizer,
 schedule, step, random state, data order) with the run's stored settings (options given again override them).
 The defaults shown below apply with --data; without it the embedded settings (handpose.train_data.EMBEDDED:
-lite preset at 128 px, batch 16, lr 1e-3, 1500 steps) replace them, and options given still win.
+lite preset at 128 px, sigma 2, left hands mirrored, batch 8, lr 3e-3, 2000 steps) replace
+them, and options given still win.
 
 Examples:
   handpose train                                        # synthetic data, lite preset

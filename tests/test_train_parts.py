@@ -208,7 +208,9 @@ def test_cli_defaults() -> None:
     assert with_data.model.preset == "openpose" and with_data.dataset.input_size == 368
     assert with_data.log_every == 500 and with_data.ckpt_every == 2000 and with_data.epochs == 100.0
     assert with_data.amp == native_bf16(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    assert with_data.channels_last == torch.cuda.is_available()  # measured slower for VGG presets on a CPU
     embedded = config_from_args(_args())
+    assert embedded.channels_last  # measured faster for the MobileNet (lite) preset
     assert embedded.data is None and embedded.model.preset == "lite"
     assert embedded.model.input_size == embedded.dataset.input_size < 368 and embedded.max_steps
 

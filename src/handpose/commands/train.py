@@ -125,7 +125,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--device", help="auto, cpu, cuda or cuda:N (auto: this process's GPU under torchrun, else cuda, else cpu)")
     opt("--amp", action=bool_opt, help="bf16 autocast (default: on where the device runs bf16 natively: CUDA, "
         "CPUs with AVX512-BF16/AMX; emulated bf16 on other CPUs is slower than fp32)")
-    opt("--channels-last", action=bool_opt, help="channels-last memory format")
+    opt("--channels-last", action=bool_opt, help="channels-last memory format (default: on for CUDA and for the "
+        "MobileNet (lite) preset; off for VGG presets on a CPU, where it measured slower)")
     opt("--compile", action=bool_opt, help="torch.compile the model (slow start, faster steps)")
     opt("--workers", type=int, help="data-loading worker processes")
     opt("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -182,6 +183,12 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
         device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         cfg = dataclasses.replace(cfg, amp=native_bf16(torch.device(device)))
+    if args.channels_last is None and not args.resume:  # measured by benchmarks/bench_train.py (2-core AVX2 CPU):
+        # channels_last made the openpose preset 0.76x as fast, the lite (MobileNet) preset 1.2-1.35x
+        import torch
+
+        on_cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
+        cfg = dataclasses.replace(cfg, channels_last=on_cuda or cfg.model.backbone == "mobilenet")
     if cfg.epochs is None and cfg.max_steps is None:
         cfg = dataclasses.replace(cfg, epochs=100.0)
     return cfg

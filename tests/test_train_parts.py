@@ -25,7 +25,7 @@ from handpose.cli import build_parser
 from handpose.commands.train import config_from_args
 from handpose.config import TrainConfig, to_dict
 from handpose.schedule import lr_factor
-from handpose.train import native_bf16, total_steps
+from handpose.train import native_bf16, total_steps, weights_digest
 from handpose.train_logging import format_log_line
 from handpose.train_sampler import EpochIndexed, StreamSampler, epoch_permutation
 from handpose.train_signals import StopRequest
@@ -117,6 +117,27 @@ def test_rng_state_round_trips_through_weights_only_load(tmp_path: Path) -> None
     random.random(), np.random.rand(), torch.rand(5)  # noqa: NPY002  (move every generator on)
     set_rng_state(torch.load(tmp_path / "r.pt", weights_only=True)["rng"])
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected  # noqa: NPY002
+
+
+# ------------------------------------------------------------------------------------------------- weights digest
+
+
+def test_weights_digest_ignores_batchnorm_statistics_but_not_parameters() -> None:
+    """Under DDP each rank's BatchNorm running statistics follow its own batches; the digest that checks the
+    ranks hold the same weights must not flag them."""
+
+    def net() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+
+    a, b = net(), net()
+    a(torch.randn(2, 3, 8, 8))  # train mode: a's running mean / var / count move, its parameters do not
+    b(torch.randn(2, 3, 8, 8) + 5)
+    assert not torch.equal(a[1].running_mean, b[1].running_mean)
+    assert weights_digest(a) == weights_digest(b)
+    with torch.no_grad():
+        b[1].bias[2] += 1e-3
+    assert weights_digest(a) != weights_digest(b)
 
 
 # ------------------------------------------------------------------------------------------------- data order

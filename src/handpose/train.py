@@ -115,9 +115,13 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def weights_digest(model: torch.nn.Module) -> str:
-    """sha256 of the state dict's bytes in key order (equal on every rank when DDP keeps them in sync)."""
+    """sha256 of the parameters' bytes in name order (equal on every rank when DDP keeps them in sync).
+
+    Buffers are left out: BatchNorm running statistics follow each rank's own batches under DDP (rank 0's are
+    the ones saved), so they differ between ranks that hold the same weights.
+    """
     h = hashlib.sha256()
-    for key, value in sorted(model.state_dict().items()):
+    for key, value in sorted(model.named_parameters()):
         h.update(key.encode())
         h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()

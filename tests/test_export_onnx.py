@@ -108,3 +108,14 @@ def test_export_int8_command_on_real_crops(
     assert np.isfinite(r.keypoints).all()
     assert main(args + ["--calib-data", "synthetic", "--calib-count", "3"]) == 0
     assert "calibrated on 3 crops from synthetic" in capsys.readouterr().out
+
+
+def test_export_leaves_the_callers_model_as_it_was(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    model = build_model("tiny").to(torch.bfloat16).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    export_onnx(model, tmp_path / "m.onnx", tolerance=1.0)  # bf16 weights: parity is not the point here
+    assert model.training and all(m.training for m in model.modules())
+    assert next(model.parameters()).dtype == torch.bfloat16
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)

@@ -15,6 +15,7 @@ export fails with ``RuntimeError``.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -123,6 +124,8 @@ def export_onnx(
 ) -> ExportReport:
     """Export ``model`` (a CPM) to ``out`` and prove parity in onnxruntime.
 
+    The export runs on a float32 CPU copy in eval mode; ``model`` itself is left as it was (mode, device, dtype).
+
     Args:
         data_cfg: the crop settings to record (default: the model's input size, default padding).
         check_crops: (N, S, S, 3) uint8 crops for the parity check (default: :func:`sample_crops`).
@@ -138,10 +141,7 @@ def export_onnx(
     out.parent.mkdir(parents=True, exist_ok=True)
     data_cfg = data_cfg or DataConfig(input_size=int(model.config.input_size))
     size = int(data_cfg.input_size)
-    model = model.float().eval()
-    device = next(model.parameters()).device
-    if device.type != "cpu":
-        model = model.cpu()
+    model = copy.deepcopy(model).float().cpu().eval()  # a copy: the caller's mode, device and dtype stay as they are
     wrapper = _LastStage.wrap(model)
     dummy = torch.from_numpy(to_network_input(sample_crops(size, 1)))  # (1, 3, S, S)
     dynamic_axes = (

@@ -251,6 +251,82 @@ def test_blob_wire_bytes_match_caffe_proto_by_hand():
     assert encode_blob(np.array([1.5, -2.0], np.float32), legacy_shape=True, packed=False) == legacy_unpacked
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _f32(number: int, value: float) -> bytes:
+    """One unpacked fixed32 float field."""
+    return _varint(number << 3 | 5) + struct.pack("<f", value)
+
+
+def test_blob_mixing_unpacked_and_packed_data_keeps_wire_order():
+    blob = _f32(5, 1.0) + _field(5, struct.pack("<2f", 2.0, 3.0)) + _f32(5, 4.0) + _f32(5, 5.0)
+    blob += _field(5, struct.pack("<f", 6.0))
+    np.testing.assert_array_equal(decode_blob(memoryview(blob)), np.arange(1, 7, dtype=np.float32))
+
+
+def test_blob_double_data_is_used_over_float_data():
+    blob = _field(5, struct.pack("<2f", 9.0, 9.0)) + _varint(8 << 3 | 1) + struct.pack("<d", 0.5)
+    blob += _field(8, struct.pack("<d", 0.25))
+    np.testing.assert_array_equal(decode_blob(memoryview(blob)), np.array([0.5, 0.25], np.float32))
+
+
+def test_blob_shape_dims_written_unpacked():
+    """BlobShape.dim as one varint per field (what a non-packed writer emits), here 2 x 3."""
+    shape = bytes([1 << 3, 2, 1 << 3, 3])
+    blob = _field(7, shape) + _field(5, np.arange(6, dtype="<f4").tobytes())
+    got = decode_blob(memoryview(blob))
+    assert got.shape == (2, 3)
+    np.testing.assert_array_equal(got, np.arange(6, dtype=np.float32).reshape(2, 3))
+
+
+def test_blob_negative_dims_are_refused():
+    """dims [-1, 2] hold -2 values by the product; numpy would read -1 as 'infer', so they are refused."""
+    minus_one = _varint((1 << 64) - 1)  # int64 -1, two's complement
+    bad = _field(7, bytes([1 << 3]) + minus_one + bytes([1 << 3, 2])) + _field(5, struct.pack("<2f", 1, 2))
+    with pytest.raises(ValueError, match="negative"):
+        decode_blob(memoryview(bad))
+
+
+def _caffemodel_with_blob(blob: bytes) -> bytes:
+    layer = _field(1, b"conv1_1") + _field(2, b"Convolution") + _field(7, blob)
+    return _field(1, b"net") + _field(100, layer)
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        _field(5, b"\x00" * 7),  # packed floats: 7 bytes
+        _field(8, b"\x00" * 12),  # packed doubles: 12 bytes
+        _field(7, bytes([1 << 3, 3])) + _field(5, b"\x00" * 8),  # shape holds 3, data 2
+        _field(7, bytes([1 << 3 | 2, 2, 0x80, 0x80])),  # truncated packed dim varint
+    ],
+    ids=["float-bytes", "double-bytes", "shape-size", "dim-varint"],
+)
+def test_malformed_blob_content_names_the_file(tmp_path, blob):
+    path = tmp_path / "bad.caffemodel"
+    path.write_bytes(_caffemodel_with_blob(blob))
+    with pytest.raises(ValueError, match=f"{path.name}: not a readable caffemodel"):
+        read_caffemodel(path)
+
+
+def test_layer_name_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "bad.caffemodel"
+    path.write_bytes(_field(1, b"net") + _field(100, _field(1, b"\xff\xfe") + _field(7, _field(5, b"\x00" * 4))))
+    with pytest.raises(ValueError, match="bad.caffemodel: not a readable caffemodel.*utf-8"):
+        read_caffemodel(path)
+
+
 @pytest.mark.parametrize("legacy", [False, True])
 @pytest.mark.parametrize("packed", [True, False])
 def test_caffemodel_round_trip_tiny(tmp_path, legacy, packed):

@@ -6,7 +6,8 @@ Only the fields that carry weights are decoded; field numbers as in BVLC Caffe's
 - ``LayerParameter``: ``name`` = 1, ``type`` = 2 (string), ``blobs`` = 7
 - ``V1LayerParameter``: ``name`` = 4, ``type`` = 5 (enum), ``blobs`` = 6
 - ``BlobProto``: ``data`` = 5 (float, packed; unpacked also read), ``double_data`` = 8, ``shape`` = 7
-  (``BlobShape.dim`` = 1, int64, packed or not), legacy ``num`` / ``channels`` / ``height`` / ``width`` = 1..4
+  (``BlobShape.dim`` = 1, int64, packed or not), legacy ``num`` / ``channels`` / ``height`` / ``width`` = 1..4;
+  repeated values keep wire order however each occurrence is encoded
 
 Wire types handled: 0 (varint), 1 (64-bit), 2 (length-delimited), 5 (32-bit); unknown fields are skipped.
 Convolution blobs are ``[weight (out, in, kh, kw), bias (out,)]``.
@@ -15,6 +16,7 @@ Convolution blobs are ``[weight (out, in, kh, kw), bias (out,)]``.
 from __future__ import annotations
 
 import logging
+import math
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -82,43 +84,91 @@ def _int64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
+def _packed(value: memoryview, dtype: str, field: int) -> np.ndarray:
+    """A packed repeated float/double field as float32; its byte length must be a whole number of elements."""
+    size = np.dtype(dtype).itemsize
+    if len(value) % size:
+        raise ProtobufError(f"blob field {field}: packed data of {len(value)} bytes is not a multiple of {size}")
+    return np.frombuffer(value, dtype=dtype).astype(np.float32)
+
+
+def _blob_dims(buf: memoryview) -> list[int]:
+    """``BlobShape.dim`` in wire order, packed (one length-delimited run of varints) or one varint per field."""
+    dims: list[int] = []
+    for field, wire, value in iter_fields(buf):
+        if field != SHAPE_DIM:
+            continue
+        if wire == LENGTH:  # packed int64
+            pos = 0
+            while pos < len(value):
+                dim, pos = read_varint(value, pos)
+                dims.append(_int64(dim))
+        elif wire == VARINT:
+            dims.append(_int64(int(value)))
+    return dims
+
+
+class _Repeated:
+    """Elements of one repeated float field in wire order, whether each occurrence was packed or not."""
+
+    def __init__(self) -> None:
+        self.chunks: list[np.ndarray] = []
+        self.singles: list[float] = []
+
+    def packed(self, values: np.ndarray) -> None:
+        self._flush()
+        self.chunks.append(values)
+
+    def single(self, value: float) -> None:
+        self.singles.append(value)
+
+    def _flush(self) -> None:
+        if self.singles:
+            self.chunks.append(np.asarray(self.singles, dtype=np.float32))
+            self.singles = []
+
+    def array(self) -> np.ndarray | None:
+        """All elements as one float32 array, or None when the field never occurred."""
+        self._flush()
+        return np.concatenate(self.chunks) if self.chunks else None
+
+
 def decode_blob(buf: memoryview) -> np.ndarray:
-    """A ``BlobProto`` -> float32 array shaped by ``shape`` (or the legacy 4-D dims)."""
-    chunks: list[np.ndarray] = []
-    singles: list[float] = []
+    """A ``BlobProto`` -> float32 array shaped by ``shape`` (or the legacy 4-D dims).
+
+    Repeated values keep wire order across packed and unpacked occurrences, as protobuf parsers do. Like Caffe's
+    ``Blob::FromProto``, ``double_data`` is used when present, else ``data``."""
+    floats, doubles = _Repeated(), _Repeated()
     dims: list[int] = []
     legacy = {1: 0, 2: 0, 3: 0, 4: 0}
     has_legacy = False
     for field, wire, value in iter_fields(buf):
         if field == BLOB_DATA and wire == LENGTH:
-            chunks.append(np.frombuffer(value, dtype="<f4").astype(np.float32))  # packed floats
+            floats.packed(_packed(value, "<f4", field))
         elif field == BLOB_DATA and wire == FIXED32:
-            singles.append(struct.unpack("<f", value)[0])  # unpacked repeated float
+            floats.single(struct.unpack("<f", value)[0])
         elif field == BLOB_DOUBLE_DATA and wire == LENGTH:
-            chunks.append(np.frombuffer(value, dtype="<f8").astype(np.float32))
+            doubles.packed(_packed(value, "<f8", field))
         elif field == BLOB_DOUBLE_DATA and wire == FIXED64:
-            singles.append(struct.unpack("<d", value)[0])
+            doubles.single(struct.unpack("<d", value)[0])
         elif field == BLOB_SHAPE and wire == LENGTH:
-            for f2, w2, v2 in iter_fields(value):
-                if f2 == SHAPE_DIM and w2 == LENGTH:  # packed int64
-                    p = 0
-                    while p < len(v2):
-                        d, p = read_varint(v2, p)
-                        dims.append(_int64(d))
-                elif f2 == SHAPE_DIM and w2 == VARINT:
-                    dims.append(_int64(int(v2)))
+            dims += _blob_dims(value)  # a message field seen twice merges: its repeated dims concatenate
         elif field in BLOB_LEGACY_DIMS and wire == VARINT:
             legacy[field] = _int64(int(value))
             has_legacy = True
-    if singles:
-        chunks.append(np.asarray(singles, dtype=np.float32))
-    data = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    data = doubles.array()
+    if data is None:
+        data = floats.array()
+    if data is None:
+        data = np.zeros(0, np.float32)
     if not dims and has_legacy:
         dims = [legacy[1], legacy[2], legacy[3], legacy[4]]
     if not dims:
         dims = [data.size]
-    if int(np.prod(dims)) != data.size:
-        raise ProtobufError(f"blob shape {dims} holds {int(np.prod(dims))} values but the blob has {data.size}")
+    if any(d < 0 for d in dims):
+        raise ProtobufError(f"blob shape {dims} has a negative dimension")
+    if math.prod(dims) != data.size:
+        raise ProtobufError(f"blob shape {dims} holds {math.prod(dims)} values but the blob has {data.size}")
     return data.reshape(dims)
 
 
@@ -145,10 +195,35 @@ def read_caffemodel(path: str | Path) -> dict[str, list[np.ndarray]]:
             if name in layers:
                 raise ProtobufError(f"layer {name!r} appears twice")
             layers[name] = blobs
-    except ProtobufError as exc:
+    except ValueError as exc:  # ProtobufError, a name that is not UTF-8, ...: all malformed content
         raise ValueError(f"{path}: not a readable caffemodel ({exc})") from exc
     LOG.debug("read %d layers with blobs from %s", len(layers), path)
     return layers
+
+
+# NetParameter's top-level fields and their wire types (caffe.proto): name 1, layers 2 (V1), input 3, input_dim 4
+# (int32: varint, or packed), force_backward 5, state 6, debug_info 7, input_shape 8, layer 100.
+NET_FIELD_WIRES: dict[int, tuple[int, ...]] = {
+    1: (LENGTH,), 2: (LENGTH,), 3: (LENGTH,), 4: (VARINT, LENGTH), 5: (VARINT,), 6: (LENGTH,), 7: (VARINT,),
+    8: (LENGTH,), 100: (LENGTH,),
+}  # fmt: skip
+
+
+def looks_like_net_parameter(head: bytes, size: int) -> bool:
+    """Whether a file of ``size`` bytes starting with ``head`` opens with a valid ``NetParameter`` field.
+
+    A cheap sniff (the first key, and for a length-delimited field that its length fits in the file); the full
+    parse in :func:`read_caffemodel` decides."""
+    buf = memoryview(head)
+    try:
+        key, pos = read_varint(buf, 0)
+        field, wire = key >> 3, key & 7
+        if wire not in NET_FIELD_WIRES.get(field, ()):
+            return False
+        value, pos = read_varint(buf, pos)
+    except ProtobufError:
+        return False
+    return wire != LENGTH or pos + value <= size
 
 
 # ---- writing (tests, and handing weights back to Caffe tools) -------------------------------------------------

@@ -249,3 +249,137 @@ def test_hash_split_is_stable_when_files_are_added(tmp_path: Path) -> None:
     fr = [key_fraction(f"k{i}") for i in range(2000)]
     assert 0.45 < np.mean(fr) < 0.55 and min(fr) >= 0 and max(fr) < 1
     assert len(hash_split(before.train + before.val, 0.0)[1]) == 0
+
+
+# ---------------------------------------------------------------------------------------------- audit findings
+
+_HUGE_INT = "1" + "0" * 400  # a json integer literal beyond float64: numpy refuses it with OverflowError
+
+
+def _hand_json(kp: np.ndarray, **extra: object) -> dict[str, object]:
+    return {"hand_pts": kp.tolist(), "is_left": 0, **extra}
+
+
+def _write_raw(folder: Path, stem: str, text: str) -> None:
+    """A per-hand json with the given text beside a plain image (no keypoint dots: they may be far outside)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.json").write_text(text)
+    write_image(folder / f"{stem}.jpg", None)
+
+
+def test_coordinates_beyond_float32_are_infinite_in_every_reader(tmp_path: Path) -> None:
+    """1e300 is finite as float64 but inf as the stored float32: skipped as NaN/infinite, never kept with an inf box."""
+    folder = tmp_path / "synth2"
+    write_hand(folder, "good", hand_keypoints(80, 60, 40))
+    huge = hand_keypoints(80, 60, 40).astype(np.float64)
+    huge[4, 0] = 1e300
+    _write_raw(folder, "huge", json.dumps(_hand_json(huge)))
+    wide = hand_keypoints(80, 60, 40).astype(np.float64)
+    wide[0, 0], wide[1, 0] = -3e38, 3e38  # each fits float32, the box's width does not
+    _write_raw(folder, "wide", json.dumps(_hand_json(wide)))
+    hidden = hand_keypoints(80, 60, 40).astype(np.float64)
+    hidden[6] = (1e300, 1e300, 0)  # an unlabelled point: its coordinates are dropped, the hand is kept
+    _write_raw(folder, "hidden", json.dumps(_hand_json(hidden)))
+    for workers, pool_min in ((1, F._POOL_MIN_FILES), (2, 1)):  # in this process and on a process pool
+        F._POOL_MIN_FILES, saved = pool_min, F._POOL_MIN_FILES
+        try:
+            splits = F.load_splits(folder, val_fraction=0.0, workers=workers)
+        finally:
+            F._POOL_MIN_FILES = saved
+        assert sorted(s.key for s in splits.train) == ["synth2/good", "synth2/hidden"]
+        assert dict(splits.skipped.counts) == {R.NON_FINITE: 2}
+        assert all(np.isfinite(s.keypoints).all() and np.isfinite(s.box).all() for s in splits.train)
+
+    pan = write_panopticdb(tmp_path / "hand143_panopticdb", 2)
+    obj = json.loads((pan / "hands_v143_14817.json").read_text())
+    obj["root"][0]["joint_self"] = huge.tolist()
+    (pan / "hands_v143_14817.json").write_text(json.dumps(obj))
+    splits = F.load_splits(pan, val_fraction=0.0)
+    assert len(splits.train) == 1 and dict(splits.skipped.counts) == {R.NON_FINITE: 1}
+
+    jpath = write_coco(tmp_path / "coco" / "hands.json", tmp_path / "coco", 3)
+    obj = json.loads(jpath.read_text())
+    obj["annotations"][0]["keypoints"] = huge.reshape(-1).tolist()
+    obj["annotations"][1]["bbox"] = [1e300, 0.0, 10.0, 10.0]  # an unusable bbox: the keypoints' box instead
+    obj["annotations"][2]["head_size"] = 1e300
+    jpath.write_text(json.dumps(obj))
+    splits = F.load_splits(jpath, val_fraction=0.0)
+    assert len(splits.train) == 2 and dict(splits.skipped.counts) == {R.NON_FINITE: 1}
+    by_img = {s.image_path.name: s for s in splits.train}
+    assert np.isfinite(by_img["img1.jpg"].box).all() and by_img["img1.jpg"].box[0] > 0
+    assert by_img["img2.jpg"].head_size is None
+    with pytest.raises(F._BadAnnotationError) as info:
+        F.parse_keypoints(huge.tolist())
+    assert info.value.reason == R.NON_FINITE
+
+
+def test_bad_values_that_crashed_indexing_are_counted(tmp_path: Path) -> None:
+    """A 400-digit integer, an infinite is_left and a json nested 100000 deep are skips, not exceptions."""
+    folder = tmp_path / "synth2"
+    write_hand(folder, "good", hand_keypoints(80, 60, 40))
+    kp = hand_keypoints(80, 60, 40)
+    text = json.dumps(_hand_json(kp))
+    _write_raw(folder, "bigint", text.replace(json.dumps(float(kp[0, 0])), _HUGE_INT, 1))
+    _write_raw(folder, "bigint_head", json.dumps(_hand_json(kp, head_size=0)).replace('"head_size": 0',
+                                                                                     f'"head_size": {_HUGE_INT}'))
+    _write_raw(folder, "inf_left", json.dumps(_hand_json(kp, is_left=float("inf"))))
+    _write_raw(folder, "deep", "[" * 100_000)
+    assert json.loads((folder / "bigint.json").read_text())["hand_pts"][0][0] == int(_HUGE_INT)
+    splits = F.load_splits(folder, val_fraction=0.0)
+    assert sorted(s.key for s in splits.train) == ["synth2/bigint_head", "synth2/good"]
+    assert splits.train[0].head_size is None  # a head size beyond float32 is dropped, the hand kept
+    assert dict(splits.skipped.counts) == {R.NON_FINITE: 1, R.BAD_ANNOTATION: 1, R.BAD_JSON: 1}
+    assert "nested too deeply" in splits.skipped.summary()
+    hidden = [[int(_HUGE_INT), 5, 0]] + hand_keypoints(80, 60, 40)[1:].tolist()  # unlabelled: coordinates dropped
+    assert F.parse_keypoints(hidden)[0].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_coco_unhashable_ids_and_huge_numbers_are_counted(tmp_path: Path) -> None:
+    jpath = write_coco(tmp_path / "coco" / "hands_train.json", tmp_path / "coco", 5)
+    obj = json.loads(jpath.read_text())
+    obj["images"][0]["id"] = [1]  # a list: unhashable
+    obj["annotations"][1]["image_id"] = {"id": 2}
+    obj["annotations"][2]["bbox"] = [0, 0, 10, 10]
+    text = json.dumps(obj).replace('"bbox": [0, 0, 10, 10]', f'"bbox": [0, 0, {_HUGE_INT}, 10]')
+    kps = obj["annotations"][3]["keypoints"]
+    text = text.replace(json.dumps(kps), json.dumps(kps).replace(str(kps[0]), _HUGE_INT, 1))
+    jpath.write_text(text)
+    splits = F.load_splits(jpath.parent, val_fraction=0.0)
+    assert [s.image_path.name for s in splits.train] == ["img2.jpg", "img4.jpg"]
+    assert np.isfinite(splits.train[0].box).all()  # the bad bbox gave way to the keypoints' box
+    assert dict(splits.skipped.counts) == {R.BAD_ANNOTATION: 3, R.NON_FINITE: 1}
+    text = splits.skipped.summary()
+    assert "images[0] ('id' is a list)" in text and "'image_id' is a dict" in text
+    deep = tmp_path / "deep" / "hands_train.json"
+    deep.parent.mkdir()
+    deep.write_text("[" * 100_000)
+    with pytest.raises(ValueError, match=r"deep: no usable coco sample(.|\n)*hands_train.json \(nested too deeply\)"):
+        F.load_splits(deep.parent, fmt="coco")
+    with pytest.raises(ValueError, match="not a dataset file"):
+        F.detect_format(deep)
+
+
+@pytest.mark.parametrize(("stem", "tag"), [
+    ("onehand10k_test", "val"), ("test_onehand10k", "val"), ("person_keypoints_val2017", "val"),
+    ("hands-validation", "val"), ("coco_wholebody_minival", "val"), ("onehand10k_train", "train"),
+    ("onehand_trainval", "train"), ("Hands.Training", "train"), ("interval_hands", None), ("contest", None),
+    ("hands", None),
+])
+def test_split_tag_matches_whole_words(stem: str, tag: str | None) -> None:
+    assert F._split_tag(stem) == tag
+
+
+def test_trainval_json_is_training(tmp_path: Path) -> None:
+    write_coco(tmp_path / "d" / "onehand_trainval.json", tmp_path / "d", 4, "tv")
+    write_coco(tmp_path / "d" / "onehand_test.json", tmp_path / "d", 2, "te")
+    splits = F.load_splits(tmp_path / "d")
+    assert len(splits.train) == 4 and len(splits.val) == 2
+
+
+def test_hand143_panopticdb_is_an_alias(tmp_path: Path) -> None:
+    root = write_panopticdb(tmp_path / "hand143_panopticdb", 3)
+    splits = F.load_splits(root, fmt="hand143_panopticdb", val_fraction=0.0)
+    assert splits.fmt == "panopticdb" and len(splits.train) == 3
+    assert F.canonical_format("hand143_panopticdb") == "panopticdb"
+    with pytest.raises(ValueError, match=r"'voc'; known formats: .*panopticdb \(or hand143_panopticdb\), coco"):
+        F.load_splits(root, fmt="voc")

@@ -6,7 +6,8 @@ Formats (``detect_format`` picks one from the path; ``--format`` overrides):
   ``NNNNNNNN.jpg`` + ``NNNNNNNN.json`` with ``hand_pts`` (21 x [x, y, v]) and ``is_left``.
 * ``hand_labels``: ``manual_train/`` and ``manual_test/``, one jpg + json per hand, with ``hand_pts``, ``is_left``,
   ``head_size``; other keys (``hand_box_center``, ``mpii_body_pts``, ...) are ignored.
-* ``panopticdb``: ``hands_v143_14817.json`` = ``{"root": [{"img_paths", "joint_self", ...}]}`` beside ``imgs/``.
+* ``panopticdb`` (alias ``hand143_panopticdb``, the dataset's name): ``hands_v143_14817.json`` =
+  ``{"root": [{"img_paths", "joint_self", ...}]}`` beside ``imgs/``.
 * ``coco``: a json (or a folder of them, also under ``annotations/``) with ``images`` and ``annotations``
   (``keypoints`` = 63 numbers, ``bbox``, optional ``head_size``, optional ``is_left``). Image ``file_name`` is resolved
   against the json's folder, its ``images/`` subfolder, the folder above, or that folder's ``images/``, whichever
@@ -16,15 +17,18 @@ Boxes: COCO samples keep the annotation ``bbox``; the CMU formats have none, so 
 the visible keypoints with the inclusive pixel extent ``w = x_max - x_min + 1`` (the CMU Panoptic COCO files MMPose
 ships use exactly that box: tests/test_data_formats.py checks it against realdata/coco_panoptic).
 
-Splits: ``manual_test`` and COCO files named ``*test*`` / ``*val*`` are validation; ``manual_train`` and ``*train*``
-are training. A dataset without a test split is divided by ``split.hash_split`` on ``Sample.key``.
-Problems with annotations are counted in a ``SkipReport`` (logged once); nothing here decodes images.
+Splits: ``manual_test`` and COCO files whose name has the word test, val, valid or validation (``onehand10k_test``,
+``val2017``) are validation; ``manual_train`` and names with the word train or trainval are training. A dataset
+without a test split is divided by ``split.hash_split`` on ``Sample.key``.
+Problems with annotations are counted in a ``SkipReport`` (logged once); nothing here decodes images. Keypoints are
+validated as stored (float32): a coordinate beyond its range (``1e300``, a 400-digit integer) counts as infinite.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import multiprocessing
 import os
 import re
@@ -41,7 +45,6 @@ from handpose.data import skip_report as R
 from handpose.data.sample import Sample
 from handpose.data.skip_report import SkipReport
 from handpose.data.split import hash_split
-from handpose.data.transforms import visible_box
 from handpose.keypoints import NUM_KEYPOINTS
 
 LOG = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ _SYNTH_DIR = re.compile(r"^synth\d+$")
 _MANUAL_DIRS = ("manual_train", "manual_test")
 _CHUNK = 2048  # json files per task
 _POOL_MIN_FILES = 20_000  # fewer files are read in this process (a pool costs ~0.5 s to start)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -88,14 +92,43 @@ class _BadAnnotationError(Exception):
 # ----------------------------------------------------------------------------------------------- validation
 
 
+def _big_ints_to_inf(raw: Any, depth: int = 0) -> Any:
+    """``raw`` with each integer too large for a float replaced by +-inf (in lists nested up to 2 deep, as keypoints
+    are: deeper nesting is left for numpy to refuse)."""
+    if isinstance(raw, list) and depth < 2:
+        return [_big_ints_to_inf(v, depth + 1) for v in raw]
+    if isinstance(raw, int):
+        try:
+            float(raw)
+        except OverflowError:
+            return math.inf if raw > 0 else -math.inf
+    return raw
+
+
+def _to_float64(raw: Any) -> np.ndarray:
+    """``np.asarray(raw, float64)``, where an integer literal beyond float64's range becomes infinite (json.loads
+    keeps ``1e999`` as inf but ``10**400`` as an int, which numpy refuses with OverflowError)."""
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except OverflowError:
+        return np.asarray(_big_ints_to_inf(raw), dtype=np.float64)
+
+
+def _to_float32(arr: np.ndarray) -> np.ndarray:
+    """float32 copy, the stored dtype: a value beyond its range (|x| > 3.4e38) becomes infinite, without a warning."""
+    with np.errstate(over="ignore"):
+        return arr.astype(np.float32)
+
+
 def parse_keypoints(raw: Any) -> np.ndarray:
     """(21, 3) float32 ``[x, y, v]`` from 21 x [x, y(, v)] or 63 flat numbers; raises _BadAnnotationError.
 
-    A visible point (v > 0) must have finite coordinates; an invisible point's coordinates are set to 0 when they
-    are not finite. At least one point must be visible.
+    The rules of :func:`validate_batch`, checked on the float32 values (so 1e300 counts as infinite): a visible
+    point (v > 0) must have finite coordinates; an invisible point's coordinates are set to 0 when they are not
+    finite. At least one point must be visible.
     """
     try:
-        arr = np.asarray(raw, dtype=np.float64)
+        arr = _to_float64(raw)
     except (TypeError, ValueError):
         if isinstance(raw, list) and all(isinstance(q, list) for q in raw) and len({len(q) for q in raw}) > 1:
             raise _BadAnnotationError(R.WRONG_POINT_COUNT, "points of different lengths") from None
@@ -106,39 +139,32 @@ def parse_keypoints(raw: Any) -> np.ndarray:
         raise _BadAnnotationError(R.WRONG_POINT_COUNT, f"shape {arr.shape}, expected 21 x [x, y, v]")
     if arr.shape[1] == 2:
         arr = np.concatenate([arr, np.ones((NUM_KEYPOINTS, 1))], axis=1)
-    vis = arr[:, 2]
-    if not np.isfinite(vis).all():
-        raise _BadAnnotationError(R.NON_FINITE, "visibility")
-    finite = np.isfinite(arr[:, :2]).all(axis=1)
-    if not finite[vis > 0].all():
-        raise _BadAnnotationError(R.NON_FINITE, f"keypoint {int(np.flatnonzero((vis > 0) & ~finite)[0])}")
-    arr[~finite, :2] = 0.0
-    if not (vis > 0).any():
-        raise _BadAnnotationError(R.NO_VISIBLE)
-    return arr.astype(np.float32)
+    kp = _to_float32(arr)  # (21, 3)
+    status = validate_batch(kp[None])[0]
+    if status is not None:
+        raise _BadAnnotationError(*status)
+    return kp
 
 
 def _box_of(kp: np.ndarray, bbox: Any = None) -> np.ndarray:
     """(4,) float32 box: the given [x, y, w, h] when valid, else the tight box of the visible keypoints."""
     if bbox is not None:
         try:
-            b = np.asarray(bbox, dtype=np.float64).reshape(-1)
+            b = _to_float32(_to_float64(bbox).reshape(-1))
             if b.size == 4 and np.isfinite(b).all() and b[2] > 0 and b[3] > 0:
-                return b.astype(np.float32)
+                return b
         except (TypeError, ValueError):
             pass
-    box = visible_box(kp)
-    assert box is not None  # parse_keypoints guarantees a visible point
-    box[2:] += 1.0  # inclusive pixel extent, as in the CMU Panoptic COCO files MMPose ships
-    return box
+    return boxes_of(kp[None])[0]  # finite: parse_keypoints checked it
 
 
 def _head_size(value: Any) -> float | None:
+    """A positive head size that fits float32 (the dataset stores it so), else None."""
     try:
         h = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return h if np.isfinite(h) and h > 0 else None
+    return h if 0 < h <= _FLOAT32_MAX else None
 
 
 _PEEKED: dict[tuple[str, int, int], Any] = {}  # the one json detect_format parsed whole, handed to its reader
@@ -165,6 +191,8 @@ def _load_json(path: Path | str) -> Any:
         raise _BadAnnotationError(R.MISSING_JSON) from None
     except (OSError, ValueError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise _BadAnnotationError(R.BAD_JSON, type(e).__name__) from None
+    except RecursionError:  # e.g. "[" * 100000: json's C parser gives up at Python's recursion limit
+        raise _BadAnnotationError(R.BAD_JSON, "nested too deeply") from None
 
 
 def _map_chunks(fn: Callable[[list[str]], Any], items: list[str], workers: int) -> list[Any]:
@@ -204,14 +232,16 @@ def _read_hand_file(json_path: str) -> tuple[Any, bool, float | None]:
         raise _BadAnnotationError(R.BAD_ANNOTATION, "no 'hand_pts'")
     try:
         is_left = bool(int(obj.get("is_left", 0) or 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _BadAnnotationError(R.BAD_ANNOTATION, "'is_left' is not 0/1") from None
     return obj["hand_pts"], is_left, _head_size(obj.get("head_size"))
 
 
 def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
-    """Per hand of (K, 21, 3) float64 keypoints: None when usable, else (reason, detail). Non-finite coordinates of
-    invisible points are set to 0 in place (the rules of ``parse_keypoints``, vectorised)."""
+    """Per hand of (K, 21, 3) keypoints in their stored dtype (float32, so that a value beyond its range is already
+    infinite): None when usable, else (reason, detail). A visible point needs finite coordinates and at least one
+    point must be visible; the box of the visible points must be finite too (its extent can overflow float32).
+    Non-finite coordinates of invisible points are set to 0 in place."""
     vis = kps[..., 2]  # (K, 21)
     finite_v = np.isfinite(vis).all(axis=1)
     finite_xy = np.isfinite(kps[..., :2]).all(axis=2)  # (K, 21)
@@ -219,6 +249,7 @@ def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
     bad_xy = (visible & ~finite_xy).any(axis=1)
     any_vis = visible.any(axis=1)
     kps[..., :2][~finite_xy] = 0.0
+    finite_box = np.isfinite(boxes_of(kps)).all(axis=1)  # (K,)
     out: list[tuple[str, str] | None] = []
     for k in range(kps.shape[0]):
         if not finite_v[k]:
@@ -227,17 +258,21 @@ def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
             out.append((R.NON_FINITE, f"keypoint {int(np.flatnonzero(visible[k] & ~finite_xy[k])[0])}"))
         elif not any_vis[k]:
             out.append((R.NO_VISIBLE, ""))
+        elif not finite_box[k]:
+            out.append((R.NON_FINITE, "box extent beyond float32"))
         else:
             out.append(None)
     return out
 
 
 def boxes_of(kps: np.ndarray) -> np.ndarray:
-    """(K, 4) float32 tight boxes of the visible keypoints of (K, 21, 3) hands, inclusive extent (w = max - min + 1)."""
+    """(K, 4) float32 tight boxes of the visible keypoints of (K, 21, 3) hands, inclusive extent (w = max - min + 1);
+    infinite where a hand has no visible point or its extent overflows float32."""
     vis = (kps[..., 2] > 0)[..., None]  # (K, 21, 1)
     lo = np.where(vis, kps[..., :2], np.inf).min(axis=1)  # (K, 2)
     hi = np.where(vis, kps[..., :2], -np.inf).max(axis=1)
-    return np.concatenate([lo, hi - lo + 1.0], axis=1).astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _to_float32(np.concatenate([lo, hi - lo + 1.0], axis=1))
 
 
 def _read_hand_chunk(json_paths: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[str, str] | None]]:
@@ -268,15 +303,16 @@ def _read_hand_chunk(json_paths: list[str]) -> tuple[np.ndarray, np.ndarray, np.
             if arr.shape != (len(plain_rows), NUM_KEYPOINTS, 3):
                 raise ValueError("not 21 x [x, y, v]")
             kps[plain_rows] = arr
-        except (TypeError, ValueError):  # ragged, [x, y] pairs or a non-number somewhere: one by one
+        except (TypeError, ValueError, OverflowError):  # ragged, pairs, a non-number or huge int: one by one
             for k, pts in zip(plain_rows, plain_pts):
                 try:
                     kps[k] = parse_keypoints(pts)
                 except _BadAnnotationError as bad:
                     status[k] = (bad.reason, bad.detail)
-    checked = validate_batch(kps)
+    kps32 = _to_float32(kps)  # (K, 21, 3), validated as stored
+    checked = validate_batch(kps32)
     status = [st if st is not None else chk for st, chk in zip(status, checked)]
-    return kps.astype(np.float32), is_left, heads, status
+    return kps32, is_left, heads, status
 
 
 def _scan_hand_folder(folder: Path, report: SkipReport) -> list[tuple[str, str, str]]:
@@ -411,11 +447,17 @@ def _coco_jsons(path: Path) -> list[Path]:
     return sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
 
 
-def _split_tag(name: str) -> str | None:
-    low = name.lower()
-    if "test" in low or "val" in low:
+_VAL_WORDS = frozenset({"val", "valid", "validation", "minival", "test", "testing", "eval"})
+_TRAIN_WORDS = frozenset({"train", "training", "trainval"})
+
+
+def _split_tag(stem: str) -> str | None:
+    """"val", "train" or None from the words of a json's name (runs of letters: ``onehand10k_test`` -> onehand, k,
+    test; ``val2017`` -> val). Whole words only, so ``onehand_trainval`` is training and ``interval`` is neither."""
+    words = set(re.findall(r"[a-z]+", stem.lower()))
+    if words & _VAL_WORDS:
         return "val"
-    if "train" in low:
+    if words & _TRAIN_WORDS:
         return "train"
     return None
 
@@ -451,7 +493,13 @@ def read_coco(path: Path, report: SkipReport, workers: int = 1) -> list[tuple[Sa
                 report.add(R.BAD_ANNOTATION, jpath, "no 'images' / 'annotations' lists")
             continue
         tag = _split_tag(jpath.stem)
-        images = {im.get("id"): im.get("file_name") for im in obj["images"] if isinstance(im, dict)}
+        images: dict[Any, Any] = {}
+        for j, im in enumerate(obj["images"]):
+            if isinstance(im, dict):
+                try:
+                    images[im.get("id")] = im.get("file_name")
+                except TypeError:  # a list or dict as id cannot be looked up
+                    report.add(R.BAD_ANNOTATION, f"{jpath}#images[{j}]", f"'id' is a {type(im.get('id')).__name__}")
         base = _image_base(jpath, [n for n in images.values() if isinstance(n, str)])
         exists: dict[Any, bool] = {}
         for i, ann in enumerate(obj["annotations"]):
@@ -459,7 +507,11 @@ def read_coco(path: Path, report: SkipReport, workers: int = 1) -> list[tuple[Sa
             try:
                 if not isinstance(ann, dict) or "keypoints" not in ann:
                     raise _BadAnnotationError(R.BAD_ANNOTATION, "no 'keypoints'")
-                name = images.get(ann.get("image_id"))
+                image_id = ann.get("image_id")
+                try:
+                    name = images.get(image_id)
+                except TypeError:
+                    raise _BadAnnotationError(R.BAD_ANNOTATION, f"'image_id' is a {type(image_id).__name__}") from None
                 if not isinstance(name, str):
                     raise _BadAnnotationError(R.BAD_ANNOTATION, f"image_id {ann.get('image_id')!r} not in 'images'")
                 kp = parse_keypoints(ann["keypoints"])
@@ -484,6 +536,18 @@ READERS: dict[str, Callable[[Path, SkipReport, int], list[tuple[Sample, str | No
     "panopticdb": read_panopticdb,
     "coco": read_coco,
 }
+
+ALIASES: dict[str, str] = {"hand143_panopticdb": "panopticdb"}  # the dataset's own folder name
+
+
+def canonical_format(fmt: str) -> str:
+    """The name in ``FORMATS`` of a format or its alias; ValueError listing every accepted name otherwise."""
+    fmt = ALIASES.get(fmt, fmt)
+    if fmt not in READERS:
+        aliases = {v: k for k, v in ALIASES.items()}
+        known = ", ".join(f + (f" (or {aliases[f]})" if f in aliases else "") for f in FORMATS)
+        raise ValueError(f"unknown dataset format {fmt!r}; known formats: {known}")
+    return fmt
 
 
 # ----------------------------------------------------------------------------------------------- detection
@@ -561,9 +625,7 @@ def read_samples(
     if not path.exists():
         raise FileNotFoundError(f"dataset path does not exist: {path}")
     try:
-        fmt = fmt or _detect(path, keep=True)
-        if fmt not in READERS:
-            raise ValueError(f"unknown dataset format {fmt!r}; known formats: {', '.join(FORMATS)}")
+        fmt = canonical_format(fmt) if fmt else _detect(path, keep=True)
         report = SkipReport()
         tagged = READERS[fmt](path, report, default_workers() if workers is None else workers)
     finally:
@@ -575,7 +637,7 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
                 workers: int | None = None) -> Splits:
     """Read a dataset and divide it into training and validation samples.
 
-    The dataset's own test split (manual_test, a COCO ``*test*`` / ``*val*`` json) is validation; where there is
+    The dataset's own test split (manual_test, a COCO json named ``*_test`` / ``*_val``) is validation; where there is
     none, the training samples are divided by a hash of ``Sample.key`` (stable when files are added). Pointing at
     a test split alone puts everything in val. Skipped annotations are logged once as a summary.
     Raises ValueError (naming the path and what was expected) when no usable sample is found.

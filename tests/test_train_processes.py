@@ -32,20 +32,50 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 
 
-@pytest.mark.slow
-def test_sigterm_saves_a_checkpoint_and_the_run_resumes(synth_data: Path, tmp_path: Path) -> None:
-    out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "handpose", "train", "--data", str(synth_data), "--out", str(out), *TINY,
-           "--max-steps", "100000", "--log-every", "1", "--ckpt-every", "100000"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+def _start_training(data: Path, out: Path, step: int, *extra: str, new_group: bool = False,
+                    ) -> tuple[subprocess.Popen, list[str]]:
+    """An endless training run, returned once it has logged ``step`` (with the output so far)."""
+    cmd = [sys.executable, "-m", "handpose", "train", "--data", str(data), "--out", str(out), *TINY,
+           "--max-steps", "100000", "--log-every", "1", "--ckpt-every", "100000", *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
+                            start_new_session=new_group)
     seen: list[str] = []
     deadline = time.monotonic() + 120
     assert proc.stdout is not None
-    for line in proc.stdout:  # wait until it has trained a few steps
+    for line in proc.stdout:
         seen.append(line)
-        if " step=3," in line or time.monotonic() > deadline:
+        if f" step={step}," in line or time.monotonic() > deadline:
             break
-    assert any(" step=3," in line for line in seen), "".join(seen)
+    if not any(f" step={step}," in line for line in seen):
+        proc.kill()
+        pytest.fail("".join(seen) + (proc.communicate()[0] or ""))
+    return proc, seen
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are not zombies (from /proc; orphaned zombies may wait long for a reaper)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _wait_group_ended(pgid: int, timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while (left := _live_members(pgid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_checkpoint_and_the_run_resumes(synth_data: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    proc, seen = _start_training(synth_data, out, 3)  # wait until it has trained a few steps
     proc.send_signal(signal.SIGTERM)
     rest, _ = proc.communicate(timeout=120)
     output = "".join(seen) + rest
@@ -66,6 +96,35 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(synth_data: Path, tmp_pa
     assert f" step={stopped_at + 1}," in resumed.stderr and f" step={stopped_at + 2}," in resumed.stderr
     assert f" step={stopped_at}," not in resumed.stderr  # no step is trained twice
     assert load_checkpoint(list_checkpoints(out / "checkpoints")[-1])["step"] == stopped_at + 2
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process groups from /proc")
+def test_sigterm_to_the_process_group_stops_cleanly_with_workers(synth_data: Path, tmp_path: Path) -> None:
+    """torchrun, SLURM's scancel and ``kill -- -PGID`` signal the whole process group, DataLoader workers
+    included: the workers ignore it, the main process saves a checkpoint, then ends its workers."""
+    out = tmp_path / "run"
+    proc, seen = _start_training(synth_data, out, 2, "--workers", "1", new_group=True)
+    assert len(_live_members(proc.pid)) >= 2  # the main process and its worker
+    os.killpg(proc.pid, signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=120)
+    output = "".join(seen) + rest
+    assert proc.returncode == 0, output
+    assert "SIGTERM received" in output and "exited unexpectedly" not in output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["stopped"] == "SIGTERM" and len(list_checkpoints(out / "checkpoints")) == 1
+    assert not _wait_group_ended(proc.pid, 10)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads process groups from /proc")
+def test_workers_end_when_the_main_process_dies(synth_data: Path, tmp_path: Path) -> None:
+    """Workers ignore SIGTERM, so a killed main process must not leave them behind: they watch their parent."""
+    proc, _ = _start_training(synth_data, tmp_path / "run", 2, "--workers", "1", new_group=True)
+    assert len(_live_members(proc.pid)) >= 2
+    proc.kill()  # SIGKILL to the main process alone: no clean-up runs in it
+    proc.communicate(timeout=30)
+    assert not _wait_group_ended(proc.pid, 30)  # DataLoader workers check their parent every 5 s
 
 
 @pytest.mark.slow

@@ -328,11 +328,11 @@ def _train(run: _Run) -> dict[str, Any]:
     stopped, last_saved, rate = "completed", -1, 0.0
     stop_at = cfg.stop_at_step if cfg.stop_at_step is not None else steps_total
     bar = progress_bar(steps_total, run.step, run.main)
-    data_iter = iter(loader)
     LOG.info("training %s (%s) for %d steps from step %d: batch %d x %d process(es) on %s, amp=%s, "
              "channels_last=%s, compile=%s", cfg.model.preset, f"{cfg.dataset.input_size}px", steps_total, run.step,
              cfg.batch_size, info.world_size, device, cfg.amp, cfg.channels_last, cfg.compile)
     with StopRequest() as stop:
+        data_iter = iter(loader)  # forked workers start with the handlers above until they ignore both signals
         try:
             while run.step < min(steps_total, stop_at):
                 batch = next(data_iter)

@@ -17,7 +17,7 @@ import torch
 from handpose.config import TrainConfig
 from handpose.distributed import DistInfo
 from handpose.train_sampler import EpochIndexed, StreamSampler
-from handpose.train_signals import ignore_sigint_in_worker
+from handpose.train_signals import ignore_stop_signals_in_worker
 
 LOG = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
-        worker_init_fn=ignore_sigint_in_worker if workers > 0 else None,
+        worker_init_fn=ignore_stop_signals_in_worker if workers > 0 else None,
     )
 
 

@@ -2,7 +2,8 @@
 
 The first signal only sets :attr:`StopRequest.reason`; the training loop checks it after each optimizer step,
 writes a checkpoint and stops. A second SIGINT raises KeyboardInterrupt at once (for a loop that is stuck).
-Handlers are installed only in the main thread and the previous ones are restored on exit.
+Handlers are installed only in the main thread and the previous ones are restored on exit. DataLoader workers
+ignore both signals (:func:`ignore_stop_signals_in_worker`): the main process ends them after its checkpoint.
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ class StopRequest:
         self._previous.clear()
 
 
-def ignore_sigint_in_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: workers leave Ctrl-C to the main process, which stops the run cleanly."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def ignore_stop_signals_in_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: workers leave SIGINT and SIGTERM to the main process.
+
+    Ctrl-C, torchrun, SLURM's scancel and ``kill -- -PGID`` signal the whole process group, workers included; a
+    worker killed by it would make the next batch fail ("DataLoader worker exited unexpectedly") before the main
+    process could save its checkpoint. The main process stops cleanly and shuts its workers down; a main process
+    that dies without doing so still ends them, since every worker exits once its parent is gone (torch's
+    worker loop checks ``os.getppid()`` every few seconds).
+    """
+    for sig in SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)

@@ -142,7 +142,7 @@ class _Function:
 
 
 @pytest.mark.parametrize("kind", ["system", "exec", "function"])
-@pytest.mark.parametrize("container", ["npy", "pickle"])
+@pytest.mark.parametrize("container", ["npy", "pickle", "pickle5"])
 def test_malicious_pickle_is_refused_and_never_runs(tmp_path, kind, container):
     marker = tmp_path / "marker.txt"
     payload = {
@@ -154,8 +154,8 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path, kind, container):
     path = tmp_path / f"evil.{'npy' if container == 'npy' else 'pkl'}"
     if container == "npy":
         np.save(path, data, allow_pickle=True)
-    else:
-        path.write_bytes(pickle.dumps(data))
+    else:  # protocol 5 rebuilds the (allowed) weights array with numpy's _frombuffer before meeting the payload
+        path.write_bytes(pickle.dumps(data, protocol=5 if container == "pickle5" else 4))
     raw = path.read_bytes()
     assert {"system": b"system", "exec": b"exec", "function": b"_write_marker"}[kind] in raw  # the trap is armed
     expected = {"system": "(posix|nt|os).system", "exec": "builtins.exec", "function": "_write_marker"}[kind]
@@ -181,6 +181,40 @@ def test_restricted_unpickler_accepts_plain_values(tmp_path):
     numeric = tmp_path / "numeric.npy"
     np.save(numeric, np.ones((2, 2), np.float32))
     np.testing.assert_array_equal(load_pickled_npy(numeric), np.ones((2, 2), np.float32))
+
+
+def test_protocol5_pickle_of_arrays_loads(tmp_path):
+    """Protocol 5 (Python 3.14's default) pickles contiguous arrays as numpy's _frombuffer(bytes, dtype, shape)."""
+    source = build_model("tiny")
+    data = seed_npy_dict(source, ["conv1_1", "conv1_2"])
+    data[b"conv1_1"][b"weights"] = np.asfortranarray(data[b"conv1_1"][b"weights"])  # order "F" in the pickle
+    raw = pickle.dumps(data, protocol=5)
+    assert b"_frombuffer" in raw
+    path = tmp_path / "seed5.pkl"
+    path.write_bytes(raw)
+    got = load_pickled_npy(path)
+    np.testing.assert_array_equal(got[b"conv1_2"][b"biases"], data[b"conv1_2"][b"biases"])
+    np.testing.assert_array_equal(got[b"conv1_1"][b"weights"], data[b"conv1_1"][b"weights"])
+    report = init_weights(build_model("tiny"), path)
+    assert report.loaded == ["conv1_1", "conv1_2"]
+
+
+class _ObjectFromBuffer:
+    """_frombuffer asked for an object array: raw bytes as PyObject pointers, which numpy must refuse."""
+
+    def __reduce__(self):
+        try:
+            from numpy._core.numeric import _frombuffer
+        except ImportError:  # numpy 1.x
+            from numpy.core.numeric import _frombuffer
+        return (_frombuffer, (bytes(8), np.dtype(object), (1,), "C"))
+
+
+def test_frombuffer_cannot_build_object_arrays(tmp_path):
+    path = tmp_path / "objects.pkl"
+    path.write_bytes(pickle.dumps({"w": _ObjectFromBuffer()}, protocol=5))
+    with pytest.raises(ValueError, match="objects.pkl: not a readable pickle.*OBJECT"):
+        load_pickled_npy(path)
 
 
 # ---- torchvision VGG-19 -----------------------------------------------------------------------------------------

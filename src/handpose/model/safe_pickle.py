@@ -3,9 +3,11 @@
 ``np.load(allow_pickle=True)`` would execute whatever callable a pickle names. Here every global a pickle asks
 for is checked against an allow-list that holds only what numpy arrays and plain containers need to rebuild
 (``numpy.core.multiarray._reconstruct`` / ``numpy._core...``, ``numpy.ndarray``, ``numpy.dtype``, numpy scalars,
-``builtins`` containers and ``_codecs.encode`` for Python-2 byte strings). Anything else (``os.system``,
-``builtins.eval``, ``subprocess.Popen``, a class with a ``__reduce__``...) stops unpickling with a
-``ValueError`` before it is called: the unpickler only calls what ``find_class`` returned.
+``numpy.core.numeric._frombuffer`` / ``numpy._core...`` for protocol-5 pickles (it only views bytes as an array of a
+dtype and shape; numpy refuses object dtypes there), ``builtins`` containers and ``_codecs.encode`` for Python-2
+byte strings). Anything else (``os.system``, ``builtins.eval``, ``subprocess.Popen``, a class with a
+``__reduce__``...) stops unpickling with a ``ValueError`` before it is called: the unpickler only calls what
+``find_class`` returned.
 """
 
 from __future__ import annotations
@@ -32,12 +34,24 @@ def _numpy_multiarray() -> Any:
     return multiarray
 
 
+def _numpy_frombuffer() -> Any:
+    """numpy's protocol-5 array reconstructor: ``_frombuffer(buf, dtype, shape, order)``."""
+    try:
+        from numpy._core.numeric import _frombuffer  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core.numeric import _frombuffer  # type: ignore[no-redef]
+    return _frombuffer
+
+
 def _allowed() -> dict[tuple[str, str], Any]:
     ma = _numpy_multiarray()
+    frombuffer = _numpy_frombuffer()
     table: dict[tuple[str, str], Any] = {}
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
         table[(module, "_reconstruct")] = ma._reconstruct
         table[(module, "scalar")] = ma.scalar
+    for module in ("numpy.core.numeric", "numpy._core.numeric"):  # pickled by numpy 1.x / 2.x, protocol 5
+        table[(module, "_frombuffer")] = frombuffer
     table[("numpy", "ndarray")] = np.ndarray
     table[("numpy", "dtype")] = np.dtype
     for module in ("builtins", "__builtin__"):  # Python 3 and Python 2 pickles
@@ -51,6 +65,10 @@ def _allowed() -> dict[tuple[str, str], Any]:
     return table
 
 
+class PickleRefusedError(ValueError):
+    """A pickle asked for something outside the allow-list (nothing of it was run)."""
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler whose ``find_class`` returns only allow-listed numpy / builtin callables."""
 
@@ -62,23 +80,23 @@ class RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         obj = self._allowed.get((module, name))
         if obj is None:
-            raise ValueError(
+            raise PickleRefusedError(
                 f"{self._source}: refusing to unpickle global {module}.{name}: only numpy arrays, dicts, lists and "
                 "plain values are allowed in a weight file (nothing from it was run)"
             )
         return obj
 
     def persistent_load(self, pid: Any) -> Any:
-        raise ValueError(f"{self._source}: refusing a persistent id in a weight pickle")
+        raise PickleRefusedError(f"{self._source}: refusing a persistent id in a weight pickle")
 
 
 def restricted_loads(data: bytes, source: str = "pickle") -> Any:
     """Unpickle ``data`` allowing only numpy arrays and plain containers (``ValueError`` otherwise)."""
     try:
         return RestrictedUnpickler(io.BytesIO(data), source).load()
-    except ValueError:
+    except PickleRefusedError:
         raise
-    except Exception as exc:  # truncated or corrupt stream: UnpicklingError, EOFError, ...
+    except Exception as exc:  # truncated or corrupt stream (UnpicklingError, EOFError), numpy refusing a dtype, ...
         raise ValueError(f"{source}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import random
 import re
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +29,7 @@ from handpose.commands.train import config_from_args
 from handpose.config import TrainConfig, to_dict
 from handpose.schedule import lr_factor
 from handpose.train import native_bf16, total_steps, weights_digest
-from handpose.train_logging import format_log_line
+from handpose.train_logging import format_log_line, progress_bar
 from handpose.train_sampler import EpochIndexed, StreamSampler, epoch_permutation
 from handpose.train_signals import StopRequest
 
@@ -38,6 +41,33 @@ def test_log_line_matches_the_old_script() -> None:
     assert line == "epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468"
     pattern = r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6}, loss=\S+, loss_ll_heat=\S+$"
     assert re.match(pattern, format_log_line(12.0, 7, 1234.5, 3e-3, 1e-5, 2.0))
+
+
+def test_progress_bar_prints_log_records_above_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    handler = logging.StreamHandler(sys.stderr)  # as the CLI's logging.basicConfig makes (there on the root logger)
+    handler.setFormatter(logging.Formatter("LOG %(message)s"))
+    logger = logging.getLogger("handpose")
+    logger.addHandler(handler)
+    try:
+        with progress_bar(10, 0, enabled=True) as bar:
+            assert bar is not None and handler not in logger.handlers
+            bar.update(1)
+            logging.getLogger("handpose.train").warning("checkpoint written")
+            bar.update(1)
+        assert handler in logger.handlers and len(logger.handlers) == 1  # put back when the bar closed
+    finally:
+        logger.removeHandler(handler)
+    text = sys.stderr.getvalue()
+    logged = [line for line in text.split("\n") if "checkpoint written" in line]
+    assert [line.split("\r")[-1] for line in logged] == ["LOG checkpoint written"]  # its own line, not in the bar
+    assert "2/10" in text.rsplit("LOG checkpoint written", 1)[1]  # the bar goes on below it
+    with progress_bar(10, 0, enabled=False) as bar:
+        assert bar is None
 
 
 # ------------------------------------------------------------------------------------------------- schedule

@@ -327,11 +327,10 @@ def _train(run: _Run) -> dict[str, Any]:
     t_start = time.monotonic()
     stopped, last_saved, rate = "completed", -1, 0.0
     stop_at = cfg.stop_at_step if cfg.stop_at_step is not None else steps_total
-    bar = progress_bar(steps_total, run.step, run.main)
     LOG.info("training %s (%s) for %d steps from step %d: batch %d x %d process(es) on %s, amp=%s, "
              "channels_last=%s, compile=%s", cfg.model.preset, f"{cfg.dataset.input_size}px", steps_total, run.step,
              cfg.batch_size, info.world_size, device, cfg.amp, cfg.channels_last, cfg.compile)
-    with StopRequest() as stop:
+    with StopRequest() as stop, progress_bar(steps_total, run.step, run.main) as bar:
         data_iter = iter(loader)  # forked workers start with the handlers above until they ignore both signals
         try:
             while run.step < min(steps_total, stop_at):
@@ -377,12 +376,8 @@ def _train(run: _Run) -> dict[str, Any]:
                     means = (acc / acc_steps).tolist()
                     epoch = run.samples_seen / len(train_set)
                     lr = scheduler.get_last_lr()[0]
-                    if run.main:
-                        line = format_log_line(epoch, run.step, rate, lr, means[0], means[-1])
-                        if bar is not None:
-                            bar.write(line)
-                        else:
-                            LOG.info("%s", line)
+                    if run.main:  # above the progress bar on a terminal (see train_logging.progress_bar)
+                        LOG.info("%s", format_log_line(epoch, run.step, rate, lr, means[0], means[-1]))
                     writer.train_scalars(run.step, means[0], means[1:], lr, rate, epoch)
                     acc.zero_()
                     acc_steps, window_start, window_samples, window_excluded = 0, time.perf_counter(), 0, 0.0
@@ -402,8 +397,6 @@ def _train(run: _Run) -> dict[str, Any]:
             if run.step != last_saved:
                 save_ckpt()
         finally:
-            if bar is not None:
-                bar.close()
             writer.close()
             del data_iter
 

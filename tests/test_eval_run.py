@@ -104,3 +104,19 @@ def test_real_photos_evaluate(realdata: Path, tiny_weights: Path) -> None:
     assert report["metrics"]["num_samples"] == 4 and "PCKh@0.7" in report["metrics"]
     report = run_evaluation(tiny_weights, realdata / "coco_onehand10k")
     assert report["metrics"]["num_samples"] == 4 and "PCKh@0.7" not in report["metrics"]
+
+
+def test_static_shape_onnx_evaluates_in_batches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from handpose.export import export_onnx
+
+    torch.manual_seed(2)
+    model = build_model("tiny")
+    export_onnx(model, tmp_path / "dynamic.onnx")
+    export_onnx(model, tmp_path / "static.onnx", dynamic=False)  # fixed 1 x 3 x S x S
+    folder = write_hand_labels(tmp_path, count=3)
+    a = run_evaluation(tmp_path / "static.onnx", folder, flip_test=True, batch_size=2)
+    b = run_evaluation(tmp_path / "dynamic.onnx", folder, flip_test=True, batch_size=2)
+    assert a["metrics"]["num_samples"] == 3 and a["metrics"]["EPE"] == pytest.approx(b["metrics"]["EPE"], abs=1e-3)
+    args = ["eval", "--weights", str(tmp_path / "static.onnx"), "--data", str(folder), "--scales", "1,0.5"]
+    assert main(args) == 2
+    assert "fixed input shape" in capsys.readouterr().err

@@ -1,10 +1,11 @@
 """ONNX export with a proven parity check: inference-only graph, preprocessing recorded in the file's metadata.
 
 The graph takes ``image`` (N x 3 x H x W float32, the output of ``transforms.to_network_input``; batch, height and
-width are dynamic) and returns ``out``: the last stage's belief maps (N x 22 x ceil(H/8) x ceil(W/8)). Intermediate
-stages are training-only and left out. The metadata (``metadata_props``) records the model config, the data config
-(input size, stride, box padding, left-hand mirroring), the preprocessing (``transforms.PREPROCESS``) and the
-keypoint names, so :class:`handpose.predict.Predictor` and other runtimes can use the file alone.
+width are dynamic unless ``dynamic=False``) and returns ``out``: the last stage's belief maps
+(N x 22 x ceil(H/8) x ceil(W/8)). Intermediate stages are training-only and left out. The metadata
+(``metadata_props``) records the model config, the data config (input size, stride, box padding, left-hand
+mirroring), the preprocessing (``transforms.PREPROCESS``) and the keypoint names, so
+:class:`handpose.predict.Predictor` and other runtimes can use the file alone.
 
 The exporter is TorchScript-based (``torch.onnx.export(..., dynamo=False)``): the dynamo exporter needs the
 ``onnxscript`` package, which handpose does not depend on. Before declaring success the file is run in

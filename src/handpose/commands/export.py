@@ -1,10 +1,10 @@
 """Export a model to ONNX (inference graph, parity-checked in onnxruntime), optionally also static int8.
 
-The ONNX file takes `image` (N x 3 x H x W float32 = BGR / 256 - 0.5; batch, height and width dynamic) and returns
-`out`, the last stage's belief maps (N x 22 x ceil(H/8) x ceil(W/8)). Its metadata records the model config, the
-crop settings, the preprocessing and the keypoint names. The file is run in onnxruntime and compared with PyTorch
-on a realistic crop and on a second input size; the largest absolute difference is printed, and the command fails
-(exit code 2) when it exceeds --tolerance.
+The ONNX file takes `image` (N x 3 x H x W float32 = BGR / 256 - 0.5; batch, height and width dynamic unless
+--static-shape) and returns `out`, the last stage's belief maps (N x 22 x ceil(H/8) x ceil(W/8)). Its metadata
+records the model config, the crop settings, the preprocessing and the keypoint names. The file is run in
+onnxruntime and compared with PyTorch on a realistic crop and on a second input size; the largest absolute
+difference is printed, and the command fails (exit code 2) when it exceeds --tolerance.
 
 --int8 also writes OUT with suffix _int8.onnx: static quantization (QOperator, per-channel int8 weights, uint8
 activations) calibrated on real crops from the validation split of --calib-data (or on rendered synthetic hands
@@ -29,7 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="image for the parity check (default: two calibration crops with --int8, else a rendered hand crop)",
     )
-    parser.add_argument("--static-shape", action="store_true", help="fixed 1 x 3 x S x S input instead of dynamic")
+    parser.add_argument(
+        "--static-shape",
+        action="store_true",
+        help="fixed 1 x 3 x S x S input instead of dynamic (handpose runs batches and --flip through it one crop at "
+        "a time; other sizes, e.g. predict/eval --scales, need the dynamic export)",
+    )
     parser.add_argument("--int8", action="store_true", help="also write a static int8 model (OUT stem + _int8.onnx)")
     parser.add_argument("--calib-data", default="synthetic", help="dataset path for calibration, or 'synthetic'")
     parser.add_argument("--calib-count", type=int, default=64, help="calibration crops (default 64)")

@@ -55,11 +55,9 @@ def test_item_shapes_and_targets_match_keypoints(tmp_path: Path, size: int) -> N
         ok = item["weights"].numpy() > 0
         M = item["matrix"].numpy().astype(np.float64)
         in_crop = T.apply_affine(item["keypoints"][:, :2].numpy(), M)
-        cells = (in_crop + 0.5) / 8 - 0.5
-        interior = ok & (cells > 0.5).all(axis=1) & (cells < S - 1.5).all(axis=1)  # refinement needs neighbours
         back = T.apply_affine(_decoded_original(item, 8), M)  # the decoded point, through M and back
         err_cells = np.abs(back - in_crop) / 8
-        assert ok.sum() >= 15 and err_cells[interior].max() < 0.25 and err_cells[ok].max() <= 0.5 + 1e-6
+        assert ok.sum() >= 15 and err_cells[ok].max() < 0.25  # every keypoint of weight 1, at the crop's edges too
     assert np.isnan(float(ds[0]["head_size"])) and float(ds[1]["head_size"]) == 60.0
     batch = torch.utils.data.default_collate([ds[0], ds[1]])
     assert batch["targets"].shape == (2, 22, S, S) and batch["head_size"].shape == (2,)

@@ -16,22 +16,51 @@ def _random_keypoints(rng: np.random.Generator, size: int, margin: float = 12.0)
     return kp
 
 
+def _edge_keypoints(rng: np.random.Generator, size: int) -> np.ndarray:
+    """(21, 3) visible keypoints anywhere in the crop, 12 of them on its first and last pixels, corners included."""
+    kp = _random_keypoints(rng, size, margin=0.0)
+    edges = np.array([-0.5, 0.0, 0.3, 1.0, size - 2.0, size - 1.0, size - 0.51])  # weight 1: [-0.5, size - 0.5)
+    kp[:6, 0] = edges[:6]
+    kp[6:12, 1] = edges[1:]
+    kp[12, :2] = (-0.5, -0.5)
+    kp[13, :2] = (size - 0.51, size - 0.51)
+    return kp
+
+
 @pytest.mark.parametrize("size", [368, 256, 100, 61, 37])
-@pytest.mark.parametrize("sigma", [1.0, 1.5])
+@pytest.mark.parametrize("sigma", [1.0, 1.5, 3.0])
 def test_decode_encode_round_trip(size: int, sigma: float) -> None:
-    """decode(encode(k)) == k within 0.25 output cells, sub-pixel centres, sizes not divisible by 8."""
+    """decode(encode(k)) == k within 0.25 output cells for every keypoint of weight 1, the crop's edges included,
+    at sub-pixel centres and sizes not divisible by 8."""
     rng = np.random.default_rng(size)
-    kp = _random_keypoints(rng, size)
-    maps, weights = heatmaps.encode(kp, size, stride=8, sigma=sigma)
-    S = -(-size // 8)
-    assert maps.shape == (22, S, S) and maps.dtype == np.float32
-    assert weights.tolist() == [1.0] * 21
-    xy, scores = heatmaps.decode(maps[None])
-    assert xy.shape == (1, 21, 2) and scores.shape == (1, 21)
-    err_cells = np.abs(xy[0] - kp[:, :2]) / 8
-    assert err_cells.max() < 0.25, err_cells.max()
-    assert err_cells.max() < 0.01  # the log-parabola is exact for a sampled Gaussian away from the edge
-    assert (scores > 0.5).all()
+    for kp in (_random_keypoints(rng, size), _edge_keypoints(rng, size)):
+        maps, weights = heatmaps.encode(kp, size, stride=8, sigma=sigma)
+        S = -(-size // 8)
+        assert maps.shape == (22, S, S) and maps.dtype == np.float32
+        assert weights.tolist() == [1.0] * 21
+        xy, scores = heatmaps.decode(maps[None])
+        assert xy.shape == (1, 21, 2) and scores.shape == (1, 21)
+        err_cells = np.abs(xy[0] - kp[:, :2]) / 8
+        assert err_cells.max() < 0.25, err_cells.max()
+        assert err_cells.max() < 0.01, err_cells.max()  # the log-parabola is exact for a sampled Gaussian
+        assert (scores > 0.5).all()
+
+
+def test_decode_edge_refinement_is_batched_and_bounded() -> None:
+    """At the edge the one-sided fit refines each map of a batch on its own and never moves more than half a cell."""
+    size = 64
+    kps = [np.ones((21, 3), np.float32) for _ in range(3)]
+    for n, kp in enumerate(kps):
+        kp[:, :2] = 20.0
+        kp[n, :2] = (0.0, size - 1.0)  # keypoint n in the bottom-left corner
+    maps = np.stack([heatmaps.encode(k, size)[0] for k in kps])  # (3, 22, 8, 8)
+    xy, _ = heatmaps.decode(maps)
+    np.testing.assert_allclose(xy, np.stack(kps)[..., :2], atol=0.05)
+    corner = np.zeros((1, 21, 8, 8), np.float32)  # not Gaussians: what an imperfect network may give
+    corner[0, :, 0, :3] = (1.0, 0.2, 0.01)  # along x the vertex lies 0.66 cells outside: kept to half a cell
+    corner[0, :, 1:3, 0] = (1e-3, 0.5)  # along y the logs have no maximum: the edge cell itself
+    xy, _ = heatmaps.decode(corner)
+    np.testing.assert_allclose((xy[0] + 0.5) / 8 - 0.5, np.tile([-0.5, 0.0], (21, 1)), atol=1e-6)
 
 
 def test_each_keypoint_in_its_own_channel() -> None:

@@ -4,14 +4,15 @@ Input pixel ``x`` and output cell ``u`` are related by ``u = (x + 0.5) / stride 
 coordinates on both grids), so a network whose maps are ``ceil(H / stride)`` cells high is exact for any size.
 The Gaussians are computed directly at output resolution around sub-pixel centres (no render-then-resize), channel
 ``k`` is keypoint ``k`` (``keypoints.NAMES`` order), channel 21 is the background ``1 - max``.
-:func:`decode` inverts :func:`encode` to within a small fraction of a cell (argmax + log-parabola refinement,
-exact for a sampled Gaussian).
+:func:`decode` inverts :func:`encode` to within a small fraction of a cell, up to the map's edges (argmax +
+log-parabola refinement, exact for a sampled Gaussian).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -73,15 +74,31 @@ def _as_numpy(maps: object) -> np.ndarray:
     return np.asarray(maps, dtype=np.float32)
 
 
-def _refine(center: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Sub-cell offset of a peak from its two neighbours: vertex of the parabola through their logs, in [-0.5, 0.5]."""
-    lc = np.log(np.maximum(center, _EPS))
-    ll = np.log(np.maximum(left, _EPS))
-    lr = np.log(np.maximum(right, _EPS))
+def _log_vertex(left: np.ndarray, center: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, ok) of the vertex of the parabola through the logs of three consecutive samples, each (M,): offset
+    from the middle sample in cells, and whether the parabola has a maximum (False: flat, or a one-cell spike)."""
+    ll, lc, lr = (np.log(np.maximum(np.nan_to_num(a, nan=0.0), _EPS)) for a in (left, center, right))
     denom = ll - 2.0 * lc + lr
+    ok = denom < -1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
-        off = np.where(denom < -1e-12, 0.5 * (ll - lr) / denom, 0.0)
-    return np.clip(np.nan_to_num(off), -0.5, 0.5)
+        off = np.where(ok, 0.5 * (ll - lr) / denom, 0.0)
+    return off, ok
+
+
+def _subcell(p: np.ndarray, n: int, sample: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Sub-cell peak coordinate along one axis of ``n`` cells, from the argmax cells ``p`` (M,) and ``sample(cells)``,
+    the (M,) map values at those cells along the axis.
+
+    The parabola goes through the log of three consecutive cells: ``p`` and its two neighbours inside the map, and at
+    an edge the edge cell with its two inner neighbours (a one-sided fit; the log of a Gaussian is a parabola, so both
+    are exact for a sampled Gaussian). The result stays within half a cell of ``p``; it is ``p`` itself where the
+    parabola has no maximum or the axis has fewer than 3 cells.
+    """
+    if n < 3:
+        return p.astype(np.float64)
+    q = np.clip(p, 1, n - 2)  # (M,) middle of the three cells
+    off, ok = _log_vertex(sample(q - 1), sample(q), sample(q + 1))
+    return np.clip(np.where(ok, q + off, p), p - 0.5, p + 0.5)
 
 
 def decode(maps: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -92,7 +109,7 @@ def decode(maps: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
         stride: output stride.
     Returns:
         xy: (N, 21, 2) float32 in input (crop) pixels: argmax cell refined by a parabola through the log of the
-            peak and its neighbours along each axis (exact for a sampled Gaussian); no refinement at a map edge.
+            map along each axis (exact for a sampled Gaussian, at the map's edges too; see ``_subcell``).
         scores: (N, 21) float32, the maximum of each map.
     """
     m = _as_numpy(maps)
@@ -102,21 +119,12 @@ def decode(maps: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
     m = np.ascontiguousarray(m[:, :NUM_KEYPOINTS]).reshape(N * NUM_KEYPOINTS, h * w)  # (N*21, h*w)
     idx = m.argmax(axis=1)  # (N*21,)
     rows = np.arange(m.shape[0])
-    peak = m[rows, idx]
+    peak = np.nan_to_num(m[rows, idx], nan=0.0)  # (N*21,)
     py, px = np.divmod(idx, w)
-    peak_clean = np.nan_to_num(peak, nan=0.0)
-
-    def at(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-        return m[rows, np.clip(yy, 0, h - 1) * w + np.clip(xx, 0, w - 1)]
-
-    ox = _refine(peak_clean, at(py, px - 1), at(py, px + 1))
-    oy = _refine(peak_clean, at(py - 1, px), at(py + 1, px))
-    ox = np.where((px > 0) & (px < w - 1), ox, 0.0)
-    oy = np.where((py > 0) & (py < h - 1), oy, 0.0)
-    u = px + ox
-    v = py + oy
+    u = _subcell(px, w, lambda xx: m[rows, py * w + xx])  # (N*21,) output cells
+    v = _subcell(py, h, lambda yy: m[rows, yy * w + px])
     xy = np.stack([(u + 0.5) * stride - 0.5, (v + 0.5) * stride - 0.5], axis=-1)  # (N*21, 2) input pixels
-    return xy.reshape(N, NUM_KEYPOINTS, 2).astype(np.float32), peak_clean.reshape(N, NUM_KEYPOINTS).astype(np.float32)
+    return xy.reshape(N, NUM_KEYPOINTS, 2).astype(np.float32), peak.reshape(N, NUM_KEYPOINTS).astype(np.float32)
 
 
 def decode_to_original(maps: object, matrices: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:

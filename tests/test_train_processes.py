@@ -155,3 +155,20 @@ def test_torchrun_two_gloo_processes_keep_identical_weights(synth_data: Path, tm
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6, msg=f"{key}: DDP differs from one process")
+
+
+@pytest.mark.slow
+def test_torchrun_ranks_stop_together_when_the_weights_become_non_finite(synth_data: Path, tmp_path: Path) -> None:
+    """SGD at lr 1e38: step 1's loss is finite, the weights it leaves are not. Every rank must see that at the
+    checkpoint and stop with the same error (rank 0 alone stopping left rank 1 in the next all-reduce)."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--tee", "3",
+           "--monitor-interval", "2",  # time for rank 1 to report before torchrun ends the ranks left
+           "-m", "handpose", "train", "--data", str(synth_data), *TINY, "--max-steps", "3", "--optimizer", "sgd",
+           "--lr", "1e38", "--warmup-steps", "0", "--schedule", "constant", "--ckpt-every", "1", "--out",
+           str(tmp_path)]
+    ddp = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=180)
+    output = ddp.stdout + ddp.stderr
+    assert ddp.returncode != 0, output
+    for rank in (0, 1):
+        assert f"[default{rank}]:handpose train: error: weights became non-finite at step 1;" in output, output
+    assert not list_checkpoints(tmp_path / "checkpoints")

@@ -128,7 +128,7 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 
 def _weights_finite(model: torch.nn.Module) -> bool:
-    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())  # one device sync
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -291,11 +291,14 @@ def _train(run: _Run) -> dict[str, Any]:
         }
 
     def save_ckpt() -> Path | None:
-        if not run.main:
-            return None
-        if not _weights_finite(model):
+        # every rank calls this at the same step and takes the same decision, as with the loss: a rank that raised
+        # alone would leave the others waiting in the next step's all-reduce
+        bad = torch.tensor([0.0 if _weights_finite(model) else 1.0], device=device)
+        if bool(any_true(bad)[0]):
             raise NonFiniteLossError(f"weights became non-finite at step {run.step}; no checkpoint written (the last "
                                      f"good one is {_last_ckpt(run)})")
+        if not run.main:
+            return None
         path = save_checkpoint(checkpoint_state(), run.ckpt_dir, run.step, cfg.keep_checkpoints)
         LOG.info("checkpoint %s", path)
         return path

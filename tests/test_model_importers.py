@@ -397,6 +397,79 @@ def test_caffemodel_missing_layer_or_wrong_shape_fails(tmp_path):
         read_caffemodel(tmp_path / "trunc.caffemodel")
 
 
+def test_caffemodel_under_another_name_is_detected_from_content(tmp_path):
+    torch.manual_seed(0)
+    source = build_model("tiny")
+    for name in ("weights.bin", "pose_iter_102000", "hand.pt"):
+        path = tmp_path / name
+        write_caffemodel(path, {"data": [], **conv_layers(source)})
+        assert detect_kind(path) == "caffemodel", name
+        target = build_model("tiny")
+        assert init_weights(target, path).kind == "caffemodel"
+        assert_same_weights(source, target)
+
+
+def _save_as(kind: str, path) -> None:
+    """Write a file of ``kind`` to ``path`` whatever its suffix (np.save would append .npy to a bare name)."""
+    model = build_model("tiny")
+    if kind == "safetensors":
+        save_weights(model, path)
+    elif kind in ("checkpoint", "legacy-checkpoint"):
+        ckpt = {"model": model.state_dict(), "model_config": to_dict(model.config)}
+        torch.save(ckpt, path, _use_new_zipfile_serialization=kind == "checkpoint")
+    elif kind == "vgg19":
+        torch.save(vgg19_state_dict(), path)
+    elif kind == "npy":
+        with open(path, "wb") as f:
+            np.save(f, seed_npy_dict(model, ["conv1_1"]), allow_pickle=True)
+    else:  # a bare pickle; protocol 0 opens with '(dp0', which also reads as a NetParameter field
+        path.write_bytes(pickle.dumps(seed_npy_dict(model, ["conv1_1"]), protocol=int(kind[-1])))
+
+
+@pytest.mark.parametrize(
+    "kind, name, expected",
+    [
+        ("safetensors", "model.bin", "safetensors"),
+        ("checkpoint", "last.weights", "checkpoint"),
+        ("legacy-checkpoint", "old.bin", "checkpoint"),
+        ("vgg19", "vgg19", "vgg19"),
+        ("npy", "seed.bin", "npy"),
+        ("pickle5", "seed.dat", "npy"),
+        ("pickle0", "seed.pkl", "npy"),
+    ],
+)
+def test_kind_is_detected_from_content(tmp_path, kind, name, expected):
+    path = tmp_path / name
+    _save_as(kind, path)
+    assert detect_kind(path) == expected
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("weights.bin", b"\x00" * 32),
+        ("model.safetensors", b"not a safetensors file at all"),
+        ("weights", b"\x0a\xff\x01handpose"),  # a name field longer than the file
+    ],
+    ids=["zeros", "text", "overlong-field"],
+)
+def test_unknown_content_fails_clearly(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=f"{name}: unknown weight file kind"):
+        detect_kind(path)
+    with pytest.raises(ValueError, match="unknown weight file kind"):
+        init_weights(build_model("tiny"), path)
+
+
+def test_corrupt_safetensors_fails_clearly(tmp_path):
+    path = tmp_path / "cut.safetensors"
+    path.write_bytes((3).to_bytes(8, "little") + b'{"a')  # looks like safetensors, header cut short
+    assert detect_kind(path) == "safetensors"
+    with pytest.raises(ValueError, match="cut.safetensors: not a readable safetensors file"):
+        init_weights(build_model("tiny"), path)
+
+
 @pytest.mark.slow
 def test_caffemodel_round_trip_full_openpose(tmp_path):
     """The released model's layout at full size (36.8 M floats), the modern `layer` field, through convert."""

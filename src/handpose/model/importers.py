@@ -1,6 +1,6 @@
 """Initialise a CPM from a weight file of any supported kind, reporting what was loaded and what stayed random.
 
-Kinds (detected from the file, not only its name):
+Kinds (detected from the file's content; the suffix is only a hint where the content proves nothing):
 
 - ``safetensors`` / ``checkpoint``: handpose's own files; every key must fit (strict).
 - ``caffemodel``: OpenPose's ``pose_iter_102000.caffemodel``; every conv of the model must be in the file
@@ -9,6 +9,10 @@ Kinds (detected from the file, not only its name):
   keys possibly bytes), read with the restricted unpickler; partial (the layers it has).
 - ``vgg19``: torchvision's VGG-19 ImageNet state dict; partial (the front).
 
+Detection: a zip (torch.save) or a pickle carrying torch's magic number is a torch file; numpy's ``.npy`` magic
+or another pickle is ``npy``; an 8-byte little-endian length then ``{`` is safetensors; a file opening with a
+valid ``NetParameter`` field (name 1, layers 2, ..., layer 100) is a caffemodel. Anything else is a ``ValueError``.
+
 For the partial kinds, a layer of the file whose name is a conv of the model but whose shape differs is an
 error, never a silent skip; file layers the model does not have are listed as ``ignored``.
 """
@@ -16,6 +20,7 @@ error, never a silent skip; file layers the model does not have are listed as ``
 from __future__ import annotations
 
 import logging
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from handpose.model.caffe import read_caffemodel
+from handpose.model.caffe import looks_like_net_parameter, read_caffemodel
 from handpose.model.safe_pickle import NPY_MAGIC, load_pickled_npy
 from handpose.model.vgg_import import is_vgg_state_dict, vgg19_layers
 from handpose.model.weights import CHECKPOINT_SUFFIXES, CONFIG_KEY, load_state_strict
@@ -31,6 +36,11 @@ from handpose.model.weights import CHECKPOINT_SUFFIXES, CONFIG_KEY, load_state_s
 LOG = logging.getLogger(__name__)
 
 KINDS = ("safetensors", "checkpoint", "caffemodel", "npy", "vgg19")
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default (zip) format
+PICKLE_PROTO = 0x80  # PROTO opcode opening every pickle of protocol 2 or later
+TORCH_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # torch's pickled magic number
+NPY_SUFFIXES = (".npy", ".pkl", ".pickle")
+HEAD_BYTES = 64
 
 
 @dataclass
@@ -60,30 +70,74 @@ def detect_kind(path: str | Path) -> str:
     return _classify(Path(path))[0]
 
 
+def sniff_kind(head: bytes, size: int) -> str | None:
+    """The kind a file's first bytes prove: ``torch`` (zip, or a legacy torch pickle), ``npy`` (.npy or a bare
+    pickle), ``safetensors``, ``caffemodel`` (opens with a valid ``NetParameter`` field), or None.
+
+    Every test but the last is a magic number; the last is weaker (a protocol-0 pickle can pass it), so
+    :func:`_classify` lets a ``.npy`` / ``.pkl`` suffix override it."""
+    if head.startswith(ZIP_MAGIC):
+        return "torch"
+    if head.startswith(NPY_MAGIC):
+        return "npy"
+    if len(head) >= 2 and head[0] == PICKLE_PROTO and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+        return "torch" if TORCH_LEGACY_MAGIC in head[:32] else "npy"
+    if _is_safetensors(head, size):
+        return "safetensors"
+    if looks_like_net_parameter(head, size):
+        return "caffemodel"
+    return None
+
+
+def _is_safetensors(head: bytes, size: int) -> bool:
+    """safetensors: an 8-byte little-endian header length, then the JSON header (``{``), within the file."""
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    header = int.from_bytes(head[:8], "little")
+    return 2 <= header <= size - 8
+
+
+def _kind_from_suffix(suffix: str) -> str | None:
+    """The hint a (lower-case) suffix gives when the content proved nothing."""
+    if suffix == ".caffemodel":
+        return "caffemodel"
+    if suffix in NPY_SUFFIXES:
+        return "npy"
+    if suffix in CHECKPOINT_SUFFIXES:
+        return "torch"
+    return None
+
+
 def _classify(path: Path) -> tuple[str, object]:
-    """``(kind, contents)``: a torch file is loaded once here (weights_only) and handed on; others load later."""
+    """``(kind, contents)``: a torch file is loaded once here (weights_only) and handed on; others load later.
+
+    The content decides (magic numbers, then a ``NetParameter`` sniff); the suffix is a hint for files whose
+    content proves nothing (protocol-0/1 pickles, a caffemodel opening with a field this reader does not know)."""
     if not path.is_file():
         raise FileNotFoundError(f"weight file not found: {path}")
+    size = path.stat().st_size
     with path.open("rb") as f:
-        head = f.read(16)
+        head = f.read(HEAD_BYTES)
     suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        return "safetensors", None
-    if suffix == ".caffemodel":
-        return "caffemodel", None
-    if head.startswith(NPY_MAGIC) or suffix in (".npy", ".pkl", ".pickle"):
-        return "npy", None
-    if head.startswith(b"PK") or suffix in CHECKPOINT_SUFFIXES or suffix == ".bin":  # torch.save files
-        state = _torch_load(path)
-        if isinstance(state, dict) and "model" in state and CONFIG_KEY in state:
-            return "checkpoint", state
-        if is_vgg_state_dict(state):
-            return "vgg19", state
-        raise ValueError(f"{path}: a torch file that is neither a handpose checkpoint nor a VGG-19 state dict")
-    raise ValueError(
-        f"{path}: unknown weight file kind; expected .safetensors, a .pt checkpoint, a torchvision VGG-19 .pth, "
-        "an OpenPose .caffemodel or the seed's .npy"
-    )
+    kind = sniff_kind(head, size)
+    if kind == "caffemodel" and suffix in NPY_SUFFIXES:
+        kind = "npy"  # a protocol-0 pickle ('(dp0' ...) can look like a NetParameter field
+    if kind is None:
+        kind = _kind_from_suffix(suffix)
+    if kind is None:
+        raise ValueError(
+            f"{path}: unknown weight file kind (first bytes {head[:8]!r}): not a torch file (zip or pickle), "
+            "a .npy / pickle, a safetensors file nor a Caffe NetParameter (OpenPose .caffemodel)"
+        )
+    if kind != "torch":
+        LOG.debug("%s: %s (suffix %r)", path, kind, suffix)
+        return kind, None
+    state = _torch_load(path)
+    if isinstance(state, dict) and "model" in state and CONFIG_KEY in state:
+        return "checkpoint", state
+    if is_vgg_state_dict(state):
+        return "vgg19", state
+    raise ValueError(f"{path}: a torch file that is neither a handpose checkpoint nor a VGG-19 state dict")
 
 
 def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
@@ -95,7 +149,10 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
         if kind == "safetensors":
             from safetensors.torch import load_file
 
-            state = load_file(str(path), device="cpu")
+            try:
+                state = load_file(str(path), device="cpu")
+            except Exception as exc:  # safetensors raises its own error types on a corrupt file
+                raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
         else:
             state = dict(contents["model"])  # type: ignore[index]
         load_state_strict(model, state, source)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -587,6 +588,27 @@ def list_images(path: str | Path) -> list[Path]:
     return files
 
 
+def output_names(paths: Sequence[str | Path]) -> list[str]:
+    """A unique output name per image, for NAME.json / NAME_overlay.png / NAME_maps.png in one folder.
+
+    The name is the file's stem; images whose stems collide (``a.jpg`` and ``a.png``; stems differing only in
+    case count as colliding, for case-insensitive file systems) keep their extension instead: ``a_jpg``,
+    ``a_png``. A name still taken after that gets ``_2``, ``_3``, ... so no result overwrites another.
+    """
+    paths = [Path(p) for p in paths]
+    stems = Counter(p.stem.lower() for p in paths)
+    names = [p.stem if stems[p.stem.lower()] == 1 else f"{p.stem}_{p.suffix.lstrip('.')}" for p in paths]
+    taken: set[str] = {n.lower() for n, p in zip(names, paths) if stems[p.stem.lower()] == 1}
+    for i, p in enumerate(paths):
+        if stems[p.stem.lower()] == 1:
+            continue
+        base, k = names[i], 2
+        while names[i].lower() in taken:
+            names[i], k = f"{base}_{k}", k + 1
+        taken.add(names[i].lower())
+    return names
+
+
 def keypoints_in_crop(prediction: Prediction) -> np.ndarray:
     """(21, 2) the prediction's keypoints in its crop's pixels (for drawing over :attr:`Prediction.crop`)."""
     if prediction.matrix is None:
@@ -601,10 +623,12 @@ def predict_to_files(
     box: Sequence[float] | None = None,
     is_left: bool = False,
     maps: bool = True,
+    name: str | None = None,
 ) -> list[Path]:
     """Predict one image and write NAME.json, NAME_overlay.png and (with ``maps``) NAME_maps.png into ``out_dir``.
 
-    Returns the written paths. FileNotFoundError / ValueError for an unreadable image or a box off the image.
+    NAME is ``name`` (see :func:`output_names` for a folder of images), default the image's stem. Returns the
+    written paths. FileNotFoundError / ValueError for an unreadable image or a box off the image.
     """
     from handpose.viz import belief_map_figure, draw_skeleton, save_bgr, save_rgb
 
@@ -612,7 +636,7 @@ def predict_to_files(
     image = read_image(image_path)
     pred = predictor.predict(image, box=box, is_left=is_left, keep_maps=maps)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = image_path.stem
+    stem = name or image_path.stem
     record = {
         "image": str(image_path),
         "width": int(image.shape[1]),

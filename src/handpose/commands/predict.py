@@ -6,6 +6,9 @@ an ONNX model holds only the last stage). Without --box the whole image is the c
 borders), so the hand should fill most of it; with --box x,y,w,h the crop is a padded square around that hand box.
 --left marks a left hand (mirrored to a right hand first when the model was trained that way).
 A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
+Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
+instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also
+records its image's path).
 
 Example:
   handpose predict --model hand.onnx photos/ --box 120,80,200,220 --out predictions
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from handpose.commands.evaluate import parse_scales
-    from handpose.predict import Predictor, list_images, predict_to_files
+    from handpose.predict import Predictor, list_images, output_names, predict_to_files
 
     box = parse_box(args.box)
     images = list_images(args.input)
@@ -57,9 +60,11 @@ def run(args: argparse.Namespace) -> int:
     if predictor.stages == 1 and not args.no_maps:
         print("note: the model file holds only the last stage's maps (ONNX), so NAME_maps.png shows that stage")
     failed: list[tuple[Path, str]] = []
-    for path in images:
+    for path, name in zip(images, output_names(images)):
         try:
-            written = predict_to_files(predictor, path, out, box=box, is_left=args.left, maps=not args.no_maps)
+            written = predict_to_files(
+                predictor, path, out, box=box, is_left=args.left, maps=not args.no_maps, name=name
+            )
         except (ValueError, FileNotFoundError, OSError) as exc:
             if len(images) == 1:
                 raise

@@ -77,6 +77,44 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synth_data: Pa
     assert not [p for p in (tmp_path / "checkpoints").iterdir() if "tmp" in p.name]
 
 
+def test_init_weights_are_where_training_starts(synth_data: Path, tmp_path: Path,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    """--init from handpose safetensors (every layer) and from the seed's .npy layout (the front layers): at
+    lr 1e-12 two steps leave the weights where they started, so the run ends on the file's weights."""
+    import numpy as np
+
+    from handpose.model.cpm import build_model
+    from handpose.model.weights import save_weights
+
+    torch.manual_seed(123)  # not the run's seed, so the file's weights differ from the run's random ones
+    source = build_model(preset("tiny"))
+    want = {k: v.detach().clone() for k, v in source.state_dict().items()}
+    save_weights(source, tmp_path / "init.safetensors")
+    front = ["conv1_1", "conv1_2", "conv2_1"]
+    seed_npy = {name.encode(): {b"weights": want[f"{name}.weight"].numpy().transpose(2, 3, 1, 0),  # (kh, kw, in, out)
+                                b"biases": want[f"{name}.bias"].numpy()} for name in front}
+    np.save(tmp_path / "init.npy", seed_npy, allow_pickle=True)
+
+    plain = train(_cfg(synth_data, tmp_path / "plain", max_steps=2, lr=1e-12))
+    random_start = _weights(tmp_path / "plain" / "model.safetensors")
+    with caplog.at_level(logging.INFO, logger="handpose"):
+        from_st = train(_cfg(synth_data, tmp_path / "st", max_steps=2, lr=1e-12,
+                             init=str(tmp_path / "init.safetensors")))
+        from_npy = train(_cfg(synth_data, tmp_path / "npy", max_steps=2, lr=1e-12, init=str(tmp_path / "init.npy")))
+    assert plain["step"] == from_st["step"] == from_npy["step"] == 2
+    convs = sum(1 for k in want if k.endswith(".weight"))  # the tiny preset: convolutions only
+    assert f"initial weights from {tmp_path / 'init.safetensors'}: {convs} layers loaded, 0 left random" in caplog.text
+    assert f"initial weights from {tmp_path / 'init.npy'}: 3 layers loaded, {convs - 3} left random" in caplog.text
+
+    st, npy = _weights(tmp_path / "st" / "model.safetensors"), _weights(tmp_path / "npy" / "model.safetensors")
+    for key, value in want.items():
+        if key.endswith(".weight"):  # (biases start at zero either way)
+            assert not torch.allclose(random_start[key], value, atol=1e-4), key  # the file is not the seed's init
+        torch.testing.assert_close(st[key], value, rtol=0, atol=1e-8, msg=f"{key} did not start from the file")
+        expected = value if key.split(".")[0] in front else random_start[key]
+        torch.testing.assert_close(npy[key], expected, rtol=0, atol=1e-8, msg=f"{key}: .npy init")
+
+
 @pytest.mark.slow
 def test_end_to_end_tensorboard_best_weights_and_log_lines(synth_data: Path, tmp_path: Path,
                                                            caplog: pytest.LogCaptureFixture) -> None:

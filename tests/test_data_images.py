@@ -129,3 +129,42 @@ def test_reduced_decode_is_exact(tmp_path: Path, factor: int) -> None:
     png = tmp_path / "frame.png"
     cv2.imwrite(str(png), img[:64, :64])
     assert I.load_image(png, reduce=4)[1] == 1  # only JPEGs are decoded reduced
+
+
+def test_jpeg_with_data_after_its_end_is_usable_and_truncation_is_still_caught(tmp_path: Path) -> None:
+    """Bytes appended after EOI (which libjpeg ignores) are fine; a file cut inside its last scan is not."""
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 255, size=(240, 320, 3), dtype=np.uint8)
+    plain = cv2.imencode(".jpg", img)[1].tobytes()
+    progressive = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    trailer = rng.bytes(5000).replace(b"\xff\xd9", b"\xff\x00") + b"\xff\xda\x00\x08" + rng.bytes(100)  # SOS-like
+    soi, rest = plain[:2], plain[2:]
+    thumb = cv2.imencode(".jpg", img[:16, :16])[1].tobytes()  # a complete JPEG (SOS ... EOI) inside APP1
+    app1 = b"Exif\x00\x00" + thumb
+    with_thumb = soi + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + rest
+    good = {
+        "appended.jpg": plain + trailer,
+        "progressive_appended.jpg": progressive + trailer,
+        "zero_padded.jpg": plain + b"\x00" * 8192,
+        "thumbnail.jpg": with_thumb,
+    }
+    for name, data in good.items():
+        assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is not None, name
+        (tmp_path / name).write_bytes(data)
+        out, _ = I.load_image(tmp_path / name)
+        assert out.shape == (240, 320, 3), name
+        assert I.jpeg_complete(data), name
+    bad = {
+        "cut_in_scan.jpg": plain[: len(plain) - 200],
+        "cut_progressive.jpg": progressive[: len(progressive) * 2 // 3],
+        "cut_after_thumbnail.jpg": with_thumb[: len(with_thumb) - 300],  # the thumbnail's EOI is no image end
+        "cut_padded.jpg": plain[: len(plain) // 2] + b"\x00" * 100,
+        "cut_in_header.jpg": plain[:40],  # before the frame header: not even a size to read
+    }
+    for name, data in bad.items():
+        assert not I.jpeg_complete(data), name
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(I.ImageError) as info:
+            I.load_image(tmp_path / name)
+        assert info.value.reason == R.CORRUPT_IMAGE, name
+        assert "truncated JPEG" in str(info.value) or name == "cut_in_header.jpg", name

@@ -181,8 +181,11 @@ def test_bad_images_are_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCa
         ds.log_skipped()
     assert len(caplog.records) == 1 and "skipped 4 images" in caplog.records[0].message
     only_bad = HandDataset(bad, DataConfig(), train=False)
-    with pytest.raises(RuntimeError, match="no loadable image"):
+    with pytest.raises(RuntimeError, match="no loadable image") as info:
         only_bad[0]
+    text = str(info.value)
+    assert f"image {tmp_path / 'corrupt.jpg'}" in text and f"dataset images under {tmp_path})" in text
+    assert "expected a readable JPEG, PNG or BMP file" in text and "skipped 4 images" in text
     with pytest.raises(ValueError):
         HandDataset([], DataConfig(), train=True)
     with pytest.raises(IndexError):

@@ -8,8 +8,9 @@ colour jitter and blur are applied to the crop, and ``heatmaps.encode`` gives ta
 
 Randomness comes from ``numpy.random.default_rng((seed, epoch, index))``: an item depends on nothing else, so runs
 are reproducible and resumable, and DataLoader workers need no seeding. ``set_epoch`` must be called before each
-epoch; DataLoader workers copy the dataset when they start, so use ``persistent_workers=False`` (the default) for
-the epoch to reach them.
+epoch; DataLoader workers copy the dataset when they start, so either use ``persistent_workers=False`` (the
+default) for the epoch to reach them, or index ``train_sampler.EpochIndexed(dataset)`` with (epoch, index) pairs,
+as training does (``train_data.train_loader``): each item then sets its own epoch inside the worker.
 
 Bad images (missing, corrupt, truncated, over the pixel limit) are found when loaded: the item is replaced by
 another sample drawn from the same random state, and the bad index is counted per reason in ``self.skipped`` and
@@ -207,6 +208,16 @@ class HandDataset(torch.utils.data.Dataset):
             except images.ImageError as err:
                 self._record_bad(j, err)
         raise RuntimeError(
-            f"HandDataset: no loadable image after {MAX_REPLACEMENTS} tries from index {index}; "
+            f"HandDataset: no loadable image after {MAX_REPLACEMENTS} tries from index {index} "
+            f"(image {self.image_path(index)}, dataset images under {self._image_root()}); expected a readable JPEG, "
+            f"PNG or BMP file of at most {self.cfg.max_image_pixels} pixels at each sample's image path\n"
             + self.skipped.summary("images")
         )
+
+    def _image_root(self) -> str:
+        """The folder holding every sample's image (for error messages; reads all paths)."""
+        paths = [os.fsdecode(self._paths[i]) for i in range(len(self))]
+        try:
+            return os.path.commonpath([os.path.dirname(p) or "." for p in paths])
+        except ValueError:  # absolute and relative paths mixed
+            return os.path.dirname(paths[0]) or "."

@@ -84,7 +84,8 @@ def test_export_command(
 def test_int8_runs_and_reports_difference(tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path) -> None:
     _, _, path = tiny
     report = quantize_int8(path, tmp_path / "tiny_int8.onnx", sample_crops(64, 6), fmt="qoperator")
-    assert report.path.is_file() and report.calib_count == 6
+    assert report.path.is_file() and report.calib_count == 5 and report.check_count == 1  # one crop held out
+    assert "held-out" in report.checked_on
     assert np.isfinite(report.keypoint_diff_px) and report.keypoint_diff_px >= 0
     meta = {p.key: p.value for p in onnx.load(str(report.path)).metadata_props}
     assert "int8" in meta and "model_config" in meta
@@ -100,14 +101,15 @@ def test_export_int8_command_on_real_crops(
     _, weights, _ = tiny
     out = tmp_path / "m.onnx"
     args = ["export", "--weights", str(weights), "--out", str(out), "--int8"]
-    assert main(args + ["--calib-data", str(realdata / "hand_labels"), "--calib-count", "4"]) == 0
+    assert main(args + ["--calib-data", str(realdata / "hand_labels"), "--calib-count", "2"]) == 0
     text = capsys.readouterr().out
-    assert "int8 vs fp32 keypoints" in text and "calibrated on 4 crops" in text
+    assert "calibrated on 2 crops" in text and "int8 vs fp32 keypoints on 2 held-out crops not used for" in text
     p = Predictor.from_file(tmp_path / "m_int8.onnx")
     r = p.predict(realdata / "coco_onehand10k" / "9.jpg")
     assert np.isfinite(r.keypoints).all()
     assert main(args + ["--calib-data", "synthetic", "--calib-count", "3"]) == 0
-    assert "calibrated on 3 crops from synthetic" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "calibrated on 3 crops from synthetic" in text and "on 2 held-out crops" in text
 
 
 def test_export_leaves_the_callers_model_as_it_was(tmp_path: Path) -> None:
@@ -119,3 +121,45 @@ def test_export_leaves_the_callers_model_as_it_was(tmp_path: Path) -> None:
     assert next(model.parameters()).dtype == torch.bfloat16
     after = model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_int8_difference_is_measured_on_held_out_crops(
+    tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import handpose.quantize as quantize
+    from handpose.data.heatmaps import decode
+    from handpose.data.transforms import to_network_input
+    from handpose.predict import OnnxBackend
+
+    _, _, path = tiny
+    seen: list[np.ndarray] = []
+
+    class SpyReader(quantize._Reader):
+        def __init__(self, name: str, x: np.ndarray):
+            seen.append(x)
+            super().__init__(name, x)
+
+    monkeypatch.setattr(quantize, "_Reader", SpyReader)
+    calib, held = sample_crops(64, 4, seed=1), sample_crops(64, 3, seed=2)
+    report = quantize_int8(path, tmp_path / "q.onnx", calib, check_crops=held)
+    assert report.calib_count == 4 and report.check_count == 3 and "3 held-out crops" in report.checked_on
+    assert len(seen) == 1 and np.array_equal(seen[0], to_network_input(calib))  # calibration never saw `held`
+    x = to_network_input(held)
+    ref, got = OnnxBackend(path)(x)[0], OnnxBackend(report.path)(x)[0]
+    expected = np.linalg.norm(decode(got)[0] - decode(ref)[0], axis=-1)  # (3, 21)
+    assert report.keypoint_diff_px == pytest.approx(float(expected.mean()))
+    one = quantize_int8(path, tmp_path / "one.onnx", calib[:1])  # nothing to hold out: said so
+    assert one.calib_count == 1 and "calibration crops" in one.checked_on
+
+
+def test_synthetic_calibration_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from handpose.quantize import calibration_crops
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    crops = calibration_crops("synthetic", 2, DataConfig(input_size=64))
+    assert crops.shape == (2, 64, 64, 3) and crops.dtype == np.uint8
+    assert list(scratch.iterdir()) == []

@@ -8,7 +8,8 @@ difference is printed, and the command fails (exit code 2) when it exceeds --tol
 
 --int8 also writes OUT with suffix _int8.onnx: static quantization (QOperator, per-channel int8 weights, uint8
 activations) calibrated on real crops from the validation split of --calib-data (or on rendered synthetic hands
-with --calib-data synthetic), and reports how far its keypoints move against fp32 (mean px in the crop).
+with --calib-data synthetic), and reports how far its keypoints move against fp32 (mean px in the crop) on a few
+more crops from the same source that calibration did not see (up to 8 beyond --calib-count).
 
 Example:
   handpose export --weights runs/train/best.safetensors --out hand.onnx --int8 --calib-data hand_labels/manual_test
@@ -57,11 +58,15 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(weights)
     data_cfg = read_data_config(weights, model.config)
     crops = None
-    calib = None
+    calib = held_out = None
     if args.int8:  # calibration crops first: the parity check then runs on two of them (real crops)
-        from handpose.quantize import calibration_crops
+        from handpose.quantize import calibration_crops, held_out_count, split_held_out
 
-        calib = calibration_crops(args.calib_data, args.calib_count, data_cfg)
+        if args.calib_count < 1:
+            raise ValueError(f"--calib-count must be at least 1, got {args.calib_count}")
+        # a few more crops than calibration uses: the int8 check runs on those it did not see
+        more = calibration_crops(args.calib_data, args.calib_count + held_out_count(args.calib_count), data_cfg)
+        calib, held_out = split_held_out(more, args.calib_count)
         crops = calib[:2]
     if args.check_image:
         crops = spec_from_config(data_cfg).prepare(read_image(args.check_image)).crops[0][None]
@@ -84,13 +89,13 @@ def run(args: argparse.Namespace) -> int:
         from handpose.quantize import quantize_int8
 
         q_out = out.with_name(out.stem + "_int8.onnx")
-        q = quantize_int8(out, q_out, calib, fmt=args.int8_format)
+        q = quantize_int8(out, q_out, calib, fmt=args.int8_format, check_crops=held_out)
         print(
             f"wrote {q.path} ({q.path.stat().st_size / 1e6:.1f} MB, static int8 {q.fmt}, calibrated on "
             f"{q.calib_count} crops from {args.calib_data}, {q.seconds:.0f} s)"
         )
         print(
-            f"int8 vs fp32 keypoints on the calibration crops: mean {q.keypoint_diff_px:.2f} px, "
+            f"int8 vs fp32 keypoints on {q.checked_on}: mean {q.keypoint_diff_px:.2f} px, "
             f"max {q.keypoint_diff_max_px:.1f} px (crop of {data_cfg.input_size} px)"
         )
     return 0

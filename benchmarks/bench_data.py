@@ -6,8 +6,10 @@ Measures, in one run, on images and annotations generated into a temporary folde
    a. from 368 x 368 JPEGs (augmentation on, and off as the evaluation crop);
    b. from 1920 x 1080 JPEGs with a large hand (crop ~ 900 px): reduced JPEG decode vs the full-decode baseline;
    c. from 1920 x 1080 JPEGs with a small hand (crop ~ 225 px): full decode (no reduction possible);
-2. indexing time of N per-hand json files (hand_labels_synth layout) with one thread vs the thread pool;
-3. RSS of the main process (workers=0) and of 2 persistent DataLoader workers after each of several epochs.
+2. indexing time of N per-hand json files (hand_labels_synth layout) in one process vs the process pool;
+3. RSS of the main process (workers=0) and of the 2 persistent DataLoader workers of the training loader
+   (``train_data.train_loader``: ``EpochIndexed`` + ``StreamSampler``, so every item gets its epoch's augmentation
+   inside the workers, as in training) after each of several epochs.
 Usage: ``python benchmarks/bench_data.py [--quick] [--index-files N] [--samples N] [--epochs N]``.
 """
 
@@ -27,11 +29,13 @@ import cv2
 import numpy as np
 import torch
 
-from handpose.config import AugmentConfig, DataConfig
+from handpose.config import AugmentConfig, DataConfig, TrainConfig
 from handpose.data import formats, images
 from handpose.data.dataset import HandDataset
 from handpose.data.sample import Sample
 from handpose.data.transforms import visible_box
+from handpose.distributed import DistInfo
+from handpose.train_data import train_loader
 
 
 def make_image(w: int, h: int, rng: np.random.Generator) -> np.ndarray:
@@ -118,16 +122,21 @@ def memory_epochs(samples: list[Sample], cfg: DataConfig, epochs: int, batch: in
         main_rss.append(rss_mb())
     print(f"  workers=0: main RSS after each of {epochs} epochs of {len(ds)} items (MiB): "
           + " ".join(f"{v:.0f}" for v in main_rss))
-    loader = torch.utils.data.DataLoader(ds, batch_size=batch, num_workers=2, persistent_workers=True)
+    # The training loader itself: persistent workers fed (epoch, index) pairs, so each epoch's augmentation reaches
+    # them (a plain DataLoader over ds with persistent workers would repeat epoch 0's crops forever).
+    train_cfg = TrainConfig(batch_size=batch, workers=2, seed=0, dataset=cfg)
+    loader = train_loader(ds, train_cfg, DistInfo(), 0, torch.device("cpu"))
+    stream = iter(loader)  # endless
+    steps = -(-len(ds) // batch)  # batches per epoch (the last may straddle two epochs, as in training)
     worker_rss = []
     for _epoch in range(epochs):
-        for _ in loader:
-            pass
-        pids = [w.pid for w in loader._iterator._workers]  # private, for the measurement only
+        for _ in range(steps):
+            next(stream)
+        pids = [w.pid for w in stream._workers]  # private, for the measurement only
         worker_rss.append(sum(rss_mb(p) for p in pids))
-    del loader
-    print("  2 persistent DataLoader workers: summed worker RSS after each epoch (MiB): "
-          + " ".join(f"{v:.0f}" for v in worker_rss))
+    del stream, loader
+    print(f"  training loader (2 persistent workers, EpochIndexed + StreamSampler, {steps} batches of {batch} per "
+          "epoch): summed worker RSS after each epoch (MiB): " + " ".join(f"{v:.0f}" for v in worker_rss))
 
 
 def main() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import re
 from pathlib import Path
 
@@ -113,6 +114,28 @@ def test_init_weights_are_where_training_starts(synth_data: Path, tmp_path: Path
         torch.testing.assert_close(st[key], value, rtol=0, atol=1e-8, msg=f"{key} did not start from the file")
         expected = value if key.split(".")[0] in front else random_start[key]
         torch.testing.assert_close(npy[key], expected, rtol=0, atol=1e-8, msg=f"{key}: .npy init")
+
+
+def test_resume_with_another_batch_size_warns_what_changes(synth_data: Path, tmp_path: Path,
+                                                            caplog: pytest.LogCaptureFixture) -> None:
+    first = train(_cfg(synth_data, tmp_path, max_steps=None, epochs=1.0, stop_at_step=2))  # 2 steps of 4 samples
+    n = first["train_samples"]
+    assert first["total_steps"] == math.ceil(n / 4)
+    resume = dict(max_steps=None, epochs=1.0, batch_size=2, resume=str(tmp_path))
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        second = train(_cfg(synth_data, tmp_path, stop_at_step=3, **resume))
+    assert second["total_steps"] == math.ceil(n / 2)  # an epoch counted in steps of the new batch
+    warned = [r.getMessage() for r in caplog.records if "resuming with" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].startswith(
+        "resuming with batch size 2 instead of 4: each step now takes 2 samples instead of 4")
+    epochs, old_epochs = (8 + (math.ceil(n / 2) - 2) * 2) / n, 4 * math.ceil(n / 4) / n
+    assert (f"the run now lasts {math.ceil(n / 2)} steps instead of {math.ceil(n / 4)}, the learning-rate schedule "
+            f"is spread over them, and it will end after {epochs:.2f} epochs instead of {old_epochs:.2f}"
+            in warned[0])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(_cfg(synth_data, tmp_path, stop_at_step=4, **resume))  # the batch it was saved with: nothing to say
+    assert not [r for r in caplog.records if "resuming with" in r.getMessage()]
 
 
 @pytest.mark.slow

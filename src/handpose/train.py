@@ -105,6 +105,36 @@ def initial_weights(model: torch.nn.Module, path: str) -> None:
     LOG.info("initial weights from %s: %d layers loaded, %d left random", path, len(report.loaded), len(report.random))
 
 
+def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, steps_total: int, train_size: int,
+                   samples_seen: int) -> str | None:
+    """What resuming checkpoint ``state`` with another batch size or process count changes, or None.
+
+    The samples per step (batch x processes) change, the data order goes on from ``samples_seen``; a run sized in
+    epochs is re-counted in steps at the new batch (so its schedule is stretched or squeezed, and the epochs it
+    covers in the end differ from ``epochs``), a run of ``max_steps`` keeps its steps and covers more or fewer
+    epochs. The learning rate is not scaled with the batch.
+    """
+    old_batch = int(state.get("train_config", {}).get("batch_size", cfg.batch_size))
+    old_world = int(state.get("world_size", world_size))
+    if (old_batch, old_world) == (cfg.batch_size, world_size):
+        return None
+    what = []
+    if old_batch != cfg.batch_size:
+        what.append(f"batch size {cfg.batch_size} instead of {old_batch}")
+    if old_world != world_size:
+        what.append(f"{world_size} processes instead of {old_world}")
+    per_step, old_per_step = cfg.batch_size * world_size, old_batch * old_world
+    old_total = int(state.get("total_steps", steps_total))
+    step = int(state["step"])
+    epochs = (samples_seen + max(0, steps_total - step) * per_step) / train_size
+    old_epochs = (samples_seen + max(0, old_total - step) * old_per_step) / train_size
+    length = (f"the run now lasts {steps_total} steps instead of {old_total}, the learning-rate schedule is "
+              f"spread over them" if steps_total != old_total else f"the run still lasts {steps_total} steps")
+    return (f"resuming with {' and '.join(what)}: each step now takes {per_step} samples instead of "
+            f"{old_per_step} (the data order continues); {length}, and it will end after {epochs:.2f} epochs "
+            f"instead of {old_epochs:.2f}; --lr stays {cfg.lr:g} (not scaled with the batch)")
+
+
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` runs bf16 natively (CUDA with bf16, or a CPU with AVX512-BF16 / AMX)."""
     if device.type == "cuda":
@@ -253,9 +283,9 @@ def _train(run: _Run) -> dict[str, Any]:
         run.samples_seen = int(resume_state.get("samples_seen", run.step * cfg.batch_size * info.world_size))
         run.best = resume_state.get("best")
         set_rng_state(resume_state["rng"])
-        if int(resume_state.get("world_size", info.world_size)) != info.world_size:
-            LOG.warning("resuming with %d processes instead of %d: the data order continues, the per-step batch "
-                        "changes", info.world_size, resume_state["world_size"])
+        change = resume_changes(resume_state, cfg, info.world_size, steps_total, len(train_set), run.samples_seen)
+        if change:
+            LOG.warning("%s", change)
     if cfg.amp and not native_bf16(device):
         LOG.warning("bf16 autocast on %s without native bf16 support is emulated and slow; consider --no-amp", device)
 

@@ -7,7 +7,8 @@ best.safetensors (best validation PCK@0.2), model.safetensors (the end) and summ
 Every --log-every steps it logs the old script's line:
   epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468
 Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly (model, optimizer,
-schedule, step, random state, data order) with the run's stored settings (options given again override them).
+schedule, step, random state, data order) with the run's stored settings (options given again override them;
+another --batch-size changes the step count and the schedule, and a warning says how).
 The defaults shown below apply with --data; without it the embedded settings (handpose.train_data.EMBEDDED:
 lite preset at 128 px, sigma 2, left hands mirrored, batch 8, lr 3e-3, 2000 steps) replace
 them, and options given still win.

@@ -70,7 +70,8 @@ def onnx_files(preset: str, calib: int, use_cache: bool) -> tuple[Path, Path, st
     return (
         fp32,
         int8,
-        f"exported in {t1 - t0:.0f} s, int8 ({q.fmt}, {calib} calibration crops) in {t2 - t1:.0f} s",
+        f"exported in {t1 - t0:.0f} s, int8 ({q.fmt}, {q.calib_count} calibration crops, keypoint change "
+        f"{q.keypoint_diff_px:.2f} px on {q.checked_on}) in {t2 - t1:.0f} s",
     )
 
 

@@ -73,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     g = parser.add_argument_group("data and run folder")
     opt("--data", help="dataset path, any format handpose reads (default: the embedded synthetic dataset)")
-    opt("--format", help="dataset format: hand_labels_synth, hand_labels, panopticdb (alias hand143_panopticdb), coco (default: detected)")
+    opt("--format", help="dataset format: hand_labels_synth, hand_labels, panopticdb (alias hand143_panopticdb), "
+        "coco (default: detected)")
     opt("--out", help="run folder (default: runs/train; with --resume: the resumed run's folder)")
     opt("--resume", metavar="DIR", help="continue the run in DIR (its newest checkpoint) or from a ckpt-*.pt file")
     opt("--init", metavar="WEIGHTS", help="initial weights: .safetensors / .pt of the same preset, the seed's "

@@ -13,8 +13,8 @@ disturbs them alike; the figure is the median step time:
 (every variant but fp32 uses the fused AdamW kernel that handpose.train uses; fp32 uses AdamW's default)
 
 and reports each variant's samples/s and its ratio to the baseline, then what ``handpose train`` picks by default
-on this device (bf16 only where it is native). On a CPU without AVX512-BF16/AMX, bf16 is emulated and a variant
-whose first step is over ``--give-up`` times the baseline's is dropped after that step.
+on this device (bf16 only on CUDA and AMX CPUs). On a CPU without AMX, bf16 is slower (emulated, or AVX512-BF16
+alone), and a variant whose first step is over ``--give-up`` times the baseline's is dropped after that step.
 
 Usage:
   python benchmarks/bench_train.py [--quick] [--preset openpose] [--size 368] [--batch N] [--rounds N]
@@ -33,7 +33,7 @@ import torch
 
 from handpose.losses import cpm_loss
 from handpose.model.cpm import build_model, count_parameters, preset
-from handpose.train import native_bf16
+from handpose.train import channels_last_default, native_bf16
 
 VARIANTS: dict[str, dict[str, bool]] = {
     "fp32": {"cl": False, "bf16": False, "compile": False},
@@ -137,7 +137,8 @@ def main() -> int:
     for name in names:
         if name not in times:
             print(f"{name:14s} {'-':>10s} {first[name] / first['fp32']:6.1f}x slower (first step; dropped)")
-    default = "bf16+cl" if native_bf16(device) else "channels_last"
+    amp, cl = native_bf16(device), channels_last_default(device, preset(args.preset))
+    default = {(True, True): "bf16+cl", (True, False): "bf16", (False, True): "channels_last"}.get((amp, cl), "fp32")
     if default in times:
         speed = batch / statistics.median(times[default])
         print(f"\nhandpose train's default here ({default}): {speed:.3f} samples/s = {speed / base:.2f}x the plain "

@@ -27,8 +27,9 @@ from handpose.checkpoint import (
 from handpose.cli import build_parser
 from handpose.commands.train import config_from_args
 from handpose.config import TrainConfig, to_dict
+from handpose.model.cpm import preset
 from handpose.schedule import lr_factor
-from handpose.train import native_bf16, total_steps, weights_digest
+from handpose.train import channels_last_default, native_bf16, total_steps, weights_digest
 from handpose.train_logging import format_log_line, progress_bar
 from handpose.train_sampler import EpochIndexed, StreamSampler, epoch_permutation
 from handpose.train_signals import StopRequest
@@ -259,7 +260,8 @@ def test_cli_defaults() -> None:
     assert with_data.model.preset == "openpose" and with_data.dataset.input_size == 368
     assert with_data.log_every == 500 and with_data.ckpt_every == 2000 and with_data.epochs == 100.0
     assert with_data.amp == native_bf16(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    assert with_data.channels_last == torch.cuda.is_available()  # measured slower for VGG presets on a CPU
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    assert with_data.channels_last == channels_last_default(device, with_data.model)
     embedded = config_from_args(_args())
     assert embedded.channels_last  # measured faster for the MobileNet (lite) preset
     assert embedded.data is None and embedded.model.preset == "lite"
@@ -294,3 +296,19 @@ def test_embedded_dataset_is_rendered_once_into_the_cache(tmp_path: Path, monkey
     assert embedded_dataset(seed=2, count=6, size=64) == folder and files[0].stat().st_mtime_ns == stamp
     splits = load_splits(folder)
     assert len(splits.train) + len(splits.val) == 6
+
+
+def test_speed_defaults_follow_the_measurements(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    # bf16 autocast: AVX512-BF16 without AMX measured slower than fp32, AMX is what makes it pay
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    assert not native_bf16(cpu)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert native_bf16(cpu)
+    # channels_last: always for MobileNet and CUDA; VGG on a CPU only with AVX-512
+    lite, openpose = preset("lite"), preset("openpose")
+    assert channels_last_default(cpu, lite) and channels_last_default(cuda, openpose)
+    for capability, expected in (("AVX512", True), ("AVX2", False), ("DEFAULT", False)):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert channels_last_default(cpu, openpose) is expected

@@ -45,7 +45,7 @@ from handpose.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from handpose.config import TrainConfig, to_dict
+from handpose.config import ModelConfig, TrainConfig, to_dict
 from handpose.distributed import (
     DistInfo,
     any_true,
@@ -136,12 +136,27 @@ def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, ste
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` runs bf16 natively (CUDA with bf16, or a CPU with AVX512-BF16 / AMX)."""
+    """Whether bf16 autocast is worth turning on for ``device``: CUDA with bf16, or a CPU with AMX tiles.
+
+    AVX512-BF16 alone is not enough: on a 2-core Xeon with AVX512-BF16 and no AMX, benchmarks/bench_train.py
+    measured bf16 autocast at 0.73x (openpose preset) and 0.70x (lite preset, against channels_last fp32) of fp32.
+    """
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     cpu = getattr(torch, "cpu", None)
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in checks)
+    return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def channels_last_default(device: torch.device, model_cfg: ModelConfig) -> bool:
+    """Whether channels-last is the faster layout for training ``model_cfg`` on ``device`` (``handpose train``'s
+    default, measured with benchmarks/bench_train.py).
+
+    On for CUDA and for the MobileNet (lite) front everywhere (1.2-1.9x on 2-core CPUs). For the VGG fronts on a
+    CPU it follows the vector width: 1.06-1.22x on an AVX-512 Xeon, 0.76x on an AVX2-only EPYC.
+    """
+    if device.type == "cuda" or model_cfg.backbone == "mobilenet":
+        return True
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
 def weights_digest(model: torch.nn.Module) -> str:
@@ -287,7 +302,7 @@ def _train(run: _Run) -> dict[str, Any]:
         if change:
             LOG.warning("%s", change)
     if cfg.amp and not native_bf16(device):
-        LOG.warning("bf16 autocast on %s without native bf16 support is emulated and slow; consider --no-amp", device)
+        LOG.warning("bf16 autocast on %s without AMX / CUDA bf16 measured slower than fp32; consider --no-amp", device)
 
     step_model: torch.nn.Module = model
     if info.enabled:

@@ -127,9 +127,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("speed and hardware")
     opt("--device", help="auto, cpu, cuda or cuda:N (auto: this process's GPU under torchrun, else cuda, else cpu)")
     opt("--amp", action=bool_opt, help="bf16 autocast (default: on where the device runs bf16 natively: CUDA, "
-        "CPUs with AVX512-BF16/AMX; emulated bf16 on other CPUs is slower than fp32)")
+        "CPUs with AMX; on other CPUs, AVX512-BF16 ones included, bf16 measured slower than fp32)")
     opt("--channels-last", action=bool_opt, help="channels-last memory format (default: on for CUDA and for the "
-        "MobileNet (lite) preset; off for VGG presets on a CPU, where it measured slower)")
+        "MobileNet (lite) preset; for VGG presets on a CPU, on with AVX-512 and off without, as measured)")
     opt("--compile", action=bool_opt, help="torch.compile the model (slow start, faster steps)")
     opt("--workers", type=int, help="data-loading worker processes")
     opt("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -166,7 +166,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved TrainConfig: defaults (or the resumed run's stored settings), then the options given."""
     from handpose.checkpoint import find_checkpoint, load_checkpoint
     from handpose.config import TrainConfig, from_dict
-    from handpose.train import native_bf16
+    from handpose.train import channels_last_default, native_bf16
     from handpose.train_data import embedded_config
 
     if args.resume is not None:
@@ -181,17 +181,14 @@ def config_from_args(args: argparse.Namespace) -> Any:
     if args.data is None and args.preset is None:
         base = embedded_config(base)
     cfg = _apply(base, args)
-    if args.amp is None:  # bf16 where the hardware runs it natively, else fp32 (emulated bf16 is slower)
+    if args.amp is None or (args.channels_last is None and not args.resume):
         import torch
 
         device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        cfg = dataclasses.replace(cfg, amp=native_bf16(torch.device(device)))
-    if args.channels_last is None and not args.resume:  # measured by benchmarks/bench_train.py (2-core AVX2 CPU):
-        # channels_last made the openpose preset 0.76x as fast, the lite (MobileNet) preset 1.2-1.35x
-        import torch
-
-        on_cuda = cfg.device.startswith("cuda") or (cfg.device == "auto" and torch.cuda.is_available())
-        cfg = dataclasses.replace(cfg, channels_last=on_cuda or cfg.model.backbone == "mobilenet")
+        if args.amp is None:  # bf16 where it measured faster (CUDA, AMX CPUs), else fp32
+            cfg = dataclasses.replace(cfg, amp=native_bf16(torch.device(device)))
+        if args.channels_last is None and not args.resume:  # the layout measured faster for this model here
+            cfg = dataclasses.replace(cfg, channels_last=channels_last_default(torch.device(device), cfg.model))
     if cfg.epochs is None and cfg.max_steps is None:
         cfg = dataclasses.replace(cfg, epochs=100.0)
     return cfg

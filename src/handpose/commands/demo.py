@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
     parser.add_argument("--minutes", type=float, default=10.0, help="time budget of the whole demo (default 10)")
     parser.add_argument("--count", type=int, default=None, help="training images to render (default: embedded)")
-    parser.add_argument("--test-count", type=int, default=200, help="held-out test images to render (default 200)")
+    parser.add_argument("--test-count", type=int, default=1000,
+                        help="held-out test images to render (default 1000: a PCK steady to about 0.01)")
     parser.add_argument("--size", type=int, default=None, help="rendered image side (default: embedded)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default: embedded)")
     parser.add_argument("--input-size", type=int, default=None, help="network input size (default: embedded)")

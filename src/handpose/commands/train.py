@@ -126,7 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--keep", type=int, help="checkpoints kept (the newest)")
     g = parser.add_argument_group("speed and hardware")
     opt("--device", help="auto, cpu, cuda or cuda:N (auto: this process's GPU under torchrun, else cuda, else cpu)")
-    opt("--amp", action=bool_opt, help="bf16 autocast (default: on where the device runs bf16 natively: CUDA, "
+    opt("--amp", action=bool_opt, help="bf16 autocast (default: on where it measured faster than fp32: CUDA, "
         "CPUs with AMX; on other CPUs, AVX512-BF16 ones included, bf16 measured slower than fp32)")
     opt("--channels-last", action=bool_opt, help="channels-last memory format (default: on for CUDA and for the "
         "MobileNet (lite) preset; for VGG presets on a CPU, on with AVX-512 and off without, as measured)")

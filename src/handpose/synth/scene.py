@@ -40,7 +40,7 @@ def skin_tone(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
 
 
 def random_light(rng: np.random.Generator) -> Light:
-    """A light from a random direction on the camera's side of the hand (sometimes grazing or from behind)."""
+    """A light from a random direction on the camera's side of the hand (z < 0), sometimes grazing (small |z|)."""
     d = np.array([rng.normal(), rng.normal(), -abs(rng.normal(0.9, 0.6))])
     return Light(
         direction=d / np.linalg.norm(d),

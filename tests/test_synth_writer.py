@@ -49,6 +49,15 @@ def test_workers_do_not_change_the_bytes(tmp_path: Path) -> None:
     assert one == two and len(one) == 140
 
 
+def test_a_smaller_render_into_the_same_folder_leaves_no_stale_samples(tmp_path: Path) -> None:
+    write_dataset(tmp_path, 5, seed=1, size=64)
+    (tmp_path / "synth1" / "notes.txt").write_text("mine")
+    folder = write_dataset(tmp_path, 3, seed=2, size=64)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f"{i:08d}.{ext}" for i in range(3) for ext in ("jpg", "json")] + ["notes.txt"]
+    assert len(load_splits(tmp_path).train + load_splits(tmp_path).val) == 3
+
+
 def test_reader_reads_the_folder_back(tmp_path: Path) -> None:
     write_dataset(tmp_path, 12, seed=4, size=96, folder="synth2")
     assert detect_format(tmp_path) == "hand_labels_synth"

@@ -47,6 +47,19 @@ def _write_range(folder: Path, seed: int, size: int, start: int, stop: int) -> i
     return visible
 
 
+def _remove_stale(folder: Path, count: int) -> int:
+    """Delete this writer's ``NNNNNNNN.jpg`` / ``.json`` files numbered ``count`` and above (an earlier render of
+    more samples into the same folder would otherwise join this dataset); returns the number of samples removed.
+    Files of any other name are left alone."""
+    removed: set[int] = set()
+    for path in folder.iterdir():
+        stem = path.stem
+        if path.suffix in (".jpg", ".json") and len(stem) == 8 and stem.isdigit() and int(stem) >= count:
+            path.unlink()
+            removed.add(int(stem))
+    return len(removed)
+
+
 def _write_task(task: tuple[str, int, int, int, int]) -> int:
     folder, seed, size, start, stop = task
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would only compete
@@ -78,6 +91,10 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(min(workers, len(tasks))) as pool:
             visible = sum(pool.imap_unordered(_write_task, tasks))
+    stale = _remove_stale(target, count)
+    if stale:
+        LOG.info("removed %d samples numbered %d and above left in %s by an earlier, larger render", stale, count,
+                 target)
     dt = time.perf_counter() - t0
     LOG.info("wrote %d samples (%.1f visible keypoints each) to %s in %.1f s (%.0f images/s)", count,
              visible / max(count, 1), target, dt, count / max(dt, 1e-9))

@@ -11,8 +11,7 @@ schedule, step, random state, data order) with the run's stored settings (option
 another --batch-size changes the step count and the schedule, and a warning says how).
 The defaults shown below apply with --data; without it the embedded settings (handpose.train_data.EMBEDDED:
 lite preset at 112 px, box padding 1.3, sigma 2, left hands mirrored, batch 16, lr 4e-3, 3000 steps on
-4000 rendered hands) replace
-them, and options given still win.
+8000 rendered hands) replace them, and options given still win.
 
 Examples:
   handpose train                                        # synthetic data, lite preset

@@ -9,6 +9,7 @@ is a no-op for a single process.
 from __future__ import annotations
 
 import datetime
+import gc
 import logging
 import os
 from dataclasses import dataclass
@@ -72,10 +73,26 @@ def init_distributed(device: torch.device, info: DistInfo | None = None, timeout
     return info
 
 
-def shutdown() -> None:
-    """Leave the process group (if one was joined)."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+def shutdown(wait_for_peers: bool = False, timeout_s: float = 120.0) -> None:
+    """Leave the process group (if one was joined).
+
+    ``wait_for_peers`` (every rank finished normally): a barrier first, so that no rank closes its connections while
+    another is still writing its files or in a collective; it gives up after ``timeout_s`` with a warning (a peer
+    that failed must not keep this one waiting). Wrappers that still reference the group (DDP and its reducer sit
+    in reference cycles) are collected before the group is destroyed, so that the backend's threads stop now and
+    not during interpreter exit, where gloo can abort the process.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if wait_for_peers:
+        try:
+            work = dist.barrier(async_op=True)
+            if work is not None:
+                work.wait(timeout=datetime.timedelta(seconds=timeout_s))
+        except RuntimeError as err:
+            LOG.warning("leaving the process group without the other ranks (barrier failed: %s)", err)
+    gc.collect()
+    dist.destroy_process_group()
 
 
 def barrier() -> None:

@@ -229,12 +229,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         quiet = logging.getLogger("handpose")
         previous_level = quiet.level
         quiet.setLevel(logging.WARNING)
+    finished = False
     try:
-        return _train(run)
+        summary = _train(run)
+        finished = True
+        return summary
     finally:
         if quiet is not None:
             quiet.setLevel(previous_level)
-        shutdown()
+        shutdown(wait_for_peers=finished)
 
 
 def _prepare_data(run: _Run) -> tuple[Any, Any, TrainConfig]:

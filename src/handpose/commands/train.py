@@ -10,7 +10,7 @@ Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues
 schedule, step, random state, data order) with the run's stored settings (options given again override them;
 another --batch-size changes the step count and the schedule, and a warning says how).
 The defaults shown below apply with --data; without it the embedded settings (handpose.train_data.EMBEDDED:
-lite preset at 112 px, box padding 1.3, sigma 2, left hands mirrored, batch 16, lr 4e-3, 3000 steps on
+lite preset at 96 px, box padding 1.3, sigma 2, left hands mirrored, batch 16, lr 4e-3, 3700 steps on
 8000 rendered hands) replace them, and options given still win.
 
 Examples:

@@ -105,7 +105,7 @@ class TrainConfig:
     stop_at_step: int | None = None  # stop cleanly (checkpoint saved) at this step; the schedule still spans the run
     time_limit: float | None = None  # minutes; stop cleanly (checkpoint saved) when reached
     threads: int | None = None  # torch intra-op threads (None: torch's default)
-    synth_count: int = 8000  # embedded dataset (no --data): number of rendered images (as train_data.EMBEDDED)
+    synth_count: int = 8000  # embedded dataset (no --data): number of rendered images
     synth_size: int = 256  # embedded dataset: rendered image side in pixels
 
 

@@ -99,5 +99,5 @@ EMBEDDED: dict = {
     "augment": {"flip_prob": 0.0, "rotation_deg": 15.0, "scale_min": 0.9, "scale_max": 1.1, "translate": 0.05,
                 "color_jitter": 0.1, "blur_prob": 0.0},
     "train": {"batch_size": 16, "lr": 4e-3, "max_steps": 3700, "warmup_steps": 50, "val_every": 400,
-              "log_every": 100, "ckpt_every": 400, "synth_count": 8000, "synth_size": 256},
-}
+              "log_every": 100, "ckpt_every": 400},
+}  # the dataset's size and image side are TrainConfig's synth_count and synth_size (what --help shows)

@@ -54,14 +54,14 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
 
     from handpose.config import TrainConfig
     from handpose.train import native_bf16, train
-    from handpose.train_data import EMBEDDED, embedded_config
+    from handpose.train_data import embedded_config
 
     start = time.perf_counter()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     workers = args.workers if args.workers is not None else max(1, min(2, os.cpu_count() or 1))
-    count = args.count or EMBEDDED["train"]["synth_count"]
-    size = args.size or EMBEDDED["train"]["synth_size"]
+    count = args.count or TrainConfig.synth_count
+    size = args.size or TrainConfig.synth_size
     timings: dict[str, float] = {}
     result: dict[str, Any] = {"out": str(out), "timings_s": timings, "skipped": []}
 

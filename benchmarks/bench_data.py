@@ -34,8 +34,8 @@ from handpose.data import formats, images
 from handpose.data.dataset import HandDataset
 from handpose.data.sample import Sample
 from handpose.data.transforms import visible_box
-from handpose.distributed import DistInfo
-from handpose.train_data import train_loader
+from handpose.training.data import train_loader
+from handpose.training.distributed import DistInfo
 
 
 def make_image(w: int, h: int, rng: np.random.Generator) -> np.ndarray:

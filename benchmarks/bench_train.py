@@ -1,16 +1,16 @@
 """Training-step speed: samples/s of a CPM preset under the speed settings against a plain fp32 eager loop.
 
-One training step = forward (every stage), ``cpm_loss``, backward, AdamW step: exactly what ``handpose.train``
-does per batch, without data loading (inputs are fixed random tensors, so the figure is the model's). Variants,
-measured in the same process, interleaved round by round (A B C A B C ...) so that a shared, noisy machine
-disturbs them alike; the figure is the median step time:
+One training step = forward (every stage), ``cpm_loss``, backward, AdamW step: exactly what
+``handpose.training.trainer`` does per batch, without data loading (inputs are fixed random tensors, so the figure
+is the model's). Variants, measured in the same process, interleaved round by round (A B C A B C ...) so that a
+shared, noisy machine disturbs them alike; the figure is the median step time:
 
   fp32            NCHW, fp32, eager                        (the baseline: a plain training loop)
-  channels_last   fp32, channels_last (oneDNN's NHWC kernels), fused AdamW (as handpose.train)
+  channels_last   fp32, channels_last (oneDNN's NHWC kernels), fused AdamW (as handpose.training.trainer)
   bf16            bf16 autocast, NCHW
   bf16+cl         bf16 autocast + channels_last
   compile         channels_last + torch.compile (with --compile; slow to start)
-(every variant but fp32 uses the fused AdamW kernel that handpose.train uses; fp32 uses AdamW's default)
+(every variant but fp32 uses the fused AdamW kernel that handpose.training.trainer uses; fp32 uses AdamW's default)
 
 and reports each variant's samples/s and its ratio to the baseline, then what ``handpose train`` picks by default
 on this device (bf16 only on CUDA and AMX CPUs). On a CPU without AMX, bf16 is slower (emulated, or AVX512-BF16
@@ -31,9 +31,9 @@ from collections.abc import Callable
 
 import torch
 
-from handpose.losses import cpm_loss
 from handpose.model.cpm import build_model, count_parameters, preset
-from handpose.train import channels_last_default, native_bf16
+from handpose.training.losses import cpm_loss
+from handpose.training.speed import channels_last_default, native_bf16
 
 VARIANTS: dict[str, dict[str, bool]] = {
     "fp32": {"cl": False, "bf16": False, "compile": False},

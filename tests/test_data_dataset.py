@@ -13,8 +13,8 @@ import torch
 from test_data_helpers import hand_keypoints, write_image
 
 from handpose.config import AugmentConfig, DataConfig
+from handpose.data import codec
 from handpose.data import formats as F
-from handpose.data import heatmaps
 from handpose.data import skip_report as R
 from handpose.data import transforms as T
 from handpose.data.dataset import HandDataset
@@ -36,7 +36,7 @@ def _no_colour(cfg: DataConfig) -> DataConfig:
 
 def _decoded_original(item: dict[str, torch.Tensor], stride: int) -> np.ndarray:
     """Keypoints decoded from the item's targets, mapped back to original pixels through the inverse matrix."""
-    xy, _ = heatmaps.decode(item["targets"][None], stride)
+    xy, _ = codec.decode(item["targets"][None], stride)
     return T.apply_affine(xy[0], T.invert_affine(item["matrix"].numpy().astype(np.float64)))
 
 
@@ -86,7 +86,7 @@ def test_bright_pixels_follow_keypoints_through_augmentation(tmp_path: Path) -> 
         expected = T.apply_affine(kp[0, :2].astype(np.float64), M)
         y, x = np.unravel_index(np.argmax(crop), crop.shape)
         assert np.hypot(x - expected[0], y - expected[1]) < 1.5, epoch
-        xy, _ = heatmaps.decode(item["targets"][None])
+        xy, _ = codec.decode(item["targets"][None])
         assert np.hypot(*(xy[0, 0] - expected)) < 2.0
     assert flips == {True, False}  # the random flip happened both ways
 

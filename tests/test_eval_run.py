@@ -14,8 +14,8 @@ from handpose.cli import main
 from handpose.config import DataConfig
 from handpose.data.formats import load_splits
 from handpose.evaluate import evaluate, run_evaluation
+from handpose.model.artifact import save_weights
 from handpose.model.cpm import build_model
-from handpose.model.weights import save_weights
 
 
 def write_hand_labels(root: Path, count: int = 5, seed: int = 0) -> Path:

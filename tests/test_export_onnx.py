@@ -16,8 +16,8 @@ from handpose.config import DataConfig
 from handpose.data.transforms import PREPROCESS
 from handpose.export import export_onnx, sample_crops
 from handpose.keypoints import NAMES
+from handpose.model.artifact import save_weights
 from handpose.model.cpm import build_model
-from handpose.model.weights import save_weights
 from handpose.quantize import quantize_int8
 
 
@@ -96,7 +96,7 @@ def test_int8_runs_and_reports_difference(tiny: tuple[torch.nn.Module, Path, Pat
 def test_export_int8_command_on_real_crops(
     tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, realdata: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from handpose.predict import Predictor
+    from handpose.inference.predictor import Predictor
 
     _, weights, _ = tiny
     out = tmp_path / "m.onnx"
@@ -127,9 +127,9 @@ def test_int8_difference_is_measured_on_held_out_crops(
     tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import handpose.quantize as quantize
-    from handpose.data.heatmaps import decode
+    from handpose.data.codec import decode
     from handpose.data.transforms import to_network_input
-    from handpose.predict import OnnxBackend
+    from handpose.inference.backends import OnnxBackend
 
     _, _, path = tiny
     seen: list[np.ndarray] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from handpose.losses import cpm_loss, map_weights
+from handpose.training.losses import cpm_loss, map_weights
 
 
 def _zeros(n: int = 2, c: int = 22, h: int = 3, w: int = 3) -> torch.Tensor:

@@ -14,12 +14,12 @@ from torch import nn
 
 from handpose.cli import main as cli_main
 from handpose.config import to_dict
+from handpose.model.artifact import load_model, save_weights
 from handpose.model.caffe import decode_blob, encode_blob, read_caffemodel, write_caffemodel
 from handpose.model.cpm import build_model
 from handpose.model.importers import detect_kind, init_weights
 from handpose.model.safe_pickle import load_pickled_npy
 from handpose.model.vgg_import import VGG19_CONV_INDEX
-from handpose.model.weights import load_model, save_weights
 
 
 @pytest.fixture(autouse=True)

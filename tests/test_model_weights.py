@@ -10,8 +10,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from handpose.config import to_dict
+from handpose.model.artifact import load_model, load_state_strict, read_metadata, save_weights
 from handpose.model.cpm import build_model
-from handpose.model.weights import load_model, load_state_strict, read_metadata, save_weights
 
 
 @pytest.fixture(autouse=True)

@@ -11,12 +11,15 @@ import pytest
 import torch
 
 from handpose.cli import main
+from handpose.commands.predict import list_images
 from handpose.config import DataConfig, to_dict
+from handpose.data.crop import sample_box
 from handpose.data.formats import load_splits
 from handpose.export import export_onnx, sample_crops
+from handpose.inference.predictor import Predictor
+from handpose.inference.prepare import read_image
+from handpose.model.artifact import save_weights
 from handpose.model.cpm import build_model
-from handpose.model.weights import save_weights
-from handpose.predict import Predictor, list_images, read_image, sample_box
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """The predictor's geometry end to end: crop -> maps -> decode -> back to image pixels.
 
 A network cannot be exact, so these tests run the real Predictor with a "bright spot" backend: it finds the
-brightest blob in each crop and answers with belief maps (``heatmaps.encode``) of all 21 keypoints there. Whatever
+brightest blob in each crop and answers with belief maps (``codec.encode``) of all 21 keypoints there. Whatever
 the crop does (box, whole image, left-hand mirror, flip test, several scales, reduced JPEG decoding), the predicted
 keypoints must land on the blob in the original image.
 """
@@ -15,11 +15,12 @@ import cv2
 import numpy as np
 import pytest
 
+from handpose.data.codec import encode
 from handpose.data.formats import load_splits
-from handpose.data.heatmaps import encode
 from handpose.evaluate import evaluate
+from handpose.inference.predictor import Predictor
+from handpose.inference.prepare import CropSpec
 from handpose.metrics import keypoint_metrics
-from handpose.predict import CropSpec, Predictor
 
 
 class SpotBackend:

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from handpose.cli import main
+from handpose.commands.predict import output_names
 from handpose.config import DataConfig, to_dict
 from handpose.export import sample_crops
+from handpose.model.artifact import save_weights
 from handpose.model.cpm import build_model
-from handpose.model.weights import save_weights
-from handpose.predict import output_names
 
 
 def test_unique_stems_keep_their_stem() -> None:

@@ -13,8 +13,9 @@ from handpose.cli import main
 from handpose.config import DataConfig
 from handpose.data.transforms import to_network_input
 from handpose.export import export_onnx, sample_crops
+from handpose.inference.backends import OnnxBackend
+from handpose.inference.predictor import Predictor
 from handpose.model.cpm import build_model
-from handpose.predict import OnnxBackend, Predictor
 
 
 @pytest.fixture(scope="module")

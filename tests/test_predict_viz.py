@@ -8,10 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
-from handpose.data.heatmaps import encode
-from handpose.data.transforms import to_network_input
+from handpose.data.codec import encode
 from handpose.keypoints import FINGER_COLORS_BGR
-from handpose.viz import belief_map_figure, draw_skeleton, image_from_network_input, maps_to_crop, save_rgb
+from handpose.viz import belief_map_figure, draw_skeleton, maps_to_crop, save_rgb, with_ground_truth
 
 
 def _hand(size: int = 96) -> np.ndarray:
@@ -57,6 +56,26 @@ def test_belief_map_figure_grid(tmp_path: Path) -> None:
     assert one.shape == (64, 7 * 64, 3)
 
 
-def test_image_from_network_input_round_trip() -> None:
-    img = np.random.default_rng(0).integers(0, 256, (32, 40, 3), dtype=np.uint8)
-    assert (image_from_network_input(to_network_input(img)) == img).all()
+def test_first_panel_shows_the_strongest_map_not_a_saturated_sum() -> None:
+    """Diffuse maps of all 21 keypoints must look like one such map (max over keypoints), not a solid sum."""
+    crop = np.full((64, 64, 3), 100, np.uint8)
+    one = np.zeros((1, 22, 8, 8), np.float32)
+    one[0, 0] = 0.2
+    every = np.zeros((1, 22, 8, 8), np.float32)
+    every[0, :21] = 0.2
+    no_skeleton = dict(keypoints=np.zeros((21, 2)), scores=np.zeros(21), panel_size=64)
+    first_one = belief_map_figure(crop, one, **no_skeleton)[:, :64]
+    first_every = belief_map_figure(crop, every, **no_skeleton)[:, :64]
+    assert np.abs(first_one.astype(int) - first_every.astype(int)).max() <= 1
+
+
+def test_ground_truth_panel_is_drawn_in_front_of_the_last_row() -> None:
+    crop = np.full((64, 64, 3), 60, np.uint8)
+    maps = np.zeros((2, 22, 8, 8), np.float32)
+    figure = belief_map_figure(crop, maps, panel_size=64)  # (2 * 64, 7 * 64, 3)
+    kp = _hand(64)
+    out = with_ground_truth(figure, crop, kp)
+    assert out.shape == (128, 8 * 64, 3)
+    assert (out[:64, :64] == 0).all()  # nothing beside the first stage
+    assert (out[64:, :64] != 60).any(axis=-1).sum() > 100  # the skeleton in the panel beside the last stage
+    assert (out[:, 64:] == figure).all()

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from handpose.checkpoint import list_checkpoints, load_checkpoint
 from handpose.config import DataConfig, TrainConfig, to_dict
+from handpose.model.artifact import load_checkpoint
 from handpose.model.cpm import preset
-from handpose.train import NonFiniteLossError, train
+from handpose.training.checkpoints import list_checkpoints
+from handpose.training.trainer import NonFiniteLossError, train
 
 LOG_LINE = re.compile(r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6}, loss=\S+, loss_ll_heat=\S+$")
 
@@ -84,8 +85,8 @@ def test_init_weights_are_where_training_starts(synth_data: Path, tmp_path: Path
     lr 1e-12 two steps leave the weights where they started, so the run ends on the file's weights."""
     import numpy as np
 
+    from handpose.model.artifact import save_weights
     from handpose.model.cpm import build_model
-    from handpose.model.weights import save_weights
 
     torch.manual_seed(123)  # not the run's seed, so the file's weights differ from the run's random ones
     source = build_model(preset("tiny"))
@@ -144,7 +145,7 @@ def test_end_to_end_tensorboard_best_weights_and_log_lines(synth_data: Path, tmp
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from handpose.data.formats import load_splits
-    from handpose.predict import Predictor
+    from handpose.inference.predictor import Predictor
 
     cfg = _cfg(synth_data, tmp_path, max_steps=12, log_every=3, val_every=6, val_images=2, ckpt_every=5,
                keep_checkpoints=2, workers=1, amp=True)

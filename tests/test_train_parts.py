@@ -15,24 +15,20 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.checkpoint import (
-    atomic_torch_save,
-    find_checkpoint,
-    list_checkpoints,
-    load_checkpoint,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-)
 from handpose.cli import build_parser
 from handpose.commands.train import config_from_args
 from handpose.config import TrainConfig, to_dict
+from handpose.files import atomic_torch_save
+from handpose.model.artifact import load_checkpoint
 from handpose.model.cpm import preset
-from handpose.schedule import lr_factor
-from handpose.train import channels_last_default, native_bf16, total_steps, weights_digest
-from handpose.train_logging import format_log_line, progress_bar
-from handpose.train_sampler import EpochIndexed, StreamSampler, epoch_permutation
-from handpose.train_signals import StopRequest
+from handpose.training.checkpoints import find_checkpoint, list_checkpoints, rng_state, save_checkpoint, set_rng_state
+from handpose.training.reporting import format_log_line, progress_bar
+from handpose.training.sampler import EpochIndexed, StreamSampler, epoch_permutation
+from handpose.training.schedule import lr_factor
+from handpose.training.setup import total_steps
+from handpose.training.signals import StopRequest
+from handpose.training.speed import channels_last_default, native_bf16
+from handpose.training.trainer import weights_digest
 
 # ------------------------------------------------------------------------------------------------- log line
 
@@ -58,7 +54,7 @@ def test_progress_bar_prints_log_records_above_itself(monkeypatch: pytest.Monkey
         with progress_bar(10, 0, enabled=True) as bar:
             assert bar is not None and handler not in logger.handlers
             bar.update(1)
-            logging.getLogger("handpose.train").warning("checkpoint written")
+            logging.getLogger("handpose.training.trainer").warning("checkpoint written")
             bar.update(1)
         assert handler in logger.handlers and len(logger.handlers) == 1  # put back when the bar closed
     finally:
@@ -284,7 +280,7 @@ def test_cli_resume_takes_the_stored_settings(tmp_path: Path) -> None:
 
 def test_embedded_dataset_is_rendered_once_into_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from handpose.data.formats import load_splits
-    from handpose.train_data import cache_root, embedded_dataset
+    from handpose.training.data import cache_root, embedded_dataset
 
     monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "cache"))
     assert cache_root() == tmp_path / "cache"

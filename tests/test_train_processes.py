@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from handpose.checkpoint import list_checkpoints, load_checkpoint
+from handpose.model.artifact import load_checkpoint
+from handpose.training.checkpoints import list_checkpoints
 
 TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
         "--device", "cpu", "--threads", "1", "--no-amp"]

@@ -1,7 +1,7 @@
 """Evaluation: run the predictor over labelled samples and compute MMPose-comparable metrics.
 
 :func:`evaluate` is what training validation calls: each sample is cropped around its ground-truth box with the
-predictor's crop code (``predict.CropSpec``, the same crop ``handpose predict --box`` makes), run through the
+predictor's crop code (``inference.prepare.CropSpec``, the same crop ``handpose predict --box`` makes), run through the
 network in batches (optionally with flip test and several scales), decoded and mapped back to original-image
 pixels, then scored with ``metrics.keypoint_metrics``. Unreadable images are skipped and counted.
 :func:`run_evaluation` is the ``handpose eval`` run: load a model file and a dataset split, evaluate, write a JSON
@@ -22,11 +22,13 @@ from typing import Any
 import numpy as np
 
 from handpose.config import DataConfig
+from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
+from handpose.inference.predictor import Predictor
+from handpose.inference.prepare import CropSpec, Prepared
 from handpose.keypoints import NAMES, NUM_KEYPOINTS
 from handpose.metrics import AUC_NORM_PX, box_sizes, format_metrics, keypoint_metrics, normalized_distances
 from handpose.metrics import pck_from_distances as _pck
-from handpose.predict import CropSpec, Predictor, Prepared, sample_box
 
 LOG = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ def evaluate(
 
     Args:
         model: a CPM (run where its parameters are; it is put in eval mode for the run and restored after),
-            a :class:`~handpose.predict.Predictor` (its crop settings and backend are used; ``data_cfg`` is
+            a :class:`~handpose.inference.predictor.Predictor` (its crop settings and backend are used; ``data_cfg`` is
             ignored), or a path to a model file (loaded on ``device``).
         data_cfg: the crop settings (input size, box padding, left-hand mirroring); default: the model's.
         keep_predictions: also return ``"predictions"`` (per sample: key, keypoints [[x, y, score] x 21]) and

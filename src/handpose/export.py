@@ -5,7 +5,7 @@ width are dynamic unless ``dynamic=False``) and returns ``out``: the last stage'
 (N x 22 x ceil(H/8) x ceil(W/8)). Intermediate stages are training-only and left out. The metadata
 (``metadata_props``) records the model config, the data config (input size, stride, box padding, left-hand
 mirroring), the preprocessing (``transforms.PREPROCESS``) and the keypoint names, so
-:class:`handpose.predict.Predictor` and other runtimes can use the file alone.
+:class:`handpose.inference.predictor.Predictor` and other runtimes can use the file alone.
 
 The exporter is TorchScript-based (``torch.onnx.export(..., dynamo=False)``): the dynamo exporter needs the
 ``onnxscript`` package, which handpose does not depend on. Before declaring success the file is run in
@@ -17,7 +17,6 @@ export fails with ``RuntimeError``.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import warnings
@@ -27,10 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from handpose.config import DataConfig, to_dict
-from handpose.data.transforms import PREPROCESS, to_network_input
-from handpose.keypoints import NAMES
-from handpose.predict import META_DATA_CONFIG, META_FORMAT, META_FORMAT_VALUE, META_MODEL_CONFIG
+from handpose.config import DataConfig
+from handpose.data.transforms import to_network_input
+from handpose.model.artifact import onnx_metadata
 
 LOG = logging.getLogger(__name__)
 
@@ -47,23 +45,6 @@ class ExportReport:
     shapes_checked: list[tuple[int, ...]]
     keypoint_diff_px: float  # mean keypoint distance (crop px) between PyTorch and onnxruntime decodes
     exporter: str = "torchscript (dynamo=False)"
-
-
-def onnx_metadata(model: Any, data_cfg: DataConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The ``metadata_props`` handpose writes into its ONNX files."""
-    meta = {
-        META_FORMAT: META_FORMAT_VALUE,
-        META_MODEL_CONFIG: json.dumps(to_dict(model.config), sort_keys=True),
-        META_DATA_CONFIG: json.dumps(to_dict(data_cfg), sort_keys=True),
-        "preprocess": json.dumps(PREPROCESS, sort_keys=True),
-        "input_size": str(int(data_cfg.input_size)),
-        "stride": str(int(data_cfg.stride)),
-        "keypoint_names": json.dumps(list(NAMES)),
-        "output": "out: last stage belief maps (N, 22, ceil(H/stride), ceil(W/stride)); channel 21 = background",
-        "stages_in_model": str(int(model.config.stages)),
-    }
-    meta.update(extra or {})
-    return meta
 
 
 def sample_crops(size: int, count: int = 2, seed: int = 0) -> np.ndarray:
@@ -175,7 +156,7 @@ def export_onnx(
     if dynamic:
         odd = max(int(model.config.input_size) // 2 + 20, 24)
         inputs.append(to_network_input(sample_crops(odd, 1, seed=1))[:, :, :, : odd - 9])  # (1, 3, H, W), W != H
-    report = parity_check(model, out, inputs)
+    report = parity_check(model, out, inputs, int(data_cfg.stride))
     if report[0] > tolerance:
         raise RuntimeError(
             f"ONNX parity check failed for {out}: largest absolute difference {report[0]:.3g} > tolerance "
@@ -195,12 +176,16 @@ def add_metadata(proto: Any, meta: dict[str, str]) -> None:
             entry.key, entry.value = key, value
 
 
-def parity_check(model: Any, onnx_path: str | Path, inputs: list[np.ndarray]) -> tuple[float, float]:
-    """Largest absolute map difference and mean keypoint difference (crop px) of PyTorch vs onnxruntime."""
+def parity_check(
+    model: Any, onnx_path: str | Path, inputs: list[np.ndarray], stride: int = 8
+) -> tuple[float, float]:
+    """Largest absolute map difference and mean keypoint difference (crop px) of PyTorch vs onnxruntime.
+
+    RuntimeError when either output holds NaN or infinite values (a broken model must not pass as "difference 0")."""
     import torch
 
-    from handpose.data.heatmaps import decode
-    from handpose.predict import OnnxBackend
+    from handpose.data.codec import keypoint_distances
+    from handpose.inference.backends import OnnxBackend
 
     backend = OnnxBackend(onnx_path)
     worst, kp_diffs = 0.0, []
@@ -210,7 +195,11 @@ def parity_check(model: Any, onnx_path: str | Path, inputs: list[np.ndarray]) ->
         got = backend(x)[0]  # (N, 22, h, w)
         if got.shape != ref.shape:
             raise RuntimeError(f"ONNX output shape {got.shape} differs from PyTorch's {ref.shape} for input {x.shape}")
+        for name, maps in (("PyTorch", ref), ("onnxruntime", got)):
+            if not np.isfinite(maps).all():
+                raise RuntimeError(f"{onnx_path}: {name} output holds NaN or infinite values for input {x.shape}; "
+                                   "the model's weights are broken")
         worst = max(worst, float(np.abs(got - ref).max()))
-        kp_diffs.append(np.linalg.norm(decode(got)[0] - decode(ref)[0], axis=-1).ravel())
+        kp_diffs.append(keypoint_distances(got, ref, stride).ravel())
         LOG.info("parity at input %s: max |onnx - torch| = %.3g", tuple(x.shape), float(np.abs(got - ref).max()))
     return worst, float(np.concatenate(kp_diffs).mean())

@@ -99,9 +99,9 @@ def quantize_int8(
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    from handpose.data.heatmaps import decode
+    from handpose.data.codec import keypoint_distances
     from handpose.export import add_metadata
-    from handpose.predict import OnnxBackend
+    from handpose.inference.backends import OnnxBackend
 
     fmt = fmt.lower()
     if fmt not in ("qdq", "qoperator"):
@@ -154,7 +154,7 @@ def quantize_int8(
 
     ref = OnnxBackend(fp32_path)(x_check)[0]  # (M, 22, h, w)
     got = OnnxBackend(out)(x_check)[0]
-    d = np.linalg.norm(decode(got)[0] - decode(ref)[0], axis=-1)  # (M, 21) crop px
+    d = keypoint_distances(got, ref, int(fp32_meta.get("stride", 8)))  # (M, 21) crop px
     seconds = time.perf_counter() - t0
     LOG.info(
         "int8 %s: keypoints differ from fp32 by %.2f px on average (max %.1f) on %s",
@@ -187,7 +187,8 @@ def calibration_crops(source: str | Path, count: int, data_cfg: DataConfig, seed
 
 def _cut_crops(samples: list[Any], source: str | Path, count: int, data_cfg: DataConfig, seed: int) -> np.ndarray:
     """Up to ``count`` crops of a random choice of ``samples``, skipping unreadable ones."""
-    from handpose.predict import sample_box, spec_from_config
+    from handpose.data.crop import sample_box
+    from handpose.inference.prepare import spec_from_config
 
     order = np.random.default_rng(seed).permutation(len(samples))
     spec = spec_from_config(data_cfg)

@@ -109,16 +109,16 @@ def belief_map_figure(
 ) -> np.ndarray:
     """A grid of the belief maps over the crop, one row per stage; returns RGB uint8.
 
-    Each row: the crop with the stage's summed keypoint maps overlaid and the skeleton decoded from that stage,
-    then the background map, then the five fingertip maps. ``keypoints`` (21, 2) in crop pixels, when given,
-    replace the skeleton of the last row (e.g. the flip/multi-scale averaged result), with ``scores`` (21,) or else
-    the last stage's peaks deciding which joints are drawn (>= 0.05).
+    Each row: the crop with the stage's keypoint maps overlaid (their maximum over keypoints) and the skeleton
+    decoded from that stage, then the background map, then the five fingertip maps. ``keypoints`` (21, 2) in crop
+    pixels, when given, replace the skeleton of the last row (e.g. the flip/multi-scale averaged result), with
+    ``scores`` (21,) or else the last stage's peaks deciding which joints are drawn (>= 0.05).
 
     Args:
         image_bgr: (N, N, 3) uint8 crop the maps were computed on.
         stage_maps: (S, 22, h, w) maps of every stage (or (22, h, w) for one).
     """
-    from handpose.data.heatmaps import decode  # the one codec; imported here to keep viz importable alone
+    from handpose.data.codec import decode  # the one codec; imported here to keep viz importable alone
 
     maps = np.asarray(stage_maps, dtype=np.float32)
     if maps.ndim == 3:
@@ -132,8 +132,8 @@ def belief_map_figure(
     rows = []
     for s in range(maps.shape[0]):
         big = maps_to_crop(maps[s], size, stride)  # (22, N, N)
-        summed = np.clip(big[:NUM_KEYPOINTS].sum(axis=0), 0.0, 1.0)
-        first = heat_overlay(crop, summed)
+        strongest = big[:NUM_KEYPOINTS].max(axis=0)  # (N, N): a sum would saturate where maps are diffuse
+        first = heat_overlay(crop, strongest)
         xy = xy_all[s]
         sc: np.ndarray | None = scores_all[s]
         if keypoints is not None and s == maps.shape[0] - 1:
@@ -141,7 +141,7 @@ def belief_map_figure(
             sc = sc if scores is None else np.asarray(scores, dtype=np.float64)
         first = draw_skeleton(first, xy, sc, threshold=0.05)
         panels = [first]
-        extra = [big[NUM_KEYPOINTS]] if big.shape[0] > NUM_KEYPOINTS else [np.zeros_like(summed)]
+        extra = [big[NUM_KEYPOINTS]] if big.shape[0] > NUM_KEYPOINTS else [np.zeros_like(strongest)]
         extra += [big[t] for t in TIPS]
         for m in extra:
             panels.append(heat_overlay(crop, m))
@@ -156,15 +156,18 @@ def belief_map_figure(
     return cv2.cvtColor(grid, cv2.COLOR_BGR2RGB)
 
 
-def image_from_network_input(x: np.ndarray) -> np.ndarray:
-    """Undo ``transforms.to_network_input``: (3, H, W) float32 (BGR / 256 - 0.5) -> (H, W, 3) BGR uint8.
-
-    Lets training draw validation figures from a batch's ``"image"`` tensor (pass ``tensor.cpu().numpy()``).
-    """
-    arr = np.asarray(x, dtype=np.float32)
-    if arr.ndim != 3 or arr.shape[0] != 3:
-        raise ValueError(f"expected a network input (3, H, W), got {arr.shape}")
-    return np.clip((arr.transpose(1, 2, 0) + 0.5) * 256.0, 0, 255).round().astype(np.uint8)
+def with_ground_truth(figure_rgb: np.ndarray, crop_bgr: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+    """A :func:`belief_map_figure` with one more panel in front of its last row: the crop with the ground-truth
+    skeleton (``keypoints`` (21, 3) ``[x, y, v]`` in crop pixels; joints with v <= 0 left out). RGB uint8."""
+    rows_px = figure_rgb.shape[0]
+    panel = int(figure_rgb.shape[1] // 7)  # belief_map_figure rows hold 7 square panels
+    kp = np.asarray(keypoints, dtype=np.float64)
+    gt = draw_skeleton(np.ascontiguousarray(crop_bgr), kp[:, :2], (kp[:, 2] > 0).astype(np.float64), threshold=0.5)
+    gt = cv2.resize(gt, (panel, panel), interpolation=cv2.INTER_AREA)
+    _label(gt, "ground truth")
+    column = np.zeros((rows_px, panel, 3), np.uint8)
+    column[rows_px - panel :] = cv2.cvtColor(gt, cv2.COLOR_BGR2RGB)
+    return np.concatenate([column, figure_rgb], axis=1)
 
 
 def save_bgr(path: str | Path, image_bgr: np.ndarray) -> Path:

@@ -3,7 +3,7 @@
 The input kind is detected from the file. A caffemodel must hold every layer of the preset (OpenPose's hand
 model fills the openpose preset completely); a .npy or a VGG-19 state dict fills the layers it has and the rest
 keep their random initialisation. The report of loaded / random layers is printed. The output is loadable with
-``handpose.model.weights.load_model`` and usable as ``--init`` or ``--weights`` elsewhere.
+``handpose.model.artifact.load_model`` and usable as ``--init`` or ``--weights`` elsewhere.
 
 Examples:
   handpose convert --from pose_iter_102000.caffemodel --out openpose_hand.safetensors
@@ -29,9 +29,9 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from handpose.model.artifact import save_weights
     from handpose.model.cpm import build_model
     from handpose.model.importers import init_weights
-    from handpose.model.weights import save_weights
 
     out = Path(args.out)
     if out.suffix != ".safetensors":

@@ -53,8 +53,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from handpose.config import TrainConfig
-    from handpose.train import native_bf16, train
-    from handpose.train_data import embedded_config
+    from handpose.training.data import embedded_config
+    from handpose.training.speed import native_bf16
+    from handpose.training.trainer import train
 
     start = time.perf_counter()
     out: Path = args.out
@@ -115,8 +116,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     onnx_path = out / "model.onnx"
     try:
         from handpose.export import export_onnx
-        from handpose.model.weights import load_model
-        from handpose.predict import read_data_config
+        from handpose.model.artifact import load_model, read_data_config
 
         model = load_model(weights)
         exported = export_onnx(model, onnx_path, read_data_config(weights, model.config))
@@ -128,8 +128,10 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     _stage("export", timings, t0)
 
     # 5. predict pictures of held-out hands
+    from handpose.commands.predict import predict_to_files
+    from handpose.data.crop import sample_box
     from handpose.data.formats import load_splits
-    from handpose.predict import Predictor, predict_to_files, sample_box
+    from handpose.inference.predictor import Predictor
 
     t0 = time.perf_counter()
     predictor = Predictor.from_file(onnx_path)

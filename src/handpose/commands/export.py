@@ -46,8 +46,8 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from handpose.export import export_onnx
-    from handpose.model.weights import load_model
-    from handpose.predict import read_data_config, read_image, spec_from_config
+    from handpose.inference.prepare import read_image, spec_from_config
+    from handpose.model.artifact import load_model, read_data_config
 
     weights = Path(args.weights)
     if weights.suffix.lower() == ".onnx":

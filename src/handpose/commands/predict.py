@@ -9,6 +9,9 @@ A folder is processed image by image; unreadable files (and boxes outside an ima
 Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
 instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also
 records its image's path).
+Predict never replaces a file it did not write: an output name that is taken by an input image or any other file
+(a label .json, say) skips that image with the reason. The files it writes are listed in --out's
+.handpose-predictions, so a later run over that folder does not take them for inputs.
 
 Example:
   handpose predict --model hand.onnx photos/ --box 120,80,200,220 --out predictions
@@ -17,6 +20,43 @@ Example:
 from __future__ import annotations
 
 import argparse
+import json
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+
+from handpose.data.images import IMAGE_SUFFIXES
+from handpose.inference.predictor import Predictor
+from handpose.inference.prepare import read_image
+
+MANIFEST = ".handpose-predictions"  # one file name per line: what predict wrote into the folder
+
+
+class OutputFolder:
+    """An output folder that remembers (in :data:`MANIFEST`) which files predict wrote, and refuses the rest."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"--out {self.path} is a file, not a folder")
+        manifest = self.path / MANIFEST
+        self.written: set[str] = set(manifest.read_text().split("\n")) - {""} if manifest.is_file() else set()
+
+    def check(self, target: Path, source: Path) -> None:
+        """ValueError when writing ``target`` would replace the input ``source`` or a file predict did not write."""
+        if target.exists() and (target.resolve() == source.resolve() or target.name not in self.written):
+            what = "the input image itself" if target.resolve() == source.resolve() else "a file predict did not write"
+            raise ValueError(f"output {target} would replace {what}; choose another --out")
+
+    def claim(self, targets: Sequence[Path]) -> None:
+        """Record ``targets`` as predict's own before they are written."""
+        new = [t.name for t in targets if t.name not in self.written]
+        if new:
+            with open(self.path / MANIFEST, "a") as f:
+                f.write("".join(n + "\n" for n in new))
+            self.written.update(new)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,17 +86,14 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from handpose.commands.evaluate import parse_scales
-    from handpose.predict import Predictor, list_images, output_names, predict_to_files
 
     box = parse_box(args.box)
     images = list_images(args.input)
     predictor = Predictor.from_file(
         args.model, device=args.device, flip_test=args.flip, scales=parse_scales(args.scales)
     )
-    out = Path(args.out)
+    out = OutputFolder(args.out)
     if predictor.stages == 1 and not args.no_maps:
         print("note: the model file holds only the last stage's maps (ONNX), so NAME_maps.png shows that stage")
     failed: list[tuple[Path, str]] = []
@@ -78,3 +115,104 @@ def run(args: argparse.Namespace) -> int:
         if len(failed) == len(images):
             raise ValueError(f"no image in {args.input} could be processed")
     return 0
+
+
+def list_images(path: str | Path) -> list[Path]:
+    """The image files of a folder (sorted), or the one path given; FileNotFoundError / ValueError when none.
+
+    Files that an earlier ``handpose predict`` wrote into the folder (listed in its :data:`MANIFEST`) are not
+    inputs and are left out."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image or folder not found: {path}")
+    if path.is_file():
+        return [path]
+    ours = OutputFolder(path).written
+    files = sorted(p for p in path.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.name not in ours)
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
+    return files
+
+
+def output_names(paths: Sequence[str | Path]) -> list[str]:
+    """A unique output name per image, for NAME.json / NAME_overlay.png / NAME_maps.png in one folder.
+
+    The name is the file's stem; images whose stems collide (``a.jpg`` and ``a.png``; stems differing only in
+    case count as colliding, for case-insensitive file systems) keep their extension instead: ``a_jpg``,
+    ``a_png``. A name still taken after that gets ``_2``, ``_3``, ... so no result overwrites another.
+    """
+    paths = [Path(p) for p in paths]
+    stems = Counter(p.stem.lower() for p in paths)
+    names = [p.stem if stems[p.stem.lower()] == 1 else f"{p.stem}_{p.suffix.lstrip('.')}" for p in paths]
+    taken: set[str] = {n.lower() for n, p in zip(names, paths) if stems[p.stem.lower()] == 1}
+    for i, p in enumerate(paths):
+        if stems[p.stem.lower()] == 1:
+            continue
+        base, k = names[i], 2
+        while names[i].lower() in taken:
+            names[i], k = f"{base}_{k}", k + 1
+        taken.add(names[i].lower())
+    return names
+
+
+def predict_to_files(
+    predictor: Predictor,
+    image_path: str | Path,
+    out_dir: str | Path | OutputFolder,
+    box: Sequence[float] | None = None,
+    is_left: bool = False,
+    maps: bool = True,
+    name: str | None = None,
+) -> list[Path]:
+    """Predict one image and write NAME.json, NAME_overlay.png and (with ``maps``) NAME_maps.png into ``out_dir``.
+
+    NAME is ``name`` (see :func:`output_names` for a folder of images), default the image's stem. Returns the
+    written paths. FileNotFoundError / ValueError for an unreadable image, a box off the image, or an output that
+    would replace a file predict did not write (an input image, an annotation); nothing is written then.
+    """
+    from handpose.viz import belief_map_figure, draw_skeleton, save_bgr, save_rgb
+
+    image_path = Path(image_path)
+    out = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder(out_dir)
+    stem = name or image_path.stem
+    targets = [out.path / f"{stem}.json", out.path / f"{stem}_overlay.png"] + (
+        [out.path / f"{stem}_maps.png"] if maps else [])
+    for target in targets:
+        out.check(target, image_path)
+    image = read_image(image_path)
+    pred = predictor.predict(image, box=box, is_left=is_left, keep_maps=maps)
+    out_dir = out.path
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out.claim(targets)
+    record = {
+        "image": str(image_path),
+        "width": int(image.shape[1]),
+        "height": int(image.shape[0]),
+        "model": predictor.name,
+        "is_left": bool(is_left),
+        "flip_test": predictor.flip_test,
+        "scales": list(predictor.spec.scales),
+        **pred.to_dict(),
+    }
+    written = [out_dir / f"{stem}.json"]
+    written[0].write_text(json.dumps(record, indent=1) + "\n")
+    overlay = draw_skeleton(image, pred.keypoints, pred.scores)
+    if box is not None:
+        x, y, w, h = (int(round(float(v))) for v in box)
+        cv2.rectangle(overlay, (x, y), (x + w, y + h), (200, 200, 200), 1, cv2.LINE_AA)
+    written.append(save_bgr(out_dir / f"{stem}_overlay.png", overlay))
+    if maps and pred.stage_maps is not None and pred.crop is not None:
+        names = [f"stage {s + 1}" for s in range(pred.stage_maps.shape[0])]
+        if predictor.stages == 1:
+            names = ["last stage (ONNX)"]
+        figure = belief_map_figure(
+            pred.crop,
+            pred.stage_maps,
+            pred.keypoints_in_crop(),
+            stride=predictor.spec.stride,
+            stage_names=names,
+            scores=pred.scores,
+        )
+        written.append(save_rgb(out_dir / f"{stem}_maps.png", figure))
+    return written

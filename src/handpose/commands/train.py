@@ -9,7 +9,7 @@ Every --log-every steps it logs the old script's line:
 Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly (model, optimizer,
 schedule, step, random state, data order) with the run's stored settings (options given again override them;
 another --batch-size changes the step count and the schedule, and a warning says how).
-The defaults shown below apply with --data; without it the embedded settings (handpose.train_data.EMBEDDED:
+The defaults shown below apply with --data; without it the embedded settings (handpose.training.data.EMBEDDED:
 lite preset at 96 px, box padding 1.3, sigma 2, left hands mirrored, batch 16, lr 4e-3, 3700 steps on
 8000 rendered hands) replace them, and options given still win.
 
@@ -163,10 +163,11 @@ def _apply(cfg: Any, args: argparse.Namespace) -> Any:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """The resolved TrainConfig: defaults (or the resumed run's stored settings), then the options given."""
-    from handpose.checkpoint import find_checkpoint, load_checkpoint
     from handpose.config import TrainConfig, from_dict
-    from handpose.train import channels_last_default, native_bf16
-    from handpose.train_data import embedded_config
+    from handpose.model.artifact import load_checkpoint
+    from handpose.training.checkpoints import find_checkpoint
+    from handpose.training.data import embedded_config
+    from handpose.training.speed import channels_last_default, native_bf16
 
     if args.resume is not None:
         ckpt = find_checkpoint(args.resume)
@@ -195,7 +196,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from handpose.config import to_dict
-    from handpose.train import train
+    from handpose.training.trainer import train
 
     cfg = config_from_args(args)
     summary = train(cfg)

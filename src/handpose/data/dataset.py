@@ -1,16 +1,17 @@
 """`HandDataset`: a labelled hand -> a training (or evaluation) crop, its belief-map targets and its matrix.
 
-One affine matrix per sample maps original pixels to the crop: the square hand box (``Sample.box`` padded by
-``DataConfig.box_padding``), with random scale, rotation, translation and flip when augmenting, and the mirror
-of left hands when ``DataConfig.mirror_left`` (OpenPose's convention). The image is resampled once through it
-(from a reduced JPEG decode when the crop is much smaller than the image; the matrix is adjusted exactly), then
-colour jitter and blur are applied to the crop, and ``heatmaps.encode`` gives targets and weights.
+One affine matrix per sample maps original pixels to the crop, from the one crop recipe (``data.crop.CropRecipe``,
+which prediction uses too): the square hand box (``Sample.box`` padded by ``DataConfig.box_padding``), with random
+scale, rotation, translation and flip when augmenting, and the mirror of left hands when
+``DataConfig.mirror_left`` (OpenPose's convention). The image is resampled once through it (from a reduced JPEG
+decode when the crop is much smaller than the image; the matrix is adjusted exactly), then colour jitter and blur
+are applied to the crop, and the belief-map codec (``data.codec.HeatmapCodec``) gives targets and weights.
 
 Randomness comes from ``numpy.random.default_rng((seed, epoch, index))``: an item depends on nothing else, so runs
 are reproducible and resumable, and DataLoader workers need no seeding. ``set_epoch`` must be called before each
 epoch; DataLoader workers copy the dataset when they start, so either use ``persistent_workers=False`` (the
-default) for the epoch to reach them, or index ``train_sampler.EpochIndexed(dataset)`` with (epoch, index) pairs,
-as training does (``train_data.train_loader``): each item then sets its own epoch inside the worker.
+default) for the epoch to reach them, or index ``training.sampler.EpochIndexed(dataset)`` with (epoch, index) pairs,
+as training does (``training.data.train_loader``): each item then sets its own epoch inside the worker.
 
 Bad images (missing, corrupt, truncated, over the pixel limit) are found when loaded: the item is replaced by
 another sample drawn from the same random state, and the bad index is counted per reason in ``self.skipped`` and
@@ -36,8 +37,10 @@ import numpy as np
 import torch
 
 from handpose.config import DataConfig
-from handpose.data import heatmaps, images
+from handpose.data import images
 from handpose.data import transforms as T
+from handpose.data.codec import HeatmapCodec
+from handpose.data.crop import CropRecipe, sample_box
 from handpose.data.sample import Sample
 from handpose.data.skip_report import SkipReport
 from handpose.keypoints import NUM_KEYPOINTS
@@ -80,17 +83,12 @@ class HandDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.augment = bool(train and cfg.augment.enabled)
-        n = len(samples)
+        self.recipe = CropRecipe.from_config(cfg, train)
+        self.codec = HeatmapCodec.from_config(cfg)
         self.keypoints = np.stack([np.asarray(s.keypoints, dtype=np.float32) for s in samples])  # (N, 21, 3)
         if self.keypoints.shape[1:] != (NUM_KEYPOINTS, 3):
             raise ValueError(f"HandDataset: keypoints must be (21, 3), got {self.keypoints.shape[1:]}")
-        boxes = np.empty((n, 4), dtype=np.float32)
-        for i, s in enumerate(samples):
-            b = s.box if s.box is not None else T.visible_box(s.keypoints)
-            if b is None:
-                raise ValueError(f"HandDataset: sample {s.key or s.image_path} has no box and no visible keypoint")
-            boxes[i] = b
-        self.boxes = boxes  # (N, 4)
+        self.boxes = np.stack([sample_box(s) for s in samples]).astype(np.float32)  # (N, 4)
         self.head_sizes = np.array([np.nan if s.head_size is None else s.head_size for s in samples], np.float32)
         self.is_left = np.array([bool(s.is_left) for s in samples], dtype=bool)
         self._paths = _Strings([os.fsencode(str(s.image_path)) for s in samples])
@@ -152,19 +150,8 @@ class HandDataset(torch.utils.data.Dataset):
     # ------------------------------------------------------------------------------------------- one item
 
     def crop_matrix(self, i: int, rng: np.random.Generator | None = None) -> np.ndarray:
-        """(2, 3) float64 original px -> crop px of sample i: box, mirror_left and (with rng) augmentation."""
-        cfg = self.cfg
-        center, side = T.square_box(self.boxes[i], cfg.box_padding)
-        flip = bool(cfg.mirror_left and self.is_left[i])
-        if rng is None or not self.augment:
-            return T.crop_matrix(center, side, cfg.input_size, flip=flip)
-        a = cfg.augment
-        scale = rng.uniform(a.scale_min, a.scale_max)
-        rotation = rng.uniform(-a.rotation_deg, a.rotation_deg)
-        shift = rng.uniform(-a.translate, a.translate, size=2) * side
-        if rng.random() < a.flip_prob:
-            flip = not flip
-        return T.crop_matrix(center, side, cfg.input_size, rotation, flip, scale, shift)
+        """(2, 3) float64 original px -> crop px of sample i: the crop recipe, with augmentation when training."""
+        return self.recipe.matrix(self.boxes[i], bool(self.is_left[i]), rng)
 
     def _load(self, i: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         cfg = self.cfg
@@ -178,7 +165,7 @@ class HandDataset(torch.utils.data.Dataset):
             if a.blur_prob > 0 and rng.random() < a.blur_prob:
                 crop = T.gaussian_blur(crop, rng.uniform(0.1, a.blur_max_sigma))
         kp = self.keypoints[i]
-        targets, weights = heatmaps.encode(T.transform_keypoints(kp, M), cfg.input_size, cfg.stride, cfg.sigma)
+        targets, weights = self.codec.encode(T.transform_keypoints(kp, M))
         return {
             "image": torch.from_numpy(T.to_network_input(crop)),  # (3, S_in, S_in)
             "targets": torch.from_numpy(targets),  # (22, S, S)

@@ -27,6 +27,8 @@ from handpose.data import skip_report as R
 
 LOG = logging.getLogger(__name__)
 
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")  # the one list
+
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 _FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from handpose.model.artifact import CHECKPOINT_SUFFIXES, CONFIG_KEY, load_state_strict, torch_load
 from handpose.model.caffe import looks_like_net_parameter, read_caffemodel
 from handpose.model.safe_pickle import NPY_MAGIC, load_pickled_npy
 from handpose.model.vgg_import import is_vgg_state_dict, vgg19_layers
-from handpose.model.weights import CHECKPOINT_SUFFIXES, CONFIG_KEY, load_state_strict
 
 LOG = logging.getLogger(__name__)
 
@@ -248,10 +248,7 @@ def _npy_layers(data: object, source: str) -> dict[str, list[np.ndarray]]:
 
 
 def _torch_load(path: Path) -> object:
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # weights_only refuses arbitrary pickled objects
-        raise ValueError(f"{path}: cannot be loaded with torch.load(weights_only=True) ({exc})") from exc
+    return torch_load(path, "a torch file with torch.load(weights_only=True)")
 
 
 def _convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:

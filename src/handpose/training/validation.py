@@ -43,29 +43,28 @@ def validate(model: torch.nn.Module, samples: list[Sample], data_cfg: DataConfig
         model.train(was_training)
 
 
-@torch.no_grad()
-def validation_images(model: torch.nn.Module, samples: list[Sample], data_cfg: DataConfig, count: int,
-                      device: torch.device) -> list[np.ndarray]:
-    """RGB uint8 figures (image, every stage's belief maps, decoded skeleton) of the first ``count`` samples."""
+def validation_images(model: torch.nn.Module, samples: list[Sample], data_cfg: DataConfig,
+                      count: int) -> list[np.ndarray]:
+    """RGB uint8 figures of the first ``count`` samples: the ground truth beside every stage's belief maps and the
+    decoded skeleton, through the same Predictor (crop, network, decode) that evaluation and ``predict`` use."""
     if count <= 0 or not samples:
         return []
-    from dataclasses import replace
+    from handpose.data.crop import sample_box
+    from handpose.data.transforms import transform_keypoints
+    from handpose.inference.predictor import Predictor
+    from handpose.viz import belief_map_figure, with_ground_truth
 
-    from handpose.data.dataset import HandDataset
-    from handpose.viz import belief_map_figure
-
-    cfg = replace(data_cfg, augment=replace(data_cfg.augment, enabled=False))
-    dataset = HandDataset(samples[:count], cfg, train=False)
-    was_training = model.training
-    model.eval()
+    predictor = Predictor.from_model(model, data_cfg)
     figures = []
-    try:
-        for i in range(len(dataset)):
-            item = dataset[i]
-            x = item["image"][None].to(device)  # (1, 3, S, S)
-            maps = torch.stack([m[0].float() for m in model(x)]).cpu().numpy()  # (stages, 22, S/8, S/8)
-            crop = np.clip((item["image"].numpy().transpose(1, 2, 0) + 0.5) * 256.0, 0, 255).astype(np.uint8)
-            figures.append(belief_map_figure(crop, maps, stride=cfg.stride, panel_size=160))
-    finally:
-        model.train(was_training)
+    for sample in samples[:count]:
+        try:
+            prepared = predictor.spec.prepare_file(sample.image_path, sample_box(sample), bool(sample.is_left))
+        except (OSError, ValueError) as exc:  # a bad image is the dataset's to count; no picture for it
+            LOG.debug("no validation picture for %s: %s", sample.image_path, exc)
+            continue
+        pred = predictor.predict_prepared([prepared], keep_maps=True)[0]
+        figure = belief_map_figure(pred.crop, pred.stage_maps, pred.keypoints_in_crop(), stride=data_cfg.stride,
+                                   panel_size=160, scores=pred.scores)
+        truth = transform_keypoints(np.asarray(sample.keypoints, np.float64), pred.matrix)  # (21, 3) crop px
+        figures.append(with_ground_truth(figure, pred.crop, truth))
     return figures

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 from handpose.config import TrainConfig
-from handpose.distributed import DistInfo
-from handpose.train_sampler import EpochIndexed, StreamSampler
-from handpose.train_signals import ignore_stop_signals_in_worker
+from handpose.training.distributed import DistInfo
+from handpose.training.sampler import EpochIndexed, StreamSampler
+from handpose.training.signals import ignore_stop_signals_in_worker
 
 LOG = logging.getLogger(__name__)
 

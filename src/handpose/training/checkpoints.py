@@ -1,24 +1,23 @@
 """Training checkpoints: atomic writes, the last K kept, the latest found again, random states saved and restored.
 
-A checkpoint is a plain dict of tensors and Python data (``torch.load(weights_only=True)`` reads it): "model"
-(state dict), "model_config", "optimizer", "scheduler", "step", "epoch", "rng", "train_config" (see ``train.py``).
-Files are ``<run>/checkpoints/ckpt-<step:08d>.pt``. Every write goes to a temporary file in the same folder, is
-flushed and fsync'ed, then renamed over the target (``os.replace`` is atomic on POSIX), and the folder is fsync'ed,
-so a crash or a kill leaves either the old file or the new one, never half of one.
+A checkpoint is a plain dict of tensors and Python data (its keys and its reader are in ``model.artifact``):
+"model" (state dict), "model_config", "data_config", "optimizer", "scheduler", "step", "epoch", "rng",
+"train_config" (see ``training.trainer``). Files are ``<run>/checkpoints/ckpt-<step:08d>.pt``, written atomically
+(``files.atomic_write``), so a crash or a kill leaves either the old file or the new one, never half of one.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import random
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from handpose.files import atomic_torch_save
 
 LOG = logging.getLogger(__name__)
 
@@ -29,53 +28,6 @@ _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
 def checkpoint_name(step: int) -> str:
     """``ckpt-00002000.pt`` for step 2000 (zero-padded so names sort by step)."""
     return f"ckpt-{int(step):08d}.pt"
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(str(directory), os.O_RDONLY)
-    except OSError:  # some filesystems do not open folders; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_path)`` then fsync and rename the temporary file onto ``path``; returns ``path``.
-
-    The temporary file sits in the target's folder (same filesystem, so the rename is atomic) and is removed when
-    ``write`` fails. ``write`` gets a path whose suffix equals the target's (some writers check suffixes).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # as a plainly created file (some writers create 0600 files)
-        with open(tmp, "rb+") as f:
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` through :func:`atomic_write`."""
-    return atomic_write(path, lambda tmp: torch.save(obj, str(tmp)))
 
 
 def list_checkpoints(directory: str | Path) -> list[Path]:
@@ -111,20 +63,6 @@ def find_checkpoint(path: str | Path) -> Path:
         if found:
             return found[-1]
     raise FileNotFoundError(f"--resume: no checkpoint (ckpt-*.pt) in {path / CHECKPOINT_DIR} or {path}")
-
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` onto the CPU; ValueError when it is not a handpose checkpoint."""
-    path = Path(path)
-    try:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError for pickled objects, RuntimeError for a truncated zip
-        raise ValueError(f"{path}: not a readable training checkpoint ({exc})") from exc
-    needed = ("model", "model_config", "optimizer", "scheduler", "step", "train_config")
-    if not isinstance(state, dict) or any(k not in state for k in needed):
-        have = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise ValueError(f"{path}: a training checkpoint needs keys {list(needed)}, found {have}")
-    return state
 
 
 # ----------------------------------------------------------------------------------------------- random states

@@ -1,9 +1,9 @@
 """What a training run reports: the old script's log line, a progress bar on terminals, TensorBoard events.
 
 On a terminal the bar stays at the bottom and every log record (the log line, validation, checkpoints) is printed
-above it on the log's stream; elsewhere (files, pipes) there is no bar and records go out as configured.
+above it; elsewhere (files, pipes) there is no bar and records go out as configured.
 
-The log line keeps the format users of the old TensorFlow script know::
+The log line keeps the format of hand_detector_train's logs, so figures compare with them::
 
     epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468
 
@@ -17,13 +17,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-LOG = logging.getLogger(__name__)
+import torch
 
 VAL_SCALARS = ("PCK@0.2", "PCKh@0.7", "AUC", "EPE")
 
@@ -35,60 +35,67 @@ def format_log_line(epoch: float, step: int, examples_per_sec: float, lr: float,
             f"loss={loss:g}, loss_ll_heat={loss_ll_heat:g}")
 
 
-class _AboveBarHandler(logging.Handler):
-    """Stands in for a terminal handler while a bar is shown: writes its records with ``tqdm.write``, which clears
-    the bar, prints the line and redraws the bar below it (a plain write would land in the middle of the bar)."""
-
-    def __init__(self, original: logging.StreamHandler) -> None:
-        super().__init__(original.level)
-        self.setFormatter(original.formatter)
-        self.filters = list(original.filters)
-        self.stream = original.stream
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
-        try:
-            tqdm.write(self.format(record), file=self.stream)
-        except Exception:
-            self.handleError(record)
-
-
-def _terminal_handlers() -> list[tuple[logging.Logger, logging.Handler]]:
-    """The handlers on handpose's logger and its ancestors that print to stdout or stderr (``basicConfig``'s)."""
-    found: list[tuple[logging.Logger, logging.Handler]] = []
-    logger: logging.Logger | None = logging.getLogger("handpose")
-    while logger is not None:
-        found += [(logger, h) for h in logger.handlers
-                  if isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.stderr)]
-        logger = logger.parent if logger.propagate else None
-    return found
-
-
 @contextlib.contextmanager
 def progress_bar(total: int, initial: int, enabled: bool) -> Iterator[Any]:
     """A tqdm bar over optimizer steps when ``enabled`` and stderr is a terminal, else None.
 
-    While the bar is shown, log records bound for the terminal go through ``tqdm.write`` (above the bar, on the
-    stream their handler had), and the handlers are put back when the bar closes.
-    """
+    While the bar is shown, log records go out through ``tqdm.write`` (``logging_redirect_tqdm``), so they print
+    above the bar instead of through it."""
     if not enabled or not sys.stderr.isatty():
         yield None
         return
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
-    swapped = [(logger, h, _AboveBarHandler(h)) for logger, h in _terminal_handlers()]
-    bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
-    for logger, original, stand_in in swapped:
-        logger.removeHandler(original)
-        logger.addHandler(stand_in)
-    try:
-        yield bar
-    finally:
-        bar.close()
-        for logger, original, stand_in in swapped:
-            logger.removeHandler(stand_in)
-            logger.addHandler(original)
+    with logging_redirect_tqdm(loggers=_console_loggers()):
+        bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, leave=True)
+        try:
+            yield bar
+        finally:
+            bar.close()
+
+
+def _console_loggers() -> list[logging.Logger]:
+    """handpose's logger and those of its ancestors that print to stdout or stderr (``basicConfig`` puts the
+    handler on the root logger); only these are redirected, so no record is printed twice."""
+    found: list[logging.Logger] = []
+    logger: logging.Logger | None = logging.getLogger("handpose")
+    while logger is not None:
+        if any(isinstance(h, logging.StreamHandler) and h.stream in (sys.stdout, sys.stderr) for h in logger.handlers):
+            found.append(logger)
+        logger = logger.parent if logger.propagate else None
+    return found
+
+
+class LossWindow:
+    """Losses (total and per stage) and throughput over the steps since the last log line."""
+
+    def __init__(self, stages: int, device: torch.device) -> None:
+        self.acc = torch.zeros(stages + 1, device=device)  # sums of (total, stage 1..S) losses
+        self.steps, self.samples, self.excluded = 0, 0, 0.0
+        self.start = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, per_stage: list[torch.Tensor], samples: int) -> None:
+        """One step's losses (no device sync) and the samples it took on every rank."""
+        self.acc += torch.stack([loss.detach()] + [s.detach() for s in per_stage])
+        self.steps += 1
+        self.samples += samples
+
+    def exclude(self, seconds: float) -> None:
+        """Time that does not count against examples/sec (validation, checkpoints)."""
+        self.excluded += seconds
+
+    def take(self, info: Any) -> tuple[float, list[float]]:
+        """(examples/sec, mean losses [total, stage 1..S]) of the window, averaged over every rank; then reset."""
+        rate = self.samples / max(time.perf_counter() - self.start - self.excluded, 1e-9)
+        if info.enabled:
+            torch.distributed.all_reduce(self.acc)
+            self.acc /= info.world_size
+        means = (self.acc / max(self.steps, 1)).tolist()
+        self.acc.zero_()
+        self.steps, self.samples, self.excluded = 0, 0, 0.0
+        self.start = time.perf_counter()
+        return rate, means
 
 
 class TrainWriter:
@@ -124,10 +131,6 @@ class TrainWriter:
                 self.writer.add_scalar(f"val/{key}", float(value), step)
         for i, img in enumerate(images):
             self.writer.add_image(f"val/sample{i}", img, step, dataformats="HWC")
-
-    def flush(self) -> None:
-        if self.writer is not None:
-            self.writer.flush()
 
     def close(self) -> None:
         if self.writer is not None:

@@ -1,5 +1,9 @@
 """Belief-map codec: keypoints <-> 22 maps at output stride 8 (21 Gaussians + background).
 
+:class:`HeatmapCodec` is the one object the pipeline uses: built once from a ``DataConfig`` (input size, stride,
+sigma), it encodes training targets and decodes network output, so the two can never disagree on stride or sigma
+(as MMPose's codecs bundle both). :func:`encode` and :func:`decode` are its plain-function implementation.
+
 Input pixel ``x`` and output cell ``u`` are related by ``u = (x + 0.5) / stride - 0.5`` (pixel centres at integer
 coordinates on both grids), so a network whose maps are ``ceil(H / stride)`` cells high is exact for any size.
 The Gaussians are computed directly at output resolution around sub-pixel centres (no render-then-resize), channel
@@ -10,15 +14,17 @@ log-parabola refinement, exact for a sampled Gaussian).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from handpose.keypoints import NUM_KEYPOINTS
 
-LOG = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from handpose.config import DataConfig
 
 _EPS = 1e-10
 
@@ -127,17 +133,38 @@ def decode(maps: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
     return xy.reshape(N, NUM_KEYPOINTS, 2).astype(np.float32), peak.reshape(N, NUM_KEYPOINTS).astype(np.float32)
 
 
-def decode_to_original(maps: object, matrices: object, stride: int = 8) -> tuple[np.ndarray, np.ndarray]:
-    """Keypoints in original-image pixels: :func:`decode`, then each crop's inverse affine.
+def keypoint_distances(maps_a: object, maps_b: object, stride: int = 8) -> np.ndarray:
+    """(N, 21) distances in crop pixels between the keypoints decoded from two sets of (N, C, h, w) maps (how far
+    an exported or quantized network moves the keypoints)."""
+    return np.linalg.norm(decode(maps_a, stride)[0] - decode(maps_b, stride)[0], axis=-1)
 
-    Args:
-        maps: (N, C >= 21, h, w) numpy array or torch tensor.
-        matrices: (N, 2, 3) original px -> crop px (the dataset's "matrix"), numpy or torch.
-    Returns:
-        xy (N, 21, 2) float32 original pixels, scores (N, 21) float32.
-    """
-    xy, scores = decode(maps, stride)  # (N, 21, 2) crop px
-    M = _as_numpy(matrices).astype(np.float64)  # (N, 2, 3)
-    A_inv = np.linalg.inv(M[:, :, :2])  # (N, 2, 2)
-    back = np.einsum("nij,nkj->nki", A_inv, xy.astype(np.float64) - M[:, None, :, 2])  # (N, 21, 2)
-    return back.astype(np.float32), scores
+
+@dataclass(frozen=True)
+class HeatmapCodec:
+    """Encode and decode with one input size, stride and sigma (plain data, picklable for data-loader workers)."""
+
+    input_size: int
+    stride: int = 8
+    sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.stride < 1 or self.input_size < 1 or not self.sigma > 0:
+            raise ValueError(f"HeatmapCodec needs input_size >= 1, stride >= 1 and sigma > 0, got {self}")
+
+    @classmethod
+    def from_config(cls, cfg: DataConfig) -> HeatmapCodec:
+        """The codec of a data config's crops."""
+        return cls(int(cfg.input_size), int(cfg.stride), float(cfg.sigma))
+
+    @property
+    def map_size(self) -> int:
+        """Side of the output maps."""
+        return output_size(self.input_size, self.stride)
+
+    def encode(self, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(21, 3) crop px -> maps (22, S, S) and weights (21,); see :func:`encode`."""
+        return encode(keypoints, self.input_size, self.stride, self.sigma)
+
+    def decode(self, maps: object) -> tuple[np.ndarray, np.ndarray]:
+        """(N, C >= 21, h, w) maps -> xy (N, 21, 2) crop px and scores (N, 21); see :func:`decode`."""
+        return decode(maps, self.stride)

@@ -1,0 +1,112 @@
+"""Type and range checks of the configs: one ``ValueError`` naming the field, its value and what it must be.
+
+They run where a config comes from outside: a model file's stored metadata (``model.artifact``) and the settings
+of ``handpose train`` (``training.setup.check_config``), so a crafted file or a bad flag fails at once with a
+one-line message instead of a ZeroDivisionError or an OpenCV error deep in the pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from handpose.config import AugmentConfig, DataConfig, ModelConfig
+
+Rule = tuple[Callable[[Any], bool], str]
+
+_PROBABILITY: Rule = (lambda v: 0 <= v <= 1, "in [0, 1]")
+
+
+def _between(lo: float, hi: float) -> Rule:
+    return (lambda v: lo <= v <= hi, f"in [{lo:g}, {hi:g}]")
+
+
+def _one_of(*choices: Any) -> Rule:
+    return (lambda v: v in choices, f"one of {list(choices)}")
+
+
+RULES: dict[type, dict[str, Rule]] = {
+    ModelConfig: {
+        "backbone": _one_of("vgg19", "mobilenet"),
+        "width": (lambda v: 0 < v <= 8, "in (0, 8]"),
+        "backbone_repeats": _between(0, 64),
+        "feature_channels": _between(1, 4096),
+        "stage1_layers": _between(0, 64),
+        "stage1_channels": _between(1, 4096),
+        "stages": _between(1, 16),
+        "stage_channels": _between(1, 4096),
+        "stage_kernel": _one_of(3, 7),
+        "stage_layers": _between(1, 64),
+        "stage_block": _one_of("plain", "residual"),
+        "num_maps": _one_of(22),
+        "input_size": _between(8, 4096),
+    },
+    DataConfig: {
+        "input_size": _between(8, 4096),
+        "stride": _one_of(4, 8),
+        "sigma": (lambda v: 0.05 <= v <= 100, "in [0.05, 100] output cells"),
+        "box_padding": _between(0.5, 10),
+        "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
+        "max_image_pixels": _between(1, 2**40),
+    },
+    AugmentConfig: {
+        "scale_min": (lambda v: 0 < v <= 10, "in (0, 10]"),
+        "scale_max": (lambda v: 0 < v <= 10, "in (0, 10]"),
+        "rotation_deg": _between(0, 180),
+        "translate": _between(0, 1),
+        "flip_prob": _PROBABILITY,
+        "color_jitter": _between(0, 1),
+        "blur_prob": _PROBABILITY,
+        "blur_max_sigma": _between(0.1, 20),
+    },
+}
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits a field annotation (int, float, bool, str, a nested config, or Optional of one)."""
+    args = typing.get_args(hint)
+    if args and type(None) in args:
+        return value is None or any(_type_ok(value, a) for a in args if a is not type(None))
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)
+    return True
+
+
+def check_config(cfg: Any, where: str = "") -> None:
+    """ValueError ``"<where>: <Config>.<field> = <value>: must be ..."`` for the first field of ``cfg`` (and of its
+    nested configs) with a wrong type or a value out of range; ``where`` names the file or the flag source."""
+    prefix = f"{where}: " if where else ""
+    hints = typing.get_type_hints(type(cfg))
+    rules = RULES.get(type(cfg), {})
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        label = f"{type(cfg).__name__}.{f.name} = {value!r}"
+        if not _type_ok(value, hints[f.name]):
+            raise ValueError(f"{prefix}{label}: must be of type {_type_name(hints[f.name])} (and finite)")
+        if dataclasses.is_dataclass(value):
+            check_config(value, where)
+            continue
+        rule = rules.get(f.name)
+        if rule is not None and value is not None and not rule[0](value):
+            raise ValueError(f"{prefix}{label}: must be {rule[1]}")
+    if isinstance(cfg, AugmentConfig) and cfg.scale_max < cfg.scale_min:
+        raise ValueError(f"{prefix}AugmentConfig.scale_max = {cfg.scale_max!r}: must be >= scale_min "
+                         f"({cfg.scale_min!r})")
+
+
+def _type_name(hint: Any) -> str:
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if args:
+        return " or ".join(_type_name(a) for a in args) + " or None"
+    return getattr(hint, "__name__", str(hint))

@@ -1,0 +1,114 @@
+"""Safe file writing: atomic replacement, and one clear error when the disk is full.
+
+Every write goes to a temporary file in the target's folder, is flushed and fsync'ed, then renamed over the target
+(``os.replace`` is atomic on POSIX), and the folder is fsync'ed, so a crash or a kill leaves either the old file or
+the new one, never half of one. A write that fails for lack of space (``ENOSPC``, or the messages that safetensors
+and torch's zip writer give for it) raises :class:`DiskFullError` naming the path.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TMP_PREFIX = "."  # temporary files are hidden: ".<stem>.tmp-<pid><suffix>"
+_FULL_MESSAGES = ("no space left on device", "unexpected pos", "file write failed", "disk quota exceeded")
+
+
+class DiskFullError(OSError):
+    """A write failed because the file system is full; the message names the file."""
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk is full."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(m in str(seen).lower() for m in _FULL_MESSAGES):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Delete the temporary files an earlier, killed writer left in ``folder`` (``.<stem>.tmp-<pid>...``) whose
+    process is gone; returns what was removed."""
+    removed = []
+    folder = Path(folder)
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        name = p.name
+        if not (name.startswith(TMP_PREFIX) and ".tmp-" in name and p.is_file()):
+            continue
+        pid_text = name.rsplit(".tmp-", 1)[1].split(".", 1)[0]
+        if pid_text.isdigit() and not _alive(int(pid_text)):
+            p.unlink(missing_ok=True)
+            removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(str(directory), os.O_RDONLY)
+    except OSError:  # some filesystems do not open folders; the rename is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_path)`` then fsync and rename the temporary file onto ``path``; returns ``path``.
+
+    The temporary file sits in the target's folder (same filesystem, so the rename is atomic) and is removed when
+    ``write`` fails. ``write`` gets a path whose suffix equals the target's (some writers check suffixes).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{TMP_PREFIX}{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # as a plainly created file (some writers create 0600 files)
+        with open(tmp, "rb+") as f:
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if _disk_full(exc):
+            raise DiskFullError(f"{path}: the disk is full (no space left on device); nothing was written there and "
+                                "the previous file, if any, is unchanged") from exc
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_torch_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save`` through :func:`atomic_write`."""
+    import torch
+
+    return atomic_write(path, lambda tmp: torch.save(obj, str(tmp)))

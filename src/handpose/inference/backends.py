@@ -1,0 +1,127 @@
+"""Backends: run the network on a float32 batch of crops, in PyTorch or in onnxruntime.
+
+Both return belief maps ``(S, N, 22, h, w)``: every stage's maps when asked for (PyTorch), else the last stage's
+only (S = 1; an exported ONNX file has only the last stage).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+LOG = logging.getLogger(__name__)
+
+
+class Backend(Protocol):
+    """Runs the network on a float32 batch (N, 3, H, W); returns maps (S, N, 22, h, w), S = 1 unless all stages."""
+
+    stages: int  # stages the backend can return
+
+    def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray: ...
+
+
+class TorchBackend:
+    """A CPM in PyTorch, run where its parameters live (the caller's model is never moved or left in eval mode)."""
+
+    def __init__(self, model: Any, autocast_bf16: bool = False):
+        self.model = model
+        self.stages = int(model.config.stages)
+        self.autocast_bf16 = autocast_bf16
+
+    def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
+        import torch
+
+        param = next(self.model.parameters())
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                inp = torch.from_numpy(np.ascontiguousarray(x)).to(param.device)  # (N, 3, H, W)
+                with torch.autocast(param.device.type, dtype=torch.bfloat16, enabled=self.autocast_bf16):
+                    outs = self.model(inp)  # S x (N, 22, h, w)
+                chosen = outs if all_stages else outs[-1:]
+                return torch.stack([o.float() for o in chosen]).cpu().numpy()  # (S, N, 22, h, w)
+        finally:
+            self.model.train(was_training)
+
+
+class OnnxBackend:
+    """An exported handpose ONNX file in onnxruntime (input ``image``, output ``out`` = the last stage's maps).
+
+    The input shape is read at load time. A file exported with a fixed batch (``export_onnx(..., dynamic=False)``,
+    ``handpose export --static-shape``: 1 x 3 x S x S) is run a fixed-size chunk at a time, so flip test and
+    batches still work; a fixed height and width cannot be changed, so other input sizes raise ValueError.
+    """
+
+    stages = 1
+
+    def __init__(self, path: str | Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = int(threads)
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.output_name = self.session.get_outputs()[0].name
+        # (N, C, H, W): an int where the file fixes that axis, None where it is dynamic
+        self.input_shape: tuple[int | None, ...] = tuple(
+            d if isinstance(d, int) and d > 0 else None for d in (inp.shape or ())
+        )
+
+    @property
+    def fixed_batch(self) -> int | None:
+        """The batch size the file was exported with, or None for a dynamic batch."""
+        return self.input_shape[0] if self.input_shape else None
+
+    def _shape_text(self) -> str:
+        return "(" + ", ".join("any" if d is None else str(d) for d in self.input_shape) + ")"
+
+    def check_sizes(self, sizes: Sequence[int]) -> None:
+        """ValueError unless the file takes square inputs of every side in ``sizes`` (one per test-time scale)."""
+        fixed_hw = self.input_shape[2:4] if len(self.input_shape) == 4 else ()
+        for side in sizes:
+            if any(d is not None and d != side for d in fixed_hw):
+                raise ValueError(
+                    f"{self.path}: the ONNX model has a fixed input shape {self._shape_text()} but the crop at "
+                    f"this scale is {side} x {side} px; use scale 1.0 only, or export without --static-shape "
+                    "(dynamic=True) to run other sizes"
+                )
+
+    def _check_input(self, x: np.ndarray) -> None:
+        """ValueError naming the file, the expected and the given shape when ``x`` cannot go through the file
+        (a different channel count, height or width; the batch is handled by :meth:`__call__`)."""
+        expected = self.input_shape
+        if not expected:
+            return
+        fits = x.ndim == len(expected) and all(d is None or d == g for d, g in zip(expected[1:], x.shape[1:]))
+        if not fits:
+            static = " (exported with a static shape)" if all(d is not None for d in expected[1:]) else ""
+            raise ValueError(
+                f"{self.path}: the ONNX model takes input of shape {self._shape_text()}{static}, "
+                f"got {tuple(x.shape)}"
+            )
+
+    def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)  # (N, 3, H, W)
+        self._check_input(x)
+        batch = self.fixed_batch
+        if batch is None or batch == x.shape[0]:
+            out = self.session.run([self.output_name], {self.input_name: x})[0]
+            return out[None]  # (1, N, 22, h, w)
+        n = x.shape[0]
+        chunks = []
+        for start in range(0, n, batch):
+            part = x[start : start + batch]  # (<= batch, 3, H, W)
+            if part.shape[0] < batch:  # pad the last chunk with copies of its last crop; their maps are dropped
+                part = np.concatenate([part, np.repeat(part[-1:], batch - part.shape[0], axis=0)])
+            chunks.append(self.session.run([self.output_name], {self.input_name: part})[0])
+        return np.concatenate(chunks)[None, :n]  # (1, N, 22, h, w)
+
+

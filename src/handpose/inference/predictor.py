@@ -1,0 +1,251 @@
+"""Predictor: image -> square crop -> network (PyTorch or onnxruntime) -> belief maps -> keypoints in image pixels.
+
+One code path serves the ``handpose predict`` command, the Python API, the evaluation run (``handpose.evaluate``)
+and the validation pictures of training: :class:`~handpose.inference.prepare.CropSpec` cuts the crops,
+:meth:`Predictor.predict_prepared` runs a batch of them through a backend (``inference.backends``), averages the
+flip-test and multi-scale passes, decodes the maps with the belief-map codec and maps the keypoints back through
+the inverse of the crop's affine matrix.
+
+Crops: a given hand box ``[x, y, w, h]`` becomes the square of side ``box_padding * max(w, h)`` around its centre
+(``data.crop.CropRecipe``, the training crop without augmentation); no box means the whole image, made square with
+grey borders. Left hands are mirrored to the right first when the model was trained that way
+(``DataConfig.mirror_left``); the mirror is part of the crop matrix, so mapping back undoes it.
+Test-time options: ``flip_test`` also runs the horizontally mirrored crop and mirrors its maps back (a hand has no
+left/right joint pairs, so no channels are swapped; crops are padded to a multiple of the stride first, so the
+mirror of the maps is exact at any input size); ``scales`` runs the same box at several input sizes
+(``input_size * s`` rounded to the stride), resizes the last stage's maps to the largest and averages them, as
+OpenPose averages scales.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from handpose.config import DataConfig
+from handpose.data.transforms import apply_affine, invert_affine, to_network_input
+from handpose.inference.backends import Backend, OnnxBackend, TorchBackend
+from handpose.inference.prepare import CropSpec, Prepared, check_image, check_scales, read_image, spec_from_config
+from handpose.keypoints import NAMES
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class Prediction:
+    """One hand's result.
+
+    Attributes:
+        keypoints: (21, 2) float32 in original-image pixels.
+        scores: (21,) float32, the peak of each keypoint's belief map.
+        box: (4,) ``[x, y, w, h]`` the box the crop was made from (the whole image when none was given).
+        stage_maps: (S, 22, h, w) belief maps of every stage over the crop (only the last for ONNX models),
+            from the plain pass at the first scale; None unless asked for.
+        crop: (N, N, 3) uint8 the crop those maps belong to (None unless maps were asked for).
+        matrix: (2, 3) original px -> crop px of ``crop`` (includes the left-hand mirror).
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    box: np.ndarray
+    stage_maps: np.ndarray | None = None
+    crop: np.ndarray | None = None
+    matrix: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the box and the 21 keypoints with their names, x, y and score."""
+        return {
+            "box": [float(v) for v in self.box],
+            "keypoints": [
+                {"index": k, "name": NAMES[k], "x": float(x), "y": float(y), "score": float(s)}
+                for k, ((x, y), s) in enumerate(zip(self.keypoints, self.scores))
+            ],
+        }
+
+    def keypoints_in_crop(self) -> np.ndarray:
+        """(21, 2) the keypoints in the crop's pixels (for drawing over :attr:`crop`)."""
+        if self.matrix is None:
+            raise ValueError("prediction has no crop matrix")
+        return apply_affine(self.keypoints, self.matrix).astype(np.float32)
+
+
+@dataclass
+class Predictor:
+    """Hand keypoints from images; build with :meth:`from_file` or :meth:`from_model`."""
+
+    backend: Backend
+    spec: CropSpec = field(default_factory=CropSpec)
+    flip_test: bool = False
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        # a backend with a fixed input size (an ONNX file exported with a static shape) says early, with a clear
+        # ValueError, when the crop sizes (input size x scales) do not fit it; runs again on every `replace`
+        check_sizes = getattr(self.backend, "check_sizes", None)
+        if check_sizes is not None:
+            check_sizes(self.spec.sizes())
+
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        data_cfg: DataConfig | None = None,
+        flip_test: bool = False,
+        scales: Sequence[float] = (1.0,),
+        autocast_bf16: bool = False,
+    ) -> Predictor:
+        """A predictor around an in-memory CPM; crop settings from ``data_cfg`` (default: the model's input size)."""
+        cfg = data_cfg or DataConfig(input_size=int(model.config.input_size))
+        return cls(TorchBackend(model, autocast_bf16), spec_from_config(cfg, scales), flip_test, model.config.preset)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | Path,
+        device: str = "cpu",
+        flip_test: bool = False,
+        scales: Sequence[float] = (1.0,),
+        box_padding: float | None = None,
+        mirror_left: bool | None = None,
+    ) -> Predictor:
+        """Load ``.safetensors`` / ``.pt`` weights (PyTorch on ``device``) or a handpose ``.onnx`` (onnxruntime, CPU).
+
+        The crop settings (input size, box padding, left-hand mirroring) come from the file's metadata where
+        training stored them, else from the model config; ``box_padding`` / ``mirror_left`` override them.
+        Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model.
+        """
+        from handpose.model import artifact
+
+        path = Path(path)
+        kind = artifact.model_file_kind(path)  # FileNotFoundError / ValueError naming the file
+        if kind == "onnx":
+            model_cfg, data_cfg = artifact.read_onnx_configs(path)
+            try:
+                backend: Backend = OnnxBackend(path)
+            except Exception as exc:  # onnxruntime raises its own exception types
+                raise ValueError(f"onnxruntime cannot load {path}: {exc}") from exc
+            if device not in ("cpu", None):
+                LOG.warning("ONNX models run on the CPU with onnxruntime; ignoring device=%s", device)
+        else:
+            model = artifact.load_model(path, map_location=device)
+            model_cfg = model.config
+            data_cfg = artifact.read_data_config(path, model_cfg)
+            backend = TorchBackend(model)
+        if box_padding is not None:
+            data_cfg = replace(data_cfg, box_padding=float(box_padding))
+        if mirror_left is not None:
+            data_cfg = replace(data_cfg, mirror_left=bool(mirror_left))
+        return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}")
+
+    def with_options(self, flip_test: bool | None = None, scales: Sequence[float] | None = None) -> Predictor:
+        """The same network with other test-time options."""
+        spec = self.spec if scales is None else replace(self.spec, scales=check_scales(scales))
+        return replace(self, spec=spec, flip_test=self.flip_test if flip_test is None else flip_test)
+
+    @property
+    def stages(self) -> int:
+        """How many stages' maps :attr:`Prediction.stage_maps` holds."""
+        return self.backend.stages
+
+    def predict(
+        self,
+        image: np.ndarray | str | Path,
+        box: Sequence[float] | np.ndarray | None = None,
+        is_left: bool = False,
+        keep_maps: bool = True,
+    ) -> Prediction:
+        """Keypoints of one hand in ``image`` (BGR ndarray or a path), in the given ``box`` or the whole image."""
+        img = read_image(image) if isinstance(image, (str, Path)) else check_image(image)
+        return self.predict_prepared([self.spec.prepare(img, box, is_left)], keep_maps=keep_maps)[0]
+
+    def predict_batch(
+        self,
+        images: Sequence[np.ndarray],
+        boxes: Sequence[Sequence[float] | np.ndarray | None] | None = None,
+        is_left: Sequence[bool] | None = None,
+        keep_maps: bool = False,
+    ) -> list[Prediction]:
+        """One network run for several hands (one per image, or repeat an image with different boxes)."""
+        n = len(images)
+        boxes = list(boxes) if boxes is not None else [None] * n
+        lefts = list(is_left) if is_left is not None else [False] * n
+        prepared = [self.spec.prepare(check_image(im), b, bool(lf)) for im, b, lf in zip(images, boxes, lefts)]
+        return self.predict_prepared(prepared, keep_maps=keep_maps)
+
+    def predict_prepared(self, prepared: Sequence[Prepared], keep_maps: bool = False) -> list[Prediction]:
+        """Run prepared crops: every scale (and its mirror with flip test), average the last stage, decode, map back."""
+        n = len(prepared)
+        if n == 0:
+            return []
+        sizes = self.spec.sizes()
+        stride = self.spec.stride
+        common = int(np.argmax(sizes))  # the keypoints are decoded on the largest scale's grid
+        map_side = math.ceil(sizes[common] / stride)
+        total: np.ndarray | None = None
+        stage_maps: np.ndarray | None = None
+        for si in range(len(sizes)):
+            crops = np.stack([p.crops[si] for p in prepared])  # (N, S_in, S_in, 3)
+            x = to_network_input(crops)  # (N, 3, S_in, S_in)
+            if self.flip_test:
+                x = _pad_to_stride(x, stride)  # (N, 3, P, P), P = ceil(S_in / stride) * stride
+                x = np.concatenate([x, x[..., ::-1]])  # (2N, 3, P, P)
+            want_all = keep_maps and si == 0
+            out = self.backend(x, all_stages=want_all)  # (S, B, 22, h, w)
+            if want_all:
+                stage_maps = out[:, :n]
+            last = out[-1]  # (B, 22, h, w)
+            if self.flip_test:  # the mirror of a P-wide input is the mirror of its P / stride cells: exact
+                last = 0.5 * (last[:n] + last[n:, :, :, ::-1])  # (N, 22, h, w)
+            if last.shape[-1] != map_side or last.shape[-2] != map_side:
+                last = _resize_maps(last, map_side)
+            total = last if total is None else total + last
+        assert total is not None
+        total = total / len(sizes)
+        xy, scores = self.spec.codec(sizes[common]).decode(total)  # (N, 21, 2) crop px of the common scale, (N, 21)
+        inv = np.stack([invert_affine(p.matrices[common]) for p in prepared])  # (N, 2, 3)
+        keypoints = apply_affine(xy, inv).astype(np.float32)  # (N, 21, 2) original px
+        results = []
+        for i, p in enumerate(prepared):
+            results.append(
+                Prediction(
+                    keypoints=keypoints[i],
+                    scores=scores[i],
+                    box=p.box,
+                    stage_maps=None if stage_maps is None else np.ascontiguousarray(stage_maps[:, i]),
+                    crop=p.crops[0] if keep_maps else None,
+                    matrix=p.matrices[0],
+                )
+            )
+        return results
+
+
+def _pad_to_stride(x: np.ndarray, stride: int) -> np.ndarray:
+    """(N, 3, S, S) network input -> (N, 3, P, P), P the next multiple of ``stride``, grey (0) added right and below.
+
+    An output cell covers ``stride`` input pixels, so mirroring a P-wide input mirrors its P / stride cells exactly;
+    for another width the mirrored maps would be shifted (by 2 px at S = 100)."""
+    side = x.shape[-1]
+    pad = -side % stride
+    if pad == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (0, pad), (0, pad)))  # 0 is the grey border colour after to_network_input
+
+
+def _resize_maps(maps: np.ndarray, side: int) -> np.ndarray:
+    """(N, C, h, w) -> (N, C, side, side) bilinear with half-pixel centres (maps of one box at another stride)."""
+    out = np.empty(maps.shape[:2] + (side, side), np.float32)
+    for i in range(maps.shape[0]):
+        hwc = np.ascontiguousarray(maps[i].transpose(1, 2, 0), dtype=np.float32)  # (h, w, C)
+        out[i] = (
+            cv2.resize(hwc, (side, side), interpolation=cv2.INTER_LINEAR).reshape(side, side, -1).transpose(2, 0, 1)
+        )
+    return out
+
+

@@ -1,0 +1,284 @@
+"""Every model-file format handpose reads and writes, and the metadata keys they share.
+
+- **safetensors** (``save_weights`` / ``load_model``): the state dict, with the ``ModelConfig`` as JSON under the
+  metadata key ``model_config`` and, when training wrote the file, the ``DataConfig`` under ``data_config``.
+- **training checkpoints** (``.pt``): a plain dict of tensors and Python data (``"model"``, ``"model_config"``,
+  ``"data_config"``, optimizer and schedule state, ...), read with :func:`torch_load` (``weights_only=True``: a
+  file that would run code is refused and nothing of it runs).
+- **ONNX** (written by ``handpose.export``): ``metadata_props`` with ``handpose_format``, the model and data configs,
+  the preprocessing and the keypoint names (:func:`onnx_metadata`).
+
+A model is rebuilt from its file alone. Every stored config is checked field by field when read
+(``config_checks``), and weights must be finite, so a crafted or broken file fails with one line naming the file
+and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from handpose.config import DataConfig, ModelConfig, from_dict, to_dict
+from handpose.config_checks import check_config
+
+LOG = logging.getLogger(__name__)
+
+CONFIG_KEY = "model_config"  # safetensors metadata (JSON), checkpoint dict (dict) and ONNX metadata (JSON)
+DATA_CONFIG_KEY = "data_config"  # the same three places
+FORMAT_KEY = "format"  # safetensors metadata
+FORMAT = "handpose-cpm"
+META_FORMAT = "handpose_format"  # ONNX metadata
+META_FORMAT_VALUE = "handpose-cpm-onnx"
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
+WEIGHT_SUFFIXES = (".safetensors",) + CHECKPOINT_SUFFIXES
+ONNX_SUFFIX = ".onnx"
+WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # torch.compile and DataParallel/DDP wrappers
+CHECKPOINT_KEYS = ("model", "model_config", "optimizer", "scheduler", "step", "train_config")
+
+
+# ------------------------------------------------------------------------------------------------ reading files
+
+
+def torch_load(path: str | Path, what: str = "a weights-only torch file") -> Any:
+    """``torch.load(weights_only=True)`` onto the CPU; ValueError naming the file when it cannot be read that way
+    (pickled code is refused with an UnpicklingError, a truncated zip with a RuntimeError)."""
+    try:
+        return torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"{path}: not readable as {what} ({exc})") from exc
+
+
+def model_file_kind(path: str | Path) -> str:
+    """``"safetensors"``, ``"checkpoint"`` or ``"onnx"`` from the suffix; FileNotFoundError / ValueError otherwise."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"model path {path} is not a file (expected {', '.join(WEIGHT_SUFFIXES + (ONNX_SUFFIX,))})")
+    suffix = path.suffix.lower()
+    if suffix == ONNX_SUFFIX:
+        return "onnx"
+    if suffix == ".safetensors":
+        return "safetensors"
+    if suffix in CHECKPOINT_SUFFIXES:
+        return "checkpoint"
+    raise ValueError(f"{path}: unsupported model file type {path.suffix!r}; expected weights "
+                     f"({', '.join(WEIGHT_SUFFIXES)}) or an exported {ONNX_SUFFIX} file")
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata dictionary of a safetensors file (empty when it has none)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        return dict(f.metadata() or {})
+
+
+def model_config_from(value: Any, source: str) -> ModelConfig:
+    """A checked ModelConfig from stored JSON text or a dict; ValueError naming ``source`` and the bad field."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+        cfg = from_dict(ModelConfig, dict(data))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: stored {CONFIG_KEY!r} is not a valid model config ({exc})") from exc
+    check_config(cfg, f"{source} ({CONFIG_KEY})")
+    return cfg
+
+
+def data_config_from(value: Any, model_cfg: ModelConfig, source: str) -> DataConfig:
+    """A checked DataConfig from stored JSON text or a dict (missing keys take defaults, the input size the model's);
+    None or empty gives the defaults. ValueError naming ``source`` and the bad field."""
+    if not value:
+        return DataConfig(input_size=int(model_cfg.input_size))
+    try:
+        data = dict(json.loads(value) if isinstance(value, str) else value)
+        data.setdefault("input_size", int(model_cfg.input_size))
+        cfg = from_dict(DataConfig, data)
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: stored {DATA_CONFIG_KEY!r} is not a valid data config ({exc})") from exc
+    check_config(cfg, f"{source} ({DATA_CONFIG_KEY})")
+    return cfg
+
+
+def read_data_config(path: str | Path, model_cfg: ModelConfig) -> DataConfig:
+    """The data config stored with weights by training, else defaults at the model's input size.
+
+    Looked up as JSON under metadata ``data_config`` (safetensors), or in a checkpoint dict as ``data_config`` or
+    as the ``dataset`` of a stored TrainConfig (``train_config``). ValueError when a stored one is invalid.
+    """
+    path = Path(path)
+    if model_file_kind(path) == "safetensors":
+        return data_config_from(read_metadata(path).get(DATA_CONFIG_KEY), model_cfg, str(path))
+    ckpt = torch_load(path, "a training checkpoint")
+    if isinstance(ckpt, dict):
+        value = ckpt.get(DATA_CONFIG_KEY)
+        if value is None and isinstance(ckpt.get("train_config"), dict):
+            value = ckpt["train_config"].get("dataset")
+        return data_config_from(value, model_cfg, str(path))
+    return DataConfig(input_size=int(model_cfg.input_size))
+
+
+# ------------------------------------------------------------------------------------------------ weights
+
+
+def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None,
+                 data_cfg: DataConfig | None = None) -> None:
+    """Write ``model``'s state dict as safetensors with its ModelConfig (and ``data_cfg``) in the metadata."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
+    meta[CONFIG_KEY] = json.dumps(to_dict(model.config), sort_keys=True)
+    if data_cfg is not None:
+        meta[DATA_CONFIG_KEY] = json.dumps(to_dict(data_cfg), sort_keys=True)
+    meta[FORMAT_KEY] = FORMAT
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path), metadata=meta)
+    LOG.debug("saved %d tensors (%s preset) to %s", len(tensors), model.config.preset, path)
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a CPM from a ``.safetensors`` file written by :func:`save_weights` or a training checkpoint
+    (``.pt``: a dict with ``"model"`` state dict and ``"model_config"`` dict); returned in eval mode.
+
+    ValueError naming the file for a foreign or corrupt file, an invalid stored config or non-finite weights."""
+    from handpose.model.cpm import build_model
+
+    path = Path(path)
+    if model_file_kind(path) == "checkpoint":
+        config, state = _read_checkpoint(path)
+    elif model_file_kind(path) == "safetensors":
+        config, state = _read_safetensors(path)
+    else:
+        raise ValueError(f"{path}: an ONNX file holds no PyTorch weights; load it with Predictor.from_file")
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"{path}: non-finite (NaN or infinite) weights in {_short(sorted(bad))}")
+    model = build_model(config)
+    load_state_strict(model, state, source=str(path))
+    model.to(map_location)
+    return model.eval()
+
+
+def strip_wrapper_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop a ``_orig_mod.`` / ``module.`` prefix carried by every key (a compiled or DDP-wrapped model's state)."""
+    state = dict(state)
+    for prefix in WRAPPER_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            state = {k[len(prefix) :]: v for k, v in state.items()}
+    return state
+
+
+def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
+    """``model.load_state_dict`` that names every missing, unexpected and mis-shaped key in one ``ValueError``.
+
+    Keys all prefixed by a torch.compile / DDP wrapper (``_orig_mod.``, ``module.``) are accepted without it."""
+    state = strip_wrapper_prefix(state)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing keys {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys {_short(unexpected)}")
+    if shapes:
+        problems.append(f"shape mismatches {_short(shapes)}")
+    if problems:
+        raise ValueError(f"{source} does not fit the model: " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)
+
+
+def _read_safetensors(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    from safetensors.torch import load_file
+
+    try:
+        meta = read_metadata(path)
+        state = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types on a corrupt or foreign file
+        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if CONFIG_KEY not in meta:
+        raise ValueError(f"{path}: safetensors metadata has no {CONFIG_KEY!r} (not written by handpose save_weights)")
+    return model_config_from(meta[CONFIG_KEY], str(path)), state
+
+
+def _read_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+    ckpt = torch_load(path, "a weights-only checkpoint")
+    if not isinstance(ckpt, dict) or "model" not in ckpt or CONFIG_KEY not in ckpt:
+        keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{path}: a training checkpoint needs keys 'model' and '{CONFIG_KEY}', found {keys}")
+    return model_config_from(ckpt[CONFIG_KEY], str(path)), dict(ckpt["model"])
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint (every key of ``CHECKPOINT_KEYS``); ValueError when it is not one."""
+    state = torch_load(path, "a training checkpoint")
+    if not isinstance(state, dict) or any(k not in state for k in CHECKPOINT_KEYS):
+        have = sorted(state) if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path}: a training checkpoint needs keys {list(CHECKPOINT_KEYS)}, found {have}")
+    return state
+
+
+# ------------------------------------------------------------------------------------------------ ONNX
+
+
+def onnx_metadata(model: nn.Module, data_cfg: DataConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``metadata_props`` handpose writes into its ONNX files."""
+    from handpose.data.transforms import PREPROCESS
+    from handpose.keypoints import NAMES
+
+    meta = {
+        META_FORMAT: META_FORMAT_VALUE,
+        CONFIG_KEY: json.dumps(to_dict(model.config), sort_keys=True),
+        DATA_CONFIG_KEY: json.dumps(to_dict(data_cfg), sort_keys=True),
+        "preprocess": json.dumps(PREPROCESS, sort_keys=True),
+        "input_size": str(int(data_cfg.input_size)),
+        "stride": str(int(data_cfg.stride)),
+        "keypoint_names": json.dumps(list(NAMES)),
+        "output": "out: last stage belief maps (N, 22, ceil(H/stride), ceil(W/stride)); channel 21 = background",
+        "stages_in_model": str(int(model.config.stages)),
+    }
+    meta.update(extra or {})
+    return meta
+
+
+def read_onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The handpose metadata of an ONNX file; ValueError when it is not an ONNX file handpose exported."""
+    import onnx
+
+    path = Path(path)
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and others on foreign files
+        raise ValueError(f"{path}: not a readable ONNX file ({exc})") from exc
+    meta = {p.key: p.value for p in proto.metadata_props}
+    if meta.get(META_FORMAT) != META_FORMAT_VALUE or CONFIG_KEY not in meta:
+        raise ValueError(
+            f"{path}: an ONNX file without handpose metadata (expected {META_FORMAT}={META_FORMAT_VALUE}); "
+            "export models with `handpose export`"
+        )
+    return meta
+
+
+def read_onnx_configs(path: str | Path) -> tuple[ModelConfig, DataConfig]:
+    """The checked model and data configs stored in a handpose ONNX file."""
+    meta = read_onnx_metadata(path)
+    model_cfg = model_config_from(meta[CONFIG_KEY], str(path))
+    return model_cfg, data_config_from(meta.get(DATA_CONFIG_KEY), model_cfg, str(path))
+
+
+def _short(items: list[str], limit: int = 12) -> str:
+    more = f" ... and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more

@@ -1,0 +1,32 @@
+"""Speed defaults of training and inference on this machine: bf16 autocast and the channels-last layout."""
+
+from __future__ import annotations
+
+import torch
+
+from handpose.config import ModelConfig
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast is worth turning on for ``device``: CUDA with bf16, or a CPU with AMX tiles.
+
+    AVX512-BF16 alone is not enough: on a 2-core Xeon with AVX512-BF16 and no AMX, benchmarks/bench_train.py
+    measured bf16 autocast at 0.73x of fp32 (openpose preset at 368) and bf16 + channels_last at 0.65x of fp32
+    channels_last (lite preset at 112).
+    """
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = getattr(torch, "cpu", None)
+    return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def channels_last_default(device: torch.device, model_cfg: ModelConfig) -> bool:
+    """Whether channels-last is the faster layout for training ``model_cfg`` on ``device`` (``handpose train``'s
+    default, measured with benchmarks/bench_train.py).
+
+    On for CUDA and for the MobileNet (lite) front everywhere (1.2-1.9x on 2-core CPUs). For the VGG fronts on a
+    CPU it follows the vector width: 1.06-1.22x on an AVX-512 Xeon, 0.76x on an AVX2-only EPYC.
+    """
+    if device.type == "cuda" or model_cfg.backbone == "mobilenet":
+        return True
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")

@@ -1,0 +1,360 @@
+"""The training loop: ``train(cfg)`` runs a TrainConfig to the end (or a clean stop) and returns a summary dict.
+
+:class:`Trainer` holds one run; :meth:`Trainer.fit` is the loop, and each of its parts is one method:
+:meth:`~Trainer.step` (the next batch of the seeded stream, forward under bf16 autocast when ``cfg.amp``, the loss
+at every stage, one check that the loss is finite and no stop was asked for, backward, optimizer and schedule
+step), :meth:`~Trainer.log` (the log line and TensorBoard scalars every ``log_every`` steps),
+:meth:`~Trainer.validate` (metrics on the held-out split every ``val_every`` steps, the best weights kept as
+``best.safetensors``), :meth:`~Trainer.checkpoint` (atomic, every ``ckpt_every`` steps, the last
+``keep_checkpoints`` kept) and :meth:`~Trainer.finish` (final weights and summary). SIGINT / SIGTERM,
+``stop_at_step`` and ``time_limit`` end the run cleanly with a checkpoint; ``resume`` continues one exactly
+(model, optimizer, schedule, step, random states, data order). A non-finite loss raises
+:class:`NonFiniteLossError` before the bad step touches the weights, and no checkpoint is written after it.
+
+Run directory (``cfg.out``)::
+
+    config.json            the resolved TrainConfig
+    events.out.tfevents.*  TensorBoard
+    checkpoints/ckpt-<step>.pt
+    best.safetensors       best validation PCK@0.2 (+ best.json with its metrics)
+    model.safetensors      the weights at the end of the run
+    summary.json           what train() returns
+
+Under torchrun (WORLD_SIZE > 1) every rank trains its shard of each batch under DDP; rank 0 alone logs,
+validates and writes files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from handpose.config import TrainConfig, to_dict
+from handpose.files import atomic_write
+from handpose.model import artifact
+from handpose.training.checkpoints import (
+    CHECKPOINT_DIR,
+    find_checkpoint,
+    list_checkpoints,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from handpose.training.data import train_loader
+from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
+from handpose.training.losses import cpm_loss
+from handpose.training.reporting import LossWindow, TrainWriter, format_log_line, progress_bar
+from handpose.training.schedule import build_scheduler
+from handpose.training.setup import (
+    build_optimizer,
+    check_config,
+    initial_weights,
+    prepare_data,
+    resume_changes,
+    total_steps,
+)
+from handpose.training.signals import StopRequest
+from handpose.training.speed import native_bf16
+from handpose.training.validation import better, validate, validation_images
+
+LOG = logging.getLogger(__name__)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss (or the weights) became NaN or infinite; the run stopped before saving anything after it."""
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train a CPM as ``cfg`` says; returns the run's summary (also written to ``<out>/summary.json``).
+
+    Raises ValueError / FileNotFoundError for bad settings or data, NonFiniteLossError (a RuntimeError) when the
+    loss stops being finite.
+    """
+    check_config(cfg)
+    info = env_info()
+    device = resolve_device(cfg.device, info)
+    info = init_distributed(device, info)
+    quiet = logging.getLogger("handpose") if not info.is_main else None  # ranks > 0 report warnings only
+    previous_level = quiet.level if quiet is not None else 0
+    if quiet is not None:
+        quiet.setLevel(logging.WARNING)
+    finished = False
+    try:
+        summary = Trainer(cfg, info, device).fit()
+        finished = True
+        return summary
+    finally:
+        if quiet is not None:
+            quiet.setLevel(previous_level)
+        shutdown(wait_for_peers=finished)
+
+
+class Trainer:
+    """One training process: its data, model, optimizer and schedule, and the run's position (step, samples)."""
+
+    def __init__(self, cfg: TrainConfig, info: Any, device: torch.device) -> None:
+        from handpose.model.cpm import build_model
+
+        if cfg.threads:
+            torch.set_num_threads(int(cfg.threads))
+        self.info, self.device, self.main = info, device, info.is_main
+        self.train_set, self.val_samples, self.cfg = prepare_data(cfg, info)
+        cfg = self.cfg
+        self.out = Path(cfg.out)
+        self.ckpt_dir = self.out / CHECKPOINT_DIR
+        self.steps_total = total_steps(cfg, len(self.train_set), info.world_size)
+        self.stop_at = min(self.steps_total, cfg.stop_at_step if cfg.stop_at_step is not None else self.steps_total)
+        self.global_step, self.samples_seen, self.last_saved = 0, 0, -1
+        self.rate = 0.0  # examples/sec of the last log window
+        self.best: dict[str, Any] | None = None
+        self.last_val: dict[str, Any] | None = None
+
+        torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+        self.model = build_model(cfg.model)
+        resume_state = self._load_resume_state() if cfg.resume else None
+        if resume_state is None and cfg.init:
+            initial_weights(self.model, cfg.init)
+        self.model.to(device)
+        if cfg.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        self.model.train()
+        self.optimizer = build_optimizer(self.model, cfg)
+        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_total)
+        if resume_state is not None:
+            self._restore(resume_state)
+        if cfg.amp and not native_bf16(device):
+            LOG.warning("bf16 autocast on %s without AMX / CUDA bf16 measured slower than fp32; consider --no-amp",
+                        device)
+        self.step_model: torch.nn.Module = self.model
+        if info.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.step_model = DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None)
+        if cfg.compile:
+            self.step_model = torch.compile(self.step_model)
+        self.writer = TrainWriter(self.out, enabled=self.main)
+        if self.main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            _write_json(self.out / "config.json", to_dict(cfg))
+        self.loader = train_loader(self.train_set, cfg, info, self.samples_seen, device)
+        self.window = LossWindow(cfg.model.stages, device)
+        self.t_start = time.monotonic()
+
+    # ------------------------------------------------------------------------------------------- the loop
+
+    def fit(self) -> dict[str, Any]:
+        """Train to the end of the schedule (or a clean stop) and return the summary."""
+        cfg, stopped = self.cfg, "completed"
+        LOG.info("training %s (%dpx) for %d steps from step %d: batch %d x %d process(es) on %s, amp=%s, "
+                 "channels_last=%s, compile=%s", cfg.model.preset, cfg.dataset.input_size, self.steps_total,
+                 self.global_step, cfg.batch_size, self.info.world_size, self.device, cfg.amp, cfg.channels_last,
+                 cfg.compile)
+        with StopRequest() as stop, progress_bar(self.steps_total, self.global_step, self.main) as bar:
+            batches = iter(self.loader)  # forked workers start with the handlers above until they ignore both
+            try:
+                while self.global_step < self.stop_at:
+                    reason = self.step(next(batches), stop.reason)
+                    if bar is not None:
+                        bar.update(1)
+                    last = self.global_step == self.steps_total
+                    if self.global_step % cfg.log_every == 0 or last:
+                        self.log()
+                    aside = time.perf_counter()  # validation and checkpoints do not count against examples/sec
+                    if cfg.val_every > 0 and (self.global_step % cfg.val_every == 0 or last):
+                        self.validate()
+                    if self.global_step % cfg.ckpt_every == 0:
+                        self.checkpoint()
+                    self.window.exclude(time.perf_counter() - aside)
+                    if reason is not None:
+                        stopped = reason
+                        break
+                else:
+                    if self.global_step < self.steps_total:
+                        stopped = "stop_at_step"
+                if self.global_step != self.last_saved:
+                    self.checkpoint()
+            finally:
+                self.writer.close()
+                del batches
+        return self.finish(stopped)
+
+    def step(self, batch: dict[str, torch.Tensor], stop_reason: str | None) -> str | None:
+        """One optimizer step on ``batch``; returns why the run must stop after it (signal, time limit) or None."""
+        cfg, device = self.cfg, self.device
+        images = batch["image"].to(device, non_blocking=True)  # (B, 3, S, S)
+        if cfg.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        targets = batch["targets"].to(device, non_blocking=True)  # (B, 22, S/8, S/8)
+        weights = batch["weights"].to(device, non_blocking=True)  # (B, 21)
+        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bool(cfg.amp)):
+            stage_maps = self.step_model(images)  # stages x (B, 22, S/8, S/8)
+        loss, per_stage = cpm_loss(stage_maps, targets, weights)
+        timed_out = cfg.time_limit is not None and time.monotonic() - self.t_start > cfg.time_limit * 60
+        flags = torch.tensor([not bool(torch.isfinite(loss)), stop_reason is not None, timed_out],
+                             dtype=torch.float32, device=device)
+        bad, signalled, out_of_time = (bool(f) for f in any_true(flags).tolist())  # one decision on every rank
+        if bad:
+            raise NonFiniteLossError(
+                f"non-finite loss at step {self.global_step + 1} (epoch {self.epoch:.2f}): stage losses "
+                f"{[float(x.detach()) for x in per_stage]}; the run stopped without updating the weights and the "
+                f"last good checkpoint is {self._last_ckpt()}. Lower --lr (now {cfg.lr:g}), check the data, or use "
+                "--no-amp / --grad-clip.")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.global_step += 1
+        self.samples_seen += cfg.batch_size * self.info.world_size
+        self.window.add(loss, per_stage, cfg.batch_size * self.info.world_size)
+        if signalled:
+            return stop_reason or "signal"
+        return "time_limit" if out_of_time else None
+
+    def log(self) -> None:
+        """The log line (rank 0) and TensorBoard scalars: losses averaged over the steps (and ranks) since the last."""
+        self.rate, means = self.window.take(self.info)
+        rate = self.rate
+        lr = self.scheduler.get_last_lr()[0]
+        if self.main:  # above the progress bar on a terminal (see reporting.progress_bar)
+            LOG.info("%s", format_log_line(self.epoch, self.global_step, rate, lr, means[0], means[-1]))
+        self.writer.train_scalars(self.global_step, means[0], means[1:], lr, rate, self.epoch)
+
+    def validate(self) -> None:
+        """Metrics and pictures on the held-out split (rank 0); keeps the best weights."""
+        if not self.main or not self.val_samples:
+            return
+        cfg = self.cfg
+        metrics = validate(self.model, self.val_samples, cfg.dataset, cfg.batch_size, self.device)
+        pictures = validation_images(self.model, self.val_samples, cfg.dataset, cfg.val_images)
+        self.writer.validation(self.global_step, metrics, pictures)
+        self.last_val = {k: metrics.get(k) for k in ("PCK@0.2", "PCKh@0.7", "AUC", "EPE", "num_samples")}
+        LOG.info("validation step=%d: PCK@0.2=%.4f AUC=%.4f EPE=%.2f px on %d held-out samples", self.global_step,
+                 metrics["PCK@0.2"], metrics["AUC"], metrics["EPE"], metrics.get("num_samples", 0))
+        if better(metrics, self.best):
+            self.best = {**self.last_val, "step": self.global_step}
+            self._save_weights(self.out / "best.safetensors", {"validation": self.best})
+            _write_json(self.out / "best.json", self.best)
+
+    def checkpoint(self) -> Path | None:
+        """Write a checkpoint (rank 0); every rank first agrees that the weights are finite."""
+        # every rank calls this at the same step and takes the same decision, as with the loss: a rank that raised
+        # alone would leave the others waiting in the next step's all-reduce
+        finite = bool(torch.stack([torch.isfinite(p).all() for p in self.model.parameters()]).all())
+        if bool(any_true(torch.tensor([0.0 if finite else 1.0], device=self.device))[0]):
+            raise NonFiniteLossError(f"weights became non-finite at step {self.global_step}; no checkpoint written "
+                                     f"(the last good one is {self._last_ckpt()})")
+        self.last_saved = self.global_step
+        if not self.main:
+            return None
+        path = save_checkpoint(self._checkpoint_state(), self.ckpt_dir, self.global_step, self.cfg.keep_checkpoints)
+        LOG.info("checkpoint %s", path)
+        return path
+
+    def finish(self, stopped: str) -> dict[str, Any]:
+        """Final weights and summary.json (rank 0); every rank returns the summary."""
+        digest = weights_digest(self.model)
+        digests = gather_objects(digest) if self.info.enabled else [digest]
+        summary: dict[str, Any] = {
+            "out": str(self.out), "stopped": stopped, "step": self.global_step, "total_steps": self.steps_total,
+            "epoch": round(self.epoch, 4), "examples_per_sec": round(self.rate, 3),
+            "train_samples": len(self.train_set), "val_samples": len(self.val_samples),
+            "world_size": self.info.world_size, "device": str(self.device), "best": self.best,
+            "last_validation": self.last_val, "checkpoint": self._last_ckpt(), "rank_weight_sha256": digests,
+            "data": self.cfg.data,
+        }
+        if len(set(digests)) > 1:
+            LOG.error("the ranks' weights differ at the end of training: %s", digests)
+        if not self.main:
+            return summary
+        final = self.out / "model.safetensors"
+        self._save_weights(final, {"stopped": stopped})
+        summary["final_weights"] = str(final)
+        summary["best_weights"] = str(self.out / "best.safetensors") if self.best else None
+        _write_json(self.out / "summary.json", summary)
+        if stopped != "completed":
+            LOG.warning("stopped (%s) at step %d of %d; continue with: handpose train --resume %s", stopped,
+                        self.global_step, self.steps_total, self.out)
+        else:
+            LOG.info("finished %d steps; weights %s", self.global_step, final)
+        return summary
+
+    # ------------------------------------------------------------------------------------------- helpers
+
+    @property
+    def epoch(self) -> float:
+        """Samples seen over the training set's size."""
+        return self.samples_seen / len(self.train_set)
+
+    def _load_resume_state(self) -> dict[str, Any]:
+        ckpt_path = find_checkpoint(self.cfg.resume)
+        state = artifact.load_checkpoint(ckpt_path)
+        if state[artifact.CONFIG_KEY] != to_dict(self.cfg.model):
+            raise ValueError(f"--resume {ckpt_path}: the checkpoint's model config differs from this run's "
+                             f"({state[artifact.CONFIG_KEY]} vs {to_dict(self.cfg.model)})")
+        artifact.load_state_strict(self.model, state["model"], source=str(ckpt_path))
+        LOG.info("resuming from %s (step %d)", ckpt_path, state["step"])
+        return state
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        cfg, world = self.cfg, self.info.world_size
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.global_step = int(state["step"])
+        self.samples_seen = int(state.get("samples_seen", self.global_step * cfg.batch_size * world))
+        self.best = state.get("best")
+        set_rng_state(state["rng"])
+        change = resume_changes(state, cfg, world, self.steps_total, len(self.train_set), self.samples_seen)
+        if change:
+            LOG.warning("%s", change)
+
+    def _checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            artifact.CONFIG_KEY: to_dict(self.model.config),
+            artifact.DATA_CONFIG_KEY: to_dict(self.cfg.dataset),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.global_step,
+            "epoch": self.epoch,
+            "samples_seen": self.samples_seen,
+            "total_steps": self.steps_total,
+            "world_size": self.info.world_size,
+            "best": self.best,
+            "rng": rng_state(),
+            "train_config": to_dict(self.cfg),
+        }
+
+    def _save_weights(self, path: Path, extra: dict[str, Any]) -> None:
+        meta = {"step": str(self.global_step), **{k: json.dumps(v) for k, v in extra.items()}}
+        atomic_write(path, lambda tmp: artifact.save_weights(self.model, tmp, meta, self.cfg.dataset))
+
+    def _last_ckpt(self) -> str:
+        found = list_checkpoints(self.ckpt_dir)
+        return str(found[-1]) if found else "(none written yet)"
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """sha256 of the parameters' bytes in name order (equal on every rank when DDP keeps them in sync).
+
+    Buffers are left out: BatchNorm running statistics follow each rank's own batches under DDP (rank 0's are
+    the ones saved), so they differ between ranks that hold the same weights.
+    """
+    h = hashlib.sha256()
+    for key, value in sorted(model.named_parameters()):
+        h.update(key.encode())
+        h.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -525,3 +525,28 @@ def test_init_from_handpose_files(tmp_path):
         assert_same_weights(source, target)
     with pytest.raises(ValueError, match="does not fit"):
         init_weights(build_model("lite"), st)
+
+
+def test_convert_that_loads_no_layer_fails_and_names_the_fitting_preset(tmp_path, capsys):
+    """A tiny-width .npy converted into the lite preset (no conv of the same name) is an error, not a random model."""
+    path = tmp_path / "tiny_front.npy"
+    np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2", "conv2_1"]), allow_pickle=True)
+    out = tmp_path / "lite.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "lite"]) == 2
+    assert not out.exists()
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "\n" not in err and captured.out == ""
+    assert f"{path} (npy): no layer of the file fits the lite preset (0 layers loaded" in err
+    assert "the tiny preset loads 3 of its layers (--preset tiny)" in err
+
+
+def test_convert_of_a_file_no_preset_uses_says_so(tmp_path, capsys):
+    path = tmp_path / "classifier_only.npy"
+    fc = {"fc6": {"weights": np.zeros((1, 1, 8, 4), np.float32), "biases": np.zeros(4, np.float32)}}
+    np.save(path, fc, allow_pickle=True)
+    out = tmp_path / "x.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "tiny"]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no layer of the file fits the tiny preset" in err and "no preset loads any" in err

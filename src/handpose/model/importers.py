@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from handpose.model.caffe import looks_like_net_parameter, read_caffemodel
+from handpose.model.cpm import PRESETS, build_model
 from handpose.model.safe_pickle import NPY_MAGIC, load_pickled_npy
 from handpose.model.vgg_import import (
     CAFFE_VGG,
@@ -213,6 +214,25 @@ def _to_handpose_input(model: nn.Module, layers: dict[str, list[np.ndarray]], ki
         return ""
     layers[FIRST_CONV] = [*convert_first_conv(weight, bias.reshape(-1), convention), *blobs[2:]]
     return f"{FIRST_CONV} converted from {convention.name} input to {HANDPOSE_INPUT.name}"
+
+
+def best_preset(path: str | Path) -> tuple[str | None, int]:
+    """The model preset that loads the most conv layers of ``path``, and how many; ``(None, 0)`` when none loads any.
+
+    Each preset of :data:`handpose.model.cpm.PRESETS` is built fresh and initialised from the file; a preset the file
+    does not fit (a shape mismatch, a caffemodel without the preset's layers) counts as 0. A file that is missing or
+    of no known kind raises as :func:`init_weights` does."""
+    detect_kind(path)
+    best, most = None, 0
+    for name in PRESETS:
+        try:
+            loaded = len(init_weights(build_model(name), path).loaded)
+        except ValueError as exc:
+            LOG.debug("%s does not fit the %s preset: %s", path, name, exc)
+            continue
+        if loaded > most:
+            best, most = name, loaded
+    return best, most
 
 
 def assign_layers(model: nn.Module, layers: dict[str, list[np.ndarray]], source: str, kind: str) -> ImportReport:

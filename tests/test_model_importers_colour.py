@@ -62,7 +62,7 @@ def test_converted_conv1_1_on_handpose_input_equals_original_on_its_input(conven
     got = conv(to_network_input(img).astype(np.float64), new_w, new_b)  # (64, H, W)
     scale = np.abs(expected).max()
     np.testing.assert_allclose(got[:, 1:-1, 1:-1], expected[:, 1:-1, 1:-1], rtol=0, atol=2e-6 * scale)
-    # the outer ring differs: a padded zero is grey in handpose's space, black minus the mean in the source's
+    # the outer ring differs: a padded zero stands for grey (128) in handpose's space, the mean colour in the source's
     assert np.abs(got[:, 0] - expected[:, 0]).max() > 1e-2 * scale
     # without the conversion the interior is far off: the test can tell
     unconverted = conv(to_network_input(img).astype(np.float64), weight, bias)

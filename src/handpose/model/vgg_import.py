@@ -15,13 +15,14 @@ OpenPose's caffemodel needs no change. ImageNet weights were trained on other in
 - the TensorFlow VGG-16 ``.npy`` of hand_detector_train: its ``{layer: {"weights", "biases"}}`` layout is that of
   Caffe-to-TensorFlow converters, which keep the Caffe VGG-16's input (the converted ``vgg16.npy`` files are driven
   by turning RGB [0, 1] into BGR 0-255 minus the per-channel mean [103.939, 116.779, 123.68]): BGR, 0-255, minus
-  that mean, std 1.
+  that mean, std 1. (hand_detector_train itself fed these weights its x/256 - 0.5 input unconverted and let training
+  adapt; a ``.npy`` of that layout converted from a network trained on OpenPose's input would need no rewrite.)
 
 :func:`convert_first_conv` rewrites conv1_1 so that on handpose's input it computes exactly what it computed on its
 own input: with ``x_src[i] = a[i] * x_handpose[perm[i]] + d[i]`` per source channel ``i``, the weight of source
 channel ``i`` moves to handpose channel ``perm[i]`` times ``a[i]`` and the bias gains ``sum_i d[i] * sum_k W[:, i, k]``.
-Zero padding breaks the identity at the border: a padded zero is grey (pixel 128) in handpose's space but black
-minus the mean in the source's, so a 3x3 conv with padding 1 agrees on every pixel but the outer ring.
+Zero padding breaks the identity at the border: a padded zero stands for pixel 128 (grey) in handpose's space but
+for the mean colour in the source's, so a 3x3 conv with padding 1 agrees on every pixel but the outer ring.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Weight import: the seed's .npy (restricted unpickler), torchvision VGG-19, OpenPose caffemodel, handpose convert."""
+"""Weight import: TF VGG-16 .npy (restricted unpickler), torchvision VGG-19, OpenPose caffemodel, handpose convert."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from handpose.model.caffe import decode_blob, encode_blob, read_caffemodel, writ
 from handpose.model.cpm import build_model
 from handpose.model.importers import detect_kind, init_weights
 from handpose.model.safe_pickle import load_pickled_npy
-from handpose.model.vgg_import import VGG19_CONV_INDEX
+from handpose.model.vgg_import import CAFFE_VGG, TORCHVISION_IMAGENET, VGG19_CONV_INDEX, convert_first_conv
 
 
 @pytest.fixture(autouse=True)
@@ -39,16 +39,25 @@ def conv_layers(model: nn.Module) -> dict[str, list[np.ndarray]]:
     }
 
 
-def assert_same_weights(a: nn.Module, b: nn.Module) -> None:
+def assert_same_weights(a: nn.Module, b: nn.Module, skip: tuple[str, ...] = ()) -> None:
     for (ka, va), (kb, vb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert ka == kb and torch.equal(va, vb), ka
+        assert ka == kb, ka
+        assert ka.rsplit(".", 1)[0] in skip or torch.equal(va, vb), ka
 
 
-# ---- the seed's .npy --------------------------------------------------------------------------------------------
+def assert_converted_conv1_1(target: nn.Module, weight, bias, convention) -> None:
+    """target.conv1_1 is (weight, bias) rewritten from ``convention``'s input to handpose's."""
+    want_w, want_b = convert_first_conv(np.asarray(weight), np.asarray(bias), convention)
+    np.testing.assert_array_equal(target.conv1_1.weight.detach().numpy(), want_w)
+    np.testing.assert_array_equal(target.conv1_1.bias.detach().numpy(), want_b)
+
+
+# ---- the TensorFlow VGG-16 .npy --------------------------------------------------------------------------------
 
 
 def seed_npy_dict(model: nn.Module, names: list[str], bytes_keys: bool = True) -> dict:
-    """The seed's layout: {layer: {"weights": (kh, kw, cin, cout), "biases": (cout,)}}, keys bytes like Python 2."""
+    """The TF VGG-16 .npy layout of hand_detector_train: {layer: {"weights": (kh, kw, cin, cout), "biases": (cout,)}},
+    keys bytes like Python 2."""
     out = {}
     for name, (w, b) in conv_layers(model).items():
         if name in names:
@@ -79,7 +88,8 @@ def test_npy_round_trip_reports_loaded_and_random(tmp_path):
     assert set(report.loaded).isdisjoint(report.random)
     assert len(report.loaded) + len(report.random) == sum(isinstance(m, nn.Conv2d) for m in target.modules())
     assert report.ignored == ["conv5_3"]
-    for name in front:
+    assert_converted_conv1_1(target, source.conv1_1.weight.detach(), source.conv1_1.bias.detach(), CAFFE_VGG)
+    for name in front[1:]:
         assert torch.equal(target.get_submodule(name).weight, source.get_submodule(name).weight)
         assert torch.equal(target.get_submodule(name).bias, source.get_submodule(name).bias)
     assert not torch.equal(target.conv3_2.weight, source.conv3_2.weight)  # stayed random
@@ -94,7 +104,8 @@ def test_npy_full_model_with_str_keys_and_python2_protocol(tmp_path):
     target = build_model("tiny")
     report = init_weights(target, path)
     assert report.random == []
-    assert_same_weights(source, target)
+    assert_same_weights(source, target, skip=("conv1_1",))
+    assert_converted_conv1_1(target, source.conv1_1.weight.detach(), source.conv1_1.bias.detach(), CAFFE_VGG)
 
 
 def test_npy_shape_mismatch_is_an_error(tmp_path):
@@ -253,7 +264,8 @@ def test_vgg19_import_into_openpose_front(tmp_path):
     assert report.loaded == list(VGG19_CONV_INDEX)
     assert report.random[:3] == ["conv5_3_CPM", "conv6_1_CPM", "conv6_2_CPM"] and "Mconv7_stage6" in report.random
     assert {"features.32", "features.34", "classifier.0"} <= set(report.ignored)
-    for name, index in VGG19_CONV_INDEX.items():
+    assert_converted_conv1_1(model, state["features.0.weight"], state["features.0.bias"], TORCHVISION_IMAGENET)
+    for name, index in list(VGG19_CONV_INDEX.items())[1:]:
         assert torch.equal(model.get_submodule(name).weight, state[f"features.{index}.weight"])
         assert torch.equal(model.get_submodule(name).bias, state[f"features.{index}.bias"])
 
@@ -492,7 +504,7 @@ def test_convert_cli_writes_loadable_safetensors(tmp_path, capsys):
     out = tmp_path / "tiny.safetensors"
     assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "tiny"]) == 0
     printed = capsys.readouterr().out
-    assert "2 layers loaded" in printed and "random: conv2_1" in printed
+    assert "2 layers loaded" in printed and "random: conv2_1" in printed and "conv1_1 converted" in printed
     model = load_model(out)
     assert model.config.preset == "tiny"
     assert torch.equal(model.conv1_2.weight, source.conv1_2.weight)
@@ -513,3 +525,28 @@ def test_init_from_handpose_files(tmp_path):
         assert_same_weights(source, target)
     with pytest.raises(ValueError, match="does not fit"):
         init_weights(build_model("lite"), st)
+
+
+def test_convert_that_loads_no_layer_fails_and_names_the_fitting_preset(tmp_path, capsys):
+    """A tiny-width .npy converted into the lite preset (no conv of the same name) is an error, not a random model."""
+    path = tmp_path / "tiny_front.npy"
+    np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2", "conv2_1"]), allow_pickle=True)
+    out = tmp_path / "lite.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "lite"]) == 2
+    assert not out.exists()
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert "\n" not in err and captured.out == ""
+    assert f"{path} (npy): no layer of the file fits the lite preset (0 layers loaded" in err
+    assert "the tiny preset loads 3 of its layers (--preset tiny)" in err
+
+
+def test_convert_of_a_file_no_preset_uses_says_so(tmp_path, capsys):
+    path = tmp_path / "classifier_only.npy"
+    fc = {"fc6": {"weights": np.zeros((1, 1, 8, 4), np.float32), "biases": np.zeros(4, np.float32)}}
+    np.save(path, fc, allow_pickle=True)
+    out = tmp_path / "x.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "tiny"]) == 2
+    assert not out.exists()
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "no layer of the file fits the tiny preset" in err and "no preset loads any" in err

@@ -1,8 +1,10 @@
-"""Convert foreign weights (OpenPose caffemodel, seed .npy, torchvision VGG-19) to a handpose .safetensors file.
+"""Convert foreign weights (OpenPose caffemodel, TF VGG-16 .npy, torchvision VGG-19) to a handpose .safetensors file.
 
 The input kind is detected from the file. A caffemodel must hold every layer of the preset (OpenPose's hand
 model fills the openpose preset completely); a .npy or a VGG-19 state dict fills the layers it has and the rest
-keep their random initialisation. The report of loaded / random layers is printed. The output is loadable with
+keep their random initialisation (an ImageNet conv1_1 is rewritten for handpose's BGR x/256 - 0.5 input). The
+report of loaded / random layers is printed. A file of which no layer fits the preset is an error (nothing is
+written) that names the preset the file does fit. The output is loadable with
 ``handpose.model.artifact.load_model`` and usable as ``--init`` or ``--weights`` elsewhere.
 
 Examples:
@@ -13,6 +15,10 @@ Examples:
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from handpose.model.importers import ImportReport
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +45,21 @@ def run(args: argparse.Namespace) -> int:
     torch.manual_seed(args.seed)
     model = build_model(args.preset)
     report = init_weights(model, args.source)
+    if not report.loaded:
+        raise ValueError(nothing_loaded(args.source, args.preset, report))
     save_weights(model, out, metadata={"converted_from": Path(args.source).name, "import_kind": report.kind})
     print(report.summary())
     print(f"wrote {out}")
     return 0
+
+
+def nothing_loaded(source: str, preset: str, report: ImportReport) -> str:
+    """One line: no layer of ``source`` fits ``preset``, and which preset it does fit (each preset is tried)."""
+    from handpose.model.importers import best_preset
+
+    best, count = best_preset(source)
+    hint = f"the {best} preset loads {count} of its layers (--preset {best})" if best else "no preset loads any of them"
+    return (
+        f"{source} ({report.kind}): no layer of the file fits the {preset} preset "
+        f"(0 layers loaded, {len(report.random)} left random), nothing written; {hint}"
+    )

@@ -6,8 +6,9 @@ Only the fields that carry weights are decoded; field numbers as in BVLC Caffe's
 - ``LayerParameter``: ``name`` = 1, ``type`` = 2 (string), ``blobs`` = 7
 - ``V1LayerParameter``: ``name`` = 4, ``type`` = 5 (enum), ``blobs`` = 6
 - ``BlobProto``: ``data`` = 5 (float, packed; unpacked also read), ``double_data`` = 8, ``shape`` = 7
-  (``BlobShape.dim`` = 1, int64, packed or not), legacy ``num`` / ``channels`` / ``height`` / ``width`` = 1..4;
-  repeated values keep wire order however each occurrence is encoded
+  (``BlobShape.dim`` = 1, int64, packed or not), legacy ``num`` / ``channels`` / ``height`` / ``width`` = 1..4
+  (when any is present they decide the shape, as in Caffe's ``Blob::FromProto``); repeated values keep wire order
+  however each occurrence is encoded
 
 Wire types handled: 0 (varint), 1 (64-bit), 2 (length-delimited), 5 (32-bit); unknown fields are skipped.
 Convolution blobs are ``[weight (out, in, kh, kw), bias (out,)]``.
@@ -134,10 +135,12 @@ class _Repeated:
 
 
 def decode_blob(buf: memoryview) -> np.ndarray:
-    """A ``BlobProto`` -> float32 array shaped by ``shape`` (or the legacy 4-D dims).
+    """A ``BlobProto`` -> float32 array shaped by the legacy 4-D dims or ``shape``.
 
-    Repeated values keep wire order across packed and unpacked occurrences, as protobuf parsers do. Like Caffe's
-    ``Blob::FromProto``, ``double_data`` is used when present, else ``data``."""
+    As Caffe's ``Blob::FromProto`` (``src/caffe/blob.cpp``): when any of ``num`` / ``channels`` / ``height`` /
+    ``width`` is present the shape is ``(num, channels, height, width)`` (absent ones 0) even if ``shape`` is present
+    too; otherwise ``shape.dim``. ``double_data`` is used when present, else ``data``. Repeated values keep wire order
+    across packed and unpacked occurrences, as protobuf parsers do."""
     floats, doubles = _Repeated(), _Repeated()
     dims: list[int] = []
     legacy = {1: 0, 2: 0, 3: 0, 4: 0}
@@ -161,7 +164,7 @@ def decode_blob(buf: memoryview) -> np.ndarray:
         data = floats.array()
     if data is None:
         data = np.zeros(0, np.float32)
-    if not dims and has_legacy:
+    if has_legacy:  # Caffe's Blob::FromProto: any legacy dim present wins over ``shape``
         dims = [legacy[1], legacy[2], legacy[3], legacy[4]]
     if not dims:
         dims = [data.size]

@@ -5,9 +5,15 @@ Kinds (detected from the file's content; the suffix is only a hint where the con
 - ``safetensors`` / ``checkpoint``: handpose's own files; every key must fit (strict).
 - ``caffemodel``: OpenPose's ``pose_iter_102000.caffemodel``; every conv of the model must be in the file
   under its OpenPose name with the right shape (the openpose preset), else ``ValueError`` naming the layers.
-- ``npy``: the seed's ``openpose_vgg16.npy`` (pickled ``{layer: {"weights" (kh, kw, cin, cout), "biases"}}``,
-  keys possibly bytes), read with the restricted unpickler; partial (the layers it has).
+- ``npy``: the TensorFlow VGG-16 ``openpose_vgg16.npy`` of hand_detector_train (pickled
+  ``{layer: {"weights" (kh, kw, cin, cout), "biases"}}``, keys possibly bytes), read with the restricted unpickler;
+  partial (the layers it has).
 - ``vgg19``: torchvision's VGG-19 ImageNet state dict; partial (the front).
+
+The ImageNet kinds were trained on other inputs than handpose's (BGR, ``x / 256 - 0.5``): their conv1_1 is rewritten
+on import (channels permuted, scale, mean and std folded into weight and bias; ``vgg_import.convert_first_conv``),
+from torchvision's RGB mean/std input for ``vgg19`` and from Caffe VGG's BGR 0-255 minus mean for ``npy``.
+OpenPose's caffemodel was trained on handpose's own input and is copied unchanged. The report says what was done.
 
 Detection: a zip (torch.save) or a pickle carrying torch's magic number is a torch file; numpy's ``.npy`` magic
 or another pickle is ``npy``; an 8-byte little-endian length then ``{`` is safetensors; a file opening with a
@@ -30,8 +36,17 @@ from torch import nn
 
 from handpose.model.artifact import CHECKPOINT_SUFFIXES, CONFIG_KEY, load_state_strict, torch_load
 from handpose.model.caffe import looks_like_net_parameter, read_caffemodel
+from handpose.model.cpm import PRESETS, build_model
 from handpose.model.safe_pickle import NPY_MAGIC, load_pickled_npy
-from handpose.model.vgg_import import is_vgg_state_dict, vgg19_layers
+from handpose.model.vgg_import import (
+    CAFFE_VGG,
+    HANDPOSE_INPUT,
+    TORCHVISION_IMAGENET,
+    InputConvention,
+    convert_first_conv,
+    is_vgg_state_dict,
+    vgg19_layers,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +56,10 @@ PICKLE_PROTO = 0x80  # PROTO opcode opening every pickle of protocol 2 or later
 TORCH_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # torch's pickled magic number
 NPY_SUFFIXES = (".npy", ".pkl", ".pickle")
 HEAD_BYTES = 64
+FIRST_CONV = "conv1_1"
+# the input each foreign kind's conv1_1 was trained on; kinds not listed (caffemodel: OpenPose's input is handpose's,
+# and handpose's own files) are copied unchanged
+SOURCE_INPUT: dict[str, InputConvention] = {"npy": CAFFE_VGG, "vgg19": TORCHVISION_IMAGENET}
 
 
 @dataclass
@@ -52,6 +71,7 @@ class ImportReport:
     loaded: list[str] = field(default_factory=list)
     random: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    converted: str = ""  # how conv1_1 was rewritten for handpose's input ("" when copied unchanged)
 
     def summary(self) -> str:
         """A few human-readable lines (``handpose convert`` prints them, training logs them)."""
@@ -62,6 +82,8 @@ class ImportReport:
             lines.append("  random: " + ", ".join(self.random))
         if self.ignored:
             lines.append("  in the file but not in the model (ignored): " + ", ".join(self.ignored))
+        if self.converted:
+            lines.append("  " + self.converted)
         return "\n".join(lines)
 
 
@@ -169,13 +191,48 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
         layers = _npy_layers(load_pickled_npy(path), source)
     else:
         layers, unused = vgg19_layers(contents, source)  # type: ignore[arg-type]
-        report = assign_layers(model, layers, source, kind)
-        report.ignored = sorted(set(report.ignored) | {k.rsplit(".", 1)[0] for k in unused})
-        LOG.info("%s", report.summary())
-        return report
+    converted = _to_handpose_input(model, layers, kind)
     report = assign_layers(model, layers, source, kind)
+    report.converted = converted
+    if kind == "vgg19":
+        report.ignored = sorted(set(report.ignored) | {k.rsplit(".", 1)[0] for k in unused})
     LOG.info("%s", report.summary())
     return report
+
+
+def _to_handpose_input(model: nn.Module, layers: dict[str, list[np.ndarray]], kind: str) -> str:
+    """Rewrite ``layers``' conv1_1 in place for handpose's input when ``kind`` was trained on another; says what it did.
+
+    Left alone (and reported by :func:`assign_layers` when it does not fit) unless it is a 3-channel conv with a bias
+    and the model has a conv1_1 to receive it."""
+    convention = SOURCE_INPUT.get(kind)
+    blobs = layers.get(FIRST_CONV)
+    if convention is None or not blobs or len(blobs) < 2 or FIRST_CONV not in dict(_convs(model)):
+        return ""
+    weight, bias = np.asarray(blobs[0]), np.asarray(blobs[1])
+    if weight.ndim != 4 or weight.shape[1] != 3 or bias.size != weight.shape[0]:
+        return ""
+    layers[FIRST_CONV] = [*convert_first_conv(weight, bias.reshape(-1), convention), *blobs[2:]]
+    return f"{FIRST_CONV} converted from {convention.name} input to {HANDPOSE_INPUT.name}"
+
+
+def best_preset(path: str | Path) -> tuple[str | None, int]:
+    """The model preset that loads the most conv layers of ``path``, and how many; ``(None, 0)`` when none loads any.
+
+    Each preset of :data:`handpose.model.cpm.PRESETS` is built fresh and initialised from the file; a preset the file
+    does not fit (a shape mismatch, a caffemodel without the preset's layers) counts as 0. A file that is missing or
+    of no known kind raises as :func:`init_weights` does."""
+    detect_kind(path)
+    best, most = None, 0
+    for name in PRESETS:
+        try:
+            loaded = len(init_weights(build_model(name), path).loaded)
+        except ValueError as exc:
+            LOG.debug("%s does not fit the %s preset: %s", path, name, exc)
+            continue
+        if loaded > most:
+            best, most = name, loaded
+    return best, most
 
 
 def assign_layers(model: nn.Module, layers: dict[str, list[np.ndarray]], source: str, kind: str) -> ImportReport:
@@ -226,7 +283,8 @@ def _fit(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _npy_layers(data: object, source: str) -> dict[str, list[np.ndarray]]:
-    """The seed's ``{layer: {"weights" (kh, kw, cin, cout), "biases" (cout,)}}`` -> ``{layer: [OIHW, bias]}``."""
+    """The TF VGG-16 .npy layout ``{layer: {"weights" (kh, kw, cin, cout), "biases" (cout,)}}`` -> ``{layer: [OIHW,
+    bias]}``."""
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a pickled dict of layers, found {type(data).__name__}")
     layers: dict[str, list[np.ndarray]] = {}

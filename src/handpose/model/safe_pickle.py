@@ -1,4 +1,4 @@
-"""Read pickled weight dictionaries (the seed's ``openpose_vgg16.npy``) without running foreign code.
+"""Read pickled weight dictionaries without running foreign code (the TensorFlow VGG-16 ``openpose_vgg16.npy``).
 
 ``np.load(allow_pickle=True)`` would execute whatever callable a pickle names. Here every global a pickle asks
 for is checked against an allow-list that holds only what numpy arrays and plain containers need to rebuild

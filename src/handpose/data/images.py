@@ -28,6 +28,7 @@ from handpose.data import skip_report as R
 LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp")  # the files readers and predict take as images
 _FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 # A JPEG marker: 0xFF then a byte that is not 0x00 (a stuffed 0xFF in entropy-coded data), 0xD0-0xD7 (restart

@@ -301,14 +301,12 @@ def test_coordinates_beyond_float32_are_infinite_in_every_reader(tmp_path: Path)
     jpath = write_coco(tmp_path / "coco" / "hands.json", tmp_path / "coco", 3)
     obj = json.loads(jpath.read_text())
     obj["annotations"][0]["keypoints"] = huge.reshape(-1).tolist()
-    obj["annotations"][1]["bbox"] = [1e300, 0.0, 10.0, 10.0]  # an unusable bbox: the keypoints' box instead
+    obj["annotations"][1]["bbox"] = [1e300, 0.0, 10.0, 10.0]  # an unusable bbox: skipped, as a bad box
     obj["annotations"][2]["head_size"] = 1e300
     jpath.write_text(json.dumps(obj))
     splits = F.load_splits(jpath, val_fraction=0.0)
-    assert len(splits.train) == 2 and dict(splits.skipped.counts) == {R.NON_FINITE: 1}
-    by_img = {s.image_path.name: s for s in splits.train}
-    assert np.isfinite(by_img["img1.jpg"].box).all() and by_img["img1.jpg"].box[0] > 0
-    assert by_img["img2.jpg"].head_size is None
+    assert len(splits.train) == 1 and dict(splits.skipped.counts) == {R.NON_FINITE: 1, R.BAD_BOX: 1}
+    assert splits.train[0].image_path.name == "img2.jpg" and splits.train[0].head_size is None
     with pytest.raises(F.BadAnnotationError) as info:
         F.parse_keypoints(huge.tolist())
     assert info.value.reason == R.NON_FINITE
@@ -346,9 +344,8 @@ def test_coco_unhashable_ids_and_huge_numbers_are_counted(tmp_path: Path) -> Non
     text = text.replace(json.dumps(kps), json.dumps(kps).replace(str(kps[0]), _HUGE_INT, 1))
     jpath.write_text(text)
     splits = F.load_splits(jpath.parent, val_fraction=0.0)
-    assert [s.image_path.name for s in splits.train] == ["img2.jpg", "img4.jpg"]
-    assert np.isfinite(splits.train[0].box).all()  # the bad bbox gave way to the keypoints' box
-    assert dict(splits.skipped.counts) == {R.BAD_ANNOTATION: 3, R.NON_FINITE: 1}
+    assert [s.image_path.name for s in splits.train] == ["img4.jpg"]  # img2's bbox is 1e400 wide: a bad box
+    assert dict(splits.skipped.counts) == {R.BAD_ANNOTATION: 3, R.NON_FINITE: 1, R.BAD_BOX: 1}
     text = splits.skipped.summary()
     assert "images[0] ('id' is a list)" in text and "'image_id' is a dict" in text
     deep = tmp_path / "deep" / "hands_train.json"

@@ -142,3 +142,29 @@ def head_size(value: Any) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return h if 0 < h <= FLOAT32_MAX else None
+
+
+MAX_BOX_TO_IMAGE = 10.0  # a box side beyond this many times the image's longer side is a broken annotation
+
+
+def annotated_box(raw: Any, image_wh: tuple[int, int] | None) -> np.ndarray:
+    """(4,) float32 ``[x, y, w, h]`` of an annotation's box; raises BadAnnotationError(BAD_BOX) when it is not 4
+    finite numbers, its size is not positive, it does not overlap the image, or a side is more than
+    ``MAX_BOX_TO_IMAGE`` times the image's longer side (such a box would make the crop, and every pixel error
+    measured against it, meaningless). Without the image size only the numbers and the size are checked."""
+    try:
+        b = to_float32(to_float64(raw).reshape(-1))  # (4,)
+    except (TypeError, ValueError):
+        raise BadAnnotationError(R.BAD_BOX, "not 4 numbers") from None
+    if b.size != 4 or not np.isfinite(b).all():
+        raise BadAnnotationError(R.BAD_BOX, f"{raw!r:.80} is not 4 finite numbers")
+    x, y, w, h = (float(v) for v in b)
+    if w <= 0 or h <= 0:
+        raise BadAnnotationError(R.BAD_BOX, f"size {w:g} x {h:g}")
+    if image_wh is not None:
+        W, H = image_wh
+        if x >= W or y >= H or x + w <= 0 or y + h <= 0:
+            raise BadAnnotationError(R.BAD_BOX, f"[{x:g}, {y:g}, {w:g}, {h:g}] outside the {W} x {H} image")
+        if max(w, h) > MAX_BOX_TO_IMAGE * max(W, H):
+            raise BadAnnotationError(R.BAD_BOX, f"{w:g} x {h:g} for a {W} x {H} image")
+    return b

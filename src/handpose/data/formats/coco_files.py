@@ -20,6 +20,7 @@ from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.checks import BadAnnotationError
 from handpose.data.formats.json_io import load_json_once
+from handpose.data.image_headers import header_size
 
 LOG = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class CocoFile:
     images: dict[Any, tuple[Any, tuple[int, int] | None]] = field(default_factory=dict)
     base: Path = Path(".")
     _exists: dict[str, bool] = field(default_factory=dict)
+    _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
     def image_of(self, ann: dict[str, Any]) -> tuple[str, tuple[int, int] | None]:
         """(file name, (width, height) or None) of an annotation's image; raises BadAnnotationError."""
@@ -91,6 +93,18 @@ class CocoFile:
         if not isinstance(name, str):
             raise BadAnnotationError(R.BAD_ANNOTATION, f"image_id {image_id!r} not in 'images'")
         return name, wh
+
+    def image_size(self, name: str, wh: tuple[int, int] | None) -> tuple[int, int] | None:
+        """(width, height) of an image: from the json when it has them, else from the file's header (None when
+        neither tells)."""
+        if wh is None and name not in self._sizes:
+            try:
+                with open(self.base / name, "rb") as f:
+                    head = header_size(f.read(65536))
+            except OSError:
+                head = None
+            self._sizes[name] = (head[1], head[2]) if head and head[1] > 0 and head[2] > 0 else None
+        return wh if wh is not None else self._sizes[name]
 
     def image_path(self, name: str) -> Path:
         """The image file of a file name; BadAnnotationError(MISSING_IMAGE) when it is not there."""

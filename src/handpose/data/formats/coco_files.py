@@ -21,6 +21,7 @@ from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.checks import BadAnnotationError
 from handpose.data.formats.json_io import load_json_once
 from handpose.data.image_headers import header_size
+from handpose.data.skip_report import SkipReport
 
 LOG = logging.getLogger(__name__)
 
@@ -32,6 +33,12 @@ _IMAGE_DIRS = ("", "images", "train2017", "val2017", "images/train2017", "images
 def name_words(stem: str) -> set[str]:
     """The words of a file name: runs of letters (``onehand10k_test`` -> onehand, k, test; ``val2017`` -> val)."""
     return set(re.findall(r"[a-z]+", stem.lower()))
+
+
+def order_of_file(stem: str) -> str:
+    """The keypoint order a COCO json's file name declares: ``rhd`` for the word rhd (``rhd_test``), else ``cmu``
+    (see keypoint_orders)."""
+    return "rhd" if "rhd" in name_words(stem) else "cmu"
 
 
 def split_tag(stem: str) -> str | None:
@@ -80,6 +87,7 @@ class CocoFile:
     tag: str | None
     images: dict[Any, tuple[Any, tuple[int, int] | None]] = field(default_factory=dict)
     base: Path = Path(".")
+    keypoint_order: str = "cmu"  # the order its keypoints are stored in (keypoint_orders)
     _exists: dict[str, bool] = field(default_factory=dict)
     _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
@@ -134,6 +142,7 @@ def open_coco_files(path: Path, ctx: ReadContext) -> Iterator[CocoFile]:
                 ctx.report.add(R.BAD_ANNOTATION, jpath, "no 'images' / 'annotations' lists")
             continue
         cf = CocoFile(jpath, obj, split_tag(jpath.stem))
+        cf.keypoint_order = ctx.keypoint_order or order_of_file(jpath.stem)
         for j, im in enumerate(obj["images"]):
             if isinstance(im, dict):
                 try:
@@ -144,12 +153,13 @@ def open_coco_files(path: Path, ctx: ReadContext) -> Iterator[CocoFile]:
         yield cf
 
 
-AnnotationReader = Callable[[CocoFile, int, dict[str, Any], str], Tagged]
+AnnotationReader = Callable[[CocoFile, int, dict[str, Any], str, SkipReport], Tagged]
 
 
 def read_annotations(path: Path, ctx: ReadContext, expected: str, read_one: AnnotationReader) -> Tagged:
-    """Samples of every annotation of every COCO json at ``path``: ``read_one(file, index, annotation, where)``
-    returns its samples or raises BadAnnotationError, which is counted. ValueError when there is no json at all."""
+    """Samples of every annotation of every COCO json at ``path``: ``read_one(file, index, annotation, where,
+    report)`` returns its samples (counting what it skips of them in the report) or raises BadAnnotationError,
+    which is counted. ValueError when there is no json at all."""
     if not coco_jsons(path):
         raise ValueError(f"{path}: no COCO keypoint json here; expected {expected}")
     out: Tagged = []
@@ -159,7 +169,7 @@ def read_annotations(path: Path, ctx: ReadContext, expected: str, read_one: Anno
             try:
                 if not isinstance(ann, dict):
                     raise BadAnnotationError(R.BAD_ANNOTATION, "not an object")
-                out += read_one(cf, i, ann, where)
+                out += read_one(cf, i, ann, where, ctx.report)
             except BadAnnotationError as bad:
                 ctx.report.add(bad.reason, where, bad.detail)
     return out

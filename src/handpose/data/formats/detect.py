@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from handpose.data.formats import coco, hand_labels, hand_labels_synth, panopticdb
+from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, panopticdb
 from handpose.data.formats.checks import BadAnnotationError
 from handpose.data.formats.json_io import ParsedJson, load_json
 
@@ -19,8 +19,9 @@ EXPECTED: dict[str, str] = {
     hand_labels.NAME: hand_labels.EXPECTED,
     panopticdb.NAME: panopticdb.EXPECTED,
     coco.NAME: coco.EXPECTED,
+    coco_wholebody.NAME: coco_wholebody.EXPECTED,
 }
-_DATASET_FILES = (coco.NAME, panopticdb.NAME)  # formats held in one dataset-level json
+_DATASET_FILES = (coco.NAME, coco_wholebody.NAME, panopticdb.NAME)  # formats held in one dataset-level json
 
 
 def kind_of(obj: Any) -> str | None:
@@ -28,7 +29,9 @@ def kind_of(obj: Any) -> str | None:
     if not isinstance(obj, dict):
         return None
     if "images" in obj and "annotations" in obj:
-        return coco.NAME
+        anns = obj["annotations"]
+        first = next((a for a in anns if isinstance(a, dict)), None) if isinstance(anns, list) else None
+        return coco_wholebody.NAME if coco_wholebody.is_wholebody_annotation(first) else coco.NAME
     if "root" in obj:
         return panopticdb.NAME
     if "hand_pts" in obj:
@@ -65,7 +68,8 @@ def detect(path: Path) -> tuple[str, ParsedJson | None]:
         kind, parsed = _peek(path) if path.suffix.lower() == ".json" else (None, None)
         if kind in _DATASET_FILES:
             return kind, parsed
-        raise ValueError(f"{path}: not a dataset file; expected a COCO keypoint json or {panopticdb.EXPECTED}")
+        raise ValueError(f"{path}: not a dataset file; expected a COCO keypoint or COCO-WholeBody json, "
+                         f"or {panopticdb.EXPECTED}")
     if hand_labels.looks_like(path):
         return hand_labels.NAME, None
     if hand_labels_synth.looks_like(path):

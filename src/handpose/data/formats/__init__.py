@@ -9,6 +9,8 @@ Formats (``detect_format`` picks one from the path; ``--format`` overrides):
   stored in another order, e.g. ``rhd``).
 * ``coco_wholebody``: the hands of COCO-WholeBody json (``lefthand_kpts`` / ``righthand_kpts``, one sample per
   valid hand).
+* ``interhand`` (alias ``interhand2.6m``): InterHand2.6M's data, camera and 3D-joint json, the joints projected to
+  2D per camera, one sample per hand.
 
 Boxes: COCO samples keep the annotation ``bbox``; the CMU formats have none, so their box is the tight box of
 the visible keypoints with the inclusive pixel extent ``w = x_max - x_min + 1`` (the CMU Panoptic COCO files MMPose

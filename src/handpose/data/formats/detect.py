@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, panopticdb
+from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, interhand, panopticdb
 from handpose.data.formats.checks import BadAnnotationError
+from handpose.data.formats.interhand_files import looks_like as looks_like_interhand
 from handpose.data.formats.json_io import ParsedJson, load_json
 
 EXPECTED: dict[str, str] = {
@@ -20,6 +21,7 @@ EXPECTED: dict[str, str] = {
     panopticdb.NAME: panopticdb.EXPECTED,
     coco.NAME: coco.EXPECTED,
     coco_wholebody.NAME: coco_wholebody.EXPECTED,
+    interhand.NAME: interhand.EXPECTED,
 }
 _DATASET_FILES = (coco.NAME, coco_wholebody.NAME, panopticdb.NAME)  # formats held in one dataset-level json
 
@@ -65,17 +67,21 @@ def detect(path: Path) -> tuple[str, ParsedJson | None]:
     if path.is_file():
         if panopticdb.looks_like(path):
             return panopticdb.NAME, None
+        if looks_like_interhand(path):
+            return interhand.NAME, None
         kind, parsed = _peek(path) if path.suffix.lower() == ".json" else (None, None)
         if kind in _DATASET_FILES:
             return kind, parsed
         raise ValueError(f"{path}: not a dataset file; expected a COCO keypoint or COCO-WholeBody json, "
-                         f"or {panopticdb.EXPECTED}")
+                         f"an InterHand2.6M_*_data.json, or {panopticdb.EXPECTED}")
     if hand_labels.looks_like(path):
         return hand_labels.NAME, None
     if hand_labels_synth.looks_like(path):
         return hand_labels_synth.NAME, None
     if panopticdb.looks_like(path):
         return panopticdb.NAME, None
+    if looks_like_interhand(path):
+        return interhand.NAME, None
     folders = [path] + ([path / "annotations"] if (path / "annotations").is_dir() else [])
     for j in (_first_json(f) for f in folders):
         if j is not None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, panopticdb
+from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, interhand, panopticdb
 from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.detect import EXPECTED, detect
 from handpose.data.formats.json_io import default_workers
@@ -28,9 +28,10 @@ READERS: dict[str, Callable[[Path, ReadContext], Tagged]] = {
     panopticdb.NAME: panopticdb.read,
     coco.NAME: coco.read,
     coco_wholebody.NAME: coco_wholebody.read,
+    interhand.NAME: interhand.read,
 }
 FORMATS: tuple[str, ...] = tuple(READERS)
-ALIASES: dict[str, str] = {panopticdb.ALIAS: panopticdb.NAME}  # the dataset's own folder name
+ALIASES: dict[str, str] = {panopticdb.ALIAS: panopticdb.NAME, interhand.ALIAS: interhand.NAME}  # datasets' names
 
 
 @dataclass

@@ -11,6 +11,8 @@ from test_data_helpers import hand_keypoints, write_coco, write_hand, write_imag
 
 from handpose.data import formats as F
 from handpose.data import skip_report as R
+from handpose.data.formats import json_io
+from handpose.data.formats.detect import detect
 from handpose.data.split import hash_split, key_fraction
 
 # ---------------------------------------------------------------------------------------------- real data
@@ -136,7 +138,6 @@ def test_coco_image_folders(tmp_path: Path, layout: str) -> None:
         assert len(splits.train) == 4 and splits.val == []
     s = min(splits.train, key=lambda s: s.key)
     assert s.image_path.is_file() and s.head_size == 50.0 and s.box[2:].tolist() == [46.0, 47.0]
-    assert F._PEEKED == {}  # the json parsed for detection went to its reader and is not kept
 
 
 def test_bad_annotations_each_reason(tmp_path: Path) -> None:
@@ -227,8 +228,8 @@ def test_process_pool_reads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyP
     root = write_synth(tmp_path / "s", {"synth2": 9})
     write_hand(root / "synth2", "bad", hand_keypoints(80, 60, 40)[:3])
     serial = F.load_splits(root, val_fraction=0.2, workers=1)
-    monkeypatch.setattr(F, "_POOL_MIN_FILES", 1)
-    monkeypatch.setattr(F, "_CHUNK", 4)
+    monkeypatch.setattr(json_io, "POOL_MIN_FILES", 1)
+    monkeypatch.setattr(json_io, "CHUNK", 4)
     pooled = F.load_splits(root, val_fraction=0.2, workers=2)
     assert [s.key for s in pooled.train] == [s.key for s in serial.train] and len(pooled.val) == len(serial.val)
     for a, b in zip(pooled.train, serial.train):
@@ -280,12 +281,12 @@ def test_coordinates_beyond_float32_are_infinite_in_every_reader(tmp_path: Path)
     hidden = hand_keypoints(80, 60, 40).astype(np.float64)
     hidden[6] = (1e300, 1e300, 0)  # an unlabelled point: its coordinates are dropped, the hand is kept
     _write_raw(folder, "hidden", json.dumps(_hand_json(hidden)))
-    for workers, pool_min in ((1, F._POOL_MIN_FILES), (2, 1)):  # in this process and on a process pool
-        F._POOL_MIN_FILES, saved = pool_min, F._POOL_MIN_FILES
+    for workers, pool_min in ((1, json_io.POOL_MIN_FILES), (2, 1)):  # in this process and on a process pool
+        json_io.POOL_MIN_FILES, saved = pool_min, json_io.POOL_MIN_FILES
         try:
             splits = F.load_splits(folder, val_fraction=0.0, workers=workers)
         finally:
-            F._POOL_MIN_FILES = saved
+            json_io.POOL_MIN_FILES = saved
         assert sorted(s.key for s in splits.train) == ["synth2/good", "synth2/hidden"]
         assert dict(splits.skipped.counts) == {R.NON_FINITE: 2}
         assert all(np.isfinite(s.keypoints).all() and np.isfinite(s.box).all() for s in splits.train)
@@ -300,15 +301,13 @@ def test_coordinates_beyond_float32_are_infinite_in_every_reader(tmp_path: Path)
     jpath = write_coco(tmp_path / "coco" / "hands.json", tmp_path / "coco", 3)
     obj = json.loads(jpath.read_text())
     obj["annotations"][0]["keypoints"] = huge.reshape(-1).tolist()
-    obj["annotations"][1]["bbox"] = [1e300, 0.0, 10.0, 10.0]  # an unusable bbox: the keypoints' box instead
+    obj["annotations"][1]["bbox"] = [1e300, 0.0, 10.0, 10.0]  # an unusable bbox: skipped, as a bad box
     obj["annotations"][2]["head_size"] = 1e300
     jpath.write_text(json.dumps(obj))
     splits = F.load_splits(jpath, val_fraction=0.0)
-    assert len(splits.train) == 2 and dict(splits.skipped.counts) == {R.NON_FINITE: 1}
-    by_img = {s.image_path.name: s for s in splits.train}
-    assert np.isfinite(by_img["img1.jpg"].box).all() and by_img["img1.jpg"].box[0] > 0
-    assert by_img["img2.jpg"].head_size is None
-    with pytest.raises(F._BadAnnotationError) as info:
+    assert len(splits.train) == 1 and dict(splits.skipped.counts) == {R.NON_FINITE: 1, R.BAD_BOX: 1}
+    assert splits.train[0].image_path.name == "img2.jpg" and splits.train[0].head_size is None
+    with pytest.raises(F.BadAnnotationError) as info:
         F.parse_keypoints(huge.tolist())
     assert info.value.reason == R.NON_FINITE
 
@@ -345,9 +344,8 @@ def test_coco_unhashable_ids_and_huge_numbers_are_counted(tmp_path: Path) -> Non
     text = text.replace(json.dumps(kps), json.dumps(kps).replace(str(kps[0]), _HUGE_INT, 1))
     jpath.write_text(text)
     splits = F.load_splits(jpath.parent, val_fraction=0.0)
-    assert [s.image_path.name for s in splits.train] == ["img2.jpg", "img4.jpg"]
-    assert np.isfinite(splits.train[0].box).all()  # the bad bbox gave way to the keypoints' box
-    assert dict(splits.skipped.counts) == {R.BAD_ANNOTATION: 3, R.NON_FINITE: 1}
+    assert [s.image_path.name for s in splits.train] == ["img4.jpg"]  # img2's bbox is 1e400 wide: a bad box
+    assert dict(splits.skipped.counts) == {R.BAD_ANNOTATION: 3, R.NON_FINITE: 1, R.BAD_BOX: 1}
     text = splits.skipped.summary()
     assert "images[0] ('id' is a list)" in text and "'image_id' is a dict" in text
     deep = tmp_path / "deep" / "hands_train.json"
@@ -366,7 +364,7 @@ def test_coco_unhashable_ids_and_huge_numbers_are_counted(tmp_path: Path) -> Non
     ("hands", None),
 ])
 def test_split_tag_matches_whole_words(stem: str, tag: str | None) -> None:
-    assert F._split_tag(stem) == tag
+    assert F.split_tag(stem) == tag
 
 
 def test_trainval_json_is_training(tmp_path: Path) -> None:
@@ -383,3 +381,23 @@ def test_hand143_panopticdb_is_an_alias(tmp_path: Path) -> None:
     assert F.canonical_format("hand143_panopticdb") == "panopticdb"
     with pytest.raises(ValueError, match=r"'voc'; known formats: .*panopticdb \(or hand143_panopticdb\), coco"):
         F.load_splits(root, fmt="voc")
+
+
+def test_dataset_json_is_parsed_once_and_handed_to_its_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Detection parses a COCO json to read its keys; the reader gets that parse as an argument, not a re-read."""
+    jpath = write_coco(tmp_path / "d" / "hands_train.json", tmp_path / "d", 3)
+    parses: list[int] = []
+
+    class CountingJson:
+        @staticmethod
+        def loads(data: bytes) -> object:
+            parses.append(len(data))
+            return json.loads(data)
+
+    monkeypatch.setattr(json_io, "json", CountingJson)
+    splits = F.load_splits(jpath, val_fraction=0.0)
+    assert len(splits.train) == 3 and len(parses) == 1
+    fmt, parsed = detect(jpath)
+    assert fmt == "coco" and parsed is not None and parsed.matches(jpath)
+    jpath.write_text(jpath.read_text() + " ")  # changed since detection: read again, not taken from the parse
+    assert not parsed.matches(jpath)

@@ -4,8 +4,9 @@
 (OpenCV's ``IMREAD_COLOR``), EXIF orientation is ignored (keypoints are labelled on the stored pixel grid).
 It raises :class:`ImageError` with a ``reason`` from ``skip_report`` for a missing, corrupt, truncated or too large
 file (a JPEG is truncated when no end-of-image marker follows its last scan; data appended after that marker is
-fine, as it is for libjpeg). Before decoding, the pixel count is read from the JPEG / PNG / BMP header and checked
-against a limit, so a decompression bomb is refused without allocating it.
+fine, as it is for libjpeg). Before decoding, the pixel count is read from the JPEG / PNG / BMP / WebP / TIFF header
+(``image_headers``) and checked against a limit, so a decompression bomb is refused without allocating it; a file
+whose header is none of these is refused undecoded (CORRUPT_IMAGE), whatever its name.
 
 Reduced decoding: a JPEG can be decoded at 1/2, 1/4 or 1/8 resolution directly by libjpeg (DCT scaling), which
 is several times faster for a 1920 x 1080 frame whose hand crop is much smaller. Reduced pixel ``r`` covers
@@ -16,25 +17,23 @@ crop matrix so the crop stays exact.
 from __future__ import annotations
 
 import logging
-import re
-import struct
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from handpose.data import skip_report as R
+from handpose.data.image_headers import header_size, jpeg_complete
 
 LOG = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")  # the one list
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
+# The files readers and predict take as images: each one's header is read before decoding (image_headers).
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
-# A JPEG marker: 0xFF then a byte that is not 0x00 (a stuffed 0xFF in entropy-coded data), 0xD0-0xD7 (restart
-# markers, inside a scan) or 0xFF (fill); the only bytes "0xFF, x" that entropy-coded data can hold are those.
-_MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 
 class ImageError(Exception):
@@ -45,73 +44,6 @@ class ImageError(Exception):
         self.reason = reason
         self.path = path
         self.detail = detail
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the first SOF marker of a JPEG, or None."""
-    i, n = 2, len(data)
-    while i + 9 < n:
-        if data[i] != 0xFF:
-            i += 1
-            continue
-        marker = data[i + 1]
-        if marker == 0xFF:
-            i += 1
-            continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
-            i += 2
-            continue
-        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            h, w = struct.unpack(">HH", data[i + 5 : i + 9])
-            return w, h
-        i += 2 + length
-    return None
-
-
-def jpeg_complete(data: bytes) -> bool:
-    """Whether a JPEG's last scan is followed by its end-of-image marker (False: the file is truncated).
-
-    Walks the marker segments from SOI, skipping each by its length (so an EXIF thumbnail's own EOI inside APP1 is
-    never taken for the image's) and each scan's entropy-coded data up to the next marker, until EOI. Bytes after
-    EOI are ignored: cameras and tools append data there, and libjpeg decodes such files. A segment running past the
-    end of the file, or no marker after the last scan, means a truncated file. The usual file, which ends with EOI
-    (zero padding aside), is accepted without the walk (0.3 ms for a 450 kB frame): entropy-coded data cannot hold
-    0xFF 0xD9, so a file cut inside a scan never ends with it.
-    """
-    if data[-4096:].rstrip(b"\x00").endswith(b"\xff\xd9"):
-        return True
-    i, n = 2, len(data)
-    while True:
-        m = _MARKER.search(data, i)
-        if m is None:
-            return False
-        j = m.start()  # (0xFF, marker) at j
-        marker = data[j + 1]
-        if marker == 0xD9:
-            return True
-        if marker in (0xD8, 0x01):  # SOI, TEM: no length
-            i = j + 2
-            continue
-        if j + 4 > n:
-            return False
-        i = j + 2 + struct.unpack(">H", data[j + 2 : j + 4])[0]  # past the segment (SOS: past its header)
-        if i > n:
-            return False
-
-
-def header_size(data: bytes) -> tuple[str, int, int] | None:
-    """(kind, width, height) read from a JPEG, PNG or BMP header; None for other or unparsable files."""
-    if data[:2] == b"\xff\xd8":
-        wh = _jpeg_size(data)
-        return ("jpeg", *wh) if wh else None
-    if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) >= 24:
-        w, h = struct.unpack(">II", data[16:24])
-        return "png", w, h
-    if data[:2] == b"BM" and len(data) >= 26:
-        w, h = struct.unpack("<ii", data[18:26])
-        return "bmp", abs(w), abs(h)
-    return None
 
 
 def read_bytes(path: Path) -> bytes:
@@ -135,15 +67,14 @@ def load_image(
     data = read_bytes(path)
     if len(data) == 0:
         raise ImageError(R.CORRUPT_IMAGE, path, "empty file")
-    head = header_size(data[:65536]) or header_size(data)
-    if head is not None:
-        kind, w, h = head
-        if w * h > max_pixels:
-            raise ImageError(R.TOO_LARGE, path, f"{w} x {h} > {max_pixels} pixels")
-        if kind == "jpeg" and not jpeg_complete(data):
-            raise ImageError(R.CORRUPT_IMAGE, path, "truncated JPEG: no end-of-image marker after the last scan")
-    else:
-        kind = "other"
+    head = header_size(data[:65536]) or header_size(data)  # a TIFF's directory is often at the end
+    if head is None:
+        raise ImageError(R.CORRUPT_IMAGE, path, "not a JPEG, PNG, BMP, WebP or TIFF file (or its header is broken)")
+    kind, w, h = head
+    if w * h > max_pixels:
+        raise ImageError(R.TOO_LARGE, path, f"{w} x {h} > {max_pixels} pixels")
+    if kind == "jpeg" and not jpeg_complete(data):
+        raise ImageError(R.CORRUPT_IMAGE, path, "truncated JPEG: no end-of-image marker after the last scan")
     factor = 1
     flags = _FLAGS
     if kind == "jpeg" and reduce >= 2:
@@ -156,7 +87,7 @@ def load_image(
         raise ImageError(R.CORRUPT_IMAGE, path, str(e).strip().splitlines()[-1][:120]) from None
     if img is None or img.size == 0:
         raise ImageError(R.CORRUPT_IMAGE, path, "cannot be decoded")
-    if head is None and img.shape[0] * img.shape[1] * factor * factor > max_pixels:
+    if img.shape[0] * img.shape[1] * factor * factor > max_pixels:  # a header that understated the size
         raise ImageError(R.TOO_LARGE, path, f"{img.shape[1]} x {img.shape[0]} > {max_pixels} pixels")
     if img.dtype != np.uint8:  # IMREAD_COLOR gives 8 bits; kept as a guard
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))

@@ -1,0 +1,42 @@
+"""``coco``: COCO-style keypoint json (or a folder of them, also under ``annotations/``), as MMPose ships
+OneHand10K, FreiHAND, CMU Panoptic and RHD: ``images`` and ``annotations`` with ``keypoints`` (63 numbers),
+``bbox`` [x, y, w, h], optional ``head_size`` and ``is_left``. One sample per annotation; the box is the
+annotation's ``bbox`` (the keypoints' tight box where it has none). A ``bbox`` that is not 4 finite numbers, has no
+positive size, misses the image or is more than 10 times its longer side is skipped and counted (BAD_BOX): such a
+box once made evaluation report an EPE of 1.2e11 px. Keypoints are stored in CMU order unless the reader is
+told another (``keypoint_order``) or the file name has the word ``rhd`` (keypoint_orders)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from handpose.data import skip_report as R
+from handpose.data.formats.base import ReadContext, Tagged
+from handpose.data.formats.checks import BadAnnotationError, annotated_box, box_of, head_size, parse_keypoints
+from handpose.data.formats.coco_files import CocoFile, read_annotations
+from handpose.data.formats.keypoint_orders import to_cmu
+from handpose.data.sample import Sample
+from handpose.data.skip_report import SkipReport
+
+NAME = "coco"
+EXPECTED = ("a COCO keypoint json (or a folder of them, also under annotations/) with 'images' "
+            "and 'annotations' holding 63 'keypoints' numbers each")
+
+
+def _read_one(cf: CocoFile, i: int, ann: dict[str, Any], where: str, report: SkipReport) -> Tagged:
+    if "keypoints" not in ann:
+        raise BadAnnotationError(R.BAD_ANNOTATION, "no 'keypoints'")
+    name, wh = cf.image_of(ann)
+    kp = to_cmu(parse_keypoints(ann["keypoints"]), cf.keypoint_order)  # (21, 3)
+    img = cf.image_path(name)
+    bbox = ann.get("bbox")
+    box = box_of(kp) if bbox is None else annotated_box(bbox, cf.image_size(name, wh))
+    key = f"{name}#{ann.get('id', i)}"
+    is_left = bool(ann.get("is_left", False))
+    return [(Sample(img, kp, is_left, box, head_size(ann.get("head_size")), key), cf.tag)]
+
+
+def read(path: Path, ctx: ReadContext) -> Tagged:
+    """One sample per annotation with 63 keypoint numbers, in every COCO json at ``path``."""
+    return read_annotations(path, ctx, EXPECTED, _read_one)

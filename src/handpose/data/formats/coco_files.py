@@ -1,0 +1,175 @@
+"""COCO-style json files, shared by the readers of COCO keypoints and COCO-WholeBody hands: which json files,
+their split from the file name, where their images live, and the image of each annotation.
+
+Image ``file_name`` is resolved against the json's folder, its ``images/`` subfolder, the folder above, or that
+folder's ``images/`` (and ``train2017/`` / ``val2017/`` in each, COCO's own layout), whichever holds the first images.
+Splits: a json whose name has the word test, val, valid or validation (``onehand10k_test``, ``val2017``) is
+validation; train, training or trainval is training; anything else is divided by hash.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from handpose.data import skip_report as R
+from handpose.data.formats.base import ReadContext, Tagged
+from handpose.data.formats.checks import BadAnnotationError
+from handpose.data.formats.json_io import load_json_once
+from handpose.data.image_headers import header_size
+from handpose.data.skip_report import SkipReport
+
+LOG = logging.getLogger(__name__)
+
+_VAL_WORDS = frozenset({"val", "valid", "validation", "minival", "test", "testing", "eval"})
+_TRAIN_WORDS = frozenset({"train", "training", "trainval"})
+_IMAGE_DIRS = ("", "images", "train2017", "val2017", "images/train2017", "images/val2017")
+
+
+def name_words(stem: str) -> set[str]:
+    """The words of a file name: runs of letters (``onehand10k_test`` -> onehand, k, test; ``val2017`` -> val)."""
+    return set(re.findall(r"[a-z]+", stem.lower()))
+
+
+def order_of_file(stem: str) -> str:
+    """The keypoint order a COCO json's file name declares: ``rhd`` for the word rhd (``rhd_test``), else ``cmu``
+    (see keypoint_orders)."""
+    return "rhd" if "rhd" in name_words(stem) else "cmu"
+
+
+def split_tag(stem: str) -> str | None:
+    """"val", "train" or None from the words of a json's name. Whole words only, so ``onehand_trainval`` is
+    training and ``interval`` is neither."""
+    words = name_words(stem)
+    if words & _VAL_WORDS:
+        return "val"
+    if words & _TRAIN_WORDS:
+        return "train"
+    return None
+
+
+def coco_jsons(path: Path) -> list[Path]:
+    """The json itself, or every json in the folder and its ``annotations/``."""
+    if path.is_file():
+        return [path]
+    return sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
+
+
+def image_base(jpath: Path, file_names: list[str]) -> Path:
+    """The folder that holds the images named in a COCO json (the json's folder when none is found)."""
+    jdir = jpath.parent
+    for top in (jdir, jdir.parent):
+        for sub in _IMAGE_DIRS:
+            base = top / sub if sub else top
+            if base.is_dir() and any((base / name).is_file() for name in file_names[:10]):
+                return base
+    return jdir
+
+
+def _image_size(im: dict[str, Any]) -> tuple[int, int] | None:
+    """(width, height) from an ``images`` entry when both are positive integers, else None."""
+    w, h = im.get("width"), im.get("height")
+    if isinstance(w, int) and isinstance(h, int) and not isinstance(w, bool) and w > 0 and h > 0:
+        return w, h
+    return None
+
+
+@dataclass
+class CocoFile:
+    """One COCO json: its path, split tag, image table (id -> file name, (width, height) or None) and base."""
+
+    path: Path
+    obj: dict[str, Any]
+    tag: str | None
+    images: dict[Any, tuple[Any, tuple[int, int] | None]] = field(default_factory=dict)
+    base: Path = Path(".")
+    keypoint_order: str = "cmu"  # the order its keypoints are stored in (keypoint_orders)
+    _exists: dict[str, bool] = field(default_factory=dict)
+    _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+
+    def image_of(self, ann: dict[str, Any]) -> tuple[str, tuple[int, int] | None]:
+        """(file name, (width, height) or None) of an annotation's image; raises BadAnnotationError."""
+        image_id = ann.get("image_id")
+        try:
+            name, wh = self.images.get(image_id, (None, None))
+        except TypeError:
+            raise BadAnnotationError(R.BAD_ANNOTATION, f"'image_id' is a {type(image_id).__name__}") from None
+        if not isinstance(name, str):
+            raise BadAnnotationError(R.BAD_ANNOTATION, f"image_id {image_id!r} not in 'images'")
+        return name, wh
+
+    def image_size(self, name: str, wh: tuple[int, int] | None) -> tuple[int, int] | None:
+        """(width, height) of an image: from the json when it has them, else from the file's header (None when
+        neither tells)."""
+        if wh is None and name not in self._sizes:
+            try:
+                with open(self.base / name, "rb") as f:
+                    head = header_size(f.read(65536))
+            except OSError:
+                head = None
+            self._sizes[name] = (head[1], head[2]) if head and head[1] > 0 and head[2] > 0 else None
+        return wh if wh is not None else self._sizes[name]
+
+    def image_path(self, name: str) -> Path:
+        """The image file of a file name; BadAnnotationError(MISSING_IMAGE) when it is not there."""
+        img = self.base / name
+        if name not in self._exists:
+            self._exists[name] = img.is_file()
+        if not self._exists[name]:
+            raise BadAnnotationError(R.MISSING_IMAGE, str(img))
+        return img
+
+
+def open_coco_files(path: Path, ctx: ReadContext) -> Iterator[CocoFile]:
+    """Each readable COCO json at ``path`` with its image table; unreadable ones are counted in the report (or,
+    when they are one of several json files in a folder and not COCO at all, ignored)."""
+    for jpath in coco_jsons(path):
+        try:
+            obj = load_json_once(jpath, ctx.parsed)
+        except BadAnnotationError as bad:
+            ctx.report.add(bad.reason, jpath, bad.detail)
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("images"), list) or not isinstance(
+            obj.get("annotations"), list
+        ):
+            if jpath != path:  # another json in a folder of COCO files
+                LOG.debug("%s: not a COCO keypoint json, ignored", jpath)
+            else:
+                ctx.report.add(R.BAD_ANNOTATION, jpath, "no 'images' / 'annotations' lists")
+            continue
+        cf = CocoFile(jpath, obj, split_tag(jpath.stem))
+        cf.keypoint_order = ctx.keypoint_order or order_of_file(jpath.stem)
+        for j, im in enumerate(obj["images"]):
+            if isinstance(im, dict):
+                try:
+                    cf.images[im.get("id")] = (im.get("file_name"), _image_size(im))
+                except TypeError:  # a list or dict as id cannot be looked up
+                    ctx.report.add(R.BAD_ANNOTATION, f"{jpath}#images[{j}]", f"'id' is a {type(im.get('id')).__name__}")
+        cf.base = image_base(jpath, [n for n, _ in cf.images.values() if isinstance(n, str)])
+        yield cf
+
+
+AnnotationReader = Callable[[CocoFile, int, dict[str, Any], str, SkipReport], Tagged]
+
+
+def read_annotations(path: Path, ctx: ReadContext, expected: str, read_one: AnnotationReader) -> Tagged:
+    """Samples of every annotation of every COCO json at ``path``: ``read_one(file, index, annotation, where,
+    report)`` returns its samples (counting what it skips of them in the report) or raises BadAnnotationError,
+    which is counted. ValueError when there is no json at all."""
+    if not coco_jsons(path):
+        raise ValueError(f"{path}: no COCO keypoint json here; expected {expected}")
+    out: Tagged = []
+    for cf in open_coco_files(path, ctx):
+        for i, ann in enumerate(cf.obj["annotations"]):
+            where = f"{cf.path}#annotations[{i}]"
+            try:
+                if not isinstance(ann, dict):
+                    raise BadAnnotationError(R.BAD_ANNOTATION, "not an object")
+                out += read_one(cf, i, ann, where, ctx.report)
+            except BadAnnotationError as bad:
+                ctx.report.add(bad.reason, where, bad.detail)
+    return out

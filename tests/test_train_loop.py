@@ -15,6 +15,7 @@ import torch
 from handpose.config import DataConfig, TrainConfig, to_dict
 from handpose.model.artifact import load_checkpoint
 from handpose.model.cpm import preset
+from handpose.model.vgg_import import CAFFE_VGG, convert_first_conv
 from handpose.training.checkpoints import list_checkpoints
 from handpose.training.trainer import NonFiniteLossError, train
 
@@ -109,11 +110,14 @@ def test_init_weights_are_where_training_starts(synth_data: Path, tmp_path: Path
     assert f"initial weights from {tmp_path / 'init.npy'}: 3 layers loaded, {convs - 3} left random" in caplog.text
 
     st, npy = _weights(tmp_path / "st" / "model.safetensors"), _weights(tmp_path / "npy" / "model.safetensors")
+    # the .npy holds Caffe-convention VGG weights: its conv1_1 is converted to handpose's input on import
+    w, b = convert_first_conv(want["conv1_1.weight"].numpy(), want["conv1_1.bias"].numpy(), CAFFE_VGG)
+    want_npy = {**want, "conv1_1.weight": torch.from_numpy(w), "conv1_1.bias": torch.from_numpy(b)}
     for key, value in want.items():
         if key.endswith(".weight"):  # (biases start at zero either way)
             assert not torch.allclose(random_start[key], value, atol=1e-4), key  # the file is not the seed's init
         torch.testing.assert_close(st[key], value, rtol=0, atol=1e-8, msg=f"{key} did not start from the file")
-        expected = value if key.split(".")[0] in front else random_start[key]
+        expected = want_npy[key] if key.split(".")[0] in front else random_start[key]
         torch.testing.assert_close(npy[key], expected, rtol=0, atol=1e-8, msg=f"{key}: .npy init")
 
 

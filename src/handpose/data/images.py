@@ -27,8 +27,6 @@ from handpose.data.image_headers import header_size, jpeg_complete
 
 LOG = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")  # the one list
-
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 # The files readers and predict take as images: each one's header is read before decoding (image_headers).
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")

@@ -1,8 +1,10 @@
-"""Shared test fixtures: the real sample photographs in ../shared/realdata (skipped when absent)."""
+"""Shared test fixtures: real sample photographs (skipped when absent), rendered hands, tiny models, one thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,3 +17,45 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real sample data not found at {REALDATA}")
     return REALDATA
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """One torch thread for the test: on a shared 2-core machine two OpenMP threads stall each other."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 rendered hands at 96 px (hand_labels_synth layout), made once per test session."""
+    from handpose.synth import write_dataset
+
+    root = tmp_path_factory.mktemp("rendered")
+    write_dataset(root, count=40, seed=3, size=96)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_cpm() -> Callable[[int], Any]:
+    """A factory: ``tiny_cpm(seed)`` is the tiny preset in eval mode with its biases shaken (a fresh network's maps
+    are near zero everywhere, which would make parity checks trivial)."""
+
+    def make(seed: int) -> Any:
+        import torch
+
+        from handpose.model.cpm import build_model
+
+        torch.manual_seed(seed)
+        model = build_model("tiny").eval()
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                if name.endswith("bias"):
+                    p.add_(torch.randn_like(p) * 0.1)
+        return model
+
+    return make

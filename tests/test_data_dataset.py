@@ -226,3 +226,26 @@ def test_sample_round_trip(tmp_path: Path) -> None:
         assert back.image_path == s.image_path and back.key == s.key and back.is_left == s.is_left
         np.testing.assert_array_equal(back.keypoints, s.keypoints)
         assert back.head_size == s.head_size
+
+
+def test_training_crop_without_augmentation_is_the_evaluation_crop(synth_data: Path) -> None:
+    """The invariant that keeps training and evaluation aligned: with augmentation off, the dataset's crop matrix
+    of a sample equals the predictor's (the one crop recipe, data.crop.CropRecipe), left hands mirrored alike."""
+    from dataclasses import replace
+
+    from handpose.data.crop import sample_box
+    from handpose.data.formats import load_splits
+    from handpose.inference.prepare import spec_from_config
+
+    samples = load_splits(synth_data, "hand_labels_synth").train[:6]
+    cfg = DataConfig(input_size=72, box_padding=1.4, mirror_left=True)
+    samples[0] = replace(samples[0], is_left=True)
+    no_aug = replace(cfg, augment=replace(cfg.augment, enabled=False))
+    train_set = HandDataset(samples, no_aug, train=True, seed=3)
+    spec = spec_from_config(cfg)
+    for i, s in enumerate(samples):
+        expected, _ = spec.matrices((10_000, 10_000), sample_box(s), bool(s.is_left), strict=False)
+        np.testing.assert_array_equal(train_set.crop_matrix(i, train_set.rng(i)), expected[0])
+    assert train_set.crop_matrix(0)[0, 0] < 0  # the left hand is mirrored in both
+    augmented = HandDataset(samples, cfg, train=True, seed=3)
+    assert not np.allclose(augmented.crop_matrix(1, augmented.rng(1)), train_set.crop_matrix(1))

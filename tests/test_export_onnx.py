@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -22,13 +24,10 @@ from handpose.quantize import quantize_int8
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Path, Path]:
-    torch.manual_seed(0)
-    model = build_model("tiny").eval()
-    with torch.no_grad():  # make the maps non-trivial (fresh output layers give maps near zero)
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.1)
+def tiny(
+    tmp_path_factory: pytest.TempPathFactory, tiny_cpm: Callable[[int], Any]
+) -> tuple[torch.nn.Module, Path, Path]:
+    model = tiny_cpm(0)
     root = tmp_path_factory.mktemp("export")
     weights = root / "tiny.safetensors"
     save_weights(model, weights)

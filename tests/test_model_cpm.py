@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 
 import pytest
 import torch
@@ -12,14 +11,7 @@ import torch
 from handpose.config import ModelConfig, from_dict, to_dict
 from handpose.model.cpm import PRESETS, build_model, count_parameters, preset
 
-
-@pytest.fixture(autouse=True)
-def _threads():
-    """One thread: on a shared 2-core machine two OpenMP threads stall each other (benchmarks measure speed)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_openpose_parameter_count_and_layer_names():
@@ -100,21 +92,17 @@ def test_every_parameter_gets_a_gradient(name):
     assert missing == []
 
 
-def test_tiny_training_step_is_fast():
+def test_tiny_training_steps_lower_the_loss():
     model = build_model("tiny").train()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     x, y = torch.randn(2, 3, 96, 96), torch.rand(2, 22, 12, 12)
-    best = float("inf")
     losses = []
     for _ in range(4):
-        t = time.perf_counter()
         loss = sum(((o - y) ** 2).mean() for o in model(x))
         opt.zero_grad()
         loss.backward()
         opt.step()
-        best = min(best, time.perf_counter() - t)
-        losses.append(float(loss))
-    assert best < 0.5, f"tiny training step took {best:.3f} s"
+        losses.append(float(loss.detach()))
     assert losses[-1] < losses[0]
 
 
@@ -138,7 +126,7 @@ def test_channels_last_and_bf16_autocast(name):
 
 @pytest.mark.parametrize("name", ["tiny", "lite"])
 def test_onnx_export_matches(name, tmp_path):
-    onnxruntime = pytest.importorskip("onnxruntime")
+    import onnxruntime
     model = build_model(name).eval()
     x = torch.randn(1, 3, 72, 64)
     path = tmp_path / f"{name}.onnx"

@@ -21,13 +21,7 @@ from handpose.model.importers import detect_kind, init_weights
 from handpose.model.safe_pickle import load_pickled_npy
 from handpose.model.vgg_import import CAFFE_VGG, TORCHVISION_IMAGENET, VGG19_CONV_INDEX, convert_first_conv
 
-
-@pytest.fixture(autouse=True)
-def _threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def conv_layers(model: nn.Module) -> dict[str, list[np.ndarray]]:

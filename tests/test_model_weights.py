@@ -13,13 +13,7 @@ from handpose.config import to_dict
 from handpose.model.artifact import load_model, load_state_strict, read_metadata, save_weights
 from handpose.model.cpm import build_model
 
-
-@pytest.fixture(autouse=True)
-def _threads():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", ["tiny", "lite"])

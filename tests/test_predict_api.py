@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -19,17 +21,11 @@ from handpose.export import export_onnx, sample_crops
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import read_image
 from handpose.model.artifact import save_weights
-from handpose.model.cpm import build_model
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    torch.manual_seed(1)
-    model = build_model("tiny").eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.1)
+def models(tmp_path_factory: pytest.TempPathFactory, tiny_cpm: Callable[[int], Any]) -> tuple[Path, Path]:
+    model = tiny_cpm(1)
     root = tmp_path_factory.mktemp("models")
     cfg = DataConfig(input_size=64, box_padding=1.6)
     weights = root / "tiny.safetensors"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,18 +17,14 @@ from handpose.data.transforms import to_network_input
 from handpose.export import export_onnx, sample_crops
 from handpose.inference.backends import OnnxBackend
 from handpose.inference.predictor import Predictor
-from handpose.model.cpm import build_model
 
 
 @pytest.fixture(scope="module")
-def onnx_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, Path, Path]:
+def onnx_pair(
+    tmp_path_factory: pytest.TempPathFactory, tiny_cpm: Callable[[int], Any]
+) -> tuple[torch.nn.Module, Path, Path]:
     """The same tiny model exported with dynamic axes and with a static 1 x 3 x 64 x 64 input."""
-    torch.manual_seed(4)
-    model = build_model("tiny").eval()
-    with torch.no_grad():  # non-trivial maps
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.add_(torch.randn_like(p) * 0.1)
+    model = tiny_cpm(4)
     root = tmp_path_factory.mktemp("static")
     cfg = DataConfig(input_size=64)
     export_onnx(model, root / "dynamic.onnx", cfg)

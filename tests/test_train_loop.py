@@ -22,15 +22,6 @@ from handpose.training.trainer import NonFiniteLossError, train
 LOG_LINE = re.compile(r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6}, loss=\S+, loss_ll_heat=\S+$")
 
 
-@pytest.fixture(scope="module")
-def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from handpose.synth import write_dataset
-
-    root = tmp_path_factory.mktemp("rendered")
-    write_dataset(root, count=40, seed=3, size=96)
-    return root
-
-
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
     base = TrainConfig(data=str(data), out=str(out), model=preset("tiny"), dataset=DataConfig(input_size=64),
                        batch_size=4, max_steps=8, workers=0, log_every=2, val_every=0, ckpt_every=100, amp=False,

@@ -264,6 +264,31 @@ def test_cli_defaults() -> None:
     assert embedded.model.input_size == embedded.dataset.input_size < 368 and embedded.max_steps
 
 
+def test_naming_the_preset_keeps_its_recipe() -> None:
+    """`--preset lite` trains exactly what the default run trains, and with --data only the data changes."""
+    default, named = config_from_args(_args()), config_from_args(_args("--preset", "lite"))
+    assert to_dict(default) == to_dict(named)
+    on_data = config_from_args(_args("--preset", "lite", "--data", "/d"))
+    assert to_dict(on_data) == {**to_dict(named), "data": "/d"}
+    data = named.dataset
+    assert (named.lr, data.sigma, data.box_padding, data.mirror_left) == (4e-3, 2.0, 1.3, True)
+    assert named.max_steps == 3700 and named.dataset.input_size == 96
+    lr_given = config_from_args(_args("--preset", "lite", "--lr", "0.01"))
+    assert lr_given.lr == 0.01 and lr_given.dataset.sigma == 2.0  # an option given wins, the rest stays
+
+
+def test_every_train_option_maps_to_a_config_field() -> None:
+    """The option table is derived from the dataclasses: each flag sets the field of its name (or its renamed one)."""
+    from handpose.commands.train import _NOT_FIELDS, _field_of
+
+    parser = build_parser()
+    train_parser = next(a for a in parser._subparsers._group_actions[0].choices.values()
+                        if a.prog.endswith(" train"))
+    dests = {a.dest for a in train_parser._actions if a.dest != "help"}
+    assert all(_field_of(d) is not None for d in dests - _NOT_FIELDS)
+    assert _field_of("keep") == ("", "keep_checkpoints") and _field_of("rotation") == ("augment", "rotation_deg")
+
+
 def test_cli_resume_takes_the_stored_settings(tmp_path: Path) -> None:
     stored = TrainConfig(data="/d", batch_size=7, lr=0.5, max_steps=100, stop_at_step=10, out=str(tmp_path))
     save_checkpoint({"model": {}, "model_config": {}, "optimizer": {}, "scheduler": {}, "step": 10,

@@ -20,15 +20,6 @@ TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-ev
         "--device", "cpu", "--threads", "1", "--no-amp"]
 
 
-@pytest.fixture(scope="module")
-def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from handpose.synth import write_dataset
-
-    root = tmp_path_factory.mktemp("rendered")
-    write_dataset(root, count=40, seed=4, size=96)
-    return root
-
-
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
 

@@ -71,6 +71,7 @@ class TrainConfig:
 
     data: str | None = None  # dataset path; None renders the embedded synthetic dataset
     data_format: str | None = None  # None: detected from the path
+    keypoint_order: str | None = None  # COCO json stored in another keypoint order (e.g. "rhd"); None: CMU's
     out: str = "runs/train"
     init: str | None = None  # initial weights (safetensors, .npy, torchvision VGG-19, caffemodel)
     resume: str | None = None
@@ -93,7 +94,6 @@ class TrainConfig:
     device: str = "auto"
     model: ModelConfig = field(default_factory=ModelConfig)
     dataset: DataConfig = field(default_factory=DataConfig)
-    # fields added by the training issue
     optimizer: str = "adam"  # "adam" (AdamW: decoupled weight decay) or "sgd" (momentum, L2 weight decay)
     momentum: float = 0.9  # SGD momentum
     min_lr_ratio: float = 0.0  # cosine: the last step's lr as a fraction of lr

@@ -221,6 +221,7 @@ def run_evaluation(
     weights: str | Path,
     data: str | Path,
     fmt: str | None = None,
+    keypoint_order: str | None = None,
     split: str = "val",
     flip_test: bool = False,
     scales: Sequence[float] = (1.0,),
@@ -237,7 +238,7 @@ def run_evaluation(
     if split not in ("val", "train", "all"):
         raise ValueError(f"--split must be val, train or all, got {split!r}")
     predictor = Predictor.from_file(weights, device=device)
-    splits = load_splits(data, fmt=fmt)
+    splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order)
     samples = {"val": splits.val, "train": splits.train, "all": splits.train + splits.val}[split]
     if not samples:
         raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val)")

@@ -53,7 +53,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
     from handpose.config import TrainConfig
-    from handpose.training.data import embedded_config
+    from handpose.training.recipes import recipe_config
     from handpose.training.speed import native_bf16
     from handpose.training.trainer import train
 
@@ -79,7 +79,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
 
     # 2. train (the embedded settings; the budget left minus a reserve for the last three steps)
     t0 = time.perf_counter()
-    cfg = embedded_config(TrainConfig())
+    cfg = recipe_config(TrainConfig(), "lite")
     data_cfg = cfg.dataset
     if args.input_size:
         data_cfg = dataclasses.replace(data_cfg, input_size=args.input_size)

@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx")
     parser.add_argument("--data", required=True, help="dataset path (any format handpose reads)")
     parser.add_argument("--format", default=None, help="dataset format (default: detected from the path)")
+    parser.add_argument("--keypoint-order", default=None, help="keypoint order of a COCO json stored in another "
+                        "order than CMU's, e.g. rhd (default: cmu, or rhd for a json named *rhd*)")
     parser.add_argument("--split", default="val", choices=("val", "train", "all"), help="which split (default val)")
     parser.add_argument("--flip", action="store_true", help="flip test: also run the mirrored crop and average")
     parser.add_argument(
@@ -54,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         args.weights,
         args.data,
         fmt=args.format,
+        keypoint_order=args.keypoint_order,
         split=args.split,
         flip_test=args.flip,
         scales=parse_scales(args.scales),

@@ -4,14 +4,15 @@ Without --data it renders a synthetic dataset into a cache folder ($HANDPOSE_CAC
 once and trains the lite preset on it, so it runs anywhere. The run folder (--out) receives config.json (the
 resolved settings), TensorBoard events, checkpoints/ckpt-<step>.pt (atomic, the last --keep kept),
 best.safetensors (best validation PCK@0.2), model.safetensors (the end) and summary.json.
-Every --log-every steps it logs the old script's line:
+Every --log-every steps it logs a line in hand_detector_train's format:
   epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468
 Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly (model, optimizer,
 schedule, step, random state, data order) with the run's stored settings (options given again override them;
 another --batch-size changes the step count and the schedule, and a warning says how).
-The defaults shown below apply with --data; without it the embedded settings (handpose.training.data.EMBEDDED:
-lite preset at 96 px, box padding 1.3, sigma 2, left hands mirrored, batch 16, lr 4e-3, 3700 steps on
-8000 rendered hands) replace them, and options given still win.
+Each preset trains with its own recipe (handpose.training.recipes), with or without --data, which decides only
+the data; options given still win. The defaults shown below are the openpose preset's; the lite preset (the
+default without --data) trains at 96 px, box padding 1.3, sigma 2, left hands mirrored, batch 16, lr 4e-3, 3700
+steps (on 8000 rendered hands without --data).
 
 Examples:
   handpose train                                        # synthetic data, lite preset
@@ -30,60 +31,73 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# option dest -> (config section, field); section "" is TrainConfig, "dataset", "augment"
-_FIELDS: dict[str, tuple[str, str]] = {
-    "data": ("", "data"), "format": ("", "data_format"), "out": ("", "out"), "init": ("", "init"),
-    "seed": ("", "seed"), "batch_size": ("", "batch_size"), "lr": ("", "lr"), "weight_decay": ("", "weight_decay"),
-    "optimizer": ("", "optimizer"), "momentum": ("", "momentum"), "schedule": ("", "schedule"),
-    "warmup_steps": ("", "warmup_steps"), "min_lr_ratio": ("", "min_lr_ratio"), "lr_step_size": ("", "lr_step_size"),
-    "lr_gamma": ("", "lr_gamma"), "grad_clip": ("", "grad_clip"), "epochs": ("", "epochs"),
-    "max_steps": ("", "max_steps"), "stop_at_step": ("", "stop_at_step"), "time_limit": ("", "time_limit"),
-    "workers": ("", "workers"), "threads": ("", "threads"), "log_every": ("", "log_every"),
-    "val_every": ("", "val_every"), "ckpt_every": ("", "ckpt_every"), "keep": ("", "keep_checkpoints"),
-    "val_limit": ("", "val_limit"), "val_images": ("", "val_images"), "amp": ("", "amp"),
-    "channels_last": ("", "channels_last"), "compile": ("", "compile"), "device": ("", "device"),
-    "synth_count": ("", "synth_count"), "synth_size": ("", "synth_size"),
-    "sigma": ("dataset", "sigma"), "box_padding": ("dataset", "box_padding"), "mirror_left": ("dataset", "mirror_left"),
-    "val_fraction": ("dataset", "val_fraction"),
-    "augment": ("augment", "enabled"), "rotation": ("augment", "rotation_deg"), "scale_min": ("augment", "scale_min"),
-    "scale_max": ("augment", "scale_max"), "translate": ("augment", "translate"),
-    "color_jitter": ("augment", "color_jitter"), "blur_prob": ("augment", "blur_prob"),
-}  # fmt: skip
+# flags whose name is not their config field's; every other option maps to the TrainConfig, DataConfig or
+# AugmentConfig field of its own name (see _field_of)
+_RENAMED: dict[str, tuple[str, str]] = {
+    "format": ("", "data_format"), "keep": ("", "keep_checkpoints"), "rotation": ("augment", "rotation_deg"),
+    "augment": ("augment", "enabled"),
+}
+_NOT_FIELDS = frozenset({"resume", "preset", "input_size", "no_flip"})  # handled by config_from_args / _apply
 
 
-def _defaults() -> dict[str, Any]:
+def _field_of(dest: str) -> tuple[str, str] | None:
+    """(section, field) an option sets: section "" is TrainConfig, "dataset" DataConfig, "augment" AugmentConfig."""
+    from handpose.config import AugmentConfig, DataConfig, TrainConfig
+
+    if dest in _RENAMED:
+        return _RENAMED[dest]
+    if dest in _NOT_FIELDS:
+        return None
+    for section, cls in (("", TrainConfig), ("dataset", DataConfig), ("augment", AugmentConfig)):
+        if dest in {f.name for f in dataclasses.fields(cls)} - {"model", "dataset", "augment"}:
+            return section, dest
+    return None
+
+
+def _default_of(dest: str) -> Any:
+    """The TrainConfig default of the field an option sets (shown in --help), or None."""
     from handpose.config import TrainConfig
 
+    found = _field_of(dest)
+    if found is None:
+        return None
     cfg = TrainConfig()
-    sections = {"": cfg, "dataset": cfg.dataset, "augment": cfg.dataset.augment}
-    return {dest: getattr(sections[sec], name) for dest, (sec, name) in _FIELDS.items()}
+    section = {"": cfg, "dataset": cfg.dataset, "augment": cfg.dataset.augment}[found[0]]
+    return getattr(section, found[1])
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = _defaults()
+    from handpose.data.formats import ALIASES, FORMATS, ORDERS
+    from handpose.model.cpm import PRESETS
+
     bool_opt = argparse.BooleanOptionalAction
 
     g: Any = parser
 
     def opt(*flags: str, help: str, **kw: Any) -> None:
         dest = kw.get("dest") or flags[0].lstrip("-").replace("-", "_")
-        if dest in d and "(default" not in help:
-            help += f" (default: {d[dest]})"
+        if _field_of(dest) is None and dest not in _NOT_FIELDS:
+            raise ValueError(f"train option {flags[0]} maps to no config field")  # a programming error
+        if _field_of(dest) is not None and "(default" not in help:
+            help += f" (default: {_default_of(dest)})"
         g.add_argument(*flags, default=None, help=help, **kw)
 
     g = parser.add_argument_group("data and run folder")
     opt("--data", help="dataset path, any format handpose reads (default: the embedded synthetic dataset)")
-    opt("--format", help="dataset format: hand_labels_synth, hand_labels, panopticdb (alias hand143_panopticdb), "
-        "coco (default: detected)")
+    opt("--format", choices=sorted(FORMATS) + sorted(ALIASES), metavar="FORMAT",
+        help=f"dataset format: {', '.join(sorted(FORMATS))} (default: detected)")
+    opt("--keypoint-order", choices=sorted(ORDERS), help="keypoint order of a COCO json stored in another order than "
+        "CMU's (e.g. rhd; default: cmu, or rhd for a json named *rhd*)")
     opt("--out", help="run folder (default: runs/train; with --resume: the resumed run's folder)")
     opt("--resume", metavar="DIR", help="continue the run in DIR (its newest checkpoint) or from a ckpt-*.pt file")
-    opt("--init", metavar="WEIGHTS", help="initial weights: .safetensors / .pt of the same preset, the seed's "
-        "openpose_vgg16.npy, torchvision VGG-19 .pth or OpenPose's .caffemodel (default: random init)")
+    opt("--init", metavar="WEIGHTS", help="initial weights: .safetensors / .pt of the same preset, the TensorFlow "
+        "VGG-16 openpose_vgg16.npy of hand_detector_train, torchvision VGG-19 .pth or OpenPose's .caffemodel "
+        "(default: random init)")
     opt("--synth-count", type=int, help="embedded dataset: number of rendered images")
     opt("--synth-size", type=int, help="embedded dataset: rendered image side in pixels")
     g = parser.add_argument_group("model and input")
-    g.add_argument("--preset", default=None, choices=("openpose", "lite", "tiny"),
-                   help="model preset (default: openpose with --data, lite without)")
+    g.add_argument("--preset", default=None, choices=sorted(PRESETS),
+                   help="model preset, with its training recipe (default: openpose with --data, lite without)")
     g.add_argument("--input-size", type=int, default=None,
                    help="square crop side in pixels (default: the preset's, 368 for openpose)")
     opt("--sigma", type=float, help="belief-map Gaussian sigma in output cells")
@@ -136,23 +150,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _apply(cfg: Any, args: argparse.Namespace) -> Any:
     """``cfg`` with every option given on the command line applied."""
-    from handpose.model.cpm import preset
-
     top: dict[str, Any] = {}
     dataset: dict[str, Any] = {}
     augment: dict[str, Any] = {}
     sections = {"": top, "dataset": dataset, "augment": augment}
-    for dest, (sec, name) in _FIELDS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            sections[sec][name] = str(value) if isinstance(value, Path) else value
+    for dest, value in vars(args).items():
+        found = _field_of(dest)
+        if found is not None and value is not None:
+            sections[found[0]][found[1]] = str(value) if isinstance(value, Path) else value
     if args.no_flip:
         augment["flip_prob"] = 0.0
-    if args.preset is not None:
-        model = preset(args.preset)
-        top["model"] = model
-        if args.input_size is None:
-            dataset["input_size"] = model.input_size
     if args.input_size is not None:
         dataset["input_size"] = args.input_size
         top["model"] = dataclasses.replace(top.get("model", cfg.model), input_size=args.input_size)
@@ -166,7 +173,7 @@ def config_from_args(args: argparse.Namespace) -> Any:
     from handpose.config import TrainConfig, from_dict
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
-    from handpose.training.data import embedded_config
+    from handpose.training.recipes import default_preset, recipe_config
     from handpose.training.speed import channels_last_default, native_bf16
 
     if args.resume is not None:
@@ -177,17 +184,15 @@ def config_from_args(args: argparse.Namespace) -> Any:
         if args.preset is not None or args.input_size is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size cannot change it")
         return _apply(base, args)
-    base = TrainConfig()
-    if args.data is None and args.preset is None:
-        base = embedded_config(base)
+    base = recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
     cfg = _apply(base, args)
-    if args.amp is None or (args.channels_last is None and not args.resume):
+    if args.amp is None or args.channels_last is None:
         import torch
 
         device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         if args.amp is None:  # bf16 where it measured faster (CUDA, AMX CPUs), else fp32
             cfg = dataclasses.replace(cfg, amp=native_bf16(torch.device(device)))
-        if args.channels_last is None and not args.resume:  # the layout measured faster for this model here
+        if args.channels_last is None:  # the layout measured faster for this model here
             cfg = dataclasses.replace(cfg, channels_last=channels_last_default(torch.device(device), cfg.model))
     if cfg.epochs is None and cfg.max_steps is None:
         cfg = dataclasses.replace(cfg, epochs=100.0)

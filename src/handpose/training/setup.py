@@ -111,7 +111,7 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
         barrier()
         data = str(embedded_dataset(cfg.seed, cfg.synth_count, cfg.synth_size))
         cfg = dataclasses.replace(cfg, data_format=cfg.data_format or "hand_labels_synth")
-    splits = load_splits(data, cfg.data_format, cfg.dataset.val_fraction)
+    splits = load_splits(data, cfg.data_format, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order)
     if not splits.train:
         raise ValueError(f"{data}: no training samples (all {len(splits.val)} samples are in the held-out split); "
                          "point --data at a dataset with a training part")

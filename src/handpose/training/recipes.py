@@ -1,0 +1,50 @@
+"""Each model preset's recommended training recipe: input size, targets, augmentation, optimiser and run length.
+
+``handpose train`` starts from the recipe of the preset it trains (``--preset``, default ``lite`` without
+``--data`` and ``openpose`` with it); ``--data`` decides only the data, and every option given still wins. The
+``openpose`` recipe is TrainConfig's defaults (OpenPose's 368 px crops, sigma 1 cell, box padding 1.5, 100 epochs).
+The ``lite`` recipe is what trains the embedded renders well on a 2-core CPU within the demo's 10 minutes (figures
+in BENCHMARKS.md): 96 px crops at box padding 1.3, sigma 2 cells, left hands mirrored and no random flips, mild
+augmentation, batch 16 at lr 4e-3 for 3700 steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from handpose.config import TrainConfig
+
+# per preset: {"input_size": px or None (the preset's), "dataset": DataConfig fields, "augment": AugmentConfig
+# fields, "train": TrainConfig fields}
+RECIPES: dict[str, dict[str, Any]] = {
+    "openpose": {"input_size": None, "dataset": {}, "augment": {}, "train": {}},
+    "lite": {
+        "input_size": 96,
+        "dataset": {"sigma": 2.0, "mirror_left": True, "box_padding": 1.3},
+        "augment": {"flip_prob": 0.0, "rotation_deg": 15.0, "scale_min": 0.9, "scale_max": 1.1, "translate": 0.05,
+                    "color_jitter": 0.1, "blur_prob": 0.0},
+        "train": {"batch_size": 16, "lr": 4e-3, "max_steps": 3700, "warmup_steps": 50, "val_every": 400,
+                  "log_every": 100, "ckpt_every": 400},
+    },
+    "tiny": {"input_size": None, "dataset": {}, "augment": {}, "train": {}},  # for tests: TrainConfig's defaults
+}
+
+
+def default_preset(has_data: bool) -> str:
+    """The preset ``handpose train`` trains when none is named: openpose on a dataset, lite on the renders."""
+    return "openpose" if has_data else "lite"
+
+
+def recipe_config(cfg: TrainConfig, preset_name: str) -> TrainConfig:
+    """``cfg`` with the preset's model and its recipe's settings (the recipe of the lite preset is ``handpose
+    demo``'s and the embedded run's)."""
+    from handpose.model.cpm import preset
+
+    recipe = RECIPES[preset_name]
+    model = preset(preset_name)
+    size = int(recipe["input_size"] or model.input_size)
+    model = dataclasses.replace(model, input_size=size)
+    augment = dataclasses.replace(cfg.dataset.augment, **recipe["augment"])
+    data = dataclasses.replace(cfg.dataset, input_size=size, augment=augment, **recipe["dataset"])
+    return dataclasses.replace(cfg, model=model, dataset=data, **recipe["train"])

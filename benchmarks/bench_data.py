@@ -8,7 +8,7 @@ Measures, in one run, on images and annotations generated into a temporary folde
    c. from 1920 x 1080 JPEGs with a small hand (crop ~ 225 px): full decode (no reduction possible);
 2. indexing time of N per-hand json files (hand_labels_synth layout) in one process vs the process pool;
 3. RSS of the main process (workers=0) and of the 2 persistent DataLoader workers of the training loader
-   (``train_data.train_loader``: ``EpochIndexed`` + ``StreamSampler``, so every item gets its epoch's augmentation
+   (``training.data.train_loader``: ``EpochIndexed`` + ``StreamSampler``, so every item gets its epoch's augmentation
    inside the workers, as in training) after each of several epochs.
 Usage: ``python benchmarks/bench_data.py [--quick] [--index-files N] [--samples N] [--epochs N]``.
 """

@@ -73,8 +73,9 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synth_data: Pa
 
 def test_init_weights_are_where_training_starts(synth_data: Path, tmp_path: Path,
                                                 caplog: pytest.LogCaptureFixture) -> None:
-    """--init from handpose safetensors (every layer) and from the seed's .npy layout (the front layers): at
-    lr 1e-12 two steps leave the weights where they started, so the run ends on the file's weights."""
+    """--init from handpose safetensors (every layer) and from the TensorFlow VGG-16 .npy layout of
+    hand_detector_train (the front layers): at lr 1e-12 two steps leave the weights where they started, so the run
+    ends on the file's weights."""
     import numpy as np
 
     from handpose.model.artifact import save_weights
@@ -106,7 +107,7 @@ def test_init_weights_are_where_training_starts(synth_data: Path, tmp_path: Path
     want_npy = {**want, "conv1_1.weight": torch.from_numpy(w), "conv1_1.bias": torch.from_numpy(b)}
     for key, value in want.items():
         if key.endswith(".weight"):  # (biases start at zero either way)
-            assert not torch.allclose(random_start[key], value, atol=1e-4), key  # the file is not the seed's init
+            assert not torch.allclose(random_start[key], value, atol=1e-4), key  # the file is not the run's random init
         torch.testing.assert_close(st[key], value, rtol=0, atol=1e-8, msg=f"{key} did not start from the file")
         expected = want_npy[key] if key.split(".")[0] in front else random_start[key]
         torch.testing.assert_close(npy[key], expected, rtol=0, atol=1e-8, msg=f"{key}: .npy init")

@@ -16,14 +16,11 @@ All errors are measured in original-image pixels.
 
 from __future__ import annotations
 
-import logging
 import math
 
 import numpy as np
 
 from handpose.keypoints import NUM_KEYPOINTS
-
-LOG = logging.getLogger(__name__)
 
 PCK_THRESHOLD = 0.2  # PCK@0.2, normalised by max(w, h) of the ground-truth box
 PCKH_THRESHOLD = 0.7  # PCKh@0.7, normalised by the head size (CMU Panoptic hand protocol)

@@ -6,11 +6,9 @@ fp32 file's metadata (plus ``int8`` details) and is checked against it: the repo
 difference in crop pixels between the two on held-out crops that calibration did not see (:func:`split_held_out`).
 Synthetic calibration hands are rendered into a temporary folder that is deleted once the crops are cut.
 
-Format: QOperator (QLinearConv) with per-channel int8 weights and uint8 activations, the fastest measured on this
-project's 2-core AMD EPYC (AVX2, no VNNI): for the openpose preset at 368 px, fp32 1.29-1.47 s, QOperator
-per-channel 0.70 s, QDQ per-channel 1.57 s (slower than fp32: onnxruntime did not fuse it into integer kernels
-here), QDQ with reduce_range 2.5 s (one image, 2 threads, machine shared). ``fmt="qdq"`` is kept for runtimes
-that want QDQ graphs. ``benchmarks/bench_inference.py`` measures fp32 against int8 in one run.
+Format: QOperator (QLinearConv) with per-channel int8 weights and uint8 activations, the fastest of the formats
+measured on 2-core CPUs (BENCHMARKS.md); ``fmt="qdq"`` is kept for runtimes that want QDQ graphs.
+``benchmarks/bench_inference.py`` measures fp32 against int8 in one run.
 """
 
 from __future__ import annotations

@@ -7,15 +7,12 @@ images; matplotlib is not needed (the evaluation report's PCK plot imports it lo
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from handpose.keypoints import NAMES, NUM_KEYPOINTS, SKELETON, TIPS, bone_color_bgr, keypoint_color_bgr
-
-LOG = logging.getLogger(__name__)
 
 _PANEL_LABELS_EXTRA = ("background",) + tuple(NAMES[t] for t in TIPS)
 

@@ -16,7 +16,6 @@ crop matrix so the crop stays exact.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import cv2
@@ -24,8 +23,6 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.image_headers import header_size, jpeg_complete
-
-LOG = logging.getLogger(__name__)
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 # The files readers and predict take as images: each one's header is read before decoding (image_headers).

@@ -42,15 +42,6 @@ class SkipReport:
         if len(ex) < self.keep:
             ex.append(f"{path}" + (f" ({detail})" if detail else ""))
 
-    def merge(self, other: SkipReport) -> SkipReport:
-        """Add another report's counts and examples into this one (returns self)."""
-        for reason, n in other.counts.items():
-            self.counts[reason] += n
-            ex = self.examples.setdefault(reason, [])
-            ex.extend(other.examples.get(reason, [])[: max(0, self.keep - len(ex))])
-        return self
-
-    @property
     def total(self) -> int:
         return int(sum(self.counts.values()))
 

@@ -7,11 +7,8 @@ so the split is the same on every machine and adding files never moves an existi
 from __future__ import annotations
 
 import hashlib
-import logging
 
 from handpose.data.sample import Sample
-
-LOG = logging.getLogger(__name__)
 
 
 def key_fraction(key: str) -> float:

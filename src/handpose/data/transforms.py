@@ -8,14 +8,11 @@ translation and horizontal flip are all folded into that one matrix, so the imag
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 
 import cv2
 import numpy as np
-
-LOG = logging.getLogger(__name__)
 
 PAD_VALUE = 128  # border colour of a crop: 128 / 256 - 0.5 = 0 after to_network_input
 

@@ -1,1 +1,2 @@
-"""The CPM network (``cpm.py``), its weight files (``weights.py``) and weight importers (.npy, VGG-19, caffemodel)."""
+"""The CPM network (``cpm.py``), its model files (``artifact.py``) and foreign-weight importers (.npy, VGG-19,
+caffemodel)."""

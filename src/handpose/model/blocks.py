@@ -6,13 +6,9 @@ here only serve the lighter presets (``lite``), whose state-dict keys are this p
 
 from __future__ import annotations
 
-import logging
-
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-LOG = logging.getLogger(__name__)
 
 
 class ConvBNReLU(nn.Module):

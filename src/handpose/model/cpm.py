@@ -24,7 +24,6 @@ All control flow is over Python lists fixed at construction, so the model traces
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 import torch
 import torch.nn.functional as F
@@ -32,8 +31,6 @@ from torch import nn
 
 from handpose.config import ModelConfig
 from handpose.model.blocks import ConvBNReLU, DepthwiseSeparable, ResidualRefine, mobilenet_layers, scaled
-
-LOG = logging.getLogger(__name__)
 
 # OpenPose's VGG-19 front: (name, output channels) of each 3x3 conv, "pool" entries are 2x2/2 max pools.
 VGG19_FRONT: list[tuple[str, int]] = [

@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import codecs
 import io
-import logging
 import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-LOG = logging.getLogger(__name__)
 
 NPY_MAGIC = b"\x93NUMPY"
 

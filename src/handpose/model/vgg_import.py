@@ -27,13 +27,10 @@ for the mean colour in the source's, so a 3x3 conv with padding 1 agrees on ever
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-
-LOG = logging.getLogger(__name__)
 
 VGG19_CONV_INDEX: dict[str, int] = {
     "conv1_1": 0, "conv1_2": 2,

@@ -53,7 +53,7 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
 
 def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: DistInfo, start_sample: int,
                  device: torch.device) -> torch.utils.data.DataLoader:
-    """An endless loader of this rank's batches, starting at stream position ``start_sample`` (see train_sampler)."""
+    """An endless loader of this rank's batches, starting at stream position ``start_sample`` (see training.sampler)."""
     sampler = StreamSampler(len(dataset), cfg.batch_size, cfg.seed, info.rank, info.world_size, start_sample)
     workers = max(0, int(cfg.workers))
     return torch.utils.data.DataLoader(

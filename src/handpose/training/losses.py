@@ -1,21 +1,18 @@
 """The CPM training loss: masked L2 between predicted and target belief maps at every stage.
 
 Every stage's output (stage 1 included) is compared with the same targets, as in OpenPose's Caffe model and the
-old TensorFlow training script. Per stage the loss is ``0.5 * sum(w_c * (pred - target)**2) / N``: summed over
-maps and pixels, averaged over the batch, with the 1/2 of Caffe's EuclideanLoss and ``tf.nn.l2_loss`` so that the
-numbers read like the old script's ``loss`` / ``loss_ll_heat``. The keypoint maps are weighted by the keypoint
-weights from ``heatmaps.encode`` (0 where a keypoint is unlabelled or outside the crop); the background map always
-has weight 1 (it is defined everywhere: 1 - max of the labelled keypoints' maps). The total is the sum over stages.
+TensorFlow training script of hand_detector_train. Per stage the loss is ``0.5 * sum(w_c * (pred - target)**2) / N``:
+summed over maps and pixels, averaged over the batch, with the 1/2 of Caffe's EuclideanLoss and ``tf.nn.l2_loss`` so
+that the numbers read like hand_detector_train's ``loss`` / ``loss_ll_heat``. The keypoint maps are weighted by the
+keypoint weights of the codec (``data.codec.encode``: 0 where a keypoint is unlabelled or outside the crop); the
+background map always has weight 1 (it is defined everywhere: 1 - max of the labelled keypoints' maps). The total
+is the sum over stages.
 """
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from torch import Tensor
-
-LOG = logging.getLogger(__name__)
 
 
 def map_weights(weights: Tensor, num_maps: int) -> Tensor:
@@ -39,7 +36,7 @@ def cpm_loss(stage_maps: list[Tensor], targets: Tensor, weights: Tensor) -> tupl
 
     stage_maps: one (N, 22, h, w) tensor per stage; targets: (N, 22, h, w); weights: (N, 21) keypoint weights.
     Returns (total, per_stage): the sum over stages and the list of each stage's loss (0-dim fp32 tensors);
-    ``per_stage[-1]`` is the last stage's loss (the old script's ``loss_ll_heat``).
+    ``per_stage[-1]`` is the last stage's loss (hand_detector_train's ``loss_ll_heat``).
     """
     if not stage_maps:
         raise ValueError("cpm_loss needs at least one stage's maps")

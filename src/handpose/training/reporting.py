@@ -1,4 +1,4 @@
-"""What a training run reports: the old script's log line, a progress bar on terminals, TensorBoard events.
+"""What a training run reports: the log line (hand_detector_train's format), a progress bar, TensorBoard events.
 
 On a terminal the bar stays at the bottom and every log record (the log line, validation, checkpoints) is printed
 above it; elsewhere (files, pipes) there is no bar and records go out as configured.

@@ -14,14 +14,11 @@ its own epoch's augmentation (``dataset.set_epoch(epoch)`` then ``dataset[index]
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import torch
-
-LOG = logging.getLogger(__name__)
 
 
 def epoch_permutation(seed: int, epoch: int, size: int) -> np.ndarray:

@@ -6,14 +6,11 @@ step count) is saved in checkpoints; the function itself is rebuilt from the Tra
 
 from __future__ import annotations
 
-import logging
 import math
 
 import torch
 
 from handpose.config import TrainConfig
-
-LOG = logging.getLogger(__name__)
 
 SCHEDULES = ("cosine", "step", "constant")
 

@@ -120,3 +120,11 @@ def test_static_shape_onnx_evaluates_in_batches(tmp_path: Path, capsys: pytest.C
     args = ["eval", "--weights", str(tmp_path / "static.onnx"), "--data", str(folder), "--scales", "1,0.5"]
     assert main(args) == 2
     assert "fixed input shape" in capsys.readouterr().err
+
+
+def test_pck_plot_title_names_the_data_split_and_metrics() -> None:
+    from handpose.evaluate import curve_title
+
+    title = curve_title("runs/x/best.safetensors", "/data/hand_labels", "val",
+                        {"num_samples": 846, "PCK@0.2": 0.8123, "AUC": 0.61, "EPE": 9.87})
+    assert title == "best.safetensors on hand_labels (val, 846 hands)\nPCK@0.2 0.812  AUC 0.610  EPE 9.9 px"

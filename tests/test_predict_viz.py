@@ -10,7 +10,15 @@ import pytest
 
 from handpose.data.codec import encode
 from handpose.keypoints import FINGER_COLORS_BGR
-from handpose.viz import belief_map_figure, draw_skeleton, maps_to_crop, save_rgb, with_ground_truth
+from handpose.viz import (
+    all_maps_figure,
+    belief_map_figure,
+    draw_skeleton,
+    maps_to_crop,
+    prediction_overlay,
+    save_rgb,
+    with_ground_truth,
+)
 
 
 def _hand(size: int = 96) -> np.ndarray:
@@ -79,3 +87,27 @@ def test_ground_truth_panel_is_drawn_in_front_of_the_last_row() -> None:
     assert (out[:64, :64] == 0).all()  # nothing beside the first stage
     assert (out[64:, :64] != 60).any(axis=-1).sum() > 100  # the skeleton in the panel beside the last stage
     assert (out[:, 64:] == figure).all()
+
+
+def test_overlay_says_when_no_keypoint_passes_the_threshold() -> None:
+    img = np.full((120, 160, 3), 90, np.uint8)
+    kp = _hand(96)[:, :2] + np.array([0.0, 30.0])  # rows 50 to 101, clear of the note's corner
+    low = np.full(21, 0.05, np.float32)
+    silent = prediction_overlay(img, kp, low, threshold=0.01)
+    assert (silent != img).any() and (silent[:20, :] == img[:20, :]).all()  # drawn, no note in the corner
+    noted = prediction_overlay(img, kp, low, threshold=0.1)
+    assert (noted[:20, :] != img[:20, :]).any()  # the note
+    assert (noted[40:] == img[40:]).all()  # and nothing else
+
+
+def test_all_maps_figure_shows_every_keypoint_and_a_scale() -> None:
+    crop = np.full((64, 64, 3), 100, np.uint8)
+    maps = np.zeros((22, 8, 8), np.float32)
+    maps[5, 3, 3] = 1.0
+    fig = all_maps_figure(crop, maps, panel_size=32)
+    assert fig.shape == (4 * 32, 6 * 32, 3)  # 21 keypoints + background + scale + one empty panel
+    assert (fig[3 * 32 :, 4 * 32 : 5 * 32] != 0).any()  # the colour scale
+    assert (fig[3 * 32 :, 5 * 32 :] == 0).all()
+    panel5 = fig[0:32, 5 * 32 : 6 * 32].astype(int)
+    panel4 = fig[0:32, 4 * 32 : 5 * 32].astype(int)
+    assert np.abs(panel5 - panel4).max() > 50  # keypoint 5's map is hot, keypoint 4's cold

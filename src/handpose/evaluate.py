@@ -217,6 +217,13 @@ def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
     return path
 
 
+def curve_title(weights: str | Path, data: str | Path, split: str, result: dict[str, Any]) -> str:
+    """The PCK plot's title: model file, dataset and split, hand count and the headline metrics."""
+    m = result
+    return (f"{Path(weights).name} on {Path(data).name} ({split}, {m['num_samples']} hands)\n"
+            f"PCK@0.2 {m['PCK@0.2']:.3f}  AUC {m['AUC']:.3f}  EPE {m['EPE']:.1f} px")
+
+
 def run_evaluation(
     weights: str | Path,
     data: str | Path,
@@ -267,7 +274,7 @@ def run_evaluation(
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "eval_report.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
-        plot_pck(report["curves"], out / "pck_curve.png", title=f"{Path(weights).name} on {split} ({len(samples)})")
+        plot_pck(report["curves"], out / "pck_curve.png", title=curve_title(weights, data, split, result))
         report["files"] = [str(out / "eval_report.json"), str(out / "pck_curve.png")]
     report["summary"] = format_metrics(result)
     return report

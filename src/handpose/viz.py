@@ -60,6 +60,51 @@ def draw_skeleton(
     return out
 
 
+def prediction_overlay(image_bgr: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
+                       threshold: float = 0.1) -> np.ndarray:
+    """:func:`draw_skeleton` for a prediction, and a note on the picture when no keypoint reaches ``threshold``
+    (so an empty overlay never looks like a drawing error)."""
+    out = draw_skeleton(image_bgr, keypoints, scores, threshold)
+    passed = int((np.asarray(scores) >= threshold).sum())
+    if passed == 0:
+        best = float(np.max(scores)) if np.size(scores) else 0.0
+        _label(out, f"no keypoint scored >= {threshold:g} (best {best:.2f}); see --threshold")
+    return out
+
+
+def all_maps_figure(image_bgr: np.ndarray, maps: np.ndarray, stride: int = 8, panel_size: int = 128) -> np.ndarray:
+    """Every keypoint's belief map over the crop (a 4 x 6 grid: 21 keypoints, the background, a colour scale);
+    RGB uint8. ``maps`` (22, h, w) of one stage; each panel is labelled with the keypoint's name and peak."""
+    crop = np.ascontiguousarray(image_bgr)
+    big = maps_to_crop(np.asarray(maps, dtype=np.float32), crop.shape[0], stride)  # (22, N, N)
+    names = list(NAMES) + ["background"]
+    panels = []
+    for k in range(min(big.shape[0], len(names))):
+        p = cv2.resize(heat_overlay(crop, big[k]), (panel_size, panel_size), interpolation=cv2.INTER_AREA)
+        _label(p, f"{names[k]} {float(big[k].max()):.2f}")
+        panels.append(p)
+    panels.append(_colour_scale(panel_size))
+    while len(panels) % 6:
+        panels.append(np.zeros_like(panels[0]))
+    rows = [np.concatenate(panels[i : i + 6], axis=1) for i in range(0, len(panels), 6)]
+    return cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_BGR2RGB)
+
+
+def _colour_scale(size: int) -> np.ndarray:
+    """A (size, size, 3) BGR panel: the belief-map colour ramp from 0 (bottom) to 1 (top), with its ticks."""
+    ramp = np.linspace(1.0, 0.0, size, dtype=np.float32)[:, None].repeat(size // 4, axis=1)  # (size, size/4)
+    bar = cv2.applyColorMap((ramp * 255).astype(np.uint8), cv2.COLORMAP_JET)
+    panel = np.zeros((size, size, 3), np.uint8)
+    panel[:, : bar.shape[1]] = bar
+    scale = max(0.35, size / 300)
+    for value in (1.0, 0.5, 0.0):
+        y = int(round((1.0 - value) * (size - 1)))
+        y_text = min(max(y + 4, 12), size - 3)
+        cv2.putText(panel, f"{value:.1f}", (bar.shape[1] + 4, y_text), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (255, 255, 255), 1, cv2.LINE_AA)
+    return panel
+
+
 def maps_to_crop(maps: np.ndarray, crop_size: int, stride: int = 8) -> np.ndarray:
     """Upsample (C, h, w) maps to the (C, crop_size, crop_size) crop they were computed from.
 

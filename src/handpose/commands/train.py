@@ -42,7 +42,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "val_every": ("", "val_every"), "ckpt_every": ("", "ckpt_every"), "keep": ("", "keep_checkpoints"),
     "val_limit": ("", "val_limit"), "val_images": ("", "val_images"), "amp": ("", "amp"),
     "channels_last": ("", "channels_last"), "compile": ("", "compile"), "device": ("", "device"),
-    "synth_count": ("", "synth_count"), "synth_size": ("", "synth_size"),
+    "synth_count": ("", "synth_count"), "synth_size": ("", "synth_size"), "overwrite": ("", "overwrite"),
     "sigma": ("dataset", "sigma"), "box_padding": ("dataset", "box_padding"), "mirror_left": ("dataset", "mirror_left"),
     "val_fraction": ("dataset", "val_fraction"),
     "augment": ("augment", "enabled"), "rotation": ("augment", "rotation_deg"), "scale_min": ("augment", "scale_min"),
@@ -77,6 +77,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "coco (default: detected)")
     opt("--out", help="run folder (default: runs/train; with --resume: the resumed run's folder)")
     opt("--resume", metavar="DIR", help="continue the run in DIR (its newest checkpoint) or from a ckpt-*.pt file")
+    opt("--overwrite", action=bool_opt, help="start a new run in an --out folder that holds one, deleting that "
+        "run's files (config.json, checkpoints, weights, summary, events) first; without it such a folder is refused")
     opt("--init", metavar="WEIGHTS", help="initial weights: .safetensors / .pt of the same preset, the seed's "
         "openpose_vgg16.npy, torchvision VGG-19 .pth or OpenPose's .caffemodel (default: random init)")
     opt("--synth-count", type=int, help="embedded dataset: number of rendered images")

@@ -50,6 +50,7 @@ from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.losses import cpm_loss
 from handpose.training.reporting import LossWindow, TrainWriter, format_log_line, progress_bar
+from handpose.training.run_folder import RunLock, open_run_folder
 from handpose.training.schedule import build_scheduler
 from handpose.training.setup import (
     build_optimizer,
@@ -84,15 +85,35 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     previous_level = quiet.level if quiet is not None else 0
     if quiet is not None:
         quiet.setLevel(logging.WARNING)
-    finished = False
+    finished, lock = False, None
     try:
+        lock = _open_run(cfg, info, device)
         summary = Trainer(cfg, info, device).fit()
         finished = True
         return summary
     finally:
+        if lock is not None:
+            lock.release()
         if quiet is not None:
             quiet.setLevel(previous_level)
         shutdown(wait_for_peers=finished)
+
+
+def _open_run(cfg: TrainConfig, info: Any, device: torch.device) -> RunLock | None:
+    """Rank 0 locks and readies the run folder (``run_folder.open_run_folder``); every rank learns whether it could,
+    so that no rank waits in a collective for a rank 0 that refused."""
+    lock, error = None, None
+    if info.is_main:
+        try:
+            lock = open_run_folder(cfg.out, cfg.resume, cfg.overwrite)
+        except (OSError, ValueError, RuntimeError) as exc:
+            error = exc
+    failed = bool(any_true(torch.tensor([float(error is not None)], device=device))[0])
+    if error is not None:
+        raise error
+    if failed:
+        raise RuntimeError(f"rank 0 could not open the run folder {cfg.out} (its error says why)")
+    return lock
 
 
 class Trainer:

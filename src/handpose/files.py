@@ -57,6 +57,8 @@ def ensure_writable_file(path: str | Path, flag: str) -> Path:
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{flag} {path} is a folder, not a file")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"{flag} {path}: {path.parent} is a file, not a folder")
     ensure_writable_folder(path.parent, flag)
     return path
 

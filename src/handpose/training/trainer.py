@@ -26,6 +26,7 @@ validates and writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -36,6 +37,7 @@ from typing import Any
 import torch
 
 from handpose.config import TrainConfig, to_dict
+from handpose.config_checks import cap_workers
 from handpose.files import atomic_write
 from handpose.model import artifact
 from handpose.training.checkpoints import (
@@ -125,6 +127,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         self.info, self.device, self.main = info, device, info.is_main
+        cfg = dataclasses.replace(cfg, workers=cap_workers(cfg.workers))
         self.train_set, self.val_samples, self.cfg = prepare_data(cfg, info)
         cfg = self.cfg
         self.out = Path(cfg.out)

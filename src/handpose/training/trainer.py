@@ -19,6 +19,7 @@ Run directory (``cfg.out``)::
     best.safetensors       best validation PCK@0.2 (+ best.json with its metrics)
     model.safetensors      the weights at the end of the run
     summary.json           what train() returns
+    .handpose.lock         held by the one process writing the run (``training.run_folder``)
 
 Under torchrun (WORLD_SIZE > 1) every rank trains its shard of each batch under DDP; rank 0 alone logs,
 validates and writes files.

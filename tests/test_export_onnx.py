@@ -106,7 +106,7 @@ def test_export_int8_command_on_real_crops(
     p = Predictor.from_file(tmp_path / "m_int8.onnx")
     r = p.predict(realdata / "coco_onehand10k" / "9.jpg")
     assert np.isfinite(r.keypoints).all()
-    assert main(args + ["--calib-data", "synthetic", "--calib-count", "3"]) == 0
+    assert main(args + ["--calib-data", "synthetic", "--calib-count", "3", "--overwrite"]) == 0  # replaces both
     text = capsys.readouterr().out
     assert "calibrated on 3 crops from synthetic" in text and "on 2 held-out crops" in text
 

@@ -9,6 +9,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from handpose import __version__
@@ -69,11 +70,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        # user-facing errors carry their own message (what was wrong and where)
-        logging.getLogger("handpose").debug("error", exc_info=True)
-        print(f"handpose {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, OSError, RuntimeError) as exc:
+        # user-facing errors carry their own message (what was wrong and where): one line, the traceback with -v.
+        # OSError covers FileNotFoundError, PermissionError and files.DiskFullError.
+        if args.verbose:
+            traceback.print_exc(file=sys.stderr)
+        print(f"handpose {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: BaseException) -> str:
+    """The exception's message on one line (a multi-line message is joined; an empty one names the type)."""
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    return text or type(exc).__name__
 
 
 if __name__ == "__main__":

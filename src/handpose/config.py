@@ -107,6 +107,7 @@ class TrainConfig:
     threads: int | None = None  # torch intra-op threads (None: torch's default)
     synth_count: int = 8000  # embedded dataset (no --data): number of rendered images
     synth_size: int = 256  # embedded dataset: rendered image side in pixels
+    overwrite: bool = False  # a fresh run into a folder holding a run deletes that run's files (else: refused)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

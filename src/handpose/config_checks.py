@@ -110,3 +110,19 @@ def _type_name(hint: Any) -> str:
     if args:
         return " or ".join(_type_name(a) for a in args) + " or None"
     return getattr(hint, "__name__", str(hint))
+
+
+def cap_workers(requested: int, flag: str = "--workers") -> int:
+    """``requested`` worker processes, capped at this machine's CPU count with a warning (more processes than
+    CPUs only add start-up time and memory); ValueError naming ``flag`` when negative."""
+    import logging
+    import os
+
+    if requested < 0:
+        raise ValueError(f"{flag} cannot be negative, got {requested}")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested > cpus:
+        logging.getLogger(__name__).warning("%s %d is more than the %d CPUs here; using %d", flag, requested, cpus,
+                                            cpus)
+        return cpus
+    return requested

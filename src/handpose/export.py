@@ -28,11 +28,15 @@ import numpy as np
 
 from handpose.config import DataConfig
 from handpose.data.transforms import to_network_input
+from handpose.files import atomic_write
 from handpose.model.artifact import onnx_metadata
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
+# opsets the TorchScript exporter writes (20 is its highest) and that hold every operator of the CPM as exported
+# (13: Resize / Pad as inputs, the floor handpose tests); onnxruntime runs them all
+MIN_OPSET, MAX_OPSET = 13, 20
 DEFAULT_TOLERANCE = 1e-3  # largest absolute difference of belief maps (values ~[0, 1]) between PyTorch and ORT
 
 
@@ -119,6 +123,7 @@ def export_onnx(
     import onnx
     import torch
 
+    check_opset(opset)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     data_cfg = data_cfg or DataConfig(input_size=int(model.config.input_size))
@@ -131,24 +136,28 @@ def export_onnx(
         if dynamic
         else None
     )
-    with torch.inference_mode(), warnings.catch_warnings():
-        # the TorchScript exporter announces its deprecation; it is the one that works without onnxscript
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(
-            wrapper,
-            (dummy,),
-            str(out),
-            input_names=["image"],
-            output_names=["out"],
-            dynamic_axes=dynamic_axes,
-            opset_version=opset,
-            do_constant_folding=True,
-            dynamo=False,
-        )
-    proto = onnx.load(str(out))
-    add_metadata(proto, onnx_metadata(model, data_cfg, extra_metadata))
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(out))
+
+    def write(tmp: Path) -> None:
+        with torch.inference_mode(), warnings.catch_warnings():
+            # the TorchScript exporter announces its deprecation; it is the one that works without onnxscript
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(
+                wrapper,
+                (dummy,),
+                str(tmp),
+                input_names=["image"],
+                output_names=["out"],
+                dynamic_axes=dynamic_axes,
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        proto = onnx.load(str(tmp))
+        add_metadata(proto, onnx_metadata(model, data_cfg, extra_metadata))
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(tmp))
+
+    atomic_write(out, write)  # a failed or interrupted export leaves the earlier file (if any) as it was
     LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
 
     crops = check_crops if check_crops is not None else sample_crops(size, 2)
@@ -163,6 +172,13 @@ def export_onnx(
             f"{tolerance:g} (the file was written but does not reproduce PyTorch)"
         )
     return ExportReport(out, report[0], [tuple(x.shape) for x in inputs], report[1])
+
+
+def check_opset(opset: int) -> None:
+    """ValueError naming ``--opset`` unless ``opset`` is in [MIN_OPSET, MAX_OPSET]."""
+    if not MIN_OPSET <= int(opset) <= MAX_OPSET:
+        raise ValueError(f"--opset {opset}: handpose exports opsets {MIN_OPSET} to {MAX_OPSET} (the TorchScript "
+                         f"exporter's range for this model; default {DEFAULT_OPSET})")
 
 
 def add_metadata(proto: Any, meta: dict[str, str]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,34 @@ def _disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def ensure_writable_folder(folder: str | Path, flag: str) -> Path:
+    """Create ``folder`` if needed and prove that a file can be written in it (a probe file, removed at once), so a
+    command fails before its work and not after it. Raises ValueError when ``folder`` is a file, ``OSError``
+    (PermissionError, read-only file system, ...) as one line naming ``flag`` and the folder."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{flag} {folder} is a file, not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f"{TMP_PREFIX}write-check.tmp-{os.getpid()}", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise type(exc)(f"{flag} {folder}: cannot write there ({exc.strerror or exc})") from exc
+    return folder
+
+
+def ensure_writable_file(path: str | Path, flag: str) -> Path:
+    """:func:`ensure_writable_folder` for the folder of the file ``path``; ValueError when ``path`` is a folder."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder, not a file")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise ValueError(f"{flag} {path}: {path.parent} is a file, not a folder")
+    ensure_writable_folder(path.parent, flag)
+    return path
 
 
 def remove_stale_temporaries(folder: str | Path) -> list[Path]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from handpose.config import DataConfig
 from handpose.data.transforms import to_network_input
+from handpose.files import atomic_write
 
 LOG = logging.getLogger(__name__)
 
@@ -128,9 +129,10 @@ def quantize_int8(
         except Exception as exc:  # optional optimisation step; quantization works without it
             LOG.warning("quant_pre_process failed (%s); quantizing the file as exported", exc)
             source = fp32_path
+        quantized = Path(tmp) / "int8.onnx"
         quantize_static(
             str(source),
-            str(out),
+            str(quantized),
             _Reader("image", x),
             quant_format=QuantFormat.QDQ if fmt == "qdq" else QuantFormat.QOperator,
             activation_type=QuantType.QUInt8,
@@ -139,16 +141,17 @@ def quantize_int8(
             reduce_range=reduce_range,
             calibrate_method=CalibrationMethod.MinMax,
         )
-    fp32_meta = {p.key: p.value for p in onnx.load(str(fp32_path), load_external_data=False).metadata_props}
-    proto = onnx.load(str(out))
-    fp32_meta.update(
-        {
-            "int8": f"static {fmt} per_channel={per_channel} reduce_range={reduce_range} calib={x.shape[0]} crops",
-            "int8_check": checked_on,
-        }
-    )
-    add_metadata(proto, fp32_meta)
-    onnx.save(proto, str(out))
+        fp32_meta = {p.key: p.value for p in onnx.load(str(fp32_path), load_external_data=False).metadata_props}
+        proto = onnx.load(str(quantized))
+        fp32_meta.update(
+            {
+                "int8": f"static {fmt} per_channel={per_channel} reduce_range={reduce_range} calib={x.shape[0]} "
+                "crops",
+                "int8_check": checked_on,
+            }
+        )
+        add_metadata(proto, fp32_meta)
+        atomic_write(out, lambda t: onnx.save(proto, str(t)))  # the earlier file stays whole until this one is
 
     ref = OnnxBackend(fp32_path)(x_check)[0]  # (M, 22, h, w)
     got = OnnxBackend(out)(x_check)[0]

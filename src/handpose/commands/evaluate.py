@@ -47,11 +47,34 @@ def parse_scales(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
+def check_device(device: str) -> None:
+    """ValueError naming ``--device`` when it is not a torch device this machine has (CUDA without a GPU)."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {device!r}: not a device name ({exc}); use cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
 def run(args: argparse.Namespace) -> int:
     import math
 
+    from handpose.config_checks import cap_workers
     from handpose.evaluate import run_evaluation
+    from handpose.files import ensure_writable_folder
 
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    args.workers = cap_workers(args.workers)
+    check_device(args.device)
+    if args.out is not None:
+        ensure_writable_folder(args.out, "--out")  # before evaluating, not after
     report = run_evaluation(
         args.weights,
         args.data,

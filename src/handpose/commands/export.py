@@ -11,6 +11,9 @@ activations) calibrated on real crops from the validation split of --calib-data 
 with --calib-data synthetic), and reports how far its keypoints move against fp32 (mean px in the crop) on a few
 more crops from the same source that calibration did not see (up to 8 beyond --calib-count).
 
+An existing OUT (or, with --int8, its _int8.onnx) is not replaced unless --overwrite is given; the files are
+written atomically, so a failed export leaves the earlier ones whole.
+
 Example:
   handpose export --weights runs/train/best.safetensors --out hand.onnx --int8 --calib-data hand_labels/manual_test
 """
@@ -23,7 +26,7 @@ import argparse
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="model file: .safetensors or training checkpoint .pt")
     parser.add_argument("--out", required=True, help="output .onnx path")
-    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |onnx - torch| of the maps")
     parser.add_argument(
         "--check-image",
@@ -39,13 +42,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--int8", action="store_true", help="also write a static int8 model (OUT stem + _int8.onnx)")
     parser.add_argument("--calib-data", default="synthetic", help="dataset path for calibration, or 'synthetic'")
     parser.add_argument("--calib-count", type=int, default=64, help="calibration crops (default 64)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing OUT (and OUT stem + _int8.onnx with --int8); without it export "
+                        "refuses to write over them")
     parser.add_argument("--int8-format", default="qoperator", choices=("qdq", "qoperator"), help="int8 graph format")
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from handpose.export import export_onnx
+    from handpose.export import check_opset, export_onnx
+    from handpose.files import ensure_writable_file
     from handpose.inference.prepare import read_image, spec_from_config
     from handpose.model.artifact import load_model, read_data_config
 
@@ -55,6 +62,13 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":
         raise ValueError(f"--out must end in .onnx, got {out}")
+    check_opset(args.opset)
+    ensure_writable_file(out, "--out")  # before loading, calibrating and exporting
+    targets = [out, out.with_name(out.stem + "_int8.onnx")] if args.int8 else [out]
+    taken = [str(t) for t in targets if t.exists()]
+    if taken and not args.overwrite:
+        raise ValueError(f"{' and '.join(taken)} already exist{'s' if len(taken) == 1 else ''}; "
+                         "add --overwrite to replace, or choose another --out")
     model = load_model(weights)
     data_cfg = read_data_config(weights, model.config)
     crops = None
@@ -99,3 +113,4 @@ def run(args: argparse.Namespace) -> int:
             f"max {q.keypoint_diff_max_px:.1f} px (crop of {data_cfg.input_size} px)"
         )
     return 0
+

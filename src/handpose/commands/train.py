@@ -90,6 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "CMU's (e.g. rhd; default: cmu, or rhd for a json named *rhd*)")
     opt("--out", help="run folder (default: runs/train; with --resume: the resumed run's folder)")
     opt("--resume", metavar="DIR", help="continue the run in DIR (its newest checkpoint) or from a ckpt-*.pt file")
+    opt("--overwrite", action=bool_opt, help="start a new run in an --out folder that holds one, deleting that "
+        "run's files (config.json, checkpoints, weights, summary, events) first; without it such a folder is refused")
     opt("--init", metavar="WEIGHTS", help="initial weights: .safetensors / .pt of the same preset, the TensorFlow "
         "VGG-16 openpose_vgg16.npy of hand_detector_train, torchvision VGG-19 .pth or OpenPose's .caffemodel "
         "(default: random init)")

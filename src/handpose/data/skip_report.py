@@ -42,7 +42,9 @@ class SkipReport:
         if len(ex) < self.keep:
             ex.append(f"{path}" + (f" ({detail})" if detail else ""))
 
+    @property
     def total(self) -> int:
+        """How many samples were skipped, all reasons together."""
         return int(sum(self.counts.values()))
 
     def __bool__(self) -> bool:

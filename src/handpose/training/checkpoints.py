@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,10 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, kee
 
 
 def find_checkpoint(path: str | Path) -> Path:
-    """The checkpoint to resume from: ``path`` itself when it is a file, else the newest ``ckpt-*.pt`` in
-    ``path/checkpoints`` or ``path``. Raises FileNotFoundError naming where it looked."""
+    """The checkpoint to resume from: ``path`` itself when it is a file, else the newest intact ``ckpt-*.pt`` in
+    ``path/checkpoints`` or ``path``. A newer checkpoint that is truncated or not a checkpoint file is passed over
+    with a warning naming it (an explicitly named file is returned as it is; loading it then fails clearly).
+    Raises FileNotFoundError naming where it looked."""
     path = Path(path)
     if path.is_file():
         return path
@@ -60,9 +63,32 @@ def find_checkpoint(path: str | Path) -> Path:
         raise FileNotFoundError(f"--resume: {path} does not exist")
     for folder in (path / CHECKPOINT_DIR, path):
         found = list_checkpoints(folder)
-        if found:
-            return found[-1]
+        bad = []
+        for candidate in reversed(found):
+            problem = checkpoint_problem(candidate)
+            if problem is None:
+                if bad:
+                    LOG.warning("--resume: skipped the newer checkpoint(s) %s (%s); resuming from %s instead",
+                                ", ".join(str(b) for b, _ in bad), "; ".join(p for _, p in bad), candidate)
+                return candidate
+            bad.append((candidate, problem))
+        if bad:
+            raise ValueError(f"--resume: no intact checkpoint in {folder}: " +
+                             "; ".join(f"{b}: {p}" for b, p in bad))
     raise FileNotFoundError(f"--resume: no checkpoint (ckpt-*.pt) in {path / CHECKPOINT_DIR} or {path}")
+
+
+def checkpoint_problem(path: str | Path) -> str | None:
+    """Why ``path`` is not a whole checkpoint file (truncated, empty, not torch's zip format), or None when its zip
+    directory is intact. Cheap: reads the zip's table of contents, not the tensors."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        return f"truncated or not a checkpoint file ({exc})"
+    if not any(n.endswith("data.pkl") for n in names):
+        return "not a torch checkpoint (no data.pkl inside)"
+    return None
 
 
 # ----------------------------------------------------------------------------------------------- random states

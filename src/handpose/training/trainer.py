@@ -19,6 +19,7 @@ Run directory (``cfg.out``)::
     best.safetensors       best validation PCK@0.2 (+ best.json with its metrics)
     model.safetensors      the weights at the end of the run
     summary.json           what train() returns
+    .handpose.lock         held by the one process writing the run (``training.run_folder``)
 
 Under torchrun (WORLD_SIZE > 1) every rank trains its shard of each batch under DDP; rank 0 alone logs,
 validates and writes files.
@@ -26,6 +27,7 @@ validates and writes files.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -36,6 +38,7 @@ from typing import Any
 import torch
 
 from handpose.config import TrainConfig, to_dict
+from handpose.config_checks import cap_workers
 from handpose.files import atomic_write
 from handpose.model import artifact
 from handpose.training.checkpoints import (
@@ -50,6 +53,7 @@ from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.losses import cpm_loss
 from handpose.training.reporting import LossWindow, TrainWriter, format_log_line, progress_bar
+from handpose.training.run_folder import RunLock, open_run_folder
 from handpose.training.schedule import build_scheduler
 from handpose.training.setup import (
     build_optimizer,
@@ -84,15 +88,35 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     previous_level = quiet.level if quiet is not None else 0
     if quiet is not None:
         quiet.setLevel(logging.WARNING)
-    finished = False
+    finished, lock = False, None
     try:
+        lock = _open_run(cfg, info, device)
         summary = Trainer(cfg, info, device).fit()
         finished = True
         return summary
     finally:
+        if lock is not None:
+            lock.release()
         if quiet is not None:
             quiet.setLevel(previous_level)
         shutdown(wait_for_peers=finished)
+
+
+def _open_run(cfg: TrainConfig, info: Any, device: torch.device) -> RunLock | None:
+    """Rank 0 locks and readies the run folder (``run_folder.open_run_folder``); every rank learns whether it could,
+    so that no rank waits in a collective for a rank 0 that refused."""
+    lock, error = None, None
+    if info.is_main:
+        try:
+            lock = open_run_folder(cfg.out, cfg.resume, cfg.overwrite)
+        except (OSError, ValueError, RuntimeError) as exc:
+            error = exc
+    failed = bool(any_true(torch.tensor([float(error is not None)], device=device))[0])
+    if error is not None:
+        raise error
+    if failed:
+        raise RuntimeError(f"rank 0 could not open the run folder {cfg.out} (its error says why)")
+    return lock
 
 
 class Trainer:
@@ -104,6 +128,7 @@ class Trainer:
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         self.info, self.device, self.main = info, device, info.is_main
+        cfg = dataclasses.replace(cfg, workers=cap_workers(cfg.workers))
         self.train_set, self.val_samples, self.cfg = prepare_data(cfg, info)
         cfg = self.cfg
         self.out = Path(cfg.out)

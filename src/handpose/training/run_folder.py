@@ -1,0 +1,149 @@
+"""Opening a training run folder safely: one writer at a time, no silent mixing of two runs.
+
+:class:`RunLock` holds an exclusive ``fcntl.flock`` on ``<out>/.handpose.lock`` (non-blocking; the file holds the
+writer's PID) for the whole run, so a second ``handpose train`` or a ``--resume`` into a folder that is still being
+trained is refused with the PID that holds it. The operating system drops the lock when the process ends, however
+it ends, so a killed run never leaves the folder locked.
+
+:func:`open_run_folder` takes that lock, then refuses a fresh run into a folder that already holds a run (its
+``config.json``, checkpoints, weights, summary or TensorBoard events) unless ``overwrite`` is set, in which case
+it deletes those files of the old run first (handpose's own run files only, nothing else in the folder). It also
+removes the partial temporary files a killed writer left behind (``files.remove_stale_temporaries``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+from types import TracebackType
+
+from handpose.files import ensure_writable_folder, remove_stale_temporaries
+from handpose.training.checkpoints import CHECKPOINT_DIR
+
+LOG = logging.getLogger(__name__)
+
+LOCK_NAME = ".handpose.lock"
+# the files a run writes into its folder (see training.trainer); nothing else is ever deleted by --overwrite
+RUN_PATTERNS = ("config.json", "summary.json", "best.*", "model.safetensors", "events.out.tfevents.*")
+CHECKPOINT_PATTERN = "ckpt-*.pt"
+
+
+class RunFolderBusyError(RuntimeError):
+    """Another process holds the run folder's lock."""
+
+
+class RunExistsError(ValueError):
+    """A fresh run was asked for in a folder that already holds a run."""
+
+
+class RunLock:
+    """An exclusive, non-blocking ``flock`` on ``<folder>/.handpose.lock``; released by :meth:`release`, at the end
+    of a ``with`` block, or by the operating system when the process dies."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock; :class:`RunFolderBusyError` naming the folder and the holder's PID when it is taken."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunFolderBusyError(
+                f"{self.folder} is in use: another handpose process (PID {holder}) is writing this run; wait for it "
+                "to end or choose another --out") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        """Drop the lock (the lock file stays; an unlocked file means nobody is writing)."""
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        except OSError:
+            pass
+        os.close(self._fd)  # closing the descriptor releases the flock
+        self._fd = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire() if self._fd is None else self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
+def run_files(folder: str | Path) -> list[Path]:
+    """The files of an earlier run in ``folder`` (those :data:`RUN_PATTERNS` and checkpoints name), sorted."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    found = {p for pattern in RUN_PATTERNS for p in folder.glob(pattern) if p.is_file()}
+    ckpts = folder / CHECKPOINT_DIR
+    if ckpts.is_dir():
+        found.update(p for p in ckpts.glob(CHECKPOINT_PATTERN) if p.is_file())
+    return sorted(found)
+
+
+def same_run(folder: str | Path, resume: str | Path | None) -> bool:
+    """Whether ``resume`` (a run folder or a checkpoint file) belongs to the run in ``folder``."""
+    if resume is None:
+        return False
+    source = Path(resume).resolve()
+    if source.is_file():
+        source = source.parent.parent if source.parent.name == CHECKPOINT_DIR else source.parent
+    return source == Path(folder).resolve()
+
+
+def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> RunLock:
+    """Lock ``folder`` for this run and make it ready; returns the held lock (release it when the run ends).
+
+    A fresh run (``resume`` None, or a checkpoint of another folder) into a folder that holds a run raises
+    :class:`RunExistsError` pointing to ``--resume`` and ``--overwrite``; with ``overwrite`` (ignored when resuming)
+    that run's files are deleted first. Raises ValueError when ``folder`` is a file, OSError naming it when it
+    cannot be written.
+    """
+    folder = Path(folder)
+    overwrite = overwrite and resume is None  # a resumed run is never deleted (its stored settings may say overwrite)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file, not a folder")
+    ensure_writable_folder(folder, "--out")
+    lock = RunLock(folder).acquire()
+    try:
+        old = [] if same_run(folder, resume) else run_files(folder)
+        if old and not overwrite:
+            names = ", ".join(sorted({_label(p.relative_to(folder).parts[0]) for p in old}))
+            raise RunExistsError(
+                f"--out {folder} already holds a training run ({names}); continue it with --resume {folder}, "
+                "or start a new one there with --overwrite (deletes that run's files), or choose another --out")
+        for path in old:
+            path.unlink(missing_ok=True)
+        if old:
+            LOG.warning("--overwrite: deleted %d files of the earlier run in %s", len(old), folder)
+        for where in (folder, folder / CHECKPOINT_DIR):
+            for stale in remove_stale_temporaries(where):
+                LOG.warning("removed %s, a partial file left by a writer that was stopped", stale)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def _label(name: str) -> str:
+    """A run file's name for messages (TensorBoard event files have long, machine-made names)."""
+    return "TensorBoard events" if name.startswith("events.out.tfevents.") else name

@@ -1,0 +1,194 @@
+"""Data safety of training runs: no fresh run over a finished one, one writer per run folder, resume past a
+truncated checkpoint, stale temporaries removed, a full disk reported in one line with the last checkpoint kept."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from handpose.cli import main
+from handpose.model.artifact import load_checkpoint
+from handpose.training.checkpoints import list_checkpoints
+from handpose.training.run_folder import LOCK_NAME, RunFolderBusyError, RunLock
+
+TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
+        "--device", "cpu", "--threads", "1", "--no-amp", "--log-every", "1"]
+
+
+@pytest.fixture(scope="module")
+def synth_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from handpose.synth import write_dataset
+
+    root = tmp_path_factory.mktemp("rendered")
+    write_dataset(root, count=24, seed=5, size=96)
+    return root
+
+
+def _train(data: Path, out: Path, *extra: str) -> int:
+    return main(["-q", "train", "--data", str(data), "--out", str(out), *TINY, *extra])
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name != LOCK_NAME}
+
+
+def _error_line(err: str, command: str = "train") -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith(f"handpose {command}: error: "), err
+    return lines[0]
+
+
+def _steps(run: Path) -> list[int]:
+    return [int(p.stem.split("-")[1]) for p in list_checkpoints(run / "checkpoints")]
+
+
+def test_a_fresh_run_into_a_finished_run_is_refused_and_overwrite_clears_only_run_files(
+        synth_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert _train(synth_data, run, "--max-steps", "4", "--ckpt-every", "1") == 0
+    assert _steps(run) == [2, 3, 4]
+    (run / "notes.txt").write_text("mine")
+    before = _digests(run)
+    capsys.readouterr()
+
+    assert _train(synth_data, run, "--max-steps", "2", "--ckpt-every", "1") == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"--resume {run}" in line and "--overwrite" in line and "already holds a training run" in line
+    assert _digests(run) == before  # nothing of the finished run was touched
+
+    assert _train(synth_data, run, "--max-steps", "2", "--ckpt-every", "1", "--overwrite") == 0
+    assert _steps(run) == [1, 2]  # the new run's own checkpoints, not rotated away by the old ones
+    assert (run / "notes.txt").read_text() == "mine"
+    assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["total_steps"] == 2
+    assert len(list(run.glob("events.out.tfevents.*"))) == 1
+
+
+def test_the_lock_names_its_holder_and_is_free_again_after_release(tmp_path: Path) -> None:
+    with RunLock(tmp_path):
+        assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())
+        with pytest.raises(RunFolderBusyError, match=rf"{tmp_path} is in use: .* \(PID {os.getpid()}\)"):
+            RunLock(tmp_path).acquire()
+    RunLock(tmp_path).acquire().release()  # released at the end of the block
+
+
+def _env() -> dict[str, str]:
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.mark.slow
+def test_a_second_writer_is_refused_while_the_first_trains_on(synth_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    base = [sys.executable, "-m", "handpose", "train", "--data", str(synth_data), "--out", str(run), *TINY]
+    first = subprocess.Popen([*base, "--max-steps", "100000", "--ckpt-every", "2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=_env())
+    assert first.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 120
+    for line in first.stdout:  # until the first run has written a checkpoint
+        seen.append(line)
+        if "checkpoint " in line or time.monotonic() > deadline:
+            break
+    if not any("checkpoint " in line for line in seen):
+        first.kill()
+        pytest.fail("".join(seen))
+    try:
+        config = (run / "config.json").read_bytes()
+        for extra in (["--max-steps", "3"], ["--max-steps", "3", "--overwrite"]):
+            second = subprocess.run([*base, *extra], capture_output=True, text=True, env=_env(), timeout=120)
+            assert second.returncode == 2, second.stderr
+            line = _error_line(second.stderr)
+            assert f"{run} is in use" in line and f"PID {first.pid}" in line
+        resumed = subprocess.run([sys.executable, "-m", "handpose", "train", "--resume", str(run)],
+                                 capture_output=True, text=True, env=_env(), timeout=120)
+        assert resumed.returncode == 2 and f"PID {first.pid}" in _error_line(resumed.stderr)
+        assert (run / "config.json").read_bytes() == config
+        assert first.poll() is None  # still training
+    finally:
+        first.send_signal(signal.SIGTERM)
+        rest = first.communicate(timeout=120)[0]
+    assert first.returncode == 0, "".join(seen) + rest
+    assert "stopped (SIGTERM)" in rest
+    steps = _steps(run)
+    last = load_checkpoint(list_checkpoints(run / "checkpoints")[-1])
+    assert last["step"] == steps[-1] and last["train_config"]["max_steps"] == 100000  # the first run's own
+    assert (run / "model.safetensors").is_file() and (run / "summary.json").is_file()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_resume_passes_over_a_truncated_newest_checkpoint_and_removes_stale_temporaries(
+        synth_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    run = tmp_path / "run"
+    assert _train(synth_data, run, "--max-steps", "6", "--stop-at-step", "3", "--ckpt-every", "1") == 0
+    newest = list_checkpoints(run / "checkpoints")[-1]
+    assert newest.name == "ckpt-00000003.pt"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a copy cut short, a disk error
+    pid = _dead_pid()
+    stale = [run / f".model.tmp-{pid}.safetensors", run / "checkpoints" / f".ckpt-00000004.tmp-{pid}.pt"]
+    for path in stale:
+        path.write_bytes(b"partial")
+    with caplog.at_level(logging.INFO, logger="handpose"):
+        assert main(["train", "--resume", str(run)]) == 0
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any(str(newest) in m and "truncated" in m and "ckpt-00000002.pt" in m for m in warned), warned
+    assert any(f"resuming from {run / 'checkpoints' / 'ckpt-00000002.pt'} (step 2)" in r.getMessage()
+               for r in caplog.records)
+    assert not any(p.exists() for p in stale)
+    assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["step"] == 6
+
+
+def test_a_full_disk_is_one_line_and_the_last_good_checkpoint_stays(
+        synth_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    real_save = torch.save
+
+    def save(obj: object, path: str, *args: object, **kw: object) -> None:
+        if "ckpt-00000003" in str(path):
+            with open(path, "wb") as f:
+                f.write(b"half a checkpoint")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(obj, path, *args, **kw)
+
+    monkeypatch.setattr(torch, "save", save)
+    assert _train(synth_data, run, "--max-steps", "5", "--ckpt-every", "1", "--keep", "2") == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"{run / 'checkpoints' / 'ckpt-00000003.pt'}: the disk is full" in line
+    assert _steps(run) == [1, 2] and load_checkpoint(run / "checkpoints" / "ckpt-00000002.pt")["step"] == 2
+    assert not [p for p in (run / "checkpoints").iterdir() if ".tmp-" in p.name]
+    RunLock(run).acquire().release()  # the failed run let go of the folder
+
+
+def test_a_full_disk_from_safetensors_keeps_the_final_checkpoint(
+        synth_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import safetensors.torch
+    from safetensors import SafetensorError
+
+    def full(*args: object, **kw: object) -> None:
+        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: '
+                              '"No space left on device" })')
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    run = tmp_path / "run"
+    assert _train(synth_data, run, "--max-steps", "2", "--ckpt-every", "1") == 2
+    line = _error_line(capsys.readouterr().err)
+    assert f"{run / 'model.safetensors'}: the disk is full" in line
+    assert not (run / "model.safetensors").exists() and not (run / "summary.json").exists()
+    assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["step"] == 2  # resumable from the end

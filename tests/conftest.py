@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,12 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real sample data not found at {REALDATA}")
     return REALDATA
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point $HANDPOSE_CACHE (rendered datasets, autotune.json) at a folder of this test session, never the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HANDPOSE_CACHE", str(tmp_path_factory.mktemp("handpose-cache")))
+    yield
+    mp.undo()

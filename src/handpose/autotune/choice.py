@@ -114,11 +114,13 @@ def trial_key(device: Any, preset: str, input_size: int, batch_size: int, mode: 
 def candidates(device_type: str, mode: str, amp: bool | None = None, channels_last: bool | None = None) -> list[Choice]:
     """The settings worth trying on ``device_type`` for ``mode``, narrowed by the flags given (None: auto).
 
-    CPU: fp32 and bf16, each in both layouts. CUDA adds tf32, and fp16 for inference (training in fp16 needs loss
-    scaling, which the trainer does not do). The first candidate is the reference the others are judged against.
+    CPU: fp32 and bf16, each in both layouts. CUDA inference: fp32 (TF32 off), tf32, bf16 and fp16. CUDA training:
+    tf32 (what the trainer's fp32 is: PyTorch runs cuDNN convolutions in TF32 by default) and bf16; fp16 training
+    needs loss scaling, which the trainer does not do. The first candidate is the reference the others are judged
+    against.
     """
     if device_type == "cuda":
-        precisions = ["fp32", "tf32", "bf16"] + (["fp16"] if mode == "infer" else [])
+        precisions = ["fp32", "tf32", "bf16", "fp16"] if mode == "infer" else ["tf32", "bf16"]
     else:
         precisions = ["fp32", "bf16"]
     if amp is not None:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from handpose.commands.train import add_speed_flags
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx")
@@ -27,7 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=0, help="image-reading processes (default 0: in-process)")
-    parser.add_argument("--device", default="cpu", help="PyTorch device for weight files (default cpu)")
+    parser.add_argument("--device", default="cpu", help="device: cpu, cuda or cuda:N (PyTorch weight files; ONNX files "
+                        "through onnxruntime's CUDA provider where installed) (default cpu)")
+    add_speed_flags(parser, "evaluation")
     parser.add_argument("--out", default=None, help="folder for eval_report.json and pck_curve.png")
 
 
@@ -48,6 +52,7 @@ def parse_scales(text: str) -> tuple[float, ...]:
 def run(args: argparse.Namespace) -> int:
     import math
 
+    from handpose.autotune.resolve import parse_flag
     from handpose.evaluate import run_evaluation
 
     report = run_evaluation(
@@ -61,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         workers=args.workers,
         device=args.device,
+        amp=parse_flag(args.amp, "--amp"),
+        channels_last=parse_flag(args.channels_last, "--channels-last"),
     )
     m = report["metrics"]
     print(

@@ -117,8 +117,10 @@ def bench_preset(
         if dev.type == "cuda":
             with torch.autocast("cuda", dtype=torch.float16):
                 report("pytorch fp16 autocast", *timed(lambda: model(x), repeats, warmup=2))
+            model.to(memory_format=torch.channels_last)  # Module.to changes the module itself: model_cl is model
             with torch.autocast("cuda", dtype=torch.float16):
-                report("pytorch fp16 channels_last", *timed(lambda: model_cl(x_cl), repeats, warmup=2))
+                report("pytorch fp16 channels_last", *timed(lambda: model(x_cl), repeats, warmup=2))
+            model.to(memory_format=torch.contiguous_format)
         with torch.autocast(dev.type, dtype=torch.bfloat16):
             # CPUs without native bf16 (AVX2 only) run bf16 convolutions far slower than fp32: probe a small crop
             # first and only measure the full size when the probe says it fits the budget

@@ -9,7 +9,11 @@ PyTorch bf16 runs at full size only when a small-crop probe says it fits a 15 s 
 bf16 run it far slower than fp32); otherwise the estimate from the probe is printed. The exported files are
 cached in the temporary directory between runs, keyed by the model config (``--no-cache`` to re-export).
 
+With ``--device cuda`` the PyTorch rows (and fp16 autocast rows) run on the GPU and onnxruntime uses its CUDA
+provider where this onnxruntime has one (the row says CUDA or CPU); OpenCV DNN stays on the CPU.
+
 Usage: python benchmarks/bench_inference.py [--quick] [--presets lite openpose] [--threads 2] [--repeats N]
+                                             [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -40,14 +44,21 @@ CACHE = Path(tempfile.gettempdir()) / "handpose-bench-inference"
 AIMS = {"openpose": ("<= 0.25 s per crop", lambda s: s <= 0.25), "lite": (">= 30 fps", lambda s: 1.0 / s >= 30)}
 
 
+def _sync() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def timed(fn: Callable[[], object], repeats: int, warmup: int = 1) -> tuple[float, float]:
-    """(median, min) seconds of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    """(median, min) seconds of ``fn`` over ``repeats`` runs after ``warmup`` runs (CUDA work waited for)."""
     for _ in range(warmup):
         fn()
+    _sync()
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - t0)
     return statistics.median(times), min(times)
 
@@ -76,14 +87,19 @@ def onnx_files(preset: str, calib: int, use_cache: bool) -> tuple[Path, Path, st
 
 
 def bench_preset(
-    preset: str, threads: int, repeats: int, calib: int, use_cache: bool, bf16_budget_s: float = 15.0
+    preset: str, threads: int, repeats: int, calib: int, use_cache: bool, bf16_budget_s: float = 15.0,
+    device: str = "cpu",
 ) -> list[tuple[str, float]]:
+    from handpose.inference.backends import onnx_providers
+
     torch.manual_seed(0)
     model = build_model(preset).eval()
     size = model.config.input_size
     crop = sample_crops(size, 1, seed=3)
     x_np = to_network_input(crop)  # (1, 3, S, S)
-    x = torch.from_numpy(x_np)
+    dev = torch.device(device)
+    x = torch.from_numpy(x_np).to(dev)
+    model = model.to(dev)
     fp32, int8, how = onnx_files(preset, calib, use_cache)
     print(f"\n{preset}: {count_parameters(model) / 1e6:.2f} M parameters, input {size} x {size}; onnx {how}")
     rows: list[tuple[str, float]] = []
@@ -98,11 +114,18 @@ def bench_preset(
         x_cl = x.contiguous(memory_format=torch.channels_last)
         report("pytorch fp32 channels_last", *timed(lambda: model_cl(x_cl), repeats, warmup=2))
         model = model.to(memory_format=torch.contiguous_format)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
+        if dev.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.float16):
+                report("pytorch fp16 autocast", *timed(lambda: model(x), repeats, warmup=2))
+            model.to(memory_format=torch.channels_last)  # Module.to changes the module itself: model_cl is model
+            with torch.autocast("cuda", dtype=torch.float16):
+                report("pytorch fp16 channels_last", *timed(lambda: model(x_cl), repeats, warmup=2))
+            model.to(memory_format=torch.contiguous_format)
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
             # CPUs without native bf16 (AVX2 only) run bf16 convolutions far slower than fp32: probe a small crop
             # first and only measure the full size when the probe says it fits the budget
             side = max(16, min(size // 2, 48))
-            small = torch.from_numpy(to_network_input(sample_crops(side, 1, seed=3)))
+            small = torch.from_numpy(to_network_input(sample_crops(side, 1, seed=3))).to(dev)
             probe = timed(lambda: model(small), 1)[0]
             ratio = (size / side) ** 2
             bf16_repeats = max(2, repeats // 2)
@@ -118,9 +141,11 @@ def bench_preset(
                 )
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
+    providers = onnx_providers(device)
     for name, path in (("onnxruntime fp32", fp32), ("onnxruntime int8", int8)):
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        report(name, *timed(lambda s=sess: s.run(["out"], {"image": x_np}), repeats))
+        sess = ort.InferenceSession(str(path), opts, providers=providers)
+        where = "CUDA" if "CUDAExecutionProvider" in sess.get_providers() else "CPU"
+        report(f"{name} ({where})", *timed(lambda s=sess: s.run(["out"], {"image": x_np}), repeats))
     try:
         net = cv2.dnn.readNetFromONNX(str(fp32))
 
@@ -148,6 +173,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: PyTorch rows and onnxruntime (its CUDA "
+                        "provider where installed); OpenCV DNN runs on the CPU (default cpu)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
@@ -160,7 +187,7 @@ def main() -> int:
     )
     t0 = time.perf_counter()
     for preset in args.presets:
-        bench_preset(preset, args.threads, repeats, calib, not args.no_cache)
+        bench_preset(preset, args.threads, repeats, calib, not args.no_cache, device=args.device)
     print(f"\ntotal {time.perf_counter() - t0:.0f} s")
     return 0
 

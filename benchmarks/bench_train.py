@@ -13,7 +13,9 @@ shared, noisy machine disturbs them alike; the figure is the median step time:
 (every variant but fp32 uses the fused AdamW kernel that handpose.training.trainer uses; fp32 uses AdamW's default)
 
 and reports each variant's samples/s and its ratio to the baseline, then what ``handpose train`` picks by default
-on this device (bf16 only on CUDA and AMX CPUs). On a CPU without AMX, bf16 is slower (emulated, or AVX512-BF16
+on this device (``--amp auto --channels-last auto``: handpose.autotune's cached or freshly measured choice, at
+this preset, size and batch) beside the old rule (bf16 only on CUDA and AMX CPUs). On CUDA, fp32 means PyTorch's
+default (cuDNN convolutions in TF32). On a CPU without AMX, bf16 is slower (emulated, or AVX512-BF16
 alone), and a variant whose first step is over ``--give-up`` times the baseline's is dropped after that step.
 
 Usage:
@@ -31,6 +33,7 @@ from collections.abc import Callable
 
 import torch
 
+from handpose.autotune.resolve import training_choice
 from handpose.model.cpm import build_model, count_parameters, preset
 from handpose.training.losses import cpm_loss
 from handpose.training.speed import channels_last_default, native_bf16
@@ -138,11 +141,18 @@ def main() -> int:
         if name not in times:
             print(f"{name:14s} {'-':>10s} {first[name] / first['fp32']:6.1f}x slower (first step; dropped)")
     amp, cl = native_bf16(device), channels_last_default(device, preset(args.preset))
-    default = {(True, True): "bf16+cl", (True, False): "bf16", (False, True): "channels_last"}.get((amp, cl), "fp32")
-    if default in times:
-        speed = batch / statistics.median(times[default])
-        print(f"\nhandpose train's default here ({default}): {speed:.3f} samples/s = {speed / base:.2f}x the plain "
-              f"fp32 eager loop ({base:.3f} samples/s)")
+    rule = {(True, True): "bf16+cl", (True, False): "bf16", (False, True): "channels_last"}.get((amp, cl), "fp32")
+    t0 = time.perf_counter()
+    choice = training_choice(preset(args.preset), args.size, batch, device)  # handpose train's: cached or measured
+    tuned = {(True, True): "bf16+cl", (True, False): "bf16", (False, True): "channels_last"}.get(
+        (choice.amp, choice.channels_last), "fp32")
+    print(f"\nhandpose train's --amp/--channels-last auto here: {choice.name} -> variant {tuned} "
+          f"(autotune took {time.perf_counter() - t0:.1f} s; the old rule would pick {rule})")
+    for label, name in (("auto", tuned), ("old rule", rule)):
+        if name in times:
+            speed = batch / statistics.median(times[name])
+            print(f"{label:9s} ({name}): {speed:.3f} samples/s = {speed / base:.2f}x the plain fp32 eager loop "
+                  f"({base:.3f} samples/s)")
     best = max(times, key=lambda n: batch / statistics.median(times[n]))
     print(f"fastest variant: {best} ({batch / statistics.median(times[best]) / base:.2f}x)")
     return 0

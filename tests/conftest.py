@@ -59,3 +59,12 @@ def tiny_cpm() -> Callable[[int], Any]:
         return model
 
     return make
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Point $HANDPOSE_CACHE (rendered datasets, autotune.json) at a folder of this test session, never the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("HANDPOSE_CACHE", str(tmp_path_factory.mktemp("handpose-cache")))
+    yield
+    mp.undo()

@@ -126,3 +126,20 @@ def cap_workers(requested: int, flag: str = "--workers") -> int:
                                             cpus)
         return cpus
     return requested
+
+
+def check_device(device: str) -> None:
+    """ValueError naming ``--device`` when it is not a torch device this machine has (CUDA without a GPU)."""
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        parsed = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {device!r}: not a device name ({exc}); use cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")

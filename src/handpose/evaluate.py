@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from handpose.config import DataConfig
 from handpose.data.crop import sample_box
@@ -31,6 +33,8 @@ from handpose.metrics import AUC_NORM_PX, box_sizes, format_metrics, keypoint_me
 from handpose.metrics import pck_from_distances as _pck
 
 LOG = logging.getLogger(__name__)
+
+READ_THREADS = 2  # image-reading threads of an in-process evaluation (workers=0)
 
 
 def _prepare_one(spec: CropSpec, sample: Sample) -> Prepared | str:
@@ -60,12 +64,17 @@ def _collate(items: list[tuple[int, Prepared | str]]) -> list[tuple[int, Prepare
 
 
 def _batches(
-    samples: Sequence[Sample], spec: CropSpec, batch_size: int, workers: int
+    samples: Sequence[Sample], spec: CropSpec, batch_size: int, workers: int, threads: int = READ_THREADS
 ) -> Iterator[list[tuple[int, Prepared | str]]]:
-    """Batches of prepared crops, read in ``workers`` processes (0: in this process)."""
-    if workers <= 0:
+    """Batches of prepared crops in sample order, read in ``workers`` processes, or (``workers`` 0) in ``threads``
+    threads of this process that read ahead while the network runs (image decoding and warping release the GIL);
+    ``threads`` <= 1 reads one image after another in this thread."""
+    if workers <= 0 and threads <= 1:
         for start in range(0, len(samples), batch_size):
             yield [(i, _prepare_one(spec, samples[i])) for i in range(start, min(start + batch_size, len(samples)))]
+        return
+    if workers <= 0:
+        yield from _thread_batches(samples, spec, batch_size, threads)
         return
     from torch.utils.data import DataLoader
 
@@ -80,6 +89,34 @@ def _batches(
     yield from loader
 
 
+def _thread_batches(
+    samples: Sequence[Sample], spec: CropSpec, batch_size: int, threads: int
+) -> Iterator[list[tuple[int, Prepared | str]]]:
+    """:func:`_batches` with a thread pool: at most two batches of crops are read ahead (bounded memory)."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    pending: deque[tuple[int, Future[Prepared | str]]] = deque()
+    todo = iter(range(len(samples)))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="eval-read") as pool:
+        for i in todo:
+            pending.append((i, pool.submit(_prepare_one, spec, samples[i])))
+            if len(pending) >= 2 * batch_size:
+                break
+        batch: list[tuple[int, Prepared | str]] = []
+        while pending:
+            i, future = pending.popleft()
+            batch.append((i, future.result()))
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt, pool.submit(_prepare_one, spec, samples[nxt])))
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
+
 def evaluate(
     model: Any,
     samples: Sequence[Sample],
@@ -90,6 +127,8 @@ def evaluate(
     scales: Sequence[float] = (1.0,),
     workers: int = 0,
     keep_predictions: bool = False,
+    threads: int = READ_THREADS,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """Metrics of ``model`` on ``samples`` (each cropped around its ground-truth box).
 
@@ -98,6 +137,8 @@ def evaluate(
             a :class:`~handpose.inference.predictor.Predictor` (its crop settings and backend are used; ``data_cfg`` is
             ignored), or a path to a model file (loaded on ``device``).
         data_cfg: the crop settings (input size, box padding, left-hand mirroring); default: the model's.
+        workers: image-reading processes; 0 reads in ``threads`` threads of this process, ahead of the network.
+        progress: show a progress bar (on a terminal only: stderr must be one).
         keep_predictions: also return ``"predictions"`` (per sample: key, keypoints [[x, y, score] x 21]) and
             the arrays ``"_arrays"`` (pred, gt, boxes, head sizes) used by :func:`run_evaluation`'s plot.
 
@@ -118,7 +159,9 @@ def evaluate(
     scores = np.zeros((n, NUM_KEYPOINTS), np.float32)
     ok = np.zeros(n, bool)
     skipped: Counter[str] = Counter()
-    for batch in _batches(samples, predictor.spec, max(1, int(batch_size)), int(workers)):
+    bar = tqdm(total=n, unit="hand", desc="eval", disable=not (progress and sys.stderr.isatty()))
+    for batch in _batches(samples, predictor.spec, max(1, int(batch_size)), int(workers), int(threads)):
+        bar.update(len(batch))
         good = [(i, p) for i, p in batch if isinstance(p, Prepared)]
         for i, p in batch:
             if not isinstance(p, Prepared):
@@ -129,6 +172,7 @@ def evaluate(
         results = predictor.predict_prepared([p for _, p in good])
         for (i, _), r in zip(good, results):
             pred[i], scores[i], ok[i] = r.keypoints, r.scores, True
+    bar.close()
     if skipped:
         LOG.warning("evaluation skipped %d of %d samples: %s", sum(skipped.values()), n, dict(skipped))
     used = [samples[i] for i in np.flatnonzero(ok)]
@@ -153,6 +197,18 @@ def evaluate(
         ]
         result["_arrays"] = {"pred": pred[ok], "gt": gt, "boxes": boxes, "head_sizes": heads}
     return result
+
+
+def _tuned(predictor: Predictor, samples: Sequence[Sample], batch_size: int, amp: bool | None,
+           channels_last: bool | None) -> Predictor:
+    """``predictor`` with the speed settings measured on the first batch's crops (``handpose.autotune``)."""
+    from handpose.autotune.resolve import trial_crops, tune_predictor
+
+    first = [p for p in (_prepare_one(predictor.spec, s) for s in samples[: max(1, batch_size)])
+             if isinstance(p, Prepared)]
+    if not first:
+        return predictor
+    return tune_predictor(predictor, trial_crops(predictor, first), amp, channels_last)
 
 
 def _reason(message: str) -> str:
@@ -236,10 +292,13 @@ def run_evaluation(
     out: str | Path | None = None,
     workers: int = 0,
     device: str = "cpu",
+    amp: bool | None = False,
+    channels_last: bool | None = False,
 ) -> dict[str, Any]:
     """The ``handpose eval`` run: evaluate a model file on a dataset split; write ``eval_report.json`` and
     ``pck_curve.png`` into ``out`` (when given). Returns the report (metrics, per-keypoint PCK by name,
-    curves, settings)."""
+    curves, settings). ``amp`` / ``channels_last``: bf16 autocast and the channels-last layout for a PyTorch
+    model, None for the faster (``handpose.autotune``, timed on the first batch's crops)."""
     from handpose.data.formats import load_splits
 
     if split not in ("val", "train", "all"):
@@ -250,7 +309,11 @@ def run_evaluation(
     if not samples:
         raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val)")
     LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)
-    result = evaluate(predictor, samples, None, batch_size, device, flip_test, scales, workers, keep_predictions=True)
+    predictor = predictor.with_options(flip_test=flip_test, scales=scales)
+    if amp is not False or channels_last is not False:
+        predictor = _tuned(predictor, samples, batch_size, amp, channels_last)
+    result = evaluate(predictor, samples, None, batch_size, device, flip_test, scales, workers, keep_predictions=True,
+                      progress=True)
     arrays = result.pop("_arrays")
     if result["num_samples"] == 0:
         raise ValueError(f"{data}: none of the {len(samples)} {split} samples could be evaluated: {result['skipped']}")

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 
+from handpose.commands.train import add_speed_flags
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx")
@@ -29,7 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--workers", type=int, default=0, help="image-reading processes (default 0: in-process)")
-    parser.add_argument("--device", default="cpu", help="PyTorch device for weight files (default cpu)")
+    parser.add_argument("--device", default="cpu", help="device: cpu, cuda or cuda:N (PyTorch weight files; ONNX files "
+                        "through onnxruntime's CUDA provider where installed) (default cpu)")
+    add_speed_flags(parser, "evaluation")
     parser.add_argument("--out", default=None, help="folder for eval_report.json and pck_curve.png")
 
 
@@ -47,25 +51,11 @@ def parse_scales(text: str) -> tuple[float, ...]:
     return tuple(out)
 
 
-def check_device(device: str) -> None:
-    """ValueError naming ``--device`` when it is not a torch device this machine has (CUDA without a GPU)."""
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"--device {device!r}: not a device name ({exc}); use cpu, cuda or cuda:N") from None
-    if parsed.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-
-
 def run(args: argparse.Namespace) -> int:
     import math
 
-    from handpose.config_checks import cap_workers
+    from handpose.autotune.resolve import parse_flag
+    from handpose.config_checks import cap_workers, check_device
     from handpose.evaluate import run_evaluation
     from handpose.files import ensure_writable_folder
 
@@ -87,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         workers=args.workers,
         device=args.device,
+        amp=parse_flag(args.amp, "--amp"),
+        channels_last=parse_flag(args.channels_last, "--channels-last"),
     )
     m = report["metrics"]
     print(

@@ -21,15 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
+import numpy as np
+from tqdm import tqdm
 
+from handpose.commands.train import add_speed_flags
 from handpose.data.images import IMAGE_SUFFIXES
 from handpose.inference.predictor import Predictor
-from handpose.inference.prepare import read_image
+from handpose.inference.prepare import check_image, read_image
 
 MANIFEST = ".handpose-predictions"  # one file name per line: what predict wrote into the folder
 
@@ -67,7 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
     parser.add_argument("--flip", action="store_true", help="flip test: also run the mirrored crop and average")
     parser.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 1.0,0.75,1.25")
-    parser.add_argument("--device", default="cpu", help="PyTorch device for weight files (default cpu)")
+    parser.add_argument("--device", default="cpu", help="device: cpu, cuda or cuda:N (PyTorch weight files; ONNX files "
+                        "through onnxruntime's CUDA provider where installed) (default cpu)")
+    add_speed_flags(parser, "prediction")
     parser.add_argument("--no-maps", action="store_true", help="skip the belief-map figure")
 
 
@@ -86,28 +92,39 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handpose.autotune.resolve import parse_flag
     from handpose.commands.evaluate import parse_scales
+    from handpose.config_checks import check_device
+    from handpose.files import ensure_writable_folder
 
+    check_device(args.device)
     box = parse_box(args.box)
     images = list_images(args.input)
+    ensure_writable_folder(args.out, "--out")  # before any work
     predictor = Predictor.from_file(
         args.model, device=args.device, flip_test=args.flip, scales=parse_scales(args.scales)
     )
     out = OutputFolder(args.out)
     if predictor.stages == 1 and not args.no_maps:
         print("note: the model file holds only the last stage's maps (ONNX), so NAME_maps.png shows that stage")
+    speed = {"amp": parse_flag(args.amp, "--amp"), "channels_last": parse_flag(args.channels_last, "--channels-last")}
     failed: list[tuple[Path, str]] = []
-    for path, name in zip(images, output_names(images)):
+    bar = tqdm(total=len(images), unit="image", desc="predict", disable=len(images) < 2 or not sys.stderr.isatty())
+    for path, name, image in _read_ahead(images, output_names(images)):
+        bar.update(1)
         try:
+            if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial input
+                predictor, speed = _tuned(predictor, image, box, args.left, speed), None
             written = predict_to_files(
-                predictor, path, out, box=box, is_left=args.left, maps=not args.no_maps, name=name
+                predictor, path, out, box=box, is_left=args.left, maps=not args.no_maps, name=name, image=image
             )
         except (ValueError, FileNotFoundError, OSError) as exc:
             if len(images) == 1:
                 raise
             failed.append((path, str(exc)))
             continue
-        print(f"{path}: " + ", ".join(str(p) for p in written))
+        tqdm.write(f"{path}: " + ", ".join(str(p) for p in written))
+    bar.close()
     if failed:
         print(f"skipped {len(failed)} of {len(images)} images:")
         for path, why in failed:
@@ -115,6 +132,47 @@ def run(args: argparse.Namespace) -> int:
         if len(failed) == len(images):
             raise ValueError(f"no image in {args.input} could be processed")
     return 0
+
+
+def _read_ahead(
+    images: Sequence[Path], names: Sequence[str], threads: int = 2
+) -> Iterator[tuple[Path, str, np.ndarray | Exception]]:
+    """(path, output name, image or the error reading it) in order, decoded by ``threads`` threads a few images
+    ahead of the network and the file writing."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    def read(path: Path) -> np.ndarray | Exception:
+        try:
+            return read_image(path)
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            return exc
+
+    todo = iter(zip(images, names))
+    pending: deque[tuple[Path, str, Future[np.ndarray | Exception]]] = deque()
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict-read") as pool:
+        for path, name in todo:
+            pending.append((path, name, pool.submit(read, path)))
+            if len(pending) >= 2 * threads:
+                break
+        while pending:
+            path, name, future = pending.popleft()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt[0], nxt[1], pool.submit(read, nxt[0])))
+            yield path, name, future.result()
+
+
+def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[float] | None, is_left: bool,
+           speed: dict[str, bool | None]) -> Predictor:
+    """``predictor`` with the speed settings measured on ``image``'s crop (``handpose.autotune``); unchanged when
+    ``image`` could not be read (the caller reports that)."""
+    from handpose.autotune.resolve import trial_crops, tune_predictor
+
+    if isinstance(image, Exception):
+        return predictor
+    prepared = predictor.spec.prepare(check_image(image), box, is_left)
+    return tune_predictor(predictor, trial_crops(predictor, [prepared]), speed["amp"], speed["channels_last"])
 
 
 def list_images(path: str | Path) -> list[Path]:
@@ -164,10 +222,12 @@ def predict_to_files(
     is_left: bool = False,
     maps: bool = True,
     name: str | None = None,
+    image: np.ndarray | Exception | None = None,
 ) -> list[Path]:
     """Predict one image and write NAME.json, NAME_overlay.png and (with ``maps``) NAME_maps.png into ``out_dir``.
 
-    NAME is ``name`` (see :func:`output_names` for a folder of images), default the image's stem. Returns the
+    NAME is ``name`` (see :func:`output_names` for a folder of images), default the image's stem. ``image`` is the
+    image already read (or the error reading it raised), default: read from ``image_path``. Returns the
     written paths. FileNotFoundError / ValueError for an unreadable image, a box off the image, or an output that
     would replace a file predict did not write (an input image, an annotation); nothing is written then.
     """
@@ -180,7 +240,9 @@ def predict_to_files(
         [out.path / f"{stem}_maps.png"] if maps else [])
     for target in targets:
         out.check(target, image_path)
-    image = read_image(image_path)
+    if isinstance(image, Exception):
+        raise image
+    image = read_image(image_path) if image is None else image
     pred = predictor.predict(image, box=box, is_left=is_left, keep_maps=maps)
     out_dir = out.path
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,18 @@ def _default_of(dest: str) -> Any:
     return getattr(section, found[1])
 
 
+def add_speed_flags(group: Any, what: str) -> None:
+    """``--amp [auto|on|off]`` / ``--no-amp`` and ``--channels-last [auto|on|off]`` / ``--no-channels-last``
+    (shared by train, eval and predict; default auto: measured on first use, see handpose.autotune)."""
+    for flag, text in (("amp", "bf16 autocast (fp16 also on CUDA for inference)"),
+                       ("channels-last", "channels-last memory format")):
+        dest = flag.replace("-", "_")
+        group.add_argument(f"--{flag}", dest=dest, nargs="?", const="on", default=None,
+                           choices=("auto", "on", "off"), help=f"{text}: auto (default: the faster of on and off "
+                           f"{what} here, timed on first use and cached), on, or off")
+        group.add_argument(f"--no-{flag}", dest=dest, action="store_const", const="off", help=f"--{flag} off")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from handpose.data.formats import ALIASES, FORMATS, ORDERS
     from handpose.model.cpm import PRESETS
@@ -141,10 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--keep", type=int, help="checkpoints kept (the newest)")
     g = parser.add_argument_group("speed and hardware")
     opt("--device", help="auto, cpu, cuda or cuda:N (auto: this process's GPU under torchrun, else cuda, else cpu)")
-    opt("--amp", action=bool_opt, help="bf16 autocast (default: on where it measured faster than fp32: CUDA, "
-        "CPUs with AMX; on other CPUs, AVX512-BF16 ones included, bf16 measured slower than fp32)")
-    opt("--channels-last", action=bool_opt, help="channels-last memory format (default: on for CUDA and for the "
-        "MobileNet (lite) preset; for VGG presets on a CPU, on with AVX-512 and off without, as measured)")
+    add_speed_flags(g, "training run")
     opt("--compile", action=bool_opt, help="torch.compile the model (slow start, faster steps)")
     opt("--workers", type=int, help="data-loading worker processes")
     opt("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -170,13 +179,21 @@ def _apply(cfg: Any, args: argparse.Namespace) -> Any:
     return dataclasses.replace(cfg, dataset=data_cfg, **top)
 
 
-def config_from_args(args: argparse.Namespace) -> Any:
-    """The resolved TrainConfig: defaults (or the resumed run's stored settings), then the options given."""
+def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool = True) -> Any:
+    """The resolved TrainConfig: defaults (or the resumed run's stored settings), then the options given.
+
+    ``--amp`` / ``--channels-last`` auto (the default; on --resume only when given as ``auto``, else the run's
+    stored choice stays) become plain bools by measurement (unless ``speed`` is False); ``measure`` replaces the
+    timing (tests)."""
+    from handpose.autotune.resolve import parse_flag
     from handpose.config import TrainConfig, from_dict
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
     from handpose.training.recipes import default_preset, recipe_config
-    from handpose.training.speed import channels_last_default, native_bf16
+
+    given = {"amp": args.amp, "channels_last": args.channels_last}
+    args = argparse.Namespace(**vars(args))
+    args.amp, args.channels_last = parse_flag(args.amp, "--amp"), parse_flag(args.channels_last, "--channels-last")
 
     if args.resume is not None:
         ckpt = find_checkpoint(args.resume)
@@ -185,26 +202,46 @@ def config_from_args(args: argparse.Namespace) -> Any:
         base = dataclasses.replace(base, resume=str(ckpt), out=str(run_dir), stop_at_step=None, time_limit=None)
         if args.preset is not None or args.input_size is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size cannot change it")
-        return _apply(base, args)
+        resumed = _apply(base, args)
+        if "auto" not in given.values() or not speed:
+            return resumed
+        args.amp = resumed.amp if given["amp"] != "auto" else args.amp
+        args.channels_last = resumed.channels_last if given["channels_last"] != "auto" else args.channels_last
+        return _with_speed(resumed, args, measure)
     base = recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
     cfg = _apply(base, args)
-    if args.amp is None or args.channels_last is None:
-        import torch
-
-        device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        if args.amp is None:  # bf16 where it measured faster (CUDA, AMX CPUs), else fp32
-            cfg = dataclasses.replace(cfg, amp=native_bf16(torch.device(device)))
-        if args.channels_last is None:  # the layout measured faster for this model here
-            cfg = dataclasses.replace(cfg, channels_last=channels_last_default(torch.device(device), cfg.model))
     if cfg.epochs is None and cfg.max_steps is None:
         cfg = dataclasses.replace(cfg, epochs=100.0)
-    return cfg
+    return _with_speed(cfg, args, measure) if speed else cfg
+
+
+def _with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
+    """``cfg`` with ``--amp`` / ``--channels-last`` auto resolved to plain bools by measurement (handpose.autotune)."""
+    from handpose.config_checks import check_device
+
+    check_device(cfg.device)  # before a speed trial would run on it
+    if args.amp is not None and args.channels_last is not None:
+        return cfg
+    import torch
+
+    from handpose.autotune.resolve import training_choice
+
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if cfg.threads and torch.device(device).type == "cpu":
+        torch.set_num_threads(cfg.threads)  # the trial measures with the run's threads
+    choice = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device, args.amp,
+                             args.channels_last, measure)
+    amp = choice.amp if args.amp is None else args.amp
+    return dataclasses.replace(cfg, amp=amp, channels_last=choice.channels_last)
 
 
 def run(args: argparse.Namespace) -> int:
     from handpose.config import to_dict
+    from handpose.training.run_folder import check_run_folder
     from handpose.training.trainer import train
 
+    plain = config_from_args(args, speed=False)
+    check_run_folder(plain.out, plain.resume, plain.overwrite)  # refused before any speed trial or rendering
     cfg = config_from_args(args)
     summary = train(cfg)
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):

@@ -6,6 +6,7 @@ only (S = 1; an exported ONNX file has only the last stage).
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,15 +26,27 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """A CPM in PyTorch, run where its parameters live (the caller's model is never moved or left in eval mode)."""
+    """A CPM in PyTorch, run where its parameters live (the caller's model is never moved or left in eval mode).
 
-    def __init__(self, model: Any, autocast_bf16: bool = False):
-        self.model = model
+    ``precision`` (fp32, tf32, bf16, fp16; ``autocast_bf16`` is the older spelling of bf16) and ``channels_last``
+    are the speed settings (``handpose.autotune`` picks them by measurement); with ``channels_last`` the backend
+    runs its own channels-last copy of the model.
+    """
+
+    def __init__(self, model: Any, autocast_bf16: bool = False, precision: str | None = None,
+                 channels_last: bool = False):
+        import torch
+
+        self.channels_last = bool(channels_last)
+        self.model = copy.deepcopy(model).to(memory_format=torch.channels_last) if self.channels_last else model
         self.stages = int(model.config.stages)
-        self.autocast_bf16 = autocast_bf16
+        self.precision = precision or ("bf16" if autocast_bf16 else "fp32")
+        self.autocast_bf16 = self.precision == "bf16"
 
     def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
         import torch
+
+        from handpose.autotune.precision import precision
 
         param = next(self.model.parameters())
         was_training = self.model.training
@@ -41,7 +54,9 @@ class TorchBackend:
         try:
             with torch.inference_mode():
                 inp = torch.from_numpy(np.ascontiguousarray(x)).to(param.device)  # (N, 3, H, W)
-                with torch.autocast(param.device.type, dtype=torch.bfloat16, enabled=self.autocast_bf16):
+                if self.channels_last:
+                    inp = inp.contiguous(memory_format=torch.channels_last)
+                with precision(self.precision, param.device.type):
                     outs = self.model(inp)  # S x (N, 22, h, w)
                 chosen = outs if all_stages else outs[-1:]
                 return torch.stack([o.float() for o in chosen]).cpu().numpy()  # (S, N, 22, h, w)
@@ -49,8 +64,25 @@ class TorchBackend:
             self.model.train(was_training)
 
 
+def onnx_providers(device: str | None) -> list[Any]:
+    """onnxruntime's execution providers for ``device``: CUDA (then CPU) for ``cuda`` / ``cuda:N`` where this
+    onnxruntime has it, else the CPU with one warning."""
+    import onnxruntime as ort
+
+    dev = str(device or "cpu")
+    if not dev.startswith("cuda"):
+        return ["CPUExecutionProvider"]
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        LOG.warning("--device %s: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu); running "
+                    "the ONNX model on the CPU", dev)
+        return ["CPUExecutionProvider"]
+    index = int(dev.split(":", 1)[1]) if ":" in dev else 0
+    return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+
+
 class OnnxBackend:
-    """An exported handpose ONNX file in onnxruntime (input ``image``, output ``out`` = the last stage's maps).
+    """An exported handpose ONNX file in onnxruntime (input ``image``, output ``out`` = the last stage's maps), on
+    the CPU or, with ``device="cuda"``, onnxruntime's CUDA provider where it has one (the CPU otherwise, warned).
 
     The input shape is read at load time. A file exported with a fixed batch (``export_onnx(..., dynamic=False)``,
     ``handpose export --static-shape``: 1 x 3 x S x S) is run a fixed-size chunk at a time, so flip test and
@@ -59,14 +91,22 @@ class OnnxBackend:
 
     stages = 1
 
-    def __init__(self, path: str | Path, threads: int | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None, device: str | None = "cpu"):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = int(threads)
         self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        providers = onnx_providers(device)
+        self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        self.device = "cpu"
+        if len(providers) > 1:  # CUDA asked for: onnxruntime drops it silently when its CUDA libraries do not load
+            if "CUDAExecutionProvider" in self.session.get_providers():
+                self.device = str(device)
+            else:
+                LOG.warning("--device %s: onnxruntime could not start CUDA (see its log); running the ONNX model "
+                            "on the CPU", device)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.output_name = self.session.get_outputs()[0].name

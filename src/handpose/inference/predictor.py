@@ -128,11 +128,9 @@ class Predictor:
         if kind == "onnx":
             model_cfg, data_cfg = artifact.read_onnx_configs(path)
             try:
-                backend: Backend = OnnxBackend(path)
+                backend: Backend = OnnxBackend(path, device=device)
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ValueError(f"onnxruntime cannot load {path}: {exc}") from exc
-            if device not in ("cpu", None):
-                LOG.warning("ONNX models run on the CPU with onnxruntime; ignoring device=%s", device)
         else:
             model = artifact.load_model(path, map_location=device)
             model_cfg = model.config

@@ -110,6 +110,21 @@ def same_run(folder: str | Path, resume: str | Path | None) -> bool:
     return source == Path(folder).resolve()
 
 
+def check_run_folder(folder: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> None:
+    """Raise what :func:`open_run_folder` would raise (busy, holds another run, unwritable), changing nothing; the
+    command calls it before work that precedes training (rendering data, measuring speed settings)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise ValueError(f"--out {folder} is a file, not a folder")
+    with RunLock(folder):
+        if not (overwrite and resume is None) and not same_run(folder, resume) and run_files(folder):
+            raise RunExistsError(
+                f"--out {folder} already holds a training run; continue it with --resume {folder}, or start a new "
+                "one there with --overwrite (deletes that run's files), or choose another --out")
+
+
 def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> RunLock:
     """Lock ``folder`` for this run and make it ready; returns the held lock (release it when the run ends).
 

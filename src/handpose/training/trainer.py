@@ -64,7 +64,6 @@ from handpose.training.setup import (
     total_steps,
 )
 from handpose.training.signals import StopRequest
-from handpose.training.speed import native_bf16
 from handpose.training.validation import better, validate, validation_images
 
 LOG = logging.getLogger(__name__)
@@ -153,9 +152,6 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_total)
         if resume_state is not None:
             self._restore(resume_state)
-        if cfg.amp and not native_bf16(device):
-            LOG.warning("bf16 autocast on %s without AMX / CUDA bf16 measured slower than fp32; consider --no-amp",
-                        device)
         self.step_model: torch.nn.Module = self.model
         if info.enabled:
             from torch.nn.parallel import DistributedDataParallel

@@ -1,0 +1,252 @@
+"""Pick the fastest sound speed setting (precision x memory layout) by measuring it, and remember the answer.
+
+A :class:`Choice` is one candidate: a precision (``fp32``; ``bf16`` / ``fp16`` autocast; ``tf32``: fp32 with
+TF32 tensor cores, CUDA only) and the channels-last layout or not. :func:`choose` looks the :class:`TrialKey`
+(device, CPU or GPU model, torch version, threads, preset, input size, batch, train or infer) up in the JSON cache
+``<cache>/autotune.json`` (``$HANDPOSE_CACHE``, default ``~/.cache/handpose``); what is missing there it measures
+with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound, writes the cache and
+logs the choice with every measured ratio in one line. Explicit flags narrow the candidates (``--no-amp`` keeps
+the fp32 ones, ``--channels-last`` the channels-last ones); both given means no trial at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+LOG = logging.getLogger(__name__)
+
+CACHE_FILE = "autotune.json"
+CACHE_VERSION = 1
+MAX_KEYPOINT_SHIFT_PX = 0.5  # mean decoded-keypoint move vs fp32 that an inference candidate may cause
+MAX_LOSS_CHANGE = 0.05  # relative change of the first training step's loss vs fp32 a candidate may cause
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One speed setting: ``precision`` in fp32 / tf32 / bf16 / fp16 and the channels-last layout."""
+
+    precision: str = "fp32"
+    channels_last: bool = False
+
+    @property
+    def name(self) -> str:
+        """``fp32``, ``fp32+cl``, ``bf16``, ``bf16+cl``, ..."""
+        return self.precision + ("+cl" if self.channels_last else "")
+
+    @property
+    def amp(self) -> bool:
+        """Whether this is autocast to a 16-bit float (what ``--amp`` turns on)."""
+        return self.precision in ("bf16", "fp16")
+
+    @classmethod
+    def from_name(cls, name: str) -> Choice:
+        """Inverse of :attr:`name`."""
+        precision, _, layout = name.partition("+")
+        return cls(precision, layout == "cl")
+
+
+@dataclass(frozen=True)
+class TrialKey:
+    """What a measurement holds for: a new value of any field means a new trial."""
+
+    device: str  # "cpu" or "cuda"
+    hardware: str  # the CPU's model name, or the GPU's
+    torch: str
+    threads: int  # torch's CPU threads (0 on CUDA)
+    preset: str
+    input_size: int
+    batch_size: int
+    mode: str  # "train" (forward + backward + optimizer step) or "infer" (forward only)
+
+    def text(self) -> str:
+        """The cache's key: every field, '|'-separated."""
+        return "|".join(str(v) for v in asdict(self).values())
+
+
+@dataclass
+class Trial:
+    """One candidate's measurement: seconds per step (median) and what its soundness is judged on."""
+
+    seconds: float
+    finite: bool = True
+    batch: int = 1  # samples per timed step
+    loss: float | None = None  # train: the first step's loss (same weights and batch for every candidate)
+    keypoints: np.ndarray | None = None  # infer: (N, 21, 2) decoded keypoints in crop px of the trial input
+
+
+Measure = Callable[[Sequence[Choice]], dict[Choice, Trial]]
+
+
+def cpu_model_name() -> str:
+    """The CPU's model name as lscpu shows it (``/proc/cpuinfo``), else ``platform.processor()``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def trial_key(device: Any, preset: str, input_size: int, batch_size: int, mode: str) -> TrialKey:
+    """The key of a trial of ``preset`` at ``input_size`` x ``batch_size`` on ``device`` (a torch.device or str)."""
+    import torch
+
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        hardware, threads = torch.cuda.get_device_name(dev), 0
+    else:
+        hardware, threads = cpu_model_name(), torch.get_num_threads()
+    return TrialKey(dev.type, hardware, torch.__version__, threads, preset, int(input_size), int(batch_size), mode)
+
+
+def candidates(device_type: str, mode: str, amp: bool | None = None, channels_last: bool | None = None) -> list[Choice]:
+    """The settings worth trying on ``device_type`` for ``mode``, narrowed by the flags given (None: auto).
+
+    CPU: fp32 and bf16, each in both layouts. CUDA inference: fp32 (TF32 off), tf32, bf16 and fp16. CUDA training:
+    tf32 (what the trainer's fp32 is: PyTorch runs cuDNN convolutions in TF32 by default) and bf16; fp16 training
+    needs loss scaling, which the trainer does not do. The first candidate is the reference the others are judged
+    against.
+    """
+    if device_type == "cuda":
+        precisions = ["fp32", "tf32", "bf16", "fp16"] if mode == "infer" else ["tf32", "bf16"]
+    else:
+        precisions = ["fp32", "bf16"]
+    if amp is not None:
+        precisions = [p for p in precisions if (p in ("bf16", "fp16")) == amp]
+    layouts = [False, True] if channels_last is None else [channels_last]
+    return [Choice(p, cl) for p in precisions for cl in layouts]
+
+
+def cache_path() -> Path:
+    """``$HANDPOSE_CACHE/autotune.json`` (default ``~/.cache/handpose/autotune.json``)."""
+    from handpose.training.data import cache_root
+
+    return cache_root() / CACHE_FILE
+
+
+def read_cache(path: Path) -> dict[str, Any]:
+    """The cache's entries (key text -> entry); empty when the file is missing, unreadable or of another version."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("entries"), dict):
+        return {}
+    return data["entries"]
+
+
+def write_cache(path: Path, key: TrialKey, results: dict[str, dict[str, Any]], trial_s: float) -> None:
+    """Merge one key's results into the cache file (atomic replace; other keys are kept)."""
+    from handpose.files import atomic_write
+
+    entries = read_cache(path)
+    entries[key.text()] = {
+        "key": asdict(key),
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        "trial_seconds": round(trial_s, 2),
+        "results": results,
+    }
+    text = json.dumps({"version": CACHE_VERSION, "entries": entries}, indent=1, sort_keys=True) + "\n"
+    try:
+        atomic_write(path, lambda tmp: tmp.write_text(text))
+    except OSError as exc:  # a read-only home should not stop a run; it only re-measures next time
+        LOG.warning("autotune: cannot write the cache %s (%s); the trial will run again next time", path, exc)
+
+
+def judge(trials: dict[Choice, Trial], reference: Choice) -> dict[str, dict[str, Any]]:
+    """Per candidate name: samples/s, sound or not, and why not; judged against ``reference``'s numbers."""
+    ref = trials.get(reference)
+    out: dict[str, dict[str, Any]] = {}
+    for choice, t in trials.items():
+        why = ""
+        if not t.finite or not math.isfinite(t.seconds) or t.seconds <= 0:
+            why = "non-finite output"
+        elif ref is not None and choice != reference:
+            if t.keypoints is not None and ref.keypoints is not None:
+                shift = float(np.linalg.norm(t.keypoints - ref.keypoints, axis=-1).mean())
+                if not shift < MAX_KEYPOINT_SHIFT_PX:
+                    why = f"keypoints moved {shift:.2f} px vs {reference.name}"
+            if t.loss is not None and ref.loss is not None:
+                change = abs(t.loss - ref.loss) / max(abs(ref.loss), 1e-12)
+                if not change < MAX_LOSS_CHANGE:
+                    why = f"loss {change:.1%} off {reference.name}'s"
+        rate = t.batch / t.seconds if t.seconds > 0 and math.isfinite(t.seconds) else 0.0
+        out[choice.name] = {"samples_per_s": round(rate, 3), "sound": not why, **({"why": why} if why else {})}
+    return out
+
+
+def choose(
+    key: TrialKey,
+    measure: Measure | None,
+    amp: bool | None = None,
+    channels_last: bool | None = None,
+    path: Path | None = None,
+) -> Choice | None:
+    """The fastest sound candidate for ``key`` (see the module docstring); ``amp`` / ``channels_last`` are the
+    explicit flags (None: auto). Measures only when the cache lacks an allowed candidate; with ``measure`` None
+    (a torchrun process, which must not measure apart from its peers) returns None then instead."""
+    allowed = candidates(key.device, key.mode, amp, channels_last)
+    if len(allowed) == 1:
+        return allowed[0]
+    path = path or cache_path()
+    entry = read_cache(path).get(key.text(), {})
+    results: dict[str, dict[str, Any]] = dict(entry.get("results", {}))
+    missing = [c for c in allowed if c.name not in results]
+    trial_s = float(entry.get("trial_seconds", 0.0))
+    if missing:
+        if measure is None:
+            return None
+        reference = candidates(key.device, key.mode)[0]  # plain fp32: the others are judged against its outputs
+        t0 = time.perf_counter()
+        trials = measure(list(dict.fromkeys([reference, *missing])))
+        trial_s += time.perf_counter() - t0
+        results.update(judge(trials, reference))
+        write_cache(path, key, results, trial_s)
+    best = _fastest(allowed, results)
+    LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path))
+    return best
+
+
+def _fastest(allowed: Iterable[Choice], results: dict[str, dict[str, Any]]) -> Choice:
+    """The allowed candidate of the highest rate among the sound ones (the first allowed one when none is)."""
+    allowed = list(allowed)
+    sound = [c for c in allowed if results.get(c.name, {}).get("sound")]
+    if not sound:
+        return allowed[0]
+    return max(sound, key=lambda c: float(results[c.name]["samples_per_s"]))
+
+
+def summary_line(
+    key: TrialKey, best: Choice, allowed: Sequence[Choice], results: dict[str, dict[str, Any]], cached: bool,
+    trial_s: float, path: Path,
+) -> str:
+    """The one log line: the choice, each allowed candidate's rate as a ratio to fp32's, rejections, where from."""
+    def rate(name: str) -> float:
+        return float(results.get(name, {}).get("samples_per_s") or 0.0)
+
+    ref = rate("fp32") or rate(allowed[0].name) or 1.0
+    parts = []
+    for c in allowed:
+        r = results.get(c.name, {})
+        parts.append(f"{c.name} {rate(c.name) / ref:.2f}x" + ("" if r.get("sound") else f" (rejected: {r.get('why')})"))
+    how = "cached" if cached else f"measured in {trial_s:.1f} s"
+    return (f"autotune {key.mode} {key.preset} {key.input_size}px batch {key.batch_size} on {key.device} "
+            f"({key.hardware}, {key.threads} threads): {best.name} at {rate(best.name):.1f} samples/s; vs fp32: "
+            f"{', '.join(parts)}; {how} ({path})")
+
+
+def distributed_peer() -> bool:
+    """Whether this process is one of several torchrun processes (they must not measure apart and disagree)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1

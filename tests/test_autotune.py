@@ -1,0 +1,102 @@
+"""handpose.autotune's choice with fake timings injected: fastest sound candidate, explicit flags, the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handpose.autotune.choice import Choice, Trial, TrialKey, candidates, choose, judge, read_cache
+
+KEY = TrialKey("cpu", "Test CPU", "2.x", 2, "lite", 96, 16, "train")
+
+
+class FakeMeasure:
+    """Seconds per step by candidate name; records which candidates each call measured."""
+
+    def __init__(self, seconds: dict[str, float], finite: Sequence[str] = ()):
+        self.seconds = seconds
+        self.nonfinite = set(finite)
+        self.calls: list[list[str]] = []
+
+    def __call__(self, choices: Sequence[Choice]) -> dict[Choice, Trial]:
+        self.calls.append([c.name for c in choices])
+        return {c: Trial(self.seconds[c.name], finite=c.name not in self.nonfinite, loss=1.0, batch=16)
+                for c in choices}
+
+
+FAST_BF16_CL = {"fp32": 0.106, "fp32+cl": 0.075, "bf16": 0.066, "bf16+cl": 0.055}
+
+
+def test_picks_the_fastest_and_caches_it(tmp_path: Path) -> None:
+    cache = tmp_path / "autotune.json"
+    measure = FakeMeasure(FAST_BF16_CL)
+    assert choose(KEY, measure, path=cache) == Choice("bf16", True)
+    assert measure.calls == [["fp32", "fp32+cl", "bf16", "bf16+cl"]]
+    entry = read_cache(cache)[KEY.text()]
+    assert entry["key"]["preset"] == "lite"
+    assert entry["results"]["fp32"]["samples_per_s"] == pytest.approx(16 / 0.106, abs=1e-3)
+    assert choose(KEY, measure, path=cache) == Choice("bf16", True)  # from the cache
+    assert len(measure.calls) == 1
+
+
+def test_another_key_measures_again(tmp_path: Path) -> None:
+    cache = tmp_path / "autotune.json"
+    measure = FakeMeasure(FAST_BF16_CL)
+    choose(KEY, measure, path=cache)
+    other = TrialKey(**{**KEY.__dict__, "batch_size": 32})
+    slow_bf16 = FakeMeasure({"fp32": 0.1, "fp32+cl": 0.08, "bf16": 0.17, "bf16+cl": 0.15})
+    assert choose(other, slow_bf16, path=cache) == Choice("fp32", True)
+    assert len(slow_bf16.calls) == 1 and set(read_cache(cache)) == {KEY.text(), other.text()}
+
+
+def test_explicit_flags_narrow_or_skip_the_trial(tmp_path: Path) -> None:
+    cache = tmp_path / "autotune.json"
+    measure = FakeMeasure(FAST_BF16_CL)
+    assert choose(KEY, measure, amp=True, channels_last=False, path=cache) == Choice("bf16", False)
+    assert measure.calls == [] and not cache.exists()
+    assert choose(KEY, measure, amp=False, path=cache) == Choice("fp32", True)
+    assert measure.calls == [["fp32", "fp32+cl"]]
+    # the bf16 candidates are measured (beside the fp32 reference) only when first allowed
+    assert choose(KEY, measure, channels_last=False, path=cache) == Choice("bf16", False)
+    assert measure.calls[1] == ["fp32", "bf16"]
+
+
+def test_unsound_candidates_are_never_chosen(tmp_path: Path) -> None:
+    measure = FakeMeasure(FAST_BF16_CL, finite=("bf16", "bf16+cl"))
+    assert choose(KEY, measure, path=tmp_path / "a.json") == Choice("fp32", True)
+    results = read_cache(tmp_path / "a.json")[KEY.text()]["results"]
+    assert results["bf16+cl"] == {"samples_per_s": pytest.approx(16 / 0.055, abs=1e-3), "sound": False,
+                                  "why": "non-finite output"}
+
+
+def test_keypoint_shift_and_loss_change_judge_soundness() -> None:
+    ref = np.zeros((2, 21, 2), np.float32)
+    trials = {Choice(): Trial(1.0, keypoints=ref), Choice("bf16"): Trial(0.5, keypoints=ref + [0.3, 0.3]),
+              Choice("bf16", True): Trial(0.4, keypoints=ref + [0.0, 0.6])}
+    out = judge(trials, Choice())
+    assert out["bf16"]["sound"] and not out["bf16+cl"]["sound"] and "0.60 px" in out["bf16+cl"]["why"]
+    losses = judge({Choice(): Trial(1.0, loss=100.0), Choice("bf16"): Trial(0.5, loss=108.0)}, Choice())
+    assert not losses["bf16"]["sound"] and "loss" in losses["bf16"]["why"]
+
+
+def test_candidates_per_device_and_mode() -> None:
+    names = [c.name for c in candidates("cpu", "infer")]
+    assert names == ["fp32", "fp32+cl", "bf16", "bf16+cl"]
+    assert {c.precision for c in candidates("cuda", "infer")} == {"fp32", "tf32", "bf16", "fp16"}
+    assert {c.precision for c in candidates("cuda", "train")} == {"tf32", "bf16"}  # no fp16 without loss scaling
+    assert [c.name for c in candidates("cuda", "train", amp=True, channels_last=True)] == ["bf16+cl"]
+
+
+def test_a_damaged_cache_is_measured_again(tmp_path: Path) -> None:
+    cache = tmp_path / "autotune.json"
+    cache.write_text("{not json")
+    measure = FakeMeasure(FAST_BF16_CL)
+    assert choose(KEY, measure, path=cache) == Choice("bf16", True) and len(measure.calls) == 1
+    assert KEY.text() in read_cache(cache)
+
+
+def test_torchrun_peers_without_a_measurement_get_none(tmp_path: Path) -> None:
+    assert choose(KEY, None, path=tmp_path / "autotune.json") is None

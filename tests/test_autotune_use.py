@@ -1,0 +1,115 @@
+"""autotune where it is used: `handpose train`'s config (fake timings), the bf16 accuracy guard on a real small
+model, the backends under a choice, and ONNX on a CUDA device falling back to the CPU."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from handpose.autotune.choice import Choice, Trial, judge
+from handpose.autotune.trials import infer_measure
+from handpose.cli import build_parser
+from handpose.commands.train import config_from_args
+from handpose.config import TrainConfig, to_dict
+from handpose.export import sample_crops
+from handpose.inference.backends import TorchBackend
+from handpose.model.cpm import build_model
+from handpose.training.checkpoints import save_checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "cache"))  # no measurement cached by another test
+
+
+def fake(seconds: dict[str, float]) -> tuple[list[list[str]], object]:
+    calls: list[list[str]] = []
+
+    def measure(choices: Sequence[Choice]) -> dict[Choice, Trial]:
+        calls.append([c.name for c in choices])
+        return {c: Trial(seconds[c.name], loss=1.0, batch=16) for c in choices}
+
+    return calls, measure
+
+
+def _args(*argv: str) -> object:
+    return build_parser().parse_args(["train", *argv])
+
+
+def test_train_auto_takes_the_measured_choice() -> None:
+    calls, measure = fake({"fp32": 0.1, "fp32+cl": 0.07, "bf16": 0.06, "bf16+cl": 0.05})
+    cfg = config_from_args(_args("--device", "cpu"), measure=measure)
+    assert (cfg.amp, cfg.channels_last) == (True, True) and len(calls) == 1
+    assert isinstance(cfg.amp, bool) and isinstance(cfg.channels_last, bool)  # the stored config stays plain
+    cfg = config_from_args(_args("--device", "cpu", "--no-amp"), measure=measure)  # a flag given wins
+    assert (cfg.amp, cfg.channels_last) == (False, True)
+    cfg = config_from_args(_args("--device", "cpu", "--amp", "--no-channels-last"), measure=measure)
+    assert (cfg.amp, cfg.channels_last) == (True, False) and len(calls) == 1  # cached, then no trial at all
+
+
+def test_train_auto_bad_value_names_the_flag() -> None:
+    from handpose.autotune.resolve import parse_flag
+
+    with pytest.raises(SystemExit):
+        _args("--amp", "maybe")
+    with pytest.raises(ValueError, match="--channels-last"):
+        parse_flag("maybe", "--channels-last")
+    assert [parse_flag(v, "--amp") for v in (None, "auto", "on", "off")] == [None, None, True, False]
+
+
+def test_resume_keeps_the_runs_choice_unless_auto_is_asked(tmp_path: Path) -> None:
+    stored = TrainConfig(data="/d", max_steps=100, out=str(tmp_path), amp=False, channels_last=False, device="cpu")
+    save_checkpoint({"model": {}, "model_config": {}, "optimizer": {}, "scheduler": {}, "step": 10,
+                     "train_config": to_dict(stored)}, tmp_path / "checkpoints", 10, keep=2)
+    calls, measure = fake({"tf32": 1, "fp32": 0.1, "fp32+cl": 0.07, "bf16": 0.06, "bf16+cl": 0.05})
+    cfg = config_from_args(_args("--resume", str(tmp_path)), measure=measure)
+    assert (cfg.amp, cfg.channels_last) == (False, False) and calls == []
+    cfg = config_from_args(_args("--resume", str(tmp_path), "--channels-last", "auto"), measure=measure)
+    assert (cfg.amp, cfg.channels_last) == (False, True) and calls == [["fp32", "fp32+cl"]]
+
+
+def test_bf16_inference_is_kept_only_when_keypoints_stay() -> None:
+    """The accuracy guard on a real (lite, seeded) network: bf16 is sound exactly when it moves the decoded
+    keypoints by under 0.5 px on the trial crops; random weights give flat maps, so it is usually rejected."""
+    torch.manual_seed(0)
+    model = build_model("lite").eval()
+    crops = sample_crops(96, 2, seed=1)  # (2, 96, 96, 3)
+    trials = infer_measure(model, crops, "cpu", budget_s=0.5)([Choice(), Choice("fp32", True), Choice("bf16")])
+    shift = float(np.linalg.norm(trials[Choice("bf16")].keypoints - trials[Choice()].keypoints, axis=-1).mean())
+    verdict = judge(trials, Choice())
+    assert verdict["bf16"]["sound"] == (shift < 0.5)
+    assert verdict["fp32+cl"]["sound"]  # the layout alone changes no keypoint
+    assert all(t.finite and t.seconds > 0 and t.batch == 2 for t in trials.values())
+
+
+def test_torch_backend_runs_every_choice_and_leaves_the_model_alone() -> None:
+    torch.manual_seed(0)
+    model = build_model("tiny").eval()
+    x = np.random.default_rng(0).normal(0, 0.25, (2, 3, 64, 64)).astype(np.float32)  # (N, 3, S, S)
+    ref = TorchBackend(model)(x)
+    cl = TorchBackend(model, precision="fp32", channels_last=True)(x)
+    bf16 = TorchBackend(model, precision="bf16")(x)
+    assert np.allclose(cl, ref, atol=1e-4) and np.abs(bf16 - ref).max() < 0.1 and bf16.dtype == np.float32
+    assert next(model.parameters()).is_contiguous()  # the caller's model keeps its layout
+
+
+def test_onnx_on_cuda_falls_back_to_the_cpu_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.export import export_onnx
+    from handpose.inference.predictor import Predictor
+
+    torch.manual_seed(0)
+    path = tmp_path / "t.onnx"
+    export_onnx(build_model("tiny").eval(), path)
+    with caplog.at_level(logging.WARNING):
+        predictor = Predictor.from_file(path, device="cuda")
+    cuda = [r for r in caplog.records if "cuda" in r.getMessage().lower()]
+    if torch.cuda.is_available() and predictor.backend.device != "cpu":
+        pytest.skip("this machine runs ONNX on CUDA")
+    assert len(cuda) == 1 and "CPU" in cuda[0].getMessage()
+    image = sample_crops(64, 1)[0]
+    assert predictor.predict(image).keypoints.shape == (21, 2)

@@ -1,4 +1,5 @@
-"""The fallback (capsule) renderer's labels agree with the picture: visible keypoints lie on hand pixels, hidden ones are covered; left = mirrored."""
+"""The fallback (capsule) renderer's labels agree with the picture: visible keypoints lie on hand pixels, hidden
+ones are covered; left = mirrored."""
 
 from __future__ import annotations
 

@@ -103,11 +103,15 @@ class _Field:
         return map_coordinates(self.values, self.to_index(points).T, order=1, mode="nearest")
 
 
-def _grid_axes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sample positions: VOXEL_CM steps over the hand and wrist, growing to 4 x that towards the elbow."""
-    x = np.arange(-6.5, 8.5 + VOXEL_CM, VOXEL_CM)
-    z = np.arange(-4.5, 4.5 + VOXEL_CM, VOXEL_CM)
-    hand = np.arange(-5.0, 21.0 + VOXEL_CM, VOXEL_CM)
+def _grid_axes(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sample positions around the rest ``joints`` (21, 3) and the forearm, 2.5 cm beyond both (a surface that
+    reached the grid's edge would be left open there): VOXEL_CM steps over the hand and wrist, growing to 4 x that
+    towards the elbow."""
+    lo = np.minimum(joints.min(0), [-4.5, -5.0, -3.5]) - 2.5
+    hi = np.maximum(joints.max(0), [4.5, 0.0, 3.5]) + 2.5
+    x = np.arange(lo[0], hi[0] + VOXEL_CM, VOXEL_CM)
+    z = np.arange(lo[2], hi[2] + VOXEL_CM, VOXEL_CM)
+    hand = np.arange(-5.0, hi[1] + VOXEL_CM, VOXEL_CM)
     arm, y = [], -5.0
     while y > -ARM_LENGTH_CM - 4.0:
         y -= VOXEL_CM * min(1.0 + 0.25 * (-5.0 - y), 4.0)
@@ -147,7 +151,7 @@ def _build_field(rest: kin.HandModel, shape: kin.HandShape) -> tuple[_Field, np.
     """The implicit hand; returns the field and each bone's typical flesh radius (B,)."""
     o, R, L = rest.bone_origin, rest.bone_rot, rest.bone_length
     ends = o + L[:, None] * R[:, :, 1]
-    field = _Field(_grid_axes())
+    field = _Field(_grid_axes(rest.joints))
     radius = np.zeros(kin.NUM_BONES)
 
     def cone(b: int, r0: float, r1: float, flat: float = 1.0, trim: float = 0.0) -> None:
@@ -288,6 +292,10 @@ def rest_mesh() -> RestMesh:
     shape.forearm_length = ARM_LENGTH_CM
     rest = kin.build_hand(shape, rest_pose())
     field, radius = _build_field(rest, shape)
+    edges = [field.values[0], field.values[-1], field.values[:, 0], field.values[:, -1], field.values[:, :, 0],
+             field.values[:, :, -1]]
+    if min(float(e.min()) for e in edges) <= 0.0:
+        raise RuntimeError("the hand reaches the edge of the mesh grid; widen _grid_axes")
     verts, faces, _, _ = marching_cubes(field.values, level=0.0, gradient_direction="descent",
                                         allow_degenerate=False)
     V = field.to_cm(verts)  # (V, 3) cm; faces wind counter-clockwise seen from outside

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 
+import cv2
 import numpy as np
 
 from handpose.synth import kinematics as kin
@@ -78,9 +79,8 @@ def _direction(rng: np.random.Generator, towards_camera: float) -> np.ndarray:
 def sample_lighting(rng: np.random.Generator, background_bgr: np.ndarray) -> Lighting:
     """A key light, maybe a coloured fill and a rim light; the ambient is the background's top and bottom colour
     (the light that bounces off the room), a little brighter or darker."""
-    h = background_bgr.shape[0]
-    top = to_linear(background_bgr[: h // 2].reshape(-1, 3).mean(0))
-    bottom = to_linear(background_bgr[h // 2 :].reshape(-1, 3).mean(0))
+    halves = cv2.resize(background_bgr, (1, 2), interpolation=cv2.INTER_AREA).astype(np.float64)  # (2, 1, 3)
+    top, bottom = to_linear(halves[0, 0]), to_linear(halves[1, 0])
     amb = float(rng.uniform(0.35, 1.1))
     dirs = np.zeros((3, 3))
     cols = np.zeros((3, 3))

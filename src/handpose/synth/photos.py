@@ -92,7 +92,8 @@ def plain_background(rng: np.random.Generator, width: int, height: int) -> np.nd
     a = rng.uniform(0, 2 * np.pi)
     ramp = (np.cos(a) * xx + np.sin(a) * yy) * np.float32(rng.uniform(0.0, 0.25))  # (H, W)
     img = c[None, None] * (1.0 + ramp[..., None])
-    img += rng.normal(0.0, rng.uniform(0.5, 3.0), (height, width, 1)).astype(np.float32)
+    grain = rng.normal(0.0, rng.uniform(0.5, 3.0), (max(height // 2, 1), max(width // 2, 1))).astype(np.float32)
+    img += cv2.resize(grain, (width, height), interpolation=cv2.INTER_NEAREST)[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
 
 

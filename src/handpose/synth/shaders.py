@@ -27,7 +27,9 @@ vec3 shade(vec3 base, vec3 N, vec3 V, vec3 wrap, float spec, float shininess, fl
         vec3 diff = clamp((vec3(ndl) + wrap) / (1.0 + wrap), 0.0, 1.0);
         col += base * u_light_col[i] * diff * mix(1.0, ao, 0.5);
         vec3 H = normalize(L + V);
-        float fres = 0.04 + 0.96 * pow(clamp(1.0 - dot(V, H), 0.0, 1.0), 5.0);  // pow of a negative is NaN
+        float fr = clamp(1.0 - dot(V, H), 0.0, 1.0);  // clamped: rounding can push it below 0
+        float fr2 = fr * fr;
+        float fres = 0.04 + 0.96 * fr2 * fr2 * fr;
         float s = pow(max(dot(N, H), 0.0), shininess) * fres * spec * step(0.0, ndl) * (shininess + 8.0) / 8.0;
         col += u_light_col[i] * s;
     }
@@ -111,7 +113,7 @@ void main() {
     float palm = smoothstep(-0.1, 0.6, v_rest_normal.z) * (1.0 - smoothstep(1.0, 5.0, arm));
     vec3 base = mix(u_skin_back, u_skin_palm, palm);
     base *= 1.0 + u_detail.x * ((n1.r - 0.5) * 1.2 + (n2.g - 0.5) * 0.6);
-    float ridge = 1.0 - smoothstep(0.0, 0.035, abs(texture(u_noise, v_rest * vec3(0.07, 0.035, 0.07)).b - 0.5));
+    float ridge = 1.0 - smoothstep(0.0, 0.035, abs(n1.b - 0.5));  // veins: a thin level set of the noise
     base = mix(base, base * vec3(0.78, 0.82, 1.02), ridge * v_dorsal * u_detail.y);
     base *= 1.0 - u_detail.z * v_attr.y * (0.7 + 0.6 * n2.a);
     vec3 wrap = vec3(0.55, 0.3, 0.22);

@@ -1,84 +1,116 @@
-"""Synthetic hand generator speed: images per second per core at 368 x 368, 1 worker and 2 workers.
+"""Synthetic hand generator speed: images per second per core, the GL renderer against the fallback, same run.
 
-Measures, in one run: the full per-image path (render + JPEG encode + write) in this process, as wall-clock and as
-CPU time (images per CPU-second is the per-core figure and is less disturbed by other load on a shared machine);
-a per-stage breakdown; the same path with the hand rendered at full resolution (factor 1, the baseline the
-default reduced-resolution rendering, 1/2 or 1/3 of the image resolution, is compared with); and
-``write_dataset`` with 2 spawned workers.
-Usage: ``python benchmarks/bench_synth.py [--quick]``.
+Measures the full per-image path (render + JPEG encode + write) in this process for ``--renderer gl`` and
+``--renderer fallback`` at the same size (default 256 x 256), as wall-clock and as CPU time of the whole process
+(images per CPU-second is the per-core figure: it counts Mesa's llvmpipe threads too and is less disturbed by
+other load on a shared machine). llvmpipe runs single-threaded here (``LP_NUM_THREADS=1``), as in each writer
+worker. Then a per-stage breakdown of the GL path and, unless ``--quick``, ``write_dataset`` with 2 workers.
+Usage: ``python benchmarks/bench_synth.py [--quick] [--size 256] [--count 300]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
 
-import cv2
-import numpy as np
+os.environ.setdefault("LP_NUM_THREADS", "1")  # before any GL context: one core, as a writer worker
 
-from handpose.synth import write_dataset
-from handpose.synth.generate import build_scene, render_sample, render_scene, streams
-from handpose.synth.scene import background, camera_effects
-from handpose.synth.writer import encode_sample
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from handpose.synth import write_dataset  # noqa: E402
+from handpose.synth.generate import render_sample  # noqa: E402
+from handpose.synth.gl_context import gl_context  # noqa: E402
+from handpose.synth.writer import encode_sample  # noqa: E402
 
 
 def _timed(fn, n: int) -> tuple[float, float]:  # noqa: ANN001
-    """(wall seconds, CPU seconds) of ``fn(i)`` for i in range(n)."""
+    """(wall seconds, CPU seconds of the whole process) of ``fn(i)`` for i in range(n)."""
     w0, c0 = time.perf_counter(), time.process_time()
     for i in range(n):
         fn(i)
     return time.perf_counter() - w0, time.process_time() - c0
 
 
+def _stages(size: int, n: int) -> None:
+    """CPU ms per image of the GL path's stages."""
+    from handpose.synth import gl_scene
+    from handpose.synth.gl_render import get_renderer
+    from handpose.synth.gl_sample import _attempt
+    from handpose.synth.looks import sample_lighting
+    from handpose.synth.photos import sample_background
+    from handpose.synth.pose_prior import sample_view
+    from handpose.synth.scene import camera_effects
+    from handpose.synth.view import View
+
+    rng = np.random.default_rng(0)
+    views, canvases = [], []
+    for _ in range(n):
+        hand = gl_scene.sample_hand(rng)
+        H, camera = gl_scene.hand_to_camera(hand, sample_view(rng)[0], size, rng, 0.5)
+        inst = gl_scene.instance(hand, H, False, rng)
+        canvas = np.full((size, size, 3), 100, np.uint8)
+        views.append(View(camera, (size, size), [inst], [], sample_lighting(rng, canvas)))
+        canvases.append(canvas)
+    renderer = get_renderer()
+    out = [renderer.render(v) for v in views[:2]]
+    stages = {
+        "hand: pose prior + skinning matrices": lambda i: gl_scene.instance(gl_scene.sample_hand(rng), np.eye(4),
+                                                                            False, rng),
+        "background": lambda i: sample_background(np.random.default_rng(i), size, size, np.array([90, 120, 170.0])),
+        "GL render + read back": lambda i: out.__setitem__(0, renderer.render(views[i])),
+        "composite": lambda i: gl_scene.composite(canvases[i], out[0][0]),
+        "camera effects": lambda i: camera_effects(np.random.default_rng(i), canvases[i]),
+        "JPEG encode": lambda i: cv2.imencode(".jpg", canvases[i], [cv2.IMWRITE_JPEG_QUALITY, 80]),
+        "whole sample (render_gl_sample internals)": lambda i: _attempt(9, i, size, False, 0),
+    }
+    for name, fn in stages.items():
+        _, c = _timed(fn, n)
+        print(f"  {name:42s} {1000 * c / n:6.2f} ms CPU per image")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer images (under a minute)")
-    parser.add_argument("--size", type=int, default=368)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--count", type=int, default=None, help="images per renderer (default 300, quick 100)")
     args = parser.parse_args()
-    n = 150 if args.quick else 1000
+    n = args.count or (100 if args.quick else 300)
     size = args.size
     cv2.setNumThreads(1)
-    render_sample(0, 0, size)  # warm-up (noise bank, imports)
-
+    has_gl = gl_context() is not None
+    renderers = ["gl", "fallback"] if has_gl else ["fallback"]
+    for r in renderers:
+        render_sample(0, 0, size, renderer=r)  # warm-up: mesh, context, noise banks, imports
+    print(f"{size}x{size}, {n} images per renderer, LP_NUM_THREADS={os.environ.get('LP_NUM_THREADS')}")
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
+        for r in renderers:
+            def full(i: int, renderer: str = r) -> None:
+                s = render_sample(1, i, size, renderer=renderer)
+                jpg, text = encode_sample(s, 1, i, renderer)
+                (folder / f"{i:08d}.jpg").write_bytes(jpg)
+                (folder / f"{i:08d}.json").write_text(text)
 
-        def full(i: int, factor: int = 2) -> None:
-            s = render_sample(1, i, size, factor=factor)
-            jpg, text = encode_sample(s, 1, i)
-            (folder / f"{i:08d}.jpg").write_bytes(jpg)
-            (folder / f"{i:08d}.json").write_text(text)
-
-        wall, cpu = _timed(full, n)
-        print(f"1 worker, {size}x{size}, {n} images: {n / wall:.0f} images/s wall, {n / cpu:.0f} images per CPU-second"
-              f" ({1000 * cpu / n:.1f} ms CPU per image)")
-        wall1, cpu1 = _timed(lambda i: full(i, factor=1), n // 3)
-        print(f"baseline, hand rendered at full resolution (factor 1): {(n // 3) / cpu1:.0f} images per CPU-second"
-              f" -> the default reduced-resolution rendering is {cpu1 / (n // 3) / (cpu / n):.2f}x faster")
-
-        # per-stage breakdown (CPU ms per image)
-        rngs = [streams(1, i) for i in range(n)]
-        scenes = [build_scene(r[0], r[1], size) for r in rngs]
-        stages = {
-            "pose + camera": lambda i: build_scene(*streams(1, i)[:2], size),
-            "background": lambda i: background(rngs[i][2], size, scenes[i].colors[0]),
-            "hand render + composite (1/2)": lambda i: render_scene(scenes[i], np.zeros((size, size, 3), np.uint8)),
-            "camera effects": lambda i: camera_effects(np.random.default_rng(i), np.zeros((size, size, 3), np.uint8)),
-            "JPEG encode": lambda i: cv2.imencode(".jpg", np.full((size, size, 3), i % 255, np.uint8),
-                                                  [cv2.IMWRITE_JPEG_QUALITY, 80]),
-        }
-        for name, fn in stages.items():
-            _, c = _timed(fn, n)
-            print(f"  {name:30s} {1000 * c / n:6.2f} ms CPU per image")
-
-    with tempfile.TemporaryDirectory() as tmp:
-        count = 2 * n
-        t0 = time.perf_counter()
-        write_dataset(Path(tmp), count, seed=2, size=size, workers=2)
-        dt = time.perf_counter() - t0
-        print(f"2 workers (write_dataset, spawn start-up included), {count} images: {count / dt:.0f} images/s wall")
+            wall, cpu = _timed(full, n)
+            results[r] = n / cpu
+            print(f"{r:8s}: {n / cpu:6.1f} images per CPU-second (per core), {n / wall:6.1f} images/s wall, "
+                  f"{1000 * cpu / n:5.1f} ms CPU per image")
+    if has_gl:
+        print(f"GL / fallback speed: {results['gl'] / results['fallback']:.2f}x")
+        print("GL path stages:")
+        _stages(size, min(n, 100))
+    if not args.quick:
+        with tempfile.TemporaryDirectory() as tmp:
+            count = 2 * n
+            t0 = time.perf_counter()
+            write_dataset(Path(tmp), count, seed=2, size=size, workers=2)
+            dt = time.perf_counter() - t0
+            print(f"2 workers (write_dataset, spawn start-up included), {count} images: {count / dt:.0f} images/s wall")
     return 0
 
 

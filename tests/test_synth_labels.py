@@ -1,4 +1,5 @@
-"""Labels agree with the picture: visible keypoints lie on hand pixels, hidden ones are covered; left = mirrored."""
+"""The fallback (capsule) renderer's labels agree with the picture: visible keypoints lie on hand pixels, hidden
+ones are covered; left = mirrored."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ def _near(mask: np.ndarray, x: float, y: float, radius: int = 2) -> bool:
 def test_visible_keypoints_lie_on_the_hand_and_hidden_ones_are_covered() -> None:
     counts = {"visible": 0, "hidden": 0}
     for i in range(40):
-        s = render_sample(5, i, SIZE)
+        s = render_sample(5, i, SIZE, renderer="fallback")
         covered = s.hand_mask | s.occluder_mask
         for x, y, v in s.hand_pts:
             inside = 0 <= x <= SIZE - 1 and 0 <= y <= SIZE - 1
@@ -34,7 +35,8 @@ def test_visible_keypoints_lie_on_the_hand_and_hidden_ones_are_covered() -> None
 
 def test_plain_render_shows_the_same_hand_on_grey() -> None:
     for i in range(6):
-        full, plain = render_sample(9, i, SIZE), render_sample(9, i, SIZE, plain=True)
+        full = render_sample(9, i, SIZE, renderer="fallback")
+        plain = render_sample(9, i, SIZE, plain=True, renderer="fallback")
         assert full.is_left == plain.is_left
         assert np.allclose(full.hand_pts[:, :2], plain.hand_pts[:, :2])
         # occluders only ever hide keypoints, they never reveal one
@@ -47,10 +49,10 @@ def test_plain_render_shows_the_same_hand_on_grey() -> None:
 
 
 def test_left_hands_are_the_mirrored_picture_and_labels() -> None:
-    left = [i for i in range(20) if render_sample(2, i, SIZE, plain=True).is_left]
+    left = [i for i in range(20) if render_sample(2, i, SIZE, plain=True, renderer="fallback").is_left]
     assert left, "no left hand among 20 samples"
     i = left[0]
-    sample = render_sample(2, i, SIZE, plain=True)
+    sample = render_sample(2, i, SIZE, plain=True, renderer="fallback")
     hand_rng, look_rng, *_ = streams(2, i)
     hand_rng.random()  # the left/right draw
     scene = build_scene(hand_rng, look_rng, SIZE)
@@ -63,7 +65,7 @@ def test_left_hands_are_the_mirrored_picture_and_labels() -> None:
 def test_hand_sizes_and_left_share_vary() -> None:
     spans, lefts, partly_out = [], 0, 0
     for i in range(60):
-        s = render_sample(11, i, 368)
+        s = render_sample(11, i, 368, renderer="fallback")
         xy = s.hand_pts[:, :2]
         spans.append(float(np.max(xy.max(0) - xy.min(0))) / 368)
         lefts += s.is_left

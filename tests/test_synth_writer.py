@@ -12,6 +12,7 @@ import pytest
 from handpose.cli import main
 from handpose.data.formats import detect_format, load_splits
 from handpose.synth import write_dataset
+from handpose.synth.output_folder import MANIFEST_NAME
 
 
 def _files(folder: Path) -> dict[str, bytes]:
@@ -22,7 +23,7 @@ def test_files_are_valid_hand_labels_synth(tmp_path: Path) -> None:
     folder = write_dataset(tmp_path, 6, seed=1, size=128)
     assert folder == tmp_path / "synth1"
     names = sorted(p.name for p in folder.iterdir())
-    assert names == [f"{i:08d}.{ext}" for i in range(6) for ext in ("jpg", "json")]
+    assert names == [f"{i:08d}.{ext}" for i in range(6) for ext in ("jpg", "json")] + [MANIFEST_NAME]
     for i in range(6):
         doc = json.loads((folder / f"{i:08d}.json").read_text())
         assert doc["is_left"] in (0, 1)
@@ -46,7 +47,7 @@ def test_workers_do_not_change_the_bytes(tmp_path: Path) -> None:
     # more samples than one task so that both workers write
     one = _files(write_dataset(tmp_path / "one", 70, seed=3, size=64, workers=1))
     two = _files(write_dataset(tmp_path / "two", 70, seed=3, size=64, workers=2))
-    assert one == two and len(one) == 140
+    assert one == two and len(one) == 141  # + the manifest
 
 
 def test_a_smaller_render_into_the_same_folder_leaves_no_stale_samples(tmp_path: Path) -> None:
@@ -54,7 +55,7 @@ def test_a_smaller_render_into_the_same_folder_leaves_no_stale_samples(tmp_path:
     (tmp_path / "synth1" / "notes.txt").write_text("mine")
     folder = write_dataset(tmp_path, 3, seed=2, size=64)
     assert sorted(p.name for p in folder.iterdir()) == [
-        f"{i:08d}.{ext}" for i in range(3) for ext in ("jpg", "json")] + ["notes.txt"]
+        f"{i:08d}.{ext}" for i in range(3) for ext in ("jpg", "json")] + [MANIFEST_NAME, "notes.txt"]
     assert len(load_splits(tmp_path).train + load_splits(tmp_path).val) == 3
 
 

@@ -1,10 +1,16 @@
-"""Render a synthetic labelled hand dataset (no download) in CMU's hand_labels_synth format.
+"""Render a synthetic labelled hand dataset (no download) in CMU's hand_labels_synth format, or detection scenes.
 
-Writes OUT/FOLDER/NNNNNNNN.jpg + NNNNNNNN.json with "hand_pts" (21 x [x, y, v]) and "is_left", the layout that
-`handpose train --data` reads. The files are byte-for-byte reproducible from --seed, whatever --workers is.
+Default: OUT/FOLDER/NNNNNNNN.jpg + NNNNNNNN.json with "hand_pts" (21 x [x, y, v]) and "is_left", one hand per
+image, the layout that `handpose train --data` reads. With --scenes: OUT/FOLDER/images/NNNNNNNN.jpg (--scene-size,
+0-4 hands of 12 px to most of the frame) and OUT/FOLDER/hands_coco.json (COCO keypoints with bbox and is_left).
+Hands are skinned meshes drawn with OpenGL (Mesa's EGL / llvmpipe on the CPU); where no GL context can be made,
+--renderer auto falls back to the capsule renderer with one warning. The files are byte-for-byte reproducible from
+--seed and --renderer, whatever --workers is. A folder holding files handpose did not write is refused unless
+--overwrite.
 
 Example:
   handpose synth --out data/synth --count 2000 --seed 0 --workers 2
+  handpose synth --out data/det --count 500 --scenes --scene-size 640x480
 """
 
 from __future__ import annotations
@@ -13,18 +19,41 @@ import argparse
 from pathlib import Path
 
 
+def _scene_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 640x480, got {text!r}") from None
+    return w, h
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset root; images go into OUT/FOLDER")
-    parser.add_argument("--count", type=int, required=True, help="number of images (one hand each)")
+    parser.add_argument("--count", type=int, required=True, help="number of images")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=int, default=368, help="image side in pixels (default 368)")
-    parser.add_argument("--workers", type=int, default=1, help="rendering processes (default 1)")
-    parser.add_argument("--folder", default="synth1", help="sub-folder name (default synth1)")
+    parser.add_argument("--size", type=int, default=368, help="image side in pixels of one-hand images (default 368)")
+    parser.add_argument("--workers", type=int, default=1, help="rendering processes, at most the CPU count (default 1)")
+    parser.add_argument("--folder", default=None, help="sub-folder name (default synth1, or scenes with --scenes)")
+    parser.add_argument("--renderer", default="auto", choices=("auto", "gl", "fallback"),
+                        help="auto (GL where possible, default), gl (fail without GL) or fallback (capsules)")
+    parser.add_argument("--scenes", action="store_true", help="full detection scenes with a COCO json")
+    parser.add_argument("--scene-size", type=_scene_size, default=(640, 480), metavar="WxH",
+                        help="scene image size (default 640x480)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="write into a folder that holds files handpose did not write (nothing is deleted)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from handpose.synth import write_dataset
+    if args.scenes:
+        from handpose.synth.scenes import write_scenes
 
-    folder = write_dataset(args.out, args.count, args.seed, size=args.size, workers=args.workers, folder=args.folder)
+        w, h = args.scene_size
+        folder = write_scenes(args.out, args.count, args.seed, width=w, height=h, workers=args.workers,
+                              folder=args.folder or "scenes", renderer=args.renderer, overwrite=args.overwrite)
+    else:
+        from handpose.synth import write_dataset
+
+        folder = write_dataset(args.out, args.count, args.seed, size=args.size, workers=args.workers,
+                               folder=args.folder or "synth1", renderer=args.renderer, overwrite=args.overwrite)
     print(folder)
     return 0

@@ -15,14 +15,16 @@ import cv2
 import numpy as np
 
 from handpose.synth import kinematics as kin
-from handpose.synth.camera import Camera, place_hand, sample_orientation
+from handpose.synth.camera import PALM_VIEW, Camera, place_hand, sample_orientation
 from handpose.synth.render import Light, render_capsules, shade, upsample_region
 from handpose.synth.scene import background, camera_effects, occluders, random_color, random_light, skin_tone
 
 LOG = logging.getLogger(__name__)
 
 # bumped whenever the same (seed, index) renders a different picture; caches of rendered datasets key on it
-SYNTH_VERSION = 1
+# (together with the renderer that ran, 'gl' or 'fallback': see gl_context.resolve_renderer)
+RENDERER_VERSION = "2"
+SYNTH_VERSION = int(RENDERER_VERSION)  # the same number, as the int older json files carry
 
 _NEIGHBOURS = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 VISIBILITY_TOLERANCE = 1.25  # a joint is visible when the nearest surface at its pixel is within this many radii
@@ -170,23 +172,53 @@ def render_scene(scene: HandScene, canvas: np.ndarray, factor: int = 2) -> tuple
     return pts, hand_mask, obj_mask, xy
 
 
-def streams(seed: int, index: int) -> list[np.random.Generator]:
-    """Five independent generators (hand, look, background, occluders, effects) for sample ``index``."""
-    children = np.random.SeedSequence([seed, index]).spawn(5)
+def streams(seed: int, index: int, attempt: int = 0) -> list[np.random.Generator]:
+    """Five independent generators (hand, look, background, occluders, effects) for sample ``index`` (a redraw
+    ``attempt`` > 0 gets streams of its own)."""
+    children = np.random.SeedSequence([seed, index] if attempt == 0 else [seed, index, attempt]).spawn(5)
     return [np.random.default_rng(c) for c in children]
 
 
-def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, factor: int | None = None
-                  ) -> SynthSample:
+MAX_ATTEMPTS = 8
+
+
+def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, factor: int | None = None,
+                  renderer: str = "auto") -> SynthSample:
     """Render sample ``index`` of the dataset with ``seed`` in memory.
 
-    ``plain`` keeps the same hand, camera and light but uses a flat grey background and no occluders, blur or
-    noise (for tests that compare the labels with the picture). ``factor``: image pixels per rendering pixel;
-    by default 2, or 3 for a hand spanning more than half the image (it has pixels to spare).
+    ``renderer``: 'gl' (the skinned mesh through OpenGL, ``gl_sample``), 'fallback' (the capsule renderer below)
+    or 'auto' (GL where a context can be made). ``plain`` keeps the same hand, camera and light but uses a flat
+    grey background and no occluders, blur or noise (for tests that compare the labels with the picture).
+    ``factor`` (fallback only): image pixels per rendering pixel; by default 2, or 3 for a hand spanning more than
+    half the image (it has pixels to spare). A hand with no visible keypoint is drawn again (``streams`` of the
+    next attempt), so every sample has at least one.
     """
-    hand_rng, look_rng, bg_rng, occ_rng, fx_rng = streams(seed, index)
+    from handpose.synth.gl_context import resolve_renderer
+
+    if resolve_renderer(renderer) == "gl":
+        from handpose.synth.gl_sample import render_gl_sample
+
+        return render_gl_sample(seed, index, size, plain)
+    for attempt in range(MAX_ATTEMPTS):
+        sample = _capsule_sample(seed, index, size, plain, factor, attempt)
+        if np.any(sample.hand_pts[:, 2] > 0):
+            return sample
+    raise RuntimeError(f"synthetic sample {index}: no visible keypoint after {MAX_ATTEMPTS} attempts")
+
+
+def _capsule_sample(seed: int, index: int, size: int, plain: bool, factor: int | None, attempt: int
+                    ) -> SynthSample:
+    """One draw of the fallback renderer (the last attempt: a flat hand facing the camera in the middle)."""
+    hand_rng, look_rng, bg_rng, occ_rng, fx_rng = streams(seed, index, attempt)
     is_left = bool(hand_rng.random() < 0.5)
-    scene = build_scene(hand_rng, look_rng, size)
+    safe = attempt == MAX_ATTEMPTS - 1
+    if safe:
+        shape = kin.sample_shape(hand_rng)
+        scene = build_scene(hand_rng, look_rng, size, shape=shape, pose=kin.neutral_pose(), rotation=PALM_VIEW,
+                            fraction=0.5)
+        plain = True
+    else:
+        scene = build_scene(hand_rng, look_rng, size)
     back = scene.colors[0]
     xy = scene.camera.project(scene.joints)  # (21, 2)
     if factor is None:

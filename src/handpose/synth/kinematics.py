@@ -6,7 +6,8 @@ to the thumb); left hands are made by mirroring the finished picture and its lab
 
 A hand is a set of tapered capsules (segment a-b, radius ra at a, rb at b), one per bone plus a palm body of a
 few thick capsules and a forearm stub. ``build_hand`` returns the 21 joints in CMU order (``keypoints.NAMES``),
-the local surface radius of each joint (the tolerance of the visibility test) and the capsules.
+the local surface radius of each joint (the tolerance of the visibility test), the capsules and the frames of the
+21 bones (``BONE_NAMES``) that the skinned mesh (``mesh.py``, ``skinning.py``) follows.
 """
 
 from __future__ import annotations
@@ -28,6 +29,23 @@ _CMC = np.array([2.1, 1.7, 0.7])
 _THUMB = np.array([4.3, 3.2, 2.6])
 _THUMB_RADIUS = 1.05
 _WRIST_RADIUS = 2.0
+
+# the bones a skinned mesh follows: a frame per bone (origin at its start, local +y along it); a bone's joints are
+# its start and its end (origin + length * y)
+BONE_NAMES: tuple[str, ...] = (
+    ("carpal", "index_meta", "middle_meta", "ring_meta", "pinky_meta")
+    + tuple(f"{f}_{p}" for f in ("index", "middle", "ring", "pinky") for p in ("proximal", "middle", "distal"))
+    + ("thumb_meta", "thumb_proximal", "thumb_distal", "forearm")
+)
+NUM_BONES = len(BONE_NAMES)  # 21
+BONE_CARPAL, BONE_FOREARM = 0, 20
+BONE_THUMB = 17  # thumb metacarpal; proximal and distal follow
+
+
+def finger_bone(finger: int, phalanx: int) -> int:
+    """Bone index of phalanx 0..2 of finger 0..3 (index..pinky)."""
+    return 5 + 3 * finger + phalanx
+
 
 # part ids of capsules (the renderer colours them; visibility treats them all as hand)
 PART_FINGER, PART_PALM, PART_FOREARM, PART_SLEEVE = 0, 1, 2, 3
@@ -77,6 +95,9 @@ class HandModel:
     cap_rb: np.ndarray  # (M,)
     cap_part: np.ndarray  # (M,) int
     cap_nail: np.ndarray  # (M, 3) the back of a distal phalanx (where its nail is), zero on other capsules
+    bone_origin: np.ndarray  # (B, 3) start of each bone (BONE_NAMES order)
+    bone_rot: np.ndarray  # (B, 3, 3) columns: the bone's local x, y (along the bone), z axes in the hand frame
+    bone_length: np.ndarray  # (B,)
 
 
 # joint limits (degrees)
@@ -111,6 +132,21 @@ def sample_shape(rng: np.random.Generator) -> HandShape:
         forearm_length=rng.uniform(3.0, 12.0) if sleeve > 0 else rng.uniform(10.0, 30.0),
         sleeve_length=sleeve,
     )
+
+
+def mean_shape() -> HandShape:
+    """The average adult right hand, no sleeve: the shape the rest mesh is built for."""
+    return HandShape(mcp=_MCP.copy(), phalanges=_PHALANGES.copy(), finger_radius=_FINGER_RADIUS.copy(),
+                     cmc=_CMC.copy(), thumb=_THUMB.copy(), thumb_radius=_THUMB_RADIUS, wrist_radius=_WRIST_RADIUS,
+                     forearm_length=26.0, sleeve_length=0.0)
+
+
+def _frame_along(y: np.ndarray, z_hint: np.ndarray) -> np.ndarray:
+    """A rotation (3, 3) whose y column is the direction of ``y`` and whose z column is as close to ``z_hint``."""
+    y = y / np.linalg.norm(y)
+    x = np.cross(y, z_hint)
+    x /= np.linalg.norm(x)
+    return np.stack([x, y, np.cross(x, y)], axis=1)
 
 
 def _clip(x: np.ndarray | float, lim: tuple[float, float]) -> np.ndarray:
@@ -190,6 +226,12 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
     joints = np.zeros((21, 3))
     jr = np.zeros(21)
     A, B, RA, RB, P, N = [], [], [], [], [], []
+    b_origin = np.zeros((NUM_BONES, 3))
+    b_rot = np.zeros((NUM_BONES, 3, 3))
+    b_len = np.zeros(NUM_BONES)
+
+    def bone(i: int, origin: np.ndarray, rot: np.ndarray, length: float) -> None:
+        b_origin[i], b_rot[i], b_len[i] = origin, rot, length
 
     def cap(a: np.ndarray, b: np.ndarray, ra: float, rb: float, part: int, nail: np.ndarray | None = None) -> None:
         A.append(a)
@@ -215,6 +257,7 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
         for j, flex in enumerate((0.0, pose.pip_flex[f], pose.dip_flex[f])):
             R = R @ rot_x(flex)
             q = p + R[:, 1] * shape.phalanges[f, j]
+            bone(finger_bone(f, j), p, R, shape.phalanges[f, j])
             end = q - R[:, 1] * radii[j + 1] * _TIP_INSET if j == 2 else q
             cap(p, end, radii[j], radii[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
             joints[k + j + 1], jr[k + j + 1] = q, radii[j + 1]
@@ -232,6 +275,7 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
     for j, flex in enumerate((0.0, pose.thumb_mcp, pose.thumb_ip)):
         R = R @ rot_x(flex)
         q = p + R[:, 1] * shape.thumb[j]
+        bone(BONE_THUMB + j, p, R, shape.thumb[j])
         end = q - R[:, 1] * tr[j + 1] * _TIP_INSET if j == 2 else q
         cap(p, end, tr[j], tr[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
         joints[2 + j], jr[2 + j] = q, tr[j + 1]
@@ -243,14 +287,19 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
     base = np.array([[1.2, 2.2, 0.0], [0.3, 2.0, 0.0], [-0.8, 2.2, 0.1], [-1.7, 2.5, 0.2]]) * s
     for f in range(4):
         cap(base[f], mcp[f], 1.35 * s, shape.finger_radius[f] * 1.12, PART_PALM)
+        bone(1 + f, base[f], _frame_along(mcp[f] - base[f], np.array([0.0, 0.0, 1.0])),
+             float(np.linalg.norm(mcp[f] - base[f])))
+    bone(BONE_CARPAL, np.zeros(3), np.eye(3), 2.0 * s)
     cap(np.array([-1.6, 1.2, 0.0]) * s, np.array([1.4, 1.2, 0.1]) * s, 0.7 * wr, 0.7 * wr, PART_PALM)
     cap(np.array([0.8, 1.6, 0.4]) * s, joints[2], 1.45 * s, tr[1] * 1.05, PART_PALM)
     jr[0] = wr
 
     # forearm stub (bare skin) and, maybe, a sleeve
-    fdir = rot_x(pose.wrist_flex) @ rot_z(pose.wrist_dev) @ np.array([0.0, -1.0, 0.0])
+    fore = rot_x(pose.wrist_flex) @ rot_z(pose.wrist_dev) @ np.diag([1.0, -1.0, -1.0])  # local +y: towards the elbow
+    fdir = fore[:, 1]
     w0 = np.array([0.0, 0.6, 0.0]) * s
     w1 = w0 + fdir * shape.forearm_length
+    bone(BONE_FOREARM, np.zeros(3), fore, shape.forearm_length)  # pivots at the wrist keypoint
     cap(w0, w1, 0.9 * wr, 1.15 * wr, PART_FOREARM)
     if shape.sleeve_length > 0:
         cap(w1, w1 + fdir * shape.sleeve_length, 1.5 * wr, 1.7 * wr, PART_SLEEVE)
@@ -264,4 +313,7 @@ def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
         cap_rb=np.array(RB),
         cap_part=np.array(P, dtype=np.int64),
         cap_nail=np.array(N),
+        bone_origin=b_origin,
+        bone_rot=b_rot,
+        bone_length=b_len,
     )

@@ -218,10 +218,12 @@ def camera_effects(rng: np.random.Generator, img: np.ndarray) -> np.ndarray:
         out = cv2.filter2D(out, -1, ker / max(float(ker.sum()), 1e-6))
     sigma = int(rng.integers(0, 8))
     if sigma > 0:
-        side = max(size * 2, 512)
+        h, w = img.shape[:2]
+        side = max(max(h, w) * 2, 512)  # square images keep the crop offsets they always had
         bank = _noise_bank(side)
-        oy, ox = rng.integers(0, side - size + 1, 2)
-        noise = bank[oy : oy + size, ox : ox + size] * np.int16(sigma)  # 1/64 units
+        oy, ox = rng.integers(0, side - size + 1, 2) if h == w else (rng.integers(0, side - h + 1),
+                                                                      rng.integers(0, side - w + 1))
+        noise = bank[oy : oy + h, ox : ox + w] * np.int16(sigma)  # 1/64 units
         noise >>= 6
         out = np.clip(out.astype(np.int16) + noise, 0, 255).astype(np.uint8)
     return out

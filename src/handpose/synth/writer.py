@@ -1,9 +1,10 @@
 """Write a synthetic dataset in CMU's hand_labels_synth layout: ``out/<folder>/NNNNNNNN.jpg`` + ``.json``.
 
 Each json holds ``hand_pts`` (21 x [x, y, v]), ``is_left`` (0/1) and, as extra keys readers ignore, ``seed``,
-``index`` and ``synth_version``. The files are byte-for-byte the same for the same seed, whatever the number of
-worker processes: sample ``i`` depends only on ``(seed, i)`` and OpenCV's JPEG encoder is deterministic for a
-given quality.
+``index``, ``synth_version`` and ``renderer``. The files are byte-for-byte the same for the same seed and renderer,
+whatever the number of worker processes: sample ``i`` depends only on ``(seed, i)``, Mesa's llvmpipe rasterises
+deterministically and OpenCV's JPEG encoder is deterministic for a given quality. The folder gets a manifest
+(``output_folder``); a folder holding files handpose did not write is refused unless ``overwrite``.
 """
 
 from __future__ import annotations
@@ -11,36 +12,39 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from handpose.synth.generate import SYNTH_VERSION, SynthSample, render_sample
+from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
+from handpose.synth.gl_context import resolve_renderer
+from handpose.synth.output_folder import check_request, prepare_folder, write_manifest
 
 LOG = logging.getLogger(__name__)
 
 _CHUNK = 64  # samples per task handed to a worker
 
 
-def encode_sample(sample: SynthSample, seed: int, index: int) -> tuple[bytes, str]:
-    """(JPEG bytes, json text) of one sample."""
+def encode_sample(sample: SynthSample, seed: int, index: int, renderer: str = "fallback") -> tuple[bytes, str]:
+    """(JPEG bytes, json text) of one sample (``renderer``: the one that drew it, 'gl' or 'fallback')."""
     ok, jpg = cv2.imencode(".jpg", sample.image, [cv2.IMWRITE_JPEG_QUALITY, sample.jpeg_quality])
     if not ok:
         raise RuntimeError(f"JPEG encoding failed for synthetic sample {index}")
     pts = [[round(float(x), 3), round(float(y), 3), float(v)] for x, y, v in sample.hand_pts]
     doc = {"hand_pts": pts, "is_left": int(sample.is_left), "seed": seed, "index": index,
-           "synth_version": SYNTH_VERSION}
+           "synth_version": SYNTH_VERSION, "renderer": renderer}
     return jpg.tobytes(), json.dumps(doc)
 
 
-def _write_range(folder: Path, seed: int, size: int, start: int, stop: int) -> int:
+def _write_range(folder: Path, seed: int, size: int, start: int, stop: int, renderer: str) -> int:
     """Render and write samples [start, stop) into ``folder``; returns the number of visible keypoints written."""
     visible = 0
     for i in range(start, stop):
-        sample = render_sample(seed, i, size)
-        jpg, text = encode_sample(sample, seed, i)
+        sample = render_sample(seed, i, size, renderer=renderer)
+        jpg, text = encode_sample(sample, seed, i, renderer)
         (folder / f"{i:08d}.jpg").write_bytes(jpg)
         (folder / f"{i:08d}.json").write_text(text)
         visible += int(np.count_nonzero(sample.hand_pts[:, 2] > 0))
@@ -60,38 +64,46 @@ def _remove_stale(folder: Path, count: int) -> int:
     return len(removed)
 
 
-def _write_task(task: tuple[str, int, int, int, int]) -> int:
-    folder, seed, size, start, stop = task
-    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would only compete
-    return _write_range(Path(folder), seed, size, start, stop)
+def worker_init() -> None:
+    """A rendering worker process: one core each, so neither OpenCV nor llvmpipe starts threads of its own."""
+    os.environ["LP_NUM_THREADS"] = "1"  # read by Mesa when the GL context is made, later in this process
+    cv2.setNumThreads(1)
 
 
-def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: int = 1, folder: str = "synth1") -> Path:
+def _write_task(task: tuple[str, int, int, int, int, str]) -> int:
+    folder, seed, size, start, stop, renderer = task
+    return _write_range(Path(folder), seed, size, start, stop, renderer)
+
+
+def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: int = 1, folder: str = "synth1",
+                  renderer: str = "auto", overwrite: bool = False) -> Path:
     """Render ``count`` labelled hands into ``out/folder`` and return that folder.
 
-    ``workers`` > 1 renders in that many spawned processes; the files do not depend on it.
+    ``workers`` > 1 renders in that many spawned processes (at most the CPU count); the files do not depend on it.
+    ``renderer``: 'auto', 'gl' or 'fallback' (``gl_context.resolve_renderer``). A folder holding files handpose
+    did not write is refused unless ``overwrite``.
     """
-    if count < 0:
-        raise ValueError(f"count must be >= 0, got {count}")
-    if seed < 0:
-        raise ValueError(f"seed must be >= 0, got {seed}")
-    if size < 32:
-        raise ValueError(f"image size must be at least 32 pixels, got {size}")
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
     if not folder or Path(folder).name != folder:
-        raise ValueError(f"folder must be a plain folder name, got {folder!r}")
+        raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
     target = Path(out) / folder
-    target.mkdir(parents=True, exist_ok=True)
+    workers = check_request(count, (size, size), workers, seed, target)
+    used = resolve_renderer(renderer)
+    own = prepare_folder(target, overwrite)
+    info = {"kind": "crops", "seed": seed, "count": count, "size": size, "renderer": used,
+            "renderer_version": RENDERER_VERSION}
+    if own:
+        write_manifest(target, {**info, "complete": False})
     t0 = time.perf_counter()
-    tasks = [(str(target), seed, size, s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]
+    tasks = [(str(target), seed, size, s, min(s + _CHUNK, count), used) for s in range(0, count, _CHUNK)]
     if workers == 1 or len(tasks) <= 1:
-        visible = sum(_write_range(target, seed, size, s, e) for _, _, _, s, e in tasks)
+        visible = sum(_write_range(target, seed, size, s, e, used) for _, _, _, s, e, _ in tasks)
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(min(workers, len(tasks))) as pool:
+        with ctx.Pool(min(workers, len(tasks)), initializer=worker_init) as pool:
             visible = sum(pool.imap_unordered(_write_task, tasks))
-    stale = _remove_stale(target, count)
+    stale = _remove_stale(target, count) if own else 0
+    if own:
+        write_manifest(target, {**info, "complete": True})
     if stale:
         LOG.info("removed %d samples numbered %d and above left in %s by an earlier, larger render", stale, count,
                  target)

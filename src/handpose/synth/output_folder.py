@@ -1,0 +1,114 @@
+"""Safety of the folders the writers fill: a manifest marks a folder as handpose's, foreign folders are refused
+unless ``overwrite``, and requests that cannot fit (image size, count, memory, disk, workers) are refused up front
+with a one-line reason naming the flag.
+
+The manifest (``MANIFEST_NAME``, JSON without a .json suffix so that dataset readers never take it for a label)
+records what was written: kind, seed, count, size, renderer and its version. Stale samples are only ever removed
+from a folder that holds a manifest (or an older handpose render: only NNNNNNNN.jpg/.json files whose json carries
+``synth_version``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+
+MANIFEST_NAME = "handpose-synth.manifest"
+MIN_SIZE, MAX_SIZE = 32, 4096
+MAX_COUNT = 100_000_000  # file names have 8 digits
+_SAMPLE = re.compile(r"^\d{8}\.(jpg|json)$")
+_BYTES_PER_PIXEL_IN_FLIGHT = 64  # buffers of one image being rendered (colour, ids, depth, float copies)
+_WORKER_BASE_BYTES = 300 * 2**20  # a worker process: Python, numpy, OpenCV, the GL driver and the mesh
+
+
+def check_request(count: int, size: tuple[int, int], workers: int, seed: int, out: Path) -> int:
+    """Validate the numbers of a render request; returns the worker count to use (capped at the CPU count, with a
+    warning). Raises ValueError naming the flag."""
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    if count < 0 or count > MAX_COUNT:
+        raise ValueError(f"--count must be between 0 and {MAX_COUNT:,}, got {count}")
+    for side in size:
+        if side < MIN_SIZE or side > MAX_SIZE:
+            raise ValueError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {side}")
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    cpus = os.cpu_count() or 1
+    if workers > cpus:
+        LOG.warning("--workers %d is more than the %d CPUs here; using %d", workers, cpus, cpus)
+        workers = cpus
+    need = workers * (_WORKER_BASE_BYTES + size[0] * size[1] * _BYTES_PER_PIXEL_IN_FLIGHT)
+    avail = _available_memory()
+    if avail is not None and need > avail:
+        raise ValueError(f"--workers {workers} at --size {size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB of "
+                         f"memory and {avail / 2**30:.1f} GiB is free; use fewer workers or a smaller size")
+    disk = count * size[0] * size[1] * 0.25 + count * 2048  # JPEG at high quality + the json, generously
+    probe = out
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    free = shutil.disk_usage(probe).free if probe.exists() else None
+    if free is not None and disk > free:
+        raise ValueError(f"--count {count} at --size {size[0]}x{size[1]} needs about {disk / 2**30:.1f} GiB on disk "
+                         f"and {free / 2**30:.1f} GiB is free under {probe}")
+    return workers
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux /proc/meminfo), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _legacy_render(folder: Path, names: list[str]) -> bool:
+    """A folder an older handpose wrote (before manifests): only sample files in jpg + json pairs, and a json
+    carries synth_version."""
+    if not names or not all(_SAMPLE.match(n) for n in names):
+        return False
+    stems = {ext: {n[:8] for n in names if n.endswith(ext)} for ext in (".jpg", ".json")}
+    if stems[".jpg"] != stems[".json"]:
+        return False
+    first = next((n for n in sorted(names) if n.endswith(".json")), None)
+    if first is None:
+        return False
+    try:
+        return "synth_version" in json.loads((folder / first).read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def prepare_folder(folder: Path, overwrite: bool) -> bool:
+    """Create ``folder`` or check that handpose may write into it; returns whether it is handpose's own (stale
+    samples may be removed). A non-empty folder without a manifest is refused unless ``overwrite``."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out: {folder} exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [n for n in os.listdir(folder)]
+    if not names or MANIFEST_NAME in names or _legacy_render(folder, names):
+        return True
+    if not overwrite:
+        shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+        raise ValueError(f"--out: {folder} holds files handpose synth did not write ({shown}); choose an empty "
+                         "folder or pass --overwrite to write into it anyway (nothing else in it is deleted)")
+    LOG.warning("--overwrite: writing into %s, which holds files handpose did not write", folder)
+    return False
+
+
+def write_manifest(folder: Path, info: dict[str, Any]) -> None:
+    """Record what was written (kind, seed, count, size, renderer, version) in the folder's manifest."""
+    doc = {"writer": "handpose synth", **info}
+    tmp = folder / (MANIFEST_NAME + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
+    os.replace(tmp, folder / MANIFEST_NAME)

@@ -1,0 +1,182 @@
+"""Full scenes for hand detection: images (e.g. 640 x 480) with 0-4 hands from 12 px to most of the frame, and
+one COCO keypoint json for them all.
+
+Layout of ``out/FOLDER``: ``images/NNNNNNNN.jpg``, ``hands_coco.json`` and the manifest. The json has
+``images`` (id, file_name, width, height), ``annotations`` (id, image_id, category_id 1, bbox [x, y, w, h] of the
+hand's visible pixels and visible keypoints, area, iscrowd 0, keypoints: 63 numbers x, y, v with v = 2 visible and
+0 hidden (x, y kept), num_keypoints, is_left 0/1, handedness "left"/"right") and ``categories`` (one "hand" with
+the 21 keypoint names and the skeleton, 1-based as COCO writes it). Every annotated hand has a visible keypoint: a
+hand left with none (hidden behind another, or off the frame) is taken out of the scene and the scene drawn again.
+Scenes need the GL renderer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import multiprocessing
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from handpose.keypoints import NAMES, SKELETON
+from handpose.synth import gl_scene
+from handpose.synth.camera import Camera
+from handpose.synth.generate import RENDERER_VERSION
+from handpose.synth.gl_context import resolve_renderer
+from handpose.synth.gl_render import get_renderer
+from handpose.synth.looks import sample_lighting
+from handpose.synth.output_folder import check_request, prepare_folder, write_manifest
+from handpose.synth.photos import sample_background
+from handpose.synth.pose_prior import sample_view
+from handpose.synth.scene import camera_effects
+from handpose.synth.view import BONES_PER_HAND_ID, View, hand_id
+
+LOG = logging.getLogger(__name__)
+
+JSON_NAME = "hands_coco.json"
+HAND_COUNT_WEIGHTS = np.array([0.08, 0.4, 0.3, 0.12, 0.1])  # 0..4 hands
+MIN_SPAN_PX = 12.0
+_CHUNK = 32
+
+
+def _place(hand: gl_scene.PosedHand, rotation: np.ndarray, camera: Camera, span_px: float, centre_px: np.ndarray
+           ) -> np.ndarray:
+    """(4, 4) hand -> camera placing the hand's keypoints across about ``span_px`` around pixel ``centre_px``."""
+    rot = hand.model.joints @ rotation.T  # (21, 3)
+    mid = 0.5 * (rot.min(0) + rot.max(0))
+    extent = float(np.max(rot.max(0)[:2] - rot.min(0)[:2])) + 2.0
+    depth = max(camera.f * extent / span_px, 10.0 + 0.5 * float(np.ptp(rot[:, 2])))
+    target = np.array([(centre_px[0] - camera.cx) * depth / camera.f, (centre_px[1] - camera.cy) * depth / camera.f,
+                       depth])
+    H = np.eye(4)
+    H[:3, :3] = rotation
+    H[:3, 3] = target - mid
+    return H
+
+
+def _box(ids: np.ndarray, index: int, pts: np.ndarray) -> list[float]:
+    """[x, y, w, h] around hand ``index``'s pixels (the forearm left out) and its visible keypoints (pixel edges
+    at +-0.5 around pixel centres), clipped to the image."""
+    h, w = ids.shape
+    lo, hi = hand_id(index, 0), hand_id(index, BONES_PER_HAND_ID)
+    mask = (ids >= lo) & (ids < hi) & (ids != hand_id(index, 20))  # 20: the forearm bone
+    ys, xs = np.nonzero(mask)
+    vis = pts[pts[:, 2] > 0, :2]
+    x_all = np.concatenate([xs.astype(np.float64), vis[:, 0]])
+    y_all = np.concatenate([ys.astype(np.float64), vis[:, 1]])
+    x0, x1 = max(float(x_all.min()) - 0.5, 0.0), min(float(x_all.max()) + 0.5, float(w))
+    y0, y1 = max(float(y_all.min()) - 0.5, 0.0), min(float(y_all.max()) + 0.5, float(h))
+    return [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
+
+
+def render_scene_image(seed: int, index: int, width: int, height: int) -> tuple[np.ndarray, list[dict], int]:
+    """(image (H, W, 3) BGR uint8, annotations without ids, JPEG quality) of scene ``index``."""
+    rngs = [np.random.default_rng(c) for c in np.random.SeedSequence([seed, index, 7]).spawn(4)]
+    hand_rng, look_rng, bg_rng, fx_rng = rngs
+    fov = np.radians(hand_rng.uniform(45.0, 75.0))
+    f = 0.5 * width / np.tan(0.5 * fov)
+    camera = Camera(f=float(f), cx=(width - 1) / 2.0, cy=(height - 1) / 2.0)
+    n = int(hand_rng.choice(len(HAND_COUNT_WEIGHTS), p=HAND_COUNT_WEIGHTS))
+    top = 0.9 * min(width, height)
+    hands, objects = [], []
+    for _ in range(n):
+        hand = gl_scene.sample_hand(hand_rng)
+        rotation, _ = sample_view(hand_rng)
+        span = float(np.exp(hand_rng.uniform(np.log(MIN_SPAN_PX), np.log(top))))
+        centre = hand_rng.uniform([0.05 * width, 0.05 * height], [0.95 * width, 0.95 * height])
+        H = _place(hand, rotation, camera, span, centre)
+        is_left = bool(hand_rng.random() < 0.5)
+        hands.append(gl_scene.instance(hand, H, is_left, look_rng))
+        held = gl_scene.held_instance(hand, H, is_left, look_rng)
+        objects.append(held)
+    skin = np.array(hands[0].look.skin_back) ** (1 / 2.2) * 255.0 if hands else np.array([120.0, 150.0, 200.0])
+    canvas, _ = sample_background(bg_rng, width, height, skin[::-1])
+    lighting = sample_lighting(look_rng, canvas)
+    renderer = get_renderer()
+    while True:
+        view = View(camera=camera, size=(width, height), hands=hands, objects=[o for o in objects if o is not None],
+                    lighting=lighting)
+        rgba, ids, depth = renderer.render(view)
+        pts = [gl_scene.keypoints(hand, camera, ids, depth, k) for k, hand in enumerate(hands)]
+        empty = [k for k, p in enumerate(pts) if not np.any(p[:, 2] > 0)]
+        if not empty:
+            break
+        hands = [hd for k, hd in enumerate(hands) if k not in empty]  # drop them and draw the scene again
+        objects = [o for k, o in enumerate(objects) if k not in empty]
+    image = camera_effects(fx_rng, gl_scene.composite(canvas, rgba))
+    anns = []
+    for k, (hand, p) in enumerate(zip(hands, pts)):
+        kp = []
+        for x, y, v in p:
+            kp += [round(float(x), 2), round(float(y), 2), 2 if v > 0 else 0]
+        anns.append({"bbox": _box(ids, k, p), "keypoints": kp, "num_keypoints": int(np.count_nonzero(p[:, 2] > 0)),
+                     "is_left": int(hand.is_left), "handedness": "left" if hand.is_left else "right",
+                     "category_id": 1, "iscrowd": 0})
+    for a in anns:
+        a["area"] = round(a["bbox"][2] * a["bbox"][3], 2)
+    return image, anns, int(fx_rng.integers(70, 96))
+
+
+def _write_range(task: tuple[str, int, int, int, int, int]) -> list[tuple[int, list[dict]]]:
+    folder, seed, width, height, start, stop = task
+    out = []
+    for i in range(start, stop):
+        image, anns, quality = render_scene_image(seed, i, width, height)
+        ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise RuntimeError(f"JPEG encoding failed for scene {i}")
+        (Path(folder) / "images" / f"{i:08d}.jpg").write_bytes(jpg.tobytes())
+        out.append((i, anns))
+    return out
+
+
+def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int, seed: int) -> dict:
+    """The COCO keypoint json of rendered scenes ``(index, annotations)``."""
+    images, annotations = [], []
+    for i, anns in sorted(results, key=lambda r: r[0]):
+        images.append({"id": i, "file_name": f"{i:08d}.jpg", "width": width, "height": height})
+        for a in anns:
+            annotations.append({"id": len(annotations) + 1, "image_id": i, **a})
+    categories = [{"id": 1, "name": "hand", "supercategory": "person", "keypoints": list(NAMES),
+                   "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]
+    info = {"description": "handpose synthetic hand scenes", "seed": seed, "renderer_version": RENDERER_VERSION}
+    return {"info": info, "images": images, "annotations": annotations, "categories": categories}
+
+
+def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int = 480, workers: int = 1,
+                 folder: str = "scenes", renderer: str = "auto", overwrite: bool = False) -> Path:
+    """Render ``count`` scene images into ``out/folder`` with one COCO json; returns the folder."""
+    if not folder or Path(folder).name != folder:
+        raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
+    target = Path(out) / folder
+    workers = check_request(count, (width, height), workers, seed, target)
+    if resolve_renderer("gl" if renderer == "auto" else renderer) != "gl":
+        raise ValueError("--scenes needs the GL renderer (--renderer gl or auto)")
+    own = prepare_folder(target, overwrite)
+    (target / "images").mkdir(exist_ok=True)
+    info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
+            "renderer_version": RENDERER_VERSION}
+    if own:
+        write_manifest(target, {**info, "complete": False})
+        for path in (target / "images").glob("*.jpg"):  # an earlier render's images
+            if len(path.stem) == 8 and path.stem.isdigit() and int(path.stem) >= count:
+                path.unlink()
+    t0 = time.perf_counter()
+    tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]
+    if workers == 1 or len(tasks) <= 1:
+        results = [r for t in tasks for r in _write_range(t)]
+    else:
+        from handpose.synth.writer import worker_init
+
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=worker_init) as pool:
+            results = [r for chunk in pool.imap_unordered(_write_range, tasks) for r in chunk]
+    doc = coco_document(results, width, height, seed)
+    (target / JSON_NAME).write_text(json.dumps(doc))
+    if own:
+        write_manifest(target, {**info, "complete": True})
+    LOG.info("wrote %d scenes with %d hands to %s in %.1f s", count, len(doc["annotations"]), target,
+             time.perf_counter() - t0)
+    return target

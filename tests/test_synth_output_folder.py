@@ -1,0 +1,66 @@
+"""Output-folder safety: foreign folders need --overwrite, a manifest marks handpose's own, bad flags get one line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+from handpose.cli import main
+from handpose.synth import write_dataset
+from handpose.synth.output_folder import MANIFEST_NAME, check_request
+
+
+def test_a_foreign_folder_is_refused_without_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "synth1"
+    target.mkdir()
+    (target / "00000007.jpg").write_bytes(b"someone else's photo")
+    args = ["synth", "--out", str(tmp_path), "--count", "2", "--size", "64"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--overwrite" in err[0] and "00000007.jpg" in err[0]
+    assert sorted(os.listdir(target)) == ["00000007.jpg"]  # nothing written
+    assert main(args + ["--overwrite"]) == 0
+    names = sorted(os.listdir(target))
+    assert "00000007.jpg" in names and "00000000.json" in names  # theirs kept (not a stale sample of ours)
+    assert MANIFEST_NAME not in names  # still not handpose's folder: the next render asks again
+    assert main(args) == 2
+
+
+def test_manifest_records_the_render_and_allows_rerendering(tmp_path: Path) -> None:
+    folder = write_dataset(tmp_path, 3, seed=4, size=64, renderer="fallback")
+    info = json.loads((folder / MANIFEST_NAME).read_text())
+    assert info["seed"] == 4 and info["count"] == 3 and info["size"] == 64 and info["complete"]
+    assert info["renderer"] == "fallback" and isinstance(info["renderer_version"], str)
+    write_dataset(tmp_path, 2, seed=4, size=64, renderer="fallback")  # its own folder: no --overwrite needed
+    assert not (folder / "00000002.jpg").exists()  # the stale third sample is gone
+
+
+def test_workers_are_capped_at_the_cpu_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cpus = os.cpu_count() or 1
+    with caplog.at_level(logging.WARNING):
+        assert check_request(10, (64, 64), cpus + 7, 0, tmp_path) == cpus
+    assert any(f"--workers {cpus + 7}" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--size", "8"), ("--size", "100000"), ("--count", "-1"),
+                                             ("--count", "1000000000"), ("--workers", "0"), ("--seed", "-3")])
+def test_bad_flags_get_one_line_naming_the_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str,
+                                                value: str) -> None:
+    args = {"--out": str(tmp_path), "--count": "2", "--size": "64"}
+    args[flag] = value
+    assert main(["synth"] + [x for kv in args.items() for x in kv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0] and "Traceback" not in err[0]
+    assert not (tmp_path / "synth1").exists()
+
+
+def test_memory_that_would_not_fit_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handpose.synth import output_folder
+
+    monkeypatch.setattr(output_folder, "_available_memory", lambda: 64 * 2**20)  # 64 MiB free
+    with pytest.raises(ValueError, match="--workers 1 at --size 4096x4096 needs about .* memory"):
+        check_request(10, (4096, 4096), 1, 0, tmp_path)

@@ -312,8 +312,12 @@ def test_embedded_dataset_is_rendered_once_into_the_cache(tmp_path: Path, monkey
 
     monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "cache"))
     assert cache_root() == tmp_path / "cache"
+    from handpose.synth import RENDERER_VERSION, resolve_renderer
+
     folder = embedded_dataset(seed=2, count=6, size=64)
-    assert folder == tmp_path / "cache" / "synth" / "2-6-64"
+    renderer = resolve_renderer("auto")
+    # the renderer and its version are in the name: a new renderer makes new renders
+    assert folder == tmp_path / "cache" / "synth" / f"2-6-64-{renderer}-v{RENDERER_VERSION}"
     files = sorted(folder.rglob("*.json"))
     assert len(files) == 6 and not [p for p in folder.parent.iterdir() if "tmp" in p.name]
     stamp = files[0].stat().st_mtime_ns

@@ -125,7 +125,8 @@ def test_torchrun_two_gloo_processes_keep_identical_weights(synth_data: Path, tm
     order) a single process trained on the same 8 samples per step, so the ranks really split each batch."""
     from safetensors.torch import load_file
 
-    common = ["--data", str(synth_data), *TINY, "--max-steps", "4", "--log-every", "2", "--optimizer", "sgd",
+    common = ["--data", str(synth_data), *TINY, "--no-channels-last", "--max-steps", "4", "--log-every", "2",
+              "--optimizer", "sgd",
               "--lr", "0.01", "--warmup-steps", "0"]
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                           "-m", "handpose", "train", *common, "--out", str(tmp_path / "ddp")],
@@ -145,8 +146,10 @@ def test_torchrun_two_gloo_processes_keep_identical_weights(synth_data: Path, tm
     a = load_file(str(tmp_path / "ddp" / "model.safetensors"))
     b = load_file(str(tmp_path / "one" / "model.safetensors"))
     assert a.keys() == b.keys()
+    # float32 sums over a batch in another order differ by up to ~1e-4 after 4 steps; a batch not split between
+    # the ranks (each training on the same 4 samples) differs by ~1e-2
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=1e-6, msg=f"{key}: DDP differs from one process")
+        torch.testing.assert_close(a[key], b[key], rtol=1e-4, atol=2e-4, msg=f"{key}: DDP differs from one process")
 
 
 @pytest.mark.slow

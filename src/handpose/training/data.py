@@ -1,8 +1,9 @@
 """Training data: the embedded synthetic dataset (rendered once into a cache) and the training DataLoader.
 
 ``handpose train`` without ``--data`` trains on hands rendered by ``handpose.synth.write_dataset`` into
-``$HANDPOSE_CACHE/synth/<seed>-<count>-<size>`` (default cache: ``~/.cache/handpose``). The folder is rendered
-under a temporary name and renamed when complete, so an interrupted render is never mistaken for a dataset.
+``$HANDPOSE_CACHE/synth/<seed>-<count>-<size>-<renderer>-v<version>`` (default cache: ``~/.cache/handpose``).
+The folder is rendered under a temporary name and renamed when complete, so an interrupted render is never mistaken
+for a dataset.
 """
 
 from __future__ import annotations
@@ -31,17 +32,21 @@ def cache_root() -> Path:
 
 
 def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: Path | None = None) -> Path:
-    """The synthetic dataset of (seed, count, size), rendered on first use; returns its folder."""
-    from handpose.synth import write_dataset
+    """The synthetic dataset of (seed, count, size), rendered on first use; returns its folder.
 
-    target = (root or cache_root()) / "synth" / f"{seed}-{count}-{size}"
+    The folder's name also holds the renderer (GL or the fallback, which draw other pixels from one seed) and its
+    version, so renders of an older renderer are never reused."""
+    from handpose.synth import RENDERER_VERSION, resolve_renderer, write_dataset
+
+    renderer = resolve_renderer("auto")
+    target = (root or cache_root()) / "synth" / f"{seed}-{count}-{size}-{renderer}-v{RENDERER_VERSION}"
     if target.is_dir():
         return target
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     LOG.info("rendering the embedded synthetic dataset (%d images of %d px, seed %d) into %s", count, size, seed,
              target)
-    write_dataset(tmp, count=count, seed=seed, size=size, workers=max(1, workers))
+    write_dataset(tmp, count=count, seed=seed, size=size, workers=max(1, workers), renderer=renderer)
     try:
         os.replace(tmp, target)
     except OSError:  # another process finished the same dataset first

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from handpose.config import DetectorConfig
 from handpose.data import transforms as T
 from handpose.detection.letterbox import transform_boxes
+from handpose.detection.loss import gather_at
 
 RADIUS_PER_SIDE = 0.0925  # centre shift (in cells, per cell of the shorter side) that keeps IoU 0.7
 MAX_LOG_SIZE = 8.0  # exp(8) * stride: far beyond any input; clamps the size head before exp
@@ -128,9 +129,9 @@ class BoxCodec:
         N, _, h, w = heat.shape
         k = min(self.max_hands, h * w)
         scores, index = peaks.reshape(N, -1).topk(k, dim=1)  # (N, k)
-        size = _gather(outputs["size"], index).clamp(-MAX_LOG_SIZE, MAX_LOG_SIZE)  # (N, k, 2)
-        offset = _gather(outputs["offset"], index)  # (N, k, 2)
-        left = torch.sigmoid(_gather(outputs["left"], index)[..., 0])  # (N, k)
+        size = gather_at(outputs["size"].detach(), index).clamp(-MAX_LOG_SIZE, MAX_LOG_SIZE)  # (N, k, 2)
+        offset = gather_at(outputs["offset"].detach(), index)  # (N, k, 2)
+        left = torch.sigmoid(gather_at(outputs["left"].detach(), index)[..., 0])  # (N, k)
         col, row = (index % w).float(), torch.div(index, w, rounding_mode="floor").float()  # (N, k)
         centre = (torch.stack([col, row], dim=-1) + offset) * self.stride  # (N, k, 2) input px
         wh = torch.exp(size) * self.stride  # (N, k, 2) input px
@@ -159,13 +160,6 @@ def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     lo = np.clip(boxes[:, :2], 0.0, [width, height])
     hi = np.clip(boxes[:, :2] + boxes[:, 2:], 0.0, [width, height])
     return np.concatenate([lo, hi - lo], axis=1)
-
-
-def _gather(maps: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """(N, C, h, w) maps at flat cell ``index`` (N, k) -> (N, k, C)."""
-    N, C = maps.shape[:2]
-    flat = maps.detach().float().reshape(N, C, -1)  # (N, C, h*w)
-    return flat.gather(2, index[:, None, :].expand(N, C, index.shape[1])).permute(0, 2, 1)  # (N, k, C)
 
 
 def _draw_gaussian(heat: np.ndarray, cx: int, cy: int, sigma: float) -> None:

@@ -66,6 +66,27 @@ class DataConfig:
 
 
 @dataclass
+class DetectorConfig:
+    """Hyperparameters that rebuild a hand detector (``detection/model.py``) from its weight file alone.
+
+    A CenterNet-style network: MobileNet-v1 units (``model/blocks.py``) down to stride 32, a neck that upsamples
+    back to ``stride`` adding the backbone's features on the way, and per-cell heads (hand centre, box size,
+    sub-cell offset, left/right). It sees the whole image letterboxed to ``input_size`` square.
+    """
+
+    preset: str = "detect"
+    width: float = 0.5  # channel multiplier of the MobileNet-v1 backbone
+    backbone_repeats: int = 3  # plain units at stride 16 (MobileNet-v1: 5)
+    neck_channels: int = 64  # channels of every neck level
+    head_channels: int = 64  # 3x3 conv of each head before its 1x1 output
+    stride: int = 4  # output stride of the maps
+    input_size: int = 320  # letterboxed square side, input pixels
+    max_hands: int = 20  # targets per image (training) and detections kept per image (decoding)
+    score_threshold: float = 0.3  # default detection threshold of HandDetector
+    nms_iou: float = 0.6  # boxes overlapping a higher-scored one by more than this are dropped (1: off)
+
+
+@dataclass
 class TrainConfig:
     """Everything ``handpose train`` resolves; saved in the output directory as JSON."""
 
@@ -108,6 +129,8 @@ class TrainConfig:
     synth_count: int = 8000  # embedded dataset (no --data): number of rendered images
     synth_size: int = 256  # embedded dataset: rendered image side in pixels
     overwrite: bool = False  # a fresh run into a folder holding a run deletes that run's files (else: refused)
+    task: str = "keypoints"  # "keypoints" (the CPM on hand crops) or "detect" (the hand detector on whole images)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)  # the detector's architecture (task "detect")
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from handpose.config import AugmentConfig, DataConfig, ModelConfig
+from handpose.config import AugmentConfig, DataConfig, DetectorConfig, ModelConfig
 
 Rule = tuple[Callable[[Any], bool], str]
 
@@ -51,6 +51,17 @@ RULES: dict[type, dict[str, Rule]] = {
         "box_padding": _between(0.5, 10),
         "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1)"),
         "max_image_pixels": _between(1, 2**40),
+    },
+    DetectorConfig: {
+        "width": (lambda v: 0 < v <= 4, "in (0, 4]"),
+        "backbone_repeats": _between(0, 16),
+        "neck_channels": _between(4, 1024),
+        "head_channels": _between(4, 1024),
+        "stride": _one_of(4),
+        "input_size": (lambda v: 32 <= v <= 4096 and v % 32 == 0, "a multiple of 32 in [32, 4096]"),
+        "max_hands": _between(1, 1000),
+        "score_threshold": _PROBABILITY,
+        "nms_iou": _PROBABILITY,
     },
     AugmentConfig: {
         "scale_min": (lambda v: 0 < v <= 10, "in (0, 10]"),

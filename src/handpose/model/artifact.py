@@ -1,9 +1,12 @@
 """Every model-file format handpose reads and writes, and the metadata keys they share.
 
 - **safetensors** (``save_weights`` / ``load_model``): the state dict, with the ``ModelConfig`` as JSON under the
-  metadata key ``model_config`` and, when training wrote the file, the ``DataConfig`` under ``data_config``.
+  metadata key ``model_config`` and, when training wrote the file, the ``DataConfig`` under ``data_config``; the
+  key ``task`` says what the network does: ``"keypoints"`` (the CPM on a hand crop; files without the key) or
+  ``"detect"`` (the hand detector on a whole image, whose ``model_config`` is a ``DetectorConfig``).
 - **training checkpoints** (``.pt``): a plain dict of tensors and Python data (``"model"``, ``"model_config"``,
-  ``"data_config"``, optimizer and schedule state, ...), read with :func:`torch_load` (``weights_only=True``: a
+  ``"data_config"``, optional ``"task"``, optimizer and schedule state, ...; without ``"task"`` the stored
+  ``train_config``'s task, else keypoints), read with :func:`torch_load` (``weights_only=True``: a
   file that would run code is refused and nothing of it runs).
 - **ONNX** (written by ``handpose.export``): ``metadata_props`` with ``handpose_format``, the model and data configs,
   the preprocessing and the keypoint names (:func:`onnx_metadata`).
@@ -24,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from handpose.config import DataConfig, ModelConfig, from_dict, to_dict
+from handpose.config import DataConfig, DetectorConfig, ModelConfig, from_dict, to_dict
 from handpose.config_checks import check_config
 
 LOG = logging.getLogger(__name__)
@@ -33,6 +36,10 @@ CONFIG_KEY = "model_config"  # safetensors metadata (JSON), checkpoint dict (dic
 DATA_CONFIG_KEY = "data_config"  # the same three places
 FORMAT_KEY = "format"  # safetensors metadata
 FORMAT = "handpose-cpm"
+TASK_KEY = "task"  # safetensors metadata and checkpoint dict: "keypoints" or "detect"
+TASK_KEYPOINTS = "keypoints"
+TASK_DETECT = "detect"
+TASK_NAMES = {TASK_KEYPOINTS: "a keypoint model", TASK_DETECT: "a hand detector"}
 META_FORMAT = "handpose_format"  # ONNX metadata
 META_FORMAT_VALUE = "handpose-cpm-onnx"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt")
@@ -91,6 +98,50 @@ def model_config_from(value: Any, source: str) -> ModelConfig:
     return cfg
 
 
+def detector_config_from(value: Any, source: str) -> DetectorConfig:
+    """A checked DetectorConfig from stored JSON text or a dict; ValueError naming ``source`` and the bad field."""
+    try:
+        data = json.loads(value) if isinstance(value, str) else value
+        cfg = from_dict(DetectorConfig, dict(data))
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{source}: stored {CONFIG_KEY!r} is not a valid detector config ({exc})") from exc
+    check_config(cfg, f"{source} ({CONFIG_KEY})")
+    return cfg
+
+
+def task_of(model: nn.Module) -> str:
+    """``"detect"`` for a hand detector (its config is a DetectorConfig), else ``"keypoints"``."""
+    return TASK_DETECT if isinstance(getattr(model, "config", None), DetectorConfig) else TASK_KEYPOINTS
+
+
+def check_task(found: str, wanted: str | None, path: str | Path) -> None:
+    """ValueError ``"<path> is a hand detector, not a keypoint model"`` (or the other way) when they differ."""
+    if found not in TASK_NAMES:
+        raise ValueError(f"{path}: unknown task {found!r} in the file; expected one of {sorted(TASK_NAMES)}")
+    if wanted is not None and found != wanted:
+        raise ValueError(f"{path} is {TASK_NAMES[found]}, not {TASK_NAMES[wanted]}")
+
+
+def read_task(path: str | Path) -> str:
+    """The task a weights file holds (``"keypoints"`` or ``"detect"``)."""
+    path = Path(path)
+    if model_file_kind(path) == "safetensors":
+        try:
+            return read_metadata(path).get(TASK_KEY, TASK_KEYPOINTS)
+        except Exception as exc:  # safetensors raises its own error types on a corrupt or foreign file
+            raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if model_file_kind(path) == "checkpoint":
+        return _checkpoint_task(torch_load(path, "a weights-only checkpoint"))
+    return TASK_KEYPOINTS
+
+
+def _checkpoint_task(ckpt: Any) -> str:
+    if not isinstance(ckpt, dict):
+        return TASK_KEYPOINTS
+    train = ckpt.get("train_config")
+    return str(ckpt.get(TASK_KEY) or (train.get("task") if isinstance(train, dict) else None) or TASK_KEYPOINTS)
+
+
 def data_config_from(value: Any, model_cfg: ModelConfig, source: str) -> DataConfig:
     """A checked DataConfig from stored JSON text or a dict (missing keys take defaults, the input size the model's);
     None or empty gives the defaults. ValueError naming ``source`` and the bad field."""
@@ -138,30 +189,42 @@ def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | 
     if data_cfg is not None:
         meta[DATA_CONFIG_KEY] = json.dumps(to_dict(data_cfg), sort_keys=True)
     meta[FORMAT_KEY] = FORMAT
+    meta[TASK_KEY] = task_of(model)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(path), metadata=meta)
     LOG.debug("saved %d tensors (%s preset) to %s", len(tensors), model.config.preset, path)
 
 
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a CPM from a ``.safetensors`` file written by :func:`save_weights` or a training checkpoint
-    (``.pt``: a dict with ``"model"`` state dict and ``"model_config"`` dict); returned in eval mode.
+def load_model(path: str | Path, map_location: str | torch.device = "cpu",
+               task: str | None = TASK_KEYPOINTS) -> nn.Module:
+    """Rebuild a CPM (or, with ``task="detect"``, a hand detector; ``task=None``: whichever the file holds) from a
+    ``.safetensors`` file written by :func:`save_weights` or a training checkpoint (``.pt``: a dict with
+    ``"model"`` state dict and ``"model_config"`` dict); returned in eval mode.
 
-    ValueError naming the file for a foreign or corrupt file, an invalid stored config or non-finite weights."""
+    ValueError naming the file for a foreign or corrupt file, a file of the other task ("X is a hand detector,
+    not a keypoint model"), an invalid stored config or non-finite weights."""
     from handpose.model.cpm import build_model
 
     path = Path(path)
     if model_file_kind(path) == "checkpoint":
-        config, state = _read_checkpoint(path)
+        found, raw, state = _read_checkpoint(path)
     elif model_file_kind(path) == "safetensors":
-        config, state = _read_safetensors(path)
+        found, raw, state = _read_safetensors(path)
     else:
         raise ValueError(f"{path}: an ONNX file holds no PyTorch weights; load it with Predictor.from_file")
+    check_task(found, task, path)
+    if found == TASK_DETECT:
+        from handpose.detection.model import build_detector
+
+        config: Any = detector_config_from(raw, str(path))
+        builder: Any = build_detector
+    else:
+        config, builder = model_config_from(raw, str(path)), build_model
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise ValueError(f"{path}: non-finite (NaN or infinite) weights in {_short(sorted(bad))}")
-    model = build_model(config)
+    model = builder(config)
     load_state_strict(model, state, source=str(path))
     model.to(map_location)
     return model.eval()
@@ -201,7 +264,8 @@ def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], sourc
     model.load_state_dict(state, strict=True)
 
 
-def _read_safetensors(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+def _read_safetensors(path: Path) -> tuple[str, Any, dict[str, torch.Tensor]]:
+    """(task, stored config JSON, state dict) of a handpose safetensors file."""
     from safetensors.torch import load_file
 
     try:
@@ -211,15 +275,16 @@ def _read_safetensors(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]
         raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
     if CONFIG_KEY not in meta:
         raise ValueError(f"{path}: safetensors metadata has no {CONFIG_KEY!r} (not written by handpose save_weights)")
-    return model_config_from(meta[CONFIG_KEY], str(path)), state
+    return meta.get(TASK_KEY, TASK_KEYPOINTS), meta[CONFIG_KEY], state
 
 
-def _read_checkpoint(path: Path) -> tuple[ModelConfig, dict[str, torch.Tensor]]:
+def _read_checkpoint(path: Path) -> tuple[str, Any, dict[str, torch.Tensor]]:
+    """(task, stored config dict, state dict) of a training checkpoint."""
     ckpt = torch_load(path, "a weights-only checkpoint")
     if not isinstance(ckpt, dict) or "model" not in ckpt or CONFIG_KEY not in ckpt:
         keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path}: a training checkpoint needs keys 'model' and '{CONFIG_KEY}', found {keys}")
-    return model_config_from(ckpt[CONFIG_KEY], str(path)), dict(ckpt["model"])
+    return _checkpoint_task(ckpt), ckpt[CONFIG_KEY], dict(ckpt["model"])
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -1,0 +1,155 @@
+"""Detection metrics, COCO's definitions written out here: AP at IoU 0.5, mean AP over IoU 0.5:0.05:0.95, recall at
+one false positive per image, handedness accuracy, each also per hand size.
+
+- Matching, per image and IoU threshold: detections in descending score order each take the unmatched ground-truth
+  box they overlap most (IoU >= threshold); a detection that takes none is a false positive.
+- AP interpolation: COCO's **101-point** rule by default, the mean over recall r = 0, 0.01, ..., 1 of the highest
+  precision at any recall >= r (0 where recall never reaches r); ``interpolation="all"`` gives the all-point
+  (VOC 2010+) area under the precision envelope instead.
+- Size buckets by the ground-truth box's longer side in original pixels: ``small`` < 32, ``medium`` 32-96,
+  ``large`` > 96. As COCO does with areas, a bucket ignores the ground truth outside it (a detection matching such
+  a box counts neither way, and is matched only when no in-bucket box is left for it) and ignores unmatched
+  detections whose own longer side lies outside it.
+- recall@1FP: the recall at the lowest score threshold that leaves at most one false positive per image (IoU 0.5).
+- handedness: the share of true positives at IoU 0.5 whose left-probability is on the right side of 0.5 (hands of
+  unknown side left out).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+IOU_THRESHOLDS = np.round(np.arange(0.5, 0.951, 0.05), 2)  # 0.5, 0.55, ..., 0.95
+RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+BUCKETS: dict[str, tuple[float, float]] = {"all": (0.0, np.inf), "small": (0.0, 32.0), "medium": (32.0, 96.0),
+                                           "large": (96.0, np.inf)}
+
+
+@dataclass
+class ImageResult:
+    """Detections and ground truth of one image: ``boxes`` (N, 4) xywh, ``scores`` (N,), ``left`` (N,) left
+    probability; ``gt_boxes`` (M, 4), ``gt_left`` (M,) bool, ``gt_left_known`` (M,) bool."""
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    left: np.ndarray
+    gt_boxes: np.ndarray
+    gt_left: np.ndarray
+    gt_left_known: np.ndarray
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of xywh boxes a (N, 4) and b (M, 4)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lo = np.maximum(a[:, None, :2], b[None, :, :2])  # (N, M, 2)
+    hi = np.minimum(a[:, None, :2] + a[:, None, 2:], b[None, :, :2] + b[None, :, 2:])
+    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)  # (N, M)
+    union = np.prod(a[:, 2:], axis=1)[:, None] + np.prod(b[:, 2:], axis=1)[None, :] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+def longer_side(boxes: np.ndarray) -> np.ndarray:
+    """(N,) max(w, h) of xywh boxes."""
+    return np.asarray(boxes, np.float64).reshape(-1, 4)[:, 2:].max(axis=1, initial=0.0)
+
+
+def match_image(r: ImageResult, iou_threshold: float, bucket: tuple[float, float]) -> tuple[np.ndarray, np.ndarray,
+                                                                                            np.ndarray, int]:
+    """Greedy matching of one image: (status (N,) 1 true positive / 0 false positive / -1 ignored, matched ground
+    truth index (N,) or -1, detection order (N,) by descending score, number of in-bucket ground-truth boxes)."""
+    order = np.argsort(-np.asarray(r.scores), kind="stable")
+    lo, hi = bucket
+    gt_side = longer_side(r.gt_boxes)
+    gt_ignored = (gt_side < lo) | (gt_side >= hi)  # (M,)
+    det_outside = (longer_side(r.boxes) < lo) | (longer_side(r.boxes) >= hi)  # (N,)
+    iou = box_iou(r.boxes, r.gt_boxes)  # (N, M)
+    taken = np.zeros(len(gt_side), bool)
+    status = np.zeros(len(order), np.int64)
+    matched = np.full(len(order), -1, np.int64)
+    for rank, d in enumerate(order):
+        best, best_iou = -1, iou_threshold
+        for ignored in (False, True):  # an in-bucket box first; an ignored one only when none is left
+            cand = np.flatnonzero(~taken & (gt_ignored == ignored) & (iou[d] >= best_iou))
+            if cand.size:
+                best = int(cand[np.argmax(iou[d, cand])])
+                break
+        if best >= 0:
+            taken[best] = True
+            matched[rank] = best
+            status[rank] = -1 if gt_ignored[best] else 1
+        else:
+            status[rank] = -1 if det_outside[d] else 0
+    return status, matched, order, int((~gt_ignored).sum())
+
+
+def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int, interpolation: str = "coco101") -> float:
+    """AP of detections (``scores`` (N,), ``tp`` (N,) 1 true / 0 false positive) against ``num_gt`` boxes; NaN
+    when there is no ground truth. ``interpolation``: "coco101" or "all" (see the module docstring)."""
+    if num_gt == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    hits = np.asarray(tp, np.float64)[order]
+    tp_cum, fp_cum = np.cumsum(hits), np.cumsum(1.0 - hits)
+    recall = tp_cum / num_gt
+    precision = tp_cum / np.maximum(tp_cum + fp_cum, np.finfo(np.float64).eps)
+    envelope = np.maximum.accumulate(precision[::-1])[::-1] if precision.size else precision  # best at recall >= r
+    if interpolation == "coco101":
+        at = np.searchsorted(recall, RECALL_POINTS, side="left")  # first detection reaching each recall point
+        return float(np.mean([envelope[i] if i < envelope.size else 0.0 for i in at]))
+    if interpolation == "all":
+        r = np.concatenate([[0.0], recall])
+        return float(np.sum((r[1:] - r[:-1]) * envelope))
+    raise ValueError(f"unknown AP interpolation {interpolation!r}; use 'coco101' or 'all'")
+
+
+def _pooled(results: list[ImageResult], iou_threshold: float, bucket: tuple[float, float]):
+    """Scores, statuses, matched-handedness pairs over all images, and the number of in-bucket ground truth."""
+    scores, status, side_ok = [], [], []
+    num_gt = 0
+    for r in results:
+        st, matched, order, n = match_image(r, iou_threshold, bucket)
+        num_gt += n
+        scores.append(np.asarray(r.scores, np.float64)[order])
+        status.append(st)
+        for rank, d in enumerate(order):
+            g = matched[rank]
+            if st[rank] == 1 and r.gt_left_known[g]:
+                side_ok.append(bool(r.left[d] > 0.5) == bool(r.gt_left[g]))
+    return np.concatenate(scores) if scores else np.zeros(0), np.concatenate(status) if status else np.zeros(
+        0, np.int64), side_ok, num_gt
+
+
+def recall_at_fp(scores: np.ndarray, status: np.ndarray, num_gt: int, max_fp: float) -> float:
+    """Recall at the lowest score threshold with at most ``max_fp`` false positives (ignored detections skipped)."""
+    if num_gt == 0:
+        return float("nan")
+    keep = status >= 0
+    order = np.argsort(-scores[keep], kind="stable")
+    st = status[keep][order]
+    fp = np.cumsum(st == 0)
+    tp = np.cumsum(st == 1)
+    ok = np.flatnonzero(fp <= max_fp)
+    return float(tp[ok[-1]] / num_gt) if ok.size else 0.0
+
+
+def detection_metrics(results: list[ImageResult], interpolation: str = "coco101") -> dict[str, float]:
+    """"AP@0.5", "AP@0.5:0.95", "recall@1FP", "handedness" over all hands, and each with "/small", "/medium",
+    "/large" per bucket; plus "num_images" and "num_hands" (NaN where a bucket holds no hand)."""
+    out: dict[str, float] = {"num_images": float(len(results)),
+                             "num_hands": float(sum(len(r.gt_boxes) for r in results))}
+    for name, bucket in BUCKETS.items():
+        suffix = "" if name == "all" else f"/{name}"
+        aps = []
+        for t in IOU_THRESHOLDS:
+            scores, status, side_ok, num_gt = _pooled(results, float(t), bucket)
+            keep = status >= 0
+            aps.append(average_precision(scores[keep], status[keep], num_gt, interpolation))
+            if t == 0.5:
+                out[f"AP@0.5{suffix}"] = aps[-1]
+                out[f"recall@1FP{suffix}"] = recall_at_fp(scores, status, num_gt, float(len(results)))
+                out[f"handedness{suffix}"] = float(np.mean(side_ok)) if side_ok else float("nan")
+        out[f"AP@0.5:0.95{suffix}"] = float(np.mean(aps))
+    return out

@@ -1,0 +1,113 @@
+"""`DetectTask`: what the shared trainer (``training/trainer.py``) calls to train the hand detector.
+
+The trainer owns the loop (steps, schedule, checkpoints, logging); a task owns what differs between networks:
+its data, its model, its loss and its validation. This one reads a COCO json of hand boxes (``--data``: e.g. the
+``hands_coco.json`` of ``handpose synth --scenes``), trains :class:`~handpose.detection.model.HandDetectorNet`
+built from ``TrainConfig.detector`` with :func:`~handpose.detection.loss.detection_loss`, and validates with
+COCO-style AP on the held-out images; ``headline`` (AP@0.5) picks ``best.safetensors``.
+
+Batches are dicts of tensors (``detection/dataset.py``): "image" (B, 3, S, S) in handpose's input convention and
+the codec's targets; the loss moves the targets to the outputs' device itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from handpose.config import TrainConfig
+from handpose.config_checks import check_config
+from handpose.data import images
+from handpose.detection.coco import DetectionImage, read_detection_images, split_images
+from handpose.detection.dataset import DetectionDataset, load_letterboxed
+from handpose.detection.detector import HandDetector
+from handpose.detection.draw import draw_detections
+from handpose.detection.evaluate import EVAL_THRESHOLD, detect_images
+from handpose.detection.loss import LOSS_NAMES, detection_loss
+from handpose.detection.metrics import detection_metrics
+from handpose.detection.model import build_detector
+
+LOG = logging.getLogger(__name__)
+
+
+class DetectTask:
+    """Training hooks of the hand detector (see the module docstring)."""
+
+    name = "detect"
+    loss_names: list[str] = list(LOSS_NAMES)
+    headline: str = "AP@0.5"
+
+    def prepare_data(self, cfg: TrainConfig, info: Any = None) -> tuple[DetectionDataset, list[DetectionImage],
+                                                                          TrainConfig]:
+        """The training set, the held-out images and ``cfg`` with the data path resolved."""
+        check_config(cfg.detector, "detector settings")
+        if cfg.data is None:
+            raise ValueError("--task detect needs --data: a COCO json of hand boxes (or a folder of them), e.g. the "
+                             "hands_coco.json written by `handpose synth --scenes`")
+        items = read_detection_images(cfg.data)
+        train, val = split_images(items, cfg.dataset.val_fraction)
+        if not train:
+            raise ValueError(f"{cfg.data}: no training images (all {len(val)} are in the held-out split)")
+        val = val if cfg.val_limit is None else val[: cfg.val_limit]
+        dataset = DetectionDataset(train, cfg.detector, cfg.dataset, train=True, seed=cfg.seed)
+        LOG.info("detection data %s: %d training images (%d hands), %d held-out images (%d hands)", cfg.data,
+                 len(train), sum(im.num_hands for im in train), len(val), sum(im.num_hands for im in val))
+        return dataset, val, dataclasses.replace(cfg, data=str(cfg.data), data_format="coco")
+
+    def build_model(self, cfg: TrainConfig) -> nn.Module:
+        """A fresh detector from ``cfg.detector`` (``module.config`` is that DetectorConfig)."""
+        return build_detector(cfg.detector)
+
+    def loss(self, outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor,
+                                                                                            list[torch.Tensor]]:
+        """(total, parts in ``loss_names`` order)."""
+        return detection_loss(outputs, batch)
+
+    def validate(self, model: nn.Module, held_out: list[DetectionImage], cfg: TrainConfig,
+                 device: torch.device | str) -> dict[str, float]:
+        """AP@0.5 (the headline), AP@0.5:0.95, recall@1FP, handedness, per size; the model's mode is restored."""
+        was_training = model.training
+        try:
+            detector = HandDetector.from_model(model, device=device)
+            results = detect_images(detector, held_out, cfg.batch_size, EVAL_THRESHOLD,
+                                    max_pixels=cfg.dataset.max_image_pixels)
+            return detection_metrics(results)
+        finally:
+            model.train(was_training)
+
+    def better(self, metrics: dict[str, Any], best: dict[str, Any] | None) -> bool:
+        """Whether ``metrics`` beat ``best`` on the headline (ties broken by AP@0.5:0.95)."""
+        value = metrics.get(self.headline, math.nan)
+        if value is None or not math.isfinite(value):
+            return False
+        if best is None:
+            return True
+        return (value, metrics.get("AP@0.5:0.95") or 0.0) > (best[self.headline], best.get("AP@0.5:0.95") or 0.0)
+
+    def pictures(self, model: nn.Module, held_out: list[DetectionImage], cfg: TrainConfig,
+                 count: int) -> list[np.ndarray]:
+        """RGB uint8 pictures of the first ``count`` held-out images: detections (score >= the config's
+        threshold) and the ground truth in green."""
+        if count <= 0 or not held_out:
+            return []
+        was_training = model.training
+        try:
+            detector = HandDetector.from_model(model)
+            pictures = []
+            for item in held_out[:count]:
+                try:
+                    net, M, size = load_letterboxed(item, detector.input_size, cfg.dataset.max_image_pixels)
+                except images.ImageError as err:  # the dataset's to count; no picture for it
+                    LOG.debug("no validation picture for %s: %s", item.path, err)
+                    continue
+                found = detector.run(net[None], M[None], [size])[0]
+                pictures.append(draw_detections(net, M, found, item.boxes))
+            return pictures
+        finally:
+            model.train(was_training)

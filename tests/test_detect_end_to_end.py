@@ -1,0 +1,88 @@
+"""End to end: a small detector trained briefly through DetectTask on toy scenes finds the known hands, and the
+saved file evaluates and detects the same through the evaluation and inference entries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from handpose.config import DetectorConfig, TrainConfig
+from handpose.detection.detector import HandDetector
+from handpose.detection.evaluate import format_detection_report, run_detection_eval
+from handpose.detection.metrics import box_iou
+from handpose.detection.task import DetectTask
+from handpose.detection.toy_scenes import write_toy_scenes
+from handpose.model import artifact
+
+pytestmark = pytest.mark.slow  # trains for ~10 s on one CPU thread
+
+STEPS = 200
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, TrainConfig, DetectTask]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        data = write_toy_scenes(tmp_path_factory.mktemp("scenes"), 8, seed=5, width=160, height=120, min_side=14,
+                                max_hands=2)
+        cfg = TrainConfig(data=str(data), task="detect", batch_size=8, detector=DetectorConfig(
+            width=0.25, backbone_repeats=1, neck_channels=32, head_channels=32, input_size=128))
+        cfg.dataset.val_fraction = 0.0
+        cfg.dataset.augment.enabled = False  # memorise the eight scenes: the test is of the pipeline, not of skill
+        task = DetectTask()
+        train_set, held_out, cfg = task.prepare_data(cfg, None)
+        assert held_out == [] and len(train_set) == 8
+        model = task.build_model(cfg)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+        batch = {k: torch.stack([train_set[i][k] for i in range(len(train_set))]) for k in train_set[0]}
+        first = None
+        for _ in range(STEPS):
+            total, parts = task.loss(model(batch["image"]), batch)
+            first = float(total.detach()) if first is None else first
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
+        assert len(parts) == len(task.loss_names) and float(total.detach()) < 0.1 * first
+        return model.eval(), cfg, task
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_briefly_trained_detector_finds_the_known_boxes(trained) -> None:
+    model, cfg, task = trained
+    detector = HandDetector.from_model(model, threshold=0.3)
+    items = task.prepare_data(cfg, None)[0].items
+    found_hands = sides_right = 0
+    for item in items:
+        dets = detector.detect(cv2.imread(str(item.path)))
+        assert len(dets) == item.num_hands, item.path  # no false positive on the empty scenes either
+        if item.num_hands:
+            iou = box_iou(item.boxes, np.array([d.box for d in dets]))  # (gt, det)
+            assert (iou.max(axis=1) >= 0.5).all(), (item.boxes, [d.box for d in dets])
+            found_hands += item.num_hands
+            best = iou.argmax(axis=1)
+            sides_right += sum(dets[j].is_left == bool(item.is_left[i]) for i, j in enumerate(best))
+    assert found_hands >= 6
+    assert sides_right >= found_hands - 1
+    metrics = task.validate(model, items, cfg, "cpu")
+    assert metrics["AP@0.5"] == pytest.approx(1.0) and metrics["recall@1FP"] == pytest.approx(1.0)
+    pictures = task.pictures(model, items, cfg, 2)
+    assert len(pictures) == 2 and pictures[0].dtype == np.uint8 and pictures[0].shape == (256, 256, 3)
+
+
+def test_the_saved_detector_evaluates_from_its_file(trained, tmp_path: Path) -> None:
+    model, cfg, _ = trained
+    weights = tmp_path / "best.safetensors"
+    artifact.save_weights(model, weights)
+    report = run_detection_eval(weights, cfg.data, out=tmp_path)
+    assert report["AP@0.5"] == pytest.approx(1.0) and report["num_hands"] >= 6
+    assert report["AP@0.5:0.95"] > 0.5
+    assert json.loads((tmp_path / "detection_eval.json").read_text())["AP@0.5"] == report["AP@0.5"]
+    assert "AP@0.5" in format_detection_report(report)

@@ -29,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--scales", default="1.0", help="comma-separated crop scales averaged at test time, e.g. 1.0,0.75,1.25"
     )
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--task", default="keypoints", choices=("keypoints", "detect"),
+                        help="keypoints: PCK/AUC/EPE of a keypoint model in the ground-truth boxes; detect: AP@0.5, "
+                        "AP@0.5:0.95 and recall at 1 false positive per image of a hand detector (default keypoints)")
+    parser.add_argument("--batch-size", type=int, default=16, help="crops (or images, --task detect) per network "
+                        "run (default 16)")
     parser.add_argument("--workers", type=int, default=0, help="image-reading processes (default 0: in-process)")
     parser.add_argument("--device", default="cpu", help="device: cpu, cuda or cuda:N (PyTorch weight files; ONNX files "
                         "through onnxruntime's CUDA provider where installed) (default cpu)")
@@ -65,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
     check_device(args.device)
     if args.out is not None:
         ensure_writable_folder(args.out, "--out")  # before evaluating, not after
+    if args.task == "detect":
+        return _run_detect(args)
     report = run_evaluation(
         args.weights,
         args.data,
@@ -91,4 +97,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {name:12s} {'-' if value is None or math.isnan(value) else f'{value:.3f}'}")
     for f in report.get("files", []):
         print(f"wrote {f}")
+    if args.out is None:
+        print("no report written: add --out FOLDER for eval_report.json (every prediction) and pck_curve.png")
+    return 0
+
+
+def _run_detect(args: argparse.Namespace) -> int:
+    """``--task detect``: the detector's AP report."""
+    from handpose.detection.evaluate import format_detection_report, run_detection_eval
+
+    report = run_detection_eval(args.weights, args.data, out=args.out, batch_size=args.batch_size,
+                                device=args.device, split=args.split)
+    print(format_detection_report(report))
+    if args.out is None:
+        print("no report written: add --out FOLDER for detection_eval.json")
     return 0

@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ _RENAMED: dict[str, tuple[str, str]] = {
     "format": ("", "data_format"), "keep": ("", "keep_checkpoints"), "rotation": ("augment", "rotation_deg"),
     "augment": ("augment", "enabled"),
 }
-_NOT_FIELDS = frozenset({"resume", "preset", "input_size", "no_flip"})  # handled by config_from_args / _apply
+_NOT_FIELDS = frozenset({"resume", "preset", "input_size", "no_flip", "task"})  # handled by config_from_args / _apply
 
 
 def _field_of(dest: str) -> tuple[str, str] | None:
@@ -81,6 +82,7 @@ def add_speed_flags(group: Any, what: str) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from handpose.data.formats import ALIASES, FORMATS, ORDERS
     from handpose.model.cpm import PRESETS
+    from handpose.training.tasks import TASKS
 
     bool_opt = argparse.BooleanOptionalAction
 
@@ -110,6 +112,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--synth-count", type=int, help="embedded dataset: number of rendered images")
     opt("--synth-size", type=int, help="embedded dataset: rendered image side in pixels")
     g = parser.add_argument_group("model and input")
+    g.add_argument("--task", default=None, choices=TASKS, help="keypoints: the CPM on hand crops (default); detect: "
+                   "the hand detector on whole images (--data: a COCO json of hand boxes, e.g. synth --scenes')")
     g.add_argument("--preset", default=None, choices=sorted(PRESETS),
                    help="model preset, with its training recipe (default: openpose with --data, lite without)")
     g.add_argument("--input-size", type=int, default=None,
@@ -171,7 +175,9 @@ def _apply(cfg: Any, args: argparse.Namespace) -> Any:
             sections[found[0]][found[1]] = str(value) if isinstance(value, Path) else value
     if args.no_flip:
         augment["flip_prob"] = 0.0
-    if args.input_size is not None:
+    if args.input_size is not None and cfg.task == "detect":
+        top["detector"] = dataclasses.replace(cfg.detector, input_size=args.input_size)
+    elif args.input_size is not None:
         dataset["input_size"] = args.input_size
         top["model"] = dataclasses.replace(top.get("model", cfg.model), input_size=args.input_size)
     aug = dataclasses.replace(cfg.dataset.augment, **augment)
@@ -189,7 +195,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     from handpose.config import TrainConfig, from_dict
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
-    from handpose.training.recipes import default_preset, recipe_config
+    from handpose.training.recipes import default_preset, detect_config, recipe_config
 
     given = {"amp": args.amp, "channels_last": args.channels_last}
     args = argparse.Namespace(**vars(args))
@@ -209,6 +215,10 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         args.channels_last = resumed.channels_last if given["channels_last"] != "auto" else args.channels_last
         return _with_speed(resumed, args, measure)
     base = recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
+    if args.task == "detect":
+        if args.preset is not None:
+            raise ValueError("--preset names a keypoint model; --task detect trains the hand detector")
+        base = detect_config(base)
     cfg = _apply(base, args)
     if cfg.epochs is None and cfg.max_steps is None:
         cfg = dataclasses.replace(cfg, epochs=100.0)
@@ -222,6 +232,15 @@ def _with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
     check_device(cfg.device)  # before a speed trial would run on it
     if args.amp is not None and args.channels_last is not None:
         return cfg
+    if cfg.task == "detect":  # the trial times the keypoint network; the detector keeps the earlier measured rules
+        import torch
+
+        from handpose.training.speed import native_bf16
+
+        dev = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+        amp = native_bf16(dev) if args.amp is None else args.amp
+        layout = True if args.channels_last is None else args.channels_last  # MobileNet units: faster everywhere
+        return dataclasses.replace(cfg, amp=amp, channels_last=layout)
     import torch
 
     from handpose.autotune.resolve import training_choice
@@ -241,7 +260,8 @@ def run(args: argparse.Namespace) -> int:
     from handpose.training.trainer import train
 
     plain = config_from_args(args, speed=False)
-    check_run_folder(plain.out, plain.resume, plain.overwrite)  # refused before any speed trial or rendering
+    if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 alone writes (and locks) the run folder
+        check_run_folder(plain.out, plain.resume, plain.overwrite)  # refused before any speed trial or rendering
     cfg = config_from_args(args)
     summary = train(cfg)
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):
@@ -251,8 +271,9 @@ def run(args: argparse.Namespace) -> int:
              f"final weights: {summary.get('final_weights')}"]
     if summary.get("best"):
         b = summary["best"]
-        lines.append(f"best weights:  {summary['best_weights']}  (step {b['step']}: PCK@0.2={b['PCK@0.2']:.4f}, "
-                     f"AUC={b['AUC']:.4f}, EPE={b['EPE']:.2f} px)")
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in b.items() if k not in ("step", "num_samples", "num_images",
+                                                                            "num_hands") and isinstance(v, float))
+        lines.append(f"best weights:  {summary['best_weights']}  (step {b['step']}: {shown})")
     lines.append(f"checkpoint:    {summary['checkpoint']}")
     lines.append(f"TensorBoard:   tensorboard --logdir {summary['out']}")
     if summary["stopped"] != "completed":

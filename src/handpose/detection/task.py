@@ -42,6 +42,8 @@ class DetectTask:
     name = "detect"
     loss_names: list[str] = list(LOSS_NAMES)
     headline: str = "AP@0.5"
+    scalar_keys: tuple[str, ...] = ()  # every finite metric
+    summary_keys: tuple[str, ...] = ("AP@0.5", "AP@0.5:0.95", "recall@1FP", "num_images", "num_hands")
 
     def prepare_data(self, cfg: TrainConfig, info: Any = None) -> tuple[DetectionDataset, list[DetectionImage],
                                                                           TrainConfig]:
@@ -59,6 +61,26 @@ class DetectTask:
         LOG.info("detection data %s: %d training images (%d hands), %d held-out images (%d hands)", cfg.data,
                  len(train), sum(im.num_hands for im in train), len(val), sum(im.num_hands for im in val))
         return dataset, val, dataclasses.replace(cfg, data=str(cfg.data), data_format="coco")
+
+    def initial_weights(self, model: nn.Module, path: str) -> None:
+        """``--init``: a handpose detector file of the same architecture."""
+        from handpose.model import artifact
+
+        source = artifact.load_model(path, task="detect")
+        artifact.load_state_strict(model, source.state_dict(), source=str(path))
+        LOG.info("initial weights from %s", path)
+
+    def describe(self, metrics: dict[str, Any]) -> str:
+        """One line of the headline metrics."""
+        def get(key: str) -> float:
+            return float(metrics.get(key, math.nan))
+
+        return (f"AP@0.5={get('AP@0.5'):.4f} AP@0.5:0.95={get('AP@0.5:0.95'):.4f} recall@1FP={get('recall@1FP'):.4f} "
+                f"on {int(metrics.get('num_images', 0))} held-out images ({int(metrics.get('num_hands', 0))} hands)")
+
+    def log_fields(self, means: list[float]) -> list[tuple[str, float]]:
+        """The log line's losses: the total and each part."""
+        return [("loss", means[0])] + list(zip(self.loss_names, means[1:]))
 
     def build_model(self, cfg: TrainConfig) -> nn.Module:
         """A fresh detector from ``cfg.detector`` (``module.config`` is that DetectorConfig)."""

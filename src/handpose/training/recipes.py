@@ -31,6 +31,23 @@ RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+# the hand detector (``--task detect``) on whole images: hands of every size, so a wide zoom range; no rotation (a
+# rotated box is not the box of the rotated hand)
+DETECT_RECIPE: dict[str, Any] = {
+    "augment": {"scale_min": 0.5, "scale_max": 2.0, "translate": 0.2, "flip_prob": 0.5, "color_jitter": 0.3,
+                "blur_prob": 0.1},
+    "train": {"batch_size": 16, "lr": 2e-3, "max_steps": 6000, "warmup_steps": 100, "val_every": 500,
+              "log_every": 100, "ckpt_every": 500, "weight_decay": 1e-4},
+}
+
+
+def detect_config(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` set up for the hand detector with its recipe (``--task detect``)."""
+    augment = dataclasses.replace(cfg.dataset.augment, **DETECT_RECIPE["augment"])
+    data = dataclasses.replace(cfg.dataset, augment=augment)
+    return dataclasses.replace(cfg, task="detect", dataset=data, **DETECT_RECIPE["train"])
+
+
 def default_preset(has_data: bool) -> str:
     """The preset ``handpose train`` trains when none is named: openpose on a dataset, lite on the renders."""
     return "openpose" if has_data else "lite"

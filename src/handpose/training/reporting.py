@@ -25,14 +25,18 @@ from typing import Any
 import numpy as np
 import torch
 
-VAL_SCALARS = ("PCK@0.2", "PCKh@0.7", "AUC", "EPE")
-
 
 def format_log_line(epoch: float, step: int, examples_per_sec: float, lr: float, loss: float,
                     loss_ll_heat: float) -> str:
     """``epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468``."""
-    return (f"epoch={epoch:.2f} step={step:d}, {examples_per_sec:0.4f} examples/sec lr={lr:f}, "
-            f"loss={loss:g}, loss_ll_heat={loss_ll_heat:g}")
+    return format_fields_line(epoch, step, examples_per_sec, lr, [("loss", loss), ("loss_ll_heat", loss_ll_heat)])
+
+
+def format_fields_line(epoch: float, step: int, examples_per_sec: float, lr: float,
+                       fields: list[tuple[str, float]]) -> str:
+    """The log line with any task's losses: ``epoch=.. step=.., .. examples/sec lr=.., name=value, ...``."""
+    losses = ", ".join(f"{name}={value:g}" for name, value in fields)
+    return f"epoch={epoch:.2f} step={step:d}, {examples_per_sec:0.4f} examples/sec lr={lr:f}, {losses}"
 
 
 @contextlib.contextmanager
@@ -108,26 +112,20 @@ class TrainWriter:
 
             self.writer = SummaryWriter(log_dir=str(log_dir))
 
-    def train_scalars(self, step: int, loss: float, stage_losses: list[float], lr: float, examples_per_sec: float,
-                      epoch: float) -> None:
+    def train_scalars(self, step: int, scalars: dict[str, float]) -> None:
+        """``train/<name>`` for each scalar (losses, lr, examples_per_sec, epoch)."""
         if self.writer is None:
             return
-        w = self.writer
-        w.add_scalar("train/loss", loss, step)
-        w.add_scalar("train/loss_ll_heat", stage_losses[-1], step)
-        for s, value in enumerate(stage_losses, start=1):
-            w.add_scalar(f"train/loss_stage{s}", value, step)
-        w.add_scalar("train/lr", lr, step)
-        w.add_scalar("train/examples_per_sec", examples_per_sec, step)
-        w.add_scalar("train/epoch", epoch, step)
+        for name, value in scalars.items():
+            self.writer.add_scalar(f"train/{name}", value, step)
 
-    def validation(self, step: int, metrics: dict[str, Any], images: list[np.ndarray]) -> None:
-        """Scalars of the metrics (those present and finite) and RGB uint8 (H, W, 3) images."""
+    def validation(self, step: int, metrics: dict[str, Any], images: list[np.ndarray], keys: tuple[str, ...]) -> None:
+        """``val/<key>`` for the metrics in ``keys`` that are present and finite, and RGB uint8 (H, W, 3) images."""
         if self.writer is None:
             return
-        for key in VAL_SCALARS:
+        for key in keys:
             value = metrics.get(key)
-            if value is not None and np.isfinite(value):
+            if isinstance(value, (int, float)) and np.isfinite(value):
                 self.writer.add_scalar(f"val/{key}", float(value), step)
         for i, img in enumerate(images):
             self.writer.add_image(f"val/sample{i}", img, step, dataformats="HWC")

@@ -51,20 +51,17 @@ from handpose.training.checkpoints import (
 )
 from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
-from handpose.training.losses import cpm_loss
-from handpose.training.reporting import LossWindow, TrainWriter, format_log_line, progress_bar
+from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, progress_bar
 from handpose.training.run_folder import RunLock, open_run_folder
 from handpose.training.schedule import build_scheduler
 from handpose.training.setup import (
     build_optimizer,
     check_config,
-    initial_weights,
-    prepare_data,
     resume_changes,
     total_steps,
 )
 from handpose.training.signals import StopRequest
-from handpose.training.validation import better, validate, validation_images
+from handpose.training.tasks import finite, task_for
 
 LOG = logging.getLogger(__name__)
 
@@ -122,13 +119,12 @@ class Trainer:
     """One training process: its data, model, optimizer and schedule, and the run's position (step, samples)."""
 
     def __init__(self, cfg: TrainConfig, info: Any, device: torch.device) -> None:
-        from handpose.model.cpm import build_model
-
         if cfg.threads:
             torch.set_num_threads(int(cfg.threads))
         self.info, self.device, self.main = info, device, info.is_main
         cfg = dataclasses.replace(cfg, workers=cap_workers(cfg.workers))
-        self.train_set, self.val_samples, self.cfg = prepare_data(cfg, info)
+        self.task = task_for(cfg)
+        self.train_set, self.val_samples, self.cfg = self.task.prepare_data(cfg, info)
         cfg = self.cfg
         self.out = Path(cfg.out)
         self.ckpt_dir = self.out / CHECKPOINT_DIR
@@ -140,10 +136,10 @@ class Trainer:
         self.last_val: dict[str, Any] | None = None
 
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
-        self.model = build_model(cfg.model)
+        self.model = self.task.build_model(cfg)
         resume_state = self._load_resume_state() if cfg.resume else None
         if resume_state is None and cfg.init:
-            initial_weights(self.model, cfg.init)
+            self.task.initial_weights(self.model, cfg.init)
         self.model.to(device)
         if cfg.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -165,7 +161,7 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             _write_json(self.out / "config.json", to_dict(cfg))
         self.loader = train_loader(self.train_set, cfg, info, self.samples_seen, device)
-        self.window = LossWindow(cfg.model.stages, device)
+        self.window = LossWindow(len(self.task.loss_names), device)
         self.t_start = time.monotonic()
 
     # ------------------------------------------------------------------------------------------- the loop
@@ -212,11 +208,9 @@ class Trainer:
         images = batch["image"].to(device, non_blocking=True)  # (B, 3, S, S)
         if cfg.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        targets = batch["targets"].to(device, non_blocking=True)  # (B, 22, S/8, S/8)
-        weights = batch["weights"].to(device, non_blocking=True)  # (B, 21)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bool(cfg.amp)):
             stage_maps = self.step_model(images)  # stages x (B, 22, S/8, S/8)
-        loss, per_stage = cpm_loss(stage_maps, targets, weights)
+        loss, per_stage = self.task.loss(stage_maps, batch)
         timed_out = cfg.time_limit is not None and time.monotonic() - self.t_start > cfg.time_limit * 60
         flags = torch.tensor([not bool(torch.isfinite(loss)), stop_reason is not None, timed_out],
                              dtype=torch.float32, device=device)
@@ -246,21 +240,24 @@ class Trainer:
         rate = self.rate
         lr = self.scheduler.get_last_lr()[0]
         if self.main:  # above the progress bar on a terminal (see reporting.progress_bar)
-            LOG.info("%s", format_log_line(self.epoch, self.global_step, rate, lr, means[0], means[-1]))
-        self.writer.train_scalars(self.global_step, means[0], means[1:], lr, rate, self.epoch)
+            LOG.info("%s", format_fields_line(self.epoch, self.global_step, rate, lr, self.task.log_fields(means)))
+        scalars = {name: value for name, value in self.task.log_fields(means)}
+        scalars.update({f"loss_{name}": value for name, value in zip(self.task.loss_names, means[1:])})
+        self.writer.train_scalars(self.global_step, {**scalars, "lr": lr, "examples_per_sec": rate,
+                                                     "epoch": self.epoch})
 
     def validate(self) -> None:
         """Metrics and pictures on the held-out split (rank 0); keeps the best weights."""
         if not self.main or not self.val_samples:
             return
         cfg = self.cfg
-        metrics = validate(self.model, self.val_samples, cfg.dataset, cfg.batch_size, self.device)
-        pictures = validation_images(self.model, self.val_samples, cfg.dataset, cfg.val_images)
-        self.writer.validation(self.global_step, metrics, pictures)
-        self.last_val = {k: metrics.get(k) for k in ("PCK@0.2", "PCKh@0.7", "AUC", "EPE", "num_samples")}
-        LOG.info("validation step=%d: PCK@0.2=%.4f AUC=%.4f EPE=%.2f px on %d held-out samples", self.global_step,
-                 metrics["PCK@0.2"], metrics["AUC"], metrics["EPE"], metrics.get("num_samples", 0))
-        if better(metrics, self.best):
+        metrics = self.task.validate(self.model, self.val_samples, cfg, self.device)
+        pictures = self.task.pictures(self.model, self.val_samples, cfg, cfg.val_images)
+        numbers = tuple(k for k, v in metrics.items() if finite(v))
+        self.writer.validation(self.global_step, metrics, pictures, self.task.scalar_keys or numbers)
+        self.last_val = {k: metrics.get(k) for k in (self.task.summary_keys or numbers)}
+        LOG.info("validation step=%d: %s", self.global_step, self.task.describe(metrics))
+        if self.task.better(metrics, self.best):
             self.best = {**self.last_val, "step": self.global_step}
             self._save_weights(self.out / "best.safetensors", {"validation": self.best})
             _write_json(self.out / "best.json", self.best)
@@ -318,9 +315,9 @@ class Trainer:
     def _load_resume_state(self) -> dict[str, Any]:
         ckpt_path = find_checkpoint(self.cfg.resume)
         state = artifact.load_checkpoint(ckpt_path)
-        if state[artifact.CONFIG_KEY] != to_dict(self.cfg.model):
+        if state[artifact.CONFIG_KEY] != to_dict(self.model.config):
             raise ValueError(f"--resume {ckpt_path}: the checkpoint's model config differs from this run's "
-                             f"({state[artifact.CONFIG_KEY]} vs {to_dict(self.cfg.model)})")
+                             f"({state[artifact.CONFIG_KEY]} vs {to_dict(self.model.config)})")
         artifact.load_state_strict(self.model, state["model"], source=str(ckpt_path))
         LOG.info("resuming from %s (step %d)", ckpt_path, state["step"])
         return state

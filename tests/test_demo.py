@@ -12,9 +12,14 @@ from handpose.cli import main
 
 @pytest.mark.slow
 def test_demo_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from handpose.synth import write_dataset
+
     out = tmp_path / "demo"
-    rc = main(["demo", "--out", str(out), "--count", "40", "--test-count", "8", "--size", "96", "--steps", "3",
-               "--input-size", "64", "--pictures", "2", "--minutes", "5", "--workers", "1"])
+    real = tmp_path / "photos"
+    write_dataset(real / "set_a", count=3, seed=9, size=96)  # stands for a user's folder of labelled photos
+    args = ["demo", "--out", str(out), "--count", "40", "--test-count", "8", "--size", "96", "--steps", "3",
+            "--input-size", "64", "--pictures", "2", "--minutes", "5", "--workers", "1", "--real-data", str(real)]
+    rc = main(args)
     printed = capsys.readouterr().out
     assert rc == 0, printed
     summary = json.loads((out / "demo_summary.json").read_text())
@@ -30,5 +35,8 @@ def test_demo_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (out / "model.onnx").is_file() and summary["onnx_max_abs_diff"] < 1e-3
     assert len([p for p in summary["pictures"] if p.endswith("_overlay.png")]) == 2
     assert all(Path(p).is_file() for p in summary["pictures"])
-    for where in ("held-out test:", "PCK@0.2=", str(out / "model.onnx"), str(out / "predictions"), "tensorboard"):
+    for where in ("held-out test:", "PCK@0.2=", str(out / "model.onnx"), str(out / "predictions"), "tensorboard",
+                  "(2 hands: overlays and belief maps)", "real photos in"):
         assert where in printed, printed
+    assert summary["real_photos"]["set_a"]["num_samples"] == 3 == summary["real_photos"]["all"]["num_samples"]
+    assert main(args) == 0  # again into the same folder: the renders are reused, the training run is replaced

@@ -128,3 +128,24 @@ def test_pck_plot_title_names_the_data_split_and_metrics() -> None:
     title = curve_title("runs/x/best.safetensors", "/data/hand_labels", "val",
                         {"num_samples": 846, "PCK@0.2": 0.8123, "AUC": 0.61, "EPE": 9.87})
     assert title == "best.safetensors on hand_labels (val, 846 hands)\nPCK@0.2 0.812  AUC 0.610  EPE 9.9 px"
+
+
+def test_a_folder_of_datasets_is_evaluated_set_by_set_and_together(
+    tmp_path: Path, tiny_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from handpose.cli import main
+    from handpose.evaluate_sets import find_datasets
+    from handpose.synth import write_dataset
+
+    root = tmp_path / "sets"
+    write_hand_labels(root / "cmu")
+    write_dataset(root / "more" / "renders", count=5, seed=2, size=96)
+    assert find_datasets(root) == [root / "cmu", root / "more" / "renders"]
+    assert main(["eval", "--weights", str(tiny_weights), "--data", str(root), "--out", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in
+             ("cmu", "more/renders", "all")}
+    report = json.loads((tmp_path / "out" / "eval_sets.json").read_text())
+    assert set(table) == set(report) == {"cmu", "more/renders", "all"}
+    hands = {name: int(row[1]) for name, row in table.items()}
+    assert hands["all"] == hands["cmu"] + hands["more/renders"] == report["all"]["num_samples"]

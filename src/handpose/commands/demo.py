@@ -5,13 +5,16 @@
 2. train:   the lite preset on OUT/data (the embedded settings of `handpose train`), run folder OUT/train;
 3. eval:    PCK@0.2, AUC and EPE of the trained weights on OUT/test, report in OUT/eval;
 4. export:  OUT/model.onnx, its parity with PyTorch checked in onnxruntime;
-5. predict: the ONNX model on a few test pictures (hand boxes from their labels: handpose has no hand detector),
-            skeleton overlays and belief maps in OUT/predictions.
+5. predict: the ONNX model on a few test pictures (hand boxes from their labels), skeleton overlays and belief
+            maps in OUT/predictions;
+6. real photos (with --real-data DIR): the trained model on every labelled real photo in DIR (any formats
+            handpose reads, one dataset or a folder of them), in their ground-truth boxes, beside the test renders.
 Prints where everything is. The training length fits the --minutes budget on a 2-core CPU; training stops early
-(with a checkpoint) if the budget runs out.
+(with a checkpoint) if the budget runs out. Running it again into the same --out reuses the renders and trains anew.
 
-Example:
+Examples:
   handpose demo --out runs/demo
+  handpose demo --real-data my_labelled_photos/
   tensorboard --logdir runs/demo/train
 """
 
@@ -37,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--pictures", type=int, default=6, help="test pictures to predict (default 6)")
     parser.add_argument("--device", default="auto", help="training device (default auto)")
+    parser.add_argument("--real-data", type=Path, default=None, metavar="DIR",
+                        help="labelled real photos to evaluate the trained model on (a dataset or a folder of them)")
 
 
 def _stage(name: str, timings: dict[str, float], t0: float) -> None:
@@ -52,9 +57,9 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
 
     import torch
 
+    from handpose.autotune.resolve import training_choice
     from handpose.config import TrainConfig
     from handpose.training.recipes import recipe_config
-    from handpose.training.speed import native_bf16
     from handpose.training.trainer import train
 
     start = time.perf_counter()
@@ -91,9 +96,11 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         cfg, data=str(data), data_format="hand_labels_synth", out=str(out / "train"), dataset=data_cfg,
         seed=args.seed, workers=min(workers, 1) if device.type == "cpu" else workers,
         max_steps=args.steps or cfg.max_steps, batch_size=args.batch_size or cfg.batch_size,
-        time_limit=max(0.2, left_min), device=str(device), amp=native_bf16(device),
-        val_every=min(cfg.val_every, args.steps or cfg.val_every), val_limit=100,
+        time_limit=max(0.2, left_min), device=str(device),
+        val_every=min(cfg.val_every, args.steps or cfg.val_every), val_limit=100, overwrite=True,
     )
+    speed = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device)  # measured, then cached
+    cfg = dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last)
     summary = train(cfg)
     weights = Path(summary["best_weights"] or summary["final_weights"])
     result.update(train=summary["out"], weights=str(weights), train_stopped=summary["stopped"],
@@ -144,7 +151,19 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         pictures += [str(p) for p in written if p.suffix == ".png"]
     result["predictions"] = str(out / "predictions")
     result["pictures"] = pictures
+    result["predicted_hands"] = len(samples)
     _stage("predict", timings, t0)
+
+    # 6. real photographs, when the user has some
+    if args.real_data is not None:
+        from handpose.evaluate_sets import evaluate_sets, format_sets
+
+        t0 = time.perf_counter()
+        real = evaluate_sets(Predictor.from_file(weights), [args.real_data])
+        result["real_photos"] = {name: {k: m.get(k) for k in ("PCK@0.2", "AUC", "EPE", "num_samples")}
+                                 for name, m in [*real["sets"].items(), ("all", real["all"])]}
+        result["real_photos_table"] = format_sets(real)
+        _stage("real photos", timings, t0)
 
     timings["total"] = round(time.perf_counter() - start, 1)
     (out / "demo_summary.json").write_text(json.dumps(result, indent=1) + "\n")
@@ -166,9 +185,12 @@ def run(args: argparse.Namespace) -> int:
         f"{m['num_samples']} unseen synthetic hands  ({result['eval']})",
         f"  ONNX model:      {result.get('onnx', '(skipped)')}"
         + (f"  (parity checked: max |ONNX - PyTorch| = {diff:.2e})" if diff is not None else ""),
-        f"  pictures:        {result['predictions']}  ({len(result['pictures'])} images)",
+        f"  pictures:        {result['predictions']}  ({result['predicted_hands']} hands: overlays and belief maps)",
         f"  summary:         {out}/demo_summary.json",
     ]
+    if "real_photos_table" in result:
+        lines.append(f"  real photos in {args.real_data} (ground-truth boxes):")
+        lines += ["    " + line for line in result["real_photos_table"].splitlines()]
     lines += [f"  skipped: {s}" for s in result["skipped"]]
     print("\n" + "\n".join(lines))
     return 0

@@ -6,14 +6,20 @@ ground-truth box, PCKh@0.7 by the head size (datasets that have one, e.g. CMU ha
 the thresholds 0, 1.5, ..., 28.5 px, EPE is the mean distance in pixels.
 
 Writes OUT/eval_report.json (metrics, per-keypoint PCK, PCK curves, per-sample predictions) and OUT/pck_curve.png.
+A --data folder that holds several datasets (in any formats handpose reads) is evaluated set by set and on all
+their hands together, one table (OUT/eval_sets.json). --task detect evaluates a hand detector instead: AP@0.5,
+AP@0.5:0.95 and recall at 1 false positive per image, by hand size.
 
-Example:
+Examples:
   handpose eval --weights runs/train/best.safetensors --data hand_labels/manual_test --flip --out runs/eval
+  handpose eval --weights runs/train/best.safetensors --data my_photo_sets/ --split all
+  handpose eval --task detect --weights runs/detect/best.safetensors --data scenes/hands_coco.json
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from handpose.commands.train import add_speed_flags
 
@@ -71,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
         ensure_writable_folder(args.out, "--out")  # before evaluating, not after
     if args.task == "detect":
         return _run_detect(args)
+    from handpose.evaluate_sets import find_datasets
+
+    found = find_datasets(args.data)
+    if found and found != [Path(args.data)]:  # a folder of datasets: each one, then all together
+        return _run_sets(args)
     report = run_evaluation(
         args.weights,
         args.data,
@@ -99,6 +110,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {f}")
     if args.out is None:
         print("no report written: add --out FOLDER for eval_report.json (every prediction) and pck_curve.png")
+    return 0
+
+
+def _run_sets(args: argparse.Namespace) -> int:
+    """``--data`` holds several datasets: the metrics of each and of all their hands together."""
+    import json
+
+    from handpose.evaluate_sets import evaluate_sets, format_sets
+    from handpose.inference.predictor import Predictor
+
+    predictor = Predictor.from_file(args.weights, device=args.device, flip_test=args.flip,
+                                    scales=parse_scales(args.scales))
+    result = evaluate_sets(predictor, [args.data], batch_size=args.batch_size)
+    print(f"{args.weights} on every dataset in {args.data} (all samples, ground-truth boxes):")
+    print(format_sets(result))
+    if args.out is not None:
+        path = Path(args.out) / "eval_sets.json"
+        slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
+                for name, m in [*result["sets"].items(), ("all", result["all"])]}
+        path.write_text(json.dumps(slim, indent=1, default=str) + "\n")
+        print(f"wrote {path}")
     return 0
 
 

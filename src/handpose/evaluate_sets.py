@@ -1,0 +1,72 @@
+"""One keypoint model on several datasets at once: a table of each one's metrics and the metrics of them all.
+
+``handpose eval --data FOLDER`` where FOLDER is not a dataset itself but holds several (say, a folder of small real
+photo sets in different formats) evaluates every dataset found in it (up to two folders down) on all of its
+samples, each in its ground-truth boxes, and once more on all their samples together (``"all"``: PCK, AUC and EPE
+over every hand, as MMPose computes them, not an average of the sets' figures). The demo and the model card use
+it for their real-photo figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from handpose.data.sample import Sample
+
+LOG = logging.getLogger(__name__)
+
+METRICS = ("PCK@0.2", "AUC", "EPE")
+
+
+def find_datasets(root: str | Path, depth: int = 2) -> list[Path]:
+    """The datasets handpose can read at ``root`` or in its sub-folders (``depth`` levels), in name order."""
+    from handpose.data.formats import detect_format
+
+    root = Path(root)
+    try:
+        detect_format(root)
+        return [root]
+    except ValueError:
+        pass
+    if depth == 0 or not root.is_dir():
+        return []
+    found: list[Path] = []
+    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        found += find_datasets(child, depth - 1)
+    return found
+
+
+def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16) -> dict[str, Any]:
+    """Metrics of ``predictor`` (a Predictor) on every dataset under ``roots`` and on all of them together.
+
+    Returns ``{"sets": {name: metrics}, "all": metrics}``; a set's name is its path below its root. ValueError
+    when no dataset is found."""
+    from handpose.data.formats import load_splits
+    from handpose.evaluate import evaluate
+
+    per_set: dict[str, dict[str, Any]] = {}
+    every: list[Sample] = []
+    for root in roots:
+        for path in find_datasets(root):
+            splits = load_splits(path)
+            samples = splits.train + splits.val
+            if not samples:
+                continue
+            name = str(path.relative_to(root)) if path != Path(root) else Path(root).name
+            per_set[name] = evaluate(predictor, samples, batch_size=batch_size)
+            every += samples
+    if not per_set:
+        raise ValueError(f"no dataset handpose can read in {', '.join(str(r) for r in roots)}")
+    return {"sets": per_set, "all": evaluate(predictor, every, batch_size=batch_size)}
+
+
+def format_sets(result: dict[str, Any]) -> str:
+    """The table: one line per set and one for all, with hands, PCK@0.2, AUC and EPE."""
+    rows = [*result["sets"].items(), ("all", result["all"])]
+    width = max(len(name) for name, _ in rows)
+    lines = [f"{'dataset':<{width}}  hands  PCK@0.2    AUC   EPE px"]
+    for name, m in rows:
+        lines.append(f"{name:<{width}}  {m['num_samples']:>5}  {m['PCK@0.2']:7.3f}  {m['AUC']:5.3f}  {m['EPE']:7.1f}")
+    return "\n".join(lines)

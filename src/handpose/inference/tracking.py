@@ -106,13 +106,15 @@ class HandTracker:
         self._next_id += 1
         return track
 
-    def _detect(self, frame: np.ndarray) -> None:
-        """Run the detector and merge its hands into the tracks (greedy matching by box overlap)."""
+    def _detect(self, frame: np.ndarray) -> set[int]:
+        """Run the detector and merge its hands into the tracks (greedy matching by box overlap); returns the ids
+        of the tracks it found."""
         assert self.predictor.detector is not None
         detections = self.predictor.detector.detect(frame)
         self.detector_runs += 1
         self._since_detect = 0
         free = list(range(len(self.tracks)))
+        found: set[int] = set()
         for det in detections:
             box = clip_box(np.asarray(det.box, np.float64), frame.shape[:2])
             if box is None:
@@ -123,8 +125,11 @@ class HandTracker:
                 track = self.tracks[free.pop(best)]
                 track.box, track.is_left = box, bool(det.is_left)
                 track.score, track.left_score = float(det.score), float(det.left_score)
+                found.add(track.id)
             elif len(self.tracks) < self.config.max_hands:
                 self.tracks.append(self._new_track(box, det.is_left, float(det.score), float(det.left_score)))
+                found.add(self.tracks[-1].id)
+        return found
 
     def _start_without_detector(self, frame: np.ndarray) -> None:
         """No detector: one track from the start box, or from the whole frame."""
@@ -132,8 +137,10 @@ class HandTracker:
         box = self.start_box if self.start_box is not None else np.array([0.0, 0.0, w, h])
         self.tracks = [self._new_track(box, self.start_is_left, None, None)]
 
-    def _run(self, frame: np.ndarray, t: float) -> list[Prediction]:
-        """Keypoints of every track in one batch; lost tracks dropped, boxes moved to the keypoints."""
+    def _run(self, frame: np.ndarray, t: float, fresh: frozenset[int] | set[int] = frozenset()) -> list[Prediction]:
+        """Keypoints of every track in one batch; lost tracks dropped, boxes moved to the keypoints. A hand the
+        detector found on this frame (its track id in ``fresh``) is reported even when its keypoints score too
+        low to follow it (the detector's word that a hand is there), but not tracked further."""
         kept: list[tuple[Track, Any]] = []
         for track in self.tracks:
             box = clip_box(track.box, frame.shape[:2])
@@ -141,10 +148,14 @@ class HandTracker:
                 kept.append((track, self.predictor.spec.prepare(frame, box, track.is_left)))
         preds = self.predictor.predict_prepared([p for _, p in kept])
         alive: list[tuple[Track, Prediction]] = []
+        reported: list[tuple[Track, Prediction]] = []  # shown this frame, not followed
         for (track, _), pred in zip(kept, preds):
             track.quality = float(np.mean(pred.scores))
             nxt = box_from_keypoints(pred.keypoints, pred.scores, self.config.box_score)
             if track.quality < self.config.min_keypoint_score or nxt is None:
+                if track.id in fresh:
+                    track.box = np.asarray(pred.box, np.float64)
+                    reported.append((track, pred))
                 continue
             track.box = nxt
             alive.append((track, pred))
@@ -154,6 +165,9 @@ class HandTracker:
             if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):
                 merged.append((track, pred))
         self.tracks = [t for t, _ in merged]
+        for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
+            if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):
+                merged.append((track, pred))
         for track, pred in merged:
             pred.keypoints = track.filter(pred.keypoints, t).astype(np.float32)
             pred.score, pred.is_left, pred.left_score = track.score, track.is_left, track.left_score
@@ -169,15 +183,15 @@ class HandTracker:
         cfg = self.config
         has_detector = self.predictor.detector is not None
         detected = False
+        fresh: set[int] = set()
         if has_detector and (not self.tracks or (cfg.detect_every > 0 and self._since_detect >= cfg.detect_every)):
-            self._detect(frame_bgr)
+            fresh = self._detect(frame_bgr)
             detected = True
         elif not has_detector and not self.tracks:
             self._start_without_detector(frame_bgr)
-        preds = self._run(frame_bgr, t)
-        if not preds and has_detector and not detected:  # every track lost: look again now
-            self._detect(frame_bgr)
-            preds = self._run(frame_bgr, t)
+        preds = self._run(frame_bgr, t, fresh)
+        if not self.tracks and has_detector and not detected:  # every track lost: look again now
+            preds = self._run(frame_bgr, t, self._detect(frame_bgr))
         if not has_detector and self.start_box is None:
             h, w = frame_bgr.shape[:2]
             for track in self.tracks:  # whole frame each time: nothing to follow, but the filter goes on

@@ -6,10 +6,10 @@
 
 each with the keypoint network in PyTorch fp32, onnxruntime fp32 and onnxruntime int8 (``handpose.quantize``,
 calibrated on crops of the video; skipped where onnxruntime's quantizer is missing). The detector runs in PyTorch
-in every row (it has no ONNX export yet). Models are freshly initialised (speed does not depend on weights; the keypoint network's biases are shaken
-so its keypoints spread and a track holds); the
-detector keeps its best box only (threshold 0, one hand) and tracks are never dropped (keypoint score threshold 0),
-so every frame costs one crop as with a real hand in view. All rows run in this one process over the same frames,
+in every row (it has no ONNX export yet). Models are freshly initialised (speed does not depend on weights; the
+keypoint network's biases are shaken so its keypoints spread and a track holds); the detector keeps its best box
+only (threshold 0, one hand) and tracks are not dropped for low scores (keypoint score threshold 0), so every frame
+costs one crop as with a real hand in view. All rows run in this one process over the same frames,
 decoded into memory first (decoding is not timed), with the same thread count, so their ratios hold on a shared
 machine.
 

@@ -112,4 +112,4 @@ def test_onnx_on_cuda_falls_back_to_the_cpu_with_one_warning(tmp_path: Path, cap
         pytest.skip("this machine runs ONNX on CUDA")
     assert len(cuda) == 1 and "CPU" in cuda[0].getMessage()
     image = sample_crops(64, 1)[0]
-    assert predictor.predict(image).keypoints.shape == (21, 2)
+    assert predictor.predict(image)[0].keypoints.shape == (21, 2)  # no box: a list of hands

@@ -104,7 +104,7 @@ def test_export_int8_command_on_real_crops(
     text = capsys.readouterr().out
     assert "calibrated on 2 crops" in text and "int8 vs fp32 keypoints on 2 held-out crops not used for" in text
     p = Predictor.from_file(tmp_path / "m_int8.onnx")
-    r = p.predict(realdata / "coco_onehand10k" / "9.jpg")
+    (r,) = p.predict(realdata / "coco_onehand10k" / "9.jpg")  # no box: a list of hands (the whole image)
     assert np.isfinite(r.keypoints).all()
     assert main(args + ["--calib-data", "synthetic", "--calib-count", "3", "--overwrite"]) == 0  # replaces both
     text = capsys.readouterr().out

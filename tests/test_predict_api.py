@@ -52,6 +52,7 @@ def test_weights_and_onnx_agree(models: tuple[Path, Path], photo: Path) -> None:
     for box in [None, (30, 20, 60, 50)]:
         a = pt.predict(photo, box=box)
         b = ox.predict(photo, box=box)
+        a, b = (a[0], b[0]) if box is None else (a, b)  # no box: a list of hands (here the whole image)
         assert np.abs(a.stage_maps[-1] - b.stage_maps[-1]).max() < 1e-4
         assert np.median(np.linalg.norm(a.keypoints - b.keypoints, axis=1)) < 0.01
         assert np.abs(a.scores - b.scores).max() < 1e-4
@@ -78,8 +79,9 @@ def test_predict_command_writes_files(models: tuple[Path, Path], photo: Path, tm
     text = capsys.readouterr().out
     for stem in ("a", "b"):
         record = json.loads((out / f"{stem}.json").read_text())
-        assert len(record["keypoints"]) == 21 and record["keypoints"][4]["name"] == "thumb4_tip"
-        assert {"x", "y", "score"} <= set(record["keypoints"][0])
+        (hand,) = record["hands"]  # no detector, no box: the whole image is the one hand
+        assert len(hand["keypoints"]) == 21 and hand["keypoints"][4]["name"] == "thumb4_tip"
+        assert {"x", "y", "score"} <= set(hand["keypoints"][0]) and hand["score"] is None
         assert cv2.imread(str(out / f"{stem}_overlay.png")).shape == (120, 160, 3)
         maps = cv2.imread(str(out / f"{stem}_maps.png"))
         assert maps.shape[0] == 2 * 256  # one row per stage
@@ -89,7 +91,8 @@ def test_predict_command_writes_files(models: tuple[Path, Path], photo: Path, tm
     assert main(args) == 0
     assert "only the last stage" in capsys.readouterr().out
     assert cv2.imread(str(out2 / "hand_maps.png")).shape[0] == 256
-    assert json.loads((out2 / "hand.json").read_text())["box"] == [30, 20, 60, 50]
+    (hand,) = json.loads((out2 / "hand.json").read_text())["hands"]
+    assert hand["box"] == [30, 20, 60, 50] and hand["is_left"]
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -157,5 +160,5 @@ def test_real_photos(models: tuple[Path, Path], realdata: Path) -> None:
             # keypoints lie inside the crop around the box
             assert (np.abs(r.keypoints - [x + w / 2, y + h / 2]) <= 1.6 * max(w, h) / 2 + 1).all()
         for img in list_images(realdata / "coco_onehand10k"):
-            r = p.predict(img)
+            (r,) = p.predict(img)  # no detector: the whole image is the one hand
             assert np.isfinite(r.keypoints).all() and r.stage_maps is not None

@@ -1,3 +1,44 @@
-"""handpose: train, evaluate, export and run an OpenPose-style (CPM) hand keypoint detector."""
+"""handpose: train, evaluate, export and run an OpenPose-style (CPM) hand keypoint detector.
+
+The Python API (imported on first use, so ``import handpose`` stays light)::
+
+    from handpose import Predictor
+    predictor = Predictor.from_file("hand.safetensors", detector="detector.safetensors")
+    hands = predictor.predict("photo.jpg")      # no box: a list of hands (possibly empty)
+    hands.save("photo_hands.png")               # or hands.plot() -> annotated BGR image
+
+    hands = handpose.predict("photo.jpg", model="hand.onnx", detector="detector.safetensors")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from handpose.inference.predictor import Predictor
+
+__all__ = ["Predictor", "__version__", "predict"]
+
+
+def __getattr__(name: str) -> Any:
+    """``handpose.Predictor`` imported on first use (it pulls in OpenCV, numpy and the model code)."""
+    if name == "Predictor":
+        from handpose.inference.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'handpose' has no attribute {name!r}")
+
+
+def predict(image: Any, model: str | Path, detector: str | Path | None = None, box: Any = None,
+            device: str = "cpu", **options: Any) -> Any:
+    """One-line prediction: load ``model`` (and ``detector``) and run :meth:`Predictor.predict` on ``image``.
+
+    Returns the hands found (a list, possibly empty) or, with ``box``, that one hand's ``Prediction``.
+    ``options`` go to ``Predictor.predict`` (``color="rgb"``, ``box_format="xyxy"``, ``is_left``, ...). Load a
+    ``Predictor`` once instead when predicting many images."""
+    from handpose.inference.predictor import Predictor
+
+    return Predictor.from_file(model, device=device, detector=detector).predict(image, box=box, **options)

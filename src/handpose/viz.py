@@ -7,7 +7,9 @@ images; matplotlib is not needed (the evaluation report's PCK plot imports it lo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -70,6 +72,40 @@ def prediction_overlay(image_bgr: np.ndarray, keypoints: np.ndarray, scores: np.
         best = float(np.max(scores)) if np.size(scores) else 0.0
         _label(out, f"no keypoint scored >= {threshold:g} (best {best:.2f}); see --threshold")
     return out
+
+
+def draw_hands(image_bgr: np.ndarray, hands: Sequence[Any], threshold: float = 0.1,
+               note_empty: bool = True) -> np.ndarray:
+    """A copy of ``image_bgr`` with every hand: its box, skeleton (keypoints scoring >= ``threshold``) and a
+    label ``L 0.93`` / ``R 0.88`` (side and detection score; the mean keypoint score when no detector ran, and
+    ``#id`` in a video). ``hands`` are :class:`~handpose.inference.predictor.Prediction` s (anything with
+    ``keypoints``, ``scores``, ``box``, ``score``, ``is_left``). With none, the picture says so (``note_empty``)."""
+    out = np.ascontiguousarray(image_bgr).copy()
+    thick = max(1, int(round(max(out.shape[:2]) / 400)))
+    for hand in hands:
+        out = draw_skeleton(out, hand.keypoints, hand.scores, threshold)
+        x, y, w, h = (int(round(float(v))) for v in hand.box)
+        left = bool(getattr(hand, "is_left", False))
+        colour = (255, 160, 60) if left else (60, 160, 255)  # BGR: blue-ish left, orange right
+        cv2.rectangle(out, (x, y), (x + w, y + h), colour, thick, cv2.LINE_AA)
+        score = getattr(hand, "score", None)
+        value = float(np.mean(hand.scores)) if score is None else float(score)
+        track = getattr(hand, "track_id", None)
+        text = f"{'L' if left else 'R'} {value:.2f}" + ("" if track is None else f" #{track}")
+        _tag(out, text, (max(0, x), max(0, y)), colour)
+    if not hands and note_empty:
+        _label(out, "no hand found")
+    return out
+
+
+def _tag(image: np.ndarray, text: str, corner: tuple[int, int], colour: tuple[int, int, int]) -> None:
+    """Write ``text`` just above ``corner`` (inside the image), black on a ``colour`` box, in place."""
+    scale = max(0.4, max(image.shape[:2]) / 1400)
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+    x = min(corner[0], max(0, image.shape[1] - tw - 4))
+    y = corner[1] - th - base - 4 if corner[1] >= th + base + 4 else corner[1]
+    cv2.rectangle(image, (x, y), (x + tw + 4, y + th + base + 4), colour, -1)
+    cv2.putText(image, text, (x + 2, y + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
 
 
 def all_maps_figure(image_bgr: np.ndarray, maps: np.ndarray, stride: int = 8, panel_size: int = 128) -> np.ndarray:

@@ -1,20 +1,39 @@
-"""Predict hand keypoints in images with a model file (.safetensors / .pt weights, or an exported .onnx).
+"""Find hands and their 21 keypoints in images, folders, globs, video files or a webcam.
 
-For each image writes, into --out: NAME.json (the 21 keypoints with names, x, y in image pixels, and scores),
-NAME_overlay.png (the skeleton over the image) and NAME_maps.png (the belief maps of every stage over the crop;
-an ONNX model holds only the last stage). Without --box the whole image is the crop (made square with grey
-borders), so the hand should fill most of it; with --box x,y,w,h the crop is a padded square around that hand box.
---left marks a left hand (mirrored to a right hand first when the model was trained that way).
+The rule: with --box x,y,w,h the crop is a padded square around that one hand (no detection); without, every hand
+the --detector finds is cropped and predicted (left hands mirrored first when the keypoint model was trained that
+way; the detector says which hand is which). Without --detector and --box, the whole image is taken as one hand
+(made square with grey borders), so the hand should fill most of it.
+
+Images (a file, a folder, or a quoted glob such as "photos/*.jpg"; phone JPEGs are turned upright by their EXIF
+tag): for each image writes, into --out, NAME.json (every hand: box, detection score, side, the 21 keypoints with
+names, x, y in image pixels, and scores), NAME_overlay.png (every hand with its L/R label and score; the picture
+says so when no hand was found) and NAME_maps.png (the belief maps of every stage over the first hand's crop; an
+ONNX model holds only the last stage; --maps all adds NAME_allmaps.png, every keypoint's map), and for the whole
+run coco_results.json (COCO keypoint results: image_id, category_id 1, 63 keypoint numbers x, y, score, score,
+bbox) with coco_images.json (the image ids, file names and sizes).
 A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
 Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
 instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also
 records its image's path).
+
+Video files and webcams (--source 0): the detector runs on the first frame, every --detect-every frames and
+whenever tracking is lost; in between each hand's box comes from its keypoints in the previous frame. Keypoints
+are smoothed with a One-Euro filter (--smooth-min-cutoff, --smooth-beta; --no-smooth). Writes NAME.json (per frame,
+the hands) and coco_results.json (image_id = frame index), --save-video OUT.mp4 an annotated video; --show opens a
+window where a display exists (q or Esc stops). The measured frames per second are printed at the end. A video
+that cannot be opened, a missing webcam or a frame that cannot be decoded stops with one line; the frames done so
+far are written.
+
 Predict never replaces a file it did not write: an output name that is taken by an input image or any other file
 (a label .json, say) skips that image with the reason. The files it writes are listed in --out's
 .handpose-predictions, so a later run over that folder does not take them for inputs.
 
-Example:
+Examples:
+  handpose predict --model hand.onnx --detector detector.safetensors photos/ --out predictions
   handpose predict --model hand.onnx photos/ --box 120,80,200,220 --out predictions
+  handpose predict --model hand.safetensors --detector detector.safetensors --source 0 --show
+  handpose predict --model hand.onnx --detector detector.safetensors clip.mp4 --save-video clip_hands.mp4
 """
 
 from __future__ import annotations
@@ -25,17 +44,20 @@ import sys
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from handpose.commands.train import add_speed_flags
-from handpose.data.images import IMAGE_SUFFIXES
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image, read_image
+from handpose.inference.results import HAND_CATEGORY_ID
+from handpose.keypoints import NAMES, SKELETON
 
 MANIFEST = ".handpose-predictions"  # one file name per line: what predict wrote into the folder
+COCO_RESULTS = "coco_results.json"  # COCO keypoint results of the run
+COCO_IMAGES = "coco_images.json"  # the images (ids, file names, sizes) those results refer to
 
 
 class OutputFolder:
@@ -64,17 +86,44 @@ class OutputFolder:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="IMAGE_OR_DIR", help="an image file or a folder of images")
-    parser.add_argument("--model", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx")
-    parser.add_argument("--box", default=None, help="hand box x,y,w,h in image pixels (default: the whole image)")
-    parser.add_argument("--left", action="store_true", help="the hand is a left hand")
+    parser.add_argument("input", metavar="SOURCE", nargs="?", default=None,
+                        help="an image, a folder, a quoted glob (\"photos/*.jpg\"), a video file or a webcam index")
+    parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
+    parser.add_argument("--model", required=True, help="keypoint model: .safetensors, training checkpoint .pt, "
+                        "or .onnx")
+    parser.add_argument("--detector", default=None, help="hand detector weights (.safetensors / .pt): find every "
+                        "hand when no --box is given (default: none, the whole image is one hand)")
+    parser.add_argument("--detector-threshold", type=float, default=None, help="hand score a detection needs "
+                        "(default: the detector's own)")
+    parser.add_argument("--box", default=None, help="one hand's box in image pixels, x,y,w,h (or x0,y0,x1,y1 with "
+                        "--box-format xyxy); no detection then")
+    parser.add_argument("--box-format", default="xywh", choices=("xywh", "xyxy"), help="how --box is written")
+    parser.add_argument("--left", action="store_true", help="the --box hand is a left hand")
     parser.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
+    parser.add_argument("--threshold", type=float, default=0.1,
+                        help="keypoint score a joint needs to be drawn (default 0.1)")
+    parser.add_argument("--maps", default="stages", choices=("stages", "all", "none"), help="belief-map pictures: "
+                        "stages (every stage, NAME_maps.png), all (also every keypoint, NAME_allmaps.png) or none")
+    parser.add_argument("--no-maps", action="store_true", help="the same as --maps none")
     parser.add_argument("--flip", action="store_true", help="flip test: also run the mirrored crop and average")
     parser.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 1.0,0.75,1.25")
     parser.add_argument("--device", default="cpu", help="device: cpu, cuda or cuda:N (PyTorch weight files; ONNX files "
                         "through onnxruntime's CUDA provider where installed) (default cpu)")
     add_speed_flags(parser, "prediction")
-    parser.add_argument("--no-maps", action="store_true", help="skip the belief-map figure")
+    video = parser.add_argument_group("video and webcam")
+    video.add_argument("--detect-every", type=int, default=10, help="run the detector at least every N frames "
+                       "(1: every frame; 0: only when tracking is lost) (default 10)")
+    video.add_argument("--track-min-score", type=float, default=0.2, help="mean keypoint score below which a hand "
+                       "is lost and the detector runs again (default 0.2)")
+    video.add_argument("--no-smooth", action="store_true", help="no One-Euro smoothing of the keypoints")
+    video.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro cut-off at rest in Hz; lower "
+                       "is smoother (default 1.0)")
+    video.add_argument("--smooth-beta", type=float, default=0.05, help="One-Euro speed coefficient; higher lags "
+                       "less on fast motion (default 0.05)")
+    video.add_argument("--save-video", default=None, metavar="OUT.mp4", help="write the annotated video (mp4v)")
+    video.add_argument("--show", action="store_true", help="show the annotated frames in a window (where a display "
+                       "exists; q or Esc stops)")
+    video.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
 
 
 def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
@@ -91,38 +140,86 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
     return values  # type: ignore[return-value]
 
 
+def source_of(args: argparse.Namespace) -> str:
+    """SOURCE or --source (exactly one); ValueError otherwise."""
+    if (args.input is None) == (args.source is None):
+        raise ValueError("give one source: an image, folder, glob, video or webcam index (SOURCE or --source)")
+    return str(args.input if args.input is not None else args.source)
+
+
+def load_predictor(args: argparse.Namespace) -> Predictor:
+    """The predictor of --model and --detector; a file of the wrong kind is named with its flag, in one line."""
+    from handpose.commands.evaluate import parse_scales
+
+    try:
+        predictor = Predictor.from_file(args.model, device=args.device, flip_test=args.flip,
+                                        scales=parse_scales(args.scales))
+    except ValueError as exc:
+        raise ValueError(f"--model: {exc}") from exc
+    if args.detector is not None:
+        from handpose.detection.detector import HandDetector
+
+        try:
+            predictor.detector = HandDetector.from_file(args.detector, threshold=args.detector_threshold,
+                                                        device=args.device)
+        except ValueError as exc:
+            raise ValueError(f"--detector: {exc}") from exc
+    return predictor
+
+
+def tracking_config(args: argparse.Namespace) -> Any:
+    """The tracking and smoothing settings of the video flags."""
+    from handpose.inference.smoothing import SmoothingConfig
+    from handpose.inference.tracking import TrackingConfig
+
+    smoothing = SmoothingConfig(not args.no_smooth, args.smooth_min_cutoff, args.smooth_beta)
+    return TrackingConfig(detect_every=args.detect_every, min_keypoint_score=args.track_min_score,
+                          smoothing=smoothing)
+
+
 def run(args: argparse.Namespace) -> int:
     from handpose.autotune.resolve import parse_flag
-    from handpose.commands.evaluate import parse_scales
     from handpose.config_checks import check_device
     from handpose.files import ensure_writable_folder
+    from handpose.inference.inputs import is_video
+    from handpose.inference.pipeline import to_xywh
 
     check_device(args.device)
-    box = parse_box(args.box)
-    images = list_images(args.input)
+    source = source_of(args)
+    raw_box = parse_box(args.box)
+    box = None if raw_box is None else tuple(float(v) for v in to_xywh(raw_box, args.box_format))
+    maps = "none" if args.no_maps else args.maps
+    video = is_video(source)
+    images = [] if video else list_images(source)
     ensure_writable_folder(args.out, "--out")  # before any work
-    predictor = Predictor.from_file(
-        args.model, device=args.device, flip_test=args.flip, scales=parse_scales(args.scales)
-    )
+    predictor = load_predictor(args)
     out = OutputFolder(args.out)
-    if predictor.stages == 1 and not args.no_maps:
+    if video:
+        return predict_video(predictor, source, out, args, box)
+    if predictor.stages == 1 and maps != "none":
         print("note: the model file holds only the last stage's maps (ONNX), so NAME_maps.png shows that stage")
     speed = {"amp": parse_flag(args.amp, "--amp"), "channels_last": parse_flag(args.channels_last, "--channels-last")}
     failed: list[tuple[Path, str]] = []
+    coco: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
     bar = tqdm(total=len(images), unit="image", desc="predict", disable=len(images) < 2 or not sys.stderr.isatty())
-    for path, name, image in _read_ahead(images, output_names(images)):
+    for image_id, (path, name, image) in enumerate(_read_ahead(images, output_names(images))):
         bar.update(1)
         try:
             if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial input
                 predictor, speed = _tuned(predictor, image, box, args.left, speed), None
             written = predict_to_files(
-                predictor, path, out, box=box, is_left=args.left, maps=not args.no_maps, name=name, image=image
+                predictor, path, out, box=box, is_left=args.left, maps=maps, name=name, image=image,
+                threshold=args.threshold, image_id=image_id, coco=coco,
             )
         except (ValueError, FileNotFoundError, OSError) as exc:
             if len(images) == 1:
                 raise
             failed.append((path, str(exc)))
             continue
+        assert not isinstance(image, Exception)
+        entries.append({"id": image_id, "file_name": str(path), "width": int(image.shape[1]),
+                        "height": int(image.shape[0])})
         tqdm.write(f"{path}: " + ", ".join(str(p) for p in written))
     bar.close()
     if failed:
@@ -130,7 +227,60 @@ def run(args: argparse.Namespace) -> int:
         for path, why in failed:
             print(f"  {path}: {why}")
         if len(failed) == len(images):
-            raise ValueError(f"no image in {args.input} could be processed")
+            raise ValueError(f"no image in {source} could be processed")
+    written = write_coco(out, coco, entries)
+    print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
+    return 0
+
+
+def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[Path]:
+    """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to)."""
+    targets = [out.path / COCO_RESULTS, out.path / COCO_IMAGES]
+    for target in targets:
+        out.check(target, target.with_name(target.name + ".none"))
+    out.path.mkdir(parents=True, exist_ok=True)
+    out.claim(targets)
+    targets[0].write_text(json.dumps(results) + "\n")
+    doc = {"images": images, "categories": [{"id": HAND_CATEGORY_ID, "name": "hand", "keypoints": list(NAMES),
+                                             "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]}
+    targets[1].write_text(json.dumps(doc, indent=1) + "\n")
+    return targets
+
+
+def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: argparse.Namespace,
+                  box: Sequence[float] | None) -> int:
+    """Track through a video or webcam; write NAME.json, the COCO results and the video; print the speed.
+    An error part way raises after the frames done so far are written."""
+    from handpose.inference.inputs import webcam_index
+    from handpose.inference.video import run_video
+
+    stem = f"webcam{webcam_index(source)}" if webcam_index(source) is not None else Path(source).stem
+    record_path = out.path / f"{stem}.json"
+    save = None if args.save_video is None else Path(args.save_video)
+    out.check(record_path, Path(source))
+    if save is not None and save.exists() and save.resolve() == Path(source).resolve():
+        raise ValueError(f"--save-video {save} would replace the input video")
+    result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
+                       max_frames=args.max_frames, threshold=args.threshold,
+                       start_box=None if box is None else np.asarray(box), is_left=args.left)
+    out.path.mkdir(parents=True, exist_ok=True)
+    out.claim([record_path])
+    frames = [{"frame": i, "time": round(i / result.fps, 4), "hands": [h.to_dict() for h in hands]}
+              for i, hands in enumerate(result.frames)]
+    record = {"source": result.source, "fps": result.fps, "width": result.width, "height": result.height,
+              "model": predictor.name, "frames": frames, "error": result.error}
+    record_path.write_text(json.dumps(record) + "\n")
+    coco = [c for i, hands in enumerate(result.frames) for c in hands.to_coco(i)]
+    images = [{"id": i, "file_name": f"{result.source}#{i}", "width": result.width, "height": result.height}
+              for i in range(len(result.frames))]
+    written = [record_path, *write_coco(out, coco, images)]
+    if result.saved_video is not None:
+        written.append(result.saved_video)
+    print(", ".join(str(p) for p in written))
+    print(f"{len(result.frames)} frames, {sum(len(h) for h in result.frames)} hands, {result.detector_runs} detector "
+          f"runs, {result.measured_fps:.1f} frames/s measured")
+    if result.error:
+        raise ValueError(result.error)
     return 0
 
 
@@ -144,7 +294,7 @@ def _read_ahead(
 
     def read(path: Path) -> np.ndarray | Exception:
         try:
-            return read_image(path)
+            return read_image(path, upright=True)
         except (ValueError, FileNotFoundError, OSError) as exc:
             return exc
 
@@ -175,22 +325,22 @@ def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[fl
     return tune_predictor(predictor, trial_crops(predictor, [prepared]), speed["amp"], speed["channels_last"])
 
 
-def list_images(path: str | Path) -> list[Path]:
-    """The image files of a folder (sorted), or the one path given; FileNotFoundError / ValueError when none.
+def list_images(source: str | Path) -> list[Path]:
+    """The image files of a folder or a glob pattern (sorted), or the one path given; FileNotFoundError /
+    ValueError when none.
 
-    Files that an earlier ``handpose predict`` wrote into the folder (listed in its :data:`MANIFEST`) are not
+    Files that an earlier ``handpose predict`` wrote into a folder (listed in its :data:`MANIFEST`) are not
     inputs and are left out."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"image or folder not found: {path}")
-    if path.is_file():
-        return [path]
-    ours = OutputFolder(path).written
-    files = sorted(p for p in path.iterdir()
-                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.name not in ours)
-    if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
-    return files
+    from handpose.inference.inputs import image_files
+
+    manifests: dict[Path, set[str]] = {}
+
+    def ours(p: Path) -> bool:
+        if p.parent not in manifests:
+            manifests[p.parent] = OutputFolder(p.parent).written
+        return p.name in manifests[p.parent]
+
+    return image_files(source, skip=ours)
 
 
 def output_names(paths: Sequence[str | Path]) -> list[str]:
@@ -220,61 +370,72 @@ def predict_to_files(
     out_dir: str | Path | OutputFolder,
     box: Sequence[float] | None = None,
     is_left: bool = False,
-    maps: bool = True,
+    maps: bool | str = True,
     name: str | None = None,
     image: np.ndarray | Exception | None = None,
+    threshold: float = 0.1,
+    image_id: int = 0,
+    coco: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
-    """Predict one image and write NAME.json, NAME_overlay.png and (with ``maps``) NAME_maps.png into ``out_dir``.
+    """Predict one image and write NAME.json, NAME_overlay.png and NAME_maps.png into ``out_dir``.
 
-    NAME is ``name`` (see :func:`output_names` for a folder of images), default the image's stem. ``image`` is the
-    image already read (or the error reading it raised), default: read from ``image_path``. Returns the
-    written paths. FileNotFoundError / ValueError for an unreadable image, a box off the image, or an output that
-    would replace a file predict did not write (an input image, an annotation); nothing is written then.
+    ``box`` (xywh) predicts that one hand; without, every hand the predictor's detector finds (or the whole image
+    without a detector). ``maps``: ``"stages"`` (or True) the per-stage figure of the first hand, ``"all"`` also
+    every keypoint's map (NAME_allmaps.png), ``"none"`` (or False) no maps. NAME is ``name`` (see
+    :func:`output_names` for a folder of images), default the image's stem. ``image`` is the image already read
+    (or the error reading it raised), default: read from ``image_path`` (upright by its EXIF tag). ``coco``, when
+    given, receives the hands' COCO results under ``image_id``. Returns the written paths. FileNotFoundError /
+    ValueError for an unreadable image, a box off the image, or an output that would replace a file predict did
+    not write (an input image, an annotation); nothing is written then.
     """
-    from handpose.viz import belief_map_figure, draw_skeleton, save_bgr, save_rgb
+    from handpose.inference.results import Hands
+    from handpose.viz import all_maps_figure, belief_map_figure, draw_hands, save_bgr, save_rgb
 
+    mode = {True: "stages", False: "none"}.get(maps, maps) if isinstance(maps, bool) else str(maps)
     image_path = Path(image_path)
     out = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder(out_dir)
     stem = name or image_path.stem
-    targets = [out.path / f"{stem}.json", out.path / f"{stem}_overlay.png"] + (
-        [out.path / f"{stem}_maps.png"] if maps else [])
+    targets = [out.path / f"{stem}.json", out.path / f"{stem}_overlay.png"]
+    targets += [out.path / f"{stem}_maps.png"] if mode != "none" else []
+    targets += [out.path / f"{stem}_allmaps.png"] if mode == "all" else []
     for target in targets:
         out.check(target, image_path)
     if isinstance(image, Exception):
         raise image
-    image = read_image(image_path) if image is None else image
-    pred = predictor.predict(image, box=box, is_left=is_left, keep_maps=maps)
+    image = read_image(image_path, upright=True) if image is None else image
+    keep = mode != "none"
+    if box is not None:
+        hands = Hands([predictor.predict(image, box=box, is_left=is_left, keep_maps=keep)], image)
+    else:
+        hands = predictor.find_hands(image, keep_maps=keep, is_left=is_left)
     out_dir = out.path
     out_dir.mkdir(parents=True, exist_ok=True)
     out.claim(targets)
     record = {
         "image": str(image_path),
+        "image_id": int(image_id),
         "width": int(image.shape[1]),
         "height": int(image.shape[0]),
         "model": predictor.name,
-        "is_left": bool(is_left),
+        "detector": predictor.detector is not None and box is None,
         "flip_test": predictor.flip_test,
         "scales": list(predictor.spec.scales),
-        **pred.to_dict(),
+        "hands": [h.to_dict() for h in hands],
     }
+    if coco is not None:
+        coco.extend(hands.to_coco(image_id))
     written = [out_dir / f"{stem}.json"]
     written[0].write_text(json.dumps(record, indent=1) + "\n")
-    overlay = draw_skeleton(image, pred.keypoints, pred.scores)
-    if box is not None:
-        x, y, w, h = (int(round(float(v))) for v in box)
-        cv2.rectangle(overlay, (x, y), (x + w, y + h), (200, 200, 200), 1, cv2.LINE_AA)
-    written.append(save_bgr(out_dir / f"{stem}_overlay.png", overlay))
-    if maps and pred.stage_maps is not None and pred.crop is not None:
-        names = [f"stage {s + 1}" for s in range(pred.stage_maps.shape[0])]
+    written.append(save_bgr(out_dir / f"{stem}_overlay.png", draw_hands(image, hands, threshold)))
+    first = hands[0] if hands else None
+    if keep and first is not None and first.stage_maps is not None and first.crop is not None:
+        names = [f"stage {s + 1}" for s in range(first.stage_maps.shape[0])]
         if predictor.stages == 1:
             names = ["last stage (ONNX)"]
-        figure = belief_map_figure(
-            pred.crop,
-            pred.stage_maps,
-            pred.keypoints_in_crop(),
-            stride=predictor.spec.stride,
-            stage_names=names,
-            scores=pred.scores,
-        )
+        figure = belief_map_figure(first.crop, first.stage_maps, first.keypoints_in_crop(),
+                                   stride=predictor.spec.stride, stage_names=names, scores=first.scores)
         written.append(save_rgb(out_dir / f"{stem}_maps.png", figure))
+        if mode == "all":
+            grid = all_maps_figure(first.crop, first.stage_maps[-1], stride=predictor.spec.stride)
+            written.append(save_rgb(out_dir / f"{stem}_allmaps.png", grid))
     return written

@@ -1,7 +1,10 @@
 """Image files: safe decoding to BGR uint8, header sizes (decompression-bomb check) and reduced JPEG decoding.
 
 :func:`load_image` always returns a 3-channel 8-bit BGR image: grayscale, RGBA/BGRA and 16-bit files are converted
-(OpenCV's ``IMREAD_COLOR``), EXIF orientation is ignored (keypoints are labelled on the stored pixel grid).
+(OpenCV's ``IMREAD_COLOR``). EXIF orientation is ignored by default (dataset keypoints are labelled on the stored
+pixel grid); ``upright=True`` (prediction on a user's photos) reads a JPEG's EXIF orientation tag
+(:func:`exif_orientation`) and turns the decoded pixels upright (:func:`apply_orientation`), after the pixel-count
+guard (a turn keeps the pixel count).
 It raises :class:`ImageError` with a ``reason`` from ``skip_report`` for a missing, corrupt, truncated or too large
 file (a JPEG is truncated when no end-of-image marker follows its last scan; data appended after that marker is
 fine, as it is for libjpeg). Before decoding, the pixel count is read from the JPEG / PNG / BMP / WebP / TIFF header
@@ -16,6 +19,7 @@ crop matrix so the crop stays exact.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import cv2
@@ -51,12 +55,13 @@ def read_bytes(path: Path) -> bytes:
 
 
 def load_image(
-    path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, reduce: int = 1
+    path: Path | str, max_pixels: int = DEFAULT_MAX_PIXELS, reduce: int = 1, upright: bool = False
 ) -> tuple[np.ndarray, int]:
     """Decode an image to BGR uint8 (H, W, 3); returns (image, factor) with factor in {1, 2, 4, 8}.
 
     ``reduce`` > 1 asks for a JPEG decoded at 1/reduce resolution (the largest power of two <= reduce that libjpeg
-    offers); other formats are decoded in full and ``factor`` is 1. Raises ImageError.
+    offers); other formats are decoded in full and ``factor`` is 1. ``upright`` turns a JPEG as its EXIF
+    orientation tag says (phone photos store the sensor's grid and the turn in the tag). Raises ImageError.
     """
     path = Path(path)
     data = read_bytes(path)
@@ -88,7 +93,67 @@ def load_image(
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    if upright and kind == "jpeg":
+        img = apply_orientation(img, exif_orientation(data))
     return img, factor
+
+
+EXIF_ORIENTATION_TAG = 0x0112
+
+
+def exif_orientation(data: bytes) -> int:
+    """The EXIF orientation (1..8) of a JPEG's bytes; 1 (as stored) when there is no valid tag.
+
+    Walks the markers before the first scan to the APP1 ``Exif`` segment, then reads IFD0 of its TIFF block."""
+    i, n = 2, len(data)
+    while i + 4 <= n and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xDA:  # start of scan: no metadata after this
+            return 1
+        length = struct.unpack(">H", data[i + 2 : i + 4])[0]
+        if marker == 0xE1 and data[i + 4 : i + 10] == b"Exif\x00\x00":
+            return _tiff_orientation(data[i + 10 : i + 2 + length])
+        i += 2 + length
+    return 1
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    """The orientation tag of IFD0 in an EXIF TIFF block, 1 when absent or broken."""
+    if len(tiff) < 8 or tiff[:2] not in (b"II", b"MM"):
+        return 1
+    order = "<" if tiff[:2] == b"II" else ">"
+    ifd = struct.unpack(order + "I", tiff[4:8])[0]
+    if ifd + 2 > len(tiff):
+        return 1
+    count = struct.unpack(order + "H", tiff[ifd : ifd + 2])[0]
+    for k in range(count):
+        at = ifd + 2 + 12 * k
+        if at + 12 > len(tiff):
+            break
+        tag, kind = struct.unpack(order + "HH", tiff[at : at + 4])
+        if tag == EXIF_ORIENTATION_TAG and kind == 3:  # SHORT
+            value = struct.unpack(order + "H", tiff[at + 8 : at + 10])[0]
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """The stored pixels (H, W, C) turned upright for EXIF ``orientation`` 1..8 (5..8 give (W, H, C))."""
+    if orientation == 2:
+        return np.ascontiguousarray(image[:, ::-1])
+    if orientation == 3:
+        return cv2.rotate(image, cv2.ROTATE_180)
+    if orientation == 4:
+        return np.ascontiguousarray(image[::-1])
+    if orientation == 5:  # transpose: mirror across the main diagonal
+        return np.ascontiguousarray(image.transpose(1, 0, 2))
+    if orientation == 6:
+        return cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE)
+    if orientation == 7:  # transverse: mirror across the anti-diagonal
+        return np.ascontiguousarray(image.transpose(1, 0, 2)[::-1, ::-1])
+    if orientation == 8:
+        return cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    return image
 
 
 def reduced_matrix(M: np.ndarray, factor: int) -> np.ndarray:

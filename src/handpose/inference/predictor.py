@@ -6,9 +6,11 @@ and the validation pictures of training: :class:`~handpose.inference.prepare.Cro
 flip-test and multi-scale passes, decodes the maps with the belief-map codec and maps the keypoints back through
 the inverse of the crop's affine matrix.
 
-Crops: a given hand box ``[x, y, w, h]`` becomes the square of side ``box_padding * max(w, h)`` around its centre
-(``data.crop.CropRecipe``, the training crop without augmentation); no box means the whole image, made square with
-grey borders. Left hands are mirrored to the right first when the model was trained that way
+The rule of :meth:`Predictor.predict`: **a box: that one hand; no box: a list of hands** (detect -> crop ->
+keypoints, ``inference.pipeline``; without a detector the whole image, made square with grey borders, as one hand).
+Crops: a hand box ``[x, y, w, h]`` becomes the square of side ``box_padding * max(w, h)`` around its centre
+(``data.crop.CropRecipe``, the training crop without augmentation). Left hands are mirrored to the right first
+when the model was trained that way
 (``DataConfig.mirror_left``); the mirror is part of the crop matrix, so mapping back undoes it.
 Test-time options: ``flip_test`` also runs the horizontally mirrored crop and mirrors its maps back (a hand has no
 left/right joint pairs, so no channels are swapped; crops are padded to a multiple of the stride first, so the
@@ -24,7 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -32,8 +34,13 @@ import numpy as np
 from handpose.config import DataConfig
 from handpose.data.transforms import apply_affine, invert_affine, to_network_input
 from handpose.inference.backends import Backend, OnnxBackend, TorchBackend
-from handpose.inference.prepare import CropSpec, Prepared, check_image, check_scales, read_image, spec_from_config
+from handpose.inference.inputs import to_bgr
+from handpose.inference.pipeline import Detector, clip_box, to_xywh
+from handpose.inference.prepare import CropSpec, Prepared, check_image, check_scales, spec_from_config
 from handpose.keypoints import NAMES
+
+if TYPE_CHECKING:
+    from handpose.inference.results import Hands
 
 LOG = logging.getLogger(__name__)
 
@@ -50,6 +57,10 @@ class Prediction:
             from the plain pass at the first scale; None unless asked for.
         crop: (N, N, 3) uint8 the crop those maps belong to (None unless maps were asked for).
         matrix: (2, 3) original px -> crop px of ``crop`` (includes the left-hand mirror).
+        score: the detector's hand probability (None when the box was given, or no detector ran).
+        is_left: the hand was taken for a left hand (the detector's call, or the caller's).
+        left_score: the detector's left-hand probability (None without a detector).
+        track_id: the hand's track in a video (None for still images).
     """
 
     keypoints: np.ndarray
@@ -58,11 +69,26 @@ class Prediction:
     stage_maps: np.ndarray | None = None
     crop: np.ndarray | None = None
     matrix: np.ndarray | None = None
+    score: float | None = None
+    is_left: bool = False
+    left_score: float | None = None
+    track_id: int | None = None
+
+    @property
+    def confidence(self) -> float:
+        """One number for the hand: the detection score times the mean keypoint score (the mean alone without a
+        detector); the ``score`` of COCO results."""
+        mean = float(np.mean(self.scores)) if np.size(self.scores) else 0.0
+        return mean if self.score is None else float(self.score) * mean
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the box and the 21 keypoints with their names, x, y and score."""
+        """JSON-ready: the box, detection score, side, and the 21 keypoints with their names, x, y and score."""
         return {
             "box": [float(v) for v in self.box],
+            "score": None if self.score is None else float(self.score),
+            "is_left": bool(self.is_left),
+            "left_score": None if self.left_score is None else float(self.left_score),
+            **({} if self.track_id is None else {"track_id": int(self.track_id)}),
             "keypoints": [
                 {"index": k, "name": NAMES[k], "x": float(x), "y": float(y), "score": float(s)}
                 for k, ((x, y), s) in enumerate(zip(self.keypoints, self.scores))
@@ -78,12 +104,17 @@ class Prediction:
 
 @dataclass
 class Predictor:
-    """Hand keypoints from images; build with :meth:`from_file` or :meth:`from_model`."""
+    """Hands and their keypoints in images; build with :meth:`from_file` or :meth:`from_model`.
+
+    ``detector`` (a ``detection.HandDetector`` or anything with ``detect(image_bgr) -> [Detection]``) finds the
+    hands when no box is given; without one the whole image is taken as one hand. See :meth:`predict`.
+    """
 
     backend: Backend
     spec: CropSpec = field(default_factory=CropSpec)
     flip_test: bool = False
     name: str = ""
+    detector: Detector | None = None
 
     def __post_init__(self) -> None:
         # a backend with a fixed input size (an ONNX file exported with a static shape) says early, with a clear
@@ -100,10 +131,12 @@ class Predictor:
         flip_test: bool = False,
         scales: Sequence[float] = (1.0,),
         autocast_bf16: bool = False,
+        detector: Detector | None = None,
     ) -> Predictor:
         """A predictor around an in-memory CPM; crop settings from ``data_cfg`` (default: the model's input size)."""
         cfg = data_cfg or DataConfig(input_size=int(model.config.input_size))
-        return cls(TorchBackend(model, autocast_bf16), spec_from_config(cfg, scales), flip_test, model.config.preset)
+        return cls(TorchBackend(model, autocast_bf16), spec_from_config(cfg, scales), flip_test, model.config.preset,
+                   detector)
 
     @classmethod
     def from_file(
@@ -114,12 +147,17 @@ class Predictor:
         scales: Sequence[float] = (1.0,),
         box_padding: float | None = None,
         mirror_left: bool | None = None,
+        detector: str | Path | Detector | None = None,
+        detector_threshold: float | None = None,
     ) -> Predictor:
         """Load ``.safetensors`` / ``.pt`` weights (PyTorch on ``device``) or a handpose ``.onnx`` (onnxruntime, CPU).
 
         The crop settings (input size, box padding, left-hand mirroring) come from the file's metadata where
         training stored them, else from the model config; ``box_padding`` / ``mirror_left`` override them.
-        Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model.
+        ``detector``: a hand detector's weights file (loaded on ``device``, hands kept from ``detector_threshold``,
+        default the detector's own), or a detector object; None: no detection (whole image without a box).
+        Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
+        a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
         """
         from handpose.model import artifact
 
@@ -140,7 +178,12 @@ class Predictor:
             data_cfg = replace(data_cfg, box_padding=float(box_padding))
         if mirror_left is not None:
             data_cfg = replace(data_cfg, mirror_left=bool(mirror_left))
-        return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}")
+        if isinstance(detector, (str, Path)):
+            from handpose.detection.detector import HandDetector
+
+            detector = HandDetector.from_file(detector, threshold=detector_threshold, device=device)
+        return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}",
+                   detector)
 
     def with_options(self, flip_test: bool | None = None, scales: Sequence[float] | None = None) -> Predictor:
         """The same network with other test-time options."""
@@ -154,14 +197,56 @@ class Predictor:
 
     def predict(
         self,
-        image: np.ndarray | str | Path,
+        image: Any,
         box: Sequence[float] | np.ndarray | None = None,
         is_left: bool = False,
         keep_maps: bool = True,
-    ) -> Prediction:
-        """Keypoints of one hand in ``image`` (BGR ndarray or a path), in the given ``box`` or the whole image."""
-        img = read_image(image) if isinstance(image, (str, Path)) else check_image(image)
-        return self.predict_prepared([self.spec.prepare(img, box, is_left)], keep_maps=keep_maps)[0]
+        box_format: str = "xywh",
+        color: str = "bgr",
+    ) -> Prediction | Hands:
+        """The rule: **a box: that one hand; no box: a list of hands.**
+
+        ``image``: a path (an EXIF-rotated JPEG is turned upright), a numpy array in BGR (OpenCV's order, the
+        default) or RGB (``color="rgb"``), or a PIL image. With ``box`` (``box_format`` ``"xywh"`` or ``"xyxy"``,
+        image pixels) returns that hand's :class:`Prediction` (``is_left`` says its side; no detection runs).
+        Without, returns :class:`~handpose.inference.results.Hands` (a list, empty when no hand is found): every
+        hand the detector finds, each with its box, detection score, side and keypoints, or without a detector
+        the whole image as one hand. ``keep_maps`` keeps the belief maps and the crop of each hand.
+        """
+        img = to_bgr(image, color)
+        if box is not None:
+            prepared = self.spec.prepare(img, to_xywh(box, box_format), bool(is_left))
+            pred = self.predict_prepared([prepared], keep_maps=keep_maps)[0]
+            pred.is_left = bool(is_left)
+            return pred
+        return self.find_hands(img, keep_maps=keep_maps, is_left=is_left)
+
+    def find_hands(self, image_bgr: np.ndarray, keep_maps: bool = False, is_left: bool = False) -> Hands:
+        """Detect -> crop -> keypoints on a BGR uint8 (H, W, 3) image; without a detector, the whole image as one
+        hand (``is_left`` its side)."""
+        from handpose.inference.results import Hands
+
+        if self.detector is None:
+            whole = self.predict_prepared([self.spec.prepare(image_bgr, None, bool(is_left))], keep_maps=keep_maps)
+            whole[0].is_left = bool(is_left)
+            return Hands(whole, image_bgr)
+        return Hands(self.predict_detections(image_bgr, self.detector.detect(image_bgr), keep_maps), image_bgr)
+
+    def predict_detections(self, image_bgr: np.ndarray, detections: Sequence[Any],
+                           keep_maps: bool = False) -> list[Prediction]:
+        """Keypoints of detected hands (``Detection``: box xywh, score, is_left, left_score) in one batch; a box
+        that lies off the image is left out."""
+        kept, prepared = [], []
+        for det in detections:
+            box = clip_box(np.asarray(det.box, np.float64), image_bgr.shape[:2])
+            if box is None:
+                continue
+            kept.append(det)
+            prepared.append(self.spec.prepare(image_bgr, box, bool(det.is_left)))
+        preds = self.predict_prepared(prepared, keep_maps=keep_maps)
+        for pred, det in zip(preds, kept):
+            pred.score, pred.is_left, pred.left_score = float(det.score), bool(det.is_left), float(det.left_score)
+        return preds
 
     def predict_batch(
         self,

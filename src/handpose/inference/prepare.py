@@ -119,16 +119,17 @@ def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], stri
     return arr.astype(np.float32)
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """A BGR uint8 image from disk, decoded as the dataset decodes it (``data.images.load_image``: EXIF orientation
-    ignored, pixel-count limit); FileNotFoundError when missing, ValueError when it cannot be decoded."""
+def read_image(path: str | Path, upright: bool = False) -> np.ndarray:
+    """A BGR uint8 image from disk, decoded as the dataset decodes it (``data.images.load_image``: pixel-count
+    limit; EXIF orientation ignored unless ``upright``, which turns a phone photo as its tag says: the user's
+    pictures, not labelled data); FileNotFoundError when missing, ValueError when it cannot be decoded."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not an image (give one image file; the predict command takes folders)")
     if not path.is_file():
         raise FileNotFoundError(f"image not found: {path}")
     try:
-        return images.load_image(path)[0]
+        return images.load_image(path, upright=upright)[0]
     except images.ImageError as exc:
         if exc.reason == skip_report.MISSING_IMAGE:
             raise FileNotFoundError(f"cannot open image {path} ({exc.detail})") from None

@@ -1,0 +1,96 @@
+"""The inputs a user has, turned into what the pipeline runs on: BGR uint8 images, lists of image files, videos.
+
+- One image: a path (decoded upright: a phone JPEG's EXIF orientation is applied), a numpy array in OpenCV's BGR
+  order (the default) or RGB (``color="rgb"``), grey or with alpha, or a PIL image (RGB; PIL is imported only to
+  recognise one, and never required).
+- Many images: a file, a folder (its images, sorted) or a glob pattern (``photos/*.jpg``).
+- A video: a video file (by suffix) or a webcam index (``0``, ``1``, ...; :func:`webcam_index`).
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from handpose.data.images import IMAGE_SUFFIXES
+from handpose.inference.prepare import check_image, read_image
+
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+COLORS = ("bgr", "rgb")
+GLOB_CHARS = "*?["
+
+
+def is_pil_image(obj: Any) -> bool:
+    """True for a PIL image; PIL is looked up only if the caller's program already imported it."""
+    pil = sys.modules.get("PIL.Image")
+    return pil is not None and isinstance(obj, pil.Image)
+
+
+def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
+    """A BGR uint8 (H, W, 3) image from a path, an array (``color`` says its channel order) or a PIL image.
+
+    FileNotFoundError / ValueError (as :func:`~handpose.inference.prepare.read_image`) for a bad path; ValueError
+    for an unknown ``color`` or an array of the wrong shape or type."""
+    if color not in COLORS:
+        raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
+    if isinstance(image, (str, Path)):
+        return read_image(image, upright=True)
+    if is_pil_image(image):
+        rgb = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8 RGB whatever the PIL mode
+        return np.ascontiguousarray(rgb[..., ::-1])
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"expected an image path, a numpy array or a PIL image, got {type(image).__name__}")
+    if color == "rgb" and image.ndim == 3 and image.shape[-1] in (3, 4):
+        code = cv2.COLOR_RGB2BGR if image.shape[-1] == 3 else cv2.COLOR_RGBA2BGR
+        return check_image(cv2.cvtColor(np.ascontiguousarray(image), code))
+    return check_image(image)
+
+
+def is_glob(text: str) -> bool:
+    """True when ``text`` is a glob pattern rather than a plain path."""
+    return any(c in text for c in GLOB_CHARS)
+
+
+def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: False) -> list[Path]:
+    """The image files a source names: one file, a folder's images (sorted) or a glob's matches (sorted).
+
+    ``skip`` leaves files out (predict's own earlier outputs). FileNotFoundError when nothing by that name
+    exists, ValueError when a folder or pattern holds no image."""
+    text = str(source)
+    if is_glob(text) and not Path(text).exists():
+        found = sorted(Path(p) for p in glob.glob(text, recursive=True))
+        files = [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not skip(p)]
+        if not files:
+            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) match {text}")
+        return files
+    path = Path(text)
+    if not path.exists():
+        raise FileNotFoundError(f"image or folder not found: {path}")
+    if path.is_file():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not skip(p))
+    if not files:
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
+    return files
+
+
+def webcam_index(source: str | int) -> int | None:
+    """The camera index a source names (an int, or a string of digits such as ``"0"`` that is not a file's
+    name), else None."""
+    if isinstance(source, int):
+        return source
+    text = str(source).strip()
+    return int(text) if text.isdigit() and not Path(text).exists() else None
+
+
+def is_video(source: str | Path | int) -> bool:
+    """True for a webcam index or a path with a video suffix."""
+    if webcam_index(source) is not None:  # type: ignore[arg-type]
+        return True
+    return Path(str(source)).suffix.lower() in VIDEO_SUFFIXES

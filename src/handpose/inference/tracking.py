@@ -1,0 +1,199 @@
+"""Hand tracking over video frames (MediaPipe-style): detect rarely, follow each hand by its own keypoints.
+
+Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames and
+whenever no hand is tracked; detections are matched to tracks by box overlap (a matched track takes the fresh box
+and side, an unmatched detection starts a track). Between detections each track's box is the box of its
+keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through the keypoint network
+in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, and when every track
+is lost on a frame without detection the detector runs again on that same frame. Two tracks that come to cover
+the same hand are merged (the better one kept). The keypoints returned are smoothed per track (One-Euro,
+``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing never adds lag to tracking.
+
+Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
+predicts the whole frame each time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from handpose.inference.pipeline import clip_box
+from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
+
+if TYPE_CHECKING:
+    from handpose.inference.predictor import Prediction, Predictor
+    from handpose.inference.results import Hands
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """When to detect, when a track is lost, how keypoints are smoothed."""
+
+    detect_every: int = 10  # run the detector at least every N frames (1: every frame, 0: only when tracking is lost)
+    min_keypoint_score: float = 0.2  # a track whose mean keypoint score is lower is lost
+    box_score: float = 0.1  # keypoints scoring at least this make the next frame's box
+    match_iou: float = 0.3  # a detection and a track overlapping at least this much are the same hand
+    max_hands: int = 4
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+
+    def __post_init__(self) -> None:
+        if self.detect_every < 0 or self.max_hands < 1:
+            raise ValueError(f"tracking needs detect_every >= 0 and max_hands >= 1, got {self}")
+
+
+@dataclass
+class Track:
+    """One followed hand: its id, the box for the next frame, its side and last detection scores, its filter."""
+
+    id: int
+    box: np.ndarray  # (4,) [x, y, w, h] px
+    is_left: bool
+    score: float | None
+    left_score: float | None
+    filter: OneEuroFilter
+    quality: float = 0.0  # mean keypoint score in the last frame
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two ``[x, y, w, h]`` boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
+def box_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray | None:
+    """(4,) the tight ``[x, y, w, h]`` box of the keypoints (21, 2) scoring >= ``min_score``; None with fewer
+    than three such keypoints or no area."""
+    ok = (np.asarray(scores) >= min_score) & np.isfinite(keypoints).all(axis=1)  # (21,)
+    if ok.sum() < 3:
+        return None
+    pts = keypoints[ok]  # (K, 2)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    size = hi - lo
+    if size.max() < 2.0:
+        return None
+    side = np.maximum(size, 0.25 * size.max())  # a flat line of keypoints (a finger seen edge-on) keeps some depth
+    centre = (lo + hi) / 2
+    return np.array([centre[0] - side[0] / 2, centre[1] - side[1] / 2, side[0], side[1]])
+
+
+class HandTracker:
+    """Follows hands through the frames of one video; see the module docstring."""
+
+    def __init__(self, predictor: Predictor, config: TrackingConfig | None = None,
+                 start_box: np.ndarray | None = None, start_is_left: bool = False) -> None:
+        self.predictor = predictor
+        self.config = config or TrackingConfig()
+        self.start_box = None if start_box is None else np.asarray(start_box, np.float64)
+        self.start_is_left = bool(start_is_left)
+        self.tracks: list[Track] = []
+        self.frame_index = -1
+        self.detector_runs = 0
+        self._next_id = 0
+        self._since_detect = 0
+
+    def _new_track(self, box: np.ndarray, is_left: bool, score: float | None, left_score: float | None) -> Track:
+        track = Track(self._next_id, np.asarray(box, np.float64), bool(is_left), score, left_score,
+                      OneEuroFilter(self.config.smoothing))
+        self._next_id += 1
+        return track
+
+    def _detect(self, frame: np.ndarray) -> set[int]:
+        """Run the detector and merge its hands into the tracks (greedy matching by box overlap); returns the ids
+        of the tracks it found."""
+        assert self.predictor.detector is not None
+        detections = self.predictor.detector.detect(frame)
+        self.detector_runs += 1
+        self._since_detect = 0
+        free = list(range(len(self.tracks)))
+        found: set[int] = set()
+        for det in detections:
+            box = clip_box(np.asarray(det.box, np.float64), frame.shape[:2])
+            if box is None:
+                continue
+            ious = [box_iou(box, self.tracks[i].box) for i in free]
+            best = int(np.argmax(ious)) if ious else -1
+            if best >= 0 and ious[best] >= self.config.match_iou:
+                track = self.tracks[free.pop(best)]
+                track.box, track.is_left = box, bool(det.is_left)
+                track.score, track.left_score = float(det.score), float(det.left_score)
+                found.add(track.id)
+            elif len(self.tracks) < self.config.max_hands:
+                self.tracks.append(self._new_track(box, det.is_left, float(det.score), float(det.left_score)))
+                found.add(self.tracks[-1].id)
+        return found
+
+    def _start_without_detector(self, frame: np.ndarray) -> None:
+        """No detector: one track from the start box, or from the whole frame."""
+        h, w = frame.shape[:2]
+        box = self.start_box if self.start_box is not None else np.array([0.0, 0.0, w, h])
+        self.tracks = [self._new_track(box, self.start_is_left, None, None)]
+
+    def _run(self, frame: np.ndarray, t: float, fresh: frozenset[int] | set[int] = frozenset()) -> list[Prediction]:
+        """Keypoints of every track in one batch; lost tracks dropped, boxes moved to the keypoints. A hand the
+        detector found on this frame (its track id in ``fresh``) is reported even when its keypoints score too
+        low to follow it (the detector's word that a hand is there), but not tracked further."""
+        kept: list[tuple[Track, Any]] = []
+        for track in self.tracks:
+            box = clip_box(track.box, frame.shape[:2])
+            if box is not None:
+                kept.append((track, self.predictor.spec.prepare(frame, box, track.is_left)))
+        preds = self.predictor.predict_prepared([p for _, p in kept])
+        alive: list[tuple[Track, Prediction]] = []
+        reported: list[tuple[Track, Prediction]] = []  # shown this frame, not followed
+        for (track, _), pred in zip(kept, preds):
+            track.quality = float(np.mean(pred.scores))
+            nxt = box_from_keypoints(pred.keypoints, pred.scores, self.config.box_score)
+            if track.quality < self.config.min_keypoint_score or nxt is None:
+                if track.id in fresh:
+                    track.box = np.asarray(pred.box, np.float64)
+                    reported.append((track, pred))
+                continue
+            track.box = nxt
+            alive.append((track, pred))
+        alive.sort(key=lambda tp: -tp[0].quality)
+        merged: list[tuple[Track, Prediction]] = []
+        for track, pred in alive:  # two tracks on one hand: keep the better
+            if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):
+                merged.append((track, pred))
+        self.tracks = [t for t, _ in merged]
+        for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
+            if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):
+                merged.append((track, pred))
+        for track, pred in merged:
+            pred.keypoints = track.filter(pred.keypoints, t).astype(np.float32)
+            pred.score, pred.is_left, pred.left_score = track.score, track.is_left, track.left_score
+            pred.track_id = track.id
+        return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
+
+    def update(self, frame_bgr: np.ndarray, t: float) -> Hands:
+        """The hands of the next frame (BGR uint8 (H, W, 3)) at time ``t`` seconds."""
+        from handpose.inference.results import Hands
+
+        self.frame_index += 1
+        self._since_detect += 1
+        cfg = self.config
+        has_detector = self.predictor.detector is not None
+        detected = False
+        fresh: set[int] = set()
+        if has_detector and (not self.tracks or (cfg.detect_every > 0 and self._since_detect >= cfg.detect_every)):
+            fresh = self._detect(frame_bgr)
+            detected = True
+        elif not has_detector and not self.tracks:
+            self._start_without_detector(frame_bgr)
+        preds = self._run(frame_bgr, t, fresh)
+        if not self.tracks and has_detector and not detected:  # every track lost: look again now
+            preds = self._run(frame_bgr, t, self._detect(frame_bgr))
+        if not has_detector and self.start_box is None:
+            h, w = frame_bgr.shape[:2]
+            for track in self.tracks:  # whole frame each time: nothing to follow, but the filter goes on
+                track.box = np.array([0.0, 0.0, w, h])
+        return Hands(preds, frame_bgr)

@@ -1,0 +1,192 @@
+"""Video files and webcams through the tracker: frames in, hands per frame out, an annotated video, the speed.
+
+:func:`run_video` opens the source (:func:`open_capture`: a clear one-line error for a file that is missing or
+not a video, or a camera that does not exist), feeds each frame to a :class:`~handpose.inference.tracking
+.HandTracker`, writes the annotated frames (``save_video``, OpenCV's VideoWriter with the ``mp4v`` codec) and
+shows them where a display exists (``show``). A frame that cannot be decoded part way through stops the run with
+a message in :attr:`VideoResult.error`; the frames done so far are kept (and the video written so far is
+closed properly), so the caller still writes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from handpose.inference.inputs import webcam_index
+from handpose.inference.predictor import Predictor
+from handpose.inference.results import Hands
+from handpose.inference.tracking import HandTracker, TrackingConfig
+
+LOG = logging.getLogger(__name__)
+DEFAULT_FPS = 25.0  # a source that does not say its frame rate (many webcams)
+WINDOW = "handpose"
+
+
+@dataclass
+class VideoResult:
+    """What a run produced: the hands per frame (without the images), the source's frame rate and size, the
+    measured speed, how many detector runs, and the error that stopped it early (None when it ran to the end)."""
+
+    source: str
+    fps: float
+    width: int = 0
+    height: int = 0
+    frames: list[Hands] = field(default_factory=list)
+    seconds: float = 0.0
+    detector_runs: int = 0
+    error: str | None = None
+    saved_video: Path | None = None
+
+    @property
+    def measured_fps(self) -> float:
+        """Frames processed per second of wall time (reading, tracking, keypoints, drawing, writing)."""
+        return len(self.frames) / self.seconds if self.seconds > 0 else 0.0
+
+
+def open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
+    """(an opened capture, its name) for a video file or a webcam index; FileNotFoundError / ValueError in one
+    line naming the source otherwise."""
+    index = webcam_index(source)  # type: ignore[arg-type]
+    if index is not None:
+        cap = cv2.VideoCapture(index)
+        if not cap.isOpened():
+            cap.release()
+            raise ValueError(f"webcam {index} cannot be opened (no such camera, no permission, or in use)")
+        return cap, f"webcam {index}"
+    path = Path(str(source))
+    if not path.exists():
+        raise FileNotFoundError(f"video not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"{path} is not a video file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise ValueError(f"cannot open video {path} (not a video OpenCV can decode)")
+    return cap, str(path)
+
+
+def can_display() -> bool:
+    """True where a window can open: a desktop OS, or Linux with an X11 / Wayland display."""
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+class _Display:
+    """``cv2.imshow`` guarded: off without a display or when this OpenCV has no GUI (one warning); q/Esc stops."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.on = wanted and can_display()
+        if wanted and not self.on:
+            LOG.warning("--show: no display here (DISPLAY is not set); running without a window")
+
+    def show(self, image: np.ndarray) -> bool:
+        """Show one frame; False when the user asked to stop."""
+        if not self.on:
+            return True
+        try:
+            cv2.imshow(WINDOW, image)
+            return (cv2.waitKey(1) & 0xFF) not in (ord("q"), 27)
+        except cv2.error as exc:  # opencv-python-headless: no GUI
+            LOG.warning("--show: this OpenCV cannot open windows (%s); running without one",
+                        str(exc).strip().splitlines()[-1][:80])
+            self.on = False
+            return True
+
+    def close(self) -> None:
+        if self.on:
+            try:
+                cv2.destroyWindow(WINDOW)
+            except cv2.error:
+                pass
+
+
+class _Writer:
+    """An mp4v VideoWriter opened on the first frame (its size); ValueError naming the file when it cannot open."""
+
+    def __init__(self, path: Path | None, fps: float) -> None:
+        self.path, self.fps = path, fps
+        self.writer: cv2.VideoWriter | None = None
+
+    def write(self, image: np.ndarray) -> None:
+        if self.path is None:
+            return
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            h, w = image.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not self.writer.isOpened():
+                self.writer = None
+                raise ValueError(f"--save-video {self.path}: OpenCV cannot write an mp4v video there")
+        self.writer.write(image)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+
+def run_video(
+    predictor: Predictor,
+    source: str | Path | int,
+    config: TrackingConfig | None = None,
+    save_video: str | Path | None = None,
+    show: bool = False,
+    max_frames: int | None = None,
+    threshold: float = 0.1,
+    start_box: np.ndarray | None = None,
+    is_left: bool = False,
+    on_frame: Callable[[int, Hands], None] | None = None,
+) -> VideoResult:
+    """Track hands through a video file or webcam; see the module docstring. Opening errors raise (one line);
+    errors after the first frame end the run with :attr:`VideoResult.error` set."""
+    cap, name = open_capture(source)
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    fps = fps if 0 < fps < 1000 else DEFAULT_FPS
+    expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if webcam_index(source) is None else 0  # type: ignore
+    result = VideoResult(name, fps)
+    tracker = HandTracker(predictor, config, start_box, is_left)
+    writer = _Writer(None if save_video is None else Path(save_video), fps)
+    display = _Display(show)
+    start = time.perf_counter()
+    try:
+        while max_frames is None or len(result.frames) < max_frames:
+            ok, frame = cap.read()  # (H, W, 3) uint8 BGR
+            if not ok or frame is None:
+                done = len(result.frames)
+                if done == 0:
+                    result.error = f"{name}: no frame could be read (empty or undecodable video)"
+                elif webcam_index(source) is not None:  # type: ignore[arg-type]
+                    result.error = f"{name} stopped delivering frames after {done} frames"
+                elif expected and done < expected - 1:  # the container promised more: a frame is broken
+                    result.error = f"{name}: frame {done} of {expected} cannot be decoded; kept the {done} before it"
+                break
+            result.height, result.width = frame.shape[:2]
+            hands = tracker.update(frame, len(result.frames) / fps)
+            drawn = hands.plot(threshold) if (writer.path is not None or display.on) else None
+            hands.image = None  # keep the numbers, not every frame's pixels
+            result.frames.append(hands)
+            if on_frame is not None:
+                on_frame(len(result.frames) - 1, hands)
+            if drawn is not None:
+                writer.write(drawn)
+                if not display.show(drawn):
+                    break
+    except KeyboardInterrupt:
+        result.error = f"{name}: interrupted after {len(result.frames)} frames"
+    finally:
+        result.seconds = time.perf_counter() - start
+        result.detector_runs = tracker.detector_runs
+        cap.release()
+        writer.close()
+        display.close()
+    result.saved_video = writer.path if writer.writer is not None else None
+    return result

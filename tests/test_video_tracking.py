@@ -1,0 +1,177 @@
+"""Tracking and smoothing over frames, video files in and out, and one-line errors for bad videos and webcams.
+
+The keypoint network and the detector are the stubs of ``dot_hands`` (a fresh CPM's keypoints wander, so the
+box could not follow them); everything else (crops, decode, tracks, filter, video reading and writing) is real.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands
+
+from handpose.cli import main
+from handpose.inference.predictor import Predictor
+from handpose.inference.prepare import CropSpec
+from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
+from handpose.inference.tracking import HandTracker, TrackingConfig
+from handpose.inference.video import run_video
+
+SIZE = (320, 200)  # frame width, height
+NO_SMOOTH = SmoothingConfig(enabled=False)
+
+
+def _predictor(detector: DotDetector | None = None) -> Predictor:
+    return Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=detector or DotDetector())
+
+
+def _moving(frames: int, step: float = 4.0) -> list[np.ndarray]:
+    """(21, 2) keypoints per frame of a hand moving right ``step`` px a frame."""
+    return [dot_hand_keypoints((60 + step * i, 100)) for i in range(frames)]
+
+
+def test_tracking_keeps_one_track_and_detects_every_n_frames() -> None:
+    detector = DotDetector()
+    tracker = HandTracker(_predictor(detector), TrackingConfig(detect_every=10, smoothing=NO_SMOOTH))
+    truth = _moving(30)
+    for i, kp in enumerate(truth):
+        hands = tracker.update(draw_dot_hands(SIZE, [kp]), i / 25)
+        assert len(hands) == 1 and hands[0].track_id == 0, i
+        assert np.linalg.norm(hands[0].keypoints - kp, axis=1).max() < 1.5, i
+        assert hands[0].score == 0.9  # the last detection's score carried along the track
+    assert detector.calls == tracker.detector_runs == 3  # frames 0, 10 and 20
+
+
+def test_a_lost_hand_is_found_again_and_empty_frames_give_no_hands() -> None:
+    detector = DotDetector()
+    tracker = HandTracker(_predictor(detector), TrackingConfig(detect_every=0, smoothing=NO_SMOOTH))
+    counts = []
+    for i in range(12):
+        hands_here = [] if 4 <= i < 7 else [dot_hand_keypoints((80 if i < 4 else 220, 100))]  # gone, then jumped
+        counts.append(len(tracker.update(draw_dot_hands(SIZE, hands_here), i / 25)))
+    assert counts == [1] * 4 + [0] * 3 + [1] * 5
+    # detect_every=0: only when lost: frame 0, frame 4 (lost, looked again), 5 and 6 (nothing tracked), 7 (found)
+    assert detector.calls == 5
+    assert tracker.tracks[0].id == 1  # a new track for the hand that came back
+
+
+def test_two_hands_keep_their_own_tracks() -> None:
+    tracker = HandTracker(_predictor(), TrackingConfig(detect_every=5, smoothing=NO_SMOOTH))
+    for i in range(12):
+        left, right = dot_hand_keypoints((50 + 2 * i, 100)), dot_hand_keypoints((250 - 2 * i, 100))
+        hands = tracker.update(draw_dot_hands(SIZE, [left, right]), i / 25)
+        assert sorted(h.track_id for h in hands) == [0, 1]
+        by_id = {h.track_id: h for h in hands}
+        assert np.abs(by_id[0].keypoints - left).max() < 1.5 and np.abs(by_id[1].keypoints - right).max() < 1.5
+
+
+def test_smoothing_lowers_jitter_on_a_still_hand() -> None:
+    rng = np.random.default_rng(0)
+    still = dot_hand_keypoints((150, 100))
+    frames = [draw_dot_hands(SIZE, [still + rng.integers(-2, 3, size=still.shape)]) for _ in range(40)]
+    jitter = {}
+    for on in (False, True):
+        tracker = HandTracker(_predictor(), TrackingConfig(smoothing=SmoothingConfig(on, min_cutoff=0.5, beta=0.0)))
+        out = np.stack([tracker.update(f, i / 25)[0].keypoints for i, f in enumerate(frames)])  # (T, 21, 2)
+        jitter[on] = float(np.abs(np.diff(out[10:], axis=0)).mean())  # frame-to-frame motion after settling
+    assert jitter[True] < 0.3 * jitter[False], jitter
+
+
+def test_one_euro_follows_motion_and_calms_noise() -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(200) / 30.0
+    noisy = 5.0 + rng.normal(0, 1.0, size=t.shape)
+    f = OneEuroFilter(SmoothingConfig(min_cutoff=1.0, beta=0.0))
+    calm = np.array([f(np.array(v), s) for v, s in zip(noisy, t)])
+    assert calm[50:].std() < 0.4 * noisy[50:].std()
+    ramp = 300.0 * t  # 300 px/s
+    fast = OneEuroFilter(SmoothingConfig(min_cutoff=1.0, beta=0.5))
+    slow = OneEuroFilter(SmoothingConfig(min_cutoff=1.0, beta=0.0))
+    lag_fast = ramp[-1] - [fast(np.array(v), s) for v, s in zip(ramp, t)][-1]
+    lag_slow = ramp[-1] - [slow(np.array(v), s) for v, s in zip(ramp, t)][-1]
+    assert 0 <= lag_fast < 0.2 * lag_slow  # beta: less lag when moving
+    with pytest.raises(ValueError, match="min_cutoff > 0"):
+        SmoothingConfig(min_cutoff=0.0)
+
+
+def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "MJPG", fps: float = 25.0) -> Path:
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
+    assert writer.isOpened()
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return path
+
+
+def test_video_file_in_annotated_video_out(tmp_path: Path) -> None:
+    video = _write_video(tmp_path / "clip.avi", [draw_dot_hands(SIZE, [kp]) for kp in _moving(20)])
+    out = tmp_path / "annotated.mp4"
+    result = run_video(_predictor(), video, TrackingConfig(detect_every=10), save_video=out)
+    assert result.error is None and len(result.frames) == 20 and result.measured_fps > 0
+    assert all(len(h) == 1 and h[0].track_id == 0 for h in result.frames)
+    assert result.detector_runs == 2
+    cap = cv2.VideoCapture(str(out))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 20 and int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)) == SIZE[0]
+    cap.release()
+
+
+def test_predict_command_on_a_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_cpm, capsys) -> None:
+    """The command end to end on a video file; the detector file is replaced by the stub (no trained detector), the
+    keypoint model is a fresh tiny CPM (its keypoints wander, so how often tracking is lost is not asserted)."""
+    from handpose.config import DataConfig, to_dict
+    from handpose.detection.detector import HandDetector
+    from handpose.model.artifact import save_weights
+
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_cpm(1), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
+    monkeypatch.setattr(HandDetector, "from_file", classmethod(lambda cls, *a, **k: DotDetector()))
+    video = _write_video(tmp_path / "clip.avi", [draw_dot_hands(SIZE, [kp]) for kp in _moving(8)])
+    args = ["predict", "--model", str(weights), "--detector", "stub", str(video), "--out", str(tmp_path / "out"),
+            "--save-video", str(tmp_path / "out" / "clip_hands.mp4"), "--detect-every", "4"]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "8 frames" in text and "detector runs" in text and "frames/s measured" in text
+    record = json.loads((tmp_path / "out" / "clip.json").read_text())
+    assert len(record["frames"]) == 8 and record["error"] is None and record["width"] == SIZE[0]
+    assert len(record["frames"][0]["hands"]) == 1  # the detector ran on frame 0 and found the hand
+    coco = json.loads((tmp_path / "out" / "coco_results.json").read_text())
+    assert [c["image_id"] for c in coco] == [f["frame"] for f in record["frames"] for _ in f["hands"]]
+    assert (tmp_path / "out" / "clip_hands.mp4").stat().st_size > 0
+
+
+def test_bad_videos_and_webcams_fail_in_one_line(tmp_path: Path, tiny_cpm, capsys) -> None:
+    from handpose.config import DataConfig, to_dict
+    from handpose.model.artifact import save_weights
+
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_cpm(1), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 10)
+    cases = {str(tmp_path / "missing.mp4"): "video not found", str(junk): "junk.mp4",
+             "57": "webcam 57 cannot be opened"}
+    for source, message in cases.items():
+        assert main(["predict", "--model", str(weights), "--source", source, "--out", str(tmp_path / "o")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1, err
+
+
+def test_a_broken_frame_keeps_the_frames_before_it(tmp_path: Path) -> None:
+    frames = [draw_dot_hands(SIZE, [kp]) for kp in _moving(12)]
+    good = _write_video(tmp_path / "good.avi", frames)
+    data = good.read_bytes()
+    cap = cv2.VideoCapture(str(good))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    cap.release()
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(data[: len(data) // 2])  # the header still promises 12 frames
+    result = run_video(_predictor(), broken, save_video=tmp_path / "partial.mp4")
+    assert 0 < len(result.frames) < 12
+    assert result.error is not None and "cannot be decoded" in result.error and "\n" not in result.error
+    cap = cv2.VideoCapture(str(tmp_path / "partial.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(result.frames)
+    cap.release()

@@ -7,11 +7,13 @@
 #   KP_STEPS=6000 KP_BATCH=128 DEVICE=cuda WORKERS=16 scripts/release.sh runs/release   # one GPU
 #
 # Settings (environment): KP_COUNT, DET_COUNT (rendered images), KP_SIZE (keypoint input px), KP_STEPS, KP_BATCH,
-# KP_LR, DET_STEPS, DET_BATCH, DET_SIZE, MINUTES (time limit of each training), DEVICE, WORKERS, REAL_DATA (a
-# folder of labelled real photos to report on; optional), HANDPOSE (the command, default `handpose`).
+# KP_LR, DET_STEPS, DET_BATCH, DET_SIZE, MINUTES (time limit of each training), DEVICE, WORKERS, TRAIN_FLAGS (more
+# options for both trainings, e.g. "--amp --channels-last"), REAL_DATA (a folder of labelled real photos to report
+# on; optional), EXPORT (0: no ONNX export), HANDPOSE (the command, default `handpose`).
 set -euo pipefail
 OUT=${1:?usage: scripts/release.sh OUT}
-HP=${HANDPOSE:-handpose}
+read -r -a HP <<< "${HANDPOSE:-handpose}"
+read -r -a EXTRA <<< "${TRAIN_FLAGS:-}"
 W=${WORKERS:-2}
 DEV=${DEVICE:-auto}
 KP_COUNT=${KP_COUNT:-40000}; DET_COUNT=${DET_COUNT:-8000}
@@ -23,16 +25,16 @@ mkdir -p "$OUT"
 render() {  # render NAME DONE-MARKER ARGS...: once; a finished render leaves OUT/NAME.done
   local name=$1; shift
   if [ ! -f "$OUT/$name.done" ]; then
-    "$HP" synth --out "$OUT/$name" --workers "$W" --overwrite "$@"
+    "${HP[@]}" synth --out "$OUT/$name" --workers "$W" --overwrite "$@"
     touch "$OUT/$name.done"
   fi
 }
 train() {  # train RUN ARGS...: a fresh run, or the run's continuation when it has a checkpoint
   local run=$1; shift
   if compgen -G "$OUT/$run/checkpoints/ckpt-*.pt" >/dev/null; then
-    "$HP" train --resume "$OUT/$run" --time-limit "$MINUTES"
+    "${HP[@]}" train --resume "$OUT/$run" --time-limit "$MINUTES" ${EXTRA[@]+"${EXTRA[@]}"}
   else
-    "$HP" train --out "$OUT/$run" --overwrite --time-limit "$MINUTES" "$@"
+    "${HP[@]}" train --out "$OUT/$run" --overwrite --time-limit "$MINUTES" "$@" ${EXTRA[@]+"${EXTRA[@]}"}
   fi
 }
 
@@ -50,11 +52,13 @@ train detector --task detect --data "$OUT/scenes/scenes/hands_coco.json" --input
 
 KP=$OUT/keypoints/best.safetensors; [ -f "$KP" ] || KP=$OUT/keypoints/model.safetensors
 DET=$OUT/detector/best.safetensors; [ -f "$DET" ] || DET=$OUT/detector/model.safetensors
-"$HP" eval --weights "$KP" --data "$OUT/test" --split all --out "$OUT/eval_keypoints"
-"$HP" eval --task detect --weights "$DET" --data "$OUT/scenes_test/scenes/hands_coco.json" --split all \
+"${HP[@]}" eval --weights "$KP" --data "$OUT/test" --split all --out "$OUT/eval_keypoints"
+"${HP[@]}" eval --task detect --weights "$DET" --data "$OUT/scenes_test/scenes/hands_coco.json" --split all \
   --out "$OUT/eval_detector"
 if [ -n "${REAL_DATA:-}" ]; then
-  "$HP" eval --weights "$KP" --data "$REAL_DATA" --split all --out "$OUT/eval_real"
+  "${HP[@]}" eval --weights "$KP" --data "$REAL_DATA" --split all --out "$OUT/eval_real"
 fi
-"$HP" export --weights "$KP" --out "$OUT/keypoints.onnx" --int8 --calib-data "$OUT/test" --overwrite
+if [ "${EXPORT:-1}" != 0 ]; then
+  "${HP[@]}" export --weights "$KP" --out "$OUT/keypoints.onnx" --int8 --calib-data "$OUT/test" --overwrite
+fi
 echo "release models: $KP $DET $OUT/keypoints.onnx"

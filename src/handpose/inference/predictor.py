@@ -139,6 +139,16 @@ class Predictor:
                    detector)
 
     @classmethod
+    def from_pretrained(cls, name: str = "lite", detector: str | None = "detector", **options: Any) -> Predictor:
+        """The models shipped in the package (``handpose.pretrained``; no download): the keypoint model ``name``
+        and, unless ``detector`` is None, the hand detector. ``options`` go to :meth:`from_file` (``device``,
+        ``flip_test``, ...). ValueError listing the shipped names for an unknown one."""
+        from handpose import pretrained
+
+        det = None if detector is None else pretrained.path(detector)
+        return cls.from_file(pretrained.path(name), detector=det, **options)
+
+    @classmethod
     def from_file(
         cls,
         path: str | Path,
@@ -159,9 +169,10 @@ class Predictor:
         Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
         a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
         """
+        from handpose import pretrained
         from handpose.model import artifact
 
-        path = Path(path)
+        path = pretrained.resolve(path)
         kind = artifact.model_file_kind(path)  # FileNotFoundError / ValueError naming the file
         if kind == "onnx":
             model_cfg, data_cfg = artifact.read_onnx_configs(path)

@@ -204,9 +204,10 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
 
     ValueError naming the file for a foreign or corrupt file, a file of the other task ("X is a hand detector,
     not a keypoint model"), an invalid stored config or non-finite weights."""
+    from handpose import pretrained
     from handpose.model.cpm import build_model
 
-    path = Path(path)
+    path = pretrained.resolve(path)
     if model_file_kind(path) == "checkpoint":
         found, raw, state = _read_checkpoint(path)
     elif model_file_kind(path) == "safetensors":

@@ -44,9 +44,10 @@ def initial_weights(model: torch.nn.Module, path: str) -> None:
     """Load ``--init`` weights into ``model`` (handpose weights / checkpoints of the same architecture, the
     TensorFlow VGG-16 ``.npy`` of hand_detector_train, torchvision VGG-19, OpenPose caffemodel:
     ``handpose.model.importers.init_weights``)."""
+    from handpose import pretrained
     from handpose.model.importers import init_weights
 
-    report = init_weights(model, path)  # FileNotFoundError / ValueError naming what did not fit
+    report = init_weights(model, pretrained.resolve(path))  # pretrained:NAME is a shipped model  # FileNotFoundError / ValueError naming what did not fit
     LOG.info("initial weights from %s: %d layers loaded, %d left random", path, len(report.loaded), len(report.random))
 
 

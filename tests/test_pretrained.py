@@ -1,0 +1,96 @@
+"""The models shipped in the package: they load with no download, keep their recorded figures on a small fixed
+set of renders checked in beside this file, and serve `predict` without --model and `train --init pretrained:lite`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from handpose import pretrained
+from handpose.cli import main
+from handpose.inference.predictor import Predictor
+from handpose.model import artifact
+
+CHECK = Path(__file__).resolve().parent / "data" / "pretrained_check"
+EXPECTED = json.loads((CHECK / "expected.json").read_text())
+
+
+def test_shipped_files_load_as_their_tasks() -> None:
+    kp = artifact.load_model(pretrained.path("lite"))
+    det = artifact.load_model(pretrained.path("detector"), task="detect")
+    assert kp.config.preset == "lite" and det.config.preset == "detect"
+    assert all(p.dtype == torch.float32 for p in kp.parameters())  # stored as float16, rebuilt in float32
+    meta = artifact.read_metadata(pretrained.path("lite"))
+    assert meta["renderer_version"] and meta["source"]
+    assert artifact.load_model("pretrained:lite").config == kp.config
+
+
+def test_unknown_name_lists_the_shipped_ones() -> None:
+    with pytest.raises(ValueError, match="the shipped models are detector, lite"):
+        Predictor.from_pretrained("huge")
+
+
+def test_keypoint_figures_on_the_checked_in_renders() -> None:
+    from handpose.evaluate import evaluate
+
+    predictor = Predictor.from_pretrained(detector=None)
+    from handpose.data.formats import load_splits
+
+    splits = load_splits(CHECK / "hands")
+    metrics = evaluate(predictor, splits.train + splits.val)
+    want = EXPECTED["keypoints"]
+    assert metrics["num_samples"] == want["num_samples"]
+    for key in ("PCK@0.2", "AUC"):
+        assert abs(metrics[key] - want[key]) <= 0.01, (key, metrics[key], want[key])
+    assert abs(metrics["EPE"] - want["EPE"]) <= 0.5
+
+
+def test_detector_figures_on_the_checked_in_scenes() -> None:
+    from handpose.detection.evaluate import run_detection_eval
+
+    report = run_detection_eval(pretrained.path("detector"), CHECK / "scenes" / "hands_coco.json")
+    want = EXPECTED["detector"]
+    assert int(report["num_hands"]) == want["num_hands"]
+    assert abs(report["AP@0.5"] - want["AP@0.5"]) <= 0.01
+
+
+def test_predict_without_model_uses_the_shipped_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    image = sorted((CHECK / "scenes" / "images").glob("*.jpg"))[0]
+    assert main(["predict", str(image), "--out", str(tmp_path), "--no-maps"]) == 0
+    record = json.loads((tmp_path / f"{image.stem}.json").read_text())
+    assert pretrained.MODELS["lite"][0] in record["model"]
+    assert isinstance(record["hands"], list)
+
+
+def test_training_can_start_from_the_shipped_model(tmp_path: Path, synth_data: Path) -> None:
+    from dataclasses import replace
+
+    from handpose.config import DataConfig, TrainConfig
+    from handpose.model.cpm import preset
+    from handpose.training import train
+
+    cfg = TrainConfig(data=str(synth_data), out=str(tmp_path / "run"), model=replace(preset("lite"), input_size=64),
+                      dataset=DataConfig(input_size=64), init="pretrained:lite", batch_size=2, max_steps=1,
+                      lr=1e-12, warmup_steps=0, workers=0, val_every=0, amp=False, threads=1)
+    train(cfg)
+    trained = artifact.load_model(tmp_path / "run" / "model.safetensors")
+    shipped = artifact.load_model(pretrained.path("lite"))
+    for (name, a), b in zip(trained.named_parameters(), shipped.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=name)
+
+
+@pytest.mark.slow
+def test_the_wheel_carries_the_weights(tmp_path: Path) -> None:
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("handpose-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for file, _ in pretrained.MODELS.values():
+        assert f"handpose/pretrained/{file}" in names

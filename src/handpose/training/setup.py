@@ -47,7 +47,8 @@ def initial_weights(model: torch.nn.Module, path: str) -> None:
     from handpose import pretrained
     from handpose.model.importers import init_weights
 
-    report = init_weights(model, pretrained.resolve(path))  # pretrained:NAME is a shipped model  # FileNotFoundError / ValueError naming what did not fit
+    # pretrained:NAME is a shipped model; FileNotFoundError / ValueError name what did not fit
+    report = init_weights(model, pretrained.resolve(path))
     LOG.info("initial weights from %s: %d layers loaded, %d left random", path, len(report.loaded), len(report.random))
 
 

@@ -17,6 +17,7 @@ from handpose.data.formats import load_splits
 from handpose.data.sample import Sample
 from handpose.detection.detector import Detection
 from handpose.evaluate_detected import detect_hands, detected_metrics, evaluate_detected, match_by_iou
+from handpose.evaluate_sets import evaluate_sets
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec
 
@@ -136,3 +137,19 @@ def test_identical_image_files_are_one_image(tmp_path: Path) -> None:
     m = detected_metrics(detect_hands(predictor, all_samples(path), detector))
     assert detector.calls == 2 and m["num_images"] == 2
     assert m["num_found"] == 3 and m["false_positives"] == 0
+
+
+def test_evaluate_sets_through_a_detector_pools_the_sets(tmp_path: Path) -> None:
+    write_dot_coco(tmp_path / "sets" / "a")
+    write_dot_coco(tmp_path / "sets" / "b")
+    (h0, _), (h2,) = HANDS[WIDE], HANDS[NARROW]
+    detector = BoxesByWidth({320: [det(gt_box(h0))], 300: [det(gt_box(h2)), det([10, 10, 30, 30])]})
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64))  # type: ignore[arg-type]
+    result = evaluate_sets(predictor, [tmp_path / "sets"], detector=detector)
+    assert sorted(result["sets"]) == ["a", "b"] and detector.calls == 4  # "all" pools, it does not detect again
+    for m in [*result["sets"].values(), result["all"]]:
+        assert m["PCK@0.2"] == 1.0  # the ground-truth-box column, as without a detector
+        assert m["detector"]["PCK@0.2"] == pytest.approx(2 / 3, abs=1e-12)
+    everything = result["all"]["detector"]
+    assert (everything["num_hands"], everything["num_found"], everything["false_positives"]) == (6, 4, 2)
+    assert everything["num_images"] == 4 and everything["FP_per_image"] == 0.5

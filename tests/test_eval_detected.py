@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from dot_hands import DotBackend, dot_hand_keypoints, draw_dot_hands
 
-from handpose.config import DataConfig
+from handpose.cli import main
+from handpose.config import DataConfig, DetectorConfig
 from handpose.data.formats import load_splits
 from handpose.data.sample import Sample
 from handpose.detection.detector import Detection
@@ -153,3 +154,40 @@ def test_evaluate_sets_through_a_detector_pools_the_sets(tmp_path: Path) -> None
     everything = result["all"]["detector"]
     assert (everything["num_hands"], everything["num_found"], everything["false_positives"]) == (6, 4, 2)
     assert everything["num_images"] == 4 and everything["FP_per_image"] == 0.5
+
+
+def test_detector_with_task_detect_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["eval", "--task", "detect", "--weights", "w.safetensors", "--detector", "d.safetensors",
+            "--data", str(tmp_path)]
+    assert main(args) != 0
+    assert "--detector goes with --task keypoints" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # ~1 s: two tiny random networks over 17 real photos
+def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm, capsys: pytest.CaptureFixture,
+                                    one_torch_thread: None) -> None:
+    import torch
+
+    from handpose.detection.model import build_detector
+    from handpose.model.artifact import save_weights
+
+    kp, dt = tmp_path / "kp.safetensors", tmp_path / "det.safetensors"
+    save_weights(tiny_cpm(0), kp)
+    torch.manual_seed(0)
+    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
+                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    out = tmp_path / "out"
+    assert main(["eval", "--weights", str(kp), "--detector", str(dt), "--data", str(realdata), "--split", "all",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((out / "eval_detected.json").read_text())
+    assert "FP/img" in printed and "hand_labels" in printed and "\nall " in printed
+    sets = report["sets"]
+    assert sets["hand_labels"]["num_hands"] == 4 and sets["hand_labels"]["num_images"] == 2  # _l/_r: one frame
+    assert report["all"]["num_hands"] == sum(m["num_hands"] for m in sets.values())
+    for m in [*sets.values(), report["all"]]:
+        assert 0 <= m["num_found"] <= m["num_hands"]
+        assert m["false_positives"] == m["num_detections"] - m["num_found"]
+        assert m["num_detections"] <= 5 * m["num_images"]  # max_hands 5
+    plain = evaluate_sets(Predictor.from_file(kp), [realdata])  # the ground-truth column is the existing path's
+    assert report["all"]["gt_boxes"]["PCK@0.2"] == pytest.approx(plain["all"]["PCK@0.2"], abs=1e-12)

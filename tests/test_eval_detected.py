@@ -163,7 +163,7 @@ def test_detector_with_task_detect_is_refused(tmp_path: Path, capsys: pytest.Cap
     assert "--detector goes with --task keypoints" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # ~1 s: two tiny random networks over 17 real photos
+@pytest.mark.slow  # 0.4-0.5 s with one torch thread (13 s with two on this shared 2-core machine): 17 real photos
 def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm, capsys: pytest.CaptureFixture,
                                     one_torch_thread: None) -> None:
     import torch

@@ -4,7 +4,9 @@
 photo sets in different formats) evaluates every dataset found in it (up to two folders down) on all of its
 samples, each in its ground-truth boxes, and once more on all their samples together (``"all"``: PCK, AUC and EPE
 over every hand, as MMPose computes them, not an average of the sets' figures). The demo and the model card use
-it for their real-photo figures.
+it for their real-photo figures. With a hand detector (``handpose eval --detector``) each set, and all together,
+is also evaluated through the detector (``evaluate_detected``: found hands, false positives per image, keypoints in
+the detector's boxes); the "all" row pools the sets' hands (each image is matched within its own set).
 """
 
 from __future__ import annotations
@@ -38,16 +40,25 @@ def find_datasets(root: str | Path, depth: int = 2) -> list[Path]:
     return found
 
 
-def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16) -> dict[str, Any]:
-    """Metrics of ``predictor`` (a Predictor) on every dataset under ``roots`` and on all of them together.
+def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
+                  detector: Any | None = None) -> dict[str, Any]:
+    """Metrics of ``predictor`` (a Predictor) on every dataset under ``roots`` and on all of them together, with the
+    predictor's own test-time options (flip test, scales).
 
-    Returns ``{"sets": {name: metrics}, "all": metrics}``; a set's name is its path below its root. ValueError
-    when no dataset is found."""
+    Returns ``{"sets": {name: metrics}, "all": metrics}``; a set's name is its path below its root. With
+    ``detector`` (a ``HandDetector`` or anything with ``detect(image_bgr)``) each metrics dict also holds the
+    through-detector figures under ``"detector"`` (``evaluate_detected.detected_metrics``). ValueError when no
+    dataset is found."""
     from handpose.data.formats import load_splits
     from handpose.evaluate import evaluate
 
+    def in_gt_boxes(samples: list[Sample]) -> dict[str, Any]:
+        return evaluate(predictor, samples, batch_size=batch_size, flip_test=predictor.flip_test,
+                        scales=predictor.spec.scales)
+
     per_set: dict[str, dict[str, Any]] = {}
     every: list[Sample] = []
+    outcomes = []
     for root in roots:
         for path in find_datasets(root):
             splits = load_splits(path)
@@ -55,11 +66,21 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16)
             if not samples:
                 continue
             name = str(path.relative_to(root)) if path != Path(root) else Path(root).name
-            per_set[name] = evaluate(predictor, samples, batch_size=batch_size)
+            per_set[name] = in_gt_boxes(samples)
             every += samples
+            if detector is not None:
+                from handpose.evaluate_detected import detect_hands, detected_metrics
+
+                outcomes.append(detect_hands(predictor, samples, detector))
+                per_set[name]["detector"] = detected_metrics(outcomes[-1])
     if not per_set:
         raise ValueError(f"no dataset handpose can read in {', '.join(str(r) for r in roots)}")
-    return {"sets": per_set, "all": evaluate(predictor, every, batch_size=batch_size)}
+    together = in_gt_boxes(every)
+    if detector is not None:
+        from handpose.evaluate_detected import HandOutcomes, detected_metrics
+
+        together["detector"] = detected_metrics(HandOutcomes.concat(outcomes))
+    return {"sets": per_set, "all": together}
 
 
 def format_sets(result: dict[str, Any]) -> str:

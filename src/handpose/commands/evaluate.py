@@ -8,12 +8,17 @@ the thresholds 0, 1.5, ..., 28.5 px, EPE is the mean distance in pixels.
 Writes OUT/eval_report.json (metrics, per-keypoint PCK, PCK curves, per-sample predictions) and OUT/pck_curve.png.
 A --data folder that holds several datasets (in any formats handpose reads) is evaluated set by set and on all
 their hands together, one table (OUT/eval_sets.json). --task detect evaluates a hand detector instead: AP@0.5,
-AP@0.5:0.95 and recall at 1 false positive per image, by hand size.
+AP@0.5:0.95 and recall at 1 false positive per image, by hand size. --detector FILE evaluates the keypoints through
+that hand detector instead of the ground-truth boxes (detect once per image, crop each found hand, keypoints): hands
+found (IoU >= 0.5 with the hand's box), false positives per image, PCK@0.2 / AUC over every annotated hand (a hand
+not found misses all its keypoints), EPE over the found ones, and PCK@0.2 in the ground-truth boxes alongside
+(OUT/eval_detected.json).
 
 Examples:
   handpose eval --weights runs/train/best.safetensors --data hand_labels/manual_test --flip --out runs/eval
   handpose eval --weights runs/train/best.safetensors --data my_photo_sets/ --split all
   handpose eval --task detect --weights runs/detect/best.safetensors --data scenes/hands_coco.json
+  handpose eval --weights kp.safetensors --detector det.safetensors --data my_photo_sets/ --split all
 """
 
 from __future__ import annotations
@@ -38,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="keypoints", choices=("keypoints", "detect"),
                         help="keypoints: PCK/AUC/EPE of a keypoint model in the ground-truth boxes; detect: AP@0.5, "
                         "AP@0.5:0.95 and recall at 1 false positive per image of a hand detector (default keypoints)")
+    parser.add_argument("--detector", default=None, metavar="FILE",
+                        help="a hand detector's weights: evaluate the keypoints in its boxes (detect -> crop -> "
+                        "keypoints), next to the ground-truth boxes")
     parser.add_argument("--batch-size", type=int, default=16, help="crops (or images, --task detect) per network "
                         "run (default 16)")
     parser.add_argument("--workers", type=int, default=0, help="image-reading processes (default 0: in-process)")
@@ -76,7 +84,11 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         ensure_writable_folder(args.out, "--out")  # before evaluating, not after
     if args.task == "detect":
+        if args.detector is not None:
+            raise ValueError("--detector goes with --task keypoints (--task detect takes the detector as --weights)")
         return _run_detect(args)
+    if args.detector is not None:
+        return _run_through_detector(args)
     from handpose.evaluate_sets import find_datasets
 
     found = find_datasets(args.data)
@@ -143,4 +155,19 @@ def _run_detect(args: argparse.Namespace) -> int:
     print(format_detection_report(report))
     if args.out is None:
         print("no report written: add --out FOLDER for detection_eval.json")
+    return 0
+
+
+def _run_through_detector(args: argparse.Namespace) -> int:
+    """``--detector``: the keypoints through the detector's boxes, next to the ground-truth boxes."""
+    from handpose.evaluate_detected import format_detected, run_detected_evaluation
+
+    report = run_detected_evaluation(args.weights, args.detector, args.data, split=args.split, fmt=args.format,
+                                     keypoint_order=args.keypoint_order, flip_test=args.flip,
+                                     scales=parse_scales(args.scales), batch_size=args.batch_size, device=args.device,
+                                     out=args.out)
+    print(f"{args.weights} through {args.detector} on {args.data} ({report['split']}):")
+    print(format_detected(report))
+    for f in report.get("files", []):
+        print(f"wrote {f}")
     return 0

@@ -39,7 +39,7 @@ def test_unknown_name_lists_the_shipped_ones() -> None:
 def test_keypoint_figures_on_the_checked_in_renders() -> None:
     from handpose.evaluate import evaluate
 
-    predictor = Predictor.from_pretrained(detector=None)
+    predictor = Predictor.from_pretrained()
     from handpose.data.formats import load_splits
 
     splits = load_splits(CHECK / "hands")
@@ -65,7 +65,11 @@ def test_predict_without_model_uses_the_shipped_ones(tmp_path: Path, capsys: pyt
     assert main(["predict", str(image), "--out", str(tmp_path), "--no-maps"]) == 0
     record = json.loads((tmp_path / f"{image.stem}.json").read_text())
     assert pretrained.MODELS["lite"][0] in record["model"]
-    assert isinstance(record["hands"], list)
+    assert isinstance(record["hands"], list) and len(record["hands"]) == 1  # no detector: the whole image
+    out = tmp_path / "with_detector"
+    assert main(["predict", str(image), "--out", str(out), "--no-maps", "--detector", "pretrained:detector"]) == 0
+    assert isinstance(json.loads((out / f"{image.stem}.json").read_text())["hands"], list)
+    assert Predictor.from_pretrained(detector="detector").detector is not None
 
 
 def test_training_can_start_from_the_shipped_model(tmp_path: Path, synth_data: Path) -> None:

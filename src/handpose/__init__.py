@@ -32,10 +32,11 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'handpose' has no attribute {name!r}")
 
 
-def predict(image: Any, model: str | Path = "pretrained:lite", detector: str | Path | None = "pretrained:detector",
-            box: Any = None, device: str = "cpu", **options: Any) -> Any:
-    """One-line prediction: load ``model`` (and ``detector``; the shipped ones by default, ``pretrained:NAME``)
-    and run :meth:`Predictor.predict` on ``image``.
+def predict(image: Any, model: str | Path = "pretrained:lite", detector: str | Path | None = None, box: Any = None,
+            device: str = "cpu", **options: Any) -> Any:
+    """One-line prediction: load ``model`` (the shipped keypoint model by default; ``pretrained:NAME`` names a
+    shipped one) and ``detector`` (none by default: the whole image is one hand; ``"pretrained:detector"`` is the
+    shipped one) and run :meth:`Predictor.predict` on ``image``.
 
     Returns the hands found (a list, possibly empty) or, with ``box``, that one hand's ``Prediction``.
     ``options`` go to ``Predictor.predict`` (``color="rgb"``, ``box_format="xyxy"``, ``is_left``, ...). Load a

@@ -91,10 +91,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
     parser.add_argument("--model", default="pretrained:lite", help="keypoint model: .safetensors, training "
                         "checkpoint .pt, or .onnx (default: the shipped pretrained:lite)")
-    parser.add_argument("--detector", default="pretrained:detector", help="hand detector weights (.safetensors / "
-                        ".pt): find every hand when no --box is given (default: the shipped pretrained:detector)")
-    parser.add_argument("--no-detector", action="store_true", help="no detection: without --box the whole image is "
-                        "one hand")
+    parser.add_argument("--detector", default=None, help="hand detector weights (.safetensors / .pt, or the shipped "
+                        "pretrained:detector): find every hand when no --box is given (default: none, the whole image "
+                        "is one hand; the shipped detector is not yet good enough on photographs to be the default, "
+                        "see MODEL_CARD.md)")
     parser.add_argument("--detector-threshold", type=float, default=None, help="hand score a detection needs "
                         "(default: the detector's own)")
     parser.add_argument("--box", default=None, help="one hand's box in image pixels, x,y,w,h (or x0,y0,x1,y1 with "
@@ -158,7 +158,7 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
                                         scales=parse_scales(args.scales))
     except ValueError as exc:
         raise ValueError(f"--model: {exc}") from exc
-    if args.detector is not None and not args.no_detector and args.box is None:
+    if args.detector is not None and args.box is None:
         from handpose.detection.detector import HandDetector
 
         try:

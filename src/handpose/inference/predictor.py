@@ -139,9 +139,10 @@ class Predictor:
                    detector)
 
     @classmethod
-    def from_pretrained(cls, name: str = "lite", detector: str | None = "detector", **options: Any) -> Predictor:
+    def from_pretrained(cls, name: str = "lite", detector: str | None = None, **options: Any) -> Predictor:
         """The models shipped in the package (``handpose.pretrained``; no download): the keypoint model ``name``
-        and, unless ``detector`` is None, the hand detector. ``options`` go to :meth:`from_file` (``device``,
+        and, with ``detector="detector"``, the shipped hand detector (not attached by default: on photographs it
+        is not yet good enough, see MODEL_CARD.md). ``options`` go to :meth:`from_file` (``device``,
         ``flip_test``, ...). ValueError listing the shipped names for an unknown one."""
         from handpose import pretrained
 

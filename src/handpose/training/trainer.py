@@ -169,8 +169,9 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to the end of the schedule (or a clean stop) and return the summary."""
         cfg, stopped = self.cfg, "completed"
+        net = self.model.config  # a CPM's ModelConfig or a detector's DetectorConfig
         LOG.info("training %s (%dpx) for %d steps from step %d: batch %d x %d process(es) on %s, amp=%s, "
-                 "channels_last=%s, compile=%s", cfg.model.preset, cfg.dataset.input_size, self.steps_total,
+                 "channels_last=%s, compile=%s", net.preset, net.input_size, self.steps_total,
                  self.global_step, cfg.batch_size, self.info.world_size, self.device, cfg.amp, cfg.channels_last,
                  cfg.compile)
         with StopRequest() as stop, progress_bar(self.steps_total, self.global_step, self.main) as bar:

@@ -32,7 +32,7 @@ def test_shipped_files_load_as_their_tasks() -> None:
 
 
 def test_unknown_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ValueError, match="the shipped models are detector, lite"):
+    with pytest.raises(ValueError, match="the shipped models are detector, lite, lite-int8"):
         Predictor.from_pretrained("huge")
 
 
@@ -49,6 +49,15 @@ def test_keypoint_figures_on_the_checked_in_renders() -> None:
     for key in ("PCK@0.2", "AUC"):
         assert abs(metrics[key] - want[key]) <= 0.01, (key, metrics[key], want[key])
     assert abs(metrics["EPE"] - want["EPE"]) <= 0.5
+
+
+def test_int8_export_keeps_the_figures() -> None:
+    from handpose.data.formats import load_splits
+    from handpose.evaluate import evaluate
+
+    splits = load_splits(CHECK / "hands")
+    metrics = evaluate(Predictor.from_pretrained("lite-int8"), splits.train + splits.val)
+    assert abs(metrics["PCK@0.2"] - EXPECTED["keypoints"]["PCK@0.2"]) <= 0.02
 
 
 def test_detector_figures_on_the_checked_in_scenes() -> None:

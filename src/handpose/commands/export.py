@@ -24,7 +24,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", required=True, help="model file: .safetensors or training checkpoint .pt")
+    parser.add_argument("--weights", required=True, help="model file: .safetensors or training checkpoint .pt, or "
+                        "pretrained:lite (the shipped keypoint model)")
     parser.add_argument("--out", required=True, help="output .onnx path")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |onnx - torch| of the maps")
@@ -51,12 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from handpose import pretrained
     from handpose.export import check_opset, export_onnx
     from handpose.files import ensure_writable_file
     from handpose.inference.prepare import read_image, spec_from_config
     from handpose.model.artifact import load_model, read_data_config
 
-    weights = Path(args.weights)
+    weights = pretrained.resolve(args.weights)  # pretrained:NAME is a shipped model
     if weights.suffix.lower() == ".onnx":
         raise ValueError(f"{weights} is already an ONNX file; export needs PyTorch weights (.safetensors or .pt)")
     out = Path(args.out)

@@ -1,9 +1,10 @@
 """The models that ship inside the package: trained only on handpose's own renders, so they need no download.
 
 ``path("lite")`` is the keypoint model and ``path("detector")`` the hand detector; ``Predictor.from_pretrained()``,
-``handpose predict`` without ``--model`` and ``handpose train --init pretrained:lite`` use them. Weights are stored
-as float16 (half the size; the float32 model is rebuilt when loaded, figures in MODEL_CARD.md). Their recipe is
-``scripts/release.sh`` then ``scripts/pack_pretrained.py``.
+``handpose predict`` without ``--model`` and ``handpose train --init pretrained:lite`` use them; ``lite-int8`` is
+the keypoint model's int8 ONNX export, for onnxruntime. Weights are stored as float16 (half the size; the float32
+model is rebuilt when loaded, figures in MODEL_CARD.md). Their recipe is ``scripts/release.sh`` then
+``scripts/pack_pretrained.py`` and ``handpose export --int8``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ PREFIX = "pretrained:"  # --init pretrained:lite, --model pretrained:detector
 # name -> (file in this package, task)
 MODELS: dict[str, tuple[str, str]] = {
     "lite": ("hand_keypoints_lite.safetensors", "keypoints"),
+    "lite-int8": ("hand_keypoints_lite_int8.onnx", "keypoints"),  # its int8 ONNX export (onnxruntime)
     "detector": ("hand_detector.safetensors", "detect"),
 }
 DEFAULT_KEYPOINTS = "lite"

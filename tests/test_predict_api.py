@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from handpose.cli import main
-from handpose.commands.predict import list_images
+from handpose.commands.predict_files import list_images
 from handpose.config import DataConfig, to_dict
 from handpose.data.crop import sample_box
 from handpose.data.formats import load_splits

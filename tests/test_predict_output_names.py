@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from handpose.cli import main
-from handpose.commands.predict import output_names
+from handpose.commands.predict_files import output_names
 from handpose.config import DataConfig, to_dict
 from handpose.export import sample_crops
 from handpose.model.artifact import save_weights

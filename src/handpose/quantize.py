@@ -120,15 +120,7 @@ def quantize_int8(
         checked_on = f"the {len(crops)} calibration crops (too few crops to hold any out)"
         LOG.warning("int8 check: no held-out crops, measuring on the calibration crops")
     with tempfile.TemporaryDirectory(prefix="handpose-quant-") as tmp:
-        prepped = Path(tmp) / "prepped.onnx"
-        try:
-            from onnxruntime.quantization.shape_inference import quant_pre_process
-
-            quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
-            source = prepped
-        except Exception as exc:  # optional optimisation step; quantization works without it
-            LOG.warning("quant_pre_process failed (%s); quantizing the file as exported", exc)
-            source = fp32_path
+        source = _pre_processed(fp32_path, Path(tmp) / "prepped.onnx")
         quantized = Path(tmp) / "int8.onnx"
         quantize_static(
             str(source),
@@ -164,6 +156,19 @@ def quantize_int8(
     return QuantReport(
         out, float(d.mean()), float(d.max()), int(x.shape[0]), fmt, seconds, int(x_check.shape[0]), checked_on
     )
+
+
+def _pre_processed(fp32_path: Path, prepped: Path) -> Path:
+    """onnxruntime's optional pre-processing (shape inference, folding) written to ``prepped``; ``fp32_path`` itself
+    when it fails (quantization works without it)."""
+    try:
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+
+        quant_pre_process(str(fp32_path), str(prepped), skip_symbolic_shape=True)
+        return prepped
+    except Exception as exc:  # onnxruntime raises its own types here
+        LOG.warning("quant_pre_process failed (%s); quantizing the file as exported", exc)
+        return fp32_path
 
 
 def calibration_crops(source: str | Path, count: int, data_cfg: DataConfig, seed: int = 0) -> np.ndarray:

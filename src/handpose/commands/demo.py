@@ -50,10 +50,47 @@ def _stage(name: str, timings: dict[str, float], t0: float) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the five steps; returns what was produced (paths, metrics, timings)."""
-    import dataclasses
+    """Run the steps; returns what was produced (paths, metrics, timings)."""
     import json
+
+    start = time.perf_counter()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    result: dict[str, Any] = {"out": str(out), "timings_s": timings}
+    stages = [("synth", _synth), ("train", _train), ("eval", _evaluate), ("export", _export), ("predict", _predict)]
+    if args.real_data is not None:
+        stages.append(("real photos", _real_photos))
+    for name, stage in stages:
+        t0 = time.perf_counter()
+        stage(args, out, result, start)
+        _stage(name, timings, t0)
+    timings["total"] = round(time.perf_counter() - start, 1)
+    (out / "demo_summary.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
+
+
+def _workers(args: argparse.Namespace) -> int:
     import os
+
+    return args.workers if args.workers is not None else max(1, min(2, os.cpu_count() or 1))
+
+
+def _synth(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
+    """1. renders: OUT/data for training, OUT/test (another seed) held out; kept when already complete."""
+    from handpose.config import TrainConfig
+    from handpose.synth import write_dataset
+
+    count = args.count or TrainConfig.synth_count
+    size = args.size or TrainConfig.synth_size
+    for folder, n, seed in ((out / "data", count, args.seed), (out / "test", args.test_count, args.seed + 1_000_003)):
+        if not (folder / "synth1").is_dir() or len(list((folder / "synth1").glob("*.json"))) != n:
+            write_dataset(folder, count=n, seed=seed, size=size, workers=_workers(args))
+
+
+def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
+    """2. the lite recipe on OUT/data within the budget left (minus a reserve for the steps after it)."""
+    import dataclasses
 
     import torch
 
@@ -62,112 +99,78 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     from handpose.training.recipes import recipe_config
     from handpose.training.trainer import train
 
-    start = time.perf_counter()
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    workers = args.workers if args.workers is not None else max(1, min(2, os.cpu_count() or 1))
-    count = args.count or TrainConfig.synth_count
-    size = args.size or TrainConfig.synth_size
-    timings: dict[str, float] = {}
-    result: dict[str, Any] = {"out": str(out), "timings_s": timings, "skipped": []}
-
-    # 1. synth
-    from handpose.synth import write_dataset
-
-    t0 = time.perf_counter()
-    data, test = out / "data", out / "test"
-    if not (data / "synth1").is_dir() or len(list((data / "synth1").glob("*.json"))) != count:
-        write_dataset(data, count=count, seed=args.seed, size=size, workers=workers)
-    if not (test / "synth1").is_dir() or len(list((test / "synth1").glob("*.json"))) != args.test_count:
-        write_dataset(test, count=args.test_count, seed=args.seed + 1_000_003, size=size, workers=workers)
-    _stage("synth", timings, t0)
-
-    # 2. train (the embedded settings; the budget left minus a reserve for the last three steps)
-    t0 = time.perf_counter()
     cfg = recipe_config(TrainConfig(), "lite")
     data_cfg = cfg.dataset
     if args.input_size:
         data_cfg = dataclasses.replace(data_cfg, input_size=args.input_size)
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, input_size=args.input_size))
-    reserve_min = 1.0
-    left_min = args.minutes - (time.perf_counter() - start) / 60 - reserve_min
+    left_min = args.minutes - (time.perf_counter() - start) / 60 - 1.0
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    workers = _workers(args)
     cfg = dataclasses.replace(
-        cfg, data=str(data), data_format="hand_labels_synth", out=str(out / "train"), dataset=data_cfg,
+        cfg, data=str(out / "data"), data_format="hand_labels_synth", out=str(out / "train"), dataset=data_cfg,
         seed=args.seed, workers=min(workers, 1) if device.type == "cpu" else workers,
         max_steps=args.steps or cfg.max_steps, batch_size=args.batch_size or cfg.batch_size,
         time_limit=max(0.2, left_min), device=str(device),
         val_every=min(cfg.val_every, args.steps or cfg.val_every), val_limit=100, overwrite=True,
     )
     speed = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device)  # measured, then cached
-    cfg = dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last)
-    summary = train(cfg)
+    summary = train(dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last))
     weights = Path(summary["best_weights"] or summary["final_weights"])
     result.update(train=summary["out"], weights=str(weights), train_stopped=summary["stopped"],
                   train_steps=summary["step"])
-    _stage("train", timings, t0)
 
-    # 3. eval on the held-out test renders
+
+def _evaluate(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
+    """3. PCK, AUC and EPE on the held-out test renders."""
     from handpose.evaluate import run_evaluation
 
-    t0 = time.perf_counter()
-    report = run_evaluation(weights, test, fmt="hand_labels_synth", split="all", out=out / "eval",
-                            batch_size=32)
+    report = run_evaluation(result["weights"], out / "test", fmt="hand_labels_synth", split="all",
+                            out=out / "eval", batch_size=32)
     metrics = report["metrics"]
     result["test_metrics"] = {k: metrics.get(k) for k in ("PCK@0.2", "AUC", "EPE", "num_samples")}
     result["eval"] = str(out / "eval" / "eval_report.json")
-    _stage("eval", timings, t0)
 
-    # 4. export to ONNX (parity with PyTorch checked by export_onnx)
-    t0 = time.perf_counter()
-    onnx_path = out / "model.onnx"
-    try:
-        from handpose.export import export_onnx
-        from handpose.model.artifact import load_model, read_data_config
 
-        model = load_model(weights)
-        exported = export_onnx(model, onnx_path, read_data_config(weights, model.config))
-        result["onnx"] = str(onnx_path)
-        result["onnx_max_abs_diff"] = exported.max_abs_diff
-    except ImportError as exc:  # a missing optional piece: say so and go on
-        result["skipped"].append(f"export ({exc})")
-        onnx_path = weights
-    _stage("export", timings, t0)
+def _export(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
+    """4. ONNX, its parity with PyTorch checked by export_onnx."""
+    from handpose.export import export_onnx
+    from handpose.model.artifact import load_model, read_data_config
 
-    # 5. predict pictures of held-out hands
-    from handpose.commands.predict import predict_to_files
+    weights = result["weights"]
+    model = load_model(weights)
+    exported = export_onnx(model, out / "model.onnx", read_data_config(weights, model.config))
+    result["onnx"] = str(out / "model.onnx")
+    result["onnx_max_abs_diff"] = exported.max_abs_diff
+
+
+def _predict(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
+    """5. the ONNX model on a few held-out pictures (boxes from their labels): overlays and belief maps."""
+    from handpose.commands.predict_files import predict_to_files
     from handpose.data.crop import sample_box
     from handpose.data.formats import load_splits
     from handpose.inference.predictor import Predictor
 
-    t0 = time.perf_counter()
-    predictor = Predictor.from_file(onnx_path)
-    splits = load_splits(test, "hand_labels_synth")
+    predictor = Predictor.from_file(result["onnx"])
+    splits = load_splits(out / "test", "hand_labels_synth")
     samples = sorted(splits.train + splits.val, key=lambda s: s.key)[: max(0, args.pictures)]
     pictures: list[str] = []
     for s in samples:
         written = predict_to_files(predictor, s.image_path, out / "predictions", box=sample_box(s).tolist(),
                                    is_left=bool(s.is_left))
         pictures += [str(p) for p in written if p.suffix == ".png"]
-    result["predictions"] = str(out / "predictions")
-    result["pictures"] = pictures
-    result["predicted_hands"] = len(samples)
-    _stage("predict", timings, t0)
+    result.update(predictions=str(out / "predictions"), pictures=pictures, predicted_hands=len(samples))
 
-    # 6. real photographs, when the user has some
-    if args.real_data is not None:
-        from handpose.evaluate_sets import evaluate_sets, format_sets
 
-        t0 = time.perf_counter()
-        real = evaluate_sets(Predictor.from_file(weights), [args.real_data])
-        result["real_photos"] = {name: {k: m.get(k) for k in ("PCK@0.2", "AUC", "EPE", "num_samples")}
-                                 for name, m in [*real["sets"].items(), ("all", real["all"])]}
-        result["real_photos_table"] = format_sets(real)
-        _stage("real photos", timings, t0)
+def _real_photos(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
+    """6. the trained model on every labelled photo in --real-data, in their ground-truth boxes."""
+    from handpose.evaluate_sets import evaluate_sets, format_sets
+    from handpose.inference.predictor import Predictor
 
-    timings["total"] = round(time.perf_counter() - start, 1)
-    (out / "demo_summary.json").write_text(json.dumps(result, indent=1) + "\n")
-    return result
+    real = evaluate_sets(Predictor.from_file(result["weights"]), [args.real_data])
+    result["real_photos"] = {name: {k: m.get(k) for k in ("PCK@0.2", "AUC", "EPE", "num_samples")}
+                             for name, m in [*real["sets"].items(), ("all", real["all"])]}
+    result["real_photos_table"] = format_sets(real)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -183,7 +186,7 @@ def run(args: argparse.Namespace) -> int:
         f"  weights:         {result['weights']}",
         f"  held-out test:   PCK@0.2={m['PCK@0.2']:.3f}  AUC={m['AUC']:.3f}  EPE={m['EPE']:.2f} px on "
         f"{m['num_samples']} unseen synthetic hands  ({result['eval']})",
-        f"  ONNX model:      {result.get('onnx', '(skipped)')}"
+        f"  ONNX model:      {result['onnx']}"
         + (f"  (parity checked: max |ONNX - PyTorch| = {diff:.2e})" if diff is not None else ""),
         f"  pictures:        {result['predictions']}  ({result['predicted_hands']} hands: overlays and belief maps)",
         f"  summary:         {out}/demo_summary.json",
@@ -191,6 +194,5 @@ def run(args: argparse.Namespace) -> int:
     if "real_photos_table" in result:
         lines.append(f"  real photos in {args.real_data} (ground-truth boxes):")
         lines += ["    " + line for line in result["real_photos_table"].splitlines()]
-    lines += [f"  skipped: {s}" for s in result["skipped"]]
     print("\n" + "\n".join(lines))
     return 0

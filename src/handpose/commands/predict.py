@@ -41,48 +41,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
+from handpose.commands.predict_files import (
+    OutputFolder,
+    list_images,
+    output_names,
+    predict_to_files,
+    read_ahead,
+    write_coco,
+)
 from handpose.commands.train import add_speed_flags
 from handpose.inference.predictor import Predictor
-from handpose.inference.prepare import check_image, read_image
-from handpose.inference.results import HAND_CATEGORY_ID
-from handpose.keypoints import NAMES, SKELETON
-
-MANIFEST = ".handpose-predictions"  # one file name per line: what predict wrote into the folder
-COCO_RESULTS = "coco_results.json"  # COCO keypoint results of the run
-COCO_IMAGES = "coco_images.json"  # the images (ids, file names, sizes) those results refer to
-
-
-class OutputFolder:
-    """An output folder that remembers (in :data:`MANIFEST`) which files predict wrote, and refuses the rest."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        if self.path.exists() and not self.path.is_dir():
-            raise ValueError(f"--out {self.path} is a file, not a folder")
-        manifest = self.path / MANIFEST
-        self.written: set[str] = set(manifest.read_text().split("\n")) - {""} if manifest.is_file() else set()
-
-    def check(self, target: Path, source: Path) -> None:
-        """ValueError when writing ``target`` would replace the input ``source`` or a file predict did not write."""
-        if target.exists() and (target.resolve() == source.resolve() or target.name not in self.written):
-            what = "the input image itself" if target.resolve() == source.resolve() else "a file predict did not write"
-            raise ValueError(f"output {target} would replace {what}; choose another --out")
-
-    def claim(self, targets: Sequence[Path]) -> None:
-        """Record ``targets`` as predict's own before they are written."""
-        new = [t.name for t in targets if t.name not in self.written]
-        if new:
-            with open(self.path / MANIFEST, "a") as f:
-                f.write("".join(n + "\n" for n in new))
-            self.written.update(new)
+from handpose.inference.prepare import check_image
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -205,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     coco: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     bar = tqdm(total=len(images), unit="image", desc="predict", disable=len(images) < 2 or not sys.stderr.isatty())
-    for image_id, (path, name, image) in enumerate(_read_ahead(images, output_names(images))):
+    for image_id, (path, name, image) in enumerate(read_ahead(images, output_names(images))):
         bar.update(1)
         try:
             if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial input
@@ -233,20 +209,6 @@ def run(args: argparse.Namespace) -> int:
     written = write_coco(out, coco, entries)
     print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
     return 0
-
-
-def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[Path]:
-    """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to)."""
-    targets = [out.path / COCO_RESULTS, out.path / COCO_IMAGES]
-    for target in targets:
-        out.check(target, target.with_name(target.name + ".none"))
-    out.path.mkdir(parents=True, exist_ok=True)
-    out.claim(targets)
-    targets[0].write_text(json.dumps(results) + "\n")
-    doc = {"images": images, "categories": [{"id": HAND_CATEGORY_ID, "name": "hand", "keypoints": list(NAMES),
-                                             "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]}
-    targets[1].write_text(json.dumps(doc, indent=1) + "\n")
-    return targets
 
 
 def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: argparse.Namespace,
@@ -286,35 +248,6 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     return 0
 
 
-def _read_ahead(
-    images: Sequence[Path], names: Sequence[str], threads: int = 2
-) -> Iterator[tuple[Path, str, np.ndarray | Exception]]:
-    """(path, output name, image or the error reading it) in order, decoded by ``threads`` threads a few images
-    ahead of the network and the file writing."""
-    from collections import deque
-    from concurrent.futures import Future, ThreadPoolExecutor
-
-    def read(path: Path) -> np.ndarray | Exception:
-        try:
-            return read_image(path, upright=True)
-        except (ValueError, FileNotFoundError, OSError) as exc:
-            return exc
-
-    todo = iter(zip(images, names))
-    pending: deque[tuple[Path, str, Future[np.ndarray | Exception]]] = deque()
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict-read") as pool:
-        for path, name in todo:
-            pending.append((path, name, pool.submit(read, path)))
-            if len(pending) >= 2 * threads:
-                break
-        while pending:
-            path, name, future = pending.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt[0], nxt[1], pool.submit(read, nxt[0])))
-            yield path, name, future.result()
-
-
 def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[float] | None, is_left: bool,
            speed: dict[str, bool | None]) -> Predictor:
     """``predictor`` with the speed settings measured on ``image``'s crop (``handpose.autotune``); unchanged when
@@ -325,119 +258,3 @@ def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[fl
         return predictor
     prepared = predictor.spec.prepare(check_image(image), box, is_left)
     return tune_predictor(predictor, trial_crops(predictor, [prepared]), speed["amp"], speed["channels_last"])
-
-
-def list_images(source: str | Path) -> list[Path]:
-    """The image files of a folder or a glob pattern (sorted), or the one path given; FileNotFoundError /
-    ValueError when none.
-
-    Files that an earlier ``handpose predict`` wrote into a folder (listed in its :data:`MANIFEST`) are not
-    inputs and are left out."""
-    from handpose.inference.inputs import image_files
-
-    manifests: dict[Path, set[str]] = {}
-
-    def ours(p: Path) -> bool:
-        if p.parent not in manifests:
-            manifests[p.parent] = OutputFolder(p.parent).written
-        return p.name in manifests[p.parent]
-
-    return image_files(source, skip=ours)
-
-
-def output_names(paths: Sequence[str | Path]) -> list[str]:
-    """A unique output name per image, for NAME.json / NAME_overlay.png / NAME_maps.png in one folder.
-
-    The name is the file's stem; images whose stems collide (``a.jpg`` and ``a.png``; stems differing only in
-    case count as colliding, for case-insensitive file systems) keep their extension instead: ``a_jpg``,
-    ``a_png``. A name still taken after that gets ``_2``, ``_3``, ... so no result overwrites another.
-    """
-    paths = [Path(p) for p in paths]
-    stems = Counter(p.stem.lower() for p in paths)
-    names = [p.stem if stems[p.stem.lower()] == 1 else f"{p.stem}_{p.suffix.lstrip('.')}" for p in paths]
-    taken: set[str] = {n.lower() for n, p in zip(names, paths) if stems[p.stem.lower()] == 1}
-    for i, p in enumerate(paths):
-        if stems[p.stem.lower()] == 1:
-            continue
-        base, k = names[i], 2
-        while names[i].lower() in taken:
-            names[i], k = f"{base}_{k}", k + 1
-        taken.add(names[i].lower())
-    return names
-
-
-def predict_to_files(
-    predictor: Predictor,
-    image_path: str | Path,
-    out_dir: str | Path | OutputFolder,
-    box: Sequence[float] | None = None,
-    is_left: bool = False,
-    maps: bool | str = True,
-    name: str | None = None,
-    image: np.ndarray | Exception | None = None,
-    threshold: float = 0.1,
-    image_id: int = 0,
-    coco: list[dict[str, Any]] | None = None,
-) -> list[Path]:
-    """Predict one image and write NAME.json, NAME_overlay.png and NAME_maps.png into ``out_dir``.
-
-    ``box`` (xywh) predicts that one hand; without, every hand the predictor's detector finds (or the whole image
-    without a detector). ``maps``: ``"stages"`` (or True) the per-stage figure of the first hand, ``"all"`` also
-    every keypoint's map (NAME_allmaps.png), ``"none"`` (or False) no maps. NAME is ``name`` (see
-    :func:`output_names` for a folder of images), default the image's stem. ``image`` is the image already read
-    (or the error reading it raised), default: read from ``image_path`` (upright by its EXIF tag). ``coco``, when
-    given, receives the hands' COCO results under ``image_id``. Returns the written paths. FileNotFoundError /
-    ValueError for an unreadable image, a box off the image, or an output that would replace a file predict did
-    not write (an input image, an annotation); nothing is written then.
-    """
-    from handpose.inference.results import Hands
-    from handpose.viz import all_maps_figure, belief_map_figure, draw_hands, save_bgr, save_rgb
-
-    mode = {True: "stages", False: "none"}.get(maps, maps) if isinstance(maps, bool) else str(maps)
-    image_path = Path(image_path)
-    out = out_dir if isinstance(out_dir, OutputFolder) else OutputFolder(out_dir)
-    stem = name or image_path.stem
-    targets = [out.path / f"{stem}.json", out.path / f"{stem}_overlay.png"]
-    targets += [out.path / f"{stem}_maps.png"] if mode != "none" else []
-    targets += [out.path / f"{stem}_allmaps.png"] if mode == "all" else []
-    for target in targets:
-        out.check(target, image_path)
-    if isinstance(image, Exception):
-        raise image
-    image = read_image(image_path, upright=True) if image is None else image
-    keep = mode != "none"
-    if box is not None:
-        hands = Hands([predictor.predict(image, box=box, is_left=is_left, keep_maps=keep)], image)
-    else:
-        hands = predictor.find_hands(image, keep_maps=keep, is_left=is_left)
-    out_dir = out.path
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out.claim(targets)
-    record = {
-        "image": str(image_path),
-        "image_id": int(image_id),
-        "width": int(image.shape[1]),
-        "height": int(image.shape[0]),
-        "model": predictor.name,
-        "detector": predictor.detector is not None and box is None,
-        "flip_test": predictor.flip_test,
-        "scales": list(predictor.spec.scales),
-        "hands": [h.to_dict() for h in hands],
-    }
-    if coco is not None:
-        coco.extend(hands.to_coco(image_id))
-    written = [out_dir / f"{stem}.json"]
-    written[0].write_text(json.dumps(record, indent=1) + "\n")
-    written.append(save_bgr(out_dir / f"{stem}_overlay.png", draw_hands(image, hands, threshold)))
-    first = hands[0] if hands else None
-    if keep and first is not None and first.stage_maps is not None and first.crop is not None:
-        names = [f"stage {s + 1}" for s in range(first.stage_maps.shape[0])]
-        if predictor.stages == 1:
-            names = ["last stage (ONNX)"]
-        figure = belief_map_figure(first.crop, first.stage_maps, first.keypoints_in_crop(),
-                                   stride=predictor.spec.stride, stage_names=names, scores=first.scores)
-        written.append(save_rgb(out_dir / f"{stem}_maps.png", figure))
-        if mode == "all":
-            grid = all_maps_figure(first.crop, first.stage_maps[-1], stride=predictor.spec.stride)
-            written.append(save_rgb(out_dir / f"{stem}_allmaps.png", grid))
-    return written

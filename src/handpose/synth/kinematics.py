@@ -221,99 +221,117 @@ _THUMB_FRAME = _thumb_frame()
 _TIP_INSET = 0.8  # the tip keypoint sits this many radii past the end of the distal capsule's axis
 
 
+class _HandBuilder:
+    """The arrays :func:`build_hand` fills: keypoints, capsules and bone frames, one part of the hand at a time."""
+
+    def __init__(self) -> None:
+        self.joints = np.zeros((21, 3))
+        self.jr = np.zeros(21)
+        self.caps: list[tuple[np.ndarray, np.ndarray, float, float, int, np.ndarray]] = []
+        self.b_origin = np.zeros((NUM_BONES, 3))
+        self.b_rot = np.zeros((NUM_BONES, 3, 3))
+        self.b_len = np.zeros(NUM_BONES)
+
+    def bone(self, i: int, origin: np.ndarray, rot: np.ndarray, length: float) -> None:
+        self.b_origin[i], self.b_rot[i], self.b_len[i] = origin, rot, length
+
+    def cap(self, a: np.ndarray, b: np.ndarray, ra: float, rb: float, part: int,
+            nail: np.ndarray | None = None) -> None:
+        self.caps.append((a, b, ra, rb, part, np.zeros(3) if nail is None else nail))
+
+    def fingers(self, shape: HandShape, pose: HandPose, mcp: np.ndarray) -> None:
+        """Index to pinky: three phalanges each from its MCP, and the skin webs between neighbours."""
+        webs = []  # a point 30 % along each proximal phalanx: skin webs join neighbouring fingers there
+        for f in range(4):
+            r0 = shape.finger_radius[f]
+            radii = r0 * np.array([1.0, 0.9, 0.82, 0.72])
+            R = rot_z(-(_FAN_DEG[f] + pose.mcp_spread[f])) @ rot_x(pose.mcp_flex[f])
+            p = mcp[f]
+            k = 5 + 4 * f
+            self.joints[k], self.jr[k] = p, radii[0] * 1.1
+            for j, flex in enumerate((0.0, pose.pip_flex[f], pose.dip_flex[f])):
+                R = R @ rot_x(flex)
+                q = p + R[:, 1] * shape.phalanges[f, j]
+                self.bone(finger_bone(f, j), p, R, shape.phalanges[f, j])
+                end = q - R[:, 1] * radii[j + 1] * _TIP_INSET if j == 2 else q
+                self.cap(p, end, radii[j], radii[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
+                self.joints[k + j + 1], self.jr[k + j + 1] = q, radii[j + 1]
+                if j == 0:
+                    webs.append((0.7 * p + 0.3 * q, 0.8 * radii[0]))
+                p = q
+        for f in range(3):
+            self.cap(webs[f][0], webs[f + 1][0], webs[f][1], webs[f + 1][1], PART_PALM)
+
+    def thumb(self, shape: HandShape, pose: HandPose) -> np.ndarray:
+        """CMC (two degrees of freedom), MCP and IP flexion; returns the thumb's radii."""
+        R = _THUMB_FRAME @ rot_z(-pose.cmc_abd) @ rot_x(pose.cmc_flex)
+        p = shape.cmc
+        self.joints[1], self.jr[1] = p, shape.thumb_radius * 2.0  # deep inside the thenar eminence
+        tr = shape.thumb_radius * np.array([1.15, 1.0, 0.9, 0.75])
+        for j, flex in enumerate((0.0, pose.thumb_mcp, pose.thumb_ip)):
+            R = R @ rot_x(flex)
+            q = p + R[:, 1] * shape.thumb[j]
+            self.bone(BONE_THUMB + j, p, R, shape.thumb[j])
+            end = q - R[:, 1] * tr[j + 1] * _TIP_INSET if j == 2 else q
+            self.cap(p, end, tr[j], tr[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
+            self.joints[2 + j], self.jr[2 + j] = q, tr[j + 1]
+            p = q
+        return tr
+
+    def palm(self, shape: HandShape, mcp: np.ndarray, tr: np.ndarray) -> float:
+        """Rays from the heel of the hand to each MCP, a wrist bar, the thenar eminence; returns the palm scale."""
+        s = shape.mcp[1, 1] / _MCP[1, 1]  # palm scale
+        wr = shape.wrist_radius
+        base = np.array([[1.2, 2.2, 0.0], [0.3, 2.0, 0.0], [-0.8, 2.2, 0.1], [-1.7, 2.5, 0.2]]) * s
+        for f in range(4):
+            self.cap(base[f], mcp[f], 1.35 * s, shape.finger_radius[f] * 1.12, PART_PALM)
+            self.bone(1 + f, base[f], _frame_along(mcp[f] - base[f], np.array([0.0, 0.0, 1.0])),
+                      float(np.linalg.norm(mcp[f] - base[f])))
+        self.bone(BONE_CARPAL, np.zeros(3), np.eye(3), 2.0 * s)
+        self.cap(np.array([-1.6, 1.2, 0.0]) * s, np.array([1.4, 1.2, 0.1]) * s, 0.7 * wr, 0.7 * wr, PART_PALM)
+        self.cap(np.array([0.8, 1.6, 0.4]) * s, self.joints[2], 1.45 * s, tr[1] * 1.05, PART_PALM)
+        self.jr[0] = wr
+        return s
+
+    def forearm(self, shape: HandShape, pose: HandPose, s: float) -> None:
+        """The forearm stub (bare skin) and, maybe, a sleeve."""
+        wr = shape.wrist_radius
+        fore = rot_x(pose.wrist_flex) @ rot_z(pose.wrist_dev) @ np.diag([1.0, -1.0, -1.0])  # local +y: to the elbow
+        fdir = fore[:, 1]
+        w0 = np.array([0.0, 0.6, 0.0]) * s
+        w1 = w0 + fdir * shape.forearm_length
+        self.bone(BONE_FOREARM, np.zeros(3), fore, shape.forearm_length)  # pivots at the wrist keypoint
+        self.cap(w0, w1, 0.9 * wr, 1.15 * wr, PART_FOREARM)
+        if shape.sleeve_length > 0:
+            self.cap(w1, w1 + fdir * shape.sleeve_length, 1.5 * wr, 1.7 * wr, PART_SLEEVE)
+
+    def model(self) -> HandModel:
+        """The finished hand."""
+        A, B, RA, RB, P, N = zip(*self.caps)
+        return HandModel(
+            joints=self.joints,
+            joint_radius=self.jr,
+            cap_a=np.array(A),
+            cap_b=np.array(B),
+            cap_ra=np.array(RA),
+            cap_rb=np.array(RB),
+            cap_part=np.array(P, dtype=np.int64),
+            cap_nail=np.array(N),
+            bone_origin=self.b_origin,
+            bone_rot=self.b_rot,
+            bone_length=self.b_len,
+        )
+
+
 def build_hand(shape: HandShape, pose: HandPose) -> HandModel:
     """Forward kinematics: joints (21, 3) in CMU order and the capsules of fingers, palm and forearm."""
-    joints = np.zeros((21, 3))
-    jr = np.zeros(21)
-    A, B, RA, RB, P, N = [], [], [], [], [], []
-    b_origin = np.zeros((NUM_BONES, 3))
-    b_rot = np.zeros((NUM_BONES, 3, 3))
-    b_len = np.zeros(NUM_BONES)
-
-    def bone(i: int, origin: np.ndarray, rot: np.ndarray, length: float) -> None:
-        b_origin[i], b_rot[i], b_len[i] = origin, rot, length
-
-    def cap(a: np.ndarray, b: np.ndarray, ra: float, rb: float, part: int, nail: np.ndarray | None = None) -> None:
-        A.append(a)
-        B.append(b)
-        RA.append(ra)
-        RB.append(rb)
-        P.append(part)
-        N.append(np.zeros(3) if nail is None else nail)
-
     # cupping: the ring and pinky metacarpals fold towards the palm and the centre
     mcp = shape.mcp.copy()
     mcp[2] += pose.cup * np.array([0.2, -0.1, 0.6])
     mcp[3] += pose.cup * np.array([0.6, -0.2, 1.3])
-
-    webs = []  # a point 30 % along each proximal phalanx: skin webs join neighbouring fingers there
-    for f in range(4):
-        r0 = shape.finger_radius[f]
-        radii = r0 * np.array([1.0, 0.9, 0.82, 0.72])
-        R = rot_z(-(_FAN_DEG[f] + pose.mcp_spread[f])) @ rot_x(pose.mcp_flex[f])
-        p = mcp[f]
-        k = 5 + 4 * f
-        joints[k], jr[k] = p, radii[0] * 1.1
-        for j, flex in enumerate((0.0, pose.pip_flex[f], pose.dip_flex[f])):
-            R = R @ rot_x(flex)
-            q = p + R[:, 1] * shape.phalanges[f, j]
-            bone(finger_bone(f, j), p, R, shape.phalanges[f, j])
-            end = q - R[:, 1] * radii[j + 1] * _TIP_INSET if j == 2 else q
-            cap(p, end, radii[j], radii[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
-            joints[k + j + 1], jr[k + j + 1] = q, radii[j + 1]
-            if j == 0:
-                webs.append((0.7 * p + 0.3 * q, 0.8 * radii[0]))
-            p = q
-    for f in range(3):
-        cap(webs[f][0], webs[f + 1][0], webs[f][1], webs[f + 1][1], PART_PALM)
-
-    # thumb: CMC (two degrees of freedom), MCP and IP flexion
-    R = _THUMB_FRAME @ rot_z(-pose.cmc_abd) @ rot_x(pose.cmc_flex)
-    p = shape.cmc
-    joints[1], jr[1] = p, shape.thumb_radius * 2.0  # deep inside the thenar eminence
-    tr = shape.thumb_radius * np.array([1.15, 1.0, 0.9, 0.75])
-    for j, flex in enumerate((0.0, pose.thumb_mcp, pose.thumb_ip)):
-        R = R @ rot_x(flex)
-        q = p + R[:, 1] * shape.thumb[j]
-        bone(BONE_THUMB + j, p, R, shape.thumb[j])
-        end = q - R[:, 1] * tr[j + 1] * _TIP_INSET if j == 2 else q
-        cap(p, end, tr[j], tr[j + 1], PART_FINGER, -R[:, 2] if j == 2 else None)
-        joints[2 + j], jr[2 + j] = q, tr[j + 1]
-        p = q
-
-    # palm body: rays from the heel of the hand to each MCP, a wrist bar, the thenar eminence
-    s = shape.mcp[1, 1] / _MCP[1, 1]  # palm scale
-    wr = shape.wrist_radius
-    base = np.array([[1.2, 2.2, 0.0], [0.3, 2.0, 0.0], [-0.8, 2.2, 0.1], [-1.7, 2.5, 0.2]]) * s
-    for f in range(4):
-        cap(base[f], mcp[f], 1.35 * s, shape.finger_radius[f] * 1.12, PART_PALM)
-        bone(1 + f, base[f], _frame_along(mcp[f] - base[f], np.array([0.0, 0.0, 1.0])),
-             float(np.linalg.norm(mcp[f] - base[f])))
-    bone(BONE_CARPAL, np.zeros(3), np.eye(3), 2.0 * s)
-    cap(np.array([-1.6, 1.2, 0.0]) * s, np.array([1.4, 1.2, 0.1]) * s, 0.7 * wr, 0.7 * wr, PART_PALM)
-    cap(np.array([0.8, 1.6, 0.4]) * s, joints[2], 1.45 * s, tr[1] * 1.05, PART_PALM)
-    jr[0] = wr
-
-    # forearm stub (bare skin) and, maybe, a sleeve
-    fore = rot_x(pose.wrist_flex) @ rot_z(pose.wrist_dev) @ np.diag([1.0, -1.0, -1.0])  # local +y: towards the elbow
-    fdir = fore[:, 1]
-    w0 = np.array([0.0, 0.6, 0.0]) * s
-    w1 = w0 + fdir * shape.forearm_length
-    bone(BONE_FOREARM, np.zeros(3), fore, shape.forearm_length)  # pivots at the wrist keypoint
-    cap(w0, w1, 0.9 * wr, 1.15 * wr, PART_FOREARM)
-    if shape.sleeve_length > 0:
-        cap(w1, w1 + fdir * shape.sleeve_length, 1.5 * wr, 1.7 * wr, PART_SLEEVE)
-
-    return HandModel(
-        joints=joints,
-        joint_radius=jr,
-        cap_a=np.array(A),
-        cap_b=np.array(B),
-        cap_ra=np.array(RA),
-        cap_rb=np.array(RB),
-        cap_part=np.array(P, dtype=np.int64),
-        cap_nail=np.array(N),
-        bone_origin=b_origin,
-        bone_rot=b_rot,
-        bone_length=b_len,
-    )
+    hand = _HandBuilder()
+    hand.fingers(shape, pose, mcp)
+    tr = hand.thumb(shape, pose)
+    s = hand.palm(shape, mcp, tr)
+    hand.forearm(shape, pose, s)
+    return hand.model()

@@ -42,3 +42,31 @@ def test_every_command_is_available() -> None:
 def test_console_script_module_entry() -> None:
     out = subprocess.run([sys.executable, "-m", "handpose", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"handpose {__version__}"
+
+
+def test_demo_help_shows_the_defaults_it_uses(capsys: pytest.CaptureFixture[str]) -> None:
+    from handpose.config import TrainConfig
+    from handpose.training.recipes import RECIPES
+
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    lite = RECIPES["lite"]
+    for shown in (f"default {TrainConfig.synth_count}", f"default {TrainConfig.synth_size}",
+                  f"default {lite['train']['max_steps']}", f"default {lite['input_size']}",
+                  f"default {lite['train']['batch_size']}"):
+        assert shown in text, shown
+
+
+def test_every_command_picks_its_device_by_one_rule() -> None:
+    """train, eval and predict all default to auto: the GPU where there is one, else the CPU."""
+    import torch
+
+    from handpose.cli import build_parser
+    from handpose.config_checks import check_device
+
+    parser = build_parser()
+    assert parser.parse_args(["eval", "--weights", "w", "--data", "d"]).device == "auto"
+    assert parser.parse_args(["predict", "x.jpg"]).device == "auto"
+    assert parser.parse_args(["train"]).device is None  # TrainConfig.device, "auto", applies
+    assert check_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")

@@ -139,12 +139,13 @@ def cap_workers(requested: int, flag: str = "--workers") -> int:
     return requested
 
 
-def check_device(device: str) -> None:
-    """ValueError naming ``--device`` when it is not a torch device this machine has (CUDA without a GPU)."""
+def check_device(device: str) -> str:
+    """The device to use: ``auto`` becomes cuda where there is a GPU, else cpu; ValueError naming ``--device`` when
+    it is not a torch device this machine has (CUDA without a GPU)."""
     import torch
 
     if device == "auto":
-        return
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         parsed = torch.device(device)
     except RuntimeError as exc:
@@ -154,3 +155,4 @@ def check_device(device: str) -> None:
             raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
             raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return device

@@ -29,13 +29,15 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
     parser.add_argument("--minutes", type=float, default=10.0, help="time budget of the whole demo (default 10)")
-    parser.add_argument("--count", type=int, default=None, help="training images to render (default: embedded)")
+    parser.add_argument("--count", type=int, default=None, help="training images to render (default 8000, "
+                        "TrainConfig.synth_count)")
     parser.add_argument("--test-count", type=int, default=1000,
                         help="held-out test images to render (default 1000: a PCK steady to about 0.01)")
-    parser.add_argument("--size", type=int, default=None, help="rendered image side (default: embedded)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default: embedded)")
-    parser.add_argument("--input-size", type=int, default=None, help="network input size (default: embedded)")
-    parser.add_argument("--batch-size", type=int, default=None, help="training batch (default: embedded)")
+    parser.add_argument("--size", type=int, default=None, help="rendered image side (default 256)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default 3700, the lite recipe's)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="network input size (default 96, the lite recipe's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="training batch (default 16, the lite recipe's)")
     parser.add_argument("--workers", type=int, default=None, help="rendering / data-loading processes")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--pictures", type=int, default=6, help="test pictures to predict (default 6)")

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="crops (or images, --task detect) per network "
                         "run (default 16)")
     parser.add_argument("--workers", type=int, default=0, help="image-reading processes (default 0: in-process)")
-    parser.add_argument("--device", default="cpu", help="device: cpu, cuda or cuda:N (PyTorch weight files; ONNX files "
-                        "through onnxruntime's CUDA provider where installed) (default cpu)")
+    parser.add_argument("--device", default="auto", help="device: auto, cpu, cuda or cuda:N (PyTorch weight "
+                        "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
+                        "cuda where there is a GPU, else cpu, as train)")
     add_speed_flags(parser, "evaluation")
     parser.add_argument("--out", default=None, help="folder for eval_report.json and pck_curve.png")
 
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     args.workers = cap_workers(args.workers)
-    check_device(args.device)
+    args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     if args.out is not None:
         ensure_writable_folder(args.out, "--out")  # before evaluating, not after
     if args.task == "detect":

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "pretrained:lite (the shipped keypoint model)")
     parser.add_argument("--out", required=True, help="output .onnx path")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
-    parser.add_argument("--tolerance", type=float, default=1e-3, help="largest allowed |onnx - torch| of the maps")
+    parser.add_argument("--tolerance", type=float, default=1e-3,
+                        help="largest allowed |onnx - torch| of the maps (default 1e-3)")
     parser.add_argument(
         "--check-image",
         default=None,
@@ -46,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing OUT (and OUT stem + _int8.onnx with --int8); without it export "
                         "refuses to write over them")
-    parser.add_argument("--int8-format", default="qoperator", choices=("qdq", "qoperator"), help="int8 graph format")
+    parser.add_argument("--int8-format", default="qoperator", choices=("qdq", "qoperator"),
+                        help="int8 graph format (default qoperator, the faster on the CPUs measured)")
 
 
 def run(args: argparse.Namespace) -> int:

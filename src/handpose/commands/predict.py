@@ -85,8 +85,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-maps", action="store_true", help="the same as --maps none")
     parser.add_argument("--flip", action="store_true", help="flip test: also run the mirrored crop and average")
     parser.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 1.0,0.75,1.25")
-    parser.add_argument("--device", default="cpu", help="device: cpu, cuda or cuda:N (PyTorch weight files; ONNX files "
-                        "through onnxruntime's CUDA provider where installed) (default cpu)")
+    parser.add_argument("--device", default="auto", help="device: auto, cpu, cuda or cuda:N (PyTorch weight "
+                        "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
+                        "cuda where there is a GPU, else cpu, as train)")
     add_speed_flags(parser, "prediction")
     video = parser.add_argument_group("video and webcam")
     video.add_argument("--detect-every", type=int, default=10, help="run the detector at least every N frames "
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     from handpose.inference.inputs import is_video
     from handpose.inference.pipeline import to_xywh
 
-    check_device(args.device)
+    args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     source = source_of(args)
     raw_box = parse_box(args.box)
     box = None if raw_box is None else tuple(float(v) for v in to_xywh(raw_box, args.box_format))

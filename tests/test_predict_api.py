@@ -113,6 +113,8 @@ def test_bad_inputs_have_clear_messages(models: tuple[Path, Path], photo: Path, 
         p.predict(photo, box=(500, 20, 50, 50))
     with pytest.raises(ValueError, match="no area"):
         p.predict(photo, box=(10, 20, 0, 50))
+    with pytest.raises(ValueError, match="over 10x the image's longer side"):  # keypoints there could not be drawn
+        p.predict(photo, box=(0, 0, 1e30, 1e30))
     txt = tmp_path / "model.txt"
     txt.write_text("hello")
     with pytest.raises(ValueError, match="unsupported model file type '.txt'"):

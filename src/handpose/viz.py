@@ -20,8 +20,8 @@ _PANEL_LABELS_EXTRA = ("background",) + tuple(NAMES[t] for t in TIPS)
 
 
 def _drawable(keypoints: np.ndarray, scores: np.ndarray | None, threshold: float) -> np.ndarray:
-    """(21,) bool: finite keypoints whose score (if any) reaches the threshold."""
-    ok = np.isfinite(keypoints).all(axis=1)
+    """(21,) bool: finite keypoints within drawing range whose score (if any) reaches the threshold."""
+    ok = np.isfinite(keypoints).all(axis=1) & (np.abs(np.nan_to_num(keypoints)) < 1e6).all(axis=1)
     if scores is not None:
         ok &= np.asarray(scores, dtype=np.float64).reshape(-1) >= threshold
     return ok

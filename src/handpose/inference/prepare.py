@@ -116,6 +116,9 @@ def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], stri
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} has no area (width and height must be > 0)")
     if strict and (x >= w or y >= h or x + bw <= 0 or y + bh <= 0):
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} lies outside the image ({w} x {h} px)")
+    if strict and max(bw, bh) > MAX_BOX_RATIO * max(w, h):
+        raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} is over {MAX_BOX_RATIO}x the image's longer side "
+                         f"({w} x {h} px)")
     return arr.astype(np.float32)
 
 
@@ -151,6 +154,7 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return arr
 
 
+MAX_BOX_RATIO = 10  # a given box may be at most this times the image's longer side (as COCO boxes, data.formats)
 MAX_SCALES = 8  # test-time scales per hand (each is a full network pass)
 MAX_SCALE = 4.0  # largest scale factor: 4 x 368 px crops already take ~16x the memory of one
 

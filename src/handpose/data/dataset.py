@@ -41,13 +41,13 @@ from handpose.data import images
 from handpose.data import transforms as T
 from handpose.data.codec import HeatmapCodec
 from handpose.data.crop import CropRecipe, sample_box
+from handpose.data.replacement import MAX_REPLACEMENTS, first_loadable
 from handpose.data.sample import Sample
 from handpose.data.skip_report import SkipReport
 from handpose.keypoints import NUM_KEYPOINTS
 
 LOG = logging.getLogger(__name__)
 
-MAX_REPLACEMENTS = 50  # tries to find a loadable image before giving up with RuntimeError
 
 
 class _Strings:
@@ -183,17 +183,9 @@ class HandDataset(torch.utils.data.Dataset):
         index = int(index)
         if not 0 <= index < n:
             raise IndexError(f"HandDataset index {index} out of range [0, {n})")
-        j = index
-        for attempt in range(MAX_REPLACEMENTS + 1):
-            rng = self.rng(index, attempt)
-            if attempt:
-                j = int(rng.integers(n))  # a replacement for a bad image
-            if j in self._bad:
-                continue
-            try:
-                return self._load(j, rng)
-            except images.ImageError as err:
-                self._record_bad(j, err)
+        item = first_loadable(index, n, self.rng, self._bad, self._load, self._record_bad, MAX_REPLACEMENTS)
+        if item is not None:
+            return item
         raise RuntimeError(
             f"HandDataset: no loadable image after {MAX_REPLACEMENTS} tries from index {index} "
             f"(image {self.image_path(index)}, dataset images under {self._image_root()}); expected a readable JPEG, "

@@ -30,6 +30,7 @@ import torch
 from handpose.config import DataConfig, DetectorConfig
 from handpose.data import images
 from handpose.data import transforms as T
+from handpose.data.replacement import MAX_REPLACEMENTS, first_loadable
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage
 from handpose.detection.codec import BoxCodec
@@ -37,7 +38,6 @@ from handpose.detection.letterbox import augment_matrix, letterbox_matrix, resam
 
 LOG = logging.getLogger(__name__)
 
-MAX_REPLACEMENTS = 50
 
 
 def load_letterboxed(item: DetectionImage, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray,
@@ -118,17 +118,9 @@ class DetectionDataset(torch.utils.data.Dataset):
         index = int(index)
         if not 0 <= index < n:
             raise IndexError(f"DetectionDataset index {index} out of range [0, {n})")
-        j = index
-        for attempt in range(MAX_REPLACEMENTS + 1):
-            rng = self.rng(index, attempt)
-            if attempt:
-                j = int(rng.integers(n))
-            if j in self._bad:
-                continue
-            try:
-                return self._load(j, rng)
-            except images.ImageError as err:
-                self._record_bad(j, err)
+        item = first_loadable(index, n, self.rng, self._bad, self._load, self._record_bad, MAX_REPLACEMENTS)
+        if item is not None:
+            return item
         raise RuntimeError(f"DetectionDataset: no loadable image after {MAX_REPLACEMENTS} tries from index {index} "
                            f"(image {self.items[index].path}); expected readable JPEG, PNG or BMP files of at most "
                            f"{self.data.max_image_pixels} pixels\n" + self.skipped.summary("images"))

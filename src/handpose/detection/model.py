@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from handpose.config import DetectorConfig
-from handpose.model.blocks import ConvBNReLU, DepthwiseSeparable, scaled
+from handpose.model.blocks import ConvBNReLU, DepthwiseSeparable, init_conv_bn, scaled
 
 HEAD_CHANNELS: dict[str, int] = {"heatmap": 1, "size": 2, "offset": 2, "left": 1}
 HEATMAP_PRIOR = 0.01  # initial hand probability of every cell (focal-loss paper's prior: stable first steps)
@@ -104,14 +104,7 @@ def build_detector(cfg: DetectorConfig | None = None) -> HandDetectorNet:
 
 def _init_weights(model: HandDetectorNet) -> None:
     """He-normal convs, BN to identity; output convs small, the heatmap's bias at the prior hand probability."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn(model)
     for head in model.heads.values():
         nn.init.normal_(head.out.weight, std=0.01)
     nn.init.constant_(model.heads["heatmap"].out.bias, -math.log((1 - HEATMAP_PRIOR) / HEATMAP_PRIOR))

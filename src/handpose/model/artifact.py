@@ -87,26 +87,25 @@ def read_metadata(path: str | Path) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
-def model_config_from(value: Any, source: str) -> ModelConfig:
-    """A checked ModelConfig from stored JSON text or a dict; ValueError naming ``source`` and the bad field."""
+def _stored_config(cls: type, value: Any, source: str, what: str) -> Any:
+    """A checked ``cls`` from stored JSON text or a dict; ValueError naming ``source`` and the bad field."""
     try:
         data = json.loads(value) if isinstance(value, str) else value
-        cfg = from_dict(ModelConfig, dict(data))
+        cfg = from_dict(cls, dict(data))
     except (json.JSONDecodeError, TypeError, ValueError) as exc:
-        raise ValueError(f"{source}: stored {CONFIG_KEY!r} is not a valid model config ({exc})") from exc
+        raise ValueError(f"{source}: stored {CONFIG_KEY!r} is not a valid {what} config ({exc})") from exc
     check_config(cfg, f"{source} ({CONFIG_KEY})")
     return cfg
+
+
+def model_config_from(value: Any, source: str) -> ModelConfig:
+    """A checked ModelConfig from stored JSON text or a dict; ValueError naming ``source`` and the bad field."""
+    return _stored_config(ModelConfig, value, source, "model")
 
 
 def detector_config_from(value: Any, source: str) -> DetectorConfig:
     """A checked DetectorConfig from stored JSON text or a dict; ValueError naming ``source`` and the bad field."""
-    try:
-        data = json.loads(value) if isinstance(value, str) else value
-        cfg = from_dict(DetectorConfig, dict(data))
-    except (json.JSONDecodeError, TypeError, ValueError) as exc:
-        raise ValueError(f"{source}: stored {CONFIG_KEY!r} is not a valid detector config ({exc})") from exc
-    check_config(cfg, f"{source} ({CONFIG_KEY})")
-    return cfg
+    return _stored_config(DetectorConfig, value, source, "detector")
 
 
 def task_of(model: nn.Module) -> str:

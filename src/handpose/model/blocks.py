@@ -65,3 +65,19 @@ def mobilenet_layers(width: float, repeats: int = 4) -> list[tuple[int, int, int
 def scaled(channels: int, width: float, minimum: int = 4) -> int:
     """``channels * width`` rounded to a multiple of 4 (SIMD-friendly), at least ``minimum``."""
     return max(minimum, int(round(channels * width / 4.0)) * 4)
+
+
+def init_conv_bn(model: nn.Module, small: set[str] = frozenset()) -> None:
+    """He-normal convs with zero bias, BatchNorm to identity; the convs named in ``small`` (output layers) get a
+    Gaussian of std 0.01 instead, so fresh outputs start near zero."""
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            if name in small:
+                nn.init.normal_(m.weight, std=0.01)
+            else:
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)

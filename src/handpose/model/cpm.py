@@ -30,7 +30,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from handpose.config import ModelConfig
-from handpose.model.blocks import ConvBNReLU, DepthwiseSeparable, ResidualRefine, mobilenet_layers, scaled
+from handpose.model.blocks import (
+    ConvBNReLU,
+    DepthwiseSeparable,
+    ResidualRefine,
+    init_conv_bn,
+    mobilenet_layers,
+    scaled,
+)
 
 # OpenPose's VGG-19 front: (name, output channels) of each 3x3 conv, "pool" entries are 2x2/2 max pools.
 VGG19_FRONT: list[tuple[str, int]] = [
@@ -212,15 +219,4 @@ def _check(cfg: ModelConfig) -> None:
 def _init_weights(model: CPM) -> None:
     """He-normal convs with zero bias (trains from scratch through 19 plain layers), BN to identity; each stage's
     output conv gets Gaussian std 0.01 (OpenPose's filler), so fresh belief maps start near zero."""
-    outputs = {layers[-1][0] for layers in model._stage_layers}
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Conv2d):
-            if name in outputs:
-                nn.init.normal_(m.weight, std=0.01)
-            else:
-                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    init_conv_bn(model, {layers[-1][0] for layers in model._stage_layers})

@@ -168,3 +168,29 @@ def test_bad_configs_are_rejected():
         build_model(dataclasses.replace(preset("tiny"), backbone="resnet"))
     with pytest.raises(ValueError, match="stage_kernel"):
         build_model(dataclasses.replace(preset("tiny"), stage_kernel=5))
+
+
+@pytest.mark.parametrize("size", [96, 100])
+def test_output_stride_4_gives_every_stage_finer_maps(size: int) -> None:
+    """With output_stride 4 every stage's maps are ceil(S/4) cells (the last stage runs on 2x upsampled features),
+    every parameter still learns, and the maps stay aligned with the codec's cell centres."""
+    from dataclasses import replace
+
+    from handpose.model.cpm import preset
+
+    model = build_model(replace(preset("tiny"), output_stride=4))
+    x = torch.randn(2, 3, size, size)
+    outs = model(x)
+    side = -(-size // 4)
+    assert [tuple(o.shape) for o in outs] == [(2, 22, side, side)] * model.config.stages
+    sum(o.square().mean() for o in outs).backward()
+    assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.parameters())
+    # a blob seen at stride 8 lands on the same image pixel at stride 4: upsampling keeps the cell-centre convention
+    from handpose.model.cpm import _up2
+
+    coarse = torch.zeros(1, 1, 12, 12)
+    coarse[0, 0, 5, 7] = 1.0  # cell (x=7, y=5) at stride 8 is pixel ((7 + 0.5) * 8 - 0.5, (5 + 0.5) * 8 - 0.5)
+    fine = _up2(coarse, torch.zeros(1, 3, 96, 96))[0, 0]  # (24, 24)
+    ys, xs = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
+    cx, cy = float((fine * xs).sum() / fine.sum()), float((fine * ys).sum() / fine.sum())
+    assert abs(((cx + 0.5) * 4 - 0.5) - 59.5) < 1e-4 and abs(((cy + 0.5) * 4 - 0.5) - 43.5) < 1e-4

@@ -33,6 +33,7 @@ class ModelConfig:
     stage_block: str = "plain"  # "plain": stage_kernel convs; "residual": 1x1 + 3x3 + dilated 3x3 unit (Lightweight OP)
     num_maps: int = 22  # 21 keypoints + background
     input_size: int = 368  # the square crop size the model is meant to run at
+    output_stride: int = 8  # 8, or 4: the last stage runs on features and maps upsampled 2x (finer maps)
 
 
 @dataclass

@@ -43,6 +43,7 @@ RULES: dict[type, dict[str, Rule]] = {
         "stage_block": _one_of("plain", "residual"),
         "num_maps": _one_of(22),
         "input_size": _between(8, 4096),
+        "output_stride": _one_of(4, 8),
     },
     DataConfig: {
         "input_size": _between(8, 4096),

@@ -38,7 +38,7 @@ _RENAMED: dict[str, tuple[str, str]] = {
     "format": ("", "data_format"), "keep": ("", "keep_checkpoints"), "rotation": ("augment", "rotation_deg"),
     "augment": ("augment", "enabled"),
 }
-_NOT_FIELDS = frozenset({"resume", "preset", "input_size", "no_flip", "task"})  # handled by config_from_args / _apply
+_NOT_FIELDS = frozenset({"resume", "preset", "input_size", "output_stride", "no_flip", "task"})  # handled by config_from_args / _apply
 
 
 def _field_of(dest: str) -> tuple[str, str] | None:
@@ -118,6 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="model preset, with its training recipe (default: openpose with --data, lite without)")
     g.add_argument("--input-size", type=int, default=None,
                    help="square crop side in pixels (default: the preset's, 368 for openpose)")
+    g.add_argument("--output-stride", type=int, default=None, choices=(4, 8), help="belief-map stride: 8, or 4 (the "
+                   "last stage runs on 2x upsampled features: finer maps for small inputs; --sigma stays in cells, so "
+                   "give twice the stride-8 sigma for the same width in pixels) (default 8)")
     opt("--sigma", type=float, help="belief-map Gaussian sigma in output cells")
     opt("--box-padding", type=float, help="crop side = this x the longer side of the hand box")
     opt("--mirror-left", action=bool_opt, help="mirror left hands to right before the network (OpenPose's habit)")
@@ -175,6 +178,9 @@ def _apply(cfg: Any, args: argparse.Namespace) -> Any:
             sections[found[0]][found[1]] = str(value) if isinstance(value, Path) else value
     if args.no_flip:
         augment["flip_prob"] = 0.0
+    if args.output_stride is not None:
+        dataset["stride"] = args.output_stride
+        top["model"] = dataclasses.replace(top.get("model", cfg.model), output_stride=args.output_stride)
     if args.input_size is not None and cfg.task == "detect":
         top["detector"] = dataclasses.replace(cfg.detector, input_size=args.input_size)
     elif args.input_size is not None:
@@ -206,8 +212,9 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         base = from_dict(TrainConfig, load_checkpoint(ckpt)["train_config"])
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
         base = dataclasses.replace(base, resume=str(ckpt), out=str(run_dir), stop_at_step=None, time_limit=None)
-        if args.preset is not None or args.input_size is not None:
-            raise ValueError("--resume continues the stored model; --preset / --input-size cannot change it")
+        if args.preset is not None or args.input_size is not None or args.output_stride is not None:
+            raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "
+                             "change it")
         resumed = _apply(base, args)
         if "auto" not in given.values() or not speed:
             return resumed

@@ -289,15 +289,17 @@ class Predictor:
             crops = np.stack([p.crops[si] for p in prepared])  # (N, S_in, S_in, 3)
             x = to_network_input(crops)  # (N, 3, S_in, S_in)
             if self.flip_test:
-                x = _pad_to_stride(x, stride)  # (N, 3, P, P), P = ceil(S_in / stride) * stride
+                x = _pad_to_stride(x, 8)  # (N, 3, P, P), P a multiple of the network's 8x downsampling
                 x = np.concatenate([x, x[..., ::-1]])  # (2N, 3, P, P)
             want_all = keep_maps and si == 0
+            side = math.ceil(sizes[si] / stride)  # this scale's cells; flip-test padding adds some right and below
             out = self.backend(x, all_stages=want_all)  # (S, B, 22, h, w)
             if want_all:
-                stage_maps = out[:, :n]
+                stage_maps = out[:, :n, :, :side, :side]
             last = out[-1]  # (B, 22, h, w)
             if self.flip_test:  # the mirror of a P-wide input is the mirror of its P / stride cells: exact
                 last = 0.5 * (last[:n] + last[n:, :, :, ::-1])  # (N, 22, h, w)
+            last = last[:, :, :side, :side]  # (N, 22, side, side)
             if last.shape[-1] != map_side or last.shape[-2] != map_side:
                 last = _resize_maps(last, map_side)
             total = last if total is None else total + last

@@ -183,14 +183,28 @@ class CPM(nn.Module):
         return x
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """(N, 3, H, W) -> list of ``stages`` belief maps, each (N, num_maps, ceil(H/8), ceil(W/8))."""
+        """(N, 3, H, W) -> list of ``stages`` belief maps, each (N, num_maps, ceil(H/s), ceil(W/s)) at the output
+        stride s (8; with ``output_stride=4`` the last stage runs on the features and maps upsampled 2x, and the
+        earlier stages' maps are upsampled 2x too, so every stage is compared with the same targets)."""
         feats = self.features(x)  # (N, F, H/8, W/8)
         out = self._stage(0, feats)  # (N, 22, H/8, W/8)
         outputs = [out]
-        for s in range(1, len(self._stage_layers)):
-            out = self._stage(s, torch.cat([out, feats], dim=1))  # (N, 22 + F, H/8, W/8) -> (N, 22, H/8, W/8)
+        last = len(self._stage_layers) - 1
+        for s in range(1, last + 1):
+            if s == last and self.config.output_stride == 4:
+                feats, out = _up2(feats, x), _up2(out, x)  # (N, F, H/4, W/4), (N, 22, H/4, W/4)
+            out = self._stage(s, torch.cat([out, feats], dim=1))  # (N, 22 + F, h, w) -> (N, 22, h, w)
             outputs.append(out)
+        if self.config.output_stride == 4:
+            outputs[:-1] = [_up2(o, x) for o in outputs[:-1]]  # (N, 22, H/4, W/4)
         return outputs
+
+
+def _up2(maps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """(N, C, h, w) at stride 8 -> (N, C, ceil(H/4), ceil(W/4)) for the input ``x`` (N, 3, H, W): bilinear with
+    half-pixel centres, which keeps the codec's cell-to-pixel convention at the finer stride."""
+    up = F.interpolate(maps, scale_factor=2.0, mode="bilinear", align_corners=False)  # (N, C, 2h, 2w)
+    return up[:, :, : -(-x.shape[2] // 4), : -(-x.shape[3] // 4)]
 
 
 def build_model(cfg: ModelConfig | str) -> CPM:

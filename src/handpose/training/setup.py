@@ -92,6 +92,9 @@ def check_config(cfg: TrainConfig) -> None:
             raise ValueError(f"{name} cannot be negative, got {getattr(cfg, name)}")
     check_model_config(cfg.model, "model settings")
     check_model_config(cfg.dataset, "data settings")
+    if cfg.task == "keypoints" and cfg.dataset.stride != cfg.model.output_stride:
+        raise ValueError(f"the targets' stride ({cfg.dataset.stride}) must equal the model's output stride "
+                         f"({cfg.model.output_stride}); set both with --output-stride")
     if not cfg.lr > 0:
         raise ValueError(f"lr must be positive, got {cfg.lr}")
     if cfg.dataset.input_size != cfg.model.input_size:

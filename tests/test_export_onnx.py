@@ -162,3 +162,15 @@ def test_synthetic_calibration_leaves_no_temporary_files(tmp_path: Path, monkeyp
     crops = calibration_crops("synthetic", 2, DataConfig(input_size=64))
     assert crops.shape == (2, 64, 64, 3) and crops.dtype == np.uint8
     assert list(scratch.iterdir()) == []
+
+
+def test_output_stride_4_exports_with_parity_at_odd_sizes(tmp_path: Path) -> None:
+    """The 2x upsampling's crop to ceil(H/4) must stay exact in the ONNX graph (a negative floor division exported
+    as a truncating one made the graph one cell short at odd widths)."""
+    from dataclasses import replace
+
+    from handpose.model.cpm import preset
+
+    model = build_model(replace(preset("tiny"), output_stride=4)).eval()
+    report = export_onnx(model, tmp_path / "s4.onnx", DataConfig(input_size=64, stride=4))
+    assert report.max_abs_diff < 1e-4 and (1, 3, 52, 43) in report.shapes_checked

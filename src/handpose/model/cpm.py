@@ -204,7 +204,8 @@ def _up2(maps: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """(N, C, h, w) at stride 8 -> (N, C, ceil(H/4), ceil(W/4)) for the input ``x`` (N, 3, H, W): bilinear with
     half-pixel centres, which keeps the codec's cell-to-pixel convention at the finer stride."""
     up = F.interpolate(maps, scale_factor=2.0, mode="bilinear", align_corners=False)  # (N, C, 2h, 2w)
-    return up[:, :, : -(-x.shape[2] // 4), : -(-x.shape[3] // 4)]
+    return up[:, :, : (x.shape[2] + 3) // 4, : (x.shape[3] + 3) // 4]  # ceil without negative floor division,
+    # which an ONNX export would turn into a truncating one
 
 
 def build_model(cfg: ModelConfig | str) -> CPM:

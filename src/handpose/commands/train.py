@@ -38,7 +38,8 @@ _RENAMED: dict[str, tuple[str, str]] = {
     "format": ("", "data_format"), "keep": ("", "keep_checkpoints"), "rotation": ("augment", "rotation_deg"),
     "augment": ("augment", "enabled"),
 }
-_NOT_FIELDS = frozenset({"resume", "preset", "input_size", "output_stride", "no_flip", "task"})  # handled by config_from_args / _apply
+# options handled by config_from_args / _apply themselves
+_NOT_FIELDS = frozenset({"resume", "preset", "input_size", "output_stride", "no_flip", "task"})
 
 
 def _field_of(dest: str) -> tuple[str, str] | None:

@@ -14,6 +14,7 @@ decoded into memory first (decoding is not timed), with the same thread count, s
 machine.
 
 Usage: python benchmarks/bench_video.py [VIDEO] [--frames 100] [--preset lite] [--threads 2] [--detect-every 10]
+       [--mediapipe-python PYTHON] (MediaPipe Hands on the same frames, run by that interpreter, as the reference)
 (VIDEO default: ../shared/realdata/mediapipe_labelled/asl_video/asl_hand.25fps.mp4; skipped with a message when
 absent.)
 """
@@ -65,6 +66,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--detect-every", type=int, default=10)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--mediapipe-python", default=None, metavar="PYTHON", help="an interpreter with mediapipe "
+                        "installed (its own virtual environment): also run MediaPipe Hands on the same frames")
     args = parser.parse_args()
     video = Path(args.video)
     if not video.is_file():
@@ -131,6 +134,11 @@ def main() -> int:
         tracked = fps_of(lambda f, i, t=tracker: t.update(f, i / 25.0), frames)
         print(f"{name:<18} {alone:>21.1f} {every:>19.1f} {tracked:>9.1f}   (detector ran {tracker.detector_runs} "
               f"times in {len(frames) + 3} frames)")
+    if args.mediapipe_python:  # the reference, in the same run, on the same frames of the same video
+        import subprocess
+
+        reference = Path(__file__).with_name("mediapipe_reference.py")
+        subprocess.run([args.mediapipe_python, str(reference), str(video), "--frames", str(args.frames)], check=False)
     print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
     return 0
 

@@ -50,7 +50,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2, help="batch (default 2, as bench_train.py on a CPU)")
     parser.add_argument("--size", type=int, default=92, help="feature-map side (default 92: conv3_x at 368)")
     parser.add_argument("--channels", type=int, default=256, help="input = output channels (default 256)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (make bench --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = min(args.rounds, 3)
     torch.manual_seed(0)
     layers = {name: _layer(dt, cl, args.batch, args.channels, args.size) for name, (dt, cl) in VARIANTS.items()}
     for conv, x in layers.values():  # warm-up: oneDNN builds its primitives on the first pass

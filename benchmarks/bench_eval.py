@@ -36,7 +36,10 @@ def main() -> int:
     parser.add_argument("--image-size", type=int, default=368)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--quick", action="store_true", help="32 hands (make bench --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.count = min(args.count, 32)
     torch.set_num_threads(args.threads)
     root = Path(tempfile.gettempdir()) / f"handpose-bench-eval-{args.count}-{args.image_size}"
     folder = root / "synth1" if (root / "synth1").is_dir() else write_dataset(root, args.count, 1, args.image_size)

@@ -68,7 +68,10 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--mediapipe-python", default=None, metavar="PYTHON", help="an interpreter with mediapipe "
                         "installed (its own virtual environment): also run MediaPipe Hands on the same frames")
+    parser.add_argument("--quick", action="store_true", help="30 frames (make bench --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.frames = min(args.frames, 30)
     video = Path(args.video)
     if not video.is_file():
         print(f"skipped: video not found: {video} (give its path as the first argument)")

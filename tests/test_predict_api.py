@@ -105,6 +105,8 @@ def test_bad_inputs_have_clear_messages(models: tuple[Path, Path], photo: Path, 
         p.predict(bad)
     with pytest.raises(FileNotFoundError, match="image not found: .*missing.jpg"):
         p.predict(tmp_path / "missing.jpg")
+    with pytest.raises(ValueError, match="is a folder, not an image"):  # not "image not found"
+        p.predict(tmp_path)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(ValueError, match="no images .* in folder .*empty"):

@@ -61,12 +61,10 @@ class Track:
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two ``[x, y, w, h]`` boxes."""
-    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return float(inter / union) if union > 0 else 0.0
+    """Intersection over union of two ``[x, y, w, h]`` boxes (the detector's metric, ``detection.metrics``)."""
+    from handpose.detection.metrics import box_iou as pairwise
+
+    return float(pairwise(a, b)[0, 0])
 
 
 def box_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray | None:

@@ -68,3 +68,43 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     mp.setenv("HANDPOSE_CACHE", str(tmp_path_factory.mktemp("handpose-cache")))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def toy_detector(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Any, float, float]:
+    """A small hand detector trained 200 steps (one thread, no augmentation) on 8 toy scenes until it knows them:
+    (model in eval mode, its TrainConfig, its DetectTask, first loss, last loss). For tests of the pipeline around
+    a detector, not of its skill."""
+    import torch
+
+    from handpose.config import DetectorConfig, TrainConfig
+    from handpose.detection.task import DetectTask
+    from handpose.detection.toy_scenes import write_toy_scenes
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        data = write_toy_scenes(tmp_path_factory.mktemp("scenes"), 8, seed=5, width=160, height=120, min_side=14,
+                                max_hands=2)
+        cfg = TrainConfig(data=str(data), task="detect", batch_size=8, detector=DetectorConfig(
+            width=0.25, backbone_repeats=1, neck_channels=32, head_channels=32, input_size=128))
+        cfg.dataset.val_fraction = 0.0
+        cfg.dataset.augment.enabled = False
+        task = DetectTask()
+        train_set, held_out, cfg = task.prepare_data(cfg, None)
+        assert held_out == [] and len(train_set) == 8
+        model = task.build_model(cfg)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+        batch = {k: torch.stack([train_set[i][k] for i in range(len(train_set))]) for k in train_set[0]}
+        losses = []
+        for _ in range(200):
+            total, parts = task.loss(model(batch["image"]), batch)
+            assert len(parts) == len(task.loss_names)
+            losses.append(float(total.detach()))
+            optimizer.zero_grad()
+            total.backward()
+            optimizer.step()
+        return model.eval(), cfg, task, losses[0], losses[-1]
+    finally:
+        torch.set_num_threads(before)

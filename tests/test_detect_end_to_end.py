@@ -11,48 +11,22 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.config import DetectorConfig, TrainConfig
+from handpose.config import TrainConfig
 from handpose.detection.detector import HandDetector
 from handpose.detection.evaluate import format_detection_report, run_detection_eval
 from handpose.detection.metrics import box_iou
 from handpose.detection.task import DetectTask
-from handpose.detection.toy_scenes import write_toy_scenes
 from handpose.model import artifact
 
-pytestmark = pytest.mark.slow  # trains for ~10 s on one CPU thread
+pytestmark = pytest.mark.slow  # the shared toy detector trains for ~9 s on one CPU thread
 
-STEPS = 200
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.nn.Module, TrainConfig, DetectTask]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        data = write_toy_scenes(tmp_path_factory.mktemp("scenes"), 8, seed=5, width=160, height=120, min_side=14,
-                                max_hands=2)
-        cfg = TrainConfig(data=str(data), task="detect", batch_size=8, detector=DetectorConfig(
-            width=0.25, backbone_repeats=1, neck_channels=32, head_channels=32, input_size=128))
-        cfg.dataset.val_fraction = 0.0
-        cfg.dataset.augment.enabled = False  # memorise the eight scenes: the test is of the pipeline, not of skill
-        task = DetectTask()
-        train_set, held_out, cfg = task.prepare_data(cfg, None)
-        assert held_out == [] and len(train_set) == 8
-        model = task.build_model(cfg)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-        batch = {k: torch.stack([train_set[i][k] for i in range(len(train_set))]) for k in train_set[0]}
-        first = None
-        for _ in range(STEPS):
-            total, parts = task.loss(model(batch["image"]), batch)
-            first = float(total.detach()) if first is None else first
-            optimizer.zero_grad()
-            total.backward()
-            optimizer.step()
-        assert len(parts) == len(task.loss_names) and float(total.detach()) < 0.1 * first
-        return model.eval(), cfg, task
-    finally:
-        torch.set_num_threads(before)
+def trained(toy_detector: tuple) -> tuple[torch.nn.Module, TrainConfig, DetectTask]:
+    model, cfg, task, first, last = toy_detector  # conftest: 200 steps on 8 toy scenes
+    assert last < 0.1 * first
+    return model, cfg, task
 
 
 def test_a_briefly_trained_detector_finds_the_known_boxes(trained) -> None:

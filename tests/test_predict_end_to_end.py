@@ -1,4 +1,4 @@
-"""End to end: a small detector trained briefly on toy scenes (as ``test_detect_end_to_end.py`` trains it) in
+"""End to end: a small detector trained briefly on toy scenes (conftest's ``toy_detector``) in
 front of a keypoint network finds the known hands of each scene through ``Predictor.predict`` (no box: a list of
 hands), with their sides; a scene without hands gives an empty list."""
 
@@ -7,35 +7,18 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from handpose.config import DataConfig, DetectorConfig, TrainConfig
+from handpose.config import DataConfig
 from handpose.detection.detector import HandDetector
 from handpose.detection.metrics import box_iou
-from handpose.detection.task import DetectTask
-from handpose.detection.toy_scenes import write_toy_scenes
 from handpose.inference.predictor import Predictor
 
-pytestmark = pytest.mark.slow  # trains for ~10 s on one CPU thread
+pytestmark = pytest.mark.slow  # the shared toy detector trains for ~9 s on one CPU thread
 
 
-def test_known_hands_are_found_end_to_end(tmp_path, tiny_cpm, one_torch_thread) -> None:
-    torch.manual_seed(0)
-    data = write_toy_scenes(tmp_path / "scenes", 8, seed=5, width=160, height=120, min_side=14, max_hands=2)
-    cfg = TrainConfig(data=str(data), task="detect", batch_size=8, detector=DetectorConfig(
-        width=0.25, backbone_repeats=1, neck_channels=32, head_channels=32, input_size=128))
-    cfg.dataset.val_fraction = 0.0
-    cfg.dataset.augment.enabled = False  # memorise the eight scenes: the test is of the pipeline, not of skill
-    task = DetectTask()
-    train_set, _, cfg = task.prepare_data(cfg, None)
-    model = task.build_model(cfg)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    batch = {k: torch.stack([train_set[i][k] for i in range(len(train_set))]) for k in train_set[0]}
-    for _ in range(200):
-        total, _ = task.loss(model(batch["image"]), batch)
-        optimizer.zero_grad()
-        total.backward()
-        optimizer.step()
+def test_known_hands_are_found_end_to_end(toy_detector, tiny_cpm, one_torch_thread) -> None:
+    model, cfg, task, _, _ = toy_detector  # conftest: 200 steps on 8 toy scenes
+    train_set = task.prepare_data(cfg, None)[0]
     detector = HandDetector.from_model(model.eval(), threshold=0.3)
     predictor = Predictor.from_model(tiny_cpm(1), DataConfig(input_size=64, mirror_left=True), detector=detector)
     found = empty = 0

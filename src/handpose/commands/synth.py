@@ -36,6 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folder", default=None, help="sub-folder name (default synth1, or scenes with --scenes)")
     parser.add_argument("--renderer", default="auto", choices=("auto", "gl", "fallback"),
                         help="auto (GL where possible, default), gl (fail without GL) or fallback (capsules)")
+    parser.add_argument("--ablate", default="", metavar="PARTS",
+                        help="take parts of the GL renderer's realism away, to measure what each adds: a comma list "
+                        "of lighting, backgrounds, pose-prior (one-hand images only; default none)")
     parser.add_argument("--scenes", action="store_true", help="full detection scenes with a COCO json")
     parser.add_argument("--scene-size", type=_scene_size, default=(640, 480), metavar="WxH",
                         help="scene image size (default 640x480)")
@@ -44,6 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from handpose.synth.ablation import parse_ablate
+
+    ablate = parse_ablate(args.ablate)
+    if args.scenes and ablate:
+        raise ValueError("--ablate applies to one-hand images; leave it out with --scenes")
     if args.scenes:
         from handpose.synth.scenes import write_scenes
 
@@ -54,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         from handpose.synth import write_dataset
 
         folder = write_dataset(args.out, args.count, args.seed, size=args.size, workers=args.workers,
-                               folder=args.folder or "synth1", renderer=args.renderer, overwrite=args.overwrite)
+                               folder=args.folder or "synth1", renderer=args.renderer, overwrite=args.overwrite,
+                               ablate=ablate)
     print(folder)
     return 0

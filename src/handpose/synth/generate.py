@@ -183,7 +183,7 @@ MAX_ATTEMPTS = 8
 
 
 def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, factor: int | None = None,
-                  renderer: str = "auto") -> SynthSample:
+                  renderer: str = "auto", ablate: tuple[str, ...] = ()) -> SynthSample:
     """Render sample ``index`` of the dataset with ``seed`` in memory.
 
     ``renderer``: 'gl' (the skinned mesh through OpenGL, ``gl_sample``), 'fallback' (the capsule renderer below)
@@ -191,14 +191,17 @@ def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, f
     grey background and no occluders, blur or noise (for tests that compare the labels with the picture).
     ``factor`` (fallback only): image pixels per rendering pixel; by default 2, or 3 for a hand spanning more than
     half the image (it has pixels to spare). A hand with no visible keypoint is drawn again (``streams`` of the
-    next attempt), so every sample has at least one.
+    next attempt), so every sample has at least one. ``ablate`` (GL only): parts of the realism taken away
+    (``synth.ablation``).
     """
     from handpose.synth.gl_context import resolve_renderer
 
     if resolve_renderer(renderer) == "gl":
         from handpose.synth.gl_sample import render_gl_sample
 
-        return render_gl_sample(seed, index, size, plain)
+        return render_gl_sample(seed, index, size, plain, ablate)
+    if ablate:
+        raise ValueError(f"--ablate {','.join(ablate)} needs the GL renderer; the capsule renderer has no such parts")
     for attempt in range(MAX_ATTEMPTS):
         sample = _capsule_sample(seed, index, size, plain, factor, attempt)
         if np.any(sample.hand_pts[:, 2] > 0):

@@ -15,11 +15,12 @@ import cv2
 import numpy as np
 
 from handpose.synth import gl_scene
+from handpose.synth.ablation import headlight
 from handpose.synth.camera import PALM_VIEW
 from handpose.synth.generate import SynthSample, _fraction
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
-from handpose.synth.photos import sample_background
+from handpose.synth.photos import plain_background, sample_background
 from handpose.synth.pose_prior import sample_view
 from handpose.synth.scene import camera_effects, occluders
 from handpose.synth.view import View, hand_id
@@ -48,11 +49,12 @@ def _second_hand(rng: np.random.Generator, H: np.ndarray, look_rng: np.random.Ge
     return gl_scene.instance(other, H2, bool(rng.random() < 0.5), look_rng)
 
 
-def _attempt(seed: int, index: int, size: int, plain: bool, attempt: int) -> SynthSample:
+def _attempt(seed: int, index: int, size: int, plain: bool, attempt: int, ablate: tuple[str, ...] = ()
+             ) -> SynthSample:
     hand_rng, look_rng, bg_rng, occ_rng, fx_rng = _streams(seed, index, attempt)
     safe = attempt == MAX_ATTEMPTS - 1
     is_left = bool(hand_rng.random() < 0.5)
-    hand = gl_scene.sample_hand(hand_rng, "open" if safe else None)
+    hand = gl_scene.sample_hand(hand_rng, "open" if safe else None, uniform="pose-prior" in ablate)
     rotation = PALM_VIEW if safe else sample_view(hand_rng)[0]
     fraction = 0.5 if safe else _fraction(hand_rng)
     H, camera = gl_scene.hand_to_camera(hand, rotation, size, hand_rng, fraction)
@@ -70,11 +72,13 @@ def _attempt(seed: int, index: int, size: int, plain: bool, attempt: int) -> Syn
     back = np.array(first.look.skin_back) ** (1 / 2.2) * 255.0
     if plain or safe:
         canvas = np.full((size, size, 3), 128, np.uint8)
+    elif "backgrounds" in ablate:
+        canvas = plain_background(bg_rng, size, size)
     else:
         centre = xy.mean(0)
         canvas, _ = sample_background(bg_rng, size, size, back[::-1], (float(centre[0]), float(centre[1])))
-    view = View(camera=camera, size=(size, size), hands=hands, objects=objects,
-                lighting=sample_lighting(look_rng, canvas))
+    lighting = headlight() if "lighting" in ablate else sample_lighting(look_rng, canvas)
+    view = View(camera=camera, size=(size, size), hands=hands, objects=objects, lighting=lighting)
     rgba, ids, depth = get_renderer().render(view)
     image = gl_scene.composite(canvas, rgba)
     pts = gl_scene.keypoints(first, camera, ids, depth, 0)
@@ -101,10 +105,12 @@ def _attempt(seed: int, index: int, size: int, plain: bool, attempt: int) -> Syn
                        jpeg_quality=quality)
 
 
-def render_gl_sample(seed: int, index: int, size: int = 368, plain: bool = False) -> SynthSample:
-    """Render sample ``index`` of the dataset with ``seed`` on the GL path (see the module docstring)."""
+def render_gl_sample(seed: int, index: int, size: int = 368, plain: bool = False, ablate: tuple[str, ...] = ()
+                     ) -> SynthSample:
+    """Render sample ``index`` of the dataset with ``seed`` on the GL path (see the module docstring); ``ablate``:
+    parts of the realism taken away (``synth.ablation``)."""
     for attempt in range(MAX_ATTEMPTS):
-        sample = _attempt(seed, index, size, plain, attempt)
+        sample = _attempt(seed, index, size, plain, attempt, ablate)
         if np.any(sample.hand_pts[:, 2] > 0):
             return sample
     raise RuntimeError(f"synthetic sample {index}: no visible keypoint after {MAX_ATTEMPTS} attempts")

@@ -35,9 +35,12 @@ class PosedHand:
     held: pose_prior.HeldObject | None
 
 
-def sample_hand(rng: np.random.Generator, shape_name: str | None = None) -> PosedHand:
-    """A random hand from the pose prior (or the named shape, without noise)."""
+def sample_hand(rng: np.random.Generator, shape_name: str | None = None, uniform: bool = False) -> PosedHand:
+    """A random hand from the pose prior (or the named shape, without noise; ``uniform``: joint angles uniform
+    within their limits instead of the prior, and no held object)."""
     shape = kin.sample_shape(rng)
+    if uniform and shape_name is None:
+        return PosedHand(shape=shape, model=kin.build_hand(shape, kin.sample_pose(rng)), name="uniform", held=None)
     if shape_name is None:
         pose, name = pose_prior.sample_pose(rng)
     else:

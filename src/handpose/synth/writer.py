@@ -28,23 +28,28 @@ LOG = logging.getLogger(__name__)
 _CHUNK = 64  # samples per task handed to a worker
 
 
-def encode_sample(sample: SynthSample, seed: int, index: int, renderer: str = "fallback") -> tuple[bytes, str]:
-    """(JPEG bytes, json text) of one sample (``renderer``: the one that drew it, 'gl' or 'fallback')."""
+def encode_sample(sample: SynthSample, seed: int, index: int, renderer: str = "fallback",
+                  ablate: tuple[str, ...] = ()) -> tuple[bytes, str]:
+    """(JPEG bytes, json text) of one sample (``renderer``: the one that drew it, 'gl' or 'fallback'; ``ablate``
+    recorded when not empty)."""
     ok, jpg = cv2.imencode(".jpg", sample.image, [cv2.IMWRITE_JPEG_QUALITY, sample.jpeg_quality])
     if not ok:
         raise RuntimeError(f"JPEG encoding failed for synthetic sample {index}")
     pts = [[round(float(x), 3), round(float(y), 3), float(v)] for x, y, v in sample.hand_pts]
     doc = {"hand_pts": pts, "is_left": int(sample.is_left), "seed": seed, "index": index,
            "synth_version": SYNTH_VERSION, "renderer": renderer}
+    if ablate:
+        doc["ablate"] = list(ablate)
     return jpg.tobytes(), json.dumps(doc)
 
 
-def _write_range(folder: Path, seed: int, size: int, start: int, stop: int, renderer: str) -> int:
+def _write_range(folder: Path, seed: int, size: int, start: int, stop: int, renderer: str,
+                 ablate: tuple[str, ...] = ()) -> int:
     """Render and write samples [start, stop) into ``folder``; returns the number of visible keypoints written."""
     visible = 0
     for i in range(start, stop):
-        sample = render_sample(seed, i, size, renderer=renderer)
-        jpg, text = encode_sample(sample, seed, i, renderer)
+        sample = render_sample(seed, i, size, renderer=renderer, ablate=ablate)
+        jpg, text = encode_sample(sample, seed, i, renderer, ablate)
         (folder / f"{i:08d}.jpg").write_bytes(jpg)
         (folder / f"{i:08d}.json").write_text(text)
         visible += int(np.count_nonzero(sample.hand_pts[:, 2] > 0))
@@ -70,33 +75,39 @@ def worker_init() -> None:
     cv2.setNumThreads(1)
 
 
-def _write_task(task: tuple[str, int, int, int, int, str]) -> int:
-    folder, seed, size, start, stop, renderer = task
-    return _write_range(Path(folder), seed, size, start, stop, renderer)
+def _write_task(task: tuple[str, int, int, int, int, str, tuple[str, ...]]) -> int:
+    folder, seed, size, start, stop, renderer, ablate = task
+    return _write_range(Path(folder), seed, size, start, stop, renderer, ablate)
 
 
 def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: int = 1, folder: str = "synth1",
-                  renderer: str = "auto", overwrite: bool = False) -> Path:
+                  renderer: str = "auto", overwrite: bool = False, ablate: tuple[str, ...] = ()) -> Path:
     """Render ``count`` labelled hands into ``out/folder`` and return that folder.
 
     ``workers`` > 1 renders in that many spawned processes (at most the CPU count); the files do not depend on it.
     ``renderer``: 'auto', 'gl' or 'fallback' (``gl_context.resolve_renderer``). A folder holding files handpose
-    did not write is refused unless ``overwrite``.
+    did not write is refused unless ``overwrite``. ``ablate``: parts of the GL renderer's realism taken away
+    (``synth.ablation``), recorded in the manifest and every json.
     """
     if not folder or Path(folder).name != folder:
         raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
     target = Path(out) / folder
     workers = check_request(count, (size, size), workers, seed, target)
     used = resolve_renderer(renderer)
+    if ablate and used != "gl":
+        raise ValueError(f"--ablate {','.join(ablate)} needs the GL renderer, and this render would use the capsule "
+                         "renderer (no GL context here, or --renderer fallback)")
     own = prepare_folder(target, overwrite)
     info = {"kind": "crops", "seed": seed, "count": count, "size": size, "renderer": used,
             "renderer_version": RENDERER_VERSION}
+    if ablate:
+        info["ablate"] = list(ablate)
     if own:
         write_manifest(target, {**info, "complete": False})
     t0 = time.perf_counter()
-    tasks = [(str(target), seed, size, s, min(s + _CHUNK, count), used) for s in range(0, count, _CHUNK)]
+    tasks = [(str(target), seed, size, s, min(s + _CHUNK, count), used, ablate) for s in range(0, count, _CHUNK)]
     if workers == 1 or len(tasks) <= 1:
-        visible = sum(_write_range(target, seed, size, s, e, used) for _, _, _, s, e, _ in tasks)
+        visible = sum(_write_task(t) for t in tasks)
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(min(workers, len(tasks)), initializer=worker_init) as pool:

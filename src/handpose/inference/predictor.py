@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
+SIDE_MARGIN = 0.1  # a detector's left-hand probability within this of 0.5 is a guess: the keypoint network decides
+
 
 @dataclass
 class Prediction:
@@ -108,6 +110,11 @@ class Predictor:
 
     ``detector`` (a ``detection.HandDetector`` or anything with ``detect(image_bgr) -> [Detection]``) finds the
     hands when no box is given; without one the whole image is taken as one hand. See :meth:`predict`.
+
+    A found hand's side (left or right) is the detector's call when its left-hand probability is at least
+    ``side_margin`` from 0.5. Otherwise, for a keypoint model trained with left hands mirrored, the keypoint network
+    decides: it runs on the crop both ways and the side whose keypoints score higher (mean peak) is kept, with
+    those keypoints (0 turns this off).
     """
 
     backend: Backend
@@ -115,6 +122,7 @@ class Predictor:
     flip_test: bool = False
     name: str = ""
     detector: Detector | None = None
+    side_margin: float = SIDE_MARGIN
 
     def __post_init__(self) -> None:
         # a backend with a fixed input size (an ONNX file exported with a static shape) says early, with a clear
@@ -160,6 +168,7 @@ class Predictor:
         mirror_left: bool | None = None,
         detector: str | Path | Detector | None = None,
         detector_threshold: float | None = None,
+        side_margin: float = SIDE_MARGIN,
     ) -> Predictor:
         """Load ``.safetensors`` / ``.pt`` weights (PyTorch on ``device``) or a handpose ``.onnx`` (onnxruntime, CPU).
 
@@ -167,6 +176,7 @@ class Predictor:
         training stored them, else from the model config; ``box_padding`` / ``mirror_left`` override them.
         ``detector``: a hand detector's weights file (loaded on ``device``, hands kept from ``detector_threshold``,
         default the detector's own), or a detector object; None: no detection (whole image without a box).
+        ``side_margin``: see the class docstring.
         Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
         a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
         """
@@ -195,7 +205,7 @@ class Predictor:
 
             detector = HandDetector.from_file(detector, threshold=detector_threshold, device=device)
         return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}",
-                   detector)
+                   detector, float(side_margin))
 
     def with_options(self, flip_test: bool | None = None, scales: Sequence[float] | None = None) -> Predictor:
         """The same network with other test-time options."""
@@ -246,19 +256,47 @@ class Predictor:
 
     def predict_detections(self, image_bgr: np.ndarray, detections: Sequence[Any],
                            keep_maps: bool = False) -> list[Prediction]:
-        """Keypoints of detected hands (``Detection``: box xywh, score, is_left, left_score) in one batch; a box
-        that lies off the image is left out."""
-        kept, prepared = [], []
+        """Keypoints of detected hands (``Detection``: box xywh, score, is_left, left_score) in one batch, each
+        with its side settled (see the class docstring); a box that lies off the image is left out."""
+        return [pred for _, pred in self._settle(image_bgr, detections, keep_maps)]
+
+    def sides_of(self, image_bgr: np.ndarray, detections: Sequence[Any]) -> list[bool]:
+        """Whether each detection is a left hand: the detector's call, or the keypoint network's where the
+        detector is unsure (see the class docstring); a box off the image keeps the detector's call."""
+        settled = {id(det): pred.is_left for det, pred in self._settle(image_bgr, detections, False)}
+        return [settled.get(id(det), bool(det.is_left)) for det in detections]
+
+    def _unsure(self, det: Any) -> bool:
+        """The detector's side is a guess and the keypoint network can tell (it was trained on mirrored lefts)."""
+        return bool(self.spec.mirror_left) and abs(float(det.left_score) - 0.5) < self.side_margin
+
+    def _settle(self, image_bgr: np.ndarray, detections: Sequence[Any], keep_maps: bool
+                ) -> list[tuple[Any, Prediction]]:
+        """(detection, its keypoints with score and side set) for each detection whose box lies on the image,
+        in one network batch: one crop per sure detection, both mirrors of an unsure one."""
+        kept: list[tuple[Any, bool]] = []
+        prepared: list[Prepared] = []
         for det in detections:
             box = clip_box(np.asarray(det.box, np.float64), image_bgr.shape[:2])
             if box is None:
                 continue
-            kept.append(det)
-            prepared.append(self.spec.prepare(image_bgr, box, bool(det.is_left)))
+            unsure = self._unsure(det)
+            kept.append((det, unsure))
+            prepared.append(self.spec.prepare(image_bgr, box, False if unsure else bool(det.is_left)))
+            if unsure:
+                prepared.append(self.spec.prepare(image_bgr, box, True))
         preds = self.predict_prepared(prepared, keep_maps=keep_maps)
-        for pred, det in zip(preds, kept):
-            pred.score, pred.is_left, pred.left_score = float(det.score), bool(det.is_left), float(det.left_score)
-        return preds
+        out, i = [], 0
+        for det, unsure in kept:
+            if unsure:
+                right, left = preds[i], preds[i + 1]
+                is_left = float(np.mean(left.scores)) > float(np.mean(right.scores))
+                pred, i = (left if is_left else right), i + 2
+            else:
+                pred, is_left, i = preds[i], bool(det.is_left), i + 1
+            pred.score, pred.is_left, pred.left_score = float(det.score), is_left, float(det.left_score)
+            out.append((det, pred))
+        return out
 
     def predict_batch(
         self,

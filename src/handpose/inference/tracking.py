@@ -109,11 +109,12 @@ class HandTracker:
         of the tracks it found."""
         assert self.predictor.detector is not None
         detections = self.predictor.detector.detect(frame)
+        sides = self.predictor.sides_of(frame, detections)  # the keypoint network settles the unsure ones
         self.detector_runs += 1
         self._since_detect = 0
         free = list(range(len(self.tracks)))
         found: set[int] = set()
-        for det in detections:
+        for det, is_left in zip(detections, sides):
             box = clip_box(np.asarray(det.box, np.float64), frame.shape[:2])
             if box is None:
                 continue
@@ -121,11 +122,11 @@ class HandTracker:
             best = int(np.argmax(ious)) if ious else -1
             if best >= 0 and ious[best] >= self.config.match_iou:
                 track = self.tracks[free.pop(best)]
-                track.box, track.is_left = box, bool(det.is_left)
+                track.box, track.is_left = box, is_left
                 track.score, track.left_score = float(det.score), float(det.left_score)
                 found.add(track.id)
             elif len(self.tracks) < self.config.max_hands:
-                self.tracks.append(self._new_track(box, det.is_left, float(det.score), float(det.left_score)))
+                self.tracks.append(self._new_track(box, is_left, float(det.score), float(det.left_score)))
                 found.add(self.tracks[-1].id)
         return found
 

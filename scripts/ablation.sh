@@ -7,12 +7,13 @@
 #   REAL_DATA=my_photos scripts/ablation.sh runs/ablation     # about 6 minutes a variant on 2 cores
 #
 # Settings (environment): VARIANTS (default "full lighting backgrounds pose-prior"), COUNT (training renders,
-# default 8000), STEPS (default 3700, the demo's budget on 2 cores), WORKERS, REAL_DATA, HANDPOSE (the command).
+# default 8000), STEPS (default 3700, the demo's budget on 2 cores), SEED (of the training renders and of the
+# training, default 0), WORKERS, REAL_DATA, HANDPOSE (the command).
 set -euo pipefail
 OUT=${1:?usage: scripts/ablation.sh OUT}
 read -r -a HP <<< "${HANDPOSE:-handpose}"
 read -r -a VARIANTS <<< "${VARIANTS:-full lighting backgrounds pose-prior}"
-COUNT=${COUNT:-8000}; STEPS=${STEPS:-3700}; W=${WORKERS:-2}
+COUNT=${COUNT:-8000}; STEPS=${STEPS:-3700}; W=${WORKERS:-2}; SEED=${SEED:-0}
 mkdir -p "$OUT"
 
 once() {  # once MARKER COMMAND...: run COMMAND unless OUT/MARKER.done exists, then leave it
@@ -23,10 +24,10 @@ once() {  # once MARKER COMMAND...: run COMMAND unless OUT/MARKER.done exists, t
 once test "${HP[@]}" synth --out "$OUT/test" --count 1000 --size 256 --seed 1000003 --workers "$W" --overwrite
 for v in "${VARIANTS[@]}"; do
   ablate=$v; [ "$v" = full ] && ablate=""
-  once "data_$v" "${HP[@]}" synth --out "$OUT/data_$v" --count "$COUNT" --size 256 --seed 0 --workers "$W" \
+  once "data_$v" "${HP[@]}" synth --out "$OUT/data_$v" --count "$COUNT" --size 256 --seed "$SEED" --workers "$W" \
     --ablate "$ablate" --overwrite
   once "train_$v" "${HP[@]}" train --data "$OUT/data_$v" --preset lite --out "$OUT/train_$v" --max-steps "$STEPS" \
-    --val-limit 100 --workers 1 --overwrite
+    --val-limit 100 --workers 1 --seed "$SEED" --overwrite
   once "eval_$v" "${HP[@]}" eval --weights "$OUT/train_$v/best.safetensors" --data "$OUT/test" --split all \
     --out "$OUT/eval_$v"
   if [ -n "${REAL_DATA:-}" ]; then

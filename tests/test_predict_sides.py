@@ -1,5 +1,6 @@
 """A found hand's side: the detector's call when it is sure, else the keypoint network's mirror test (the crop run
-both ways, the more confident kept), checked with the shipped keypoint model on the checked-in renders."""
+both ways, the more confident kept), in still images and in tracking, checked with the shipped keypoint model on the
+checked-in renders."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from handpose.data.crop import sample_box
 from handpose.data.formats import load_splits
 from handpose.detection.detector import Detection
 from handpose.inference.predictor import Predictor
+from handpose.inference.tracking import HandTracker
 
 HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
 
@@ -48,11 +50,13 @@ def test_an_unsure_detector_leaves_the_side_to_the_keypoint_network(hands: list,
         as_right = predictor.predict(img, box=box, is_left=False)
         as_left = predictor.predict(img, box=box, is_left=True)
         guess = Detection(box, 0.7, not s.is_left, 0.5)  # a coin toss, here always the wrong side
-        hand = replace(predictor, detector=BoxesDetector([guess])).predict(img)[0]
+        with_guess = replace(predictor, detector=BoxesDetector([guess]))
+        hand = with_guess.predict(img)[0]
         want_left = float(as_left.scores.mean()) > float(as_right.scores.mean())
         assert hand.is_left == want_left and hand.left_score == 0.5 and hand.score == 0.7
         np.testing.assert_allclose(hand.keypoints, (as_left if want_left else as_right).keypoints, atol=1e-4)
-        assert predictor.sides_of(img, [guess]) == [want_left]
+        tracked = HandTracker(with_guess).update(img, 0.0)  # a video's first frame: the tracker settles it too
+        assert len(tracked) == 1 and tracked[0].is_left == want_left
         right_answers += int(hand.is_left == bool(s.is_left))
     assert right_answers > len(hands) / 2  # the wrong guess was corrected on most hands (a coin: half)
 

@@ -260,14 +260,9 @@ class Predictor:
         with its side settled (see the class docstring); a box that lies off the image is left out."""
         return [pred for _, pred in self._settle(image_bgr, detections, keep_maps)]
 
-    def sides_of(self, image_bgr: np.ndarray, detections: Sequence[Any]) -> list[bool]:
-        """Whether each detection is a left hand: the detector's call, or the keypoint network's where the
-        detector is unsure (see the class docstring); a box off the image keeps the detector's call."""
-        settled = {id(det): pred.is_left for det, pred in self._settle(image_bgr, detections, False)}
-        return [settled.get(id(det), bool(det.is_left)) for det in detections]
-
-    def _unsure(self, det: Any) -> bool:
-        """The detector's side is a guess and the keypoint network can tell (it was trained on mirrored lefts)."""
+    def side_unsure(self, det: Any) -> bool:
+        """The detector's side is a guess and the keypoint network can tell (it was trained on mirrored lefts):
+        the side is then settled by running the crop both ways (:func:`second_is_more_confident`)."""
         return bool(self.spec.mirror_left) and abs(float(det.left_score) - 0.5) < self.side_margin
 
     def _settle(self, image_bgr: np.ndarray, detections: Sequence[Any], keep_maps: bool
@@ -280,7 +275,7 @@ class Predictor:
             box = clip_box(np.asarray(det.box, np.float64), image_bgr.shape[:2])
             if box is None:
                 continue
-            unsure = self._unsure(det)
+            unsure = self.side_unsure(det)
             kept.append((det, unsure))
             prepared.append(self.spec.prepare(image_bgr, box, False if unsure else bool(det.is_left)))
             if unsure:
@@ -290,7 +285,7 @@ class Predictor:
         for det, unsure in kept:
             if unsure:
                 right, left = preds[i], preds[i + 1]
-                is_left = float(np.mean(left.scores)) > float(np.mean(right.scores))
+                is_left = second_is_more_confident(right, left)
                 pred, i = (left if is_left else right), i + 2
             else:
                 pred, is_left, i = preds[i], bool(det.is_left), i + 1
@@ -359,6 +354,11 @@ class Predictor:
                 )
             )
         return results
+
+
+def second_is_more_confident(first: Prediction, second: Prediction) -> bool:
+    """Whether ``second`` (the same hand's crop, mirrored the other way) scores higher: mean keypoint peak."""
+    return float(np.mean(second.scores)) > float(np.mean(first.scores))
 
 
 def _pad_to_stride(x: np.ndarray, stride: int) -> np.ndarray:

@@ -5,9 +5,12 @@ whenever no hand is tracked; detections are matched to tracks by box overlap (a 
 and side, an unmatched detection starts a track). Between detections each track's box is the box of its
 keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through the keypoint network
 in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, and when every track
-is lost on a frame without detection the detector runs again on that same frame. Two tracks that come to cover
-the same hand are merged (the better one kept). The keypoints returned are smoothed per track (One-Euro,
-``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing never adds lag to tracking.
+is lost on a frame without detection the detector runs again on that same frame. A detection whose side the
+detector cannot tell (``Predictor.side_unsure``) gets its side from that frame's keypoint run: both mirrors of its
+crop, the more confident kept, so the side costs one extra crop once per detection, not another pass. Two tracks
+that come to cover the same hand are merged (the better one kept). The keypoints returned are smoothed per track
+(One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing never adds lag
+to tracking.
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -58,6 +61,7 @@ class Track:
     left_score: float | None
     filter: OneEuroFilter
     quality: float = 0.0  # mean keypoint score in the last frame
+    side_known: bool = True  # False: the detector was unsure; the next keypoint run settles it (both mirrors)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,24 +113,25 @@ class HandTracker:
         of the tracks it found."""
         assert self.predictor.detector is not None
         detections = self.predictor.detector.detect(frame)
-        sides = self.predictor.sides_of(frame, detections)  # the keypoint network settles the unsure ones
         self.detector_runs += 1
         self._since_detect = 0
         free = list(range(len(self.tracks)))
         found: set[int] = set()
-        for det, is_left in zip(detections, sides):
+        for det in detections:
             box = clip_box(np.asarray(det.box, np.float64), frame.shape[:2])
+            sure = not self.predictor.side_unsure(det)
             if box is None:
                 continue
             ious = [box_iou(box, self.tracks[i].box) for i in free]
             best = int(np.argmax(ious)) if ious else -1
             if best >= 0 and ious[best] >= self.config.match_iou:
                 track = self.tracks[free.pop(best)]
-                track.box, track.is_left = box, is_left
+                track.box, track.is_left, track.side_known = box, bool(det.is_left), sure
                 track.score, track.left_score = float(det.score), float(det.left_score)
                 found.add(track.id)
             elif len(self.tracks) < self.config.max_hands:
-                self.tracks.append(self._new_track(box, is_left, float(det.score), float(det.left_score)))
+                self.tracks.append(self._new_track(box, det.is_left, float(det.score), float(det.left_score)))
+                self.tracks[-1].side_known = sure
                 found.add(self.tracks[-1].id)
         return found
 
@@ -136,19 +141,42 @@ class HandTracker:
         box = self.start_box if self.start_box is not None else np.array([0.0, 0.0, w, h])
         self.tracks = [self._new_track(box, self.start_is_left, None, None)]
 
+    def _keypoints(self, frame: np.ndarray) -> tuple[list[Track], list[Prediction]]:
+        """The tracks whose box lies on the frame and their keypoints, in one batch; a track whose side is not
+        settled runs both mirrors and keeps the more confident (its side settled from then on)."""
+        from handpose.inference.predictor import second_is_more_confident
+
+        spec = self.predictor.spec
+        kept: list[Track] = []
+        prepared: list[Any] = []
+        for track in self.tracks:
+            box = clip_box(track.box, frame.shape[:2])
+            if box is None:
+                continue
+            kept.append(track)
+            prepared.append(spec.prepare(frame, box, track.is_left))
+            if not track.side_known:
+                prepared.append(spec.prepare(frame, box, not track.is_left))
+        out = self.predictor.predict_prepared(prepared)
+        preds, i = [], 0
+        for track in kept:
+            pred, i = out[i], i + 1
+            if not track.side_known:
+                other, i = out[i], i + 1
+                if second_is_more_confident(pred, other):
+                    pred, track.is_left = other, not track.is_left
+                track.side_known = True
+            preds.append(pred)
+        return kept, preds
+
     def _run(self, frame: np.ndarray, t: float, fresh: frozenset[int] | set[int] = frozenset()) -> list[Prediction]:
         """Keypoints of every track in one batch; lost tracks dropped, boxes moved to the keypoints. A hand the
         detector found on this frame (its track id in ``fresh``) is reported even when its keypoints score too
         low to follow it (the detector's word that a hand is there), but not tracked further."""
-        kept: list[tuple[Track, Any]] = []
-        for track in self.tracks:
-            box = clip_box(track.box, frame.shape[:2])
-            if box is not None:
-                kept.append((track, self.predictor.spec.prepare(frame, box, track.is_left)))
-        preds = self.predictor.predict_prepared([p for _, p in kept])
+        kept, preds = self._keypoints(frame)
         alive: list[tuple[Track, Prediction]] = []
         reported: list[tuple[Track, Prediction]] = []  # shown this frame, not followed
-        for (track, _), pred in zip(kept, preds):
+        for track, pred in zip(kept, preds):
             track.quality = float(np.mean(pred.scores))
             nxt = box_from_keypoints(pred.keypoints, pred.scores, self.config.box_score)
             if track.quality < self.config.min_keypoint_score or nxt is None:

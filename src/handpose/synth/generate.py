@@ -41,6 +41,15 @@ class SynthSample:
     occluder_mask: np.ndarray  # (S, S) bool: an object in front of everything (2D occluders and 3D objects)
     jpeg_quality: int
 
+    def mirrored(self) -> SynthSample:
+        """The mirror image, labels and masks mirrored with it (x -> S - 1 - x): how a left hand is made from a
+        right one (both renderers draw right hands)."""
+        pts = self.hand_pts.copy()
+        pts[:, 0] = self.image.shape[1] - 1 - pts[:, 0]
+        return SynthSample(image=cv2.flip(self.image, 1), hand_pts=pts, is_left=not self.is_left,
+                           hand_mask=self.hand_mask[:, ::-1].copy(), occluder_mask=self.occluder_mask[:, ::-1].copy(),
+                           jpeg_quality=self.jpeg_quality)
+
 
 @dataclass
 class HandScene:
@@ -243,10 +252,6 @@ def _capsule_sample(seed: int, index: int, size: int, plain: bool, factor: int |
         pts[flat[xi[:, 1], xi[:, 0]], 2] = 0.0
     image = canvas if plain else camera_effects(fx_rng, canvas)
     quality = int(fx_rng.integers(60, 96))
-    if is_left:
-        image = cv2.flip(image, 1)
-        hand_mask = hand_mask[:, ::-1].copy()
-        occ = occ[:, ::-1].copy()
-        pts[:, 0] = size - 1 - pts[:, 0]
-    return SynthSample(image=image, hand_pts=pts, is_left=is_left, hand_mask=hand_mask, occluder_mask=occ,
-                       jpeg_quality=quality)
+    right = SynthSample(image=image, hand_pts=pts, is_left=False, hand_mask=hand_mask, occluder_mask=occ,
+                        jpeg_quality=quality)
+    return right.mirrored() if is_left else right

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import cv2
 import numpy as np
 
 from handpose.synth import gl_scene
@@ -96,13 +95,9 @@ def _attempt(seed: int, index: int, size: int, plain: bool, attempt: int, ablate
     if not (plain or safe):
         image = camera_effects(fx_rng, image)
     quality = int(fx_rng.integers(60, 96))
-    if is_left:
-        image = cv2.flip(image, 1)
-        hand_mask = hand_mask[:, ::-1].copy()
-        occ_mask = occ_mask[:, ::-1].copy()
-        pts[:, 0] = size - 1 - pts[:, 0]
-    return SynthSample(image=image, hand_pts=pts, is_left=is_left, hand_mask=hand_mask, occluder_mask=occ_mask,
-                       jpeg_quality=quality)
+    right = SynthSample(image=image, hand_pts=pts, is_left=False, hand_mask=hand_mask, occluder_mask=occ_mask,
+                        jpeg_quality=quality)
+    return right.mirrored() if is_left else right
 
 
 def render_gl_sample(seed: int, index: int, size: int = 368, plain: bool = False, ablate: tuple[str, ...] = ()

@@ -5,11 +5,13 @@ temporary folder, then times the public command in this process, ``handpose pred
 from the first image read to the last file written (JSON, overlay PNG, COCO results; ``--no-maps``, as a batch job
 would run it). Rows:
   lite, whole image     the shipped keypoint model (``pretrained:lite``), each image as one crop
-  lite + detector       the same with the shipped detector (``pretrained:detector``): detect, crop, keypoints
+  lite + detector       the same with the shipped detector (``pretrained:detector``): detect, refine each hand
+                        with the keypoint network (the default, ``--refine-passes 2``), crop, keypoints
+  lite + raw detector   the detector's own boxes and scores, no refinement (``--refine-passes 0``)
   openpose, whole image a freshly initialised openpose preset at 368 px (speed does not depend on the weights)
 Each row runs once on 8 images first, so the measured run finds the speed settings (``--amp auto
 --channels-last auto``) cached, as every run after a machine's first does, then on every image.
-Usage: python benchmarks/bench_predict.py [--count 200] [--rows lite,detector,openpose] [--threads 2]
+Usage: python benchmarks/bench_predict.py [--count 200] [--rows lite,detector,raw,openpose] [--threads 2]
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ from handpose.synth.scenes import write_scenes
 ROWS: dict[str, tuple[str, list[str]]] = {
     "lite": ("lite, whole image", ["--model", "pretrained:lite"]),
     "detector": ("lite + detector", ["--model", "pretrained:lite", "--detector", "pretrained:detector"]),
+    "raw": ("lite + raw detector", ["--model", "pretrained:lite", "--detector", "pretrained:detector",
+                                    "--refine-passes", "0"]),
     "openpose": ("openpose, whole image", ["--model", "{openpose}"]),
 }
 

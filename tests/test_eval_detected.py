@@ -163,6 +163,19 @@ def test_detector_with_task_detect_is_refused(tmp_path: Path, capsys: pytest.Cap
     assert "--detector goes with --task keypoints" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--keypoints", "kp.safetensors"], "--keypoints goes with --task detect"),
+    (["--detector", "d.safetensors", "--refine-passes", "-1"], "--refine-passes must be >= 0"),
+    (["--detector", "d.safetensors", "--hand-threshold", "1.5"], "--hand-threshold must lie in"),
+    (["--task", "detect", "--keypoints", "kp.safetensors", "--refine-passes", "0"],
+     "--refine-passes must be at least 1"),
+])
+def test_refinement_flags_are_checked(flags: list[str], message: str, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture) -> None:
+    assert main(["eval", "--weights", "w.safetensors", "--data", str(tmp_path), *flags]) != 0
+    assert message in capsys.readouterr().err
+
+
 @pytest.mark.slow  # 0.4-0.5 s with one torch thread (13 s with two on this shared 2-core machine): 17 real photos
 def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm, capsys: pytest.CaptureFixture,
                                     one_torch_thread: None) -> None:
@@ -185,6 +198,7 @@ def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm, ca
     sets = report["sets"]
     assert sets["hand_labels"]["num_hands"] == 4 and sets["hand_labels"]["num_images"] == 2  # _l/_r: one frame
     assert report["all"]["num_hands"] == sum(m["num_hands"] for m in sets.values())
+    assert report["refine"]["passes"] == 2  # the detector's hands are refined by default, as predict does
     for m in [*sets.values(), report["all"]]:
         assert 0 <= m["num_found"] <= m["num_hands"]
         assert m["false_positives"] == m["num_detections"] - m["num_found"]

@@ -67,6 +67,10 @@ def test_detector_figures_on_the_checked_in_scenes() -> None:
     want = EXPECTED["detector"]
     assert int(report["num_hands"]) == want["num_hands"]
     assert abs(report["AP@0.5"] - want["AP@0.5"]) <= 0.01
+    refined = run_detection_eval(pretrained.path("detector"), CHECK / "scenes" / "hands_coco.json",
+                                 keypoints=pretrained.path("lite"))  # the keypoint network re-boxes and re-scores
+    assert refined["refine"]["passes"] == 2 and int(refined["num_hands"]) == want["num_hands"]
+    assert abs(refined["AP@0.5"] - want["refined_AP@0.5"]) <= 0.02
 
 
 def test_predict_without_model_uses_the_shipped_ones(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -132,7 +132,7 @@ def test_predict_command_on_a_video(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(HandDetector, "from_file", classmethod(lambda cls, *a, **k: DotDetector()))
     video = _write_video(tmp_path / "clip.avi", [draw_dot_hands(SIZE, [kp]) for kp in _moving(8)])
     args = ["predict", "--model", str(weights), "--detector", "stub", str(video), "--out", str(tmp_path / "out"),
-            "--save-video", str(tmp_path / "out" / "clip_hands.mp4"), "--detect-every", "4"]
+            "--save-video", str(tmp_path / "out" / "clip_hands.mp4"), "--detect-every", "4", "--refine-passes", "0"]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "8 frames" in text and "detector runs" in text and "frames/s measured" in text

@@ -6,8 +6,9 @@ the detector rather than the labels?", next to the same model in the ground-trut
 - **Images.** The samples are grouped by image; two files with identical bytes are one image (CMU ``hand_labels``
   and the COCO Panoptic test file store each two-hand frame twice, ``_l`` and ``_r``: grouping by path would make
   the other hand of each copy a false positive and run the detector twice on one picture). The detector runs once
-  on each whole image (decoded as the dataset decodes it, EXIF orientation ignored), at its own score threshold
-  (the one ``handpose predict`` uses).
+  on each whole image (decoded as the dataset decodes it, EXIF orientation ignored), and its hands are refined by
+  the keypoint network as ``handpose predict`` refines them (``inference/refine``: re-boxed, re-scored, kept from
+  ``hand_threshold``; with refinement off, the detector's hands from its own score threshold).
 - **Matching** (per image): every (detection, annotated hand) pair with IoU >= 0.5 between the detection's box and
   the hand's ground-truth box (``data.crop.sample_box``), taken greedily by IoU, highest first (ties: the better
   scored detection, then the earlier hand); each detection and each hand is used at most once. A matched hand is
@@ -30,6 +31,7 @@ the detector rather than the labels?", next to the same model in the ground-trut
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -47,8 +49,9 @@ from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
 from handpose.detection.metrics import box_iou
 from handpose.inference.pipeline import Detector, clip_box
-from handpose.inference.predictor import Predictor
+from handpose.inference.predictor import DEFAULT_REFINE, Predictor
 from handpose.inference.prepare import read_image
+from handpose.inference.refine import RefineConfig
 from handpose.keypoints import NAMES, NUM_KEYPOINTS
 from handpose.metrics import keypoint_metrics
 
@@ -148,7 +151,7 @@ def detect_hands(predictor: Predictor, samples: Sequence[Sample], detector: Dete
             out.skipped[_reason(str(exc))] += len(hands)
             LOG.debug("through the detector: skipping %s: %s", hands[0][0].image_path, exc)
             continue
-        detections = list(detector.detect(image))
+        detections = list(predictor.detect_hands(image) if detector is predictor.detector else detector.detect(image))
         det_boxes = np.array([np.asarray(d.box, np.float64) for d in detections]).reshape(-1, 4)
         gt_boxes = np.stack([b for _, b in hands]).astype(np.float64)
         matched = match_by_iou(det_boxes, gt_boxes, iou_threshold)
@@ -219,15 +222,17 @@ def evaluate_detected(predictor: Predictor, samples: Sequence[Sample], detector:
 def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str | Path, split: str = "val",
                             fmt: str | None = None, keypoint_order: str | None = None, flip_test: bool = False,
                             scales: Sequence[float] = (1.0,), batch_size: int = 16, device: str = "cpu",
-                            detector_threshold: float | None = None, out: str | Path | None = None) -> dict[str, Any]:
+                            detector_threshold: float | None = None, out: str | Path | None = None,
+                            refine: RefineConfig | None = DEFAULT_REFINE) -> dict[str, Any]:
     """The ``handpose eval --detector`` run on one dataset (its ``split``) or a folder of datasets (each on all its
-    samples, then all their hands together); returns the report and writes it to ``out``/eval_detected.json."""
+    samples, then all their hands together); returns the report and writes it to ``out``/eval_detected.json.
+    ``refine``: the keypoint refinement of the detector's hands (None: the detector's boxes as they are)."""
     from handpose.data.formats import load_splits
     from handpose.evaluate_sets import evaluate_sets, find_datasets
 
     t0 = time.perf_counter()
     predictor = Predictor.from_file(weights, device=device, flip_test=flip_test, scales=scales, detector=detector,
-                                    detector_threshold=detector_threshold)
+                                    detector_threshold=detector_threshold, refine=refine)
     found = find_datasets(data)
     if found and found != [Path(data)]:
         result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector)
@@ -245,6 +250,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
         "weights": str(weights),
         "detector": str(detector),
         "detector_threshold": getattr(predictor.detector, "threshold", None),
+        "refine": None if predictor.refine is None else dataclasses.asdict(predictor.refine),
         "data": str(data),
         "split": split,
         "matching": f"greedy by IoU, highest first, IoU >= {IOU_FOUND}; identical image files are one image",

@@ -12,12 +12,15 @@ AP@0.5:0.95 and recall at 1 false positive per image, by hand size. --detector F
 that hand detector instead of the ground-truth boxes (detect once per image, crop each found hand, keypoints): hands
 found (IoU >= 0.5 with the hand's box), false positives per image, PCK@0.2 / AUC over every annotated hand (a hand
 not found misses all its keypoints), EPE over the found ones, and PCK@0.2 in the ground-truth boxes alongside
-(OUT/eval_detected.json).
+(OUT/eval_detected.json). The detector's hands are first re-boxed and re-scored by the keypoint network
+(--refine-passes, --hand-threshold; 0 passes: the detector's boxes as they are); --task detect scores that cascade
+with --keypoints FILE.
 
 Examples:
   handpose eval --weights runs/train/best.safetensors --data hand_labels/manual_test --flip --out runs/eval
   handpose eval --weights runs/train/best.safetensors --data my_photo_sets/ --split all
   handpose eval --task detect --weights runs/detect/best.safetensors --data scenes/hands_coco.json
+  handpose eval --task detect --weights pretrained:detector --keypoints pretrained:lite --data scenes/hands_coco.json
   handpose eval --weights kp.safetensors --detector det.safetensors --data my_photo_sets/ --split all
 """
 
@@ -25,8 +28,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from handpose.commands.refine_flags import add_refine_flags, refine_from_args
 from handpose.commands.train import add_speed_flags
+
+if TYPE_CHECKING:
+    from handpose.inference.refine import RefineConfig
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector", default=None, metavar="FILE",
                         help="a hand detector's weights: evaluate the keypoints in its boxes (detect -> crop -> "
                         "keypoints), next to the ground-truth boxes")
+    parser.add_argument("--keypoints", default=None, metavar="FILE",
+                        help="--task detect: a keypoint model; score the detector's hands after its keypoint "
+                        "refinement (--refine-passes) instead of the detector alone")
+    parser.add_argument("--detector-threshold", type=float, default=None, metavar="T",
+                        help="--detector: the detector's score a hand (or, refined, a proposal) needs (default: "
+                        "the refinement's proposal threshold, or the detector's own)")
+    add_refine_flags(parser)
     parser.add_argument("--batch-size", type=int, default=16, help="crops (or images, --task detect) per network "
                         "run (default 16)")
     parser.add_argument("--workers", type=int, default=0, help="image-reading processes (default 0: in-process)")
@@ -84,12 +99,18 @@ def run(args: argparse.Namespace) -> int:
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     if args.out is not None:
         ensure_writable_folder(args.out, "--out")  # before evaluating, not after
+    refine = refine_from_args(args)
     if args.task == "detect":
         if args.detector is not None:
             raise ValueError("--detector goes with --task keypoints (--task detect takes the detector as --weights)")
-        return _run_detect(args)
+        if args.keypoints is not None and refine is None:
+            raise ValueError("--keypoints scores the keypoint refinement: --refine-passes must be at least 1")
+        return _run_detect(args, refine)
+    if args.keypoints is not None:
+        raise ValueError("--keypoints goes with --task detect (--task keypoints takes the keypoint model as "
+                         "--weights)")
     if args.detector is not None:
-        return _run_through_detector(args)
+        return _run_through_detector(args, refine)
     from handpose.evaluate_sets import find_datasets
 
     found = find_datasets(args.data)
@@ -147,26 +168,26 @@ def _run_sets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_detect(args: argparse.Namespace) -> int:
-    """``--task detect``: the detector's AP report."""
+def _run_detect(args: argparse.Namespace, refine: RefineConfig | None) -> int:
+    """``--task detect``: the detector's AP report (of the refinement cascade with --keypoints)."""
     from handpose.detection.evaluate import format_detection_report, run_detection_eval
 
     report = run_detection_eval(args.weights, args.data, out=args.out, batch_size=args.batch_size,
-                                device=args.device, split=args.split)
+                                device=args.device, split=args.split, keypoints=args.keypoints, refine=refine)
     print(format_detection_report(report))
     if args.out is None:
         print("no report written: add --out FOLDER for detection_eval.json")
     return 0
 
 
-def _run_through_detector(args: argparse.Namespace) -> int:
+def _run_through_detector(args: argparse.Namespace, refine: RefineConfig | None) -> int:
     """``--detector``: the keypoints through the detector's boxes, next to the ground-truth boxes."""
     from handpose.evaluate_detected import format_detected, run_detected_evaluation
 
     report = run_detected_evaluation(args.weights, args.detector, args.data, split=args.split, fmt=args.format,
                                      keypoint_order=args.keypoint_order, flip_test=args.flip,
                                      scales=parse_scales(args.scales), batch_size=args.batch_size, device=args.device,
-                                     out=args.out)
+                                     detector_threshold=args.detector_threshold, out=args.out, refine=refine)
     print(f"{args.weights} through {args.detector} on {args.data} ({report['split']}):")
     print(format_detected(report))
     for f in report.get("files", []):

@@ -2,7 +2,10 @@
 
 The rule: with --box x,y,w,h the crop is a padded square around that one hand (no detection); without, every hand
 the --detector finds is cropped and predicted (left hands mirrored first when the keypoint model was trained that
-way; the detector says which hand is which). Without --detector and --box, the whole image is taken as one hand
+way; the detector says which hand is which, or where it cannot tell, the keypoint network). The keypoint network
+first checks each hand the detector proposes: --refine-passes times it predicts the keypoints, moves the box onto
+them and scores the hand by its mean keypoint peak; hands under --hand-threshold are dropped (0 passes: the
+detector's boxes and scores as they are). Without --detector and --box, the whole image is taken as one hand
 (made square with grey borders), so the hand should fill most of it.
 
 Images (a file, a folder, or a quoted glob such as "photos/*.jpg"; phone JPEGs are turned upright by their EXIF
@@ -56,6 +59,7 @@ from handpose.commands.predict_files import (
     read_ahead,
     write_coco,
 )
+from handpose.commands.refine_flags import add_refine_flags, refine_from_args
 from handpose.commands.train import add_speed_flags
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
@@ -71,8 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "pretrained:detector): find every hand when no --box is given (default: none, the whole image "
                         "is one hand; the shipped detector is not yet good enough on photographs to be the default, "
                         "see MODEL_CARD.md)")
-    parser.add_argument("--detector-threshold", type=float, default=None, help="hand score a detection needs "
-                        "(default: the detector's own)")
+    parser.add_argument("--detector-threshold", type=float, default=None, help="detector score a hand (with "
+                        "refinement: a proposal) needs (default: the refinement's proposal threshold, 0.05, or "
+                        "without refinement the detector's own)")
+    add_refine_flags(parser)
     parser.add_argument("--box", default=None, help="one hand's box in image pixels, x,y,w,h (or x0,y0,x1,y1 with "
                         "--box-format xyxy); no detection then")
     parser.add_argument("--box-format", default="xywh", choices=("xywh", "xyxy"), help="how --box is written")
@@ -138,11 +144,15 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
     if args.detector is not None and args.box is None:
         from handpose.detection.detector import HandDetector
 
+        refine = refine_from_args(args)
+        threshold = args.detector_threshold
+        if threshold is None and refine is not None:
+            threshold = refine.proposal_threshold
         try:
-            predictor.detector = HandDetector.from_file(args.detector, threshold=args.detector_threshold,
-                                                        device=args.device)
+            predictor.detector = HandDetector.from_file(args.detector, threshold=threshold, device=args.device)
         except ValueError as exc:
             raise ValueError(f"--detector: {exc}") from exc
+        predictor.refine = refine
     return predictor
 
 

@@ -23,12 +23,20 @@ from handpose.detection.letterbox import letterbox_matrix, resample
 @dataclass
 class Detection:
     """One hand: ``box`` (4,) ``[x, y, w, h]`` original px, ``score`` hand probability, ``is_left`` and the
-    left-hand probability ``left_score``."""
+    left-hand probability ``left_score``.
+
+    After keypoint refinement (``inference/refine``): ``crop_box`` the box the keypoint network's crop is cut from
+    (the keypoints' own box; None: ``box``), ``score`` the keypoint network's verdict, ``detector_score`` the
+    detector's own probability (None: ``score`` is the detector's) and ``side_settled`` True: ``is_left`` is the
+    keypoint network's call where the detector could not tell, not to be asked again."""
 
     box: np.ndarray
     score: float
     is_left: bool
     left_score: float
+    crop_box: np.ndarray | None = None
+    detector_score: float | None = None
+    side_settled: bool = False
 
 
 def as_detections(found: Boxes) -> list[Detection]:

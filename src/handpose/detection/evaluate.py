@@ -2,8 +2,11 @@
 recall at 1 false positive per image and handedness accuracy, overall and per hand size (``detection/metrics``).
 
 ``run_detection_eval`` is the library side of ``handpose eval --task detect``; training's validation calls
-:func:`detect_images` and :func:`detection_metrics` on the held-out images the same way. Images that cannot be
-read are counted, named in the report, and left out.
+:func:`detect_images` and :func:`detection_metrics` on the held-out images the same way. With a keypoint model
+(``keypoints=``, ``--keypoints``) the hands are those of the detect -> keypoint refinement cascade
+(``inference/refine``, :func:`refine_images`): its boxes and scores, every refined hand kept whatever its score (AP
+needs the low-scored ones too), the handedness the settled side. Images that cannot be read are counted, named in
+the report, and left out.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,6 +26,10 @@ from handpose.detection.coco import DetectionImage, read_detection_images, split
 from handpose.detection.dataset import load_letterboxed
 from handpose.detection.detector import HandDetector
 from handpose.detection.metrics import ImageResult, detection_metrics
+
+if TYPE_CHECKING:
+    from handpose.inference.predictor import Predictor
+    from handpose.inference.refine import RefineConfig
 
 LOG = logging.getLogger(__name__)
 
@@ -53,15 +61,52 @@ def detect_images(detector: HandDetector, items: list[DetectionImage], batch_siz
     return results
 
 
+def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: SkipReport | None = None,
+                  max_pixels: int = MAX_PIXELS) -> list[ImageResult]:
+    """The refined hands (``Predictor.detect_hands``) against ground truth for each readable image of ``items``;
+    ``left`` is 1 for a hand settled as left, 0 for right."""
+    skipped = skipped if skipped is not None else SkipReport()
+    results: list[ImageResult] = []
+    for item in items:
+        try:
+            image, _ = images.load_image(item.path, max_pixels)
+        except images.ImageError as err:
+            skipped.add(err.reason, err.path, err.detail)
+            continue
+        hands = predictor.detect_hands(image)
+        boxes = np.array([np.asarray(d.box, np.float64) for d in hands]).reshape(-1, 4)
+        scores = np.array([float(d.score) for d in hands], np.float64)
+        left = np.array([1.0 if d.is_left else 0.0 for d in hands], np.float64)
+        results.append(ImageResult(boxes, scores, left, item.boxes.astype(np.float64), item.is_left,
+                                   item.left_known))
+    return results
+
+
 def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | None = None, batch_size: int = 8,
                        device: str = "cpu", split: str = "all", val_fraction: float = 0.1,
-                       threshold: float = EVAL_THRESHOLD, limit: int | None = None) -> dict[str, Any]:
+                       threshold: float = EVAL_THRESHOLD, limit: int | None = None,
+                       keypoints: str | Path | None = None, refine: RefineConfig | None = None) -> dict[str, Any]:
     """Evaluate detector ``weights`` on the COCO box json(s) at ``data``; returns (and writes to ``out``, a json
     file or a folder for ``detection_eval.json``) the report: metrics, counts, skipped images, settings.
 
-    ``split``: "all" images, or "val" / "train" (the side ``split_images`` puts them on with ``val_fraction``)."""
+    ``split``: "all" images, or "val" / "train" (the side ``split_images`` puts them on with ``val_fraction``).
+    ``keypoints``: a keypoint model's weights: score the detect -> keypoint refinement cascade (``refine``, default
+    ``RefineConfig()``, its ``hand_threshold`` ignored) instead of the detector alone (``threshold``)."""
+    from handpose.inference.refine import RefineConfig
+
     t0 = time.perf_counter()
-    detector = HandDetector.from_file(weights, device=device)
+    predictor = None
+    if keypoints is not None:
+        from handpose.inference.predictor import Predictor
+
+        refine = replace(refine or RefineConfig(), hand_threshold=0.0)
+        if refine.passes < 1:
+            raise ValueError("--keypoints scores the keypoint refinement: it needs at least one pass")
+        predictor = Predictor.from_file(keypoints, device=device, detector=weights, refine=refine)
+        detector = predictor.detector
+        threshold = refine.proposal_threshold
+    else:
+        detector = HandDetector.from_file(weights, device=device)
     read_report = SkipReport()
     items = read_detection_images(data, read_report)
     if split != "all":
@@ -73,10 +118,15 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
     if not items:
         raise ValueError(f"{data}: no images in the {split!r} split to evaluate on")
     skipped = SkipReport()
-    results = detect_images(detector, items, batch_size, threshold, skipped)
+    if predictor is not None:
+        results = refine_images(predictor, items, skipped)
+    else:
+        results = detect_images(detector, items, batch_size, threshold, skipped)
     report: dict[str, Any] = {
         "task": "detect", "weights": str(weights), "data": str(data), "split": split,
         "input_size": detector.input_size, "threshold": threshold, "ap_interpolation": "coco101",
+        "keypoints": None if keypoints is None else str(keypoints),
+        "refine": None if predictor is None else asdict(predictor.refine),
         **detection_metrics(results),
         "skipped_images": _count(skipped), "skipped_annotations": _count(read_report),
         "seconds": round(time.perf_counter() - t0, 2),

@@ -37,6 +37,7 @@ from handpose.inference.backends import Backend, OnnxBackend, TorchBackend
 from handpose.inference.inputs import to_bgr
 from handpose.inference.pipeline import Detector, clip_box, to_xywh
 from handpose.inference.prepare import CropSpec, Prepared, check_image, check_scales, spec_from_config
+from handpose.inference.refine import RefineConfig, refine_detections
 from handpose.keypoints import NAMES
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 LOG = logging.getLogger(__name__)
 
+DEFAULT_REFINE = RefineConfig()  # from_file's keypoint refinement of detections
 SIDE_MARGIN = 0.1  # a detector's left-hand probability within this of 0.5 is a guess: the keypoint network decides
 
 
@@ -59,8 +61,11 @@ class Prediction:
             from the plain pass at the first scale; None unless asked for.
         crop: (N, N, 3) uint8 the crop those maps belong to (None unless maps were asked for).
         matrix: (2, 3) original px -> crop px of ``crop`` (includes the left-hand mirror).
-        score: the detector's hand probability (None when the box was given, or no detector ran).
-        is_left: the hand was taken for a left hand (the detector's call, or the caller's).
+        score: the hand's probability (None when the box was given, or no detector ran): the detector's, or with
+            keypoint refinement (``Predictor.refine``) the keypoint network's verdict, its mean keypoint peak in the
+            last refinement pass.
+        detector_score: the detector's own probability when refinement replaced it in ``score``, else None.
+        is_left: the hand was taken for a left hand (the detector's call, the keypoint network's, or the caller's).
         left_score: the detector's left-hand probability (None without a detector).
         track_id: the hand's track in a video (None for still images).
     """
@@ -75,6 +80,7 @@ class Prediction:
     is_left: bool = False
     left_score: float | None = None
     track_id: int | None = None
+    detector_score: float | None = None
 
     @property
     def confidence(self) -> float:
@@ -88,6 +94,7 @@ class Prediction:
         return {
             "box": [float(v) for v in self.box],
             "score": None if self.score is None else float(self.score),
+            **({} if self.detector_score is None else {"detector_score": float(self.detector_score)}),
             "is_left": bool(self.is_left),
             "left_score": None if self.left_score is None else float(self.left_score),
             **({} if self.track_id is None else {"track_id": int(self.track_id)}),
@@ -115,6 +122,9 @@ class Predictor:
     ``side_margin`` from 0.5. Otherwise, for a keypoint model trained with left hands mirrored, the keypoint network
     decides: it runs on the crop both ways and the side whose keypoints score higher (mean peak) is kept, with
     those keypoints (0 turns this off).
+
+    ``refine`` (``inference/refine``): the keypoint network re-boxes, re-scores and filters the detector's hands
+    before their keypoints are reported (None: the detector's boxes as they are). ``from_file`` turns it on.
     """
 
     backend: Backend
@@ -123,6 +133,7 @@ class Predictor:
     name: str = ""
     detector: Detector | None = None
     side_margin: float = SIDE_MARGIN
+    refine: RefineConfig | None = None
 
     def __post_init__(self) -> None:
         # a backend with a fixed input size (an ONNX file exported with a static shape) says early, with a clear
@@ -169,13 +180,16 @@ class Predictor:
         detector: str | Path | Detector | None = None,
         detector_threshold: float | None = None,
         side_margin: float = SIDE_MARGIN,
+        refine: RefineConfig | None = DEFAULT_REFINE,
     ) -> Predictor:
         """Load ``.safetensors`` / ``.pt`` weights (PyTorch on ``device``) or a handpose ``.onnx`` (onnxruntime, CPU).
 
         The crop settings (input size, box padding, left-hand mirroring) come from the file's metadata where
         training stored them, else from the model config; ``box_padding`` / ``mirror_left`` override them.
         ``detector``: a hand detector's weights file (loaded on ``device``, hands kept from ``detector_threshold``,
-        default the detector's own), or a detector object; None: no detection (whole image without a box).
+        default ``refine.proposal_threshold``, or the detector's own without refinement), or a detector object;
+        None: no detection (whole image without a box). ``refine``: how the keypoint network refines the detector's
+        hands (``inference/refine``; None or ``passes=0``: not at all).
         ``side_margin``: see the class docstring.
         Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
         a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
@@ -203,9 +217,13 @@ class Predictor:
         if isinstance(detector, (str, Path)):
             from handpose.detection.detector import HandDetector
 
+            if detector_threshold is None and refine is not None and refine.passes > 0:
+                detector_threshold = refine.proposal_threshold
             detector = HandDetector.from_file(detector, threshold=detector_threshold, device=device)
+        if refine is not None and refine.passes == 0:
+            refine = None
         return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}",
-                   detector, float(side_margin))
+                   detector, float(side_margin), refine)
 
     def with_options(self, flip_test: bool | None = None, scales: Sequence[float] | None = None) -> Predictor:
         """The same network with other test-time options."""
@@ -252,7 +270,17 @@ class Predictor:
             whole = self.predict_prepared([self.spec.prepare(image_bgr, None, bool(is_left))], keep_maps=keep_maps)
             whole[0].is_left = bool(is_left)
             return Hands(whole, image_bgr)
-        return Hands(self.predict_detections(image_bgr, self.detector.detect(image_bgr), keep_maps), image_bgr)
+        return Hands(self.predict_detections(image_bgr, self.detect_hands(image_bgr), keep_maps), image_bgr)
+
+    def detect_hands(self, image_bgr: np.ndarray) -> list[Any]:
+        """The detector's hands in a BGR uint8 image, refined by the keypoint network when ``refine`` is set
+        (``Detection`` each, best first); ValueError without a detector."""
+        if self.detector is None:
+            raise ValueError("Predictor.detect_hands needs a detector (Predictor.from_file(..., detector=FILE))")
+        detections = self.detector.detect(image_bgr)
+        if self.refine is None:
+            return list(detections)
+        return refine_detections(self, image_bgr, detections, self.refine)
 
     def predict_detections(self, image_bgr: np.ndarray, detections: Sequence[Any],
                            keep_maps: bool = False) -> list[Prediction]:
@@ -263,6 +291,8 @@ class Predictor:
     def side_unsure(self, det: Any) -> bool:
         """The detector's side is a guess and the keypoint network can tell (it was trained on mirrored lefts):
         the side is then settled by running the crop both ways (:func:`second_is_more_confident`)."""
+        if getattr(det, "side_settled", False):  # refined: the keypoint network has already decided
+            return False
         return bool(self.spec.mirror_left) and abs(float(det.left_score) - 0.5) < self.side_margin
 
     def _settle(self, image_bgr: np.ndarray, detections: Sequence[Any], keep_maps: bool
@@ -272,7 +302,8 @@ class Predictor:
         kept: list[tuple[Any, bool]] = []
         prepared: list[Prepared] = []
         for det in detections:
-            box = clip_box(np.asarray(det.box, np.float64), image_bgr.shape[:2])
+            crop_box = getattr(det, "crop_box", None)  # a refined detection's keypoint box
+            box = clip_box(np.asarray(det.box if crop_box is None else crop_box, np.float64), image_bgr.shape[:2])
             if box is None:
                 continue
             unsure = self.side_unsure(det)
@@ -290,6 +321,8 @@ class Predictor:
             else:
                 pred, is_left, i = preds[i], bool(det.is_left), i + 1
             pred.score, pred.is_left, pred.left_score = float(det.score), is_left, float(det.left_score)
+            detector_score = getattr(det, "detector_score", None)
+            pred.detector_score = None if detector_score is None else float(detector_score)
             out.append((det, pred))
         return out
 

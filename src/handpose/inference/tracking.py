@@ -1,16 +1,17 @@
 """Hand tracking over video frames (MediaPipe-style): detect rarely, follow each hand by its own keypoints.
 
 Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames and
-whenever no hand is tracked; detections are matched to tracks by box overlap (a matched track takes the fresh box
-and side, an unmatched detection starts a track). Between detections each track's box is the box of its
-keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through the keypoint network
-in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, and when every track
-is lost on a frame without detection the detector runs again on that same frame. A detection whose side the
-detector cannot tell (``Predictor.side_unsure``) gets its side from that frame's keypoint run: both mirrors of its
-crop, the more confident kept, so the side costs one extra crop once per detection, not another pass. Two tracks
-that come to cover the same hand are merged (the better one kept). The keypoints returned are smoothed per track
-(One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing never adds lag
-to tracking.
+whenever no hand is tracked (``Predictor.detect_hands``: refined by the keypoint network when the predictor
+refines, a new track then starting from the keypoints' box); detections are matched to tracks by box overlap (a
+matched track takes the fresh box and side, an unmatched detection starts a track). Between detections each track's
+box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through
+the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, and
+when every track is lost on a frame without detection the detector runs again on that same frame. A detection whose
+side the detector cannot tell (``Predictor.side_unsure``) gets its side from that frame's keypoint run: both
+mirrors of its crop, the more confident kept, so the side costs one extra crop once per detection, not another
+pass. Two tracks that come to cover the same hand are merged (the better one kept). The keypoints returned are
+smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing
+never adds lag to tracking.
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -112,13 +113,14 @@ class HandTracker:
         """Run the detector and merge its hands into the tracks (greedy matching by box overlap); returns the ids
         of the tracks it found."""
         assert self.predictor.detector is not None
-        detections = self.predictor.detector.detect(frame)
+        detections = self.predictor.detect_hands(frame)
         self.detector_runs += 1
         self._since_detect = 0
         free = list(range(len(self.tracks)))
         found: set[int] = set()
         for det in detections:
-            box = clip_box(np.asarray(det.box, np.float64), frame.shape[:2])
+            crop_box = getattr(det, "crop_box", None)  # refined: the keypoints' box, what a track follows
+            box = clip_box(np.asarray(det.box if crop_box is None else crop_box, np.float64), frame.shape[:2])
             sure = not self.predictor.side_unsure(det)
             if box is None:
                 continue

@@ -1,0 +1,107 @@
+"""Keypoint refinement of detections: detection quality and time per image against the detector alone.
+
+On held-out rendered scenes (``handpose synth --scenes``, 640 x 480, the release's test seed 1000003; or ``--data``,
+any COCO json of hand boxes) with the shipped detector and keypoint model (or ``--detector`` / ``--keypoints``),
+measures in one run:
+  detector alone     AP@0.5, AP@0.5:0.95, recall at 1 false positive per image, by hand size
+  refined, N passes  the same for the detect -> keypoint refinement cascade (``inference/refine``) with 1..N passes,
+                     every refined hand kept (AP ranks them by their keypoint score)
+and, for the default number of passes, recall (IoU >= 0.5) and false positives per image at several keypoint-score
+thresholds: the table that ``RefineConfig.hand_threshold`` is chosen from (the lowest threshold with under one false
+positive per image). Milliseconds per image include reading it.
+Usage: python benchmarks/bench_refine.py [--count 300] [--passes 3] [--data hands_coco.json] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from handpose.detection.coco import read_detection_images
+from handpose.detection.evaluate import detect_images, refine_images
+from handpose.detection.metrics import ImageResult, box_iou, detection_metrics
+from handpose.inference.predictor import Predictor
+from handpose.inference.refine import RefineConfig
+
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+
+
+def recall_and_fp(results: list[ImageResult], threshold: float) -> tuple[float, float]:
+    """(share of hands matched at IoU >= 0.5 by a kept hand, kept hands matching none per image) at ``threshold``."""
+    found = fp = total = 0
+    for r in results:
+        boxes = r.boxes[r.scores >= threshold]
+        total += len(r.gt_boxes)
+        if len(boxes) == 0:
+            continue
+        if len(r.gt_boxes) == 0:
+            fp += len(boxes)
+            continue
+        iou = box_iou(boxes, r.gt_boxes)  # (kept, hands)
+        found += int((iou.max(axis=0) >= 0.5).sum())
+        fp += int((iou.max(axis=1) < 0.5).sum())
+    return found / max(total, 1), fp / max(len(results), 1)
+
+
+def line(name: str, m: dict[str, float], ms: float) -> str:
+    return (f"{name:22s} AP@0.5 {m['AP@0.5']:.3f}  AP@0.5:0.95 {m['AP@0.5:0.95']:.3f}  recall@1FP "
+            f"{m['recall@1FP']:.3f}  AP@0.5 <32/32-96/>96 px {m['AP@0.5/small']:.3f}/{m['AP@0.5/medium']:.3f}/"
+            f"{m['AP@0.5/large']:.3f}  {ms:.1f} ms/image")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=None, help="a COCO json of hand boxes (default: render --count scenes)")
+    parser.add_argument("--count", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1000003)
+    parser.add_argument("--passes", type=int, default=3, help="refine with 1..N passes")
+    parser.add_argument("--detector", default="pretrained:detector")
+    parser.add_argument("--keypoints", default="pretrained:lite")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
+    args = parser.parse_args()
+    if args.quick:
+        args.count, args.passes = 20, 2
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            from handpose.synth.scenes import write_scenes
+
+            t0 = time.perf_counter()
+            folder = write_scenes(Path(tmp), args.count, args.seed, workers=1)
+            data = str(folder / "hands_coco.json")
+            print(f"rendered {args.count} scenes (seed {args.seed}) in {time.perf_counter() - t0:.0f} s")
+        items = read_detection_images(data)
+        print(f"{len(items)} images, {sum(im.num_hands for im in items)} hands; detector {args.detector}, keypoints "
+              f"{args.keypoints}, {torch.get_num_threads()} threads")
+        base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(hand_threshold=0.0))
+        t0 = time.perf_counter()
+        alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)
+        print(line("detector alone", detection_metrics(alone), 1000 * (time.perf_counter() - t0) / len(items)))
+        default = RefineConfig().passes
+        table = None
+        for passes in range(1, args.passes + 1):
+            predictor = replace(base, refine=replace(base.refine, passes=passes))
+            t0 = time.perf_counter()
+            results = refine_images(predictor, items)
+            ms = 1000 * (time.perf_counter() - t0) / len(items)
+            print(line(f"refined, {passes} pass{'es' if passes > 1 else ''}", detection_metrics(results), ms))
+            if passes == default:
+                table = results
+        if table is not None:
+            print(f"refined with {default} passes (the default), hands kept from a mean keypoint score of:")
+            for t in THRESHOLDS:
+                recall, fp = recall_and_fp(table, t)
+                print(f"  {t:.1f}: recall {recall:.3f}, false positives {fp:.2f} per image")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Keypoint refinement of detections: the keypoint network checks and re-boxes every hand the detector proposes.
+
+The detector alone places its boxes loosely (median centre error about a fifth of the hand on held-out renders) and
+scores background shapes almost as high as hands. The keypoint network sees each proposal at full resolution, so,
+as MediaPipe's landmark model does for its palm detector, it both re-boxes and re-scores the hand:
+
+1. **Proposals**: the detector's hands down to a low score (``proposal_threshold``; set on the detector by
+   ``Predictor.from_file``), the best ``max_proposals`` of them, and with ``whole_image`` the whole image as one
+   more (a hand that fills the picture is what the detector misses most).
+2. **Passes** (``passes`` times): keypoints in each proposal's crop (both mirrors once when the detector's
+   left/right call is a guess, ``Predictor.side_unsure``); the new crop box is the tight box of the keypoints that
+   score at least ``box_score`` (``tracking.box_from_keypoints``, the box a video track follows), and the hand's
+   score the mean keypoint peak. Proposals that now cover one hand are merged (the better scored kept, IoU of
+   their hand boxes over ``merge_iou``).
+3. **Verdict**: hands whose mean keypoint peak is under ``hand_threshold`` are dropped.
+
+Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own
+box, which crops the keypoint network's input exactly as training crops a labelled hand (a crop from the
+detector's looser box shrinks the hand in it: 1.8x padding instead of 1.5x cost 0.055 PCK@0.2 on held-out
+renders), and ``box``, that box grown by ``growth`` about its centre: fingertip and wrist keypoints lie inside the
+hand's outline, and the grown box matches the hand boxes that detection is scored against (the whole hand's
+pixels). Its ``score`` is the final mean keypoint peak, ``detector_score`` the detector's own probability,
+``left_score`` still the detector's, and ``side_settled`` marks the side as decided. The defaults were chosen on
+held-out rendered scenes (``benchmarks/bench_refine.py``; BENCHMARKS.md, "Keypoint refinement of detections").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from handpose.inference.pipeline import clip_box
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """How the keypoint network refines the detector's hands (see the module docstring); ``passes=0`` turns it
+    off."""
+
+    passes: int = 2
+    proposal_threshold: float = 0.05  # the detector's score a proposal needs
+    max_proposals: int = 12  # the detector's best proposals refined
+    whole_image: bool = False  # the whole image is a proposal too (no better on held-out renders: off)
+    hand_threshold: float = 0.6  # the mean keypoint peak a refined hand needs
+    box_score: float = 0.1  # keypoints scoring at least this make the crop box
+    growth: float = 1.2  # hand box = crop box grown by this about its centre
+    merge_iou: float = 0.5  # proposals whose hand boxes overlap more are one hand
+
+    def __post_init__(self) -> None:
+        if self.passes < 0:
+            raise ValueError(f"RefineConfig.passes must be >= 0, got {self.passes}")
+        if self.max_proposals < 0:
+            raise ValueError(f"RefineConfig.max_proposals must be >= 0, got {self.max_proposals}")
+        for name in ("proposal_threshold", "hand_threshold", "box_score", "merge_iou"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"RefineConfig.{name} must lie in [0, 1], got {value}")
+        if not self.growth >= 1.0:
+            raise ValueError(f"RefineConfig.growth must be >= 1, got {self.growth}")
+
+
+def grow(box: np.ndarray, factor: float) -> np.ndarray:
+    """(4,) ``[x, y, w, h]`` scaled by ``factor`` about its centre."""
+    box = np.asarray(box, np.float64)
+    centre = box[:2] + box[2:] / 2.0
+    size = box[2:] * factor
+    return np.concatenate([centre - size / 2.0, size])
+
+
+def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequence[Any],
+                      config: RefineConfig) -> list[Any]:
+    """The detector's ``detections`` of one BGR image, re-boxed, re-scored, merged and filtered by ``predictor``'s
+    keypoint network (module docstring); best first. ``config.passes == 0`` returns them unchanged."""
+    from handpose.inference.tracking import box_from_keypoints
+
+    if config.passes == 0:
+        return list(detections)
+    proposals = sorted(detections, key=lambda d: -float(d.score))[: config.max_proposals]
+    if config.whole_image:
+        from handpose.detection.detector import Detection
+
+        h, w = image_bgr.shape[:2]
+        proposals.append(Detection(np.array([0.0, 0.0, w, h]), 0.0, False, 0.5))
+    # each live proposal: (its detection as first given, the detection the next pass crops from)
+    live = [(det, det) for det in proposals if clip_box(np.asarray(det.box, np.float64), image_bgr.shape[:2])
+            is not None]
+    scores = np.zeros(0)
+    for _ in range(config.passes):
+        if not live:
+            return []
+        preds = predictor.predict_detections(image_bgr, [cur for _, cur in live])
+        nxt, hand_boxes, scores_list = [], [], []
+        for (first, cur), pred in zip(live, preds):
+            crop = box_from_keypoints(pred.keypoints, pred.scores, config.box_score)
+            crop = np.asarray(pred.box, np.float64) if crop is None else crop
+            score = float(np.mean(pred.scores))
+            nxt.append((first, replace(cur, box=crop, crop_box=crop, score=score, is_left=bool(pred.is_left),
+                                       side_settled=True)))  # later passes crop that side without asking again
+            hand_boxes.append(grow(crop, config.growth))
+            scores_list.append(score)
+        keep = _merge(np.array(hand_boxes).reshape(-1, 4), np.array(scores_list), config.merge_iou)
+        live = [nxt[i] for i in keep]
+        scores = np.array(scores_list)[keep]
+    out = []
+    for (first, cur), score in zip(live, scores):
+        if score < config.hand_threshold:
+            continue
+        out.append(replace(cur, box=grow(cur.crop_box, config.growth), detector_score=float(first.score)))
+    return out
+
+
+def _merge(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
+    """Indices kept, best first: greedily, each box (N, 4) overlapping an already kept one by IoU > ``iou`` is
+    dropped."""
+    from handpose.detection.metrics import box_iou
+
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    if len(order) < 2:
+        return order
+    overlap = box_iou(boxes, boxes)  # (N, N)
+    kept: list[int] = []
+    for i in order:
+        if all(overlap[i, j] <= iou for j in kept):
+            kept.append(i)
+    return kept

@@ -1,0 +1,125 @@
+"""Keypoint refinement of detections (``inference/refine``), with the shipped keypoint model on the checked-in
+renders: a loose box moves onto its hand, proposals on one hand merge, a hand-less proposal is dropped by the
+keypoint score alone, and the refined detection crops exactly as a box given by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handpose.data.crop import sample_box
+from handpose.data.formats import load_splits
+from handpose.detection.detector import Detection
+from handpose.detection.metrics import box_iou
+from handpose.inference.predictor import Predictor
+from handpose.inference.refine import RefineConfig, grow, refine_detections
+
+HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
+KEEP_ALL = RefineConfig(hand_threshold=0.0)
+
+
+class BoxesDetector:
+    """The detections the test gives."""
+
+    def __init__(self, detections: list[Detection]) -> None:
+        self.detections = detections
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        return list(self.detections)
+
+
+@pytest.fixture(scope="module")
+def hands() -> list:
+    splits = load_splits(HANDS)
+    return sorted(splits.train + splits.val, key=lambda s: s.key)[:12]
+
+
+@pytest.fixture(scope="module")
+def predictor() -> Predictor:
+    return Predictor.from_pretrained(refine=KEEP_ALL)
+
+
+def loose(box: np.ndarray, shift: tuple[float, float], scale: float) -> np.ndarray:
+    """``box`` moved by ``shift`` of its size and grown by ``scale`` about its new centre."""
+    moved = box.astype(np.float64).copy()
+    moved[:2] += np.array(shift) * box[2:]
+    return grow(moved, scale)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float(box_iou(np.asarray(a, np.float64)[None], np.asarray(b, np.float64)[None])[0, 0])
+
+
+def test_a_loose_box_moves_onto_its_hand(hands: list, predictor: Predictor) -> None:
+    before, after = [], []
+    for s in hands:
+        img = cv2.imread(str(s.image_path))
+        truth = sample_box(s)
+        start = loose(truth, (0.25, -0.2), 1.7)
+        found = refine_detections(predictor, img, [Detection(start, 0.3, bool(s.is_left), 0.9 * s.is_left)],
+                                  KEEP_ALL)
+        assert len(found) == 1
+        before.append(iou(start, truth))
+        after.append(iou(found[0].crop_box, truth))
+    assert np.mean(after) > np.mean(before) + 0.2, (before, after)
+    assert np.mean(np.array(after) >= 0.5) >= 0.75, after
+
+
+def test_proposals_on_one_hand_merge_into_one(hands: list, predictor: Predictor) -> None:
+    merged = 0
+    for s in hands[:6]:
+        img = cv2.imread(str(s.image_path))
+        truth = sample_box(s)
+        props = [Detection(loose(truth, d, 1.3), 0.2 + 0.1 * i, bool(s.is_left), 0.5)
+                 for i, d in enumerate([(0.0, 0.0), (0.08, 0.05), (-0.06, 0.07)])]
+        merged += int(len(refine_detections(predictor, img, props, KEEP_ALL)) == 1)
+    assert merged >= 5
+
+
+def test_a_proposal_without_a_hand_is_dropped_by_its_keypoint_score(predictor: Predictor) -> None:
+    grey = np.full((240, 320, 3), 127, np.uint8)
+    proposal = [Detection(np.array([100.0, 60.0, 80.0, 90.0]), 0.9, False, 0.2)]
+    kept = refine_detections(predictor, grey, proposal, KEEP_ALL)
+    assert len(kept) == 1 and kept[0].score < RefineConfig().hand_threshold  # what drops it is the score
+    assert refine_detections(predictor, grey, proposal, RefineConfig()) == []
+
+
+def test_zero_passes_returns_the_detections_untouched(hands: list, predictor: Predictor) -> None:
+    img = cv2.imread(str(hands[0].image_path))
+    dets = [Detection(sample_box(hands[0]).astype(np.float64), 0.4, False, 0.5)]
+    assert refine_detections(predictor, img, dets, RefineConfig(passes=0)) == dets
+
+
+def test_the_refined_hand_crops_like_a_given_box(hands: list, predictor: Predictor) -> None:
+    s = hands[1]
+    img = cv2.imread(str(s.image_path))
+    proposal = Detection(loose(sample_box(s), (0.1, 0.1), 1.4), 0.35, False, 0.5)
+    with_det = replace(predictor, detector=BoxesDetector([proposal]))
+    (det,) = with_det.detect_hands(img)
+    assert det.detector_score == pytest.approx(0.35) and det.side_settled and det.left_score == 0.5
+    np.testing.assert_allclose(det.box, grow(det.crop_box, KEEP_ALL.growth))
+    (hand,) = with_det.predict(img)
+    same = predictor.predict(img, box=det.crop_box, is_left=det.is_left)
+    np.testing.assert_allclose(hand.keypoints, same.keypoints, atol=1e-4)
+    np.testing.assert_allclose(hand.box, det.crop_box)
+    assert hand.score == pytest.approx(det.score) and hand.detector_score == pytest.approx(0.35)
+    assert hand.to_dict()["detector_score"] == pytest.approx(0.35)
+
+
+def test_from_file_refines_by_default_and_zero_passes_turns_it_off() -> None:
+    with_det = Predictor.from_pretrained(detector="detector")
+    assert with_det.refine == RefineConfig()
+    assert with_det.detector.threshold == RefineConfig().proposal_threshold  # proposals come from low scores
+    plain = Predictor.from_pretrained(detector="detector", refine=RefineConfig(passes=0))
+    assert plain.refine is None and plain.detector.threshold == plain.detector.config.score_threshold
+
+
+@pytest.mark.parametrize("bad", [dict(passes=-1), dict(hand_threshold=1.5), dict(growth=0.9),
+                                 dict(max_proposals=-2), dict(merge_iou=-0.1)])
+def test_bad_settings_are_named(bad: dict) -> None:
+    with pytest.raises(ValueError, match=f"RefineConfig.{next(iter(bad))}"):
+        RefineConfig(**bad)

@@ -5,13 +5,15 @@
 3. tracking: the detector every N frames (``--detect-every``), boxes from the previous keypoints in between,
 
 each with the keypoint network in PyTorch fp32, onnxruntime fp32 and onnxruntime int8 (``handpose.quantize``,
-calibrated on crops of the video; skipped where onnxruntime's quantizer is missing). The detector runs in PyTorch
-in every row (it has no ONNX export yet). Models are freshly initialised (speed does not depend on weights; the
-keypoint network's biases are shaken so its keypoints spread and a track holds); the detector keeps its best box
-only (threshold 0, one hand) and tracks are not dropped for low scores (keypoint score threshold 0), so every frame
-costs one crop as with a real hand in view. All rows run in this one process over the same frames,
-decoded into memory first (decoding is not timed), with the same thread count, so their ratios hold on a shared
-machine.
+calibrated on crops of the video; skipped where onnxruntime's quantizer is missing), and a last row with the last
+of those refining every detection with the keypoint network (``inference/refine``, 2 passes) from the most
+proposals refinement takes (12: the detector keeps its best 12 boxes, threshold 0), its worst case. The detector
+runs in PyTorch in every row (it has no ONNX export yet). Models are freshly initialised (speed does not depend on
+weights; the keypoint network's biases are shaken so its keypoints spread and a track holds); in the other rows
+the detector keeps its best box only (threshold 0, one hand) and tracks are not dropped for low scores (keypoint
+score threshold 0), so every frame costs one crop as with a real hand in view. All rows run in this one process
+over the same frames, decoded into memory first (decoding is not timed), with the same thread count, so their
+ratios hold on a shared machine.
 
 Usage: python benchmarks/bench_video.py [VIDEO] [--frames 100] [--preset lite] [--threads 2] [--detect-every 10]
        [--mediapipe-python PYTHON] (MediaPipe Hands on the same frames, run by that interpreter, as the reference)
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -86,6 +89,7 @@ def main() -> int:
     from handpose.inference.backends import OnnxBackend
     from handpose.inference.predictor import Predictor
     from handpose.inference.prepare import spec_from_config
+    from handpose.inference.refine import RefineConfig
     from handpose.inference.smoothing import SmoothingConfig
     from handpose.inference.tracking import HandTracker, TrackingConfig
     from handpose.model.cpm import build_model
@@ -137,6 +141,15 @@ def main() -> int:
         tracked = fps_of(lambda f, i, t=tracker: t.update(f, i / 25.0), frames)
         print(f"{name:<18} {alone:>21.1f} {every:>19.1f} {tracked:>9.1f}   (detector ran {tracker.detector_runs} "
               f"times in {len(frames) + 3} frames)")
+    last = list(predictors)[-1]
+    proposals = RefineConfig().max_proposals
+    refined = replace(predictors[last], refine=RefineConfig(hand_threshold=0.0),
+                      detector=HandDetector(detector.model, threshold=0.0, max_hands=proposals, device=args.device))
+    every = fps_of(lambda f, i, p=refined: p.find_hands(f), frames)
+    tracker = HandTracker(refined, config)
+    tracked = fps_of(lambda f, i, t=tracker: t.update(f, i / 25.0), frames)
+    print(f"{last + ', refined':<18} {'':>21} {every:>19.1f} {tracked:>9.1f}   ({proposals} proposals refined, 2 "
+          f"passes; detector ran {tracker.detector_runs} times)")
     if args.mediapipe_python:  # the reference, in the same run, on the same frames of the same video
         import subprocess
 

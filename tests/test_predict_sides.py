@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from given_boxes import BoxesDetector
 
 from handpose.data.crop import sample_box
 from handpose.data.formats import load_splits
@@ -18,16 +19,6 @@ from handpose.inference.predictor import Predictor
 from handpose.inference.tracking import HandTracker
 
 HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
-
-
-class BoxesDetector:
-    """Hands the test gives, with the side and left-hand probability it chooses."""
-
-    def __init__(self, detections: list[Detection]) -> None:
-        self.detections = detections
-
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        return list(self.detections)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from given_boxes import BoxesDetector
 
 from handpose.data.crop import sample_box
 from handpose.data.formats import load_splits
@@ -20,16 +21,6 @@ from handpose.inference.refine import RefineConfig, grow, refine_detections
 
 HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
 KEEP_ALL = RefineConfig(hand_threshold=0.0)
-
-
-class BoxesDetector:
-    """The detections the test gives."""
-
-    def __init__(self, detections: list[Detection]) -> None:
-        self.detections = detections
-
-    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
-        return list(self.detections)
 
 
 @pytest.fixture(scope="module")

@@ -114,3 +114,13 @@ def test_from_file_refines_by_default_and_zero_passes_turns_it_off() -> None:
 def test_bad_settings_are_named(bad: dict) -> None:
     with pytest.raises(ValueError, match=f"RefineConfig.{next(iter(bad))}"):
         RefineConfig(**bad)
+
+
+def test_any_detectors_hands_are_refined(hands: list, predictor: Predictor) -> None:
+    from collections import namedtuple
+
+    Found = namedtuple("Found", "box score is_left left_score")  # a user's own detector's results
+    s = hands[2]
+    img = cv2.imread(str(s.image_path))
+    found = refine_detections(predictor, img, [Found(tuple(sample_box(s)), 0.5, False, 0.5)], KEEP_ALL)
+    assert len(found) == 1 and isinstance(found[0], Detection) and found[0].detector_score == 0.5

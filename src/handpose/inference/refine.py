@@ -74,14 +74,15 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
                       config: RefineConfig) -> list[Any]:
     """The detector's ``detections`` of one BGR image, re-boxed, re-scored, merged and filtered by ``predictor``'s
     keypoint network (module docstring); best first. ``config.passes == 0`` returns them unchanged."""
+    from handpose.detection.detector import Detection
     from handpose.inference.tracking import box_from_keypoints
 
     if config.passes == 0:
         return list(detections)
-    proposals = sorted(detections, key=lambda d: -float(d.score))[: config.max_proposals]
+    # any detector's hands (box, score, is_left, left_score) as handpose Detections, the best first
+    proposals = [Detection(np.asarray(d.box, np.float64), float(d.score), bool(d.is_left), float(d.left_score))
+                 for d in sorted(detections, key=lambda d: -float(d.score))[: config.max_proposals]]
     if config.whole_image:
-        from handpose.detection.detector import Detection
-
         h, w = image_bgr.shape[:2]
         proposals.append(Detection(np.array([0.0, 0.0, w, h]), 0.0, False, 0.5))
     # each live proposal: (its detection as first given, the detection the next pass crops from)

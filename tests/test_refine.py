@@ -96,7 +96,8 @@ def test_the_refined_hand_crops_like_a_given_box(hands: list, predictor: Predict
     (hand,) = with_det.predict(img)
     same = predictor.predict(img, box=det.crop_box, is_left=det.is_left)
     np.testing.assert_allclose(hand.keypoints, same.keypoints, atol=1e-4)
-    np.testing.assert_allclose(hand.box, det.crop_box)
+    np.testing.assert_allclose(hand.box, det.box)  # the whole hand's box; the crop came from the keypoints' box
+    np.testing.assert_allclose(hand.matrix, same.matrix)
     assert hand.score == pytest.approx(det.score) and hand.detector_score == pytest.approx(0.35)
     assert hand.to_dict()["detector_score"] == pytest.approx(0.35)
 

@@ -56,7 +56,9 @@ class Prediction:
     Attributes:
         keypoints: (21, 2) float32 in original-image pixels.
         scores: (21,) float32, the peak of each keypoint's belief map.
-        box: (4,) ``[x, y, w, h]`` the box the crop was made from (the whole image when none was given).
+        box: (4,) ``[x, y, w, h]`` the hand's box: the one the crop was made from (the whole image when none was
+            given), except for a hand refined by the keypoint network, whose crop comes from its keypoints' own box
+            and whose box is that box grown to the whole hand (``inference/refine``).
         stage_maps: (S, 22, h, w) belief maps of every stage over the crop (only the last for ONNX models),
             from the plain pass at the first scale; None unless asked for.
         crop: (N, N, 3) uint8 the crop those maps belong to (None unless maps were asked for).
@@ -323,6 +325,8 @@ class Predictor:
             pred.score, pred.is_left, pred.left_score = float(det.score), is_left, float(det.left_score)
             detector_score = getattr(det, "detector_score", None)
             pred.detector_score = None if detector_score is None else float(detector_score)
+            if getattr(det, "crop_box", None) is not None:  # refined: report the whole hand's box
+                pred.box = np.asarray(det.box, np.float64)
             out.append((det, pred))
         return out
 

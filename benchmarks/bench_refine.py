@@ -25,7 +25,8 @@ import torch
 
 from handpose.detection.coco import read_detection_images
 from handpose.detection.evaluate import detect_images, refine_images
-from handpose.detection.metrics import ImageResult, box_iou, detection_metrics
+from handpose.detection.metrics import ImageResult, detection_metrics
+from handpose.evaluate_detected import match_by_iou
 from handpose.inference.predictor import Predictor
 from handpose.inference.refine import RefineConfig
 
@@ -33,19 +34,15 @@ THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 
 def recall_and_fp(results: list[ImageResult], threshold: float) -> tuple[float, float]:
-    """(share of hands matched at IoU >= 0.5 by a kept hand, kept hands matching none per image) at ``threshold``."""
+    """(share of hands found, kept hands that found none per image) at ``threshold``, matched as ``handpose eval
+    --detector`` matches (``evaluate_detected.match_by_iou``: one hand per box, IoU >= 0.5, greedy by IoU)."""
     found = fp = total = 0
     for r in results:
         boxes = r.boxes[r.scores >= threshold]
+        matched = match_by_iou(boxes, r.gt_boxes)  # (hands,) index of the box that found each, or -1
         total += len(r.gt_boxes)
-        if len(boxes) == 0:
-            continue
-        if len(r.gt_boxes) == 0:
-            fp += len(boxes)
-            continue
-        iou = box_iou(boxes, r.gt_boxes)  # (kept, hands)
-        found += int((iou.max(axis=0) >= 0.5).sum())
-        fp += int((iou.max(axis=1) < 0.5).sum())
+        found += int((matched >= 0).sum())
+        fp += len(boxes) - int((matched >= 0).sum())
     return found / max(total, 1), fp / max(len(results), 1)
 
 

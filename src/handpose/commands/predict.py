@@ -63,6 +63,7 @@ from handpose.commands.refine_flags import add_refine_flags, refine_from_args
 from handpose.commands.train import add_speed_flags
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
+from handpose.inference.refine import proposal_threshold
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,11 +146,9 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
         from handpose.detection.detector import HandDetector
 
         refine = refine_from_args(args)
-        threshold = args.detector_threshold
-        if threshold is None and refine is not None:
-            threshold = refine.proposal_threshold
         try:
-            predictor.detector = HandDetector.from_file(args.detector, threshold=threshold, device=args.device)
+            predictor.detector = HandDetector.from_file(args.detector, device=args.device,
+                                                        threshold=proposal_threshold(args.detector_threshold, refine))
         except ValueError as exc:
             raise ValueError(f"--detector: {exc}") from exc
         predictor.refine = refine

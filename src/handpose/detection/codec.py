@@ -150,9 +150,20 @@ class BoxCodec:
         """Drop boxes overlapping a better-scored one by IoU > ``nms_iou`` (nothing when ``nms_iou`` >= 1)."""
         if self.nms_iou >= 1.0 or len(found) < 2:
             return found
-        keep = cv2.dnn.NMSBoxes(found.boxes.tolist(), found.scores.tolist(), 0.0, self.nms_iou)
-        keep = np.sort(np.asarray(keep, dtype=np.int64).reshape(-1))
+        keep = np.sort(suppress_overlaps(found.boxes, found.scores, self.nms_iou))
         return Boxes(found.boxes[keep], found.scores[keep], found.left[keep])
+
+
+def suppress_overlaps(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy non-maximum suppression (OpenCV's ``NMSBoxes``): indices of the (N, 4) xywh ``boxes`` kept, best
+    score first, each dropped box overlapping a better-scored kept one by IoU > ``iou``. Boxes scoring 0 or less
+    are dropped too."""
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    if len(scores) == 0:
+        return np.zeros(0, np.int64)
+    keep = cv2.dnn.NMSBoxes(np.asarray(boxes, np.float64).tolist(), np.maximum(scores, 0.0).tolist(), 0.0, iou)
+    keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+    return keep[np.argsort(-scores[keep], kind="stable")]
 
 
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -36,6 +36,13 @@ def to_xywh(box: Sequence[float] | np.ndarray, box_format: str = "xywh") -> np.n
     return arr
 
 
+def crop_box_of(detection: Any) -> np.ndarray:
+    """(4,) float64 the box a detection's crop is cut from: a refined detection's ``crop_box`` (its keypoints' own
+    box, ``inference/refine``), else its ``box``."""
+    crop_box = getattr(detection, "crop_box", None)
+    return np.asarray(detection.box if crop_box is None else crop_box, np.float64)
+
+
 def clip_box(box: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray | None:
     """``[x, y, w, h]`` cut to the image, or None when nothing of it is left (a detection off the edge)."""
     h, w = image_hw

@@ -35,9 +35,9 @@ from handpose.config import DataConfig
 from handpose.data.transforms import apply_affine, invert_affine, to_network_input
 from handpose.inference.backends import Backend, OnnxBackend, TorchBackend
 from handpose.inference.inputs import to_bgr
-from handpose.inference.pipeline import Detector, clip_box, to_xywh
+from handpose.inference.pipeline import Detector, clip_box, crop_box_of, to_xywh
 from handpose.inference.prepare import CropSpec, Prepared, check_image, check_scales, spec_from_config
-from handpose.inference.refine import RefineConfig, refine_detections
+from handpose.inference.refine import RefineConfig, proposal_threshold, refine_detections
 from handpose.keypoints import NAMES
 
 if TYPE_CHECKING:
@@ -219,9 +219,8 @@ class Predictor:
         if isinstance(detector, (str, Path)):
             from handpose.detection.detector import HandDetector
 
-            if detector_threshold is None and refine is not None and refine.passes > 0:
-                detector_threshold = refine.proposal_threshold
-            detector = HandDetector.from_file(detector, threshold=detector_threshold, device=device)
+            detector = HandDetector.from_file(detector, threshold=proposal_threshold(detector_threshold, refine),
+                                              device=device)
         if refine is not None and refine.passes == 0:
             refine = None
         return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}",
@@ -304,8 +303,7 @@ class Predictor:
         kept: list[tuple[Any, bool]] = []
         prepared: list[Prepared] = []
         for det in detections:
-            crop_box = getattr(det, "crop_box", None)  # a refined detection's keypoint box
-            box = clip_box(np.asarray(det.box if crop_box is None else crop_box, np.float64), image_bgr.shape[:2])
+            box = clip_box(crop_box_of(det), image_bgr.shape[:2])
             if box is None:
                 continue
             unsure = self.side_unsure(det)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from handpose.inference.pipeline import clip_box
+from handpose.inference.pipeline import clip_box, crop_box_of
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,14 @@ class RefineConfig:
             raise ValueError(f"RefineConfig.growth must be >= 1, got {self.growth}")
 
 
+def proposal_threshold(given: float | None, refine: RefineConfig | None) -> float | None:
+    """The detector's score threshold: the one ``given``, else with refinement on its ``proposal_threshold``, else
+    None (the detector's own)."""
+    if given is not None:
+        return float(given)
+    return refine.proposal_threshold if refine is not None and refine.passes > 0 else None
+
+
 def grow(box: np.ndarray, factor: float) -> np.ndarray:
     """(4,) ``[x, y, w, h]`` scaled by ``factor`` about its centre."""
     box = np.asarray(box, np.float64)
@@ -74,6 +82,7 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
                       config: RefineConfig) -> list[Any]:
     """The detector's ``detections`` of one BGR image, re-boxed, re-scored, merged and filtered by ``predictor``'s
     keypoint network (module docstring); best first. ``config.passes == 0`` returns them unchanged."""
+    from handpose.detection.codec import suppress_overlaps
     from handpose.detection.detector import Detection
     from handpose.inference.tracking import box_from_keypoints
 
@@ -86,23 +95,24 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
         h, w = image_bgr.shape[:2]
         proposals.append(Detection(np.array([0.0, 0.0, w, h]), 0.0, False, 0.5))
     # each live proposal: (its detection as first given, the detection the next pass crops from)
-    live = [(det, det) for det in proposals if clip_box(np.asarray(det.box, np.float64), image_bgr.shape[:2])
-            is not None]
+    live = [(det, det) for det in proposals]
     scores = np.zeros(0)
     for _ in range(config.passes):
+        # a crop box off the image gets no keypoints (predict_detections leaves it out): drop it first
+        live = [(first, cur) for first, cur in live if clip_box(crop_box_of(cur), image_bgr.shape[:2]) is not None]
         if not live:
             return []
         preds = predictor.predict_detections(image_bgr, [cur for _, cur in live])
         nxt, hand_boxes, scores_list = [], [], []
         for (first, cur), pred in zip(live, preds):
             crop = box_from_keypoints(pred.keypoints, pred.scores, config.box_score)
-            crop = np.asarray(pred.box, np.float64) if crop is None else crop
+            crop = crop_box_of(cur) if crop is None else crop
             score = float(np.mean(pred.scores))
-            nxt.append((first, replace(cur, box=crop, crop_box=crop, score=score, is_left=bool(pred.is_left),
+            nxt.append((first, replace(cur, crop_box=crop, score=score, is_left=bool(pred.is_left),
                                        side_settled=True)))  # later passes crop that side without asking again
             hand_boxes.append(grow(crop, config.growth))
             scores_list.append(score)
-        keep = _merge(np.array(hand_boxes).reshape(-1, 4), np.array(scores_list), config.merge_iou)
+        keep = suppress_overlaps(np.array(hand_boxes).reshape(-1, 4), np.array(scores_list), config.merge_iou)
         live = [nxt[i] for i in keep]
         scores = np.array(scores_list)[keep]
     out = []
@@ -111,19 +121,3 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
             continue
         out.append(replace(cur, box=grow(cur.crop_box, config.growth), detector_score=float(first.score)))
     return out
-
-
-def _merge(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[int]:
-    """Indices kept, best first: greedily, each box (N, 4) overlapping an already kept one by IoU > ``iou`` is
-    dropped."""
-    from handpose.detection.metrics import box_iou
-
-    order = [int(i) for i in np.argsort(-scores, kind="stable")]
-    if len(order) < 2:
-        return order
-    overlap = box_iou(boxes, boxes)  # (N, N)
-    kept: list[int] = []
-    for i in order:
-        if all(overlap[i, j] <= iou for j in kept):
-            kept.append(i)
-    return kept

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handpose.inference.pipeline import clip_box
+from handpose.inference.pipeline import clip_box, crop_box_of
 from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
 
 if TYPE_CHECKING:
@@ -119,11 +119,10 @@ class HandTracker:
         free = list(range(len(self.tracks)))
         found: set[int] = set()
         for det in detections:
-            crop_box = getattr(det, "crop_box", None)  # refined: the keypoints' box, what a track follows
-            box = clip_box(np.asarray(det.box if crop_box is None else crop_box, np.float64), frame.shape[:2])
-            sure = not self.predictor.side_unsure(det)
+            box = clip_box(crop_box_of(det), frame.shape[:2])  # refined: the keypoints' box, what a track follows
             if box is None:
                 continue
+            sure = not self.predictor.side_unsure(det)
             ious = [box_iou(box, self.tracks[i].box) for i in free]
             best = int(np.argmax(ious)) if ious else -1
             if best >= 0 and ious[best] >= self.config.match_iou:

@@ -69,6 +69,18 @@ def test_two_hands_keep_their_own_tracks() -> None:
         assert np.abs(by_id[0].keypoints - left).max() < 1.5 and np.abs(by_id[1].keypoints - right).max() < 1.5
 
 
+def test_two_tracks_on_one_hand_merge_into_one() -> None:
+    tracker = HandTracker(_predictor(), TrackingConfig(detect_every=0, smoothing=NO_SMOOTH))
+    kp = dot_hand_keypoints((160, 100))
+    frame = draw_dot_hands(SIZE, [kp])
+    assert len(tracker.update(frame, 0.0)) == 1
+    twin = tracker._new_track(tracker.tracks[0].box + [3.0, -2.0, 0.0, 0.0], False, 0.9, 0.1)
+    tracker.tracks.append(twin)  # a second track following the same hand
+    hands = tracker.update(frame, 0.04)
+    assert len(hands) == 1 and len(tracker.tracks) == 1
+    assert np.abs(hands[0].keypoints - kp).max() < 1.5
+
+
 def test_smoothing_lowers_jitter_on_a_still_hand() -> None:
     rng = np.random.default_rng(0)
     still = dot_hand_keypoints((150, 100))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from handpose.detection.codec import suppress_overlaps
 from handpose.inference.pipeline import clip_box, crop_box_of
 from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
 
@@ -187,11 +188,10 @@ class HandTracker:
                 continue
             track.box = nxt
             alive.append((track, pred))
-        alive.sort(key=lambda tp: -tp[0].quality)
-        merged: list[tuple[Track, Prediction]] = []
-        for track, pred in alive:  # two tracks on one hand: keep the better
-            if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):
-                merged.append((track, pred))
+        # two tracks on one hand (boxes overlapping by IoU > 0.5): keep the better, as the detector's NMS does
+        keep = suppress_overlaps(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4),
+                                 np.array([t.quality for t, _ in alive]), 0.5)
+        merged = [alive[int(i)] for i in keep]
         self.tracks = [t for t, _ in merged]
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
             if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from handpose.config import DetectorConfig
-from handpose.detection.codec import BoxCodec
+from handpose.detection.codec import BoxCodec, suppress_overlaps
 from handpose.detection.letterbox import augment_matrix, letterbox_matrix, transform_boxes
 from handpose.detection.model import build_detector
 
@@ -93,3 +93,12 @@ def test_overlapping_boxes_are_suppressed_by_the_best() -> None:
     found = codec.suppress(Boxes(np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 10, 10.0]]),
                                  np.array([0.9, 0.8, 0.7]), np.array([0.1, 0.2, 0.3])))
     assert found.scores.tolist() == [0.9, 0.7]
+
+
+def test_overlap_suppression_ranks_by_score_and_drops_only_by_overlap() -> None:
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 10, 10], [80, 0, 10, 10]], np.float64)
+    scores = np.array([0.2, 0.7, 0.0, -0.3])  # keypoint scores can be 0 or below; nothing is dropped for that
+    keep = suppress_overlaps(boxes, scores, 0.5)
+    assert keep.tolist() == [1, 2, 3]  # box 0 overlaps the better box 1 (IoU 0.68); best first
+    assert suppress_overlaps(boxes, scores, 0.9).tolist() == [1, 0, 2, 3]
+    assert suppress_overlaps(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []

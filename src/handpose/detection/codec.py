@@ -156,12 +156,13 @@ class BoxCodec:
 
 def suppress_overlaps(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     """Greedy non-maximum suppression (OpenCV's ``NMSBoxes``): indices of the (N, 4) xywh ``boxes`` kept, best
-    score first, each dropped box overlapping a better-scored kept one by IoU > ``iou``. Boxes scoring 0 or less
-    are dropped too."""
+    score first, each dropped box overlapping a better-scored kept one by IoU > ``iou``. Only overlap drops a box:
+    scores of any sign rank (a threshold is the caller's)."""
     scores = np.asarray(scores, np.float64).reshape(-1)
     if len(scores) == 0:
         return np.zeros(0, np.int64)
-    keep = cv2.dnn.NMSBoxes(np.asarray(boxes, np.float64).tolist(), np.maximum(scores, 0.0).tolist(), 0.0, iou)
+    ranks = scores - scores.min() + 1.0  # (N,) all positive, same order: NMSBoxes drops scores <= its threshold
+    keep = cv2.dnn.NMSBoxes(np.asarray(boxes, np.float64).tolist(), ranks.tolist(), 0.0, iou)
     keep = np.asarray(keep, dtype=np.int64).reshape(-1)
     return keep[np.argsort(-scores[keep], kind="stable")]
 

@@ -108,8 +108,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--overwrite", action=bool_opt, help="start a new run in an --out folder that holds one, deleting that "
         "run's files (config.json, checkpoints, weights, summary, events) first; without it such a folder is refused")
     opt("--init", metavar="WEIGHTS", help="initial weights: .safetensors / .pt of the same preset, the TensorFlow "
-        "VGG-16 openpose_vgg16.npy of hand_detector_train, torchvision VGG-19 .pth or OpenPose's .caffemodel "
-        "(default: random init)")
+        "VGG-16 openpose_vgg16.npy of hand_detector_train, torchvision VGG-19 .pth or OpenPose's .caffemodel; "
+        "with --task detect, a detector file or a keypoint model of the lite preset (e.g. pretrained:lite), whose "
+        "MobileNet front starts the detector's backbone (default: random init)")
     opt("--synth-count", type=int, help="embedded dataset: number of rendered images")
     opt("--synth-size", type=int, help="embedded dataset: rendered image side in pixels")
     g = parser.add_argument_group("model and input")

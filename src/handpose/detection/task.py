@@ -63,9 +63,17 @@ class DetectTask:
         return dataset, val, dataclasses.replace(cfg, data=str(cfg.data), data_format="coco")
 
     def initial_weights(self, model: nn.Module, path: str) -> None:
-        """``--init``: a handpose detector file of the same architecture."""
+        """``--init``: a handpose detector file of the same architecture, or a keypoint model with a MobileNet
+        front (e.g. ``pretrained:lite``), whose stem and units start the detector's backbone
+        (``detection/backbone_transfer.py``)."""
+        from handpose import pretrained
+        from handpose.detection.backbone_transfer import transfer_backbone
         from handpose.model import artifact
 
+        if artifact.read_task(pretrained.resolve(path)) == artifact.TASK_KEYPOINTS:
+            transfer_backbone(model, artifact.load_model(path, task=artifact.TASK_KEYPOINTS))
+            LOG.info("initial backbone weights from the keypoint model %s", path)
+            return
         source = artifact.load_model(path, task="detect")
         artifact.load_state_strict(model, source.state_dict(), source=str(path))
         LOG.info("initial weights from %s", path)

@@ -46,15 +46,18 @@ render scenes_test --scenes --count 300 --seed 1000003
 train keypoints --preset lite --input-size "$KP_SIZE" --data "$OUT/data" --max-steps "$KP_STEPS" \
   --batch-size "$KP_BATCH" --lr "$KP_LR" --warmup-steps 200 --val-every 2000 --val-limit 500 --ckpt-every 1000 \
   --log-every 200 --workers "$W" --device "$DEV"
-train detector --task detect --data "$OUT/scenes/scenes/hands_coco.json" --input-size "$DET_SIZE" \
+KP=$OUT/keypoints/best.safetensors; [ -f "$KP" ] || KP=$OUT/keypoints/model.safetensors
+# the detector's backbone starts from the keypoint model's MobileNet front (10 of its 12 units)
+train detector --task detect --data "$OUT/scenes/scenes/hands_coco.json" --init "$KP" --input-size "$DET_SIZE" \
   --max-steps "$DET_STEPS" --batch-size "$DET_BATCH" --val-every 2000 --val-limit 100 --ckpt-every 1000 \
   --log-every 200 --workers "$W" --device "$DEV"
 
-KP=$OUT/keypoints/best.safetensors; [ -f "$KP" ] || KP=$OUT/keypoints/model.safetensors
 DET=$OUT/detector/best.safetensors; [ -f "$DET" ] || DET=$OUT/detector/model.safetensors
 "${HP[@]}" eval --weights "$KP" --data "$OUT/test" --split all --out "$OUT/eval_keypoints"
 "${HP[@]}" eval --task detect --weights "$DET" --data "$OUT/scenes_test/scenes/hands_coco.json" --split all \
   --out "$OUT/eval_detector"
+"${HP[@]}" eval --task detect --weights "$DET" --keypoints "$KP" --data "$OUT/scenes_test/scenes/hands_coco.json" \
+  --split all --out "$OUT/eval_detector_refined"
 if [ -n "${REAL_DATA:-}" ]; then
   "${HP[@]}" eval --weights "$KP" --data "$REAL_DATA" --split all --out "$OUT/eval_real"
 fi

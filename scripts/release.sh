@@ -63,5 +63,7 @@ if [ -n "${REAL_DATA:-}" ]; then
 fi
 if [ "${EXPORT:-1}" != 0 ]; then
   "${HP[@]}" export --weights "$KP" --out "$OUT/keypoints.onnx" --int8 --calib-data "$OUT/test" --overwrite
+  echo "release models: $KP $DET $OUT/keypoints.onnx"
+else
+  echo "release models: $KP $DET (no ONNX export: EXPORT=0)"
 fi
-echo "release models: $KP $DET $OUT/keypoints.onnx"

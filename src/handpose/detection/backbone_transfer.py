@@ -9,18 +9,14 @@ random weights: the detector's stem and its first units take them, and everythin
 and heads) keeps its fresh initialisation.
 
 Units are paired in order while both shapes agree (weights, biases and BatchNorm statistics alike) and the pairing
-stops at the first mismatch, so a narrower or wider model transfers what fits and says how much.
+stops at the first mismatch: a front with fewer or more 512-wide units than the detector's stride-16 level fills what
+fits, and a model of another width, whose stem already differs, is refused.
 """
 
 from __future__ import annotations
 
-import logging
-
 import torch
 from torch import nn
-
-LOG = logging.getLogger(__name__)
-
 
 def detector_units(detector: nn.Module) -> list[nn.Module]:
     """The detector's stem and backbone units, input to output."""
@@ -57,6 +53,4 @@ def transfer_backbone(detector: nn.Module, keypoint_model: nn.Module) -> int:
             pairs += 1
     if pairs == 0:
         raise ValueError("the keypoint model's front does not fit the detector's stem (their widths differ)")
-    total = len(detector_units(detector))
-    LOG.info("detector backbone: %d of its %d units (stem included) start from the keypoint model", pairs, total)
     return pairs

@@ -67,12 +67,13 @@ class DetectTask:
         front (e.g. ``pretrained:lite``), whose stem and units start the detector's backbone
         (``detection/backbone_transfer.py``)."""
         from handpose import pretrained
-        from handpose.detection.backbone_transfer import transfer_backbone
+        from handpose.detection.backbone_transfer import detector_units, transfer_backbone
         from handpose.model import artifact
 
         if artifact.read_task(pretrained.resolve(path)) == artifact.TASK_KEYPOINTS:
-            transfer_backbone(model, artifact.load_model(path, task=artifact.TASK_KEYPOINTS))
-            LOG.info("initial backbone weights from the keypoint model %s", path)
+            units = transfer_backbone(model, artifact.load_model(path, task=artifact.TASK_KEYPOINTS))
+            LOG.info("initial weights: %d of the detector's %d backbone units (stem included) from the keypoint "
+                     "model %s, the rest fresh", units, len(detector_units(model)), path)
             return
         source = artifact.load_model(path, task="detect")
         artifact.load_state_strict(model, source.state_dict(), source=str(path))

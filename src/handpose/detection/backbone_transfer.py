@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+
 def detector_units(detector: nn.Module) -> list[nn.Module]:
     """The detector's stem and backbone units, input to output."""
     units: list[nn.Module] = [detector.stem]

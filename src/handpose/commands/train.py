@@ -265,9 +265,11 @@ def _with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from handpose.config import to_dict
-    from handpose.training.run_folder import check_run_folder
+    from handpose.training.run_folder import check_resumable, check_run_folder
     from handpose.training.trainer import train
 
+    if args.resume is not None and os.environ.get("RANK", "0") == "0":
+        check_resumable(args.resume)  # a run another process is writing: refused before its checkpoint is read
     plain = config_from_args(args, speed=False)
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 alone writes (and locks) the run folder
         check_run_folder(plain.out, plain.resume, plain.overwrite)  # refused before any speed trial or rendering

@@ -100,14 +100,28 @@ def run_files(folder: str | Path) -> list[Path]:
     return sorted(found)
 
 
+def run_folder_of(resume: str | Path) -> Path:
+    """The run folder a ``--resume`` path (a run folder or a checkpoint file) belongs to, resolved."""
+    source = Path(resume).resolve()
+    if source.is_file():
+        source = source.parent.parent if source.parent.name == CHECKPOINT_DIR else source.parent
+    return source
+
+
 def same_run(folder: str | Path, resume: str | Path | None) -> bool:
     """Whether ``resume`` (a run folder or a checkpoint file) belongs to the run in ``folder``."""
     if resume is None:
         return False
-    source = Path(resume).resolve()
-    if source.is_file():
-        source = source.parent.parent if source.parent.name == CHECKPOINT_DIR else source.parent
-    return source == Path(folder).resolve()
+    return run_folder_of(resume) == Path(folder).resolve()
+
+
+def check_resumable(resume: str | Path) -> None:
+    """:class:`RunFolderBusyError` when another process is writing the run ``resume`` belongs to: said before its
+    checkpoint is read, which that process may be replacing."""
+    folder = run_folder_of(resume)
+    if (folder / LOCK_NAME).is_file():
+        with RunLock(folder):
+            pass
 
 
 def check_run_folder(folder: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> None:

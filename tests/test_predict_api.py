@@ -75,7 +75,7 @@ def test_predict_command_writes_files(models: tuple[Path, Path], photo: Path, tm
     (folder / "b.png").write_bytes(cv2.imencode(".png", read_image(photo))[1].tobytes())
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     out = tmp_path / "out"
-    assert main(["predict", "--model", str(weights), str(folder), "--out", str(out)]) == 0
+    assert main(["predict", "--model", str(weights), str(folder), "--out", str(out), "--detector", "none"]) == 0
     text = capsys.readouterr().out
     for stem in ("a", "b"):
         record = json.loads((out / f"{stem}.json").read_text())

@@ -32,15 +32,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'handpose' has no attribute {name!r}")
 
 
-def predict(image: Any, model: str | Path = "pretrained:lite", detector: str | Path | None = None, box: Any = None,
-            device: str = "cpu", **options: Any) -> Any:
+def predict(image: Any, model: str | Path = "pretrained:lite", detector: str | Path | None = "pretrained:detector",
+            box: Any = None, device: str = "cpu", **options: Any) -> Any:
     """One-line prediction: load ``model`` (the shipped keypoint model by default; ``pretrained:NAME`` names a
-    shipped one) and ``detector`` (none by default: the whole image is one hand; ``"pretrained:detector"`` is the
-    shipped one) and run :meth:`Predictor.predict` on ``image``.
+    shipped one) and ``detector`` (the shipped one by default; None: no detection, the whole image is one hand)
+    and run :meth:`Predictor.predict` on ``image``.
 
     Returns the hands found (a list, possibly empty) or, with ``box``, that one hand's ``Prediction``.
     ``options`` go to ``Predictor.predict`` (``color="rgb"``, ``box_format="xyxy"``, ``is_left``, ...). Load a
     ``Predictor`` once instead when predicting many images."""
     from handpose.inference.predictor import Predictor
 
+    detector = None if box is not None else detector  # a given box skips detection: no detector to load
     return Predictor.from_file(model, device=device, detector=detector).predict(image, box=box, **options)

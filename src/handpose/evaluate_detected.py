@@ -47,6 +47,7 @@ import numpy as np
 
 from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
+from handpose.detection.detector import IMAGE_SCALES
 from handpose.detection.metrics import box_iou
 from handpose.inference.pipeline import Detector, clip_box
 from handpose.inference.predictor import DEFAULT_REFINE, Predictor
@@ -223,16 +224,19 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
                             fmt: str | None = None, keypoint_order: str | None = None, flip_test: bool = False,
                             scales: Sequence[float] = (1.0,), batch_size: int = 16, device: str = "cpu",
                             detector_threshold: float | None = None, out: str | Path | None = None,
-                            refine: RefineConfig | None = DEFAULT_REFINE) -> dict[str, Any]:
+                            refine: RefineConfig | None = DEFAULT_REFINE,
+                            detector_scales: Sequence[float] = IMAGE_SCALES) -> dict[str, Any]:
     """The ``handpose eval --detector`` run on one dataset (its ``split``) or a folder of datasets (each on all its
     samples, then all their hands together); returns the report and writes it to ``out``/eval_detected.json.
-    ``refine``: the keypoint refinement of the detector's hands (None: the detector's boxes as they are)."""
+    ``refine``: the keypoint refinement of the detector's hands (None: the detector's boxes as they are);
+    ``detector_scales``: the detector's letterbox scales (``detection.detector``)."""
     from handpose.data.formats import load_splits
     from handpose.evaluate_sets import evaluate_sets, find_datasets
 
     t0 = time.perf_counter()
     predictor = Predictor.from_file(weights, device=device, flip_test=flip_test, scales=scales, detector=detector,
-                                    detector_threshold=detector_threshold, refine=refine)
+                                    detector_threshold=detector_threshold, refine=refine,
+                                    detector_scales=detector_scales)
     found = find_datasets(data)
     if found and found != [Path(data)]:
         result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector)
@@ -250,6 +254,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
         "weights": str(weights),
         "detector": str(detector),
         "detector_threshold": getattr(predictor.detector, "threshold", None),
+        "detector_scales": list(getattr(predictor.detector, "scales", ())),
         "refine": None if predictor.refine is None else dataclasses.asdict(predictor.refine),
         "data": str(data),
         "split": split,

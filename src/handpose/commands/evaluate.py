@@ -30,7 +30,12 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from handpose.commands.refine_flags import add_refine_flags, refine_from_args
+from handpose.commands.refine_flags import (
+    add_detector_scales_flag,
+    add_refine_flags,
+    detector_scales_from_args,
+    refine_from_args,
+)
 from handpose.commands.train import add_speed_flags
 
 if TYPE_CHECKING:
@@ -60,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detector-threshold", type=float, default=None, metavar="T",
                         help="--detector: the detector's score a hand (or, refined, a proposal) needs (default: "
                         "the refinement's proposal threshold, or the detector's own)")
+    add_detector_scales_flag(parser)
     add_refine_flags(parser)
     parser.add_argument("--batch-size", type=int, default=16, help="crops (or images, --task detect) per network "
                         "run (default 16)")
@@ -173,7 +179,8 @@ def _run_detect(args: argparse.Namespace, refine: RefineConfig | None) -> int:
     from handpose.detection.evaluate import format_detection_report, run_detection_eval
 
     report = run_detection_eval(args.weights, args.data, out=args.out, batch_size=args.batch_size,
-                                device=args.device, split=args.split, keypoints=args.keypoints, refine=refine)
+                                device=args.device, split=args.split, keypoints=args.keypoints, refine=refine,
+                                scales=detector_scales_from_args(args))
     print(format_detection_report(report))
     if args.out is None:
         print("no report written: add --out FOLDER for detection_eval.json")
@@ -187,7 +194,8 @@ def _run_through_detector(args: argparse.Namespace, refine: RefineConfig | None)
     report = run_detected_evaluation(args.weights, args.detector, args.data, split=args.split, fmt=args.format,
                                      keypoint_order=args.keypoint_order, flip_test=args.flip,
                                      scales=parse_scales(args.scales), batch_size=args.batch_size, device=args.device,
-                                     detector_threshold=args.detector_threshold, out=args.out, refine=refine)
+                                     detector_threshold=args.detector_threshold, out=args.out, refine=refine,
+                                     detector_scales=detector_scales_from_args(args))
     print(f"{args.weights} through {args.detector} on {args.data} ({report['split']}):")
     print(format_detected(report))
     for f in report.get("files", []):

@@ -1,12 +1,13 @@
 """Find hands and their 21 keypoints in images, folders, globs, video files or a webcam.
 
 The rule: with --box x,y,w,h the crop is a padded square around that one hand (no detection); without, every hand
-the --detector finds is cropped and predicted (left hands mirrored first when the keypoint model was trained that
-way; the detector says which hand is which, or where it cannot tell, the keypoint network). The keypoint network
-first checks each hand the detector proposes: --refine-passes times it predicts the keypoints, moves the box onto
-them and scores the hand by its mean keypoint peak; hands under --hand-threshold are dropped (0 passes: the
-detector's boxes and scores as they are). Without --detector and --box, the whole image is taken as one hand
-(made square with grey borders), so the hand should fill most of it.
+the --detector (default: the shipped pretrained:detector) finds is cropped and predicted (left hands mirrored first
+when the keypoint model was trained that way; the detector says which hand is which, or where it cannot tell, the
+keypoint network). On images the detector runs at two scales (--detector-scales 1,2: small hands are found in the
+larger one), on video at one. The keypoint network first checks each hand the detector proposes: --refine-passes
+times it predicts the keypoints, moves the box onto them and scores the hand by its mean keypoint peak; hands under
+--hand-threshold are dropped (0 passes: the detector's boxes and scores as they are). With --detector none and no
+--box, the whole image is taken as one hand (made square with grey borders), so the hand should fill most of it.
 
 Images (a file, a folder, or a quoted glob such as "photos/*.jpg"; phone JPEGs are turned upright by their EXIF
 tag): for each image writes, into --out, NAME.json (every hand: box, detection score, side, the 21 keypoints with
@@ -33,6 +34,7 @@ Predict never replaces a file it did not write: an output name that is taken by 
 .handpose-predictions, so a later run over that folder does not take them for inputs.
 
 Examples:
+  handpose predict photo.jpg
   handpose predict --model hand.onnx --detector detector.safetensors photos/ --out predictions
   handpose predict --model hand.onnx photos/ --box 120,80,200,220 --out predictions
   handpose predict --model hand.safetensors --detector detector.safetensors --source 0 --show
@@ -59,11 +61,18 @@ from handpose.commands.predict_files import (
     read_ahead,
     write_coco,
 )
-from handpose.commands.refine_flags import add_refine_flags, refine_from_args
+from handpose.commands.refine_flags import (
+    add_detector_scales_flag,
+    add_refine_flags,
+    detector_scales_from_args,
+    refine_from_args,
+)
 from handpose.commands.train import add_speed_flags
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
 from handpose.inference.refine import proposal_threshold
+
+DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -72,13 +81,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
     parser.add_argument("--model", default="pretrained:lite", help="keypoint model: .safetensors, training "
                         "checkpoint .pt, or .onnx (default: the shipped pretrained:lite)")
-    parser.add_argument("--detector", default=None, help="hand detector weights (.safetensors / .pt, or the shipped "
-                        "pretrained:detector): find every hand when no --box is given (default: none, the whole image "
-                        "is one hand; the shipped detector is not yet good enough on photographs to be the default, "
-                        "see MODEL_CARD.md)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="hand detector weights (.safetensors / .pt, "
+                        "or the shipped pretrained:detector) that find every hand when no --box is given; none: the "
+                        f"whole image is one hand (default {DEFAULT_DETECTOR}; its limits on photographs are in "
+                        "MODEL_CARD.md)")
     parser.add_argument("--detector-threshold", type=float, default=None, help="detector score a hand (with "
                         "refinement: a proposal) needs (default: the refinement's proposal threshold, 0.05, or "
                         "without refinement the detector's own)")
+    add_detector_scales_flag(parser, video_note=True)
     add_refine_flags(parser)
     parser.add_argument("--box", default=None, help="one hand's box in image pixels, x,y,w,h (or x0,y0,x1,y1 with "
                         "--box-format xyxy); no detection then")
@@ -133,8 +143,16 @@ def source_of(args: argparse.Namespace) -> str:
     return str(args.input if args.input is not None else args.source)
 
 
-def load_predictor(args: argparse.Namespace) -> Predictor:
-    """The predictor of --model and --detector; a file of the wrong kind is named with its flag, in one line."""
+def detector_of(args: argparse.Namespace) -> str | None:
+    """--detector, None for "none" (no detection: the whole image is one hand)."""
+    if args.detector is None or str(args.detector).strip().lower() == "none":
+        return None
+    return str(args.detector)
+
+
+def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
+    """The predictor of --model and --detector (at --detector-scales, their default for ``video`` or images); a
+    file of the wrong kind is named with its flag, in one line."""
     from handpose.commands.evaluate import parse_scales
 
     try:
@@ -142,13 +160,15 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
                                         scales=parse_scales(args.scales))
     except ValueError as exc:
         raise ValueError(f"--model: {exc}") from exc
-    if args.detector is not None and args.box is None:
+    if detector_of(args) is not None and args.box is None:
         from handpose.detection.detector import HandDetector
 
         refine = refine_from_args(args)
+        scales = detector_scales_from_args(args, video)
         try:
             predictor.detector = HandDetector.from_file(args.detector, device=args.device,
-                                                        threshold=proposal_threshold(args.detector_threshold, refine))
+                                                        threshold=proposal_threshold(args.detector_threshold, refine),
+                                                        scales=scales)
         except ValueError as exc:
             raise ValueError(f"--detector: {exc}") from exc
         predictor.refine = refine
@@ -180,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     video = is_video(source)
     images = [] if video else list_images(source)
     ensure_writable_folder(args.out, "--out")  # before any work
-    predictor = load_predictor(args)
+    predictor = load_predictor(args, video)
     out = OutputFolder(args.out)
     if video:
         return predict_video(predictor, source, out, args, box)

@@ -1,10 +1,33 @@
-"""The flags of the keypoint refinement of detections (``inference/refine``), shared by predict and eval."""
+"""The flags of detection shared by predict and eval: the detector's letterbox scales (``detection/detector``) and
+the keypoint refinement of its hands (``inference/refine``)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 
+from handpose.detection.detector import IMAGE_SCALES, check_scales
 from handpose.inference.refine import RefineConfig
+
+
+def add_detector_scales_flag(parser: argparse.ArgumentParser, video_note: bool = False) -> None:
+    """--detector-scales (default: those of still images; with ``video_note``, video's too)."""
+    plain = ",".join(f"{s:g}" for s in IMAGE_SCALES)
+    where = (f"(default {plain} for images: the letterbox of the network's size and one of twice its side, for "
+             "small hands; 1 for video and webcams, for speed)" if video_note else f"(default {plain}, as "
+             "handpose predict on images)")
+    parser.add_argument("--detector-scales", default=None, metavar="S[,S...]", help="comma-separated letterbox "
+                        "scales the detector runs at, its hands pooled; 1 is the network's own input size " + where)
+
+
+def detector_scales_from_args(args: argparse.Namespace, video: bool = False) -> Sequence[float]:
+    """--detector-scales as numbers, default ``IMAGE_SCALES`` (1 for ``video``); ValueError naming the flag."""
+    if args.detector_scales is None:
+        return (1.0,) if video else IMAGE_SCALES
+    try:
+        return check_scales([float(p) for p in str(args.detector_scales).split(",") if p.strip()])
+    except ValueError as exc:
+        raise ValueError(f"--detector-scales {args.detector_scales!r}: {exc}") from None
 
 
 def add_refine_flags(parser: argparse.ArgumentParser) -> None:

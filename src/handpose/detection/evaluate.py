@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,9 @@ import numpy as np
 from handpose.data import images
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
+from handpose.detection.codec import Boxes
 from handpose.detection.dataset import load_letterboxed
-from handpose.detection.detector import HandDetector
+from handpose.detection.detector import IMAGE_SCALES, Detection, HandDetector
 from handpose.detection.metrics import ImageResult, detection_metrics
 
 if TYPE_CHECKING:
@@ -40,25 +42,38 @@ MAX_PIXELS = 100_000_000
 def detect_images(detector: HandDetector, items: list[DetectionImage], batch_size: int = 8,
                   threshold: float = EVAL_THRESHOLD, skipped: SkipReport | None = None,
                   max_pixels: int = MAX_PIXELS) -> list[ImageResult]:
-    """Detections against ground truth for each readable image of ``items`` (bad images counted in ``skipped``)."""
+    """Detections against ground truth for each readable image of ``items`` (bad images counted in ``skipped``),
+    at every one of the detector's ``scales``."""
     skipped = skipped if skipped is not None else SkipReport()
     results: list[ImageResult] = []
     for start in range(0, len(items), max(1, batch_size)):
         chunk, prepared = [], []
         for item in items[start : start + batch_size]:
             try:
-                prepared.append(load_letterboxed(item, detector.input_size, max_pixels))
+                if detector.scales == (1.0,):  # the letterbox alone (the faster path training's validation takes)
+                    prepared.append(load_letterboxed(item, detector.input_size, max_pixels))
+                else:
+                    prepared.append(images.load_image(item.path, max_pixels)[0])
                 chunk.append(item)
             except images.ImageError as err:
                 skipped.add(err.reason, err.path, err.detail)
         if not chunk:
             continue
-        found = detector.run(np.stack([p[0] for p in prepared]), np.stack([p[1] for p in prepared]),
-                             [p[2] for p in prepared], threshold)
+        if detector.scales == (1.0,):
+            found = detector.run(np.stack([p[0] for p in prepared]), np.stack([p[1] for p in prepared]),
+                                 [p[2] for p in prepared], threshold)
+        else:
+            found = [_as_boxes(hands) for hands in detector.detect_batch(prepared, threshold)]
         for item, f in zip(chunk, found):
             results.append(ImageResult(f.boxes, f.scores, f.left, item.boxes.astype(np.float64), item.is_left,
                                        item.left_known))
     return results
+
+
+def _as_boxes(hands: list[Detection]) -> Boxes:
+    """Detections (best first) as the codec's :class:`Boxes`."""
+    return Boxes(np.array([d.box for d in hands], np.float64).reshape(-1, 4),
+                 np.array([d.score for d in hands], np.float64), np.array([d.left_score for d in hands], np.float64))
 
 
 def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: SkipReport | None = None,
@@ -85,13 +100,15 @@ def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: Sk
 def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | None = None, batch_size: int = 8,
                        device: str = "cpu", split: str = "all", val_fraction: float = 0.1,
                        threshold: float = EVAL_THRESHOLD, limit: int | None = None,
-                       keypoints: str | Path | None = None, refine: RefineConfig | None = None) -> dict[str, Any]:
+                       keypoints: str | Path | None = None, refine: RefineConfig | None = None,
+                       scales: Sequence[float] = IMAGE_SCALES) -> dict[str, Any]:
     """Evaluate detector ``weights`` on the COCO box json(s) at ``data``; returns (and writes to ``out``, a json
     file or a folder for ``detection_eval.json``) the report: metrics, counts, skipped images, settings.
 
     ``split``: "all" images, or "val" / "train" (the side ``split_images`` puts them on with ``val_fraction``).
     ``keypoints``: a keypoint model's weights: score the detect -> keypoint refinement cascade (``refine``, default
-    ``RefineConfig()``, its ``hand_threshold`` ignored) instead of the detector alone (``threshold``)."""
+    ``RefineConfig()``, its ``hand_threshold`` ignored) instead of the detector alone (``threshold``).
+    ``scales``: the detector's letterbox scales (``detection.detector``; default those of still images)."""
     from handpose.inference.refine import RefineConfig
 
     t0 = time.perf_counter()
@@ -102,11 +119,12 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         refine = replace(refine or RefineConfig(), hand_threshold=0.0)
         if refine.passes < 1:
             raise ValueError("--keypoints scores the keypoint refinement: it needs at least one pass")
-        predictor = Predictor.from_file(keypoints, device=device, detector=weights, refine=refine)
+        predictor = Predictor.from_file(keypoints, device=device, detector=weights, refine=refine,
+                                        detector_scales=scales)
         detector = predictor.detector
         threshold = refine.proposal_threshold
     else:
-        detector = HandDetector.from_file(weights, device=device)
+        detector = HandDetector.from_file(weights, device=device, scales=scales)
     read_report = SkipReport()
     items = read_detection_images(data, read_report)
     if split != "all":
@@ -124,7 +142,8 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         results = detect_images(detector, items, batch_size, threshold, skipped)
     report: dict[str, Any] = {
         "task": "detect", "weights": str(weights), "data": str(data), "split": split,
-        "input_size": detector.input_size, "threshold": threshold, "ap_interpolation": "coco101",
+        "input_size": detector.input_size, "scales": list(detector.scales), "threshold": threshold,
+        "ap_interpolation": "coco101",
         "keypoints": None if keypoints is None else str(keypoints),
         "refine": None if predictor is None else asdict(predictor.refine),
         **detection_metrics(results),

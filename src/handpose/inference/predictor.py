@@ -33,6 +33,7 @@ import numpy as np
 
 from handpose.config import DataConfig
 from handpose.data.transforms import apply_affine, invert_affine, to_network_input
+from handpose.detection.detector import IMAGE_SCALES
 from handpose.inference.backends import Backend, OnnxBackend, TorchBackend
 from handpose.inference.inputs import to_bgr
 from handpose.inference.pipeline import Detector, clip_box, crop_box_of, to_xywh
@@ -160,11 +161,12 @@ class Predictor:
                    detector)
 
     @classmethod
-    def from_pretrained(cls, name: str = "lite", detector: str | None = None, **options: Any) -> Predictor:
+    def from_pretrained(cls, name: str = "lite", detector: str | None = "detector", **options: Any) -> Predictor:
         """The models shipped in the package (``handpose.pretrained``; no download): the keypoint model ``name``
-        and, with ``detector="detector"``, the shipped hand detector (not attached by default: on photographs it
-        is not yet good enough, see MODEL_CARD.md). ``options`` go to :meth:`from_file` (``device``,
-        ``flip_test``, ...). ValueError listing the shipped names for an unknown one."""
+        and the hand detector ``detector`` (the shipped one by default; None: no detection, the whole image is one
+        hand without a box; its limits on photographs are in MODEL_CARD.md). ``options`` go to :meth:`from_file`
+        (``device``, ``flip_test``, ``detector_scales``, ...). ValueError listing the shipped names for an unknown
+        one."""
         from handpose import pretrained
 
         det = None if detector is None else pretrained.path(detector)
@@ -183,15 +185,17 @@ class Predictor:
         detector_threshold: float | None = None,
         side_margin: float = SIDE_MARGIN,
         refine: RefineConfig | None = DEFAULT_REFINE,
+        detector_scales: Sequence[float] = IMAGE_SCALES,
     ) -> Predictor:
         """Load ``.safetensors`` / ``.pt`` weights (PyTorch on ``device``) or a handpose ``.onnx`` (onnxruntime, CPU).
 
         The crop settings (input size, box padding, left-hand mirroring) come from the file's metadata where
         training stored them, else from the model config; ``box_padding`` / ``mirror_left`` override them.
         ``detector``: a hand detector's weights file (loaded on ``device``, hands kept from ``detector_threshold``,
-        default ``refine.proposal_threshold``, or the detector's own without refinement), or a detector object;
-        None: no detection (whole image without a box). ``refine``: how the keypoint network refines the detector's
-        hands (``inference/refine``; None or ``passes=0``: not at all).
+        default ``refine.proposal_threshold``, or the detector's own without refinement, run at
+        ``detector_scales``: default the plain letterbox and one of twice its side, ``detection.detector``), or a
+        detector object; None: no detection (whole image without a box). ``refine``: how the keypoint network
+        refines the detector's hands (``inference/refine``; None or ``passes=0``: not at all).
         ``side_margin``: see the class docstring.
         Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
         a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
@@ -220,7 +224,7 @@ class Predictor:
             from handpose.detection.detector import HandDetector
 
             detector = HandDetector.from_file(detector, threshold=proposal_threshold(detector_threshold, refine),
-                                              device=device)
+                                              device=device, scales=detector_scales)
         if refine is not None and refine.passes == 0:
             refine = None
         return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}",

@@ -1,0 +1,85 @@
+"""The detector at several letterbox scales: each scale's boxes come back through its own letterbox, boxes of one hand
+found at two scales become one, and the flag's defaults (two scales for images, one for video) and errors."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from handpose.commands.refine_flags import add_detector_scales_flag, detector_scales_from_args
+from handpose.config import DetectorConfig
+from handpose.detection.detector import IMAGE_SCALES, HandDetector, check_scales
+
+CFG = DetectorConfig(input_size=64, stride=4, score_threshold=0.1, nms_iou=0.6)
+
+
+class CentrePeak(nn.Module):
+    """A stand-in network with a known answer: one hand at the centre cell of any input, its box ``side`` input px
+    square (or ``side_share`` of the input's side), its logit ``logit_per_px`` times the input side."""
+
+    def __init__(self, side: float | None = None, side_share: float | None = None,
+                 logit_per_px: float = 0.0) -> None:
+        super().__init__()
+        self.config = CFG
+        self.side, self.side_share, self.logit_per_px = side, side_share, logit_per_px
+        self.unused = nn.Parameter(torch.zeros(1))  # a parameter, so the detector finds the network's device
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        n, _, s, _ = x.shape  # (N, 3, S, S)
+        h = s // CFG.stride
+        heat = torch.full((n, 1, h, h), -10.0)  # (N, 1, h, h) logits
+        heat[:, :, h // 2, h // 2] = 1.0 + self.logit_per_px * s
+        side = self.side if self.side is not None else self.side_share * s
+        size = torch.full((n, 2, h, h), math.log(side / CFG.stride))  # (N, 2, h, h) log cells
+        return {"heatmap": heat, "size": size, "offset": torch.zeros(n, 2, h, h), "left": torch.zeros(n, 1, h, h)}
+
+
+def test_each_scale_maps_its_boxes_back_through_its_own_letterbox() -> None:
+    image = np.zeros((100, 200, 3), np.uint8)  # letterboxed: 64 / 200 = 0.32 input px per pixel at scale 1
+    detector = HandDetector.from_model(CentrePeak(side=8.0), scales=(1.0, 2.0))
+    assert [detector.scaled_size(s) for s in (1.0, 1.5, 2.0, 1.3)] == [64, 96, 128, 96]
+    hands = detector.detect(image)
+    sides = sorted(float(d.box[2]) for d in hands)
+    # 8 input px are 25 image px at scale 1 and 12.5 at scale 2; both about the image centre, so both kept
+    assert len(hands) == 2 and sides == pytest.approx([12.5, 25.0], abs=0.01)
+    for d in hands:
+        centre = d.box[:2] + d.box[2:] / 2
+        assert np.allclose(centre, [100.0, 50.0], atol=2.0)
+    one = HandDetector.from_model(CentrePeak(side=8.0)).detect(image)  # the default: the network's size alone
+    assert len(one) == 1 and float(one[0].box[2]) == pytest.approx(25.0, abs=0.01)
+
+
+def test_one_hand_found_at_two_scales_is_one_box_with_the_better_score() -> None:
+    image = np.zeros((100, 200, 3), np.uint8)
+    # a quarter of the input side at every scale: the same image box, scored higher in the larger input
+    detector = HandDetector.from_model(CentrePeak(side_share=0.25, logit_per_px=0.01), scales=(1.0, 2.0))
+    (hand,) = detector.detect(image)
+    assert hand.score == pytest.approx(1.0 / (1.0 + math.exp(-(1.0 + 0.01 * 128))), abs=1e-6)
+    assert float(hand.box[2]) == pytest.approx(50.0, abs=0.01)
+    batch = detector.detect_batch([image, np.zeros((60, 40, 3), np.uint8)])
+    assert [len(hands) for hands in batch] == [1, 1]
+
+
+@pytest.mark.parametrize("bad", [[], [0.5], [1.0, float("nan")]])
+def test_bad_scales_are_refused(bad: list[float]) -> None:
+    with pytest.raises(ValueError, match="detector scales must be one or more numbers >= 1"):
+        check_scales(bad)
+
+
+def test_the_flag_defaults_to_two_scales_for_images_and_one_for_video() -> None:
+    parser = argparse.ArgumentParser()
+    add_detector_scales_flag(parser, video_note=True)
+    args = parser.parse_args([])
+    assert tuple(detector_scales_from_args(args)) == IMAGE_SCALES == (1.0, 2.0)
+    assert tuple(detector_scales_from_args(args, video=True)) == (1.0,)
+    given = parser.parse_args(["--detector-scales", "1,1.5"])
+    assert tuple(detector_scales_from_args(given, video=True)) == (1.0, 1.5)
+    with pytest.raises(ValueError, match="--detector-scales '0.5'"):
+        detector_scales_from_args(parser.parse_args(["--detector-scales", "0.5"]))
+    with pytest.raises(ValueError, match="--detector-scales 'x'"):
+        detector_scales_from_args(parser.parse_args(["--detector-scales", "x"]))

@@ -9,7 +9,9 @@ measures in one run:
 and, for the default number of passes, recall (IoU >= 0.5) and false positives per image at several keypoint-score
 thresholds: the table that ``RefineConfig.hand_threshold`` is chosen from (the lowest threshold with under one false
 positive per image). Milliseconds per image include reading it.
-Usage: python benchmarks/bench_refine.py [--count 300] [--passes 3] [--data hands_coco.json] [--quick]
+The detector runs at ``--detector-scales`` (default 1,2, as ``handpose predict`` on images).
+Usage: python benchmarks/bench_refine.py [--count 300] [--passes 3] [--data hands_coco.json] [--detector-scales 1,2]
+       [--quick]
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import torch
 
 from handpose.detection.coco import read_detection_images
+from handpose.detection.detector import check_scales
 from handpose.detection.evaluate import detect_images, refine_images
 from handpose.detection.metrics import ImageResult, detection_metrics
 from handpose.evaluate_detected import match_by_iou
@@ -60,6 +63,8 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=3, help="refine with 1..N passes")
     parser.add_argument("--detector", default="pretrained:detector")
     parser.add_argument("--keypoints", default="pretrained:lite")
+    parser.add_argument("--detector-scales", default="1,2", help="the detector's letterbox scales (default 1,2, "
+                        "predict's on images; 1: the network's input size alone)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
     args = parser.parse_args()
@@ -78,7 +83,10 @@ def main() -> int:
         items = read_detection_images(data)
         print(f"{len(items)} images, {sum(im.num_hands for im in items)} hands; detector {args.detector}, keypoints "
               f"{args.keypoints}, {torch.get_num_threads()} threads")
-        base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(hand_threshold=0.0))
+        scales = check_scales([float(v) for v in args.detector_scales.split(",")])
+        print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
+        base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(hand_threshold=0.0),
+                                   detector_scales=scales)
         t0 = time.perf_counter()
         alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)
         print(line("detector alone", detection_metrics(alone), 1000 * (time.perf_counter() - t0) / len(items)))

@@ -10,7 +10,7 @@ of whole-person photographs and wide scenes become findable. With several ``scal
 pooled, overlaps suppressed (the better score kept) and the best ``max_hands`` kept. ``IMAGE_SCALES`` (1 and 2) is
 what ``handpose predict`` and ``handpose eval`` use on still images: on 300 held-out rendered scenes it lifted AP@0.5
 from 0.466 to 0.518 alone and from 0.695 to 0.744 refined by the keypoint model, hands under 32 px from 0.40 to 0.53
-(BENCHMARKS.md, "Detection at two scales"), at about five times the detector's work; video keeps scale 1.
+(BENCHMARKS.md, "Detection at two scales"), at about four times the detector's time; video keeps scale 1.
 """
 
 from __future__ import annotations

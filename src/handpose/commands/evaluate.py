@@ -14,7 +14,7 @@ found (IoU >= 0.5 with the hand's box), false positives per image, PCK@0.2 / AUC
 not found misses all its keypoints), EPE over the found ones, and PCK@0.2 in the ground-truth boxes alongside
 (OUT/eval_detected.json). The detector's hands are first re-boxed and re-scored by the keypoint network
 (--refine-passes, --hand-threshold; 0 passes: the detector's boxes as they are); --task detect scores that cascade
-with --keypoints FILE.
+with --keypoints FILE. Both run the detector at --detector-scales (default 1,2, as handpose predict on images).
 
 Examples:
   handpose eval --weights runs/train/best.safetensors --data hand_labels/manual_test --flip --out runs/eval

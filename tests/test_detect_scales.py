@@ -83,3 +83,21 @@ def test_the_flag_defaults_to_two_scales_for_images_and_one_for_video() -> None:
         detector_scales_from_args(parser.parse_args(["--detector-scales", "0.5"]))
     with pytest.raises(ValueError, match="--detector-scales 'x'"):
         detector_scales_from_args(parser.parse_args(["--detector-scales", "x"]))
+
+
+def test_predict_runs_the_shipped_detector_at_two_scales_on_images_and_one_on_video() -> None:
+    from handpose.cli import build_parser
+    from handpose.commands.predict import load_predictor
+
+    parser = build_parser()
+    images = load_predictor(parser.parse_args(["predict", "photo.jpg", "--device", "cpu"]))
+    assert images.detector is not None and images.detector.scales == IMAGE_SCALES
+    video = load_predictor(parser.parse_args(["predict", "clip.mp4", "--device", "cpu"]), video=True)
+    assert video.detector is not None and video.detector.scales == (1.0,)
+    given = load_predictor(parser.parse_args(["predict", "clip.mp4", "--device", "cpu", "--detector-scales", "1,2"]),
+                           video=True)
+    assert given.detector.scales == (1.0, 2.0)
+    plain = parser.parse_args(["predict", "photo.jpg", "--device", "cpu", "--detector", "none"])
+    assert load_predictor(plain).detector is None
+    boxed = parser.parse_args(["predict", "photo.jpg", "--device", "cpu", "--box", "1,2,3,4"])
+    assert load_predictor(boxed).detector is None

@@ -40,16 +40,6 @@ LOG = logging.getLogger(__name__)
 
 
 
-def load_letterboxed(item: DetectionImage, size: int, max_pixels: int) -> tuple[np.ndarray, np.ndarray,
-                                                                                 tuple[int, int]]:
-    """(letterboxed BGR uint8 (size, size, 3), matrix (2, 3) original px -> input px, (width, height)) of an
-    image, no augmentation; raises ``images.ImageError``."""
-    img, _ = images.load_image(item.path, max_pixels)
-    h, w = img.shape[:2]
-    M = letterbox_matrix(w, h, size)
-    return resample(img, M, size), M, (w, h)
-
-
 class DetectionDataset(torch.utils.data.Dataset):
     """Letterboxed images and box targets of a list of :class:`DetectionImage` (see the module docstring)."""
 

@@ -30,6 +30,8 @@ from handpose.detection.letterbox import letterbox_matrix, resample
 
 IMAGE_SCALES = (1.0, 2.0)  # still images: the plain letterbox and one twice its side (module docstring)
 SIZE_MULTIPLE = 32  # the backbone's deepest stride: a scaled input side is rounded to a multiple of it
+# one image ready for the network: (letterboxed (S, S, 3) uint8, matrix (2, 3) original px -> input px, (width, height))
+Letterboxed = tuple[np.ndarray, np.ndarray, tuple[int, int]]
 
 
 @dataclass
@@ -122,8 +124,7 @@ class HandDetector:
         """The letterbox side at ``scale``: ``input_size * scale`` rounded to a multiple of ``SIZE_MULTIPLE``."""
         return max(SIZE_MULTIPLE, int(round(self.input_size * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
 
-    def prepare(self, image_bgr: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray,
-                                                                              tuple[int, int]]:
+    def prepare(self, image_bgr: np.ndarray, size: int | None = None) -> Letterboxed:
         """(letterboxed (S, S, 3) uint8, matrix (2, 3) original px -> input px, (width, height)) of one image;
         ``S`` is ``size``, default the network's input size."""
         img = np.asarray(image_bgr)
@@ -144,17 +145,26 @@ class HandDetector:
         outputs = self.model(x)  # each (N, C, S/4, S/4)
         return self.codec.decode(outputs, matrices, sizes, self.threshold if threshold is None else threshold)
 
+    def letterbox_scales(self, image_bgr: np.ndarray) -> list[Letterboxed]:
+        """One BGR image letterboxed at each of ``scales`` (what :meth:`find` runs on; the full image can go)."""
+        return [self.prepare(image_bgr, self.scaled_size(scale)) for scale in self.scales]
+
+    def find(self, letterboxed: Sequence[Sequence[Letterboxed]], threshold: float | None = None) -> list[Boxes]:
+        """Images, each as :meth:`letterbox_scales` gave it, -> their boxes in original px, the scales merged; one
+        network run per scale for the whole batch."""
+        per_scale = []  # [scale][image] Boxes
+        for k in range(len(self.scales)):
+            batch = [image[k] for image in letterboxed]
+            per_scale.append(self.run(np.stack([b[0] for b in batch]), np.stack([b[1] for b in batch]),
+                                      [b[2] for b in batch], threshold))
+        return [merge_scales([found[i] for found in per_scale], self.codec) for i in range(len(letterboxed))]
+
     def detect_batch(self, images_bgr: list[np.ndarray], threshold: float | None = None) -> list[list[Detection]]:
         """Hands of each image, best first, found at every one of ``scales``."""
         if not images_bgr:
             return []
-        per_scale = []  # [scale][image] Boxes
-        for scale in self.scales:
-            prepared = [self.prepare(im, self.scaled_size(scale)) for im in images_bgr]
-            per_scale.append(self.run(np.stack([p[0] for p in prepared]), np.stack([p[1] for p in prepared]),
-                                      [p[2] for p in prepared], threshold))
-        return [as_detections(merge_scales([found[i] for found in per_scale], self.codec))
-                for i in range(len(images_bgr))]
+        found = self.find([self.letterbox_scales(im) for im in images_bgr], threshold)
+        return [as_detections(f) for f in found]
 
     def detect(self, image_bgr: np.ndarray, threshold: float | None = None) -> list[Detection]:
         """Hands of one BGR uint8 image, best first."""

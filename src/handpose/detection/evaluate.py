@@ -24,9 +24,7 @@ import numpy as np
 from handpose.data import images
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
-from handpose.detection.codec import Boxes
-from handpose.detection.dataset import load_letterboxed
-from handpose.detection.detector import IMAGE_SCALES, Detection, HandDetector
+from handpose.detection.detector import IMAGE_SCALES, HandDetector
 from handpose.detection.metrics import ImageResult, detection_metrics
 
 if TYPE_CHECKING:
@@ -49,31 +47,17 @@ def detect_images(detector: HandDetector, items: list[DetectionImage], batch_siz
     for start in range(0, len(items), max(1, batch_size)):
         chunk, prepared = [], []
         for item in items[start : start + batch_size]:
-            try:
-                if detector.scales == (1.0,):  # the letterbox alone (the faster path training's validation takes)
-                    prepared.append(load_letterboxed(item, detector.input_size, max_pixels))
-                else:
-                    prepared.append(images.load_image(item.path, max_pixels)[0])
+            try:  # letterboxed at once: only the network inputs of a batch are held, not its full images
+                prepared.append(detector.letterbox_scales(images.load_image(item.path, max_pixels)[0]))
                 chunk.append(item)
             except images.ImageError as err:
                 skipped.add(err.reason, err.path, err.detail)
         if not chunk:
             continue
-        if detector.scales == (1.0,):
-            found = detector.run(np.stack([p[0] for p in prepared]), np.stack([p[1] for p in prepared]),
-                                 [p[2] for p in prepared], threshold)
-        else:
-            found = [_as_boxes(hands) for hands in detector.detect_batch(prepared, threshold)]
-        for item, f in zip(chunk, found):
+        for item, f in zip(chunk, detector.find(prepared, threshold)):
             results.append(ImageResult(f.boxes, f.scores, f.left, item.boxes.astype(np.float64), item.is_left,
                                        item.left_known))
     return results
-
-
-def _as_boxes(hands: list[Detection]) -> Boxes:
-    """Detections (best first) as the codec's :class:`Boxes`."""
-    return Boxes(np.array([d.box for d in hands], np.float64).reshape(-1, 4),
-                 np.array([d.score for d in hands], np.float64), np.array([d.left_score for d in hands], np.float64))
 
 
 def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: SkipReport | None = None,

@@ -25,7 +25,7 @@ from handpose.config import TrainConfig
 from handpose.config_checks import check_config
 from handpose.data import images
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
-from handpose.detection.dataset import DetectionDataset, load_letterboxed
+from handpose.detection.dataset import DetectionDataset
 from handpose.detection.detector import HandDetector
 from handpose.detection.draw import draw_detections
 from handpose.detection.evaluate import EVAL_THRESHOLD, detect_images
@@ -133,7 +133,7 @@ class DetectTask:
             pictures = []
             for item in held_out[:count]:
                 try:
-                    net, M, size = load_letterboxed(item, detector.input_size, cfg.dataset.max_image_pixels)
+                    net, M, size = detector.prepare(images.load_image(item.path, cfg.dataset.max_image_pixels)[0])
                 except images.ImageError as err:  # the dataset's to count; no picture for it
                     LOG.debug("no validation picture for %s: %s", item.path, err)
                     continue

@@ -83,6 +83,21 @@ def test_the_lock_names_its_holder_and_is_free_again_after_release(tmp_path: Pat
     RunLock(tmp_path).acquire().release()  # released at the end of the block
 
 
+def test_the_resume_probe_names_the_writer_and_changes_nothing(tmp_path: Path) -> None:
+    RunLock(tmp_path / "never_run").check_free()  # no lock file: free, and none is made
+    assert not (tmp_path / "never_run").exists()
+    with RunLock(tmp_path):
+        with pytest.raises(RunFolderBusyError, match=rf"\(PID {os.getpid()}\)"):
+            RunLock(tmp_path).check_free()
+        assert (tmp_path / LOCK_NAME).read_text().strip() == str(os.getpid())  # the holder's PID left in place
+    RunLock(tmp_path).check_free()
+    os.chmod(tmp_path / LOCK_NAME, 0o444)  # a read-only lock file (a run folder shared read-only) is probed too
+    try:
+        RunLock(tmp_path).check_free()
+    finally:
+        os.chmod(tmp_path / LOCK_NAME, 0o644)
+
+
 def _env() -> dict[str, str]:
     src = str(Path(__file__).resolve().parents[1] / "src")
     return {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1",

@@ -204,6 +204,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
     from handpose.training.recipes import default_preset, detect_config, recipe_config
+    from handpose.training.run_folder import run_folder_of
 
     given = {"amp": args.amp, "channels_last": args.channels_last}
     args = argparse.Namespace(**vars(args))
@@ -212,7 +213,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     if args.resume is not None:
         ckpt = find_checkpoint(args.resume)
         base = from_dict(TrainConfig, load_checkpoint(ckpt)["train_config"])
-        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        run_dir = run_folder_of(ckpt)
         base = dataclasses.replace(base, resume=str(ckpt), out=str(run_dir), stop_at_step=None, time_limit=None)
         if args.preset is not None or args.input_size is not None or args.output_stride is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "

@@ -53,11 +53,9 @@ class RunLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            error = self._busy(fd)
             os.close(fd)
-            raise RunFolderBusyError(
-                f"{self.folder} is in use: another handpose process (PID {holder}) is writing this run; wait for it "
-                "to end or choose another --out") from None
+            raise error from None
         except BaseException:
             os.close(fd)
             raise
@@ -65,6 +63,26 @@ class RunLock:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
+
+    def check_free(self) -> None:
+        """:class:`RunFolderBusyError` when another process holds the lock; takes nothing and writes nothing (the
+        folder may be read-only): a probe with a shared lock, which fails while a writer holds its exclusive one."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # no lock file: no run has written here
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise self._busy(fd) from None
+        finally:
+            os.close(fd)  # closing drops the probe's lock too
+
+    def _busy(self, fd: int) -> RunFolderBusyError:
+        """The error naming the folder and the PID the holder wrote into the lock file ``fd``."""
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        return RunFolderBusyError(f"{self.folder} is in use: another handpose process (PID {holder}) is writing this "
+                                  "run; wait for it to end or choose another --out")
 
     def release(self) -> None:
         """Drop the lock (the lock file stays; an unlocked file means nobody is writing)."""
@@ -118,10 +136,7 @@ def same_run(folder: str | Path, resume: str | Path | None) -> bool:
 def check_resumable(resume: str | Path) -> None:
     """:class:`RunFolderBusyError` when another process is writing the run ``resume`` belongs to: said before its
     checkpoint is read, which that process may be replacing."""
-    folder = run_folder_of(resume)
-    if (folder / LOCK_NAME).is_file():
-        with RunLock(folder):
-            pass
+    RunLock(run_folder_of(resume)).check_free()
 
 
 def check_run_folder(folder: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> None:

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
+from handpose.commands.refine_flags import add_detector_scales_flag, detector_scales_from_args
 from handpose.detection.coco import read_detection_images
-from handpose.detection.detector import check_scales
 from handpose.detection.evaluate import detect_images, refine_images
 from handpose.detection.metrics import ImageResult, detection_metrics
 from handpose.evaluate_detected import match_by_iou
@@ -63,8 +63,7 @@ def main() -> int:
     parser.add_argument("--passes", type=int, default=3, help="refine with 1..N passes")
     parser.add_argument("--detector", default="pretrained:detector")
     parser.add_argument("--keypoints", default="pretrained:lite")
-    parser.add_argument("--detector-scales", default="1,2", help="the detector's letterbox scales (default 1,2, "
-                        "predict's on images; 1: the network's input size alone)")
+    add_detector_scales_flag(parser)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
     args = parser.parse_args()
@@ -83,7 +82,7 @@ def main() -> int:
         items = read_detection_images(data)
         print(f"{len(items)} images, {sum(im.num_hands for im in items)} hands; detector {args.detector}, keypoints "
               f"{args.keypoints}, {torch.get_num_threads()} threads")
-        scales = check_scales([float(v) for v in args.detector_scales.split(",")])
+        scales = detector_scales_from_args(args)
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
         base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(hand_threshold=0.0),
                                    detector_scales=scales)

@@ -160,13 +160,14 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
                                         scales=parse_scales(args.scales))
     except ValueError as exc:
         raise ValueError(f"--model: {exc}") from exc
-    if detector_of(args) is not None and args.box is None:
+    detector = detector_of(args)
+    if detector is not None and args.box is None:
         from handpose.detection.detector import HandDetector
 
         refine = refine_from_args(args)
         scales = detector_scales_from_args(args, video)
         try:
-            predictor.detector = HandDetector.from_file(args.detector, device=args.device,
+            predictor.detector = HandDetector.from_file(detector, device=args.device,
                                                         threshold=proposal_threshold(args.detector_threshold, refine),
                                                         scales=scales)
         except ValueError as exc:

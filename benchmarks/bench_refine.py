@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from handpose.commands.refine_flags import add_detector_scales_flag, detector_scales_from_args
+from handpose.commands.detection_flags import add_detector_scales_flag, detector_scales_from_args
 from handpose.detection.coco import read_detection_images
 from handpose.detection.evaluate import detect_images, refine_images
 from handpose.detection.metrics import ImageResult, detection_metrics

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from handpose.commands.refine_flags import add_detector_scales_flag, detector_scales_from_args
+from handpose.commands.detection_flags import add_detector_scales_flag, detector_scales_from_args
 from handpose.config import DetectorConfig
 from handpose.detection.detector import IMAGE_SCALES, HandDetector, check_scales
 

@@ -30,7 +30,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from handpose.commands.refine_flags import (
+from handpose.commands.detection_flags import (
     add_detector_scales_flag,
     add_refine_flags,
     detector_scales_from_args,

@@ -53,6 +53,12 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from handpose.commands.detection_flags import (
+    add_detector_scales_flag,
+    add_refine_flags,
+    detector_scales_from_args,
+    refine_from_args,
+)
 from handpose.commands.predict_files import (
     OutputFolder,
     list_images,
@@ -60,12 +66,6 @@ from handpose.commands.predict_files import (
     predict_to_files,
     read_ahead,
     write_coco,
-)
-from handpose.commands.refine_flags import (
-    add_detector_scales_flag,
-    add_refine_flags,
-    detector_scales_from_args,
-    refine_from_args,
 )
 from handpose.commands.train import add_speed_flags
 from handpose.inference.predictor import Predictor

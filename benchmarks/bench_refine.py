@@ -5,8 +5,8 @@ any COCO json of hand boxes) with the shipped detector and keypoint model (or ``
 measures in one run:
   detector alone     AP@0.5, AP@0.5:0.95, recall at 1 false positive per image, by hand size
   refined, N passes  the same for the detect -> keypoint refinement cascade (``inference/refine``) with 1..N passes,
-                     every refined hand kept (AP ranks them by their keypoint score)
-and, for the default number of passes, recall (IoU >= 0.5) and false positives per image at several keypoint-score
+                     every refined hand kept (AP ranks them by their score, `RefineConfig.detector_weight`)
+and, for the default number of passes, recall (IoU >= 0.5) and false positives per image at several score
 thresholds: the table that ``RefineConfig.hand_threshold`` is chosen from (the lowest threshold with under one false
 positive per image). Milliseconds per image include reading it.
 The detector runs at ``--detector-scales`` (default 1,2, as ``handpose predict`` on images).
@@ -33,7 +33,7 @@ from handpose.evaluate_detected import match_by_iou
 from handpose.inference.predictor import Predictor
 from handpose.inference.refine import RefineConfig
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLDS = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)
 
 
 def recall_and_fp(results: list[ImageResult], threshold: float) -> tuple[float, float]:
@@ -100,10 +100,14 @@ def main() -> int:
             if passes == default:
                 table = results
         if table is not None:
-            print(f"refined with {default} passes (the default), hands kept from a mean keypoint score of:")
+            print(f"refined with {default} passes (the default), hands kept from a score of:")
+            chosen = None
             for t in THRESHOLDS:
                 recall, fp = recall_and_fp(table, t)
-                print(f"  {t:.1f}: recall {recall:.3f}, false positives {fp:.2f} per image")
+                print(f"  {t:.2f}: recall {recall:.3f}, false positives {fp:.2f} per image")
+                chosen = t if chosen is None and fp < 1.0 else chosen
+            print(f"the lowest threshold with under one false positive per image: {chosen} (default "
+                  f"{RefineConfig().hand_threshold})")
     return 0
 
 

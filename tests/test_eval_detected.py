@@ -21,6 +21,7 @@ from handpose.evaluate_detected import detect_hands, detected_metrics, evaluate_
 from handpose.evaluate_sets import evaluate_sets
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec
+from handpose.inference.refine import RefineConfig
 
 WIDE, NARROW = (320, 200), (300, 200)  # two images told apart by their width
 HANDS = {WIDE: [(70.0, 100.0), (240.0, 90.0)], NARROW: [(160.0, 100.0)]}
@@ -198,7 +199,7 @@ def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm, ca
     sets = report["sets"]
     assert sets["hand_labels"]["num_hands"] == 4 and sets["hand_labels"]["num_images"] == 2  # _l/_r: one frame
     assert report["all"]["num_hands"] == sum(m["num_hands"] for m in sets.values())
-    assert report["refine"]["passes"] == 2  # the detector's hands are refined by default, as predict does
+    assert report["refine"]["passes"] == RefineConfig().passes  # refined by default, as predict does
     for m in [*sets.values(), report["all"]]:
         assert 0 <= m["num_found"] <= m["num_hands"]
         assert m["false_positives"] == m["num_detections"] - m["num_found"]

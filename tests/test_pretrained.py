@@ -16,6 +16,7 @@ import torch
 from handpose import pretrained
 from handpose.cli import main
 from handpose.inference.predictor import Predictor
+from handpose.inference.refine import RefineConfig
 from handpose.model import artifact
 
 CHECK = Path(__file__).resolve().parent / "data" / "pretrained_check"
@@ -70,7 +71,7 @@ def test_detector_figures_on_the_checked_in_scenes() -> None:
     assert abs(report["AP@0.5"] - want["AP@0.5"]) <= 0.01
     refined = run_detection_eval(pretrained.path("detector"), CHECK / "scenes" / "hands_coco.json",
                                  keypoints=pretrained.path("lite"))  # the keypoint network re-boxes and re-scores
-    assert refined["refine"]["passes"] == 2 and int(refined["num_hands"]) == want["num_hands"]
+    assert refined["refine"]["passes"] == RefineConfig().passes and int(refined["num_hands"]) == want["num_hands"]
     assert abs(refined["AP@0.5"] - want["refined_AP@0.5"]) <= 0.02
 
 
@@ -84,7 +85,8 @@ def test_predict_without_model_uses_the_shipped_ones(tmp_path: Path, capsys: pyt
     record = json.loads((tmp_path / f"{image.stem}.json").read_text())
     assert pretrained.MODELS["lite"][0] in record["model"]
     hands = record["hands"]  # found by the shipped detector, refined by the shipped keypoint model
-    assert hands and all(h["detector_score"] is not None and h["score"] >= 0.6 for h in hands)
+    threshold = RefineConfig().hand_threshold
+    assert hands and all(h["detector_score"] is not None and h["score"] >= threshold for h in hands)
     found = box_iou(np.array([h["box"] for h in hands]), labels.boxes.astype(np.float64))  # (found, labelled)
     assert found.max() >= 0.5  # at least one of the picture's hands
     out = tmp_path / "whole"

@@ -17,7 +17,7 @@ from handpose.data.formats import load_splits
 from handpose.detection.detector import Detection
 from handpose.detection.metrics import box_iou
 from handpose.inference.predictor import Predictor
-from handpose.inference.refine import RefineConfig, grow, refine_detections
+from handpose.inference.refine import RefineConfig, hand_box, hand_score, refine_detections
 
 HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
 KEEP_ALL = RefineConfig(hand_threshold=0.0)
@@ -37,8 +37,8 @@ def predictor() -> Predictor:
 def loose(box: np.ndarray, shift: tuple[float, float], scale: float) -> np.ndarray:
     """``box`` moved by ``shift`` of its size and grown by ``scale`` about its new centre."""
     moved = box.astype(np.float64).copy()
-    moved[:2] += np.array(shift) * box[2:]
-    return grow(moved, scale)
+    centre = moved[:2] + moved[2:] / 2.0 + np.array(shift) * box[2:]
+    return np.concatenate([centre - moved[2:] * scale / 2.0, moved[2:] * scale])
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -92,7 +92,8 @@ def test_the_refined_hand_crops_like_a_given_box(hands: list, predictor: Predict
     with_det = replace(predictor, detector=BoxesDetector([proposal]))
     (det,) = with_det.detect_hands(img)
     assert det.detector_score == pytest.approx(0.35) and det.side_settled and det.left_score == 0.5
-    np.testing.assert_allclose(det.box, grow(det.crop_box, KEEP_ALL.growth))
+    assert 0.0 < det.score < 0.35 ** KEEP_ALL.detector_weight  # the keypoint peak (< 1) times d^w
+    np.testing.assert_allclose(det.box, hand_box(det.crop_box, KEEP_ALL.margin, img.shape[:2]))
     (hand,) = with_det.predict(img)
     same = predictor.predict(img, box=det.crop_box, is_left=det.is_left)
     np.testing.assert_allclose(hand.keypoints, same.keypoints, atol=1e-4)
@@ -110,8 +111,8 @@ def test_from_file_refines_by_default_and_zero_passes_turns_it_off() -> None:
     assert plain.refine is None and plain.detector.threshold == plain.detector.config.score_threshold
 
 
-@pytest.mark.parametrize("bad", [dict(passes=-1), dict(hand_threshold=1.5), dict(growth=0.9),
-                                 dict(max_proposals=-2), dict(merge_iou=-0.1)])
+@pytest.mark.parametrize("bad", [dict(passes=-1), dict(hand_threshold=1.5), dict(margin=-0.1),
+                                 dict(detector_weight=1.5), dict(max_proposals=-2), dict(merge_iou=-0.1)])
 def test_bad_settings_are_named(bad: dict) -> None:
     with pytest.raises(ValueError, match=f"RefineConfig.{next(iter(bad))}"):
         RefineConfig(**bad)
@@ -125,3 +126,18 @@ def test_any_detectors_hands_are_refined(hands: list, predictor: Predictor) -> N
     img = cv2.imread(str(s.image_path))
     found = refine_detections(predictor, img, [Found(tuple(sample_box(s)), 0.5, False, 0.5)], KEEP_ALL)
     assert len(found) == 1 and isinstance(found[0], Detection) and found[0].detector_score == 0.5
+
+
+def test_the_hand_box_is_the_keypoint_box_widened_by_its_longer_side_and_cut_to_the_image() -> None:
+    # a hand seen edge-on: its keypoints' box is thin; every side gains 0.05 * 100 = 5 px
+    np.testing.assert_allclose(hand_box(np.array([50.0, 60.0, 100.0, 10.0]), 0.05, (480, 640)),
+                               [45.0, 55.0, 110.0, 20.0])
+    # at the image's corner: cut to it, as the hand's visible pixels are
+    np.testing.assert_allclose(hand_box(np.array([2.0, 430.0, 40.0, 48.0]), 0.1, (480, 640)),
+                               [0.0, 425.2, 46.8, 54.8])
+
+
+def test_the_hand_score_mixes_keypoint_peak_and_detector_probability() -> None:
+    assert hand_score(0.81, 0.0016, 0.25) == pytest.approx(0.81 ** 0.75 * 0.2)
+    assert hand_score(0.7, 0.1, 0.0) == pytest.approx(0.7)  # weight 0: the keypoint peak alone
+    assert hand_score(0.9, 0.9, 0.2) > hand_score(0.9, 0.3, 0.2) > hand_score(0.6, 0.3, 0.2)

@@ -37,8 +37,9 @@ def add_refine_flags(parser: argparse.ArgumentParser) -> None:
                         help="keypoint passes that re-box and re-score each detected hand (0: the detector's boxes "
                         f"and scores as they are) (default {default.passes})")
     parser.add_argument("--hand-threshold", type=float, default=default.hand_threshold, metavar="T",
-                        help="mean keypoint score a refined hand needs to be kept (default "
-                        f"{default.hand_threshold})")
+                        help="score a refined hand needs to be kept: its mean keypoint peak k and the "
+                        "detector's probability d as k^(1-w) * d^w, w = RefineConfig.detector_weight "
+                        f"({default.detector_weight}) (default {default.hand_threshold})")
 
 
 def refine_from_args(args: argparse.Namespace) -> RefineConfig | None:

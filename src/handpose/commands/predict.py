@@ -5,9 +5,10 @@ the --detector (default: the shipped pretrained:detector) finds is cropped and p
 when the keypoint model was trained that way; the detector says which hand is which, or where it cannot tell, the
 keypoint network). On images the detector runs at two scales (--detector-scales 1,2: small hands are found in the
 larger one), on video at one. The keypoint network first checks each hand the detector proposes: --refine-passes
-times it predicts the keypoints, moves the box onto them and scores the hand by its mean keypoint peak; hands under
---hand-threshold are dropped (0 passes: the detector's boxes and scores as they are). With --detector none and no
---box, the whole image is taken as one hand (made square with grey borders), so the hand should fill most of it.
+times it predicts the keypoints, moves the box onto them and scores the hand by its mean keypoint peak mixed with
+the detector's probability; hands under --hand-threshold are dropped (0 passes: the detector's boxes and scores as
+they are). With --detector none and no --box, the whole image is taken as one hand (made square with grey borders),
+so the hand should fill most of it.
 
 Images (a file, a folder, or a quoted glob such as "photos/*.jpg"; phone JPEGs are turned upright by their EXIF
 tag): for each image writes, into --out, NAME.json (every hand: box, detection score, side, the 21 keypoints with

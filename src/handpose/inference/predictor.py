@@ -59,14 +59,14 @@ class Prediction:
         scores: (21,) float32, the peak of each keypoint's belief map.
         box: (4,) ``[x, y, w, h]`` the hand's box: the one the crop was made from (the whole image when none was
             given), except for a hand refined by the keypoint network, whose crop comes from its keypoints' own box
-            and whose box is that box grown to the whole hand (``inference/refine``).
+            and whose box is that box widened to the whole hand and cut to the image (``inference/refine``).
         stage_maps: (S, 22, h, w) belief maps of every stage over the crop (only the last for ONNX models),
             from the plain pass at the first scale; None unless asked for.
         crop: (N, N, 3) uint8 the crop those maps belong to (None unless maps were asked for).
         matrix: (2, 3) original px -> crop px of ``crop`` (includes the left-hand mirror).
         score: the hand's probability (None when the box was given, or no detector ran): the detector's, or with
-            keypoint refinement (``Predictor.refine``) the keypoint network's verdict, its mean keypoint peak in the
-            last refinement pass.
+            keypoint refinement (``Predictor.refine``) the verdict of the last refinement pass, its mean keypoint
+            peak mixed with the detector's probability (``RefineConfig.detector_weight``).
         detector_score: the detector's own probability when refinement replaced it in ``score``, else None.
         is_left: the hand was taken for a left hand (the detector's call, the keypoint network's, or the caller's).
         left_score: the detector's left-hand probability (None without a detector).

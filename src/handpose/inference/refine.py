@@ -10,18 +10,22 @@ as MediaPipe's landmark model does for its palm detector, it both re-boxes and r
 2. **Passes** (``passes`` times): keypoints in each proposal's crop (both mirrors once when the detector's
    left/right call is a guess, ``Predictor.side_unsure``); the new crop box is the tight box of the keypoints that
    score at least ``box_score`` (``tracking.box_from_keypoints``, the box a video track follows), and the hand's
-   score the mean keypoint peak. Proposals that now cover one hand are merged (the better scored kept, IoU of
-   their hand boxes over ``merge_iou``).
-3. **Verdict**: hands whose mean keypoint peak is under ``hand_threshold`` are dropped.
+   score ``k^(1 - w) * d^w``: ``k`` the mean keypoint peak, ``d`` the detector's probability of the proposal, ``w``
+   ``detector_weight``. Proposals that now cover one hand are merged (the better scored kept, IoU of their hand
+   boxes over ``merge_iou``).
+3. **Verdict**: hands scoring under ``hand_threshold`` are dropped.
 
 Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own
 box, which crops the keypoint network's input exactly as training crops a labelled hand (a crop from the
 detector's looser box shrinks the hand in it: 1.8x padding instead of 1.5x cost 0.055 PCK@0.2 on held-out
-renders), and ``box``, that box grown by ``growth`` about its centre: fingertip and wrist keypoints lie inside the
-hand's outline, and the grown box matches the hand boxes that detection is scored against (the whole hand's
-pixels). Its ``score`` is the final mean keypoint peak, ``detector_score`` the detector's own probability,
-``left_score`` still the detector's, and ``side_settled`` marks the side as decided. The defaults were chosen on
-held-out rendered scenes (``benchmarks/bench_refine.py``; BENCHMARKS.md, "Keypoint refinement of detections").
+renders), and ``box``, the hand's box: the crop box widened on every side by ``margin`` times its longer side
+(fingertip and wrist keypoints lie inside the hand's outline by about a finger's half-width, whatever way the hand
+turns) and cut to the image, as the hand boxes that detection is scored against are (the hand's visible pixels).
+Its ``score`` is the final score above, ``detector_score`` the detector's own probability, ``left_score`` still the
+detector's, and ``side_settled`` marks the side as decided. The defaults were chosen on rendered scenes of a
+validation seed (``benchmarks/bench_refine.py``; BENCHMARKS.md, "Keypoint refinement of detections" and "Hand
+score and box of refined detections"): the keypoint peak alone ranks background shapes that look like fingers
+too high, and the detector alone ranks badly boxed hands too high; the mix ranks better than either.
 """
 
 from __future__ import annotations
@@ -44,9 +48,10 @@ class RefineConfig:
     proposal_threshold: float = 0.05  # the detector's score a proposal needs
     max_proposals: int = 12  # the detector's best proposals refined
     whole_image: bool = False  # the whole image is a proposal too (no better on held-out renders: off)
-    hand_threshold: float = 0.6  # the mean keypoint peak a refined hand needs
+    hand_threshold: float = 0.45  # the score a refined hand needs
+    detector_weight: float = 0.2  # w in the hand's score k^(1 - w) * d^w (module docstring)
     box_score: float = 0.1  # keypoints scoring at least this make the crop box
-    growth: float = 1.2  # hand box = crop box grown by this about its centre
+    margin: float = 0.05  # hand box = crop box widened on each side by this times its longer side
     merge_iou: float = 0.5  # proposals whose hand boxes overlap more are one hand
 
     def __post_init__(self) -> None:
@@ -54,12 +59,12 @@ class RefineConfig:
             raise ValueError(f"RefineConfig.passes must be >= 0, got {self.passes}")
         if self.max_proposals < 0:
             raise ValueError(f"RefineConfig.max_proposals must be >= 0, got {self.max_proposals}")
-        for name in ("proposal_threshold", "hand_threshold", "box_score", "merge_iou"):
+        for name in ("proposal_threshold", "hand_threshold", "detector_weight", "box_score", "merge_iou"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"RefineConfig.{name} must lie in [0, 1], got {value}")
-        if not self.growth >= 1.0:
-            raise ValueError(f"RefineConfig.growth must be >= 1, got {self.growth}")
+        if not self.margin >= 0.0:
+            raise ValueError(f"RefineConfig.margin must be >= 0, got {self.margin}")
 
 
 def proposal_threshold(given: float | None, refine: RefineConfig | None) -> float | None:
@@ -70,12 +75,19 @@ def proposal_threshold(given: float | None, refine: RefineConfig | None) -> floa
     return refine.proposal_threshold if refine is not None and refine.passes > 0 else None
 
 
-def grow(box: np.ndarray, factor: float) -> np.ndarray:
-    """(4,) ``[x, y, w, h]`` scaled by ``factor`` about its centre."""
-    box = np.asarray(box, np.float64)
-    centre = box[:2] + box[2:] / 2.0
-    size = box[2:] * factor
-    return np.concatenate([centre - size / 2.0, size])
+def hand_box(crop_box: np.ndarray, margin: float, image_hw: tuple[int, int]) -> np.ndarray:
+    """(4,) the hand's ``[x, y, w, h]`` from the keypoints' box: widened on each side by ``margin`` times its
+    longer side, then cut to the image (the crop box itself where nothing of it would be left)."""
+    box = np.asarray(crop_box, np.float64)
+    pad = margin * float(box[2:].max())
+    wide = np.concatenate([box[:2] - pad, box[2:] + 2.0 * pad])
+    clipped = clip_box(wide, image_hw)
+    return wide if clipped is None else clipped
+
+
+def hand_score(keypoint_score: float, detector_score: float, weight: float) -> float:
+    """``k^(1 - w) * d^w`` of the mean keypoint peak ``k`` and the detector's probability ``d``."""
+    return float(max(keypoint_score, 0.0) ** (1.0 - weight) * max(detector_score, 0.0) ** weight)
 
 
 def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequence[Any],
@@ -107,10 +119,10 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
         for (first, cur), pred in zip(live, preds):
             crop = box_from_keypoints(pred.keypoints, pred.scores, config.box_score)
             crop = crop_box_of(cur) if crop is None else crop
-            score = float(np.mean(pred.scores))
+            score = hand_score(float(np.mean(pred.scores)), float(first.score), config.detector_weight)
             nxt.append((first, replace(cur, crop_box=crop, score=score, is_left=bool(pred.is_left),
                                        side_settled=True)))  # later passes crop that side without asking again
-            hand_boxes.append(grow(crop, config.growth))
+            hand_boxes.append(hand_box(crop, config.margin, image_bgr.shape[:2]))
             scores_list.append(score)
         keep = suppress_overlaps(np.array(hand_boxes).reshape(-1, 4), np.array(scores_list), config.merge_iou)
         live = [nxt[i] for i in keep]
@@ -119,5 +131,6 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
     for (first, cur), score in zip(live, scores):
         if score < config.hand_threshold:
             continue
-        out.append(replace(cur, box=grow(cur.crop_box, config.growth), detector_score=float(first.score)))
+        out.append(replace(cur, box=hand_box(cur.crop_box, config.margin, image_bgr.shape[:2]),
+                           detector_score=float(first.score)))
     return out

@@ -69,6 +69,28 @@ def test_two_hands_keep_their_own_tracks() -> None:
         assert np.abs(by_id[0].keypoints - left).max() < 1.5 and np.abs(by_id[1].keypoints - right).max() < 1.5
 
 
+def test_with_refinement_only_proposals_off_the_tracks_cost_keypoint_passes() -> None:
+    from handpose.inference.refine import RefineConfig
+
+    backend = DotBackend()
+    refine = RefineConfig(passes=2, hand_threshold=0.0)
+    predictor = Predictor(backend, CropSpec(input_size=64, box_padding=1.5), detector=DotDetector(), refine=refine)
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
+    calls, counts = [], []
+    for i in range(8):
+        hands_here = [dot_hand_keypoints((60 + 2 * i, 100))]
+        if i >= 5:  # a second hand comes into view
+            hands_here.append(dot_hand_keypoints((250, 100)))
+        before = backend.calls
+        counts.append(len(tracker.update(draw_dot_hands(SIZE, hands_here), i / 25)))
+        calls.append(backend.calls - before)
+    assert counts == [1] * 5 + [2] * 3
+    assert tracker.detector_runs == 8  # the detector ran on every frame
+    # frame 0: both passes on the new hand, then the track's run; frames 1-4: the tracked hand's run only;
+    # frame 5: the new hand's two passes and one run for both tracks; then the tracks' runs only
+    assert calls == [3, 1, 1, 1, 1, 3, 1, 1]
+
+
 def test_two_tracks_on_one_hand_merge_into_one() -> None:
     tracker = HandTracker(_predictor(), TrackingConfig(detect_every=0, smoothing=NO_SMOOTH))
     kp = dot_hand_keypoints((160, 100))

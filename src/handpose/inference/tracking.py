@@ -3,7 +3,9 @@
 Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames and
 whenever no hand is tracked (``Predictor.detect_hands``: refined by the keypoint network when the predictor
 refines, a new track then starting from the keypoints' box); detections are matched to tracks by box overlap (a
-matched track takes the fresh box and side, an unmatched detection starts a track). Between detections each track's
+matched track takes the fresh box and side, an unmatched detection starts a track). With refinement on, a proposal
+that overlaps a track is not refined: the track's own keypoint run on that frame re-boxes and re-scores that hand,
+so only the proposals off the tracks cost keypoint passes. Between detections each track's
 box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through
 the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, and
 when every track is lost on a frame without detection the detector runs again on that same frame. A detection whose
@@ -114,11 +116,14 @@ class HandTracker:
         """Run the detector and merge its hands into the tracks (greedy matching by box overlap); returns the ids
         of the tracks it found."""
         assert self.predictor.detector is not None
-        detections = self.predictor.detect_hands(frame)
+        found: set[int] = set()
+        if self.predictor.refine is None or not self.tracks:
+            detections = self.predictor.detect_hands(frame)
+        else:  # a tracked hand is re-boxed by this frame's keypoint run: refine only the proposals off the tracks
+            detections = self._refine_untracked(frame, found)
         self.detector_runs += 1
         self._since_detect = 0
-        free = list(range(len(self.tracks)))
-        found: set[int] = set()
+        free = [i for i, track in enumerate(self.tracks) if track.id not in found]
         for det in detections:
             box = clip_box(crop_box_of(det), frame.shape[:2])  # refined: the keypoints' box, what a track follows
             if box is None:
@@ -136,6 +141,24 @@ class HandTracker:
                 self.tracks[-1].side_known = sure
                 found.add(self.tracks[-1].id)
         return found
+
+    def _refine_untracked(self, frame: np.ndarray, found: set[int]) -> list[Any]:
+        """The detector's proposals on ``frame``: those overlapping a track (IoU >= ``match_iou`` with its hand box)
+        add that track's id to ``found``; the others are refined (``inference.refine``) and returned."""
+        from handpose.inference.refine import hand_box, refine_detections
+
+        refine = self.predictor.refine
+        assert refine is not None and self.predictor.detector is not None
+        hand_boxes = [hand_box(t.box, refine.margin, frame.shape[:2]) for t in self.tracks]
+        untracked = []
+        for det in self.predictor.detector.detect(frame):
+            ious = [box_iou(np.asarray(det.box, np.float64), hb) for hb in hand_boxes]
+            best = int(np.argmax(ious))
+            if ious[best] >= self.config.match_iou:
+                found.add(self.tracks[best].id)
+            else:
+                untracked.append(det)
+        return refine_detections(self.predictor, frame, untracked, refine)
 
     def _start_without_detector(self, frame: np.ndarray) -> None:
         """No detector: one track from the start box, or from the whole frame."""

@@ -141,3 +141,10 @@ def test_the_hand_score_mixes_keypoint_peak_and_detector_probability() -> None:
     assert hand_score(0.81, 0.0016, 0.25) == pytest.approx(0.81 ** 0.75 * 0.2)
     assert hand_score(0.7, 0.1, 0.0) == pytest.approx(0.7)  # weight 0: the keypoint peak alone
     assert hand_score(0.9, 0.9, 0.2) > hand_score(0.9, 0.3, 0.2) > hand_score(0.6, 0.3, 0.2)
+
+
+def test_the_whole_image_proposal_is_scored_by_its_keypoints_alone(hands: list, predictor: Predictor) -> None:
+    s = hands[3]
+    img = cv2.imread(str(s.image_path))  # a one-hand render: the hand fills most of it
+    (found,) = refine_detections(predictor, img, [], replace(KEEP_ALL, whole_image=True))
+    assert found.detector_score == 0.0 and found.score > 0.5  # not zeroed by the missing detector probability

@@ -77,7 +77,7 @@ def proposal_threshold(given: float | None, refine: RefineConfig | None) -> floa
 
 def hand_box(crop_box: np.ndarray, margin: float, image_hw: tuple[int, int]) -> np.ndarray:
     """(4,) the hand's ``[x, y, w, h]`` from the keypoints' box: widened on each side by ``margin`` times its
-    longer side, then cut to the image (the crop box itself where nothing of it would be left)."""
+    longer side, then cut to the image (left whole where nothing of it lies on the image)."""
     box = np.asarray(crop_box, np.float64)
     pad = margin * float(box[2:].max())
     wide = np.concatenate([box[:2] - pad, box[2:] + 2.0 * pad])
@@ -103,9 +103,11 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
     # any detector's hands (box, score, is_left, left_score) as handpose Detections, the best first
     proposals = [Detection(np.asarray(d.box, np.float64), float(d.score), bool(d.is_left), float(d.left_score))
                  for d in sorted(detections, key=lambda d: -float(d.score))[: config.max_proposals]]
+    whole = None
     if config.whole_image:
         h, w = image_bgr.shape[:2]
-        proposals.append(Detection(np.array([0.0, 0.0, w, h]), 0.0, False, 0.5))
+        whole = Detection(np.array([0.0, 0.0, w, h]), 0.0, False, 0.5)
+        proposals.append(whole)
     # each live proposal: (its detection as first given, the detection the next pass crops from)
     live = [(det, det) for det in proposals]
     scores = np.zeros(0)
@@ -119,7 +121,9 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
         for (first, cur), pred in zip(live, preds):
             crop = box_from_keypoints(pred.keypoints, pred.scores, config.box_score)
             crop = crop_box_of(cur) if crop is None else crop
-            score = hand_score(float(np.mean(pred.scores)), float(first.score), config.detector_weight)
+            # the whole-image proposal has no detector probability: its keypoints alone score it
+            weight = 0.0 if first is whole else config.detector_weight
+            score = hand_score(float(np.mean(pred.scores)), float(first.score), weight)
             nxt.append((first, replace(cur, crop_box=crop, score=score, is_left=bool(pred.is_left),
                                        side_settled=True)))  # later passes crop that side without asking again
             hand_boxes.append(hand_box(crop, config.margin, image_bgr.shape[:2]))

@@ -65,7 +65,7 @@ def fps_of(step: Callable[[np.ndarray, int], object], frames: list[np.ndarray], 
 def shipped_rows(frames: list[np.ndarray], detect_every: int) -> None:
     """What a user gets: the shipped detector (scale 1, as video runs it; its real proposals on these frames) and
     the shipped int8 keypoint model, refined as ``handpose predict`` refines, detecting on every frame as still
-    images (``find_hands``), in the tracker detecting every frame (only proposals off the tracks refined), and
+    images (``find_hands``), in the tracker detecting every frame, and
     tracking with the detector every ``detect_every`` frames (the CLI's default for video)."""
     from handpose import pretrained
     from handpose.inference.predictor import Predictor

@@ -69,26 +69,24 @@ def test_two_hands_keep_their_own_tracks() -> None:
         assert np.abs(by_id[0].keypoints - left).max() < 1.5 and np.abs(by_id[1].keypoints - right).max() < 1.5
 
 
-def test_with_refinement_only_proposals_off_the_tracks_cost_keypoint_passes() -> None:
-    from handpose.inference.refine import RefineConfig
+def test_a_track_inside_a_better_tracks_box_is_dropped() -> None:
+    from given_boxes import BoxesDetector
 
-    backend = DotBackend()
-    refine = RefineConfig(passes=2, hand_threshold=0.0)
-    predictor = Predictor(backend, CropSpec(input_size=64, box_padding=1.5), detector=DotDetector(), refine=refine)
-    tracker = HandTracker(predictor, TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
-    calls, counts = [], []
-    for i in range(8):
-        hands_here = [dot_hand_keypoints((60 + 2 * i, 100))]
-        if i >= 5:  # a second hand comes into view
-            hands_here.append(dot_hand_keypoints((250, 100)))
-        before = backend.calls
-        counts.append(len(tracker.update(draw_dot_hands(SIZE, hands_here), i / 25)))
-        calls.append(backend.calls - before)
-    assert counts == [1] * 5 + [2] * 3
-    assert tracker.detector_runs == 8  # the detector ran on every frame
-    # frame 0: both passes on the new hand, then the track's run; frames 1-4: the tracked hand's run only;
-    # frame 5: the new hand's two passes and one run for both tracks; then the tracks' runs only
-    assert calls == [3, 1, 1, 1, 1, 3, 1, 1]
+    from handpose.detection.detector import Detection
+
+    kp = dot_hand_keypoints((160, 100), spread=1.6)  # a large hand: its box is about 80 x 72 px
+    frame = draw_dot_hands(SIZE, [kp])
+    lo, hi = kp.min(axis=0) - 3, kp.max(axis=0) + 3
+    whole = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
+    finger = np.array([hi[0] - 30, lo[1] - 2, 33, 55.0])  # its right-hand fingers, boxed as a hand of their own
+    detector = BoxesDetector([Detection(whole, 0.9, False, 0.2), Detection(finger, 0.5, False, 0.2)])
+    counts = {}
+    for cover in (0.7, 1.0):  # 1.0: nothing is ever more than wholly inside, the rule is off
+        tracker = HandTracker(_predictor(detector), TrackingConfig(detect_every=0, nested_cover=cover,
+                                                                   smoothing=NO_SMOOTH))
+        counts[cover] = [len(tracker.update(frame, i / 25)) for i in range(3)]
+    assert counts[1.0][0] == 2  # without the rule the fingers are a second hand on the first frame
+    assert counts[0.7] == [1, 1, 1]
 
 
 def test_two_tracks_on_one_hand_merge_into_one() -> None:

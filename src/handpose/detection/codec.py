@@ -167,6 +167,28 @@ def suppress_overlaps(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.n
     return keep[np.argsort(-scores[keep], kind="stable")]
 
 
+def drop_nested(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
+    """Indices of the (N, 4) xywh ``boxes`` kept, best score first, each dropped box lying, by more than ``cover``
+    of its own area, inside a better-scored kept one (a finger boxed as a hand of its own inside the hand's box,
+    which IoU cannot catch: the small box's IoU with the large one is small)."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
+    kept: list[int] = []
+    for i in order:
+        x0, y0, w, h = boxes[i]
+        area = max(w * h, 1e-9)
+        inside = False
+        for j in kept:
+            ix = min(x0 + w, boxes[j, 0] + boxes[j, 2]) - max(x0, boxes[j, 0])
+            iy = min(y0 + h, boxes[j, 1] + boxes[j, 3]) - max(y0, boxes[j, 1])
+            if max(ix, 0.0) * max(iy, 0.0) > cover * area:
+                inside = True
+                break
+        if not inside:
+            kept.append(int(i))
+    return np.asarray(kept, np.int64)
+
+
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """(N, 4) xywh boxes clipped to the image ``[0, width] x [0, height]``."""
     lo = np.clip(boxes[:, :2], 0.0, [width, height])

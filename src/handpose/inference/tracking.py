@@ -3,15 +3,14 @@
 Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames and
 whenever no hand is tracked (``Predictor.detect_hands``: refined by the keypoint network when the predictor
 refines, a new track then starting from the keypoints' box); detections are matched to tracks by box overlap (a
-matched track takes the fresh box and side, an unmatched detection starts a track). With refinement on, a proposal
-that overlaps a track is not refined: the track's own keypoint run on that frame re-boxes and re-scores that hand,
-so only the proposals off the tracks cost keypoint passes. Between detections each track's
+matched track takes the fresh box and side, an unmatched detection starts a track). Between detections each track's
 box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through
 the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, and
 when every track is lost on a frame without detection the detector runs again on that same frame. A detection whose
 side the detector cannot tell (``Predictor.side_unsure``) gets its side from that frame's keypoint run: both
 mirrors of its crop, the more confident kept, so the side costs one extra crop once per detection, not another
-pass. Two tracks that come to cover the same hand are merged (the better one kept). The keypoints returned are
+pass. Two tracks that come to cover the same hand are merged (the better one kept), as is a track whose box lies
+mostly inside a better one's (``nested_cover``: a finger followed as a hand of its own). The keypoints returned are
 smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing
 never adds lag to tracking.
 
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handpose.detection.codec import suppress_overlaps
+from handpose.detection.codec import drop_nested, suppress_overlaps
 from handpose.inference.pipeline import clip_box, crop_box_of
 from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
 
@@ -46,6 +45,7 @@ class TrackingConfig:
     min_keypoint_score: float = 0.2  # a track whose mean keypoint score is lower is lost
     box_score: float = 0.1  # keypoints scoring at least this make the next frame's box
     match_iou: float = 0.3  # a detection and a track overlapping at least this much are the same hand
+    nested_cover: float = 0.7  # a track with more of its box than this inside a better track's box is dropped
     max_hands: int = 4
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
@@ -116,14 +116,11 @@ class HandTracker:
         """Run the detector and merge its hands into the tracks (greedy matching by box overlap); returns the ids
         of the tracks it found."""
         assert self.predictor.detector is not None
-        found: set[int] = set()
-        if self.predictor.refine is None or not self.tracks:
-            detections = self.predictor.detect_hands(frame)
-        else:  # a tracked hand is re-boxed by this frame's keypoint run: refine only the proposals off the tracks
-            detections = self._refine_untracked(frame, found)
+        detections = self.predictor.detect_hands(frame)
         self.detector_runs += 1
         self._since_detect = 0
-        free = [i for i, track in enumerate(self.tracks) if track.id not in found]
+        free = list(range(len(self.tracks)))
+        found: set[int] = set()
         for det in detections:
             box = clip_box(crop_box_of(det), frame.shape[:2])  # refined: the keypoints' box, what a track follows
             if box is None:
@@ -141,24 +138,6 @@ class HandTracker:
                 self.tracks[-1].side_known = sure
                 found.add(self.tracks[-1].id)
         return found
-
-    def _refine_untracked(self, frame: np.ndarray, found: set[int]) -> list[Any]:
-        """The detector's proposals on ``frame``: those overlapping a track (IoU >= ``match_iou`` with its hand box)
-        add that track's id to ``found``; the others are refined (``inference.refine``) and returned."""
-        from handpose.inference.refine import hand_box, refine_detections
-
-        refine = self.predictor.refine
-        assert refine is not None and self.predictor.detector is not None
-        hand_boxes = [hand_box(t.box, refine.margin, frame.shape[:2]) for t in self.tracks]
-        untracked = []
-        for det in self.predictor.detector.detect(frame):
-            ious = [box_iou(np.asarray(det.box, np.float64), hb) for hb in hand_boxes]
-            best = int(np.argmax(ious))
-            if ious[best] >= self.config.match_iou:
-                found.add(self.tracks[best].id)
-            else:
-                untracked.append(det)
-        return refine_detections(self.predictor, frame, untracked, refine)
 
     def _start_without_detector(self, frame: np.ndarray) -> None:
         """No detector: one track from the start box, or from the whole frame."""
@@ -214,6 +193,10 @@ class HandTracker:
         # two tracks on one hand (boxes overlapping by IoU > 0.5): keep the better, as the detector's NMS does
         keep = suppress_overlaps(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4),
                                  np.array([t.quality for t, _ in alive]), 0.5)
+        alive = [alive[int(i)] for i in keep]
+        # and a track inside a better one's box (a finger followed as a hand of its own): dropped too
+        keep = drop_nested(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4),
+                           np.array([t.quality for t, _ in alive]), self.config.nested_cover)
         merged = [alive[int(i)] for i in keep]
         self.tracks = [t for t, _ in merged]
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked

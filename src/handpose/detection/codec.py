@@ -38,6 +38,7 @@ from handpose.config import DetectorConfig
 from handpose.data import transforms as T
 from handpose.detection.letterbox import transform_boxes
 from handpose.detection.loss import gather_at
+from handpose.detection.metrics import box_intersection
 
 RADIUS_PER_SIDE = 0.0925  # centre shift (in cells, per cell of the shorter side) that keeps IoU 0.7
 MAX_LOG_SIZE = 8.0  # exp(8) * stride: far beyond any input; clamps the size head before exp
@@ -172,19 +173,10 @@ def drop_nested(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarr
     of its own area, inside a better-scored kept one (a finger boxed as a hand of its own inside the hand's box,
     which IoU cannot catch: the small box's IoU with the large one is small)."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
+    inside = box_intersection(boxes, boxes) / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)[:, None]  # (N, N)
     kept: list[int] = []
-    for i in order:
-        x0, y0, w, h = boxes[i]
-        area = max(w * h, 1e-9)
-        inside = False
-        for j in kept:
-            ix = min(x0 + w, boxes[j, 0] + boxes[j, 2]) - max(x0, boxes[j, 0])
-            iy = min(y0 + h, boxes[j, 1] + boxes[j, 3]) - max(y0, boxes[j, 1])
-            if max(ix, 0.0) * max(iy, 0.0) > cover * area:
-                inside = True
-                break
-        if not inside:
+    for i in np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable"):
+        if not any(inside[i, j] > cover for j in kept):
             kept.append(int(i))
     return np.asarray(kept, np.int64)
 

@@ -40,13 +40,20 @@ class ImageResult:
     gt_left_known: np.ndarray
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, M) IoU of xywh boxes a (N, 4) and b (M, 4)."""
+def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) intersection areas of xywh boxes a (N, 4) and b (M, 4)."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     lo = np.maximum(a[:, None, :2], b[None, :, :2])  # (N, M, 2)
     hi = np.minimum(a[:, None, :2] + a[:, None, 2:], b[None, :, :2] + b[None, :, 2:])
-    inter = np.prod(np.clip(hi - lo, 0.0, None), axis=-1)  # (N, M)
+    return np.prod(np.clip(hi - lo, 0.0, None), axis=-1)  # (N, M)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) IoU of xywh boxes a (N, 4) and b (M, 4)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    inter = box_intersection(a, b)  # (N, M)
     union = np.prod(a[:, 2:], axis=1)[:, None] + np.prod(b[:, 2:], axis=1)[None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 

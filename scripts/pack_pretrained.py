@@ -3,7 +3,8 @@
     python scripts/pack_pretrained.py --keypoints runs/release/keypoints/best.safetensors \
         --detector runs/release/detector/best.safetensors --note "scripts/release.sh on one H200"
 
-The copies go to src/handpose/pretrained/ (the file names in ``handpose.pretrained.MODELS``). Each keeps the
+The copies go to src/handpose/pretrained/ (the file names in ``handpose.pretrained.MODELS``); a packed detector is
+also exported to ONNX there (``detector-onnx``). Each keeps the
 model and data configs; ``source``, ``renderer_version``, ``packed`` and ``note`` are added. The script prints the
 largest weight change float16 storage makes, so a model whose weights do not fit float16 is noticed.
 """
@@ -52,7 +53,20 @@ def main() -> None:
     if args.keypoints:
         pack(args.keypoints, "lite", args.note)
     if args.detector:
-        pack(args.detector, "detector", args.note)
+        packed = pack(args.detector, "detector", args.note)
+        export_detector(packed)
+
+
+def export_detector(packed: Path) -> Path:
+    """The packed detector's float32 ONNX export beside it (``detector-onnx``), from the float16 weights as shipped,
+    so both runtimes give the same maps."""
+    from handpose.detection.onnx_export import export_detector_onnx
+
+    out = pretrained.FOLDER / pretrained.MODELS[pretrained.DETECTOR_ONNX][0]
+    report = export_detector_onnx(artifact.load_model(packed, task="detect"), out)
+    print(f"{pretrained.DETECTOR_ONNX}: {packed} -> {out} ({out.stat().st_size / 1e6:.1f} MB; largest map difference "
+          f"to PyTorch {report.max_abs_diff:.2e})")
+    return out
 
 
 if __name__ == "__main__":

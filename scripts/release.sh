@@ -63,7 +63,8 @@ if [ -n "${REAL_DATA:-}" ]; then
 fi
 if [ "${EXPORT:-1}" != 0 ]; then
   "${HP[@]}" export --weights "$KP" --out "$OUT/keypoints.onnx" --int8 --calib-data "$OUT/test" --overwrite
-  echo "release models: $KP $DET $OUT/keypoints.onnx"
+  "${HP[@]}" export --weights "$DET" --out "$OUT/detector.onnx" --overwrite
+  echo "release models: $KP $DET $OUT/keypoints.onnx $OUT/detector.onnx"
 else
   echo "release models: $KP $DET (no ONNX export: EXPORT=0)"
 fi

@@ -34,7 +34,7 @@ def test_shipped_files_load_as_their_tasks() -> None:
 
 
 def test_unknown_name_lists_the_shipped_ones() -> None:
-    with pytest.raises(ValueError, match="the shipped models are detector, lite, lite-int8"):
+    with pytest.raises(ValueError, match="the shipped models are detector, detector-onnx, lite, lite-int8"):
         Predictor.from_pretrained("huge")
 
 

@@ -95,16 +95,10 @@ def quantize_int8(
     splits them off ``crops`` with :func:`split_held_out`. Where none are left (one crop, or an empty
     ``check_crops``) it is measured on the calibration crops, and :attr:`QuantReport.checked_on` says so.
     """
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-
     from handpose.data.codec import keypoint_distances
-    from handpose.export import add_metadata
     from handpose.inference.backends import OnnxBackend
 
     fmt = fmt.lower()
-    if fmt not in ("qdq", "qoperator"):
-        raise ValueError(f"int8 format must be 'qdq' or 'qoperator', got {fmt!r}")
     if crops.ndim != 4 or crops.shape[0] == 0:
         raise ValueError(f"calibration needs crops (N, S, S, 3) with N > 0, got shape {crops.shape}")
     if check_crops is None:
@@ -119,6 +113,35 @@ def quantize_int8(
         x_check = x
         checked_on = f"the {len(crops)} calibration crops (too few crops to hold any out)"
         LOG.warning("int8 check: no held-out crops, measuring on the calibration crops")
+    fp32_meta = quantize_static_file(fp32_path, out, x, fmt, per_channel, reduce_range, "crops", checked_on)
+    ref = OnnxBackend(fp32_path)(x_check)[0]  # (M, 22, h, w)
+    got = OnnxBackend(out)(x_check)[0]
+    d = keypoint_distances(got, ref, int(fp32_meta.get("stride", 8)))  # (M, 21) crop px
+    seconds = time.perf_counter() - t0
+    LOG.info(
+        "int8 %s: keypoints differ from fp32 by %.2f px on average (max %.1f) on %s",
+        out, d.mean(), d.max(), checked_on,
+    )
+    return QuantReport(
+        out, float(d.mean()), float(d.max()), int(x.shape[0]), fmt, seconds, int(x_check.shape[0]), checked_on
+    )
+
+
+def quantize_static_file(fp32_path: str | Path, out: str | Path, x: np.ndarray, fmt: str = "qoperator",
+                         per_channel: bool = True, reduce_range: bool = False, what: str = "crops",
+                         checked_on: str = "") -> dict[str, str]:
+    """Static int8 quantization of the ONNX file ``fp32_path`` (its one input ``image``) into ``out``, calibrated
+    on ``x`` (N, 3, H, W) float32 network inputs (``what`` names them in the metadata); the fp32 file's metadata is
+    kept, with the int8 details added. Returns that metadata. Written atomically."""
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    from handpose.export import add_metadata
+
+    fmt = fmt.lower()
+    if fmt not in ("qdq", "qoperator"):
+        raise ValueError(f"int8 format must be 'qdq' or 'qoperator', got {fmt!r}")
+    fp32_path, out = Path(fp32_path), Path(out)
     with tempfile.TemporaryDirectory(prefix="handpose-quant-") as tmp:
         source = _pre_processed(fp32_path, Path(tmp) / "prepped.onnx")
         quantized = Path(tmp) / "int8.onnx"
@@ -133,29 +156,13 @@ def quantize_int8(
             reduce_range=reduce_range,
             calibrate_method=CalibrationMethod.MinMax,
         )
-        fp32_meta = {p.key: p.value for p in onnx.load(str(fp32_path), load_external_data=False).metadata_props}
+        meta = {p.key: p.value for p in onnx.load(str(fp32_path), load_external_data=False).metadata_props}
         proto = onnx.load(str(quantized))
-        fp32_meta.update(
-            {
-                "int8": f"static {fmt} per_channel={per_channel} reduce_range={reduce_range} calib={x.shape[0]} "
-                "crops",
-                "int8_check": checked_on,
-            }
-        )
-        add_metadata(proto, fp32_meta)
+        meta.update({"int8": f"static {fmt} per_channel={per_channel} reduce_range={reduce_range} "
+                             f"calib={x.shape[0]} {what}", "int8_check": checked_on})
+        add_metadata(proto, meta)
         atomic_write(out, lambda t: onnx.save(proto, str(t)))  # the earlier file stays whole until this one is
-
-    ref = OnnxBackend(fp32_path)(x_check)[0]  # (M, 22, h, w)
-    got = OnnxBackend(out)(x_check)[0]
-    d = keypoint_distances(got, ref, int(fp32_meta.get("stride", 8)))  # (M, 21) crop px
-    seconds = time.perf_counter() - t0
-    LOG.info(
-        "int8 %s: keypoints differ from fp32 by %.2f px on average (max %.1f) on %s",
-        out, d.mean(), d.max(), checked_on,
-    )
-    return QuantReport(
-        out, float(d.mean()), float(d.max()), int(x.shape[0]), fmt, seconds, int(x_check.shape[0]), checked_on
-    )
+    return meta
 
 
 def _pre_processed(fp32_path: Path, prepped: Path) -> Path:

@@ -15,6 +15,7 @@ from 0.466 to 0.518 alone and from 0.695 to 0.744 refined by the keypoint model,
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,9 @@ from handpose.config import DetectorConfig
 from handpose.data import transforms as T
 from handpose.detection.codec import BoxCodec, Boxes
 from handpose.detection.letterbox import letterbox_matrix, resample
+from handpose.detection.onnx_network import OnnxDetectorNetwork
+
+LOG = logging.getLogger(__name__)
 
 IMAGE_SCALES = (1.0, 2.0)  # still images: the plain letterbox and one twice its side (module docstring)
 SIZE_MULTIPLE = 32  # the backbone's deepest stride: a scaled input side is rounded to a multiple of it
@@ -86,14 +90,18 @@ class HandDetector:
     """A detector network with its decoding settings; ``threshold`` and ``max_hands`` default to the config's,
     ``scales`` to the network's own input size alone (module docstring)."""
 
-    def __init__(self, model: nn.Module, threshold: float | None = None, max_hands: int | None = None,
-                 device: str | torch.device = "cpu", scales: Sequence[float] = (1.0,)) -> None:
+    def __init__(self, model: nn.Module | OnnxDetectorNetwork, threshold: float | None = None,
+                 max_hands: int | None = None, device: str | torch.device = "cpu",
+                 scales: Sequence[float] = (1.0,)) -> None:
         cfg = getattr(model, "config", None)
         if not isinstance(cfg, DetectorConfig):
             raise ValueError(f"HandDetector needs a hand detector network (config DetectorConfig), got "
                              f"{type(model).__name__} with {type(cfg).__name__}")
-        self.model = model.to(device).eval()
-        self.device = torch.device(device)
+        if isinstance(model, nn.Module):
+            self.model: nn.Module | OnnxDetectorNetwork = model.to(device).eval()
+            self.device = torch.device(device)
+        else:  # onnxruntime takes and returns CPU arrays whatever its provider
+            self.model, self.device = model, torch.device("cpu")
         self.config = cfg
         self.threshold = float(cfg.score_threshold if threshold is None else threshold)
         self.codec = BoxCodec(cfg.input_size, cfg.stride, int(max_hands or cfg.max_hands), cfg.nms_iou)
@@ -102,10 +110,40 @@ class HandDetector:
     @classmethod
     def from_file(cls, path: str | Path, threshold: float | None = None, max_hands: int | None = None,
                   device: str | torch.device = "cpu", scales: Sequence[float] = (1.0,)) -> HandDetector:
-        """A detector from a weights file; ValueError naming the file when it holds a keypoint model."""
+        """A detector from a weights file (``.safetensors`` / ``.pt`` in PyTorch on ``device``, or a detector's
+        ``.onnx`` export in onnxruntime); ValueError naming the file when it holds a keypoint model.
+
+        ``pretrained:detector`` on the CPU is the shipped detector in the runtime that measures faster here
+        (``detection/runtime_choice``: its PyTorch weights or their ONNX export, the same maps);
+        ``pretrained:detector-onnx`` or a file path is taken as named."""
+        from handpose import pretrained
+        from handpose.model.artifact import TASK_DETECT, load_model, model_file_kind
+
+        if str(path) == pretrained.PREFIX + pretrained.DEFAULT_DETECTOR and torch.device(device).type == "cpu":
+            return cls.shipped(threshold, max_hands, scales)
+        path = pretrained.resolve(path)
+        if model_file_kind(path) == "onnx":
+            return cls(OnnxDetectorNetwork(path, device=str(device)), threshold, max_hands, device, scales)
+        return cls(load_model(path, task=TASK_DETECT), threshold, max_hands, device, scales)
+
+    @classmethod
+    def shipped(cls, threshold: float | None = None, max_hands: int | None = None,
+                scales: Sequence[float] = (1.0,)) -> HandDetector:
+        """The shipped detector on the CPU, in PyTorch or onnxruntime, whichever is faster on this machine (the
+        PyTorch network alone where onnxruntime cannot load the export)."""
+        from handpose import pretrained
+        from handpose.detection.runtime_choice import fastest
         from handpose.model.artifact import TASK_DETECT, load_model
 
-        return cls(load_model(path, task=TASK_DETECT), threshold, max_hands, device, scales)
+        torch_net = cls(load_model(pretrained.path(pretrained.DEFAULT_DETECTOR), task=TASK_DETECT), threshold,
+                        max_hands, "cpu", scales)
+        try:
+            onnx_net = cls(OnnxDetectorNetwork(pretrained.path(pretrained.DETECTOR_ONNX)), threshold, max_hands,
+                           "cpu", scales)
+        except (ValueError, FileNotFoundError, ImportError) as exc:
+            LOG.warning("the shipped detector's ONNX export is not usable here (%s); running it in PyTorch", exc)
+            return torch_net
+        return fastest([torch_net, onnx_net], ["PyTorch", "onnxruntime"])[0]
 
     @classmethod
     def from_model(cls, model: nn.Module, threshold: float | None = None, max_hands: int | None = None,

@@ -169,7 +169,9 @@ class Predictor:
         one."""
         from handpose import pretrained
 
-        det = None if detector is None else pretrained.path(detector)
+        det = None if detector is None else pretrained.path(detector)  # ValueError listing the names
+        if det is not None and detector.removeprefix(pretrained.PREFIX) == pretrained.DEFAULT_DETECTOR:
+            det = pretrained.PREFIX + pretrained.DEFAULT_DETECTOR  # the faster runtime here (detection.runtime_choice)
         return cls.from_file(pretrained.path(name), detector=det, **options)
 
     @classmethod

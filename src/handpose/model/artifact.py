@@ -131,7 +131,7 @@ def read_task(path: str | Path) -> str:
             raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
     if model_file_kind(path) == "checkpoint":
         return _checkpoint_task(torch_load(path, "a weights-only checkpoint"))
-    return TASK_KEYPOINTS
+    return read_onnx_metadata(path).get(TASK_KEY, TASK_KEYPOINTS)  # keypoint exports predate the key
 
 
 def _checkpoint_task(ckpt: Any) -> str:
@@ -338,10 +338,20 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
 
 
 def read_onnx_configs(path: str | Path) -> tuple[ModelConfig, DataConfig]:
-    """The checked model and data configs stored in a handpose ONNX file."""
+    """The checked model and data configs stored in a handpose ONNX file of a keypoint model (ValueError naming
+    the file for a detector's)."""
     meta = read_onnx_metadata(path)
+    check_task(meta.get(TASK_KEY, TASK_KEYPOINTS), TASK_KEYPOINTS, path)
     model_cfg = model_config_from(meta[CONFIG_KEY], str(path))
     return model_cfg, data_config_from(meta.get(DATA_CONFIG_KEY), model_cfg, str(path))
+
+
+def read_onnx_detector_config(path: str | Path) -> DetectorConfig:
+    """The checked detector config stored in a handpose ONNX file of a hand detector (ValueError naming the file
+    for a keypoint model's)."""
+    meta = read_onnx_metadata(path)
+    check_task(meta.get(TASK_KEY, TASK_KEYPOINTS), TASK_DETECT, path)
+    return detector_config_from(meta[CONFIG_KEY], str(path))
 
 
 def _short(items: list[str], limit: int = 12) -> str:

@@ -2,9 +2,11 @@
 
 ``path("lite")`` is the keypoint model and ``path("detector")`` the hand detector; ``Predictor.from_pretrained()``,
 ``handpose predict`` without ``--model`` and ``handpose train --init pretrained:lite`` use them; ``lite-int8`` is
-the keypoint model's int8 ONNX export, for onnxruntime. Weights are stored as float16 (half the size; the float32
+the keypoint model's int8 ONNX export, for onnxruntime, and ``detector-onnx`` the detector's float32 ONNX export
+(on the CPU, ``pretrained:detector`` runs in whichever of PyTorch and onnxruntime measures faster on the machine:
+``detection/runtime_choice``). Weights are stored as float16 (half the size; the float32
 model is rebuilt when loaded, figures in MODEL_CARD.md). Their recipe is ``scripts/release.sh`` then
-``scripts/pack_pretrained.py`` and ``handpose export --int8``.
+``scripts/pack_pretrained.py``, ``handpose export --int8`` (keypoints) and ``handpose export`` (detector).
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ MODELS: dict[str, tuple[str, str]] = {
     "lite": ("hand_keypoints_lite.safetensors", "keypoints"),
     "lite-int8": ("hand_keypoints_lite_int8.onnx", "keypoints"),  # its int8 ONNX export (onnxruntime)
     "detector": ("hand_detector.safetensors", "detect"),
+    "detector-onnx": ("hand_detector.onnx", "detect"),  # its float32 ONNX export (onnxruntime), the same maps
 }
 DEFAULT_KEYPOINTS = "lite"
 DEFAULT_DETECTOR = "detector"
+DETECTOR_ONNX = "detector-onnx"
 
 
 def names() -> list[str]:

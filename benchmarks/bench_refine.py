@@ -66,6 +66,8 @@ def main() -> int:
     add_detector_scales_flag(parser)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
+    parser.add_argument("--max-proposals", type=int, default=RefineConfig().max_proposals,
+                        help="the detector's best proposals refined (RefineConfig.max_proposals)")
     args = parser.parse_args()
     if args.quick:
         args.count, args.passes = 20, 2
@@ -84,8 +86,9 @@ def main() -> int:
               f"{args.keypoints}, {torch.get_num_threads()} threads")
         scales = detector_scales_from_args(args)
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
-        base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(hand_threshold=0.0),
-                                   detector_scales=scales)
+        base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(
+            hand_threshold=0.0, max_proposals=args.max_proposals), detector_scales=scales)
+        print(f"refining the best {args.max_proposals} proposals")
         t0 = time.perf_counter()
         alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)
         print(line("detector alone", detection_metrics(alone), 1000 * (time.perf_counter() - t0) / len(items)))

@@ -8,8 +8,9 @@ each with the keypoint network in PyTorch fp32, onnxruntime fp32 and onnxruntime
 calibrated on crops of the video; skipped where onnxruntime's quantizer is missing), and a last row with the last
 of those refining every detection with the keypoint network (``inference/refine``, its default passes) from the most
 proposals refinement takes (12: the detector keeps its best 12 boxes, threshold 0), its worst case; then the
-shipped detector and int8 keypoint model as ``handpose predict`` runs them on a video (``shipped_rows``). The detector
-runs in PyTorch in every row (it has no ONNX export yet). Other models are freshly initialised (speed does not depend
+shipped detector and int8 keypoint model as ``handpose predict`` runs them on a video (``shipped_rows``), the
+detector in PyTorch and then in the runtime ``pretrained:detector`` picks by timing. The fresh detector of the other
+rows runs in PyTorch. Other models are freshly initialised (speed does not depend
 on weights; the keypoint network's biases are shaken so its keypoints spread and a track holds); in the other rows
 the detector keeps its best box only (threshold 0, one hand) and tracks are not dropped for low scores (keypoint
 score threshold 0), so every frame costs one crop as with a real hand in view. All rows run in this one process
@@ -65,26 +66,29 @@ def fps_of(step: Callable[[np.ndarray, int], object], frames: list[np.ndarray], 
 def shipped_rows(frames: list[np.ndarray], detect_every: int) -> None:
     """What a user gets: the shipped detector (scale 1, as video runs it; its real proposals on these frames) and
     the shipped int8 keypoint model, refined as ``handpose predict`` refines, detecting on every frame as still
-    images (``find_hands``), in the tracker detecting every frame, and
-    tracking with the detector every ``detect_every`` frames (the CLI's default for video)."""
+    images (``find_hands``), in the tracker detecting every frame, and tracking with the detector every
+    ``detect_every`` frames (the CLI's default for video). Twice: the detector in PyTorch (the baseline), then as
+    ``pretrained:detector`` loads it, in the runtime timed faster on this machine (``detection/runtime_choice``)."""
     from handpose import pretrained
     from handpose.inference.predictor import Predictor
     from handpose.inference.tracking import HandTracker, TrackingConfig
 
-    try:
-        shipped = Predictor.from_file(pretrained.path("lite-int8"), detector=pretrained.path("detector"),
-                                      detector_scales=(1.0,))
-    except (ImportError, ValueError) as exc:
-        print(f"shipped models skipped: {exc}")
-        return
-    every = fps_of(lambda f, i, p=shipped: p.find_hands(f), frames)
-    row = [f"{'shipped int8, refined':<22}{every:>17.1f}"]
-    for n in (1, detect_every):
-        tracker = HandTracker(shipped, TrackingConfig(detect_every=n))
-        hands = []
-        fps = fps_of(lambda f, i, t=tracker, h=hands: h.append(len(t.update(f, i / 25.0))), frames)
-        row.append(f"detect every {n}: {fps:.1f} fps, {sum(hands[3:]) / len(frames):.2f} hands/frame")
-    print(row[0] + "  (as images)   tracking, " + "; ".join(row[1:]))
+    for label, spec in (("shipped, PyTorch det", pretrained.path("detector")),
+                        ("shipped, det chosen", "pretrained:detector")):
+        try:
+            shipped = Predictor.from_file(pretrained.path("lite-int8"), detector=spec, detector_scales=(1.0,))
+        except (ImportError, ValueError) as exc:
+            print(f"shipped models skipped: {exc}")
+            return
+        runtime = "onnxruntime" if type(shipped.detector.model).__name__ == "OnnxDetectorNetwork" else "PyTorch"
+        every = fps_of(lambda f, i, p=shipped: p.find_hands(f), frames)
+        row = [f"{label:<22}{every:>17.1f}"]
+        for n in (1, detect_every):
+            tracker = HandTracker(shipped, TrackingConfig(detect_every=n))
+            hands = []
+            fps = fps_of(lambda f, i, t=tracker, h=hands: h.append(len(t.update(f, i / 25.0))), frames)
+            row.append(f"detect every {n}: {fps:.1f} fps, {sum(hands[3:]) / len(frames):.2f} hands/frame")
+        print(row[0] + "  (as images)   tracking, " + "; ".join(row[1:]) + f"  [detector in {runtime}]")
 
 
 def main() -> int:

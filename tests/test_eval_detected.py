@@ -168,6 +168,7 @@ def test_detector_with_task_detect_is_refused(tmp_path: Path, capsys: pytest.Cap
     (["--keypoints", "kp.safetensors"], "--keypoints goes with --task detect"),
     (["--detector", "d.safetensors", "--refine-passes", "-1"], "--refine-passes must be >= 0"),
     (["--detector", "d.safetensors", "--hand-threshold", "1.5"], "--hand-threshold must lie in"),
+    (["--detector", "d.safetensors", "--max-proposals", "0"], "--max-proposals must be at least 1"),
     (["--task", "detect", "--keypoints", "kp.safetensors", "--refine-passes", "0"],
      "--refine-passes must be at least 1"),
 ])
@@ -175,6 +176,19 @@ def test_refinement_flags_are_checked(flags: list[str], message: str, tmp_path: 
                                       capsys: pytest.CaptureFixture) -> None:
     assert main(["eval", "--weights", "w.safetensors", "--data", str(tmp_path), *flags]) != 0
     assert message in capsys.readouterr().err
+
+
+def test_refinement_flags_reach_the_config() -> None:
+    import argparse
+
+    from handpose.commands.detection_flags import add_refine_flags, refine_from_args
+
+    parser = argparse.ArgumentParser()
+    add_refine_flags(parser)
+    cfg = refine_from_args(parser.parse_args(["--max-proposals", "3", "--hand-threshold", "0.5"]))
+    assert cfg is not None and cfg.max_proposals == 3 and cfg.hand_threshold == 0.5
+    assert refine_from_args(parser.parse_args([])).max_proposals == RefineConfig().max_proposals
+    assert refine_from_args(parser.parse_args(["--refine-passes", "0"])) is None
 
 
 @pytest.mark.slow  # 0.4-0.5 s with one torch thread (13 s with two on this shared 2-core machine): 17 real photos

@@ -66,6 +66,8 @@ def main() -> int:
     add_detector_scales_flag(parser)
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
+    parser.add_argument("--merge-cover", default="", help="comma list of RefineConfig.merge_cover values to try at "
+                        "the default passes (hands sharing more than this of the smaller box are one hand)")
     parser.add_argument("--max-proposals", type=int, default=RefineConfig().max_proposals,
                         help="the detector's best proposals refined (RefineConfig.max_proposals)")
     args = parser.parse_args()
@@ -102,6 +104,15 @@ def main() -> int:
             print(line(f"refined, {passes} pass{'es' if passes > 1 else ''}", detection_metrics(results), ms))
             if passes == default:
                 table = results
+                for cover in [float(v) for v in args.merge_cover.split(",") if v.strip()]:
+                    other = replace(predictor, refine=replace(predictor.refine, merge_cover=cover))
+                    t0 = time.perf_counter()
+                    covered = refine_images(other, items)
+                    ms = 1000 * (time.perf_counter() - t0) / len(items)
+                    print(line(f"  merge_cover {cover:g}", detection_metrics(covered), ms))
+                    for t in THRESHOLDS:
+                        recall, fp = recall_and_fp(covered, t)
+                        print(f"    at {t:.2f}: recall {recall:.3f}, false positives {fp:.2f} per image")
         if table is not None:
             print(f"refined with {default} passes (the default), hands kept from a score of:")
             chosen = None

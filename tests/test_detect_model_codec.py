@@ -113,3 +113,16 @@ def test_drop_nested_keeps_the_better_box_and_drops_boxes_lying_inside_it() -> N
     # a nested box that scores better is kept, and the larger one too (it is not inside the smaller)
     np.testing.assert_array_equal(drop_nested(boxes[:2], np.array([0.4, 0.8]), 0.7), [1, 0])
     assert len(drop_nested(np.zeros((0, 4)), np.zeros(0), 0.7)) == 0
+
+
+def test_drop_covering_keeps_the_better_of_two_boxes_one_inside_the_other_whichever_is_larger() -> None:
+    from handpose.detection.codec import drop_covering
+
+    boxes = np.array([[0, 0, 100, 100], [60, 10, 30, 40], [90, 0, 40, 40], [200, 200, 10, 10]], np.float64)
+    # the small box 1 wholly inside box 0 goes when box 0 is better, and box 0 goes when box 1 is better
+    np.testing.assert_array_equal(drop_covering(boxes, np.array([0.9, 0.5, 0.6, 0.1]), 0.7), [0, 2, 3])
+    np.testing.assert_array_equal(drop_covering(boxes, np.array([0.4, 0.8, 0.6, 0.1]), 0.7), [1, 2, 3])
+    # box 2 shares a quarter of its area with box 0: kept at 0.7, dropped at 0.2
+    np.testing.assert_array_equal(drop_covering(boxes[[0, 2]], np.array([0.9, 0.6]), 0.2), [0])
+    np.testing.assert_array_equal(drop_covering(boxes, np.array([0.9, 0.5, 0.6, 0.1]), 1.0), [0, 2, 1, 3])
+    assert len(drop_covering(np.zeros((0, 4)), np.zeros(0), 0.7)) == 0

@@ -181,6 +181,23 @@ def drop_nested(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarr
     return np.asarray(kept, np.int64)
 
 
+def drop_covering(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
+    """Indices of the (N, 4) xywh ``boxes`` kept, best score first, each dropped box sharing more than ``cover`` of
+    the smaller box's area with a better-scored kept one, whichever of the two is the smaller (a hand boxed with its
+    forearm around a better hand box, or a finger boxed inside it; IoU misses both). ``cover`` >= 1 keeps all."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
+    if cover >= 1.0:
+        return order.astype(np.int64)
+    area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)  # (N,)
+    shared = box_intersection(boxes, boxes) / np.minimum(area[:, None], area[None, :])  # (N, N)
+    kept: list[int] = []
+    for i in order:
+        if not any(shared[i, j] > cover for j in kept):
+            kept.append(int(i))
+    return np.asarray(kept, np.int64)
+
+
 def clip_boxes(boxes: np.ndarray, width: int, height: int) -> np.ndarray:
     """(N, 4) xywh boxes clipped to the image ``[0, width] x [0, height]``."""
     lo = np.clip(boxes[:, :2], 0.0, [width, height])

@@ -53,13 +53,15 @@ class RefineConfig:
     box_score: float = 0.1  # keypoints scoring at least this make the crop box
     margin: float = 0.05  # hand box = crop box widened on each side by this times its longer side
     merge_iou: float = 0.5  # proposals whose hand boxes overlap more are one hand
+    merge_cover: float = 1.0  # ... or share more than this of the smaller box's area (1: IoU alone)
 
     def __post_init__(self) -> None:
         if self.passes < 0:
             raise ValueError(f"RefineConfig.passes must be >= 0, got {self.passes}")
         if self.max_proposals < 0:
             raise ValueError(f"RefineConfig.max_proposals must be >= 0, got {self.max_proposals}")
-        for name in ("proposal_threshold", "hand_threshold", "detector_weight", "box_score", "merge_iou"):
+        for name in ("proposal_threshold", "hand_threshold", "detector_weight", "box_score", "merge_iou",
+                     "merge_cover"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"RefineConfig.{name} must lie in [0, 1], got {value}")
@@ -94,7 +96,7 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
                       config: RefineConfig) -> list[Any]:
     """The detector's ``detections`` of one BGR image, re-boxed, re-scored, merged and filtered by ``predictor``'s
     keypoint network (module docstring); best first. ``config.passes == 0`` returns them unchanged."""
-    from handpose.detection.codec import suppress_overlaps
+    from handpose.detection.codec import drop_covering, suppress_overlaps
     from handpose.detection.detector import Detection
     from handpose.inference.tracking import box_from_keypoints
 
@@ -128,7 +130,10 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
                                        side_settled=True)))  # later passes crop that side without asking again
             hand_boxes.append(hand_box(crop, config.margin, image_bgr.shape[:2]))
             scores_list.append(score)
-        keep = suppress_overlaps(np.array(hand_boxes).reshape(-1, 4), np.array(scores_list), config.merge_iou)
+        boxes, ranks = np.array(hand_boxes).reshape(-1, 4), np.array(scores_list)
+        keep = suppress_overlaps(boxes, ranks, config.merge_iou)
+        if config.merge_cover < 1.0:
+            keep = keep[drop_covering(boxes[keep], ranks[keep], config.merge_cover)]
         live = [nxt[i] for i in keep]
         scores = np.array(scores_list)[keep]
     out = []

@@ -80,6 +80,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--detect-every", type=int, default=10)
     parser.add_argument("--proposals", default="12", help="comma list of RefineConfig.max_proposals to try")
+    parser.add_argument("--merge-cover", type=float, default=None, help="RefineConfig.merge_cover for every row "
+                        "(default: RefineConfig's)")
     parser.add_argument("--quick", action="store_true", help="60 frames (make bench --quick)")
     args = parser.parse_args()
     if args.quick:
@@ -106,7 +108,10 @@ def main() -> int:
     print(f"{'setting':<34}{'fps':>7}{'found':>8}{'PCK@0.2 matched':>17}{'all':>7}{'extra/frame':>13}")
     for every in (args.detect_every, 1):
         for k in [int(v) for v in args.proposals.split(",") if v.strip()]:
-            p = replace(shipped, refine=replace(shipped.refine, max_proposals=k))
+            refine = replace(shipped.refine, max_proposals=k)
+            if args.merge_cover is not None:
+                refine = replace(refine, merge_cover=args.merge_cover)
+            p = replace(shipped, refine=refine)
             r = run_row(p, frames, labels, every)
             name = f"detect every {every}, {k} proposals"
             print(f"{name:<34}{r['fps']:>7.1f}{r['found']:>8.3f}{r['pck_matched']:>17.3f}{r['pck_all']:>7.3f}"

@@ -169,6 +169,7 @@ def test_detector_with_task_detect_is_refused(tmp_path: Path, capsys: pytest.Cap
     (["--detector", "d.safetensors", "--refine-passes", "-1"], "--refine-passes must be >= 0"),
     (["--detector", "d.safetensors", "--hand-threshold", "1.5"], "--hand-threshold must lie in"),
     (["--detector", "d.safetensors", "--max-proposals", "0"], "--max-proposals must be at least 1"),
+    (["--detector", "d.safetensors", "--merge-cover", "1.5"], "--merge-cover must lie in [0, 1]"),
     (["--task", "detect", "--keypoints", "kp.safetensors", "--refine-passes", "0"],
      "--refine-passes must be at least 1"),
 ])
@@ -185,8 +186,9 @@ def test_refinement_flags_reach_the_config() -> None:
 
     parser = argparse.ArgumentParser()
     add_refine_flags(parser)
-    cfg = refine_from_args(parser.parse_args(["--max-proposals", "3", "--hand-threshold", "0.5"]))
-    assert cfg is not None and cfg.max_proposals == 3 and cfg.hand_threshold == 0.5
+    cfg = refine_from_args(parser.parse_args(["--max-proposals", "3", "--hand-threshold", "0.5", "--merge-cover",
+                                              "0.7"]))
+    assert cfg is not None and cfg.max_proposals == 3 and cfg.hand_threshold == 0.5 and cfg.merge_cover == 0.7
     assert refine_from_args(parser.parse_args([])).max_proposals == RefineConfig().max_proposals
     assert refine_from_args(parser.parse_args(["--refine-passes", "0"])) is None
 

@@ -148,3 +148,42 @@ def test_the_whole_image_proposal_is_scored_by_its_keypoints_alone(hands: list, 
     img = cv2.imread(str(s.image_path))  # a one-hand render: the hand fills most of it
     (found,) = refine_detections(predictor, img, [], replace(KEEP_ALL, whole_image=True))
     assert found.detector_score == 0.0 and found.score > 0.5  # not zeroed by the missing detector probability
+
+
+class BoxFillingKeypoints:
+    """A stand-in keypoint network for the merge rule alone: each proposal's keypoints span its own box (so the
+    refined box is the proposal's) and score ``score`` of the proposal, set per box in ``scores``."""
+
+    def __init__(self, scores: dict[tuple[float, ...], float]) -> None:
+        self.scores = scores
+
+    def predict_detections(self, image_bgr: np.ndarray, detections: list) -> list:
+        from types import SimpleNamespace
+
+        out = []
+        for det in detections:
+            box = det.crop_box if det.crop_box is not None else det.box
+            x, y, w, h = box
+            pts = np.stack(np.meshgrid(np.linspace(x, x + w, 7), np.linspace(y, y + h, 3)), -1).reshape(21, 2)
+            score = self.scores[tuple(np.round(det.box, 3))]
+            out.append(SimpleNamespace(keypoints=pts, scores=np.full(21, score), is_left=False))
+        return out
+
+
+def test_merge_cover_merges_a_box_around_a_better_hand_and_keeps_the_better() -> None:
+    image = np.zeros((400, 400, 3), np.uint8)
+    hand = np.array([100.0, 100.0, 80.0, 80.0])
+    arm = np.array([90.0, 90.0, 100.0, 250.0])  # the hand and its forearm: IoU 0.26 with the hand, covers it all
+    other = np.array([300.0, 20.0, 60.0, 60.0])  # a second hand elsewhere
+    scores = {tuple(np.round(b, 3)): s for b, s in ((hand, 0.8), (arm, 0.6), (other, 0.7))}
+    net = BoxFillingKeypoints(scores)
+    props = [Detection(b, 0.5, False, 0.5) for b in (hand, arm, other)]
+    config = RefineConfig(passes=1, hand_threshold=0.0, detector_weight=0.0, margin=0.0)
+    plain = refine_detections(net, image, props, config)
+    assert len(plain) == 3  # IoU alone keeps the arm box: it overlaps the hand's by 0.26
+    merged = refine_detections(net, image, props, replace(config, merge_cover=0.7))
+    assert [round(d.score, 2) for d in merged] == [0.8, 0.7]  # the arm box went; the hand and the other stayed
+    np.testing.assert_allclose(merged[0].box, hand)
+    scores[tuple(np.round(arm, 3))] = 0.9  # now the arm box scores better: it stays and the hand inside goes
+    assert [round(d.score, 2) for d in refine_detections(net, image, props, replace(config, merge_cover=0.7))] == \
+        [0.9, 0.7]

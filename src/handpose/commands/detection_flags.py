@@ -31,7 +31,7 @@ def detector_scales_from_args(args: argparse.Namespace, video: bool = False) -> 
 
 
 def add_refine_flags(parser: argparse.ArgumentParser) -> None:
-    """--refine-passes, --hand-threshold and --max-proposals."""
+    """--refine-passes, --hand-threshold, --merge-cover and --max-proposals."""
     default = RefineConfig()
     parser.add_argument("--refine-passes", type=int, default=default.passes, metavar="N",
                         help="keypoint passes that re-box and re-score each detected hand (0: the detector's boxes "
@@ -40,6 +40,11 @@ def add_refine_flags(parser: argparse.ArgumentParser) -> None:
                         help="score a refined hand needs to be kept: its mean keypoint peak k and the "
                         "detector's probability d as k^(1-w) * d^w, w = RefineConfig.detector_weight "
                         f"({default.detector_weight}) (default {default.hand_threshold})")
+    parser.add_argument("--merge-cover", type=float, default=default.merge_cover, metavar="C",
+                        help="refined hands whose boxes share more than C of the smaller box's area are one hand, "
+                        "the better scored kept (a box of hand and forearm around a hand, a finger inside it); "
+                        "1: overlap by IoU alone (BENCHMARKS.md, 'Merging boxes inside boxes') (default "
+                        f"{default.merge_cover:g})")
     parser.add_argument("--max-proposals", type=int, default=default.max_proposals, metavar="K",
                         help="the detector's best K hands refined per detection; fewer is faster and finds fewer "
                         "hands in crowded pictures (BENCHMARKS.md, 'Video accuracy') (default "
@@ -52,9 +57,11 @@ def refine_from_args(args: argparse.Namespace) -> RefineConfig | None:
         raise ValueError(f"--refine-passes must be >= 0, got {args.refine_passes}")
     if not 0.0 <= args.hand_threshold <= 1.0:
         raise ValueError(f"--hand-threshold must lie in [0, 1], got {args.hand_threshold}")
+    if not 0.0 <= args.merge_cover <= 1.0:
+        raise ValueError(f"--merge-cover must lie in [0, 1], got {args.merge_cover}")
     if args.max_proposals < 1:
         raise ValueError(f"--max-proposals must be at least 1, got {args.max_proposals}")
     if args.refine_passes == 0:
         return None
     return RefineConfig(passes=args.refine_passes, hand_threshold=args.hand_threshold,
-                        max_proposals=args.max_proposals)
+                        max_proposals=args.max_proposals, merge_cover=args.merge_cover)

@@ -13,6 +13,11 @@ as MediaPipe's landmark model does for its palm detector, it both re-boxes and r
    score ``k^(1 - w) * d^w``: ``k`` the mean keypoint peak, ``d`` the detector's probability of the proposal, ``w``
    ``detector_weight``. Proposals that now cover one hand are merged (the better scored kept, IoU of their hand
    boxes over ``merge_iou``).
+   With ``merge_cover`` under 1, refined hands whose boxes share more than that of the smaller box's area are
+   one hand too, whichever box is the larger (``detection.codec.drop_covering``): a box of a hand with its forearm
+   around a better-scored hand box, or a finger inside it. Off by default: on rendered scenes it loses hands whose
+   finger box out-scores them (AP@0.5 -0.008 and -0.014 on the validation and test scenes), while on the real photos
+   and clip it removed a third of the false hands (BENCHMARKS.md, "Merging boxes inside boxes").
 3. **Verdict**: hands scoring under ``hand_threshold`` are dropped.
 
 Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own
@@ -53,7 +58,7 @@ class RefineConfig:
     box_score: float = 0.1  # keypoints scoring at least this make the crop box
     margin: float = 0.05  # hand box = crop box widened on each side by this times its longer side
     merge_iou: float = 0.5  # proposals whose hand boxes overlap more are one hand
-    merge_cover: float = 1.0  # ... or share more than this of the smaller box's area (1: IoU alone)
+    merge_cover: float = 1.0  # ... or share more than this of the smaller box's area (1: IoU alone; see below)
 
     def __post_init__(self) -> None:
         if self.passes < 0:

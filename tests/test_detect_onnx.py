@@ -111,3 +111,23 @@ def test_export_command_writes_a_detector_and_its_int8(tmp_path: Path, capsys: p
     code = main(["export", "--weights", "pretrained:detector", "--out", str(out)])
     assert code == 2 and "already exist" in capsys.readouterr().err
 
+
+
+def test_runtime_choice_is_timed_once_then_read_from_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.autotune.choice import cache_path, read_cache
+
+    monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path))
+    with caplog.at_level("INFO", logger="handpose.detection.runtime_choice"):
+        first = HandDetector.from_file("pretrained:detector", scales=(1.0,))
+        assert "measured on this machine" in caplog.text
+        entries = read_cache(cache_path())
+        assert len(entries) == 1 and "detector runtime" in next(iter(entries))
+        caplog.clear()
+        second = HandDetector.from_file("pretrained:detector", scales=(1.0,))
+        assert "from the speed-trial cache" in caplog.text and "measured on this machine" not in caplog.text
+    assert type(first.model) is type(second.model)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="handpose.detection.runtime_choice"):
+        HandDetector.from_file("pretrained:detector", scales=(1.0, 2.0))  # other scales: a trial of their own
+    assert "measured on this machine" in caplog.text and len(read_cache(cache_path())) == 2

@@ -129,10 +129,11 @@ class HandDetector:
     @classmethod
     def shipped(cls, threshold: float | None = None, max_hands: int | None = None,
                 scales: Sequence[float] = (1.0,)) -> HandDetector:
-        """The shipped detector on the CPU, in PyTorch or onnxruntime, whichever is faster on this machine (the
-        PyTorch network alone where onnxruntime cannot load the export)."""
+        """The shipped detector on the CPU, in PyTorch or onnxruntime, whichever is faster on this machine (timed
+        once per machine and setting, then read from the speed-trial cache; the PyTorch network alone where
+        onnxruntime cannot load the export)."""
         from handpose import pretrained
-        from handpose.detection.runtime_choice import fastest
+        from handpose.detection.runtime_choice import cached_fastest, runtime_key
         from handpose.model.artifact import TASK_DETECT, load_model
 
         torch_net = cls(load_model(pretrained.path(pretrained.DEFAULT_DETECTOR), task=TASK_DETECT), threshold,
@@ -143,7 +144,8 @@ class HandDetector:
         except (ValueError, FileNotFoundError, ImportError) as exc:
             LOG.warning("the shipped detector's ONNX export is not usable here (%s); running it in PyTorch", exc)
             return torch_net
-        return fastest([torch_net, onnx_net], ["PyTorch", "onnxruntime"])[0]
+        key = runtime_key(str(pretrained.path(pretrained.DETECTOR_ONNX)), torch_net.scales)
+        return cached_fastest([torch_net, onnx_net], ["PyTorch", "onnxruntime"], key)
 
     @classmethod
     def from_model(cls, model: nn.Module, threshold: float | None = None, max_hands: int | None = None,

@@ -3,8 +3,11 @@
 The shipped detector comes as PyTorch weights and as their float32 ONNX export (the same maps to 3e-5). Which
 runs faster depends on the CPU and the libraries, so nothing is assumed: :func:`fastest` times each candidate's
 ``find`` on a hand-like letterboxed input at each of its scales (one warm-up, then ``ROUNDS`` interleaved rounds,
-the median kept) and returns the fastest, with the times. It costs a few detector runs, well under a second on
-two cores. Where onnxruntime cannot load the file, the PyTorch network is used.
+the median kept) and returns the fastest, with the times. It costs a few detector runs (0.7 s on two cores at two
+scales). :func:`cached_fastest` keeps the verdict in the speed-trial cache of ``handpose.autotune``
+(``$HANDPOSE_CACHE/autotune.json``), keyed by the CPU, the thread count, the torch and onnxruntime versions, the
+detector file and the scales, so a later process on the same machine does not time again. Where onnxruntime cannot
+load the file, the PyTorch network is used.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from handpose.autotune.choice import TrialKey, cache_path, cpu_model_name, read_cache, write_cache
 from handpose.detection.detector import HandDetector, Letterboxed
 
 LOG = logging.getLogger(__name__)
@@ -55,3 +59,35 @@ def fastest(candidates: Sequence[HandDetector], names: Sequence[str]) -> tuple[H
     LOG.info("hand detector runtime measured on this machine: %s; using %s",
              ", ".join(f"{n} {s * 1000:.1f} ms" for n, s in zip(names, seconds)), names[best])
     return candidates[best], seconds
+
+
+def runtime_key(candidate_file: str, scales: Sequence[float]) -> TrialKey:
+    """The speed-trial cache's key of this choice (``autotune.choice.TrialKey``): this CPU, torch's threads and
+    version, onnxruntime's version, the detector file (name and size) and the scales."""
+    from pathlib import Path
+
+    import onnxruntime
+    import torch
+
+    file = Path(candidate_file)
+    what = (f"detector runtime: {file.name} {file.stat().st_size} B, onnxruntime {onnxruntime.__version__}, "
+            f"scales {','.join(f'{s:g}' for s in scales)}")
+    return TrialKey("cpu", cpu_model_name(), torch.__version__, torch.get_num_threads(), what, 0, 1, "runtime")
+
+
+def cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key: TrialKey) -> HandDetector:
+    """:func:`fastest`, its verdict kept in the speed-trial cache under ``key`` and read from there when present."""
+    path = cache_path()
+    entry = read_cache(path).get(key.text())
+    results = entry.get("results", {}) if isinstance(entry, dict) else {}
+    if all(isinstance(results.get(n), dict) and "seconds" in results[n] for n in names):
+        seconds = [float(results[n]["seconds"]) for n in names]
+        best = int(np.argmin(seconds))
+        LOG.info("hand detector runtime from the speed-trial cache (measured %s): %s; using %s",
+                 entry.get("measured", "?"), ", ".join(f"{n} {s * 1000:.1f} ms" for n, s in zip(names, seconds)),
+                 names[best])
+        return candidates[best]
+    t0 = time.perf_counter()
+    chosen, seconds = fastest(candidates, names)
+    write_cache(path, key, {n: {"seconds": s} for n, s in zip(names, seconds)}, time.perf_counter() - t0)
+    return chosen

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--weights", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx")
+    parser.add_argument("--weights", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx "
+                        "(with --task detect: a hand detector's)")
     parser.add_argument("--data", required=True, help="dataset path (any format handpose reads)")
     parser.add_argument("--format", default=None, help="dataset format (default: detected from the path)")
     parser.add_argument("--keypoint-order", default=None, help="keypoint order of a COCO json stored in another "
@@ -57,8 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="keypoints: PCK/AUC/EPE of a keypoint model in the ground-truth boxes; detect: AP@0.5, "
                         "AP@0.5:0.95 and recall at 1 false positive per image of a hand detector (default keypoints)")
     parser.add_argument("--detector", default=None, metavar="FILE",
-                        help="a hand detector's weights: evaluate the keypoints in its boxes (detect -> crop -> "
-                        "keypoints), next to the ground-truth boxes")
+                        help="a hand detector (.safetensors / .pt, its .onnx export, or pretrained:detector): "
+                        "evaluate the keypoints in its boxes (detect -> crop -> keypoints), next to the ground-truth "
+                        "boxes")
     parser.add_argument("--keypoints", default=None, metavar="FILE",
                         help="--task detect: a keypoint model; score the detector's hands after its keypoint "
                         "refinement (--refine-passes) instead of the detector alone")

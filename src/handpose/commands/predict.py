@@ -82,10 +82,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
     parser.add_argument("--model", default="pretrained:lite", help="keypoint model: .safetensors, training "
                         "checkpoint .pt, or .onnx (default: the shipped pretrained:lite)")
-    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="hand detector weights (.safetensors / .pt, "
-                        "or the shipped pretrained:detector) that find every hand when no --box is given; none: the "
-                        f"whole image is one hand (default {DEFAULT_DETECTOR}; its limits on photographs are in "
-                        "MODEL_CARD.md)")
+    parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="hand detector (.safetensors / .pt, its .onnx "
+                        "export, or the shipped pretrained:detector, run on the CPU in PyTorch or onnxruntime, "
+                        "whichever was timed faster on the machine) that finds every hand when no --box is given; "
+                        f"none: the whole image is one hand (default {DEFAULT_DETECTOR}; its limits on photographs "
+                        "are in MODEL_CARD.md)")
     parser.add_argument("--detector-threshold", type=float, default=None, help="detector score a hand (with "
                         "refinement: a proposal) needs (default: the refinement's proposal threshold, 0.05, or "
                         "without refinement the detector's own)")

@@ -68,6 +68,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
     parser.add_argument("--merge-cover", default="", help="comma list of RefineConfig.merge_cover values to try at "
                         "the default passes (hands sharing more than this of the smaller box are one hand)")
+    parser.add_argument("--prune", type=float, default=0.0, help="RefineConfig.prune_threshold of every refined run")
     parser.add_argument("--max-proposals", type=int, default=RefineConfig().max_proposals,
                         help="the detector's best proposals refined (RefineConfig.max_proposals)")
     args = parser.parse_args()
@@ -89,7 +90,7 @@ def main() -> int:
         scales = detector_scales_from_args(args)
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
         base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(
-            hand_threshold=0.0, max_proposals=args.max_proposals), detector_scales=scales)
+            hand_threshold=0.0, max_proposals=args.max_proposals, prune_threshold=args.prune), detector_scales=scales)
         print(f"refining the best {args.max_proposals} proposals")
         t0 = time.perf_counter()
         alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)

@@ -82,6 +82,7 @@ def main() -> int:
     parser.add_argument("--proposals", default="12", help="comma list of RefineConfig.max_proposals to try")
     parser.add_argument("--merge-cover", type=float, default=None, help="RefineConfig.merge_cover for every row "
                         "(default: RefineConfig's)")
+    parser.add_argument("--prune", type=float, default=None, help="RefineConfig.prune_threshold for every row")
     parser.add_argument("--quick", action="store_true", help="60 frames (make bench --quick)")
     args = parser.parse_args()
     if args.quick:
@@ -111,6 +112,8 @@ def main() -> int:
             refine = replace(shipped.refine, max_proposals=k)
             if args.merge_cover is not None:
                 refine = replace(refine, merge_cover=args.merge_cover)
+            if args.prune is not None:
+                refine = replace(refine, prune_threshold=args.prune)
             p = replace(shipped, refine=refine)
             r = run_row(p, frames, labels, every)
             name = f"detect every {every}, {k} proposals"

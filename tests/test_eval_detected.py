@@ -190,6 +190,9 @@ def test_refinement_flags_reach_the_config() -> None:
                                               "0.7"]))
     assert cfg is not None and cfg.max_proposals == 3 and cfg.hand_threshold == 0.5 and cfg.merge_cover == 0.7
     assert refine_from_args(parser.parse_args([])).max_proposals == RefineConfig().max_proposals
+    low = refine_from_args(parser.parse_args(["--hand-threshold", "0.1"]))  # pruning between passes follows it down
+    assert low.hand_threshold == 0.1 and low.prune_threshold == 0.1
+    assert refine_from_args(parser.parse_args([])).prune_threshold == RefineConfig().prune_threshold
     assert refine_from_args(parser.parse_args(["--refine-passes", "0"])) is None
 
 

@@ -187,3 +187,19 @@ def test_merge_cover_merges_a_box_around_a_better_hand_and_keeps_the_better() ->
     scores[tuple(np.round(arm, 3))] = 0.9  # now the arm box scores better: it stays and the hand inside goes
     assert [round(d.score, 2) for d in refine_detections(net, image, props, replace(config, merge_cover=0.7))] == \
         [0.9, 0.7]
+
+
+def test_proposals_far_below_a_hand_are_not_refined_again() -> None:
+    image = np.zeros((400, 400, 3), np.uint8)
+    hand, shape = np.array([100.0, 100.0, 80.0, 80.0]), np.array([250.0, 250.0, 60.0, 60.0])
+    net = BoxFillingKeypoints({tuple(np.round(b, 3)): s for b, s in ((hand, 0.8), (shape, 0.2))})
+    calls: list[int] = []
+    run = net.predict_detections
+    net.predict_detections = lambda img, dets: calls.append(len(dets)) or run(img, dets)  # count crops per pass
+    props = [Detection(b, 0.5, False, 0.5) for b in (hand, shape)]
+    config = RefineConfig(passes=2, hand_threshold=0.0, detector_weight=0.0, margin=0.0, prune_threshold=0.3)
+    kept = refine_detections(net, image, props, config)
+    assert calls == [2, 1] and [round(d.score, 2) for d in kept] == [0.8]  # the 0.2 shape was not cropped again
+    calls.clear()
+    kept = refine_detections(net, image, props, replace(config, prune_threshold=0.0))
+    assert calls == [2, 2] and [round(d.score, 2) for d in kept] == [0.8, 0.2]

@@ -63,5 +63,7 @@ def refine_from_args(args: argparse.Namespace) -> RefineConfig | None:
         raise ValueError(f"--max-proposals must be at least 1, got {args.max_proposals}")
     if args.refine_passes == 0:
         return None
+    # a hand threshold under the pruning's lowers it too: no hand the verdict would keep is dropped between passes
+    prune = min(RefineConfig().prune_threshold, args.hand_threshold)
     return RefineConfig(passes=args.refine_passes, hand_threshold=args.hand_threshold,
-                        max_proposals=args.max_proposals, merge_cover=args.merge_cover)
+                        max_proposals=args.max_proposals, merge_cover=args.merge_cover, prune_threshold=prune)

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,8 +62,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from handpose import pretrained
     from handpose.export import check_opset, export_onnx
     from handpose.files import ensure_writable_file
@@ -131,18 +130,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 
-def export_detector(args: argparse.Namespace, weights: object, out: object) -> int:
+def export_detector(args: argparse.Namespace, weights: Path, out: Path) -> int:
     """The detector's export (``detection/onnx_export``) and, with --int8, its int8 file checked on held-out
     images (``detection/quantize``)."""
-    from pathlib import Path
-
     from handpose.detection.onnx_export import export_detector_onnx
     from handpose.detection.quantize import detector_calibration_images, quantize_detector_int8
     from handpose.inference.prepare import read_image
     from handpose.model.artifact import TASK_DETECT, load_model
 
-    out = Path(str(out))
-    model = load_model(Path(str(weights)), task=TASK_DETECT)
+    model = load_model(weights, task=TASK_DETECT)
     side = int(model.config.input_size)
     calib = check = None
     if args.int8:

@@ -153,10 +153,9 @@ def export_detector(args: argparse.Namespace, weights: Path, out: Path) -> int:
         calib, check = images[:keep], images[keep:]
     check_images = None
     if args.check_image:
-        from handpose.detection.letterbox import letterbox_matrix, resample
+        from handpose.detection.letterbox import letterbox
 
-        img = read_image(args.check_image)
-        check_images = resample(img, letterbox_matrix(img.shape[1], img.shape[0], side), side)[None]
+        check_images = letterbox(read_image(args.check_image), side)[0][None]
     elif check is not None:
         check_images = check[:2]
     report = export_detector_onnx(model, out, opset=args.opset, tolerance=args.tolerance,

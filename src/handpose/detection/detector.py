@@ -27,7 +27,7 @@ from torch import nn
 from handpose.config import DetectorConfig
 from handpose.data import transforms as T
 from handpose.detection.codec import BoxCodec, Boxes
-from handpose.detection.letterbox import letterbox_matrix, resample
+from handpose.detection.letterbox import letterbox
 from handpose.detection.onnx_network import OnnxDetectorNetwork
 
 LOG = logging.getLogger(__name__)
@@ -171,10 +171,8 @@ class HandDetector:
         if img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8 or img.shape[0] < 1 or img.shape[1] < 1:
             raise ValueError(f"HandDetector.detect: expected a BGR uint8 image (H, W, 3), got {img.dtype} "
                              f"{img.shape}")
-        h, w = img.shape[:2]
-        side = self.input_size if size is None else int(size)
-        M = letterbox_matrix(w, h, side)
-        return resample(img, M, side), M, (w, h)
+        boxed, M = letterbox(img, self.input_size if size is None else int(size))
+        return boxed, M, (img.shape[1], img.shape[0])
 
     @torch.inference_mode()
     def run(self, letterboxed: np.ndarray, matrices: np.ndarray, sizes: list[tuple[int, int]],

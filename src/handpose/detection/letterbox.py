@@ -28,6 +28,13 @@ def letterbox_matrix(width: int, height: int, size: int) -> np.ndarray:
     return M
 
 
+def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(letterboxed (size, size, 3) uint8, matrix (2, 3) original px -> input px) of one BGR uint8 image."""
+    h, w = image.shape[:2]
+    M = letterbox_matrix(w, h, size)
+    return resample(image, M, size), M
+
+
 def augment_matrix(M: np.ndarray, size: int, zoom: float, shift: tuple[float, float], flip: bool) -> np.ndarray:
     """``M`` followed by a zoom about the input centre (``zoom`` > 1 enlarges hands), a shift in input px and an
     optional horizontal flip of the input square."""

@@ -76,11 +76,6 @@ def detector_onnx_metadata(model: nn.Module, extra: dict[str, str] | None = None
     return meta
 
 
-def sample_images(side: int, count: int, seed: int = 0) -> np.ndarray:
-    """(count, side, side, 3) uint8 hand-like letterboxed inputs for the parity check."""
-    return sample_crops(side, count, seed)
-
-
 def export_detector_onnx(model: nn.Module, out: str | Path, opset: int = DEFAULT_OPSET,
                          tolerance: float = DEFAULT_TOLERANCE, check_images: np.ndarray | None = None,
                          dynamic: bool = True, extra_metadata: dict[str, str] | None = None) -> DetectorExportReport:
@@ -97,7 +92,7 @@ def export_detector_onnx(model: nn.Module, out: str | Path, opset: int = DEFAULT
     side = int(model.config.input_size)
     net = copy.deepcopy(model).float().cpu().eval()
     wrapper = _Outputs(net).eval()
-    dummy = torch.from_numpy(to_network_input(sample_images(side, 1)))  # (1, 3, S, S)
+    dummy = torch.from_numpy(to_network_input(sample_crops(side, 1)))  # (1, 3, S, S)
     axes = {"image": {0: "batch", 2: "side", 3: "side"}}
     axes.update({name: {0: "batch", 2: "map_side", 3: "map_side"} for name in OUTPUT_NAMES})
 
@@ -114,10 +109,10 @@ def export_detector_onnx(model: nn.Module, out: str | Path, opset: int = DEFAULT
 
     atomic_write(out, write)
     LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
-    images = check_images if check_images is not None else sample_images(side, 2)
+    images = check_images if check_images is not None else sample_crops(side, 2)
     inputs = [to_network_input(images if dynamic else images[:1])]  # (N, 3, S, S)
     if dynamic:
-        inputs.append(to_network_input(sample_images(side + SECOND_SIDE_STEP, 1, seed=1)))
+        inputs.append(to_network_input(sample_crops(side + SECOND_SIDE_STEP, 1, seed=1)))
     worst = detector_parity(net, out, inputs)
     if worst > tolerance:
         raise RuntimeError(f"ONNX parity check failed for {out}: largest absolute difference {worst:.3g} > "

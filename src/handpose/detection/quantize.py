@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from handpose.config import DataConfig
 from handpose.data import images as image_io
 from handpose.data.transforms import to_network_input
-from handpose.detection.letterbox import letterbox_matrix, resample
+from handpose.detection.letterbox import letterbox
 
 LOG = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class DetectorQuantReport:
     seconds: float
 
 
-def letterboxed(paths: list[Path], side: int, max_pixels: int = 100_000_000) -> np.ndarray:
+def letterboxed(paths: list[Path], side: int, max_pixels: int = DataConfig.max_image_pixels) -> np.ndarray:
     """(N, side, side, 3) uint8 letterboxes of the readable images among ``paths`` (bad ones skipped, logged)."""
     out = []
     for path in paths:
@@ -51,8 +52,7 @@ def letterboxed(paths: list[Path], side: int, max_pixels: int = 100_000_000) -> 
         except image_io.ImageError as exc:
             LOG.warning("calibration: skipping %s", exc)
             continue
-        h, w = img.shape[:2]
-        out.append(resample(img, letterbox_matrix(w, h, side), side))
+        out.append(letterbox(img, side)[0])
     if not out:
         raise ValueError(f"no readable calibration image among {len(paths)}")
     return np.stack(out)

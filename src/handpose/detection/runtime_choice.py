@@ -28,9 +28,9 @@ ROUNDS = 3
 
 def trial_input(detector: HandDetector) -> list[list[Letterboxed]]:
     """One hand-like image letterboxed at each of ``detector``'s scales, as ``HandDetector.find`` takes it."""
-    from handpose.detection.onnx_export import sample_images
+    from handpose.export import sample_crops
 
-    image = sample_images(detector.input_size, 1)[0]  # (S, S, 3) uint8
+    image = sample_crops(detector.input_size, 1)[0]  # (S, S, 3) uint8
     return [detector.letterbox_scales(image)]
 
 

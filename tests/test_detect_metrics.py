@@ -75,3 +75,16 @@ def test_a_duplicate_detection_is_a_false_positive() -> None:
     # the shifted box ranks first and takes the hand at IoU 0.5; the exact one is then a duplicate
     assert m["AP@0.5"] == pytest.approx(1.0)
     assert m["AP@0.5:0.95"] < 1.0
+
+
+def test_report_lines_show_the_side_only_where_it_was_measured() -> None:
+    from handpose.detection.evaluate import format_detection_report
+
+    report = {"num_images": 2, "num_hands": 3}
+    for suffix in ("", "/small", "/medium", "/large"):
+        report.update({f"AP@0.5{suffix}": 0.5, f"AP@0.5:0.95{suffix}": 0.25, f"recall@1FP{suffix}": 0.75})
+    report.update({"handedness": 2 / 3, "handedness/small": float("nan"), "handedness/medium": 1.0})
+    lines = format_detection_report(report).splitlines()
+    assert lines[1].endswith("side right 0.667")
+    assert "side right" not in lines[2] and "side right" not in lines[4]  # NaN, and absent
+    assert lines[3].endswith("side right 1.000")

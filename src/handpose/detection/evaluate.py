@@ -147,11 +147,16 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
 
 
 def format_detection_report(report: dict[str, Any]) -> str:
-    """A few lines for the terminal: the headline metrics, then each per size."""
+    """A few lines for the terminal: the headline metrics, then each per size; the side's accuracy (``side right``)
+    over the found hands whose side is labelled, where there are any."""
     lines = [f"{int(report['num_images'])} images, {int(report['num_hands'])} hands"]
     for suffix, label in (("", "all"), ("/small", "< 32 px"), ("/medium", "32-96 px"), ("/large", "> 96 px")):
-        lines.append(f"{label:>9}: AP@0.5 {report[f'AP@0.5{suffix}']:.3f}  AP@0.5:0.95 "
-                     f"{report[f'AP@0.5:0.95{suffix}']:.3f}  recall@1FP/img {report[f'recall@1FP{suffix}']:.3f}")
+        line = (f"{label:>9}: AP@0.5 {report[f'AP@0.5{suffix}']:.3f}  AP@0.5:0.95 "
+                f"{report[f'AP@0.5:0.95{suffix}']:.3f}  recall@1FP/img {report[f'recall@1FP{suffix}']:.3f}")
+        side = report.get(f"handedness{suffix}")
+        if isinstance(side, float) and side == side:  # NaN: no found hand of known side
+            line += f"  side right {side:.3f}"
+        lines.append(line)
     return "\n".join(lines)
 
 

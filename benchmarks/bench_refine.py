@@ -71,6 +71,8 @@ def main() -> int:
     parser.add_argument("--prune", type=float, default=0.0, help="RefineConfig.prune_threshold of every refined run")
     parser.add_argument("--max-proposals", type=int, default=RefineConfig().max_proposals,
                         help="the detector's best proposals refined (RefineConfig.max_proposals)")
+    parser.add_argument("--proposal-threshold", type=float, default=RefineConfig().proposal_threshold,
+                        help="the detector's score a proposal needs (RefineConfig.proposal_threshold)")
     args = parser.parse_args()
     if args.quick:
         args.count, args.passes = 20, 2
@@ -90,8 +92,9 @@ def main() -> int:
         scales = detector_scales_from_args(args)
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
         base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(
-            hand_threshold=0.0, max_proposals=args.max_proposals, prune_threshold=args.prune), detector_scales=scales)
-        print(f"refining the best {args.max_proposals} proposals")
+            hand_threshold=0.0, max_proposals=args.max_proposals, prune_threshold=args.prune,
+            proposal_threshold=args.proposal_threshold), detector_scales=scales)
+        print(f"refining the best {args.max_proposals} proposals scoring {args.proposal_threshold:g} or more")
         t0 = time.perf_counter()
         alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)
         print(line("detector alone", detection_metrics(alone), 1000 * (time.perf_counter() - t0) / len(items)))

@@ -71,7 +71,7 @@ from handpose.commands.predict_files import (
 from handpose.commands.train import add_speed_flags
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
-from handpose.inference.refine import proposal_threshold
+from handpose.inference.refine import RefineConfig, proposal_threshold
 
 DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
 
@@ -88,7 +88,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"none: the whole image is one hand (default {DEFAULT_DETECTOR}; its limits on photographs "
                         "are in MODEL_CARD.md)")
     parser.add_argument("--detector-threshold", type=float, default=None, help="detector score a hand (with "
-                        "refinement: a proposal) needs (default: the refinement's proposal threshold, 0.05, or "
+                        "refinement: a proposal) needs (default: the refinement's proposal threshold, "
+                        f"{RefineConfig().proposal_threshold:g}, or "
                         "without refinement the detector's own)")
     add_detector_scales_flag(parser, video_note=True)
     add_refine_flags(parser)

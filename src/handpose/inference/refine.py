@@ -52,7 +52,7 @@ class RefineConfig:
     off."""
 
     passes: int = 2
-    proposal_threshold: float = 0.05  # the detector's score a proposal needs
+    proposal_threshold: float = 0.1  # the detector's score a proposal needs
     max_proposals: int = 12  # the detector's best proposals refined
     whole_image: bool = False  # the whole image is a proposal too (no better on held-out renders: off)
     hand_threshold: float = 0.45  # the score a refined hand needs

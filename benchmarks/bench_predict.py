@@ -34,11 +34,11 @@ from handpose.model.cpm import build_model
 from handpose.synth.scenes import write_scenes
 
 ROWS: dict[str, tuple[str, list[str]]] = {
-    "lite": ("lite, whole image", ["--model", "pretrained:lite"]),
+    "lite": ("lite, whole image", ["--model", "pretrained:lite", "--detector", "none"]),
     "detector": ("lite + detector", ["--model", "pretrained:lite", "--detector", "pretrained:detector"]),
     "raw": ("lite + raw detector", ["--model", "pretrained:lite", "--detector", "pretrained:detector",
                                     "--refine-passes", "0"]),
-    "openpose": ("openpose, whole image", ["--model", "{openpose}"]),
+    "openpose": ("openpose, whole image", ["--model", "{openpose}", "--detector", "none"]),
 }
 
 

@@ -73,6 +73,8 @@ def main() -> int:
                         help="the detector's best proposals refined (RefineConfig.max_proposals)")
     parser.add_argument("--proposal-threshold", type=float, default=RefineConfig().proposal_threshold,
                         help="the detector's score a proposal needs (RefineConfig.proposal_threshold)")
+    parser.add_argument("--box-score", type=float, default=RefineConfig().box_score,
+                        help="keypoints scoring at least this make the next crop box (RefineConfig.box_score)")
     args = parser.parse_args()
     if args.quick:
         args.count, args.passes = 20, 2
@@ -93,7 +95,7 @@ def main() -> int:
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
         base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(
             hand_threshold=0.0, max_proposals=args.max_proposals, prune_threshold=args.prune,
-            proposal_threshold=args.proposal_threshold), detector_scales=scales)
+            proposal_threshold=args.proposal_threshold, box_score=args.box_score), detector_scales=scales)
         print(f"refining the best {args.max_proposals} proposals scoring {args.proposal_threshold:g} or more")
         t0 = time.perf_counter()
         alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)

@@ -75,6 +75,8 @@ def main() -> int:
                         help="the detector's score a proposal needs (RefineConfig.proposal_threshold)")
     parser.add_argument("--box-score", type=float, default=RefineConfig().box_score,
                         help="keypoints scoring at least this make the next crop box (RefineConfig.box_score)")
+    parser.add_argument("--merge-iou", type=float, default=RefineConfig().merge_iou,
+                        help="refined hands whose boxes overlap more are one hand (RefineConfig.merge_iou)")
     args = parser.parse_args()
     if args.quick:
         args.count, args.passes = 20, 2
@@ -95,7 +97,8 @@ def main() -> int:
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
         base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(
             hand_threshold=0.0, max_proposals=args.max_proposals, prune_threshold=args.prune,
-            proposal_threshold=args.proposal_threshold, box_score=args.box_score), detector_scales=scales)
+            proposal_threshold=args.proposal_threshold, box_score=args.box_score, merge_iou=args.merge_iou),
+            detector_scales=scales)
         print(f"refining the best {args.max_proposals} proposals scoring {args.proposal_threshold:g} or more")
         t0 = time.perf_counter()
         alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)

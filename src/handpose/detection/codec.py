@@ -174,11 +174,7 @@ def drop_nested(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarr
     which IoU cannot catch: the small box's IoU with the large one is small)."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     inside = box_intersection(boxes, boxes) / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)[:, None]  # (N, N)
-    kept: list[int] = []
-    for i in np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable"):
-        if not any(inside[i, j] > cover for j in kept):
-            kept.append(int(i))
-    return np.asarray(kept, np.int64)
+    return _drop_greedily(inside, scores, cover)
 
 
 def drop_covering(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
@@ -186,14 +182,19 @@ def drop_covering(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.nda
     the smaller box's area with a better-scored kept one, whichever of the two is the smaller (a hand boxed with its
     forearm around a better hand box, or a finger boxed inside it; IoU misses both). ``cover`` >= 1 keeps all."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable")
     if cover >= 1.0:
-        return order.astype(np.int64)
+        return np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable").astype(np.int64)
     area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)  # (N,)
     shared = box_intersection(boxes, boxes) / np.minimum(area[:, None], area[None, :])  # (N, N)
+    return _drop_greedily(shared, scores, cover)
+
+
+def _drop_greedily(overlap: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
+    """Indices kept, best score first: each box in score order is dropped when its row of ``overlap`` (N, N) exceeds
+    ``cover`` at a box already kept."""
     kept: list[int] = []
-    for i in order:
-        if not any(shared[i, j] > cover for j in kept):
+    for i in np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable"):
+        if not any(overlap[i, j] > cover for j in kept):
             kept.append(int(i))
     return np.asarray(kept, np.int64)
 

@@ -32,15 +32,17 @@ MATCH_IOU = 0.3
 
 
 def keypoint_box(points: np.ndarray) -> np.ndarray:
-    """(4,) xywh of (21, 2) points."""
-    lo, hi = points.min(0), points.max(0)
-    return np.concatenate([lo, hi - lo])
+    """(4,) xywh tight box of (21, 2) points, all counted (``transforms.visible_box``)."""
+    from handpose.data.transforms import visible_box
+
+    return visible_box(np.column_stack([points, np.ones(len(points))])).astype(np.float64)
 
 
 def frame_score(hands: list, label: np.ndarray | None) -> tuple[bool, float, int]:
     """(matched, PCK@0.2 of the match or 0, extra hands) of one frame's reported ``hands`` against ``label``
     ((21, 2) or None when MediaPipe saw no hand)."""
     from handpose.detection.metrics import box_iou
+    from handpose.metrics import pck
 
     if label is None:
         return False, 0.0, len(hands)
@@ -52,8 +54,9 @@ def frame_score(hands: list, label: np.ndarray | None) -> tuple[bool, float, int
     best = int(iou.argmax())
     if iou[best] < MATCH_IOU:
         return False, 0.0, len(hands)
-    d = np.linalg.norm(np.asarray(hands[best].keypoints, np.float64) - label, axis=1)  # (21,)
-    return True, float((d <= 0.2 * gt[2:].max()).mean()), len(hands) - 1
+    pred = np.asarray(hands[best].keypoints, np.float64)[None]  # (1, 21, 2)
+    truth = np.column_stack([label, np.ones(len(label))])[None]  # (1, 21, 3), every keypoint counted
+    return True, pck(pred, truth, float(gt[2:].max()), 0.2), len(hands) - 1
 
 
 def run_row(predictor, frames: list[np.ndarray], labels: list, detect_every: int) -> dict[str, float]:

@@ -12,6 +12,7 @@ keypoint model run as ``handpose predict`` runs a video (``HandTracker``, refine
 Settings: the detector every ``--detect-every`` frames (the video default, 10) and on every frame, each with the
 refinement's most proposals (``RefineConfig.max_proposals``) at each of ``--proposals``.
 Usage: python benchmarks/bench_video_accuracy.py [VIDEO LABELS] [--frames 325] [--threads 2] [--proposals 12,6,3]
+       [--detector FILE] (another detector than the shipped one, to compare candidates on the clip)
 (default clip and labels: ../shared/realdata/mediapipe_labelled/asl_video/; skipped with a message when absent.)
 """
 
@@ -87,6 +88,8 @@ def main() -> int:
                         "(default: RefineConfig's)")
     parser.add_argument("--prune", type=float, default=None, help="RefineConfig.prune_threshold for every row")
     parser.add_argument("--quick", action="store_true", help="60 frames (make bench --quick)")
+    parser.add_argument("--detector", default="pretrained:detector", help="hand detector to run (default: the "
+                        "shipped one), e.g. a candidate's best.safetensors")
     args = parser.parse_args()
     if args.quick:
         args.frames = min(args.frames, 60)
@@ -104,11 +107,11 @@ def main() -> int:
     frames = read_frames(video, args.frames)
     raw = json.loads(label_file.read_text())[: len(frames)]
     labels = [np.asarray(p, np.float64)[:, :2] if p else None for p in raw]  # (21, 2) px or None
-    shipped = Predictor.from_file(pretrained.path("lite-int8"), detector="pretrained:detector",
-                                  detector_scales=(1.0,))
+    shipped = Predictor.from_file(pretrained.path("lite-int8"), detector=args.detector, detector_scales=(1.0,))
     runtime = type(shipped.detector.model).__name__
     print(f"{video.name}: {len(frames)} frames, {sum(lab is not None for lab in labels)} labelled by MediaPipe; "
-          f"shipped lite-int8 + detector ({runtime}) at scale 1, refined; {torch.get_num_threads()} threads")
+          f"shipped lite-int8 + detector {args.detector} ({runtime}) at scale 1, refined; "
+          f"{torch.get_num_threads()} threads")
     print(f"{'setting':<34}{'fps':>7}{'found':>8}{'PCK@0.2 matched':>17}{'all':>7}{'extra/frame':>13}")
     for every in (args.detect_every, 1):
         for k in [int(v) for v in args.proposals.split(",") if v.strip()]:

@@ -26,16 +26,14 @@ class OnnxDetectorNetwork:
     def __init__(self, path: str | Path, device: str | None = "cpu", threads: int | None = None) -> None:
         import onnxruntime as ort
 
-        from handpose.inference.backends import onnx_providers
+        from handpose.inference.backends import onnx_providers, session_options
         from handpose.model.artifact import read_onnx_detector_config
 
         self.path = Path(path)
         self.config: DetectorConfig = read_onnx_detector_config(self.path)
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
         try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=onnx_providers(device))
+            self.session = ort.InferenceSession(str(self.path), session_options(threads),
+                                                providers=onnx_providers(device))
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ValueError(f"onnxruntime cannot load {self.path}: {exc}") from exc
         names = [o.name for o in self.session.get_outputs()]

@@ -80,6 +80,21 @@ def onnx_providers(device: str | None) -> list[Any]:
     return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 
 
+def session_options(threads: int | None = None) -> Any:
+    """onnxruntime session options: ``threads`` intra-op threads (onnxruntime's default where None), whose spinning
+    stops at the end of each run. handpose runs sessions in turn (the detector, then the keypoint network) with
+    PyTorch and OpenCV between them; a session's threads left spinning after its run take the cores the next one
+    needs, while threads that never spin wake slowly inside a run (BENCHMARKS.md, "onnxruntime threads between
+    runs")."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    opts.add_session_config_entry("session.force_spinning_stop", "1")
+    return opts
+
+
 class OnnxBackend:
     """An exported handpose ONNX file in onnxruntime (input ``image``, output ``out`` = the last stage's maps), on
     the CPU or, with ``device="cuda"``, onnxruntime's CUDA provider where it has one (the CPU otherwise, warned).
@@ -94,12 +109,9 @@ class OnnxBackend:
     def __init__(self, path: str | Path, threads: int | None = None, device: str | None = "cpu"):
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        if threads:
-            opts.intra_op_num_threads = int(threads)
         self.path = Path(path)
         providers = onnx_providers(device)
-        self.session = ort.InferenceSession(str(path), opts, providers=providers)
+        self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)
         self.device = "cpu"
         if len(providers) > 1:  # CUDA asked for: onnxruntime drops it silently when its CUDA libraries do not load
             if "CUDAExecutionProvider" in self.session.get_providers():

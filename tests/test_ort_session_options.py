@@ -1,25 +1,41 @@
-"""handpose's onnxruntime sessions stop their threads' spinning at the end of each run (``session_options``), so the
-detector's threads do not take the cores the keypoint network needs next (benchmarks/bench_ort_threads.py)."""
+"""handpose's onnxruntime sessions that take turns (the detector, then the keypoint network) stop their threads'
+spinning at the end of each run (``session_options``); a keypoint network run alone keeps onnxruntime's default
+(benchmarks/bench_ort_threads.py, bench_video.py)."""
 
 from __future__ import annotations
 
 from handpose import pretrained
 from handpose.detection.onnx_network import OnnxDetectorNetwork
 from handpose.inference.backends import OnnxBackend, session_options
+from handpose.inference.predictor import Predictor
 
 STOP = "session.force_spinning_stop"
 
 
-def test_options_stop_spinning_and_keep_the_thread_count() -> None:
-    opts = session_options(3)
-    assert opts.get_session_config_entry(STOP) == "1"
-    assert opts.intra_op_num_threads == 3
+def stops_spinning(opts) -> bool:
+    """Whether onnxruntime ``SessionOptions`` hold the stop (onnxruntime raises for a key never set)."""
+    try:
+        return opts.get_session_config_entry(STOP) == "1"
+    except RuntimeError:
+        return False
+
+
+def stops(session) -> bool:
+    return stops_spinning(session.get_session_options())
+
+
+def test_options_stop_spinning_when_asked_and_keep_the_thread_count() -> None:
+    assert stops_spinning(session_options(3))
+    assert session_options(3).intra_op_num_threads == 3
     assert session_options().intra_op_num_threads == 0  # onnxruntime's own default where none is asked
+    assert not stops_spinning(session_options(2, stop_spinning=False))
 
 
-def test_keypoint_and_detector_sessions_use_them() -> None:
-    keypoints = OnnxBackend(pretrained.path("lite-int8"), threads=2).session
+def test_the_detector_always_stops_the_keypoint_network_beside_a_detector() -> None:
     detector = OnnxDetectorNetwork(pretrained.path(pretrained.DETECTOR_ONNX), threads=2).session
-    for session in (keypoints, detector):
-        opts = session.get_session_options()
-        assert opts.get_session_config_entry(STOP) == "1" and opts.intra_op_num_threads == 2
+    assert stops(detector) and detector.get_session_options().intra_op_num_threads == 2
+    assert not stops(OnnxBackend(pretrained.path("lite-int8"), threads=2).session)
+    assert stops(OnnxBackend(pretrained.path("lite-int8"), threads=2, stop_spinning=True).session)
+    alone = Predictor.from_file(pretrained.path("lite-int8"))
+    paired = Predictor.from_file(pretrained.path("lite-int8"), detector=pretrained.path("detector-onnx"))
+    assert not stops(alone.backend.session) and stops(paired.backend.session)

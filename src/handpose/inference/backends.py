@@ -80,18 +80,19 @@ def onnx_providers(device: str | None) -> list[Any]:
     return [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
 
 
-def session_options(threads: int | None = None) -> Any:
-    """onnxruntime session options: ``threads`` intra-op threads (onnxruntime's default where None), whose spinning
-    stops at the end of each run. handpose runs sessions in turn (the detector, then the keypoint network) with
-    PyTorch and OpenCV between them; a session's threads left spinning after its run take the cores the next one
-    needs, while threads that never spin wake slowly inside a run (BENCHMARKS.md, "onnxruntime threads between
-    runs")."""
+def session_options(threads: int | None = None, stop_spinning: bool = True) -> Any:
+    """onnxruntime session options: ``threads`` intra-op threads (onnxruntime's default where None) and, with
+    ``stop_spinning``, threads whose spinning stops at the end of each run. Where sessions run in turn (the
+    detector, then the keypoint network, PyTorch and OpenCV between them) a session's threads left spinning after
+    its run take the cores the next one needs; a session run back to back on its own is faster spinning, as
+    onnxruntime does by default (BENCHMARKS.md, "onnxruntime threads between runs")."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = int(threads)
-    opts.add_session_config_entry("session.force_spinning_stop", "1")
+    if stop_spinning:
+        opts.add_session_config_entry("session.force_spinning_stop", "1")
     return opts
 
 
@@ -106,12 +107,16 @@ class OnnxBackend:
 
     stages = 1
 
-    def __init__(self, path: str | Path, threads: int | None = None, device: str | None = "cpu"):
+    def __init__(self, path: str | Path, threads: int | None = None, device: str | None = "cpu",
+                 stop_spinning: bool = False):
+        """``stop_spinning``: stop the threads' spinning at the end of each run (``session_options``), for a
+        network that takes turns with another one (the keypoint network after a detector)."""
         import onnxruntime as ort
 
         self.path = Path(path)
         providers = onnx_providers(device)
-        self.session = ort.InferenceSession(str(path), session_options(threads), providers=providers)
+        self.session = ort.InferenceSession(str(path), session_options(threads, stop_spinning),
+                                            providers=providers)
         self.device = "cpu"
         if len(providers) > 1:  # CUDA asked for: onnxruntime drops it silently when its CUDA libraries do not load
             if "CUDAExecutionProvider" in self.session.get_providers():

@@ -210,7 +210,8 @@ class Predictor:
         if kind == "onnx":
             model_cfg, data_cfg = artifact.read_onnx_configs(path)
             try:
-                backend: Backend = OnnxBackend(path, device=device)
+                # its threads stop spinning after each run where it takes turns with a detector
+                backend: Backend = OnnxBackend(path, device=device, stop_spinning=detector is not None)
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ValueError(f"onnxruntime cannot load {path}: {exc}") from exc
         else:

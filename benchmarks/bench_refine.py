@@ -68,6 +68,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
     parser.add_argument("--merge-cover", default="", help="comma list of RefineConfig.merge_cover values to try at "
                         "the default passes (hands sharing more than this of the smaller box are one hand)")
+    parser.add_argument("--merge-points", default="", help="comma list of RefineConfig.merge_points values to try "
+                        "at the default passes (hands with more than this share of keypoints on a better hand's "
+                        "are one hand)")
     parser.add_argument("--prune", type=float, default=0.0, help="RefineConfig.prune_threshold of every refined run")
     parser.add_argument("--max-proposals", type=int, default=RefineConfig().max_proposals,
                         help="the detector's best proposals refined (RefineConfig.max_proposals)")
@@ -113,12 +116,14 @@ def main() -> int:
             print(line(f"refined, {passes} pass{'es' if passes > 1 else ''}", detection_metrics(results), ms))
             if passes == default:
                 table = results
-                for cover in [float(v) for v in args.merge_cover.split(",") if v.strip()]:
-                    other = replace(predictor, refine=replace(predictor.refine, merge_cover=cover))
+                variants = [("merge_cover", float(v)) for v in args.merge_cover.split(",") if v.strip()]
+                variants += [("merge_points", float(v)) for v in args.merge_points.split(",") if v.strip()]
+                for field, value in variants:
+                    other = replace(predictor, refine=replace(predictor.refine, **{field: value}))
                     t0 = time.perf_counter()
                     covered = refine_images(other, items)
                     ms = 1000 * (time.perf_counter() - t0) / len(items)
-                    print(line(f"  merge_cover {cover:g}", detection_metrics(covered), ms))
+                    print(line(f"  {field} {value:g}", detection_metrics(covered), ms))
                     for t in THRESHOLDS:
                         recall, fp = recall_and_fp(covered, t)
                         print(f"    at {t:.2f}: recall {recall:.3f}, false positives {fp:.2f} per image")

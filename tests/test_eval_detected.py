@@ -170,6 +170,7 @@ def test_detector_with_task_detect_is_refused(tmp_path: Path, capsys: pytest.Cap
     (["--detector", "d.safetensors", "--hand-threshold", "1.5"], "--hand-threshold must lie in"),
     (["--detector", "d.safetensors", "--max-proposals", "0"], "--max-proposals must be at least 1"),
     (["--detector", "d.safetensors", "--merge-cover", "1.5"], "--merge-cover must lie in [0, 1]"),
+    (["--detector", "d.safetensors", "--merge-points", "-0.1"], "--merge-points must lie in [0, 1]"),
     (["--task", "detect", "--keypoints", "kp.safetensors", "--refine-passes", "0"],
      "--refine-passes must be at least 1"),
 ])
@@ -187,8 +188,9 @@ def test_refinement_flags_reach_the_config() -> None:
     parser = argparse.ArgumentParser()
     add_refine_flags(parser)
     cfg = refine_from_args(parser.parse_args(["--max-proposals", "3", "--hand-threshold", "0.5", "--merge-cover",
-                                              "0.7"]))
+                                              "0.7", "--merge-points", "0.6"]))
     assert cfg is not None and cfg.max_proposals == 3 and cfg.hand_threshold == 0.5 and cfg.merge_cover == 0.7
+    assert cfg.merge_points == 0.6
     assert refine_from_args(parser.parse_args([])).max_proposals == RefineConfig().max_proposals
     low = refine_from_args(parser.parse_args(["--hand-threshold", "0.1"]))  # pruning between passes follows it down
     assert low.hand_threshold == 0.1 and low.prune_threshold == 0.1

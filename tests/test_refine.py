@@ -203,3 +203,51 @@ def test_proposals_far_below_a_hand_are_not_refined_again() -> None:
     calls.clear()
     kept = refine_detections(net, image, props, replace(config, prune_threshold=0.0))
     assert calls == [2, 2] and [round(d.score, 2) for d in kept] == [0.8, 0.2]
+
+
+class GivenKeypoints:
+    """A stand-in keypoint network for the keypoint merge rule: each proposal's (21, 2) keypoints and score are set
+    per proposal box (its crop box on later passes is then the keypoints' own box)."""
+
+    def __init__(self, reads: dict[tuple[float, ...], tuple[np.ndarray, float]]) -> None:
+        self.reads = reads
+
+    def predict_detections(self, image_bgr: np.ndarray, detections: list) -> list:
+        from types import SimpleNamespace
+
+        out = []
+        for det in detections:
+            points, score = self.reads[tuple(np.round(det.box, 3))]
+            out.append(SimpleNamespace(keypoints=points, scores=np.full(21, score), is_left=False))
+        return out
+
+
+def test_shared_points_counts_keypoints_on_another_hands() -> None:
+    from handpose.inference.refine import shared_points
+
+    hand = np.random.default_rng(0).random((21, 2)) * 100.0  # (21, 2) in a 100 px hand
+    finger = np.repeat(hand[5:9], 6, axis=0)[:21] + 2.0  # every keypoint 2.8 px from one of the hand's index joints
+    apart = hand + 300.0
+    shared = shared_points(np.stack([hand, finger, apart]), np.array([100.0, 30.0, 100.0]))  # (3, 3)
+    assert shared[1, 0] == 1.0 and shared[0, 1] < 0.5  # the finger lies on the hand, not the hand on the finger
+    assert shared[2, 0] == 0.0 and shared[0, 2] == 0.0
+    np.testing.assert_array_equal(np.diag(shared), 1.0)
+
+
+def test_merge_points_drops_a_finger_read_as_a_hand_and_keeps_other_hands() -> None:
+    image = np.zeros((400, 400, 3), np.uint8)
+    grid = np.stack(np.meshgrid(np.linspace(0, 80, 7), np.linspace(0, 80, 3)), -1).reshape(21, 2)  # (21, 2)
+    hand_pts, other_pts = grid + 100.0, grid + [300.0, 20.0]
+    finger_pts = np.repeat(hand_pts[14:21], 3, axis=0) + 1.0  # (21, 2) on the hand's bottom row of keypoints
+    hand, finger, other = (np.array([100.0, 100.0, 80.0, 80.0]), np.array([95.0, 170.0, 95.0, 25.0]),
+                           np.array([300.0, 20.0, 80.0, 80.0]))
+    net = GivenKeypoints({tuple(np.round(hand, 3)): (hand_pts, 0.8), tuple(np.round(finger, 3)): (finger_pts, 0.6),
+                          tuple(np.round(other, 3)): (other_pts, 0.7)})
+    props = [Detection(b, 0.5, False, 0.5) for b in (hand, finger, other)]
+    config = RefineConfig(passes=1, hand_threshold=0.0, detector_weight=0.0, margin=0.0)
+    assert [round(d.score, 2) for d in refine_detections(net, image, props, config)] == [0.8, 0.7, 0.6]
+    merged = refine_detections(net, image, props, replace(config, merge_points=0.5))
+    assert [round(d.score, 2) for d in merged] == [0.8, 0.7]  # the finger went; the hand and the other stayed
+    net.reads[tuple(np.round(finger, 3))] = (finger_pts, 0.9)  # the better-scored finger stays: the hand is not on it
+    assert [round(d.score, 2) for d in refine_detections(net, image, props, replace(config, merge_points=0.5))] == \
+        [0.9, 0.8, 0.7]

@@ -31,7 +31,7 @@ def detector_scales_from_args(args: argparse.Namespace, video: bool = False) -> 
 
 
 def add_refine_flags(parser: argparse.ArgumentParser) -> None:
-    """--refine-passes, --hand-threshold, --merge-cover and --max-proposals."""
+    """--refine-passes, --hand-threshold, --merge-cover, --merge-points and --max-proposals."""
     default = RefineConfig()
     parser.add_argument("--refine-passes", type=int, default=default.passes, metavar="N",
                         help="keypoint passes that re-box and re-score each detected hand (0: the detector's boxes "
@@ -45,6 +45,10 @@ def add_refine_flags(parser: argparse.ArgumentParser) -> None:
                         "the better scored kept (a box of hand and forearm around a hand, a finger inside it); "
                         "1: overlap by IoU alone (BENCHMARKS.md, 'Merging boxes inside boxes') (default "
                         f"{default.merge_cover:g})")
+    parser.add_argument("--merge-points", type=float, default=default.merge_points, metavar="P",
+                        help="a refined hand with more than P of its keypoints on a better-scored hand's keypoints "
+                        "is that hand (a finger read as a hand, one hand read once each side); 1: off "
+                        f"(default {default.merge_points:g})")
     parser.add_argument("--max-proposals", type=int, default=default.max_proposals, metavar="K",
                         help="the detector's best K hands refined per detection; fewer is faster and finds fewer "
                         "hands in crowded pictures (BENCHMARKS.md, 'Video accuracy') (default "
@@ -59,6 +63,8 @@ def refine_from_args(args: argparse.Namespace) -> RefineConfig | None:
         raise ValueError(f"--hand-threshold must lie in [0, 1], got {args.hand_threshold}")
     if not 0.0 <= args.merge_cover <= 1.0:
         raise ValueError(f"--merge-cover must lie in [0, 1], got {args.merge_cover}")
+    if not 0.0 <= args.merge_points <= 1.0:
+        raise ValueError(f"--merge-points must lie in [0, 1], got {args.merge_points}")
     if args.max_proposals < 1:
         raise ValueError(f"--max-proposals must be at least 1, got {args.max_proposals}")
     if args.refine_passes == 0:
@@ -66,4 +72,5 @@ def refine_from_args(args: argparse.Namespace) -> RefineConfig | None:
     # a hand threshold under the pruning's lowers it too: no hand the verdict would keep is dropped between passes
     prune = min(RefineConfig().prune_threshold, args.hand_threshold)
     return RefineConfig(passes=args.refine_passes, hand_threshold=args.hand_threshold,
-                        max_proposals=args.max_proposals, merge_cover=args.merge_cover, prune_threshold=prune)
+                        max_proposals=args.max_proposals, merge_cover=args.merge_cover,
+                        merge_points=args.merge_points, prune_threshold=prune)

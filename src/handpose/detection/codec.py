@@ -174,7 +174,7 @@ def drop_nested(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarr
     which IoU cannot catch: the small box's IoU with the large one is small)."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     inside = box_intersection(boxes, boxes) / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)[:, None]  # (N, N)
-    return _drop_greedily(inside, scores, cover)
+    return drop_greedily(inside, scores, cover)
 
 
 def drop_covering(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
@@ -186,10 +186,10 @@ def drop_covering(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.nda
         return np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable").astype(np.int64)
     area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)  # (N,)
     shared = box_intersection(boxes, boxes) / np.minimum(area[:, None], area[None, :])  # (N, N)
-    return _drop_greedily(shared, scores, cover)
+    return drop_greedily(shared, scores, cover)
 
 
-def _drop_greedily(overlap: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
+def drop_greedily(overlap: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
     """Indices kept, best score first: each box in score order is dropped when its row of ``overlap`` (N, N) exceeds
     ``cover`` at a box already kept."""
     kept: list[int] = []

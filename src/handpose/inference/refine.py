@@ -19,7 +19,9 @@ as MediaPipe's landmark model does for its palm detector, it both re-boxes and r
    one hand too, whichever box is the larger (``detection.codec.drop_covering``): a box of a hand with its forearm
    around a better-scored hand box, or a finger inside it. Off by default: on rendered scenes it loses hands whose
    finger box out-scores them (AP@0.5 -0.008 and -0.014 on the validation and test scenes), while on the real photos
-   and clip it removed a third of the false hands (BENCHMARKS.md, "Merging boxes inside boxes").
+   and clip it removed a third of the false hands (BENCHMARKS.md, "Merging boxes inside boxes"). With
+   ``merge_points`` under 1, a hand more than that share of whose keypoints lie on a better-scored hand's keypoints
+   (``shared_points``) is that hand too: a finger read as a hand, or one hand read once each side.
 3. **Verdict**: hands scoring under ``hand_threshold`` are dropped.
 
 Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own
@@ -61,6 +63,7 @@ class RefineConfig:
     margin: float = 0.05  # hand box = crop box widened on each side by this times its longer side
     merge_iou: float = 0.5  # proposals whose hand boxes overlap more are one hand
     merge_cover: float = 1.0  # ... or share more than this of the smaller box's area (1: IoU alone; see below)
+    merge_points: float = 1.0  # ... or more than this share of keypoints lie on a better hand's (1: off; below)
     prune_threshold: float = 0.3  # proposals scoring under this after a pass are not refined again (0: none)
 
     def __post_init__(self) -> None:
@@ -69,7 +72,7 @@ class RefineConfig:
         if self.max_proposals < 0:
             raise ValueError(f"RefineConfig.max_proposals must be >= 0, got {self.max_proposals}")
         for name in ("proposal_threshold", "hand_threshold", "detector_weight", "box_score", "merge_iou",
-                     "merge_cover", "prune_threshold"):
+                     "merge_cover", "merge_points", "prune_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"RefineConfig.{name} must lie in [0, 1], got {value}")
@@ -95,6 +98,19 @@ def hand_box(crop_box: np.ndarray, margin: float, image_hw: tuple[int, int]) -> 
     return wide if clipped is None else clipped
 
 
+POINT_RADIUS = 0.1  # a keypoint lies on another hand's within this times that hand's crop box's longer side
+
+
+def shared_points(points: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """(N, N) share of hand i's keypoints that lie within ``POINT_RADIUS * sizes[j]`` of one of hand j's, from the
+    (N, K, 2) keypoints of N hands and the (N,) longer sides of their crop boxes: a finger read as a hand of its own,
+    or one hand read twice (once each side), lies on the hand's own keypoints whatever its box."""
+    pts = np.asarray(points, np.float64)  # (N, K, 2)
+    dist = np.linalg.norm(pts[:, None, :, None, :] - pts[None, :, None, :, :], axis=-1)  # (N, N, K, K)
+    near = dist.min(axis=3) <= POINT_RADIUS * np.asarray(sizes, np.float64)[None, :, None]  # (N, N, K)
+    return near.mean(axis=2)
+
+
 def hand_score(keypoint_score: float, detector_score: float, weight: float) -> float:
     """``k^(1 - w) * d^w`` of the mean keypoint peak ``k`` and the detector's probability ``d``."""
     return float(max(keypoint_score, 0.0) ** (1.0 - weight) * max(detector_score, 0.0) ** weight)
@@ -104,7 +120,7 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
                       config: RefineConfig) -> list[Any]:
     """The detector's ``detections`` of one BGR image, re-boxed, re-scored, merged and filtered by ``predictor``'s
     keypoint network (module docstring); best first. ``config.passes == 0`` returns them unchanged."""
-    from handpose.detection.codec import drop_covering, suppress_overlaps
+    from handpose.detection.codec import drop_covering, drop_greedily, suppress_overlaps
     from handpose.detection.detector import Detection
     from handpose.inference.tracking import box_from_keypoints
 
@@ -130,8 +146,9 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
         if not live:
             return []
         preds = predictor.predict_detections(image_bgr, [cur for _, cur in live])
-        nxt, hand_boxes, scores_list = [], [], []
+        nxt, hand_boxes, scores_list, points = [], [], [], []
         for (first, cur), pred in zip(live, preds):
+            points.append(np.asarray(pred.keypoints, np.float64)[:, :2])
             crop = box_from_keypoints(pred.keypoints, pred.scores, config.box_score)
             crop = crop_box_of(cur) if crop is None else crop
             # the whole-image proposal has no detector probability: its keypoints alone score it
@@ -145,6 +162,10 @@ def refine_detections(predictor: Any, image_bgr: np.ndarray, detections: Sequenc
         keep = suppress_overlaps(boxes, ranks, config.merge_iou)
         if config.merge_cover < 1.0:
             keep = keep[drop_covering(boxes[keep], ranks[keep], config.merge_cover)]
+        if config.merge_points < 1.0 and len(keep) > 1:
+            sizes = np.array([float(np.asarray(nxt[i][1].crop_box)[2:].max()) for i in keep])
+            shared = shared_points(np.stack([points[i] for i in keep]), sizes)
+            keep = keep[drop_greedily(shared, ranks[keep], config.merge_points)]
         live = [nxt[i] for i in keep]
         scores = np.array(scores_list)[keep]
     out = []

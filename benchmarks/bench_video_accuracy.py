@@ -12,7 +12,8 @@ keypoint model run as ``handpose predict`` runs a video (``HandTracker``, refine
 Settings: the detector every ``--detect-every`` frames (the video default, 10) and on every frame, each with the
 refinement's most proposals (``RefineConfig.max_proposals``) at each of ``--proposals``.
 Usage: python benchmarks/bench_video_accuracy.py [VIDEO LABELS] [--frames 325] [--threads 2] [--proposals 12,6,3]
-       [--detector FILE] (another detector than the shipped one, to compare candidates on the clip) [--merge-points P]
+       [--detector FILE] (another detector than the shipped one, to compare candidates on the clip)
+       [--merge-points P] [--hand-threshold T]
 (default clip and labels: ../shared/realdata/mediapipe_labelled/asl_video/; skipped with a message when absent.)
 """
 
@@ -88,6 +89,8 @@ def main() -> int:
                         "(default: RefineConfig's)")
     parser.add_argument("--merge-points", type=float, default=None, help="RefineConfig.merge_points for every row "
                         "(default: RefineConfig's)")
+    parser.add_argument("--hand-threshold", type=float, default=None, help="RefineConfig.hand_threshold for every "
+                        "row (default: RefineConfig's)")
     parser.add_argument("--prune", type=float, default=None, help="RefineConfig.prune_threshold for every row")
     parser.add_argument("--quick", action="store_true", help="60 frames (make bench --quick)")
     parser.add_argument("--detector", default="pretrained:detector", help="hand detector to run (default: the "
@@ -120,6 +123,8 @@ def main() -> int:
             refine = replace(shipped.refine, max_proposals=k)
             if args.merge_cover is not None:
                 refine = replace(refine, merge_cover=args.merge_cover)
+            if args.hand_threshold is not None:
+                refine = replace(refine, hand_threshold=args.hand_threshold)
             if args.merge_points is not None:
                 refine = replace(refine, merge_points=args.merge_points)
             if args.prune is not None:

@@ -21,7 +21,10 @@ as MediaPipe's landmark model does for its palm detector, it both re-boxes and r
    finger box out-scores them (AP@0.5 -0.008 and -0.014 on the validation and test scenes), while on the real photos
    and clip it removed a third of the false hands (BENCHMARKS.md, "Merging boxes inside boxes"). With
    ``merge_points`` under 1, a hand more than that share of whose keypoints lie on a better-scored hand's keypoints
-   (``shared_points``) is that hand too: a finger read as a hand, or one hand read once each side.
+   (``shared_points``) is that hand too: a finger read as a hand, or one hand read once each side. Off by default:
+   0.5 gained on the validation scenes but lost on the test scenes (AP@0.5 +0.007, -0.010), where touching hands
+   get merged, while on the real photos and clip it removed a third to a half of the false hands (BENCHMARKS.md,
+   "Merging hands that share keypoints").
 3. **Verdict**: hands scoring under ``hand_threshold`` are dropped.
 
 Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own

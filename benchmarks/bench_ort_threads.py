@@ -10,7 +10,7 @@ interleaved so that machine drift hits all three:
   detector + keypoints   the two sessions alternating, as every frame of a video detecting every frame
   ... + PyTorch op       the same with a small PyTorch op between them (the decoding's max-pool)
   detector + 3 keypoints three keypoint batches after each detector run (the refinement's passes and last read)
-Usage: python benchmarks/bench_ort_threads.py [--threads 2] [--crops 4] [--repeats 40] [--rounds 3]
+Usage: python benchmarks/bench_ort_threads.py [--threads 2] [--crops 4] [--repeats 40] [--rounds 3] [--quick]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,7 +27,7 @@ import torch
 MODES: dict[str, str] = {"spin": "spin (default)", "sleep": "never spin", "stop": "stop (handpose)"}
 
 
-def make_session(path: str, threads: int, mode: str):
+def make_session(path: str, threads: int, mode: str) -> Any:
     """An onnxruntime CPU session of ``path``: ``mode`` "spin" onnxruntime's default, "sleep" threads that never
     spin, "stop" handpose's ``session_options`` (spinning stopped at the end of each run)."""
     import onnxruntime as ort
@@ -54,7 +55,7 @@ def per_call_ms(fn: Callable[[], object], repeats: int) -> float:
 
 def build_cases(threads: int, mode: str, x_det: np.ndarray, x_kp: np.ndarray,
                 heat: torch.Tensor) -> dict[str, Callable[[], object]]:
-    """The four timed cases (see the module docstring) on fresh sessions of the shipped files."""
+    """The five timed cases (see the module docstring) on fresh sessions of the shipped files."""
     import torch.nn.functional as F
 
     from handpose import pretrained
@@ -84,7 +85,10 @@ def main() -> None:
     parser.add_argument("--crops", type=int, default=4, help="keypoint batch (crops per detector run)")
     parser.add_argument("--repeats", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="10 calls, 1 round (make bench --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.rounds = 10, 1
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     x_det = rng.random((1, 3, 320, 320), dtype=np.float32)  # (1, 3, 320, 320) letterbox

@@ -22,9 +22,9 @@ as MediaPipe's landmark model does for its palm detector, it both re-boxes and r
    and clip it removed a third of the false hands (BENCHMARKS.md, "Merging boxes inside boxes"). With
    ``merge_points`` under 1, a hand more than that share of whose keypoints lie on a better-scored hand's keypoints
    (``shared_points``) is that hand too: a finger read as a hand, or one hand read once each side. Off by default:
-   0.5 gained on the validation scenes but lost on the test scenes (AP@0.5 +0.007, -0.010), where touching hands
-   get merged, while on the real photos and clip it removed a third to a half of the false hands (BENCHMARKS.md,
-   "Merging hands that share keypoints").
+   0.5 gained on the validation scenes but lost a little on the test scenes (AP@0.5 +0.011, -0.004), where some
+   touching hands get merged, while on the real photos and clip it removed a fifth to a half of the false hands
+   (BENCHMARKS.md, "Merging hands that share keypoints").
 3. **Verdict**: hands scoring under ``hand_threshold`` are dropped.
 
 Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own
@@ -101,16 +101,19 @@ def hand_box(crop_box: np.ndarray, margin: float, image_hw: tuple[int, int]) -> 
     return wide if clipped is None else clipped
 
 
-POINT_RADIUS = 0.1  # a keypoint lies on another hand's within this times that hand's crop box's longer side
+POINT_RADIUS = 0.1  # a keypoint lies on another hand's within this times the smaller hand's crop box's longer side
 
 
 def shared_points(points: np.ndarray, sizes: np.ndarray) -> np.ndarray:
-    """(N, N) share of hand i's keypoints that lie within ``POINT_RADIUS * sizes[j]`` of one of hand j's, from the
-    (N, K, 2) keypoints of N hands and the (N,) longer sides of their crop boxes: a finger read as a hand of its own,
-    or one hand read twice (once each side), lies on the hand's own keypoints whatever its box."""
+    """(N, N) share of hand i's keypoints that lie within ``POINT_RADIUS * min(sizes[i], sizes[j])`` of one of hand
+    j's, from the (N, K, 2) keypoints of N hands and the (N,) longer sides of their crop boxes: a finger read as a
+    hand of its own, or one hand read twice (once each side), lies on the hand's own keypoints whatever its box,
+    while a small hand over a large one is measured at its own scale (with the larger hand's it merged such hands
+    on rendered scenes)."""
     pts = np.asarray(points, np.float64)  # (N, K, 2)
     dist = np.linalg.norm(pts[:, None, :, None, :] - pts[None, :, None, :, :], axis=-1)  # (N, N, K, K)
-    near = dist.min(axis=3) <= POINT_RADIUS * np.asarray(sizes, np.float64)[None, :, None]  # (N, N, K)
+    size = np.asarray(sizes, np.float64)
+    near = dist.min(axis=3) <= POINT_RADIUS * np.minimum(size[:, None], size[None, :])[:, :, None]  # (N, N, K)
     return near.mean(axis=2)
 
 

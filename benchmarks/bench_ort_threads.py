@@ -34,10 +34,7 @@ def make_session(path: str, threads: int, mode: str) -> Any:
 
     from handpose.inference.backends import session_options
 
-    if mode == "stop":
-        return ort.InferenceSession(path, session_options(threads), providers=["CPUExecutionProvider"])
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
+    opts = session_options(threads, stop_spinning=mode == "stop")
     if mode == "sleep":
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])

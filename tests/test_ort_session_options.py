@@ -4,6 +4,8 @@ spinning at the end of each run (``session_options``); a keypoint network run al
 
 from __future__ import annotations
 
+from typing import Any
+
 from handpose import pretrained
 from handpose.detection.onnx_network import OnnxDetectorNetwork
 from handpose.inference.backends import OnnxBackend, session_options
@@ -12,7 +14,7 @@ from handpose.inference.predictor import Predictor
 STOP = "session.force_spinning_stop"
 
 
-def stops_spinning(opts) -> bool:
+def stops_spinning(opts: Any) -> bool:
     """Whether onnxruntime ``SessionOptions`` hold the stop (onnxruntime raises for a key never set)."""
     try:
         return opts.get_session_config_entry(STOP) == "1"
@@ -20,7 +22,8 @@ def stops_spinning(opts) -> bool:
         return False
 
 
-def stops(session) -> bool:
+def stops(session: Any) -> bool:
+    """Whether an onnxruntime session was made with the stop."""
     return stops_spinning(session.get_session_options())
 
 

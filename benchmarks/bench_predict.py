@@ -6,7 +6,7 @@ from the first image read to the last file written (JSON, overlay PNG, COCO resu
 would run it). Rows:
   lite, whole image     the shipped keypoint model (``pretrained:lite``), each image as one crop
   lite + detector       the same with the shipped detector (``pretrained:detector``): detect, refine each hand
-                        with the keypoint network (the default, ``--refine-passes 2``), crop, keypoints
+                        with the keypoint network (the defaults: one pass, keypoint merge), crop, keypoints
   lite + raw detector   the detector's own boxes and scores, no refinement (``--refine-passes 0``)
   openpose, whole image a freshly initialised openpose preset at 368 px (speed does not depend on the weights)
 Each row runs once on 8 images first, so the measured run finds the speed settings (``--amp auto

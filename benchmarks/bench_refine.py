@@ -6,12 +6,12 @@ measures in one run:
   detector alone     AP@0.5, AP@0.5:0.95, recall at 1 false positive per image, by hand size
   refined, N passes  the same for the detect -> keypoint refinement cascade (``inference/refine``) with 1..N passes,
                      every refined hand kept (AP ranks them by their score, `RefineConfig.detector_weight`)
-and, for the default number of passes, recall (IoU >= 0.5) and false positives per image at several score
-thresholds: the table that ``RefineConfig.hand_threshold`` is chosen from (the lowest threshold with under one false
-positive per image). Milliseconds per image include reading it.
+and, for the default number of passes (or ``--variant-passes``), recall (IoU >= 0.5) and false positives per image
+at several score thresholds: the table that ``RefineConfig.hand_threshold`` is chosen from (the lowest threshold with
+under one false positive per image). Milliseconds per image include reading it.
 The detector runs at ``--detector-scales`` (default 1,2, as ``handpose predict`` on images).
 Usage: python benchmarks/bench_refine.py [--count 300] [--passes 3] [--data hands_coco.json] [--detector-scales 1,2]
-       [--quick]
+       [--merge-points 0.5] [--variant-passes 1] [--quick]
 """
 
 from __future__ import annotations
@@ -80,6 +80,11 @@ def main() -> int:
                         help="keypoints scoring at least this make the next crop box (RefineConfig.box_score)")
     parser.add_argument("--merge-iou", type=float, default=RefineConfig().merge_iou,
                         help="refined hands whose boxes overlap more are one hand (RefineConfig.merge_iou)")
+    parser.add_argument("--rebox", type=int, default=RefineConfig().rebox,
+                        help="kept hands re-boxed this many more times in every refined run (RefineConfig.rebox)")
+    parser.add_argument("--variant-passes", type=int, default=RefineConfig().passes,
+                        help="the passes at which the variants and the threshold table run (default: the default "
+                        "passes)")
     args = parser.parse_args()
     if args.quick:
         args.count, args.passes = 20, 2
@@ -100,13 +105,16 @@ def main() -> int:
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
         base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(
             hand_threshold=0.0, max_proposals=args.max_proposals, prune_threshold=args.prune,
-            proposal_threshold=args.proposal_threshold, box_score=args.box_score, merge_iou=args.merge_iou),
+            proposal_threshold=args.proposal_threshold, box_score=args.box_score, merge_iou=args.merge_iou,
+            rebox=args.rebox),
             detector_scales=scales)
         print(f"refining the best {args.max_proposals} proposals scoring {args.proposal_threshold:g} or more")
         t0 = time.perf_counter()
         alone = detect_images(base.detector, items, batch_size=1, threshold=0.01)
         print(line("detector alone", detection_metrics(alone), 1000 * (time.perf_counter() - t0) / len(items)))
-        default = RefineConfig().passes
+        default = args.variant_passes
+        if not 1 <= default <= args.passes:
+            parser.error(f"--variant-passes must lie in 1..--passes ({args.passes}), got {default}")
         table = None
         for passes in range(1, args.passes + 1):
             predictor = replace(base, refine=replace(base.refine, passes=passes))
@@ -128,7 +136,8 @@ def main() -> int:
                         recall, fp = recall_and_fp(covered, t)
                         print(f"    at {t:.2f}: recall {recall:.3f}, false positives {fp:.2f} per image")
         if table is not None:
-            print(f"refined with {default} passes (the default), hands kept from a score of:")
+            named = " (the default)" if default == RefineConfig().passes else ""
+            print(f"refined with {default} pass{'es' if default > 1 else ''}{named}, hands kept from a score of:")
             chosen = None
             for t in THRESHOLDS:
                 recall, fp = recall_and_fp(table, t)

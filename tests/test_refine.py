@@ -244,7 +244,7 @@ def test_merge_points_drops_a_finger_read_as_a_hand_and_keeps_other_hands() -> N
     net = GivenKeypoints({tuple(np.round(hand, 3)): (hand_pts, 0.8), tuple(np.round(finger, 3)): (finger_pts, 0.6),
                           tuple(np.round(other, 3)): (other_pts, 0.7)})
     props = [Detection(b, 0.5, False, 0.5) for b in (hand, finger, other)]
-    config = RefineConfig(passes=1, hand_threshold=0.0, detector_weight=0.0, margin=0.0)
+    config = RefineConfig(passes=1, hand_threshold=0.0, detector_weight=0.0, margin=0.0, merge_points=1.0)
     assert [round(d.score, 2) for d in refine_detections(net, image, props, config)] == [0.8, 0.7, 0.6]
     merged = refine_detections(net, image, props, replace(config, merge_points=0.5))
     assert [round(d.score, 2) for d in merged] == [0.8, 0.7]  # the finger went; the hand and the other stayed

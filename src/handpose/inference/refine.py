@@ -21,10 +21,11 @@ as MediaPipe's landmark model does for its palm detector, it both re-boxes and r
    finger box out-scores them (AP@0.5 -0.008 and -0.014 on the validation and test scenes), while on the real photos
    and clip it removed a third of the false hands (BENCHMARKS.md, "Merging boxes inside boxes"). With
    ``merge_points`` under 1, a hand more than that share of whose keypoints lie on a better-scored hand's keypoints
-   (``shared_points``) is that hand too: a finger read as a hand, or one hand read once each side. Off by default:
-   0.5 gained on the validation scenes but lost a little on the test scenes (AP@0.5 +0.011, -0.004), where some
-   touching hands get merged, while on the real photos and clip it removed a fifth to a half of the false hands
-   (BENCHMARKS.md, "Merging hands that share keypoints").
+   (``shared_points``) is that hand too: a finger read as a hand, or one hand read once each side. 0.5 by default,
+   with one pass: on the validation scenes one pass and two scored alike (AP@0.5 0.731 and 0.729) and 0.5 added
+   0.011, so the cheaper one was taken, and the test scenes confirmed it (AP@0.5 0.779 against 0.759 for two passes
+   without the merge); on the real photos and clip it removed a fifth to a third of the false hands (BENCHMARKS.md,
+   "One pass, and hands that share keypoints merged").
 3. **Verdict**: hands scoring under ``hand_threshold`` are dropped.
 
 Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own
@@ -56,7 +57,7 @@ class RefineConfig:
     """How the keypoint network refines the detector's hands (see the module docstring); ``passes=0`` turns it
     off."""
 
-    passes: int = 2
+    passes: int = 1
     proposal_threshold: float = 0.1  # the detector's score a proposal needs
     max_proposals: int = 12  # the detector's best proposals refined
     whole_image: bool = False  # the whole image is a proposal too (no better on held-out renders: off)
@@ -66,7 +67,7 @@ class RefineConfig:
     margin: float = 0.05  # hand box = crop box widened on each side by this times its longer side
     merge_iou: float = 0.5  # proposals whose hand boxes overlap more are one hand
     merge_cover: float = 1.0  # ... or share more than this of the smaller box's area (1: IoU alone; see below)
-    merge_points: float = 1.0  # ... or more than this share of keypoints lie on a better hand's (1: off; below)
+    merge_points: float = 0.5  # ... or more than this share of keypoints lie on a better hand's (1: off; below)
     prune_threshold: float = 0.3  # proposals scoring under this after a pass are not refined again (0: none)
 
     def __post_init__(self) -> None:

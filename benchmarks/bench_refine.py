@@ -80,8 +80,6 @@ def main() -> int:
                         help="keypoints scoring at least this make the next crop box (RefineConfig.box_score)")
     parser.add_argument("--merge-iou", type=float, default=RefineConfig().merge_iou,
                         help="refined hands whose boxes overlap more are one hand (RefineConfig.merge_iou)")
-    parser.add_argument("--rebox", type=int, default=RefineConfig().rebox,
-                        help="kept hands re-boxed this many more times in every refined run (RefineConfig.rebox)")
     parser.add_argument("--variant-passes", type=int, default=RefineConfig().passes,
                         help="the passes at which the variants and the threshold table run (default: the default "
                         "passes)")
@@ -105,8 +103,7 @@ def main() -> int:
         print(f"detector scales {','.join(f'{v:g}' for v in scales)}")
         base = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig(
             hand_threshold=0.0, max_proposals=args.max_proposals, prune_threshold=args.prune,
-            proposal_threshold=args.proposal_threshold, box_score=args.box_score, merge_iou=args.merge_iou,
-            rebox=args.rebox),
+            proposal_threshold=args.proposal_threshold, box_score=args.box_score, merge_iou=args.merge_iou),
             detector_scales=scales)
         print(f"refining the best {args.max_proposals} proposals scoring {args.proposal_threshold:g} or more")
         t0 = time.perf_counter()

@@ -13,7 +13,7 @@ Settings: the detector every ``--detect-every`` frames (the video default, 10) a
 refinement's most proposals (``RefineConfig.max_proposals``) at each of ``--proposals``.
 Usage: python benchmarks/bench_video_accuracy.py [VIDEO LABELS] [--frames 325] [--threads 2] [--proposals 12,6,3]
        [--detector FILE] (another detector than the shipped one, to compare candidates on the clip)
-       [--merge-points P] [--hand-threshold T] [--passes N] [--rebox N]
+       [--merge-points P] [--hand-threshold T] [--passes N]
 (default clip and labels: ../shared/realdata/mediapipe_labelled/asl_video/; skipped with a message when absent.)
 """
 
@@ -94,8 +94,6 @@ def main() -> int:
     parser.add_argument("--prune", type=float, default=None, help="RefineConfig.prune_threshold for every row")
     parser.add_argument("--passes", type=int, default=None, help="RefineConfig.passes for every row (default: "
                         "RefineConfig's)")
-    parser.add_argument("--rebox", type=int, default=None, help="RefineConfig.rebox for every row (default: "
-                        "RefineConfig's)")
     parser.add_argument("--quick", action="store_true", help="60 frames (make bench --quick)")
     parser.add_argument("--detector", default="pretrained:detector", help="hand detector to run (default: the "
                         "shipped one), e.g. a candidate's best.safetensors")
@@ -135,8 +133,6 @@ def main() -> int:
                 refine = replace(refine, prune_threshold=args.prune)
             if args.passes is not None:
                 refine = replace(refine, passes=args.passes)
-            if args.rebox is not None:
-                refine = replace(refine, rebox=args.rebox)
             p = replace(shipped, refine=refine)
             r = run_row(p, frames, labels, every)
             name = f"detect every {every}, {k} proposals"

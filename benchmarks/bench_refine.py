@@ -11,7 +11,8 @@ at several score thresholds: the table that ``RefineConfig.hand_threshold`` is c
 under one false positive per image). Milliseconds per image include reading it.
 The detector runs at ``--detector-scales`` (default 1,2, as ``handpose predict`` on images).
 Usage: python benchmarks/bench_refine.py [--count 300] [--passes 3] [--data hands_coco.json] [--detector-scales 1,2]
-       [--merge-points 0.5] [--variant-passes 1] [--quick]
+       [--merge-points 0.5] [--detector-weight 0.1,0.3] [--variant-passes 1]
+       [--quick]
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ def main() -> int:
     parser.add_argument("--merge-points", default="", help="comma list of RefineConfig.merge_points values to try "
                         "at the default passes (hands with more than this share of keypoints on a better hand's "
                         "are one hand)")
+    parser.add_argument("--detector-weight", default="", help="comma list of RefineConfig.detector_weight values to "
+                        "try at the default passes (w in the hand's score k^(1-w) * d^w)")
     parser.add_argument("--prune", type=float, default=0.0, help="RefineConfig.prune_threshold of every refined run")
     parser.add_argument("--max-proposals", type=int, default=RefineConfig().max_proposals,
                         help="the detector's best proposals refined (RefineConfig.max_proposals)")
@@ -123,6 +126,7 @@ def main() -> int:
                 table = results
                 variants = [("merge_cover", float(v)) for v in args.merge_cover.split(",") if v.strip()]
                 variants += [("merge_points", float(v)) for v in args.merge_points.split(",") if v.strip()]
+                variants += [("detector_weight", float(v)) for v in args.detector_weight.split(",") if v.strip()]
                 for field, value in variants:
                     other = replace(predictor, refine=replace(predictor.refine, **{field: value}))
                     t0 = time.perf_counter()

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", action="store_true", help="full detection scenes with a COCO json")
     parser.add_argument("--scene-size", type=_scene_size, default=(640, 480), metavar="WxH",
                         help="scene image size (default 640x480)")
+    parser.add_argument("--skin-distractors", type=float, default=0.0, metavar="P",
+                        help="with --scenes: the share of scenes that also hold skin-coloured heads and bare limbs, "
+                        "labelled nothing (hard negatives for a detector) (default 0)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a folder that holds files handpose did not write (nothing is deleted)")
 
@@ -52,12 +55,15 @@ def run(args: argparse.Namespace) -> int:
     ablate = parse_ablate(args.ablate)
     if args.scenes and ablate:
         raise ValueError("--ablate applies to one-hand images; leave it out with --scenes")
+    if args.skin_distractors and not args.scenes:
+        raise ValueError("--skin-distractors applies to --scenes")
     if args.scenes:
         from handpose.synth.scenes import write_scenes
 
         w, h = args.scene_size
         folder = write_scenes(args.out, args.count, args.seed, width=w, height=h, workers=args.workers,
-                              folder=args.folder or "scenes", renderer=args.renderer, overwrite=args.overwrite)
+                              folder=args.folder or "scenes", renderer=args.renderer, overwrite=args.overwrite,
+                              distractors=args.skin_distractors)
     else:
         from handpose.synth import write_dataset
 

@@ -7,7 +7,9 @@ hand's visible pixels and visible keypoints, area, iscrowd 0, keypoints: 63 numb
 0 hidden (x, y kept), num_keypoints, is_left 0/1, handedness "left"/"right") and ``categories`` (one "hand" with
 the 21 keypoint names and the skeleton, 1-based as COCO writes it). Every annotated hand has a visible keypoint: a
 hand left with none (hidden behind another, or off the frame) is taken out of the scene and the scene drawn again.
-Scenes need the GL renderer.
+Scenes need the GL renderer. With ``distractors`` above 0, that share of scenes also holds one to three
+skin-coloured heads and bare limbs (``synth.people``), labelled nothing: hard negatives for a detector; scenes
+without them render the same pixels whatever ``distractors`` is.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from handpose.synth.gl_context import resolve_renderer
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import check_request, prepare_folder, write_manifest
+from handpose.synth.people import skin_distractors
 from handpose.synth.photos import sample_background
 from handpose.synth.pose_prior import sample_view
 from handpose.synth.scene import camera_effects
@@ -72,10 +75,12 @@ def _box(ids: np.ndarray, index: int, pts: np.ndarray) -> list[float]:
     return [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
 
 
-def render_scene_image(seed: int, index: int, width: int, height: int) -> tuple[np.ndarray, list[dict], int]:
-    """(image (H, W, 3) BGR uint8, annotations without ids, JPEG quality) of scene ``index``."""
-    rngs = [np.random.default_rng(c) for c in np.random.SeedSequence([seed, index, 7]).spawn(4)]
-    hand_rng, look_rng, bg_rng, fx_rng = rngs
+def render_scene_image(seed: int, index: int, width: int, height: int, distractors: float = 0.0
+                       ) -> tuple[np.ndarray, list[dict], int]:
+    """(image (H, W, 3) BGR uint8, annotations without ids, JPEG quality) of scene ``index``; ``distractors``: the
+    chance that it holds skin-coloured heads and limbs (module docstring)."""
+    rngs = [np.random.default_rng(c) for c in np.random.SeedSequence([seed, index, 7]).spawn(5)]
+    hand_rng, look_rng, bg_rng, fx_rng, people_rng = rngs  # spawn(5)'s first four are spawn(4)'s
     fov = np.radians(hand_rng.uniform(45.0, 75.0))
     f = 0.5 * width / np.tan(0.5 * fov)
     camera = Camera(f=float(f), cx=(width - 1) / 2.0, cy=(height - 1) / 2.0)
@@ -92,13 +97,14 @@ def render_scene_image(seed: int, index: int, width: int, height: int) -> tuple[
         hands.append(gl_scene.instance(hand, H, is_left, look_rng))
         held = gl_scene.held_instance(hand, H, is_left, look_rng)
         objects.append(held)
+    people = skin_distractors(people_rng, camera, (width, height)) if people_rng.random() < distractors else []
     skin = np.array(hands[0].look.skin_back) ** (1 / 2.2) * 255.0 if hands else np.array([120.0, 150.0, 200.0])
     canvas, _ = sample_background(bg_rng, width, height, skin[::-1])
     lighting = sample_lighting(look_rng, canvas)
     renderer = get_renderer()
     while True:
-        view = View(camera=camera, size=(width, height), hands=hands, objects=[o for o in objects if o is not None],
-                    lighting=lighting)
+        view = View(camera=camera, size=(width, height), hands=hands,
+                    objects=[o for o in objects if o is not None] + people, lighting=lighting)
         rgba, ids, depth = renderer.render(view)
         pts = [gl_scene.keypoints(hand, camera, ids, depth, k) for k, hand in enumerate(hands)]
         empty = [k for k, p in enumerate(pts) if not np.any(p[:, 2] > 0)]
@@ -120,11 +126,11 @@ def render_scene_image(seed: int, index: int, width: int, height: int) -> tuple[
     return image, anns, int(fx_rng.integers(70, 96))
 
 
-def _write_range(task: tuple[str, int, int, int, int, int]) -> list[tuple[int, list[dict]]]:
-    folder, seed, width, height, start, stop = task
+def _write_range(task: tuple[str, int, int, int, int, int, float]) -> list[tuple[int, list[dict]]]:
+    folder, seed, width, height, start, stop, distractors = task
     out = []
     for i in range(start, stop):
-        image, anns, quality = render_scene_image(seed, i, width, height)
+        image, anns, quality = render_scene_image(seed, i, width, height, distractors)
         ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise RuntimeError(f"JPEG encoding failed for scene {i}")
@@ -133,7 +139,8 @@ def _write_range(task: tuple[str, int, int, int, int, int]) -> list[tuple[int, l
     return out
 
 
-def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int, seed: int) -> dict:
+def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int, seed: int,
+                  distractors: float = 0.0) -> dict:
     """The COCO keypoint json of rendered scenes ``(index, annotations)``."""
     images, annotations = [], []
     for i, anns in sorted(results, key=lambda r: r[0]):
@@ -143,14 +150,20 @@ def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int
     categories = [{"id": 1, "name": "hand", "supercategory": "person", "keypoints": list(NAMES),
                    "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]
     info = {"description": "handpose synthetic hand scenes", "seed": seed, "renderer_version": RENDERER_VERSION}
+    if distractors > 0.0:
+        info["skin_distractors"] = distractors
     return {"info": info, "images": images, "annotations": annotations, "categories": categories}
 
 
 def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int = 480, workers: int = 1,
-                 folder: str = "scenes", renderer: str = "auto", overwrite: bool = False) -> Path:
-    """Render ``count`` scene images into ``out/folder`` with one COCO json; returns the folder."""
+                 folder: str = "scenes", renderer: str = "auto", overwrite: bool = False,
+                 distractors: float = 0.0) -> Path:
+    """Render ``count`` scene images into ``out/folder`` with one COCO json; returns the folder. ``distractors``:
+    the share of scenes with skin-coloured heads and limbs (module docstring)."""
     if not folder or Path(folder).name != folder:
         raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
+    if not 0.0 <= distractors <= 1.0:
+        raise ValueError(f"--skin-distractors must lie in [0, 1], got {distractors}")
     target = Path(out) / folder
     workers = check_request(count, (width, height), workers, seed, target)
     if resolve_renderer("gl" if renderer == "auto" else renderer) != "gl":
@@ -159,13 +172,16 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     (target / "images").mkdir(exist_ok=True)
     info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
             "renderer_version": RENDERER_VERSION}
+    if distractors > 0.0:
+        info["skin_distractors"] = distractors
     if own:
         write_manifest(target, {**info, "complete": False})
         for path in (target / "images").glob("*.jpg"):  # an earlier render's images
             if len(path.stem) == 8 and path.stem.isdigit() and int(path.stem) >= count:
                 path.unlink()
     t0 = time.perf_counter()
-    tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count)) for s in range(0, count, _CHUNK)]
+    tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count), distractors)
+             for s in range(0, count, _CHUNK)]
     if workers == 1 or len(tasks) <= 1:
         results = [r for t in tasks for r in _write_range(t)]
     else:
@@ -173,7 +189,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
 
         with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=worker_init) as pool:
             results = [r for chunk in pool.imap_unordered(_write_range, tasks) for r in chunk]
-    doc = coco_document(results, width, height, seed)
+    doc = coco_document(results, width, height, seed, distractors)
     (target / JSON_NAME).write_text(json.dumps(doc))
     if own:
         write_manifest(target, {**info, "complete": True})

@@ -1,0 +1,100 @@
+"""Skin-coloured hard negatives for detection scenes: shaded 3D heads (with hair and a neck, sometimes shoulders) and
+bare limbs, drawn by the GL renderer as objects, so they light, shade and hide hands as the hands do.
+
+A hand detector trained on renders where the only skin is the hands' own learns "skin means hand": on photographs of
+people its false hands sit on faces, arms and legs. These shapes carry skin tones from the same range as the hands
+(``scene.skin_tone``) and are labelled nothing. Sizes are in centimetres, placed in the camera frame (x right, y
+down, z forward) by the pixel span they should cover.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handpose.synth.camera import Camera
+from handpose.synth.looks import to_linear
+from handpose.synth.scene import random_color, skin_tone
+from handpose.synth.view import ObjectInstance
+
+HAIR_BGR = np.array([[20.0, 20.0, 25.0], [30.0, 45.0, 70.0], [60.0, 90.0, 130.0], [110.0, 170.0, 215.0],
+                     [170.0, 170.0, 175.0], [40.0, 60.0, 140.0]])  # black, dark brown, brown, blond, grey, red
+HEAD_CM = np.array([7.5, 11.5, 9.5])  # half width, half height, half depth of an adult head
+ARM_RADIUS_CM = (3.0, 5.5)  # a forearm's to a thigh's
+MIN_SPAN_PX = 16.0
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """(3, 3) rotation: roll about z, then pitch about x, then yaw about y (radians)."""
+    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
+    Ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
+    Rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
+    Rz = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
+    return Ry @ Rx @ Rz
+
+
+def _model(centre: np.ndarray, rot: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """(4, 4) object -> camera for a unit mesh scaled by ``half`` (3,), turned by ``rot`` and moved to ``centre``."""
+    M = np.eye(4)
+    M[:3, :3] = rot @ np.diag(half)
+    M[:3, 3] = centre
+    return M
+
+
+def _solid(name: str, model: np.ndarray, color_lin: np.ndarray, spec: float) -> ObjectInstance:
+    """One plain-coloured object."""
+    return ObjectInstance(name=name, model=model, color=color_lin, color2=color_lin, pattern=0, spec=spec)
+
+
+def _anchor(rng: np.random.Generator, camera: Camera, size: tuple[int, int], extent_cm: float) -> np.ndarray:
+    """(3,) a camera-frame point at a random pixel whose depth makes ``extent_cm`` span 16 px to most of the frame."""
+    width, height = size
+    span = float(np.exp(rng.uniform(np.log(MIN_SPAN_PX), np.log(0.7 * min(width, height)))))
+    depth = max(camera.f * extent_cm / span, 15.0)
+    px = rng.uniform([0.0, 0.0], [width, height])
+    return np.array([(px[0] - camera.cx) * depth / camera.f, (px[1] - camera.cy) * depth / camera.f, depth])
+
+
+def head(rng: np.random.Generator, camera: Camera, size: tuple[int, int], skin_lin: np.ndarray
+         ) -> list[ObjectInstance]:
+    """A head (skin ellipsoid), its hair (a larger ellipsoid set up and back, or none: bald), a neck and, half the
+    time, shoulders in a garment's colour, turned by a random yaw, a little pitch and roll."""
+    half = HEAD_CM * rng.uniform(0.8, 1.1) * np.array([rng.uniform(0.92, 1.08), 1.0, 1.0])
+    centre = _anchor(rng, camera, size, 2.0 * float(half[1]))
+    rot = _rotation(rng.uniform(-1.3, 1.3), rng.uniform(-0.35, 0.35), rng.uniform(-0.3, 0.3))
+    spec = float(rng.uniform(0.05, 0.3))
+    parts = [_solid("sphere", _model(centre, rot, half), skin_lin, spec)]
+    if rng.random() < 0.9:
+        hair = to_linear(HAIR_BGR[int(rng.integers(0, len(HAIR_BGR)))] * rng.uniform(0.8, 1.2))
+        offset = rot @ (half * np.array([0.0, -rng.uniform(0.12, 0.3), rng.uniform(0.08, 0.25)]))  # up and back
+        parts.append(_solid("sphere", _model(centre + offset, rot, half * rng.uniform(1.03, 1.15)), hair, 0.1))
+    down = rot @ np.array([0.0, 1.0, 0.0])
+    neck = np.array([0.45, 0.7, 0.45]) * half[[0, 1, 0]]
+    parts.append(_solid("cylinder", _model(centre + down * (half[1] + 0.4 * neck[1]), rot, neck), skin_lin * 0.9,
+                        spec))
+    if rng.random() < 0.5:
+        cloth = to_linear(np.array(random_color(rng), float))
+        body = half * np.array([2.6, 1.4, 1.2])
+        parts.append(_solid("box", _model(centre + down * (half[1] + 1.1 * neck[1] + body[1]), rot, body), cloth,
+                            float(rng.uniform(0.0, 0.15))))
+    return parts
+
+
+def limb(rng: np.random.Generator, camera: Camera, size: tuple[int, int], skin_lin: np.ndarray) -> ObjectInstance:
+    """A bare arm or leg: a skin-coloured cylinder 25-45 cm long at any angle in the picture."""
+    radius = float(rng.uniform(*ARM_RADIUS_CM))
+    length = float(rng.uniform(12.0, 22.0))  # half length
+    centre = _anchor(rng, camera, size, 2.0 * length)
+    rot = _rotation(rng.uniform(-1.2, 1.2), rng.uniform(-0.8, 0.8), rng.uniform(0.0, 2.0 * np.pi))
+    flat = float(rng.uniform(0.75, 1.0))
+    return _solid("cylinder", _model(centre, rot, np.array([radius, length, radius * flat])), skin_lin,
+                  float(rng.uniform(0.05, 0.3)))
+
+
+def skin_distractors(rng: np.random.Generator, camera: Camera, size: tuple[int, int]) -> list[ObjectInstance]:
+    """1 to 3 heads and limbs for one scene, each with its own skin tone."""
+    out: list[ObjectInstance] = []
+    for _ in range(int(rng.integers(1, 4))):
+        back, _palm = skin_tone(rng)
+        skin_lin = to_linear(back)
+        out += head(rng, camera, size, skin_lin) if rng.random() < 0.6 else [limb(rng, camera, size, skin_lin)]
+    return out

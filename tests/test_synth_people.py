@@ -1,0 +1,67 @@
+"""Skin-coloured heads and limbs in detection scenes (``synth.people``): drawn, labelled nothing, reproducible, and
+off unless asked for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from handpose.cli import main
+from handpose.synth.camera import Camera
+from handpose.synth.people import head, limb, skin_distractors
+from handpose.synth.scenes import JSON_NAME, render_scene_image
+
+
+def test_distractors_are_drawn_outside_the_hands_and_not_labelled() -> None:
+    changed = 0
+    for index in range(6):
+        plain, plain_anns, _ = render_scene_image(4, index, 320, 240, 0.0)
+        busy, busy_anns, _ = render_scene_image(4, index, 320, 240, 1.0)
+        outside = np.ones(plain.shape[:2], bool)
+        for a in plain_anns + busy_anns:
+            x, y, w, h = (int(round(v)) for v in a["bbox"])
+            outside[max(y - 2, 0): y + h + 2, max(x - 2, 0): x + w + 2] = False
+        diff = np.abs(plain.astype(int) - busy.astype(int)).max(axis=2)  # (H, W)
+        changed += int(np.count_nonzero(diff[outside] > 40) > 30)
+        assert len(busy_anns) <= len(plain_anns)  # hands may hide behind a head; none is added
+        for a in busy_anns:  # the labelled hands are hands: each has a visible keypoint inside its box
+            assert a["num_keypoints"] > 0
+    assert changed >= 4, changed
+
+
+def test_heads_and_limbs_are_placed_in_front_of_the_camera_at_a_drawable_size() -> None:
+    rng = np.random.default_rng(0)
+    camera = Camera(f=400.0, cx=159.5, cy=119.5)
+    for _ in range(20):
+        parts = head(rng, camera, (320, 240), np.array([0.6, 0.4, 0.3])) + [limb(rng, camera, (320, 240),
+                                                                                 np.array([0.3, 0.2, 0.1]))]
+        for part in parts:
+            centre = part.model[:3, 3]
+            assert centre[2] >= 15.0 and part.name in ("sphere", "cylinder", "box")
+            span_px = camera.f * 2.0 * float(np.linalg.norm(part.model[:3, :3], axis=0).max()) / centre[2]
+            assert span_px >= 4.0
+        skin = parts[0].color
+        assert np.all(skin == np.array([0.6, 0.4, 0.3]))  # the head is the skin colour it was given
+    kinds = {len(skin_distractors(rng, camera, (320, 240))) > 0 for _ in range(10)}
+    assert kinds == {True}
+
+
+def test_the_flag_renders_reproducibly_and_is_recorded(tmp_path: Path) -> None:
+    args = ["synth", "--scenes", "--count", "2", "--seed", "2", "--scene-size", "160x120", "--skin-distractors", "1"]
+    assert main(args + ["--out", str(tmp_path / "a")]) == 0
+    assert main(args + ["--out", str(tmp_path / "b")]) == 0
+    for name in ("images/00000000.jpg", "images/00000001.jpg", JSON_NAME):
+        assert (tmp_path / "a" / "scenes" / name).read_bytes() == (tmp_path / "b" / "scenes" / name).read_bytes()
+    assert json.loads((tmp_path / "a" / "scenes" / JSON_NAME).read_text())["info"]["skin_distractors"] == 1.0
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--skin-distractors", "0.5"], "--skin-distractors applies to --scenes"),
+    (["--scenes", "--skin-distractors", "1.5"], "--skin-distractors must lie in [0, 1]"),
+])
+def test_bad_uses_are_named(flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["synth", "--out", str(tmp_path), "--count", "1", *flags]) != 0
+    assert message in capsys.readouterr().err

@@ -65,3 +65,16 @@ def test_the_flag_renders_reproducibly_and_is_recorded(tmp_path: Path) -> None:
 def test_bad_uses_are_named(flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["synth", "--out", str(tmp_path), "--count", "1", *flags]) != 0
     assert message in capsys.readouterr().err
+
+
+def test_scenes_drawn_without_distractors_are_the_same_pixels_whatever_the_share() -> None:
+    same = 0
+    for index in range(6):
+        people_rng = np.random.default_rng(np.random.SeedSequence([4, index, 7]).spawn(5)[4])
+        if people_rng.random() < 0.5:  # this scene gets heads and limbs at a share of 0.5
+            continue
+        plain, plain_anns, q0 = render_scene_image(4, index, 320, 240, 0.0)
+        half, half_anns, q1 = render_scene_image(4, index, 320, 240, 0.5)
+        assert np.array_equal(plain, half) and plain_anns == half_anns and q0 == q1
+        same += 1
+    assert same >= 1

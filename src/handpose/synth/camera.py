@@ -31,6 +31,10 @@ class Camera:
         z = np.maximum(points[:, 2], 1e-6)
         return np.stack([self.f * points[:, 0] / z + self.cx, self.f * points[:, 1] / z + self.cy], axis=1)
 
+    def point_at(self, pixel: np.ndarray, depth: float) -> np.ndarray:
+        """(3,) the camera-frame point that projects to ``pixel`` (x, y) at ``depth``."""
+        return np.array([(pixel[0] - self.cx) * depth / self.f, (pixel[1] - self.cy) * depth / self.f, depth])
+
 
 def random_rotation(rng: np.random.Generator) -> np.ndarray:
     """A uniformly distributed 3D rotation (3, 3) from a random unit quaternion."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from handpose.synth.camera import Camera
+from handpose.synth.camera import Camera, axis_angle
 from handpose.synth.looks import to_linear
 from handpose.synth.scene import random_color, skin_tone
 from handpose.synth.view import ObjectInstance
@@ -21,15 +21,12 @@ HAIR_BGR = np.array([[20.0, 20.0, 25.0], [30.0, 45.0, 70.0], [60.0, 90.0, 130.0]
 HEAD_CM = np.array([7.5, 11.5, 9.5])  # half width, half height, half depth of an adult head
 ARM_RADIUS_CM = (3.0, 5.5)  # a forearm's to a thigh's
 MIN_SPAN_PX = 16.0
+_X, _Y, _Z = np.eye(3)
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """(3, 3) rotation: roll about z, then pitch about x, then yaw about y (radians)."""
-    cy, sy, cp, sp, cr, sr = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch), np.cos(roll), np.sin(roll)
-    Ry = np.array([[cy, 0.0, sy], [0.0, 1.0, 0.0], [-sy, 0.0, cy]])
-    Rx = np.array([[1.0, 0.0, 0.0], [0.0, cp, -sp], [0.0, sp, cp]])
-    Rz = np.array([[cr, -sr, 0.0], [sr, cr, 0.0], [0.0, 0.0, 1.0]])
-    return Ry @ Rx @ Rz
+    """(3, 3) rotation: roll about z, then pitch about x, then yaw about y (degrees)."""
+    return axis_angle(_Y, yaw) @ axis_angle(_X, pitch) @ axis_angle(_Z, roll)
 
 
 def _model(centre: np.ndarray, rot: np.ndarray, half: np.ndarray) -> np.ndarray:
@@ -50,8 +47,7 @@ def _anchor(rng: np.random.Generator, camera: Camera, size: tuple[int, int], ext
     width, height = size
     span = float(np.exp(rng.uniform(np.log(MIN_SPAN_PX), np.log(0.7 * min(width, height)))))
     depth = max(camera.f * extent_cm / span, 15.0)
-    px = rng.uniform([0.0, 0.0], [width, height])
-    return np.array([(px[0] - camera.cx) * depth / camera.f, (px[1] - camera.cy) * depth / camera.f, depth])
+    return camera.point_at(rng.uniform([0.0, 0.0], [width, height]), depth)
 
 
 def head(rng: np.random.Generator, camera: Camera, size: tuple[int, int], skin_lin: np.ndarray
@@ -60,7 +56,7 @@ def head(rng: np.random.Generator, camera: Camera, size: tuple[int, int], skin_l
     time, shoulders in a garment's colour, turned by a random yaw, a little pitch and roll."""
     half = HEAD_CM * rng.uniform(0.8, 1.1) * np.array([rng.uniform(0.92, 1.08), 1.0, 1.0])
     centre = _anchor(rng, camera, size, 2.0 * float(half[1]))
-    rot = _rotation(rng.uniform(-1.3, 1.3), rng.uniform(-0.35, 0.35), rng.uniform(-0.3, 0.3))
+    rot = _rotation(rng.uniform(-75.0, 75.0), rng.uniform(-20.0, 20.0), rng.uniform(-17.0, 17.0))
     spec = float(rng.uniform(0.05, 0.3))
     parts = [_solid("sphere", _model(centre, rot, half), skin_lin, spec)]
     if rng.random() < 0.9:
@@ -84,7 +80,7 @@ def limb(rng: np.random.Generator, camera: Camera, size: tuple[int, int], skin_l
     radius = float(rng.uniform(*ARM_RADIUS_CM))
     length = float(rng.uniform(12.0, 22.0))  # half length
     centre = _anchor(rng, camera, size, 2.0 * length)
-    rot = _rotation(rng.uniform(-1.2, 1.2), rng.uniform(-0.8, 0.8), rng.uniform(0.0, 2.0 * np.pi))
+    rot = _rotation(rng.uniform(-70.0, 70.0), rng.uniform(-45.0, 45.0), rng.uniform(0.0, 360.0))
     flat = float(rng.uniform(0.75, 1.0))
     return _solid("cylinder", _model(centre, rot, np.array([radius, length, radius * flat])), skin_lin,
                   float(rng.uniform(0.05, 0.3)))

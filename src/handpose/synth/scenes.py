@@ -52,8 +52,7 @@ def _place(hand: gl_scene.PosedHand, rotation: np.ndarray, camera: Camera, span_
     mid = 0.5 * (rot.min(0) + rot.max(0))
     extent = float(np.max(rot.max(0)[:2] - rot.min(0)[:2])) + 2.0
     depth = max(camera.f * extent / span_px, 10.0 + 0.5 * float(np.ptp(rot[:, 2])))
-    target = np.array([(centre_px[0] - camera.cx) * depth / camera.f, (centre_px[1] - camera.cy) * depth / camera.f,
-                       depth])
+    target = camera.point_at(centre_px, depth)
     H = np.eye(4)
     H[:3, :3] = rotation
     H[:3, 3] = target - mid

@@ -94,6 +94,7 @@ class TrainConfig:
     data: str | None = None  # dataset path; None renders the embedded synthetic dataset
     data_format: str | None = None  # None: detected from the path
     keypoint_order: str | None = None  # COCO json stored in another keypoint order (e.g. "rhd"); None: CMU's
+    negatives: str | None = None  # json of boxes that hold no hand, added to keypoint training (formats.negatives)
     out: str = "runs/train"
     init: str | None = None  # initial weights (safetensors, .npy, torchvision VGG-19, caffemodel)
     resume: str | None = None

@@ -103,6 +103,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"dataset format: {', '.join(sorted(FORMATS))} (default: detected)")
     opt("--keypoint-order", choices=sorted(ORDERS), help="keypoint order of a COCO json stored in another order than "
         "CMU's (e.g. rhd; default: cmu, or rhd for a json named *rhd*)")
+    opt("--negatives", metavar="JSON", help="keypoint task: a COCO json of boxes that hold no hand (hard negatives, "
+        "e.g. from scripts/hard_negatives.py), added to the training samples; their crops train every keypoint "
+        "map towards 0, so the hand's score (the mean keypoint peak) drops on things that are not hands "
+        "(default: none)")
     opt("--out", help="run folder (default: runs/train; with --resume: the resumed run's folder)")
     opt("--resume", metavar="DIR", help="continue the run in DIR (its newest checkpoint) or from a ckpt-*.pt file")
     opt("--overwrite", action=bool_opt, help="start a new run in an --out folder that holds one, deleting that "

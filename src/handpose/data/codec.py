@@ -165,6 +165,14 @@ class HeatmapCodec:
         """(21, 3) crop px -> maps (22, S, S) and weights (21,); see :func:`encode`."""
         return encode(keypoints, self.input_size, self.stride, self.sigma)
 
+    def absent(self) -> tuple[np.ndarray, np.ndarray]:
+        """Targets of a crop that holds no hand (a hard negative): maps (22, S, S) with every keypoint map 0 and the
+        background 1, and weights (21,) all 1, so that every keypoint map is trained towards 0 there."""
+        S = self.map_size
+        maps = np.zeros((NUM_KEYPOINTS + 1, S, S), dtype=np.float32)
+        maps[NUM_KEYPOINTS] = 1.0
+        return maps, np.ones(NUM_KEYPOINTS, dtype=np.float32)
+
     def decode(self, maps: object) -> tuple[np.ndarray, np.ndarray]:
         """(N, C >= 21, h, w) maps -> xy (N, 21, 2) crop px and scores (N, 21); see :func:`decode`."""
         return decode(maps, self.stride)

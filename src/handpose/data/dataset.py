@@ -69,8 +69,8 @@ class HandDataset(torch.utils.data.Dataset):
     """Crops, targets and matrices of a list of samples (see the module docstring).
 
     Items are dicts of tensors: "image" (3, S_in, S_in) float32 network input, "targets" (22, S, S) float32,
-    "weights" (21,) float32, "matrix" (2, 3) float32 original px -> crop px, "keypoints" (21, 3) original px,
-    "box" (4,) float32, "head_size" () float32 (nan when absent), "is_left" () bool, "index" () int64 (the sample
+    "weights" (21,) float32 (all 1 for a hard negative, whose keypoint maps are all 0: ``Sample.negative``),
+    "matrix" (2, 3) float32 original px -> crop px, "keypoints" (21, 3) original px, "box" (4,) float32, "head_size" () float32 (nan when absent), "is_left" () bool, "index" () int64 (the sample
     actually returned, which differs from the requested index when that image was bad).
     Samples are stored as flat arrays (no per-sample Python objects), so forked workers do not copy them.
     """
@@ -91,6 +91,7 @@ class HandDataset(torch.utils.data.Dataset):
         self.boxes = np.stack([sample_box(s) for s in samples]).astype(np.float32)  # (N, 4)
         self.head_sizes = np.array([np.nan if s.head_size is None else s.head_size for s in samples], np.float32)
         self.is_left = np.array([bool(s.is_left) for s in samples], dtype=bool)
+        self.negative = np.array([bool(s.negative) for s in samples], dtype=bool)  # (N,) boxes holding no hand
         self._paths = _Strings([os.fsencode(str(s.image_path)) for s in samples])
         self._keys = _Strings([s.key.encode("utf-8", "surrogateescape") for s in samples])
         self.skipped = SkipReport()
@@ -124,7 +125,8 @@ class HandDataset(torch.utils.data.Dataset):
         """The i-th sample as a `Sample` (rebuilt from the stored arrays)."""
         h = float(self.head_sizes[i])
         return Sample(self.image_path(i), self.keypoints[i].copy(), bool(self.is_left[i]), self.boxes[i].copy(),
-                      None if math.isnan(h) else h, self._keys[i].decode("utf-8", "surrogateescape"))
+                      None if math.isnan(h) else h, self._keys[i].decode("utf-8", "surrogateescape"),
+                      bool(self.negative[i]))
 
     def rng(self, index: int, attempt: int = 0) -> np.random.Generator:
         """The random state of one item in this epoch."""
@@ -165,7 +167,10 @@ class HandDataset(torch.utils.data.Dataset):
             if a.blur_prob > 0 and rng.random() < a.blur_prob:
                 crop = T.gaussian_blur(crop, rng.uniform(0.1, a.blur_max_sigma))
         kp = self.keypoints[i]
-        targets, weights = self.codec.encode(T.transform_keypoints(kp, M))
+        if self.negative[i]:  # no hand in this box: every keypoint map trained towards 0
+            targets, weights = self.codec.absent()
+        else:
+            targets, weights = self.codec.encode(T.transform_keypoints(kp, M))
         return {
             "image": torch.from_numpy(T.to_network_input(crop)),  # (3, S_in, S_in)
             "targets": torch.from_numpy(targets),  # (22, S, S)

@@ -21,6 +21,8 @@ class Sample:
             ``max(w, h)``); readers without a box use the tight box of the visible keypoints.
         head_size: the PCKh normaliser in pixels, where the dataset has one.
         key: a stable identifier relative to the dataset root (used for the train/validation split).
+        negative: the box holds no hand (a hard negative, ``data.formats.negatives``): its keypoints are all
+            unlabelled and training pushes every keypoint map towards 0 in its crop.
     """
 
     image_path: Path
@@ -29,3 +31,4 @@ class Sample:
     box: np.ndarray | None = None
     head_size: float | None = None
     key: str = ""
+    negative: bool = False

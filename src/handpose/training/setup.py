@@ -95,6 +95,9 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.task == "keypoints" and cfg.dataset.stride != cfg.model.output_stride:
         raise ValueError(f"the targets' stride ({cfg.dataset.stride}) must equal the model's output stride "
                          f"({cfg.model.output_stride}); set both with --output-stride")
+    if cfg.negatives is not None and cfg.task != "keypoints":
+        raise ValueError(f"--negatives trains the keypoint task only (boxes holding no hand); the {cfg.task} task "
+                         "has its own negatives (every scene pixel outside a hand box)")
     if not cfg.lr > 0:
         raise ValueError(f"lr must be positive, got {cfg.lr}")
     if cfg.dataset.input_size != cfg.model.input_size:
@@ -120,7 +123,19 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
     if not splits.train:
         raise ValueError(f"{data}: no training samples (all {len(splits.val)} samples are in the held-out split); "
                          "point --data at a dataset with a training part")
-    train_set = HandDataset(splits.train, cfg.dataset, train=True, seed=cfg.seed)
+    train = splits.train
+    if cfg.negatives is not None:
+        from handpose.data.formats.negatives import read_negatives
+        from handpose.data.skip_report import SkipReport
+
+        report = SkipReport()
+        negatives = read_negatives(cfg.negatives, report)
+        if report.total:
+            LOG.warning("%s: %s", cfg.negatives, report.summary("negative boxes"))
+        LOG.info("hard negatives %s: %d boxes holding no hand (%.0f%% of the training samples)", cfg.negatives,
+                 len(negatives), 100.0 * len(negatives) / (len(negatives) + len(train)))
+        train = train + negatives
+    train_set = HandDataset(train, cfg.dataset, train=True, seed=cfg.seed)
     val = splits.val if cfg.val_limit is None else splits.val[: cfg.val_limit]
     cfg = dataclasses.replace(cfg, data=str(data), data_format=splits.fmt)
     LOG.info("data %s (%s): %d training samples, %d held-out for validation", data, splits.fmt, len(train_set),

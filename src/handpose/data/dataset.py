@@ -70,8 +70,9 @@ class HandDataset(torch.utils.data.Dataset):
 
     Items are dicts of tensors: "image" (3, S_in, S_in) float32 network input, "targets" (22, S, S) float32,
     "weights" (21,) float32 (all 1 for a hard negative, whose keypoint maps are all 0: ``Sample.negative``),
-    "matrix" (2, 3) float32 original px -> crop px, "keypoints" (21, 3) original px, "box" (4,) float32, "head_size" () float32 (nan when absent), "is_left" () bool, "index" () int64 (the sample
-    actually returned, which differs from the requested index when that image was bad).
+    "matrix" (2, 3) float32 original px -> crop px, "keypoints" (21, 3) original px, "box" (4,) float32,
+    "head_size" () float32 (nan when absent), "is_left" () bool, "index" () int64 (the sample actually returned,
+    which differs from the requested index when that image was bad).
     Samples are stored as flat arrays (no per-sample Python objects), so forked workers do not copy them.
     """
 

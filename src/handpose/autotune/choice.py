@@ -2,7 +2,7 @@
 
 A :class:`Choice` is one candidate: a precision (``fp32``; ``bf16`` / ``fp16`` autocast; ``tf32``: fp32 with
 TF32 tensor cores, CUDA only) and the channels-last layout or not. :func:`choose` looks the :class:`TrialKey`
-(device, CPU or GPU model, torch version, threads, preset, input size, batch, train or infer) up in the JSON cache
+(device, CPU model with its instruction sets or GPU model, torch version, threads, preset, input size, batch, train or infer) up in the JSON cache
 ``<cache>/autotune.json`` (``$HANDPOSE_CACHE``, default ``~/.cache/handpose``); what is missing there it measures
 with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound, writes the cache and
 logs the choice with every measured ratio in one line. Explicit flags narrow the candidates (``--no-amp`` keeps
@@ -61,7 +61,7 @@ class TrialKey:
     """What a measurement holds for: a new value of any field means a new trial."""
 
     device: str  # "cpu" or "cuda"
-    hardware: str  # the CPU's model name, or the GPU's
+    hardware: str  # the CPU's model name and instruction sets (cpu_model_name), or the GPU's name
     torch: str
     threads: int  # torch's CPU threads (0 on CUDA)
     preset: str
@@ -88,15 +88,37 @@ class Trial:
 Measure = Callable[[Sequence[Choice]], dict[Choice, Trial]]
 
 
-def cpu_model_name() -> str:
-    """The CPU's model name as lscpu shows it (``/proc/cpuinfo``), else ``platform.processor()``."""
+# The instruction sets that decide which precision and layout is fastest: machines sold under one model name
+# ("AMD EPYC" on cloud VMs) differ in them, e.g. with AVX512-BF16 bf16 trained 1.9x fp32's speed, without AVX-512
+# 0.05x (BENCHMARKS.md), so a cached choice must not cross from one to the other.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "avx_vnni", "amx_bf16", "amx_fp16",
+               "amx_tile", "asimd", "sve", "bf16")
+
+
+def _cpuinfo() -> str:
+    """The text of /proc/cpuinfo ("" where there is none)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        return Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+        return ""
+
+
+def cpu_model_name(cpuinfo: str | None = None) -> str:
+    """The CPU's model name as lscpu shows it (from ``cpuinfo``, default /proc/cpuinfo's text), else
+    ``platform.processor()``, followed in brackets by those of its instruction sets that are in ``SPEED_FLAGS``
+    (in that order), where the text lists flags: ``AMD EPYC [avx2 avx512f avx512_bf16 avx512_vnni]``."""
+    text = _cpuinfo() if cpuinfo is None else cpuinfo
+    name, flags = "", None
+    for line in text.splitlines():
+        field, _, value = line.partition(":")
+        field = field.strip().lower()
+        if field == "model name" and not name:
+            name = value.strip()
+        elif field in ("flags", "features") and flags is None:
+            have = set(value.split())
+            flags = " ".join(f for f in SPEED_FLAGS if f in have)
+    name = name or platform.processor() or platform.machine() or "unknown"
+    return f"{name} [{flags}]" if flags else name
 
 
 def trial_key(device: Any, preset: str, input_size: int, batch_size: int, mode: str) -> TrialKey:

@@ -1,12 +1,12 @@
 """Pick the fastest sound speed setting (precision x memory layout) by measuring it, and remember the answer.
 
-A :class:`Choice` is one candidate: a precision (``fp32``; ``bf16`` / ``fp16`` autocast; ``tf32``: fp32 with
-TF32 tensor cores, CUDA only) and the channels-last layout or not. :func:`choose` looks the :class:`TrialKey`
-(device, CPU model with its instruction sets or GPU model, torch version, threads, preset, input size, batch, train or infer) up in the JSON cache
-``<cache>/autotune.json`` (``$HANDPOSE_CACHE``, default ``~/.cache/handpose``); what is missing there it measures
-with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound, writes the cache and
-logs the choice with every measured ratio in one line. Explicit flags narrow the candidates (``--no-amp`` keeps
-the fp32 ones, ``--channels-last`` the channels-last ones); both given means no trial at all.
+A :class:`Choice` is one candidate: a precision (``fp32``; ``bf16`` / ``fp16`` autocast; ``tf32``: fp32 with TF32
+tensor cores, CUDA only) and the channels-last layout or not. :func:`choose` looks the :class:`TrialKey` (device,
+CPU model with its instruction sets or GPU model, torch version, threads, preset, input size, batch, train or infer)
+up in the JSON cache ``<cache>/autotune.json`` (``$HANDPOSE_CACHE``, default ``~/.cache/handpose``); what is missing
+there it measures with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound,
+writes the cache and logs the choice with every measured ratio in one line. Explicit flags narrow the candidates
+(``--no-amp`` keeps the fp32 ones, ``--channels-last`` the channels-last ones); both given means no trial at all.
 """
 
 from __future__ import annotations

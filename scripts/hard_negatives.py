@@ -29,8 +29,9 @@ from handpose.data import images
 from handpose.data.transforms import square_box
 from handpose.detection.coco import read_detection_images
 from handpose.detection.metrics import box_intersection
+from handpose.inference.pipeline import clip_box
 from handpose.inference.predictor import Predictor
-from handpose.inference.refine import RefineConfig
+from handpose.inference.refine import RefineConfig, hand_score
 
 
 def crop_square(box: np.ndarray, padding: float) -> np.ndarray:
@@ -41,14 +42,17 @@ def crop_square(box: np.ndarray, padding: float) -> np.ndarray:
 
 
 def negatives_of_image(proposals: np.ndarray, scores: np.ndarray, hands: np.ndarray, padding: float,
-                       max_overlap: float, per_image: int) -> list[int]:
-    """Indices of the proposals (N, 4) xywh, best ``scores`` first, whose crop squares hold less than
-    ``max_overlap`` of every hand box (M, 4) xywh; at most ``per_image``."""
+                       max_overlap: float, per_image: int | None, min_size: float = 0.0) -> list[int]:
+    """Indices of the proposals (N, 4) xywh, best ``scores`` first, whose longer side is at least ``min_size`` px
+    and whose crop squares hold less than ``max_overlap`` of every hand box (M, 4) xywh; at most ``per_image``
+    (None: all)."""
     keep: list[int] = []
     areas = np.prod(hands[:, 2:], axis=1) if len(hands) else np.zeros(0)  # (M,)
     for i in np.argsort(-scores, kind="stable"):
-        if len(keep) >= per_image:
+        if per_image is not None and len(keep) >= per_image:
             break
+        if proposals[i, 2:].max() < min_size:
+            continue
         sq = crop_square(proposals[i], padding)[None]  # (1, 4)
         inside = box_intersection(sq, hands)[0] / np.maximum(areas, 1e-9) if len(hands) else np.zeros(0)  # (M,)
         if (inside < max_overlap).all():
@@ -66,6 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-image", type=int, default=2, help="negatives kept per image, best-scored first")
     parser.add_argument("--max-overlap", type=float, default=0.2,
                         help="share of a labelled hand's box a negative's crop may hold")
+    parser.add_argument("--min-size", type=float, default=0.0, help="a negative's longer side in px, at least")
+    parser.add_argument("--min-hand-score", type=float, default=0.0,
+                        help="keep only proposals that the keypoint model scores at least this as a hand (the "
+                             "refinement's score, RefineConfig.detector_weight mixing in the detector's): the "
+                             "negatives it gets wrong")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random sides")
     args = parser.parse_args(argv)
     out = Path(args.out)
@@ -74,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     items = read_detection_images(args.scenes)[: args.limit]
     predictor = Predictor.from_file(args.keypoints, detector=args.detector, refine=RefineConfig())
     padding = float(predictor.spec.box_padding)
-    max_props = RefineConfig().max_proposals
+    max_props, weight = RefineConfig().max_proposals, RefineConfig().detector_weight
     rng = np.random.default_rng(args.seed)
     out.parent.mkdir(parents=True, exist_ok=True)
     folder = out.parent.resolve()
@@ -90,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         boxes = np.array([d.box for d in dets], np.float64).reshape(-1, 4)  # (N, 4)
         scores = np.array([d.score for d in dets], np.float64)  # (N,)
         keep = negatives_of_image(boxes, scores, item.boxes.astype(np.float64), padding, args.max_overlap,
-                                  args.per_image)
+                                  None if args.min_hand_score > 0 else args.per_image, args.min_size)
+        if args.min_hand_score > 0:
+            keep = [i for i in keep if clip_box(boxes[i], image.shape[:2]) is not None]
+            preds = predictor.predict_detections(image, [dets[i] for i in keep]) if keep else []
+            hand = [hand_score(float(np.mean(p.scores)), float(scores[i]), weight) for i, p in zip(keep, preds)]
+            keep = [i for i, h in zip(keep, hand) if h >= args.min_hand_score][: args.per_image]
         if not keep:
             continue
         h, w = image.shape[:2]
@@ -105,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{n + 1} images, {len(annotations)} negatives, {time.perf_counter() - t0:.0f} s", flush=True)
     doc = {"info": {"description": "handpose hard negatives: detector proposals holding no hand",
                     "scenes": str(Path(args.scenes).resolve()), "keypoints": args.keypoints,
-                    "detector": args.detector, "per_image": args.per_image, "max_overlap": args.max_overlap},
+                    "detector": args.detector, "per_image": args.per_image, "max_overlap": args.max_overlap,
+                    "min_size": args.min_size, "min_hand_score": args.min_hand_score},
            "images": image_entries, "annotations": annotations,
            "categories": [{"id": 0, "name": "not_hand"}]}
     tmp = out.with_name(out.name + ".tmp")

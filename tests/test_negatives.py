@@ -102,6 +102,7 @@ def test_negatives_keep_clear_of_every_labelled_hand() -> None:
     assert module.negatives_of_image(proposals, scores, hands, 1.5, 0.2, 5) == [2, 1]
     assert module.negatives_of_image(proposals, scores, hands, 1.5, 0.2, 1) == [2]
     assert module.negatives_of_image(proposals, scores, np.zeros((0, 4)), 1.5, 0.2, 5) == [0, 3, 2, 1]
+    assert module.negatives_of_image(proposals, scores, np.zeros((0, 4)), 1.5, 0.2, None, 25.0) == [3, 1]
 
 
 @pytest.mark.slow
@@ -113,5 +114,12 @@ def test_script_writes_negatives_that_training_reads(tmp_path: Path) -> None:
     assert _script().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(out), "--per-image", "3"]) == 0
     samples = read_negatives(out)
     assert 0 < len(samples) <= 9 and all(s.image_path.is_file() for s in samples)
+    every, hard = tmp_path / "neg" / "every.json", tmp_path / "neg" / "hard.json"
+    for path, more in ((every, []), (hard, ["--min-hand-score", "0.3"])):
+        assert _script().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(path), "--per-image",
+                               "100"] + more) == 0
+    boxes = {tuple(a["bbox"]) for a in json.loads(every.read_text())["annotations"]}
+    # those the keypoint model scores as hands: a subset of every proposal away from the hands
+    assert {tuple(a["bbox"]) for a in json.loads(hard.read_text())["annotations"]} <= boxes
     with pytest.raises(SystemExit):  # an existing file is never replaced
         _script().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(out)])

@@ -121,6 +121,6 @@ def test_script_writes_negatives_that_training_reads(tmp_path: Path) -> None:
     boxes = {tuple(a["bbox"]) for a in json.loads(every.read_text())["annotations"]}
     # those the keypoint model scores as hands: a subset of every proposal away from the hands
     hard_boxes = {tuple(a["bbox"]) for a in json.loads(hard.read_text())["annotations"]}
-    assert hard_boxes < boxes and hard_boxes  # seed 5's scenes: 5 of 15 (a scene without distractors has none)
+    assert hard_boxes < boxes and hard_boxes  # 5 of 15 in these three scenes
     with pytest.raises(SystemExit):  # an existing file is never replaced
         _script().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(out)])

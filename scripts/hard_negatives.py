@@ -4,14 +4,15 @@
 
 With keypoint refinement (the default of ``handpose predict``) the keypoint network reads the crop of every detector
 proposal scoring at least ``RefineConfig.proposal_threshold`` and scores the hand by its mean keypoint peak. A
-network trained on hands only has never been shown a crop without one, so a face, a leg or a striped object can
-peak as high as a hand. This script runs the detector as prediction does (two scales, the best
-``max_proposals``) over the images of a COCO hand json (``handpose synth --scenes``, whose every hand is labelled)
-and keeps the proposals whose keypoint crop (the proposal's box, padded and squared as ``data.crop`` does) holds
-less than ``--max-overlap`` of every labelled hand's box: at most ``--per-image`` per image, the detector's best
-first. Each is written as a box with a random side (``is_left``, so both mirrors are trained) into a COCO json
-that ``handpose train --negatives`` reads (``data.formats.negatives``); image names are relative to that json's
-folder.
+network trained on hands only has never been shown a crop without one, so a face, a leg or a striped object can peak
+as high as a hand. This script runs the detector as prediction does (two scales, the best ``max_proposals``) over
+the images of a COCO hand json (``handpose synth --scenes``, whose every hand is labelled) and keeps the proposals
+whose keypoint crop (the proposal's box, padded and squared as ``data.crop`` does) shares less than
+``--max-overlap`` of its own area and of every labelled hand box's area with that box (so neither much of a hand
+lies in the crop, nor does part of a large hand, its fingers say, fill it): at most ``--per-image`` per image, the
+detector's best first. Each is written as a box with a random side (``is_left``, so both mirrors are trained) into a
+COCO json that ``handpose train --negatives`` reads (``data.formats.negatives``); image names are relative to that
+json's folder.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ def crop_square(box: np.ndarray, padding: float) -> np.ndarray:
 def negatives_of_image(proposals: np.ndarray, scores: np.ndarray, hands: np.ndarray, padding: float,
                        max_overlap: float, per_image: int | None, min_size: float = 0.0) -> list[int]:
     """Indices of the proposals (N, 4) xywh, best ``scores`` first, whose longer side is at least ``min_size`` px
-    and whose crop squares hold less than ``max_overlap`` of every hand box (M, 4) xywh; at most ``per_image``
-    (None: all)."""
+    and whose crop squares share less than ``max_overlap`` of their own area and of each hand box's area with every
+    hand box (M, 4) xywh; at most ``per_image`` (None: all)."""
     keep: list[int] = []
     areas = np.prod(hands[:, 2:], axis=1) if len(hands) else np.zeros(0)  # (M,)
     for i in np.argsort(-scores, kind="stable"):
@@ -54,8 +55,9 @@ def negatives_of_image(proposals: np.ndarray, scores: np.ndarray, hands: np.ndar
         if proposals[i, 2:].max() < min_size:
             continue
         sq = crop_square(proposals[i], padding)[None]  # (1, 4)
-        inside = box_intersection(sq, hands)[0] / np.maximum(areas, 1e-9) if len(hands) else np.zeros(0)  # (M,)
-        if (inside < max_overlap).all():
+        inter = box_intersection(sq, hands)[0] if len(hands) else np.zeros(0)  # (M,)
+        # neither much of a hand in the crop, nor a crop filled by part of a large hand (its fingers, say)
+        if (inter < max_overlap * np.minimum(areas, sq[0, 2] * sq[0, 3])).all():
             keep.append(int(i))
     return keep
 
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="the first N images only")
     parser.add_argument("--per-image", type=int, default=2, help="negatives kept per image, best-scored first")
     parser.add_argument("--max-overlap", type=float, default=0.2,
-                        help="share of a labelled hand's box a negative's crop may hold")
+                        help="share of a labelled hand's box, and of its own area, that a negative's crop may "
+                             "share with that box")
     parser.add_argument("--min-size", type=float, default=0.0, help="a negative's longer side in px, at least")
     parser.add_argument("--min-hand-score", type=float, default=0.0,
                         help="keep only proposals that the keypoint model scores at least this as a hand (the "

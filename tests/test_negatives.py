@@ -103,6 +103,11 @@ def test_negatives_keep_clear_of_every_labelled_hand() -> None:
     assert module.negatives_of_image(proposals, scores, hands, 1.5, 0.2, 1) == [2]
     assert module.negatives_of_image(proposals, scores, np.zeros((0, 4)), 1.5, 0.2, 5) == [0, 3, 2, 1]
     assert module.negatives_of_image(proposals, scores, np.zeros((0, 4)), 1.5, 0.2, None, 25.0) == [3, 1]
+    # a large hand: a crop on its fingers holds little of its box but is filled by it, so it is no negative
+    large = np.array([[0.0, 0.0, 400.0, 400.0]])
+    fingers, beside = [50.0, 50.0, 20.0, 20.0], [395.0, 150.0, 20.0, 20.0]  # the second's crop: a third on the hand
+    assert module.negatives_of_image(np.array([fingers, beside]), np.array([0.9, 0.5]), large, 1.5, 0.2, 5) == []
+    assert module.negatives_of_image(np.array([fingers, beside]), np.array([0.9, 0.5]), large, 1.5, 0.4, 5) == [1]
 
 
 @pytest.mark.slow

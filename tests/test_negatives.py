@@ -89,6 +89,8 @@ def test_training_adds_the_negatives_to_the_samples(synth_data: Path, tmp_path: 
     assert len(val_mixed) == len(val)  # validation scores hands only
     with pytest.raises(ValueError, match="--negatives trains the keypoint task only"):
         check_config(dataclasses.replace(cfg, negatives=str(path), task="detect"))
+    with pytest.raises(ValueError, match="no such file"):  # said before any data is read or rendered
+        check_config(dataclasses.replace(cfg, negatives=str(tmp_path / "missing.json")))
 
 
 def test_negatives_keep_clear_of_every_labelled_hand() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -98,6 +99,9 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.negatives is not None and cfg.task != "keypoints":
         raise ValueError(f"--negatives trains the keypoint task only (boxes holding no hand); the {cfg.task} task "
                          "has its own negatives (every scene pixel outside a hand box)")
+    if cfg.negatives is not None and not Path(cfg.negatives).exists():
+        raise ValueError(f"--negatives {cfg.negatives}: no such file or folder (expected a COCO json of boxes that "
+                         "hold no hand, e.g. from scripts/hard_negatives.py)")
     if not cfg.lr > 0:
         raise ValueError(f"lr must be positive, got {cfg.lr}")
     if cfg.dataset.input_size != cfg.model.input_size:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from handpose.autotune.choice import Choice, Trial, TrialKey, candidates, choose, cpu_model_name, judge, read_cache
+from handpose.autotune.choice import Choice, Trial, TrialKey, candidates, choose, cpu_identity, judge, read_cache
 
 KEY = TrialKey("cpu", "Test CPU", "2.x", 2, "lite", 96, 16, "train")
 
@@ -58,14 +58,14 @@ EPYC_AVX2 = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx fma 
 
 def test_two_cpus_of_one_model_name_but_other_instruction_sets_are_measured_apart(tmp_path: Path) -> None:
     # two cloud machines both called "AMD EPYC": bf16 is fast on the one with AVX512-BF16, 20x slower without
-    fast, slow = cpu_model_name(EPYC_AVX512), cpu_model_name(EPYC_AVX2)
+    fast, slow = cpu_identity(EPYC_AVX512), cpu_identity(EPYC_AVX2)
     assert fast == "AMD EPYC [avx2 avx512f avx512_bf16 avx512_vnni]" and slow == "AMD EPYC [avx2]"
     cache = tmp_path / "autotune.json"
     choose(TrialKey(**{**KEY.__dict__, "hardware": fast}), FakeMeasure(FAST_BF16_CL), path=cache)
     no_bf16 = FakeMeasure({"fp32": 0.1, "fp32+cl": 0.09, "bf16": 2.0, "bf16+cl": 1.6})
     assert choose(TrialKey(**{**KEY.__dict__, "hardware": slow}), no_bf16, path=cache) == Choice("fp32", True)
     assert len(no_bf16.calls) == 1  # measured, not taken from the other machine's entry
-    assert cpu_model_name("model name : Some CPU\n") == "Some CPU"  # no flags listed: the name alone
+    assert cpu_identity("model name : Some CPU\n") == "Some CPU"  # no flags listed: the name alone
 
 
 def test_explicit_flags_narrow_or_skip_the_trial(tmp_path: Path) -> None:

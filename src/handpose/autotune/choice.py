@@ -61,7 +61,7 @@ class TrialKey:
     """What a measurement holds for: a new value of any field means a new trial."""
 
     device: str  # "cpu" or "cuda"
-    hardware: str  # the CPU's model name and instruction sets (cpu_model_name), or the GPU's name
+    hardware: str  # the CPU's model name and instruction sets (cpu_identity), or the GPU's name
     torch: str
     threads: int  # torch's CPU threads (0 on CUDA)
     preset: str
@@ -103,7 +103,7 @@ def _cpuinfo() -> str:
         return ""
 
 
-def cpu_model_name(cpuinfo: str | None = None) -> str:
+def cpu_identity(cpuinfo: str | None = None) -> str:
     """The CPU's model name as lscpu shows it (from ``cpuinfo``, default /proc/cpuinfo's text), else
     ``platform.processor()``, followed in brackets by those of its instruction sets that are in ``SPEED_FLAGS``
     (in that order), where the text lists flags: ``AMD EPYC [avx2 avx512f avx512_bf16 avx512_vnni]``."""
@@ -129,7 +129,7 @@ def trial_key(device: Any, preset: str, input_size: int, batch_size: int, mode: 
     if dev.type == "cuda":
         hardware, threads = torch.cuda.get_device_name(dev), 0
     else:
-        hardware, threads = cpu_model_name(), torch.get_num_threads()
+        hardware, threads = cpu_identity(), torch.get_num_threads()
     return TrialKey(dev.type, hardware, torch.__version__, threads, preset, int(input_size), int(batch_size), mode)
 
 

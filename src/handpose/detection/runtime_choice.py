@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from handpose.autotune.choice import TrialKey, cache_path, cpu_model_name, read_cache, write_cache
+from handpose.autotune.choice import TrialKey, cache_path, cpu_identity, read_cache, write_cache
 from handpose.detection.detector import HandDetector, Letterboxed
 
 LOG = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def runtime_key(candidate_file: str, scales: Sequence[float]) -> TrialKey:
     file = Path(candidate_file)
     what = (f"detector runtime: {file.name} {file.stat().st_size} B, onnxruntime {onnxruntime.__version__}, "
             f"scales {','.join(f'{s:g}' for s in scales)}")
-    return TrialKey("cpu", cpu_model_name(), torch.__version__, torch.get_num_threads(), what, 0, 1, "runtime")
+    return TrialKey("cpu", cpu_identity(), torch.__version__, torch.get_num_threads(), what, 0, 1, "runtime")
 
 
 def cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key: TrialKey) -> HandDetector:

@@ -63,10 +63,12 @@ def negatives_of_image(proposals: np.ndarray, scores: np.ndarray, hands: np.ndar
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--scenes", required=True, help="COCO hand json whose every hand is labelled (synth --scenes)")
     parser.add_argument("--out", required=True, help="the negatives json to write (must not exist)")
-    parser.add_argument("--keypoints", default="pretrained:lite", help="keypoint model (sets the crop padding)")
+    parser.add_argument("--keypoints", default="pretrained:lite",
+                        help="keypoint model: its crop padding, and the hand score of --min-hand-score")
     parser.add_argument("--detector", default="pretrained:detector", help="hand detector")
     parser.add_argument("--limit", type=int, default=None, help="the first N images only")
     parser.add_argument("--per-image", type=int, default=2, help="negatives kept per image, best-scored first")

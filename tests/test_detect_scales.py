@@ -1,5 +1,6 @@
 """The detector at several letterbox scales: each scale's boxes come back through its own letterbox, boxes of one hand
-found at two scales become one, and the flag's defaults (two scales for images, one for video) and errors."""
+found at two scales become one, scales above 2 only on images that hold their pixels, and the flag's defaults (two
+scales for images, one for video) and errors."""
 
 from __future__ import annotations
 
@@ -63,6 +64,25 @@ def test_one_hand_found_at_two_scales_is_one_box_with_the_better_score() -> None
     assert float(hand.box[2]) == pytest.approx(50.0, abs=0.01)
     batch = detector.detect_batch([image, np.zeros((60, 40, 3), np.uint8)])
     assert [len(hands) for hands in batch] == [1, 1]
+
+
+def test_scales_above_two_run_only_on_images_as_large_as_their_letterbox() -> None:
+    detector = HandDetector.from_model(CentrePeak(side=8.0), scales=(1.0, 2.0, 4.0))  # letterboxes 64, 128, 256
+    assert detector.scales_for(200, 100) == (1.0, 2.0)  # scale 2 upsamples, and runs on every image
+    assert detector.scales_for(40, 30) == (1.0, 2.0)
+    assert detector.scales_for(255, 90) == (1.0, 2.0)
+    assert detector.scales_for(90, 256) == (1.0, 2.0, 4.0)  # the longer side holds the 256 px letterbox
+    assert HandDetector.from_model(CentrePeak(side=8.0), scales=(3.0,)).scales_for(50, 50) == (3.0,)  # never none
+    small, large = np.zeros((100, 200, 3), np.uint8), np.zeros((150, 300, 3), np.uint8)
+    assert [b[0].shape[0] for b in detector.letterbox_scales(small)] == [64, 128]
+    assert [b[0].shape[0] for b in detector.letterbox_scales(large)] == [64, 128, 256]
+    # one batch of images that run different scales gives each image what it gives alone
+    batch = detector.detect_batch([small, large, small])
+    alone = [detector.detect(small), detector.detect(large), detector.detect(small)]
+    assert [len(h) for h in batch] == [2, 3, 2]
+    for got, want in zip(batch, alone):
+        assert [d.box.tolist() for d in got] == [d.box.tolist() for d in want]
+        assert [d.score for d in got] == [d.score for d in want]
 
 
 @pytest.mark.parametrize("bad", [[], [0.5], [1.0, float("nan")]])

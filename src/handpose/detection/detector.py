@@ -11,6 +11,11 @@ pooled, overlaps suppressed (the better score kept) and the best ``max_hands`` k
 what ``handpose predict`` and ``handpose eval`` use on still images: on 300 held-out rendered scenes it lifted AP@0.5
 from 0.466 to 0.518 alone and from 0.695 to 0.744 refined by the keypoint model, hands under 32 px from 0.40 to 0.53
 (BENCHMARKS.md, "Detection at two scales"), at about four times the detector's time; video keeps scale 1.
+Scales up to ``UPSAMPLED_SCALE_LIMIT`` (2) run on every image; larger ones only on images at least as large as their
+letterbox, where they bring the photo's own detail rather than upsampled pixels, so ``--detector-scales 1,2,4`` runs
+scale 4 (a 1280 px square) only on photographs of 1280 px and more. On 200 held-out rendered scenes of 1280 x 720 that
+lifted refined AP@0.5 from 0.761 to 0.794, but on the real photos it found no more hands and added false ones, so the
+default stays 1 and 2 (BENCHMARKS.md, "A third scale for large images").
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from handpose.detection.onnx_network import OnnxDetectorNetwork
 LOG = logging.getLogger(__name__)
 
 IMAGE_SCALES = (1.0, 2.0)  # still images: the plain letterbox and one twice its side (module docstring)
+UPSAMPLED_SCALE_LIMIT = 2.0  # scales up to this run on every image; larger ones only where the image has the pixels
 SIZE_MULTIPLE = 32  # the backbone's deepest stride: a scaled input side is rounded to a multiple of it
 # one image ready for the network: (letterboxed (S, S, 3) uint8, matrix (2, 3) original px -> input px, (width, height))
 Letterboxed = tuple[np.ndarray, np.ndarray, tuple[int, int]]
@@ -183,19 +189,36 @@ class HandDetector:
         outputs = self.model(x)  # each (N, C, S/4, S/4)
         return self.codec.decode(outputs, matrices, sizes, self.threshold if threshold is None else threshold)
 
+    def scales_for(self, width: int, height: int) -> tuple[float, ...]:
+        """The scales run on an image of this size: each up to ``UPSAMPLED_SCALE_LIMIT``, and larger ones where the
+        image's longer side is at least their letterbox side (beyond that, upsampling adds pixels, not detail); the
+        smallest scale when none qualifies."""
+        side = max(int(width), int(height))
+        kept = tuple(s for s in self.scales if s <= UPSAMPLED_SCALE_LIMIT or self.scaled_size(s) <= side)
+        return kept or (min(self.scales),)
+
     def letterbox_scales(self, image_bgr: np.ndarray) -> list[Letterboxed]:
-        """One BGR image letterboxed at each of ``scales`` (what :meth:`find` runs on; the full image can go)."""
-        return [self.prepare(image_bgr, self.scaled_size(scale)) for scale in self.scales]
+        """One BGR image letterboxed at each of its :meth:`scales_for` (what :meth:`find` runs on; the full image
+        can go)."""
+        img = np.asarray(image_bgr)
+        width, height = (img.shape[1], img.shape[0]) if img.ndim >= 2 else (0, 0)
+        return [self.prepare(img, self.scaled_size(scale)) for scale in self.scales_for(width, height)]
 
     def find(self, letterboxed: Sequence[Sequence[Letterboxed]], threshold: float | None = None) -> list[Boxes]:
         """Images, each as :meth:`letterbox_scales` gave it, -> their boxes in original px, the scales merged; one
-        network run per scale for the whole batch."""
-        per_scale = []  # [scale][image] Boxes
-        for k in range(len(self.scales)):
-            batch = [image[k] for image in letterboxed]
-            per_scale.append(self.run(np.stack([b[0] for b in batch]), np.stack([b[1] for b in batch]),
-                                      [b[2] for b in batch], threshold))
-        return [merge_scales([found[i] for found in per_scale], self.codec) for i in range(len(letterboxed))]
+        network run per letterbox size for the whole batch (images may differ in which scales they run)."""
+        by_side: dict[int, list[tuple[int, Letterboxed]]] = {}  # letterbox side -> [(image index, letterbox)]
+        for i, image in enumerate(letterboxed):
+            for b in image:
+                by_side.setdefault(int(b[0].shape[0]), []).append((i, b))
+        parts: list[list[Boxes]] = [[] for _ in letterboxed]  # [image][scale, smallest first] Boxes
+        for side in sorted(by_side):
+            batch = [b for _, b in by_side[side]]
+            found = self.run(np.stack([b[0] for b in batch]), np.stack([b[1] for b in batch]), [b[2] for b in batch],
+                             threshold)
+            for (i, _), f in zip(by_side[side], found):
+                parts[i].append(f)
+        return [merge_scales(p, self.codec) for p in parts]
 
     def detect_batch(self, images_bgr: list[np.ndarray], threshold: float | None = None) -> list[list[Detection]]:
         """Hands of each image, best first, found at every one of ``scales``."""

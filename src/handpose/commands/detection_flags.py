@@ -18,7 +18,8 @@ def add_detector_scales_flag(parser: argparse.ArgumentParser, video_note: bool =
              "handpose predict on images)")
     parser.add_argument("--detector-scales", default=None, metavar="S[,S...]", help="comma-separated letterbox "
                         "scales the detector runs at, its hands pooled; 1 is the network's own input size; a scale "
-                        "above 2 runs only on images whose longer side is at least its letterbox's " + where)
+                        "S above 2 runs only on images whose longer side is at least S times that size (it would "
+                        "upsample past the photo's own pixels) " + where)
 
 
 def detector_scales_from_args(args: argparse.Namespace, video: bool = False) -> Sequence[float]:

@@ -221,7 +221,7 @@ class HandDetector:
         return [merge_scales(p, self.codec) for p in parts]
 
     def detect_batch(self, images_bgr: list[np.ndarray], threshold: float | None = None) -> list[list[Detection]]:
-        """Hands of each image, best first, found at every one of ``scales``."""
+        """Hands of each image, best first, found at each of the image's :meth:`scales_for`."""
         if not images_bgr:
             return []
         found = self.find([self.letterbox_scales(im) for im in images_bgr], threshold)

@@ -145,7 +145,9 @@ def evaluate(
     Returns:
         ``keypoint_metrics``' keys (``PCK@0.2``, ``PCKh@0.7`` where head sizes exist, ``AUC``, ``EPE``,
         ``per_keypoint_PCK@0.2``, ``num_keypoints``, ``num_samples``) plus ``num_skipped``, ``skipped``
-        (reason -> count), ``seconds``, ``flip_test``, ``scales``.
+        (reason -> count), ``seconds``, ``flip_test``, ``scales``, ``side_chosen`` (hands whose dataset gives no
+        side: each is cut as a right hand and, for a model trained with left hands mirrored, also mirrored, the more
+        confident kept; ``Predictor.predict_either_side``) and ``side_chosen_left`` (of those, taken for left).
     """
     t0 = time.perf_counter()
     if isinstance(model, (str, Path)):
@@ -158,6 +160,7 @@ def evaluate(
     pred = np.full((n, NUM_KEYPOINTS, 2), np.nan, np.float32)
     scores = np.zeros((n, NUM_KEYPOINTS), np.float32)
     ok = np.zeros(n, bool)
+    chosen_left = 0  # hands without a side in their dataset that the network took for left hands
     skipped: Counter[str] = Counter()
     bar = tqdm(total=n, unit="hand", desc="eval", disable=not (progress and sys.stderr.isatty()))
     for batch in _batches(samples, predictor.spec, max(1, int(batch_size)), int(workers), int(threads)):
@@ -169,9 +172,13 @@ def evaluate(
                 LOG.debug("evaluation: skipping %s: %s", samples[i].image_path, p)
         if not good:
             continue
-        results = predictor.predict_prepared([p for _, p in good])
-        for (i, _), r in zip(good, results):
+        known = [(i, p) for i, p in good if samples[i].side_known]
+        unknown = [(i, p) for i, p in good if not samples[i].side_known]  # cut as right hands; the network chooses
+        results = predictor.predict_prepared([p for _, p in known]) if known else []
+        results += predictor.predict_either_side([p for _, p in unknown]) if unknown else []
+        for (i, _), r in zip(known + unknown, results):
             pred[i], scores[i], ok[i] = r.keypoints, r.scores, True
+            chosen_left += int(not samples[i].side_known and r.is_left)
     bar.close()
     if skipped:
         LOG.warning("evaluation skipped %d of %d samples: %s", sum(skipped.values()), n, dict(skipped))
@@ -186,6 +193,8 @@ def evaluate(
         seconds=round(time.perf_counter() - t0, 3),
         flip_test=bool(flip_test),
         scales=[float(s) for s in predictor.spec.scales],
+        side_chosen=int(sum(not s.side_known for s in used)),
+        side_chosen_left=chosen_left,
     )
     if keep_predictions:
         result["predictions"] = [

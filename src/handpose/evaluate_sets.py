@@ -90,4 +90,14 @@ def format_sets(result: dict[str, Any]) -> str:
     lines = [f"{'dataset':<{width}}  hands  PCK@0.2    AUC   EPE px"]
     for name, m in rows:
         lines.append(f"{name:<{width}}  {m['num_samples']:>5}  {m['PCK@0.2']:7.3f}  {m['AUC']:5.3f}  {m['EPE']:7.1f}")
-    return "\n".join(lines)
+    chosen = side_note(result["all"])
+    return "\n".join(lines + ([chosen] if chosen else []))
+
+
+def side_note(metrics: dict[str, Any]) -> str:
+    """A line on the hands whose dataset gives no side ("" when every hand has one)."""
+    n = int(metrics.get("side_chosen", 0))
+    if not n:
+        return ""
+    return (f"{n} hand(s) without a side in their dataset: side chosen by the keypoint network "
+            f"({int(metrics.get('side_chosen_left', 0))} taken for left)")

@@ -145,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
         f"{m['num_keypoints']} visible keypoints, {m['num_skipped']} skipped"
     )
     print(report["summary"])
+    from handpose.evaluate_sets import side_note
+
+    if side_note(m):
+        print(side_note(m))
     print("per-keypoint PCK@0.2:")
     for name, value in report["per_keypoint_PCK@0.2"].items():
         print(f"  {name:12s} {'-' if value is None or math.isnan(value) else f'{value:.3f}'}")

@@ -96,7 +96,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--box", default=None, help="one hand's box in image pixels, x,y,w,h (or x0,y0,x1,y1 with "
                         "--box-format xyxy); no detection then")
     parser.add_argument("--box-format", default="xywh", choices=("xywh", "xyxy"), help="how --box is written")
-    parser.add_argument("--left", action="store_true", help="the --box hand is a left hand")
+    side = parser.add_mutually_exclusive_group()
+    side.add_argument("--left", dest="side", action="store_const", const=True, default=None,
+                      help="the hand (--box, or the whole image without a detector) is a left hand")
+    side.add_argument("--right", dest="side", action="store_const", const=False,
+                      help="it is a right hand (neither: the keypoint network chooses, running the crop both ways)")
     parser.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
     parser.add_argument("--threshold", type=float, default=0.1,
                         help="keypoint score a joint needs to be drawn (default 0.1)")
@@ -219,9 +223,9 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
         try:
             if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial input
-                predictor, speed = _tuned(predictor, image, box, args.left, speed), None
+                predictor, speed = _tuned(predictor, image, box, args.side, speed), None
             written = predict_to_files(
-                predictor, path, out, box=box, is_left=args.left, maps=maps, name=name, image=image,
+                predictor, path, out, box=box, is_left=args.side, maps=maps, name=name, image=image,
                 threshold=args.threshold, image_id=image_id, coco=coco,
             )
         except (ValueError, FileNotFoundError, OSError) as exc:
@@ -260,7 +264,7 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
         raise ValueError(f"--save-video {save} would replace the input video")
     result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
                        max_frames=args.max_frames, threshold=args.threshold,
-                       start_box=None if box is None else np.asarray(box), is_left=args.left)
+                       start_box=None if box is None else np.asarray(box), is_left=args.side)
     out.path.mkdir(parents=True, exist_ok=True)
     out.claim([record_path])
     frames = [{"frame": i, "time": round(i / result.fps, 4), "hands": [h.to_dict() for h in hands]}
@@ -282,7 +286,7 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     return 0
 
 
-def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[float] | None, is_left: bool,
+def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[float] | None, is_left: bool | None,
            speed: dict[str, bool | None]) -> Predictor:
     """``predictor`` with the speed settings measured on ``image``'s crop (``handpose.autotune``); unchanged when
     ``image`` could not be read (the caller reports that)."""
@@ -290,5 +294,5 @@ def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[fl
 
     if isinstance(image, Exception):
         return predictor
-    prepared = predictor.spec.prepare(check_image(image), box, is_left)
+    prepared = predictor.spec.prepare(check_image(image), box, bool(is_left))
     return tune_predictor(predictor, trial_crops(predictor, [prepared]), speed["amp"], speed["channels_last"])

@@ -133,7 +133,7 @@ def predict_to_files(
     image_path: str | Path,
     out_dir: str | Path | OutputFolder,
     box: Sequence[float] | None = None,
-    is_left: bool = False,
+    is_left: bool | None = None,
     maps: bool | str = True,
     name: str | None = None,
     image: np.ndarray | Exception | None = None,

@@ -74,8 +74,11 @@ class CropRecipe:
             flip = not flip
         return crop_matrix(center, side, out, rotation, flip, scale, shift)
 
-    def whole_image_matrix(self, image_hw: tuple[int, int], size: int | None = None) -> np.ndarray:
-        """(2, 3) the whole image as the crop: its longer side fills the crop, centred, grey borders elsewhere."""
+    def whole_image_matrix(self, image_hw: tuple[int, int], size: int | None = None, is_left: bool = False
+                           ) -> np.ndarray:
+        """(2, 3) the whole image as the crop: its longer side fills the crop, centred, grey borders elsewhere;
+        mirrored for a left hand as :meth:`matrix` mirrors it."""
         h, w = image_hw
         center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
-        return crop_matrix(center, float(max(w, h)), int(self.input_size if size is None else size))
+        return crop_matrix(center, float(max(w, h)), int(self.input_size if size is None else size),
+                           flip=bool(self.mirror_left and is_left))

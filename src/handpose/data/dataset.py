@@ -93,6 +93,10 @@ class HandDataset(torch.utils.data.Dataset):
         self.head_sizes = np.array([np.nan if s.head_size is None else s.head_size for s in samples], np.float32)
         self.is_left = np.array([bool(s.is_left) for s in samples], dtype=bool)
         self.negative = np.array([bool(s.negative) for s in samples], dtype=bool)  # (N,) boxes holding no hand
+        self.side_known = np.array([bool(s.side_known) for s in samples], dtype=bool)  # (N,) False: cropped as is
+        if cfg.mirror_left and not self.side_known.all():
+            LOG.info("%d of %d hands have no side in their dataset: cropped as they are, not mirrored",
+                     int((~self.side_known).sum()), len(samples))
         self._paths = _Strings([os.fsencode(str(s.image_path)) for s in samples])
         self._keys = _Strings([s.key.encode("utf-8", "surrogateescape") for s in samples])
         self.skipped = SkipReport()
@@ -127,7 +131,7 @@ class HandDataset(torch.utils.data.Dataset):
         h = float(self.head_sizes[i])
         return Sample(self.image_path(i), self.keypoints[i].copy(), bool(self.is_left[i]), self.boxes[i].copy(),
                       None if math.isnan(h) else h, self._keys[i].decode("utf-8", "surrogateescape"),
-                      bool(self.negative[i]))
+                      bool(self.negative[i]), bool(self.side_known[i]))
 
     def rng(self, index: int, attempt: int = 0) -> np.random.Generator:
         """The random state of one item in this epoch."""

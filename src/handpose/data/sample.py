@@ -23,6 +23,10 @@ class Sample:
         key: a stable identifier relative to the dataset root (used for the train/validation split).
         negative: the box holds no hand (a hard negative, ``data.formats.negatives``): its keypoints are all
             unlabelled and training pushes every keypoint map towards 0 in its crop.
+        side_known: the dataset says which hand it is. False (e.g. MMPose's COCO files of OneHand10K and CMU
+            Panoptic, which carry no side): ``is_left`` is False, training crops the hand as it is, and evaluation
+            of a model trained with left hands mirrored lets the network choose the side (both ways, the more
+            confident kept), as ``handpose predict`` does for a box given without ``--left`` / ``--right``.
     """
 
     image_path: Path
@@ -32,3 +36,4 @@ class Sample:
     head_size: float | None = None
     key: str = ""
     negative: bool = False
+    side_known: bool = True

@@ -247,7 +247,7 @@ class Predictor:
         self,
         image: Any,
         box: Sequence[float] | np.ndarray | None = None,
-        is_left: bool = False,
+        is_left: bool | None = None,
         keep_maps: bool = True,
         box_format: str = "xywh",
         color: str = "bgr",
@@ -256,29 +256,55 @@ class Predictor:
 
         ``image``: a path (an EXIF-rotated JPEG is turned upright), a numpy array in BGR (OpenCV's order, the
         default) or RGB (``color="rgb"``), or a PIL image. With ``box`` (``box_format`` ``"xywh"`` or ``"xyxy"``,
-        image pixels) returns that hand's :class:`Prediction` (``is_left`` says its side; no detection runs).
+        image pixels) returns that hand's :class:`Prediction` (no detection runs). ``is_left`` says its side; None
+        (the default) lets a keypoint model trained with left hands mirrored choose: the crop runs both ways and the
+        more confident keypoints are kept, their side in ``Prediction.is_left`` (:meth:`predict_either_side`).
         Without, returns :class:`~handpose.inference.results.Hands` (a list, empty when no hand is found): every
         hand the detector finds, each with its box, detection score, side and keypoints, or without a detector
         the whole image as one hand. ``keep_maps`` keeps the belief maps and the crop of each hand.
         """
         img = to_bgr(image, color)
         if box is not None:
-            prepared = self.spec.prepare(img, to_xywh(box, box_format), bool(is_left))
-            pred = self.predict_prepared([prepared], keep_maps=keep_maps)[0]
-            pred.is_left = bool(is_left)
-            return pred
+            return self._one_hand(img, to_xywh(box, box_format), is_left, keep_maps)
         return self.find_hands(img, keep_maps=keep_maps, is_left=is_left)
 
-    def find_hands(self, image_bgr: np.ndarray, keep_maps: bool = False, is_left: bool = False) -> Hands:
+    def find_hands(self, image_bgr: np.ndarray, keep_maps: bool = False, is_left: bool | None = None) -> Hands:
         """Detect -> crop -> keypoints on a BGR uint8 (H, W, 3) image; without a detector, the whole image as one
-        hand (``is_left`` its side)."""
+        hand (``is_left`` its side, None: chosen as in :meth:`predict`)."""
         from handpose.inference.results import Hands
 
         if self.detector is None:
-            whole = self.predict_prepared([self.spec.prepare(image_bgr, None, bool(is_left))], keep_maps=keep_maps)
-            whole[0].is_left = bool(is_left)
-            return Hands(whole, image_bgr)
+            return Hands([self._one_hand(image_bgr, None, is_left, keep_maps)], image_bgr)
         return Hands(self.predict_detections(image_bgr, self.detect_hands(image_bgr), keep_maps), image_bgr)
+
+    def _one_hand(self, image_bgr: np.ndarray, box: np.ndarray | None, is_left: bool | None,
+                  keep_maps: bool) -> Prediction:
+        """One hand in ``box`` (None: the whole image), its side given or (None) chosen by the keypoint network."""
+        prepared = self.spec.prepare(image_bgr, box, bool(is_left))
+        if is_left is None:
+            return self.predict_either_side([prepared], keep_maps=keep_maps)[0]
+        pred = self.predict_prepared([prepared], keep_maps=keep_maps)[0]
+        pred.is_left = bool(is_left)
+        return pred
+
+    def predict_either_side(self, prepared: Sequence[Prepared], keep_maps: bool = False) -> list[Prediction]:
+        """Keypoints of hands whose side is not known, each cut as a right hand (``is_left`` False): for a model
+        trained with left hands mirrored each crop also runs mirrored, in the same batch, and the more confident of
+        the two is kept (:func:`second_is_more_confident`) with its side in ``Prediction.is_left``; a model trained
+        on both sides as they are runs each crop once (``is_left`` False)."""
+        if not self.spec.mirror_left:
+            preds = self.predict_prepared(prepared, keep_maps=keep_maps)
+            for pred in preds:
+                pred.is_left = False
+            return preds
+        both = self.predict_prepared([q for p in prepared for q in (p, p.mirrored())], keep_maps=keep_maps)
+        out = []
+        for right, left in zip(both[0::2], both[1::2]):
+            chosen_left = second_is_more_confident(right, left)
+            pred = left if chosen_left else right
+            pred.is_left = chosen_left
+            out.append(pred)
+        return out
 
     def detect_hands(self, image_bgr: np.ndarray) -> list[Any]:
         """The detector's hands in a BGR uint8 image, refined by the keypoint network when ``refine`` is set

@@ -31,6 +31,16 @@ class Prepared:
     matrices: list[np.ndarray]  # per scale: (2, 3) float64
     box: np.ndarray  # (4,) [x, y, w, h]
 
+    def mirrored(self) -> Prepared:
+        """The same hand cut the other way round (a right hand's crop as a left hand's, and back): each crop flipped
+        left-right and its matrix followed by x -> (N_s - 1) - x, exactly what the crop recipe's mirror makes."""
+        crops = [np.ascontiguousarray(c[:, ::-1]) for c in self.crops]  # per scale: (N_s, N_s, 3)
+        mats = []
+        for c, M in zip(self.crops, self.matrices):
+            flip = np.array([[-1.0, 0.0, c.shape[1] - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # (3, 3)
+            mats.append((flip @ np.vstack([M, [0.0, 0.0, 1.0]]))[:2])  # (2, 3)
+        return Prepared(crops, mats, self.box.copy())
+
 
 @dataclass(frozen=True)
 class CropSpec:
@@ -68,7 +78,7 @@ class CropSpec:
         recipe = self.recipe
         if box is None:
             box_arr = np.array([0.0, 0.0, w, h], np.float32)
-            return [recipe.whole_image_matrix((h, w), size) for size in self.sizes()], box_arr
+            return [recipe.whole_image_matrix((h, w), size, is_left) for size in self.sizes()], box_arr
         box_arr = check_box(box, (h, w), strict)
         return [recipe.matrix(box_arr, is_left, size=size) for size in self.sizes()], box_arr
 

@@ -95,11 +95,11 @@ class HandTracker:
     """Follows hands through the frames of one video; see the module docstring."""
 
     def __init__(self, predictor: Predictor, config: TrackingConfig | None = None,
-                 start_box: np.ndarray | None = None, start_is_left: bool = False) -> None:
+                 start_box: np.ndarray | None = None, start_is_left: bool | None = None) -> None:
         self.predictor = predictor
         self.config = config or TrackingConfig()
         self.start_box = None if start_box is None else np.asarray(start_box, np.float64)
-        self.start_is_left = bool(start_is_left)
+        self.start_is_left = start_is_left  # None: the keypoint network settles it at the first frame
         self.tracks: list[Track] = []
         self.frame_index = -1
         self.detector_runs = 0
@@ -143,7 +143,8 @@ class HandTracker:
         """No detector: one track from the start box, or from the whole frame."""
         h, w = frame.shape[:2]
         box = self.start_box if self.start_box is not None else np.array([0.0, 0.0, w, h])
-        self.tracks = [self._new_track(box, self.start_is_left, None, None)]
+        self.tracks = [self._new_track(box, bool(self.start_is_left), None, None)]
+        self.tracks[0].side_known = self.start_is_left is not None or not self.predictor.spec.mirror_left
 
     def _keypoints(self, frame: np.ndarray) -> tuple[list[Track], list[Prediction]]:
         """The tracks whose box lies on the frame and their keypoints, in one batch; a track whose side is not

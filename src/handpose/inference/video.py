@@ -143,7 +143,7 @@ def run_video(
     max_frames: int | None = None,
     threshold: float = 0.1,
     start_box: np.ndarray | None = None,
-    is_left: bool = False,
+    is_left: bool | None = None,
     on_frame: Callable[[int, Hands], None] | None = None,
 ) -> VideoResult:
     """Track hands through a video file or webcam; see the module docstring. Opening errors raise (one line);

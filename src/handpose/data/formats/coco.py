@@ -1,6 +1,7 @@
 """``coco``: COCO-style keypoint json (or a folder of them, also under ``annotations/``), as MMPose ships
 OneHand10K, FreiHAND, CMU Panoptic and RHD: ``images`` and ``annotations`` with ``keypoints`` (63 numbers),
-``bbox`` [x, y, w, h], optional ``head_size`` and ``is_left``. One sample per annotation; the box is the
+``bbox`` [x, y, w, h], optional ``head_size`` and ``is_left`` (without it the hand's side is unknown:
+``Sample.side_known``). One sample per annotation; the box is the
 annotation's ``bbox`` (the keypoints' tight box where it has none). A ``bbox`` that is not 4 finite numbers, has no
 positive size, misses the image or is more than 10 times its longer side is skipped and counted (BAD_BOX): such a
 box once made evaluation report an EPE of 1.2e11 px. Keypoints are stored in CMU order unless the reader is
@@ -34,7 +35,8 @@ def _read_one(cf: CocoFile, i: int, ann: dict[str, Any], where: str, report: Ski
     box = box_of(kp) if bbox is None else annotated_box(bbox, cf.image_size(name, wh))
     key = f"{name}#{ann.get('id', i)}"
     is_left = bool(ann.get("is_left", False))
-    return [(Sample(img, kp, is_left, box, head_size(ann.get("head_size")), key), cf.tag)]
+    return [(Sample(img, kp, is_left, box, head_size(ann.get("head_size")), key, side_known="is_left" in ann),
+             cf.tag)]
 
 
 def read(path: Path, ctx: ReadContext) -> Tagged:

@@ -38,11 +38,20 @@ def test_heads_and_limbs_are_placed_in_front_of_the_camera_at_a_drawable_size() 
     for _ in range(20):
         parts = head(rng, camera, (320, 240), np.array([0.6, 0.4, 0.3])) + [limb(rng, camera, (320, 240),
                                                                                  np.array([0.3, 0.2, 0.1]))]
+        features = [q for q in parts if np.linalg.norm(q.model[:3, :3], axis=0).max() < 3.0]
+        assert len(features) == 10  # a face: nose, lips, and on each side an ear, an eye's white and iris, a brow
+        front = parts[0].model[:3, :3] @ np.array([0.0, 0.0, -1.0])  # the face looks along the head's -z
+        assert sum(float(np.dot(q.model[:3, 3] - parts[0].model[:3, 3], front)) > 0 for q in features) >= 8
+        head_centre = parts[0].model[:3, 3]
+        head_half = np.linalg.norm(parts[0].model[:3, :3], axis=0)  # (3,) the head's half extents, cm
         for part in parts:
             centre = part.model[:3, 3]
             assert centre[2] >= 15.0 and part.name in ("sphere", "cylinder", "box")
-            span_px = camera.f * 2.0 * float(np.linalg.norm(part.model[:3, :3], axis=0).max()) / centre[2]
-            assert span_px >= 4.0
+            extent = float(np.linalg.norm(part.model[:3, :3], axis=0).max())
+            if extent < 3.0:  # a feature of the face (ears, nose, eyes, brows, lips): on the head's surface
+                assert 0.6 * head_half.min() < np.linalg.norm(centre - head_centre) < 1.1 * head_half.max()
+                continue
+            assert camera.f * 2.0 * extent / centre[2] >= 4.0  # drawable: 4 px or more
         skin = parts[0].color
         assert np.all(skin == np.array([0.6, 0.4, 0.3]))  # the head is the skin colour it was given
     kinds = {len(skin_distractors(rng, camera, (320, 240))) > 0 for _ in range(10)}

@@ -18,6 +18,8 @@ from handpose.synth.view import ObjectInstance
 
 HAIR_BGR = np.array([[20.0, 20.0, 25.0], [30.0, 45.0, 70.0], [60.0, 90.0, 130.0], [110.0, 170.0, 215.0],
                      [170.0, 170.0, 175.0], [40.0, 60.0, 140.0]])  # black, dark brown, brown, blond, grey, red
+IRIS_BGR = np.array([[20.0, 35.0, 60.0], [30.0, 60.0, 100.0], [140.0, 110.0, 70.0], [80.0, 120.0, 90.0]])  # dark
+# brown, brown, blue, green
 HEAD_CM = np.array([7.5, 11.5, 9.5])  # half width, half height, half depth of an adult head
 ARM_RADIUS_CM = (3.0, 5.5)  # a forearm's to a thigh's
 MIN_SPAN_PX = 16.0
@@ -50,19 +52,54 @@ def _anchor(rng: np.random.Generator, camera: Camera, size: tuple[int, int], ext
     return camera.point_at(rng.uniform([0.0, 0.0], [width, height]), depth)
 
 
+def _on_head(centre: np.ndarray, rot: np.ndarray, half: np.ndarray, direction: tuple[float, float, float],
+             depth: float = 1.0) -> np.ndarray:
+    """(3,) camera-frame point on the head ellipsoid (``half``, turned by ``rot``) along a head-frame direction
+    (x right, y down, z back: the face looks along -z), ``depth`` times out from the centre."""
+    d = np.asarray(direction, float)
+    return centre + rot @ (half * depth * d / np.linalg.norm(d))
+
+
+def face(rng: np.random.Generator, centre: np.ndarray, rot: np.ndarray, half: np.ndarray, skin_lin: np.ndarray,
+         hair_lin: np.ndarray) -> list[ObjectInstance]:
+    """What makes a head a face and not a smooth skin blob: ears, a nose, eyes (white, iris), eyebrows in the
+    hair's colour and lips, small ellipsoids set into the head's surface so they turn with it."""
+    spec = 0.15
+    iris = to_linear(IRIS_BGR[int(rng.integers(0, len(IRIS_BGR)))] * rng.uniform(0.8, 1.2))
+    lips = skin_lin * np.array([1.0, 0.55, 0.6]) * rng.uniform(0.7, 1.0)  # linear RGB: redder and darker
+    wide = float(rng.uniform(0.32, 0.4))  # eye spacing, a share of the head's half width
+    parts = [_solid("sphere", _model(_on_head(centre, rot, half, (0.0, 0.15, -1.0), 0.97), rot,
+                                     np.array([0.9, 2.0, 1.4]) * rng.uniform(0.85, 1.15)), skin_lin * 0.95, spec),
+             _solid("sphere", _model(_on_head(centre, rot, half, (0.0, 0.5, -0.85), 0.96), rot,
+                                     np.array([2.2, 0.55, 0.8]) * rng.uniform(0.85, 1.15)), lips, 0.3)]
+    for side in (-1.0, 1.0):
+        eye = (side * wide, -0.08, -0.93)
+        parts += [_solid("sphere", _model(_on_head(centre, rot, half, (side, 0.05, 0.05), 0.97), rot,
+                                          np.array([0.7, 2.6, 1.3])), skin_lin * 0.95, spec),
+                  _solid("sphere", _model(_on_head(centre, rot, half, eye, 0.97), rot, np.array([1.2, 0.6, 0.5])),
+                         np.full(3, 0.75), 0.4),
+                  _solid("sphere", _model(_on_head(centre, rot, half, eye, 1.0), rot, np.array([0.5, 0.5, 0.35])),
+                         iris, 0.5),
+                  _solid("box", _model(_on_head(centre, rot, half, (side * wide, -0.32, -0.9), 0.98), rot,
+                                       np.array([1.6, 0.25, 0.4])), hair_lin, 0.05)]
+    return parts
+
+
 def head(rng: np.random.Generator, camera: Camera, size: tuple[int, int], skin_lin: np.ndarray
          ) -> list[ObjectInstance]:
-    """A head (skin ellipsoid), its hair (a larger ellipsoid set up and back, or none: bald), a neck and, half the
-    time, shoulders in a garment's colour, turned by a random yaw, a little pitch and roll."""
+    """A head (skin ellipsoid) with a face (:func:`face`), its hair (a larger ellipsoid set up and back, behind the
+    face, or none: bald), a neck and, half the time, shoulders in a garment's colour, turned by a random yaw, a
+    little pitch and roll."""
     half = HEAD_CM * rng.uniform(0.8, 1.1) * np.array([rng.uniform(0.92, 1.08), 1.0, 1.0])
     centre = _anchor(rng, camera, size, 2.0 * float(half[1]))
     rot = _rotation(rng.uniform(-75.0, 75.0), rng.uniform(-20.0, 20.0), rng.uniform(-17.0, 17.0))
     spec = float(rng.uniform(0.05, 0.3))
     parts = [_solid("sphere", _model(centre, rot, half), skin_lin, spec)]
-    if rng.random() < 0.9:
-        hair = to_linear(HAIR_BGR[int(rng.integers(0, len(HAIR_BGR)))] * rng.uniform(0.8, 1.2))
-        offset = rot @ (half * np.array([0.0, -rng.uniform(0.12, 0.3), rng.uniform(0.08, 0.25)]))  # up and back
-        parts.append(_solid("sphere", _model(centre + offset, rot, half * rng.uniform(1.03, 1.15)), hair, 0.1))
+    hair = to_linear(HAIR_BGR[int(rng.integers(0, len(HAIR_BGR)))] * rng.uniform(0.8, 1.2))
+    if rng.random() < 0.9:  # up and back, far enough back that the eyes stay in front of it
+        offset = rot @ (half * np.array([0.0, -rng.uniform(0.12, 0.3), rng.uniform(0.3, 0.4)]))
+        parts.append(_solid("sphere", _model(centre + offset, rot, half * rng.uniform(1.03, 1.12)), hair, 0.1))
+    parts += face(rng, centre, rot, half, skin_lin, hair)
     down = rot @ np.array([0.0, 1.0, 0.0])
     neck = np.array([0.45, 0.7, 0.45]) * half[[0, 1, 0]]
     parts.append(_solid("cylinder", _model(centre + down * (half[1] + 0.4 * neck[1]), rot, neck), skin_lin * 0.9,

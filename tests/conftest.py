@@ -9,6 +9,16 @@ from typing import Any
 import pytest
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+CHECKED_IN_HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
+
+
+@pytest.fixture(scope="session")
+def checked_in_hands() -> list:
+    """The 32 rendered hands checked in with the shipped models' expected figures (15 left), in key order."""
+    from handpose.data.formats import load_splits
+
+    splits = load_splits(CHECKED_IN_HANDS)
+    return sorted(splits.train + splits.val, key=lambda s: s.key)
 
 
 @pytest.fixture(scope="session")

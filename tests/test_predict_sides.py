@@ -5,7 +5,6 @@ checked-in renders."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,18 +12,14 @@ import pytest
 from given_boxes import BoxesDetector
 
 from handpose.data.crop import sample_box
-from handpose.data.formats import load_splits
 from handpose.detection.detector import Detection
 from handpose.inference.predictor import Predictor
 from handpose.inference.tracking import HandTracker
 
-HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
-
 
 @pytest.fixture(scope="module")
-def hands() -> list:
-    splits = load_splits(HANDS)
-    return sorted(splits.train + splits.val, key=lambda s: s.key)
+def hands(checked_in_hands: list) -> list:
+    return checked_in_hands
 
 
 @pytest.fixture(scope="module")

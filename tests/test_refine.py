@@ -5,7 +5,6 @@ keypoint score alone, and the refined detection crops exactly as a box given by 
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -13,20 +12,17 @@ import pytest
 from given_boxes import BoxesDetector
 
 from handpose.data.crop import sample_box
-from handpose.data.formats import load_splits
 from handpose.detection.detector import Detection
 from handpose.detection.metrics import box_iou
 from handpose.inference.predictor import Predictor
 from handpose.inference.refine import RefineConfig, hand_box, hand_score, refine_detections
 
-HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
 KEEP_ALL = RefineConfig(hand_threshold=0.0)
 
 
 @pytest.fixture(scope="module")
-def hands() -> list:
-    splits = load_splits(HANDS)
-    return sorted(splits.train + splits.val, key=lambda s: s.key)[:12]
+def hands(checked_in_hands: list) -> list:
+    return checked_in_hands[:12]
 
 
 @pytest.fixture(scope="module")

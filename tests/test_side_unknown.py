@@ -18,13 +18,10 @@ from handpose.evaluate import evaluate
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec
 
-HANDS = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands"
-
 
 @pytest.fixture(scope="module")
-def hands() -> list:
-    splits = load_splits(HANDS)
-    return sorted(splits.train + splits.val, key=lambda s: s.key)
+def hands(checked_in_hands: list) -> list:
+    return checked_in_hands
 
 
 @pytest.fixture(scope="module")

@@ -15,29 +15,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from handpose.data.formats.several import find_datasets
 from handpose.data.sample import Sample
 
 LOG = logging.getLogger(__name__)
 
 METRICS = ("PCK@0.2", "AUC", "EPE")
-
-
-def find_datasets(root: str | Path, depth: int = 2) -> list[Path]:
-    """The datasets handpose can read at ``root`` or in its sub-folders (``depth`` levels), in name order."""
-    from handpose.data.formats import detect_format
-
-    root = Path(root)
-    try:
-        detect_format(root)
-        return [root]
-    except ValueError:
-        pass
-    if depth == 0 or not root.is_dir():
-        return []
-    found: list[Path] = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found += find_datasets(child, depth - 1)
-    return found
 
 
 def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,

@@ -18,6 +18,7 @@ Examples:
   handpose train                                        # synthetic data, lite preset
   handpose train --data hand_labels --preset openpose --init openpose_vgg16.npy --epochs 50 --out runs/cmu
   handpose train --resume runs/cmu
+  handpose train --data mixed/ --preset lite --init pretrained:lite --out runs/mine  # mixed/: links to datasets
   torchrun --nproc_per_node=4 -m handpose train --data hand_labels --batch-size 16 --out runs/ddp
   tensorboard --logdir runs
 """
@@ -98,7 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         g.add_argument(*flags, default=None, help=help, **kw)
 
     g = parser.add_argument_group("data and run folder")
-    opt("--data", help="dataset path, any format handpose reads (default: the embedded synthetic dataset)")
+    opt("--data", help="dataset path, any format handpose reads, or a folder of several datasets (links "
+        "followed), trained on together (default: the embedded synthetic dataset)")
     opt("--format", choices=sorted(FORMATS) + sorted(ALIASES), metavar="FORMAT",
         help=f"dataset format: {', '.join(sorted(FORMATS))} (default: detected)")
     opt("--keypoint-order", choices=sorted(ORDERS), help="keypoint order of a COCO json stored in another order than "

@@ -42,6 +42,13 @@ class SkipReport:
         if len(ex) < self.keep:
             ex.append(f"{path}" + (f" ({detail})" if detail else ""))
 
+    def merge(self, other: SkipReport) -> None:
+        """Add another report's counts and examples to this one's."""
+        self.counts.update(other.counts)
+        for reason, paths in other.examples.items():
+            mine = self.examples.setdefault(reason, [])
+            mine += paths[: max(0, self.keep - len(mine))]
+
     @property
     def total(self) -> int:
         """How many samples were skipped, all reasons together."""

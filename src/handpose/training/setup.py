@@ -114,6 +114,7 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
     embedded renders are made by local rank 0 while the others wait)."""
     from handpose.data.dataset import HandDataset
     from handpose.data.formats import load_splits
+    from handpose.data.formats.several import SEVERAL, is_several, load_several
     from handpose.training.data import embedded_dataset
 
     data = cfg.data
@@ -123,7 +124,10 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
         barrier()
         data = str(embedded_dataset(cfg.seed, cfg.synth_count, cfg.synth_size))
         cfg = dataclasses.replace(cfg, data_format=cfg.data_format or "hand_labels_synth")
-    splits = load_splits(data, cfg.data_format, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order)
+    if cfg.data_format is None and is_several(data):  # a folder of datasets: all of them, each its own format
+        splits = load_several(data, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order)
+    else:
+        splits = load_splits(data, cfg.data_format, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order)
     if not splits.train:
         raise ValueError(f"{data}: no training samples (all {len(splits.val)} samples are in the held-out split); "
                          "point --data at a dataset with a training part")
@@ -141,7 +145,7 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
         train = train + negatives
     train_set = HandDataset(train, cfg.dataset, train=True, seed=cfg.seed)
     val = splits.val if cfg.val_limit is None else splits.val[: cfg.val_limit]
-    cfg = dataclasses.replace(cfg, data=str(data), data_format=splits.fmt)
+    cfg = dataclasses.replace(cfg, data=str(data), data_format=None if splits.fmt == SEVERAL else splits.fmt)
     LOG.info("data %s (%s): %d training samples, %d held-out for validation", data, splits.fmt, len(train_set),
              len(val))
     return train_set, val, cfg

@@ -68,3 +68,17 @@ def test_training_on_a_folder_of_datasets_runs_and_resumes(mixed: Path, tmp_path
     second = train(dataclasses.replace(cfg, resume=str(out)))
     assert second["stopped"] == "completed" and second["step"] == 4
     assert (out / "best.safetensors").is_file()
+
+
+def test_skip_reports_of_several_datasets_add_up() -> None:
+    from handpose.data.skip_report import SkipReport
+
+    a, b = SkipReport(keep=2), SkipReport()
+    a.add("bad box", "a.json#1")
+    for i in range(3):
+        b.add("bad box", f"b.json#{i}")
+    b.add("no keypoints", "b.json#9")
+    a.merge(b)
+    assert a.counts == {"bad box": 4, "no keypoints": 1} and a.total == 5
+    assert a.examples["bad box"] == ["a.json#1", "b.json#0"]  # at most `keep` examples per reason
+    assert a.examples["no keypoints"] == ["b.json#9"]

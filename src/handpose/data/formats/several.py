@@ -8,13 +8,10 @@ one's own hands and ``handpose synth`` renders. Each dataset keeps its own split
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from handpose.data.formats.load import Splits, load_splits
 from handpose.data.skip_report import SkipReport
-
-LOG = logging.getLogger(__name__)
 
 SEVERAL = "several"  # the format name of a folder of datasets (each is read in its own)
 
@@ -53,8 +50,7 @@ def load_several(path: str | Path, val_fraction: float = 0.1, keypoint_order: st
         raise ValueError(f"{path}: no dataset handpose can read in it or in its sub-folders")
     train, val, skipped = [], [], SkipReport()
     for one in found:
-        splits = load_splits(one, None, val_fraction, keypoint_order=keypoint_order)
-        LOG.info("  %s (%s): %d training, %d validation samples", one, splits.fmt, len(splits.train), len(splits.val))
+        splits = load_splits(one, None, val_fraction, keypoint_order=keypoint_order)  # logs its own counts
         train += splits.train
         val += splits.val
         skipped.merge(splits.skipped)

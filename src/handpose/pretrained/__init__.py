@@ -4,9 +4,12 @@
 ``handpose predict`` without ``--model`` and ``handpose train --init pretrained:lite`` use them; ``lite-int8`` is
 the keypoint model's int8 ONNX export, for onnxruntime, and ``detector-onnx`` the detector's float32 ONNX export
 (on the CPU, ``pretrained:detector`` runs in whichever of PyTorch and onnxruntime measures faster on the machine:
-``detection/runtime_choice``). Weights are stored as float16 (half the size; the float32
-model is rebuilt when loaded, figures in MODEL_CARD.md). Their recipe is ``scripts/release.sh`` then
-``scripts/pack_pretrained.py``, ``handpose export --int8`` (keypoints) and ``handpose export`` (detector).
+``detection/runtime_choice``). ``detector-onnx`` is not shipped: it is exported from the shipped detector the first
+time it is asked for (about a second; the same bytes the release's export made) into
+``$HANDPOSE_CACHE/pretrained/`` (default ``~/.cache/handpose``), named by the weights' hash, so the package
+carries each network once. Weights are stored as float16 (half the size; the float32 model is rebuilt when loaded,
+figures in MODEL_CARD.md). Their recipe is ``scripts/release.sh`` then ``scripts/pack_pretrained.py`` and
+``handpose export --int8`` (keypoints).
 """
 
 from __future__ import annotations
@@ -21,11 +24,12 @@ MODELS: dict[str, tuple[str, str]] = {
     "lite": ("hand_keypoints_lite.safetensors", "keypoints"),
     "lite-int8": ("hand_keypoints_lite_int8.onnx", "keypoints"),  # its int8 ONNX export (onnxruntime)
     "detector": ("hand_detector.safetensors", "detect"),
-    "detector-onnx": ("hand_detector.onnx", "detect"),  # its float32 ONNX export (onnxruntime), the same maps
+    "detector-onnx": ("hand_detector.onnx", "detect"),  # its float32 ONNX export, made at first use (EXPORTED)
 }
 DEFAULT_KEYPOINTS = "lite"
 DEFAULT_DETECTOR = "detector"
 DETECTOR_ONNX = "detector-onnx"
+EXPORTED = {DETECTOR_ONNX: "detector"}  # made from another shipped model the first time it is asked for
 
 
 def names() -> list[str]:
@@ -40,6 +44,8 @@ def path(name: str) -> Path:
         name = name[len(PREFIX) :]
     if name not in MODELS:
         raise ValueError(f"no shipped model named {name!r}; the shipped models are {', '.join(names())}")
+    if name in EXPORTED:
+        return exported(name)
     file = FOLDER / MODELS[name][0]
     if not file.is_file():
         raise FileNotFoundError(f"the shipped model {name!r} is missing from this installation ({file})")
@@ -50,3 +56,39 @@ def resolve(spec: str | Path) -> Path:
     """A model path as given, or a shipped model's file for ``pretrained:NAME``."""
     text = str(spec)
     return path(text) if text.startswith(PREFIX) else Path(spec)
+
+
+def exported(name: str) -> Path:
+    """The ONNX export ``name`` of a shipped model, made in the cache folder on first use (``$HANDPOSE_CACHE``, or
+    the temporary folder where that cannot be written) and named by the source weights' hash, so a newer package's
+    weights get their own export; written atomically, so concurrent first uses are safe."""
+    import hashlib
+    import os
+    import tempfile
+
+    from handpose.training.data import cache_root
+
+    source = path(EXPORTED[name])
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    stem = Path(MODELS[name][0]).stem
+    last: OSError | None = None
+    for folder in (cache_root() / "pretrained", Path(tempfile.gettempdir()) / f"handpose-{os.getuid()}"):
+        out = folder / f"{stem}-{digest}.onnx"
+        if out.is_file():
+            return out
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            _export_detector(source, out)
+            return out
+        except OSError as exc:  # a read-only cache: try the next folder
+            last = exc
+    raise OSError(f"cannot write the {name} export of {source} into the cache or the temporary folder: {last}")
+
+
+def _export_detector(source: Path, out: Path) -> None:
+    """The float32 ONNX export of the detector weights ``source`` at ``out`` (written atomically, its maps checked
+    against PyTorch's: ``export_detector_onnx``)."""
+    from handpose.detection.onnx_export import export_detector_onnx
+    from handpose.model import artifact
+
+    export_detector_onnx(artifact.load_model(source, task="detect"), out)

@@ -4,7 +4,7 @@
         --detector runs/release/detector/best.safetensors --note "scripts/release.sh on one H200"
 
 The copies go to src/handpose/pretrained/ (the file names in ``handpose.pretrained.MODELS``); a packed detector's
-ONNX export (``detector-onnx``) is not shipped but made from it at first use (``pretrained.exported``), and this
+ONNX export (``detector-onnx``) is not shipped but made from it at first use (``pretrained.detector_onnx``), and this
 script makes it once to report its parity with PyTorch. Each keeps the
 model and data configs; ``source``, ``renderer_version``, ``packed`` and ``note`` are added. The script prints the
 largest weight change float16 storage makes, so a model whose weights do not fit float16 is noticed.

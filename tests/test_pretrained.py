@@ -123,4 +123,26 @@ def test_the_wheel_carries_the_weights(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for name, (file, _) in pretrained.MODELS.items():
         shipped = f"handpose/pretrained/{file}" in names
-        assert shipped == (name not in pretrained.EXPORTED), name  # an export made at first use is not shipped
+        assert shipped == (name != pretrained.DETECTOR_ONNX), name  # made at first use, not shipped
+
+
+def test_the_detector_onnx_is_made_at_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from handpose.data.transforms import to_network_input
+    from handpose.detection.onnx_export import detector_parity
+    from handpose.export import sample_crops
+
+    assert not (pretrained.FOLDER / pretrained.MODELS["detector-onnx"][0]).exists()  # not in the package
+    monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "cache"))
+    made = pretrained.path("pretrained:detector-onnx")
+    assert made.parent == tmp_path / "cache" / "pretrained" and made.name.startswith("hand_detector-")
+    stamp = made.stat().st_mtime_ns
+    assert pretrained.path("detector-onnx") == made and made.stat().st_mtime_ns == stamp  # made once, then reused
+    model = artifact.load_model(pretrained.path("detector"), task="detect")
+    assert detector_parity(model, made, [to_network_input(sample_crops(320, 1))]) < 1e-4  # PyTorch's maps
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "file" / "cache"))  # a cache that cannot be made
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    fallback = pretrained.path("detector-onnx")
+    assert fallback.parent.parent == tmp_path / "tmp" and fallback.read_bytes() == made.read_bytes()

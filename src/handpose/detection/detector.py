@@ -145,13 +145,13 @@ class HandDetector:
 
         torch_net = cls(load_model(pretrained.path(pretrained.DEFAULT_DETECTOR), task=TASK_DETECT), threshold,
                         max_hands, "cpu", scales)
-        try:
-            onnx_net = cls(OnnxDetectorNetwork(pretrained.path(pretrained.DETECTOR_ONNX)), threshold, max_hands,
-                           "cpu", scales)
-        except (ValueError, FileNotFoundError, ImportError) as exc:
+        try:  # exported at first use: an unwritable cache (OSError) or a failed parity check leave PyTorch
+            onnx_path = pretrained.path(pretrained.DETECTOR_ONNX)
+            onnx_net = cls(OnnxDetectorNetwork(onnx_path), threshold, max_hands, "cpu", scales)
+        except (ValueError, OSError, RuntimeError, ImportError) as exc:
             LOG.warning("the shipped detector's ONNX export is not usable here (%s); running it in PyTorch", exc)
             return torch_net
-        key = runtime_key(str(pretrained.path(pretrained.DETECTOR_ONNX)), torch_net.scales)
+        key = runtime_key(str(onnx_path), torch_net.scales)
         return cached_fastest([torch_net, onnx_net], ["PyTorch", "onnxruntime"], key)
 
     @classmethod

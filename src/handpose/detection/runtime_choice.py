@@ -1,6 +1,7 @@
 """The shipped detector in whichever runtime is faster on this machine, decided by timing both here.
 
-The shipped detector comes as PyTorch weights and as their float32 ONNX export (the same maps to 3e-5). Which
+The shipped detector comes as PyTorch weights, and their float32 ONNX export (the same maps to 3e-5) is made from
+them at first use (``pretrained.detector_onnx``). Which
 runs faster depends on the CPU and the libraries, so nothing is assumed: :func:`fastest` times each candidate's
 ``find`` on a hand-like letterboxed input at each of its scales (one warm-up, then ``ROUNDS`` interleaved rounds,
 the median kept) and returns the fastest, with the times. It costs a few detector runs (0.7 s on two cores at two

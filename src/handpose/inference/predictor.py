@@ -298,13 +298,7 @@ class Predictor:
                 pred.is_left = False
             return preds
         both = self.predict_prepared([q for p in prepared for q in (p, p.mirrored())], keep_maps=keep_maps)
-        out = []
-        for right, left in zip(both[0::2], both[1::2]):
-            chosen_left = second_is_more_confident(right, left)
-            pred = left if chosen_left else right
-            pred.is_left = chosen_left
-            out.append(pred)
-        return out
+        return [more_confident_side(right, left) for right, left in zip(both[0::2], both[1::2])]
 
     def detect_hands(self, image_bgr: np.ndarray) -> list[Any]:
         """The detector's hands in a BGR uint8 image, refined by the keypoint network when ``refine`` is set
@@ -348,9 +342,8 @@ class Predictor:
         out, i = [], 0
         for det, unsure in kept:
             if unsure:
-                right, left = preds[i], preds[i + 1]
-                is_left = second_is_more_confident(right, left)
-                pred, i = (left if is_left else right), i + 2
+                pred, i = more_confident_side(preds[i], preds[i + 1]), i + 2
+                is_left = pred.is_left
             else:
                 pred, is_left, i = preds[i], bool(det.is_left), i + 1
             pred.score, pred.is_left, pred.left_score = float(det.score), is_left, float(det.left_score)
@@ -427,6 +420,15 @@ class Predictor:
 def second_is_more_confident(first: Prediction, second: Prediction) -> bool:
     """Whether ``second`` (the same hand's crop, mirrored the other way) scores higher: mean keypoint peak."""
     return float(np.mean(second.scores)) > float(np.mean(first.scores))
+
+
+def more_confident_side(right: Prediction, left: Prediction) -> Prediction:
+    """Of one hand's keypoints read as a right hand and as a left hand (its crop mirrored), the more confident, with
+    ``is_left`` set to the side it was read as."""
+    chosen_left = second_is_more_confident(right, left)
+    pred = left if chosen_left else right
+    pred.is_left = chosen_left
+    return pred
 
 
 def _pad_to_stride(x: np.ndarray, stride: int) -> np.ndarray:

@@ -24,12 +24,11 @@ MODELS: dict[str, tuple[str, str]] = {
     "lite": ("hand_keypoints_lite.safetensors", "keypoints"),
     "lite-int8": ("hand_keypoints_lite_int8.onnx", "keypoints"),  # its int8 ONNX export (onnxruntime)
     "detector": ("hand_detector.safetensors", "detect"),
-    "detector-onnx": ("hand_detector.onnx", "detect"),  # its float32 ONNX export, made at first use (EXPORTED)
+    "detector-onnx": ("hand_detector.onnx", "detect"),  # its float32 ONNX export, made at first use, not shipped
 }
 DEFAULT_KEYPOINTS = "lite"
 DEFAULT_DETECTOR = "detector"
 DETECTOR_ONNX = "detector-onnx"
-EXPORTED = {DETECTOR_ONNX: "detector"}  # made from another shipped model the first time it is asked for
 
 
 def names() -> list[str]:
@@ -44,8 +43,8 @@ def path(name: str) -> Path:
         name = name[len(PREFIX) :]
     if name not in MODELS:
         raise ValueError(f"no shipped model named {name!r}; the shipped models are {', '.join(names())}")
-    if name in EXPORTED:
-        return exported(name)
+    if name == DETECTOR_ONNX:
+        return detector_onnx()
     file = FOLDER / MODELS[name][0]
     if not file.is_file():
         raise FileNotFoundError(f"the shipped model {name!r} is missing from this installation ({file})")
@@ -58,19 +57,22 @@ def resolve(spec: str | Path) -> Path:
     return path(text) if text.startswith(PREFIX) else Path(spec)
 
 
-def exported(name: str) -> Path:
-    """The ONNX export ``name`` of a shipped model, made in the cache folder on first use (``$HANDPOSE_CACHE``, or
-    the temporary folder where that cannot be written) and named by the source weights' hash, so a newer package's
-    weights get their own export; written atomically, so concurrent first uses are safe."""
+def detector_onnx() -> Path:
+    """The shipped detector's float32 ONNX export, made in the cache folder on first use (``$HANDPOSE_CACHE``, or the
+    temporary folder where that cannot be written) and named by the weights' hash, so a newer package's weights get
+    their own export; written atomically (concurrent first uses are safe) and its maps checked against PyTorch's
+    (``export_detector_onnx``; RuntimeError when they differ). OSError when no folder can be written."""
     import hashlib
     import os
     import tempfile
 
+    from handpose.detection.onnx_export import export_detector_onnx
+    from handpose.model import artifact
     from handpose.training.data import cache_root
 
-    source = path(EXPORTED[name])
+    source = path(DEFAULT_DETECTOR)
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-    stem = Path(MODELS[name][0]).stem
+    stem = Path(MODELS[DETECTOR_ONNX][0]).stem
     last: OSError | None = None
     for folder in (cache_root() / "pretrained", Path(tempfile.gettempdir()) / f"handpose-{os.getuid()}"):
         out = folder / f"{stem}-{digest}.onnx"
@@ -78,17 +80,9 @@ def exported(name: str) -> Path:
             return out
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            _export_detector(source, out)
+            export_detector_onnx(artifact.load_model(source, task="detect"), out)
             return out
         except OSError as exc:  # a read-only cache: try the next folder
             last = exc
-    raise OSError(f"cannot write the {name} export of {source} into the cache or the temporary folder: {last}")
+    raise OSError(f"cannot write the ONNX export of {source} into the cache or the temporary folder: {last}")
 
-
-def _export_detector(source: Path, out: Path) -> None:
-    """The float32 ONNX export of the detector weights ``source`` at ``out`` (written atomically, its maps checked
-    against PyTorch's: ``export_detector_onnx``)."""
-    from handpose.detection.onnx_export import export_detector_onnx
-    from handpose.model import artifact
-
-    export_detector_onnx(artifact.load_model(source, task="detect"), out)

@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skin-distractors", type=float, default=0.0, metavar="P",
                         help="with --scenes: the share of scenes that also hold skin-coloured heads and bare limbs, "
                         "labelled nothing (hard negatives for a detector) (default 0)")
+    parser.add_argument("--hands-beside-heads", type=float, default=0.0, metavar="P",
+                        help="with --skin-distractors: the chance that each hand of a scene with heads is held beside "
+                        "one of them, at its person's scale, as hands are in photographs of people (default 0)")
     parser.add_argument("--overwrite", action="store_true",
                         help="write into a folder that holds files handpose did not write (nothing is deleted)")
 
@@ -55,15 +58,15 @@ def run(args: argparse.Namespace) -> int:
     ablate = parse_ablate(args.ablate)
     if args.scenes and ablate:
         raise ValueError("--ablate applies to one-hand images; leave it out with --scenes")
-    if args.skin_distractors and not args.scenes:
-        raise ValueError("--skin-distractors applies to --scenes")
+    if (args.skin_distractors or args.hands_beside_heads) and not args.scenes:
+        raise ValueError("--skin-distractors and --hands-beside-heads apply to --scenes")
     if args.scenes:
         from handpose.synth.scenes import write_scenes
 
         w, h = args.scene_size
         folder = write_scenes(args.out, args.count, args.seed, width=w, height=h, workers=args.workers,
                               folder=args.folder or "scenes", renderer=args.renderer, overwrite=args.overwrite,
-                              distractors=args.skin_distractors)
+                              distractors=args.skin_distractors, beside_heads=args.hands_beside_heads)
     else:
         from handpose.synth import write_dataset
 

@@ -5,9 +5,16 @@ A hand detector trained on renders where the only skin is the hands' own learns 
 people its false hands sit on faces, arms and legs. These shapes carry skin tones from the same range as the hands
 (``scene.skin_tone``) and are labelled nothing. Sizes are in centimetres, placed in the camera frame (x right, y
 down, z forward) by the pixel span they should cover.
+
+Heads alone teach the opposite mistake too: a detector that only ever saw hands away from heads learns "next to a
+face means not a hand", and loses the small hands beside the bodies of whole-person photographs. So a scene can put
+its hands where a person's hands are (:func:`beside_head`): at the scale of one of its heads, beside the face or
+down and out to an arm's reach.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +30,19 @@ IRIS_BGR = np.array([[20.0, 35.0, 60.0], [30.0, 60.0, 100.0], [140.0, 110.0, 70.
 HEAD_CM = np.array([7.5, 11.5, 9.5])  # half width, half height, half depth of an adult head
 ARM_RADIUS_CM = (3.0, 5.5)  # a forearm's to a thigh's
 MIN_SPAN_PX = 16.0
+MIN_HAND_SPAN_PX = 12.0  # the scenes' smallest hand (``scenes.MIN_SPAN_PX``)
+HAND_PER_HEAD = (0.6, 0.9)  # a hand's keypoint span over its owner's head height (an adult's: about 19 / 23 cm)
+BESIDE_X = (0.6, 3.0)  # a held hand's centre from its head's, sideways, in head heights (either side)
+BESIDE_Y = (-0.8, 4.5)  # and downwards: raised beside the face to an arm's length below it
 _X, _Y, _Z = np.eye(3)
+
+
+@dataclass(frozen=True)
+class HeadSpot:
+    """Where a drawn head is: ``centre`` (3,) camera frame cm, ``half_height`` cm."""
+
+    centre: np.ndarray
+    half_height: float
 
 
 def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -123,11 +142,33 @@ def limb(rng: np.random.Generator, camera: Camera, size: tuple[int, int], skin_l
                   float(rng.uniform(0.05, 0.3)))
 
 
-def skin_distractors(rng: np.random.Generator, camera: Camera, size: tuple[int, int]) -> list[ObjectInstance]:
-    """1 to 3 heads and limbs for one scene, each with its own skin tone."""
+def skin_distractors(rng: np.random.Generator, camera: Camera, size: tuple[int, int]
+                     ) -> tuple[list[ObjectInstance], list[HeadSpot]]:
+    """1 to 3 heads and limbs for one scene, each with its own skin tone; and where its heads are."""
     out: list[ObjectInstance] = []
+    heads: list[HeadSpot] = []
     for _ in range(int(rng.integers(1, 4))):
         back, _palm = skin_tone(rng)
         skin_lin = to_linear(back)
-        out += head(rng, camera, size, skin_lin) if rng.random() < 0.6 else [limb(rng, camera, size, skin_lin)]
-    return out
+        if rng.random() < 0.6:
+            parts = head(rng, camera, size, skin_lin)
+            scaled = parts[0].model[:3, :3]  # (3, 3) rotation times the head's half extents
+            heads.append(HeadSpot(parts[0].model[:3, 3].copy(), float(np.linalg.norm(scaled[:, 1]))))
+            out += parts
+        else:
+            out.append(limb(rng, camera, size, skin_lin))
+    return out, heads
+
+
+def beside_head(rng: np.random.Generator, camera: Camera, size: tuple[int, int], spot: HeadSpot
+                ) -> tuple[np.ndarray, float]:
+    """(pixel (2,), span px) for a hand held where a person's hands are: its keypoints spanning ``HAND_PER_HEAD``
+    of the head's height in pixels (so at about the head's depth), its centre beside the face or down and out to
+    an arm's reach (``BESIDE_X``, ``BESIDE_Y`` head heights), kept inside the frame."""
+    width, height = size
+    head_px = camera.f * 2.0 * spot.half_height / max(float(spot.centre[2]), 1e-6)
+    side = 1.0 if rng.random() < 0.5 else -1.0
+    offset = np.array([side * rng.uniform(*BESIDE_X), rng.uniform(*BESIDE_Y)]) * head_px
+    pixel = camera.project(spot.centre[None])[0] + offset
+    pixel = np.clip(pixel, [0.05 * width, 0.05 * height], [0.95 * width, 0.95 * height])
+    return pixel, float(max(head_px * rng.uniform(*HAND_PER_HEAD), MIN_HAND_SPAN_PX))

@@ -9,7 +9,9 @@ the 21 keypoint names and the skeleton, 1-based as COCO writes it). Every annota
 hand left with none (hidden behind another, or off the frame) is taken out of the scene and the scene drawn again.
 Scenes need the GL renderer. With ``distractors`` above 0, that share of scenes also holds one to three
 skin-coloured heads and bare limbs (``synth.people``), labelled nothing: hard negatives for a detector; scenes
-without them render the same pixels whatever ``distractors`` is.
+without them render the same pixels whatever ``distractors`` is. With ``beside_heads`` above 0, each hand of a scene
+with heads is, with that chance, held beside one of them at its person's scale (``people.beside_head``) instead of
+anywhere at any size; at 0 every scene renders as before.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from handpose.synth.gl_context import resolve_renderer
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import check_request, prepare_folder, write_manifest
-from handpose.synth.people import skin_distractors
+from handpose.synth.people import beside_head, skin_distractors
 from handpose.synth.photos import sample_background
 from handpose.synth.pose_prior import sample_view
 from handpose.synth.scene import camera_effects
@@ -74,29 +76,33 @@ def _box(ids: np.ndarray, index: int, pts: np.ndarray) -> list[float]:
     return [round(x0, 2), round(y0, 2), round(x1 - x0, 2), round(y1 - y0, 2)]
 
 
-def render_scene_image(seed: int, index: int, width: int, height: int, distractors: float = 0.0
-                       ) -> tuple[np.ndarray, list[dict], int]:
+def render_scene_image(seed: int, index: int, width: int, height: int, distractors: float = 0.0,
+                       beside_heads: float = 0.0) -> tuple[np.ndarray, list[dict], int]:
     """(image (H, W, 3) BGR uint8, annotations without ids, JPEG quality) of scene ``index``; ``distractors``: the
-    chance that it holds skin-coloured heads and limbs (module docstring)."""
-    rngs = [np.random.default_rng(c) for c in np.random.SeedSequence([seed, index, 7]).spawn(5)]
-    hand_rng, look_rng, bg_rng, fx_rng, people_rng = rngs  # spawn(5)'s first four are spawn(4)'s
+    chance that it holds skin-coloured heads and limbs, ``beside_heads`` the chance that each of its hands is
+    held beside one of those heads (module docstring)."""
+    rngs = [np.random.default_rng(c) for c in np.random.SeedSequence([seed, index, 7]).spawn(6)]
+    hand_rng, look_rng, bg_rng, fx_rng, people_rng, owner_rng = rngs  # spawn(n)'s first are spawn(n - 1)'s
     fov = np.radians(hand_rng.uniform(45.0, 75.0))
     f = 0.5 * width / np.tan(0.5 * fov)
     camera = Camera(f=float(f), cx=(width - 1) / 2.0, cy=(height - 1) / 2.0)
     n = int(hand_rng.choice(len(HAND_COUNT_WEIGHTS), p=HAND_COUNT_WEIGHTS))
     top = 0.9 * min(width, height)
+    people, heads = skin_distractors(people_rng, camera, (width, height)) if people_rng.random() < distractors \
+        else ([], [])
     hands, objects = [], []
     for _ in range(n):
         hand = gl_scene.sample_hand(hand_rng)
         rotation, _ = sample_view(hand_rng)
         span = float(np.exp(hand_rng.uniform(np.log(MIN_SPAN_PX), np.log(top))))
         centre = hand_rng.uniform([0.05 * width, 0.05 * height], [0.95 * width, 0.95 * height])
+        if heads and owner_rng.random() < beside_heads:  # drawn from its own stream: the rest stays as it was
+            centre, span = beside_head(owner_rng, camera, (width, height), heads[int(owner_rng.integers(len(heads)))])
         H = _place(hand, rotation, camera, span, centre)
         is_left = bool(hand_rng.random() < 0.5)
         hands.append(gl_scene.instance(hand, H, is_left, look_rng))
         held = gl_scene.held_instance(hand, H, is_left, look_rng)
         objects.append(held)
-    people = skin_distractors(people_rng, camera, (width, height)) if people_rng.random() < distractors else []
     skin = np.array(hands[0].look.skin_back) ** (1 / 2.2) * 255.0 if hands else np.array([120.0, 150.0, 200.0])
     canvas, _ = sample_background(bg_rng, width, height, skin[::-1])
     lighting = sample_lighting(look_rng, canvas)
@@ -125,11 +131,11 @@ def render_scene_image(seed: int, index: int, width: int, height: int, distracto
     return image, anns, int(fx_rng.integers(70, 96))
 
 
-def _write_range(task: tuple[str, int, int, int, int, int, float]) -> list[tuple[int, list[dict]]]:
-    folder, seed, width, height, start, stop, distractors = task
+def _write_range(task: tuple[str, int, int, int, int, int, float, float]) -> list[tuple[int, list[dict]]]:
+    folder, seed, width, height, start, stop, distractors, beside_heads = task
     out = []
     for i in range(start, stop):
-        image, anns, quality = render_scene_image(seed, i, width, height, distractors)
+        image, anns, quality = render_scene_image(seed, i, width, height, distractors, beside_heads)
         ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise RuntimeError(f"JPEG encoding failed for scene {i}")
@@ -138,8 +144,14 @@ def _write_range(task: tuple[str, int, int, int, int, int, float]) -> list[tuple
     return out
 
 
+def scene_options(distractors: float, beside_heads: float) -> dict[str, float]:
+    """The options a scene set was rendered with, as its json and manifest record them (those in use only)."""
+    used = {"skin_distractors": distractors, "hands_beside_heads": beside_heads}
+    return {k: v for k, v in used.items() if v > 0.0}
+
+
 def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int, seed: int,
-                  distractors: float = 0.0) -> dict:
+                  distractors: float = 0.0, beside_heads: float = 0.0) -> dict:
     """The COCO keypoint json of rendered scenes ``(index, annotations)``."""
     images, annotations = [], []
     for i, anns in sorted(results, key=lambda r: r[0]):
@@ -148,21 +160,25 @@ def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int
             annotations.append({"id": len(annotations) + 1, "image_id": i, **a})
     categories = [{"id": 1, "name": "hand", "supercategory": "person", "keypoints": list(NAMES),
                    "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]
-    info = {"description": "handpose synthetic hand scenes", "seed": seed, "renderer_version": RENDERER_VERSION}
-    if distractors > 0.0:
-        info["skin_distractors"] = distractors
+    info = {"description": "handpose synthetic hand scenes", "seed": seed, "renderer_version": RENDERER_VERSION,
+            **scene_options(distractors, beside_heads)}
     return {"info": info, "images": images, "annotations": annotations, "categories": categories}
 
 
 def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int = 480, workers: int = 1,
                  folder: str = "scenes", renderer: str = "auto", overwrite: bool = False,
-                 distractors: float = 0.0) -> Path:
+                 distractors: float = 0.0, beside_heads: float = 0.0) -> Path:
     """Render ``count`` scene images into ``out/folder`` with one COCO json; returns the folder. ``distractors``:
-    the share of scenes with skin-coloured heads and limbs (module docstring)."""
+    the share of scenes with skin-coloured heads and limbs, ``beside_heads`` the chance that a hand of such a scene
+    is held beside one of its heads (module docstring)."""
     if not folder or Path(folder).name != folder:
         raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
     if not 0.0 <= distractors <= 1.0:
         raise ValueError(f"--skin-distractors must lie in [0, 1], got {distractors}")
+    if not 0.0 <= beside_heads <= 1.0:
+        raise ValueError(f"--hands-beside-heads must lie in [0, 1], got {beside_heads}")
+    if beside_heads > 0.0 and distractors == 0.0:
+        raise ValueError("--hands-beside-heads needs heads to hold hands beside: give --skin-distractors too")
     target = Path(out) / folder
     workers = check_request(count, (width, height), workers, seed, target)
     if resolve_renderer("gl" if renderer == "auto" else renderer) != "gl":
@@ -170,16 +186,14 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     own = prepare_folder(target, overwrite)
     (target / "images").mkdir(exist_ok=True)
     info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
-            "renderer_version": RENDERER_VERSION}
-    if distractors > 0.0:
-        info["skin_distractors"] = distractors
+            "renderer_version": RENDERER_VERSION, **scene_options(distractors, beside_heads)}
     if own:
         write_manifest(target, {**info, "complete": False})
         for path in (target / "images").glob("*.jpg"):  # an earlier render's images
             if len(path.stem) == 8 and path.stem.isdigit() and int(path.stem) >= count:
                 path.unlink()
     t0 = time.perf_counter()
-    tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count), distractors)
+    tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count), distractors, beside_heads)
              for s in range(0, count, _CHUNK)]
     if workers == 1 or len(tasks) <= 1:
         results = [r for t in tasks for r in _write_range(t)]
@@ -188,7 +202,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
 
         with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=worker_init) as pool:
             results = [r for chunk in pool.imap_unordered(_write_range, tasks) for r in chunk]
-    doc = coco_document(results, width, height, seed, distractors)
+    doc = coco_document(results, width, height, seed, distractors, beside_heads)
     (target / JSON_NAME).write_text(json.dumps(doc))
     if own:
         write_manifest(target, {**info, "complete": True})

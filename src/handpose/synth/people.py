@@ -6,10 +6,10 @@ people its false hands sit on faces, arms and legs. These shapes carry skin tone
 (``scene.skin_tone``) and are labelled nothing. Sizes are in centimetres, placed in the camera frame (x right, y
 down, z forward) by the pixel span they should cover.
 
-Heads alone teach the opposite mistake too: a detector that only ever saw hands away from heads learns "next to a
-face means not a hand", and loses the small hands beside the bodies of whole-person photographs. So a scene can put
-its hands where a person's hands are (:func:`beside_head`): at the scale of one of its heads, beside the face or
-down and out to an arm's reach.
+Detectors fine-tuned with these shapes lost the small hands beside whole people in photographs; if hands placed
+without regard to the heads were the cause, hands held where a person's hands are would help, so a scene can put its
+hands there (:func:`beside_head`): at the scale of one of its heads, beside the face or down and out to an arm's
+reach. Tried at 0.5, it did not (BENCHMARKS.md, "Detector trained with hands held beside the rendered heads").
 """
 
 from __future__ import annotations

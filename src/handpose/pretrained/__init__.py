@@ -85,4 +85,3 @@ def detector_onnx() -> Path:
         except OSError as exc:  # a read-only cache: try the next folder
             last = exc
     raise OSError(f"cannot write the ONNX export of {source} into the cache or the temporary folder: {last}")
-

@@ -19,12 +19,16 @@ import argparse
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+if TYPE_CHECKING:
+    from handpose.inference.predictor import Predictor
 
-def read_both_ways(predictor, samples: list, batch: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+
+def read_both_ways(predictor: Predictor, samples: list, batch: int = 32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(N, 21, 2) keypoints read as a right hand, (N, 21, 2) mirrored (as a left hand), (N,) the two-way choice
     (True: left), for every sample in its ground-truth box."""
     from handpose.data.crop import sample_box

@@ -16,6 +16,7 @@ import os
 import resource
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("LP_NUM_THREADS", "1")  # before any GL context: one core, as a writer worker
@@ -29,7 +30,7 @@ from handpose.synth.gl_context import gl_context  # noqa: E402
 from handpose.synth.writer import encode_sample  # noqa: E402
 
 
-def _timed(fn, n: int) -> tuple[float, float]:  # noqa: ANN001
+def _timed(fn: Callable[[int], object], n: int) -> tuple[float, float]:
     """(wall seconds, CPU seconds of the whole process) of ``fn(i)`` for i in range(n)."""
     w0, c0 = time.perf_counter(), time.process_time()
     for i in range(n):

@@ -112,7 +112,8 @@ def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int, interpola
     raise ValueError(f"unknown AP interpolation {interpolation!r}; use 'coco101' or 'all'")
 
 
-def _pooled(results: list[ImageResult], iou_threshold: float, bucket: tuple[float, float]):
+def _pooled(results: list[ImageResult], iou_threshold: float, bucket: tuple[float, float]
+            ) -> tuple[np.ndarray, np.ndarray, list[bool], int]:
     """Scores, statuses, matched-handedness pairs over all images, and the number of in-bucket ground truth."""
     scores, status, side_ok = [], [], []
     num_gt = 0

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from handpose.synth import kinematics as kin
+
+SDF = Callable[[np.ndarray], np.ndarray]  # (N, 3) points, cm -> (N,) signed distance, cm
 
 LOG = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class _Field:
         self.axes = tuple(a.astype(np.float32) for a in axes)
         self.values = np.full(tuple(len(a) for a in axes), 10.0, np.float32)  # (X, Y, Z) cm, positive = outside
 
-    def add(self, box_lo: np.ndarray, box_hi: np.ndarray, sdf, k: float = SMOOTH_CM) -> None:  # noqa: ANN001
+    def add(self, box_lo: np.ndarray, box_hi: np.ndarray, sdf: SDF, k: float = SMOOTH_CM) -> None:
         """Union ``sdf((N, 3) points) -> (N,)`` into the field inside the box (plus the blend margin)."""
         sl = []
         for d in range(3):
@@ -119,7 +122,7 @@ def _grid_axes(joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return x, np.concatenate([np.array(arm[::-1]), hand]), z
 
 
-def _cone_sdf(origin: np.ndarray, rot: np.ndarray, length: float, r0: float, r1: float, flat: float = 1.0):  # noqa: ANN202
+def _cone_sdf(origin: np.ndarray, rot: np.ndarray, length: float, r0: float, r1: float, flat: float = 1.0) -> SDF:
     """Signed distance (approximate) to a round cone along a bone's local +y, flattened along its local z."""
 
     def sdf(P: np.ndarray) -> np.ndarray:
@@ -133,7 +136,7 @@ def _cone_sdf(origin: np.ndarray, rot: np.ndarray, length: float, r0: float, r1:
     return sdf
 
 
-def _ellipsoid_sdf(centre: np.ndarray, rot: np.ndarray, radii: np.ndarray):  # noqa: ANN202
+def _ellipsoid_sdf(centre: np.ndarray, rot: np.ndarray, radii: np.ndarray) -> SDF:
     """Approximate signed distance to an ellipsoid with semi-axes ``radii`` along ``rot``'s columns."""
 
     def sdf(P: np.ndarray) -> np.ndarray:

@@ -29,7 +29,8 @@ from typing import Any
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
     parser.add_argument("--minutes", type=float, default=8.5, help="time budget of the whole demo (default 8.5, "
-                        "so that make demo, creating its virtual environment first, stays under 10 on a slow 2-core CPU)")
+                        "so that make demo, creating its virtual environment first, stays under 10 on a slow 2-core "
+                        "CPU)")
     parser.add_argument("--count", type=int, default=None, help="training images to render (default 8000, "
                         "TrainConfig.synth_count)")
     parser.add_argument("--test-count", type=int, default=1000,

@@ -10,13 +10,13 @@ the detector's probability; hands under --hand-threshold are dropped (0 passes: 
 they are). With --detector none and no --box, the whole image is taken as one hand (made square with grey borders),
 so the hand should fill most of it.
 
-Images (a file, a folder, or a quoted glob such as "photos/*.jpg"; phone JPEGs are turned upright by their EXIF
-tag): for each image writes, into --out, NAME.json (every hand: box, detection score, side, the 21 keypoints with
-names, x, y in image pixels, and scores), NAME_overlay.png (every hand with its L/R label and score; the picture
-says so when no hand was found) and NAME_maps.png (the belief maps of every stage over the first hand's crop; an
-ONNX model holds only the last stage; --maps all adds NAME_allmaps.png, every keypoint's map), and for the whole
-run coco_results.json (COCO keypoint results: image_id, category_id 1, 63 keypoint numbers x, y, score, score,
-bbox) with coco_images.json (the image ids, file names and sizes).
+Images (files, folders, or globs such as "photos/*.jpg", quoted or expanded by the shell; several sources in one run,
+each image once; phone JPEGs are turned upright by their EXIF tag): for each image writes, into --out, NAME.json (every
+hand: box, detection score, side, the 21 keypoints with names, x, y in image pixels, and scores), NAME_overlay.png
+(every hand with its L/R label and score; the picture says so when no hand was found) and NAME_maps.png (the belief maps
+of every stage over the first hand's crop; an ONNX model holds only the last stage; --maps all adds NAME_allmaps.png,
+every keypoint's map), and for the whole run coco_results.json (COCO keypoint results: image_id, category_id 1, 63
+keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names and sizes).
 A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
 Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
 instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also
@@ -36,6 +36,7 @@ Predict never replaces a file it did not write: an output name that is taken by 
 
 Examples:
   handpose predict photo.jpg
+  handpose predict shots/*.jpg more/ --out predictions
   handpose predict --model hand.onnx --detector detector.safetensors photos/ --out predictions
   handpose predict --model hand.onnx photos/ --box 120,80,200,220 --out predictions
   handpose predict --model hand.safetensors --detector detector.safetensors --source 0 --show
@@ -77,8 +78,9 @@ DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("input", metavar="SOURCE", nargs="?", default=None,
-                        help="an image, a folder, a quoted glob (\"photos/*.jpg\"), a video file or a webcam index")
+    parser.add_argument("input", metavar="SOURCE", nargs="*", default=[],
+                        help="images, folders or globs (several may be given, as a shell expands photos/*.jpg), or "
+                        "one video file or webcam index")
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
     parser.add_argument("--model", default="pretrained:lite", help="keypoint model: .safetensors, training "
                         "checkpoint .pt, or .onnx (default: the shipped pretrained:lite)")
@@ -143,11 +145,33 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
     return values  # type: ignore[return-value]
 
 
-def source_of(args: argparse.Namespace) -> str:
-    """SOURCE or --source (exactly one); ValueError otherwise."""
-    if (args.input is None) == (args.source is None):
-        raise ValueError("give one source: an image, folder, glob, video or webcam index (SOURCE or --source)")
-    return str(args.input if args.input is not None else args.source)
+def sources_of(args: argparse.Namespace) -> list[str]:
+    """The SOURCE arguments or --source (one of the two); ValueError otherwise, and where a video or webcam is given
+    beside anything else."""
+    from handpose.inference.inputs import is_video
+
+    given = [str(s) for s in args.input]
+    if bool(given) == (args.source is not None):
+        raise ValueError("give the sources as SOURCE or as --source, not both" if given else
+                         "give a source: images, folders, globs, a video or a webcam index (SOURCE or --source)")
+    sources = given or [str(args.source)]
+    videos = [s for s in sources if is_video(s)]
+    if videos and len(sources) > 1:
+        raise ValueError(f"a video or webcam is read alone: got {videos[0]} among {len(sources)} sources")
+    return sources
+
+
+def images_of(sources: list[str]) -> list[Path]:
+    """The image files of every source, in the order given, each file once."""
+    images: list[Path] = []
+    seen: set[Path] = set()
+    for source in sources:
+        for path in list_images(source):
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                images.append(path)
+    return images
 
 
 def detector_of(args: argparse.Namespace) -> str | None:
@@ -201,12 +225,13 @@ def run(args: argparse.Namespace) -> int:
     from handpose.inference.pipeline import to_xywh
 
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
-    source = source_of(args)
+    sources = sources_of(args)
+    source = sources[0]
     raw_box = parse_box(args.box)
     box = None if raw_box is None else tuple(float(v) for v in to_xywh(raw_box, args.box_format))
     maps = "none" if args.no_maps else args.maps
     video = is_video(source)
-    images = [] if video else list_images(source)
+    images = [] if video else images_of(sources)
     ensure_writable_folder(args.out, "--out")  # before any work
     predictor = load_predictor(args, video)
     out = OutputFolder(args.out)
@@ -243,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
         for path, why in failed:
             print(f"  {path}: {why}")
         if len(failed) == len(images):
-            raise ValueError(f"no image in {source} could be processed")
+            raise ValueError(f"no image in {' '.join(sources)} could be processed")
     written = write_coco(out, coco, entries)
     print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
     return 0

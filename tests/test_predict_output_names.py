@@ -82,3 +82,5 @@ def test_predict_video_beside_other_sources_is_refused(tmp_path: Path, capsys: p
     assert not (tmp_path / "out").exists()
     assert main(["predict", str(image), "--source", str(image), "--out", str(tmp_path / "out")]) == 2
     assert "not both" in capsys.readouterr().err
+    assert main(["predict", "--out", str(tmp_path / "out")]) == 2
+    assert "give a source" in capsys.readouterr().err

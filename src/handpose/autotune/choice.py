@@ -1,12 +1,14 @@
 """Pick the fastest sound speed setting (precision x memory layout) by measuring it, and remember the answer.
 
-A :class:`Choice` is one candidate: a precision (``fp32``; ``bf16`` / ``fp16`` autocast; ``tf32``: fp32 with TF32
-tensor cores, CUDA only) and the channels-last layout or not. :func:`choose` looks the :class:`TrialKey` (device,
-CPU model with its instruction sets or GPU model, torch version, threads, preset, input size, batch, train or infer)
-up in the JSON cache ``<cache>/autotune.json`` (``$HANDPOSE_CACHE``, default ``~/.cache/handpose``); what is missing
-there it measures with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound,
-writes the cache and logs the choice with every measured ratio in one line. Explicit flags narrow the candidates
-(``--no-amp`` keeps the fp32 ones, ``--channels-last`` the channels-last ones); both given means no trial at all.
+A :class:`Choice` is one candidate: a precision (``fp32``; ``bf16`` / ``fp16`` autocast; ``tf32``: fp32 with TF32 tensor
+cores, CUDA only) and the channels-last layout or not. :func:`choose` looks the :class:`TrialKey` (device, CPU model
+with its instruction sets or GPU model, torch version, threads, preset, input size, batch, train or infer) up in the
+JSON cache ``<cache>/autotune.json`` (``$HANDPOSE_CACHE``, default ``~/.cache/handpose``); what is missing there it
+measures with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound, writes the cache
+and logs the choice with every measured ratio in one line. A CPU trial during which other processes used more than
+``contention.BUSY_SHARE`` of the CPUs is used for its own run only and not cached (with a warning). Explicit flags
+narrow the candidates (``--no-amp`` keeps the fp32 ones, ``--channels-last`` the channels-last ones); both given means
+no trial at all.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from handpose.autotune.contention import start_meter, unsteady
 
 LOG = logging.getLogger(__name__)
 
@@ -232,10 +236,13 @@ def choose(
             return None
         reference = candidates(key.device, key.mode)[0]  # plain fp32: the others are judged against its outputs
         t0 = time.perf_counter()
+        others = start_meter() if key.device == "cpu" else None
         trials = measure(list(dict.fromkeys([reference, *missing])))
+        share = others() if others is not None else None
         trial_s += time.perf_counter() - t0
         results.update(judge(trials, reference))
-        write_cache(path, key, results, trial_s)
+        if not unsteady(share, f"{key.mode} speed", path):
+            write_cache(path, key, results, trial_s)
     best = _fastest(allowed, results)
     LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path))
     return best

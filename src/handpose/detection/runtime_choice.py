@@ -1,14 +1,14 @@
 """The shipped detector in whichever runtime is faster on this machine, decided by timing both here.
 
-The shipped detector comes as PyTorch weights, and their float32 ONNX export (the same maps to 3e-5) is made from
-them at first use (``pretrained.detector_onnx``). Which
-runs faster depends on the CPU and the libraries, so nothing is assumed: :func:`fastest` times each candidate's
-``find`` on a hand-like letterboxed input at each of its scales (one warm-up, then ``ROUNDS`` interleaved rounds,
-the median kept) and returns the fastest, with the times. It costs a few detector runs (0.7 s on two cores at two
-scales). :func:`cached_fastest` keeps the verdict in the speed-trial cache of ``handpose.autotune``
-(``$HANDPOSE_CACHE/autotune.json``), keyed by the CPU, the thread count, the torch and onnxruntime versions, the
-detector file and the scales, so a later process on the same machine does not time again. Where onnxruntime cannot
-load the file, the PyTorch network is used.
+The shipped detector comes as PyTorch weights, and their float32 ONNX export (the same maps to 3e-5) is made from them
+at first use (``pretrained.detector_onnx``). Which runs faster depends on the CPU and the libraries, so nothing is
+assumed: :func:`fastest` times each candidate's ``find`` on a hand-like letterboxed input at each of its scales (one
+warm-up, then ``ROUNDS`` interleaved rounds, the median kept) and returns the fastest, with the times. It costs a few
+detector runs (0.7 s on two cores at two scales). :func:`cached_fastest` keeps the verdict in the speed-trial cache of
+``handpose.autotune`` (``$HANDPOSE_CACHE/autotune.json``), keyed by the CPU, the thread count, the torch and onnxruntime
+versions, the detector file and the scales, so a later process on the same machine does not time again (unless other
+processes kept the CPUs busy while it timed: ``autotune.contention``). Where onnxruntime cannot load the file, the
+PyTorch network is used.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from handpose.autotune.choice import TrialKey, cache_path, cpu_identity, read_cache, write_cache
+from handpose.autotune.contention import start_meter, unsteady
 from handpose.detection.detector import HandDetector, Letterboxed
 
 LOG = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key
                  names[best])
         return candidates[best]
     t0 = time.perf_counter()
+    others = start_meter()
     chosen, seconds = fastest(candidates, names)
-    write_cache(path, key, {n: {"seconds": s} for n, s in zip(names, seconds)}, time.perf_counter() - t0)
+    if not unsteady(others(), "hand detector runtime", path):
+        write_cache(path, key, {n: {"seconds": s} for n, s in zip(names, seconds)}, time.perf_counter() - t0)
     return chosen

@@ -1,0 +1,88 @@
+"""Whether other processes used the CPUs while a speed trial ran.
+
+A trial times each candidate in interleaved rounds, so steady background load slows them alike, but a machine shared
+with another training run is not steady: on 2 cores beside a running trainer a trial ranked bf16 at a quarter of fp32's
+speed on a CPU where, quiet, it is the fastest (BENCHMARKS.md, "Speed settings by measurement"). Such a choice is fit
+for the run that measured it at most, and must not be cached for every later run. :func:`start_meter` reads the
+machine's CPU time from ``/proc/stat`` and this process's own; the meter it returns gives the share of the machine's CPU
+capacity that *other* processes used since (0: none, 1: every CPU all the time), or None where it cannot tell (no
+``/proc/stat``, or a window too short to judge).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+LOG = logging.getLogger(__name__)
+
+BUSY_SHARE = 0.2  # other processes above this share of the CPUs during a trial: its figures are not cached
+MIN_WINDOW_S = 0.2  # a shorter trial is not judged (its few clock ticks say nothing)
+STAT = Path("/proc/stat")
+
+
+def parse_stat(text: str) -> tuple[float, int] | None:
+    """(busy clock ticks of all CPUs together, number of CPUs) from ``/proc/stat``'s text, or None.
+
+    Busy is every field of the ``cpu`` line but idle and iowait (user, nice, system, irq, softirq, steal; the guest
+    fields are already inside user and nice)."""
+    total, cpus = None, 0
+    for line in text.splitlines():
+        fields = line.split()
+        if not fields:
+            continue
+        if fields[0] == "cpu" and len(fields) >= 5:
+            ticks = [float(v) for v in fields[1:9]]
+            total = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0.0)
+        elif fields[0].startswith("cpu") and fields[0][3:].isdigit():
+            cpus += 1
+    if total is None or cpus == 0:
+        return None
+    return total, cpus
+
+
+def others_share(before: tuple[float, int], after: tuple[float, int], own_s: float, wall_s: float,
+                 ticks_per_s: float) -> float:
+    """Share of the CPUs' capacity over ``wall_s`` that processes other than this one used, from two
+    :func:`parse_stat` readings and this process's CPU seconds ``own_s`` in between (clamped to [0, 1])."""
+    busy_s = (after[0] - before[0]) / ticks_per_s
+    capacity = wall_s * after[1]
+    return min(1.0, max(0.0, (busy_s - own_s) / capacity)) if capacity > 0 else 0.0
+
+
+def _read() -> tuple[float, int] | None:
+    try:
+        return parse_stat(STAT.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def start_meter() -> Callable[[], float | None]:
+    """Start measuring; the returned function gives other processes' share of the CPUs since (see the module)."""
+    before, wall0, own0 = _read(), time.perf_counter(), time.process_time()
+    try:
+        ticks = float(os.sysconf("SC_CLK_TCK"))
+    except (AttributeError, ValueError, OSError):
+        ticks = 100.0
+
+    def share() -> float | None:
+        after, wall = _read(), time.perf_counter() - wall0
+        if before is None or after is None or wall < MIN_WINDOW_S:
+            return None
+        return others_share(before, after, time.process_time() - own0, wall, ticks)
+
+    return share
+
+
+def unsteady(share: float | None, what: str, cache: Path) -> bool:
+    """Whether a trial during which other processes used ``share`` of the CPUs (a meter's reading) is too unsteady
+    to cache; says so in a warning naming ``what`` was measured and the ``cache`` it stays out of."""
+    if share is None or share <= BUSY_SHARE:
+        return False
+    LOG.warning("autotune: other processes used %.0f%% of the CPUs during the %s trial, so its timings are unsteady: "
+                "its choice serves this run only and is not cached in %s; a later run on a quieter machine measures "
+                "again", 100 * share, what, cache)
+    return True

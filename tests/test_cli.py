@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +72,13 @@ def test_every_command_picks_its_device_by_one_rule() -> None:
     assert parser.parse_args(["predict", "x.jpg"]).device == "auto"
     assert parser.parse_args(["train"]).device is None  # TrainConfig.device, "auto", applies
     assert check_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_train_names_a_missing_dataset_before_any_speed_trial(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # a mistyped --data used to wait for the speed trial (about 37 s for the openpose preset on 2 cores) first
+    missing = tmp_path / "hand_lables"
+    with caplog.at_level(logging.INFO, logger="handpose.autotune"):
+        assert main(["train", "--data", str(missing), "--out", str(tmp_path / "run"), "--max-steps", "1"]) == 2
+    assert f"dataset path does not exist: {missing}" in capsys.readouterr().err
+    assert "autotune" not in caplog.text and not (tmp_path / "run").exists()

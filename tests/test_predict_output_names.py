@@ -48,39 +48,3 @@ def test_predict_folder_with_colliding_stems(tmp_path: Path, capsys: pytest.Capt
     for name, image in expected.items():
         assert Path(json.loads((out / f"{name}.json").read_text())["image"]).name == image
         assert (out / f"{name}_overlay.png").is_file()
-
-
-def test_predict_several_sources_as_a_shell_expands_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # `handpose predict shots/*.jpg more/` arrives as several SOURCE arguments: every image once, in the order given
-    torch.manual_seed(5)
-    weights = tmp_path / "tiny.safetensors"
-    save_weights(build_model("tiny"), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
-    shots, more = tmp_path / "shots", tmp_path / "more"
-    shots.mkdir()
-    more.mkdir()
-    crops = sample_crops(64, 3, seed=11)
-    for folder, name, img in ((shots, "a.jpg", crops[0]), (shots, "b.jpg", crops[1]), (more, "c.png", crops[2])):
-        cv2.imwrite(str(folder / name), cv2.resize(img, (80, 60)))
-    out = tmp_path / "out"
-    sources = [str(shots / "a.jpg"), str(shots / "b.jpg"), str(more), str(shots / "a.jpg")]  # a.jpg twice
-    assert main(["predict", "--model", str(weights), *sources, "--out", str(out), "--no-maps", "--detector",
-                 "none"]) == 0
-    assert "3 hands in 3 images" in capsys.readouterr().out
-    images = json.loads((out / "coco_images.json").read_text())["images"]
-    assert [Path(im["file_name"]).name for im in images] == ["a.jpg", "b.jpg", "c.png"]
-    assert sorted(p.name for p in out.glob("?.json")) == ["a.json", "b.json", "c.json"]
-
-
-def test_predict_video_beside_other_sources_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    image = tmp_path / "a.png"
-    cv2.imwrite(str(image), sample_crops(64, 1, seed=2)[0])
-    video = tmp_path / "clip.mp4"
-    video.write_bytes(b"")  # named as a video: refused before it is opened
-    assert main(["predict", str(image), str(video), "--out", str(tmp_path / "out")]) == 2
-    err = capsys.readouterr().err
-    assert "a video or webcam is read alone" in err and "clip.mp4" in err
-    assert not (tmp_path / "out").exists()
-    assert main(["predict", str(image), "--source", str(image), "--out", str(tmp_path / "out")]) == 2
-    assert "not both" in capsys.readouterr().err
-    assert main(["predict", "--out", str(tmp_path / "out")]) == 2
-    assert "give a source" in capsys.readouterr().err

@@ -280,8 +280,10 @@ def run(args: argparse.Namespace) -> int:
     plain = config_from_args(args, speed=False)
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 alone writes (and locks) the run folder
         check_run_folder(plain.out, plain.resume, plain.overwrite)  # refused before any speed trial or rendering
-    if plain.data is not None and not Path(plain.data).exists():  # a mistyped path: said before the speed trial
-        raise FileNotFoundError(f"dataset path does not exist: {plain.data}")
+    if plain.data is not None:
+        from handpose.data.formats.detect import require_dataset_path
+
+        require_dataset_path(plain.data)  # a mistyped path: said before the speed trial
     cfg = config_from_args(args)
     summary = train(cfg)
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):

@@ -59,11 +59,18 @@ def _first_json(folder: Path) -> Path | None:
     return None
 
 
+def require_dataset_path(path: str | Path) -> Path:
+    """``path`` as a Path; FileNotFoundError naming it when nothing is there."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"dataset path does not exist: {path}")
+    return path
+
+
 def detect(path: Path) -> tuple[str, ParsedJson | None]:
     """(format, the json parsed on the way or None) of the dataset at ``path``. Raises FileNotFoundError (no such
     path) or ValueError (nothing recognisable)."""
-    if not path.exists():
-        raise FileNotFoundError(f"dataset path does not exist: {path}")
+    require_dataset_path(path)
     if path.is_file():
         if panopticdb.looks_like(path):
             return panopticdb.NAME, None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, interhand, panopticdb
 from handpose.data.formats.base import ReadContext, Tagged
-from handpose.data.formats.detect import EXPECTED, detect
+from handpose.data.formats.detect import EXPECTED, detect, require_dataset_path
 from handpose.data.formats.json_io import default_workers
 from handpose.data.formats.keypoint_orders import canonical_order
 from handpose.data.sample import Sample
@@ -64,9 +64,7 @@ def read_samples(
     its keypoints in; None means CMU order, or ``rhd`` for a json whose file name has the word rhd. The other
     formats have a fixed order, and naming one for them is a ValueError.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"dataset path does not exist: {path}")
+    path = require_dataset_path(path)
     if fmt:
         fmt, parsed = canonical_format(fmt), None
     else:

@@ -82,3 +82,21 @@ def test_train_names_a_missing_dataset_before_any_speed_trial(tmp_path: Path, ca
         assert main(["train", "--data", str(missing), "--out", str(tmp_path / "run"), "--max-steps", "1"]) == 2
     assert f"dataset path does not exist: {missing}" in capsys.readouterr().err
     assert "autotune" not in caplog.text and not (tmp_path / "run").exists()
+
+
+def test_a_commands_positionals_may_follow_its_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """`handpose -v predict a.jpg --out x b.jpg`: the sources on both sides of an option, the top-level flags kept;
+    an unknown option or a stray word of a command that takes none is still refused."""
+    from handpose.cli import build_parser, parse_command_line
+
+    parser = build_parser()
+    args = parse_command_line(parser, ["-v", "predict", "a.jpg", "--out", "x", "b.jpg", "--flip"])
+    assert (args.command, args.input, args.out, args.flip, args.verbose) == ("predict", ["a.jpg", "b.jpg"], "x",
+                                                                            True, 1)
+    assert parse_command_line(parser, ["predict", "a.jpg", "b.jpg"]).input == ["a.jpg", "b.jpg"]
+    for argv, word in ((["predict", "a.jpg", "--bogus", "b.jpg"], "--bogus"), (["train", "--max-steps", "3", "junk"],
+                                                                               "junk")):
+        with pytest.raises(SystemExit) as stop:
+            parse_command_line(parser, argv)
+        assert stop.value.code == 2
+        assert f"unrecognized arguments: {word}" in capsys.readouterr().err

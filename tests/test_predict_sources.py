@@ -30,8 +30,9 @@ def test_predict_several_sources_as_a_shell_expands_them(tmp_path: Path, capsys:
         cv2.imwrite(str(folder / name), cv2.resize(img, (80, 60)))
     out = tmp_path / "out"
     sources = [str(shots / "a.jpg"), str(shots / "b.jpg"), str(more), str(shots / "a.jpg")]  # a.jpg twice
-    assert main(["predict", "--model", str(weights), *sources, "--out", str(out), "--no-maps", "--detector",
-                 "none"]) == 0
+    # options between the sources, as a user appends to a command line: `predict a.jpg --out x b.jpg`
+    assert main(["predict", "--model", str(weights), sources[0], "--out", str(out), *sources[1:], "--no-maps",
+                 "--detector", "none"]) == 0
     assert "3 hands in 3 images" in capsys.readouterr().out
     images = json.loads((out / "coco_images.json").read_text())["images"]
     assert [Path(im["file_name"]).name for im in images] == ["a.jpg", "b.jpg", "c.png"]

@@ -47,8 +47,21 @@ def build_parser() -> argparse.ArgumentParser:
             name, help=summary, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
         )
         module.add_arguments(p)  # type: ignore[attr-defined]
-        p.set_defaults(_run=module.run)  # type: ignore[attr-defined]
+        p.set_defaults(_run=module.run, _parser=p)  # type: ignore[attr-defined]
     return parser
+
+
+def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv`` (default: ``sys.argv[1:]``); a command's positionals may come after its options as well
+    (``predict a.jpg --out x b.jpg``), which a plain parse refuses as unrecognized arguments."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, extras = parser.parse_known_args(argv)
+    if not extras or not getattr(args, "command", None):
+        return parser.parse_args(argv)  # nothing left over, or argparse's own error for what is
+    # the top-level options take no values, so the command is the first word that is not an option
+    at = next(i for i, word in enumerate(argv) if not word.startswith("-"))
+    top = argparse.Namespace(verbose=args.verbose, quiet=args.quiet, command=args.command)
+    return args._parser.parse_intermixed_args(argv[at + 1:], top)
 
 
 def configure_logging(verbose: int, quiet: bool) -> None:
@@ -60,7 +73,7 @@ def configure_logging(verbose: int, quiet: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``handpose`` console script; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_command_line(parser, argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 0

@@ -84,6 +84,19 @@ def test_train_names_a_missing_dataset_before_any_speed_trial(tmp_path: Path, ca
     assert "autotune" not in caplog.text and not (tmp_path / "run").exists()
 
 
+
+@pytest.mark.parametrize("flags, said", [(["--input-size", "5000"], "ModelConfig.input_size = 5000: must be in [32"),
+                                         (["--input-size", "8"], "ModelConfig.input_size = 8: must be in [32"),
+                                         (["--lr", "0"], "lr must be positive")])
+def test_train_names_a_bad_setting_before_any_speed_trial(flags: list[str], said: str, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str],
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    # --input-size 5000 ran the speed trial for minutes first; 8 crashed inside it with a raw batch-norm error
+    with caplog.at_level(logging.INFO, logger="handpose.autotune"):
+        assert main(["train", "--preset", "lite", *flags, "--out", str(tmp_path / "run"), "--max-steps", "1"]) == 2
+    assert said in capsys.readouterr().err
+    assert "autotune" not in caplog.text and not (tmp_path / "run").exists()
+
 def test_a_commands_positionals_may_follow_its_options(capsys: pytest.CaptureFixture[str]) -> None:
     """`handpose -v predict a.jpg --out x b.jpg`: the sources on both sides of an option, the top-level flags kept;
     an unknown option or a stray word of a command that takes none is still refused."""

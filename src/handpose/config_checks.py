@@ -42,11 +42,11 @@ RULES: dict[type, dict[str, Rule]] = {
         "stage_layers": _between(1, 64),
         "stage_block": _one_of("plain", "residual"),
         "num_maps": _one_of(22),
-        "input_size": _between(8, 4096),
+        "input_size": _between(32, 4096),  # under 32 px the stride-8 maps are 1-3 cells: nothing to learn
         "output_stride": _one_of(4, 8),
     },
     DataConfig: {
-        "input_size": _between(8, 4096),
+        "input_size": _between(32, 4096),
         "stride": _one_of(4, 8),
         "sigma": (lambda v: 0.05 <= v <= 100, "in [0.05, 100] output cells"),
         "box_padding": _between(0.5, 10),

@@ -209,7 +209,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     from handpose.config import TrainConfig, from_dict
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
-    from handpose.training.recipes import default_preset, detect_config, recipe_config
+    from handpose.training.recipes import default_preset, detect_config, recipe_config, recipe_from_init
     from handpose.training.run_folder import run_folder_of
 
     given = {"amp": args.amp, "channels_last": args.channels_last}
@@ -230,7 +230,8 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         args.amp = resumed.amp if given["amp"] != "auto" else args.amp
         args.channels_last = resumed.channels_last if given["channels_last"] != "auto" else args.channels_last
         return _with_speed(resumed, args, measure)
-    base = recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
+    base = None if args.task == "detect" else recipe_from_init(args.init, args.preset, announce=speed)
+    base = base or recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
     if args.task == "detect":
         if args.preset is not None:
             raise ValueError("--preset names a keypoint model; --task detect trains the hand detector")
@@ -273,11 +274,13 @@ def _with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
 def run(args: argparse.Namespace) -> int:
     from handpose.config import to_dict
     from handpose.training.run_folder import check_resumable, check_run_folder
+    from handpose.training.setup import check_config
     from handpose.training.trainer import train
 
     if args.resume is not None and os.environ.get("RANK", "0") == "0":
         check_resumable(args.resume)  # a run another process is writing: refused before its checkpoint is read
     plain = config_from_args(args, speed=False)
+    check_config(plain)  # a setting that cannot work is named before the speed trial, which would trip on it
     if os.environ.get("RANK", "0") == "0":  # under torchrun rank 0 alone writes (and locks) the run folder
         check_run_folder(plain.out, plain.resume, plain.overwrite)  # refused before any speed trial or rendering
     if plain.data is not None:

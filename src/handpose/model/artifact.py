@@ -18,6 +18,7 @@ and what is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -139,6 +140,45 @@ def _checkpoint_task(ckpt: Any) -> str:
         return TASK_KEYPOINTS
     train = ckpt.get("train_config")
     return str(ckpt.get(TASK_KEY) or (train.get("task") if isinstance(train, dict) else None) or TASK_KEYPOINTS)
+
+
+def read_stored_configs(path: str | Path) -> tuple[str, ModelConfig | DetectorConfig, DataConfig | None] | None:
+    """``(task, model or detector config, data config or None)`` stored in a handpose ``.safetensors`` or training
+    checkpoint, read without building the model; None for a file that holds no handpose config (foreign weights:
+    a caffemodel, a ``.npy``, a VGG-19 state dict) or is no such file. ValueError when a stored config is invalid."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file() or suffix not in WEIGHT_SUFFIXES:
+        return None
+    if suffix == ".safetensors":
+        try:
+            stored: Any = read_metadata(path)
+        except Exception:  # not a safetensors file after all: the importer reads (and names) it
+            return None
+        task = stored.get(TASK_KEY, TASK_KEYPOINTS)
+    else:
+        try:
+            stored = torch_load(path, "a weights-only checkpoint")
+        except ValueError:
+            return None
+        if not isinstance(stored, dict):
+            return None
+        task = _checkpoint_task(stored)
+    if CONFIG_KEY not in stored:
+        return None
+    check_task(task, None, path)
+    if task == TASK_DETECT:
+        return task, detector_config_from(stored[CONFIG_KEY], str(path)), None
+    model_cfg = model_config_from(stored[CONFIG_KEY], str(path))
+    data = stored.get(DATA_CONFIG_KEY)
+    if data is None and isinstance(stored.get("train_config"), dict):
+        data = stored["train_config"].get("dataset")
+    return task, model_cfg, data_config_from(data, model_cfg, str(path)) if data else None
+
+
+def same_architecture(a: ModelConfig, b: ModelConfig) -> bool:
+    """Whether two keypoint-model configs build the same layers (the input size changes no weight)."""
+    return dataclasses.replace(a, input_size=0) == dataclasses.replace(b, input_size=0)
 
 
 def data_config_from(value: Any, model_cfg: ModelConfig, source: str) -> DataConfig:

@@ -34,7 +34,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from handpose.model.artifact import CHECKPOINT_SUFFIXES, CONFIG_KEY, load_state_strict, torch_load
+from handpose.model.artifact import (
+    CHECKPOINT_SUFFIXES,
+    CONFIG_KEY,
+    TASK_KEYPOINTS,
+    check_task,
+    load_state_strict,
+    read_stored_configs,
+    same_architecture,
+    task_of,
+    torch_load,
+)
 from handpose.model.caffe import looks_like_net_parameter, read_caffemodel
 from handpose.model.cpm import PRESETS, build_model
 from handpose.model.safe_pickle import NPY_MAGIC, load_pickled_npy
@@ -177,6 +187,7 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
                 raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
         else:
             state = dict(contents["model"])  # type: ignore[index]
+        check_fits(model, path)
         load_state_strict(model, state, source)
         return ImportReport(source, kind, loaded=_conv_names(model))
     if kind == "caffemodel":
@@ -198,6 +209,22 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
         report.ignored = sorted(set(report.ignored) | {k.rsplit(".", 1)[0] for k in unused})
     LOG.info("%s", report.summary())
     return report
+
+
+def check_fits(model: nn.Module, path: Path) -> None:
+    """ValueError naming what a handpose file holds when it cannot fill ``model``: the other task, or another preset
+    or architecture (instead of a list of missing and unexpected layer names)."""
+    stored = read_stored_configs(path)
+    if stored is None:
+        return
+    task, config, _ = stored
+    wanted = task_of(model)
+    check_task(task, wanted, path)
+    if task == TASK_KEYPOINTS and not same_architecture(config, model.config):  # type: ignore[arg-type]
+        own = model.config.preset  # type: ignore[union-attr]
+        hint = f"give --preset {config.preset}" if config.preset != own else "its layers differ from the preset's"
+        raise ValueError(f"{path} holds the {config.preset} preset's layers, not those of the {own} model being "
+                         f"built: {hint}")
 
 
 def _to_handpose_input(model: nn.Module, layers: dict[str, list[np.ndarray]], kind: str) -> str:

@@ -5,15 +5,19 @@
 ``openpose`` recipe is TrainConfig's defaults (OpenPose's 368 px crops, sigma 1 cell, box padding 1.5, 100 epochs).
 The ``lite`` recipe is what trains the embedded renders well on a 2-core CPU within the demo's 10 minutes (figures
 in BENCHMARKS.md): 96 px crops at box padding 1.3, sigma 2 cells, left hands mirrored and no random flips, mild
-augmentation, batch 16 at lr 4e-3 for 3700 steps.
+augmentation, batch 16 at lr 4e-3 for 3700 steps. A run that fine-tunes one of handpose's own models (``--init``
+its file) takes that model's preset, architecture and input settings instead (:func:`recipe_from_init`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 from handpose.config import TrainConfig
+
+LOG = logging.getLogger(__name__)
 
 # per preset: {"input_size": px or None (the preset's), "dataset": DataConfig fields, "augment": AugmentConfig
 # fields, "train": TrainConfig fields}
@@ -65,3 +69,38 @@ def recipe_config(cfg: TrainConfig, preset_name: str) -> TrainConfig:
     augment = dataclasses.replace(cfg.dataset.augment, **recipe["augment"])
     data = dataclasses.replace(cfg.dataset, input_size=size, augment=augment, **recipe["dataset"])
     return dataclasses.replace(cfg, model=model, dataset=data, **recipe["train"])
+
+
+def recipe_from_init(init: str | None, preset_name: str | None, announce: bool = True) -> TrainConfig | None:
+    """The settings of a keypoint run that fine-tunes a handpose model (``--init`` a ``.safetensors`` or checkpoint
+    of handpose's own, e.g. ``pretrained:lite``): that model's preset recipe with its architecture, input size,
+    output stride, sigma, box padding and left-hand mirroring (flags given still win). None when ``init`` is not
+    such a file (none given, or foreign weights: a caffemodel, a ``.npy``, a VGG-19 state dict fill the preset
+    named). ValueError when it is a hand detector or ``preset_name`` names another preset than the file's.
+    ``announce``: log the settings taken (once per run)."""
+    from handpose import pretrained
+    from handpose.model.artifact import TASK_DETECT, read_stored_configs
+
+    if init is None:
+        return None
+    stored = read_stored_configs(pretrained.resolve(init))
+    if stored is None:
+        return None
+    task, model_cfg, data_cfg = stored
+    if task == TASK_DETECT:
+        raise ValueError(f"--init {init} is a hand detector, not a keypoint model (train it further with --task "
+                         "detect)")
+    if preset_name is not None and preset_name != model_cfg.preset:
+        raise ValueError(f"--init {init} holds the {model_cfg.preset} preset, not {preset_name}: give --preset "
+                         f"{model_cfg.preset} or leave --preset out")
+    base = recipe_config(TrainConfig(), model_cfg.preset if model_cfg.preset in RECIPES else "tiny")
+    data = dataclasses.replace(base.dataset, input_size=model_cfg.input_size, stride=model_cfg.output_stride)
+    if data_cfg is not None:
+        data = dataclasses.replace(data, input_size=data_cfg.input_size, sigma=data_cfg.sigma,
+                                   box_padding=data_cfg.box_padding, mirror_left=data_cfg.mirror_left)
+    say = LOG.info if announce else LOG.debug
+    say("--init %s: fine-tuning its %s preset at %d px (sigma %g, box padding %g, left hands %s); flags given "
+        "override these", init, model_cfg.preset, data.input_size, data.sigma, data.box_padding,
+        "mirrored" if data.mirror_left else "as they are")
+    model = dataclasses.replace(model_cfg, input_size=data.input_size)  # type: ignore[arg-type]
+    return dataclasses.replace(base, model=model, dataset=data)

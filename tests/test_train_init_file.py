@@ -1,0 +1,70 @@
+"""Fine-tuning one of handpose's own models (`train --init FILE`): the run takes the file's preset and input
+settings, and a file that cannot fill the model (a detector, another preset) is named as such, not as a list of
+layer names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handpose import pretrained
+from handpose.cli import build_parser, main
+from handpose.commands.train import config_from_args
+from handpose.config import DataConfig
+from handpose.detection.model import build_detector
+from handpose.model.artifact import read_stored_configs, save_weights
+from handpose.model.cpm import build_model
+
+
+def _tiny_file(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.safetensors"
+    save_weights(build_model("tiny"), path, data_cfg=DataConfig(input_size=64, sigma=1.5, box_padding=1.4,
+                                                                mirror_left=True))
+    return path
+
+
+def _config(*argv: str) -> object:
+    return config_from_args(build_parser().parse_args(["train", *argv]), speed=False)
+
+
+def test_a_fine_tune_keeps_the_files_preset_and_input_settings(tmp_path: Path) -> None:
+    weights = _tiny_file(tmp_path)
+    cfg = _config("--init", str(weights))  # no --preset: without the file the lite recipe at 96 px would train
+    assert (cfg.model.preset, cfg.model.input_size) == ("tiny", 64)
+    assert (cfg.dataset.input_size, cfg.dataset.sigma, cfg.dataset.box_padding, cfg.dataset.mirror_left) == (
+        64, 1.5, 1.4, True)
+    given = _config("--init", str(weights), "--preset", "tiny", "--input-size", "96", "--sigma", "2")
+    assert (given.model.input_size, given.dataset.input_size, given.dataset.sigma) == (96, 96, 2.0)  # flags win
+
+
+def test_the_shipped_model_is_fine_tuned_at_its_own_input_size() -> None:
+    stored = read_stored_configs(pretrained.resolve("pretrained:lite"))
+    assert stored is not None
+    cfg = _config("--init", "pretrained:lite")
+    assert (cfg.model.preset, cfg.dataset.input_size) == ("lite", stored[2].input_size)
+    assert cfg.dataset.input_size == 128  # the lite recipe alone trains at 96
+
+
+def test_foreign_weights_leave_the_recipe_alone(tmp_path: Path) -> None:
+    npy = tmp_path / "openpose_vgg16.npy"
+    npy.write_bytes(b"\x93NUMPY")  # read later by the importer; the recipe does not open it
+    assert read_stored_configs(npy) is None
+    assert _config("--init", str(npy), "--preset", "lite").dataset.input_size == 96
+
+
+def test_a_file_that_cannot_fill_the_model_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = _tiny_file(tmp_path)
+    detector = tmp_path / "detector.safetensors"
+    save_weights(build_detector(), detector)
+    with pytest.raises(ValueError, match="holds the tiny preset, not lite: give --preset tiny"):
+        _config("--init", str(weights), "--preset", "lite")
+    with pytest.raises(ValueError, match="is a hand detector, not a keypoint model"):
+        _config("--init", str(detector))
+    # convert builds the openpose preset by default: the file's own preset is named, not 150 layer names
+    assert main(["convert", "--from", str(weights), "--out", str(tmp_path / "x.safetensors")]) == 2
+    err = capsys.readouterr().err
+    assert "holds the tiny preset's layers, not those of the openpose model being built: give --preset tiny" in err
+    assert "missing keys" not in err
+    assert main(["convert", "--from", str(detector), "--out", str(tmp_path / "x.safetensors")]) == 2
+    assert "is a hand detector, not a keypoint model" in capsys.readouterr().err

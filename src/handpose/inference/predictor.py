@@ -300,11 +300,13 @@ class Predictor:
         both = self.predict_prepared([q for p in prepared for q in (p, p.mirrored())], keep_maps=keep_maps)
         return [more_confident_side(right, left) for right, left in zip(both[0::2], both[1::2])]
 
-    def detect_hands(self, image_bgr: np.ndarray) -> list[Any]:
-        """The detector's hands in a BGR uint8 image, refined by the keypoint network when ``refine`` is set
-        (``Detection`` each, best first); ValueError without a detector."""
+    def detect_hands(self, image: Any, color: str = "bgr") -> list[Any]:
+        """The detector's hands in ``image`` (as :meth:`predict` takes it: a path, a BGR array or an RGB one with
+        ``color="rgb"``, a PIL image), refined by the keypoint network when ``refine`` is set (``Detection`` each,
+        best first); ValueError without a detector."""
         if self.detector is None:
             raise ValueError("Predictor.detect_hands needs a detector (Predictor.from_file(..., detector=FILE))")
+        image_bgr = to_bgr(image, color)
         detections = self.detector.detect(image_bgr)
         if self.refine is None:
             return list(detections)

@@ -1,0 +1,30 @@
+"""`Predictor.detect_hands` takes an image as `predict` does: a path, a BGR array, an RGB array with `color="rgb"`
+or a PIL image, all read as the same picture (it took BGR arrays only)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from handpose import Predictor
+
+
+def test_detect_hands_reads_every_kind_of_image_alike(checked_in_hands: list) -> None:
+    path = checked_in_hands[0].image_path
+    bgr = cv2.imread(str(path))
+    predictor = Predictor.from_pretrained()
+    expected = predictor.detect_hands(bgr)
+    assert expected, "the shipped detector finds the rendered hand"
+    rgb = np.ascontiguousarray(bgr[..., ::-1])
+    for image, color in ((path, "bgr"), (str(path), "bgr"), (rgb, "rgb"), (Image.fromarray(rgb), "bgr")):
+        found = predictor.detect_hands(image, color=color)
+        assert len(found) == len(expected)
+        for a, b in zip(found, expected):
+            np.testing.assert_allclose(a.box, b.box, atol=1e-4)
+            assert a.score == pytest.approx(b.score, abs=1e-5)
+    swapped = predictor.detect_hands(rgb)  # an RGB array read as BGR is another picture: the option matters
+    assert [d.score for d in swapped] != [d.score for d in expected]
+    with pytest.raises(ValueError, match="color must be one of"):
+        predictor.detect_hands(bgr, color="hsv")

@@ -140,20 +140,21 @@ def cap_workers(requested: int, flag: str = "--workers") -> int:
     return requested
 
 
-def check_device(device: str) -> str:
-    """The device to use: ``auto`` becomes cuda where there is a GPU, else cpu; ValueError naming ``--device`` when
-    it is not a torch device this machine has (CUDA without a GPU)."""
+def check_device(device: str, what: str = "--device") -> str:
+    """The device to use: ``auto`` becomes cuda where there is a GPU, else cpu; ValueError naming ``what`` (the flag,
+    or ``device`` for the Python API) when it is not a torch device this machine has (CUDA without a GPU)."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    shown = f"{what} {device}" if what.startswith("--") else f"{what}={device!r}"
     try:
         parsed = torch.device(device)
     except RuntimeError as exc:
-        raise ValueError(f"--device {device!r}: not a device name ({exc}); use cpu, cuda or cuda:N") from None
+        raise ValueError(f"{shown}: not a device name ({exc}); use cpu, cuda or cuda:N") from None
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+            raise ValueError(f"{shown}: CUDA is not available on this machine; use cpu")
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+            raise ValueError(f"{shown}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device

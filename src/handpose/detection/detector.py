@@ -124,13 +124,16 @@ class HandDetector:
         (``detection/runtime_choice``: its PyTorch weights or their ONNX export, the same maps);
         ``pretrained:detector-onnx`` or a file path is taken as named."""
         from handpose import pretrained
+        from handpose.config_checks import check_device
         from handpose.model.artifact import TASK_DETECT, load_model, model_file_kind
 
+        device = check_device("auto") if str(device) == "auto" else device
         if str(path) == pretrained.PREFIX + pretrained.DEFAULT_DETECTOR and torch.device(device).type == "cpu":
             return cls.shipped(threshold, max_hands, scales)
         path = pretrained.resolve(path)
-        if model_file_kind(path) == "onnx":
+        if model_file_kind(path) == "onnx":  # onnxruntime falls back to the CPU with a warning
             return cls(OnnxDetectorNetwork(path, device=str(device)), threshold, max_hands, device, scales)
+        device = check_device(str(device), "device")  # CUDA asked for without a GPU: said, not an AssertionError
         return cls(load_model(path, task=TASK_DETECT), threshold, max_hands, device, scales)
 
     @classmethod

@@ -64,6 +64,9 @@ class TorchBackend:
             self.model.train(was_training)
 
 
+_WARNED_NO_CUDA: set[str] = set()  # devices already warned about in this process
+
+
 def onnx_providers(device: str | None) -> list[Any]:
     """onnxruntime's execution providers for ``device``: CUDA (then CPU) for ``cuda`` / ``cuda:N`` where this
     onnxruntime has it, else the CPU with one warning."""
@@ -73,7 +76,10 @@ def onnx_providers(device: str | None) -> list[Any]:
     if not dev.startswith("cuda"):
         return ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" not in ort.get_available_providers():
-        LOG.warning("--device %s: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu); running "
+        if dev in _WARNED_NO_CUDA:  # the keypoint model and the detector: one warning
+            return ["CPUExecutionProvider"]
+        _WARNED_NO_CUDA.add(dev)
+        LOG.warning("device %s: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu); running "
                     "the ONNX model on the CPU", dev)
         return ["CPUExecutionProvider"]
     index = int(dev.split(":", 1)[1]) if ":" in dev else 0
@@ -122,7 +128,7 @@ class OnnxBackend:
             if "CUDAExecutionProvider" in self.session.get_providers():
                 self.device = str(device)
             else:
-                LOG.warning("--device %s: onnxruntime could not start CUDA (see its log); running the ONNX model "
+                LOG.warning("device %s: onnxruntime could not start CUDA (see its log); running the ONNX model "
                             "on the CPU", device)
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name

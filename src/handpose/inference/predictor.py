@@ -215,6 +215,9 @@ class Predictor:
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ValueError(f"onnxruntime cannot load {path}: {exc}") from exc
         else:
+            from handpose.config_checks import check_device
+
+            device = check_device(str(device), "device")  # CUDA without a GPU: said, not torch's AssertionError
             model = artifact.load_model(path, map_location=device)
             model_cfg = model.config
             data_cfg = artifact.read_data_config(path, model_cfg)

@@ -1,11 +1,13 @@
-"""`Predictor.detect_hands` takes an image as `predict` does: a path, a BGR array, an RGB array with `color="rgb"`
-or a PIL image, all read as the same picture (it took BGR arrays only)."""
+"""The Python API as a new user calls it: `Predictor.detect_hands` takes an image as `predict` does (a path, a BGR
+array, an RGB array with `color="rgb"` or a PIL image, all read as the same picture; it took BGR arrays only), and a
+GPU asked for on a machine without one is named."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from handpose import Predictor
@@ -28,3 +30,15 @@ def test_detect_hands_reads_every_kind_of_image_alike(checked_in_hands: list) ->
     assert [d.score for d in swapped] != [d.score for d in expected]
     with pytest.raises(ValueError, match="color must be one of"):
         predictor.detect_hands(bgr, color="hsv")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_the_python_api_names_a_gpu_this_machine_lacks() -> None:
+    # torch's own "AssertionError: Torch not compiled with CUDA enabled" reached the user before
+    from handpose import pretrained
+    from handpose.detection.detector import HandDetector
+
+    with pytest.raises(ValueError, match=r"device='cuda': CUDA is not available on this machine; use cpu"):
+        Predictor.from_file(pretrained.resolve("pretrained:lite"), device="cuda")
+    with pytest.raises(ValueError, match=r"device='cuda:1': CUDA is not available"):
+        HandDetector.from_file(pretrained.resolve("pretrained:detector"), device="cuda:1")

@@ -98,8 +98,9 @@ def test_train_names_a_bad_setting_before_any_speed_trial(flags: list[str], said
     assert "autotune" not in caplog.text and not (tmp_path / "run").exists()
 
 def test_a_commands_positionals_may_follow_its_options(capsys: pytest.CaptureFixture[str]) -> None:
-    """`handpose -v predict a.jpg --out x b.jpg`: the sources on both sides of an option, the top-level flags kept;
-    an unknown option or a stray word of a command that takes none is still refused."""
+    """`handpose -v predict a.jpg --out x b.jpg`: the sources on both sides of an option, the top-level flags kept,
+    -v and -q also after the command; an unknown option or a stray word of a command that takes none is still
+    refused."""
     from handpose.cli import build_parser, parse_command_line
 
     parser = build_parser()
@@ -107,6 +108,12 @@ def test_a_commands_positionals_may_follow_its_options(capsys: pytest.CaptureFix
     assert (args.command, args.input, args.out, args.flip, args.verbose) == ("predict", ["a.jpg", "b.jpg"], "x",
                                                                             True, 1)
     assert parse_command_line(parser, ["predict", "a.jpg", "b.jpg"]).input == ["a.jpg", "b.jpg"]
+    # -v / -q after the command as well as before it
+    for argv, verbose, quiet in ((["predict", "a.jpg", "-v"], 1, False), (["predict", "a.jpg"], 0, False),
+                                 (["-q", "train"], 0, True), (["train", "-q", "-vv"], 2, True),
+                                 (["predict", "-q", "a.jpg", "--out", "x", "b.jpg", "-vv"], 2, True)):
+        args = parse_command_line(parser, argv)
+        assert (args.verbose, args.quiet) == (verbose, quiet), argv
     for argv, word in ((["predict", "a.jpg", "--bogus", "b.jpg"], "--bogus"), (["train", "--max-steps", "3", "junk"],
                                                                                "junk")):
         with pytest.raises(SystemExit) as stop:

@@ -11,6 +11,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from handpose import __version__
 
@@ -31,14 +32,21 @@ def command_modules() -> dict[str, object]:
     return {name: importlib.import_module(module_name) for name, module_name in COMMANDS.items()}
 
 
+def add_logging_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """-v / -q on ``parser``: the top level's default 0 / False, a command's SUPPRESS (it keeps the top level's)."""
+    parser.add_argument("-v", "--verbose", action="count", default=default, help="more logging (-vv for debug); "
+                        "with an error, its traceback")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default if default is argparse.SUPPRESS
+                        else False, help="only warnings and errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with one subparser per available command."""
     parser = argparse.ArgumentParser(
         prog="handpose", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"handpose {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    add_logging_flags(parser, default=0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in command_modules().items():
         doc = (module.__doc__ or "").strip()
@@ -46,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(
             name, help=summary, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
         )
+        add_logging_flags(p, default=argparse.SUPPRESS)  # `handpose predict x.jpg -v` as well as `handpose -v ...`
         module.add_arguments(p)  # type: ignore[attr-defined]
         p.set_defaults(_run=module.run, _parser=p)  # type: ignore[attr-defined]
     return parser
@@ -60,7 +69,9 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
         return parser.parse_args(argv)  # nothing left over, or argparse's own error for what is
     # the top-level options take no values, so the command is the first word that is not an option
     at = next(i for i, word in enumerate(argv) if not word.startswith("-"))
-    top = argparse.Namespace(verbose=args.verbose, quiet=args.quiet, command=args.command)
+    top_level = argparse.ArgumentParser(prog=parser.prog, add_help=False)
+    add_logging_flags(top_level, default=0)
+    top = top_level.parse_args(argv[:at], argparse.Namespace(command=args.command))
     return args._parser.parse_intermixed_args(argv[at + 1:], top)
 
 

@@ -7,6 +7,8 @@ import logging
 import os
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import torch
 
@@ -26,6 +28,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     save_weights(build_model(preset("tiny")), root / "tiny.safetensors")
     (root / "a_file").write_text("not a folder")
     (root / "folder.onnx").mkdir()
+    cv2.imwrite(str(root / "photo.jpg"), np.full((120, 160, 3), 90, np.uint8))
+    (root / "photo.gif").write_bytes(b"GIF89a" + bytes(64))  # a format handpose does not decode
     return {"root": root, "data": root / "data", "weights": root / "tiny.safetensors"}
 
 
@@ -36,6 +40,10 @@ def _train(*flags: str) -> list[str]:
 
 def _eval(*flags: str) -> list[str]:
     return ["eval", "--weights", "{weights}", "--data", "{data}", *flags]
+
+
+def _predict(*flags: str) -> list[str]:
+    return ["predict", "--model", "{weights}", "--detector", "none", "--out", "{root}/pred", *flags]
 
 
 def _export(*flags: str) -> list[str]:
@@ -63,6 +71,14 @@ CASES = {
     "export opset 21": (_export("--opset", "21"), "--opset 21"),
     "export out is a folder": (["export", "--weights", "{weights}", "--out", "{root}/folder.onnx"], "--out"),
     "export out under a file": (["export", "--weights", "{weights}", "--out", "{root}/a_file/m.onnx"], "--out"),
+    "predict scales 0": (_predict("{root}/photo.jpg", "--scales", "0,1"), "error: --scales: '0' must be positive"),
+    "predict xyxy box backwards": (_predict("{root}/photo.jpg", "--box", "90,80,10,20", "--box-format", "xyxy"),
+                                   "box 90,80,10,20 (xyxy) has no area"),
+    "predict a gif": (_predict("{root}/photo.gif"), "image format not supported (a GIF file"),
+    "synth scene size 0x0": (["synth", "--scenes", "--scene-size", "0x0", "--count", "2", "--out", "{root}/s"],
+                             "--scene-size must be between 32"),
+    "synth out under /proc": (["synth", "--out", "/proc/handpose-test", "--count", "2"],
+                              "nothing can be written under /proc"),  # it said "needs 0.0 GiB and 0.0 GiB is free"
 }
 
 
@@ -72,6 +88,8 @@ def test_a_bad_flag_is_one_line_naming_it(case: str, files: dict[str, Path], cap
     argv, named = CASES[case]
     if "cuda" in case and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
+    if "/proc" in case and not Path("/proc/self").exists():
+        pytest.skip("no /proc here")
     argv = [a.format(**files) for a in argv]
     assert main(["-q", *argv]) == 2
     err = capsys.readouterr().err

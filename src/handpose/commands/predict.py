@@ -186,9 +186,9 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     file of the wrong kind is named with its flag, in one line."""
     from handpose.commands.evaluate import parse_scales
 
+    scales = parse_scales(args.scales)  # its own flag in its error, not under --model
     try:
-        predictor = Predictor.from_file(args.model, device=args.device, flip_test=args.flip,
-                                        scales=parse_scales(args.scales))
+        predictor = Predictor.from_file(args.model, device=args.device, flip_test=args.flip, scales=scales)
     except ValueError as exc:
         raise ValueError(f"--model: {exc}") from exc
     detector = detector_of(args)

@@ -45,6 +45,23 @@ class ImageError(Exception):
         self.detail = detail
 
 
+# image formats handpose does not decode, by their opening bytes: (offset, signature, name)
+OTHER_FORMATS: tuple[tuple[int, bytes, str], ...] = (
+    (0, b"GIF87a", "GIF"), (0, b"GIF89a", "GIF"), (4, b"ftypheic", "HEIC"), (4, b"ftypheix", "HEIC"),
+    (4, b"ftypmif1", "HEIF"), (4, b"ftypavif", "AVIF"), (0, b"\xff\x0a", "JPEG XL"),
+    (0, b"\x00\x00\x00\x0cJXL ", "JPEG XL"), (0, b"8BPS", "Photoshop"), (0, b"%PDF", "PDF"),
+    (0, b"\x00\x00\x00\x0cjP  ", "JPEG 2000"),
+)
+
+
+def other_format(head: bytes) -> str | None:
+    """The name of a known image format handpose does not read, from a file's first bytes, or None."""
+    for offset, signature, name in OTHER_FORMATS:
+        if head[offset:offset + len(signature)] == signature:
+            return name
+    return None
+
+
 def read_bytes(path: Path) -> bytes:
     """The file's bytes; ImageError(MISSING_IMAGE) when it cannot be opened."""
     try:
@@ -69,6 +86,9 @@ def load_image(
         raise ImageError(R.CORRUPT_IMAGE, path, "empty file")
     head = header_size(data[:65536]) or header_size(data)  # a TIFF's directory is often at the end
     if head is None:
+        other = other_format(data[:32])
+        if other is not None:
+            raise ImageError(R.UNSUPPORTED_IMAGE, path, f"a {other} file; handpose reads JPEG, PNG, BMP, WebP and TIFF")
         raise ImageError(R.CORRUPT_IMAGE, path, "not a JPEG, PNG, BMP, WebP or TIFF file (or its header is broken)")
     kind, w, h = head
     if w * h > max_pixels:

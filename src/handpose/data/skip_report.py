@@ -17,13 +17,14 @@ NON_FINITE = "NaN or infinite coordinates"
 NO_VISIBLE = "no visible keypoint"
 MISSING_IMAGE = "missing image"
 CORRUPT_IMAGE = "corrupt or truncated image"
+UNSUPPORTED_IMAGE = "image format not supported"
 TOO_LARGE = "image too large (pixel limit)"
 BAD_BOX = "box not positive, outside the image or far larger than it"
 INVALID_HAND = "hand marked invalid in the dataset"
 
 REASONS: tuple[str, ...] = (
     BAD_JSON, MISSING_JSON, BAD_ANNOTATION, WRONG_POINT_COUNT, NON_FINITE, NO_VISIBLE,
-    MISSING_IMAGE, CORRUPT_IMAGE, TOO_LARGE, BAD_BOX, INVALID_HAND,
+    MISSING_IMAGE, CORRUPT_IMAGE, UNSUPPORTED_IMAGE, TOO_LARGE, BAD_BOX, INVALID_HAND,
 )
 
 

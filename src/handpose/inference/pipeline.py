@@ -32,6 +32,9 @@ def to_xywh(box: Sequence[float] | np.ndarray, box_format: str = "xywh") -> np.n
     if arr.size != 4:
         raise ValueError(f"box must be 4 numbers ({box_format}); got {list(arr)}")
     if box_format == "xyxy":
+        if np.isfinite(arr).all() and not (arr[2] > arr[0] and arr[3] > arr[1]):
+            raise ValueError(f"box {','.join(f'{v:g}' for v in arr)} (xyxy) has no area: its second corner x1,y1 must "
+                             "lie right of and below its first x0,y0")
         return np.array([arr[0], arr[1], arr[2] - arr[0], arr[3] - arr[1]])
     return arr
 

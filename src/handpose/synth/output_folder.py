@@ -28,16 +28,22 @@ _BYTES_PER_PIXEL_IN_FLIGHT = 64  # buffers of one image being rendered (colour, 
 _WORKER_BASE_BYTES = 300 * 2**20  # a worker process: Python, numpy, OpenCV, the GL driver and the mesh
 
 
-def check_request(count: int, size: tuple[int, int], workers: int, seed: int, out: Path) -> int:
+def _amount(nbytes: float) -> str:
+    """Bytes as GiB, or as MiB under one GiB (so a small need never reads 0.0 GiB)."""
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
+
+
+def check_request(count: int, size: tuple[int, int], workers: int, seed: int, out: Path,
+                  size_flag: str = "--size") -> int:
     """Validate the numbers of a render request; returns the worker count to use (capped at the CPU count, with a
-    warning). Raises ValueError naming the flag."""
+    warning). Raises ValueError naming the flag (``size_flag``: the one that gave ``size``)."""
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     if count < 0 or count > MAX_COUNT:
         raise ValueError(f"--count must be between 0 and {MAX_COUNT:,}, got {count}")
     for side in size:
         if side < MIN_SIZE or side > MAX_SIZE:
-            raise ValueError(f"--size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {side}")
+            raise ValueError(f"{size_flag} must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {side}")
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
     cpus = os.cpu_count() or 1
@@ -47,16 +53,18 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     need = workers * (_WORKER_BASE_BYTES + size[0] * size[1] * _BYTES_PER_PIXEL_IN_FLIGHT)
     avail = _available_memory()
     if avail is not None and need > avail:
-        raise ValueError(f"--workers {workers} at --size {size[0]}x{size[1]} needs about {need / 2**30:.1f} GiB of "
-                         f"memory and {avail / 2**30:.1f} GiB is free; use fewer workers or a smaller size")
+        raise ValueError(f"--workers {workers} at {size_flag} {size[0]}x{size[1]} needs about {_amount(need)} of "
+                         f"memory and {_amount(avail)} is free; use fewer workers or a smaller size")
     disk = count * size[0] * size[1] * 0.25 + count * 2048  # JPEG at high quality + the json, generously
     probe = out
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     free = shutil.disk_usage(probe).free if probe.exists() else None
+    if free == 0 and count > 0:
+        raise ValueError(f"--out {out}: nothing can be written under {probe} (no free space there)")
     if free is not None and disk > free:
-        raise ValueError(f"--count {count} at --size {size[0]}x{size[1]} needs about {disk / 2**30:.1f} GiB on disk "
-                         f"and {free / 2**30:.1f} GiB is free under {probe}")
+        raise ValueError(f"--count {count} at {size_flag} {size[0]}x{size[1]} needs about {_amount(disk)} on disk "
+                         f"and {_amount(free)} is free under {probe}")
     return workers
 
 

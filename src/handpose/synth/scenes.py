@@ -180,7 +180,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     if beside_heads > 0.0 and distractors == 0.0:
         raise ValueError("--hands-beside-heads needs heads to hold hands beside: give --skin-distractors too")
     target = Path(out) / folder
-    workers = check_request(count, (width, height), workers, seed, target)
+    workers = check_request(count, (width, height), workers, seed, target, size_flag="--scene-size")
     if resolve_renderer("gl" if renderer == "auto" else renderer) != "gl":
         raise ValueError("--scenes needs the GL renderer (--renderer gl or auto)")
     own = prepare_folder(target, overwrite)

@@ -176,19 +176,20 @@ def test_predict_command_on_a_video(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert (tmp_path / "out" / "clip_hands.mp4").stat().st_size > 0
 
 
-def test_bad_videos_and_webcams_fail_in_one_line(tmp_path: Path, tiny_cpm, capsys) -> None:
+def test_bad_videos_and_webcams_fail_in_one_line(tmp_path: Path, tiny_cpm, capfd) -> None:
+    # capfd: OpenCV's and FFmpeg's own warnings are written by C code straight to the process's stderr
     from handpose.config import DataConfig, to_dict
     from handpose.model.artifact import save_weights
 
     weights = tmp_path / "tiny.safetensors"
     save_weights(tiny_cpm(1), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
     junk = tmp_path / "junk.mp4"
-    junk.write_bytes(b"not a video at all" * 10)
+    junk.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"not a video at all" * 10)  # an MP4 without its moov atom
     cases = {str(tmp_path / "missing.mp4"): "video not found", str(junk): "junk.mp4",
              "57": "webcam 57 cannot be opened"}
     for source, message in cases.items():
         assert main(["predict", "--model", str(weights), "--source", source, "--out", str(tmp_path / "o")]) == 2
-        err = capsys.readouterr().err.strip()
+        err = capfd.readouterr().err.strip()
         assert message in err and len(err.splitlines()) == 1, err
 
 

@@ -10,11 +10,12 @@ closed properly), so the caller still writes them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,9 @@ from handpose.inference.results import Hands
 from handpose.inference.tracking import HandTracker, TrackingConfig
 
 LOG = logging.getLogger(__name__)
+# FFmpeg's own messages (``moov atom not found``) off the terminal, where the one-line error says what failed:
+# AV_LOG_QUIET, read once, when OpenCV first starts FFmpeg in this process (so at import, before any capture)
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 DEFAULT_FPS = 25.0  # a source that does not say its frame rate (many webcams)
 WINDOW = "handpose"
 
@@ -52,9 +56,29 @@ class VideoResult:
         return len(self.frames) / self.seconds if self.seconds > 0 else 0.0
 
 
+@contextlib.contextmanager
+def quiet_opencv() -> Iterator[None]:
+    """OpenCV's own warnings on opening (``[ WARN ] can't open camera by index``) kept off the terminal, where
+    handpose's one-line error says what failed; shown with ``-vv``."""
+    if LOG.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    before = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(before)
+
+
 def open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
     """(an opened capture, its name) for a video file or a webcam index; FileNotFoundError / ValueError in one
     line naming the source otherwise."""
+    with quiet_opencv():
+        return _open_capture(source)
+
+
+def _open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
     index = webcam_index(source)  # type: ignore[arg-type]
     if index is not None:
         cap = cv2.VideoCapture(index)

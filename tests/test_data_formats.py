@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -401,3 +402,13 @@ def test_dataset_json_is_parsed_once_and_handed_to_its_reader(tmp_path: Path, mo
     assert fmt == "coco" and parsed is not None and parsed.matches(jpath)
     jpath.write_text(jpath.read_text() + " ")  # changed since detection: read again, not taken from the parse
     assert not parsed.matches(jpath)
+
+
+def test_a_format_named_wrongly_says_what_the_data_reads_as(synth_data: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    # the skips of the wrong reader went out as a warning and again inside the error
+    with caplog.at_level(logging.WARNING), pytest.raises(ValueError) as err:
+        F.load_splits(synth_data, "hand_labels")
+    assert "no usable hand_labels sample" in str(err.value)
+    assert "it reads as hand_labels_synth: leave --format out or give --format hand_labels_synth" in str(err.value)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -91,12 +91,15 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
     """
     path = Path(path)
     tagged, fmt, report = read_samples(path, fmt, workers, keypoint_order)
-    report.log(f"annotations in {path} ({fmt})", LOG)
-    if not tagged:
+    if not tagged:  # the skips go into the one error, not also into a warning before it
         msg = f"{path}: no usable {fmt} sample; expected {EXPECTED[fmt]}"
+        guess = _detected_otherwise(path, fmt)
+        if guess:
+            msg += f"; it reads as {guess}: leave --format out or give --format {guess}"
         if report:
             msg += "\n" + report.summary("annotations")
         raise ValueError(msg)
+    report.log(f"annotations in {path} ({fmt})", LOG)
     train = [s for s, tag in tagged if tag == "train"]
     val = [s for s, tag in tagged if tag == "val"]
     untagged = [s for s, tag in tagged if tag is None]
@@ -109,3 +112,12 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
         val += v
     LOG.info("%s (%s): %d training and %d validation samples", path, fmt, len(train), len(val))
     return Splits(train, val, fmt, path, report)
+
+
+def _detected_otherwise(path: Path, named: str) -> str | None:
+    """The format detection finds at ``path`` where the user named ``named`` and it read nothing, or None."""
+    try:
+        found = detect(path)[0]
+    except (OSError, ValueError):
+        return None
+    return found if found != named else None

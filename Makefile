@@ -1,7 +1,7 @@
 # The two set-up commands of the README: `make demo` and `make test`.
 # Both create (or reuse) .venv in the repository and install handpose into it.
 #
-# torch is installed first, pinned, so that the package's own `torch>=2.1` needs nothing more.
+# torch is installed first, pinned, so that the package's own `torch>=2.11` needs nothing more.
 # On a machine without a GPU, pip must not fetch the CUDA build: set TORCH_INDEX to PyTorch's CPU index
 # where the default index would serve CUDA wheels (see README, "Installing with or without a GPU").
 

@@ -176,3 +176,15 @@ def test_end_to_end_tensorboard_best_weights_and_log_lines(synth_data: Path, tmp
     ckpt = torch.load(tmp_path / "checkpoints" / names[-1], weights_only=True)
     assert {"model", "model_config", "optimizer", "scheduler", "step", "epoch", "rng", "train_config"} <= set(ckpt)
     assert ckpt["model_config"] == to_dict(preset("tiny")) and ckpt["step"] == 12
+
+
+def test_a_warmup_as_long_as_the_run_is_warned_about(synth_data: Path, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    # the lite recipe's 50 warmup steps in a 20-step fine-tune: the run ended at a fraction of --lr, unsaid
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(_cfg(synth_data, tmp_path / "short", max_steps=2, warmup_steps=2))
+    assert "--warmup-steps 2 is not shorter than the run's 2 steps" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(_cfg(synth_data, tmp_path / "fine", max_steps=3, warmup_steps=2))
+    assert "warmup" not in caplog.text

@@ -130,6 +130,10 @@ class Trainer:
         self.ckpt_dir = self.out / CHECKPOINT_DIR
         self.steps_total = total_steps(cfg, len(self.train_set), info.world_size)
         self.stop_at = min(self.steps_total, cfg.stop_at_step if cfg.stop_at_step is not None else self.steps_total)
+        if cfg.warmup_steps >= self.steps_total and not cfg.resume and info.is_main:
+            LOG.warning("--warmup-steps %d is not shorter than the run's %d steps: the learning rate never reaches "
+                        "--lr %g (give --warmup-steps under %d)", cfg.warmup_steps, self.steps_total, cfg.lr,
+                        self.steps_total)
         self.global_step, self.samples_seen, self.last_saved = 0, 0, -1
         self.rate = 0.0  # examples/sec of the last log window
         self.best: dict[str, Any] | None = None

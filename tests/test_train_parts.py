@@ -287,7 +287,7 @@ def test_every_train_option_maps_to_a_config_field() -> None:
     parser = build_parser()
     train_parser = next(a for a in parser._subparsers._group_actions[0].choices.values()
                         if a.prog.endswith(" train"))
-    dests = {a.dest for a in train_parser._actions if a.dest != "help"}
+    dests = {a.dest for a in train_parser._actions if a.dest not in ("help", "verbose", "quiet")}  # -v / -q: logging
     assert all(_field_of(d) is not None for d in dests - _NOT_FIELDS)
     assert _field_of("keep") == ("", "keep_checkpoints") and _field_of("rotation") == ("augment", "rotation_deg")
 

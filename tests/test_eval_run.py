@@ -149,3 +149,15 @@ def test_a_folder_of_datasets_is_evaluated_set_by_set_and_together(
     assert set(table) == set(report) == {"cmu", "more/renders", "all"}
     hands = {name: int(row[1]) for name, row in table.items()}
     assert hands["all"] == hands["cmu"] + hands["more/renders"] == report["all"]["num_samples"]
+
+    # --split picks each set's part (it was ignored: every sample, training images included, whatever was asked)
+    counts = {}
+    for split in ("val", "train", "all"):
+        assert main(["eval", "--weights", str(tiny_weights), "--data", str(root), "--split", split]) == 0
+        printed = capsys.readouterr().out
+        assert f"({split} samples of each, ground-truth boxes)" in printed
+        counts[split] = {line.split()[0]: int(line.split()[1]) for line in printed.splitlines()
+                         if line.split() and line.split()[0] in ("cmu", "more/renders", "all")}
+    assert counts["val"]["cmu"] == 5 and "cmu" not in counts["train"]  # manual_test only: all validation
+    assert counts["val"]["more/renders"] + counts["train"]["more/renders"] == counts["all"]["more/renders"] == 5
+    assert counts["val"]["all"] + counts["train"]["all"] == counts["all"]["all"] == 10

@@ -309,12 +309,13 @@ def run_evaluation(
     curves, settings). ``amp`` / ``channels_last``: bf16 autocast and the channels-last layout for a PyTorch
     model, None for the faster (``handpose.autotune``, timed on the first batch's crops)."""
     from handpose.data.formats import load_splits
+    from handpose.data.formats.load import SPLIT_NAMES
 
-    if split not in ("val", "train", "all"):
-        raise ValueError(f"--split must be val, train or all, got {split!r}")
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
     predictor = Predictor.from_file(weights, device=device)
     splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order)
-    samples = {"val": splits.val, "train": splits.train, "all": splits.train + splits.val}[split]
+    samples = splits.part(split)
     if not samples:
         raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val)")
     LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)

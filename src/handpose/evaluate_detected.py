@@ -226,8 +226,8 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
                             detector_threshold: float | None = None, out: str | Path | None = None,
                             refine: RefineConfig | None = DEFAULT_REFINE,
                             detector_scales: Sequence[float] = IMAGE_SCALES) -> dict[str, Any]:
-    """The ``handpose eval --detector`` run on one dataset (its ``split``) or a folder of datasets (each on all its
-    samples, then all their hands together); returns the report and writes it to ``out``/eval_detected.json.
+    """The ``handpose eval --detector`` run on one dataset (its ``split``) or a folder of datasets (each one's
+    ``split``, then all their hands together); returns the report and writes it to ``out``/eval_detected.json.
     ``refine``: the keypoint refinement of the detector's hands (None: the detector's boxes as they are);
     ``detector_scales``: the detector's letterbox scales (``detection.detector``)."""
     from handpose.data.formats import load_splits
@@ -239,13 +239,10 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
                                     detector_scales=detector_scales)
     found = find_datasets(data)
     if found and found != [Path(data)]:
-        result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector)
-        split = "all"
+        result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector, split=split)
     else:
-        if split not in ("val", "train", "all"):
-            raise ValueError(f"--split must be val, train or all, got {split!r}")
         splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order)
-        samples = {"val": splits.val, "train": splits.train, "all": splits.train + splits.val}[split]
+        samples = splits.part(split)
         if not samples:
             raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val)")
         one = evaluate_detected(predictor, samples, batch_size=batch_size)

@@ -1,9 +1,10 @@
 """One keypoint model on several datasets at once: a table of each one's metrics and the metrics of them all.
 
 ``handpose eval --data FOLDER`` where FOLDER is not a dataset itself but holds several (say, a folder of small real
-photo sets in different formats) evaluates every dataset found in it (up to two folders down) on all of its
-samples, each in its ground-truth boxes, and once more on all their samples together (``"all"``: PCK, AUC and EPE
-over every hand, as MMPose computes them, not an average of the sets' figures). The demo and the model card use
+photo sets in different formats) evaluates every dataset found in it (up to two folders down) on the samples of
+its ``--split`` (for ``val`` each set's own test part, as for one dataset; ``all``: every sample), each in its
+ground-truth boxes, and once more on all those samples together (``"all"``: PCK, AUC and EPE over every hand, as
+MMPose computes them, not an average of the sets' figures). The demo and the model card use
 it for their real-photo figures. With a hand detector (``handpose eval --detector``) each set, and all together,
 is also evaluated through the detector (``evaluate_detected``: found hands, false positives per image, keypoints in
 the detector's boxes); the "all" row pools the sets' hands (each image is matched within its own set).
@@ -24,9 +25,10 @@ METRICS = ("PCK@0.2", "AUC", "EPE")
 
 
 def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
-                  detector: Any | None = None) -> dict[str, Any]:
-    """Metrics of ``predictor`` (a Predictor) on every dataset under ``roots`` and on all of them together, with the
-    predictor's own test-time options (flip test, scales).
+                  detector: Any | None = None, split: str = "all") -> dict[str, Any]:
+    """Metrics of ``predictor`` (a Predictor) on every dataset under ``roots`` (the samples of each one's
+    ``split``: ``"all"``, ``"val"`` or ``"train"``; a set with none of them is left out, with a note in the log) and
+    on all of them together, with the predictor's own test-time options (flip test, scales).
 
     Returns ``{"sets": {name: metrics}, "all": metrics}``; a set's name is its path below its root. With
     ``detector`` (a ``HandDetector`` or anything with ``detect(image_bgr)``) each metrics dict also holds the
@@ -45,8 +47,10 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
     for root in roots:
         for path in find_datasets(root):
             splits = load_splits(path)
-            samples = splits.train + splits.val
+            samples = splits.part(split)
             if not samples:
+                LOG.info("%s: no %s samples (%d train, %d val); left out", path, split, len(splits.train),
+                         len(splits.val))
                 continue
             name = str(path.relative_to(root)) if path != Path(root) else Path(root).name
             per_set[name] = in_gt_boxes(samples)
@@ -57,7 +61,9 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
                 outcomes.append(detect_hands(predictor, samples, detector))
                 per_set[name]["detector"] = detected_metrics(outcomes[-1])
     if not per_set:
-        raise ValueError(f"no dataset handpose can read in {', '.join(str(r) for r in roots)}")
+        where = ", ".join(str(r) for r in roots)
+        raise ValueError(f"no dataset handpose can read in {where}" if split == "all" else
+                         f"no dataset in {where} has a {split} split (--split all takes every sample)")
     together = in_gt_boxes(every)
     if detector is not None:
         from handpose.evaluate_detected import HandOutcomes, detected_metrics

@@ -43,13 +43,16 @@ if TYPE_CHECKING:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from handpose.data.formats.load import SPLIT_NAMES
+
     parser.add_argument("--weights", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx "
                         "(with --task detect: a hand detector's)")
     parser.add_argument("--data", required=True, help="dataset path (any format handpose reads)")
     parser.add_argument("--format", default=None, help="dataset format (default: detected from the path)")
     parser.add_argument("--keypoint-order", default=None, help="keypoint order of a COCO json stored in another "
                         "order than CMU's, e.g. rhd (default: cmu, or rhd for a json named *rhd*)")
-    parser.add_argument("--split", default="val", choices=("val", "train", "all"), help="which split (default val)")
+    parser.add_argument("--split", default="val", choices=SPLIT_NAMES, help="which split (default val: the dataset's "
+                        "test part, or the 10%% held out by hash; in a folder of datasets, each one's)")
     parser.add_argument("--flip", action="store_true", help="flip test: also run the mirrored crop and average")
     parser.add_argument(
         "--scales", default="1.0", help="comma-separated crop scales averaged at test time, e.g. 1.0,0.75,1.25"
@@ -168,8 +171,8 @@ def _run_sets(args: argparse.Namespace) -> int:
 
     predictor = Predictor.from_file(args.weights, device=args.device, flip_test=args.flip,
                                     scales=parse_scales(args.scales))
-    result = evaluate_sets(predictor, [args.data], batch_size=args.batch_size)
-    print(f"{args.weights} on every dataset in {args.data} (all samples, ground-truth boxes):")
+    result = evaluate_sets(predictor, [args.data], batch_size=args.batch_size, split=args.split)
+    print(f"{args.weights} on every dataset in {args.data} ({args.split} samples of each, ground-truth boxes):")
     print(format_sets(result))
     if args.out is not None:
         path = Path(args.out) / "eval_sets.json"

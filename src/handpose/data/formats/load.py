@@ -34,6 +34,9 @@ FORMATS: tuple[str, ...] = tuple(READERS)
 ALIASES: dict[str, str] = {panopticdb.ALIAS: panopticdb.NAME, interhand.ALIAS: interhand.NAME}  # datasets' names
 
 
+SPLIT_NAMES = ("val", "train", "all")
+
+
 @dataclass
 class Splits:
     """A dataset read from disk: training and validation samples, the format, the root and what was skipped."""
@@ -43,6 +46,12 @@ class Splits:
     fmt: str
     root: Path
     skipped: SkipReport = field(default_factory=SkipReport)
+
+    def part(self, split: str) -> list[Sample]:
+        """The samples of ``split``: ``"val"``, ``"train"`` or ``"all"`` (both); ValueError for another name."""
+        if split not in SPLIT_NAMES:
+            raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+        return {"val": self.val, "train": self.train, "all": self.train + self.val}[split]
 
 
 def canonical_format(fmt: str) -> str:

@@ -156,3 +156,20 @@ def test_export_does_not_replace_files_without_overwrite(files: dict[str, Path],
                  "--overwrite"]) == 0
     assert out.read_bytes() != first  # replaced (another opset)
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+@pytest.mark.parametrize("name", ["eval_report.json", "eval_detected.json", "detection_eval.json"])
+def test_eval_does_not_replace_an_earlier_report_without_overwrite(name: str, files: dict[str, Path],
+                                                                   tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # eval replaced whatever report lay in --out, where train, export, synth and predict refuse
+    out = tmp_path / "ev"
+    out.mkdir()
+    (out / name).write_text('{"mine": 1}')
+    argv = ["eval", "--weights", str(files["weights"]), "--data", str(files["data"]), "--split", "all", "--out",
+            str(out)]
+    assert main(argv) == 2
+    assert f"already holds an evaluation ({name}); add --overwrite" in capsys.readouterr().err
+    assert (out / name).read_text() == '{"mine": 1}'
+    assert main([*argv, "--overwrite"]) == 0
+    assert (out / "eval_report.json").exists() and (out / "pck_curve.png").exists()

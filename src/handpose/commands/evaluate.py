@@ -80,6 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "cuda where there is a GPU, else cpu, as train)")
     add_speed_flags(parser, "evaluation")
     parser.add_argument("--out", default=None, help="folder for eval_report.json and pck_curve.png")
+    parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier evaluation in --out "
+                        "(without it such a folder is refused)")
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
@@ -110,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     if args.out is not None:
         ensure_writable_folder(args.out, "--out")  # before evaluating, not after
+        refuse_earlier_reports(Path(args.out), args.overwrite)
     refine = refine_from_args(args)
     if args.task == "detect":
         if args.detector is not None:
@@ -160,6 +163,21 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None:
         print("no report written: add --out FOLDER for eval_report.json (every prediction) and pck_curve.png")
     return 0
+
+
+# every file an evaluation writes into --out (one or two of them per kind of run)
+REPORT_FILES = ("eval_report.json", "pck_curve.png", "eval_sets.json", "eval_detected.json", "detection_eval.json")
+
+
+def refuse_earlier_reports(out: Path, overwrite: bool) -> None:
+    """ValueError when ``out`` already holds an evaluation's files (or is an existing ``.json``, which ``--task
+    detect`` writes to directly), unless ``overwrite``: an earlier report is not replaced unasked."""
+    taken = [out] if out.suffix.lower() == ".json" and out.is_file() else [out / n for n in REPORT_FILES
+                                                                           if (out / n).exists()]
+    if taken and not overwrite:
+        names = ", ".join(p.name for p in taken)
+        raise ValueError(f"--out {out} already holds an evaluation ({names}); add --overwrite to replace it, or "
+                         "choose another --out")
 
 
 def _run_sets(args: argparse.Namespace) -> int:

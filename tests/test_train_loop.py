@@ -121,12 +121,16 @@ def test_resume_with_another_batch_size_warns_what_changes(synth_data: Path, tmp
     resume = dict(max_steps=None, epochs=1.0, batch_size=2, resume=str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="handpose"):
         second = train(_cfg(synth_data, tmp_path, stop_at_step=3, **resume))
-    assert second["total_steps"] == math.ceil(n / 2)  # an epoch counted in steps of the new batch
+    # the epoch is kept: the 2 steps done, then the samples still to go in steps of the new batch (re-counting the
+    # whole run at the new batch, as before, ended a larger batch's run early and a smaller one's late)
+    total = 2 + math.ceil((n - 8) / 2)
+    assert second["total_steps"] == total
     warned = [r.getMessage() for r in caplog.records if "resuming with" in r.getMessage()]
     assert len(warned) == 1 and warned[0].startswith(
         "resuming with batch size 2 instead of 4: each step now takes 2 samples instead of 4")
-    epochs, old_epochs = (8 + (math.ceil(n / 2) - 2) * 2) / n, 4 * math.ceil(n / 4) / n
-    assert (f"the run now lasts {math.ceil(n / 2)} steps instead of {math.ceil(n / 4)}, the learning-rate schedule "
+    epochs, old_epochs = (8 + (total - 2) * 2) / n, 4 * math.ceil(n / 4) / n
+    assert epochs == pytest.approx(1.0, abs=2 / n)
+    assert (f"the run now lasts {total} steps instead of {math.ceil(n / 4)}, the learning-rate schedule "
             f"is spread over them, and it will end after {epochs:.2f} epochs instead of {old_epochs:.2f}"
             in warned[0])
     caplog.clear()

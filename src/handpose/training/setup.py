@@ -29,6 +29,21 @@ def total_steps(cfg: TrainConfig, train_size: int, world_size: int) -> int:
     return max(1, math.ceil(cfg.epochs * train_size / (cfg.batch_size * world_size)))
 
 
+def resumed_total_steps(cfg: TrainConfig, state: dict[str, Any], train_size: int, world_size: int) -> int:
+    """Optimizer steps of a resumed run: as :func:`total_steps`, except that a run sized in epochs resumed with
+    another batch size or process count keeps its epochs: the checkpoint's step, then the samples still to go at
+    the new samples per step (re-counting the whole run at the new batch would end it early or late)."""
+    fresh = total_steps(cfg, train_size, world_size)
+    old_batch = int(state.get("train_config", {}).get("batch_size", cfg.batch_size))
+    old_world = int(state.get("world_size", world_size))
+    if cfg.max_steps is not None or (old_batch, old_world) == (cfg.batch_size, world_size):
+        return fresh
+    step = int(state["step"])
+    seen = int(state.get("samples_seen", step * old_batch * old_world))
+    to_go = max(0.0, float(cfg.epochs or 0) * train_size - seen)
+    return max(step + math.ceil(to_go / (cfg.batch_size * world_size)), step + 1)
+
+
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW (decoupled weight decay) or SGD with momentum (L2 weight decay, as Caffe)."""
     params = [p for p in model.parameters() if p.requires_grad]
@@ -58,9 +73,9 @@ def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, ste
     """What resuming checkpoint ``state`` with another batch size or process count changes, or None.
 
     The samples per step (batch x processes) change, the data order goes on from ``samples_seen``; a run sized in
-    epochs is re-counted in steps at the new batch (so its schedule is stretched or squeezed, and the epochs it
-    covers in the end differ from ``epochs``), a run of ``max_steps`` keeps its steps and covers more or fewer
-    epochs. The learning rate is not scaled with the batch.
+    epochs keeps its epochs, so its remaining steps are re-counted at the new batch (:func:`resumed_total_steps`)
+    and its schedule spread over them, a run of ``max_steps`` keeps its steps and covers more or fewer epochs. The
+    learning rate is not scaled with the batch.
     """
     old_batch = int(state.get("train_config", {}).get("batch_size", cfg.batch_size))
     old_world = int(state.get("world_size", world_size))

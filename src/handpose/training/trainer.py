@@ -58,6 +58,7 @@ from handpose.training.setup import (
     build_optimizer,
     check_config,
     resume_changes,
+    resumed_total_steps,
     total_steps,
 )
 from handpose.training.signals import StopRequest
@@ -142,6 +143,10 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
         self.model = self.task.build_model(cfg)
         resume_state = self._load_resume_state() if cfg.resume else None
+        if resume_state is not None:  # another batch size keeps an epoch-sized run's epochs
+            self.steps_total = resumed_total_steps(cfg, resume_state, len(self.train_set), info.world_size)
+            self.stop_at = min(self.steps_total, cfg.stop_at_step if cfg.stop_at_step is not None else
+                               self.steps_total)
         if resume_state is None and cfg.init:
             self.task.initial_weights(self.model, cfg.init)
         self.model.to(device)

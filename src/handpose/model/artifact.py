@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -56,8 +57,14 @@ CHECKPOINT_KEYS = ("model", "model_config", "optimizer", "scheduler", "step", "t
 def torch_load(path: str | Path, what: str = "a weights-only torch file") -> Any:
     """``torch.load(weights_only=True)`` onto the CPU; ValueError naming the file when it cannot be read that way
     (pickled code is refused with an UnpicklingError, a truncated zip with a RuntimeError)."""
+    import pickle
+
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's text would advise weights_only=False, which runs the code
+        code = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        raise ValueError(f"{path}: refused: it holds pickled Python objects{f' ({code.group(1)})' if code else ''} "
+                         "beyond tensors and plain data, which loading would run; nothing from it was run") from exc
     except Exception as exc:
         raise ValueError(f"{path}: not readable as {what} ({exc})") from exc
 
@@ -145,7 +152,8 @@ def _checkpoint_task(ckpt: Any) -> str:
 def read_stored_configs(path: str | Path) -> tuple[str, ModelConfig | DetectorConfig, DataConfig | None] | None:
     """``(task, model or detector config, data config or None)`` stored in a handpose ``.safetensors`` or training
     checkpoint, read without building the model; None for a file that holds no handpose config (foreign weights:
-    a caffemodel, a ``.npy``, a VGG-19 state dict) or is no such file. ValueError when a stored config is invalid."""
+    a caffemodel, a ``.npy``, a VGG-19 state dict) or is no such file. ValueError when a stored config is invalid
+    or a torch file cannot be read weights-only (pickled code is refused)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file() or suffix not in WEIGHT_SUFFIXES:
@@ -157,10 +165,7 @@ def read_stored_configs(path: str | Path) -> tuple[str, ModelConfig | DetectorCo
             return None
         task = stored.get(TASK_KEY, TASK_KEYPOINTS)
     else:
-        try:
-            stored = torch_load(path, "a weights-only checkpoint")
-        except ValueError:
-            return None
+        stored = torch_load(path, "a weights-only checkpoint")  # a file of pickled code: refused here, at once
         if not isinstance(stored, dict):
             return None
         task = _checkpoint_task(stored)

@@ -28,6 +28,12 @@ def test_train_eval_and_resume_a_detector(tmp_path: Path, capsys: pytest.Capture
     assert main(["train", "--resume", str(run)]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["stopped"] == "completed" and summary["step"] == 20
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set(EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload().Tags()["scalars"])
+    parts = {f"train/loss_{name}" for name in ("heatmap", "size", "offset", "hand")}
+    assert parts | {"train/loss", "val/AP@0.5"} <= tags, tags
+    assert not {"train/heatmap", "train/size", "train/offset", "train/hand"} & tags  # each loss part once
     model = artifact.load_model(run / "model.safetensors", task="detect")
     assert model.config.input_size == 128
     with pytest.raises(ValueError, match="detector"):

@@ -192,3 +192,15 @@ def test_a_warmup_as_long_as_the_run_is_warned_about(synth_data: Path, tmp_path:
     with caplog.at_level(logging.WARNING, logger="handpose"):
         train(_cfg(synth_data, tmp_path / "fine", max_steps=3, warmup_steps=2))
     assert "warmup" not in caplog.text
+
+
+def test_a_run_resumed_after_a_kill_logs_each_step_once(synth_data: Path, tmp_path: Path) -> None:
+    # a killed run's events past its last checkpoint are logged again on --resume: TensorBoard must keep one value
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(_cfg(synth_data, tmp_path, max_steps=6, log_every=1, ckpt_every=2, keep_checkpoints=10))
+    for ckpt in list_checkpoints(tmp_path / "checkpoints")[1:]:  # as if killed after step 6's events, before its
+        ckpt.unlink()                                              # checkpoint and step 4's: step 2's is the last
+    train(_cfg(synth_data, tmp_path, max_steps=6, log_every=1, ckpt_every=2, resume=str(tmp_path)))
+    acc = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0}).Reload()
+    assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3, 4, 5, 6]

@@ -105,12 +105,14 @@ class LossWindow:
 class TrainWriter:
     """TensorBoard events of one run (rank 0 only); every method is a no-op when ``enabled`` is False."""
 
-    def __init__(self, log_dir: str | Path, enabled: bool = True) -> None:
+    def __init__(self, log_dir: str | Path, enabled: bool = True, purge_step: int | None = None) -> None:
+        """``purge_step``: events at this step and later, written by an earlier writer of the folder, are dropped by
+        TensorBoard (a run resumed from a checkpoint older than its last logged step)."""
         self.writer = None
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(log_dir))
+            self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
 
     def train_scalars(self, step: int, scalars: dict[str, float]) -> None:
         """``train/<name>`` for each scalar (losses, lr, examples_per_sec, epoch)."""

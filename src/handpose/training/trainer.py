@@ -165,7 +165,10 @@ class Trainer:
                 self.model, device_ids=[device.index] if device.type == "cuda" else None)
         if cfg.compile:
             self.step_model = torch.compile(self.step_model)
-        self.writer = TrainWriter(self.out, enabled=self.main)
+        # a resumed run's events from its checkpoint's step on were written after that checkpoint (a killed run):
+        # TensorBoard drops them, so each step keeps one value
+        self.writer = TrainWriter(self.out, enabled=self.main,
+                                  purge_step=self.global_step + 1 if resume_state is not None else None)
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             _write_json(self.out / "config.json", to_dict(cfg))
@@ -252,7 +255,9 @@ class Trainer:
         if self.main:  # above the progress bar on a terminal (see reporting.progress_bar)
             LOG.info("%s", format_fields_line(self.epoch, self.global_step, rate, lr, self.task.log_fields(means)))
         scalars = {name: value for name, value in self.task.log_fields(means)}
-        scalars.update({f"loss_{name}": value for name, value in zip(self.task.loss_names, means[1:])})
+        for name, value in zip(self.task.loss_names, means[1:]):  # each part once, as loss_<part>
+            scalars.pop(name, None)
+            scalars[f"loss_{name}"] = value
         self.writer.train_scalars(self.global_step, {**scalars, "lr": lr, "examples_per_sec": rate,
                                                      "epoch": self.epoch})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,22 @@ def test_synthetic_calibration_leaves_no_temporary_files(tmp_path: Path, monkeyp
     assert crops.shape == (2, 64, 64, 3) and crops.dtype == np.uint8
     assert list(scratch.iterdir()) == []
 
+
+def test_calibration_takes_the_validation_split_then_the_training_split(synth_data: Path,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    # it took the validation split alone: 4 of these 40 hands for --calib-count 64, without a word
+    from handpose.data.formats import load_splits
+    from handpose.quantize import calibration_crops
+
+    splits = load_splits(synth_data)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        crops = calibration_crops(synth_data, 72, DataConfig(input_size=64))
+    assert len(crops) == len(splits.train) + len(splits.val) > len(splits.val)
+    assert f"gave {len(crops)} crops of the 72 asked for" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        assert len(calibration_crops(synth_data, 8, DataConfig(input_size=64))) == 8
+    assert "asked for" not in caplog.text
 
 def test_output_stride_4_exports_with_parity_at_odd_sizes(tmp_path: Path) -> None:
     """The 2x upsampling's crop to ceil(H/4) must stay exact in the ONNX graph (a negative floor division exported

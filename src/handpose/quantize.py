@@ -179,35 +179,37 @@ def _pre_processed(fp32_path: Path, prepped: Path) -> Path:
 
 
 def calibration_crops(source: str | Path, count: int, data_cfg: DataConfig, seed: int = 0) -> np.ndarray:
-    """(N, S, S, 3) uint8 crops for calibration: a dataset path (its validation split, else its training split)
-    or ``"synthetic"`` (hands rendered by ``handpose.synth`` into a temporary folder, deleted before returning);
-    cut with the predictor's crop code."""
+    """(N, S, S, 3) uint8 crops for calibration, N up to ``count`` (a warning says when the source has fewer): a
+    dataset path (its validation split first, then its training split, each in a random order) or ``"synthetic"``
+    (hands rendered by ``handpose.synth`` into a temporary folder, deleted before returning); cut with the
+    predictor's crop code."""
     from handpose.data.formats import load_splits
 
+    rng = np.random.default_rng(seed)
     if str(source) == "synthetic":
         from handpose import synth
 
         with tempfile.TemporaryDirectory(prefix="handpose-calib-") as tmp:
             folder = synth.write_dataset(Path(tmp), count=count, seed=seed, size=max(int(data_cfg.input_size), 128))
             splits = load_splits(folder, val_fraction=0.0)
-            return _cut_crops(splits.train + splits.val, source, count, data_cfg, seed)
+            every = splits.train + splits.val
+            return _cut_crops([every[i] for i in rng.permutation(len(every))], source, count, data_cfg)
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"calibration data not found: {path}")
     splits = load_splits(path, val_fraction=data_cfg.val_fraction)
-    return _cut_crops(splits.val or splits.train, source, count, data_cfg, seed)
+    ordered = [part[i] for part in (splits.val, splits.train) for i in rng.permutation(len(part))]
+    return _cut_crops(ordered, source, count, data_cfg)
 
 
-def _cut_crops(samples: list[Any], source: str | Path, count: int, data_cfg: DataConfig, seed: int) -> np.ndarray:
-    """Up to ``count`` crops of a random choice of ``samples``, skipping unreadable ones."""
+def _cut_crops(samples: list[Any], source: str | Path, count: int, data_cfg: DataConfig) -> np.ndarray:
+    """Up to ``count`` crops of ``samples`` in their order, skipping unreadable ones; a warning when fewer."""
     from handpose.data.crop import sample_box
     from handpose.inference.prepare import spec_from_config
 
-    order = np.random.default_rng(seed).permutation(len(samples))
     spec = spec_from_config(data_cfg)
     crops, bad = [], 0
-    for i in order[: max(count * 2, count + 8)]:
-        s = samples[i]
+    for s in samples[: max(count * 2, count + 8)]:
         try:
             crops.append(spec.prepare_file(s.image_path, sample_box(s), s.is_left).crops[0])
         except (ValueError, FileNotFoundError) as exc:
@@ -219,4 +221,7 @@ def _cut_crops(samples: list[Any], source: str | Path, count: int, data_cfg: Dat
         raise ValueError(f"no usable calibration image in {source} ({bad} unreadable)")
     if bad:
         LOG.warning("calibration: skipped %d unreadable samples", bad)
+    if len(crops) < count:
+        LOG.warning("calibration: %s gave %d crops of the %d asked for (--calib-count and the held-out check); the "
+                    "int8 model is calibrated and checked on fewer", source, len(crops), count)
     return np.stack(crops)

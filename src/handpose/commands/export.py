@@ -7,9 +7,10 @@ onnxruntime and compared with PyTorch on a realistic crop and on a second input 
 difference is printed, and the command fails (exit code 2) when it exceeds --tolerance.
 
 --int8 also writes OUT with suffix _int8.onnx: static quantization (QOperator, per-channel int8 weights, uint8
-activations) calibrated on real crops from the validation split of --calib-data (or on rendered synthetic hands
-with --calib-data synthetic), and reports how far its keypoints move against fp32 (mean px in the crop) on a few
-more crops from the same source that calibration did not see (up to 8 beyond --calib-count).
+activations) calibrated on real crops of --calib-data (its validation split first, then its training split; or
+on rendered synthetic hands with --calib-data synthetic), and reports how far its keypoints move against fp32
+(mean px in the crop) on a few more crops from the same source that calibration did not see (up to 8 beyond
+--calib-count; a source with fewer crops than asked for is said, and a fifth of what it has is held out).
 
 A hand detector's weights (`handpose train --task detect`, or pretrained:detector) export the same way: `image`
 is the letterboxed scene (N x 3 x S x S, S a multiple of 32) and the outputs are the four maps `heatmap`, `size`,
@@ -28,7 +29,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
+
+LOG = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,8 +97,9 @@ def run(args: argparse.Namespace) -> int:
         if args.calib_count < 1:
             raise ValueError(f"--calib-count must be at least 1, got {args.calib_count}")
         # a few more crops than calibration uses: the int8 check runs on those it did not see
-        more = calibration_crops(args.calib_data, args.calib_count + held_out_count(args.calib_count), data_cfg)
-        calib, held_out = split_held_out(more, args.calib_count)
+        asked = args.calib_count + held_out_count(args.calib_count)
+        more = calibration_crops(args.calib_data, asked, data_cfg)
+        calib, held_out = split_held_out(more, args.calib_count if len(more) >= asked else None)
         crops = calib[:2]
     if args.check_image:
         crops = spec_from_config(data_cfg).prepare(read_image(args.check_image)).crops[0][None]
@@ -151,6 +156,9 @@ def export_detector(args: argparse.Namespace, weights: Path, out: Path) -> int:
                              "(calibration and a held-out check)")
         keep = min(args.calib_count, len(images) - 1)
         calib, check = images[:keep], images[keep:]
+        if len(images) < args.calib_count + held:
+            LOG.warning("calibration: %s gave %d images of the %d asked for: calibrating on %d, checking on %d",
+                        args.calib_data, len(images), args.calib_count + held, len(calib), len(check))
     check_images = None
     if args.check_image:
         from handpose.detection.letterbox import letterbox
@@ -168,7 +176,9 @@ def export_detector(args: argparse.Namespace, weights: Path, out: Path) -> int:
         q = quantize_detector_int8(out, q_out, calib, check, fmt=args.int8_format)
         print(f"wrote {q.path} ({q.path.stat().st_size / 1e6:.1f} MB, static int8 {args.int8_format}, calibrated on "
               f"{q.calib_count} letterboxed images from {args.calib_data}, {q.seconds:.0f} s)")
-        print(f"int8 vs fp32 on {q.check_count} held-out images: {q.boxes_matched} of {q.boxes_fp32} boxes found "
-              f"again at IoU >= 0.7; hand-centre probability differs by up to {q.heatmap_diff_max:.3f}; measure "
-              "its accuracy with handpose eval --task detect --weights on the int8 file")
+        boxes = (f"{q.boxes_matched} of {q.boxes_fp32} boxes found again at IoU >= 0.7" if q.boxes_fp32 else
+                 "no box to compare (the fp32 detector found none in them: give more --calib-data)")
+        print(f"int8 vs fp32 on {q.check_count} held-out images: {boxes}; hand-centre probability differs by up to "
+              f"{q.heatmap_diff_max:.3f}; measure its accuracy with handpose eval --task detect --weights on the int8 "
+              "file")
     return 0

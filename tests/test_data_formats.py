@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -412,3 +413,32 @@ def test_a_format_named_wrongly_says_what_the_data_reads_as(synth_data: Path,
     assert "no usable hand_labels sample" in str(err.value)
     assert "it reads as hand_labels_synth: leave --format out or give --format hand_labels_synth" in str(err.value)
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_impossible_hands_are_skipped_and_counted(tmp_path: Path) -> None:
+    """A hand whose visible keypoints all sit on one pixel is skipped when read; one wholly off its image (its
+    size known only once the image is open) is skipped by evaluation and by the training set, all counted."""
+    from handpose.config import DataConfig
+    from handpose.data.dataset import HandDataset
+    from handpose.evaluate import evaluate
+    from handpose.inference.predictor import Predictor
+    from handpose.model.cpm import build_model
+
+    root = write_synth(tmp_path / "d", {"synth1": 6})
+    one_pixel = np.ones((21, 3), np.float32) * [50.0, 40.0, 1.0]
+    off_image = hand_keypoints(-5000, -5000, 40, seed=9)
+    write_hand(root / "synth1", "00000006", one_pixel)
+    write_hand(root / "synth1", "00000007", off_image)
+    splits = F.load_splits(root, val_fraction=0.0)
+    samples = splits.train + splits.val
+    assert splits.skipped.counts[R.BAD_BOX] == 1 and len(samples) == 7  # the one-pixel hand; the image is unread
+    off = [i for i, s in enumerate(samples) if s.image_path.stem == "00000007"]
+
+    cfg = DataConfig(input_size=64)
+    result = evaluate(Predictor.from_model(build_model("tiny"), cfg), samples)
+    assert result["num_samples"] == 6 and result["skipped"] == {"outside the image": 1}
+
+    no_aug = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, enabled=False))
+    train_set = HandDataset(samples, no_aug, train=True, seed=0)
+    item = train_set[off[0]]  # a replacement, and the bad one counted
+    assert int(item["index"]) != off[0] and train_set.skipped.counts[R.BAD_BOX] == 1

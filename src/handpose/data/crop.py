@@ -82,3 +82,10 @@ class CropRecipe:
         center = np.array([(w - 1) / 2.0, (h - 1) / 2.0])
         return crop_matrix(center, float(max(w, h)), int(self.input_size if size is None else size),
                            flip=bool(self.mirror_left and is_left))
+
+
+def box_misses_image(box: np.ndarray, image_hw: tuple[int, int]) -> bool:
+    """Whether ``[x, y, w, h]`` lies wholly outside an image of ``image_hw`` (no pixel of it on the image)."""
+    x, y, bw, bh = (float(v) for v in box)
+    h, w = image_hw
+    return x >= w or y >= h or x + bw <= 0 or y + bh <= 0

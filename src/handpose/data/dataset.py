@@ -38,9 +38,10 @@ import torch
 
 from handpose.config import DataConfig
 from handpose.data import images
+from handpose.data import skip_report as R
 from handpose.data import transforms as T
 from handpose.data.codec import HeatmapCodec
-from handpose.data.crop import CropRecipe, sample_box
+from handpose.data.crop import CropRecipe, box_misses_image, sample_box
 from handpose.data.replacement import MAX_REPLACEMENTS, first_loadable
 from handpose.data.sample import Sample
 from handpose.data.skip_report import SkipReport
@@ -165,6 +166,9 @@ class HandDataset(torch.utils.data.Dataset):
         M = self.crop_matrix(i, rng)
         reduce = images.reduce_factor(M) if cfg.reduced_decode else 1
         img, factor = images.load_image(self.image_path(i), cfg.max_image_pixels, reduce)
+        if box_misses_image(self.boxes[i], (img.shape[0] * factor, img.shape[1] * factor)):
+            raise images.ImageError(R.BAD_BOX, self.image_path(i), f"hand box {self.boxes[i].tolist()} lies outside "
+                                    f"the image")
         crop = T.warp(img, images.reduced_matrix(M, factor), cfg.input_size)  # (S_in, S_in, 3) uint8
         if self.augment:
             a = cfg.augment

@@ -95,8 +95,9 @@ def parse_keypoints(raw: Any) -> np.ndarray:
 def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
     """Per hand of (K, 21, 3) keypoints in their stored dtype (float32, so that a value beyond its range is already
     infinite): None when usable, else (reason, detail). A visible point needs finite coordinates and at least one
-    point must be visible; the box of the visible points must be finite too (its extent can overflow float32).
-    Non-finite coordinates of invisible points are set to 0 in place."""
+    point must be visible; the box of the visible points must be finite too (its extent can overflow float32), and
+    two or more visible points must not all lie on one pixel (a box of no size: BAD_BOX). Non-finite coordinates
+    of invisible points are set to 0 in place."""
     vis = kps[..., 2]  # (K, 21)
     finite_v = np.isfinite(vis).all(axis=1)
     finite_xy = np.isfinite(kps[..., :2]).all(axis=2)  # (K, 21)
@@ -104,7 +105,9 @@ def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
     bad_xy = (visible & ~finite_xy).any(axis=1)
     any_vis = visible.any(axis=1)
     kps[..., :2][~finite_xy] = 0.0
-    finite_box = np.isfinite(boxes_of(kps)).all(axis=1)  # (K,)
+    boxes = boxes_of(kps)  # (K, 4)
+    finite_box = np.isfinite(boxes).all(axis=1)  # (K,)
+    one_point = (visible.sum(axis=1) >= 2) & (boxes[:, 2] <= 1.0) & (boxes[:, 3] <= 1.0)  # extent 0: w = h = 1
     out: list[tuple[str, str] | None] = []
     for k in range(kps.shape[0]):
         if not finite_v[k]:
@@ -115,6 +118,8 @@ def validate_batch(kps: np.ndarray) -> list[tuple[str, str] | None]:
             out.append((R.NO_VISIBLE, ""))
         elif not finite_box[k]:
             out.append((R.NON_FINITE, "box extent beyond float32"))
+        elif one_point[k]:
+            out.append((R.BAD_BOX, f"all {int(visible[k].sum())} visible keypoints on one pixel"))
         else:
             out.append(None)
     return out

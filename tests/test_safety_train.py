@@ -83,6 +83,52 @@ def test_the_lock_names_its_holder_and_is_free_again_after_release(tmp_path: Pat
     RunLock(tmp_path).acquire().release()  # released at the end of the block
 
 
+_FORKING_WRITER = """
+import os, sys, time
+from handpose.training.data import init_worker
+from handpose.training.run_folder import RunLock
+RunLock(sys.argv[1]).acquire()
+child = os.fork()
+if child == 0:  # a DataLoader worker: it outlives a killed parent by the seconds it takes to notice
+    if sys.argv[2] == "drop":
+        init_worker(0)  # the DataLoader workers' start
+    time.sleep(30)
+    os._exit(0)
+print(child, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("worker", ["drop", "keep"])
+def test_a_killed_writers_workers_do_not_hold_its_lock(worker: str, tmp_path: Path) -> None:
+    # a resume right after `kill -9` of the trainer was refused for 1-3 s, the lock held by its orphaned workers
+    writer = subprocess.Popen([sys.executable, "-c", _FORKING_WRITER, str(tmp_path), worker], stdout=subprocess.PIPE,
+                              text=True)
+    child = int(writer.stdout.readline())
+    try:
+        with pytest.raises(RunFolderBusyError):
+            RunLock(tmp_path).check_free()  # the writer holds it
+        writer.kill()
+        writer.wait(10)
+        if worker == "drop":
+            RunLock(tmp_path).check_free()  # free at once: the worker closed its copy
+        else:
+            with pytest.raises(RunFolderBusyError):  # the copy a worker inherits holds the lock, as it did
+                RunLock(tmp_path).check_free()
+    finally:
+        writer.kill()
+        os.kill(child, signal.SIGKILL)
+
+
+def test_training_workers_start_by_dropping_the_inherited_lock() -> None:
+    from handpose.config import TrainConfig
+    from handpose.training.data import init_worker, train_loader
+    from handpose.training.distributed import DistInfo
+
+    loader = train_loader(list(range(8)), TrainConfig(workers=1, batch_size=2), DistInfo(), 0, torch.device("cpu"))
+    assert loader.worker_init_fn is init_worker  # which the test above runs in its forked worker
+
+
 def test_the_resume_probe_names_the_writer_and_changes_nothing(tmp_path: Path) -> None:
     RunLock(tmp_path / "never_run").check_free()  # no lock file: free, and none is made
     assert not (tmp_path / "never_run").exists()

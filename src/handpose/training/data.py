@@ -17,6 +17,7 @@ import torch
 
 from handpose.config import TrainConfig
 from handpose.training.distributed import DistInfo
+from handpose.training.run_folder import drop_inherited_locks
 from handpose.training.sampler import EpochIndexed, StreamSampler
 from handpose.training.signals import ignore_stop_signals_in_worker
 
@@ -56,6 +57,12 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
     return target
 
 
+def init_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: stop signals left to the main process, the run lock's inherited copy closed."""
+    ignore_stop_signals_in_worker(worker_id)
+    drop_inherited_locks()
+
+
 def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: DistInfo, start_sample: int,
                  device: torch.device) -> torch.utils.data.DataLoader:
     """An endless loader of this rank's batches, starting at stream position ``start_sample`` (see training.sampler)."""
@@ -69,5 +76,5 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
-        worker_init_fn=ignore_stop_signals_in_worker if workers > 0 else None,
+        worker_init_fn=init_worker if workers > 0 else None,
     )

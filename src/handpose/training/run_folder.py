@@ -3,7 +3,8 @@
 :class:`RunLock` holds an exclusive ``fcntl.flock`` on ``<out>/.handpose.lock`` (non-blocking; the file holds the
 writer's PID) for the whole run, so a second ``handpose train`` or a ``--resume`` into a folder that is still being
 trained is refused with the PID that holds it. The operating system drops the lock when the process ends, however
-it ends, so a killed run never leaves the folder locked.
+it ends, so a killed run never leaves the folder locked (its DataLoader workers close their inherited copies of
+the lock first: :func:`drop_inherited_locks`).
 
 :func:`open_run_folder` takes that lock, then refuses a fresh run into a folder that already holds a run (its
 ``config.json``, checkpoints, weights, summary or TensorBoard events) unless ``overwrite`` is set, in which case
@@ -38,6 +39,21 @@ class RunExistsError(ValueError):
     """A fresh run was asked for in a folder that already holds a run."""
 
 
+_HELD: set[int] = set()  # descriptors of the locks this process took (a forked child inherits them)
+
+
+def drop_inherited_locks() -> None:
+    """In a forked child (a DataLoader worker): close its copies of the parent's run-lock descriptors. The lock
+    belongs to the open file, which a child's copy keeps locked: a worker outliving a killed trainer by the few
+    seconds it takes to notice would hold the folder. The parent's own descriptors stay open and locked."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
 class RunLock:
     """An exclusive, non-blocking ``flock`` on ``<folder>/.handpose.lock``; released by :meth:`release`, at the end
     of a ``with`` block, or by the operating system when the process dies."""
@@ -62,6 +78,7 @@ class RunLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        _HELD.add(fd)
         return self
 
     def check_free(self) -> None:
@@ -93,6 +110,7 @@ class RunLock:
         except OSError:
             pass
         os.close(self._fd)  # closing the descriptor releases the flock
+        _HELD.discard(self._fd)
         self._fd = None
 
     @property

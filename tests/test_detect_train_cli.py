@@ -43,3 +43,21 @@ def test_train_eval_and_resume_a_detector(tmp_path: Path, capsys: pytest.Capture
                  "--split", "all"]) == 0
     out = capsys.readouterr().out
     assert "AP@0.5" in out and "recall@1FP/img" in out and "no report written" in out
+
+
+def test_detector_training_reports_its_bad_images_when_it_ends(tmp_path: Path) -> None:
+    # it warned at the first bad image ("further ones are counted") and never said how many there were
+    import subprocess
+    import sys
+
+    data = write_toy_scenes(tmp_path / "scenes", count=12, seed=2)
+    for bad in sorted((data.parent / "images").glob("*.png"))[:2]:
+        bad.write_bytes(bad.read_bytes()[:200])  # truncated images
+    run = subprocess.run([sys.executable, "-m", "handpose", "train", "--task", "detect", "--data", str(data), "--out",
+                          str(tmp_path / "run"), "--input-size", "128", "--batch-size", "4", "--max-steps", "6",
+                          "--val-every", "0", "--workers", "0", "--device", "cpu", "--threads", "1", "--no-amp"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "skipping bad image" in run.stderr
+    summary = [line for line in run.stderr.splitlines() if "images in process" in line]
+    assert summary and "corrupt or truncated image" in run.stderr, run.stderr[-2000:]

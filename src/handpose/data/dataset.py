@@ -13,11 +13,11 @@ epoch; DataLoader workers copy the dataset when they start, so either use ``pers
 default) for the epoch to reach them, or index ``training.sampler.EpochIndexed(dataset)`` with (epoch, index) pairs,
 as training does (``training.data.train_loader``): each item then sets its own epoch inside the worker.
 
-Bad images (missing, corrupt, truncated, over the pixel limit) are found when loaded: the item is replaced by
-another sample drawn from the same random state, and the bad index is counted per reason in ``self.skipped`` and
-never read again by that process. Each process (the main one and every DataLoader worker) keeps its own count: it
-logs one warning at the first bad image of each reason and one summary when it exits (a non-persistent worker
-exits at the end of each epoch); ``log_skipped()`` logs the calling process's summary on demand.
+Bad images (missing, corrupt, truncated, over the pixel limit, a hand box wholly off its image) are found when
+loaded: the item is replaced by another sample drawn from the same random state, and the bad index is counted per
+reason in ``self.skipped`` and never read again by that process (``data.replacement.BadImages``: each process
+keeps its own count, warns at the first bad image of each reason and logs a summary when it exits);
+``log_skipped()`` logs the calling process's summary on demand.
 
 Creating a HandDataset sets OpenCV to one thread in the calling process (``cv2.setNumThreads(1)``), as detectron2
 and YOLOv5 do: the parallelism is the DataLoader workers, and changing OpenCV's thread count inside a forked worker
@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from multiprocessing import util as mp_util
 from pathlib import Path
 
 import cv2
@@ -42,7 +41,7 @@ from handpose.data import skip_report as R
 from handpose.data import transforms as T
 from handpose.data.codec import HeatmapCodec
 from handpose.data.crop import CropRecipe, box_misses_image, sample_box
-from handpose.data.replacement import MAX_REPLACEMENTS, first_loadable
+from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
 from handpose.data.sample import Sample
 from handpose.data.skip_report import SkipReport
 from handpose.keypoints import NUM_KEYPOINTS
@@ -60,10 +59,6 @@ class _Strings:
 
     def __getitem__(self, i: int) -> bytes:
         return self.data[self.offsets[i] : self.offsets[i + 1]].tobytes()
-
-
-def _log_report(report: SkipReport, pid: int) -> None:
-    report.log(f"images in process {pid}", LOG)
 
 
 class HandDataset(torch.utils.data.Dataset):
@@ -100,10 +95,7 @@ class HandDataset(torch.utils.data.Dataset):
                      int((~self.side_known).sum()), len(samples))
         self._paths = _Strings([os.fsencode(str(s.image_path)) for s in samples])
         self._keys = _Strings([s.key.encode("utf-8", "surrogateescape") for s in samples])
-        self.skipped = SkipReport()
-        self._bad: set[int] = set()
-        self._pid = os.getpid()
-        self._finalizer_pid = -1
+        self.bad = BadImages()
         if cv2.getNumThreads() != 1:
             # One OpenCV thread: DataLoader workers are the parallelism. This must happen here, in the parent:
             # changing it inside a forked worker can deadlock on the parent's thread-pool state (seen in tests).
@@ -138,22 +130,14 @@ class HandDataset(torch.utils.data.Dataset):
         """The random state of one item in this epoch."""
         return np.random.default_rng((self.seed, self.epoch, int(index), attempt))
 
+    @property
+    def skipped(self) -> SkipReport:
+        """This process's bad images, counted per reason."""
+        return self.bad.report
+
     def log_skipped(self) -> None:
         """Log this process's summary of bad images (nothing when there were none)."""
-        _log_report(self.skipped, os.getpid())
-
-    def _record_bad(self, index: int, err: images.ImageError) -> None:
-        pid = os.getpid()
-        if pid != self._finalizer_pid:  # first bad image in this process: summary at its exit
-            if pid != self._pid:
-                self.skipped = SkipReport()  # a worker counts its own (the parent's counts came with the copy)
-            self._finalizer_pid = pid
-            mp_util.Finalize(self, _log_report, args=(self.skipped, pid), exitpriority=10)
-        self._bad.add(index)
-        first = self.skipped.counts[err.reason] == 0
-        self.skipped.add(err.reason, err.path, err.detail)
-        if first:
-            LOG.warning("skipping bad image %s (further ones are counted; summary at exit of process %d)", err, pid)
+        self.bad.log()
 
     # ------------------------------------------------------------------------------------------- one item
 
@@ -197,7 +181,7 @@ class HandDataset(torch.utils.data.Dataset):
         index = int(index)
         if not 0 <= index < n:
             raise IndexError(f"HandDataset index {index} out of range [0, {n})")
-        item = first_loadable(index, n, self.rng, self._bad, self._load, self._record_bad, MAX_REPLACEMENTS)
+        item = first_loadable(index, n, self.rng, self.bad.indexes, self._load, self.bad.record, MAX_REPLACEMENTS)
         if item is not None:
             return item
         raise RuntimeError(

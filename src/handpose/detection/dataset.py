@@ -9,7 +9,8 @@ is not the box of the rotated hand.
 Randomness comes from ``numpy.random.default_rng((seed, epoch, index, attempt))``, so an item depends on nothing
 else (as ``HandDataset``; ``set_epoch`` before each epoch, or ``training.sampler.EpochIndexed``). Bad images
 (missing, corrupt, truncated, over the pixel limit) are counted per reason in ``self.skipped``, never read again by
-that process, and replaced by another image drawn from the item's random state.
+that process, and replaced by another image drawn from the item's random state; each process warns at its first
+bad image of each reason and logs a summary when it exits (``data.replacement.BadImages``).
 
 Items are dicts of tensors: "image" (3, S, S) float32 network input (``to_network_input``), the codec's targets
 ("heatmap" (1, S/4, S/4), "index" (K,), "size" (K, 2), "offset" (K, 2), "left" (K,), "mask" (K,), "left_mask"
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 
 import cv2
 import numpy as np
@@ -30,7 +30,7 @@ import torch
 from handpose.config import DataConfig, DetectorConfig
 from handpose.data import images
 from handpose.data import transforms as T
-from handpose.data.replacement import MAX_REPLACEMENTS, first_loadable
+from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage
 from handpose.detection.codec import BoxCodec
@@ -55,8 +55,7 @@ class DetectionDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.codec = BoxCodec.from_config(detector)
-        self.skipped = SkipReport()
-        self._bad: set[int] = set()
+        self.bad = BadImages()
         if cv2.getNumThreads() != 1:  # the DataLoader workers are the parallelism (see data/dataset.py)
             cv2.setNumThreads(1)
 
@@ -108,16 +107,14 @@ class DetectionDataset(torch.utils.data.Dataset):
         index = int(index)
         if not 0 <= index < n:
             raise IndexError(f"DetectionDataset index {index} out of range [0, {n})")
-        item = first_loadable(index, n, self.rng, self._bad, self._load, self._record_bad, MAX_REPLACEMENTS)
+        item = first_loadable(index, n, self.rng, self.bad.indexes, self._load, self.bad.record, MAX_REPLACEMENTS)
         if item is not None:
             return item
         raise RuntimeError(f"DetectionDataset: no loadable image after {MAX_REPLACEMENTS} tries from index {index} "
                            f"(image {self.items[index].path}); expected readable JPEG, PNG or BMP files of at most "
                            f"{self.data.max_image_pixels} pixels\n" + self.skipped.summary("images"))
 
-    def _record_bad(self, index: int, err: images.ImageError) -> None:
-        first = self.skipped.counts[err.reason] == 0
-        self._bad.add(index)
-        self.skipped.add(err.reason, err.path, err.detail)
-        if first:
-            LOG.warning("skipping bad image %s (further ones are counted; process %d)", err, os.getpid())
+    @property
+    def skipped(self) -> SkipReport:
+        """This process's bad images, counted per reason."""
+        return self.bad.report

@@ -77,6 +77,11 @@ CASES = {
     "predict a gif": (_predict("{root}/photo.gif"), "image format not supported (a GIF file"),
     "synth scene size 0x0": (["synth", "--scenes", "--scene-size", "0x0", "--count", "2", "--out", "{root}/s"],
                              "--scene-size must be between 32"),
+    "synth count 0": (["synth", "--out", "{root}/s0", "--count", "0"], "--count must be between 1"),
+    "eval detect with flip": (["eval", "--task", "detect", "--weights", "{weights}", "--data", "{data}", "--flip"],
+                              "--flip and --scales are the keypoint model's"),
+    "eval detect with scales": (["eval", "--task", "detect", "--weights", "{weights}", "--data", "{data}",
+                                 "--scales", "0.8,1"], "--task detect scores the detector"),
     "synth out under /proc": (["synth", "--out", "/proc/handpose-test", "--count", "2"],
                               "nothing can be written under /proc"),  # it said "needs 0.0 GiB and 0.0 GiB is free"
 }

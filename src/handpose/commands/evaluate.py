@@ -115,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         refuse_earlier_reports(Path(args.out), args.overwrite)
     refine = refine_from_args(args)
     if args.task == "detect":
+        if args.flip or parse_scales(args.scales) != (1.0,):
+            raise ValueError("--flip and --scales are the keypoint model's test-time options; --task detect scores "
+                             "the detector (its scales: --detector-scales)")
         if args.detector is not None:
             raise ValueError("--detector goes with --task keypoints (--task detect takes the detector as --weights)")
         if args.keypoints is not None and refine is None:

@@ -39,8 +39,8 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     warning). Raises ValueError naming the flag (``size_flag``: the one that gave ``size``)."""
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
-    if count < 0 or count > MAX_COUNT:
-        raise ValueError(f"--count must be between 0 and {MAX_COUNT:,}, got {count}")
+    if count < 1 or count > MAX_COUNT:
+        raise ValueError(f"--count must be between 1 and {MAX_COUNT:,}, got {count}")
     for side in size:
         if side < MIN_SIZE or side > MAX_SIZE:
             raise ValueError(f"{size_flag} must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {side}")

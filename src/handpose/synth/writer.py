@@ -116,8 +116,8 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
     if own:
         write_manifest(target, {**info, "complete": True})
     if stale:
-        LOG.info("removed %d samples numbered %d and above left in %s by an earlier, larger render", stale, count,
-                 target)
+        LOG.warning("removed %d samples numbered %d and above left in %s by an earlier, larger render", stale,
+                    count, target)
     dt = time.perf_counter() - t0
     LOG.info("wrote %d samples (%.1f visible keypoints each) to %s in %.1f s (%.0f images/s)", count,
              visible / max(count, 1), target, dt, count / max(dt, 1e-9))

@@ -68,3 +68,19 @@ def test_a_file_that_cannot_fill_the_model_is_named(tmp_path: Path, capsys: pyte
     assert "missing keys" not in err
     assert main(["convert", "--from", str(detector), "--out", str(tmp_path / "x.safetensors")]) == 2
     assert "is a hand detector, not a keypoint model" in capsys.readouterr().err
+
+
+def test_a_run_that_fails_before_writing_leaves_no_folder(tmp_path: Path, synth_data: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # a failed --init left --out holding the lock file alone
+    junk = tmp_path / "openpose_vgg16.npy"
+    junk.write_bytes(b"\x80\x04not really a pickle")
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(synth_data), "--preset", "tiny", "--input-size", "64", "--max-steps", "1",
+            "--workers", "0", "--no-amp", "--no-channels-last", "--out", str(out)]
+    assert main([*argv, "--init", str(junk)]) == 2
+    assert str(junk) in capsys.readouterr().err and not out.exists()
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")  # a folder the user made is kept, and what is in it
+    assert main([*argv, "--init", str(junk)]) == 2
+    assert (out / "notes.txt").read_text() == "mine"

@@ -209,3 +209,22 @@ def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwr
 def _label(name: str) -> str:
     """A run file's name for messages (TensorBoard event files have long, machine-made names)."""
     return "TensorBoard events" if name.startswith("events.out.tfevents.") else name
+
+
+def remove_if_untouched(folder: str | Path) -> bool:
+    """Remove ``folder``, made by a run that failed before writing anything (it holds the lock file alone, or an
+    empty checkpoints folder beside it), so a mistyped setting leaves no half-made run folder; True when removed.
+    Anything else in it keeps it."""
+    folder = Path(folder)
+    try:
+        names = set(os.listdir(folder))
+        ckpts = CHECKPOINT_DIR in names
+        if not names <= {LOCK_NAME, CHECKPOINT_DIR} or (ckpts and os.listdir(folder / CHECKPOINT_DIR)):
+            return False
+        if CHECKPOINT_DIR in names:
+            (folder / CHECKPOINT_DIR).rmdir()
+        (folder / LOCK_NAME).unlink(missing_ok=True)
+        folder.rmdir()
+    except OSError:
+        return False
+    return True

@@ -52,7 +52,7 @@ from handpose.training.checkpoints import (
 from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, progress_bar
-from handpose.training.run_folder import RunLock, open_run_folder
+from handpose.training.run_folder import RunLock, open_run_folder, remove_if_untouched
 from handpose.training.schedule import build_scheduler
 from handpose.training.setup import (
     build_optimizer,
@@ -86,6 +86,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if quiet is not None:
         quiet.setLevel(logging.WARNING)
     finished, lock = False, None
+    fresh = not Path(cfg.out).exists()  # made by this run: removed again when it fails before writing anything
     try:
         lock = _open_run(cfg, info, device)
         summary = Trainer(cfg, info, device).fit()
@@ -94,6 +95,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     finally:
         if lock is not None:
             lock.release()
+            if not finished and fresh:
+                remove_if_untouched(cfg.out)
         if quiet is not None:
             quiet.setLevel(previous_level)
         shutdown(wait_for_peers=finished)

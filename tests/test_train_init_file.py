@@ -84,3 +84,22 @@ def test_a_run_that_fails_before_writing_leaves_no_folder(tmp_path: Path, synth_
     (out / "notes.txt").write_text("mine")  # a folder the user made is kept, and what is in it
     assert main([*argv, "--init", str(junk)]) == 2
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_training_on_a_render_that_was_stopped_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import json
+    import logging
+
+    from handpose.synth import write_dataset
+    from handpose.synth.output_folder import MANIFEST_NAME
+
+    root = tmp_path / "renders"
+    write_dataset(root, count=8, seed=4, size=96)
+    (manifest,) = root.rglob(MANIFEST_NAME)
+    stopped = {**json.loads(manifest.read_text()), "complete": False}  # as a killed handpose synth leaves it
+    manifest.write_text(json.dumps(stopped))
+    argv = ["train", "--data", str(root), "--preset", "tiny", "--input-size", "64", "--max-steps", "1", "--workers",
+            "0", "--no-amp", "--no-channels-last", "--val-every", "0", "--out", str(tmp_path / "run")]
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        assert main(argv) == 0
+    assert f"{manifest.parent}: its handpose synth render was stopped before the end" in caplog.text

@@ -28,10 +28,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any
+
+LOG = logging.getLogger(__name__)
 
 # flags whose name is not their config field's; every other option maps to the TrainConfig, DataConfig or
 # AugmentConfig field of its own name (see _field_of)
@@ -287,6 +290,12 @@ def run(args: argparse.Namespace) -> int:
         from handpose.data.formats.detect import require_dataset_path
 
         require_dataset_path(plain.data)  # a mistyped path: said before the speed trial
+        from handpose.synth.output_folder import unfinished_renders
+
+        for folder in unfinished_renders(plain.data):
+            LOG.warning(
+                "%s: its handpose synth render was stopped before the end (its manifest says so): training on the "
+                "samples written so far; run the same synth command again to finish it", folder)
     cfg = config_from_args(args)
     summary = train(cfg)
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):

@@ -120,3 +120,20 @@ def write_manifest(folder: Path, info: dict[str, Any]) -> None:
     tmp = folder / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
     os.replace(tmp, folder / MANIFEST_NAME)
+
+
+def unfinished_renders(path: str | Path) -> list[Path]:
+    """The render folders at or just below ``path`` (``path`` itself, its child folders, or a scenes json's folder)
+    whose manifest says the writer stopped before the end (``"complete": false``: a killed ``handpose synth``)."""
+    path = Path(path)
+    base = path.parent if path.is_file() else path
+    candidates = [base] + (sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else [])
+    found = []
+    for folder in candidates:
+        try:
+            manifest = json.loads((folder / MANIFEST_NAME).read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(manifest, dict) and manifest.get("complete") is False:
+            found.append(folder)
+    return found

@@ -181,6 +181,16 @@ def test_calibration_takes_the_validation_split_then_the_training_split(synth_da
         assert len(calibration_crops(synth_data, 8, DataConfig(input_size=64))) == 8
     assert "asked for" not in caplog.text
 
+
+def test_calibration_reads_a_folder_of_datasets(synth_data: Path, tmp_path: Path) -> None:
+    # train and eval read a folder of several datasets; export's calibration refused one
+    from handpose.quantize import calibration_crops
+
+    (tmp_path / "sets").mkdir()
+    (tmp_path / "sets" / "a").symlink_to(synth_data)
+    (tmp_path / "sets" / "b").symlink_to(synth_data)
+    assert len(calibration_crops(tmp_path / "sets", 60, DataConfig(input_size=64))) == 60  # 40 hands in each
+
 def test_output_stride_4_exports_with_parity_at_odd_sizes(tmp_path: Path) -> None:
     """The 2x upsampling's crop to ceil(H/4) must stay exact in the ONNX graph (a negative floor division exported
     as a truncating one made the graph one cell short at odd widths)."""

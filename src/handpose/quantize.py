@@ -197,8 +197,13 @@ def calibration_crops(source: str | Path, count: int, data_cfg: DataConfig, seed
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"calibration data not found: {path}")
-    splits = load_splits(path, val_fraction=data_cfg.val_fraction)
-    ordered = [part[i] for part in (splits.val, splits.train) for i in rng.permutation(len(part))]
+    from handpose.data.formats.several import find_datasets
+
+    found = find_datasets(path)  # a folder of several datasets, as train and eval read one: each one's splits
+    every = [load_splits(p, val_fraction=data_cfg.val_fraction) for p in (found if found else [path])]
+    val = [s for splits in every for s in splits.val]
+    train = [s for splits in every for s in splits.train]
+    ordered = [part[i] for part in (val, train) for i in rng.permutation(len(part))]
     return _cut_crops(ordered, source, count, data_cfg)
 
 

@@ -89,6 +89,24 @@ def test_a_track_inside_a_better_tracks_box_is_dropped() -> None:
     assert counts[0.7] == [1, 1, 1]
 
 
+def test_a_hand_boxed_with_its_forearm_gives_way_to_the_hand() -> None:
+    # on the real clip a tall hand-and-forearm box (detector 0.53) displaced the hand (0.66) for ~10 frames at a
+    # time: tracks were ranked by their keypoints alone, and only a box inside a better one was dropped
+    from given_boxes import BoxesDetector
+
+    from handpose.detection.detector import Detection
+
+    kp = dot_hand_keypoints((160, 80), spread=1.2)
+    frame = draw_dot_hands(SIZE, [kp])
+    lo, hi = kp.min(axis=0) - 3, kp.max(axis=0) + 3
+    hand = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
+    with_forearm = np.array([lo[0] - 6, lo[1] - 4, hand[2] + 12, hand[3] + 90.0])  # reaching down the frame
+    detector = BoxesDetector([Detection(with_forearm, 0.5, False, 0.2), Detection(hand, 0.9, False, 0.2)])
+    tracker = HandTracker(_predictor(detector), TrackingConfig(detect_every=0, smoothing=NO_SMOOTH))
+    for i in range(3):
+        (found,) = tracker.update(frame, i / 25)
+        assert found.box[3] < hand[3] + 40 and np.abs(found.keypoints - kp).max() < 1.5
+
 def test_two_tracks_on_one_hand_merge_into_one() -> None:
     tracker = HandTracker(_predictor(), TrackingConfig(detect_every=0, smoothing=NO_SMOOTH))
     kp = dot_hand_keypoints((160, 100))

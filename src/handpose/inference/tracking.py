@@ -9,10 +9,12 @@ the keypoint network in one batch; a track whose mean keypoint score falls below
 when every track is lost on a frame without detection the detector runs again on that same frame. A detection whose
 side the detector cannot tell (``Predictor.side_unsure``) gets its side from that frame's keypoint run: both
 mirrors of its crop, the more confident kept, so the side costs one extra crop once per detection, not another
-pass. Two tracks that come to cover the same hand are merged (the better one kept), as is a track whose box lies
-mostly inside a better one's (``nested_cover``: a finger followed as a hand of its own). The keypoints returned are
-smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing
-never adds lag to tracking.
+pass. Tracks are ranked by the hand score of image prediction (``inference.refine.hand_score``: the mean keypoint
+score of this frame and the detector's probability at the last detection). Two tracks that come to cover the same
+hand are merged (the better one kept), as are two whose smaller box lies mostly inside the other (``nested_cover``:
+a finger followed as a hand of its own, or the hand boxed with its forearm), whichever of the two is the smaller.
+The keypoints returned are smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the
+raw keypoints, so smoothing never adds lag to tracking. A hand's ``score`` is that hand score, frame by frame.
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -26,8 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handpose.detection.codec import drop_nested, suppress_overlaps
+from handpose.detection.codec import drop_covering, suppress_overlaps
 from handpose.inference.pipeline import clip_box, crop_box_of
+from handpose.inference.refine import RefineConfig, hand_score
 from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
 
 if TYPE_CHECKING:
@@ -45,7 +48,7 @@ class TrackingConfig:
     min_keypoint_score: float = 0.2  # a track whose mean keypoint score is lower is lost
     box_score: float = 0.1  # keypoints scoring at least this make the next frame's box
     match_iou: float = 0.3  # a detection and a track overlapping at least this much are the same hand
-    nested_cover: float = 0.7  # a track with more of its box than this inside a better track's box is dropped
+    nested_cover: float = 0.7  # of two tracks whose smaller box lies more than this inside the other, the worse goes
     max_hands: int = 4
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
@@ -66,6 +69,15 @@ class Track:
     filter: OneEuroFilter
     quality: float = 0.0  # mean keypoint score in the last frame
     side_known: bool = True  # False: the detector was unsure; the next keypoint run settles it (both mirrors)
+    detector_score: float | None = None  # the detector's own probability at the last detection (None: no detector)
+
+
+def track_rank(track: Track, weight: float) -> float:
+    """How good a followed hand is this frame: its hand score ``k^(1 - w) * d^w`` (``inference.refine``) from its
+    mean keypoint score and the detector's probability at its last detection, or its keypoints alone without one."""
+    if track.detector_score is None:
+        return track.quality
+    return hand_score(track.quality, track.detector_score, weight)
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -128,15 +140,19 @@ class HandTracker:
             sure = not self.predictor.side_unsure(det)
             ious = [box_iou(box, self.tracks[i].box) for i in free]
             best = int(np.argmax(ious)) if ious else -1
+            own = getattr(det, "detector_score", None)  # refined: the detector's probability beside the hand score
             if best >= 0 and ious[best] >= self.config.match_iou:
                 track = self.tracks[free.pop(best)]
                 track.box, track.is_left, track.side_known = box, bool(det.is_left), sure
                 track.score, track.left_score = float(det.score), float(det.left_score)
-                found.add(track.id)
             elif len(self.tracks) < self.config.max_hands:
-                self.tracks.append(self._new_track(box, det.is_left, float(det.score), float(det.left_score)))
-                self.tracks[-1].side_known = sure
-                found.add(self.tracks[-1].id)
+                track = self._new_track(box, det.is_left, float(det.score), float(det.left_score))
+                track.side_known = sure
+                self.tracks.append(track)
+            else:
+                continue
+            track.detector_score = float(det.score if own is None else own)
+            found.add(track.id)
         return found
 
     def _start_without_detector(self, frame: np.ndarray) -> None:
@@ -181,8 +197,11 @@ class HandTracker:
         kept, preds = self._keypoints(frame)
         alive: list[tuple[Track, Prediction]] = []
         reported: list[tuple[Track, Prediction]] = []  # shown this frame, not followed
+        weight = (self.predictor.refine or RefineConfig()).detector_weight
         for track, pred in zip(kept, preds):
             track.quality = float(np.mean(pred.scores))
+            if track.detector_score is not None and self.predictor.refine is not None:
+                track.score = hand_score(track.quality, track.detector_score, weight)  # as a refined image hand
             nxt = box_from_keypoints(pred.keypoints, pred.scores, self.config.box_score)
             if track.quality < self.config.min_keypoint_score or nxt is None:
                 if track.id in fresh:
@@ -191,13 +210,16 @@ class HandTracker:
                 continue
             track.box = nxt
             alive.append((track, pred))
-        # two tracks on one hand (boxes overlapping by IoU > 0.5): keep the better, as the detector's NMS does
-        keep = suppress_overlaps(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4),
-                                 np.array([t.quality for t, _ in alive]), 0.5)
-        alive = [alive[int(i)] for i in keep]
-        # and a track inside a better one's box (a finger followed as a hand of its own): dropped too
-        keep = drop_nested(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4),
-                           np.array([t.quality for t, _ in alive]), self.config.nested_cover)
+        # two tracks on one hand (boxes overlapping by IoU > 0.5): keep the better, as the detector's NMS does; better
+        # by the hand score of image prediction (keypoints and the detector's word), not the keypoints alone: a hand
+        # with its forearm can score higher keypoints than the hand itself
+        ranks = np.array([track_rank(t, weight) for t, _ in alive])
+        keep = suppress_overlaps(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4), ranks, 0.5)
+        alive, ranks = [alive[int(i)] for i in keep], ranks[keep]
+        # and a track inside a better one's box (a finger followed as a hand of its own), or around it (the hand
+        # with its forearm): dropped too
+        keep = drop_covering(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4), ranks,
+                             self.config.nested_cover)
         merged = [alive[int(i)] for i in keep]
         self.tracks = [t for t, _ in merged]
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
@@ -206,6 +228,8 @@ class HandTracker:
         for track, pred in merged:
             pred.keypoints = track.filter(pred.keypoints, t).astype(np.float32)
             pred.score, pred.is_left, pred.left_score = track.score, track.is_left, track.left_score
+            if self.predictor.refine is not None and track.detector_score is not None:
+                pred.detector_score = track.detector_score  # as image prediction reports a refined hand
             pred.track_id = track.id
         return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
 

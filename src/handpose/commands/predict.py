@@ -212,6 +212,12 @@ def tracking_config(args: argparse.Namespace) -> Any:
     from handpose.inference.smoothing import SmoothingConfig
     from handpose.inference.tracking import TrackingConfig
 
+    if args.detect_every < 0:
+        raise ValueError(f"--detect-every must be 0 (only when tracking is lost) or more, got {args.detect_every}")
+    if not 0.0 <= args.track_min_score < 1.0:
+        raise ValueError(f"--track-min-score is a mean keypoint score, in [0, 1); got {args.track_min_score}")
+    if args.max_frames is not None and args.max_frames < 1:
+        raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
     smoothing = SmoothingConfig(not args.no_smooth, args.smooth_min_cutoff, args.smooth_beta)
     return TrackingConfig(detect_every=args.detect_every, min_keypoint_score=args.track_min_score,
                           smoothing=smoothing)
@@ -233,6 +239,8 @@ def run(args: argparse.Namespace) -> int:
     video = is_video(source)
     images = [] if video else images_of(sources)
     ensure_writable_folder(args.out, "--out")  # before any work
+    if video:
+        tracking_config(args)  # the video flags checked before the models load
     predictor = load_predictor(args, video)
     out = OutputFolder(args.out)
     if video:

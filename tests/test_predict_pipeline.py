@@ -112,3 +112,15 @@ def test_a_model_of_the_wrong_task_is_named_in_one_line(tmp_path: Path, tiny_cpm
         assert message in err and len(err.splitlines()) == 1, err
     with pytest.raises(ValueError, match="is a hand detector, not a keypoint model"):
         Predictor.from_file(detector)
+
+
+def test_the_coco_score_counts_a_refined_hands_keypoints_once() -> None:
+    # a refined hand's score already mixes its mean keypoint score in; the COCO score multiplied it in again, so the
+    # COCO file ranked hands otherwise than the json and the overlays
+    from handpose.inference.predictor import Prediction
+
+    scores = np.full(21, 0.5, np.float32)
+    refined = Prediction(np.zeros((21, 2)), scores, np.array([0, 0, 10, 10.0]), score=0.6, detector_score=0.9)
+    found = Prediction(np.zeros((21, 2)), scores, np.array([0, 0, 10, 10.0]), score=0.9)  # the detector's alone
+    given = Prediction(np.zeros((21, 2)), scores, np.array([0, 0, 10, 10.0]))  # a box the user gave
+    assert (refined.confidence, found.confidence, given.confidence) == pytest.approx((0.6, 0.45, 0.5))

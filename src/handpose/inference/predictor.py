@@ -87,8 +87,11 @@ class Prediction:
 
     @property
     def confidence(self) -> float:
-        """One number for the hand: the detection score times the mean keypoint score (the mean alone without a
-        detector); the ``score`` of COCO results."""
+        """One number for the hand, the ``score`` of COCO results: a refined hand's ``score`` (which already holds its
+        mean keypoint score: ``inference/refine``), the detector's score times the mean keypoint score for a hand
+        it found unrefined, the mean alone without a detector."""
+        if self.score is not None and self.detector_score is not None:
+            return float(self.score)
         mean = float(np.mean(self.scores)) if np.size(self.scores) else 0.0
         return mean if self.score is None else float(self.score) * mean
 

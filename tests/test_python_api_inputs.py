@@ -42,3 +42,21 @@ def test_the_python_api_names_a_gpu_this_machine_lacks() -> None:
         Predictor.from_file(pretrained.resolve("pretrained:lite"), device="cuda")
     with pytest.raises(ValueError, match=r"device='cuda:1': CUDA is not available"):
         HandDetector.from_file(pretrained.resolve("pretrained:detector"), device="cuda:1")
+
+
+def test_predict_batch_is_predict_for_several_hands(checked_in_hands: list) -> None:
+    # it read every hand as a right hand, truncated to the shorter of images and boxes, and took BGR arrays only
+    predictor = Predictor.from_pretrained(detector=None)
+    hands = [s for s in checked_in_hands if s.is_left][:2] + [s for s in checked_in_hands if not s.is_left][:1]
+    paths = [s.image_path for s in hands]
+    boxes = [tuple(float(v) for v in s.box) for s in hands]
+    one_by_one = [predictor.predict(p, box=b) for p, b in zip(paths, boxes)]
+    corners = [(x, y, x + w, y + h) for x, y, w, h in boxes]
+    batch = predictor.predict_batch(paths, corners, box_format="xyxy")
+    assert [h.is_left for h in batch] == [h.is_left for h in one_by_one]
+    for a, b in zip(batch, one_by_one):
+        np.testing.assert_allclose(a.keypoints, b.keypoints, atol=1e-3)
+    told = predictor.predict_batch(paths, boxes, is_left=[True, True, False])  # sides given: taken as given
+    assert [h.is_left for h in told] == [True, True, False]
+    with pytest.raises(ValueError, match="2 boxes for 3 images"):
+        predictor.predict_batch(paths, boxes[:2])

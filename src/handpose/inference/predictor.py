@@ -37,7 +37,7 @@ from handpose.detection.detector import IMAGE_SCALES
 from handpose.inference.backends import Backend, OnnxBackend, TorchBackend
 from handpose.inference.inputs import to_bgr
 from handpose.inference.pipeline import Detector, clip_box, crop_box_of, to_xywh
-from handpose.inference.prepare import CropSpec, Prepared, check_image, check_scales, spec_from_config
+from handpose.inference.prepare import CropSpec, Prepared, check_scales, spec_from_config
 from handpose.inference.refine import RefineConfig, proposal_threshold, refine_detections
 from handpose.keypoints import NAMES
 
@@ -364,17 +364,35 @@ class Predictor:
 
     def predict_batch(
         self,
-        images: Sequence[np.ndarray],
+        images: Sequence[Any],
         boxes: Sequence[Sequence[float] | np.ndarray | None] | None = None,
-        is_left: Sequence[bool] | None = None,
+        is_left: Sequence[bool | None] | None = None,
         keep_maps: bool = False,
+        box_format: str = "xywh",
+        color: str = "bgr",
     ) -> list[Prediction]:
-        """One network run for several hands (one per image, or repeat an image with different boxes)."""
+        """One network run for several hands, one per image (repeat an image for several boxes): :meth:`predict`
+        with a box (or the whole image) for each, its images, boxes, sides and options read alike. ``is_left``
+        None (or a None entry) lets the keypoint network choose that hand's side, as :meth:`predict` does.
+        ValueError when ``boxes`` or ``is_left`` are not one per image."""
         n = len(images)
+        for name, given in (("boxes", boxes), ("is_left", is_left)):
+            if given is not None and len(given) != n:
+                raise ValueError(f"predict_batch: {len(given)} {name} for {n} images (one per image)")
+        bgr = [to_bgr(im, color) for im in images]
         boxes = list(boxes) if boxes is not None else [None] * n
-        lefts = list(is_left) if is_left is not None else [False] * n
-        prepared = [self.spec.prepare(check_image(im), b, bool(lf)) for im, b, lf in zip(images, boxes, lefts)]
-        return self.predict_prepared(prepared, keep_maps=keep_maps)
+        sides = list(is_left) if is_left is not None else [None] * n
+        prepared = [self.spec.prepare(im, None if b is None else to_xywh(b, box_format), bool(side))
+                    for im, b, side in zip(bgr, boxes, sides)]
+        unsure = [i for i, side in enumerate(sides) if side is None]
+        sure = [i for i, side in enumerate(sides) if side is not None]
+        out: list[Prediction | None] = [None] * n
+        for i, pred in zip(unsure, self.predict_either_side([prepared[i] for i in unsure], keep_maps)):
+            out[i] = pred
+        for i, pred in zip(sure, self.predict_prepared([prepared[i] for i in sure], keep_maps=keep_maps)):
+            pred.is_left = bool(sides[i])
+            out[i] = pred
+        return [p for p in out if p is not None]
 
     def predict_prepared(self, prepared: Sequence[Prepared], keep_maps: bool = False) -> list[Prediction]:
         """Run prepared crops: every scale (and its mirror with flip test), average the last stage, decode, map back."""

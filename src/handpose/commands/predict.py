@@ -16,7 +16,8 @@ hand: box, detection score, side, the 21 keypoints with names, x, y in image pix
 (every hand with its L/R label and score; the picture says so when no hand was found) and NAME_maps.png (the belief maps
 of every stage over the first hand's crop; an ONNX model holds only the last stage; --maps all adds NAME_allmaps.png,
 every keypoint's map), and for the whole run coco_results.json (COCO keypoint results: image_id, category_id 1, 63
-keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names and sizes).
+keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names and sizes); the ids
+are the images' order from 0, or with --coco-gt GT.json the ids the images have there (matched by file name).
 A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
 Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
 instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also
@@ -104,6 +105,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     side.add_argument("--right", dest="side", action="store_const", const=False,
                       help="it is a right hand (neither: the keypoint network chooses, running the crop both ways)")
     parser.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
+    parser.add_argument("--coco-gt", default=None, metavar="GT.json", help="take each image's id in "
+                        "coco_results.json from this COCO ground-truth json (matched by file name), so the results "
+                        "load with pycocotools' COCO(GT).loadRes (default: the images' order, from 0)")
     parser.add_argument("--threshold", type=float, default=0.1,
                         help="keypoint score a joint needs to be drawn (default 0.1)")
     parser.add_argument("--maps", default="stages", choices=("stages", "all", "none"), help="belief-map pictures: "
@@ -238,9 +242,16 @@ def run(args: argparse.Namespace) -> int:
     maps = "none" if args.no_maps else args.maps
     video = is_video(source)
     images = [] if video else images_of(sources)
-    ensure_writable_folder(args.out, "--out")  # before any work
     if video:
         tracking_config(args)  # the video flags checked before the models load
+    ids = list(range(len(images)))
+    if args.coco_gt is not None:
+        from handpose.commands.coco_ids import ids_from_ground_truth
+
+        if video:
+            raise ValueError("--coco-gt gives image ids to images; a video's results are numbered by frame")
+        ids = ids_from_ground_truth(args.coco_gt, images)  # every image matched before the models load
+    ensure_writable_folder(args.out, "--out")  # before any work
     predictor = load_predictor(args, video)
     out = OutputFolder(args.out)
     if video:
@@ -252,7 +263,7 @@ def run(args: argparse.Namespace) -> int:
     coco: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     bar = tqdm(total=len(images), unit="image", desc="predict", disable=len(images) < 2 or not sys.stderr.isatty())
-    for image_id, (path, name, image) in enumerate(read_ahead(images, output_names(images))):
+    for image_id, (path, name, image) in zip(ids, read_ahead(images, output_names(images))):
         bar.update(1)
         try:
             if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial input

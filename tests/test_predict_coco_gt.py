@@ -1,0 +1,56 @@
+"""`handpose predict --coco-gt GT.json`: coco_results.json takes each image's id from a COCO ground-truth json
+(matched by the tail of its path), so pycocotools' ``COCO(GT).loadRes`` accepts it; without the flag ids are the
+images' order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handpose.cli import main
+from handpose.commands.coco_ids import ids_from_ground_truth
+from handpose.model.artifact import save_weights
+from handpose.model.cpm import build_model
+
+
+def _ground_truth(path: Path, names: list[str]) -> Path:
+    images = [{"id": 500 + i, "file_name": name, "width": 80, "height": 60} for i, name in enumerate(names)]
+    path.write_text(json.dumps({"images": images, "annotations": [], "categories": [{"id": 1, "name": "hand"}]}))
+    return path
+
+
+def test_ids_come_from_the_ground_truth_by_the_tail_of_the_path(tmp_path: Path) -> None:
+    gt = _ground_truth(tmp_path / "gt.json", ["a/x.jpg", "b/x.jpg", "y.jpg"])
+    assert ids_from_ground_truth(gt, [tmp_path / "data" / "b" / "x.jpg", tmp_path / "y.jpg",
+                                      tmp_path / "a" / "x.jpg"]) == [501, 502, 500]
+    with pytest.raises(ValueError, match=r"2 input image\(s\) match no single image there: .*x.jpg \(2 images of "
+                                         r"that name\); .*z.jpg \(no image of that name\)"):
+        ids_from_ground_truth(gt, [tmp_path / "c" / "x.jpg", tmp_path / "z.jpg"])
+    (tmp_path / "bad.json").write_text("[]")
+    with pytest.raises(ValueError, match="not a COCO json with images"):
+        ids_from_ground_truth(tmp_path / "bad.json", [tmp_path / "y.jpg"])
+
+
+def test_predict_writes_the_ground_truths_ids(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(build_model("tiny"), weights)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("p1.jpg", "p2.jpg"):
+        cv2.imwrite(str(photos / name), np.full((60, 80, 3), 120, np.uint8))
+    gt = _ground_truth(tmp_path / "gt.json", ["images/p2.jpg", "images/p1.jpg"])
+    out = tmp_path / "out"
+    assert main(["predict", str(photos), "--model", str(weights), "--detector", "none", "--no-maps", "--out",
+                 str(out), "--coco-gt", str(gt)]) == 0
+    results = json.loads((out / "coco_results.json").read_text())
+    images = json.loads((out / "coco_images.json").read_text())["images"]
+    assert sorted(r["image_id"] for r in results) == [500, 501]
+    assert {Path(im["file_name"]).name: im["id"] for im in images} == {"p1.jpg": 501, "p2.jpg": 500}
+    (photos / "p3.jpg").write_bytes((photos / "p1.jpg").read_bytes())  # not in the ground truth: said at once
+    assert main(["predict", str(photos), "--model", str(weights), "--out", str(tmp_path / "o2"), "--coco-gt",
+                 str(gt)]) == 2
+    assert "p3.jpg (no image of that name)" in capsys.readouterr().err and not (tmp_path / "o2").exists()

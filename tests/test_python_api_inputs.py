@@ -4,6 +4,8 @@ GPU asked for on a machine without one is named."""
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -60,3 +62,19 @@ def test_predict_batch_is_predict_for_several_hands(checked_in_hands: list) -> N
     assert [h.is_left for h in told] == [True, True, False]
     with pytest.raises(ValueError, match="2 boxes for 3 images"):
         predictor.predict_batch(paths, boxes[:2])
+
+
+def test_a_hand_in_a_given_box_draws_saves_and_exports_itself(checked_in_hands: list, tmp_path) -> None:
+    # a Prediction (a box given) had none of the Hands result's plot, save and to_coco
+    sample = checked_in_hands[0]
+    predictor = Predictor.from_pretrained(detector=None)
+    hand = predictor.predict(sample.image_path, box=tuple(float(v) for v in sample.box))
+    image = cv2.imread(str(sample.image_path))
+    drawn = hand.plot(sample.image_path)
+    assert drawn.shape == image.shape and (drawn != image).any()
+    assert cv2.imread(str(hand.save(tmp_path / "hand.png", image))).shape == image.shape
+    assert json.loads(hand.save(tmp_path / "hand.json").read_text())["hands"][0]["box"] == pytest.approx(
+        [float(v) for v in hand.box])
+    coco = hand.to_coco(7)
+    assert coco["image_id"] == 7 and len(coco["keypoints"]) == 63 and coco["bbox"] == pytest.approx(
+        [float(v) for v in hand.box], abs=0.01)

@@ -95,6 +95,25 @@ class Prediction:
         mean = float(np.mean(self.scores)) if np.size(self.scores) else 0.0
         return mean if self.score is None else float(self.score) * mean
 
+    def plot(self, image: Any, threshold: float = 0.1, color: str = "bgr") -> np.ndarray:
+        """``image`` (as :meth:`Predictor.predict` takes it) with this hand drawn: BGR uint8 (H, W, 3), a copy."""
+        from handpose.inference.results import Hands
+
+        return Hands([self], to_bgr(image, color)).plot(threshold)
+
+    def save(self, path: str | Path, image: Any | None = None, threshold: float = 0.1, color: str = "bgr") -> Path:
+        """Write this hand drawn on ``image`` (``.png``, ``.jpg``, ...) or, for a ``.json`` path, the hand as JSON
+        (no image needed); returns the path."""
+        from handpose.inference.results import Hands
+
+        return Hands([self], None if image is None else to_bgr(image, color)).save(path, threshold)
+
+    def to_coco(self, image_id: int) -> dict[str, Any]:
+        """This hand's COCO keypoint result (``inference.results.coco_result``)."""
+        from handpose.inference.results import coco_result
+
+        return coco_result(self, image_id)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the box, detection score, side, and the 21 keypoints with their names, x, y and score."""
         return {

@@ -1,6 +1,6 @@
-"""The Python API as a new user calls it: `Predictor.detect_hands` takes an image as `predict` does (a path, a BGR
-array, an RGB array with `color="rgb"` or a PIL image, all read as the same picture; it took BGR arrays only), and a
-GPU asked for on a machine without one is named."""
+"""The Python API as a new user calls it: `Predictor.detect_hands` and `predict_batch` take images, boxes and sides
+as `predict` does (a path, a BGR array, an RGB array with `color="rgb"` or a PIL image, all read as the same
+picture), a hand in a given box draws and exports itself, and a GPU asked for on a machine without one is named."""
 
 from __future__ import annotations
 

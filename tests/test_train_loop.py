@@ -135,8 +135,9 @@ def test_resume_with_another_batch_size_warns_what_changes(synth_data: Path, tmp
             in warned[0])
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="handpose"):
-        train(_cfg(synth_data, tmp_path, stop_at_step=4, **resume))  # the batch it was saved with: nothing to say
-    assert not [r for r in caplog.records if "resuming with" in r.getMessage()]
+        third = train(_cfg(synth_data, tmp_path, stop_at_step=4, **resume))  # the batch it was saved with
+    assert not [r for r in caplog.records if "resuming with" in r.getMessage()]  # nothing to say
+    assert third["total_steps"] == total  # and its length stays (it was re-counted at the new batch: ceil(n / 2))
 
 
 @pytest.mark.slow

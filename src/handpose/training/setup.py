@@ -30,18 +30,23 @@ def total_steps(cfg: TrainConfig, train_size: int, world_size: int) -> int:
 
 
 def resumed_total_steps(cfg: TrainConfig, state: dict[str, Any], train_size: int, world_size: int) -> int:
-    """Optimizer steps of a resumed run: as :func:`total_steps`, except that a run sized in epochs resumed with
-    another batch size or process count keeps its epochs: the checkpoint's step, then the samples still to go at
-    the new samples per step (re-counting the whole run at the new batch would end it early or late)."""
-    fresh = total_steps(cfg, train_size, world_size)
-    old_batch = int(state.get("train_config", {}).get("batch_size", cfg.batch_size))
-    old_world = int(state.get("world_size", world_size))
-    if cfg.max_steps is not None or (old_batch, old_world) == (cfg.batch_size, world_size):
-        return fresh
+    """Optimizer steps of a resumed run: a run of ``max_steps`` keeps them; a run sized in epochs keeps its epochs:
+    the checkpoint's step, then the samples still to go (``epochs * train_size`` less the samples seen) at this
+    run's samples per step. With the batch it was saved with that is :func:`total_steps`; with another (once or
+    several times) the run still ends at its epochs, where re-counting it all at the new batch would not."""
+    if cfg.max_steps is not None:
+        return total_steps(cfg, train_size, world_size)
     step = int(state["step"])
+    old_batch, old_world = saved_step_size(state, cfg, world_size)
     seen = int(state.get("samples_seen", step * old_batch * old_world))
     to_go = max(0.0, float(cfg.epochs or 0) * train_size - seen)
-    return max(step + math.ceil(to_go / (cfg.batch_size * world_size)), step + 1)
+    return step + math.ceil(to_go / (cfg.batch_size * world_size))
+
+
+def saved_step_size(state: dict[str, Any], cfg: TrainConfig, world_size: int) -> tuple[int, int]:
+    """(batch size, process count) a checkpoint was written with (this run's where it does not say)."""
+    return (int(state.get("train_config", {}).get("batch_size", cfg.batch_size)),
+            int(state.get("world_size", world_size)))
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -77,8 +82,7 @@ def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, ste
     and its schedule spread over them, a run of ``max_steps`` keeps its steps and covers more or fewer epochs. The
     learning rate is not scaled with the batch.
     """
-    old_batch = int(state.get("train_config", {}).get("batch_size", cfg.batch_size))
-    old_world = int(state.get("world_size", world_size))
+    old_batch, old_world = saved_step_size(state, cfg, world_size)
     if (old_batch, old_world) == (cfg.batch_size, world_size):
         return None
     what = []

@@ -53,13 +53,13 @@ train detector --task detect --data "$OUT/scenes/scenes/hands_coco.json" --init 
   --log-every 200 --workers "$W" --device "$DEV"
 
 DET=$OUT/detector/best.safetensors; [ -f "$DET" ] || DET=$OUT/detector/model.safetensors
-"${HP[@]}" eval --weights "$KP" --data "$OUT/test" --split all --out "$OUT/eval_keypoints"
+"${HP[@]}" eval --weights "$KP" --data "$OUT/test" --split all --out "$OUT/eval_keypoints" --overwrite
 "${HP[@]}" eval --task detect --weights "$DET" --data "$OUT/scenes_test/scenes/hands_coco.json" --split all \
-  --out "$OUT/eval_detector"
+  --out "$OUT/eval_detector" --overwrite
 "${HP[@]}" eval --task detect --weights "$DET" --keypoints "$KP" --data "$OUT/scenes_test/scenes/hands_coco.json" \
-  --split all --out "$OUT/eval_detector_refined"
+  --split all --out "$OUT/eval_detector_refined" --overwrite
 if [ -n "${REAL_DATA:-}" ]; then
-  "${HP[@]}" eval --weights "$KP" --data "$REAL_DATA" --split all --out "$OUT/eval_real"
+  "${HP[@]}" eval --weights "$KP" --data "$REAL_DATA" --split all --out "$OUT/eval_real" --overwrite
 fi
 if [ "${EXPORT:-1}" != 0 ]; then
   "${HP[@]}" export --weights "$KP" --out "$OUT/keypoints.onnx" --int8 --calib-data "$OUT/test" --overwrite

@@ -517,6 +517,12 @@ def test_init_from_handpose_files(tmp_path):
         report = init_weights(target, path)
         assert report.kind == kind and report.random == []
         assert_same_weights(source, target)
+    from dataclasses import replace
+
+    from handpose.model.cpm import preset
+
+    stride4 = build_model(replace(preset("tiny"), output_stride=4))  # another config, the same layers: it loads
+    assert init_weights(stride4, st).random == []
     for path in (st, ckpt):  # the stored config names what the file holds
         with pytest.raises(ValueError, match="holds the tiny preset's layers, not those of the lite model being built"):
             init_weights(build_model("lite"), path)

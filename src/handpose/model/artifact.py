@@ -18,7 +18,6 @@ and what is wrong.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
@@ -179,11 +178,6 @@ def read_stored_configs(path: str | Path) -> tuple[str, ModelConfig | DetectorCo
     if data is None and isinstance(stored.get("train_config"), dict):
         data = stored["train_config"].get("dataset")
     return task, model_cfg, data_config_from(data, model_cfg, str(path)) if data else None
-
-
-def same_architecture(a: ModelConfig, b: ModelConfig) -> bool:
-    """Whether two keypoint-model configs build the same layers (the input size changes no weight)."""
-    return dataclasses.replace(a, input_size=0) == dataclasses.replace(b, input_size=0)
 
 
 def data_config_from(value: Any, model_cfg: ModelConfig, source: str) -> DataConfig:

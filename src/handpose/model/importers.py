@@ -41,7 +41,6 @@ from handpose.model.artifact import (
     check_task,
     load_state_strict,
     read_stored_configs,
-    same_architecture,
     task_of,
     torch_load,
 )
@@ -187,8 +186,12 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
                 raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
         else:
             state = dict(contents["model"])  # type: ignore[index]
-        check_fits(model, path)
-        load_state_strict(model, state, source)
+        check_task_fits(model, path)
+        try:
+            load_state_strict(model, state, source)
+        except ValueError:
+            explain_misfit(model, path)  # what the file holds, where its config says; else the layers' own list
+            raise
         return ImportReport(source, kind, loaded=_conv_names(model))
     if kind == "caffemodel":
         layers = read_caffemodel(path)
@@ -211,20 +214,24 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
     return report
 
 
-def check_fits(model: nn.Module, path: Path) -> None:
-    """ValueError naming what a handpose file holds when it cannot fill ``model``: the other task, or another preset
-    or architecture (instead of a list of missing and unexpected layer names)."""
+def check_task_fits(model: nn.Module, path: Path) -> None:
+    """ValueError naming what a handpose file holds when it is a model of the other task (a hand detector given for
+    a keypoint model, or the reverse)."""
     stored = read_stored_configs(path)
-    if stored is None:
+    if stored is not None:
+        check_task(stored[0], task_of(model), path)
+
+
+def explain_misfit(model: nn.Module, path: Path) -> None:
+    """For a handpose file whose layers do not fit ``model``: ValueError naming the preset its stored config holds
+    (instead of a list of missing and unexpected layer names) when that preset differs; nothing otherwise."""
+    stored = read_stored_configs(path)
+    if stored is None or stored[0] != TASK_KEYPOINTS:
         return
-    task, config, _ = stored
-    wanted = task_of(model)
-    check_task(task, wanted, path)
-    if task == TASK_KEYPOINTS and not same_architecture(config, model.config):  # type: ignore[arg-type]
-        own = model.config.preset  # type: ignore[union-attr]
-        hint = f"give --preset {config.preset}" if config.preset != own else "its layers differ from the preset's"
-        raise ValueError(f"{path} holds the {config.preset} preset's layers, not those of the {own} model being "
-                         f"built: {hint}")
+    held, own = stored[1].preset, model.config.preset  # type: ignore[union-attr]
+    if held != own:
+        raise ValueError(f"{path} holds the {held} preset's layers, not those of the {own} model being built: give "
+                         f"--preset {held}")
 
 
 def _to_handpose_input(model: nn.Module, layers: dict[str, list[np.ndarray]], kind: str) -> str:

@@ -62,8 +62,13 @@ def torch_load(path: str | Path, what: str = "a weights-only torch file") -> Any
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # torch's text would advise weights_only=False, which runs the code
         code = re.search(r"GLOBAL ([\w.]+)", str(exc))
-        raise ValueError(f"{path}: refused: it holds pickled Python objects{f' ({code.group(1)})' if code else ''} "
-                         "beyond tensors and plain data, which loading would run; nothing from it was run") from exc
+        if code is not None:
+            raise ValueError(f"{path}: refused: it holds pickled Python objects ({code.group(1)}) beyond tensors and "
+                             "plain data, which loading would run; nothing from it was run") from exc
+        said = re.search(r"WeightsUnpickler error:\s*(.+)", str(exc))
+        raise ValueError(f"{path}: not readable as {what}: corrupt, not a torch file, or pickled content the "
+                         f"weights-only reader refuses{f' ({said.group(1).strip()})' if said else ''}; nothing from "
+                         "it was run") from exc
     except Exception as exc:
         raise ValueError(f"{path}: not readable as {what} ({exc})") from exc
 

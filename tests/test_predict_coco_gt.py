@@ -30,6 +30,14 @@ def test_ids_come_from_the_ground_truth_by_the_tail_of_the_path(tmp_path: Path) 
     with pytest.raises(ValueError, match=r"2 input image\(s\) match no single image there: .*x.jpg \(2 images of "
                                          r"that name\); .*z.jpg \(no image of that name\)"):
         ids_from_ground_truth(gt, [tmp_path / "c" / "x.jpg", tmp_path / "z.jpg"])
+    with pytest.raises(ValueError, match=r"b/y.jpg \(the image .*y.jpg already took id 502\)"):
+        ids_from_ground_truth(gt, [tmp_path / "a" / "y.jpg", tmp_path / "b" / "y.jpg"])  # both match y.jpg alone
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "blob1").write_bytes(b"")
+    (tmp_path / "a").mkdir(exist_ok=True)
+    (tmp_path / "a" / "x.jpg").symlink_to(store / "blob1")  # a link is matched by its own name
+    assert ids_from_ground_truth(gt, [tmp_path / "a" / "x.jpg"]) == [500]
     (tmp_path / "bad.json").write_text("[]")
     with pytest.raises(ValueError, match="not a COCO json with images"):
         ids_from_ground_truth(tmp_path / "bad.json", [tmp_path / "y.jpg"])

@@ -3,7 +3,8 @@ ground-truth json, so coco_results.json loads with pycocotools' ``COCO(GT).loadR
 
 An input is matched to a ground-truth image by its path's tail: the longest run of trailing path parts equal to
 the tail of that image's ``file_name`` (``img/0001.jpg`` matches ``/data/val/img/0001.jpg``), which must single out
-one image. Inputs that match none, or several, are named in one error before any prediction runs.
+one image, and no two inputs may take the same one. Inputs that match none, several, or an image another input
+took are named in one error before any prediction runs.
 """
 
 from __future__ import annotations
@@ -25,20 +26,27 @@ def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> list[int]:
         raise FileNotFoundError(f"--coco-gt {gt_path}: no such file") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"--coco-gt {gt_path}: not a COCO json with images (id, file_name): {exc}") from None
+    by_name: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    for image_id, gt_parts in images:
+        by_name.setdefault(gt_parts[-1] if gt_parts else "", []).append((image_id, gt_parts))
     ids, problems = [], []
+    taken: dict[int, Path] = {}
     for path in inputs:
-        parts = path.resolve().parts
+        parts = path.absolute().parts  # as given: a link is matched by its own name, not its target's
         best, chosen = 0, []
-        for image_id, gt_parts in images:
+        for image_id, gt_parts in by_name.get(path.name, []):
             common = _common_tail(parts, gt_parts)
             if common > best:
                 best, chosen = common, [image_id]
-            elif common == best and common:
+            elif common == best:
                 chosen.append(image_id)
         if len(chosen) != 1:
             problems.append(f"{path} ({'no image' if not chosen else f'{len(chosen)} images'} of that name)")
-            continue
-        ids.append(chosen[0])
+        elif chosen[0] in taken:
+            problems.append(f"{path} (the image {taken[chosen[0]]} already took id {chosen[0]})")
+        else:
+            taken[chosen[0]] = path
+            ids.append(chosen[0])
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise ValueError(f"--coco-gt {gt_path}: {len(problems)} input image(s) match no single image there: {shown}")

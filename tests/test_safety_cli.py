@@ -31,6 +31,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     cv2.imwrite(str(root / "photo.jpg"), np.full((120, 160, 3), 90, np.uint8))
     (root / "photo.gif").write_bytes(b"GIF89a" + bytes(64))  # a format handpose does not decode
     (root / "clip.mp4").write_bytes(b"checked before it is opened")
+    (root / "det.json").write_text('{"an earlier": "detector report"}')
     return {"root": root, "data": root / "data", "weights": root / "tiny.safetensors"}
 
 
@@ -81,6 +82,8 @@ CASES = {
     "predict max frames 0": (_predict("{root}/clip.mp4", "--max-frames", "0"), "--max-frames must be at least 1"),
     "predict track score 2": (_predict("{root}/clip.mp4", "--track-min-score", "2"), "--track-min-score is a mean"),
     "predict detect every -1": (_predict("{root}/clip.mp4", "--detect-every", "-1"), "--detect-every must be 0"),
+    "eval detect report file taken": (["eval", "--task", "detect", "--weights", "{weights}", "--data", "{data}",
+                                       "--out", "{root}/det.json"], "already holds an evaluation (det.json)"),
     "synth count 0": (["synth", "--out", "{root}/s0", "--count", "0"], "--count must be between 1"),
     "eval detect with flip": (["eval", "--task", "detect", "--weights", "{weights}", "--data", "{data}", "--flip"],
                               "--flip and --scales are the keypoint model's"),

@@ -104,14 +104,15 @@ def run(args: argparse.Namespace) -> int:
     from handpose.autotune.resolve import parse_flag
     from handpose.config_checks import cap_workers, check_device
     from handpose.evaluate import run_evaluation
-    from handpose.files import ensure_writable_folder
+    from handpose.files import ensure_writable_file, ensure_writable_folder
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     args.workers = cap_workers(args.workers)
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
-    if args.out is not None:
-        ensure_writable_folder(args.out, "--out")  # before evaluating, not after
+    if args.out is not None:  # checked before evaluating, not after
+        report_file = args.task == "detect" and Path(args.out).suffix.lower() == ".json"  # the report's own path
+        (ensure_writable_file if report_file else ensure_writable_folder)(args.out, "--out")
         refuse_earlier_reports(Path(args.out), args.overwrite)
     refine = refine_from_args(args)
     if args.task == "detect":
@@ -173,8 +174,9 @@ REPORT_FILES = ("eval_report.json", "pck_curve.png", "eval_sets.json", "eval_det
 
 
 def refuse_earlier_reports(out: Path, overwrite: bool) -> None:
-    """ValueError when ``out`` already holds an evaluation's files (or is an existing ``.json``, which ``--task
-    detect`` writes to directly), unless ``overwrite``: an earlier report is not replaced unasked."""
+    """ValueError when ``out`` already holds an evaluation's files (or, given as a ``.json`` path, which ``--task
+    detect`` writes its report to, is an existing file), unless ``overwrite``: an earlier report is not replaced
+    unasked."""
     taken = [out] if out.suffix.lower() == ".json" and out.is_file() else [out / n for n in REPORT_FILES
                                                                            if (out / n).exists()]
     if taken and not overwrite:

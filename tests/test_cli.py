@@ -111,7 +111,8 @@ def test_a_commands_positionals_may_follow_its_options(capsys: pytest.CaptureFix
     # -v / -q after the command as well as before it
     for argv, verbose, quiet in ((["predict", "a.jpg", "-v"], 1, False), (["predict", "a.jpg"], 0, False),
                                  (["-q", "train"], 0, True), (["train", "-q", "-vv"], 2, True),
-                                 (["predict", "-q", "a.jpg", "--out", "x", "b.jpg", "-vv"], 2, True)):
+                                 (["predict", "-q", "a.jpg", "--out", "x", "b.jpg", "-vv"], 2, True),
+                                 (["-v", "predict", "a.jpg", "-v"], 2, False)):  # before and after add up
         args = parse_command_line(parser, argv)
         assert (args.verbose, args.quiet) == (verbose, quiet), argv
     for argv, word in ((["predict", "a.jpg", "--bogus", "b.jpg"], "--bogus"), (["train", "--max-steps", "3", "junk"],

@@ -65,9 +65,10 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     (``predict a.jpg --out x b.jpg``), which a plain parse refuses as unrecognized arguments."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args, extras = parser.parse_known_args(argv)
-    if not extras or not getattr(args, "command", None):
-        return parser.parse_args(argv)  # nothing left over, or argparse's own error for what is
-    # the top-level options take no values, so the command is the first word that is not an option
+    if not getattr(args, "command", None):
+        return parser.parse_args(argv)  # no command: help, --version, or argparse's own error
+    # the command's words parsed on top of the top level's flags, so `-v` before and after it add up; the top-level
+    # options take no values, so the command is the first word that is not an option
     at = next(i for i, word in enumerate(argv) if not word.startswith("-"))
     top_level = argparse.ArgumentParser(prog=parser.prog, add_help=False)
     add_logging_flags(top_level, default=0)

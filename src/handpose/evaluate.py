@@ -309,10 +309,9 @@ def run_evaluation(
     curves, settings). ``amp`` / ``channels_last``: bf16 autocast and the channels-last layout for a PyTorch
     model, None for the faster (``handpose.autotune``, timed on the first batch's crops)."""
     from handpose.data.formats import load_splits
-    from handpose.data.formats.load import SPLIT_NAMES
+    from handpose.data.formats.load import check_split
 
-    if split not in SPLIT_NAMES:
-        raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+    check_split(split)  # a bad --split named before the model and the data are read
     predictor = Predictor.from_file(weights, device=device)
     splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order)
     samples = splits.part(split)

@@ -390,9 +390,11 @@ class Predictor:
         box_format: str = "xywh",
         color: str = "bgr",
     ) -> list[Prediction]:
-        """One network run for several hands, one per image (repeat an image for several boxes): :meth:`predict`
-        with a box (or the whole image) for each, its images, boxes, sides and options read alike. ``is_left``
-        None (or a None entry) lets the keypoint network choose that hand's side, as :meth:`predict` does.
+        """Several hands batched through the network, one per image (repeat an image for several boxes):
+        :meth:`predict` with a box (or the whole image) for each, its images, boxes, sides and options read alike.
+        ``is_left`` None (or a None entry) lets the keypoint network choose that hand's side, as :meth:`predict`
+        does (for a model trained with left hands mirrored: both mirrors of the crop, twice the crops; until
+        2026-12-06 a missing side meant a right hand); hands of given and of open sides run as two batches.
         ValueError when ``boxes`` or ``is_left`` are not one per image."""
         n = len(images)
         for name, given in (("boxes", boxes), ("is_left", is_left)):

@@ -14,7 +14,9 @@ score of this frame and the detector's probability at the last detection). Two t
 hand are merged (the better one kept), as are two whose smaller box lies mostly inside the other (``nested_cover``:
 a finger followed as a hand of its own, or the hand boxed with its forearm), whichever of the two is the smaller.
 The keypoints returned are smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the
-raw keypoints, so smoothing never adds lag to tracking. A hand's ``score`` is that hand score, frame by frame.
+raw keypoints, so smoothing never adds lag to tracking. With refinement (the default) a hand's ``score`` is that
+hand score, frame by frame; without it, the detector's score at the last detection (ranking still mixes in the
+keypoints, at ``RefineConfig``'s default weight).
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.

@@ -37,6 +37,13 @@ ALIASES: dict[str, str] = {panopticdb.ALIAS: panopticdb.NAME, interhand.ALIAS: i
 SPLIT_NAMES = ("val", "train", "all")
 
 
+def check_split(split: str) -> str:
+    """``split`` when it names a split (``SPLIT_NAMES``); ValueError naming ``--split`` otherwise."""
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+    return split
+
+
 @dataclass
 class Splits:
     """A dataset read from disk: training and validation samples, the format, the root and what was skipped."""
@@ -49,8 +56,7 @@ class Splits:
 
     def part(self, split: str) -> list[Sample]:
         """The samples of ``split``: ``"val"``, ``"train"`` or ``"all"`` (both); ValueError for another name."""
-        if split not in SPLIT_NAMES:
-            raise ValueError(f"--split must be one of {', '.join(SPLIT_NAMES)}, got {split!r}")
+        check_split(split)
         return {"val": self.val, "train": self.train, "all": self.train + self.val}[split]
 
 

@@ -108,7 +108,8 @@ def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
     if args.input_size:
         data_cfg = dataclasses.replace(data_cfg, input_size=args.input_size)
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, input_size=args.input_size))
-    left_min = args.minutes - (time.perf_counter() - start) / 60 - 1.0
+    reserve = min(1.0, 0.12 * args.minutes)  # eval, export and predict: about a minute at the default budget
+    left_min = args.minutes - (time.perf_counter() - start) / 60 - reserve
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     workers = _workers(args)
     cfg = dataclasses.replace(

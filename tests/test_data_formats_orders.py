@@ -53,3 +53,15 @@ def test_rhd_order_by_parameter_and_by_file_name(tmp_path: Path) -> None:
     assert not np.array_equal(as_stored[0].keypoints, expected[as_stored[0].key])  # naming cmu reads it as stored
     kp = np.arange(NUM_KEYPOINTS * 3, dtype=np.float32).reshape(NUM_KEYPOINTS, 3)
     assert to_cmu(kp, "cmu") is kp and to_cmu(kp, "rhd")[1, 0] == kp[4, 0]
+
+
+def test_train_and_eval_take_the_same_order_names() -> None:
+    # eval took CMU's aliases (mediapipe, openpose, ...), train refused them as an invalid choice
+    from handpose.cli import build_parser
+    from handpose.data.formats.keypoint_orders import ALIASES, ORDERS
+
+    parser = build_parser()
+    for name in [*ORDERS, *ALIASES]:
+        assert parser.parse_args(["train", "--keypoint-order", name]).keypoint_order == name
+        evaluated = parser.parse_args(["eval", "--weights", "w", "--data", "d", "--keypoint-order", name])
+        assert evaluated.keypoint_order == name

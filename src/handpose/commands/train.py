@@ -86,6 +86,7 @@ def add_speed_flags(group: Any, what: str) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from handpose.data.formats import ALIASES, FORMATS, ORDERS
+    from handpose.data.formats.keypoint_orders import ALIASES as ORDER_ALIASES
     from handpose.model.cpm import PRESETS
     from handpose.training.tasks import TASKS
 
@@ -106,8 +107,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "followed), trained on together (default: the embedded synthetic dataset)")
     opt("--format", choices=sorted(FORMATS) + sorted(ALIASES), metavar="FORMAT",
         help=f"dataset format: {', '.join(sorted(FORMATS))} (default: detected)")
-    opt("--keypoint-order", choices=sorted(ORDERS), help="keypoint order of a COCO json stored in another order than "
-        "CMU's (e.g. rhd; default: cmu, or rhd for a json named *rhd*)")
+    opt("--keypoint-order", choices=sorted(ORDERS) + sorted(ORDER_ALIASES), metavar="ORDER",
+        help=f"keypoint order of a COCO json stored in another order than CMU's: {', '.join(sorted(ORDERS))}, or "
+        "a name of CMU's order (mediapipe, openpose, ...) (e.g. rhd; default: cmu, or rhd for a json named *rhd*)")
     opt("--negatives", metavar="JSON", help="keypoint task: a COCO json of boxes that hold no hand (hard negatives, "
         "e.g. from scripts/hard_negatives.py), added to the training samples; their crops train every keypoint "
         "map towards 0, so the hand's score (the mean keypoint peak) drops on things that are not hands "

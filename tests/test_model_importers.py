@@ -69,6 +69,7 @@ def test_npy_round_trip_reports_loaded_and_random(tmp_path):
         b"weights": np.ones((3, 3, 2, 2), np.float32),
         b"biases": np.zeros(2, np.float32),
     }  # VGG-16 only
+    data[b"fc6"] = {b"weights": np.ones((8, 4), np.float32), b"biases": np.zeros(4, np.float32)}  # no conv: ignored
     path = tmp_path / "openpose_vgg16.npy"
     np.save(path, data, allow_pickle=True)
     assert detect_kind(path) == "npy"
@@ -81,7 +82,7 @@ def test_npy_round_trip_reports_loaded_and_random(tmp_path):
     assert "conv5_3_CPM" in report.random and "conv3_2" in report.random and "Mconv1_stage2_a" in report.random
     assert set(report.loaded).isdisjoint(report.random)
     assert len(report.loaded) + len(report.random) == sum(isinstance(m, nn.Conv2d) for m in target.modules())
-    assert report.ignored == ["conv5_3"]
+    assert report.ignored == ["conv5_3", "fc6"]  # fc6 (2-D) stopped the import before
     assert_converted_conv1_1(target, source.conv1_1.weight.detach(), source.conv1_1.bias.detach(), CAFFE_VGG)
     for name in front[1:]:
         assert torch.equal(target.get_submodule(name).weight, source.get_submodule(name).weight)

@@ -203,6 +203,8 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
             )
     elif kind == "npy":
         layers = _npy_layers(load_pickled_npy(path), source)
+        unused = [name for name, blobs in layers.items() if blobs[0].ndim != 4 and name not in _conv_names(model)]
+        layers = {name: blobs for name, blobs in layers.items() if name not in unused}  # fc6, fc7, ...: no conv
     else:
         layers, unused = vgg19_layers(contents, source)  # type: ignore[arg-type]
     converted = _to_handpose_input(model, layers, kind)
@@ -210,6 +212,8 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
     report.converted = converted
     if kind == "vgg19":
         report.ignored = sorted(set(report.ignored) | {k.rsplit(".", 1)[0] for k in unused})
+    elif kind == "npy":
+        report.ignored = sorted(set(report.ignored) | set(unused))
     LOG.info("%s", report.summary())
     return report
 
@@ -318,7 +322,7 @@ def _fit(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
 
 def _npy_layers(data: object, source: str) -> dict[str, list[np.ndarray]]:
     """The TF VGG-16 .npy layout ``{layer: {"weights" (kh, kw, cin, cout), "biases" (cout,)}}`` -> ``{layer: [OIHW,
-    bias]}``."""
+    bias]}``; a layer whose weights are not 4-D (a fully connected one) as ``[weights]``, untouched."""
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a pickled dict of layers, found {type(data).__name__}")
     layers: dict[str, list[np.ndarray]] = {}
@@ -330,8 +334,9 @@ def _npy_layers(data: object, source: str) -> dict[str, list[np.ndarray]]:
         if "weights" not in entry:
             raise ValueError(f"{source}: layer {name!r} has no 'weights' (keys {sorted(entry)})")
         weights = np.asarray(entry["weights"], dtype=np.float32)
-        if weights.ndim != 4:
-            raise ValueError(f"{source}: layer {name!r} weights are {weights.shape}, expected (kh, kw, cin, cout)")
+        if weights.ndim != 4:  # a fully connected layer (fc6, ...): kept as it is, the caller sets it aside
+            layers[name] = [weights]
+            continue
         blobs = [weights.transpose(3, 2, 0, 1)]  # (kh, kw, cin, cout) -> (cout, cin, kh, kw)
         if "biases" in entry:
             blobs.append(np.asarray(entry["biases"], dtype=np.float32))

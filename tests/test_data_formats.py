@@ -438,6 +438,13 @@ def test_impossible_hands_are_skipped_and_counted(tmp_path: Path) -> None:
     result = evaluate(Predictor.from_model(build_model("tiny"), cfg), samples)
     assert result["num_samples"] == 6 and result["skipped"] == {"outside the image": 1}
 
+    from handpose.evaluate import run_evaluation
+    from handpose.model.artifact import save_weights
+
+    save_weights(build_model("tiny"), tmp_path / "tiny.safetensors", data_cfg=cfg)
+    report = run_evaluation(tmp_path / "tiny.safetensors", root, split="all")  # the reader's skips reported too
+    assert report["skipped_annotations"] == {R.BAD_BOX: 1} and report["metrics"]["skipped"] == {"outside the image": 1}
+
     no_aug = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, enabled=False))
     train_set = HandDataset(samples, no_aug, train=True, seed=0)
     item = train_set[off[0]]  # a replacement, and the bad one counted

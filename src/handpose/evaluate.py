@@ -332,6 +332,8 @@ def run_evaluation(
         "data": str(data),
         "format": splits.fmt,
         "split": split,
+        # annotations the reader skipped (every split), beside ``metrics.skipped`` (samples it could not crop)
+        "skipped_annotations": dict(splits.skipped.counts),
         "metrics": {k: v for k, v in result.items() if k not in ("predictions", "per_keypoint_PCK@0.2")},
         "per_keypoint_PCK@0.2": {name: (None if math.isnan(v) else v) for name, v in zip(NAMES, per_kp)},
         "curves": pck_curves(arrays),

@@ -150,9 +150,11 @@ def run(args: argparse.Namespace) -> int:
         channels_last=parse_flag(args.channels_last, "--channels-last"),
     )
     m = report["metrics"]
+    unread = sum(report["skipped_annotations"].values())
     print(
         f"{report['data']} ({report['format']}, {report['split']}): {m['num_samples']} hands, "
         f"{m['num_keypoints']} visible keypoints, {m['num_skipped']} skipped"
+        + (f" (and {unread} annotations skipped when read, of every split)" if unread else "")
     )
     print(report["summary"])
     from handpose.evaluate_sets import side_note

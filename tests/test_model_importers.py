@@ -543,6 +543,17 @@ def test_convert_that_loads_no_layer_fails_and_names_the_fitting_preset(tmp_path
     assert "the tiny preset loads 3 of its layers (--preset tiny)" in err
 
 
+def test_convert_whose_layers_come_in_other_shapes_names_the_fitting_preset(tmp_path, capsys):
+    """The openpose front's .npy into the tiny preset: its layer names are there, in other widths (it printed some
+    2,000 characters of shape mismatches with no hint)."""
+    path = tmp_path / "openpose_front.npy"
+    np.save(path, seed_npy_dict(build_model("openpose"), ["conv1_1", "conv1_2"]), allow_pickle=True)
+    out = tmp_path / "tiny.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert not out.exists() and "\n" not in err and len(err) < 600
+    assert "does not fit the tiny preset; the openpose preset loads 2 of its layers (--preset openpose)" in err
+
 def test_convert_of_a_file_no_preset_uses_says_so(tmp_path, capsys):
     path = tmp_path / "classifier_only.npy"
     fc = {"fc6": {"weights": np.zeros((1, 1, 8, 4), np.float32), "biases": np.zeros(4, np.float32)}}

@@ -44,7 +44,16 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out}: the output must be a .safetensors file")
     torch.manual_seed(args.seed)
     model = build_model(args.preset)
-    report = init_weights(model, args.source)
+    try:
+        report = init_weights(model, args.source)
+    except ValueError as exc:  # layers of the file's names in other shapes: say which preset the file does fit
+        from handpose.model.importers import best_preset
+
+        best, count = best_preset(args.source)
+        if best is None or best == args.preset:
+            raise
+        raise ValueError(f"{args.source} does not fit the {args.preset} preset; the {best} preset loads {count} of "
+                         f"its layers (--preset {best}). {_first_line(exc)}") from exc
     if not report.loaded:
         raise ValueError(nothing_loaded(args.source, args.preset, report))
     save_weights(model, out, metadata={"converted_from": Path(args.source).name, "import_kind": report.kind})
@@ -63,3 +72,9 @@ def nothing_loaded(source: str, preset: str, report: ImportReport) -> str:
         f"{source} ({report.kind}): no layer of the file fits the {preset} preset "
         f"(0 layers loaded, {len(report.random)} left random), nothing written; {hint}"
     )
+
+
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """The start of ``exc``'s message (a list of mismatched layers can run to thousands of characters)."""
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[:limit] + " ..."

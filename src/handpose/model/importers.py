@@ -262,14 +262,19 @@ def best_preset(path: str | Path) -> tuple[str | None, int]:
     of no known kind raises as :func:`init_weights` does."""
     detect_kind(path)
     best, most = None, 0
-    for name in PRESETS:
-        try:
-            loaded = len(init_weights(build_model(name), path).loaded)
-        except ValueError as exc:
-            LOG.debug("%s does not fit the %s preset: %s", path, name, exc)
-            continue
-        if loaded > most:
-            best, most = name, loaded
+    level = LOG.level
+    LOG.setLevel(max(level, logging.WARNING))  # each trial's import report is not news
+    try:
+        for name in PRESETS:
+            try:
+                loaded = len(init_weights(build_model(name), path).loaded)
+            except ValueError as exc:
+                LOG.debug("%s does not fit the %s preset: %s", path, name, exc)
+                continue
+            if loaded > most:
+                best, most = name, loaded
+    finally:
+        LOG.setLevel(level)
     return best, most
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import struct
@@ -563,3 +564,18 @@ def test_convert_of_a_file_no_preset_uses_says_so(tmp_path, capsys):
     assert not out.exists()
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "no layer of the file fits the tiny preset" in err and "no preset loads any" in err
+
+
+def test_a_partial_import_with_a_hole_in_its_chain_is_warned_about(tmp_path, caplog):
+    # a VGG-16 .npy in the VGG-19 front loads conv4_1 on after a random conv3_4, silently
+    from handpose.model.importers import chain_gap
+
+    order = ["conv1_1", "conv3_3", "conv3_4", "conv4_1", "conv4_2", "stage"]
+    assert chain_gap(order, {"conv1_1", "conv3_3", "conv4_1", "conv4_2"}) == ("conv3_4", ["conv4_1", "conv4_2"])
+    assert chain_gap(order, {"conv1_1", "conv3_3"}) is None  # a front loaded up to a point: no hole
+    assert chain_gap(order, set()) is None
+    path = tmp_path / "vgg16_like.npy"
+    np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2", "conv2_1", "conv3_1"]), allow_pickle=True)
+    with caplog.at_level(logging.WARNING, logger="handpose.model.importers"):
+        init_weights(build_model("tiny"), path)
+    assert "conv2_2 stays random but conv3_1 after it loaded" in caplog.text

@@ -215,7 +215,24 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
     elif kind == "npy":
         report.ignored = sorted(set(report.ignored) | set(unused))
     LOG.info("%s", report.summary())
+    gap = chain_gap(_conv_names(model), set(report.loaded))
+    if gap:
+        LOG.warning("%s: %s stays random but %s after it loaded: those were trained on the output of a layer this "
+                    "model does not have (a VGG-16 file in the VGG-19 front, say); they start pretrained only "
+                    "in name", source, gap[0], ", ".join(gap[1]))
     return report
+
+
+def chain_gap(order: list[str], loaded: set[str]) -> tuple[str, list[str]] | None:
+    """(the first layer left random, the loaded layers after it) when a partial import skips a layer in the middle
+    of the layers it fills, else None."""
+    filled = [i for i, name in enumerate(order) if name in loaded]
+    if not filled:
+        return None
+    holes = [i for i in range(filled[-1]) if order[i] not in loaded]
+    if not holes:
+        return None
+    return order[holes[0]], [order[i] for i in filled if i > holes[0]]
 
 
 def check_task_fits(model: nn.Module, path: Path) -> None:

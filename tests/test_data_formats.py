@@ -449,3 +449,18 @@ def test_impossible_hands_are_skipped_and_counted(tmp_path: Path) -> None:
     train_set = HandDataset(samples, no_aug, train=True, seed=0)
     item = train_set[off[0]]  # a replacement, and the bad one counted
     assert int(item["index"]) != off[0] and train_set.skipped.counts[R.BAD_BOX] == 1
+
+
+def test_format_detection_looks_past_a_stray_json_and_prefers_hand_files(tmp_path: Path) -> None:
+    # detection parsed the first json the file system listed: a stray one made the folder unreadable, and a
+    # COCO person_keypoints json listed before a COCO-WholeBody one made it read as plain COCO
+    from handpose.data.formats.detect import _candidate_jsons
+
+    root = tmp_path / "sets"
+    write_coco(root / "onehand10k_test.json", root / "images", 3)
+    (root / "aaa_dataset_info.json").write_text('{"description": "not a dataset"}')
+    assert detect(root)[0] == "coco"
+    for name in ("person_keypoints_val2017.json", "coco_wholebody_val_v1.0.json", "captions_val2017.json"):
+        (tmp_path / name).write_text("{}")
+    order = [p.name for p in _candidate_jsons([tmp_path])]
+    assert order == ["coco_wholebody_val_v1.0.json", "person_keypoints_val2017.json", "captions_val2017.json"]

@@ -51,12 +51,23 @@ def _peek(json_path: Path) -> tuple[str | None, ParsedJson | None]:
     return kind, ParsedJson.of(json_path, obj) if kind in _DATASET_FILES else None
 
 
-def _first_json(folder: Path) -> Path | None:
-    with os.scandir(folder) as it:
-        for entry in it:
-            if entry.name.endswith(".json") and entry.is_file():
-                return Path(entry.path)
-    return None
+PEEK_AT_MOST = 8  # jsons parsed to tell a folder's format (a COCO folder's instances json is hundreds of MB)
+
+
+def _candidate_jsons(folders: list[Path]) -> list[Path]:
+    """The jsons of ``folders`` in the order their format is looked for: hand-specific names first (COCO-WholeBody
+    beside COCO's person_keypoints, say), then by name, so the answer does not depend on the file system's listing
+    order; at most ``PEEK_AT_MOST``."""
+    found: list[Path] = []
+    for folder in folders:
+        with os.scandir(folder) as it:
+            found += sorted(Path(e.path) for e in it if e.name.endswith(".json") and e.is_file())
+
+    def rank(p: Path) -> tuple[int, str]:
+        name = p.name.lower()
+        return (0 if "wholebody" in name else 1 if "hand" in name else 2 if "keypoint" in name else 3, name)
+
+    return sorted(found, key=rank)[:PEEK_AT_MOST]
 
 
 def require_dataset_path(path: str | Path) -> Path:
@@ -90,11 +101,10 @@ def detect(path: Path) -> tuple[str, ParsedJson | None]:
     if looks_like_interhand(path):
         return interhand.NAME, None
     folders = [path] + ([path / "annotations"] if (path / "annotations").is_dir() else [])
-    for j in (_first_json(f) for f in folders):
-        if j is not None:
-            kind, parsed = _peek(j)
-            if kind is not None:
-                return kind, parsed
+    for j in _candidate_jsons(folders):
+        kind, parsed = _peek(j)
+        if kind is not None:
+            return kind, parsed
     raise ValueError(
         f"{path}: cannot tell the dataset format; expected one of: "
         + "; ".join(f"{k}: {v}" for k, v in EXPECTED.items())

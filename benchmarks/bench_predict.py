@@ -59,7 +59,11 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=200, help="images in the folder (default 200)")
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated subset of " + ",".join(ROWS))
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument("--quick", action="store_true", help="16 images, the lite rows only (make bench --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.count = min(args.count, 16)
+        args.rows = ",".join(r for r in ROWS if "openpose" not in r)
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     rows = [r.strip() for r in args.rows.split(",") if r.strip()]

@@ -199,13 +199,10 @@ def calibration_crops(source: str | Path, count: int, data_cfg: DataConfig, seed
     path = Path(source)
     if not path.exists():
         raise FileNotFoundError(f"calibration data not found: {path}")
-    from handpose.data.formats.several import find_datasets
+    from handpose.data.formats.several import load_several
 
-    found = find_datasets(path)  # a folder of several datasets, as train and eval read one: each one's splits
-    every = [load_splits(p, val_fraction=data_cfg.val_fraction) for p in (found if found else [path])]
-    val = [s for splits in every for s in splits.val]
-    train = [s for splits in every for s in splits.train]
-    ordered = [part[i] for part in (val, train) for i in rng.permutation(len(part))]
+    splits = load_several(path, data_cfg.val_fraction)  # one dataset, or a folder of several as train reads it
+    ordered = [part[i] for part in (splits.val, splits.train) for i in rng.permutation(len(part))]
     return _cut_crops(ordered, source, count, data_cfg)
 
 
@@ -232,6 +229,7 @@ def _cut_crops(samples: list[Any], source: str | Path, count: int, data_cfg: Dat
         LOG.warning("calibration: %s gave %d crops of the %d asked for (--calib-count and the held-out check); the "
                     "int8 model is calibrated and checked on fewer", source, len(crops), count)
     return np.stack(crops)
+
 
 class _CountFloatTensors(logging.Filter):
     """Drops onnxruntime's per-tensor "Inference failed or unsupported type to quantize" warnings, counting them."""

@@ -60,7 +60,7 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     while not probe.exists() and probe.parent != probe:
         probe = probe.parent
     free = shutil.disk_usage(probe).free if probe.exists() else None
-    if free == 0 and count > 0:
+    if free == 0:
         raise ValueError(f"--out {out}: nothing can be written under {probe} (no free space there)")
     if free is not None and disk > free:
         raise ValueError(f"--count {count} at {size_flag} {size[0]}x{size[1]} needs about {_amount(disk)} on disk "

@@ -153,11 +153,13 @@ def _checkpoint_task(ckpt: Any) -> str:
     return str(ckpt.get(TASK_KEY) or (train.get("task") if isinstance(train, dict) else None) or TASK_KEYPOINTS)
 
 
-def read_stored_configs(path: str | Path) -> tuple[str, ModelConfig | DetectorConfig, DataConfig | None] | None:
+def read_stored_configs(path: str | Path, loaded: Any = None
+                        ) -> tuple[str, ModelConfig | DetectorConfig, DataConfig | None] | None:
     """``(task, model or detector config, data config or None)`` stored in a handpose ``.safetensors`` or training
     checkpoint, read without building the model; None for a file that holds no handpose config (foreign weights:
-    a caffemodel, a ``.npy``, a VGG-19 state dict) or is no such file. ValueError when a stored config is invalid
-    or a torch file cannot be read weights-only (pickled code is refused)."""
+    a caffemodel, a ``.npy``, a VGG-19 state dict) or is no such file. ``loaded``: the torch file's contents where
+    the caller has read them already. ValueError when a stored config is invalid or a torch file cannot be read
+    weights-only (pickled code is refused)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file() or suffix not in WEIGHT_SUFFIXES:
@@ -169,7 +171,8 @@ def read_stored_configs(path: str | Path) -> tuple[str, ModelConfig | DetectorCo
             return None
         task = stored.get(TASK_KEY, TASK_KEYPOINTS)
     else:
-        stored = torch_load(path, "a weights-only checkpoint")  # a file of pickled code: refused here, at once
+        # a file of pickled code: refused here, at once
+        stored = torch_load(path, "a weights-only checkpoint") if loaded is None else loaded
         if not isinstance(stored, dict):
             return None
         task = _checkpoint_task(stored)
@@ -179,9 +182,7 @@ def read_stored_configs(path: str | Path) -> tuple[str, ModelConfig | DetectorCo
     if task == TASK_DETECT:
         return task, detector_config_from(stored[CONFIG_KEY], str(path)), None
     model_cfg = model_config_from(stored[CONFIG_KEY], str(path))
-    data = stored.get(DATA_CONFIG_KEY)
-    if data is None and isinstance(stored.get("train_config"), dict):
-        data = stored["train_config"].get("dataset")
+    data = _stored_data_value(stored)  # safetensors metadata has the key alone; so does a checkpoint that stores it
     return task, model_cfg, data_config_from(data, model_cfg, str(path)) if data else None
 
 
@@ -211,11 +212,16 @@ def read_data_config(path: str | Path, model_cfg: ModelConfig) -> DataConfig:
         return data_config_from(read_metadata(path).get(DATA_CONFIG_KEY), model_cfg, str(path))
     ckpt = torch_load(path, "a training checkpoint")
     if isinstance(ckpt, dict):
-        value = ckpt.get(DATA_CONFIG_KEY)
-        if value is None and isinstance(ckpt.get("train_config"), dict):
-            value = ckpt["train_config"].get("dataset")
-        return data_config_from(value, model_cfg, str(path))
+        return data_config_from(_stored_data_value(ckpt), model_cfg, str(path))
     return DataConfig(input_size=int(model_cfg.input_size))
+
+
+def _stored_data_value(ckpt: Mapping[str, Any]) -> Any:
+    """A checkpoint's stored data config: its ``data_config``, else the ``dataset`` of its ``train_config``."""
+    value = ckpt.get(DATA_CONFIG_KEY)
+    if value is None and isinstance(ckpt.get("train_config"), dict):
+        value = ckpt["train_config"].get("dataset")
+    return value
 
 
 # ------------------------------------------------------------------------------------------------ weights

@@ -29,6 +29,7 @@ import logging
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -186,11 +187,13 @@ def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
                 raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
         else:
             state = dict(contents["model"])  # type: ignore[index]
-        check_task_fits(model, path)
+        stored = read_stored_configs(path, contents if kind == "checkpoint" else None)
+        if stored is not None:
+            check_task(stored[0], task_of(model), path)  # a detector given for a keypoint model, or the reverse
         try:
             load_state_strict(model, state, source)
         except ValueError:
-            explain_misfit(model, path)  # what the file holds, where its config says; else the layers' own list
+            explain_misfit(model, path, stored)  # what the file holds, where its config says; else the layers' list
             raise
         return ImportReport(source, kind, loaded=_conv_names(model))
     if kind == "caffemodel":
@@ -235,18 +238,10 @@ def chain_gap(order: list[str], loaded: set[str]) -> tuple[str, list[str]] | Non
     return order[holes[0]], [order[i] for i in filled if i > holes[0]]
 
 
-def check_task_fits(model: nn.Module, path: Path) -> None:
-    """ValueError naming what a handpose file holds when it is a model of the other task (a hand detector given for
-    a keypoint model, or the reverse)."""
-    stored = read_stored_configs(path)
-    if stored is not None:
-        check_task(stored[0], task_of(model), path)
-
-
-def explain_misfit(model: nn.Module, path: Path) -> None:
-    """For a handpose file whose layers do not fit ``model``: ValueError naming the preset its stored config holds
-    (instead of a list of missing and unexpected layer names) when that preset differs; nothing otherwise."""
-    stored = read_stored_configs(path)
+def explain_misfit(model: nn.Module, path: Path, stored: tuple[str, Any, Any] | None) -> None:
+    """For a handpose file whose layers do not fit ``model``: ValueError naming the preset its ``stored`` configs
+    (``artifact.read_stored_configs``) hold (instead of a list of missing and unexpected layer names) when that
+    preset differs; nothing otherwise."""
     if stored is None or stored[0] != TASK_KEYPOINTS:
         return
     held, own = stored[1].preset, model.config.preset  # type: ignore[union-attr]

@@ -14,7 +14,7 @@ import torch
 from handpose.autotune.choice import Choice, Trial, judge
 from handpose.autotune.trials import infer_measure
 from handpose.cli import build_parser
-from handpose.commands.train import config_from_args
+from handpose.commands.train import config_from_args, with_speed
 from handpose.config import TrainConfig, to_dict
 from handpose.export import sample_crops
 from handpose.inference.backends import TorchBackend
@@ -71,6 +71,23 @@ def test_resume_keeps_the_runs_choice_unless_auto_is_asked(tmp_path: Path) -> No
     assert (cfg.amp, cfg.channels_last) == (False, False) and calls == []
     cfg = config_from_args(_args("--resume", str(tmp_path), "--channels-last", "auto"), measure=measure)
     assert (cfg.amp, cfg.channels_last) == (False, True) and calls == [["fp32", "fp32+cl"]]
+
+
+def test_the_speed_choice_applies_to_settings_built_once(tmp_path: Path) -> None:
+    """`handpose train` builds its settings once (checked before any trial), then resolves the speed flags on them:
+    the same result as building and resolving in one call, fresh or resumed."""
+    calls, measure = fake({"fp32": 0.1, "fp32+cl": 0.07, "bf16": 0.06, "bf16+cl": 0.05})
+    for argv in (("--device", "cpu"), ("--device", "cpu", "--no-amp")):
+        plain = config_from_args(_args(*argv), speed=False)
+        assert with_speed(plain, _args(*argv), measure) == config_from_args(_args(*argv), measure=measure)
+    stored = TrainConfig(data="/d", max_steps=100, out=str(tmp_path), amp=False, channels_last=False, device="cpu")
+    save_checkpoint({"model": {}, "model_config": {}, "optimizer": {}, "scheduler": {}, "step": 10,
+                     "train_config": to_dict(stored)}, tmp_path / "checkpoints", 10, keep=2)
+    for argv in (("--resume", str(tmp_path)), ("--resume", str(tmp_path), "--amp", "auto")):
+        plain = config_from_args(_args(*argv), speed=False)
+        resolved = with_speed(plain, _args(*argv), measure)
+        assert resolved == config_from_args(_args(*argv), measure=measure)
+    assert (resolved.amp, resolved.channels_last) == (True, False)  # auto asked for amp only: measured
 
 
 def test_bf16_inference_is_kept_only_when_keypoints_stay() -> None:

@@ -209,19 +209,15 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     """The resolved TrainConfig: defaults (or the resumed run's stored settings), then the options given.
 
     ``--amp`` / ``--channels-last`` auto (the default; on --resume only when given as ``auto``, else the run's
-    stored choice stays) become plain bools by measurement (unless ``speed`` is False); ``measure`` replaces the
-    timing (tests)."""
-    from handpose.autotune.resolve import parse_flag
+    stored choice stays) become plain bools by measurement (unless ``speed`` is False: then they stay as the
+    settings hold them, and ``with_speed`` resolves them later); ``measure`` replaces the timing (tests)."""
     from handpose.config import TrainConfig, from_dict
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
     from handpose.training.recipes import default_preset, detect_config, recipe_config, recipe_from_init
     from handpose.training.run_folder import run_folder_of
 
-    given = {"amp": args.amp, "channels_last": args.channels_last}
-    args = argparse.Namespace(**vars(args))
-    args.amp, args.channels_last = parse_flag(args.amp, "--amp"), parse_flag(args.channels_last, "--channels-last")
-
+    args = _parsed_speed_flags(args)
     if args.resume is not None:
         ckpt = find_checkpoint(args.resume)
         base = from_dict(TrainConfig, load_checkpoint(ckpt)["train_config"])
@@ -230,22 +226,45 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         if args.preset is not None or args.input_size is not None or args.output_stride is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "
                              "change it")
-        resumed = _apply(base, args)
-        if "auto" not in given.values() or not speed:
-            return resumed
-        args.amp = resumed.amp if given["amp"] != "auto" else args.amp
-        args.channels_last = resumed.channels_last if given["channels_last"] != "auto" else args.channels_last
-        return _with_speed(resumed, args, measure)
-    base = None if args.task == "detect" else recipe_from_init(args.init, args.preset, announce=speed)
-    base = base or recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
-    if args.task == "detect":
-        if args.preset is not None:
-            raise ValueError("--preset names a keypoint model; --task detect trains the hand detector")
-        base = detect_config(base)
-    cfg = _apply(base, args)
-    if cfg.epochs is None and cfg.max_steps is None:
-        cfg = dataclasses.replace(cfg, epochs=100.0)
-    return _with_speed(cfg, args, measure) if speed else cfg
+        cfg = _apply(base, args)
+    else:
+        base = None if args.task == "detect" else recipe_from_init(args.init, args.preset)
+        base = base or recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
+        if args.task == "detect":
+            if args.preset is not None:
+                raise ValueError("--preset names a keypoint model; --task detect trains the hand detector")
+            base = detect_config(base)
+        cfg = _apply(base, args)
+        if cfg.epochs is None and cfg.max_steps is None:
+            cfg = dataclasses.replace(cfg, epochs=100.0)
+    return with_speed(cfg, args, measure) if speed else cfg
+
+
+def _parsed_speed_flags(args: argparse.Namespace) -> argparse.Namespace:
+    """A copy of ``args`` with ``--amp`` / ``--channels-last`` as True, False or None (auto or not given), and the
+    words as typed kept in ``speed_given``."""
+    from handpose.autotune.resolve import parse_flag
+
+    parsed = argparse.Namespace(**vars(args))
+    parsed.speed_given = {"amp": args.amp, "channels_last": args.channels_last}
+    parsed.amp = parse_flag(args.amp, "--amp")
+    parsed.channels_last = parse_flag(args.channels_last, "--channels-last")
+    return parsed
+
+
+def with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
+    """``cfg`` (settings built by ``config_from_args(args, speed=False)``) with ``--amp`` / ``--channels-last``
+    resolved: a flag given wins; auto is measured (handpose.autotune). A resumed run keeps its stored choice unless
+    the flag is given as ``auto``."""
+    args = args if hasattr(args, "speed_given") else _parsed_speed_flags(args)
+    if args.resume is not None:
+        given = args.speed_given
+        if "auto" not in given.values():
+            return cfg
+        args = argparse.Namespace(**vars(args))
+        args.amp = cfg.amp if given["amp"] != "auto" else args.amp
+        args.channels_last = cfg.channels_last if given["channels_last"] != "auto" else args.channels_last
+    return _with_speed(cfg, args, measure)
 
 
 def _with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
@@ -299,7 +318,7 @@ def run(args: argparse.Namespace) -> int:
             LOG.warning(
                 "%s: its handpose synth render was stopped before the end (its manifest says so): training on the "
                 "samples written so far; run the same synth command again to finish it", folder)
-    cfg = config_from_args(args)
+    cfg = with_speed(plain, args)
     summary = train(cfg)
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):
         return 0  # ranks > 0 stay quiet

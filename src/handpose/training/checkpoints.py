@@ -51,9 +51,6 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, kee
     return path
 
 
-_PASSED_OVER: set[tuple[Path, tuple[Path, ...]]] = set()  # (resumed from, passed over) already warned about
-
-
 def find_checkpoint(path: str | Path) -> Path:
     """The checkpoint to resume from: ``path`` itself when it is a file, else the newest intact ``ckpt-*.pt`` in
     ``path/checkpoints`` or ``path``. A newer checkpoint that is truncated or not a checkpoint file is passed over
@@ -70,9 +67,7 @@ def find_checkpoint(path: str | Path) -> Path:
         for candidate in reversed(found):
             problem = checkpoint_problem(candidate)
             if problem is None:
-                said = (candidate, tuple(b for b, _ in bad))
-                if bad and said not in _PASSED_OVER:  # train reads its settings, then the run: one warning
-                    _PASSED_OVER.add(said)
+                if bad:
                     LOG.warning("--resume: skipped the newer checkpoint(s) %s (%s); resuming from %s instead",
                                 ", ".join(str(b) for b, _ in bad), "; ".join(p for _, p in bad), candidate)
                 return candidate

@@ -71,13 +71,12 @@ def recipe_config(cfg: TrainConfig, preset_name: str) -> TrainConfig:
     return dataclasses.replace(cfg, model=model, dataset=data, **recipe["train"])
 
 
-def recipe_from_init(init: str | None, preset_name: str | None, announce: bool = True) -> TrainConfig | None:
+def recipe_from_init(init: str | None, preset_name: str | None) -> TrainConfig | None:
     """The settings of a keypoint run that fine-tunes a handpose model (``--init`` a ``.safetensors`` or checkpoint
     of handpose's own, e.g. ``pretrained:lite``): that model's preset recipe with its architecture, input size,
     output stride, sigma, box padding and left-hand mirroring (flags given still win). None when ``init`` is not
     such a file (none given, or foreign weights: a caffemodel, a ``.npy``, a VGG-19 state dict fill the preset
-    named). ValueError when it is a hand detector or ``preset_name`` names another preset than the file's.
-    ``announce``: log the settings taken (once per run)."""
+    named). ValueError when it is a hand detector or ``preset_name`` names another preset than the file's."""
     from handpose import pretrained
     from handpose.model.artifact import TASK_DETECT, read_stored_configs
 
@@ -98,8 +97,7 @@ def recipe_from_init(init: str | None, preset_name: str | None, announce: bool =
     if data_cfg is not None:
         data = dataclasses.replace(data, input_size=data_cfg.input_size, sigma=data_cfg.sigma,
                                    box_padding=data_cfg.box_padding, mirror_left=data_cfg.mirror_left)
-    say = LOG.info if announce else LOG.debug
-    say("--init %s: fine-tuning its %s preset at %d px (sigma %g, box padding %g, left hands %s); flags given "
+    LOG.info("--init %s: fine-tuning its %s preset at %d px (sigma %g, box padding %g, left hands %s); flags given "
         "override these", init, model_cfg.preset, data.input_size, data.sigma, data.box_padding,
         "mirrored" if data.mirror_left else "as they are")
     model = dataclasses.replace(model_cfg, input_size=data.input_size)  # type: ignore[arg-type]

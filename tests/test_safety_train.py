@@ -254,3 +254,23 @@ def test_a_full_disk_from_safetensors_keeps_the_final_checkpoint(
     assert f"{run / 'model.safetensors'}: the disk is full" in line
     assert not (run / "model.safetensors").exists() and not (run / "summary.json").exists()
     assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["step"] == 2  # resumable from the end
+
+
+def test_resuming_from_an_earlier_checkpoint_sets_the_later_ones_aside(
+        synth_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A branch from step 2 of a run that reached step 6: the new checkpoints are kept (the old step-6 file used to
+    out-rank them, and pruning deleted each new one as it was written), the old branch's files are moved, not lost."""
+    run = tmp_path / "run"
+    assert _train(synth_data, run, "--max-steps", "6", "--ckpt-every", "2", "--keep", "1") == 0
+    assert _steps(run) == [6]
+    assert _train(synth_data, tmp_path / "other", "--max-steps", "6", "--ckpt-every", "2", "--stop-at-step", "2",
+                  "--keep", "5") == 0
+    early = run / "checkpoints" / "ckpt-00000002.pt"
+    early.write_bytes((tmp_path / "other" / "checkpoints" / "ckpt-00000002.pt").read_bytes())
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        assert main(["-q", "train", "--resume", str(early), "--stop-at-step", "4"]) == 0
+    assert _steps(run) == [2, 4]  # the branch's own (it keeps 5, as the run it came from)
+    aside = run / "checkpoints" / "after-00000002"
+    assert [p.name for p in list_checkpoints(aside)] == ["ckpt-00000006.pt"]
+    assert any("moved to" in r.getMessage() and str(aside) in r.getMessage() for r in caplog.records)
+    assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["step"] == 4

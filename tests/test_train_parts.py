@@ -106,6 +106,8 @@ def test_checkpoints_keep_the_newest(tmp_path: Path) -> None:
     assert find_checkpoint(tmp_path) == tmp_path / "ckpt-00000040.pt"
     assert torch.load(find_checkpoint(tmp_path), weights_only=True)["w"].tolist() == [40.0] * 3
     assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
+    save_checkpoint({"step": 15}, tmp_path, 15, keep=1)  # older than the newest: still kept, the rest pruned
+    assert [p.name for p in list_checkpoints(tmp_path)] == ["ckpt-00000015.pt", "ckpt-00000040.pt"]
 
 
 def test_atomic_write_failure_leaves_the_old_file(tmp_path: Path) -> None:

@@ -31,24 +31,48 @@ def checkpoint_name(step: int) -> str:
     return f"ckpt-{int(step):08d}.pt"
 
 
+def _step_of(path: Path) -> int:
+    """The step in a ``ckpt-<step>.pt`` name (-1 for another name)."""
+    found = _NAME.match(path.name)
+    return int(found.group(1)) if found else -1
+
+
 def list_checkpoints(directory: str | Path) -> list[Path]:
     """The ``ckpt-*.pt`` files of a folder, oldest step first (temporary files are ignored)."""
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
-    return [p for _, p in sorted(found)]
+    return sorted((p for p in directory.iterdir() if _step_of(p) >= 0), key=_step_of)
 
 
 def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, keep: int) -> Path:
-    """Write ``state`` atomically as ``directory/ckpt-<step>.pt``, then delete all but the newest ``keep``."""
+    """Write ``state`` atomically as ``directory/ckpt-<step>.pt``, then delete all but the newest ``keep`` (the file
+    just written is never among the deleted)."""
     directory = Path(directory)
     path = atomic_torch_save(state, directory / checkpoint_name(step))
     if keep > 0:
         for old in list_checkpoints(directory)[:-keep]:
-            old.unlink(missing_ok=True)
-            LOG.debug("removed old checkpoint %s", old)
+            if old != path:
+                old.unlink(missing_ok=True)
+                LOG.debug("removed old checkpoint %s", old)
     return path
+
+
+def set_aside_later(directory: str | Path, step: int) -> Path | None:
+    """Move the checkpoints of steps after ``step`` into ``directory/after-<step>/``: a run resumed from an earlier
+    checkpoint leaves them behind, and they would otherwise be resumed from (and prune the new ones) as the newest.
+    Nothing is deleted. Returns the folder they went to, or None when there were none."""
+    directory = Path(directory)
+    later = [p for p in list_checkpoints(directory) if _step_of(p) > step]
+    if not later:
+        return None
+    aside = directory / f"after-{int(step):08d}"
+    aside.mkdir(exist_ok=True)
+    for path in later:
+        path.replace(aside / path.name)
+    LOG.warning("resumed from step %d: the later checkpoint(s) of the run it left (%s) moved to %s", step,
+                ", ".join(p.name for p in later), aside)
+    return aside
 
 
 def find_checkpoint(path: str | Path) -> Path:

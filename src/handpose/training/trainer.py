@@ -47,6 +47,7 @@ from handpose.training.checkpoints import (
     list_checkpoints,
     rng_state,
     save_checkpoint,
+    set_aside_later,
     set_rng_state,
 )
 from handpose.training.data import train_loader
@@ -160,6 +161,8 @@ class Trainer:
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_total)
         if resume_state is not None:
             self._restore(resume_state)
+            if self.main:
+                set_aside_later(self.ckpt_dir, self.global_step)
         self.step_model: torch.nn.Module = self.model
         if info.enabled:
             from torch.nn.parallel import DistributedDataParallel

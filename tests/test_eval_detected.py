@@ -107,6 +107,22 @@ def test_found_false_positives_and_the_miss_rule(tmp_path: Path) -> None:
     assert np.isinf(o.pred[~o.found]).all() and np.isfinite(o.pred[o.found]).all()
 
 
+def test_a_detection_whose_crop_lies_off_the_image_leaves_the_other_hands_keypoints_in_place(tmp_path: Path) -> None:
+    """A refined detection reads its keypoints in its crop box, which may lie off the image while its hand box does
+    not: that hand has no keypoints, and the next hand keeps its own (it used to take the one before it's place)."""
+    samples = all_samples(write_dot_coco(tmp_path / "d"))
+    (h0, h1), _ = HANDS[WIDE], HANDS[NARROW]
+    off = Detection(np.asarray(gt_box(h0), np.float64), 0.9, False, 0.2,
+                    crop_box=np.array([-120.0, 100.0, 40.0, 20.0]), side_settled=True)
+    detector = BoxesByWidth({WIDE[0]: [off, det(gt_box(h1), 0.8)], NARROW[0]: []})
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5))  # type: ignore[arg-type]
+    o = detect_hands(predictor, samples, detector)
+    wide = [i for i, s in enumerate(samples) if s.image_path.name == "scene0.png"]
+    first, second = sorted(wide, key=lambda i: samples[i].keypoints[:, 0].mean())  # h0 lies left of h1
+    assert not o.found[first] and o.found[second]
+    np.testing.assert_allclose(o.pred[second], samples[second].keypoints[:, :2], atol=1.0)  # its own dots
+
+
 def test_the_ground_truth_boxes_as_detections_give_the_ground_truth_figures(tmp_path: Path, tiny_cpm,
                                                                             one_torch_thread: None) -> None:
     lefts = (False, True, True)

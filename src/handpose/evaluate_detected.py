@@ -49,7 +49,7 @@ from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
 from handpose.detection.detector import IMAGE_SCALES
 from handpose.detection.metrics import box_iou
-from handpose.inference.pipeline import Detector, clip_box
+from handpose.inference.pipeline import Detector
 from handpose.inference.predictor import DEFAULT_REFINE, Predictor
 from handpose.inference.prepare import read_image
 from handpose.inference.refine import RefineConfig
@@ -157,11 +157,12 @@ def detect_hands(predictor: Predictor, samples: Sequence[Sample], detector: Dete
         gt_boxes = np.stack([b for _, b in hands]).astype(np.float64)
         matched = match_by_iou(det_boxes, gt_boxes, iou_threshold)
         iou = box_iou(det_boxes, gt_boxes)  # (N, M)
-        # a matched box overlaps its hand, so it overlaps the image unless the hand's box lies off it
-        usable = [g for g in range(len(hands)) if matched[g] >= 0
-                  and clip_box(det_boxes[matched[g]], image.shape[:2]) is not None]
-        preds = predictor.predict_detections(image, [detections[matched[g]] for g in usable])
-        keypoints = {g: p.keypoints for g, p in zip(usable, preds)}
+        found = [g for g in range(len(hands)) if matched[g] >= 0]
+        # a detection whose crop lies off the image is left out: each prediction keeps the detection it came from
+        settled = predictor.settle_detections(image, [detections[matched[g]] for g in found])
+        by_detection = {id(det): pred.keypoints for det, pred in settled}
+        keypoints = {g: by_detection[id(detections[matched[g]])] for g in found
+                     if id(detections[matched[g]]) in by_detection}
         for g, (sample, box) in enumerate(hands):
             kp = keypoints.get(g)
             rows.append((sample, box, kp, float(iou[matched[g], g]) if kp is not None else 0.0))

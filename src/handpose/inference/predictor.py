@@ -341,7 +341,7 @@ class Predictor:
                            keep_maps: bool = False) -> list[Prediction]:
         """Keypoints of detected hands (``Detection``: box xywh, score, is_left, left_score) in one batch, each
         with its side settled (see the class docstring); a box that lies off the image is left out."""
-        return [pred for _, pred in self._settle(image_bgr, detections, keep_maps)]
+        return [pred for _, pred in self.settle_detections(image_bgr, detections, keep_maps)]
 
     def side_unsure(self, det: Any) -> bool:
         """The detector's side is a guess and the keypoint network can tell (it was trained on mirrored lefts):
@@ -350,8 +350,8 @@ class Predictor:
             return False
         return bool(self.spec.mirror_left) and abs(float(det.left_score) - 0.5) < self.side_margin
 
-    def _settle(self, image_bgr: np.ndarray, detections: Sequence[Any], keep_maps: bool
-                ) -> list[tuple[Any, Prediction]]:
+    def settle_detections(self, image_bgr: np.ndarray, detections: Sequence[Any], keep_maps: bool = False
+                          ) -> list[tuple[Any, Prediction]]:
         """(detection, its keypoints with score and side set) for each detection whose box lies on the image,
         in one network batch: one crop per sure detection, both mirrors of an unsure one."""
         kept: list[tuple[Any, bool]] = []

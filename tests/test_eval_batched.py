@@ -69,3 +69,13 @@ def test_threads_keep_the_sample_order_and_count_skips(rendered: list, tmp_path:
     b = evaluate(model, broken, cfg, batch_size=3, threads=2, keep_predictions=True)
     assert a["num_skipped"] == b["num_skipped"] == 1 and a["predictions"] == b["predictions"]
     assert [p["key"] for p in b["predictions"]] == [s.key or str(s.image_path) for s in broken if s is not broken[3]]
+
+
+def test_a_predictor_keeps_its_own_test_time_options_unless_others_are_given(rendered: list) -> None:
+    torch.manual_seed(4)
+    predictor = Predictor.from_model(build_model("tiny"), DataConfig(input_size=64), flip_test=True, scales=(1.0, 1.2))
+    own = evaluate(predictor, rendered[:2])
+    assert (own["flip_test"], own["scales"]) == (True, [1.0, 1.2])  # they used to be reset to off and (1.0,)
+    given = evaluate(predictor, rendered[:2], flip_test=False, scales=(1.0,))
+    assert (given["flip_test"], given["scales"]) == (False, [1.0])
+    assert evaluate(predictor.with_options(flip_test=False, scales=(1.0,)), rendered[:2])["PCK@0.2"] == given["PCK@0.2"]

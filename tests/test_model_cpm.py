@@ -194,3 +194,20 @@ def test_output_stride_4_gives_every_stage_finer_maps(size: int) -> None:
     ys, xs = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
     cx, cy = float((fine * xs).sum() / fine.sum()), float((fine * ys).sum() / fine.sum())
     assert abs(((cx + 0.5) * 4 - 0.5) - 59.5) < 1e-4 and abs(((cy + 0.5) * 4 - 0.5) - 43.5) < 1e-4
+
+
+def test_a_stride_4_model_without_crop_settings_decodes_at_stride_4(tmp_path) -> None:
+    """Crop settings left out (Predictor.from_model, save_weights, export) take the model's output stride: stride-4
+    maps decoded at stride 8 put every keypoint twice as far from the crop's corner."""
+    from handpose.config import DataConfig
+    from handpose.inference.predictor import Predictor
+    from handpose.model import artifact
+
+    model = build_model(dataclasses.replace(preset("tiny"), output_stride=4)).eval()
+    predictor = Predictor.from_model(model)
+    assert predictor.spec.stride == 4
+    assert predictor.spec.codec(64).map_size == model(torch.zeros(1, 3, 64, 64))[-1].shape[-1]  # 16 cells
+    artifact.save_weights(model, tmp_path / "s4.safetensors")  # no data config given
+    assert artifact.read_data_config(tmp_path / "s4.safetensors", model.config).stride == 4
+    with pytest.raises(ValueError, match="stride 8 is not the tiny model's output stride 4"):
+        Predictor.from_model(model, DataConfig(input_size=64))

@@ -123,8 +123,8 @@ def evaluate(
     data_cfg: DataConfig | None = None,
     batch_size: int = 16,
     device: str = "cpu",
-    flip_test: bool = False,
-    scales: Sequence[float] = (1.0,),
+    flip_test: bool | None = None,
+    scales: Sequence[float] | None = None,
     workers: int = 0,
     keep_predictions: bool = False,
     threads: int = READ_THREADS,
@@ -137,6 +137,7 @@ def evaluate(
             a :class:`~handpose.inference.predictor.Predictor` (its crop settings and backend are used; ``data_cfg`` is
             ignored), or a path to a model file (loaded on ``device``).
         data_cfg: the crop settings (input size, box padding, left-hand mirroring); default: the model's.
+        flip_test, scales: test-time options; None keeps a Predictor's own, else off and (1.0,).
         workers: image-reading processes; 0 reads in ``threads`` threads of this process, ahead of the network.
         progress: show a progress bar (on a terminal only: stderr must be one).
         keep_predictions: also return ``"predictions"`` (per sample: key, keypoints [[x, y, score] x 21]) and
@@ -150,12 +151,12 @@ def evaluate(
         confident kept; ``Predictor.predict_either_side``) and ``side_chosen_left`` (of those, taken for left).
     """
     t0 = time.perf_counter()
-    if isinstance(model, (str, Path)):
-        predictor = Predictor.from_file(model, device=device, flip_test=flip_test, scales=scales)
-    elif isinstance(model, Predictor):
+    if isinstance(model, Predictor):
         predictor = model.with_options(flip_test=flip_test, scales=scales)
+    elif isinstance(model, (str, Path)):
+        predictor = Predictor.from_file(model, device=device, flip_test=bool(flip_test), scales=scales or (1.0,))
     else:
-        predictor = Predictor.from_model(model, data_cfg, flip_test=flip_test, scales=scales)
+        predictor = Predictor.from_model(model, data_cfg, flip_test=bool(flip_test), scales=scales or (1.0,))
     n = len(samples)
     pred = np.full((n, NUM_KEYPOINTS, 2), np.nan, np.float32)
     scores = np.zeros((n, NUM_KEYPOINTS), np.float32)
@@ -191,7 +192,7 @@ def evaluate(
         num_skipped=int(sum(skipped.values())),
         skipped=dict(skipped),
         seconds=round(time.perf_counter() - t0, 3),
-        flip_test=bool(flip_test),
+        flip_test=bool(predictor.flip_test),
         scales=[float(s) for s in predictor.spec.scales],
         side_chosen=int(sum(not s.side_known for s in used)),
         side_chosen_left=chosen_left,

@@ -29,7 +29,7 @@ import numpy as np
 from handpose.config import DataConfig
 from handpose.data.transforms import to_network_input
 from handpose.files import atomic_write
-from handpose.model.artifact import onnx_metadata
+from handpose.model.artifact import check_stride, default_data_config, onnx_metadata
 
 LOG = logging.getLogger(__name__)
 
@@ -126,7 +126,8 @@ def export_onnx(
     check_opset(opset)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    data_cfg = data_cfg or DataConfig(input_size=int(model.config.input_size))
+    data_cfg = data_cfg or default_data_config(model.config)
+    check_stride(data_cfg, model.config)
     size = int(data_cfg.input_size)
     model = copy.deepcopy(model).float().cpu().eval()  # a copy: the caller's mode, device and dtype stay as they are
     wrapper = _LastStage.wrap(model)

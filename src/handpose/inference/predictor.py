@@ -40,6 +40,7 @@ from handpose.inference.pipeline import Detector, clip_box, crop_box_of, to_xywh
 from handpose.inference.prepare import CropSpec, Prepared, check_scales, spec_from_config
 from handpose.inference.refine import RefineConfig, proposal_threshold, refine_detections
 from handpose.keypoints import NAMES
+from handpose.model.artifact import check_stride, default_data_config
 
 if TYPE_CHECKING:
     from handpose.inference.results import Hands
@@ -177,8 +178,10 @@ class Predictor:
         autocast_bf16: bool = False,
         detector: Detector | None = None,
     ) -> Predictor:
-        """A predictor around an in-memory CPM; crop settings from ``data_cfg`` (default: the model's input size)."""
-        cfg = data_cfg or DataConfig(input_size=int(model.config.input_size))
+        """A predictor around an in-memory CPM; crop settings from ``data_cfg`` (default: the model's input size and
+        output stride). ValueError when ``data_cfg``'s stride is not the model's output stride."""
+        cfg = data_cfg or default_data_config(model.config)
+        check_stride(cfg, model.config)
         return cls(TorchBackend(model, autocast_bf16), spec_from_config(cfg, scales), flip_test, model.config.preset,
                    detector)
 

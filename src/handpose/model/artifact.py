@@ -186,14 +186,28 @@ def read_stored_configs(path: str | Path, loaded: Any = None
     return task, model_cfg, data_config_from(data, model_cfg, str(path)) if data else None
 
 
+def default_data_config(model_cfg: ModelConfig) -> DataConfig:
+    """The crop settings of a model stored without any: the defaults at the model's input size and output stride."""
+    return DataConfig(input_size=int(model_cfg.input_size), stride=int(model_cfg.output_stride))
+
+
+def check_stride(data_cfg: DataConfig, model_cfg: ModelConfig) -> None:
+    """ValueError when crop settings decode maps at another stride than the model's output stride (its keypoints
+    would come out scaled)."""
+    if int(data_cfg.stride) != int(model_cfg.output_stride):
+        raise ValueError(f"the data config's stride {data_cfg.stride} is not the {model_cfg.preset} model's output "
+                         f"stride {model_cfg.output_stride}: give stride={model_cfg.output_stride}")
+
+
 def data_config_from(value: Any, model_cfg: ModelConfig, source: str) -> DataConfig:
-    """A checked DataConfig from stored JSON text or a dict (missing keys take defaults, the input size the model's);
-    None or empty gives the defaults. ValueError naming ``source`` and the bad field."""
+    """A checked DataConfig from stored JSON text or a dict (missing keys take defaults, the input size and stride
+    the model's); None or empty gives :func:`default_data_config`. ValueError naming ``source`` and the bad field."""
     if not value:
-        return DataConfig(input_size=int(model_cfg.input_size))
+        return default_data_config(model_cfg)
     try:
         data = dict(json.loads(value) if isinstance(value, str) else value)
         data.setdefault("input_size", int(model_cfg.input_size))
+        data.setdefault("stride", int(model_cfg.output_stride))
         cfg = from_dict(DataConfig, data)
     except (json.JSONDecodeError, TypeError, ValueError) as exc:
         raise ValueError(f"{source}: stored {DATA_CONFIG_KEY!r} is not a valid data config ({exc})") from exc
@@ -213,7 +227,7 @@ def read_data_config(path: str | Path, model_cfg: ModelConfig) -> DataConfig:
     ckpt = torch_load(path, "a training checkpoint")
     if isinstance(ckpt, dict):
         return data_config_from(_stored_data_value(ckpt), model_cfg, str(path))
-    return DataConfig(input_size=int(model_cfg.input_size))
+    return default_data_config(model_cfg)
 
 
 def _stored_data_value(ckpt: Mapping[str, Any]) -> Any:

@@ -219,3 +219,11 @@ def test_int8_of_a_stride_4_model_keeps_onnxruntimes_per_tensor_warnings_quiet(t
     assert "Inference failed or unsupported type" not in caplog.text
     assert "tensors of unknown type left in float" in caplog.text  # they happened, and were counted
     assert (tmp_path / "s4_int8.onnx").is_file()
+
+
+def test_an_export_that_fails_its_parity_check_keeps_the_earlier_file(tmp_path: Path) -> None:
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"an earlier export")
+    with pytest.raises(RuntimeError, match="nothing was written there"):
+        export_onnx(build_model("tiny").eval(), out, DataConfig(input_size=64), tolerance=-1.0)  # nothing passes
+    assert out.read_bytes() == b"an earlier export" and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]

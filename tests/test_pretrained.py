@@ -146,3 +146,21 @@ def test_the_detector_onnx_is_made_at_first_use(tmp_path: Path, monkeypatch: pyt
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     fallback = pretrained.path("detector-onnx")
     assert fallback.parent.parent == tmp_path / "tmp" and fallback.read_bytes() == made.read_bytes()
+    import os
+
+    os.chmod(fallback.parent, 0o777)  # a folder others may write in: a model placed there is not run
+    with pytest.raises(OSError, match="not a folder of this user's alone"):
+        pretrained.path("detector-onnx")
+
+
+def test_an_export_that_fails_its_parity_check_leaves_nothing_behind(tmp_path: Path) -> None:
+    """The ONNX file takes its name only after its maps match PyTorch's: a rejected export is not found later as a
+    cached or earlier file."""
+    from handpose.detection.model import build_detector
+    from handpose.detection.onnx_export import export_detector_onnx
+
+    out = tmp_path / "det.onnx"
+    out.write_bytes(b"an earlier file")
+    with pytest.raises(RuntimeError, match="nothing was written there"):
+        export_detector_onnx(build_detector().eval(), out, tolerance=-1.0)  # no file can pass
+    assert out.read_bytes() == b"an earlier file" and sorted(p.name for p in tmp_path.iterdir()) == ["det.onnx"]

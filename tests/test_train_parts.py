@@ -125,6 +125,47 @@ def test_atomic_write_failure_leaves_the_old_file(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == [target.name]  # the temporary file was removed
 
 
+def test_two_threads_writing_one_file_each_use_their_own_temporary(tmp_path: Path) -> None:
+    """Writers of the same target in two threads of one process: each renames its own whole file; and a killed
+    process's temporaries (of either name form) are recognised as stale."""
+    import threading
+
+    from handpose.files import atomic_write, remove_stale_temporaries
+
+    target, inside = tmp_path / "out.bin", threading.Barrier(2)
+    seen: list[Path] = []
+
+    def write(tmp: Path, payload: bytes) -> None:
+        seen.append(tmp)
+        tmp.write_bytes(payload[:4])
+        inside.wait(timeout=10)  # both temporaries exist at once
+        with tmp.open("ab") as f:
+            f.write(payload[4:])
+
+    threads = [threading.Thread(target=atomic_write, args=(target, lambda t, b=b: write(t, b)))
+               for b in (b"A" * 64, b"B" * 64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(seen)) == 2 and target.read_bytes() in (b"A" * 64, b"B" * 64)
+    dead = subprocess_pid()
+    stale = [tmp_path / f".out.tmp-{dead}.bin", tmp_path / f".out.tmp-{dead}-7.bin",
+             tmp_path / f".out.tmp-{os.getpid()}-9.bin"]
+    for path in stale:
+        path.write_bytes(b"partial")
+    assert sorted(remove_stale_temporaries(tmp_path)) == sorted(stale[:2])  # this process's own stays
+
+
+def subprocess_pid() -> int:
+    """The id of a process that has ended."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def test_find_checkpoint_errors(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         find_checkpoint(tmp_path / "nope")

@@ -157,21 +157,21 @@ def export_onnx(
         add_metadata(proto, onnx_metadata(model, data_cfg, extra_metadata))
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
-
-    atomic_write(out, write)  # a failed or interrupted export leaves the earlier file (if any) as it was
-    LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
+        report[:] = parity_check(model, tmp, inputs, int(data_cfg.stride))
+        if report[0] > tolerance:  # checked before the file takes the target's name
+            raise RuntimeError(
+                f"ONNX parity check failed for {out}: largest absolute difference {report[0]:.3g} > tolerance "
+                f"{tolerance:g}; nothing was written there (an earlier file is unchanged)"
+            )
 
     crops = check_crops if check_crops is not None else sample_crops(size, 2)
     inputs = [to_network_input(crops if dynamic else crops[:1])]  # (N, 3, S, S); a static graph takes N = 1
     if dynamic:
         odd = max(int(model.config.input_size) // 2 + 20, 24)
         inputs.append(to_network_input(sample_crops(odd, 1, seed=1))[:, :, :, : odd - 9])  # (1, 3, H, W), W != H
-    report = parity_check(model, out, inputs, int(data_cfg.stride))
-    if report[0] > tolerance:
-        raise RuntimeError(
-            f"ONNX parity check failed for {out}: largest absolute difference {report[0]:.3g} > tolerance "
-            f"{tolerance:g} (the file was written but does not reproduce PyTorch)"
-        )
+    report: list[Any] = []
+    atomic_write(out, write)  # a failed, rejected or interrupted export leaves the earlier file (if any) as it was
+    LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
     return ExportReport(out, report[0], [tuple(x.shape) for x in inputs], report[1])
 
 

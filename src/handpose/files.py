@@ -9,13 +9,15 @@ and torch's zip writer give for it) raises :class:`DiskFullError` naming the pat
 from __future__ import annotations
 
 import errno
+import itertools
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TMP_PREFIX = "."  # temporary files are hidden: ".<stem>.tmp-<pid><suffix>"
+TMP_PREFIX = "."  # temporary files are hidden: ".<stem>.tmp-<pid>[-<serial>]<suffix>"
+_SERIAL = itertools.count()
 _FULL_MESSAGES = ("no space left on device", "unexpected pos", "file write failed", "disk quota exceeded")
 
 
@@ -74,7 +76,7 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         name = p.name
         if not (name.startswith(TMP_PREFIX) and ".tmp-" in name and p.is_file()):
             continue
-        pid_text = name.rsplit(".tmp-", 1)[1].split(".", 1)[0]
+        pid_text = name.rsplit(".tmp-", 1)[1].split(".", 1)[0].split("-", 1)[0]
         if pid_text.isdigit() and not _alive(int(pid_text)):
             p.unlink(missing_ok=True)
             removed.append(p)
@@ -118,7 +120,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{TMP_PREFIX}{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    # the process id (for remove_stale_temporaries) and a serial number: two threads never share a temporary file
+    tmp = path.with_name(f"{TMP_PREFIX}{path.stem}.tmp-{os.getpid()}-{next(_SERIAL)}{path.suffix}")
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # as a plainly created file (some writers create 0600 files)

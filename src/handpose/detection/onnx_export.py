@@ -106,18 +106,19 @@ def export_detector_onnx(model: nn.Module, out: str | Path, opset: int = DEFAULT
         add_metadata(proto, detector_onnx_metadata(net, extra_metadata))
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
+        worst[:] = [detector_parity(net, tmp, inputs)]
+        if worst[0] > tolerance:  # checked before the file takes the target's name
+            raise RuntimeError(f"ONNX parity check failed for {out}: largest absolute difference {worst[0]:.3g} > "
+                               f"tolerance {tolerance:g}; nothing was written there (an earlier file is unchanged)")
 
-    atomic_write(out, write)
-    LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
     images = check_images if check_images is not None else sample_crops(side, 2)
     inputs = [to_network_input(images if dynamic else images[:1])]  # (N, 3, S, S)
     if dynamic:
         inputs.append(to_network_input(sample_crops(side + SECOND_SIDE_STEP, 1, seed=1)))
-    worst = detector_parity(net, out, inputs)
-    if worst > tolerance:
-        raise RuntimeError(f"ONNX parity check failed for {out}: largest absolute difference {worst:.3g} > "
-                           f"tolerance {tolerance:g} (the file was written but does not reproduce PyTorch)")
-    return DetectorExportReport(out, worst, [tuple(x.shape) for x in inputs])
+    worst: list[float] = []
+    atomic_write(out, write)  # a failed, rejected or interrupted export leaves the earlier file (if any) as it was
+    LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
+    return DetectorExportReport(out, worst[0], [tuple(x.shape) for x in inputs])
 
 
 def comparable(maps: dict[str, Any]) -> dict[str, np.ndarray]:

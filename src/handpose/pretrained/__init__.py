@@ -76,12 +76,26 @@ def detector_onnx() -> Path:
     last: OSError | None = None
     for folder in (cache_root() / "pretrained", Path(tempfile.gettempdir()) / f"handpose-{os.getuid()}"):
         out = folder / f"{stem}-{digest}.onnx"
-        if out.is_file():
-            return out
         try:
+            if folder.parent == Path(tempfile.gettempdir()):  # a shared folder: only one of our own, closed to others
+                folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+                _check_private(folder)
+            if out.is_file():
+                return out
             folder.mkdir(parents=True, exist_ok=True)
             export_detector_onnx(artifact.load_model(source, task="detect"), out)
             return out
         except OSError as exc:  # a read-only cache: try the next folder
             last = exc
     raise OSError(f"cannot write the ONNX export of {source} into the cache or the temporary folder: {last}")
+
+
+def _check_private(folder: Path) -> None:
+    """PermissionError unless ``folder`` (in the shared temporary folder) belongs to this user and no one else may
+    write in it: a model file another user placed there would otherwise be run."""
+    import os
+    import stat
+
+    info = folder.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid() or info.st_mode & 0o022:
+        raise PermissionError(f"{folder} is not a folder of this user's alone; it is not used")

@@ -25,7 +25,7 @@ from handpose.training.checkpoints import find_checkpoint, list_checkpoints, rng
 from handpose.training.reporting import format_log_line, progress_bar
 from handpose.training.sampler import EpochIndexed, StreamSampler, epoch_permutation
 from handpose.training.schedule import lr_factor
-from handpose.training.setup import total_steps
+from handpose.training.setup import side_warning, total_steps
 from handpose.training.signals import StopRequest
 from handpose.training.speed import channels_last_default, native_bf16
 from handpose.training.trainer import weights_digest
@@ -383,3 +383,13 @@ def test_speed_defaults_follow_the_measurements(monkeypatch: pytest.MonkeyPatch)
     for capability, expected in (("AVX512", True), ("AVX2", False), ("DEFAULT", False)):
         monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
         assert channels_last_default(cpu, openpose) is expected
+
+
+def test_mirrored_left_hands_with_random_flips_are_warned_about() -> None:
+    """--mirror-left with the openpose recipe's random flip: half the hands mirrored back, so the network sees both
+    sides; the lite recipe (no flip) and --no-flip are quiet."""
+    assert "--no-flip" in side_warning(config_from_args(_args("--preset", "openpose", "--mirror-left"), speed=False))
+    no_flip = config_from_args(_args("--preset", "openpose", "--mirror-left", "--no-flip"), speed=False)
+    assert side_warning(no_flip) is None
+    assert side_warning(config_from_args(_args("--preset", "lite"), speed=False)) is None  # mirrors, never flips
+    assert side_warning(config_from_args(_args("--preset", "openpose"), speed=False)) is None  # no mirroring

@@ -128,6 +128,17 @@ def check_config(cfg: TrainConfig) -> None:
                  cfg.dataset.input_size)
 
 
+def side_warning(cfg: TrainConfig) -> str | None:
+    """Why a keypoint run's left-hand mirroring will not hold, or None: with ``mirror_left`` the network is meant to
+    see right hands only (so a crop's side can be told at test time by running it both ways), and a random flip
+    mirrors half the hands back."""
+    if cfg.task != "keypoints" or not cfg.dataset.mirror_left or cfg.dataset.augment.flip_prob <= 0:
+        return None
+    return (f"left hands are mirrored to right ones (--mirror-left) but --flip-prob {cfg.dataset.augment.flip_prob:g} "
+            "mirrors hands at random: the network sees both sides and cannot tell a left hand from a right one, so "
+            "hands of unknown side get a side by chance; give --no-flip to keep the sides apart")
+
+
 def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], TrainConfig]:
     """The training HandDataset, the held-out samples and ``cfg`` with the data path and format resolved (the
     embedded renders are made by local rank 0 while the others wait)."""

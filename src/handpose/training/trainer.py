@@ -60,6 +60,7 @@ from handpose.training.setup import (
     check_config,
     resume_changes,
     resumed_total_steps,
+    side_warning,
     total_steps,
 )
 from handpose.training.signals import StopRequest
@@ -86,6 +87,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     previous_level = quiet.level if quiet is not None else 0
     if quiet is not None:
         quiet.setLevel(logging.WARNING)
+    elif side_warning(cfg):
+        LOG.warning("%s", side_warning(cfg))
     finished, lock = False, None
     fresh = not Path(cfg.out).exists()  # made by this run: removed again when it fails before writing anything
     try:

@@ -58,5 +58,11 @@ def test_the_saved_detector_evaluates_from_its_file(trained, tmp_path: Path) -> 
     report = run_detection_eval(weights, cfg.data, out=tmp_path)
     assert report["AP@0.5"] == pytest.approx(1.0) and report["num_hands"] >= 6
     assert report["AP@0.5:0.95"] > 0.5
-    assert json.loads((tmp_path / "detection_eval.json").read_text())["AP@0.5"] == report["AP@0.5"]
+    def strict(constant: str) -> None:
+        raise AssertionError(f"{constant} in detection_eval.json: not JSON")
+
+    written = json.loads((tmp_path / "detection_eval.json").read_text(), parse_constant=strict)
+    assert written["AP@0.5"] == report["AP@0.5"]
+    empty = [k for k, v in report.items() if isinstance(v, float) and v != v]  # NaN: a size with no hand
+    assert empty and all(written[k] is None for k in empty)
     assert "AP@0.5" in format_detection_report(report)

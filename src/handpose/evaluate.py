@@ -10,7 +10,6 @@ report and a plot of PCK against threshold.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sys
@@ -26,6 +25,7 @@ from tqdm import tqdm
 from handpose.config import DataConfig
 from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
+from handpose.files import write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec, Prepared
 from handpose.keypoints import NAMES, NUM_KEYPOINTS
@@ -348,7 +348,7 @@ def run_evaluation(
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "eval_report.json").write_text(json.dumps(report, indent=1, allow_nan=False) + "\n")
+        write_json(out / "eval_report.json", report)
         plot_pck(report["curves"], out / "pck_curve.png", title=curve_title(weights, data, split, result))
         report["files"] = [str(out / "eval_report.json"), str(out / "pck_curve.png")]
     report["summary"] = format_metrics(result)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import time
@@ -49,6 +48,7 @@ from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
 from handpose.detection.detector import IMAGE_SCALES
 from handpose.detection.metrics import box_iou
+from handpose.files import write_json
 from handpose.inference.pipeline import Detector
 from handpose.inference.predictor import DEFAULT_REFINE, Predictor
 from handpose.inference.prepare import read_image
@@ -267,8 +267,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
     }
     if out is not None:
         path = Path(out) / REPORT_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_json_safe(report), indent=1, allow_nan=False) + "\n")
+        write_json(path, report)
         report["files"] = [str(path)]
     return report
 
@@ -280,19 +279,6 @@ def _slim(m: dict[str, Any]) -> dict[str, Any]:
     det["per_keypoint_PCK@0.2"] = dict(zip(NAMES, det["per_keypoint_PCK@0.2"]))
     det["gt_boxes"] = {k: v for k, v in m.items() if k not in ("detector", "per_keypoint_PCK@0.2")}
     return det
-
-
-def _json_safe(value: Any) -> Any:
-    """NaN and infinities as null, numpy scalars as numbers, recursively."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def format_detected(report: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Safe file writing: atomic replacement, and one clear error when the disk is full.
+"""Safe file writing: atomic replacement, one clear error when the disk is full, and strict JSON reports.
 
 Every write goes to a temporary file in the target's folder, is flushed and fsync'ed, then renamed over the target
 (``os.replace`` is atomic on POSIX), and the folder is fsync'ed, so a crash or a kill leaves either the old file or
@@ -144,3 +144,35 @@ def atomic_torch_save(obj: Any, path: str | Path) -> Path:
     import torch
 
     return atomic_write(path, lambda tmp: torch.save(obj, str(tmp)))
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as strict JSON data, recursively: NaN and infinities as null, numpy scalars and arrays as numbers
+    and lists, paths as text (a report with a bare ``NaN`` is refused by strict JSON parsers)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_json(path: str | Path, value: Any, sort_keys: bool = False) -> Path:
+    """Write ``value`` (through :func:`json_safe`) as indented strict JSON, atomically; returns the path."""
+    import json
+
+    text = json.dumps(json_safe(value), indent=1, sort_keys=sort_keys, allow_nan=False, default=str) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text))

@@ -189,9 +189,8 @@ def refuse_earlier_reports(out: Path, overwrite: bool) -> None:
 
 def _run_sets(args: argparse.Namespace) -> int:
     """``--data`` holds several datasets: the metrics of each and of all their hands together."""
-    import json
-
     from handpose.evaluate_sets import evaluate_sets, format_sets
+    from handpose.files import write_json
     from handpose.inference.predictor import Predictor
 
     predictor = Predictor.from_file(args.weights, device=args.device, flip_test=args.flip,
@@ -203,7 +202,7 @@ def _run_sets(args: argparse.Namespace) -> int:
         path = Path(args.out) / "eval_sets.json"
         slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
                 for name, m in [*result["sets"].items(), ("all", result["all"])]}
-        path.write_text(json.dumps(slim, indent=1, default=str) + "\n")
+        write_json(path, slim)
         print(f"wrote {path}")
     return 0
 

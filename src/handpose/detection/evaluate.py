@@ -11,7 +11,6 @@ the report, and left out.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
 from handpose.detection.metrics import ImageResult, detection_metrics
+from handpose.files import write_json
 
 if TYPE_CHECKING:
     from handpose.inference.predictor import Predictor
@@ -141,8 +141,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         path = Path(out)
         if path.suffix.lower() != ".json":
             path = path / "detection_eval.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=1, sort_keys=True, default=_nan_safe) + "\n")
+        write_json(path, report, sort_keys=True)
     return report
 
 
@@ -158,10 +157,6 @@ def format_detection_report(report: dict[str, Any]) -> str:
             line += f"  side right {side:.3f}"
         lines.append(line)
     return "\n".join(lines)
-
-
-def _nan_safe(value: Any) -> Any:
-    return str(value)
 
 
 def _count(report: SkipReport) -> int:

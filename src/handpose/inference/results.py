@@ -8,12 +8,13 @@ results (``image_id``, ``category_id``, 63 keypoint numbers ``x, y, score``, ``s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from handpose.files import write_json
 
 if TYPE_CHECKING:
     from handpose.inference.predictor import Prediction
@@ -40,9 +41,7 @@ class Hands(list):
         """Write the drawing (``.png``, ``.jpg``, ...) or, for a ``.json`` path, the hands as JSON; returns the path."""
         path = Path(path)
         if path.suffix.lower() == ".json":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-            return path
+            return write_json(path, self.to_dict())
         from handpose.viz import save_bgr
 
         return save_bgr(path, self.plot(threshold))

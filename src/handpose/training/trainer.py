@@ -39,7 +39,7 @@ import torch
 
 from handpose.config import TrainConfig, to_dict
 from handpose.config_checks import cap_workers
-from handpose.files import atomic_write
+from handpose.files import atomic_write, write_json
 from handpose.model import artifact
 from handpose.training.checkpoints import (
     CHECKPOINT_DIR,
@@ -398,5 +398,4 @@ def weights_digest(model: torch.nn.Module) -> str:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    text = json.dumps(data, indent=1, sort_keys=True, default=str) + "\n"
-    atomic_write(path, lambda tmp: tmp.write_text(text))
+    write_json(path, data, sort_keys=True)

@@ -102,3 +102,15 @@ def test_predict_command_with_static_file(
     capsys.readouterr()
     assert main(["predict", "--model", str(static), str(image), "--scales", "1,0.5", "--out", str(out)]) == 2
     assert "fixed input shape" in capsys.readouterr().err
+
+
+def test_a_static_size_the_flip_test_would_pad_is_refused_at_once(tiny_cpm: Callable[[int], Any],
+                                                                   tmp_path: Path) -> None:
+    """The flip test pads a 100 px crop to 104 px, which a file fixed at 100 px cannot take: said when the predictor
+    is made, not at its first image."""
+    export_onnx(tiny_cpm(4), tmp_path / "s100.onnx", DataConfig(input_size=100), dynamic=False)
+    plain = Predictor.from_file(tmp_path / "s100.onnx")
+    assert plain.predict(np.full((120, 120, 3), 90, np.uint8), box=[10, 10, 60, 60], is_left=False).keypoints.shape == (
+        21, 2)
+    with pytest.raises(ValueError, match=r"flip test pads each crop to a multiple of 8 px: \[100\] -> \[104\]"):
+        Predictor.from_file(tmp_path / "s100.onnx", flip_test=True)

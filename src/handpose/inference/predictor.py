@@ -49,6 +49,7 @@ LOG = logging.getLogger(__name__)
 
 DEFAULT_REFINE = RefineConfig()  # from_file's keypoint refinement of detections
 SIDE_MARGIN = 0.1  # a detector's left-hand probability within this of 0.5 is a guess: the keypoint network decides
+FLIP_MULTIPLE = 8  # the flip test pads crops to this multiple (the network downsamples 8x), so mirrors are exact
 
 
 @dataclass
@@ -165,8 +166,18 @@ class Predictor:
         # a backend with a fixed input size (an ONNX file exported with a static shape) says early, with a clear
         # ValueError, when the crop sizes (input size x scales) do not fit it; runs again on every `replace`
         check_sizes = getattr(self.backend, "check_sizes", None)
-        if check_sizes is not None:
-            check_sizes(self.spec.sizes())
+        if check_sizes is None:
+            return
+        sizes = list(self.spec.sizes())
+        fed = [-(-s // FLIP_MULTIPLE) * FLIP_MULTIPLE for s in sizes] if self.flip_test else sizes
+        try:
+            check_sizes(fed)
+        except ValueError as exc:
+            if fed == sizes:
+                raise
+            raise ValueError(f"{exc} (the flip test pads each crop to a multiple of {FLIP_MULTIPLE} px: {sizes} -> "
+                             f"{fed}; turn the flip test off, or use an input size that is a multiple of "
+                             f"{FLIP_MULTIPLE})") from None
 
     @classmethod
     def from_model(
@@ -433,7 +444,7 @@ class Predictor:
             crops = np.stack([p.crops[si] for p in prepared])  # (N, S_in, S_in, 3)
             x = to_network_input(crops)  # (N, 3, S_in, S_in)
             if self.flip_test:
-                x = _pad_to_stride(x, 8)  # (N, 3, P, P), P a multiple of the network's 8x downsampling
+                x = _pad_to_stride(x, FLIP_MULTIPLE)  # (N, 3, P, P), P a multiple of the network's 8x downsampling
                 x = np.concatenate([x, x[..., ::-1]])  # (2N, 3, P, P)
             want_all = keep_maps and si == 0
             side = math.ceil(sizes[si] / stride)  # this scale's cells; flip-test padding adds some right and below

@@ -579,3 +579,16 @@ def test_a_partial_import_with_a_hole_in_its_chain_is_warned_about(tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="handpose.model.importers"):
         init_weights(build_model("tiny"), path)
     assert "conv2_2 stays random but conv3_1 after it loaded" in caplog.text
+
+
+def test_init_with_nan_weights_is_refused_naming_the_file(tmp_path) -> None:
+    """A handpose file with NaN weights given to `train --init` is named at once (it used to load, then stop
+    training at the first step with 'non-finite loss, lower --lr')."""
+    torch.manual_seed(0)
+    model = build_model("tiny")
+    with torch.no_grad():
+        next(iter(model.parameters())).view(-1)[1] = float("nan")
+    path = tmp_path / "broken.safetensors"
+    save_weights(model, path)
+    with pytest.raises(ValueError, match=r"broken\.safetensors: non-finite \(NaN or infinite\) weights"):
+        init_weights(build_model("tiny"), path)

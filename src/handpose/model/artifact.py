@@ -259,6 +259,13 @@ def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | 
     LOG.debug("saved %d tensors (%s preset) to %s", len(tensors), model.config.preset, path)
 
 
+def check_finite(state: Mapping[str, torch.Tensor], source: str | Path) -> None:
+    """ValueError naming ``source`` and the tensors when any floating weight is NaN or infinite."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(f"{source}: non-finite (NaN or infinite) weights in {_short(sorted(bad))}")
+
+
 def load_model(path: str | Path, map_location: str | torch.device = "cpu",
                task: str | None = TASK_KEYPOINTS) -> nn.Module:
     """Rebuild a CPM (or, with ``task="detect"``, a hand detector; ``task=None``: whichever the file holds) from a
@@ -285,9 +292,7 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
         builder: Any = build_detector
     else:
         config, builder = model_config_from(raw, str(path)), build_model
-    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if bad:
-        raise ValueError(f"{path}: non-finite (NaN or infinite) weights in {_short(sorted(bad))}")
+    check_finite(state, path)
     model = builder(config)
     load_state_strict(model, state, source=str(path))
     model.to(map_location)

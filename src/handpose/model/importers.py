@@ -39,6 +39,7 @@ from handpose.model.artifact import (
     CHECKPOINT_SUFFIXES,
     CONFIG_KEY,
     TASK_KEYPOINTS,
+    check_finite,
     check_task,
     load_state_strict,
     read_stored_configs,
@@ -173,8 +174,16 @@ def _classify(path: Path) -> tuple[str, object]:
 
 
 def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
-    """Load ``path`` into ``model`` in place (see the module docstring for the kinds); returns the report."""
-    path = Path(path)
+    """Load ``path`` into ``model`` in place (see the module docstring for the kinds); returns the report.
+    ValueError when what it loaded holds NaN or infinite weights (training would stop at its first step with a
+    non-finite loss, blaming the learning rate)."""
+    report = _load_into(model, Path(path))
+    check_finite(model.state_dict(), path)
+    return report
+
+
+def _load_into(model: nn.Module, path: Path) -> ImportReport:
+    """:func:`init_weights` without the check of the result."""
     kind, contents = _classify(path)
     source = str(path)
     if kind in ("safetensors", "checkpoint"):

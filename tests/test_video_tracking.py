@@ -226,3 +226,27 @@ def test_a_broken_frame_keeps_the_frames_before_it(tmp_path: Path) -> None:
     cap = cv2.VideoCapture(str(tmp_path / "partial.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == len(result.frames)
     cap.release()
+
+
+def test_a_failure_part_way_keeps_the_frames_done(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any error after the first frame (here the caller's per-frame callback) ends the run with its message and the
+    frames done, as a broken frame does; before any frame is done it is raised."""
+    video = _write_video(tmp_path / "clip.avi", [draw_dot_hands(SIZE, [kp]) for kp in _moving(10)])
+
+    def fail_at(n: int):
+        def on_frame(i: int, hands: object) -> None:
+            if i == n:
+                raise OSError("disk gone")
+        return on_frame
+
+    result = run_video(_predictor(), video, save_video=tmp_path / "partial.mp4", on_frame=fail_at(5))
+    assert len(result.frames) == 6 and result.error is not None
+    assert "stopped at frame 6 by OSError: disk gone" in result.error and "\n" not in result.error
+    from handpose.inference.tracking import HandTracker
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("tracker bug")
+
+    monkeypatch.setattr(HandTracker, "update", broken)
+    with pytest.raises(RuntimeError, match="tracker bug"):
+        run_video(_predictor(), video)

@@ -3,9 +3,9 @@
 :func:`run_video` opens the source (:func:`open_capture`: a clear one-line error for a file that is missing or
 not a video, or a camera that does not exist), feeds each frame to a :class:`~handpose.inference.tracking
 .HandTracker`, writes the annotated frames (``save_video``, OpenCV's VideoWriter with the ``mp4v`` codec) and
-shows them where a display exists (``show``). A frame that cannot be decoded part way through stops the run with
-a message in :attr:`VideoResult.error`; the frames done so far are kept (and the video written so far is
-closed properly), so the caller still writes them.
+shows them where a display exists (``show``). A frame that cannot be decoded part way through, or any other error
+after the first frame, stops the run with a message in :attr:`VideoResult.error`; the frames done so far are kept
+(and the video written so far is closed properly), so the caller still writes them.
 """
 
 from __future__ import annotations
@@ -170,8 +170,9 @@ def run_video(
     is_left: bool | None = None,
     on_frame: Callable[[int, Hands], None] | None = None,
 ) -> VideoResult:
-    """Track hands through a video file or webcam; see the module docstring. Opening errors raise (one line);
-    errors after the first frame end the run with :attr:`VideoResult.error` set."""
+    """Track hands through a video file or webcam; see the module docstring. Opening errors, and any error at the
+    first frame, raise (one line); any error after it (an undecodable frame, an interrupt, a failure of the tracker
+    or the writer) ends the run with :attr:`VideoResult.error` set and the frames done kept."""
     cap, name = open_capture(source)
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     fps = fps if 0 < fps < 1000 else DEFAULT_FPS
@@ -206,6 +207,12 @@ def run_video(
                     break
     except KeyboardInterrupt:
         result.error = f"{name}: interrupted after {len(result.frames)} frames"
+    except Exception as exc:  # noqa: BLE001 (any failure part way: the frames done are the caller's to write)
+        if not result.frames:
+            raise
+        LOG.debug("%s: stopped at frame %d", name, len(result.frames), exc_info=True)
+        result.error = (f"{name}: stopped at frame {len(result.frames)} by {type(exc).__name__}: {exc}; kept the "
+                        f"{len(result.frames)} frames before it")
     finally:
         result.seconds = time.perf_counter() - start
         result.detector_runs = tracker.detector_runs

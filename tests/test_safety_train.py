@@ -19,7 +19,7 @@ import torch
 from handpose.cli import main
 from handpose.model.artifact import load_checkpoint
 from handpose.training.checkpoints import list_checkpoints
-from handpose.training.run_folder import LOCK_NAME, RunFolderBusyError, RunLock
+from handpose.training.run_folder import LOCK_NAME, RunFolderBusyError, RunLock, check_run_folder
 
 TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
         "--device", "cpu", "--threads", "1", "--no-amp", "--log-every", "1"]
@@ -132,6 +132,9 @@ def test_training_workers_start_by_dropping_the_inherited_lock() -> None:
 def test_the_resume_probe_names_the_writer_and_changes_nothing(tmp_path: Path) -> None:
     RunLock(tmp_path / "never_run").check_free()  # no lock file: free, and none is made
     assert not (tmp_path / "never_run").exists()
+    (tmp_path / "user_folder").mkdir()
+    check_run_folder(tmp_path / "user_folder")  # the early check of `train --out` leaves an existing folder alone
+    assert list((tmp_path / "user_folder").iterdir()) == []
     with RunLock(tmp_path):
         with pytest.raises(RunFolderBusyError, match=rf"\(PID {os.getpid()}\)"):
             RunLock(tmp_path).check_free()

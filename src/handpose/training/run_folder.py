@@ -165,11 +165,12 @@ def check_run_folder(folder: str | Path, resume: str | Path | None = None, overw
         return
     if not folder.is_dir():
         raise ValueError(f"--out {folder} is a file, not a folder")
-    with RunLock(folder):
-        if not (overwrite and resume is None) and not same_run(folder, resume) and run_files(folder):
-            raise RunExistsError(
-                f"--out {folder} already holds a training run; continue it with --resume {folder}, or start a new "
-                "one there with --overwrite (deletes that run's files), or choose another --out")
+    RunLock(folder).check_free()  # a probe: no lock file is made (open_run_folder takes the lock itself)
+    ensure_writable_folder(folder, "--out")  # its probe file is removed at once
+    if not (overwrite and resume is None) and not same_run(folder, resume) and run_files(folder):
+        raise RunExistsError(
+            f"--out {folder} already holds a training run; continue it with --resume {folder}, or start a new "
+            "one there with --overwrite (deletes that run's files), or choose another --out")
 
 
 def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> RunLock:

@@ -85,10 +85,14 @@ def test_scales_above_two_run_only_on_images_as_large_as_their_letterbox() -> No
         assert [d.score for d in got] == [d.score for d in want]
 
 
-@pytest.mark.parametrize("bad", [[], [0.5], [1.0, float("nan")]])
+@pytest.mark.parametrize("bad", [[], [0.5], [1.0, float("nan")], [100.0], ["x"]])
 def test_bad_scales_are_refused(bad: list[float]) -> None:
-    with pytest.raises(ValueError, match="detector scales must be one or more numbers >= 1"):
+    """A scale of 100 letterboxes to 32,000 px: it used to be taken and exhaust the memory."""
+    with pytest.raises(ValueError, match=r"detector scales must be one or more numbers in \[1, 8\]"):
         check_scales(bad)
+    with pytest.raises(ValueError, match="at most 4 detector scales"):
+        check_scales([1, 2, 3, 4, 5])
+    assert check_scales(2) == (2.0,)  # one number is one scale
 
 
 def test_the_flag_defaults_to_two_scales_for_images_and_one_for_video() -> None:

@@ -62,6 +62,10 @@ def test_predict_batch_is_predict_for_several_hands(checked_in_hands: list) -> N
     assert [h.is_left for h in told] == [True, True, False]
     with pytest.raises(ValueError, match="2 boxes for 3 images"):
         predictor.predict_batch(paths, boxes[:2])
+    with pytest.raises(ValueError, match="one side per image"):
+        predictor.predict_batch(paths, boxes, is_left=True)
+    with pytest.raises(ValueError, match="got one box"):
+        predictor.predict_batch(paths[:2], boxes[0])
 
 
 def test_a_hand_in_a_given_box_draws_saves_and_exports_itself(checked_in_hands: list, tmp_path) -> None:
@@ -73,8 +77,84 @@ def test_a_hand_in_a_given_box_draws_saves_and_exports_itself(checked_in_hands: 
     drawn = hand.plot(sample.image_path)
     assert drawn.shape == image.shape and (drawn != image).any()
     assert cv2.imread(str(hand.save(tmp_path / "hand.png", image))).shape == image.shape
-    assert json.loads(hand.save(tmp_path / "hand.json").read_text())["hands"][0]["box"] == pytest.approx(
-        [float(v) for v in hand.box])
+    assert json.loads(hand.save(tmp_path / "hand.json").read_text()) == hand.to_dict()  # the hand's own dict
     coco = hand.to_coco(7)
     assert coco["image_id"] == 7 and len(coco["keypoints"]) == 63 and coco["bbox"] == pytest.approx(
         [float(v) for v in hand.box], abs=0.01)
+
+
+def test_inputs_and_options_a_user_gets_wrong_are_named_with_the_fix(checked_in_hands: list, tmp_path) -> None:
+    from PIL import Image
+
+    sample = checked_in_hands[0]
+    box = tuple(float(v) for v in sample.box)
+    predictor = Predictor.from_pretrained(detector=None)
+    bgr = cv2.imread(str(sample.image_path))
+    with pytest.raises(ValueError, match="is_left must be True"):
+        predictor.predict(bgr, box=box, is_left="right")  # a non-empty text used to read as a left hand
+    assert predictor.predict(bgr, box=box, is_left=1).is_left is True
+    with pytest.raises(ValueError, match=r"\(image \* 255\)"):
+        predictor.predict(bgr.astype(np.float32) / 255, box=box)
+    with pytest.raises(ValueError, match="channels first"):
+        predictor.predict(np.ascontiguousarray(bgr.transpose(2, 0, 1)), box=box)
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    as_grey = predictor.predict(grey, box=box).keypoints
+    np.testing.assert_allclose(predictor.predict(grey[..., None], box=box).keypoints, as_grey)  # (H, W, 1)
+    deep = (grey.astype(np.uint16) << 8) | 0x80  # 16 bits: the top byte is the 8-bit picture
+    np.testing.assert_allclose(predictor.predict(deep, box=box).keypoints, as_grey)
+    cv2.imwrite(str(tmp_path / "grey16.png"), deep)
+    pil16 = Image.open(tmp_path / "grey16.png")  # mode I;16 or I: PIL's RGB conversion clips it white
+    np.testing.assert_allclose(predictor.predict(pil16, box=box).keypoints, as_grey)
+    with pytest.raises(ValueError, match="is a video"):
+        predictor.predict(tmp_path / "clip.mp4")
+    for bad, message in (({"box_padding": 0}, "box_padding must lie in"),
+                         ({"detector_scales": (100,)}, r"numbers in \[1, 8\]"),
+                         ({"detector_threshold": 2.0}, "threshold must lie in")):
+        with pytest.raises(ValueError, match=message):
+            Predictor.from_pretrained(**bad)
+
+
+def test_a_pil_photo_is_turned_upright_as_its_path_is(checked_in_hands: list, tmp_path) -> None:
+    from PIL import Image
+
+    sample = checked_in_hands[0]
+    upright = Image.open(sample.image_path).convert("RGB")
+    turned = upright.transpose(Image.Transpose.ROTATE_90)  # stored sideways, the tag says turn it back
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    turned.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    predictor = Predictor.from_pretrained(detector=None)
+    box = tuple(float(v) for v in sample.box)
+    from_path = predictor.predict(tmp_path / "phone.jpg", box=box).keypoints
+    from_pil = predictor.predict(Image.open(tmp_path / "phone.jpg"), box=box).keypoints
+    np.testing.assert_allclose(from_pil, from_path, atol=1e-3)
+
+
+def test_results_compare_copy_and_pickle_as_python_objects(checked_in_hands: list, tmp_path) -> None:
+    import copy
+    import pickle
+
+    sample = checked_in_hands[0]
+    predictor = Predictor.from_pretrained("lite-int8", detector="detector-onnx")  # onnxruntime sessions inside
+    hands = predictor.predict(sample.image_path)
+    assert hands and hands[0] in hands and hands.index(hands[0]) == 0  # used to raise: arrays compared with ==
+    told = predictor.predict(sample.image_path, is_left=not hands[0].is_left)  # a side given: every hand's
+    assert told and all(h.is_left == (not hands[0].is_left) for h in told)
+    assert hands[0] != copy.deepcopy(hands[0])  # equal only to itself
+    assert type(hands[:1]) is type(hands) and hands[:1].plot().shape == hands.image.shape  # a slice keeps the image
+    assert (hands + hands[:1]).image is hands.image and hands.copy().image is hands.image
+    again = pickle.loads(pickle.dumps(predictor))  # a copy opens its own sessions
+    for a, b in zip(again.predict(sample.image_path), hands):
+        np.testing.assert_allclose(a.keypoints, b.keypoints)
+    with pytest.raises(ValueError, match="hand.save\\(path, image\\)"):
+        hands[0].save(tmp_path / "hand.png")
+    with pytest.raises(ValueError, match="ending in an image type"):
+        hands.save(tmp_path / "overlay")
+
+
+def test_the_module_lists_predictor_and_a_bare_shipped_name_points_to_pretrained() -> None:
+    import handpose
+
+    assert "Predictor" in dir(handpose)  # lazily imported, offered to tab completion
+    with pytest.raises(FileNotFoundError, match="pretrained:lite"):
+        handpose.predict("photo.jpg", model="lite")

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["Predictor", "__version__", "predict"]
 
 
+def __dir__() -> list[str]:
+    """The module's names with the lazily imported ``Predictor`` (so tab completion offers it)."""
+    return sorted({*globals(), *__all__})
+
+
 def __getattr__(name: str) -> Any:
     """``handpose.Predictor`` imported on first use (it pulls in OpenCV, numpy and the model code)."""
     if name == "Predictor":

@@ -249,8 +249,12 @@ def with_ground_truth(figure_rgb: np.ndarray, crop_bgr: np.ndarray, keypoints: n
 
 
 def save_bgr(path: str | Path, image_bgr: np.ndarray) -> Path:
-    """Write a BGR image (format from the suffix); raises OSError when OpenCV cannot write it."""
+    """Write a BGR image (format from the suffix); ValueError for a suffix OpenCV has no writer for, OSError when
+    it cannot write the file."""
     path = Path(path)
+    if not path.suffix or not cv2.haveImageWriter(str(path)):
+        raise ValueError(f"{path}: give a file name ending in an image type OpenCV writes (.png, .jpg, .bmp, .webp, "
+                         f"...), or .json for the numbers")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), image_bgr):
         raise OSError(f"could not write image {path}")

@@ -45,7 +45,7 @@ SIZE_MULTIPLE = 32  # the backbone's deepest stride: a scaled input side is roun
 Letterboxed = tuple[np.ndarray, np.ndarray, tuple[int, int]]
 
 
-@dataclass
+@dataclass(eq=False)  # equal only to itself: its numpy arrays have no single truth value
 class Detection:
     """One hand: ``box`` (4,) ``[x, y, w, h]`` original px, ``score`` hand probability, ``is_left`` and the
     left-hand probability ``left_score``.
@@ -70,12 +70,24 @@ def as_detections(found: Boxes) -> list[Detection]:
                       float(found.left[i])) for i in range(len(found))]
 
 
-def check_scales(scales: Sequence[float]) -> tuple[float, ...]:
-    """The detector's letterbox scales as a tuple; ValueError for none, or one that is not a number >= 1."""
-    values = tuple(float(s) for s in scales)
-    if not values or not all(s >= 1.0 for s in values):  # also refuses NaN
-        raise ValueError(f"detector scales must be one or more numbers >= 1 (1: the network's own input size), "
-                         f"got {list(scales)}")
+MAX_SCALE = 8.0  # a letterbox of 8 x 320 px: a 2,560 px side, past any photo's need (module docstring)
+MAX_SCALES = 4  # each scale is a full pass of the detector
+
+
+def check_scales(scales: Sequence[float] | float) -> tuple[float, ...]:
+    """The detector's letterbox scales as a tuple (one number is one scale); ValueError for none, more than
+    ``MAX_SCALES``, or one that is not a number in [1, ``MAX_SCALE``]."""
+    listed = [scales] if isinstance(scales, (int, float)) else list(scales)
+    try:
+        values = tuple(float(s) for s in listed)
+    except (TypeError, ValueError):
+        values = ()
+    if not values or not all(1.0 <= s <= MAX_SCALE for s in values):  # also refuses NaN
+        raise ValueError(f"detector scales must be one or more numbers in [1, {MAX_SCALE:g}] (1: the network's own "
+                         f"input size), got {listed}")
+    if len(values) > MAX_SCALES:
+        raise ValueError(f"at most {MAX_SCALES} detector scales (each is a full pass of the detector), got "
+                         f"{len(values)}")
     return values
 
 
@@ -111,6 +123,8 @@ class HandDetector:
             self.model, self.device = model, torch.device("cpu")
         self.config = cfg
         self.threshold = float(cfg.score_threshold if threshold is None else threshold)
+        if not 0.0 <= self.threshold <= 1.0:  # also refuses NaN
+            raise ValueError(f"detector threshold must lie in [0, 1] (a probability), got {threshold}")
         self.codec = BoxCodec(cfg.input_size, cfg.stride, int(max_hands or cfg.max_hands), cfg.nms_iou)
         self.scales = check_scales(scales)
 

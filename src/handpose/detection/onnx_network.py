@@ -10,6 +10,7 @@ CPU, or on CUDA where the caller asks for it and this onnxruntime has it (``infe
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +31,7 @@ class OnnxDetectorNetwork:
         from handpose.model.artifact import read_onnx_detector_config
 
         self.path = Path(path)
+        self._made_with = (self.path, device, threads)  # a pickled copy opens its own session
         self.config: DetectorConfig = read_onnx_detector_config(self.path)
         try:
             self.session = ort.InferenceSession(str(self.path), session_options(threads),
@@ -40,6 +42,10 @@ class OnnxDetectorNetwork:
         if sorted(names) != sorted(OUTPUT_NAMES):
             raise ValueError(f"{self.path}: a detector ONNX file has outputs {OUTPUT_NAMES}, this one has {names}")
         self.input_name = self.session.get_inputs()[0].name
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled (and deep-copied) as the file and settings it was made with: the copy opens its own session."""
+        return type(self), self._made_with
 
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(N, 3, S, S) float32 network input -> the output maps, each (N, C, S/4, S/4) float32 on the CPU."""

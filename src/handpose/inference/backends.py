@@ -120,6 +120,7 @@ class OnnxBackend:
         import onnxruntime as ort
 
         self.path = Path(path)
+        self._made_with = (self.path, threads, device, stop_spinning)  # a pickled copy opens its own session
         providers = onnx_providers(device)
         self.session = ort.InferenceSession(str(path), session_options(threads, stop_spinning),
                                             providers=providers)
@@ -137,6 +138,10 @@ class OnnxBackend:
         self.input_shape: tuple[int | None, ...] = tuple(
             d if isinstance(d, int) and d > 0 else None for d in (inp.shape or ())
         )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled (and deep-copied) as the file and settings it was made with: the copy opens its own session."""
+        return type(self), self._made_with
 
     @property
     def fixed_batch(self) -> int | None:

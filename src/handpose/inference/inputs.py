@@ -1,8 +1,8 @@
 """The inputs a user has, turned into what the pipeline runs on: BGR uint8 images, lists of image files, videos.
 
 - One image: a path (decoded upright: a phone JPEG's EXIF orientation is applied), a numpy array in OpenCV's BGR
-  order (the default) or RGB (``color="rgb"``), grey or with alpha, or a PIL image (RGB; PIL is imported only to
-  recognise one, and never required).
+  order (the default) or RGB (``color="rgb"``), grey or with alpha, 8 or 16 bits, or a PIL image (RGB, also turned
+  upright; PIL is imported only to recognise one, and never required).
 - Many images: a file, a folder (its images, sorted) or a glob pattern (``photos/*.jpg``).
 - A video: a video file (by suffix) or a webcam index (``0``, ``1``, ...; :func:`webcam_index`).
 """
@@ -40,16 +40,50 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
     if color not in COLORS:
         raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
     if isinstance(image, (str, Path)):
+        if Path(image).suffix.lower() in VIDEO_SUFFIXES:
+            raise ValueError(f"{image} is a video: track its hands with handpose.inference.video.run_video(predictor, "
+                             f"path), or `handpose predict {image}`")
         return read_image(image, upright=True)
     if is_pil_image(image):
-        rgb = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8 RGB whatever the PIL mode
-        return np.ascontiguousarray(rgb[..., ::-1])
+        return _pil_to_bgr(image)
     if not isinstance(image, np.ndarray):
-        raise ValueError(f"expected an image path, a numpy array or a PIL image, got {type(image).__name__}")
+        hint = (": give tensor.permute(1, 2, 0).cpu().numpy() as uint8 (H, W, 3)"
+                if type(image).__module__.startswith("torch") else "")
+        raise ValueError(f"expected an image path, a numpy array or a PIL image, got {type(image).__name__}{hint}")
+    image = _as_uint8(image)
+    if image.ndim == 3 and image.shape[-1] == 1:  # (H, W, 1): grey
+        image = image[..., 0]
     if color == "rgb" and image.ndim == 3 and image.shape[-1] in (3, 4):
         code = cv2.COLOR_RGB2BGR if image.shape[-1] == 3 else cv2.COLOR_RGBA2BGR
         return check_image(cv2.cvtColor(np.ascontiguousarray(image), code))
     return check_image(image)
+
+
+def _as_uint8(image: np.ndarray) -> np.ndarray:
+    """A 16-bit array as 8 bits (its top byte, as OpenCV reads a 16-bit file); ValueError with the fix for a float
+    array or one whose channels come first."""
+    if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"the array has shape {image.shape}, channels first: give image.transpose(1, 2, 0), "
+                         "(H, W, 3)")
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    if image.dtype.kind == "f":
+        raise ValueError(f"expected a uint8 image (0-255), got {image.dtype}: for values in [0, 1] give "
+                         "(image * 255).round().clip(0, 255).astype(np.uint8)")
+    return image
+
+
+def _pil_to_bgr(image: Any) -> np.ndarray:
+    """A PIL image as BGR uint8 (H, W, 3), turned upright as its EXIF orientation says (as a path is); 16- and
+    32-bit grey modes keep their range (PIL's own RGB conversion clips them at 255)."""
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(image) or image
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):
+        grey = np.asarray(image).astype(np.int64)  # (H, W) 16-bit values, in PIL's 32-bit mode "I" as well
+        return cv2.cvtColor((np.clip(grey, 0, 65535) >> 8).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    rgb = np.asarray(image.convert("RGB"))  # (H, W, 3) uint8 RGB whatever the PIL mode
+    return np.ascontiguousarray(rgb[..., ::-1])
 
 
 def is_glob(text: str) -> bool:

@@ -52,12 +52,13 @@ SIDE_MARGIN = 0.1  # a detector's left-hand probability within this of 0.5 is a 
 FLIP_MULTIPLE = 8  # the flip test pads crops to this multiple (the network downsamples 8x), so mirrors are exact
 
 
-@dataclass
+@dataclass(eq=False)  # equal only to itself: its numpy arrays have no single truth value
 class Prediction:
     """One hand's result.
 
     Attributes:
-        keypoints: (21, 2) float32 in original-image pixels.
+        keypoints: (21, 2) float32 in original-image pixels; a keypoint may lie outside the image where the crop
+            reaches past its edge (check it against the image size, and its score).
         scores: (21,) float32, the peak of each keypoint's belief map.
         box: (4,) ``[x, y, w, h]`` the hand's box: the one the crop was made from (the whole image when none was
             given), except for a hand refined by the keypoint network, whose crop comes from its keypoints' own box
@@ -105,10 +106,15 @@ class Prediction:
 
     def save(self, path: str | Path, image: Any | None = None, threshold: float = 0.1, color: str = "bgr") -> Path:
         """Write this hand drawn on ``image`` (``.png``, ``.jpg``, ...) or, for a ``.json`` path, the hand as JSON
-        (no image needed); returns the path."""
-        from handpose.inference.results import Hands
+        (:meth:`to_dict`; no image needed); returns the path."""
+        from handpose.files import write_json
+        from handpose.viz import save_bgr
 
-        return Hands([self], None if image is None else to_bgr(image, color)).save(path, threshold)
+        if Path(path).suffix.lower() == ".json":
+            return write_json(path, self.to_dict())
+        if image is None:
+            raise ValueError(f"{path}: a drawing needs the image the hand was found in: hand.save(path, image)")
+        return save_bgr(path, self.plot(image, threshold, color))
 
     def to_coco(self, image_id: int) -> dict[str, Any]:
         """This hand's COCO keypoint result (``inference.results.coco_result``)."""
@@ -259,9 +265,14 @@ class Predictor:
             data_cfg = artifact.read_data_config(path, model_cfg)
             backend = TorchBackend(model)
         if box_padding is not None:
+            if not 0.5 <= float(box_padding) <= 10:
+                raise ValueError(f"box_padding must lie in [0.5, 10] (the crop's side over the box's longer side), "
+                                 f"got {box_padding}")
             data_cfg = replace(data_cfg, box_padding=float(box_padding))
         if mirror_left is not None:
             data_cfg = replace(data_cfg, mirror_left=bool(mirror_left))
+        if not 0.0 <= float(side_margin) <= 0.5:
+            raise ValueError(f"side_margin must lie in [0, 0.5], got {side_margin}")
         if isinstance(detector, (str, Path)):
             from handpose.detection.detector import HandDetector
 
@@ -299,9 +310,11 @@ class Predictor:
         (the default) lets a keypoint model trained with left hands mirrored choose: the crop runs both ways and the
         more confident keypoints are kept, their side in ``Prediction.is_left`` (:meth:`predict_either_side`).
         Without, returns :class:`~handpose.inference.results.Hands` (a list, empty when no hand is found): every
-        hand the detector finds, each with its box, detection score, side and keypoints, or without a detector
-        the whole image as one hand. ``keep_maps`` keeps the belief maps and the crop of each hand.
+        hand the detector finds, each with its box, detection score, side (``is_left`` when given, for every hand)
+        and keypoints, or without a detector the whole image as one hand. ``keep_maps`` keeps the belief maps and
+        the crop of each hand. ValueError for an ``is_left`` other than True, False or None.
         """
+        is_left = check_side(is_left)
         img = to_bgr(image, color)
         if box is not None:
             return self._one_hand(img, to_xywh(box, box_format), is_left, keep_maps)
@@ -309,12 +322,17 @@ class Predictor:
 
     def find_hands(self, image_bgr: np.ndarray, keep_maps: bool = False, is_left: bool | None = None) -> Hands:
         """Detect -> crop -> keypoints on a BGR uint8 (H, W, 3) image; without a detector, the whole image as one
-        hand (``is_left`` its side, None: chosen as in :meth:`predict`)."""
+        hand. ``is_left`` the side of every hand (None: each chosen as in :meth:`predict`)."""
         from handpose.inference.results import Hands
 
+        is_left = check_side(is_left)
         if self.detector is None:
             return Hands([self._one_hand(image_bgr, None, is_left, keep_maps)], image_bgr)
-        return Hands(self.predict_detections(image_bgr, self.detect_hands(image_bgr), keep_maps), image_bgr)
+        detections = self.detect_hands(image_bgr)
+        if is_left is not None:  # the caller knows the side: every hand is read as that side
+            detections = [replace(d, is_left=is_left, left_score=float(is_left), side_settled=True)
+                          for d in detections]
+        return Hands(self.predict_detections(image_bgr, detections, keep_maps), image_bgr)
 
     def _one_hand(self, image_bgr: np.ndarray, box: np.ndarray | None, is_left: bool | None,
                   keep_maps: bool) -> Prediction:
@@ -411,9 +429,16 @@ class Predictor:
         2026-12-06 a missing side meant a right hand); hands of given and of open sides run as two batches.
         ValueError when ``boxes`` or ``is_left`` are not one per image."""
         n = len(images)
+        if isinstance(is_left, (bool, np.bool_)):
+            raise ValueError(f"predict_batch: is_left takes one side per image (a list of {n}), got {is_left}")
+        if boxes is not None and len(boxes) == 4 and all(isinstance(v, (int, float, np.number)) for v in boxes):
+            raise ValueError(f"predict_batch: boxes takes one box per image (a list of {n} boxes), got one box "
+                             f"{list(boxes)}")
         for name, given in (("boxes", boxes), ("is_left", is_left)):
             if given is not None and len(given) != n:
                 raise ValueError(f"predict_batch: {len(given)} {name} for {n} images (one per image)")
+        if is_left is not None:
+            is_left = [check_side(side) for side in is_left]
         bgr = [to_bgr(im, color) for im in images]
         boxes = list(boxes) if boxes is not None else [None] * n
         sides = list(is_left) if is_left is not None else [None] * n
@@ -490,6 +515,17 @@ def more_confident_side(right: Prediction, left: Prediction) -> Prediction:
     pred = left if chosen_left else right
     pred.is_left = chosen_left
     return pred
+
+
+def check_side(is_left: Any) -> bool | None:
+    """A hand's side as given: None (unknown), or True / False (1 / 0 too); ValueError for anything else, such as
+    the text "right", which would otherwise read as a left hand."""
+    if is_left is None or isinstance(is_left, (bool, np.bool_)):
+        return None if is_left is None else bool(is_left)
+    if isinstance(is_left, (int, np.integer)) and is_left in (0, 1):
+        return bool(is_left)
+    raise ValueError(f"is_left must be True (a left hand), False (a right hand) or None (unknown: chosen by the "
+                     f"network), got {is_left!r}")
 
 
 def _pad_to_stride(x: np.ndarray, stride: int) -> np.ndarray:

@@ -29,12 +29,24 @@ class Hands(list):
         super().__init__(hands)
         self.image = image
 
+    # a slice, a copy or a sum keeps the image, so it can still be drawn (sorted() gives a plain list: Hands(it, img))
+    def __getitem__(self, index: Any) -> Any:
+        got = super().__getitem__(index)
+        return Hands(got, self.image) if isinstance(index, slice) else got
+
+    def copy(self) -> Hands:
+        return Hands(self, self.image)
+
+    def __add__(self, other: Iterable[Prediction]) -> Hands:  # type: ignore[override]
+        return Hands([*self, *other], self.image)
+
     def plot(self, threshold: float = 0.1) -> np.ndarray:
         """The image (BGR uint8 (H, W, 3), a copy) with every hand drawn; says so on the picture when none."""
         from handpose.viz import draw_hands
 
         if self.image is None:
-            raise ValueError("these results hold no image to draw on")
+            raise ValueError("these results hold no image to draw on: make them with Hands(hands, image_bgr), or draw "
+                             "one hand with hand.plot(image)")
         return draw_hands(self.image, self, threshold)
 
     def save(self, path: str | Path, threshold: float = 0.1) -> Path:

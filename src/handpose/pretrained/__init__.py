@@ -52,9 +52,15 @@ def path(name: str) -> Path:
 
 
 def resolve(spec: str | Path) -> Path:
-    """A model path as given, or a shipped model's file for ``pretrained:NAME``."""
+    """A model path as given, or a shipped model's file for ``pretrained:NAME``. FileNotFoundError pointing to
+    ``pretrained:NAME`` for a bare shipped name that is no file here (``lite``)."""
     text = str(spec)
-    return path(text) if text.startswith(PREFIX) else Path(spec)
+    if text.startswith(PREFIX):
+        return path(text)
+    if isinstance(spec, str) and text in MODELS and not Path(text).exists():
+        raise FileNotFoundError(f"model file not found: {text} (the shipped model of that name is "
+                                f"{PREFIX}{text})")
+    return Path(spec)
 
 
 def detector_onnx() -> Path:

@@ -254,6 +254,19 @@ def test_hash_split_is_stable_when_files_are_added(tmp_path: Path) -> None:
     assert len(hash_split(before.train + before.val, 0.0)[1]) == 0
 
 
+def test_the_hands_of_one_image_fall_on_one_side_of_the_split() -> None:
+    """Hands are keyed image#annotation; the split hashes the image part, so no image is both trained and validated
+    on (two hands of one photo used to be split apart)."""
+    from handpose.data.sample import Sample
+
+    kp = np.zeros((21, 3), np.float32)
+    samples = [Sample(Path(f"p{i}.jpg"), kp, bool(j), np.array([0, 0, 9, 9], np.float32), None, f"p{i}.jpg#{j}")
+               for i in range(60) for j in range(2)]
+    train, val = hash_split(samples, 0.3)
+    assert 0 < len(val) < len(samples)
+    assert not {s.key.split("#")[0] for s in train} & {s.key.split("#")[0] for s in val}
+
+
 # ---------------------------------------------------------------------------------------------- audit findings
 
 _HUGE_INT = "1" + "0" * 400  # a json integer literal beyond float64: numpy refuses it with OverflowError

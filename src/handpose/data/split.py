@@ -1,7 +1,8 @@
 """Deterministic train/validation split by a hash of each sample's key.
 
-A sample's side depends on its key alone (SHA-1 of ``Sample.key``), never on the other samples or their order,
-so the split is the same on every machine and adding files never moves an existing sample to the other side.
+A sample's side depends on its image's key alone (SHA-1 of ``Sample.key`` up to its ``#``: the hands of one
+image share it), never on the other samples or their order, so the split is the same on every machine, adding files
+never moves an existing sample to the other side, and no image has hands on both sides.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ def is_val(key: str, val_fraction: float) -> bool:
     return key_fraction(key) < val_fraction
 
 
+def image_key(key: str) -> str:
+    """The image part of a sample key: ``photo.jpg`` of ``photo.jpg#12`` (readers key a hand as image#annotation)."""
+    return key.split("#", 1)[0]
+
+
 def hash_split(samples: list[Sample], val_fraction: float) -> tuple[list[Sample], list[Sample]]:
-    """(train, val) by key hash; order within each side is kept."""
+    """(train, val) by the hash of each sample's image key; order within each side is kept."""
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
     train: list[Sample] = []
     val: list[Sample] = []
     for s in samples:
-        (val if is_val(s.key, val_fraction) else train).append(s)
+        (val if is_val(image_key(s.key), val_fraction) else train).append(s)
     return train, val

@@ -95,6 +95,8 @@ def test_eval_command(tmp_path: Path, tiny_weights: Path, capsys: pytest.Capture
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "PCK@0.2" in text and "PCKh@0.7" in text and "EPE" in text and "index4_tip" in text
+    # fp32 unless asked: the figures do not depend on a speed trial's timing (bf16 moves them a little)
+    assert json.loads((tmp_path / "o" / "eval_report.json").read_text())["precision"] == "fp32"
     assert main(["eval", "--weights", str(tiny_weights), "--data", str(folder), "--scales", "1,x"]) == 2
     assert "--scales" in capsys.readouterr().err
 

@@ -338,6 +338,7 @@ def run_evaluation(
         "metrics": {k: v for k, v in result.items() if k not in ("predictions", "per_keypoint_PCK@0.2")},
         "per_keypoint_PCK@0.2": {name: (None if math.isnan(v) else v) for name, v in zip(NAMES, per_kp)},
         "curves": pck_curves(arrays),
+        "precision": getattr(predictor.backend, "precision", "as the ONNX file stores it"),  # bf16 moves figures
         "crop": {
             "input_size": predictor.spec.input_size,
             "box_padding": predictor.spec.box_padding,

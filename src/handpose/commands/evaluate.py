@@ -78,7 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="device: auto, cpu, cuda or cuda:N (PyTorch weight "
                         "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
                         "cuda where there is a GPU, else cpu, as train)")
-    add_speed_flags(parser, "evaluation")
+    add_speed_flags(parser, "evaluation", amp_note="off: fp32, so the figures do not depend on a timing")
     parser.add_argument("--out", default=None, help="folder for eval_report.json and pck_curve.png")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier evaluation in --out "
                         "(without it such a folder is refused)")

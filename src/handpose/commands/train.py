@@ -72,15 +72,19 @@ def _default_of(dest: str) -> Any:
     return getattr(section, found[1])
 
 
-def add_speed_flags(group: Any, what: str) -> None:
+def add_speed_flags(group: Any, what: str, amp_note: str | None = None) -> None:
     """``--amp [auto|on|off]`` / ``--no-amp`` and ``--channels-last [auto|on|off]`` / ``--no-channels-last``
-    (shared by train, eval and predict; default auto: measured on first use, see handpose.autotune)."""
+    (shared by train, eval and predict; default auto: measured on first use, see handpose.autotune). ``amp_note``:
+    --amp defaults to off instead, for the reason it gives."""
     for flag, text in (("amp", "bf16 autocast (fp16 also on CUDA for inference)"),
                        ("channels-last", "channels-last memory format")):
         dest = flag.replace("-", "_")
-        group.add_argument(f"--{flag}", dest=dest, nargs="?", const="on", default=None,
-                           choices=("auto", "on", "off"), help=f"{text}: auto (default: the faster of on and off "
-                           f"{what} here, timed on first use and cached), on, or off")
+        default = f"auto (default: the faster of on and off {what} here, timed on first use and cached), on, or off"
+        if flag == "amp" and amp_note is not None:
+            default = f"auto (the faster of on and off {what} here), on, or off (default: {amp_note})"
+        group.add_argument(f"--{flag}", dest=dest, nargs="?", const="on",
+                           default="off" if flag == "amp" and amp_note is not None else None,
+                           choices=("auto", "on", "off"), help=f"{text}: {default}")
         group.add_argument(f"--no-{flag}", dest=dest, action="store_const", const="off", help=f"--{flag} off")
 
 

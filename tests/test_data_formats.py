@@ -120,6 +120,18 @@ def test_panopticdb(tmp_path: Path) -> None:
     np.testing.assert_allclose(s.box[2:], vis.max(axis=0) - vis.min(axis=0) + 1, rtol=1e-5)
 
 
+def test_coco_images_are_found_where_most_of_them_are_not_where_the_first_ones_are(tmp_path: Path) -> None:
+    """The first 10 images of the json are missing: the folder holding the other 12 is still the one read (it used
+    to be chosen from the first 10 names alone, and every image was then 'missing')."""
+    jpath = write_coco(tmp_path / "d" / "hands.json", tmp_path / "d" / "images", 22)
+    doc = json.loads(jpath.read_text())
+    for im in doc["images"][:10]:
+        (tmp_path / "d" / "images" / im["file_name"]).unlink()
+    splits = F.load_splits(jpath, val_fraction=0.0)
+    assert len(splits.train) == 12 and splits.skipped.counts == {R.MISSING_IMAGE: 10}
+    assert all(s.image_path.parent == tmp_path / "d" / "images" for s in splits.train)
+
+
 @pytest.mark.parametrize("layout", ["beside", "images_dir", "mmpose"])
 def test_coco_image_folders(tmp_path: Path, layout: str) -> None:
     if layout == "beside":

@@ -2,7 +2,8 @@
 their split from the file name, where their images live, and the image of each annotation.
 
 Image ``file_name`` is resolved against the json's folder, its ``images/`` subfolder, the folder above, or that
-folder's ``images/`` (and ``train2017/`` / ``val2017/`` in each, COCO's own layout), whichever holds the first images.
+folder's ``images/`` (and ``train2017/`` / ``val2017/`` in each, COCO's own layout), whichever holds the most of
+them (a sample spread over the whole list).
 Splits: a json whose name has the word test, val, valid or validation (``onehand10k_test``, ``val2017``) is
 validation; train, training or trainval is training; anything else is divided by hash.
 """
@@ -19,6 +20,7 @@ from typing import Any
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.checks import BadAnnotationError
+from handpose.data.formats.image_folder import best_folder
 from handpose.data.formats.json_io import load_json_once
 from handpose.data.image_headers import header_size
 from handpose.data.skip_report import SkipReport
@@ -60,14 +62,11 @@ def coco_jsons(path: Path) -> list[Path]:
 
 
 def image_base(jpath: Path, file_names: list[str]) -> Path:
-    """The folder that holds the images named in a COCO json (the json's folder when none is found)."""
+    """The folder that holds the most images named in a COCO json (``image_folder.best_folder``; the json's folder
+    when none holds any)."""
     jdir = jpath.parent
-    for top in (jdir, jdir.parent):
-        for sub in _IMAGE_DIRS:
-            base = top / sub if sub else top
-            if base.is_dir() and any((base / name).is_file() for name in file_names[:10]):
-                return base
-    return jdir
+    candidates = [top / sub if sub else top for top in (jdir, jdir.parent) for sub in _IMAGE_DIRS]
+    return best_folder(candidates, file_names) or jdir
 
 
 def _image_size(im: dict[str, Any]) -> tuple[int, int] | None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from handpose.data.formats.image_folder import best_folder
+
 DATA_JSON = re.compile(r"^InterHand2\.6M_(?P<split>[A-Za-z]+)_data\.json$")
 SUBSETS = ("all", "human_annot", "machine_annot")
 
@@ -50,11 +52,10 @@ def companion(data_json: Path, kind: str) -> Path:
 
 def image_base(data_json: Path, file_names: list[str]) -> Path:
     """The folder the data json's ``file_name`` values are relative to: ``images/{split}`` at the dataset root
-    (two folders above a subset folder), or beside the json; the json's folder when none holds the first images."""
+    (two folders above a subset folder), or beside the json, whichever holds the most of them; the json's folder
+    when none holds any."""
     split = split_of(data_json)
     jdir = data_json.parent
-    for top in (jdir.parent.parent, jdir.parent, jdir):
-        for base in (top / "images" / split, top / split, top / "images", top):
-            if base.is_dir() and any((base / n).is_file() for n in file_names[:10]):
-                return base
-    return jdir
+    candidates = [base for top in (jdir.parent.parent, jdir.parent, jdir)
+                  for base in (top / "images" / split, top / split, top / "images", top)]
+    return best_folder(candidates, file_names) or jdir

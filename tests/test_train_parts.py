@@ -291,7 +291,9 @@ def test_cli_options_reach_the_config() -> None:
     assert not aug.enabled and aug.flip_prob == 0.0 and aug.rotation_deg == 12.0 and cfg.dataset.mirror_left
     assert (cfg.log_every, cfg.val_every, cfg.ckpt_every, cfg.keep_checkpoints) == (2, 3, 4, 1)
     assert (cfg.amp, cfg.channels_last, cfg.compile, cfg.device, cfg.workers) == (False, False, True, "cpu", 0)
-    assert (cfg.init, cfg.dataset.sigma, cfg.out, cfg.data) == ("w.npy", 1.5, "runs/x", "/d")
+    # input paths are stored absolute: a run resumed from another folder reads the same files
+    assert (cfg.init, cfg.dataset.sigma, cfg.out, cfg.data) == (os.path.abspath("w.npy"), 1.5, "runs/x", "/d")
+    assert config_from_args(_args("--init", "pretrained:lite"), speed=False).init == "pretrained:lite"
 
 
 def test_cli_defaults() -> None:

@@ -241,7 +241,20 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         cfg = _apply(base, args)
         if cfg.epochs is None and cfg.max_steps is None:
             cfg = dataclasses.replace(cfg, epochs=100.0)
+        # stored as absolute paths: a run resumed from another folder reads the same files
+        cfg = dataclasses.replace(cfg, **{name: _absolute(getattr(cfg, name)) for name in ("data", "negatives",
+                                                                                            "init")})
     return with_speed(cfg, args, measure) if speed else cfg
+
+
+def _absolute(path: str | None) -> str | None:
+    """A path given on the command line as an absolute one (``~`` expanded); None and ``pretrained:NAME`` as
+    they are."""
+    from handpose.pretrained import PREFIX
+
+    if path is None or str(path).startswith(PREFIX):
+        return path
+    return os.path.abspath(os.path.expanduser(str(path)))
 
 
 def _parsed_speed_flags(args: argparse.Namespace) -> argparse.Namespace:

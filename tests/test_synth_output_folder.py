@@ -28,6 +28,25 @@ def test_a_foreign_folder_is_refused_without_overwrite(tmp_path: Path, capsys: p
     assert "00000007.jpg" in names and "00000000.json" in names  # theirs kept (not a stale sample of ours)
     assert MANIFEST_NAME not in names  # still not handpose's folder: the next render asks again
     assert main(args) == 2
+    capsys.readouterr()
+
+
+def test_overwrite_never_writes_over_a_users_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--overwrite writes beside a user's files; one of a name the render writes is refused, not replaced."""
+    target = tmp_path / "synth1"
+    target.mkdir()
+    (target / "00000001.jpg").write_bytes(b"someone else's photo")
+    (target / "notes.txt").write_text("mine")
+    args = ["synth", "--out", str(tmp_path), "--count", "3", "--size", "64", "--overwrite"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "00000001.jpg" in err[0] and "never over them" in err[0]
+    assert (target / "00000001.jpg").read_bytes() == b"someone else's photo" and len(os.listdir(target)) == 2
+    scenes = tmp_path / "scenes"
+    (scenes / "images").mkdir(parents=True)
+    (scenes / "hands_coco.json").write_text("{}")  # the user's own json of that name
+    assert main(["synth", "--scenes", "--out", str(tmp_path), "--count", "1", "--overwrite"]) == 2
+    assert "hands_coco.json" in capsys.readouterr().err and (scenes / "hands_coco.json").read_text() == "{}"
 
 
 def test_manifest_records_the_render_and_allows_rerendering(tmp_path: Path) -> None:

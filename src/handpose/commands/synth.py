@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --skin-distractors: the chance that each hand of a scene with heads is held beside "
                         "one of them, at its person's scale, as hands are in photographs of people (default 0)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="write into a folder that holds files handpose did not write (nothing is deleted)")
+                        help="write into a folder that holds files handpose did not write (none of them is deleted "
+                        "or replaced: a file of a name the render writes is refused)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,28 @@ def _legacy_render(folder: Path, names: list[str]) -> bool:
         return False
 
 
-def prepare_folder(folder: Path, overwrite: bool) -> bool:
+def samples_taken(count: int, sub: str = "", suffixes: tuple[str, ...] = (".jpg", ".json"),
+                  also: tuple[str, ...] = ()) -> Callable[[Path], list[str]]:
+    """What a render of ``count`` samples would write over in a folder: its ``sub``/NNNNNNNN files (index under
+    ``count``, with ``suffixes``) and the files ``also`` names, as far as they exist (relative paths)."""
+
+    def taken(folder: Path) -> list[str]:
+        found = [name for name in also if (folder / name).exists()]
+        where = folder / sub if sub else folder
+        if where.is_dir():
+            for name in sorted(os.listdir(where)):
+                stem, suffix = os.path.splitext(name)
+                if suffix in suffixes and len(stem) == 8 and stem.isdigit() and int(stem) < count:
+                    found.append(f"{sub}/{name}" if sub else name)
+        return found
+
+    return taken
+
+
+def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path], list[str]] | None = None) -> bool:
     """Create ``folder`` or check that handpose may write into it; returns whether it is handpose's own (stale
-    samples may be removed). A non-empty folder without a manifest is refused unless ``overwrite``."""
+    samples may be removed). A non-empty folder without a manifest is refused unless ``overwrite``, and even then
+    when the render would replace a file of it (``would_replace``: those files of a folder)."""
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out: {folder} exists and is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
@@ -110,6 +130,11 @@ def prepare_folder(folder: Path, overwrite: bool) -> bool:
         shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
         raise ValueError(f"--out: {folder} holds files handpose synth did not write ({shown}); choose an empty "
                          "folder or pass --overwrite to write into it anyway (nothing else in it is deleted)")
+    clash = would_replace(folder) if would_replace is not None else []
+    if clash:
+        shown = ", ".join(clash[:3]) + (f", ... ({len(clash)} files)" if len(clash) > 3 else "")
+        raise ValueError(f"--out: {folder} holds files of the names this render writes ({shown}), which handpose did "
+                         "not write: --overwrite writes beside such files, never over them; choose another folder")
     LOG.warning("--overwrite: writing into %s, which holds files handpose did not write", folder)
     return False
 

@@ -32,7 +32,7 @@ from handpose.synth.generate import RENDERER_VERSION
 from handpose.synth.gl_context import resolve_renderer
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
-from handpose.synth.output_folder import check_request, prepare_folder, write_manifest
+from handpose.synth.output_folder import check_request, prepare_folder, samples_taken, write_manifest
 from handpose.synth.people import beside_head, skin_distractors
 from handpose.synth.photos import sample_background
 from handpose.synth.pose_prior import sample_view
@@ -183,7 +183,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     workers = check_request(count, (width, height), workers, seed, target, size_flag="--scene-size")
     if resolve_renderer("gl" if renderer == "auto" else renderer) != "gl":
         raise ValueError("--scenes needs the GL renderer (--renderer gl or auto)")
-    own = prepare_folder(target, overwrite)
+    own = prepare_folder(target, overwrite, samples_taken(count, "images", (".jpg",), also=(JSON_NAME,)))
     (target / "images").mkdir(exist_ok=True)
     info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
             "renderer_version": RENDERER_VERSION, **scene_options(distractors, beside_heads)}

@@ -21,7 +21,7 @@ import numpy as np
 
 from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
 from handpose.synth.gl_context import resolve_renderer
-from handpose.synth.output_folder import check_request, prepare_folder, write_manifest
+from handpose.synth.output_folder import check_request, prepare_folder, samples_taken, write_manifest
 
 LOG = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
     if ablate and used != "gl":
         raise ValueError(f"--ablate {','.join(ablate)} needs the GL renderer, and this render would use the capsule "
                          "renderer (no GL context here, or --renderer fallback)")
-    own = prepare_folder(target, overwrite)
+    own = prepare_folder(target, overwrite, samples_taken(count))
     info = {"kind": "crops", "seed": seed, "count": count, "size": size, "renderer": used,
             "renderer_version": RENDERER_VERSION}
     if ablate:

@@ -277,3 +277,21 @@ def test_resuming_from_an_earlier_checkpoint_sets_the_later_ones_aside(
     assert [p.name for p in list_checkpoints(aside)] == ["ckpt-00000006.pt"]
     assert any("moved to" in r.getMessage() and str(aside) in r.getMessage() for r in caplog.records)
     assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["step"] == 4
+
+
+def test_a_users_own_config_json_is_not_a_run_and_a_run_without_checkpoints_is_not_offered_resume(
+        tmp_path: Path) -> None:
+    from handpose.training.run_folder import RunExistsError, run_files
+
+    mine = tmp_path / "project"
+    mine.mkdir()
+    (mine / "config.json").write_text('{"my": "settings"}')
+    (mine / "best.txt").write_text("my best ideas")
+    assert run_files(mine) == []  # not handpose's: a fresh run may go there, and --overwrite deletes neither
+    check_run_folder(mine)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"model": {}, "dataset": {}, "task": "keypoints"}')  # killed before step 1
+    with pytest.raises(RunExistsError, match="wrote no checkpoint .* cannot be resumed; start a new one there with "
+                                             "--overwrite"):
+        check_run_folder(run)

@@ -27,7 +27,10 @@ LOG = logging.getLogger(__name__)
 
 LOCK_NAME = ".handpose.lock"
 # the files a run writes into its folder (see training.trainer); nothing else is ever deleted by --overwrite
-RUN_PATTERNS = ("config.json", "summary.json", "best.*", "model.safetensors", "events.out.tfevents.*")
+RUN_PATTERNS = ("config.json", "summary.json", "best.json", "best.safetensors", "model.safetensors",
+                "events.out.tfevents.*")
+# a json of these names is the run's only when it holds these keys (a user's own config.json is not a run)
+_JSON_KEYS = {"config.json": ("model", "dataset", "task"), "summary.json": ("out", "step", "stopped")}
 CHECKPOINT_PATTERN = "ckpt-*.pt"
 
 
@@ -129,11 +132,25 @@ def run_files(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = {p for pattern in RUN_PATTERNS for p in folder.glob(pattern) if p.is_file()}
+    found = {p for pattern in RUN_PATTERNS for p in folder.glob(pattern) if p.is_file() and _written_by_a_run(p)}
     ckpts = folder / CHECKPOINT_DIR
     if ckpts.is_dir():
         found.update(p for p in ckpts.glob(CHECKPOINT_PATTERN) if p.is_file())
     return sorted(found)
+
+
+def _written_by_a_run(path: Path) -> bool:
+    """Whether a file of a run's name is a run's: a ``config.json`` / ``summary.json`` must hold that file's keys."""
+    keys = _JSON_KEYS.get(path.name)
+    if keys is None:
+        return True
+    import json
+
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and all(k in doc for k in keys)
 
 
 def run_folder_of(resume: str | Path) -> Path:
@@ -167,10 +184,9 @@ def check_run_folder(folder: str | Path, resume: str | Path | None = None, overw
         raise ValueError(f"--out {folder} is a file, not a folder")
     RunLock(folder).check_free()  # a probe: no lock file is made (open_run_folder takes the lock itself)
     ensure_writable_folder(folder, "--out")  # its probe file is removed at once
-    if not (overwrite and resume is None) and not same_run(folder, resume) and run_files(folder):
-        raise RunExistsError(
-            f"--out {folder} already holds a training run; continue it with --resume {folder}, or start a new "
-            "one there with --overwrite (deletes that run's files), or choose another --out")
+    old = run_files(folder)
+    if not (overwrite and resume is None) and not same_run(folder, resume) and old:
+        raise RunExistsError(_holds_a_run(folder, old))
 
 
 def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwrite: bool = False) -> RunLock:
@@ -190,10 +206,7 @@ def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwr
     try:
         old = [] if same_run(folder, resume) else run_files(folder)
         if old and not overwrite:
-            names = ", ".join(sorted({_label(p.relative_to(folder).parts[0]) for p in old}))
-            raise RunExistsError(
-                f"--out {folder} already holds a training run ({names}); continue it with --resume {folder}, "
-                "or start a new one there with --overwrite (deletes that run's files), or choose another --out")
+            raise RunExistsError(_holds_a_run(folder, old))
         for path in old:
             path.unlink(missing_ok=True)
         if old:
@@ -205,6 +218,17 @@ def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwr
         lock.release()
         raise
     return lock
+
+
+def _holds_a_run(folder: Path, old: list[Path]) -> str:
+    """The refusal of a fresh run into ``folder``, whose run wrote ``old``: --resume offered only where there is a
+    checkpoint to resume from."""
+    names = ", ".join(sorted({_label(p.relative_to(folder).parts[0]) for p in old}))
+    if not any(p.parent.name == CHECKPOINT_DIR for p in old):
+        return (f"--out {folder} already holds a training run that wrote no checkpoint ({names}), so it cannot be "
+                "resumed; start a new one there with --overwrite (deletes that run's files), or choose another --out")
+    return (f"--out {folder} already holds a training run ({names}); continue it with --resume {folder}, or start a "
+            "new one there with --overwrite (deletes that run's files), or choose another --out")
 
 
 def _label(name: str) -> str:

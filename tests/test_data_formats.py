@@ -489,3 +489,16 @@ def test_format_detection_looks_past_a_stray_json_and_prefers_hand_files(tmp_pat
         (tmp_path / name).write_text("{}")
     order = [p.name for p in _candidate_jsons([tmp_path])]
     assert order == ["coco_wholebody_val_v1.0.json", "person_keypoints_val2017.json", "captions_val2017.json"]
+
+
+def test_coco_keypoints_far_outside_their_bbox_are_skipped_and_named(tmp_path: Path) -> None:
+    """A hand whose keypoints were shifted 1,000 px off its box used to be scored at an EPE of 1,000 px."""
+    jpath = write_coco(tmp_path / "d" / "hands.json", tmp_path / "d", 4)
+    doc = json.loads(jpath.read_text())
+    kp = np.asarray(doc["annotations"][1]["keypoints"], np.float64).reshape(21, 3)
+    kp[:, 0] += 1000
+    doc["annotations"][1]["keypoints"] = kp.reshape(-1).tolist()
+    jpath.write_text(json.dumps(doc))
+    splits = F.load_splits(jpath, val_fraction=0.0)
+    assert len(splits.train) == 3 and splits.skipped.counts == {R.BAD_ANNOTATION: 1}
+    assert "far outside the bbox" in splits.skipped.examples[R.BAD_ANNOTATION][0]

@@ -117,6 +117,9 @@ def _thread_batches(
             yield batch
 
 
+SKIP_EXAMPLES = 3  # skipped samples named in the warning and the report
+
+
 def evaluate(
     model: Any,
     samples: Sequence[Sample],
@@ -146,9 +149,10 @@ def evaluate(
     Returns:
         ``keypoint_metrics``' keys (``PCK@0.2``, ``PCKh@0.7`` where head sizes exist, ``AUC``, ``EPE``,
         ``per_keypoint_PCK@0.2``, ``num_keypoints``, ``num_samples``) plus ``num_skipped``, ``skipped``
-        (reason -> count), ``seconds``, ``flip_test``, ``scales``, ``side_chosen`` (hands whose dataset gives no
-        side: each is cut as a right hand and, for a model trained with left hands mirrored, also mirrored, the more
-        confident kept; ``Predictor.predict_either_side``) and ``side_chosen_left`` (of those, taken for left).
+        (reason -> count), ``skipped_examples`` (the first few, each with its file and why), ``seconds``,
+        ``flip_test``, ``scales``, ``side_chosen`` (hands whose dataset gives no side: each is cut as a right hand
+        and, for a model trained with left hands mirrored, also mirrored, the more confident kept;
+        ``Predictor.predict_either_side``) and ``side_chosen_left`` (of those, taken for left).
     """
     t0 = time.perf_counter()
     if isinstance(model, Predictor):
@@ -163,6 +167,7 @@ def evaluate(
     ok = np.zeros(n, bool)
     chosen_left = 0  # hands without a side in their dataset that the network took for left hands
     skipped: Counter[str] = Counter()
+    examples: list[str] = []  # the first skipped samples, each with its file and why
     bar = tqdm(total=n, unit="hand", desc="eval", disable=not (progress and sys.stderr.isatty()))
     for batch in _batches(samples, predictor.spec, max(1, int(batch_size)), int(workers), int(threads)):
         bar.update(len(batch))
@@ -170,6 +175,8 @@ def evaluate(
         for i, p in batch:
             if not isinstance(p, Prepared):
                 skipped[_reason(p)] += 1
+                if len(examples) < SKIP_EXAMPLES:
+                    examples.append(f"{samples[i].key or samples[i].image_path}: {p}")
                 LOG.debug("evaluation: skipping %s: %s", samples[i].image_path, p)
         if not good:
             continue
@@ -182,7 +189,8 @@ def evaluate(
             chosen_left += int(not samples[i].side_known and r.is_left)
     bar.close()
     if skipped:
-        LOG.warning("evaluation skipped %d of %d samples: %s", sum(skipped.values()), n, dict(skipped))
+        LOG.warning("evaluation skipped %d of %d samples: %s; e.g. %s", sum(skipped.values()), n, dict(skipped),
+                    "; ".join(examples))
     used = [samples[i] for i in np.flatnonzero(ok)]
     gt = np.stack([np.asarray(s.keypoints, np.float32) for s in used]) if used else np.zeros((0, NUM_KEYPOINTS, 3))
     boxes = np.stack([sample_box(s) for s in used]) if used else np.zeros((0, 4), np.float32)
@@ -191,6 +199,7 @@ def evaluate(
     result.update(
         num_skipped=int(sum(skipped.values())),
         skipped=dict(skipped),
+        skipped_examples=examples,
         seconds=round(time.perf_counter() - t0, 3),
         flip_test=bool(predictor.flip_test),
         scales=[float(s) for s in predictor.spec.scales],

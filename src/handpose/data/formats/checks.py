@@ -152,6 +152,21 @@ def head_size(value: Any) -> float | None:
 MAX_BOX_TO_IMAGE = 10.0  # a box side beyond this many times the image's longer side is a broken annotation
 
 
+def check_keypoints_in_box(kp: np.ndarray, box: np.ndarray) -> None:
+    """BadAnnotationError(BAD_ANNOTATION) when a visible keypoint of ``kp`` (21, 3) lies farther outside the
+    annotation's ``box`` ``[x, y, w, h]`` than the box's longer side: the two disagree (a shifted or mixed-up
+    annotation), and a hand scored against such keypoints would count a wrong label as a model error."""
+    vis = kp[kp[:, 2] > 0, :2]  # (V, 2)
+    if len(vis) == 0:
+        return
+    x, y, w, h = (float(v) for v in box)
+    reach = max(w, h)
+    lo, hi = vis.min(axis=0), vis.max(axis=0)
+    if lo[0] < x - reach or lo[1] < y - reach or hi[0] > x + w + reach or hi[1] > y + h + reach:
+        raise BadAnnotationError(R.BAD_ANNOTATION, f"keypoints reach ({lo[0]:.0f}, {lo[1]:.0f})-({hi[0]:.0f}, "
+                                 f"{hi[1]:.0f}), far outside the bbox [{x:g}, {y:g}, {w:g}, {h:g}]")
+
+
 def annotated_box(raw: Any, image_wh: tuple[int, int] | None) -> np.ndarray:
     """(4,) float32 ``[x, y, w, h]`` of an annotation's box; raises BadAnnotationError(BAD_BOX) when it is not 4
     finite numbers, its size is not positive, it does not overlap the image, or a side is more than

@@ -14,7 +14,14 @@ from typing import Any
 
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext, Tagged
-from handpose.data.formats.checks import BadAnnotationError, annotated_box, box_of, head_size, parse_keypoints
+from handpose.data.formats.checks import (
+    BadAnnotationError,
+    annotated_box,
+    box_of,
+    check_keypoints_in_box,
+    head_size,
+    parse_keypoints,
+)
 from handpose.data.formats.coco_files import CocoFile, read_annotations
 from handpose.data.formats.keypoint_orders import to_cmu
 from handpose.data.sample import Sample
@@ -33,6 +40,7 @@ def _read_one(cf: CocoFile, i: int, ann: dict[str, Any], where: str, report: Ski
     img = cf.image_path(name)
     bbox = ann.get("bbox")
     box = box_of(kp) if bbox is None else annotated_box(bbox, cf.image_size(name, wh))
+    check_keypoints_in_box(kp, box)
     key = f"{name}#{ann.get('id', i)}"
     is_left = bool(ann.get("is_left", False))
     return [(Sample(img, kp, is_left, box, head_size(ann.get("head_size")), key, side_known="is_left" in ann),

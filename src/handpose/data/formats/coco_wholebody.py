@@ -12,7 +12,7 @@ from typing import Any
 
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext, Tagged
-from handpose.data.formats.checks import BadAnnotationError, annotated_box, parse_keypoints
+from handpose.data.formats.checks import BadAnnotationError, annotated_box, check_keypoints_in_box, parse_keypoints
 from handpose.data.formats.coco_files import CocoFile, read_annotations
 from handpose.data.sample import Sample
 from handpose.data.skip_report import SkipReport
@@ -36,6 +36,7 @@ def _hand(cf: CocoFile, ann: dict[str, Any], side: str, name: str, wh: tuple[int
     kp = parse_keypoints(ann[f"{side}hand_kpts"])  # (21, 3), already CMU order
     img = cf.image_path(name)
     box = annotated_box(ann[f"{side}hand_box"], cf.image_size(name, wh))
+    check_keypoints_in_box(kp, box)
     return Sample(img, kp, side == "left", box, None, key)
 
 

@@ -205,3 +205,14 @@ def test_a_run_resumed_after_a_kill_logs_each_step_once(synth_data: Path, tmp_pa
     train(_cfg(synth_data, tmp_path, max_steps=6, log_every=1, ckpt_every=2, resume=str(tmp_path)))
     acc = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0}).Reload()
     assert [e.step for e in acc.Scalars("train/loss")] == [1, 2, 3, 4, 5, 6]
+
+
+def test_validation_asked_for_without_held_out_samples_is_warned_about(synth_data: Path, tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    cfg = _cfg(synth_data, tmp_path / "run", max_steps=2, val_every=1, dataset=DataConfig(input_size=64,
+                                                                                          val_fraction=0.0))
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(cfg)
+    assert any("no sample is held out for validation" in r.getMessage() and "--val-fraction" in r.getMessage()
+               for r in caplog.records)
+    assert not (tmp_path / "run" / "best.safetensors").exists()

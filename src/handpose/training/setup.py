@@ -89,7 +89,7 @@ def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, ste
     if old_batch != cfg.batch_size:
         what.append(f"batch size {cfg.batch_size} instead of {old_batch}")
     if old_world != world_size:
-        what.append(f"{world_size} processes instead of {old_world}")
+        what.append(f"{world_size} process{'es' if world_size != 1 else ''} instead of {old_world}")
     per_step, old_per_step = cfg.batch_size * world_size, old_batch * old_world
     old_total = int(state.get("total_steps", steps_total))
     step = int(state["step"])
@@ -97,9 +97,11 @@ def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, ste
     old_epochs = (samples_seen + max(0, old_total - step) * old_per_step) / train_size
     length = (f"the run now lasts {steps_total} steps instead of {old_total}, the learning-rate schedule is "
               f"spread over them" if steps_total != old_total else f"the run still lasts {steps_total} steps")
+    end = (f"it will end after {epochs:.2f} epochs instead of {old_epochs:.2f}"
+           if f"{epochs:.2f}" != f"{old_epochs:.2f}" else f"it still ends after {epochs:.2f} epochs")
     return (f"resuming with {' and '.join(what)}: each step now takes {per_step} samples instead of "
-            f"{old_per_step} (the data order continues); {length}, and it will end after {epochs:.2f} epochs "
-            f"instead of {old_epochs:.2f}; --lr stays {cfg.lr:g} (not scaled with the batch)")
+            f"{old_per_step} (the data order continues); {length}, and {end}; --lr stays {cfg.lr:g} (not scaled "
+            "with the batch)")
 
 
 def check_config(cfg: TrainConfig) -> None:

@@ -104,17 +104,6 @@ def test_overlap_suppression_ranks_by_score_and_drops_only_by_overlap() -> None:
     assert suppress_overlaps(np.zeros((0, 4)), np.zeros(0), 0.5).tolist() == []
 
 
-def test_drop_nested_keeps_the_better_box_and_drops_boxes_lying_inside_it() -> None:
-    from handpose.detection.codec import drop_nested
-
-    boxes = np.array([[0, 0, 100, 100], [60, 10, 30, 40], [90, 0, 40, 40], [200, 200, 10, 10]], np.float64)
-    # box 1 lies wholly inside box 0; box 2 has a quarter of its area inside; box 3 is elsewhere
-    np.testing.assert_array_equal(drop_nested(boxes, np.array([0.9, 0.5, 0.6, 0.1]), 0.7), [0, 2, 3])
-    # a nested box that scores better is kept, and the larger one too (it is not inside the smaller)
-    np.testing.assert_array_equal(drop_nested(boxes[:2], np.array([0.4, 0.8]), 0.7), [1, 0])
-    assert len(drop_nested(np.zeros((0, 4)), np.zeros(0), 0.7)) == 0
-
-
 def test_drop_covering_keeps_the_better_of_two_boxes_one_inside_the_other_whichever_is_larger() -> None:
     from handpose.detection.codec import drop_covering
 

@@ -22,7 +22,7 @@ from handpose.files import atomic_torch_save
 from handpose.model.artifact import load_checkpoint
 from handpose.model.cpm import preset
 from handpose.training.checkpoints import find_checkpoint, list_checkpoints, rng_state, save_checkpoint, set_rng_state
-from handpose.training.reporting import format_log_line, progress_bar
+from handpose.training.reporting import format_fields_line, progress_bar
 from handpose.training.sampler import EpochIndexed, StreamSampler, epoch_permutation
 from handpose.training.schedule import lr_factor
 from handpose.training.setup import side_warning, total_steps
@@ -34,10 +34,10 @@ from handpose.training.trainer import weights_digest
 
 
 def test_log_line_matches_the_old_script() -> None:
-    line = format_log_line(0.5273, 1000, 40.95231, 0.0001, 155.03, 30.5468)
+    line = format_fields_line(0.5273, 1000, 40.95231, 0.0001, [("loss", 155.03), ("loss_ll_heat", 30.5468)])
     assert line == "epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468"
     pattern = r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6}, loss=\S+, loss_ll_heat=\S+$"
-    assert re.match(pattern, format_log_line(12.0, 7, 1234.5, 3e-3, 1e-5, 2.0))
+    assert re.match(pattern, format_fields_line(12.0, 7, 1234.5, 3e-3, [("loss", 1e-5), ("loss_ll_heat", 2.0)]))
 
 
 def test_progress_bar_prints_log_records_above_itself(monkeypatch: pytest.MonkeyPatch) -> None:

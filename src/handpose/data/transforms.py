@@ -46,17 +46,6 @@ def visible_box(keypoints: np.ndarray) -> np.ndarray | None:
     return np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]], dtype=np.float32)
 
 
-def hand_box(keypoints: np.ndarray, padding: float) -> tuple[np.ndarray, float]:
-    """Square crop box around the visible keypoints (21, 3): (centre (2,), side = padding * longer side).
-
-    Raises ValueError when no keypoint is visible.
-    """
-    box = visible_box(keypoints)
-    if box is None:
-        raise ValueError("hand_box: no visible keypoint")
-    return square_box(box, padding)
-
-
 def crop_matrix(
     center: Sequence[float] | np.ndarray,
     side: float,

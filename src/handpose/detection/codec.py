@@ -168,15 +168,6 @@ def suppress_overlaps(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.n
     return keep[np.argsort(-scores[keep], kind="stable")]
 
 
-def drop_nested(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
-    """Indices of the (N, 4) xywh ``boxes`` kept, best score first, each dropped box lying, by more than ``cover``
-    of its own area, inside a better-scored kept one (a finger boxed as a hand of its own inside the hand's box,
-    which IoU cannot catch: the small box's IoU with the large one is small)."""
-    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-    inside = box_intersection(boxes, boxes) / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)[:, None]  # (N, N)
-    return drop_greedily(inside, scores, cover)
-
-
 def drop_covering(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:
     """Indices of the (N, 4) xywh ``boxes`` kept, best score first, each dropped box sharing more than ``cover`` of
     the smaller box's area with a better-scored kept one, whichever of the two is the smaller (a hand boxed with its

@@ -29,7 +29,8 @@ as MediaPipe's landmark model does for its palm detector, it both re-boxes and r
 3. **Verdict**: hands scoring under ``hand_threshold`` are dropped.
 
 Each refined :class:`~handpose.detection.detector.Detection` carries two boxes: ``crop_box``, the keypoints' own
-box, which crops the keypoint network's input exactly as training crops a labelled hand (a crop from the
+box, which crops the keypoint network's input as training crops a labelled hand (the readers' box of the keypoints
+is one pixel wider, MMPose's convention: half a pixel of difference; a crop from the
 detector's looser box shrinks the hand in it: 1.8x padding instead of 1.5x cost 0.055 PCK@0.2 on held-out
 renders), and ``box``, the hand's box: the crop box widened on every side by ``margin`` times its longer side
 (fingertip and wrist keypoints lie inside the hand's outline by about a finger's half-width, whatever way the hand

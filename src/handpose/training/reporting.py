@@ -26,12 +26,6 @@ import numpy as np
 import torch
 
 
-def format_log_line(epoch: float, step: int, examples_per_sec: float, lr: float, loss: float,
-                    loss_ll_heat: float) -> str:
-    """``epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468``."""
-    return format_fields_line(epoch, step, examples_per_sec, lr, [("loss", loss), ("loss_ll_heat", loss_ll_heat)])
-
-
 def format_fields_line(epoch: float, step: int, examples_per_sec: float, lr: float,
                        fields: list[tuple[str, float]]) -> str:
     """The log line with any task's losses: ``epoch=.. step=.., .. examples/sec lr=.., name=value, ...``."""

@@ -42,6 +42,7 @@ from handpose.data import transforms as T
 from handpose.data.codec import HeatmapCodec
 from handpose.data.crop import CropRecipe, box_misses_image, sample_box
 from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
+from handpose.data.resample import cut_crops
 from handpose.data.sample import Sample
 from handpose.data.skip_report import SkipReport
 from handpose.keypoints import NUM_KEYPOINTS
@@ -153,7 +154,7 @@ class HandDataset(torch.utils.data.Dataset):
         if box_misses_image(self.boxes[i], (img.shape[0] * factor, img.shape[1] * factor)):
             raise images.ImageError(R.BAD_BOX, self.image_path(i), f"hand box {self.boxes[i].tolist()} lies outside "
                                     f"the image")
-        crop = T.warp(img, images.reduced_matrix(M, factor), cfg.input_size)  # (S_in, S_in, 3) uint8
+        crop = cut_crops(img, [M], [cfg.input_size], factor)[0]  # (S_in, S_in, 3) uint8
         if self.augment:
             a = cfg.augment
             crop = T.color_jitter(crop, a.color_jitter, rng)

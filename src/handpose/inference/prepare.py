@@ -3,7 +3,8 @@
 :class:`CropSpec` is the crop recipe of the model (``data.crop.CropRecipe``: the same square box, padding and
 left-hand mirror as training) plus the test-time scales; it is plain data, picklable for data-loader workers.
 Images are BGR uint8 (OpenCV's order); files are decoded as the dataset decodes them (``data.images``), a large
-JPEG at a reduced resolution when the crop is much smaller than the box (the crop matrix accounts for it).
+JPEG at a reduced resolution when the crop is much smaller than the box (the crop matrix accounts for it); an image
+in memory, or a file of another format, is shrunk alike (block averages, ``data.resample``), so no crop aliases.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from handpose.config import DataConfig
 from handpose.data import images, skip_report
 from handpose.data.codec import HeatmapCodec
 from handpose.data.crop import CropRecipe, box_misses_image
-from handpose.data.transforms import warp
+from handpose.data.resample import cut_crops
 
 
 @dataclass
@@ -87,8 +88,7 @@ class CropSpec:
     ) -> Prepared:
         """Cut the crops of one hand; ``box`` None is the whole image. ValueError for a box off the image."""
         mats, box_arr = self.matrices(image.shape[:2], box, is_left)
-        crops = [warp(image, M, size) for M, size in zip(mats, self.sizes())]
-        return Prepared(crops, mats, box_arr)
+        return Prepared(cut_crops(image, mats, self.sizes()), mats, box_arr)
 
     def prepare_file(self, path: str | Path, box: Sequence[float] | np.ndarray, is_left: bool = False) -> Prepared:
         """:meth:`prepare` from an image file, decoding a large JPEG at a reduced resolution when the crop is much
@@ -108,8 +108,7 @@ class CropSpec:
             image, factor = images.load_image(path, reduce=images.reduce_factor(finest) if kind == "jpeg" else 1)
         except images.ImageError as exc:
             raise ValueError(f"cannot read image {path}: {exc}") from None
-        crops = [warp(image, images.reduced_matrix(M, factor), size) for M, size in zip(mats, self.sizes())]
-        return Prepared(crops, mats, box_arr)
+        return Prepared(cut_crops(image, mats, self.sizes(), factor), mats, box_arr)
 
 
 def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], strict: bool = True) -> np.ndarray:

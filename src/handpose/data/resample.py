@@ -1,0 +1,56 @@
+"""Crops that do not alias: a crop much smaller than its box is cut from block averages of the image, as a large
+JPEG decoded at 1/2, 1/4 or 1/8 gives them (libjpeg's DCT scaling), never by a bilinear warp that reads 4 of every
+``1 / zoom^2`` pixels. Training, evaluation and prediction cut their crops here, so a hand reads the same whichever
+way its image arrived (a file, a JPEG decoded at a reduced size, an array in memory)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from handpose.data.images import reduce_factor, reduced_matrix
+from handpose.data.transforms import warp
+
+
+def cut_crops(image: np.ndarray, mats: Sequence[np.ndarray], sizes: Sequence[int], decoded: int = 1
+              ) -> list[np.ndarray]:
+    """The crops (side ``sizes[i]``, BGR uint8) of ``mats`` (original px -> crop px) from ``image``, an image
+    decoded at 1/``decoded`` of its size. Where the finest crop still shrinks the image 2x or more, its region is
+    block-averaged first (:func:`shrunk_region`)."""
+    warps = [reduced_matrix(np.asarray(M, np.float64), decoded) for M in mats]
+    factor = reduce_factor(warps[int(np.argmax(sizes))])
+    if factor > 1:
+        image, warps = shrunk_region(image, warps, sizes, factor)
+    return [warp(image, M, size) for M, size in zip(warps, sizes)]
+
+
+def shrunk_region(image: np.ndarray, mats: Sequence[np.ndarray], sizes: Sequence[int], factor: int
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The part of ``image`` the crops of ``mats`` (image px -> crop px, sides ``sizes``) cover, averaged over
+    ``factor`` x ``factor`` blocks (``cv2.INTER_AREA``), and the matrices from its pixels to the crops (unchanged,
+    with ``image``, when the region holds under two blocks a side)."""
+    h, w = image.shape[:2]
+    corners = []
+    for M, size in zip(mats, sizes):
+        inv = cv2.invertAffineTransform(np.asarray(M, np.float64))  # (2, 3) crop px -> image px
+        square = np.array([[0, 0], [size - 1, 0], [0, size - 1], [size - 1, size - 1]], np.float64)  # (4, 2)
+        corners.append(square @ inv[:, :2].T + inv[:, 2])
+    pts = np.concatenate(corners)  # (4 * crops, 2)
+    x0 = max(0, (int(math.floor(pts[:, 0].min())) // factor - 1) * factor)  # block-aligned with the whole image
+    y0 = max(0, (int(math.floor(pts[:, 1].min())) // factor - 1) * factor)
+    x1 = min(w, int(math.ceil(pts[:, 0].max())) + 2 * factor)
+    y1 = min(h, int(math.ceil(pts[:, 1].max())) + 2 * factor)
+    cols, rows = (x1 - x0) // factor, (y1 - y0) // factor  # whole blocks only (under `factor` px left at an edge)
+    if cols < 2 or rows < 2:
+        return image, list(mats)
+    region = image[y0 : y0 + rows * factor, x0 : x0 + cols * factor]
+    small = cv2.resize(region, (cols, rows), interpolation=cv2.INTER_AREA)  # (rows, cols, C)
+    out = []
+    for M in mats:
+        moved = np.array(M, np.float64)
+        moved[:, 2] += moved[:, :2] @ np.array([x0, y0], np.float64)  # region px -> crop px
+        out.append(reduced_matrix(moved, factor))  # block px -> crop px
+    return small, out

@@ -1,0 +1,45 @@
+"""scripts/onnx_keypoints.py, the exported model run with onnxruntime, numpy and OpenCV alone, reads the same
+keypoints as handpose from the same box: the recipe the README gives for deployment is complete."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from handpose import pretrained
+from handpose.inference.predictor import Predictor
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "onnx_keypoints.py"
+
+
+def _standalone():
+    spec = importlib.util.spec_from_file_location("onnx_keypoints", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["onnx_keypoints"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_standalone_recipe_reads_what_handpose_reads(checked_in_hands: list) -> None:
+    standalone = _standalone()
+    assert "handpose" not in standalone.__dict__ and "torch" not in standalone.__dict__
+    model = pretrained.path("lite-int8")
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    predictor = Predictor.from_file(model)
+    checked = 0
+    for sample, zoom in zip([s for s in checked_in_hands if s.is_left][:2] + [s for s in checked_in_hands
+                                                                          if not s.is_left][:2], (1, 3, 1, 5)):
+        image = cv2.imread(str(sample.image_path))
+        image = cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)  # large hands: averaged
+        box = np.asarray(sample.box, np.float64) * zoom
+        xy, scores = standalone.keypoints(session, image, box, bool(sample.is_left))
+        ours = predictor.predict(image, box=box, is_left=bool(sample.is_left))
+        np.testing.assert_allclose(xy, ours.keypoints, atol=0.02)
+        np.testing.assert_allclose(scores, ours.scores, atol=1e-5)
+        checked += 1
+    assert checked == 4

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from run_record import record_run
 
 from handpose import pretrained
 from handpose.data.crop import sample_box
@@ -30,6 +31,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--quick", action="store_true", help="100 hands")
     args = parser.parse_args()
+    record_run()
     torch.set_num_threads(1)
     count = 100 if args.quick else args.count
     with tempfile.TemporaryDirectory(prefix="handpose-bf16-") as tmp:

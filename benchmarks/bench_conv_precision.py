@@ -15,6 +15,7 @@ import statistics
 import time
 
 import torch
+from run_record import record_run
 
 VARIANTS: dict[str, tuple[torch.dtype, bool]] = {
     "fp32": (torch.float32, False),
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--channels", type=int, default=256, help="input = output channels (default 256)")
     parser.add_argument("--quick", action="store_true", help="3 rounds (make bench --quick)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.rounds = min(args.rounds, 3)
     torch.manual_seed(0)

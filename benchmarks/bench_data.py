@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from run_record import record_run
 
 from handpose.config import AugmentConfig, DataConfig, TrainConfig
 from handpose.data import formats, images
@@ -146,6 +147,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=None, help="items per throughput figure (600; quick 80)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs for the memory figure (6; quick 3)")
     args = parser.parse_args()
+    record_run()
     n_index = args.index_files or (5000 if args.quick else 100_000)
     n_items = args.samples or (80 if args.quick else 600)
     epochs = args.epochs or (3 if args.quick else 6)

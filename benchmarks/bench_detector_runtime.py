@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from run_record import record_run
 
 from handpose.detection.coco import read_detection_images
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
@@ -53,6 +54,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="20 scenes, 16 calibration images (make bench --quick)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.count, args.calib, args.timed = 20, 16, 10
     torch.set_num_threads(args.threads)

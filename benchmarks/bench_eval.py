@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from run_record import record_run
 
 from handpose.config import DataConfig
 from handpose.data.crop import sample_box
@@ -38,6 +39,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="32 hands (make bench --quick)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.count = min(args.count, 32)
     torch.set_num_threads(args.threads)

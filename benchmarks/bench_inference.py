@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 import torch
+from run_record import record_run
 
 from handpose.config import to_dict
 from handpose.data.transforms import to_network_input
@@ -185,6 +186,7 @@ def main() -> int:
     parser.add_argument("--device", default="cpu", help="cpu or cuda: PyTorch rows and onnxruntime (its CUDA "
                         "provider where installed); OpenCV DNN runs on the CPU (default cpu)")
     args = parser.parse_args()
+    record_run()
     logging.basicConfig(level=logging.WARNING)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)

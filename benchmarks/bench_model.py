@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from run_record import record_run
 from torch import nn
 
 from handpose.model.cpm import build_model, count_parameters, preset
@@ -124,6 +125,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="also time bf16 autocast (slow without native bf16)")
     parser.add_argument("--no-openpose", action="store_true", help="only the lite and tiny presets")
     args = parser.parse_args()
+    record_run()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     small_n = args.repeat or (15 if args.quick else 40)

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from run_record import record_run
 
 MODES: dict[str, str] = {"spin": "spin (default)", "sleep": "never spin", "stop": "stop (handpose)"}
 
@@ -84,6 +85,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10 calls, 1 round (make bench --quick)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.repeats, args.rounds = 10, 1
     torch.set_num_threads(args.threads)

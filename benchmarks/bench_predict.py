@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import torch
+from run_record import record_run
 
 from handpose.cli import main as handpose
 from handpose.model.artifact import save_weights
@@ -61,6 +62,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--quick", action="store_true", help="16 images, the lite rows only (make bench --quick)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.count = min(args.count, 16)
         args.rows = ",".join(r for r in ROWS if "openpose" not in r)

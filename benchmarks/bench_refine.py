@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
+from run_record import record_run
 
 from handpose.commands.detection_flags import add_detector_scales_flag, detector_scales_from_args
 from handpose.detection.coco import read_detection_images
@@ -87,6 +88,7 @@ def main() -> int:
                         help="the passes at which the variants and the threshold table run (default: the default "
                         "passes)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.count, args.passes = 20, 2
     torch.set_num_threads(args.threads)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from run_record import record_run
 
 if TYPE_CHECKING:
     from handpose.inference.predictor import Predictor
@@ -58,6 +59,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="100 renders (make bench --quick)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.count = 100
     torch.set_num_threads(args.threads)

@@ -23,6 +23,7 @@ os.environ.setdefault("LP_NUM_THREADS", "1")  # before any GL context: one core,
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
+from run_record import record_run
 
 from handpose.synth import write_dataset  # noqa: E402
 from handpose.synth.generate import render_sample  # noqa: E402
@@ -81,6 +82,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--count", type=int, default=None, help="images per renderer (default 300, quick 100)")
     args = parser.parse_args()
+    record_run()
     n = args.count or (100 if args.quick else 300)
     size = args.size
     cv2.setNumThreads(1)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from run_record import record_run
 
 from handpose.autotune.resolve import training_choice
 from handpose.model.cpm import build_model, count_parameters, preset
@@ -98,6 +99,7 @@ def main() -> int:
                         "times the baseline's (default 3)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     args = parser.parse_args()
+    record_run()
 
     device = torch.device(args.device)
     if args.threads:

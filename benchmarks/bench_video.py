@@ -35,6 +35,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from run_record import record_run
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_VIDEO = ROOT.parent / "shared" / "realdata" / "mediapipe_labelled" / "asl_video" / "asl_hand.25fps.mp4"
@@ -103,6 +104,7 @@ def main() -> int:
                         "installed (its own virtual environment): also run MediaPipe Hands on the same frames")
     parser.add_argument("--quick", action="store_true", help="30 frames (make bench --quick)")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.frames = min(args.frames, 30)
     video = Path(args.video)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from run_record import record_run
 
 if TYPE_CHECKING:
     from handpose.inference.predictor import Predictor
@@ -104,6 +105,7 @@ def main() -> int:
     parser.add_argument("--detector", default="pretrained:detector", help="hand detector to run (default: the "
                         "shipped one), e.g. a candidate's best.safetensors")
     args = parser.parse_args()
+    record_run()
     if args.quick:
         args.frames = min(args.frames, 60)
     video, label_file = Path(args.video), Path(args.labels)

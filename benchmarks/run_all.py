@@ -8,28 +8,14 @@ Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]``.
 from __future__ import annotations
 
 import argparse
-import datetime
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from run_record import record_run
+
 HERE = Path(__file__).resolve().parent
-
-
-def machine_line() -> str:
-    """CPU model and core count, as recorded in BENCHMARKS.md."""
-    model = platform.processor() or "unknown cpu"
-    try:
-        for line in subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    import os
-
-    return f"{model}, {os.cpu_count()} logical cores"
 
 
 def main() -> int:
@@ -40,7 +26,7 @@ def main() -> int:
     scripts = sorted(HERE.glob("bench_*.py"))
     if args.only:
         scripts = [s for s in scripts if s.stem in args.only]
-    print(f"# {datetime.date.today()} on {machine_line()}, python {platform.python_version()}")
+    record_run()
     failed = []
     for script in scripts:
         cmd = [sys.executable, str(script)] + (["--quick"] if args.quick else [])

@@ -86,21 +86,20 @@ def test_apply_affine_batched() -> None:
         np.testing.assert_allclose(out[n], T.apply_affine(pts[n], Ms[n]))
 
 
-def test_hand_box_uses_visible_keypoints_only() -> None:
+def test_the_visible_box_uses_visible_keypoints_only() -> None:
     kp = np.zeros((21, 3), dtype=np.float32)
     kp[:, 0] = np.linspace(10, 50, 21)
     kp[:, 1] = np.linspace(20, 40, 21)
     kp[:, 2] = 1
     kp[0] = (-1000, -1000, 0)  # invisible: ignored
     kp[1, :2] = np.nan
-    center, side = T.hand_box(kp, 1.5)
+    center, side = T.square_box(T.visible_box(kp), 1.5)
     lo = kp[2:, :2].min(axis=0)
     hi = kp[2:, :2].max(axis=0)
     np.testing.assert_allclose(center, (lo + hi) / 2, atol=1e-5)
     assert side == pytest.approx(1.5 * (hi - lo).max(), rel=1e-5)
     kp[:, 2] = 0
-    with pytest.raises(ValueError):
-        T.hand_box(kp, 1.5)
+    assert T.visible_box(kp) is None
 
 
 def test_to_network_input() -> None:

@@ -52,3 +52,16 @@ def test_predict_video_beside_other_sources_is_refused(tmp_path: Path, capsys: p
     assert "not both" in capsys.readouterr().err
     assert main(["predict", "--out", str(tmp_path / "out")]) == 2
     assert "give a source" in capsys.readouterr().err
+
+
+def test_the_default_keypoint_model_is_the_int8_export_for_video_only() -> None:
+    """Video runs the shipped int8 export by default (the speed of BENCHMARKS.md's video figures), images the float
+    model; --model still wins."""
+    from handpose.cli import build_parser
+    from handpose.commands.predict import load_predictor
+
+    args = build_parser().parse_args(["predict", "clip.mp4", "--detector", "none"])
+    assert "int8" in load_predictor(args, video=True).name
+    assert "int8" not in load_predictor(args, video=False).name
+    args = build_parser().parse_args(["predict", "clip.mp4", "--detector", "none", "--model", "pretrained:lite"])
+    assert "int8" not in load_predictor(args, video=True).name

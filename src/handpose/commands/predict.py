@@ -83,8 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images, folders or globs (several may be given, as a shell expands photos/*.jpg), or "
                         "one video file or webcam index")
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
-    parser.add_argument("--model", default="pretrained:lite", help="keypoint model: .safetensors, training "
-                        "checkpoint .pt, or .onnx (default: the shipped pretrained:lite)")
+    parser.add_argument("--model", default=None, help="keypoint model: .safetensors, training checkpoint .pt, or "
+                        ".onnx (default: the shipped pretrained:lite for images; for a video or webcam its int8 "
+                        "export pretrained:lite-int8 in onnxruntime, 2-3x the frames per second, about 0.01 lower "
+                        "PCK@0.2 on photos)")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="hand detector (.safetensors / .pt, its .onnx "
                         "export, or the shipped pretrained:detector, run on the CPU in PyTorch or onnxruntime, "
                         "whichever was timed faster on the machine) that finds every hand when no --box is given; "
@@ -149,6 +151,10 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
     return values  # type: ignore[return-value]
 
 
+IMAGE_MODEL = "pretrained:lite"
+VIDEO_MODEL = "pretrained:lite-int8"  # frames per second matter most there (BENCHMARKS.md, "Video")
+
+
 def sources_of(args: argparse.Namespace) -> list[str]:
     """The SOURCE arguments or --source (one of the two); ValueError otherwise, and where a video or webcam is given
     beside anything else."""
@@ -191,8 +197,9 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     from handpose.commands.evaluate import parse_scales
 
     scales = parse_scales(args.scales)  # its own flag in its error, not under --model
+    model = args.model or (VIDEO_MODEL if video else IMAGE_MODEL)
     try:
-        predictor = Predictor.from_file(args.model, device=args.device, flip_test=args.flip, scales=scales)
+        predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales)
     except ValueError as exc:
         raise ValueError(f"--model: {exc}") from exc
     detector = detector_of(args)

@@ -279,16 +279,19 @@ def test_resuming_from_an_earlier_checkpoint_sets_the_later_ones_aside(
     assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["step"] == 4
 
 
-def test_a_users_own_config_json_is_not_a_run_and_a_run_without_checkpoints_is_not_offered_resume(
-        tmp_path: Path) -> None:
+def test_a_users_own_config_json_is_never_replaced_and_a_run_without_checkpoints_is_not_offered_resume(
+        synth_data: Path, tmp_path: Path) -> None:
     from handpose.training.run_folder import RunExistsError, run_files
 
     mine = tmp_path / "project"
     mine.mkdir()
     (mine / "config.json").write_text('{"my": "settings"}')
     (mine / "best.txt").write_text("my best ideas")
-    assert run_files(mine) == []  # not handpose's: a fresh run may go there, and --overwrite deletes neither
-    check_run_folder(mine)
+    assert run_files(mine) == []  # not a run's: --overwrite deletes neither ...
+    with pytest.raises(RunExistsError, match="holds config.json that handpose did not write"):
+        check_run_folder(mine, overwrite=True)  # ... and no run writes over the user's config.json
+    assert _train(synth_data, mine, "--max-steps", "1", "--overwrite") == 2
+    assert (mine / "config.json").read_text() == '{"my": "settings"}' and (mine / "best.txt").exists()
     run = tmp_path / "run"
     run.mkdir()
     (run / "config.json").write_text('{"model": {}, "dataset": {}, "task": "keypoints"}')  # killed before step 1

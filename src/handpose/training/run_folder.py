@@ -184,6 +184,7 @@ def check_run_folder(folder: str | Path, resume: str | Path | None = None, overw
         raise ValueError(f"--out {folder} is a file, not a folder")
     RunLock(folder).check_free()  # a probe: no lock file is made (open_run_folder takes the lock itself)
     ensure_writable_folder(folder, "--out")  # its probe file is removed at once
+    refuse_foreign_files(folder)
     old = run_files(folder)
     if not (overwrite and resume is None) and not same_run(folder, resume) and old:
         raise RunExistsError(_holds_a_run(folder, old))
@@ -204,6 +205,7 @@ def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwr
     ensure_writable_folder(folder, "--out")
     lock = RunLock(folder).acquire()
     try:
+        refuse_foreign_files(folder)
         old = [] if same_run(folder, resume) else run_files(folder)
         if old and not overwrite:
             raise RunExistsError(_holds_a_run(folder, old))
@@ -218,6 +220,15 @@ def open_run_folder(folder: str | Path, resume: str | Path | None = None, overwr
         lock.release()
         raise
     return lock
+
+
+def refuse_foreign_files(folder: Path) -> None:
+    """RunExistsError when ``folder`` holds a ``config.json`` or ``summary.json`` that no run wrote (a user's own): a
+    run writes files of those names, and neither ``--overwrite`` nor a resumed run may replace it."""
+    foreign = [name for name in _JSON_KEYS if (folder / name).is_file() and not _written_by_a_run(folder / name)]
+    if foreign:
+        raise RunExistsError(f"--out {folder} holds {' and '.join(foreign)} that handpose did not write, and a run "
+                             "writes files of that name: choose another --out (nothing there was changed)")
 
 
 def _holds_a_run(folder: Path, old: list[Path]) -> str:

@@ -49,7 +49,9 @@ def cut(image: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
     f = next((f for f in (8, 4, 2) if zoom * f <= 1.0), 1)
     if f > 1:
         h, w = image.shape[:2]
-        image = cv2.resize(image[: h // f * f, : w // f * f], (w // f, h // f), interpolation=cv2.INTER_AREA)
+        rows, cols = -(-h // f), -(-w // f)  # a partial block at the right or bottom repeats its edge pixels
+        image = cv2.copyMakeBorder(image, 0, rows * f - h, 0, cols * f - w, cv2.BORDER_REPLICATE)
+        image = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA)
         M = np.hstack([M[:, :2] * f, (M[:, :2] @ np.full(2, (f - 1) / 2.0) + M[:, 2])[:, None]])  # block px -> crop
     return cv2.warpAffine(image, M, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                           borderValue=(128, 128, 128))

@@ -30,8 +30,9 @@ def cut_crops(image: np.ndarray, mats: Sequence[np.ndarray], sizes: Sequence[int
 def shrunk_region(image: np.ndarray, mats: Sequence[np.ndarray], sizes: Sequence[int], factor: int
                   ) -> tuple[np.ndarray, list[np.ndarray]]:
     """The part of ``image`` the crops of ``mats`` (image px -> crop px, sides ``sizes``) cover, averaged over
-    ``factor`` x ``factor`` blocks (``cv2.INTER_AREA``), and the matrices from its pixels to the crops (unchanged,
-    with ``image``, when the region holds under two blocks a side)."""
+    ``factor`` x ``factor`` blocks aligned with the image's corner (``cv2.INTER_AREA``; a partial block at the right or
+    bottom edge repeats its edge pixels, as a JPEG decoded at 1/factor does), and the matrices from its pixels to the
+    crops (``image`` and ``mats`` unchanged when the crops cover none of it)."""
     h, w = image.shape[:2]
     corners = []
     for M, size in zip(mats, sizes):
@@ -43,10 +44,13 @@ def shrunk_region(image: np.ndarray, mats: Sequence[np.ndarray], sizes: Sequence
     y0 = max(0, (int(math.floor(pts[:, 1].min())) // factor - 1) * factor)
     x1 = min(w, int(math.ceil(pts[:, 0].max())) + 2 * factor)
     y1 = min(h, int(math.ceil(pts[:, 1].max())) + 2 * factor)
-    cols, rows = (x1 - x0) // factor, (y1 - y0) // factor  # whole blocks only (under `factor` px left at an edge)
-    if cols < 2 or rows < 2:
+    cols, rows = -(-(x1 - x0) // factor), -(-(y1 - y0) // factor)  # blocks, the last one at an image edge partial
+    if x1 <= x0 or y1 <= y0:
         return image, list(mats)
-    region = image[y0 : y0 + rows * factor, x0 : x0 + cols * factor]
+    region = image[y0:y1, x0:x1]
+    if cols * factor != x1 - x0 or rows * factor != y1 - y0:  # a partial block: its edge pixels repeated, as libjpeg
+        region = cv2.copyMakeBorder(region, 0, rows * factor - (y1 - y0), 0, cols * factor - (x1 - x0),
+                                    cv2.BORDER_REPLICATE)
     small = cv2.resize(region, (cols, rows), interpolation=cv2.INTER_AREA)  # (rows, cols, C)
     out = []
     for M in mats:

@@ -240,8 +240,13 @@ def test_a_failure_part_way_keeps_the_frames_done(tmp_path: Path, monkeypatch: p
         return on_frame
 
     result = run_video(_predictor(), video, save_video=tmp_path / "partial.mp4", on_frame=fail_at(5))
-    assert len(result.frames) == 6 and result.error is not None
-    assert "stopped at frame 6 by OSError: disk gone" in result.error and "\n" not in result.error
+    assert len(result.frames) == 5 and result.error is not None  # frames 0-4, each in the record and the video
+    assert "stopped at frame 5 (counted from 0) by OSError: disk gone" in result.error and "\n" not in result.error
+    cap = cv2.VideoCapture(str(tmp_path / "partial.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 5
+    cap.release()
+    with pytest.raises(OSError, match="disk gone"):
+        run_video(_predictor(), video, on_frame=fail_at(0))  # nothing done: raised
     from handpose.inference.tracking import HandTracker
 
     def broken(*args: object) -> None:

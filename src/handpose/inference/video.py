@@ -195,24 +195,25 @@ def run_video(
                     result.error = f"{name}: frame {done} of {expected} cannot be decoded; kept the {done} before it"
                 break
             result.height, result.width = frame.shape[:2]
-            hands = tracker.update(frame, len(result.frames) / fps)
+            index = len(result.frames)
+            hands = tracker.update(frame, index / fps)
             drawn = hands.plot(threshold) if (writer.path is not None or display.on) else None
             hands.image = None  # keep the numbers, not every frame's pixels
-            result.frames.append(hands)
             if on_frame is not None:
-                on_frame(len(result.frames) - 1, hands)
+                on_frame(index, hands)
             if drawn is not None:
-                writer.write(drawn)
-                if not display.show(drawn):
-                    break
+                writer.write(drawn)  # fails at the first frame alone (the file is opened there)
+            result.frames.append(hands)  # done: in the record and the video alike
+            if drawn is not None and not display.show(drawn):
+                break
     except KeyboardInterrupt:
         result.error = f"{name}: interrupted after {len(result.frames)} frames"
     except Exception as exc:  # noqa: BLE001 (any failure part way: the frames done are the caller's to write)
         if not result.frames:
             raise
         LOG.debug("%s: stopped at frame %d", name, len(result.frames), exc_info=True)
-        result.error = (f"{name}: stopped at frame {len(result.frames)} by {type(exc).__name__}: {exc}; kept the "
-                        f"{len(result.frames)} frames before it")
+        result.error = (f"{name}: stopped at frame {len(result.frames)} (counted from 0) by {type(exc).__name__}: "
+                        f"{exc}; kept the {len(result.frames)} frames before it")
     finally:
         result.seconds = time.perf_counter() - start
         result.detector_runs = tracker.detector_runs

@@ -35,7 +35,7 @@ def record_run() -> None:
     command = " ".join(shlex.quote(a) for a in ["python", *sys.argv])
     print(f"# {datetime.date.today()} on {machine_line()}, python {platform.python_version()}: {command}",
           flush=True)
-    share = start_meter()
+    share = start_meter(with_children=True)  # its worker processes and scripts are its own work
 
     def report() -> None:
         busy = share()

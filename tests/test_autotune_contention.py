@@ -83,3 +83,16 @@ def test_unsteady_only_above_the_busy_share(tmp_path: Path, caplog: pytest.LogCa
         assert caplog.text == ""
         assert contention.unsteady(0.5, "hand detector runtime", cache)
     assert "50% of the CPUs during the hand detector runtime trial" in caplog.text and str(cache) in caplog.text
+
+
+@pytest.mark.skipif(not contention.STAT.exists(), reason="no /proc/stat on this system")
+def test_a_benchmarks_own_child_processes_are_its_own_work() -> None:
+    """run_all.py runs every benchmark as a child: their CPU time is the run's own, not other processes' (the run's
+    record warned on every run)."""
+    code = "import time\nt = time.perf_counter()\nwhile time.perf_counter() - t < 0.8:\n    pass\n"
+    counted = contention.start_meter(with_children=True)
+    alone = contention.start_meter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with_children, without = counted(), alone()
+    assert with_children is not None and without is not None
+    assert with_children < without  # the child's 0.8 CPU-seconds moved from "others" to "own"

@@ -60,9 +60,10 @@ def _read() -> tuple[float, int] | None:
         return None
 
 
-def start_meter() -> Callable[[], float | None]:
-    """Start measuring; the returned function gives other processes' share of the CPUs since (see the module)."""
-    before, wall0, own0 = _read(), time.perf_counter(), time.process_time()
+def start_meter(with_children: bool = False) -> Callable[[], float | None]:
+    """Start measuring; the returned function gives other processes' share of the CPUs since (see the module).
+    ``with_children``: this process's ended children count as its own work (a benchmark's scripts and workers)."""
+    before, wall0, own0 = _read(), time.perf_counter(), _own_cpu_seconds(with_children)
     try:
         ticks = float(os.sysconf("SC_CLK_TCK"))
     except (AttributeError, ValueError, OSError):
@@ -72,9 +73,15 @@ def start_meter() -> Callable[[], float | None]:
         after, wall = _read(), time.perf_counter() - wall0
         if before is None or after is None or wall < MIN_WINDOW_S:
             return None
-        return others_share(before, after, time.process_time() - own0, wall, ticks)
+        return others_share(before, after, _own_cpu_seconds(with_children) - own0, wall, ticks)
 
     return share
+
+
+def _own_cpu_seconds(with_children: bool) -> float:
+    """CPU seconds of this process, and with ``with_children`` of its children that have ended."""
+    t = os.times()
+    return t.user + t.system + ((t.children_user + t.children_system) if with_children else 0.0)
 
 
 def unsteady(share: float | None, what: str, cache: Path) -> bool:

@@ -211,3 +211,5 @@ def test_a_stride_4_model_without_crop_settings_decodes_at_stride_4(tmp_path) ->
     assert artifact.read_data_config(tmp_path / "s4.safetensors", model.config).stride == 4
     with pytest.raises(ValueError, match="stride 8 is not the tiny model's output stride 4"):
         Predictor.from_model(model, DataConfig(input_size=64))
+    artifact.save_weights(model, tmp_path / "old.safetensors", data_cfg=DataConfig(input_size=64))  # a stale stride
+    assert Predictor.from_file(tmp_path / "old.safetensors").spec.stride == 4  # decoded at the model's, with a warning

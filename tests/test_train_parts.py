@@ -294,6 +294,8 @@ def test_cli_options_reach_the_config() -> None:
     # input paths are stored absolute: a run resumed from another folder reads the same files
     assert (cfg.init, cfg.dataset.sigma, cfg.out, cfg.data) == (os.path.abspath("w.npy"), 1.5, "runs/x", "/d")
     assert config_from_args(_args("--init", "pretrained:lite"), speed=False).init == "pretrained:lite"
+    with pytest.raises(FileNotFoundError, match="pretrained:lite"):  # a bare shipped name: pointed to, not made a path
+        config_from_args(_args("--init", "lite"), speed=False)
 
 
 def test_cli_defaults() -> None:
@@ -344,6 +346,8 @@ def test_cli_resume_takes_the_stored_settings(tmp_path: Path) -> None:
     cfg = config_from_args(_args("--resume", str(tmp_path), "--max-steps", "200"))
     assert (cfg.batch_size, cfg.lr, cfg.max_steps, cfg.stop_at_step) == (7, 0.5, 200, None)
     assert cfg.resume == str(tmp_path / "checkpoints" / "ckpt-00000010.pt") and cfg.out == str(tmp_path)
+    moved = config_from_args(_args("--resume", str(tmp_path), "--data", "rel/data"), speed=False)
+    assert moved.data == os.path.abspath("rel/data")  # given again on resume: stored absolute as well
     with pytest.raises(ValueError, match="preset"):
         config_from_args(_args("--resume", str(tmp_path), "--preset", "tiny"))
 
@@ -395,3 +399,17 @@ def test_mirrored_left_hands_with_random_flips_are_warned_about() -> None:
     assert side_warning(no_flip) is None
     assert side_warning(config_from_args(_args("--preset", "lite"), speed=False)) is None  # mirrors, never flips
     assert side_warning(config_from_args(_args("--preset", "openpose"), speed=False)) is None  # no mirroring
+
+
+def test_checkpoints_set_aside_twice_from_one_step_keep_both_branches(tmp_path: Path) -> None:
+    from handpose.training.checkpoints import set_aside_later
+
+    for branch in (1, 2):
+        for step in (1, 2, 3):
+            save_checkpoint({"step": step, "branch": branch}, tmp_path, step, keep=5)
+        (tmp_path / "ckpt-00000001.pt").unlink()
+        save_checkpoint({"step": 1, "branch": branch}, tmp_path, 1, keep=5)
+        assert set_aside_later(tmp_path, 1) is not None
+    firsts = sorted(p for p in tmp_path.iterdir() if p.is_dir())
+    assert [p.name for p in firsts] == ["after-00000001", "after-00000001-2"]
+    assert [torch.load(d / "ckpt-00000002.pt", weights_only=True)["branch"] for d in firsts] == [1, 2]

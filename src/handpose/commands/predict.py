@@ -84,9 +84,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "one video file or webcam index")
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
     parser.add_argument("--model", default=None, help="keypoint model: .safetensors, training checkpoint .pt, or "
-                        ".onnx (default: the shipped pretrained:lite for images; for a video or webcam its int8 "
-                        "export pretrained:lite-int8 in onnxruntime, 2-3x the frames per second, about 0.01 lower "
-                        "PCK@0.2 on photos)")
+                        ".onnx (default: the shipped pretrained:lite; for a video or webcam on the CPU its int8 "
+                        "export pretrained:lite-int8 in onnxruntime: about twice the frames per second, PCK@0.2 "
+                        "about 0.01 lower on photos, more false hands through the detector)")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="hand detector (.safetensors / .pt, its .onnx "
                         "export, or the shipped pretrained:detector, run on the CPU in PyTorch or onnxruntime, "
                         "whichever was timed faster on the machine) that finds every hand when no --box is given; "
@@ -197,7 +197,7 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     from handpose.commands.evaluate import parse_scales
 
     scales = parse_scales(args.scales)  # its own flag in its error, not under --model
-    model = args.model or (VIDEO_MODEL if video else IMAGE_MODEL)
+    model = args.model or (VIDEO_MODEL if video and str(args.device) == "cpu" else IMAGE_MODEL)  # a GPU: PyTorch
     try:
         predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales)
     except ValueError as exc:

@@ -230,7 +230,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         if args.preset is not None or args.input_size is not None or args.output_stride is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "
                              "change it")
-        cfg = _apply(base, args)
+        cfg = _absolute_paths(_apply(base, args))
     else:
         base = None if args.task == "detect" else recipe_from_init(args.init, args.preset)
         base = base or recipe_config(TrainConfig(), args.preset or default_preset(args.data is not None))
@@ -241,18 +241,24 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         cfg = _apply(base, args)
         if cfg.epochs is None and cfg.max_steps is None:
             cfg = dataclasses.replace(cfg, epochs=100.0)
-        # stored as absolute paths: a run resumed from another folder reads the same files
-        cfg = dataclasses.replace(cfg, **{name: _absolute(getattr(cfg, name)) for name in ("data", "negatives",
-                                                                                            "init")})
+        cfg = _absolute_paths(cfg)
     return with_speed(cfg, args, measure) if speed else cfg
 
 
-def _absolute(path: str | None) -> str | None:
-    """A path given on the command line as an absolute one (``~`` expanded); None and ``pretrained:NAME`` as
-    they are."""
-    from handpose.pretrained import PREFIX
+def _absolute_paths(cfg: Any) -> Any:
+    """``cfg`` with its input paths (``data``, ``negatives``, ``init``) absolute: a run resumed from another folder
+    reads the same files."""
+    return dataclasses.replace(cfg, **{name: _absolute(getattr(cfg, name)) for name in ("data", "negatives", "init")})
 
-    if path is None or str(path).startswith(PREFIX):
+
+def _absolute(path: str | None) -> str | None:
+    """A path given on the command line as an absolute one (``~`` expanded); None, ``pretrained:NAME`` and a bare
+    shipped model's name that is no file here (its error points to ``pretrained:NAME``) as they are."""
+    from handpose import pretrained
+
+    if path is None or str(path).startswith(pretrained.PREFIX):
+        return path
+    if str(path) in pretrained.names() and not Path(str(path)).exists():
         return path
     return os.path.abspath(os.path.expanduser(str(path)))
 

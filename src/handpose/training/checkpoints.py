@@ -59,15 +59,19 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, kee
 
 
 def set_aside_later(directory: str | Path, step: int) -> Path | None:
-    """Move the checkpoints of steps after ``step`` into ``directory/after-<step>/``: a run resumed from an earlier
-    checkpoint leaves them behind, and they would otherwise be resumed from (and prune the new ones) as the newest.
-    Nothing is deleted. Returns the folder they went to, or None when there were none."""
+    """Move the checkpoints of steps after ``step`` into a new folder ``directory/after-<step>[-n]/``: a run resumed
+    from an earlier checkpoint leaves them behind, and they would otherwise be resumed from (and prune the new ones)
+    as the newest. Nothing is deleted or replaced. Returns the folder they went to, or None when there were none."""
     directory = Path(directory)
     later = [p for p in list_checkpoints(directory) if _step_of(p) > step]
     if not later:
         return None
     aside = directory / f"after-{int(step):08d}"
-    aside.mkdir(exist_ok=True)
+    n = 1
+    while aside.exists():  # an earlier branch from the same step keeps its own folder
+        n += 1
+        aside = directory / f"after-{int(step):08d}-{n}"
+    aside.mkdir()
     for path in later:
         path.replace(aside / path.name)
     LOG.warning("resumed from step %d: the later checkpoint(s) of the run it left (%s) moved to %s", step,

@@ -60,8 +60,9 @@ def test_the_default_keypoint_model_is_the_int8_export_for_video_only() -> None:
     from handpose.cli import build_parser
     from handpose.commands.predict import load_predictor
 
-    args = build_parser().parse_args(["predict", "clip.mp4", "--detector", "none"])
+    args = build_parser().parse_args(["predict", "clip.mp4", "--detector", "none", "--device", "cpu"])
     assert "int8" in load_predictor(args, video=True).name
     assert "int8" not in load_predictor(args, video=False).name
-    args = build_parser().parse_args(["predict", "clip.mp4", "--detector", "none", "--model", "pretrained:lite"])
+    args = build_parser().parse_args(["predict", "clip.mp4", "--detector", "none", "--device", "cpu", "--model",
+                                      "pretrained:lite"])
     assert "int8" not in load_predictor(args, video=True).name

@@ -170,9 +170,10 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | Path, value: Any, sort_keys: bool = False) -> Path:
-    """Write ``value`` (through :func:`json_safe`) as indented strict JSON, atomically; returns the path."""
+def write_json(path: str | Path, value: Any, sort_keys: bool = False, indent: int | None = 1) -> Path:
+    """Write ``value`` (through :func:`json_safe`) as strict JSON (``indent`` None: on one line), atomically;
+    returns the path."""
     import json
 
-    text = json.dumps(json_safe(value), indent=1, sort_keys=sort_keys, allow_nan=False, default=str) + "\n"
+    text = json.dumps(json_safe(value), indent=indent, sort_keys=sort_keys, allow_nan=False, default=str) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))

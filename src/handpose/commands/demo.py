@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from handpose.files import write_json
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
@@ -55,7 +57,6 @@ def _stage(name: str, timings: dict[str, float], t0: float) -> None:
 
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Run the steps; returns what was produced (paths, metrics, timings)."""
-    import json
 
     start = time.perf_counter()
     out: Path = args.out
@@ -70,7 +71,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
         stage(args, out, result, start)
         _stage(name, timings, t0)
     timings["total"] = round(time.perf_counter() - start, 1)
-    (out / "demo_summary.json").write_text(json.dumps(result, indent=1) + "\n")
+    write_json(out / "demo_summary.json", result)
     return result
 
 

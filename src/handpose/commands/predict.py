@@ -47,7 +47,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,6 +70,7 @@ from handpose.commands.predict_files import (
     write_coco,
 )
 from handpose.commands.train import add_speed_flags
+from handpose.files import write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
 from handpose.inference.refine import RefineConfig, proposal_threshold
@@ -322,7 +322,7 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
               for i, hands in enumerate(result.frames)]
     record = {"source": result.source, "fps": result.fps, "width": result.width, "height": result.height,
               "model": predictor.name, "frames": frames, "error": result.error}
-    record_path.write_text(json.dumps(record) + "\n")
+    write_json(record_path, record, indent=None)
     coco = [c for i, hands in enumerate(result.frames) for c in hands.to_coco(i)]
     images = [{"id": i, "file_name": f"{result.source}#{i}", "width": result.width, "height": result.height}
               for i in range(len(result.frames))]

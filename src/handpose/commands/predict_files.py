@@ -3,7 +3,6 @@ write), output names, the per-image files, the COCO results, and images read ahe
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from handpose.files import write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import read_image
 from handpose.inference.results import HAND_CATEGORY_ID
@@ -53,10 +53,10 @@ def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[di
         out.check(target, target.with_name(target.name + ".none"))
     out.path.mkdir(parents=True, exist_ok=True)
     out.claim(targets)
-    targets[0].write_text(json.dumps(results) + "\n")
+    write_json(targets[0], results, indent=None)
     doc = {"images": images, "categories": [{"id": HAND_CATEGORY_ID, "name": "hand", "keypoints": list(NAMES),
                                              "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]}
-    targets[1].write_text(json.dumps(doc, indent=1) + "\n")
+    write_json(targets[1], doc)
     return targets
 
 
@@ -189,7 +189,7 @@ def predict_to_files(
     if coco is not None:
         coco.extend(hands.to_coco(image_id))
     written = [out_dir / f"{stem}.json"]
-    written[0].write_text(json.dumps(record, indent=1) + "\n")
+    write_json(written[0], record)
     written.append(save_bgr(out_dir / f"{stem}_overlay.png", draw_hands(image, hands, threshold)))
     first = hands[0] if hands else None
     if keep and first is not None and first.stage_maps is not None and first.crop is not None:

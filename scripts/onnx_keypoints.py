@@ -43,8 +43,9 @@ def crop_matrix(box: np.ndarray, size: int, padding: float, mirror: bool) -> np.
     return M
 
 
-def cut(image: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
-    """The (size, size, 3) crop, from f x f block averages where it shrinks the image 2x or more."""
+def cut(image: np.ndarray, M: np.ndarray, size: int, pad: float) -> np.ndarray:
+    """The (size, size, 3) crop, from f x f block averages where it shrinks the image 2x or more; ``pad`` the grey
+    outside the image."""
     zoom = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))
     f = next((f for f in (8, 4, 2) if zoom * f <= 1.0), 1)
     if f > 1:
@@ -54,7 +55,7 @@ def cut(image: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
         image = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA)
         M = np.hstack([M[:, :2] * f, (M[:, :2] @ np.full(2, (f - 1) / 2.0) + M[:, 2])[:, None]])  # block px -> crop
     return cv2.warpAffine(image, M, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                          borderValue=(128, 128, 128))
+                          borderValue=(pad, pad, pad))
 
 
 def vertex(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -87,11 +88,13 @@ def keypoints(session: ort.InferenceSession, image: np.ndarray, box: np.ndarray,
               ) -> tuple[np.ndarray, np.ndarray]:
     """(21, 2) image px and (21,) scores of the hand in ``box`` of a BGR uint8 ``image``."""
     meta = session.get_modelmeta().custom_metadata_map
-    data = json.loads(meta["data_config"])
+    data, pre = json.loads(meta["data_config"]), json.loads(meta["preprocess"])
+    if pre["color_order"] != "BGR" or pre["layout"] != "NCHW":
+        raise ValueError(f"this script feeds BGR NCHW input; the model wants {pre['color_order']} {pre['layout']}")
     size, stride = int(meta["input_size"]), int(meta["stride"])
     M = crop_matrix(box, size, float(data["box_padding"]), left and bool(data["mirror_left"]))
-    crop = cut(image, M, size)
-    x = (crop.astype(np.float32) / 256.0 - 0.5).transpose(2, 0, 1)[None]  # (1, 3, S, S)
+    crop = cut(image, M, size, float(pre["pad_value"]))
+    x = (crop.astype(np.float32) * float(pre["scale"]) + float(pre["offset"])).transpose(2, 0, 1)[None]  # (1, 3, S, S)
     maps = session.run(["out"], {"image": x})[0][0]  # (22, h, w)
     xy, scores = decode(maps, stride)
     inv = cv2.invertAffineTransform(M)  # crop px -> image px

@@ -123,11 +123,12 @@ def test_a_pil_photo_is_turned_upright_as_its_path_is(checked_in_hands: list, tm
     exif = Image.Exif()
     exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
     turned.save(tmp_path / "phone.jpg", exif=exif, quality=95)
-    predictor = Predictor.from_pretrained(detector=None)
-    box = tuple(float(v) for v in sample.box)
-    from_path = predictor.predict(tmp_path / "phone.jpg", box=box).keypoints
-    from_pil = predictor.predict(Image.open(tmp_path / "phone.jpg"), box=box).keypoints
-    np.testing.assert_allclose(from_pil, from_path, atol=1e-3)
+    from handpose.inference.inputs import to_bgr
+
+    from_path = to_bgr(tmp_path / "phone.jpg")  # OpenCV's decoder, turned upright
+    from_pil = to_bgr(Image.open(tmp_path / "phone.jpg"))  # PIL's decoder (its own libjpeg), turned upright as well
+    assert from_pil.shape == from_path.shape == np.asarray(upright).shape  # it was read sideways
+    assert np.abs(from_pil.astype(np.int16) - from_path).mean() < 2.0  # the two libjpegs round a little apart
 
 
 def test_results_compare_copy_and_pickle_as_python_objects(checked_in_hands: list, tmp_path) -> None:

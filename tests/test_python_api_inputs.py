@@ -159,3 +159,11 @@ def test_the_module_lists_predictor_and_a_bare_shipped_name_points_to_pretrained
     assert "Predictor" in dir(handpose)  # lazily imported, offered to tab completion
     with pytest.raises(FileNotFoundError, match="pretrained:lite"):
         handpose.predict("photo.jpg", model="lite")
+
+
+def test_onnxruntime_threads_are_set_for_both_models() -> None:
+    """`threads=` reaches the keypoint model's and the detector's onnxruntime sessions (a user pinning a process to
+    one core could not set the detector's, which took every core)."""
+    predictor = Predictor.from_pretrained("lite-int8", detector="detector-onnx", threads=1)
+    assert predictor.backend.session.get_session_options().intra_op_num_threads == 1
+    assert predictor.detector.model.session.get_session_options().intra_op_num_threads == 1

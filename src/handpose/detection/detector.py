@@ -130,29 +130,32 @@ class HandDetector:
 
     @classmethod
     def from_file(cls, path: str | Path, threshold: float | None = None, max_hands: int | None = None,
-                  device: str | torch.device = "cpu", scales: Sequence[float] = (1.0,)) -> HandDetector:
+                  device: str | torch.device = "cpu", scales: Sequence[float] = (1.0,),
+                  threads: int | None = None) -> HandDetector:
         """A detector from a weights file (``.safetensors`` / ``.pt`` in PyTorch on ``device``, or a detector's
         ``.onnx`` export in onnxruntime); ValueError naming the file when it holds a keypoint model.
 
         ``pretrained:detector`` on the CPU is the shipped detector in the runtime that measures faster here
         (``detection/runtime_choice``: its PyTorch weights or their ONNX export, the same maps);
-        ``pretrained:detector-onnx`` or a file path is taken as named."""
+        ``pretrained:detector-onnx`` or a file path is taken as named. ``threads``: onnxruntime's threads (None: its
+        default, every core); PyTorch's are the process's (``torch.set_num_threads``)."""
         from handpose import pretrained
         from handpose.config_checks import check_device
         from handpose.model.artifact import TASK_DETECT, load_model, model_file_kind
 
         device = check_device("auto") if str(device) == "auto" else device
         if str(path) == pretrained.PREFIX + pretrained.DEFAULT_DETECTOR and torch.device(device).type == "cpu":
-            return cls.shipped(threshold, max_hands, scales)
+            return cls.shipped(threshold, max_hands, scales, threads)
         path = pretrained.resolve(path)
         if model_file_kind(path) == "onnx":  # onnxruntime falls back to the CPU with a warning
-            return cls(OnnxDetectorNetwork(path, device=str(device)), threshold, max_hands, device, scales)
+            return cls(OnnxDetectorNetwork(path, device=str(device), threads=threads), threshold, max_hands, device,
+                       scales)
         device = check_device(str(device), "device")  # CUDA asked for without a GPU: said, not an AssertionError
         return cls(load_model(path, task=TASK_DETECT), threshold, max_hands, device, scales)
 
     @classmethod
     def shipped(cls, threshold: float | None = None, max_hands: int | None = None,
-                scales: Sequence[float] = (1.0,)) -> HandDetector:
+                scales: Sequence[float] = (1.0,), threads: int | None = None) -> HandDetector:
         """The shipped detector on the CPU, in PyTorch or onnxruntime, whichever is faster on this machine (timed
         once per machine and setting, then read from the speed-trial cache; the PyTorch network alone where
         onnxruntime cannot load the export)."""
@@ -164,7 +167,7 @@ class HandDetector:
                         max_hands, "cpu", scales)
         try:  # exported at first use: an unwritable cache (OSError) or a failed parity check leave PyTorch
             onnx_path = pretrained.path(pretrained.DETECTOR_ONNX)
-            onnx_net = cls(OnnxDetectorNetwork(onnx_path), threshold, max_hands, "cpu", scales)
+            onnx_net = cls(OnnxDetectorNetwork(onnx_path, threads=threads), threshold, max_hands, "cpu", scales)
         except (ValueError, OSError, RuntimeError, ImportError) as exc:
             LOG.warning("the shipped detector's ONNX export is not usable here (%s); running it in PyTorch", exc)
             return torch_net

@@ -230,6 +230,7 @@ class Predictor:
         side_margin: float = SIDE_MARGIN,
         refine: RefineConfig | None = DEFAULT_REFINE,
         detector_scales: Sequence[float] = IMAGE_SCALES,
+        threads: int | None = None,
     ) -> Predictor:
         """Load ``.safetensors`` / ``.pt`` weights (PyTorch on ``device``) or a handpose ``.onnx`` (onnxruntime, CPU).
 
@@ -240,7 +241,8 @@ class Predictor:
         ``detector_scales``: default the plain letterbox and one of twice its side, ``detection.detector``), or a
         detector object; None: no detection (whole image without a box). ``refine``: how the keypoint network
         refines the detector's hands (``inference/refine``; None or ``passes=0``: not at all).
-        ``side_margin``: see the class docstring.
+        ``side_margin``: see the class docstring. ``threads``: onnxruntime's threads per model (None: its default,
+        every core); PyTorch's are the process's (``torch.set_num_threads``).
         Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
         a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
         """
@@ -253,7 +255,7 @@ class Predictor:
             model_cfg, data_cfg = artifact.read_onnx_configs(path)
             try:
                 # its threads stop spinning after each run where it takes turns with a detector
-                backend: Backend = OnnxBackend(path, device=device, stop_spinning=detector is not None)
+                backend: Backend = OnnxBackend(path, threads=threads, device=device, stop_spinning=detector is not None)
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ValueError(f"onnxruntime cannot load {path}: {exc}") from exc
         else:
@@ -281,7 +283,7 @@ class Predictor:
             from handpose.detection.detector import HandDetector
 
             detector = HandDetector.from_file(detector, threshold=proposal_threshold(detector_threshold, refine),
-                                              device=device, scales=detector_scales)
+                                              device=device, scales=detector_scales, threads=threads)
         if refine is not None and refine.passes == 0:
             refine = None
         return cls(backend, spec_from_config(data_cfg, scales), flip_test, f"{model_cfg.preset}:{path.name}",

@@ -544,6 +544,25 @@ def test_convert_that_loads_no_layer_fails_and_names_the_fitting_preset(tmp_path
     assert "the tiny preset loads 3 of its layers (--preset tiny)" in err
 
 
+def test_train_init_that_loads_no_layer_fails_before_any_work(tmp_path, capsys, monkeypatch):
+    """`train --init` of a file no layer of which fits the preset trained from random weights with one INFO line;
+    it is refused, as convert refuses it, and before the speed trial (which would take a minute first)."""
+    from handpose.autotune import resolve
+
+    def no_trial(*args, **kwargs):
+        raise AssertionError("the speed trial ran before the --init file was read")
+
+    monkeypatch.setattr(resolve, "training_choice", no_trial)
+    path = tmp_path / "tiny_front.npy"
+    np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2", "conv2_1"]), allow_pickle=True)
+    out = tmp_path / "run"
+    assert cli_main(["-q", "train", "--preset", "lite", "--init", str(path), "--max-steps", "1", "--out", str(out),
+                     "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "--init " in err and "no layer of the file fits the lite preset" in err
+    assert "the tiny preset loads 3 of its layers (--preset tiny)" in err and not out.exists()
+
+
 def test_convert_whose_layers_come_in_other_shapes_names_the_fitting_preset(tmp_path, capsys):
     """The openpose front's .npy into the tiny preset: its layer names are there, in other widths (it printed some
     2,000 characters of shape mismatches with no hint)."""

@@ -18,7 +18,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from handpose.model.importers import ImportReport
+    pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     from handpose.model.artifact import save_weights
     from handpose.model.cpm import build_model
-    from handpose.model.importers import init_weights
+    from handpose.model.importers import init_weights, nothing_loaded
 
     out = Path(args.out)
     if out.suffix != ".safetensors":
@@ -55,23 +55,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.source} does not fit the {args.preset} preset; the {best} preset loads {count} of "
                          f"its layers (--preset {best}). {_first_line(exc)}") from exc
     if not report.loaded:
-        raise ValueError(nothing_loaded(args.source, args.preset, report))
+        raise ValueError(nothing_loaded(args.source, args.preset, report) + ", nothing written")
     save_weights(model, out, metadata={"converted_from": Path(args.source).name, "import_kind": report.kind})
     print(report.summary())
     print(f"wrote {out}")
     return 0
-
-
-def nothing_loaded(source: str, preset: str, report: ImportReport) -> str:
-    """One line: no layer of ``source`` fits ``preset``, and which preset it does fit (each preset is tried)."""
-    from handpose.model.importers import best_preset
-
-    best, count = best_preset(source)
-    hint = f"the {best} preset loads {count} of its layers (--preset {best})" if best else "no preset loads any of them"
-    return (
-        f"{source} ({report.kind}): no layer of the file fits the {preset} preset "
-        f"(0 layers loaded, {len(report.random)} left random), nothing written; {hint}"
-    )
 
 
 def _first_line(exc: BaseException, limit: int = 300) -> str:

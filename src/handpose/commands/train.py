@@ -341,6 +341,11 @@ def run(args: argparse.Namespace) -> int:
             LOG.warning(
                 "%s: its handpose synth render was stopped before the end (its manifest says so): training on the "
                 "samples written so far; run the same synth command again to finish it", folder)
+    if plain.init is not None and plain.resume is None and plain.task == "keypoints":
+        from handpose.model.cpm import build_model
+        from handpose.training.setup import initial_weights
+
+        initial_weights(build_model(plain.model), plain.init)  # a file that cannot fill it: said before any trial
     cfg = with_speed(plain, args)
     summary = train(cfg)
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):

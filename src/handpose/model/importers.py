@@ -380,3 +380,13 @@ def _convs(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
 
 def _conv_names(model: nn.Module) -> list[str]:
     return [n for n, _ in _convs(model)]
+
+
+def nothing_loaded(source: str, preset: str, report: ImportReport) -> str:
+    """One line: no layer of ``source`` fits ``preset``, and which preset it does fit (each preset is tried)."""
+    best, count = best_preset(source)
+    hint = f"the {best} preset loads {count} of its layers (--preset {best})" if best else "no preset loads any of them"
+    return (
+        f"{source} ({report.kind}): no layer of the file fits the {preset} preset "
+        f"(0 layers loaded, {len(report.random)} left random); {hint}"
+    )

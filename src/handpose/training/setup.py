@@ -66,10 +66,12 @@ def initial_weights(model: torch.nn.Module, path: str) -> None:
     TensorFlow VGG-16 ``.npy`` of hand_detector_train, torchvision VGG-19, OpenPose caffemodel:
     ``handpose.model.importers.init_weights``)."""
     from handpose import pretrained
-    from handpose.model.importers import init_weights
+    from handpose.model.importers import init_weights, nothing_loaded
 
     # pretrained:NAME is a shipped model; FileNotFoundError / ValueError name what did not fit
     report = init_weights(model, pretrained.resolve(path))
+    if not report.loaded:  # training would start from random weights, which --init did not ask for
+        raise ValueError("--init " + nothing_loaded(path, getattr(model.config, "preset", "?"), report))
     LOG.info("initial weights from %s: %d layers loaded, %d left random", path, len(report.loaded), len(report.random))
 
 

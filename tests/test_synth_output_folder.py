@@ -83,3 +83,17 @@ def test_memory_that_would_not_fit_is_refused(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(output_folder, "_available_memory", lambda: 64 * 2**20)  # 64 MiB free
     with pytest.raises(ValueError, match="--workers 1 at --size 4096x4096 needs about .* memory"):
         check_request(10, (4096, 4096), 1, 0, tmp_path)
+
+
+def test_a_render_written_with_overwrite_can_be_written_again(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The files an earlier --overwrite render wrote beside a user's are handpose's own (their marks say so): the
+    same command again replaces them, where it used to call them foreign and refuse, for crops and scenes alike."""
+    for args, folder in ((["--count", "2", "--size", "64"], "synth1"), (["--scenes", "--count", "1"], "scenes")):
+        target = tmp_path / folder
+        target.mkdir()
+        (target / "notes.txt").write_text("mine")
+        command = ["synth", "--out", str(tmp_path), "--overwrite", *args]
+        assert main(command) == 0
+        assert main(command) == 0, capsys.readouterr().err
+        assert (target / "notes.txt").read_text() == "mine"

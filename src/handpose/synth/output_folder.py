@@ -25,6 +25,7 @@ MANIFEST_NAME = "handpose-synth.manifest"
 MIN_SIZE, MAX_SIZE = 32, 4096
 MAX_COUNT = 100_000_000  # file names have 8 digits
 _SAMPLE = re.compile(r"^\d{8}\.(jpg|json)$")
+SCENES_DESCRIPTION = "handpose synthetic hand scenes"  # the info.description of the scenes' COCO json
 _BYTES_PER_PIXEL_IN_FLIGHT = 64  # buffers of one image being rendered (colour, ids, depth, float copies)
 _WORKER_BASE_BYTES = 300 * 2**20  # a worker process: Python, numpy, OpenCV, the GL driver and the mesh
 
@@ -111,9 +112,34 @@ def samples_taken(count: int, sub: str = "", suffixes: tuple[str, ...] = (".jpg"
                 stem, suffix = os.path.splitext(name)
                 if suffix in suffixes and len(stem) == 8 and stem.isdigit() and int(stem) < count:
                     found.append(f"{sub}/{name}" if sub else name)
-        return found
+        ours = _synth_outputs(folder)
+        return [name for name in found if name not in ours]  # an earlier --overwrite render's own files are not
 
     return taken
+
+
+def _synth_outputs(folder: Path) -> set[str]:
+    """The files of ``folder`` that handpose synth wrote, by their own marks: a sample json carrying
+    ``synth_version`` and its image; a scenes json whose description is synth's, and the images it lists."""
+    ours: set[str] = set()
+    for name in os.listdir(folder):
+        if _SAMPLE.match(name) and name.endswith(".json") and "synth_version" in _json_of(folder / name):
+            ours.update({name, name[:-5] + ".jpg"})
+    for name in os.listdir(folder):
+        doc = _json_of(folder / name) if name.endswith(".json") and not _SAMPLE.match(name) else {}
+        if str(doc.get("info", {}).get("description", "")).startswith(SCENES_DESCRIPTION):
+            ours.add(name)
+            ours.update(f"images/{im.get('file_name')}" for im in doc.get("images", []) if isinstance(im, dict))
+    return ours
+
+
+def _json_of(path: Path) -> dict[str, Any]:
+    """A json file's object, or {} when it is not one."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
 
 
 def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path], list[str]] | None = None) -> bool:

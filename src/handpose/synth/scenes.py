@@ -32,7 +32,13 @@ from handpose.synth.generate import RENDERER_VERSION
 from handpose.synth.gl_context import resolve_renderer
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
-from handpose.synth.output_folder import check_request, prepare_folder, samples_taken, write_manifest
+from handpose.synth.output_folder import (
+    SCENES_DESCRIPTION,
+    check_request,
+    prepare_folder,
+    samples_taken,
+    write_manifest,
+)
 from handpose.synth.people import beside_head, skin_distractors
 from handpose.synth.photos import sample_background
 from handpose.synth.pose_prior import sample_view
@@ -160,7 +166,7 @@ def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int
             annotations.append({"id": len(annotations) + 1, "image_id": i, **a})
     categories = [{"id": 1, "name": "hand", "supercategory": "person", "keypoints": list(NAMES),
                    "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]
-    info = {"description": "handpose synthetic hand scenes", "seed": seed, "renderer_version": RENDERER_VERSION,
+    info = {"description": SCENES_DESCRIPTION, "seed": seed, "renderer_version": RENDERER_VERSION,
             **scene_options(distractors, beside_heads)}
     return {"info": info, "images": images, "annotations": annotations, "categories": categories}
 

@@ -611,3 +611,17 @@ def test_init_with_nan_weights_is_refused_naming_the_file(tmp_path) -> None:
     save_weights(model, path)
     with pytest.raises(ValueError, match=r"broken\.safetensors: non-finite \(NaN or infinite\) weights"):
         init_weights(build_model("tiny"), path)
+
+
+def test_a_npy_whose_header_claims_more_than_the_file_holds_is_refused_in_one_line(tmp_path, capsys):
+    """A header claiming a 3.6 TiB array (or a plain array cut short) raised numpy's MemoryError or read error with
+    a traceback; it is named as truncated before anything is allocated."""
+    path = tmp_path / "huge.npy"
+    with path.open("wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False,
+                                                 "shape": (100000, 100000, 100)})
+        f.write(b"\0" * 64)
+    out = tmp_path / "o.safetensors"
+    assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(path) in err and "truncated .npy" in err and not out.exists()

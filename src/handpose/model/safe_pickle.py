@@ -116,6 +116,11 @@ def load_pickled_npy(path: str | Path) -> Any:
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
         if not dtype.hasobject:
+            need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+            held = path.stat().st_size - f.tell()
+            if held < need:  # checked before numpy allocates what the header claims (terabytes, in a crafted file)
+                raise ValueError(f"{path}: a truncated .npy file: its header says {tuple(shape)} {dtype} "
+                                 f"({need:,} bytes), the file holds {held:,}")
             f.seek(0)
             return np.lib.format.read_array(f, allow_pickle=False)
         array = restricted_loads(f.read(), str(path))

@@ -625,3 +625,22 @@ def test_a_npy_whose_header_claims_more_than_the_file_holds_is_refused_in_one_li
     assert cli_main(["-q", "convert", "--from", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and str(path) in err and "truncated .npy" in err and not out.exists()
+
+
+def test_convert_refuses_to_replace_its_output_unless_told_and_writes_a_plain_file(tmp_path, capsys):
+    path = tmp_path / "front.npy"
+    np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2"]), allow_pickle=True)
+    out = tmp_path / "front.safetensors"
+    argv = ["-q", "convert", "--from", str(path), "--out", str(out), "--preset", "tiny"]
+    assert cli_main(argv) == 0
+    assert capsys.readouterr().out.count("layers loaded") == 1  # the report once (it was also logged)
+    assert os.stat(out).st_mode & 0o777 == 0o666 & ~_umask()  # as any file the process makes (it was 0600)
+    stamp = out.read_bytes()
+    assert cli_main(argv) == 2 and "--overwrite" in capsys.readouterr().err and out.read_bytes() == stamp
+    assert cli_main([*argv, "--overwrite"]) == 0
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

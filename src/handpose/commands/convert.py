@@ -15,10 +15,6 @@ Examples:
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .safetensors path")
     parser.add_argument("--preset", default="openpose", help="model preset to fill (default: openpose)")
     parser.add_argument("--seed", type=int, default=0, help="random seed for the layers the file does not fill")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from handpose.files import atomic_write, ensure_writable_file
     from handpose.model.artifact import save_weights
     from handpose.model.cpm import build_model
     from handpose.model.importers import init_weights, nothing_loaded
@@ -42,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise ValueError(f"--out {out}: the output must be a .safetensors file")
+    if out.exists() and not args.overwrite:
+        raise ValueError(f"--out {out} already exists; give --overwrite to replace it")
+    ensure_writable_file(out, "--out")  # before the import, which may take a while
     torch.manual_seed(args.seed)
     model = build_model(args.preset)
     try:
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
                          f"its layers (--preset {best}). {_first_line(exc)}") from exc
     if not report.loaded:
         raise ValueError(nothing_loaded(args.source, args.preset, report) + ", nothing written")
-    save_weights(model, out, metadata={"converted_from": Path(args.source).name, "import_kind": report.kind})
+    meta = {"converted_from": Path(args.source).name, "import_kind": report.kind}
+    atomic_write(out, lambda tmp: save_weights(model, tmp, metadata=meta))  # a plain file's mode, never half written
     print(report.summary())
     print(f"wrote {out}")
     return 0

@@ -226,7 +226,7 @@ def _load_into(model: nn.Module, path: Path) -> ImportReport:
         report.ignored = sorted(set(report.ignored) | {k.rsplit(".", 1)[0] for k in unused})
     elif kind == "npy":
         report.ignored = sorted(set(report.ignored) | set(unused))
-    LOG.info("%s", report.summary())
+    LOG.debug("%s", report.summary())  # convert prints it; training logs a line of counts
     gap = chain_gap(_conv_names(model), set(report.loaded))
     if gap:
         LOG.warning("%s: %s stays random but %s after it loaded: those were trained on the output of a layer this "

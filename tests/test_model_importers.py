@@ -644,3 +644,10 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_an_empty_weight_file_is_said_to_be_empty(tmp_path):
+    path = tmp_path / "empty.pth"
+    path.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty\.pth: .*\(an empty file\)"):
+        init_weights(build_model("tiny"), path)

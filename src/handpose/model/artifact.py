@@ -70,7 +70,9 @@ def torch_load(path: str | Path, what: str = "a weights-only torch file") -> Any
                          f"weights-only reader refuses{f' ({said.group(1).strip()})' if said else ''}; nothing from "
                          "it was run") from exc
     except Exception as exc:
-        raise ValueError(f"{path}: not readable as {what} ({exc})") from exc
+        reason = str(exc).strip() or ("an empty file" if Path(path).is_file() and Path(path).stat().st_size == 0
+                                      else type(exc).__name__)
+        raise ValueError(f"{path}: not readable as {what} ({reason})") from exc
 
 
 def model_file_kind(path: str | Path) -> str:

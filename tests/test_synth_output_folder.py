@@ -97,3 +97,13 @@ def test_a_render_written_with_overwrite_can_be_written_again(tmp_path: Path,
         assert main(command) == 0
         assert main(command) == 0, capsys.readouterr().err
         assert (target / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--scene-size", "320x240"], "--scene-size applies to --scenes"),
+    (["--scenes", "--size", "64"], "--size applies to one-hand images"),
+])
+def test_a_size_flag_of_the_other_kind_of_render_is_refused(flags: list[str], message: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--out", str(tmp_path), "--count", "1", *flags]) == 2  # it was accepted and ignored
+    assert message in capsys.readouterr().err and not any(tmp_path.iterdir())

@@ -27,11 +27,16 @@ def _scene_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+DEFAULT_SIZE = 368
+DEFAULT_SCENE_SIZE = (640, 480)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True, help="dataset root; images go into OUT/FOLDER")
     parser.add_argument("--count", type=int, required=True, help="number of images")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--size", type=int, default=368, help="image side in pixels of one-hand images (default 368)")
+    parser.add_argument("--size", type=int, default=None, help="image side in pixels of one-hand images (default "
+                        f"{DEFAULT_SIZE})")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes, at most the CPU count (default 1)")
     parser.add_argument("--folder", default=None, help="sub-folder name (default synth1, or scenes with --scenes)")
     parser.add_argument("--renderer", default="auto", choices=("auto", "gl", "fallback"),
@@ -40,8 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="take parts of the GL renderer's realism away, to measure what each adds: a comma list "
                         "of lighting, backgrounds, pose-prior (one-hand images only; default none)")
     parser.add_argument("--scenes", action="store_true", help="full detection scenes with a COCO json")
-    parser.add_argument("--scene-size", type=_scene_size, default=(640, 480), metavar="WxH",
-                        help="scene image size (default 640x480)")
+    parser.add_argument("--scene-size", type=_scene_size, default=None, metavar="WxH",
+                        help="with --scenes: scene image size (default 640x480)")
     parser.add_argument("--skin-distractors", type=float, default=0.0, metavar="P",
                         help="with --scenes: the share of scenes that also hold skin-coloured heads and bare limbs, "
                         "labelled nothing (hard negatives for a detector) (default 0)")
@@ -61,17 +66,21 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--ablate applies to one-hand images; leave it out with --scenes")
     if (args.skin_distractors or args.hands_beside_heads) and not args.scenes:
         raise ValueError("--skin-distractors and --hands-beside-heads apply to --scenes")
+    if args.scene_size is not None and not args.scenes:
+        raise ValueError("--scene-size applies to --scenes; one-hand images take --size")
+    if args.size is not None and args.scenes:
+        raise ValueError("--size applies to one-hand images; scenes take --scene-size WxH")
     if args.scenes:
         from handpose.synth.scenes import write_scenes
 
-        w, h = args.scene_size
+        w, h = args.scene_size or DEFAULT_SCENE_SIZE
         folder = write_scenes(args.out, args.count, args.seed, width=w, height=h, workers=args.workers,
                               folder=args.folder or "scenes", renderer=args.renderer, overwrite=args.overwrite,
                               distractors=args.skin_distractors, beside_heads=args.hands_beside_heads)
     else:
         from handpose.synth import write_dataset
 
-        folder = write_dataset(args.out, args.count, args.seed, size=args.size, workers=args.workers,
+        folder = write_dataset(args.out, args.count, args.seed, size=args.size or DEFAULT_SIZE, workers=args.workers,
                                folder=args.folder or "synth1", renderer=args.renderer, overwrite=args.overwrite,
                                ablate=ablate)
     print(folder)

@@ -66,3 +66,11 @@ def test_the_default_keypoint_model_is_the_int8_export_for_video_only() -> None:
     args = build_parser().parse_args(["predict", "clip.mp4", "--detector", "none", "--device", "cpu", "--model",
                                       "pretrained:lite"])
     assert "int8" not in load_predictor(args, video=True).name
+
+
+def test_a_model_that_does_not_load_leaves_no_empty_output_folder(tmp_path: Path, capsys) -> None:
+    image = tmp_path / "photo.png"
+    cv2.imwrite(str(image), sample_crops(64, 1)[0])
+    out = tmp_path / "never"
+    assert main(["predict", str(image), "--model", str(tmp_path / "missing.safetensors"), "--out", str(out)]) == 2
+    assert "missing.safetensors" in capsys.readouterr().err and not out.exists()

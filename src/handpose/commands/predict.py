@@ -258,8 +258,14 @@ def run(args: argparse.Namespace) -> int:
         if video:
             raise ValueError("--coco-gt gives image ids to images; a video's results are numbered by frame")
         ids = ids_from_ground_truth(args.coco_gt, images)  # every image matched before the models load
+    made = not Path(args.out).exists()
     ensure_writable_folder(args.out, "--out")  # before any work
-    predictor = load_predictor(args, video)
+    try:
+        predictor = load_predictor(args, video)
+    except BaseException:
+        if made and not any(Path(args.out).iterdir()):  # a model that does not load leaves no empty folder behind
+            Path(args.out).rmdir()
+        raise
     out = OutputFolder(args.out)
     if video:
         return predict_video(predictor, source, out, args, box)

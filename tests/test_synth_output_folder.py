@@ -107,3 +107,24 @@ def test_a_size_flag_of_the_other_kind_of_render_is_refused(flags: list[str], me
                                                             capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["synth", "--out", str(tmp_path), "--count", "1", *flags]) == 2  # it was accepted and ignored
     assert message in capsys.readouterr().err and not any(tmp_path.iterdir())
+
+
+def test_stale_samples_removed_are_only_those_synth_wrote(tmp_path: Path) -> None:
+    """A render of fewer samples removes an earlier render's extra samples, never a user's files of sample names
+    placed in the folder (they went too, as 'left by an earlier, larger render')."""
+    folder = write_dataset(tmp_path, 3, seed=4, size=64, renderer="fallback")
+    (folder / "00000007.json").write_text('{"mine": 1}')
+    (folder / "00000007.jpg").write_bytes(b"mine")
+    write_dataset(tmp_path, 1, seed=4, size=64, renderer="fallback")
+    names = sorted(os.listdir(folder))
+    assert "00000002.json" not in names and "00000001.jpg" not in names  # the earlier render's extra samples
+    assert (folder / "00000007.json").read_text() == '{"mine": 1}' and (folder / "00000007.jpg").read_bytes() == b"mine"
+
+
+def test_stale_scene_images_removed_are_only_those_synth_wrote(tmp_path: Path) -> None:
+    args = ["synth", "--scenes", "--out", str(tmp_path), "--scene-size", "160x120"]
+    assert main([*args, "--count", "2"]) == 0
+    images = tmp_path / "scenes" / "images"
+    (images / "00000005.jpg").write_bytes(b"mine")
+    assert main([*args, "--count", "1"]) == 0
+    assert sorted(p.name for p in images.iterdir()) == ["00000000.jpg", "00000005.jpg"]

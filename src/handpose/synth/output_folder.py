@@ -112,13 +112,13 @@ def samples_taken(count: int, sub: str = "", suffixes: tuple[str, ...] = (".jpg"
                 stem, suffix = os.path.splitext(name)
                 if suffix in suffixes and len(stem) == 8 and stem.isdigit() and int(stem) < count:
                     found.append(f"{sub}/{name}" if sub else name)
-        ours = _synth_outputs(folder)
+        ours = synth_outputs(folder)
         return [name for name in found if name not in ours]  # an earlier --overwrite render's own files are not
 
     return taken
 
 
-def _synth_outputs(folder: Path) -> set[str]:
+def synth_outputs(folder: Path) -> set[str]:
     """The files of ``folder`` that handpose synth wrote, by their own marks: a sample json carrying
     ``synth_version`` and its image; a scenes json whose description is synth's, and the images it lists."""
     ours: set[str] = set()

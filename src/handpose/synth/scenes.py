@@ -37,6 +37,7 @@ from handpose.synth.output_folder import (
     check_request,
     prepare_folder,
     samples_taken,
+    synth_outputs,
     write_manifest,
 )
 from handpose.synth.people import beside_head, skin_distractors
@@ -195,8 +196,10 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
             "renderer_version": RENDERER_VERSION, **scene_options(distractors, beside_heads)}
     if own:
         write_manifest(target, {**info, "complete": False})
+        ours = synth_outputs(target)  # the images an earlier render's json lists: a user's own stay
         for path in (target / "images").glob("*.jpg"):  # an earlier render's images
-            if len(path.stem) == 8 and path.stem.isdigit() and int(path.stem) >= count:
+            numbered = len(path.stem) == 8 and path.stem.isdigit()
+            if f"images/{path.name}" in ours and numbered and int(path.stem) >= count:
                 path.unlink()
     t0 = time.perf_counter()
     tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count), distractors, beside_heads)

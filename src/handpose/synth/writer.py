@@ -21,7 +21,7 @@ import numpy as np
 
 from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
 from handpose.synth.gl_context import resolve_renderer
-from handpose.synth.output_folder import check_request, prepare_folder, samples_taken, write_manifest
+from handpose.synth.output_folder import check_request, prepare_folder, samples_taken, synth_outputs, write_manifest
 
 LOG = logging.getLogger(__name__)
 
@@ -59,11 +59,12 @@ def _write_range(folder: Path, seed: int, size: int, start: int, stop: int, rend
 def _remove_stale(folder: Path, count: int) -> int:
     """Delete this writer's ``NNNNNNNN.jpg`` / ``.json`` files numbered ``count`` and above (an earlier render of
     more samples into the same folder would otherwise join this dataset); returns the number of samples removed.
-    Files of any other name are left alone."""
+    Only files synth wrote go (``output_folder.synth_outputs``: a user's files of such names stay)."""
     removed: set[int] = set()
+    ours = synth_outputs(folder)
     for path in folder.iterdir():
         stem = path.stem
-        if path.suffix in (".jpg", ".json") and len(stem) == 8 and stem.isdigit() and int(stem) >= count:
+        if path.name in ours and len(stem) == 8 and stem.isdigit() and int(stem) >= count:
             path.unlink()
             removed.add(int(stem))
     return len(removed)

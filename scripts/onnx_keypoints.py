@@ -102,17 +102,27 @@ def keypoints(session: ort.InferenceSession, image: np.ndarray, box: np.ndarray,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Keypoints of one hand from a handpose ONNX export, with "
+                                     "onnxruntime, numpy and OpenCV alone (the recipe: this file's docstring).")
     parser.add_argument("model")
     parser.add_argument("image")
     parser.add_argument("box", help="x,y,w,h in image pixels")
     parser.add_argument("--left", action="store_true", help="a left hand")
     args = parser.parse_args()
-    session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    try:
+        box = np.array([float(v) for v in args.box.split(",")])
+    except ValueError:
+        box = np.zeros(0)
+    if box.shape != (4,) or not np.isfinite(box).all() or box[2] <= 0 or box[3] <= 0:
+        parser.error(f"box {args.box!r}: give x,y,w,h in image pixels, w and h above 0")
     image = cv2.imread(args.image, cv2.IMREAD_COLOR)
     if image is None:
-        raise SystemExit(f"cannot read {args.image}")
-    xy, scores = keypoints(session, image, np.array([float(v) for v in args.box.split(",")]), args.left)
+        parser.error(f"cannot read the image {args.image}")
+    try:
+        session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own error types
+        parser.error(f"cannot load the model {args.model}: {str(exc).splitlines()[0]}")
+    xy, scores = keypoints(session, image, box, args.left)
     for (x, y), s in zip(xy, scores):
         print(f"{x:.2f} {y:.2f} {s:.3f}")
 

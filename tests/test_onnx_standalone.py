@@ -43,3 +43,12 @@ def test_the_standalone_recipe_reads_what_handpose_reads(checked_in_hands: list)
         np.testing.assert_allclose(scores, ours.scores, atol=1e-5)
         checked += 1
     assert checked == 4
+
+
+def test_the_script_refuses_a_bad_box_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    for box in ("10,10,50", "10,10,0,0", "a,b,c,d"):
+        run = subprocess.run([sys.executable, str(SCRIPT), "m.onnx", "i.jpg", box], capture_output=True, text=True,
+                             cwd=tmp_path)
+        assert run.returncode == 2 and "Traceback" not in run.stderr and "give x,y,w,h" in run.stderr

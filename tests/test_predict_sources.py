@@ -74,3 +74,19 @@ def test_a_model_that_does_not_load_leaves_no_empty_output_folder(tmp_path: Path
     out = tmp_path / "never"
     assert main(["predict", str(image), "--model", str(tmp_path / "missing.safetensors"), "--out", str(out)]) == 2
     assert "missing.safetensors" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_save_video_path_under_a_file_is_named_before_work_and_no_empty_folder_stays(tmp_path: Path,
+                                                                                      capsys) -> None:
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 64))
+    for _ in range(3):
+        writer.write(sample_crops(64, 1)[0])
+    writer.release()
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    out = tmp_path / "out"
+    assert main(["predict", str(clip), "--out", str(out), "--save-video", str(blocker / "v.mp4"),
+                 "--detector", "none"]) == 2
+    err = capsys.readouterr().err
+    assert "--save-video" in err and "is a file, not a folder" in err and not out.exists()

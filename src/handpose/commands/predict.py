@@ -235,6 +235,17 @@ def tracking_config(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``handpose predict``; a run that fails before writing anything leaves no empty --out folder behind."""
+    made = not Path(args.out).exists()
+    try:
+        return _run(args)
+    except BaseException:
+        if made and Path(args.out).is_dir() and not any(Path(args.out).iterdir()):
+            Path(args.out).rmdir()
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     from handpose.autotune.resolve import parse_flag
     from handpose.config_checks import check_device
     from handpose.files import ensure_writable_folder
@@ -258,14 +269,12 @@ def run(args: argparse.Namespace) -> int:
         if video:
             raise ValueError("--coco-gt gives image ids to images; a video's results are numbered by frame")
         ids = ids_from_ground_truth(args.coco_gt, images)  # every image matched before the models load
-    made = not Path(args.out).exists()
+    if video and args.save_video is not None:
+        from handpose.files import ensure_writable_file
+
+        ensure_writable_file(args.save_video, "--save-video")  # before the models load
     ensure_writable_folder(args.out, "--out")  # before any work
-    try:
-        predictor = load_predictor(args, video)
-    except BaseException:
-        if made and not any(Path(args.out).iterdir()):  # a model that does not load leaves no empty folder behind
-            Path(args.out).rmdir()
-        raise
+    predictor = load_predictor(args, video)
     out = OutputFolder(args.out)
     if video:
         return predict_video(predictor, source, out, args, box)

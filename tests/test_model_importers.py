@@ -651,3 +651,9 @@ def test_an_empty_weight_file_is_said_to_be_empty(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty\.pth: .*\(an empty file\)"):
         init_weights(build_model("tiny"), path)
+
+
+def test_convert_takes_a_shipped_models_name(tmp_path, capsys):
+    out = tmp_path / "lite.safetensors"
+    assert cli_main(["-q", "convert", "--from", "pretrained:lite", "--out", str(out), "--preset", "lite"]) == 0
+    assert load_model(out).config.preset == "lite" and "34 layers loaded" in capsys.readouterr().out

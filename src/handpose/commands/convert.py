@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite:
         raise ValueError(f"--out {out} already exists; give --overwrite to replace it")
     ensure_writable_file(out, "--out")  # before the import, which may take a while
+    from handpose import pretrained
+
+    args.source = str(pretrained.resolve(args.source))  # pretrained:NAME, as the other commands take it
     torch.manual_seed(args.seed)
     model = build_model(args.preset)
     try:

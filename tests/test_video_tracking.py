@@ -255,3 +255,17 @@ def test_a_failure_part_way_keeps_the_frames_done(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(HandTracker, "update", broken)
     with pytest.raises(RuntimeError, match="tracker bug"):
         run_video(_predictor(), video)
+
+
+def test_the_tracker_takes_the_images_predict_takes() -> None:
+    """Frames as RGB arrays (color="rgb") track as their BGR copies do; a float frame is refused with its fix (it was
+    taken without complaint, and a path failed with an AttributeError)."""
+    frames = [draw_dot_hands(SIZE, [kp]) for kp in _moving(4)]
+    bgr, rgb = HandTracker(_predictor()), HandTracker(_predictor())
+    for i, frame in enumerate(frames):
+        a = bgr.update(frame, i / 25)
+        b = rgb.update(np.ascontiguousarray(frame[..., ::-1]), i / 25, color="rgb")
+        assert len(a) == len(b) == 1
+        np.testing.assert_allclose(a[0].keypoints, b[0].keypoints)
+    with pytest.raises(ValueError, match="uint8"):
+        HandTracker(_predictor()).update(frames[0].astype(np.float32) / 255, 0.0)

@@ -235,10 +235,13 @@ class HandTracker:
             pred.track_id = track.id
         return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
 
-    def update(self, frame_bgr: np.ndarray, t: float) -> Hands:
-        """The hands of the next frame (BGR uint8 (H, W, 3)) at time ``t`` seconds."""
+    def update(self, frame_bgr: Any, t: float, color: str = "bgr") -> Hands:
+        """The hands of the next frame at time ``t`` seconds: a BGR uint8 (H, W, 3) array as OpenCV reads video, or
+        any image :meth:`Predictor.predict` takes (``color="rgb"`` for an RGB array); a float array is refused."""
+        from handpose.inference.inputs import to_bgr
         from handpose.inference.results import Hands
 
+        frame_bgr = to_bgr(frame_bgr, color)
         self.frame_index += 1
         self._since_detect += 1
         cfg = self.config

@@ -107,7 +107,7 @@ def test_inputs_and_options_a_user_gets_wrong_are_named_with_the_fix(checked_in_
     np.testing.assert_allclose(predictor.predict(pil16, box=box).keypoints, as_grey)
     with pytest.raises(ValueError, match="is a video"):
         predictor.predict(tmp_path / "clip.mp4")
-    for bad, message in (({"box_padding": 0}, "box_padding must lie in"),
+    for bad, message in (({"box_padding": 0}, r"box_padding = 0.0: must be in \[0.5, 10\]"),
                          ({"detector_scales": (100,)}, r"numbers in \[1, 8\]"),
                          ({"detector_threshold": 2.0}, "threshold must lie in")):
         with pytest.raises(ValueError, match=message):

@@ -271,12 +271,13 @@ class Predictor:
                         path, data_cfg.stride, model_cfg.output_stride, model_cfg.output_stride)
             data_cfg = replace(data_cfg, stride=int(model_cfg.output_stride))
         if box_padding is not None:
-            if not 0.5 <= float(box_padding) <= 10:
-                raise ValueError(f"box_padding must lie in [0.5, 10] (the crop's side over the box's longer side), "
-                                 f"got {box_padding}")
             data_cfg = replace(data_cfg, box_padding=float(box_padding))
         if mirror_left is not None:
             data_cfg = replace(data_cfg, mirror_left=bool(mirror_left))
+        if box_padding is not None or mirror_left is not None:
+            from handpose.config_checks import check_config
+
+            check_config(data_cfg, "box_padding / mirror_left")  # the ranges stored configs are checked against
         if not 0.0 <= float(side_margin) <= 0.5:
             raise ValueError(f"side_margin must lie in [0, 0.5], got {side_margin}")
         if isinstance(detector, (str, Path)):

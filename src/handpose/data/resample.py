@@ -1,7 +1,12 @@
-"""Crops that do not alias: a crop much smaller than its box is cut from block averages of the image, as a large
-JPEG decoded at 1/2, 1/4 or 1/8 gives them (libjpeg's DCT scaling), never by a bilinear warp that reads 4 of every
-``1 / zoom^2`` pixels. Training, evaluation and prediction cut their crops here, so a hand reads the same whichever
-way its image arrived (a file, a JPEG decoded at a reduced size, an array in memory)."""
+"""Warps that do not alias: an image shrunk by a warp is averaged first, never read by a bilinear warp that takes 4
+of every ``1 / zoom^2`` pixels. Two rules, each the one its network was trained with:
+
+- :func:`cut_crops`, the keypoint model's crops: block averages of 2, 4 or 8 pixels a side, as a large JPEG decoded
+  at that fraction gives them (libjpeg's DCT scaling). Training, evaluation and prediction cut their crops here, so
+  a hand reads the same whichever way its image arrived (a file, a JPEG decoded at a reduced size, an array).
+- :func:`warp_reduced`, the detector's letterbox: the whole image averaged down to the warp's own scale
+  (``cv2.INTER_AREA``) wherever it shrinks below 0.75.
+"""
 
 from __future__ import annotations
 
@@ -58,3 +63,20 @@ def shrunk_region(image: np.ndarray, mats: Sequence[np.ndarray], sizes: Sequence
         moved[:, 2] += moved[:, :2] @ np.array([x0, y0], np.float64)  # region px -> crop px
         out.append(reduced_matrix(moved, factor))  # block px -> crop px
     return small, out
+
+
+def warp_reduced(image: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
+    """``image`` (H, W, 3) BGR uint8 warped through M into (size, size, 3); area-reduced first when M shrinks."""
+    zoom = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))  # output px per image px
+    h, w = image.shape[:2]
+    if zoom < 0.75:
+        rw, rh = max(1, round(w * zoom)), max(1, round(h * zoom))
+        small = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA)
+        fx, fy = rw / w, rh / h
+        # reduced px -> image px (INTER_AREA: x_small = (x + 0.5) * f - 0.5), then M
+        reduced_to_image = np.array([[1.0 / fx, 0.0, 0.5 / fx - 0.5], [0.0, 1.0 / fy, 0.5 / fy - 0.5]])
+        composed = np.empty((2, 3), dtype=np.float64)
+        composed[:, :2] = M[:, :2] @ reduced_to_image[:, :2]
+        composed[:, 2] = M[:, :2] @ reduced_to_image[:, 2] + M[:, 2]
+        return warp(small, composed, size)
+    return warp(image, M, size)

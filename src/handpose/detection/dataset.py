@@ -31,10 +31,11 @@ from handpose.config import DataConfig, DetectorConfig
 from handpose.data import images
 from handpose.data import transforms as T
 from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
+from handpose.data.resample import warp_reduced
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage
 from handpose.detection.codec import BoxCodec
-from handpose.detection.letterbox import augment_matrix, letterbox_matrix, resample, transform_boxes
+from handpose.detection.letterbox import augment_matrix, letterbox_matrix, transform_boxes
 
 LOG = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class DetectionDataset(torch.utils.data.Dataset):
         h, w = img.shape[:2]
         M, flip = self.matrix(w, h, rng)
         size = self.detector.input_size
-        net = resample(img, M, size)  # (S, S, 3) uint8
+        net = warp_reduced(img, M, size)  # (S, S, 3) uint8
         if self.augment:
             a = self.data.augment
             net = T.color_jitter(net, a.color_jitter, rng)

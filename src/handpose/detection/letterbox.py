@@ -5,16 +5,16 @@ The letterbox scales the image uniformly so its longer side fills ``size`` and c
 flip, all folded into the same (2, 3) matrix ``M`` (original px -> input px; pixel centres at integers, as
 ``cv2.warpAffine``). Boxes move with :func:`transform_boxes`, which keeps them axis-aligned (no rotation here).
 
-Shrinking by more than ~1.3x with a bilinear warp aliases (thin fingers flicker away), so :func:`resample` first
-reduces the image with ``cv2.INTER_AREA`` and folds that exact reduction into the matrix.
+Shrinking by more than ~1.3x with a bilinear warp aliases (thin fingers flicker away), so the warp first
+reduces the image with ``cv2.INTER_AREA`` and folds that exact reduction into the matrix (``data.resample``).
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from handpose.data import transforms as T
+from handpose.data.resample import warp_reduced
 
 
 def letterbox_matrix(width: int, height: int, size: int) -> np.ndarray:
@@ -32,7 +32,7 @@ def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(letterboxed (size, size, 3) uint8, matrix (2, 3) original px -> input px) of one BGR uint8 image."""
     h, w = image.shape[:2]
     M = letterbox_matrix(w, h, size)
-    return resample(image, M, size), M
+    return warp_reduced(image, M, size), M
 
 
 def augment_matrix(M: np.ndarray, size: int, zoom: float, shift: tuple[float, float], flip: bool) -> np.ndarray:
@@ -61,17 +61,3 @@ def transform_boxes(boxes: np.ndarray, M: np.ndarray) -> np.ndarray:
     moved = T.apply_affine(corners, M)  # (N, 2, 2)
     lo, hi = moved.min(axis=1), moved.max(axis=1)  # (N, 2)
     return np.concatenate([lo, hi - lo], axis=1)
-
-
-def resample(image: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
-    """``image`` (H, W, 3) BGR uint8 warped through M into (size, size, 3); area-reduced first when M shrinks."""
-    zoom = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))  # input px per original px
-    h, w = image.shape[:2]
-    if zoom < 0.75:
-        rw, rh = max(1, round(w * zoom)), max(1, round(h * zoom))
-        small = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA)
-        fx, fy = rw / w, rh / h
-        # reduced px -> original px (INTER_AREA: x_small = (x + 0.5) * f - 0.5)
-        R_inv = np.array([[1.0 / fx, 0.0, 0.5 / fx - 0.5], [0.0, 1.0 / fy, 0.5 / fy - 0.5]])
-        return T.warp(small, compose(M, R_inv), size)
-    return T.warp(image, M, size)

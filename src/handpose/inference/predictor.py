@@ -266,10 +266,6 @@ class Predictor:
             model_cfg = model.config
             data_cfg = artifact.read_data_config(path, model_cfg)
             backend = TorchBackend(model)
-        if int(data_cfg.stride) != int(model_cfg.output_stride):  # a stride-4 file saved without crop settings
-            LOG.warning("%s: its crop settings say stride %d but the model's maps have stride %d; decoding at %d",
-                        path, data_cfg.stride, model_cfg.output_stride, model_cfg.output_stride)
-            data_cfg = replace(data_cfg, stride=int(model_cfg.output_stride))
         if box_padding is not None:
             data_cfg = replace(data_cfg, box_padding=float(box_padding))
         if mirror_left is not None:

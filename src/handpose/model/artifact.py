@@ -18,6 +18,7 @@ and what is wrong.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -203,7 +204,8 @@ def check_stride(data_cfg: DataConfig, model_cfg: ModelConfig) -> None:
 
 def data_config_from(value: Any, model_cfg: ModelConfig, source: str) -> DataConfig:
     """A checked DataConfig from stored JSON text or a dict (missing keys take defaults, the input size and stride
-    the model's); None or empty gives :func:`default_data_config`. ValueError naming ``source`` and the bad field."""
+    the model's; a stride other than the model's output stride is corrected, with a warning); None or empty gives
+    :func:`default_data_config`. ValueError naming ``source`` and the bad field."""
     if not value:
         return default_data_config(model_cfg)
     try:
@@ -214,6 +216,10 @@ def data_config_from(value: Any, model_cfg: ModelConfig, source: str) -> DataCon
     except (json.JSONDecodeError, TypeError, ValueError) as exc:
         raise ValueError(f"{source}: stored {DATA_CONFIG_KEY!r} is not a valid data config ({exc})") from exc
     check_config(cfg, f"{source} ({DATA_CONFIG_KEY})")
+    if int(cfg.stride) != int(model_cfg.output_stride):  # a stride-4 model saved with default crop settings
+        LOG.warning("%s: its crop settings say stride %d but the model's maps have stride %d; decoding at %d",
+                    source, cfg.stride, model_cfg.output_stride, model_cfg.output_stride)
+        cfg = dataclasses.replace(cfg, stride=int(model_cfg.output_stride))
     return cfg
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from handpose.data import skip_report as R
+from handpose.data.crop import box_misses_image
 from handpose.keypoints import NUM_KEYPOINTS
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -183,7 +184,7 @@ def annotated_box(raw: Any, image_wh: tuple[int, int] | None) -> np.ndarray:
         raise BadAnnotationError(R.BAD_BOX, f"size {w:g} x {h:g}")
     if image_wh is not None:
         W, H = image_wh
-        if x >= W or y >= H or x + w <= 0 or y + h <= 0:
+        if box_misses_image(b, (H, W)):
             raise BadAnnotationError(R.BAD_BOX, f"[{x:g}, {y:g}, {w:g}, {h:g}] outside the {W} x {H} image")
         if max(w, h) > MAX_BOX_TO_IMAGE * max(W, H):
             raise BadAnnotationError(R.BAD_BOX, f"{w:g} x {h:g} for a {W} x {H} image")

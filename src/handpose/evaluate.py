@@ -35,6 +35,7 @@ from handpose.metrics import pck_from_distances as _pck
 LOG = logging.getLogger(__name__)
 
 READ_THREADS = 2  # image-reading threads of an in-process evaluation (workers=0)
+REPORT_NAME, CURVE_NAME = "eval_report.json", "pck_curve.png"  # what run_evaluation writes into --out
 
 
 def _prepare_one(spec: CropSpec, sample: Sample) -> Prepared | str:
@@ -358,8 +359,8 @@ def run_evaluation(
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "eval_report.json", report)
-        plot_pck(report["curves"], out / "pck_curve.png", title=curve_title(weights, data, split, result))
-        report["files"] = [str(out / "eval_report.json"), str(out / "pck_curve.png")]
+        write_json(out / REPORT_NAME, report)
+        plot_pck(report["curves"], out / CURVE_NAME, title=curve_title(weights, data, split, result))
+        report["files"] = [str(out / REPORT_NAME), str(out / CURVE_NAME)]
     report["summary"] = format_metrics(result)
     return report

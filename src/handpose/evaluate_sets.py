@@ -22,6 +22,7 @@ from handpose.data.sample import Sample
 LOG = logging.getLogger(__name__)
 
 METRICS = ("PCK@0.2", "AUC", "EPE")
+REPORT_NAME = "eval_sets.json"  # what `handpose eval` of a folder of datasets writes into --out
 
 
 def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,

@@ -111,7 +111,9 @@ def run(args: argparse.Namespace) -> int:
     args.workers = cap_workers(args.workers)
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     if args.out is not None:  # checked before evaluating, not after
-        report_file = args.task == "detect" and Path(args.out).suffix.lower() == ".json"  # the report's own path
+        from handpose.detection.evaluate import report_path
+
+        report_file = args.task == "detect" and report_path(args.out) == Path(args.out)  # the report's own path
         (ensure_writable_file if report_file else ensure_writable_folder)(args.out, "--out")
         refuse_earlier_reports(Path(args.out), args.overwrite)
     refine = refine_from_args(args)
@@ -171,15 +173,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-# every file an evaluation writes into --out (one or two of them per kind of run)
-REPORT_FILES = ("eval_report.json", "pck_curve.png", "eval_sets.json", "eval_detected.json", "detection_eval.json")
+def report_files() -> tuple[str, ...]:
+    """Every file an evaluation writes into --out (one or two of them per kind of run), by their writers' names."""
+    from handpose import evaluate, evaluate_detected, evaluate_sets
+    from handpose.detection import evaluate as detection_evaluate
+
+    return (evaluate.REPORT_NAME, evaluate.CURVE_NAME, evaluate_sets.REPORT_NAME, evaluate_detected.REPORT_NAME,
+            detection_evaluate.REPORT_NAME)
 
 
 def refuse_earlier_reports(out: Path, overwrite: bool) -> None:
     """ValueError when ``out`` already holds an evaluation's files (or, given as a ``.json`` path, which ``--task
     detect`` writes its report to, is an existing file), unless ``overwrite``: an earlier report is not replaced
     unasked."""
-    taken = [out] if out.suffix.lower() == ".json" and out.is_file() else [out / n for n in REPORT_FILES
+    taken = [out] if out.suffix.lower() == ".json" and out.is_file() else [out / n for n in report_files()
                                                                            if (out / n).exists()]
     if taken and not overwrite:
         names = ", ".join(p.name for p in taken)
@@ -199,7 +206,9 @@ def _run_sets(args: argparse.Namespace) -> int:
     print(f"{args.weights} on every dataset in {args.data} ({args.split} samples of each, ground-truth boxes):")
     print(format_sets(result))
     if args.out is not None:
-        path = Path(args.out) / "eval_sets.json"
+        from handpose.evaluate_sets import REPORT_NAME
+
+        path = Path(args.out) / REPORT_NAME
         slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
                 for name, m in [*result["sets"].items(), ("all", result["all"])]}
         write_json(path, slim)

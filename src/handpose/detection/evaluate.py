@@ -35,6 +35,7 @@ LOG = logging.getLogger(__name__)
 
 EVAL_THRESHOLD = 0.01  # AP needs the low-scored detections too
 MAX_PIXELS = 100_000_000
+REPORT_NAME = "detection_eval.json"  # the report in an --out folder
 
 
 def detect_images(detector: HandDetector, items: list[DetectionImage], batch_size: int = 8,
@@ -138,11 +139,14 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         skipped.log("images", LOG)
         report["skipped_summary"] = skipped.summary("images")
     if out is not None:
-        path = Path(out)
-        if path.suffix.lower() != ".json":
-            path = path / "detection_eval.json"
-        write_json(path, report, sort_keys=True)
+        write_json(report_path(out), report, sort_keys=True)
     return report
+
+
+def report_path(out: str | Path) -> Path:
+    """Where the report goes: ``out`` itself when it names a ``.json`` file, else ``out/REPORT_NAME``."""
+    path = Path(out)
+    return path if path.suffix.lower() == ".json" else path / REPORT_NAME
 
 
 def format_detection_report(report: dict[str, Any]) -> str:

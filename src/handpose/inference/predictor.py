@@ -175,7 +175,7 @@ class Predictor:
         if check_sizes is None:
             return
         sizes = list(self.spec.sizes())
-        fed = [-(-s // FLIP_MULTIPLE) * FLIP_MULTIPLE for s in sizes] if self.flip_test else sizes
+        fed = [padded_side(s, FLIP_MULTIPLE) for s in sizes] if self.flip_test else sizes
         try:
             check_sizes(fed)
         except ValueError as exc:
@@ -536,11 +536,16 @@ def _pad_to_stride(x: np.ndarray, stride: int) -> np.ndarray:
 
     An output cell covers ``stride`` input pixels, so mirroring a P-wide input mirrors its P / stride cells exactly;
     for another width the mirrored maps would be shifted (by 2 px at S = 100)."""
-    side = x.shape[-1]
-    pad = -side % stride
+    pad = padded_side(x.shape[-1], stride) - x.shape[-1]
     if pad == 0:
         return x
     return np.pad(x, ((0, 0), (0, 0), (0, pad), (0, pad)))  # 0 is the grey border colour after to_network_input
+
+
+def padded_side(side: int, multiple: int) -> int:
+    """``side`` rounded up to a multiple of ``multiple`` (the flip test's input side; checked against fixed ONNX
+    shapes and fed alike)."""
+    return -(-int(side) // int(multiple)) * int(multiple)
 
 
 def _resize_maps(maps: np.ndarray, side: int) -> np.ndarray:

@@ -83,7 +83,8 @@ def tune_predictor(predictor: Any, crops: np.ndarray, amp: bool | None = None, c
     else:
         device = next(backend.model.parameters()).device
         choice = inference_choice(backend.model, crops, device, amp, channels_last, measure)
-    tuned = TorchBackend(backend.model, precision=choice.precision, channels_last=choice.channels_last)
+    tuned = TorchBackend(backend.model, precision=choice.precision, channels_last=choice.channels_last,
+                         threads=backend.threads)
     return dataclasses.replace(predictor, backend=tuned)
 
 

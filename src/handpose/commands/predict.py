@@ -121,6 +121,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
                         "cuda where there is a GPU, else cpu, as train)")
     add_speed_flags(parser, "prediction")
+    parser.add_argument("--threads", type=parse_threads, default="auto", help="CPU threads of each network: auto "
+                        "(default: the cores other processes leave free, measured every second as it runs) or a "
+                        "number")
     video = parser.add_argument_group("video and webcam")
     video.add_argument("--detect-every", type=int, default=10, help="run the detector at least every N frames "
                        "(1: every frame; 0: only when tracking is lost) (default 10)")
@@ -135,6 +138,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--show", action="store_true", help="show the annotated frames in a window (where a display "
                        "exists; q or Esc stops)")
     video.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+
+
+def parse_threads(text: str) -> int | str:
+    """--threads: "auto" or a positive whole number (argparse reports what else was given)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number of threads, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or at least 1 thread, got {n}")
+    return n
 
 
 def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
@@ -197,9 +213,14 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     from handpose.commands.evaluate import parse_scales
 
     scales = parse_scales(args.scales)  # its own flag in its error, not under --model
+    if isinstance(args.threads, int):  # a number: PyTorch's threads too ("auto" sets them as it runs)
+        import torch
+
+        torch.set_num_threads(args.threads)
     model = args.model or (VIDEO_MODEL if video and str(args.device) == "cpu" else IMAGE_MODEL)  # a GPU: PyTorch
     try:
-        predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales)
+        predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales,
+                                        threads=args.threads)
     except ValueError as exc:
         raise ValueError(f"--model: {exc}") from exc
     detector = detector_of(args)
@@ -211,7 +232,7 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
         try:
             predictor.detector = HandDetector.from_file(detector, device=args.device,
                                                         threshold=proposal_threshold(args.detector_threshold, refine),
-                                                        scales=scales)
+                                                        scales=scales, threads=args.threads)
         except ValueError as exc:
             raise ValueError(f"--detector: {exc}") from exc
         predictor.refine = refine

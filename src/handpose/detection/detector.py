@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from handpose.autotune.free_cores import check_threads, sync_torch
 from handpose.config import DetectorConfig
 from handpose.data import transforms as T
 from handpose.detection.codec import BoxCodec, Boxes
@@ -111,7 +112,11 @@ class HandDetector:
 
     def __init__(self, model: nn.Module | OnnxDetectorNetwork, threshold: float | None = None,
                  max_hands: int | None = None, device: str | torch.device = "cpu",
-                 scales: Sequence[float] = (1.0,)) -> None:
+                 scales: Sequence[float] = (1.0,), threads: int | str | None = None) -> None:
+        """``threads``: "auto" lets a PyTorch network follow the cores other processes leave free
+        (``autotune.free_cores``); otherwise PyTorch's threads are the process's (an onnxruntime network has its
+        own setting)."""
+
         cfg = getattr(model, "config", None)
         if not isinstance(cfg, DetectorConfig):
             raise ValueError(f"HandDetector needs a hand detector network (config DetectorConfig), got "
@@ -127,6 +132,7 @@ class HandDetector:
             raise ValueError(f"detector threshold must lie in [0, 1] (a probability), got {threshold}")
         self.codec = BoxCodec(cfg.input_size, cfg.stride, int(max_hands or cfg.max_hands), cfg.nms_iou)
         self.scales = check_scales(scales)
+        self.threads = check_threads(threads)
 
     @classmethod
     def from_file(cls, path: str | Path, threshold: float | None = None, max_hands: int | None = None,
@@ -138,7 +144,8 @@ class HandDetector:
         ``pretrained:detector`` on the CPU is the shipped detector in the runtime that measures faster here
         (``detection/runtime_choice``: its PyTorch weights or their ONNX export, the same maps);
         ``pretrained:detector-onnx`` or a file path is taken as named. ``threads``: onnxruntime's threads (None: its
-        default, every core); PyTorch's are the process's (``torch.set_num_threads``)."""
+        default, every core; PyTorch's are the process's, ``torch.set_num_threads``), or "auto": either runtime
+        follows the cores other processes leave free (``autotune.free_cores``)."""
         from handpose import pretrained
         from handpose.config_checks import check_device
         from handpose.model.artifact import TASK_DETECT, load_model, model_file_kind
@@ -151,7 +158,7 @@ class HandDetector:
             return cls(OnnxDetectorNetwork(path, device=str(device), threads=threads), threshold, max_hands, device,
                        scales)
         device = check_device(str(device), "device")  # CUDA asked for without a GPU: said, not an AssertionError
-        return cls(load_model(path, task=TASK_DETECT), threshold, max_hands, device, scales)
+        return cls(load_model(path, task=TASK_DETECT), threshold, max_hands, device, scales, threads)
 
     @classmethod
     def shipped(cls, threshold: float | None = None, max_hands: int | None = None,
@@ -164,7 +171,7 @@ class HandDetector:
         from handpose.model.artifact import TASK_DETECT, load_model
 
         torch_net = cls(load_model(pretrained.path(pretrained.DEFAULT_DETECTOR), task=TASK_DETECT), threshold,
-                        max_hands, "cpu", scales)
+                        max_hands, "cpu", scales, threads)
         try:  # exported at first use: an unwritable cache (OSError) or a failed parity check leave PyTorch
             onnx_path = pretrained.path(pretrained.DETECTOR_ONNX)
             onnx_net = cls(OnnxDetectorNetwork(onnx_path, threads=threads), threshold, max_hands, "cpu", scales)
@@ -206,6 +213,7 @@ class HandDetector:
             threshold: float | None = None) -> list[Boxes]:
         """Letterboxed images (N, S, S, 3) uint8 with their matrices (N, 2, 3) and sizes -> decoded boxes each
         (one scale: ``S`` any multiple of ``SIZE_MULTIPLE``)."""
+        sync_torch(self.threads)
         x = torch.from_numpy(T.to_network_input(letterboxed)).to(self.device)  # (N, 3, S, S)
         outputs = self.model(x)  # each (N, C, S/4, S/4)
         return self.codec.decode(outputs, matrices, sizes, self.threshold if threshold is None else threshold)

@@ -24,20 +24,25 @@ OUTPUT_NAMES: list[str] = list(HEAD_CHANNELS)  # heatmap, size, offset, left: th
 class OnnxDetectorNetwork:
     """A detector ``.onnx`` file handpose exported, called like the network: tensor in, dict of maps out."""
 
-    def __init__(self, path: str | Path, device: str | None = "cpu", threads: int | None = None) -> None:
+    def __init__(self, path: str | Path, device: str | None = "cpu", threads: int | str | None = None) -> None:
+        """``threads``: onnxruntime's intra-op threads (None: its default; "auto": the cores other processes leave
+        free, ``autotune.free_cores``)."""
         import onnxruntime as ort
 
+        from handpose.autotune.free_cores import SessionsByThreads, check_threads
         from handpose.inference.backends import onnx_providers, session_options
         from handpose.model.artifact import read_onnx_detector_config
 
         self.path = Path(path)
         self._made_with = (self.path, device, threads)  # a pickled copy opens its own session
         self.config: DetectorConfig = read_onnx_detector_config(self.path)
+        providers, threads = onnx_providers(device), check_threads(threads)
         try:
-            self.session = ort.InferenceSession(str(self.path), session_options(threads),
-                                                providers=onnx_providers(device))
+            self.sessions = SessionsByThreads(
+                lambda n: ort.InferenceSession(str(self.path), session_options(n), providers=providers), threads)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ValueError(f"onnxruntime cannot load {self.path}: {exc}") from exc
+        self.session = self.sessions.first
         names = [o.name for o in self.session.get_outputs()]
         if sorted(names) != sorted(OUTPUT_NAMES):
             raise ValueError(f"{self.path}: a detector ONNX file has outputs {OUTPUT_NAMES}, this one has {names}")
@@ -50,5 +55,5 @@ class OnnxDetectorNetwork:
     def __call__(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(N, 3, S, S) float32 network input -> the output maps, each (N, C, S/4, S/4) float32 on the CPU."""
         feed = {self.input_name: np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)}
-        maps = self.session.run(OUTPUT_NAMES, feed)
+        maps = self.sessions.session().run(OUTPUT_NAMES, feed)
         return {name: torch.from_numpy(m) for name, m in zip(OUTPUT_NAMES, maps)}

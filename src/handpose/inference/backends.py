@@ -34,9 +34,14 @@ class TorchBackend:
     """
 
     def __init__(self, model: Any, autocast_bf16: bool = False, precision: str | None = None,
-                 channels_last: bool = False):
+                 channels_last: bool = False, threads: int | str | None = None):
+        """``threads``: "auto" follows the cores other processes leave free (``autotune.free_cores``); None or an
+        int leave PyTorch's threads to the process."""
         import torch
 
+        from handpose.autotune.free_cores import check_threads
+
+        self.threads = check_threads(threads)
         self.channels_last = bool(channels_last)
         self.model = copy.deepcopy(model).to(memory_format=torch.channels_last) if self.channels_last else model
         self.stages = int(model.config.stages)
@@ -46,8 +51,10 @@ class TorchBackend:
     def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
         import torch
 
+        from handpose.autotune.free_cores import sync_torch
         from handpose.autotune.precision import precision
 
+        sync_torch(self.threads)
         param = next(self.model.parameters())
         was_training = self.model.training
         self.model.eval()
@@ -113,17 +120,23 @@ class OnnxBackend:
 
     stages = 1
 
-    def __init__(self, path: str | Path, threads: int | None = None, device: str | None = "cpu",
+    def __init__(self, path: str | Path, threads: int | str | None = None, device: str | None = "cpu",
                  stop_spinning: bool = False):
-        """``stop_spinning``: stop the threads' spinning at the end of each run (``session_options``), for a
-        network that takes turns with another one (the keypoint network after a detector)."""
+        """``threads``: intra-op threads (None: onnxruntime's default; "auto": the cores other processes leave free,
+        ``autotune.free_cores``). ``stop_spinning``: stop the threads' spinning at the end of each run
+        (``session_options``), for a network that takes turns with another one (the keypoint network after a
+        detector)."""
         import onnxruntime as ort
+
+        from handpose.autotune.free_cores import SessionsByThreads, check_threads
 
         self.path = Path(path)
         self._made_with = (self.path, threads, device, stop_spinning)  # a pickled copy opens its own session
         providers = onnx_providers(device)
-        self.session = ort.InferenceSession(str(path), session_options(threads, stop_spinning),
-                                            providers=providers)
+        self.sessions = SessionsByThreads(
+            lambda n: ort.InferenceSession(str(path), session_options(n, stop_spinning), providers=providers),
+            check_threads(threads))
+        self.session = self.sessions.first
         self.device = "cpu"
         if len(providers) > 1:  # CUDA asked for: onnxruntime drops it silently when its CUDA libraries do not load
             if "CUDAExecutionProvider" in self.session.get_providers():
@@ -180,8 +193,9 @@ class OnnxBackend:
         x = np.ascontiguousarray(x, dtype=np.float32)  # (N, 3, H, W)
         self._check_input(x)
         batch = self.fixed_batch
+        session = self.sessions.session()
         if batch is None or batch == x.shape[0]:
-            out = self.session.run([self.output_name], {self.input_name: x})[0]
+            out = session.run([self.output_name], {self.input_name: x})[0]
             return out[None]  # (1, N, 22, h, w)
         n = x.shape[0]
         chunks = []
@@ -189,7 +203,7 @@ class OnnxBackend:
             part = x[start : start + batch]  # (<= batch, 3, H, W)
             if part.shape[0] < batch:  # pad the last chunk with copies of its last crop; their maps are dropped
                 part = np.concatenate([part, np.repeat(part[-1:], batch - part.shape[0], axis=0)])
-            chunks.append(self.session.run([self.output_name], {self.input_name: part})[0])
+            chunks.append(session.run([self.output_name], {self.input_name: part})[0])
         return np.concatenate(chunks)[None, :n]  # (1, N, 22, h, w)
 
 

@@ -230,7 +230,7 @@ class Predictor:
         side_margin: float = SIDE_MARGIN,
         refine: RefineConfig | None = DEFAULT_REFINE,
         detector_scales: Sequence[float] = IMAGE_SCALES,
-        threads: int | None = None,
+        threads: int | str | None = None,
     ) -> Predictor:
         """Load ``.safetensors`` / ``.pt`` weights (PyTorch on ``device``) or a handpose ``.onnx`` (onnxruntime, CPU).
 
@@ -242,13 +242,17 @@ class Predictor:
         detector object; None: no detection (whole image without a box). ``refine``: how the keypoint network
         refines the detector's hands (``inference/refine``; None or ``passes=0``: not at all).
         ``side_margin``: see the class docstring. ``threads``: onnxruntime's threads per model (None: its default,
-        every core); PyTorch's are the process's (``torch.set_num_threads``).
+        every core; PyTorch's are the process's, ``torch.set_num_threads``), or "auto": both runtimes follow the
+        cores other processes leave free, measured as inference runs (``autotune.free_cores``; it sets PyTorch's
+        thread count, which is the process's).
         Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
         a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
         """
         from handpose import pretrained
+        from handpose.autotune.free_cores import check_threads
         from handpose.model import artifact
 
+        threads = check_threads(threads)
         path = pretrained.resolve(path)
         kind = artifact.model_file_kind(path)  # FileNotFoundError / ValueError naming the file
         if kind == "onnx":
@@ -265,7 +269,7 @@ class Predictor:
             model = artifact.load_model(path, map_location=device)
             model_cfg = model.config
             data_cfg = artifact.read_data_config(path, model_cfg)
-            backend = TorchBackend(model)
+            backend = TorchBackend(model, threads=threads)
         if box_padding is not None:
             data_cfg = replace(data_cfg, box_padding=float(box_padding))
         if mirror_left is not None:

@@ -1,0 +1,170 @@
+"""Inference threads that follow the cores other processes leave free (``autotune.free_cores``): the rule, the
+governor's re-measuring, PyTorch and onnxruntime following it with unchanged results, real busy processes, and the
+command line's ``--threads``."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from handpose import pretrained
+from handpose.autotune import free_cores
+from handpose.autotune.free_cores import FreeCores, SessionsByThreads, check_threads, others_cores, threads_for
+from handpose.cli import main
+from handpose.inference.predictor import Predictor
+
+
+def fake_meter(shares: list[float | None]) -> Callable[[], Callable[[], float | None]]:
+    """A meter factory whose readings, whichever meter takes them, are ``shares`` in turn, then None (a window too
+    short to judge)."""
+    readings = iter(shares)
+
+    def start() -> Callable[[], float | None]:
+        return lambda: next(readings, None)
+
+    return start
+
+
+@pytest.fixture
+def governed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[float | None]], FreeCores]]:
+    """Install a process governor on 2 cores, ceiling 2, measuring at every call, reading the given shares in
+    turn; PyTorch's thread count is restored afterwards."""
+    before = torch.get_num_threads()
+
+    def install(shares: list[float | None]) -> FreeCores:
+        gov = FreeCores(2, cores=2, interval=0.0, meter=fake_meter(shares))
+        monkeypatch.setattr(free_cores, "_GOVERNOR", gov)
+        return gov
+
+    yield install
+    torch.set_num_threads(before)
+
+
+def test_the_rule_leaves_the_cores_others_keep_busy() -> None:
+    assert others_cores(0.5, 2) == 1 and others_cores(0.2, 2) == 0 and others_cores(0.24, 2) == 0
+    assert others_cores(0.25, 2) == 1  # half a core rounds up: a thread there would wait for it
+    assert threads_for(None, 2, 2) == 2  # unknown: the ceiling
+    assert threads_for(0.0, 2, 2) == 2
+    assert threads_for(0.5, 2, 2) == 1
+    assert threads_for(1.0, 2, 2) == 1  # never fewer than one
+    assert threads_for(0.0, 16, 4) == 4  # the ceiling caps (OMP_NUM_THREADS, torch.set_num_threads)
+    assert threads_for(0.5, 16, 16) == 8
+
+
+def test_the_governor_measures_again_after_its_interval_and_says_when_it_changes(caplog) -> None:
+    gov = FreeCores(2, cores=2, interval=0.0, meter=fake_meter([None, 0.6, None, 0.05]))
+    assert gov.threads == 2
+    with caplog.at_level(logging.INFO, logger="handpose.autotune.free_cores"):
+        assert gov.current() == 2  # the first window cannot judge (None): the ceiling stays
+        assert gov.current() == 1  # others kept one core of two busy
+        assert "inference threads 2 -> 1" in caplog.text
+        assert gov.current() == 1  # a window that cannot judge keeps the count
+        assert gov.current() == 2  # the machine is quiet again
+    slow = FreeCores(2, cores=2, interval=3600.0, meter=fake_meter([0.9, 0.9]))
+    assert slow.current() == 2  # within its interval it does not measure
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "two", "2"])
+def test_a_bad_thread_setting_is_refused(bad: object) -> None:
+    with pytest.raises(ValueError, match="threads must be a positive whole number, 'auto' or None"):
+        check_threads(bad)
+    assert check_threads(None) is None and check_threads("auto") == "auto" and check_threads(3) == 3
+
+
+def test_pytorch_follows_the_governor_only_when_asked(governed) -> None:
+    governed([0.6])
+    torch.set_num_threads(2)
+    free_cores.sync_torch(None)
+    free_cores.sync_torch(2)
+    assert torch.get_num_threads() == 2  # a number or None leaves PyTorch's threads to the process
+    free_cores.sync_torch("auto")
+    assert torch.get_num_threads() == 1
+
+
+def test_a_pytorch_predictor_on_auto_sets_its_threads_and_reads_the_same_keypoints(governed) -> None:
+    rng = np.random.default_rng(0)
+    image = (rng.random((240, 320, 3)) * 255).astype(np.uint8)  # (240, 320, 3) BGR
+    torch.set_num_threads(2)
+    plain = Predictor.from_file("pretrained:lite").predict(image, box=(60, 40, 150, 150))
+    governed([0.6])
+    auto = Predictor.from_file("pretrained:lite", threads="auto")
+    got = auto.predict(image, box=(60, 40, 150, 150))
+    assert torch.get_num_threads() == 1
+    np.testing.assert_allclose(got.keypoints, plain.keypoints, atol=1e-3)
+
+
+def test_onnxruntime_keeps_a_session_per_thread_count_with_the_same_maps(governed) -> None:
+    governed([0.0, 0.6, 0.6, 0.0])
+    made: list[int | None] = []
+
+    def make(n: int | None) -> str:
+        made.append(n)
+        return f"session({n})"
+
+    sessions = SessionsByThreads(make, "auto")
+    assert [sessions.session() for _ in range(4)] == ["session(2)", "session(1)", "session(1)", "session(2)"]
+    assert made == [2, 1]  # each count's session made once, on first need
+    fixed = SessionsByThreads(make, 3)
+    assert fixed.session() == "session(3)" and made[-1] == 3
+
+    governed([0.0, 0.6])
+    from handpose.inference.backends import OnnxBackend
+
+    backend = OnnxBackend(pretrained.path("lite-int8"), threads="auto")
+    x = np.random.default_rng(1).random((2, 3, 128, 128), dtype=np.float32)  # (2, 3, 128, 128)
+    two, one = backend(x), backend(x)  # (1, 2, 22, 16, 16) each
+    assert set(backend.sessions._sessions) == {1, 2}
+    assert backend.sessions._sessions[1].get_session_options().intra_op_num_threads == 1
+    np.testing.assert_allclose(one, two, atol=1e-5)
+
+
+def _spin(stop: object) -> None:
+    while not stop.is_set():  # type: ignore[attr-defined]
+        sum(range(10000))
+
+
+@pytest.mark.slow
+def test_busy_processes_on_every_core_leave_one_thread() -> None:
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat to measure other processes' CPU time")
+    cores = os.cpu_count() or 1
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    spinners = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(cores)]
+    for p in spinners:
+        p.start()
+    try:
+        time.sleep(0.5)  # the spinners are running
+        gov = FreeCores(cores, interval=0.5)
+        time.sleep(0.8)
+        assert gov.current() == 1
+    finally:
+        stop.set()
+        for p in spinners:
+            p.join()
+
+
+@pytest.mark.slow
+def test_the_command_line_takes_a_thread_count(tmp_path, capsys) -> None:
+    image = tmp_path / "hand.png"
+    import cv2
+
+    cv2.imwrite(str(image), (np.random.default_rng(2).random((120, 160, 3)) * 255).astype(np.uint8))
+    before = torch.get_num_threads()
+    try:
+        assert main(["predict", str(image), "--box", "20,20,80,80", "--threads", "1", "--out", str(tmp_path / "o"),
+                     "--maps", "none"]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert (tmp_path / "o" / "hand.json").is_file()
+    with pytest.raises(SystemExit):
+        main(["predict", str(image), "--threads", "0"])
+    assert "expected 'auto' or at least 1 thread, got 0" in capsys.readouterr().err

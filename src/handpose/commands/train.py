@@ -175,7 +175,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--val-limit", type=int, help="validate on the first N held-out samples (default: all)")
     opt("--val-images", type=int, help="belief-map pictures written to TensorBoard per validation")
     opt("--ckpt-every", type=int, help="write a checkpoint every N steps")
-    opt("--keep", type=int, help="checkpoints kept (the newest)")
+    opt("--keep", type=int, help="checkpoints kept (the newest; 0 keeps every one)")
     g = parser.add_argument_group("speed and hardware")
     opt("--device", help="auto, cpu, cuda or cuda:N (auto: this process's GPU under torchrun, else cuda, else cpu)")
     add_speed_flags(g, "training run")
@@ -230,6 +230,12 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         if args.preset is not None or args.input_size is not None or args.output_stride is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "
                              "change it")
+        if args.init is not None:
+            raise ValueError("--resume continues the stored weights; --init starts a new run from other weights "
+                             "(give it without --resume, with a new --out)")
+        if args.overwrite:
+            raise ValueError("--resume continues the run in its folder; --overwrite starts a new run there (give "
+                             "one or the other)")
         cfg = _absolute_paths(_apply(base, args))
     else:
         base = None if args.task == "detect" else recipe_from_init(args.init, args.preset)
@@ -319,6 +325,24 @@ def _with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
     return dataclasses.replace(cfg, amp=amp, channels_last=choice.channels_last)
 
 
+def lost_peer_hint(exc: RuntimeError, out: str) -> str | None:
+    """What to do after a torchrun run failed in its process group (another process died or was killed: gloo's or
+    NCCL's own error), or None for any other error."""
+    import torch.distributed as dist
+
+    from handpose.training.checkpoints import CHECKPOINT_DIR, list_checkpoints
+    from handpose.training.trainer import resume_command
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    text = str(exc).lower()
+    if world < 2 or not (isinstance(exc, dist.DistError) or "gloo" in text or "nccl" in text):
+        return None
+    found = list_checkpoints(Path(out) / CHECKPOINT_DIR)
+    last = f"the last checkpoint is {found[-1]}" if found else "no checkpoint was written yet"
+    return (f"a training process of this torchrun run stopped or lost the others (above); {last}, and the steps "
+            f"after it are lost; continue with: {resume_command(out, world)}")
+
+
 def run(args: argparse.Namespace) -> int:
     from handpose.config import to_dict
     from handpose.training.run_folder import check_resumable, check_run_folder
@@ -347,7 +371,13 @@ def run(args: argparse.Namespace) -> int:
 
         initial_weights(build_model(plain.model), plain.init)  # a file that cannot fill it: said before any trial
     cfg = with_speed(plain, args)
-    summary = train(cfg)
+    try:
+        summary = train(cfg)
+    except RuntimeError as exc:
+        hint = lost_peer_hint(exc, cfg.out)
+        if hint is None:
+            raise
+        raise RuntimeError(f"{exc}\n{hint}") from exc
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):
         return 0  # ranks > 0 stay quiet
     lines = [f"run folder:    {summary['out']}  ({summary['stopped']} at step {summary['step']} of "
@@ -361,7 +391,9 @@ def run(args: argparse.Namespace) -> int:
     lines.append(f"checkpoint:    {summary['checkpoint']}")
     lines.append(f"TensorBoard:   tensorboard --logdir {summary['out']}")
     if summary["stopped"] != "completed":
-        lines.append(f"continue with: handpose train --resume {summary['out']}")
+        from handpose.training.trainer import resume_command
+
+        lines.append(f"continue with: {resume_command(summary['out'], summary.get('world_size', 1))}")
     print("\n".join(lines))
     if getattr(args, "verbose", 0) > 1:
         print(json.dumps(to_dict(cfg), indent=1), file=sys.stderr)

@@ -8,10 +8,12 @@ A checkpoint is a plain dict of tensors and Python data (its keys and its reader
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +60,33 @@ def save_checkpoint(state: dict[str, Any], directory: str | Path, step: int, kee
     return path
 
 
-def set_aside_later(directory: str | Path, step: int) -> Path | None:
-    """Move the checkpoints of steps after ``step`` into a new folder ``directory/after-<step>[-n]/``: a run resumed
-    from an earlier checkpoint leaves them behind, and they would otherwise be resumed from (and prune the new ones)
-    as the newest. Nothing is deleted or replaced. Returns the folder they went to, or None when there were none."""
+BEST_WEIGHTS, BEST_RECORD = "best.safetensors", "best.json"  # in the run folder, beside checkpoints/
+
+
+def best_after(run_dir: str | Path, step: int) -> list[Path]:
+    """The run's best-weights files when their record names a step after ``step``: weights of the branch a resume
+    from an earlier checkpoint leaves (an unreadable record counts as later: it cannot be shown to be this
+    branch's)."""
+    run_dir = Path(run_dir)
+    record = run_dir / BEST_RECORD
+    files = [f for f in (record, run_dir / BEST_WEIGHTS) if f.is_file()]
+    if not record.is_file():
+        return files
+    try:
+        best_step = int(json.loads(record.read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return files
+    return files if best_step > step else []
+
+
+def set_aside_later(directory: str | Path, step: int, extra: Sequence[Path] = ()) -> Path | None:
+    """Move the checkpoints of steps after ``step``, and the files ``extra`` (the best weights of those steps,
+    :func:`best_after`), into a new folder ``directory/after-<step>[-n]/``: a run resumed from an earlier checkpoint
+    leaves them behind, and they would otherwise be resumed from (and prune the new ones) as the newest, or stand as
+    the best of a run that no longer has them. Nothing is deleted or replaced. Returns the folder they went to, or
+    None when there were none."""
     directory = Path(directory)
-    later = [p for p in list_checkpoints(directory) if _step_of(p) > step]
+    later = [p for p in list_checkpoints(directory) if _step_of(p) > step] + [Path(p) for p in extra]
     if not later:
         return None
     aside = directory / f"after-{int(step):08d}"
@@ -71,11 +94,11 @@ def set_aside_later(directory: str | Path, step: int) -> Path | None:
     while aside.exists():  # an earlier branch from the same step keeps its own folder
         n += 1
         aside = directory / f"after-{int(step):08d}-{n}"
-    aside.mkdir()
+    aside.mkdir(parents=True)
     for path in later:
         path.replace(aside / path.name)
-    LOG.warning("resumed from step %d: the later checkpoint(s) of the run it left (%s) moved to %s", step,
-                ", ".join(p.name for p in later), aside)
+    LOG.warning("resumed from step %d: the later checkpoint(s) and best weights of the run it left (%s) moved to %s",
+                step, ", ".join(p.name for p in later), aside)
     return aside
 
 

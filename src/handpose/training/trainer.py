@@ -42,7 +42,10 @@ from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
 from handpose.model import artifact
 from handpose.training.checkpoints import (
+    BEST_RECORD,
+    BEST_WEIGHTS,
     CHECKPOINT_DIR,
+    best_after,
     find_checkpoint,
     list_checkpoints,
     rng_state,
@@ -54,7 +57,7 @@ from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, progress_bar
 from handpose.training.run_folder import RunLock, open_run_folder, remove_if_untouched
-from handpose.training.schedule import build_scheduler
+from handpose.training.schedule import Stretch, apply_settings, build_scheduler, resumed_stretches
 from handpose.training.setup import (
     build_optimizer,
     check_config,
@@ -146,6 +149,7 @@ class Trainer:
         self.rate = 0.0  # examples/sec of the last log window
         self.best: dict[str, Any] | None = None
         self.last_val: dict[str, Any] | None = None
+        self.stretches: list[Stretch] = []  # resumes that spread the schedule over another number of steps
 
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
         self.model = self.task.build_model(cfg)
@@ -154,6 +158,7 @@ class Trainer:
             self.steps_total = resumed_total_steps(cfg, resume_state, len(self.train_set), info.world_size)
             self.stop_at = min(self.steps_total, cfg.stop_at_step if cfg.stop_at_step is not None else
                                self.steps_total)
+            self.stretches = resumed_stretches(cfg, resume_state, self.steps_total)
         if resume_state is None and cfg.init:
             self.task.initial_weights(self.model, cfg.init)
         self.model.to(device)
@@ -161,11 +166,18 @@ class Trainer:
             self.model.to(memory_format=torch.channels_last)
         self.model.train()
         self.optimizer = build_optimizer(self.model, cfg)
-        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_total)
+        self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_total, self.stretches)
         if resume_state is not None:
             self._restore(resume_state)
+            if self.global_step >= self.steps_total:
+                raise ValueError(f"--resume {cfg.resume}: the run is finished (step {self.global_step} of "
+                                 f"{self.steps_total}); to train it further give a longer --max-steps or --epochs "
+                                 "with --resume")
             if self.main:
-                set_aside_later(self.ckpt_dir, self.global_step)
+                later_best = best_after(self.out, self.global_step)
+                set_aside_later(self.ckpt_dir, self.global_step, later_best)
+                if later_best:  # the checkpoint's best record names weights those files replaced
+                    self.best = None
         self.step_model: torch.nn.Module = self.model
         if info.enabled:
             from torch.nn.parallel import DistributedDataParallel
@@ -283,8 +295,8 @@ class Trainer:
         LOG.info("validation step=%d: %s", self.global_step, self.task.describe(metrics))
         if self.task.better(metrics, self.best):
             self.best = {**self.last_val, "step": self.global_step}
-            self._save_weights(self.out / "best.safetensors", {"validation": self.best})
-            _write_json(self.out / "best.json", self.best)
+            self._save_weights(self.out / BEST_WEIGHTS, {"validation": self.best})
+            _write_json(self.out / BEST_RECORD, self.best)
 
     def checkpoint(self) -> Path | None:
         """Write a checkpoint (rank 0); every rank first agrees that the weights are finite."""
@@ -320,11 +332,11 @@ class Trainer:
         final = self.out / "model.safetensors"
         self._save_weights(final, {"stopped": stopped})
         summary["final_weights"] = str(final)
-        summary["best_weights"] = str(self.out / "best.safetensors") if self.best else None
+        summary["best_weights"] = str(self.out / BEST_WEIGHTS) if self.best else None
         _write_json(self.out / "summary.json", summary)
         if stopped != "completed":
-            LOG.warning("stopped (%s) at step %d of %d; continue with: handpose train --resume %s", stopped,
-                        self.global_step, self.steps_total, self.out)
+            LOG.warning("stopped (%s) at step %d of %d; continue with: %s", stopped, self.global_step,
+                        self.steps_total, resume_command(self.out, self.info.world_size))
         else:
             LOG.info("finished %d steps; weights %s", self.global_step, final)
         return summary
@@ -350,6 +362,10 @@ class Trainer:
         cfg, world = self.cfg, self.info.world_size
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        apply_settings(self.optimizer, self.scheduler, cfg)  # the states hold the saved run's rate and decay
+        changed = settings_changed(state.get("train_config", {}), cfg)
+        if changed:
+            LOG.warning("resuming with %s: the schedule goes on from step %d with it", changed, int(state["step"]))
         self.global_step = int(state["step"])
         self.samples_seen = int(state.get("samples_seen", self.global_step * cfg.batch_size * world))
         self.best = state.get("best")
@@ -371,6 +387,7 @@ class Trainer:
             "total_steps": self.steps_total,
             "world_size": self.info.world_size,
             "best": self.best,
+            "schedule_stretches": [dataclasses.asdict(st) for st in self.stretches],
             "rng": rng_state(),
             "train_config": to_dict(self.cfg),
         }
@@ -382,6 +399,21 @@ class Trainer:
     def _last_ckpt(self) -> str:
         found = list_checkpoints(self.ckpt_dir)
         return str(found[-1]) if found else "(none written yet)"
+
+
+def resume_command(out: str | Path, world_size: int) -> str:
+    """The command that continues run ``out`` with as many processes as it had."""
+    launch = f"torchrun --nproc_per_node {world_size} -m handpose train" if world_size > 1 else "handpose train"
+    return f"{launch} --resume {out}"
+
+
+def settings_changed(saved: dict[str, Any], cfg: TrainConfig) -> str | None:
+    """The optimizer settings a resumed run changes (given with ``--resume``), in words, or None."""
+    keys = [("lr", "--lr"), ("weight_decay", "--weight-decay")] + ([("momentum", "--momentum")]
+                                                                   if cfg.optimizer == "sgd" else [])
+    words = [f"{flag} {getattr(cfg, key):g} instead of {float(saved[key]):g}" for key, flag in keys
+             if key in saved and float(saved[key]) != float(getattr(cfg, key))]
+    return ", ".join(words) or None
 
 
 def weights_digest(model: torch.nn.Module) -> str:

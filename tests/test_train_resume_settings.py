@@ -140,11 +140,12 @@ def test_a_finished_run_is_not_run_again(synth_data: Path, tmp_path: Path, capsy
     assert longer["step"] == 3 and longer["stopped"] == "completed"
 
 
-def test_init_and_overwrite_are_refused_with_resume(synth_data: Path, tmp_path: Path,
+def test_init_overwrite_and_another_optimizer_are_refused_with_resume(synth_data: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     train(_cfg(synth_data, tmp_path, stop_at_step=1))
     for flag, words in ((["--init", "pretrained:lite"], "--init starts a new run from other weights"),
-                        (["--overwrite"], "--overwrite starts a new run there")):
+                        (["--overwrite"], "--overwrite starts a new run there"),
+                        (["--optimizer", "sgd"], "adam optimizer state; --optimizer sgd cannot take it over")):
         assert main(["-q", "train", "--resume", str(tmp_path), *flag]) != 0
         assert words in capsys.readouterr().err
 

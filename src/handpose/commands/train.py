@@ -230,6 +230,10 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         if args.preset is not None or args.input_size is not None or args.output_stride is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "
                              "change it")
+        if getattr(args, "optimizer", None) not in (None, base.optimizer):
+            raise ValueError(f"--resume continues the run's {base.optimizer} optimizer state; --optimizer "
+                             f"{args.optimizer} cannot take it over (start a new run, e.g. with --init from its "
+                             "weights)")
         if args.init is not None:
             raise ValueError("--resume continues the stored weights; --init starts a new run from other weights "
                              "(give it without --resume, with a new --out)")

@@ -364,14 +364,14 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         apply_settings(self.optimizer, self.scheduler, cfg)  # the states hold the saved run's rate and decay
         changed = settings_changed(state.get("train_config", {}), cfg)
-        if changed:
+        if changed and self.main:  # one line for the run, not one per process
             LOG.warning("resuming with %s: the schedule goes on from step %d with it", changed, int(state["step"]))
         self.global_step = int(state["step"])
         self.samples_seen = int(state.get("samples_seen", self.global_step * cfg.batch_size * world))
         self.best = state.get("best")
         set_rng_state(state["rng"])
         change = resume_changes(state, cfg, world, self.steps_total, len(self.train_set), self.samples_seen)
-        if change:
+        if change and self.main:
             LOG.warning("%s", change)
 
     def _checkpoint_state(self) -> dict[str, Any]:

@@ -47,6 +47,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +64,7 @@ from handpose.commands.detection_flags import (
 )
 from handpose.commands.predict_files import (
     OutputFolder,
+    check_coco_names,
     list_images,
     output_names,
     predict_to_files,
@@ -75,6 +77,7 @@ from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
 from handpose.inference.refine import RefineConfig, proposal_threshold
 
+LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
 
 
@@ -181,6 +184,9 @@ def sources_of(args: argparse.Namespace) -> list[str]:
         raise ValueError("give the sources as SOURCE or as --source, not both" if given else
                          "give a source: images, folders, globs, a video or a webcam index (SOURCE or --source)")
     sources = given or [str(args.source)]
+    for s in sources:
+        if s.strip().lstrip("-").isdigit() and s.strip().startswith("-") and not Path(s).exists():
+            raise ValueError(f"webcam index {s.strip()}: cameras are numbered from 0")
     videos = [s for s in sources if is_video(s)]
     if videos and len(sources) > 1:
         raise ValueError(f"a video or webcam is read alone: got {videos[0]} among {len(sources)} sources")
@@ -250,6 +256,10 @@ def tracking_config(args: argparse.Namespace) -> Any:
         raise ValueError(f"--track-min-score is a mean keypoint score, in [0, 1); got {args.track_min_score}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
+    if not args.smooth_min_cutoff > 0:  # also refuses NaN
+        raise ValueError(f"--smooth-min-cutoff is a frequency in Hz, above 0; got {args.smooth_min_cutoff}")
+    if not args.smooth_beta >= 0:
+        raise ValueError(f"--smooth-beta must be 0 or more, got {args.smooth_beta}")
     smoothing = SmoothingConfig(not args.no_smooth, args.smooth_min_cutoff, args.smooth_beta)
     return TrackingConfig(detect_every=args.detect_every, min_keypoint_score=args.track_min_score,
                           smoothing=smoothing)
@@ -283,6 +293,8 @@ def _run(args: argparse.Namespace) -> int:
     images = [] if video else images_of(sources)
     if video:
         tracking_config(args)  # the video flags checked before the models load
+    else:
+        warn_video_flags(args)
     ids = list(range(len(images)))
     if args.coco_gt is not None:
         from handpose.commands.coco_ids import ids_from_ground_truth
@@ -291,12 +303,11 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError("--coco-gt gives image ids to images; a video's results are numbered by frame")
         ids = ids_from_ground_truth(args.coco_gt, images)  # every image matched before the models load
     if video and args.save_video is not None:
-        from handpose.files import ensure_writable_file
-
-        ensure_writable_file(args.save_video, "--save-video")  # before the models load
+        check_save_video(Path(args.save_video), source)  # before the models load
     ensure_writable_folder(args.out, "--out")  # before any work
-    predictor = load_predictor(args, video)
     out = OutputFolder(args.out)
+    check_coco_names(out)  # before the models load and any image
+    predictor = load_predictor(args, video)
     if video:
         return predict_video(predictor, source, out, args, box)
     if predictor.stages == 1 and maps != "none":
@@ -336,38 +347,83 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+VIDEO_FLAGS = ("save_video", "show", "max_frames", "detect_every", "track_min_score", "no_smooth", "smooth_min_cutoff",
+               "smooth_beta")
+
+
+def warn_video_flags(args: argparse.Namespace) -> None:
+    """One warning naming the video flags given for images, which they do not apply to."""
+    defaults = build_defaults()
+    given = [f"--{d.replace('_', '-')}" for d in VIDEO_FLAGS if getattr(args, d, None) != defaults.get(d)]
+    if given:
+        LOG.warning("%s apply to a video or webcam; the sources are images, so they are not used", ", ".join(given))
+
+
+def build_defaults() -> dict[str, Any]:
+    """The defaults of predict's flags."""
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return vars(parser.parse_args([]))
+
+
+def check_save_video(save: Path, source: str) -> None:
+    """--save-video: a container the video can be written in, and no file there that predict did not write (the
+    input video, or a file of the user's: OpenCV would empty it on opening); ValueError saying which."""
+    from handpose.files import ensure_writable_file
+    from handpose.inference.video import check_save_suffix
+
+    check_save_suffix(save)
+    ensure_writable_file(save, "--save-video")
+    if save.exists() and save.resolve() == Path(source).resolve():
+        raise ValueError(f"--save-video {save} would replace the input video")
+    if save.exists() and save.name not in OutputFolder(save.parent).written:
+        raise ValueError(f"--save-video {save} exists and predict did not write it; choose another name (predict "
+                         "never replaces a file it did not write)")
+
+
 def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: argparse.Namespace,
                   box: Sequence[float] | None) -> int:
     """Track through a video or webcam; write NAME.json, the COCO results and the video; print the speed.
-    An error part way raises after the frames done so far are written."""
+    SIGINT or SIGTERM stops after the frame in hand, and what was done is written (a second Ctrl-C waits for
+    that); the exit code is then 130 or 143. An error part way raises after the frames done so far are written."""
     from handpose.inference.inputs import webcam_index
     from handpose.inference.video import run_video
+    from handpose.training.signals import StopRequest
 
     stem = f"webcam{webcam_index(source)}" if webcam_index(source) is not None else Path(source).stem
     record_path = out.path / f"{stem}.json"
     save = None if args.save_video is None else Path(args.save_video)
     out.check(record_path, Path(source))
-    if save is not None and save.exists() and save.resolve() == Path(source).resolve():
-        raise ValueError(f"--save-video {save} would replace the input video")
-    result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
-                       max_frames=args.max_frames, threshold=args.threshold,
-                       start_box=None if box is None else np.asarray(box), is_left=args.side)
-    out.path.mkdir(parents=True, exist_ok=True)
-    out.claim([record_path])
-    frames = [{"frame": i, "time": round(i / result.fps, 4), "hands": [h.to_dict() for h in hands]}
-              for i, hands in enumerate(result.frames)]
-    record = {"source": result.source, "fps": result.fps, "width": result.width, "height": result.height,
-              "model": predictor.name, "frames": frames, "error": result.error}
-    write_json(record_path, record, indent=None)
-    coco = [c for i, hands in enumerate(result.frames) for c in hands.to_coco(i)]
-    images = [{"id": i, "file_name": f"{result.source}#{i}", "width": result.width, "height": result.height}
-              for i in range(len(result.frames))]
-    written = [record_path, *write_coco(out, coco, images)]
+    check_coco_names(out)  # a user's file of those names: refused before any frame
+    if save is not None:
+        check_save_video(save, source)
+        save.parent.mkdir(parents=True, exist_ok=True)
+        OutputFolder(save.parent).claim([save])  # predict's own from now on: a later run may write it again
+    with StopRequest("stopping after this frame, then writing the frames done") as stop:
+        result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
+                           max_frames=args.max_frames, threshold=args.threshold,
+                           start_box=None if box is None else np.asarray(box), is_left=args.side,
+                           stop=lambda: stop.reason)
+        stop.abortable = False  # the records of the frames done are written whatever comes now
+        out.path.mkdir(parents=True, exist_ok=True)
+        out.claim([record_path])
+        frames = [{"frame": i, "time": round(t, 4), "hands": [h.to_dict() for h in hands]}
+                  for i, (hands, t) in enumerate(zip(result.frames, result.times))]
+        record = {"source": result.source, "fps": result.fps, "width": result.width, "height": result.height,
+                  "model": predictor.name, "frames": frames, "error": result.error}
+        write_json(record_path, record, indent=None)
+        coco = [c for i, hands in enumerate(result.frames) for c in hands.to_coco(i)]
+        images = [{"id": i, "file_name": f"{result.source}#{i}", "width": result.width, "height": result.height}
+                  for i in range(len(result.frames))]
+        written = [record_path, *write_coco(out, coco, images)]
     if result.saved_video is not None:
         written.append(result.saved_video)
     print(", ".join(str(p) for p in written))
     print(f"{len(result.frames)} frames, {sum(len(h) for h in result.frames)} hands, {result.detector_runs} detector "
           f"runs, {result.measured_fps:.1f} frames/s measured")
+    if stop.reason is not None:
+        print(f"stopped by {stop.reason} after {len(result.frames)} frames; those are written", file=sys.stderr)
+        return 143 if stop.reason == "SIGTERM" else 130
     if result.error:
         raise ValueError(result.error)
     return 0

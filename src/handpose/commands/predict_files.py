@@ -46,11 +46,18 @@ class OutputFolder:
             self.written.update(new)
 
 
-def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[Path]:
-    """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to)."""
+def check_coco_names(out: OutputFolder) -> list[Path]:
+    """The COCO files' paths in ``out``; ValueError when one is a file predict did not write (checked before any
+    image or frame, and again when written)."""
     targets = [out.path / COCO_RESULTS, out.path / COCO_IMAGES]
     for target in targets:
         out.check(target, target.with_name(target.name + ".none"))
+    return targets
+
+
+def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[Path]:
+    """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to)."""
+    targets = check_coco_names(out)
     out.path.mkdir(parents=True, exist_ok=True)
     out.claim(targets)
     write_json(targets[0], results, indent=None)

@@ -21,7 +21,8 @@ import numpy as np
 from handpose.data.images import IMAGE_SUFFIXES
 from handpose.inference.prepare import check_image, read_image
 
-VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp",
+                                   ".mts", ".m2ts", ".ts", ".flv")  # the last five: phones, camcorders, streams
 COLORS = ("bgr", "rgb")
 GLOB_CHARS = "*?["
 

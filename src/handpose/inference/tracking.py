@@ -5,8 +5,12 @@ whenever no hand is tracked (``Predictor.detect_hands``: refined by the keypoint
 refines, a new track then starting from the keypoints' box); detections are matched to tracks by box overlap (a
 matched track takes the fresh box and side, an unmatched detection starts a track). Between detections each track's
 box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through
-the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, and
-when every track is lost on a frame without detection the detector runs again on that same frame. A detection whose
+the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, as
+is, on a frame where the detector ran and did not find it, a track whose hand score (below) is under the hand
+threshold of image prediction (``RefineConfig.hand_threshold``): a hand followed onto a blank wall or a black frame
+keeps a mean keypoint score above the noise of an empty crop, so the detector's silence ends it there, while a hand
+the detector merely missed once keeps its track. When every track is lost on a frame without detection the
+detector runs again on that same frame. A detection whose
 side the detector cannot tell (``Predictor.side_unsure``) gets its side from that frame's keypoint run: both
 mirrors of its crop, the more confident kept, so the side costs one extra crop once per detection, not another
 pass. Tracks are ranked by the hand score of image prediction (``inference.refine.hand_score``: the mean keypoint
@@ -119,6 +123,7 @@ class HandTracker:
         self.detector_runs = 0
         self._next_id = 0
         self._since_detect = 0
+        self._frame_shape: tuple[int, ...] | None = None  # (H, W): a frame of another size starts the tracks over
 
     def _new_track(self, box: np.ndarray, is_left: bool, score: float | None, left_score: float | None) -> Track:
         track = Track(self._next_id, np.asarray(box, np.float64), bool(is_left), score, left_score,
@@ -161,6 +166,9 @@ class HandTracker:
         """No detector: one track from the start box, or from the whole frame."""
         h, w = frame.shape[:2]
         box = self.start_box if self.start_box is not None else np.array([0.0, 0.0, w, h])
+        if self.frame_index == 0 and clip_box(box, frame.shape[:2]) is None:
+            raise ValueError(f"the start box {[round(float(v), 1) for v in box]} (x, y, w, h) lies outside the "
+                             f"{w} x {h} frame")
         self.tracks = [self._new_track(box, bool(self.start_is_left), None, None)]
         self.tracks[0].side_known = self.start_is_left is not None or not self.predictor.spec.mirror_left
 
@@ -192,20 +200,25 @@ class HandTracker:
             preds.append(pred)
         return kept, preds
 
-    def _run(self, frame: np.ndarray, t: float, fresh: frozenset[int] | set[int] = frozenset()) -> list[Prediction]:
+    def _run(self, frame: np.ndarray, t: float, fresh: frozenset[int] | set[int] = frozenset(),
+             detected: bool = False) -> list[Prediction]:
         """Keypoints of every track in one batch; lost tracks dropped, boxes moved to the keypoints. A hand the
         detector found on this frame (its track id in ``fresh``) is reported even when its keypoints score too
-        low to follow it (the detector's word that a hand is there), but not tracked further."""
+        low to follow it (the detector's word that a hand is there), but not tracked further. With ``detected``
+        (the detector ran on this frame) a track it did not find must reach the hand threshold to go on."""
         kept, preds = self._keypoints(frame)
         alive: list[tuple[Track, Prediction]] = []
         reported: list[tuple[Track, Prediction]] = []  # shown this frame, not followed
-        weight = (self.predictor.refine or RefineConfig()).detector_weight
+        refine = self.predictor.refine or RefineConfig()
+        weight = refine.detector_weight
         for track, pred in zip(kept, preds):
             track.quality = float(np.mean(pred.scores))
             if track.detector_score is not None and self.predictor.refine is not None:
                 track.score = hand_score(track.quality, track.detector_score, weight)  # as a refined image hand
             nxt = box_from_keypoints(pred.keypoints, pred.scores, self.config.box_score)
-            if track.quality < self.config.min_keypoint_score or nxt is None:
+            unconfirmed = (detected and track.id not in fresh and track.detector_score is not None
+                           and track_rank(track, weight) < refine.hand_threshold)
+            if track.quality < self.config.min_keypoint_score or nxt is None or unconfirmed:
                 if track.id in fresh:
                     track.box = np.asarray(pred.box, np.float64)
                     reported.append((track, pred))
@@ -242,6 +255,12 @@ class HandTracker:
         from handpose.inference.results import Hands
 
         frame_bgr = to_bgr(frame_bgr, color)
+        if not np.isfinite(t):
+            raise ValueError(f"HandTracker.update: the frame time must be a finite number of seconds, got {t}")
+        if self._frame_shape is not None and frame_bgr.shape[:2] != self._frame_shape:
+            LOG.info("frame size %s after %s: the tracks start over", frame_bgr.shape[:2], self._frame_shape)
+            self.tracks = []  # their boxes were of the other frame size
+        self._frame_shape = frame_bgr.shape[:2]
         self.frame_index += 1
         self._since_detect += 1
         cfg = self.config
@@ -253,9 +272,9 @@ class HandTracker:
             detected = True
         elif not has_detector and not self.tracks:
             self._start_without_detector(frame_bgr)
-        preds = self._run(frame_bgr, t, fresh)
+        preds = self._run(frame_bgr, t, fresh, detected)
         if not self.tracks and has_detector and not detected:  # every track lost: look again now
-            preds = self._run(frame_bgr, t, self._detect(frame_bgr))
+            preds = self._run(frame_bgr, t, self._detect(frame_bgr), True)
         if not has_detector and self.start_box is None:
             h, w = frame_bgr.shape[:2]
             for track in self.tracks:  # whole frame each time: nothing to follow, but the filter goes on

@@ -2,10 +2,14 @@
 
 :func:`run_video` opens the source (:func:`open_capture`: a clear one-line error for a file that is missing or
 not a video, or a camera that does not exist), feeds each frame to a :class:`~handpose.inference.tracking
-.HandTracker`, writes the annotated frames (``save_video``, OpenCV's VideoWriter with the ``mp4v`` codec) and
-shows them where a display exists (``show``). A frame that cannot be decoded part way through, or any other error
-after the first frame, stops the run with a message in :attr:`VideoResult.error`; the frames done so far are kept
-(and the video written so far is closed properly), so the caller still writes them.
+.HandTracker` at its time (:func:`frame_time`: the container's timestamp, so a variable frame rate keeps its real
+times), writes the annotated frames (``save_video``, OpenCV's VideoWriter with the ``mp4v`` codec, into a hidden
+partial file that takes the final name when the video is closed: OpenCV empties a file it opens, so nothing at that
+name is touched before there is a video to put there) and shows them where a display exists (``show``). A frame
+that cannot be decoded part way through, a stop asked for (``stop``: the caller's signal handler), or any other
+error after the first frame, stops the run with a message in :attr:`VideoResult.error`; the frames done so far are
+kept, the record and the video alike (and the video written so far is closed properly), so the caller still
+writes them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,14 @@ LOG = logging.getLogger(__name__)
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 DEFAULT_FPS = 25.0  # a source that does not say its frame rate (many webcams)
 WINDOW = "handpose"
+SAVE_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")  # containers OpenCV's FFmpeg writes mp4v video into
+
+
+def check_save_suffix(path: str | Path) -> None:
+    """ValueError unless ``path`` ends in a container the annotated video can be written to."""
+    if Path(path).suffix.lower() not in SAVE_SUFFIXES:
+        raise ValueError(f"--save-video {path}: an annotated video is written as {', '.join(SAVE_SUFFIXES)}; "
+                         f"give one of those suffixes")
 
 
 @dataclass
@@ -45,6 +57,7 @@ class VideoResult:
     width: int = 0
     height: int = 0
     frames: list[Hands] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)  # each frame's time in seconds (frame_time)
     seconds: float = 0.0
     detector_runs: int = 0
     error: str | None = None
@@ -134,28 +147,54 @@ class _Display:
                 pass
 
 
+def partial_path(path: Path) -> Path:
+    """The hidden file a video is written to before it takes ``path``'s name (the same suffix: OpenCV picks the
+    container by it)."""
+    return path.with_name(f".{path.stem}.partial{path.suffix}")
+
+
 class _Writer:
-    """An mp4v VideoWriter opened on the first frame (its size); ValueError naming the file when it cannot open."""
+    """An mp4v VideoWriter opened on the first frame (its size), writing :func:`partial_path` and moving it to
+    ``path`` on :meth:`close`; ValueError naming the file when it cannot open. ``count``: frames written."""
 
     def __init__(self, path: Path | None, fps: float) -> None:
         self.path, self.fps = path, fps
         self.writer: cv2.VideoWriter | None = None
+        self.count = 0
 
     def write(self, image: np.ndarray) -> None:
         if self.path is None:
             return
         if self.writer is None:
+            check_save_suffix(self.path)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             h, w = image.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            with quiet_opencv():
+                self.writer = cv2.VideoWriter(str(partial_path(self.path)), cv2.VideoWriter_fourcc(*"mp4v"),
+                                              self.fps, (w, h))
             if not self.writer.isOpened():
                 self.writer = None
+                partial_path(self.path).unlink(missing_ok=True)
                 raise ValueError(f"--save-video {self.path}: OpenCV cannot write an mp4v video there")
         self.writer.write(image)
+        self.count += 1
 
     def close(self) -> None:
-        if self.writer is not None:
+        if self.writer is not None and self.path is not None:
             self.writer.release()
+            os.replace(partial_path(self.path), self.path)
+
+
+def frame_time(cap: cv2.VideoCapture, index: int, fps: float, previous: float | None, webcam: bool,
+               start: float) -> float:
+    """Seconds of the frame just read: a webcam's by the clock since ``start``; a file's by its container
+    timestamp where it has one that goes forward (a variable frame rate keeps its real times), else ``index / fps``."""
+    if webcam:
+        return time.perf_counter() - start
+    stamp = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
+    if np.isfinite(stamp) and (index == 0 or (previous is not None and stamp > previous)):
+        return stamp
+    return index / fps
 
 
 def run_video(
@@ -169,10 +208,14 @@ def run_video(
     start_box: np.ndarray | None = None,
     is_left: bool | None = None,
     on_frame: Callable[[int, Hands], None] | None = None,
+    stop: Callable[[], str | None] | None = None,
 ) -> VideoResult:
     """Track hands through a video file or webcam; see the module docstring. Opening errors, and any error at the
     first frame, raise (one line); any error after it (an undecodable frame, an interrupt, a failure of the tracker
-    or the writer) ends the run with :attr:`VideoResult.error` set and the frames done kept."""
+    or the writer) ends the run with :attr:`VideoResult.error` set and the frames done kept. ``stop``: asked after
+    each frame; a reason it returns (e.g. "SIGINT") ends the run there, said in :attr:`VideoResult.error`."""
+    if save_video is not None:
+        check_save_suffix(save_video)
     cap, name = open_capture(source)
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     fps = fps if 0 < fps < 1000 else DEFAULT_FPS
@@ -182,6 +225,7 @@ def run_video(
     writer = _Writer(None if save_video is None else Path(save_video), fps)
     display = _Display(show)
     start = time.perf_counter()
+    webcam = webcam_index(source) is not None  # type: ignore[arg-type]
     try:
         while max_frames is None or len(result.frames) < max_frames:
             ok, frame = cap.read()  # (H, W, 3) uint8 BGR
@@ -196,19 +240,27 @@ def run_video(
                 break
             result.height, result.width = frame.shape[:2]
             index = len(result.frames)
-            hands = tracker.update(frame, index / fps)
+            t = frame_time(cap, index, fps, result.times[-1] if result.times else None, webcam, start)
+            hands = tracker.update(frame, t)
             drawn = hands.plot(threshold) if (writer.path is not None or display.on) else None
             hands.image = None  # keep the numbers, not every frame's pixels
             if on_frame is not None:
                 on_frame(index, hands)
+            result.frames.append(hands)
+            result.times.append(t)
             if drawn is not None:
                 writer.write(drawn)  # fails at the first frame alone (the file is opened there)
-            result.frames.append(hands)  # done: in the record and the video alike
             if drawn is not None and not display.show(drawn):
                 break
+            reason = stop() if stop is not None else None
+            if reason:
+                result.error = f"{name}: stopped by {reason} after {len(result.frames)} frames"
+                break
     except KeyboardInterrupt:
+        _agree(result, writer)
         result.error = f"{name}: interrupted after {len(result.frames)} frames"
     except Exception as exc:  # noqa: BLE001 (any failure part way: the frames done are the caller's to write)
+        _agree(result, writer)
         if not result.frames:
             raise
         LOG.debug("%s: stopped at frame %d", name, len(result.frames), exc_info=True)
@@ -222,3 +274,11 @@ def run_video(
         display.close()
     result.saved_video = writer.path if writer.writer is not None else None
     return result
+
+
+def _agree(result: VideoResult, writer: _Writer) -> None:
+    """After a run ended inside a frame: the record keeps the frames the video holds (a frame is recorded, then
+    drawn; an interrupt between the two leaves it out of both)."""
+    if writer.path is not None and writer.count < len(result.frames):
+        del result.frames[writer.count:]
+        del result.times[writer.count:]

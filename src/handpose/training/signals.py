@@ -1,7 +1,9 @@
-"""SIGINT / SIGTERM during training: note the request, let the loop save a checkpoint and return cleanly.
+"""SIGINT / SIGTERM during training (or a video run): note the request, let the loop finish its step and stop cleanly.
 
 The first signal only sets :attr:`StopRequest.reason`; the training loop checks it after each optimizer step,
-writes a checkpoint and stops. A second SIGINT raises KeyboardInterrupt at once (for a loop that is stuck).
+writes a checkpoint and stops (``handpose predict`` on a video: after the frame, then writes what it has). A second
+SIGINT raises KeyboardInterrupt at once (for a loop that is stuck), except while :attr:`StopRequest.abortable` is
+False (the caller is writing what the stop is for).
 Handlers are installed only in the main thread and the previous ones are restored on exit. DataLoader workers
 ignore both signals (:func:`ignore_stop_signals_in_worker`): the main process ends them after its checkpoint.
 """
@@ -22,16 +24,21 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopRequest:
     """Context manager catching SIGINT and SIGTERM; ``reason`` is the signal's name once one arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, action: str = "saving a checkpoint after this step, then stopping") -> None:
         self.reason: str | None = None
+        self.action = action  # what the first signal leads to, for its warning
+        self.abortable = True  # False: a second Ctrl-C waits (the files the stop is for are being written)
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self.reason is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
+        if self.reason is not None:
+            if signum == signal.SIGINT and self.abortable:
+                raise KeyboardInterrupt
+            LOG.warning("%s received again: still %s", name, self.action)
+            return
         self.reason = name
-        LOG.warning("%s received: saving a checkpoint after this step, then stopping (Ctrl-C again to abort)", name)
+        LOG.warning("%s received: %s (Ctrl-C again to abort)", name, self.action)
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():

@@ -5,13 +5,14 @@ A parallel operator ends when its slowest thread ends, so a thread whose core an
 call wait for the scheduler. This script times the shipped networks at 1 thread, at every core's count and at
 ``threads="auto"`` (``autotune.free_cores``: the cores other processes leave free, measured every second; each auto
 block first runs for ``SETTLE_S`` so that its governor has measured the load), on a quiet machine and with ``--busy``
-processes spinning (pure Python loops, one core each), in interleaved rounds; each call is timed alone, so the tail
+processes spinning (``--load python``: pure Python loops, one core each; ``--load torch``: PyTorch matrix products on
+every core, as another training or inference run), in interleaved rounds; each call is timed alone, so the tail
 shows. Cases:
   PyTorch keypoints    ``Predictor.predict`` of one boxed hand with the shipped ``lite`` (crop, network, decoding)
   onnxruntime int8     one 128 x 128 crop through ``lite-int8`` (handpose's session options)
   onnxruntime detector one 320 x 320 letterbox through the detector's export (handpose's session options)
 Prints the median and the 90th percentile of milliseconds per call for each case, thread count and load.
-Usage: python benchmarks/bench_contention.py [--busy 1] [--calls 30] [--rounds 4] [--quick]
+Usage: python benchmarks/bench_contention.py [--busy 1] [--load python|torch] [--calls 30] [--rounds 4] [--quick]
 """
 
 from __future__ import annotations
@@ -29,8 +30,14 @@ import torch
 from run_record import record_run
 
 
-def spin(stop: Any) -> None:
-    """Keep one core busy until ``stop`` is set."""
+def spin(stop: Any, kind: str = "python") -> None:
+    """Keep the CPUs busy until ``stop`` is set: "python" one core with a pure Python loop, "torch" a PyTorch matrix
+    product on every core (as another training or inference run would)."""
+    if kind == "torch":
+        a = torch.randn(384, 384)  # (384, 384)
+        while not stop.is_set():
+            a = torch.tanh(a @ a)
+        return
     x = 0
     while not stop.is_set():
         for _ in range(10000):
@@ -86,6 +93,7 @@ def build_cases(threads: int | str) -> dict[str, Callable[[], object]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--busy", type=int, default=1, help="processes spinning in the loaded rows")
+    parser.add_argument("--load", choices=("python", "torch"), default="python", help="what they run (docstring)")
     parser.add_argument("--calls", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--quick", action="store_true", help="10 calls, 1 round (make bench --quick)")
@@ -101,8 +109,8 @@ def main() -> None:
     for _ in range(args.rounds):
         for load in ("quiet", f"{args.busy} busy"):
             stop = ctx.Event()
-            spinners = [ctx.Process(target=spin, args=(stop,), daemon=True) for _ in range(args.busy if load != "quiet"
-                                                                                            else 0)]
+            count = args.busy if load != "quiet" else 0
+            spinners = [ctx.Process(target=spin, args=(stop, args.load), daemon=True) for _ in range(count)]
             for p in spinners:
                 p.start()
             time.sleep(0.3 if spinners else 0.0)
@@ -115,7 +123,7 @@ def main() -> None:
                 p.join()
     torch.set_num_threads(cores)
     print(f"{cores} cores; ms per call, median / 90th percentile of {args.rounds} rounds x {args.calls} calls; "
-          f"loaded: {args.busy} process(es) spinning")
+          f"loaded: {args.busy} process(es) spinning ({args.load})")
     loads = ("quiet", f"{args.busy} busy")
     header = "".join(f"{f'{load}, {t}':>22}" for load in loads for t in counts)
     print(f"{'case':<22}{header}")

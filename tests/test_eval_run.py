@@ -58,7 +58,7 @@ def test_evaluate_returns_the_metrics(tmp_path: Path) -> None:
     folder = write_hand_labels(tmp_path)
     samples = load_splits(folder).val
     model = build_model("tiny").train()
-    out = evaluate(model, samples, DataConfig(input_size=64, mirror_left=True), batch_size=2, flip_test=True)
+    out = evaluate(model, samples, DataConfig(input_size=64), batch_size=2, flip_test=True)
     for key in ("PCK@0.2", "PCKh@0.7", "AUC", "EPE", "per_keypoint_PCK@0.2", "num_keypoints", "num_samples"):
         assert key in out
     assert out["num_samples"] == 5 and out["num_keypoints"] == 5 * 21 - 1 and out["num_skipped"] == 0

@@ -61,10 +61,18 @@ def test_weights_and_onnx_agree(models: tuple[Path, Path], photo: Path) -> None:
 
 def test_options_override_and_flip(models: tuple[Path, Path], photo: Path) -> None:
     weights, _ = models
-    p = Predictor.from_file(weights, box_padding=2.0, mirror_left=True, flip_test=True, scales=(1.0, 0.75))
+    p = Predictor.from_file(weights, box_padding=2.0, mirror_left=True, scales=(1.0, 0.75))
     assert p.spec.box_padding == 2.0 and p.spec.mirror_left and p.spec.sizes() == [64, 48]
     r = p.predict(photo, box=(30, 20, 60, 50), is_left=True)
     assert np.isfinite(r.keypoints).all() and r.keypoints.shape == (21, 2)
+    both = Predictor.from_file(weights, mirror_left=False, flip_test=True)  # a model of both sides: flip test
+    assert np.isfinite(both.predict(photo, box=(30, 20, 60, 50)).keypoints).all()
+    # a model of right hands alone: the mirrored crop is a left hand it never saw, so the flip test is refused
+    with pytest.raises(ValueError, match="the flip test does not suit this model: it was trained on right hands "
+                                         "only"):
+        Predictor.from_file(weights, mirror_left=True, flip_test=True)
+    with pytest.raises(ValueError, match="the flip test does not suit this model"):
+        p.with_options(flip_test=True)
 
 
 def test_predict_command_writes_files(models: tuple[Path, Path], photo: Path, tmp_path: Path, capsys) -> None:

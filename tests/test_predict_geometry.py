@@ -135,7 +135,7 @@ def test_evaluate_matches_the_metrics_of_the_ideal_answer(tmp_path: Path) -> Non
     gt = np.stack([s.keypoints for s in samples])
     boxes = np.stack([s.box for s in samples])
     expected = keypoint_metrics(ideal, gt, boxes, np.array([s.head_size for s in samples]))
-    for mirror, flip in [(False, False), (True, True)]:
+    for mirror, flip in [(False, False), (True, False), (False, True)]:
         got = evaluate(_predictor(mirror_left=mirror, box_padding=2.0), samples, flip_test=flip, batch_size=4)
         assert got["num_samples"] == 6 and got["num_skipped"] == 0
         assert got["EPE"] == pytest.approx(expected["EPE"], abs=0.5)

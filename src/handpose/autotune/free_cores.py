@@ -1,11 +1,11 @@
 """Inference threads that follow the cores other processes leave free (``threads="auto"``, `handpose predict`'s
 default).
 
-A parallel operator ends when its slowest thread does, so a thread whose core another process holds makes every
-call wait for the scheduler: beside another PyTorch run on 2 cores, the keypoint network in PyTorch took 7 times as
-long at 2 threads as at 1 (its slowest tenth of calls 56 times), and onnxruntime's detector 2.4 times
-(BENCHMARKS.md, "Inference beside busy processes"). On a quiet machine every core is faster. So the thread count is measured while inference runs: at most
-once per ``INTERVAL_S`` the share of the CPUs that other processes used since the last reading
+A parallel operator ends when its slowest thread does, so a thread whose core another process holds makes every call
+wait for the scheduler: beside another PyTorch run on 2 cores, the keypoint network in PyTorch took 7 times as long at
+2 threads as at 1 (its slowest tenth of calls 56 times), and onnxruntime's detector 2.4 times (BENCHMARKS.md,
+"Inference beside busy processes"). On a quiet machine every core is faster. So the thread count is measured while
+inference runs: at most once per ``INTERVAL_S`` the share of the CPUs that other processes used since the last reading
 (``autotune.contention``: ``/proc/stat`` less this process's own CPU time) says how many cores they kept busy, and
 inference uses the rest, at least 1 and at most the ceiling it started with (``torch.get_num_threads()`` when the
 governor was made: ``OMP_NUM_THREADS`` and ``torch.set_num_threads`` still cap it). Where ``/proc/stat`` cannot be

@@ -53,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "order than CMU's, e.g. rhd (default: cmu, or rhd for a json named *rhd*)")
     parser.add_argument("--split", default="val", choices=SPLIT_NAMES, help="which split (default val: the dataset's "
                         "test part, or the 10%% held out by hash; in a folder of datasets, each one's)")
-    parser.add_argument("--flip", action="store_true", help="flip test: also run the mirrored crop and average")
+    parser.add_argument("--flip", action="store_true",
+                        help="flip test: also run the mirrored crop and average (for models trained on both sides; "
+                        "refused for a model trained with left hands mirrored, as the shipped ones)")
     parser.add_argument(
         "--scales", default="1.0", help="comma-separated crop scales averaged at test time, e.g. 1.0,0.75,1.25"
     )

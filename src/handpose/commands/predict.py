@@ -118,7 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--maps", default="stages", choices=("stages", "all", "none"), help="belief-map pictures: "
                         "stages (every stage, NAME_maps.png), all (also every keypoint, NAME_allmaps.png) or none")
     parser.add_argument("--no-maps", action="store_true", help="the same as --maps none")
-    parser.add_argument("--flip", action="store_true", help="flip test: also run the mirrored crop and average")
+    parser.add_argument("--flip", action="store_true",
+                        help="flip test: also run the mirrored crop and average (for models trained on both sides; "
+                        "refused for a model trained with left hands mirrored, as the shipped ones)")
     parser.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 1.0,0.75,1.25")
     parser.add_argument("--device", default="auto", help="device: auto, cpu, cuda or cuda:N (PyTorch weight "
                         "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
@@ -228,7 +230,8 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
         predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales,
                                         threads=args.threads)
     except ValueError as exc:
-        raise ValueError(f"--model: {exc}") from exc
+        flag = "--flip" if args.flip and str(exc).startswith("the flip test") else "--model"
+        raise ValueError(f"{flag}: {exc}") from exc
     detector = detector_of(args)
     if detector is not None and args.box is None:
         from handpose.detection.detector import HandDetector

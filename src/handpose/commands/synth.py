@@ -16,6 +16,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -58,6 +62,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "or replaced: a file of a name the render writes is refused)")
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends a render as Ctrl-C does (KeyboardInterrupt in the main process: the worker pool is terminated
+    on the way out, so no worker writes on after its parent; the manifest says the render is incomplete)."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     from handpose.synth.ablation import parse_ablate
 
@@ -74,14 +95,18 @@ def run(args: argparse.Namespace) -> int:
         from handpose.synth.scenes import write_scenes
 
         w, h = args.scene_size or DEFAULT_SCENE_SIZE
-        folder = write_scenes(args.out, args.count, args.seed, width=w, height=h, workers=args.workers,
-                              folder=args.folder or "scenes", renderer=args.renderer, overwrite=args.overwrite,
-                              distractors=args.skin_distractors, beside_heads=args.hands_beside_heads)
+        name = "scenes" if args.folder is None else args.folder
+        with sigterm_as_interrupt():
+            folder = write_scenes(args.out, args.count, args.seed, width=w, height=h, workers=args.workers,
+                                  folder=name, renderer=args.renderer, overwrite=args.overwrite,
+                                  distractors=args.skin_distractors, beside_heads=args.hands_beside_heads)
     else:
         from handpose.synth import write_dataset
 
-        folder = write_dataset(args.out, args.count, args.seed, size=args.size or DEFAULT_SIZE, workers=args.workers,
-                               folder=args.folder or "synth1", renderer=args.renderer, overwrite=args.overwrite,
-                               ablate=ablate)
+        name = "synth1" if args.folder is None else args.folder
+        with sigterm_as_interrupt():
+            folder = write_dataset(args.out, args.count, args.seed, size=args.size or DEFAULT_SIZE,
+                                   workers=args.workers, folder=name, renderer=args.renderer,
+                                   overwrite=args.overwrite, ablate=ablate)
     print(folder)
     return 0

@@ -3,9 +3,12 @@ unless ``overwrite``, and requests that cannot fit (image size, count, memory, d
 with a one-line reason naming the flag.
 
 The manifest (``MANIFEST_NAME``, JSON without a .json suffix so that dataset readers never take it for a label)
-records what was written: kind, seed, count, size, renderer and its version. Stale samples are only ever removed
-from a folder that holds a manifest (or an older handpose render: only NNNNNNNN.jpg/.json files whose json carries
-``synth_version``).
+records what was written: kind, seed, count, size, renderer and its version. Every image synth writes carries a
+JPEG comment (:data:`JPEG_MARK`), so its files are known by their own marks (:func:`synth_outputs`), even an image
+whose label an interrupted render never wrote. A render never replaces a file of its names that lacks those marks,
+whether or not the folder holds a manifest, and never mixes one-hand images and scenes in one folder. Stale samples
+are only ever removed from a folder that holds a manifest (or an older handpose render: only NNNNNNNN.jpg/.json
+files whose json carries ``synth_version``), and only synth's own.
 """
 
 from __future__ import annotations
@@ -99,6 +102,39 @@ def _legacy_render(folder: Path, names: list[str]) -> bool:
         return False
 
 
+JPEG_MARK = b"handpose synth"  # the comment (COM segment) in every image synth writes
+
+
+def mark_jpeg(jpg: bytes) -> bytes:
+    """JPEG bytes with synth's comment segment right after the start-of-image marker (viewers ignore it)."""
+    if jpg[:2] != b"\xff\xd8":
+        raise ValueError("not JPEG data")
+    segment = b"\xff\xfe" + (len(JPEG_MARK) + 2).to_bytes(2, "big") + JPEG_MARK
+    return jpg[:2] + segment + jpg[2:]
+
+
+def is_marked(path: Path) -> bool:
+    """Whether ``path`` is an image synth wrote (its comment segment, :func:`mark_jpeg`)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6 + len(JPEG_MARK))
+    except OSError:
+        return False
+    return head[:4] == b"\xff\xd8\xff\xfe" and head[6:] == JPEG_MARK
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to a hidden temporary file beside ``path``, then give it ``path``'s name (a full disk or a kill
+    leaves no half-written image or label under a sample's name); an OSError names the file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, f"{exc.strerror or exc} writing {path}") from exc
+
+
 def samples_taken(count: int, sub: str = "", suffixes: tuple[str, ...] = (".jpg", ".json"),
                   also: tuple[str, ...] = ()) -> Callable[[Path], list[str]]:
     """What a render of ``count`` samples would write over in a folder: its ``sub``/NNNNNNNN files (index under
@@ -125,6 +161,12 @@ def synth_outputs(folder: Path) -> set[str]:
     for name in os.listdir(folder):
         if _SAMPLE.match(name) and name.endswith(".json") and "synth_version" in _json_of(folder / name):
             ours.update({name, name[:-5] + ".jpg"})
+        elif _SAMPLE.match(name) and is_marked(folder / name):
+            ours.add(name)
+    images = folder / "images"
+    if images.is_dir():
+        ours.update(f"images/{name}" for name in os.listdir(images) if _SAMPLE.match(name)
+                    and is_marked(images / name))
     for name in os.listdir(folder):
         doc = _json_of(folder / name) if name.endswith(".json") and not _SAMPLE.match(name) else {}
         if str(doc.get("info", {}).get("description", "")).startswith(SCENES_DESCRIPTION):
@@ -142,27 +184,41 @@ def _json_of(path: Path) -> dict[str, Any]:
     return doc if isinstance(doc, dict) else {}
 
 
-def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path], list[str]] | None = None) -> bool:
+def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path], list[str]] | None = None,
+                   kind: str | None = None) -> bool:
     """Create ``folder`` or check that handpose may write into it; returns whether it is handpose's own (stale
-    samples may be removed). A non-empty folder without a manifest is refused unless ``overwrite``, and even then
-    when the render would replace a file of it (``would_replace``: those files of a folder)."""
+    samples may be removed). A non-empty folder without a manifest is refused unless ``overwrite``; any folder is
+    refused when the render would replace a file of it that synth did not write (``would_replace``: those files of
+    a folder), or when its manifest is of another ``kind`` of render ("crops" or "scenes")."""
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out: {folder} exists and is not a folder")
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--out: {folder} cannot be made ({exc.strerror or exc})") from exc
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--out: {folder} is not writable")
     names = [n for n in os.listdir(folder)]
-    if not names or MANIFEST_NAME in names or _legacy_render(folder, names):
-        return True
-    if not overwrite:
+    own = not names or MANIFEST_NAME in names or _legacy_render(folder, names)
+    if MANIFEST_NAME in names and kind is not None:
+        earlier = _json_of(folder / MANIFEST_NAME).get("kind")
+        if earlier not in (None, kind) and any(n != MANIFEST_NAME for n in names):
+            what = {"crops": "one-hand images", "scenes": "scenes"}
+            raise ValueError(f"--out: {folder} holds a render of {what.get(str(earlier), earlier)}; "
+                             f"{what.get(kind, kind)} go into a folder of their own (another --folder or --out)")
+    if not own and not overwrite:
         shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
         raise ValueError(f"--out: {folder} holds files handpose synth did not write ({shown}); choose an empty "
                          "folder or pass --overwrite to write into it anyway (nothing else in it is deleted)")
-    clash = would_replace(folder) if would_replace is not None else []
+    clash = would_replace(folder) if would_replace is not None and names else []
     if clash:
         shown = ", ".join(clash[:3]) + (f", ... ({len(clash)} files)" if len(clash) > 3 else "")
         raise ValueError(f"--out: {folder} holds files of the names this render writes ({shown}), which handpose did "
-                         "not write: --overwrite writes beside such files, never over them; choose another folder")
-    LOG.warning("--overwrite: writing into %s, which holds files handpose did not write", folder)
-    return False
+                         "not write: a render (--overwrite too) writes beside such files, never over them; move them "
+                         "or choose another folder")
+    if not own:
+        LOG.warning("--overwrite: writing into %s, which holds files handpose did not write", folder)
+    return own
 
 
 def write_manifest(folder: Path, info: dict[str, Any]) -> None:

@@ -16,7 +16,6 @@ anywhere at any size; at 0 every scene renders as before.
 
 from __future__ import annotations
 
-import json
 import logging
 import multiprocessing
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from handpose.files import write_json
 from handpose.keypoints import NAMES, SKELETON
 from handpose.synth import gl_scene
 from handpose.synth.camera import Camera
@@ -35,9 +35,11 @@ from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import (
     SCENES_DESCRIPTION,
     check_request,
+    mark_jpeg,
     prepare_folder,
     samples_taken,
     synth_outputs,
+    write_file,
     write_manifest,
 )
 from handpose.synth.people import beside_head, skin_distractors
@@ -45,6 +47,7 @@ from handpose.synth.photos import sample_background
 from handpose.synth.pose_prior import sample_view
 from handpose.synth.scene import camera_effects
 from handpose.synth.view import BONES_PER_HAND_ID, View, hand_id
+from handpose.synth.writer import check_folder_name
 
 LOG = logging.getLogger(__name__)
 
@@ -146,7 +149,7 @@ def _write_range(task: tuple[str, int, int, int, int, int, float, float]) -> lis
         ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise RuntimeError(f"JPEG encoding failed for scene {i}")
-        (Path(folder) / "images" / f"{i:08d}.jpg").write_bytes(jpg.tobytes())
+        write_file(Path(folder) / "images" / f"{i:08d}.jpg", mark_jpeg(jpg.tobytes()))
         out.append((i, anns))
     return out
 
@@ -178,8 +181,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     """Render ``count`` scene images into ``out/folder`` with one COCO json; returns the folder. ``distractors``:
     the share of scenes with skin-coloured heads and limbs, ``beside_heads`` the chance that a hand of such a scene
     is held beside one of its heads (module docstring)."""
-    if not folder or Path(folder).name != folder:
-        raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
+    check_folder_name(folder)
     if not 0.0 <= distractors <= 1.0:
         raise ValueError(f"--skin-distractors must lie in [0, 1], got {distractors}")
     if not 0.0 <= beside_heads <= 1.0:
@@ -190,14 +192,17 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     workers = check_request(count, (width, height), workers, seed, target, size_flag="--scene-size")
     if resolve_renderer("gl" if renderer == "auto" else renderer) != "gl":
         raise ValueError("--scenes needs the GL renderer (--renderer gl or auto)")
-    own = prepare_folder(target, overwrite, samples_taken(count, "images", (".jpg",), also=(JSON_NAME,)))
+    own = prepare_folder(target, overwrite, samples_taken(count, "images", (".jpg",), also=(JSON_NAME,)),
+                         kind="scenes")
     (target / "images").mkdir(exist_ok=True)
     info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
             "renderer_version": RENDERER_VERSION, **scene_options(distractors, beside_heads)}
+    ours = synth_outputs(target)  # an earlier render's json and images (listed or marked): a user's own stay
+    if JSON_NAME in ours:  # its labels would otherwise stand beside new pictures while this render runs
+        (target / JSON_NAME).unlink()
     if own:
         write_manifest(target, {**info, "complete": False})
-        ours = synth_outputs(target)  # the images an earlier render's json lists: a user's own stay
-        for path in (target / "images").glob("*.jpg"):  # an earlier render's images
+        for path in (target / "images").glob("*.jpg"):  # an earlier render's images past this one's count
             numbered = len(path.stem) == 8 and path.stem.isdigit()
             if f"images/{path.name}" in ours and numbered and int(path.stem) >= count:
                 path.unlink()
@@ -212,7 +217,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
         with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=worker_init) as pool:
             results = [r for chunk in pool.imap_unordered(_write_range, tasks) for r in chunk]
     doc = coco_document(results, width, height, seed, distractors, beside_heads)
-    (target / JSON_NAME).write_text(json.dumps(doc))
+    write_json(target / JSON_NAME, doc, indent=None)  # atomic: a full disk leaves no cut json
     if own:
         write_manifest(target, {**info, "complete": True})
     LOG.info("wrote %d scenes with %d hands to %s in %.1f s", count, len(doc["annotations"]), target,

@@ -21,7 +21,15 @@ import numpy as np
 
 from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
 from handpose.synth.gl_context import resolve_renderer
-from handpose.synth.output_folder import check_request, prepare_folder, samples_taken, synth_outputs, write_manifest
+from handpose.synth.output_folder import (
+    check_request,
+    mark_jpeg,
+    prepare_folder,
+    samples_taken,
+    synth_outputs,
+    write_file,
+    write_manifest,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -40,7 +48,7 @@ def encode_sample(sample: SynthSample, seed: int, index: int, renderer: str = "f
            "synth_version": SYNTH_VERSION, "renderer": renderer}
     if ablate:
         doc["ablate"] = list(ablate)
-    return jpg.tobytes(), json.dumps(doc)
+    return mark_jpeg(jpg.tobytes()), json.dumps(doc)
 
 
 def _write_range(folder: Path, seed: int, size: int, start: int, stop: int, renderer: str,
@@ -50,8 +58,8 @@ def _write_range(folder: Path, seed: int, size: int, start: int, stop: int, rend
     for i in range(start, stop):
         sample = render_sample(seed, i, size, renderer=renderer, ablate=ablate)
         jpg, text = encode_sample(sample, seed, i, renderer, ablate)
-        (folder / f"{i:08d}.jpg").write_bytes(jpg)
-        (folder / f"{i:08d}.json").write_text(text)
+        write_file(folder / f"{i:08d}.jpg", jpg)
+        write_file(folder / f"{i:08d}.json", text.encode())
         visible += int(np.count_nonzero(sample.hand_pts[:, 2] > 0))
     return visible
 
@@ -68,6 +76,12 @@ def _remove_stale(folder: Path, count: int) -> int:
             path.unlink()
             removed.add(int(stem))
     return len(removed)
+
+
+def check_folder_name(folder: str) -> None:
+    """ValueError unless ``folder`` is one plain folder name (not empty, not ``.`` or ``..``, no separator)."""
+    if not folder or folder in (".", "..") or Path(folder).name != folder:
+        raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
 
 
 def worker_init() -> None:
@@ -90,15 +104,14 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
     did not write is refused unless ``overwrite``. ``ablate``: parts of the GL renderer's realism taken away
     (``synth.ablation``), recorded in the manifest and every json.
     """
-    if not folder or Path(folder).name != folder:
-        raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
+    check_folder_name(folder)
     target = Path(out) / folder
     workers = check_request(count, (size, size), workers, seed, target)
     used = resolve_renderer(renderer)
     if ablate and used != "gl":
         raise ValueError(f"--ablate {','.join(ablate)} needs the GL renderer, and this render would use the capsule "
                          "renderer (no GL context here, or --renderer fallback)")
-    own = prepare_folder(target, overwrite, samples_taken(count))
+    own = prepare_folder(target, overwrite, samples_taken(count), kind="crops")
     info = {"kind": "crops", "seed": seed, "count": count, "size": size, "renderer": used,
             "renderer_version": RENDERER_VERSION}
     if ablate:

@@ -74,6 +74,12 @@ def require_dataset_path(path: str | Path) -> Path:
     """``path`` as a Path; FileNotFoundError naming it when nothing is there."""
     path = Path(path)
     if not path.exists():
+        from handpose.synth.output_folder import unfinished_renders
+
+        if path.parent.is_dir() and path.parent in unfinished_renders(path.parent):
+            raise FileNotFoundError(f"dataset path does not exist: {path}; the handpose synth render into "
+                                    f"{path.parent} was stopped before it wrote its labels (its manifest says so): "
+                                    "run the same synth command again to finish it")
         raise FileNotFoundError(f"dataset path does not exist: {path}")
     return path
 

@@ -1,0 +1,128 @@
+"""Renders into folders synth wrote before: a user's file there is never replaced, a stopped scene render never
+leaves the old labels beside new pictures, and its unlabelled images go on the next render; one-hand images and
+scenes never share a folder; images carry synth's mark and are written whole; SIGTERM stops the workers too."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import pytest
+
+from handpose.cli import main
+from handpose.data.formats.detect import require_dataset_path
+from handpose.synth import scenes as scenes_module
+from handpose.synth.output_folder import MANIFEST_NAME, is_marked, mark_jpeg, synth_outputs
+from handpose.synth.scenes import JSON_NAME
+
+SCENES = ["--scenes", "--scene-size", "64x48"]
+
+
+def test_images_carry_the_mark_and_still_decode(tmp_path: Path) -> None:
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", "--size", "64"]) == 0
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", *SCENES]) == 0
+    for image in [tmp_path / "synth1" / "00000001.jpg", tmp_path / "scenes" / "images" / "00000001.jpg"]:
+        assert is_marked(image)
+        assert cv2.imread(str(image)) is not None
+    photo = tmp_path / "photo.jpg"
+    cv2.imwrite(str(photo), cv2.imread(str(tmp_path / "synth1" / "00000000.jpg")))
+    assert not is_marked(photo)  # a user's JPEG has no such comment
+    with pytest.raises(ValueError, match="not JPEG data"):
+        mark_jpeg(b"GIF89a")
+
+
+def test_a_users_files_in_a_folder_synth_wrote_are_never_replaced(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "synth1"
+    assert main(["synth", "--out", str(tmp_path), "--count", "4", "--size", "64"]) == 0
+    (target / "00000002.jpg").write_bytes(b"my photo")
+    (target / "00000002.json").write_text(json.dumps({"hand_pts": []}))  # the user's label: no synth_version
+    for extra in ([], ["--overwrite"]):
+        assert main(["synth", "--out", str(tmp_path), "--count", "4", "--size", "64", "--seed", "3", *extra]) == 2
+        assert "00000002.jpg" in capsys.readouterr().err
+    assert (target / "00000002.jpg").read_bytes() == b"my photo"
+
+
+def test_a_stopped_scene_render_leaves_no_old_labels_and_its_images_go_next_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "scenes"
+    assert main(["synth", "--out", str(tmp_path), "--count", "6", *SCENES]) == 0
+    old_json = (target / JSON_NAME).read_text()
+    real = scenes_module.render_scene_image
+
+    def stop_at_4(seed: int, index: int, *args: object, **kw: object):
+        if index == 4:
+            raise KeyboardInterrupt
+        return real(seed, index, *args, **kw)
+
+    monkeypatch.setattr(scenes_module, "render_scene_image", stop_at_4)
+    assert main(["synth", "--out", str(tmp_path), "--count", "10", "--seed", "1", *SCENES]) == 130
+    assert not (target / JSON_NAME).exists() and old_json  # the seed-0 labels no longer stand beside seed-1 images
+    manifest = json.loads((target / MANIFEST_NAME).read_text())
+    assert manifest["complete"] is False and manifest["seed"] == 1
+    with pytest.raises(FileNotFoundError, match="was stopped before it wrote its labels"):
+        require_dataset_path(target / JSON_NAME)
+    monkeypatch.setattr(scenes_module, "render_scene_image", real)
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", "--seed", "1", *SCENES]) == 0
+    assert sorted(os.listdir(target / "images")) == ["00000000.jpg", "00000001.jpg"]  # 2-5 were unlabelled: gone
+    doc = json.loads((target / JSON_NAME).read_text())
+    assert [im["file_name"] for im in doc["images"]] == ["00000000.jpg", "00000001.jpg"]
+    assert {"images/00000000.jpg", "images/00000001.jpg", JSON_NAME} <= synth_outputs(target)
+
+
+def test_one_hand_images_and_scenes_never_share_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", "--size", "64", "--folder", "data"]) == 0
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", *SCENES, "--folder", "data"]) == 2
+    assert "holds a render of one-hand images; scenes go into a folder of their own" in capsys.readouterr().err
+    assert not (tmp_path / "data" / "images").exists()
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "a/b"])
+def test_a_folder_name_must_be_plain(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["synth", "--out", str(tmp_path / "sub"), "--count", "1", "--size", "64", "--folder", name]) == 2
+    assert "--folder must be a plain folder name" in capsys.readouterr().err
+
+
+def test_a_full_disk_names_the_file_and_leaves_no_cut_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    real = Path.write_bytes
+
+    def full(self: Path, data: bytes) -> int:
+        if self.name.startswith(".00000001.jpg"):
+            real(self, data[:10])  # part of it reached the disk
+            raise OSError(28, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    assert main(["synth", "--out", str(tmp_path), "--count", "3", "--size", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "No space left on device writing" in err and "00000001.jpg" in err
+    names = os.listdir(tmp_path / "synth1")
+    assert "00000001.jpg" not in names and not [n for n in names if n.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_render_and_its_workers(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    proc = subprocess.Popen([sys.executable, "-m", "handpose", "synth", "--out", str(out), "--count", "5000",
+                             "--size", "64", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / "synth1").glob("*.jpg")) if (out / "synth1").is_dir()
+                                               else []) < 5:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    time.sleep(1.5)
+    before = len(os.listdir(out / "synth1"))
+    time.sleep(1.5)
+    assert len(os.listdir(out / "synth1")) == before  # no worker writes on after its parent
+    assert "BrokenPipeError" not in err
+    assert json.loads((out / "synth1" / MANIFEST_NAME).read_text())["complete"] is False

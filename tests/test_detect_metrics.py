@@ -85,6 +85,6 @@ def test_report_lines_show_the_side_only_where_it_was_measured() -> None:
         report.update({f"AP@0.5{suffix}": 0.5, f"AP@0.5:0.95{suffix}": 0.25, f"recall@1FP{suffix}": 0.75})
     report.update({"handedness": 2 / 3, "handedness/small": float("nan"), "handedness/medium": 1.0})
     lines = format_detection_report(report).splitlines()
-    assert lines[1].endswith("side right 0.667")
-    assert "side right" not in lines[2] and "side right" not in lines[4]  # NaN, and absent
-    assert lines[3].endswith("side right 1.000")
+    assert lines[1].endswith("side correct 0.667")
+    assert "side correct" not in lines[2] and "side correct" not in lines[4]  # NaN, and absent
+    assert lines[3].endswith("side correct 1.000")

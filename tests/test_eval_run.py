@@ -148,7 +148,13 @@ def test_a_folder_of_datasets_is_evaluated_set_by_set_and_together(
     table = {line.split()[0]: line.split() for line in lines if line.split() and line.split()[0] in
              ("cmu", "more/renders", "all")}
     report = json.loads((tmp_path / "out" / "eval_sets.json").read_text())
+    settings = report.pop("settings")
     assert set(table) == set(report) == {"cmu", "more/renders", "all"}
+    assert settings == {"weights": str(tiny_weights), "data": str(root), "split": "val", "precision": "fp32",
+                        "flip_test": False, "scales": [1.0]}
+    for flags, words in ((["--keypoint-order", "rhd"], "--keypoint-order: --data"), (["--amp", "on"], "--amp:")):
+        assert main(["eval", "--weights", str(tiny_weights), "--data", str(root), *flags]) == 2
+        assert words in capsys.readouterr().err  # each set is read as it is: the flag would be ignored
     hands = {name: int(row[1]) for name, row in table.items()}
     assert hands["all"] == hands["cmu"] + hands["more/renders"] == report["all"]["num_samples"]
 
@@ -157,7 +163,7 @@ def test_a_folder_of_datasets_is_evaluated_set_by_set_and_together(
     for split in ("val", "train", "all"):
         assert main(["eval", "--weights", str(tiny_weights), "--data", str(root), "--split", split]) == 0
         printed = capsys.readouterr().out
-        assert f"({split} samples of each, ground-truth boxes)" in printed
+        assert f"({split} samples of each, ground-truth boxes; fp32)" in printed
         counts[split] = {line.split()[0]: int(line.split()[1]) for line in printed.splitlines()
                          if line.split() and line.split()[0] in ("cmu", "more/renders", "all")}
     assert counts["val"]["cmu"] == 5 and "cmu" not in counts["train"]  # manual_test only: all validation

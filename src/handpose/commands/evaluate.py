@@ -27,6 +27,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,8 @@ from handpose.commands.train import add_speed_flags
 
 if TYPE_CHECKING:
     from handpose.inference.refine import RefineConfig
+
+LOG = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -156,9 +159,10 @@ def run(args: argparse.Namespace) -> int:
     m = report["metrics"]
     unread = sum(report["skipped_annotations"].values())
     print(
-        f"{report['data']} ({report['format']}, {report['split']}): {m['num_samples']} hands, "
-        f"{m['num_keypoints']} visible keypoints, {m['num_skipped']} skipped"
-        + (f" (and {unread} annotations skipped when read, of every split)" if unread else "")
+        f"{report['data']} ({report['format']}, {report['split']} split; {report.get('precision', 'fp32')}"
+        f"{test_time_words(args.flip, parse_scales(args.scales))}): {m['num_samples']} "
+        f"hand{'s' if m['num_samples'] != 1 else ''}, {m['num_keypoints']} visible keypoints, {m['num_skipped']} "
+        "skipped" + (f" (and {unread} annotations skipped when read, of every split)" if unread else "")
     )
     print(report["summary"])
     from handpose.evaluate_sets import side_note
@@ -175,6 +179,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def test_time_words(flip: bool, scales: tuple[float, ...]) -> str:
+    """", flip test, scales 1,0.75" as far as they are used ("" for neither)."""
+    return (", flip test" if flip else "") + (", scales " + ",".join(f"{x:g}" for x in scales)
+                                             if tuple(scales) != (1.0,) else "")
+
+
 def report_files() -> tuple[str, ...]:
     """Every file an evaluation writes into --out (one or two of them per kind of run), by their writers' names."""
     from handpose import evaluate, evaluate_detected, evaluate_sets
@@ -187,13 +197,16 @@ def report_files() -> tuple[str, ...]:
 def refuse_earlier_reports(out: Path, overwrite: bool) -> None:
     """ValueError when ``out`` already holds an evaluation's files (or, given as a ``.json`` path, which ``--task
     detect`` writes its report to, is an existing file), unless ``overwrite``: an earlier report is not replaced
-    unasked."""
+    unasked. With ``overwrite`` the earlier evaluation's files go (those names only), so the folder holds this
+    run's report alone, not beside another kind of run's."""
     taken = [out] if out.suffix.lower() == ".json" and out.is_file() else [out / n for n in report_files()
                                                                            if (out / n).exists()]
     if taken and not overwrite:
         names = ", ".join(p.name for p in taken)
         raise ValueError(f"--out {out} already holds an evaluation ({names}); add --overwrite to replace it, or "
                          "choose another --out")
+    for path in taken:
+        path.unlink()
 
 
 def _run_sets(args: argparse.Namespace) -> int:
@@ -202,10 +215,20 @@ def _run_sets(args: argparse.Namespace) -> int:
     from handpose.files import write_json
     from handpose.inference.predictor import Predictor
 
-    predictor = Predictor.from_file(args.weights, device=args.device, flip_test=args.flip,
-                                    scales=parse_scales(args.scales))
+    refused = [flag for flag, given in (("--format", args.format is not None),
+                                        ("--keypoint-order", args.keypoint_order is not None),
+                                        ("--amp", args.amp not in (None, "off"))) if given]
+    if refused:
+        raise ValueError(f"{', '.join(refused)}: --data {args.data} holds several datasets, each read as it is "
+                         "and scored in fp32; give one dataset's folder or file to use "
+                         f"{'it' if len(refused) == 1 else 'them'}")
+    if args.workers:
+        LOG.warning("--workers: a folder of datasets is read in this process; the flag is not used")
+    scales = parse_scales(args.scales)
+    predictor = Predictor.from_file(args.weights, device=args.device, flip_test=args.flip, scales=scales)
     result = evaluate_sets(predictor, [args.data], batch_size=args.batch_size, split=args.split)
-    print(f"{args.weights} on every dataset in {args.data} ({args.split} samples of each, ground-truth boxes):")
+    print(f"{args.weights} on every dataset in {args.data} ({args.split} samples of each, ground-truth boxes; "
+          f"fp32{test_time_words(args.flip, scales)}):")
     print(format_sets(result))
     if args.out is not None:
         from handpose.evaluate_sets import REPORT_NAME
@@ -213,7 +236,9 @@ def _run_sets(args: argparse.Namespace) -> int:
         path = Path(args.out) / REPORT_NAME
         slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
                 for name, m in [*result["sets"].items(), ("all", result["all"])]}
-        write_json(path, slim)
+        settings = {"weights": str(args.weights), "data": str(args.data), "split": args.split, "precision": "fp32",
+                    "flip_test": bool(args.flip), "scales": list(scales)}
+        write_json(path, {"settings": settings, **slim})
         print(f"wrote {path}")
     return 0
 

@@ -63,6 +63,7 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
     out: list[DetectionImage] = []
     for cf in open_coco_files(path, ReadContext(report=report)):
         hands: dict[Any, list[tuple[np.ndarray, bool, bool]]] = {}
+        tainted: set[Any] = set()  # images with an unusable hand: left out whole (the hand would count as nothing)
         for i, ann in enumerate(cf.obj["annotations"]):
             where = f"{cf.path}#annotations[{i}]"
             try:
@@ -74,9 +75,15 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
                 hands.setdefault(ann.get("image_id"), []).append(_hand(ann, cf.image_size(name, wh)))
             except BadAnnotationError as bad:
                 report.add(bad.reason, where, bad.detail)
+                if isinstance(ann, dict):
+                    tainted.add(ann.get("image_id"))
         for image_id, (name, wh) in cf.images.items():
             if not isinstance(name, str):
                 report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]", "no 'file_name'")
+                continue
+            if image_id in tainted:  # its unusable hand would be background to training and a false hit to eval
+                report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]",
+                           "image left out: one of its hands is unusable (above)")
                 continue
             try:
                 img = cf.image_path(name)

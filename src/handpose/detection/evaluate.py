@@ -125,6 +125,8 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         results = refine_images(predictor, items, skipped)
     else:
         results = detect_images(detector, items, batch_size, threshold, skipped)
+    if not results:
+        raise ValueError(f"{data}: none of the {len(items)} {split} images could be read ({skipped.summary('images')})")
     report: dict[str, Any] = {
         "task": "detect", "weights": str(weights), "data": str(data), "split": split,
         "input_size": detector.input_size, "scales": list(detector.scales), "threshold": threshold,
@@ -150,15 +152,19 @@ def report_path(out: str | Path) -> Path:
 
 
 def format_detection_report(report: dict[str, Any]) -> str:
-    """A few lines for the terminal: the headline metrics, then each per size; the side's accuracy (``side right``)
-    over the found hands whose side is labelled, where there are any."""
-    lines = [f"{int(report['num_images'])} images, {int(report['num_hands'])} hands"]
+    """A few lines for the terminal: the split and settings, the headline metrics, then each per size; the side's
+    accuracy (``side correct``: the share of found hands of labelled side whose side is right), where there are
+    any."""
+    what = "the detector refined by " + str(report["keypoints"]) if report.get("keypoints") else "the detector alone"
+    lines = [f"{report.get('split', 'all')} split: {int(report['num_images'])} images, {int(report['num_hands'])} "
+             f"hands; {what} at scales {', '.join(f'{s:g}' for s in report.get('scales', []))}, proposals from "
+             f"{report.get('threshold', 0):g}; sizes by the box's longer side"]
     for suffix, label in (("", "all"), ("/small", "< 32 px"), ("/medium", "32-96 px"), ("/large", "> 96 px")):
         line = (f"{label:>9}: AP@0.5 {report[f'AP@0.5{suffix}']:.3f}  AP@0.5:0.95 "
                 f"{report[f'AP@0.5:0.95{suffix}']:.3f}  recall@1FP/img {report[f'recall@1FP{suffix}']:.3f}")
         side = report.get(f"handedness{suffix}")
         if isinstance(side, float) and side == side:  # NaN: no found hand of known side
-            line += f"  side right {side:.3f}"
+            line += f"  side correct {side:.3f}"
         lines.append(line)
     return "\n".join(lines)
 

@@ -1,0 +1,57 @@
+"""What eval reports and refuses: --overwrite leaves this run's report alone in --out, a detection eval with no
+readable image is an error (not NaN figures and exit 0), an image with an unusable hand is left out whole, and the
+terminal names the split and settings behind its figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from handpose.cli import main
+from handpose.data.skip_report import SkipReport
+from handpose.detection.coco import read_detection_images
+from handpose.detection.toy_scenes import write_toy_scenes
+
+
+def test_a_detection_eval_with_no_readable_image_is_an_error(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_toy_scenes(tmp_path / "scenes", 3, seed=1, max_hands=1)
+    for image in (tmp_path / "scenes" / "images").iterdir():
+        image.write_bytes(b"\xff\xd8 not a picture")
+    out = tmp_path / "report"
+    assert main(["eval", "--task", "detect", "--weights", "pretrained:detector", "--data", str(data), "--split",
+                 "all", "--out", str(out)]) == 2
+    assert "none of the 3 all images could be read" in capsys.readouterr().err
+    assert not (out / "detection_eval.json").exists()
+
+
+def test_overwrite_leaves_this_runs_report_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_toy_scenes(tmp_path / "scenes", 3, seed=1, max_hands=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "eval_report.json").write_text("{}")  # an earlier keypoint evaluation's report and curve
+    (out / "pck_curve.png").write_bytes(b"png")
+    (out / "notes.txt").write_text("mine")
+    args = ["eval", "--task", "detect", "--weights", "pretrained:detector", "--data", str(data), "--split", "all",
+            "--out", str(out)]
+    assert main(args) == 2
+    assert "already holds an evaluation (eval_report.json, pck_curve.png)" in capsys.readouterr().err
+    assert main([*args, "--overwrite"]) == 0
+    printed = capsys.readouterr().out
+    assert sorted(p.name for p in out.iterdir()) == ["detection_eval.json", "notes.txt"]
+    assert printed.startswith("all split: 3 images") and "the detector alone at scales 1, 2" in printed
+
+
+def test_an_image_with_an_unusable_hand_is_left_out_whole(tmp_path: Path) -> None:
+    data = write_toy_scenes(tmp_path / "scenes", 4, seed=3, max_hands=2)
+    doc = json.loads(data.read_text())
+    busy = [im["id"] for im in doc["images"] if sum(a["image_id"] == im["id"] for a in doc["annotations"]) >= 1]
+    bad = next(a for a in doc["annotations"] if a["image_id"] == busy[0])
+    bad["bbox"] = [5000, 5000, 10, 10]  # outside the image
+    data.write_text(json.dumps(doc))
+    report = SkipReport()
+    items = read_detection_images(data, report)
+    assert len(items) == len(doc["images"]) - 1  # that image's hand would be background to training and eval
+    assert "image left out: one of its hands is unusable" in report.summary("annotations")

@@ -245,7 +245,8 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
         splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order)
         samples = splits.part(split)
         if not samples:
-            raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val)")
+            raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
+                             "--split all scores every sample")
         one = evaluate_detected(predictor, samples, batch_size=batch_size)
         result = {"sets": {Path(data).name: one}, "all": one}
     report: dict[str, Any] = {

@@ -328,7 +328,7 @@ def run_evaluation(
     samples = splits.part(split)
     if not samples:
         raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
-                             "--split all scores every sample")
+                         "--split all scores every sample")
     LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)
     predictor = predictor.with_options(flip_test=flip_test, scales=scales)
     if amp is not False or channels_last is not False:

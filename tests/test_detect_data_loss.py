@@ -40,9 +40,12 @@ def test_reader_keeps_empty_images_and_counts_bad_annotations(scenes: Path) -> N
     scenes.write_text(json.dumps(doc))
     report = SkipReport()
     items = read_detection_images(scenes, report)
-    assert len(items) == 6  # every image file that exists, with or without hands
-    assert sum(im.num_hands for im in items) == len(doc["annotations"]) - 4
-    assert report.counts[R.BAD_BOX] == 2 and report.counts[R.BAD_ANNOTATION] == 1
+    # every image file that exists, with or without hands, but the first: its unusable hands would count as nothing
+    first_file = Path(doc["images"][0]["file_name"]).name
+    assert len(items) == 5 and first_file not in {im.path.name for im in items}
+    hands_elsewhere = sum(a["image_id"] not in (first, 12345) for a in doc["annotations"])
+    assert sum(im.num_hands for im in items) == hands_elsewhere
+    assert report.counts[R.BAD_BOX] == 2 and report.counts[R.BAD_ANNOTATION] == 2  # no such image; first left out
     assert report.counts[R.MISSING_IMAGE] == 1
     assert all(im.left_known.all() for im in items)
     train, val = split_images(items, 0.5)

@@ -29,6 +29,21 @@ def realdata() -> Path:
     return REALDATA
 
 
+@pytest.fixture(autouse=True)
+def threads_as_they_were() -> Iterator[None]:
+    """Every test leaves PyTorch's thread count as it found it, and no thread governor behind (``handpose predict``
+    runs with ``--threads auto``, which sets both)."""
+    import torch
+
+    from handpose.autotune import free_cores
+
+    before = torch.get_num_threads()
+    yield
+    free_cores._GOVERNOR = None
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)
+
+
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """One torch thread for the test: on a shared 2-core machine two OpenMP threads stall each other."""

@@ -38,6 +38,9 @@ def test_overwrite_leaves_this_runs_report_alone(tmp_path: Path, capsys: pytest.
             "--out", str(out)]
     assert main(args) == 2
     assert "already holds an evaluation (eval_report.json, pck_curve.png)" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--flip"]) == 2  # refused: the earlier report stays
+    assert (out / "eval_report.json").read_text() == "{}" and (out / "pck_curve.png").exists()
+    capsys.readouterr()
     assert main([*args, "--overwrite"]) == 0
     printed = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["detection_eval.json", "notes.txt"]

@@ -9,6 +9,7 @@ import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,25 +131,38 @@ def _spin(stop: object) -> None:
         sum(range(10000))
 
 
+def _cpu_quota() -> bool:
+    """Whether a cgroup CPU quota limits this process (then /proc/stat's CPUs are the host's, not ours)."""
+    try:
+        return Path("/sys/fs/cgroup/cpu.max").read_text().split()[0] != "max"
+    except (OSError, IndexError):
+        return False
+
+
 @pytest.mark.slow
-def test_busy_processes_on_every_core_leave_one_thread() -> None:
-    if not os.path.exists("/proc/stat"):
-        pytest.skip("no /proc/stat to measure other processes' CPU time")
-    cores = os.cpu_count() or 1
-    ctx = mp.get_context("spawn")
+def test_busy_processes_leave_their_cores() -> None:
+    """Up to 4 processes spinning (a plain ``multiprocessing`` fork: nothing to import): the governor leaves at
+    most the other cores to inference, at least one."""
+    if not os.path.exists("/proc/stat") or _cpu_quota():
+        pytest.skip("no /proc/stat, or a CPU quota under which it shows the host's CPUs")
+    cores = free_cores.usable_cores()
+    spin = min(cores, 4)
+    ctx = mp.get_context("fork")
     stop = ctx.Event()
-    spinners = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(cores)]
+    spinners = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(spin)]
     for p in spinners:
         p.start()
     try:
         time.sleep(0.5)  # the spinners are running
         gov = FreeCores(cores, interval=0.5)
         time.sleep(0.8)
-        assert gov.current() == 1
+        assert gov.current() <= max(1, cores - spin)  # other load can only take more
     finally:
         stop.set()
         for p in spinners:
-            p.join()
+            p.join(timeout=10)
+            if p.is_alive():
+                p.kill()
 
 
 @pytest.mark.slow

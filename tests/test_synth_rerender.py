@@ -76,6 +76,30 @@ def test_a_stopped_scene_render_leaves_no_old_labels_and_its_images_go_next_time
     assert {"images/00000000.jpg", "images/00000001.jpg", JSON_NAME} <= synth_outputs(target)
 
 
+def test_a_scene_folder_of_an_older_handpose_can_be_rendered_again_after_a_stop(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older render's images carry no mark (its json was their only proof of origin): they are marked before
+    that json goes, so a stopped re-render can still be rendered again."""
+    target = tmp_path / "scenes"
+    assert main(["synth", "--out", str(tmp_path), "--count", "6", *SCENES]) == 0
+    for image in (target / "images").iterdir():  # as an older handpose wrote them
+        image.write_bytes(cv2.imencode(".jpg", cv2.imread(str(image)))[1].tobytes())
+        assert not is_marked(image)
+    real = scenes_module.render_scene_image
+
+    def stop_at_2(seed: int, index: int, *args: object, **kw: object):
+        if index == 2:
+            raise KeyboardInterrupt
+        return real(seed, index, *args, **kw)
+
+    monkeypatch.setattr(scenes_module, "render_scene_image", stop_at_2)
+    assert main(["synth", "--out", str(tmp_path), "--count", "6", "--seed", "1", *SCENES]) == 130
+    assert all(is_marked(image) for image in (target / "images").iterdir())
+    monkeypatch.setattr(scenes_module, "render_scene_image", real)
+    assert main(["synth", "--out", str(tmp_path), "--count", "6", "--seed", "1", *SCENES]) == 0
+    assert len(json.loads((target / JSON_NAME).read_text())["images"]) == 6
+
+
 def test_one_hand_images_and_scenes_never_share_a_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["synth", "--out", str(tmp_path), "--count", "2", "--size", "64", "--folder", "data"]) == 0
     assert main(["synth", "--out", str(tmp_path), "--count", "2", *SCENES, "--folder", "data"]) == 2
@@ -113,13 +137,19 @@ def test_sigterm_stops_the_render_and_its_workers(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "handpose", "synth", "--out", str(out), "--count", "5000",
                              "--size", "64", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list((out / "synth1").glob("*.jpg")) if (out / "synth1").is_dir()
-                                               else []) < 5:
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline and (
+                len(list((out / "synth1").glob("*.jpg"))) if (out / "synth1").is_dir() else 0) < 5:
+            time.sleep(0.1)
+        assert proc.poll() is None, "the render ended before it could be stopped"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 143, err
     time.sleep(1.5)
     before = len(os.listdir(out / "synth1"))
     time.sleep(1.5)

@@ -153,7 +153,10 @@ def test_init_overwrite_and_another_optimizer_are_refused_with_resume(synth_data
 def test_the_continue_hint_names_torchrun_for_a_run_of_several_processes(monkeypatch: pytest.MonkeyPatch,
                                                                          tmp_path: Path) -> None:
     assert resume_command("runs/a", 1) == "handpose train --resume runs/a"
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
     assert resume_command("runs/a", 2) == "torchrun --nproc_per_node 2 -m handpose train --resume runs/a"
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")  # two nodes of two processes
+    assert resume_command("runs/a", 4) == "torchrun --nnodes 2 --nproc_per_node 2 -m handpose train --resume runs/a"
     from handpose.commands.train import lost_peer_hint
 
     (tmp_path / "checkpoints").mkdir()

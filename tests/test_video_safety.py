@@ -26,7 +26,7 @@ from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec
 from handpose.inference.smoothing import SmoothingConfig
 from handpose.inference.tracking import HandTracker, TrackingConfig
-from handpose.inference.video import partial_path, run_video
+from handpose.inference.video import frame_time, partial_path, run_video
 
 SIZE = (320, 200)
 NO_SMOOTH = SmoothingConfig(enabled=False)
@@ -99,6 +99,18 @@ def test_frame_times_come_from_the_container(tmp_path: Path) -> None:
     result = run_video(_predictor(), video)
     assert result.times == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4], abs=1e-3)
 
+    class Stamps:  # a variable frame rate: stamps in ms as the container gives them, one that does not go forward
+        def __init__(self, ms: list[float]) -> None:
+            self.ms = iter(ms)
+
+        def get(self, prop: int) -> float:
+            return next(self.ms)
+
+    cap, times = Stamps([0.0, 40.0, 40.0, 150.0, 0.0]), []
+    for i in range(5):
+        times.append(frame_time(cap, i, 25.0, times[-1] if times else None, False, 0.0))  # type: ignore[arg-type]
+    assert times == pytest.approx([0.0, 0.04, 0.08, 0.15, 0.19])  # its own times; a stuck stamp: one frame on
+
 
 def test_a_users_file_at_the_save_video_path_is_never_touched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                capsys: pytest.CaptureFixture) -> None:
@@ -163,14 +175,20 @@ def test_a_signal_keeps_and_writes_the_frames_done(tmp_path: Path, signals: list
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-c", script, "predict", str(video), "--out", str(out), "--save-video",
                              str(saved)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not partial_path(saved).exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(1.0)
-    for name in signals:
-        proc.send_signal(getattr(signal, name))
-        time.sleep(0.02)
-    _, err = proc.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not partial_path(saved).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        assert proc.poll() is None, "predict ended before it could be stopped"
+        for name in signals:
+            proc.send_signal(getattr(signal, name))
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == code, err
     assert f"stopped by {signals[0]} after" in err
     record = json.loads((out / "long.json").read_text())

@@ -92,9 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose, args.quiet)
     try:
         return int(args._run(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C (130), or SIGTERM where a command turns it into one (143)
         print("interrupted", file=sys.stderr)
-        return 130
+        return int(getattr(exc, "exit_code", 130))
     except (ValueError, OSError, RuntimeError) as exc:
         # user-facing errors carry their own message (what was wrong and where): one line, the traceback with -v.
         # OSError covers FileNotFoundError, PermissionError and files.DiskFullError.

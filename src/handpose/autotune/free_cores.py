@@ -8,12 +8,15 @@ wait for the scheduler: beside another PyTorch run on 2 cores, the keypoint netw
 inference runs: at most once per ``INTERVAL_S`` the share of the CPUs that other processes used since the last reading
 (``autotune.contention``: ``/proc/stat`` less this process's own CPU time) says how many cores they kept busy, and
 inference uses the rest, at least 1 and at most the ceiling it started with (``torch.get_num_threads()`` when the
-governor was made: ``OMP_NUM_THREADS`` and ``torch.set_num_threads`` still cap it). Where ``/proc/stat`` cannot be
-read, the ceiling.
+governor was made, so ``OMP_NUM_THREADS`` and a ``torch.set_num_threads`` before the first "auto" call cap it; later
+calls to ``torch.set_num_threads`` are overruled while "auto" runs). Where ``/proc/stat`` cannot be read, the
+ceiling. The measure is of the whole machine as ``/proc/stat`` shows it: in a container limited by a CPU quota it
+sees the host's CPUs, so there a fixed count (``--threads N``) is the better choice.
 
 Threads are a resource of the process, so there is one governor per process (:func:`governor`). PyTorch follows it
 through :func:`sync_torch` before each network call; onnxruntime fixes a session's threads when it is made, so an
-``auto`` onnxruntime network keeps one session per thread count (:class:`SessionsByThreads`).
+``auto`` onnxruntime network keeps one session per thread count it meets, counts rounded down to a power of two
+below the ceiling (:func:`session_threads`: at most log2(cores) + 2 sessions), made on first need.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ LOG = logging.getLogger(__name__)
 
 AUTO = "auto"
 INTERVAL_S = 1.0  # how often the free cores are measured again while inference runs
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity where the system says), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def others_cores(share: float, cores: int) -> int:
@@ -53,7 +64,7 @@ class FreeCores:
         from handpose.autotune.contention import start_meter
 
         self.ceiling = max(1, int(ceiling))
-        self.cores = int(cores or os.cpu_count() or 1)
+        self.cores = int(cores or usable_cores())
         self.interval = float(interval)
         self._start = meter or start_meter
         self._share = self._start()
@@ -112,9 +123,17 @@ def sync_torch(threads: int | str | None) -> None:
         torch.set_num_threads(n)
 
 
+def session_threads(n: int, ceiling: int) -> int:
+    """The thread count of the session to run ``n`` threads on: ``ceiling`` itself, else the largest power of two
+    not above ``n`` (so a many-core machine keeps a few sessions, not one per count)."""
+    if n >= ceiling:
+        return ceiling
+    return 1 << (max(1, int(n)).bit_length() - 1)
+
+
 class SessionsByThreads:
     """onnxruntime sessions of one file, one per thread count, made on first need; ``threads`` None or an int: one
-    session with that setting, "auto": the governor's count at each call."""
+    session with that setting, "auto": the governor's count at each call (:func:`session_threads`)."""
 
     def __init__(self, make: Callable[[int | None], Any], threads: int | str | None) -> None:
         self.make = make
@@ -127,7 +146,8 @@ class SessionsByThreads:
         """The session to run now."""
         if self.threads != AUTO:
             return self.first
-        n = governor().current()
+        gov = governor()
+        n = session_threads(gov.current(), gov.ceiling)
         if n not in self._sessions:
             self._sessions[n] = self.make(n)
         return self._sessions[n]

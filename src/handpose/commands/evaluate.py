@@ -104,6 +104,18 @@ def parse_scales(text: str) -> tuple[float, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``handpose eval``; with --overwrite, the earlier report's files this run did not write go after it succeeded."""
+    import time
+
+    started = time.time()
+    args.earlier_reports = []
+    code = _run(args)
+    if code == 0:
+        remove_left_over(args.earlier_reports, started)
+    return code
+
+
+def _run(args: argparse.Namespace) -> int:
     import math
 
     from handpose.autotune.resolve import parse_flag
@@ -120,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
         report_file = args.task == "detect" and report_path(args.out) == Path(args.out)  # the report's own path
         (ensure_writable_file if report_file else ensure_writable_folder)(args.out, "--out")
-        refuse_earlier_reports(Path(args.out), args.overwrite)
+        args.earlier_reports = refuse_earlier_reports(Path(args.out), args.overwrite)
     refine = refine_from_args(args)
     if args.task == "detect":
         if args.flip or parse_scales(args.scales) != (1.0,):
@@ -194,19 +206,27 @@ def report_files() -> tuple[str, ...]:
             detection_evaluate.REPORT_NAME)
 
 
-def refuse_earlier_reports(out: Path, overwrite: bool) -> None:
+def refuse_earlier_reports(out: Path, overwrite: bool) -> list[Path]:
     """ValueError when ``out`` already holds an evaluation's files (or, given as a ``.json`` path, which ``--task
     detect`` writes its report to, is an existing file), unless ``overwrite``: an earlier report is not replaced
-    unasked. With ``overwrite`` the earlier evaluation's files go (those names only), so the folder holds this
-    run's report alone, not beside another kind of run's."""
+    unasked. Returns those files: with ``overwrite`` the ones this run does not write again go once it has written
+    its own (:func:`remove_left_over`), so the folder holds this run's report alone, and a run that fails first
+    leaves the earlier report as it was."""
     taken = [out] if out.suffix.lower() == ".json" and out.is_file() else [out / n for n in report_files()
                                                                            if (out / n).exists()]
     if taken and not overwrite:
         names = ", ".join(p.name for p in taken)
         raise ValueError(f"--out {out} already holds an evaluation ({names}); add --overwrite to replace it, or "
                          "choose another --out")
-    for path in taken:
-        path.unlink()
+    return taken
+
+
+def remove_left_over(earlier: list[Path], since: float) -> None:
+    """After a run that wrote its report: delete the earlier evaluation's files it did not write again (their
+    modification time is before ``since``, the run's start by ``time.time()``)."""
+    for path in earlier:
+        if path.is_file() and path.stat().st_mtime < since:
+            path.unlink()
 
 
 def _run_sets(args: argparse.Namespace) -> int:

@@ -147,8 +147,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_threads(text: str) -> int | str:
     """--threads: "auto" or a positive whole number (argparse reports what else was given)."""
-    if text.strip().lower() == "auto":
-        return "auto"
+    from handpose.autotune.free_cores import AUTO
+
+    if text.strip().lower() == AUTO:
+        return AUTO
     try:
         n = int(text)
     except ValueError:
@@ -387,8 +389,9 @@ def check_save_video(save: Path, source: str) -> None:
 def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: argparse.Namespace,
                   box: Sequence[float] | None) -> int:
     """Track through a video or webcam; write NAME.json, the COCO results and the video; print the speed.
-    SIGINT or SIGTERM stops after the frame in hand, and what was done is written (a second Ctrl-C waits for
-    that); the exit code is then 130 or 143. An error part way raises after the frames done so far are written."""
+    SIGINT or SIGTERM stops after the frame in hand, and what was done is written (more signals wait for that: a
+    process that must end at once is killed); the exit code is then 130 or 143. An error part way raises after the
+    frames done so far are written."""
     from handpose.inference.inputs import webcam_index
     from handpose.inference.video import run_video
     from handpose.training.signals import StopRequest
@@ -403,11 +406,11 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
         save.parent.mkdir(parents=True, exist_ok=True)
         OutputFolder(save.parent).claim([save])  # predict's own from now on: a later run may write it again
     with StopRequest("stopping after this frame, then writing the frames done") as stop:
+        stop.abortable = False  # a second Ctrl-C waits: the frame in hand, the video's closing and the records
         result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
                            max_frames=args.max_frames, threshold=args.threshold,
                            start_box=None if box is None else np.asarray(box), is_left=args.side,
                            stop=lambda: stop.reason)
-        stop.abortable = False  # the records of the frames done are written whatever comes now
         out.path.mkdir(parents=True, exist_ok=True)
         out.claim([record_path])
         frames = [{"frame": i, "time": round(t, 4), "hands": [h.to_dict() for h in hands]}

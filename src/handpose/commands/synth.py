@@ -62,12 +62,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "or replaced: a file of a name the render writes is refused)")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised as an interrupt so that a render ends as Ctrl-C ends it; the exit code is 143."""
+
+    exit_code = 143
+
+
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends a render as Ctrl-C does (KeyboardInterrupt in the main process: the worker pool is terminated
-    on the way out, so no worker writes on after its parent; the manifest says the render is incomplete)."""
+    """SIGTERM ends a render as Ctrl-C does (an interrupt in the main process: the worker pool is terminated on the
+    way out, so no worker writes on after its parent; the manifest says the render is incomplete)."""
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     if threading.current_thread() is not threading.main_thread():
         yield

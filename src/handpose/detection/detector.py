@@ -137,7 +137,7 @@ class HandDetector:
     @classmethod
     def from_file(cls, path: str | Path, threshold: float | None = None, max_hands: int | None = None,
                   device: str | torch.device = "cpu", scales: Sequence[float] = (1.0,),
-                  threads: int | None = None) -> HandDetector:
+                  threads: int | str | None = None) -> HandDetector:
         """A detector from a weights file (``.safetensors`` / ``.pt`` in PyTorch on ``device``, or a detector's
         ``.onnx`` export in onnxruntime); ValueError naming the file when it holds a keypoint model.
 
@@ -162,7 +162,7 @@ class HandDetector:
 
     @classmethod
     def shipped(cls, threshold: float | None = None, max_hands: int | None = None,
-                scales: Sequence[float] = (1.0,), threads: int | None = None) -> HandDetector:
+                scales: Sequence[float] = (1.0,), threads: int | str | None = None) -> HandDetector:
         """The shipped detector on the CPU, in PyTorch or onnxruntime, whichever is faster on this machine (timed
         once per machine and setting, then read from the speed-trial cache; the PyTorch network alone where
         onnxruntime cannot load the export)."""

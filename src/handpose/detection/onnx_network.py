@@ -37,6 +37,8 @@ class OnnxDetectorNetwork:
         self._made_with = (self.path, device, threads)  # a pickled copy opens its own session
         self.config: DetectorConfig = read_onnx_detector_config(self.path)
         providers, threads = onnx_providers(device), check_threads(threads)
+        if threads == "auto" and len(providers) > 1:  # CUDA runs the network: CPU threads are not its concern
+            threads = None
         try:
             self.sessions = SessionsByThreads(
                 lambda n: ort.InferenceSession(str(self.path), session_options(n), providers=providers), threads)

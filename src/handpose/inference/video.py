@@ -188,13 +188,14 @@ class _Writer:
 def frame_time(cap: cv2.VideoCapture, index: int, fps: float, previous: float | None, webcam: bool,
                start: float) -> float:
     """Seconds of the frame just read: a webcam's by the clock since ``start``; a file's by its container
-    timestamp where it has one that goes forward (a variable frame rate keeps its real times), else ``index / fps``."""
+    timestamp where it has one that goes forward (a variable frame rate keeps its real times), else one frame
+    interval after the previous frame (``index / fps`` for the first), so times always go forward."""
     if webcam:
         return time.perf_counter() - start
     stamp = float(cap.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
     if np.isfinite(stamp) and (index == 0 or (previous is not None and stamp > previous)):
         return stamp
-    return index / fps
+    return index / fps if previous is None else previous + 1.0 / fps
 
 
 def run_video(

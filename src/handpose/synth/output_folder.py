@@ -105,27 +105,33 @@ def _legacy_render(folder: Path, names: list[str]) -> bool:
 JPEG_MARK = b"handpose synth"  # the comment (COM segment) in every image synth writes
 
 
+_MARK_SEGMENT = b"\xff\xfe" + (len(JPEG_MARK) + 2).to_bytes(2, "big") + JPEG_MARK
+
+
 def mark_jpeg(jpg: bytes) -> bytes:
-    """JPEG bytes with synth's comment segment right after the start-of-image marker (viewers ignore it)."""
+    """JPEG bytes with synth's comment segment after the start-of-image marker and the JFIF header where there is
+    one (JFIF wants its APP0 first; viewers ignore comments)."""
     if jpg[:2] != b"\xff\xd8":
         raise ValueError("not JPEG data")
-    segment = b"\xff\xfe" + (len(JPEG_MARK) + 2).to_bytes(2, "big") + JPEG_MARK
-    return jpg[:2] + segment + jpg[2:]
+    at = 2
+    if jpg[2:4] == b"\xff\xe0":  # APP0 (JFIF): its length counts its own two length bytes
+        at = 4 + int.from_bytes(jpg[4:6], "big")
+    return jpg[:at] + _MARK_SEGMENT + jpg[at:]
 
 
 def is_marked(path: Path) -> bool:
-    """Whether ``path`` is an image synth wrote (its comment segment, :func:`mark_jpeg`)."""
+    """Whether ``path`` is an image synth wrote (its comment segment among the first bytes, :func:`mark_jpeg`)."""
     try:
         with open(path, "rb") as f:
-            head = f.read(6 + len(JPEG_MARK))
+            head = f.read(64)
     except OSError:
         return False
-    return head[:4] == b"\xff\xd8\xff\xfe" and head[6:] == JPEG_MARK
+    return head[:2] == b"\xff\xd8" and _MARK_SEGMENT in head
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden temporary file beside ``path``, then give it ``path``'s name (a full disk or a kill
-    leaves no half-written image or label under a sample's name); an OSError names the file."""
+    """Write ``data`` to a hidden temporary file beside ``path``, then give it ``path``'s name (a full disk, an
+    interrupt or a kill leaves no half-written image or label under a sample's name); an OSError names the file."""
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_bytes(data)
@@ -133,6 +139,24 @@ def write_file(path: Path, data: bytes) -> None:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise OSError(exc.errno, f"{exc.strerror or exc} writing {path}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def adopt_images(folder: Path, names: list[str]) -> int:
+    """Give synth's mark to the images ``names`` (relative to ``folder``) that lack it: images an older handpose
+    wrote, known as synth's only by the json that lists them, keep being known when that json goes. Returns how
+    many were marked."""
+    marked = 0
+    for name in names:
+        path = folder / name
+        if path.is_file() and not is_marked(path):
+            data = path.read_bytes()
+            if data[:2] == b"\xff\xd8":
+                write_file(path, mark_jpeg(data))
+                marked += 1
+    return marked
 
 
 def samples_taken(count: int, sub: str = "", suffixes: tuple[str, ...] = (".jpg", ".json"),

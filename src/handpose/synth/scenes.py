@@ -34,6 +34,7 @@ from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import (
     SCENES_DESCRIPTION,
+    adopt_images,
     check_request,
     mark_jpeg,
     prepare_folder,
@@ -199,6 +200,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
             "renderer_version": RENDERER_VERSION, **scene_options(distractors, beside_heads)}
     ours = synth_outputs(target)  # an earlier render's json and images (listed or marked): a user's own stay
     if JSON_NAME in ours:  # its labels would otherwise stand beside new pictures while this render runs
+        adopt_images(target, sorted(n for n in ours if n.startswith("images/")))  # an older render's: marked now
         (target / JSON_NAME).unlink()
     if own:
         write_manifest(target, {**info, "complete": False})

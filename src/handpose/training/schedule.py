@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -111,7 +112,7 @@ def apply_settings(optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_s
     scheduler._last_lr = lrs  # what get_last_lr() reports until the next step
 
 
-def resumed_stretches(cfg: TrainConfig, state: dict, steps_total: int) -> list[Stretch]:
+def resumed_stretches(cfg: TrainConfig, state: dict[str, Any], steps_total: int) -> list[Stretch]:
     """The stretches of a run resumed from checkpoint ``state`` with ``steps_total`` steps: the checkpoint's, and a
     new one where the run's length changed only because its batch or process count did (an epoch-sized run kept at
     its epochs). A length asked for anew (another ``--epochs`` or ``--max-steps``) starts the schedule afresh over the

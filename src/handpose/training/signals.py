@@ -38,7 +38,8 @@ class StopRequest:
             LOG.warning("%s received again: still %s", name, self.action)
             return
         self.reason = name
-        LOG.warning("%s received: %s (Ctrl-C again to abort)", name, self.action)
+        LOG.warning("%s received: %s (%s)", name, self.action,
+                    "Ctrl-C again to abort" if self.abortable else "more signals wait for it")
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():

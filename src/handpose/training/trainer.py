@@ -31,6 +31,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -402,9 +403,14 @@ class Trainer:
 
 
 def resume_command(out: str | Path, world_size: int) -> str:
-    """The command that continues run ``out`` with as many processes as it had."""
-    launch = f"torchrun --nproc_per_node {world_size} -m handpose train" if world_size > 1 else "handpose train"
-    return f"{launch} --resume {out}"
+    """The command that continues run ``out`` with as many processes as it had (per node, and nodes, under a
+    multi-node torchrun: ``LOCAL_WORLD_SIZE``)."""
+    if world_size <= 1:
+        return f"handpose train --resume {out}"
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world_size) or world_size)
+    nodes = f" --nnodes {world_size // local}" if 0 < local < world_size else ""
+    per_node = local if 0 < local < world_size else world_size
+    return f"torchrun{nodes} --nproc_per_node {per_node} -m handpose train --resume {out}"
 
 
 def settings_changed(saved: dict[str, Any], cfg: TrainConfig) -> str | None:

@@ -10,7 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import pytest
@@ -22,6 +24,16 @@ from handpose.synth.output_folder import MANIFEST_NAME, is_marked, mark_jpeg, sy
 from handpose.synth.scenes import JSON_NAME
 
 SCENES = ["--scenes", "--scene-size", "64x48"]
+
+
+def _stopping_at(stop: int, render: Callable[..., Any]) -> Callable[..., Any]:
+    """The scene renderer ``render``, interrupted (as by Ctrl-C) when it reaches scene ``stop``."""
+    def stopping(seed: int, index: int, *args: object, **kw: object) -> Any:
+        if index == stop:
+            raise KeyboardInterrupt
+        return render(seed, index, *args, **kw)
+
+    return stopping
 
 
 def test_images_carry_the_mark_and_still_decode(tmp_path: Path) -> None:
@@ -55,13 +67,7 @@ def test_a_stopped_scene_render_leaves_no_old_labels_and_its_images_go_next_time
     assert main(["synth", "--out", str(tmp_path), "--count", "6", *SCENES]) == 0
     old_json = (target / JSON_NAME).read_text()
     real = scenes_module.render_scene_image
-
-    def stop_at_4(seed: int, index: int, *args: object, **kw: object):
-        if index == 4:
-            raise KeyboardInterrupt
-        return real(seed, index, *args, **kw)
-
-    monkeypatch.setattr(scenes_module, "render_scene_image", stop_at_4)
+    monkeypatch.setattr(scenes_module, "render_scene_image", _stopping_at(4, real))
     assert main(["synth", "--out", str(tmp_path), "--count", "10", "--seed", "1", *SCENES]) == 130
     assert not (target / JSON_NAME).exists() and old_json  # the seed-0 labels no longer stand beside seed-1 images
     manifest = json.loads((target / MANIFEST_NAME).read_text())
@@ -86,13 +92,7 @@ def test_a_scene_folder_of_an_older_handpose_can_be_rendered_again_after_a_stop(
         image.write_bytes(cv2.imencode(".jpg", cv2.imread(str(image)))[1].tobytes())
         assert not is_marked(image)
     real = scenes_module.render_scene_image
-
-    def stop_at_2(seed: int, index: int, *args: object, **kw: object):
-        if index == 2:
-            raise KeyboardInterrupt
-        return real(seed, index, *args, **kw)
-
-    monkeypatch.setattr(scenes_module, "render_scene_image", stop_at_2)
+    monkeypatch.setattr(scenes_module, "render_scene_image", _stopping_at(2, real))
     assert main(["synth", "--out", str(tmp_path), "--count", "6", "--seed", "1", *SCENES]) == 130
     assert all(is_marked(image) for image in (target / "images").iterdir())
     monkeypatch.setattr(scenes_module, "render_scene_image", real)

@@ -156,3 +156,15 @@ def test_sigterm_stops_the_render_and_its_workers(tmp_path: Path) -> None:
     assert len(os.listdir(out / "synth1")) == before  # no worker writes on after its parent
     assert "BrokenPipeError" not in err
     assert json.loads((out / "synth1" / MANIFEST_NAME).read_text())["complete"] is False
+
+
+def test_scenes_without_opengl_say_why(tmp_path: Path) -> None:
+    """Without a GL context, scenes are refused with the reason, not pointed to the capsule renderer (it draws no
+    scenes). A fresh process: the GL context is made once per process."""
+    env = {**os.environ, "HANDPOSE_SYNTH_GL": "0"}
+    for extra in ([], ["--renderer", "gl"]):
+        run = subprocess.run([sys.executable, "-m", "handpose", "synth", "--out", str(tmp_path), "--count", "1",
+                              *SCENES, *extra], env=env, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2
+        assert "--scenes needs OpenGL and there is no context here" in run.stderr
+        assert "--renderer fallback" not in run.stderr

@@ -29,7 +29,7 @@ from handpose.keypoints import NAMES, SKELETON
 from handpose.synth import gl_scene
 from handpose.synth.camera import Camera
 from handpose.synth.generate import RENDERER_VERSION
-from handpose.synth.gl_context import resolve_renderer
+from handpose.synth.gl_context import GLUnavailableError, gl_failure_reason, resolve_renderer
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import (
@@ -191,8 +191,14 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
         raise ValueError("--hands-beside-heads needs heads to hold hands beside: give --skin-distractors too")
     target = Path(out) / folder
     workers = check_request(count, (width, height), workers, seed, target, size_flag="--scene-size")
-    if resolve_renderer("gl" if renderer == "auto" else renderer) != "gl":
-        raise ValueError("--scenes needs the GL renderer (--renderer gl or auto)")
+    if renderer == "fallback":
+        raise ValueError("--scenes needs the GL renderer (--renderer gl or auto): the capsule renderer draws no "
+                         "scenes")
+    try:  # auto or gl: without a context, say why (not a fallback that draws no scenes)
+        resolve_renderer("gl")
+    except GLUnavailableError:
+        raise ValueError(f"--scenes needs OpenGL and there is no context here ({gl_failure_reason()}); install "
+                         "Mesa's EGL (Debian/Ubuntu: libegl1 libgl1-mesa-dri)") from None
     own = prepare_folder(target, overwrite, samples_taken(count, "images", (".jpg",), also=(JSON_NAME,)),
                          kind="scenes")
     (target / "images").mkdir(exist_ok=True)

@@ -81,8 +81,10 @@ def test_memory_that_would_not_fit_is_refused(tmp_path: Path, monkeypatch: pytes
     from handpose.synth import output_folder
 
     monkeypatch.setattr(output_folder, "_available_memory", lambda: 64 * 2**20)  # 64 MiB free
-    with pytest.raises(ValueError, match="--workers 1 at --size 4096x4096 needs about .* memory"):
+    with pytest.raises(ValueError, match="--workers 1 at --size 4096 needs about .* memory"):  # as the flag reads
         check_request(10, (4096, 4096), 1, 0, tmp_path)
+    with pytest.raises(ValueError, match="--workers 1 at --scene-size 4096x2048 needs about .* memory"):
+        check_request(10, (4096, 2048), 1, 0, tmp_path, size_flag="--scene-size")
 
 
 def test_a_render_written_with_overwrite_can_be_written_again(tmp_path: Path,

@@ -55,10 +55,11 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     if workers > cpus:
         LOG.warning("--workers %d is more than the %d CPUs here; using %d", workers, cpus, cpus)
         workers = cpus
+    shown_size = f"{size[0]}" if size_flag == "--size" else f"{size[0]}x{size[1]}"  # as the flag is written
     need = workers * (_WORKER_BASE_BYTES + size[0] * size[1] * _BYTES_PER_PIXEL_IN_FLIGHT)
     avail = _available_memory()
     if avail is not None and need > avail:
-        raise ValueError(f"--workers {workers} at {size_flag} {size[0]}x{size[1]} needs about {_amount(need)} of "
+        raise ValueError(f"--workers {workers} at {size_flag} {shown_size} needs about {_amount(need)} of "
                          f"memory and {_amount(avail)} is free; use fewer workers or a smaller size")
     disk = count * size[0] * size[1] * 0.25 + count * 2048  # JPEG at high quality + the json, generously
     probe = out
@@ -68,7 +69,7 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     if free == 0:
         raise ValueError(f"--out {out}: nothing can be written under {probe} (no free space there)")
     if free is not None and disk > free:
-        raise ValueError(f"--count {count} at {size_flag} {size[0]}x{size[1]} needs about {_amount(disk)} on disk "
+        raise ValueError(f"--count {count} at {size_flag} {shown_size} needs about {_amount(disk)} on disk "
                          f"and {_amount(free)} is free under {probe}")
     return workers
 

@@ -249,8 +249,10 @@ class HandTracker:
         return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
 
     def update(self, frame_bgr: Any, t: float, color: str = "bgr") -> Hands:
-        """The hands of the next frame at time ``t`` seconds: a BGR uint8 (H, W, 3) array as OpenCV reads video, or
-        any image :meth:`Predictor.predict` takes (``color="rgb"`` for an RGB array); a float array is refused."""
+        """The hands of the next frame at time ``t`` seconds (finite, going forward): a BGR uint8 (H, W, 3) array as
+        OpenCV reads video, or any image :meth:`Predictor.predict` takes (``color="rgb"`` for an RGB array); a float
+        array is refused. The result holds the frame for ``.plot()``; set its ``image`` to None before keeping many
+        results (``run_video`` does), or every frame stays in memory."""
         from handpose.inference.inputs import to_bgr
         from handpose.inference.results import Hands
 

@@ -58,3 +58,12 @@ def test_an_image_with_an_unusable_hand_is_left_out_whole(tmp_path: Path) -> Non
     items = read_detection_images(data, report)
     assert len(items) == len(doc["images"]) - 1  # that image's hand would be background to training and eval
     assert "image left out: one of its hands is unusable" in report.summary("annotations")
+
+
+def test_an_annotation_with_an_unusable_image_id_is_counted_not_a_crash(tmp_path: Path) -> None:
+    data = write_toy_scenes(tmp_path / "scenes", 2, seed=3, max_hands=1)
+    doc = json.loads(data.read_text())
+    doc["annotations"].append({"id": 999, "image_id": [2], "bbox": [1, 1, 5, 5]})  # a list: no image's id
+    data.write_text(json.dumps(doc))
+    report = SkipReport()
+    assert len(read_detection_images(data, report)) == 2 and report.total == 1

@@ -40,8 +40,9 @@ def governed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[list[float |
     before = torch.get_num_threads()
 
     def install(shares: list[float | None]) -> FreeCores:
-        gov = FreeCores(2, cores=2, interval=0.0, meter=fake_meter(shares))
+        gov = FreeCores(cores=2, interval=0.0, meter=fake_meter(shares))
         monkeypatch.setattr(free_cores, "_GOVERNOR", gov)
+        monkeypatch.setattr(free_cores, "_TORCH_CEILING", None)
         return gov
 
     yield install
@@ -60,16 +61,32 @@ def test_the_rule_leaves_the_cores_others_keep_busy() -> None:
 
 
 def test_the_governor_measures_again_after_its_interval_and_says_when_it_changes(caplog) -> None:
-    gov = FreeCores(2, cores=2, interval=0.0, meter=fake_meter([None, 0.6, None, 0.05]))
-    assert gov.threads == 2
+    gov = FreeCores(cores=2, interval=0.0, meter=fake_meter([None, 0.6, None, 0.05]))
+    assert gov.free == 2
     with caplog.at_level(logging.INFO, logger="handpose.autotune.free_cores"):
         assert gov.current() == 2  # the first window cannot judge (None): the ceiling stays
         assert gov.current() == 1  # others kept one core of two busy
-        assert "inference threads 2 -> 1" in caplog.text
+        assert "inference threads follow the free cores, 2 -> 1" in caplog.text
         assert gov.current() == 1  # a window that cannot judge keeps the count
         assert gov.current() == 2  # the machine is quiet again
-    slow = FreeCores(2, cores=2, interval=3600.0, meter=fake_meter([0.9, 0.9]))
+    slow = FreeCores(cores=2, interval=3600.0, meter=fake_meter([0.9, 0.9]))
     assert slow.current() == 2  # within its interval it does not measure
+
+
+def test_only_this_processs_cpus_count_and_sessions_stay_few() -> None:
+    from handpose.autotune.contention import parse_stat
+
+    stat = ("cpu  300 0 100 100 0 0 0 0 0 0\n"  # the machine: CPUs 2 and 3 busy, 0 and 1 idle
+            "cpu0 0 0 0 100 0 0 0 0 0 0\ncpu1 0 0 0 0 0 0 0 0 0 0\n"
+            "cpu2 150 0 50 0 0 0 0 0 0 0\ncpu3 150 0 50 0 0 0 0 0 0 0\n")
+    assert parse_stat(stat) == (400.0, 4)
+    assert parse_stat(stat, frozenset({0, 1})) == (0.0, 2)  # a process pinned to CPUs 0-1 sees them idle
+    assert parse_stat(stat, frozenset({2, 3})) == (400.0, 2)
+    assert parse_stat(stat, frozenset({9})) is None
+    assert [free_cores.session_threads(n, 2) for n in (1, 2)] == [1, 2]
+    assert [free_cores.session_threads(n, 64) for n in (64, 63, 57, 56, 9, 8, 7, 5, 4, 3, 1)] == [
+        64, 56, 56, 56, 8, 8, 4, 4, 4, 2, 1]  # a core of background load costs 8 of 64, not half
+    assert len({free_cores.session_threads(n, 64) for n in range(1, 65)}) <= 12
 
 
 @pytest.mark.parametrize("bad", [0, -1, True, 1.5, "two", "2"])
@@ -145,7 +162,7 @@ def test_busy_processes_leave_their_cores() -> None:
     most the other cores to inference, at least one."""
     if not os.path.exists("/proc/stat") or _cpu_quota():
         pytest.skip("no /proc/stat, or a CPU quota under which it shows the host's CPUs")
-    cores = free_cores.usable_cores()
+    cores = len(free_cores.usable_cores())
     spin = min(cores, 4)
     ctx = mp.get_context("fork")
     stop = ctx.Event()
@@ -154,7 +171,7 @@ def test_busy_processes_leave_their_cores() -> None:
         p.start()
     try:
         time.sleep(0.5)  # the spinners are running
-        gov = FreeCores(cores, interval=0.5)
+        gov = FreeCores(interval=0.5)
         time.sleep(0.8)
         assert gov.current() <= max(1, cores - spin)  # other load can only take more
     finally:

@@ -168,3 +168,11 @@ def test_scenes_without_opengl_say_why(tmp_path: Path) -> None:
         assert run.returncode == 2
         assert "--scenes needs OpenGL and there is no context here" in run.stderr
         assert "--renderer fallback" not in run.stderr
+
+
+def test_the_temporaries_of_a_killed_writer_go_at_the_next_render(tmp_path: Path) -> None:
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", "--size", "64"]) == 0
+    left = tmp_path / "synth1" / ".00000001.json.tmp"  # as a worker killed in the middle of a write leaves it
+    left.write_text('{"hand_pts": [')
+    assert main(["synth", "--out", str(tmp_path), "--count", "2", "--size", "64"]) == 0
+    assert not left.exists()

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -24,6 +25,7 @@ from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hand
 from handpose.cli import main
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec
+from handpose.inference.refine import RefineConfig
 from handpose.inference.smoothing import SmoothingConfig
 from handpose.inference.tracking import HandTracker, TrackingConfig
 from handpose.inference.video import frame_time, partial_path, run_video
@@ -65,14 +67,18 @@ def test_a_hand_the_detector_no_longer_finds_ends_unless_it_still_scores_as_a_ha
     and the track ends. A whole hand the detector misses keeps its track."""
     partial = dot_hand_keypoints((120, 100))
     partial[6:] = 10000.0  # off the frame: only 6 dots drawn
-    tracker = HandTracker(_predictor(BlindAfterFirst()), TrackingConfig(detect_every=5, smoothing=NO_SMOOTH))
-    counts = [len(tracker.update(draw_dot_hands(SIZE, [dot_hand_keypoints((120, 100)) if i < 2 else partial]),
-                                 i / 25)) for i in range(12)]
-    assert counts[:5] == [1] * 5  # followed on its six dots until the detector runs again (frame 5)
-    assert counts[5:] == [0] * 7
-    whole = HandTracker(_predictor(BlindAfterFirst()), TrackingConfig(detect_every=5, smoothing=NO_SMOOTH))
-    kept = [len(whole.update(draw_dot_hands(SIZE, [dot_hand_keypoints((120, 100))]), i / 25)) for i in range(12)]
-    assert kept == [1] * 12
+
+    def counts(predictor: Predictor, late: np.ndarray) -> list[int]:
+        tracker = HandTracker(predictor, TrackingConfig(detect_every=5, smoothing=NO_SMOOTH))
+        return [len(tracker.update(draw_dot_hands(SIZE, [dot_hand_keypoints((120, 100)) if i < 2 else late]),
+                                   i / 25)) for i in range(12)]
+
+    refined = replace(_predictor(BlindAfterFirst()), refine=RefineConfig())
+    assert counts(refined, partial) == [1] * 5 + [0] * 7  # followed on its six dots until the detector runs again
+    refined = replace(_predictor(BlindAfterFirst()), refine=RefineConfig())
+    assert counts(refined, dot_hand_keypoints((120, 100))) == [1] * 12  # a whole hand keeps its track
+    # without refinement images have no hand threshold, so neither has tracking
+    assert counts(_predictor(BlindAfterFirst()), partial) == [1] * 12
 
 
 def test_a_new_frame_size_starts_the_tracks_over_and_times_must_be_finite() -> None:

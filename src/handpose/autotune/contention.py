@@ -24,21 +24,31 @@ MIN_WINDOW_S = 0.2  # a shorter trial is not judged (its few clock ticks say not
 STAT = Path("/proc/stat")
 
 
-def parse_stat(text: str) -> tuple[float, int] | None:
-    """(busy clock ticks of all CPUs together, number of CPUs) from ``/proc/stat``'s text, or None.
+def _busy(fields: list[str]) -> float:
+    """Busy ticks of one ``cpu`` line: every field but idle and iowait."""
+    ticks = [float(v) for v in fields[1:9]]
+    return sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0.0)
+
+
+def parse_stat(text: str, only: frozenset[int] | None = None) -> tuple[float, int] | None:
+    """(busy clock ticks of all CPUs together, number of CPUs) from ``/proc/stat``'s text, or None; with ``only``,
+    of those CPUs alone (their ``cpuN`` lines: a process pinned to some CPUs is not slowed by work on the others).
 
     Busy is every field of the ``cpu`` line but idle and iowait (user, nice, system, irq, softirq, steal; the guest
     fields are already inside user and nice)."""
-    total, cpus = None, 0
+    total, cpus, mine, counted = None, 0, 0.0, 0
     for line in text.splitlines():
         fields = line.split()
         if not fields:
             continue
         if fields[0] == "cpu" and len(fields) >= 5:
-            ticks = [float(v) for v in fields[1:9]]
-            total = sum(ticks) - ticks[3] - (ticks[4] if len(ticks) > 4 else 0.0)
-        elif fields[0].startswith("cpu") and fields[0][3:].isdigit():
+            total = _busy(fields)
+        elif fields[0].startswith("cpu") and fields[0][3:].isdigit() and len(fields) >= 5:
             cpus += 1
+            if only is not None and int(fields[0][3:]) in only:
+                mine, counted = mine + _busy(fields), counted + 1
+    if only is not None:
+        return (mine, counted) if counted else None
     if total is None or cpus == 0:
         return None
     return total, cpus
@@ -53,24 +63,25 @@ def others_share(before: tuple[float, int], after: tuple[float, int], own_s: flo
     return min(1.0, max(0.0, (busy_s - own_s) / capacity)) if capacity > 0 else 0.0
 
 
-def _read() -> tuple[float, int] | None:
+def _read(only: frozenset[int] | None = None) -> tuple[float, int] | None:
     try:
-        return parse_stat(STAT.read_text())
+        return parse_stat(STAT.read_text(), only)
     except (OSError, ValueError):
         return None
 
 
-def start_meter(with_children: bool = False) -> Callable[[], float | None]:
+def start_meter(with_children: bool = False, only: frozenset[int] | None = None) -> Callable[[], float | None]:
     """Start measuring; the returned function gives other processes' share of the CPUs since (see the module).
-    ``with_children``: this process's ended children count as its own work (a benchmark's scripts and workers)."""
-    before, wall0, own0 = _read(), time.perf_counter(), _own_cpu_seconds(with_children)
+    ``with_children``: this process's ended children count as its own work (a benchmark's scripts and workers).
+    ``only``: the share of those CPUs alone (this process's own, :func:`parse_stat`)."""
+    before, wall0, own0 = _read(only), time.perf_counter(), _own_cpu_seconds(with_children)
     try:
         ticks = float(os.sysconf("SC_CLK_TCK"))
     except (AttributeError, ValueError, OSError):
         ticks = 100.0
 
     def share() -> float | None:
-        after, wall = _read(), time.perf_counter() - wall0
+        after, wall = _read(only), time.perf_counter() - wall0
         if before is None or after is None or wall < MIN_WINDOW_S:
             return None
         return others_share(before, after, _own_cpu_seconds(with_children) - own0, wall, ticks)

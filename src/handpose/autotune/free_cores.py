@@ -7,16 +7,17 @@ wait for the scheduler: beside another PyTorch run on 2 cores, the keypoint netw
 "Inference beside busy processes"). On a quiet machine every core is faster. So the thread count is measured while
 inference runs: at most once per ``INTERVAL_S`` the share of the CPUs that other processes used since the last reading
 (``autotune.contention``: ``/proc/stat`` less this process's own CPU time) says how many cores they kept busy, and
-inference uses the rest, at least 1 and at most the ceiling it started with (``torch.get_num_threads()`` when the
-governor was made, so ``OMP_NUM_THREADS`` and a ``torch.set_num_threads`` before the first "auto" call cap it; later
-calls to ``torch.set_num_threads`` are overruled while "auto" runs). Where ``/proc/stat`` cannot be read, the
-ceiling. The measure is of the whole machine as ``/proc/stat`` shows it: in a container limited by a CPU quota it
-sees the host's CPUs, so there a fixed count (``--threads N``) is the better choice.
+inference uses the rest, at least 1: PyTorch at most the thread count it had when "auto" first ran (so
+``OMP_NUM_THREADS`` and a ``torch.set_num_threads`` before that cap it; later calls are overruled while "auto"
+runs), onnxruntime at most the process's CPUs. Only the CPUs this process may run on count (its affinity: a job
+pinned to some CPUs of a busy machine is not slowed by work on the others). Where ``/proc/stat`` cannot be read,
+every core. In a container limited by a CPU quota (not a CPU set) ``/proc/stat`` shows the host's CPUs, so there a
+fixed count (``--threads N``) is the better choice.
 
 Threads are a resource of the process, so there is one governor per process (:func:`governor`). PyTorch follows it
 through :func:`sync_torch` before each network call; onnxruntime fixes a session's threads when it is made, so an
-``auto`` onnxruntime network keeps one session per thread count it meets, counts rounded down to a power of two
-below the ceiling (:func:`session_threads`: at most log2(cores) + 2 sessions), made on first need.
+``auto`` onnxruntime network keeps one session per thread count it meets, counts rounded down
+(:func:`session_threads`: about a dozen sessions at most), made on first need.
 """
 
 from __future__ import annotations
@@ -34,12 +35,12 @@ AUTO = "auto"
 INTERVAL_S = 1.0  # how often the free cores are measured again while inference runs
 
 
-def usable_cores() -> int:
-    """The CPUs this process may run on (its affinity where the system says), else the machine's count."""
+def usable_cores() -> frozenset[int]:
+    """The CPUs this process may run on (its affinity where the system says), else all of the machine's."""
     try:
-        return len(os.sched_getaffinity(0))
+        return frozenset(os.sched_getaffinity(0))
     except (AttributeError, OSError):
-        return os.cpu_count() or 1
+        return frozenset(range(os.cpu_count() or 1))
 
 
 def others_cores(share: float, cores: int) -> int:
@@ -57,47 +58,48 @@ def threads_for(share: float | None, cores: int, ceiling: int) -> int:
 
 
 class FreeCores:
-    """The process's thread governor (see the module docstring)."""
+    """The process's thread governor (see the module docstring): :meth:`current` is how many of this process's
+    ``cores`` other processes left free over the last window, at least 1."""
 
-    def __init__(self, ceiling: int, cores: int | None = None, interval: float = INTERVAL_S,
+    def __init__(self, cores: int | None = None, interval: float = INTERVAL_S,
                  meter: Callable[[], Callable[[], float | None]] | None = None) -> None:
         from handpose.autotune.contention import start_meter
 
-        self.ceiling = max(1, int(ceiling))
-        self.cores = int(cores or usable_cores())
+        mine = usable_cores()
+        self.cores = int(cores or len(mine))
         self.interval = float(interval)
-        self._start = meter or start_meter
+        self._start = meter or (lambda: start_meter(only=mine))  # the load on this process's own CPUs
         self._share = self._start()
         self._since = time.perf_counter()
-        self.threads = self.ceiling
+        self.free = self.cores
 
     def current(self) -> int:
-        """The thread count for the next call: measured again when ``interval`` has passed since the last reading
+        """The free cores for the next call: measured again when ``interval`` has passed since the last reading
         (a reading that cannot judge its window keeps the count and the window open)."""
         if time.perf_counter() - self._since < self.interval:
-            return self.threads
+            return self.free
         share = self._share()
         if share is None:
-            return self.threads
-        threads = threads_for(share, self.cores, self.ceiling)
-        if threads != self.threads:
-            LOG.info("inference threads %d -> %d: other processes used %.0f%% of the %d CPUs over the last %.1f s",
-                     self.threads, threads, 100 * share, self.cores, time.perf_counter() - self._since)
-            self.threads = threads
+            return self.free
+        free = threads_for(share, self.cores, self.cores)
+        if free != self.free:
+            LOG.info("inference threads follow the free cores, %d -> %d: other processes used %.0f%% of this "
+                     "process's %d CPUs over the last %.1f s", self.free, free, 100 * share, self.cores,
+                     time.perf_counter() - self._since)
+            self.free = free
         self._share, self._since = self._start(), time.perf_counter()
-        return self.threads
+        return self.free
 
 
 _GOVERNOR: FreeCores | None = None
+_TORCH_CEILING: int | None = None  # PyTorch's thread count when "auto" first set it (OMP_NUM_THREADS, set_num_threads)
 
 
 def governor() -> FreeCores:
-    """The process's governor, made on first use with PyTorch's thread count as its ceiling."""
+    """The process's governor, made on first use."""
     global _GOVERNOR
     if _GOVERNOR is None:
-        import torch
-
-        _GOVERNOR = FreeCores(torch.get_num_threads())
+        _GOVERNOR = FreeCores()
     return _GOVERNOR
 
 
@@ -112,22 +114,30 @@ def check_threads(threads: Any, what: str = "threads") -> int | str | None:
 
 
 def sync_torch(threads: int | str | None) -> None:
-    """Before a PyTorch call: with ``threads="auto"`` set PyTorch's thread count to the governor's (a no-op when
-    it already is); other settings leave PyTorch's threads to the process."""
+    """Before a PyTorch call: with ``threads="auto"`` set PyTorch's thread count to the free cores, at most its
+    count when "auto" first ran (a no-op when it already is); other settings leave PyTorch's threads to the
+    process."""
+    global _TORCH_CEILING
     if threads != AUTO:
         return
     import torch
 
-    n = governor().current()
+    if _TORCH_CEILING is None:
+        _TORCH_CEILING = torch.get_num_threads()
+    n = min(governor().current(), _TORCH_CEILING)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
 
 def session_threads(n: int, ceiling: int) -> int:
-    """The thread count of the session to run ``n`` threads on: ``ceiling`` itself, else the largest power of two
-    not above ``n`` (so a many-core machine keeps a few sessions, not one per count)."""
+    """The thread count of the session to run ``n`` threads on: ``ceiling`` itself; else ``n`` rounded down to a
+    multiple of an eighth of ``ceiling``; below that, to a power of two (so a many-core machine keeps about a dozen
+    sessions at most, not one per count, and a core of background load costs no more than an eighth)."""
     if n >= ceiling:
         return ceiling
+    step = max(1, ceiling // 8)
+    if n >= step:
+        return n - n % step
     return 1 << (max(1, int(n)).bit_length() - 1)
 
 
@@ -138,7 +148,7 @@ class SessionsByThreads:
     def __init__(self, make: Callable[[int | None], Any], threads: int | str | None) -> None:
         self.make = make
         self.threads = threads
-        first = governor().threads if threads == AUTO else threads
+        first = governor().cores if threads == AUTO else threads
         self._sessions: dict[int | None, Any] = {first: make(first)}
         self.first = self._sessions[first]
 
@@ -147,7 +157,7 @@ class SessionsByThreads:
         if self.threads != AUTO:
             return self.first
         gov = governor()
-        n = session_threads(gov.current(), gov.ceiling)
+        n = session_threads(gov.current(), gov.cores)
         if n not in self._sessions:
             self._sessions[n] = self.make(n)
         return self._sessions[n]

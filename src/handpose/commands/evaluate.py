@@ -105,13 +105,10 @@ def parse_scales(text: str) -> tuple[float, ...]:
 
 def run(args: argparse.Namespace) -> int:
     """``handpose eval``; with --overwrite, the earlier report's files this run did not write go after it succeeded."""
-    import time
-
-    started = time.time()
     args.earlier_reports = []
     code = _run(args)
     if code == 0:
-        remove_left_over(args.earlier_reports, started)
+        remove_left_over(args.earlier_reports)
     return code
 
 
@@ -206,7 +203,7 @@ def report_files() -> tuple[str, ...]:
             detection_evaluate.REPORT_NAME)
 
 
-def refuse_earlier_reports(out: Path, overwrite: bool) -> list[Path]:
+def refuse_earlier_reports(out: Path, overwrite: bool) -> list[tuple[Path, tuple[int, int]]]:
     """ValueError when ``out`` already holds an evaluation's files (or, given as a ``.json`` path, which ``--task
     detect`` writes its report to, is an existing file), unless ``overwrite``: an earlier report is not replaced
     unasked. Returns those files: with ``overwrite`` the ones this run does not write again go once it has written
@@ -218,14 +215,20 @@ def refuse_earlier_reports(out: Path, overwrite: bool) -> list[Path]:
         names = ", ".join(p.name for p in taken)
         raise ValueError(f"--out {out} already holds an evaluation ({names}); add --overwrite to replace it, or "
                          "choose another --out")
-    return taken
+    return [(path, _identity(path)) for path in taken]
 
 
-def remove_left_over(earlier: list[Path], since: float) -> None:
-    """After a run that wrote its report: delete the earlier evaluation's files it did not write again (their
-    modification time is before ``since``, the run's start by ``time.time()``)."""
-    for path in earlier:
-        if path.is_file() and path.stat().st_mtime < since:
+def _identity(path: Path) -> tuple[int, int]:
+    """(inode, modification time in ns): a file written again (atomically: a new inode) no longer matches."""
+    st = path.stat()
+    return st.st_ino, st.st_mtime_ns
+
+
+def remove_left_over(earlier: list[tuple[Path, tuple[int, int]]]) -> None:
+    """After a run that wrote its report: delete the earlier evaluation's files it did not write again (the same
+    file as before the run, by :func:`_identity`)."""
+    for path, identity in earlier:
+        if path.is_file() and _identity(path) == identity:
             path.unlink()
 
 

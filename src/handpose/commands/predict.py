@@ -403,8 +403,6 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     check_coco_names(out)  # a user's file of those names: refused before any frame
     if save is not None:
         check_save_video(save, source)
-        save.parent.mkdir(parents=True, exist_ok=True)
-        OutputFolder(save.parent).claim([save])  # predict's own from now on: a later run may write it again
     with StopRequest("stopping after this frame, then writing the frames done") as stop:
         stop.abortable = False  # a second Ctrl-C waits: the frame in hand, the video's closing and the records
         result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
@@ -422,8 +420,9 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
         images = [{"id": i, "file_name": f"{result.source}#{i}", "width": result.width, "height": result.height}
                   for i in range(len(result.frames))]
         written = [record_path, *write_coco(out, coco, images)]
-    if result.saved_video is not None:
-        written.append(result.saved_video)
+        if result.saved_video is not None:  # predict's own from now on: a later run may replace it
+            OutputFolder(result.saved_video.parent).claim([result.saved_video])
+            written.append(result.saved_video)
     print(", ".join(str(p) for p in written))
     print(f"{len(result.frames)} frames, {sum(len(h) for h in result.frames)} hands, {result.detector_runs} detector "
           f"runs, {result.measured_fps:.1f} frames/s measured")

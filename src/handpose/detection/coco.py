@@ -76,7 +76,10 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
             except BadAnnotationError as bad:
                 report.add(bad.reason, where, bad.detail)
                 if isinstance(ann, dict):
-                    tainted.add(ann.get("image_id"))
+                    try:
+                        tainted.add(ann.get("image_id"))
+                    except TypeError:  # an id that is no key (a list): it names no image to leave out
+                        pass
         for image_id, (name, wh) in cf.images.items():
             if not isinstance(name, str):
                 report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]", "no 'file_name'")

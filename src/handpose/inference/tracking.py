@@ -7,7 +7,8 @@ matched track takes the fresh box and side, an unmatched detection starts a trac
 box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through
 the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, as
 is, on a frame where the detector ran and did not find it, a track whose hand score (below) is under the hand
-threshold of image prediction (``RefineConfig.hand_threshold``): a hand followed onto a blank wall or a black frame
+threshold of image prediction (``RefineConfig.hand_threshold``; with refinement on, as images have that threshold
+only then): a hand followed onto a blank wall or a black frame
 keeps a mean keypoint score above the noise of an empty crop, so the detector's silence ends it there, while a hand
 the detector merely missed once keeps its track. When every track is lost on a frame without detection the
 detector runs again on that same frame. A detection whose
@@ -216,8 +217,8 @@ class HandTracker:
             if track.detector_score is not None and self.predictor.refine is not None:
                 track.score = hand_score(track.quality, track.detector_score, weight)  # as a refined image hand
             nxt = box_from_keypoints(pred.keypoints, pred.scores, self.config.box_score)
-            unconfirmed = (detected and track.id not in fresh and track.detector_score is not None
-                           and track_rank(track, weight) < refine.hand_threshold)
+            unconfirmed = (detected and track.id not in fresh and self.predictor.refine is not None
+                           and track.detector_score is not None and track_rank(track, weight) < refine.hand_threshold)
             if track.quality < self.config.min_keypoint_score or nxt is None or unconfirmed:
                 if track.id in fresh:
                     track.box = np.asarray(pred.box, np.float64)

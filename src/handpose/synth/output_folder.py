@@ -145,6 +145,19 @@ def write_file(path: Path, data: bytes) -> None:
         raise
 
 
+_PARTIAL = re.compile(r"^\.\d{8}\.(jpg|json)\.tmp$")  # write_file's temporary of a sample
+
+
+def remove_partial_samples(folder: Path) -> None:
+    """Delete the temporaries :func:`write_file` leaves when its process is killed mid-write (in ``folder`` and its
+    ``images``): hidden, of sample names, never a complete file."""
+    for where in (folder, folder / "images"):
+        if where.is_dir():
+            for name in os.listdir(where):
+                if _PARTIAL.match(name):
+                    (where / name).unlink(missing_ok=True)
+
+
 def adopt_images(folder: Path, names: list[str]) -> int:
     """Give synth's mark to the images ``names`` (relative to ``folder``) that lack it: images an older handpose
     wrote, known as synth's only by the json that lists them, keep being known when that json goes. Returns how
@@ -223,6 +236,7 @@ def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path]
         raise ValueError(f"--out: {folder} cannot be made ({exc.strerror or exc})") from exc
     if not os.access(folder, os.W_OK):
         raise ValueError(f"--out: {folder} is not writable")
+    remove_partial_samples(folder)
     names = [n for n in os.listdir(folder)]
     own = not names or MANIFEST_NAME in names or _legacy_render(folder, names)
     if MANIFEST_NAME in names and kind is not None:

@@ -39,7 +39,7 @@ def threads_as_they_were() -> Iterator[None]:
 
     before = torch.get_num_threads()
     yield
-    free_cores._GOVERNOR, free_cores._TORCH_CEILING = None, None
+    free_cores._GOVERNOR, free_cores._TORCH_CEILING, free_cores._PROCESS_DEFAULT = None, None, None
     if torch.get_num_threads() != before:
         torch.set_num_threads(before)
 

@@ -199,3 +199,25 @@ def test_the_command_line_takes_a_thread_count(tmp_path, capsys) -> None:
     with pytest.raises(SystemExit):
         main(["predict", str(image), "--threads", "0"])
     assert "expected 'auto' or at least 1 thread, got 0" in capsys.readouterr().err
+
+
+def test_a_commands_threads_reach_every_network_it_makes_and_end_with_it(tmp_path: Path) -> None:
+    """eval makes its predictors deep inside: --threads reaches them through the process default, which the command
+    puts back when it ends (a program that runs a command keeps its own)."""
+    from handpose.commands.threads_flag import command_threads
+    from handpose.inference.backends import OnnxBackend, TorchBackend
+
+    assert free_cores.process_default() is None
+    with command_threads("auto"):
+        assert Predictor.from_file("pretrained:lite").backend.threads == "auto"
+        assert OnnxBackend(pretrained.path("lite-int8")).sessions.threads == "auto"
+        assert TorchBackend(Predictor.from_file("pretrained:lite").backend.model, threads=3).threads == 3  # given
+    assert free_cores.process_default() is None
+    assert Predictor.from_file("pretrained:lite").backend.threads is None
+    data = tmp_path / "data"
+    from handpose.synth import write_dataset
+
+    write_dataset(data, count=4, seed=1, size=96)
+    assert main(["eval", "--weights", "pretrained:lite", "--data", str(data), "--split", "all", "--threads",
+                 "auto"]) == 0
+    assert free_cores.process_default() is None

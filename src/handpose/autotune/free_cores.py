@@ -103,10 +103,28 @@ def governor() -> FreeCores:
     return _GOVERNOR
 
 
+_PROCESS_DEFAULT: int | str | None = None  # what threads=None means: a command's --threads (set_process_default)
+
+
+def process_default() -> int | str | None:
+    """What ``threads=None`` means now (:func:`set_process_default`)."""
+    return _PROCESS_DEFAULT
+
+
+def set_process_default(threads: int | str | None) -> None:
+    """What ``threads=None`` means for the networks made from now on in this process: a command sets its
+    ``--threads`` here (``handpose eval`` makes its predictors deep inside the evaluation); None: the runtimes'
+    own defaults."""
+    global _PROCESS_DEFAULT
+    _PROCESS_DEFAULT = None if threads is None else check_threads(threads, "--threads")
+
+
 def check_threads(threads: Any, what: str = "threads") -> int | str | None:
-    """``threads`` as given to a predictor or detector: None (the runtimes' defaults), a positive int, or "auto";
-    ValueError naming ``what`` otherwise."""
-    if threads is None or threads == AUTO:
+    """``threads`` as given to a predictor or detector: None (the process default, :func:`set_process_default`;
+    unset: the runtimes' defaults), a positive int, or "auto"; ValueError naming ``what`` otherwise."""
+    if threads is None:
+        return _PROCESS_DEFAULT
+    if threads == AUTO:
         return threads
     if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
         raise ValueError(f"{what} must be a positive whole number, 'auto' or None, got {threads!r}")

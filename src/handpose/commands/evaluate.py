@@ -37,6 +37,7 @@ from handpose.commands.detection_flags import (
     detector_scales_from_args,
     refine_from_args,
 )
+from handpose.commands.threads_flag import add_threads_flag
 from handpose.commands.train import add_speed_flags
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
                         "cuda where there is a GPU, else cpu, as train)")
     add_speed_flags(parser, "evaluation", amp_note="off: fp32, so the figures do not depend on a timing")
+    add_threads_flag(parser)
     parser.add_argument("--out", default=None, help="folder for eval_report.json and pck_curve.png")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier evaluation in --out "
                         "(without it such a folder is refused)")
@@ -105,8 +107,11 @@ def parse_scales(text: str) -> tuple[float, ...]:
 
 def run(args: argparse.Namespace) -> int:
     """``handpose eval``; with --overwrite, the earlier report's files this run did not write go after it succeeded."""
+    from handpose.commands.threads_flag import command_threads
+
     args.earlier_reports = []
-    code = _run(args)
+    with command_threads(args.threads):  # every predictor and detector the evaluation makes
+        code = _run(args)
     if code == 0:
         remove_left_over(args.earlier_reports)
     return code

@@ -71,6 +71,7 @@ from handpose.commands.predict_files import (
     read_ahead,
     write_coco,
 )
+from handpose.commands.threads_flag import add_threads_flag, command_threads
 from handpose.commands.train import add_speed_flags
 from handpose.files import write_json
 from handpose.inference.predictor import Predictor
@@ -126,9 +127,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
                         "cuda where there is a GPU, else cpu, as train)")
     add_speed_flags(parser, "prediction")
-    parser.add_argument("--threads", type=parse_threads, default="auto", help="CPU threads of each network: auto "
-                        "(default: the cores other processes leave free, measured every second as it runs) or a "
-                        "number")
+    add_threads_flag(parser)
     video = parser.add_argument_group("video and webcam")
     video.add_argument("--detect-every", type=int, default=10, help="run the detector at least every N frames "
                        "(1: every frame; 0: only when tracking is lost) (default 10)")
@@ -143,21 +142,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--show", action="store_true", help="show the annotated frames in a window (where a display "
                        "exists; q or Esc stops)")
     video.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
-
-
-def parse_threads(text: str) -> int | str:
-    """--threads: "auto" or a positive whole number (argparse reports what else was given)."""
-    from handpose.autotune.free_cores import AUTO
-
-    if text.strip().lower() == AUTO:
-        return AUTO
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number of threads, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or at least 1 thread, got {n}")
-    return n
 
 
 def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
@@ -223,10 +207,6 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     from handpose.commands.evaluate import parse_scales
 
     scales = parse_scales(args.scales)  # its own flag in its error, not under --model
-    if isinstance(args.threads, int):  # a number: PyTorch's threads too ("auto" sets them as it runs)
-        import torch
-
-        torch.set_num_threads(args.threads)
     model = args.model or (VIDEO_MODEL if video and str(args.device) == "cpu" else IMAGE_MODEL)  # a GPU: PyTorch
     try:
         predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales,
@@ -274,7 +254,8 @@ def run(args: argparse.Namespace) -> int:
     """``handpose predict``; a run that fails before writing anything leaves no empty --out folder behind."""
     made = not Path(args.out).exists()
     try:
-        return _run(args)
+        with command_threads(args.threads):  # a number is PyTorch's thread count too ("auto" sets it as it runs)
+            return _run(args)
     except BaseException:
         if made and Path(args.out).is_dir() and not any(Path(args.out).iterdir()):
             Path(args.out).rmdir()

@@ -90,3 +90,15 @@ def test_a_save_video_path_under_a_file_is_named_before_work_and_no_empty_folder
                  "--detector", "none"]) == 2
     err = capsys.readouterr().err
     assert "--save-video" in err and "is a file, not a folder" in err and not out.exists()
+
+
+def test_bad_scales_are_named_as_their_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
+
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.zeros((64, 64, 3), np.uint8))
+    for scales, words in (("5", "scales must be numbers in (0, 4]"), ("1,1,1,1,1,1,1,1,1", "at most 8 scales")):
+        args = ["predict", str(image), "--box", "0,0,32,32", "--scales", scales, "--out", str(tmp_path / "o")]
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"error: --scales: {words}" in err and "--model" not in err

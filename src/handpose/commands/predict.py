@@ -205,8 +205,13 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     """The predictor of --model and --detector (at --detector-scales, their default for ``video`` or images); a
     file of the wrong kind is named with its flag, in one line."""
     from handpose.commands.evaluate import parse_scales
+    from handpose.inference.prepare import check_scales
 
     scales = parse_scales(args.scales)  # its own flag in its error, not under --model
+    try:
+        check_scales(scales)
+    except ValueError as exc:
+        raise ValueError(f"--scales: {exc}") from None
     model = args.model or (VIDEO_MODEL if video and str(args.device) == "cpu" else IMAGE_MODEL)  # a GPU: PyTorch
     try:
         predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales,

@@ -112,11 +112,13 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool = True) -> Path:
     """Call ``write(tmp_path)`` then fsync and rename the temporary file onto ``path``; returns ``path``.
 
     The temporary file sits in the target's folder (same filesystem, so the rename is atomic) and is removed when
     ``write`` fails. ``write`` gets a path whose suffix equals the target's (some writers check suffixes).
+    ``durable=False`` skips the fsyncs (many small files that can be made again, as rendered samples): the rename
+    still leaves the old file or the new one whole under the name, but a power cut may lose the newest.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,9 +127,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     try:
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # as a plainly created file (some writers create 0600 files)
-        with open(tmp, "rb+") as f:
-            f.flush()
-            os.fsync(f.fileno())
+        if durable:
+            with open(tmp, "rb+") as f:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
@@ -135,7 +138,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
             raise DiskFullError(f"{path}: the disk is full (no space left on device); nothing was written there and "
                                 "the previous file, if any, is unchanged") from exc
         raise
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
     return path
 
 

@@ -131,31 +131,26 @@ def is_marked(path: Path) -> bool:
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Write ``data`` to a hidden temporary file beside ``path``, then give it ``path``'s name (a full disk, an
-    interrupt or a kill leaves no half-written image or label under a sample's name); an OSError names the file."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """Write ``data`` under ``path`` through ``files.atomic_write`` (a hidden temporary, then a rename; no fsync:
+    samples can be rendered again), so a full disk, an interrupt or a kill leaves no half-written image or label
+    under a sample's name; every OSError names the file."""
+    from handpose.files import DiskFullError, atomic_write
+
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise OSError(exc.errno, f"{exc.strerror or exc} writing {path}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=False)
+    except DiskFullError:
         raise
-
-
-_PARTIAL = re.compile(r"^\.\d{8}\.(jpg|json)\.tmp$")  # write_file's temporary of a sample
+    except OSError as exc:
+        raise OSError(exc.errno, f"{exc.strerror or exc} writing {path}") from exc
 
 
 def remove_partial_samples(folder: Path) -> None:
-    """Delete the temporaries :func:`write_file` leaves when its process is killed mid-write (in ``folder`` and its
-    ``images``): hidden, of sample names, never a complete file."""
+    """Delete the temporaries :func:`write_file` left when its process was killed mid-write (in ``folder`` and its
+    ``images``; ``files.remove_stale_temporaries``: only those of processes that are gone)."""
+    from handpose.files import remove_stale_temporaries
+
     for where in (folder, folder / "images"):
-        if where.is_dir():
-            for name in os.listdir(where):
-                if _PARTIAL.match(name):
-                    (where / name).unlink(missing_ok=True)
+        remove_stale_temporaries(where)
 
 
 def adopt_images(folder: Path, names: list[str]) -> int:

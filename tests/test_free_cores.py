@@ -131,6 +131,8 @@ def test_onnxruntime_keeps_a_session_per_thread_count_with_the_same_maps(governe
     assert made == [2, 1]  # each count's session made once, on first need
     fixed = SessionsByThreads(make, 3)
     assert fixed.session() == "session(3)" and made[-1] == 3
+    on_gpu = SessionsByThreads(make, "auto", [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"])
+    assert on_gpu.threads is None and on_gpu.session() == "session(None)"  # CUDA runs it: one default session
 
     governed([0.0, 0.6])
     from handpose.inference.backends import OnnxBackend

@@ -26,7 +26,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -161,9 +161,15 @@ def session_threads(n: int, ceiling: int) -> int:
 
 class SessionsByThreads:
     """onnxruntime sessions of one file, one per thread count, made on first need; ``threads`` None or an int: one
-    session with that setting, "auto": the governor's count at each call (:func:`session_threads`)."""
+    session with that setting, "auto": the governor's count at each call (:func:`session_threads`). ``providers``:
+    the sessions' execution providers; where one is not the CPU's (CUDA runs the network), "auto" is onnxruntime's
+    default, as CPU threads are not what limits it."""
 
-    def __init__(self, make: Callable[[int | None], Any], threads: int | str | None) -> None:
+    def __init__(self, make: Callable[[int | None], Any], threads: int | str | None,
+                 providers: Sequence[Any] = ("CPUExecutionProvider",)) -> None:
+        threads = check_threads(threads)
+        if threads == AUTO and any(p != "CPUExecutionProvider" for p in providers):
+            threads = None
         self.make = make
         self.threads = threads
         first = governor().cores if threads == AUTO else threads

@@ -36,12 +36,11 @@ class OnnxDetectorNetwork:
         self.path = Path(path)
         self._made_with = (self.path, device, threads)  # a pickled copy opens its own session
         self.config: DetectorConfig = read_onnx_detector_config(self.path)
-        providers, threads = onnx_providers(device), check_threads(threads)
-        if threads == "auto" and len(providers) > 1:  # CUDA runs the network: CPU threads are not its concern
-            threads = None
+        providers, threads = onnx_providers(device), check_threads(threads)  # a bad setting: not onnxruntime's error
         try:
             self.sessions = SessionsByThreads(
-                lambda n: ort.InferenceSession(str(self.path), session_options(n), providers=providers), threads)
+                lambda n: ort.InferenceSession(str(self.path), session_options(n), providers=providers), threads,
+                providers)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ValueError(f"onnxruntime cannot load {self.path}: {exc}") from exc
         self.session = self.sessions.first

@@ -128,17 +128,14 @@ class OnnxBackend:
         detector)."""
         import onnxruntime as ort
 
-        from handpose.autotune.free_cores import SessionsByThreads, check_threads
+        from handpose.autotune.free_cores import SessionsByThreads
 
         self.path = Path(path)
         self._made_with = (self.path, threads, device, stop_spinning)  # a pickled copy opens its own session
         providers = onnx_providers(device)
-        threads = check_threads(threads)
-        if threads == "auto" and len(providers) > 1:  # CUDA runs the network: CPU threads are not its concern
-            threads = None
         self.sessions = SessionsByThreads(
             lambda n: ort.InferenceSession(str(path), session_options(n, stop_spinning), providers=providers),
-            threads)
+            threads, providers)
         self.session = self.sessions.first
         self.device = "cpu"
         if len(providers) > 1:  # CUDA asked for: onnxruntime drops it silently when its CUDA libraries do not load

@@ -109,11 +109,18 @@ def run(args: argparse.Namespace) -> int:
     """``handpose eval``; with --overwrite, the earlier report's files this run did not write go after it succeeded."""
     from handpose.commands.threads_flag import command_threads
 
-    args.earlier_reports = []
+    earlier = []
+    if args.out is not None:  # checked before evaluating, not after
+        from handpose.detection.evaluate import report_path
+        from handpose.files import ensure_writable_file, ensure_writable_folder
+
+        report_file = args.task == "detect" and report_path(args.out) == Path(args.out)  # the report's own path
+        (ensure_writable_file if report_file else ensure_writable_folder)(args.out, "--out")
+        earlier = refuse_earlier_reports(Path(args.out), args.overwrite)
     with command_threads(args.threads):  # every predictor and detector the evaluation makes
         code = _run(args)
     if code == 0:
-        remove_left_over(args.earlier_reports)
+        remove_left_over(earlier)
     return code
 
 
@@ -123,18 +130,11 @@ def _run(args: argparse.Namespace) -> int:
     from handpose.autotune.resolve import parse_flag
     from handpose.config_checks import cap_workers, check_device
     from handpose.evaluate import run_evaluation
-    from handpose.files import ensure_writable_file, ensure_writable_folder
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
     args.workers = cap_workers(args.workers)
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
-    if args.out is not None:  # checked before evaluating, not after
-        from handpose.detection.evaluate import report_path
-
-        report_file = args.task == "detect" and report_path(args.out) == Path(args.out)  # the report's own path
-        (ensure_writable_file if report_file else ensure_writable_folder)(args.out, "--out")
-        args.earlier_reports = refuse_earlier_reports(Path(args.out), args.overwrite)
     refine = refine_from_args(args)
     if args.task == "detect":
         if args.flip or parse_scales(args.scales) != (1.0,):

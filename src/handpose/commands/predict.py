@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -173,7 +174,7 @@ def sources_of(args: argparse.Namespace) -> list[str]:
                          "give a source: images, folders, globs, a video or a webcam index (SOURCE or --source)")
     sources = given or [str(args.source)]
     for s in sources:
-        if s.strip().lstrip("-").isdigit() and s.strip().startswith("-") and not Path(s).exists():
+        if re.fullmatch(r"-\d+", s.strip()) and not Path(s).exists():
             raise ValueError(f"webcam index {s.strip()}: cameras are numbered from 0")
     videos = [s for s in sources if is_video(s)]
     if videos and len(sources) > 1:
@@ -386,11 +387,9 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     record_path = out.path / f"{stem}.json"
     save = None if args.save_video is None else Path(args.save_video)
     out.check(record_path, Path(source))
-    check_coco_names(out)  # a user's file of those names: refused before any frame
-    if save is not None:
-        check_save_video(save, source)
-    with StopRequest("stopping after this frame, then writing the frames done") as stop:
-        stop.abortable = False  # a second Ctrl-C waits: the frame in hand, the video's closing and the records
+    # the COCO names and --save-video were checked before the models loaded (_run)
+    # a second Ctrl-C waits: the frame in hand, the video's closing and the records
+    with StopRequest("stopping after this frame, then writing the frames done", abortable=False) as stop:
         result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
                            max_frames=args.max_frames, threshold=args.threshold,
                            start_box=None if box is None else np.asarray(box), is_left=args.side,

@@ -165,8 +165,7 @@ class _Writer:
     def write(self, image: np.ndarray) -> None:
         if self.path is None:
             return
-        if self.writer is None:
-            check_save_suffix(self.path)
+        if self.writer is None:  # run_video checked the suffix
             self.path.parent.mkdir(parents=True, exist_ok=True)
             h, w = image.shape[:2]
             with quiet_opencv():

@@ -24,10 +24,11 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 class StopRequest:
     """Context manager catching SIGINT and SIGTERM; ``reason`` is the signal's name once one arrived."""
 
-    def __init__(self, action: str = "saving a checkpoint after this step, then stopping") -> None:
+    def __init__(self, action: str = "saving a checkpoint after this step, then stopping",
+                 abortable: bool = True) -> None:
         self.reason: str | None = None
         self.action = action  # what the first signal leads to, for its warning
-        self.abortable = True  # False: a second Ctrl-C waits (the files the stop is for are being written)
+        self.abortable = abortable  # False: a second Ctrl-C waits (the files the stop is for are being written)
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:

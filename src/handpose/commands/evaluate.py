@@ -86,7 +86,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "cuda where there is a GPU, else cpu, as train)")
     add_speed_flags(parser, "evaluation", amp_note="off: fp32, so the figures do not depend on a timing")
     add_threads_flag(parser)
-    parser.add_argument("--out", default=None, help="folder for eval_report.json and pck_curve.png")
+    parser.add_argument("--out", default=None, help="folder for the report: eval_report.json and pck_curve.png "
+                        "(a folder of datasets: eval_sets.json; --detector: eval_detected.json; --task detect: "
+                        "detection_eval.json, or the .json path given)")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier evaluation in --out "
                         "(without it such a folder is refused)")
 

@@ -139,7 +139,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "is smoother (default 1.0)")
     video.add_argument("--smooth-beta", type=float, default=0.05, help="One-Euro speed coefficient; higher lags "
                        "less on fast motion (default 0.05)")
-    video.add_argument("--save-video", default=None, metavar="OUT.mp4", help="write the annotated video (mp4v)")
+    video.add_argument("--save-video", default=None, metavar="OUT.mp4", help="write the annotated video (mp4v in "
+                       ".mp4, .m4v, .mov, .avi or .mkv; never over a file predict did not write)")
     video.add_argument("--show", action="store_true", help="show the annotated frames in a window (where a display "
                        "exists; q or Esc stops)")
     video.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")

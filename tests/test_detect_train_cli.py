@@ -31,7 +31,7 @@ def test_train_eval_and_resume_a_detector(tmp_path: Path, capsys: pytest.Capture
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     tags = set(EventAccumulator(str(run), size_guidance={"scalars": 0}).Reload().Tags()["scalars"])
-    parts = {f"train/loss_{name}" for name in ("heatmap", "size", "offset", "hand")}
+    parts = {f"train/loss_{name}" for name in ("heatmap", "size", "offset", "side")}
     assert parts | {"train/loss", "val/AP@0.5"} <= tags, tags
     assert not {"train/heatmap", "train/size", "train/offset", "train/hand"} & tags  # each loss part once
     model = artifact.load_model(run / "model.safetensors", task="detect")

@@ -17,7 +17,7 @@ from handpose.detection.toy_scenes import write_toy_scenes
 
 def test_a_detection_eval_with_no_readable_image_is_an_error(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    data = write_toy_scenes(tmp_path / "scenes", 3, seed=1, max_hands=1)
+    data = write_toy_scenes(tmp_path / "scenes", 3, seed=2, max_hands=1)  # two hands in three scenes
     for image in (tmp_path / "scenes" / "images").iterdir():
         image.write_bytes(b"\xff\xd8 not a picture")
     out = tmp_path / "report"

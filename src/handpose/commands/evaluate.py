@@ -283,6 +283,10 @@ def _run_detect(args: argparse.Namespace, refine: RefineConfig | None) -> int:
     print(format_detection_report(report))
     if args.out is None:
         print("no report written: add --out FOLDER for detection_eval.json")
+    else:
+        from handpose.detection.evaluate import report_path
+
+        print(f"wrote {report_path(args.out)}")
     return 0
 
 

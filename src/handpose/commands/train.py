@@ -3,7 +3,7 @@
 Without --data it renders a synthetic dataset into a cache folder ($HANDPOSE_CACHE, default ~/.cache/handpose)
 once and trains the lite preset on it, so it runs anywhere. The run folder (--out) receives config.json (the
 resolved settings), TensorBoard events, checkpoints/ckpt-<step>.pt (atomic, the last --keep kept),
-best.safetensors (best validation PCK@0.2), model.safetensors (the end) and summary.json.
+best.safetensors (best validation PCK@0.2, or AP@0.5 for the detector), model.safetensors (the end) and summary.json.
 Every --log-every steps it logs a line in hand_detector_train's format:
   epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468
 Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly (model, optimizer,
@@ -132,11 +132,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--synth-size", type=int, help="embedded dataset: rendered image side in pixels")
     g = parser.add_argument_group("model and input")
     g.add_argument("--task", default=None, choices=TASKS, help="keypoints: the CPM on hand crops (default); detect: "
-                   "the hand detector on whole images (--data: a COCO json of hand boxes, e.g. synth --scenes')")
+                   "the hand detector on whole images (--data: a COCO json of hand boxes, e.g. from synth --scenes)")
     g.add_argument("--preset", default=None, choices=sorted(PRESETS),
                    help="model preset, with its training recipe (default: openpose with --data, lite without)")
     g.add_argument("--input-size", type=int, default=None,
-                   help="square crop side in pixels (default: the preset's, 368 for openpose)")
+                   help="square crop side in pixels (default: the preset's, 368 for openpose); with --task detect "
+                   "the side of the letterboxed whole image (default 320)")
     g.add_argument("--output-stride", type=int, default=None, choices=(4, 8), help="belief-map stride: 8, or 4 (the "
                    "last stage runs on 2x upsampled features: finer maps for small inputs; --sigma stays in cells, so "
                    "give twice the stride-8 sigma for the same width in pixels) (default 8)")
@@ -241,6 +242,8 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         if args.overwrite:
             raise ValueError("--resume continues the run in its folder; --overwrite starts a new run there (give "
                              "one or the other)")
+        if base.task == "detect":
+            _refuse_keypoint_flags(args)
         cfg = _absolute_paths(_apply(base, args))
     else:
         base = None if args.task == "detect" else recipe_from_init(args.init, args.preset)
@@ -249,11 +252,29 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
             if args.preset is not None:
                 raise ValueError("--preset names a keypoint model; --task detect trains the hand detector")
             base = detect_config(base)
+            _refuse_keypoint_flags(args)
         cfg = _apply(base, args)
         if cfg.epochs is None and cfg.max_steps is None:
             cfg = dataclasses.replace(cfg, epochs=100.0)
         cfg = _absolute_paths(cfg)
     return with_speed(cfg, args, measure) if speed else cfg
+
+
+# options of keypoint training that the detector (--task detect) has no use for
+_KEYPOINT_ONLY = ("keypoint_order", "sigma", "box_padding", "mirror_left", "output_stride", "rotation", "synth_count",
+                  "synth_size")
+
+
+def _refuse_keypoint_flags(args: argparse.Namespace) -> None:
+    """ValueError naming the keypoint-training options given to a detector run, which would be recorded in its
+    config.json but change nothing (``--format`` is accepted for the COCO formats the detector reads)."""
+    given = [f"--{dest.replace('_', '-')}" for dest in _KEYPOINT_ONLY if getattr(args, dest, None) is not None]
+    if getattr(args, "format", None) not in (None, "coco", "coco_wholebody"):
+        given.insert(0, f"--format {args.format}")
+    if given:
+        raise ValueError(f"{', '.join(given)}: keypoint training only; the hand detector (--task detect) reads COCO "
+                         "json of hand boxes (plain COCO or COCO-WholeBody, found by itself), does not rotate whole "
+                         "images and has no belief maps or crops")
 
 
 def _absolute_paths(cfg: Any) -> Any:

@@ -21,10 +21,12 @@ UNSUPPORTED_IMAGE = "image format not supported"
 TOO_LARGE = "image too large (pixel limit)"
 BAD_BOX = "box not positive, outside the image or far larger than it"
 INVALID_HAND = "hand marked invalid in the dataset"
+NOT_A_HAND = "annotation of another category than hand"
+WRONG_SIZE = "image size differs from the json's"
 
 REASONS: tuple[str, ...] = (
     BAD_JSON, MISSING_JSON, BAD_ANNOTATION, WRONG_POINT_COUNT, NON_FINITE, NO_VISIBLE,
-    MISSING_IMAGE, CORRUPT_IMAGE, UNSUPPORTED_IMAGE, TOO_LARGE, BAD_BOX, INVALID_HAND,
+    MISSING_IMAGE, CORRUPT_IMAGE, UNSUPPORTED_IMAGE, TOO_LARGE, BAD_BOX, INVALID_HAND, NOT_A_HAND, WRONG_SIZE,
 )
 
 

@@ -3,13 +3,22 @@ kept (they teach the detector what is not a hand).
 
 Any COCO json with ``images`` and ``annotations`` will do (``handpose synth --scenes`` writes ``hands_coco.json``;
 OneHand10K-style keypoint files too): a hand is an annotation's ``bbox`` ``[x, y, w, h]``, or the tight box of its
-visible ``keypoints`` when it has no bbox. Handedness comes from ``is_left`` (0/1) or ``handedness``
-("left"/"right"); where neither is given it is unknown and not trained. Images are found as the keypoint readers
-find them (``data/formats/coco_files``). What cannot be used is counted in the ``SkipReport`` and left out: a box
-that is not 4 finite numbers, has no positive size or misses the image (BAD_BOX, the annotation alone), an
-annotation that is not an object or names no listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE,
-the whole image). ``iscrowd`` annotations are left out silently. Images are split into training and held-out sides
-by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file name (``data/split``).
+visible ``keypoints`` when it has no bbox. COCO-WholeBody person annotations give their valid ``lefthand_box`` /
+``righthand_box`` with that side (the person's ``bbox`` is not a hand). Where the json's ``categories`` name a hand
+category (a name holding "hand"), annotations of the others are left out and counted (NOT_A_HAND; one without a
+``category_id`` is taken for a hand); several
+categories none of which is a hand are refused. Handedness comes from ``is_left`` (0/1, true/false) or
+``handedness`` ("left"/"right", any case, or "l"/"r"); where neither is given it is unknown and not trained, and a
+side that cannot be read is said. An ``image_id`` may spell its image's id as text or the other way round.
+
+What cannot be used is counted in the ``SkipReport`` and left out: a box that is not 4 finite numbers, has no
+positive size or misses the image (BAD_BOX, the annotation alone), an annotation that is not an object or names no
+listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE) and an image whose file is not the size the json
+gives (WRONG_SIZE: its boxes were drawn on another picture), the last two the whole image. ``iscrowd`` annotations
+are left out silently. A file listed under several image ids is one image with all their hands. Boxes that run past
+the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into
+training and held-out sides by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file
+name (``data/split``).
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ import numpy as np
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext
 from handpose.data.formats.checks import BadAnnotationError, annotated_box, box_of, parse_keypoints
-from handpose.data.formats.coco_files import coco_jsons, open_coco_files
+from handpose.data.formats.coco_files import CocoFile, coco_jsons, image_folders, open_coco_files
+from handpose.data.formats.coco_wholebody import SIDES, is_wholebody_annotation
 from handpose.data.skip_report import SkipReport
 from handpose.data.split import is_val
 
@@ -53,55 +63,166 @@ class DetectionImage:
 
 def read_detection_images(path: str | Path, report: SkipReport | None = None) -> list[DetectionImage]:
     """Every image of every COCO json at ``path`` with its hand boxes; ValueError naming the path when there is no
-    json or no usable image at all."""
+    json, no usable image or no hand at all."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"detection data not found: {path}")
-    if not coco_jsons(path):
+    jsons = coco_jsons(path)
+    if not jsons:
         raise ValueError(f"{path}: no COCO json here; expected {EXPECTED}")
     report = report if report is not None else SkipReport()
     out: list[DetectionImage] = []
     for cf in open_coco_files(path, ReadContext(report=report)):
-        hands: dict[Any, list[tuple[np.ndarray, bool, bool]]] = {}
-        tainted: set[Any] = set()  # images with an unusable hand: left out whole (the hand would count as nothing)
-        for i, ann in enumerate(cf.obj["annotations"]):
-            where = f"{cf.path}#annotations[{i}]"
-            try:
-                if not isinstance(ann, dict):
-                    raise BadAnnotationError(R.BAD_ANNOTATION, "not an object")
-                if ann.get("iscrowd"):
-                    continue
-                name, wh = cf.image_of(ann)
-                hands.setdefault(ann.get("image_id"), []).append(_hand(ann, cf.image_size(name, wh)))
-            except BadAnnotationError as bad:
-                report.add(bad.reason, where, bad.detail)
-                if isinstance(ann, dict):
-                    try:
-                        tainted.add(ann.get("image_id"))
-                    except TypeError:  # an id that is no key (a list): it names no image to leave out
-                        pass
-        for image_id, (name, wh) in cf.images.items():
-            if not isinstance(name, str):
-                report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]", "no 'file_name'")
-                continue
-            if image_id in tainted:  # its unusable hand would be background to training and a false hit to eval
-                report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]",
-                           "image left out: one of its hands is unusable (above)")
-                continue
-            try:
-                img = cf.image_path(name)
-            except BadAnnotationError as bad:
-                report.add(bad.reason, bad.detail or name)
-                continue
-            found = hands.get(image_id, [])
-            boxes = np.array([h[0] for h in found], np.float32).reshape(-1, 4)
-            out.append(DetectionImage(img, boxes, np.array([h[1] for h in found], bool),
-                                      np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag))
+        out += _images_of(cf, report)
+    out = _one_per_file(out)
     if not out:
-        raise ValueError(f"{path}: no usable image; expected {EXPECTED}\n" + report.summary("annotations"))
+        looked = ", ".join(str(f) for f in image_folders(jsons[0]))
+        raise ValueError(f"{path}: no usable image; expected {EXPECTED} (image file names are looked for in "
+                         f"{looked})\n" + report.summary("annotations") + _results_hint(jsons))
+    if not sum(im.num_hands for im in out):
+        raise ValueError(f"{path}: {len(out)} images but not one hand box to train or score a detector on"
+                         + (f"\n{report.summary('annotations')}" if report.total else ""))
     if _count(report):
         report.log("detection annotations", LOG)
     return out
+
+
+def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
+    """The images of one COCO json with their hands (what cannot be used counted in ``report``)."""
+    hand_ids = _hand_categories(cf)
+    hands: dict[Any, list[tuple[np.ndarray, bool, bool]]] = {}
+    tainted: set[Any] = set()  # images with an unusable hand: left out whole (the hand would count as nothing)
+    sides = _Sides()
+    past_edge, boxes_seen = 0, 0
+    for i, ann in enumerate(cf.obj["annotations"]):
+        where = f"{cf.path}#annotations[{i}]"
+        try:
+            if not isinstance(ann, dict):
+                raise BadAnnotationError(R.BAD_ANNOTATION, "not an object")
+            if ann.get("iscrowd"):
+                continue
+            if is_wholebody_annotation(ann):
+                key = cf.image_key(ann)
+                name, wh = cf.image_of(ann)
+                for side in SIDES:
+                    if not ann.get(f"{side}hand_valid"):
+                        report.add(R.INVALID_HAND, f"{where}.{side}hand")
+                        continue
+                    try:
+                        box = annotated_box(ann.get(f"{side}hand_box"), cf.image_size(name, wh))
+                    except BadAnnotationError as bad:
+                        report.add(bad.reason, f"{where}.{side}hand", bad.detail)
+                        tainted.add(key)
+                        continue
+                    hands.setdefault(key, []).append((box, side == "left", True))
+                continue
+            if _other_category(ann, hand_ids):
+                report.add(R.NOT_A_HAND, where, f"category_id {ann.get('category_id')!r}")
+                continue
+            key = cf.image_key(ann)
+            name, wh = cf.image_of(ann)
+            size = cf.image_size(name, wh)
+            box, is_left, known = _hand(ann, size, sides)
+            boxes_seen += 1
+            if size is not None and (box[0] + box[2] > size[0] + 1 or box[1] + box[3] > size[1] + 1):
+                past_edge += 1
+            hands.setdefault(key, []).append((box, is_left, known))
+        except BadAnnotationError as bad:
+            report.add(bad.reason, where, bad.detail)
+            if isinstance(ann, dict):
+                try:
+                    tainted.add(cf.image_key(ann))
+                except (BadAnnotationError, TypeError):  # an id that is no key (a list): it names no image
+                    pass
+    sides.say(cf.path)
+    if past_edge >= 3 and past_edge > 0.3 * boxes_seen:
+        LOG.warning("%s: %d of %d hand boxes run past the image's right or bottom edge; are they [x0, y0, x1, y1]? "
+                    "COCO's bbox is [x, y, width, height]", cf.path, past_edge, boxes_seen)
+    out = []
+    for image_id, (name, wh) in cf.images.items():
+        if not isinstance(name, str):
+            report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]", "no 'file_name'")
+            continue
+        if image_id in tainted:  # its unusable hand would be background to training and a false hit to eval
+            report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]",
+                       "image left out: one of its hands is unusable (above)")
+            continue
+        try:
+            img = cf.image_path(name)
+        except BadAnnotationError as bad:
+            report.add(bad.reason, bad.detail or name)
+            continue
+        stored = cf.file_size(name)
+        if wh is not None and stored is not None and wh not in (stored, stored[::-1]):  # EXIF turns may swap
+            report.add(R.WRONG_SIZE, img, f"the json says {wh[0]} x {wh[1]}, the file is {stored[0]} x {stored[1]}")
+            continue
+        found = hands.get(image_id, [])
+        boxes = np.array([h[0] for h in found], np.float32).reshape(-1, 4)
+        out.append(DetectionImage(img, boxes, np.array([h[1] for h in found], bool),
+                                  np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag))
+    return out
+
+
+def _hand_categories(cf: CocoFile) -> set[Any] | None:
+    """The ids of the json's hand categories (a name holding "hand"), or None to take every annotation (no
+    categories, or one). ValueError when several categories are listed and none is a hand."""
+    cats = [c for c in cf.obj.get("categories") or [] if isinstance(c, dict)]
+    hand = {c.get("id") for c in cats if "hand" in str(c.get("name", "")).lower()}
+    if hand:
+        return hand | {str(i) for i in hand}
+    if len(cats) > 1:
+        names = ", ".join(repr(c.get("name")) for c in cats[:6])
+        raise ValueError(f"{cf.path}: its categories ({names}) name no hand; a detector trains on hand boxes, so "
+                         "give a json whose hand category has 'hand' in its name")
+    return None
+
+
+def _other_category(ann: dict[str, Any], hand_ids: set[Any] | None) -> bool:
+    """Whether an annotation names a category that is not one of ``hand_ids`` (None: every category is a hand)."""
+    if hand_ids is None or ann.get("category_id") is None:
+        return False
+    try:
+        return ann["category_id"] not in hand_ids
+    except TypeError:  # a list or dict as id names no category of the file
+        return True
+
+
+def _one_per_file(images: list[DetectionImage]) -> list[DetectionImage]:
+    """The images with those that name the same file merged into the first (their hands together, a box listed
+    twice once): a hand of one entry would otherwise be background, or a false hit, in the other."""
+    by_path: dict[Path, DetectionImage] = {}
+    merged = 0
+    for im in images:
+        first = by_path.get(im.path)
+        if first is None:
+            by_path[im.path] = im
+            continue
+        merged += 1
+        for j in range(im.num_hands):
+            listed = first.num_hands and bool((np.abs(first.boxes - im.boxes[j]).max(axis=1) < 0.5).any())
+            if not listed:  # (1, 4) box, (1,) side and (1,) known appended
+                first.boxes = np.concatenate([first.boxes, im.boxes[j: j + 1]])
+                first.is_left = np.concatenate([first.is_left, im.is_left[j: j + 1]])
+                first.left_known = np.concatenate([first.left_known, im.left_known[j: j + 1]])
+    if merged:
+        LOG.warning("%d image entries name a file listed before; each file is one image with the hands of all its "
+                    "entries", merged)
+    return list(by_path.values())
+
+
+def _results_hint(jsons: list[Path]) -> str:
+    """A hint when a json is a list (COCO results, e.g. ``handpose predict``'s ``coco_results.json``), not a
+    dataset."""
+    from handpose.data.formats.json_io import load_json
+
+    for j in jsons:
+        try:
+            if isinstance(load_json(j), list):
+                return (f"\n{j} is a list of detections (COCO results), not a dataset: put them under 'annotations' "
+                        "beside an 'images' list (predict writes one as coco_images.json)")
+        except (OSError, ValueError):
+            continue
+    return ""
 
 
 def split_images(images: list[DetectionImage], val_fraction: float) -> tuple[list[DetectionImage],
@@ -115,7 +236,25 @@ def split_images(images: list[DetectionImage], val_fraction: float) -> tuple[lis
     return train, val
 
 
-def _hand(ann: dict[str, Any], image_wh: tuple[int, int] | None) -> tuple[np.ndarray, bool, bool]:
+class _Sides:
+    """Sides given in a form that cannot be read: counted per json and said once."""
+
+    def __init__(self) -> None:
+        self.unread = 0
+        self.example: object = None
+
+    def add(self, value: object) -> None:
+        self.unread += 1
+        self.example = value if self.example is None else self.example
+
+    def say(self, where: Path) -> None:
+        if self.unread:
+            LOG.warning("%s: %d hands give a side that cannot be read (e.g. %r); they train and score without a side",
+                        where, self.unread, self.example)
+
+
+def _hand(ann: dict[str, Any], image_wh: tuple[int, int] | None,
+          sides: _Sides) -> tuple[np.ndarray, bool, bool]:
     """(box (4,), is_left, handedness known) of one annotation; raises BadAnnotationError."""
     if ann.get("bbox") is not None:
         box = annotated_box(ann["bbox"], image_wh)
@@ -125,12 +264,25 @@ def _hand(ann: dict[str, Any], image_wh: tuple[int, int] | None) -> tuple[np.nda
             raise BadAnnotationError(R.BAD_BOX, "no 'bbox' and the visible keypoints span no area")
     else:
         raise BadAnnotationError(R.BAD_ANNOTATION, "neither 'bbox' nor 'keypoints'")
-    if "is_left" in ann and isinstance(ann["is_left"], (bool, int, float)):
-        return box, bool(ann["is_left"]), True
-    side = ann.get("handedness")
-    if side in ("left", "right"):
-        return box, side == "left", True
-    return box, False, False
+    return (box, *_side(ann, sides))
+
+
+def _side(ann: dict[str, Any], sides: _Sides) -> tuple[bool, bool]:
+    """(is_left, known) from ``is_left`` (0/1, true/false, as numbers or text) or else ``handedness``
+    ("left"/"right"/"l"/"r", any case); a value that is neither is counted in ``sides``."""
+    if ann.get("is_left") is not None:
+        value = ann["is_left"]
+        text = str(value).strip().lower()
+        if text in ("1", "1.0", "true", "0", "0.0", "false"):
+            return text in ("1", "1.0", "true"), True
+        sides.add(value)
+        return False, False
+    if ann.get("handedness") is not None:
+        text = str(ann["handedness"]).strip().lower()
+        if text in ("left", "l", "right", "r"):
+            return text in ("left", "l"), True
+        sides.add(ann["handedness"])
+    return False, False
 
 
 def _count(report: SkipReport) -> int:

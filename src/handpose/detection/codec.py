@@ -5,8 +5,8 @@ Geometry (input pixels of the letterboxed square, side ``S``; maps of side ``h =
 ``floor(u)`` and its offset ``u - floor(u)`` in [0, 1); its size target is ``log(w / stride), log(h / stride)``.
 Decoding inverts each step exactly: ``c = (cell + offset) * stride``, ``w = stride * exp(size)``.
 
-Targets of one image (``encode``), K = ``max_hands`` slots (boxes beyond K are dropped, slots beyond the boxes
-masked)::
+Targets of one image (``encode``), K = ``max_hands`` slots (boxes beyond K keep their heatmap peak but no slot;
+slots beyond the boxes are masked)::
 
     heatmap     (1, h, w)  float32  a Gaussian per hand centre, 1 at its cell, max where hands overlap
     index       (K,)       int64    flat cell index ``row * w + col`` of each hand
@@ -81,7 +81,9 @@ class BoxCodec:
                left_known: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """(N, 4) xywh boxes in input px (+ (N,) handedness, (N,) whether it is known) -> the targets above.
 
-        Boxes whose centre lies outside the input square are left out (augmentation moves hands off it)."""
+        Boxes whose centre lies outside the input square are left out (augmentation moves hands off it). Every
+        hand gets its peak on the heatmap; the size, offset and side of the first ``max_hands`` of them are
+        trained (a hand beyond them would otherwise be trained as background)."""
         n_map, K = self.map_size, self.max_hands
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
         n = boxes.shape[0]
@@ -100,7 +102,7 @@ class BoxCodec:
         k = 0
         for i in range(n):
             x, y, w, h = boxes[i]
-            if not (w > 0 and h > 0) or k == K:
+            if not (w > 0 and h > 0):
                 continue
             u = np.array([x + w / 2.0, y + h / 2.0]) / self.stride  # centre, cell units
             cell = np.floor(u).astype(np.int64)
@@ -108,6 +110,8 @@ class BoxCodec:
                 continue
             sigma = (2.0 * RADIUS_PER_SIDE * min(w, h) / self.stride + 1.0) / 6.0
             _draw_gaussian(heat[0], int(cell[0]), int(cell[1]), sigma)
+            if k == K:  # no regression slot left: the peak alone
+                continue
             out["index"][k] = cell[1] * n_map + cell[0]
             out["size"][k] = np.log(np.array([w, h]) / self.stride)
             out["offset"][k] = u - cell

@@ -16,8 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-LOSS_NAMES: list[str] = ["heatmap", "size", "offset", "hand"]
-LOSS_WEIGHTS: dict[str, float] = {"heatmap": 1.0, "size": 1.0, "offset": 1.0, "hand": 0.5}
+LOSS_NAMES: list[str] = ["heatmap", "size", "offset", "side"]  # "side": left or right
+LOSS_WEIGHTS: dict[str, float] = {"heatmap": 1.0, "size": 1.0, "offset": 1.0, "side": 0.5}
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -51,7 +51,7 @@ def detection_loss(outputs: dict[str, torch.Tensor], batch: dict[str, torch.Tens
               * mask).sum()
     side_mask = mask * t["left_mask"].float()  # (N, K)
     side_logit = gather_at(outputs["left"], t["index"])[..., 0]  # (N, K)
-    hand = (F.binary_cross_entropy_with_logits(side_logit, t["left"].float(), reduction="none") * side_mask).sum()
-    parts = [heat, size / hands, offset / hands, hand / side_mask.sum().clamp(min=1.0)]
+    side = (F.binary_cross_entropy_with_logits(side_logit, t["left"].float(), reduction="none") * side_mask).sum()
+    parts = [heat, size / hands, offset / hands, side / side_mask.sum().clamp(min=1.0)]
     parts = [p * LOSS_WEIGHTS[name] for name, p in zip(LOSS_NAMES, parts)]
     return torch.stack(parts).sum(), parts

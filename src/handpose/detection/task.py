@@ -24,6 +24,7 @@ from torch import nn
 from handpose.config import TrainConfig
 from handpose.config_checks import check_config
 from handpose.data import images
+from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
 from handpose.detection.dataset import DetectionDataset
 from handpose.detection.detector import HandDetector
@@ -45,6 +46,9 @@ class DetectTask:
     scalar_keys: tuple[str, ...] = ()  # every finite metric
     summary_keys: tuple[str, ...] = ("AP@0.5", "AP@0.5:0.95", "recall@1FP", "num_images", "num_hands")
 
+    def __init__(self) -> None:
+        self._said_skipped = False  # unreadable held-out images are logged at the first validation only
+
     def prepare_data(self, cfg: TrainConfig, info: Any = None) -> tuple[DetectionDataset, list[DetectionImage],
                                                                           TrainConfig]:
         """The training set, the held-out images and ``cfg`` with the data path resolved."""
@@ -57,6 +61,11 @@ class DetectTask:
         if not train:
             raise ValueError(f"{cfg.data}: no training images (all {len(val)} are in the held-out split)")
         val = val if cfg.val_limit is None else val[: cfg.val_limit]
+        if not val and cfg.val_every > 0 and (info is None or info.rank == 0):
+            LOG.warning("%s: no image is held out for validation (a json named for training is all training), so no "
+                        "validation runs and no best.safetensors is written; give a folder with a val/test json "
+                        "beside it, or a json whose name has no split word (then --val-fraction holds images out)",
+                        cfg.data)
         dataset = DetectionDataset(train, cfg.detector, cfg.dataset, train=True, seed=cfg.seed)
         LOG.info("detection data %s: %d training images (%d hands), %d held-out images (%d hands)", cfg.data,
                  len(train), sum(im.num_hands for im in train), len(val), sum(im.num_hands for im in val))
@@ -106,8 +115,12 @@ class DetectTask:
         was_training = model.training
         try:
             detector = HandDetector.from_model(model, device=device)
-            results = detect_images(detector, held_out, cfg.batch_size, EVAL_THRESHOLD,
+            skipped = SkipReport()
+            results = detect_images(detector, held_out, cfg.batch_size, EVAL_THRESHOLD, skipped,
                                     max_pixels=cfg.dataset.max_image_pixels)
+            if skipped.total and not self._said_skipped:  # the same images fail at every validation: said once
+                skipped.log("held-out images (left out of every validation)", LOG)
+                self._said_skipped = True
             return detection_metrics(results)
         finally:
             model.train(was_training)

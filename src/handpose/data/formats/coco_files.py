@@ -61,12 +61,16 @@ def coco_jsons(path: Path) -> list[Path]:
     return sorted(path.glob("*.json")) + sorted(path.glob("annotations/*.json"))
 
 
+def image_folders(jpath: Path) -> list[Path]:
+    """The folders a COCO json's ``file_name`` entries are looked for in, in order."""
+    jdir = jpath.parent
+    return [top / sub if sub else top for top in (jdir, jdir.parent) for sub in _IMAGE_DIRS]
+
+
 def image_base(jpath: Path, file_names: list[str]) -> Path:
     """The folder that holds the most images named in a COCO json (``image_folder.best_folder``; the json's folder
     when none holds any)."""
-    jdir = jpath.parent
-    candidates = [top / sub if sub else top for top in (jdir, jdir.parent) for sub in _IMAGE_DIRS]
-    return best_folder(candidates, file_names) or jdir
+    return best_folder(image_folders(jpath), file_names) or jpath.parent
 
 
 def _image_size(im: dict[str, Any]) -> tuple[int, int] | None:
@@ -89,29 +93,46 @@ class CocoFile:
     keypoint_order: str = "cmu"  # the order its keypoints are stored in (keypoint_orders)
     _exists: dict[str, bool] = field(default_factory=dict)
     _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
+    _by_text: dict[str, Any] | None = None
+
+    def image_key(self, ann: dict[str, Any]) -> Any:
+        """The ``images`` id an annotation's ``image_id`` names: itself, or the id it spells as text (``"7"`` for
+        7 and the other way round: files written by two tools often disagree); raises BadAnnotationError."""
+        image_id = ann.get("image_id")
+        try:
+            if image_id in self.images:
+                return image_id
+        except TypeError:
+            raise BadAnnotationError(R.BAD_ANNOTATION, f"'image_id' is a {type(image_id).__name__}") from None
+        if self._by_text is None:
+            self._by_text = {}
+            for key in self.images:
+                self._by_text.setdefault(str(key), key)
+        return self._by_text.get(str(image_id), image_id)
 
     def image_of(self, ann: dict[str, Any]) -> tuple[str, tuple[int, int] | None]:
         """(file name, (width, height) or None) of an annotation's image; raises BadAnnotationError."""
-        image_id = ann.get("image_id")
-        try:
-            name, wh = self.images.get(image_id, (None, None))
-        except TypeError:
-            raise BadAnnotationError(R.BAD_ANNOTATION, f"'image_id' is a {type(image_id).__name__}") from None
+        name, wh = self.images.get(self.image_key(ann), (None, None))
         if not isinstance(name, str):
-            raise BadAnnotationError(R.BAD_ANNOTATION, f"image_id {image_id!r} not in 'images'")
+            raise BadAnnotationError(R.BAD_ANNOTATION, f"image_id {ann.get('image_id')!r} not in 'images'")
         return name, wh
 
     def image_size(self, name: str, wh: tuple[int, int] | None) -> tuple[int, int] | None:
         """(width, height) of an image: from the json when it has them, else from the file's header (None when
         neither tells)."""
-        if wh is None and name not in self._sizes:
+        return wh if wh is not None else self.file_size(name)
+
+    def file_size(self, name: str) -> tuple[int, int] | None:
+        """(width, height) from the image file's header, as stored (before any EXIF turn); None when the file or
+        its header cannot be read."""
+        if name not in self._sizes:
             try:
                 with open(self.base / name, "rb") as f:
                     head = header_size(f.read(65536))
             except OSError:
                 head = None
             self._sizes[name] = (head[1], head[2]) if head and head[1] > 0 and head[2] > 0 else None
-        return wh if wh is not None else self._sizes[name]
+        return self._sizes[name]
 
     def image_path(self, name: str) -> Path:
         """The image file of a file name; BadAnnotationError(MISSING_IMAGE) when it is not there."""

@@ -4,33 +4,49 @@ ground-truth json, so coco_results.json loads with pycocotools' ``COCO(GT).loadR
 An input is matched to a ground-truth image by its path's tail: the longest run of trailing path parts equal to
 the tail of that image's ``file_name`` (``img/0001.jpg`` matches ``/data/val/img/0001.jpg``), which must single out
 one image, and no two inputs may take the same one. Inputs that match none, several, or an image another input
-took are named in one error before any prediction runs.
+took are named in one error before any prediction runs. Ids are kept as the file has them (numbers or text), and the
+results take the file's hand category (the category whose name holds "hand", or its one category).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from handpose.inference.results import HAND_CATEGORY_ID
 
-def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> list[int]:
-    """The ground-truth image id of each input image, in order; ValueError naming the inputs that match no image or
-    several, or a file that is not a COCO json with ``images``."""
+ImageId = int | str
+
+
+@dataclass(frozen=True)
+class GroundTruthIds:
+    """The ground-truth image id of each input image, in order, and the id of the file's hand category."""
+
+    ids: list[ImageId]
+    category_id: ImageId
+
+
+def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> GroundTruthIds:
+    """The ground-truth image ids of the input images and the hand category; ValueError naming the inputs that match
+    no image or several, or a file that is not a COCO json with ``images`` or whose categories name no hand."""
     gt_path = Path(gt_path)
     try:
         doc: Any = json.loads(gt_path.read_text())
-        images = [(int(im["id"]), PurePosixPath(str(im["file_name"]).replace("\\", "/")).parts)
+        images = [(_image_id(im["id"]), PurePosixPath(str(im["file_name"]).replace("\\", "/")).parts)
                   for im in doc["images"]]
     except FileNotFoundError:
         raise FileNotFoundError(f"--coco-gt {gt_path}: no such file") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"--coco-gt {gt_path}: not a COCO json with images (id, file_name): {exc}") from None
-    by_name: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    category = _hand_category(gt_path, doc.get("categories"))
+    by_name: dict[str, list[tuple[ImageId, tuple[str, ...]]]] = {}
     for image_id, gt_parts in images:
         by_name.setdefault(gt_parts[-1] if gt_parts else "", []).append((image_id, gt_parts))
-    ids, problems = [], []
-    taken: dict[int, Path] = {}
+    ids: list[ImageId] = []
+    problems: list[str] = []
+    taken: dict[ImageId, Path] = {}
     for path in inputs:
         parts = path.absolute().parts  # as given: a link is matched by its own name, not its target's
         best, chosen = 0, []
@@ -50,7 +66,34 @@ def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> list[int]:
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise ValueError(f"--coco-gt {gt_path}: {len(problems)} input image(s) match no single image there: {shown}")
-    return ids
+    return GroundTruthIds(ids, category)
+
+
+def _image_id(value: Any) -> ImageId:
+    """An image id as the file has it: an integer (a whole float too) or text; TypeError for anything else."""
+    if isinstance(value, bool):
+        raise TypeError(f"image id {value!r} is a bool")
+    if isinstance(value, int) or isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"image id {value!r} is neither a number nor text")
+
+
+def _hand_category(gt_path: Path, categories: Any) -> ImageId:
+    """The id of the hand category of a ground-truth file: the category whose name holds "hand", or the one
+    category there is (1 when none is listed); ValueError when several are listed and none is a hand."""
+    cats = [c for c in categories or [] if isinstance(c, dict) and "id" in c]
+    hands = [c for c in cats if "hand" in str(c.get("name", "")).lower()]
+    if hands:
+        return _image_id(hands[0]["id"])
+    if len(cats) == 1:
+        return _image_id(cats[0]["id"])
+    if not cats:
+        return HAND_CATEGORY_ID
+    names = ", ".join(repr(c.get("name")) for c in cats[:6])
+    raise ValueError(f"--coco-gt {gt_path}: its categories ({names}) name no hand, so the results would be scored "
+                     "against another category")
 
 
 def _common_tail(a: tuple[str, ...], b: tuple[str, ...]) -> int:

@@ -78,6 +78,7 @@ from handpose.files import write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
 from handpose.inference.refine import RefineConfig, proposal_threshold
+from handpose.inference.results import HAND_CATEGORY_ID
 
 LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
@@ -288,13 +289,15 @@ def _run(args: argparse.Namespace) -> int:
         tracking_config(args)  # the video flags checked before the models load
     else:
         warn_video_flags(args)
-    ids = list(range(len(images)))
+    ids: list[int | str] = list(range(len(images)))
+    category: int | str = HAND_CATEGORY_ID
     if args.coco_gt is not None:
         from handpose.commands.coco_ids import ids_from_ground_truth
 
         if video:
             raise ValueError("--coco-gt gives image ids to images; a video's results are numbered by frame")
-        ids = ids_from_ground_truth(args.coco_gt, images)  # every image matched before the models load
+        matched = ids_from_ground_truth(args.coco_gt, images)  # every image matched before the models load
+        ids, category = matched.ids, matched.category_id
     if video and args.save_video is not None:
         check_save_video(Path(args.save_video), source)  # before the models load
     ensure_writable_folder(args.out, "--out")  # before any work
@@ -335,7 +338,9 @@ def _run(args: argparse.Namespace) -> int:
             print(f"  {path}: {why}")
         if len(failed) == len(images):
             raise ValueError(f"no image in {' '.join(sources)} could be processed")
-    written = write_coco(out, coco, entries)
+    for result in coco:  # the ground truth's hand category, so that the results score against its hands
+        result["category_id"] = category
+    written = write_coco(out, coco, entries, category)
     print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
     return 0
 

@@ -55,13 +55,15 @@ def check_coco_names(out: OutputFolder) -> list[Path]:
     return targets
 
 
-def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]]) -> list[Path]:
-    """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to)."""
+def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]],
+               category_id: int | str = HAND_CATEGORY_ID) -> list[Path]:
+    """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to, and the
+    hand category under ``category_id``)."""
     targets = check_coco_names(out)
     out.path.mkdir(parents=True, exist_ok=True)
     out.claim(targets)
     write_json(targets[0], results, indent=None)
-    doc = {"images": images, "categories": [{"id": HAND_CATEGORY_ID, "name": "hand", "keypoints": list(NAMES),
+    doc = {"images": images, "categories": [{"id": category_id, "name": "hand", "keypoints": list(NAMES),
                                              "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]}
     write_json(targets[1], doc)
     return targets
@@ -145,7 +147,7 @@ def predict_to_files(
     name: str | None = None,
     image: np.ndarray | Exception | None = None,
     threshold: float = 0.1,
-    image_id: int = 0,
+    image_id: int | str = 0,
     coco: list[dict[str, Any]] | None = None,
 ) -> list[Path]:
     """Predict one image and write NAME.json, NAME_overlay.png and NAME_maps.png into ``out_dir``.
@@ -184,7 +186,7 @@ def predict_to_files(
     out.claim(targets)
     record = {
         "image": str(image_path),
-        "image_id": int(image_id),
+        "image_id": image_id,
         "width": int(image.shape[1]),
         "height": int(image.shape[0]),
         "model": predictor.name,

@@ -63,19 +63,19 @@ class Hands(list):
         size = {} if self.image is None else {"width": int(self.image.shape[1]), "height": int(self.image.shape[0])}
         return {**size, "hands": [h.to_dict() for h in self]}
 
-    def to_coco(self, image_id: int) -> list[dict[str, Any]]:
+    def to_coco(self, image_id: int | str) -> list[dict[str, Any]]:
         """COCO keypoint results of these hands (see :func:`coco_result`)."""
         return [coco_result(h, image_id) for h in self]
 
 
-def coco_result(hand: Prediction, image_id: int) -> dict[str, Any]:
+def coco_result(hand: Prediction, image_id: int | str) -> dict[str, Any]:
     """One COCO keypoint result: ``keypoints`` = 21 x (x, y, keypoint score) flattened (63 numbers),
     ``score`` = :attr:`Prediction.confidence`, ``bbox`` = the hand box ``[x, y, w, h]``."""
     xy = np.asarray(hand.keypoints, np.float64).reshape(-1, 2)  # (21, 2)
     sc = np.asarray(hand.scores, np.float64).reshape(-1, 1)  # (21, 1)
     triples = np.concatenate([xy, sc], axis=1).reshape(-1)  # (63,)
     return {
-        "image_id": int(image_id),
+        "image_id": image_id if isinstance(image_id, str) else int(image_id),
         "category_id": HAND_CATEGORY_ID,
         "keypoints": [round(float(v), 3) for v in triples],
         "score": round(hand.confidence, 5),

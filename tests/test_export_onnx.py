@@ -227,3 +227,16 @@ def test_an_export_that_fails_its_parity_check_keeps_the_earlier_file(tmp_path: 
     with pytest.raises(RuntimeError, match="nothing was written there"):
         export_onnx(build_model("tiny").eval(), out, DataConfig(input_size=64), tolerance=-1.0)  # nothing passes
     assert out.read_bytes() == b"an earlier export" and [p.name for p in tmp_path.iterdir()] == ["model.onnx"]
+
+
+def test_onnx_metadata_is_read_without_onnx_as_onnx_reads_it(tmp_path: Path) -> None:
+    from handpose import pretrained
+    from handpose.model.artifact import onnx_metadata_props, read_onnx_metadata
+
+    shipped = pretrained.resolve("pretrained:lite-int8")
+    expected = {p.key: p.value for p in onnx.load(str(shipped), load_external_data=False).metadata_props}
+    assert onnx_metadata_props(Path(shipped).read_bytes()) == expected == read_onnx_metadata(shipped)
+    assert onnx_metadata_props(b"\x0a\xff\xff") is None  # a length running past the end
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07not onnx")
+    with pytest.raises(ValueError, match="junk.onnx: "):
+        read_onnx_metadata(tmp_path / "junk.onnx")

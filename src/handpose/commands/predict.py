@@ -17,7 +17,8 @@ hand: box, detection score, side, the 21 keypoints with names, x, y in image pix
 of every stage over the first hand's crop; an ONNX model holds only the last stage; --maps all adds NAME_allmaps.png,
 every keypoint's map), and for the whole run coco_results.json (COCO keypoint results: image_id, category_id 1, 63
 keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names and sizes); the ids
-are the images' order from 0, or with --coco-gt GT.json the ids the images have there (matched by file name).
+are the images' order from 0, or with --coco-gt GT.json the ids the images have there (matched by file name) and
+its hand category's id.
 A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
 Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
 instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from handpose.inference.results import HAND_CATEGORY_ID
+from handpose.regular_files import read_regular
 
 ImageId = int | str
 
@@ -33,7 +34,7 @@ def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> GroundTrut
     no image or several, or a file that is not a COCO json with ``images`` or whose categories name no hand."""
     gt_path = Path(gt_path)
     try:
-        doc: Any = json.loads(gt_path.read_text())
+        doc: Any = json.loads(read_regular(gt_path))
         images = [(_image_id(im["id"]), PurePosixPath(str(im["file_name"]).replace("\\", "/")).parts)
                   for im in doc["images"]]
     except FileNotFoundError:

@@ -27,6 +27,7 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.image_headers import header_size, jpeg_complete
+from handpose.regular_files import NotRegularFileError, read_regular
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 # The files readers and predict take as images: each one's header is read before decoding (image_headers).
@@ -63,10 +64,12 @@ def other_format(head: bytes) -> str | None:
 
 
 def read_bytes(path: Path) -> bytes:
-    """The file's bytes; ImageError(MISSING_IMAGE) when it cannot be opened."""
+    """The file's bytes; ImageError(MISSING_IMAGE) when it cannot be opened or is not a regular file (a FIFO would
+    block, a device never end)."""
     try:
-        with open(path, "rb") as f:
-            return f.read()
+        return read_regular(path)
+    except NotRegularFileError as e:
+        raise ImageError(R.MISSING_IMAGE, path, str(e)) from None
     except OSError as e:
         raise ImageError(R.MISSING_IMAGE, path, type(e).__name__) from None
 

@@ -280,6 +280,7 @@ def _all_finite(tensor: torch.Tensor) -> bool:
 
 def check_finite(state: Mapping[str, torch.Tensor], source: str | Path) -> None:
     """ValueError naming ``source`` and the tensors when any floating weight is NaN or infinite."""
+    state = state_dict_of(state, source)
     bad = [k for k, v in state.items() if v.is_floating_point() and not _all_finite(v)]
     if bad:
         raise ValueError(f"{source}: non-finite (NaN or infinite) weights in {_short(sorted(bad))}")
@@ -330,8 +331,10 @@ def strip_wrapper_prefix(state: Mapping[str, torch.Tensor]) -> dict[str, torch.T
 def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "state dict") -> None:
     """``model.load_state_dict`` that names every missing, unexpected and mis-shaped key in one ``ValueError``.
 
-    Keys all prefixed by a torch.compile / DDP wrapper (``_orig_mod.``, ``module.``) are accepted without it."""
-    state = strip_wrapper_prefix(state)
+    Keys all prefixed by a torch.compile / DDP wrapper (``_orig_mod.``, ``module.``) are accepted without it. A
+    tensor that is whole numbers or bools where the model's is floating (or the other way) does not fit: loading
+    would cast it silently."""
+    state = strip_wrapper_prefix(state_dict_of(state, source))
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -340,6 +343,11 @@ def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], sourc
         for k in sorted(set(own) & set(state))
         if tuple(state[k].shape) != tuple(own[k].shape)
     ]
+    kinds = [
+        f"{k}: file {state[k].dtype} vs model {own[k].dtype}"
+        for k in sorted(set(own) & set(state))
+        if state[k].is_floating_point() != own[k].is_floating_point()
+    ]
     problems = []
     if missing:
         problems.append(f"missing keys {_short(missing)}")
@@ -347,6 +355,8 @@ def load_state_strict(model: nn.Module, state: Mapping[str, torch.Tensor], sourc
         problems.append(f"unexpected keys {_short(unexpected)}")
     if shapes:
         problems.append(f"shape mismatches {_short(shapes)}")
+    if kinds:
+        problems.append(f"number kinds that differ {_short(kinds)}")
     if problems:
         raise ValueError(f"{source} does not fit the model: " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
@@ -372,7 +382,19 @@ def _read_checkpoint(path: Path) -> tuple[str, Any, dict[str, torch.Tensor]]:
     if not isinstance(ckpt, dict) or "model" not in ckpt or CONFIG_KEY not in ckpt:
         keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise ValueError(f"{path}: a training checkpoint needs keys 'model' and '{CONFIG_KEY}', found {keys}")
-    return _checkpoint_task(ckpt), ckpt[CONFIG_KEY], dict(ckpt["model"])
+    return _checkpoint_task(ckpt), ckpt[CONFIG_KEY], state_dict_of(ckpt["model"], path)
+
+
+def state_dict_of(value: Any, source: str | Path) -> dict[str, torch.Tensor]:
+    """``value`` as a state dict: a mapping of names to tensors; ValueError naming ``source`` for anything else (a
+    crafted or damaged file)."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{source}: its weights are a {type(value).__name__}, not a state dict of tensors")
+    odd = [f"{k!r} ({type(v).__name__})" for k, v in value.items()
+           if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
+    if odd:
+        raise ValueError(f"{source}: its weights are not a state dict of tensors: {_short(odd)}")
+    return dict(value)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

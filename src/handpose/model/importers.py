@@ -43,12 +43,13 @@ from handpose.model.artifact import (
     check_task,
     load_state_strict,
     read_stored_configs,
+    state_dict_of,
     task_of,
     torch_load,
 )
 from handpose.model.caffe import looks_like_net_parameter, read_caffemodel
 from handpose.model.cpm import PRESETS, build_model
-from handpose.model.safe_pickle import NPY_MAGIC, load_pickled_npy
+from handpose.model.safe_pickle import NPY_MAGIC, limit_for, load_pickled_npy
 from handpose.model.vgg_import import (
     CAFFE_VGG,
     HANDPOSE_INPUT,
@@ -195,7 +196,7 @@ def _load_into(model: nn.Module, path: Path) -> ImportReport:
             except Exception as exc:  # safetensors raises its own error types on a corrupt file
                 raise ValueError(f"{path}: not a readable safetensors file ({exc})") from exc
         else:
-            state = dict(contents["model"])  # type: ignore[index]
+            state = state_dict_of(contents["model"], path)  # type: ignore[index]
         stored = read_stored_configs(path, contents if kind == "checkpoint" else None)
         if stored is not None:
             check_task(stored[0], task_of(model), path)  # a detector given for a keypoint model, or the reverse
@@ -352,22 +353,61 @@ def _npy_layers(data: object, source: str) -> dict[str, list[np.ndarray]]:
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a pickled dict of layers, found {type(data).__name__}")
     layers: dict[str, list[np.ndarray]] = {}
+    budget = [limit_for(Path(source).stat().st_size) // 4 if Path(source).is_file() else 1 << 28]  # float32s left
     for key, entry in data.items():
-        name = key.decode("utf-8") if isinstance(key, bytes) else str(key)
+        name = _text(key, source, "a layer name")
         if not isinstance(entry, dict):
             raise ValueError(f"{source}: layer {name!r} is a {type(entry).__name__}, expected a dict")
-        entry = {k.decode("utf-8") if isinstance(k, bytes) else str(k): v for k, v in entry.items()}
+        entry = {_text(k, source, f"a key of layer {name!r}"): v for k, v in entry.items()}
         if "weights" not in entry:
             raise ValueError(f"{source}: layer {name!r} has no 'weights' (keys {sorted(entry)})")
-        weights = np.asarray(entry["weights"], dtype=np.float32)
+        weights = _numbers(entry["weights"], source, f"layer {name!r} weights", budget)
         if weights.ndim != 4:  # a fully connected layer (fc6, ...): kept as it is, the caller sets it aside
             layers[name] = [weights]
             continue
         blobs = [weights.transpose(3, 2, 0, 1)]  # (kh, kw, cin, cout) -> (cout, cin, kh, kw)
         if "biases" in entry:
-            blobs.append(np.asarray(entry["biases"], dtype=np.float32))
+            blobs.append(_numbers(entry["biases"], source, f"layer {name!r} biases", budget))
         layers[name] = blobs
     return layers
+
+
+def _text(key: object, source: str, what: str) -> str:
+    """A pickled name as text (Python 2 pickles hold bytes); ValueError naming ``source`` when it is not UTF-8."""
+    try:
+        return key.decode("utf-8") if isinstance(key, bytes) else str(key)
+    except UnicodeDecodeError:
+        raise ValueError(f"{source}: {what} is not UTF-8 text ({key!r:.40})") from None
+
+
+def _numbers(value: object, source: str, what: str, budget: list[int]) -> np.ndarray:
+    """``value`` as a float32 array; ValueError naming ``source`` and ``what`` when it is not numbers, or when the
+    arrays read so far would hold more numbers than the file could (``budget[0]`` left: a pickle that lists one
+    array many times would otherwise grow to gigabytes here)."""
+    count = _number_count(value, budget[0])
+    if count > budget[0]:
+        raise ValueError(f"{source}: {what} hold more numbers than a file of its size can (a pickle that repeats "
+                         "one array)")
+    budget[0] -= count
+    try:
+        return np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"{source}: {what} are not a numeric array ({exc})") from None
+
+
+def _number_count(value: object, cap: int) -> int:
+    """How many numbers ``value`` (an array, or nested lists and tuples) holds, counting no further than past
+    ``cap``."""
+    if isinstance(value, np.ndarray):
+        return int(value.size)
+    if isinstance(value, (list, tuple)):
+        total = 0
+        for item in value:
+            total += _number_count(item, cap - total)
+            if total > cap:
+                break
+        return total
+    return 1
 
 
 def _torch_load(path: Path) -> object:

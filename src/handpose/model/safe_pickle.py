@@ -8,6 +8,10 @@ dtype and shape; numpy refuses object dtypes there), ``builtins`` containers and
 byte strings). Anything else (``os.system``, ``builtins.eval``, ``subprocess.Popen``, a class with a
 ``__reduce__``...) stops unpickling with a ``ValueError`` before it is called: the unpickler only calls what
 ``find_class`` returned.
+
+Nor can a small pickle make it allocate much: ``bytes(n)``, ``bytearray(n)`` and arrays rebuilt by ``_reconstruct``
+may not exceed a few times the pickle's own size, and ``numpy.ndarray`` serves only as ``_reconstruct``'s array
+type, never as a constructor called with a shape.
 """
 
 from __future__ import annotations
@@ -66,13 +70,66 @@ class PickleRefusedError(ValueError):
     """A pickle asked for something outside the allow-list (nothing of it was run)."""
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """An unpickler whose ``find_class`` returns only allow-listed numpy / builtin callables."""
+class _ArrayType:
+    """What a pickle's ``numpy.ndarray`` stands for: the array type ``_reconstruct`` builds, and nothing else (called
+    itself, with a shape of the pickle's choosing, it would allocate what that shape says)."""
 
-    def __init__(self, file: io.BufferedIOBase, source: str = "pickle"):
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise PickleRefusedError("refusing numpy.ndarray(...) called in a weight pickle (numpy's own pickles rebuild "
+                                 "arrays through _reconstruct)")
+
+
+def limit_for(size: int) -> int:
+    """The most bytes one object unpickled from ``size`` bytes may take: 4 bytes per byte read (a byte of int8 that
+    becomes a float32), plus a MiB."""
+    return 4 * int(size) + (1 << 20)
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler whose ``find_class`` returns only allow-listed numpy / builtin callables, those that allocate by
+    a number held to ``limit`` bytes."""
+
+    def __init__(self, file: io.BufferedIOBase, source: str = "pickle", limit: int = 1 << 30):
         super().__init__(file, encoding="latin1")  # latin1: Python-2 numpy pickles carry raw bytes as str
         self._allowed = _allowed()
         self._source = source
+        self._limit = int(limit)
+        self._allowed[("numpy", "ndarray")] = _ArrayType
+        reconstruct = _numpy_multiarray()._reconstruct
+        for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+            self._allowed[(module, "_reconstruct")] = self._reconstruct(reconstruct)
+        for module in ("builtins", "__builtin__"):
+            self._allowed[(module, "bytes")] = self._sized(bytes)
+            self._allowed[(module, "bytearray")] = self._sized(bytearray)
+
+    def _refuse_size(self, what: str, nbytes: float) -> None:
+        if nbytes > self._limit:
+            raise PickleRefusedError(f"{self._source}: refusing {what} of {nbytes:,.0f} bytes from a weight pickle "
+                                     f"(at most {self._limit:,} for a file of its size)")
+
+    def _sized(self, kind: type) -> Any:
+        """``kind`` (bytes or bytearray) whose size argument, when it is one, is held to the limit."""
+        def make(*args: Any) -> Any:
+            if args and isinstance(args[0], int):
+                self._refuse_size(kind.__name__, args[0])
+            return kind(*args)
+
+        return make
+
+    def _reconstruct(self, reconstruct: Any) -> Any:
+        """numpy's ``_reconstruct(type, shape, dtype)`` for plain arrays of at most the limit's bytes."""
+        def make(subtype: Any, shape: Any, dtype: Any) -> Any:
+            if subtype is not _ArrayType:
+                raise PickleRefusedError(f"{self._source}: refusing an array of type {subtype!r} in a weight pickle")
+            try:
+                count = float(np.prod(np.asarray(shape, dtype=np.float64)))
+                itemsize = np.dtype(dtype).itemsize
+            except (TypeError, ValueError) as exc:
+                raise PickleRefusedError(f"{self._source}: an array of shape {shape!r:.60}: {exc}") from None
+            self._refuse_size("an array", count * itemsize)
+            return reconstruct(np.ndarray, shape, dtype)
+
+        return make
 
     def find_class(self, module: str, name: str) -> Any:
         obj = self._allowed.get((module, name))
@@ -88,9 +145,10 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def restricted_loads(data: bytes, source: str = "pickle") -> Any:
-    """Unpickle ``data`` allowing only numpy arrays and plain containers (``ValueError`` otherwise)."""
+    """Unpickle ``data`` allowing only numpy arrays and plain containers of a size in keeping with ``data``'s
+    (``ValueError`` otherwise)."""
     try:
-        return RestrictedUnpickler(io.BytesIO(data), source).load()
+        return RestrictedUnpickler(io.BytesIO(data), source, limit_for(len(data))).load()
     except PickleRefusedError:
         raise
     except Exception as exc:  # truncated or corrupt stream (UnpicklingError, EOFError), numpy refusing a dtype, ...

@@ -151,6 +151,7 @@ class Trainer:
         self.best: dict[str, Any] | None = None
         self.last_val: dict[str, Any] | None = None
         self.stretches: list[Stretch] = []  # resumes that spread the schedule over another number of steps
+        self.resumed_from: Path | None = None  # the checkpoint a resumed run started from
 
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
         self.model = self.task.build_model(cfg)
@@ -352,17 +353,24 @@ class Trainer:
     def _load_resume_state(self) -> dict[str, Any]:
         ckpt_path = find_checkpoint(self.cfg.resume)
         state = artifact.load_checkpoint(ckpt_path)
+        check_resumable_state(state, ckpt_path)
         if state[artifact.CONFIG_KEY] != to_dict(self.model.config):
             raise ValueError(f"--resume {ckpt_path}: the checkpoint's model config differs from this run's "
                              f"({state[artifact.CONFIG_KEY]} vs {to_dict(self.model.config)})")
         artifact.load_state_strict(self.model, state["model"], source=str(ckpt_path))
         LOG.info("resuming from %s (step %d)", ckpt_path, state["step"])
+        self.resumed_from = ckpt_path
         return state
 
     def _restore(self, state: dict[str, Any]) -> None:
         cfg, world = self.cfg, self.info.world_size
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        try:  # a damaged or crafted checkpoint: one line naming it, not torch's traceback
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            set_rng_state(state["rng"])
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
+            raise ValueError(f"--resume {self.resumed_from}: not a usable checkpoint (its optimizer, schedule or "
+                             f"random state: {type(exc).__name__}: {exc})") from None
         apply_settings(self.optimizer, self.scheduler, cfg)  # the states hold the saved run's rate and decay
         changed = settings_changed(state.get("train_config", {}), cfg)
         if changed and self.main:  # one line for the run, not one per process
@@ -370,7 +378,6 @@ class Trainer:
         self.global_step = int(state["step"])
         self.samples_seen = int(state.get("samples_seen", self.global_step * cfg.batch_size * world))
         self.best = state.get("best")
-        set_rng_state(state["rng"])
         change = resume_changes(state, cfg, world, self.steps_total, len(self.train_set), self.samples_seen)
         if change and self.main:
             LOG.warning("%s", change)
@@ -400,6 +407,20 @@ class Trainer:
     def _last_ckpt(self) -> str:
         found = list_checkpoints(self.ckpt_dir)
         return str(found[-1]) if found else "(none written yet)"
+
+
+def check_resumable_state(state: dict[str, Any], path: Path) -> None:
+    """ValueError naming ``path`` when a checkpoint's parts are not of their kinds (a damaged or crafted file): the
+    weights a state dict of finite tensors, ``step`` (and ``samples_seen``) whole numbers from 0, the optimizer,
+    schedule and random states dicts."""
+    artifact.check_finite(state["model"], path)
+    for key in ("step", "samples_seen"):
+        value = state.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"--resume {path}: not a usable checkpoint ({key!r} is {value!r:.40})")
+    for key in ("optimizer", "scheduler", "rng"):
+        if not isinstance(state.get(key), dict):
+            raise ValueError(f"--resume {path}: not a usable checkpoint ({key!r} is a {type(state.get(key)).__name__})")
 
 
 def resume_command(out: str | Path, world_size: int) -> str:

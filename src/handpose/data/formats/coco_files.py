@@ -24,6 +24,7 @@ from handpose.data.formats.image_folder import best_folder
 from handpose.data.formats.json_io import load_json_once
 from handpose.data.image_headers import header_size
 from handpose.data.skip_report import SkipReport
+from handpose.regular_files import open_regular
 
 LOG = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class CocoFile:
         its header cannot be read."""
         if name not in self._sizes:
             try:
-                with open(self.base / name, "rb") as f:
+                with open_regular(self.base / name) as f:
                     head = header_size(f.read(65536))
             except OSError:
                 head = None

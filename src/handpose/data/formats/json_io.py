@@ -16,6 +16,7 @@ from typing import Any
 
 from handpose.data import skip_report as R
 from handpose.data.formats.checks import BadAnnotationError
+from handpose.regular_files import NotRegularFileError, read_regular
 
 LOG = logging.getLogger(__name__)
 
@@ -26,10 +27,11 @@ POOL_MIN_FILES = 20_000  # fewer files are read in this process (a pool costs ~0
 def load_json(path: Path | str) -> Any:
     """The parsed file; BadAnnotationError(MISSING_JSON or BAD_JSON) when it cannot be read or parsed."""
     try:
-        with open(path, "rb") as f:
-            return json.loads(f.read())
+        return json.loads(read_regular(path))
     except FileNotFoundError:
         raise BadAnnotationError(R.MISSING_JSON) from None
+    except NotRegularFileError as e:  # a FIFO would block, a device never end
+        raise BadAnnotationError(R.BAD_JSON, str(e)) from None
     except (OSError, ValueError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BadAnnotationError(R.BAD_JSON, type(e).__name__) from None
     except RecursionError:  # e.g. "[" * 100000: json's C parser gives up at Python's recursion limit

@@ -1,0 +1,38 @@
+"""Reading input files that must be regular files: a FIFO, a device (``/dev/zero``) or a socket given where an
+image, a label json or a weight file belongs would block ``open`` for ever or read without end. They are refused
+with :class:`NotRegularFileError` before any byte is read; opening never blocks (``O_NONBLOCK``, then cleared)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import BinaryIO
+
+
+class NotRegularFileError(OSError):
+    """The path names a FIFO, a device, a socket or a folder, not a file's bytes."""
+
+
+def open_regular(path: str | Path) -> BinaryIO:
+    """``open(path, "rb")`` for a regular file (links followed); NotRegularFileError naming the kind of anything
+    else, the usual OSError when it cannot be opened."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+                    "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                    else "not a regular file")
+            raise NotRegularFileError(f"{path} is {kind}, not a file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str | Path) -> bytes:
+    """The bytes of a regular file (see :func:`open_regular`)."""
+    with open_regular(path) as f:
+        return f.read()

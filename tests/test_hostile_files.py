@@ -1,0 +1,119 @@
+"""Hostile and damaged input files: a pickle that asks for gigabytes, a FIFO or a device where a file belongs, a
+checkpoint whose parts are not what they claim, weights of the wrong number kind, and TF .npy layers that are not
+numbers. Each is refused in one line naming the file; nothing hangs, nothing is allocated beyond the file's size."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+from handpose.config import to_dict
+from handpose.data import skip_report as R
+from handpose.data.formats.json_io import load_json
+from handpose.data.formats.checks import BadAnnotationError
+from handpose.data.images import ImageError, load_image
+from handpose.model.artifact import load_model, load_state_strict
+from handpose.model.cpm import build_model
+from handpose.model.importers import init_weights
+from handpose.model.safe_pickle import PickleRefusedError, restricted_loads
+from handpose.regular_files import NotRegularFileError, read_regular
+
+
+class _Alloc:
+    """Pickles as ``kind(size)``: a few bytes that would ask for ``size`` bytes."""
+
+    def __init__(self, kind: Any, *args: Any) -> None:
+        self.kind, self.args = kind, args
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return self.kind, self.args
+
+
+def test_a_small_pickle_cannot_ask_for_gigabytes() -> None:
+    for bomb in (_Alloc(bytearray, 1_500_000_000), _Alloc(bytes, 10**10), _Alloc(np.ndarray, (10**9,))):
+        data = pickle.dumps({"conv1_1": {"weights": bomb}}, protocol=2)
+        with pytest.raises(PickleRefusedError, match="refusing"):
+            restricted_loads(data, "bomb.npy")
+    from numpy._core.multiarray import _reconstruct as reconstruct
+
+    with pytest.raises(PickleRefusedError, match="an array of 4,000,000,000 bytes"):
+        restricted_loads(pickle.dumps(_Alloc(reconstruct, np.ndarray, (10**9,), "f4"), protocol=2), "big.npy")
+    weights = np.arange(24, dtype=np.float32).reshape(2, 3, 4)  # an honest array still loads
+    assert np.array_equal(restricted_loads(pickle.dumps({"w": weights}, protocol=2))["w"], weights)
+
+
+def test_a_pickle_repeating_one_array_is_refused_before_it_grows(tmp_path: Path) -> None:
+    block = np.zeros((3, 3, 3, 64), np.float32)
+    path = tmp_path / "repeat.npy"
+    path.write_bytes(pickle.dumps({"conv1_1": {"weights": [block] * 5000}}, protocol=2))  # 7 KB -> 130 MB
+    with pytest.raises(ValueError, match="hold more numbers than a file of its size can"):
+        init_weights(build_model("tiny"), path)
+    for value, words in (({"a": 1}, "layer 'conv1_1' weights are not a numeric array"),
+                         ("hello", "layer 'conv1_1' weights are not a numeric array")):
+        path.write_bytes(pickle.dumps({"conv1_1": {"weights": value}}, protocol=2))
+        with pytest.raises(ValueError, match=words):
+            init_weights(build_model("tiny"), path)
+    path.write_bytes(pickle.dumps({b"\xff\xfe": {"weights": block}}, protocol=2))
+    with pytest.raises(ValueError, match="a layer name is not UTF-8 text"):
+        init_weights(build_model("tiny"), path)
+
+
+def test_fifos_and_devices_are_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "labels.json"
+    os.mkfifo(fifo)
+    with pytest.raises(NotRegularFileError, match="is a FIFO"):
+        read_regular(fifo)
+    with pytest.raises(BadAnnotationError) as bad:
+        load_json(fifo)
+    assert bad.value.reason == R.BAD_JSON
+    zero = tmp_path / "photo.jpg"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(ImageError, match="is a device"):
+        load_image(zero)
+
+
+def test_a_checkpoint_of_wrong_parts_is_refused_in_one_line(tmp_path: Path) -> None:
+    config = to_dict(build_model("tiny").config)
+    for model, words in (([1, 2], "its weights are a list, not a state dict"),
+                         ({"a": 1}, r"not a state dict of tensors: 'a' \(int\)")):
+        torch.save({"model": model, "model_config": config}, tmp_path / "bad.pt")
+        with pytest.raises(ValueError, match=words):
+            load_model(tmp_path / "bad.pt")
+
+
+def test_weights_of_another_number_kind_do_not_fit() -> None:
+    model = build_model("tiny")
+    state = {k: v.to(torch.int64) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=r"number kinds that differ .*file torch.int64 vs model torch.float32"):
+        load_state_strict(build_model("tiny"), state, "int.safetensors")
+
+
+def test_a_damaged_checkpoint_is_refused_on_resume(synth_data: Path, tmp_path: Path) -> None:
+    import dataclasses
+
+    from handpose.config import DataConfig, TrainConfig
+    from handpose.model.cpm import preset
+    from handpose.training.trainer import train
+
+    cfg = TrainConfig(data=str(synth_data), out=str(tmp_path / "run"), model=preset("tiny"),
+                      dataset=DataConfig(input_size=64), batch_size=2, max_steps=4, stop_at_step=2, workers=0,
+                      val_every=0, amp=False, threads=1)
+    train(cfg)
+    ckpt = tmp_path / "run" / "checkpoints" / "ckpt-00000002.pt"
+    good = torch.load(ckpt, weights_only=True)
+    resume = dataclasses.replace(cfg, resume=str(ckpt), stop_at_step=None)
+    nan = {k: v.clone() for k, v in good["model"].items()}
+    next(v for v in nan.values() if v.is_floating_point()).fill_(float("nan"))
+    for change, words in (({"optimizer": {"state": 5}}, "not a usable checkpoint .*optimizer"),
+                          ({"rng": "garbage"}, r"not a usable checkpoint \('rng' is a str\)"),
+                          ({"step": -5}, r"not a usable checkpoint \('step' is -5\)"),
+                          ({"model": nan}, "non-finite")):
+        torch.save({**good, **change}, ckpt)
+        with pytest.raises(ValueError, match=words):
+            train(resume)

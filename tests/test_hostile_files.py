@@ -15,8 +15,8 @@ import torch
 
 from handpose.config import to_dict
 from handpose.data import skip_report as R
-from handpose.data.formats.json_io import load_json
 from handpose.data.formats.checks import BadAnnotationError
+from handpose.data.formats.json_io import load_json
 from handpose.data.images import ImageError, load_image
 from handpose.model.artifact import load_model, load_state_strict
 from handpose.model.cpm import build_model

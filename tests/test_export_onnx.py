@@ -240,3 +240,22 @@ def test_onnx_metadata_is_read_without_onnx_as_onnx_reads_it(tmp_path: Path) -> 
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07not onnx")
     with pytest.raises(ValueError, match="junk.onnx: "):
         read_onnx_metadata(tmp_path / "junk.onnx")
+
+
+def test_an_onnx_file_with_nan_weights_is_refused(tmp_path: Path) -> None:
+    from onnx import numpy_helper
+
+    from handpose import pretrained
+    from handpose.model.artifact import read_onnx_metadata
+    from handpose.model.onnx_weights import non_finite_weights
+
+    proto = onnx.load(str(pretrained.resolve("pretrained:lite-int8")))
+    assert non_finite_weights(proto.SerializeToString()) == []
+    index, first = next((i, t) for i, t in enumerate(proto.graph.initializer) if t.data_type == onnx.TensorProto.FLOAT)
+    values = numpy_helper.to_array(first).copy()
+    values.reshape(-1)[0] = np.nan
+    proto.graph.initializer[index].CopyFrom(numpy_helper.from_array(values, first.name))
+    onnx.save(proto, str(tmp_path / "nan.onnx"))
+    with pytest.raises(ValueError, match=r"nan.onnx: non-finite \(NaN or infinite\) weights in ") as refused:
+        read_onnx_metadata(tmp_path / "nan.onnx")
+    assert str(refused.value).endswith(first.name)

@@ -117,3 +117,25 @@ def test_a_damaged_checkpoint_is_refused_on_resume(synth_data: Path, tmp_path: P
         torch.save({**good, **change}, ckpt)
         with pytest.raises(ValueError, match=words):
             train(resume)
+
+
+def test_coco_values_out_of_kind_are_counted_not_crashes(tmp_path: Path) -> None:
+    import json
+
+    import cv2
+
+    from handpose.data.formats.load import read_samples
+
+    cv2.imwrite(str(tmp_path / "a.jpg"), np.full((60, 80, 3), 90, np.uint8))
+    cv2.imwrite(str(tmp_path / "b.jpg"), np.full((60, 80, 3), 90, np.uint8))
+    kp = [v for i in range(21) for v in (10 + i, 20 + i % 5, 2)]
+    anns = [{"id": i, "image_id": image_id, "keypoints": kp, "bbox": [5, 5, 40, 40], **extra}
+            for i, (image_id, extra) in enumerate([(1, {"is_left": "false"}), (1, {"is_left": [1]}),
+                                                   (2, {}), (3, {"is_left": 1})])]
+    images = [{"id": 1, "file_name": "a.jpg", "width": 80, "height": 60},
+              {"id": 2, "file_name": "b.jpg", "width": 10**400, "height": 60},  # a size no image has
+              {"id": 3, "file_name": "a.jpg"}, {"id": 3, "file_name": "b.jpg"}]  # one id, two images
+    (tmp_path / "hands.json").write_text(json.dumps({"images": images, "annotations": anns}))
+    samples, _, report = read_samples(tmp_path / "hands.json", workers=1)
+    assert [(s.is_left, s.side_known) for s, _ in samples] == [(False, True), (False, False)]
+    assert report.counts[R.BAD_ANNOTATION] == 2  # the list as a side, the id of two images

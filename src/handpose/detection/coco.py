@@ -32,7 +32,7 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext
-from handpose.data.formats.checks import BadAnnotationError, annotated_box, box_of, parse_keypoints
+from handpose.data.formats.checks import BadAnnotationError, annotated_box, box_of, parse_is_left, parse_keypoints
 from handpose.data.formats.coco_files import CocoFile, coco_jsons, image_folders, open_coco_files
 from handpose.data.formats.coco_wholebody import SIDES, is_wholebody_annotation
 from handpose.data.skip_report import SkipReport
@@ -140,8 +140,9 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
                     "COCO's bbox is [x, y, width, height]", cf.path, past_edge, boxes_seen)
     out = []
     for image_id, (name, wh) in cf.images.items():
-        if not isinstance(name, str):
-            report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]", "no 'file_name'")
+        if not isinstance(name, str) or image_id in cf.repeated:
+            report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]",
+                       "no 'file_name'" if not isinstance(name, str) else "an id several images have")
             continue
         if image_id in tainted:  # its unusable hand would be background to training and a false hit to eval
             report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]",
@@ -271,11 +272,10 @@ def _side(ann: dict[str, Any], sides: _Sides) -> tuple[bool, bool]:
     """(is_left, known) from ``is_left`` (0/1, true/false, as numbers or text) or else ``handedness``
     ("left"/"right"/"l"/"r", any case); a value that is neither is counted in ``sides``."""
     if ann.get("is_left") is not None:
-        value = ann["is_left"]
-        text = str(value).strip().lower()
-        if text in ("1", "1.0", "true", "0", "0.0", "false"):
-            return text in ("1", "1.0", "true"), True
-        sides.add(value)
+        is_left = parse_is_left(ann["is_left"])
+        if is_left is not None:
+            return is_left, True
+        sides.add(ann["is_left"])
         return False, False
     if ann.get("handedness") is not None:
         text = str(ann["handedness"]).strip().lower()

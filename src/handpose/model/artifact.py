@@ -449,12 +449,19 @@ def onnx_metadata_props(data: bytes) -> dict[str, str] | None:
 
 
 def read_onnx_metadata(path: str | Path) -> dict[str, str]:
-    """The handpose metadata of an ONNX file; ValueError when it is not an ONNX file handpose exported."""
+    """The handpose metadata of an ONNX file; ValueError when it is not an ONNX file handpose exported, or when its
+    weights hold NaN or infinite numbers (it would run, and every keypoint would come out the same)."""
+    from handpose.model.onnx_weights import non_finite_weights
+
     path = Path(path)
     try:
-        fast = onnx_metadata_props(path.read_bytes())
+        data = path.read_bytes()
     except OSError:
-        fast = None
+        data = b""
+    bad = non_finite_weights(data)
+    if bad:
+        raise ValueError(f"{path}: non-finite (NaN or infinite) weights in {_short(sorted(bad))}")
+    fast = onnx_metadata_props(data) if data else None
     if fast is not None and fast.get(META_FORMAT) == META_FORMAT_VALUE and CONFIG_KEY in fast:
         return fast
     import onnx  # anything else: onnx reads it and says what is wrong

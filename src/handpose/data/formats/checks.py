@@ -168,6 +168,15 @@ def check_keypoints_in_box(kp: np.ndarray, box: np.ndarray) -> None:
                                  f"{hi[1]:.0f}), far outside the bbox [{x:g}, {y:g}, {w:g}, {h:g}]")
 
 
+def parse_is_left(value: Any) -> bool | None:
+    """A side flag as files write it: a bool, 0 or 1 (as numbers or text), "true" or "false" (any case); None for
+    anything else."""
+    text = str(value).strip().lower()
+    if isinstance(value, (bool, int, float, str)) and text in ("1", "1.0", "true", "0", "0.0", "false"):
+        return text in ("1", "1.0", "true")
+    return None
+
+
 def annotated_box(raw: Any, image_wh: tuple[int, int] | None) -> np.ndarray:
     """(4,) float32 ``[x, y, w, h]`` of an annotation's box; raises BadAnnotationError(BAD_BOX) when it is not 4
     finite numbers, its size is not positive, it does not overlap the image, or a side is more than

@@ -1,7 +1,7 @@
 """``coco``: COCO-style keypoint json (or a folder of them, also under ``annotations/``), as MMPose ships
 OneHand10K, FreiHAND, CMU Panoptic and RHD: ``images`` and ``annotations`` with ``keypoints`` (63 numbers),
-``bbox`` [x, y, w, h], optional ``head_size`` and ``is_left`` (without it the hand's side is unknown:
-``Sample.side_known``). One sample per annotation; the box is the
+``bbox`` [x, y, w, h], optional ``head_size`` and ``is_left`` (0/1 or true/false; without it the hand's side is
+unknown: ``Sample.side_known``; any other value is a malformed annotation). One sample per annotation; the box is the
 annotation's ``bbox`` (the keypoints' tight box where it has none). A ``bbox`` that is not 4 finite numbers, has no
 positive size, misses the image or is more than 10 times its longer side is skipped and counted (BAD_BOX): such a
 box once made evaluation report an EPE of 1.2e11 px. Keypoints are stored in CMU order unless the reader is
@@ -20,6 +20,7 @@ from handpose.data.formats.checks import (
     box_of,
     check_keypoints_in_box,
     head_size,
+    parse_is_left,
     parse_keypoints,
 )
 from handpose.data.formats.coco_files import CocoFile, read_annotations
@@ -42,7 +43,9 @@ def _read_one(cf: CocoFile, i: int, ann: dict[str, Any], where: str, report: Ski
     box = box_of(kp) if bbox is None else annotated_box(bbox, cf.image_size(name, wh))
     check_keypoints_in_box(kp, box)
     key = f"{name}#{ann.get('id', i)}"
-    is_left = bool(ann.get("is_left", False))
+    is_left = parse_is_left(ann.get("is_left", False))
+    if is_left is None:
+        raise BadAnnotationError(R.BAD_ANNOTATION, f"'is_left' is {ann['is_left']!r:.30}, not 0/1 or true/false")
     return [(Sample(img, kp, is_left, box, head_size(ann.get("head_size")), key, side_known="is_left" in ann),
              cf.tag)]
 

@@ -74,10 +74,14 @@ def image_base(jpath: Path, file_names: list[str]) -> Path:
     return best_folder(image_folders(jpath), file_names) or jpath.parent
 
 
-def _image_size(im: dict[str, Any]) -> tuple[int, int] | None:
-    """(width, height) from an ``images`` entry when both are positive integers, else None."""
+MAX_SIDE = 1 << 20  # pixels: a larger width or height in a json is a mistake (and overflows float maths)
+
+
+def image_size_of(im: dict[str, Any]) -> tuple[int, int] | None:
+    """(width, height) from an ``images`` entry when both are integers from 1 to MAX_SIDE, else None."""
     w, h = im.get("width"), im.get("height")
-    if isinstance(w, int) and isinstance(h, int) and not isinstance(w, bool) and w > 0 and h > 0:
+    if isinstance(w, int) and isinstance(h, int) and not isinstance(w, bool) and not isinstance(h, bool) and (
+            0 < w <= MAX_SIDE and 0 < h <= MAX_SIDE):
         return w, h
     return None
 
@@ -95,6 +99,7 @@ class CocoFile:
     _exists: dict[str, bool] = field(default_factory=dict)
     _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     _by_text: dict[str, Any] | None = None
+    repeated: set[Any] = field(default_factory=set)  # ids that more than one ``images`` entry has
 
     def image_key(self, ann: dict[str, Any]) -> Any:
         """The ``images`` id an annotation's ``image_id`` names: itself, or the id it spells as text (``"7"`` for
@@ -113,7 +118,10 @@ class CocoFile:
 
     def image_of(self, ann: dict[str, Any]) -> tuple[str, tuple[int, int] | None]:
         """(file name, (width, height) or None) of an annotation's image; raises BadAnnotationError."""
-        name, wh = self.images.get(self.image_key(ann), (None, None))
+        key = self.image_key(ann)
+        if key in self.repeated:
+            raise BadAnnotationError(R.BAD_ANNOTATION, f"image_id {key!r} is the id of several 'images' entries")
+        name, wh = self.images.get(key, (None, None))
         if not isinstance(name, str):
             raise BadAnnotationError(R.BAD_ANNOTATION, f"image_id {ann.get('image_id')!r} not in 'images'")
         return name, wh
@@ -167,7 +175,9 @@ def open_coco_files(path: Path, ctx: ReadContext) -> Iterator[CocoFile]:
         for j, im in enumerate(obj["images"]):
             if isinstance(im, dict):
                 try:
-                    cf.images[im.get("id")] = (im.get("file_name"), _image_size(im))
+                    if im.get("id") in cf.images:  # two images of one id: its annotations belong to neither
+                        cf.repeated.add(im.get("id"))
+                    cf.images[im.get("id")] = (im.get("file_name"), image_size_of(im))
                 except TypeError:  # a list or dict as id cannot be looked up
                     ctx.report.add(R.BAD_ANNOTATION, f"{jpath}#images[{j}]", f"'id' is a {type(im.get('id')).__name__}")
         cf.base = image_base(jpath, [n for n, _ in cf.images.values() if isinstance(n, str)])

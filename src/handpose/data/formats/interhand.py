@@ -27,7 +27,7 @@ import numpy as np
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.checks import BadAnnotationError, box_of, check_keypoints, to_float64
-from handpose.data.formats.coco_files import split_tag
+from handpose.data.formats.coco_files import image_size_of, split_tag
 from handpose.data.formats.interhand_files import companion, data_jsons, image_base, split_of
 from handpose.data.formats.json_io import load_json
 from handpose.data.formats.keypoint_orders import to_cmu
@@ -110,7 +110,7 @@ class _Split:
 
     def read(self, i: int, ann: Any, ctx: ReadContext) -> Tagged:
         """The hands of one annotation; per-hand problems are counted, whole-annotation ones raised."""
-        if not isinstance(ann, dict) or ann.get("hand_type") not in HAND_TYPES:
+        if not isinstance(ann, dict) or not isinstance(ann.get("hand_type"), str) or ann["hand_type"] not in HAND_TYPES:
             raise BadAnnotationError(R.BAD_ANNOTATION, "'hand_type' is not right, left or interacting")
         im = self.images.get(ann.get("image_id")) if isinstance(ann.get("image_id"), int | str) else None
         if im is None or not isinstance(im.get("file_name"), str):
@@ -123,8 +123,9 @@ class _Split:
         valid = np.nan_to_num(_array(raw_valid, (42,), "joint_valid")) > 0  # (42,)
         xy, depth = self.camera(capture, cam).project(world)  # (42, 2), (42,)
         valid &= (depth > 0) & np.isfinite(xy).all(axis=1)
-        w, h = im.get("width"), im.get("height")
-        if isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0:
+        size = image_size_of(im)
+        if size is not None:
+            w, h = size
             valid &= (xy[:, 0] >= -0.5) & (xy[:, 0] < w - 0.5) & (xy[:, 1] >= -0.5) & (xy[:, 1] < h - 0.5)
         img = self.base / im["file_name"]
         if not img.is_file():

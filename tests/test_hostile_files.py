@@ -139,3 +139,26 @@ def test_coco_values_out_of_kind_are_counted_not_crashes(tmp_path: Path) -> None
     samples, _, report = read_samples(tmp_path / "hands.json", workers=1)
     assert [(s.is_left, s.side_known) for s, _ in samples] == [(False, True), (False, False)]
     assert report.counts[R.BAD_ANNOTATION] == 2  # the list as a side, the id of two images
+
+
+def test_paths_that_are_no_file_say_what_they_are(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from handpose.cli import main
+    from handpose.model.artifact import model_file_kind
+    from handpose.regular_files import why_not_a_file
+
+    loop = tmp_path / "loop.pt"
+    loop.symlink_to(loop)
+    (tmp_path / "dir.safetensors").mkdir()
+    fifo = tmp_path / "photo.jpg"
+    os.mkfifo(fifo)
+    assert why_not_a_file(loop) == "is a symlink loop" and why_not_a_file(tmp_path / "dir.safetensors") == "is a folder"
+    with pytest.raises(ValueError, match="loop.pt is a symlink loop, not a file"):
+        model_file_kind(loop)
+    with pytest.raises(ValueError, match="dir.safetensors is a folder, not a file"):
+        init_weights(build_model("tiny"), tmp_path / "dir.safetensors")
+    assert main(["predict", str(fifo), "--out", str(tmp_path / "out")]) != 0
+    assert "photo.jpg is a FIFO (named pipe): give an image file" in capsys.readouterr().err
+    (tmp_path / "cut.json").write_text('{"images": [1, ')
+    assert main(["eval", "--weights", "pretrained:lite", "--data", str(tmp_path / "cut.json")]) != 0
+    assert "cut.json: not readable as JSON (unreadable or malformed json: JSONDecodeError: Expecting value" in (
+        capsys.readouterr().err)

@@ -4,6 +4,7 @@ with :class:`NotRegularFileError` before any byte is read; opening never blocks 
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -30,6 +31,22 @@ def open_regular(path: str | Path) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def why_not_a_file(path: str | Path) -> str:
+    """Why ``path`` names no readable file, in words: it does not exist, is a folder, a symlink loop, a FIFO, a
+    device or a socket ("" when it is a regular file)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist" if not path.is_symlink() else "is a link to nothing"
+    except OSError as exc:
+        return "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return ""
+    return ("is a folder" if stat.S_ISDIR(mode) else "is a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
+            "is a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "is a socket")
 
 
 def read_regular(path: str | Path) -> bytes:

@@ -20,6 +20,7 @@ import numpy as np
 
 from handpose.data.images import IMAGE_SUFFIXES
 from handpose.inference.prepare import check_image, read_image
+from handpose.regular_files import why_not_a_file
 
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp",
                                    ".mts", ".m2ts", ".ts", ".flv")  # the last five: phones, camcorders, streams
@@ -109,6 +110,9 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
         raise FileNotFoundError(f"image or folder not found: {path}")
     if path.is_file():
         return [path]
+    why = why_not_a_file(path)
+    if why != "is a folder":
+        raise ValueError(f"{path} {why}: give an image file, a folder of images or a glob")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not skip(p))
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")

@@ -32,6 +32,7 @@ from torch import nn
 
 from handpose.config import DataConfig, DetectorConfig, ModelConfig, from_dict, to_dict
 from handpose.config_checks import check_config
+from handpose.regular_files import why_not_a_file
 
 LOG = logging.getLogger(__name__)
 
@@ -80,10 +81,12 @@ def torch_load(path: str | Path, what: str = "a weights-only torch file") -> Any
 def model_file_kind(path: str | Path) -> str:
     """``"safetensors"``, ``"checkpoint"`` or ``"onnx"`` from the suffix; FileNotFoundError / ValueError otherwise."""
     path = Path(path)
-    if not path.exists():
+    why = why_not_a_file(path)
+    if why == "does not exist":
         raise FileNotFoundError(f"model file not found: {path}")
-    if not path.is_file():
-        raise ValueError(f"model path {path} is not a file (expected {', '.join(WEIGHT_SUFFIXES + (ONNX_SUFFIX,))})")
+    if why:
+        raise ValueError(f"model path {path} {why}, not a file (expected "
+                         f"{', '.join(WEIGHT_SUFFIXES + (ONNX_SUFFIX,))})")
     suffix = path.suffix.lower()
     if suffix == ONNX_SUFFIX:
         return "onnx"

@@ -59,6 +59,7 @@ from handpose.model.vgg_import import (
     is_vgg_state_dict,
     vgg19_layers,
 )
+from handpose.regular_files import why_not_a_file
 
 LOG = logging.getLogger(__name__)
 
@@ -147,8 +148,11 @@ def _classify(path: Path) -> tuple[str, object]:
 
     The content decides (magic numbers, then a ``NetParameter`` sniff); the suffix is a hint for files whose
     content proves nothing (protocol-0/1 pickles, a caffemodel opening with a field this reader does not know)."""
-    if not path.is_file():
+    why = why_not_a_file(path)
+    if why == "does not exist":
         raise FileNotFoundError(f"weight file not found: {path}")
+    if why:
+        raise ValueError(f"weight file {path} {why}, not a file")
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(HEAD_BYTES)

@@ -51,6 +51,15 @@ def _peek(json_path: Path) -> tuple[str | None, ParsedJson | None]:
     return kind, ParsedJson.of(json_path, obj) if kind in _DATASET_FILES else None
 
 
+def _unreadable(json_path: Path) -> str | None:
+    """Why a json file cannot be read or parsed (None when it parses)."""
+    try:
+        load_json(json_path)
+    except BadAnnotationError as bad:
+        return f"{bad.reason}: {bad.detail}" if bad.detail else bad.reason
+    return None
+
+
 PEEK_AT_MOST = 8  # jsons parsed to tell a folder's format (a COCO folder's instances json is hundreds of MB)
 
 
@@ -96,6 +105,9 @@ def detect(path: Path) -> tuple[str, ParsedJson | None]:
         kind, parsed = _peek(path) if path.suffix.lower() == ".json" else (None, None)
         if kind in _DATASET_FILES:
             return kind, parsed
+        unreadable = _unreadable(path) if path.suffix.lower() == ".json" else None
+        if unreadable:
+            raise ValueError(f"{path}: not readable as JSON ({unreadable})")
         raise ValueError(f"{path}: not a dataset file; expected a COCO keypoint or COCO-WholeBody json, "
                          f"an InterHand2.6M_*_data.json, or {panopticdb.EXPECTED}")
     if hand_labels.looks_like(path):

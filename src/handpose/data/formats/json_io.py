@@ -33,7 +33,7 @@ def load_json(path: Path | str) -> Any:
     except NotRegularFileError as e:  # a FIFO would block, a device never end
         raise BadAnnotationError(R.BAD_JSON, str(e)) from None
     except (OSError, ValueError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise BadAnnotationError(R.BAD_JSON, type(e).__name__) from None
+        raise BadAnnotationError(R.BAD_JSON, f"{type(e).__name__}: {e}"[:160]) from None
     except RecursionError:  # e.g. "[" * 100000: json's C parser gives up at Python's recursion limit
         raise BadAnnotationError(R.BAD_JSON, "nested too deeply") from None
 

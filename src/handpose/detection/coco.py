@@ -14,7 +14,8 @@ side that cannot be read is said. An ``image_id`` may spell its image's id as te
 What cannot be used is counted in the ``SkipReport`` and left out: a box that is not 4 finite numbers, has no
 positive size or misses the image (BAD_BOX, the annotation alone), an annotation that is not an object or names no
 listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE) and an image whose file is not the size the json
-gives (WRONG_SIZE: its boxes were drawn on another picture), the last two the whole image. ``iscrowd`` annotations
+gives (WRONG_SIZE: its boxes were drawn on another picture; the headers of a spread sample of images are read, and
+of all of them once one differs), the last two the whole image. ``iscrowd`` annotations
 are left out silently. A file listed under several image ids is one image with all their hands. Boxes that run past
 the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into
 training and held-out sides by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file
@@ -139,6 +140,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
         LOG.warning("%s: %d of %d hand boxes run past the image's right or bottom edge; are they [x0, y0, x1, y1]? "
                     "COCO's bbox is [x, y, width, height]", cf.path, past_edge, boxes_seen)
     out = []
+    checked = _sizes_to_check(cf)
     for image_id, (name, wh) in cf.images.items():
         if not isinstance(name, str) or image_id in cf.repeated:
             report.add(R.BAD_ANNOTATION, f"{cf.path}#images[id={image_id!r}]",
@@ -153,7 +155,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
         except BadAnnotationError as bad:
             report.add(bad.reason, bad.detail or name)
             continue
-        stored = cf.file_size(name)
+        stored = cf.file_size(name) if image_id in checked else None
         if wh is not None and stored is not None and wh not in (stored, stored[::-1]):  # EXIF turns may swap
             report.add(R.WRONG_SIZE, img, f"the json says {wh[0]} x {wh[1]}, the file is {stored[0]} x {stored[1]}")
             continue
@@ -162,6 +164,23 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
         out.append(DetectionImage(img, boxes, np.array([h[1] for h in found], bool),
                                   np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag))
     return out
+
+
+SIZE_SAMPLE = 200  # images whose file header is read to check the json's sizes, before all of them are
+
+
+def _sizes_to_check(cf: CocoFile) -> set[Any]:
+    """The ids of the images whose file size is checked against the json's: a spread sample of ``SIZE_SAMPLE``
+    (a header read each), and every one when the sample finds a mismatch (a dataset resized after labelling is
+    resized throughout), so a large dataset is not read twice to start training."""
+    sized = [(i, name, wh) for i, (name, wh) in cf.images.items() if isinstance(name, str) and wh is not None]
+    step = max(1, len(sized) // SIZE_SAMPLE)
+    sample = sized[::step]
+    for _, name, wh in sample:
+        stored = cf.file_size(name)
+        if stored is not None and wh not in (stored, stored[::-1]):
+            return {i for i, _, _ in sized}
+    return {i for i, _, _ in sample}
 
 
 def _hand_categories(cf: CocoFile) -> set[Any] | None:

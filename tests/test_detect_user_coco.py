@@ -46,25 +46,35 @@ def test_wholebody_hands_are_boxes_with_their_side_and_the_person_is_not_a_hand(
     assert item.left_known.tolist() == [True] and report.counts[R.INVALID_HAND] == 1
 
 
-def test_only_the_hand_category_counts_and_a_file_naming_no_hand_is_refused(tmp_path: Path) -> None:
+def test_only_hand_categories_count_and_a_file_naming_no_hand_is_left_out(tmp_path: Path,
+                                                                          caplog: pytest.LogCaptureFixture) -> None:
     _photos(tmp_path, "a.jpg")
-    anns = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 70, 50]}, {"image_id": 1, "category_id": 2,
+    anns = [{"image_id": 1, "category_id": 1, "bbox": [0, 0, 70, 50]}, {"image_id": 1, "category_id": "2",
                                                                         "bbox": [5, 5, 10, 10]},
-            {"image_id": 1, "bbox": [30, 30, 8, 8]}]  # no category: taken for a hand
+            {"image_id": 1, "bbox": [30, 30, 8, 8]},  # no category: taken for a hand
+            {"image_id": 1, "category_id": 3, "bbox": [50, 5, 8, 8]}]
     doc = {"images": [{"id": 1, "file_name": "a.jpg"}], "annotations": anns,
-           "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "Hand"}]}
+           "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "Hand"}, {"id": 3, "name": "handbag"}]}
     report = SkipReport()
     (item,) = read_detection_images(_write(tmp_path, doc), report)
-    assert item.boxes.tolist() == [[5, 5, 10, 10], [30, 30, 8, 8]] and report.counts[R.NOT_A_HAND] == 1
+    assert item.boxes.tolist() == [[5, 5, 10, 10], [30, 30, 8, 8]] and report.counts[R.NOT_A_HAND] == 2
+    # hands by side, as Roboflow exports them: the project's category, then left and right
+    doc["categories"] = [{"id": 0, "name": "hand-detection"}, {"id": 1, "name": "left"}, {"id": 2, "name": "right"}]
+    doc["annotations"] = [{"image_id": 1, "category_id": 1, "bbox": [5, 5, 10, 10]},
+                          {"image_id": 1, "category_id": 2, "bbox": [30, 30, 8, 8]}]
+    (item,) = read_detection_images(_write(tmp_path, doc))
+    assert item.is_left.tolist() == [True, False] and item.left_known.all()
     doc["categories"] = [{"id": 1, "name": "person"}, {"id": 2, "name": "face"}]
-    with pytest.raises(ValueError, match=r"its categories \('person', 'face'\) name no hand"):
+    with caplog.at_level(logging.WARNING, logger="handpose"), pytest.raises(ValueError, match="no usable image"):
         read_detection_images(_write(tmp_path, doc))
+    assert any("left out: its categories ('person', 'face') name no hand" in r.getMessage() for r in caplog.records)
 
 
 def test_ids_spelled_as_text_and_a_file_listed_twice_make_one_image(tmp_path: Path) -> None:
     _photos(tmp_path, "a.jpg", "b.jpg")
     doc = {"images": [{"id": 1, "file_name": "a.jpg"}, {"id": 2, "file_name": "a.jpg"}, {"id": "3",
-                                                                                         "file_name": "b.jpg"}],
+                                                                                         "file_name": "b.jpg"},
+                      {"id": "3", "file_name": "b.jpg"}],  # an entry copied: one image still
            "annotations": [{"image_id": "1", "bbox": [1, 1, 9, 9]}, {"image_id": 2, "bbox": [20, 20, 9, 9]},
                            {"image_id": 2, "bbox": [1, 1, 9, 9]},  # the first entry's hand again
                            {"image_id": 3, "bbox": [5, 5, 9, 9]}]}

@@ -44,6 +44,19 @@ def test_a_small_pickle_cannot_ask_for_gigabytes() -> None:
 
     with pytest.raises(PickleRefusedError, match="an array of 4,000,000,000 bytes"):
         restricted_loads(pickle.dumps(_Alloc(reconstruct, np.ndarray, (10**9,), "f4"), protocol=2), "big.npy")
+    import codecs
+
+    doubled: Any = "x"
+    for _ in range(27):  # each hex round doubles: 134 MB from a pickle of a few hundred bytes
+        doubled = _Alloc(codecs.encode, doubled, "hex")
+    with pytest.raises(PickleRefusedError, match="_codecs.encode with 'hex'"):
+        restricted_loads(pickle.dumps(doubled, protocol=2))
+    block = _Alloc(bytes, np.int64(50_000_000))  # a numpy integer as the size
+    with pytest.raises(PickleRefusedError, match="bytes of 50,000,000 bytes"):
+        restricted_loads(pickle.dumps([block], protocol=2))
+    one_mb = _Alloc(list, _Alloc(bytes, 1 << 17))  # each list() of the same 128 KB makes 1 MB anew
+    with pytest.raises(PickleRefusedError, match="in all for a file of its size"):
+        restricted_loads(pickle.dumps([one_mb] * 60, protocol=2))
     weights = np.arange(24, dtype=np.float32).reshape(2, 3, 4)  # an honest array still loads
     assert np.array_equal(restricted_loads(pickle.dumps({"w": weights}, protocol=2))["w"], weights)
 
@@ -59,6 +72,18 @@ def test_a_pickle_repeating_one_array_is_refused_before_it_grows(tmp_path: Path)
         path.write_bytes(pickle.dumps({"conv1_1": {"weights": value}}, protocol=2))
         with pytest.raises(ValueError, match=words):
             init_weights(build_model("tiny"), path)
+    nested: Any = []
+    for _ in range(6):
+        nested = [nested] * 20  # 20**6 lists from a few hundred bytes
+    path.write_bytes(pickle.dumps({"conv1_1": {"weights": nested}}, protocol=2))
+    with pytest.raises(ValueError, match="hold more numbers than a file of its size can"):
+        init_weights(build_model("tiny"), path)
+    deep: Any = [1.0]
+    for _ in range(12):
+        deep = [deep]
+    path.write_bytes(pickle.dumps({"conv1_1": {"weights": deep}}, protocol=2))
+    with pytest.raises(ValueError, match="nested deeper than 8 levels"):
+        init_weights(build_model("tiny"), path)
     path.write_bytes(pickle.dumps({b"\xff\xfe": {"weights": block}}, protocol=2))
     with pytest.raises(ValueError, match="a layer name is not UTF-8 text"):
         init_weights(build_model("tiny"), path)
@@ -113,6 +138,8 @@ def test_a_damaged_checkpoint_is_refused_on_resume(synth_data: Path, tmp_path: P
     for change, words in (({"optimizer": {"state": 5}}, "not a usable checkpoint .*optimizer"),
                           ({"rng": "garbage"}, r"not a usable checkpoint \('rng' is a str\)"),
                           ({"step": -5}, r"not a usable checkpoint \('step' is -5\)"),
+                          ({"rng": {**good["rng"], "python": {**good["rng"]["python"], "state": [2**70] * 625}}},
+                           "not a usable checkpoint .*OverflowError"),
                           ({"model": nan}, "non-finite")):
         torch.save({**good, **change}, ckpt)
         with pytest.raises(ValueError, match=words):
@@ -131,13 +158,13 @@ def test_coco_values_out_of_kind_are_counted_not_crashes(tmp_path: Path) -> None
     kp = [v for i in range(21) for v in (10 + i, 20 + i % 5, 2)]
     anns = [{"id": i, "image_id": image_id, "keypoints": kp, "bbox": [5, 5, 40, 40], **extra}
             for i, (image_id, extra) in enumerate([(1, {"is_left": "false"}), (1, {"is_left": [1]}),
-                                                   (2, {}), (3, {"is_left": 1})])]
+                                                   (2, {}), (3, {"is_left": 1}), (1, {"is_left": None})])]
     images = [{"id": 1, "file_name": "a.jpg", "width": 80, "height": 60},
               {"id": 2, "file_name": "b.jpg", "width": 10**400, "height": 60},  # a size no image has
               {"id": 3, "file_name": "a.jpg"}, {"id": 3, "file_name": "b.jpg"}]  # one id, two images
     (tmp_path / "hands.json").write_text(json.dumps({"images": images, "annotations": anns}))
     samples, _, report = read_samples(tmp_path / "hands.json", workers=1)
-    assert [(s.is_left, s.side_known) for s, _ in samples] == [(False, True), (False, False)]
+    assert [(s.is_left, s.side_known) for s, _ in samples] == [(False, True), (False, False), (False, False)]
     assert report.counts[R.BAD_ANNOTATION] == 2  # the list as a side, the id of two images
 
 

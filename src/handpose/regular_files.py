@@ -18,7 +18,8 @@ class NotRegularFileError(OSError):
 def open_regular(path: str | Path) -> BinaryIO:
     """``open(path, "rb")`` for a regular file (links followed); NotRegularFileError naming the kind of anything
     else, the usual OSError when it cannot be opened."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # POSIX; elsewhere a FIFO is no concern
+    fd = os.open(path, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
@@ -26,7 +27,8 @@ def open_regular(path: str | Path) -> BinaryIO:
                     "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
                     else "not a regular file")
             raise NotRegularFileError(f"{path} is {kind}, not a file")
-        os.set_blocking(fd, True)
+        if nonblocking:
+            os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from handpose.data.formats.coco_files import category_names, hand_categories
 from handpose.inference.results import HAND_CATEGORY_ID
 from handpose.regular_files import read_regular
 
@@ -41,7 +42,7 @@ def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> GroundTrut
         raise FileNotFoundError(f"--coco-gt {gt_path}: no such file") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"--coco-gt {gt_path}: not a COCO json with images (id, file_name): {exc}") from None
-    category = _hand_category(gt_path, doc.get("categories"))
+    category = _hand_category(gt_path, doc.get("categories") if isinstance(doc, dict) else None)
     by_name: dict[str, list[tuple[ImageId, tuple[str, ...]]]] = {}
     for image_id, gt_parts in images:
         by_name.setdefault(gt_parts[-1] if gt_parts else "", []).append((image_id, gt_parts))
@@ -82,19 +83,20 @@ def _image_id(value: Any) -> ImageId:
 
 
 def _hand_category(gt_path: Path, categories: Any) -> ImageId:
-    """The id of the hand category of a ground-truth file: the category whose name holds "hand", or the one
-    category there is (1 when none is listed); ValueError when several are listed and none is a hand."""
-    cats = [c for c in categories or [] if isinstance(c, dict) and "id" in c]
-    hands = [c for c in cats if "hand" in str(c.get("name", "")).lower()]
+    """The id of the hand category of a ground-truth file (``coco_files.hand_categories``: a category of no side
+    first), or the one category there is (1 when none is listed); ValueError when the categories name no hand."""
+    hands = hand_categories(categories if isinstance(categories, list) else None)
+    ids = [c["id"] for c in categories or [] if isinstance(c, dict) and str(c.get("id")) in (hands or {})]
     if hands:
-        return _image_id(hands[0]["id"])
-    if len(cats) == 1:
-        return _image_id(cats[0]["id"])
-    if not cats:
+        generic = [i for i in ids if hands[str(i)] is None]
+        return (generic or ids)[0]
+    cats = [c for c in categories or [] if isinstance(c, dict) and isinstance(c.get("id"), (int, str))]
+    if hands is None:
         return HAND_CATEGORY_ID
-    names = ", ".join(repr(c.get("name")) for c in cats[:6])
-    raise ValueError(f"--coco-gt {gt_path}: its categories ({names}) name no hand, so the results would be scored "
-                     "against another category")
+    if len(cats) == 1:
+        return cats[0]["id"]
+    raise ValueError(f"--coco-gt {gt_path}: its categories ({category_names(categories)}) name no hand, so the "
+                     "results would be scored against another category")
 
 
 def _common_tail(a: tuple[str, ...], b: tuple[str, ...]) -> int:

@@ -4,10 +4,11 @@ kept (they teach the detector what is not a hand).
 Any COCO json with ``images`` and ``annotations`` will do (``handpose synth --scenes`` writes ``hands_coco.json``;
 OneHand10K-style keypoint files too): a hand is an annotation's ``bbox`` ``[x, y, w, h]``, or the tight box of its
 visible ``keypoints`` when it has no bbox. COCO-WholeBody person annotations give their valid ``lefthand_box`` /
-``righthand_box`` with that side (the person's ``bbox`` is not a hand). Where the json's ``categories`` name a hand
-category (a name holding "hand"), annotations of the others are left out and counted (NOT_A_HAND; one without a
-``category_id`` is taken for a hand); several
-categories none of which is a hand are refused. Handedness comes from ``is_left`` (0/1, true/false) or
+``righthand_box`` with that side (the person's ``bbox`` is not a hand). Where the json's ``categories`` name hand
+categories (``coco_files.hand_categories``: the word hand, or left or right, in a name; a side's category gives
+that side), annotations of the others are left out and counted (NOT_A_HAND; one without a ``category_id`` is taken
+for a hand); a json whose categories name no hand (COCO's ``instances``, ``person_keypoints``) is left out with a
+warning, unless it holds COCO-WholeBody hands. Handedness comes from ``is_left`` (0/1, true/false) or
 ``handedness`` ("left"/"right", any case, or "l"/"r"); where neither is given it is unknown and not trained, and a
 side that cannot be read is said. An ``image_id`` may spell its image's id as text or the other way round.
 
@@ -15,11 +16,11 @@ What cannot be used is counted in the ``SkipReport`` and left out: a box that is
 positive size or misses the image (BAD_BOX, the annotation alone), an annotation that is not an object or names no
 listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE) and an image whose file is not the size the json
 gives (WRONG_SIZE: its boxes were drawn on another picture; the headers of a spread sample of images are read, and
-of all of them once one differs), the last two the whole image. ``iscrowd`` annotations
-are left out silently. A file listed under several image ids is one image with all their hands. Boxes that run past
-the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into
-training and held-out sides by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file
-name (``data/split``).
+of all of them once one differs), the last two the whole image. ``iscrowd`` annotations are left out silently. A
+file listed under several image ids of one json is one image with all their hands. Boxes that run past the image
+edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into training and
+held-out sides by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file name
+(``data/split``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,14 @@ import numpy as np
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext
 from handpose.data.formats.checks import BadAnnotationError, annotated_box, box_of, parse_is_left, parse_keypoints
-from handpose.data.formats.coco_files import CocoFile, coco_jsons, image_folders, open_coco_files
+from handpose.data.formats.coco_files import (
+    CocoFile,
+    category_names,
+    coco_jsons,
+    hand_categories,
+    image_folders,
+    open_coco_files,
+)
 from handpose.data.formats.coco_wholebody import SIDES, is_wholebody_annotation
 from handpose.data.skip_report import SkipReport
 from handpose.data.split import is_val
@@ -75,7 +83,6 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
     out: list[DetectionImage] = []
     for cf in open_coco_files(path, ReadContext(report=report)):
         out += _images_of(cf, report)
-    out = _one_per_file(out)
     if not out:
         looked = ", ".join(str(f) for f in image_folders(jsons[0]))
         raise ValueError(f"{path}: no usable image; expected {EXPECTED} (image file names are looked for in "
@@ -90,12 +97,17 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
 
 def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
     """The images of one COCO json with their hands (what cannot be used counted in ``report``)."""
-    hand_ids = _hand_categories(cf)
+    hand_ids = hand_categories(cf.obj.get("categories"))
+    annotations = cf.obj["annotations"]
+    if hand_ids == {} and not any(is_wholebody_annotation(a) for a in annotations):
+        LOG.warning("%s: left out: its categories (%s) name no hand (a category with the word hand, or left or right, "
+                    "in its name)", cf.path, category_names(cf.obj.get("categories")))
+        return []
     hands: dict[Any, list[tuple[np.ndarray, bool, bool]]] = {}
     tainted: set[Any] = set()  # images with an unusable hand: left out whole (the hand would count as nothing)
     sides = _Sides()
     past_edge, boxes_seen = 0, 0
-    for i, ann in enumerate(cf.obj["annotations"]):
+    for i, ann in enumerate(annotations):
         where = f"{cf.path}#annotations[{i}]"
         try:
             if not isinstance(ann, dict):
@@ -117,13 +129,16 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
                         continue
                     hands.setdefault(key, []).append((box, side == "left", True))
                 continue
-            if _other_category(ann, hand_ids):
+            category = None if ann.get("category_id") is None else str(ann["category_id"])
+            if hand_ids is not None and category is not None and category not in hand_ids:
                 report.add(R.NOT_A_HAND, where, f"category_id {ann.get('category_id')!r}")
                 continue
             key = cf.image_key(ann)
             name, wh = cf.image_of(ann)
             size = cf.image_size(name, wh)
             box, is_left, known = _hand(ann, size, sides)
+            if not known and hand_ids and category is not None and hand_ids.get(category) is not None:
+                is_left, known = bool(hand_ids[category]), True  # a category of one side ("left", "myright")
             boxes_seen += 1
             if size is not None and (box[0] + box[2] > size[0] + 1 or box[1] + box[3] > size[1] + 1):
                 past_edge += 1
@@ -163,7 +178,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
         boxes = np.array([h[0] for h in found], np.float32).reshape(-1, 4)
         out.append(DetectionImage(img, boxes, np.array([h[1] for h in found], bool),
                                   np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag))
-    return out
+    return _one_per_file(out)
 
 
 SIZE_SAMPLE = 200  # images whose file header is read to check the json's sizes, before all of them are
@@ -181,30 +196,6 @@ def _sizes_to_check(cf: CocoFile) -> set[Any]:
         if stored is not None and wh not in (stored, stored[::-1]):
             return {i for i, _, _ in sized}
     return {i for i, _, _ in sample}
-
-
-def _hand_categories(cf: CocoFile) -> set[Any] | None:
-    """The ids of the json's hand categories (a name holding "hand"), or None to take every annotation (no
-    categories, or one). ValueError when several categories are listed and none is a hand."""
-    cats = [c for c in cf.obj.get("categories") or [] if isinstance(c, dict)]
-    hand = {c.get("id") for c in cats if "hand" in str(c.get("name", "")).lower()}
-    if hand:
-        return hand | {str(i) for i in hand}
-    if len(cats) > 1:
-        names = ", ".join(repr(c.get("name")) for c in cats[:6])
-        raise ValueError(f"{cf.path}: its categories ({names}) name no hand; a detector trains on hand boxes, so "
-                         "give a json whose hand category has 'hand' in its name")
-    return None
-
-
-def _other_category(ann: dict[str, Any], hand_ids: set[Any] | None) -> bool:
-    """Whether an annotation names a category that is not one of ``hand_ids`` (None: every category is a hand)."""
-    if hand_ids is None or ann.get("category_id") is None:
-        return False
-    try:
-        return ann["category_id"] not in hand_ids
-    except TypeError:  # a list or dict as id names no category of the file
-        return True
 
 
 def _one_per_file(images: list[DetectionImage]) -> list[DetectionImage]:
@@ -240,7 +231,7 @@ def _results_hint(jsons: list[Path]) -> str:
             if isinstance(load_json(j), list):
                 return (f"\n{j} is a list of detections (COCO results), not a dataset: put them under 'annotations' "
                         "beside an 'images' list (predict writes one as coco_images.json)")
-        except (OSError, ValueError):
+        except (OSError, ValueError, BadAnnotationError):
             continue
     return ""
 

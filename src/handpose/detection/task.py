@@ -62,10 +62,11 @@ class DetectTask:
             raise ValueError(f"{cfg.data}: no training images (all {len(val)} are in the held-out split)")
         val = val if cfg.val_limit is None else val[: cfg.val_limit]
         if not val and cfg.val_every > 0 and (info is None or info.rank == 0):
-            LOG.warning("%s: no image is held out for validation (a json named for training is all training), so no "
-                        "validation runs and no best.safetensors is written; give a folder with a val/test json "
-                        "beside it, or a json whose name has no split word (then --val-fraction holds images out)",
-                        cfg.data)
+            why = ("--val-fraction 0 holds none out" if cfg.dataset.val_fraction <= 0 else
+                   "a json named for training is all training; give a folder with a val/test json beside it, or a "
+                   "json whose name has no split word (then --val-fraction holds images out)")
+            LOG.warning("%s: no image is held out for validation, so no validation runs and no best.safetensors is "
+                        "written (%s)", cfg.data, why)
         dataset = DetectionDataset(train, cfg.detector, cfg.dataset, train=True, seed=cfg.seed)
         LOG.info("detection data %s: %d training images (%d hands), %d held-out images (%d hands)", cfg.data,
                  len(train), sum(im.num_hands for im in train), len(val), sum(im.num_hands for im in val))

@@ -32,7 +32,7 @@ from torch import nn
 
 from handpose.config import DataConfig, DetectorConfig, ModelConfig, from_dict, to_dict
 from handpose.config_checks import check_config
-from handpose.regular_files import why_not_a_file
+from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_file
 
 LOG = logging.getLogger(__name__)
 
@@ -458,7 +458,9 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
 
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_regular(path)
+    except NotRegularFileError as exc:  # a FIFO would block
+        raise ValueError(str(exc)) from None
     except OSError:
         data = b""
     bad = non_finite_weights(data)

@@ -384,34 +384,42 @@ def _text(key: object, source: str, what: str) -> str:
         raise ValueError(f"{source}: {what} is not UTF-8 text ({key!r:.40})") from None
 
 
+MAX_NESTING = 8  # list levels of a layer's numbers (4 for a conv kernel written as nested lists)
+
+
 def _numbers(value: object, source: str, what: str, budget: list[int]) -> np.ndarray:
-    """``value`` as a float32 array; ValueError naming ``source`` and ``what`` when it is not numbers, or when the
-    arrays read so far would hold more numbers than the file could (``budget[0]`` left: a pickle that lists one
-    array many times would otherwise grow to gigabytes here)."""
-    count = _number_count(value, budget[0])
-    if count > budget[0]:
-        raise ValueError(f"{source}: {what} hold more numbers than a file of its size can (a pickle that repeats "
-                         "one array)")
-    budget[0] -= count
+    """``value`` as a float32 array; ValueError naming ``source`` and ``what`` when it is not numbers, is nested
+    deeper than MAX_NESTING lists, or when the arrays read so far would hold more items than the file could
+    (``budget[0]`` left: a pickle that lists one array or one list many times would otherwise grow to gigabytes,
+    or take minutes to walk, here)."""
+    budget[0] -= _item_count(value, budget[0], source, what)
     try:
         return np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError, OverflowError) as exc:
-        raise ValueError(f"{source}: {what} are not a numeric array ({exc})") from None
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+        raise ValueError(f"{source}: {what} are not a numeric array ({type(exc).__name__}: {exc})"[:300]) from None
 
 
-def _number_count(value: object, cap: int) -> int:
-    """How many numbers ``value`` (an array, or nested lists and tuples) holds, counting no further than past
-    ``cap``."""
-    if isinstance(value, np.ndarray):
-        return int(value.size)
-    if isinstance(value, (list, tuple)):
-        total = 0
-        for item in value:
-            total += _number_count(item, cap - total)
+def _item_count(value: object, cap: int, source: str, what: str) -> int:
+    """The numbers and lists of ``value`` (an array, or nested lists and tuples), each list counting its length
+    and at least one, walked without recursion; ValueError once past ``cap`` or MAX_NESTING levels."""
+    total, level = 0, [value]
+    for _ in range(MAX_NESTING + 1):
+        deeper: list[object] = []
+        for item in level:
+            if isinstance(item, np.ndarray):
+                total += max(1, int(item.size))
+            elif isinstance(item, (list, tuple)):
+                total += max(1, len(item))
+                deeper.extend(item)
+            else:
+                total += 1
             if total > cap:
-                break
-        return total
-    return 1
+                raise ValueError(f"{source}: {what} hold more numbers than a file of its size can (a pickle that "
+                                 "repeats one array or list)")
+        if not deeper:
+            return total
+        level = deeper
+    raise ValueError(f"{source}: {what} are lists nested deeper than {MAX_NESTING} levels")
 
 
 def _torch_load(path: Path) -> object:

@@ -9,15 +9,17 @@ byte strings). Anything else (``os.system``, ``builtins.eval``, ``subprocess.Pop
 ``__reduce__``...) stops unpickling with a ``ValueError`` before it is called: the unpickler only calls what
 ``find_class`` returned.
 
-Nor can a small pickle make it allocate much: ``bytes(n)``, ``bytearray(n)`` and arrays rebuilt by ``_reconstruct``
-may not exceed a few times the pickle's own size, and ``numpy.ndarray`` serves only as ``_reconstruct``'s array
-type, never as a constructor called with a shape.
+Nor can a small pickle make it allocate much: everything its constructors make (``bytes(n)``, ``bytearray(n)``,
+arrays rebuilt by ``_reconstruct``, lists, tuples, sets, dicts and text) is charged against one budget of a few
+times the pickle's own size; ``numpy.ndarray`` serves only as ``_reconstruct``'s array type, never as a constructor
+called with a shape, and ``_codecs.encode`` turns latin-1 text into bytes and nothing else.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+import operator
 import pickle
 from pathlib import Path
 from typing import Any
@@ -94,27 +96,62 @@ class RestrictedUnpickler(pickle.Unpickler):
         self._allowed = _allowed()
         self._source = source
         self._limit = int(limit)
+        self._spent = 0  # bytes charged so far: every constructor a pickle calls, over the whole load
         self._allowed[("numpy", "ndarray")] = _ArrayType
         reconstruct = _numpy_multiarray()._reconstruct
         for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
             self._allowed[(module, "_reconstruct")] = self._reconstruct(reconstruct)
         for module in ("builtins", "__builtin__"):
-            self._allowed[(module, "bytes")] = self._sized(bytes)
-            self._allowed[(module, "bytearray")] = self._sized(bytearray)
+            for name, kind in (("bytes", bytes), ("bytearray", bytearray)):
+                self._allowed[(module, name)] = self._sized(kind)
+            for name, kind in (("list", list), ("tuple", tuple), ("set", set), ("frozenset", frozenset),
+                               ("dict", dict), ("str", str), ("unicode", str)):
+                self._allowed[(module, name)] = self._charged(kind)
+        self._allowed[("_codecs", "encode")] = self._latin1
 
-    def _refuse_size(self, what: str, nbytes: float) -> None:
-        if nbytes > self._limit:
+    def _charge(self, what: str, nbytes: float) -> None:
+        """Count ``nbytes`` more against the load's limit; PickleRefusedError past it."""
+        self._spent += max(0, int(nbytes))
+        if self._spent > self._limit:
             raise PickleRefusedError(f"{self._source}: refusing {what} of {nbytes:,.0f} bytes from a weight pickle "
-                                     f"(at most {self._limit:,} for a file of its size)")
+                                     f"(at most {self._limit:,} in all for a file of its size)")
 
     def _sized(self, kind: type) -> Any:
-        """``kind`` (bytes or bytearray) whose size argument, when it is one, is held to the limit."""
+        """``kind`` (bytes or bytearray) whose size argument, when it is a number, is charged before it is made."""
         def make(*args: Any) -> Any:
-            if args and isinstance(args[0], int):
-                self._refuse_size(kind.__name__, args[0])
-            return kind(*args)
+            if args and not isinstance(args[0], (bytes, bytearray, str, list, tuple)):  # a size: bytes(n)
+                try:
+                    size = operator.index(args[0])
+                except TypeError:
+                    raise PickleRefusedError(f"{self._source}: refusing {kind.__name__}() of a "
+                                             f"{type(args[0]).__name__}") from None
+                self._charge(kind.__name__, size)
+                return kind(size)
+            made = kind(*args)
+            self._charge(kind.__name__, len(made))
+            return made
 
         return make
+
+    def _charged(self, kind: type) -> Any:
+        """A container or text constructor whose result is charged by its length (8 bytes an item, a byte a
+        character)."""
+        def make(*args: Any) -> Any:
+            made = kind(*args)
+            self._charge(kind.__name__, len(made) * (1 if isinstance(made, str) else 8))
+            return made
+
+        return make
+
+    def _latin1(self, text: Any, encoding: str = "utf-8", *rest: Any) -> bytes:
+        """``_codecs.encode`` as protocol-2 pickles use it: a str to latin-1 bytes, and nothing else (another codec,
+        hex say, doubles its input at every call)."""
+        if not isinstance(text, str) or str(encoding).lower().replace("_", "-") not in ("latin1", "latin-1"):
+            raise PickleRefusedError(f"{self._source}: refusing _codecs.encode with {str(encoding)!r:.20} in a weight "
+                                     "pickle (only latin-1 text is expected)")
+        made = codecs.encode(text, "latin1")
+        self._charge("bytes", len(made))
+        return made
 
     def _reconstruct(self, reconstruct: Any) -> Any:
         """numpy's ``_reconstruct(type, shape, dtype)`` for plain arrays of at most the limit's bytes."""
@@ -126,7 +163,7 @@ class RestrictedUnpickler(pickle.Unpickler):
                 itemsize = np.dtype(dtype).itemsize
             except (TypeError, ValueError) as exc:
                 raise PickleRefusedError(f"{self._source}: an array of shape {shape!r:.60}: {exc}") from None
-            self._refuse_size("an array", count * itemsize)
+            self._charge("an array", count * itemsize)
             return reconstruct(np.ndarray, shape, dtype)
 
         return make

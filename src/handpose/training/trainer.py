@@ -368,7 +368,7 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             set_rng_state(state["rng"])
-        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError, ArithmeticError) as exc:
             raise ValueError(f"--resume {self.resumed_from}: not a usable checkpoint (its optimizer, schedule or "
                              f"random state: {type(exc).__name__}: {exc})") from None
         apply_settings(self.optimizer, self.scheduler, cfg)  # the states hold the saved run's rate and decay

@@ -43,11 +43,11 @@ def _read_one(cf: CocoFile, i: int, ann: dict[str, Any], where: str, report: Ski
     box = box_of(kp) if bbox is None else annotated_box(bbox, cf.image_size(name, wh))
     check_keypoints_in_box(kp, box)
     key = f"{name}#{ann.get('id', i)}"
-    is_left = parse_is_left(ann.get("is_left", False))
+    known = ann.get("is_left") is not None  # null, as absent, leaves the side unknown
+    is_left = parse_is_left(ann["is_left"]) if known else False
     if is_left is None:
         raise BadAnnotationError(R.BAD_ANNOTATION, f"'is_left' is {ann['is_left']!r:.30}, not 0/1 or true/false")
-    return [(Sample(img, kp, is_left, box, head_size(ann.get("head_size")), key, side_known="is_left" in ann),
-             cf.tag)]
+    return [(Sample(img, kp, is_left, box, head_size(ann.get("head_size")), key, side_known=known), cf.tag)]
 
 
 def read(path: Path, ctx: ReadContext) -> Tagged:

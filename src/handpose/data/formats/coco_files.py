@@ -74,6 +74,34 @@ def image_base(jpath: Path, file_names: list[str]) -> Path:
     return best_folder(image_folders(jpath), file_names) or jpath.parent
 
 
+_HAND_WORD = re.compile(r"(?<![a-z])hands?(?![a-z])")
+
+
+def hand_categories(categories: Any) -> dict[str, bool | None] | None:
+    """The hand categories of a COCO ``categories`` list, by id as text: the side they give (True left, False right)
+    or None. A category is a hand when its name or supercategory has the word hand or hands ("Hand", "hand_box",
+    not "handbag"), or its name says left or right ("left", "myleft": hands by side, as Roboflow and EgoHands
+    export them). None when the file lists no category (every annotation is then taken for a hand)."""
+    cats = [c for c in categories or [] if isinstance(c, dict) and isinstance(c.get("id"), (int, str))
+            and not isinstance(c.get("id"), bool)]
+    if not cats:
+        return None
+    found: dict[str, bool | None] = {}
+    for c in cats:
+        name = str(c.get("name", "")).lower()
+        words = f"{name} {c.get('supercategory', '')}".lower().replace("_", " ").replace("-", " ")
+        if "left" in name or "right" in name:
+            found[str(c["id"])] = "left" in name
+        elif _HAND_WORD.search(words):
+            found[str(c["id"])] = None
+    return found
+
+
+def category_names(categories: Any) -> str:
+    """The first few category names of a COCO ``categories`` list, for a message."""
+    return ", ".join(repr(c.get("name")) for c in (categories or [])[:6] if isinstance(c, dict))
+
+
 MAX_SIDE = 1 << 20  # pixels: a larger width or height in a json is a mistake (and overflows float maths)
 
 
@@ -175,8 +203,9 @@ def open_coco_files(path: Path, ctx: ReadContext) -> Iterator[CocoFile]:
         for j, im in enumerate(obj["images"]):
             if isinstance(im, dict):
                 try:
-                    if im.get("id") in cf.images:  # two images of one id: its annotations belong to neither
-                        cf.repeated.add(im.get("id"))
+                    earlier = cf.images.get(im.get("id"))
+                    if earlier is not None and earlier[0] != im.get("file_name"):  # two images, one id: its
+                        cf.repeated.add(im.get("id"))  # annotations belong to neither (a copy of one entry is fine)
                     cf.images[im.get("id")] = (im.get("file_name"), image_size_of(im))
                 except TypeError:  # a list or dict as id cannot be looked up
                     ctx.report.add(R.BAD_ANNOTATION, f"{jpath}#images[{j}]", f"'id' is a {type(im.get('id')).__name__}")

@@ -68,6 +68,7 @@ def test_a_pickle_repeating_one_array_is_refused_before_it_grows(tmp_path: Path)
     with pytest.raises(ValueError, match="hold more numbers than a file of its size can"):
         init_weights(build_model("tiny"), path)
     for value, words in (({"a": 1}, "layer 'conv1_1' weights are not a numeric array"),
+                         (block.astype(np.complex64), "weights are not a numeric array .*kind complex64"),
                          ("hello", "layer 'conv1_1' weights are not a numeric array")):
         path.write_bytes(pickle.dumps({"conv1_1": {"weights": value}}, protocol=2))
         with pytest.raises(ValueError, match=words):
@@ -189,3 +190,19 @@ def test_paths_that_are_no_file_say_what_they_are(tmp_path: Path, capsys: pytest
     assert main(["eval", "--weights", "pretrained:lite", "--data", str(tmp_path / "cut.json")]) != 0
     assert "cut.json: not readable as JSON (unreadable or malformed json: JSONDecodeError: Expecting value" in (
         capsys.readouterr().err)
+
+
+def test_a_fifo_or_device_standing_for_a_checkpoint_is_refused_without_blocking(synth_data: Path,
+                                                                                 tmp_path: Path) -> None:
+    from handpose.training.checkpoints import find_checkpoint
+
+    run = tmp_path / "run" / "checkpoints"
+    run.mkdir(parents=True)
+    torch.save({"model": {}}, run / "ckpt-00000002.pt")
+    os.mkfifo(run / "ckpt-00000004.pt")  # the newest by name
+    assert find_checkpoint(tmp_path / "run") == run / "ckpt-00000002.pt"  # passed over, not opened
+    with pytest.raises(ValueError, match="ckpt-00000004.pt is a FIFO \\(named pipe\\), not a checkpoint"):
+        find_checkpoint(run / "ckpt-00000004.pt")
+    (tmp_path / "zero.pt").symlink_to("/dev/zero")
+    with pytest.raises(ValueError, match="zero.pt is a device, not a checkpoint"):
+        find_checkpoint(tmp_path / "zero.pt")

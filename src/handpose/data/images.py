@@ -27,7 +27,7 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.image_headers import header_size, jpeg_complete
-from handpose.regular_files import NotRegularFileError, read_regular
+from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_file
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 # The files readers and predict take as images: each one's header is read before decoding (image_headers).
@@ -71,7 +71,7 @@ def read_bytes(path: Path) -> bytes:
     except NotRegularFileError as e:
         raise ImageError(R.MISSING_IMAGE, path, str(e)) from None
     except OSError as e:
-        raise ImageError(R.MISSING_IMAGE, path, type(e).__name__) from None
+        raise ImageError(R.MISSING_IMAGE, path, why_not_a_file(path) or type(e).__name__) from None
 
 
 def load_image(

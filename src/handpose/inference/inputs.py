@@ -107,6 +107,9 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
         return files
     path = Path(text)
     if not path.exists():
+        why = why_not_a_file(path)
+        if why != "does not exist":  # a symlink loop, a link to nothing
+            raise ValueError(f"{path} {why}: give an image file, a folder of images or a glob")
         raise FileNotFoundError(f"image or folder not found: {path}")
     if path.is_file():
         return [path]

@@ -394,7 +394,10 @@ def _numbers(value: object, source: str, what: str, budget: list[int]) -> np.nda
     or take minutes to walk, here)."""
     budget[0] -= _item_count(value, budget[0], source, what)
     try:
-        return np.asarray(value, dtype=np.float32)
+        array = np.asarray(value)
+        if array.dtype.kind not in "fiu":  # bools, complex numbers (their imaginary part dropped), objects, text
+            raise TypeError(f"its numbers are of kind {array.dtype}")
+        return array.astype(np.float32)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         raise ValueError(f"{source}: {what} are not a numeric array ({type(exc).__name__}: {exc})"[:300]) from None
 

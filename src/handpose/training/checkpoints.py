@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from handpose.files import atomic_torch_save
+from handpose.regular_files import why_not_a_file
 
 LOG = logging.getLogger(__name__)
 
@@ -110,6 +111,9 @@ def find_checkpoint(path: str | Path) -> Path:
     path = Path(path)
     if path.is_file():
         return path
+    why = why_not_a_file(path)
+    if why not in ("is a folder", "does not exist"):  # a FIFO would block the read, a device never end it
+        raise ValueError(f"--resume: {path} {why}, not a checkpoint or a run folder")
     if not path.exists():
         raise FileNotFoundError(f"--resume: {path} does not exist")
     for folder in (path / CHECKPOINT_DIR, path):
@@ -132,6 +136,9 @@ def find_checkpoint(path: str | Path) -> Path:
 def checkpoint_problem(path: str | Path) -> str | None:
     """Why ``path`` is not a whole checkpoint file (truncated, empty, not torch's zip format), or None when its zip
     directory is intact. Cheap: reads the zip's table of contents, not the tensors."""
+    why = why_not_a_file(path)
+    if why:  # a FIFO named like a checkpoint would block zipfile's open
+        return f"{why}, not a checkpoint file"
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()

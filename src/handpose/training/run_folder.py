@@ -156,7 +156,7 @@ def _written_by_a_run(path: Path) -> bool:
 def run_folder_of(resume: str | Path) -> Path:
     """The run folder a ``--resume`` path (a run folder or a checkpoint file) belongs to, resolved."""
     source = Path(resume).resolve()
-    if source.is_file():
+    if source.exists() and not source.is_dir():  # a checkpoint file (or what stands for one: find_checkpoint says)
         source = source.parent.parent if source.parent.name == CHECKPOINT_DIR else source.parent
     return source
 

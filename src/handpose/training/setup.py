@@ -183,9 +183,10 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
     LOG.info("data %s (%s): %d training samples, %d held-out for validation", data, splits.fmt, len(train_set),
              len(val))
     if not val and cfg.val_every > 0 and info.rank == 0:
-        LOG.warning("%s: no sample is held out for validation (the hash split put none there), so no validation "
-                    "runs and no best.safetensors is written; raise --val-fraction, or give a dataset with a val/test "
-                    "part", data)
+        why = ("--val-fraction 0 holds none out" if cfg.dataset.val_fraction <= 0 else
+               "the hash split put none there; raise --val-fraction, or give a dataset with a val/test part")
+        LOG.warning("%s: no sample is held out for validation, so no validation runs and no best.safetensors is "
+                    "written (%s)", data, why)
     return train_set, val, cfg
 
 

@@ -163,3 +163,11 @@ def test_unreadable_held_out_images_are_said_once(tmp_path: Path, caplog: pytest
     said = [r.getMessage() for r in caplog.records
             if "held-out images (left out of every validation)" in r.getMessage()]
     assert len(said) == 1 and items[0].path.name in said[0] and metrics["num_images"] == 2
+
+
+def test_a_folder_of_dataset_folders_points_at_its_jsons(tmp_path: Path) -> None:
+    (tmp_path / "mixed" / "mine").mkdir(parents=True)
+    (tmp_path / "mixed" / "mine" / "hands.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"the folders below hold some \(mine/hands.json\), but a folder of several "
+                                         r"datasets is for the keypoint task"):
+        read_detection_images(tmp_path / "mixed")

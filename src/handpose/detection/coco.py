@@ -78,7 +78,11 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
         raise FileNotFoundError(f"detection data not found: {path}")
     jsons = coco_jsons(path)
     if not jsons:
-        raise ValueError(f"{path}: no COCO json here; expected {EXPECTED}")
+        deeper = sorted(path.glob("*/*.json"))[:3] + sorted(path.glob("*/*/*.json"))[:3] if path.is_dir() else []
+        hint = (f"; the folders below hold some ({', '.join(str(j.relative_to(path)) for j in deeper[:3])}), but a "
+                "folder of several datasets is for the keypoint task: give the detector one of those jsons, or a "
+                "folder of them" if deeper else "")
+        raise ValueError(f"{path}: no COCO json here; expected {EXPECTED}{hint}")
     report = report if report is not None else SkipReport()
     out: list[DetectionImage] = []
     for cf in open_coco_files(path, ReadContext(report=report)):

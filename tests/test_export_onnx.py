@@ -231,7 +231,8 @@ def test_an_export_that_fails_its_parity_check_keeps_the_earlier_file(tmp_path: 
 
 def test_onnx_metadata_is_read_without_onnx_as_onnx_reads_it(tmp_path: Path) -> None:
     from handpose import pretrained
-    from handpose.model.artifact import onnx_metadata_props, read_onnx_metadata
+    from handpose.model.artifact import read_onnx_metadata
+    from handpose.model.onnx_proto import onnx_metadata_props
 
     shipped = pretrained.resolve("pretrained:lite-int8")
     expected = {p.key: p.value for p in onnx.load(str(shipped), load_external_data=False).metadata_props}
@@ -247,7 +248,7 @@ def test_an_onnx_file_with_nan_weights_is_refused(tmp_path: Path) -> None:
 
     from handpose import pretrained
     from handpose.model.artifact import read_onnx_metadata
-    from handpose.model.onnx_weights import non_finite_weights
+    from handpose.model.onnx_proto import non_finite_weights
 
     proto = onnx.load(str(pretrained.resolve("pretrained:lite-int8")))
     assert non_finite_weights(proto.SerializeToString()) == []

@@ -432,29 +432,10 @@ def onnx_metadata(model: nn.Module, data_cfg: DataConfig, extra: dict[str, str] 
     return meta
 
 
-ONNX_METADATA_PROPS, ENTRY_KEY, ENTRY_VALUE = 14, 1, 2  # ModelProto.metadata_props, StringStringEntryProto fields
-
-
-def onnx_metadata_props(data: bytes) -> dict[str, str] | None:
-    """An ONNX file's ``metadata_props`` read from its protobuf bytes (the graph and its weights skipped unread), or
-    None where the bytes do not parse as a message. Spares ``import onnx``, most of a second, at each model load."""
-    from handpose.model.caffe import LENGTH, ProtobufError, iter_fields
-
-    try:
-        meta: dict[str, str] = {}
-        for field, wire, value in iter_fields(memoryview(data)):
-            if field == ONNX_METADATA_PROPS and wire == LENGTH:
-                entry = {f: bytes(v) for f, w, v in iter_fields(value) if w == LENGTH}  # type: ignore[arg-type]
-                meta[entry.get(ENTRY_KEY, b"").decode()] = entry.get(ENTRY_VALUE, b"").decode()
-        return meta
-    except (ProtobufError, UnicodeDecodeError):
-        return None
-
-
 def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     """The handpose metadata of an ONNX file; ValueError when it is not an ONNX file handpose exported, or when its
     weights hold NaN or infinite numbers (it would run, and every keypoint would come out the same)."""
-    from handpose.model.onnx_weights import non_finite_weights
+    from handpose.model.onnx_proto import non_finite_weights, onnx_metadata_props
 
     path = Path(path)
     try:

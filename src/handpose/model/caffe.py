@@ -1,4 +1,5 @@
-"""Read (and write) Caffe ``.caffemodel`` weights without Caffe: a minimal protobuf wire-format codec.
+"""Read (and write) Caffe ``.caffemodel`` weights without Caffe, through the protobuf wire codec of
+``model.protobuf_wire``.
 
 Only the fields that carry weights are decoded; field numbers as in BVLC Caffe's ``src/caffe/proto/caffe.proto``:
 
@@ -10,8 +11,7 @@ Only the fields that carry weights are decoded; field numbers as in BVLC Caffe's
   (when any is present they decide the shape, as in Caffe's ``Blob::FromProto``); repeated values keep wire order
   however each occurrence is encoded
 
-Wire types handled: 0 (varint), 1 (64-bit), 2 (length-delimited), 5 (32-bit); unknown fields are skipped.
-Convolution blobs are ``[weight (out, in, kh, kw), bias (out,)]``.
+Unknown fields are skipped. Convolution blobs are ``[weight (out, in, kh, kw), bias (out,)]``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 import math
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+from handpose.model.protobuf_wire import FIXED32, FIXED64, LENGTH, VARINT, ProtobufError, iter_fields, read_varint
 
 LOG = logging.getLogger(__name__)
 
@@ -32,54 +33,6 @@ V1_NAME, V1_TYPE, V1_BLOBS = 4, 5, 6
 BLOB_LEGACY_DIMS = (1, 2, 3, 4)  # num, channels, height, width
 BLOB_DATA, BLOB_SHAPE, BLOB_DOUBLE_DATA = 5, 7, 8
 SHAPE_DIM = 1
-
-VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
-
-
-class ProtobufError(ValueError):
-    """A malformed protobuf message (truncated, bad wire type, ...)."""
-
-
-def read_varint(buf: memoryview, pos: int) -> tuple[int, int]:
-    """Decode a base-128 varint at ``pos``; returns ``(value, next position)``."""
-    value = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ProtobufError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-        if shift > 63:
-            raise ProtobufError("varint longer than 10 bytes")
-
-
-def iter_fields(buf: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
-    """Yield ``(field number, wire type, value)``; a length-delimited value is a memoryview slice (no copy)."""
-    pos, end = 0, len(buf)
-    while pos < end:
-        key, pos = read_varint(buf, pos)
-        field, wire = key >> 3, key & 7
-        if wire == VARINT:
-            value, pos = read_varint(buf, pos)
-            yield field, wire, value
-        elif wire == LENGTH:
-            size, pos = read_varint(buf, pos)
-            if pos + size > end:
-                raise ProtobufError(f"field {field}: length {size} runs past the end of the message")
-            yield field, wire, buf[pos : pos + size]
-            pos += size
-        elif wire == FIXED32 or wire == FIXED64:
-            size = 4 if wire == FIXED32 else 8
-            if pos + size > end:
-                raise ProtobufError(f"field {field}: truncated fixed{size * 8}")
-            yield field, wire, buf[pos : pos + size]
-            pos += size
-        else:
-            raise ProtobufError(f"field {field}: unsupported wire type {wire} (groups are not used by caffe.proto)")
-
 
 def _int64(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value

@@ -1,4 +1,6 @@
-"""The weights of an ONNX file checked for NaN and infinity straight from its protobuf bytes (no ``import onnx``).
+"""What handpose reads of an ONNX file straight from its protobuf bytes, without ``import onnx`` (most of a second
+at each model load): its ``metadata_props`` (ModelProto field 14, entries of key 1 and value 2), and whether its
+weights hold NaN or infinity.
 
 ModelProto field 7 is the graph; GraphProto field 5 its initializers, each a TensorProto whose ``data_type``
 (field 2) says FLOAT (1), FLOAT16 (10), DOUBLE (11) or BFLOAT16 (16) and whose numbers are in ``raw_data`` (9),
@@ -10,7 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from handpose.model.caffe import LENGTH, ProtobufError, iter_fields
+from handpose.model.protobuf_wire import LENGTH, ProtobufError, iter_fields
+
+ONNX_METADATA_PROPS, ENTRY_KEY, ENTRY_VALUE = 14, 1, 2  # ModelProto.metadata_props, StringStringEntryProto fields
+
+
+def onnx_metadata_props(data: bytes) -> dict[str, str] | None:
+    """An ONNX file's ``metadata_props`` (the graph and its weights skipped unread), or None where the bytes do not
+    parse as a message."""
+    try:
+        meta: dict[str, str] = {}
+        for field, wire, value in iter_fields(memoryview(data)):
+            if field == ONNX_METADATA_PROPS and wire == LENGTH:
+                entry = {f: bytes(v) for f, w, v in iter_fields(value) if w == LENGTH}  # type: ignore[arg-type]
+                meta[entry.get(ENTRY_KEY, b"").decode()] = entry.get(ENTRY_VALUE, b"").decode()
+        return meta
+    except (ProtobufError, UnicodeDecodeError):
+        return None
+
 
 MODEL_GRAPH, GRAPH_INITIALIZER = 7, 5
 TENSOR_TYPE, TENSOR_FLOATS, TENSOR_NAME, TENSOR_RAW, TENSOR_DOUBLES = 2, 4, 8, 9, 10
@@ -35,7 +54,7 @@ def non_finite_weights(data: bytes) -> list[str]:
 
 def _finite(tensor: memoryview) -> bool:
     """Whether a TensorProto's floating numbers are all finite (True for other types)."""
-    parts = {f: v for f, _, v in iter_fields(tensor)}  # the last of a repeated field: none repeats but the packed
+    parts = {f: v for f, _, v in iter_fields(tensor)}  # one of each field (repeated numbers come packed)
     dtype = _FLOAT_TYPES.get(parts.get(TENSOR_TYPE))  # type: ignore[arg-type]
     if dtype is None:
         return True

@@ -5,7 +5,7 @@ An input is matched to a ground-truth image by its path's tail: the longest run 
 the tail of that image's ``file_name`` (``img/0001.jpg`` matches ``/data/val/img/0001.jpg``), which must single out
 one image, and no two inputs may take the same one. Inputs that match none, several, or an image another input
 took are named in one error before any prediction runs. Ids are kept as the file has them (numbers or text), and the
-results take the file's hand category (the category whose name holds "hand", or its one category).
+results take the file's hand category (``coco_files.hand_categories``, or its one category).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _image_id(value: Any) -> ImageId:
     """An image id as the file has it: an integer (a whole float too) or text; TypeError for anything else."""
     if isinstance(value, bool):
         raise TypeError(f"image id {value!r} is a bool")
-    if isinstance(value, int) or isinstance(value, str):
+    if isinstance(value, (int, str)):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -83,18 +83,16 @@ def _image_id(value: Any) -> ImageId:
 
 
 def _hand_category(gt_path: Path, categories: Any) -> ImageId:
-    """The id of the hand category of a ground-truth file (``coco_files.hand_categories``: a category of no side
-    first), or the one category there is (1 when none is listed); ValueError when the categories name no hand."""
-    hands = hand_categories(categories if isinstance(categories, list) else None)
-    ids = [c["id"] for c in categories or [] if isinstance(c, dict) and str(c.get("id")) in (hands or {})]
-    if hands:
-        generic = [i for i in ids if hands[str(i)] is None]
-        return (generic or ids)[0]
-    cats = [c for c in categories or [] if isinstance(c, dict) and isinstance(c.get("id"), (int, str))]
-    if hands is None:
-        return HAND_CATEGORY_ID
-    if len(cats) == 1:
-        return cats[0]["id"]
+    """The id of the hand category of a ground-truth file (``coco_files.hand_categories``, one of no side first),
+    or its one category, or 1 when it lists none; ValueError when several are listed and none is a hand."""
+    listed = [c["id"] for c in categories if isinstance(c, dict) and isinstance(c.get("id"), (int, str))
+              and not isinstance(c["id"], bool)] if isinstance(categories, list) else []
+    hands = hand_categories(categories if isinstance(categories, list) else None) or {}
+    found = sorted((i for i in listed if str(i) in hands), key=lambda i: hands[str(i)] is not None)
+    if found:
+        return found[0]
+    if len(listed) <= 1:
+        return listed[0] if listed else HAND_CATEGORY_ID
     raise ValueError(f"--coco-gt {gt_path}: its categories ({category_names(categories)}) name no hand, so the "
                      "results would be scored against another category")
 

@@ -44,6 +44,7 @@ from handpose.data.formats.coco_files import (
     open_coco_files,
 )
 from handpose.data.formats.coco_wholebody import SIDES, is_wholebody_annotation
+from handpose.data.formats.json_io import load_json
 from handpose.data.skip_report import SkipReport
 from handpose.data.split import is_val
 
@@ -214,7 +215,7 @@ def _one_per_file(images: list[DetectionImage]) -> list[DetectionImage]:
             continue
         merged += 1
         for j in range(im.num_hands):
-            listed = first.num_hands and bool((np.abs(first.boxes - im.boxes[j]).max(axis=1) < 0.5).any())
+            listed = first.num_hands > 0 and bool((np.abs(first.boxes - im.boxes[j]).max(axis=1) < 0.5).any())
             if not listed:  # (1, 4) box, (1,) side and (1,) known appended
                 first.boxes = np.concatenate([first.boxes, im.boxes[j: j + 1]])
                 first.is_left = np.concatenate([first.is_left, im.is_left[j: j + 1]])
@@ -228,8 +229,6 @@ def _one_per_file(images: list[DetectionImage]) -> list[DetectionImage]:
 def _results_hint(jsons: list[Path]) -> str:
     """A hint when a json is a list (COCO results, e.g. ``handpose predict``'s ``coco_results.json``), not a
     dataset."""
-    from handpose.data.formats.json_io import load_json
-
     for j in jsons:
         try:
             if isinstance(load_json(j), list):

@@ -23,10 +23,7 @@ def open_regular(path: str | Path) -> BinaryIO:
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
-                    "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-                    else "not a regular file")
-            raise NotRegularFileError(f"{path} is {kind}, not a file")
+            raise NotRegularFileError(f"{path} is {_kind(mode)}, not a file")
         if nonblocking:
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
@@ -45,10 +42,18 @@ def why_not_a_file(path: str | Path) -> str:
         return "does not exist" if not path.is_symlink() else "is a link to nothing"
     except OSError as exc:
         return "is a symlink loop" if exc.errno == errno.ELOOP else f"cannot be read ({exc.strerror})"
-    if stat.S_ISREG(mode):
-        return ""
-    return ("is a folder" if stat.S_ISDIR(mode) else "is a FIFO (named pipe)" if stat.S_ISFIFO(mode) else
-            "is a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "is a socket")
+    return "" if stat.S_ISREG(mode) else f"is {_kind(mode)}"
+
+
+def _kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is that is not a regular file, in words."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
 
 
 def read_regular(path: str | Path) -> bytes:

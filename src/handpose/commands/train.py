@@ -111,7 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--data", help="dataset path, any format handpose reads, or a folder of several datasets (links "
         "followed), trained on together (default: the embedded synthetic dataset)")
     opt("--format", choices=sorted(FORMATS) + sorted(ALIASES), metavar="FORMAT",
-        help=f"dataset format: {', '.join(sorted(FORMATS))} (default: detected)")
+        help=f"dataset format: {', '.join(sorted(FORMATS))}; --task detect reads coco and coco_wholebody, each "
+        "found by itself (default: detected)")
     opt("--keypoint-order", choices=sorted(ORDERS) + sorted(ORDER_ALIASES), metavar="ORDER",
         help=f"keypoint order of a COCO json stored in another order than CMU's: {', '.join(sorted(ORDERS))}, or "
         "a name of CMU's order (mediapipe, openpose, ...) (e.g. rhd; default: cmu, or rhd for a json named *rhd*)")

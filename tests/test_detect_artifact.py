@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixture_types import TinyCpm
 
 from handpose.config import DetectorConfig, TrainConfig, to_dict
 from handpose.detection.detector import HandDetector
@@ -48,7 +49,7 @@ def test_a_detector_is_rebuilt_from_its_safetensors_file(tmp_path: Path) -> None
     np.testing.assert_allclose([d.box for d in one], [d.box for d in two], atol=1e-4)
 
 
-def test_the_wrong_task_is_named(tmp_path: Path, tiny_cpm) -> None:
+def test_the_wrong_task_is_named(tmp_path: Path, tiny_cpm: TinyCpm) -> None:
     det, cpm = tmp_path / "det.safetensors", tmp_path / "cpm.safetensors"
     artifact.save_weights(_shaken(), det)
     artifact.save_weights(tiny_cpm(0), cpm)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from fixture_types import TrainedDetector
 
 from handpose.config import TrainConfig
 from handpose.detection.detector import HandDetector
@@ -29,7 +30,7 @@ def trained(toy_detector: tuple) -> tuple[torch.nn.Module, TrainConfig, DetectTa
     return model, cfg, task
 
 
-def test_a_briefly_trained_detector_finds_the_known_boxes(trained) -> None:
+def test_a_briefly_trained_detector_finds_the_known_boxes(trained: TrainedDetector) -> None:
     model, cfg, task = trained
     detector = HandDetector.from_model(model, threshold=0.3)
     items = task.prepare_data(cfg, None)[0].items
@@ -51,7 +52,7 @@ def test_a_briefly_trained_detector_finds_the_known_boxes(trained) -> None:
     assert len(pictures) == 2 and pictures[0].dtype == np.uint8 and pictures[0].shape == (256, 256, 3)
 
 
-def test_the_saved_detector_evaluates_from_its_file(trained, tmp_path: Path) -> None:
+def test_the_saved_detector_evaluates_from_its_file(trained: TrainedDetector, tmp_path: Path) -> None:
     model, cfg, _ = trained
     weights = tmp_path / "best.safetensors"
     artifact.save_weights(model, weights)

@@ -40,7 +40,7 @@ def test_recall_at_a_false_positive_budget() -> None:
     assert recall_at_fp(scores, status, 3, 1) == pytest.approx(1.0)
 
 
-def _result(boxes, scores, gts, left=None, gt_left=None) -> ImageResult:
+def _result(boxes: list, scores: list, gts: list, left: list | None = None, gt_left: list | None = None) -> ImageResult:
     boxes = np.array(boxes, float).reshape(-1, 4)
     gts = np.array(gts, float).reshape(-1, 4)
     return ImageResult(boxes, np.array(scores, float), np.array(left if left is not None else [0.0] * len(boxes)),

@@ -37,7 +37,7 @@ def same_detections(a: list, b: list) -> None:
         assert abs(x.left_score - y.left_score) < 1e-4
 
 
-def test_exported_detector_finds_what_pytorch_finds(toy_detector, tmp_path: Path) -> None:
+def test_exported_detector_finds_what_pytorch_finds(toy_detector: tuple, tmp_path: Path) -> None:
     model = toy_detector[0]
     report = export_detector_onnx(model, tmp_path / "det.onnx")
     assert report.max_abs_diff < 1e-3 and report.shapes_checked[1][2] != report.shapes_checked[0][2]

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 from dot_hands import DotBackend, dot_hand_keypoints, draw_dot_hands
+from fixture_types import TinyCpm
 
 from handpose.cli import main
 from handpose.config import DataConfig, DetectorConfig
@@ -123,7 +124,7 @@ def test_a_detection_whose_crop_lies_off_the_image_leaves_the_other_hands_keypoi
     np.testing.assert_allclose(o.pred[second], samples[second].keypoints[:, :2], atol=1.0)  # its own dots
 
 
-def test_the_ground_truth_boxes_as_detections_give_the_ground_truth_figures(tmp_path: Path, tiny_cpm,
+def test_the_ground_truth_boxes_as_detections_give_the_ground_truth_figures(tmp_path: Path, tiny_cpm: TinyCpm,
                                                                             one_torch_thread: None) -> None:
     lefts = (False, True, True)
     samples = all_samples(write_dot_coco(tmp_path / "d", lefts))
@@ -215,7 +216,7 @@ def test_refinement_flags_reach_the_config() -> None:
 
 
 @pytest.mark.slow  # 0.4-0.5 s with one torch thread (13 s with two on this shared 2-core machine): 17 real photos
-def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm, capsys: pytest.CaptureFixture,
+def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm: TinyCpm, capsys: pytest.CaptureFixture,
                                     one_torch_thread: None) -> None:
     import torch
 

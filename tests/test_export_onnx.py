@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from fixture_types import TinyCpm
 
 from handpose.cli import main
 from handpose.config import DataConfig
@@ -26,7 +25,7 @@ from handpose.quantize import quantize_int8
 
 @pytest.fixture(scope="module")
 def tiny(
-    tmp_path_factory: pytest.TempPathFactory, tiny_cpm: Callable[[int], Any]
+    tmp_path_factory: pytest.TempPathFactory, tiny_cpm: TinyCpm
 ) -> tuple[torch.nn.Module, Path, Path]:
     model = tiny_cpm(0)
     root = tmp_path_factory.mktemp("export")

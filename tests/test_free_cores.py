@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from fixture_types import Governed
 
 from handpose import pretrained
 from handpose.autotune import free_cores
@@ -60,7 +61,8 @@ def test_the_rule_leaves_the_cores_others_keep_busy() -> None:
     assert threads_for(0.5, 16, 16) == 8
 
 
-def test_the_governor_measures_again_after_its_interval_and_says_when_it_changes(caplog) -> None:
+def test_the_governor_measures_again_after_its_interval_and_says_when_it_changes(
+        caplog: pytest.LogCaptureFixture) -> None:
     gov = FreeCores(cores=2, interval=0.0, meter=fake_meter([None, 0.6, None, 0.05]))
     assert gov.free == 2
     with caplog.at_level(logging.INFO, logger="handpose.autotune.free_cores"):
@@ -96,7 +98,7 @@ def test_a_bad_thread_setting_is_refused(bad: object) -> None:
     assert check_threads(None) is None and check_threads("auto") == "auto" and check_threads(3) == 3
 
 
-def test_pytorch_follows_the_governor_only_when_asked(governed) -> None:
+def test_pytorch_follows_the_governor_only_when_asked(governed: Governed) -> None:
     governed([0.6])
     torch.set_num_threads(2)
     free_cores.sync_torch(None)
@@ -106,7 +108,7 @@ def test_pytorch_follows_the_governor_only_when_asked(governed) -> None:
     assert torch.get_num_threads() == 1
 
 
-def test_a_pytorch_predictor_on_auto_sets_its_threads_and_reads_the_same_keypoints(governed) -> None:
+def test_a_pytorch_predictor_on_auto_sets_its_threads_and_reads_the_same_keypoints(governed: Governed) -> None:
     rng = np.random.default_rng(0)
     image = (rng.random((240, 320, 3)) * 255).astype(np.uint8)  # (240, 320, 3) BGR
     torch.set_num_threads(2)
@@ -118,7 +120,7 @@ def test_a_pytorch_predictor_on_auto_sets_its_threads_and_reads_the_same_keypoin
     np.testing.assert_allclose(got.keypoints, plain.keypoints, atol=1e-3)
 
 
-def test_onnxruntime_keeps_a_session_per_thread_count_with_the_same_maps(governed) -> None:
+def test_onnxruntime_keeps_a_session_per_thread_count_with_the_same_maps(governed: Governed) -> None:
     governed([0.0, 0.6, 0.6, 0.0])
     made: list[int | None] = []
 
@@ -185,7 +187,7 @@ def test_busy_processes_leave_their_cores() -> None:
 
 
 @pytest.mark.slow
-def test_the_command_line_takes_a_thread_count(tmp_path, capsys) -> None:
+def test_the_command_line_takes_a_thread_count(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     image = tmp_path / "hand.png"
     import cv2
 

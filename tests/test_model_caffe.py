@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import struct
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,7 +26,8 @@ F = descriptor_pb2.FieldDescriptorProto
 OPTIONAL, REPEATED = F.LABEL_OPTIONAL, F.LABEL_REPEATED
 
 
-def _field(msg, name: str, number: int, ftype: int, label: int = OPTIONAL, type_name: str = "", packed: bool = False):
+def _field(msg: Any, name: str, number: int, ftype: int, label: int = OPTIONAL, type_name: str = "",
+           packed: bool = False) -> None:
     field = msg.field.add(name=name, number=number, type=ftype, label=label)
     if type_name:
         field.type_name = type_name
@@ -78,7 +81,7 @@ def _layers() -> dict[str, list[np.ndarray]]:
     }
 
 
-def _fill_blob(blob, array: np.ndarray, legacy: bool, double: bool) -> None:
+def _fill_blob(blob: Any, array: np.ndarray, legacy: bool, double: bool) -> None:
     if legacy:
         dims = [1] * (4 - array.ndim) + list(array.shape)
         blob.num, blob.channels, blob.height, blob.width = dims
@@ -90,7 +93,7 @@ def _fill_blob(blob, array: np.ndarray, legacy: bool, double: bool) -> None:
 # ---- Caffe's rule for blobs carrying both shapes ---------------------------------------------------------------
 
 
-def test_legacy_dims_win_over_shape_as_in_caffe_blob_from_proto():
+def test_legacy_dims_win_over_shape_as_in_caffe_blob_from_proto() -> None:
     """Blob::FromProto reads num/channels/height/width whenever any is present, even beside ``shape``."""
     data = struct.pack("<6f", *range(6))
     shape = bytes([7 << 3 | 2, 3, 1 << 3 | 2, 1, 6])  # shape { dim: [6] } (packed)
@@ -102,7 +105,7 @@ def test_legacy_dims_win_over_shape_as_in_caffe_blob_from_proto():
         np.testing.assert_array_equal(got.ravel(), np.arange(6, dtype=np.float32))
 
 
-def test_a_single_legacy_dim_present_gives_zeros_elsewhere_as_caffe(pb):
+def test_a_single_legacy_dim_present_gives_zeros_elsewhere_as_caffe(pb: dict[str, type]) -> None:
     """Only ``width`` set (beside a shape): Caffe reshapes to (0, 0, 0, width), which cannot hold the data."""
     blob = pb["BlobProto"]()
     blob.shape.dim.append(2)
@@ -116,7 +119,8 @@ def test_a_single_legacy_dim_present_gives_zeros_elsewhere_as_caffe(pb):
 
 
 @pytest.mark.parametrize("v1, legacy, double", list(itertools.product([False, True], repeat=3)))
-def test_protobuf_written_net_reads_back(tmp_path, pb, v1, legacy, double):
+def test_protobuf_written_net_reads_back(tmp_path: Path, pb: dict[str, type], v1: bool, legacy: bool,
+                                         double: bool) -> None:
     layers = _layers()
     net = pb["NetParameter"](name="written by protobuf")
     if v1:
@@ -140,7 +144,7 @@ def test_protobuf_written_net_reads_back(tmp_path, pb, v1, legacy, double):
         np.testing.assert_array_equal(bias.ravel(), blobs[1])
 
 
-def test_protobuf_blob_with_both_shapes_reads_as_caffe(pb):
+def test_protobuf_blob_with_both_shapes_reads_as_caffe(pb: dict[str, type]) -> None:
     blob = pb["BlobProto"](num=1, channels=1, height=2, width=3)
     blob.shape.dim.extend([6])
     blob.data.extend(range(6))
@@ -151,7 +155,8 @@ def test_protobuf_blob_with_both_shapes_reads_as_caffe(pb):
 
 
 @pytest.mark.parametrize("legacy, packed", list(itertools.product([False, True], repeat=2)))
-def test_handpose_written_net_parses_with_protobuf(tmp_path, pb, legacy, packed):
+def test_handpose_written_net_parses_with_protobuf(tmp_path: Path, pb: dict[str, type], legacy: bool,
+                                                   packed: bool) -> None:
     layers = _layers()
     path = tmp_path / "handpose.caffemodel"
     write_caffemodel(path, layers, legacy=legacy, legacy_shape=legacy, packed=packed)

@@ -60,12 +60,12 @@ def written_figures(unit_size: str) -> list[float]:
     return [float(x) for x in re.findall(rf"~?(\d+(?:\.\d+)?) GMAC at {unit_size}\b", source)]
 
 
-def test_hook_count_matches_the_layer_table():
+def test_hook_count_matches_the_layer_table() -> None:
     assert conv_macs("openpose", 368) == openpose_macs_from_the_layer_table(368)
 
 
 @pytest.mark.parametrize("preset, size", [("openpose", 368), ("lite", 192)])
-def test_written_gmac_figures_match_the_count(preset, size):
+def test_written_gmac_figures_match_the_count(preset: str, size: int) -> None:
     figures = written_figures(str(size))
     assert figures, f"no 'GMAC at {size}' figure in model/cpm.py"
     counted = conv_macs(preset, size) / 1e9
@@ -73,5 +73,5 @@ def test_written_gmac_figures_match_the_count(preset, size):
         assert figure == pytest.approx(counted, rel=0.01), f"{preset}: written {figure} GMAC, counted {counted:.2f}"
 
 
-def test_openpose_count_is_103_2_gmac():
+def test_openpose_count_is_103_2_gmac() -> None:
     assert conv_macs("openpose", 368) == 103_187_671_040

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,7 +15,7 @@ from handpose.model.cpm import PRESETS, build_model, count_parameters, preset
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def test_openpose_parameter_count_and_layer_names():
+def test_openpose_parameter_count_and_layer_names() -> None:
     model = build_model("openpose")
     assert count_parameters(model) == 36_832_324
     keys = set(model.state_dict())
@@ -34,14 +35,14 @@ def test_openpose_parameter_count_and_layer_names():
     assert len(sd) == 2 * (14 + 1 + 2 + 5 * 7)  # 14 VGG convs, conv5_3_CPM, 2 stage-1 convs, 5 x 7 Mconvs
 
 
-def test_stage_input_is_previous_maps_then_features():
+def test_stage_input_is_previous_maps_then_features() -> None:
     """concat_stageN = [previous stage's 22 maps, conv5_3_CPM features] (OpenPose's order)."""
     model = build_model("tiny").eval()
     x = torch.randn(1, 3, 64, 64)
     seen = {}
     first = model.get_submodule("Mconv1_stage2_a")
 
-    def keep_input(mod, inp, out):
+    def keep_input(mod: torch.nn.Module, inp: tuple, out: torch.Tensor) -> None:
         seen["in"] = inp[0].clone()
 
     first.register_forward_hook(keep_input)
@@ -53,7 +54,7 @@ def test_stage_input_is_previous_maps_then_features():
 
 
 @pytest.mark.parametrize("name", ["tiny", "lite"])
-def test_stage_shapes(name):
+def test_stage_shapes(name: str) -> None:
     model = build_model(name).eval()
     for size in (64, 100, 57, 96, 1):
         with torch.no_grad():
@@ -63,7 +64,7 @@ def test_stage_shapes(name):
             assert tuple(maps.shape) == (2, 22, math.ceil(size / 8), math.ceil((size + 8) / 8))
 
 
-def test_openpose_shapes_368_and_odd():
+def test_openpose_shapes_368_and_odd() -> None:
     """Shapes on the meta device (no arithmetic): 368 -> 46, and ceil-mode pooling for sizes not divisible by 8."""
     with torch.device("meta"):
         model = build_model("openpose").eval()
@@ -73,7 +74,7 @@ def test_openpose_shapes_368_and_odd():
         assert all(tuple(o.shape) == (1, 22, 13, 5) for o in out)
 
 
-def test_openpose_small_input_shapes_and_gradients():
+def test_openpose_small_input_shapes_and_gradients() -> None:
     model = build_model("openpose")
     out = model(torch.randn(1, 3, 20, 28))  # 20 -> 10 -> 5 -> 3 with ceil-mode pools
     assert [tuple(o.shape) for o in out] == [(1, 22, 3, 4)] * 6
@@ -83,7 +84,7 @@ def test_openpose_small_input_shapes_and_gradients():
 
 
 @pytest.mark.parametrize("name", ["tiny", "lite"])
-def test_every_parameter_gets_a_gradient(name):
+def test_every_parameter_gets_a_gradient(name: str) -> None:
     model = build_model(name).train()
     out = model(torch.randn(2, 3, 64, 64))
     loss = sum(((o - 0.1) ** 2).mean() for o in out)
@@ -92,7 +93,7 @@ def test_every_parameter_gets_a_gradient(name):
     assert missing == []
 
 
-def test_tiny_training_steps_lower_the_loss():
+def test_tiny_training_steps_lower_the_loss() -> None:
     model = build_model("tiny").train()
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     x, y = torch.randn(2, 3, 96, 96), torch.rand(2, 22, 12, 12)
@@ -107,7 +108,7 @@ def test_tiny_training_steps_lower_the_loss():
 
 
 @pytest.mark.parametrize("name", ["tiny", "lite", pytest.param("openpose", marks=pytest.mark.slow)])
-def test_channels_last_and_bf16_autocast(name):
+def test_channels_last_and_bf16_autocast(name: str) -> None:
     model = build_model(name).eval()
     x = torch.randn(1, 3, 40, 48)
     with torch.no_grad():
@@ -125,7 +126,7 @@ def test_channels_last_and_bf16_autocast(name):
 
 
 @pytest.mark.parametrize("name", ["tiny", "lite"])
-def test_onnx_export_matches(name, tmp_path):
+def test_onnx_export_matches(name: str, tmp_path: Path) -> None:
     import onnxruntime
     model = build_model(name).eval()
     x = torch.randn(1, 3, 72, 64)
@@ -151,7 +152,7 @@ def test_onnx_export_matches(name, tmp_path):
         assert abs(g - r.numpy()).max() < 1e-4
 
 
-def test_presets_rebuild_from_config_dict():
+def test_presets_rebuild_from_config_dict() -> None:
     for name in PRESETS:
         cfg = preset(name)
         assert cfg.preset == name
@@ -161,7 +162,7 @@ def test_presets_rebuild_from_config_dict():
     assert PRESETS["lite"].stages != 9  # preset() hands out copies
 
 
-def test_bad_configs_are_rejected():
+def test_bad_configs_are_rejected() -> None:
     with pytest.raises(ValueError, match="unknown model preset"):
         build_model("huge")
     with pytest.raises(ValueError, match="backbone"):
@@ -196,7 +197,7 @@ def test_output_stride_4_gives_every_stage_finer_maps(size: int) -> None:
     assert abs(((cx + 0.5) * 4 - 0.5) - 59.5) < 1e-4 and abs(((cy + 0.5) * 4 - 0.5) - 43.5) < 1e-4
 
 
-def test_a_stride_4_model_without_crop_settings_decodes_at_stride_4(tmp_path) -> None:
+def test_a_stride_4_model_without_crop_settings_decodes_at_stride_4(tmp_path: Path) -> None:
     """Crop settings left out (Predictor.from_model, save_weights, export) take the model's output stride: stride-4
     maps decoded at stride 8 put every keypoint twice as far from the crop's corner."""
     from handpose.config import DataConfig

@@ -7,6 +7,8 @@ import os
 import pickle
 import struct
 import time
+from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import pytest
@@ -20,7 +22,13 @@ from handpose.model.caffe import decode_blob, encode_blob, read_caffemodel, writ
 from handpose.model.cpm import build_model
 from handpose.model.importers import detect_kind, init_weights
 from handpose.model.safe_pickle import load_pickled_npy
-from handpose.model.vgg_import import CAFFE_VGG, TORCHVISION_IMAGENET, VGG19_CONV_INDEX, convert_first_conv
+from handpose.model.vgg_import import (
+    CAFFE_VGG,
+    TORCHVISION_IMAGENET,
+    VGG19_CONV_INDEX,
+    InputConvention,
+    convert_first_conv,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -40,7 +48,8 @@ def assert_same_weights(a: nn.Module, b: nn.Module, skip: tuple[str, ...] = ()) 
         assert ka.rsplit(".", 1)[0] in skip or torch.equal(va, vb), ka
 
 
-def assert_converted_conv1_1(target: nn.Module, weight, bias, convention) -> None:
+def assert_converted_conv1_1(target: nn.Module, weight: np.ndarray, bias: np.ndarray,
+                             convention: InputConvention) -> None:
     """target.conv1_1 is (weight, bias) rewritten from ``convention``'s input to handpose's."""
     want_w, want_b = convert_first_conv(np.asarray(weight), np.asarray(bias), convention)
     np.testing.assert_array_equal(target.conv1_1.weight.detach().numpy(), want_w)
@@ -61,7 +70,7 @@ def seed_npy_dict(model: nn.Module, names: list[str], bytes_keys: bool = True) -
     return out
 
 
-def test_npy_round_trip_reports_loaded_and_random(tmp_path):
+def test_npy_round_trip_reports_loaded_and_random(tmp_path: Path) -> None:
     torch.manual_seed(0)
     source = build_model("tiny")
     front = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv4_4", "conv5_2"]
@@ -92,7 +101,7 @@ def test_npy_round_trip_reports_loaded_and_random(tmp_path):
     assert "conv1_1" in report.summary() and "left random" in report.summary()
 
 
-def test_npy_full_model_with_str_keys_and_python2_protocol(tmp_path):
+def test_npy_full_model_with_str_keys_and_python2_protocol(tmp_path: Path) -> None:
     source = build_model("tiny")
     data = seed_npy_dict(source, list(conv_layers(source)), bytes_keys=False)
     path = tmp_path / "all.pkl"
@@ -104,7 +113,7 @@ def test_npy_full_model_with_str_keys_and_python2_protocol(tmp_path):
     assert_converted_conv1_1(target, source.conv1_1.weight.detach(), source.conv1_1.bias.detach(), CAFFE_VGG)
 
 
-def test_npy_shape_mismatch_is_an_error(tmp_path):
+def test_npy_shape_mismatch_is_an_error(tmp_path: Path) -> None:
     data = {"conv1_1": {"weights": np.zeros((3, 3, 3, 7), np.float32), "biases": np.zeros(7, np.float32)}}
     path = tmp_path / "bad.npy"
     np.save(path, data, allow_pickle=True)
@@ -150,7 +159,7 @@ class _Function:
 
 @pytest.mark.parametrize("kind", ["system", "exec", "function"])
 @pytest.mark.parametrize("container", ["npy", "pickle", "pickle5"])
-def test_malicious_pickle_is_refused_and_never_runs(tmp_path, kind, container):
+def test_malicious_pickle_is_refused_and_never_runs(tmp_path: Path, kind: str, container: str) -> None:
     marker = tmp_path / "marker.txt"
     payload = {
         "system": _SystemCall(f"touch {marker}"),
@@ -174,7 +183,7 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path, kind, container):
     assert not marker.exists()
 
 
-def test_restricted_unpickler_accepts_plain_values(tmp_path):
+def test_restricted_unpickler_accepts_plain_values(tmp_path: Path) -> None:
     data = {
         "a": [1, 2.5, "x", b"y", (3, None, True)],
         "b": np.arange(6, dtype=np.int16).reshape(2, 3),
@@ -190,7 +199,7 @@ def test_restricted_unpickler_accepts_plain_values(tmp_path):
     np.testing.assert_array_equal(load_pickled_npy(numeric), np.ones((2, 2), np.float32))
 
 
-def test_protocol5_pickle_of_arrays_loads(tmp_path):
+def test_protocol5_pickle_of_arrays_loads(tmp_path: Path) -> None:
     """Protocol 5 (Python 3.14's default) pickles contiguous arrays as numpy's _frombuffer(bytes, dtype, shape)."""
     source = build_model("tiny")
     data = seed_npy_dict(source, ["conv1_1", "conv1_2"])
@@ -217,7 +226,7 @@ class _ObjectFromBuffer:
         return (_frombuffer, (bytes(8), np.dtype(object), (1,), "C"))
 
 
-def test_frombuffer_cannot_build_object_arrays(tmp_path):
+def test_frombuffer_cannot_build_object_arrays(tmp_path: Path) -> None:
     path = tmp_path / "objects.pkl"
     path.write_bytes(pickle.dumps({"w": _ObjectFromBuffer()}, protocol=5))
     with pytest.raises(ValueError, match="objects.pkl: not a readable pickle.*OBJECT"):
@@ -245,12 +254,12 @@ def vgg19_state_dict() -> dict[str, torch.Tensor]:
     return state
 
 
-def test_vgg19_indices_follow_torchvision_layout():
+def test_vgg19_indices_follow_torchvision_layout() -> None:
     assert list(VGG19_CONV_INDEX.values()) == VGG19_INDICES[:14]
     assert VGG19_CONV_INDEX["conv5_1"] == 28 and VGG19_CONV_INDEX["conv5_2"] == 30
 
 
-def test_vgg19_import_into_openpose_front(tmp_path):
+def test_vgg19_import_into_openpose_front(tmp_path: Path) -> None:
     state = vgg19_state_dict()
     path = tmp_path / "vgg19-dcbb9e9d.pth"
     torch.save(state, path)
@@ -266,7 +275,7 @@ def test_vgg19_import_into_openpose_front(tmp_path):
         assert torch.equal(model.get_submodule(name).bias, state[f"features.{index}.bias"])
 
 
-def test_vgg19_into_a_thinner_preset_or_from_vgg19_bn_fails(tmp_path):
+def test_vgg19_into_a_thinner_preset_or_from_vgg19_bn_fails(tmp_path: Path) -> None:
     path = tmp_path / "vgg19.pth"
     torch.save(vgg19_state_dict(), path)
     with pytest.raises(ValueError, match="shape mismatch.*conv1_1"):
@@ -281,7 +290,7 @@ def test_vgg19_into_a_thinner_preset_or_from_vgg19_bn_fails(tmp_path):
 # ---- caffemodel -------------------------------------------------------------------------------------------------
 
 
-def test_blob_wire_bytes_match_caffe_proto_by_hand():
+def test_blob_wire_bytes_match_caffe_proto_by_hand() -> None:
     """BlobProto{shape: BlobShape{dim: [2]}, data: [1.5, -2]} spelled out byte by byte from caffe.proto's numbers."""
     data = struct.pack("<2f", 1.5, -2.0)
     by_hand = bytes([7 << 3 | 2, 3, 1 << 3 | 2, 1, 2]) + bytes([5 << 3 | 2, 8]) + data
@@ -311,19 +320,19 @@ def _f32(number: int, value: float) -> bytes:
     return _varint(number << 3 | 5) + struct.pack("<f", value)
 
 
-def test_blob_mixing_unpacked_and_packed_data_keeps_wire_order():
+def test_blob_mixing_unpacked_and_packed_data_keeps_wire_order() -> None:
     blob = _f32(5, 1.0) + _field(5, struct.pack("<2f", 2.0, 3.0)) + _f32(5, 4.0) + _f32(5, 5.0)
     blob += _field(5, struct.pack("<f", 6.0))
     np.testing.assert_array_equal(decode_blob(memoryview(blob)), np.arange(1, 7, dtype=np.float32))
 
 
-def test_blob_double_data_is_used_over_float_data():
+def test_blob_double_data_is_used_over_float_data() -> None:
     blob = _field(5, struct.pack("<2f", 9.0, 9.0)) + _varint(8 << 3 | 1) + struct.pack("<d", 0.5)
     blob += _field(8, struct.pack("<d", 0.25))
     np.testing.assert_array_equal(decode_blob(memoryview(blob)), np.array([0.5, 0.25], np.float32))
 
 
-def test_blob_shape_dims_written_unpacked():
+def test_blob_shape_dims_written_unpacked() -> None:
     """BlobShape.dim as one varint per field (what a non-packed writer emits), here 2 x 3."""
     shape = bytes([1 << 3, 2, 1 << 3, 3])
     blob = _field(7, shape) + _field(5, np.arange(6, dtype="<f4").tobytes())
@@ -332,7 +341,7 @@ def test_blob_shape_dims_written_unpacked():
     np.testing.assert_array_equal(got, np.arange(6, dtype=np.float32).reshape(2, 3))
 
 
-def test_blob_negative_dims_are_refused():
+def test_blob_negative_dims_are_refused() -> None:
     """dims [-1, 2] hold -2 values by the product; numpy would read -1 as 'infer', so they are refused."""
     minus_one = _varint((1 << 64) - 1)  # int64 -1, two's complement
     bad = _field(7, bytes([1 << 3]) + minus_one + bytes([1 << 3, 2])) + _field(5, struct.pack("<2f", 1, 2))
@@ -355,14 +364,14 @@ def _caffemodel_with_blob(blob: bytes) -> bytes:
     ],
     ids=["float-bytes", "double-bytes", "shape-size", "dim-varint"],
 )
-def test_malformed_blob_content_names_the_file(tmp_path, blob):
+def test_malformed_blob_content_names_the_file(tmp_path: Path, blob: bytes) -> None:
     path = tmp_path / "bad.caffemodel"
     path.write_bytes(_caffemodel_with_blob(blob))
     with pytest.raises(ValueError, match=f"{path.name}: not a readable caffemodel"):
         read_caffemodel(path)
 
 
-def test_layer_name_not_utf8_names_the_file(tmp_path):
+def test_layer_name_not_utf8_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.caffemodel"
     path.write_bytes(_field(1, b"net") + _field(100, _field(1, b"\xff\xfe") + _field(7, _field(5, b"\x00" * 4))))
     with pytest.raises(ValueError, match="bad.caffemodel: not a readable caffemodel.*utf-8"):
@@ -371,7 +380,7 @@ def test_layer_name_not_utf8_names_the_file(tmp_path):
 
 @pytest.mark.parametrize("legacy", [False, True])
 @pytest.mark.parametrize("packed", [True, False])
-def test_caffemodel_round_trip_tiny(tmp_path, legacy, packed):
+def test_caffemodel_round_trip_tiny(tmp_path: Path, legacy: bool, packed: bool) -> None:
     torch.manual_seed(0)
     source = build_model("tiny")
     path = tmp_path / "tiny.caffemodel"
@@ -387,7 +396,7 @@ def test_caffemodel_round_trip_tiny(tmp_path, legacy, packed):
     assert_same_weights(source, target)
 
 
-def test_caffemodel_missing_layer_or_wrong_shape_fails(tmp_path):
+def test_caffemodel_missing_layer_or_wrong_shape_fails(tmp_path: Path) -> None:
     layers = conv_layers(build_model("tiny"))
     path = tmp_path / "bad.caffemodel"
     del layers["Mconv1_stage2_b"]
@@ -405,7 +414,7 @@ def test_caffemodel_missing_layer_or_wrong_shape_fails(tmp_path):
         read_caffemodel(tmp_path / "trunc.caffemodel")
 
 
-def test_caffemodel_under_another_name_is_detected_from_content(tmp_path):
+def test_caffemodel_under_another_name_is_detected_from_content(tmp_path: Path) -> None:
     torch.manual_seed(0)
     source = build_model("tiny")
     for name in ("weights.bin", "pose_iter_102000", "hand.pt"):
@@ -417,7 +426,7 @@ def test_caffemodel_under_another_name_is_detected_from_content(tmp_path):
         assert_same_weights(source, target)
 
 
-def _save_as(kind: str, path) -> None:
+def _save_as(kind: str, path: Path) -> None:
     """Write a file of ``kind`` to ``path`` whatever its suffix (np.save would append .npy to a bare name)."""
     model = build_model("tiny")
     if kind == "safetensors":
@@ -446,7 +455,7 @@ def _save_as(kind: str, path) -> None:
         ("pickle0", "seed.pkl", "npy"),
     ],
 )
-def test_kind_is_detected_from_content(tmp_path, kind, name, expected):
+def test_kind_is_detected_from_content(tmp_path: Path, kind: str, name: str, expected: str) -> None:
     path = tmp_path / name
     _save_as(kind, path)
     assert detect_kind(path) == expected
@@ -461,7 +470,7 @@ def test_kind_is_detected_from_content(tmp_path, kind, name, expected):
     ],
     ids=["zeros", "text", "overlong-field"],
 )
-def test_unknown_content_fails_clearly(tmp_path, name, content):
+def test_unknown_content_fails_clearly(tmp_path: Path, name: str, content: bytes) -> None:
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ValueError, match=f"{name}: unknown weight file kind"):
@@ -470,7 +479,7 @@ def test_unknown_content_fails_clearly(tmp_path, name, content):
         init_weights(build_model("tiny"), path)
 
 
-def test_corrupt_safetensors_fails_clearly(tmp_path):
+def test_corrupt_safetensors_fails_clearly(tmp_path: Path) -> None:
     path = tmp_path / "cut.safetensors"
     path.write_bytes((3).to_bytes(8, "little") + b'{"a')  # looks like safetensors, header cut short
     assert detect_kind(path) == "safetensors"
@@ -479,7 +488,7 @@ def test_corrupt_safetensors_fails_clearly(tmp_path):
 
 
 @pytest.mark.slow
-def test_caffemodel_round_trip_full_openpose(tmp_path):
+def test_caffemodel_round_trip_full_openpose(tmp_path: Path) -> None:
     """The released model's layout at full size (36.8 M floats), the modern `layer` field, through convert."""
     torch.manual_seed(0)
     source = build_model("openpose")
@@ -493,7 +502,7 @@ def test_caffemodel_round_trip_full_openpose(tmp_path):
 # ---- handpose convert, init from handpose files -----------------------------------------------------------------
 
 
-def test_convert_cli_writes_loadable_safetensors(tmp_path, capsys):
+def test_convert_cli_writes_loadable_safetensors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     source = build_model("tiny")
     path = tmp_path / "seed.npy"
     np.save(path, seed_npy_dict(source, ["conv1_1", "conv1_2"]), allow_pickle=True)
@@ -509,7 +518,7 @@ def test_convert_cli_writes_loadable_safetensors(tmp_path, capsys):
     assert cli_main(["-q", "convert", "--from", str(bad), "--out", str(out), "--preset", "tiny"]) == 2
 
 
-def test_init_from_handpose_files(tmp_path):
+def test_init_from_handpose_files(tmp_path: Path) -> None:
     source = build_model("tiny")
     st, ckpt = tmp_path / "w.safetensors", tmp_path / "w.pt"
     save_weights(source, st)
@@ -530,7 +539,8 @@ def test_init_from_handpose_files(tmp_path):
             init_weights(build_model("lite"), path)
 
 
-def test_convert_that_loads_no_layer_fails_and_names_the_fitting_preset(tmp_path, capsys):
+def test_convert_that_loads_no_layer_fails_and_names_the_fitting_preset(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture) -> None:
     """A tiny-width .npy converted into the lite preset (no conv of the same name) is an error, not a random model."""
     path = tmp_path / "tiny_front.npy"
     np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2", "conv2_1"]), allow_pickle=True)
@@ -544,12 +554,13 @@ def test_convert_that_loads_no_layer_fails_and_names_the_fitting_preset(tmp_path
     assert "the tiny preset loads 3 of its layers (--preset tiny)" in err
 
 
-def test_train_init_that_loads_no_layer_fails_before_any_work(tmp_path, capsys, monkeypatch):
+def test_train_init_that_loads_no_layer_fails_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """`train --init` of a file no layer of which fits the preset trained from random weights with one INFO line;
     it is refused, as convert refuses it, and before the speed trial (which would take a minute first)."""
     from handpose.autotune import resolve
 
-    def no_trial(*args, **kwargs):
+    def no_trial(*args: object, **kwargs: object) -> NoReturn:
         raise AssertionError("the speed trial ran before the --init file was read")
 
     monkeypatch.setattr(resolve, "training_choice", no_trial)
@@ -563,7 +574,8 @@ def test_train_init_that_loads_no_layer_fails_before_any_work(tmp_path, capsys, 
     assert "the tiny preset loads 3 of its layers (--preset tiny)" in err and not out.exists()
 
 
-def test_convert_whose_layers_come_in_other_shapes_names_the_fitting_preset(tmp_path, capsys):
+def test_convert_whose_layers_come_in_other_shapes_names_the_fitting_preset(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture) -> None:
     """The openpose front's .npy into the tiny preset: its layer names are there, in other widths (it printed some
     2,000 characters of shape mismatches with no hint)."""
     path = tmp_path / "openpose_front.npy"
@@ -574,7 +586,7 @@ def test_convert_whose_layers_come_in_other_shapes_names_the_fitting_preset(tmp_
     assert not out.exists() and "\n" not in err and len(err) < 600
     assert "does not fit the tiny preset; the openpose preset loads 2 of its layers (--preset openpose)" in err
 
-def test_convert_of_a_file_no_preset_uses_says_so(tmp_path, capsys):
+def test_convert_of_a_file_no_preset_uses_says_so(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "classifier_only.npy"
     fc = {"fc6": {"weights": np.zeros((1, 1, 8, 4), np.float32), "biases": np.zeros(4, np.float32)}}
     np.save(path, fc, allow_pickle=True)
@@ -585,7 +597,8 @@ def test_convert_of_a_file_no_preset_uses_says_so(tmp_path, capsys):
     assert "\n" not in err and "no layer of the file fits the tiny preset" in err and "no preset loads any" in err
 
 
-def test_a_partial_import_with_a_hole_in_its_chain_is_warned_about(tmp_path, caplog):
+def test_a_partial_import_with_a_hole_in_its_chain_is_warned_about(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
     # a VGG-16 .npy in the VGG-19 front loads conv4_1 on after a random conv3_4, silently
     from handpose.model.importers import chain_gap
 
@@ -600,7 +613,7 @@ def test_a_partial_import_with_a_hole_in_its_chain_is_warned_about(tmp_path, cap
     assert "conv2_2 stays random but conv3_1 after it loaded" in caplog.text
 
 
-def test_init_with_nan_weights_is_refused_naming_the_file(tmp_path) -> None:
+def test_init_with_nan_weights_is_refused_naming_the_file(tmp_path: Path) -> None:
     """A handpose file with NaN weights given to `train --init` is named at once (it used to load, then stop
     training at the first step with 'non-finite loss, lower --lr')."""
     torch.manual_seed(0)
@@ -613,7 +626,8 @@ def test_init_with_nan_weights_is_refused_naming_the_file(tmp_path) -> None:
         init_weights(build_model("tiny"), path)
 
 
-def test_a_npy_whose_header_claims_more_than_the_file_holds_is_refused_in_one_line(tmp_path, capsys):
+def test_a_npy_whose_header_claims_more_than_the_file_holds_is_refused_in_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     """A header claiming a 3.6 TiB array (or a plain array cut short) raised numpy's MemoryError or read error with
     a traceback; it is named as truncated before anything is allocated."""
     path = tmp_path / "huge.npy"
@@ -627,7 +641,8 @@ def test_a_npy_whose_header_claims_more_than_the_file_holds_is_refused_in_one_li
     assert "\n" not in err and str(path) in err and "truncated .npy" in err and not out.exists()
 
 
-def test_convert_refuses_to_replace_its_output_unless_told_and_writes_a_plain_file(tmp_path, capsys):
+def test_convert_refuses_to_replace_its_output_unless_told_and_writes_a_plain_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "front.npy"
     np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2"]), allow_pickle=True)
     out = tmp_path / "front.safetensors"
@@ -646,14 +661,14 @@ def _umask() -> int:
     return mask
 
 
-def test_an_empty_weight_file_is_said_to_be_empty(tmp_path):
+def test_an_empty_weight_file_is_said_to_be_empty(tmp_path: Path) -> None:
     path = tmp_path / "empty.pth"
     path.write_bytes(b"")
     with pytest.raises(ValueError, match=r"empty\.pth: .*\(an empty file\)"):
         init_weights(build_model("tiny"), path)
 
 
-def test_convert_takes_a_shipped_models_name(tmp_path, capsys):
+def test_convert_takes_a_shipped_models_name(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "lite.safetensors"
     assert cli_main(["-q", "convert", "--from", "pretrained:lite", "--out", str(out), "--preset", "lite"]) == 0
     assert load_model(out).config.preset == "lite" and "34 layers loaded" in capsys.readouterr().out

@@ -3,6 +3,9 @@ trained on. The foreign preprocessing is spelled out here by hand, independently
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -54,7 +57,8 @@ def vgg_like_conv1_1(seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     [(TORCHVISION_IMAGENET, torchvision_preprocess), (CAFFE_VGG, caffe_vgg_preprocess)],
     ids=["torchvision", "caffe-vgg"],
 )
-def test_converted_conv1_1_on_handpose_input_equals_original_on_its_input(convention, preprocess):
+def test_converted_conv1_1_on_handpose_input_equals_original_on_its_input(convention: InputConvention,
+        preprocess: Callable[[np.ndarray], np.ndarray]) -> None:
     img = image()
     weight, bias = vgg_like_conv1_1()
     expected = conv(preprocess(img), weight, bias)  # (64, H, W)
@@ -69,13 +73,13 @@ def test_converted_conv1_1_on_handpose_input_equals_original_on_its_input(conven
     assert np.abs(unconverted[:, 1:-1, 1:-1] - expected[:, 1:-1, 1:-1]).max() > 0.1 * scale
 
 
-def test_input_convention_matches_the_hand_spelled_preprocessing():
+def test_input_convention_matches_the_hand_spelled_preprocessing() -> None:
     img = image(2, (5, 7))
     np.testing.assert_allclose(TORCHVISION_IMAGENET(img).transpose(2, 0, 1), torchvision_preprocess(img))
     np.testing.assert_allclose(CAFFE_VGG(img).transpose(2, 0, 1), caffe_vgg_preprocess(img))
 
 
-def test_conversion_to_the_same_convention_is_the_identity():
+def test_conversion_to_the_same_convention_is_the_identity() -> None:
     weight, bias = vgg_like_conv1_1()
     for convention in (TORCHVISION_IMAGENET, CAFFE_VGG):
         w, b = convert_first_conv(weight, bias, convention, convention)
@@ -85,7 +89,8 @@ def test_conversion_to_the_same_convention_is_the_identity():
         convert_first_conv(weight[:, :2], bias, CAFFE_VGG, InputConvention("x", "BGR", 1.0, (0.0, 0.0, 0.0)))
 
 
-def _interior_check(model, preprocess, weight, bias) -> None:
+def _interior_check(model: torch.nn.Module, preprocess: Callable[[np.ndarray], np.ndarray], weight: np.ndarray,
+                    bias: np.ndarray) -> None:
     img = image(3)
     x = torch.from_numpy(to_network_input(img))[None]  # (1, 3, H, W)
     with torch.no_grad():
@@ -94,7 +99,7 @@ def _interior_check(model, preprocess, weight, bias) -> None:
     np.testing.assert_allclose(got[:, 1:-1, 1:-1], expected[:, 1:-1, 1:-1], rtol=0, atol=1e-5 * np.abs(expected).max())
 
 
-def test_vgg19_import_converts_conv1_1_only(tmp_path):
+def test_vgg19_import_converts_conv1_1_only(tmp_path: Path) -> None:
     from tests.test_model_importers import vgg19_state_dict
 
     state = vgg19_state_dict()
@@ -109,7 +114,7 @@ def test_vgg19_import_converts_conv1_1_only(tmp_path):
     assert torch.equal(model.conv1_2.weight, state["features.2.weight"])  # the rest is copied unchanged
 
 
-def test_tf_vgg16_npy_import_converts_conv1_1(tmp_path):
+def test_tf_vgg16_npy_import_converts_conv1_1(tmp_path: Path) -> None:
     weight, bias = vgg_like_conv1_1()
     rng = np.random.default_rng(4)
     data = {
@@ -127,7 +132,7 @@ def test_tf_vgg16_npy_import_converts_conv1_1(tmp_path):
     )
 
 
-def test_caffemodel_conv1_1_is_copied_unchanged(tmp_path):
+def test_caffemodel_conv1_1_is_copied_unchanged(tmp_path: Path) -> None:
     """OpenPose's caffemodel was trained on handpose's own input (BGR, x/256 - 0.5): nothing to convert."""
     source = build_model("tiny")
     layers = {

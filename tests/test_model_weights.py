@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", ["tiny", "lite"])
-def test_safetensors_round_trip(name, tmp_path):
+def test_safetensors_round_trip(name: str, tmp_path: Path) -> None:
     torch.manual_seed(1)
     model = build_model(name).train()
     model(torch.randn(2, 3, 64, 64))  # moves BN running statistics away from their init
@@ -34,7 +35,7 @@ def test_safetensors_round_trip(name, tmp_path):
             assert torch.equal(a, b)
 
 
-def test_checkpoint_round_trip(tmp_path):
+def test_checkpoint_round_trip(tmp_path: Path) -> None:
     model = build_model("tiny").eval()
     path = tmp_path / "ckpt.pt"
     torch.save({"model": model.state_dict(), "model_config": to_dict(model.config), "step": 3, "optimizer": {}}, path)
@@ -44,7 +45,7 @@ def test_checkpoint_round_trip(tmp_path):
         assert torch.equal(model(x)[-1], loaded(x)[-1])
 
 
-def test_missing_unexpected_and_misshaped_keys_are_named(tmp_path):
+def test_missing_unexpected_and_misshaped_keys_are_named(tmp_path: Path) -> None:
     model = build_model("tiny")
     state = {k: v.clone() for k, v in model.state_dict().items()}
     del state["conv1_2.bias"]
@@ -59,7 +60,7 @@ def test_missing_unexpected_and_misshaped_keys_are_named(tmp_path):
     assert str(path) in msg
 
 
-def test_config_mismatch_fails(tmp_path):
+def test_config_mismatch_fails(tmp_path: Path) -> None:
     """Weights of one preset under another preset's config: every difference is reported."""
     path = tmp_path / "mixed.safetensors"
     state = build_model("tiny").state_dict()
@@ -70,7 +71,7 @@ def test_config_mismatch_fails(tmp_path):
         load_state_strict(build_model("lite"), state)
 
 
-def test_foreign_files_fail_clearly(tmp_path):
+def test_foreign_files_fail_clearly(tmp_path: Path) -> None:
     plain = tmp_path / "plain.safetensors"
     save_file({"w": torch.zeros(2)}, str(plain))
     with pytest.raises(ValueError, match="model_config"):
@@ -92,7 +93,7 @@ class _Payload:
         return (print, ("a pickled object ran",))
 
 
-def test_checkpoint_with_pickled_object_is_refused(tmp_path):
+def test_checkpoint_with_pickled_object_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     model = build_model("tiny")
     torch.save(
@@ -111,14 +112,14 @@ def test_checkpoint_with_pickled_object_is_refused(tmp_path):
     assert "weights_only" not in str(err.value)
 
 
-def test_saved_tensors_are_plain(tmp_path):
+def test_saved_tensors_are_plain(tmp_path: Path) -> None:
     model = build_model("tiny").to(memory_format=torch.channels_last)
     path = tmp_path / "cl.safetensors"
     save_weights(model, path)  # channels_last parameters are written contiguous
     assert set(load_file(str(path))) == set(model.state_dict())
 
 
-def test_compiled_or_ddp_prefixed_checkpoint_loads(tmp_path):
+def test_compiled_or_ddp_prefixed_checkpoint_loads(tmp_path: Path) -> None:
     model = build_model("tiny").eval()
     path = tmp_path / "compiled.pt"
     state = {f"_orig_mod.{k}": v for k, v in model.state_dict().items()}

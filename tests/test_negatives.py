@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -25,7 +26,7 @@ from handpose.training.setup import check_config, prepare_data
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script():
+def _script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("hard_negatives", ROOT / "scripts" / "hard_negatives.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules["hard_negatives"] = module

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ from handpose.inference.predictor import Predictor
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "onnx_keypoints.py"
 
 
-def _standalone():
+def _standalone() -> ModuleType:
     spec = importlib.util.spec_from_file_location("onnx_keypoints", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules["onnx_keypoints"] = module

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from fixture_types import TinyCpm
 
 from handpose.cli import main
 from handpose.commands.predict_files import list_images
@@ -24,7 +23,7 @@ from handpose.model.artifact import save_weights
 
 
 @pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory, tiny_cpm: Callable[[int], Any]) -> tuple[Path, Path]:
+def models(tmp_path_factory: pytest.TempPathFactory, tiny_cpm: TinyCpm) -> tuple[Path, Path]:
     model = tiny_cpm(1)
     root = tmp_path_factory.mktemp("models")
     cfg = DataConfig(input_size=64, box_padding=1.6)
@@ -75,7 +74,8 @@ def test_options_override_and_flip(models: tuple[Path, Path], photo: Path) -> No
         p.with_options(flip_test=True)
 
 
-def test_predict_command_writes_files(models: tuple[Path, Path], photo: Path, tmp_path: Path, capsys) -> None:
+def test_predict_command_writes_files(models: tuple[Path, Path], photo: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture) -> None:
     weights, onnx_path = models
     folder = tmp_path / "images"
     folder.mkdir()
@@ -145,7 +145,8 @@ def test_bad_inputs_have_clear_messages(models: tuple[Path, Path], photo: Path, 
         Predictor.from_file(fake)
 
 
-def test_cli_errors_exit_2(models: tuple[Path, Path], photo: Path, tmp_path: Path, capsys) -> None:
+def test_cli_errors_exit_2(models: tuple[Path, Path], photo: Path, tmp_path: Path,
+                           capsys: pytest.CaptureFixture) -> None:
     weights, _ = models
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from fixture_types import TinyCpm
 
 from handpose.config import DataConfig
 from handpose.detection.detector import HandDetector
@@ -16,7 +17,7 @@ from handpose.inference.predictor import Predictor
 pytestmark = pytest.mark.slow  # the shared toy detector trains for ~9 s on one CPU thread
 
 
-def test_known_hands_are_found_end_to_end(toy_detector, tiny_cpm, one_torch_thread) -> None:
+def test_known_hands_are_found_end_to_end(toy_detector: tuple, tiny_cpm: TinyCpm, one_torch_thread: None) -> None:
     model, cfg, task, _, _ = toy_detector  # conftest: 200 steps on 8 toy scenes
     train_set = task.prepare_data(cfg, None)[0]
     detector = HandDetector.from_model(model.eval(), threshold=0.3)

@@ -7,13 +7,12 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from fixture_types import TinyCpm
 
 from handpose.config import DataConfig, to_dict
 from handpose.data.images import apply_orientation, exif_orientation, load_image
@@ -24,7 +23,7 @@ from handpose.model.artifact import save_weights
 
 
 @pytest.fixture(scope="module")
-def predictor(tiny_cpm: Callable[[int], Any]) -> Predictor:
+def predictor(tiny_cpm: TinyCpm) -> Predictor:
     return Predictor.from_model(tiny_cpm(1), DataConfig(input_size=64))
 
 
@@ -95,7 +94,7 @@ def test_globs_folders_and_webcam_indices(tmp_path: Path, photo: np.ndarray) -> 
     assert webcam_index("0") == 0 and webcam_index(2) == 2 and webcam_index("clip.mp4") is None
 
 
-def test_top_level_api_is_lazy_and_predicts(tiny_cpm: Callable[[int], Any], photo: np.ndarray,
+def test_top_level_api_is_lazy_and_predicts(tiny_cpm: TinyCpm, photo: np.ndarray,
                                             tmp_path: Path) -> None:
     code = "import sys, handpose; print('torch' in sys.modules, 'cv2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

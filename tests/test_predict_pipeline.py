@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands
+from fixture_types import TinyCpm
 
 from handpose.cli import main
 from handpose.config import DataConfig, to_dict
@@ -60,7 +61,8 @@ def test_box_given_skips_detection() -> None:
     assert np.linalg.norm(one.keypoints - kp, axis=1).max() < 1.0
 
 
-def test_command_coco_results_match_the_records(tmp_path: Path, tiny_cpm, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_command_coco_results_match_the_records(
+        tmp_path: Path, tiny_cpm: TinyCpm, monkeypatch: pytest.MonkeyPatch) -> None:
     """The predict command with the stub detector in place of a detector file (none is trained)."""
     from handpose.detection.detector import HandDetector
 
@@ -95,7 +97,8 @@ def test_command_coco_results_match_the_records(tmp_path: Path, tiny_cpm, monkey
     assert cv2.imread(str(out / "none_overlay.png")).shape == (SIZE[1], SIZE[0], 3)
 
 
-def test_a_model_of_the_wrong_task_is_named_in_one_line(tmp_path: Path, tiny_cpm, capsys) -> None:
+def test_a_model_of_the_wrong_task_is_named_in_one_line(tmp_path: Path, tiny_cpm: TinyCpm,
+                                                        capsys: pytest.CaptureFixture) -> None:
     keypoints = tmp_path / "hand.safetensors"
     save_weights(tiny_cpm(1), keypoints)
     detector = tmp_path / "detector.safetensors"

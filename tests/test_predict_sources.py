@@ -68,7 +68,8 @@ def test_the_default_keypoint_model_is_the_int8_export_for_video_only() -> None:
     assert "int8" not in load_predictor(args, video=True).name
 
 
-def test_a_model_that_does_not_load_leaves_no_empty_output_folder(tmp_path: Path, capsys) -> None:
+def test_a_model_that_does_not_load_leaves_no_empty_output_folder(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture) -> None:
     image = tmp_path / "photo.png"
     cv2.imwrite(str(image), sample_crops(64, 1)[0])
     out = tmp_path / "never"
@@ -76,8 +77,8 @@ def test_a_model_that_does_not_load_leaves_no_empty_output_folder(tmp_path: Path
     assert "missing.safetensors" in capsys.readouterr().err and not out.exists()
 
 
-def test_a_save_video_path_under_a_file_is_named_before_work_and_no_empty_folder_stays(tmp_path: Path,
-                                                                                      capsys) -> None:
+def test_a_save_video_path_under_a_file_is_named_before_work_and_no_empty_folder_stays(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     clip = tmp_path / "clip.mp4"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (64, 64))
     for _ in range(3):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from fixture_types import TinyCpm
 
 from handpose.cli import main
 from handpose.config import DataConfig
@@ -21,7 +20,7 @@ from handpose.inference.predictor import Predictor
 
 @pytest.fixture(scope="module")
 def onnx_pair(
-    tmp_path_factory: pytest.TempPathFactory, tiny_cpm: Callable[[int], Any]
+    tmp_path_factory: pytest.TempPathFactory, tiny_cpm: TinyCpm
 ) -> tuple[torch.nn.Module, Path, Path]:
     """The same tiny model exported with dynamic axes and with a static 1 x 3 x 64 x 64 input."""
     model = tiny_cpm(4)
@@ -104,7 +103,7 @@ def test_predict_command_with_static_file(
     assert "fixed input shape" in capsys.readouterr().err
 
 
-def test_a_static_size_the_flip_test_would_pad_is_refused_at_once(tiny_cpm: Callable[[int], Any],
+def test_a_static_size_the_flip_test_would_pad_is_refused_at_once(tiny_cpm: TinyCpm,
                                                                    tmp_path: Path) -> None:
     """The flip test pads a 100 px crop to 104 px, which a file fixed at 100 px cannot take: said when the predictor
     is made, not at its first image."""

@@ -5,6 +5,7 @@ picture), a hand in a given box draws and exports itself, and a GPU asked for on
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -68,7 +69,7 @@ def test_predict_batch_is_predict_for_several_hands(checked_in_hands: list) -> N
         predictor.predict_batch(paths[:2], boxes[0])
 
 
-def test_a_hand_in_a_given_box_draws_saves_and_exports_itself(checked_in_hands: list, tmp_path) -> None:
+def test_a_hand_in_a_given_box_draws_saves_and_exports_itself(checked_in_hands: list, tmp_path: Path) -> None:
     # a Prediction (a box given) had none of the Hands result's plot, save and to_coco
     sample = checked_in_hands[0]
     predictor = Predictor.from_pretrained(detector=None)
@@ -83,7 +84,7 @@ def test_a_hand_in_a_given_box_draws_saves_and_exports_itself(checked_in_hands: 
         [float(v) for v in hand.box], abs=0.01)
 
 
-def test_inputs_and_options_a_user_gets_wrong_are_named_with_the_fix(checked_in_hands: list, tmp_path) -> None:
+def test_inputs_and_options_a_user_gets_wrong_are_named_with_the_fix(checked_in_hands: list, tmp_path: Path) -> None:
     from PIL import Image
 
     sample = checked_in_hands[0]
@@ -114,7 +115,7 @@ def test_inputs_and_options_a_user_gets_wrong_are_named_with_the_fix(checked_in_
             Predictor.from_pretrained(**bad)
 
 
-def test_a_pil_photo_is_turned_upright_as_its_path_is(checked_in_hands: list, tmp_path) -> None:
+def test_a_pil_photo_is_turned_upright_as_its_path_is(checked_in_hands: list, tmp_path: Path) -> None:
     from PIL import Image
 
     sample = checked_in_hands[0]
@@ -131,7 +132,7 @@ def test_a_pil_photo_is_turned_upright_as_its_path_is(checked_in_hands: list, tm
     assert np.abs(from_pil.astype(np.int16) - from_path).mean() < 2.0  # the two libjpegs round a little apart
 
 
-def test_results_compare_copy_and_pickle_as_python_objects(checked_in_hands: list, tmp_path) -> None:
+def test_results_compare_copy_and_pickle_as_python_objects(checked_in_hands: list, tmp_path: Path) -> None:
     import copy
     import pickle
 

@@ -109,7 +109,8 @@ def test_a_given_side_is_kept_and_the_whole_image_is_mirrored_for_a_left_hand(ha
     np.testing.assert_allclose(whole_left.keypoints, mirrored_back, atol=0.05)
 
 
-def test_predict_command_side_flags(hands: list, predictor: Predictor, tmp_path: Path, capsys) -> None:
+def test_predict_command_side_flags(hands: list, predictor: Predictor, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture) -> None:
     from handpose.cli import main
 
     s = next(h for h in hands if h.is_left)

@@ -301,7 +301,7 @@ def test_cli_options_reach_the_config() -> None:
 def test_cli_defaults() -> None:
     from handpose.autotune.choice import Trial
 
-    def bf16_cl_fastest(choices):  # --amp / --channels-last auto: fake timings (tests/test_autotune*.py)
+    def bf16_cl_fastest(choices: list) -> dict:  # --amp / --channels-last auto: fake timings (tests/test_autotune*.py)
         return {c: Trial(0.1 / (1 + c.amp + c.channels_last), loss=1.0) for c in choices}
 
     with_data = config_from_args(_args("--data", "/d"), measure=bf16_cl_fastest)

@@ -7,12 +7,14 @@ box could not follow them); everything else (crops, decode, tracks, filter, vide
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands
+from fixture_types import TinyCpm
 
 from handpose.cli import main
 from handpose.inference.predictor import Predictor
@@ -170,7 +172,8 @@ def test_video_file_in_annotated_video_out(tmp_path: Path) -> None:
     cap.release()
 
 
-def test_predict_command_on_a_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_cpm, capsys) -> None:
+def test_predict_command_on_a_video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_cpm: TinyCpm,
+                                    capsys: pytest.CaptureFixture) -> None:
     """The command end to end on a video file; the detector file is replaced by the stub (no trained detector), the
     keypoint model is a fresh tiny CPM (its keypoints wander, so how often tracking is lost is not asserted)."""
     from handpose.config import DataConfig, to_dict
@@ -194,7 +197,8 @@ def test_predict_command_on_a_video(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert (tmp_path / "out" / "clip_hands.mp4").stat().st_size > 0
 
 
-def test_bad_videos_and_webcams_fail_in_one_line(tmp_path: Path, tiny_cpm, capfd) -> None:
+def test_bad_videos_and_webcams_fail_in_one_line(
+        tmp_path: Path, tiny_cpm: TinyCpm, capfd: pytest.CaptureFixture) -> None:
     # capfd: OpenCV's and FFmpeg's own warnings are written by C code straight to the process's stderr
     from handpose.config import DataConfig, to_dict
     from handpose.model.artifact import save_weights
@@ -233,7 +237,7 @@ def test_a_failure_part_way_keeps_the_frames_done(tmp_path: Path, monkeypatch: p
     frames done, as a broken frame does; before any frame is done it is raised."""
     video = _write_video(tmp_path / "clip.avi", [draw_dot_hands(SIZE, [kp]) for kp in _moving(10)])
 
-    def fail_at(n: int):
+    def fail_at(n: int) -> Callable[[int, object], None]:
         def on_frame(i: int, hands: object) -> None:
             if i == n:
                 raise OSError("disk gone")

@@ -1,10 +1,11 @@
 """Opening a training run folder safely: one writer at a time, no silent mixing of two runs.
 
-:class:`RunLock` holds an exclusive ``fcntl.flock`` on ``<out>/.handpose.lock`` (non-blocking; the file holds the
-writer's PID) for the whole run, so a second ``handpose train`` or a ``--resume`` into a folder that is still being
-trained is refused with the PID that holds it. The operating system drops the lock when the process ends, however
-it ends, so a killed run never leaves the folder locked (its DataLoader workers close their inherited copies of
-the lock first: :func:`drop_inherited_locks`).
+:class:`RunLock` holds an exclusive lock on ``<out>/.handpose.lock`` (non-blocking; the file holds the writer's PID;
+``fcntl.flock`` on Linux and macOS, ``msvcrt.locking`` on Windows: :mod:`handpose.file_locks`) for the whole run, so
+a second ``handpose train`` or a ``--resume`` into a folder that is still being trained is refused with the PID that
+holds it. The operating system drops the lock when the process ends, however it ends, so a killed run never leaves
+the folder locked (its DataLoader workers close their inherited copies of the lock first:
+:func:`drop_inherited_locks`).
 
 :func:`open_run_folder` takes that lock, then refuses a fresh run into a folder that already holds a run (its
 ``config.json``, checkpoints, weights, summary or TensorBoard events) unless ``overwrite`` is set, in which case
@@ -14,12 +15,12 @@ removes the partial temporary files a killed writer left behind (``files.remove_
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from pathlib import Path
 from types import TracebackType
 
+from handpose.file_locks import lock_exclusive, probe, read_at, write_at
 from handpose.files import ensure_writable_folder, remove_stale_temporaries
 from handpose.training.checkpoints import CHECKPOINT_DIR
 
@@ -58,7 +59,7 @@ def drop_inherited_locks() -> None:
 
 
 class RunLock:
-    """An exclusive, non-blocking ``flock`` on ``<folder>/.handpose.lock``; released by :meth:`release`, at the end
+    """An exclusive, non-blocking lock on ``<folder>/.handpose.lock``; released by :meth:`release`, at the end
     of a ``with`` block, or by the operating system when the process dies."""
 
     def __init__(self, folder: str | Path) -> None:
@@ -68,9 +69,9 @@ class RunLock:
 
     def acquire(self) -> RunLock:
         """Take the lock; :class:`RunFolderBusyError` naming the folder and the holder's PID when it is taken."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            lock_exclusive(fd)
         except BlockingIOError:
             error = self._busy(fd)
             os.close(fd)
@@ -79,7 +80,7 @@ class RunLock:
             os.close(fd)
             raise
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        write_at(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         _HELD.add(fd)
         return self
@@ -88,11 +89,11 @@ class RunLock:
         """:class:`RunFolderBusyError` when another process holds the lock; takes nothing and writes nothing (the
         folder may be read-only): a probe with a shared lock, which fails while a writer holds its exclusive one."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
             return  # no lock file: no run has written here
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            probe(fd)
         except BlockingIOError:
             raise self._busy(fd) from None
         finally:
@@ -100,7 +101,7 @@ class RunLock:
 
     def _busy(self, fd: int) -> RunFolderBusyError:
         """The error naming the folder and the PID the holder wrote into the lock file ``fd``."""
-        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        holder = read_at(fd, 32, 0).decode(errors="replace").strip() or "unknown"
         return RunFolderBusyError(f"{self.folder} is in use: another handpose process (PID {holder}) is writing this "
                                   "run; wait for it to end or choose another --out")
 
@@ -112,7 +113,7 @@ class RunLock:
             os.ftruncate(self._fd, 0)
         except OSError:
             pass
-        os.close(self._fd)  # closing the descriptor releases the flock
+        os.close(self._fd)  # closing the descriptor releases the lock
         _HELD.discard(self._fd)
         self._fd = None
 

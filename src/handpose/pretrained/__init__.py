@@ -69,8 +69,6 @@ def detector_onnx() -> Path:
     their own export; written atomically (concurrent first uses are safe) and its maps checked against PyTorch's
     (``export_detector_onnx``; RuntimeError when they differ). OSError when no folder can be written."""
     import hashlib
-    import os
-    import tempfile
 
     from handpose.detection.onnx_export import export_detector_onnx
     from handpose.model import artifact
@@ -80,10 +78,10 @@ def detector_onnx() -> Path:
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     stem = Path(MODELS[DETECTOR_ONNX][0]).stem
     last: OSError | None = None
-    for folder in (cache_root() / "pretrained", Path(tempfile.gettempdir()) / f"handpose-{os.getuid()}"):
+    for folder in (cache_root() / "pretrained", *_temporary_folder()):
         out = folder / f"{stem}-{digest}.onnx"
         try:
-            if folder.parent == Path(tempfile.gettempdir()):  # a shared folder: only one of our own, closed to others
+            if _in_shared_temp(folder):  # a shared folder: only one of our own, closed to others
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 _check_private(folder)
             if out.is_file():
@@ -94,6 +92,33 @@ def detector_onnx() -> Path:
         except OSError as exc:  # a read-only cache: try the next folder
             last = exc
     raise OSError(f"cannot write the ONNX export of {source} into the cache or the temporary folder: {last}")
+
+
+def _temporary_folder() -> list[Path]:
+    """The export's fallback folder in the temporary folder: ``handpose-UID`` where there are user ids (POSIX; made
+    private and checked, :func:`_in_shared_temp`). Where there are none (Windows) ``handpose`` when the temporary
+    folder lies in the user's home (Windows' default, ``%LOCALAPPDATA%\\Temp``, which other users cannot write), else
+    none: a machine-wide temporary folder there offers no owner check to rely on."""
+    import os
+    import tempfile
+
+    temp = Path(tempfile.gettempdir())
+    if hasattr(os, "getuid"):
+        return [temp / f"handpose-{os.getuid()}"]
+    try:
+        mine = temp.resolve().is_relative_to(Path.home().resolve())
+    except (OSError, RuntimeError):  # no home folder to be found
+        mine = False
+    return [temp / "handpose"] if mine else []
+
+
+def _in_shared_temp(folder: Path) -> bool:
+    """Whether ``folder`` sits in the temporary folder that all users share and must be checked as this user's own
+    (POSIX, where user ids exist; Windows' temporary folder is the user's own, :func:`_temporary_folder`)."""
+    import os
+    import tempfile
+
+    return hasattr(os, "getuid") and folder.parent == Path(tempfile.gettempdir())
 
 
 def _check_private(folder: Path) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from handpose.process_alive import alive
+
 TMP_PREFIX = "."  # temporary files are hidden: ".<stem>.tmp-<pid>[-<serial>]<suffix>"
 _SERIAL = itertools.count()
 _FULL_MESSAGES = ("no space left on device", "unexpected pos", "file write failed", "disk quota exceeded")
@@ -77,20 +79,10 @@ def remove_stale_temporaries(folder: str | Path) -> list[Path]:
         if not (name.startswith(TMP_PREFIX) and ".tmp-" in name and p.is_file()):
             continue
         pid_text = name.rsplit(".tmp-", 1)[1].split(".", 1)[0].split("-", 1)[0]
-        if pid_text.isdigit() and not _alive(int(pid_text)):
+        if pid_text.isdigit() and not alive(int(pid_text)):
             p.unlink(missing_ok=True)
             removed.append(p)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -7,6 +7,7 @@ import json
 import logging
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -77,13 +78,21 @@ def map_chunks(fn: Callable[[list[str]], Any], items: list[str], workers: int) -
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
     if workers > 1 and len(items) >= POOL_MIN_FILES:
         try:
-            # fork: nothing is re-imported and the caller's script is not re-run (spawn would need a __main__ guard)
-            ctx = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx) as pool:
+            with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=pool_context()) as pool:
                 return list(pool.map(fn, chunks))
         except (OSError, ValueError, RuntimeError, BrokenProcessPool) as e:
             LOG.warning("reading json files in %d processes failed (%s); reading them in this process", workers, e)
     return [fn(c) for c in chunks]
+
+
+def pool_context() -> multiprocessing.context.BaseContext:
+    """How the json-reading processes start: fork where the system offers it safely (Linux: nothing is re-imported
+    and the caller's script is not re-run), spawn elsewhere: Windows has no fork, and on macOS a forked child of a
+    process whose system frameworks started threads may crash (Python's own default there is spawn). Spawned workers
+    import the reader afresh, and a script that calls the readers needs an ``if __name__ == "__main__"`` guard;
+    without one the pool fails and the files are read in this process (a warning)."""
+    fork = sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if fork else "spawn")
 
 
 def default_workers() -> int:

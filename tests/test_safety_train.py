@@ -126,7 +126,7 @@ def test_training_workers_start_by_dropping_the_inherited_lock() -> None:
     from handpose.training.distributed import DistInfo
 
     loader = train_loader(list(range(8)), TrainConfig(workers=1, batch_size=2), DistInfo(), 0, torch.device("cpu"))
-    assert loader.worker_init_fn is init_worker  # which the test above runs in its forked worker
+    assert loader.worker_init_fn.func is init_worker  # which the test above runs in its forked worker
 
 
 def test_the_resume_probe_names_the_writer_and_changes_nothing(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ for a dataset.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -20,6 +21,9 @@ from handpose.training.distributed import DistInfo
 from handpose.training.run_folder import drop_inherited_locks
 from handpose.training.sampler import EpochIndexed, StreamSampler
 from handpose.training.signals import ignore_stop_signals_in_worker
+from handpose.worker_logging import LogSetup
+from handpose.worker_logging import current as current_logging
+from handpose.worker_logging import restore as restore_logging
 
 LOG = logging.getLogger(__name__)
 
@@ -57,10 +61,12 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
     return target
 
 
-def init_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: stop signals left to the main process, the run lock's inherited copy closed."""
+def init_worker(worker_id: int, logs: LogSetup | None = None) -> None:
+    """DataLoader ``worker_init_fn``: stop signals left to the main process, the run lock's inherited copy closed,
+    the command's logging in a spawned worker (``logs``: :func:`handpose.worker_logging.current` of the parent)."""
     ignore_stop_signals_in_worker(worker_id)
     drop_inherited_locks()
+    restore_logging(logs)
 
 
 def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: DistInfo, start_sample: int,
@@ -76,5 +82,5 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
         pin_memory=device.type == "cuda",
         persistent_workers=workers > 0,
         prefetch_factor=4 if workers > 0 else None,
-        worker_init_fn=init_worker if workers > 0 else None,
+        worker_init_fn=functools.partial(init_worker, logs=current_logging()) if workers > 0 else None,
     )

@@ -1,9 +1,10 @@
 """The headless OpenGL context (moderngl on EGL; Mesa's llvmpipe renders on the CPU) and the fallback decision.
 
 ``gl_context()`` makes one context per process, or returns None after logging ONE warning (no traceback) when
-none can be made: moderngl missing, no EGL library, no usable driver. Setting ``HANDPOSE_SYNTH_GL=0`` forces that
-outcome (tests; machines whose GL is broken in a way that crashes instead of failing). ``resolve_renderer`` turns
-the user's choice (auto, gl, fallback) into the renderer that will run.
+none can be made: moderngl missing, no EGL library, no usable driver, or not Linux (macOS and Windows have no EGL
+for moderngl: its ``egl`` backend fails to load there, a failure caught like any other). Setting
+``HANDPOSE_SYNTH_GL=0`` forces that outcome (tests; machines whose GL is broken in a way that crashes instead of
+failing). ``resolve_renderer`` turns the user's choice (auto, gl, fallback) into the renderer that will run.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -52,6 +54,10 @@ def gl_context(warn: bool = True) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _warn_once(reason: str) -> None:
+    if not sys.platform.startswith("linux"):  # EGL's headless context is made on Linux only: nothing to install
+        LOG.warning("no OpenGL context (%s); rendering hands with the fallback capsule renderer. The GL renderer "
+                    "needs a headless EGL context, which handpose makes on Linux only", reason)
+        return
     LOG.warning("no OpenGL context (%s); rendering hands with the fallback capsule renderer. For the GL renderer "
                 "install moderngl and Mesa's EGL (Debian/Ubuntu: libegl1 libgl1-mesa-dri)", reason)
 

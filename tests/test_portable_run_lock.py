@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from windows_stand_ins import fake_msvcrt
@@ -22,7 +23,7 @@ def test_posix_keeps_flock() -> None:
 
 
 @pytest.fixture
-def windows_locks(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def windows_locks(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """handpose.file_locks taking its Windows branch in this process."""
     from handpose import file_locks
 
@@ -33,7 +34,7 @@ def windows_locks(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     return file_locks
 
 
-def test_windows_lock_leaves_the_pid_readable(windows_locks, tmp_path: Path) -> None:  # noqa: ANN001
+def test_windows_lock_leaves_the_pid_readable(windows_locks: ModuleType, tmp_path: Path) -> None:
     path = tmp_path / "lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT)
     try:
@@ -60,7 +61,7 @@ lock.release()
 
 
 @pytest.mark.slow
-def test_run_lock_without_fcntl_refuses_a_second_writer(windows_locks, tmp_path: Path) -> None:  # noqa: ANN001
+def test_run_lock_without_fcntl_refuses_a_second_writer(windows_locks: ModuleType, tmp_path: Path) -> None:
     """A process with no fcntl imports run_folder and holds the lock; another sees it busy, with the holder's PID."""
     from handpose.training.run_folder import RunFolderBusyError, RunLock
 

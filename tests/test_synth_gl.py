@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from handpose.synth.looks import sample_lighting
 from handpose.synth.view import View, hand_id
 
 
-def _render(shape_name: str, rotation: np.ndarray, size: int = 256):  # noqa: ANN202
+def _render(shape_name: str, rotation: np.ndarray, size: int = 256) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     hand = gl_scene.sample_hand(np.random.default_rng(0), shape_name)
     H, camera = gl_scene.hand_to_camera(hand, rotation, size, np.random.default_rng(1), 0.6)
     inst = gl_scene.instance(hand, H, False, np.random.default_rng(2))
@@ -105,7 +106,7 @@ def test_gl_files_are_deterministic_and_share_the_fallback_format(tmp_path: Path
 
 
 @pytest.fixture()
-def no_gl(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def no_gl(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """GL made to fail (as on a machine without EGL); the process's caches are reset before and after."""
     caches = (gl_context._context_or_reason, gl_context._warn_once, gl_render.get_renderer)
     for c in caches:

@@ -52,14 +52,18 @@ def gl_context(warn: bool = True) -> Any:
     return ctx
 
 
+def gl_install_hint() -> str:
+    """What a user can do to get the GL renderer on this platform: Mesa's EGL packages on Linux; elsewhere nothing
+    to install, since handpose makes its headless EGL context on Linux only."""
+    if sys.platform.startswith("linux"):
+        return "install moderngl and Mesa's EGL (Debian/Ubuntu: libegl1 libgl1-mesa-dri)"
+    return "the GL renderer needs a headless EGL context, which handpose makes on Linux only"
+
+
 @functools.lru_cache(maxsize=1)
 def _warn_once(reason: str) -> None:
-    if not sys.platform.startswith("linux"):  # EGL's headless context is made on Linux only: nothing to install
-        LOG.warning("no OpenGL context (%s); rendering hands with the fallback capsule renderer. The GL renderer "
-                    "needs a headless EGL context, which handpose makes on Linux only", reason)
-        return
-    LOG.warning("no OpenGL context (%s); rendering hands with the fallback capsule renderer. For the GL renderer "
-                "install moderngl and Mesa's EGL (Debian/Ubuntu: libegl1 libgl1-mesa-dri)", reason)
+    LOG.warning("no OpenGL context (%s); rendering hands with the fallback capsule renderer. For the GL renderer: %s",
+                reason, gl_install_hint())
 
 
 def gl_failure_reason() -> str:
@@ -80,6 +84,6 @@ def resolve_renderer(choice: str) -> str:
     if gl_context(warn=choice == "auto") is not None:
         return "gl"
     if choice == "gl":
-        raise GLUnavailableError(f"--renderer gl: no OpenGL context ({gl_failure_reason()}); install Mesa's EGL "
-                                 "(Debian/Ubuntu: libegl1 libgl1-mesa-dri) or use --renderer fallback")
+        raise GLUnavailableError(f"--renderer gl: no OpenGL context ({gl_failure_reason()}); {gl_install_hint()}, "
+                                 "or use --renderer fallback")
     return "fallback"

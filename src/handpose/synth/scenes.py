@@ -29,7 +29,7 @@ from handpose.keypoints import NAMES, SKELETON
 from handpose.synth import gl_scene
 from handpose.synth.camera import Camera
 from handpose.synth.generate import RENDERER_VERSION
-from handpose.synth.gl_context import GLUnavailableError, gl_failure_reason, resolve_renderer
+from handpose.synth.gl_context import GLUnavailableError, gl_failure_reason, gl_install_hint, resolve_renderer
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import (
@@ -197,8 +197,8 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     try:  # auto or gl: without a context, say why (not a fallback that draws no scenes)
         resolve_renderer("gl")
     except GLUnavailableError:
-        raise ValueError(f"--scenes needs OpenGL and there is no context here ({gl_failure_reason()}); install "
-                         "Mesa's EGL (Debian/Ubuntu: libegl1 libgl1-mesa-dri)") from None
+        raise ValueError(f"--scenes needs OpenGL and there is no context here ({gl_failure_reason()}); "
+                         f"{gl_install_hint()}") from None
     own = prepare_folder(target, overwrite, samples_taken(count, "images", (".jpg",), also=(JSON_NAME,)),
                          kind="scenes")
     (target / "images").mkdir(exist_ok=True)

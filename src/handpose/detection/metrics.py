@@ -10,7 +10,9 @@ one false positive per image, handedness accuracy, each also per hand size.
   ``large`` > 96. As COCO does with areas, a bucket ignores the ground truth outside it (a detection matching such
   a box counts neither way, and is matched only when no in-bucket box is left for it) and ignores unmatched
   detections whose own longer side lies outside it.
-- recall@1FP: the recall at the lowest score threshold that leaves at most one false positive per image (IoU 0.5).
+- recall@1FP: the recall at the lowest score threshold that leaves at most one false positive per image (IoU 0.5),
+  over all sizes; each size's is the share of its hands found at that same threshold (``detection/operating_point``),
+  not at a threshold of its own with only its own size's false positives counted.
 - handedness: the share of true positives at IoU 0.5 whose left-probability is on the right side of 0.5 (hands of
   unknown side left out).
 """
@@ -146,8 +148,11 @@ def recall_at_fp(scores: np.ndarray, status: np.ndarray, num_gt: int, max_fp: fl
 def detection_metrics(results: list[ImageResult], interpolation: str = "coco101") -> dict[str, float]:
     """"AP@0.5", "AP@0.5:0.95", "recall@1FP", "handedness" over all hands, and each with "/small", "/medium",
     "/large" per bucket; plus "num_images" and "num_hands" (NaN where a bucket holds no hand)."""
+    from handpose.detection.operating_point import recall_by_size_at_fp
+
     out: dict[str, float] = {"num_images": float(len(results)),
                              "num_hands": float(sum(len(r.gt_boxes) for r in results))}
+    recall = recall_by_size_at_fp(results, float(len(results)), BUCKETS)
     for name, bucket in BUCKETS.items():
         suffix = "" if name == "all" else f"/{name}"
         aps = []
@@ -157,7 +162,7 @@ def detection_metrics(results: list[ImageResult], interpolation: str = "coco101"
             aps.append(average_precision(scores[keep], status[keep], num_gt, interpolation))
             if t == 0.5:
                 out[f"AP@0.5{suffix}"] = aps[-1]
-                out[f"recall@1FP{suffix}"] = recall_at_fp(scores, status, num_gt, float(len(results)))
+                out[f"recall@1FP{suffix}"] = recall[name]
                 out[f"handedness{suffix}"] = float(np.mean(side_ok)) if side_ok else float("nan")
         out[f"AP@0.5:0.95{suffix}"] = float(np.mean(aps))
     return out

@@ -16,17 +16,19 @@ What cannot be used is counted in the ``SkipReport`` and left out: a box that is
 positive size or misses the image (BAD_BOX, the annotation alone), an annotation that is not an object or names no
 listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE) and an image whose file is not the size the json
 gives (WRONG_SIZE: its boxes were drawn on another picture; the headers of a spread sample of images are read, and
-of all of them once one differs), the last two the whole image. ``iscrowd`` annotations are left out silently. A
-file listed under several image ids of one json is one image with all their hands. Boxes that run past the image
-edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into training and
-held-out sides by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file name
-(``data/split``).
+of all of them once one differs), the last two the whole image. ``iscrowd`` annotations are no hands: those of a
+hand category (or none) become the image's crowd regions (``DetectionImage.crowd``), which training leaves out and
+evaluation ignores as COCOeval does (``detection/metrics``); the others, and a crowd without a usable box, are left
+out silently. A file listed under several image ids of one json is one image with all their hands. Boxes that run
+past the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into
+training and held-out sides by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file
+name (``data/split``).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +58,8 @@ EXPECTED = "a COCO json (or a folder of them) with 'images' and 'annotations' ho
 @dataclass
 class DetectionImage:
     """One image and its hands: ``boxes`` (N, 4) float32 xywh original px, ``is_left`` (N,) bool, ``left_known``
-    (N,) bool; ``size`` (width, height) when the json or the header tells; ``split`` "train", "val" or None."""
+    (N,) bool; ``size`` (width, height) when the json or the header tells; ``split`` "train", "val" or None;
+    ``crowd`` (K, 4) float32 xywh crowd regions (``iscrowd`` annotations), for evaluation only."""
 
     path: Path
     boxes: np.ndarray
@@ -65,6 +68,7 @@ class DetectionImage:
     size: tuple[int, int] | None = None
     key: str = ""
     split: str | None = None
+    crowd: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
 
     @property
     def num_hands(self) -> int:
@@ -110,6 +114,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
         return []
     hands: dict[Any, list[tuple[np.ndarray, bool, bool]]] = {}
     tainted: set[Any] = set()  # images with an unusable hand: left out whole (the hand would count as nothing)
+    crowds: dict[Any, list[np.ndarray]] = {}
     sides = _Sides()
     past_edge, boxes_seen = 0, 0
     for i, ann in enumerate(annotations):
@@ -118,6 +123,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
             if not isinstance(ann, dict):
                 raise BadAnnotationError(R.BAD_ANNOTATION, "not an object")
             if ann.get("iscrowd"):
+                _crowd_region(cf, ann, hand_ids, crowds)
                 continue
             if is_wholebody_annotation(ann):
                 key = cf.image_key(ann)
@@ -182,8 +188,24 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
         found = hands.get(image_id, [])
         boxes = np.array([h[0] for h in found], np.float32).reshape(-1, 4)
         out.append(DetectionImage(img, boxes, np.array([h[1] for h in found], bool),
-                                  np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag))
+                                  np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag,
+                                  np.array(crowds.get(image_id, []), np.float32).reshape(-1, 4)))
     return _one_per_file(out)
+
+
+def _crowd_region(cf: CocoFile, ann: dict[str, Any], hand_ids: dict[str, bool | None] | None,
+                  crowds: dict[Any, list[np.ndarray]]) -> None:
+    """Add an ``iscrowd`` annotation of a hand category (or of none) to its image's crowd regions in ``crowds``; a
+    crowd of another category (a COCO-WholeBody person crowd), or one without a usable box or image, is left out."""
+    category = None if ann.get("category_id") is None else str(ann["category_id"])
+    if is_wholebody_annotation(ann) or (hand_ids is not None and category is not None and category not in hand_ids):
+        return
+    try:
+        key = cf.image_key(ann)
+        name, wh = cf.image_of(ann)
+        crowds.setdefault(key, []).append(annotated_box(ann.get("bbox"), cf.image_size(name, wh)))
+    except BadAnnotationError:
+        return
 
 
 SIZE_SAMPLE = 200  # images whose file header is read to check the json's sizes, before all of them are
@@ -220,6 +242,7 @@ def _one_per_file(images: list[DetectionImage]) -> list[DetectionImage]:
                 first.boxes = np.concatenate([first.boxes, im.boxes[j: j + 1]])
                 first.is_left = np.concatenate([first.is_left, im.is_left[j: j + 1]])
                 first.left_known = np.concatenate([first.left_known, im.left_known[j: j + 1]])
+        first.crowd = np.concatenate([first.crowd, im.crowd])
     if merged:
         LOG.warning("%d image entries name a file listed before; each file is one image with the hands of all its "
                     "entries", merged)

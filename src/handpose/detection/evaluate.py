@@ -57,7 +57,7 @@ def detect_images(detector: HandDetector, items: list[DetectionImage], batch_siz
             continue
         for item, f in zip(chunk, detector.find(prepared, threshold)):
             results.append(ImageResult(f.boxes, f.scores, f.left, item.boxes.astype(np.float64), item.is_left,
-                                       item.left_known))
+                                       item.left_known, item.crowd.astype(np.float64)))
     return results
 
 
@@ -78,7 +78,7 @@ def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: Sk
         scores = np.array([float(d.score) for d in hands], np.float64)
         left = np.array([1.0 if d.is_left else 0.0 for d in hands], np.float64)
         results.append(ImageResult(boxes, scores, left, item.boxes.astype(np.float64), item.is_left,
-                                   item.left_known))
+                                   item.left_known, item.crowd.astype(np.float64)))
     return results
 
 

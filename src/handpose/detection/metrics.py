@@ -10,6 +10,9 @@ one false positive per image, handedness accuracy, each also per hand size.
   ``large`` > 96. As COCO does with areas, a bucket ignores the ground truth outside it (a detection matching such
   a box counts neither way, and is matched only when no in-bucket box is left for it) and ignores unmatched
   detections whose own longer side lies outside it.
+- Crowd regions (``gt_crowd``, COCO's ``iscrowd`` 1) are no hands to find: as in COCO, a detection that matches no
+  unmatched hand and covers a region by at least the IoU threshold (their intersection over the detection's own
+  area) counts neither way, however many detections land on one region.
 - recall@1FP: the recall at the lowest score threshold that leaves at most one false positive per image (IoU 0.5),
   over all sizes; each size's is the share of its hands found at that same threshold (``detection/operating_point``),
   not at a threshold of its own with only its own size's false positives counted.
@@ -19,7 +22,7 @@ one false positive per image, handedness accuracy, each also per hand size.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,7 +35,8 @@ BUCKETS: dict[str, tuple[float, float]] = {"all": (0.0, np.inf), "small": (0.0, 
 @dataclass
 class ImageResult:
     """Detections and ground truth of one image: ``boxes`` (N, 4) xywh, ``scores`` (N,), ``left`` (N,) left
-    probability; ``gt_boxes`` (M, 4), ``gt_left`` (M,) bool, ``gt_left_known`` (M,) bool."""
+    probability; ``gt_boxes`` (M, 4), ``gt_left`` (M,) bool, ``gt_left_known`` (M,) bool; ``gt_crowd`` (K, 4) xywh
+    crowd regions."""
 
     boxes: np.ndarray
     scores: np.ndarray
@@ -40,6 +44,7 @@ class ImageResult:
     gt_boxes: np.ndarray
     gt_left: np.ndarray
     gt_left_known: np.ndarray
+    gt_crowd: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
 
 def box_intersection(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -68,30 +73,43 @@ def longer_side(boxes: np.ndarray) -> np.ndarray:
 def match_image(r: ImageResult, iou_threshold: float, bucket: tuple[float, float]) -> tuple[np.ndarray, np.ndarray,
                                                                                             np.ndarray, int]:
     """Greedy matching of one image: (status (N,) 1 true positive / 0 false positive / -1 ignored, matched ground
-    truth index (N,) or -1, detection order (N,) by descending score, number of in-bucket ground-truth boxes)."""
+    truth index (N,) or -1 (a crowd region too), detection order (N,) by descending score, number of in-bucket
+    ground-truth boxes)."""
     order = np.argsort(-np.asarray(r.scores), kind="stable")
     lo, hi = bucket
     gt_side = longer_side(r.gt_boxes)
     gt_ignored = (gt_side < lo) | (gt_side >= hi)  # (M,)
     det_outside = (longer_side(r.boxes) < lo) | (longer_side(r.boxes) >= hi)  # (N,)
     iou = box_iou(r.boxes, r.gt_boxes)  # (N, M)
+    cover = crowd_cover(r.boxes, r.gt_crowd)  # (N, K)
     taken = np.zeros(len(gt_side), bool)
     status = np.zeros(len(order), np.int64)
     matched = np.full(len(order), -1, np.int64)
     for rank, d in enumerate(order):
-        best, best_iou = -1, iou_threshold
-        for ignored in (False, True):  # an in-bucket box first; an ignored one only when none is left
-            cand = np.flatnonzero(~taken & (gt_ignored == ignored) & (iou[d] >= best_iou))
-            if cand.size:
-                best = int(cand[np.argmax(iou[d, cand])])
-                break
-        if best >= 0:
-            taken[best] = True
-            matched[rank] = best
-            status[rank] = -1 if gt_ignored[best] else 1
+        cand = np.flatnonzero(~taken & ~gt_ignored & (iou[d] >= iou_threshold))  # an in-bucket box first
+        if cand.size:
+            best = int(cand[np.argmax(iou[d, cand])])
+            taken[best], matched[rank], status[rank] = True, best, 1
+            continue
+        cand = np.flatnonzero(~taken & gt_ignored & (iou[d] >= iou_threshold))  # then an ignored box or a crowd
+        best_ignored = float(iou[d, cand].max()) if cand.size else -1.0
+        if cover.shape[1] and cover[d].max() >= iou_threshold and cover[d].max() > best_ignored:
+            status[rank] = -1  # on a crowd region: counts neither way, and the region stays for others
+        elif cand.size:
+            best = int(cand[np.argmax(iou[d, cand])])
+            taken[best], matched[rank], status[rank] = True, best, -1
         else:
             status[rank] = -1 if det_outside[d] else 0
     return status, matched, order, int((~gt_ignored).sum())
+
+
+def crowd_cover(boxes: np.ndarray, crowd: np.ndarray) -> np.ndarray:
+    """(N, K) COCO's IoU of xywh detections (N, 4) with crowd regions (K, 4): the intersection over the detection's
+    own area."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    area = np.prod(boxes[:, 2:], axis=1)[:, None]  # (N, 1)
+    inter = box_intersection(boxes, crowd)  # (N, K)
+    return np.where(area > 0, inter / np.where(area > 0, area, 1.0), 0.0)
 
 
 def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int, interpolation: str = "coco101") -> float:

@@ -25,8 +25,9 @@ def recall_by_size_at_fp(results: list[ImageResult], max_fp: float, buckets: dic
         side = longer_side(r.gt_boxes)  # (M,)
         hit = np.full(len(order), np.nan)  # (N,) the longer side of the hand each detection found, NaN for none
         hit[status == 1] = side[matched[status == 1]]
-        scores.append(np.asarray(r.scores, np.float64)[order])
-        found_side.append(hit)
+        counted = status >= 0  # a detection on a crowd region counts neither way
+        scores.append(np.asarray(r.scores, np.float64)[order][counted])
+        found_side.append(hit[counted])
         gt_sides.append(side)
     score = np.concatenate(scores) if scores else np.zeros(0)
     hit = np.concatenate(found_side) if found_side else np.zeros(0)

@@ -75,7 +75,6 @@ from handpose.commands.predict_files import (
 )
 from handpose.commands.threads_flag import add_threads_flag, command_threads
 from handpose.commands.train import add_speed_flags
-from handpose.files import write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
 from handpose.inference.refine import RefineConfig, proposal_threshold
@@ -386,6 +385,7 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     SIGINT or SIGTERM stops after the frame in hand, and what was done is written (more signals wait for that: a
     process that must end at once is killed); the exit code is then 130 or 143. An error part way raises after the
     frames done so far are written."""
+    from handpose.commands.video_record import VideoRecord
     from handpose.inference.inputs import webcam_index
     from handpose.inference.video import run_video
     from handpose.training.signals import StopRequest
@@ -396,30 +396,28 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     out.check(record_path, Path(source))
     # the COCO names and --save-video were checked before the models loaded (_run)
     # a second Ctrl-C waits: the frame in hand, the video's closing and the records
-    with StopRequest("stopping after this frame, then writing the frames done", abortable=False) as stop:
+    # each frame's record is written as it comes (VideoRecord), not kept: memory stays flat over a long video
+    with StopRequest("stopping after this frame, then writing the frames done", abortable=False) as stop, \
+            VideoRecord(out.path, stem) as frames:
         result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
                            max_frames=args.max_frames, threshold=args.threshold,
                            start_box=None if box is None else np.asarray(box), is_left=args.side,
-                           stop=lambda: stop.reason)
-        out.path.mkdir(parents=True, exist_ok=True)
-        out.claim([record_path])
-        frames = [{"frame": i, "time": round(t, 4), "hands": [h.to_dict() for h in hands]}
-                  for i, (hands, t) in enumerate(zip(result.frames, result.times))]
-        record = {"source": result.source, "fps": result.fps, "width": result.width, "height": result.height,
-                  "model": predictor.name, "frames": frames, "error": result.error}
-        write_json(record_path, record, indent=None)
-        coco = [c for i, hands in enumerate(result.frames) for c in hands.to_coco(i)]
-        images = [{"id": i, "file_name": f"{result.source}#{i}", "width": result.width, "height": result.height}
-                  for i in range(len(result.frames))]
-        written = [record_path, *write_coco(out, coco, images)]
+                           stop=lambda: stop.reason, record=frames.add)
+        coco_paths = check_coco_names(out)
+        out.claim([record_path, *coco_paths])
+        header = {"source": result.source, "fps": result.fps, "width": result.width, "height": result.height,
+                  "model": predictor.name}
+        frames.finish(result.count, header, result.error, record_path, coco_paths, result.source, result.width,
+                      result.height)
+        written = [record_path, *coco_paths]
         if result.saved_video is not None:  # predict's own from now on: a later run may replace it
             OutputFolder(result.saved_video.parent).claim([result.saved_video])
             written.append(result.saved_video)
     print(", ".join(str(p) for p in written))
-    print(f"{len(result.frames)} frames, {sum(len(h) for h in result.frames)} hands, {result.detector_runs} detector "
+    print(f"{result.count} frames, {result.hands} hands, {result.detector_runs} detector "
           f"runs, {result.measured_fps:.1f} frames/s measured")
     if stop.reason is not None:
-        print(f"stopped by {stop.reason} after {len(result.frames)} frames; those are written", file=sys.stderr)
+        print(f"stopped by {stop.reason} after {result.count} frames; those are written", file=sys.stderr)
         return 143 if stop.reason == "SIGTERM" else 130
     if result.error:
         raise ValueError(result.error)

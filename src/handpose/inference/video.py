@@ -50,7 +50,11 @@ def check_save_suffix(path: str | Path) -> None:
 @dataclass
 class VideoResult:
     """What a run produced: the hands per frame (without the images), the source's frame rate and size, the
-    measured speed, how many detector runs, and the error that stopped it early (None when it ran to the end)."""
+    measured speed, how many detector runs, and the error that stopped it early (None when it ran to the end).
+
+    ``count`` and ``hands`` are the frames done and the hands found in them; ``frames`` and ``times`` hold every
+    frame's hands and time, except in a run given ``record`` (:func:`run_video`), which keeps neither, so that a long
+    video or a webcam runs in flat memory."""
 
     source: str
     fps: float
@@ -58,6 +62,8 @@ class VideoResult:
     height: int = 0
     frames: list[Hands] = field(default_factory=list)
     times: list[float] = field(default_factory=list)  # each frame's time in seconds (frame_time)
+    count: int = 0  # frames done (the length of frames and times where they are kept)
+    hands: int = 0  # hands found in those frames
     seconds: float = 0.0
     detector_runs: int = 0
     error: str | None = None
@@ -66,7 +72,7 @@ class VideoResult:
     @property
     def measured_fps(self) -> float:
         """Frames processed per second of wall time (reading, tracking, keypoints, drawing, writing)."""
-        return len(self.frames) / self.seconds if self.seconds > 0 else 0.0
+        return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
 @contextlib.contextmanager
@@ -209,11 +215,16 @@ def run_video(
     is_left: bool | None = None,
     on_frame: Callable[[int, Hands], None] | None = None,
     stop: Callable[[], str | None] | None = None,
+    record: Callable[[int, float, Hands], None] | None = None,
 ) -> VideoResult:
     """Track hands through a video file or webcam; see the module docstring. Opening errors, and any error at the
     first frame, raise (one line); any error after it (an undecodable frame, an interrupt, a failure of the tracker
     or the writer) ends the run with :attr:`VideoResult.error` set and the frames done kept. ``stop``: asked after
-    each frame; a reason it returns (e.g. "SIGINT") ends the run there, said in :attr:`VideoResult.error`."""
+    each frame; a reason it returns (e.g. "SIGINT") ends the run there, said in :attr:`VideoResult.error`.
+    ``record``: given, each frame's (index, time, hands) goes to it and not into :attr:`VideoResult.frames` and
+    :attr:`VideoResult.times`, which stay empty (memory stays flat however long the video); the frames it got past
+    :attr:`VideoResult.count` (at most one, the frame an interrupt or a writer failure cut short) are not in the
+    video and are the caller's to drop."""
     if save_video is not None:
         check_save_suffix(save_video)
     cap, name = open_capture(source)
@@ -226,11 +237,13 @@ def run_video(
     display = _Display(show)
     start = time.perf_counter()
     webcam = webcam_index(source) is not None  # type: ignore[arg-type]
+    previous: float | None = None  # the last frame's time
+    last = 0  # hands in the last frame done
     try:
-        while max_frames is None or len(result.frames) < max_frames:
+        while max_frames is None or result.count < max_frames:
             ok, frame = cap.read()  # (H, W, 3) uint8 BGR
             if not ok or frame is None:
-                done = len(result.frames)
+                done = result.count
                 if done == 0:
                     result.error = f"{name}: no frame could be read (empty or undecodable video)"
                 elif webcam_index(source) is not None:  # type: ignore[arg-type]
@@ -239,33 +252,37 @@ def run_video(
                     result.error = f"{name}: frame {done} of {expected} cannot be decoded; kept the {done} before it"
                 break
             result.height, result.width = frame.shape[:2]
-            index = len(result.frames)
-            t = frame_time(cap, index, fps, result.times[-1] if result.times else None, webcam, start)
+            index = result.count
+            t = previous = frame_time(cap, index, fps, previous, webcam, start)
             hands = tracker.update(frame, t)
             drawn = hands.plot(threshold) if (writer.path is not None or display.on) else None
             hands.image = None  # keep the numbers, not every frame's pixels
             if on_frame is not None:
                 on_frame(index, hands)
-            result.frames.append(hands)
-            result.times.append(t)
+            if record is not None:
+                record(index, t, hands)
+            else:
+                result.frames.append(hands)
+                result.times.append(t)
+            result.count, result.hands, last = index + 1, result.hands + len(hands), len(hands)
             if drawn is not None:
                 writer.write(drawn)  # fails at the first frame alone (the file is opened there)
             if drawn is not None and not display.show(drawn):
                 break
             reason = stop() if stop is not None else None
             if reason:
-                result.error = f"{name}: stopped by {reason} after {len(result.frames)} frames"
+                result.error = f"{name}: stopped by {reason} after {result.count} frames"
                 break
     except KeyboardInterrupt:
-        _agree(result, writer)
-        result.error = f"{name}: interrupted after {len(result.frames)} frames"
+        _agree(result, writer, last)
+        result.error = f"{name}: interrupted after {result.count} frames"
     except Exception as exc:  # noqa: BLE001 (any failure part way: the frames done are the caller's to write)
-        _agree(result, writer)
-        if not result.frames:
+        _agree(result, writer, last)
+        if not result.count:
             raise
-        LOG.debug("%s: stopped at frame %d", name, len(result.frames), exc_info=True)
-        result.error = (f"{name}: stopped at frame {len(result.frames)} (counted from 0) by {type(exc).__name__}: "
-                        f"{exc}; kept the {len(result.frames)} frames before it")
+        LOG.debug("%s: stopped at frame %d", name, result.count, exc_info=True)
+        result.error = (f"{name}: stopped at frame {result.count} (counted from 0) by {type(exc).__name__}: "
+                        f"{exc}; kept the {result.count} frames before it")
     finally:
         result.seconds = time.perf_counter() - start
         result.detector_runs = tracker.detector_runs
@@ -276,9 +293,11 @@ def run_video(
     return result
 
 
-def _agree(result: VideoResult, writer: _Writer) -> None:
+def _agree(result: VideoResult, writer: _Writer, last: int) -> None:
     """After a run ended inside a frame: the record keeps the frames the video holds (a frame is recorded, then
-    drawn; an interrupt between the two leaves it out of both)."""
-    if writer.path is not None and writer.count < len(result.frames):
+    drawn; an interrupt between the two leaves it out of both). That can only be the last frame done, which held
+    ``last`` hands; a frame given to ``record`` is then out of :attr:`VideoResult.count`."""
+    if writer.path is not None and writer.count < result.count:
         del result.frames[writer.count:]
         del result.times[writer.count:]
+        result.count, result.hands = writer.count, result.hands - last

@@ -86,6 +86,14 @@ def test_synth_any_subset_and_bad_point_counts(tmp_path: Path) -> None:
     assert s.is_left and s.head_size is None and s.image_path.suffix == ".jpg"
 
 
+def test_an_output_folder_named_like_a_synth_folder_is_read_through_its_synth_folders(tmp_path: Path) -> None:
+    # `handpose synth --out synth2000` writes synth2000/synth1/: the outer name matched synthN and was read as empty
+    root = write_synth(tmp_path / "synth2000", {"synth1": 4})
+    assert F.detect_format(root) == "hand_labels_synth"
+    splits = F.load_splits(root, val_fraction=0.0)
+    assert sorted(s.key for s in splits.train) == [f"synth1/{i:08d}" for i in range(4)]
+
+
 def test_hand_labels_split_folders_and_unknown_keys(tmp_path: Path) -> None:
     root = tmp_path / "hand_labels"
     for i in range(3):

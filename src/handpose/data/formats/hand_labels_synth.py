@@ -21,8 +21,8 @@ def looks_like(path: Path) -> bool:
 
 
 def _folders(path: Path) -> list[tuple[Path, str | None]]:
-    if SYNTH_DIR.match(path.name):
-        return [(path, None)]
+    """The synthN folders under ``path``, else ``path`` itself: a folder named like one (``--out synth2000``) that
+    holds synthN folders is read through them."""
     subs = sorted(p for p in path.iterdir() if p.is_dir() and SYNTH_DIR.match(p.name))
     return [(p, None) for p in subs] or [(path, None)]
 

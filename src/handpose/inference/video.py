@@ -77,17 +77,20 @@ class VideoResult:
 
 @contextlib.contextmanager
 def quiet_opencv() -> Iterator[None]:
-    """OpenCV's own warnings on opening (``[ WARN ] can't open camera by index``) kept off the terminal, where
-    handpose's one-line error says what failed; shown with ``-vv``."""
+    """OpenCV's own warnings and errors on opening (``[ WARN ] can't open camera by index``, OpenCV 4.8's
+    ``[ERROR] ... Camera index out of range``) kept off the terminal, where handpose's one-line error says what
+    failed; shown with ``-vv``."""
     if LOG.isEnabledFor(logging.DEBUG):
         yield
         return
-    before = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    # cv2.utils.logging in current OpenCV; OpenCV 4.8 has the two calls on cv2 itself and no level constants
+    log = getattr(cv2.utils, "logging", cv2)
+    before = log.getLogLevel()
+    log.setLogLevel(getattr(log, "LOG_LEVEL_FATAL", 1))  # 1 is cv::utils::logging::LOG_LEVEL_FATAL
     try:
         yield
     finally:
-        cv2.utils.logging.setLogLevel(before)
+        log.setLogLevel(before)
 
 
 def open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:

@@ -163,8 +163,31 @@ def quantize_static_file(fp32_path: str | Path, out: str | Path, x: np.ndarray, 
         meta.update({"int8": f"static {fmt} per_channel={per_channel} reduce_range={reduce_range} "
                              f"calib={x.shape[0]} {what}", "int8_check": checked_on})
         add_metadata(proto, meta)
+        drop_unused_opsets(proto)
         atomic_write(out, lambda t: onnx.save(proto, str(t)))  # the earlier file stays whole until this one is
     return meta
+
+
+def drop_unused_opsets(proto: Any) -> None:
+    """Removes in place the ``opset_import`` entries of domains that no node uses (the default domain stays).
+    onnxruntime's quantizer stamps every domain its own release knows, ``ai.onnx.ml`` 5 among them in current ones,
+    and an older onnxruntime refuses to load a file stamped with a newer opset than it knows, used or not."""
+    used = {""}
+
+    def visit(nodes: Any) -> None:
+        for node in nodes:
+            used.add(node.domain)
+            for attr in node.attribute:
+                for graph in [attr.g, *attr.graphs]:
+                    visit(graph.node)
+
+    visit(proto.graph.node)
+    for function in proto.functions:
+        used.add(function.domain)
+        visit(function.node)
+    kept = [op for op in proto.opset_import if op.domain in used or op.domain == "ai.onnx"]
+    del proto.opset_import[:]
+    proto.opset_import.extend(kept)
 
 
 def _pre_processed(fp32_path: Path, prepped: Path) -> Path:

@@ -121,7 +121,9 @@ def test_mirror_left_folds_into_the_matrix(tmp_path: Path) -> None:
     assert np.linalg.det(plain[1]["matrix"][:, :2].double().numpy()) > 0
     assert np.linalg.det(mirrored[1]["matrix"][:, :2].double().numpy()) < 0
     assert np.linalg.det(mirrored[0]["matrix"][:, :2].double().numpy()) > 0  # right hands are not mirrored
-    assert (mirrored[1]["image"] - plain[1]["image"].flip(-1)).abs().max() <= 2 / 256  # warp rounding only
+    # warp rounding only: OpenCV 4's warpAffine places pixels to 1/32 px, so a mirrored matrix can move a sharp
+    # 0-255 edge by up to 255/32 grey levels (8 after rounding; a wrong mirror moves whole features); OpenCV 5 is exact
+    assert (mirrored[1]["image"] - plain[1]["image"].flip(-1)).abs().max() <= 8.5 / 256
     ok = mirrored[1]["weights"].numpy() > 0
     np.testing.assert_allclose(_decoded_original(mirrored[1], 8)[ok], samples[1].keypoints[ok, :2], atol=0.8)
 

@@ -42,6 +42,7 @@ from handpose.config import TrainConfig, to_dict
 from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
 from handpose.model import artifact
+from handpose.run_environment import environment_changes, run_environment
 from handpose.training.checkpoints import (
     BEST_RECORD,
     BEST_WEIGHTS,
@@ -325,7 +326,9 @@ class Trainer:
             "train_samples": len(self.train_set), "val_samples": len(self.val_samples),
             "world_size": self.info.world_size, "device": str(self.device), "best": self.best,
             "last_validation": self.last_val, "checkpoint": self._last_ckpt(), "rank_weight_sha256": digests,
-            "data": self.cfg.data,
+            "data": self.cfg.data, "seed": self.cfg.seed,
+            "speed": {"amp": self.cfg.amp, "channels_last": self.cfg.channels_last, "compile": self.cfg.compile},
+            "environment": run_environment(self.device),
         }
         if len(set(digests)) > 1:
             LOG.error("the ranks' weights differ at the end of training: %s", digests)
@@ -381,6 +384,11 @@ class Trainer:
         change = resume_changes(state, cfg, world, self.steps_total, len(self.train_set), self.samples_seen)
         if change and self.main:
             LOG.warning("%s", change)
+        moved = environment_changes(state.get("environment") or {}, run_environment(self.device))
+        if moved and self.main:
+            LOG.warning("resuming with %s: the run goes on, but its weights will not be bit-identical to an "
+                        "uninterrupted run's (give --threads %s to keep the thread count)", moved,
+                        (state.get("environment") or {}).get("torch_threads", "N"))
 
     def _checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -398,6 +406,7 @@ class Trainer:
             "schedule_stretches": [dataclasses.asdict(st) for st in self.stretches],
             "rng": rng_state(),
             "train_config": to_dict(self.cfg),
+            "environment": run_environment(self.device),
         }
 
     def _save_weights(self, path: Path, extra: dict[str, Any]) -> None:

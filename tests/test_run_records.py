@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from handpose.config import DataConfig, TrainConfig
-from handpose.model.artifact import load_checkpoint
+from handpose.model.artifact import load_checkpoint, save_weights
 from handpose.model.cpm import build_model
 from handpose.run_environment import environment_changes, run_environment
 from handpose.training.checkpoints import list_checkpoints
@@ -56,4 +56,16 @@ def test_resume_on_another_thread_count_is_warned_about(synth_data: Path, tmp_pa
     with caplog.at_level(logging.WARNING, logger="handpose"):
         train(_cfg(synth_data, tmp_path / "run", resume=str(tmp_path / "run"), threads=2))
     assert "torch_threads 2 instead of 1" in caplog.text and "--threads 1" in caplog.text
+
+
+def test_eval_report_records_layout_threads_and_environment(tmp_path: Path) -> None:
+    from handpose.evaluate import run_evaluation
+    from handpose.synth import write_dataset
+
+    write_dataset(tmp_path / "data", count=4, seed=1, size=64)
+    torch.manual_seed(0)
+    save_weights(build_model("tiny"), tmp_path / "tiny.safetensors")
+    report = run_evaluation(tmp_path / "tiny.safetensors", tmp_path / "data", split="all", channels_last=True)
+    assert report["precision"] == "fp32" and report["channels_last"] is True
+    assert "threads" in report and report["environment"]["torch"] == torch.__version__
 

@@ -31,6 +31,7 @@ from handpose.inference.prepare import CropSpec, Prepared
 from handpose.keypoints import NAMES, NUM_KEYPOINTS
 from handpose.metrics import AUC_NORM_PX, box_sizes, format_metrics, keypoint_metrics, normalized_distances
 from handpose.metrics import pck_from_distances as _pck
+from handpose.run_environment import run_environment
 
 LOG = logging.getLogger(__name__)
 
@@ -231,6 +232,14 @@ def _tuned(predictor: Predictor, samples: Sequence[Sample], batch_size: int, amp
     return tune_predictor(predictor, trial_crops(predictor, first), amp, channels_last)
 
 
+def _threads_setting() -> int | str | None:
+    """The evaluation's thread setting: a number, "auto" (``--threads``' default: the cores other processes leave
+    free, so the count may change as it runs) or None (PyTorch's own count, as ``environment`` records it)."""
+    from handpose.autotune.free_cores import process_default
+
+    return process_default()
+
+
 def _reason(message: str) -> str:
     """A short reason for the skip counter."""
     for reason in ("not found", "corrupt", "truncated", "too large", "no box", "outside the image", "cannot"):
@@ -350,6 +359,10 @@ def run_evaluation(
         "per_keypoint_PCK@0.2": {name: (None if math.isnan(v) else v) for name, v in zip(NAMES, per_kp)},
         "curves": pck_curves(arrays),
         "precision": getattr(predictor.backend, "precision", "as the ONNX file stores it"),  # bf16 moves figures
+        # the layout and thread count move fp32 figures by float roundings only, but a report records them
+        "channels_last": getattr(predictor.backend, "channels_last", None),
+        "threads": _threads_setting(),
+        "environment": run_environment(device),
         "crop": {
             "input_size": predictor.spec.input_size,
             "box_padding": predictor.spec.box_padding,

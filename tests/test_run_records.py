@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from handpose.cli import build_parser
+from handpose.commands.demo import demo_settings
 from handpose.config import DataConfig, TrainConfig
 from handpose.model.artifact import load_checkpoint, save_weights
 from handpose.model.cpm import build_model
@@ -69,3 +71,9 @@ def test_eval_report_records_layout_threads_and_environment(tmp_path: Path) -> N
     assert report["precision"] == "fp32" and report["channels_last"] is True
     assert "threads" in report and report["environment"]["torch"] == torch.__version__
 
+
+def test_demo_summary_records_seeds_sizes_and_environment() -> None:
+    args = build_parser().parse_args(["demo", "--seed", "4", "--count", "40", "--size", "96"])
+    record = demo_settings(args)
+    assert record["seed"] == 4 and record["test_seed"] != 4 and record["count"] == 40 and record["size"] == 96
+    assert record["environment"]["torch"] == torch.__version__

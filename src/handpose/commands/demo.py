@@ -62,7 +62,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
-    result: dict[str, Any] = {"out": str(out), "timings_s": timings}
+    result: dict[str, Any] = {"out": str(out), "timings_s": timings, **demo_settings(args)}
     stages = [("synth", _synth), ("train", _train), ("eval", _evaluate), ("export", _export), ("predict", _predict)]
     if args.real_data is not None:
         stages.append(("real photos", _real_photos))
@@ -73,6 +73,25 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     timings["total"] = round(time.perf_counter() - start, 1)
     write_json(out / "demo_summary.json", result)
     return result
+
+
+def demo_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``demo_summary.json`` records to repeat the demo beside its outputs: the seeds and sizes of the renders,
+    the versions, CPU and thread count (``run_environment``); the training's speed choices are added by its stage
+    (``train_speed``), and its whole settings are in ``OUT/train/config.json``."""
+    from handpose.config import TrainConfig
+    from handpose.run_environment import run_environment
+
+    return {
+        "seed": args.seed, "test_seed": _test_seed(args.seed), "count": args.count or TrainConfig.synth_count,
+        "test_count": args.test_count, "size": args.size or TrainConfig.synth_size, "minutes": args.minutes,
+        "environment": run_environment(),
+    }
+
+
+def _test_seed(seed: int) -> int:
+    """The held-out renders' seed: another stream than the training renders'."""
+    return seed + 1_000_003
 
 
 def _workers(args: argparse.Namespace) -> int:
@@ -88,7 +107,7 @@ def _synth(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
 
     count = args.count or TrainConfig.synth_count
     size = args.size or TrainConfig.synth_size
-    for folder, n, seed in ((out / "data", count, args.seed), (out / "test", args.test_count, args.seed + 1_000_003)):
+    for folder, n, seed in ((out / "data", count, args.seed), (out / "test", args.test_count, _test_seed(args.seed))):
         if not (folder / "synth1").is_dir() or len(list((folder / "synth1").glob("*.json"))) != n:
             write_dataset(folder, count=n, seed=seed, size=size, workers=_workers(args))
 
@@ -124,7 +143,7 @@ def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
     summary = train(dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last))
     weights = Path(summary["best_weights"] or summary["final_weights"])
     result.update(train=summary["out"], weights=str(weights), train_stopped=summary["stopped"],
-                  train_steps=summary["step"])
+                  train_steps=summary["step"], train_speed={"amp": speed.amp, "channels_last": speed.channels_last})
 
 
 def _evaluate(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:

@@ -384,11 +384,14 @@ class Trainer:
         change = resume_changes(state, cfg, world, self.steps_total, len(self.train_set), self.samples_seen)
         if change and self.main:
             LOG.warning("%s", change)
-        moved = environment_changes(state.get("environment") or {}, run_environment(self.device))
+        saved = state.get("environment")
+        saved = saved if isinstance(saved, dict) else {}  # none before 2026-12-06
+        moved = environment_changes(saved, run_environment(self.device))
         if moved and self.main:
+            hint = (f" (give --threads {saved['torch_threads']} to keep the thread count)"
+                    if "torch_threads" in moved else "")
             LOG.warning("resuming with %s: the run goes on, but its weights will not be bit-identical to an "
-                        "uninterrupted run's (give --threads %s to keep the thread count)", moved,
-                        (state.get("environment") or {}).get("torch_threads", "N"))
+                        "uninterrupted run's%s", moved, hint)
 
     def _checkpoint_state(self) -> dict[str, Any]:
         return {

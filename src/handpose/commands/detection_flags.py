@@ -10,6 +10,15 @@ from handpose.detection.detector import IMAGE_SCALES, check_scales
 from handpose.inference.refine import RefineConfig
 
 
+def add_detector_threshold_flag(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """--detector-threshold (default None: the refinement's proposal threshold, or the detector's own); ``scope``
+    starts its help (eval's "--detector: ")."""
+    parser.add_argument("--detector-threshold", type=float, default=None, metavar="T",
+                        help=f"{scope}the detector's score a hand (with refinement: a proposal) needs (default: the "
+                        f"refinement's proposal threshold, {RefineConfig().proposal_threshold:g}, or with "
+                        "--refine-passes 0 the detector file's own)")
+
+
 def add_detector_scales_flag(parser: argparse.ArgumentParser, video_note: bool = False) -> None:
     """--detector-scales (default: those of still images; with ``video_note``, video's too)."""
     plain = ",".join(f"{s:g}" for s in IMAGE_SCALES)
@@ -55,6 +64,22 @@ def add_refine_flags(parser: argparse.ArgumentParser) -> None:
                         help="the detector's best K hands refined per detection; fewer is faster and finds fewer "
                         "hands in crowded pictures (BENCHMARKS.md, 'Video accuracy') (default "
                         f"{default.max_proposals})")
+
+
+# the dests of the flags above, in the order --help shows them
+DETECTION_FLAGS = ("detector_threshold", "detector_scales", "refine_passes", "hand_threshold", "merge_cover",
+                   "merge_points", "max_proposals")
+REFINE_FLAGS = DETECTION_FLAGS[2:]
+
+
+def given_flags(args: argparse.Namespace, dests: Sequence[str]) -> list[str]:
+    """The flags among ``dests`` set to other than their default (as typed: ``--hand-threshold``)."""
+    parser = argparse.ArgumentParser()
+    add_detector_threshold_flag(parser)
+    add_detector_scales_flag(parser)
+    add_refine_flags(parser)
+    defaults = vars(parser.parse_args([]))
+    return [f"--{d.replace('_', '-')}" for d in dests if getattr(args, d, defaults[d]) != defaults[d]]
 
 
 def refine_from_args(args: argparse.Namespace) -> RefineConfig | None:

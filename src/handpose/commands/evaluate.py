@@ -32,9 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from handpose.commands.detection_flags import (
+    DETECTION_FLAGS,
+    REFINE_FLAGS,
     add_detector_scales_flag,
+    add_detector_threshold_flag,
     add_refine_flags,
     detector_scales_from_args,
+    given_flags,
     refine_from_args,
 )
 from handpose.commands.threads_flag import add_threads_flag
@@ -73,9 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keypoints", default=None, metavar="FILE",
                         help="--task detect: a keypoint model; score the detector's hands after its keypoint "
                         "refinement (--refine-passes) instead of the detector alone")
-    parser.add_argument("--detector-threshold", type=float, default=None, metavar="T",
-                        help="--detector: the detector's score a hand (or, refined, a proposal) needs (default: "
-                        "the refinement's proposal threshold, or the detector's own)")
+    add_detector_threshold_flag(parser, "--detector: ")
     add_detector_scales_flag(parser)
     add_refine_flags(parser)
     parser.add_argument("--batch-size", type=int, default=16, help="crops (or images, --task detect) per network "
@@ -138,6 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     args.workers = cap_workers(args.workers)
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     refine = refine_from_args(args)
+    warn_unused_detection_flags(args)
     if args.task == "detect":
         if args.flip or parse_scales(args.scales) != (1.0,):
             raise ValueError("--flip and --scales are the keypoint model's test-time options; --task detect scores "
@@ -193,6 +196,24 @@ def _run(args: argparse.Namespace) -> int:
     if args.out is None:
         print("no report written: add --out FOLDER for eval_report.json (every prediction) and pck_curve.png")
     return 0
+
+
+def warn_unused_detection_flags(args: argparse.Namespace) -> None:
+    """One warning naming the detection flags given where this evaluation does not use them (they were ignored
+    without a word)."""
+    if args.task == "detect":
+        if args.keypoints is None:
+            dests, why = ("detector_threshold", *REFINE_FLAGS), ("--task detect without --keypoints scores the "
+                                                                 "detector alone, and AP ranks every detection")
+        else:
+            dests, why = ("detector_threshold", "hand_threshold"), "--task detect's AP ranks every refined hand"
+    elif args.detector is None:
+        dests, why = DETECTION_FLAGS, "they apply with --detector or --task detect"
+    else:
+        return
+    given = given_flags(args, dests)
+    if given:
+        LOG.warning("%s: not used (%s)", ", ".join(given), why)
 
 
 def test_time_words(flip: bool, scales: tuple[float, ...]) -> str:

@@ -59,9 +59,12 @@ import numpy as np
 from tqdm import tqdm
 
 from handpose.commands.detection_flags import (
+    DETECTION_FLAGS,
     add_detector_scales_flag,
+    add_detector_threshold_flag,
     add_refine_flags,
     detector_scales_from_args,
+    given_flags,
     refine_from_args,
 )
 from handpose.commands.predict_files import (
@@ -77,7 +80,7 @@ from handpose.commands.threads_flag import add_threads_flag, command_threads
 from handpose.commands.train import add_speed_flags
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import check_image
-from handpose.inference.refine import RefineConfig, proposal_threshold
+from handpose.inference.refine import proposal_threshold
 from handpose.inference.results import HAND_CATEGORY_ID
 
 LOG = logging.getLogger(__name__)
@@ -98,10 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "whichever was timed faster on the machine) that finds every hand when no --box is given; "
                         f"none: the whole image is one hand (default {DEFAULT_DETECTOR}; its limits on photographs "
                         "are in MODEL_CARD.md)")
-    parser.add_argument("--detector-threshold", type=float, default=None, help="detector score a hand (with "
-                        "refinement: a proposal) needs (default: the refinement's proposal threshold, "
-                        f"{RefineConfig().proposal_threshold:g}, or "
-                        "without refinement the detector's own)")
+    add_detector_threshold_flag(parser)
     add_detector_scales_flag(parser, video_note=True)
     add_refine_flags(parser)
     parser.add_argument("--box", default=None, help="one hand's box in image pixels, x,y,w,h (or x0,y0,x1,y1 with "
@@ -289,6 +289,7 @@ def _run(args: argparse.Namespace) -> int:
         tracking_config(args)  # the video flags checked before the models load
     else:
         warn_video_flags(args)
+    warn_unused_detection_flags(args)
     ids: list[int | str] = list(range(len(images)))
     category: int | str = HAND_CATEGORY_ID
     if args.coco_gt is not None:
@@ -355,6 +356,18 @@ def warn_video_flags(args: argparse.Namespace) -> None:
     given = [f"--{d.replace('_', '-')}" for d in VIDEO_FLAGS if getattr(args, d, None) != defaults.get(d)]
     if given:
         LOG.warning("%s apply to a video or webcam; the sources are images, so they are not used", ", ".join(given))
+
+
+def warn_unused_detection_flags(args: argparse.Namespace) -> None:
+    """One warning naming the detector flags given where no detector runs (--box, or --detector none)."""
+    if args.box is None and detector_of(args) is not None:
+        return
+    given = given_flags(args, DETECTION_FLAGS)
+    if args.box is not None and detector_of(args) not in (None, DEFAULT_DETECTOR):
+        given.insert(0, "--detector")
+    if given:
+        LOG.warning("%s: not used (%s runs no detector)", ", ".join(given),
+                    "--box" if args.box is not None else "--detector none")
 
 
 def build_defaults() -> dict[str, Any]:

@@ -1,0 +1,65 @@
+"""Flags shared by several commands read alike, and flags a run would not use are said, not dropped in silence."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import pytest
+
+from handpose.cli import build_parser, parse_command_line
+
+
+def _parsed(*argv: str) -> argparse.Namespace:
+    return parse_command_line(build_parser(), list(argv))
+
+
+def _option(command: str, flag: str) -> argparse.Action:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices[command]._option_string_actions[flag]
+
+
+def test_detector_threshold_reads_alike_in_eval_and_predict() -> None:
+    ev, pr = _option("eval", "--detector-threshold"), _option("predict", "--detector-threshold")
+    assert ev.metavar == pr.metavar == "T" and ev.default is pr.default is None
+    assert ev.help == "--detector: " + pr.help and "0.1" in pr.help
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--hand-threshold", "0.6", "--detector-scales", "1"], "--detector-scales, --hand-threshold: not used (they "
+     "apply with --detector or --task detect)"),
+    (["--task", "detect", "--detector-threshold", "0.5", "--merge-points", "1"], "--detector-threshold, "
+     "--merge-points: not used (--task detect without --keypoints"),
+    (["--task", "detect", "--keypoints", "kp", "--hand-threshold", "0.6", "--refine-passes", "2"],
+     "--hand-threshold: not used (--task detect's AP ranks every refined hand)"),
+])
+def test_eval_says_which_detection_flags_it_does_not_use(argv: list[str], said: str,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.commands.evaluate import warn_unused_detection_flags
+
+    with caplog.at_level(logging.WARNING):
+        warn_unused_detection_flags(_parsed("eval", "--weights", "w", "--data", "d", *argv))
+    assert said in caplog.text
+
+
+def test_eval_through_a_detector_uses_every_detection_flag(caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.commands.evaluate import warn_unused_detection_flags
+
+    with caplog.at_level(logging.WARNING):
+        warn_unused_detection_flags(_parsed("eval", "--weights", "w", "--data", "d", "--detector", "det",
+                                            "--hand-threshold", "0.6", "--detector-threshold", "0.2"))
+        warn_unused_detection_flags(_parsed("eval", "--weights", "w", "--data", "d"))  # nothing given
+    assert caplog.text == ""
+
+
+def test_predict_says_when_a_box_leaves_its_detector_flags_unused(caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.commands.predict import warn_unused_detection_flags
+
+    with caplog.at_level(logging.WARNING):
+        warn_unused_detection_flags(_parsed("predict", "a.jpg", "--box", "1,2,3,4", "--detector", "det.onnx",
+                                            "--hand-threshold", "0.6"))
+    assert "--detector, --hand-threshold: not used (--box runs no detector)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        warn_unused_detection_flags(_parsed("predict", "a.jpg", "--hand-threshold", "0.6"))  # the detector runs
+    assert caplog.text == ""

@@ -63,3 +63,22 @@ def test_predict_says_when_a_box_leaves_its_detector_flags_unused(caplog: pytest
     with caplog.at_level(logging.WARNING):
         warn_unused_detection_flags(_parsed("predict", "a.jpg", "--hand-threshold", "0.6"))  # the detector runs
     assert caplog.text == ""
+
+
+@pytest.mark.parametrize("argv", [["train"], ["eval", "--weights", "w", "--data", "d"],
+                                  ["export", "--weights", "w", "--out", "m.onnx"],
+                                  ["synth", "--out", "o", "--count", "1"],
+                                  ["convert", "--from", "a", "--out", "b.safetensors"]])
+def test_overwrite_is_never_taken_from_an_abbreviation(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse read `train --ov` as --overwrite, which deletes the earlier run's files; it must be typed in full."""
+    for short in ("--ov", "--overwr"):
+        with pytest.raises(SystemExit) as stop:
+            _parsed(*argv, short)
+        assert stop.value.code == 2
+        assert f"{short}: write --overwrite in full" in capsys.readouterr().err
+    assert _parsed(*argv, "--overwrite").overwrite is True
+
+
+def test_other_abbreviations_still_read_as_before() -> None:
+    assert _parsed("train", "--batch", "4", "--no-over").batch_size == 4  # --no-overwrite deletes nothing
+    assert _parsed("predict", "a.jpg", "--out", "x", "--", "--ov").input == ["a.jpg", "--ov"]  # a file after --

@@ -27,6 +27,11 @@ COMMANDS: dict[str, str] = {
 }
 
 
+# options that replace or delete files: taken only as typed in full, never from an abbreviation (argparse would read
+# `train --ov` as `--overwrite`, which deletes the run folder's earlier run)
+FULL_SPELLING: tuple[str, ...] = ("--overwrite",)
+
+
 def command_modules() -> dict[str, object]:
     """Every command's module; an import error is raised, never hidden (a broken command must not vanish)."""
     return {name: importlib.import_module(module_name) for name, module_name in COMMANDS.items()}
@@ -73,7 +78,24 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     top_level = argparse.ArgumentParser(prog=parser.prog, add_help=False)
     add_logging_flags(top_level, default=0)
     top = top_level.parse_args(argv[:at], argparse.Namespace(command=args.command))
+    refuse_abbreviations(args._parser, argv[at + 1:])
     return args._parser.parse_intermixed_args(argv[at + 1:], top)
+
+
+def refuse_abbreviations(parser: argparse.ArgumentParser, words: Sequence[str]) -> None:
+    """A usage error (exit 2) for a word that argparse would take as an abbreviation of a ``FULL_SPELLING`` option
+    of ``parser``; other abbreviations (``--batch`` for ``--batch-size``) stay as argparse reads them."""
+    known = {flag for action in parser._actions for flag in action.option_strings}
+    for word in words:
+        if word == "--":
+            break
+        name = word.split("=", 1)[0]
+        if not name.startswith("--") or name in known:
+            continue
+        for full in FULL_SPELLING:
+            if full in known and len(name) > 2 and full.startswith(name):
+                parser.error(f"{name}: write {full} in full (it replaces or deletes files, so an abbreviation of it "
+                             "is not taken)")
 
 
 def configure_logging(verbose: int, quiet: bool) -> None:

@@ -82,3 +82,20 @@ def test_overwrite_is_never_taken_from_an_abbreviation(argv: list[str], capsys: 
 def test_other_abbreviations_still_read_as_before() -> None:
     assert _parsed("train", "--batch", "4", "--no-over").batch_size == 4  # --no-overwrite deletes nothing
     assert _parsed("predict", "a.jpg", "--out", "x", "--", "--ov").input == ["a.jpg", "--ov"]  # a file after --
+
+
+def test_every_help_states_its_default() -> None:
+    """A flag with a default says it in its help, in words where the value alone would mislead ("default: None" was
+    shown for --epochs, whose default is the recipe's length, and contradicted --keypoint-order's own words)."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = []
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if not action.option_strings or action.help in (None, argparse.SUPPRESS) or action.required:
+                continue
+            text = " ".join(action.help.split())
+            assert "(default: None)" not in text, (name, action.option_strings)
+            silent_default = action.default in (None, False, argparse.SUPPRESS) or action.nargs == 0
+            if not silent_default and "default" not in text:
+                missing.append(f"{name} {action.option_strings[-1]}")
+    assert not missing, missing

@@ -22,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="source", required=True, help="weight file to convert")
     parser.add_argument("--out", required=True, help="output .safetensors path")
     parser.add_argument("--preset", default="openpose", help="model preset to fill (default: openpose)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed for the layers the file does not fill")
+    parser.add_argument("--seed", type=int, default=0, help="random seed for the layers the file does not fill "
+                        "(default 0)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
 
 

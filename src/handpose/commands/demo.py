@@ -37,12 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "TrainConfig.synth_count)")
     parser.add_argument("--test-count", type=int, default=1000,
                         help="held-out test images to render (default 1000: a PCK steady to about 0.01)")
-    parser.add_argument("--size", type=int, default=None, help="rendered image side (default 256)")
+    parser.add_argument("--size", type=int, default=None, help="rendered image side in pixels (default 256)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default 3700, the lite recipe's)")
     parser.add_argument("--input-size", type=int, default=None,
-                        help="network input size (default 96, the lite recipe's)")
+                        help="network input side in pixels (default 96, the lite recipe's)")
     parser.add_argument("--batch-size", type=int, default=None, help="training batch (default 16, the lite recipe's)")
-    parser.add_argument("--workers", type=int, default=None, help="rendering / data-loading processes")
+    parser.add_argument("--workers", type=int, default=None, help="rendering / data-loading processes (default: 2, "
+                        "or 1 on a one-core machine; training on the CPU loads its data with at most 1)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--pictures", type=int, default=6, help="test pictures to predict (default 6)")
     parser.add_argument("--device", default="auto", help="training device (default auto)")

@@ -65,7 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="flip test: also run the mirrored crop and average (for models trained on both sides; "
                         "refused for a model trained with left hands mirrored, as the shipped ones)")
     parser.add_argument(
-        "--scales", default="1.0", help="comma-separated crop scales averaged at test time, e.g. 1.0,0.75,1.25"
+        "--scales", default="1.0", metavar="S[,S...]", help="comma-separated crop scales averaged at test time, "
+        "e.g. 1.0,0.75,1.25 (default 1.0)"
     )
     parser.add_argument("--task", default="keypoints", choices=("keypoints", "detect"),
                         help="keypoints: PCK/AUC/EPE of a keypoint model in the ground-truth boxes; detect: AP@0.5, "

@@ -56,7 +56,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--int8", action="store_true", help="also write a static int8 model (OUT stem + _int8.onnx)")
     parser.add_argument("--calib-data", default="synthetic", help="dataset path for calibration, or 'synthetic' "
-                        "(rendered hands; rendered scenes for a detector, else a COCO json of hand boxes)")
+                        "(rendered hands; rendered scenes for a detector, else a COCO json of hand boxes) (default "
+                        "synthetic)")
     parser.add_argument("--calib-count", type=int, default=64, help="calibration crops (default 64)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing OUT (and OUT stem + _int8.onnx with --int8); without it export "

@@ -106,7 +106,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_refine_flags(parser)
     parser.add_argument("--box", default=None, help="one hand's box in image pixels, x,y,w,h (or x0,y0,x1,y1 with "
                         "--box-format xyxy); no detection then")
-    parser.add_argument("--box-format", default="xywh", choices=("xywh", "xyxy"), help="how --box is written")
+    parser.add_argument("--box-format", default="xywh", choices=("xywh", "xyxy"),
+                        help="how --box is written (default xywh)")
     side = parser.add_mutually_exclusive_group()
     side.add_argument("--left", dest="side", action="store_const", const=True, default=None,
                       help="the hand (--box, or the whole image without a detector) is a left hand")
@@ -119,12 +120,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.1,
                         help="keypoint score a joint needs to be drawn (default 0.1)")
     parser.add_argument("--maps", default="stages", choices=("stages", "all", "none"), help="belief-map pictures: "
-                        "stages (every stage, NAME_maps.png), all (also every keypoint, NAME_allmaps.png) or none")
+                        "stages (every stage, NAME_maps.png; the default), all (also every keypoint, "
+                        "NAME_allmaps.png) or none")
     parser.add_argument("--no-maps", action="store_true", help="the same as --maps none")
     parser.add_argument("--flip", action="store_true",
                         help="flip test: also run the mirrored crop and average (for models trained on both sides; "
                         "refused for a model trained with left hands mirrored, as the shipped ones)")
-    parser.add_argument("--scales", default="1.0", help="comma-separated crop scales to average, e.g. 1.0,0.75,1.25")
+    parser.add_argument("--scales", default="1.0", metavar="S[,S...]", help="comma-separated crop scales averaged "
+                        "at test time, e.g. 1.0,0.75,1.25 (default 1.0)")
     parser.add_argument("--device", default="auto", help="device: auto, cpu, cuda or cuda:N (PyTorch weight "
                         "files; ONNX files through onnxruntime's CUDA provider where installed) (default auto: "
                         "cuda where there is a GPU, else cpu, as train)")
@@ -144,7 +147,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        ".mp4, .m4v, .mov, .avi or .mkv; never over a file predict did not write)")
     video.add_argument("--show", action="store_true", help="show the annotated frames in a window (where a display "
                        "exists; q or Esc stops)")
-    video.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    video.add_argument("--max-frames", type=int, default=None, help="stop after this many frames (default: every "
+                       "frame)")
 
 
 def parse_box(text: str | None) -> tuple[float, float, float, float] | None:

@@ -93,6 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from handpose.data.formats import ALIASES, FORMATS, ORDERS
     from handpose.data.formats.keypoint_orders import ALIASES as ORDER_ALIASES
     from handpose.model.cpm import PRESETS
+    from handpose.training.recipes import DETECT_RECIPE, RECIPES
     from handpose.training.tasks import TASKS
 
     bool_opt = argparse.BooleanOptionalAction
@@ -115,7 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "found by itself (default: detected)")
     opt("--keypoint-order", choices=sorted(ORDERS) + sorted(ORDER_ALIASES), metavar="ORDER",
         help=f"keypoint order of a COCO json stored in another order than CMU's: {', '.join(sorted(ORDERS))}, or "
-        "a name of CMU's order (mediapipe, openpose, ...) (e.g. rhd; default: cmu, or rhd for a json named *rhd*)")
+        "a name of CMU's order (mediapipe, openpose, ...) (default: cmu, or rhd for a json named *rhd*)")
     opt("--negatives", metavar="JSON", help="keypoint task: a COCO json of boxes that hold no hand (hard negatives, "
         "e.g. from scripts/hard_negatives.py), added to the training samples; their crops train every keypoint "
         "map towards 0, so the hand's score (the mean keypoint peak) drops on things that are not hands "
@@ -167,10 +168,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--lr-step-size", type=int, help="step schedule: steps between decays (default: a third of the run)")
     opt("--lr-gamma", type=float, help="step schedule: decay factor")
     opt("--grad-clip", type=float, help="clip the gradient norm (0: off)")
-    opt("--epochs", type=float, help="run length in epochs (fractions allowed)")
-    opt("--max-steps", type=int, help="run length in optimizer steps (wins over --epochs)")
-    opt("--stop-at-step", type=int, help="stop cleanly at this step (the schedule still spans the whole run)")
-    opt("--time-limit", type=float, metavar="MIN", help="stop cleanly after this many minutes")
+    length = (f"(default: the recipe's length: 100 epochs for openpose, {RECIPES['lite']['train']['max_steps']} "
+              f"steps for lite, {DETECT_RECIPE['train']['max_steps']} steps with --task detect)")
+    opt("--epochs", type=float, help=f"run length in epochs (fractions allowed) {length}")
+    opt("--max-steps", type=int, help=f"run length in optimizer steps (wins over --epochs) {length}")
+    opt("--stop-at-step", type=int, help="stop cleanly at this step (the schedule still spans the whole run) "
+        "(default: none)")
+    opt("--time-limit", type=float, metavar="MIN", help="stop cleanly after this many minutes (default: none)")
     opt("--seed", type=int, help="random seed (initial weights, data order, augmentation)")
     g = parser.add_argument_group("cadence and reporting")
     opt("--log-every", type=int, help="log line and TensorBoard scalars every N steps")
@@ -184,7 +188,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_speed_flags(g, "training run")
     opt("--compile", action=bool_opt, help="torch.compile the model (slow start, faster steps)")
     opt("--workers", type=int, help="data-loading worker processes")
-    opt("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    opt("--threads", type=int, help="torch CPU threads, a number (default: torch's choice; predict's and eval's "
+        "auto, which follows the cores other processes leave free, is for inference only)")
 
 
 def _apply(cfg: Any, args: argparse.Namespace) -> Any:

@@ -99,3 +99,9 @@ def test_every_help_states_its_default() -> None:
             if not silent_default and "default" not in text:
                 missing.append(f"{name} {action.option_strings[-1]}")
     assert not missing, missing
+
+
+def test_predict_takes_the_model_file_as_eval_and_export_name_it() -> None:
+    """`eval --weights X` then `predict --weights X photo.jpg` was refused as an unrecognized argument."""
+    assert _parsed("predict", "a.jpg", "--weights", "kp.onnx").model == "kp.onnx"
+    assert _parsed("predict", "a.jpg", "--model", "kp.onnx").model == "kp.onnx"

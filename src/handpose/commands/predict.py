@@ -92,10 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images, folders or globs (several may be given, as a shell expands photos/*.jpg), or "
                         "one video file or webcam index")
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
-    parser.add_argument("--model", default=None, help="keypoint model: .safetensors, training checkpoint .pt, or "
-                        ".onnx (default: the shipped pretrained:lite; for a video or webcam on the CPU its int8 "
-                        "export pretrained:lite-int8 in onnxruntime: about twice the frames per second, PCK@0.2 "
-                        "about 0.01 lower on photos, more false hands through the detector)")
+    parser.add_argument("--model", "--weights", dest="model", metavar="MODEL", default=None,
+                        help="keypoint model: .safetensors, training checkpoint .pt, or .onnx; --weights is the same "
+                        "flag, as eval and export name the model file (default: the shipped pretrained:lite; for a "
+                        "video or webcam on the CPU its int8 export pretrained:lite-int8 in onnxruntime: about twice "
+                        "the frames per second, PCK@0.2 about 0.01 lower on photos, more false hands through the "
+                        "detector)")
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, help="hand detector (.safetensors / .pt, its .onnx "
                         "export, or the shipped pretrained:detector, run on the CPU in PyTorch or onnxruntime, "
                         "whichever was timed faster on the machine) that finds every hand when no --box is given; "

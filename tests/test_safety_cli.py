@@ -91,6 +91,16 @@ CASES = {
                                  "--scales", "0.8,1"], "--task detect scores the detector"),
     "synth out under /proc": (["synth", "--out", "/proc/handpose-test", "--count", "2"],
                               "nothing can be written under /proc"),  # it said "needs 0.0 GiB and 0.0 GiB is free"
+    # of two model files, the flag says which one is missing (it said "model file not found: X" alone)
+    "predict detector missing": (["predict", "--model", "{weights}", "--detector", "{root}/no_det.onnx", "--out",
+                                  "{root}/pred", "{root}/photo.jpg"], "--detector: model file not found: "),
+    "eval detector missing": (_eval("--detector", "{root}/no_det.onnx"), "--detector: model file not found: "),
+    "eval weights a folder": (["eval", "--weights", "{data}", "--data", "{data}"], "--weights: "),
+    "export weights missing": (["export", "--weights", "{root}/no.safetensors", "--out", "{root}/m.onnx"],
+                               "--weights: model file not found: "),
+    "train init missing": (_train("--init", "{root}/no.npy"), "--init: model file not found: "),
+    "convert from missing": (["convert", "--from", "{root}/no.caffemodel", "--out", "{root}/c.safetensors"],
+                             "--from: model file not found: "),
 }
 
 

@@ -45,7 +45,9 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out} already exists; give --overwrite to replace it")
     ensure_writable_file(out, "--out")  # before the import, which may take a while
     from handpose import pretrained
+    from handpose.commands.model_files import require_model_file
 
+    require_model_file("--from", args.source)
     args.source = str(pretrained.resolve(args.source))  # pretrained:NAME, as the other commands take it
     torch.manual_seed(args.seed)
     model = build_model(args.preset)

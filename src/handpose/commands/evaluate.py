@@ -41,6 +41,7 @@ from handpose.commands.detection_flags import (
     given_flags,
     refine_from_args,
 )
+from handpose.commands.model_files import require_model_file
 from handpose.commands.threads_flag import add_threads_flag
 from handpose.commands.train import add_speed_flags
 
@@ -142,6 +143,8 @@ def _run(args: argparse.Namespace) -> int:
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     refine = refine_from_args(args)
     warn_unused_detection_flags(args)
+    for flag, value in (("--weights", args.weights), ("--detector", args.detector), ("--keypoints", args.keypoints)):
+        require_model_file(flag, value)
     if args.task == "detect":
         if args.flip or parse_scales(args.scales) != (1.0,):
             raise ValueError("--flip and --scales are the keypoint model's test-time options; --task detect scores "

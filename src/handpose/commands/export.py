@@ -68,11 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from handpose import pretrained
+    from handpose.commands.model_files import require_model_file
     from handpose.export import check_opset, export_onnx
     from handpose.files import ensure_writable_file
     from handpose.inference.prepare import read_image, spec_from_config
     from handpose.model.artifact import TASK_DETECT, load_model, read_data_config, read_task
 
+    require_model_file("--weights", args.weights)
     weights = pretrained.resolve(args.weights)  # pretrained:NAME is a shipped model
     if weights.suffix.lower() == ".onnx":
         raise ValueError(f"{weights} is already an ONNX file; export needs PyTorch weights (.safetensors or .pt)")

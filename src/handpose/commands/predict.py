@@ -67,6 +67,7 @@ from handpose.commands.detection_flags import (
     given_flags,
     refine_from_args,
 )
+from handpose.commands.model_files import require_model_file
 from handpose.commands.predict_files import (
     OutputFolder,
     check_coco_names,
@@ -222,6 +223,9 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     except ValueError as exc:
         raise ValueError(f"--scales: {exc}") from None
     model = args.model or (VIDEO_MODEL if video and str(args.device) == "cpu" else IMAGE_MODEL)  # a GPU: PyTorch
+    require_model_file("--model", model)
+    if args.box is None:
+        require_model_file("--detector", detector_of(args))
     try:
         predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales,
                                         threads=args.threads)

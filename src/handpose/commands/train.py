@@ -381,6 +381,10 @@ def run(args: argparse.Namespace) -> int:
     from handpose.training.setup import check_config
     from handpose.training.trainer import train
 
+    if args.resume is None:
+        from handpose.commands.model_files import require_model_file
+
+        require_model_file("--init", args.init)  # before the recipe is read from it
     if args.resume is not None and os.environ.get("RANK", "0") == "0":
         check_resumable(args.resume)  # a run another process is writing: refused before its checkpoint is read
     plain = config_from_args(args, speed=False)

@@ -39,3 +39,23 @@ def test_demo_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert where in printed, printed
     assert summary["real_photos"]["set_a"]["num_samples"] == 3 == summary["real_photos"]["all"]["num_samples"]
     assert main(args) == 0  # again into the same folder: the renders are reused, the training run is replaced
+
+
+def test_demo_replaces_its_own_run_but_refuses_another(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`demo --out runs` trained into runs/train with --overwrite set, deleting `handpose train`'s default run there."""
+    from handpose.commands.demo import check_train_folder
+
+    out = tmp_path / "runs"
+    run = out / "train"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "ckpt-00000013.pt").write_bytes(b"a checkpoint")
+    config = {"model": {}, "dataset": {}, "task": "keypoints", "data": str(tmp_path / "hand_labels")}
+    (run / "config.json").write_text(json.dumps(config))
+    rc = main(["demo", "--out", str(out), "--count", "2", "--test-count", "1", "--workers", "1"])
+    assert rc == 2 and not (out / "data").exists()  # refused before rendering
+    assert (run / "checkpoints" / "ckpt-00000013.pt").is_file()
+    err = capsys.readouterr().err
+    assert f"--out {out}: {run} holds a training run that is not a demo's (it trained on {tmp_path}/hand_labels)" in err
+    (run / "config.json").write_text(json.dumps({**config, "data": str(out / "data")}))  # an earlier demo's run
+    check_train_folder(out)
+    check_train_folder(tmp_path / "fresh")

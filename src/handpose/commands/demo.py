@@ -10,7 +10,8 @@
 6. real photos (with --real-data DIR): the trained model on every labelled real photo in DIR (any formats
             handpose reads, one dataset or a folder of them), in their ground-truth boxes, beside the test renders.
 Prints where everything is. The training length fits the --minutes budget on a 2-core CPU; training stops early
-(with a checkpoint) if the budget runs out. Running it again into the same --out reuses the renders and trains anew.
+(with a checkpoint) if the budget runs out. Running it again into the same --out reuses the renders and trains anew
+(replacing its own earlier run; a training run in OUT/train that is not a demo's is refused).
 
 Examples:
   handpose demo --out runs/demo
@@ -61,6 +62,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
 
     start = time.perf_counter()
     out: Path = args.out
+    check_train_folder(out)  # before any rendering
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     result: dict[str, Any] = {"out": str(out), "timings_s": timings, **demo_settings(args)}
@@ -93,6 +95,27 @@ def demo_settings(args: argparse.Namespace) -> dict[str, Any]:
 def _test_seed(seed: int) -> int:
     """The held-out renders' seed: another stream than the training renders'."""
     return seed + 1_000_003
+
+def check_train_folder(out: Path) -> None:
+    """ValueError when OUT/train holds a training run that is not an earlier demo's (one that trained on OUT/data):
+    the demo replaces its own run there, never another (``demo --out runs`` deleted the checkpoints and weights of
+    ``handpose train``'s default run folder, runs/train, with a warning that named an --overwrite never given)."""
+    import json
+
+    from handpose.training.run_folder import run_files
+
+    folder = out / "train"
+    if not run_files(folder):
+        return
+    try:
+        data = json.loads((folder / "config.json").read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        data = None
+    if isinstance(data, str) and Path(data).resolve() == (out / "data").resolve():
+        return
+    raise ValueError(f"--out {out}: {folder} holds a training run that is not a demo's (it trained on "
+                     f"{data if isinstance(data, str) else 'data not recorded'}), and the demo trains anew there, "
+                     "deleting it: choose another --out")
 
 
 def _workers(args: argparse.Namespace) -> int:
@@ -134,11 +157,13 @@ def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
     device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     workers = _workers(args)
     cfg = dataclasses.replace(
-        cfg, data=str(out / "data"), data_format="hand_labels_synth", out=str(out / "train"), dataset=data_cfg,
+        cfg, data=str((out / "data").resolve()), data_format="hand_labels_synth", out=str(out / "train"),
+        dataset=data_cfg,
         seed=args.seed, workers=min(workers, 1) if device.type == "cpu" else workers,
         max_steps=args.steps or cfg.max_steps, batch_size=args.batch_size or cfg.batch_size,
         time_limit=max(0.2, left_min), device=str(device),
-        val_every=min(cfg.val_every, args.steps or cfg.val_every), val_limit=100, overwrite=True,
+        val_every=min(cfg.val_every, args.steps or cfg.val_every), val_limit=100,
+        overwrite=True,  # the demo's own earlier run alone (check_train_folder)
     )
     speed = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device)  # measured, then cached
     summary = train(dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last))

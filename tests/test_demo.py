@@ -41,9 +41,11 @@ def test_demo_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(args) == 0  # again into the same folder: the renders are reused, the training run is replaced
 
 
-def test_demo_replaces_its_own_run_but_refuses_another(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """`demo --out runs` trained into runs/train with --overwrite set, deleting `handpose train`'s default run there."""
-    from handpose.commands.demo import check_train_folder
+def test_demo_replaces_its_own_results_but_refuses_others(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    """`demo --out runs` trained into runs/train with --overwrite set, deleting `handpose train`'s default run there,
+    and replaced runs/eval's report (the README's `eval --out runs/eval`)."""
+    from handpose.commands.demo import check_out_folder
 
     out = tmp_path / "runs"
     run = out / "train"
@@ -56,6 +58,15 @@ def test_demo_replaces_its_own_run_but_refuses_another(tmp_path: Path, capsys: p
     assert (run / "checkpoints" / "ckpt-00000013.pt").is_file()
     err = capsys.readouterr().err
     assert f"--out {out}: {run} holds a training run that is not a demo's (it trained on {tmp_path}/hand_labels)" in err
+    (out / "eval").mkdir()
+    (out / "eval" / "eval_report.json").write_text("{}")
     (run / "config.json").write_text(json.dumps({**config, "data": str(out / "data")}))  # an earlier demo's run
-    check_train_folder(out)
-    check_train_folder(tmp_path / "fresh")
+    check_out_folder(out)
+    check_out_folder(tmp_path / "fresh")
+    other = tmp_path / "other"
+    (other / "eval").mkdir(parents=True)
+    (other / "eval" / "eval_report.json").write_text("{}")
+    with pytest.raises(ValueError, match=r"holds .*eval_report.json, which no demo wrote"):
+        check_out_folder(other)
+    (other / "demo_summary.json").write_text("{}")  # a finished demo's folder
+    check_out_folder(other)

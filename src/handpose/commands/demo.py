@@ -62,7 +62,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
 
     start = time.perf_counter()
     out: Path = args.out
-    check_train_folder(out)  # before any rendering
+    check_out_folder(out)  # before any rendering
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     result: dict[str, Any] = {"out": str(out), "timings_s": timings, **demo_settings(args)}
@@ -96,26 +96,34 @@ def _test_seed(seed: int) -> int:
     """The held-out renders' seed: another stream than the training renders'."""
     return seed + 1_000_003
 
-def check_train_folder(out: Path) -> None:
-    """ValueError when OUT/train holds a training run that is not an earlier demo's (one that trained on OUT/data):
-    the demo replaces its own run there, never another (``demo --out runs`` deleted the checkpoints and weights of
-    ``handpose train``'s default run folder, runs/train, with a warning that named an --overwrite never given)."""
+
+def check_out_folder(out: Path) -> None:
+    """ValueError when ``out`` holds results that the demo would replace and that are not an earlier demo's: a
+    training run in OUT/train that did not train on OUT/data, or OUT/model.onnx or an evaluation in OUT/eval in a
+    folder with no demo's run or demo_summary.json. The demo replaces its own results only (``demo --out runs``
+    deleted the checkpoints and weights of ``handpose train``'s default run folder, runs/train, with a warning that
+    named an --overwrite never given, and replaced the report of the README's ``eval --out runs/eval``)."""
     import json
 
+    from handpose.evaluate import CURVE_NAME, REPORT_NAME
     from handpose.training.run_folder import run_files
 
     folder = out / "train"
-    if not run_files(folder):
-        return
-    try:
-        data = json.loads((folder / "config.json").read_text()).get("data")
-    except (OSError, ValueError, AttributeError):
-        data = None
-    if isinstance(data, str) and Path(data).resolve() == (out / "data").resolve():
-        return
-    raise ValueError(f"--out {out}: {folder} holds a training run that is not a demo's (it trained on "
-                     f"{data if isinstance(data, str) else 'data not recorded'}), and the demo trains anew there, "
-                     "deleting it: choose another --out")
+    own_run = False
+    if run_files(folder):
+        try:
+            data = json.loads((folder / "config.json").read_text()).get("data")
+        except (OSError, ValueError, AttributeError):
+            data = None
+        own_run = isinstance(data, str) and Path(data).resolve() == (out / "data").resolve()
+        if not own_run:
+            raise ValueError(f"--out {out}: {folder} holds a training run that is not a demo's (it trained on "
+                             f"{data if isinstance(data, str) else 'data not recorded'}), and the demo trains anew "
+                             "there, deleting it: choose another --out")
+    taken = [p for p in (out / "model.onnx", out / "eval" / REPORT_NAME, out / "eval" / CURVE_NAME) if p.exists()]
+    if taken and not own_run and not (out / "demo_summary.json").is_file():
+        raise ValueError(f"--out {out} holds {', '.join(str(p) for p in taken)}, which no demo wrote, and the demo "
+                         "would replace them: choose another --out")
 
 
 def _workers(args: argparse.Namespace) -> int:
@@ -163,7 +171,7 @@ def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
         max_steps=args.steps or cfg.max_steps, batch_size=args.batch_size or cfg.batch_size,
         time_limit=max(0.2, left_min), device=str(device),
         val_every=min(cfg.val_every, args.steps or cfg.val_every), val_limit=100,
-        overwrite=True,  # the demo's own earlier run alone (check_train_folder)
+        overwrite=True,  # the demo's own earlier run alone (check_out_folder)
     )
     speed = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device)  # measured, then cached
     summary = train(dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last))

@@ -11,7 +11,8 @@
             handpose reads, one dataset or a folder of them), in their ground-truth boxes, beside the test renders.
 Prints where everything is. The training length fits the --minutes budget on a 2-core CPU; training stops early
 (with a checkpoint) if the budget runs out. Running it again into the same --out reuses the renders and trains anew
-(replacing its own earlier run; a training run in OUT/train that is not a demo's is refused).
+(replacing its own earlier results; a training run in OUT/train, a model.onnx or an eval report that no demo
+wrote is refused).
 
 Examples:
   handpose demo --out runs/demo

@@ -105,3 +105,10 @@ def test_predict_takes_the_model_file_as_eval_and_export_name_it() -> None:
     """`eval --weights X` then `predict --weights X photo.jpg` was refused as an unrecognized argument."""
     assert _parsed("predict", "a.jpg", "--weights", "kp.onnx").model == "kp.onnx"
     assert _parsed("predict", "a.jpg", "--model", "kp.onnx").model == "kp.onnx"
+
+
+def test_dataset_flags_read_alike_in_train_and_eval() -> None:
+    """eval's --format and --keypoint-order named no value (KEYPOINT_ORDER, "e.g. rhd"); train's list them."""
+    for flag, value in (("--format", "coco_wholebody"), ("--keypoint-order", "interhand")):
+        train, ev = _option("train", flag), _option("eval", flag)
+        assert train.metavar == ev.metavar and value in train.help and value in ev.help

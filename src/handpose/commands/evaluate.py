@@ -52,14 +52,17 @@ LOG = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from handpose.data.formats import FORMATS, ORDERS
     from handpose.data.formats.load import SPLIT_NAMES
 
     parser.add_argument("--weights", required=True, help="model file: .safetensors, training checkpoint .pt, or .onnx "
                         "(with --task detect: a hand detector's)")
     parser.add_argument("--data", required=True, help="dataset path (any format handpose reads)")
-    parser.add_argument("--format", default=None, help="dataset format (default: detected from the path)")
-    parser.add_argument("--keypoint-order", default=None, help="keypoint order of a COCO json stored in another "
-                        "order than CMU's, e.g. rhd (default: cmu, or rhd for a json named *rhd*)")
+    parser.add_argument("--format", default=None, metavar="FORMAT",
+                        help=f"dataset format: {', '.join(sorted(FORMATS))} (default: detected from the path)")
+    parser.add_argument("--keypoint-order", default=None, metavar="ORDER", help="keypoint order of a COCO json stored "
+                        f"in another order than CMU's: {', '.join(sorted(ORDERS))}, or a name of CMU's order "
+                        "(mediapipe, openpose, ...) (default: cmu, or rhd for a json named *rhd*)")
     parser.add_argument("--split", default="val", choices=SPLIT_NAMES, help="which split (default val: the dataset's "
                         "test part, or the 10%% held out by hash; in a folder of datasets, each one's)")
     parser.add_argument("--flip", action="store_true",

@@ -146,8 +146,6 @@ def _run(args: argparse.Namespace) -> int:
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     refine = refine_from_args(args)
     warn_unused_detection_flags(args)
-    for flag, value in (("--weights", args.weights), ("--detector", args.detector), ("--keypoints", args.keypoints)):
-        require_model_file(flag, value)
     if args.task == "detect":
         if args.flip or parse_scales(args.scales) != (1.0,):
             raise ValueError("--flip and --scales are the keypoint model's test-time options; --task detect scores "
@@ -156,10 +154,13 @@ def _run(args: argparse.Namespace) -> int:
             raise ValueError("--detector goes with --task keypoints (--task detect takes the detector as --weights)")
         if args.keypoints is not None and refine is None:
             raise ValueError("--keypoints scores the keypoint refinement: --refine-passes must be at least 1")
-        return _run_detect(args, refine)
-    if args.keypoints is not None:
+    elif args.keypoints is not None:
         raise ValueError("--keypoints goes with --task detect (--task keypoints takes the keypoint model as "
                          "--weights)")
+    for flag, value in (("--weights", args.weights), ("--detector", args.detector), ("--keypoints", args.keypoints)):
+        require_model_file(flag, value)  # after the flags' combination is checked
+    if args.task == "detect":
+        return _run_detect(args, refine)
     if args.detector is not None:
         return _run_through_detector(args, refine)
     from handpose.evaluate_sets import find_datasets

@@ -1,5 +1,6 @@
-"""The flags of detection shared by predict and eval: the detector's letterbox scales (``detection/detector``) and
-the keypoint refinement of its hands (``inference/refine``)."""
+"""The flags of detection shared by predict and eval: the detector's score threshold and letterbox scales
+(``detection/detector``), the keypoint refinement of its hands (``inference/refine``), and which of them a run was
+given (to say when it does not use them)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The model-file flags of the commands (``--weights``, ``--model``, ``--detector``, ``--keypoints``, ``--init``,
-``--from``): a path that names no file is said with its flag before anything loads, so that of two model files
-the one at fault is plain."""
+"""The model-file flags of eval (``--weights``, ``--detector``, ``--keypoints``), export (``--weights``), train
+(``--init``) and convert (``--from``): a path that names no file is said with its flag before anything loads, so
+that of two model files the one at fault is plain (predict names its ``--model`` / ``--detector`` as they load)."""
 
 from __future__ import annotations
 

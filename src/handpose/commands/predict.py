@@ -67,7 +67,6 @@ from handpose.commands.detection_flags import (
     given_flags,
     refine_from_args,
 )
-from handpose.commands.model_files import require_model_file
 from handpose.commands.predict_files import (
     OutputFolder,
     check_coco_names,
@@ -223,15 +222,14 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     except ValueError as exc:
         raise ValueError(f"--scales: {exc}") from None
     model = args.model or (VIDEO_MODEL if video and str(args.device) == "cpu" else IMAGE_MODEL)  # a GPU: PyTorch
-    require_model_file("--model", model)
-    if args.box is None:
-        require_model_file("--detector", detector_of(args))
     try:
         predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales,
                                         threads=args.threads)
     except ValueError as exc:
         flag = "--flip" if args.flip and str(exc).startswith("the flip test") else "--model"
         raise ValueError(f"{flag}: {exc}") from exc
+    except FileNotFoundError as exc:  # of two model files, the one at fault
+        raise FileNotFoundError(f"--model: {exc}") from exc
     detector = detector_of(args)
     if detector is not None and args.box is None:
         from handpose.detection.detector import HandDetector
@@ -244,6 +242,8 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
                                                         scales=scales, threads=args.threads)
         except ValueError as exc:
             raise ValueError(f"--detector: {exc}") from exc
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"--detector: {exc}") from exc
         predictor.refine = refine
     return predictor
 

@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_threads_flag(parser)
     parser.add_argument("--out", default=None, help="folder for the report: eval_report.json and pck_curve.png "
                         "(a folder of datasets: eval_sets.json; --detector: eval_detected.json; --task detect: "
-                        "detection_eval.json, or the .json path given)")
+                        "detection_eval.json, or the .json path given) (default: none; nothing is written)")
     parser.add_argument("--overwrite", action="store_true", help="replace the files of an earlier evaluation in --out "
                         "(without it such a folder is refused)")
 

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands
 
 from handpose.commands.video_record import VideoRecord
+from handpose.files import DiskFullError
 from handpose.inference.predictor import Prediction, Predictor
 from handpose.inference.prepare import CropSpec
 from handpose.inference.results import Hands
@@ -79,3 +83,41 @@ def test_video_record_removes_its_temporaries_when_the_run_fails(tmp_path: Path)
     except RuntimeError:
         pass
     assert list(tmp_path.iterdir()) == []
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_video_record_removes_a_killed_runs_temporaries(tmp_path: Path) -> None:
+    dead = _dead_pid()
+    stale = [tmp_path / f".clip.frames.tmp-{dead}", tmp_path / f".clip.coco.tmp-{dead}"]
+    kept = [tmp_path / f".clip.frames.tmp-{os.getppid()}", tmp_path / f".other.frames.tmp-{dead}"]  # alive; not ours
+    for p in stale + kept:
+        p.write_text("{}\n")
+    with VideoRecord(tmp_path, "clip"):
+        pass
+    assert sorted(tmp_path.iterdir()) == sorted(kept)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_video_record_on_a_full_disk_leaves_no_temporaries(tmp_path: Path) -> None:
+    record = VideoRecord(tmp_path, "clip")
+    for p in (record.frames_path, record.coco_path):  # every write to them fails as on a full disk
+        p.symlink_to("/dev/full")
+    paths = [tmp_path / "coco_results.json", tmp_path / "coco_images.json"]
+    with pytest.raises(DiskFullError, match="clip.json: the disk is full"), record:
+        for i in range(3):
+            record.add(i, i / 25.0, Hands([_hand(i)]))
+        record.finish(3, {"source": "clip.mp4"}, None, tmp_path / "clip.json", paths, "clip.mp4", 64, 48)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_video_record_that_cannot_open_its_second_temporary_leaves_none(tmp_path: Path) -> None:
+    record = VideoRecord(tmp_path, "clip")
+    record.coco_path.mkdir()  # cannot be opened as a file
+    with pytest.raises(IsADirectoryError), record:
+        pass
+    assert list(tmp_path.iterdir()) == [record.coco_path]

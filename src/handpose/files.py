@@ -12,7 +12,7 @@ import errno
 import itertools
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +67,16 @@ def ensure_writable_file(path: str | Path, flag: str) -> Path:
     return path
 
 
-def remove_stale_temporaries(folder: str | Path) -> list[Path]:
+def remove_stale_temporaries(folder: str | Path, stems: Sequence[str] = ("",)) -> list[Path]:
     """Delete the temporary files an earlier, killed writer left in ``folder`` (``.<stem>.tmp-<pid>...``) whose
-    process is gone; returns what was removed."""
+    process is gone, of the stems that start with one of ``stems`` (default: all); returns what was removed."""
     removed = []
     folder = Path(folder)
     if not folder.is_dir():
         return removed
     for p in folder.iterdir():
         name = p.name
-        if not (name.startswith(TMP_PREFIX) and ".tmp-" in name and p.is_file()):
+        if not (any(name.startswith(TMP_PREFIX + stem) for stem in stems) and ".tmp-" in name and p.is_file()):
             continue
         pid_text = name.rsplit(".tmp-", 1)[1].split(".", 1)[0].split("-", 1)[0]
         if pid_text.isdigit() and not alive(int(pid_text)):

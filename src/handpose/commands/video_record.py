@@ -3,7 +3,8 @@ written as the frames come, so that memory stays flat however long the video run
 
 Each frame's record (``{"frame", "time", "hands"}``) and its COCO results go, one line each, into two hidden
 temporary files in the output folder (``.NAME.frames.tmp-<pid>`` and ``.NAME.coco.tmp-<pid>``: a killed run's are
-removed by ``files.remove_stale_temporaries``); :meth:`VideoRecord.finish` then writes the three files, each
+removed by ``files.remove_stale_temporaries`` when a later record of NAME starts there, and a failed run's, a full
+disk's included, as it ends); :meth:`VideoRecord.finish` then writes the three files, each
 atomically, by copying those lines, keeping the first ``count`` frames (a frame an interrupt cut out of the
 video is left out of the record too). NAME.json and coco_results.json read as the whole-run ``json.dumps`` of
 them did. Kept in memory until the end, the hands of every frame took about 1.7 kB each, and writing them about
@@ -13,13 +14,14 @@ its end.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from handpose.files import TMP_PREFIX, atomic_write, json_safe
+from handpose.files import TMP_PREFIX, DiskFullError, atomic_write, json_safe, remove_stale_temporaries
 from handpose.inference.results import HAND_CATEGORY_ID, Hands
 
 
@@ -33,7 +35,7 @@ class VideoRecord:
     docstring); use as a context manager, which removes the temporaries however the run ends."""
 
     def __init__(self, folder: Path, stem: str, category_id: int | str = HAND_CATEGORY_ID) -> None:
-        self.folder, self.category_id = Path(folder), category_id
+        self.folder, self.stem, self.category_id = Path(folder), stem, category_id
         self.frames_path = self.folder / f"{TMP_PREFIX}{stem}.frames.tmp-{os.getpid()}"
         self.coco_path = self.folder / f"{TMP_PREFIX}{stem}.coco.tmp-{os.getpid()}"
         self._frames: IO[str] | None = None
@@ -42,20 +44,34 @@ class VideoRecord:
 
     def __enter__(self) -> VideoRecord:
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._frames = open(self.frames_path, "w", encoding="utf-8")
-        self._coco = open(self.coco_path, "w", encoding="utf-8")
+        remove_stale_temporaries(self.folder, (f"{self.stem}.frames.tmp-", f"{self.stem}.coco.tmp-"))  # killed runs'
+        try:
+            self._frames = open(self.frames_path, "w", encoding="utf-8")
+            self._coco = open(self.coco_path, "w", encoding="utf-8")
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._close()
-        self.frames_path.unlink(missing_ok=True)
-        self.coco_path.unlink(missing_ok=True)
+        try:
+            self._close()
+        finally:  # also when closing fails (a full disk refuses the buffered lines): they hold its space
+            self.frames_path.unlink(missing_ok=True)
+            self.coco_path.unlink(missing_ok=True)
 
     def _close(self) -> None:
-        for f in (self._frames, self._coco):
-            if f is not None:
-                f.close()
-        self._frames = self._coco = None
+        """Close both temporaries, the second also when closing the first fails; the first error is raised."""
+        files, self._frames, self._coco = (self._frames, self._coco), None, None
+        error: BaseException | None = None
+        for f in files:
+            try:
+                if f is not None:
+                    f.close()
+            except BaseException as exc:  # noqa: BLE001 (raised below, once both are closed)
+                error = error or exc
+        if error is not None:
+            raise error
 
     def add(self, index: int, t: float, hands: Hands) -> None:
         """Record frame ``index`` (frames come in order from 0) at ``t`` seconds with its ``hands``."""
@@ -87,7 +103,13 @@ class VideoRecord:
         files ``coco_paths`` (results, then images ``source#i`` of ``width`` x ``height``), each atomically."""
         from handpose.keypoints import NAMES, SKELETON
 
-        self._close()
+        try:
+            self._close()  # the lines still buffered are written now
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(f"{record_path}: the disk is full (no space left on device); nothing was written "
+                                    "there and the previous file, if any, is unchanged") from exc
+            raise
         head = _line(header)
         _write_list(record_path, head[:-1] + (", " if header else "") + '"frames": [', self._frame_lines(count),
                     '], "error": ' + _line(error) + "}\n")

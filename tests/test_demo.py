@@ -70,3 +70,21 @@ def test_demo_replaces_its_own_results_but_refuses_others(tmp_path: Path, capsys
         check_out_folder(other)
     (other / "demo_summary.json").write_text("{}")  # a finished demo's folder
     check_out_folder(other)
+
+
+def test_demo_knows_an_older_demos_run_from_another_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An older demo recorded its data path as given (`demo --out runs/demo`: runs/demo/data, relative to where it
+    ran); the same folder named from elsewhere is still that demo's."""
+    from handpose.commands.demo import check_out_folder
+
+    run = tmp_path / "runs" / "demo" / "train"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "ckpt-00000013.pt").write_bytes(b"a checkpoint")
+    config = {"model": {}, "dataset": {}, "task": "keypoints", "data": "runs/demo/data", "out": "runs/demo/train"}
+    (run / "config.json").write_text(json.dumps(config))
+    monkeypatch.chdir(tmp_path / "runs")
+    check_out_folder(Path("demo"))
+    check_out_folder(tmp_path / "runs" / "demo")
+    (run / "config.json").write_text(json.dumps({**config, "data": "runs/demo/hands"}))  # not beside its run
+    with pytest.raises(ValueError, match="not a demo's"):
+        check_out_folder(Path("demo"))

@@ -113,10 +113,15 @@ def check_out_folder(out: Path) -> None:
     own_run = False
     if run_files(folder):
         try:
-            data = json.loads((folder / "config.json").read_text()).get("data")
+            config = json.loads((folder / "config.json").read_text())
+            data, run_out = config.get("data"), config.get("out")
         except (OSError, ValueError, AttributeError):
-            data = None
-        own_run = isinstance(data, str) and Path(data).resolve() == (out / "data").resolve()
+            data = run_out = None
+        own_run = isinstance(data, str) and (
+            Path(data).resolve() == (out / "data").resolve()
+            # an older demo recorded OUT/data as given, relative to where it ran, beside its OUT/train
+            or (not Path(data).is_absolute() and isinstance(run_out, str)
+                and Path(data) == Path(run_out).parent / "data"))
         if not own_run:
             raise ValueError(f"--out {out}: {folder} holds a training run that is not a demo's (it trained on "
                              f"{data if isinstance(data, str) else 'data not recorded'}), and the demo trains anew "

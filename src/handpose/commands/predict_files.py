@@ -63,10 +63,14 @@ def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[di
     out.path.mkdir(parents=True, exist_ok=True)
     out.claim(targets)
     write_json(targets[0], results, indent=None)
-    doc = {"images": images, "categories": [{"id": category_id, "name": "hand", "keypoints": list(NAMES),
-                                             "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]}
-    write_json(targets[1], doc)
+    write_json(targets[1], {"images": images, "categories": coco_categories(category_id)})
     return targets
+
+
+def coco_categories(category_id: int | str = HAND_CATEGORY_ID) -> list[dict[str, Any]]:
+    """coco_images.json's ``categories``: the hand, under ``category_id``, with its keypoint names and skeleton."""
+    return [{"id": category_id, "name": "hand", "keypoints": list(NAMES),
+             "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]
 
 
 def read_ahead(

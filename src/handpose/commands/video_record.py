@@ -101,7 +101,7 @@ class VideoRecord:
                coco_paths: list[Path], source: str, width: int, height: int) -> None:
         """Write ``record_path`` (``header``'s keys, ``frames``: the first ``count`` frames, ``error``) and the COCO
         files ``coco_paths`` (results, then images ``source#i`` of ``width`` x ``height``), each atomically."""
-        from handpose.keypoints import NAMES, SKELETON
+        from handpose.commands.predict_files import coco_categories
 
         try:
             self._close()  # the lines still buffered are written now
@@ -116,8 +116,7 @@ class VideoRecord:
         _write_list(coco_paths[0], "[", self._coco_lines(count), "]\n")
         images = (_line({"id": i, "file_name": f"{source}#{i}", "width": width, "height": height})
                   for i in range(count))
-        categories = _line([{"id": self.category_id, "name": "hand", "keypoints": list(NAMES),
-                             "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}])
+        categories = _line(coco_categories(self.category_id))
         _write_list(coco_paths[1], '{"images": [\n', images, '],\n"categories": ' + categories + "}\n", ",\n")
 
 

@@ -388,8 +388,9 @@ class Trainer:
         saved = saved if isinstance(saved, dict) else {}  # none before 2026-12-06
         moved = environment_changes(saved, run_environment(self.device))
         if moved and self.main:
-            hint = (f" (give --threads {saved['torch_threads']} to keep the thread count)"
-                    if "torch_threads" in moved else "")
+            threads = saved.get("torch_threads")
+            hint = (f" (give --threads {threads} to keep the thread count)"
+                    if isinstance(threads, int) and threads != torch.get_num_threads() else "")
             LOG.warning("resuming with %s: the run goes on, but its weights will not be bit-identical to an "
                         "uninterrupted run's%s", moved, hint)
 

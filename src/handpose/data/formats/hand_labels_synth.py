@@ -17,13 +17,13 @@ SYNTH_DIR = re.compile(r"^synth\d+$")
 
 def looks_like(path: Path) -> bool:
     """A synthN folder, or a folder holding one."""
-    return bool(SYNTH_DIR.match(path.name)) or any(p.is_dir() and SYNTH_DIR.match(p.name) for p in path.iterdir())
+    return bool(SYNTH_DIR.match(path.name)) or any(SYNTH_DIR.match(p.name) and p.is_dir() for p in path.iterdir())
 
 
 def _folders(path: Path) -> list[tuple[Path, str | None]]:
     """The synthN folders under ``path``, else ``path`` itself: a folder named like one (``--out synth2000``) that
     holds synthN folders is read through them."""
-    subs = sorted(p for p in path.iterdir() if p.is_dir() and SYNTH_DIR.match(p.name))
+    subs = sorted(p for p in path.iterdir() if SYNTH_DIR.match(p.name) and p.is_dir())  # names first: no stat a file
     return [(p, None) for p in subs] or [(path, None)]
 
 

@@ -286,6 +286,7 @@ def _run(args: argparse.Namespace) -> int:
     from handpose.files import ensure_writable_folder
     from handpose.inference.inputs import is_video
     from handpose.inference.pipeline import to_xywh
+    from handpose.training.signals import StopRequest
 
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     sources = sources_of(args)
@@ -324,24 +325,29 @@ def _run(args: argparse.Namespace) -> int:
     coco: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
     bar = tqdm(total=len(images), unit="image", desc="predict", disable=len(images) < 2 or not sys.stderr.isatty())
-    for image_id, (path, name, image) in zip(ids, read_ahead(images, output_names(images))):
-        bar.update(1)
-        try:
-            if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial input
-                predictor, speed = _tuned(predictor, image, box, args.side, speed), None
-            written = predict_to_files(
-                predictor, path, out, box=box, is_left=args.side, maps=maps, name=name, image=image,
-                threshold=args.threshold, image_id=image_id, coco=coco,
-            )
-        except (ValueError, FileNotFoundError, OSError) as exc:
-            if len(images) == 1:
-                raise
-            failed.append((path, str(exc)))
-            continue
-        assert not isinstance(image, Exception)
-        entries.append({"id": image_id, "file_name": str(path), "width": int(image.shape[1]),
-                        "height": int(image.shape[0])})
-        tqdm.write(f"{path}: " + ", ".join(str(p) for p in written))
+    # Ctrl-C or SIGTERM: the image in hand is finished and the COCO files of the images done are written (a second
+    # Ctrl-C aborts at once); their per-image files are written as each image is done
+    with StopRequest("stopping after this image, then writing the COCO results of the images done") as stop:
+        for image_id, (path, name, image) in zip(ids, read_ahead(images, output_names(images))):
+            if stop.reason is not None:
+                break
+            bar.update(1)
+            try:
+                if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial
+                    predictor, speed = _tuned(predictor, image, box, args.side, speed), None
+                written = predict_to_files(
+                    predictor, path, out, box=box, is_left=args.side, maps=maps, name=name, image=image,
+                    threshold=args.threshold, image_id=image_id, coco=coco,
+                )
+            except (ValueError, FileNotFoundError, OSError) as exc:
+                if len(images) == 1:
+                    raise
+                failed.append((path, str(exc)))
+                continue
+            assert not isinstance(image, Exception)
+            entries.append({"id": image_id, "file_name": str(path), "width": int(image.shape[1]),
+                            "height": int(image.shape[0])})
+            tqdm.write(f"{path}: " + ", ".join(str(p) for p in written))
     bar.close()
     if failed:
         print(f"skipped {len(failed)} of {len(images)} images:")
@@ -353,6 +359,10 @@ def _run(args: argparse.Namespace) -> int:
         result["category_id"] = category
     written = write_coco(out, coco, entries, category)
     print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
+    if stop.reason is not None:
+        print(f"stopped by {stop.reason} after {len(entries) + len(failed)} of {len(images)} images; the results of "
+              "those are written", file=sys.stderr)
+        return 143 if stop.reason == "SIGTERM" else 130
     return 0
 
 

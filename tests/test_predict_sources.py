@@ -148,3 +148,29 @@ def test_a_signal_on_a_folder_writes_the_coco_files_of_the_images_done(tmp_path:
     assert 4 <= len(images) < 400 and sorted(Path(im["file_name"]).stem for im in images) == done
     results = json.loads((out / "coco_results.json").read_text())
     assert {r["image_id"] for r in results} <= {im["id"] for im in images}
+
+
+def test_a_second_predict_into_a_folder_being_written_stops_before_its_work(tmp_path: Path,
+                                                                             capsys: pytest.CaptureFixture) -> None:
+    """Two predicts into one --out: the second used to process every image, then fail at coco_results.json ("a file
+    predict did not write") and lose its COCO results. It now stops at once, naming the holder's PID."""
+    from handpose.training.run_folder import LOCK_NAME
+
+    image = tmp_path / "photo.png"
+    cv2.imwrite(str(image), draw_dot_hands((320, 200), [dot_hand_keypoints((160, 100))]))
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from handpose.training.run_folder import "
+                               "RunLock; RunLock(sys.argv[1], 'prediction folder').acquire(); print('held', "
+                               "flush=True); time.sleep(60)", str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert main(["predict", str(image), "--out", str(out), "--box", "0,0,320,200"]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert f"another handpose process (PID {holder.pid}) is writing this prediction folder" in err
+    assert {p.name for p in out.iterdir()} == {LOCK_NAME}  # nothing predicted, nothing written
+    assert main(["predict", str(image), "--out", str(out), "--box", "0,0,320,200", "--no-maps"]) == 0  # free again
+

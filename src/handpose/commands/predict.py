@@ -52,6 +52,7 @@ import logging
 import re
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -269,24 +270,33 @@ def tracking_config(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``handpose predict``; a run that fails before writing anything leaves no empty --out folder behind."""
-    made = not Path(args.out).exists()
-    try:
-        with command_threads(args.threads):  # a number is PyTorch's thread count too ("auto" sets it as it runs)
-            return _run(args)
-    except BaseException:
-        if made and Path(args.out).is_dir() and not any(Path(args.out).iterdir()):
-            Path(args.out).rmdir()
-        raise
+    """``handpose predict``; one process writes an --out folder at a time (a second is refused before its work, not
+    after it), and a run that fails before writing anything leaves no empty --out folder behind."""
+    from handpose.training.run_folder import LOCK_NAME
+
+    out = Path(args.out)
+    made = not out.exists()
+    with ExitStack() as held:
+        try:
+            with command_threads(args.threads):  # a number is PyTorch's thread count too ("auto" sets it as it runs)
+                return _run(args, held)
+        except BaseException:
+            held.close()  # the folder's lock released first
+            if made and out.is_dir() and {p.name for p in out.iterdir()} <= {LOCK_NAME}:
+                (out / LOCK_NAME).unlink(missing_ok=True)
+                out.rmdir()
+            raise
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, held: ExitStack) -> int:
+    """The command's work; ``held`` keeps --out's lock until the command ends."""
     from handpose.autotune.resolve import parse_flag
     from handpose.config_checks import check_device
     from handpose.files import ensure_writable_folder
     from handpose.inference.inputs import is_video
     from handpose.inference.pipeline import to_xywh
-    from handpose.training.signals import StopRequest
+    from handpose.training.run_folder import RunLock
+    from handpose.training.signals import StopRequest, ignore_stop_signals
 
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     sources = sources_of(args)
@@ -313,6 +323,7 @@ def _run(args: argparse.Namespace) -> int:
     if video and args.save_video is not None:
         check_save_video(Path(args.save_video), source)  # before the models load
     ensure_writable_folder(args.out, "--out")  # before any work
+    held.enter_context(RunLock(args.out, "prediction folder"))  # two predicts into one folder: the second stops here
     out = OutputFolder(args.out)
     check_coco_names(out)  # before the models load and any image
     predictor = load_predictor(args, video)
@@ -360,6 +371,7 @@ def _run(args: argparse.Namespace) -> int:
     written = write_coco(out, coco, entries, category)
     print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
     if stop.reason is not None:
+        ignore_stop_signals()  # all is written and the process ends: more signals must not cut its exit short
         print(f"stopped by {stop.reason} after {len(entries) + len(failed)} of {len(images)} images; the results of "
               "those are written", file=sys.stderr)
         return 143 if stop.reason == "SIGTERM" else 130
@@ -421,7 +433,7 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     from handpose.commands.video_record import VideoRecord
     from handpose.inference.inputs import webcam_index
     from handpose.inference.video import run_video
-    from handpose.training.signals import StopRequest
+    from handpose.training.signals import StopRequest, ignore_stop_signals
 
     stem = f"webcam{webcam_index(source)}" if webcam_index(source) is not None else Path(source).stem
     record_path = out.path / f"{stem}.json"
@@ -446,6 +458,8 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
         if result.saved_video is not None:  # predict's own from now on: a later run may replace it
             OutputFolder(result.saved_video.parent).claim([result.saved_video])
             written.append(result.saved_video)
+    if stop.reason is not None:  # all is written and the process ends: more signals must not cut its exit short
+        ignore_stop_signals()
     print(", ".join(str(p) for p in written))
     print(f"{result.count} frames, {result.hands} hands, {result.detector_runs} detector "
           f"runs, {result.measured_fps:.1f} frames/s measured")

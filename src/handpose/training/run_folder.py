@@ -62,9 +62,10 @@ class RunLock:
     """An exclusive, non-blocking lock on ``<folder>/.handpose.lock``; released by :meth:`release`, at the end
     of a ``with`` block, or by the operating system when the process dies."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, what: str = "run") -> None:
         self.folder = Path(folder)
         self.path = self.folder / LOCK_NAME
+        self.what = what  # what the holder writes there, for the busy message ("run", "prediction folder")
         self._fd: int | None = None
 
     def acquire(self) -> RunLock:
@@ -103,7 +104,7 @@ class RunLock:
         """The error naming the folder and the PID the holder wrote into the lock file ``fd``."""
         holder = read_at(fd, 32, 0).decode(errors="replace").strip() or "unknown"
         return RunFolderBusyError(f"{self.folder} is in use: another handpose process (PID {holder}) is writing this "
-                                  "run; wait for it to end or choose another --out")
+                                  f"{self.what}; wait for it to end or choose another --out")
 
     def release(self) -> None:
         """Drop the lock (the lock file stays; an unlocked file means nobody is writing)."""

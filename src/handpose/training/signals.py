@@ -54,6 +54,15 @@ class StopRequest:
         self._previous.clear()
 
 
+def ignore_stop_signals() -> None:
+    """SIGINT and SIGTERM ignored from now on in this process: for a command whose stop request was honoured and
+    whose files are written, so that a second Ctrl-C pressed as it exits does not kill it mid-exit (Python ends a
+    process that an uncaught KeyboardInterrupt reaches by SIGINT, after the command said it stopped cleanly)."""
+    if threading.current_thread() is threading.main_thread():
+        for sig in SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+
+
 def ignore_stop_signals_in_worker(worker_id: int) -> None:
     """DataLoader ``worker_init_fn``: workers leave SIGINT and SIGTERM to the main process.
 

@@ -32,6 +32,7 @@ from torch import nn
 
 from handpose.config import DataConfig, DetectorConfig, ModelConfig, from_dict, to_dict
 from handpose.config_checks import check_config
+from handpose.model.safetensors_bytes import save_stable
 from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_file
 
 LOG = logging.getLogger(__name__)
@@ -258,8 +259,6 @@ def _stored_data_value(ckpt: Mapping[str, Any]) -> Any:
 def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None,
                  data_cfg: DataConfig | None = None) -> None:
     """Write ``model``'s state dict as safetensors with its ModelConfig (and ``data_cfg``) in the metadata."""
-    from safetensors.torch import save_file
-
     path = Path(path)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta[CONFIG_KEY] = json.dumps(to_dict(model.config), sort_keys=True)
@@ -269,7 +268,7 @@ def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, str] | 
     meta[TASK_KEY] = task_of(model)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata=meta)
+    save_stable(tensors, str(path), meta)  # the same bytes for the same weights in every process
     LOG.debug("saved %d tensors (%s preset) to %s", len(tensors), model.config.preset, path)
 
 

@@ -4,17 +4,15 @@ given; a video or webcam only alone; exactly one of SOURCE and --source."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import pytest
 import torch
 from dot_hands import dot_hand_keypoints, draw_dot_hands
+from stub_predict import stop_stub_predict
 
 from handpose.cli import main
 from handpose.config import DataConfig, to_dict
@@ -122,26 +120,8 @@ def test_a_signal_on_a_folder_writes_the_coco_files_of_the_images_done(tmp_path:
     for i in range(400):
         cv2.imwrite(str(folder / f"{i:04d}.png"), draw_dot_hands((320, 200), [dot_hand_keypoints((160, 100))]))
     out = tmp_path / "out"
-    script = ("import sys; from dot_hands import DotBackend, DotDetector; from handpose.cli import main; "
-              "from handpose.commands import predict as p; from handpose.inference.predictor import Predictor; "
-              "from handpose.inference.prepare import CropSpec; "
-              "p.load_predictor = lambda args, video=False: Predictor(DotBackend(), CropSpec(input_size=64, "
-              "box_padding=1.5), detector=DotDetector()); sys.exit(main(sys.argv[1:]))")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-c", script, "predict", str(folder), "--out", str(out), "--no-maps"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and not (out / "0003.json").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert proc.poll() is None, "predict ended before it could be stopped"
-        proc.send_signal(getattr(signal, name))
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == code, err
+    code_seen, err = stop_stub_predict([str(folder), "--out", str(out), "--no-maps"], out / "0003.json", [name])
+    assert code_seen == code, err
     assert f"stopped by {name} after" in err
     done = sorted(p.stem for p in out.glob("[0-9]*.json"))
     images = json.loads((out / "coco_images.json").read_text())["images"]

@@ -9,11 +9,6 @@ The keypoint network and detector are the stubs of ``dot_hands`` where the video
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands
+from stub_predict import stop_stub_predict
 
 from handpose.cli import main
 from handpose.inference.predictor import Predictor
@@ -173,29 +169,9 @@ def test_a_signal_keeps_and_writes_the_frames_done(tmp_path: Path, signals: list
     frames = [draw_dot_hands(SIZE, [dot_hand_keypoints((60 + (i % 50) * 4, 100))]) for i in range(3000)]
     video = _write_video(tmp_path / "long.avi", frames)
     out, saved = tmp_path / "out", tmp_path / "out" / "long_hands.mp4"
-    script = ("import sys; from dot_hands import DotBackend, DotDetector; from handpose.cli import main; "
-              "from handpose.commands import predict as p; from handpose.inference.predictor import Predictor; "
-              "from handpose.inference.prepare import CropSpec; "
-              "p.load_predictor = lambda args, video=False: Predictor(DotBackend(), CropSpec(input_size=64, "
-              "box_padding=1.5), detector=DotDetector()); sys.exit(main(sys.argv[1:]))")
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-c", script, "predict", str(video), "--out", str(out), "--save-video",
-                             str(saved)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and not partial_path(saved).exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(1.0)
-        assert proc.poll() is None, "predict ended before it could be stopped"
-        for name in signals:
-            proc.send_signal(getattr(signal, name))
-            time.sleep(0.02)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == code, err
+    code_seen, err = stop_stub_predict([str(video), "--out", str(out), "--save-video", str(saved)],
+                                       partial_path(saved), signals, settle=1.0)
+    assert code_seen == code, err
     assert f"stopped by {signals[0]} after" in err
     record = json.loads((out / "long.json").read_text())
     n = len(record["frames"])

@@ -1,0 +1,40 @@
+"""A real ``handpose predict`` process whose models are the dot-hand stand-ins (``dot_hands``), stopped by signals
+once it has started writing: for the tests of what a stopped predict keeps."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SCRIPT = ("import sys; from dot_hands import DotBackend, DotDetector; from handpose.cli import main; "
+          "from handpose.commands import predict as p; from handpose.inference.predictor import Predictor; "
+          "from handpose.inference.prepare import CropSpec; "
+          "p.load_predictor = lambda args, video=False: Predictor(DotBackend(), CropSpec(input_size=64, "
+          "box_padding=1.5), detector=DotDetector()); sys.exit(main(sys.argv[1:]))")
+
+
+def stop_stub_predict(args: list[str], started: Path, signals: list[str], settle: float = 0.0) -> tuple[int, str]:
+    """Run ``handpose predict ARGS`` with the stand-in models, send ``signals`` (names, 20 ms apart) once the file
+    ``started`` exists (and ``settle`` seconds more), and return its exit code and standard error."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "predict", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(settle)
+        assert proc.poll() is None, "predict ended before it could be stopped"
+        for name in signals:
+            proc.send_signal(getattr(signal, name))
+            time.sleep(0.02)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, err

@@ -243,14 +243,14 @@ def test_a_full_disk_is_one_line_and_the_last_good_checkpoint_stays(
 
 def test_a_full_disk_from_safetensors_keeps_the_final_checkpoint(
         synth_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    import safetensors.torch
-    from safetensors import SafetensorError
+    import errno
 
-    def full(*args: object, **kw: object) -> None:
-        raise SafetensorError('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: '
-                              '"No space left on device" })')
+    from handpose.model import artifact
 
-    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    def full(*args: object, **kw: object) -> None:  # the weights file's write, as a full disk fails it
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(artifact, "save_stable", full)
     run = tmp_path / "run"
     assert _train(synth_data, run, "--max-steps", "2", "--ckpt-every", "1") == 2
     line = _error_line(capsys.readouterr().err)

@@ -112,3 +112,10 @@ def test_dataset_flags_read_alike_in_train_and_eval() -> None:
     for flag, value in (("--format", "coco_wholebody"), ("--keypoint-order", "interhand")):
         train, ev = _option("train", flag), _option("eval", flag)
         assert train.metavar == ev.metavar and value in train.help and value in ev.help
+
+
+def test_predict_refuses_a_keypoint_model_named_twice(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        parse_command_line(build_parser(), ["predict", "x.jpg", "--weights", "a.onnx", "--model", "b.onnx"])
+    assert exit_info.value.code == 2
+    assert "--model: the keypoint model is given twice" in capsys.readouterr().err

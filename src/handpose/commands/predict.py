@@ -88,12 +88,23 @@ LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
 
 
+class OneModelFile(argparse.Action):
+    """--model / --weights: one keypoint model file; naming it twice, by either spelling, is a usage error (argparse
+    would take the last in silence)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string}: the keypoint model is given twice (--model and --weights are one option)")
+        setattr(namespace, self.dest, values)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", metavar="SOURCE", nargs="*", default=[],
                         help="images, folders or globs (several may be given, as a shell expands photos/*.jpg), or "
                         "one video file or webcam index")
     parser.add_argument("--source", default=None, help="the same as SOURCE (e.g. --source 0 for the first webcam)")
-    parser.add_argument("--model", "--weights", dest="model", metavar="MODEL", default=None,
+    parser.add_argument("--model", "--weights", dest="model", metavar="MODEL", default=None, action=OneModelFile,
                         help="keypoint model: .safetensors, training checkpoint .pt, or .onnx; --weights is the same "
                         "flag, as eval and export name the model file (default: the shipped pretrained:lite; for a "
                         "video or webcam on the CPU its int8 export pretrained:lite-int8 in onnxruntime: about twice "

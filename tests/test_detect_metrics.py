@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from handpose.detection.metrics import (
+    BUCKETS,
     ImageResult,
     average_precision,
     box_iou,
     detection_metrics,
-    recall_at_fp,
+    recall_by_size_at_fp,
 )
 
 
@@ -35,9 +36,11 @@ def test_average_precision_of_a_hand_made_ranking() -> None:
 
 
 def test_recall_at_a_false_positive_budget() -> None:
-    scores, status = np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 1])
-    assert recall_at_fp(scores, status, 3, 0) == pytest.approx(1 / 3)
-    assert recall_at_fp(scores, status, 3, 1) == pytest.approx(1.0)
+    # ranked: TP, FP, TP, TP against 3 ground-truth boxes
+    found = _result([[0, 0, 10, 10], [50, 50, 10, 10], [100, 0, 10, 10], [200, 0, 10, 10]], [0.9, 0.8, 0.7, 0.6],
+                    [[0, 0, 10, 10], [100, 0, 10, 10], [200, 0, 10, 10]])
+    assert recall_by_size_at_fp([found], 0, BUCKETS)["all"] == pytest.approx(1 / 3)
+    assert recall_by_size_at_fp([found], 1, BUCKETS)["all"] == pytest.approx(1.0)
 
 
 def _result(boxes: list, scores: list, gts: list, left: list | None = None, gt_left: list | None = None) -> ImageResult:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from handpose.autotune.free_cores import process_default
 from handpose.config import DataConfig
 from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
@@ -232,14 +233,6 @@ def _tuned(predictor: Predictor, samples: Sequence[Sample], batch_size: int, amp
     return tune_predictor(predictor, trial_crops(predictor, first), amp, channels_last)
 
 
-def _threads_setting() -> int | str | None:
-    """The evaluation's thread setting: a number, "auto" (``--threads``' default: the cores other processes leave
-    free, so the count may change as it runs) or None (PyTorch's own count, as ``environment`` records it)."""
-    from handpose.autotune.free_cores import process_default
-
-    return process_default()
-
-
 def _reason(message: str) -> str:
     """A short reason for the skip counter."""
     for reason in ("not found", "corrupt", "truncated", "too large", "no box", "outside the image", "cannot"):
@@ -361,7 +354,7 @@ def run_evaluation(
         "precision": getattr(predictor.backend, "precision", "as the ONNX file stores it"),  # bf16 moves figures
         # the layout and thread count move fp32 figures by float roundings only, but a report records them
         "channels_last": getattr(predictor.backend, "channels_last", None),
-        "threads": _threads_setting(),
+        "threads": process_default(),  # a number, "auto" (the cores others leave free) or None (PyTorch's own)
         "environment": run_environment(device),
         "crop": {
             "input_size": predictor.spec.input_size,

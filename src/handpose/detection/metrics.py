@@ -14,7 +14,7 @@ one false positive per image, handedness accuracy, each also per hand size.
   unmatched hand and covers a region by at least the IoU threshold (their intersection over the detection's own
   area) counts neither way, however many detections land on one region.
 - recall@1FP: the recall at the lowest score threshold that leaves at most one false positive per image (IoU 0.5),
-  over all sizes; each size's is the share of its hands found at that same threshold (``detection/operating_point``),
+  over all sizes; each size's is the share of its hands found at that same threshold (``recall_by_size_at_fp``),
   not at a threshold of its own with only its own size's false positives counted.
 - handedness: the share of true positives at IoU 0.5 whose left-probability is on the right side of 0.5 (hands of
   unknown side left out).
@@ -150,24 +150,37 @@ def _pooled(results: list[ImageResult], iou_threshold: float, bucket: tuple[floa
         0, np.int64), side_ok, num_gt
 
 
-def recall_at_fp(scores: np.ndarray, status: np.ndarray, num_gt: int, max_fp: float) -> float:
-    """Recall at the lowest score threshold with at most ``max_fp`` false positives (ignored detections skipped)."""
-    if num_gt == 0:
-        return float("nan")
-    keep = status >= 0
-    order = np.argsort(-scores[keep], kind="stable")
-    st = status[keep][order]
-    fp = np.cumsum(st == 0)
-    tp = np.cumsum(st == 1)
-    ok = np.flatnonzero(fp <= max_fp)
-    return float(tp[ok[-1]] / num_gt) if ok.size else 0.0
+def recall_by_size_at_fp(results: list[ImageResult], max_fp: float, buckets: dict[str, tuple[float, float]],
+                         iou_threshold: float = 0.5) -> dict[str, float]:
+    """Each bucket's recall (hands whose box's longer side is in ``[lo, hi)``) at the lowest score threshold with at
+    most ``max_fp`` false positives over all detections; NaN for a bucket without hands."""
+    scores, found_side, gt_sides = [], [], []
+    for r in results:
+        status, matched, order, _ = match_image(r, iou_threshold, (0.0, np.inf))
+        side = longer_side(r.gt_boxes)  # (M,)
+        hit = np.full(len(order), np.nan)  # (N,) the longer side of the hand each detection found, NaN for none
+        hit[status == 1] = side[matched[status == 1]]
+        counted = status >= 0  # a detection on a crowd region counts neither way
+        scores.append(np.asarray(r.scores, np.float64)[order][counted])
+        found_side.append(hit[counted])
+        gt_sides.append(side)
+    score = np.concatenate(scores) if scores else np.zeros(0)
+    hit = np.concatenate(found_side) if found_side else np.zeros(0)
+    sides = np.concatenate(gt_sides) if gt_sides else np.zeros(0)
+    ranked = np.argsort(-score, kind="stable")
+    within = np.flatnonzero(np.cumsum(np.isnan(hit[ranked])) <= max_fp)  # a prefix of the ranking
+    kept = hit[ranked[: within[-1] + 1]] if within.size else np.zeros(0)
+    out = {}
+    for name, (lo, hi) in buckets.items():
+        total = int(np.sum((sides >= lo) & (sides < hi)))
+        found = int(np.sum((kept >= lo) & (kept < hi)))  # NaN (a false positive) is in no bucket
+        out[name] = found / total if total else float("nan")
+    return out
 
 
 def detection_metrics(results: list[ImageResult], interpolation: str = "coco101") -> dict[str, float]:
     """"AP@0.5", "AP@0.5:0.95", "recall@1FP", "handedness" over all hands, and each with "/small", "/medium",
     "/large" per bucket; plus "num_images" and "num_hands" (NaN where a bucket holds no hand)."""
-    from handpose.detection.operating_point import recall_by_size_at_fp
-
     out: dict[str, float] = {"num_images": float(len(results)),
                              "num_hands": float(sum(len(r.gt_boxes) for r in results))}
     recall = recall_by_size_at_fp(results, float(len(results)), BUCKETS)

@@ -166,10 +166,14 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def write_json(path: str | Path, value: Any, sort_keys: bool = False, indent: int | None = 1) -> Path:
-    """Write ``value`` (through :func:`json_safe`) as strict JSON (``indent`` None: on one line), atomically;
-    returns the path."""
+def json_text(value: Any, sort_keys: bool = False, indent: int | None = None) -> str:
+    """``value`` (through :func:`json_safe`) as strict JSON text (``indent`` None: on one line)."""
     import json
 
-    text = json.dumps(json_safe(value), indent=indent, sort_keys=sort_keys, allow_nan=False, default=str) + "\n"
+    return json.dumps(json_safe(value), indent=indent, sort_keys=sort_keys, allow_nan=False, default=str)
+
+
+def write_json(path: str | Path, value: Any, sort_keys: bool = False, indent: int | None = 1) -> Path:
+    """Write ``value`` as strict JSON (:func:`json_text`), atomically; returns the path."""
+    text = json_text(value, sort_keys, indent) + "\n"
     return atomic_write(path, lambda tmp: tmp.write_text(text))

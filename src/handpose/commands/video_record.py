@@ -15,19 +15,13 @@ its end.
 from __future__ import annotations
 
 import errno
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from handpose.files import TMP_PREFIX, DiskFullError, atomic_write, json_safe, remove_stale_temporaries
+from handpose.files import TMP_PREFIX, DiskFullError, atomic_write, json_text, remove_stale_temporaries
 from handpose.inference.results import HAND_CATEGORY_ID, Hands
-
-
-def _line(value: Any) -> str:
-    """``value`` as one line of strict JSON, as :func:`handpose.files.write_json` writes it on one line."""
-    return json.dumps(json_safe(value), allow_nan=False, default=str)
 
 
 class VideoRecord:
@@ -76,10 +70,11 @@ class VideoRecord:
     def add(self, index: int, t: float, hands: Hands) -> None:
         """Record frame ``index`` (frames come in order from 0) at ``t`` seconds with its ``hands``."""
         assert self._frames is not None and self._coco is not None, "VideoRecord.add outside its with block"
-        self._frames.write(_line({"frame": index, "time": round(t, 4), "hands": [h.to_dict() for h in hands]}) + "\n")
+        frame = {"frame": index, "time": round(t, 4), "hands": [h.to_dict() for h in hands]}
+        self._frames.write(json_text(frame) + "\n")
         for result in hands.to_coco(index):
             result["category_id"] = self.category_id
-            self._coco.write(f"{index}\t{_line(result)}\n")  # the frame first: finish keeps frames under count
+            self._coco.write(f"{index}\t{json_text(result)}\n")  # the frame first: finish keeps frames under count
         self.count = index + 1
 
     def _frame_lines(self, count: int) -> Iterator[str]:
@@ -110,13 +105,13 @@ class VideoRecord:
                 raise DiskFullError(f"{record_path}: the disk is full (no space left on device); nothing was written "
                                     "there and the previous file, if any, is unchanged") from exc
             raise
-        head = _line(header)
+        head = json_text(header)
         _write_list(record_path, head[:-1] + (", " if header else "") + '"frames": [', self._frame_lines(count),
-                    '], "error": ' + _line(error) + "}\n")
+                    '], "error": ' + json_text(error) + "}\n")
         _write_list(coco_paths[0], "[", self._coco_lines(count), "]\n")
-        images = (_line({"id": i, "file_name": f"{source}#{i}", "width": width, "height": height})
+        images = (json_text({"id": i, "file_name": f"{source}#{i}", "width": width, "height": height})
                   for i in range(count))
-        categories = _line(coco_categories(self.category_id))
+        categories = json_text(coco_categories(self.category_id))
         _write_list(coco_paths[1], '{"images": [\n', images, '],\n"categories": ' + categories + "}\n", ",\n")
 
 

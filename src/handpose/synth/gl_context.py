@@ -52,6 +52,16 @@ def gl_context(warn: bool = True) -> Any:
     return ctx
 
 
+def gl_driver() -> str | None:
+    """The OpenGL driver that renders here, e.g. ``llvmpipe (LLVM 15.0.6, 256 bits); 4.5 (Core Profile) Mesa
+    22.3.6``, or None without a context. Another driver (or Mesa version) draws other pixels from the same seed, so
+    renders record it."""
+    ctx = gl_context(warn=False)
+    if ctx is None:
+        return None
+    return f"{ctx.info['GL_RENDERER']}; {ctx.info['GL_VERSION']}"
+
+
 def gl_install_hint() -> str:
     """What a user can do to get the GL renderer on this platform: Mesa's EGL packages on Linux; elsewhere nothing
     to install, since handpose makes its headless EGL context on Linux only."""

@@ -3,12 +3,13 @@ unless ``overwrite``, and requests that cannot fit (image size, count, memory, d
 with a one-line reason naming the flag.
 
 The manifest (``MANIFEST_NAME``, JSON without a .json suffix so that dataset readers never take it for a label)
-records what was written: kind, seed, count, size, renderer and its version. Every image synth writes carries a
-JPEG comment (:data:`JPEG_MARK`), so its files are known by their own marks (:func:`synth_outputs`), even an image
-whose label an interrupted render never wrote. A render never replaces a file of its names that lacks those marks,
-whether or not the folder holds a manifest, and never mixes one-hand images and scenes in one folder. Stale samples
-are only ever removed from a folder that holds a manifest (or an older handpose render: only NNNNNNNN.jpg/.json
-files whose json carries ``synth_version``), and only synth's own.
+records what was written: kind, seed, count, size, renderer and its version, and the GL driver (another driver draws
+other pixels from the same seed). Every image synth writes carries a JPEG comment (:data:`JPEG_MARK`), so its files
+are known by their own marks (:func:`synth_outputs`), even an image whose label an interrupted render never wrote.
+A render never replaces a file of its names that lacks those marks, whether or not the folder holds a manifest, and
+never mixes one-hand images and scenes in one folder. Stale samples are only ever removed from a folder that holds a
+manifest (or an older handpose render: only NNNNNNNN.jpg/.json files whose json carries ``synth_version``), and only
+synth's own.
 """
 
 from __future__ import annotations
@@ -256,7 +257,7 @@ def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path]
 
 
 def write_manifest(folder: Path, info: dict[str, Any]) -> None:
-    """Record what was written (kind, seed, count, size, renderer, version) in the folder's manifest."""
+    """Record what was written (kind, seed, count, size, renderer, version, GL driver) in the folder's manifest."""
     doc = {"writer": "handpose synth", **info}
     tmp = folder / (MANIFEST_NAME + ".tmp")
     tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))

@@ -29,7 +29,13 @@ from handpose.keypoints import NAMES, SKELETON
 from handpose.synth import gl_scene
 from handpose.synth.camera import Camera
 from handpose.synth.generate import RENDERER_VERSION
-from handpose.synth.gl_context import GLUnavailableError, gl_failure_reason, gl_install_hint, resolve_renderer
+from handpose.synth.gl_context import (
+    GLUnavailableError,
+    gl_driver,
+    gl_failure_reason,
+    gl_install_hint,
+    resolve_renderer,
+)
 from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import (
@@ -203,7 +209,8 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
                          kind="scenes")
     (target / "images").mkdir(exist_ok=True)
     info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
-            "renderer_version": RENDERER_VERSION, **scene_options(distractors, beside_heads)}
+            "renderer_version": RENDERER_VERSION, "gl_driver": gl_driver(),
+            **scene_options(distractors, beside_heads)}
     ours = synth_outputs(target)  # an earlier render's json and images (listed or marked): a user's own stay
     if JSON_NAME in ours:  # its labels would otherwise stand beside new pictures while this render runs
         adopt_images(target, sorted(n for n in ours if n.startswith("images/")))  # an older render's: marked now

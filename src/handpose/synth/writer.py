@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
-from handpose.synth.gl_context import resolve_renderer
+from handpose.synth.gl_context import gl_driver, resolve_renderer
 from handpose.synth.output_folder import (
     check_request,
     mark_jpeg,
@@ -114,6 +114,8 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
     own = prepare_folder(target, overwrite, samples_taken(count), kind="crops")
     info = {"kind": "crops", "seed": seed, "count": count, "size": size, "renderer": used,
             "renderer_version": RENDERER_VERSION}
+    if used == "gl":
+        info["gl_driver"] = gl_driver()
     if ablate:
         info["ablate"] = list(ablate)
     if own:

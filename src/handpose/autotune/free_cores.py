@@ -29,6 +29,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+# imported with the thread settings that every network is made with, so a fork after that is seen (fork_guard)
+from handpose.autotune.fork_guard import cap_torch_threads, torch_thread_cap
+
 LOG = logging.getLogger(__name__)
 
 AUTO = "auto"
@@ -134,15 +137,17 @@ def check_threads(threads: Any, what: str = "threads") -> int | str | None:
 def sync_torch(threads: int | str | None) -> None:
     """Before a PyTorch call: with ``threads="auto"`` set PyTorch's thread count to the free cores, at most its
     count when "auto" first ran (a no-op when it already is); other settings leave PyTorch's threads to the
-    process."""
+    process. In a process forked from one that had loaded PyTorch, one thread whatever the setting
+    (``autotune.fork_guard``: more would wait forever)."""
     global _TORCH_CEILING
     if threads != AUTO:
+        cap_torch_threads()
         return
     import torch
 
     if _TORCH_CEILING is None:
         _TORCH_CEILING = torch.get_num_threads()
-    n = min(governor().current(), _TORCH_CEILING)
+    n = min(governor().current(), _TORCH_CEILING, torch_thread_cap() or _TORCH_CEILING)
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 

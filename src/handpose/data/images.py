@@ -7,9 +7,10 @@ pixel grid); ``upright=True`` (prediction on a user's photos) reads a JPEG's EXI
 guard (a turn keeps the pixel count).
 It raises :class:`ImageError` with a ``reason`` from ``skip_report`` for a missing, corrupt, truncated or too large
 file (a JPEG is truncated when no end-of-image marker follows its last scan; data appended after that marker is
-fine, as it is for libjpeg). Before decoding, the pixel count is read from the JPEG / PNG / BMP / WebP / TIFF header
-(``image_headers``) and checked against a limit, so a decompression bomb is refused without allocating it; a file
-whose header is none of these is refused undecoded (CORRUPT_IMAGE), whatever its name.
+fine, as it is for libjpeg); :func:`decode_image` does the same for a file's bytes held in memory. Before decoding,
+the pixel count is read from the JPEG / PNG / BMP / WebP / TIFF header (``image_headers``) and checked against a
+limit, so a decompression bomb is refused without allocating it; a file whose header is none of these is refused
+undecoded (CORRUPT_IMAGE), whatever its name.
 
 Reduced decoding: a JPEG can be decoded at 1/2, 1/4 or 1/8 resolution directly by libjpeg (DCT scaling), which
 is several times faster for a 1920 x 1080 frame whose hand crop is much smaller. Reduced pixel ``r`` covers
@@ -84,20 +85,28 @@ def load_image(
     orientation tag says (phone photos store the sensor's grid and the turn in the tag). Raises ImageError.
     """
     path = Path(path)
-    data = read_bytes(path)
+    return decode_image(read_bytes(path), path, max_pixels, reduce, upright)
+
+
+def decode_image(
+    data: bytes, source: object, max_pixels: int = DEFAULT_MAX_PIXELS, reduce: int = 1, upright: bool = False
+) -> tuple[np.ndarray, int]:
+    """:func:`load_image` of a file's bytes already in memory (an upload, say); ``source`` names them in the
+    ImageError (a path, or a description such as ``"image bytes"``). Returns (BGR uint8 (H, W, 3), factor)."""
     if len(data) == 0:
-        raise ImageError(R.CORRUPT_IMAGE, path, "empty file")
+        raise ImageError(R.CORRUPT_IMAGE, source, "empty file")
     head = header_size(data[:65536]) or header_size(data)  # a TIFF's directory is often at the end
     if head is None:
         other = other_format(data[:32])
         if other is not None:
-            raise ImageError(R.UNSUPPORTED_IMAGE, path, f"a {other} file; handpose reads JPEG, PNG, BMP, WebP and TIFF")
-        raise ImageError(R.CORRUPT_IMAGE, path, "not a JPEG, PNG, BMP, WebP or TIFF file (or its header is broken)")
+            raise ImageError(R.UNSUPPORTED_IMAGE, source,
+                             f"a {other} file; handpose reads JPEG, PNG, BMP, WebP and TIFF")
+        raise ImageError(R.CORRUPT_IMAGE, source, "not a JPEG, PNG, BMP, WebP or TIFF file (or its header is broken)")
     kind, w, h = head
     if w * h > max_pixels:
-        raise ImageError(R.TOO_LARGE, path, f"{w} x {h} > {max_pixels} pixels")
+        raise ImageError(R.TOO_LARGE, source, f"{w} x {h} > {max_pixels} pixels")
     if kind == "jpeg" and not jpeg_complete(data):
-        raise ImageError(R.CORRUPT_IMAGE, path, "truncated JPEG: no end-of-image marker after the last scan")
+        raise ImageError(R.CORRUPT_IMAGE, source, "truncated JPEG: no end-of-image marker after the last scan")
     factor = 1
     flags = _FLAGS
     if kind == "jpeg" and reduce >= 2:
@@ -107,11 +116,11 @@ def load_image(
     try:
         img = cv2.imdecode(buf, flags)
     except cv2.error as e:
-        raise ImageError(R.CORRUPT_IMAGE, path, str(e).strip().splitlines()[-1][:120]) from None
+        raise ImageError(R.CORRUPT_IMAGE, source, str(e).strip().splitlines()[-1][:120]) from None
     if img is None or img.size == 0:
-        raise ImageError(R.CORRUPT_IMAGE, path, "cannot be decoded")
+        raise ImageError(R.CORRUPT_IMAGE, source, "cannot be decoded")
     if img.shape[0] * img.shape[1] * factor * factor > max_pixels:  # a header that understated the size
-        raise ImageError(R.TOO_LARGE, path, f"{img.shape[1]} x {img.shape[0]} > {max_pixels} pixels")
+        raise ImageError(R.TOO_LARGE, source, f"{img.shape[1]} x {img.shape[0]} > {max_pixels} pixels")
     if img.dtype != np.uint8:  # IMREAD_COLOR gives 8 bits; kept as a guard
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 2:

@@ -1,8 +1,10 @@
 """The inputs a user has, turned into what the pipeline runs on: BGR uint8 images, lists of image files, videos.
 
-- One image: a path (decoded upright: a phone JPEG's EXIF orientation is applied), a numpy array in OpenCV's BGR
-  order (the default) or RGB (``color="rgb"``), grey or with alpha, 8 or 16 bits, or a PIL image (RGB, also turned
-  upright; PIL is imported only to recognise one, and never required).
+- One image: a path (decoded upright: a phone JPEG's EXIF orientation is applied), an image file's bytes
+  (``bytes``, ``bytearray``, ``memoryview``) or a binary file object (``io.BytesIO``, ``open(path, "rb")``, a web
+  framework's upload), decoded as a path is, a numpy array in OpenCV's BGR order (the default) or RGB
+  (``color="rgb"``), grey or with alpha, 8 or 16 bits, or a PIL image (RGB, also turned upright; PIL is imported only
+  to recognise one, and never required).
 - Many images: a file, a folder (its images, sorted) or a glob pattern (``photos/*.jpg``).
 - A video: a video file (by suffix) or a webcam index (``0``, ``1``, ...; :func:`webcam_index`).
 """
@@ -19,7 +21,7 @@ import cv2
 import numpy as np
 
 from handpose.data.images import IMAGE_SUFFIXES
-from handpose.inference.prepare import check_image, read_image
+from handpose.inference.prepare import check_image, decode_image_bytes, read_image
 from handpose.regular_files import why_not_a_file
 
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp",
@@ -35,10 +37,12 @@ def is_pil_image(obj: Any) -> bool:
 
 
 def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
-    """A BGR uint8 (H, W, 3) image from a path, an array (``color`` says its channel order) or a PIL image.
+    """A BGR uint8 (H, W, 3) image from a path, an image file's bytes or binary file object, an array (``color``
+    says its channel order) or a PIL image.
 
     FileNotFoundError / ValueError (as :func:`~handpose.inference.prepare.read_image`) for a bad path; ValueError
-    for an unknown ``color`` or an array of the wrong shape or type."""
+    for bytes that are no image (empty, truncated, another format, over the pixel limit), an unknown ``color`` or
+    an array of the wrong shape or type."""
     if color not in COLORS:
         raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
     if isinstance(image, (str, Path)):
@@ -46,12 +50,17 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
             raise ValueError(f"{image} is a video: track its hands with handpose.inference.video.run_video(predictor, "
                              f"path), or `handpose predict {image}`")
         return read_image(image, upright=True)
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return decode_image_bytes(image, f"image bytes ({len(image)} B)", upright=True)
     if is_pil_image(image):
         return _pil_to_bgr(image)
+    if callable(getattr(image, "read", None)):
+        return _read_file_object(image)
     if not isinstance(image, np.ndarray):
         hint = (": give tensor.permute(1, 2, 0).cpu().numpy() as uint8 (H, W, 3)"
                 if type(image).__module__.startswith("torch") else "")
-        raise ValueError(f"expected an image path, a numpy array or a PIL image, got {type(image).__name__}{hint}")
+        raise ValueError(f"expected an image path, an image file's bytes or binary file object, a numpy array or a "
+                         f"PIL image, got {type(image).__name__}{hint}")
     image = _as_uint8(image)
     if image.ndim == 3 and image.shape[-1] == 1:  # (H, W, 1): grey
         image = image[..., 0]
@@ -59,6 +68,21 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
         code = cv2.COLOR_RGB2BGR if image.shape[-1] == 3 else cv2.COLOR_RGBA2BGR
         return check_image(cv2.cvtColor(np.ascontiguousarray(image), code))
     return check_image(image)
+
+
+def _read_file_object(file: Any) -> np.ndarray:
+    """The image in a binary file object, read from where it stands to its end; ValueError for a text-mode file or
+    bytes that are no image."""
+    name = getattr(file, "name", None)
+    source = f"image file object {name if isinstance(name, str) and name else type(file).__name__}"
+    data = file.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise ValueError(f"{source} gave {type(data).__name__}, not bytes: open the image in binary mode, "
+                         "open(path, \"rb\")")
+    if len(data) == 0:
+        raise ValueError(f"{source} gave no bytes: it is empty, or was read to its end already (file.seek(0) "
+                         "before reading it again)")
+    return decode_image_bytes(data, f"{source} ({len(data)} B)", upright=True)
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:

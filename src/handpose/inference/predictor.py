@@ -318,9 +318,10 @@ class Predictor:
     ) -> Prediction | Hands:
         """The rule: **a box: that one hand; no box: a list of hands.**
 
-        ``image``: a path (an EXIF-rotated JPEG is turned upright), a numpy array in BGR (OpenCV's order, the
-        default) or RGB (``color="rgb"``), or a PIL image. With ``box`` (``box_format`` ``"xywh"`` or ``"xyxy"``,
-        image pixels) returns that hand's :class:`Prediction` (no detection runs). ``is_left`` says its side; None
+        ``image``: a path (an EXIF-rotated JPEG is turned upright), an image file's bytes or a binary file object
+        (read as a path is), a numpy array in BGR (OpenCV's order, the default) or RGB (``color="rgb"``), or a PIL
+        image. With ``box`` (``box_format`` ``"xywh"`` or ``"xyxy"``, image pixels) returns that hand's
+        :class:`Prediction` (no detection runs). ``is_left`` says its side; None
         (the default) lets a keypoint model trained with left hands mirrored choose: the crop runs both ways and the
         more confident keypoints are kept, their side in ``Prediction.is_left`` (:meth:`predict_either_side`).
         Without, returns :class:`~handpose.inference.results.Hands` (a list, empty when no hand is found): every

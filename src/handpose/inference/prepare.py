@@ -150,6 +150,17 @@ def read_image(path: str | Path, upright: bool = False) -> np.ndarray:
         raise ValueError(f"cannot read image {path}: {exc.reason}{detail}") from None
 
 
+def decode_image_bytes(data: bytes, source: str = "image bytes", upright: bool = False) -> np.ndarray:
+    """A BGR uint8 image from an image file's bytes in memory (an upload), decoded and checked as
+    :func:`read_image` decodes a file (pixel-count limit read from the header first, truncated JPEG refused);
+    ValueError naming ``source`` and what is wrong."""
+    try:
+        return images.decode_image(bytes(data), source, upright=upright)[0]
+    except images.ImageError as exc:
+        detail = f" ({exc.detail})" if exc.detail else ""
+        raise ValueError(f"cannot read {source}: {exc.reason}{detail}") from None
+
+
 def check_image(image: np.ndarray) -> np.ndarray:
     """A BGR uint8 (H, W, 3) view of an image array (grey and BGRA converted); ValueError for other shapes/types."""
     arr = np.asarray(image)

@@ -1,0 +1,83 @@
+"""An image file's bytes as a service receives them (``bytes``, ``bytearray``, ``memoryview``, a binary file object):
+read as the file on disk is (EXIF orientation, pixel limit), and one clear ValueError for bytes that are no image."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from fixture_types import TinyCpm
+
+from handpose.config import DataConfig
+from handpose.export import sample_crops
+from handpose.inference.inputs import to_bgr
+from handpose.inference.predictor import Predictor
+
+
+@pytest.fixture(scope="module")
+def predictor(tiny_cpm: TinyCpm) -> Predictor:
+    return Predictor.from_model(tiny_cpm(1), DataConfig(input_size=64))
+
+
+@pytest.fixture
+def jpeg(tmp_path: Path) -> Path:
+    """A (90, 120) hand-like JPEG on disk."""
+    path = tmp_path / "hand.jpg"
+    cv2.imwrite(str(path), cv2.resize(sample_crops(96, 1, seed=4)[0], (120, 90)))
+    return path
+
+
+def test_bytes_and_file_objects_read_as_the_file_does(predictor: Predictor, jpeg: Path, tmp_path: Path) -> None:
+    data = jpeg.read_bytes()
+    expected = to_bgr(jpeg)
+    with open(jpeg, "rb") as opened:
+        for given in (data, bytearray(data), memoryview(data), io.BytesIO(data), opened):
+            assert np.array_equal(to_bgr(given), expected), type(given).__name__
+    png = tmp_path / "hand.png"
+    cv2.imwrite(str(png), np.dstack([expected, np.full(expected.shape[:2], 200, np.uint8)]))  # RGBA
+    assert np.array_equal(to_bgr(png.read_bytes()), expected)
+    box = (20, 10, 70, 60)
+    a, b = predictor.predict(jpeg, box=box), predictor.predict(data, box=box)
+    assert np.array_equal(a.keypoints, b.keypoints)
+    assert len(predictor.predict(io.BytesIO(data))) == 1  # no detector: the whole image is one hand
+
+
+def test_jpeg_bytes_are_turned_upright_as_a_file_is(jpeg: Path) -> None:
+    pil = pytest.importorskip("PIL.Image")
+    exif = pil.Exif()
+    exif[0x0112] = 6  # stored turned a quarter left; the tag says turn it right
+    buf = io.BytesIO()
+    upright = to_bgr(jpeg)
+    sensor = cv2.rotate(upright, cv2.ROTATE_90_COUNTERCLOCKWISE)
+    pil.fromarray(np.ascontiguousarray(sensor[..., ::-1])).save(buf, "JPEG", quality=100, subsampling=0, exif=exif)
+    read = to_bgr(buf.getvalue())
+    assert read.shape == upright.shape and np.abs(read.astype(int) - upright).mean() < 3  # JPEG noise only
+
+
+def test_bytes_that_are_no_image_say_what_is_wrong(jpeg: Path) -> None:
+    data = jpeg.read_bytes()
+    with pytest.raises(ValueError, match=r"cannot read image bytes \(\d+ B\): .*truncated JPEG"):
+        to_bgr(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"image bytes \(0 B\).*empty"):
+        to_bgr(b"")
+    with pytest.raises(ValueError, match="not a JPEG, PNG"):
+        to_bgr(b"hello, not an image")
+    with pytest.raises(ValueError, match="a GIF file"):
+        to_bgr(b"GIF89a" + bytes(20))
+    stream = io.BytesIO(data)
+    to_bgr(stream)
+    with pytest.raises(ValueError, match=r"read to its end already \(file.seek\(0\)"):
+        to_bgr(stream)
+    with open(jpeg, encoding="latin-1") as text, pytest.raises(ValueError, match="binary mode"):
+        to_bgr(text)
+    ihdr = b"IHDR" + struct.pack(">II", 20000, 20000) + bytes([8, 2, 0, 0, 0])  # 400 MP, RGB: a decompression bomb
+    bomb = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + ihdr + struct.pack(">I", zlib.crc32(ihdr))
+    with pytest.raises(ValueError, match=r"image too large.*20000 x 20000 > 100000000 pixels"):
+        to_bgr(bomb)  # refused from its header, before anything is decoded
+    with pytest.raises(ValueError, match="an image file's bytes or binary file object"):
+        to_bgr(12345)

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from handpose.inference.eval_mode import SharedEvalMode
+
 LOG = logging.getLogger(__name__)
 
 
@@ -26,7 +28,8 @@ class Backend(Protocol):
 
 
 class TorchBackend:
-    """A CPM in PyTorch, run where its parameters live (the caller's model is never moved or left in eval mode).
+    """A CPM in PyTorch, run where its parameters live (the caller's model is never moved or left in eval mode, also
+    when several threads call at once).
 
     ``precision`` (fp32, tf32, bf16, fp16; ``autocast_bf16`` is the older spelling of bf16) and ``channels_last``
     are the speed settings (``handpose.autotune`` picks them by measurement); with ``channels_last`` the backend
@@ -47,6 +50,7 @@ class TorchBackend:
         self.stages = int(model.config.stages)
         self.precision = precision or ("bf16" if autocast_bf16 else "fp32")
         self.autocast_bf16 = self.precision == "bf16"
+        self.eval_mode = SharedEvalMode()  # concurrent calls share the switch to eval mode (inference/eval_mode)
 
     def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
         import torch
@@ -56,19 +60,14 @@ class TorchBackend:
 
         sync_torch(self.threads)
         param = next(self.model.parameters())
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                inp = torch.from_numpy(np.ascontiguousarray(x)).to(param.device)  # (N, 3, H, W)
-                if self.channels_last:
-                    inp = inp.contiguous(memory_format=torch.channels_last)
-                with precision(self.precision, param.device.type):
-                    outs = self.model(inp)  # S x (N, 22, h, w)
-                chosen = outs if all_stages else outs[-1:]
-                return torch.stack([o.float() for o in chosen]).cpu().numpy()  # (S, N, 22, h, w)
-        finally:
-            self.model.train(was_training)
+        with self.eval_mode(self.model), torch.inference_mode():  # eval mode while any thread's call runs
+            inp = torch.from_numpy(np.ascontiguousarray(x)).to(param.device)  # (N, 3, H, W)
+            if self.channels_last:
+                inp = inp.contiguous(memory_format=torch.channels_last)
+            with precision(self.precision, param.device.type):
+                outs = self.model(inp)  # S x (N, 22, h, w)
+            chosen = outs if all_stages else outs[-1:]
+            return torch.stack([o.float() for o in chosen]).cpu().numpy()  # (S, N, 22, h, w)
 
 
 _WARNED_NO_CUDA: set[str] = set()  # devices already warned about in this process

@@ -1,4 +1,4 @@
-"""PyTorch in a process forked from one that already ran it: one thread, since more wait forever.
+"""PyTorch in a process forked from one that had imported it: one thread, since more can wait forever.
 
 PyTorch's Linux CPU wheels parallelise with GNU OpenMP, whose worker threads belong to the process that made them and
 are not copied by ``fork``; the child's OpenMP still counts them, so its first parallel operator on more than one
@@ -8,10 +8,12 @@ made in the parent (whether or not it had run there), then called in a forked ch
 on one thread the child ran and gave the parent's keypoints. onnxruntime's sessions (the int8 keypoint model, the
 detector's export) ran in a forked child as they are.
 
-So where this process was forked from one that had imported handpose, PyTorch's networks run on one thread
+So where this process was forked from one that had imported this module (with ``handpose.Predictor``, the
+detector or the thread settings, all of which bring PyTorch), PyTorch's networks run on one thread
 (:func:`torch_thread_cap`, applied by ``free_cores.sync_torch`` before every call; one warning says so). A worker
-started with "spawn" or "forkserver" is a fresh process with every thread, and several single-thread workers on as
-many cores are what a worker pool wants anyway.
+started with "spawn" or "forkserver" is a fresh process with every thread (unless the fork server itself was made to
+import handpose, ``multiprocessing.set_forkserver_preload``), and several single-thread workers on as many cores are
+what a worker pool wants anyway.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 
 LOG = logging.getLogger(__name__)
 
-_FORKED = False  # this process is a fork of one that had imported handpose
+_FORKED = False  # this process is a fork of one that had imported this module
 _OPENMP: bool | None = None  # PyTorch parallelises with OpenMP (read once, when first needed)
 _WARNED = False
 
@@ -67,7 +69,7 @@ def cap_torch_threads() -> None:
         return
     if not _WARNED:
         _WARNED = True
-        LOG.warning("handpose: this process was forked from one that had loaded PyTorch, whose OpenMP threads do not "
+        LOG.warning("handpose: this process was forked from one that had imported PyTorch, whose OpenMP threads do not "
                     "survive a fork (a call on more than one thread would wait forever), so PyTorch runs on %d "
                     "thread here; start workers with the 'spawn' or 'forkserver' method of multiprocessing for "
                     "more", cap)

@@ -137,7 +137,7 @@ def check_threads(threads: Any, what: str = "threads") -> int | str | None:
 def sync_torch(threads: int | str | None) -> None:
     """Before a PyTorch call: with ``threads="auto"`` set PyTorch's thread count to the free cores, at most its
     count when "auto" first ran (a no-op when it already is); other settings leave PyTorch's threads to the
-    process. In a process forked from one that had loaded PyTorch, one thread whatever the setting
+    process. In a process forked from one that had imported it, one thread whatever the setting
     (``autotune.fork_guard``: more would wait forever)."""
     global _TORCH_CEILING
     if threads != AUTO:

@@ -46,8 +46,7 @@ def run_in_fork(work: Callable[[], Any]) -> tuple[int, Any]:
     return status, pickle.loads(data) if data else None
 
 
-def test_a_forked_child_runs_pytorch_on_one_thread_instead_of_hanging(
-        tiny_cpm: Callable[[int], Any], caplog: pytest.LogCaptureFixture) -> None:
+def test_a_forked_child_runs_pytorch_on_one_thread_instead_of_hanging(tiny_cpm: Callable[[int], Any]) -> None:
     if not fork_guard.torch_uses_openmp():
         pytest.skip("this PyTorch does not parallelise with OpenMP")
     torch.set_num_threads(2)  # the parent's OpenMP team exists after a parallel call (conftest restores the count)

@@ -1,8 +1,9 @@
 """Deterministic train/validation split by a hash of each sample's key.
 
 A sample's side depends on its image's key alone (SHA-1 of ``Sample.key`` up to its ``#``: the hands of one
-image share it), never on the other samples or their order, so the split is the same on every machine, adding files
-never moves an existing sample to the other side, and no image has hands on both sides.
+image share it, and so do the 4 image versions of one FreiHAND annotation, keyed by the annotation), never on the
+other samples or their order, so the split is the same on every machine, adding files never moves an existing sample
+to the other side, and no image has hands on both sides (nor a FreiHAND sample's versions).
 """
 
 from __future__ import annotations

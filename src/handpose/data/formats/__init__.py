@@ -11,6 +11,9 @@ Formats (``detect_format`` picks one from the path; ``--format`` overrides):
   valid hand).
 * ``interhand`` (alias ``interhand2.6m``): InterHand2.6M's data, camera and 3D-joint json, the joints projected to
   2D per camera, one sample per hand.
+* ``freihand``: FreiHAND's ``{training,evaluation}_{xyz,K}.json`` with ``{training,evaluation}/rgb/``, the 3D
+  joints projected with each sample's K, one right hand per image (image i shows annotation i mod N: the 4 versions of
+  a training sample share one); ``evaluation`` validates, else a hash split that keeps the versions together.
 
 Boxes: COCO samples keep the annotation ``bbox``; the CMU formats have none, so their box is the tight box of
 the visible keypoints with the inclusive pixel extent ``w = x_max - x_min + 1`` (the CMU Panoptic COCO files MMPose

@@ -10,8 +10,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, interhand, panopticdb
+from handpose.data.formats import (
+    coco,
+    coco_wholebody,
+    freihand,
+    hand_labels,
+    hand_labels_synth,
+    interhand,
+    panopticdb,
+)
 from handpose.data.formats.checks import BadAnnotationError
+from handpose.data.formats.freihand_files import looks_like as looks_like_freihand
 from handpose.data.formats.interhand_files import looks_like as looks_like_interhand
 from handpose.data.formats.json_io import ParsedJson, load_json
 
@@ -22,6 +31,7 @@ EXPECTED: dict[str, str] = {
     coco.NAME: coco.EXPECTED,
     coco_wholebody.NAME: coco_wholebody.EXPECTED,
     interhand.NAME: interhand.EXPECTED,
+    freihand.NAME: freihand.EXPECTED,
 }
 _DATASET_FILES = (coco.NAME, coco_wholebody.NAME, panopticdb.NAME)  # formats held in one dataset-level json
 
@@ -102,6 +112,8 @@ def detect(path: Path) -> tuple[str, ParsedJson | None]:
             return panopticdb.NAME, None
         if looks_like_interhand(path):
             return interhand.NAME, None
+        if looks_like_freihand(path):
+            return freihand.NAME, None
         kind, parsed = _peek(path) if path.suffix.lower() == ".json" else (None, None)
         if kind in _DATASET_FILES:
             return kind, parsed
@@ -109,7 +121,8 @@ def detect(path: Path) -> tuple[str, ParsedJson | None]:
         if unreadable:
             raise ValueError(f"{path}: not readable as JSON ({unreadable})")
         raise ValueError(f"{path}: not a dataset file; expected a COCO keypoint or COCO-WholeBody json, "
-                         f"an InterHand2.6M_*_data.json, or {panopticdb.EXPECTED}")
+                         f"an InterHand2.6M_*_data.json, a FreiHAND training_xyz.json / evaluation_xyz.json, "
+                         f"or {panopticdb.EXPECTED}")
     if hand_labels.looks_like(path):
         return hand_labels.NAME, None
     if hand_labels_synth.looks_like(path):
@@ -118,6 +131,8 @@ def detect(path: Path) -> tuple[str, ParsedJson | None]:
         return panopticdb.NAME, None
     if looks_like_interhand(path):
         return interhand.NAME, None
+    if looks_like_freihand(path):
+        return freihand.NAME, None
     folders = [path] + ([path / "annotations"] if (path / "annotations").is_dir() else [])
     for j in _candidate_jsons(folders):
         kind, parsed = _peek(j)

@@ -1,7 +1,7 @@
 """A dataset path -> samples: the format (named or detected), its reader, and the training / validation split.
 
-The dataset's own test split (manual_test, a COCO json named ``*_test`` / ``*_val``) is validation; a dataset
-without one is divided by ``split.hash_split`` on ``Sample.key`` (stable when files are added).
+The dataset's own test split (manual_test, a COCO json named ``*_test`` / ``*_val``, FreiHAND's evaluation set) is
+validation; a dataset without one is divided by ``split.hash_split`` on ``Sample.key`` (stable when files are added).
 """
 
 from __future__ import annotations
@@ -11,7 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handpose.data.formats import coco, coco_wholebody, hand_labels, hand_labels_synth, interhand, panopticdb
+from handpose.data.formats import (
+    coco,
+    coco_wholebody,
+    freihand,
+    hand_labels,
+    hand_labels_synth,
+    interhand,
+    panopticdb,
+)
 from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.detect import EXPECTED, detect, require_dataset_path
 from handpose.data.formats.json_io import default_workers
@@ -29,6 +37,7 @@ READERS: dict[str, Callable[[Path, ReadContext], Tagged]] = {
     coco.NAME: coco.read,
     coco_wholebody.NAME: coco_wholebody.read,
     interhand.NAME: interhand.read,
+    freihand.NAME: freihand.read,
 }
 FORMATS: tuple[str, ...] = tuple(READERS)
 ALIASES: dict[str, str] = {panopticdb.ALIAS: panopticdb.NAME, interhand.ALIAS: interhand.NAME}  # datasets' names
@@ -98,9 +107,10 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
                 workers: int | None = None, keypoint_order: str | None = None) -> Splits:
     """Read a dataset and divide it into training and validation samples.
 
-    The dataset's own test split (manual_test, a COCO json named ``*_test`` / ``*_val``) is validation; where there is
-    none, the training samples are divided by a hash of ``Sample.key`` (stable when files are added). Pointing at
-    a test split alone puts everything in val. Skipped annotations are logged once as a summary.
+    The dataset's own test split (manual_test, a COCO json named ``*_test`` / ``*_val``, FreiHAND's evaluation set) is
+    validation; where there is none, the training samples are divided by a hash of ``Sample.key`` (stable when files
+    are added). Pointing at a test split alone puts everything in val. Skipped annotations are logged once as a
+    summary.
     Raises ValueError (naming the path and what was expected) when no usable sample is found.
     ``keypoint_order``: see :func:`read_samples`.
     """

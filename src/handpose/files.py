@@ -136,10 +136,18 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` through :func:`atomic_write`."""
+    """``torch.save`` through :func:`atomic_write`, the same bytes for the same ``obj`` whatever the file's name.
+
+    Saved to an open file, not to a name: given a name, torch roots every entry of its zip in a folder named after
+    the file (here the temporary one, holding the process id), so two identical checkpoints differed in their bytes;
+    given a file object it names that folder ``archive``. ``torch.load`` reads either."""
     import torch
 
-    return atomic_write(path, lambda tmp: torch.save(obj, str(tmp)))
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+
+    return atomic_write(path, write)
 
 
 def json_safe(value: Any) -> Any:

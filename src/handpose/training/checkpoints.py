@@ -152,6 +152,15 @@ def checkpoint_problem(path: str | Path) -> str | None:
 # ----------------------------------------------------------------------------------------------- random states
 
 
+def seed_all(seed: int) -> None:
+    """Seed the random states a checkpoint keeps (Python's, numpy's global one, torch's): a run's saved states are
+    then a function of its seed, so two runs of one seed write the same checkpoint bytes (Python's and numpy's were
+    left as the interpreter started them, from the operating system's entropy)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the global state, as rng_state saves it)
+    torch.manual_seed(seed)
+
+
 def rng_state() -> dict[str, Any]:
     """Python, numpy and torch (CPU and CUDA) random states as tensors and plain lists (weights_only-safe)."""
     py_version, py_state, py_gauss = random.getstate()

@@ -52,6 +52,7 @@ from handpose.training.checkpoints import (
     list_checkpoints,
     rng_state,
     save_checkpoint,
+    seed_all,
     set_aside_later,
     set_rng_state,
 )
@@ -154,7 +155,7 @@ class Trainer:
         self.stretches: list[Stretch] = []  # resumes that spread the schedule over another number of steps
         self.resumed_from: Path | None = None  # the checkpoint a resumed run started from
 
-        torch.manual_seed(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
+        seed_all(cfg.seed)  # the same initial weights on every rank (DDP also broadcasts rank 0's)
         self.model = self.task.build_model(cfg)
         resume_state = self._load_resume_state() if cfg.resume else None
         if resume_state is not None:  # another batch size keeps an epoch-sized run's epochs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import random
 import re
@@ -346,6 +347,8 @@ def test_cli_resume_takes_the_stored_settings(tmp_path: Path) -> None:
     cfg = config_from_args(_args("--resume", str(tmp_path), "--max-steps", "200"))
     assert (cfg.batch_size, cfg.lr, cfg.max_steps, cfg.stop_at_step) == (7, 0.5, 200, None)
     assert cfg.resume == str(tmp_path / "checkpoints" / "ckpt-00000010.pt") and cfg.out == str(tmp_path)
+    by_epochs = config_from_args(_args("--resume", str(tmp_path), "--epochs", "3"), speed=False)
+    assert (by_epochs.epochs, by_epochs.max_steps) == (3.0, None)  # the stored 100 steps no longer decide
     moved = config_from_args(_args("--resume", str(tmp_path), "--data", "rel/data"), speed=False)
     assert moved.data == os.path.abspath("rel/data")  # given again on resume: stored absolute as well
     with pytest.raises(ValueError, match="preset"):
@@ -413,3 +416,15 @@ def test_checkpoints_set_aside_twice_from_one_step_keep_both_branches(tmp_path: 
     firsts = sorted(p for p in tmp_path.iterdir() if p.is_dir())
     assert [p.name for p in firsts] == ["after-00000001", "after-00000001-2"]
     assert [torch.load(d / "ckpt-00000002.pt", weights_only=True)["branch"] for d in firsts] == [1, 2]
+
+
+def test_epochs_given_alone_win_over_the_recipes_steps(caplog: pytest.LogCaptureFixture) -> None:
+    """`--epochs 2` on the lite preset (whose recipe is 3700 steps) or the detector trained the recipe's steps: the
+    option given was ignored in silence. Alone it now sets the length; beside --max-steps it is said to be unused."""
+    for flags in (("--preset", "lite"), ("--task", "detect"), ("--init", "pretrained:lite")):
+        cfg = config_from_args(_args(*flags, "--epochs", "2"), speed=False)
+        assert (cfg.epochs, cfg.max_steps) == (2.0, None), flags
+        assert total_steps(cfg, 58, 1) == math.ceil(2 * 58 / cfg.batch_size)
+    with caplog.at_level(logging.WARNING, logger="handpose.commands.train"):
+        both = config_from_args(_args("--preset", "lite", "--epochs", "2", "--max-steps", "9"), speed=False)
+    assert both.max_steps == 9 and "--max-steps decides the run's length" in caplog.text

@@ -170,7 +170,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--grad-clip", type=float, help="clip the gradient norm (0: off)")
     length = (f"(default: the recipe's length: 100 epochs for openpose, {RECIPES['lite']['train']['max_steps']} "
               f"steps for lite, {DETECT_RECIPE['train']['max_steps']} steps with --task detect)")
-    opt("--epochs", type=float, help=f"run length in epochs (fractions allowed) {length}")
+    opt("--epochs", type=float, help=f"run length in epochs (fractions allowed; given without --max-steps it replaces "
+        f"a recipe's or a resumed run's step count) {length}")
     opt("--max-steps", type=int, help=f"run length in optimizer steps (wins over --epochs) {length}")
     opt("--stop-at-step", type=int, help="stop cleanly at this step (the schedule still spans the whole run) "
         "(default: none)")
@@ -204,6 +205,11 @@ def _apply(cfg: Any, args: argparse.Namespace) -> Any:
             sections[found[0]][found[1]] = str(value) if isinstance(value, Path) else value
     if args.no_flip:
         augment["flip_prob"] = 0.0
+    if args.epochs is not None and args.max_steps is None:
+        top["max_steps"] = None  # --epochs alone sets the length, over a recipe's (or the resumed run's) steps
+    elif args.epochs is not None:
+        LOG.warning("--epochs %g and --max-steps %d both given: --max-steps decides the run's length, --epochs is "
+                    "not used", args.epochs, args.max_steps)
     if args.output_stride is not None:
         dataset["stride"] = args.output_stride
         top["model"] = dataclasses.replace(top.get("model", cfg.model), output_stride=args.output_stride)

@@ -14,6 +14,7 @@ from handpose.config import TrainConfig
 from handpose.config_checks import check_config as check_model_config
 from handpose.data.sample import Sample
 from handpose.training.distributed import DistInfo, barrier
+from handpose.training.settings_checks import check_train_settings
 
 LOG = logging.getLogger(__name__)
 
@@ -107,13 +108,9 @@ def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, ste
 
 
 def check_config(cfg: TrainConfig) -> None:
-    """ValueError naming the first setting that cannot work (the model and data configs field by field)."""
-    for name in ("batch_size", "log_every", "ckpt_every"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"{name} must be at least 1, got {getattr(cfg, name)}")
-    for name in ("val_every", "keep_checkpoints", "workers", "warmup_steps"):
-        if getattr(cfg, name) < 0:
-            raise ValueError(f"{name} cannot be negative, got {getattr(cfg, name)}")
+    """ValueError naming the first setting that cannot work (the run's own settings by their flags, the model and
+    data configs field by field)."""
+    check_train_settings(cfg)
     check_model_config(cfg.model, "model settings")
     check_model_config(cfg.dataset, "data settings")
     if cfg.task == "keypoints" and cfg.dataset.stride != cfg.model.output_stride:
@@ -125,8 +122,6 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.negatives is not None and not Path(cfg.negatives).exists():
         raise ValueError(f"--negatives {cfg.negatives}: no such file or folder (expected a COCO json of boxes that "
                          "hold no hand, e.g. from scripts/hard_negatives.py)")
-    if not cfg.lr > 0:
-        raise ValueError(f"lr must be positive, got {cfg.lr}")
     if cfg.dataset.input_size != cfg.model.input_size:
         LOG.info("training the %s preset (designed for %d px) at %d px", cfg.model.preset, cfg.model.input_size,
                  cfg.dataset.input_size)

@@ -7,7 +7,8 @@ The log line keeps the format of hand_detector_train's logs, so figures compare 
 
     epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468
 
-with a true epoch (samples seen / training set size) and losses averaged over the steps since the last line.
+with a true epoch (samples seen / training set size), the learning rate the logged step trained at, and losses
+averaged over the steps since the last line.
 TensorBoard tags: ``train/loss``, ``train/loss_ll_heat``, ``train/loss_stage<s>``, ``train/lr``,
 ``train/examples_per_sec``, ``train/epoch``; ``val/<metric>`` and the images ``val/sample<i>``.
 """

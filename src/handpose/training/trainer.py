@@ -150,6 +150,7 @@ class Trainer:
                         self.steps_total)
         self.global_step, self.samples_seen, self.last_saved = 0, 0, -1
         self.rate = 0.0  # examples/sec of the last log window
+        self.step_lr = cfg.lr  # the learning rate the last step took (logged with it)
         self.best: dict[str, Any] | None = None
         self.last_val: dict[str, Any] | None = None
         self.stretches: list[Stretch] = []  # resumes that spread the schedule over another number of steps
@@ -264,6 +265,7 @@ class Trainer:
         if cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
+        self.step_lr = self.scheduler.get_last_lr()[0]  # this step's rate (after scheduler.step(): the next one's)
         self.scheduler.step()
         self.global_step += 1
         self.samples_seen += cfg.batch_size * self.info.world_size
@@ -273,10 +275,12 @@ class Trainer:
         return "time_limit" if out_of_time else None
 
     def log(self) -> None:
-        """The log line (rank 0) and TensorBoard scalars: losses averaged over the steps (and ranks) since the last."""
+        """The log line (rank 0) and TensorBoard scalars: losses averaged over the steps (and ranks) since the last,
+        and the learning rate the step logged took (not the next step's: the warmup's first rate is shown, and a
+        cosine run's last line does not read lr=0, a rate no step trained at)."""
         self.rate, means = self.window.take(self.info)
         rate = self.rate
-        lr = self.scheduler.get_last_lr()[0]
+        lr = self.step_lr
         if self.main:  # above the progress bar on a terminal (see reporting.progress_bar)
             LOG.info("%s", format_fields_line(self.epoch, self.global_step, rate, lr, self.task.log_fields(means)))
         scalars = {name: value for name, value in self.task.log_fields(means)}

@@ -254,6 +254,11 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         if args.overwrite:
             raise ValueError("--resume continues the run in its folder; --overwrite starts a new run there (give "
                              "one or the other)")
+        held_out = base.dataset.val_fraction
+        if getattr(args, "val_fraction", None) is not None and args.val_fraction != held_out:
+            raise ValueError(f"--resume: --val-fraction {args.val_fraction:g} would move samples between the run's "
+                             f"training and held-out parts (it holds out {held_out:g}): samples it trained on would "
+                             "be validated on; start a new run for another split (e.g. with --init from its weights)")
         if base.task == "detect":
             _refuse_keypoint_flags(args)
         cfg = _absolute_paths(_apply(base, args))

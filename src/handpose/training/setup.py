@@ -107,6 +107,20 @@ def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, ste
             "with the batch)")
 
 
+# crop and target settings a resumed run may change (each with its flag): said in a warning, as the weights file
+# records the last ones (``predict`` crops as they say) though most steps trained with the earlier ones
+_CROP_SETTINGS = (("sigma", "--sigma"), ("box_padding", "--box-padding"), ("mirror_left", "--mirror-left"))
+
+
+def crop_changes(saved: dict[str, Any], cfg: TrainConfig) -> str | None:
+    """The crop and target settings (``--sigma``, ``--box-padding``, ``--mirror-left``) a resumed run changes from
+    its checkpoint's ``train_config`` ``saved``, in words, or None."""
+    data = saved.get("dataset") if isinstance(saved.get("dataset"), dict) else {}
+    words = [f"{flag} {getattr(cfg.dataset, key)} instead of {data[key]}" for key, flag in _CROP_SETTINGS
+             if key in data and data[key] != getattr(cfg.dataset, key)]
+    return ", ".join(words) or None
+
+
 def check_config(cfg: TrainConfig) -> None:
     """ValueError naming the first setting that cannot work (the run's own settings by their flags, the model and
     data configs field by field)."""

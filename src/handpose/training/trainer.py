@@ -64,6 +64,7 @@ from handpose.training.schedule import Stretch, apply_settings, build_scheduler,
 from handpose.training.setup import (
     build_optimizer,
     check_config,
+    crop_changes,
     resume_changes,
     resumed_total_steps,
     side_warning,
@@ -383,6 +384,11 @@ class Trainer:
         changed = settings_changed(state.get("train_config", {}), cfg)
         if changed and self.main:  # one line for the run, not one per process
             LOG.warning("resuming with %s: the schedule goes on from step %d with it", changed, int(state["step"]))
+        crops = crop_changes(state.get("train_config", {}), cfg) if cfg.task == "keypoints" else None
+        if crops and self.main:
+            LOG.warning("resuming with %s: the crops and belief-map targets change from step %d on, and the weights "
+                        "files record the new settings (predict crops as they say), though the steps before trained "
+                        "with the old", crops, int(state["step"]))
         self.global_step = int(state["step"])
         self.samples_seen = int(state.get("samples_seen", self.global_step * cfg.batch_size * world))
         self.best = state.get("best")

@@ -51,3 +51,16 @@ def test_the_command_refuses_it_before_any_run_folder(tmp_path: Path, capsys: py
                  "--max-steps", "1"]) == 2
     assert "--val-limit must be at least 1" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_detector_batch_of_one_1x1_map_is_refused() -> None:
+    """--task detect --batch-size 1 --input-size 32 ended in torch's "Expected more than 1 value per channel when
+    training" from a batch-norm layer of the backbone's stride-32 map (1 x 1 at 32 px)."""
+    from handpose.config import DetectorConfig
+    from handpose.training.recipes import detect_config
+
+    cfg = detect_config(TrainConfig(max_steps=2))
+    with pytest.raises(ValueError, match="--batch-size 1 at --input-size 32: .* batch-norm"):
+        check_config(dataclasses.replace(cfg, batch_size=1, detector=DetectorConfig(input_size=32)))
+    check_config(dataclasses.replace(cfg, batch_size=2, detector=DetectorConfig(input_size=32)))
+    check_config(dataclasses.replace(cfg, batch_size=1, detector=DetectorConfig(input_size=64)))

@@ -127,6 +127,13 @@ def check_config(cfg: TrainConfig) -> None:
     check_train_settings(cfg)
     check_model_config(cfg.model, "model settings")
     check_model_config(cfg.dataset, "data settings")
+    if cfg.task == "detect":
+        check_model_config(cfg.detector, "detector settings")
+        cells = (cfg.detector.input_size // 32) ** 2  # of the backbone's last, stride-32 map
+        if cfg.batch_size * cells < 2:  # batch norm in training needs two values per channel
+            raise ValueError(f"--batch-size {cfg.batch_size} at --input-size {cfg.detector.input_size}: the "
+                             "detector's stride-32 batch-norm layers would see a single value per channel (one "
+                             "1 x 1 map) and cannot train; give --batch-size 2 or more, or --input-size 64 or more")
     if cfg.task == "keypoints" and cfg.dataset.stride != cfg.model.output_stride:
         raise ValueError(f"the targets' stride ({cfg.dataset.stride}) must equal the model's output stride "
                          f"({cfg.model.output_stride}); set both with --output-stride")

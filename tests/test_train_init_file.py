@@ -103,3 +103,18 @@ def test_training_on_a_render_that_was_stopped_says_so(tmp_path: Path, caplog: p
     with caplog.at_level(logging.WARNING, logger="handpose"):
         assert main(argv) == 0
     assert f"{manifest.parent}: its handpose synth render was stopped before the end" in caplog.text
+
+
+def test_the_initial_weights_are_reported_once(tmp_path: Path, synth_data: Path,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    """The check of --init ahead of the run (a file that cannot fill the model is said before any speed trial) logged
+    "initial weights from ..." too, so every fine-tune printed it twice."""
+    import logging
+
+    argv = ["train", "--data", str(synth_data), "--init", str(_tiny_file(tmp_path)), "--input-size", "64",
+            "--max-steps", "1", "--val-every", "0", "--workers", "0", "--threads", "1", "--no-amp",
+            "--no-channels-last", "--out", str(tmp_path / "run")]
+    with caplog.at_level(logging.INFO, logger="handpose"):
+        assert main(argv) == 0
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("initial weights from")]
+    assert len(said) == 1, said

@@ -416,7 +416,7 @@ def run(args: argparse.Namespace) -> int:
         from handpose.model.cpm import build_model
         from handpose.training.setup import initial_weights
 
-        initial_weights(build_model(plain.model), plain.init)  # a file that cannot fill it: said before any trial
+        initial_weights(build_model(plain.model), plain.init, report=False)  # one that cannot fill it: said early
     cfg = with_speed(plain, args)
     try:
         summary = train(cfg)

@@ -62,18 +62,21 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
     raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose 'adam' or 'sgd'")
 
 
-def initial_weights(model: torch.nn.Module, path: str) -> None:
+def initial_weights(model: torch.nn.Module, path: str, report: bool = True) -> None:
     """Load ``--init`` weights into ``model`` (handpose weights / checkpoints of the same architecture, the
     TensorFlow VGG-16 ``.npy`` of hand_detector_train, torchvision VGG-19, OpenPose caffemodel:
-    ``handpose.model.importers.init_weights``)."""
+    ``handpose.model.importers.init_weights``). ``report``: log what was loaded (False for the check ahead of the
+    run, which would say it a second time)."""
     from handpose import pretrained
     from handpose.model.importers import init_weights, nothing_loaded
 
     # pretrained:NAME is a shipped model; FileNotFoundError / ValueError name what did not fit
-    report = init_weights(model, pretrained.resolve(path))
-    if not report.loaded:  # training would start from random weights, which --init did not ask for
-        raise ValueError("--init " + nothing_loaded(path, getattr(model.config, "preset", "?"), report))
-    LOG.info("initial weights from %s: %d layers loaded, %d left random", path, len(report.loaded), len(report.random))
+    loaded = init_weights(model, pretrained.resolve(path))
+    if not loaded.loaded:  # training would start from random weights, which --init did not ask for
+        raise ValueError("--init " + nothing_loaded(path, getattr(model.config, "preset", "?"), loaded))
+    if report:
+        LOG.info("initial weights from %s: %d layers loaded, %d left random", path, len(loaded.loaded),
+                 len(loaded.random))
 
 
 def resume_changes(state: dict[str, Any], cfg: TrainConfig, world_size: int, steps_total: int, train_size: int,

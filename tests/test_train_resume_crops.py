@@ -1,6 +1,6 @@
-"""Resuming with other data settings: another --val-fraction is refused (it would move samples the run trained on
+"""Resuming with other settings: another --val-fraction is refused (it would move samples the run trained on
 into its held-out part), and other crop or target settings (--sigma, --box-padding, --mirror-left) are said in a
-warning (both were taken in silence)."""
+warning, and a --stop-at-step the run has passed is refused (all were taken in silence)."""
 
 from __future__ import annotations
 
@@ -51,3 +51,18 @@ def test_a_resume_with_another_sigma_is_warned_about(synth_data: Path, tmp_path:
         train(resumed)
     said = "resuming with --sigma 1.0 instead of 2.0: the crops and belief-map targets change from step 2"
     assert said in caplog.text
+
+
+def test_a_stop_step_the_run_has_passed_is_refused_on_resume(synth_data: Path, tmp_path: Path) -> None:
+    """`--resume RUN --stop-at-step 2` on a run at step 3 rewrote its checkpoint and said it stopped (stop_at_step)
+    at step 3, having trained nothing."""
+    cfg = TrainConfig(data=str(synth_data), out=str(tmp_path), model=preset("tiny"), dataset=DataConfig(input_size=64),
+                      batch_size=4, max_steps=6, workers=0, log_every=1, val_every=0, ckpt_every=100, amp=False,
+                      channels_last=False, lr=1e-3, threads=1)
+    train(dataclasses.replace(cfg, stop_at_step=3))
+    ckpt = tmp_path / "checkpoints" / "ckpt-00000003.pt"
+    before = ckpt.stat().st_mtime_ns
+    with pytest.raises(ValueError, match="--stop-at-step 2 is not after step 3, where the run resumes"):
+        train(dataclasses.replace(cfg, resume=str(tmp_path), stop_at_step=2))
+    assert ckpt.stat().st_mtime_ns == before  # left alone
+    assert train(dataclasses.replace(cfg, resume=str(tmp_path), stop_at_step=4))["step"] == 4

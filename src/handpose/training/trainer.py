@@ -179,6 +179,10 @@ class Trainer:
                 raise ValueError(f"--resume {cfg.resume}: the run is finished (step {self.global_step} of "
                                  f"{self.steps_total}); to train it further give a longer --max-steps or --epochs "
                                  "with --resume")
+            if cfg.stop_at_step is not None and cfg.stop_at_step <= self.global_step:
+                raise ValueError(f"--stop-at-step {cfg.stop_at_step} is not after step {self.global_step}, where the "
+                                 f"run resumes: it would stop before training a step (give a later step, up to "
+                                 f"{self.steps_total}, or leave it out)")
             if self.main:
                 later_best = best_after(self.out, self.global_step)
                 set_aside_later(self.ckpt_dir, self.global_step, later_best)

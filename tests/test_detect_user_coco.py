@@ -171,3 +171,21 @@ def test_a_folder_of_dataset_folders_points_at_its_jsons(tmp_path: Path) -> None
     with pytest.raises(ValueError, match=r"the folders below hold some \(mine/hands.json\), but a folder of several "
                                          r"datasets is for the keypoint task"):
         read_detection_images(tmp_path / "mixed")
+
+
+def test_a_json_of_crowd_regions_only_says_so(tmp_path: Path) -> None:
+    """A json whose hands are all ``iscrowd`` was refused as holding "not one hand box", the crowds unsaid; and the
+    skip summary ran on from that sentence ("... a detector on skipped 1 annotations") once made one line."""
+    from handpose.cli import _one_line
+
+    _photos(tmp_path, "a.jpg")
+    doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 80, "height": 60}],
+           "annotations": [{"image_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 1}]}
+    with pytest.raises(ValueError, match=r"1 images but not one hand box .* \(1 iscrowd regions, which are not hands"):
+        read_detection_images(_write(tmp_path, doc))
+    _photos(tmp_path, "b.jpg")  # a.jpg left out for its unusable box, b.jpg without hands
+    doc["images"].append({"id": 2, "file_name": "b.jpg", "width": 80, "height": 60})
+    doc["annotations"] = [{"image_id": 1, "bbox": [10, 10, 0, 0]}]
+    with pytest.raises(ValueError) as refused:
+        read_detection_images(_write(tmp_path, doc))
+    assert "a detector on; skipped" in _one_line(refused.value)

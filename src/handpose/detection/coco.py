@@ -97,8 +97,10 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
         raise ValueError(f"{path}: no usable image; expected {EXPECTED} (image file names are looked for in "
                          f"{looked})\n" + report.summary("annotations") + _results_hint(jsons))
     if not sum(im.num_hands for im in out):
+        crowds = sum(int(im.crowd.shape[0]) for im in out)
         raise ValueError(f"{path}: {len(out)} images but not one hand box to train or score a detector on"
-                         + (f"\n{report.summary('annotations')}" if report.total else ""))
+                         + (f" ({crowds} iscrowd regions, which are not hands to train on)" if crowds else "")
+                         + (f";\n{report.summary('annotations')}" if report.total else ""))
     if _count(report):
         report.log("detection annotations", LOG)
     return out

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 import torch
@@ -225,12 +226,11 @@ def test_a_full_disk_is_one_line_and_the_last_good_checkpoint_stays(
     run = tmp_path / "run"
     real_save = torch.save
 
-    def save(obj: object, path: str, *args: object, **kw: object) -> None:
-        if "ckpt-00000003" in str(path):
-            with open(path, "wb") as f:
-                f.write(b"half a checkpoint")
+    def save(obj: object, f: BinaryIO, *args: object, **kw: object) -> None:  # files.atomic_torch_save: an open file
+        if "ckpt-00000003" in str(f.name):
+            f.write(b"half a checkpoint")
             raise OSError(errno.ENOSPC, "No space left on device")
-        real_save(obj, path, *args, **kw)
+        real_save(obj, f, *args, **kw)
 
     monkeypatch.setattr(torch, "save", save)
     assert _train(synth_data, run, "--max-steps", "5", "--ckpt-every", "1", "--keep", "2") == 2

@@ -68,7 +68,7 @@ def test_the_governor_measures_again_after_its_interval_and_says_when_it_changes
     with caplog.at_level(logging.INFO, logger="handpose.autotune.free_cores"):
         assert gov.current() == 2  # the first window cannot judge (None): the ceiling stays
         assert gov.current() == 1  # others kept one core of two busy
-        assert "inference threads follow the free cores, 2 -> 1" in caplog.text
+        assert "threads follow the free cores, 2 -> 1" in caplog.text
         assert gov.current() == 1  # a window that cannot judge keeps the count
         assert gov.current() == 2  # the machine is quiet again
     slow = FreeCores(cores=2, interval=3600.0, meter=fake_meter([0.9, 0.9]))

@@ -28,7 +28,7 @@ from handpose.training.setup import check_config
     ("weight_decay", -1.0, "--weight-decay must be at least 0"),
     ("time_limit", 0.0, "--time-limit must be a positive number of minutes"),  # was: a stop after the first step
     ("stop_at_step", -3, "--stop-at-step must be at least 1"),  # was: a stop at step 0
-    ("threads", -2, "--threads must be at least 1"),  # was: torch's "set_num_threads expects a positive integer"
+    ("threads", -2, "--threads must be a whole number of at least 1, or auto"),  # was: torch's words
     ("epochs", -1.0, "--epochs must be positive"),
     ("epochs", float("nan"), "--epochs nan: must be a finite number"),
     ("synth_count", 0, "--synth-count must be between 1 and"),

@@ -127,7 +127,7 @@ class TrainConfig:
     val_images: int = 4  # validation images written to TensorBoard
     stop_at_step: int | None = None  # stop cleanly (checkpoint saved) at this step; the schedule still spans the run
     time_limit: float | None = None  # minutes; stop cleanly (checkpoint saved) when reached
-    threads: int | None = None  # torch intra-op threads (None: torch's default)
+    threads: int | str | None = None  # torch intra-op threads (None: torch's default; "auto": the free cores, as run)
     synth_count: int = 8000  # embedded dataset (no --data): number of rendered images
     synth_size: int = 256  # embedded dataset: rendered image side in pixels
     overwrite: bool = False  # a fresh run into a folder holding a run deletes that run's files (else: refused)

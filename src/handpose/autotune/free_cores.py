@@ -86,7 +86,7 @@ class FreeCores:
             return self.free
         free = threads_for(share, self.cores, self.cores)
         if free != self.free:
-            LOG.info("inference threads follow the free cores, %d -> %d: other processes used %.0f%% of this "
+            LOG.info("threads follow the free cores, %d -> %d: other processes used %.0f%% of this "
                      "process's %d CPUs over the last %.1f s", self.free, free, 100 * share, self.cores,
                      time.perf_counter() - self._since)
             self.free = free

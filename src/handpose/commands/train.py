@@ -90,6 +90,7 @@ def add_speed_flags(group: Any, what: str, amp_note: str | None = None) -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from handpose.commands.threads_flag import parse_threads
     from handpose.data.formats import ALIASES, FORMATS, ORDERS
     from handpose.data.formats.keypoint_orders import ALIASES as ORDER_ALIASES
     from handpose.model.cpm import PRESETS
@@ -189,8 +190,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_speed_flags(g, "training run")
     opt("--compile", action=bool_opt, help="torch.compile the model (slow start, faster steps)")
     opt("--workers", type=int, help="data-loading worker processes")
-    opt("--threads", type=int, help="torch CPU threads, a number (default: torch's choice; predict's and eval's "
-        "auto, which follows the cores other processes leave free, is for inference only)")
+    opt("--threads", type=parse_threads, help="torch CPU threads: a number, or auto (the cores other processes "
+        "and this run's data workers leave free, measured every second as it trains; not bit-repeatable). Default: "
+        "torch's choice, every core")
 
 
 def _apply(cfg: Any, args: argparse.Namespace) -> Any:
@@ -360,7 +362,7 @@ def _with_speed(cfg: Any, args: argparse.Namespace, measure: Any = None) -> Any:
     from handpose.autotune.resolve import training_choice
 
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    if cfg.threads and torch.device(device).type == "cpu":
+    if isinstance(cfg.threads, int) and torch.device(device).type == "cpu":
         torch.set_num_threads(cfg.threads)  # the trial measures with the run's threads
     choice = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device, args.amp,
                              args.channels_last, measure)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from handpose.autotune.free_cores import AUTO
 from handpose.config import TrainConfig
 from handpose.synth.output_folder import MAX_COUNT, MAX_SIZE, MIN_SIZE
 
@@ -39,7 +40,8 @@ RULES: dict[str, tuple[str, Callable[[Any], bool], str]] = {
     "time_limit": ("--time-limit", lambda v: v > 0, "a positive number of minutes"),
     "val_limit": ("--val-limit", lambda v: v >= 1, "at least 1 (--val-every 0 turns validation off)"),
     "val_images": ("--val-images", lambda v: v >= 0, "at least 0"),
-    "threads": ("--threads", lambda v: v >= 1, "at least 1 (leave it out for torch's choice)"),
+    "threads": ("--threads", lambda v: v >= 1 and v == int(v), "a whole number of at least 1, or auto (leave it "
+                "out for torch's choice)"),
     "synth_count": ("--synth-count", lambda v: 1 <= v <= MAX_COUNT, f"between 1 and {MAX_COUNT:,}"),
     "synth_size": ("--synth-size", lambda v: MIN_SIZE <= v <= MAX_SIZE, f"between {MIN_SIZE} and {MAX_SIZE} pixels"),
 }
@@ -50,7 +52,7 @@ def check_train_settings(cfg: TrainConfig) -> None:
     dataclass's: a value of another type, or a non-finite number, is refused as well)."""
     for name, (flag, holds, must) in RULES.items():
         value = getattr(cfg, name)
-        if value is None:
+        if value is None or (name == "threads" and value == AUTO):
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise ValueError(f"{flag} {value!r}: must be a finite number ({name})")

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from handpose.autotune.free_cores import AUTO, sync_torch
 from handpose.config import TrainConfig, to_dict
 from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
@@ -134,8 +135,9 @@ class Trainer:
     """One training process: its data, model, optimizer and schedule, and the run's position (step, samples)."""
 
     def __init__(self, cfg: TrainConfig, info: Any, device: torch.device) -> None:
-        if cfg.threads:
-            torch.set_num_threads(int(cfg.threads))
+        if isinstance(cfg.threads, int):
+            torch.set_num_threads(cfg.threads)
+        self.auto_threads = cfg.threads == AUTO and device.type == "cpu"  # follow the free cores (step())
         self.info, self.device, self.main = info, device, info.is_main
         cfg = dataclasses.replace(cfg, workers=cap_workers(cfg.workers))
         self.task = task_for(cfg)
@@ -249,6 +251,8 @@ class Trainer:
     def step(self, batch: dict[str, torch.Tensor], stop_reason: str | None) -> str | None:
         """One optimizer step on ``batch``; returns why the run must stop after it (signal, time limit) or None."""
         cfg, device = self.cfg, self.device
+        if self.auto_threads:
+            sync_torch(AUTO)  # the cores other processes (and this run's data workers) left free, read each second
         images = batch["image"].to(device, non_blocking=True)  # (B, 3, S, S)
         if cfg.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)

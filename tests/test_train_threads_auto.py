@@ -1,0 +1,45 @@
+"""`handpose train --threads auto`: the training steps run on the cores other processes (and the run's own data
+workers) leave free, read again each second as inference's "auto" does; beside a busy process a 2-thread step waits
+for the scheduler at every parallel operator (BENCHMARKS.md, "Training beside a busy process")."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from handpose.autotune import free_cores
+from handpose.autotune.free_cores import FreeCores
+from handpose.cli import main
+
+TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
+        "--device", "cpu", "--no-amp", "--no-channels-last", "--max-steps", "3"]
+
+
+def _busy_meter() -> Callable[[], float | None]:
+    """A reading of other processes holding half of 2 CPUs (one core) in every window."""
+    return lambda: 0.5
+
+
+def test_auto_threads_follow_the_free_cores_while_training(synth_data: Path, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    free_cores._GOVERNOR = FreeCores(cores=2, interval=0.0, meter=_busy_meter)
+    free_cores._TORCH_CEILING = 2  # as on a 2-core machine, whatever this test process runs on
+    out = tmp_path / "run"
+    with caplog.at_level(logging.INFO, logger="handpose.autotune.free_cores"):
+        assert main(["train", "--data", str(synth_data), "--out", str(out), *TINY, "--threads", "auto"]) == 0
+    assert "threads follow the free cores, 2 -> 1" in caplog.text
+    assert torch.get_num_threads() == 1  # set by the steps (the test's fixture puts the count back after)
+    assert json.loads((out / "config.json").read_text())["threads"] == "auto"
+
+
+@pytest.mark.parametrize("value, said", [("0", "at least 1 thread"), ("two", "expected 'auto' or a whole number")])
+def test_other_thread_values_are_refused_by_the_flag(value: str, said: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["train", "--out", str(tmp_path / "r"), "--threads", value])
+    assert said in capsys.readouterr().err

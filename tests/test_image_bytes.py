@@ -81,3 +81,29 @@ def test_bytes_that_are_no_image_say_what_is_wrong(jpeg: Path) -> None:
         to_bgr(bomb)  # refused from its header, before anything is decoded
     with pytest.raises(ValueError, match="an image file's bytes or binary file object"):
         to_bgr(12345)
+
+
+class AsyncUpload:
+    """An upload whose read() is a coroutine, as Starlette's (FastAPI's) UploadFile has; its .file reads."""
+
+    def __init__(self, data: bytes) -> None:
+        self.file = io.BytesIO(data)
+        self.filename = "hand.jpg"
+
+    async def read(self) -> bytes:
+        return self.file.read()
+
+
+def test_an_async_upload_is_refused_saying_what_to_give_and_left_unread(jpeg: Path) -> None:
+    """It was called: an un-awaited coroutine, and "gave coroutine, not bytes: open the image in binary mode"."""
+    upload = AsyncUpload(jpeg.read_bytes())
+    with pytest.raises(ValueError, match=r"coroutine .*await upload.read\(\).*upload.file"):
+        to_bgr(upload)
+    assert upload.file.tell() == 0
+    assert to_bgr(upload.file).shape == (90, 120, 3)
+
+
+def test_a_video_capture_is_refused_without_taking_a_frame() -> None:
+    """Its read() takes a frame: it was called, and the refusal said "gave tuple, not bytes: open ... binary mode"."""
+    with pytest.raises(ValueError, match=r"got a cv2.VideoCapture: give its frames"):
+        to_bgr(cv2.VideoCapture())

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import glob
+import inspect
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -71,10 +72,18 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
 
 
 def _read_file_object(file: Any) -> np.ndarray:
-    """The image in a binary file object, read from where it stands to its end; ValueError for a text-mode file or
-    bytes that are no image."""
+    """The image in a binary file object, read from where it stands to its end; ValueError for a text-mode file,
+    bytes that are no image, an upload whose ``read`` is a coroutine (Starlette's / FastAPI's ``UploadFile``: its
+    ``.file`` reads, or ``await upload.read()`` gives the bytes) or a ``cv2.VideoCapture`` (whose ``read`` takes a
+    frame), both refused before reading."""
     name = getattr(file, "name", None)
     source = f"image file object {name if isinstance(name, str) and name else type(file).__name__}"
+    if isinstance(file, cv2.VideoCapture):
+        raise ValueError("expected one image, got a cv2.VideoCapture: give its frames (ok, frame = cap.read()) one "
+                         "by one, or track a video's hands with handpose.inference.video.run_video(predictor, path)")
+    if inspect.iscoroutinefunction(file.read):
+        raise ValueError(f"{source}: its read() is a coroutine (an async upload such as FastAPI's UploadFile): give "
+                         "its bytes, await upload.read(), or its binary file, upload.file")
     data = file.read()
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ValueError(f"{source} gave {type(data).__name__}, not bytes: open the image in binary mode, "

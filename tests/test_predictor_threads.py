@@ -86,3 +86,27 @@ def test_a_torch_predictor_still_pickles_and_copies(tiny_cpm: TinyCpm) -> None:
     for other in (pickle.loads(pickle.dumps(predictor)), copy.deepcopy(predictor)):
         np.testing.assert_allclose(other.predict(image, box=(5, 5, 50, 50), keep_maps=False).keypoints, expected,
                                    atol=1e-4)
+
+
+def test_two_predictors_on_one_network_share_the_switch(tiny_cpm: TinyCpm) -> None:
+    """Predictor.from_model called twice on one network: each backend counted its own calls, so the first call's
+    end put training mode back while the other predictor's call still ran, which then left eval mode for good."""
+    model = Choreographed(tiny_cpm(4)).train()
+    first_predictor, second_predictor = (Predictor.from_model(model, DataConfig(input_size=64)) for _ in "ab")
+    image = np.random.default_rng(3).integers(0, 255, (80, 90, 3), dtype=np.uint8)
+    (a_started, a_go), (b_started, b_go) = model.steps[:] = [(threading.Event(), threading.Event()) for _ in "ab"]
+
+    def call(predictor: Predictor) -> np.ndarray:
+        return predictor.predict(image, box=(10, 10, 60, 60), is_left=False, keep_maps=False).keypoints
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(call, first_predictor)
+        assert a_started.wait(WAIT_S)
+        second = pool.submit(call, second_predictor)
+        assert b_started.wait(WAIT_S)
+        a_go.set()
+        first.result(WAIT_S)
+        b_go.set()
+        second.result(WAIT_S)
+    assert model.flags == [(False, False), (False, False)]
+    assert model.training and model.inner.training

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from handpose.inference.eval_mode import SharedEvalMode
+from handpose.inference.eval_mode import eval_mode
 
 LOG = logging.getLogger(__name__)
 
@@ -50,7 +50,6 @@ class TorchBackend:
         self.stages = int(model.config.stages)
         self.precision = precision or ("bf16" if autocast_bf16 else "fp32")
         self.autocast_bf16 = self.precision == "bf16"
-        self.eval_mode = SharedEvalMode()  # concurrent calls share the switch to eval mode (inference/eval_mode)
 
     def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
         import torch
@@ -60,7 +59,7 @@ class TorchBackend:
 
         sync_torch(self.threads)
         param = next(self.model.parameters())
-        with self.eval_mode(self.model), torch.inference_mode():  # eval mode while any thread's call runs
+        with eval_mode(self.model), torch.inference_mode():  # eval mode while any call on this network runs
             inp = torch.from_numpy(np.ascontiguousarray(x)).to(param.device)  # (N, 3, H, W)
             if self.channels_last:
                 inp = inp.contiguous(memory_format=torch.channels_last)

@@ -6,19 +6,23 @@ call for itself, two calls from two threads undo each other: the second finds th
 remembers that, the first puts training mode back while the second is still running (batch norm then normalises the
 second's later layers by the batch's statistics and updates the running ones), and the second leaves the network in
 eval mode for good. :class:`SharedEvalMode` counts the calls under way instead: the first one in switches to eval
-mode and remembers the caller's mode, the last one out puts it back.
+mode and remembers the caller's mode, the last one out puts it back. There is one count per network
+(:func:`eval_mode`), not per backend: two predictors made on one network (``Predictor.from_model`` called twice)
+switch the same network, and with a count each they undid each other as two threads did.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 
 class SharedEvalMode:
-    """``with shared(model):`` runs the block with ``model`` in eval mode, whatever other threads' blocks do."""
+    """``with shared(model):`` runs the block with ``model`` in eval mode, whatever other threads' blocks do; one
+    per network (:func:`eval_mode`)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -40,9 +44,19 @@ class SharedEvalMode:
                 if self._running == 0:
                     model.train(self._was_training)
 
-    def __getstate__(self) -> dict[str, Any]:
-        """A pickled or deep-copied backend starts with no call under way (a lock does not pickle)."""
-        return {}
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__()
+_COUNTS: weakref.WeakKeyDictionary[Any, SharedEvalMode] = weakref.WeakKeyDictionary()  # network -> its count
+_COUNTS_LOCK = threading.Lock()
+
+
+def eval_mode(model: Any) -> AbstractContextManager[None]:
+    """``with eval_mode(model):`` runs the block with ``model`` in eval mode, sharing the switch with every other
+    thread's block on the same network (whichever backend or predictor runs it)."""
+    with _COUNTS_LOCK:
+        try:
+            shared = _COUNTS.get(model)
+            if shared is None:
+                shared = _COUNTS[model] = SharedEvalMode()
+        except TypeError:  # a network that takes no weak reference: a count of its own for this call
+            shared = SharedEvalMode()
+    return shared(model)

@@ -107,3 +107,12 @@ def test_a_video_capture_is_refused_without_taking_a_frame() -> None:
     """Its read() takes a frame: it was called, and the refusal said "gave tuple, not bytes: open ... binary mode"."""
     with pytest.raises(ValueError, match=r"got a cv2.VideoCapture: give its frames"):
         to_bgr(cv2.VideoCapture())
+
+
+def test_predict_batch_refuses_one_image_given_alone(predictor: Predictor, jpeg: Path) -> None:
+    """One image's bytes (or path) given to predict_batch was taken for a sequence of images: its bytes, one each
+    ("expected an image path ..., got int" after as many checks as the file has bytes)."""
+    for one in (jpeg.read_bytes(), str(jpeg), jpeg):
+        with pytest.raises(ValueError, match=r"predict_batch takes a list of images, got one"):
+            predictor.predict_batch(one)  # type: ignore[arg-type]
+    assert len(predictor.predict_batch([jpeg.read_bytes()])) == 1

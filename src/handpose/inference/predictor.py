@@ -442,7 +442,10 @@ class Predictor:
         ``is_left`` None (or a None entry) lets the keypoint network choose that hand's side, as :meth:`predict`
         does (for a model trained with left hands mirrored: both mirrors of the crop, twice the crops; until
         2026-12-06 a missing side meant a right hand); hands of given and of open sides run as two batches.
-        ValueError when ``boxes`` or ``is_left`` are not one per image."""
+        ValueError when ``boxes`` or ``is_left`` are not one per image, or ``images`` is one image's path or bytes."""
+        if isinstance(images, (str, Path, bytes, bytearray, memoryview)):  # its characters or bytes are no images
+            raise ValueError(f"predict_batch takes a list of images, got one {type(images).__name__}: give [image], "
+                             "or call predict for one image")
         n = len(images)
         if isinstance(is_left, (bool, np.bool_)):
             raise ValueError(f"predict_batch: is_left takes one side per image (a list of {n}), got {is_left}")

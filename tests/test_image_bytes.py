@@ -116,3 +116,11 @@ def test_predict_batch_refuses_one_image_given_alone(predictor: Predictor, jpeg:
         with pytest.raises(ValueError, match=r"predict_batch takes a list of images, got one"):
             predictor.predict_batch(one)  # type: ignore[arg-type]
     assert len(predictor.predict_batch([jpeg.read_bytes()])) == 1
+
+
+def test_a_path_like_object_with_a_read_method_is_read_as_a_path(jpeg: Path) -> None:
+    """py.path.local (pytest's tmpdir) has read(), which reads text: it was taken for a file object ("gave str, not
+    bytes: open the image in binary mode")."""
+    py_path = pytest.importorskip("py.path")
+    local = py_path.local(str(jpeg))
+    np.testing.assert_array_equal(to_bgr(local), to_bgr(jpeg))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import inspect
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -38,14 +39,16 @@ def is_pil_image(obj: Any) -> bool:
 
 
 def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
-    """A BGR uint8 (H, W, 3) image from a path, an image file's bytes or binary file object, an array (``color``
-    says its channel order) or a PIL image.
+    """A BGR uint8 (H, W, 3) image from a path (``str`` or any ``os.PathLike``), an image file's bytes or binary
+    file object, an array (``color`` says its channel order) or a PIL image.
 
     FileNotFoundError / ValueError (as :func:`~handpose.inference.prepare.read_image`) for a bad path; ValueError
     for bytes that are no image (empty, truncated, another format, over the pixel limit), an unknown ``color`` or
     an array of the wrong shape or type."""
     if color not in COLORS:
         raise ValueError(f"color must be one of {', '.join(COLORS)}, got {color!r}")
+    if isinstance(image, os.PathLike) and not isinstance(image, Path):  # py.path.local (pytest's tmpdir), ...
+        image = Path(os.fspath(image))  # a path, not a file object: its read() would read it as text
     if isinstance(image, (str, Path)):
         if Path(image).suffix.lower() in VIDEO_SUFFIXES:
             raise ValueError(f"{image} is a video: track its hands with handpose.inference.video.run_video(predictor, "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The recipe of handpose's shipped models, from nothing but the renderer: render -> train the keypoint model and
 # the hand detector -> evaluate -> export. Every step is a public `handpose` command; run it again with the same
-# OUT to continue: finished renders are kept and unfinished trainings resume from their last checkpoint.
+# OUT to continue: finished renders and trainings are kept, unfinished trainings resume from their last checkpoint.
 #
 #   scripts/release.sh runs/release                 # CPU defaults: hours on 2 cores (run it under nohup)
 #   KP_STEPS=6000 KP_BATCH=128 DEVICE=cuda WORKERS=16 scripts/release.sh runs/release   # one GPU
@@ -29,9 +29,11 @@ render() {  # render NAME DONE-MARKER ARGS...: once; a finished render leaves OU
     touch "$OUT/$name.done"
   fi
 }
-train() {  # train RUN ARGS...: a fresh run, or the run's continuation when it has a checkpoint
-  local run=$1; shift
-  if compgen -G "$OUT/$run/checkpoints/ckpt-*.pt" >/dev/null; then
+train() {  # train RUN ARGS...: a fresh run, or the run's continuation when it has a checkpoint; a finished run is
+  local run=$1; shift  # kept (`train --resume` refuses one: its summary.json says completed)
+  if grep -qs '"stopped": "completed"' "$OUT/$run/summary.json"; then
+    echo "$OUT/$run: finished (its summary.json says completed), kept"
+  elif compgen -G "$OUT/$run/checkpoints/ckpt-*.pt" >/dev/null; then
     "${HP[@]}" train --resume "$OUT/$run" --time-limit "$MINUTES" ${EXTRA[@]+"${EXTRA[@]}"}
   else
     "${HP[@]}" train --out "$OUT/$run" --overwrite --time-limit "$MINUTES" "$@" ${EXTRA[@]+"${EXTRA[@]}"}

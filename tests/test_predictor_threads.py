@@ -42,26 +42,31 @@ class Choreographed(nn.Module):
         return out
 
 
-def test_overlapping_calls_run_in_eval_mode_and_give_training_mode_back(tiny_cpm: TinyCpm) -> None:
-    # each call switched to eval and back on its own: the first call's end put training mode back while the second
-    # still ran (batch norm on the batch's statistics), and the second left the network in eval mode for good
-    model = Choreographed(tiny_cpm(0)).train()
-    predictor = Predictor.from_model(model, DataConfig(input_size=64))
+def overlap(model: Choreographed, first_predictor: Predictor, second_predictor: Predictor) -> None:
+    """A call of each predictor from two threads, the first ending while the second is inside the network."""
     image = np.random.default_rng(0).integers(0, 255, (80, 90, 3), dtype=np.uint8)
     (a_started, a_go), (b_started, b_go) = model.steps[:] = [(threading.Event(), threading.Event()) for _ in "ab"]
 
-    def call() -> np.ndarray:
+    def call(predictor: Predictor) -> np.ndarray:
         return predictor.predict(image, box=(10, 10, 60, 60), is_left=False, keep_maps=False).keypoints
 
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(call)
+        first = pool.submit(call, first_predictor)
         assert a_started.wait(WAIT_S)
-        second = pool.submit(call)
+        second = pool.submit(call, second_predictor)
         assert b_started.wait(WAIT_S)
         a_go.set()
         first.result(WAIT_S)  # the first call has ended while the second is still inside the network
         b_go.set()
         second.result(WAIT_S)
+
+
+def test_overlapping_calls_run_in_eval_mode_and_give_training_mode_back(tiny_cpm: TinyCpm) -> None:
+    # each call switched to eval and back on its own: the first call's end put training mode back while the second
+    # still ran (batch norm on the batch's statistics), and the second left the network in eval mode for good
+    model = Choreographed(tiny_cpm(0)).train()
+    predictor = Predictor.from_model(model, DataConfig(input_size=64))
+    overlap(model, predictor, predictor)
     assert model.flags == [(False, False), (False, False)]
     assert model.training and model.inner.training
 
@@ -92,21 +97,6 @@ def test_two_predictors_on_one_network_share_the_switch(tiny_cpm: TinyCpm) -> No
     """Predictor.from_model called twice on one network: each backend counted its own calls, so the first call's
     end put training mode back while the other predictor's call still ran, which then left eval mode for good."""
     model = Choreographed(tiny_cpm(4)).train()
-    first_predictor, second_predictor = (Predictor.from_model(model, DataConfig(input_size=64)) for _ in "ab")
-    image = np.random.default_rng(3).integers(0, 255, (80, 90, 3), dtype=np.uint8)
-    (a_started, a_go), (b_started, b_go) = model.steps[:] = [(threading.Event(), threading.Event()) for _ in "ab"]
-
-    def call(predictor: Predictor) -> np.ndarray:
-        return predictor.predict(image, box=(10, 10, 60, 60), is_left=False, keep_maps=False).keypoints
-
-    with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(call, first_predictor)
-        assert a_started.wait(WAIT_S)
-        second = pool.submit(call, second_predictor)
-        assert b_started.wait(WAIT_S)
-        a_go.set()
-        first.result(WAIT_S)
-        b_go.set()
-        second.result(WAIT_S)
+    overlap(model, *(Predictor.from_model(model, DataConfig(input_size=64)) for _ in "ab"))
     assert model.flags == [(False, False), (False, False)]
     assert model.training and model.inner.training

@@ -18,11 +18,12 @@ Usage: python benchmarks/bench_contention.py [--busy 1] [--load python|torch] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,23 @@ def spin(stop: Any, kind: str = "python") -> None:
     while not stop.is_set():
         for _ in range(10000):
             x += 1
+
+
+@contextlib.contextmanager
+def spinning(count: int, kind: str) -> Iterator[None]:
+    """``count`` spawned processes running :func:`spin` of ``kind`` while the block runs (none for 0)."""
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    spinners = [ctx.Process(target=spin, args=(stop, kind), daemon=True) for _ in range(count)]
+    for p in spinners:
+        p.start()
+    time.sleep(0.3 if spinners else 0.0)
+    try:
+        yield
+    finally:
+        stop.set()
+        for p in spinners:
+            p.join()
 
 
 SETTLE_S = 1.5  # an auto block's warm-up: longer than the governor's interval (free_cores.INTERVAL_S)
@@ -105,22 +123,13 @@ def main() -> None:
     counts: list[int | str] = [*sorted({1, cores}), "auto"]
     cases = {t: build_cases(t) for t in counts}
     times: dict[tuple[str, str, int | str], list[float]] = {}
-    ctx = mp.get_context("spawn")
     for _ in range(args.rounds):
         for load in ("quiet", f"{args.busy} busy"):
-            stop = ctx.Event()
-            count = args.busy if load != "quiet" else 0
-            spinners = [ctx.Process(target=spin, args=(stop, args.load), daemon=True) for _ in range(count)]
-            for p in spinners:
-                p.start()
-            time.sleep(0.3 if spinners else 0.0)
-            for t in counts:
-                for case, fn in cases[t].items():
-                    settle = SETTLE_S if t == "auto" else 0.0
-                    times.setdefault((case, load, t), []).extend(call_times_ms(fn, args.calls, settle))
-            stop.set()
-            for p in spinners:
-                p.join()
+            with spinning(args.busy if load != "quiet" else 0, args.load):
+                for t in counts:
+                    for case, fn in cases[t].items():
+                        settle = SETTLE_S if t == "auto" else 0.0
+                        times.setdefault((case, load, t), []).extend(call_times_ms(fn, args.calls, settle))
     torch.set_num_threads(cores)
     print(f"{cores} cores; ms per call, median / 90th percentile of {args.rounds} rounds x {args.calls} calls; "
           f"loaded: {args.busy} process(es) spinning ({args.load})")

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from bench_contention import spin
+from bench_contention import spinning
 from run_record import record_run
 
 
@@ -54,23 +52,14 @@ def main() -> None:
     counts = [str(c) for c in sorted({1, cores})] + ["auto"]
     loads = ("quiet", f"{args.busy} busy")
     rates: dict[tuple[str, str], list[float]] = {}
-    ctx = mp.get_context("spawn")
     with tempfile.TemporaryDirectory() as tmp:
         data = write_dataset(Path(tmp) / "data", count=400, seed=0, size=96)
         for _ in range(args.rounds):
             for load in loads:
-                stop = ctx.Event()
-                spinners = [ctx.Process(target=spin, args=(stop, args.load), daemon=True)
-                            for _ in range(args.busy if load != "quiet" else 0)]
-                for p in spinners:
-                    p.start()
-                time.sleep(0.3 if spinners else 0.0)
-                for t in counts:
-                    rates.setdefault((load, t), []).append(
-                        train_rate(data.parent, Path(tmp) / f"run_{t}", t, args.steps, args.workers))
-                stop.set()
-                for p in spinners:
-                    p.join()
+                with spinning(args.busy if load != "quiet" else 0, args.load):
+                    for t in counts:
+                        rates.setdefault((load, t), []).append(
+                            train_rate(data.parent, Path(tmp) / f"run_{t}", t, args.steps, args.workers))
     print(f"{cores} cores; examples/s of handpose train (lite, 96 px, batch 16, fp32 + channels-last, "
           f"--workers {args.workers}), median of {args.rounds} round(s) of {args.steps} steps; loaded: {args.busy} "
           f"process(es) spinning ({args.load})")

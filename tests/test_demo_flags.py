@@ -1,0 +1,23 @@
+"""`handpose demo` refuses a step count, batch, input size, render count or render size below 1 as it parses its
+flags: these were taken in, then refused by training after minutes of rendering, naming train's flags (--steps -5
+came back as --max-steps)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handpose.cli import main
+
+
+@pytest.mark.parametrize("flag, value", [("--steps", "-5"), ("--batch-size", "0"), ("--input-size", "0"),
+                                         ("--count", "-1"), ("--size", "0"), ("--steps", "many")])
+def test_a_flag_below_one_is_refused_before_anything_renders(flag: str, value: str, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    with pytest.raises(SystemExit) as stopped:
+        main(["demo", "--out", str(out), flag, value])
+    assert stopped.value.code == 2
+    assert f"argument {flag}:" in capsys.readouterr().err
+    assert not out.exists()  # nothing rendered, no folder made

@@ -43,3 +43,30 @@ def test_other_thread_values_are_refused_by_the_flag(value: str, said: str, tmp_
     with pytest.raises(SystemExit):
         main(["train", "--out", str(tmp_path / "r"), "--threads", value])
     assert said in capsys.readouterr().err
+
+
+def test_running_children_cpu_time_is_read(tmp_path: Path) -> None:
+    """A child that has spun 0.5 CPU seconds and still runs is counted (training's data workers are such children)."""
+    import subprocess
+    import sys
+
+    from handpose.autotune.contention import live_children_cpu_seconds
+
+    spin = ("import sys, time\nwhile time.process_time() < 0.5:\n    pass\nprint('spun', flush=True)\n"
+            "sys.stdin.read()\n")
+    before = live_children_cpu_seconds()
+    child = subprocess.Popen([sys.executable, "-c", spin], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "spun"
+        assert live_children_cpu_seconds() - before >= 0.45
+    finally:
+        child.communicate("")
+
+
+def test_training_counts_its_own_workers_as_its_own_work() -> None:
+    free_cores._GOVERNOR = None
+    free_cores.govern_with_children()
+    made = free_cores._GOVERNOR
+    assert made is not None
+    free_cores.govern_with_children()  # a governor already made (a Predictor's, a test's) is kept
+    assert free_cores._GOVERNOR is made

@@ -70,11 +70,14 @@ def _read(only: frozenset[int] | None = None) -> tuple[float, int] | None:
         return None
 
 
-def start_meter(with_children: bool = False, only: frozenset[int] | None = None) -> Callable[[], float | None]:
+def start_meter(with_children: bool = False, only: frozenset[int] | None = None,
+                live_children: bool = False) -> Callable[[], float | None]:
     """Start measuring; the returned function gives other processes' share of the CPUs since (see the module).
     ``with_children``: this process's ended children count as its own work (a benchmark's scripts and workers).
-    ``only``: the share of those CPUs alone (this process's own, :func:`parse_stat`)."""
-    before, wall0, own0 = _read(only), time.perf_counter(), _own_cpu_seconds(with_children)
+    ``only``: the share of those CPUs alone (this process's own, :func:`parse_stat`). ``live_children``: its running
+    children count as its own too (a training run's data-loading workers, :func:`live_children_cpu_seconds`)."""
+    before, wall0 = _read(only), time.perf_counter()
+    own0 = _own_cpu_seconds(with_children, live_children)
     try:
         ticks = float(os.sysconf("SC_CLK_TCK"))
     except (AttributeError, ValueError, OSError):
@@ -84,15 +87,41 @@ def start_meter(with_children: bool = False, only: frozenset[int] | None = None)
         after, wall = _read(only), time.perf_counter() - wall0
         if before is None or after is None or wall < MIN_WINDOW_S:
             return None
-        return others_share(before, after, _own_cpu_seconds(with_children) - own0, wall, ticks)
+        return others_share(before, after, _own_cpu_seconds(with_children, live_children) - own0, wall, ticks)
 
     return share
 
 
-def _own_cpu_seconds(with_children: bool) -> float:
-    """CPU seconds of this process, and with ``with_children`` of its children that have ended."""
+def _own_cpu_seconds(with_children: bool, live_children: bool = False) -> float:
+    """CPU seconds of this process, with ``with_children`` of its children that have ended, and with
+    ``live_children`` of those running now."""
     t = os.times()
-    return t.user + t.system + ((t.children_user + t.children_system) if with_children else 0.0)
+    own = t.user + t.system + ((t.children_user + t.children_system) if with_children else 0.0)
+    return own + (live_children_cpu_seconds() if live_children else 0.0)
+
+
+def live_children_cpu_seconds() -> float:
+    """CPU seconds (user and system) of this process's running children, from ``/proc/<pid>/stat`` of the pids its
+    threads list in ``/proc/self/task/*/children``; 0 where those cannot be read (not Linux). A child that ends
+    leaves this sum and, once reaped, joins ``os.times()``'s children."""
+    pids: set[str] = set()
+    for listing in Path("/proc/self/task").glob("*/children"):
+        try:
+            pids.update(listing.read_text().split())
+        except OSError:
+            continue
+    try:
+        ticks = float(os.sysconf("SC_CLK_TCK"))
+    except (AttributeError, ValueError, OSError):
+        ticks = 100.0
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of the line
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / ticks
 
 
 def unsteady(share: float | None, what: str, cache: Path) -> bool:

@@ -95,6 +95,17 @@ class FreeCores:
 
 
 _GOVERNOR: FreeCores | None = None
+
+
+def govern_with_children() -> None:
+    """Make the process's governor, where none is yet, one that counts this process's children (running or ended)
+    as its own work: a training run's data-loading workers are not other processes whose cores it must leave."""
+    global _GOVERNOR
+    if _GOVERNOR is None:
+        from handpose.autotune.contention import start_meter
+
+        mine = usable_cores()
+        _GOVERNOR = FreeCores(meter=lambda: start_meter(with_children=True, only=mine, live_children=True))
 _TORCH_CEILING: int | None = None  # PyTorch's thread count when "auto" first set it (OMP_NUM_THREADS, set_num_threads)
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from handpose.autotune.free_cores import AUTO, sync_torch
+from handpose.autotune.free_cores import AUTO, govern_with_children, sync_torch
 from handpose.config import TrainConfig, to_dict
 from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
@@ -138,6 +138,8 @@ class Trainer:
         if isinstance(cfg.threads, int):
             torch.set_num_threads(cfg.threads)
         self.auto_threads = cfg.threads == AUTO and device.type == "cpu"  # follow the free cores (step())
+        if self.auto_threads:
+            govern_with_children()  # its data workers are its own work
         self.info, self.device, self.main = info, device, info.is_main
         cfg = dataclasses.replace(cfg, workers=cap_workers(cfg.workers))
         self.task = task_for(cfg)

@@ -191,8 +191,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--compile", action=bool_opt, help="torch.compile the model (slow start, faster steps)")
     opt("--workers", type=int, help="data-loading worker processes")
     opt("--threads", type=parse_threads, help="torch CPU threads: a number, or auto (the cores other processes "
-        "and this run's data workers leave free, measured every second as it trains; not bit-repeatable). Default: "
-        "torch's choice, every core")
+        "leave free, measured every second as it trains; not bit-repeatable) (default: torch's choice, every core)")
 
 
 def _apply(cfg: Any, args: argparse.Namespace) -> Any:

@@ -27,19 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from handpose.commands.arg_types import at_least_one
 from handpose.files import write_json
-
-
-def _at_least_one(text: str) -> int:
-    """A whole number of at least 1 (--steps, --batch-size, --input-size, --count, --size): anything else is refused by
-    the parser, before anything renders, rather than by training after the renders."""
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1, got {n}")
-    return n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,18 +36,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, default=8.5, help="time budget of the whole demo (default 8.5, "
                         "so that make demo, creating its virtual environment first, stays under 10 on a slow 2-core "
                         "CPU)")
-    parser.add_argument("--count", type=_at_least_one, default=None,
+    # counts and sizes below 1 are refused by the parser, before anything renders (not by training, after it)
+    parser.add_argument("--count", type=at_least_one, default=None,
                         help="training images to render (default 8000, "
                         "TrainConfig.synth_count)")
     parser.add_argument("--test-count", type=int, default=1000,
                         help="held-out test images to render (default 1000: a PCK steady to about 0.01)")
-    parser.add_argument("--size", type=_at_least_one, default=None,
+    parser.add_argument("--size", type=at_least_one, default=None,
                         help="rendered image side in pixels (default 256)")
-    parser.add_argument("--steps", type=_at_least_one, default=None,
+    parser.add_argument("--steps", type=at_least_one, default=None,
                         help="training steps (default 3700, the lite recipe's)")
-    parser.add_argument("--input-size", type=_at_least_one, default=None,
+    parser.add_argument("--input-size", type=at_least_one, default=None,
                         help="network input side in pixels (default 96, the lite recipe's)")
-    parser.add_argument("--batch-size", type=_at_least_one, default=None,
+    parser.add_argument("--batch-size", type=at_least_one, default=None,
                         help="training batch (default 16, the lite recipe's)")
     parser.add_argument("--workers", type=int, default=None, help="rendering / data-loading processes (default: 2, "
                         "or 1 on a one-core machine; training on the CPU loads its data with at most 1)")

@@ -8,19 +8,14 @@ import contextlib
 from collections.abc import Iterator
 
 from handpose.autotune.free_cores import AUTO
+from handpose.commands.arg_types import at_least_one
 
 
 def parse_threads(text: str) -> int | str:
     """--threads: "auto" or a positive whole number (argparse reports what else was given)."""
     if text.strip().lower() == AUTO:
         return AUTO
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a whole number of threads, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or at least 1 thread, got {n}")
-    return n
+    return at_least_one(text, "thread", also=f"'{AUTO}'")
 
 
 def add_threads_flag(parser: argparse.ArgumentParser) -> None:

@@ -95,6 +95,15 @@ class FreeCores:
 
 
 _GOVERNOR: FreeCores | None = None
+_TORCH_CEILING: int | None = None  # PyTorch's thread count when "auto" first set it (OMP_NUM_THREADS, set_num_threads)
+
+
+def governor() -> FreeCores:
+    """The process's governor, made on first use."""
+    global _GOVERNOR
+    if _GOVERNOR is None:
+        _GOVERNOR = FreeCores()
+    return _GOVERNOR
 
 
 def govern_with_children() -> None:
@@ -106,15 +115,6 @@ def govern_with_children() -> None:
 
         mine = usable_cores()
         _GOVERNOR = FreeCores(meter=lambda: start_meter(with_children=True, only=mine, live_children=True))
-_TORCH_CEILING: int | None = None  # PyTorch's thread count when "auto" first set it (OMP_NUM_THREADS, set_num_threads)
-
-
-def governor() -> FreeCores:
-    """The process's governor, made on first use."""
-    global _GOVERNOR
-    if _GOVERNOR is None:
-        _GOVERNOR = FreeCores()
-    return _GOVERNOR
 
 
 _PROCESS_DEFAULT: int | str | None = None  # what threads=None means: a command's --threads (set_process_default)

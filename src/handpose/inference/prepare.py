@@ -150,7 +150,8 @@ def read_image(path: str | Path, upright: bool = False) -> np.ndarray:
         raise ValueError(f"cannot read image {path}: {exc.reason}{detail}") from None
 
 
-def decode_image_bytes(data: bytes, source: str = "image bytes", upright: bool = False) -> np.ndarray:
+def decode_image_bytes(data: bytes | bytearray | memoryview, source: str = "image bytes",
+                       upright: bool = False) -> np.ndarray:
     """A BGR uint8 image from an image file's bytes in memory (an upload), decoded and checked as
     :func:`read_image` decodes a file (pixel-count limit read from the header first, truncated JPEG refused);
     ValueError naming ``source`` and what is wrong."""

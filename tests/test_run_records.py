@@ -39,6 +39,9 @@ def test_environment_changes_name_what_moved() -> None:
     assert environment_changes(saved, dict(saved)) is None
     assert environment_changes({}, {"torch_threads": 2}) is None  # a checkpoint from before the record
     assert environment_changes(saved, {**saved, "torch_threads": 2}) == "torch_threads 2 instead of 1"
+    # a --threads auto run: its thread count follows the free cores, so a resume on another count is no change
+    assert environment_changes(saved, {**saved, "torch_threads": 2}, ignore=("torch_threads",)) is None
+    assert environment_changes(saved, {**saved, "cpu": "Y"}, ignore=("torch_threads",)) == "cpu Y instead of X"
 
 
 @pytest.mark.slow

@@ -45,9 +45,10 @@ def run_environment(device: Any = None) -> dict[str, Any]:
 COMPARED = ("torch_threads", "torch", "numpy", "opencv", "cpu", "gpu", "cuda", "handpose")
 
 
-def environment_changes(saved: dict[str, Any], now: dict[str, Any]) -> str | None:
+def environment_changes(saved: dict[str, Any], now: dict[str, Any], ignore: tuple[str, ...] = ()) -> str | None:
     """The parts of :func:`run_environment` that differ between ``saved`` (a checkpoint's) and ``now``, in words, or
-    None (also for a checkpoint that recorded none)."""
+    None (also for a checkpoint that recorded none); ``ignore``: keys not compared (``torch_threads`` of a run whose
+    thread count follows the free cores, ``--threads auto``)."""
     words = [f"{key} {now.get(key)} instead of {saved[key]}" for key in COMPARED
-             if key in saved and saved[key] != now.get(key)]
+             if key not in ignore and key in saved and saved[key] != now.get(key)]
     return ", ".join(words) or None

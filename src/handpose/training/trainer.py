@@ -407,7 +407,8 @@ class Trainer:
             LOG.warning("%s", change)
         saved = state.get("environment")
         saved = saved if isinstance(saved, dict) else {}  # none before 2026-12-06
-        moved = environment_changes(saved, run_environment(self.device))
+        moved = environment_changes(saved, run_environment(self.device),
+                                    ignore=("torch_threads",) if self.auto_threads else ())  # auto's count moves
         if moved and self.main:
             threads = saved.get("torch_threads")
             hint = (f" (give --threads {threads} to keep the thread count)"

@@ -26,6 +26,7 @@ def test_demo_smoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(list((out / "data" / "synth1").glob("*.jpg"))) == 40
     assert len(list((out / "test" / "synth1").glob("*.jpg"))) == 8
     assert summary["train_steps"] == 3 and summary["train_stopped"] == "completed"
+    assert "train_others_cpu_share" in summary  # measured where /proc/stat is, else None
     assert Path(summary["weights"]).is_file() and (out / "train" / "config.json").is_file()
     assert list((out / "train").glob("events.out.tfevents.*"))
     report = json.loads((out / "eval" / "eval_report.json").read_text())

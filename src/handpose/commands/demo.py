@@ -23,12 +23,16 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
+from handpose.autotune.contention import BUSY_SHARE, start_meter
 from handpose.commands.arg_types import at_least_one
 from handpose.files import write_json
+
+LOG = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -186,10 +190,26 @@ def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
         overwrite=True,  # the demo's own earlier run alone (check_out_folder)
     )
     speed = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device)  # measured, then cached
+    others = start_meter(with_children=True, live_children=True)  # the data workers are the demo's own work
     summary = train(dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last))
     weights = Path(summary["best_weights"] or summary["final_weights"])
     result.update(train=summary["out"], weights=str(weights), train_stopped=summary["stopped"],
                   train_steps=summary["step"], train_speed={"amp": speed.amp, "channels_last": speed.channels_last})
+    share = others()
+    result["train_others_cpu_share"] = None if share is None else round(share, 3)
+    if busy_training(share):
+        LOG.warning("other processes used %.0f%% of the CPUs while the demo trained, so it trained %d steps in its "
+                    "budget; on a quiet machine it trains further and its figures are higher", 100 * share,
+                    summary["step"])
+
+
+def busy_training(share: float | None) -> bool:
+    """Whether other processes' ``share`` of the CPUs during training (a ``contention`` meter's reading; None: not
+    known) was large enough to say so beside the demo's figures: above ``contention.BUSY_SHARE``, as a speed
+    trial's. On 2 cores a busy process beside the training took it from about 2,700 steps in its budget to 92
+    (PyTorch's threads wait for the scheduler at every operator: BENCHMARKS.md, "Training beside a busy
+    process")."""
+    return share is not None and share > BUSY_SHARE
 
 
 def _evaluate(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
@@ -262,6 +282,10 @@ def run(args: argparse.Namespace) -> int:
         f"  pictures:        {result['predictions']}  ({result['predicted_hands']} hands: overlays and belief maps)",
         f"  summary:         {out}/demo_summary.json",
     ]
+    share = result.get("train_others_cpu_share")
+    if busy_training(share):
+        lines.append(f"  note:            other processes used {100 * share:.0f}% of the CPUs while it trained: "
+                     "rerun on a quiet machine for the figures of README.md")
     if "real_photos_table" in result:
         lines.append(f"  real photos in {args.real_data} (ground-truth boxes):")
         lines += ["    " + line for line in result["real_photos_table"].splitlines()]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from handpose.autotune import contention, free_cores
-from handpose.commands.demo import busy_training
+from handpose.training.busy_machine import busy
 
 SPIN = "import time\nt = time.perf_counter()\nwhile time.perf_counter() - t < 300:\n    pass\n"
 
@@ -24,9 +24,9 @@ def _cpu_quota() -> bool:
 
 
 def test_busy_only_above_the_speed_trials_share() -> None:
-    assert not busy_training(None)  # not known: nothing said
-    assert not busy_training(contention.BUSY_SHARE)
-    assert busy_training(0.5)
+    assert not busy(None)  # not known: nothing said
+    assert not busy(contention.BUSY_SHARE)
+    assert busy(0.5)
 
 
 @pytest.mark.slow
@@ -51,4 +51,4 @@ def test_a_demo_beside_busy_processes_says_so(tmp_path: Path) -> None:
     share = json.loads((out / "demo_summary.json").read_text())["train_others_cpu_share"]
     assert share is not None and share > contention.BUSY_SHARE
     assert "other processes used" in done.stdout and "quiet machine" in done.stdout, done.stdout
-    assert "while the demo trained, so it trained 3 steps" in done.stderr
+    assert "while this run trained (3 steps at" in done.stderr

@@ -12,7 +12,8 @@ from handpose.cli import main
 
 
 @pytest.mark.parametrize("flag, value", [("--steps", "-5"), ("--batch-size", "0"), ("--input-size", "0"),
-                                         ("--count", "-1"), ("--size", "0"), ("--steps", "many")])
+                                         ("--count", "-1"), ("--size", "0"), ("--steps", "many"),
+                                         ("--threads", "0"), ("--threads", "some")])
 def test_a_flag_below_one_is_refused_before_anything_renders(flag: str, value: str, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"

@@ -23,16 +23,14 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from pathlib import Path
 from typing import Any
 
-from handpose.autotune.contention import BUSY_SHARE, start_meter
 from handpose.commands.arg_types import at_least_one
+from handpose.commands.threads_flag import parse_threads
 from handpose.files import write_json
-
-LOG = logging.getLogger(__name__)
+from handpose.training.busy_machine import busy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--pictures", type=int, default=6, help="test pictures to predict (default 6)")
     parser.add_argument("--device", default="auto", help="training device (default auto)")
+    parser.add_argument("--threads", type=parse_threads, default=None, help="training's torch CPU threads: a number, "
+                        "or auto (the cores other processes leave free, as handpose train --threads auto) "
+                        "(default: torch's choice, every core)")
     parser.add_argument("--real-data", type=Path, default=None, metavar="DIR",
                         help="labelled real photos to evaluate the trained model on (a dataset or a folder of them)")
 
@@ -188,28 +189,14 @@ def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
         time_limit=max(0.2, left_min), device=str(device),
         val_every=min(cfg.val_every, args.steps or cfg.val_every), val_limit=100,
         overwrite=True,  # the demo's own earlier run alone (check_out_folder)
+        threads=args.threads,
     )
     speed = training_choice(cfg.model, cfg.dataset.input_size, cfg.batch_size, device)  # measured, then cached
-    others = start_meter(with_children=True, live_children=True)  # the data workers are the demo's own work
     summary = train(dataclasses.replace(cfg, amp=speed.amp, channels_last=speed.channels_last))
     weights = Path(summary["best_weights"] or summary["final_weights"])
     result.update(train=summary["out"], weights=str(weights), train_stopped=summary["stopped"],
-                  train_steps=summary["step"], train_speed={"amp": speed.amp, "channels_last": speed.channels_last})
-    share = others()
-    result["train_others_cpu_share"] = None if share is None else round(share, 3)
-    if busy_training(share):
-        LOG.warning("other processes used %.0f%% of the CPUs while the demo trained, so it trained %d steps in its "
-                    "budget; on a quiet machine it trains further and its figures are higher", 100 * share,
-                    summary["step"])
-
-
-def busy_training(share: float | None) -> bool:
-    """Whether other processes' ``share`` of the CPUs during training (a ``contention`` meter's reading; None: not
-    known) was large enough to say so beside the demo's figures: above ``contention.BUSY_SHARE``, as a speed
-    trial's. On 2 cores a busy process beside the training took it from about 2,700 steps in its budget to 92
-    (PyTorch's threads wait for the scheduler at every operator: BENCHMARKS.md, "Training beside a busy
-    process")."""
-    return share is not None and share > BUSY_SHARE
+                  train_steps=summary["step"], train_speed={"amp": speed.amp, "channels_last": speed.channels_last},
+                  train_others_cpu_share=summary["others_cpu_share"])  # training warned above a fifth
 
 
 def _evaluate(args: argparse.Namespace, out: Path, result: dict[str, Any], start: float) -> None:
@@ -283,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
         f"  summary:         {out}/demo_summary.json",
     ]
     share = result.get("train_others_cpu_share")
-    if busy_training(share):
+    if busy(share):
         lines.append(f"  note:            other processes used {100 * share:.0f}% of the CPUs while it trained: "
                      "rerun on a quiet machine for the figures of README.md")
     if "real_photos_table" in result:

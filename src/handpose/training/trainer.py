@@ -44,6 +44,7 @@ from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
 from handpose.model import artifact
 from handpose.run_environment import environment_changes, run_environment
+from handpose.training import busy_machine
 from handpose.training.checkpoints import (
     BEST_RECORD,
     BEST_WEIGHTS,
@@ -221,6 +222,7 @@ class Trainer:
                  "channels_last=%s, compile=%s", net.preset, net.input_size, self.steps_total,
                  self.global_step, cfg.batch_size, self.info.world_size, self.device, cfg.amp, cfg.channels_last,
                  cfg.compile)
+        self.others, self.fit_from = busy_machine.start(self.info.world_size), self.global_step
         with StopRequest() as stop, progress_bar(self.steps_total, self.global_step, self.main) as bar:
             batches = iter(self.loader)  # forked workers start with the handlers above until they ignore both
             try:
@@ -343,6 +345,9 @@ class Trainer:
             "world_size": self.info.world_size, "device": str(self.device), "best": self.best,
             "last_validation": self.last_val, "checkpoint": self._last_ckpt(), "rank_weight_sha256": digests,
             "data": self.cfg.data, "seed": self.cfg.seed,
+            "others_cpu_share": busy_machine.report(self.others(), self.global_step - self.fit_from, self.rate,
+                                                    self.auto_threads, self.device.type == "cpu")
+            if self.main else None,
             "speed": {"amp": self.cfg.amp, "channels_last": self.cfg.channels_last, "compile": self.cfg.compile},
             "environment": run_environment(self.device),
         }

@@ -100,3 +100,15 @@ def test_two_predictors_on_one_network_share_the_switch(tiny_cpm: TinyCpm) -> No
     overlap(model, *(Predictor.from_model(model, DataConfig(input_size=64)) for _ in "ab"))
     assert model.flags == [(False, False), (False, False)]
     assert model.training and model.inner.training
+
+
+def test_layers_the_caller_held_in_eval_mode_stay_there(tiny_cpm: TinyCpm) -> None:
+    """A network fine-tuned with some layers held in eval mode (frozen batch norm): the call gave back the top flag
+    to every layer (model.train(True)), so the held layers trained on from then on."""
+    model = tiny_cpm(5).train()
+    model.conv1_1.eval()  # held: the caller's frozen layer
+    before = {name: m.training for name, m in model.named_modules()}
+    assert before["conv1_1"] is False and before[""] is True
+    image = np.random.default_rng(3).integers(0, 255, (70, 70, 3), dtype=np.uint8)
+    Predictor.from_model(model, DataConfig(input_size=64)).predict(image, box=(5, 5, 50, 50), keep_maps=False)
+    assert {name: m.training for name, m in model.named_modules()} == before

@@ -9,6 +9,10 @@ eval mode for good. :class:`SharedEvalMode` counts the calls under way instead: 
 mode and remembers the caller's mode, the last one out puts it back. There is one count per network
 (:func:`eval_mode`), not per backend: two predictors made on one network (``Predictor.from_model`` called twice)
 switch the same network, and with a count each they undid each other as two threads did.
+
+The mode given back is each layer's own, not the network's top flag: a caller fine-tuning with some layers held in
+eval mode (frozen batch norm) gets them back in eval mode, where ``model.train(True)`` would have set every layer
+training (their running statistics then moved with each later training batch).
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ class SharedEvalMode:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running = 0  # calls inside the block now
-        self._was_training = False  # the caller's mode, put back when the last call leaves
+        self._modes: list[tuple[Any, bool]] = []  # (layer, its training flag) as the caller left them
 
     @contextmanager
     def __call__(self, model: Any) -> Iterator[None]:
         with self._lock:
             if self._running == 0:
-                self._was_training = bool(model.training)
+                self._modes = _modes(model)
                 model.eval()
             self._running += 1
         try:
@@ -42,7 +46,17 @@ class SharedEvalMode:
             with self._lock:
                 self._running -= 1
                 if self._running == 0:
-                    model.train(self._was_training)
+                    model.train(self._modes[0][1])  # the network's own flag, through its train() as before
+                    for layer, training in self._modes[1:]:
+                        if layer.training != training:  # a layer the caller held in another mode
+                            layer.training = training  # that layer alone (train() would set its children too)
+                    self._modes = []
+
+
+def _modes(model: Any) -> list[tuple[Any, bool]]:
+    """(layer, training flag) of ``model`` (first) and each of its layers (``modules()``), or of ``model`` alone."""
+    layers = model.modules() if callable(getattr(model, "modules", None)) else [model]
+    return [(layer, bool(layer.training)) for layer in layers]
 
 
 _COUNTS: weakref.WeakKeyDictionary[Any, SharedEvalMode] = weakref.WeakKeyDictionary()  # network -> its count

@@ -3,6 +3,7 @@ read as the file on disk is (EXIF orientation, pixel limit), and one clear Value
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import struct
 import zlib
@@ -124,3 +125,19 @@ def test_a_path_like_object_with_a_read_method_is_read_as_a_path(jpeg: Path) -> 
     py_path = pytest.importorskip("py.path")
     local = py_path.local(str(jpeg))
     np.testing.assert_array_equal(to_bgr(local), to_bgr(jpeg))
+
+
+def test_predict_batch_refuses_one_array_file_object_or_pil_image_given_alone(predictor: Predictor,
+                                                                             jpeg: Path) -> None:
+    """An (H, W, 3) array given alone was taken for H images, its rows (H predictions of (W, 3) grey strips, no
+    error); a file object or a PIL image failed in len() with a bare TypeError."""
+    image = to_bgr(jpeg)
+    alone: list[object] = [image, image[..., 0], io.BytesIO(jpeg.read_bytes())]
+    if importlib.util.find_spec("PIL") is not None:
+        from PIL import Image
+
+        alone.append(Image.open(jpeg))
+    for one in alone:
+        with pytest.raises(ValueError, match=r"predict_batch takes a list of images, got one"):
+            predictor.predict_batch(one)  # type: ignore[arg-type]
+    assert len(predictor.predict_batch(np.stack([image, image]))) == 2  # a stack (N, H, W, 3) is many

@@ -74,6 +74,17 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
     return check_image(image)
 
 
+def is_one_image(obj: Any) -> bool:
+    """Whether ``obj`` is one image as :func:`to_bgr` takes it, not a sequence of images: a path, an image file's
+    bytes or file object, a PIL image, or an array of one image ((H, W) grey, (H, W, C) with 1, 3 or 4 channels);
+    a stack of images (N, H, W, C) is many."""
+    if isinstance(obj, (str, os.PathLike, bytes, bytearray, memoryview)) or is_pil_image(obj):
+        return True
+    if isinstance(obj, np.ndarray):
+        return obj.ndim <= 2 or (obj.ndim == 3 and obj.shape[-1] in (1, 3, 4))
+    return callable(getattr(obj, "read", None))
+
+
 def _read_file_object(file: Any) -> np.ndarray:
     """The image in a binary file object, read from where it stands to its end; ValueError for a text-mode file,
     bytes that are no image, an upload whose ``read`` is a coroutine (Starlette's / FastAPI's ``UploadFile``: its

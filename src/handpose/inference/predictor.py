@@ -36,7 +36,7 @@ from handpose.config import DataConfig
 from handpose.data.transforms import apply_affine, invert_affine, to_network_input
 from handpose.detection.detector import IMAGE_SCALES
 from handpose.inference.backends import Backend, OnnxBackend, TorchBackend
-from handpose.inference.inputs import to_bgr
+from handpose.inference.inputs import is_one_image, to_bgr
 from handpose.inference.pipeline import Detector, clip_box, crop_box_of, to_xywh
 from handpose.inference.prepare import CropSpec, Prepared, check_scales, spec_from_config
 from handpose.inference.refine import RefineConfig, proposal_threshold, refine_detections
@@ -442,8 +442,9 @@ class Predictor:
         ``is_left`` None (or a None entry) lets the keypoint network choose that hand's side, as :meth:`predict`
         does (for a model trained with left hands mirrored: both mirrors of the crop, twice the crops; until
         2026-12-06 a missing side meant a right hand); hands of given and of open sides run as two batches.
-        ValueError when ``boxes`` or ``is_left`` are not one per image, or ``images`` is one image's path or bytes."""
-        if isinstance(images, (str, Path, bytes, bytearray, memoryview)):  # its characters or bytes are no images
+        ValueError when ``boxes`` or ``is_left`` are not one per image, or ``images`` is one image (a path, bytes, a
+        file object, a PIL image, an (H, W, 3) array; :func:`~handpose.inference.inputs.is_one_image`)."""
+        if is_one_image(images):  # its characters, bytes or rows are no images
             raise ValueError(f"predict_batch takes a list of images, got one {type(images).__name__}: give [image], "
                              "or call predict for one image")
         n = len(images)

@@ -3,8 +3,12 @@
 Before the range checks (2026-12-07) ``--threads 0`` left PyTorch's thread count alone (as leaving the flag out
 does) and ``--val-limit 0`` validated on no sample (so no validation ran and no best weights were written). A run
 started with either stored it in its checkpoints, and ``--resume`` then refused the run, naming a flag the user had
-not given. Read as what it did instead: ``threads`` None, and ``val_limit`` None with ``val_every`` 0. Flags given
-with ``--resume`` apply after this, as for any stored setting.
+not given. Read as what it did instead: ``threads`` None, and ``val_limit`` None with ``val_every`` 0. Likewise
+``--grad-clip -1`` did not clip (``grad_clip`` 0), ``--lr-step-size 0`` decayed every third of the run (``None``),
+and a setting out of range that the run never used (``--lr-gamma`` / ``--lr-step-size`` outside the step schedule,
+``--min-lr-ratio`` outside the cosine one, ``--momentum`` with adam) is put back to its default. ``--val-limit -N``
+validated on all held-out samples but the last N, which no setting does now: it resumes on all of them, with a
+warning. Flags given with ``--resume`` apply after this, as for any stored setting.
 """
 
 from __future__ import annotations
@@ -13,6 +17,16 @@ import dataclasses
 import logging
 
 from handpose.config import TrainConfig
+from handpose.training.settings_checks import RULES
+
+# setting: (the field that decides whether the run used it, the values with which it did)
+USED_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {
+    "lr_gamma": ("schedule", ("step",)),
+    "lr_step_size": ("schedule", ("step",)),
+    "min_lr_ratio": ("schedule", ("cosine",)),
+    "momentum": ("optimizer", ("sgd",)),
+}
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 LOG = logging.getLogger(__name__)
 
@@ -29,4 +43,25 @@ def as_it_ran(stored: TrainConfig) -> TrainConfig:
         changes.update(val_limit=None, val_every=0)
         LOG.info("the run was started with --val-limit 0, which validated on no sample: resumed with --val-every 0, "
                  "which does the same (give --val-every N with --resume to validate)")
+    if stored.grad_clip < 0:
+        changes["grad_clip"] = 0.0
+        LOG.info("the run was started with --grad-clip %g, which clipped nothing: resumed with --grad-clip 0, which "
+                 "does the same", stored.grad_clip)
+    if stored.lr_step_size == 0:
+        changes["lr_step_size"] = None
+        LOG.info("the run was started with --lr-step-size 0, which decayed every third of the run: resumed without "
+                 "--lr-step-size, which does the same")
+    for name, (decides, used_with) in USED_WHEN.items():
+        flag, holds, _ = RULES[name]
+        value = changes.get(name, getattr(stored, name))
+        if value is not None and getattr(stored, decides) not in used_with and not holds(value):
+            changes[name] = _DEFAULTS[name]
+            LOG.info("the run was started with %s %g, which its %s %s did not use: resumed with its default",
+                     flag, value, decides, getattr(stored, decides))
+    if stored.val_limit is not None and stored.val_limit < 0:
+        changes["val_limit"] = None
+        LOG.warning("the run was started with --val-limit %d, which validated on all held-out samples but the last "
+                    "%d; no setting does that now, so it resumes validating on all of them (give --val-limit N with "
+                    "--resume for the first N): its best weights were chosen on slightly fewer samples",
+                    stored.val_limit, -stored.val_limit)
     return dataclasses.replace(stored, **changes) if changes else stored

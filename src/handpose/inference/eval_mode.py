@@ -55,8 +55,8 @@ class SharedEvalMode:
 
 def _modes(model: Any) -> list[tuple[Any, bool]]:
     """(layer, training flag) of ``model`` (first) and each of its layers (``modules()``), or of ``model`` alone."""
-    layers = model.modules() if callable(getattr(model, "modules", None)) else [model]
-    return [(layer, bool(layer.training)) for layer in layers]
+    layers = model.modules() if callable(getattr(model, "modules", None)) else []
+    return [(model, bool(model.training))] + [(layer, bool(layer.training)) for layer in layers if layer is not model]
 
 
 _COUNTS: weakref.WeakKeyDictionary[Any, SharedEvalMode] = weakref.WeakKeyDictionary()  # network -> its count

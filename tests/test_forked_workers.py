@@ -75,3 +75,34 @@ def test_only_a_forked_child_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert fork_guard.torch_thread_cap() is None
     monkeypatch.setattr(fork_guard, "_OPENMP", True)
     assert fork_guard.torch_thread_cap() == 1
+
+
+def test_an_auto_predictor_in_a_forked_child_says_it_runs_on_one_thread(tiny_cpm: Callable[[int], Any]) -> None:
+    """With threads="auto" the child was held to one thread in silence; the warning (README: "with one warning")
+    came only for the other settings."""
+    if not fork_guard.torch_uses_openmp():
+        pytest.skip("this PyTorch does not parallelise with OpenMP")
+    import logging
+
+    from handpose.autotune import free_cores
+
+    torch.set_num_threads(2)
+    free_cores.set_process_default("auto")  # threads=None means "auto" (conftest puts the default back)
+    predictor = Predictor.from_model(tiny_cpm(1))
+    assert predictor.backend.threads == "auto"
+    image = np.random.default_rng(1).integers(0, 255, (120, 140, 3), dtype=np.uint8)
+    predictor.predict(image, box=(20.0, 20.0, 80.0, 80.0), is_left=False, keep_maps=False)
+
+    def child() -> tuple[list[str], int]:
+        said: list[str] = []
+        handler = logging.Handler()
+        handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+        logging.getLogger(fork_guard.__name__).addHandler(handler)
+        predictor.predict(image, box=(20.0, 20.0, 80.0, 80.0), is_left=False, keep_maps=False)
+        return said, torch.get_num_threads()
+
+    status, result = run_in_fork(child)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"the forked child did not finish: status {status}"
+    said, child_threads = result
+    assert child_threads == 1
+    assert len(said) == 1 and "forked from one that had imported PyTorch" in said[0], said

@@ -151,8 +151,8 @@ def sync_torch(threads: int | str | None) -> None:
     process. In a process forked from one that had imported it, one thread whatever the setting
     (``autotune.fork_guard``: more would wait forever)."""
     global _TORCH_CEILING
+    cap_torch_threads()  # in a forked child: one thread, said once (with "auto" too)
     if threads != AUTO:
-        cap_torch_threads()
         return
     import torch
 

@@ -64,9 +64,30 @@ def test_running_children_cpu_time_is_read(tmp_path: Path) -> None:
 
 
 def test_training_counts_its_own_workers_as_its_own_work() -> None:
+    """The governor training makes reads a running child's CPU time as the run's own: beside a meter that counts
+    this process alone, over one window, its share of other processes' work is lower by the child's CPU time."""
+    import subprocess
+    import sys
+    import time
+
+    from handpose.autotune.contention import start_meter
+
     free_cores._GOVERNOR = None
     free_cores.govern_with_children()
     made = free_cores._GOVERNOR
     assert made is not None
+    spin = ("import sys, time\nwhile time.process_time() < 0.5:\n    pass\nprint('spun', flush=True)\n"
+            "sys.stdin.read()\n")
+    t0 = time.perf_counter()
+    plain, governed = start_meter(only=free_cores.usable_cores()), made._start()  # one window, two meters
+    child = subprocess.Popen([sys.executable, "-c", spin], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "spun"
+        others_plain, others_governed = plain(), governed()
+        wall = time.perf_counter() - t0
+    finally:
+        child.communicate("")
+    assert others_plain is not None and others_governed is not None
+    assert others_plain - others_governed >= 0.8 * 0.5 / (wall * made.cores)  # the child's 0.5 s, as a share
     free_cores.govern_with_children()  # a governor already made (a Predictor's, a test's) is kept
     assert free_cores._GOVERNOR is made

@@ -16,7 +16,7 @@ from fixture_types import TinyCpm
 
 from handpose.config import DataConfig
 from handpose.export import sample_crops
-from handpose.inference.inputs import to_bgr
+from handpose.inference.inputs import CHUNK_BYTES, HEAD_BYTES, byte_limit, to_bgr
 from handpose.inference.predictor import Predictor
 
 
@@ -141,3 +141,53 @@ def test_predict_batch_refuses_one_array_file_object_or_pil_image_given_alone(pr
         with pytest.raises(ValueError, match=r"predict_batch takes a list of images, got one"):
             predictor.predict_batch(one)  # type: ignore[arg-type]
     assert len(predictor.predict_batch(np.stack([image, image]))) == 2  # a stack (N, H, W, 3) is many
+
+
+class CountingStream(io.RawIOBase):
+    """A binary stream of ``head`` then zeros without end, counting the bytes it gave (a socket or a pipe given by
+    mistake)."""
+
+    def __init__(self, head: bytes) -> None:
+        self.head, self.given = head, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
+        n = len(buffer)
+        start = self.head[self.given:self.given + n]
+        buffer[:len(start)] = start
+        buffer[len(start):n] = bytes(n - len(start))
+        self.given += n
+        return n
+
+
+def test_an_endless_stream_is_refused_at_what_its_image_can_hold(jpeg: Path) -> None:
+    """A stream with a 120 x 90 JPEG's header and no end: read up to 8 bytes a pixel plus 64 MiB, then refused;
+    before, read() without a size took it in whole, without end."""
+    stream = CountingStream(jpeg.read_bytes())
+    with pytest.raises(ValueError, match="more than 64 MiB, more than an image of its size holds"):
+        to_bgr(stream)
+    assert stream.given <= byte_limit(jpeg.read_bytes()) + CHUNK_BYTES
+
+
+@pytest.mark.parametrize("head, said", [(b"GIF89a" + bytes(100), "GIF"),
+                                        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + struct.pack(">II", 50000, 50000)
+                                         + bytes(100), "too large")])
+def test_a_stream_whose_header_refuses_it_is_refused_unread(head: bytes, said: str) -> None:
+    """Another format, or a header over the pixel limit (a 50,000 x 50,000 PNG), is refused after the first 64 KiB,
+    as the whole file would be."""
+    stream = CountingStream(head)
+    with pytest.raises(ValueError, match=said):
+        to_bgr(stream)
+    assert stream.given <= HEAD_BYTES
+
+
+def test_a_large_file_object_is_read_whole(tmp_path: Path) -> None:
+    """A file over the first read's 64 KiB (a noisy 640 x 480 PNG) reads as its path does."""
+    noisy = (np.random.default_rng(0).random((480, 640, 3)) * 255).astype(np.uint8)
+    path = tmp_path / "noisy.png"
+    cv2.imwrite(str(path), noisy)
+    assert path.stat().st_size > HEAD_BYTES
+    with open(path, "rb") as opened:
+        assert np.array_equal(to_bgr(opened), noisy)

@@ -22,7 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from handpose.data.images import IMAGE_SUFFIXES
+from handpose.data.image_headers import header_size
+from handpose.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, other_format
 from handpose.inference.prepare import check_image, decode_image_bytes, read_image
 from handpose.regular_files import why_not_a_file
 
@@ -98,14 +99,58 @@ def _read_file_object(file: Any) -> np.ndarray:
     if inspect.iscoroutinefunction(file.read):
         raise ValueError(f"{source}: its read() is a coroutine (an async upload such as FastAPI's UploadFile): give "
                          "its bytes, await upload.read(), or its binary file, upload.file")
-    data = file.read()
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise ValueError(f"{source} gave {type(data).__name__}, not bytes: open the image in binary mode, "
-                         "open(path, \"rb\")")
+    data = read_bounded(file, source)
     if len(data) == 0:
         raise ValueError(f"{source} gave no bytes: it is empty, or was read to its end already (file.seek(0) "
                          "before reading it again)")
     return decode_image_bytes(data, f"{source} ({len(data)} B)", upright=True)
+
+
+HEAD_BYTES = 65536  # read first: an image's header, to judge its size before the rest is read
+CHUNK_BYTES = 1 << 22
+
+
+def byte_limit(head: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """The most bytes an image file whose first bytes are ``head`` can sensibly hold: 8 per pixel (16-bit RGBA,
+    uncompressed) of the size its header gives, else of ``max_pixels``, plus 64 MiB for metadata (ICC profiles,
+    EXIF, previews)."""
+    found = header_size(head)
+    pixels = found[1] * found[2] if found is not None else max_pixels
+    return 8 * min(pixels, max_pixels) + (64 << 20)
+
+
+def read_bounded(file: Any, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
+    """A binary file object's bytes from where it stands, read in chunks: ValueError for text (not bytes), for a
+    header of another format or over ``max_pixels`` (before the rest is read), and for a stream longer than the
+    image can be (:func:`byte_limit`; an endless stream, a socket or a pipe given by mistake, would fill the
+    memory)."""
+    parts: list[bytes] = []
+    size, limit = 0, None
+    while True:
+        chunk = file.read(HEAD_BYTES if limit is None else CHUNK_BYTES)
+        if not isinstance(chunk, (bytes, bytearray, memoryview)):
+            raise ValueError(f"{source} gave {type(chunk).__name__}, not bytes: open the image in binary mode, "
+                             "open(path, \"rb\")")
+        if len(chunk) == 0:
+            return b"".join(parts)
+        parts.append(bytes(chunk))
+        size += len(chunk)
+        if limit is None:
+            head = parts[0]
+            if _refused_by_header(head, max_pixels):
+                decode_image_bytes(head, source)  # raises the error the whole file would get, unread
+            limit = byte_limit(head, max_pixels)
+        if size > limit:
+            raise ValueError(f"cannot read {source}: more than {limit >> 20} MiB, more than an image of its size "
+                             "holds (an endless stream?)")
+
+
+def _refused_by_header(head: bytes, max_pixels: int) -> bool:
+    """Whether ``head`` alone shows the file unusable: another format's signature, or a header over ``max_pixels``
+    (then :func:`decode_image_bytes` of it raises the error a whole file gets)."""
+    found = header_size(head)
+    return (found is None and other_format(head[:32]) is not None) or (
+        found is not None and found[1] * found[2] > max_pixels)
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:

@@ -294,7 +294,7 @@ def test_a_users_own_config_json_is_never_replaced_and_a_run_without_checkpoints
     assert (mine / "config.json").read_text() == '{"my": "settings"}' and (mine / "best.txt").exists()
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.json").write_text('{"model": {}, "dataset": {}, "task": "keypoints"}')  # killed before step 1
+    (run / "config.json").write_text('{"model": {}, "dataset": {}, "out": "run"}')  # killed before step 1
     with pytest.raises(RunExistsError, match="wrote no checkpoint .* cannot be resumed; start a new one there with "
                                              "--overwrite"):
         check_run_folder(run)

@@ -30,8 +30,9 @@ LOCK_NAME = ".handpose.lock"
 # the files a run writes into its folder (see training.trainer); nothing else is ever deleted by --overwrite
 RUN_PATTERNS = ("config.json", "summary.json", "best.json", "best.safetensors", "model.safetensors",
                 "events.out.tfevents.*")
-# a json of these names is the run's only when it holds these keys (a user's own config.json is not a run)
-_JSON_KEYS = {"config.json": ("model", "dataset", "task"), "summary.json": ("out", "step", "stopped")}
+# a json of these names is the run's only when it holds these keys (a user's own config.json is not a run); keys
+# every version's run wrote: config.json had no "task" before the detector (2026-11-27)
+_JSON_KEYS = {"config.json": ("model", "dataset", "out"), "summary.json": ("out", "step", "stopped")}
 CHECKPOINT_PATTERN = "ckpt-*.pt"
 
 

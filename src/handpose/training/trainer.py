@@ -39,7 +39,7 @@ from typing import Any
 import torch
 
 from handpose.autotune.free_cores import AUTO, govern_with_children, sync_torch
-from handpose.config import TrainConfig, to_dict
+from handpose.config import TrainConfig, from_dict, to_dict
 from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
 from handpose.model import artifact
@@ -378,9 +378,10 @@ class Trainer:
         ckpt_path = find_checkpoint(self.cfg.resume)
         state = artifact.load_checkpoint(ckpt_path)
         check_resumable_state(state, ckpt_path)
-        if state[artifact.CONFIG_KEY] != to_dict(self.model.config):
+        stored = _filled_config(state[artifact.CONFIG_KEY], type(self.model.config), ckpt_path)
+        if stored != to_dict(self.model.config):
             raise ValueError(f"--resume {ckpt_path}: the checkpoint's model config differs from this run's "
-                             f"({state[artifact.CONFIG_KEY]} vs {to_dict(self.model.config)})")
+                             f"({stored} vs {to_dict(self.model.config)})")
         artifact.load_state_strict(self.model, state["model"], source=str(ckpt_path))
         LOG.info("resuming from %s (step %d)", ckpt_path, state["step"])
         self.resumed_from = ckpt_path
@@ -461,6 +462,16 @@ def check_resumable_state(state: dict[str, Any], path: Path) -> None:
     for key in ("optimizer", "scheduler", "rng"):
         if not isinstance(state.get(key), dict):
             raise ValueError(f"--resume {path}: not a usable checkpoint ({key!r} is a {type(state.get(key)).__name__})")
+
+
+def _filled_config(stored: Any, cls: type, path: Path) -> Any:
+    """A checkpoint's stored model (or detector) config as a dict with the fields an earlier version had not yet
+    (``output_stride``, added 2026-11-27) at their defaults, which is how that version built the model; ``stored``
+    unchanged where it does not read as ``cls`` (the comparison then names it)."""
+    try:
+        return to_dict(from_dict(cls, dict(stored)))
+    except (TypeError, ValueError):
+        return stored
 
 
 def resume_command(out: str | Path, world_size: int) -> str:

@@ -1,0 +1,66 @@
+"""Training run folders written by earlier versions, used with today's ``handpose train``.
+
+The first versions (2026-11-23 to 2026-11-27) wrote a ``config.json`` without ``task`` (and the other settings added
+since: ``detector``, ``keypoint_order``, ``negatives``, ``overwrite``) and checkpoints whose model config has no
+``output_stride``. Such a folder is built here from a run of today's code by taking those keys out again, which is
+what the earlier code wrote (its files differ from today's in those keys alone).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from handpose.cli import main
+from handpose.model.artifact import load_checkpoint
+from handpose.training.checkpoints import list_checkpoints
+from handpose.training.run_folder import run_files
+
+TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
+        "--device", "cpu", "--threads", "1", "--no-amp", "--log-every", "1", "--ckpt-every", "2"]
+LATER_SETTINGS = ("task", "detector", "keypoint_order", "negatives", "overwrite")  # not in 2026-11-23's config.json
+LATER_MODEL_FIELDS = ("output_stride",)  # not in 2026-11-23's ModelConfig
+
+
+def _as_first_version(run: Path) -> None:
+    """Rewrite ``run``'s config.json and checkpoints as the 2026-11-23 version wrote them."""
+    config = json.loads((run / "config.json").read_text())
+    for key in LATER_SETTINGS:
+        config.pop(key)
+    for key in LATER_MODEL_FIELDS:
+        config["model"].pop(key)
+    (run / "config.json").write_text(json.dumps(config, indent=1))
+    for path in list_checkpoints(run / "checkpoints"):
+        state = load_checkpoint(path)
+        for key in LATER_SETTINGS:
+            state["train_config"].pop(key)
+        for key in LATER_MODEL_FIELDS:
+            state["model_config"].pop(key)
+            state["train_config"]["model"].pop(key)
+        for key in ("environment", "schedule_stretches"):  # neither was written then
+            state.pop(key, None)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        path.write_bytes(buffer.getvalue())
+
+
+def test_a_first_version_run_folder_is_a_run_and_resumes(
+        synth_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--data", str(synth_data), "--out", str(run), *TINY,
+                 "--max-steps", "4", "--stop-at-step", "2"]) == 0
+    _as_first_version(run)
+    assert run / "config.json" in run_files(run)  # the run's own, not a user's config.json
+
+    assert main(["-q", "train", "--resume", str(run), "--workers", "0", "--threads", "1"]) == 0, \
+        capsys.readouterr().err
+    assert [p.name for p in list_checkpoints(run / "checkpoints")] == ["ckpt-00000002.pt", "ckpt-00000004.pt"]
+    assert load_checkpoint(run / "checkpoints" / "ckpt-00000004.pt")["step"] == 4
+
+    capsys.readouterr()
+    assert main(["-q", "train", "--data", str(synth_data), "--out", str(run), *TINY, "--max-steps", "1"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err  # --resume and --overwrite offered

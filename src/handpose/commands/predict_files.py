@@ -17,6 +17,11 @@ from handpose.inference.results import HAND_CATEGORY_ID
 from handpose.keypoints import NAMES, SKELETON
 
 MANIFEST = ".handpose-predictions"  # one file name per line: what predict wrote into the folder
+# predict before 2026-11-27 kept no manifest: its NAME.json is known by these keys, and NAME_overlay.png and
+# NAME_maps.png beside it were written with it
+EARLIER_RECORD_KEYS = ("image", "width", "height", "model", "flip_test", "scales", "keypoints")
+EARLIER_SUFFIXES = (".json", "_overlay.png", "_maps.png")
+_RECORD_MAX_BYTES = 1 << 20  # such a record is a few KB (21 keypoints)
 COCO_RESULTS = "coco_results.json"  # COCO keypoint results of the run
 COCO_IMAGES = "coco_images.json"  # the images (ids, file names, sizes) those results refer to
 
@@ -32,8 +37,10 @@ class OutputFolder:
         self.written: set[str] = set(manifest.read_text().split("\n")) - {""} if manifest.is_file() else set()
 
     def check(self, target: Path, source: Path) -> None:
-        """ValueError when writing ``target`` would replace the input ``source`` or a file predict did not write."""
-        if target.exists() and (target.resolve() == source.resolve() or target.name not in self.written):
+        """ValueError when writing ``target`` would replace the input ``source`` or a file predict did not write
+        (listed in the manifest, or one of an earlier version's per-image files: :func:`by_earlier_predict`)."""
+        if target.exists() and (target.resolve() == source.resolve()
+                                or (target.name not in self.written and not by_earlier_predict(target))):
             what = "the input image itself" if target.resolve() == source.resolve() else "a file predict did not write"
             raise ValueError(f"output {target} would replace {what}; choose another --out")
 
@@ -44,6 +51,24 @@ class OutputFolder:
             with open(self.path / MANIFEST, "a") as f:
                 f.write("".join(n + "\n" for n in new))
             self.written.update(new)
+
+
+def by_earlier_predict(target: Path) -> bool:
+    """Whether ``target`` is NAME.json, NAME_overlay.png or NAME_maps.png written by a predict of before 2026-11-27
+    (which listed nothing in a manifest): NAME.json beside it is that version's per-image record."""
+    import json
+
+    suffix = next((s for s in EARLIER_SUFFIXES if target.name.endswith(s)), None)
+    if suffix is None:
+        return False
+    record = target.with_name(target.name[: -len(suffix)] + ".json")
+    try:
+        if not record.is_file() or record.stat().st_size > _RECORD_MAX_BYTES:
+            return False
+        doc = json.loads(record.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and all(k in doc for k in EARLIER_RECORD_KEYS)
 
 
 def check_coco_names(out: OutputFolder) -> list[Path]:

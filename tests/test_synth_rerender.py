@@ -178,3 +178,24 @@ def test_the_temporaries_of_a_killed_writer_go_at_the_next_render(tmp_path: Path
     left.write_text('{"hand_pts": [')
     assert main(["synth", "--out", str(tmp_path), "--count", "2", "--size", "64"]) == 0
     assert not left.exists()
+
+
+def test_a_scene_render_an_older_handpose_stopped_is_refused_saying_what_to_delete(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A handpose before 2026-12-06 wrote unmarked images and the scenes json only at the end: a render it stopped
+    left a manifest saying so beside unlabelled images that cannot be told from a user's. Running the same command
+    again is refused naming them and saying to delete them, not calling them files handpose did not write."""
+    target = tmp_path / "scenes"
+    assert main(["synth", "--out", str(tmp_path), "--count", "4", *SCENES]) == 0
+    for image in (target / "images").iterdir():  # as the older handpose wrote them
+        image.write_bytes(cv2.imencode(".jpg", cv2.imread(str(image)))[1].tobytes())
+    (target / JSON_NAME).unlink()  # written at the end: the stopped render never got there
+    manifest = json.loads((target / MANIFEST_NAME).read_text())
+    manifest.pop("gl_driver", None)
+    (target / MANIFEST_NAME).write_text(json.dumps({**manifest, "complete": False}, indent=1, sort_keys=True))
+    capsys.readouterr()
+    assert main(["synth", "--out", str(tmp_path), "--count", "4", *SCENES]) == 2
+    err = capsys.readouterr().err
+    assert "images/00000000.jpg" in err and "stopped before the end" in err and "delete them" in err
+    assert "which handpose did not write" not in err
+    assert len(os.listdir(target / "images")) == 4  # nothing replaced or removed

@@ -26,14 +26,15 @@ LATER_SETTINGS = ("task", "detector", "keypoint_order", "negatives", "overwrite"
 LATER_MODEL_FIELDS = ("output_stride",)  # not in 2026-11-23's ModelConfig
 
 
-def _as_first_version(run: Path) -> None:
-    """Rewrite ``run``'s config.json and checkpoints as the 2026-11-23 version wrote them."""
+def _as_first_version(run: Path, **as_typed: str) -> None:
+    """Rewrite ``run``'s config.json and checkpoints as the 2026-11-23 version wrote them; ``as_typed``: settings
+    recorded as typed (``data="hands"``: before 2026-12-06 a relative --data was stored relative)."""
     config = json.loads((run / "config.json").read_text())
     for key in LATER_SETTINGS:
         config.pop(key)
     for key in LATER_MODEL_FIELDS:
         config["model"].pop(key)
-    (run / "config.json").write_text(json.dumps(config, indent=1))
+    (run / "config.json").write_text(json.dumps({**config, **as_typed}, indent=1))
     for path in list_checkpoints(run / "checkpoints"):
         state = load_checkpoint(path)
         for key in LATER_SETTINGS:
@@ -43,6 +44,7 @@ def _as_first_version(run: Path) -> None:
             state["train_config"]["model"].pop(key)
         for key in ("environment", "schedule_stretches"):  # neither was written then
             state.pop(key, None)
+        state["train_config"].update(as_typed)
         buffer = io.BytesIO()
         torch.save(state, buffer)
         path.write_bytes(buffer.getvalue())
@@ -64,3 +66,23 @@ def test_a_first_version_run_folder_is_a_run_and_resumes(
     capsys.readouterr()
     assert main(["-q", "train", "--data", str(synth_data), "--out", str(run), *TINY, "--max-steps", "1"]) == 2
     assert "already holds a training run" in capsys.readouterr().err  # --resume and --overwrite offered
+
+
+def test_a_relative_data_path_an_earlier_version_recorded_is_read_where_the_run_started(
+        synth_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``train --data hands --out runs/a`` typed in a project folder recorded "hands" and "runs/a": resumed from
+    another folder, the run reads the project's hands (it looked for them under the folder it was resumed from)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "hands").symlink_to(synth_data, target_is_directory=True)
+    monkeypatch.chdir(project)
+    assert main(["-q", "train", "--data", "hands", "--out", "runs/a", *TINY, "--max-steps", "4",
+                 "--stop-at-step", "2"]) == 0
+    run = project / "runs" / "a"
+    _as_first_version(run, data="hands", out="runs/a")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "hands").mkdir(parents=True)  # another folder of that name: not the run's data
+    monkeypatch.chdir(elsewhere)
+    assert main(["-q", "train", "--resume", str(run), "--workers", "0", "--threads", "1"]) == 0, \
+        capsys.readouterr().err
+    assert load_checkpoint(run / "checkpoints" / "ckpt-00000004.pt")["train_config"]["data"] == str(project / "hands")

@@ -1,4 +1,5 @@
-"""A resumed run's stored settings that earlier versions took and ``settings_checks`` now refuses, read as they ran.
+"""A resumed run's stored settings as earlier versions meant them: values ``settings_checks`` now refuses, and input
+paths recorded as typed.
 
 Before the range checks (2026-12-07) ``--threads 0`` left PyTorch's thread count alone (as leaving the flag out
 does) and ``--val-limit 0`` validated on no sample (so no validation ran and no best weights were written). A run
@@ -9,12 +10,18 @@ and a setting out of range that the run never used (``--lr-gamma`` / ``--lr-step
 ``--min-lr-ratio`` outside the cosine one, ``--momentum`` with adam) is put back to its default. ``--val-limit -N``
 validated on all held-out samples but the last N, which no setting does now: it resumes on all of them, with a
 warning. Flags given with ``--resume`` apply after this, as for any stored setting.
+
+Before 2026-12-06 ``--data``, ``--negatives`` and ``--init`` were stored as typed, so a relative one meant a path
+under the folder the run was started in, and ``--resume`` from any other folder read whatever that name meant there
+(or nothing). That folder is found again where the stored ``--out``, relative as typed, leads to the run folder.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+from pathlib import Path
 
 from handpose.config import TrainConfig
 from handpose.training.settings_checks import RULES
@@ -65,3 +72,32 @@ def as_it_ran(stored: TrainConfig) -> TrainConfig:
                     "--resume for the first N): its best weights were chosen on slightly fewer samples",
                     stored.val_limit, -stored.val_limit)
     return dataclasses.replace(stored, **changes) if changes else stored
+
+
+def paths_as_started(stored: TrainConfig, run_dir: Path) -> TrainConfig:
+    """``stored`` with its relative input paths (``data``, ``negatives``, ``init``: recorded as typed by earlier
+    versions) joined to the folder the run was started in, found from the stored relative ``out`` and ``run_dir``
+    (the resolved run folder); unchanged where ``out`` is absolute or does not lead to ``run_dir``, and a path that
+    is not there (a bare shipped model's name for ``init``) as it was."""
+    names = [n for n in ("data", "negatives", "init") if _relative_path(getattr(stored, n))]
+    out = os.path.normpath(stored.out)
+    if not names or os.path.isabs(out) or ".." in Path(out).parts:
+        return stored
+    start = run_dir
+    for part in reversed(Path(out).parts):
+        if start.name != part:
+            return stored
+        start = start.parent
+    changes = {n: str(start / getattr(stored, n)) for n in names if (start / getattr(stored, n)).exists()}
+    for name, path in changes.items():
+        LOG.info("the run recorded --%s %s as typed where it was started (%s): reading %s", name,
+                 getattr(stored, name), start, path)
+    return dataclasses.replace(stored, **changes) if changes else stored
+
+
+def _relative_path(path: str | None) -> bool:
+    """Whether ``path`` is a relative file path (not None, not ``pretrained:NAME`` or ``~/...``)."""
+    from handpose import pretrained
+
+    return (isinstance(path, str) and bool(path) and not os.path.isabs(path) and not path.startswith("~")
+            and not path.startswith(pretrained.PREFIX))

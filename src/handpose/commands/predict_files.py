@@ -3,6 +3,7 @@ write), output names, the per-image files, the COCO results, and images read ahe
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,8 +57,6 @@ class OutputFolder:
 def by_earlier_predict(target: Path) -> bool:
     """Whether ``target`` is NAME.json, NAME_overlay.png or NAME_maps.png written by a predict of before 2026-11-27
     (which listed nothing in a manifest): NAME.json beside it is that version's per-image record."""
-    import json
-
     suffix = next((s for s in EARLIER_SUFFIXES if target.name.endswith(s)), None)
     if suffix is None:
         return False

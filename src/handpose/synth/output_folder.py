@@ -9,7 +9,7 @@ are known by their own marks (:func:`synth_outputs`), even an image whose label 
 A render never replaces a file of its names that lacks those marks, whether or not the folder holds a manifest, and
 never mixes one-hand images and scenes in one folder. Stale samples are only ever removed from a folder that holds a
 manifest (or an older handpose render: only NNNNNNNN.jpg/.json files whose json carries ``synth_version``), and only
-synth's own. A scene render that a handpose before 2026-12-06 stopped left images without the mark and without
+synth's own. A scene render stopped under a handpose before 2026-12-06 left images without the mark and without
 labels: the refusal of such a folder says so, and to delete them.
 """
 
@@ -251,8 +251,8 @@ def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path]
         shown = ", ".join(clash[:3]) + (f", ... ({len(clash)} files)" if len(clash) > 3 else "")
         if _json_of(folder / MANIFEST_NAME).get("complete") is False:
             raise ValueError(f"--out: {folder} holds files of the names this render writes ({shown}) without synth's "
-                             "mark, and its manifest says a render there was stopped before the end: a render a "
-                             "handpose before 2026-12-06 stopped leaves such images (unmarked and never labelled), "
+                             "mark, beside a manifest saying a render there was stopped before the end: a render "
+                             "stopped under a handpose before 2026-12-06 left such images (unmarked, never labelled), "
                              "and a render never writes over files it cannot tell from a user's; if they are that "
                              "render's, delete them (or the folder) and run the command again")
         raise ValueError(f"--out: {folder} holds files of the names this render writes ({shown}), which handpose did "

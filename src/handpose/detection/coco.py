@@ -36,7 +36,14 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.formats.base import ReadContext
-from handpose.data.formats.checks import BadAnnotationError, annotated_box, box_of, parse_is_left, parse_keypoints
+from handpose.data.formats.checks import (
+    BadAnnotationError,
+    annotated_box,
+    box_of,
+    parse_handedness,
+    parse_is_left,
+    parse_keypoints,
+)
 from handpose.data.formats.coco_files import (
     CocoFile,
     category_names,
@@ -316,9 +323,9 @@ def _side(ann: dict[str, Any], sides: _Sides) -> tuple[bool, bool]:
         sides.add(ann["is_left"])
         return False, False
     if ann.get("handedness") is not None:
-        text = str(ann["handedness"]).strip().lower()
-        if text in ("left", "l", "right", "r"):
-            return text in ("left", "l"), True
+        is_left = parse_handedness(ann["handedness"])
+        if is_left is not None:
+            return is_left, True
         sides.add(ann["handedness"])
     return False, False
 

@@ -177,6 +177,13 @@ def parse_is_left(value: Any) -> bool | None:
     return None
 
 
+def parse_handedness(value: Any) -> bool | None:
+    """A side as text, as labelling tools write ``handedness``: "left" / "l" (True) or "right" / "r" (False), any
+    case; None for anything else."""
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    return text in ("left", "l") if text in ("left", "l", "right", "r") else None
+
+
 def annotated_box(raw: Any, image_wh: tuple[int, int] | None) -> np.ndarray:
     """(4,) float32 ``[x, y, w, h]`` of an annotation's box; raises BadAnnotationError(BAD_BOX) when it is not 4
     finite numbers, its size is not positive, it does not overlap the image, or a side is more than

@@ -128,6 +128,7 @@ class CocoFile:
     _sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
     _by_text: dict[str, Any] | None = None
     repeated: set[Any] = field(default_factory=set)  # ids that more than one ``images`` entry has
+    hands: dict[str, bool | None] | None = None  # its hand categories (``hand_categories``)
 
     def image_key(self, ann: dict[str, Any]) -> Any:
         """The ``images`` id an annotation's ``image_id`` names: itself, or the id it spells as text (``"7"`` for
@@ -200,6 +201,7 @@ def open_coco_files(path: Path, ctx: ReadContext) -> Iterator[CocoFile]:
             continue
         cf = CocoFile(jpath, obj, split_tag(jpath.stem))
         cf.keypoint_order = ctx.keypoint_order or order_of_file(jpath.stem)
+        cf.hands = hand_categories(obj.get("categories"))
         for j, im in enumerate(obj["images"]):
             if isinstance(im, dict):
                 try:

@@ -33,6 +33,7 @@ from handpose.detection.evaluate import EVAL_THRESHOLD, detect_images
 from handpose.detection.loss import LOSS_NAMES, detection_loss
 from handpose.detection.metrics import detection_metrics
 from handpose.detection.model import build_detector
+from handpose.training.held_out import warn_if_few
 
 LOG = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ class DetectTask:
                    "json whose name has no split word (then --val-fraction holds images out)")
             LOG.warning("%s: no image is held out for validation, so no validation runs and no best.safetensors is "
                         "written (%s)", cfg.data, why)
+        elif cfg.val_every > 0 and (info is None or info.rank == 0) and cfg.val_limit is None:
+            warn_if_few(str(cfg.data), sum(im.num_hands for im in val), cfg.dataset.val_fraction,
+                        f"in {len(val)} image{'' if len(val) == 1 else 's'}")
         dataset = DetectionDataset(train, cfg.detector, cfg.dataset, train=True, seed=cfg.seed)
         LOG.info("detection data %s: %d training images (%d hands), %d held-out images (%d hands)", cfg.data,
                  len(train), sum(im.num_hands for im in train), len(val), sum(im.num_hands for im in val))

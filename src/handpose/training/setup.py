@@ -14,6 +14,7 @@ from handpose.config import TrainConfig
 from handpose.config_checks import check_config as check_model_config
 from handpose.data.sample import Sample
 from handpose.training.distributed import DistInfo, barrier
+from handpose.training.held_out import warn_if_few
 from handpose.training.settings_checks import check_train_settings
 
 LOG = logging.getLogger(__name__)
@@ -206,6 +207,8 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
                "the hash split put none there; raise --val-fraction, or give a dataset with a val/test part")
         LOG.warning("%s: no sample is held out for validation, so no validation runs and no best.safetensors is "
                     "written (%s)", data, why)
+    elif cfg.val_every > 0 and info.rank == 0 and cfg.val_limit is None:
+        warn_if_few(str(data), len(val), cfg.dataset.val_fraction)
     return train_set, val, cfg
 
 

@@ -1,0 +1,23 @@
+"""How many hands validation holds: with a few, each moves PCK (or AP) by a large step, so the validation figures
+and the step ``best.safetensors`` keeps are chance; training says so once at the start, with what to do."""
+
+from __future__ import annotations
+
+import logging
+
+LOG = logging.getLogger(__name__)
+
+FEW_HANDS = 10  # held-out hands below which one hand moves a validation figure by more than a tenth
+
+
+def warn_if_few(data: str, hands: int, val_fraction: float, where: str = "") -> bool:
+    """Warn when 1 to ``FEW_HANDS - 1`` hands are held out for validation (none has its own warning); True when it
+    warned. ``where``: the held-out part in words, e.g. "in 3 images", for the detector."""
+    if not 0 < hands < FEW_HANDS:
+        return False
+    LOG.warning("%s: only %d hand%s held out for validation%s: each moves its PCK@0.2 (or AP) by about %.2f, so the "
+                "validation figures and the step best.safetensors keeps are chance; hold more out (--val-fraction, now "
+                "%g), or give a json named for val or test beside the training one, and compare models with "
+                "handpose eval on more hands", data, hands, "" if hands == 1 else "s", where and f" ({where})",
+                1.0 / hands, val_fraction)
+    return True

@@ -1,0 +1,60 @@
+"""A small dataset whose held-out split has only a few hands (a fine-tune on 50-200 labelled hands at the default
+--val-fraction): training says at the start that its validation figures, and the best.safetensors they pick, are
+chance; at ten hands or more, or with none held out (its own warning), it says nothing of the kind."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+
+import pytest
+from test_data_helpers import write_coco
+
+from handpose.config import DataConfig, TrainConfig
+from handpose.data.formats import load_splits
+from handpose.detection.task import DetectTask
+from handpose.detection.toy_scenes import write_toy_scenes
+from handpose.model.cpm import preset
+from handpose.training.distributed import DistInfo
+from handpose.training.held_out import FEW_HANDS
+from handpose.training.recipes import detect_config
+from handpose.training.setup import prepare_data
+
+FEW = "the step best.safetensors keeps are chance"
+
+
+def _warned(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if FEW in r.getMessage() and r.levelno == logging.WARNING]
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.6, 0.0])
+def test_keypoint_training_warns_of_a_few_held_out_hands(tmp_path: Path, fraction: float,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    data = write_coco(tmp_path / "hands.json", tmp_path, 30)
+    held_out = len(load_splits(data, val_fraction=fraction).val)
+    cfg = TrainConfig(data=str(data), model=preset("tiny"), dataset=DataConfig(input_size=64, val_fraction=fraction),
+                      val_every=10)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        _, val, _ = prepare_data(cfg, DistInfo())
+    assert len(val) == held_out
+    warned = _warned(caplog)
+    if 0 < held_out < FEW_HANDS:
+        assert len(warned) == 1 and f"only {held_out} hand" in warned[0] and "--val-fraction" in warned[0]
+    else:
+        assert not warned, (held_out, warned)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):  # no validation asked for: nothing to say
+        prepare_data(dataclasses.replace(cfg, val_every=0), DistInfo())
+    assert not _warned(caplog)
+
+
+def test_detector_training_warns_of_a_few_held_out_hands(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = write_toy_scenes(tmp_path / "scenes", count=24, seed=2)
+    cfg = detect_config(TrainConfig(data=str(data), val_every=10))
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        _, val, _ = DetectTask().prepare_data(cfg)
+    hands = sum(im.num_hands for im in val)
+    assert 0 < hands < FEW_HANDS  # the toy render holds two images of its 24 out
+    warned = _warned(caplog)
+    assert len(warned) == 1 and f"in {len(val)} image" in warned[0]

@@ -4,6 +4,7 @@ layer names."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from handpose import pretrained
 from handpose.cli import build_parser, main
 from handpose.commands.train import config_from_args
-from handpose.config import DataConfig
+from handpose.config import DataConfig, DetectorConfig
 from handpose.detection.model import build_detector
 from handpose.model.artifact import read_stored_configs, save_weights
 from handpose.model.cpm import build_model
@@ -44,6 +45,20 @@ def test_the_shipped_model_is_fine_tuned_at_its_own_input_size() -> None:
     cfg = _config("--init", "pretrained:lite")
     assert (cfg.model.preset, cfg.dataset.input_size) == ("lite", stored[2].input_size)
     assert cfg.dataset.input_size == 128  # the lite recipe alone trains at 96
+
+
+def test_a_detector_fine_tune_keeps_the_files_input_size_and_settings(tmp_path: Path) -> None:
+    detector = tmp_path / "det.safetensors"
+    stored = DetectorConfig(input_size=256, score_threshold=0.4, nms_iou=0.5)
+    save_weights(build_detector(stored), detector)
+    cfg = _config("--task", "detect", "--data", "scenes.json", "--init", str(detector))
+    assert cfg.detector == stored  # it trained at 320 px, the default, whatever the file was trained at
+    assert _config("--task", "detect", "--data", "scenes.json", "--init", str(detector), "--input-size", "288"
+                   ).detector == dataclasses.replace(stored, input_size=288)  # a flag given wins
+    shipped = read_stored_configs(pretrained.resolve("pretrained:detector"))[1]
+    assert _config("--task", "detect", "--data", "scenes.json", "--init", "pretrained:detector").detector == shipped
+    keypoints = _config("--task", "detect", "--data", "scenes.json", "--init", "pretrained:lite")
+    assert keypoints.detector == DetectorConfig()  # a keypoint model's front starts a detector of the defaults
 
 
 def test_foreign_weights_leave_the_recipe_alone(tmp_path: Path) -> None:

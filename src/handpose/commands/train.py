@@ -233,7 +233,13 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     from handpose.config import TrainConfig, from_dict
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
-    from handpose.training.recipes import default_preset, detect_config, recipe_config, recipe_from_init
+    from handpose.training.recipes import (
+        default_preset,
+        detect_config,
+        detector_from_init,
+        recipe_config,
+        recipe_from_init,
+    )
     from handpose.training.run_folder import run_folder_of
     from handpose.training.stored_settings import as_it_ran, paths_as_started
 
@@ -272,6 +278,8 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
             if args.preset is not None:
                 raise ValueError("--preset names a keypoint model; --task detect trains the hand detector")
             base = detect_config(base)
+            stored = detector_from_init(args.init)
+            base = base if stored is None else dataclasses.replace(base, detector=stored)
             _refuse_keypoint_flags(args)
         cfg = _apply(base, args)
         if cfg.epochs is None and cfg.max_steps is None:

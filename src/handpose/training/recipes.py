@@ -15,7 +15,7 @@ import dataclasses
 import logging
 from typing import Any
 
-from handpose.config import TrainConfig
+from handpose.config import DetectorConfig, TrainConfig
 
 LOG = logging.getLogger(__name__)
 
@@ -69,6 +69,26 @@ def recipe_config(cfg: TrainConfig, preset_name: str) -> TrainConfig:
     augment = dataclasses.replace(cfg.dataset.augment, **recipe["augment"])
     data = dataclasses.replace(cfg.dataset, input_size=size, augment=augment, **recipe["dataset"])
     return dataclasses.replace(cfg, model=model, dataset=data, **recipe["train"])
+
+
+def detector_from_init(init: str | None) -> DetectorConfig | None:
+    """The stored settings of a hand detector that ``--task detect --init`` fine-tunes (a handpose detector file or
+    checkpoint, e.g. ``pretrained:detector``): its input size, architecture, score threshold and NMS, so a detector
+    trained at ``--input-size 256`` trains on at 256 (``--input-size`` given still wins). None when ``init`` is not
+    such a file (none given, or a keypoint model, whose front starts a detector of the default settings)."""
+    from handpose import pretrained
+    from handpose.model.artifact import TASK_DETECT, read_stored_configs
+
+    if init is None:
+        return None
+    stored = read_stored_configs(pretrained.resolve(init))
+    if stored is None or stored[0] != TASK_DETECT:
+        return None
+    detector = stored[1]
+    assert isinstance(detector, DetectorConfig)
+    LOG.info("--init %s: fine-tuning the hand detector at its %d px; --input-size given overrides it", init,
+             detector.input_size)
+    return detector
 
 
 def recipe_from_init(init: str | None, preset_name: str | None) -> TrainConfig | None:

@@ -82,3 +82,27 @@ def test_predict_writes_the_ground_truths_ids(tmp_path: Path, capsys: pytest.Cap
     assert main(["predict", str(photos), "--model", str(weights), "--out", str(tmp_path / "o2"), "--coco-gt",
                  str(gt)]) == 2
     assert "p3.jpg (no image of that name)" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+
+
+def test_hands_by_side_take_the_category_of_their_side(tmp_path: Path) -> None:
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(build_model("tiny"), weights)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    cv2.imwrite(str(photos / "p1.jpg"), np.full((60, 80, 3), 120, np.uint8))
+    doc = {"images": [{"id": 500, "file_name": "p1.jpg"}], "annotations": [],
+           "categories": [{"id": 1, "name": "person"}, {"id": 2, "name": "left_hand"}, {"id": 3, "name": "right_hand"}]}
+    (tmp_path / "gt.json").write_text(json.dumps(doc))
+    found = ids_from_ground_truth(tmp_path / "gt.json", [photos / "p1.jpg"])
+    assert found.by_side == {True: 2, False: 3} and (found.category_of(True), found.category_of(False)) == (2, 3)
+    for side, category in (("--left", 2), ("--right", 3)):  # COCOeval matches within a category: a right hand
+        out = tmp_path / side.strip("-")                     # under the left one would score as missed
+        assert main(["predict", str(photos), "--model", str(weights), "--detector", "none", side, "--no-maps",
+                     "--out", str(out), "--coco-gt", str(tmp_path / "gt.json")]) == 0
+        assert [r["category_id"] for r in json.loads((out / "coco_results.json").read_text())] == [category]
+        listed = json.loads((out / "coco_images.json").read_text())["categories"]
+        assert [(c["id"], c["name"]) for c in listed] == [(2, "left hand"), (3, "right hand")]
+    doc["categories"].append({"id": 4, "name": "hand"})  # a hand category of no side: every hand takes it
+    (tmp_path / "gt.json").write_text(json.dumps(doc))
+    found = ids_from_ground_truth(tmp_path / "gt.json", [photos / "p1.jpg"])
+    assert found.by_side is None and found.category_of(True) == found.category_of(False) == 4

@@ -5,7 +5,10 @@ An input is matched to a ground-truth image by its path's tail: the longest run 
 the tail of that image's ``file_name`` (``img/0001.jpg`` matches ``/data/val/img/0001.jpg``), which must single out
 one image, and no two inputs may take the same one. Inputs that match none, several, or an image another input
 took are named in one error before any prediction runs. Ids are kept as the file has them (numbers or text), and the
-results take the file's hand category (``coco_files.hand_categories``, or its one category).
+results take the file's hand category (``coco_files.hand_categories``, or its one category); a file whose hands are
+a left and a right category and no other hand category (as Roboflow and labelling tools export them) gives each
+result the category of its predicted side, so that COCOeval, which matches within a category, scores right hands
+against right hands.
 """
 
 from __future__ import annotations
@@ -24,10 +27,16 @@ ImageId = int | str
 
 @dataclass(frozen=True)
 class GroundTruthIds:
-    """The ground-truth image id of each input image, in order, and the id of the file's hand category."""
+    """The ground-truth image id of each input image, in order, and the id of the file's hand category; ``by_side``
+    {True: left category id, False: right category id} where the file's hands are categories by side."""
 
     ids: list[ImageId]
     category_id: ImageId
+    by_side: dict[bool, ImageId] | None = None
+
+    def category_of(self, is_left: bool) -> ImageId:
+        """The category of a predicted hand of side ``is_left``."""
+        return self.category_id if self.by_side is None else self.by_side[bool(is_left)]
 
 
 def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> GroundTruthIds:
@@ -42,7 +51,8 @@ def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> GroundTrut
         raise FileNotFoundError(f"--coco-gt {gt_path}: no such file") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"--coco-gt {gt_path}: not a COCO json with images (id, file_name): {exc}") from None
-    category = _hand_category(gt_path, doc.get("categories") if isinstance(doc, dict) else None)
+    categories = doc.get("categories") if isinstance(doc, dict) else None
+    category = _hand_category(gt_path, categories)
     by_name: dict[str, list[tuple[ImageId, tuple[str, ...]]]] = {}
     for image_id, gt_parts in images:
         by_name.setdefault(gt_parts[-1] if gt_parts else "", []).append((image_id, gt_parts))
@@ -68,7 +78,7 @@ def ids_from_ground_truth(gt_path: str | Path, inputs: list[Path]) -> GroundTrut
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         raise ValueError(f"--coco-gt {gt_path}: {len(problems)} input image(s) match no single image there: {shown}")
-    return GroundTruthIds(ids, category)
+    return GroundTruthIds(ids, category, _side_categories(categories))
 
 
 def _image_id(value: Any) -> ImageId:
@@ -95,6 +105,18 @@ def _hand_category(gt_path: Path, categories: Any) -> ImageId:
         return listed[0] if listed else HAND_CATEGORY_ID
     raise ValueError(f"--coco-gt {gt_path}: its categories ({category_names(categories)}) name no hand, so the "
                      "results would be scored against another category")
+
+
+def _side_categories(categories: Any) -> dict[bool, ImageId] | None:
+    """{True: left id, False: right id} of a ground truth whose hand categories are a left and a right one and
+    none without a side (``coco_files.hand_categories``); None otherwise."""
+    listed = [c["id"] for c in categories if isinstance(c, dict) and isinstance(c.get("id"), (int, str))
+              and not isinstance(c["id"], bool)] if isinstance(categories, list) else []
+    hands = hand_categories(categories if isinstance(categories, list) else None) or {}
+    sides = [hands[str(i)] for i in listed if str(i) in hands]
+    if None in sides or True not in sides or False not in sides:
+        return None
+    return {side: next(i for i in listed if hands.get(str(i)) is side) for side in (True, False)}
 
 
 def _common_tail(a: tuple[str, ...], b: tuple[str, ...]) -> int:

@@ -18,7 +18,7 @@ of every stage over the first hand's crop; an ONNX model holds only the last sta
 every keypoint's map), and for the whole run coco_results.json (COCO keypoint results: image_id, category_id 1, 63
 keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names and sizes); the ids
 are the images' order from 0, or with --coco-gt GT.json the ids the images have there (matched by file name) and
-its hand category's id.
+its hand category's id (where its hands are a left and a right category, that of each hand's predicted side).
 A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
 Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
 instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also
@@ -324,6 +324,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     warn_unused_detection_flags(args)
     ids: list[int | str] = list(range(len(images)))
     category: int | str = HAND_CATEGORY_ID
+    matched = None
     if args.coco_gt is not None:
         from handpose.commands.coco_ids import ids_from_ground_truth
 
@@ -377,9 +378,9 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
             print(f"  {path}: {why}")
         if len(failed) == len(images):
             raise ValueError(f"no image in {' '.join(sources)} could be processed")
-    for result in coco:  # the ground truth's hand category, so that the results score against its hands
-        result["category_id"] = category
-    written = write_coco(out, coco, entries, category)
+    for result in coco:  # the ground truth's hand category (of the hand's side), so they score against its hands
+        result["category_id"] = category if matched is None else matched.category_of(result["is_left"])
+    written = write_coco(out, coco, entries, category, None if matched is None else matched.by_side)
     print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
     if stop.reason is not None:
         ignore_stop_signals()  # all is written and the process ends: more signals must not cut its exit short

@@ -80,21 +80,26 @@ def check_coco_names(out: OutputFolder) -> list[Path]:
 
 
 def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]],
-               category_id: int | str = HAND_CATEGORY_ID) -> list[Path]:
+               category_id: int | str = HAND_CATEGORY_ID,
+               by_side: dict[bool, int | str] | None = None) -> list[Path]:
     """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to, and the
-    hand category under ``category_id``)."""
+    hand category under ``category_id``, or the left and right ones of ``by_side``)."""
     targets = check_coco_names(out)
     out.path.mkdir(parents=True, exist_ok=True)
     out.claim(targets)
     write_json(targets[0], results, indent=None)
-    write_json(targets[1], {"images": images, "categories": coco_categories(category_id)})
+    write_json(targets[1], {"images": images, "categories": coco_categories(category_id, by_side)})
     return targets
 
 
-def coco_categories(category_id: int | str = HAND_CATEGORY_ID) -> list[dict[str, Any]]:
-    """coco_images.json's ``categories``: the hand, under ``category_id``, with its keypoint names and skeleton."""
-    return [{"id": category_id, "name": "hand", "keypoints": list(NAMES),
-             "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]
+def coco_categories(category_id: int | str = HAND_CATEGORY_ID,
+                    by_side: dict[bool, int | str] | None = None) -> list[dict[str, Any]]:
+    """coco_images.json's ``categories``: the hand, under ``category_id`` (or a left and a right hand under the ids
+    of ``by_side``), with its keypoint names and skeleton."""
+    named = [(category_id, "hand")] if by_side is None else [(by_side[True], "left hand"),
+                                                            (by_side[False], "right hand")]
+    return [{"id": i, "name": name, "keypoints": list(NAMES), "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}
+            for i, name in named]
 
 
 def read_ahead(

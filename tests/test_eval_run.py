@@ -150,8 +150,8 @@ def test_a_folder_of_datasets_is_evaluated_set_by_set_and_together(
     report = json.loads((tmp_path / "out" / "eval_sets.json").read_text())
     settings = report.pop("settings")
     assert set(table) == set(report) == {"cmu", "more/renders", "all"}
-    assert settings == {"weights": str(tiny_weights), "data": str(root), "split": "val", "precision": "fp32",
-                        "flip_test": False, "scales": [1.0]}
+    assert settings == {"weights": str(tiny_weights), "data": str(root), "split": "val", "val_fraction": 0.1,
+                        "precision": "fp32", "flip_test": False, "scales": [1.0]}
     for flags, words in ((["--keypoint-order", "rhd"], "--keypoint-order: --data"), (["--amp", "on"], "--amp:")):
         assert main(["eval", "--weights", str(tiny_weights), "--data", str(root), *flags]) == 2
         assert words in capsys.readouterr().err  # each set is read as it is: the flag would be ignored

@@ -316,22 +316,28 @@ def run_evaluation(
     device: str = "cpu",
     amp: bool | None = False,
     channels_last: bool | None = False,
+    val_fraction: float = 0.1,
 ) -> dict[str, Any]:
     """The ``handpose eval`` run: evaluate a model file on a dataset split; write ``eval_report.json`` and
     ``pck_curve.png`` into ``out`` (when given). Returns the report (metrics, per-keypoint PCK by name,
     curves, settings). ``amp`` / ``channels_last``: bf16 autocast and the channels-last layout for a PyTorch
-    model, None for the faster (``handpose.autotune``, timed on the first batch's crops)."""
+    model, None for the faster (``handpose.autotune``, timed on the first batch's crops). ``val_fraction``: the
+    share held out by hash where the dataset has no split of its own, as ``train --val-fraction``; a model that
+    records a smaller one is warned about (``eval_held_out``)."""
     from handpose.data.formats import load_splits
     from handpose.data.formats.load import check_split
+    from handpose.eval_held_out import warn_if_trained_on
 
     check_split(split)  # a bad --split named before the model and the data are read
     predictor = Predictor.from_file(weights, device=device)
-    splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order)
+    splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order, val_fraction=val_fraction)
     samples = splits.part(split)
     if not samples:
         raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
                          "--split all scores every sample")
     LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)
+    if split == "val" and splits.hashed:
+        warn_if_trained_on(weights, data, samples, val_fraction)
     predictor = predictor.with_options(flip_test=flip_test, scales=scales)
     if amp is not False or channels_last is not False:
         predictor = _tuned(predictor, samples, batch_size, amp, channels_last)
@@ -346,6 +352,7 @@ def run_evaluation(
         "data": str(data),
         "format": splits.fmt,
         "split": split,
+        "val_fraction": val_fraction if splits.hashed else None,  # the hash split's share, where it made the split
         # annotations the reader skipped (every split), beside ``metrics.skipped`` (samples it could not crop)
         "skipped_annotations": dict(splits.skipped.counts),
         "metrics": {k: v for k, v in result.items() if k not in ("predictions", "per_keypoint_PCK@0.2")},

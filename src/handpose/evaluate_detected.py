@@ -226,9 +226,11 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
                             scales: Sequence[float] = (1.0,), batch_size: int = 16, device: str = "cpu",
                             detector_threshold: float | None = None, out: str | Path | None = None,
                             refine: RefineConfig | None = DEFAULT_REFINE,
-                            detector_scales: Sequence[float] = IMAGE_SCALES) -> dict[str, Any]:
+                            detector_scales: Sequence[float] = IMAGE_SCALES,
+                            val_fraction: float = 0.1) -> dict[str, Any]:
     """The ``handpose eval --detector`` run on one dataset (its ``split``) or a folder of datasets (each one's
     ``split``, then all their hands together); returns the report and writes it to ``out``/eval_detected.json.
+    ``val_fraction``: the share held out by hash where a dataset has no split of its own.
     ``refine``: the keypoint refinement of the detector's hands (None: the detector's boxes as they are);
     ``detector_scales``: the detector's letterbox scales (``detection.detector``)."""
     from handpose.data.formats import load_splits
@@ -240,9 +242,10 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
                                     detector_scales=detector_scales)
     found = find_datasets(data)
     if found and found != [Path(data)]:
-        result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector, split=split)
+        result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector, split=split,
+                               val_fraction=val_fraction)
     else:
-        splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order)
+        splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order, val_fraction=val_fraction)
         samples = splits.part(split)
         if not samples:
             raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
@@ -257,6 +260,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
         "refine": None if predictor.refine is None else dataclasses.asdict(predictor.refine),
         "data": str(data),
         "split": split,
+        "val_fraction": val_fraction,  # the hash split's share in datasets without a split of their own
         "matching": f"greedy by IoU, highest first, IoU >= {IOU_FOUND}; identical image files are one image",
         "miss_rule": "a hand no detection found: every visible keypoint a miss in PCK, PCKh and AUC; EPE over found "
                      "hands only",

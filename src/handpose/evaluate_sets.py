@@ -26,10 +26,11 @@ REPORT_NAME = "eval_sets.json"  # what `handpose eval` of a folder of datasets w
 
 
 def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
-                  detector: Any | None = None, split: str = "all") -> dict[str, Any]:
+                  detector: Any | None = None, split: str = "all", val_fraction: float = 0.1) -> dict[str, Any]:
     """Metrics of ``predictor`` (a Predictor) on every dataset under ``roots`` (the samples of each one's
     ``split``: ``"all"``, ``"val"`` or ``"train"``; a set with none of them is left out, with a note in the log) and
-    on all of them together, with the predictor's own test-time options (flip test, scales).
+    on all of them together, with the predictor's own test-time options (flip test, scales). ``val_fraction``: the
+    share held out by hash in a set without a split of its own.
 
     Returns ``{"sets": {name: metrics}, "all": metrics}``; a set's name is its path below its root. With
     ``detector`` (a ``HandDetector`` or anything with ``detect(image_bgr)``) each metrics dict also holds the
@@ -47,7 +48,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
     outcomes = []
     for root in roots:
         for path in find_datasets(root):
-            splits = load_splits(path)
+            splits = load_splits(path, val_fraction=val_fraction)
             samples = splits.part(split)
             if not samples:
                 LOG.info("%s: no %s samples (%d train, %d val); left out", path, split, len(splits.train),

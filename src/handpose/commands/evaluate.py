@@ -65,6 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(mediapipe, openpose, ...) (default: cmu, or rhd for a json named *rhd*)")
     parser.add_argument("--split", default="val", choices=SPLIT_NAMES, help="which split (default val: the dataset's "
                         "test part, or the 10%% held out by hash; in a folder of datasets, each one's)")
+    parser.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of datasets without a test "
+                        "split, divided by hash as train --val-fraction divides them: give the value the model "
+                        "trained with, and the same to every model compared (default 0.1, train's; a keypoint model "
+                        "that records a smaller one is warned about)")
     parser.add_argument("--flip", action="store_true",
                         help="flip test: also run the mirrored crop and average (for models trained on both sides; "
                         "refused for a model trained with left hands mirrored, as the shipped ones)")
@@ -142,6 +146,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise ValueError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise ValueError(f"--val-fraction must be from 0 up to 1 (not 1), got {args.val_fraction:g}")
     args.workers = cap_workers(args.workers)
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     refine = refine_from_args(args)
@@ -182,11 +188,15 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
         amp=parse_flag(args.amp, "--amp"),
         channels_last=parse_flag(args.channels_last, "--channels-last"),
+        val_fraction=args.val_fraction,
     )
     m = report["metrics"]
     unread = sum(report["skipped_annotations"].values())
     print(
-        f"{report['data']} ({report['format']}, {report['split']} split; {report.get('precision', 'fp32')}"
+        f"{report['data']} ({report['format']}, {report['split']} split"
+        + (f" ({report['val_fraction']:g} held out by hash)" if report.get("val_fraction") is not None
+           and report["split"] != "all" else "")
+        + f"; {report.get('precision', 'fp32')}"
         f"{test_time_words(args.flip, parse_scales(args.scales))}): {m['num_samples']} "
         f"hand{'s' if m['num_samples'] != 1 else ''}, {m['num_keypoints']} visible keypoints, {m['num_skipped']} "
         "skipped" + (f" (and {unread} annotations skipped when read, of every split)" if unread else "")
@@ -285,7 +295,8 @@ def _run_sets(args: argparse.Namespace) -> int:
         LOG.warning("--workers: a folder of datasets is read in this process; the flag is not used")
     scales = parse_scales(args.scales)
     predictor = Predictor.from_file(args.weights, device=args.device, flip_test=args.flip, scales=scales)
-    result = evaluate_sets(predictor, [args.data], batch_size=args.batch_size, split=args.split)
+    result = evaluate_sets(predictor, [args.data], batch_size=args.batch_size, split=args.split,
+                           val_fraction=args.val_fraction)
     print(f"{args.weights} on every dataset in {args.data} ({args.split} samples of each, ground-truth boxes; "
           f"fp32{test_time_words(args.flip, scales)}):")
     print(format_sets(result))
@@ -295,7 +306,8 @@ def _run_sets(args: argparse.Namespace) -> int:
         path = Path(args.out) / REPORT_NAME
         slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
                 for name, m in [*result["sets"].items(), ("all", result["all"])]}
-        settings = {"weights": str(args.weights), "data": str(args.data), "split": args.split, "precision": "fp32",
+        settings = {"weights": str(args.weights), "data": str(args.data), "split": args.split,
+                    "val_fraction": args.val_fraction, "precision": "fp32",
                     "flip_test": bool(args.flip), "scales": list(scales)}
         write_json(path, {"settings": settings, **slim})
         print(f"wrote {path}")
@@ -308,7 +320,7 @@ def _run_detect(args: argparse.Namespace, refine: RefineConfig | None) -> int:
 
     report = run_detection_eval(args.weights, args.data, out=args.out, batch_size=args.batch_size,
                                 device=args.device, split=args.split, keypoints=args.keypoints, refine=refine,
-                                scales=detector_scales_from_args(args))
+                                scales=detector_scales_from_args(args), val_fraction=args.val_fraction)
     print(format_detection_report(report))
     if args.out is None:
         print("no report written: add --out FOLDER for detection_eval.json")
@@ -327,7 +339,7 @@ def _run_through_detector(args: argparse.Namespace, refine: RefineConfig | None)
                                      keypoint_order=args.keypoint_order, flip_test=args.flip,
                                      scales=parse_scales(args.scales), batch_size=args.batch_size, device=args.device,
                                      detector_threshold=args.detector_threshold, out=args.out, refine=refine,
-                                     detector_scales=detector_scales_from_args(args))
+                                     detector_scales=detector_scales_from_args(args), val_fraction=args.val_fraction)
     print(f"{args.weights} through {args.detector} on {args.data} ({report['split']}):")
     print(format_detected(report))
     for f in report.get("files", []):

@@ -130,6 +130,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         raise ValueError(f"{data}: none of the {len(items)} {split} images could be read ({skipped.summary('images')})")
     report: dict[str, Any] = {
         "task": "detect", "weights": str(weights), "data": str(data), "split": split,
+        "val_fraction": None if split == "all" else val_fraction,
         "input_size": detector.input_size, "scales": list(detector.scales), "threshold": threshold,
         "ap_interpolation": "coco101",
         "keypoints": None if keypoints is None else str(keypoints),

@@ -62,6 +62,7 @@ class Splits:
     fmt: str
     root: Path
     skipped: SkipReport = field(default_factory=SkipReport)
+    hashed: bool = False  # validation samples come from the hash split (samples without a split of their own)
 
     def part(self, split: str) -> list[Sample]:
         """The samples of ``split``: ``"val"``, ``"train"`` or ``"all"`` (both); ValueError for another name."""
@@ -128,7 +129,8 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
     train = [s for s, tag in tagged if tag == "train"]
     val = [s for s, tag in tagged if tag == "val"]
     untagged = [s for s, tag in tagged if tag is None]
-    if untagged or not val:
+    hashed = bool(untagged) or not val
+    if hashed:
         rest = untagged if val else untagged + train
         if not val:
             train = []
@@ -136,7 +138,7 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
         train += t
         val += v
     LOG.info("%s (%s): %d training and %d validation samples", path, fmt, len(train), len(val))
-    return Splits(train, val, fmt, path, report)
+    return Splits(train, val, fmt, path, report, hashed)
 
 
 def _detected_otherwise(path: Path, named: str) -> str | None:

@@ -1,0 +1,53 @@
+"""Whether the hands an evaluation holds out were held out when the model trained: the hash split puts a hand on
+the validation side when its key's hash falls under the fraction (``data/split``), so a model trained with a smaller
+``--val-fraction`` than the evaluation's trained on the hands between the two, and scores them as if unseen. Each
+weights file records the fraction it trained with (its data config); the evaluation counts the hands it holds out
+that such a run trained on, and warns (it cannot know whether the run trained on this dataset at all)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from handpose.data.sample import Sample
+from handpose.data.split import image_key, is_val
+
+LOG = logging.getLogger(__name__)
+
+
+def stored_val_fraction(weights: str | Path) -> float | None:
+    """The ``--val-fraction`` a keypoint model file records it trained with; None where it records none."""
+    from handpose import pretrained
+    from handpose.model import artifact
+
+    path = pretrained.resolve(weights)
+    if artifact.model_file_kind(path) == "onnx":
+        meta = artifact.read_onnx_metadata(path)
+        if artifact.DATA_CONFIG_KEY not in meta:
+            return None
+        return artifact.read_onnx_configs(path)[1].val_fraction
+    stored = artifact.read_stored_configs(path)
+    if stored is None or stored[2] is None:
+        return None
+    return stored[2].val_fraction
+
+
+def trained_on(samples: list[Sample], fraction: float) -> int:
+    """How many of ``samples`` a run holding out ``fraction`` by hash put on its training side."""
+    return sum(not is_val(image_key(s.key), fraction) for s in samples)
+
+
+def warn_if_trained_on(weights: str | Path, data: str | Path, samples: list[Sample], val_fraction: float) -> int:
+    """Warn when ``weights`` records a smaller ``--val-fraction`` than ``val_fraction``, the evaluation's hash split
+    of ``samples`` (its held-out hands), and some of them fall on that run's training side; their count (0 when
+    not)."""
+    trained = stored_val_fraction(weights)
+    if trained is None or trained >= val_fraction:
+        return 0
+    count = trained_on(samples, trained)
+    if count:
+        LOG.warning("%s was trained holding out %g by hash (--val-fraction) and this evaluation holds out %g: if it "
+                    "trained on %s, %d of these %d held-out hands are ones it trained on, and its figures read too "
+                    "high; give --val-fraction %g (to every model compared)", weights, trained, val_fraction, data,
+                    count, len(samples), trained)
+    return count

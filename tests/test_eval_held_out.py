@@ -1,0 +1,76 @@
+"""`handpose eval --val-fraction`: a model fine-tuned with `train --val-fraction 0.01` is scored on the hands that
+run held out, not on the default 10%, some of which it trained on; a model file that records a smaller fraction
+than the evaluation's is warned about with the count of hands it trained on."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from test_data_helpers import write_coco
+
+from handpose.cli import main
+from handpose.config import DataConfig, DetectorConfig
+from handpose.data.formats import load_splits
+from handpose.detection.coco import read_detection_images, split_images
+from handpose.detection.model import build_detector
+from handpose.detection.toy_scenes import write_toy_scenes
+from handpose.eval_held_out import stored_val_fraction, trained_on
+from handpose.evaluate import run_evaluation
+from handpose.model.artifact import save_weights
+from handpose.model.cpm import build_model
+
+
+def _model(path: Path, val_fraction: float) -> Path:
+    save_weights(build_model("tiny"), path, data_cfg=DataConfig(input_size=64, val_fraction=val_fraction))
+    return path
+
+
+def test_a_model_trained_holding_out_less_is_scored_on_its_own_held_out_hands(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = write_coco(tmp_path / "hands.json", tmp_path / "images", 60)
+    weights = _model(tmp_path / "ft.safetensors", 0.01)
+    assert stored_val_fraction(weights) == 0.01 and stored_val_fraction("pretrained:lite") == 0.1
+    default = load_splits(data).val
+    leaked = trained_on(default, 0.01)
+    assert 0 < leaked < len(default)  # the hands between 0.01 and 0.1 of the hash: trained on, scored as unseen
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        report = run_evaluation(weights, data)
+    warned = [r.getMessage() for r in caplog.records if "trained holding out 0.01" in r.getMessage()]
+    assert len(warned) == 1 and f"{leaked} of these {len(default)} held-out hands" in warned[0]
+    assert report["metrics"]["num_samples"] == len(default) and report["val_fraction"] == 0.1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        own = run_evaluation(weights, data, val_fraction=0.01)
+    assert not [r for r in caplog.records if "trained holding out" in r.getMessage()]
+    assert own["metrics"]["num_samples"] == len(load_splits(data, val_fraction=0.01).val) == len(default) - leaked
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):  # the dataset's own test part: no hash, no warning
+        tagged = write_coco(tmp_path / "hands_test.json", tmp_path / "test_images", 5)
+        run_evaluation(weights, tagged)
+    assert not [r for r in caplog.records if "trained holding out" in r.getMessage()]
+
+
+def test_the_flag_reaches_every_evaluation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = write_coco(tmp_path / "hands.json", tmp_path / "images", 30)
+    weights = _model(tmp_path / "kp.safetensors", 0.1)
+    out = tmp_path / "eval"
+    assert main(["eval", "--weights", str(weights), "--data", str(data), "--val-fraction", "0.4", "--out", str(out),
+                 "--no-channels-last", "--threads", "1"]) == 0
+    report = json.loads((out / "eval_report.json").read_text())
+    assert report["metrics"]["num_samples"] == len(load_splits(data, val_fraction=0.4).val)
+    assert "val split (0.4 held out by hash" in capsys.readouterr().out
+    assert main(["eval", "--weights", str(weights), "--data", str(data), "--val-fraction", "1"]) == 2
+    assert "--val-fraction must be from 0 up to 1" in capsys.readouterr().err
+
+    scenes = write_toy_scenes(tmp_path / "scenes", count=12, seed=2)
+    detector = tmp_path / "det.safetensors"
+    save_weights(build_detector(DetectorConfig(input_size=64)), detector)
+    det_out = tmp_path / "det_eval.json"
+    assert main(["eval", "--task", "detect", "--weights", str(detector), "--data", str(scenes), "--val-fraction",
+                 "0.5", "--detector-scales", "1", "--out", str(det_out), "--threads", "1"]) == 0
+    held_out = split_images(read_detection_images(scenes), 0.5)[1]
+    report = json.loads(det_out.read_text())
+    assert report["num_images"] == len(held_out) > 0 and report["val_fraction"] == 0.5

@@ -48,8 +48,11 @@ def test_a_model_trained_holding_out_less_is_scored_on_its_own_held_out_hands(
     assert own["metrics"]["num_samples"] == len(load_splits(data, val_fraction=0.01).val) == len(default) - leaked
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="handpose"):  # the dataset's own test part: no hash, no warning
-        tagged = write_coco(tmp_path / "hands_test.json", tmp_path / "test_images", 5)
-        run_evaluation(weights, tagged)
+        tagged = write_coco(tmp_path / "both" / "hands_test.json", tmp_path / "both" / "images", 5, prefix="t")
+        assert run_evaluation(weights, tagged)["val_fraction"] is None
+        write_coco(tmp_path / "both" / "more.json", tmp_path / "both" / "images", 60)  # beside a hash-split json:
+        assert not load_splits(tmp_path / "both").hashed  # the test part's hands were held out whatever the fraction
+        run_evaluation(weights, tmp_path / "both")
     assert not [r for r in caplog.records if "trained holding out" in r.getMessage()]
 
 

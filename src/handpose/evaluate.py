@@ -352,7 +352,7 @@ def run_evaluation(
         "data": str(data),
         "format": splits.fmt,
         "split": split,
-        "val_fraction": val_fraction if splits.hashed else None,  # the hash split's share, where it made the split
+        "val_fraction": val_fraction if splits.hashed else None,  # the hash split's share where it alone holds out
         # annotations the reader skipped (every split), beside ``metrics.skipped`` (samples it could not crop)
         "skipped_annotations": dict(splits.skipped.counts),
         "metrics": {k: v for k, v in result.items() if k not in ("predictions", "per_keypoint_PCK@0.2")},

@@ -62,7 +62,7 @@ class Splits:
     fmt: str
     root: Path
     skipped: SkipReport = field(default_factory=SkipReport)
-    hashed: bool = False  # validation samples come from the hash split (samples without a split of their own)
+    hashed: bool = False  # every validation sample comes from the hash split (the dataset has no val/test part)
 
     def part(self, split: str) -> list[Sample]:
         """The samples of ``split``: ``"val"``, ``"train"`` or ``"all"`` (both); ValueError for another name."""
@@ -129,8 +129,8 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
     train = [s for s, tag in tagged if tag == "train"]
     val = [s for s, tag in tagged if tag == "val"]
     untagged = [s for s, tag in tagged if tag is None]
-    hashed = bool(untagged) or not val
-    if hashed:
+    hashed = not val  # the hash split alone makes the validation side
+    if untagged or not val:
         rest = untagged if val else untagged + train
         if not val:
             train = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,21 @@ def test_top_level_api_is_lazy_and_predicts(tiny_cpm: TinyCpm, photo: np.ndarray
     saved = hands.save(tmp_path / "hands.png")
     assert cv2.imread(str(saved)).shape == photo.shape
     assert json.loads(hands.save(tmp_path / "hands.json").read_text())["hands"][0]["box"] == [0, 0, 120, 90]
+
+
+def test_a_folder_whose_subfolders_hold_images_says_how_to_read_them(tmp_path: Path, photo: np.ndarray,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A labelling tool's export keeps images in subfolders (images/session_a/...): the folder's top is read, as
+    before, and a warning names the subfolders and the glob that reads them; they were skipped in silence."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "empty").mkdir()
+    for name in ("top.jpg", "a/one.jpg", "b/two.png"):
+        cv2.imwrite(str(tmp_path / name), photo)
+    with caplog.at_level(logging.WARNING, logger="handpose.inference.inputs"):
+        assert [p.name for p in image_files(tmp_path)] == ["top.jpg"]
+    assert "its subfolders a, b hold images" in caplog.text and str(tmp_path / "**" / "*") in caplog.text
+    assert [p.name for p in image_files(str(tmp_path / "**" / "*"))] == ["one.jpg", "two.png", "top.jpg"]
+    (tmp_path / "top.jpg").unlink()
+    with pytest.raises(ValueError, match="no images .* in folder .*; its subfolders a, b hold images"):
+        image_files(tmp_path)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import inspect
+import logging
 import os
 import sys
 from collections.abc import Callable
@@ -26,6 +27,8 @@ from handpose.data.image_headers import header_size
 from handpose.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, other_format
 from handpose.inference.prepare import check_image, decode_image_bytes, read_image
 from handpose.regular_files import why_not_a_file
+
+LOG = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".3gp",
                                    ".mts", ".m2ts", ".ts", ".flv")  # the last five: phones, camcorders, streams
@@ -209,9 +212,35 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
     if why != "is a folder":
         raise ValueError(f"{path} {why}: give an image file, a folder of images or a glob")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not skip(p))
+    below = subfolders_with_images(path, skip)
+    hint = (f"its subfolders {', '.join(below)} hold images: give the quoted glob \"{path / '**' / '*'}\" to read "
+            "the images below it too") if below else ""
     if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}")
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}" + (f"; {hint}" if hint else ""))
+    if hint:
+        LOG.warning("%d images at the top of %s are read, not those in its subfolders; %s", len(files), path, hint)
     return files
+
+
+def subfolders_with_images(path: Path, skip: Callable[[Path], bool] = lambda p: False, most: int = 3) -> list[str]:
+    """Names of up to ``most`` subfolders of ``path`` (one level down, sorted) with an image at their top, each
+    listed only until its first image (a folder of 100k photos per subfolder is not read through)."""
+    found: list[str] = []
+    try:
+        folders = sorted(p for p in path.iterdir() if p.is_dir())
+    except OSError:
+        return found
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                if any(e.is_file() and Path(e.name).suffix.lower() in IMAGE_SUFFIXES and not skip(Path(e.path))
+                       for e in entries):
+                    found.append(folder.name)
+        except OSError:
+            continue
+        if len(found) == most:
+            break
+    return found
 
 
 def webcam_index(source: str | int) -> int | None:

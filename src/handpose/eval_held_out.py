@@ -2,7 +2,9 @@
 the validation side when its key's hash falls under the fraction (``data/split``), so a model trained with a smaller
 ``--val-fraction`` than the evaluation's trained on the hands between the two, and scores them as if unseen. Each
 weights file records the fraction it trained with (its data config); the evaluation counts the hands it holds out
-that such a run trained on, and warns (it cannot know whether the run trained on this dataset at all)."""
+that such a run trained on, and warns (it cannot know whether the run trained on this dataset at all). The shipped
+models (``pretrained:NAME``) trained on handpose's renders alone (MODEL_CARD.md), never on a user's dataset, so
+they are not warned about."""
 
 from __future__ import annotations
 
@@ -40,7 +42,11 @@ def trained_on(samples: list[Sample], fraction: float) -> int:
 def warn_if_trained_on(weights: str | Path, data: str | Path, samples: list[Sample], val_fraction: float) -> int:
     """Warn when ``weights`` records a smaller ``--val-fraction`` than ``val_fraction``, the evaluation's hash split
     of ``samples`` (its held-out hands), and some of them fall on that run's training side; their count (0 when
-    not)."""
+    not, and for a shipped model)."""
+    from handpose import pretrained
+
+    if str(weights).startswith(pretrained.PREFIX):
+        return 0
     trained = stored_val_fraction(weights)
     if trained is None or trained >= val_fraction:
         return 0

@@ -45,6 +45,9 @@ def test_the_shipped_model_is_fine_tuned_at_its_own_input_size() -> None:
     cfg = _config("--init", "pretrained:lite")
     assert (cfg.model.preset, cfg.dataset.input_size) == ("lite", stored[2].input_size)
     assert cfg.dataset.input_size == 128  # the lite recipe alone trains at 96
+    assert cfg.lr == pytest.approx(4e-4)  # a tenth of the lite recipe's 4e-3, which undid what the model knew
+    assert _config("--init", "pretrained:lite", "--lr", "2e-3").lr == 2e-3  # a flag given wins
+    assert _config("--preset", "lite").lr == 4e-3  # a run from scratch keeps the recipe's
 
 
 def test_a_detector_fine_tune_keeps_the_files_input_size_and_settings(tmp_path: Path) -> None:

@@ -21,9 +21,9 @@ from handpose.config import DetectorConfig, TrainConfig
 LOG = logging.getLogger(__name__)
 
 # a fine-tune's learning rate, as a share of its preset recipe's: fine-tuning the shipped lite model on 300 hands of
-# rendered scenes for 600 steps at the recipe's 4e-3 left it below where it started on their held-out hands and lost
-# 0.08 PCK@0.2 on held-out renders; a tenth did best of 4e-3, 1e-3 and 4e-4 on both (BENCHMARKS.md, "Fine-tuning's
-# learning rate")
+# rendered scenes and on 400 capsule-rendered hands at the recipe's 4e-3 gained nothing on their held-out hands and
+# lost 0.08-0.14 PCK@0.2 on held-out renders; a tenth did best of 4e-3, 1e-3 and 4e-4 on both (BENCHMARKS.md,
+# "Fine-tuning's learning rate")
 FINE_TUNE_LR = 0.1
 
 # per preset: {"input_size": px or None (the preset's), "dataset": DataConfig fields, "augment": AugmentConfig

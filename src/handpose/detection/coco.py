@@ -21,8 +21,8 @@ hand category (or none) become the image's crowd regions (``DetectionImage.crowd
 evaluation ignores as COCOeval does (``detection/metrics``); the others, and a crowd without a usable box, are left
 out silently. A file listed under several image ids of one json is one image with all their hands. Boxes that run
 past the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into
-training and held-out sides by the json's name (``val``, ``test``, ``train`` words) or else by a hash of the file
-name (``data/split``).
+training and held-out sides by the json's name (``val``, ``test``, ``train`` words) where some json is a held-out
+part, else by a hash of the file name (``data/split``), as the keypoint task splits (:func:`split_images`).
 """
 
 from __future__ import annotations
@@ -273,11 +273,14 @@ def _results_hint(jsons: list[Path]) -> str:
 
 def split_images(images: list[DetectionImage], val_fraction: float) -> tuple[list[DetectionImage],
                                                                             list[DetectionImage]]:
-    """(train, held-out): by each json's split word, else by a hash of the image's file name."""
+    """(train, held-out): by each json's split word where some json holds a held-out part (val, test), the other
+    images by a hash of their file name; where none does, every image by the hash, a ``*_train.json``'s too (as the
+    keypoint task splits, ``data.formats.load_splits``: a lone training json validated on nothing)."""
+    own_val = any(im.split == "val" for im in images)
     train: list[DetectionImage] = []
     val: list[DetectionImage] = []
     for im in images:
-        side = im.split or ("val" if is_val(im.key, val_fraction) else "train")
+        side = (im.split if own_val else None) or ("val" if is_val(im.key, val_fraction) else "train")
         (val if side == "val" else train).append(im)
     return train, val
 

@@ -119,8 +119,9 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         items = val if split == "val" else train
     items = items[:limit] if limit is not None else items
     if not items:
-        raise ValueError(f"{data}: no images in the {split!r} split to evaluate on (a json named for training is all "
-                         "training, one named val or test all held out); --split all scores every image")
+        raise ValueError(f"{data}: no images in the {split!r} split to evaluate on (a json named val or test is all "
+                         "held out, and beside one a json named for training all training); --split all scores every "
+                         "image")
     skipped = SkipReport()
     if predictor is not None:
         results = refine_images(predictor, items, skipped)

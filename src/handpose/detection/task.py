@@ -64,8 +64,8 @@ class DetectTask:
         val = val if cfg.val_limit is None else val[: cfg.val_limit]
         if not val and cfg.val_every > 0 and (info is None or info.rank == 0):
             why = ("--val-fraction 0 holds none out" if cfg.dataset.val_fraction <= 0 else
-                   "a json named for training is all training; give a folder with a val/test json beside it, or a "
-                   "json whose name has no split word (then --val-fraction holds images out)")
+                   "the hash split held out none of its few images; raise --val-fraction, or give a folder with a "
+                   "val/test json beside it")
             LOG.warning("%s: no image is held out for validation, so no validation runs and no best.safetensors is "
                         "written (%s)", cfg.data, why)
         elif cfg.val_every > 0 and (info is None or info.rank == 0) and cfg.val_limit is None:

@@ -4,12 +4,19 @@ all training."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
+import pytest
+import torch
+
+from handpose.cli import main
 from handpose.data.split import is_val
 from handpose.detection.coco import read_detection_images, split_images
 from handpose.detection.toy_scenes import write_toy_scenes
+from handpose.model.artifact import load_checkpoint
+from handpose.training.checkpoints import list_checkpoints
 
 
 def test_a_lone_training_json_holds_out_its_hash_share(tmp_path: Path) -> None:
@@ -41,3 +48,28 @@ def test_beside_a_held_out_json_the_training_json_is_all_training(tmp_path: Path
     assert {im.split for im in val} == {"val"} and len(val) == 4
     (folder / "hands_val.json").unlink()
     assert split_images(read_detection_images(folder), 0.3)[1]  # alone again: its hash share held out
+
+
+@pytest.mark.slow
+def test_a_run_that_split_by_the_earlier_rule_resumes_on_it(tmp_path: Path) -> None:
+    """A detector run on a lone ``*_train.json`` started before the rule was recorded held nothing out: resumed, it
+    still holds nothing out (on today's rule it would validate on images it trained on); a new run holds out its
+    share."""
+    scenes = write_toy_scenes(tmp_path / "scenes", count=24, seed=1)
+    data = scenes.rename(scenes.with_name("hands_train.json"))
+    run = tmp_path / "run"
+    args = ["-q", "train", "--task", "detect", "--data", str(data), "--out", str(run), "--input-size", "64",
+            "--batch-size", "4", "--val-every", "0", "--ckpt-every", "2", "--workers", "0", "--device", "cpu",
+            "--threads", "1", "--no-amp", "--val-fraction", "0.3"]
+    assert main([*args, "--max-steps", "4", "--stop-at-step", "2"]) == 0
+    held_out = len(split_images(read_detection_images(data), 0.3)[1])
+    assert held_out > 0 and json.loads((run / "summary.json").read_text())["val_samples"] == held_out
+    for path in list_checkpoints(run / "checkpoints"):  # as the versions before the rule's record wrote them
+        state = load_checkpoint(path)
+        del state["train_config"]["split_rule"]
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        path.write_bytes(buffer.getvalue())
+    assert main(["-q", "train", "--resume", str(run), "--workers", "0", "--threads", "1"]) == 0
+    assert json.loads((run / "summary.json").read_text())["val_samples"] == 0
+    assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["train_config"]["split_rule"] == 1

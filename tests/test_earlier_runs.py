@@ -22,7 +22,7 @@ from handpose.training.run_folder import run_files
 
 TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
         "--device", "cpu", "--threads", "1", "--no-amp", "--log-every", "1", "--ckpt-every", "2"]
-LATER_SETTINGS = ("task", "detector", "keypoint_order", "negatives", "overwrite")  # not in 2026-11-23's config.json
+LATER_SETTINGS = ("task", "detector", "keypoint_order", "negatives", "overwrite", "split_rule")  # not in 11-23 files
 LATER_MODEL_FIELDS = ("output_stride",)  # not in 2026-11-23's ModelConfig
 
 

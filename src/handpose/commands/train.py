@@ -241,12 +241,13 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         recipe_from_init,
     )
     from handpose.training.run_folder import run_folder_of
-    from handpose.training.stored_settings import as_it_ran, paths_as_started
+    from handpose.training.stored_settings import as_it_ran, paths_as_started, split_as_started
 
     args = _parsed_speed_flags(args)
     if args.resume is not None:
         ckpt = find_checkpoint(args.resume)
-        base = as_it_ran(from_dict(TrainConfig, load_checkpoint(ckpt)["train_config"]))  # earlier versions' values
+        stored = split_as_started(load_checkpoint(ckpt)["train_config"])  # earlier versions' split rule
+        base = as_it_ran(from_dict(TrainConfig, stored))  # earlier versions' values
         run_dir = run_folder_of(ckpt)
         base = paths_as_started(base, run_dir)  # earlier versions' relative paths
         base = dataclasses.replace(base, resume=str(ckpt), out=str(run_dir), stop_at_step=None, time_limit=None)

@@ -271,12 +271,13 @@ def _results_hint(jsons: list[Path]) -> str:
     return ""
 
 
-def split_images(images: list[DetectionImage], val_fraction: float) -> tuple[list[DetectionImage],
-                                                                            list[DetectionImage]]:
+def split_images(images: list[DetectionImage], val_fraction: float,
+                 rule: int = 2) -> tuple[list[DetectionImage], list[DetectionImage]]:
     """(train, held-out): by each json's split word where some json holds a held-out part (val, test), the other
     images by a hash of their file name; where none does, every image by the hash, a ``*_train.json``'s too (as the
-    keypoint task splits, ``data.formats.load_splits``: a lone training json validated on nothing)."""
-    own_val = any(im.split == "val" for im in images)
+    keypoint task splits, ``data.formats.load_splits``: a lone training json validated on nothing). ``rule`` 1: the
+    rule before 2026-12-07, every json's split word alone (a run started then resumes on it, ``TrainConfig``)."""
+    own_val = rule < 2 or any(im.split == "val" for im in images)
     train: list[DetectionImage] = []
     val: list[DetectionImage] = []
     for im in images:

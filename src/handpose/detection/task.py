@@ -58,7 +58,7 @@ class DetectTask:
             raise ValueError("--task detect needs --data: a COCO json of hand boxes (or a folder of them), e.g. the "
                              "hands_coco.json written by `handpose synth --scenes`")
         items = read_detection_images(cfg.data)
-        train, val = split_images(items, cfg.dataset.val_fraction)
+        train, val = split_images(items, cfg.dataset.val_fraction, cfg.split_rule)
         if not train:
             raise ValueError(f"{cfg.data}: no training images (all {len(val)} are in the held-out split)")
         val = val if cfg.val_limit is None else val[: cfg.val_limit]

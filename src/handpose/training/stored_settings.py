@@ -14,6 +14,9 @@ warning. Flags given with ``--resume`` apply after this, as for any stored setti
 Before 2026-12-06 ``--data``, ``--negatives`` and ``--init`` were stored as typed, so a relative one meant a path
 under the folder the run was started in, and ``--resume`` from any other folder read whatever that name meant there
 (or nothing). That folder is found again where the stored ``--out``, relative as typed, leads to the run folder.
+
+Before 2026-12-07 runs recorded no ``split_rule``: their split is rule 1 (:func:`split_as_started`), under which a
+detector's lone ``*_train.json`` held nothing out; resumed on today's rule it would validate on images it trained on.
 """
 
 from __future__ import annotations
@@ -72,6 +75,14 @@ def as_it_ran(stored: TrainConfig) -> TrainConfig:
                     "--resume for the first N): its best weights were chosen on slightly fewer samples",
                     stored.val_limit, -stored.val_limit)
     return dataclasses.replace(stored, **changes) if changes else stored
+
+
+def split_as_started(stored: dict) -> dict:
+    """A checkpoint's stored ``train_config`` with the split rule it started with: 1 where it records none (every
+    version before the rule was recorded, see the module)."""
+    if not isinstance(stored, dict) or "split_rule" in stored:
+        return stored
+    return {**stored, "split_rule": 1}
 
 
 def paths_as_started(stored: TrainConfig, run_dir: Path) -> TrainConfig:

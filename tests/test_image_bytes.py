@@ -168,7 +168,7 @@ def test_an_endless_stream_is_refused_at_what_its_image_can_hold(jpeg: Path) -> 
     stream = CountingStream(jpeg.read_bytes())
     with pytest.raises(ValueError, match="more than 64 MiB, more than an image of its size holds"):
         to_bgr(stream)
-    assert stream.given <= byte_limit(jpeg.read_bytes()) + CHUNK_BYTES
+    assert stream.given <= byte_limit(jpeg.read_bytes(), "test") + CHUNK_BYTES
 
 
 @pytest.mark.parametrize("head, said", [(b"GIF89a" + bytes(100), "GIF"),

@@ -88,6 +88,27 @@ def load_image(
     return decode_image(read_bytes(path), path, max_pixels, reduce, upright)
 
 
+def check_header(data: bytes, source: object, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 whole: bool = True) -> tuple[str, int, int] | None:
+    """(kind, width, height) from the header of the file whose bytes are ``data`` (``whole`` False: its first bytes
+    alone, so None where the header is not among them, as a TIFF's directory at the end); ImageError for another
+    format, a size over ``max_pixels``, or (``whole``) no JPEG, PNG, BMP, WebP or TIFF header."""
+    head = header_size(data[:65536]) or (header_size(data) if whole else None)  # a TIFF's directory is often last
+    if head is None:
+        other = other_format(data[:32])
+        if other is not None:
+            raise ImageError(R.UNSUPPORTED_IMAGE, source,
+                             f"a {other} file; handpose reads JPEG, PNG, BMP, WebP and TIFF")
+        if whole:
+            raise ImageError(R.CORRUPT_IMAGE, source,
+                             "not a JPEG, PNG, BMP, WebP or TIFF file (or its header is broken)")
+        return None
+    _, w, h = head
+    if w * h > max_pixels:
+        raise ImageError(R.TOO_LARGE, source, f"{w} x {h} > {max_pixels} pixels")
+    return head
+
+
 def decode_image(
     data: bytes, source: object, max_pixels: int = DEFAULT_MAX_PIXELS, reduce: int = 1, upright: bool = False
 ) -> tuple[np.ndarray, int]:
@@ -95,16 +116,9 @@ def decode_image(
     ImageError (a path, or a description such as ``"image bytes"``). Returns (BGR uint8 (H, W, 3), factor)."""
     if len(data) == 0:
         raise ImageError(R.CORRUPT_IMAGE, source, "empty file")
-    head = header_size(data[:65536]) or header_size(data)  # a TIFF's directory is often at the end
-    if head is None:
-        other = other_format(data[:32])
-        if other is not None:
-            raise ImageError(R.UNSUPPORTED_IMAGE, source,
-                             f"a {other} file; handpose reads JPEG, PNG, BMP, WebP and TIFF")
-        raise ImageError(R.CORRUPT_IMAGE, source, "not a JPEG, PNG, BMP, WebP or TIFF file (or its header is broken)")
-    kind, w, h = head
-    if w * h > max_pixels:
-        raise ImageError(R.TOO_LARGE, source, f"{w} x {h} > {max_pixels} pixels")
+    head = check_header(data, source, max_pixels)
+    assert head is not None  # the whole file: no header is an error
+    kind = head[0]
     if kind == "jpeg" and not jpeg_complete(data):
         raise ImageError(R.CORRUPT_IMAGE, source, "truncated JPEG: no end-of-image marker after the last scan")
     factor = 1

@@ -23,8 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from handpose.data.image_headers import header_size
-from handpose.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, other_format
+from handpose.data.images import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, ImageError, check_header
 from handpose.inference.prepare import check_image, decode_image_bytes, read_image
 from handpose.regular_files import why_not_a_file
 
@@ -113,13 +112,17 @@ HEAD_BYTES = 65536  # read first: an image's header, to judge its size before th
 CHUNK_BYTES = 1 << 22
 
 
-def byte_limit(head: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+def byte_limit(head: bytes, source: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     """The most bytes an image file whose first bytes are ``head`` can sensibly hold: 8 per pixel (16-bit RGBA,
     uncompressed) of the size its header gives, else of ``max_pixels``, plus 64 MiB for metadata (ICC profiles,
-    EXIF, previews)."""
-    found = header_size(head)
+    EXIF, previews). ValueError naming ``source`` where ``head`` already shows the file unusable (another format,
+    a header over ``max_pixels``), as for the whole file."""
+    try:
+        found = check_header(head, source, max_pixels, whole=False)
+    except ImageError as exc:
+        raise ValueError(f"cannot read {source}: {exc.reason} ({exc.detail})") from None
     pixels = found[1] * found[2] if found is not None else max_pixels
-    return 8 * min(pixels, max_pixels) + (64 << 20)
+    return 8 * pixels + (64 << 20)
 
 
 def read_bounded(file: Any, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> bytes:
@@ -139,21 +142,10 @@ def read_bounded(file: Any, source: str, max_pixels: int = DEFAULT_MAX_PIXELS) -
         parts.append(bytes(chunk))
         size += len(chunk)
         if limit is None:
-            head = parts[0]
-            if _refused_by_header(head, max_pixels):
-                decode_image_bytes(head, source)  # raises the error the whole file would get, unread
-            limit = byte_limit(head, max_pixels)
+            limit = byte_limit(parts[0], source, max_pixels)  # refuses a file its header shows unusable, unread
         if size > limit:
             raise ValueError(f"cannot read {source}: more than {limit >> 20} MiB, more than an image of its size "
                              "holds (an endless stream?)")
-
-
-def _refused_by_header(head: bytes, max_pixels: int) -> bool:
-    """Whether ``head`` alone shows the file unusable: another format's signature, or a header over ``max_pixels``
-    (then :func:`decode_image_bytes` of it raises the error a whole file gets)."""
-    found = header_size(head)
-    return (found is None and other_format(head[:32]) is not None) or (
-        found is not None and found[1] * found[2] > max_pixels)
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:

@@ -230,7 +230,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     ``--amp`` / ``--channels-last`` auto (the default; on --resume only when given as ``auto``, else the run's
     stored choice stays) become plain bools by measurement (unless ``speed`` is False: then they stay as the
     settings hold them, and ``with_speed`` resolves them later); ``measure`` replaces the timing (tests)."""
-    from handpose.config import TrainConfig, from_dict
+    from handpose.config import TrainConfig
     from handpose.model.artifact import load_checkpoint
     from handpose.training.checkpoints import find_checkpoint
     from handpose.training.recipes import (
@@ -241,15 +241,13 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         recipe_from_init,
     )
     from handpose.training.run_folder import run_folder_of
-    from handpose.training.stored_settings import as_it_ran, paths_as_started, split_as_started
+    from handpose.training.stored_settings import settings_as_started
 
     args = _parsed_speed_flags(args)
     if args.resume is not None:
         ckpt = find_checkpoint(args.resume)
-        stored = split_as_started(load_checkpoint(ckpt)["train_config"])  # earlier versions' split rule
-        base = as_it_ran(from_dict(TrainConfig, stored))  # earlier versions' values
         run_dir = run_folder_of(ckpt)
-        base = paths_as_started(base, run_dir)  # earlier versions' relative paths
+        base = settings_as_started(load_checkpoint(ckpt)["train_config"], run_dir)  # as earlier versions meant them
         base = dataclasses.replace(base, resume=str(ckpt), out=str(run_dir), stop_at_step=None, time_limit=None)
         if args.preset is not None or args.input_size is not None or args.output_stride is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "

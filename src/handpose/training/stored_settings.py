@@ -26,7 +26,7 @@ import logging
 import os
 from pathlib import Path
 
-from handpose.config import TrainConfig
+from handpose.config import TrainConfig, from_dict
 from handpose.training.settings_checks import RULES
 
 # setting: (the field that decides whether the run used it, the values with which it did)
@@ -39,6 +39,12 @@ USED_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 LOG = logging.getLogger(__name__)
+
+
+def settings_as_started(stored: dict, run_dir: Path) -> TrainConfig:
+    """A checkpoint's ``train_config`` as the run that wrote it into ``run_dir`` meant it: its split rule
+    (:func:`split_as_started`), its values (:func:`as_it_ran`) and its input paths (:func:`paths_as_started`)."""
+    return paths_as_started(as_it_ran(from_dict(TrainConfig, split_as_started(stored))), run_dir)
 
 
 def as_it_ran(stored: TrainConfig) -> TrainConfig:

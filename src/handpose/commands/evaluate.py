@@ -64,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"in another order than CMU's: {', '.join(sorted(ORDERS))}, or a name of CMU's order "
                         "(mediapipe, openpose, ...) (default: cmu, or rhd for a json named *rhd*)")
     parser.add_argument("--split", default="val", choices=SPLIT_NAMES, help="which split (default val: the dataset's "
-                        "test part, or the 10%% held out by hash; in a folder of datasets, each one's)")
+                        "test part, or the --val-fraction share held out by hash; in a folder of datasets, each one's)")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of datasets without a test "
                         "split, divided by hash as train --val-fraction divides them: give the value the model "
                         "trained with, and the same to every model compared (default 0.1, train's; a keypoint model "

@@ -127,7 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--overwrite", action=bool_opt, help="start a new run in an --out folder that holds one, deleting that "
         "run's files (config.json, checkpoints, weights, summary, events) first; without it such a folder is refused")
     opt("--init", metavar="WEIGHTS", help="initial weights: a handpose .safetensors / .pt (e.g. pretrained:lite; its "
-        "preset, input size, stride, sigma, padding and mirroring are taken, flags given still win), the TensorFlow "
+        "preset, input size, stride, sigma, padding and mirroring are taken, and a tenth of its recipe's lr; flags "
+        "given still win), the TensorFlow "
         "VGG-16 openpose_vgg16.npy of hand_detector_train, torchvision VGG-19 .pth or OpenPose's .caffemodel; "
         "with --task detect, a detector file or a keypoint model of the lite preset (e.g. pretrained:lite), whose "
         "MobileNet front starts the detector's backbone (default: random init)")

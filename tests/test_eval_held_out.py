@@ -86,3 +86,19 @@ def test_the_flag_reaches_every_evaluation(tmp_path: Path, capsys: pytest.Captur
     held_out = split_images(read_detection_images(scenes), 0.5)[1]
     report = json.loads(det_out.read_text())
     assert report["num_images"] == len(held_out) > 0 and report["val_fraction"] == 0.5
+
+
+def test_a_model_that_held_out_nothing_is_not_sent_to_an_empty_split(tmp_path: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A run with --val-fraction 0 trained on every hand: the warning told to give --val-fraction 0, and eval with it
+    stops at once ('the val split is empty'); it says that every held-out hand may be one it trained on instead."""
+    data = write_coco(tmp_path / "hands.json", tmp_path / "images", 60)
+    weights = _model(tmp_path / "all.safetensors", 0.0)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        report = run_evaluation(weights, data)
+    warned = [r.getMessage() for r in caplog.records if "trained holding out" in r.getMessage()]
+    held_out = report["metrics"]["num_samples"]
+    assert len(warned) == 1 and f"all {held_out} of these held-out hands" in warned[0], warned
+    assert "give --val-fraction" not in warned[0]  # no remedy that scores nothing
+    with pytest.raises(ValueError, match="the val split is empty"):
+        run_evaluation(weights, data, val_fraction=0.0)

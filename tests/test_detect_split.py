@@ -4,19 +4,24 @@ all training."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
+import logging
 from pathlib import Path
 
 import pytest
 import torch
 
 from handpose.cli import main
+from handpose.config import TrainConfig
 from handpose.data.split import is_val
 from handpose.detection.coco import read_detection_images, split_images
+from handpose.detection.task import DetectTask
 from handpose.detection.toy_scenes import write_toy_scenes
 from handpose.model.artifact import load_checkpoint
 from handpose.training.checkpoints import list_checkpoints
+from handpose.training.recipes import detect_config
 
 
 def test_a_lone_training_json_holds_out_its_hash_share(tmp_path: Path) -> None:
@@ -73,3 +78,21 @@ def test_a_run_that_split_by_the_earlier_rule_resumes_on_it(tmp_path: Path) -> N
     assert main(["-q", "train", "--resume", str(run), "--workers", "0", "--threads", "1"]) == 0
     assert json.loads((run / "summary.json").read_text())["val_samples"] == 0
     assert load_checkpoint(list_checkpoints(run / "checkpoints")[-1])["train_config"]["split_rule"] == 1
+
+
+def test_a_run_resumed_on_the_earlier_rule_is_told_why_it_holds_nothing_out(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Resumed on rule 1, a lone ``*_train.json`` holds nothing out: the warning said the hash split held out none
+    of its few images and to raise --val-fraction, which --resume refuses; it names the rule and a new run."""
+    scenes = write_toy_scenes(tmp_path / "scenes", count=24, seed=1)
+    data = scenes.rename(scenes.with_name("hands_train.json"))
+    cfg = detect_config(TrainConfig(data=str(data), val_every=10, split_rule=1))
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        assert DetectTask().prepare_data(cfg)[1] == []
+    said = [r.getMessage() for r in caplog.records if "no image is held out" in r.getMessage()]
+    assert len(said) == 1 and "split rule of before 2026-12-07" in said[0] and "raise --val-fraction" not in said[0]
+    caplog.clear()
+    cfg = dataclasses.replace(cfg, dataset=dataclasses.replace(cfg.dataset, val_fraction=0.0), split_rule=2)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        assert DetectTask().prepare_data(cfg)[1] == []
+    assert "--val-fraction 0 holds none out" in caplog.text

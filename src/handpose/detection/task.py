@@ -38,6 +38,18 @@ from handpose.training.held_out import warn_if_few
 LOG = logging.getLogger(__name__)
 
 
+def _why_none_held_out(cfg: TrainConfig, items: list[DetectionImage]) -> str:
+    """Why the split of ``items`` held out no image, and what to do, for the warning that no validation runs."""
+    if cfg.dataset.val_fraction <= 0:
+        return "--val-fraction 0 holds none out"
+    if cfg.split_rule < 2 and all(im.split == "train" for im in items):
+        return ("the run started under the split rule of before 2026-12-07, when a json named for training held "
+                "nothing out, and resumes on it; a new run (another --out, or --overwrite) holds out its "
+                "--val-fraction share")
+    return ("the hash split held out none of its few images; raise --val-fraction, or give a folder with a val/test "
+            "json beside it")
+
+
 class DetectTask:
     """Training hooks of the hand detector (see the module docstring)."""
 
@@ -63,9 +75,7 @@ class DetectTask:
             raise ValueError(f"{cfg.data}: no training images (all {len(val)} are in the held-out split)")
         val = val if cfg.val_limit is None else val[: cfg.val_limit]
         if not val and cfg.val_every > 0 and (info is None or info.rank == 0):
-            why = ("--val-fraction 0 holds none out" if cfg.dataset.val_fraction <= 0 else
-                   "the hash split held out none of its few images; raise --val-fraction, or give a folder with a "
-                   "val/test json beside it")
+            why = _why_none_held_out(cfg, items)
             LOG.warning("%s: no image is held out for validation, so no validation runs and no best.safetensors is "
                         "written (%s)", cfg.data, why)
         elif cfg.val_every > 0 and (info is None or info.rank == 0) and cfg.val_limit is None:

@@ -191,3 +191,11 @@ def test_a_large_file_object_is_read_whole(tmp_path: Path) -> None:
     assert path.stat().st_size > HEAD_BYTES
     with open(path, "rb") as opened:
         assert np.array_equal(to_bgr(opened), noisy)
+
+
+def test_predict_batch_takes_a_1d_array_of_paths(predictor: Predictor, jpeg: Path) -> None:
+    """A pandas column's ``.values`` (a 1-D object array of paths) is a batch, as it was before one image given
+    alone was refused; the check took any array of up to 2 dimensions for one (H, W) grey image."""
+    paths = np.array([str(jpeg), str(jpeg)], dtype=object)
+    assert len(predictor.predict_batch(paths, boxes=[(0, 0, 120, 90)] * 2)) == 2
+    assert len(predictor.predict_batch(np.array([str(jpeg)]), boxes=[(0, 0, 120, 90)])) == 1  # text dtype too

@@ -80,11 +80,13 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
 def is_one_image(obj: Any) -> bool:
     """Whether ``obj`` is one image as :func:`to_bgr` takes it, not a sequence of images: a path, an image file's
     bytes or file object, a PIL image, or an array of one image ((H, W) grey, (H, W, C) with 1, 3 or 4 channels);
-    a stack of images (N, H, W, C) is many."""
+    a stack of images (N, H, W, C) is many, and so is a 1-D array (paths in an object array, a pandas column's
+    ``.values``)."""
     if isinstance(obj, (str, os.PathLike, bytes, bytearray, memoryview)) or is_pil_image(obj):
         return True
     if isinstance(obj, np.ndarray):
-        return obj.ndim <= 2 or (obj.ndim == 3 and obj.shape[-1] in (1, 3, 4))
+        pixels = obj.dtype.kind not in "OUS"  # not objects or text: an array of paths or images is many
+        return pixels and (obj.ndim == 2 or (obj.ndim == 3 and obj.shape[-1] in (1, 3, 4)))
     return callable(getattr(obj, "read", None))
 
 

@@ -39,7 +39,7 @@ def test_a_model_trained_holding_out_less_is_scored_on_its_own_held_out_hands(
     with caplog.at_level(logging.WARNING, logger="handpose"):
         report = run_evaluation(weights, data)
     warned = [r.getMessage() for r in caplog.records if "trained holding out 0.01" in r.getMessage()]
-    assert len(warned) == 1 and f"{leaked} of these {len(default)} held-out hands" in warned[0]
+    assert len(warned) == 1 and f"{leaked} of the {len(default)} hands this evaluation holds out by hash" in warned[0]
     assert report["metrics"]["num_samples"] == len(default) and report["val_fraction"] == 0.1
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="handpose"):
@@ -50,11 +50,28 @@ def test_a_model_trained_holding_out_less_is_scored_on_its_own_held_out_hands(
     with caplog.at_level(logging.WARNING, logger="handpose"):  # the dataset's own test part: no hash, no warning
         tagged = write_coco(tmp_path / "both" / "hands_test.json", tmp_path / "both" / "images", 5, prefix="t")
         assert run_evaluation(weights, tagged)["val_fraction"] is None
-        write_coco(tmp_path / "both" / "more.json", tmp_path / "both" / "images", 60)  # beside a hash-split json:
-        assert not load_splits(tmp_path / "both").hashed  # the test part's hands were held out whatever the fraction
-        run_evaluation(weights, tmp_path / "both")
     assert not [r for r in caplog.records if "trained holding out" in r.getMessage()]
 
+
+def test_beside_a_test_part_the_hash_split_hands_alone_are_counted(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """A test json beside a json without a split word: the test part's hands are held out whatever the fraction,
+    the other json's are divided by the hash, and those the run that held out less trained on are counted (the
+    evaluation said nothing, and its report recorded no fraction, as if the fraction had not chosen them)."""
+    folder = tmp_path / "both"
+    write_coco(folder / "hands_test.json", folder / "images", 5, prefix="t")
+    write_coco(folder / "more.json", folder / "images", 200)
+    weights = _model(tmp_path / "ft.safetensors", 0.01)
+    splits = load_splits(folder)
+    assert splits.hashed and {s.key[0] for s in splits.hash_val} == {"i"}  # more.json's img*.jpg alone
+    leaked = trained_on(splits.hash_val, 0.01)
+    assert 0 < leaked == trained_on(splits.val, 0.01) - 5  # the 5 test hands would count as trained on
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        report = run_evaluation(weights, folder)
+    warned = [r.getMessage() for r in caplog.records if "trained holding out 0.01" in r.getMessage()]
+    assert len(warned) == 1 and f"{leaked} of the {len(splits.hash_val)} hands this evaluation holds out by hash" \
+        in warned[0], warned
+    assert report["val_fraction"] == 0.1 and report["metrics"]["num_samples"] == len(splits.val)
 
 def test_the_shipped_model_is_not_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """pretrained:lite records 0.1 but trained on renders alone: scoring it on a user's 20% held out said that 36 of
@@ -98,7 +115,7 @@ def test_a_model_that_held_out_nothing_is_not_sent_to_an_empty_split(tmp_path: P
         report = run_evaluation(weights, data)
     warned = [r.getMessage() for r in caplog.records if "trained holding out" in r.getMessage()]
     held_out = report["metrics"]["num_samples"]
-    assert len(warned) == 1 and f"all {held_out} of these held-out hands" in warned[0], warned
+    assert len(warned) == 1 and f"all {held_out} hands this evaluation holds out by hash" in warned[0], warned
     assert "give --val-fraction" not in warned[0]  # no remedy that scores nothing
     with pytest.raises(ValueError, match="the val split is empty"):
         run_evaluation(weights, data, val_fraction=0.0)

@@ -40,8 +40,9 @@ def trained_on(samples: list[Sample], fraction: float) -> int:
 
 
 def warn_if_trained_on(weights: str | Path, data: str | Path, samples: list[Sample], val_fraction: float) -> int:
-    """Warn when ``weights`` records a smaller ``--val-fraction`` than ``val_fraction``, the evaluation's hash split
-    of ``samples`` (its held-out hands), and some of them fall on that run's training side, naming the fraction that
+    """Warn when ``weights`` records a smaller ``--val-fraction`` than ``val_fraction``, the evaluation's hash split,
+    and some of ``samples`` (the hands that split held out; a dataset's own val/test part is not among them) fall on
+    that run's training side, naming the fraction that
     scores its own held-out hands (none for a run that held out nothing: ``--val-fraction 0`` scores no hand); their
     count (0 when not, and for a shipped model)."""
     from handpose import pretrained
@@ -53,12 +54,13 @@ def warn_if_trained_on(weights: str | Path, data: str | Path, samples: list[Samp
         return 0
     count = trained_on(samples, trained)
     if count and trained <= 0:  # no held-out share of its own to score it on: --val-fraction 0 holds none out
-        LOG.warning("%s was trained holding out nothing (--val-fraction 0): if it trained on %s, all %d of these "
-                    "held-out hands are ones it trained on, and its figures read too high; score it on data it did "
-                    "not train on (a dataset's own test part, or another dataset)", weights, data, count)
+        LOG.warning("%s was trained holding out nothing (--val-fraction 0): if it trained on %s, all %d hands this "
+                    "evaluation holds out by hash are ones it trained on, and its figures read too high; score it "
+                    "on data it did not train on (a dataset's own test part, or another dataset)", weights, data,
+                    count)
     elif count:
         LOG.warning("%s was trained holding out %g by hash (--val-fraction) and this evaluation holds out %g: if it "
-                    "trained on %s, %d of these %d held-out hands are ones it trained on, and its figures read too "
-                    "high; give --val-fraction %g (to every model compared)", weights, trained, val_fraction, data,
-                    count, len(samples), trained)
+                    "trained on %s, %d of the %d hands this evaluation holds out by hash are ones it trained on, and "
+                    "its figures read too high; give --val-fraction %g (to every model compared)", weights, trained,
+                    val_fraction, data, count, len(samples), trained)
     return count

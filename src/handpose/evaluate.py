@@ -336,8 +336,8 @@ def run_evaluation(
         raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
                          "--split all scores every sample")
     LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)
-    if split == "val" and splits.hashed:
-        warn_if_trained_on(weights, data, samples, val_fraction)
+    if split == "val" and splits.hash_val:  # a val/test part's hands were held out whatever the fraction
+        warn_if_trained_on(weights, data, splits.hash_val, val_fraction)
     predictor = predictor.with_options(flip_test=flip_test, scales=scales)
     if amp is not False or channels_last is not False:
         predictor = _tuned(predictor, samples, batch_size, amp, channels_last)
@@ -352,7 +352,7 @@ def run_evaluation(
         "data": str(data),
         "format": splits.fmt,
         "split": split,
-        "val_fraction": val_fraction if splits.hashed else None,  # the hash split's share where it alone holds out
+        "val_fraction": val_fraction if splits.hashed else None,  # the hash split's share where it divided samples
         # annotations the reader skipped (every split), beside ``metrics.skipped`` (samples it could not crop)
         "skipped_annotations": dict(splits.skipped.counts),
         "metrics": {k: v for k, v in result.items() if k not in ("predictions", "per_keypoint_PCK@0.2")},

@@ -62,7 +62,8 @@ class Splits:
     fmt: str
     root: Path
     skipped: SkipReport = field(default_factory=SkipReport)
-    hashed: bool = False  # every validation sample comes from the hash split (the dataset has no val/test part)
+    hashed: bool = False  # the hash split divided some samples (untagged ones, or all where no val/test part)
+    hash_val: list[Sample] = field(default_factory=list)  # the validation samples the hash split held out
 
     def part(self, split: str) -> list[Sample]:
         """The samples of ``split``: ``"val"``, ``"train"`` or ``"all"`` (both); ValueError for another name."""
@@ -129,16 +130,17 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
     train = [s for s, tag in tagged if tag == "train"]
     val = [s for s, tag in tagged if tag == "val"]
     untagged = [s for s, tag in tagged if tag is None]
-    hashed = not val  # the hash split alone makes the validation side
-    if untagged or not val:
+    hashed = bool(untagged) or not val
+    hash_val: list[Sample] = []
+    if hashed:
         rest = untagged if val else untagged + train
         if not val:
             train = []
-        t, v = hash_split(rest, val_fraction)
+        t, hash_val = hash_split(rest, val_fraction)
         train += t
-        val += v
+        val += hash_val
     LOG.info("%s (%s): %d training and %d validation samples", path, fmt, len(train), len(val))
-    return Splits(train, val, fmt, path, report, hashed)
+    return Splits(train, val, fmt, path, report, hashed, hash_val)
 
 
 def _detected_otherwise(path: Path, named: str) -> str | None:

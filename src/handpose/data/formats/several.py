@@ -48,10 +48,12 @@ def load_several(path: str | Path, val_fraction: float = 0.1, keypoint_order: st
     found = find_datasets(path)
     if not found:
         raise ValueError(f"{path}: no dataset handpose can read in it or in its sub-folders")
-    train, val, skipped = [], [], SkipReport()
+    train, val, hash_val, hashed, skipped = [], [], [], False, SkipReport()
     for one in found:
         splits = load_splits(one, None, val_fraction, keypoint_order=keypoint_order)  # logs its own counts
         train += splits.train
         val += splits.val
+        hash_val += splits.hash_val
+        hashed = hashed or splits.hashed
         skipped.merge(splits.skipped)
-    return Splits(train, val, SEVERAL, Path(path), skipped)
+    return Splits(train, val, SEVERAL, Path(path), skipped, hashed, hash_val)

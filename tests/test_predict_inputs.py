@@ -130,3 +130,15 @@ def test_a_folder_whose_subfolders_hold_images_says_how_to_read_them(tmp_path: P
     (tmp_path / "top.jpg").unlink()
     with pytest.raises(ValueError, match="no images .* in folder .*; its subfolders a, b hold images"):
         image_files(tmp_path)
+
+
+def test_a_hidden_subfolder_is_not_named(tmp_path: Path, photo: np.ndarray, caplog: pytest.LogCaptureFixture) -> None:
+    """A viewer's .thumbnails beside the photos: the warning named it and the glob "**/*", which reads no hidden
+    folder, so the glob it said would read the images below read none more."""
+    (tmp_path / ".thumbnails").mkdir()
+    cv2.imwrite(str(tmp_path / "top.jpg"), photo)
+    cv2.imwrite(str(tmp_path / ".thumbnails" / "top.png"), photo)
+    with caplog.at_level(logging.WARNING, logger="handpose.inference.inputs"):
+        assert [p.name for p in image_files(tmp_path)] == ["top.jpg"]
+    assert caplog.text == ""
+    assert [p.name for p in image_files(str(tmp_path / "**" / "*"))] == ["top.jpg"]  # what the glob would read

@@ -218,10 +218,11 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
 
 def subfolders_with_images(path: Path, skip: Callable[[Path], bool] = lambda p: False, most: int = 3) -> list[str]:
     """Names of up to ``most`` subfolders of ``path`` (one level down, sorted) with an image at their top, each
-    listed only until its first image (a folder of 100k photos per subfolder is not read through)."""
+    listed only until its first image (a folder of 100k photos per subfolder is not read through). Hidden ones
+    (``.thumbnails``) are left out: the glob ``**`` the warning names does not read them."""
     found: list[str] = []
     try:
-        folders = sorted(p for p in path.iterdir() if p.is_dir())
+        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
     except OSError:
         return found
     for folder in folders:

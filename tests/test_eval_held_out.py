@@ -119,3 +119,21 @@ def test_a_model_that_held_out_nothing_is_not_sent_to_an_empty_split(tmp_path: P
     assert "give --val-fraction" not in warned[0]  # no remedy that scores nothing
     with pytest.raises(ValueError, match="the val split is empty"):
         run_evaluation(weights, data, val_fraction=0.0)
+
+
+def test_a_folder_of_sets_and_a_detector_run_are_warned_about_too(tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """The warning came from the one-dataset evaluation alone: the same model on the same hands, evaluated as a
+    folder of datasets or through a detector (eval --detector), said nothing."""
+    write_coco(tmp_path / "sets" / "a" / "hands.json", tmp_path / "sets" / "a" / "images", 60)
+    weights = _model(tmp_path / "ft.safetensors", 0.01)
+    detector = tmp_path / "det.safetensors"
+    save_weights(build_detector(DetectorConfig(input_size=64)), detector)
+    flags = ["--no-channels-last", "--threads", "1"]
+    through = ["--detector", str(detector)]
+    for data, extra in ((tmp_path / "sets", []), (tmp_path / "sets" / "a" / "hands.json", through),
+                        (tmp_path / "sets", through)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="handpose"):
+            assert main(["eval", "--weights", str(weights), "--data", str(data), *flags, *extra]) == 0
+        assert len([r for r in caplog.records if "trained holding out 0.01" in r.getMessage()]) == 1, (data, extra)

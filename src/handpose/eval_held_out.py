@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from handpose.data.formats.load import Splits
 from handpose.data.sample import Sample
 from handpose.data.split import image_key, is_val
 
@@ -64,3 +65,13 @@ def warn_if_trained_on(weights: str | Path, data: str | Path, samples: list[Samp
                     "its figures read too high; give --val-fraction %g (to every model compared)", weights, trained,
                     val_fraction, data, count, len(samples), trained)
     return count
+
+
+def warn_for_split(weights: str | Path | None, data: str | Path, splits: Splits, split: str,
+                   val_fraction: float) -> int:
+    """:func:`warn_if_trained_on` for an evaluation of ``weights`` on the ``split`` part of ``splits`` (read from
+    ``data`` with ``val_fraction``): the hands the hash split held out, where it scores the val part; 0 otherwise,
+    and where ``weights`` is not known (a predictor given as an object)."""
+    if weights is None or split != "val" or not splits.hash_val:  # a val/test part's hands: held out whatever
+        return 0
+    return warn_if_trained_on(weights, data, splits.hash_val, val_fraction)

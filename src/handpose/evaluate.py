@@ -326,7 +326,7 @@ def run_evaluation(
     records a smaller one is warned about (``eval_held_out``)."""
     from handpose.data.formats import load_splits
     from handpose.data.formats.load import check_split
-    from handpose.eval_held_out import warn_if_trained_on
+    from handpose.eval_held_out import warn_for_split
 
     check_split(split)  # a bad --split named before the model and the data are read
     predictor = Predictor.from_file(weights, device=device)
@@ -336,8 +336,7 @@ def run_evaluation(
         raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
                          "--split all scores every sample")
     LOG.info("evaluating %s on %d %s samples of %s (%s)", weights, len(samples), split, data, splits.fmt)
-    if split == "val" and splits.hash_val:  # a val/test part's hands were held out whatever the fraction
-        warn_if_trained_on(weights, data, splits.hash_val, val_fraction)
+    warn_for_split(weights, data, splits, split, val_fraction)
     predictor = predictor.with_options(flip_test=flip_test, scales=scales)
     if amp is not False or channels_last is not False:
         predictor = _tuned(predictor, samples, batch_size, amp, channels_last)

@@ -234,6 +234,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
     ``refine``: the keypoint refinement of the detector's hands (None: the detector's boxes as they are);
     ``detector_scales``: the detector's letterbox scales (``detection.detector``)."""
     from handpose.data.formats import load_splits
+    from handpose.eval_held_out import warn_for_split
     from handpose.evaluate_sets import evaluate_sets, find_datasets
 
     t0 = time.perf_counter()
@@ -243,13 +244,14 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
     found = find_datasets(data)
     if found and found != [Path(data)]:
         result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector, split=split,
-                               val_fraction=val_fraction)
+                               val_fraction=val_fraction, weights=weights)
     else:
         splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order, val_fraction=val_fraction)
         samples = splits.part(split)
         if not samples:
             raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
                              "--split all scores every sample")
+        warn_for_split(weights, data, splits, split, val_fraction)
         one = evaluate_detected(predictor, samples, batch_size=batch_size)
         result = {"sets": {Path(data).name: one}, "all": one}
     report: dict[str, Any] = {

@@ -26,17 +26,20 @@ REPORT_NAME = "eval_sets.json"  # what `handpose eval` of a folder of datasets w
 
 
 def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
-                  detector: Any | None = None, split: str = "all", val_fraction: float = 0.1) -> dict[str, Any]:
+                  detector: Any | None = None, split: str = "all", val_fraction: float = 0.1,
+                  weights: str | Path | None = None) -> dict[str, Any]:
     """Metrics of ``predictor`` (a Predictor) on every dataset under ``roots`` (the samples of each one's
     ``split``: ``"all"``, ``"val"`` or ``"train"``; a set with none of them is left out, with a note in the log) and
     on all of them together, with the predictor's own test-time options (flip test, scales). ``val_fraction``: the
-    share held out by hash in a set without a split of its own.
+    share held out by hash in a set without a split of its own. ``weights``: the keypoint model file ``predictor``
+    was made from, warned about where it held out less than ``val_fraction`` (``eval_held_out``).
 
     Returns ``{"sets": {name: metrics}, "all": metrics}``; a set's name is its path below its root. With
     ``detector`` (a ``HandDetector`` or anything with ``detect(image_bgr)``) each metrics dict also holds the
     through-detector figures under ``"detector"`` (``evaluate_detected.detected_metrics``). ValueError when no
     dataset is found."""
     from handpose.data.formats import load_splits
+    from handpose.eval_held_out import warn_for_split
     from handpose.evaluate import evaluate
 
     def in_gt_boxes(samples: list[Sample]) -> dict[str, Any]:
@@ -54,6 +57,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
                 LOG.info("%s: no %s samples (%d train, %d val); left out", path, split, len(splits.train),
                          len(splits.val))
                 continue
+            warn_for_split(weights, path, splits, split, val_fraction)
             name = str(path.relative_to(root)) if path != Path(root) else Path(root).name
             per_set[name] = in_gt_boxes(samples)
             every += samples

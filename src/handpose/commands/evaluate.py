@@ -296,7 +296,7 @@ def _run_sets(args: argparse.Namespace) -> int:
     scales = parse_scales(args.scales)
     predictor = Predictor.from_file(args.weights, device=args.device, flip_test=args.flip, scales=scales)
     result = evaluate_sets(predictor, [args.data], batch_size=args.batch_size, split=args.split,
-                           val_fraction=args.val_fraction)
+                           val_fraction=args.val_fraction, weights=args.weights)
     print(f"{args.weights} on every dataset in {args.data} ({args.split} samples of each, ground-truth boxes; "
           f"fp32{test_time_words(args.flip, scales)}):")
     print(format_sets(result))

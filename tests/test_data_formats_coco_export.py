@@ -77,3 +77,21 @@ def test_categories_naming_no_hand_keep_every_annotation_without_a_side(tmp_path
     samples, splits = _samples(_export(tmp_path, cats, [{}, {}, {}]))
     assert len(samples) == 3 and not any(s.side_known for s in samples) and not splits.skipped.total
     assert np.isfinite(samples[0].keypoints).all()
+
+
+def test_sides_under_attributes_as_cvat_exports_them(tmp_path: Path) -> None:
+    """CVAT's COCO export puts a label's own attributes under ``attributes``; both readers take the side there,
+    and a readable top-level field still wins."""
+    cats = [{"id": 2, "name": "hand", **HAND}]
+    hands = [{"attributes": {"occluded": False, "handedness": "left"}}, {"attributes": {"is_left": "false"}},
+             {"is_left": 1, "attributes": {"handedness": "right"}}, {"attributes": {"occluded": True}},
+             {"attributes": {"handedness": "both"}}]
+    samples, splits = _samples(_export(tmp_path, cats, hands))
+    assert [(s.key.split("#")[0], s.is_left, s.side_known) for s in samples] == [
+        ("batch/img0.jpg", True, True), ("batch/img1.jpg", False, True), ("batch/img2.jpg", True, True),
+        ("batch/img3.jpg", False, False)]
+    assert "'attributes.handedness' is 'both'" in splits.skipped.summary("annotations")
+    detected = sorted(read_detection_images(tmp_path / "annotations" / "person_keypoints_default.json"),
+                      key=lambda im: im.key)
+    assert [(bool(im.is_left[0]), bool(im.left_known[0])) for im in detected] == [
+        (True, True), (False, True), (True, True), (False, False), (False, False)]

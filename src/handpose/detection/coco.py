@@ -39,9 +39,8 @@ from handpose.data.formats.base import ReadContext
 from handpose.data.formats.checks import (
     BadAnnotationError,
     annotated_box,
+    annotated_side,
     box_of,
-    parse_handedness,
-    parse_is_left,
     parse_keypoints,
 )
 from handpose.data.formats.coco_files import (
@@ -318,20 +317,15 @@ def _hand(ann: dict[str, Any], image_wh: tuple[int, int] | None,
 
 
 def _side(ann: dict[str, Any], sides: _Sides) -> tuple[bool, bool]:
-    """(is_left, known) from ``is_left`` (0/1, true/false, as numbers or text) or else ``handedness``
-    ("left"/"right"/"l"/"r", any case); a value that is neither is counted in ``sides``."""
-    if ann.get("is_left") is not None:
-        is_left = parse_is_left(ann["is_left"])
-        if is_left is not None:
-            return is_left, True
-        sides.add(ann["is_left"])
+    """(is_left, known) from the side the annotation gives (``checks.annotated_side``: ``is_left``, else
+    ``handedness``, also under ``attributes``); a value that cannot be read is counted in ``sides``."""
+    given = annotated_side(ann)
+    if given is None:
         return False, False
-    if ann.get("handedness") is not None:
-        is_left = parse_handedness(ann["handedness"])
-        if is_left is not None:
-            return is_left, True
-        sides.add(ann["handedness"])
-    return False, False
+    if given[2] is None:
+        sides.add(given[1])
+        return False, False
+    return given[2], True
 
 
 def _count(report: SkipReport) -> int:

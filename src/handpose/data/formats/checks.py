@@ -184,6 +184,29 @@ def parse_handedness(value: Any) -> bool | None:
     return text in ("left", "l") if text in ("left", "l", "right", "r") else None
 
 
+SIDE_FIELDS = (("is_left", parse_is_left, "0/1 or true/false"), ("handedness", parse_handedness, "left/right or l/r"))
+
+
+def annotated_side(ann: dict[str, Any]) -> tuple[str, Any, bool | None] | None:
+    """The side an annotation gives, as ``(field, value as written, is_left or None where it cannot be read)``;
+    None where it gives none. ``is_left`` comes before ``handedness``, and both before the same fields under
+    ``attributes`` (where CVAT's COCO export, through Datumaro, puts a label's own attributes). A null value is as
+    absent."""
+    nested = ann.get("attributes")
+    places = [ann] + ([nested] if isinstance(nested, dict) else [])
+    for place in places:
+        for key, parse, _ in SIDE_FIELDS:
+            if place.get(key) is not None:
+                name = key if place is ann else f"attributes.{key}"
+                return name, place[key], parse(place[key])
+    return None
+
+
+def side_values(field: str) -> str:
+    """What a side field may hold, for messages: ``side_values("attributes.handedness")`` -> "left/right or l/r"."""
+    return next(values for key, _, values in SIDE_FIELDS if field.endswith(key))
+
+
 def annotated_box(raw: Any, image_wh: tuple[int, int] | None) -> np.ndarray:
     """(4,) float32 ``[x, y, w, h]`` of an annotation's box; raises BadAnnotationError(BAD_BOX) when it is not 4
     finite numbers, its size is not positive, it does not overlap the image, or a side is more than

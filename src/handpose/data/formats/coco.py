@@ -1,7 +1,8 @@
 """``coco``: COCO-style keypoint json (or a folder of them, also under ``annotations/``), as MMPose ships
 OneHand10K, FreiHAND, CMU Panoptic and RHD: ``images`` and ``annotations`` with ``keypoints`` (63 numbers),
 ``bbox`` [x, y, w, h], optional ``head_size`` and ``is_left`` (0/1 or true/false), as labelling tools (CVAT, Label
-Studio) export them too. The side is ``is_left``, else ``handedness`` ("left"/"right", "l"/"r", any case), else the
+Studio) export them too. The side is ``is_left``, else ``handedness`` ("left"/"right", "l"/"r", any case), either
+also under ``attributes`` as CVAT exports it, else the
 annotation's category where it names one side ("left_hand", "Right": ``coco_files.hand_categories``, as the detector
 reads it); without any the hand's side is unknown (``Sample.side_known``); a value that is none of these is a
 malformed annotation. Where the ``categories`` name hand categories, annotations of the others ("person") are left
@@ -22,12 +23,12 @@ from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.checks import (
     BadAnnotationError,
     annotated_box,
+    annotated_side,
     box_of,
     check_keypoints_in_box,
     head_size,
-    parse_handedness,
-    parse_is_left,
     parse_keypoints,
+    side_values,
 )
 from handpose.data.formats.coco_files import CocoFile, read_annotations
 from handpose.data.formats.keypoint_orders import to_cmu
@@ -40,15 +41,14 @@ EXPECTED = ("a COCO keypoint json (or a folder of them, also under annotations/)
 
 
 def _side(cf: CocoFile, ann: dict[str, Any], category: str | None) -> tuple[bool, bool]:
-    """(is_left, known) of a hand from ``is_left``, else ``handedness``, else its category's side; raises
-    BadAnnotationError for a side field that cannot be read."""
-    for key, parse, values in (("is_left", parse_is_left, "0/1 or true/false"),
-                               ("handedness", parse_handedness, "left/right or l/r")):
-        if ann.get(key) is not None:  # null, as absent, gives no side
-            is_left = parse(ann[key])
-            if is_left is None:
-                raise BadAnnotationError(R.BAD_ANNOTATION, f"{key!r} is {ann[key]!r:.30}, not {values}")
-            return is_left, True
+    """(is_left, known) of a hand from the side it gives (``checks.annotated_side``), else its category's side;
+    raises BadAnnotationError for a side field that cannot be read."""
+    given = annotated_side(ann)
+    if given is not None:
+        key, value, is_left = given
+        if is_left is None:
+            raise BadAnnotationError(R.BAD_ANNOTATION, f"{key!r} is {value!r:.30}, not {side_values(key)}")
+        return is_left, True
     by_category = (cf.hands or {}).get(category) if category is not None else None
     return bool(by_category), by_category is not None
 

@@ -13,8 +13,10 @@ The recipe (every number below comes from the file's metadata, written by `handp
 2. Network input: the crop as float32 BGR, x = pixel / 256 - 0.5, NCHW, input ``image``; output ``out``
    (N, 22, h, w), channel 21 the background.
 3. Decoding, per keypoint map: the argmax cell; on each axis a parabola through the log of that cell and its two
-   neighbours (at an edge, the edge cell and its two inner neighbours), its vertex kept within half a cell; crop
-   px = (cell + 0.5) * stride - 0.5; the score is the map's maximum.
+   neighbours (at an edge, the edge cell and its two inner neighbours), each map value floored at 1e-10 before
+   the log; its vertex, kept within half a cell of the argmax cell, or the argmax cell itself where the parabola
+   has no maximum (flat, or curving upwards, as it can at an edge); crop px = (cell + 0.5) * stride - 0.5; the
+   score is the map's maximum.
 4. Back to the image through the inverse of the crop's matrix.
 """
 
@@ -27,7 +29,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-EPS = 1e-6  # the smallest map value the log of the decoding reads
+EPS = 1e-10  # the smallest map value the log of the decoding reads (maps dip below zero), as handpose's
 
 
 def crop_matrix(box: np.ndarray, size: int, padding: float, mirror: bool) -> np.ndarray:
@@ -58,12 +60,14 @@ def cut(image: np.ndarray, M: np.ndarray, size: int, pad: float) -> np.ndarray:
                           borderValue=(pad, pad, pad))
 
 
-def vertex(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Offset (cells) of the maximum of the parabola through the logs of three samples; 0 where it has none."""
+def vertex(lo: np.ndarray, mid: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(offset, found): the offset (cells) from the middle sample of the maximum of the parabola through the logs of
+    three samples (each floored at ``EPS``), and whether it has one (False: flat, or curving upwards; offset 0)."""
     a, b, c = (np.log(np.maximum(v, EPS)) for v in (lo, mid, hi))
     denom = a - 2.0 * b + c
+    found = denom < -1e-12
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(denom < -1e-12, 0.5 * (a - c) / denom, 0.0)
+        return np.where(found, 0.5 * (a - c) / denom, 0.0), found
 
 
 def decode(maps: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,8 +82,9 @@ def decode(maps: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
         if n < 3:
             out.append(p.astype(np.float64))
             continue
-        q = np.clip(p, 1, n - 2)
-        out.append(np.clip(q + vertex(at(q - 1), at(q), at(q + 1)), p - 0.5, p + 0.5))
+        q = np.clip(p, 1, n - 2)  # the middle of the three cells: p, or at an edge its inner neighbour
+        offset, found = vertex(at(q - 1), at(q), at(q + 1))
+        out.append(np.clip(np.where(found, q + offset, p), p - 0.5, p + 0.5))  # no maximum: the argmax cell
     xy = (np.stack(out, axis=1) + 0.5) * stride - 0.5  # (21, 2)
     return xy, flat.max(axis=1)
 

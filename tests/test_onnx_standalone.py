@@ -53,3 +53,25 @@ def test_the_script_refuses_a_bad_box_in_one_line(tmp_path: Path) -> None:
         run = subprocess.run([sys.executable, str(SCRIPT), "m.onnx", "i.jpg", box], capture_output=True, text=True,
                              cwd=tmp_path)
         assert run.returncode == 2 and "Traceback" not in run.stderr and "give x,y,w,h" in run.stderr
+
+
+def test_the_standalone_decoder_is_handposes_at_map_edges_and_below_zero() -> None:
+    # where the parabola through an edge cell and its two inner neighbours has no maximum, the script read the
+    # middle of those three cells, half a cell inward (14 px on a hand of 350 px); handpose keeps the argmax cell.
+    # Maps dip below zero away from the peaks, where the log's floor (1e-6 there, 1e-10 in handpose) moved vertices.
+    from handpose.data.codec import decode
+
+    standalone = _standalone()
+    rng = np.random.default_rng(0)
+    maps = rng.uniform(-0.2, 0.3, (40, 22, 16, 16)).astype(np.float32)  # (N, 22, h, w)
+    for i, m in enumerate(maps):
+        k, y = i % 21, rng.integers(0, 16)
+        m[k, y, -3:] = (0.3, 0.5, 0.9)  # a peak at the right edge whose log parabola curves upwards
+        m[k, y - 1 if y else y + 1, -1] = 0.6
+        m[(k + 1) % 21, rng.integers(0, 16), 0] = 0.95  # at the left edge
+        m[(k + 1) % 21, :, 1] = rng.uniform(-0.1, 0.01, 16)  # its inner neighbours below zero or nearly
+    for m in maps:
+        xy, scores = standalone.decode(m, 8)
+        ours, our_scores = decode(m[None], 8)
+        np.testing.assert_allclose(xy, ours[0], atol=1e-4)
+        np.testing.assert_allclose(scores, our_scores[0])

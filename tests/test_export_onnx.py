@@ -261,3 +261,21 @@ def test_an_onnx_file_with_nan_weights_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"nan.onnx: non-finite \(NaN or infinite\) weights in ") as refused:
         read_onnx_metadata(tmp_path / "nan.onnx")
     assert str(refused.value).endswith(first.name)
+
+
+def test_a_tolerance_that_is_not_a_number_is_refused(tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture) -> None:
+    # --tolerance nan passed every export (no difference is above NaN), and a negative one exported, then failed
+    model, weights, _ = tiny
+    for tolerance in ("nan", "-1", "-0.001"):
+        out = tmp_path / "t.onnx"
+        assert main(["export", "--weights", str(weights), "--out", str(out), "--tolerance", tolerance]) == 2
+        assert f"--tolerance {tolerance}: give a number >= 0" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(ValueError, match="tolerance nan"):
+        export_onnx(model, tmp_path / "t.onnx", tolerance=float("nan"))
+    from handpose.detection.model import build_detector
+    from handpose.detection.onnx_export import export_detector_onnx
+
+    with pytest.raises(ValueError, match="tolerance nan"):
+        export_detector_onnx(build_detector().eval(), tmp_path / "d.onnx", tolerance=float("nan"))
+    assert list(tmp_path.iterdir()) == []

@@ -124,6 +124,7 @@ def export_onnx(
     import torch
 
     check_opset(opset)
+    check_tolerance(tolerance)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     data_cfg = data_cfg or default_data_config(model.config)
@@ -173,6 +174,13 @@ def export_onnx(
     atomic_write(out, write)  # a failed, rejected or interrupted export leaves the earlier file (if any) as it was
     LOG.info("wrote %s (opset %d, %.1f MB)", out, opset, out.stat().st_size / 1e6)
     return ExportReport(out, report[0], [tuple(x.shape) for x in inputs], report[1])
+
+
+def check_tolerance(tolerance: float) -> None:
+    """ValueError for a NaN ``tolerance``: no difference compares above NaN, so every export would pass unchecked
+    (a negative one is allowed here, as a check that nothing passes; the command asks for one >= 0)."""
+    if math.isnan(float(tolerance)):
+        raise ValueError(f"parity tolerance {tolerance}: give a number (the largest allowed |onnx - torch|)")
 
 
 def check_opset(opset: int) -> None:

@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .onnx path")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset, 13 to 20 (default 17)")
     parser.add_argument("--tolerance", type=float, default=1e-3,
-                        help="largest allowed |onnx - torch| of the maps (default 1e-3)")
+                        help="largest allowed |onnx - torch| of the maps, >= 0 (default 1e-3)")
     parser.add_argument(
         "--check-image",
         default=None,
@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".onnx":
         raise ValueError(f"--out must end in .onnx, got {out}")
     check_opset(args.opset)
+    if not args.tolerance >= 0.0:  # NaN too: no difference is above it, so nothing would be checked
+        raise ValueError(f"--tolerance {args.tolerance:g}: give a number >= 0, the largest allowed |onnx - torch| "
+                         "of the maps")
     ensure_writable_file(out, "--out")  # before loading, calibrating and exporting
     targets = [out, out.with_name(out.stem + "_int8.onnx")] if args.int8 else [out]
     taken = [str(t) for t in targets if t.exists()]

@@ -29,7 +29,7 @@ from torch import nn
 from handpose.config import to_dict
 from handpose.data.transforms import PREPROCESS, to_network_input
 from handpose.detection.onnx_network import OUTPUT_NAMES, OnnxDetectorNetwork
-from handpose.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, add_metadata, check_opset, sample_crops
+from handpose.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, add_metadata, check_opset, check_tolerance, sample_crops
 from handpose.files import atomic_write
 from handpose.model.artifact import CONFIG_KEY, META_FORMAT, META_FORMAT_VALUE, TASK_DETECT, TASK_KEY
 
@@ -87,6 +87,7 @@ def export_detector_onnx(model: nn.Module, out: str | Path, opset: int = DEFAULT
     import onnx
 
     check_opset(opset)
+    check_tolerance(tolerance)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     side = int(model.config.input_size)

@@ -19,6 +19,8 @@ import numpy as np
 from handpose.data.images import reduce_factor, reduced_matrix
 from handpose.data.transforms import warp
 
+AREA_REDUCE_BELOW = 0.75  # warp_reduced shrinks the whole image with INTER_AREA first below this zoom
+
 
 def cut_crops(image: np.ndarray, mats: Sequence[np.ndarray], sizes: Sequence[int], decoded: int = 1
               ) -> list[np.ndarray]:
@@ -69,7 +71,7 @@ def warp_reduced(image: np.ndarray, M: np.ndarray, size: int) -> np.ndarray:
     """``image`` (H, W, 3) BGR uint8 warped through M into (size, size, 3); area-reduced first when M shrinks."""
     zoom = float(np.sqrt(abs(np.linalg.det(M[:, :2]))))  # output px per image px
     h, w = image.shape[:2]
-    if zoom < 0.75:
+    if zoom < AREA_REDUCE_BELOW:
         rw, rh = max(1, round(w * zoom)), max(1, round(h * zoom))
         small = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA)
         fx, fy = rw / w, rh / h

@@ -5,7 +5,8 @@ and side dynamic unless ``dynamic=False``, the side a multiple of 32) and return
 ``detection.model`` as outputs named ``heatmap``, ``size``, ``offset`` and ``left`` (each N x C x S/4 x S/4;
 heatmap and left are logits). Decoding stays in Python (``detection.codec``), as for the PyTorch network, so both
 give the same boxes. The metadata holds ``task=detect``, the detector config and the preprocessing, which is all
-``HandDetector.from_file`` needs.
+``HandDetector.from_file`` needs, and for runtimes without handpose the side's multiple (``size_multiple``) and the
+letterbox and decoding in words (``letterbox``, ``decode``; ``scripts/onnx_hands.py`` follows them).
 
 Parity: the file is run in onnxruntime on hand-like images at the network's side (batch of two) and, when dynamic,
 at a second side (the test-time scales), and the largest absolute difference of the maps (probabilities for the
@@ -27,7 +28,10 @@ import torch
 from torch import nn
 
 from handpose.config import to_dict
+from handpose.data.resample import AREA_REDUCE_BELOW
 from handpose.data.transforms import PREPROCESS, to_network_input
+from handpose.detection.codec import MAX_LOG_SIZE
+from handpose.detection.detector import SIZE_MULTIPLE
 from handpose.detection.onnx_network import OUTPUT_NAMES, OnnxDetectorNetwork
 from handpose.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, add_metadata, check_opset, check_tolerance, sample_crops
 from handpose.files import atomic_write
@@ -69,8 +73,18 @@ def detector_onnx_metadata(model: nn.Module, extra: dict[str, str] | None = None
         "preprocess": json.dumps(PREPROCESS, sort_keys=True),
         "input_size": str(int(cfg.input_size)),
         "stride": str(int(cfg.stride)),
+        "size_multiple": str(SIZE_MULTIPLE),
         "output": "heatmap (N, 1) hand-centre logits, size (N, 2) log(w/stride), log(h/stride), offset (N, 2) "
-                  "sub-cell centre, left (N, 1) left-hand logit; each at (S/stride, S/stride)",
+                  "sub-cell centre (x, y), left (N, 1) left-hand logit; each at (S/stride, S/stride)",
+        "letterbox": f"image (W x H) -> S x S input, S a multiple of size_multiple: s = S / max(W, H), input px = "
+                     f"s (image px - ((W - 1) / 2, (H - 1) / 2)) + (S - 1) / 2, bilinear, pad_value outside; where "
+                     f"s < {AREA_REDUCE_BELOW:g} the image is first resized with cv2.INTER_AREA to round(W s) x "
+                     "round(H s) and the warp reads that (image px = (small px + 0.5) / (small side / side) - 0.5)",
+        "decode": f"p = sigmoid(heatmap); peaks: cells whose p is the maximum of their 3 x 3 neighbourhood; of the "
+                  f"max_hands highest, those with p >= score_threshold (model_config); at peak (col i, row j) the "
+                  f"box centre is ((i, j) + offset) * stride and its size exp(clamp(size, -{MAX_LOG_SIZE:g}, "
+                  f"{MAX_LOG_SIZE:g})) * stride in input px, sigmoid(left) its left-hand probability; mapped back "
+                  "through the letterbox, cut to the image, then greedy NMS at nms_iou (model_config)",
     }
     meta.update(extra or {})
     return meta

@@ -1,0 +1,67 @@
+"""scripts/onnx_hands.py, the exported hand detector run with onnxruntime, numpy and OpenCV alone, finds the boxes
+handpose's ``HandDetector`` finds from the same file: the recipe of the file's metadata and README is complete."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from handpose import pretrained
+from handpose.detection.coco import read_detection_images
+from handpose.detection.detector import HandDetector
+from handpose.detection.onnx_export import export_detector_onnx
+from handpose.model.artifact import TASK_DETECT, load_model
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "onnx_hands.py"
+SCENES = Path(__file__).resolve().parent / "data" / "pretrained_check" / "scenes" / "hands_coco.json"
+
+
+def _standalone() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("onnx_hands", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["onnx_hands"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_standalone_detector_finds_what_handpose_finds(tmp_path: Path) -> None:
+    # README's recipe said the letterbox was block-averaged where it shrinks: it is INTER_AREA to the warp's own
+    # scale below 0.75, and a decoder that averaged blocks moved boxes by up to 37 px or found other hands
+    standalone = _standalone()
+    assert "handpose" not in standalone.__dict__ and "torch" not in standalone.__dict__
+    path = tmp_path / "det.onnx"
+    export_detector_onnx(load_model(pretrained.path("detector"), task=TASK_DETECT), path)
+    meta = ort.InferenceSession(str(path)).get_modelmeta().custom_metadata_map
+    assert meta["size_multiple"] == "32" and "INTER_AREA" in meta["letterbox"] and "nms_iou" in meta["decode"]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    images = [cv2.imread(str(item.path)) for item in read_detection_images(SCENES)[:3]]
+    images += [cv2.resize(images[0], None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC), images[1][:200, :333]]
+    found = 0
+    for side in (320, 416):
+        detector = HandDetector.from_file(path, scales=(side / 320,))
+        for image in images:
+            ours, theirs = standalone.hands(session, image, side), detector.detect(image)
+            assert len(ours) == len(theirs)
+            for (box, score, left), hand in zip(ours, theirs):
+                np.testing.assert_allclose(box, hand.box, atol=0.01)
+                assert abs(score - hand.score) < 1e-5 and abs(left - hand.left_score) < 1e-5
+            found += len(ours)
+    assert found >= 10  # the comparison saw boxes
+    with pytest.raises(ValueError, match="multiple of 32"):
+        standalone.hands(session, images[0], 300)
+
+
+def test_the_script_refuses_a_keypoint_model_in_one_line(tmp_path: Path) -> None:
+    image = tmp_path / "i.png"
+    cv2.imwrite(str(image), np.full((40, 60, 3), 90, np.uint8))
+    run = subprocess.run([sys.executable, str(SCRIPT), str(pretrained.path("lite-int8")), str(image)],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "holds a keypoint model" in run.stderr

@@ -60,6 +60,10 @@ def test_metadata(tiny: tuple[torch.nn.Module, Path, Path]) -> None:
     data = json.loads(meta["data_config"])
     assert data["input_size"] == 64 and data["box_padding"] == 1.7 and data["mirror_left"] is True
     assert meta["stride"] == "8" and json.loads(meta["keypoint_names"]) == list(NAMES)
+    # a runtime without handpose tells the file from a detector's, and finds the crop and the decoding in the file
+    assert meta["task"] == "keypoints" and meta["handpose_format"] == "handpose-cpm-onnx"
+    assert "box_padding" in meta["crop"] and "mirror_left" in meta["crop"] and "pad_value" in meta["crop"]
+    assert "parabola" in meta["decode"] and "(cell + 0.5) * stride - 0.5" in meta["decode"]
 
 
 def test_parity_failure_raises(tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path) -> None:
@@ -88,7 +92,7 @@ def test_int8_runs_and_reports_difference(tiny: tuple[torch.nn.Module, Path, Pat
     assert np.isfinite(report.keypoint_diff_px) and report.keypoint_diff_px >= 0
     proto = onnx.load(str(report.path))
     meta = {p.key: p.value for p in proto.metadata_props}
-    assert "int8" in meta and "model_config" in meta
+    assert "int8" in meta and "model_config" in meta and meta["task"] == "keypoints" and "decode" in meta
     assert "QLinearConv" in {n.op_type for n in proto.graph.node}
     # only the domains its nodes use are stamped: an older onnxruntime refuses a newer opset of an unused one
     assert {op.domain for op in proto.opset_import} == {n.domain for n in proto.graph.node} | {""}

@@ -8,8 +8,8 @@
   ``"data_config"``, optional ``"task"``, optimizer and schedule state, ...; without ``"task"`` the stored
   ``train_config``'s task, else keypoints), read with :func:`torch_load` (``weights_only=True``: a
   file that would run code is refused and nothing of it runs).
-- **ONNX** (written by ``handpose.export``): ``metadata_props`` with ``handpose_format``, the model and data configs,
-  the preprocessing and the keypoint names (:func:`onnx_metadata`).
+- **ONNX** (written by ``handpose.export``): ``metadata_props`` with ``handpose_format``, ``task``, the model and
+  data configs, the preprocessing, the keypoint names, and the crop and decoding in words (:func:`onnx_metadata`).
 
 A model is rebuilt from its file alone. Every stored config is checked field by field when read
 (``config_checks``), and weights must be finite, so a crafted or broken file fails with one line naming the file
@@ -411,6 +411,20 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ ONNX
 
 
+# the crop and the decoding in words, for runtimes without handpose (README, "Running an exported keypoint model
+# without handpose"; scripts/onnx_keypoints.py follows them)
+ONNX_CROP = ("box x, y, w, h -> input_size square: side = box_padding * max(w, h) about (x + w / 2, y + h / 2), "
+             "crop px = s (image px - centre) + (input_size - 1) / 2 with s = input_size / side, bilinear, pad_value "
+             "outside; a left hand mirrored (crop x -> input_size - 1 - x) where mirror_left; where s < 1/2 the image "
+             "is first averaged over f x f blocks (f = 2, 4 or 8, the largest with s f <= 1; image px = f block px + "
+             "(f - 1) / 2; a partial block at the right or bottom repeats its edge pixels)")
+ONNX_DECODE = ("per keypoint map (channels 0-20): the argmax cell; on each axis the vertex of the parabola through the "
+               "log (values floored at 1e-10) of that cell and its two neighbours (at an edge, the edge cell and its "
+               "two inner neighbours), kept within half a cell, or the argmax cell where the parabola has no maximum; "
+               "crop px = (cell + 0.5) * stride - 0.5; score = the map's maximum; back to the image through the "
+               "inverse of the crop")
+
+
 def onnx_metadata(model: nn.Module, data_cfg: DataConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The ``metadata_props`` handpose writes into its ONNX files."""
     from handpose.data.transforms import PREPROCESS
@@ -424,8 +438,11 @@ def onnx_metadata(model: nn.Module, data_cfg: DataConfig, extra: dict[str, str] 
         "input_size": str(int(data_cfg.input_size)),
         "stride": str(int(data_cfg.stride)),
         "keypoint_names": json.dumps(list(NAMES)),
+        TASK_KEY: TASK_KEYPOINTS,
         "output": "out: last stage belief maps (N, 22, ceil(H/stride), ceil(W/stride)); channel 21 = background",
         "stages_in_model": str(int(model.config.stages)),
+        "crop": ONNX_CROP,
+        "decode": ONNX_DECODE,
     }
     meta.update(extra or {})
     return meta

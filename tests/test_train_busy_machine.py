@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -31,3 +35,28 @@ def test_a_busy_machine_is_named_with_the_remedy_where_it_helps(auto_threads: bo
 def test_several_ranks_are_not_metered() -> None:
     """Under torchrun the other ranks would read as other processes: not known, rather than busy."""
     assert busy_machine.start(2)() is None
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs 2 CPUs and CPU affinity")
+def test_a_run_pinned_to_some_cpus_is_metered_on_those_alone() -> None:
+    """Pinned to one CPU while another process keeps a different CPU busy, the run is not told that other
+    processes slowed it (the meter read every CPU of the host, so a job in a cpuset was warned of others' work)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    mine, busy_cpu = cpus[0], cpus[1]
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                               preexec_fn=lambda: os.sched_setaffinity(0, {busy_cpu}))
+    saved = os.sched_getaffinity(0)
+    try:
+        time.sleep(0.3)
+        os.sched_setaffinity(0, {mine})
+        reads = []
+        for _ in range(3):  # the least of three windows: a moment of the host's own work on this CPU is not it
+            meter = busy_machine.start(1)
+            time.sleep(0.5)
+            reads.append(meter())
+    finally:
+        os.sched_setaffinity(0, saved)
+        spinner.kill()
+        spinner.wait()
+    assert None not in reads and min(reads) < BUSY_SHARE, reads

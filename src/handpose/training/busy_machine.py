@@ -6,7 +6,8 @@ gives on a quiet machine (BENCHMARKS.md, "Training beside a busy process"). Its 
 figures, are then not the machine's. :func:`start` meters the run (``autotune.contention``: ``/proc/stat`` less this
 process's CPU time and its data workers'), and :func:`report` puts the share in the summary and warns above
 ``contention.BUSY_SHARE``, with the remedy. Under torchrun the other ranks are processes of the same run, not
-children of this one, so a run of several processes is not metered.
+children of this one, so a run of several processes is not metered. A run pinned to some CPUs (``taskset``, a batch
+scheduler's cpuset) is metered on those alone: work on the others does not slow it.
 """
 
 from __future__ import annotations
@@ -15,15 +16,18 @@ import logging
 from collections.abc import Callable
 
 from handpose.autotune.contention import BUSY_SHARE, start_meter
+from handpose.autotune.free_cores import usable_cores
 
 LOG = logging.getLogger(__name__)
 
 
 def start(world_size: int) -> Callable[[], float | None]:
-    """A meter of other processes' share of the CPUs from now (None where it cannot tell, or for several ranks)."""
+    """A meter of other processes' share of the CPUs this process may run on, from now (None where it cannot tell,
+    or for several ranks)."""
     if world_size > 1:
         return lambda: None
-    return start_meter(with_children=True, live_children=True)  # the data-loading workers are the run's own work
+    # the data-loading workers are the run's own work; load on CPUs outside its affinity does not slow it
+    return start_meter(with_children=True, only=usable_cores(), live_children=True)
 
 
 def busy(share: float | None) -> bool:

@@ -96,3 +96,44 @@ def test_a_run_resumed_on_the_earlier_rule_is_told_why_it_holds_nothing_out(
     with caplog.at_level(logging.WARNING, logger="handpose"):
         assert DetectTask().prepare_data(cfg)[1] == []
     assert "--val-fraction 0 holds none out" in caplog.text
+
+
+@pytest.mark.slow
+def test_eval_warns_of_held_out_images_a_detector_trained_on(tmp_path: Path,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A detector's weights record its split rule beside its --val-fraction; eval --task detect --split val counts
+    the images it holds out that the run trained on: with a larger fraction than the run's, or for a file of the
+    rule before 2026-12-07 (no record), every image of a lone ``*_train.json``."""
+    from safetensors.numpy import load_file, save_file
+
+    from handpose.model.artifact import read_metadata
+
+    scenes = write_toy_scenes(tmp_path / "scenes", count=30, seed=2)
+    data = scenes.rename(scenes.with_name("hands_train.json"))
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--task", "detect", "--data", str(data), "--out", str(run), "--input-size", "64",
+                 "--batch-size", "4", "--val-every", "0", "--workers", "0", "--device", "cpu", "--threads", "1",
+                 "--no-amp", "--val-fraction", "0.2", "--max-steps", "1"]) == 0
+    weights = run / "model.safetensors"
+    assert read_metadata(weights)["split_rule"] == "2"
+    items = read_detection_images(data)
+
+    def warned(path: Path, fraction: float) -> str:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="handpose"):
+            assert main(["-q", "eval", "--task", "detect", "--weights", str(path), "--data", str(data), "--split",
+                         "val", "--val-fraction", str(fraction), "--out", str(tmp_path / "ev.json"), "--overwrite",
+                         "--threads", "1"]) == 0
+        return "\n".join(r.getMessage() for r in caplog.records if "images this evaluation holds out" in
+                         r.getMessage())
+
+    assert warned(weights, 0.2) == ""  # its own held-out images
+    larger = split_images(items, 0.5)[1]
+    seen = sum(not is_val(im.key, 0.2) for im in larger)
+    assert seen and f"{seen} of the {len(larger)} images this evaluation holds out" in warned(weights, 0.5)
+    old = tmp_path / "old.safetensors"  # as the versions before the rule's record wrote it
+    meta = {k: v for k, v in read_metadata(weights).items() if k != "split_rule"}
+    save_file(load_file(str(weights)), str(old), meta)
+    held = split_images(items, 0.2)[1]
+    message = warned(old, 0.2)
+    assert "before 2026-12-07" in message and f"{len(held)} of the {len(held)} images" in message

@@ -24,6 +24,7 @@ from handpose.data import images
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
+from handpose.detection.held_out_check import warn_if_trained_on
 from handpose.detection.metrics import ImageResult, detection_metrics
 from handpose.files import write_json
 
@@ -116,6 +117,8 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
         train, val = split_images(items, val_fraction)
+        if split == "val":
+            warn_if_trained_on(weights, data, items, val, val_fraction)
         items = val if split == "val" else train
     items = items[:limit] if limit is not None else items
     if not items:

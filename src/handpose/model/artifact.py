@@ -44,6 +44,7 @@ FORMAT = "handpose-cpm"
 TASK_KEY = "task"  # safetensors metadata and checkpoint dict: "keypoints" or "detect"
 TASK_KEYPOINTS = "keypoints"
 TASK_DETECT = "detect"
+SPLIT_RULE_KEY = "split_rule"  # safetensors metadata of a detector: its run's TrainConfig.split_rule
 TASK_NAMES = {TASK_KEYPOINTS: "a keypoint model", TASK_DETECT: "a hand detector"}
 META_FORMAT = "handpose_format"  # ONNX metadata
 META_FORMAT_VALUE = "handpose-cpm-onnx"

@@ -443,6 +443,8 @@ class Trainer:
 
     def _save_weights(self, path: Path, extra: dict[str, Any]) -> None:
         meta = {"step": str(self.global_step), **{k: json.dumps(v) for k, v in extra.items()}}
+        if self.cfg.task == "detect":  # which images it held out (detection.held_out_check)
+            meta[artifact.SPLIT_RULE_KEY] = str(self.cfg.split_rule)
         atomic_write(path, lambda tmp: artifact.save_weights(self.model, tmp, meta, self.cfg.dataset))
 
     def _last_ckpt(self) -> str:

@@ -1,0 +1,75 @@
+"""Whether the images a detector evaluation holds out were held out when the detector trained.
+
+The detector splits its images as the keypoint task splits its hands (``coco.split_images``): a run trained with a
+smaller ``--val-fraction`` than the evaluation's trained on the images between the two, and a run started before
+2026-12-07 on a lone ``*_train.json`` (split rule 1) held none of it out and trained on all. A detector's weights
+file records its data config (the fraction) and, since that change, its split rule (``artifact.SPLIT_RULE_KEY``); the
+evaluation counts the images it holds out by hash that such a run trained on, and warns, as ``eval_held_out`` does
+for keypoint models (it cannot know whether the run trained on this dataset at all). The shipped detector trained on
+renders alone and is not warned about."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from handpose.data.split import is_val
+from handpose.detection.coco import DetectionImage
+
+LOG = logging.getLogger(__name__)
+
+
+def stored_split(weights: str | Path) -> tuple[float | None, int]:
+    """(the ``--val-fraction`` a detector file records, or None; its split rule: 1 where it records none, as every
+    file written before the rule changed). An ONNX export records neither: (None, 2), which warns of nothing."""
+    from handpose import pretrained
+    from handpose.model import artifact
+
+    path = pretrained.resolve(weights)
+    kind = artifact.model_file_kind(path)
+    if kind == "onnx":  # an export records neither: nothing to say
+        return None, 2
+    if kind == "safetensors":
+        meta = artifact.read_metadata(path)
+        rule = meta.get(artifact.SPLIT_RULE_KEY)
+        try:
+            data = json.loads(meta.get(artifact.DATA_CONFIG_KEY) or "null")
+        except ValueError:
+            data = None
+    else:
+        state = artifact.torch_load(path, "a weights-only checkpoint")
+        config = state.get("train_config") if isinstance(state, dict) else None
+        config = config if isinstance(config, dict) else {}
+        rule, data = config.get(artifact.SPLIT_RULE_KEY), config.get("dataset")
+    fraction = data.get("val_fraction") if isinstance(data, dict) else None
+    try:
+        return (None if fraction is None else float(fraction)), (1 if rule is None else int(rule))
+    except (TypeError, ValueError):
+        return None, 1
+
+
+def warn_if_trained_on(weights: str | Path, data: str | Path, images: list[DetectionImage],
+                       held_out: list[DetectionImage], val_fraction: float) -> int:
+    """Warn when the detector ``weights`` trained on some of ``held_out`` (the images this evaluation holds out of
+    ``images`` with ``val_fraction``); returns how many (0 for a dataset's own val/test part, which is held out
+    whatever the run's settings, and for the shipped detector)."""
+    from handpose import pretrained
+
+    if str(weights).startswith(pretrained.PREFIX) or any(im.split == "val" for im in images):
+        return 0
+    trained, rule = stored_split(weights)
+    if rule < 2:  # a *_train.json's images all trained; the others by hash, as now
+        count = sum(im.split == "train" or (trained is not None and not is_val(im.key, trained)) for im in held_out)
+        why = "was trained before 2026-12-07, when a lone *_train.json held none of its images out"
+    elif trained is not None and trained < val_fraction:
+        count = sum(not is_val(im.key, trained) for im in held_out)
+        why = (f"was trained holding out {trained:g} by hash (--val-fraction) and this evaluation holds out "
+               f"{val_fraction:g}")
+    else:
+        return 0
+    if count:
+        LOG.warning("%s %s: if it trained on %s, %d of the %d images this evaluation holds out are ones it trained "
+                    "on, and its figures read too high; score it on images it did not train on", weights, why, data,
+                    count, len(held_out))
+    return count

@@ -142,3 +142,23 @@ def test_a_hidden_subfolder_is_not_named(tmp_path: Path, photo: np.ndarray, capl
         assert [p.name for p in image_files(tmp_path)] == ["top.jpg"]
     assert caplog.text == ""
     assert [p.name for p in image_files(str(tmp_path / "**" / "*"))] == ["top.jpg"]  # what the glob would read
+
+
+def test_more_subfolders_than_named_are_said_and_one_image_is_one(tmp_path: Path, photo: np.ndarray,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """Past three subfolders the warning says there are others (it named three as if they were all), and one image
+    at the top is "1 image ... is read" (it said "1 images ... are read")."""
+    for name in ("top.jpg", "a/1.jpg", "b/2.jpg", "c/3.jpg", "d/4.jpg"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        cv2.imwrite(str(tmp_path / name), photo)
+    with caplog.at_level(logging.WARNING, logger="handpose.inference.inputs"):
+        image_files(tmp_path)
+    assert "1 image at the top of" in caplog.text and " is read, not those" in caplog.text
+    assert "its subfolders a, b, c and others hold images" in caplog.text
+    caplog.clear()
+    for name in ("b", "c", "d"):
+        (tmp_path / name / f"{'bcd'.index(name) + 2}.jpg").unlink()
+        (tmp_path / name).rmdir()
+    with caplog.at_level(logging.WARNING, logger="handpose.inference.inputs"):
+        image_files(tmp_path)
+    assert "its subfolder a holds images" in caplog.text

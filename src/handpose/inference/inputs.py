@@ -206,14 +206,20 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
     if why != "is a folder":
         raise ValueError(f"{path} {why}: give an image file, a folder of images or a glob")
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not skip(p))
-    below = subfolders_with_images(path, skip)
-    hint = (f"its subfolders {', '.join(below)} hold images: give the quoted glob \"{path / '**' / '*'}\" to read "
-            "the images below it too") if below else ""
+    below = subfolders_with_images(path, skip, most=NAMED_SUBFOLDERS + 1)  # one more: whether there are others
+    named = ", ".join(below[:NAMED_SUBFOLDERS]) + (" and others" if len(below) > NAMED_SUBFOLDERS else "")
+    one = len(below) == 1
+    hint = (f"its {'subfolder' if one else 'subfolders'} {named} {'holds' if one else 'hold'} images: give the "
+            f"quoted glob \"{path / '**' / '*'}\" to read the images below it too") if below else ""
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}" + (f"; {hint}" if hint else ""))
     if hint:
-        LOG.warning("%d images at the top of %s are read, not those in its subfolders; %s", len(files), path, hint)
+        LOG.warning("%d %s at the top of %s %s read, not those in its subfolders; %s", len(files),
+                    "image" if len(files) == 1 else "images", path, "is" if len(files) == 1 else "are", hint)
     return files
+
+
+NAMED_SUBFOLDERS = 3  # subfolders a warning names before "and others"
 
 
 def subfolders_with_images(path: Path, skip: Callable[[Path], bool] = lambda p: False, most: int = 3) -> list[str]:

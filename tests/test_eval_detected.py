@@ -244,3 +244,28 @@ def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm: Ti
         assert m["num_detections"] <= 5 * m["num_images"]  # max_hands 5
     plain = evaluate_sets(Predictor.from_file(kp), [realdata])  # the ground-truth column is the existing path's
     assert report["all"]["gt_boxes"]["PCK@0.2"] == pytest.approx(plain["all"]["PCK@0.2"], abs=1e-12)
+
+
+def test_reports_record_the_hash_fraction_only_where_it_chose_the_hands(tmp_path: Path, tiny_cpm: TinyCpm,
+                                                                       one_torch_thread: None) -> None:
+    """eval --detector's report recorded --val-fraction for --split all, where no hand was chosen by it, as the
+    keypoint report does not; all the reports now record it where the hash split chose the hands scored alone."""
+    import torch
+
+    from handpose.detection.model import build_detector
+    from handpose.model.artifact import save_weights
+
+    data = write_dot_coco(tmp_path / "dots")
+    kp, dt = tmp_path / "kp.safetensors", tmp_path / "det.safetensors"
+    save_weights(tiny_cpm(0), kp)
+    torch.manual_seed(0)
+    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
+                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    for split, recorded in (("all", None), ("train", 0.3)):
+        out = tmp_path / f"out_{split}"
+        assert main(["-q", "eval", "--weights", str(kp), "--detector", str(dt), "--data", str(data), "--split", split,
+                     "--val-fraction", "0.3", "--out", str(out)]) == 0
+        assert json.loads((out / "eval_detected.json").read_text())["val_fraction"] == recorded
+        assert main(["-q", "eval", "--weights", str(kp), "--data", str(data), "--split", split,
+                     "--val-fraction", "0.3", "--out", str(out / "plain")]) == 0
+        assert json.loads(next((out / "plain").glob("*.json")).read_text())["val_fraction"] == recorded

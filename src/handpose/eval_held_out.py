@@ -75,3 +75,10 @@ def warn_for_split(weights: str | Path | None, data: str | Path, splits: Splits,
     if weights is None or split != "val" or not splits.hash_val:  # a val/test part's hands: held out whatever
         return 0
     return warn_if_trained_on(weights, data, splits.hash_val, val_fraction)
+
+
+def recorded_fraction(split: str, hashed: bool, val_fraction: float) -> float | None:
+    """The ``val_fraction`` a report records: the hash split's share where it chose the hands scored (``split``
+    "train" or "val" of a dataset the hash divided, ``hashed``); None where it chose none (``--split all``, or a
+    dataset's own val/test part), so every report of the same scoring says the same."""
+    return val_fraction if hashed and split != "all" else None

@@ -326,7 +326,7 @@ def run_evaluation(
     records a smaller one is warned about (``eval_held_out``)."""
     from handpose.data.formats import load_splits
     from handpose.data.formats.load import check_split
-    from handpose.eval_held_out import warn_for_split
+    from handpose.eval_held_out import recorded_fraction, warn_for_split
 
     check_split(split)  # a bad --split named before the model and the data are read
     predictor = Predictor.from_file(weights, device=device)
@@ -351,7 +351,7 @@ def run_evaluation(
         "data": str(data),
         "format": splits.fmt,
         "split": split,
-        "val_fraction": val_fraction if splits.hashed else None,  # the hash split's share where it divided samples
+        "val_fraction": recorded_fraction(split, splits.hashed, val_fraction),
         # annotations the reader skipped (every split), beside ``metrics.skipped`` (samples it could not crop)
         "skipped_annotations": dict(splits.skipped.counts),
         "metrics": {k: v for k, v in result.items() if k not in ("predictions", "per_keypoint_PCK@0.2")},

@@ -234,7 +234,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
     ``refine``: the keypoint refinement of the detector's hands (None: the detector's boxes as they are);
     ``detector_scales``: the detector's letterbox scales (``detection.detector``)."""
     from handpose.data.formats import load_splits
-    from handpose.eval_held_out import warn_for_split
+    from handpose.eval_held_out import recorded_fraction, warn_for_split
     from handpose.evaluate_sets import evaluate_sets, find_datasets
 
     t0 = time.perf_counter()
@@ -245,6 +245,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
     if found and found != [Path(data)]:
         result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector, split=split,
                                val_fraction=val_fraction, weights=weights)
+        hashed = True  # some dataset of the folder may have been divided by hash
     else:
         splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order, val_fraction=val_fraction)
         samples = splits.part(split)
@@ -253,6 +254,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
                              "--split all scores every sample")
         warn_for_split(weights, data, splits, split, val_fraction)
         one = evaluate_detected(predictor, samples, batch_size=batch_size)
+        hashed = splits.hashed
         result = {"sets": {Path(data).name: one}, "all": one}
     report: dict[str, Any] = {
         "weights": str(weights),
@@ -262,7 +264,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
         "refine": None if predictor.refine is None else dataclasses.asdict(predictor.refine),
         "data": str(data),
         "split": split,
-        "val_fraction": val_fraction,  # the hash split's share in datasets without a split of their own
+        "val_fraction": recorded_fraction(split, hashed, val_fraction),
         "matching": f"greedy by IoU, highest first, IoU >= {IOU_FOUND}; identical image files are one image",
         "miss_rule": "a hand no detection found: every visible keypoint a miss in PCK, PCKh and AUC; EPE over found "
                      "hands only",

@@ -301,13 +301,14 @@ def _run_sets(args: argparse.Namespace) -> int:
           f"fp32{test_time_words(args.flip, scales)}):")
     print(format_sets(result))
     if args.out is not None:
+        from handpose.eval_held_out import recorded_fraction
         from handpose.evaluate_sets import REPORT_NAME
 
         path = Path(args.out) / REPORT_NAME
         slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
                 for name, m in [*result["sets"].items(), ("all", result["all"])]}
         settings = {"weights": str(args.weights), "data": str(args.data), "split": args.split,
-                    "val_fraction": args.val_fraction, "precision": "fp32",
+                    "val_fraction": recorded_fraction(args.split, True, args.val_fraction), "precision": "fp32",
                     "flip_test": bool(args.flip), "scales": list(scales)}
         write_json(path, {"settings": settings, **slim})
         print(f"wrote {path}")

@@ -26,6 +26,7 @@ from handpose.detection.coco import DetectionImage, read_detection_images, split
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
 from handpose.detection.held_out_check import warn_if_trained_on
 from handpose.detection.metrics import ImageResult, detection_metrics
+from handpose.eval_held_out import recorded_fraction
 from handpose.files import write_json
 
 if TYPE_CHECKING:
@@ -113,6 +114,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         detector = HandDetector.from_file(weights, device=device, scales=scales)
     read_report = SkipReport()
     items = read_detection_images(data, read_report)
+    all_items = items
     if split != "all":
         if split not in ("train", "val"):
             raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
@@ -134,7 +136,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         raise ValueError(f"{data}: none of the {len(items)} {split} images could be read ({skipped.summary('images')})")
     report: dict[str, Any] = {
         "task": "detect", "weights": str(weights), "data": str(data), "split": split,
-        "val_fraction": None if split == "all" else val_fraction,
+        "val_fraction": recorded_fraction(split, not any(im.split == "val" for im in all_items), val_fraction),
         "input_size": detector.input_size, "scales": list(detector.scales), "threshold": threshold,
         "ap_interpolation": "coco101",
         "keypoints": None if keypoints is None else str(keypoints),

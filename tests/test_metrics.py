@@ -123,3 +123,16 @@ def test_perfect_and_empty() -> None:
 def test_shape_errors() -> None:
     with pytest.raises(ValueError, match="expected pred"):
         normalized_distances(np.zeros((2, 21, 2)), np.zeros((3, 21, 3)), 1.0)
+
+
+def test_a_sample_with_a_zero_size_box_drops_out_of_pck() -> None:
+    """A degenerate box (a hand labelled with one keypoint: w = h = 0) has no normaliser: its sample is left out,
+    as a missing head size is, instead of counting every keypoint of it as a miss."""
+    gt = np.zeros((2, 21, 3), np.float32)
+    gt[..., 2] = 1
+    pred = np.zeros((2, 21, 2), np.float32)
+    pred[1, :, 0] = 3.0  # sample 1: every keypoint 3 px off
+    boxes = np.array([[0, 0, 100, 100], [0, 0, 0, 0]], np.float32)
+    assert pck(pred, gt, box_sizes(boxes), 0.2) == 1.0  # sample 0 alone: all exact
+    assert keypoint_metrics(pred, gt, boxes)["PCK@0.2"] == 1.0
+    assert (normalized_distances(pred, gt, np.array([100.0, 0.0]))[1] == -1).all()

@@ -150,3 +150,46 @@ def test_codec_object_round_trips_with_the_config_it_was_built_from() -> None:
 def test_codec_refuses_settings_that_cannot_work(bad: dict) -> None:
     with pytest.raises(ValueError, match="HeatmapCodec needs"):
         codec.HeatmapCodec(**{"input_size": 64, **bad})
+
+
+@pytest.mark.parametrize("sigma", [0.5, 2.0, 3.0])
+def test_the_gaussian_has_the_sigma_asked_for(sigma: float) -> None:
+    """A keypoint on a cell centre (crop x = 8 c + 3.5) gives exp(-d^2 / (2 sigma^2)) at d cells from it: the targets
+    are as wide as configured (decoding alone cannot tell, it is exact for a Gaussian of any width)."""
+    kp = np.zeros((21, 3), np.float32)
+    kp[:, :2] = (8 * 5 + 3.5, 8 * 6 + 3.5)  # cell (5, 6)
+    kp[:, 2] = 1
+    maps, _ = codec.encode(kp, 128, stride=8, sigma=sigma)
+    assert maps[0, 6, 5] == pytest.approx(1.0)
+    for d in (1, 2):
+        want = np.exp(-d * d / (2 * sigma * sigma))
+        assert maps[0, 6, 5 + d] == pytest.approx(want, rel=1e-5)  # along x
+        assert maps[0, 6 - d, 5] == pytest.approx(want, rel=1e-5)  # along y
+    assert maps[0, 7, 6] == pytest.approx(np.exp(-2 / (2 * sigma * sigma)), rel=1e-5)  # diagonal
+
+
+@pytest.mark.parametrize("h, w", [(10, 4), (4, 10)])
+def test_decode_of_maps_that_are_not_square(h: int, w: int) -> None:
+    """Each axis is refined over its own length: a peak far along the longer axis, or on the last row of the
+    shorter one, decodes where it is. The map is a Gaussian within 2 cells of its peak and 0 beyond (as a network's
+    map, it is no Gaussian far away), so only the cells beside the peak can give its sub-cell position."""
+    cx, cy = (1.3, 7.2) if h > w else (7.2, 2.8)  # cells
+    xs, ys = np.arange(w), np.arange(h)
+    g = np.exp(-((xs[None, :] - cx) ** 2 + (ys[:, None] - cy) ** 2) / 2.0)  # (h, w), sigma 1 cell
+    near = (np.abs(xs[None, :] - round(cx)) <= 2) & (np.abs(ys[:, None] - round(cy)) <= 2)
+    maps = np.zeros((1, 21, h, w), np.float32)
+    maps[0, :] = g * near
+    xy, _ = codec.decode(maps, stride=8)
+    # cell c is crop pixel (c + 0.5) * 8 - 0.5
+    np.testing.assert_allclose(xy[0], np.tile([(cx + 0.5) * 8 - 0.5, (cy + 0.5) * 8 - 0.5], (21, 1)), atol=1e-3)
+
+
+def test_a_keypoint_on_the_crops_far_edge_is_outside() -> None:
+    """The crop holds [-0.5, size - 0.5): a keypoint exactly on its far edge is masked, one just before it is not."""
+    kp = np.full((21, 3), 40.0, np.float32)
+    kp[:, 2] = 1
+    kp[0, 0] = 99.5  # x on the far edge of a 100 px crop
+    kp[1, 1] = 99.5  # y on it
+    kp[2, :2] = (99.49, 99.49)
+    _, weights = codec.encode(kp, 100)
+    assert weights[:3].tolist() == [0.0, 0.0, 1.0]

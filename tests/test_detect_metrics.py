@@ -91,3 +91,40 @@ def test_report_lines_show_the_side_only_where_it_was_measured() -> None:
     assert lines[1].endswith("side correct 0.667")
     assert "side correct" not in lines[2] and "side correct" not in lines[4]  # NaN, and absent
     assert lines[3].endswith("side correct 1.000")
+
+
+def test_an_iou_of_exactly_the_threshold_matches() -> None:
+    """COCO matches at IoU >= threshold: a detection covering half of its hand ([0, 0, 10, 5] in [0, 0, 10, 10]:
+    IoU 50 / 100) is a true positive at 0.5."""
+    m = detection_metrics([_result([[0, 0, 10, 5]], [0.9], [[0, 0, 10, 10]])])
+    assert m["AP@0.5"] == pytest.approx(1.0)
+
+
+def test_a_detection_takes_the_hand_it_overlaps_most() -> None:
+    """Hands A [0, 0, 10, 10] and B [4, 0, 10, 10]. The better detection [3, 0, 10, 10] overlaps A by 70 / 130 and
+    B by 90 / 110, so takes B; the other, [-1, 0, 10, 10], overlaps A by 90 / 110 (B by 50 / 150) and takes A: two
+    true positives. Taking the first hand over the threshold instead would leave the second detection nothing."""
+    m = detection_metrics([_result([[3, 0, 10, 10], [-1, 0, 10, 10]], [0.9, 0.8], [[0, 0, 10, 10], [4, 0, 10, 10]])])
+    assert m["AP@0.5"] == pytest.approx(1.0) and m["recall@1FP"] == pytest.approx(1.0)
+
+
+def test_bucket_edges_small_below_32_large_from_96() -> None:
+    """Hands with longer sides exactly 32 and 96 are medium and large ([lo, hi) buckets), as is an unmatched
+    detection of longer side 96, ranked first: medium ignores it (AP 1), large and all count it (AP 1/2 after it;
+    all: precision 2/3 at full recall). recall@1FP keeps all three detections (one false positive, one image)."""
+    r = _result([[300, 300, 96, 10], [0, 0, 32, 20], [100, 100, 96, 50]], [0.95, 0.9, 0.8],
+                [[0, 0, 32, 20], [100, 100, 96, 50]])
+    m = detection_metrics([r])
+    assert math.isnan(m["AP@0.5/small"]) and math.isnan(m["recall@1FP/small"])
+    assert m["AP@0.5/medium"] == pytest.approx(1.0)
+    assert m["AP@0.5/large"] == pytest.approx(0.5)
+    assert m["AP@0.5"] == pytest.approx(2 / 3)
+    assert m["recall@1FP/medium"] == 1.0 and m["recall@1FP/large"] == 1.0 and m["recall@1FP"] == 1.0
+
+
+def test_handedness_leaves_out_hands_of_unknown_side() -> None:
+    """Two hands found, both called left (0.9); the first is a left hand, the second's side is unknown: 1 of 1."""
+    r = ImageResult(np.array([[0, 0, 20, 20], [50, 0, 20, 20]], float), np.array([0.9, 0.8]), np.array([0.9, 0.9]),
+                    np.array([[0, 0, 20, 20], [50, 0, 20, 20]], float), np.array([True, False]),
+                    np.array([True, False]))
+    assert detection_metrics([r])["handedness"] == 1.0

@@ -149,3 +149,39 @@ def test_warp_paths_agree() -> None:
         assert out.shape == (64, 64, 3) and out.dtype == np.uint8
         assert np.abs(out.astype(int) - ref).max() <= 1
         assert (T.warp(img, T.crop_matrix((1000, 1000), 60, 64), 64) == T.PAD_VALUE).all()  # the grey border
+
+
+def test_transform_keypoints_keeps_visibility() -> None:
+    """Only x, y move; an unlabelled keypoint stays unlabelled (the target encoder must still mask it)."""
+    kp = np.zeros((21, 3), np.float32)
+    kp[:, :2] = 10.0
+    kp[::2, 2] = 1.0
+    kp[1, 2] = 2.0
+    M = np.array([[2.0, 0.0, 5.0], [0.0, 2.0, -5.0]])
+    out = T.transform_keypoints(kp, M)
+    np.testing.assert_array_equal(out[:, 2], kp[:, 2])
+    np.testing.assert_allclose(out[:, :2], np.tile([25.0, 15.0], (21, 1)))
+
+
+def test_color_matrix_by_hand() -> None:
+    """Saturation 0 turns a pixel into its luma (BT.601: 0.299 R + 0.587 G + 0.114 B; pixels are BGR); a 120 degree
+    hue turn about the grey axis permutes the three channels cyclically; contrast scales about the mean grey of the
+    brightened image (brightness 1.2, mean 100: about 120, so 140 -> 168 -> 144 at contrast 0.5)."""
+    red, green = np.array([0.0, 0.0, 255.0]), np.array([0.0, 255.0, 0.0])
+    M = T.color_matrix(1, 1, 0.0, 0, 0.0).astype(np.float64)
+    np.testing.assert_allclose(M[:, :3] @ red, np.full(3, 0.299 * 255), atol=1e-3)
+    np.testing.assert_allclose(M[:, :3] @ green, np.full(3, 0.587 * 255), atol=1e-3)
+    P = T.color_matrix(1, 1, 1, 120.0, 0.0)[:, :3].astype(np.float64)
+    np.testing.assert_allclose(np.sort(P, axis=1), np.tile([0.0, 0.0, 1.0], (3, 1)), atol=1e-6)  # a permutation
+    np.testing.assert_allclose(P.sum(axis=0), np.ones(3), atol=1e-6)
+    assert not np.allclose(P, np.eye(3))
+    M = T.color_matrix(1.2, 0.5, 1, 0, 100.0).astype(np.float64)
+    np.testing.assert_allclose(M[:, :3] @ np.full(3, 140.0) + M[:, 3], np.full(3, 144.0), atol=1e-3)
+
+
+def test_color_jitter_brightens_as_often_as_it_darkens() -> None:
+    """Brightness, contrast and saturation factors are drawn from [1 - s, 1 + s]: both ways round."""
+    rng = np.random.default_rng(5)
+    img = np.full((8, 8, 3), 100, np.uint8)
+    means = np.array([T.color_jitter(img, 0.4, rng).mean() for _ in range(60)])
+    assert (means > 115).sum() > 10 and (means < 85).sum() > 10

@@ -1,0 +1,83 @@
+"""How a track's next box is made from its keypoints, how many hands are followed, and how a fresh detection
+updates the track it matches (stubs of ``dot_hands`` for the networks)."""
+
+from __future__ import annotations
+
+import numpy as np
+from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands
+
+from handpose.inference.predictor import Predictor
+from handpose.inference.prepare import CropSpec
+from handpose.inference.smoothing import SmoothingConfig
+from handpose.inference.tracking import HandTracker, TrackingConfig, box_from_keypoints
+
+NO_SMOOTH = SmoothingConfig(enabled=False)
+
+
+def test_the_next_box_is_the_tight_box_of_the_confident_keypoints() -> None:
+    kp = np.zeros((21, 2))
+    kp[:3] = [(10, 20), (30, 60), (20, 40)]
+    scores = np.zeros(21)
+    scores[:3] = 0.1  # exactly the threshold: they count
+    np.testing.assert_allclose(box_from_keypoints(kp, scores, 0.1), [10, 20, 20, 40])
+    scores[2] = 0.09  # two keypoints are too few for a box
+    assert box_from_keypoints(kp, scores, 0.1) is None
+
+
+def test_a_flat_row_of_keypoints_keeps_a_quarter_of_its_length_as_depth() -> None:
+    """Keypoints along y = 50 from x = 10 to 50 (a finger seen edge-on): 40 x 10 about the same centre."""
+    kp = np.zeros((21, 2))
+    kp[:3] = [(10, 50), (30, 50), (50, 50)]
+    scores = np.zeros(21)
+    scores[:3] = 1.0
+    np.testing.assert_allclose(box_from_keypoints(kp, scores, 0.5), [10, 45, 40, 10])
+    kp[:3] = [(10, 50), (11, 50.5), (11.5, 51)]  # all within 2 px: no box to follow
+    assert box_from_keypoints(kp, scores, 0.5) is None
+
+
+def test_no_more_tracks_than_max_hands() -> None:
+    frame = draw_dot_hands((400, 200), [dot_hand_keypoints((x, 100)) for x in (60, 200, 340)])
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=DotDetector())
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=1, max_hands=2, smoothing=NO_SMOOTH))
+    for i in range(3):
+        assert len(tracker.update(frame, i / 25)) == 2
+
+
+def test_a_matched_detection_gives_its_track_the_fresh_side() -> None:
+    """The detector calls the hand right, then left on its next run (frame 5): the track it matches (the same
+    hand, moved 2 px a frame) keeps its id and takes the new side."""
+    detector = DotDetector(is_left=False)
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=detector)
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=5, smoothing=NO_SMOOTH))
+    for i in range(8):
+        detector.is_left = i >= 5
+        hands = tracker.update(draw_dot_hands((320, 200), [dot_hand_keypoints((100 + 2 * i, 100))]), i / 25)
+        assert len(hands) == 1 and hands[0].track_id == 0, i
+        assert hands[0].is_left == (i >= 5), i
+
+
+def test_a_hand_whose_keypoints_mostly_vanish_is_not_followed() -> None:
+    """3 of 21 dots left: a mean keypoint score of about 3/21, under min_keypoint_score 0.2, although 3 keypoints
+    still make a box. The track is lost; the detector, run again on that frame, vouches for the dots, so they are
+    shown but not followed."""
+    detector = DotDetector()
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=detector)
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=0, min_keypoint_score=0.2, smoothing=NO_SMOOTH))
+    kp = dot_hand_keypoints((150, 100))
+    assert len(tracker.update(draw_dot_hands((320, 200), [kp]), 0.0)) == 1 and len(tracker.tracks) == 1
+    for i in range(1, 4):
+        hands = tracker.update(draw_dot_hands((320, 200), [kp[:3]]), i / 25)
+        assert float(np.mean(hands[0].scores)) < 0.2, i
+        assert tracker.tracks == [], i
+    assert detector.calls == 4  # frame 0, then frame 1 (the track lost: looked again), 2 and 3 (nothing followed)
+
+
+def test_hands_come_out_in_track_order() -> None:
+    """The hand with fewer dots (a lower keypoint score) was found first: it stays first, whatever the ranking."""
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=DotDetector())
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=3, smoothing=NO_SMOOTH))
+    for i in range(5):
+        a, b = dot_hand_keypoints((60, 100)), dot_hand_keypoints((250, 100))
+        hands = tracker.update(draw_dot_hands((320, 200), [a[:15], b]), i / 25)
+        assert [h.track_id for h in hands] == [0, 1], i
+        assert np.mean(hands[0].scores) < np.mean(hands[1].scores)

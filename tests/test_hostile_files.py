@@ -60,6 +60,37 @@ def test_a_small_pickle_cannot_ask_for_gigabytes() -> None:
     assert np.array_equal(restricted_loads(pickle.dumps({"w": weights}, protocol=2))["w"], weights)
 
 
+def test_the_allocation_budget_is_four_bytes_a_byte_plus_a_mib() -> None:
+    """An array of exactly 4 x the pickle's length + 1 MiB loads; one byte more is refused."""
+    reconstruct = np.zeros(1).__reduce__()[0]
+
+    def payload(n: int) -> bytes:
+        return pickle.dumps(_Alloc(reconstruct, np.ndarray, (n,), "u1"), protocol=2)
+
+    limit = 4 * len(payload(1 << 20)) + (1 << 20)  # the length is the same for any n below 2**31 (4-byte int)
+    assert restricted_loads(payload(limit)).nbytes == limit
+    with pytest.raises(PickleRefusedError, match="in all for a file of its size"):
+        restricted_loads(payload(limit + 1))
+
+
+def test_other_codecs_and_persistent_ids_are_refused() -> None:
+    """_codecs.encode is allowed for latin-1 text only (utf-16 doubles it); a persistent id names outside data."""
+    import codecs
+    import io
+
+    with pytest.raises(PickleRefusedError, match="_codecs.encode with 'utf-16'"):
+        restricted_loads(pickle.dumps(_Alloc(codecs.encode, "abc", "utf-16"), protocol=2))
+
+    class _Outside(pickle.Pickler):
+        def persistent_id(self, obj: Any) -> str | None:
+            return "storage/0" if isinstance(obj, bytes) else None
+
+    buf = io.BytesIO()
+    _Outside(buf, protocol=2).dump({"w": b"abc"})
+    with pytest.raises(PickleRefusedError, match="persistent id"):
+        restricted_loads(buf.getvalue())
+
+
 def test_a_pickle_repeating_one_array_is_refused_before_it_grows(tmp_path: Path) -> None:
     block = np.zeros((3, 3, 3, 64), np.float32)
     path = tmp_path / "repeat.npy"

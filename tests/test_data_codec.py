@@ -193,3 +193,20 @@ def test_a_keypoint_on_the_crops_far_edge_is_outside() -> None:
     kp[2, :2] = (99.49, 99.49)
     _, weights = codec.encode(kp, 100)
     assert weights[:3].tolist() == [0.0, 0.0, 1.0]
+
+
+def test_the_codec_object_uses_its_own_stride_and_sigma() -> None:
+    """A stride-4 codec (models with output_stride 4) of sigma 2: maps 64 / 4 = 16 cells; a keypoint at crop
+    x = 4 c + 1.5 sits on cell c's centre, the next cell holds exp(-1 / 8); decoding gives the keypoint back."""
+    from handpose.config import DataConfig
+
+    c = codec.HeatmapCodec.from_config(DataConfig(input_size=64, stride=4, sigma=2.0))
+    assert (c.input_size, c.stride, c.sigma, c.map_size) == (64, 4, 2.0, 16)
+    kp = np.zeros((21, 3), np.float32)
+    kp[:, :2] = (4 * 9 + 1.5, 4 * 3 + 1.5)  # cell (9, 3)
+    kp[:, 2] = 1
+    maps, _ = c.encode(kp)
+    assert maps.shape == (22, 16, 16)
+    assert maps[0, 3, 9] == pytest.approx(1.0) and maps[0, 3, 10] == pytest.approx(np.exp(-1 / 8), rel=1e-5)
+    xy, _ = c.decode(maps[None])
+    np.testing.assert_allclose(xy[0], kp[:, :2], atol=1e-3)

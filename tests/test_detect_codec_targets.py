@@ -65,3 +65,35 @@ def test_decode_one_peak_by_hand() -> None:
     np.testing.assert_allclose(found.boxes[0], [12, 20, 4, 4], atol=1e-5)
     assert found.scores[0] == pytest.approx(1 / (1 + math.exp(-3)), abs=1e-6)
     assert found.left[0] == pytest.approx(1 / (1 + math.exp(-1)), abs=1e-6)
+
+
+def _peaks(n: int, cells: list[tuple[int, int]], log_side: float) -> dict[str, torch.Tensor]:
+    """Outputs with a heatmap logit 3 at each (col, row), offset 0, the same log size everywhere, right hands."""
+    heat = torch.full((1, 1, n, n), -9.0)
+    for col, row in cells:
+        heat[0, 0, row, col] = 3.0 - 0.1 * len([c for c in cells if c < (col, row)])  # distinct scores
+    return {"heatmap": heat, "size": torch.full((1, 2, n, n), log_side), "offset": torch.zeros(1, 2, n, n),
+            "left": torch.full((1, 1, n, n), -9.0)}
+
+
+def test_decode_keeps_up_to_max_hands_and_drops_overlaps() -> None:
+    """8 peaks 4 cells apart with 8 px boxes: all 8 come back. Two peaks 2 cells (8 px) apart with 40 px boxes
+    overlap by 32 * 40 / (2 * 1600 - 1280) = 2/3 > nms_iou 0.6: the weaker goes; with nms_iou 1 both stay."""
+    identity = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    many = [(4 * i + 1, 4 * j + 1) for i in range(4) for j in range(2)]
+    (found,) = BoxCodec(64, 4, max_hands=20).decode(_peaks(16, many, math.log(2.0)), identity, [(64, 64)])
+    assert len(found) == 8
+    pair = [(5, 5), (7, 5)]
+    (found,) = BoxCodec(64, 4, max_hands=20, nms_iou=0.6).decode(_peaks(16, pair, math.log(10.0)), identity,
+                                                                 [(64, 64)])
+    assert len(found) == 1 and found.boxes[0][0] == pytest.approx(4 * 5 - 20)
+    (found,) = BoxCodec(64, 4, max_hands=20, nms_iou=1.0).decode(_peaks(16, pair, math.log(10.0)), identity,
+                                                                 [(64, 64)])
+    assert len(found) == 2
+
+
+def test_from_config_takes_every_setting() -> None:
+    from handpose.config import DetectorConfig
+
+    c = BoxCodec.from_config(DetectorConfig(input_size=256, stride=8, max_hands=7, nms_iou=0.3))
+    assert (c.input_size, c.stride, c.max_hands, c.nms_iou, c.map_size) == (256, 8, 7, 0.3, 32)

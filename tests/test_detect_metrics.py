@@ -120,6 +120,7 @@ def test_bucket_edges_small_below_32_large_from_96() -> None:
     assert m["AP@0.5/large"] == pytest.approx(0.5)
     assert m["AP@0.5"] == pytest.approx(2 / 3)
     assert m["recall@1FP/medium"] == 1.0 and m["recall@1FP/large"] == 1.0 and m["recall@1FP"] == 1.0
+    assert m["num_images"] == 1 and m["num_hands"] == 2
 
 
 def test_handedness_leaves_out_hands_of_unknown_side() -> None:

@@ -81,3 +81,14 @@ def test_hands_come_out_in_track_order() -> None:
         hands = tracker.update(draw_dot_hands((320, 200), [a[:15], b]), i / 25)
         assert [h.track_id for h in hands] == [0, 1], i
         assert np.mean(hands[0].scores) < np.mean(hands[1].scores)
+
+
+def test_a_frame_of_another_size_starts_the_tracks_over() -> None:
+    """The same hand at the same pixels, but the frame shrinks from 320 x 200 to 200 x 160: the old track's box
+    was of the other frame, so the hand gets a new track (and a fresh filter) rather than carrying on."""
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=DotDetector())
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=0, smoothing=NO_SMOOTH))
+    kp = dot_hand_keypoints((100, 80))
+    assert [h.track_id for h in tracker.update(draw_dot_hands((320, 200), [kp]), 0.0)] == [0]
+    assert [h.track_id for h in tracker.update(draw_dot_hands((320, 200), [kp]), 0.04)] == [0]
+    assert [h.track_id for h in tracker.update(draw_dot_hands((200, 160), [kp]), 0.08)] == [1]

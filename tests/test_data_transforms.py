@@ -185,3 +185,21 @@ def test_color_jitter_brightens_as_often_as_it_darkens() -> None:
     img = np.full((8, 8, 3), 100, np.uint8)
     means = np.array([T.color_jitter(img, 0.4, rng).mean() for _ in range(60)])
     assert (means > 115).sum() > 10 and (means < 85).sum() > 10
+
+
+def test_a_box_without_area_still_gives_a_crop() -> None:
+    """One visible keypoint makes a 0 x 0 box: its square is at least 1 px (times the padding), not 0 (a crop
+    matrix dividing by 0)."""
+    center, side = T.square_box([5.0, 7.0, 0.0, 0.0], 1.5)
+    assert center.tolist() == [5.0, 7.0] and side == 1.5
+    assert np.isfinite(T.crop_matrix(center, side, 64)).all()
+
+
+def test_gaussian_blur_has_the_sigma_asked_for() -> None:
+    """A blurred single bright pixel spreads with variance sigma^2 along each axis."""
+    img = np.zeros((41, 41, 3), np.float32)
+    img[20, 20] = 1000.0
+    out = T.gaussian_blur(img, 1.5)[..., 0].astype(np.float64)
+    profile = out.sum(axis=0) / out.sum()  # along x
+    var = float(((np.arange(41) - 20.0) ** 2 * profile).sum())
+    assert var == pytest.approx(1.5**2, rel=0.05)

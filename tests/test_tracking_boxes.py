@@ -92,3 +92,22 @@ def test_a_frame_of_another_size_starts_the_tracks_over() -> None:
     assert [h.track_id for h in tracker.update(draw_dot_hands((320, 200), [kp]), 0.0)] == [0]
     assert [h.track_id for h in tracker.update(draw_dot_hands((320, 200), [kp]), 0.04)] == [0]
     assert [h.track_id for h in tracker.update(draw_dot_hands((200, 160), [kp]), 0.08)] == [1]
+
+
+def test_a_track_is_ranked_by_keypoints_and_detector_together() -> None:
+    """The rank that decides which of two overlapping tracks stays is k^(1-w) * d^w (worked by hand here): a track
+    with the better keypoints but a detector probability near zero ranks below one the detector is sure of; with no
+    detector it is the keypoints alone."""
+    from handpose.inference.smoothing import OneEuroFilter
+    from handpose.inference.tracking import Track, track_rank
+
+    def track(quality: float, detector: float | None) -> Track:
+        return Track(0, np.zeros(4), False, detector, None, OneEuroFilter(NO_SMOOTH), quality=quality,
+                     detector_score=detector)
+
+    sharp_but_unseen, seen = track(0.8, 0.01), track(0.5, 0.9)
+    assert abs(track_rank(sharp_but_unseen, 0.5) - np.sqrt(0.8 * 0.01)) < 1e-12  # 0.089
+    assert abs(track_rank(seen, 0.5) - np.sqrt(0.5 * 0.9)) < 1e-12  # 0.671
+    assert track_rank(seen, 0.5) > track_rank(sharp_but_unseen, 0.5)
+    assert abs(track_rank(seen, 0.25) - 0.5 ** 0.75 * 0.9 ** 0.25) < 1e-12
+    assert track_rank(track(0.8, None), 0.5) == 0.8 and track_rank(track(0.8, 0.3), 0.0) == 0.8

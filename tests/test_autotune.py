@@ -16,7 +16,7 @@ KEY = TrialKey("cpu", "Test CPU", "2.x", 2, "lite", 96, 16, "train")
 class FakeMeasure:
     """Seconds per step by candidate name; records which candidates each call measured."""
 
-    def __init__(self, seconds: dict[str, float], finite: Sequence[str] = ()):
+    def __init__(self, seconds: dict[str, float], finite: Sequence[str] = ()) -> None:
         self.seconds = seconds
         self.nonfinite = set(finite)
         self.calls: list[list[str]] = []

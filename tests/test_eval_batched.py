@@ -28,7 +28,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> list:
 class OneByOne:
     """A backend running its inner backend one crop at a time: batch-invariant to the last bit."""
 
-    def __init__(self, inner: TorchBackend):
+    def __init__(self, inner: TorchBackend) -> None:
         self.inner, self.stages = inner, inner.stages
 
     def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:

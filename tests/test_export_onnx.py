@@ -140,7 +140,7 @@ def test_int8_difference_is_measured_on_held_out_crops(
     seen: list[np.ndarray] = []
 
     class SpyReader(quantize._Reader):
-        def __init__(self, name: str, x: np.ndarray):
+        def __init__(self, name: str, x: np.ndarray) -> None:
             seen.append(x)
             super().__init__(name, x)
 

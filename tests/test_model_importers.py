@@ -8,7 +8,7 @@ import pickle
 import struct
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 import pytest
@@ -127,20 +127,20 @@ def test_npy_shape_mismatch_is_an_error(tmp_path: Path) -> None:
 class _SystemCall:
     """Unpickling this runs os.system (a shell command): the classic malicious pickle."""
 
-    def __init__(self, command: str):
+    def __init__(self, command: str) -> None:
         self.command = command
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (os.system, (self.command,))
 
 
 class _Exec:
     """Unpickling this runs builtins.exec on Python source."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str) -> None:
         self.source = source
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (exec, (self.source,))
 
 
@@ -150,10 +150,10 @@ def _write_marker(path: str) -> None:  # a module-level function: pickled by ref
 
 
 class _Function:
-    def __init__(self, path: str):
+    def __init__(self, path: str) -> None:
         self.path = path
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         return (_write_marker, (self.path,))
 
 
@@ -218,7 +218,7 @@ def test_protocol5_pickle_of_arrays_loads(tmp_path: Path) -> None:
 class _ObjectFromBuffer:
     """_frombuffer asked for an object array: raw bytes as PyObject pointers, which numpy must refuse."""
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         try:
             from numpy._core.numeric import _frombuffer
         except ImportError:  # numpy 1.x

@@ -51,7 +51,7 @@ def _prepare_one(spec: CropSpec, sample: Sample) -> Prepared | str:
 class _CropDataset:
     """Map-style dataset for torch's DataLoader workers: sample index -> (index, Prepared | error message)."""
 
-    def __init__(self, samples: Sequence[Sample], spec: CropSpec):
+    def __init__(self, samples: Sequence[Sample], spec: CropSpec) -> None:
         self.samples = samples
         self.spec = spec
 

@@ -88,7 +88,7 @@ class _LastStage:
         class LastStage(nn.Module):
             """Inference graph: the last stage's maps only."""
 
-            def __init__(self, cpm: nn.Module):
+            def __init__(self, cpm: nn.Module) -> None:
                 super().__init__()
                 self.cpm = cpm
 

@@ -69,7 +69,7 @@ def split_held_out(crops: np.ndarray, calib_count: int | None = None) -> tuple[n
 class _Reader:
     """onnxruntime CalibrationDataReader over a float32 batch, one crop at a time."""
 
-    def __init__(self, name: str, x: np.ndarray):
+    def __init__(self, name: str, x: np.ndarray) -> None:
         self.name = name
         self.items: Iterator[np.ndarray] = iter(x[i : i + 1] for i in range(x.shape[0]))
 

@@ -47,7 +47,7 @@ def backbone_plan(width: float, repeats: int) -> list[list[tuple[int, int]]]:
 class Head(nn.Module):
     """Depthwise-separable 3x3 (+BN+ReLU) then a 1x1 conv with bias: (N, cin, h, w) -> (N, cout, h, w)."""
 
-    def __init__(self, cin: int, mid: int, cout: int):
+    def __init__(self, cin: int, mid: int, cout: int) -> None:
         super().__init__()
         self.body = DepthwiseSeparable(cin, mid)
         self.out = nn.Conv2d(mid, cout, 1)
@@ -59,7 +59,7 @@ class Head(nn.Module):
 class HandDetectorNet(nn.Module):
     """CenterNet-style hand detector (see the module docstring); ``forward`` returns a dict of output maps."""
 
-    def __init__(self, config: DetectorConfig):
+    def __init__(self, config: DetectorConfig) -> None:
         super().__init__()
         self.config = config
         if config.stride != 4:

@@ -54,7 +54,7 @@ class DetectorExportReport:
 class _Outputs(nn.Module):
     """The detector with its dict of maps as a tuple in ``OUTPUT_NAMES`` order (what the exporter traces)."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
 

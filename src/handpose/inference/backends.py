@@ -37,7 +37,7 @@ class TorchBackend:
     """
 
     def __init__(self, model: Any, autocast_bf16: bool = False, precision: str | None = None,
-                 channels_last: bool = False, threads: int | str | None = None):
+                 channels_last: bool = False, threads: int | str | None = None) -> None:
         """``threads``: "auto" follows the cores other processes leave free (``autotune.free_cores``); None or an
         int leave PyTorch's threads to the process."""
         import torch
@@ -119,7 +119,7 @@ class OnnxBackend:
     stages = 1
 
     def __init__(self, path: str | Path, threads: int | str | None = None, device: str | None = "cpu",
-                 stop_spinning: bool = False):
+                 stop_spinning: bool = False) -> None:
         """``threads``: intra-op threads (None: onnxruntime's default; "auto": the cores other processes leave free,
         ``autotune.free_cores``). ``stop_spinning``: stop the threads' spinning at the end of each run
         (``session_options``), for a network that takes turns with another one (the keypoint network after a

@@ -14,7 +14,8 @@ from torch import nn
 class ConvBNReLU(nn.Module):
     """``k x k`` conv (no bias) -> batch norm -> ReLU; ``groups == channels`` makes it depthwise."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1, groups: int = 1):
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, dilation: int = 1,
+                 groups: int = 1) -> None:
         super().__init__()
         pad = dilation * (kernel - 1) // 2  # "same" padding; stride 2 gives ceil(H/2)
         self.conv = nn.Conv2d(cin, cout, kernel, stride, pad, dilation=dilation, groups=groups, bias=False)
@@ -27,7 +28,7 @@ class ConvBNReLU(nn.Module):
 class DepthwiseSeparable(nn.Module):
     """MobileNet-v1 unit: 3x3 depthwise (+BN+ReLU) then 1x1 pointwise (+BN+ReLU)."""
 
-    def __init__(self, cin: int, cout: int, stride: int = 1, dilation: int = 1):
+    def __init__(self, cin: int, cout: int, stride: int = 1, dilation: int = 1) -> None:
         super().__init__()
         self.dw = ConvBNReLU(cin, cin, 3, stride, dilation, groups=cin)
         self.pw = ConvBNReLU(cin, cout, 1)
@@ -42,7 +43,7 @@ class ResidualRefine(nn.Module):
     Its receptive field (7 px at the map's resolution) equals one 7x7 conv's at about a third of the cost.
     """
 
-    def __init__(self, cin: int, cout: int):
+    def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.squeeze = nn.Conv2d(cin, cout, 1)
         self.conv_a = ConvBNReLU(cout, cout, 3)

@@ -96,7 +96,7 @@ def preset(name: str) -> ModelConfig:
 class CPM(nn.Module):
     """Convolutional Pose Machine: a front producing stride-8 features, then ``config.stages`` belief-map stages."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         _check(config)

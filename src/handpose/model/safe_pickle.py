@@ -91,7 +91,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler whose ``find_class`` returns only allow-listed numpy / builtin callables, those that allocate by
     a number held to ``limit`` bytes."""
 
-    def __init__(self, file: io.BufferedIOBase, source: str = "pickle", limit: int = 1 << 30):
+    def __init__(self, file: io.BufferedIOBase, source: str = "pickle", limit: int = 1 << 30) -> None:
         super().__init__(file, encoding="latin1")  # latin1: Python-2 numpy pickles carry raw bytes as str
         self._allowed = _allowed()
         self._source = source

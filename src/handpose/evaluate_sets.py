@@ -21,7 +21,6 @@ from handpose.data.sample import Sample
 
 LOG = logging.getLogger(__name__)
 
-METRICS = ("PCK@0.2", "AUC", "EPE")
 REPORT_NAME = "eval_sets.json"  # what `handpose eval` of a folder of datasets writes into --out
 
 

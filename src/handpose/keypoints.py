@@ -12,8 +12,6 @@ NUM_KEYPOINTS: int = 21
 NUM_MAPS: int = NUM_KEYPOINTS + 1  # 21 keypoints + background
 BACKGROUND: int = NUM_KEYPOINTS
 
-FINGERS: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")
-
 NAMES: tuple[str, ...] = (
     "wrist",
     "thumb1_cmc", "thumb2_mcp", "thumb3_ip", "thumb4_tip",

@@ -53,12 +53,6 @@ class Choice:
         """Whether this is autocast to a 16-bit float (what ``--amp`` turns on)."""
         return self.precision in ("bf16", "fp16")
 
-    @classmethod
-    def from_name(cls, name: str) -> Choice:
-        """Inverse of :attr:`name`."""
-        precision, _, layout = name.partition("+")
-        return cls(precision, layout == "cl")
-
 
 @dataclass(frozen=True)
 class TrialKey:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from handpose.keypoints import NUM_KEYPOINTS
+from handpose.keypoints import NUM_KEYPOINTS, NUM_MAPS
 
 if TYPE_CHECKING:
     from handpose.config import DataConfig
@@ -64,7 +64,7 @@ def encode(
     gx = np.exp(inv * (grid[None, :] - uv[:, 0:1]) ** 2)  # (21, S)
     gy = np.exp(inv * (grid[None, :] - uv[:, 1:2]) ** 2)  # (21, S)
     gx *= weights[:, None]
-    maps = np.empty((NUM_KEYPOINTS + 1, S, S), dtype=np.float32)
+    maps = np.empty((NUM_MAPS, S, S), dtype=np.float32)
     maps[:NUM_KEYPOINTS] = gy[:, :, None] * gx[:, None, :]  # (21, S, S)
     maps[NUM_KEYPOINTS] = 1.0 - maps[:NUM_KEYPOINTS].max(axis=0)
     return maps, weights
@@ -169,7 +169,7 @@ class HeatmapCodec:
         """Targets of a crop that holds no hand (a hard negative): maps (22, S, S) with every keypoint map 0 and the
         background 1, and weights (21,) all 1, so that every keypoint map is trained towards 0 there."""
         S = self.map_size
-        maps = np.zeros((NUM_KEYPOINTS + 1, S, S), dtype=np.float32)
+        maps = np.zeros((NUM_MAPS, S, S), dtype=np.float32)
         maps[NUM_KEYPOINTS] = 1.0
         return maps, np.ones(NUM_KEYPOINTS, dtype=np.float32)
 

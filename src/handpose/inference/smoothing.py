@@ -43,10 +43,6 @@ class OneEuroFilter:
         self.dx: np.ndarray | None = None  # last filtered speed (units per second)
         self.t: float | None = None
 
-    def reset(self) -> None:
-        """Forget the past (a new hand, or tracking lost)."""
-        self.x = self.dx = self.t = None
-
     def __call__(self, value: np.ndarray, t: float) -> np.ndarray:
         """The filtered ``value`` (same shape, float64) at time ``t`` (seconds, increasing)."""
         v = np.asarray(value, dtype=np.float64)

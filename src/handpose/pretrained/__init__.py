@@ -26,7 +26,6 @@ MODELS: dict[str, tuple[str, str]] = {
     "detector": ("hand_detector.safetensors", "detect"),
     "detector-onnx": ("hand_detector.onnx", "detect"),  # its float32 ONNX export, made at first use, not shipped
 }
-DEFAULT_KEYPOINTS = "lite"
 DEFAULT_DETECTOR = "detector"
 DETECTOR_ONNX = "detector-onnx"
 

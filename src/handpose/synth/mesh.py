@@ -44,7 +44,6 @@ class RestMesh:
     weights: np.ndarray  # (V, 4) float32, each row sums to 1
     attrs: np.ndarray  # (V, 8) float32: nail, crease, ao, arm cm, dominant bone, dorsal, 0, 0
     rest: kin.HandModel  # the skeleton the mesh was built on (mean shape, rest pose)
-    bone_radius: np.ndarray  # (B,) typical flesh radius around each bone in the rest mesh
 
 
 def rest_pose() -> kin.HandPose:
@@ -307,4 +306,4 @@ def rest_mesh() -> RestMesh:
     attrs = _attributes(V, N, rest, local, bones, field)
     LOG.debug("rest mesh: %d vertices, %d triangles", len(V), len(faces))
     return RestMesh(vertices=V.astype(np.float32), normals=N.astype(np.float32), faces=faces.astype(np.int32),
-                    bones=bones, weights=weights, attrs=attrs, rest=rest, bone_radius=radius)
+                    bones=bones, weights=weights, attrs=attrs, rest=rest)

@@ -30,7 +30,6 @@ class Buffers:
     nz: np.ndarray
     ids: np.ndarray  # (n, n) int16 capsule index, -1 where empty
     box: tuple[int, int, int, int]  # (y0, y1, x0, x1) internal px holding everything drawn, plus a 1 px margin
-    factor: int  # image pixels per internal pixel
     stretch: np.ndarray  # (M,) per capsule, 1 / cos(tilt out of the image plane): its surface is r * stretch deep
     along: np.ndarray  # (n, n) float32 position 0..1 along the axis of the capsule piece seen at each pixel
 
@@ -137,8 +136,7 @@ def render_capsules(
     nx[y0:y1, x0:x1] = np.where(cov, ex, 0.0)
     ny[y0:y1, x0:x1] = np.where(cov, ey, 0.0)
     nz[y0:y1, x0:x1] = np.where(cov, -np.sqrt(np.maximum(1.0 - ex * ex - ey * ey, 0.0)), 0.0)
-    return Buffers(depth=depth, nx=nx, ny=ny, nz=nz, ids=ids, box=box, factor=factor, stretch=stretch,
-                   along=along)
+    return Buffers(depth=depth, nx=nx, ny=ny, nz=nz, ids=ids, box=box, stretch=stretch, along=along)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -13,9 +14,9 @@ from handpose.keypoints import FINGER_COLORS_BGR
 from handpose.viz import (
     all_maps_figure,
     belief_map_figure,
+    draw_hands,
     draw_skeleton,
     maps_to_crop,
-    prediction_overlay,
     save_rgb,
     with_ground_truth,
 )
@@ -90,14 +91,22 @@ def test_ground_truth_panel_is_drawn_in_front_of_the_last_row() -> None:
 
 
 def test_overlay_says_when_no_keypoint_passes_the_threshold() -> None:
+    """README: predict's NAME_overlay.png says when no keypoint passed --threshold. The note lived in
+    viz.prediction_overlay, which predict stopped calling for draw_hands: the overlay of a found hand whose keypoints
+    all scored low was its box alone, with nothing saying why."""
     img = np.full((120, 160, 3), 90, np.uint8)
     kp = _hand(96)[:, :2] + np.array([0.0, 30.0])  # rows 50 to 101, clear of the note's corner
     low = np.full(21, 0.05, np.float32)
-    silent = prediction_overlay(img, kp, low, threshold=0.01)
+    hand = SimpleNamespace(keypoints=kp, scores=low, box=(5.0, 45.0, 100.0, 70.0), score=0.9, is_left=False)
+    silent = draw_hands(img, [hand], threshold=0.01)
     assert (silent != img).any() and (silent[:20, :] == img[:20, :]).all()  # drawn, no note in the corner
-    noted = prediction_overlay(img, kp, low, threshold=0.1)
+    noted = draw_hands(img, [hand], threshold=0.1)
     assert (noted[:20, :] != img[:20, :]).any()  # the note
-    assert (noted[40:] == img[40:]).all()  # and nothing else
+    assert (noted[40:] == draw_hands(img, [hand], threshold=0.1, note_empty=False)[40:]).all()  # and nothing else
+    other = SimpleNamespace(keypoints=kp, scores=np.full(21, 0.5, np.float32), box=(5.0, 45.0, 100.0, 70.0),
+                            score=0.9, is_left=True)
+    assert (draw_hands(img, [hand, other], threshold=0.1)[:20, :] == img[:20, :]).all()  # one hand drew keypoints
+    assert (draw_hands(img, [], threshold=0.1)[:20, :] != img[:20, :]).any()  # "no hand found"
 
 
 def test_all_maps_figure_shows_every_keypoint_and_a_scale() -> None:

@@ -62,24 +62,14 @@ def draw_skeleton(
     return out
 
 
-def prediction_overlay(image_bgr: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
-                       threshold: float = 0.1) -> np.ndarray:
-    """:func:`draw_skeleton` for a prediction, and a note on the picture when no keypoint reaches ``threshold``
-    (so an empty overlay never looks like a drawing error)."""
-    out = draw_skeleton(image_bgr, keypoints, scores, threshold)
-    passed = int((np.asarray(scores) >= threshold).sum())
-    if passed == 0:
-        best = float(np.max(scores)) if np.size(scores) else 0.0
-        _label(out, f"no keypoint scored >= {threshold:g} (best {best:.2f}); see --threshold")
-    return out
-
-
 def draw_hands(image_bgr: np.ndarray, hands: Sequence[Any], threshold: float = 0.1,
                note_empty: bool = True) -> np.ndarray:
     """A copy of ``image_bgr`` with every hand: its box, skeleton (keypoints scoring >= ``threshold``) and a
     label ``L 0.93`` / ``R 0.88`` (side and detection score; the mean keypoint score when no detector ran, and
     ``#id`` in a video). ``hands`` are :class:`~handpose.inference.predictor.Prediction` s (anything with
-    ``keypoints``, ``scores``, ``box``, ``score``, ``is_left``). With none, the picture says so (``note_empty``)."""
+    ``keypoints``, ``scores``, ``box``, ``score``, ``is_left``). With none, or none with a keypoint scoring
+    ``threshold``, the picture says so (``note_empty``), so an overlay of boxes alone never looks like a drawing
+    error."""
     out = np.ascontiguousarray(image_bgr).copy()
     thick = max(1, int(round(max(out.shape[:2]) / 400)))
     for hand in hands:
@@ -93,8 +83,14 @@ def draw_hands(image_bgr: np.ndarray, hands: Sequence[Any], threshold: float = 0
         track = getattr(hand, "track_id", None)
         text = f"{'L' if left else 'R'} {value:.2f}" + ("" if track is None else f" #{track}")
         _tag(out, text, (max(0, x), max(0, y)), colour)
-    if not hands and note_empty:
+    if not note_empty:
+        return out
+    scores = [np.asarray(hand.scores, dtype=np.float64).ravel() for hand in hands]  # (21,) each
+    if not hands:
         _label(out, "no hand found")
+    elif not any((s >= threshold).any() for s in scores):
+        best = max((float(s.max()) for s in scores if s.size), default=0.0)
+        _label(out, f"no keypoint >= {threshold:g} (best {best:.2f})")  # short: it fits any width
     return out
 
 

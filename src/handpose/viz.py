@@ -14,7 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from handpose.keypoints import NAMES, NUM_KEYPOINTS, SKELETON, TIPS, bone_color_bgr, keypoint_color_bgr
+from handpose.keypoints import BACKGROUND, NAMES, NUM_KEYPOINTS, SKELETON, TIPS, bone_color_bgr, keypoint_color_bgr
 
 _PANEL_LABELS_EXTRA = ("background",) + tuple(NAMES[t] for t in TIPS)
 
@@ -215,7 +215,7 @@ def belief_map_figure(
             sc = sc if scores is None else np.asarray(scores, dtype=np.float64)
         first = draw_skeleton(first, xy, sc, threshold=0.05)
         panels = [first]
-        extra = [big[NUM_KEYPOINTS]] if big.shape[0] > NUM_KEYPOINTS else [np.zeros_like(strongest)]
+        extra = [big[BACKGROUND]] if big.shape[0] > BACKGROUND else [np.zeros_like(strongest)]
         extra += [big[t] for t in TIPS]
         for m in extra:
             panels.append(heat_overlay(crop, m))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from handpose.keypoints import NUM_KEYPOINTS, NUM_MAPS
+from handpose.keypoints import BACKGROUND, NUM_KEYPOINTS, NUM_MAPS
 
 if TYPE_CHECKING:
     from handpose.config import DataConfig
@@ -66,7 +66,7 @@ def encode(
     gx *= weights[:, None]
     maps = np.empty((NUM_MAPS, S, S), dtype=np.float32)
     maps[:NUM_KEYPOINTS] = gy[:, :, None] * gx[:, None, :]  # (21, S, S)
-    maps[NUM_KEYPOINTS] = 1.0 - maps[:NUM_KEYPOINTS].max(axis=0)
+    maps[BACKGROUND] = 1.0 - maps[:NUM_KEYPOINTS].max(axis=0)
     return maps, weights
 
 
@@ -170,7 +170,7 @@ class HeatmapCodec:
         background 1, and weights (21,) all 1, so that every keypoint map is trained towards 0 there."""
         S = self.map_size
         maps = np.zeros((NUM_MAPS, S, S), dtype=np.float32)
-        maps[NUM_KEYPOINTS] = 1.0
+        maps[BACKGROUND] = 1.0
         return maps, np.ones(NUM_KEYPOINTS, dtype=np.float32)
 
     def decode(self, maps: object) -> tuple[np.ndarray, np.ndarray]:

@@ -10,18 +10,21 @@ band, a ring) is computed per pixel from the rest-pose position, so it stays on 
 
 from __future__ import annotations
 
-MAX_LIGHTS = 3
-NUM_BONES = 21
+from handpose.synth.kinematics import NUM_BONES
 
-_LIGHTING = """
-uniform vec3 u_light_dir[3];   // towards the light, camera frame
-uniform vec3 u_light_col[3];   // linear RGB intensity (0 = off)
+MAX_LIGHTS = 3  # rows of view.Lighting (looks.py and ablation.py make three)
+
+_LIGHTING = f"""
+#define MAX_LIGHTS {MAX_LIGHTS}
+""" + """
+uniform vec3 u_light_dir[MAX_LIGHTS];   // towards the light, camera frame
+uniform vec3 u_light_col[MAX_LIGHTS];   // linear RGB intensity (0 = off)
 uniform vec3 u_amb_top;        // hemisphere ambient (linear RGB): from above (-y) and below (+y)
 uniform vec3 u_amb_bottom;
 
 vec3 shade(vec3 base, vec3 N, vec3 V, vec3 wrap, float spec, float shininess, float ao) {
     vec3 col = base * mix(u_amb_bottom, u_amb_top, 0.5 - 0.5 * N.y) * ao;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < MAX_LIGHTS; i++) {
         vec3 L = u_light_dir[i];
         float ndl = dot(N, L);
         vec3 diff = clamp((vec3(ndl) + wrap) / (1.0 + wrap), 0.0, 1.0);
@@ -37,9 +40,11 @@ vec3 shade(vec3 base, vec3 N, vec3 V, vec3 wrap, float spec, float shininess, fl
 }
 """
 
-SKIN_VERTEX = """
+SKIN_VERTEX = f"""
 #version 330
-uniform mat4 u_bones[21];      // rest hand frame -> camera frame, per bone
+#define NUM_BONES {NUM_BONES}
+""" + """
+uniform mat4 u_bones[NUM_BONES];  // rest hand frame -> camera frame, per bone (kinematics.BONE_NAMES)
 uniform mat4 u_proj;
 uniform vec4 u_puff;           // sleeve start cm, sleeve thickness, band start cm, band end cm
 uniform float u_band_puff;

@@ -33,6 +33,7 @@ from run_record import record_run
 from handpose.config import AugmentConfig, DataConfig, TrainConfig
 from handpose.data import formats, images
 from handpose.data.dataset import HandDataset
+from handpose.data.formats import json_io
 from handpose.data.sample import Sample
 from handpose.data.transforms import visible_box
 from handpose.training.data import train_loader
@@ -198,7 +199,7 @@ def main() -> int:
             total = len(splits.train) + len(splits.val)
             assert total == n_index, total
             extra = "" if n_index >= 100_000 else f", extrapolated to 100,000: {dt * 100_000 / n_index:.1f} s"
-            pool = workers > 1 and n_index >= formats._POOL_MIN_FILES
+            pool = workers > 1 and n_index >= json_io.POOL_MIN_FILES
             how = f"{workers} processes" if pool else "in-process" + (" (baseline)" if workers == 1 else " (too few)")
             print(f"  load_splits, {how:34s}: {dt:6.2f} s = {n_index / dt:8.0f} files/s{extra}")
 

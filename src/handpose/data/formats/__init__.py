@@ -29,11 +29,9 @@ from handpose.data.formats.base import ReadContext, Tagged
 from handpose.data.formats.checks import BadAnnotationError, boxes_of, parse_keypoints, validate_batch
 from handpose.data.formats.coco_files import split_tag
 from handpose.data.formats.detect import EXPECTED, detect_format
-from handpose.data.formats.json_io import POOL_MIN_FILES, ParsedJson, default_workers
+from handpose.data.formats.json_io import ParsedJson, default_workers
 from handpose.data.formats.keypoint_orders import ORDERS, canonical_order
 from handpose.data.formats.load import ALIASES, FORMATS, READERS, Splits, canonical_format, load_splits, read_samples
-
-_POOL_MIN_FILES = POOL_MIN_FILES  # read (not set) by benchmarks/bench_data.py; set json_io.POOL_MIN_FILES instead
 
 __all__ = [
     "ALIASES", "EXPECTED", "FORMATS", "ORDERS", "READERS", "BadAnnotationError", "ParsedJson", "ReadContext",

@@ -13,16 +13,16 @@ so the hand should fill most of it.
 Images (files, folders, or globs such as "photos/*.jpg", quoted or expanded by the shell; several sources in one run,
 each image once; phone JPEGs are turned upright by their EXIF tag): for each image writes, into --out, NAME.json (every
 hand: box, detection score, side, the 21 keypoints with names, x, y in image pixels, and scores), NAME_overlay.png
-(every hand with its L/R label and score; the picture says so when no hand was found) and NAME_maps.png (the belief maps
-of every stage over the first hand's crop; an ONNX model holds only the last stage; --maps all adds NAME_allmaps.png,
-every keypoint's map), and for the whole run coco_results.json (COCO keypoint results: image_id, category_id 1, 63
-keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names and sizes); the ids
-are the images' order from 0, or with --coco-gt GT.json the ids the images have there (matched by file name) and
-its hand category's id (where its hands are a left and a right category, that of each hand's predicted side).
-A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
-Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names
-instead, so no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also
-records its image's path).
+(every hand with its L/R label and score; the picture says so when no hand was found or no keypoint passed --threshold)
+and NAME_maps.png (the belief maps of every stage over the first hand's crop; an ONNX model holds only the last stage;
+--maps all adds NAME_allmaps.png, every keypoint's map), and for the whole run coco_results.json (COCO keypoint results:
+image_id, category_id 1, 63 keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names
+and sizes); the ids are the images' order from 0, or with --coco-gt GT.json the ids the images have there (matched by
+file name) and its hand category's id (where its hands are a left and a right category, that of each hand's predicted
+side). A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
+Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names instead, so
+no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also records its image's
+path).
 
 Video files and webcams (--source 0): the detector runs on the first frame, every --detect-every frames and
 whenever tracking is lost; in between each hand's box comes from its keypoints in the previous frame. Keypoints

@@ -4,7 +4,7 @@ Each bone's matrix maps rest-pose points to posed points: into the rest bone's f
 the ratio of the two lengths, across it by the ratio of the flesh radii), out of the posed bone's frame. A joint is
 the end of one bone and the start of the next; both matrices carry it to the same posed joint, so any blend of
 them does too and the skinned skin stays attached to the keypoints. The same maths runs in the GL vertex shader;
-``skin_points`` is its numpy twin (tests, boxes).
+``skin_points`` is its numpy twin, which the tests hold the skinning to.
 """
 
 from __future__ import annotations

@@ -121,3 +121,20 @@ def test_a_commands_positionals_may_follow_its_options(capsys: pytest.CaptureFix
             parse_command_line(parser, argv)
         assert stop.value.code == 2
         assert f"unrecognized arguments: {word}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("words", [["--help"], ["demo", "--help"], ["synth", "--help"]])
+def test_help_loads_no_network_library(words: list[str]) -> None:
+    """``handpose --help`` imported every command's module, and with them torch and OpenCV: 2 s on 2 cores to
+    print a list. The summaries are read from the modules' sources and only the named command is imported."""
+    code = ("import sys\nfrom handpose.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "print('loaded', 'torch' in sys.modules, 'cv2' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, *words], capture_output=True, text=True, check=True).stdout
+    assert "usage: handpose" in out and out.strip().splitlines()[-1] == "loaded False False"
+
+
+def test_the_summaries_read_from_source_are_the_modules_own() -> None:
+    from handpose.cli import command_summary
+
+    for name, module in command_modules().items():
+        assert command_summary(COMMANDS[name]) == module.__doc__.strip().splitlines()[0]  # type: ignore[union-attr]

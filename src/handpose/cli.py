@@ -6,11 +6,14 @@ Run ``handpose COMMAND --help`` for the options of a command.
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
+import importlib.util
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from pathlib import Path
 from typing import Any
 
 from handpose import __version__
@@ -45,15 +48,22 @@ def add_logging_flags(parser: argparse.ArgumentParser, default: Any) -> None:
                         else False, help="only warnings and errors")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with one subparser per available command."""
+def build_parser(load: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser with one subparser per command. ``load``: the commands whose modules are imported and
+    whose options are added (None: every one); the others are listed with their summary alone, read from their
+    source (:func:`command_summary`), so ``handpose --help`` and a run of one command import none of the others'
+    dependencies (torch, OpenCV) for nothing."""
     parser = argparse.ArgumentParser(
         prog="handpose", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"handpose {__version__}")
     add_logging_flags(parser, default=0)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in command_modules().items():
+    for name, module_name in COMMANDS.items():
+        if load is not None and name not in load:
+            sub.add_parser(name, help=command_summary(module_name), add_help=False)
+            continue
+        module = importlib.import_module(module_name)  # an import error is raised, never hidden
         doc = (module.__doc__ or "").strip()
         summary = doc.splitlines()[0] if doc else name
         p = sub.add_parser(
@@ -63,6 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
         module.add_arguments(p)  # type: ignore[attr-defined]
         p.set_defaults(_run=module.run, _parser=p)  # type: ignore[attr-defined]
     return parser
+
+
+def command_summary(module_name: str) -> str:
+    """The first line of a command module's docstring, read from its source without importing it."""
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"no module {module_name}")
+    doc = ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8"))) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else module_name.rsplit(".", 1)[-1]
+
+
+def named_command(argv: Sequence[str]) -> list[str]:
+    """The command ``argv`` names, as a list for :func:`build_parser`'s ``load`` (empty where it names none that
+    exists: help, ``--version`` and argparse's own error need the summaries alone). The top-level options take no
+    values, so the command is the first word that is not an option."""
+    word = next((w for w in argv if not w.startswith("-")), None)
+    return [word] if word in COMMANDS else []
 
 
 def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -106,7 +133,8 @@ def configure_logging(verbose: int, quiet: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``handpose`` console script; returns the process exit code."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(load=named_command(argv))
     args = parse_command_line(parser, argv)
     if not getattr(args, "command", None):
         parser.print_help()

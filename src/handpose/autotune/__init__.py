@@ -5,9 +5,20 @@ A package rather than one module because the rule (plain data and JSON, testable
 measurements (models, tensors) are separate concerns; it sits beside ``training/`` and ``inference/`` because both
 use it."""
 
-from handpose.autotune.choice import Choice, Trial, TrialKey, candidates, choose, trial_key
-from handpose.autotune.precision import precision
-from handpose.autotune.trials import infer_measure, train_measure
+from __future__ import annotations
 
-__all__ = ["Choice", "Trial", "TrialKey", "candidates", "choose", "infer_measure", "precision", "train_measure",
-           "trial_key"]
+import importlib
+from typing import Any
+
+# name -> the module that defines it; loaded on first use, so that importing a light part of the package
+# (free_cores, for every command's --threads flag) does not load torch, and ``handpose --help`` stays fast
+_WHERE = {"Choice": "choice", "Trial": "choice", "TrialKey": "choice", "candidates": "choice", "choose": "choice",
+          "trial_key": "choice", "precision": "precision", "infer_measure": "trials", "train_measure": "trials"}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -1,6 +1,7 @@
 """One module per ``handpose`` subcommand.
 
 Each module's docstring is its ``--help`` text; it defines ``add_arguments(parser)`` and ``run(args) -> int``.
-Modules import only the standard library at top level, so ``handpose --help`` stays fast; heavy imports
-(torch, cv2, onnxruntime) happen inside ``run``.
+``handpose --help`` reads each module's summary from its source and a run imports only the command it names
+(``cli.build_parser``), so one command's dependencies (torch, cv2, onnxruntime) load only when it runs; the
+lighter commands (demo, synth, train, export, convert) keep them inside ``run``, so their ``--help`` is quick.
 """

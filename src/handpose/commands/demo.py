@@ -30,7 +30,6 @@ from typing import Any
 from handpose.commands.arg_types import at_least_one
 from handpose.commands.threads_flag import parse_threads
 from handpose.files import write_json
-from handpose.training.busy_machine import busy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -269,6 +268,8 @@ def run(args: argparse.Namespace) -> int:
         f"  pictures:        {result['predictions']}  ({result['predicted_hands']} hands: overlays and belief maps)",
         f"  summary:         {out}/demo_summary.json",
     ]
+    from handpose.training.busy_machine import busy  # here: the package loads torch, and --help must not
+
     share = result.get("train_others_cpu_share")
     if busy(share):
         lines.append(f"  note:            other processes used {100 * share:.0f}% of the CPUs while it trained: "

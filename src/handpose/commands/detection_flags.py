@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from handpose.detection.detector import IMAGE_SCALES, check_scales
+from handpose.detection.scales import IMAGE_SCALES, check_scales
 from handpose.inference.refine import RefineConfig
 
 

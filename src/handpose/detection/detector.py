@@ -36,10 +36,10 @@ from handpose.data import transforms as T
 from handpose.detection.codec import BoxCodec, Boxes
 from handpose.detection.letterbox import letterbox
 from handpose.detection.onnx_network import OnnxDetectorNetwork
+from handpose.detection.scales import IMAGE_SCALES, MAX_SCALE, MAX_SCALES, check_scales  # noqa: F401 (re-exported)
 
 LOG = logging.getLogger(__name__)
 
-IMAGE_SCALES = (1.0, 2.0)  # still images: the plain letterbox and one twice its side (module docstring)
 UPSAMPLED_SCALE_LIMIT = 2.0  # scales up to this run on every image; larger ones only where the image has the pixels
 SIZE_MULTIPLE = 32  # the backbone's deepest stride: a scaled input side is rounded to a multiple of it
 # one image ready for the network: (letterboxed (S, S, 3) uint8, matrix (2, 3) original px -> input px, (width, height))
@@ -71,25 +71,6 @@ def as_detections(found: Boxes) -> list[Detection]:
                       float(found.left[i])) for i in range(len(found))]
 
 
-MAX_SCALE = 8.0  # a letterbox of 8 x 320 px: a 2,560 px side, past any photo's need (module docstring)
-MAX_SCALES = 4  # each scale is a full pass of the detector
-
-
-def check_scales(scales: Sequence[float] | float) -> tuple[float, ...]:
-    """The detector's letterbox scales as a tuple (one number is one scale); ValueError for none, more than
-    ``MAX_SCALES``, or one that is not a number in [1, ``MAX_SCALE``]."""
-    listed = [scales] if isinstance(scales, (int, float)) else list(scales)
-    try:
-        values = tuple(float(s) for s in listed)
-    except (TypeError, ValueError):
-        values = ()
-    if not values or not all(1.0 <= s <= MAX_SCALE for s in values):  # also refuses NaN
-        raise ValueError(f"detector scales must be one or more numbers in [1, {MAX_SCALE:g}] (1: the network's own "
-                         f"input size), got {listed}")
-    if len(values) > MAX_SCALES:
-        raise ValueError(f"at most {MAX_SCALES} detector scales (each is a full pass of the detector), got "
-                         f"{len(values)}")
-    return values
 
 
 def merge_scales(parts: Sequence[Boxes], codec: BoxCodec) -> Boxes:

@@ -1,5 +1,18 @@
-"""Inference: crop preparation (``prepare``), backends (PyTorch, onnxruntime) and the ``Predictor``."""
+"""Inference: crop preparation (``prepare``), backends (PyTorch, onnxruntime) and the ``Predictor``.
 
-from handpose.inference.predictor import Prediction, Predictor
+``Predictor`` and ``Prediction`` are loaded on first use, so that a light module of the package (``refine``'s
+settings, for the commands' flags) can be imported without torch: ``handpose --help`` builds every parser."""
+
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["Prediction", "Predictor"]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from handpose.inference import predictor
+
+    return getattr(predictor, name)

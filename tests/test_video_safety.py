@@ -59,8 +59,8 @@ def _predictor(detector: DotDetector | None = None) -> Predictor:
 
 def test_a_hand_the_detector_no_longer_finds_ends_unless_it_still_scores_as_a_hand() -> None:
     """Six of 21 dots left (a mean keypoint score near 0.29, above the tracking floor of 0.2, as a hand followed onto
-    a black frame keeps): at the next detection that does not find it, its hand score is under the image threshold
-    and the track ends. A whole hand the detector misses keeps its track."""
+    a black frame keeps): its hand score is under the image threshold, so the detector runs on the next frame, does
+    not find it, and the track ends. A whole hand the detector misses keeps its track."""
     partial = dot_hand_keypoints((120, 100))
     partial[6:] = 10000.0  # off the frame: only 6 dots drawn
 
@@ -70,11 +70,32 @@ def test_a_hand_the_detector_no_longer_finds_ends_unless_it_still_scores_as_a_ha
                                    i / 25)) for i in range(12)]
 
     refined = replace(_predictor(BlindAfterFirst()), refine=RefineConfig())
-    assert counts(refined, partial) == [1] * 5 + [0] * 7  # followed on its six dots until the detector runs again
+    assert counts(refined, partial) == [1] * 3 + [0] * 9  # drawn on its six dots once, then the detector ends it
     refined = replace(_predictor(BlindAfterFirst()), refine=RefineConfig())
     assert counts(refined, dot_hand_keypoints((120, 100))) == [1] * 12  # a whole hand keeps its track
     # without refinement images have no hand threshold, so neither has tracking
     assert counts(_predictor(BlindAfterFirst()), partial) == [1] * 12
+
+
+def test_a_hand_that_left_is_not_drawn_until_the_next_scheduled_detection() -> None:
+    """At detect_every 10, a hand leaves two frames after a detection and six dots stay where it was (the mean
+    keypoint score of the real network on the wall it leaves, above the tracking floor): its hand score falls under
+    the image threshold, so the detector runs on the next frame, not seven frames later, and the stale hand is drawn
+    on one frame only. A whole hand, which scores as a hand, costs no detector run past the scheduled ones."""
+    partial = dot_hand_keypoints((120, 100))
+    partial[6:] = 10000.0  # off the frame: only 6 dots drawn
+
+    def run(late: np.ndarray) -> tuple[list[int], int]:
+        detector = BlindAfterFirst()
+        tracker = HandTracker(replace(_predictor(detector), refine=RefineConfig()),
+                              TrackingConfig(detect_every=10, smoothing=NO_SMOOTH))
+        counts = [len(tracker.update(draw_dot_hands(SIZE, [dot_hand_keypoints((120, 100)) if i < 2 else late]),
+                                     i / 25)) for i in range(12)]
+        return counts, detector.calls
+
+    # frame 0; frame 3 (the hand scored under the threshold on frame 2); frames 4-11 (nothing followed)
+    assert run(partial) == ([1] * 3 + [0] * 9, 1 + 1 + 8)
+    assert run(dot_hand_keypoints((120, 100))) == ([1] * 12, 2)  # frames 0 and 10
 
 
 def test_a_new_frame_size_starts_the_tracks_over_and_times_must_be_finite() -> None:

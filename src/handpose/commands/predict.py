@@ -24,13 +24,13 @@ Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their e
 no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also records its image's
 path).
 
-Video files and webcams (--source 0): the detector runs on the first frame, every --detect-every frames and
-whenever tracking is lost; in between each hand's box comes from its keypoints in the previous frame. Keypoints
-are smoothed with a One-Euro filter (--smooth-min-cutoff, --smooth-beta; --no-smooth). Writes NAME.json (per frame,
-the hands) and coco_results.json (image_id = frame index), --save-video OUT.mp4 an annotated video; --show opens a
-window where a display exists (q or Esc stops). The measured frames per second are printed at the end. A video
-that cannot be opened, a missing webcam or a frame that cannot be decoded stops with one line; the frames done so
-far are written.
+Video files and webcams (--source 0): the detector runs on the first frame, every --detect-every frames, whenever
+tracking is lost, and after a frame where a followed hand scored under --hand-threshold; in between each hand's box
+comes from its keypoints in the previous frame. Keypoints are smoothed with a One-Euro filter (--smooth-min-cutoff,
+--smooth-beta; --no-smooth). Writes NAME.json (per frame, the hands) and coco_results.json (image_id = frame index),
+--save-video OUT.mp4 an annotated video; --show opens a window where a display exists (q or Esc stops). The measured
+frames per second are printed at the end. A video that cannot be opened, a missing webcam or a frame that cannot be
+decoded stops with one line; the frames done so far are written.
 
 Predict never replaces a file it did not write: an output name that is taken by an input image or any other file
 (a label .json, say) skips that image with the reason. The files it writes are listed in --out's

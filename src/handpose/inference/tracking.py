@@ -1,7 +1,9 @@
 """Hand tracking over video frames (MediaPipe-style): detect rarely, follow each hand by its own keypoints.
 
-Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames and
-whenever no hand is tracked (``Predictor.detect_hands``: refined by the keypoint network when the predictor
+Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames,
+whenever no hand is tracked, and (with refinement) on the frame after a followed hand's hand score (below) fell under
+the hand threshold, so that a hand that left the picture is not drawn on the wall for up to ``detect_every`` frames
+(``Predictor.detect_hands``: refined by the keypoint network when the predictor
 refines, a new track then starting from the keypoints' box); detections are matched to tracks by box overlap (a
 matched track takes the fresh box and side, an unmatched detection starts a track). Between detections each track's
 box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through
@@ -249,6 +251,15 @@ class HandTracker:
             pred.track_id = track.id
         return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
 
+    def _doubtful(self) -> bool:
+        """Whether a followed hand scored under the hand threshold of images on the last frame (with refinement,
+        as images have that threshold only then): the detector is then asked now, not at its next turn."""
+        refine = self.predictor.refine
+        if refine is None:
+            return False
+        return any(track.detector_score is not None
+                   and track_rank(track, refine.detector_weight) < refine.hand_threshold for track in self.tracks)
+
     def update(self, frame_bgr: Any, t: float, color: str = "bgr") -> Hands:
         """The hands of the next frame at time ``t`` seconds (finite, going forward): a BGR uint8 (H, W, 3) array as
         OpenCV reads video, or any image :meth:`Predictor.predict` takes (``color="rgb"`` for an RGB array); a float
@@ -270,7 +281,8 @@ class HandTracker:
         has_detector = self.predictor.detector is not None
         detected = False
         fresh: set[int] = set()
-        if has_detector and (not self.tracks or (cfg.detect_every > 0 and self._since_detect >= cfg.detect_every)):
+        due = cfg.detect_every > 0 and self._since_detect >= cfg.detect_every
+        if has_detector and (not self.tracks or due or self._doubtful()):
             fresh = self._detect(frame_bgr)
             detected = True
         elif not has_detector and not self.tracks:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from dot_hands import DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands
+from dot_hands import OFFSETS, DotBackend, DotDetector, dot_hand_keypoints, draw_dot_hands, find_dots
 from fixture_types import TinyCpm
 
 from handpose.cli import main
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec
+from handpose.inference.refine import RefineConfig
 from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
 from handpose.inference.tracking import HandTracker, TrackingConfig
 from handpose.inference.video import run_video
@@ -119,6 +121,51 @@ def test_two_tracks_on_one_hand_merge_into_one() -> None:
     hands = tracker.update(frame, 0.04)
     assert len(hands) == 1 and len(tracker.tracks) == 1
     assert np.abs(hands[0].keypoints - kp).max() < 1.5
+
+
+class SidedDotBackend(DotBackend):
+    """The dot "network" with a side: its maps peak at 1 on a crop whose dots lie as ``dot_hand_keypoints`` draws
+    them (keypoint 1 left of keypoint 3, a right hand) and at 0.6 on their mirror image (a left hand read as right)."""
+
+    def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
+        maps = super().__call__(x, all_stages)  # (1, N, 22, s, s)
+        crops = np.clip((x.transpose(0, 2, 3, 1) + 0.5) * 256.0, 0, 255)  # (N, S, S, 3) BGR
+        for n, crop in enumerate(crops):
+            dots = find_dots(crop)  # (21, 3)
+            if dots[1, 0] > dots[3, 0]:
+                maps[0, n, :21] *= 0.6
+        return maps
+
+
+class CoinDetector(DotDetector):
+    """The stub detector whose left-hand probability is 0.5: the keypoint network decides each hand's side."""
+
+    def detect(self, image_bgr: np.ndarray) -> list:
+        return [replace(d, left_score=0.5) for d in super().detect(image_bgr)]
+
+
+@pytest.mark.parametrize("refine", [None, RefineConfig()], ids=["unrefined", "refined"])
+def test_one_doubtful_frame_does_not_flip_a_tracked_hands_side(refine: RefineConfig | None) -> None:
+    """A right hand followed at detect_every 1 with a detector that cannot tell sides: the keypoint network calls
+    it right on five frames, left on one (its dots drawn mirrored there: a hand turned edge-on), right again. Each
+    detection deciding afresh flipped the label on that frame; the majority of the recent calls keeps it right. A
+    hand the network calls left throughout is a left hand from its first frame."""
+    predictor = Predictor(SidedDotBackend(), CropSpec(input_size=64, box_padding=1.5, mirror_left=True),
+                          detector=CoinDetector(), refine=refine)
+    mirrored = OFFSETS * [-1.0, 1.0]  # (21, 2)
+
+    def sides(drawn_mirrored: list[bool]) -> list[bool]:
+        tracker = HandTracker(predictor, TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
+        out = []
+        for i, flip in enumerate(drawn_mirrored):
+            kp = np.array([150.0 + 2 * i, 100.0]) + (mirrored if flip else OFFSETS)
+            hands = tracker.update(draw_dot_hands(SIZE, [kp]), i / 25)
+            assert len(hands) == 1 and hands[0].track_id == 0, i
+            out.append(bool(hands[0].is_left))
+        return out
+
+    assert sides([False] * 5 + [True] + [False] * 5) == [False] * 11
+    assert sides([True] * 6) == [True] * 6
 
 
 def test_smoothing_lowers_jitter_on_a_still_hand() -> None:

@@ -395,6 +395,11 @@ class Predictor:
         the side is then settled by running the crop both ways (:func:`second_is_more_confident`)."""
         if getattr(det, "side_settled", False):  # refined: the keypoint network has already decided
             return False
+        return self.side_from_keypoints(det)
+
+    def side_from_keypoints(self, det: Any) -> bool:
+        """Whether a detection's side is (or, refined, was) the keypoint network's call, not the detector's: the
+        detector's left-hand probability lies within ``side_margin`` of 0.5 and the network can tell."""
         return bool(self.spec.mirror_left) and abs(float(det.left_score) - 0.5) < self.side_margin
 
     def settle_detections(self, image_bgr: np.ndarray, detections: Sequence[Any], keep_maps: bool = False

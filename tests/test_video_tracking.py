@@ -197,6 +197,20 @@ def test_one_euro_follows_motion_and_calms_noise() -> None:
         SmoothingConfig(min_cutoff=0.0)
 
 
+def test_one_euro_lag_at_a_steady_speed_stays_under_the_documented_bound() -> None:
+    """README: a hand moving steadily is drawn less than 1 / (2 pi beta) px behind whatever its speed (3.2 px at the
+    defaults): the cut-off rises with speed as fast as the lag would."""
+    cfg = SmoothingConfig()  # the defaults of --smooth-min-cutoff and --smooth-beta
+    bound = 1 / (2 * np.pi * cfg.beta)
+    t = np.arange(75) / 25.0  # 3 s at 25 frames/s
+    lags = []
+    for speed in (100.0, 600.0, 3000.0, 30000.0):  # px/s
+        f = OneEuroFilter(cfg)
+        lags.append(float([speed * s - f(np.array(speed * s), s) for s in t][-1]))
+    assert bound == pytest.approx(3.18, abs=0.01)
+    assert 0 < lags[0] < lags[1] < lags[2] < lags[3] < bound and lags[3] > 0.95 * bound, lags
+
+
 def _write_video(path: Path, frames: list[np.ndarray], fourcc: str = "MJPG", fps: float = 25.0) -> Path:
     h, w = frames[0].shape[:2]
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))

@@ -58,6 +58,15 @@ class DetectTask:
     headline: str = "AP@0.5"
     scalar_keys: tuple[str, ...] = ()  # every finite metric
     summary_keys: tuple[str, ...] = ("AP@0.5", "AP@0.5:0.95", "recall@1FP", "num_images", "num_hands")
+    metric_notes: str = ("- `val/AP@0.5`, `val/AP@0.5:0.95`: COCO-style AP (101-point) at IoU 0.5 and averaged over "
+                         "0.5:0.95, the detector at its input size alone (scale 1)\n"
+                         "- `val/recall@1FP`: share of hands found at the score threshold of 1 false positive per "
+                         "image\n"
+                         "- `/small`, `/medium`, `/large`: hands under 32 px, 32 up to 96 px, 96 px and over (the "
+                         "box's longer side)\n"
+                         "- `val/handedness`: share of found hands (IoU 0.5) whose left or right is told correctly "
+                         "(hands of unknown side left out)\n"
+                         "- `val/num_images`, `val/num_hands`: the held-out images and their hands")
 
     def __init__(self) -> None:
         self._said_skipped = False  # unreadable held-out images are logged at the first validation only

@@ -10,12 +10,15 @@ The log line keeps the format of hand_detector_train's logs, so figures compare 
 with a true epoch (samples seen / training set size), the learning rate the logged step trained at, and losses
 averaged over the steps since the last line.
 TensorBoard tags: ``train/loss``, ``train/loss_ll_heat``, ``train/loss_stage<s>``, ``train/lr``,
-``train/examples_per_sec``, ``train/epoch``; ``val/<metric>`` and the images ``val/sample<i>``.
+``train/examples_per_sec``, ``train/epoch``; ``val/<metric>`` and the images ``val/sample<i>``; the run's settings
+for the HParams dashboard (:func:`hparams`) and as text, ``settings/config`` (config.json) and ``settings/metrics``
+(what each scalar means, with its unit), at the step the run started or resumed at.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 import time
@@ -25,6 +28,13 @@ from typing import Any
 
 import numpy as np
 import torch
+
+TRAIN_NOTES = ("- `train/loss`, `train/loss_<part>`: the loss (and its parts) averaged over the steps since the "
+               "previous point\n"
+               "- `train/lr`: the learning rate the logged step trained at\n"
+               "- `train/examples_per_sec`: training examples per second over those steps (all processes), "
+               "validation and checkpoint time left out\n"
+               "- `train/epoch`: samples seen / training set size")
 
 
 def format_fields_line(epoch: float, step: int, examples_per_sec: float, lr: float,
@@ -64,6 +74,21 @@ def _console_loggers() -> list[logging.Logger]:
             found.append(logger)
         logger = logger.parent if logger.propagate else None
     return found
+
+
+def hparams(config: dict[str, Any], prefix: str = "") -> dict[str, bool | int | float | str]:
+    """A nested settings dict (``config.json``'s) flattened for TensorBoard's HParams dashboard: keys joined with
+    ``.`` (``dataset.input_size``), lists and other values as text, None left out (HParams has no null)."""
+    flat: dict[str, bool | int | float | str] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(hparams(value, f"{name}."))
+        elif isinstance(value, (bool, int, float, str)):
+            flat[name] = value
+        elif value is not None:
+            flat[name] = str(value)
+    return flat
 
 
 class LossWindow:
@@ -115,6 +140,21 @@ class TrainWriter:
             return
         for name, value in scalars.items():
             self.writer.add_scalar(f"train/{name}", value, step)
+
+    def settings(self, step: int, config: dict[str, Any], run_hparams: dict[str, bool | int | float | str],
+                 metric_notes: str) -> None:
+        """The run's settings: ``run_hparams`` for the HParams dashboard (one session, this run; its metrics are the
+        run's scalars), ``config`` as json text (``settings/config``), and what each scalar means
+        (``settings/metrics``: :data:`TRAIN_NOTES` and the task's ``metric_notes``)."""
+        if self.writer is None:
+            return
+        from tensorboard.plugins.hparams.summary_v2 import hparams_pb
+        from tensorboard.plugins.text.summary_v2 import text_pb
+
+        config_text = "    " + json.dumps(config, indent=1, sort_keys=True).replace("\n", "\n    ")  # markdown code
+        for summary in (hparams_pb(run_hparams), text_pb("settings/config", config_text),
+                        text_pb("settings/metrics", f"{TRAIN_NOTES}\n{metric_notes}")):
+            self.writer.file_writer.add_summary(summary, step)
 
     def validation(self, step: int, metrics: dict[str, Any], images: list[np.ndarray], keys: tuple[str, ...]) -> None:
         """``val/<key>`` for the metrics in ``keys`` that are present and finite, and RGB uint8 (H, W, 3) images."""

@@ -28,6 +28,7 @@ class TrainTask(Protocol):
     headline: str  # the validation metric that picks best.safetensors
     scalar_keys: tuple[str, ...]  # metrics written to TensorBoard (empty: every finite number)
     summary_keys: tuple[str, ...]  # metrics kept in summary.json and best.json (empty: every finite number)
+    metric_notes: str  # what each val/ scalar means, with its unit (TensorBoard's settings/metrics text)
 
     def prepare_data(self, cfg: TrainConfig, info: Any) -> tuple[Any, list, TrainConfig]: ...
     def build_model(self, cfg: TrainConfig) -> nn.Module: ...
@@ -58,6 +59,12 @@ class KeypointTask:
     headline = "PCK@0.2"
     scalar_keys = ("PCK@0.2", "PCKh@0.7", "AUC", "EPE")
     summary_keys = ("PCK@0.2", "PCKh@0.7", "AUC", "EPE", "num_samples")
+    metric_notes = ("- `val/PCK@0.2`: share of visible keypoints within 0.2 x max(w, h) of the ground-truth box, "
+                    "the mean of the per-keypoint shares\n"
+                    "- `val/PCKh@0.7`: the same within 0.7 x the head size (datasets that give one)\n"
+                    "- `val/AUC`: mean PCK over the thresholds 0, 1.5, ..., 28.5 px\n"
+                    "- `val/EPE`: mean distance in original-image pixels\n"
+                    "- keypoints predicted in the held-out hands' ground-truth boxes, as `handpose eval` does")
 
     def __init__(self, stages: int) -> None:
         self.loss_names = [f"stage{s}" for s in range(1, stages + 1)]

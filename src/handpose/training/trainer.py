@@ -14,7 +14,7 @@ step), :meth:`~Trainer.log` (the log line and TensorBoard scalars every ``log_ev
 Run directory (``cfg.out``)::
 
     config.json            the resolved TrainConfig
-    events.out.tfevents.*  TensorBoard
+    events.out.tfevents.*  TensorBoard (scalars, pictures, settings: ``training.reporting``)
     checkpoints/ckpt-<step>.pt
     best.safetensors       best validation PCK@0.2 (+ best.json with its metrics)
     model.safetensors      the weights at the end of the run
@@ -60,7 +60,7 @@ from handpose.training.checkpoints import (
 )
 from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
-from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, progress_bar
+from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, hparams, progress_bar
 from handpose.training.run_folder import RunLock, open_run_folder, remove_if_untouched
 from handpose.training.schedule import Stretch, apply_settings, build_scheduler, resumed_stretches
 from handpose.training.setup import (
@@ -208,6 +208,7 @@ class Trainer:
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             _write_json(self.out / "config.json", to_dict(cfg))
+            self.writer.settings(self.global_step, to_dict(cfg), self._hparams(), self.task.metric_notes)
         self.loader = train_loader(self.train_set, cfg, info, self.samples_seen, device)
         self.window = LossWindow(len(self.task.loss_names), device)
         self.t_start = time.monotonic()
@@ -440,6 +441,16 @@ class Trainer:
             "train_config": to_dict(self.cfg),
             "environment": run_environment(self.device),
         }
+
+    def _hparams(self) -> dict[str, bool | int | float | str]:
+        """The run's settings for TensorBoard's HParams dashboard: config.json's, flattened, less the run folder's
+        bookkeeping and the other task's network, with the run's length and data sizes as resolved."""
+        settings = to_dict(self.cfg)
+        for key in ("out", "resume", "overwrite", "stop_at_step", "detector" if self.cfg.task == "keypoints"
+                    else "model"):
+            settings.pop(key, None)
+        return {**hparams(settings), "total_steps": self.steps_total, "train_samples": len(self.train_set),
+                "val_samples": len(self.val_samples)}
 
     def _save_weights(self, path: Path, extra: dict[str, Any]) -> None:
         meta = {"step": str(self.global_step), **{k: json.dumps(v) for k, v in extra.items()}}

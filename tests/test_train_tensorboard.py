@@ -1,0 +1,67 @@
+"""What a run's TensorBoard events record beyond its curves: the settings, for the HParams dashboard and as text, so
+that runs can be compared in TensorBoard itself (they held scalars and pictures only: the settings were in
+config.json alone)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from handpose.config import DataConfig, TrainConfig
+from handpose.model.cpm import preset
+from handpose.training.reporting import hparams
+from handpose.training.trainer import train
+
+
+def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:
+    base = TrainConfig(data=str(data), out=str(out), model=preset("tiny"), dataset=DataConfig(input_size=64),
+                       batch_size=4, max_steps=4, workers=0, log_every=2, val_every=0, ckpt_every=100, amp=False,
+                       channels_last=False, warmup_steps=0, lr=1e-3, threads=1)
+    return dataclasses.replace(base, **kw)
+
+
+def _accumulator(run: Path):  # noqa: ANN202 - tensorboard's EventAccumulator, imported lazily
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    return EventAccumulator(str(run), size_guidance={"scalars": 0, "tensors": 0}).Reload()
+
+
+def _session_hparams(run: Path) -> dict[str, object]:
+    from tensorboard.plugins.hparams import metadata
+
+    content = _accumulator(run).PluginTagToContent(metadata.PLUGIN_NAME)[metadata.SESSION_START_INFO_TAG]
+    start = metadata.parse_session_start_info_plugin_data(content)
+    return {k: getattr(v, v.WhichOneof("kind")) for k, v in start.hparams.items()}
+
+
+def test_hparams_flattens_nested_settings() -> None:
+    flat = hparams({"lr": 1e-3, "amp": False, "init": None, "milestones": [1, 2],
+                    "dataset": {"input_size": 64, "augment": {"enabled": True}}})
+    assert flat == {"lr": 1e-3, "amp": False, "milestones": "[1, 2]", "dataset.input_size": 64,
+                    "dataset.augment.enabled": True}  # None: HParams has no null
+
+
+def test_a_run_records_its_settings_for_tensorboard(synth_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    summary = train(_cfg(synth_data, run))
+    found = _session_hparams(run)
+    assert found["lr"] == 1e-3 and found["batch_size"] == 4 and found["amp"] is False
+    assert found["model.preset"] == "tiny" and found["dataset.input_size"] == 64 and found["task"] == "keypoints"
+    assert found["total_steps"] == 4 and found["train_samples"] == summary["train_samples"]
+    assert not any(k.startswith("detector.") for k in found)  # the other task's network is not this run's
+    assert "out" not in found and "resume" not in found  # bookkeeping, not a setting to compare runs by
+
+    acc = _accumulator(run)
+    config = acc.Tensors("settings/config")
+    assert [e.step for e in config] == [0]
+    assert json.loads(config[0].tensor_proto.string_val[0].decode()) == json.loads((run / "config.json").read_text())
+    notes = acc.Tensors("settings/metrics")[0].tensor_proto.string_val[0].decode()
+    assert "`val/EPE`: mean distance in original-image pixels" in notes and "max(w, h)" in notes
+    assert "validation and checkpoint time left out" in notes
+
+    # a resumed run records its settings again at the step it resumed at (--lr given with --resume shows there)
+    train(_cfg(synth_data, run, stop_at_step=None, max_steps=6, lr=5e-4, resume=str(run)))
+    config = _accumulator(run).Tensors("settings/config")
+    assert [e.step for e in config] == [0, 4]
+    assert json.loads(config[1].tensor_proto.string_val[0].decode())["lr"] == 5e-4

@@ -65,3 +65,21 @@ def test_a_run_records_its_settings_for_tensorboard(synth_data: Path, tmp_path: 
     config = _accumulator(run).Tensors("settings/config")
     assert [e.step for e in config] == [0, 4]
     assert json.loads(config[1].tensor_proto.string_val[0].decode())["lr"] == 5e-4
+
+
+def _curve(run: Path, tag: str) -> list[tuple[int, float]]:
+    return [(e.step, e.value) for e in _accumulator(run).Scalars(tag)]
+
+
+def test_a_stopped_and_resumed_run_logs_the_uninterrupted_runs_losses(synth_data: Path, tmp_path: Path) -> None:
+    # stopped at step 4, between log lines (3 and 6): the resumed run's line at step 6 averaged step 5 and 6 alone
+    # (the losses of step 4 were lost), so its curve differed from the same run's uninterrupted one
+    cfg = _cfg(synth_data, tmp_path / "whole", max_steps=8, log_every=3)
+    train(cfg)
+    split = dataclasses.replace(cfg, out=str(tmp_path / "split"))
+    train(dataclasses.replace(split, stop_at_step=4))
+    train(dataclasses.replace(split, resume=split.out))
+    for tag in ("train/loss", "train/loss_ll_heat", "train/loss_stage1"):
+        whole, resumed = _curve(tmp_path / "whole", tag), _curve(tmp_path / "split", tag)
+        assert [s for s, _ in whole] == [s for s, _ in resumed] == [3, 6, 8]
+        assert [v for _, v in resumed] == [v for _, v in whole], tag  # bit-identical runs: the same means

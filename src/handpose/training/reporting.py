@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -108,6 +109,27 @@ class LossWindow:
     def exclude(self, seconds: float) -> None:
         """Time that does not count against examples/sec (validation, checkpoints)."""
         self.excluded += seconds
+
+    def state(self, info: Any) -> dict[str, Any]:
+        """The losses summed since the last log line, for a checkpoint: a run resumed from it logs the same means at
+        its next line as the uninterrupted run. Under DDP every rank calls this: the sums become the ranks' mean on
+        each (``take`` averages over ranks again, which keeps that mean)."""
+        if info.enabled:
+            torch.distributed.all_reduce(self.acc)
+            self.acc /= info.world_size
+        return {"sums": self.acc.tolist(), "steps": self.steps}
+
+    def restore(self, state: Any) -> None:
+        """Take up a checkpoint's :meth:`state`; one from before it was saved, or not of its form, is left out (the
+        next line then averages the steps trained since the resume). Its samples are not counted: examples/sec is
+        this process's."""
+        if not isinstance(state, dict):
+            return
+        sums, steps = state.get("sums"), state.get("steps")
+        if (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 and isinstance(sums, list)
+                and len(sums) == len(self.acc) and all(isinstance(v, float) and math.isfinite(v) for v in sums)):
+            self.acc = torch.tensor(sums, dtype=self.acc.dtype, device=self.acc.device)
+            self.steps = steps
 
     def take(self, info: Any) -> tuple[float, list[float]]:
         """(examples/sec, mean losses [total, stage 1..S]) of the window, averaged over every rank; then reset."""

@@ -211,6 +211,8 @@ class Trainer:
             self.writer.settings(self.global_step, to_dict(cfg), self._hparams(), self.task.metric_notes)
         self.loader = train_loader(self.train_set, cfg, info, self.samples_seen, device)
         self.window = LossWindow(len(self.task.loss_names), device)
+        if resume_state is not None:  # the losses since the last log line before the stop
+            self.window.restore(resume_state.get("loss_window"))
         self.t_start = time.monotonic()
 
     # ------------------------------------------------------------------------------------------- the loop
@@ -329,9 +331,11 @@ class Trainer:
             raise NonFiniteLossError(f"weights became non-finite at step {self.global_step}; no checkpoint written "
                                      f"(the last good one is {self._last_ckpt()})")
         self.last_saved = self.global_step
+        window = self.window.state(self.info)  # a collective: every rank
         if not self.main:
             return None
-        path = save_checkpoint(self._checkpoint_state(), self.ckpt_dir, self.global_step, self.cfg.keep_checkpoints)
+        path = save_checkpoint(self._checkpoint_state(window), self.ckpt_dir, self.global_step,
+                               self.cfg.keep_checkpoints)
         LOG.info("checkpoint %s", path)
         return path
 
@@ -423,7 +427,7 @@ class Trainer:
             LOG.warning("resuming with %s: the run goes on, but its weights will not be bit-identical to an "
                         "uninterrupted run's%s", moved, hint)
 
-    def _checkpoint_state(self) -> dict[str, Any]:
+    def _checkpoint_state(self, window: dict[str, Any]) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(),
             artifact.CONFIG_KEY: to_dict(self.model.config),
@@ -438,6 +442,7 @@ class Trainer:
             "best": self.best,
             "schedule_stretches": [dataclasses.asdict(st) for st in self.stretches],
             "rng": rng_state(),
+            "loss_window": window,
             "train_config": to_dict(self.cfg),
             "environment": run_environment(self.device),
         }

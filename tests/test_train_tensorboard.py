@@ -1,12 +1,14 @@
-"""What a run's TensorBoard events record beyond its curves: the settings, for the HParams dashboard and as text, so
-that runs can be compared in TensorBoard itself (they held scalars and pictures only: the settings were in
-config.json alone)."""
+"""What a run records for comparing runs, read back as a researcher reads it: the settings in its TensorBoard events
+(for the HParams dashboard and as text; they held scalars and pictures only, the settings were in config.json alone),
+curves and summary.json that a stop and resume leave as the uninterrupted run's."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from pathlib import Path
+
+import pytest
 
 from handpose.config import DataConfig, TrainConfig
 from handpose.model.cpm import preset
@@ -83,3 +85,15 @@ def test_a_stopped_and_resumed_run_logs_the_uninterrupted_runs_losses(synth_data
         whole, resumed = _curve(tmp_path / "whole", tag), _curve(tmp_path / "split", tag)
         assert [s for s, _ in whole] == [s for s, _ in resumed] == [3, 6, 8]
         assert [v for _, v in resumed] == [v for _, v in whole], tag  # bit-identical runs: the same means
+
+
+def test_summary_keeps_the_last_validation_across_a_resume(synth_data: Path, tmp_path: Path) -> None:
+    # validated at step 3, stopped at 4, resumed to 5 without validating: summary.json's last_validation read null
+    run = tmp_path / "run"
+    cfg = _cfg(synth_data, run, max_steps=8, val_every=3, val_images=0)
+    train(dataclasses.replace(cfg, stop_at_step=4))
+    summary = train(dataclasses.replace(cfg, stop_at_step=5, resume=str(run)))
+    last = summary["last_validation"]
+    assert last is not None and last["step"] == 3 and last == summary["best"]
+    assert json.loads((run / "summary.json").read_text())["last_validation"] == last
+    assert _curve(run, "val/PCK@0.2") == [(3, pytest.approx(last["PCK@0.2"], rel=1e-6))]  # float32 in the events

@@ -315,10 +315,10 @@ class Trainer:
         pictures = self.task.pictures(self.model, self.val_samples, cfg, cfg.val_images)
         numbers = tuple(k for k, v in metrics.items() if finite(v))
         self.writer.validation(self.global_step, metrics, pictures, self.task.scalar_keys or numbers)
-        self.last_val = {k: metrics.get(k) for k in (self.task.summary_keys or numbers)}
+        self.last_val = {**{k: metrics.get(k) for k in (self.task.summary_keys or numbers)}, "step": self.global_step}
         LOG.info("validation step=%d: %s", self.global_step, self.task.describe(metrics))
         if self.task.better(metrics, self.best):
-            self.best = {**self.last_val, "step": self.global_step}
+            self.best = dict(self.last_val)
             self._save_weights(self.out / BEST_WEIGHTS, {"validation": self.best})
             _write_json(self.out / BEST_RECORD, self.best)
 
@@ -413,6 +413,8 @@ class Trainer:
         self.global_step = int(state["step"])
         self.samples_seen = int(state.get("samples_seen", self.global_step * cfg.batch_size * world))
         self.best = state.get("best")
+        last_val = state.get("last_validation")  # the run's latest figures, also when it resumes before validating
+        self.last_val = last_val if isinstance(last_val, dict) else None
         change = resume_changes(state, cfg, world, self.steps_total, len(self.train_set), self.samples_seen)
         if change and self.main:
             LOG.warning("%s", change)
@@ -440,6 +442,7 @@ class Trainer:
             "total_steps": self.steps_total,
             "world_size": self.info.world_size,
             "best": self.best,
+            "last_validation": self.last_val,
             "schedule_stretches": [dataclasses.asdict(st) for st in self.stretches],
             "rng": rng_state(),
             "loss_window": window,

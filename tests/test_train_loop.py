@@ -158,6 +158,7 @@ def test_end_to_end_tensorboard_best_weights_and_log_lines(synth_data: Path, tmp
     assert summary["train_samples"] == len(splits.train) and summary["val_samples"] == len(splits.val) > 0
     assert lines[-1].startswith(f"epoch={12 * 4 / len(splits.train):.2f} step=12,")  # samples seen / train size
     assert summary["stopped"] == "completed" and summary["best"]["step"] in (6, 12)
+    assert summary["examples_per_sec_run"] > 0 and summary["examples_per_sec"] > 0
 
     acc = EventAccumulator(str(tmp_path), size_guidance={"images": 0, "scalars": 0}).Reload()
     scalars = set(acc.Tags()["scalars"])

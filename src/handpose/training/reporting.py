@@ -23,7 +23,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +95,22 @@ def hparams(config: dict[str, Any], prefix: str = "") -> dict[str, bool | int | 
 class LossWindow:
     """Losses (total and per stage) and throughput over the steps since the last log line."""
 
-    def __init__(self, stages: int, device: torch.device) -> None:
+    def __init__(self, stages: int, device: torch.device, clock: Callable[[], float] = time.perf_counter) -> None:
         self.acc = torch.zeros(stages + 1, device=device)  # sums of (total, stage 1..S) losses
         self.steps, self.samples, self.excluded = 0, 0, 0.0
-        self.start = time.perf_counter()
+        self.clock = clock
+        self.start = clock()
+        self.run_samples, self.run_seconds = 0, 0.0  # the windows taken so far, for the run's own rate
+
+    def _seconds(self) -> float:
+        """Training seconds of the open window: its time less what was excluded."""
+        return max(self.clock() - self.start - self.excluded, 0.0)
+
+    def run_rate(self) -> float:
+        """Examples/sec over every step this process trained (the open window too), validation and checkpoint
+        time left out: the run's figure, where :meth:`take`'s is the last window's (it may rest on one step)."""
+        seconds = self.run_seconds + self._seconds()
+        return (self.run_samples + self.samples) / seconds if seconds > 0 else 0.0
 
     def add(self, loss: torch.Tensor, per_stage: list[torch.Tensor], samples: int) -> None:
         """One step's losses (no device sync) and the samples it took on every rank."""
@@ -133,14 +145,16 @@ class LossWindow:
 
     def take(self, info: Any) -> tuple[float, list[float]]:
         """(examples/sec, mean losses [total, stage 1..S]) of the window, averaged over every rank; then reset."""
-        rate = self.samples / max(time.perf_counter() - self.start - self.excluded, 1e-9)
+        seconds = self._seconds()
+        rate = self.samples / max(seconds, 1e-9)
+        self.run_samples, self.run_seconds = self.run_samples + self.samples, self.run_seconds + seconds
         if info.enabled:
             torch.distributed.all_reduce(self.acc)
             self.acc /= info.world_size
         means = (self.acc / max(self.steps, 1)).tolist()
         self.acc.zero_()
         self.steps, self.samples, self.excluded = 0, 0, 0.0
-        self.start = time.perf_counter()
+        self.start = self.clock()
         return rate, means
 
 

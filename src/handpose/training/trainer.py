@@ -346,11 +346,13 @@ class Trainer:
         summary: dict[str, Any] = {
             "out": str(self.out), "stopped": stopped, "step": self.global_step, "total_steps": self.steps_total,
             "epoch": round(self.epoch, 4), "examples_per_sec": round(self.rate, 3),
+            "examples_per_sec_run": round(self.window.run_rate(), 3),
             "train_samples": len(self.train_set), "val_samples": len(self.val_samples),
             "world_size": self.info.world_size, "device": str(self.device), "best": self.best,
             "last_validation": self.last_val, "checkpoint": self._last_ckpt(), "rank_weight_sha256": digests,
             "data": self.cfg.data, "seed": self.cfg.seed,
-            "others_cpu_share": busy_machine.report(self.others(), self.global_step - self.fit_from, self.rate,
+            "others_cpu_share": busy_machine.report(self.others(), self.global_step - self.fit_from,
+                                                    self.window.run_rate(),
                                                     self.auto_threads, self.device.type == "cpu")
             if self.main else None,
             "speed": {"amp": self.cfg.amp, "channels_last": self.cfg.channels_last, "compile": self.cfg.compile},

@@ -168,6 +168,38 @@ def test_one_doubtful_frame_does_not_flip_a_tracked_hands_side(refine: RefineCon
     assert sides([True] * 6) == [True] * 6
 
 
+class SometimesSureDetector(DotDetector):
+    """The stub detector that cannot tell sides (0.5) except on the frames in ``sure``, where it says left (0.95)."""
+
+    def __init__(self, sure: set[int]) -> None:
+        self.sure, self.frame = sure, -1
+
+    def detect(self, image_bgr: np.ndarray) -> list:
+        self.frame += 1
+        sure = self.frame in self.sure
+        return [replace(d, is_left=sure, left_score=0.95 if sure else 0.5) for d in super().detect(image_bgr)]
+
+
+@pytest.mark.parametrize("refine", [None, RefineConfig()], ids=["unrefined", "refined"])
+def test_a_side_the_detector_tells_is_not_undone_by_older_keypoint_calls(refine: RefineConfig | None) -> None:
+    """Frames 0-3: the detector cannot tell, the keypoint network calls the hand right four times. Frame 4: the
+    detector tells it is left. Frames 5-6: the hand drawn as a left one, the network calls it left. The hand stays
+    left: the right calls from before the detector's own call must not outvote it (the tally they left turned the
+    network's first left call into a right label)."""
+    detector = SometimesSureDetector(sure={4})
+    predictor = Predictor(SidedDotBackend(), CropSpec(input_size=64, box_padding=1.5, mirror_left=True),
+                          detector=detector, refine=refine)
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
+    mirrored = OFFSETS * [-1.0, 1.0]  # (21, 2)
+    out = []
+    for i in range(7):
+        kp = np.array([150.0 + 2 * i, 100.0]) + (mirrored if i >= 4 else OFFSETS)
+        hands = tracker.update(draw_dot_hands(SIZE, [kp]), i / 25)
+        assert len(hands) == 1 and hands[0].track_id == 0, i
+        out.append(bool(hands[0].is_left))
+    assert out == [False] * 4 + [True] * 3
+
+
 def test_smoothing_lowers_jitter_on_a_still_hand() -> None:
     rng = np.random.default_rng(0)
     still = dot_hand_keypoints((150, 100))

@@ -1,35 +1,35 @@
 """Hand tracking over video frames (MediaPipe-style): detect rarely, follow each hand by its own keypoints.
 
-Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames,
-whenever no hand is tracked, and (with refinement) on the frame after a followed hand's hand score (below) fell
-under the hand threshold, so that a hand that left the picture is not drawn on the wall for up to ``detect_every``
-frames (``Predictor.detect_hands``: refined by the keypoint network when the predictor refines, a new track then
-starting from the keypoints' box); detections are matched to tracks by box overlap (a matched track takes the fresh
-box, and the detector's side where it can tell; an unmatched detection starts a track). Between detections each
-track's box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go
-through the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is
-lost, as is, on a frame where the detector ran and did not find it, a track whose hand score (below) is under the
-hand threshold of image prediction (``RefineConfig.hand_threshold``; with refinement on, as images have that
-threshold only then): a hand followed onto a blank wall or a black frame keeps a mean keypoint score above the noise
-of an empty crop, so the detector's silence ends it there, while a hand the detector merely missed once keeps its
-track. When every track is lost on a frame without detection the detector runs again on that same frame. Where the
-detector cannot tell a hand's side (``Predictor.side_from_keypoints``; the shipped one's side is a coin toss), the
-keypoint network calls it at each detection: a refined detection comes with that call, made by running its crop both
-ways, and an unrefined one gets it from that frame's keypoint run (both mirrors of its crop, the more confident
-kept: one extra crop once per detection, not another pass). A track's side is the majority of its recent calls
-(:meth:`Track.vote`), so one doubtful call (a hand turned edge-on) does not turn a side that the calls before agreed
-on, where each detection deciding afresh turned it back and forth (34 rendered clips of a hand rolling in the
-picture or two crossing, the shipped models: at ``detect_every`` 1 the side of a followed hand changed 22 times in
-1,356 hands instead of 139, right for 89.3% of them instead of 87.6%; at 10, 4 times instead of 12, right for 86.9%
-instead of 88.5%: with a detection every 10 frames a first wrong call takes longer to undo). Tracks are ranked by
-the hand score of image prediction (``inference.refine.hand_score``: the mean keypoint score of this frame and the
-detector's probability at the last detection). Two tracks that come to cover the same hand are merged (the better
-one kept), as are two whose smaller box lies mostly inside the other (``nested_cover``: a finger followed as a hand
-of its own, or the hand boxed with its forearm), whichever of the two is the smaller. The keypoints returned are
-smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing
-never adds lag to tracking. With refinement (the default) a hand's ``score`` is that hand score, frame by frame;
-without it, the detector's score at the last detection (ranking still mixes in the keypoints, at ``RefineConfig``'s
-default weight).
+Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames, whenever no
+hand is tracked, and (with refinement) on the frame after a followed hand's hand score (below) fell under the hand
+threshold, so that a hand that left the picture is not drawn on the wall for up to ``detect_every`` frames
+(``Predictor.detect_hands``: refined by the keypoint network when the predictor refines, a new track then starting from
+the keypoints' box); detections are matched to tracks by box overlap (a matched track takes the fresh box, and the
+detector's side where it can tell; an unmatched detection starts a track). Between detections each track's box is the
+box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through the keypoint
+network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, as is, on a frame
+where the detector ran and did not find it, a track whose hand score (below) is under the hand threshold of image
+prediction (``RefineConfig.hand_threshold``; with refinement on, as images have that threshold only then): a hand
+followed onto a blank wall or a black frame keeps a mean keypoint score above the noise of an empty crop, so the
+detector's silence ends it there, while a hand the detector merely missed once keeps its track. When every track is lost
+on a frame without detection the detector runs again on that same frame. Where the detector cannot tell a hand's side
+(``Predictor.side_from_keypoints``; the shipped one's side is a coin toss), the keypoint network calls it at each
+detection: a refined detection comes with that call, made by running its crop both ways, and an unrefined one gets it
+from that frame's keypoint run (both mirrors of its crop, the more confident kept: one extra crop once per detection,
+not another pass). A track's side is the majority of its recent calls (:meth:`Track.vote`; a detection whose side the
+detector tells sets it and counts as one call, :meth:`Track.told`), so one doubtful call (a hand turned edge-on) does
+not turn a side that the calls before agreed on, where each detection deciding afresh turned it back and forth (34
+rendered clips of a hand rolling in the picture or two crossing, the shipped models: at ``detect_every`` 1 the side of a
+followed hand changed 22 times in 1,356 hands instead of 139, right for 89.3% of them instead of 87.6%; at 10, 4 times
+instead of 12, right for 86.9% instead of 88.5%: with a detection every 10 frames a first wrong call takes longer to
+undo). Tracks are ranked by the hand score of image prediction (``inference.refine.hand_score``: the mean keypoint score
+of this frame and the detector's probability at the last detection). Two tracks that come to cover the same hand are
+merged (the better one kept), as are two whose smaller box lies mostly inside the other (``nested_cover``: a finger
+followed as a hand of its own, or the hand boxed with its forearm), whichever of the two is the smaller. The keypoints
+returned are smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so
+smoothing never adds lag to tracking. With refinement (the default) a hand's ``score`` is that hand score, frame by
+frame; without it, the detector's score at the last detection (ranking still mixes in the keypoints, at
+``RefineConfig``'s default weight).
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -95,6 +95,13 @@ class Track:
         self.side_tally = max(-SIDE_MEMORY, min(SIDE_MEMORY, self.side_tally + (1 if is_left else -1)))
         if self.side_tally:
             self.is_left = self.side_tally > 0
+
+    def told(self, is_left: bool) -> None:
+        """The detector's own call of the side (it can tell): the side, and the tally one call of it, so the
+        network's calls from before it do not outvote it (a tally left at -3 by right calls turned the next left
+        call into a right label)."""
+        self.is_left = is_left
+        self.side_tally = 1 if is_left else -1
 
 
 def track_rank(track: Track, weight: float) -> float:
@@ -171,8 +178,6 @@ class HandTracker:
             if best >= 0 and ious[best] >= self.config.match_iou:
                 track = self.tracks[free.pop(best)]
                 track.box, track.side_known = box, sure or voted
-                if sure:
-                    track.is_left = bool(det.is_left)
                 track.score, track.left_score = float(det.score), float(det.left_score)
             elif len(self.tracks) < self.config.max_hands:
                 track = self._new_track(box, det.is_left, float(det.score), float(det.left_score))
@@ -180,7 +185,9 @@ class HandTracker:
                 self.tracks.append(track)
             else:
                 continue
-            if voted:
+            if sure:
+                track.told(bool(det.is_left))
+            elif voted:
                 track.vote(bool(det.is_left))
             track.detector_score = float(det.score if own is None else own)
             found.add(track.id)

@@ -138,3 +138,16 @@ def test_the_summaries_read_from_source_are_the_modules_own() -> None:
 
     for name, module in command_modules().items():
         assert command_summary(COMMANDS[name]) == module.__doc__.strip().splitlines()[0]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("first", ["", "import handpose.autotune.precision, handpose.inference.predictor\n"])
+def test_the_lazy_packages_give_their_names_not_their_submodules(first: str) -> None:
+    """autotune and inference load their exports on first use (for a fast --help); a name that is also a submodule's
+    (``autotune.precision``) came back as the submodule, the import having bound it on the package."""
+    code = (first + "import types\nimport handpose.autotune as a, handpose.inference as i\n"
+            "for pkg in (a, i):\n    for name in pkg.__all__:\n"
+            "        for _ in range(2):\n"
+            "            assert not isinstance(getattr(pkg, name), types.ModuleType), (pkg.__name__, name)\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "ok", out.stderr

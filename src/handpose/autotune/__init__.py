@@ -11,9 +11,11 @@ import importlib
 from typing import Any
 
 # name -> the module that defines it; loaded on first use, so that importing a light part of the package
-# (free_cores, for every command's --threads flag) does not load torch, and ``handpose --help`` stays fast
+# (free_cores, for every command's --threads flag) does not load torch, and ``handpose --help`` stays fast. The
+# ``precision`` context manager is imported from its module (``handpose.autotune.precision.precision``): loaded
+# lazily, the package's ``precision`` is the submodule, which the import binds on it
 _WHERE = {"Choice": "choice", "Trial": "choice", "TrialKey": "choice", "candidates": "choice", "choose": "choice",
-          "trial_key": "choice", "precision": "precision", "infer_measure": "trials", "train_measure": "trials"}
+          "trial_key": "choice", "infer_measure": "trials", "train_measure": "trials"}
 
 __all__ = sorted(_WHERE)
 

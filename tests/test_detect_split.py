@@ -10,6 +10,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -137,3 +138,33 @@ def test_eval_warns_of_held_out_images_a_detector_trained_on(tmp_path: Path,
     held = split_images(items, 0.2)[1]
     message = warned(old, 0.2)
     assert "before 2026-12-07" in message and f"{len(held)} of the {len(held)} images" in message
+
+
+def test_eval_counts_the_hash_held_out_images_beside_a_held_out_json(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    """A folder of ``hands_val.json`` and an ``extra.json`` without a split word: the val json is held out, and the
+    hash holds out a share of the extra images, as the keypoint task's ``Splits.hash_val``. A detector that held out
+    0.1 by hash trained on some of the extra images an evaluation at 0.6 holds out; the check said nothing where any
+    image was a val json's, and the report recorded no val_fraction though the hash chose those images."""
+    from safetensors.numpy import save_file
+
+    from handpose.detection.held_out_check import hash_divided, warn_if_trained_on
+    from handpose.model import artifact
+
+    folder = tmp_path / "both"
+    folder.mkdir()
+    _moved(write_toy_scenes(tmp_path / "a", count=30, seed=6), folder / "extra.json")
+    _moved(write_toy_scenes(tmp_path / "b", count=4, seed=7), folder / "hands_val.json")
+    items = read_detection_images(folder)
+    held = split_images(items, 0.6)[1]
+    seen = [im for im in held if im.split is None and not is_val(im.key, 0.1)]
+    assert seen and any(im.split == "val" for im in held)
+    weights = tmp_path / "detector.safetensors"  # the split a detector's weights record (trainer._save_weights)
+    save_file({"w": np.zeros(1, "float32")}, str(weights),
+              {artifact.DATA_CONFIG_KEY: json.dumps({"val_fraction": 0.1}), artifact.SPLIT_RULE_KEY: "2"})
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        assert warn_if_trained_on(weights, folder, items, held, 0.6) == len(seen)
+        own = split_images(items, 0.1)[1]  # its own fraction: nothing seen
+        assert warn_if_trained_on(weights, folder, items, own, 0.1) == 0
+    assert "holding out 0.1 by hash" in caplog.text and f"{len(seen)} of the {len(held)} images" in caplog.text
+    assert hash_divided(items) and not hash_divided([im for im in items if im.split == "val"])

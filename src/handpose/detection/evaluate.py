@@ -24,7 +24,7 @@ from handpose.data import images
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
-from handpose.detection.held_out_check import warn_if_trained_on
+from handpose.detection.held_out_check import hash_divided, warn_if_trained_on
 from handpose.detection.metrics import ImageResult, detection_metrics
 from handpose.eval_held_out import recorded_fraction
 from handpose.files import write_json
@@ -136,7 +136,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         raise ValueError(f"{data}: none of the {len(items)} {split} images could be read ({skipped.summary('images')})")
     report: dict[str, Any] = {
         "task": "detect", "weights": str(weights), "data": str(data), "split": split,
-        "val_fraction": recorded_fraction(split, not any(im.split == "val" for im in all_items), val_fraction),
+        "val_fraction": recorded_fraction(split, hash_divided(all_items), val_fraction),
         "input_size": detector.input_size, "scales": list(detector.scales), "threshold": threshold,
         "ap_interpolation": "coco101",
         "keypoints": None if keypoints is None else str(keypoints),

@@ -49,27 +49,35 @@ def stored_split(weights: str | Path) -> tuple[float | None, int]:
         return None, 1
 
 
+def hash_divided(images: list[DetectionImage]) -> bool:
+    """Whether the hash split chooses some of ``images``' sides (``coco.split_images``): the images of a json
+    without a split word, or every one where no json is a held-out part."""
+    return any(im.split is None for im in images) or not any(im.split == "val" for im in images)
+
+
 def warn_if_trained_on(weights: str | Path, data: str | Path, images: list[DetectionImage],
                        held_out: list[DetectionImage], val_fraction: float) -> int:
     """Warn when the detector ``weights`` trained on some of ``held_out`` (the images this evaluation holds out of
-    ``images`` with ``val_fraction``); returns how many (0 for a dataset's own val/test part, which is held out
-    whatever the run's settings, and for the shipped detector)."""
+    ``images`` with ``val_fraction``); returns how many (0 for the shipped detector). A val/test json's images are
+    held out whatever the run's settings; the others the run split as its rule did: a json's split word (rule 1, or
+    beside a val/test json), else the hash at its own fraction."""
     from handpose import pretrained
 
-    if str(weights).startswith(pretrained.PREFIX) or any(im.split == "val" for im in images):
+    if str(weights).startswith(pretrained.PREFIX):
         return 0
     trained, rule = stored_split(weights)
-    if rule < 2:  # a *_train.json's images all trained; the others by hash, as now
-        count = sum(im.split == "train" or (trained is not None and not is_val(im.key, trained)) for im in held_out)
+    by_word = rule < 2 or any(im.split == "val" for im in images)  # the run's split read the split words
+    by_name = [im for im in held_out if im.split == "train" and by_word]  # a *_train.json's images: all trained
+    by_hash = [im for im in held_out if not (by_word and im.split is not None)]
+    count = len(by_name) + sum(trained is not None and not is_val(im.key, trained) for im in by_hash)
+    if not count:
+        return 0
+    if by_name:
         why = "was trained before 2026-12-07, when a lone *_train.json held none of its images out"
-    elif trained is not None and trained < val_fraction:
-        count = sum(not is_val(im.key, trained) for im in held_out)
+    else:
         why = (f"was trained holding out {trained:g} by hash (--val-fraction) and this evaluation holds out "
                f"{val_fraction:g}")
-    else:
-        return 0
-    if count:
-        LOG.warning("%s %s: if it trained on %s, %d of the %d images this evaluation holds out are ones it trained "
-                    "on, and its figures read too high; score it on images it did not train on", weights, why, data,
-                    count, len(held_out))
+    LOG.warning("%s %s: if it trained on %s, %d of the %d images this evaluation holds out are ones it trained on, "
+                "and its figures read too high; score it on images it did not train on", weights, why, data, count,
+                len(held_out))
     return count

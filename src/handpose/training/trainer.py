@@ -249,7 +249,9 @@ class Trainer:
                     if self.global_step < self.steps_total:
                         stopped = "stop_at_step"
                 if self.global_step != self.last_saved:
+                    aside = time.perf_counter()
                     self.checkpoint()
+                    self.window.exclude(time.perf_counter() - aside)  # nor this one (the run's examples/sec)
             finally:
                 self.writer.close()
                 del batches

@@ -93,6 +93,9 @@ def test_bad_scales_are_refused(bad: list[float]) -> None:
     with pytest.raises(ValueError, match="at most 4 detector scales"):
         check_scales([1, 2, 3, 4, 5])
     assert check_scales(2) == (2.0,)  # one number is one scale
+    assert check_scales("2") == (2.0,)  # a text is one number: "12" was read as the scales 1 and 2
+    with pytest.raises(ValueError, match=r"in \[1, 8\]"):
+        check_scales("12")
 
 
 def test_the_flag_defaults_to_two_scales_for_images_and_one_for_video() -> None:

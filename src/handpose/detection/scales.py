@@ -13,9 +13,9 @@ MAX_SCALES = 4  # each scale is a full pass of the detector
 
 
 def check_scales(scales: Sequence[float] | float) -> tuple[float, ...]:
-    """The detector's letterbox scales as a tuple (one number is one scale); ValueError for none, more than
-    ``MAX_SCALES``, or one that is not a number in [1, ``MAX_SCALE``]."""
-    listed = [scales] if isinstance(scales, (int, float)) else list(scales)
+    """The detector's letterbox scales as a tuple (one number, or one number's text, is one scale); ValueError for
+    none, more than ``MAX_SCALES``, or one that is not a number in [1, ``MAX_SCALE``]."""
+    listed = [scales] if isinstance(scales, (int, float, str)) else list(scales)  # "12" is one, not 1 and 2
     try:
         values = tuple(float(s) for s in listed)
     except (TypeError, ValueError):

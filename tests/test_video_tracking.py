@@ -366,3 +366,44 @@ def test_the_tracker_takes_the_images_predict_takes() -> None:
         np.testing.assert_allclose(a[0].keypoints, b[0].keypoints)
     with pytest.raises(ValueError, match="uint8"):
         HandTracker(_predictor()).update(frames[0].astype(np.float32) / 255, 0.0)
+
+
+class ScaleDotBackend(DotBackend):
+    """The dot "network", surer of a hand seen small in its crop: its maps peak at 0.5 where the dots span under half
+    the crop's side and at 0.3 where they span more (a real network's score, too, moves with the crop)."""
+
+    def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
+        maps = super().__call__(x, all_stages)  # (1, N, 22, s, s)
+        crops = np.clip((x.transpose(0, 2, 3, 1) + 0.5) * 256.0, 0, 255)  # (N, S, S, 3) BGR
+        for n, crop in enumerate(crops):
+            dots = find_dots(crop)  # (21, 3)
+            found = dots[dots[:, 2] > 0, :2]  # (K, 2)
+            span = float((found.max(axis=0) - found.min(axis=0)).max()) if len(found) else 0.0
+            maps[0, n, :21] *= 0.5 if span < 0.5 * crop.shape[0] else 0.3
+        return maps
+
+
+def test_a_video_frame_reports_the_hands_and_scores_of_its_still_image() -> None:
+    """At detect_every 1 each frame's hands are those the image prediction of that frame reports, with its scores:
+    a refined detection scores 0.53 on the crop of the detector's loose box and is reported by images; the tracker
+    scored it again on the crop of its keypoints' box (0.35) and reported it under the 0.45 hand threshold that
+    images keep (the rendered clips: false hands at the picture's edge at 0.37-0.44)."""
+    from given_boxes import BoxesDetector
+
+    from handpose.detection.detector import Detection
+
+    kp = dot_hand_keypoints((160, 100))
+    frame = draw_dot_hands(SIZE, [kp])
+    lo, hi = kp.min(axis=0), kp.max(axis=0)
+    centre, side = (lo + hi) / 2, float((hi - lo).max())
+    loose = np.concatenate([centre - side, [2 * side, 2 * side]])  # twice the hand's side
+    predictor = Predictor(ScaleDotBackend(), CropSpec(input_size=64, box_padding=1.5),
+                          detector=BoxesDetector([Detection(loose, 0.9, False, 0.2)]), refine=RefineConfig())
+    (still,) = predictor.predict(frame)
+    assert 0.5 < still.score < 0.5 ** 0.8 * 0.9 ** 0.2 + 1e-6  # about 0.53: the refinement's crop
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
+    for i in range(3):
+        (hand,) = tracker.update(frame, i / 25)
+        assert hand.score == pytest.approx(still.score) and hand.score >= RefineConfig().hand_threshold, i
+        np.testing.assert_allclose(hand.keypoints, still.keypoints, atol=1e-4)
+

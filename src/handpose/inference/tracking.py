@@ -1,35 +1,38 @@
 """Hand tracking over video frames (MediaPipe-style): detect rarely, follow each hand by its own keypoints.
 
-Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames, whenever no
-hand is tracked, and (with refinement) on the frame after a followed hand's hand score (below) fell under the hand
-threshold, so that a hand that left the picture is not drawn on the wall for up to ``detect_every`` frames
-(``Predictor.detect_hands``: refined by the keypoint network when the predictor refines, a new track then starting from
-the keypoints' box); detections are matched to tracks by box overlap (a matched track takes the fresh box, and the
-detector's side where it can tell; an unmatched detection starts a track). Between detections each track's box is the
-box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go through the keypoint
-network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is lost, as is, on a frame
-where the detector ran and did not find it, a track whose hand score (below) is under the hand threshold of image
-prediction (``RefineConfig.hand_threshold``; with refinement on, as images have that threshold only then): a hand
-followed onto a blank wall or a black frame keeps a mean keypoint score above the noise of an empty crop, so the
-detector's silence ends it there, while a hand the detector merely missed once keeps its track. When every track is lost
-on a frame without detection the detector runs again on that same frame. Where the detector cannot tell a hand's side
-(``Predictor.side_from_keypoints``; the shipped one's side is a coin toss), the keypoint network calls it at each
-detection: a refined detection comes with that call, made by running its crop both ways, and an unrefined one gets it
-from that frame's keypoint run (both mirrors of its crop, the more confident kept: one extra crop once per detection,
-not another pass). A track's side is the majority of its recent calls (:meth:`Track.vote`; a detection whose side the
-detector tells sets it and counts as one call, :meth:`Track.told`), so one doubtful call (a hand turned edge-on) does
-not turn a side that the calls before agreed on, where each detection deciding afresh turned it back and forth (34
-rendered clips of a hand rolling in the picture or two crossing, the shipped models: at ``detect_every`` 1 the side of a
-followed hand changed 22 times in 1,356 hands instead of 139, right for 89.3% of them instead of 87.6%; at 10, 4 times
-instead of 12, right for 86.9% instead of 88.5%: with a detection every 10 frames a first wrong call takes longer to
-undo). Tracks are ranked by the hand score of image prediction (``inference.refine.hand_score``: the mean keypoint score
-of this frame and the detector's probability at the last detection). Two tracks that come to cover the same hand are
-merged (the better one kept), as are two whose smaller box lies mostly inside the other (``nested_cover``: a finger
-followed as a hand of its own, or the hand boxed with its forearm), whichever of the two is the smaller. The keypoints
-returned are smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so
-smoothing never adds lag to tracking. With refinement (the default) a hand's ``score`` is that hand score, frame by
-frame; without it, the detector's score at the last detection (ranking still mixes in the keypoints, at
-``RefineConfig``'s default weight).
+Per frame (:meth:`HandTracker.update`): the detector runs on the first frame, every ``detect_every`` frames,
+whenever no hand is tracked, and (with refinement) on the frame after a followed hand's hand score (below) fell
+under the hand threshold, so that a hand that left the picture is not drawn on the wall for up to ``detect_every``
+frames (``Predictor.detect_hands``: refined by the keypoint network when the predictor refines, a new track then
+starting from the keypoints' box); detections are matched to tracks by box overlap (a matched track takes the fresh
+box, and the detector's side where it can tell; an unmatched detection starts a track). Between detections each
+track's box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go
+through the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is
+lost, as is, on a frame where the detector ran and did not find it, a track whose hand score (below) is under the
+hand threshold of image prediction (``RefineConfig.hand_threshold``; with refinement on, as images have that
+threshold only then): a hand followed onto a blank wall or a black frame keeps a mean keypoint score above the noise
+of an empty crop, so the detector's silence ends it there, while a hand the detector merely missed once keeps its
+track. When every track is lost on a frame without detection the detector runs again on that same frame. Where the
+detector cannot tell a hand's side (``Predictor.side_from_keypoints``; the shipped one's side is a coin toss), the
+keypoint network calls it at each detection: a refined detection comes with that call, made by running its crop both
+ways, and an unrefined one gets it from that frame's keypoint run (both mirrors of its crop, the more confident
+kept: one extra crop once per detection, not another pass). A track's side is the majority of its recent calls
+(:meth:`Track.vote`; a detection whose side the detector tells
+sets it and counts as one call, :meth:`Track.told`), so one doubtful call (a hand turned edge-on) does not turn a side that the calls before agreed
+on, where each detection deciding afresh turned it back and forth (34 rendered clips of a hand rolling in the
+picture or two crossing, the shipped models: at ``detect_every`` 1 the side of a followed hand changed 22 times in
+1,356 hands instead of 139, right for 89.3% of them instead of 87.6%; at 10, 4 times instead of 12, right for 86.9%
+instead of 88.5%: with a detection every 10 frames a first wrong call takes longer to undo). Tracks are ranked by
+the hand score of image prediction (``inference.refine.hand_score``: the mean keypoint score of this frame and the
+detector's probability at the last detection). Two tracks that come to cover the same hand are merged (the better
+one kept), as are two whose smaller box lies mostly inside the other (``nested_cover``: a finger followed as a hand
+of its own, or the hand boxed with its forearm), whichever of the two is the smaller. The keypoints returned are
+smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing
+never adds lag to tracking. With refinement (the default) a hand's ``score`` is that hand score, frame by frame,
+except on a frame where the detector found it: there it is the refined detection's score, as image prediction
+reports that hand (scored again on the crop of the keypoints' box, hands that images keep at the 0.45 threshold came
+out at 0.37-0.44 on rendered clips at ``detect_every`` 1); without refinement, the detector's score at the last
+detection (ranking still mixes in the keypoints, at ``RefineConfig``'s default weight).
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -247,8 +250,9 @@ class HandTracker:
         weight = refine.detector_weight
         for track, pred in zip(kept, preds):
             track.quality = float(np.mean(pred.scores))
-            if track.detector_score is not None and self.predictor.refine is not None:
-                track.score = hand_score(track.quality, track.detector_score, weight)  # as a refined image hand
+            if track.detector_score is not None and self.predictor.refine is not None and track.id not in fresh:
+                # as a refined image hand; a hand found on this frame keeps the refinement's score (module docstring)
+                track.score = hand_score(track.quality, track.detector_score, weight)
             nxt = box_from_keypoints(pred.keypoints, pred.scores, self.config.box_score)
             unconfirmed = (detected and track.id not in fresh and self.predictor.refine is not None
                            and track.detector_score is not None and track_rank(track, weight) < refine.hand_threshold)

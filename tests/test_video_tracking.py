@@ -407,3 +407,28 @@ def test_a_video_frame_reports_the_hands_and_scores_of_its_still_image() -> None
         assert hand.score == pytest.approx(still.score) and hand.score >= RefineConfig().hand_threshold, i
         np.testing.assert_allclose(hand.keypoints, still.keypoints, atol=1e-4)
 
+
+class FingerDotDetector(DotDetector):
+    """The dot detector that also boxes each hand's right-hand fingers as a hand of their own (a weaker one), as the
+    shipped detector boxes fingers on rendered clips."""
+
+    def detect(self, image_bgr: np.ndarray) -> list:
+        from handpose.detection.detector import Detection
+
+        hands = super().detect(image_bgr)
+        fingers = [Detection(np.array([d.box[0] + d.box[2] - 30, d.box[1] - 2, 33, 55.0]), 0.5, False, 0.2)
+                   for d in hands]
+        return hands + fingers
+
+
+def test_track_ids_count_the_hands_shown_not_the_candidates() -> None:
+    """A finger boxed as a hand at every detection starts a track that is dropped on that frame (inside the hand's
+    box): it is never shown and takes no id, so the hand that comes in later is hand 1, not hand 5."""
+    tracker = HandTracker(_predictor(FingerDotDetector()), TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
+    first, second = dot_hand_keypoints((80, 100), spread=1.6), dot_hand_keypoints((240, 100), spread=1.6)
+    shown = []
+    for i in range(6):
+        hands = tracker.update(draw_dot_hands(SIZE, [first] if i < 3 else [first, second]), i / 25)
+        assert len(hands) == (1 if i < 3 else 2), i
+        shown.append([h.track_id for h in hands])
+    assert shown == [[0]] * 3 + [[0, 1]] * 3

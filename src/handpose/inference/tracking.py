@@ -32,7 +32,9 @@ never adds lag to tracking. With refinement (the default) a hand's ``score`` is 
 except on a frame where the detector found it: there it is the refined detection's score, as image prediction
 reports that hand (scored again on the crop of the keypoints' box, hands that images keep at the 0.45 threshold came
 out at 0.37-0.44 on rendered clips at ``detect_every`` 1); without refinement, the detector's score at the last
-detection (ranking still mixes in the keypoints, at ``RefineConfig``'s default weight).
+detection (ranking still mixes in the keypoints, at ``RefineConfig``'s default weight). A track's id is given when
+it is first reported: a detection whose track is dropped on the frame it started (a finger boxed as a hand, merged
+into its hand) takes none, so ids count the hands shown (0, 1, 2, ...; they jumped 0 -> 20 -> 23 on rendered clips).
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -150,15 +152,24 @@ class HandTracker:
         self.tracks: list[Track] = []
         self.frame_index = -1
         self.detector_runs = 0
-        self._next_id = 0
+        self._next_id = 0  # the id of the next hand shown
+        self._candidates = 0  # tracks started (a candidate's id is minus its number until it is shown)
         self._since_detect = 0
         self._frame_shape: tuple[int, ...] | None = None  # (H, W): a frame of another size starts the tracks over
 
     def _new_track(self, box: np.ndarray, is_left: bool, score: float | None, left_score: float | None) -> Track:
-        track = Track(self._next_id, np.asarray(box, np.float64), bool(is_left), score, left_score,
-                      OneEuroFilter(self.config.smoothing))
-        self._next_id += 1
-        return track
+        """A candidate track: its id is negative (-1, -2, ... in the order started) until it is first reported
+        (:meth:`_name_new`)."""
+        self._candidates += 1
+        return Track(-self._candidates, np.asarray(box, np.float64), bool(is_left), score, left_score,
+                     OneEuroFilter(self.config.smoothing))
+
+    def _name_new(self, shown: list[Track]) -> None:
+        """Give the candidates among the tracks ``shown`` this frame the next hand ids, in the order they started: a
+        candidate dropped before it was ever shown (a finger the detector boxed, merged into its hand) takes none."""
+        for track in sorted((t for t in shown if t.id < 0), key=lambda t: -t.id):
+            track.id = self._next_id
+            self._next_id += 1
 
     def _detect(self, frame: np.ndarray) -> set[int]:
         """Run the detector and merge its hands into the tracks (greedy matching by box overlap); returns the ids
@@ -278,6 +289,7 @@ class HandTracker:
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
             if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):
                 merged.append((track, pred))
+        self._name_new([track for track, _ in merged])
         for track, pred in merged:
             pred.keypoints = track.filter(pred.keypoints, t).astype(np.float32)
             pred.score, pred.is_left, pred.left_score = track.score, track.is_left, track.left_score

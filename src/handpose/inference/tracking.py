@@ -17,9 +17,9 @@ detector cannot tell a hand's side (``Predictor.side_from_keypoints``; the shipp
 keypoint network calls it at each detection: a refined detection comes with that call, made by running its crop both
 ways, and an unrefined one gets it from that frame's keypoint run (both mirrors of its crop, the more confident
 kept: one extra crop once per detection, not another pass). A track's side is the majority of its recent calls
-(:meth:`Track.vote`; a detection whose side the detector tells
-sets it and counts as one call, :meth:`Track.told`), so one doubtful call (a hand turned edge-on) does not turn a side that the calls before agreed
-on, where each detection deciding afresh turned it back and forth (34 rendered clips of a hand rolling in the
+(:meth:`Track.vote`; a detection whose side the detector tells sets it and counts as one call, :meth:`Track.told`),
+so one doubtful call (a hand turned edge-on) does not turn a side that the calls before agreed on, where each
+detection deciding afresh turned it back and forth (34 rendered clips of a hand rolling in the
 picture or two crossing, the shipped models: at ``detect_every`` 1 the side of a followed hand changed 22 times in
 1,356 hands instead of 139, right for 89.3% of them instead of 87.6%; at 10, 4 times instead of 12, right for 86.9%
 instead of 88.5%: with a detection every 10 frames a first wrong call takes longer to undo). Tracks are ranked by

@@ -269,3 +269,25 @@ def test_reports_record_the_hash_fraction_only_where_it_chose_the_hands(tmp_path
         assert main(["-q", "eval", "--weights", str(kp), "--data", str(data), "--split", split,
                      "--val-fraction", "0.3", "--out", str(out / "plain")]) == 0
         assert json.loads(next((out / "plain").glob("*.json")).read_text())["val_fraction"] == recorded
+
+
+def test_a_folder_of_sets_records_the_fraction_only_where_the_hash_divided_a_set(tmp_path: Path,
+                                                                                tiny_cpm: TinyCpm,
+                                                                                one_torch_thread: None) -> None:
+    """eval on a folder of datasets recorded --val-fraction for --split val even where every set had a val part of
+    its own, which the hash does not divide."""
+    from handpose.model.artifact import save_weights
+
+    kp = tmp_path / "kp.safetensors"
+    save_weights(tiny_cpm(0), kp)
+    for name in ("a", "b"):
+        write_dot_coco(tmp_path / "sets" / name).rename(tmp_path / "sets" / name / "hands_val.json")
+
+    def recorded(split: str, out: str) -> object:
+        assert main(["-q", "eval", "--weights", str(kp), "--data", str(tmp_path / "sets"), "--split", split,
+                     "--val-fraction", "0.3", "--out", str(tmp_path / out)]) == 0
+        return json.loads(next((tmp_path / out).glob("*.json")).read_text())["settings"]["val_fraction"]
+
+    assert recorded("val", "own") is None
+    (tmp_path / "sets" / "b" / "hands_val.json").rename(tmp_path / "sets" / "b" / "hands.json")
+    assert recorded("train", "hashed") == 0.3  # a has no training part; b's is the hash's choice

@@ -245,7 +245,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
     if found and found != [Path(data)]:
         result = evaluate_sets(predictor, [data], batch_size=batch_size, detector=predictor.detector, split=split,
                                val_fraction=val_fraction, weights=weights)
-        hashed = True  # some dataset of the folder may have been divided by hash
+        hashed = result.pop("hash_divided")
     else:
         splits = load_splits(data, fmt=fmt, keypoint_order=keypoint_order, val_fraction=val_fraction)
         samples = splits.part(split)

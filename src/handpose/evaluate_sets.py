@@ -33,7 +33,8 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
     share held out by hash in a set without a split of its own. ``weights``: the keypoint model file ``predictor``
     was made from, warned about where it held out less than ``val_fraction`` (``eval_held_out``).
 
-    Returns ``{"sets": {name: metrics}, "all": metrics}``; a set's name is its path below its root. With
+    Returns ``{"sets": {name: metrics}, "all": metrics, "hash_divided": bool}`` (whether the hash split divided
+    some scored set, so that ``val_fraction`` chose hands); a set's name is its path below its root. With
     ``detector`` (a ``HandDetector`` or anything with ``detect(image_bgr)``) each metrics dict also holds the
     through-detector figures under ``"detector"`` (``evaluate_detected.detected_metrics``). ValueError when no
     dataset is found."""
@@ -48,6 +49,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
     per_set: dict[str, dict[str, Any]] = {}
     every: list[Sample] = []
     outcomes = []
+    hashed = False
     for root in roots:
         for path in find_datasets(root):
             splits = load_splits(path, val_fraction=val_fraction)
@@ -57,6 +59,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
                          len(splits.val))
                 continue
             warn_for_split(weights, path, splits, split, val_fraction)
+            hashed = hashed or splits.hashed
             name = str(path.relative_to(root)) if path != Path(root) else Path(root).name
             per_set[name] = in_gt_boxes(samples)
             every += samples
@@ -74,7 +77,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
         from handpose.evaluate_detected import HandOutcomes, detected_metrics
 
         together["detector"] = detected_metrics(HandOutcomes.concat(outcomes))
-    return {"sets": per_set, "all": together}
+    return {"sets": per_set, "all": together, "hash_divided": hashed}
 
 
 def format_sets(result: dict[str, Any]) -> str:

@@ -308,7 +308,8 @@ def _run_sets(args: argparse.Namespace) -> int:
         slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
                 for name, m in [*result["sets"].items(), ("all", result["all"])]}
         settings = {"weights": str(args.weights), "data": str(args.data), "split": args.split,
-                    "val_fraction": recorded_fraction(args.split, True, args.val_fraction), "precision": "fp32",
+                    "val_fraction": recorded_fraction(args.split, result["hash_divided"], args.val_fraction),
+                    "precision": "fp32",
                     "flip_test": bool(args.flip), "scales": list(scales)}
         write_json(path, {"settings": settings, **slim})
         print(f"wrote {path}")

@@ -432,3 +432,33 @@ def test_track_ids_count_the_hands_shown_not_the_candidates() -> None:
         assert len(hands) == (1 if i < 3 else 2), i
         shown.append([h.track_id for h in hands])
     assert shown == [[0]] * 3 + [[0, 1]] * 3
+
+
+class EdgeDotDetector(DotDetector):
+    """The dot detector that, where a hand reaches the frame's edge, boxes only the lower third of it (the real
+    detector boxes a part of a hand leaving the picture: its box overlaps the track's by IoU under 0.3)."""
+
+    def detect(self, image_bgr: np.ndarray) -> list:
+        from handpose.detection.detector import Detection
+
+        found = []
+        for d in super().detect(image_bgr):
+            x, y, w, h = d.box
+            if x + w >= image_bgr.shape[1] - 1:
+                d = Detection(np.array([x, y + 2 * h / 3, w, h / 3]), d.score, d.is_left, d.left_score)
+            found.append(d)
+        return found
+
+
+def test_a_hand_leaving_the_frame_keeps_its_one_id() -> None:
+    """Its detected box, a part of it at the edge, lies mostly inside the track's box with an IoU under match_iou:
+    matched all the same (both at the right edge), it goes on as hand 0, where each detection started a hand of its
+    own; the track's crop keeps the whole hand, not the part boxed, so the hand is not lost."""
+    tracker = HandTracker(_predictor(EdgeDotDetector()), TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
+    for i in range(19):
+        kp = dot_hand_keypoints((270 + 3 * i, 100))  # moving out on the right: 21 dots in view, then 17, 13, 9
+        hands = tracker.update(draw_dot_hands(SIZE, [kp]), i / 25)
+        assert [h.track_id for h in hands] == [0], i
+        seen = kp[:, 0] < SIZE[0] - 2
+        assert np.abs(hands[0].keypoints[seen] - kp[seen]).max() < 1.5, i
+

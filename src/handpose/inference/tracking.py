@@ -5,7 +5,9 @@ whenever no hand is tracked, and (with refinement) on the frame after a followed
 under the hand threshold, so that a hand that left the picture is not drawn on the wall for up to ``detect_every``
 frames (``Predictor.detect_hands``: refined by the keypoint network when the predictor refines, a new track then
 starting from the keypoints' box); detections are matched to tracks by box overlap (a matched track takes the fresh
-box, and the detector's side where it can tell; an unmatched detection starts a track). Between detections each
+box, and the detector's side where it can tell; an unmatched detection starts a track), or, where both boxes reach
+one edge of the frame, by the smaller box lying mostly inside the other (:meth:`HandTracker._match`: a hand leaving
+the picture took a new id almost every frame, 8 ids for one hand on a rendered clip). Between detections each
 track's box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go
 through the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is
 lost, as is, on a frame where the detector ran and did not find it, a track whose hand score (below) is under the
@@ -69,6 +71,8 @@ class TrackingConfig:
     min_keypoint_score: float = 0.2  # a track whose mean keypoint score is lower is lost
     box_score: float = 0.1  # keypoints scoring at least this make the next frame's box
     match_iou: float = 0.3  # a detection and a track overlapping at least this much are the same hand
+    match_cover: float = 0.6  # or, both at one edge of the frame, whose smaller box lies this much inside the other
+    edge_margin: float = 0.02  # a box within this share of the frame's longer side from an edge is at that edge
     nested_cover: float = 0.7  # of two tracks whose smaller box lies more than this inside the other, the worse goes
     max_hands: int = 4
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
@@ -122,6 +126,29 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     from handpose.detection.metrics import box_iou as pairwise
 
     return float(pairwise(a, b)[0, 0])
+
+
+def smaller_cover(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of the smaller of two ``[x, y, w, h]`` boxes' areas that lies inside the other (0 without area)."""
+    from handpose.detection.metrics import box_intersection
+
+    smaller = min(float(a[2] * a[3]), float(b[2] * b[3]))
+    return float(box_intersection(np.reshape(a, (1, 4)), np.reshape(b, (1, 4)))[0, 0]) / smaller if smaller > 0 else 0.0
+
+
+def union_box(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(4,) the smallest ``[x, y, w, h]`` box holding both boxes."""
+    lo = np.minimum(a[:2], b[:2])
+    hi = np.maximum(a[:2] + a[2:], b[:2] + b[2:])
+    return np.concatenate([lo, hi - lo])
+
+
+def edges_touched(box: np.ndarray, shape: tuple[int, ...], margin: float) -> set[str]:
+    """Which edges of a frame of size ``shape`` (H, W) an ``[x, y, w, h]`` box reaches, within ``margin`` px."""
+    h, w = shape[:2]
+    near = {"left": box[0] <= margin, "top": box[1] <= margin, "right": box[0] + box[2] >= w - margin,
+            "bottom": box[1] + box[3] >= h - margin}
+    return {edge for edge, ok in near.items() if ok}
 
 
 def box_from_keypoints(keypoints: np.ndarray, scores: np.ndarray, min_score: float) -> np.ndarray | None:
@@ -186,11 +213,13 @@ class HandTracker:
                 continue
             sure = not self.predictor.side_from_keypoints(det)  # the detector's own call, not the keypoint network's
             voted = not sure and bool(getattr(det, "side_settled", False))  # refined: the network's call on this frame
-            ious = [box_iou(box, self.tracks[i].box) for i in free]
-            best = int(np.argmax(ious)) if ious else -1
+            best = self._match(box, [self.tracks[i].box for i in free], frame.shape[:2])
             own = getattr(det, "detector_score", None)  # refined: the detector's probability beside the hand score
-            if best >= 0 and ious[best] >= self.config.match_iou:
+            if best >= 0:
                 track = self.tracks[free.pop(best)]
+                held = clip_box(track.box, frame.shape[:2])  # on the frame: _match passes over a track off it
+                if held is not None and box_iou(box, held) < self.config.match_iou:  # matched at the edge (_match)
+                    box = union_box(box, held)  # the crop keeps the whole hand, not the part of it boxed
                 track.box, track.side_known = box, sure or voted
                 track.score, track.left_score = float(det.score), float(det.left_score)
             elif len(self.tracks) < self.config.max_hands:
@@ -206,6 +235,28 @@ class HandTracker:
             track.detector_score = float(det.score if own is None else own)
             found.add(track.id)
         return found
+
+    def _match(self, box: np.ndarray, boxes: list[np.ndarray], shape: tuple[int, ...]) -> int:
+        """The index in ``boxes`` (free tracks' boxes, clipped to the frame of size ``shape``) of the track a detected
+        ``box`` continues, -1 for none: of those overlapping it by ``match_iou`` or more, or that reach the same edge
+        of the frame as it and share ``match_cover`` of the smaller box's area with it (a hand leaving the picture:
+        its detected box shrinks to the part still in view, or boxes a part of it, and the IoU fell under
+        ``match_iou``, a new id almost every frame), the one overlapping it most (by IoU, so a detection inside two
+        tracks' boxes goes on with the closer one). Away from the edges a box inside a track's is a part of that hand
+        (a finger boxed as a hand) and does not take the track over."""
+        cfg = self.config
+        margin = cfg.edge_margin * max(shape[:2])
+        edges = edges_touched(box, shape, margin)
+        best, best_iou = -1, -1.0
+        for i, other in enumerate(boxes):
+            other = clip_box(other, shape)
+            if other is None:
+                continue
+            iou = box_iou(box, other)
+            leaving = bool(edges & edges_touched(other, shape, margin)) and smaller_cover(box, other) >= cfg.match_cover
+            if (iou >= cfg.match_iou or leaving) and iou > best_iou:
+                best, best_iou = i, iou
+        return best
 
     def _start_without_detector(self, frame: np.ndarray) -> None:
         """No detector: one track from the start box, or from the whole frame."""

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import cv2
 import numpy as np
 import pytest
+from repo_scripts import load_script
 
 from handpose.config import DataConfig, TrainConfig
 from handpose.data.codec import HeatmapCodec
@@ -26,12 +25,11 @@ from handpose.training.setup import check_config, prepare_data
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hard_negatives", ROOT / "scripts" / "hard_negatives.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["hard_negatives"] = module
-    spec.loader.exec_module(module)
-    return module
+
+
+def _negatives() -> ModuleType:
+    """scripts/hard_negatives.py as a module."""
+    return load_script("hard_negatives")
 
 
 def _negatives_json(folder: Path, boxes: list[object]) -> Path:
@@ -95,7 +93,7 @@ def test_training_adds_the_negatives_to_the_samples(synth_data: Path, tmp_path: 
 
 
 def test_negatives_keep_clear_of_every_labelled_hand() -> None:
-    module = _script()
+    module = _negatives()
     hands = np.array([[100.0, 100.0, 40.0, 40.0]])  # (1, 4)
     proposals = np.array([[105.0, 105.0, 20.0, 20.0],  # on the hand
                           [300.0, 300.0, 30.0, 30.0],  # far away
@@ -119,7 +117,7 @@ def test_script_writes_negatives_that_training_reads(tmp_path: Path) -> None:
 
     folder = write_scenes(tmp_path / "scenes", 3, 5, workers=1)
     out = tmp_path / "neg" / "negatives.json"
-    assert _script().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(out), "--per-image", "3"]) == 0
+    assert _negatives().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(out), "--per-image", "3"]) == 0
     samples = read_negatives(out)
     assert 0 < len(samples) <= 9 and all(s.image_path.is_file() for s in samples)
     runs = {"every": [], "low": ["--min-hand-score", "1e-6"], "hard": ["--min-hand-score", "0.3"],
@@ -127,11 +125,11 @@ def test_script_writes_negatives_that_training_reads(tmp_path: Path) -> None:
     found = {}
     for name, more in runs.items():
         path = tmp_path / "neg" / f"{name}.json"
-        assert _script().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(path), "--per-image",
+        assert _negatives().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(path), "--per-image",
                                "100"] + more) == 0
         found[name] = {tuple(a["bbox"]) for a in json.loads(path.read_text())["annotations"]}
     # every proposal scores above 0 as a hand, none reaches 0.999, and those scored 0.3 or more are some of them
     assert found["every"] and found["low"] == found["every"] and not found["none"]
     assert found["hard"] <= found["every"]
     with pytest.raises(SystemExit):  # an existing file is never replaced
-        _script().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(out)])
+        _negatives().main(["--scenes", str(folder / "hands_coco.json"), "--out", str(out)])

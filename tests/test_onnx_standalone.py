@@ -3,14 +3,13 @@ keypoints as handpose from the same box: the recipe the README gives for deploym
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
 import onnxruntime as ort
+from repo_scripts import load_script
 
 from handpose import pretrained
 from handpose.inference.predictor import Predictor
@@ -18,16 +17,10 @@ from handpose.inference.predictor import Predictor
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "onnx_keypoints.py"
 
 
-def _standalone() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("onnx_keypoints", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["onnx_keypoints"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_standalone_recipe_reads_what_handpose_reads(checked_in_hands: list) -> None:
-    standalone = _standalone()
+    standalone = load_script("onnx_keypoints")
     assert "handpose" not in standalone.__dict__ and "torch" not in standalone.__dict__
     model = pretrained.path("lite-int8")
     session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
@@ -61,7 +54,7 @@ def test_the_standalone_decoder_is_handposes_at_map_edges_and_below_zero() -> No
     # Maps dip below zero away from the peaks, where the log's floor (1e-6 there, 1e-10 in handpose) moved vertices.
     from handpose.data.codec import decode
 
-    standalone = _standalone()
+    standalone = load_script("onnx_keypoints")
     rng = np.random.default_rng(0)
     maps = rng.uniform(-0.2, 0.3, (40, 22, 16, 16)).astype(np.float32)  # (N, 22, h, w)
     for i, m in enumerate(maps):

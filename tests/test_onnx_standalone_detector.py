@@ -3,16 +3,15 @@ handpose's ``HandDetector`` finds from the same file: the recipe of the file's m
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
+from repo_scripts import load_script
 
 from handpose import pretrained
 from handpose.detection.coco import read_detection_images
@@ -24,18 +23,12 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "onnx_hands.py"
 SCENES = Path(__file__).resolve().parent / "data" / "pretrained_check" / "scenes" / "hands_coco.json"
 
 
-def _standalone() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("onnx_hands", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["onnx_hands"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_standalone_detector_finds_what_handpose_finds(tmp_path: Path) -> None:
     # README's recipe said the letterbox was block-averaged where it shrinks: it is INTER_AREA to the warp's own
     # scale below 0.75, and a decoder that averaged blocks moved boxes by up to 37 px or found other hands
-    standalone = _standalone()
+    standalone = load_script("onnx_hands")
     assert "handpose" not in standalone.__dict__ and "torch" not in standalone.__dict__
     path = tmp_path / "det.onnx"
     export_detector_onnx(load_model(pretrained.path("detector"), task=TASK_DETECT), path)

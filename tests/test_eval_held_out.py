@@ -17,7 +17,7 @@ from handpose.data.formats import load_splits
 from handpose.detection.coco import read_detection_images, split_images
 from handpose.detection.model import build_detector
 from handpose.detection.toy_scenes import write_toy_scenes
-from handpose.eval_held_out import stored_val_fraction, trained_on
+from handpose.eval_held_out import stored_split, trained_on
 from handpose.evaluate import run_evaluation
 from handpose.model.artifact import save_weights
 from handpose.model.cpm import build_model
@@ -32,7 +32,7 @@ def test_a_model_trained_holding_out_less_is_scored_on_its_own_held_out_hands(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     data = write_coco(tmp_path / "hands.json", tmp_path / "images", 60)
     weights = _model(tmp_path / "ft.safetensors", 0.01)
-    assert stored_val_fraction(weights) == 0.01 and stored_val_fraction("pretrained:lite") == 0.1
+    assert stored_split(weights) == (0.01, None) and stored_split("pretrained:lite")[0] == 0.1
     default = load_splits(data).val
     leaked = trained_on(default, 0.01)
     assert 0 < leaked < len(default)  # the hands between 0.01 and 0.1 of the hash: trained on, scored as unseen

@@ -8,8 +8,10 @@ they are not warned about."""
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from handpose.data.formats.load import Splits
 from handpose.data.sample import Sample
@@ -18,21 +20,37 @@ from handpose.data.split import image_key, is_val
 LOG = logging.getLogger(__name__)
 
 
-def stored_val_fraction(weights: str | Path) -> float | None:
-    """The ``--val-fraction`` a keypoint model file records it trained with; None where it records none."""
+def stored_split(weights: str | Path) -> tuple[float | None, int | None]:
+    """(``--val-fraction``, split rule) that a model file records of the run that trained it: its data config's
+    fraction, and the ``TrainConfig.split_rule`` that detector weights and checkpoints record
+    (``artifact.SPLIT_RULE_KEY``); None for what it does not record (a foreign file; a detector's ONNX export records
+    neither; detector weights written before 2026-12-07 record no rule)."""
     from handpose import pretrained
     from handpose.model import artifact
 
     path = pretrained.resolve(weights)
-    if artifact.model_file_kind(path) == "onnx":
-        meta = artifact.read_onnx_metadata(path)
-        if artifact.DATA_CONFIG_KEY not in meta:
-            return None
-        return artifact.read_onnx_configs(path)[1].val_fraction
-    stored = artifact.read_stored_configs(path)
-    if stored is None or stored[2] is None:
+    kind = artifact.model_file_kind(path)
+    if kind == "checkpoint":
+        state = artifact.torch_load(path, "a weights-only checkpoint")
+        state = state if isinstance(state, dict) else {}
+        run = state.get("train_config") if isinstance(state.get("train_config"), dict) else {}
+        data, rule = artifact.stored_data_value(state), run.get(artifact.SPLIT_RULE_KEY)
+    else:
+        meta = artifact.read_onnx_metadata(path) if kind == "onnx" else artifact.read_metadata(path)
+        try:
+            data = json.loads(meta.get(artifact.DATA_CONFIG_KEY) or "null")
+        except ValueError:
+            data = None
+        rule = meta.get(artifact.SPLIT_RULE_KEY)
+    return _number(data.get("val_fraction") if isinstance(data, dict) else None, float), _number(rule, int)
+
+
+def _number(value: Any, kind: type) -> Any:
+    """``value`` as ``kind`` (float or int), None where it is None or is not a number."""
+    try:
+        return None if value is None or isinstance(value, bool) else kind(value)
+    except (TypeError, ValueError):
         return None
-    return stored[2].val_fraction
 
 
 def trained_on(samples: list[Sample], fraction: float) -> int:
@@ -50,7 +68,7 @@ def warn_if_trained_on(weights: str | Path, data: str | Path, samples: list[Samp
 
     if str(weights).startswith(pretrained.PREFIX):
         return 0
-    trained = stored_val_fraction(weights)
+    trained = stored_split(weights)[0]
     if trained is None or trained >= val_fraction:
         return 0
     count = trained_on(samples, trained)

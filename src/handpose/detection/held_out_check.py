@@ -3,50 +3,21 @@
 The detector splits its images as the keypoint task splits its hands (``coco.split_images``): a run trained with a
 smaller ``--val-fraction`` than the evaluation's trained on the images between the two, and a run started before
 2026-12-07 on a lone ``*_train.json`` (split rule 1) held none of it out and trained on all. A detector's weights
-file records its data config (the fraction) and, since that change, its split rule (``artifact.SPLIT_RULE_KEY``); the
-evaluation counts the images it holds out by hash that such a run trained on, and warns, as ``eval_held_out`` does
-for keypoint models (it cannot know whether the run trained on this dataset at all). The shipped detector trained on
-renders alone and is not warned about."""
+file records its data config (the fraction) and, since that change, its split rule (``eval_held_out.stored_split``
+reads both); the evaluation counts the images it holds out by hash that such a run trained on, and warns, as
+``eval_held_out`` does for keypoint models (it cannot know whether the run trained on this dataset at all). The
+shipped detector trained on renders alone and is not warned about."""
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from handpose.data.split import is_val
 from handpose.detection.coco import DetectionImage
+from handpose.eval_held_out import stored_split
 
 LOG = logging.getLogger(__name__)
-
-
-def stored_split(weights: str | Path) -> tuple[float | None, int]:
-    """(the ``--val-fraction`` a detector file records, or None; its split rule: 1 where it records none, as every
-    file written before the rule changed). An ONNX export records neither: (None, 2), which warns of nothing."""
-    from handpose import pretrained
-    from handpose.model import artifact
-
-    path = pretrained.resolve(weights)
-    kind = artifact.model_file_kind(path)
-    if kind == "onnx":  # an export records neither: nothing to say
-        return None, 2
-    if kind == "safetensors":
-        meta = artifact.read_metadata(path)
-        rule = meta.get(artifact.SPLIT_RULE_KEY)
-        try:
-            data = json.loads(meta.get(artifact.DATA_CONFIG_KEY) or "null")
-        except ValueError:
-            data = None
-    else:
-        state = artifact.torch_load(path, "a weights-only checkpoint")
-        config = state.get("train_config") if isinstance(state, dict) else None
-        config = config if isinstance(config, dict) else {}
-        rule, data = config.get(artifact.SPLIT_RULE_KEY), config.get("dataset")
-    fraction = data.get("val_fraction") if isinstance(data, dict) else None
-    try:
-        return (None if fraction is None else float(fraction)), (1 if rule is None else int(rule))
-    except (TypeError, ValueError):
-        return None, 1
 
 
 def hash_divided(images: list[DetectionImage]) -> bool:
@@ -65,7 +36,10 @@ def warn_if_trained_on(weights: str | Path, data: str | Path, images: list[Detec
 
     if str(weights).startswith(pretrained.PREFIX):
         return 0
-    trained, rule = stored_split(weights)
+    trained, recorded = stored_split(weights)
+    if trained is None and recorded is None:  # the file says nothing of its training (an ONNX export)
+        return 0
+    rule = 1 if recorded is None else recorded  # detector files written before the rule was recorded
     by_word = rule < 2 or any(im.split == "val" for im in images)  # the run's split read the split words
     by_name = [im for im in held_out if im.split == "train" and by_word]  # a *_train.json's images: all trained
     by_hash = [im for im in held_out if not (by_word and im.split is not None)]

@@ -193,7 +193,7 @@ def read_stored_configs(path: str | Path, loaded: Any = None
     if task == TASK_DETECT:
         return task, detector_config_from(stored[CONFIG_KEY], str(path)), None
     model_cfg = model_config_from(stored[CONFIG_KEY], str(path))
-    data = _stored_data_value(stored)  # safetensors metadata has the key alone; so does a checkpoint that stores it
+    data = stored_data_value(stored)  # safetensors metadata has the key alone; so does a checkpoint that stores it
     return task, model_cfg, data_config_from(data, model_cfg, str(path)) if data else None
 
 
@@ -242,11 +242,11 @@ def read_data_config(path: str | Path, model_cfg: ModelConfig) -> DataConfig:
         return data_config_from(read_metadata(path).get(DATA_CONFIG_KEY), model_cfg, str(path))
     ckpt = torch_load(path, "a training checkpoint")
     if isinstance(ckpt, dict):
-        return data_config_from(_stored_data_value(ckpt), model_cfg, str(path))
+        return data_config_from(stored_data_value(ckpt), model_cfg, str(path))
     return default_data_config(model_cfg)
 
 
-def _stored_data_value(ckpt: Mapping[str, Any]) -> Any:
+def stored_data_value(ckpt: Mapping[str, Any]) -> Any:
     """A checkpoint's stored data config: its ``data_config``, else the ``dataset`` of its ``train_config``."""
     value = ckpt.get(DATA_CONFIG_KEY)
     if value is None and isinstance(ckpt.get("train_config"), dict):

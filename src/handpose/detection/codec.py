@@ -38,7 +38,7 @@ from handpose.config import DetectorConfig
 from handpose.data import transforms as T
 from handpose.detection.letterbox import transform_boxes
 from handpose.detection.loss import gather_at
-from handpose.detection.metrics import box_intersection
+from handpose.detection.metrics import smaller_cover
 
 RADIUS_PER_SIDE = 0.0925  # centre shift (in cells, per cell of the shorter side) that keeps IoU 0.7
 MAX_LOG_SIZE = 8.0  # exp(8) * stride: far beyond any input; clamps the size head before exp
@@ -179,9 +179,7 @@ def drop_covering(boxes: np.ndarray, scores: np.ndarray, cover: float) -> np.nda
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     if cover >= 1.0:
         return np.argsort(-np.asarray(scores, np.float64).reshape(-1), kind="stable").astype(np.int64)
-    area = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)  # (N,)
-    shared = box_intersection(boxes, boxes) / np.minimum(area[:, None], area[None, :])  # (N, N)
-    return drop_greedily(shared, scores, cover)
+    return drop_greedily(smaller_cover(boxes, boxes), scores, cover)  # (N, N) shares
 
 
 def drop_greedily(overlap: np.ndarray, scores: np.ndarray, cover: float) -> np.ndarray:

@@ -65,6 +65,16 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
+def smaller_cover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, M) share of the smaller box's area of each pair of xywh boxes a (N, 4) and b (M, 4) that lies inside the
+    other (0 where it has no area): a finger boxed inside its hand, or a hand inside its box with the forearm, which
+    IoU reads as apart."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    smaller = np.minimum(np.prod(a[:, 2:], axis=1)[:, None], np.prod(b[:, 2:], axis=1)[None, :])  # (N, M)
+    return box_intersection(a, b) / np.maximum(smaller, 1e-9)
+
+
 def longer_side(boxes: np.ndarray) -> np.ndarray:
     """(N,) max(w, h) of xywh boxes."""
     return np.asarray(boxes, np.float64).reshape(-1, 4)[:, 2:].max(axis=1, initial=0.0)

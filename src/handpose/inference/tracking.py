@@ -128,12 +128,11 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(pairwise(a, b)[0, 0])
 
 
-def smaller_cover(a: np.ndarray, b: np.ndarray) -> float:
-    """The share of the smaller of two ``[x, y, w, h]`` boxes' areas that lies inside the other (0 without area)."""
-    from handpose.detection.metrics import box_intersection
+def _cover(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of the smaller of two ``[x, y, w, h]`` boxes inside the other (``detection.metrics.smaller_cover``)."""
+    from handpose.detection.metrics import smaller_cover
 
-    smaller = min(float(a[2] * a[3]), float(b[2] * b[3]))
-    return float(box_intersection(np.reshape(a, (1, 4)), np.reshape(b, (1, 4)))[0, 0]) / smaller if smaller > 0 else 0.0
+    return float(smaller_cover(a, b)[0, 0])
 
 
 def union_box(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -253,7 +252,7 @@ class HandTracker:
             if other is None:
                 continue
             iou = box_iou(box, other)
-            leaving = bool(edges & edges_touched(other, shape, margin)) and smaller_cover(box, other) >= cfg.match_cover
+            leaving = bool(edges & edges_touched(other, shape, margin)) and _cover(box, other) >= cfg.match_cover
             if (iou >= cfg.match_iou or leaving) and iou > best_iou:
                 best, best_iou = i, iou
         return best

@@ -67,8 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "test part, or the --val-fraction share held out by hash; in a folder of datasets, each one's)")
     parser.add_argument("--val-fraction", type=float, default=0.1, help="held-out share of datasets without a test "
                         "split, divided by hash as train --val-fraction divides them: give the value the model "
-                        "trained with, and the same to every model compared (default 0.1, train's; a keypoint model "
-                        "that records a smaller one is warned about)")
+                        "trained with, and the same to every model compared (default 0.1, train's; a model or "
+                        "detector that records a smaller one is warned about)")
     parser.add_argument("--flip", action="store_true",
                         help="flip test: also run the mirrored crop and average (for models trained on both sides; "
                         "refused for a model trained with left hands mirrored, as the shipped ones)")
@@ -194,8 +194,7 @@ def _run(args: argparse.Namespace) -> int:
     unread = sum(report["skipped_annotations"].values())
     print(
         f"{report['data']} ({report['format']}, {report['split']} split"
-        + (f" ({report['val_fraction']:g} held out by hash)" if report.get("val_fraction") is not None
-           and report["split"] != "all" else "")
+        + (f" ({report['val_fraction']:g} held out by hash)" if report.get("val_fraction") is not None else "")
         + f"; {report.get('precision', 'fp32')}"
         f"{test_time_words(args.flip, parse_scales(args.scales))}): {m['num_samples']} "
         f"hand{'s' if m['num_samples'] != 1 else ''}, {m['num_keypoints']} visible keypoints, {m['num_skipped']} "

@@ -123,6 +123,24 @@ def test_a_commands_positionals_may_follow_its_options(capsys: pytest.CaptureFix
         assert f"unrecognized arguments: {word}" in capsys.readouterr().err
 
 
+def test_words_after_double_dash_are_sources(capsys: pytest.CaptureFixture[str]) -> None:
+    """`handpose predict --out x -- -a.jpg`, the usual way to name a file that starts with a dash, was refused as
+    unrecognized arguments (an intermixed parse drops what follows ``--``). The words after it are sources, options
+    among them included; a command without sources still refuses them."""
+    from handpose.cli import build_parser, parse_command_line
+
+    parser = build_parser()
+    args = parse_command_line(parser, ["predict", "--out", "x", "b.jpg", "--", "-a.jpg", "--flip"])
+    assert (args.input, args.out, args.flip) == (["b.jpg", "-a.jpg", "--flip"], "x", False)
+    assert parse_command_line(parser, ["predict", "--", "-a.jpg"]).input == ["-a.jpg"]
+    assert parse_command_line(parser, ["predict", "a.jpg", "--"]).input == ["a.jpg"]
+    assert parse_command_line(parser, ["predict", "--", "--fli"]).input == ["--fli"]  # not an abbreviation there
+    with pytest.raises(SystemExit) as stop:
+        parse_command_line(parser, ["train", "--max-steps", "3", "--", "junk"])
+    assert stop.value.code == 2
+    assert "unrecognized arguments: junk" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("words", [["--help"], ["demo", "--help"], ["synth", "--help"]])
 def test_help_loads_no_network_library(words: list[str]) -> None:
     """``handpose --help`` imported every command's module, and with them torch and OpenCV: 2 s on 2 cores to

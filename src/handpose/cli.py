@@ -105,8 +105,25 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     top_level = argparse.ArgumentParser(prog=parser.prog, add_help=False)
     add_logging_flags(top_level, default=0)
     top = top_level.parse_args(argv[:at], argparse.Namespace(command=args.command))
-    refuse_abbreviations(args._parser, argv[at + 1:])
-    return args._parser.parse_intermixed_args(argv[at + 1:], top)
+    words = argv[at + 1:]
+    # an intermixed parse drops what follows `--` (Python 3.11-3.12), so those words are added to the list positional
+    end = words.index("--") if "--" in words else len(words)
+    refuse_abbreviations(args._parser, words[:end])
+    parsed = args._parser.parse_intermixed_args(words[:end], top)
+    return add_after_double_dash(args._parser, parsed, words[end + 1:])
+
+
+def add_after_double_dash(parser: argparse.ArgumentParser, parsed: argparse.Namespace,
+                          after: Sequence[str]) -> argparse.Namespace:
+    """``parsed`` with the words that followed ``--`` (``predict -- -a.jpg``: a file whose name starts with a dash)
+    appended to the command's list positional; a usage error where the command has none."""
+    lists = [a for a in parser._actions if not a.option_strings and a.nargs in ("*", "+")]
+    if after and not lists:
+        parser.error(f"unrecognized arguments: {' '.join(after)}")
+    if after:
+        before = getattr(parsed, lists[0].dest, None) or []
+        setattr(parsed, lists[0].dest, [*before, *after])
+    return parsed
 
 
 def refuse_abbreviations(parser: argparse.ArgumentParser, words: Sequence[str]) -> None:

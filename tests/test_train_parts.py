@@ -41,6 +41,18 @@ def test_log_line_matches_the_old_script() -> None:
     assert re.match(pattern, format_fields_line(12.0, 7, 1234.5, 3e-3, [("loss", 1e-5), ("loss_ll_heat", 2.0)]))
 
 
+def test_log_line_keeps_small_learning_rates_readable() -> None:
+    """A cosine schedule's last steps, or a fine-tune at lr 4e-7, read ``lr=0.000000`` (six places, the old
+    script's format): as if training had stopped. Rates are plain decimals with at least three significant digits;
+    where six places already give them the line is unchanged."""
+    cases = {4e-7: "0.000000400", 4.5e-6: "0.00000450", 1.234e-9: "0.00000000123", 2.5e-5: "0.0000250",
+             1e-4: "0.000100", 0.02: "0.020000", 0.0: "0.000000"}
+    for lr, text in cases.items():
+        line = format_fields_line(1.0, 5, 10.0, lr, [("loss", 1.0)])
+        assert f" lr={text}, " in line, (lr, line)
+        assert float(text) == pytest.approx(lr, rel=5e-3, abs=0), text
+
+
 def test_progress_bar_prints_log_records_above_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

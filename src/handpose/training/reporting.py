@@ -42,7 +42,14 @@ def format_fields_line(epoch: float, step: int, examples_per_sec: float, lr: flo
                        fields: list[tuple[str, float]]) -> str:
     """The log line with any task's losses: ``epoch=.. step=.., .. examples/sec lr=.., name=value, ...``."""
     losses = ", ".join(f"{name}={value:g}" for name, value in fields)
-    return f"epoch={epoch:.2f} step={step:d}, {examples_per_sec:0.4f} examples/sec lr={lr:f}, {losses}"
+    return f"epoch={epoch:.2f} step={step:d}, {examples_per_sec:0.4f} examples/sec lr={rate_text(lr)}, {losses}"
+
+
+def rate_text(lr: float) -> str:
+    """``lr`` as a plain decimal: six places as the old script printed (``0.000100``), more where six would keep fewer
+    than three significant digits (``0.00000450``, not ``0.000004``; ``0.000000`` only for a rate of 0)."""
+    places = 6 if lr <= 0 or not math.isfinite(lr) else max(6, 2 - math.floor(math.log10(lr)))
+    return f"{lr:.{places}f}"
 
 
 @contextlib.contextmanager

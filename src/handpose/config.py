@@ -87,6 +87,9 @@ class DetectorConfig:
     nms_iou: float = 0.6  # boxes overlapping a higher-scored one by more than this are dropped (1: off)
 
 
+TASKS = ("keypoints", "detect")  # what `handpose train --task` trains (handpose.training.tasks builds each)
+
+
 @dataclass
 class TrainConfig:
     """Everything ``handpose train`` resolves; saved in the output directory as JSON."""

@@ -54,10 +54,7 @@ import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from tqdm import tqdm
+from typing import TYPE_CHECKING, Any
 
 from handpose.commands.detection_flags import (
     DETECTION_FLAGS,
@@ -68,22 +65,13 @@ from handpose.commands.detection_flags import (
     given_flags,
     refine_from_args,
 )
-from handpose.commands.predict_files import (
-    OutputFolder,
-    check_coco_names,
-    list_images,
-    output_names,
-    predict_to_files,
-    read_ahead,
-    write_coco,
-)
-from handpose.commands.predict_video import check_save_video, predict_video, tracking_config
 from handpose.commands.threads_flag import add_threads_flag, command_threads
 from handpose.commands.train import add_speed_flags
-from handpose.inference.predictor import Predictor
-from handpose.inference.prepare import check_image
-from handpose.inference.refine import proposal_threshold
-from handpose.inference.results import HAND_CATEGORY_ID
+
+if TYPE_CHECKING:  # the modules that load torch and OpenCV are imported where used: `predict --help` needs neither
+    import numpy as np
+
+    from handpose.inference.predictor import Predictor
 
 LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
@@ -205,6 +193,8 @@ def sources_of(args: argparse.Namespace) -> list[str]:
 
 def images_of(sources: list[str]) -> list[Path]:
     """The image files of every source, in the order given, each file once."""
+    from handpose.commands.predict_files import list_images
+
     images: list[Path] = []
     seen: set[Path] = set()
     for source in sources:
@@ -227,7 +217,9 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     """The predictor of --model and --detector (at --detector-scales, their default for ``video`` or images); a
     file of the wrong kind is named with its flag, in one line."""
     from handpose.commands.evaluate import parse_scales
+    from handpose.inference.predictor import Predictor
     from handpose.inference.prepare import check_scales
+    from handpose.inference.refine import proposal_threshold
 
     scales = parse_scales(args.scales)  # its own flag in its error, not under --model
     try:
@@ -282,11 +274,23 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, held: ExitStack) -> int:
     """The command's work; ``held`` keeps --out's lock until the command ends."""
+    from tqdm import tqdm
+
     from handpose.autotune.resolve import parse_flag
+    from handpose.commands.predict_files import (
+        OutputFolder,
+        check_coco_names,
+        output_names,
+        predict_to_files,
+        read_ahead,
+        write_coco,
+    )
+    from handpose.commands.predict_video import check_save_video, predict_video, tracking_config
     from handpose.config_checks import check_device
     from handpose.files import ensure_writable_folder
     from handpose.inference.inputs import is_video
     from handpose.inference.pipeline import to_xywh
+    from handpose.inference.results import HAND_CATEGORY_ID
     from handpose.training.run_folder import RunLock
     from handpose.training.signals import StopRequest, ignore_stop_signals
 
@@ -407,6 +411,7 @@ def _tuned(predictor: Predictor, image: np.ndarray | Exception, box: Sequence[fl
     """``predictor`` with the speed settings measured on ``image``'s crop (``handpose.autotune``); unchanged when
     ``image`` could not be read (the caller reports that)."""
     from handpose.autotune.resolve import trial_crops, tune_predictor
+    from handpose.inference.prepare import check_image
 
     if isinstance(image, Exception):
         return predictor

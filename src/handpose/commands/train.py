@@ -91,11 +91,11 @@ def add_speed_flags(group: Any, what: str, amp_note: str | None = None) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from handpose.commands.threads_flag import parse_threads
+    from handpose.config import TASKS
     from handpose.data.formats import ALIASES, FORMATS, ORDERS
     from handpose.data.formats.keypoint_orders import ALIASES as ORDER_ALIASES
-    from handpose.model.cpm import PRESETS
+    from handpose.model.presets import PRESETS
     from handpose.training.recipes import DETECT_RECIPE, RECIPES
-    from handpose.training.tasks import TASKS
 
     bool_opt = argparse.BooleanOptionalAction
 

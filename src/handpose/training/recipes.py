@@ -67,7 +67,7 @@ def default_preset(has_data: bool) -> str:
 def recipe_config(cfg: TrainConfig, preset_name: str) -> TrainConfig:
     """``cfg`` with the preset's model and its recipe's settings (the recipe of the lite preset is ``handpose
     demo``'s and the embedded run's)."""
-    from handpose.model.cpm import preset
+    from handpose.model.presets import preset
 
     recipe = RECIPES[preset_name]
     model = preset(preset_name)

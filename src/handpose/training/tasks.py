@@ -15,9 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from handpose.config import TrainConfig
-
-TASKS = ("keypoints", "detect")
+from handpose.config import TASKS, TrainConfig
 
 
 class TrainTask(Protocol):

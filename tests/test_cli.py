@@ -174,3 +174,24 @@ def test_the_lazy_packages_give_their_names_not_their_submodules(first: str) -> 
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+@pytest.mark.parametrize("device", ["xpu", "xpu:0", "meta", "mps"])
+def test_a_device_torch_cannot_run_on_here_is_one_line_naming_it(device: str, capsys: pytest.CaptureFixture[str]
+                                                                 ) -> None:
+    """--device xpu on a torch without XPU ended in torch's AssertionError traceback, meta and mps in an autocast or
+    link error after the model was loaded: check_device refuses them up front, as it does CUDA without a GPU."""
+    import torch
+
+    from handpose.config_checks import check_device
+
+    backend = getattr(torch, device.split(":")[0], None)
+    if getattr(backend, "is_available", lambda: False)():
+        pytest.skip(f"this machine has {device}")
+    with pytest.raises(ValueError, match=f"device={device!r}: no {device.split(':')[0]} device to run on here"):
+        check_device(device, "device")
+    assert main(["-q", "predict", "--device", device, "--detector", "none", "x.jpg"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines == [f"handpose predict: error: --device {device}: no {device.split(':')[0]} device to run on here; "
+                     "use cpu or cuda"], lines
+    assert check_device("cpu:0") == "cpu:0"

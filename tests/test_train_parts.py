@@ -440,3 +440,20 @@ def test_epochs_given_alone_win_over_the_recipes_steps(caplog: pytest.LogCapture
     with caplog.at_level(logging.WARNING, logger="handpose.commands.train"):
         both = config_from_args(_args("--preset", "lite", "--epochs", "2", "--max-steps", "9"), speed=False)
     assert both.max_steps == 9 and "--max-steps decides the run's length" in caplog.text
+
+
+@pytest.mark.skipif(torch.xpu.is_available(), reason="this machine has an XPU")
+def test_train_refuses_a_device_torch_was_built_without_before_anything(tmp_path: Path) -> None:
+    """train(device="xpu") moved the model there and met torch's AssertionError (no one-line message: the CLI
+    reports ValueError, OSError and RuntimeError); it is a ValueError before the run folder or data are touched.
+    A resumed run with both speed flags given reaches train() without the command's own device check."""
+    from handpose.training.distributed import DistInfo, resolve_device
+    from handpose.training.trainer import train
+
+    with pytest.raises(ValueError, match="--device xpu: no xpu device to run on here"):
+        resolve_device("xpu", DistInfo())
+    cfg = TrainConfig(device="xpu", out=str(tmp_path / "run"), max_steps=1)
+    with pytest.raises(ValueError, match="--device xpu: no xpu device to run on here"):
+        train(cfg)
+    assert not (tmp_path / "run").exists()
+    assert resolve_device("auto", DistInfo()).type == ("cuda" if torch.cuda.is_available() else "cpu")

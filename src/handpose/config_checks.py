@@ -142,7 +142,9 @@ def cap_workers(requested: int, flag: str = "--workers") -> int:
 
 def check_device(device: str, what: str = "--device") -> str:
     """The device to use: ``auto`` becomes cuda where there is a GPU, else cpu; ValueError naming ``what`` (the flag,
-    or ``device`` for the Python API) when it is not a torch device this machine has (CUDA without a GPU)."""
+    or ``device`` for the Python API) when it is not a torch device this machine has: CUDA without a GPU, another
+    accelerator torch was built without (``xpu`` raised torch's AssertionError, ``mps`` a RuntimeError at the first
+    tensor) or ``meta`` (no data: nothing can run there)."""
     import torch
 
     if device == "auto":
@@ -152,9 +154,19 @@ def check_device(device: str, what: str = "--device") -> str:
         parsed = torch.device(device)
     except RuntimeError as exc:
         raise ValueError(f"{shown}: not a device name ({exc}); use cpu, cuda or cuda:N") from None
+    if parsed.type == "cpu":
+        return device
     if parsed.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"{shown}: CUDA is not available on this machine; use cpu")
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
             raise ValueError(f"{shown}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        return device
+    backend = getattr(torch, parsed.type, None)  # torch.mps, torch.xpu, ...: each has is_available()
+    available = getattr(backend, "is_available", None)
+    if not callable(available) or not available():
+        raise ValueError(f"{shown}: no {parsed.type} device to run on here; use cpu or cuda")
+    count = getattr(backend, "device_count", None)
+    if parsed.index is not None and callable(count) and parsed.index >= count():
+        raise ValueError(f"{shown}: this machine has {count()} {parsed.type} device(s)")
     return device

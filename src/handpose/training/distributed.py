@@ -47,13 +47,13 @@ def env_info() -> DistInfo:
 
 
 def resolve_device(requested: str, info: DistInfo) -> torch.device:
-    """``auto``: this process's GPU (cuda:local_rank) when CUDA is available, else the CPU."""
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(requested)
+    """``auto``: this process's GPU (cuda:local_rank) when CUDA is available, else the CPU; ValueError for a device
+    this machine does not have (``config_checks.check_device``: ``xpu`` on a torch without it raised torch's
+    AssertionError once the model moved there)."""
+    from handpose.config_checks import check_device
+
+    device = torch.device(check_device(requested))
     if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(f"--device {requested}: CUDA is not available on this machine")
         if device.index is None:
             device = torch.device("cuda", info.local_rank % torch.cuda.device_count())
         torch.cuda.set_device(device)

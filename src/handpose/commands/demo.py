@@ -71,8 +71,11 @@ def _stage(name: str, timings: dict[str, float], t0: float) -> None:
 def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     """Run the steps; returns what was produced (paths, metrics, timings)."""
 
+    from handpose.config_checks import check_device
+
     start = time.perf_counter()
     out: Path = args.out
+    args.device = check_device(args.device)  # before any rendering (CUDA without a GPU failed in training, after it)
     check_out_folder(out)  # before any rendering
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -178,7 +181,7 @@ def _train(args: argparse.Namespace, out: Path, result: dict[str, Any], start: f
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, input_size=args.input_size))
     reserve = min(1.0, 0.12 * args.minutes)  # eval, export and predict: about a minute at the default budget
     left_min = args.minutes - (time.perf_counter() - start) / 60 - reserve
-    device = torch.device(args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(args.device)  # checked, auto resolved, by run_demo
     workers = _workers(args)
     cfg = dataclasses.replace(
         cfg, data=str((out / "data").resolve()), data_format="hand_labels_synth", out=str(out / "train"),

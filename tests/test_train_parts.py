@@ -457,3 +457,22 @@ def test_train_refuses_a_device_torch_was_built_without_before_anything(tmp_path
         train(cfg)
     assert not (tmp_path / "run").exists()
     assert resolve_device("auto", DistInfo()).type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_bf16_rule_on_cuda_asks_the_given_gpu_for_bf16_tensor_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rule (torchrun without a cached trial, --task detect's --amp auto) turned bf16 on by
+    torch.cuda.is_bf16_supported(): True on a V100 or T4, which only emulate bf16, and asked of the current
+    device, not the one training. No GPU here: the capability lookup is replaced, the rule's own code runs."""
+    asked: list[torch.device] = []
+    capability = {0: (7, 5), 1: (8, 0)}  # cuda:0 a T4, cuda:1 an A100
+
+    def device_capability(device: torch.device) -> tuple[int, int]:
+        asked.append(device)
+        return capability[device.index]
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", device_capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what it says on a T4
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert not native_bf16(torch.device("cuda", 0))
+    assert native_bf16(torch.device("cuda", 1))
+    assert asked == [torch.device("cuda", 0), torch.device("cuda", 1)]

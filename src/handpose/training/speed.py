@@ -14,14 +14,16 @@ from handpose.config import ModelConfig
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether bf16 autocast is worth turning on for ``device``: CUDA with bf16, or a CPU with AMX tiles.
+    """Whether bf16 autocast is worth turning on for ``device``: a GPU with bf16 tensor cores (CUDA compute
+    capability 8.0 on, Ampere and later; ROCm), or a CPU with AMX tiles.
 
-    AVX512-BF16 alone is not enough: on a 2-core Xeon with AVX512-BF16 and no AMX, benchmarks/bench_train.py
-    measured bf16 autocast at 0.73x of fp32 (openpose preset at 368) and bf16 + channels_last at 0.65x of fp32
-    channels_last (lite preset at 112).
+    ``torch.cuda.is_bf16_supported()`` is not the test: it asks about the current device, not ``device``, and says
+    True on a V100 or T4 too, which only emulate bf16. AVX512-BF16 alone is not enough either: on a 2-core Xeon
+    with AVX512-BF16 and no AMX, benchmarks/bench_train.py measured bf16 autocast at 0.73x of fp32 (openpose preset
+    at 368) and bf16 + channels_last at 0.65x of fp32 channels_last (lite preset at 112).
     """
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return bool(torch.version.hip) or torch.cuda.get_device_capability(device)[0] >= 8
     cpu = getattr(torch, "cpu", None)
     return bool(getattr(cpu, "_is_amx_tile_supported", lambda: False)())
 

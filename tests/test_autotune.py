@@ -116,3 +116,33 @@ def test_a_damaged_cache_is_measured_again(tmp_path: Path) -> None:
 
 def test_torchrun_peers_without_a_measurement_get_none(tmp_path: Path) -> None:
     assert choose(KEY, None, path=tmp_path / "autotune.json") is None
+
+
+def test_overlapping_cuda_precision_blocks_leave_tf32_as_they_found_it() -> None:
+    """Two threads predicting at once on CUDA (TorchBackend's default fp32 turns TF32 off for its call): each block
+    put back the flags it had found, so the second, which found the first's "off", left TF32 off for the rest of
+    the process (cuDNN's fp32 convolutions several times slower on an A100 or H100). The flags are plain switches,
+    set here without a GPU; the blocks are entered and left in the threads' order by hand."""
+    import torch
+
+    from handpose.autotune.precision import precision
+
+    flags = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = tuple(f.allow_tf32 for f in flags)
+    try:
+        flags[0].allow_tf32, flags[1].allow_tf32 = True, False  # PyTorch's defaults
+        first, second = precision("fp32", "cuda"), precision("fp32", "cuda")
+        first.__enter__()
+        second.__enter__()
+        assert not flags[0].allow_tf32 and not flags[1].allow_tf32
+        first.__exit__(None, None, None)
+        assert not flags[0].allow_tf32  # the second block still runs in fp32
+        second.__exit__(None, None, None)
+        assert (flags[0].allow_tf32, flags[1].allow_tf32) == (True, False)
+        with pytest.raises(KeyError):  # a block that raises restores them too
+            with precision("tf32", "cuda"):
+                assert flags[0].allow_tf32 and flags[1].allow_tf32
+                raise KeyError("inside")
+        assert (flags[0].allow_tf32, flags[1].allow_tf32) == (True, False)
+    finally:
+        flags[0].allow_tf32, flags[1].allow_tf32 = before

@@ -476,3 +476,24 @@ def test_bf16_rule_on_cuda_asks_the_given_gpu_for_bf16_tensor_cores(monkeypatch:
     assert not native_bf16(torch.device("cuda", 0))
     assert native_bf16(torch.device("cuda", 1))
     assert asked == [torch.device("cuda", 0), torch.device("cuda", 1)]
+
+
+def test_torchrun_refuses_one_named_gpu_for_every_process_of_a_node(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--device cuda:0 under torchrun --nproc_per_node 2 on a 2-GPU node put both processes on cuda:0, which NCCL
+    refuses ("Duplicate GPU detected") after the start, and the failure read as a lost peer. No GPU here: CUDA's
+    answers (available, 2 devices) are replaced, and set_device records what it was given."""
+    from handpose.training.distributed import DistInfo, resolve_device
+
+    chosen: list[torch.device] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    second = DistInfo(rank=1, world_size=2, local_rank=1)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    with pytest.raises(ValueError, match="--device cuda:0: under torchrun the 2 processes of this node"):
+        resolve_device("cuda:0", second)
+    assert resolve_device("cuda", second) == torch.device("cuda", 1)  # each its own
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")  # one process per node: the GPU named is its own
+    assert resolve_device("cuda:1", DistInfo(rank=1, world_size=2, local_rank=0)) == torch.device("cuda", 1)
+    assert resolve_device("cuda:1", DistInfo()) == torch.device("cuda", 1)  # one process
+    assert chosen == [torch.device("cuda", 1)] * 3

@@ -49,13 +49,19 @@ def env_info() -> DistInfo:
 def resolve_device(requested: str, info: DistInfo) -> torch.device:
     """``auto``: this process's GPU (cuda:local_rank) when CUDA is available, else the CPU; ValueError for a device
     this machine does not have (``config_checks.check_device``: ``xpu`` on a torch without it raised torch's
-    AssertionError once the model moved there)."""
+    AssertionError once the model moved there), and for one GPU named (``cuda:N``) to several torchrun processes
+    of a node that see several: every one of them would take that GPU, which NCCL refuses ("Duplicate GPU
+    detected") once the run has started."""
     from handpose.config_checks import check_device
 
     device = torch.device(check_device(requested))
     if device.type == "cuda":
+        local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
         if device.index is None:
             device = torch.device("cuda", info.local_rank % torch.cuda.device_count())
+        elif info.enabled and local_world > 1 and torch.cuda.device_count() > 1:
+            raise ValueError(f"--device {requested}: under torchrun the {local_world} processes of this node would "
+                             f"all train on that one GPU; give --device cuda (or auto): process N takes cuda:N")
         torch.cuda.set_device(device)
     return device
 

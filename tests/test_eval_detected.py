@@ -291,3 +291,30 @@ def test_a_folder_of_sets_records_the_fraction_only_where_the_hash_divided_a_set
     assert recorded("val", "own") is None
     (tmp_path / "sets" / "b" / "hands_val.json").rename(tmp_path / "sets" / "b" / "hands.json")
     assert recorded("train", "hashed") == 0.3  # a has no training part; b's is the hash's choice
+
+
+@pytest.mark.slow  # 0.5 s on the shared 2-core machine: three evaluations of tiny models
+def test_every_keypoint_evaluation_without_out_says_no_report_was_written(tmp_path: Path, tiny_cpm: TinyCpm,
+                                                                          capsys: pytest.CaptureFixture,
+                                                                          one_torch_thread: None) -> None:
+    """README: "Without --out nothing is written, and the command says so". One dataset said it; a folder of
+    datasets and eval --detector wrote nothing without a word."""
+    import torch
+
+    from handpose.detection.model import build_detector
+    from handpose.model.artifact import save_weights
+
+    data = write_dot_coco(tmp_path / "sets" / "a")
+    write_dot_coco(tmp_path / "sets" / "b")
+    kp, dt = tmp_path / "kp.safetensors", tmp_path / "det.safetensors"
+    save_weights(tiny_cpm(0), kp)
+    torch.manual_seed(0)
+    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
+                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    runs = {"eval_report.json": ["--data", str(data)], "eval_sets.json": ["--data", str(tmp_path / "sets")],
+            "eval_detected.json": ["--data", str(data), "--detector", str(dt)]}
+    for name, flags in runs.items():
+        assert main(["-q", "eval", "--weights", str(kp), "--split", "all", *flags]) == 0
+        said = capsys.readouterr().out
+        assert f"no report written: add --out FOLDER for {name}" in said, name
+    assert sorted(p.name for p in tmp_path.rglob("*.json")) == ["hands.json", "hands.json"]  # nothing written

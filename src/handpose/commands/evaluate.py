@@ -279,7 +279,7 @@ def remove_left_over(earlier: list[tuple[Path, tuple[int, int]]]) -> None:
 
 def _run_sets(args: argparse.Namespace) -> int:
     """``--data`` holds several datasets: the metrics of each and of all their hands together."""
-    from handpose.evaluate_sets import evaluate_sets, format_sets
+    from handpose.evaluate_sets import REPORT_NAME, evaluate_sets, format_sets
     from handpose.files import write_json
     from handpose.inference.predictor import Predictor
 
@@ -301,7 +301,6 @@ def _run_sets(args: argparse.Namespace) -> int:
     print(format_sets(result))
     if args.out is not None:
         from handpose.eval_held_out import recorded_fraction
-        from handpose.evaluate_sets import REPORT_NAME
 
         path = Path(args.out) / REPORT_NAME
         slim = {name: {k: v for k, v in m.items() if k != "per_keypoint_PCK@0.2"}
@@ -312,6 +311,8 @@ def _run_sets(args: argparse.Namespace) -> int:
                     "flip_test": bool(args.flip), "scales": list(scales)}
         write_json(path, {"settings": settings, **slim})
         print(f"wrote {path}")
+    else:
+        print(f"no report written: add --out FOLDER for {REPORT_NAME}")
     return 0
 
 
@@ -334,7 +335,7 @@ def _run_detect(args: argparse.Namespace, refine: RefineConfig | None) -> int:
 
 def _run_through_detector(args: argparse.Namespace, refine: RefineConfig | None) -> int:
     """``--detector``: the keypoints through the detector's boxes, next to the ground-truth boxes."""
-    from handpose.evaluate_detected import format_detected, run_detected_evaluation
+    from handpose.evaluate_detected import REPORT_NAME, format_detected, run_detected_evaluation
 
     report = run_detected_evaluation(args.weights, args.detector, args.data, split=args.split, fmt=args.format,
                                      keypoint_order=args.keypoint_order, flip_test=args.flip,
@@ -345,4 +346,6 @@ def _run_through_detector(args: argparse.Namespace, refine: RefineConfig | None)
     print(format_detected(report))
     for f in report.get("files", []):
         print(f"wrote {f}")
+    if args.out is None:
+        print(f"no report written: add --out FOLDER for {REPORT_NAME}")
     return 0

@@ -1,12 +1,16 @@
 """The documents hold to the code: every link of README.md, MODEL_CARD.md and BENCHMARKS.md reaches a file and
-heading that exist, every flag of a ``handpose COMMAND ...`` they show is a flag of that command, and every
-BENCHMARKS.md section they name by its title is there."""
+heading that exist, every flag of a ``handpose COMMAND ...`` they show is a flag of that command, every
+BENCHMARKS.md section they name by its title is there, and every ``module.name`` / ``Class.field`` of handpose's
+they name in code spans exists."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +18,12 @@ from handpose.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ("README.md", "MODEL_CARD.md", "BENCHMARKS.md")
+# the classes the documents name by themselves (``RefineConfig.detector_weight``), with their modules
+CLASSES = {"RefineConfig": "handpose.inference.refine", "TrackingConfig": "handpose.inference.tracking",
+           "DataConfig": "handpose.config", "TrainConfig": "handpose.config", "ModelConfig": "handpose.config",
+           "DetectorConfig": "handpose.config", "Predictor": "handpose.inference.predictor",
+           "Prediction": "handpose.inference.predictor", "Sample": "handpose.data.sample"}
+FILE_SUFFIXES = {"json", "onnx", "safetensors", "pt", "py", "sh", "md", "jpg", "png", "mp4", "npy", "txt"}
 
 
 def _anchor(heading: str) -> str:
@@ -73,6 +83,49 @@ def missing_sections(doc: str, text: str) -> list[str]:
     return missing
 
 
+def _has(obj: Any, name: str) -> bool:
+    """``obj.name`` exists, a dataclass field without a class-level default included."""
+    return hasattr(obj, name) or (dataclasses.is_dataclass(obj) and name in {f.name for f in dataclasses.fields(obj)})
+
+
+def _modules() -> list[str]:
+    """Every module of the package, dotted (``handpose.inference.backends``)."""
+    src = ROOT / "src"
+    return [".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+            for p in sorted((src / "handpose").rglob("*.py"))]
+
+
+def missing_names(doc: str, text: str, modules: list[str]) -> list[str]:
+    """Code spans ``a.b.c`` that start with one of CLASSES or with the end of a handpose module's dotted name
+    (``inference.backends.session_options``, ``contention.live_children_cpu_seconds``) and do not resolve; other
+    dotted spans (``json.dumps``, ``np.cross``, file names) are not handpose's and are passed over."""
+    missing = []
+    for ref in sorted(set(re.findall(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)`", text))):
+        parts = ref.split(".")
+        if parts[-1] in FILE_SUFFIXES:
+            continue  # a file: autotune.json, model.onnx
+        if parts[0] in CLASSES:
+            owner, rest = getattr(importlib.import_module(CLASSES[parts[0]]), parts[0]), parts[1:]
+        else:
+            found = [(m, i) for i in range(len(parts), 0, -1) for m in modules
+                     if m == ".".join(parts[:i]) or m.endswith("." + ".".join(parts[:i]))]
+            if not found:
+                continue
+            module, i = found[0]
+            owner, rest = importlib.import_module(module), parts[i:]
+        for name in rest:
+            if not _has(owner, name):
+                missing.append(f"{doc}: {ref}")
+                break
+            owner = getattr(owner, name, None)
+    return missing
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_handpose_name_exists(doc: str) -> None:
+    assert not missing_names(doc, (ROOT / doc).read_text(encoding="utf-8"), _modules())
+
+
 @pytest.mark.parametrize("doc", DOCS)
 def test_every_link_reaches_a_file_and_heading(doc: str) -> None:
     assert not broken_links(doc, (ROOT / doc).read_text(encoding="utf-8"))
@@ -97,3 +150,6 @@ def test_the_checks_find_drift() -> None:
     assert broken_links("t", text) == ["t: #gone", "t: NO_SUCH_FILE.md"]
     assert unknown_flags("t", text) == ["t: train --no-such-flag", "t: eval --nor-this", "t: predict --boxx"]
     assert missing_sections("t", text) == ["t: 'No such section'"]
+    names = ("`RefineConfig.hand_threshold` `RefineConfig.no_field` `handpose.training.recipes` `json.dumps` "
+             "`contention.live_children_cpu_seconds` `inference.backends.gone` `handpose.keypoints.NAMES` `a.json`")
+    assert missing_names("t", names, _modules()) == ["t: RefineConfig.no_field", "t: inference.backends.gone"]

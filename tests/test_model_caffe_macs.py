@@ -1,4 +1,5 @@
-"""The cost figures written in ``model/cpm.py`` agree with a count of the convolutions' multiply-accumulates.
+"""The cost figures written in ``model/cpm.py`` and ``model/presets.py`` agree with a count of the convolutions'
+multiply-accumulates.
 
 The count walks the built model with forward hooks on every ``nn.Conv2d`` (``H_out * W_out * C_out * C_in / groups *
 kh * kw`` per layer), on the meta device, so no arithmetic runs and the full OpenPose network costs nothing to count.
@@ -14,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from handpose.model import cpm
+from handpose.model import cpm, presets
 from handpose.model.cpm import VGG19_FRONT, build_model
 
 
@@ -55,8 +56,8 @@ def openpose_macs_from_the_layer_table(size: int = 368) -> int:
 
 
 def written_figures(unit_size: str) -> list[float]:
-    """Every ``<x> GMAC at <size>`` written in model/cpm.py (docstring and preset comments)."""
-    source = inspect.getsource(cpm)
+    """Every ``<x> GMAC at <size>`` written in model/cpm.py and model/presets.py (docstring and preset comments)."""
+    source = inspect.getsource(cpm) + inspect.getsource(presets)
     return [float(x) for x in re.findall(rf"~?(\d+(?:\.\d+)?) GMAC at {unit_size}\b", source)]
 
 
@@ -67,7 +68,7 @@ def test_hook_count_matches_the_layer_table() -> None:
 @pytest.mark.parametrize("preset, size", [("openpose", 368), ("lite", 192)])
 def test_written_gmac_figures_match_the_count(preset: str, size: int) -> None:
     figures = written_figures(str(size))
-    assert figures, f"no 'GMAC at {size}' figure in model/cpm.py"
+    assert figures, f"no 'GMAC at {size}' figure in model/cpm.py or presets.py"
     counted = conv_macs(preset, size) / 1e9
     for figure in figures:
         assert figure == pytest.approx(counted, rel=0.01), f"{preset}: written {figure} GMAC, counted {counted:.2f}"

@@ -19,7 +19,7 @@ from handpose.model.vgg_import import CAFFE_VGG, convert_first_conv
 from handpose.training.checkpoints import list_checkpoints
 from handpose.training.trainer import NonFiniteLossError, train
 
-LOG_LINE = re.compile(r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6}, loss=\S+, loss_ll_heat=\S+$")
+LOG_LINE = re.compile(r"^epoch=\d+\.\d\d step=\d+, \d+\.\d{4} examples/sec lr=\d+\.\d{6,}, loss=\S+, loss_ll_heat=\S+$")
 
 
 def _cfg(data: Path, out: Path, **kw: object) -> TrainConfig:

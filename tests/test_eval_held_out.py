@@ -137,3 +137,17 @@ def test_a_folder_of_sets_and_a_detector_run_are_warned_about_too(tmp_path: Path
         with caplog.at_level(logging.WARNING, logger="handpose"):
             assert main(["eval", "--weights", str(weights), "--data", str(data), *flags, *extra]) == 0
         assert len([r for r in caplog.records if "trained holding out 0.01" in r.getMessage()]) == 1, (data, extra)
+
+
+def test_an_onnx_export_records_the_fraction_only_of_a_model_that_recorded_one(tmp_path: Path) -> None:
+    """Weights that record no training split (``handpose convert``'s, which trained elsewhere) were exported with the
+    default crop settings' val_fraction 0.1, so an evaluation of the ONNX file at --val-fraction 0.2 warned that the
+    model 'was trained holding out 0.1 by hash' and counted hands it had never seen; the shipped models' exports
+    likewise, which eval does not warn about as weights. A trained model's export keeps its fraction."""
+    converted = tmp_path / "converted.safetensors"
+    save_weights(build_model("tiny"), converted, metadata={"converted_from": "pose_iter_102000.caffemodel"})
+    trained = _model(tmp_path / "trained.safetensors", 0.05)
+    for weights, expected in ((converted, None), (trained, 0.05), ("pretrained:lite", None)):
+        out = tmp_path / f"{Path(str(weights)).stem.replace(':', '_')}.onnx"
+        assert main(["export", "--weights", str(weights), "--out", str(out)]) == 0
+        assert stored_split(out)[0] == expected, weights

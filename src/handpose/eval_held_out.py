@@ -23,8 +23,9 @@ LOG = logging.getLogger(__name__)
 def stored_split(weights: str | Path) -> tuple[float | None, int | None]:
     """(``--val-fraction``, split rule) that a model file records of the run that trained it: its data config's
     fraction, and the ``TrainConfig.split_rule`` that detector weights and checkpoints record
-    (``artifact.SPLIT_RULE_KEY``); None for what it does not record (a foreign file; a detector's ONNX export records
-    neither; detector weights written before 2026-12-07 record no rule)."""
+    (``artifact.SPLIT_RULE_KEY``); None for what it does not record (a foreign file; the ONNX export of converted
+    weights or of a shipped model records no fraction, a detector's ONNX export neither; detector weights written
+    before 2026-12-07 record no rule)."""
     from handpose import pretrained
     from handpose.model import artifact
 

@@ -107,6 +107,7 @@ def export_onnx(
     check_crops: np.ndarray | None = None,
     dynamic: bool = True,
     extra_metadata: dict[str, str] | None = None,
+    split_known: bool | None = None,
 ) -> ExportReport:
     """Export ``model`` (a CPM) to ``out`` and prove parity in onnxruntime.
 
@@ -114,6 +115,8 @@ def export_onnx(
 
     Args:
         data_cfg: the crop settings to record (default: the model's input size, default padding).
+        split_known: whether ``data_cfg.val_fraction`` is the share the model's training held out (default: where
+            ``data_cfg`` is given); else the file records none (``artifact.onnx_metadata``).
         check_crops: (N, S, S, 3) uint8 crops for the parity check (default: :func:`sample_crops`).
         dynamic: dynamic batch / height / width axes (False: fixed 1 x 3 x S x S, e.g. for runtimes without
             shape inference).
@@ -127,6 +130,7 @@ def export_onnx(
     check_tolerance(tolerance)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    split_known = data_cfg is not None if split_known is None else split_known
     data_cfg = data_cfg or default_data_config(model.config)
     check_stride(data_cfg, model.config)
     size = int(data_cfg.input_size)
@@ -155,7 +159,7 @@ def export_onnx(
                 dynamo=False,
             )
         proto = onnx.load(str(tmp))
-        add_metadata(proto, onnx_metadata(model, data_cfg, extra_metadata))
+        add_metadata(proto, onnx_metadata(model, data_cfg, extra_metadata, split_known))
         onnx.checker.check_model(proto)
         onnx.save(proto, str(tmp))
         report[:] = parity_check(model, tmp, inputs, int(data_cfg.stride))

@@ -69,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from handpose import pretrained
     from handpose.commands.model_files import require_model_file
+    from handpose.eval_held_out import stored_split
     from handpose.export import check_opset, export_onnx
     from handpose.files import ensure_writable_file
     from handpose.inference.prepare import read_image, spec_from_config
@@ -117,6 +118,9 @@ def run(args: argparse.Namespace) -> int:
         tolerance=args.tolerance,
         check_crops=crops,
         dynamic=not args.static_shape,
+        # the fraction its training held out, for eval's warning: none of converted weights (they trained
+        # elsewhere) or of a shipped model (renders alone, never a user's data)
+        split_known=not args.weights.startswith(pretrained.PREFIX) and stored_split(weights)[0] is not None,
     )
     print(f"wrote {report.path} ({report.path.stat().st_size / 1e6:.1f} MB, opset {args.opset}, {report.exporter})")
     print(

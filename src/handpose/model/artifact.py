@@ -426,15 +426,21 @@ ONNX_DECODE = ("per keypoint map (channels 0-20): the argmax cell; on each axis 
                "inverse of the crop")
 
 
-def onnx_metadata(model: nn.Module, data_cfg: DataConfig, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The ``metadata_props`` handpose writes into its ONNX files."""
+def onnx_metadata(model: nn.Module, data_cfg: DataConfig, extra: dict[str, str] | None = None,
+                  split_known: bool = True) -> dict[str, str]:
+    """The ``metadata_props`` handpose writes into its ONNX files. ``split_known`` False: the data config goes
+    without its ``val_fraction`` (a model that records no training split, or trained on no user's data: its default
+    0.1 read back by ``eval_held_out.stored_split`` warned that it trained on hands it never saw)."""
     from handpose.data.transforms import PREPROCESS
     from handpose.keypoints import NAMES
 
+    data = to_dict(data_cfg)
+    if not split_known:
+        data.pop("val_fraction", None)
     meta = {
         META_FORMAT: META_FORMAT_VALUE,
         CONFIG_KEY: json.dumps(to_dict(model.config), sort_keys=True),
-        DATA_CONFIG_KEY: json.dumps(to_dict(data_cfg), sort_keys=True),
+        DATA_CONFIG_KEY: json.dumps(data, sort_keys=True),
         "preprocess": json.dumps(PREPROCESS, sort_keys=True),
         "input_size": str(int(data_cfg.input_size)),
         "stride": str(int(data_cfg.stride)),

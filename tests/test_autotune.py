@@ -146,3 +146,37 @@ def test_overlapping_cuda_precision_blocks_leave_tf32_as_they_found_it() -> None
         assert (flags[0].allow_tf32, flags[1].allow_tf32) == (True, False)
     finally:
         flags[0].allow_tf32, flags[1].allow_tf32 = before
+
+
+def test_a_precision_block_inside_another_gives_the_outer_its_tf32_back() -> None:
+    """A tf32 block around a prediction (TorchBackend's fp32 block inside it, on CUDA): the inner block, not the last
+    to leave, kept TF32 off for the rest of the outer tf32 block; the outer's setting comes back as the inner leaves,
+    and the flags found before both as the outer leaves. Two overlapping threads of different precisions likewise:
+    the one still running gets its own setting back."""
+    import torch
+
+    from handpose.autotune.precision import precision
+
+    flags = torch.backends.cudnn, torch.backends.cuda.matmul
+    before = tuple(f.allow_tf32 for f in flags)
+
+    def tf32() -> tuple[bool, bool]:
+        return flags[0].allow_tf32, flags[1].allow_tf32
+
+    try:
+        flags[0].allow_tf32, flags[1].allow_tf32 = True, False  # PyTorch's defaults
+        with precision("tf32", "cuda"):
+            with precision("fp32", "cuda"):
+                assert tf32() == (False, False)
+            assert tf32() == (True, True)  # the outer block's tf32 again
+        assert tf32() == (True, False)
+        first, second = precision("fp32", "cuda"), precision("tf32", "cuda")  # two threads, in this order
+        first.__enter__()
+        second.__enter__()
+        assert tf32() == (True, True)
+        second.__exit__(None, None, None)
+        assert tf32() == (False, False)  # the first thread still runs in fp32
+        first.__exit__(None, None, None)
+        assert tf32() == (True, False)
+    finally:
+        flags[0].allow_tf32, flags[1].allow_tf32 = before

@@ -111,3 +111,26 @@ def test_a_track_is_ranked_by_keypoints_and_detector_together() -> None:
     assert track_rank(seen, 0.5) > track_rank(sharp_but_unseen, 0.5)
     assert abs(track_rank(seen, 0.25) - 0.5 ** 0.75 * 0.9 ** 0.25) < 1e-12
     assert track_rank(track(0.8, None), 0.5) == 0.8 and track_rank(track(0.8, 0.3), 0.0) == 0.8
+
+
+def test_a_hand_overlapping_a_track_keeps_it_before_another_matched_at_the_edge() -> None:
+    """A big followed hand reaching the bottom edge, and a second, smaller hand coming in there inside its box and
+    scored higher by the detector: matching each detection in turn gave the newcomer the big hand's track (both boxes
+    at the edge, the small one inside the other) and started a new track on the big hand's own detection, so the
+    big hand changed id and the newcomer had no track. A detection overlapping a track by ``match_iou`` takes it
+    first; the edge rule then serves the detections left (a hand leaving the picture)."""
+    from given_boxes import BoxesDetector
+
+    from handpose.detection.detector import Detection
+
+    big, small = np.array([100.0, 60.0, 120.0, 140.0]), np.array([180.0, 160.0, 30.0, 40.0])  # both reach y = 200
+    detector = BoxesDetector([Detection(small, 0.9, False, 0.2), Detection(big, 0.8, False, 0.2)])
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=detector)
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=1, smoothing=NO_SMOOTH))
+    followed = tracker._new_track(big + [2.0, -2.0, 0.0, 0.0], False, 0.8, 0.2)  # the big hand on the last frame
+    tracker.tracks = [followed]
+    found = tracker._detect(draw_dot_hands((320, 200), []))
+    assert len(tracker.tracks) == 2 and found == {t.id for t in tracker.tracks}
+    np.testing.assert_allclose(followed.box, big)  # its own detection, not the newcomer's
+    (newcomer,) = [t for t in tracker.tracks if t is not followed]
+    np.testing.assert_allclose(newcomer.box, small)

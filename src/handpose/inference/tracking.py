@@ -5,38 +5,39 @@ whenever no hand is tracked, and (with refinement) on the frame after a followed
 under the hand threshold, so that a hand that left the picture is not drawn on the wall for up to ``detect_every``
 frames (``Predictor.detect_hands``: refined by the keypoint network when the predictor refines, a new track then
 starting from the keypoints' box); detections are matched to tracks by box overlap (a matched track takes the fresh
-box, and the detector's side where it can tell; an unmatched detection starts a track), or, where both boxes reach
-one edge of the frame, by the smaller box lying mostly inside the other (:meth:`HandTracker._match`: a hand leaving
-the picture took a new id almost every frame, 8 ids for one hand on a rendered clip). Between detections each
-track's box is the box of its keypoints in the previous frame (those scoring >= ``box_score``). All tracks' crops go
-through the keypoint network in one batch; a track whose mean keypoint score falls below ``min_keypoint_score`` is
-lost, as is, on a frame where the detector ran and did not find it, a track whose hand score (below) is under the
-hand threshold of image prediction (``RefineConfig.hand_threshold``; with refinement on, as images have that
-threshold only then): a hand followed onto a blank wall or a black frame keeps a mean keypoint score above the noise
-of an empty crop, so the detector's silence ends it there, while a hand the detector merely missed once keeps its
+box, and the detector's side where it can tell; an unmatched detection starts a track), or then, for the detections
+left, where both boxes reach one edge of the frame, by the smaller box lying mostly inside the other
+(:meth:`HandTracker._assign`: a hand leaving the picture took a new id almost every frame, 8 ids for one hand on a
+rendered clip; overlap first, so a second hand coming in at the edge does not take a followed hand's track).
+Between detections each track's box is the box of its keypoints in the previous frame (those scoring >= ``box_score``).
+All tracks' crops go through the keypoint network in one batch; a track whose mean keypoint score falls below
+``min_keypoint_score`` is lost, as is, on a frame where the detector ran and did not find it, a track whose hand score
+(below) is under the hand threshold of image prediction (``RefineConfig.hand_threshold``; with refinement on, as images
+have that threshold only then): a hand followed onto a blank wall or a black frame keeps a mean keypoint score above the
+noise of an empty crop, so the detector's silence ends it there, while a hand the detector merely missed once keeps its
 track. When every track is lost on a frame without detection the detector runs again on that same frame. Where the
 detector cannot tell a hand's side (``Predictor.side_from_keypoints``; the shipped one's side is a coin toss), the
 keypoint network calls it at each detection: a refined detection comes with that call, made by running its crop both
-ways, and an unrefined one gets it from that frame's keypoint run (both mirrors of its crop, the more confident
-kept: one extra crop once per detection, not another pass). A track's side is the majority of its recent calls
-(:meth:`Track.vote`; a detection whose side the detector tells sets it and counts as one call, :meth:`Track.told`),
-so one doubtful call (a hand turned edge-on) does not turn a side that the calls before agreed on, where each
-detection deciding afresh turned it back and forth (34 rendered clips of a hand rolling in the
-picture or two crossing, the shipped models: at ``detect_every`` 1 the side of a followed hand changed 22 times in
-1,356 hands instead of 139, right for 89.3% of them instead of 87.6%; at 10, 4 times instead of 12, right for 86.9%
-instead of 88.5%: with a detection every 10 frames a first wrong call takes longer to undo). Tracks are ranked by
-the hand score of image prediction (``inference.refine.hand_score``: the mean keypoint score of this frame and the
-detector's probability at the last detection). Two tracks that come to cover the same hand are merged (the better
-one kept), as are two whose smaller box lies mostly inside the other (``nested_cover``: a finger followed as a hand
-of its own, or the hand boxed with its forearm), whichever of the two is the smaller. The keypoints returned are
-smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing
-never adds lag to tracking. With refinement (the default) a hand's ``score`` is that hand score, frame by frame,
-except on a frame where the detector found it: there it is the refined detection's score, as image prediction
-reports that hand (scored again on the crop of the keypoints' box, hands that images keep at the 0.45 threshold came
-out at 0.37-0.44 on rendered clips at ``detect_every`` 1); without refinement, the detector's score at the last
-detection (ranking still mixes in the keypoints, at ``RefineConfig``'s default weight). A track's id is given when
-it is first reported: a detection whose track is dropped on the frame it started (a finger boxed as a hand, merged
-into its hand) takes none, so ids count the hands shown (0, 1, 2, ...; they jumped 0 -> 20 -> 23 on rendered clips).
+ways, and an unrefined one gets it from that frame's keypoint run (both mirrors of its crop, the more confident kept:
+one extra crop once per detection, not another pass). A track's side is the majority of its recent calls
+(:meth:`Track.vote`; a detection whose side the detector tells sets it and counts as one call, :meth:`Track.told`), so
+one doubtful call (a hand turned edge-on) does not turn a side that the calls before agreed on, where each detection
+deciding afresh turned it back and forth (34 rendered clips of a hand rolling in the picture or two crossing, the
+shipped models: at ``detect_every`` 1 the side of a followed hand changed 22 times in 1,356 hands instead of 139, right
+for 89.3% of them instead of 87.6%; at 10, 4 times instead of 12, right for 86.9% instead of 88.5%: with a detection
+every 10 frames a first wrong call takes longer to undo). Tracks are ranked by the hand score of image prediction
+(``inference.refine.hand_score``: the mean keypoint score of this frame and the detector's probability at the last
+detection). Two tracks that come to cover the same hand are merged (the better one kept), as are two whose smaller box
+lies mostly inside the other (``nested_cover``: a finger followed as a hand of its own, or the hand boxed with its
+forearm), whichever of the two is the smaller. The keypoints returned are smoothed per track (One-Euro,
+``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing never adds lag to tracking. With
+refinement (the default) a hand's ``score`` is that hand score, frame by frame, except on a frame where the detector
+found it: there it is the refined detection's score, as image prediction reports that hand (scored again on the crop of
+the keypoints' box, hands that images keep at the 0.45 threshold came out at 0.37-0.44 on rendered clips at
+``detect_every`` 1); without refinement, the detector's score at the last detection (ranking still mixes in the
+keypoints, at ``RefineConfig``'s default weight). A track's id is given when it is first reported: a detection whose
+track is dropped on the frame it started (a finger boxed as a hand, merged into its hand) takes none, so ids count the
+hands shown (0, 1, 2, ...; they jumped 0 -> 20 -> 23 on rendered clips).
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -204,18 +205,18 @@ class HandTracker:
         detections = self.predictor.detect_hands(frame)
         self.detector_runs += 1
         self._since_detect = 0
-        free = list(range(len(self.tracks)))
+        # refined: the keypoints' box, what a track follows
+        boxes = [clip_box(crop_box_of(det), frame.shape[:2]) for det in detections]
+        matched = self._assign(boxes, frame.shape[:2])
         found: set[int] = set()
-        for det in detections:
-            box = clip_box(crop_box_of(det), frame.shape[:2])  # refined: the keypoints' box, what a track follows
+        for det, box, index in zip(detections, boxes, matched):
             if box is None:
                 continue
             sure = not self.predictor.side_from_keypoints(det)  # the detector's own call, not the keypoint network's
             voted = not sure and bool(getattr(det, "side_settled", False))  # refined: the network's call on this frame
-            best = self._match(box, [self.tracks[i].box for i in free], frame.shape[:2])
             own = getattr(det, "detector_score", None)  # refined: the detector's probability beside the hand score
-            if best >= 0:
-                track = self.tracks[free.pop(best)]
+            if index is not None:
+                track = self.tracks[index]
                 held = clip_box(track.box, frame.shape[:2])  # on the frame: _match passes over a track off it
                 if held is not None and box_iou(box, held) < self.config.match_iou:  # matched at the edge (_match)
                     box = union_box(box, held)  # the crop keeps the whole hand, not the part of it boxed
@@ -235,14 +236,30 @@ class HandTracker:
             found.add(track.id)
         return found
 
-    def _match(self, box: np.ndarray, boxes: list[np.ndarray], shape: tuple[int, ...]) -> int:
+    def _assign(self, boxes: list[np.ndarray | None], shape: tuple[int, ...]) -> list[int | None]:
+        """For each detected box (None: off the frame of size ``shape``), the index of the track it continues, or
+        None: each detection in turn takes the free track it overlaps by ``match_iou`` (:meth:`_match`), and only then
+        do the detections left take a free track at the frame's edge; otherwise a second hand coming in at the edge
+        inside a followed hand's box, scored higher, took that hand's track from the hand's own detection."""
+        free = list(range(len(self.tracks)))
+        matched: list[int | None] = [None] * len(boxes)
+        for at_edge in (False, True):
+            for j, box in enumerate(boxes):
+                if box is None or matched[j] is not None:
+                    continue
+                best = self._match(box, [self.tracks[i].box for i in free], shape, at_edge)
+                if best >= 0:
+                    matched[j] = free.pop(best)
+        return matched
+
+    def _match(self, box: np.ndarray, boxes: list[np.ndarray], shape: tuple[int, ...], at_edge: bool = False) -> int:
         """The index in ``boxes`` (free tracks' boxes, clipped to the frame of size ``shape``) of the track a detected
-        ``box`` continues, -1 for none: of those overlapping it by ``match_iou`` or more, or that reach the same edge
-        of the frame as it and share ``match_cover`` of the smaller box's area with it (a hand leaving the picture:
-        its detected box shrinks to the part still in view, or boxes a part of it, and the IoU fell under
-        ``match_iou``, a new id almost every frame), the one overlapping it most (by IoU, so a detection inside two
-        tracks' boxes goes on with the closer one). Away from the edges a box inside a track's is a part of that hand
-        (a finger boxed as a hand) and does not take the track over."""
+        ``box`` continues, -1 for none: of those overlapping it by ``match_iou`` or more, or, ``at_edge``, of those
+        that reach the same edge of the frame as it and share ``match_cover`` of the smaller box's area with it (a
+        hand leaving the picture: its detected box shrinks to the part still in view, or boxes a part of it, and the
+        IoU fell under ``match_iou``, a new id almost every frame), the one overlapping it most (by IoU, so a
+        detection inside two tracks' boxes goes on with the closer one). Away from the edges a box inside a track's
+        is a part of that hand (a finger boxed as a hand) and does not take the track over."""
         cfg = self.config
         margin = cfg.edge_margin * max(shape[:2])
         edges = edges_touched(box, shape, margin)
@@ -252,8 +269,9 @@ class HandTracker:
             if other is None:
                 continue
             iou = box_iou(box, other)
-            leaving = bool(edges & edges_touched(other, shape, margin)) and _cover(box, other) >= cfg.match_cover
-            if (iou >= cfg.match_iou or leaving) and iou > best_iou:
+            ok = (bool(edges & edges_touched(other, shape, margin)) and _cover(box, other) >= cfg.match_cover
+                  if at_edge else iou >= cfg.match_iou)
+            if ok and iou > best_iou:
                 best, best_iou = i, iou
         return best
 

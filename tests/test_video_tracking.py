@@ -462,3 +462,34 @@ def test_a_hand_leaving_the_frame_keeps_its_one_id() -> None:
         seen = kp[:, 0] < SIZE[0] - 2
         assert np.abs(hands[0].keypoints[seen] - kp[seen]).max() < 1.5, i
 
+
+
+def test_detect_every_0_still_asks_the_detector_about_a_hand_in_doubt() -> None:
+    """--detect-every 0 has no schedule, but a followed hand scoring under the hand threshold calls the detector on
+    the next frame as at any N (frame 2: keypoints at 0.4, hand score 0.44; frame 3 detects); the flag's help and
+    TrackingConfig said 0 ran it only when tracking was lost."""
+    import argparse
+
+    from handpose.commands import predict as predict_command
+
+    class Fading(DotBackend):
+        factor = 1.0
+
+        def __call__(self, x: np.ndarray, all_stages: bool = False) -> np.ndarray:
+            return super().__call__(x, all_stages) * self.factor
+
+    backend = Fading()
+    predictor = Predictor(backend, CropSpec(input_size=64, box_padding=1.5), detector=DotDetector(),
+                          refine=RefineConfig())
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=0, smoothing=NO_SMOOTH))
+    frame = draw_dot_hands(SIZE, [dot_hand_keypoints((150, 100))])
+    runs = []
+    for i in range(4):
+        backend.factor = 1.0 if i < 2 else 0.4
+        tracker.update(frame, i / 25)
+        runs.append(tracker.detector_runs)
+    assert runs == [1, 1, 1, 2]
+    parser = argparse.ArgumentParser()
+    predict_command.add_arguments(parser)
+    (flag,) = [a for a in parser._actions if "--detect-every" in a.option_strings]
+    assert "--hand-threshold" in flag.help and "only when tracking is lost)" not in flag.help

@@ -138,7 +138,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_threads_flag(parser)
     video = parser.add_argument_group("video and webcam")
     video.add_argument("--detect-every", type=int, default=10, help="run the detector at least every N frames "
-                       "(1: every frame; 0: only when tracking is lost) (default 10)")
+                       "(1: every frame; 0: no schedule, only when tracking is lost or after a hand scored under "
+                       "--hand-threshold, as at any N) (default 10)")
     video.add_argument("--track-min-score", type=float, default=0.2, help="mean keypoint score below which a hand "
                        "is lost and the detector runs again (default 0.2)")
     video.add_argument("--no-smooth", action="store_true", help="no One-Euro smoothing of the keypoints")

@@ -23,7 +23,7 @@ def tracking_config(args: argparse.Namespace) -> Any:
     from handpose.inference.tracking import TrackingConfig
 
     if args.detect_every < 0:
-        raise ValueError(f"--detect-every must be 0 (only when tracking is lost) or more, got {args.detect_every}")
+        raise ValueError(f"--detect-every must be 0 (no schedule) or more, got {args.detect_every}")
     if not 0.0 <= args.track_min_score < 1.0:
         raise ValueError(f"--track-min-score is a mean keypoint score, in [0, 1); got {args.track_min_score}")
     if args.max_frames is not None and args.max_frames < 1:

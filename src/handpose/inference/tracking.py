@@ -68,7 +68,9 @@ SIDE_MEMORY = 3  # a track's side tally stays within +-3 calls (Track.vote)
 class TrackingConfig:
     """When to detect, when a track is lost, how keypoints are smoothed."""
 
-    detect_every: int = 10  # run the detector at least every N frames (1: every frame, 0: only when tracking is lost)
+    # run the detector at least every N frames (1: every frame; 0: no schedule, only when tracking is lost or, with
+    # refinement, after a frame where a followed hand scored under the hand threshold, as at any N)
+    detect_every: int = 10
     min_keypoint_score: float = 0.2  # a track whose mean keypoint score is lower is lost
     box_score: float = 0.1  # keypoints scoring at least this make the next frame's box
     match_iou: float = 0.3  # a detection and a track overlapping at least this much are the same hand

@@ -91,6 +91,9 @@ def test_the_flag_reaches_every_evaluation(tmp_path: Path, capsys: pytest.Captur
     report = json.loads((out / "eval_report.json").read_text())
     assert report["metrics"]["num_samples"] == len(load_splits(data, val_fraction=0.4).val)
     assert "val split (0.4 held out by hash" in capsys.readouterr().out
+    assert main(["eval", "--weights", str(weights), "--data", str(data), "--val-fraction", "0.4", "--split", "train",
+                 "--no-channels-last", "--threads", "1"]) == 0
+    assert "train split (all but 0.4 held out by hash" in capsys.readouterr().out  # it read "(0.4 held out by hash)"
     assert main(["eval", "--weights", str(weights), "--data", str(data), "--val-fraction", "1"]) == 2
     assert "--val-fraction must be from 0 up to 1" in capsys.readouterr().err
 

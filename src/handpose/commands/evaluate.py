@@ -194,7 +194,8 @@ def _run(args: argparse.Namespace) -> int:
     unread = sum(report["skipped_annotations"].values())
     print(
         f"{report['data']} ({report['format']}, {report['split']} split"
-        + (f" ({report['val_fraction']:g} held out by hash)" if report.get("val_fraction") is not None else "")
+        + (f" ({'all but ' if report['split'] == 'train' else ''}{report['val_fraction']:g} held out by hash)"
+           if report.get("val_fraction") is not None else "")
         + f"; {report.get('precision', 'fp32')}"
         f"{test_time_words(args.flip, parse_scales(args.scales))}): {m['num_samples']} "
         f"hand{'s' if m['num_samples'] != 1 else ''}, {m['num_keypoints']} visible keypoints, {m['num_skipped']} "

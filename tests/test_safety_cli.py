@@ -81,6 +81,8 @@ CASES = {
                              "--scene-size must be between 32"),
     "predict max frames 0": (_predict("{root}/clip.mp4", "--max-frames", "0"), "--max-frames must be at least 1"),
     "predict track score 2": (_predict("{root}/clip.mp4", "--track-min-score", "2"), "--track-min-score is a mean"),
+    "predict lost frames -1": (_predict("{root}/clip.mp4", "--track-lost-frames", "-1"),
+                               "--track-lost-frames must be 0"),
     "predict detect every -1": (_predict("{root}/clip.mp4", "--detect-every", "-1"), "--detect-every must be 0"),
     "eval detect report file taken": (["eval", "--task", "detect", "--weights", "{weights}", "--data", "{data}",
                                        "--out", "{root}/det.json"], "already holds an evaluation (det.json)"),

@@ -26,7 +26,8 @@ path).
 
 Video files and webcams (--source 0): the detector runs on the first frame, every --detect-every frames, whenever
 tracking is lost, and after a frame where a followed hand scored under --hand-threshold; in between each hand's box
-comes from its keypoints in the previous frame. Keypoints are smoothed with a One-Euro filter (--smooth-min-cutoff,
+comes from its keypoints in the previous frame. A hand lost for up to --track-lost-frames frames and found again where
+it was keeps its track id. Keypoints are smoothed with a One-Euro filter (--smooth-min-cutoff,
 --smooth-beta; --no-smooth). Writes NAME.json (per frame, the hands) and coco_results.json (image_id = frame index),
 --save-video OUT.mp4 an annotated video; --show opens a window where a display exists (q or Esc stops). The measured
 frames per second are printed at the end. A video that cannot be opened, a missing webcam or a frame that cannot be
@@ -142,6 +143,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "--hand-threshold, as at any N) (default 10)")
     video.add_argument("--track-min-score", type=float, default=0.2, help="mean keypoint score below which a hand "
                        "is lost and the detector runs again (default 0.2)")
+    video.add_argument("--track-lost-frames", type=int, default=8, help="a lost hand found again where it was within "
+                       "this many frames keeps its track id; the detector looks for it on each (0: off) (default 8)")
     video.add_argument("--no-smooth", action="store_true", help="no One-Euro smoothing of the keypoints")
     video.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro cut-off at rest in Hz; lower "
                        "is smoother (default 1.0)")
@@ -376,8 +379,8 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     return 0
 
 
-VIDEO_FLAGS = ("save_video", "show", "max_frames", "detect_every", "track_min_score", "no_smooth", "smooth_min_cutoff",
-               "smooth_beta")
+VIDEO_FLAGS = ("save_video", "show", "max_frames", "detect_every", "track_min_score", "track_lost_frames", "no_smooth",
+               "smooth_min_cutoff", "smooth_beta")
 
 
 def warn_video_flags(args: argparse.Namespace) -> None:

@@ -26,6 +26,8 @@ def tracking_config(args: argparse.Namespace) -> Any:
         raise ValueError(f"--detect-every must be 0 (no schedule) or more, got {args.detect_every}")
     if not 0.0 <= args.track_min_score < 1.0:
         raise ValueError(f"--track-min-score is a mean keypoint score, in [0, 1); got {args.track_min_score}")
+    if args.track_lost_frames < 0:
+        raise ValueError(f"--track-lost-frames must be 0 (off) or more, got {args.track_lost_frames}")
     if args.max_frames is not None and args.max_frames < 1:
         raise ValueError(f"--max-frames must be at least 1, got {args.max_frames}")
     if not args.smooth_min_cutoff > 0:  # also refuses NaN
@@ -34,7 +36,7 @@ def tracking_config(args: argparse.Namespace) -> Any:
         raise ValueError(f"--smooth-beta must be 0 or more, got {args.smooth_beta}")
     smoothing = SmoothingConfig(not args.no_smooth, args.smooth_min_cutoff, args.smooth_beta)
     return TrackingConfig(detect_every=args.detect_every, min_keypoint_score=args.track_min_score,
-                          smoothing=smoothing)
+                          lost_frames=args.track_lost_frames, smoothing=smoothing)
 
 
 def check_save_video(save: Path, source: str) -> None:

@@ -3,7 +3,8 @@
 Every write goes to a temporary file in the target's folder, is flushed and fsync'ed, then renamed over the target
 (``os.replace`` is atomic on POSIX), and the folder is fsync'ed, so a crash or a kill leaves either the old file or
 the new one, never half of one. A write that fails for lack of space (``ENOSPC``, or the messages that safetensors
-and torch's zip writer give for it) raises :class:`DiskFullError` naming the path.
+and torch's zip writer give for it) raises :class:`DiskFullError` naming the path; any other failed write (a file
+over ``ulimit -f``, an I/O error) raises its own OSError, its message naming the path too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,21 @@ def _disk_full(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def named_error(exc: OSError, path: str | Path) -> OSError:
+    """``exc`` (a write of ``path`` that failed: a file over the size limit, ``EFBIG``; an I/O error; a read-only
+    file system) as the same kind of error, errno kept, whose message names ``path``: OSError's own message names
+    the temporary file or, for writes to an open file, nothing ("[Errno 27] File too large")."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    message = (f"{path}: could not be written ({reason}); nothing was written there and the previous file, if any, "
+               "is unchanged")
+    try:
+        named = type(exc)(message)
+    except TypeError:  # an OSError subclass with a constructor of its own
+        named = OSError(message)
+    named.errno = exc.errno
+    return named
 
 
 def ensure_writable_folder(folder: str | Path, flag: str) -> Path:
@@ -129,6 +145,8 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
         if _disk_full(exc):
             raise DiskFullError(f"{path}: the disk is full (no space left on device); nothing was written there and "
                                 "the previous file, if any, is unchanged") from exc
+        if isinstance(exc, OSError) and str(path) not in str(exc):
+            raise named_error(exc, path) from exc
         raise
     if durable:
         _fsync_dir(path.parent)

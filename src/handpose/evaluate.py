@@ -26,7 +26,7 @@ from handpose.autotune.free_cores import process_default
 from handpose.config import DataConfig
 from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
-from handpose.files import write_json
+from handpose.files import atomic_write, write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec, Prepared
 from handpose.keypoints import NAMES, NUM_KEYPOINTS
@@ -263,7 +263,7 @@ def pck_curves(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
-    """Save the PCK-against-threshold plot (matplotlib, Agg backend)."""
+    """Save the PCK-against-threshold plot (matplotlib, Agg backend) atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -288,11 +288,10 @@ def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    try:  # atomically: a failed or killed write leaves an earlier report's plot whole (eval --overwrite)
+        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100))
+    finally:
+        plt.close(fig)
 
 
 def curve_title(weights: str | Path, data: str | Path, split: str, result: dict[str, Any]) -> str:

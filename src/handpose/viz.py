@@ -245,16 +245,23 @@ def with_ground_truth(figure_rgb: np.ndarray, crop_bgr: np.ndarray, keypoints: n
 
 
 def save_bgr(path: str | Path, image_bgr: np.ndarray) -> Path:
-    """Write a BGR image (format from the suffix); ValueError for a suffix OpenCV has no writer for, OSError when
-    it cannot write the file."""
+    """Write a BGR image (format from the suffix); ValueError for a suffix OpenCV has no writer for, OSError naming
+    the file when it cannot be written.
+
+    Encoded in memory, then written atomically (``files.atomic_write``): a full disk or a kill leaves the earlier
+    image of that name whole (``cv2.imwrite`` wrote into the name itself, so a failed write, a second predict into
+    the same folder say, lost the earlier one)."""
+    from handpose.files import atomic_write
+
     path = Path(path)
     if not path.suffix or not cv2.haveImageWriter(str(path)):
         raise ValueError(f"{path}: give a file name ending in an image type OpenCV writes (.png, .jpg, .bmp, .webp, "
                          f"...), or .json for the numbers")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), image_bgr):
-        raise OSError(f"could not write image {path}")
-    return path
+    ok, encoded = cv2.imencode(path.suffix, image_bgr)
+    if not ok:
+        raise ValueError(f"{path}: OpenCV could not encode an image of shape {image_bgr.shape} as {path.suffix}")
+    data = encoded.tobytes()
+    return atomic_write(path, lambda tmp: tmp.write_bytes(data))
 
 
 def save_rgb(path: str | Path, image_rgb: np.ndarray) -> Path:

@@ -22,12 +22,16 @@ def _limited() -> None:
     resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
 
+def _child(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a child process under the file-size limit."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, preexec_fn=_limited,
+                          timeout=300)
+
+
 def run_limited(code: str) -> dict:
     """Run ``code`` (which sets ``result``, a json-able dict) in a child process under the file-size limit."""
-    script = f"import json, sys\nresult = {{}}\n{code}\nprint(json.dumps(result))\n"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
-                          preexec_fn=_limited, timeout=120)
+    done = _child("-c", f"import json, sys\nresult = {{}}\n{code}\nprint(json.dumps(result))\n")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -46,6 +50,7 @@ def _no_temporaries(folder: Path) -> None:
     assert not [p.name for p in folder.iterdir() if ".tmp-" in p.name]
 
 
+@pytest.mark.slow
 def test_a_file_over_the_size_limit_is_named_and_the_earlier_file_stays(tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     target.write_text('{"earlier": true}\n')
@@ -58,6 +63,7 @@ def test_a_file_over_the_size_limit_is_named_and_the_earlier_file_stays(tmp_path
     _no_temporaries(tmp_path)
 
 
+@pytest.mark.slow
 def test_an_overlay_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path: Path) -> None:
     target = tmp_path / "photo_overlay.png"
     earlier = b"an earlier predict's overlay"
@@ -70,6 +76,7 @@ def test_an_overlay_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path
     _no_temporaries(tmp_path)
 
 
+@pytest.mark.slow
 def test_a_pck_plot_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path: Path) -> None:
     from handpose.evaluate import CURVE_NAME
 
@@ -84,3 +91,58 @@ def test_a_pck_plot_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path
     assert result.get("efbig") and result["message"].startswith(f"{target}: could not be written"), result
     assert target.read_bytes() == earlier
     _no_temporaries(tmp_path)
+
+
+@pytest.mark.slow
+def test_tensorboard_events_over_the_limit_are_one_error_naming_the_file(tmp_path: Path) -> None:
+    code = f"""
+import numpy
+from handpose.training.reporting import TrainWriter
+writer = TrainWriter({str(tmp_path)!r})
+noise = numpy.random.default_rng(0).integers(0, 255, (96, 96, 3), dtype=numpy.uint8)
+try:
+    for step in range(100):  # the writer's thread fails; a later call (or the flush at close) raises its error
+        writer.validation(step, {{}}, [noise], ())
+    writer.close()
+except OSError as exc:
+    result = {{"message": str(exc), "files": [p.name for p in writer.log_dir.iterdir()]}}
+    writer.close(raise_errors=False)
+"""
+    done = _child("-c", f"import json\nresult = {{}}\n{code}\nprint(json.dumps(result))\n")
+    assert done.returncode == 0 and "Exception in thread" not in done.stderr, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    (events,) = result["files"]
+    assert result["message"] == (f"{tmp_path / events}: could not be written (File too large); the TensorBoard "
+                                 "events written before it are kept")
+
+
+@pytest.mark.slow
+def test_a_training_run_that_cannot_write_ends_in_one_line_naming_the_file(synth_data: Path, tmp_path: Path) -> None:
+    """Both the weights and the TensorBoard events outgrow the limit; the first failure is reported, in one line,
+    and closing the events file (whose thread failed too) neither hides it nor prints a traceback."""
+    run = tmp_path / "run"
+    done = _child("-m", "handpose", "-q", "train", "--data", str(synth_data), "--out", str(run), "--preset", "tiny",
+                  "--input-size", "64", "--batch-size", "4", "--max-steps", "8", "--val-every", "4",
+                  "--ckpt-every", "4", "--workers", "0", "--threads", "1", "--no-amp", "--no-channels-last")
+    lines = [line for line in done.stderr.splitlines() if line.strip() and " WARNING " not in line]
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert lines[0].startswith(f"handpose train: error: {run}{os.sep}"), lines
+    assert "could not be written" in lines[0] or "the disk is full" in lines[0], lines
+
+
+def test_a_looping_exception_chain_is_walked_once() -> None:
+    """TensorBoard raises its thread's error again at every call, which can close an exception chain in a loop;
+    disk_full looped over it for ever (run in a thread here, so a loop fails the test instead of hanging it)."""
+    import errno
+    import threading
+
+    from handpose.files import disk_full
+
+    thread_error, named = OSError(errno.EFBIG, "File too large"), OSError("events: could not be written")
+    thread_error.__context__, named.__cause__ = named, thread_error
+    full = OSError(errno.ENOSPC, "No space left on device")
+    answers: list[bool] = []
+    walker = threading.Thread(target=lambda: answers.extend([disk_full(named), disk_full(full)]), daemon=True)
+    walker.start()
+    walker.join(timeout=10)
+    assert answers == [False, True]

@@ -28,10 +28,13 @@ class DiskFullError(OSError):
     """A write failed because the file system is full; the message names the file."""
 
 
-def _disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) says the disk is full."""
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk is full. The chain is walked once: an
+    exception raised again (TensorBoard's writer raises its thread's error at every call) can close it in a loop."""
     seen: BaseException | None = exc
-    while seen is not None:
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
         if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
             return True
         if any(m in str(seen).lower() for m in _FULL_MESSAGES):
@@ -40,13 +43,13 @@ def _disk_full(exc: BaseException) -> bool:
     return False
 
 
-def named_error(exc: OSError, path: str | Path) -> OSError:
+def named_error(exc: OSError, path: str | Path,
+                note: str = "; nothing was written there and the previous file, if any, is unchanged") -> OSError:
     """``exc`` (a write of ``path`` that failed: a file over the size limit, ``EFBIG``; an I/O error; a read-only
-    file system) as the same kind of error, errno kept, whose message names ``path``: OSError's own message names
-    the temporary file or, for writes to an open file, nothing ("[Errno 27] File too large")."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    message = (f"{path}: could not be written ({reason}); nothing was written there and the previous file, if any, "
-               "is unchanged")
+    file system) as the same kind of error, errno kept, whose message names ``path`` and ends with ``note`` (what
+    the failure left): OSError's own message names the temporary file or, for writes to an open file, nothing
+    ("[Errno 27] File too large")."""
+    message = f"{path}: could not be written ({exc.strerror or exc or type(exc).__name__}){note}"
     try:
         named = type(exc)(message)
     except TypeError:  # an OSError subclass with a constructor of its own
@@ -142,7 +145,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
         os.replace(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
-        if _disk_full(exc):
+        if disk_full(exc):
             raise DiskFullError(f"{path}: the disk is full (no space left on device); nothing was written there and "
                                 "the previous file, if any, is unchanged") from exc
         if isinstance(exc, OSError) and str(path) not in str(exc):

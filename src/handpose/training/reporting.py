@@ -166,23 +166,50 @@ class LossWindow:
 
 
 class TrainWriter:
-    """TensorBoard events of one run (rank 0 only); every method is a no-op when ``enabled`` is False."""
+    """TensorBoard events of one run (rank 0 only); every method is a no-op when ``enabled`` is False.
+
+    A write of the events file that fails (a full disk, a file over ``ulimit -f``) raises an OSError naming the file
+    (:class:`~handpose.files.DiskFullError` for a full disk), whether it failed in the call or in TensorBoard's
+    writer thread, which hands its error on to the next call; that thread's own traceback is not printed."""
 
     def __init__(self, log_dir: str | Path, enabled: bool = True, purge_step: int | None = None) -> None:
         """``purge_step``: events at this step and later, written by an earlier writer of the folder, are dropped by
         TensorBoard (a run resumed from a checkpoint older than its last logged step)."""
         self.writer = None
+        self.log_dir = Path(log_dir)
         if enabled:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
+            _hush_events_thread()
+            with self._named():
+                self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
+
+    def events_file(self) -> Path:
+        """The events file written (the run folder where TensorBoard does not say)."""
+        name = getattr(getattr(getattr(self.writer, "file_writer", None), "event_writer", None), "_file_name", None)
+        return Path(name) if name else self.log_dir
+
+    @contextlib.contextmanager
+    def _named(self) -> Iterator[None]:
+        """An OSError of the events file raised inside as one naming the file."""
+        from handpose.files import DiskFullError, disk_full, named_error
+
+        try:
+            yield
+        except OSError as exc:
+            where = self.events_file()
+            if disk_full(exc):
+                raise DiskFullError(f"{where}: the disk is full (no space left on device) writing TensorBoard "
+                                    "events") from exc
+            raise named_error(exc, where, note="; the TensorBoard events written before it are kept") from exc
 
     def train_scalars(self, step: int, scalars: dict[str, float]) -> None:
         """``train/<name>`` for each scalar (losses, lr, examples_per_sec, epoch)."""
         if self.writer is None:
             return
-        for name, value in scalars.items():
-            self.writer.add_scalar(f"train/{name}", value, step)
+        with self._named():
+            for name, value in scalars.items():
+                self.writer.add_scalar(f"train/{name}", value, step)
 
     def settings(self, step: int, config: dict[str, Any], run_hparams: dict[str, bool | int | float | str],
                  metric_notes: str) -> None:
@@ -195,22 +222,53 @@ class TrainWriter:
         from tensorboard.plugins.text.summary_v2 import text_pb
 
         config_text = "    " + json.dumps(config, indent=1, sort_keys=True).replace("\n", "\n    ")  # markdown code
-        for summary in (hparams_pb(run_hparams), text_pb("settings/config", config_text),
-                        text_pb("settings/metrics", f"{TRAIN_NOTES}\n{metric_notes}")):
-            self.writer.file_writer.add_summary(summary, step)
+        with self._named():
+            for summary in (hparams_pb(run_hparams), text_pb("settings/config", config_text),
+                            text_pb("settings/metrics", f"{TRAIN_NOTES}\n{metric_notes}")):
+                self.writer.file_writer.add_summary(summary, step)
 
     def validation(self, step: int, metrics: dict[str, Any], images: list[np.ndarray], keys: tuple[str, ...]) -> None:
         """``val/<key>`` for the metrics in ``keys`` that are present and finite, and RGB uint8 (H, W, 3) images."""
         if self.writer is None:
             return
-        for key in keys:
-            value = metrics.get(key)
-            if isinstance(value, (int, float)) and np.isfinite(value):
-                self.writer.add_scalar(f"val/{key}", float(value), step)
-        for i, img in enumerate(images):
-            self.writer.add_image(f"val/sample{i}", img, step, dataformats="HWC")
+        with self._named():
+            for key in keys:
+                value = metrics.get(key)
+                if isinstance(value, (int, float)) and np.isfinite(value):
+                    self.writer.add_scalar(f"val/{key}", float(value), step)
+            for i, img in enumerate(images):
+                self.writer.add_image(f"val/sample{i}", img, step, dataformats="HWC")
 
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+    def close(self, raise_errors: bool = True) -> None:
+        """Write what is pending and close the file; a failed write raises (named) unless ``raise_errors`` is False,
+        when another error already stops the run and is the one to report. Closing twice does nothing."""
+        if self.writer is None:
+            return
+        try:
+            with self._named():
+                self.writer.flush()  # raises what the writer's thread met (close alone would drop it)
+                self.writer.close()
+        except OSError:
+            if raise_errors:
+                raise
+        finally:
             self.writer = None
+
+
+def _hush_events_thread() -> None:
+    """Keep TensorBoard's writer thread from printing the traceback of a failed write (a full disk): the writer
+    hands that error on to the next call, where :class:`TrainWriter` names the file. Other threads' errors, and
+    that thread's other errors, are printed as before."""
+    import threading
+
+    if getattr(threading.excepthook, "_handpose_events", False):
+        return
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if issubclass(args.exc_type, OSError) and type(args.thread).__module__.startswith("tensorboard."):
+            return
+        previous(args)
+
+    hook._handpose_events = True  # type: ignore[attr-defined]
+    threading.excepthook = hook

@@ -252,6 +252,9 @@ class Trainer:
                     aside = time.perf_counter()
                     self.checkpoint()
                     self.window.exclude(time.perf_counter() - aside)  # nor this one (the run's examples/sec)
+            except BaseException:
+                self.writer.close(raise_errors=False)  # the error that stopped the run is the one to report
+                raise
             finally:
                 self.writer.close()
                 del batches

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 resource = pytest.importorskip("resource")  # POSIX
@@ -146,3 +148,29 @@ def test_a_looping_exception_chain_is_walked_once() -> None:
     walker.start()
     walker.join(timeout=10)
     assert answers == [False, True]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".avi"])  # an mp4 cut short does not open; an avi does, and lacks frames
+def test_a_video_that_cannot_be_written_leaves_the_earlier_one_and_keeps_the_hands(tmp_path: Path,
+                                                                                    suffix: str) -> None:
+    earlier = tmp_path / f"annotated{suffix}"
+    earlier.write_bytes(b"an earlier predict's video")
+    noise = np.random.default_rng(0)
+    clip = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (320, 200))
+    for _ in range(30):  # random pixels: the annotated video outgrows the limit
+        clip.write(noise.integers(0, 255, (200, 320, 3), dtype=np.uint8))
+    clip.release()
+    code = f"""
+from dot_hands import DotBackend, DotDetector
+from handpose.inference.predictor import Predictor
+from handpose.inference.prepare import CropSpec
+from handpose.inference.video import run_video
+predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=DotDetector())
+video = run_video(predictor, {str(tmp_path / "clip.avi")!r}, save_video={str(earlier)!r})
+result = {{"error": video.error, "count": video.count, "saved": video.saved_video is not None}}
+"""
+    result = run_limited(code)
+    assert result["count"] == 30 and not result["saved"], result
+    assert result["error"].startswith(f"--save-video {earlier}: could not be written"), result
+    assert earlier.read_bytes() == b"an earlier predict's video"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [earlier.name, "clip.avi"]

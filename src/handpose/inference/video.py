@@ -164,12 +164,14 @@ def partial_path(path: Path) -> Path:
 
 class _Writer:
     """An mp4v VideoWriter opened on the first frame (its size), writing :func:`partial_path` and moving it to
-    ``path`` on :meth:`close`; ValueError naming the file when it cannot open. ``count``: frames written."""
+    ``path`` on :meth:`close` once the closed file proves whole; ValueError naming the file when it cannot open.
+    ``count``: frames written; ``saved``: whether the video took its name."""
 
     def __init__(self, path: Path | None, fps: float) -> None:
         self.path, self.fps = path, fps
         self.writer: cv2.VideoWriter | None = None
         self.count = 0
+        self.saved = False
 
     def write(self, image: np.ndarray) -> None:
         if self.path is None:
@@ -187,10 +189,37 @@ class _Writer:
         self.writer.write(image)
         self.count += 1
 
-    def close(self) -> None:
-        if self.writer is not None and self.path is not None:
-            self.writer.release()
-            os.replace(partial_path(self.path), self.path)
+    def close(self) -> str | None:
+        """Close the video and give it its name; the error, naming the file, when the closed file does not hold
+        every frame written: OpenCV's writer reports no failed write (a full disk, a file over ``ulimit -f``), and
+        the cut file would have replaced an earlier video of that name. The partial file is then deleted."""
+        if self.writer is None or self.path is None:
+            return None
+        self.writer.release()
+        partial = partial_path(self.path)
+        if not whole_video(partial, self.count):
+            partial.unlink(missing_ok=True)
+            return (f"--save-video {self.path}: could not be written (the closed file lacks frames of the "
+                    f"{self.count} written: a full disk or a file size limit?); nothing was written there and the "
+                    "previous file, if any, is unchanged")
+        os.replace(partial, self.path)
+        self.saved = True
+        return None
+
+
+def whole_video(path: Path, frames: int) -> bool:
+    """Whether the video file ``path`` opens and its frame ``frames - 1``, the last written, decodes there: an mp4
+    cut short does not open (its index comes last); an avi or mkv cut short opens, and its seek fails, or, where
+    its header never got a frame count, leaves it at the first frame (the position after the read tells). Seeking
+    decodes from the keyframe before that frame, not the whole video."""
+    with quiet_opencv():
+        cap = cv2.VideoCapture(str(path))
+        try:
+            if not (cap.isOpened() and cap.set(cv2.CAP_PROP_POS_FRAMES, frames - 1) and cap.read()[0]):
+                return False
+            return cap.get(cv2.CAP_PROP_POS_FRAMES) == frames
+        finally:
+            cap.release()
 
 
 def frame_time(cap: cv2.VideoCapture, index: int, fps: float, previous: float | None, webcam: bool,
@@ -290,9 +319,11 @@ def run_video(
         result.seconds = time.perf_counter() - start
         result.detector_runs = tracker.detector_runs
         cap.release()
-        writer.close()
+        video_error = writer.close()
         display.close()
-    result.saved_video = writer.path if writer.writer is not None else None
+    if video_error:  # the hands found are kept: the caller writes them, then reports the error
+        result.error = video_error if not result.error else f"{result.error}; {video_error}"
+    result.saved_video = writer.path if writer.saved else None
     return result
 
 

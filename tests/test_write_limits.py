@@ -19,15 +19,15 @@ resource = pytest.importorskip("resource")  # POSIX
 LIMIT = 20_000  # bytes a child may write into one file
 
 
-def _limited() -> None:
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
-    resource.setrlimit(resource.RLIMIT_FSIZE, (LIMIT, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+def _child(*args: str, limit: int = LIMIT) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a child process that may write at most ``limit`` bytes into one file."""
 
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing the process
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 
-def _child(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` in a child process under the file-size limit."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, preexec_fn=_limited,
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, preexec_fn=limited,
                           timeout=300)
 
 
@@ -174,3 +174,17 @@ result = {{"error": video.error, "count": video.count, "saved": video.saved_vide
     assert result["error"].startswith(f"--save-video {earlier}: could not be written"), result
     assert earlier.read_bytes() == b"an earlier predict's video"
     assert sorted(p.name for p in tmp_path.iterdir()) == [earlier.name, "clip.avi"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("limit", "first"), [(100, "handpose-synth.manifest"), (400, "00000000.jpg")])
+def test_a_render_that_cannot_write_names_the_file_once_and_leaves_no_temporary(tmp_path: Path, limit: int,
+                                                                                first: str) -> None:
+    out = tmp_path / "renders"
+    done = _child("-m", "handpose", "-q", "synth", "--out", str(out), "--count", "2", "--size", "96",
+                  "--renderer", "fallback", limit=limit)
+    folder = out / "synth1"
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip() == (f"handpose synth: error: {folder / first}: could not be written (File too "
+                                   "large); nothing was written there and the previous file, if any, is unchanged")
+    assert not [p.name for p in folder.iterdir() if "tmp" in p.name]

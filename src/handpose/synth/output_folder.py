@@ -135,15 +135,10 @@ def is_marked(path: Path) -> bool:
 def write_file(path: Path, data: bytes) -> None:
     """Write ``data`` under ``path`` through ``files.atomic_write`` (a hidden temporary, then a rename; no fsync:
     samples can be rendered again), so a full disk, an interrupt or a kill leaves no half-written image or label
-    under a sample's name; every OSError names the file."""
-    from handpose.files import DiskFullError, atomic_write
+    under a sample's name; every OSError names the file (atomic_write's message)."""
+    from handpose.files import atomic_write
 
-    try:
-        atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=False)
-    except DiskFullError:
-        raise
-    except OSError as exc:
-        raise OSError(exc.errno, f"{exc.strerror or exc} writing {path}") from exc
+    atomic_write(path, lambda tmp: tmp.write_bytes(data), durable=False)
 
 
 def remove_partial_samples(folder: Path) -> None:
@@ -265,10 +260,10 @@ def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path]
 
 def write_manifest(folder: Path, info: dict[str, Any]) -> None:
     """Record what was written (kind, seed, count, size, renderer, version, GL driver) in the folder's manifest."""
-    doc = {"writer": "handpose synth", **info}
-    tmp = folder / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=1, sort_keys=True))
-    os.replace(tmp, folder / MANIFEST_NAME)
+    from handpose.files import atomic_write
+
+    text = json.dumps({"writer": "handpose synth", **info}, indent=1, sort_keys=True)
+    atomic_write(folder / MANIFEST_NAME, lambda tmp: tmp.write_text(text))
 
 
 def unfinished_renders(path: str | Path) -> list[Path]:

@@ -188,3 +188,35 @@ def test_a_render_that_cannot_write_names_the_file_once_and_leaves_no_temporary(
     assert done.stderr.strip() == (f"handpose synth: error: {folder / first}: could not be written (File too "
                                    "large); nothing was written there and the previous file, if any, is unchanged")
     assert not [p.name for p in folder.iterdir() if "tmp" in p.name]
+
+
+@pytest.mark.slow
+def test_a_video_record_over_the_limit_names_its_file(tmp_path: Path) -> None:
+    """The frames of a video are streamed to a temporary file first: its failure (a write part way stops the run;
+    the close that writes the last buffered lines fails again) names the record it was for, and no temporary is
+    left."""
+    code = f"""
+import numpy
+from pathlib import Path
+from handpose.commands.video_record import VideoRecord
+from handpose.inference.predictor import Prediction
+from handpose.inference.results import Hands
+folder = Path({str(tmp_path)!r})
+rng = numpy.random.default_rng(0)
+hand = Prediction(rng.uniform(0, 100, (21, 2)).astype(numpy.float32), rng.uniform(0, 1, 21).astype(numpy.float32),
+                  numpy.array([1, 2, 30, 40], numpy.float32), score=0.7, track_id=0)
+try:
+    with VideoRecord(folder, "clip") as record:
+        for i in range(200):
+            try:
+                record.add(i, i / 25.0, Hands([hand]))
+            except OSError:  # as run_video does: the run stops, the frames done are the caller's to write
+                break
+        record.finish(i, {{"source": "clip.mp4"}}, None, folder / "clip.json",
+                      [folder / "coco_results.json", folder / "coco_images.json"], "clip.mp4", 64, 48)
+except OSError as exc:
+    result = {{"message": str(exc)}}
+"""
+    result = run_limited(code)
+    assert result["message"].startswith(f"{tmp_path / 'clip.json'}: could not be written (File too large)"), result
+    assert list(tmp_path.iterdir()) == []

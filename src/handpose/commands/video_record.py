@@ -14,13 +14,20 @@ its end.
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from handpose.files import TMP_PREFIX, DiskFullError, atomic_write, json_text, remove_stale_temporaries
+from handpose.files import (
+    TMP_PREFIX,
+    DiskFullError,
+    atomic_write,
+    disk_full,
+    json_text,
+    named_error,
+    remove_stale_temporaries,
+)
 from handpose.inference.results import HAND_CATEGORY_ID, Hands
 
 
@@ -100,11 +107,11 @@ class VideoRecord:
 
         try:
             self._close()  # the lines still buffered are written now
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        except OSError as exc:  # the frames streamed so far did not fit: named as atomic_write names its files
+            if disk_full(exc):
                 raise DiskFullError(f"{record_path}: the disk is full (no space left on device); nothing was written "
                                     "there and the previous file, if any, is unchanged") from exc
-            raise
+            raise named_error(exc, record_path) from exc
         head = json_text(header)
         _write_list(record_path, head[:-1] + (", " if header else "") + '"frames": [', self._frame_lines(count),
                     '], "error": ' + json_text(error) + "}\n")

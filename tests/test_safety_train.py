@@ -298,3 +298,39 @@ def test_a_users_own_config_json_is_never_replaced_and_a_run_without_checkpoints
     with pytest.raises(RunExistsError, match="wrote no checkpoint .* cannot be resumed; start a new one there with "
                                              "--overwrite"):
         check_run_folder(run)
+
+
+def test_a_run_stopped_between_the_best_record_and_weights_leaves_no_mismatched_pair(
+        synth_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The second of the two best files at step 4 fails (as a kill or a full disk there would stop it); the resume
+    from step 2 must not keep a best.json and best.safetensors of different steps."""
+    import json
+
+    from handpose import files
+    from handpose.model.artifact import read_metadata
+    from handpose.training import trainer
+
+    real = files.atomic_write
+    best_writes: list[str] = []
+
+    def write(path: Path, *args: object, **kw: object) -> Path:
+        if Path(path).name in ("best.json", "best.safetensors") and (Path(path).parent / "checkpoints" /
+                                                                      "ckpt-00000002.pt").exists():
+            best_writes.append(Path(path).name)
+            if len(best_writes) == 2:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, *args, **kw)
+
+    monkeypatch.setattr(files, "atomic_write", write)
+    monkeypatch.setattr(trainer, "atomic_write", write)
+    run = tmp_path / "run"
+    assert _train(synth_data, run, "--max-steps", "6", "--ckpt-every", "2", "--val-every", "2",
+                  "--val-fraction", "0.3") == 2
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(["-q", "train", "--resume", str(run), "--stop-at-step", "3"]) == 0
+    assert sorted(best_writes) == ["best.json", "best.safetensors"]  # step 4 was better, and its second write failed
+    record, weights = run / "best.json", run / "best.safetensors"
+    if record.exists() or weights.exists():  # a pair of one step, or none (moved aside, nothing lost)
+        assert int(json.loads(record.read_text())["step"]) == int(read_metadata(weights)["step"])
+    assert (run / "checkpoints" / "after-00000002" / "best.safetensors").exists()

@@ -324,8 +324,11 @@ class Trainer:
         LOG.info("validation step=%d: %s", self.global_step, self.task.describe(metrics))
         if self.task.better(metrics, self.best):
             self.best = dict(self.last_val)
-            self._save_weights(self.out / BEST_WEIGHTS, {"validation": self.best})
+            # the record first: a run stopped between the two writes (killed, a full disk) leaves a record of this
+            # step beside the earlier weights, and a resume (from an earlier checkpoint, as it must be) sets both
+            # aside; the other order left this step's weights under an earlier step's record, kept as the best
             _write_json(self.out / BEST_RECORD, self.best)
+            self._save_weights(self.out / BEST_WEIGHTS, {"validation": self.best})
 
     def checkpoint(self) -> Path | None:
         """Write a checkpoint (rank 0); every rank first agrees that the weights are finite."""

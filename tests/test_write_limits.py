@@ -52,7 +52,6 @@ def _no_temporaries(folder: Path) -> None:
     assert not [p.name for p in folder.iterdir() if ".tmp-" in p.name]
 
 
-@pytest.mark.slow
 def test_a_file_over_the_size_limit_is_named_and_the_earlier_file_stays(tmp_path: Path) -> None:
     target = tmp_path / "report.json"
     target.write_text('{"earlier": true}\n')
@@ -65,7 +64,6 @@ def test_a_file_over_the_size_limit_is_named_and_the_earlier_file_stays(tmp_path
     _no_temporaries(tmp_path)
 
 
-@pytest.mark.slow
 def test_an_overlay_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path: Path) -> None:
     target = tmp_path / "photo_overlay.png"
     earlier = b"an earlier predict's overlay"
@@ -150,6 +148,7 @@ def test_a_looping_exception_chain_is_walked_once() -> None:
     assert answers == [False, True]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("suffix", [".mp4", ".avi"])  # an mp4 cut short does not open; an avi does, and lacks frames
 def test_a_video_that_cannot_be_written_leaves_the_earlier_one_and_keeps_the_hands(tmp_path: Path,
                                                                                     suffix: str) -> None:
@@ -176,7 +175,6 @@ result = {{"error": video.error, "count": video.count, "saved": video.saved_vide
     assert sorted(p.name for p in tmp_path.iterdir()) == [earlier.name, "clip.avi"]
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(("limit", "first"), [(100, "handpose-synth.manifest"), (400, "00000000.jpg")])
 def test_a_render_that_cannot_write_names_the_file_once_and_leaves_no_temporary(tmp_path: Path, limit: int,
                                                                                 first: str) -> None:

@@ -27,17 +27,20 @@ shipped models: at ``detect_every`` 1 the side of a followed hand changed 22 tim
 for 89.3% of them instead of 87.6%; at 10, 4 times instead of 12, right for 86.9% instead of 88.5%: with a detection
 every 10 frames a first wrong call takes longer to undo). Tracks are ranked by the hand score of image prediction
 (``inference.refine.hand_score``: the mean keypoint score of this frame and the detector's probability at the last
-detection). Two tracks that come to cover the same hand are merged (the better one kept), as are two whose smaller box
-lies mostly inside the other (``nested_cover``: a finger followed as a hand of its own, or the hand boxed with its
-forearm), whichever of the two is the smaller. The keypoints returned are smoothed per track (One-Euro,
-``inference.smoothing``); the next box is taken from the raw keypoints, so smoothing never adds lag to tracking. With
-refinement (the default) a hand's ``score`` is that hand score, frame by frame, except on a frame where the detector
-found it: there it is the refined detection's score, as image prediction reports that hand (scored again on the crop of
-the keypoints' box, hands that images keep at the 0.45 threshold came out at 0.37-0.44 on rendered clips at
-``detect_every`` 1); without refinement, the detector's score at the last detection (ranking still mixes in the
-keypoints, at ``RefineConfig``'s default weight). A track's id is given when it is first reported: a detection whose
-track is dropped on the frame it started (a finger boxed as a hand, merged into its hand) takes none, so ids count the
-hands shown (0, 1, 2, ...; they jumped 0 -> 20 -> 23 on rendered clips).
+detection). Two tracks that come to cover the same hand are merged, as are two whose smaller box lies mostly inside
+the other (``nested_cover``: a finger followed as a hand of its own, or the hand boxed with its forearm), whichever of
+the two is the smaller: the better ranked is kept, unless it jumped there and the other came steadily (its box
+``HISTORY`` frames before overlapping its box now by ``match_iou``; :meth:`HandTracker._merge`): a hand passing behind
+the other, its track followed its keypoints onto the front hand between detections and, ranked higher (the detector's
+probability at the last detection), took the front hand's track and id, a swap; now it is the one lost. The
+keypoints returned are smoothed per track (One-Euro, ``inference.smoothing``); the next box is taken from the raw
+keypoints, so smoothing never adds lag to tracking. With refinement (the default) a hand's ``score`` is that hand score,
+frame by frame, except on a frame where the detector found it: there it is the refined detection's score, as image
+prediction reports that hand (scored again on the crop of the keypoints' box, hands that images keep at the 0.45
+threshold came out at 0.37-0.44 on rendered clips at ``detect_every`` 1); without refinement, the detector's score at
+the last detection (ranking still mixes in the keypoints, at ``RefineConfig``'s default weight). A track's id is given
+when it is first reported: a detection whose track is dropped on the frame it started (a finger boxed as a hand, merged
+into its hand) takes none, so ids count the hands shown (0, 1, 2, ...; they jumped 0 -> 20 -> 23 on rendered clips).
 
 A hand lost after it was shown (hidden behind the other hand or an object, gone from the picture, or under the
 thresholds above for a frame or two) is kept as lost, not reported, for ``lost_frames`` frames (:attr:`HandTracker
@@ -66,7 +69,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handpose.detection.codec import drop_covering, suppress_overlaps
+from handpose.detection.metrics import box_iou as box_iou_matrix
+from handpose.detection.metrics import smaller_cover
 from handpose.inference.pipeline import clip_box, crop_box_of
 from handpose.inference.refine import RefineConfig, hand_score
 from handpose.inference.smoothing import OneEuroFilter, SmoothingConfig
@@ -78,6 +82,8 @@ if TYPE_CHECKING:
 LOG = logging.getLogger(__name__)
 SIDE_MEMORY = 3  # a track's side tally stays within +-3 calls (Track.vote)
 REJOIN_SCALE = 2.0  # a lost hand is not brought back by a box more than twice as large or small (a finger boxed)
+DUPLICATE_IOU = 0.5  # two tracks whose boxes overlap more than this follow one hand (merged, as the detector's NMS)
+HISTORY = 3  # a track keeps its boxes this many frames back: of two merged tracks, had one jumped there (steady)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ class Track:
     side_told: bool = False  # the side is the detector's own call at the last detection (not the network's)
     last_seen: int = -1  # the frame it was last reported on (a lost track keeps its id for lost_frames after it)
     streak: int = 0  # the frames in a row it was reported on, up to last_seen
+    past: list[np.ndarray] = field(default_factory=list)  # (4,) its boxes on up to HISTORY frames before, oldest first
 
     def vote(self, is_left: bool) -> None:
         """Count one keypoint-network call of this hand's side: the tally moves one step towards it, kept within
@@ -156,15 +163,11 @@ def track_rank(track: Track, weight: float) -> float:
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """Intersection over union of two ``[x, y, w, h]`` boxes (the detector's metric, ``detection.metrics``)."""
-    from handpose.detection.metrics import box_iou as pairwise
-
-    return float(pairwise(a, b)[0, 0])
+    return float(box_iou_matrix(a, b)[0, 0])
 
 
 def _cover(a: np.ndarray, b: np.ndarray) -> float:
     """The share of the smaller of two ``[x, y, w, h]`` boxes inside the other (``detection.metrics.smaller_cover``)."""
-    from handpose.detection.metrics import smaller_cover
-
     return float(smaller_cover(a, b)[0, 0])
 
 
@@ -173,6 +176,14 @@ def union_box(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo = np.minimum(a[:2], b[:2])
     hi = np.maximum(a[:2] + a[2:], b[:2] + b[2:])
     return np.concatenate([lo, hi - lo])
+
+
+def steady(track: Track, box: np.ndarray, iou: float) -> bool:
+    """Whether the ``track``, in ``box`` now, came there steadily: its box ``HISTORY`` frames ago (or at its start,
+    when younger) overlaps ``box`` by ``iou``, as a detection must overlap a track to continue it (False for a track
+    started on this frame: no past to vouch for it). A track that followed its keypoints from a hidden hand onto the
+    hand in front of it has moved a hand's width or so in those frames."""
+    return bool(track.past) and box_iou(track.past[0], box) >= iou
 
 
 def edges_touched(box: np.ndarray, shape: tuple[int, ...], margin: float) -> set[str]:
@@ -266,7 +277,7 @@ class HandTracker:
             if i in back:  # a lost hand back: its id and side calls, a fresh box and filter (no smoothing over the gap)
                 track = back[i]
                 self.lost = [t for t in self.lost if t is not track]
-                track.box, track.filter = box, OneEuroFilter(self.config.smoothing)
+                track.box, track.filter, track.past = box, OneEuroFilter(self.config.smoothing), []
                 track.score, track.left_score = float(det.score), float(det.left_score)
             else:
                 track = self._new_track(box, det.is_left, float(det.score), float(det.left_score))
@@ -428,16 +439,17 @@ class HandTracker:
                 continue
             track.box = nxt
             alive.append((track, pred))
-        # two tracks on one hand (boxes overlapping by IoU > 0.5): keep the better, as the detector's NMS does; better
-        # by the hand score of image prediction (keypoints and the detector's word), not the keypoints alone: a hand
-        # with its forearm can score higher keypoints than the hand itself
+        # two tracks on one hand (boxes overlapping by IoU > 0.5): one goes, as in the detector's NMS (:meth:`_merge`:
+        # the one that came there steadily where the other jumped, else the better by the hand score of image
+        # prediction, keypoints and the detector's word, not the keypoints alone: a hand with its forearm can score
+        # higher keypoints than the hand itself)
         ranks = np.array([track_rank(t, weight) for t, _ in alive])
-        keep = suppress_overlaps(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4), ranks, 0.5)
-        alive, ranks = [alive[int(i)] for i in keep], ranks[keep]
-        # and a track inside a better one's box (a finger followed as a hand of its own), or around it (the hand
-        # with its forearm): dropped too
-        keep = drop_covering(np.array([p.box for _, p in alive], np.float64).reshape(-1, 4), ranks,
-                             self.config.nested_cover)
+        boxes = np.array([p.box for _, p in alive], np.float64).reshape(-1, 4)  # (N, 4) this frame's crop boxes
+        keep = self._merge(alive, ranks, box_iou_matrix(boxes, boxes), DUPLICATE_IOU)
+        alive, ranks, boxes = [alive[int(i)] for i in keep], ranks[keep], boxes[keep]
+        # and a track inside another's box (a finger followed as a hand of its own), or around it (the hand with its
+        # forearm): one goes too, the same way
+        keep = self._merge(alive, ranks, smaller_cover(boxes, boxes), self.config.nested_cover)
         merged = [alive[int(i)] for i in keep]
         self.tracks = [t for t, _ in merged]
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
@@ -447,6 +459,7 @@ class HandTracker:
         following = {id(t) for t in self.tracks}
         self._lose([t for t in before if id(t) not in following])  # gone, hidden, merged into another or shown once
         for track, pred in merged:
+            track.past = [*track.past, np.asarray(pred.box, np.float64)][-HISTORY:]  # this frame's box, for the next
             if track.last_seen != self.frame_index:
                 track.streak = track.streak + 1 if track.last_seen == self.frame_index - 1 else 1
             track.last_seen = self.frame_index
@@ -456,6 +469,26 @@ class HandTracker:
                 pred.detector_score = track.detector_score  # as image prediction reports a refined hand
             pred.track_id = track.id
         return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
+
+    def _merge(self, alive: list[tuple[Track, Prediction]], ranks: np.ndarray, overlap: np.ndarray,
+               limit: float) -> np.ndarray:
+        """Indices of the ``alive`` tracks kept, best rank first, where two overlap by more than ``limit`` (``overlap``
+        (N, N) of this frame's boxes: two tracks on one hand, or one inside the other): the one that came there steadily
+        where the other jumped (:func:`steady`), else the better ranked (``ranks`` (N,)). A hand passing behind
+        another: its track followed its keypoints onto the front hand over a few frames and, ranked higher (its
+        detector probability), took the front hand's track and id (a swap); now it goes (lost, so it may come back
+        where its own hand shows again)."""
+        boxes = np.array([p.box for _, p in alive], np.float64).reshape(-1, 4)  # (N, 4) this frame's crop boxes
+        kept: list[int] = []
+        for i in (int(v) for v in np.argsort(-ranks, kind="stable")):
+            rivals = [j for j in kept if overlap[i, j] > limit]
+            if not rivals:
+                kept.append(i)
+            elif len(rivals) == 1:  # the better ranked stays unless it jumped there and this one did not
+                j, iou = rivals[0], self.config.match_iou
+                if steady(alive[i][0], boxes[i], iou) and not steady(alive[j][0], boxes[j], iou):
+                    kept[kept.index(j)] = i
+        return np.array(sorted(kept, key=lambda k: -ranks[k]), np.int64)
 
     def _doubtful(self) -> bool:
         """Whether a followed hand scored under the hand threshold of images on the last frame (with refinement,

@@ -49,13 +49,16 @@ thresholds above for a frame or two) is kept as lost, not reported, for ``lost_f
 twice the other's size) and is not of the other side where both the detector and the lost track are sure of theirs
 (:attr:`Track.side_sure`), brings that hand back (:meth:`HandTracker._rejoin`): its id and side calls, a fresh box
 and filter (keypoints are not smoothed across the gap). A lost hand counts towards no limit and blocks no id; each
-comes back once. While a hand followed for at least ``lost_frames`` frames in a row is lost, the detector runs on
-every frame (with ``detect_every`` > 0), so it is found on the frame it is back; a hand shown only briefly (a false
-hand found at one detection) waits for the detector's turns, or it would keep the detector running on every frame.
+comes back once. While a hand followed for at least ``lost_frames`` frames in a row is lost, the detector runs on every
+frame (with ``detect_every`` > 0), so it is found on the frame it is back; a hand shown only briefly (a false hand found
+at one detection) waits for the detector's turns, or it would keep the detector running on every frame. Those extra runs
+bring lost hands back and start no track, nor move the detector's turns: another hand they find waits for the next turn,
+as with no hand lost (on the clips below they had added 14 hand-frames of false hands, each followed until that turn).
 On 18 rendered clips (``benchmarks/bench_track_ids.py``; a hand hidden 2-12 frames, two hands crossing; the shipped
-models): a hand hidden 2-6 frames kept its id in 12 of 12 clips instead of 0 (``detect_every`` 1) or 1 (at 10), 35
-ids for 28 hands instead of 49 (at 10: 33 instead of 46), no new swaps; at 10 the detector ran 231 times instead of
-188 and found the hands in 1,162 hand-frames of 1,207 instead of 1,135.
+models): a hand hidden 2-6 frames kept its id in 12 of 12 clips instead of 0 (``detect_every`` 1) or 1 (at 10), 35 ids
+for 28 hands instead of 48 (at 10: 32 instead of 44), no swaps; at 10 the detector ran 234 times instead of 188 and
+found the hands in 1,165 hand-frames of 1,207 instead of 1,134, with 13 more hand-frames of false hands (308 hands
+reported beside those found instead of 295).
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -242,14 +245,16 @@ class HandTracker:
             track.id = self._next_id
             self._next_id += 1
 
-    def _detect(self, frame: np.ndarray) -> set[int]:
+    def _detect(self, frame: np.ndarray, hunting: bool = False) -> set[int]:
         """Run the detector and merge its hands into the tracks (greedy matching by box overlap); a detection that
-        matches no track brings a lost hand back (:meth:`_rejoin`) or starts a track. Returns the ids of the tracks
-        it found."""
+        matches no track brings a lost hand back (:meth:`_rejoin`) or starts a track, except when ``hunting`` (the
+        detector runs off its schedule only to find a lost hand: it starts no track, nor counts as the schedule's
+        turn). Returns the ids of the tracks it found."""
         assert self.predictor.detector is not None
         detections = self.predictor.detect_hands(frame)
         self.detector_runs += 1
-        self._since_detect = 0
+        if not hunting:
+            self._since_detect = 0
         # refined: the keypoints' box, what a track follows
         boxes = [clip_box(crop_box_of(det), frame.shape[:2]) for det in detections]
         matched = self._assign(boxes, frame.shape[:2])
@@ -279,6 +284,8 @@ class HandTracker:
                 self.lost = [t for t in self.lost if t is not track]
                 track.box, track.filter, track.past = box, OneEuroFilter(self.config.smoothing), []
                 track.score, track.left_score = float(det.score), float(det.left_score)
+            elif hunting:  # another hand: the schedule's detection starts it, as it would with no hand lost
+                continue
             else:
                 track = self._new_track(box, det.is_left, float(det.score), float(det.left_score))
             track.side_known = sure or voted
@@ -522,9 +529,9 @@ class HandTracker:
         detected = False
         fresh: set[int] = set()
         hunted = any(t.streak >= cfg.lost_frames for t in self.lost)  # a hand followed steadily, then lost
-        due = cfg.detect_every > 0 and (self._since_detect >= cfg.detect_every or hunted)
-        if has_detector and (not self.tracks or due or self._doubtful()):
-            fresh = self._detect(frame_bgr)
+        due = not self.tracks or (cfg.detect_every > 0 and self._since_detect >= cfg.detect_every) or self._doubtful()
+        if has_detector and (due or (cfg.detect_every > 0 and hunted)):
+            fresh = self._detect(frame_bgr, hunting=not due)
             detected = True
         elif not has_detector and not self.tracks:
             self._start_without_detector(frame_bgr)

@@ -296,7 +296,8 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
     ``"model"`` state dict and ``"model_config"`` dict); returned in eval mode.
 
     ValueError naming the file for a foreign or corrupt file, a file of the other task ("X is a hand detector,
-    not a keypoint model"), an invalid stored config or non-finite weights."""
+    not a keypoint model"), an invalid stored config or non-finite weights. torch's global random state is left
+    as it was (building the layers draws their random start from it)."""
     from handpose import pretrained
     from handpose.model.cpm import build_model
 
@@ -316,7 +317,8 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu",
     else:
         config, builder = model_config_from(raw, str(path)), build_model
     check_finite(state, path)
-    model = builder(config)
+    with torch.random.fork_rng(devices=[]):  # the layers' random start, overwritten below, draws on the caller's
+        model = builder(config)  # global stream: the caller's next torch.rand is what it was before the load
     load_state_strict(model, state, source=str(path))
     model.to(map_location)
     return model.eval()

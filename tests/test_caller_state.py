@@ -3,9 +3,13 @@ environment."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 import torch
 
+from handpose.config import TrainConfig
 from handpose.model.artifact import load_model
 
 
@@ -28,3 +32,61 @@ def test_a_predictor_leaves_the_callers_torch_random_stream_alone() -> None:
     torch.manual_seed(7)
     Predictor.from_file("pretrained:lite", detector=None).predict(torch.zeros(64, 64, 3, dtype=torch.uint8).numpy())
     assert torch.equal(torch.rand(4), expected)
+
+
+def _process_state() -> tuple:
+    """What a training run sets for itself: the three global random states and the two thread counts."""
+    import random
+
+    import cv2
+    import numpy as np
+
+    np_state = np.random.get_state()  # noqa: NPY002 (the caller's global state is the point)
+    return (random.getstate(), np_state[1].tobytes(), np_state[2:], torch.get_rng_state().numpy().tobytes(),
+            torch.get_num_threads(), cv2.getNumThreads())
+
+
+@pytest.fixture
+def callers_settings() -> Iterator[None]:
+    """A caller's own seeds and thread counts (2 OpenCV threads, 2 PyTorch threads), put back after the test."""
+    import random
+
+    import cv2
+    import numpy as np
+
+    threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(2)
+    cv2.setNumThreads(2)
+    random.seed(11)
+    np.random.seed(12)  # noqa: NPY002
+    torch.manual_seed(13)
+    yield
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(cv2_threads)
+
+
+def _tiny_run(data: Path, out: Path, **kw: object) -> TrainConfig:
+    from handpose.config import DataConfig
+    from handpose.model.cpm import preset
+
+    return TrainConfig(data=str(data), out=str(out), model=preset("tiny"), dataset=DataConfig(input_size=64),
+                       batch_size=4, max_steps=2, workers=0, log_every=1, val_every=0, ckpt_every=100, amp=False,
+                       channels_last=False, warmup_steps=0, threads=1, seed=5, **kw)
+
+
+def test_training_gives_back_the_callers_random_states_and_threads(synth_data: Path, tmp_path: Path,
+                                                                   callers_settings: None) -> None:
+    from handpose.training import train
+
+    before = _process_state()
+    assert train(_tiny_run(synth_data, tmp_path / "run"))["step"] == 2
+    assert _process_state() == before  # the run seeded all three streams and ran on 1 PyTorch and 1 OpenCV thread
+
+
+def test_a_failed_training_run_gives_them_back_too(synth_data: Path, tmp_path: Path, callers_settings: None) -> None:
+    from handpose.training import NonFiniteLossError, train
+
+    before = _process_state()
+    with pytest.raises(NonFiniteLossError):
+        train(_tiny_run(synth_data, tmp_path / "run", lr=1e30, schedule="constant"))
+    assert _process_state() == before

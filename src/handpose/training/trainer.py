@@ -60,6 +60,7 @@ from handpose.training.checkpoints import (
 )
 from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
+from handpose.training.process_state import kept_process_state
 from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, hparams, progress_bar
 from handpose.training.run_folder import RunLock, open_run_folder, remove_if_untouched
 from handpose.training.schedule import Stretch, apply_settings, build_scheduler, resumed_stretches
@@ -86,8 +87,15 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train a CPM as ``cfg`` says; returns the run's summary (also written to ``<out>/summary.json``).
 
     Raises ValueError / FileNotFoundError for bad settings or data, NonFiniteLossError (a RuntimeError) when the
-    loss stops being finite.
+    loss stops being finite. The global random states and the PyTorch and OpenCV thread counts the run sets for
+    itself are given back as it returns or raises (``training.process_state``).
     """
+    with kept_process_state():
+        return _train(cfg)
+
+
+def _train(cfg: TrainConfig) -> dict[str, Any]:
+    """:func:`train` in the process settings it sets for itself."""
     check_config(cfg)
     info = env_info()
     device = resolve_device(cfg.device, info)

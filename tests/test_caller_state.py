@@ -3,6 +3,7 @@ environment."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,3 +91,36 @@ def test_a_failed_training_run_gives_them_back_too(synth_data: Path, tmp_path: P
     with pytest.raises(NonFiniteLossError):
         train(_tiny_run(synth_data, tmp_path / "run", lr=1e30, schedule="constant"))
     assert _process_state() == before
+
+
+IMPORT_CHECK = """
+import logging, os, random, signal, sys, warnings
+import cv2, numpy as np, torch
+
+def state():
+    return (dict(os.environ), torch.get_num_threads(), torch.get_num_interop_threads(), cv2.getNumThreads(),
+            torch.get_rng_state().numpy().tobytes(), np.random.get_state()[1].tobytes(), random.getstate(),
+            list(logging.getLogger().handlers), logging.getLogger().level, list(warnings.filters),
+            signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM), os.getcwd(), list(sys.path),
+            torch.get_default_dtype(), torch.is_grad_enabled())
+
+before = state()
+import handpose, handpose.inference.video, handpose.inference.tracking, handpose.evaluate, handpose.export
+import handpose.detection.detector, handpose.training.trainer
+handpose.Predictor
+after = state()
+print([i for i, (a, b) in enumerate(zip(before, after)) if a != b],
+      {k: v for k, v in after[0].items() if before[0].get(k) != v})
+"""
+
+
+def test_importing_the_library_changes_nothing_process_wide() -> None:
+    # importing the video module set OPENCV_FFMPEG_LOGLEVEL in the caller's environment (their own captures, and
+    # every process they start, lost FFmpeg's messages); now only the handpose command sets it
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_FFMPEG_LOGLEVEL"}
+    done = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True, text=True, env=env, timeout=120,
+                          check=True)
+    assert done.stdout.strip() == "[] {}", done.stdout + done.stderr

@@ -10,6 +10,7 @@ import ast
 import importlib
 import importlib.util
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Collection, Sequence
@@ -17,6 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from handpose import __version__
+
+# FFmpeg's own messages (``moov atom not found``) off the terminal, where the command's one-line error says what
+# failed: AV_LOG_QUIET, read once, when OpenCV first starts FFmpeg in the process (so here, before any capture). The
+# command's alone: the library leaves a script's environment and FFmpeg's messages to it (inference.video).
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 # subcommand -> module in handpose.commands (plain dispatch, no registry)
 COMMANDS: dict[str, str] = {

@@ -10,6 +10,10 @@ that cannot be decoded part way through, a stop asked for (``stop``: the caller'
 error after the first frame, stops the run with a message in :attr:`VideoResult.error`; the frames done so far are
 kept, the record and the video alike (and the video written so far is closed properly), so the caller still
 writes them.
+
+FFmpeg's own messages (``moov atom not found``) are the process's business: the ``handpose`` command turns them off
+(``OPENCV_FFMPEG_LOGLEVEL``, in ``cli``); a script that wants them off sets that variable to ``-8`` before OpenCV
+first opens a video. Importing this module changes no environment variable.
 """
 
 from __future__ import annotations
@@ -32,9 +36,6 @@ from handpose.inference.results import Hands
 from handpose.inference.tracking import HandTracker, TrackingConfig
 
 LOG = logging.getLogger(__name__)
-# FFmpeg's own messages (``moov atom not found``) off the terminal, where the one-line error says what failed:
-# AV_LOG_QUIET, read once, when OpenCV first starts FFmpeg in this process (so at import, before any capture)
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 DEFAULT_FPS = 25.0  # a source that does not say its frame rate (many webcams)
 WINDOW = "handpose"
 SAVE_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv")  # containers OpenCV's FFmpeg writes mp4v video into

@@ -124,3 +124,18 @@ def test_importing_the_library_changes_nothing_process_wide() -> None:
     done = subprocess.run([sys.executable, "-c", IMPORT_CHECK], capture_output=True, text=True, env=env, timeout=120,
                           check=True)
     assert done.stdout.strip() == "[] {}", done.stdout + done.stderr
+
+
+def test_the_cache_follows_xdg_cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the speed-trial verdicts, the detector's ONNX export and training's renders went to ~/.cache/handpose
+    # whatever XDG_CACHE_HOME said; $HANDPOSE_CACHE still wins, and a relative XDG path is ignored (the XDG rule)
+    from handpose.training.data import cache_root
+
+    monkeypatch.delenv("HANDPOSE_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_root() == tmp_path / "xdg" / "handpose"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert cache_root() == tmp_path / "home" / ".cache" / "handpose"
+    monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "mine"))
+    assert cache_root() == tmp_path / "mine"

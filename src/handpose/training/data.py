@@ -1,7 +1,8 @@
 """Training data: the embedded synthetic dataset (rendered once into a cache) and the training DataLoader.
 
 ``handpose train`` without ``--data`` trains on hands rendered by ``handpose.synth.write_dataset`` into
-``$HANDPOSE_CACHE/synth/<seed>-<count>-<size>-<renderer>-v<version>`` (default cache: ``~/.cache/handpose``).
+``$HANDPOSE_CACHE/synth/<seed>-<count>-<size>-<renderer>-v<version>`` (default cache: ``$XDG_CACHE_HOME/handpose``
+or ``~/.cache/handpose``).
 The folder is rendered under a temporary name and renamed when complete, so an interrupted render is never mistaken
 for a dataset.
 """
@@ -31,9 +32,13 @@ CACHE_ENV = "HANDPOSE_CACHE"
 
 
 def cache_root() -> Path:
-    """``$HANDPOSE_CACHE`` or ``~/.cache/handpose``."""
+    """``$HANDPOSE_CACHE``, else ``$XDG_CACHE_HOME/handpose`` where that is an absolute path (the XDG base directory
+    rule: a relative one is ignored), else ``~/.cache/handpose``."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "handpose"
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return Path(xdg) / "handpose" if os.path.isabs(xdg) else Path.home() / ".cache" / "handpose"
 
 
 def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: Path | None = None) -> Path:

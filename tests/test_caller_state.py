@@ -139,3 +139,14 @@ def test_the_cache_follows_xdg_cache_home(tmp_path: Path, monkeypatch: pytest.Mo
     assert cache_root() == tmp_path / "home" / ".cache" / "handpose"
     monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "mine"))
     assert cache_root() == tmp_path / "mine"
+
+
+def test_evaluating_with_reading_workers_leaves_the_callers_torch_random_stream_alone(checked_in_hands: list) -> None:
+    # a DataLoader draws its workers' base seed from the global torch stream unless given a generator of its own
+    from handpose.evaluate import evaluate
+
+    torch.manual_seed(7)
+    expected = torch.rand(4)
+    torch.manual_seed(7)
+    assert evaluate("pretrained:lite", checked_in_hands[:2], batch_size=2, workers=1)["num_samples"] == 2
+    assert torch.equal(torch.rand(4), expected)

@@ -79,6 +79,7 @@ def _batches(
     if workers <= 0:
         yield from _thread_batches(samples, spec, batch_size, threads)
         return
+    import torch
     from torch.utils.data import DataLoader
 
     loader = DataLoader(
@@ -88,6 +89,7 @@ def _batches(
         num_workers=workers,
         collate_fn=_collate,
         persistent_workers=False,
+        generator=torch.Generator(),  # its workers' seeds drawn from its own: the caller's torch stream stays as it was
     )
     yield from loader
 

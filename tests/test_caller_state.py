@@ -150,3 +150,25 @@ def test_evaluating_with_reading_workers_leaves_the_callers_torch_random_stream_
     torch.manual_seed(7)
     assert evaluate("pretrained:lite", checked_in_hands[:2], batch_size=2, workers=1)["num_samples"] == 2
     assert torch.equal(torch.rand(4), expected)
+
+
+def test_the_pck_plot_leaves_the_callers_matplotlib_backend_alone(tmp_path: Path) -> None:
+    # run_evaluation(out=...) in a notebook switched matplotlib to Agg for the whole process (matplotlib.use), so
+    # the notebook's own plots stopped showing; the plot is now drawn on a Figure of its own
+    import matplotlib
+    import numpy as np
+
+    from handpose.evaluate import pck_curves, plot_pck
+
+    original = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands for a caller's own backend (an interactive one needs a display)
+    try:
+        pred = np.zeros((2, 21, 2), np.float32)
+        gt = np.concatenate([pred + 1.0, np.ones((2, 21, 1), np.float32)], axis=2)
+        boxes = np.array([[0, 0, 50, 50], [0, 0, 40, 40]], np.float32)
+        out = plot_pck(pck_curves({"pred": pred, "gt": gt, "boxes": boxes, "head_sizes": np.full(2, np.nan)}),
+                       tmp_path / "curve.png")
+        assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(original)

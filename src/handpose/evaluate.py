@@ -265,11 +265,9 @@ def pck_curves(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
-    """Save the PCK-against-threshold plot (matplotlib, Agg backend) atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Save the PCK-against-threshold plot atomically. Drawn on a ``matplotlib.figure.Figure`` of its own, not
+    through pyplot: the caller's backend (a notebook's inline one, say) and open figures are left as they are."""
+    from matplotlib.figure import Figure
 
     panels = [
         ("box", "distance / max(w, h) of the box", 0.2),
@@ -277,7 +275,8 @@ def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
         ("pixels", "distance in pixels (AUC range)", None),
     ]
     panels = [p for p in panels if p[0] in curves]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 4), squeeze=False)
+    fig = Figure(figsize=(5 * len(panels), 4))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, (key, label, mark) in zip(axes[0], panels):
         c = curves[key]
         ax.plot(c["thresholds"], c["pck"], lw=2)
@@ -290,10 +289,8 @@ def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    try:  # atomically: a failed or killed write leaves an earlier report's plot whole (eval --overwrite)
-        return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100))
-    finally:
-        plt.close(fig)
+    # atomically: a failed or killed write leaves an earlier report's plot whole (eval --overwrite)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100))
 
 
 def curve_title(weights: str | Path, data: str | Path, split: str, result: dict[str, Any]) -> str:

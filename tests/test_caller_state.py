@@ -172,3 +172,29 @@ def test_the_pck_plot_leaves_the_callers_matplotlib_backend_alone(tmp_path: Path
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(original)
+
+
+def test_writing_a_file_never_opens_the_process_umask(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # atomic_write (hands.save, every json and picture) read the umask by setting it to 0 and back: a file another
+    # thread of a service created in between was writable by everyone. The real os.umask runs; its calls are noted.
+    import sys
+
+    from handpose.files import atomic_write
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the umask is read without setting it where /proc/self/status shows it (Linux)")
+    calls: list[int] = []
+    real = os.umask
+
+    def noted(mask: int) -> int:
+        calls.append(mask)
+        return real(mask)
+
+    monkeypatch.setattr(os, "umask", noted)
+    before = real(0o027)
+    try:
+        atomic_write(tmp_path / "a.txt", lambda tmp: tmp.write_text("x"))
+        assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640  # as a plainly created file under 027
+    finally:
+        real(before)
+    assert calls == []

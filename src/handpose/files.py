@@ -118,6 +118,16 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _umask() -> int:
+    """The process's umask, read without changing it where the system shows it (Linux's ``/proc/self/status``):
+    setting it to 0 and back, the only way elsewhere, leaves a moment in which a file that another thread of the
+    caller creates is writable by everyone."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -198,3 +198,22 @@ def test_writing_a_file_never_opens_the_process_umask(tmp_path: Path, monkeypatc
     finally:
         real(before)
     assert calls == []
+
+
+def test_a_detector_around_the_callers_network_leaves_its_training_mode_alone() -> None:
+    # HandDetector(model) put a caller's detector in eval mode for good: a fine-tuning that checked its detector
+    # part way went on training with batch norm frozen. Now each call runs in eval mode and gives the modes back.
+    import numpy as np
+
+    from handpose.detection.detector import HandDetector
+    from handpose.detection.model import build_detector
+
+    torch.manual_seed(0)
+    net = build_detector().train()
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    norms[0].eval()  # a layer the caller holds frozen
+    running = [m.running_mean.clone() for m in norms]
+    detector = HandDetector.from_model(net)
+    detector.detect(np.full((120, 160, 3), 90, np.uint8))
+    assert net.training and not norms[0].training and all(m.training for m in norms[1:])
+    assert all(torch.equal(m.running_mean, r) for m, r in zip(norms, running))  # it ran in eval mode

@@ -21,6 +21,7 @@ default stays 1 and 2 (BENCHMARKS.md, "A third scale for large images").
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from handpose.detection.codec import BoxCodec, Boxes
 from handpose.detection.letterbox import letterbox
 from handpose.detection.onnx_network import OnnxDetectorNetwork
 from handpose.detection.scales import IMAGE_SCALES, MAX_SCALE, MAX_SCALES, check_scales  # noqa: F401 (re-exported)
+from handpose.inference.eval_mode import eval_mode
 
 LOG = logging.getLogger(__name__)
 
@@ -102,8 +104,8 @@ class HandDetector:
         if not isinstance(cfg, DetectorConfig):
             raise ValueError(f"HandDetector needs a hand detector network (config DetectorConfig), got "
                              f"{type(model).__name__} with {type(cfg).__name__}")
-        if isinstance(model, nn.Module):
-            self.model: nn.Module | OnnxDetectorNetwork = model.to(device).eval()
+        if isinstance(model, nn.Module):  # run in eval mode call by call: a caller's network keeps its own mode
+            self.model: nn.Module | OnnxDetectorNetwork = model.to(device)
             self.device = torch.device(device)
         else:  # onnxruntime takes and returns CPU arrays whatever its provider
             self.model, self.device = model, torch.device("cpu")
@@ -196,7 +198,8 @@ class HandDetector:
         (one scale: ``S`` any multiple of ``SIZE_MULTIPLE``)."""
         sync_torch(self.threads)
         x = torch.from_numpy(T.to_network_input(letterboxed)).to(self.device)  # (N, 3, S, S)
-        outputs = self.model(x)  # each (N, C, S/4, S/4)
+        with eval_mode(self.model) if isinstance(self.model, nn.Module) else contextlib.nullcontext():
+            outputs = self.model(x)  # each (N, C, S/4, S/4)
         return self.codec.decode(outputs, matrices, sizes, self.threshold if threshold is None else threshold)
 
     def scales_for(self, width: int, height: int) -> tuple[float, ...]:

@@ -52,3 +52,24 @@ def test_the_hand_passing_behind_does_not_take_the_front_hands_track() -> None:
         assert on_front == [1], (i, seen)  # the front hand is 1 throughout, and no other id is on it
         assert back_hidden or abs(seen[0] - _back(i)) < 2, (i, seen)
     assert [t.id for t in tracker.tracks] == [1] and [t.id for t in tracker.lost] == [0]
+
+
+def test_the_hand_dropped_as_the_jumper_gets_its_id_back_where_it_was_before_the_jump() -> None:
+    """As above, the back hand's track jumps onto the front hand and is dropped there (frame 20); the back hand,
+    hidden on frames 19-21, then shows again at x 155, back where it was before the jump (its track's box 3 frames
+    before, centre x 180), 70 px from the track's last box (the front hand's keypoints read at the edge of its crop,
+    centre x 226): it is 0 again. Compared with the last box alone it was not brought back, and the detector's
+    runs made to look for it start no track: it went unreported."""
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=LeftFirstDetector())
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=10, smoothing=SmoothingConfig(enabled=False)))
+    for i in range(26):
+        hands = [dot_hand_keypoints((_front(i), 100))]
+        if i < 19 or i >= 22:
+            hands.append(dot_hand_keypoints((_back(i) if i < 19 else 155, 100)))
+        seen = {h.track_id: h.keypoints.mean(axis=0)[0] for h in tracker.update(draw_dot_hands(SIZE, hands), i / 25)}
+        assert abs(seen[1] - _front(i)) < 10, (i, seen)  # the front hand is 1 throughout
+        assert set(seen) <= {0, 1}, (i, seen)  # no new id, for the back hand or another
+        if i >= 22:
+            assert sorted(seen) == [0, 1] and abs(seen[0] - 155) < 2, (i, seen)
+        if i == 21:
+            assert [t.id for t in tracker.tracks] == [1] and [t.id for t in tracker.lost] == [0]  # dropped, lost

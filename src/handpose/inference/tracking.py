@@ -46,7 +46,10 @@ A hand lost after it was shown (hidden behind the other hand or an object, gone 
 thresholds above for a frame or two) is kept as lost, not reported, for ``lost_frames`` frames (:attr:`HandTracker
 .lost`): a detection that matches no followed hand, lies where a lost hand was last seen (overlapping its box by
 ``match_iou``, or its centre within ``rejoin_distance`` of the longer side of the larger box; neither box more than
-twice the other's size) and is not of the other side where both the detector and the lost track are sure of theirs
+twice the other's size), or where it was before its box jumped (:attr:`Track.before`: its box ``HISTORY`` frames
+before it was lost, where that does not overlap its last box by ``match_iou``; a hand passing behind another, its
+track followed the front hand's keypoints and was dropped there, :meth:`HandTracker._merge`, so its last box lies on
+the front hand), and is not of the other side where both the detector and the lost track are sure of theirs
 (:attr:`Track.side_sure`), brings that hand back (:meth:`HandTracker._rejoin`): its id and side calls, a fresh box
 and filter (keypoints are not smoothed across the gap). A lost hand counts towards no limit and blocks no id; each
 comes back once. While a hand followed for at least ``lost_frames`` frames in a row is lost, the detector runs on every
@@ -58,7 +61,10 @@ On 18 rendered clips (``benchmarks/bench_track_ids.py``; a hand hidden 2-12 fram
 models): a hand hidden 2-6 frames kept its id in 12 of 12 clips instead of 0 (``detect_every`` 1) or 1 (at 10), 35 ids
 for 28 hands instead of 48 (at 10: 32 instead of 44), no swaps; at 10 the detector ran 234 times instead of 188 and
 found the hands in 1,165 hand-frames of 1,207 instead of 1,134, with 13 more hand-frames of false hands (308 hands
-reported beside those found instead of 295).
+reported beside those found instead of 295). The box from before a jump changed one id there (one no labelled hand
+owned, at ``detect_every`` 1: 119 ids -> 118, nothing else): the hand passing behind the other in the crossing
+clips is hidden 16-17 frames, longer than ``lost_frames``, and takes a new id when it shows again wherever it was last
+seen.
 
 Without a detector, the tracker follows a box given at the start (re-starting from it when lost), or, without one,
 predicts the whole frame each time.
@@ -131,6 +137,7 @@ class Track:
     last_seen: int = -1  # the frame it was last reported on (a lost track keeps its id for lost_frames after it)
     streak: int = 0  # the frames in a row it was reported on, up to last_seen
     past: list[np.ndarray] = field(default_factory=list)  # (4,) its boxes on up to HISTORY frames before, oldest first
+    before: np.ndarray | None = None  # (4,) lost after its box jumped: its box from before the jump (HandTracker._lose)
 
     def vote(self, is_left: bool) -> None:
         """Count one keypoint-network call of this hand's side: the tally moves one step towards it, kept within
@@ -282,7 +289,7 @@ class HandTracker:
             if i in back:  # a lost hand back: its id and side calls, a fresh box and filter (no smoothing over the gap)
                 track = back[i]
                 self.lost = [t for t in self.lost if t is not track]
-                track.box, track.filter, track.past = box, OneEuroFilter(self.config.smoothing), []
+                track.box, track.filter, track.past, track.before = box, OneEuroFilter(self.config.smoothing), [], None
                 track.score, track.left_score = float(det.score), float(det.left_score)
             elif hunting:  # another hand: the schedule's detection starts it, as it would with no hand lost
                 continue
@@ -322,26 +329,32 @@ class HandTracker:
 
     def _rejoin(self, boxes: list[tuple[np.ndarray, bool | None]]) -> dict[int, Track]:
         """Which lost tracks the detected boxes that match no followed hand bring back: {index in ``boxes``: track}.
-        A box and a lost track pair where the track's last box overlaps it by ``match_iou``, or their centres lie
-        within ``rejoin_distance`` of the larger box's longer side, and neither box's longer side is more than
-        ``REJOIN_SCALE`` times the other's; a track whose side is sure (:attr:`Track.side_sure`) does not pair with a
-        box whose side the detector tells (True: left; None: it cannot tell) the other way. Pairs are taken best
-        first, each box and each track once; best: the distance of the centres over the larger box's longer side
-        plus the log of the ratio of the longer sides (0: the same place and size), so of a hand and a finger of it
-        boxed beside it the hand takes the id (the most overlap gave it to a part of the hand when the lost box was
-        the flat box of keypoints read on the occluder, the frame before the hand was lost)."""
+        A box and a lost track pair where the track's last box, or its box from before a jump (:attr:`Track.before`),
+        overlaps it by ``match_iou``, or their centres lie within ``rejoin_distance`` of the larger box's longer side,
+        and neither box's longer side is more than ``REJOIN_SCALE`` times the other's; a track whose side is sure
+        (:attr:`Track.side_sure`) does not pair with a box whose side the detector tells (True: left; None: it cannot
+        tell) the other way. Pairs are taken best first, each box and each track once; best: the distance of the
+        centres over the larger box's longer side plus the log of the ratio of the longer sides (0: the same place
+        and size; of a track's two boxes the nearer), so of a hand and a finger of it boxed beside it the hand takes
+        the id (the most overlap gave it to a part of the hand when the lost box was the flat box of keypoints read on
+        the occluder, the frame before the hand was lost)."""
         cfg = self.config
         pairs = []
         for i, (box, is_left) in enumerate(boxes):
             for j, track in enumerate(self.lost):
                 if is_left is not None and track.side_sure and track.is_left != is_left:
                     continue
-                iou = box_iou(box, track.box)
-                gap = float(np.linalg.norm((box[:2] + box[2:] / 2) - (track.box[:2] + track.box[2:] / 2)))  # px
-                sizes = sorted([float(box[2:].max()), float(track.box[2:].max())])  # px, the smaller first
-                if sizes[1] > REJOIN_SCALE * sizes[0] or (iou < cfg.match_iou and gap > cfg.rejoin_distance * sizes[1]):
-                    continue
-                pairs.append((gap / sizes[1] + float(np.log(sizes[1] / sizes[0])), i, j))  # 0: same place and size
+                costs = []
+                for seen in [track.box] if track.before is None else [track.box, track.before]:
+                    iou = box_iou(box, seen)
+                    gap = float(np.linalg.norm((box[:2] + box[2:] / 2) - (seen[:2] + seen[2:] / 2)))  # px
+                    sizes = sorted([float(box[2:].max()), float(seen[2:].max())])  # px, the smaller first
+                    if sizes[1] > REJOIN_SCALE * sizes[0] or (iou < cfg.match_iou
+                                                              and gap > cfg.rejoin_distance * sizes[1]):
+                        continue
+                    costs.append(gap / sizes[1] + float(np.log(sizes[1] / sizes[0])))  # 0: same place and size
+                if costs:
+                    pairs.append((min(costs), i, j))
         back: dict[int, Track] = {}
         taken: set[int] = set()
         for _, i, j in sorted(pairs):
@@ -351,9 +364,17 @@ class HandTracker:
         return back
 
     def _lose(self, tracks: list[Track]) -> None:
-        """Keep the ``tracks`` that ended this frame and had been shown (an id) as lost, for ``lost_frames``."""
-        if self.config.lost_frames > 0:
-            self.lost += [t for t in tracks if t.id >= 0]
+        """Keep the ``tracks`` that ended this frame and had been shown (an id) as lost, for ``lost_frames``; one
+        whose box jumped (:func:`steady` fails: a hand passing behind another, its track followed the front hand's
+        keypoints and was dropped there, :meth:`_merge`) also keeps its box from before the jump (:attr:`Track.before`,
+        its oldest in ``past``), where the hand was last seen for sure, for :meth:`_rejoin`."""
+        if self.config.lost_frames <= 0:
+            return
+        for track in tracks:
+            if track.id >= 0:
+                jumped = bool(track.past) and not steady(track, track.box, self.config.match_iou)
+                track.before = track.past[0] if jumped else None
+                self.lost.append(track)
 
     def _match(self, box: np.ndarray, boxes: list[np.ndarray], shape: tuple[int, ...], at_edge: bool = False) -> int:
         """The index in ``boxes`` (free tracks' boxes, clipped to the frame of size ``shape``) of the track a detected

@@ -16,7 +16,7 @@ from handpose.commands.demo import demo_settings
 from handpose.config import DataConfig, TrainConfig
 from handpose.model.artifact import load_checkpoint, save_weights
 from handpose.model.cpm import build_model
-from handpose.run_environment import environment_changes, run_environment
+from handpose.run_environment import environment_changes, ignored_on_resume, run_environment
 from handpose.training.checkpoints import list_checkpoints
 from handpose.training.trainer import train
 
@@ -42,6 +42,19 @@ def test_environment_changes_name_what_moved() -> None:
     # a --threads auto run: its thread count follows the free cores, so a resume on another count is no change
     assert environment_changes(saved, {**saved, "torch_threads": 2}, ignore=("torch_threads",)) is None
     assert environment_changes(saved, {**saved, "cpu": "Y"}, ignore=("torch_threads",)) == "cpu Y instead of X"
+
+
+def test_a_gpu_run_is_not_warned_about_the_cpu_or_its_threads() -> None:
+    """A GPU run resumed on another CPU or thread count was warned that its weights would differ "because" of them;
+    the network's steps run on the GPU. Versions and the GPU itself are still compared."""
+    saved = {"torch_threads": 16, "torch": "2.13.0", "cpu": "X", "gpu": "A"}
+    moved = {**saved, "torch_threads": 2, "cpu": "Y"}
+    assert environment_changes(saved, moved, ignore=ignored_on_resume("cuda", auto_threads=False)) is None
+    assert environment_changes(saved, {**moved, "gpu": "B"}, ignore=ignored_on_resume("cuda", False)) == \
+        "gpu B instead of A"
+    assert environment_changes(saved, moved, ignore=ignored_on_resume("cpu", auto_threads=False)) == \
+        "torch_threads 2 instead of 16, cpu Y instead of X"
+    assert ignored_on_resume("cpu", auto_threads=True) == ("torch_threads",)
 
 
 @pytest.mark.slow

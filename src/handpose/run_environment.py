@@ -52,3 +52,14 @@ def environment_changes(saved: dict[str, Any], now: dict[str, Any], ignore: tupl
     words = [f"{key} {now.get(key)} instead of {saved[key]}" for key in COMPARED
              if key not in ignore and key in saved and saved[key] != now.get(key)]
     return ", ".join(words) or None
+
+
+def ignored_on_resume(device_type: str, auto_threads: bool) -> tuple[str, ...]:
+    """The keys of :func:`run_environment` that a resume on ``device_type`` does not compare: PyTorch's CPU thread
+    count where it follows the free cores (``--threads auto``), and on a GPU the CPU and its thread count, which
+    run none of the network's steps there."""
+    ignored = ("torch_threads",) if auto_threads else ()
+    if device_type == "cuda":
+        ignored = ("torch_threads", "cpu")
+    return ignored
+

@@ -43,7 +43,7 @@ from handpose.config import TrainConfig, from_dict, to_dict
 from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
 from handpose.model import artifact
-from handpose.run_environment import environment_changes, run_environment
+from handpose.run_environment import environment_changes, ignored_on_resume, run_environment
 from handpose.training import busy_machine
 from handpose.training.checkpoints import (
     BEST_RECORD,
@@ -439,7 +439,7 @@ class Trainer:
         saved = state.get("environment")
         saved = saved if isinstance(saved, dict) else {}  # none before 2026-12-06
         moved = environment_changes(saved, run_environment(self.device),
-                                    ignore=("torch_threads",) if self.auto_threads else ())  # auto's count moves
+                                    ignore=ignored_on_resume(self.device.type, self.auto_threads))
         if moved and self.main:
             threads = saved.get("torch_threads")
             hint = (f" (give --threads {threads} to keep the thread count)"

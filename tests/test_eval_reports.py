@@ -8,11 +8,15 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from test_data_helpers import write_coco
 
+from handpose import pretrained
 from handpose.cli import main
 from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import read_detection_images
 from handpose.detection.toy_scenes import write_toy_scenes
+from handpose.evaluate import run_evaluation
 
 
 def test_a_detection_eval_with_no_readable_image_is_an_error(tmp_path: Path,
@@ -67,3 +71,14 @@ def test_an_annotation_with_an_unusable_image_id_is_counted_not_a_crash(tmp_path
     data.write_text(json.dumps(doc))
     report = SkipReport()
     assert len(read_detection_images(data, report)) == 2 and report.total == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the machine has CUDA: the ONNX file may run there")
+def test_an_onnx_evaluation_asked_for_cuda_records_the_cpu_it_ran_on(tmp_path: Path) -> None:
+    """``run_evaluation(onnx_file, device="cuda")`` where onnxruntime cannot start CUDA runs the file on the CPU
+    (warned), then failed writing its report: the environment was read for a CUDA device ("Torch not compiled with
+    CUDA enabled"). The report records the device the network ran on."""
+    data = write_coco(tmp_path / "hands.json", tmp_path / "images", 2)
+    report = run_evaluation(pretrained.path("lite-int8"), data, split="all", device="cuda")
+    assert report["metrics"]["num_samples"] == 2
+    assert "gpu" not in report["environment"] and report["environment"]["torch_threads"] >= 1

@@ -359,7 +359,8 @@ def run_evaluation(
         # the layout and thread count move fp32 figures by float roundings only, but a report records them
         "channels_last": getattr(predictor.backend, "channels_last", None),
         "threads": process_default(),  # a number, "auto" (the cores others leave free) or None (PyTorch's own)
-        "environment": run_environment(device),
+        # the device the network ran on: an ONNX file asked for CUDA runs on the CPU where onnxruntime cannot start it
+        "environment": run_environment(getattr(predictor.backend, "device", device)),
         "crop": {
             "input_size": predictor.spec.input_size,
             "box_padding": predictor.spec.box_padding,

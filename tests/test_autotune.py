@@ -180,3 +180,36 @@ def test_a_precision_block_inside_another_gives_the_outer_its_tf32_back() -> Non
         assert tf32() == (True, False)
     finally:
         flags[0].allow_tf32, flags[1].allow_tf32 = before
+
+
+def test_precision_blocks_follow_a_caller_who_set_tf32_through_pytorchs_new_api() -> None:
+    """PyTorch's own advice since 2.9 is ``torch.backends.cuda.matmul.fp32_precision = "tf32"`` (and
+    ``cudnn.conv.fp32_precision``); after that, reading the old ``allow_tf32`` flag of that switch raises ("mix of the
+    legacy and new APIs"), so every prediction on CUDA failed in its fp32 block. The blocks now set each switch the
+    way the caller did, and give back the settings found, strings and all."""
+    import torch
+
+    from handpose.autotune.precision import precision
+
+    ops = torch.backends.cuda.matmul, torch.backends.cudnn.conv, torch.backends.cudnn.rnn
+    before = tuple(op.fp32_precision for op in ops)
+
+    def now() -> tuple[str, ...]:
+        return tuple(op.fp32_precision for op in ops)
+
+    try:
+        ops[0].fp32_precision, ops[1].fp32_precision = "tf32", "ieee"  # tf32 matmuls, exact convolutions
+        found = now()
+        with precision("fp32", "cuda"):
+            assert now() == ("ieee", "ieee", "ieee")
+            with precision("tf32", "cuda"):
+                assert now() == ("tf32", "tf32", "tf32")
+            assert now() == ("ieee", "ieee", "ieee")
+        assert now() == found
+        ops[1].fp32_precision = before[1]  # the matmuls' string alone: cuDNN's flag reads, and is set, as before
+        with precision("fp32", "cuda"):
+            assert ops[0].fp32_precision == "ieee" and not torch.backends.cudnn.allow_tf32
+        assert ops[0].fp32_precision == "tf32" and torch.backends.cudnn.allow_tf32
+    finally:
+        for op, value in zip(ops, before):
+            op.fp32_precision = value

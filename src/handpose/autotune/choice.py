@@ -3,12 +3,12 @@
 A :class:`Choice` is one candidate: a precision (``fp32``; ``bf16`` / ``fp16`` autocast; ``tf32``: fp32 with TF32 tensor
 cores, CUDA only) and the channels-last layout or not. :func:`choose` looks the :class:`TrialKey` (device, CPU model
 with its instruction sets or GPU model, torch version, threads, preset, input size, batch, train or infer) up in the
-JSON cache ``<cache>/autotune.json`` (``$HANDPOSE_CACHE``, default ``~/.cache/handpose``); what is missing there it
-measures with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound, writes the cache
-and logs the choice with every measured ratio in one line. A CPU trial during which other processes used more than
-``contention.BUSY_SHARE`` of the CPUs is used for its own run only and not cached (with a warning). Explicit flags
-narrow the candidates (``--no-amp`` keeps the fp32 ones, ``--channels-last`` the channels-last ones); both given means
-no trial at all.
+JSON cache ``<cache>/autotune.json`` (``training.data.cache_root``, default ``~/.cache/handpose``); what is missing
+there it measures with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound, writes
+the cache and logs the choice with every measured ratio in one line. A CPU trial during which other processes used
+more than ``contention.BUSY_SHARE`` of the CPUs is used for its own run only and not cached (with a warning).
+Explicit flags narrow the candidates (``--no-amp`` keeps the fp32 ones, ``--channels-last`` the channels-last ones);
+both given means no trial at all.
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ def candidates(device_type: str, mode: str, amp: bool | None = None, channels_la
 
 
 def cache_path() -> Path:
-    """``$HANDPOSE_CACHE/autotune.json`` (default ``~/.cache/handpose/autotune.json``)."""
+    """``autotune.json`` in the cache folder (``training.data.cache_root``: ``$HANDPOSE_CACHE``, else
+    ``$XDG_CACHE_HOME/handpose``, else ``~/.cache/handpose``)."""
     from handpose.training.data import cache_root
 
     return cache_root() / CACHE_FILE

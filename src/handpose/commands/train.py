@@ -1,8 +1,8 @@
 """Train a CPM hand keypoint model (CPU, GPU, or many processes through torchrun).
 
-Without --data it renders a synthetic dataset into a cache folder ($HANDPOSE_CACHE, default ~/.cache/handpose)
-once and trains the lite preset on it, so it runs anywhere. The run folder (--out) receives config.json (the
-resolved settings), TensorBoard events, checkpoints/ckpt-<step>.pt (atomic, the last --keep kept),
+Without --data it renders a synthetic dataset into a cache folder ($HANDPOSE_CACHE, else $XDG_CACHE_HOME/handpose,
+else ~/.cache/handpose) once and trains the lite preset on it, so it runs anywhere. The run folder (--out) receives
+config.json (the resolved settings), TensorBoard events, checkpoints/ckpt-<step>.pt (atomic, the last --keep kept),
 best.safetensors (best validation PCK@0.2, or AP@0.5 for the detector), model.safetensors (the end) and summary.json.
 Every --log-every steps it logs a line in hand_detector_train's format:
   epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468

@@ -6,9 +6,9 @@ the keypoint model's int8 ONNX export, for onnxruntime, and ``detector-onnx`` th
 (on the CPU, ``pretrained:detector`` runs in whichever of PyTorch and onnxruntime measures faster on the machine:
 ``detection/runtime_choice``). ``detector-onnx`` is not shipped: it is exported from the shipped detector the first
 time it is asked for (about a second; the same bytes the release's export made) into
-``$HANDPOSE_CACHE/pretrained/`` (default ``~/.cache/handpose``), named by the weights' hash, so the package
-carries each network once. Weights are stored as float16 (half the size; the float32 model is rebuilt when loaded,
-figures in MODEL_CARD.md). Their recipe is ``scripts/release.sh`` then ``scripts/pack_pretrained.py`` and
+``<cache>/pretrained/`` (``training.data.cache_root``, default ``~/.cache/handpose``), named by the weights' hash, so
+the package carries each network once. Weights are stored as float16 (half the size; the float32 model is rebuilt when
+loaded, figures in MODEL_CARD.md). Their recipe is ``scripts/release.sh`` then ``scripts/pack_pretrained.py`` and
 ``handpose export --int8`` (keypoints).
 """
 

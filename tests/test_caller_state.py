@@ -36,15 +36,17 @@ def test_a_predictor_leaves_the_callers_torch_random_stream_alone() -> None:
 
 
 def _process_state() -> tuple:
-    """What a training run sets for itself: the three global random states and the two thread counts."""
+    """What a training run sets for itself: the three global random states, the two thread counts and the thread
+    exception hook (TensorBoard's writer thread's failed writes are the run's to report; it stayed installed)."""
     import random
+    import threading
 
     import cv2
     import numpy as np
 
     np_state = np.random.get_state()  # noqa: NPY002 (the caller's global state is the point)
     return (random.getstate(), np_state[1].tobytes(), np_state[2:], torch.get_rng_state().numpy().tobytes(),
-            torch.get_num_threads(), cv2.getNumThreads())
+            torch.get_num_threads(), cv2.getNumThreads(), threading.excepthook)
 
 
 @pytest.fixture

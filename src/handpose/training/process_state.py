@@ -2,14 +2,17 @@
 
 :func:`~handpose.training.train` seeds Python's, numpy's and torch's global random states (``TrainConfig.seed``),
 sets PyTorch's thread count (``threads``: a number, or ``"auto"``, which moves it as the run goes) and OpenCV's (one
-thread while its data loads: ``data.dataset``). A script or notebook that trains and then goes on with its own
-random numbers, models or images finds them as they were before the call, whether the run finished or raised.
+thread while its data loads: ``data.dataset``), and hooks ``threading.excepthook`` (TensorBoard's writer thread's
+failed writes are reported by the run instead: ``reporting``). A script or notebook that trains and then goes on
+with its own random numbers, models or images finds them as they were before the call, whether the run finished or
+raised.
 CUDA random states are given back where CUDA was in use before the run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import cv2
@@ -20,13 +23,15 @@ from handpose.training.checkpoints import rng_state, set_rng_state
 
 @contextlib.contextmanager
 def kept_process_state() -> Iterator[None]:
-    """The global random states and the PyTorch and OpenCV thread counts of the block's start, restored as it
-    leaves (also on an exception)."""
+    """The global random states, the PyTorch and OpenCV thread counts and the thread exception hook of the block's
+    start, restored as it leaves (also on an exception)."""
     random_states = rng_state()
     torch_threads, cv2_threads = torch.get_num_threads(), cv2.getNumThreads()
+    excepthook = threading.excepthook
     try:
         yield
     finally:
+        threading.excepthook = excepthook
         set_rng_state(random_states)
         if torch.get_num_threads() != torch_threads:
             torch.set_num_threads(torch_threads)

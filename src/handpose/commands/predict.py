@@ -144,8 +144,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--track-min-score", type=float, default=0.2, help="mean keypoint score below which a hand "
                        "is lost and the detector runs again (default 0.2)")
     video.add_argument("--track-lost-frames", type=int, default=8, help="a lost hand found again where it was within "
-                       "this many frames keeps its track id; the detector looks on each for one that had been followed "
-                       "that long (0: off) (default 8)")
+                       "this many frames keeps its track id; with --detect-every above 0 the detector looks on each "
+                       "for one that had been followed that long (0: off) (default 8)")
     video.add_argument("--no-smooth", action="store_true", help="no One-Euro smoothing of the keypoints")
     video.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro cut-off at rest in Hz; lower "
                        "is smoother (default 1.0)")

@@ -64,16 +64,21 @@ def test_a_file_over_the_size_limit_is_named_and_the_earlier_file_stays(tmp_path
     _no_temporaries(tmp_path)
 
 
-def test_an_overlay_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path: Path) -> None:
-    target = tmp_path / "photo_overlay.png"
-    earlier = b"an earlier predict's overlay"
+def _earlier_picture_kept(tmp_path: Path, target: Path, code: str) -> None:
+    """``code`` writing ``target`` over the size limit fails naming it, and the earlier file there stays whole."""
+    earlier = b"an earlier run's picture"
     target.write_bytes(earlier)
-    noise = "numpy.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=numpy.uint8)"
-    result = run_limited("import numpy\nfrom handpose.viz import save_bgr\n"
-                         + _caught(f"save_bgr({str(target)!r}, {noise})"))
+    result = run_limited(code)
     assert result.get("efbig") and result["message"].startswith(f"{target}: could not be written"), result
     assert target.read_bytes() == earlier
     _no_temporaries(tmp_path)
+
+
+def test_an_overlay_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path: Path) -> None:
+    target = tmp_path / "photo_overlay.png"
+    noise = "numpy.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=numpy.uint8)"
+    _earlier_picture_kept(tmp_path, target, "import numpy\nfrom handpose.viz import save_bgr\n"
+                          + _caught(f"save_bgr({str(target)!r}, {noise})"))
 
 
 @pytest.mark.slow
@@ -81,16 +86,11 @@ def test_a_pck_plot_that_cannot_be_written_leaves_the_earlier_one_whole(tmp_path
     from handpose.evaluate import CURVE_NAME
 
     target = tmp_path / CURVE_NAME
-    earlier = b"an earlier evaluation's plot"
-    target.write_bytes(earlier)
     curves = {"box": {"thresholds": [0.0, 0.1, 0.2], "pck": [0.0, 0.5, 0.9]},
               "pixels": {"thresholds": [0.0, 5.0, 10.0], "pck": [0.0, 0.4, 0.8]}}
     title = "x" * 40
-    result = run_limited("from handpose.evaluate import plot_pck\n"
-                         + _caught(f"plot_pck({curves!r}, {str(target)!r}, title={title!r})"))
-    assert result.get("efbig") and result["message"].startswith(f"{target}: could not be written"), result
-    assert target.read_bytes() == earlier
-    _no_temporaries(tmp_path)
+    _earlier_picture_kept(tmp_path, target, "from handpose.evaluate import plot_pck\n"
+                          + _caught(f"plot_pck({curves!r}, {str(target)!r}, title={title!r})"))
 
 
 @pytest.mark.slow

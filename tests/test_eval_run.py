@@ -132,6 +132,18 @@ def test_pck_plot_title_names_the_data_split_and_metrics() -> None:
     assert title == "best.safetensors on hand_labels (val, 846 hands)\nPCK@0.2 0.812  AUC 0.610  EPE 9.9 px"
 
 
+@pytest.mark.parametrize("name, magic", [("curve", b"\x89PNG"), ("curve.PNG", b"\x89PNG"), ("curve.pdf", b"%PDF")])
+def test_the_pck_plot_takes_its_format_from_the_path(tmp_path: Path, name: str, magic: bytes) -> None:
+    """A plot path without a suffix failed: matplotlib read the format from the temporary file's name. It is the
+    path's suffix, PNG without one, and the file is written at the path given."""
+    from handpose.evaluate import plot_pck
+
+    curves = {"box": {"thresholds": [0.0, 0.1, 0.2], "pck": [0.0, 0.5, 0.9]}}
+    out = plot_pck(curves, tmp_path / name)
+    assert out == tmp_path / name and out.read_bytes().startswith(magic)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+
+
 def test_a_folder_of_datasets_is_evaluated_set_by_set_and_together(
     tmp_path: Path, tiny_weights: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -289,8 +289,10 @@ def plot_pck(curves: dict[str, Any], path: str | Path, title: str = "") -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    # atomically: a failed or killed write leaves an earlier report's plot whole (eval --overwrite)
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100))
+    # atomically: a failed or killed write leaves an earlier report's plot whole (eval --overwrite); the format is
+    # the path's suffix, PNG without one (read from the temporary file's name, a path without one failed)
+    kind = Path(path).suffix[1:].lower() or "png"
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=100, format=kind))
 
 
 def curve_title(weights: str | Path, data: str | Path, split: str, result: dict[str, Any]) -> str:

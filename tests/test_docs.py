@@ -89,10 +89,11 @@ def _has(obj: Any, name: str) -> bool:
 
 
 def _modules() -> list[str]:
-    """Every module of the package, dotted (``handpose.inference.backends``)."""
+    """Every module of the package, dotted (``handpose.inference.backends``), less ``__main__`` (importing it runs
+    the command line)."""
     src = ROOT / "src"
     return [".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
-            for p in sorted((src / "handpose").rglob("*.py"))]
+            for p in sorted((src / "handpose").rglob("*.py")) if p.name != "__main__.py"]
 
 
 def missing_names(doc: str, text: str, modules: list[str]) -> list[str]:

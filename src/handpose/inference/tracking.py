@@ -473,15 +473,15 @@ class HandTracker:
         # higher keypoints than the hand itself)
         ranks = np.array([track_rank(t, weight) for t, _ in alive])
         boxes = np.array([p.box for _, p in alive], np.float64).reshape(-1, 4)  # (N, 4) this frame's crop boxes
-        keep = self._merge(alive, ranks, box_iou_matrix(boxes, boxes), DUPLICATE_IOU)
+        keep = self._merge([t for t, _ in alive], boxes, ranks, box_iou_matrix(boxes, boxes), DUPLICATE_IOU)
         alive, ranks, boxes = [alive[int(i)] for i in keep], ranks[keep], boxes[keep]
         # and a track inside another's box (a finger followed as a hand of its own), or around it (the hand with its
         # forearm): one goes too, the same way
-        keep = self._merge(alive, ranks, smaller_cover(boxes, boxes), self.config.nested_cover)
+        keep = self._merge([t for t, _ in alive], boxes, ranks, smaller_cover(boxes, boxes), self.config.nested_cover)
         merged = [alive[int(i)] for i in keep]
         self.tracks = [t for t, _ in merged]
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
-            if all(box_iou(pred.box, other.box) < 0.5 for _, other in merged):
+            if all(box_iou(pred.box, other.box) < DUPLICATE_IOU for _, other in merged):
                 merged.append((track, pred))
         self._name_new([track for track, _ in merged])
         following = {id(t) for t in self.tracks}
@@ -498,15 +498,14 @@ class HandTracker:
             pred.track_id = track.id
         return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
 
-    def _merge(self, alive: list[tuple[Track, Prediction]], ranks: np.ndarray, overlap: np.ndarray,
+    def _merge(self, tracks: list[Track], boxes: np.ndarray, ranks: np.ndarray, overlap: np.ndarray,
                limit: float) -> np.ndarray:
-        """Indices of the ``alive`` tracks kept, best rank first, where two overlap by more than ``limit`` (``overlap``
-        (N, N) of this frame's boxes: two tracks on one hand, or one inside the other): the one that came there steadily
-        where the other jumped (:func:`steady`), else the better ranked (``ranks`` (N,)). A hand passing behind
-        another: its track followed its keypoints onto the front hand over a few frames and, ranked higher (its
-        detector probability), took the front hand's track and id (a swap); now it goes (lost, so it may come back
-        where its own hand shows again)."""
-        boxes = np.array([p.box for _, p in alive], np.float64).reshape(-1, 4)  # (N, 4) this frame's crop boxes
+        """Indices of the ``tracks`` kept, best rank first, where two overlap by more than ``limit`` (``overlap``
+        (N, N) of their boxes on this frame, ``boxes`` (N, 4): two tracks on one hand, or one inside the other): the
+        one that came there steadily where the other jumped (:func:`steady`), else the better ranked (``ranks``
+        (N,)). A hand passing behind another: its track followed its keypoints onto the front hand over a few frames
+        and, ranked higher (its detector probability), took the front hand's track and id (a swap); now it goes
+        (lost, so it may come back where its own hand shows again)."""
         kept: list[int] = []
         for i in (int(v) for v in np.argsort(-ranks, kind="stable")):
             rivals = [j for j in kept if overlap[i, j] > limit]
@@ -514,7 +513,7 @@ class HandTracker:
                 kept.append(i)
             elif len(rivals) == 1:  # the better ranked stays unless it jumped there and this one did not
                 j, iou = rivals[0], self.config.match_iou
-                if steady(alive[i][0], boxes[i], iou) and not steady(alive[j][0], boxes[j], iou):
+                if steady(tracks[i], boxes[i], iou) and not steady(tracks[j], boxes[j], iou):
                     kept[kept.index(j)] = i
         return np.array(sorted(kept, key=lambda k: -ranks[k]), np.int64)
 

@@ -218,3 +218,31 @@ except OSError as exc:
     result = run_limited(code)
     assert result["message"].startswith(f"{tmp_path / 'clip.json'}: could not be written (File too large)"), result
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_over_the_size_limit_is_named_as_too_large_not_a_full_disk(tmp_path: Path) -> None:
+    """torch's zip writer turns the file's EFBIG into "unexpected pos ...", which it also says for a full disk; the
+    error number under it decides, so the message says what happened and names the checkpoint."""
+    target = tmp_path / "last.pt"
+    target.write_bytes(b"earlier")
+    result = run_limited("import torch\nfrom handpose.files import atomic_torch_save\n"
+                         + _caught(f"atomic_torch_save({{'w': torch.zeros(50_000)}}, {str(target)!r})"))
+    assert result["type"] == "OSError" and result["efbig"], result
+    assert result["message"].startswith(f"{target}: could not be written (File too large)"), result
+    assert target.read_bytes() == b"earlier"
+    _no_temporaries(tmp_path)
+
+
+def test_an_error_number_under_a_writers_message_decides_whether_the_disk_is_full() -> None:
+    import errno
+
+    from handpose.files import disk_full
+
+    def torch_style(cause: OSError | None) -> RuntimeError:
+        error = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+        error.__context__ = cause
+        return error
+
+    assert disk_full(torch_style(OSError(errno.ENOSPC, "No space left on device")))
+    assert not disk_full(torch_style(OSError(errno.EFBIG, "File too large")))
+    assert disk_full(torch_style(None))  # no error number under it: the message is all there is

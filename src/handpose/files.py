@@ -2,9 +2,10 @@
 
 Every write goes to a temporary file in the target's folder, is flushed and fsync'ed, then renamed over the target
 (``os.replace`` is atomic on POSIX), and the folder is fsync'ed, so a crash or a kill leaves either the old file or
-the new one, never half of one. A write that fails for lack of space (``ENOSPC``, or the messages that safetensors
-and torch's zip writer give for it) raises :class:`DiskFullError` naming the path; any other failed write (a file
-over ``ulimit -f``, an I/O error) raises its own OSError, its message naming the path too.
+the new one, never half of one. A write that fails for lack of space (``ENOSPC``, or, where no error number is
+kept, the messages that safetensors and torch's zip writer give for it) raises :class:`DiskFullError` naming the
+path; any other failed write (a file over ``ulimit -f``, an I/O error) raises its own OSError, its message naming the
+path too.
 """
 
 from __future__ import annotations
@@ -28,19 +29,31 @@ class DiskFullError(OSError):
     """A write failed because the file system is full; the message names the file."""
 
 
-def disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) says the disk is full. The chain is walked once: an
-    exception raised again (TensorBoard's writer raises its thread's error at every call) can close it in a loop."""
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the exceptions it was raised from or during, each once: an exception raised again (TensorBoard's
+    writer raises its thread's error at every call) can close the chain in a loop."""
+    chain: list[BaseException] = []
     seen: BaseException | None = exc
-    visited: set[int] = set()
-    while seen is not None and id(seen) not in visited:
-        visited.add(id(seen))
-        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
-            return True
-        if any(m in str(seen).lower() for m in _FULL_MESSAGES):
-            return True
+    while seen is not None and all(seen is not c for c in chain):
+        chain.append(seen)
         seen = seen.__cause__ or seen.__context__
-    return False
+    return chain
+
+
+def os_error_in(exc: BaseException) -> OSError | None:
+    """The first OSError with an error number in ``exc``'s chain: torch's zip writer reports a failed write as a
+    RuntimeError ("unexpected pos ...") raised while the file object's own OSError was being handled."""
+    return next((c for c in _chain(exc) if isinstance(c, OSError) and c.errno is not None), None)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) says the disk is full. An error number in the chain
+    decides (a file over ``ulimit -f``, EFBIG, makes torch's writer say "unexpected pos" as a full disk does); the
+    messages of writers that keep no error number decide only where none is there."""
+    cause = os_error_in(exc)
+    if cause is not None:
+        return cause.errno in (errno.ENOSPC, errno.EDQUOT)
+    return any(m in str(c).lower() for c in _chain(exc) for m in _FULL_MESSAGES)
 
 
 def named_error(exc: OSError, path: str | Path,
@@ -160,6 +173,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
                                 "the previous file, if any, is unchanged") from exc
         if isinstance(exc, OSError) and str(path) not in str(exc):
             raise named_error(exc, path) from exc
+        cause = os_error_in(exc) if isinstance(exc, Exception) else None
+        if cause is not None and not isinstance(exc, OSError):  # a writer's own error over the file's (torch's zip)
+            raise named_error(cause, path) from exc
         raise
     if durable:
         _fsync_dir(path.parent)

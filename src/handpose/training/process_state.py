@@ -6,7 +6,8 @@ thread while its data loads: ``data.dataset``), and hooks ``threading.excepthook
 failed writes are reported by the run instead: ``reporting``). A script or notebook that trains and then goes on
 with its own random numbers, models or images finds them as they were before the call, whether the run finished or
 raised.
-CUDA random states are given back where CUDA was in use before the run.
+CUDA random states are given back where CUDA was in use before the run. cuDNN's autotuner flag, which a run on a
+GPU turns on, is given back by ``training.cudnn_autotuner``.
 """
 
 from __future__ import annotations

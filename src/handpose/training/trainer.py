@@ -58,6 +58,7 @@ from handpose.training.checkpoints import (
     set_aside_later,
     set_rng_state,
 )
+from handpose.training.cudnn_autotuner import cudnn_autotuner
 from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.process_state import kept_process_state
@@ -88,7 +89,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     Raises ValueError / FileNotFoundError for bad settings or data, NonFiniteLossError (a RuntimeError) when the
     loss stops being finite. The global random states and the PyTorch and OpenCV thread counts the run sets for
-    itself are given back as it returns or raises (``training.process_state``).
+    itself are given back as it returns or raises (``training.process_state``), and so is cuDNN's autotuner flag,
+    which a run on a GPU turns on (``training.cudnn_autotuner``).
     """
     with kept_process_state():
         return _train(cfg)
@@ -109,8 +111,9 @@ def _train(cfg: TrainConfig) -> dict[str, Any]:
     finished, lock = False, None
     fresh = not Path(cfg.out).exists()  # made by this run: removed again when it fails before writing anything
     try:
-        lock = _open_run(cfg, info, device)
-        summary = Trainer(cfg, info, device).fit()
+        with cudnn_autotuner(device):  # on a GPU: the input size is fixed, so cuDNN's timed choice pays
+            lock = _open_run(cfg, info, device)
+            summary = Trainer(cfg, info, device).fit()
         finished = True
         return summary
     finally:

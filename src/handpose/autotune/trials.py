@@ -33,8 +33,14 @@ INFER_BUDGET_S = 2.5  # `handpose predict` must pay under 3 s for its first run
 
 
 def _sync(device: torch.device) -> None:
+    """Wait for the work queued on ``device`` (CUDA, MPS and XPU run asynchronously: a timing taken without it is
+    of the queueing alone); a no-op on the CPU and on backends without a ``synchronize``."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+    elif device.type == "xpu" and hasattr(torch, "xpu"):
+        torch.xpu.synchronize(device)
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.synchronize()  # MPS has one device
 
 
 def _rounds(steps: dict[Choice, Callable[[], Any]], first: dict[Choice, float], budget_s: float,

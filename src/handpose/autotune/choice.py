@@ -81,6 +81,7 @@ class Trial:
     batch: int = 1  # samples per timed step
     loss: float | None = None  # train: the first step's loss (same weights and batch for every candidate)
     keypoints: np.ndarray | None = None  # infer: (N, 21, 2) decoded keypoints in crop px of the trial input
+    failed: str | None = None  # why the candidate could not run ("out of memory"); None: it ran
 
 
 Measure = Callable[[Sequence[Choice]], dict[Choice, Trial]]
@@ -187,12 +188,15 @@ def write_cache(path: Path, key: TrialKey, results: dict[str, dict[str, Any]], t
 
 
 def judge(trials: dict[Choice, Trial], reference: Choice) -> dict[str, dict[str, Any]]:
-    """Per candidate name: samples/s, sound or not, and why not; judged against ``reference``'s numbers."""
+    """Per candidate name: samples/s, sound or not, and why not; judged against ``reference``'s numbers (where the
+    reference could not run, as on a GPU too small for it, the others on their own: finite, and running)."""
     ref = trials.get(reference)
     out: dict[str, dict[str, Any]] = {}
     for choice, t in trials.items():
         why = ""
-        if not t.finite or not math.isfinite(t.seconds) or t.seconds <= 0:
+        if t.failed:
+            why = t.failed
+        elif not t.finite or not math.isfinite(t.seconds) or t.seconds <= 0:
             why = "non-finite output"
         elif ref is not None and choice != reference:
             if t.keypoints is not None and ref.keypoints is not None:

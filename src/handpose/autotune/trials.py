@@ -5,16 +5,21 @@ random tensors; :func:`infer_measure` times the forward pass of a given model on
 the caller has them) and decodes the last stage's maps. Every candidate is built from the same weights, warmed up
 once (its first step pays for allocation and kernel choice; what soundness is judged on is taken from it), then
 timed in interleaved rounds (A B C A B C ...) until the time budget is spent, so a noisy machine disturbs all alike.
-A candidate whose first step takes over 3x the fastest first step keeps that time and is not timed again.
+A candidate whose first step takes over 3x the fastest first step keeps that time and is not timed again. A training
+candidate is on the device for its own turn only (copied there from weights and a batch kept on the CPU, freed
+before the next turn), so the trial needs no more device memory than one training step; a candidate that runs out
+of device memory (``torch.OutOfMemoryError``) is not viable, and the others are judged without it.
 """
 
 from __future__ import annotations
 
 import copy
+import gc
 import logging
 import math
 import statistics
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -43,22 +48,53 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()  # MPS has one device
 
 
-def _rounds(steps: dict[Choice, Callable[[], Any]], first: dict[Choice, float], budget_s: float,
-            device: torch.device, started: float) -> dict[Choice, float]:
-    """Median seconds per step of each candidate: interleaved rounds while the budget lasts (at least one)."""
-    fastest = min(first.values())
-    live = [c for c in steps if first[c] <= GIVE_UP * fastest]
+def _timed(step: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
+    """(seconds, result) of ``step`` with the work it queued on ``device`` done."""
+    _sync(device)  # what was queued before (a model's copy to the device) is not the step's
+    t0 = time.perf_counter()
+    out = step()
+    _sync(device)
+    return time.perf_counter() - t0, out
+
+
+def _release(device: torch.device) -> None:
+    """Give the memory the trial's candidates left in the device's cache back to the device (CUDA, XPU, MPS), so
+    the run that follows, or another process, finds it free."""
+    backend = getattr(torch, device.type, None) if device.type in ("cuda", "xpu", "mps") else None
+    if backend is not None and hasattr(backend, "empty_cache"):
+        backend.empty_cache()
+
+
+def _out_of_memory(choice: Choice, device: torch.device, batch: int) -> Trial:
+    """The :class:`Trial` of a candidate that ran out of memory on ``device`` (said in one log line)."""
+    LOG.warning("autotune: %s ran out of memory on %s at batch %d; it is not a candidate", choice.name, device,
+                batch)
+    return Trial(math.inf, finite=False, batch=batch, failed="out of memory")
+
+
+def _rounds(turns: dict[Choice, Callable[[], float | None]], first: dict[Choice, float], budget_s: float,
+            started: float) -> tuple[dict[Choice, float], set[Choice]]:
+    """(median seconds per step of each candidate, the candidates that ran out of memory): interleaved rounds of
+    ``turns`` (each returns the seconds of one timed step, None where it ran out of device memory) while the budget
+    lasts (at least one)."""
+    fastest = min(first.values(), default=math.inf)
+    live = [c for c in turns if first[c] <= GIVE_UP * fastest]
     times: dict[Choice, list[float]] = {c: [] for c in live}
+    cost = {c: first[c] for c in live}  # the last whole turn of each, building its candidate included
+    failed: set[Choice] = set()
     for r in range(MAX_ROUNDS):
-        round_cost = sum(times[c][-1] if times[c] else first[c] for c in live)
-        if r > 0 and time.perf_counter() - started + round_cost > budget_s:
+        if r > 0 and time.perf_counter() - started + sum(cost[c] for c in live) > budget_s:
             break
-        for c in live:
+        for c in list(live):
             t0 = time.perf_counter()
-            steps[c]()
-            _sync(device)
-            times[c].append(time.perf_counter() - t0)
-    return {c: statistics.median(times[c]) if c in times else first[c] for c in steps}
+            seconds = turns[c]()
+            if seconds is None:
+                live.remove(c)
+                failed.add(c)
+                continue
+            times[c].append(seconds)
+            cost[c] = time.perf_counter() - t0
+    return {c: statistics.median(times[c]) if times.get(c) else first[c] for c in turns if c not in failed}, failed
 
 
 def train_measure(model_cfg: Any, input_size: int, batch_size: int, device: torch.device | str,
@@ -67,51 +103,111 @@ def train_measure(model_cfg: Any, input_size: int, batch_size: int, device: torc
 
     On a CPU where a step of the whole batch would not fit the budget (the openpose preset at 368 takes ~25 s for
     16 samples on 2 cores), the trial runs a smaller batch, sized from a one-sample probe; rates are per sample.
+    One candidate at a time is on the device: each turn copies the trial's weights and batch (kept on the CPU) there,
+    steps, and frees them before the next turn, so the trial needs the device memory of one training step, as the
+    run does, not that of every candidate at once. A candidate that runs out of device memory is not viable (one log
+    line). On CUDA the trial runs with cuDNN's autotuner on, as the run does
+    (``training.cudnn_autotuner``), and gives the device's cache back as it ends.
     """
     device = torch.device(device)
 
     def measure(choices: Sequence[Choice]) -> dict[Choice, Trial]:
+        from handpose.training.cudnn_autotuner import cudnn_autotuner
+
         started = time.perf_counter()
-        batch = batch_size
-        if device.type == "cpu":
-            probe = _train_step(Choice(), model_cfg, input_size, 1, device, seed)[0]
-            probe()
-            t0 = time.perf_counter()
-            probe()
-            per_sample = time.perf_counter() - t0
-            batch = max(1, min(batch_size, int(budget_s / (len(choices) * 3 * per_sample))))
-            if batch < batch_size:
-                LOG.info("autotune: timing training at batch %d instead of %d to stay within %.0f s", batch,
-                         batch_size, budget_s)
-        steps, first, trials = {}, {}, {}
-        for c in choices:
-            step, check = _train_step(c, model_cfg, input_size, batch, device, seed)
-            t0 = time.perf_counter()
-            loss = step()
-            _sync(device)
-            first[c] = time.perf_counter() - t0
-            steps[c] = step
-            trials[c] = Trial(first[c], finite=math.isfinite(loss) and check(), loss=loss, batch=batch)
-        for c, seconds in _rounds(steps, first, budget_s, device, started).items():
-            trials[c].seconds = seconds
-        return trials
+        with cudnn_autotuner(device):
+            try:
+                return _measure_training(choices, model_cfg, input_size, batch_size, device, budget_s, seed,
+                                         started)
+            finally:
+                _release(device)
 
     return measure
 
 
-def _train_step(choice: Choice, model_cfg: Any, size: int, batch: int, device: torch.device,
-                seed: int) -> tuple[Callable[[], float], Callable[[], bool]]:
-    """(one training step returning its loss, whether every gradient is finite) for a fresh model under ``choice``."""
+def _measure_training(choices: Sequence[Choice], model_cfg: Any, size: int, batch_size: int, device: torch.device,
+                      budget_s: float, seed: int, started: float) -> dict[Choice, Trial]:
+    """:func:`train_measure`'s measurement of ``choices``."""
     from handpose.model.cpm import build_model
-    from handpose.training.losses import cpm_loss
 
     torch.manual_seed(seed)
-    model = build_model(model_cfg).to(device).train()
+    weights = build_model(model_cfg).train()  # every candidate starts from these, on the CPU
+    batch = batch_size
+    if device.type == "cpu":
+        one = _train_batch(model_cfg, size, 1, seed)
+        _train_turn(Choice(), weights, one, device)
+        probe = _train_turn(Choice(), weights, one, device)
+        per_sample = probe[0] if probe is not None else math.inf
+        batch = max(1, min(batch_size, int(budget_s / (len(choices) * 3 * per_sample))))
+        if batch < batch_size:
+            LOG.info("autotune: timing training at batch %d instead of %d to stay within %.0f s", batch,
+                     batch_size, budget_s)
+    data = _train_batch(model_cfg, size, batch, seed)
+    trials: dict[Choice, Trial] = {}
+    for c in choices:
+        turn = _train_turn(c, weights, data, device, check=True)
+        if turn is None:
+            trials[c] = _out_of_memory(c, device, batch)
+            continue
+        seconds, loss, finite = turn
+        trials[c] = Trial(seconds, finite=finite, loss=loss, batch=batch)
+    first = {c: t.seconds for c, t in trials.items() if t.failed is None}
+    turns = {c: (lambda c=c: _seconds(_train_turn(c, weights, data, device))) for c in first}
+    timed, failed = _rounds(turns, first, budget_s, started)
+    for c, seconds in timed.items():
+        trials[c].seconds = seconds
+    for c in failed:
+        trials[c] = _out_of_memory(c, device, batch)
+    return trials
+
+
+def _train_batch(model_cfg: Any, size: int, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
+    """(images (B, 3, S, S), targets (B, 22, S/8, S/8), keypoint weights (B, 21)): a fixed random batch on the CPU."""
     gen = torch.Generator().manual_seed(seed)
-    images = (torch.randn(batch, 3, size, size, generator=gen) * 0.25).to(device)  # (B, 3, S, S)
+    images = torch.randn(batch, 3, size, size, generator=gen) * 0.25  # (B, 3, S, S)
     out = -(-size // 8)
-    targets = torch.rand(batch, model_cfg.num_maps, out, out, generator=gen).to(device)  # (B, 22, S/8, S/8)
-    weights = torch.ones(batch, model_cfg.num_maps - 1, device=device)  # (B, 21)
+    targets = torch.rand(batch, model_cfg.num_maps, out, out, generator=gen)  # (B, 22, S/8, S/8)
+    return images, targets, torch.ones(batch, model_cfg.num_maps - 1)  # (B, 21)
+
+
+def _seconds(turn: tuple[float, float, bool] | None) -> float | None:
+    """The seconds of a :func:`_train_turn` (None: it ran out of memory)."""
+    return None if turn is None else turn[0]
+
+
+def _train_turn(choice: Choice, weights: torch.nn.Module, data: tuple[torch.Tensor, ...], device: torch.device,
+                check: bool = False) -> tuple[float, float, bool] | None:
+    """(seconds, loss, every gradient finite) of one timed training step of ``choice`` on ``device`` (finiteness is
+    looked at with ``check`` alone, True otherwise), or None where it ran out of device memory. The candidate (a
+    copy of ``weights`` with its optimizer and ``data`` on the device) is freed as this returns."""
+    built: list[weakref.ref] = []
+    try:
+        turn = _train_turn_on(choice, weights, data, device, check, built)
+    except torch.OutOfMemoryError:  # its traceback, which holds the candidate, goes with this block
+        turn = None
+    if built and built[0]() is not None:  # in a reference cycle (a process's first optimizer makes one)
+        gc.collect()
+    return turn
+
+
+def _train_turn_on(choice: Choice, weights: torch.nn.Module, data: tuple[torch.Tensor, ...], device: torch.device,
+                   check: bool, built: list[weakref.ref]) -> tuple[float, float, bool]:
+    """:func:`_train_turn`'s step, with a weakref to the candidate's model put in ``built``."""
+    model, step, grads_finite = _train_step(choice, weights, data, device)
+    built.append(weakref.ref(model))
+    del model
+    seconds, loss = _timed(step, device)
+    return seconds, loss, (math.isfinite(loss) and grads_finite()) if check else True
+
+
+def _train_step(choice: Choice, weights: torch.nn.Module, data: tuple[torch.Tensor, ...],
+                device: torch.device) -> tuple[torch.nn.Module, Callable[[], float], Callable[[], bool]]:
+    """(a copy of ``weights`` on ``device``, one training step of it under ``choice`` returning its loss, whether
+    every gradient is finite)."""
+    from handpose.training.losses import cpm_loss
+
+    model = copy.deepcopy(weights).to(device)
+    images, targets, keypoint_weights = (t.to(device) for t in data)  # (B, 3, S, S), (B, 22, S/8, S/8), (B, 21)
     if choice.channels_last:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
@@ -120,7 +216,7 @@ def _train_step(choice: Choice, model_cfg: Any, size: int, batch: int, device: t
     def step() -> float:
         with precision(choice.precision, device.type):
             maps = model(images)  # stages x (B, 22, S/8, S/8)
-            loss, _ = cpm_loss(maps, targets, weights)
+            loss, _ = cpm_loss(maps, targets, keypoint_weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -129,7 +225,7 @@ def _train_step(choice: Choice, model_cfg: Any, size: int, batch: int, device: t
     def grads_finite() -> bool:
         return all(bool(torch.isfinite(p.grad).all()) for p in model.parameters() if p.grad is not None)
 
-    return step, grads_finite
+    return model, step, grads_finite
 
 
 def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.device | str, stride: int = 8,
@@ -137,7 +233,8 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
     """A :data:`Measure` of ``model``'s forward pass on ``crops`` (N, S, S, 3) uint8 BGR (one network batch).
 
     The model is copied per candidate (the caller's is never moved or changed); each candidate's decoded keypoints
-    on ``crops`` are what :func:`~handpose.autotune.choice.judge` compares with fp32's.
+    on ``crops`` are what :func:`~handpose.autotune.choice.judge` compares with fp32's. A candidate that runs out of
+    device memory is not viable (one log line).
     """
     from handpose.data.codec import HeatmapCodec
     from handpose.data.transforms import to_network_input
@@ -160,16 +257,30 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
                 with torch.inference_mode(), precision(c.precision, device.type):
                     return net(inp)[-1].float()  # (N, 22, S/8, S/8)
 
-            t0 = time.perf_counter()
-            maps = step()
-            _sync(device)
-            first[c] = time.perf_counter() - t0
+            try:
+                first[c], maps = _timed(step, device)
+            except torch.OutOfMemoryError:
+                trials[c] = _out_of_memory(c, device, int(x.shape[0]))
+                del net, inp, step
+                continue
             steps[c] = step
             keypoints = codec.decode(maps.cpu().numpy())[0]  # (N, 21, 2) crop px
             trials[c] = Trial(first[c], finite=bool(torch.isfinite(maps).all()), keypoints=keypoints,
                               batch=int(x.shape[0]))
-        for c, seconds in _rounds(steps, first, budget_s, device, started).items():
+        turns = {c: (lambda step=step: _infer_turn(step, device)) for c, step in steps.items()}
+        timed, failed = _rounds(turns, first, budget_s, started)
+        for c, seconds in timed.items():
             trials[c].seconds = seconds
+        for c in failed:
+            trials[c] = _out_of_memory(c, device, int(x.shape[0]))
         return trials
 
     return measure
+
+
+def _infer_turn(step: Callable[[], Any], device: torch.device) -> float | None:
+    """The seconds of one timed inference ``step`` on ``device``, None where it ran out of device memory."""
+    try:
+        return _timed(step, device)[0]
+    except torch.OutOfMemoryError:
+        return None

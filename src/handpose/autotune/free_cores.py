@@ -22,11 +22,12 @@ through :func:`sync_torch` before each network call; onnxruntime fixes a session
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 # imported with the thread settings that every network is made with, so a fork after that is seen (fork_guard)
@@ -104,6 +105,19 @@ def governor() -> FreeCores:
     if _GOVERNOR is None:
         _GOVERNOR = FreeCores()
     return _GOVERNOR
+
+
+@contextlib.contextmanager
+def kept_governor() -> Iterator[None]:
+    """The process's governor and PyTorch's ceiling as the block found them, put back as it leaves (also on an
+    exception): a training run's governor (:func:`govern_with_children`), whose meter counts the run's children as
+    its own work, ends with the run instead of serving the caller's later "auto" networks."""
+    global _GOVERNOR, _TORCH_CEILING
+    found = _GOVERNOR, _TORCH_CEILING
+    try:
+        yield
+    finally:
+        _GOVERNOR, _TORCH_CEILING = found
 
 
 def govern_with_children() -> None:

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import torch
 
+from handpose.autotune import choice as choice_module
 from handpose.autotune import trials
-from handpose.autotune.choice import Choice, TrialKey, choose, judge
+from handpose.autotune.choice import Choice, TrialKey, choose, judge, read_cache
 from handpose.model.cpm import preset
 
 QUEUED_S = 0.05  # how long a fake device takes to finish what a step queued on it
@@ -96,9 +97,13 @@ def test_a_candidate_out_of_memory_is_not_viable_and_the_trial_goes_on(
     models: list[weakref.ref] = []
     alive_at_build: list[int] = []
     _recording(monkeypatch, models, alive_at_build, out_of_memory)
+    monkeypatch.setattr(choice_module, "unsteady", lambda *args: False)  # cached whatever else runs beside
     with caplog.at_level(logging.INFO, logger="handpose.autotune"):
         chosen = choose(KEY, _measure(), path=tmp_path / "autotune.json")
     assert chosen is not None and chosen.name != short
+    cached = read_cache(tmp_path / "autotune.json")[KEY.text()]["results"]
+    everyone = {c.name for c in choice_module.candidates(KEY.device, KEY.mode)}
+    assert set(cached) == everyone - {short}  # the others kept; the one out of memory is measured again next time
     assert caplog.text.count(f"{short} ran out of memory") == 1
     assert f"{short} 0.00x (rejected: out of memory)" in caplog.text  # the choice's summary line
     assert alive_at_build == [0] * len(models) and all(ref() is None for ref in models)

@@ -187,6 +187,11 @@ def write_cache(path: Path, key: TrialKey, results: dict[str, dict[str, Any]], t
         LOG.warning("autotune: cannot write the cache %s (%s); the trial will run again next time", path, exc)
 
 
+def trials_failed(trials: dict[Choice, Trial], name: str) -> bool:
+    """Whether the candidate named ``name`` could not run at all in ``trials`` (out of memory)."""
+    return any(c.name == name and t.failed for c, t in trials.items())
+
+
 def judge(trials: dict[Choice, Trial], reference: Choice) -> dict[str, dict[str, Any]]:
     """Per candidate name: samples/s, sound or not, and why not; judged against ``reference``'s numbers (where the
     reference could not run, as on a GPU too small for it, the others on their own: finite, and running)."""
@@ -239,9 +244,12 @@ def choose(
         trials = measure(list(dict.fromkeys([reference, *missing])))
         share = others() if others is not None else None
         trial_s += time.perf_counter() - t0
-        results.update(judge(trials, reference))
+        judged = judge(trials, reference)
+        results.update(judged)
+        # a candidate out of memory is this moment's verdict (another job may hold the GPU): measured again next time
+        lasting = {name: r for name, r in results.items() if name not in judged or not trials_failed(trials, name)}
         if not unsteady(share, f"{key.mode} speed", path):
-            write_cache(path, key, results, trial_s)
+            write_cache(path, key, lasting, trial_s)
     best = _fastest(allowed, results)
     LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path))
     return best

@@ -1,0 +1,32 @@
+"""The tracker's settings: when the detector runs, when a track is lost, how a detection is matched to a track,
+how long a lost hand keeps its id, how keypoints are smoothed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from handpose.inference.smoothing import SmoothingConfig
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    """When to detect, when a track is lost, how keypoints are smoothed."""
+
+    # run the detector at least every N frames (1: every frame; 0: no schedule, only when tracking is lost or, with
+    # refinement, after a frame where a followed hand scored under the hand threshold, as at any N)
+    detect_every: int = 10
+    min_keypoint_score: float = 0.2  # a track whose mean keypoint score is lower is lost
+    box_score: float = 0.1  # keypoints scoring at least this make the next frame's box
+    match_iou: float = 0.3  # a detection and a track overlapping at least this much are the same hand
+    match_cover: float = 0.6  # or, both at one edge of the frame, whose smaller box lies this much inside the other
+    edge_margin: float = 0.02  # a box within this share of the frame's longer side from an edge is at that edge
+    nested_cover: float = 0.7  # of two tracks whose smaller box lies more than this inside the other, the worse goes
+    max_hands: int = 4
+    lost_frames: int = 8  # a hand unseen for up to this many frames (a third of a second at 25/s) keeps its id (0: off)
+    rejoin_distance: float = 0.75  # a new hand this near a lost one (centres, in the larger box's longer side) is it
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+
+    def __post_init__(self) -> None:
+        if self.detect_every < 0 or self.max_hands < 1 or self.lost_frames < 0 or not self.rejoin_distance >= 0:
+            raise ValueError(f"tracking needs detect_every >= 0, max_hands >= 1, lost_frames >= 0 and "
+                             f"rejoin_distance >= 0, got {self}")

@@ -1,0 +1,48 @@
+"""Two tracks that come to cover one hand become one.
+
+Two tracks whose boxes overlap by more than ``DUPLICATE_IOU`` follow one hand (one goes, as in the detector's NMS),
+and of two whose smaller box lies mostly inside the other (``TrackingConfig.nested_cover``: a finger followed as a
+hand of its own, or the hand boxed with its forearm) one goes too, whichever of the two is the smaller. The track kept
+is the better ranked (the hand score of image prediction, keypoints and the detector's word, not the keypoints alone:
+a hand with its forearm can score higher keypoints than the hand itself), unless it jumped there and the other came
+steadily (``track.steady``): a hand passing behind another, its track followed its keypoints onto the front hand
+over a few frames and, ranked higher (the detector's probability at its last detection), took the front hand's track
+and id, a swap; now it is the one lost, so it may come back where its own hand shows again (``lost``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from handpose.detection.metrics import box_iou as box_iou_matrix
+from handpose.detection.metrics import smaller_cover
+from handpose.inference.tracking.config import TrackingConfig
+from handpose.inference.tracking.track import Track, steady
+
+DUPLICATE_IOU = 0.5  # two tracks whose boxes overlap more than this follow one hand (merged, as the detector's NMS)
+
+
+def merge(tracks: list[Track], boxes: np.ndarray, ranks: np.ndarray, overlap: np.ndarray, limit: float,
+          match_iou: float) -> np.ndarray:
+    """Indices of the ``tracks`` kept, best rank first, where two overlap by more than ``limit`` (``overlap``
+    (N, N) of their boxes on this frame, ``boxes`` (N, 4)): the one that came there steadily (:func:`steady` at
+    ``match_iou``) where the other jumped, else the better ranked (``ranks`` (N,))."""
+    kept: list[int] = []
+    for i in (int(v) for v in np.argsort(-ranks, kind="stable")):
+        rivals = [j for j in kept if overlap[i, j] > limit]
+        if not rivals:
+            kept.append(i)
+        elif len(rivals) == 1:  # the better ranked stays unless it jumped there and this one did not
+            j = rivals[0]
+            if steady(tracks[i], boxes[i], match_iou) and not steady(tracks[j], boxes[j], match_iou):
+                kept[kept.index(j)] = i
+    return np.array(sorted(kept, key=lambda k: -ranks[k]), np.int64)
+
+
+def merge_duplicates(tracks: list[Track], boxes: np.ndarray, ranks: np.ndarray, config: TrackingConfig) -> np.ndarray:
+    """Indices of the ``tracks`` (their crop boxes this frame ``boxes`` (N, 4), ranks (N,)) left after merging those
+    on one hand (IoU over ``DUPLICATE_IOU``), then those nested (``nested_cover``), best rank first."""
+    keep = merge(tracks, boxes, ranks, box_iou_matrix(boxes, boxes), DUPLICATE_IOU, config.match_iou)  # (K,)
+    tracks, boxes, ranks = [tracks[int(i)] for i in keep], boxes[keep], ranks[keep]
+    nested = merge(tracks, boxes, ranks, smaller_cover(boxes, boxes), config.nested_cover, config.match_iou)  # (M,)
+    return keep[nested]

@@ -5,8 +5,9 @@ image, the layout that `handpose train --data` reads. With --scenes: OUT/FOLDER/
 0-4 hands of 12 px to most of the frame) and OUT/FOLDER/hands_coco.json (COCO keypoints with bbox and is_left).
 Hands are skinned meshes drawn with OpenGL (Mesa's EGL / llvmpipe on the CPU); where no GL context can be made,
 --renderer auto falls back to the capsule renderer with one warning. The files are byte-for-byte reproducible from
---seed and --renderer, whatever --workers is. A folder holding files but not synth's (no handpose-synth.manifest) is
-refused unless --overwrite; no render replaces a file synth did not write.
+--seed and --renderer with the same Mesa, numpy and OpenCV versions, whatever --workers is. A folder holding files
+but not synth's (no handpose-synth.manifest) is refused unless --overwrite; no render replaces a file synth did not
+write.
 
 Example:
   handpose synth --out data/synth --count 2000 --seed 0 --workers 2

@@ -1,10 +1,12 @@
 """Write a synthetic dataset in CMU's hand_labels_synth layout: ``out/<folder>/NNNNNNNN.jpg`` + ``.json``.
 
 Each json holds ``hand_pts`` (21 x [x, y, v]), ``is_left`` (0/1) and, as extra keys readers ignore, ``seed``,
-``index``, ``synth_version`` and ``renderer``. The files are byte-for-byte the same for the same seed and renderer,
-whatever the number of worker processes: sample ``i`` depends only on ``(seed, i)``, Mesa's llvmpipe rasterises
-deterministically and OpenCV's JPEG encoder is deterministic for a given quality. The folder gets a manifest
-(``output_folder``); a folder holding files handpose did not write is refused unless ``overwrite``.
+``index``, ``synth_version`` and ``renderer``. The files are byte-for-byte the same for the same seed, renderer and
+versions of Mesa, numpy and OpenCV, whatever the number of worker processes: sample ``i`` depends only on
+``(seed, i)``, Mesa's llvmpipe rasterises deterministically and OpenCV's JPEG encoder is deterministic for a given
+quality (numpy's float64 sin and cos and OpenCV's warps and blurs round differently from one version to another).
+The folder gets a manifest (``output_folder``); a folder holding files handpose did not write is refused unless
+``overwrite``.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,10 @@ from handpose.files import atomic_write
 from handpose.model.artifact import check_stride, default_data_config, onnx_metadata
 
 LOG = logging.getLogger(__name__)
+
+# torch's exporter keeps its state in module globals (and the warning filters are the process's): two exports at once
+# in one process failed ("GLOBALS.in_onnx_export must be False"), so every export in handpose takes this lock
+EXPORTING = threading.Lock()
 
 DEFAULT_OPSET = 17
 # opsets the TorchScript exporter writes (20 is its highest) and that hold every operator of the CPM as exported
@@ -144,7 +149,7 @@ def export_onnx(
     )
 
     def write(tmp: Path) -> None:
-        with torch.inference_mode(), warnings.catch_warnings():
+        with EXPORTING, torch.inference_mode(), warnings.catch_warnings():
             # the TorchScript exporter announces its deprecation; it is the one that works without onnxscript
             warnings.simplefilter("ignore", DeprecationWarning)
             torch.onnx.export(

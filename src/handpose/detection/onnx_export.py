@@ -33,7 +33,15 @@ from handpose.data.transforms import PREPROCESS, to_network_input
 from handpose.detection.codec import MAX_LOG_SIZE
 from handpose.detection.detector import SIZE_MULTIPLE
 from handpose.detection.onnx_network import OUTPUT_NAMES, OnnxDetectorNetwork
-from handpose.export import DEFAULT_OPSET, DEFAULT_TOLERANCE, add_metadata, check_opset, check_tolerance, sample_crops
+from handpose.export import (
+    DEFAULT_OPSET,
+    DEFAULT_TOLERANCE,
+    EXPORTING,
+    add_metadata,
+    check_opset,
+    check_tolerance,
+    sample_crops,
+)
 from handpose.files import atomic_write
 from handpose.model.artifact import CONFIG_KEY, META_FORMAT, META_FORMAT_VALUE, TASK_DETECT, TASK_KEY
 
@@ -112,7 +120,7 @@ def export_detector_onnx(model: nn.Module, out: str | Path, opset: int = DEFAULT
     axes.update({name: {0: "batch", 2: "map_side", 3: "map_side"} for name in OUTPUT_NAMES})
 
     def write(tmp: Path) -> None:
-        with torch.inference_mode(), warnings.catch_warnings():
+        with EXPORTING, torch.inference_mode(), warnings.catch_warnings():  # one export at a time (export.py)
             warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter announces its end
             torch.onnx.export(wrapper, (dummy,), str(tmp), input_names=["image"], output_names=OUTPUT_NAMES,
                               dynamic_axes=axes if dynamic else None, opset_version=opset,

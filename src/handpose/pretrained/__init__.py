@@ -14,6 +14,7 @@ loaded, figures in MODEL_CARD.md). Their recipe is ``scripts/release.sh`` then `
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 FOLDER = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ MODELS: dict[str, tuple[str, str]] = {
 }
 DEFAULT_DETECTOR = "detector"
 DETECTOR_ONNX = "detector-onnx"
+_EXPORTING_DETECTOR = threading.Lock()  # threads asking for the detector's export at once: the first makes it
 
 
 def names() -> list[str]:
@@ -65,7 +67,8 @@ def resolve(spec: str | Path) -> Path:
 def detector_onnx() -> Path:
     """The shipped detector's float32 ONNX export, made in the cache folder on first use (``$HANDPOSE_CACHE``, or the
     temporary folder where that cannot be written) and named by the weights' hash, so a newer package's weights get
-    their own export; written atomically (concurrent first uses are safe) and its maps checked against PyTorch's
+    their own export; written atomically (concurrent first uses are safe; threads of one process wait for the first
+    one's export instead of making their own) and its maps checked against PyTorch's
     (``export_detector_onnx``; RuntimeError when they differ). OSError when no folder can be written."""
     import hashlib
 
@@ -83,10 +86,11 @@ def detector_onnx() -> Path:
             if _in_shared_temp(folder):  # a shared folder: only one of our own, closed to others
                 folder.mkdir(mode=0o700, parents=True, exist_ok=True)
                 _check_private(folder)
-            if out.is_file():
-                return out
-            folder.mkdir(parents=True, exist_ok=True)
-            export_detector_onnx(artifact.load_model(source, task="detect"), out)
+            with _EXPORTING_DETECTOR:
+                if out.is_file():
+                    return out
+                folder.mkdir(parents=True, exist_ok=True)
+                export_detector_onnx(artifact.load_model(source, task="detect"), out)
             return out
         except OSError as exc:  # a read-only cache: try the next folder
             last = exc

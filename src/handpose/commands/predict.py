@@ -282,13 +282,13 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     from tqdm import tqdm
 
     from handpose.autotune.resolve import parse_flag
+    from handpose.commands.predict_coco_stream import CocoStream
     from handpose.commands.predict_files import (
         OutputFolder,
         check_coco_names,
         output_names,
         predict_to_files,
         read_ahead,
-        write_coco,
     )
     from handpose.commands.predict_video import check_save_video, predict_video, tracking_config
     from handpose.config_checks import check_device
@@ -335,46 +335,48 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         print("note: the model file holds only the last stage's maps (ONNX), so NAME_maps.png shows that stage")
     speed = {"amp": parse_flag(args.amp, "--amp"), "channels_last": parse_flag(args.channels_last, "--channels-last")}
     failed: list[tuple[Path, str]] = []
-    coco: list[dict[str, Any]] = []
-    entries: list[dict[str, Any]] = []
     bar = tqdm(total=len(images), unit="image", desc="predict", disable=len(images) < 2 or not sys.stderr.isatty())
-    # Ctrl-C or SIGTERM: the image in hand is finished and the COCO files of the images done are written (a second
-    # Ctrl-C aborts at once); their per-image files are written as each image is done
-    with StopRequest("stopping after this image, then writing the COCO results of the images done") as stop:
-        for image_id, (path, name, image) in zip(ids, read_ahead(images, output_names(images))):
-            if stop.reason is not None:
-                break
-            bar.update(1)
-            try:
-                if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial
-                    predictor, speed = _tuned(predictor, image, box, args.side, speed), None
-                written = predict_to_files(
-                    predictor, path, out, box=box, is_left=args.side, maps=maps, name=name, image=image,
-                    threshold=args.threshold, image_id=image_id, coco=coco,
-                )
-            except (ValueError, FileNotFoundError, OSError) as exc:
-                if len(images) == 1:
-                    raise
-                failed.append((path, str(exc)))
-                continue
-            assert not isinstance(image, Exception)
-            entries.append({"id": image_id, "file_name": str(path), "width": int(image.shape[1]),
-                            "height": int(image.shape[0])})
-            tqdm.write(f"{path}: " + ", ".join(str(p) for p in written))
-    bar.close()
-    if failed:
-        print(f"skipped {len(failed)} of {len(images)} images:")
-        for path, why in failed:
-            print(f"  {path}: {why}")
-        if len(failed) == len(images):
-            raise ValueError(f"no image in {' '.join(sources)} could be processed")
-    for result in coco:  # the ground truth's hand category (of the hand's side), so they score against its hands
-        result["category_id"] = category if matched is None else matched.category_of(result["is_left"])
-    written = write_coco(out, coco, entries, category, None if matched is None else matched.by_side)
-    print(f"{len(coco)} hands in {len(entries)} images; COCO results: {written[0]}")
+    # each image's COCO results (in the ground truth's hand category of the hand's side, so they score against its
+    # hands) go to disk as it is done, not into a list: memory stays flat over a folder of any size
+    coco = CocoStream(out, category, None if matched is None else matched.category_of,
+                      None if matched is None else matched.by_side)
+    with coco:
+        # Ctrl-C or SIGTERM: the image in hand is finished and the COCO files of the images done are written (a
+        # second Ctrl-C aborts at once); their per-image files are written as each image is done
+        with StopRequest("stopping after this image, then writing the COCO results of the images done") as stop:
+            for image_id, (path, name, image) in zip(ids, read_ahead(images, output_names(images))):
+                if stop.reason is not None:
+                    break
+                bar.update(1)
+                results: list[dict[str, Any]] = []
+                try:
+                    if speed is not None and not isinstance(image, Exception):  # the first readable image: the trial
+                        predictor, speed = _tuned(predictor, image, box, args.side, speed), None
+                    written = predict_to_files(
+                        predictor, path, out, box=box, is_left=args.side, maps=maps, name=name, image=image,
+                        threshold=args.threshold, image_id=image_id, coco=results,
+                    )
+                except (ValueError, FileNotFoundError, OSError) as exc:
+                    if len(images) == 1:
+                        raise
+                    failed.append((path, str(exc)))
+                    continue
+                assert not isinstance(image, Exception)
+                coco.add({"id": image_id, "file_name": str(path), "width": int(image.shape[1]),
+                          "height": int(image.shape[0])}, results)
+                tqdm.write(f"{path}: " + ", ".join(str(p) for p in written))
+        bar.close()
+        if failed:
+            print(f"skipped {len(failed)} of {len(images)} images:")
+            for path, why in failed:
+                print(f"  {path}: {why}")
+            if len(failed) == len(images):
+                raise ValueError(f"no image in {' '.join(sources)} could be processed")
+        written = coco.finish()
+    print(f"{coco.hands} hands in {coco.images} images; COCO results: {written[0]}")
     if stop.reason is not None:
         ignore_stop_signals()  # all is written and the process ends: more signals must not cut its exit short
-        print(f"stopped by {stop.reason} after {len(entries) + len(failed)} of {len(images)} images; the results of "
+        print(f"stopped by {stop.reason} after {coco.images + len(failed)} of {len(images)} images; the results of "
               "those are written", file=sys.stderr)
         return 143 if stop.reason == "SIGTERM" else 130
     return 0

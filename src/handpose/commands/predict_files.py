@@ -79,19 +79,6 @@ def check_coco_names(out: OutputFolder) -> list[Path]:
     return targets
 
 
-def write_coco(out: OutputFolder, results: list[dict[str, Any]], images: list[dict[str, Any]],
-               category_id: int | str = HAND_CATEGORY_ID,
-               by_side: dict[bool, int | str] | None = None) -> list[Path]:
-    """coco_results.json (the COCO keypoint results list) and coco_images.json (the images they refer to, and the
-    hand category under ``category_id``, or the left and right ones of ``by_side``)."""
-    targets = check_coco_names(out)
-    out.path.mkdir(parents=True, exist_ok=True)
-    out.claim(targets)
-    write_json(targets[0], results, indent=None)
-    write_json(targets[1], {"images": images, "categories": coco_categories(category_id, by_side)})
-    return targets
-
-
 def coco_categories(category_id: int | str = HAND_CATEGORY_ID,
                     by_side: dict[bool, int | str] | None = None) -> list[dict[str, Any]]:
     """coco_images.json's ``categories``: the hand, under ``category_id`` (or a left and a right hand under the ids

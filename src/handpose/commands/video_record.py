@@ -113,16 +113,16 @@ class VideoRecord:
                                     "there and the previous file, if any, is unchanged") from exc
             raise named_error(exc, record_path) from exc
         head = json_text(header)
-        _write_list(record_path, head[:-1] + (", " if header else "") + '"frames": [', self._frame_lines(count),
+        write_list(record_path, head[:-1] + (", " if header else "") + '"frames": [', self._frame_lines(count),
                     '], "error": ' + json_text(error) + "}\n")
-        _write_list(coco_paths[0], "[", self._coco_lines(count), "]\n")
+        write_list(coco_paths[0], "[", self._coco_lines(count), "]\n")
         images = (json_text({"id": i, "file_name": f"{source}#{i}", "width": width, "height": height})
                   for i in range(count))
         categories = json_text(coco_categories(self.category_id))
-        _write_list(coco_paths[1], '{"images": [\n', images, '],\n"categories": ' + categories + "}\n", ",\n")
+        write_list(coco_paths[1], '{"images": [\n', images, '],\n"categories": ' + categories + "}\n", ",\n")
 
 
-def _write_list(path: Path, opening: str, items: Iterator[str], closing: str, separator: str = ", ") -> None:
+def write_list(path: Path, opening: str, items: Iterator[str], closing: str, separator: str = ", ") -> None:
     """``opening``, the ``items`` joined by ``separator``, ``closing``: written to ``path`` atomically, one item at a
     time."""
 

@@ -7,6 +7,7 @@ import copy
 import pickle
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -112,3 +113,32 @@ def test_layers_the_caller_held_in_eval_mode_stay_there(tiny_cpm: TinyCpm) -> No
     image = np.random.default_rng(3).integers(0, 255, (70, 70, 3), dtype=np.uint8)
     Predictor.from_model(model, DataConfig(input_size=64)).predict(image, box=(5, 5, 50, 50), keep_maps=False)
     assert {name: m.training for name, m in model.named_modules()} == before
+
+
+def test_the_shipped_onnx_models_give_the_same_hands_from_four_threads() -> None:
+    """The service case: one Predictor.from_pretrained, calls with and without a box and of every side from four
+    threads at once (onnxruntime for both networks, the detector's hands refined by the keypoint network)."""
+    import cv2
+
+    scenes = sorted((Path(__file__).parent / "data" / "pretrained_check" / "scenes" / "images").glob("*.jpg"))[:3]
+    images = [cv2.imread(str(path)) for path in scenes]
+    predictor = Predictor.from_pretrained("lite-int8", detector="detector-onnx")
+    calls = [(i, None, None) for i in range(3)] + [(i, (200.0, 150.0, 160.0, 160.0), side)
+                                                   for i, side in enumerate((None, True, False))]
+
+    def call(k: int) -> list[tuple[np.ndarray, np.ndarray, bool]]:
+        i, box, side = calls[k % len(calls)]
+        found = predictor.predict(images[i], box=box, is_left=side, keep_maps=k % 2 == 0)
+        return [(h.keypoints, h.box, h.is_left) for h in (found if box is None else [found])]
+
+    alone = [call(k) for k in range(len(calls))]
+    assert sum(len(hands) for hands in alone[:3]) >= 3  # the scenes' hands were found
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(call, range(len(calls), 3 * len(calls))))
+    for k, hands in enumerate(together):
+        expected = alone[k % len(calls)]
+        assert len(hands) == len(expected)
+        for (keypoints, box, is_left), (want_keypoints, want_box, want_left) in zip(hands, expected):
+            np.testing.assert_allclose(keypoints, want_keypoints, atol=1e-5)
+            np.testing.assert_allclose(box, want_box, atol=1e-5)
+            assert is_left == want_left

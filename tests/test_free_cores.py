@@ -147,6 +147,35 @@ def test_onnxruntime_keeps_a_session_per_thread_count_with_the_same_maps(governe
     np.testing.assert_allclose(one, two, atol=1e-5)
 
 
+def test_threads_meeting_a_new_thread_count_at_once_make_its_session_once(governed: Governed) -> None:
+    """A predictor shared by a service's threads: several calls at a new count each made a session (one kept)."""
+    import threading
+
+    governed([0.0] + [0.6] * 8)
+    made: list[int | None] = []
+    started = threading.Barrier(4)
+
+    def make(n: int | None) -> str:
+        made.append(n)
+        if n == 1:
+            time.sleep(0.2)  # a real session takes a while to make: the other threads arrive meanwhile
+        return f"session({n})"
+
+    sessions = SessionsByThreads(make, "auto")
+    got: list[str] = []
+
+    def call() -> None:
+        started.wait()
+        got.append(sessions.session())
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert got == ["session(1)"] * 4 and made == [2, 1]
+
+
 def _spin(stop: object) -> None:
     while not stop.is_set():  # type: ignore[attr-defined]
         sum(range(10000))

@@ -26,6 +26,7 @@ import contextlib
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -205,6 +206,7 @@ class SessionsByThreads:
         first = governor().cores if threads == AUTO else threads
         self._sessions: dict[int | None, Any] = {first: make(first)}
         self.first = self._sessions[first]
+        self._making = threading.Lock()  # threads meeting a new count at once make its session once
 
     def session(self) -> Any:
         """The session to run now."""
@@ -213,5 +215,7 @@ class SessionsByThreads:
         gov = governor()
         n = session_threads(gov.current(), gov.cores)
         if n not in self._sessions:
-            self._sessions[n] = self.make(n)
+            with self._making:
+                if n not in self._sessions:
+                    self._sessions[n] = self.make(n)
         return self._sessions[n]

@@ -151,7 +151,7 @@ def test_threads_meeting_a_new_thread_count_at_once_make_its_session_once(govern
     """A predictor shared by a service's threads: several calls at a new count each made a session (one kept)."""
     import threading
 
-    governed([0.0] + [0.6] * 8)
+    governed([0.6] * 8)  # every call finds one core busy: count 1, new
     made: list[int | None] = []
     started = threading.Barrier(4)
 

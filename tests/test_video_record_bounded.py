@@ -106,7 +106,7 @@ def test_video_record_removes_a_killed_runs_temporaries(tmp_path: Path) -> None:
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_video_record_on_a_full_disk_leaves_no_temporaries(tmp_path: Path) -> None:
     record = VideoRecord(tmp_path, "clip")
-    for p in (record.frames_path, record.coco_path):  # every write to them fails as on a full disk
+    for p in record.spools.paths:  # every write to them fails as on a full disk
         p.symlink_to("/dev/full")
     paths = [tmp_path / "coco_results.json", tmp_path / "coco_images.json"]
     with pytest.raises(DiskFullError, match="clip.json: the disk is full"), record:
@@ -118,7 +118,7 @@ def test_video_record_on_a_full_disk_leaves_no_temporaries(tmp_path: Path) -> No
 
 def test_video_record_that_cannot_open_its_second_temporary_leaves_none(tmp_path: Path) -> None:
     record = VideoRecord(tmp_path, "clip")
-    record.coco_path.mkdir()  # cannot be opened as a file
+    record.spools.paths[1].mkdir()  # cannot be opened as a file
     with pytest.raises(IsADirectoryError), record:
         pass
-    assert list(tmp_path.iterdir()) == [record.coco_path]
+    assert list(tmp_path.iterdir()) == [record.spools.paths[1]]

@@ -14,20 +14,12 @@ its end.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-from handpose.files import (
-    TMP_PREFIX,
-    DiskFullError,
-    atomic_write,
-    disk_full,
-    json_text,
-    named_error,
-    remove_stale_temporaries,
-)
+from handpose.commands.line_spools import LineSpools, write_list
+from handpose.files import json_text
 from handpose.inference.results import HAND_CATEGORY_ID, Hands
 
 
@@ -37,67 +29,39 @@ class VideoRecord:
 
     def __init__(self, folder: Path, stem: str, category_id: int | str = HAND_CATEGORY_ID) -> None:
         self.folder, self.stem, self.category_id = Path(folder), stem, category_id
-        self.frames_path = self.folder / f"{TMP_PREFIX}{stem}.frames.tmp-{os.getpid()}"
-        self.coco_path = self.folder / f"{TMP_PREFIX}{stem}.coco.tmp-{os.getpid()}"
-        self._frames: IO[str] | None = None
-        self._coco: IO[str] | None = None
+        self.spools = LineSpools(self.folder, (f"{stem}.frames", f"{stem}.coco"))
         self.count = 0  # frames added
 
     def __enter__(self) -> VideoRecord:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(self.folder, (f"{self.stem}.frames.tmp-", f"{self.stem}.coco.tmp-"))  # killed runs'
-        try:
-            self._frames = open(self.frames_path, "w", encoding="utf-8")
-            self._coco = open(self.coco_path, "w", encoding="utf-8")
-        except BaseException:
-            self.__exit__()
-            raise
+        self.spools.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self._close()
-        finally:  # also when closing fails (a full disk refuses the buffered lines): they hold its space
-            self.frames_path.unlink(missing_ok=True)
-            self.coco_path.unlink(missing_ok=True)
-
-    def _close(self) -> None:
-        """Close both temporaries, the second also when closing the first fails; the first error is raised."""
-        files, self._frames, self._coco = (self._frames, self._coco), None, None
-        error: BaseException | None = None
-        for f in files:
-            try:
-                if f is not None:
-                    f.close()
-            except BaseException as exc:  # noqa: BLE001 (raised below, once both are closed)
-                error = error or exc
-        if error is not None:
-            raise error
+        self.spools.__exit__(*exc)
 
     def add(self, index: int, t: float, hands: Hands) -> None:
         """Record frame ``index`` (frames come in order from 0) at ``t`` seconds with its ``hands``."""
-        assert self._frames is not None and self._coco is not None, "VideoRecord.add outside its with block"
+        assert self.spools.files, "VideoRecord.add outside its with block"
+        frames, coco = self.spools.files
         frame = {"frame": index, "time": round(t, 4), "hands": [h.to_dict() for h in hands]}
-        self._frames.write(json_text(frame) + "\n")
+        frames.write(json_text(frame) + "\n")
         for result in hands.to_coco(index):
             result["category_id"] = self.category_id
-            self._coco.write(f"{index}\t{json_text(result)}\n")  # the frame first: finish keeps frames under count
+            coco.write(f"{index}\t{json_text(result)}\n")  # the frame first: finish keeps frames under count
         self.count = index + 1
 
     def _frame_lines(self, count: int) -> Iterator[str]:
-        with open(self.frames_path, encoding="utf-8") as f:
-            for i, line in enumerate(f):
-                if i >= count:
-                    break
-                yield line.rstrip("\n")
+        for i, line in enumerate(self.spools.lines(0)):
+            if i >= count:
+                break
+            yield line
 
     def _coco_lines(self, count: int) -> Iterator[str]:
-        with open(self.coco_path, encoding="utf-8") as f:
-            for line in f:
-                index, text = line.rstrip("\n").split("\t", 1)
-                if int(index) >= count:
-                    break
-                yield text
+        for line in self.spools.lines(1):
+            index, text = line.split("\t", 1)
+            if int(index) >= count:
+                break
+            yield text
 
     def finish(self, count: int, header: dict[str, Any], error: str | None, record_path: Path,
                coco_paths: list[Path], source: str, width: int, height: int) -> None:
@@ -105,13 +69,7 @@ class VideoRecord:
         files ``coco_paths`` (results, then images ``source#i`` of ``width`` x ``height``), each atomically."""
         from handpose.commands.predict_files import coco_categories
 
-        try:
-            self._close()  # the lines still buffered are written now
-        except OSError as exc:  # the frames streamed so far did not fit: named as atomic_write names its files
-            if disk_full(exc):
-                raise DiskFullError(f"{record_path}: the disk is full (no space left on device); nothing was written "
-                                    "there and the previous file, if any, is unchanged") from exc
-            raise named_error(exc, record_path) from exc
+        self.spools.close_for(record_path)  # the lines still buffered are written now
         head = json_text(header)
         write_list(record_path, head[:-1] + (", " if header else "") + '"frames": [', self._frame_lines(count),
                     '], "error": ' + json_text(error) + "}\n")
@@ -121,16 +79,3 @@ class VideoRecord:
         categories = json_text(coco_categories(self.category_id))
         write_list(coco_paths[1], '{"images": [\n', images, '],\n"categories": ' + categories + "}\n", ",\n")
 
-
-def write_list(path: Path, opening: str, items: Iterator[str], closing: str, separator: str = ", ") -> None:
-    """``opening``, the ``items`` joined by ``separator``, ``closing``: written to ``path`` atomically, one item at a
-    time."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(opening)
-            for i, item in enumerate(items):
-                f.write(separator + item if i else item)
-            f.write(closing)
-
-    atomic_write(path, write)

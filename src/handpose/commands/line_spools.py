@@ -1,0 +1,87 @@
+"""Hidden temporary files of JSON lines that a prediction run appends to as it goes and copies into its output
+files at the end (``handpose predict``'s video record and COCO files), so that memory stays flat however many
+images or frames come.
+
+Each spool is ``.<stem>.tmp-<pid>`` in the output folder: a killed run's are removed when a later run with the same
+stems starts there (``files.remove_stale_temporaries``), and a run's own however it ends.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from handpose.files import TMP_PREFIX, DiskFullError, atomic_write, disk_full, named_error, remove_stale_temporaries
+
+
+class LineSpools:
+    """One spool per name of ``stems`` in ``folder``; a context manager that opens them (removing earlier, killed
+    runs' of the same stems) and removes them on the way out."""
+
+    def __init__(self, folder: str | Path, stems: Sequence[str]) -> None:
+        self.folder, self.stems = Path(folder), tuple(stems)
+        self.paths = [self.folder / f"{TMP_PREFIX}{stem}.tmp-{os.getpid()}" for stem in self.stems]
+        self.files: list[IO[str]] = []  # open while inside the with block, in the order of ``stems``
+
+    def __enter__(self) -> LineSpools:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.folder, tuple(f"{stem}.tmp-" for stem in self.stems))  # killed runs'
+        try:
+            for path in self.paths:
+                self.files.append(open(path, "w", encoding="utf-8"))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.close()
+        finally:  # also when closing fails (a full disk refuses the buffered lines): they hold its space
+            for path in self.paths:
+                path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Close every spool, the later ones also when closing an earlier one fails; the first error is raised."""
+        files, self.files = self.files, []
+        error: BaseException | None = None
+        for f in files:
+            try:
+                f.close()
+            except BaseException as exc:  # noqa: BLE001 (raised below, once all are closed)
+                error = error or exc
+        if error is not None:
+            raise error
+
+    def close_for(self, target: Path) -> None:
+        """:meth:`close` before the spools are copied into ``target``: a failure (the lines still buffered did not
+        fit) is named after ``target``, as ``files.atomic_write`` names its files."""
+        try:
+            self.close()
+        except OSError as exc:
+            if disk_full(exc):
+                raise DiskFullError(f"{target}: the disk is full (no space left on device); nothing was written "
+                                    "there and the previous file, if any, is unchanged") from exc
+            raise named_error(exc, target) from exc
+
+    def lines(self, which: int) -> Iterator[str]:
+        """The lines of spool ``which`` (closed first), without their line ends."""
+        with open(self.paths[which], encoding="utf-8") as f:
+            for line in f:
+                yield line.rstrip("\n")
+
+
+def write_list(path: Path, opening: str, items: Iterator[str], closing: str, separator: str = ", ") -> None:
+    """``opening``, the ``items`` joined by ``separator``, ``closing``: written to ``path`` atomically, one item at a
+    time."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(opening)
+            for i, item in enumerate(items):
+                f.write(separator + item if i else item)
+            f.write(closing)
+
+    atomic_write(path, write)

@@ -39,6 +39,9 @@ class LineSpools:
     def __exit__(self, *exc: object) -> None:
         try:
             self.close()
+        except OSError:  # the lines are thrown away: an error on the way out (a write that failed, which closing
+            if exc and exc[0] is None:  # tries again) must not hide the one that ended the block
+                raise
         finally:  # also when closing fails (a full disk refuses the buffered lines): they hold its space
             for path in self.paths:
                 path.unlink(missing_ok=True)
@@ -61,16 +64,31 @@ class LineSpools:
         try:
             self.close()
         except OSError as exc:
-            if disk_full(exc):
-                raise DiskFullError(f"{target}: the disk is full (no space left on device); nothing was written "
-                                    "there and the previous file, if any, is unchanged") from exc
-            raise named_error(exc, target) from exc
+            raise failed_for(exc, target) from exc
+
+    def write(self, which: int, line: str, target: Path) -> None:
+        """Append ``line`` (and a line end) to spool ``which``; a failure (the disk is full, the file over the size
+        limit) is named after ``target``, the file these lines are for."""
+        try:
+            self.files[which].write(line + "\n")
+        except OSError as exc:
+            raise failed_for(exc, target) from exc
 
     def lines(self, which: int) -> Iterator[str]:
         """The lines of spool ``which`` (closed first), without their line ends."""
         with open(self.paths[which], encoding="utf-8") as f:
             for line in f:
                 yield line.rstrip("\n")
+
+
+def failed_for(exc: OSError, target: Path) -> OSError:
+    """A spool's failed write or close as an error of ``target``, the file its lines were to go into (nothing was
+    written there yet): :class:`~handpose.files.DiskFullError` for a full disk, as ``files.atomic_write`` names its
+    files; a spool's own name means nothing to the user."""
+    if disk_full(exc):
+        return DiskFullError(f"{target}: the disk is full (no space left on device); nothing was written there and "
+                             "the previous file, if any, is unchanged")
+    return named_error(exc, target)
 
 
 def write_list(path: Path, opening: str, items: Iterator[str], closing: str, separator: str = ", ") -> None:

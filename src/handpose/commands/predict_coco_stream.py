@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from handpose.commands.line_spools import LineSpools, write_list
-from handpose.commands.predict_files import OutputFolder, check_coco_names, coco_categories
+from handpose.commands.predict_files import (
+    COCO_IMAGES,
+    COCO_RESULTS,
+    OutputFolder,
+    check_coco_names,
+    coco_categories,
+)
 from handpose.files import json_text
 from handpose.inference.results import HAND_CATEGORY_ID
 
@@ -47,13 +53,13 @@ class CocoStream:
 
     def add(self, image: dict[str, Any], results: list[dict[str, Any]]) -> None:
         """Record one image's entry (``id``, ``file_name``, ``width``, ``height``) and its hands' COCO results, each
-        given its category (``category_of`` its ``is_left``)."""
+        given its category (``category_of`` its ``is_left``). A line that cannot be written (a full disk) raises an
+        OSError naming the COCO file it was for."""
         assert self.spools.files, "CocoStream.add outside its with block"
-        results_file, images_file = self.spools.files
         for result in results:
             result["category_id"] = self.category_of(bool(result["is_left"]))
-            results_file.write(json_text(result) + "\n")
-        images_file.write(json_text(image) + "\n")
+            self.spools.write(0, json_text(result), self.out.path / COCO_RESULTS)
+        self.spools.write(1, json_text(image), self.out.path / COCO_IMAGES)
         self.hands += len(results)
         self.images += 1
 

@@ -53,10 +53,24 @@ def test_an_auto_thread_run_takes_its_governor_away_and_leaves_no_thread(
     assert [t.name for t in threading.enumerate() if t not in threads_before] == []
 
 
-def test_a_governor_the_caller_had_is_the_one_after_the_run(synth_data: Path, tmp_path: Path,
-                                                            governors_in_the_run: list[object]) -> None:
+def test_a_run_beside_the_callers_governor_counts_its_workers_and_gives_the_callers_back(
+        synth_data: Path, tmp_path: Path, governors_in_the_run: list[object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller that ran an "auto" network first has a governor that counts this process alone: followed by the run,
+    it would count the run's data workers as other processes and leave their cores to them."""
+    from handpose.autotune import contention
+
     callers = free_cores.FreeCores(cores=2)  # e.g. a Predictor's with threads="auto"
-    free_cores._GOVERNOR, free_cores._TORCH_CEILING = callers, 2
+    monkeypatch.setattr(free_cores, "_GOVERNOR", callers)
+    monkeypatch.setattr(free_cores, "_TORCH_CEILING", 2)
+    meters: list[dict[str, object]] = []
+    real_meter = contention.start_meter
+
+    def recorded_meter(**kwargs: object) -> object:
+        meters.append(kwargs)
+        return real_meter(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(contention, "start_meter", recorded_meter)
     assert trainer.train(_auto_run(synth_data, tmp_path / "run"))["step"] == 2
-    assert governors_in_the_run == [callers]  # the run followed it (a governor made is kept)
-    assert free_cores._GOVERNOR is callers and free_cores._TORCH_CEILING == 2
+    assert len(governors_in_the_run) == 1 and governors_in_the_run[0] is not callers  # the run had its own
+    assert any(m.get("with_children") and m.get("live_children") for m in meters)  # counting its workers
+    assert free_cores._GOVERNOR is callers and free_cores._TORCH_CEILING == 2  # and gave the caller's back

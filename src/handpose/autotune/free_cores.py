@@ -122,14 +122,15 @@ def kept_governor() -> Iterator[None]:
 
 
 def govern_with_children() -> None:
-    """Make the process's governor, where none is yet, one that counts this process's children (running or ended)
-    as its own work: a training run's data-loading workers are not other processes whose cores it must leave."""
+    """Make the process's governor one that counts this process's children (running or ended) as its own work: a
+    training run's data-loading workers are not other processes whose cores it must leave. It takes the place of a
+    governor the caller had (a Predictor's with threads="auto" counts this process alone, so it would leave the
+    workers' cores to them), which the run's :func:`kept_governor` puts back as the run ends."""
     global _GOVERNOR
-    if _GOVERNOR is None:
-        from handpose.autotune.contention import start_meter
+    from handpose.autotune.contention import start_meter
 
-        mine = usable_cores()
-        _GOVERNOR = FreeCores(meter=lambda: start_meter(with_children=True, only=mine, live_children=True))
+    mine = usable_cores()
+    _GOVERNOR = FreeCores(meter=lambda: start_meter(with_children=True, only=mine, live_children=True))
 
 
 _PROCESS_DEFAULT: int | str | None = None  # what threads=None means: a command's --threads (set_process_default)

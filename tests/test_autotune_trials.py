@@ -103,7 +103,9 @@ def test_a_candidate_out_of_memory_is_not_viable_and_the_trial_goes_on(
     assert chosen is not None and chosen.name != short
     cached = read_cache(tmp_path / "autotune.json")[KEY.text()]["results"]
     everyone = {c.name for c in choice_module.candidates(KEY.device, KEY.mode)}
-    assert set(cached) == everyone - {short}  # the others kept; the one out of memory is measured again next time
+    # the others kept, the one out of memory measured again next time; where that one is the reference, fp32, the
+    # others were judged without their numbers compared with its own: none is kept, all are measured again
+    assert set(cached) == (set() if short == "fp32" else everyone - {short})
     assert caplog.text.count(f"{short} ran out of memory") == 1
     assert f"{short} 0.00x (rejected: out of memory)" in caplog.text  # the choice's summary line
     assert alive_at_build == [0] * len(models) and all(ref() is None for ref in models)

@@ -246,8 +246,12 @@ def choose(
         trial_s += time.perf_counter() - t0
         judged = judge(trials, reference)
         results.update(judged)
-        # a candidate out of memory is this moment's verdict (another job may hold the GPU): measured again next time
-        lasting = {name: r for name, r in results.items() if name not in judged or not trials_failed(trials, name)}
+        # a candidate out of memory is this moment's verdict (another job may hold the GPU): measured again next time;
+        # so is every candidate of a trial whose reference ran out: unchecked against its numbers, "sound" only says
+        # finite, and a lasting verdict would skip the check for good
+        unchecked = trials_failed(trials, reference.name)
+        lasting = {name: r for name, r in results.items()
+                   if name not in judged or not (unchecked or trials_failed(trials, name))}
         if not unsteady(share, f"{key.mode} speed", path):
             write_cache(path, key, lasting, trial_s)
     best = _fastest(allowed, results)

@@ -5,8 +5,8 @@ Each image's entry and its hands' COCO results go, one line each, into two hidde
 (``.coco_results.tmp-<pid>`` and ``.coco_images.tmp-<pid>``: a killed run's are removed when a later run starts
 there, and the run's own however it ends); :meth:`CocoStream.finish` then writes the two files atomically by copying
 those lines. Kept in a list until the end, they grew the process by about 3.3 kB an image (one hand each, 3,000
-images: 432 to 440 MB) and writing them at once added 14 MB more for 1,000 images (at that rate, 0.3 GB through a
-100,000-image folder and 1.4 GB more at its end).
+images: 432 to 440 MB) and writing them at once peaked 16 MB higher still (BENCHMARKS.md, "`handpose predict` on a
+folder: memory"); at those rates a 100,000-image folder held 0.3 GB of results and its end took about 0.5 GB more.
 """
 
 from __future__ import annotations

@@ -71,9 +71,11 @@ def main() -> int:
     parser.add_argument("--every", type=int, default=250, help="images between readings (default 250)")
     parser.add_argument("--quick", action="store_true", help="200 images, a reading every 50 (make bench --quick)")
     args = parser.parse_args()
-    record_run()
     if args.quick:
         args.count, args.every = min(args.count, 200), 50
+    if not 0 < args.every <= args.count:
+        parser.error(f"--every must lie in 1..--count ({args.count}), got {args.every}")
+    record_run()
     logging.basicConfig(level=logging.WARNING)
     from handpose.synth import write_dataset
 

@@ -52,3 +52,19 @@ def test_an_interrupt_on_a_full_disk_stays_an_interrupt(tmp_path: Path) -> None:
         spools.write(0, '{"image_id": 0}', tmp_path / "coco_results.json")  # buffered: no write has failed yet
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_spool_that_cannot_be_closed_is_named_after_its_own_file(tmp_path: Path) -> None:
+    """The lines still buffered in the second spool do not fit: the error names that spool's file, not the first's."""
+    from handpose.commands.line_spools import LineSpools
+    from handpose.files import DiskFullError
+
+    spools = LineSpools(tmp_path, ("coco_results", "coco_images"))
+    spools.paths[1].symlink_to("/dev/full")
+    targets = [tmp_path / "coco_results.json", tmp_path / "coco_images.json"]
+    with pytest.raises(DiskFullError, match=r"coco_images\.json: the disk is full"), spools:
+        spools.write(0, '{"image_id": 0}', targets[0])
+        spools.write(1, '{"id": 0}', targets[1])  # buffered: the failure comes when the spool is closed
+        spools.close(targets)
+    assert list(tmp_path.iterdir()) == []

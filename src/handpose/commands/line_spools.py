@@ -46,25 +46,24 @@ class LineSpools:
             for path in self.paths:
                 path.unlink(missing_ok=True)
 
-    def close(self) -> None:
-        """Close every spool, the later ones also when closing an earlier one fails; the first error is raised."""
+    def close(self, targets: Sequence[Path] | None = None) -> None:
+        """Close every spool, the later ones also when closing an earlier one fails; the first error is raised,
+        named after the spool's entry of ``targets`` (the file its lines are for, as ``files.atomic_write`` names
+        its files: the lines still buffered did not fit) where those are given."""
         files, self.files = self.files, []
         error: BaseException | None = None
-        for f in files:
+        for i, f in enumerate(files):
             try:
                 f.close()
+            except OSError as exc:
+                if error is None and targets is not None:
+                    error = failed_for(exc, targets[i])
+                    error.__cause__ = exc
+                error = error or exc
             except BaseException as exc:  # noqa: BLE001 (raised below, once all are closed)
                 error = error or exc
         if error is not None:
             raise error
-
-    def close_for(self, target: Path) -> None:
-        """:meth:`close` before the spools are copied into ``target``: a failure (the lines still buffered did not
-        fit) is named after ``target``, as ``files.atomic_write`` names its files."""
-        try:
-            self.close()
-        except OSError as exc:
-            raise failed_for(exc, target) from exc
 
     def write(self, which: int, line: str, target: Path) -> None:
         """Append ``line`` (and a line end) to spool ``which``; a failure (the disk is full, the file over the size

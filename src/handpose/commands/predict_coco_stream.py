@@ -67,7 +67,7 @@ class CocoStream:
         """Write coco_results.json (the results list) and coco_images.json (the images and the categories), each
         atomically, checked once more as predict's own to write; returns their paths."""
         targets = check_coco_names(self.out)
-        self.spools.close_for(targets[0])  # the lines still buffered are written now
+        self.spools.close(targets)  # the lines still buffered are written now
         self.out.claim(targets)
         write_list(targets[0], "[", self.spools.lines(0), "]\n")
         categories = json_text(coco_categories(self.category_id, self.by_side))

@@ -28,7 +28,7 @@ class VideoRecord:
     docstring); use as a context manager, which removes the temporaries however the run ends."""
 
     def __init__(self, folder: Path, stem: str, category_id: int | str = HAND_CATEGORY_ID) -> None:
-        self.folder, self.stem, self.category_id = Path(folder), stem, category_id
+        self.folder, self.category_id = Path(folder), category_id
         self.spools = LineSpools(self.folder, (f"{stem}.frames", f"{stem}.coco"))
         self.count = 0  # frames added
 
@@ -69,7 +69,7 @@ class VideoRecord:
         files ``coco_paths`` (results, then images ``source#i`` of ``width`` x ``height``), each atomically."""
         from handpose.commands.predict_files import coco_categories
 
-        self.spools.close_for(record_path)  # the lines still buffered are written now
+        self.spools.close([record_path, coco_paths[0]])  # the lines still buffered are written now
         head = json_text(header)
         write_list(record_path, head[:-1] + (", " if header else "") + '"frames": [', self._frame_lines(count),
                     '], "error": ' + json_text(error) + "}\n")

@@ -8,6 +8,15 @@ a hand with its forearm can score higher keypoints than the hand itself), unless
 steadily (``track.steady``): a hand passing behind another, its track followed its keypoints onto the front hand
 over a few frames and, ranked higher (the detector's probability at its last detection), took the front hand's track
 and id, a swap; now it is the one lost, so it may come back where its own hand shows again (``lost``).
+
+A track started on this frame more than ``RefineConfig.merge_points`` of whose keypoints lie on the keypoints of a
+followed hand that the detector found on this frame too and that ranks no lower (``refine.shared_points``, the rule
+of image prediction: the better scored of two hands that share keypoints stays) is that hand read twice, whatever the
+boxes (:func:`drop_read_twice`): the detector boxed the hand and a part of it, and the part's box is neither inside
+the hand's nor overlapping it enough to merge. A second hand passing in front of a followed one has keypoints of its
+own and is kept, where a rule on boxes alone (a new box mostly inside a followed one) would drop it too; a followed
+track the detector did not find (a hand passing behind another, its track reading the front hand) drops no new
+track, or the front hand took the hidden hand's id. Measured in BENCHMARKS.md, "Track ids through occlusion".
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ import numpy as np
 
 from handpose.detection.metrics import box_iou as box_iou_matrix
 from handpose.detection.metrics import smaller_cover
+from handpose.inference.refine import shared_points
 from handpose.inference.tracking.config import TrackingConfig
 from handpose.inference.tracking.track import Track, steady
 
@@ -46,3 +56,22 @@ def merge_duplicates(tracks: list[Track], boxes: np.ndarray, ranks: np.ndarray, 
     tracks, boxes, ranks = [tracks[int(i)] for i in keep], boxes[keep], ranks[keep]
     nested = merge(tracks, boxes, ranks, smaller_cover(boxes, boxes), config.nested_cover, config.match_iou)  # (M,)
     return keep[nested]
+
+
+def drop_read_twice(tracks: list[Track], points: list[np.ndarray], ranks: np.ndarray, found: set[int] | frozenset[int],
+                    share: float) -> np.ndarray:
+    """Indices of the ``tracks`` kept, in order: a track started on this frame (a candidate, id < 0) more than
+    ``share`` of whose keypoints (``points``, this frame's, (K, 2) or more columns each) lie on those of a track
+    followed before it (id >= 0) that the detector found on this frame too (its id in ``found``) and that ranks no
+    lower (``ranks`` (N,)), at the smaller of the two hands' scale (``refine.shared_points``, the sizes the longer
+    sides of their keypoints' boxes), is dropped; ``share`` 1 keeps all. A followed track the detector did not find
+    (a hand passing behind another, its track reading the front hand) does not drop the front hand's new track."""
+    followed = [i for i, t in enumerate(tracks) if t.id >= 0 and t.id in found]
+    started = [i for i, t in enumerate(tracks) if t.id < 0]
+    if share >= 1.0 or not followed or not started:
+        return np.arange(len(tracks), dtype=np.int64)
+    sizes = np.array([float(np.asarray(t.box)[2:].max()) for t in tracks])  # (N,) px
+    xy = np.stack([np.asarray(p, np.float64)[:, :2] for p in points])  # (N, K, 2)
+    shared = shared_points(xy, sizes)  # (N, N)
+    gone = {i for i in started if any(shared[i, j] > share and ranks[j] >= ranks[i] for j in followed)}
+    return np.array([i for i in range(len(tracks)) if i not in gone], np.int64)

@@ -54,7 +54,7 @@ from handpose.inference.tracking.config import TrackingConfig
 from handpose.inference.tracking.keypoint_run import track_keypoints
 from handpose.inference.tracking.lost import keep_lost, rejoin_pairs
 from handpose.inference.tracking.matching import assign_detections
-from handpose.inference.tracking.merging import DUPLICATE_IOU, merge_duplicates
+from handpose.inference.tracking.merging import DUPLICATE_IOU, drop_read_twice, merge_duplicates
 from handpose.inference.tracking.track import HISTORY, Track, track_rank
 
 if TYPE_CHECKING:
@@ -193,9 +193,13 @@ class HandTracker:
                 continue
             track.box = nxt
             alive.append((track, pred))
-        # two tracks on one hand, or one inside the other's box: one goes (``merging``)
-        ranks = np.array([track_rank(t, weight) for t, _ in alive])  # (N,)
+        # a hand started on this frame whose keypoints lie on a followed hand's is that hand read twice, and two
+        # tracks on one hand, or one inside the other's box: one goes (``merging``)
         boxes = np.array([p.box for _, p in alive], np.float64).reshape(-1, 4)  # (N, 4) this frame's crop boxes
+        ranks = np.array([track_rank(t, weight) for t, _ in alive])  # (N,)
+        keep = drop_read_twice([t for t, _ in alive], [p.keypoints for _, p in alive], ranks, fresh,
+                               refine.merge_points)  # (M,)
+        alive, boxes, ranks = [alive[int(i)] for i in keep], boxes[keep], ranks[keep]
         merged = [alive[int(i)] for i in merge_duplicates([t for t, _ in alive], boxes, ranks, self.config)]
         self.tracks = [t for t, _ in merged]
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked

@@ -32,6 +32,8 @@ def test_detector_threshold_reads_alike_in_eval_and_predict() -> None:
      "--merge-points: not used (--task detect without --keypoints"),
     (["--task", "detect", "--keypoints", "kp", "--hand-threshold", "0.6", "--refine-passes", "2"],
      "--hand-threshold: not used (--task detect's AP ranks every refined hand)"),
+    (["--detector", "det", "--refine-passes", "0", "--merge-points", "0.7", "--detector-threshold", "0.2"],
+     "--merge-points: not used (--refine-passes 0 keeps the detector's boxes and scores as they are)"),
 ])
 def test_eval_says_which_detection_flags_it_does_not_use(argv: list[str], said: str,
                                                          caplog: pytest.LogCaptureFixture) -> None:
@@ -63,6 +65,10 @@ def test_predict_says_when_a_box_leaves_its_detector_flags_unused(caplog: pytest
     with caplog.at_level(logging.WARNING):
         warn_unused_detection_flags(_parsed("predict", "a.jpg", "--hand-threshold", "0.6"))  # the detector runs
     assert caplog.text == ""
+    with caplog.at_level(logging.WARNING):  # the detector runs, unrefined: the refinement's flags are not used
+        warn_unused_detection_flags(_parsed("predict", "a.mp4", "--refine-passes", "0", "--merge-points", "0.7",
+                                            "--max-proposals", "3", "--detector-threshold", "0.2"))
+    assert "--merge-points, --max-proposals: not used (--refine-passes 0 keeps" in caplog.text
 
 
 @pytest.mark.parametrize("argv", [["train"], ["eval", "--weights", "w", "--data", "d"],

@@ -227,6 +227,8 @@ def warn_unused_detection_flags(args: argparse.Namespace) -> None:
             dests, why = ("detector_threshold", "hand_threshold"), "--task detect's AP ranks every refined hand"
     elif args.detector is None:
         dests, why = DETECTION_FLAGS, "they apply with --detector or --task detect"
+    elif args.refine_passes == 0:
+        dests, why = REFINE_FLAGS[1:], "--refine-passes 0 keeps the detector's boxes and scores as they are"
     else:
         return
     given = given_flags(args, dests)

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 from handpose.commands.detection_flags import (
     DETECTION_FLAGS,
+    REFINE_FLAGS,
     add_detector_scales_flag,
     add_detector_threshold_flag,
     add_refine_flags,
@@ -395,8 +396,13 @@ def warn_video_flags(args: argparse.Namespace) -> None:
 
 
 def warn_unused_detection_flags(args: argparse.Namespace) -> None:
-    """One warning naming the detector flags given where no detector runs (--box, or --detector none)."""
+    """One warning naming the detector flags given where no detector runs (--box, or --detector none), or the
+    refinement's flags given with --refine-passes 0."""
     if args.box is None and detector_of(args) is not None:
+        unrefined = given_flags(args, REFINE_FLAGS[1:]) if args.refine_passes == 0 else []
+        if unrefined:
+            LOG.warning("%s: not used (--refine-passes 0 keeps the detector's boxes and scores as they are)",
+                        ", ".join(unrefined))
         return
     given = given_flags(args, DETECTION_FLAGS)
     if args.box is not None and detector_of(args) not in (None, DEFAULT_DETECTOR):

@@ -26,6 +26,7 @@ from handpose.autotune.free_cores import process_default
 from handpose.config import DataConfig
 from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
+from handpose.eval_predictions import Predictions
 from handpose.files import atomic_write, write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec, Prepared
@@ -148,7 +149,8 @@ def evaluate(
         flip_test, scales: test-time options; None keeps a Predictor's own, else off and (1.0,).
         workers: image-reading processes; 0 reads in ``threads`` threads of this process, ahead of the network.
         progress: show a progress bar (on a terminal only: stderr must be one).
-        keep_predictions: also return ``"predictions"`` (per sample: key, keypoints [[x, y, score] x 21]) and
+        keep_predictions: also return ``"predictions"`` (a :class:`~handpose.eval_predictions.Predictions`, a
+            sequence of per sample: key, keypoints [[x, y, score] x 21], kept as one array) and
             the arrays ``"_arrays"`` (pred, gt, boxes, head sizes) used by :func:`run_evaluation`'s plot.
 
     Returns:
@@ -212,13 +214,9 @@ def evaluate(
         side_chosen_left=chosen_left,
     )
     if keep_predictions:
-        result["predictions"] = [
-            {
-                "key": s.key or str(s.image_path),
-                "keypoints": np.concatenate([pred[i], scores[i][:, None]], axis=1).round(3).tolist(),
-            }
-            for i, s in zip(np.flatnonzero(ok), used)
-        ]
+        # one array, not 21 lists a sample: the report writes each sample's lists as it goes (files.JsonList)
+        kept = np.concatenate([pred[ok], scores[ok][:, :, None]], axis=2)  # (M, 21, 3) x, y, score
+        result["predictions"] = Predictions([s.key or str(s.image_path) for s in used], kept)
         result["_arrays"] = {"pred": pred[ok], "gt": gt, "boxes": boxes, "head_sizes": heads}
     return result
 
@@ -320,10 +318,11 @@ def run_evaluation(
 ) -> dict[str, Any]:
     """The ``handpose eval`` run: evaluate a model file on a dataset split; write ``eval_report.json`` and
     ``pck_curve.png`` into ``out`` (when given). Returns the report (metrics, per-keypoint PCK by name,
-    curves, settings). ``amp`` / ``channels_last``: bf16 autocast and the channels-last layout for a PyTorch
-    model, None for the faster (``handpose.autotune``, timed on the first batch's crops). ``val_fraction``: the
-    share held out by hash where the dataset has no split of its own, as ``train --val-fraction``; a model that
-    records a smaller one is warned about (``eval_held_out``)."""
+    curves, settings, and ``predictions``: :func:`evaluate`'s, kept as one array and written hand by hand).
+    ``amp`` / ``channels_last``: bf16 autocast and the channels-last layout for a PyTorch model, None for the
+    faster (``handpose.autotune``, timed on the first batch's crops). ``val_fraction``: the share held out by
+    hash where the dataset has no split of its own, as ``train --val-fraction``; a model that records a smaller
+    one is warned about (``eval_held_out``)."""
     from handpose.data.formats import load_splits
     from handpose.data.formats.load import check_split
     from handpose.eval_held_out import recorded_fraction, warn_for_split

@@ -1,0 +1,46 @@
+"""An evaluation's per-sample predictions, kept as one array until the report is written.
+
+A hundred thousand samples' keypoints as Python lists (``[[x, y, score] x 21]`` each) took about 4 kB a sample, and
+their report text, made whole before it was written, three times that again; as one float32 array they take 252
+bytes a sample, and ``files.write_json`` makes each sample's lists and text only as it writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from handpose.files import JsonList
+
+
+class Predictions(JsonList):
+    """Per sample: ``{"key": key, "keypoints": [[x, y, score] x 21]}`` (x and y in original-image pixels, each
+    figure rounded to 3 decimals), made when asked for; compares equal to another with the same keys and figures."""
+
+    def __init__(self, keys: Sequence[str], keypoints: np.ndarray) -> None:
+        keypoints = np.asarray(keypoints, np.float32)
+        if keypoints.ndim != 3 or keypoints.shape[2] != 3 or len(keys) != len(keypoints):
+            raise ValueError(f"predictions: {len(keys)} keys and keypoints of shape {keypoints.shape}; "
+                             "one key per (21, 3) row of x, y, score was expected")
+        self.keys = list(keys)
+        self.keypoints = keypoints.round(3)  # (N, 21, 3) float32, as the report writes them
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"key": self.keys[i], "keypoints": self.keypoints[i].tolist()}
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Predictions):
+            return self.keys == other.keys and np.array_equal(self.keypoints, other.keypoints)
+        if isinstance(other, list):
+            return list(self) == other
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by content
+
+    def __repr__(self) -> str:
+        return f"Predictions({len(self)} samples)"

@@ -1,0 +1,103 @@
+"""The eval report's per-sample predictions: kept as one array, written item by item, the same bytes as before.
+
+``handpose eval`` kept every sample's keypoints as Python lists (about 4 kB a sample) and made the whole report's
+text in memory before writing it (three times that again): about 2 GB for FreiHAND's 130,000 hands.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import handpose.evaluate as evaluation
+from handpose.eval_predictions import Predictions
+from handpose.evaluate import run_evaluation
+from handpose.files import json_text, write_json
+from handpose.model.artifact import save_weights
+from handpose.model.cpm import build_model
+
+
+def some_predictions(n: int, seed: int = 0) -> Predictions:
+    rng = np.random.default_rng(seed)
+    keypoints = rng.uniform(0, 500, (n, 21, 3)).astype(np.float32)  # (N, 21, 3)
+    keypoints[0, 3] = np.nan  # a keypoint without a figure is written as null
+    return Predictions([f"hand_{i}.jpg" for i in range(n)], keypoints)
+
+
+def lists_in(value: Any) -> int:
+    """The list objects that ``value`` holds, however deep, through dicts, lists, tuples and handpose's objects."""
+    count, seen, todo = 0, set(), [value]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        count += type(item) is list
+        if isinstance(item, (dict, list, tuple)) or type(item).__module__.startswith("handpose"):
+            todo.extend(gc.get_referents(item))
+    return count
+
+
+@pytest.mark.parametrize("indent, sort_keys", [(1, False), (1, True), (None, False), (0, False), (3, True)])
+def test_streamed_report_has_the_bytes_of_the_whole_text(tmp_path: Path, indent: int | None,
+                                                          sort_keys: bool) -> None:
+    """A report with predictions at two depths, before and after other keys, and an empty list: the file written
+    item by item holds exactly what the whole text (the lists made at once) holds."""
+    report = {"z_first": {"nested": [1.5, {"p": some_predictions(3, seed=1)}]}, "predictions": some_predictions(4),
+              "none": Predictions([], np.zeros((0, 21, 3))), "a_last": [float("nan"), "text"]}
+    write_json(tmp_path / "r.json", report, sort_keys=sort_keys, indent=indent)
+    expected = json_text(report, sort_keys, indent) + "\n"
+    assert (tmp_path / "r.json").read_text() == expected
+    read = json.loads(expected)
+    assert read["predictions"][0]["keypoints"][3] == [None, None, None] and read["none"] == []
+    assert read["predictions"][1] == json.loads(json.dumps(some_predictions(4)[1]))
+
+
+def test_predictions_are_the_rounded_lists_and_compare_by_content() -> None:
+    keypoints = np.array([[[1.23456, 2.0, 0.98765]] * 21], np.float32)  # (1, 21, 3)
+    p = Predictions(["a"], keypoints)
+    assert p[0] == {"key": "a", "keypoints": np.float32(keypoints[0]).round(3).tolist()}
+    assert p == Predictions(["a"], keypoints.copy()) and p != Predictions(["b"], keypoints)
+    assert p == [p[0]] and len(p) == 1
+    with pytest.raises(ValueError, match="one key per"):
+        Predictions(["a", "b"], keypoints)
+
+
+@pytest.mark.slow
+def test_eval_report_is_neither_held_as_lists_nor_made_whole(tmp_path: Path) -> None:
+    """``run_evaluation`` on 250 renders: the returned report holds a handful of lists, not 22 a sample, and the report
+    file is written with far less memory than its size (the whole text, made at once, took more than its size)."""
+    from handpose.synth import write_dataset
+
+    write_dataset(tmp_path / "data", count=250, seed=1, size=64)
+    torch.manual_seed(0)
+    save_weights(build_model("tiny"), tmp_path / "tiny.safetensors")
+    peaks: list[int] = []
+    real_write = evaluation.write_json
+
+    def traced_write(*args: Any, **kwargs: Any) -> Path:
+        tracemalloc.start()
+        try:
+            return real_write(*args, **kwargs)
+        finally:
+            peaks.append(tracemalloc.get_traced_memory()[1])
+            tracemalloc.stop()
+
+    evaluation.write_json = traced_write  # type: ignore[assignment]
+    try:
+        report = run_evaluation(tmp_path / "tiny.safetensors", tmp_path / "data", split="all", out=tmp_path / "ev")
+    finally:
+        evaluation.write_json = real_write  # type: ignore[assignment]
+    assert report["metrics"]["num_samples"] == 250 and len(report["predictions"]) == 250
+    assert lists_in(report) < 250  # the lists of 21 keypoints were 22 a sample
+    size = (tmp_path / "ev" / evaluation.REPORT_NAME).stat().st_size
+    assert len(peaks) == 1 and peaks[0] < size / 3, (peaks, size)
+    saved = json.loads((tmp_path / "ev" / evaluation.REPORT_NAME).read_text())
+    assert saved["predictions"] == json.loads(json_text(report["predictions"]))

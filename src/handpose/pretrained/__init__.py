@@ -69,7 +69,9 @@ def detector_onnx() -> Path:
     temporary folder where that cannot be written) and named by the weights' hash, so a newer package's weights get
     their own export; written atomically (concurrent first uses are safe; threads of one process wait for the first
     one's export instead of making their own) and its maps checked against PyTorch's
-    (``export_detector_onnx``; RuntimeError when they differ). OSError when no folder can be written."""
+    (``export_detector_onnx``; RuntimeError when they differ). A folder is proved writable before the export (about
+    a second) is made: a cache that exists but cannot be written (a read-only mount in a container image) is passed
+    over at once, an export found in it still used. OSError when no folder can be written."""
     import hashlib
 
     from handpose.detection.onnx_export import export_detector_onnx
@@ -89,12 +91,24 @@ def detector_onnx() -> Path:
             with _EXPORTING_DETECTOR:
                 if out.is_file():
                     return out
-                folder.mkdir(parents=True, exist_ok=True)
+                _check_writable(folder)  # a read-only cache is passed over at once, not after a whole export
                 export_detector_onnx(artifact.load_model(source, task="detect"), out)
             return out
         except OSError as exc:  # a read-only cache: try the next folder
             last = exc
     raise OSError(f"cannot write the ONNX export of {source} into the cache or the temporary folder: {last}")
+
+
+def _check_writable(folder: Path) -> None:
+    """Make ``folder`` and prove a file can be written in it (``files.ensure_writable_folder``: a probe file, which
+    a read-only mount refuses even to root, unlike ``os.access``); OSError naming it where it cannot be written
+    or is a file."""
+    from handpose.files import ensure_writable_folder
+
+    try:
+        ensure_writable_folder(folder, "the ONNX export's folder")
+    except ValueError as exc:  # a file where the folder should be
+        raise NotADirectoryError(str(exc)) from exc
 
 
 def _temporary_folder() -> list[Path]:

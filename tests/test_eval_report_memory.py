@@ -60,6 +60,28 @@ def test_streamed_report_has_the_bytes_of_the_whole_text(tmp_path: Path, indent:
     assert read["predictions"][1] == json.loads(json.dumps(some_predictions(4)[1]))
 
 
+class BrokenAt(Predictions):
+    """Predictions whose item ``bad`` cannot be made (as a write cut by an error half-way through the file)."""
+
+    def __init__(self, n: int, bad: int) -> None:
+        super().__init__([f"k{i}" for i in range(n)], np.zeros((n, 21, 3)))
+        self.bad = bad
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if i == self.bad:
+            raise RuntimeError(f"item {i} cannot be made")
+        return super().__getitem__(i)
+
+
+def test_a_write_that_fails_half_way_leaves_the_earlier_report(tmp_path: Path) -> None:
+    path = tmp_path / "eval_report.json"
+    write_json(path, {"predictions": some_predictions(2)})
+    earlier = path.read_bytes()
+    with pytest.raises(RuntimeError, match="item 50 cannot be made"):
+        write_json(path, {"predictions": BrokenAt(100, bad=50)})
+    assert path.read_bytes() == earlier and [p.name for p in tmp_path.iterdir()] == [path.name]
+
+
 def test_predictions_are_the_rounded_lists_and_compare_by_content() -> None:
     keypoints = np.array([[[1.23456, 2.0, 0.98765]] * 21], np.float32)  # (1, 21, 3)
     p = Predictions(["a"], keypoints)

@@ -264,7 +264,7 @@ def write_json(path: str | Path, value: Any, sort_keys: bool = False, indent: in
 
     text = json_text(marked(value), sort_keys, indent) + "\n"
     if not streamed:
-        return atomic_write(path, lambda tmp: tmp.write_text(text))
+        return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:

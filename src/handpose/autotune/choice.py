@@ -97,7 +97,7 @@ SPEED_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "avx512_vnni", "
 def _cpuinfo() -> str:
     """The text of /proc/cpuinfo ("" where there is none)."""
     try:
-        return Path("/proc/cpuinfo").read_text()
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
 
@@ -161,7 +161,7 @@ def cache_path() -> Path:
 def read_cache(path: Path) -> dict[str, Any]:
     """The cache's entries (key text -> entry); empty when the file is missing, unreadable or of another version."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict) or data.get("version") != CACHE_VERSION or not isinstance(data.get("entries"), dict):
@@ -182,7 +182,7 @@ def write_cache(path: Path, key: TrialKey, results: dict[str, dict[str, Any]], t
     }
     text = json.dumps({"version": CACHE_VERSION, "entries": entries}, indent=1, sort_keys=True) + "\n"
     try:
-        atomic_write(path, lambda tmp: tmp.write_text(text))
+        atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except OSError as exc:  # a read-only home should not stop a run; it only re-measures next time
         LOG.warning("autotune: cannot write the cache %s (%s); the trial will run again next time", path, exc)
 

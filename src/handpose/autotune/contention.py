@@ -65,7 +65,7 @@ def others_share(before: tuple[float, int], after: tuple[float, int], own_s: flo
 
 def _read(only: frozenset[int] | None = None) -> tuple[float, int] | None:
     try:
-        return parse_stat(STAT.read_text(), only)
+        return parse_stat(STAT.read_text(encoding="ascii", errors="replace"), only)
     except (OSError, ValueError):
         return None
 

@@ -35,7 +35,9 @@ class OutputFolder:
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"--out {self.path} is a file, not a folder")
         manifest = self.path / MANIFEST
-        self.written: set[str] = set(manifest.read_text().split("\n")) - {""} if manifest.is_file() else set()
+        # UTF-8 whatever the locale: Windows' default (cp1252) cannot write an image named in Chinese or Greek
+        text = manifest.read_text(encoding="utf-8", errors="replace") if manifest.is_file() else ""
+        self.written: set[str] = set(text.split("\n")) - {""}
 
     def check(self, target: Path, source: Path) -> None:
         """ValueError when writing ``target`` would replace the input ``source`` or a file predict did not write
@@ -49,7 +51,7 @@ class OutputFolder:
         """Record ``targets`` as predict's own before they are written."""
         new = [t.name for t in targets if t.name not in self.written]
         if new:
-            with open(self.path / MANIFEST, "a") as f:
+            with open(self.path / MANIFEST, "a", encoding="utf-8") as f:
                 f.write("".join(n + "\n" for n in new))
             self.written.update(new)
 

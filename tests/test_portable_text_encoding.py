@@ -1,0 +1,40 @@
+"""``handpose predict`` of an image named outside the ANSI code page, as Windows runs it: text files opened without an
+encoding are written in that code page there (cp1252), and standard output redirected to a file or a pipe is
+encoded in it too. Simulated on Linux for real: ``-X warn_default_encoding`` shows every text file opened in the
+locale's encoding, ``PYTHONIOENCODING=cp1252`` gives standard output Windows' code page."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from handpose.commands.predict_files import MANIFEST
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+NAME = "\u624b"  # a Chinese character, absent from cp1252
+
+
+def _predict(tmp_path: Path, *python_flags: str, **env: str) -> subprocess.CompletedProcess:
+    image = tmp_path / f"{NAME}.jpg"
+    cv2.imwrite(str(image), np.full((96, 96, 3), 120, np.uint8))
+    run_env = {**os.environ, "PYTHONPATH": str(SRC), "HANDPOSE_CACHE": str(tmp_path / "cache"), **env}
+    return subprocess.run([sys.executable, *python_flags, "-m", "handpose", "predict", str(image), "--out",
+                           str(tmp_path / "out"), "--threads", "1", "--maps", "none"],
+                          capture_output=True, text=True, encoding="utf-8", env=run_env, timeout=180)
+
+
+@pytest.mark.slow
+def test_predict_opens_no_text_file_in_the_locales_encoding(tmp_path: Path) -> None:
+    done = _predict(tmp_path, "-X", "warn_default_encoding", "-W", "default::EncodingWarning")
+    assert done.returncode == 0, done.stderr
+    ours = [line for line in done.stderr.splitlines() if "EncodingWarning" in line and str(SRC) in line]
+    assert ours == []
+    listed = (tmp_path / "out" / MANIFEST).read_text(encoding="utf-8").split()
+    assert f"{NAME}.json" in listed and f"{NAME}_overlay.png" in listed
+

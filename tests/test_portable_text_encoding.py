@@ -38,3 +38,11 @@ def test_predict_opens_no_text_file_in_the_locales_encoding(tmp_path: Path) -> N
     listed = (tmp_path / "out" / MANIFEST).read_text(encoding="utf-8").split()
     assert f"{NAME}.json" in listed and f"{NAME}_overlay.png" in listed
 
+
+@pytest.mark.slow
+def test_predict_output_in_a_code_page_without_the_name(tmp_path: Path) -> None:
+    done = _predict(tmp_path, PYTHONIOENCODING="cp1252")
+    assert done.returncode == 0, done.stderr
+    assert f"\\u{ord(NAME):04x}.jpg: " in done.stdout  # the name, escaped, and the run went on to its summary
+    assert " hands in 1 images" in done.stdout
+    assert (tmp_path / "out" / f"{NAME}.json").is_file()

@@ -154,8 +154,19 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
+def tolerant_output() -> None:
+    """Standard output and error escape (``\\u624b``) the characters their encoding cannot write instead of raising:
+    on Windows, output redirected to a file or a pipe is encoded in the ANSI code page (cp1252), which has no
+    Chinese, Greek or Cyrillic, so ``handpose predict`` of an image named in them stopped at its first printed line
+    (the same for a Linux file name that is not valid UTF-8)."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and callable(getattr(stream, "reconfigure", None)):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``handpose`` console script; returns the process exit code."""
+    tolerant_output()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(load=named_command(argv))
     args = parse_command_line(parser, argv)

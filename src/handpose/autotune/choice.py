@@ -13,6 +13,7 @@ both given means no trial at all.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -150,16 +151,29 @@ def candidates(device_type: str, mode: str, amp: bool | None = None, channels_la
     return [Choice(p, cl) for p in precisions for cl in layouts]
 
 
-def cache_path() -> Path:
+def cache_path() -> Path | None:
     """``autotune.json`` in the cache folder (``training.data.cache_root``: ``$HANDPOSE_CACHE``, else
-    ``$XDG_CACHE_HOME/handpose``, else ``~/.cache/handpose``)."""
-    from handpose.training.data import cache_root
+    ``$XDG_CACHE_HOME/handpose``, else ``~/.cache/handpose``); None, with one warning, where there is no cache
+    folder (no home folder to be found): trials then run every time instead of stopping the command."""
+    from handpose.training.data import NoCacheFolderError, cache_root
 
-    return cache_root() / CACHE_FILE
+    try:
+        return cache_root() / CACHE_FILE
+    except NoCacheFolderError as exc:
+        _warn_no_cache(str(exc))
+        return None
 
 
-def read_cache(path: Path) -> dict[str, Any]:
-    """The cache's entries (key text -> entry); empty when the file is missing, unreadable or of another version."""
+@functools.cache
+def _warn_no_cache(why: str) -> None:
+    LOG.warning("autotune: %s; speed trials are not cached and run again every time", why)
+
+
+def read_cache(path: Path | None) -> dict[str, Any]:
+    """The cache's entries (key text -> entry); empty when the file is missing, unreadable or of another version,
+    or there is no cache (``path`` None)."""
+    if path is None:
+        return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -169,10 +183,13 @@ def read_cache(path: Path) -> dict[str, Any]:
     return data["entries"]
 
 
-def write_cache(path: Path, key: TrialKey, results: dict[str, dict[str, Any]], trial_s: float) -> None:
-    """Merge one key's results into the cache file (atomic replace; other keys are kept)."""
+def write_cache(path: Path | None, key: TrialKey, results: dict[str, dict[str, Any]], trial_s: float) -> None:
+    """Merge one key's results into the cache file (atomic replace; other keys are kept); nothing without a cache
+    (``path`` None)."""
     from handpose.files import atomic_write
 
+    if path is None:
+        return
     entries = read_cache(path)
     entries[key.text()] = {
         "key": asdict(key),
@@ -270,7 +287,7 @@ def _fastest(allowed: Iterable[Choice], results: dict[str, dict[str, Any]]) -> C
 
 def summary_line(
     key: TrialKey, best: Choice, allowed: Sequence[Choice], results: dict[str, dict[str, Any]], cached: bool,
-    trial_s: float, path: Path,
+    trial_s: float, path: Path | None,
 ) -> str:
     """The one log line: the choice, each allowed candidate's rate as a ratio to fp32's, rejections, where from."""
     def rate(name: str) -> float:
@@ -284,7 +301,7 @@ def summary_line(
     how = "cached" if cached else f"measured in {trial_s:.1f} s"
     return (f"autotune {key.mode} {key.preset} {key.input_size}px batch {key.batch_size} on {key.device} "
             f"({key.hardware}, {key.threads} threads): {best.name} at {rate(best.name):.1f} samples/s; vs fp32: "
-            f"{', '.join(parts)}; {how} ({path})")
+            f"{', '.join(parts)}; {how} ({path or 'no cache'})")
 
 
 def distributed_peer() -> bool:

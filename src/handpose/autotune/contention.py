@@ -124,12 +124,12 @@ def live_children_cpu_seconds() -> float:
     return total / ticks
 
 
-def unsteady(share: float | None, what: str, cache: Path) -> bool:
+def unsteady(share: float | None, what: str, cache: Path | None) -> bool:
     """Whether a trial during which other processes used ``share`` of the CPUs (a meter's reading) is too unsteady
     to cache; says so in a warning naming ``what`` was measured and the ``cache`` it stays out of."""
     if share is None or share <= BUSY_SHARE:
         return False
     LOG.warning("autotune: other processes used %.0f%% of the CPUs during the %s trial, so its timings are unsteady: "
                 "its choice serves this run only and is not cached in %s; a later run on a quieter machine measures "
-                "again", 100 * share, what, cache)
+                "again", 100 * share, what, cache if cache is not None else "a cache (there is none here)")
     return True

@@ -423,6 +423,10 @@ def run(args: argparse.Namespace) -> int:
             LOG.warning(
                 "%s: its handpose synth render was stopped before the end (its manifest says so): training on the "
                 "samples written so far; run the same synth command again to finish it", folder)
+    else:
+        from handpose.training.data import cache_root
+
+        cache_root()  # the rendered hands' folder: no home folder to name it by is said before the speed trial
     if plain.init is not None and plain.resume is None and plain.task == "keypoints":
         from handpose.model.cpm import build_model
         from handpose.training.setup import initial_weights

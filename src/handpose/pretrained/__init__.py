@@ -82,7 +82,11 @@ def detector_onnx() -> Path:
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
     stem = Path(MODELS[DETECTOR_ONNX][0]).stem
     last: OSError | None = None
-    for folder in (cache_root() / "pretrained", *_temporary_folder()):
+    try:
+        folders = [cache_root() / "pretrained"]
+    except OSError as exc:  # no cache folder (no home folder): the temporary folder's, where there is one
+        folders, last = [], exc
+    for folder in (*folders, *_temporary_folder()):
         out = folder / f"{stem}-{digest}.onnx"
         try:
             if _in_shared_temp(folder):  # a shared folder: only one of our own, closed to others

@@ -31,14 +31,27 @@ LOG = logging.getLogger(__name__)
 CACHE_ENV = "HANDPOSE_CACHE"
 
 
+class NoCacheFolderError(OSError):
+    """No cache folder can be named: no ``$HANDPOSE_CACHE``, no absolute ``$XDG_CACHE_HOME`` and no home folder."""
+
+
 def cache_root() -> Path:
     """``$HANDPOSE_CACHE``, else ``$XDG_CACHE_HOME/handpose`` where that is an absolute path (the XDG base directory
-    rule: a relative one is ignored), else ``~/.cache/handpose``."""
+    rule: a relative one is ignored), else ``~/.cache/handpose``. NoCacheFolderError where there is no home folder
+    to be found (Windows without ``%USERPROFILE%``, as under some service accounts; a POSIX user id without a
+    passwd entry and no ``$HOME``, as in containers), where ``Path.home()`` raises RuntimeError."""
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return Path(xdg) / "handpose" if os.path.isabs(xdg) else Path.home() / ".cache" / "handpose"
+    if os.path.isabs(xdg):
+        return Path(xdg) / "handpose"
+    try:
+        home = Path.home()
+    except RuntimeError as exc:
+        raise NoCacheFolderError(f"no cache folder: the home folder cannot be found ({exc}); set {CACHE_ENV} to a "
+                                 "folder handpose may write in") from exc
+    return home / ".cache" / "handpose"
 
 
 def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: Path | None = None) -> Path:

@@ -44,6 +44,18 @@ def _package_dir(name: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _read_photo(path: Path) -> np.ndarray | None:
+    """The photo file ``path`` as a BGR uint8 array (H, W, 3), or None where it cannot be read. Python reads the
+    bytes and OpenCV only decodes them: ``cv2.imread`` on Windows opens no path holding a character beyond ASCII
+    (OpenCV issue 4292), so package folders under a user name with an umlaut gave no photos, and every render there
+    lost them without a word."""
+    try:
+        data = np.frombuffer(path.read_bytes(), np.uint8)  # (bytes,)
+    except OSError:
+        return None
+    return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+
+
 @functools.lru_cache(maxsize=1)
 def photos() -> tuple[np.ndarray, ...]:
     """The available photos as BGR uint8 arrays (colour ones; grey textures turned to 3 channels), in a fixed
@@ -52,7 +64,7 @@ def photos() -> tuple[np.ndarray, ...]:
     for package, rel in PHOTO_FILES:
         base = _package_dir(package)
         path = base / rel if base is not None else None
-        img = cv2.imread(str(path), cv2.IMREAD_COLOR) if path is not None and path.is_file() else None
+        img = _read_photo(path) if path is not None and path.is_file() else None
         if img is None:
             LOG.debug("background photo %s/%s not found", package, rel)
             continue

@@ -69,21 +69,26 @@ class TorchBackend:
             return torch.stack([o.float() for o in chosen]).cpu().numpy()  # (S, N, 22, h, w)
 
 
-_WARNED_NO_CUDA: set[str] = set()  # devices already warned about in this process
+_WARNED_DEVICES: set[str] = set()  # devices already warned about in this process
 
 
 def onnx_providers(device: str | None) -> list[Any]:
     """onnxruntime's execution providers for ``device``: CUDA (then CPU) for ``cuda`` / ``cuda:N`` where this
-    onnxruntime has it, else the CPU with one warning."""
+    onnxruntime has it, else the CPU, with one warning where another device was asked for (``mps`` on a Mac, which
+    ran on the CPU without a word)."""
     import onnxruntime as ort
 
     dev = str(device or "cpu")
     if not dev.startswith("cuda"):
+        if dev.split(":", 1)[0] != "cpu" and dev not in _WARNED_DEVICES:
+            _WARNED_DEVICES.add(dev)
+            LOG.warning("device %s: handpose runs ONNX models in onnxruntime on the CPU or CUDA only; running the "
+                        "ONNX model on the CPU (a .safetensors model runs in PyTorch on %s)", dev, dev)
         return ["CPUExecutionProvider"]
     if "CUDAExecutionProvider" not in ort.get_available_providers():
-        if dev in _WARNED_NO_CUDA:  # the keypoint model and the detector: one warning
+        if dev in _WARNED_DEVICES:  # the keypoint model and the detector: one warning
             return ["CPUExecutionProvider"]
-        _WARNED_NO_CUDA.add(dev)
+        _WARNED_DEVICES.add(dev)
         LOG.warning("device %s: this onnxruntime has no CUDAExecutionProvider (install onnxruntime-gpu); running "
                     "the ONNX model on the CPU", dev)
         return ["CPUExecutionProvider"]

@@ -7,8 +7,10 @@ Python's allocations traced (``tracemalloc``) from the moment the evaluation sta
                        before the writing began (the report's text, or the pieces of it made one by one)
   peak over the run    the highest traced memory from the evaluation's start to the report's end
   VmHWM                the process's peak resident memory (Linux's /proc/self/status), the network's included
-and the report file's size. DATA: a dataset on disk, e.g. ``handpose synth --out DATA --count 3000 --size 128``.
-Usage: python benchmarks/bench_eval_memory.py --data DATA [--weights pretrained:lite] [--out OUT]
+and the report file's size. DATA: a dataset on disk, e.g. ``handpose synth --out DATA --count 3000 --size 128``;
+without --data, --count hands are rendered so (at 128 px, seed 3) into a temporary folder first.
+Usage: python benchmarks/bench_eval_memory.py [--data DATA | --count 3000] [--weights pretrained:lite] [--out OUT]
+       [--quick]
 """
 
 from __future__ import annotations
@@ -76,19 +78,32 @@ def measured_eval(weights: str, data: Path, out: Path) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", required=True, help="the dataset to evaluate on (every sample: --split all)")
+    parser.add_argument("--data", default=None, help="the dataset to evaluate on (every sample: --split all; "
+                        "default: --count renders made first)")
+    parser.add_argument("--count", type=int, default=3000, help="hands rendered without --data (default 3000)")
     parser.add_argument("--weights", default="pretrained:lite", help="model file (default pretrained:lite)")
     parser.add_argument("--out", default=None, help="report folder (default: a temporary one)")
+    parser.add_argument("--quick", action="store_true", help="200 renders without --data (make bench --quick)")
     args = parser.parse_args()
+    if args.quick:
+        args.count = min(args.count, 200)
+    if args.data is None and args.count < 1:
+        parser.error(f"--count must be at least 1, got {args.count}")
     record_run()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="bench-eval-memory-") as tmp:
-        out = Path(args.out or tmp)
-        f = measured_eval(args.weights, Path(args.data), out)
+        out = Path(args.out or Path(tmp) / "report")
+        data = args.data
+        if data is None:
+            from handpose.synth import write_dataset
+
+            data = Path(tmp) / "renders"
+            write_dataset(data, count=args.count, seed=3, size=128)
+        f = measured_eval(args.weights, Path(data), out)
         report = out / evaluation.REPORT_NAME
         hands = int(json.loads(report.read_text())["metrics"]["num_samples"])
         size = report.stat().st_size
-        print(f"handpose eval of {args.weights} on {hands} hands of {args.data}; traced Python allocations in MB")
+        print(f"handpose eval of {args.weights} on {hands} hands of {data}; traced Python allocations in MB")
         print(f"  held by the result   {f['held'] / MB:8.1f}   ({f['held'] / max(1, hands) / 1024:.2f} kB a hand)")
         print(f"  peak while writing   {f['write_peak'] / MB:8.1f}")
         print(f"  peak over the run    {f['run_peak'] / MB:8.1f}")

@@ -167,3 +167,35 @@ def test_a_timed_step_waits_for_the_devices_queue(kind: str, monkeypatch: pytest
     monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: pytest.fail("CUDA synchronised for another device"))
     seconds, _ = trials._timed(lambda: None, torch.device(kind))
     assert seconds >= QUEUED_S and waited
+
+
+def _failing(name: str, error: BaseException) -> Callable[[Choice, Callable[[], float]], Callable[[], float]]:
+    def wrap(choice: Choice, step: Callable[[], float]) -> Callable[[], float]:
+        if choice.name != name:
+            return step
+
+        def cannot() -> float:
+            raise error
+
+        return cannot
+
+    return wrap
+
+
+def test_a_candidate_the_device_cannot_run_is_counted_out_and_the_reference_still_fails_loudly(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """bf16 on an MPS device of a macOS before 14 raises at its first step: that candidate is not viable (one log
+    line with the device's words) and another is chosen; the reference failing is the run's own error."""
+    unsupported = TypeError("MPS BFloat16 is only supported on MacOS 14 or newer")
+    _recording(monkeypatch, [], [], _failing("bf16", unsupported))
+    monkeypatch.setattr(choice_module, "unsteady", lambda *args: False)
+    with caplog.at_level(logging.WARNING, logger="handpose.autotune"):
+        chosen = choose(KEY, _measure(), path=tmp_path / "autotune.json")
+    assert chosen is not None and chosen.name != "bf16"
+    assert caplog.text.count("bf16 cannot run on cpu (TypeError: MPS BFloat16 is only supported") == 1
+    cached = read_cache(tmp_path / "autotune.json")[KEY.text()]["results"]
+    assert cached["bf16"]["sound"] is False and cached["bf16"]["why"].startswith("cannot run: MPS BFloat16")
+
+    _recording(monkeypatch, [], [], _failing("fp32", RuntimeError("a bug in the model")))
+    with pytest.raises(RuntimeError, match="a bug in the model"):
+        _measure()([Choice(), Choice("bf16")])

@@ -130,3 +130,27 @@ def test_onnx_on_cuda_falls_back_to_the_cpu_with_one_warning(tmp_path: Path, cap
     assert len(cuda) == 1 and "CPU" in cuda[0].getMessage()
     image = sample_crops(64, 1)[0]
     assert predictor.predict(image)[0].keypoints.shape == (21, 2)  # no box: a list of hands
+
+
+class _NoBf16(torch.nn.Module):
+    """A network that refuses to run under bf16 autocast, as a device without bf16 kernels does."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if torch.is_autocast_enabled("cpu"):
+            raise NotImplementedError("no bf16 kernel for this device")
+        return self.inner(x)
+
+
+def test_an_inference_candidate_the_device_cannot_run_is_counted_out() -> None:
+    torch.manual_seed(0)
+    model = _NoBf16(build_model("tiny")).eval()
+    crops = sample_crops(64, 2, seed=1)  # (2, 64, 64, 3)
+    measured = infer_measure(model, crops, "cpu", budget_s=0.3)([Choice(), Choice("bf16")])
+    assert measured[Choice("bf16")].failed == "cannot run: no bf16 kernel for this device"
+    assert measured[Choice()].failed is None and measured[Choice()].finite
+    with pytest.raises(NotImplementedError):  # the reference is what the run would do: its failure is the run's
+        infer_measure(model, crops, "cpu", budget_s=0.3)([Choice("bf16"), Choice()])

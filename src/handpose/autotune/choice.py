@@ -82,10 +82,11 @@ class Trial:
     batch: int = 1  # samples per timed step
     loss: float | None = None  # train: the first step's loss (same weights and batch for every candidate)
     keypoints: np.ndarray | None = None  # infer: (N, 21, 2) decoded keypoints in crop px of the trial input
-    failed: str | None = None  # why the candidate could not run ("out of memory"); None: it ran
+    failed: str | None = None  # why the candidate could not run (OUT_OF_MEMORY, "cannot run: ..."); None: it ran
 
 
 Measure = Callable[[Sequence[Choice]], dict[Choice, Trial]]
+OUT_OF_MEMORY = "out of memory"  # Trial.failed of a candidate that ran out of device memory
 
 
 # The instruction sets that decide which precision and layout is fastest: machines sold under one model name
@@ -205,8 +206,9 @@ def write_cache(path: Path | None, key: TrialKey, results: dict[str, dict[str, A
 
 
 def trials_failed(trials: dict[Choice, Trial], name: str) -> bool:
-    """Whether the candidate named ``name`` could not run at all in ``trials`` (out of memory)."""
-    return any(c.name == name and t.failed for c, t in trials.items())
+    """Whether the candidate named ``name`` ran out of memory in ``trials``: this moment's verdict, unlike one the
+    device cannot run at all ("cannot run: ..."), which holds for good."""
+    return any(c.name == name and t.failed == OUT_OF_MEMORY for c, t in trials.items())
 
 
 def judge(trials: dict[Choice, Trial], reference: Choice) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,9 @@ timed in interleaved rounds (A B C A B C ...) until the time budget is spent, so
 A candidate whose first step takes over 3x the fastest first step keeps that time and is not timed again. A training
 candidate is on the device for its own turn only (copied there from weights and a batch kept on the CPU, freed
 before the next turn), so the trial needs no more device memory than one training step; a candidate that runs out
-of device memory (``torch.OutOfMemoryError``) is not viable, and the others are judged without it.
+of device memory (``torch.OutOfMemoryError``) is not viable, and the others are judged without it; so is one
+other than the reference (the first) that the device cannot run at all (a RuntimeError, TypeError or
+NotImplementedError at its first step: bf16 on an MPS device of a macOS before 14, say).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from handpose.autotune.choice import Choice, Measure, Trial
+from handpose.autotune.choice import OUT_OF_MEMORY, Choice, Measure, Trial
 from handpose.autotune.precision import precision
 
 LOG = logging.getLogger(__name__)
@@ -65,11 +67,23 @@ def _release(device: torch.device) -> None:
         backend.empty_cache()
 
 
+UNSUPPORTED = (RuntimeError, TypeError, NotImplementedError)  # what a device says of a precision it cannot run
+
+
+def _cannot_run(choice: Choice, device: torch.device, batch: int, exc: BaseException) -> Trial:
+    """The :class:`Trial` of a candidate that ``device`` cannot run (said in one log line, with the error's)."""
+    said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    LOG.warning("autotune: %s cannot run on %s (%s: %s); it is not a candidate", choice.name, device,
+                type(exc).__name__, said)
+    gc.collect()  # the failed candidate's model and optimizer, in a reference cycle
+    return Trial(math.inf, finite=False, batch=batch, failed=f"cannot run: {said}")
+
+
 def _out_of_memory(choice: Choice, device: torch.device, batch: int) -> Trial:
     """The :class:`Trial` of a candidate that ran out of memory on ``device`` (said in one log line)."""
     LOG.warning("autotune: %s ran out of memory on %s at batch %d; it is not a candidate", choice.name, device,
                 batch)
-    return Trial(math.inf, finite=False, batch=batch, failed="out of memory")
+    return Trial(math.inf, finite=False, batch=batch, failed=OUT_OF_MEMORY)
 
 
 def _rounds(turns: dict[Choice, Callable[[], float | None]], first: dict[Choice, float], budget_s: float,
@@ -144,8 +158,14 @@ def _measure_training(choices: Sequence[Choice], model_cfg: Any, size: int, batc
                      batch_size, budget_s)
     data = _train_batch(model_cfg, size, batch, seed)
     trials: dict[Choice, Trial] = {}
-    for c in choices:
-        turn = _train_turn(c, weights, data, device, check=True)
+    for i, c in enumerate(choices):
+        try:
+            turn = _train_turn(c, weights, data, device, check=True)
+        except UNSUPPORTED as exc:
+            if i == 0:  # the reference: what the run itself would do fails, and says why
+                raise
+            trials[c] = _cannot_run(c, device, batch, exc)
+            continue
         if turn is None:
             trials[c] = _out_of_memory(c, device, batch)
             continue
@@ -246,7 +266,7 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
     def measure(choices: Sequence[Choice]) -> dict[Choice, Trial]:
         started = time.perf_counter()
         steps, first, trials = {}, {}, {}
-        for c in choices:
+        for i, c in enumerate(choices):
             net = copy.deepcopy(model).to(device).eval()
             inp = x
             if c.channels_last:
@@ -261,6 +281,12 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
                 first[c], maps = _timed(step, device)
             except torch.OutOfMemoryError:
                 trials[c] = _out_of_memory(c, device, int(x.shape[0]))
+                del net, inp, step
+                continue
+            except UNSUPPORTED as exc:
+                if i == 0:  # the reference: what the run itself would do fails, and says why
+                    raise
+                trials[c] = _cannot_run(c, device, int(x.shape[0]), exc)
                 del net, inp, step
                 continue
             steps[c] = step

@@ -202,6 +202,22 @@ def test_rng_state_round_trips_through_weights_only_load(tmp_path: Path) -> None
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == expected  # noqa: NPY002
 
 
+def test_an_apple_gpus_random_state_is_saved_and_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A random op of a run on mps draws from the MPS generator, which checkpoints left out (CUDA's were kept). No
+    Apple GPU here: its generator is stood in for by a CPU one behind torch.mps's own functions."""
+    generator = torch.Generator().manual_seed(5)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda device="mps": generator.get_state())
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state, device="mps": generator.set_state(state))
+    atomic_torch_save({"rng": rng_state()}, tmp_path / "r.pt")
+    expected = torch.rand(3, generator=generator)
+    torch.rand(7, generator=generator)  # the run goes on
+    set_rng_state(torch.load(tmp_path / "r.pt", weights_only=True)["rng"])
+    assert torch.equal(torch.rand(3, generator=generator), expected)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)  # resumed where there is no Apple GPU
+    set_rng_state(torch.load(tmp_path / "r.pt", weights_only=True)["rng"])
+
+
 # ------------------------------------------------------------------------------------------------- weights digest
 
 

@@ -162,7 +162,8 @@ def seed_all(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Python, numpy and torch (CPU and CUDA) random states as tensors and plain lists (weights_only-safe)."""
+    """Python, numpy and torch (CPU, and CUDA, MPS or XPU where in use) random states as tensors and plain lists
+    (weights_only-safe)."""
     py_version, py_state, py_gauss = random.getstate()
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()  # noqa: NPY002 (the global state)
     state: dict[str, Any] = {
@@ -173,11 +174,17 @@ def rng_state() -> dict[str, Any]:
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.backends.mps.is_available():  # an Apple GPU's generator: dropout and random ops of a run on mps
+        state["mps"] = torch.mps.get_rng_state()
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available() and xpu.is_initialized():
+        state["xpu"] = xpu.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` returned (CUDA states only where CUDA is in use)."""
+    """Restore what :func:`rng_state` returned (a GPU's states only where that GPU is here: a run saved on one
+    resumes on a CPU)."""
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
     npy = state["numpy"]
@@ -187,3 +194,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if "cuda" in state and torch.cuda.is_available():
         states = state["cuda"][: torch.cuda.device_count()]
         torch.cuda.set_rng_state_all(states)
+    if "mps" in state and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"])
+    xpu = getattr(torch, "xpu", None)
+    if "xpu" in state and xpu is not None and xpu.is_available():
+        xpu.set_rng_state_all(state["xpu"][: xpu.device_count()])

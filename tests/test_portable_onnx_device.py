@@ -34,3 +34,12 @@ def test_cpu_onnx_says_nothing(fresh_warnings: None, caplog: pytest.LogCaptureFi
     with caplog.at_level(logging.WARNING):
         assert backends.onnx_providers("cpu") == backends.onnx_providers(None) == ["CPUExecutionProvider"]
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_auto_onnx_says_nothing(fresh_warnings: None, caplog: pytest.LogCaptureFixture) -> None:
+    """``device="auto"`` (the Python API's Predictor.from_file, as the PyTorch path takes it) asks for no device in
+    particular: running the ONNX model on the CPU is what it was asked, not a device passed over."""
+    with caplog.at_level(logging.WARNING):
+        backend = backends.OnnxBackend(pretrained.path("lite-int8"), threads=1, device="auto")
+    assert backend.device == "cpu"
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -75,12 +75,12 @@ _WARNED_DEVICES: set[str] = set()  # devices already warned about in this proces
 def onnx_providers(device: str | None) -> list[Any]:
     """onnxruntime's execution providers for ``device``: CUDA (then CPU) for ``cuda`` / ``cuda:N`` where this
     onnxruntime has it, else the CPU, with one warning where another device was asked for (``mps`` on a Mac, which
-    ran on the CPU without a word)."""
+    ran on the CPU without a word; ``auto`` asks for none in particular)."""
     import onnxruntime as ort
 
     dev = str(device or "cpu")
     if not dev.startswith("cuda"):
-        if dev.split(":", 1)[0] != "cpu" and dev not in _WARNED_DEVICES:
+        if dev.split(":", 1)[0] not in ("cpu", "auto") and dev not in _WARNED_DEVICES:
             _WARNED_DEVICES.add(dev)
             LOG.warning("device %s: handpose runs ONNX models in onnxruntime on the CPU or CUDA only; running the "
                         "ONNX model on the CPU (a .safetensors model runs in PyTorch on %s)", dev, dev)

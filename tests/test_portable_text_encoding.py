@@ -5,6 +5,7 @@ locale's encoding, ``PYTHONIOENCODING=cp1252`` gives standard output Windows' co
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -46,3 +47,18 @@ def test_predict_output_in_a_code_page_without_the_name(tmp_path: Path) -> None:
     assert f"\\u{ord(NAME):04x}.jpg: " in done.stdout  # the name, escaped, and the run went on to its summary
     assert " hands in 1 images" in done.stdout
     assert (tmp_path / "out" / f"{NAME}.json").is_file()
+
+
+def test_main_in_process_escapes_and_gives_the_callers_streams_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``handpose.cli.main([...])`` called from a program whose standard streams are strict cp1252 (Windows' redirected
+    output): the name is escaped while it runs, and the caller's streams raise again after it returns, as they did."""
+    from handpose.cli import main
+
+    streams = {name: io.TextIOWrapper(io.BytesIO(), encoding="cp1252", errors="strict") for name in ("out", "err")}
+    monkeypatch.setattr(sys, "stdout", streams["out"])
+    monkeypatch.setattr(sys, "stderr", streams["err"])
+    code = main(["eval", "--weights", f"/nonexistent/{NAME}.safetensors", "--data", "/nonexistent"])
+    assert code == 2
+    streams["err"].flush()
+    assert f"/nonexistent/\\u{ord(NAME):04x}.safetensors" in streams["err"].buffer.getvalue().decode("cp1252")
+    assert streams["out"].errors == streams["err"].errors == "strict"

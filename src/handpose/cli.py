@@ -154,19 +154,40 @@ def configure_logging(verbose: int, quiet: bool) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
 
 
-def tolerant_output() -> None:
+def tolerant_output() -> list[Any]:
     """Standard output and error escape (``\\u624b``) the characters their encoding cannot write instead of raising:
     on Windows, output redirected to a file or a pipe is encoded in the ANSI code page (cp1252), which has no
     Chinese, Greek or Cyrillic, so ``handpose predict`` of an image named in them stopped at its first printed line
-    (the same for a Linux file name that is not valid UTF-8)."""
+    (the same for a Linux file name that is not valid UTF-8). Returns the streams changed, for
+    :func:`strict_output` to give back as they were."""
+    changed = []
     for stream in (sys.stdout, sys.stderr):
         if getattr(stream, "errors", None) == "strict" and callable(getattr(stream, "reconfigure", None)):
             stream.reconfigure(errors="backslashreplace")
+            changed.append(stream)
+    return changed
+
+
+def strict_output(streams: Sequence[Any]) -> None:
+    """The ``streams`` :func:`tolerant_output` changed, strict again: a program that calls :func:`main` gets its
+    standard output and error back as they were."""
+    for stream in streams:
+        if not stream.closed:  # a stream closed meanwhile cannot be changed, nor written to
+            stream.reconfigure(errors="strict")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``handpose`` console script; returns the process exit code."""
-    tolerant_output()
+    """Entry point of the ``handpose`` console script; returns the process exit code. Called in-process, it leaves
+    the caller's standard output and error as it found them."""
+    changed = tolerant_output()
+    try:
+        return _main(argv)
+    finally:
+        strict_output(changed)
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    """:func:`main`'s work, its output escaped where its encoding lacks a character."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(load=named_command(argv))
     args = parse_command_line(parser, argv)

@@ -123,3 +123,12 @@ def test_eval_report_is_neither_held_as_lists_nor_made_whole(tmp_path: Path) -> 
     assert len(peaks) == 1 and peaks[0] < size / 3, (peaks, size)
     saved = json.loads((tmp_path / "ev" / evaluation.REPORT_NAME).read_text())
     assert saved["predictions"] == json.loads(json_text(report["predictions"]))
+
+
+def test_a_slice_of_predictions_is_the_list_of_those_samples() -> None:
+    """``report["predictions"][:2]``, as a list's slice: the first two samples each as its own dict, not one dict of
+    the two samples' keys and keypoints."""
+    keypoints = np.arange(3 * 21 * 3, dtype=np.float32).reshape(3, 21, 3) / 7  # (3, 21, 3), no NaN: compared by ==
+    p = Predictions(["a.jpg", "b.jpg", "c.jpg"], keypoints)
+    assert p[:2] == [p[0], p[1]] and p[::-2] == [p[2], p[0]] and p[5:] == []
+    assert p[-1] == p[2] and p[-1]["key"] == "c.jpg"

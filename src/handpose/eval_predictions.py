@@ -8,7 +8,7 @@ bytes a sample, and ``files.write_json`` makes each sample's lists and text only
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -30,7 +30,15 @@ class Predictions(JsonList):
     def __len__(self) -> int:
         return len(self.keys)
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):  # as a list's slice: each sample its own dict
+            return [self[j] for j in range(len(self))[i]]
         return {"key": self.keys[i], "keypoints": self.keypoints[i].tolist()}
 
     def __eq__(self, other: object) -> bool:

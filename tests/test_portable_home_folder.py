@@ -68,3 +68,13 @@ def test_predict_runs_without_a_home_folder(no_home: Path, tmp_path: Path, caplo
     exported = list((no_home / f"handpose-{os.getuid()}").glob("hand_detector-*.onnx"))
     assert len(exported) == 1  # the shipped detector's export, in the temporary folder's private folder
     assert "running it in PyTorch" not in caplog.text
+
+
+def test_detector_training_without_data_is_told_to_give_data_not_a_cache(no_home: Path, tmp_path: Path,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """``train --task detect`` renders nothing into the cache: without ``--data`` it needs data, and setting
+    ``$HANDPOSE_CACHE`` would not help it."""
+    code = main(["train", "--task", "detect", "--out", str(tmp_path / "run"), "--max-steps", "1", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "--task detect needs --data" in err and "HANDPOSE_CACHE" not in err

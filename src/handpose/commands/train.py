@@ -423,7 +423,7 @@ def run(args: argparse.Namespace) -> int:
             LOG.warning(
                 "%s: its handpose synth render was stopped before the end (its manifest says so): training on the "
                 "samples written so far; run the same synth command again to finish it", folder)
-    else:
+    elif plain.task == "keypoints":  # the detector renders nothing: without --data it is told to give some
         from handpose.training.data import cache_root
 
         cache_root()  # the rendered hands' folder: no home folder to name it by is said before the speed trial

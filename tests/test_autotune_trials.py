@@ -199,3 +199,20 @@ def test_a_candidate_the_device_cannot_run_is_counted_out_and_the_reference_stil
     _recording(monkeypatch, [], [], _failing("fp32", RuntimeError("a bug in the model")))
     with pytest.raises(RuntimeError, match="a bug in the model"):
         _measure()([Choice(), Choice("bf16")])
+
+
+def test_a_candidate_out_of_memory_on_mps_is_measured_again_not_counted_out_for_good(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """MPS says it ran out of memory in a plain RuntimeError, not torch.OutOfMemoryError: bf16 failing so at its first
+    step is out of memory, this moment's verdict (another program may hold the memory), left out of the cache to be
+    measured again, not a candidate the device cannot run, cached for good."""
+    mps_full = RuntimeError("MPS backend out of memory (MPS allocated: 5.56 GB, other allocations: 1.10 GB, max "
+                            "allowed: 6.80 GB). Tried to allocate 768.00 MB on private pool.")
+    _recording(monkeypatch, [], [], _failing("bf16", mps_full))
+    monkeypatch.setattr(choice_module, "unsteady", lambda *args: False)
+    with caplog.at_level(logging.WARNING, logger="handpose.autotune"):
+        chosen = choose(KEY, _measure(), path=tmp_path / "autotune.json")
+    assert chosen is not None and chosen.name != "bf16"
+    assert "bf16 ran out of memory on cpu" in caplog.text and "cannot run" not in caplog.text
+    cached = read_cache(tmp_path / "autotune.json")[KEY.text()]["results"]
+    assert "bf16" not in cached and "fp32" in cached

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from handpose.autotune.choice import Choice, Trial, judge
+from handpose.autotune.choice import OUT_OF_MEMORY, Choice, Trial, judge
 from handpose.autotune.trials import infer_measure
 from handpose.cli import build_parser
 from handpose.commands.train import config_from_args, with_speed
@@ -154,3 +154,25 @@ def test_an_inference_candidate_the_device_cannot_run_is_counted_out() -> None:
     assert measured[Choice()].failed is None and measured[Choice()].finite
     with pytest.raises(NotImplementedError):  # the reference is what the run would do: its failure is the run's
         infer_measure(model, crops, "cpu", budget_s=0.3)([Choice("bf16"), Choice()])
+
+
+class _FullWithoutBf16(torch.nn.Module):
+    """A network whose plain fp32 run finds the device's memory full, as MPS says it (a RuntimeError)."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        if not torch.is_autocast_enabled("cpu"):
+            raise RuntimeError("MPS backend out of memory (MPS allocated: 5.56 GB). Tried to allocate 768.00 MB")
+        return self.inner(x)
+
+
+def test_the_reference_out_of_memory_on_mps_is_out_of_memory_not_the_runs_error() -> None:
+    torch.manual_seed(0)
+    model = _FullWithoutBf16(build_model("tiny")).eval()
+    crops = sample_crops(64, 2, seed=1)  # (2, 64, 64, 3)
+    measured = infer_measure(model, crops, "cpu", budget_s=0.3)([Choice(), Choice("bf16")])
+    assert measured[Choice()].failed == OUT_OF_MEMORY
+    assert measured[Choice("bf16")].failed is None

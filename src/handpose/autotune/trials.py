@@ -10,7 +10,8 @@ candidate is on the device for its own turn only (copied there from weights and 
 before the next turn), so the trial needs no more device memory than one training step; a candidate that runs out
 of device memory (``torch.OutOfMemoryError``) is not viable, and the others are judged without it; so is one
 other than the reference (the first) that the device cannot run at all (a RuntimeError, TypeError or
-NotImplementedError at its first step: bf16 on an MPS device of a macOS before 14, say).
+NotImplementedError at its first step: bf16 on an MPS device of a macOS before 14, say). MPS says it is out of
+memory in a RuntimeError of its own: a first step that fails so is out of memory, the reference's too.
 """
 
 from __future__ import annotations
@@ -70,12 +71,21 @@ def _release(device: torch.device) -> None:
 UNSUPPORTED = (RuntimeError, TypeError, NotImplementedError)  # what a device says of a precision it cannot run
 
 
+def _says_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a device's out-of-memory error that is no ``torch.OutOfMemoryError``: MPS raises a
+    RuntimeError ("MPS backend out of memory ...")."""
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
 def _cannot_run(choice: Choice, device: torch.device, batch: int, exc: BaseException) -> Trial:
-    """The :class:`Trial` of a candidate that ``device`` cannot run (said in one log line, with the error's)."""
+    """The :class:`Trial` of a candidate that ``device`` cannot run (said in one log line, with the error's); one
+    whose error says the device ran out of memory (MPS's) is out of memory, this moment's verdict, not for good."""
+    gc.collect()  # the failed candidate's model and optimizer, in a reference cycle
+    if _says_out_of_memory(exc):
+        return _out_of_memory(choice, device, batch)
     said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     LOG.warning("autotune: %s cannot run on %s (%s: %s); it is not a candidate", choice.name, device,
                 type(exc).__name__, said)
-    gc.collect()  # the failed candidate's model and optimizer, in a reference cycle
     return Trial(math.inf, finite=False, batch=batch, failed=f"cannot run: {said}")
 
 
@@ -162,7 +172,7 @@ def _measure_training(choices: Sequence[Choice], model_cfg: Any, size: int, batc
         try:
             turn = _train_turn(c, weights, data, device, check=True)
         except UNSUPPORTED as exc:
-            if i == 0:  # the reference: what the run itself would do fails, and says why
+            if i == 0 and not _says_out_of_memory(exc):  # the reference: what the run would do fails, and says why
                 raise
             trials[c] = _cannot_run(c, device, batch, exc)
             continue
@@ -284,7 +294,7 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
                 del net, inp, step
                 continue
             except UNSUPPORTED as exc:
-                if i == 0:  # the reference: what the run itself would do fails, and says why
+                if i == 0 and not _says_out_of_memory(exc):  # the reference: the run would fail, and says why
                     raise
                 trials[c] = _cannot_run(c, device, int(x.shape[0]), exc)
                 del net, inp, step

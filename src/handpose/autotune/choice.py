@@ -250,14 +250,12 @@ def choose(
     if len(allowed) == 1:
         return allowed[0]
     path = path or cache_path()
-    entry = read_cache(path).get(key.text(), {})
-    results: dict[str, dict[str, Any]] = dict(entry.get("results", {}))
+    reference = candidates(key.device, key.mode)[0]  # plain fp32: the others are judged against its outputs
+    results, trial_s = cached_results(read_cache(path).get(key.text()), reference.name, path)
     missing = [c for c in allowed if c.name not in results]
-    trial_s = float(entry.get("trial_seconds", 0.0))
     if missing:
         if measure is None:
             return None
-        reference = candidates(key.device, key.mode)[0]  # plain fp32: the others are judged against its outputs
         t0 = time.perf_counter()
         others = start_meter() if key.device == "cpu" else None
         trials = measure(list(dict.fromkeys([reference, *missing])))
@@ -276,6 +274,32 @@ def choose(
     best = _fastest(allowed, results)
     LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path))
     return best
+
+
+def cached_results(entry: Any, reference: str, path: Path | None) -> tuple[dict[str, dict[str, Any]], float]:
+    """(the verdicts of one cache entry that still hold, its trial seconds): a verdict that is not a dict of a finite
+    ``samples_per_s`` and a bool ``sound`` (a damaged file, or a layout of another version) is dropped and measured
+    again, as is one of ``out of memory``, which some earlier versions cached for good though another job may
+    have held the device. Where the ``reference`` candidate's verdict is missing or dropped, every verdict of the
+    entry goes: the others were judged without its numbers (cached as sound unchecked by the same versions, when
+    the reference ran out of memory), so their soundness is not known. One log line says what is measured again."""
+    if not isinstance(entry, dict):
+        return {}, 0.0
+    trial_s = entry.get("trial_seconds", 0.0)
+    trial_s = float(trial_s) if isinstance(trial_s, (int, float)) and math.isfinite(trial_s) else 0.0
+    stored = entry.get("results")
+    stored = stored if isinstance(stored, dict) else {}
+    kept = {name: r for name, r in stored.items()
+            if isinstance(r, dict) and isinstance(r.get("sound"), bool) and r.get("why") != OUT_OF_MEMORY
+            and isinstance(r.get("samples_per_s"), (int, float)) and math.isfinite(r["samples_per_s"])}
+    if reference not in kept:
+        kept = {}
+    if len(kept) < len(stored):
+        dropped = sorted(set(stored) - set(kept))
+        LOG.info("autotune: %s in %s: %s measured again (unreadable, out of memory, or judged without %s's "
+                 "numbers by an earlier version)", ", ".join(dropped), path or "the cache", "they are" if
+                 len(dropped) > 1 else "it is", reference)
+    return kept, trial_s
 
 
 def _fastest(allowed: Iterable[Choice], results: dict[str, dict[str, Any]]) -> Choice:

@@ -75,3 +75,28 @@ def test_a_cache_entry_of_another_layout_is_measured_again(tmp_path: Path, entry
     assert choose(KEY, measure, path=path) == Choice("bf16", False)
     assert len(measure.calls) == 1 and len(measure.calls[0]) == 4
     assert read_cache(path)[KEY.text()]["results"]["bf16"] == verdict(320.0)
+
+
+def test_a_detector_runtime_verdict_of_another_layout_is_timed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.autotune.choice import cache_path, write_cache
+    from handpose.detection import runtime_choice
+    from handpose.detection.detector import HandDetector
+
+    monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path))
+    monkeypatch.setattr(runtime_choice, "start_meter", lambda: (lambda: 0.0))  # a quiet machine: the verdict is kept
+    HandDetector.from_file("pretrained:detector", scales=(1.0,))  # timed, cached in this version's layout
+    (key_text, entry), = read_cache(cache_path()).items()
+    key = TrialKey(**entry["key"])
+    assert key.text() == key_text
+    for results in ([["PyTorch", 0.07], ["onnxruntime", 0.02]],  # a list of pairs
+                    {"PyTorch": {"seconds": "70 ms"}, "onnxruntime": {"seconds": "20 ms"}},  # text
+                    {"PyTorch": {"seconds": float("nan")}, "onnxruntime": {"seconds": 0.02}},
+                    {"PyTorch": 0.07, "onnxruntime": 0.02}):  # seconds without their dict
+        write_cache(cache_path(), key, results, 1.0)  # type: ignore[arg-type]
+        caplog.clear()
+        with caplog.at_level("INFO", logger="handpose.detection.runtime_choice"):
+            HandDetector.from_file("pretrained:detector", scales=(1.0,))
+        assert "measured on this machine" in caplog.text, results
+        stored = read_cache(cache_path())[key_text]["results"]
+        assert all(isinstance(stored[n]["seconds"], float) for n in ("PyTorch", "onnxruntime"))

@@ -14,8 +14,10 @@ PyTorch network is used.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -63,6 +65,16 @@ def fastest(candidates: Sequence[HandDetector], names: Sequence[str]) -> tuple[H
     return candidates[best], seconds
 
 
+def _seconds(results: Any, name: str) -> float | None:
+    """The cached seconds of runtime ``name`` in an entry's ``results`` ({name: {"seconds": s}}); None where they are
+    missing or not a finite positive number."""
+    verdict = results.get(name) if isinstance(results, dict) else None
+    value = verdict.get("seconds") if isinstance(verdict, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        return None
+    return float(value)
+
+
 def runtime_key(candidate_file: str, scales: Sequence[float]) -> TrialKey:
     """The speed-trial cache's key of this choice (``autotune.choice.TrialKey``): this CPU, torch's threads and
     version, onnxruntime's version, the detector file (name and size) and the scales."""
@@ -81,12 +93,12 @@ def cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key
     """:func:`fastest`, its verdict kept in the speed-trial cache under ``key`` and read from there when present."""
     path = cache_path()
     entry = read_cache(path).get(key.text())
-    results = entry.get("results", {}) if isinstance(entry, dict) else {}
-    if all(isinstance(results.get(n), dict) and "seconds" in results[n] for n in names):
-        seconds = [float(results[n]["seconds"]) for n in names]
-        best = int(np.argmin(seconds))
+    results = entry.get("results") if isinstance(entry, dict) else None
+    cached = [_seconds(results, n) for n in names]
+    if all(s is not None for s in cached):  # else missing, or unreadable (another layout, a damaged file): timed
+        best = int(np.argmin(cached))
         LOG.info("hand detector runtime from the speed-trial cache (measured %s): %s; using %s",
-                 entry.get("measured", "?"), ", ".join(f"{n} {s * 1000:.1f} ms" for n, s in zip(names, seconds)),
+                 entry.get("measured", "?"), ", ".join(f"{n} {s * 1000:.1f} ms" for n, s in zip(names, cached)),
                  names[best])
         return candidates[best]
     t0 = time.perf_counter()

@@ -45,6 +45,13 @@ def test_cache_root_says_what_to_set(no_home: Path) -> None:
         cache_root()
 
 
+def test_a_cache_under_a_home_that_cannot_be_found_is_named(no_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HANDPOSE_CACHE=~/cache where no home folder can be found: expanduser's RuntimeError ended the command."""
+    monkeypatch.setenv("HANDPOSE_CACHE", "~/cache")
+    with pytest.raises(NoCacheFolderError, match="HANDPOSE_CACHE=~/cache: the home folder its ~ names"):
+        cache_root()
+
+
 def test_train_on_renders_asks_for_the_cache_before_its_speed_trial(no_home: Path, tmp_path: Path,
                                                                      caplog: pytest.LogCaptureFixture,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:

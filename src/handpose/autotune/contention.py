@@ -129,7 +129,8 @@ def unsteady(share: float | None, what: str, cache: Path | None) -> bool:
     to cache; says so in a warning naming ``what`` was measured and the ``cache`` it stays out of."""
     if share is None or share <= BUSY_SHARE:
         return False
+    kept = f"is not cached in {cache}" if cache is not None else "is not cached"
     LOG.warning("autotune: other processes used %.0f%% of the CPUs during the %s trial, so its timings are unsteady: "
-                "its choice serves this run only and is not cached in %s; a later run on a quieter machine measures "
-                "again", 100 * share, what, cache if cache is not None else "a cache (there is none here)")
+                "its choice serves this run only and %s; a later run on a quieter machine measures again", 100 * share,
+                what, kept)
     return True

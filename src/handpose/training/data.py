@@ -42,7 +42,11 @@ def cache_root() -> Path:
     passwd entry and no ``$HOME``, as in containers), where ``Path.home()`` raises RuntimeError."""
     env = os.environ.get(CACHE_ENV)
     if env:
-        return Path(env).expanduser()
+        try:
+            return Path(env).expanduser()
+        except RuntimeError as exc:  # "~/..." with no home folder to be found
+            raise NoCacheFolderError(f"{CACHE_ENV}={env}: the home folder its ~ names cannot be found ({exc}); give "
+                                     "a folder without ~") from exc
     xdg = os.environ.get("XDG_CACHE_HOME", "")
     if os.path.isabs(xdg):
         return Path(xdg) / "handpose"

@@ -1,5 +1,6 @@
-"""An autotune.json kept from an earlier handpose: verdicts that no longer hold are measured again, and a layout
-this version does not write (a damaged file, another version's) is measured again instead of ending the command."""
+"""An autotune.json's verdicts that do not hold for good are measured again (out of memory; judged without the
+reference's numbers), and a layout this version does not write (a damaged file, another version's) is measured
+again instead of ending the command."""
 
 from __future__ import annotations
 
@@ -38,9 +39,8 @@ def cache_with(tmp_path: Path, entry: Any) -> Path:
     return path
 
 
-def test_an_out_of_memory_verdict_cached_by_an_earlier_version_is_measured_again(tmp_path: Path) -> None:
-    # versions before 2026-12-07 cached a candidate that ran out of memory (another job on the GPU) as rejected
-    # for good: bf16, the fastest, was never tried again
+def test_an_out_of_memory_verdict_in_the_cache_is_measured_again(tmp_path: Path) -> None:
+    # bf16 ran out of memory (another job held the GPU then): kept as rejected, the fastest would never be tried again
     path = cache_with(tmp_path, {"trial_seconds": 3.0, "results": {
         "tf32": verdict(229.0), "tf32+cl": verdict(200.0), "bf16": verdict(0.0, False, "out of memory"),
         "bf16+cl": verdict(267.0)}})
@@ -52,8 +52,8 @@ def test_an_out_of_memory_verdict_cached_by_an_earlier_version_is_measured_again
 
 
 def test_verdicts_judged_without_the_reference_are_measured_again(tmp_path: Path) -> None:
-    # where the reference (tf32) ran out of memory, the same versions cached the others as sound without comparing
-    # them with it: bf16 was cached sound, but its output is not finite
+    # the reference (tf32) ran out of memory, so the others were judged sound without being compared with it: bf16
+    # was cached sound, but its output is not finite
     path = cache_with(tmp_path, {"results": {
         "tf32+cl": verdict(200.0), "bf16": verdict(320.0), "bf16+cl": verdict(267.0)}})
     measure = Measure(broken=["bf16"])

@@ -101,11 +101,12 @@ def test_a_candidate_out_of_memory_is_not_viable_and_the_trial_goes_on(
     with caplog.at_level(logging.INFO, logger="handpose.autotune"):
         chosen = choose(KEY, _measure(), path=tmp_path / "autotune.json")
     assert chosen is not None and chosen.name != short
-    cached = read_cache(tmp_path / "autotune.json")[KEY.text()]["results"]
+    entry = read_cache(tmp_path / "autotune.json")[KEY.text()]
     everyone = {c.name for c in choice_module.candidates(KEY.device, KEY.mode)}
     # the others kept, the one out of memory measured again next time; where that one is the reference, fp32, the
     # others were judged without their numbers compared with its own: none is kept, all are measured again
-    assert set(cached) == (set() if short == "fp32" else everyone - {short})
+    kept, _ = choice_module.cached_results(entry, "fp32", None)
+    assert set(kept) == (set() if short == "fp32" else everyone - {short})
     assert caplog.text.count(f"{short} ran out of memory") == 1
     assert f"{short} 0.00x (rejected: out of memory)" in caplog.text  # the choice's summary line
     assert alive_at_build == [0] * len(models) and all(ref() is None for ref in models)
@@ -204,8 +205,8 @@ def test_a_candidate_the_device_cannot_run_is_counted_out_and_the_reference_stil
 def test_a_candidate_out_of_memory_on_mps_is_measured_again_not_counted_out_for_good(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """MPS says it ran out of memory in a plain RuntimeError, not torch.OutOfMemoryError: bf16 failing so at its first
-    step is out of memory, this moment's verdict (another program may hold the memory), left out of the cache to be
-    measured again, not a candidate the device cannot run, cached for good."""
+    step is out of memory, this moment's verdict (another program may hold the memory), dropped from the cache to be
+    measured again, not a candidate the device cannot run, which holds for good."""
     mps_full = RuntimeError("MPS backend out of memory (MPS allocated: 5.56 GB, other allocations: 1.10 GB, max "
                             "allowed: 6.80 GB). Tried to allocate 768.00 MB on private pool.")
     _recording(monkeypatch, [], [], _failing("bf16", mps_full))
@@ -214,5 +215,5 @@ def test_a_candidate_out_of_memory_on_mps_is_measured_again_not_counted_out_for_
         chosen = choose(KEY, _measure(), path=tmp_path / "autotune.json")
     assert chosen is not None and chosen.name != "bf16"
     assert "bf16 ran out of memory on cpu" in caplog.text and "cannot run" not in caplog.text
-    cached = read_cache(tmp_path / "autotune.json")[KEY.text()]["results"]
-    assert "bf16" not in cached and "fp32" in cached
+    kept, _ = choice_module.cached_results(read_cache(tmp_path / "autotune.json")[KEY.text()], "fp32", None)
+    assert "bf16" not in kept and "fp32" in kept

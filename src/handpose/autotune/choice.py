@@ -205,12 +205,6 @@ def write_cache(path: Path | None, key: TrialKey, results: dict[str, dict[str, A
         LOG.warning("autotune: cannot write the cache %s (%s); the trial will run again next time", path, exc)
 
 
-def trials_failed(trials: dict[Choice, Trial], name: str) -> bool:
-    """Whether the candidate named ``name`` ran out of memory in ``trials``: this moment's verdict, unlike one the
-    device cannot run at all ("cannot run: ..."), which holds for good."""
-    return any(c.name == name and t.failed == OUT_OF_MEMORY for c, t in trials.items())
-
-
 def judge(trials: dict[Choice, Trial], reference: Choice) -> dict[str, dict[str, Any]]:
     """Per candidate name: samples/s, sound or not, and why not; judged against ``reference``'s numbers (where the
     reference could not run, as on a GPU too small for it, the others on their own: finite, and running)."""
@@ -261,28 +255,21 @@ def choose(
         trials = measure(list(dict.fromkeys([reference, *missing])))
         share = others() if others is not None else None
         trial_s += time.perf_counter() - t0
-        judged = judge(trials, reference)
-        results.update(judged)
-        # a candidate out of memory is this moment's verdict (another job may hold the GPU): measured again next time;
-        # so is every candidate of a trial whose reference ran out: unchecked against its numbers, "sound" only says
-        # finite, and a lasting verdict would skip the check for good
-        unchecked = trials_failed(trials, reference.name)
-        lasting = {name: r for name, r in results.items()
-                   if name not in judged or not (unchecked or trials_failed(trials, name))}
-        if not unsteady(share, f"{key.mode} speed", path):
-            write_cache(path, key, lasting, trial_s)
+        results.update(judge(trials, reference))
+        if not unsteady(share, f"{key.mode} speed", path):  # out-of-memory verdicts are dropped as they are read
+            write_cache(path, key, results, trial_s)
     best = _fastest(allowed, results)
     LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path))
     return best
 
 
 def cached_results(entry: Any, reference: str, path: Path | None) -> tuple[dict[str, dict[str, Any]], float]:
-    """(the verdicts of one cache entry that still hold, its trial seconds): a verdict that is not a dict of a finite
-    ``samples_per_s`` and a bool ``sound`` (a damaged file, or a layout of another version) is dropped and measured
-    again, as is one of ``out of memory``, which some earlier versions cached for good though another job may
-    have held the device. Where the ``reference`` candidate's verdict is missing or dropped, every verdict of the
-    entry goes: the others were judged without its numbers (cached as sound unchecked by the same versions, when
-    the reference ran out of memory), so their soundness is not known. One log line says what is measured again."""
+    """(the verdicts of one cache entry that still hold, its trial seconds). Dropped, to be measured again: a verdict
+    that is not a dict of a finite ``samples_per_s`` and a bool ``sound`` (a damaged file, a layout of another
+    version), and one of ``out of memory``, this moment's verdict (another job may have held the device), unlike one
+    the device cannot run at all ("cannot run: ..."), which holds for good. Where the ``reference`` candidate's
+    verdict is missing or dropped, every verdict of the entry goes: the others were judged without its numbers, so
+    "sound" said only that their output was finite. One log line says what is measured again."""
     if not isinstance(entry, dict):
         return {}, 0.0
     trial_s = entry.get("trial_seconds", 0.0)
@@ -297,8 +284,8 @@ def cached_results(entry: Any, reference: str, path: Path | None) -> tuple[dict[
     if len(kept) < len(stored):
         dropped = sorted(set(stored) - set(kept))
         LOG.info("autotune: %s in %s: %s measured again (unreadable, out of memory, or judged without %s's "
-                 "numbers by an earlier version)", ", ".join(dropped), path or "the cache", "they are" if
-                 len(dropped) > 1 else "it is", reference)
+                 "numbers)", ", ".join(dropped), path or "the cache", "they are" if len(dropped) > 1 else "it is",
+                 reference)
     return kept, trial_s
 
 

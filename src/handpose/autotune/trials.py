@@ -11,7 +11,7 @@ before the next turn), so the trial needs no more device memory than one trainin
 of device memory (``torch.OutOfMemoryError``) is not viable, and the others are judged without it; so is one
 other than the reference (the first) that the device cannot run at all (a RuntimeError, TypeError or
 NotImplementedError at its first step: bf16 on an MPS device of a macOS before 14, say). MPS says it is out of
-memory in a RuntimeError of its own: a first step that fails so is out of memory, the reference's too.
+memory in a RuntimeError of its own, which counts as out of memory wherever it comes, the reference's too.
 """
 
 from __future__ import annotations
@@ -71,18 +71,16 @@ def _release(device: torch.device) -> None:
 UNSUPPORTED = (RuntimeError, TypeError, NotImplementedError)  # what a device says of a precision it cannot run
 
 
-def _says_out_of_memory(exc: BaseException) -> bool:
-    """Whether ``exc`` is a device's out-of-memory error that is no ``torch.OutOfMemoryError``: MPS raises a
+def _out_of_memory_error(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device ran out of memory: ``torch.OutOfMemoryError`` (CUDA, XPU), or MPS's own
     RuntimeError ("MPS backend out of memory ...")."""
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+    return isinstance(exc, torch.OutOfMemoryError) or (isinstance(exc, RuntimeError)
+                                                       and "out of memory" in str(exc).lower())
 
 
 def _cannot_run(choice: Choice, device: torch.device, batch: int, exc: BaseException) -> Trial:
-    """The :class:`Trial` of a candidate that ``device`` cannot run (said in one log line, with the error's); one
-    whose error says the device ran out of memory (MPS's) is out of memory, this moment's verdict, not for good."""
+    """The :class:`Trial` of a candidate that ``device`` cannot run (said in one log line, with the error's)."""
     gc.collect()  # the failed candidate's model and optimizer, in a reference cycle
-    if _says_out_of_memory(exc):
-        return _out_of_memory(choice, device, batch)
     said = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     LOG.warning("autotune: %s cannot run on %s (%s: %s); it is not a candidate", choice.name, device,
                 type(exc).__name__, said)
@@ -172,7 +170,7 @@ def _measure_training(choices: Sequence[Choice], model_cfg: Any, size: int, batc
         try:
             turn = _train_turn(c, weights, data, device, check=True)
         except UNSUPPORTED as exc:
-            if i == 0 and not _says_out_of_memory(exc):  # the reference: what the run would do fails, and says why
+            if i == 0:  # the reference: what the run would do fails, and says why
                 raise
             trials[c] = _cannot_run(c, device, batch, exc)
             continue
@@ -213,7 +211,9 @@ def _train_turn(choice: Choice, weights: torch.nn.Module, data: tuple[torch.Tens
     built: list[weakref.ref] = []
     try:
         turn = _train_turn_on(choice, weights, data, device, check, built)
-    except torch.OutOfMemoryError:  # its traceback, which holds the candidate, goes with this block
+    except RuntimeError as exc:  # its traceback, which holds the candidate, goes with this block
+        if not _out_of_memory_error(exc):
+            raise
         turn = None
     if built and built[0]() is not None:  # in a reference cycle (a process's first optimizer makes one)
         gc.collect()
@@ -289,14 +289,13 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
 
             try:
                 first[c], maps = _timed(step, device)
-            except torch.OutOfMemoryError:
-                trials[c] = _out_of_memory(c, device, int(x.shape[0]))
-                del net, inp, step
-                continue
             except UNSUPPORTED as exc:
-                if i == 0 and not _says_out_of_memory(exc):  # the reference: the run would fail, and says why
+                if _out_of_memory_error(exc):
+                    trials[c] = _out_of_memory(c, device, int(x.shape[0]))
+                elif i == 0:  # the reference: the run would fail, and says why
                     raise
-                trials[c] = _cannot_run(c, device, int(x.shape[0]), exc)
+                else:
+                    trials[c] = _cannot_run(c, device, int(x.shape[0]), exc)
                 del net, inp, step
                 continue
             steps[c] = step
@@ -318,5 +317,7 @@ def _infer_turn(step: Callable[[], Any], device: torch.device) -> float | None:
     """The seconds of one timed inference ``step`` on ``device``, None where it ran out of device memory."""
     try:
         return _timed(step, device)[0]
-    except torch.OutOfMemoryError:
+    except RuntimeError as exc:
+        if not _out_of_memory_error(exc):
+            raise
         return None

@@ -45,7 +45,7 @@ def vm_hwm_mb() -> float:
 def measured_eval(weights: str, data: Path, out: Path) -> dict[str, float]:
     """One ``handpose eval`` run with the evaluation's and the report's memory traced."""
     figures: dict[str, float] = {}
-    real_evaluate, real_write = evaluation.evaluate, evaluation.write_json
+    real_evaluate, real_write = evaluation.evaluate, evaluation.write_report
 
     def traced_evaluate(*args: Any, **kwargs: Any) -> dict[str, Any]:
         tracemalloc.start()
@@ -62,13 +62,13 @@ def measured_eval(weights: str, data: Path, out: Path) -> dict[str, float]:
         figures["run_peak"] = max(run_peak, tracemalloc.get_traced_memory()[1]) - figures["start"]
         return path
 
-    evaluation.evaluate, evaluation.write_json = traced_evaluate, traced_write
+    evaluation.evaluate, evaluation.write_report = traced_evaluate, traced_write
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             code = handpose(["eval", "--weights", weights, "--data", str(data), "--split", "all", "--out", str(out),
                              "--overwrite"])
     finally:
-        evaluation.evaluate, evaluation.write_json = real_evaluate, real_write
+        evaluation.evaluate, evaluation.write_report = real_evaluate, real_write
         tracemalloc.stop()
     if code != 0:
         raise RuntimeError(f"handpose eval failed with exit code {code}")

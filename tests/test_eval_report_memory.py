@@ -17,9 +17,9 @@ import pytest
 import torch
 
 import handpose.evaluate as evaluation
-from handpose.eval_predictions import Predictions
+from handpose.eval_predictions import Predictions, write_report
 from handpose.evaluate import run_evaluation
-from handpose.files import json_text, write_json
+from handpose.files import json_text
 from handpose.model.artifact import save_weights
 from handpose.model.cpm import build_model
 
@@ -45,18 +45,20 @@ def lists_in(value: Any) -> int:
     return count
 
 
-@pytest.mark.parametrize("indent, sort_keys", [(1, False), (1, True), (None, False), (0, False), (3, True)])
-def test_streamed_report_has_the_bytes_of_the_whole_text(tmp_path: Path, indent: int | None,
-                                                          sort_keys: bool) -> None:
-    """A report with predictions at two depths, before and after other keys, and an empty list: the file written
-    item by item holds exactly what the whole text (the lists made at once) holds."""
-    report = {"z_first": {"nested": [1.5, {"p": some_predictions(3, seed=1)}]}, "predictions": some_predictions(4),
-              "none": Predictions([], np.zeros((0, 21, 3))), "a_last": [float("nan"), "text"]}
-    write_json(tmp_path / "r.json", report, sort_keys=sort_keys, indent=indent)
-    expected = json_text(report, sort_keys, indent) + "\n"
-    assert (tmp_path / "r.json").read_text() == expected
+@pytest.mark.parametrize("report", [
+    {"weights": "w.safetensors", "metrics": {"PCK@0.2": float("nan"), "curve": [0.1, 0.2]}, "predictions": None},
+    {"only": 1, "predictions": None},
+    {"predictions": None},  # no head to write before them
+    {"predictions": None, "after": "the predictions not last"},
+], ids=["report", "one-key-before", "predictions-alone", "not-last"])
+def test_the_streamed_report_has_the_bytes_of_the_whole_text(tmp_path: Path, report: dict[str, Any]) -> None:
+    """The file written sample by sample holds exactly what the whole text (the lists made at once) holds."""
+    report = {k: (some_predictions(4) if k == "predictions" else v) for k, v in report.items()}
+    write_report(tmp_path / "r.json", report)
+    expected = json_text(report, indent=1) + "\n"
+    assert (tmp_path / "r.json").read_text(encoding="utf-8") == expected
     read = json.loads(expected)
-    assert read["predictions"][0]["keypoints"][3] == [None, None, None] and read["none"] == []
+    assert read["predictions"][0]["keypoints"][3] == [None, None, None]
     assert read["predictions"][1] == json.loads(json.dumps(some_predictions(4)[1]))
 
 
@@ -75,10 +77,10 @@ class BrokenAt(Predictions):
 
 def test_a_write_that_fails_half_way_leaves_the_earlier_report(tmp_path: Path) -> None:
     path = tmp_path / "eval_report.json"
-    write_json(path, {"predictions": some_predictions(2)})
+    write_report(path, {"weights": "w", "predictions": some_predictions(2)})
     earlier = path.read_bytes()
     with pytest.raises(RuntimeError, match="item 50 cannot be made"):
-        write_json(path, {"predictions": BrokenAt(100, bad=50)})
+        write_report(path, {"weights": "w", "predictions": BrokenAt(100, bad=50)})
     assert path.read_bytes() == earlier and [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
@@ -102,7 +104,7 @@ def test_eval_report_is_neither_held_as_lists_nor_made_whole(tmp_path: Path) -> 
     torch.manual_seed(0)
     save_weights(build_model("tiny"), tmp_path / "tiny.safetensors")
     peaks: list[int] = []
-    real_write = evaluation.write_json
+    real_write = evaluation.write_report
 
     def traced_write(*args: Any, **kwargs: Any) -> Path:
         tracemalloc.start()
@@ -112,11 +114,11 @@ def test_eval_report_is_neither_held_as_lists_nor_made_whole(tmp_path: Path) -> 
             peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
 
-    evaluation.write_json = traced_write  # type: ignore[assignment]
+    evaluation.write_report = traced_write  # type: ignore[assignment]
     try:
         report = run_evaluation(tmp_path / "tiny.safetensors", tmp_path / "data", split="all", out=tmp_path / "ev")
     finally:
-        evaluation.write_json = real_write  # type: ignore[assignment]
+        evaluation.write_report = real_write  # type: ignore[assignment]
     assert report["metrics"]["num_samples"] == 250 and len(report["predictions"]) == 250
     assert lists_in(report) < 250  # the lists of 21 keypoints were 22 a sample
     size = (tmp_path / "ev" / evaluation.REPORT_NAME).stat().st_size

@@ -1,21 +1,22 @@
-"""An evaluation's per-sample predictions, kept as one array until the report is written.
+"""An evaluation's per-sample predictions, kept as one array until the report is written, and the report's writer.
 
 A hundred thousand samples' keypoints as Python lists (``[[x, y, score] x 21]`` each) took about 4 kB a sample, and
 their report text, made whole before it was written, three times that again; as one float32 array they take 252
-bytes a sample, and ``files.write_json`` makes each sample's lists and text only as it writes them.
+bytes a sample, and :func:`write_report` makes each sample's lists and text only as it writes them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, overload
 
 import numpy as np
 
-from handpose.files import JsonList
+from handpose.files import json_text, write_json, write_list
 
 
-class Predictions(JsonList):
+class Predictions(Sequence):
     """Per sample: ``{"key": key, "keypoints": [[x, y, score] x 21]}`` (x and y in original-image pixels, each
     figure rounded to 3 decimals), made when asked for; compares equal to another with the same keys and figures."""
 
@@ -52,3 +53,14 @@ class Predictions(JsonList):
 
     def __repr__(self) -> str:
         return f"Predictions({len(self)} samples)"
+
+
+def write_report(path: str | Path, report: dict[str, Any]) -> Path:
+    """``report`` as ``files.write_json`` writes it (one space an indent level), atomically, its ``predictions`` (the
+    last key) written sample by sample: the same bytes, never all of them in memory at once."""
+    predictions = report.get("predictions")
+    if not predictions or len(report) < 2 or list(report)[-1] != "predictions":  # nothing to stream, or no head
+        return write_json(path, report)
+    head = json_text({k: v for k, v in report.items() if k != "predictions"}, indent=1)  # "{\n ...\n}"
+    samples = (json_text(p, indent=1).replace("\n", "\n  ") for p in predictions)  # at the list's depth, 2
+    return write_list(path, head[:-2] + ',\n "predictions": [\n  ', samples, "\n ]\n}\n", ",\n  ")

@@ -26,8 +26,8 @@ from handpose.autotune.free_cores import process_default
 from handpose.config import DataConfig
 from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
-from handpose.eval_predictions import Predictions
-from handpose.files import atomic_write, write_json
+from handpose.eval_predictions import Predictions, write_report
+from handpose.files import atomic_write
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec, Prepared
 from handpose.keypoints import NAMES, NUM_KEYPOINTS
@@ -214,7 +214,7 @@ def evaluate(
         side_chosen_left=chosen_left,
     )
     if keep_predictions:
-        # one array, not 21 lists a sample: the report writes each sample's lists as it goes (files.JsonList)
+        # one array, not 21 lists a sample: the report writes each sample's lists as it goes (write_report)
         kept = np.concatenate([pred[ok], scores[ok][:, :, None]], axis=2)  # (M, 21, 3) x, y, score
         result["predictions"] = Predictions([s.key or str(s.image_path) for s in used], kept)
         result["_arrays"] = {"pred": pred[ok], "gt": gt, "boxes": boxes, "head_sizes": heads}
@@ -372,7 +372,7 @@ def run_evaluation(
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        write_json(out / REPORT_NAME, report)
+        write_report(out / REPORT_NAME, report)  # the predictions written sample by sample
         plot_pck(report["curves"], out / CURVE_NAME, title=curve_title(weights, data, split, result))
         report["files"] = [str(out / REPORT_NAME), str(out / CURVE_NAME)]
     report["summary"] = format_metrics(result)

@@ -5,7 +5,7 @@ Every write goes to a temporary file in the target's folder, is flushed and fsyn
 the new one, never half of one. A write that fails for lack of space (``ENOSPC``, or, where no error number is
 kept, the messages that safetensors and torch's zip writer give for it) raises :class:`DiskFullError` naming the
 path; any other failed write (a file over ``ulimit -f``, an I/O error) raises its own OSError, its message naming the
-path too. A long list in a JSON report can be a :class:`JsonList`, written item by item (:func:`write_json`).
+path too. :func:`write_list` writes a long JSON list item by item, never all of it in memory.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from __future__ import annotations
 import errno
 import itertools
 import os
-import secrets
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -207,8 +206,8 @@ def json_safe(value: Any) -> Any:
 
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, JsonList)):
-        return [json_safe(v) for v in value]
+    if isinstance(value, (list, tuple)) or (isinstance(value, Sequence) and not isinstance(value, (str, bytes))):
+        return [json_safe(v) for v in value]  # a list, or a sequence of its own (an evaluation's Predictions)
     if isinstance(value, np.ndarray):
         return json_safe(value.tolist())
     if isinstance(value, (bool, np.bool_)):
@@ -229,69 +228,21 @@ def json_text(value: Any, sort_keys: bool = False, indent: int | None = None) ->
     return json.dumps(json_safe(value), indent=indent, sort_keys=sort_keys, allow_nan=False, default=str)
 
 
-class JsonList:
-    """A list in a JSON value whose items are made one at a time, when they are written: :func:`write_json` streams
-    them to the file, so a long list of records (an evaluation's per-sample predictions) is held neither as Python
-    lists nor as one text. A subclass gives ``__len__`` and ``__getitem__`` (item ``i`` as JSON data);
-    :func:`json_safe` reads it as the plain list of its items."""
-
-    def __len__(self) -> int:
-        raise NotImplementedError
-
-    def __getitem__(self, i: int) -> Any:
-        raise NotImplementedError
-
-    def __iter__(self) -> Iterator[Any]:
-        return (self[i] for i in range(len(self)))
-
-
 def write_json(path: str | Path, value: Any, sort_keys: bool = False, indent: int | None = 1) -> Path:
-    """Write ``value`` as strict JSON (:func:`json_text`), atomically; returns the path. A :class:`JsonList` in
-    ``value`` is written item by item, each item's text made as it is written: the file holds the same bytes as
-    ``json_text(value)`` does, never all of them in memory at once."""
-    marker = f"handpose-json-list-{secrets.token_hex(8)}-"
-    streamed: list[JsonList] = []
+    """Write ``value`` as strict JSON (:func:`json_text`), atomically; returns the path."""
+    text = json_text(value, sort_keys, indent) + "\n"
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
-    def marked(v: Any) -> Any:  # ``value`` with each JsonList replaced by a marker string
-        if isinstance(v, JsonList):
-            streamed.append(v)
-            return f"{marker}{len(streamed) - 1}"
-        if isinstance(v, dict):
-            return {k: marked(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [marked(x) for x in v]
-        return v
 
-    text = json_text(marked(value), sort_keys, indent) + "\n"
-    if not streamed:
-        return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+def write_list(path: str | Path, opening: str, items: Iterable[str], closing: str, separator: str = ", ") -> Path:
+    """``opening``, the ``items`` (texts) joined by ``separator``, ``closing``: written to ``path`` atomically, one
+    item at a time, so a long list of records is never held whole, as texts or as one text; returns the path."""
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
-            done = 0  # text written up to here; the markers in the text's order (sort_keys may move them)
-            for start, n in sorted((text.index(f'"{marker}{n}"'), n) for n in range(len(streamed))):
-                f.write(text[done:start])
-                line = text[text.rfind("\n", 0, start) + 1 : start]
-                outer = line[: len(line) - len(line.lstrip(" "))]
-                _write_items(f, streamed[n], outer, sort_keys, indent)
-                done = start + len(f'"{marker}{n}"')
-            f.write(text[done:])
+            f.write(opening)
+            for i, item in enumerate(items):
+                f.write(separator + item if i else item)
+            f.write(closing)
 
     return atomic_write(path, write)
-
-
-def _write_items(f: Any, items: JsonList, outer: str, sort_keys: bool, indent: int | None) -> None:
-    """``items`` as a JSON list, item by item, laid out as ``json.dumps`` lays out a list whose line starts with
-    ``outer`` (the indentation of the enclosing level)."""
-    if len(items) == 0:
-        f.write("[]")
-        return
-    if indent is None:
-        for i, item in enumerate(items):
-            f.write(("[" if i == 0 else ", ") + json_text(item, sort_keys))
-        f.write("]")
-        return
-    inner = "\n" + outer + " " * indent
-    for i, item in enumerate(items):
-        f.write(("[" if i == 0 else ",") + inner + json_text(item, sort_keys, indent).replace("\n", inner))
-    f.write("\n" + outer + "]")

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from handpose.files import TMP_PREFIX, DiskFullError, atomic_write, disk_full, named_error, remove_stale_temporaries
+from handpose.files import TMP_PREFIX, DiskFullError, disk_full, named_error, remove_stale_temporaries
 
 
 class LineSpools:
@@ -89,16 +89,3 @@ def failed_for(exc: OSError, target: Path) -> OSError:
                              "the previous file, if any, is unchanged")
     return named_error(exc, target)
 
-
-def write_list(path: Path, opening: str, items: Iterator[str], closing: str, separator: str = ", ") -> None:
-    """``opening``, the ``items`` joined by ``separator``, ``closing``: written to ``path`` atomically, one item at a
-    time."""
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(opening)
-            for i, item in enumerate(items):
-                f.write(separator + item if i else item)
-            f.write(closing)
-
-    atomic_write(path, write)

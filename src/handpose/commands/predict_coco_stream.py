@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from handpose.commands.line_spools import LineSpools, write_list
+from handpose.commands.line_spools import LineSpools
 from handpose.commands.predict_files import (
     COCO_IMAGES,
     COCO_RESULTS,
@@ -23,7 +23,7 @@ from handpose.commands.predict_files import (
     check_coco_names,
     coco_categories,
 )
-from handpose.files import json_text
+from handpose.files import json_text, write_list
 from handpose.inference.results import HAND_CATEGORY_ID
 
 STEMS = ("coco_results", "coco_images")  # the temporaries' stems, the COCO files' own

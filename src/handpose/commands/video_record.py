@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from handpose.commands.line_spools import LineSpools, write_list
-from handpose.files import json_text
+from handpose.commands.line_spools import LineSpools
+from handpose.files import json_text, write_list
 from handpose.inference.results import HAND_CATEGORY_ID, Hands
 
 

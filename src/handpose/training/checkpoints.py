@@ -174,7 +174,7 @@ def rng_state() -> dict[str, Any]:
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
-    if torch.backends.mps.is_available():  # an Apple GPU's generator: dropout and random ops of a run on mps
+    if torch.backends.mps.is_available():  # an Apple GPU's generator, which random ops of a run on mps draw on
         state["mps"] = torch.mps.get_rng_state()
     xpu = getattr(torch, "xpu", None)
     if xpu is not None and xpu.is_available() and xpu.is_initialized():

@@ -132,22 +132,23 @@ def test_onnx_on_cuda_falls_back_to_the_cpu_with_one_warning(tmp_path: Path, cap
     assert predictor.predict(image)[0].keypoints.shape == (21, 2)  # no box: a list of hands
 
 
-class _NoBf16(torch.nn.Module):
-    """A network that refuses to run under bf16 autocast, as a device without bf16 kernels does."""
+class _Refusing(torch.nn.Module):
+    """A network that raises ``error`` when run under bf16 autocast (``in_bf16``) or without it: a device without
+    bf16 kernels, or one whose memory the plain fp32 run finds full (as MPS says it, a RuntimeError)."""
 
-    def __init__(self, inner: torch.nn.Module) -> None:
+    def __init__(self, inner: torch.nn.Module, error: Exception, in_bf16: bool) -> None:
         super().__init__()
-        self.inner = inner
+        self.inner, self.error, self.in_bf16 = inner, error, in_bf16
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if torch.is_autocast_enabled("cpu"):
-            raise NotImplementedError("no bf16 kernel for this device")
+        if torch.is_autocast_enabled("cpu") == self.in_bf16:
+            raise self.error
         return self.inner(x)
 
 
 def test_an_inference_candidate_the_device_cannot_run_is_counted_out() -> None:
     torch.manual_seed(0)
-    model = _NoBf16(build_model("tiny")).eval()
+    model = _Refusing(build_model("tiny"), NotImplementedError("no bf16 kernel for this device"), in_bf16=True).eval()
     crops = sample_crops(64, 2, seed=1)  # (2, 64, 64, 3)
     measured = infer_measure(model, crops, "cpu", budget_s=0.3)([Choice(), Choice("bf16")])
     assert measured[Choice("bf16")].failed == "cannot run: no bf16 kernel for this device"
@@ -156,22 +157,10 @@ def test_an_inference_candidate_the_device_cannot_run_is_counted_out() -> None:
         infer_measure(model, crops, "cpu", budget_s=0.3)([Choice("bf16"), Choice()])
 
 
-class _FullWithoutBf16(torch.nn.Module):
-    """A network whose plain fp32 run finds the device's memory full, as MPS says it (a RuntimeError)."""
-
-    def __init__(self, inner: torch.nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        if not torch.is_autocast_enabled("cpu"):
-            raise RuntimeError("MPS backend out of memory (MPS allocated: 5.56 GB). Tried to allocate 768.00 MB")
-        return self.inner(x)
-
-
 def test_the_reference_out_of_memory_on_mps_is_out_of_memory_not_the_runs_error() -> None:
     torch.manual_seed(0)
-    model = _FullWithoutBf16(build_model("tiny")).eval()
+    full = RuntimeError("MPS backend out of memory (MPS allocated: 5.56 GB). Tried to allocate 768.00 MB")
+    model = _Refusing(build_model("tiny"), full, in_bf16=False).eval()
     crops = sample_crops(64, 2, seed=1)  # (2, 64, 64, 3)
     measured = infer_measure(model, crops, "cpu", budget_s=0.3)([Choice(), Choice("bf16")])
     assert measured[Choice()].failed == OUT_OF_MEMORY

@@ -192,6 +192,19 @@ def restricted_loads(data: bytes, source: str = "pickle") -> Any:
         raise ValueError(f"{source}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
 
 
+def _npy_header(f: io.BufferedIOBase, path: Path) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran order, dtype)`` from the header of the .npy file open at its start; ValueError naming
+    ``path`` when numpy cannot parse it (the header is a Python literal: a damaged one fails in numpy's parser, or in
+    Python's tokenizer with a ``TokenError`` that is no ValueError)."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(f)
+        return np.lib.format.read_array_header_2_0(f)
+    except Exception as exc:  # ValueError, tokenize.TokenError, SyntaxError, MemoryError of a 4 GiB header length...
+        raise ValueError(f"{path}: not a readable .npy header ({type(exc).__name__}: {exc})"[:300]) from None
+
+
 def load_pickled_npy(path: str | Path) -> Any:
     """What ``np.load(path, allow_pickle=True)`` (then ``.item()`` for a 0-d object array) would give, safely.
 
@@ -205,11 +218,7 @@ def load_pickled_npy(path: str | Path) -> Any:
             f.seek(0)
             return restricted_loads(f.read(), str(path))
         f.seek(0)
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-        else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+        shape, fortran, dtype = _npy_header(f, path)
         if not dtype.hasobject:
             need = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
             held = path.stat().st_size - f.tell()
@@ -217,7 +226,10 @@ def load_pickled_npy(path: str | Path) -> Any:
                 raise ValueError(f"{path}: a truncated .npy file: its header says {tuple(shape)} {dtype} "
                                  f"({need:,} bytes), the file holds {held:,}")
             f.seek(0)
-            return np.lib.format.read_array(f, allow_pickle=False)
+            try:
+                return np.lib.format.read_array(f, allow_pickle=False)
+            except ValueError as exc:  # a shape numpy refuses (a negative dimension, ...)
+                raise ValueError(f"{path}: not a readable .npy array ({exc})"[:300]) from None
         array = restricted_loads(f.read(), str(path))
     if isinstance(array, np.ndarray) and array.dtype.hasobject and array.shape == ():
         return array.item()  # np.save(dict) stores a 0-d object array

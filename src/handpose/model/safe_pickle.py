@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from handpose.model.pickle_shape import check_pickle_shape
+
 NPY_MAGIC = b"\x93NUMPY"
 
 
@@ -184,6 +186,7 @@ class RestrictedUnpickler(pickle.Unpickler):
 def restricted_loads(data: bytes, source: str = "pickle") -> Any:
     """Unpickle ``data`` allowing only numpy arrays and plain containers of a size in keeping with ``data``'s
     (``ValueError`` otherwise)."""
+    check_pickle_shape(data, source)  # memo indices and shared references in proportion to the pickle's length
     try:
         return RestrictedUnpickler(io.BytesIO(data), source, limit_for(len(data))).load()
     except PickleRefusedError:

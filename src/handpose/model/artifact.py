@@ -33,6 +33,7 @@ from torch import nn
 from handpose.config import DataConfig, DetectorConfig, ModelConfig, from_dict, to_dict
 from handpose.config_checks import check_config
 from handpose.model.safetensors_bytes import save_stable
+from handpose.model.torch_pickles import check_torch_pickles
 from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_file
 
 LOG = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ def torch_load(path: str | Path, what: str = "a weights-only torch file") -> Any
     (pickled code is refused with an UnpicklingError, a truncated zip with a RuntimeError)."""
     import pickle
 
+    check_torch_pickles(Path(path))  # shared references that torch's unpickler would hash for hours
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:  # torch's text would advise weights_only=False, which runs the code

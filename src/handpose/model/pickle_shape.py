@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import pickletools
+from typing import IO
 
 EXPANSION_PER_OPCODE = 16  # expanded nodes allowed per opcode read (numpy's pickles of arrays: under 2)
 EXPANSION_SLACK = 4096  # and this many more, for small pickles
@@ -30,16 +31,26 @@ class PickleShapeError(ValueError):
     """A pickle that would make the unpickler allocate or walk far more than its own size."""
 
 
+class PickleUnreadableError(PickleShapeError):
+    """Bytes that ``pickletools`` cannot read as a pickle (truncated, an unknown opcode, a stack that runs short)."""
+
+
 def check_pickle_shape(data: bytes, source: str = "pickle") -> None:
     """PickleShapeError naming ``source`` for a pickle whose memo indices or expanded objects are out of proportion to
-    its length (see the module docstring); opcodes ``pickletools`` cannot read are a PickleShapeError too."""
+    its length (see the module docstring); PickleUnreadableError for opcodes ``pickletools`` cannot read."""
+    check_pickle_stream(io.BytesIO(data), source)
+
+
+def check_pickle_stream(stream: IO[bytes], source: str = "pickle") -> None:
+    """:func:`check_pickle_shape` of the pickle that starts at ``stream``'s position, read up to its ``STOP`` (where
+    the stream is left: the legacy torch format is several pickles one after another)."""
     children: list[list[int]] = []  # node -> the nodes it holds
     stack: list[int] = []
     marks: list[int] = []  # the stack's length at each open MARK
     memo: dict[int, int] = {}
     count = 0
     try:
-        for count, (op, arg, _) in enumerate(pickletools.genops(io.BytesIO(data)), 1):
+        for count, (op, arg, _) in enumerate(pickletools.genops(stream), 1):
             name = op.name
             if name in _PUTS or name == "MEMOIZE":
                 index = len(memo) if name == "MEMOIZE" else int(arg)
@@ -69,7 +80,7 @@ def check_pickle_shape(data: bytes, source: str = "pickle") -> None:
     except PickleShapeError:
         raise
     except Exception as exc:  # pickletools' ValueError for a truncated or unknown opcode, a GET of an empty stack...
-        raise PickleShapeError(f"{source}: not a readable pickle at opcode {count + 1:,} "
+        raise PickleUnreadableError(f"{source}: not a readable pickle at opcode {count + 1:,} "
                                f"({type(exc).__name__}: {exc})"[:300]) from None
     limit = EXPANSION_PER_OPCODE * count + EXPANSION_SLACK
     if _largest_expansion(children, limit) > limit:

@@ -81,8 +81,10 @@ def hand_categories(categories: Any) -> dict[str, bool | None] | None:
     """The hand categories of a COCO ``categories`` list, by id as text: the side they give (True left, False right)
     or None. A category is a hand when its name or supercategory has the word hand or hands ("Hand", "hand_box",
     not "handbag"), or its name says left or right ("left", "myleft": hands by side, as Roboflow and EgoHands
-    export them). None when the file lists no category (every annotation is then taken for a hand)."""
-    cats = [c for c in categories or [] if isinstance(c, dict) and isinstance(c.get("id"), (int, str))
+    export them). None when the file lists no category, or gives ``categories`` as no list (every annotation is then
+    taken for a hand)."""
+    listed = categories if isinstance(categories, list) else []  # a number there was a TypeError out of the reader
+    cats = [c for c in listed if isinstance(c, dict) and isinstance(c.get("id"), (int, str))
             and not isinstance(c.get("id"), bool)]
     if not cats:
         return None

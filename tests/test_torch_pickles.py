@@ -63,3 +63,13 @@ def test_checkpoints_of_both_formats_load(tmp_path: Path) -> None:
         path = tmp_path / f"{zipped}.pt"
         torch.save(state, path, _use_new_zipfile_serialization=zipped)
         assert torch.equal(torch_load(path)["model"]["w"], state["model"]["w"])
+
+
+def test_a_zip_member_name_that_is_not_utf8_is_left_to_torch_load_to_name(tmp_path: Path) -> None:
+    saved = io.BytesIO()
+    with zipfile.ZipFile(saved, "w") as archive:
+        archive.writestr("archive/\u00e9", b"x")  # a non-ASCII name: stored as UTF-8, flagged so
+    path = tmp_path / "model.pt"
+    path.write_bytes(saved.getvalue().replace("\u00e9".encode(), b"\x81\x81"))  # flagged UTF-8, not UTF-8
+    with pytest.raises(ValueError, match=r"model.pt: not readable as a weights-only torch file"):
+        torch_load(path)

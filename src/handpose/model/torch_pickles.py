@@ -12,7 +12,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from handpose.model.pickle_shape import PickleUnreadableError, check_pickle_stream
+from handpose.model.pickle_shape import PickleShapeError, PickleUnreadableError, check_pickle_stream
 
 LEGACY_PICKLES = 5
 
@@ -33,5 +33,9 @@ def check_torch_pickles(path: Path) -> None:
         with path.open("rb") as stream:
             for _ in range(LEGACY_PICKLES):
                 check_pickle_stream(stream, str(path))
-    except (PickleUnreadableError, zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError):
-        return  # damaged or no torch file: torch.load's own error names it
+    except PickleUnreadableError:
+        return  # no pickle where one belongs: torch.load's own error names the file
+    except PickleShapeError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
+        return  # a damaged zip (a member name that is not UTF-8, ...): torch.load's own error names the file

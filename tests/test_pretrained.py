@@ -124,6 +124,7 @@ def test_the_wheel_carries_the_weights(tmp_path: Path) -> None:
     for name, (file, _) in pretrained.MODELS.items():
         shipped = f"handpose/pretrained/{file}" in names
         assert shipped == (name != pretrained.DETECTOR_ONNX), name  # made at first use, not shipped
+    assert "handpose/py.typed" in names  # PEP 561: a user's type checker reads the package's hints
 
 
 def test_the_detector_onnx_is_made_at_first_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

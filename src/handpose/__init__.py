@@ -12,13 +12,17 @@ The Python API (imported on first use, so ``import handpose`` stays light)::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from handpose.inference.predictor import Predictor
+    import numpy as np
+
+    from handpose.inference.predictor import Prediction, Predictor
+    from handpose.inference.results import Hands
 
 __all__ = ["Predictor", "__version__", "predict"]
 
@@ -37,8 +41,24 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'handpose' has no attribute {name!r}")
 
 
+@overload
+def predict(image: Any, model: str | Path = ..., detector: str | Path | None = ..., box: None = None,
+            device: str = ..., **options: Any) -> Hands: ...
+
+
+@overload
+def predict(image: Any, model: str | Path = ..., detector: str | Path | None = ...,
+            *, box: Sequence[float] | np.ndarray, device: str = ..., **options: Any) -> Prediction: ...
+
+
+@overload
+def predict(image: Any, model: str | Path, detector: str | Path | None, box: Sequence[float] | np.ndarray,
+            device: str = ..., **options: Any) -> Prediction: ...
+
+
 def predict(image: Any, model: str | Path = "pretrained:lite", detector: str | Path | None = "pretrained:detector",
-            box: Any = None, device: str = "cpu", **options: Any) -> Any:
+            box: Sequence[float] | np.ndarray | None = None, device: str = "cpu",
+            **options: Any) -> Prediction | Hands:
     """One-line prediction: load ``model`` (the shipped keypoint model by default; ``pretrained:NAME`` names a
     shipped one) and ``detector`` (the shipped one by default; None: no detection, the whole image is one hand)
     and run :meth:`Predictor.predict` on ``image``.

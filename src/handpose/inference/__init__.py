@@ -5,7 +5,10 @@ settings, for the commands' flags) can be imported without torch: ``handpose --h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what a type checker sees of the names loaded on first use
+    from handpose.inference.predictor import Prediction, Predictor
 
 __all__ = ["Prediction", "Predictor"]
 

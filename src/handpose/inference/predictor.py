@@ -27,7 +27,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import cv2
 import numpy as np
@@ -117,7 +117,7 @@ class Prediction:
             raise ValueError(f"{path}: a drawing needs the image the hand was found in: hand.save(path, image)")
         return save_bgr(path, self.plot(image, threshold, color))
 
-    def to_coco(self, image_id: int) -> dict[str, Any]:
+    def to_coco(self, image_id: int | str) -> dict[str, Any]:
         """This hand's COCO keypoint result (``inference.results.coco_result``)."""
         from handpose.inference.results import coco_result
 
@@ -306,6 +306,16 @@ class Predictor:
     def stages(self) -> int:
         """How many stages' maps :attr:`Prediction.stage_maps` holds."""
         return self.backend.stages
+
+    # the rule in types: without a box the hands found (Hands), with one that hand (Prediction), so a caller's type
+    # checker takes hands[0] and hand.keypoints as they are
+    @overload
+    def predict(self, image: Any, box: None = None, is_left: bool | None = None, keep_maps: bool = True,
+                box_format: str = "xywh", color: str = "bgr") -> Hands: ...
+
+    @overload
+    def predict(self, image: Any, box: Sequence[float] | np.ndarray, is_left: bool | None = None,
+                keep_maps: bool = True, box_format: str = "xywh", color: str = "bgr") -> Prediction: ...
 
     def predict(
         self,

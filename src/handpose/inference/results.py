@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsIndex, overload
 
 import numpy as np
 
@@ -22,17 +22,24 @@ if TYPE_CHECKING:
 HAND_CATEGORY_ID = 1  # the one category of the COCO files handpose reads and writes
 
 
-class Hands(list):
+class Hands(list["Prediction"]):
     """The hands of one image, best first; ``image`` is the BGR uint8 (H, W, 3) they were found in."""
 
     def __init__(self, hands: Iterable[Prediction] = (), image: np.ndarray | None = None) -> None:
         super().__init__(hands)
         self.image = image
 
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> Prediction: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Hands: ...
+
     # a slice, a copy or a sum keeps the image, so it can still be drawn (sorted() gives a plain list: Hands(it, img))
-    def __getitem__(self, index: Any) -> Any:
-        got = super().__getitem__(index)
-        return Hands(got, self.image) if isinstance(index, slice) else got
+    def __getitem__(self, index: SupportsIndex | slice) -> Prediction | Hands:
+        if isinstance(index, slice):
+            return Hands(super().__getitem__(index), self.image)
+        return super().__getitem__(index)
 
     def copy(self) -> Hands:
         return Hands(self, self.image)

@@ -6,7 +6,10 @@ commands' flags) can be imported without torch: ``handpose train --help`` needs 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what a type checker sees of the names loaded on first use
+    from handpose.training.trainer import NonFiniteLossError, train
 
 __all__ = ["NonFiniteLossError", "train"]
 

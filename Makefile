@@ -7,6 +7,7 @@
 
 PYTHON ?= python3
 VENV ?= .venv
+TYPECHECK_VENV ?= .venv-typecheck
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
 PYTEST_ARGS ?=
@@ -16,7 +17,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.handpose-installed
 TORCH_INDEX_FLAG := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
 
-.PHONY: demo test test-fast lint setup clean bench bench-quick
+.PHONY: demo test test-fast lint typecheck setup clean bench bench-quick
 
 setup: $(STAMP)
 
@@ -42,6 +43,13 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 
+# mypy over the public API as a caller writes it (tests/public_api_types.py), in a venv of its own (mypy only, no
+# torch); it reads numpy's and torch's types from $(VENV) where that exists. Not part of `make test`.
+typecheck:
+	test -x $(TYPECHECK_VENV)/bin/mypy || { $(PYTHON) -m venv $(TYPECHECK_VENV) && $(TYPECHECK_VENV)/bin/python -m pip install --quiet mypy; }
+	MYPYPATH=src $(TYPECHECK_VENV)/bin/mypy $(if $(wildcard $(BIN)/python),--python-executable $(BIN)/python,) \
+		--ignore-missing-imports --follow-imports=silent --warn-unused-ignores tests/public_api_types.py
+
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
@@ -49,4 +57,4 @@ bench-quick: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --quick
 
 clean:
-	rm -rf $(VENV) runs build dist src/*.egg-info
+	rm -rf $(VENV) $(TYPECHECK_VENV) .mypy_cache runs build dist src/*.egg-info

@@ -112,7 +112,8 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     add_logging_flags(top_level, default=0)
     top = top_level.parse_args(argv[:at], argparse.Namespace(command=args.command))
     words = argv[at + 1:]
-    # an intermixed parse drops what follows `--` (Python 3.11-3.12), so those words are added to the list positional
+    # an intermixed parse drops or refuses what follows `--` (`-- -a.jpg`: refused, `-- --fli`: dropped; alike in
+    # Python 3.10.13, 3.11.7, 3.12.1 and 3.13.0), so those words are added to the list positional here
     end = words.index("--") if "--" in words else len(words)
     refuse_abbreviations(args._parser, words[:end])
     parsed = args._parser.parse_intermixed_args(words[:end], top)

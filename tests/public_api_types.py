@@ -51,7 +51,8 @@ def results(p: Predictor, image: np.ndarray) -> None:
     one_coco: dict[str, Any] = one.to_coco("photo")
     through_detector: Hands = p.find_hands(image)
     batch: list[Prediction] = p.predict_batch([image, image], [None, np.array([1.0, 2.0, 30.0, 40.0])])
-    print(first, some, sides, as_coco, one_coco, through_detector, batch)
+    stacked = p.predict_batch(np.stack([image, image]), np.array([[1.0, 2.0, 30.0, 40.0], [5.0, 6.0, 7.0, 8.0]]))
+    print(first, some, sides, as_coco, one_coco, through_detector, batch, stacked)
     not_one = p.predict(image).keypoints  # type: ignore[attr-defined]  # no box: a list of hands, not one
     not_many = p.predict(image, box=(1, 2, 3, 4))[0]  # type: ignore[index]  # a box: one hand, not a list
     print(not_one, not_many)

@@ -445,15 +445,16 @@ class Predictor:
 
     def predict_batch(
         self,
-        images: Sequence[Any],
-        boxes: Sequence[Sequence[float] | np.ndarray | None] | None = None,
+        images: Sequence[Any] | np.ndarray,
+        boxes: Sequence[Sequence[float] | np.ndarray | None] | np.ndarray | None = None,
         is_left: Sequence[bool | None] | None = None,
         keep_maps: bool = False,
         box_format: str = "xywh",
         color: str = "bgr",
     ) -> list[Prediction]:
         """Several hands batched through the network, one per image (repeat an image for several boxes):
-        :meth:`predict` with a box (or the whole image) for each, its images, boxes, sides and options read alike.
+        :meth:`predict` with a box (or the whole image) for each, its images, boxes, sides and options read alike
+        (``images`` also a stack (N, H, W, 3), ``boxes`` an (N, 4) array).
         ``is_left`` None (or a None entry) lets the keypoint network choose that hand's side, as :meth:`predict`
         does (for a model trained with left hands mirrored: both mirrors of the crop, twice the crops; until
         2026-12-06 a missing side meant a right hand); hands of given and of open sides run as two batches.

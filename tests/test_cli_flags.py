@@ -66,9 +66,25 @@ def test_predict_says_when_a_box_leaves_its_detector_flags_unused(caplog: pytest
         warn_unused_detection_flags(_parsed("predict", "a.jpg", "--hand-threshold", "0.6"))  # the detector runs
     assert caplog.text == ""
     with caplog.at_level(logging.WARNING):  # the detector runs, unrefined: the refinement's flags are not used
-        warn_unused_detection_flags(_parsed("predict", "a.mp4", "--refine-passes", "0", "--merge-points", "0.7",
+        warn_unused_detection_flags(_parsed("predict", "a.jpg", "--refine-passes", "0", "--merge-points", "0.7",
                                             "--max-proposals", "3", "--detector-threshold", "0.2"))
     assert "--merge-points, --max-proposals: not used (--refine-passes 0 keeps" in caplog.text
+
+
+def test_predict_on_video_uses_merge_points_without_refinement(caplog: pytest.LogCaptureFixture) -> None:
+    """With --refine-passes 0 a video's tracker still drops a new track that is a followed hand read twice, at
+    --merge-points: the flag reaches its TrackingConfig and the warning names only the flags left unused (it named
+    --merge-points, which the tracker applied at its default whatever was given)."""
+    from handpose.commands.predict import warn_unused_detection_flags
+    from handpose.commands.predict_video import tracking_config
+
+    args = _parsed("predict", "a.mp4", "--refine-passes", "0", "--merge-points", "1", "--max-proposals", "3")
+    assert tracking_config(args).merge_points == 1.0
+    with caplog.at_level(logging.WARNING):
+        warn_unused_detection_flags(args, video=True)
+    assert "--max-proposals: not used (--refine-passes 0 keeps" in caplog.text and "--merge-points" not in caplog.text
+    with pytest.raises(ValueError, match="--merge-points must lie in"):
+        tracking_config(_parsed("predict", "a.mp4", "--merge-points", "1.5"))
 
 
 @pytest.mark.parametrize("argv", [["train"], ["eval", "--weights", "w", "--data", "d"],

@@ -48,6 +48,22 @@ def test_a_followed_hand_boxed_again_starts_no_track() -> None:
     assert tracker.detector_runs == 2
 
 
+def test_merge_points_of_the_tracking_config_turns_the_rule_off_without_refinement() -> None:
+    """The predictor unrefined (``refine`` None, as ``--refine-passes 0``): the rule runs at the predictor's default
+    share unless ``TrackingConfig.merge_points`` says otherwise; at 1 the part boxed at frame 10 is a second hand,
+    id 1, as before the rule. Before, the tracker took the share from the predictor's refinement alone, so with none
+    it could not be turned off (``--merge-points`` was dropped with ``--refine-passes 0``)."""
+    ids = {}
+    for share in (None, 1.0):
+        predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=BoxedTwiceDetector())
+        assert predictor.refine is None
+        tracker = HandTracker(predictor, TrackingConfig(detect_every=10, merge_points=share))
+        frame = draw_dot_hands(SIZE, [dot_hand_keypoints(CENTRE)])
+        ids[share] = [[h.track_id for h in tracker.update(frame, i / 25)] for i in range(11)]
+    assert ids[None] == [[0]] * 11
+    assert ids[1.0] == [[0]] * 10 + [[0, 1]]
+
+
 def _track(track_id: int, centre: tuple[float, float], spread: float) -> Track:
     """A track (id < 0: started on this frame) boxed on the dot hand at ``centre`` of that ``spread``."""
     points = dot_hand_keypoints(centre, spread)

@@ -60,7 +60,7 @@ def add_refine_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--merge-points", type=float, default=default.merge_points, metavar="P",
                         help="a refined hand with more than P of its keypoints on a better-scored hand's keypoints "
                         "is that hand (a finger read as a hand, one hand read once each side; in video, a new track "
-                        "on a hand followed and found on that frame too); 1: off "
+                        "on a hand followed and found on that frame too, with --refine-passes 0 as well); 1: off "
                         f"(default {default.merge_points:g})")
     parser.add_argument("--max-proposals", type=int, default=default.max_proposals, metavar="K",
                         help="the detector's best K hands refined per detection; fewer is faster and finds fewer "

@@ -312,7 +312,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         tracking_config(args)  # the video flags checked before the models load
     else:
         warn_video_flags(args)
-    warn_unused_detection_flags(args)
+    warn_unused_detection_flags(args, video)
     ids: list[int | str] = list(range(len(images)))
     category: int | str = HAND_CATEGORY_ID
     matched = None
@@ -395,11 +395,13 @@ def warn_video_flags(args: argparse.Namespace) -> None:
         LOG.warning("%s apply to a video or webcam; the sources are images, so they are not used", ", ".join(given))
 
 
-def warn_unused_detection_flags(args: argparse.Namespace) -> None:
+def warn_unused_detection_flags(args: argparse.Namespace, video: bool = False) -> None:
     """One warning naming the detector flags given where no detector runs (--box, or --detector none), or the
-    refinement's flags given with --refine-passes 0."""
+    refinement's flags given with --refine-passes 0 (on a ``video``, --merge-points aside: the tracker's rule of a
+    hand read twice uses it unrefined too)."""
     if args.box is None and detector_of(args) is not None:
-        unrefined = given_flags(args, REFINE_FLAGS[1:]) if args.refine_passes == 0 else []
+        unused = [d for d in REFINE_FLAGS[1:] if not (video and d == "merge_points")]
+        unrefined = given_flags(args, unused) if args.refine_passes == 0 else []
         if unrefined:
             LOG.warning("%s: not used (--refine-passes 0 keeps the detector's boxes and scores as they are)",
                         ", ".join(unrefined))

@@ -9,7 +9,8 @@ steadily (``track.steady``): a hand passing behind another, its track followed i
 over a few frames and, ranked higher (the detector's probability at its last detection), took the front hand's track
 and id, a swap; now it is the one lost, so it may come back where its own hand shows again (``lost``).
 
-A track started on this frame more than ``RefineConfig.merge_points`` of whose keypoints lie on the keypoints of a
+A track started on this frame more than ``TrackingConfig.merge_points`` (None: the predictor's
+``RefineConfig.merge_points``, its default without refinement) of whose keypoints lie on the keypoints of a
 followed hand that the detector found on this frame too and that ranks no lower (``refine.shared_points``, the rule
 of image prediction: the better scored of two hands that share keypoints stays) is that hand read twice, whatever the
 boxes (:func:`drop_read_twice`): the detector boxed the hand and a part of it, and the part's box is neither inside

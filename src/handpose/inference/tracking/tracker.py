@@ -197,8 +197,8 @@ class HandTracker:
         # tracks on one hand, or one inside the other's box: one goes (``merging``)
         boxes = np.array([p.box for _, p in alive], np.float64).reshape(-1, 4)  # (N, 4) this frame's crop boxes
         ranks = np.array([track_rank(t, weight) for t, _ in alive])  # (N,)
-        keep = drop_read_twice([t for t, _ in alive], [p.keypoints for _, p in alive], ranks, fresh,
-                               refine.merge_points)  # (M,)
+        share = refine.merge_points if self.config.merge_points is None else self.config.merge_points
+        keep = drop_read_twice([t for t, _ in alive], [p.keypoints for _, p in alive], ranks, fresh, share)  # (M,)
         alive, boxes, ranks = [alive[int(i)] for i in keep], boxes[keep], ranks[keep]
         merged = [alive[int(i)] for i in merge_duplicates([t for t, _ in alive], boxes, ranks, self.config)]
         self.tracks = [t for t, _ in merged]

@@ -141,6 +141,20 @@ def test_words_after_double_dash_are_sources(capsys: pytest.CaptureFixture[str])
     assert "unrecognized arguments: junk" in capsys.readouterr().err
 
 
+def test_a_value_starting_with_a_minus_sign_is_the_option_s_value() -> None:
+    """`handpose predict a.jpg --box -5,10,200,220` (a box reaching past the image's left edge) was refused: argparse
+    read the value as an option ("expected one argument") since the whole word is not one number. A word that
+    starts like a negative number is the value of the option before it; after ``--`` words are left alone."""
+    from handpose.cli import build_parser, parse_command_line
+
+    parser = build_parser()
+    args = parse_command_line(parser, ["-v", "predict", "a.jpg", "--box", "-5,10,200,220", "--threshold", "-.5"])
+    assert (args.input, args.box, args.threshold) == (["a.jpg"], "-5,10,200,220", -0.5)
+    assert parse_command_line(parser, ["predict", "--box", "-5,-1,20,20", "--", "--box", "-7.jpg"]).input == [
+        "--box", "-7.jpg"]
+    assert parse_command_line(parser, ["train", "--lr", "-1e-3"]).lr == -1e-3  # refused later, by the config check
+
+
 @pytest.mark.parametrize("words", [["--help"], *([name, "--help"] for name in sorted(COMMANDS))])
 def test_help_loads_no_network_library(words: list[str]) -> None:
     """``handpose --help`` imported every command's module, and with them torch and OpenCV: 2 s on 2 cores to

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import re
 import sys
 import traceback
 from collections.abc import Collection, Sequence
@@ -101,7 +102,7 @@ def named_command(argv: Sequence[str]) -> list[str]:
 def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse ``argv`` (default: ``sys.argv[1:]``); a command's positionals may come after its options as well
     (``predict a.jpg --out x b.jpg``), which a plain parse refuses as unrecognized arguments."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = join_negative_values(parser, list(sys.argv[1:] if argv is None else argv))
     args, extras = parser.parse_known_args(argv)
     if not getattr(args, "command", None):
         return parser.parse_args(argv)  # no command: help, --version, or argparse's own error
@@ -118,6 +119,34 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     refuse_abbreviations(args._parser, words[:end])
     parsed = args._parser.parse_intermixed_args(words[:end], top)
     return add_after_double_dash(args._parser, parsed, words[end + 1:])
+
+
+NEGATIVE_START = re.compile(r"-\.?\d")  # a value that starts as a negative number does: -5,10,200,220 or -.5
+
+
+def join_negative_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """``argv`` with each option of the named command that takes a value joined to a following value that starts
+    with a minus sign and a digit (``--box -5,10,200,220`` -> ``--box=-5,10,200,220``): argparse reads such a word
+    as an option unless the whole of it is one number, so a box reaching past the image's left or top edge was
+    refused. Words after ``--`` are left as they are."""
+    argv = list(argv)
+    word = next((w for w in argv if not w.startswith("-")), None)
+    commands = next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+    command = commands.get(word) if word is not None else None
+    if command is None:
+        return argv
+    takes_value = {opt for a in command._actions if a.option_strings and a.nargs != 0 for opt in a.option_strings}
+    end = argv.index("--") if "--" in argv else len(argv)
+    out: list[str] = []
+    i = 0
+    while i < end:
+        if argv[i] in takes_value and i + 1 < end and NEGATIVE_START.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out + argv[end:]
 
 
 def add_after_double_dash(parser: argparse.ArgumentParser, parsed: argparse.Namespace,

@@ -43,11 +43,16 @@ def _big_ints_to_inf(raw: Any, depth: int = 0) -> Any:
 
 def to_float64(raw: Any) -> np.ndarray:
     """``np.asarray(raw, float64)``, where an integer literal beyond float64's range becomes infinite (json.loads
-    keeps ``1e999`` as inf but ``10**400`` as an int, which numpy refuses with OverflowError)."""
+    keeps ``1e999`` as inf but ``10**400`` as an int, which numpy refuses with OverflowError). Such an integer
+    nested deeper than keypoints are (a whole FreiHAND file: N x 21 x 3) is a ValueError, as other values numpy
+    cannot convert are, never an OverflowError."""
     try:
         return np.asarray(raw, dtype=np.float64)
     except OverflowError:
-        return np.asarray(_big_ints_to_inf(raw), dtype=np.float64)
+        try:
+            return np.asarray(_big_ints_to_inf(raw), dtype=np.float64)
+        except OverflowError:
+            raise ValueError("an integer beyond float64's range, nested more than 2 lists deep") from None
 
 
 def to_float32(arr: np.ndarray) -> np.ndarray:

@@ -11,9 +11,9 @@ split on the annotation, not the image (``Sample.key`` is ``training/{annotation
 ``split.hash_split`` hashes the part before the ``#``), so the 4 versions of a sample never straddle the split.
 
 A malformed annotation is skipped and counted (once, however many images show it), and so is a hand whose box lies
-wholly outside its images (the size read from the part's first image header) and an annotation with no image; an
-unreadable json, one that is no list, a ``_xyz.json`` without its ``_K.json`` or ``rgb/``, or two files whose counts
-differ are refused with one line naming the file. The parts found are logged.
+wholly outside its images (of the size most of a spread sample of the part's image headers give) and an annotation
+with no image; an unreadable json, one that is no list, a ``_xyz.json`` without its ``_K.json`` or ``rgb/``, or two
+files whose counts differ are refused with one line naming the file. The parts found are logged.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import numpy as np
 from handpose.data import skip_report as R
 from handpose.data.crop import box_misses_image
 from handpose.data.formats.base import ReadContext, Tagged
-from handpose.data.formats.freihand_files import Part, image_files, image_size, parts_at
+from handpose.data.formats.freihand_files import Part, common_image_size, image_files, parts_at
 from handpose.data.formats.freihand_labels import read_labels
 from handpose.data.sample import Sample
 
@@ -52,7 +52,7 @@ def _read_part(part: Part, tag: str | None, ctx: ReadContext) -> tuple[Tagged, s
     labels = read_labels(part)
     status, n = labels.status, len(labels.status)
     files = image_files(part.rgb)
-    size = image_size(part.rgb / files[0][1]) if files else None  # FreiHAND's images are all one size
+    size = common_image_size(part.rgb, [name for _, name in files])  # FreiHAND's images are all one size
     if size is not None:
         w, h = size
         for j in np.flatnonzero([s is None for s in status]):

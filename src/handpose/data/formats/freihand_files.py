@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from handpose.data.formats.image_folder import probe_names
 from handpose.data.image_headers import header_size
 from handpose.data.images import IMAGE_SUFFIXES
 from handpose.regular_files import open_regular
@@ -96,3 +98,10 @@ def image_size(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (head[1], head[2]) if head and head[1] > 0 and head[2] > 0 else None
+
+
+def common_image_size(rgb: Path, names: list[str]) -> tuple[int, int] | None:
+    """(width, height) that most of a spread sample of the images ``names`` in ``rgb/`` have (FreiHAND's are all
+    one size: one damaged or odd file, the first say, must not decide it); None when no header can be read."""
+    sizes = Counter(size for size in (image_size(rgb / name) for name in probe_names(names)) if size is not None)
+    return sizes.most_common(1)[0][0] if sizes else None

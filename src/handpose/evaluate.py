@@ -235,7 +235,8 @@ def _tuned(predictor: Predictor, samples: Sequence[Sample], batch_size: int, amp
 
 def _reason(message: str) -> str:
     """A short reason for the skip counter."""
-    for reason in ("not found", "corrupt", "truncated", "too large", "no box", "outside the image", "cannot"):
+    for reason in ("not found", "corrupt", "truncated", "too large", "no box", "outside the image", "longer side",
+                   "cannot"):
         if reason in message:
             return reason
     return "other"

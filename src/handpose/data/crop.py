@@ -84,6 +84,17 @@ class CropRecipe:
                            flip=bool(self.mirror_left and is_left))
 
 
+MAX_BOX_TO_IMAGE = 10.0  # a hand box side beyond this many times the image's longer side is a broken label
+
+
+def box_dwarfs_image(box: np.ndarray, image_hw: tuple[int, int]) -> bool:
+    """Whether a side of ``[x, y, w, h]`` is over ``MAX_BOX_TO_IMAGE`` times the longer side of an image of
+    ``image_hw``: a box from a keypoint labelled far off its image (``y = 1e7``) or a broken bbox, whose crop would
+    shrink the hand to nothing and whose pixel errors would swamp every other hand's."""
+    h, w = image_hw
+    return max(float(box[2]), float(box[3])) > MAX_BOX_TO_IMAGE * max(h, w)
+
+
 def box_misses_image(box: np.ndarray, image_hw: tuple[int, int]) -> bool:
     """Whether ``[x, y, w, h]`` lies wholly outside an image of ``image_hw`` (no pixel of it on the image)."""
     x, y, bw, bh = (float(v) for v in box)

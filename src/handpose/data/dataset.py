@@ -13,7 +13,8 @@ epoch; DataLoader workers copy the dataset when they start, so either use ``pers
 default) for the epoch to reach them, or index ``training.sampler.EpochIndexed(dataset)`` with (epoch, index) pairs,
 as training does (``training.data.train_loader``): each item then sets its own epoch inside the worker.
 
-Bad images (missing, corrupt, truncated, over the pixel limit, a hand box wholly off its image) are found when
+Bad images (missing, corrupt, truncated, over the pixel limit, a hand box wholly off its image or over 10 times its
+longer side: a keypoint labelled far off it) are found when
 loaded: the item is replaced by another sample drawn from the same random state, and the bad index is counted per
 reason in ``self.skipped`` and never read again by that process (``data.replacement.BadImages``: each process
 keeps its own count, warns at the first bad image of each reason and logs a summary when it exits);
@@ -40,7 +41,7 @@ from handpose.data import images
 from handpose.data import skip_report as R
 from handpose.data import transforms as T
 from handpose.data.codec import HeatmapCodec
-from handpose.data.crop import CropRecipe, box_misses_image, sample_box
+from handpose.data.crop import MAX_BOX_TO_IMAGE, CropRecipe, box_dwarfs_image, box_misses_image, sample_box
 from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
 from handpose.data.resample import cut_crops
 from handpose.data.sample import Sample
@@ -151,9 +152,13 @@ class HandDataset(torch.utils.data.Dataset):
         M = self.crop_matrix(i, rng)
         reduce = images.reduce_factor(M) if cfg.reduced_decode else 1
         img, factor = images.load_image(self.image_path(i), cfg.max_image_pixels, reduce)
-        if box_misses_image(self.boxes[i], (img.shape[0] * factor, img.shape[1] * factor)):
+        hw = (img.shape[0] * factor, img.shape[1] * factor)
+        if box_misses_image(self.boxes[i], hw):
             raise images.ImageError(R.BAD_BOX, self.image_path(i), f"hand box {self.boxes[i].tolist()} lies outside "
                                     f"the image")
+        if box_dwarfs_image(self.boxes[i], hw):
+            raise images.ImageError(R.BAD_BOX, self.image_path(i), f"hand box {self.boxes[i].tolist()} is over "
+                                    f"{MAX_BOX_TO_IMAGE:g}x the {hw[1]} x {hw[0]} image's longer side")
         crop = cut_crops(img, [M], [cfg.input_size], factor)[0]  # (S_in, S_in, 3) uint8
         if self.augment:
             a = cfg.augment

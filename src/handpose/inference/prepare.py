@@ -114,9 +114,10 @@ class CropSpec:
 def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], strict: bool = True) -> np.ndarray:
     """A valid ``[x, y, w, h]`` box that overlaps the image, as float32; ValueError saying what is wrong.
 
-    ``strict=False`` (labelled samples, as the dataset crops them) asks for finite numbers, no negative size and
-    some overlap with the image (a hand's visible keypoints lie on its image; a box wholly off it is a broken
-    annotation): a box without area (one visible keypoint) or reaching past the image passes."""
+    ``strict=False`` (labelled samples, as the dataset crops them) asks for finite numbers, no negative size, some
+    overlap with the image (a hand's visible keypoints lie on its image; a box wholly off it is a broken annotation)
+    and no side over ``MAX_BOX_RATIO`` times the image's longer side (a keypoint labelled far off the image): a box
+    without area (one visible keypoint) or reaching past the image passes."""
     arr = np.asarray(box, dtype=np.float64).reshape(-1)
     h, w = image_hw
     if arr.size != 4 or not np.isfinite(arr).all():
@@ -126,7 +127,7 @@ def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], stri
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} has no area (width and height must be > 0)")
     if box_misses_image(arr, (h, w)):
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} lies outside the image ({w} x {h} px)")
-    if strict and max(bw, bh) > MAX_BOX_RATIO * max(w, h):
+    if max(bw, bh) > MAX_BOX_RATIO * max(w, h):
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} is over {MAX_BOX_RATIO}x the image's longer side "
                          f"({w} x {h} px)")
     return arr.astype(np.float32)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from handpose.data import skip_report as R
-from handpose.data.crop import box_misses_image
+from handpose.data.crop import MAX_BOX_TO_IMAGE, box_misses_image
 from handpose.keypoints import NUM_KEYPOINTS
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -153,9 +153,6 @@ def head_size(value: Any) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return h if 0 < h <= FLOAT32_MAX else None
-
-
-MAX_BOX_TO_IMAGE = 10.0  # a box side beyond this many times the image's longer side is a broken annotation
 
 
 def check_keypoints_in_box(kp: np.ndarray, box: np.ndarray) -> None:

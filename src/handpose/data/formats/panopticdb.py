@@ -41,7 +41,8 @@ def read(path: Path, ctx: ReadContext) -> Tagged:
     try:
         obj = load_json_once(jpath, ctx.parsed)
     except BadAnnotationError as bad:
-        raise ValueError(f"{jpath}: {bad.reason}; expected {EXPECTED}") from None
+        raise ValueError(f"{jpath}: {bad.reason}" + (f" ({bad.detail})" if bad.detail else "")
+                         + f"; expected {EXPECTED}") from None
     entries = obj.get("root") if isinstance(obj, dict) else None
     if not isinstance(entries, list):
         raise ValueError(f"{jpath}: no 'root' list; expected {EXPECTED}")

@@ -33,14 +33,24 @@ def better(metrics: dict[str, Any], best: dict[str, Any] | None) -> bool:
 
 def validate(model: torch.nn.Module, samples: list[Sample], data_cfg: DataConfig, batch_size: int,
              device: torch.device) -> dict[str, Any]:
-    """``evaluate`` on the held-out ``samples`` (model restored to its previous train/eval mode)."""
+    """``evaluate`` on the held-out ``samples`` (model restored to its previous train/eval mode). When none of them
+    could be read, the figures are NaN (a warning says why), not the 0 PCK and 0 px EPE of an empty sum: ``better``
+    keeps no best weights on them."""
     from handpose.evaluate import evaluate
 
     was_training = model.training
     try:
-        return evaluate(model, samples, data_cfg, batch_size=batch_size, device=str(device))
+        metrics = evaluate(model, samples, data_cfg, batch_size=batch_size, device=str(device))
     finally:
         model.train(was_training)
+    if not metrics["num_samples"]:  # every held-out image was bad: nothing measured, so no figure and no best
+        LOG.warning("validation: none of the %d held-out samples could be read (%s; e.g. %s): no metrics, and no "
+                    "best.safetensors from this validation", len(samples), metrics["skipped"],
+                    "; ".join(metrics["skipped_examples"]))
+        for key in metrics:
+            if key.startswith(("PCK", "AUC", "EPE")) and isinstance(metrics[key], float):
+                metrics[key] = math.nan
+    return metrics
 
 
 def validation_images(model: torch.nn.Module, samples: list[Sample], data_cfg: DataConfig,

@@ -120,9 +120,9 @@ class _Split:
         raw_valid = ann.get("joint_valid", frame_valid)
         if raw_valid is None:
             raise BadAnnotationError(R.BAD_ANNOTATION, "no 'joint_valid' in the annotation or the 3D joints")
-        valid = np.nan_to_num(_array(raw_valid, (42,), "joint_valid")) > 0  # (42,)
+        marked = np.nan_to_num(_array(raw_valid, (42,), "joint_valid")) > 0  # (42,) valid in the dataset
         xy, depth = self.camera(capture, cam).project(world)  # (42, 2), (42,)
-        valid &= (depth > 0) & np.isfinite(xy).all(axis=1)
+        valid = marked & (depth > 0) & np.isfinite(xy).all(axis=1)
         size = image_size_of(im)
         if size is not None:
             w, h = size
@@ -136,7 +136,8 @@ class _Split:
             hand = slice(21 * SIDES[side], 21 * SIDES[side] + 21)
             vis = valid[hand] & valid[hand][20]  # the wrist (InterHand index 20) decides the whole hand
             if not vis.any():
-                ctx.report.add(R.INVALID_HAND, where, "no valid joint" if valid[hand][20] else "wrist not valid")
+                ctx.report.add(R.INVALID_HAND, where, "no valid joint" if valid[hand][20] else
+                               _why_not_valid(21 * SIDES[side] + 20, "wrist", marked, xy, depth, size))
                 continue
             kp = np.concatenate([np.where(vis[:, None], xy[hand], 0.0), vis[:, None]], axis=1)  # (21, 3)
             try:
@@ -147,6 +148,20 @@ class _Split:
             key = f"{im['file_name']}#{ann.get('id', i)}.{side}"
             out.append((Sample(img, kp, side == "left", box_of(kp), None, key), self.tag))
         return out
+
+
+def _why_not_valid(j: int, name: str, marked: np.ndarray, xy: np.ndarray, depth: np.ndarray,
+                   size: tuple[int, int] | None) -> str:
+    """Why joint ``j`` of (42,) ``marked`` (valid in the dataset), (42, 2) pixels ``xy`` and (42,) ``depth`` is not
+    valid, for the skip report: marked invalid, behind the camera, projected nowhere, or outside the image."""
+    if not marked[j]:
+        return f"{name} not valid in joint_valid"
+    if not depth[j] > 0:
+        return f"{name} not in front of the camera: depth {depth[j]:g} mm"
+    if not np.isfinite(xy[j]).all():
+        return f"{name} projects to no finite pixel"
+    where = f"({xy[j, 0]:.0f}, {xy[j, 1]:.0f})"
+    return f"{name} at {where}, outside the {size[0]} x {size[1]} image" if size else f"{name} at {where}"
 
 
 def _load(path: Path, what: str) -> Any:

@@ -37,7 +37,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
     some scored set, so that ``val_fraction`` chose hands); a set's name is its path below its root. With
     ``detector`` (a ``HandDetector`` or anything with ``detect(image_bgr)``) each metrics dict also holds the
     through-detector figures under ``"detector"`` (``evaluate_detected.detected_metrics``). ValueError when no
-    dataset is found."""
+    dataset is found, or no hand of any could be evaluated (every image bad)."""
     from handpose.data.formats import load_splits
     from handpose.eval_held_out import warn_for_split
     from handpose.evaluate import evaluate
@@ -73,6 +73,10 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
         raise ValueError(f"no dataset handpose can read in {where}" if split == "all" else
                          f"no dataset in {where} has a {split} split (--split all takes every sample)")
     together = in_gt_boxes(every)
+    if together["num_samples"] == 0:
+        where = ", ".join(str(r) for r in roots)
+        raise ValueError(f"{where}: none of the {len(every)} {split} samples of its {len(per_set)} dataset(s) could "
+                         f"be evaluated: {together['skipped']}; e.g. {'; '.join(together['skipped_examples'])}")
     if detector is not None:
         from handpose.evaluate_detected import HandOutcomes, detected_metrics
 
@@ -81,12 +85,18 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
 
 
 def format_sets(result: dict[str, Any]) -> str:
-    """The table: one line per set and one for all, with hands, PCK@0.2, AUC and EPE."""
+    """The table: one line per set and one for all, with hands, PCK@0.2, AUC and EPE; a set none of whose hands
+    could be evaluated (its images all bad) shows ``-`` and its skips, not the zeros of an empty sum (an EPE of 0
+    reads as perfect)."""
     rows = [*result["sets"].items(), ("all", result["all"])]
     width = max(len(name) for name, _ in rows)
     lines = [f"{'dataset':<{width}}  hands  PCK@0.2    AUC   EPE px"]
     for name, m in rows:
-        lines.append(f"{name:<{width}}  {m['num_samples']:>5}  {m['PCK@0.2']:7.3f}  {m['AUC']:5.3f}  {m['EPE']:7.1f}")
+        if m["num_samples"]:
+            figures = f"{m['PCK@0.2']:7.3f}  {m['AUC']:5.3f}  {m['EPE']:7.1f}"
+        else:
+            figures = f"{'-':>7}  {'-':>5}  {'-':>7}  (every hand skipped: {m.get('skipped', {})})"
+        lines.append(f"{name:<{width}}  {m['num_samples']:>5}  {figures}")
     chosen = side_note(result["all"])
     return "\n".join(lines + ([chosen] if chosen else []))
 

@@ -49,6 +49,7 @@ class AugmentConfig:
     color_jitter: float = 0.3  # strength of brightness / contrast / saturation / hue jitter
     blur_prob: float = 0.2  # probability of a Gaussian blur
     blur_max_sigma: float = 1.5
+    edge_cut_prob: float = 0.0  # probability of cutting the hand off by a straight image edge (data.edge_cut)
 
 
 @dataclass

@@ -73,6 +73,7 @@ RULES: dict[type, dict[str, Rule]] = {
         "color_jitter": _between(0, 1),
         "blur_prob": _PROBABILITY,
         "blur_max_sigma": _between(0.1, 20),
+        "edge_cut_prob": _PROBABILITY,
     },
 }
 

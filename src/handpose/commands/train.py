@@ -158,6 +158,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--translate", type=float, help="random centre shift, fraction of the box side")
     opt("--color-jitter", type=float, help="brightness/contrast/saturation/hue jitter strength")
     opt("--blur-prob", type=float, help="probability of a Gaussian blur")
+    opt("--edge-cut-prob", type=float, help="keypoint task: probability of cutting a hand off by a straight image "
+        "edge, grey past it, as a frame cuts a hand that leaves it (data.edge_cut)")
     g = parser.add_argument_group("optimisation")
     opt("--batch-size", type=int, help="samples per step per process")
     opt("--lr", type=float, help="base learning rate")

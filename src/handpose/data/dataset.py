@@ -3,7 +3,8 @@
 One affine matrix per sample maps original pixels to the crop, from the one crop recipe (``data.crop.CropRecipe``,
 which prediction uses too): the square hand box (``Sample.box`` padded by ``DataConfig.box_padding``), with random
 scale, rotation, translation and flip when augmenting, and the mirror of left hands when
-``DataConfig.mirror_left`` (OpenPose's convention). The image is resampled once through it (from a reduced JPEG
+``DataConfig.mirror_left`` (OpenPose's convention); with ``AugmentConfig.edge_cut_prob``, a share of hands is first
+cut off by a straight image edge (``data.edge_cut``). The image is resampled once through it (from a reduced JPEG
 decode when the crop is much smaller than the image; the matrix is adjusted exactly), then colour jitter and blur
 are applied to the crop, and the belief-map codec (``data.codec.HeatmapCodec``) gives targets and weights.
 
@@ -42,6 +43,7 @@ from handpose.data import skip_report as R
 from handpose.data import transforms as T
 from handpose.data.codec import HeatmapCodec
 from handpose.data.crop import MAX_BOX_TO_IMAGE, CropRecipe, box_dwarfs_image, box_misses_image, sample_box
+from handpose.data.edge_cut import draw_cut, grey_past
 from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
 from handpose.data.resample import cut_crops
 from handpose.data.sample import Sample
@@ -149,7 +151,16 @@ class HandDataset(torch.utils.data.Dataset):
 
     def _load(self, i: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
         cfg = self.cfg
-        M = self.crop_matrix(i, rng)
+        kp = self.keypoints[i]
+        cut = None
+        if self.augment and cfg.augment.edge_cut_prob > 0 and not self.negative[i] \
+                and rng.random() < cfg.augment.edge_cut_prob:
+            cut = draw_cut(kp, rng)
+        if cut is None:
+            M = self.crop_matrix(i, rng)
+        else:  # a hand cut by the image's edge, cropped around what is left of it (data.edge_cut)
+            kp = cut[1]
+            M = self.recipe.matrix(cut[2], bool(self.is_left[i]), rng)
         reduce = images.reduce_factor(M) if cfg.reduced_decode else 1
         img, factor = images.load_image(self.image_path(i), cfg.max_image_pixels, reduce)
         hw = (img.shape[0] * factor, img.shape[1] * factor)
@@ -165,7 +176,8 @@ class HandDataset(torch.utils.data.Dataset):
             crop = T.color_jitter(crop, a.color_jitter, rng)
             if a.blur_prob > 0 and rng.random() < a.blur_prob:
                 crop = T.gaussian_blur(crop, rng.uniform(0.1, a.blur_max_sigma))
-        kp = self.keypoints[i]
+        if cut is not None:
+            crop = grey_past(crop, M, cut[0])
         if self.negative[i]:  # no hand in this box: every keypoint map trained towards 0
             targets, weights = self.codec.absent()
         else:
@@ -175,8 +187,8 @@ class HandDataset(torch.utils.data.Dataset):
             "targets": torch.from_numpy(targets),  # (22, S, S)
             "weights": torch.from_numpy(weights),  # (21,)
             "matrix": torch.from_numpy(M.astype(np.float32)),  # (2, 3)
-            "keypoints": torch.from_numpy(kp.copy()),  # (21, 3)
-            "box": torch.from_numpy(self.boxes[i].copy()),  # (4,)
+            "keypoints": torch.from_numpy(kp.copy()),  # (21, 3); past an edge cut: not visible
+            "box": torch.from_numpy(self.boxes[i].copy() if cut is None else cut[2]),  # (4,)
             "head_size": torch.tensor(self.head_sizes[i], dtype=torch.float32),
             "is_left": torch.tensor(bool(self.is_left[i])),
             "index": torch.tensor(i, dtype=torch.int64),

@@ -292,7 +292,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
 
 # options of keypoint training that the detector (--task detect) has no use for
 _KEYPOINT_ONLY = ("keypoint_order", "sigma", "box_padding", "mirror_left", "output_stride", "rotation", "synth_count",
-                  "synth_size")
+                  "synth_size", "edge_cut_prob")
 
 
 def _refuse_keypoint_flags(args: argparse.Namespace) -> None:

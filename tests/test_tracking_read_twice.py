@@ -89,3 +89,54 @@ def test_a_second_hand_inside_a_followed_hands_box_is_kept_and_a_reading_of_its_
     assert drop_read_twice(tracks, points, ranks, found, 1.0).tolist() == [0, 1, 2, 3]
     assert drop_read_twice(tracks, points, np.array([0.6, 0.7, 0.7, 0.7]), found, 0.5).tolist() == [0, 1, 2, 3]
     assert drop_read_twice(tracks, points, ranks, {-1, -2, -3}, 0.5).tolist() == [0, 1, 2, 3]
+
+
+def test_a_lost_hand_brought_back_is_checked_as_a_started_one() -> None:
+    """Id 1 brought back on this frame (``back``) with 12 of its 21 keypoints on the followed hand 0's goes as a new
+    track would; not brought back it is a followed hand and stays. Two hands brought back that read one hand: the
+    better ranked stays, and at equal ranks neither drops the other."""
+    big = dot_hand_keypoints((200, 100), 3.0)  # (21, 2)
+    reading12 = np.where(np.arange(21)[:, None] < 12, big, big + [13.5, 15.0])
+    tracks = [_track(0, (200, 100), 3.0), _track(1, (230, 100), 3.0)]
+    ranks = np.array([0.8, 0.7])  # (2,)
+    assert drop_read_twice(tracks, [big, reading12], ranks, {0, 1}, 0.5, back={1}).tolist() == [0]
+    assert drop_read_twice(tracks, [big, reading12], ranks, {0, 1}, 0.5).tolist() == [0, 1]
+    both = [_track(1, (200, 100), 3.0), _track(2, (230, 100), 3.0)]
+    assert drop_read_twice(both, [big, reading12], ranks, {1, 2}, 0.5, back={1, 2}).tolist() == [0]
+    assert drop_read_twice(both, [big, reading12], np.array([0.7, 0.7]), {1, 2}, 0.5, back={1, 2}).tolist() == [0, 1]
+
+
+A_CENTRE, B_CENTRE = (200.0, 100.0), (200.0, 160.0)  # two dot hands, one above the other
+
+
+@dataclass
+class PartOfABoxedWhereBWasDetector(DotDetector):
+    """Boxes hand A and, on its first run, hand B below it (score 0.9 each; a second hand's box apart from the first,
+    as ``DotDetector`` splits only by columns); on its second run, with B gone, A and a box over A's lower part and
+    past it towards where B was (score 0.5), whose crop holds all of A's dots but its top row."""
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        self.calls += 1
+        found = []
+        for centre in (A_CENTRE, B_CENTRE) if self.calls == 1 else (A_CENTRE,):
+            lo = np.asarray(centre) - [20.0, 22.0]
+            found.append(Detection(np.array([*lo, 41.0, 45.0]), 0.9, False, 0.2))
+        if self.calls > 1:
+            found.append(Detection(np.array([180.0, 100.0, 40.0, 50.0]), 0.5, False, 0.2))
+        return found
+
+
+def test_a_lost_hand_brought_back_on_a_followed_hands_keypoints_is_not_shown() -> None:
+    """Hand B (id 1) is shown on frames 0-4 and gone from frame 5, kept as lost; at the detection of frame 10 a box
+    over A's lower part, near B's last box, brings B back, and its crop reads A's keypoints (16 of 21 on A's): B
+    is that hand read twice, not shown, and stays lost. Before, B was shown again on A on frame 10 (id 1) and followed
+    there (merged into A only once their keypoints' boxes were one)."""
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5),
+                          detector=PartOfABoxedWhereBWasDetector())
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=10, lost_frames=8))
+    for i in range(14):
+        hands = [dot_hand_keypoints(A_CENTRE)] + ([dot_hand_keypoints(B_CENTRE)] if i < 5 else [])
+        ids = [h.track_id for h in tracker.update(draw_dot_hands(SIZE, hands), i / 25)]
+        assert ids == ([0, 1] if i < 5 else [0]), (i, ids)
+    assert tracker.detector_runs == 2
+    assert [t.id for t in tracker.lost] == [1]

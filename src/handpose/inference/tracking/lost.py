@@ -7,7 +7,9 @@ its box by ``match_iou``, or its centre within ``rejoin_distance`` of the longer
 more than ``REJOIN_SCALE`` times the other's size), or where it was before its box jumped (:attr:`Track.before`: a
 hand passing behind another, its track followed the front hand's keypoints and was dropped there, ``merging``, so its
 last box lies on the front hand), and is not of the other side where both the detector and the lost track are sure of
-theirs (:attr:`Track.side_sure`). A lost hand counts towards no limit and blocks no id; each comes back once.
+theirs (:attr:`Track.side_sure`). A lost hand counts towards no limit and blocks no id; each comes back once. Brought
+back, it is checked as a new track is: on a followed hand's keypoints, it is that hand read twice and stays lost
+(``merging.drop_read_twice``).
 """
 
 from __future__ import annotations

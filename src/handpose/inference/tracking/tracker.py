@@ -81,6 +81,7 @@ class HandTracker:
         self._candidates = 0  # tracks started (a candidate's id is minus its number until it is shown)
         self._since_detect = 0
         self._frame_shape: tuple[int, ...] | None = None  # (H, W): a frame of another size starts the tracks over
+        self._back: set[int] = set()  # ids of the lost hands brought back on this frame
 
     def _new_track(self, box: np.ndarray, is_left: bool, score: float | None, left_score: float | None) -> Track:
         """A candidate track: its id is negative (-1, -2, ... in the order started) until it is first reported
@@ -134,6 +135,7 @@ class HandTracker:
             if i in back:  # a lost hand back: its id and side calls, a fresh box and filter (no smoothing over the gap)
                 track = back[i]
                 self.lost = [t for t in self.lost if t is not track]
+                self._back.add(track.id)
                 track.box, track.filter, track.past, track.before = box, OneEuroFilter(self.config.smoothing), [], None
                 track.score, track.left_score = float(det.score), float(det.left_score)
             elif hunting:  # another hand: the schedule's detection starts it, as it would with no hand lost
@@ -198,7 +200,8 @@ class HandTracker:
         boxes = np.array([p.box for _, p in alive], np.float64).reshape(-1, 4)  # (N, 4) this frame's crop boxes
         ranks = np.array([track_rank(t, weight) for t, _ in alive])  # (N,)
         share = refine.merge_points if self.config.merge_points is None else self.config.merge_points
-        keep = drop_read_twice([t for t, _ in alive], [p.keypoints for _, p in alive], ranks, fresh, share)  # (M,)
+        keep = drop_read_twice([t for t, _ in alive], [p.keypoints for _, p in alive], ranks, fresh, share,
+                               self._back)  # (M,)
         alive, boxes, ranks = [alive[int(i)] for i in keep], boxes[keep], ranks[keep]
         merged = [alive[int(i)] for i in merge_duplicates([t for t, _ in alive], boxes, ranks, self.config)]
         self.tracks = [t for t, _ in merged]
@@ -247,6 +250,7 @@ class HandTracker:
         self._frame_shape = frame_bgr.shape[:2]
         self.frame_index += 1
         self._since_detect += 1
+        self._back = set()
         cfg = self.config
         self.lost = [t for t in self.lost if self.frame_index - t.last_seen - 1 <= cfg.lost_frames]  # frames unseen
         has_detector = self.predictor.detector is not None

@@ -12,9 +12,9 @@ On each frame a labelled hand owns the reported hand nearest it (median keypoint
 clip and setting: ids reported (false hands' included), ids per labelled hand over the frames it owned one (1 is
 ideal), swaps (an id owned by two labelled hands), hands reported, labelled hands found and in view, detector
 runs. Models as ``handpose predict`` runs a video: the shipped int8 keypoint model and the shipped detector at
-scale 1, refined.
+scale 1, refined; ``--confirm-frames`` as ``--track-confirm-frames`` (a new hand shown once followed that long).
 Usage: python benchmarks/bench_track_ids.py [--seed 11] [--threads 2] [--detect-every 10,1] [--lost-frames 0,8]
-       [--quick]
+       [--confirm-frames 1] [--quick]
 """
 
 from __future__ import annotations
@@ -91,11 +91,13 @@ def _covered(points: np.ndarray, x: int, y: int) -> bool:
     return bool(inside.mean() > 0.5)
 
 
-def score_clip(predictor: Predictor, frames: list, labels: list, detect_every: int, lost_frames: int) -> dict:
+def score_clip(predictor: Predictor, frames: list, labels: list, detect_every: int, lost_frames: int,
+               confirm_frames: int = 1) -> dict:
     """Track the clip; ids reported, ids per labelled hand, swaps, hands reported, labelled hands found."""
     from handpose.inference.tracking import HandTracker, TrackingConfig
 
-    tracker = HandTracker(predictor, TrackingConfig(detect_every=detect_every, lost_frames=lost_frames))
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=detect_every, lost_frames=lost_frames,
+                                                    confirm_frames=confirm_frames))
     owners: dict[int, set[int]] = {}  # track id -> labelled hands it was given to
     ids_of: dict[int, set[int]] = {}  # labelled hand -> its ids
     every_id: set[int] = set()
@@ -123,6 +125,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--detect-every", default="10,1")
     parser.add_argument("--lost-frames", default="0,8")
+    parser.add_argument("--confirm-frames", type=int, default=1, help="TrackingConfig.confirm_frames: a new hand "
+                        "shown once followed on this many frames (default 1: at once)")
     parser.add_argument("--quick", action="store_true", help="the first pair's clips at --detect-every 10 alone "
                         "(make bench --quick)")
     args = parser.parse_args()
@@ -154,7 +158,7 @@ def main() -> int:
     for every in [int(v) for v in args.detect_every.split(",")]:
         for name, (frames, labels) in clips:
             for lost in [int(v) for v in args.lost_frames.split(",")]:
-                r = score_clip(predictor, frames, labels, every, lost)
+                r = score_clip(predictor, frames, labels, every, lost, args.confirm_frames)
                 per = ",".join(str(v) for v in r["per_hand"].values())
                 print(f"{name:<18}{every:>6}{lost:>5}{r['ids']:>5}  {per:<13}{r['swaps']:>6}{r['reported']:>7}"
                       f"{r['found']:>7}{r['in_view']:>8}{r['runs']:>9}", flush=True)

@@ -13,7 +13,7 @@ Settings: the detector every ``--detect-every`` frames (the video default, 10) a
 refinement's most proposals (``RefineConfig.max_proposals``) at each of ``--proposals``.
 Usage: python benchmarks/bench_video_accuracy.py [VIDEO LABELS] [--frames 325] [--threads 2] [--proposals 12,6,3]
        [--detector FILE] (another detector than the shipped one, to compare candidates on the clip)
-       [--merge-points P] [--hand-threshold T] [--passes N]
+       [--merge-points P] [--hand-threshold T] [--passes N] [--confirm-frames K]
 (default clip and labels: ../shared/realdata/mediapipe_labelled/asl_video/; skipped with a message when absent.)
 """
 
@@ -66,12 +66,14 @@ def frame_score(hands: list, label: np.ndarray | None) -> tuple[bool, float, int
     return True, pck(pred, truth, float(gt[2:].max()), 0.2), len(hands) - 1
 
 
-def run_row(predictor: Predictor, frames: list[np.ndarray], labels: list, detect_every: int) -> dict[str, float]:
-    """Track the hand through ``frames`` (detector every ``detect_every`` frames): frames/s, share of labelled frames
-    with the hand found, PCK@0.2 over those and over all labelled frames, false hands per frame."""
+def run_row(predictor: Predictor, frames: list[np.ndarray], labels: list, detect_every: int,
+            confirm_frames: int = 1) -> dict[str, float]:
+    """Track the hand through ``frames`` (detector every ``detect_every`` frames, a new hand shown once followed on
+    ``confirm_frames``): frames/s, share of labelled frames with the hand found, PCK@0.2 over those and over all
+    labelled frames, false hands per frame."""
     from handpose.inference.tracking import HandTracker, TrackingConfig
 
-    tracker = HandTracker(predictor, TrackingConfig(detect_every=detect_every))
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=detect_every, confirm_frames=confirm_frames))
     t0 = time.perf_counter()
     outputs = [list(tracker.update(f, i / 25.0)) for i, f in enumerate(frames)]
     fps = len(frames) / (time.perf_counter() - t0)
@@ -101,6 +103,8 @@ def main() -> int:
     parser.add_argument("--prune", type=float, default=None, help="RefineConfig.prune_threshold for every row")
     parser.add_argument("--passes", type=int, default=None, help="RefineConfig.passes for every row (default: "
                         "RefineConfig's)")
+    parser.add_argument("--confirm-frames", type=int, default=1, help="TrackingConfig.confirm_frames for every row "
+                        "(as --track-confirm-frames; default 1: a new hand shown at once)")
     parser.add_argument("--quick", action="store_true", help="60 frames (make bench --quick)")
     parser.add_argument("--detector", default="pretrained:detector", help="hand detector to run (default: the "
                         "shipped one), e.g. a candidate's best.safetensors")
@@ -142,7 +146,7 @@ def main() -> int:
             if args.passes is not None:
                 refine = replace(refine, passes=args.passes)
             p = replace(shipped, refine=refine)
-            r = run_row(p, frames, labels, every)
+            r = run_row(p, frames, labels, every, args.confirm_frames)
             name = f"detect every {every}, {k} proposals"
             print(f"{name:<34}{r['fps']:>7.1f}{r['found']:>8.3f}{r['pck_matched']:>17.3f}{r['pck_all']:>7.3f}"
                   f"{r['extra']:>13.2f}   (detector ran {r['detector_runs']} times)")

@@ -141,3 +141,12 @@ def test_predict_refuses_a_keypoint_model_named_twice(capsys: pytest.CaptureFixt
         parse_command_line(build_parser(), ["predict", "x.jpg", "--weights", "a.onnx", "--model", "b.onnx"])
     assert exit_info.value.code == 2
     assert "--model: the keypoint model is given twice" in capsys.readouterr().err
+
+
+def test_predict_on_video_takes_track_confirm_frames_to_its_tracking_config() -> None:
+    from handpose.commands.predict_video import tracking_config
+
+    assert tracking_config(_parsed("predict", "a.mp4")).confirm_frames == 1
+    assert tracking_config(_parsed("predict", "a.mp4", "--track-confirm-frames", "2")).confirm_frames == 2
+    with pytest.raises(ValueError, match="--track-confirm-frames must be 1"):
+        tracking_config(_parsed("predict", "a.mp4", "--track-confirm-frames", "0"))

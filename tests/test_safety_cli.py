@@ -83,6 +83,8 @@ CASES = {
     "predict track score 2": (_predict("{root}/clip.mp4", "--track-min-score", "2"), "--track-min-score is a mean"),
     "predict lost frames -1": (_predict("{root}/clip.mp4", "--track-lost-frames", "-1"),
                                "--track-lost-frames must be 0"),
+    "predict confirm frames 0": (_predict("{root}/clip.mp4", "--track-confirm-frames", "0"),
+                                 "--track-confirm-frames must be 1"),
     "predict detect every -1": (_predict("{root}/clip.mp4", "--detect-every", "-1"), "--detect-every must be 0"),
     "eval detect report file taken": (["eval", "--task", "detect", "--weights", "{weights}", "--data", "{data}",
                                        "--out", "{root}/det.json"], "already holds an evaluation (det.json)"),

@@ -27,11 +27,11 @@ path).
 Video files and webcams (--source 0): the detector runs on the first frame, every --detect-every frames, whenever
 tracking is lost, and after a frame where a followed hand scored under --hand-threshold; in between each hand's box
 comes from its keypoints in the previous frame. A hand lost for up to --track-lost-frames frames and found again where
-it was keeps its track id. Keypoints are smoothed with a One-Euro filter (--smooth-min-cutoff,
---smooth-beta; --no-smooth). Writes NAME.json (per frame, the hands) and coco_results.json (image_id = frame index),
---save-video OUT.mp4 an annotated video; --show opens a window where a display exists (q or Esc stops). The measured
-frames per second are printed at the end. A video that cannot be opened, a missing webcam or a frame that cannot be
-decoded stops with one line; the frames done so far are written.
+it was keeps its track id; a new hand is shown once followed on --track-confirm-frames frames in a row. Keypoints are
+smoothed with a One-Euro filter (--smooth-min-cutoff, --smooth-beta; --no-smooth). Writes NAME.json (per frame, the
+hands) and coco_results.json (image_id = frame index), --save-video OUT.mp4 an annotated video; --show opens a window
+where a display exists (q or Esc stops). The measured frames per second are printed at the end. A video that cannot be
+opened, a missing webcam or a frame that cannot be decoded stops with one line; the frames done so far are written.
 
 Predict never replaces a file it did not write: an output name that is taken by an input image or any other file
 (a label .json, say) skips that image with the reason. The files it writes are listed in --out's
@@ -147,6 +147,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     video.add_argument("--track-lost-frames", type=int, default=8, help="a lost hand found again where it was within "
                        "this many frames keeps its track id; with --detect-every above 0 the detector looks on each "
                        "for one that had been followed that long (0: off) (default 8)")
+    video.add_argument("--track-confirm-frames", type=int, default=1, metavar="N", help="a new hand is shown, and "
+                       "given a track id, once followed on N frames in a row, its hand score reaching --hand-threshold "
+                       "on each (with refinement): fewer brief false hands, each new hand shown N-1 frames late (1: at "
+                       "once) (default 1)")
     video.add_argument("--no-smooth", action="store_true", help="no One-Euro smoothing of the keypoints")
     video.add_argument("--smooth-min-cutoff", type=float, default=1.0, help="One-Euro cut-off at rest in Hz; lower "
                        "is smoother (default 1.0)")
@@ -383,8 +387,8 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     return 0
 
 
-VIDEO_FLAGS = ("save_video", "show", "max_frames", "detect_every", "track_min_score", "track_lost_frames", "no_smooth",
-               "smooth_min_cutoff", "smooth_beta")
+VIDEO_FLAGS = ("save_video", "show", "max_frames", "detect_every", "track_min_score", "track_lost_frames",
+               "track_confirm_frames", "no_smooth", "smooth_min_cutoff", "smooth_beta")
 
 
 def warn_video_flags(args: argparse.Namespace) -> None:

@@ -28,6 +28,9 @@ def tracking_config(args: argparse.Namespace) -> Any:
         raise ValueError(f"--track-min-score is a mean keypoint score, in [0, 1); got {args.track_min_score}")
     if args.track_lost_frames < 0:
         raise ValueError(f"--track-lost-frames must be 0 (off) or more, got {args.track_lost_frames}")
+    if args.track_confirm_frames < 1:
+        raise ValueError(f"--track-confirm-frames must be 1 (a new hand shown at once) or more, got "
+                         f"{args.track_confirm_frames}")
     if not 0.0 <= args.merge_points <= 1.0:
         raise ValueError(f"--merge-points must lie in [0, 1], got {args.merge_points}")
     if args.max_frames is not None and args.max_frames < 1:
@@ -39,7 +42,8 @@ def tracking_config(args: argparse.Namespace) -> Any:
     smoothing = SmoothingConfig(not args.no_smooth, args.smooth_min_cutoff, args.smooth_beta)
     # --merge-points also with --refine-passes 0: the tracker's rule of a hand read twice needs no refinement
     return TrackingConfig(detect_every=args.detect_every, min_keypoint_score=args.track_min_score,
-                          lost_frames=args.track_lost_frames, merge_points=args.merge_points, smoothing=smoothing)
+                          lost_frames=args.track_lost_frames, merge_points=args.merge_points,
+                          confirm_frames=args.track_confirm_frames, smoothing=smoothing)
 
 
 def check_save_video(save: Path, source: str) -> None:

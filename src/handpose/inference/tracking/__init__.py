@@ -3,9 +3,9 @@
 ``HandTracker(predictor).update(frame, t)`` takes one frame at a time; how a frame is handled is told in
 ``tracker``, and each part in its own module: ``config`` (``TrackingConfig``), ``track`` (one followed hand, its side
 votes), ``boxes`` (box arithmetic, the next box from the keypoints), ``matching`` (detections to tracks),
-``merging`` (two tracks on one hand), ``lost`` (a lost hand's grace and return), ``keypoint_run`` (one batch of
-crops). What each rule gained on rendered clips is measured by ``benchmarks/bench_track_ids.py`` and recorded in
-BENCHMARKS.md, "Track ids through occlusion".
+``merging`` (two tracks on one hand), ``lost`` (a lost hand's grace and return), ``tentative`` (a new hand shown
+once confirmed), ``keypoint_run`` (one batch of crops). What each rule gained on rendered clips is measured by
+``benchmarks/bench_track_ids.py`` and recorded in BENCHMARKS.md, "Track ids through occlusion".
 """
 
 from handpose.inference.tracking.boxes import box_from_keypoints, box_iou, edges_touched, union_box

@@ -1,5 +1,6 @@
 """The tracker's settings: when the detector runs, when a track is lost, how a detection is matched to a track,
-how long a lost hand keeps its id, when a new track is a followed hand read twice, how keypoints are smoothed."""
+how long a lost hand keeps its id, when a new track is a followed hand read twice, when a new hand is shown, how
+keypoints are smoothed."""
 
 from __future__ import annotations
 
@@ -27,11 +28,15 @@ class TrackingConfig:
     # a new track with more than this share of its keypoints on a followed hand's is that hand read twice (1: off;
     # None: the predictor's RefineConfig.merge_points, its default without refinement; merging.drop_read_twice)
     merge_points: float | None = None
+    # a new hand is shown (and given an id) once followed on this many frames in a row, its hand score reaching the
+    # hand threshold on each with refinement (1: at once; ``tentative``)
+    confirm_frames: int = 1
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
 
     def __post_init__(self) -> None:
-        if self.detect_every < 0 or self.max_hands < 1 or self.lost_frames < 0 or not self.rejoin_distance >= 0:
-            raise ValueError(f"tracking needs detect_every >= 0, max_hands >= 1, lost_frames >= 0 and "
-                             f"rejoin_distance >= 0, got {self}")
+        if (self.detect_every < 0 or self.max_hands < 1 or self.lost_frames < 0 or not self.rejoin_distance >= 0
+                or self.confirm_frames < 1):
+            raise ValueError(f"tracking needs detect_every >= 0, max_hands >= 1, lost_frames >= 0, "
+                             f"rejoin_distance >= 0 and confirm_frames >= 1, got {self}")
         if self.merge_points is not None and not 0.0 <= self.merge_points <= 1.0:
             raise ValueError(f"tracking needs merge_points in [0, 1] or None, got {self.merge_points}")

@@ -39,6 +39,7 @@ class Track:
     last_seen: int = -1  # the frame it was last reported on (a lost track keeps its id for lost_frames after it)
     streak: int = 0  # the frames in a row it was reported on, up to last_seen
     past: list[np.ndarray] = field(default_factory=list)  # (4,) its boxes on up to HISTORY frames before, oldest first
+    trial: int = 0  # a candidate's frames followed so far, towards confirm_frames (tentative.on_trial)
     before: np.ndarray | None = None  # (4,) lost after its box jumped: its box from before the jump (lost.keep_lost)
 
     def vote(self, is_left: bool) -> None:

@@ -26,7 +26,8 @@ detector found it: there it is the refined detection's score, as image predictio
 the crop of the keypoints' box, hands that images keep came out under their threshold); without refinement, the
 detector's score at the last detection (ranking still mixes in the keypoints, at ``RefineConfig``'s default weight).
 A track's id is given when it is first reported: a detection whose track is dropped on the frame it started (a finger
-boxed as a hand, merged into its hand) takes none, so ids count the hands shown (0, 1, 2, ...).
+boxed as a hand, merged into its hand) takes none, so ids count the hands shown (0, 1, 2, ...). With
+``confirm_frames`` above 1 a new track is first reported once followed that many frames in a row (``tentative``).
 
 A hand lost after it was shown is kept, not reported, for ``lost_frames`` frames (:attr:`HandTracker.lost`, ``lost``).
 While a hand followed for at least ``lost_frames`` frames in a row is lost, the detector runs on every frame (with
@@ -55,6 +56,7 @@ from handpose.inference.tracking.keypoint_run import track_keypoints
 from handpose.inference.tracking.lost import keep_lost, rejoin_pairs
 from handpose.inference.tracking.matching import assign_detections
 from handpose.inference.tracking.merging import DUPLICATE_IOU, drop_read_twice, merge_duplicates
+from handpose.inference.tracking.tentative import on_trial
 from handpose.inference.tracking.track import HISTORY, Track, track_rank
 
 if TYPE_CHECKING:
@@ -208,12 +210,21 @@ class HandTracker:
         for track, pred in reported:  # a lost hand the detector vouches for: shown, not tracked
             if all(box_iou(pred.box, other.box) < DUPLICATE_IOU for _, other in merged):
                 merged.append((track, pred))
-        self._name_new([track for track, _ in merged])
+        # a new hand is shown once followed on confirm_frames frames in a row (``tentative``)
+        threshold = refine.hand_threshold if self.predictor.refine is not None else None
+        following = {id(t) for t in self.tracks}
+        verdicts = {id(t): on_trial(t, id(t) in following, track_rank(t, weight), threshold,
+                                    self.config.confirm_frames) for t, _ in merged}
+        merged = [(t, p) for t, p in merged if verdicts[id(t)] != "drop"]
+        self.tracks = [t for t in self.tracks if verdicts[id(t)] != "drop"]
+        self._name_new([track for track, _ in merged if verdicts[id(track)] == "show"])
         following = {id(t) for t in self.tracks}
         # gone, hidden, merged into another or shown once
         self.lost += keep_lost([t for t in before if id(t) not in following], self.config)
         for track, pred in merged:
             track.past = [*track.past, np.asarray(pred.box, np.float64)][-HISTORY:]  # this frame's box, for the next
+            if verdicts[id(track)] == "hold":
+                continue
             if track.last_seen != self.frame_index:
                 track.streak = track.streak + 1 if track.last_seen == self.frame_index - 1 else 1
             track.last_seen = self.frame_index
@@ -222,7 +233,7 @@ class HandTracker:
             if self.predictor.refine is not None and track.detector_score is not None:
                 pred.detector_score = track.detector_score  # as image prediction reports a refined hand
             pred.track_id = track.id
-        return [p for _, p in sorted(merged, key=lambda tp: tp[0].id)]
+        return [p for t, p in sorted(merged, key=lambda tp: tp[0].id) if verdicts[id(t)] == "show"]
 
     def _doubtful(self) -> bool:
         """Whether a followed hand scored under the hand threshold of images on the last frame (with refinement,

@@ -57,6 +57,17 @@ def test_a_checkpoint_whose_key_expands_past_its_size_is_refused_before_torch_lo
     assert time.perf_counter() - start < 1.0
 
 
+def test_a_legacy_checkpoint_with_a_zip_appended_is_walked_as_the_legacy_file_torch_load_reads(tmp_path: Path) -> None:
+    empty = io.BytesIO()
+    zipfile.ZipFile(empty, "w").close()  # a zip's end record alone: zipfile.is_zipfile finds it at the file's end
+    path = tmp_path / "model.pt"
+    path.write_bytes(legacy_checkpoint(doubling_key(3)) + empty.getvalue())
+    assert len(next(iter(torch_load(path)))) == 2  # torch.load reads it as legacy (its first bytes are no zip's)
+    path.write_bytes(legacy_checkpoint(doubling_key(24)) + empty.getvalue())
+    with pytest.raises(ValueError, match=r"model.pt: an object of a weight pickle .* more than a file of its size can"):
+        torch_load(path)
+
+
 def test_checkpoints_of_both_formats_load(tmp_path: Path) -> None:
     state = {"model": {"w": torch.arange(6.0).reshape(2, 3)}, "tied": [torch.ones(2)] * 3}
     for zipped in (True, False):

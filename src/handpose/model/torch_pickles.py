@@ -4,7 +4,10 @@ n nested pairs of one tuple is 2^n tuples to hash: hours at n = 40, in a few hun
 
 A zip (``torch.save``'s format since torch 1.6) holds its pickle in ``<archive>/data.pkl``; the legacy format is
 five pickles one after another (magic number, protocol, system information, the object, the storage keys), then the
-storages' raw bytes. Files that are neither are left to ``torch.load``, which says what is wrong with them.
+storages' raw bytes. The format is told as ``torch.load`` tells it, by the file's first bytes (a zip's local header),
+not by ``zipfile.is_zipfile``, which finds a zip's end record anywhere: a legacy file with an empty zip appended
+would pass as a zip here and be unpickled as a legacy file there. Files that are neither are left to
+``torch.load``, which says what is wrong with them.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from pathlib import Path
 from handpose.model.pickle_shape import PickleShapeError, PickleUnreadableError, check_pickle_stream
 
 LEGACY_PICKLES = 5
+ZIP_START = b"PK\x03\x04"  # a zip's first local file header: what torch.load reads as its zip format
 
 
 def check_torch_pickles(path: Path) -> None:
@@ -23,7 +27,9 @@ def check_torch_pickles(path: Path) -> None:
     if not path.is_file():  # a FIFO would block here: torch_load's caller says what it is
         return
     try:
-        if zipfile.is_zipfile(path):
+        with path.open("rb") as stream:
+            zipped = stream.read(len(ZIP_START)) == ZIP_START
+        if zipped:
             with zipfile.ZipFile(path) as archive:
                 for info in archive.infolist():
                     if info.filename == "data.pkl" or info.filename.endswith("/data.pkl"):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from test_data_helpers import hand_keypoints, write_image
 
 from handpose.config import AugmentConfig, DataConfig
@@ -71,6 +72,7 @@ def test_dataset_trains_cut_hands_on_what_is_left(tmp_path: Path) -> None:
         visible = b["keypoints"][:, 2].numpy() > 0
         assert 0 < visible.sum() < 21 and np.array_equal(weights > 0, visible)  # only what is left is trained
         assert b["keypoints"][:, 2].sum() < a["keypoints"][:, 2].sum()
+        assert b["keypoints"].dtype == a["keypoints"].dtype == torch.float32  # one dtype a batch
         np.testing.assert_allclose(b["box"].numpy(), T.visible_box(b["keypoints"].numpy()))
         image = (b["image"].numpy() + 0.5) * 256  # (3, S, S) back to pixel values
         assert (np.abs(image - T.PAD_VALUE) < 0.5).all(axis=0).mean() > 0.05  # grey past the cut

@@ -159,7 +159,7 @@ class HandDataset(torch.utils.data.Dataset):
         if cut is None:
             M = self.crop_matrix(i, rng)
         else:  # a hand cut by the image's edge, cropped around what is left of it (data.edge_cut)
-            kp = cut[1]
+            kp = cut[1].astype(np.float32)  # (21, 3) as every other item's: a batch keeps one dtype
             M = self.recipe.matrix(cut[2], bool(self.is_left[i]), rng)
         reduce = images.reduce_factor(M) if cfg.reduced_decode else 1
         img, factor = images.load_image(self.image_path(i), cfg.max_image_pixels, reduce)

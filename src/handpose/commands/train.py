@@ -12,8 +12,8 @@ among them, from the resumed step; another --batch-size keeps the run's epochs o
 go, and a warning says how; --init, --overwrite and another --optimizer are refused).
 Each preset trains with its own recipe (handpose.training.recipes), with or without --data, which decides only
 the data; options given still win. The defaults shown below are the openpose preset's; the lite preset (the
-default without --data) trains at 96 px, box padding 1.3, sigma 2, left hands mirrored, batch 16, lr 4e-3, 3700
-steps (on 8000 rendered hands without --data).
+default without --data) trains at 96 px, box padding 1.3, sigma 2, left hands mirrored, a quarter of the hands cut
+off by an image edge (--edge-cut-prob 0.25), batch 16, lr 4e-3, 3700 steps (on 8000 rendered hands without --data).
 
 Examples:
   handpose train                                        # synthetic data, lite preset

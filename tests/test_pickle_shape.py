@@ -61,3 +61,11 @@ def test_numpy_pickles_sharing_arrays_and_dtypes_pass() -> None:
 def test_damaged_opcodes_are_a_value_error_naming_the_source(data: bytes) -> None:
     with pytest.raises(ValueError, match="w.pkl"):
         restricted_loads(data, "w.pkl")
+
+
+def test_shared_references_are_refused_in_a_pickle_cut_short_too() -> None:
+    """An unpickler hashes the key before it finds the end missing: the damage must not hide what came before it."""
+    with pytest.raises(PickleShapeError, match="more than a file of its size can"):
+        check_pickle_shape(doubling_tuples(24, as_key=True)[:-1])  # no STOP
+    with pytest.raises(PickleShapeError, match="not a readable pickle at opcode"):
+        check_pickle_shape(doubling_tuples(4, as_key=True)[:-1])

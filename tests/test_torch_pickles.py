@@ -84,3 +84,21 @@ def test_a_zip_member_name_that_is_not_utf8_is_left_to_torch_load_to_name(tmp_pa
     path.write_bytes(saved.getvalue().replace("\u00e9".encode(), b"\x81\x81"))  # flagged UTF-8, not UTF-8
     with pytest.raises(ValueError, match=r"model.pt: not readable as a weights-only torch file"):
         torch_load(path)
+
+
+def legacy_cut_after(pickled: bytes) -> bytes:
+    """The legacy format ending with ``pickled``: the file cut there, no storage keys after it."""
+    return legacy_checkpoint(pickled)[:-len(pickle.dumps([], protocol=2))]
+
+
+@pytest.mark.parametrize("layout", [zip_checkpoint, legacy_cut_after])
+def test_a_checkpoint_cut_short_after_its_doubling_key_is_refused_before_torch_load(tmp_path: Path,
+                                                                                   layout: object) -> None:
+    """torch's unpickler hashes the key as it reads and finds the missing STOP only after: the part read is walked."""
+    path = tmp_path / "model.pt"
+    path.write_bytes(layout(doubling_key(24)[:-1]))  # type: ignore[operator]  # no STOP
+    with pytest.raises(ValueError, match=r"model.pt.*more than a file of its size can"):
+        torch_load(path)
+    path.write_bytes(layout(doubling_key(3)[:-1]))  # type: ignore[operator]  # a small one: torch.load's own error
+    with pytest.raises(ValueError, match=r"model.pt: not readable as a weights-only torch file"):
+        torch_load(path)

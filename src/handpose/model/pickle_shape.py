@@ -37,7 +37,8 @@ class PickleUnreadableError(PickleShapeError):
 
 def check_pickle_shape(data: bytes, source: str = "pickle") -> None:
     """PickleShapeError naming ``source`` for a pickle whose memo indices or expanded objects are out of proportion to
-    its length (see the module docstring); PickleUnreadableError for opcodes ``pickletools`` cannot read."""
+    its length (see the module docstring), in the part read before any damage too; PickleUnreadableError for
+    opcodes ``pickletools`` cannot read."""
     check_pickle_stream(io.BytesIO(data), source)
 
 
@@ -80,8 +81,16 @@ def check_pickle_stream(stream: IO[bytes], source: str = "pickle") -> None:
     except PickleShapeError:
         raise
     except Exception as exc:  # pickletools' ValueError for a truncated or unknown opcode, a GET of an empty stack...
+        # an unpickler builds (and hashes) as it reads: a pickle cut short after a doubling key costs the hours
+        # before its end is found missing, so what was read is held to the same measure
+        _check_expansion(children, count, source)
         raise PickleUnreadableError(f"{source}: not a readable pickle at opcode {count + 1:,} "
                                f"({type(exc).__name__}: {exc})"[:300]) from None
+    _check_expansion(children, count, source)
+
+
+def _check_expansion(children: list[list[int]], count: int, source: str) -> None:
+    """PickleShapeError when a node of the ``children`` read from ``count`` opcodes expands past their measure."""
     limit = EXPANSION_PER_OPCODE * count + EXPANSION_SLACK
     if _largest_expansion(children, limit) > limit:
         raise PickleShapeError(f"{source}: an object of a weight pickle of {count:,} opcodes holds more than "

@@ -102,3 +102,14 @@ def test_a_checkpoint_cut_short_after_its_doubling_key_is_refused_before_torch_l
     path.write_bytes(layout(doubling_key(3)[:-1]))  # type: ignore[operator]  # a small one: torch.load's own error
     with pytest.raises(ValueError, match=r"model.pt: not readable as a weights-only torch file"):
         torch_load(path)
+
+
+def test_a_zip_whose_data_pkl_zipfile_will_not_open_is_refused_not_left_to_torch_load(tmp_path: Path) -> None:
+    """Its local header names another file than its directory does: zipfile refuses to open the member, torch's
+    reader reads it anyway (and hashed the doubling key)."""
+    saved = zip_checkpoint(doubling_key(24))
+    at = saved.index(b"/data.pkl")  # the local header's copy of the name, before the directory's
+    path = tmp_path / "model.pt"
+    path.write_bytes(saved[:at] + b"/data.pkX" + saved[at + len(b"/data.pkl"):])
+    with pytest.raises(ValueError, match=r"model.pt: refused: its \w+/data.pkl cannot be opened to be checked"):
+        torch_load(path)

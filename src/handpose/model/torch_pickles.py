@@ -6,8 +6,10 @@ A zip (``torch.save``'s format since torch 1.6) holds its pickle in ``<archive>/
 five pickles one after another (magic number, protocol, system information, the object, the storage keys), then the
 storages' raw bytes. The format is told as ``torch.load`` tells it, by the file's first bytes (a zip's local header),
 not by ``zipfile.is_zipfile``, which finds a zip's end record anywhere: a legacy file with an empty zip appended
-would pass as a zip here and be unpickled as a legacy file there. Files that are neither are left to
-``torch.load``, which says what is wrong with them.
+would pass as a zip here and be unpickled as a legacy file there. A zip whose ``data.pkl`` Python's ``zipfile``
+lists but will not open (its local header naming another file, say) is refused: torch's reader, which does not
+compare the two names, unpickles it. Files that are neither are left to ``torch.load``, which says what is wrong
+with them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ LEGACY_PICKLES = 5
 ZIP_START = b"PK\x03\x04"  # a zip's first local file header: what torch.load reads as its zip format
 
 
+class UncheckedPickleError(ValueError):
+    """A torch zip's ``data.pkl`` that its directory lists but that cannot be opened to be walked."""
+
+
 def check_torch_pickles(path: Path) -> None:
     """PickleShapeError (a ValueError) naming ``path`` when a pickle of the torch file would make its unpickler
-    allocate or walk far more than its size; nothing for a file that is no regular file or no readable pickle."""
+    allocate or walk far more than its size, UncheckedPickleError (a ValueError) when a zip's ``data.pkl`` cannot be
+    opened to be walked; nothing for a file that is no regular file or no readable pickle."""
     if not path.is_file():  # a FIFO would block here: torch_load's caller says what it is
         return
     try:
@@ -33,7 +40,14 @@ def check_torch_pickles(path: Path) -> None:
             with zipfile.ZipFile(path) as archive:
                 for info in archive.infolist():
                     if info.filename == "data.pkl" or info.filename.endswith("/data.pkl"):
-                        with archive.open(info) as stream:  # streamed: a deflated member is never held whole
+                        try:
+                            member = archive.open(info)
+                        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+                                ValueError) as exc:
+                            raise UncheckedPickleError(f"{path}: refused: its {info.filename} cannot be opened to be "
+                                                       f"checked before loading ({type(exc).__name__}: {exc}); "
+                                                       "nothing from it was read"[:300]) from None
+                        with member as stream:  # streamed: a deflated member is never held whole
                             check_pickle_stream(stream, f"{path} ({info.filename})")
             return
         with path.open("rb") as stream:
@@ -41,7 +55,7 @@ def check_torch_pickles(path: Path) -> None:
                 check_pickle_stream(stream, str(path))
     except PickleUnreadableError:
         return  # no pickle where one belongs: torch.load's own error names the file
-    except PickleShapeError:
+    except (PickleShapeError, UncheckedPickleError):
         raise
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
         return  # a damaged zip (a member name that is not UTF-8, ...): torch.load's own error names the file

@@ -113,3 +113,13 @@ def test_a_zip_whose_data_pkl_zipfile_will_not_open_is_refused_not_left_to_torch
     path.write_bytes(saved[:at] + b"/data.pkX" + saved[at + len(b"/data.pkl"):])
     with pytest.raises(ValueError, match=r"model.pt: refused: its \w+/data.pkl cannot be opened to be checked"):
         torch_load(path)
+
+
+def test_a_zip_naming_its_pickle_in_capitals_is_walked_as_torch_load_finds_it(tmp_path: Path) -> None:
+    """torch's reader looks its records up whatever their case: ``archive/DATA.PKL`` is the pickle it reads."""
+    path = tmp_path / "model.pt"
+    path.write_bytes(zip_checkpoint(doubling_key(3)).replace(b"/data.pkl", b"/DATA.PKL"))
+    assert len(next(iter(torch_load(path)))) == 2  # torch.load reads it
+    path.write_bytes(zip_checkpoint(doubling_key(24)).replace(b"/data.pkl", b"/DATA.PKL"))
+    with pytest.raises(ValueError, match=r"model.pt \(\w+/DATA.PKL\).*more than a file of its size can"):
+        torch_load(path)

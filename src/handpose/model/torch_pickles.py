@@ -2,7 +2,8 @@
 unpickler refuses code but, as any unpickler, hashes a dict key however far its shared references expand (a key of
 n nested pairs of one tuple is 2^n tuples to hash: hours at n = 40, in a few hundred bytes of checkpoint).
 
-A zip (``torch.save``'s format since torch 1.6) holds its pickle in ``<archive>/data.pkl``; the legacy format is
+A zip (``torch.save``'s format since torch 1.6) holds its pickle in ``<archive>/data.pkl`` (found by torch's reader
+in any case: ``DATA.PKL`` too); the legacy format is
 five pickles one after another (magic number, protocol, system information, the object, the storage keys), then the
 storages' raw bytes. The format is told as ``torch.load`` tells it, by the file's first bytes (a zip's local header),
 not by ``zipfile.is_zipfile``, which finds a zip's end record anywhere: a legacy file with an empty zip appended
@@ -39,7 +40,8 @@ def check_torch_pickles(path: Path) -> None:
         if zipped:
             with zipfile.ZipFile(path) as archive:
                 for info in archive.infolist():
-                    if info.filename == "data.pkl" or info.filename.endswith("/data.pkl"):
+                    name = info.filename.lower()  # torch's reader finds its records by name in any case
+                    if name == "data.pkl" or name.endswith("/data.pkl"):
                         try:
                             member = archive.open(info)
                         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,

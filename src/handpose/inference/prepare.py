@@ -20,7 +20,7 @@ import numpy as np
 from handpose.config import DataConfig
 from handpose.data import images, skip_report
 from handpose.data.codec import HeatmapCodec
-from handpose.data.crop import CropRecipe, box_misses_image
+from handpose.data.crop import MAX_BOX_TO_IMAGE, CropRecipe, box_dwarfs_image, box_misses_image
 from handpose.data.resample import cut_crops
 
 
@@ -116,7 +116,7 @@ def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], stri
 
     ``strict=False`` (labelled samples, as the dataset crops them) asks for finite numbers, no negative size, some
     overlap with the image (a hand's visible keypoints lie on its image; a box wholly off it is a broken annotation)
-    and no side over ``MAX_BOX_RATIO`` times the image's longer side (a keypoint labelled far off the image): a box
+    and no side over ``MAX_BOX_TO_IMAGE`` times the image's longer side (a keypoint labelled far off the image): a box
     without area (one visible keypoint) or reaching past the image passes."""
     arr = np.asarray(box, dtype=np.float64).reshape(-1)
     h, w = image_hw
@@ -127,8 +127,8 @@ def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], stri
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} has no area (width and height must be > 0)")
     if box_misses_image(arr, (h, w)):
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} lies outside the image ({w} x {h} px)")
-    if max(bw, bh) > MAX_BOX_RATIO * max(w, h):
-        raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} is over {MAX_BOX_RATIO}x the image's longer side "
+    if box_dwarfs_image(arr, (h, w)):
+        raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} is over {MAX_BOX_TO_IMAGE:g}x the image's longer side "
                          f"({w} x {h} px)")
     return arr.astype(np.float32)
 
@@ -177,7 +177,6 @@ def check_image(image: np.ndarray) -> np.ndarray:
     return arr
 
 
-MAX_BOX_RATIO = 10  # a given box may be at most this times the image's longer side (as COCO boxes, data.formats)
 MAX_SCALES = 8  # test-time scales per hand (each is a full network pass)
 MAX_SCALE = 4.0  # largest scale factor: 4 x 368 px crops already take ~16x the memory of one
 

@@ -62,7 +62,8 @@ def check_pickle_stream(stream: IO[bytes], source: str = "pickle") -> None:
                     memo[index] = stack[-1]
                 continue
             if name in _GETS:
-                stack.append(memo.get(int(arg), _new(children, [])))
+                index = int(arg)
+                stack.append(memo[index] if index in memo else _new(children, []))
                 continue
             if name == "DUP":
                 stack.append(stack[-1] if stack else _new(children, []))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from handpose.data import skip_report as R
-from handpose.data.crop import MAX_BOX_TO_IMAGE, box_misses_image
+from handpose.data.crop import box_dwarfs_image, box_misses_image
 from handpose.keypoints import NUM_KEYPOINTS
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -227,6 +227,6 @@ def annotated_box(raw: Any, image_wh: tuple[int, int] | None) -> np.ndarray:
         W, H = image_wh
         if box_misses_image(b, (H, W)):
             raise BadAnnotationError(R.BAD_BOX, f"[{x:g}, {y:g}, {w:g}, {h:g}] outside the {W} x {H} image")
-        if max(w, h) > MAX_BOX_TO_IMAGE * max(W, H):
+        if box_dwarfs_image(b, (H, W)):
             raise BadAnnotationError(R.BAD_BOX, f"{w:g} x {h:g} for a {W} x {H} image")
     return b

@@ -14,6 +14,7 @@ import errno
 import itertools
 import os
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,31 @@ def _umask() -> int:
     return mask
 
 
+# Windows refuses to replace a file another program holds open (an image viewer showing an overlay, a player showing
+# the last video) with PermissionError, where POSIX replaces it at once; such a hold is often brief (a virus scanner,
+# a thumbnailer), so the rename is tried again for about 1.5 s there before the error
+REPLACE_TRIES = 8 if os.name == "nt" else 1
+REPLACE_FIRST_WAIT = 0.02  # seconds, doubled after each refusal
+
+
+def replace_file(source: str | Path, target: str | Path) -> None:
+    """``os.replace(source, target)``, tried again a few times on Windows while another program holds ``target``
+    open; a PermissionError that outlasts them names ``target`` and says so."""
+    wait = REPLACE_FIRST_WAIT
+    for attempt in range(REPLACE_TRIES):
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError as exc:
+            if attempt + 1 >= REPLACE_TRIES:
+                if REPLACE_TRIES > 1:
+                    raise PermissionError(exc.errno, f"{target}: cannot be replaced (another program may hold it "
+                                          f"open: close it and run again): {exc.strerror}") from exc
+                raise
+            time.sleep(wait)
+            wait *= 2
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool = True) -> Path:
     """Call ``write(tmp_path)`` then fsync and rename the temporary file onto ``path``; returns ``path``.
 
@@ -165,7 +191,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
             with open(tmp, "rb+") as f:
                 f.flush()
                 os.fsync(f.fileno())
-        os.replace(tmp, path)
+        replace_file(tmp, path)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if disk_full(exc):

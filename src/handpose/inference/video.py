@@ -30,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from handpose.files import replace_file
 from handpose.inference.inputs import webcam_index
 from handpose.inference.predictor import Predictor
 from handpose.inference.results import Hands
@@ -203,7 +204,7 @@ class _Writer:
             return (f"--save-video {self.path}: could not be written (the closed file lacks frames of the "
                     f"{self.count} written: a full disk or a file size limit?); nothing was written there and the "
                     "previous file, if any, is unchanged")
-        os.replace(partial, self.path)
+        replace_file(partial, self.path)
         self.saved = True
         return None
 

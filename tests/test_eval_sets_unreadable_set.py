@@ -44,3 +44,4 @@ def test_a_folder_whose_hands_are_all_unreadable_is_refused_naming_it(tmp_path: 
     with pytest.raises(ValueError, match=rf"^{tmp_path / 'sets'}: none of the 6 all samples of its 2 dataset\(s\) "
                                          r"could be evaluated: \{'corrupt': 6\}; e\.g\. .*empty file"):
         evaluate_sets(predictor, [tmp_path / "sets"])
+

@@ -13,7 +13,7 @@ the detector's boxes); the "all" row pools the sets' hands (each image is matche
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from handpose.data.formats.several import find_datasets
@@ -60,7 +60,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
                 continue
             warn_for_split(weights, path, splits, split, val_fraction)
             hashed = hashed or splits.hashed
-            name = str(path.relative_to(root)) if path != Path(root) else Path(root).name
+            name = set_name(path, Path(root))
             per_set[name] = in_gt_boxes(samples)
             every += samples
             if detector is not None:
@@ -82,6 +82,12 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
 
         together["detector"] = detected_metrics(HandOutcomes.concat(outcomes))
     return {"sets": per_set, "all": together, "hash_divided": hashed}
+
+
+def set_name(path: PurePath, root: PurePath) -> str:
+    """A dataset's name in the report: its path below ``root`` with forward slashes on every system (a report made on
+    Windows reads as one made elsewhere), or ``root``'s own name when it is the dataset."""
+    return path.relative_to(root).as_posix() if path != root else root.name
 
 
 def format_sets(result: dict[str, Any]) -> str:

@@ -76,6 +76,7 @@ from handpose.training.setup import (
 )
 from handpose.training.signals import StopRequest
 from handpose.training.tasks import finite, task_for
+from handpose.training.worker_death import worker_died
 
 LOG = logging.getLogger(__name__)
 
@@ -263,8 +264,13 @@ class Trainer:
                     aside = time.perf_counter()
                     self.checkpoint()
                     self.window.exclude(time.perf_counter() - aside)  # nor this one (the run's examples/sec)
-            except BaseException:
+            except BaseException as exc:
                 self.writer.close(raise_errors=False)  # the error that stopped the run is the one to report
+                found = list_checkpoints(self.ckpt_dir)
+                died = worker_died(exc, self.global_step, str(found[-1]) if found else None,
+                                   resume_command(self.out, self.info.world_size), cfg.workers, cfg.batch_size)
+                if died is not None:
+                    raise died from exc
                 raise
             finally:
                 self.writer.close()

@@ -1,0 +1,64 @@
+"""A training run whose data-loading worker is killed (the out-of-memory killer sends SIGKILL) stops with one line
+saying where it stands: the step, its last checkpoint, the command that continues it and why a worker is most often
+killed; PyTorch's own message said only that the worker was killed. The worker here kills itself with SIGKILL, as
+the system would, once it has made enough items for the run to have written checkpoints."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from handpose.cli import main
+from handpose.data.dataset import HandDataset
+from handpose.model.artifact import load_checkpoint
+from handpose.training.checkpoints import list_checkpoints
+from handpose.training.worker_death import worker_died
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from handpose.synth import write_dataset
+
+    root = tmp_path_factory.mktemp("rendered")
+    write_dataset(root, count=24, seed=5, size=96)
+    return root
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this system")
+def test_a_killed_worker_stops_the_run_saying_how_to_continue(
+        rendered: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    made = [0]
+    load = HandDataset._load
+
+    def load_then_die(self: HandDataset, i: int, rng: object) -> dict:
+        if torch.utils.data.get_worker_info() is not None:  # in the worker (forked: it has this stand-in too)
+            made[0] += 1
+            if made[0] > 40:
+                os.kill(os.getpid(), signal.SIGKILL)
+        return load(self, i, rng)
+
+    monkeypatch.setattr(HandDataset, "_load", load_then_die)
+    run = tmp_path / "run"
+    rc = main(["-q", "train", "--data", str(rendered), "--out", str(run), "--preset", "tiny", "--input-size", "64",
+               "--batch-size", "4", "--val-every", "0", "--workers", "1", "--device", "cpu", "--threads", "1",
+               "--no-amp", "--max-steps", "30", "--ckpt-every", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    newest = list_checkpoints(run / "checkpoints")[-1]
+    step = load_checkpoint(newest)["step"]
+    assert 2 <= step < 30
+    assert "is killed by signal: Killed: the run stopped at step " in err
+    assert f"its last checkpoint is {newest}; continue with: handpose train --resume {run}." in err
+    assert "out-of-memory killer: fewer --workers (now 1) or a smaller --batch-size (now 4)" in err
+
+
+def test_other_errors_are_left_as_they_are() -> None:
+    assert worker_died(RuntimeError("shape mismatch"), 3, "c.pt", "r", 1, 4) is None
+    assert worker_died(KeyboardInterrupt(), 3, "c.pt", "r", 1, 4) is None
+    crashed = worker_died(RuntimeError("DataLoader worker (pid(s) 77) exited unexpectedly"), 3, None, "r", 2, 8)
+    assert crashed is not None and "stopped at step 3; it wrote no checkpoint yet: start it again." in str(crashed)
+    assert "out-of-memory" not in str(crashed)  # not killed: no guess at why

@@ -140,3 +140,38 @@ def test_a_lost_hand_brought_back_on_a_followed_hands_keypoints_is_not_shown() -
         assert ids == ([0, 1] if i < 5 else [0]), (i, ids)
     assert tracker.detector_runs == 2
     assert [t.id for t in tracker.lost] == [1]
+
+
+def _boxed(centre: tuple[float, float]) -> Detection:
+    """A detection boxing the dot hand at ``centre`` as ``PartOfABoxedWhereBWasDetector`` does (41 x 45 px)."""
+    lo = np.asarray(centre) - [20.0, 22.0]
+    return Detection(np.array([*lo, 41.0, 45.0]), 0.9, False, 0.2)
+
+
+def test_a_lost_hand_brought_back_and_read_twice_is_lost_again_as_it_was() -> None:
+    """Hand B comes in from the left below hand A, 15 px a frame (frames 0-4), so it is lost on frame 5 with its box
+    from before that quick move (frame 2's, at x 170) kept beside its last one (x 200). On frame 7 a box over A's
+    lower part (the side left to the keypoint network) brings B back and its crop reads A's keypoints: B is A read
+    twice and is lost again with its boxes, frame of last sight and side calls as they were on frame 6. On frame 8 B
+    shows at x 155, near its box from before the move alone, and is 1 again. Before, B went back to the lost list
+    with the part's keypoints' box on A as its last, none from before and the network's side call counted, and came
+    back as 2."""
+    from given_boxes import BoxesDetector
+
+    detector = BoxesDetector([])
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5, mirror_left=True), detector=detector)
+    tracker = HandTracker(predictor, TrackingConfig(detect_every=1, lost_frames=8,
+                                                    smoothing=SmoothingConfig(enabled=False)))
+    b_centres = {i: (140.0 + 15 * i, B_CENTRE[1]) for i in range(5)} | {8: (155.0, B_CENTRE[1])}
+    ids, states = [], {}
+    for i in range(9):
+        detector.detections = [_boxed(A_CENTRE)] + ([_boxed(b_centres[i])] if i in b_centres else [])
+        if i == 7:
+            detector.detections.append(Detection(np.array([180.0, 100.0, 40.0, 50.0]), 0.5, False, 0.5))
+        hands = [dot_hand_keypoints(A_CENTRE)] + ([dot_hand_keypoints(b_centres[i])] if i in b_centres else [])
+        ids.append([h.track_id for h in tracker.update(draw_dot_hands(SIZE, hands), i / 25)])
+        states[i] = [(t.id, t.box.round(1).tolist(), None if t.before is None else t.before.round(1).tolist(),
+                      t.last_seen, t.streak, t.is_left, t.side_tally, t.side_told) for t in tracker.lost]
+    assert ids == [[0, 1]] * 5 + [[0]] * 3 + [[0, 1]]
+    assert states[6] and states[6][0][2] is not None and states[6][0][2][0] < states[6][0][1][0] - 20  # jumped
+    assert states[7] == states[6]

@@ -9,7 +9,9 @@ hand passing behind another, its track followed the front hand's keypoints and w
 last box lies on the front hand), and is not of the other side where both the detector and the lost track are sure of
 theirs (:attr:`Track.side_sure`). A lost hand counts towards no limit and blocks no id; each comes back once. Brought
 back, it is checked as a new track is: on a followed hand's keypoints, it is that hand read twice and stays lost
-(``merging.drop_read_twice``).
+(``merging.drop_read_twice``). Brought back and not shown (read twice, or merged into a followed hand), it is lost
+again as it was before that frame (its boxes, frame of last sight and side calls), so later detections are matched
+where it was lost, not on the hand it was read on.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ A track's id is given when it is first reported: a detection whose track is drop
 boxed as a hand, merged into its hand) takes none, so ids count the hands shown (0, 1, 2, ...). With
 ``confirm_frames`` above 1 a new track is first reported once followed that many frames in a row (``tentative``).
 
-A hand lost after it was shown is kept, not reported, for ``lost_frames`` frames (:attr:`HandTracker.lost`, ``lost``).
+A hand lost after it was shown is kept, not reported, for ``lost_frames`` frames (:attr:`HandTracker.lost`, ``lost``);
+one brought back but not shown on that frame (read twice, merged) is lost again as it was before it.
 While a hand followed for at least ``lost_frames`` frames in a row is lost, the detector runs on every frame (with
 ``detect_every`` > 0), so it is found on the frame it is back; a hand shown only briefly (a false hand found at one
 detection) waits for the detector's turns, or it would keep the detector running on every frame. Those extra runs
@@ -43,6 +44,7 @@ predicts the whole frame each time.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -83,7 +85,8 @@ class HandTracker:
         self._candidates = 0  # tracks started (a candidate's id is minus its number until it is shown)
         self._since_detect = 0
         self._frame_shape: tuple[int, ...] | None = None  # (H, W): a frame of another size starts the tracks over
-        self._back: set[int] = set()  # ids of the lost hands brought back on this frame
+        # the lost hands brought back on this frame, by id, as they were before it (one not shown is lost again so)
+        self._back: dict[int, Track] = {}
 
     def _new_track(self, box: np.ndarray, is_left: bool, score: float | None, left_score: float | None) -> Track:
         """A candidate track: its id is negative (-1, -2, ... in the order started) until it is first reported
@@ -137,7 +140,7 @@ class HandTracker:
             if i in back:  # a lost hand back: its id and side calls, a fresh box and filter (no smoothing over the gap)
                 track = back[i]
                 self.lost = [t for t in self.lost if t is not track]
-                self._back.add(track.id)
+                self._back[track.id] = replace(track, past=list(track.past))
                 track.box, track.filter, track.past, track.before = box, OneEuroFilter(self.config.smoothing), [], None
                 track.score, track.left_score = float(det.score), float(det.left_score)
             elif hunting:  # another hand: the schedule's detection starts it, as it would with no hand lost
@@ -203,7 +206,7 @@ class HandTracker:
         ranks = np.array([track_rank(t, weight) for t, _ in alive])  # (N,)
         share = refine.merge_points if self.config.merge_points is None else self.config.merge_points
         keep = drop_read_twice([t for t, _ in alive], [p.keypoints for _, p in alive], ranks, fresh, share,
-                               self._back)  # (M,)
+                               set(self._back))  # (M,)
         alive, boxes, ranks = [alive[int(i)] for i in keep], boxes[keep], ranks[keep]
         merged = [alive[int(i)] for i in merge_duplicates([t for t, _ in alive], boxes, ranks, self.config)]
         self.tracks = [t for t, _ in merged]
@@ -219,8 +222,13 @@ class HandTracker:
         self.tracks = [t for t in self.tracks if verdicts[id(t)] != "drop"]
         self._name_new([track for track, _ in merged if verdicts[id(track)] == "show"])
         following = {id(t) for t in self.tracks}
-        # gone, hidden, merged into another or shown once
-        self.lost += keep_lost([t for t in before if id(t) not in following], self.config)
+        shown = {id(t) for t, _ in merged if verdicts[id(t)] == "show"}
+        ended = [t for t in before if id(t) not in following]  # gone, hidden, merged into another or shown once
+        # a lost hand brought back on this frame but not shown (read twice, merged): lost again as it was before
+        # (its boxes, frame of last sight and side calls), not on the hand it was read on (``lost``)
+        again = {id(t) for t in ended if t.id in self._back and id(t) not in shown}
+        self.lost += [self._back[t.id] for t in ended if id(t) in again]
+        self.lost += keep_lost([t for t in ended if id(t) not in again], self.config)
         for track, pred in merged:
             track.past = [*track.past, np.asarray(pred.box, np.float64)][-HISTORY:]  # this frame's box, for the next
             if verdicts[id(track)] == "hold":
@@ -261,7 +269,7 @@ class HandTracker:
         self._frame_shape = frame_bgr.shape[:2]
         self.frame_index += 1
         self._since_detect += 1
-        self._back = set()
+        self._back = {}
         cfg = self.config
         self.lost = [t for t in self.lost if self.frame_index - t.last_seen - 1 <= cfg.lost_frames]  # frames unseen
         has_detector = self.predictor.detector is not None

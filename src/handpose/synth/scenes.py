@@ -17,7 +17,6 @@ anywhere at any size; at 0 every scene renders as before.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import time
 from pathlib import Path
 
@@ -52,6 +51,7 @@ from handpose.synth.output_folder import (
 from handpose.synth.people import beside_head, skin_distractors
 from handpose.synth.photos import sample_background
 from handpose.synth.pose_prior import sample_view
+from handpose.synth.render_pool import render_in_workers
 from handpose.synth.scene import camera_effects
 from handpose.synth.view import BONES_PER_HAND_ID, View, hand_id
 from handpose.synth.writer import check_folder_name
@@ -227,10 +227,7 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     if workers == 1 or len(tasks) <= 1:
         results = [r for t in tasks for r in _write_range(t)]
     else:
-        from handpose.synth.writer import worker_init
-
-        with multiprocessing.get_context("spawn").Pool(min(workers, len(tasks)), initializer=worker_init) as pool:
-            results = [r for chunk in pool.imap_unordered(_write_range, tasks) for r in chunk]
+        results = [r for chunk in render_in_workers(_write_range, tasks, workers, str(target)) for r in chunk]
     doc = coco_document(results, width, height, seed, distractors, beside_heads)
     write_json(target / JSON_NAME, doc, indent=None)  # atomic: a full disk leaves no cut json
     if own:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
-import os
 import time
 from pathlib import Path
 
@@ -32,6 +30,7 @@ from handpose.synth.output_folder import (
     write_file,
     write_manifest,
 )
+from handpose.synth.render_pool import render_in_workers
 
 LOG = logging.getLogger(__name__)
 
@@ -86,12 +85,6 @@ def check_folder_name(folder: str) -> None:
         raise ValueError(f"--folder must be a plain folder name, got {folder!r}")
 
 
-def worker_init() -> None:
-    """A rendering worker process: one core each, so neither OpenCV nor llvmpipe starts threads of its own."""
-    os.environ["LP_NUM_THREADS"] = "1"  # read by Mesa when the GL context is made, later in this process
-    cv2.setNumThreads(1)
-
-
 def _write_task(task: tuple[str, int, int, int, int, str, tuple[str, ...]]) -> int:
     folder, seed, size, start, stop, renderer, ablate = task
     return _write_range(Path(folder), seed, size, start, stop, renderer, ablate)
@@ -127,9 +120,7 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
     if workers == 1 or len(tasks) <= 1:
         visible = sum(_write_task(t) for t in tasks)
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(min(workers, len(tasks)), initializer=worker_init) as pool:
-            visible = sum(pool.imap_unordered(_write_task, tasks))
+        visible = sum(render_in_workers(_write_task, tasks, workers, str(target)))
     stale = _remove_stale(target, count) if own else 0
     if own:
         write_manifest(target, {**info, "complete": True})

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from handpose import __version__
+from handpose.closed_output import quiet_when_closed
 
 # FFmpeg's own messages (``moov atom not found``) off the terminal, where the command's one-line error says what
 # failed: AV_LOG_QUIET, read once, when OpenCV first starts FFmpeg in the process (so here, before any capture). The
@@ -211,7 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     the caller's standard output and error as it found them."""
     changed = tolerant_output()
     try:
-        return _main(argv)
+        with quiet_when_closed():  # a reader gone from the pipe (`| head`) ends no command part way
+            return _main(argv)
     finally:
         strict_output(changed)
 

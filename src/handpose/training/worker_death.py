@@ -22,9 +22,9 @@ def worker_died(exc: BaseException, step: int, checkpoint: str | None, resume: s
     if not isinstance(exc, RuntimeError) or WORKER_DIED not in str(exc):
         return None
     text = str(exc).rstrip(". ")
-    killed = "signal: Killed" in text
-    why = (" A worker killed by SIGKILL is most often the system's out-of-memory killer: fewer --workers (now "
-           f"{workers}) or a smaller --batch-size (now {batch_size}) use less memory." if killed else "")
+    crashed = "killed by signal" in text and "signal: Killed" not in text  # a crash (SIGSEGV, SIGBUS): no guess
+    why = ("" if crashed else " A worker that dies without a word is most often killed by the system's out-of-memory "
+           f"killer: fewer --workers (now {workers}) or a smaller --batch-size (now {batch_size}) use less memory.")
     where = (f"its last checkpoint is {checkpoint}; continue with: {resume}" if checkpoint is not None else
              "it wrote no checkpoint yet: start it again")
     return WorkerDiedError(f"{text}: the run stopped at step {step}; {where}.{why}")

@@ -302,7 +302,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     from handpose.inference.pipeline import to_xywh
     from handpose.inference.results import HAND_CATEGORY_ID
     from handpose.training.run_folder import RunLock
-    from handpose.training.signals import StopRequest, ignore_stop_signals
+    from handpose.training.signals import StopRequest, exit_code, ignore_stop_signals
 
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     sources = sources_of(args)
@@ -346,7 +346,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     coco = CocoStream(out, category, None if matched is None else matched.category_of,
                       None if matched is None else matched.by_side)
     with coco:
-        # Ctrl-C or SIGTERM: the image in hand is finished and the COCO files of the images done are written (a
+        # Ctrl-C, SIGTERM or SIGHUP: the image in hand is finished and the COCO files of the images done are written (a
         # second Ctrl-C aborts at once); their per-image files are written as each image is done
         with StopRequest("stopping after this image, then writing the COCO results of the images done") as stop:
             for image_id, (path, name, image) in zip(ids, read_ahead(images, output_names(images))):
@@ -383,7 +383,7 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
         ignore_stop_signals()  # all is written and the process ends: more signals must not cut its exit short
         print(f"stopped by {stop.reason} after {coco.images + len(failed)} of {len(images)} images; the results of "
               "those are written", file=sys.stderr)
-        return 143 if stop.reason == "SIGTERM" else 130
+        return exit_code(stop.reason)
     return 0
 
 

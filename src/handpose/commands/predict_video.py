@@ -64,13 +64,13 @@ def check_save_video(save: Path, source: str) -> None:
 def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: argparse.Namespace,
                   box: Sequence[float] | None) -> int:
     """Track through a video or webcam; write NAME.json, the COCO results and the video; print the speed.
-    SIGINT or SIGTERM stops after the frame in hand, and what was done is written (more signals wait for that: a
-    process that must end at once is killed); the exit code is then 130 or 143. An error part way raises after the
+    SIGINT, SIGTERM or SIGHUP stops after the frame in hand, and what was done is written (more signals wait for that: a
+    process that must end at once is killed); the exit code is then 130, 143 or 129. An error part way raises after the
     frames done so far are written."""
     from handpose.commands.video_record import VideoRecord
     from handpose.inference.inputs import webcam_index
     from handpose.inference.video import run_video
-    from handpose.training.signals import StopRequest, ignore_stop_signals
+    from handpose.training.signals import StopRequest, exit_code, ignore_stop_signals
 
     stem = f"webcam{webcam_index(source)}" if webcam_index(source) is not None else Path(source).stem
     record_path = out.path / f"{stem}.json"
@@ -102,7 +102,7 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
           f"runs, {result.measured_fps:.1f} frames/s measured")
     if stop.reason is not None:
         print(f"stopped by {stop.reason} after {result.count} frames; those are written", file=sys.stderr)
-        return 143 if stop.reason == "SIGTERM" else 130
+        return exit_code(stop.reason)
     if result.error:
         raise ValueError(result.error)
     return 0

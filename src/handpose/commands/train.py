@@ -6,10 +6,10 @@ config.json (the resolved settings), TensorBoard events, checkpoints/ckpt-<step>
 best.safetensors (best validation PCK@0.2, or AP@0.5 for the detector), model.safetensors (the end) and summary.json.
 Every --log-every steps it logs a line in hand_detector_train's format:
   epoch=0.53 step=1000, 40.9523 examples/sec lr=0.000100, loss=155.03, loss_ll_heat=30.5468
-Ctrl-C / SIGTERM write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly (model, optimizer,
-schedule, step, random state, data order) with the run's stored settings (options given again override them, --lr
-among them, from the resumed step; another --batch-size keeps the run's epochs or --max-steps, re-counts the steps to
-go, and a warning says how; --init, --overwrite and another --optimizer are refused).
+Ctrl-C / SIGTERM / SIGHUP (a closed terminal) write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly
+(model, optimizer, schedule, step, random state, data order) with the run's stored settings (options given again
+override them, --lr among them, from the resumed step; another --batch-size keeps the run's epochs or --max-steps,
+re-counts the steps to go, and a warning says how; --init, --overwrite and another --optimizer are refused).
 Each preset trains with its own recipe (handpose.training.recipes), with or without --data, which decides only
 the data; options given still win. The defaults shown below are the openpose preset's; the lite preset (the
 default without --data) trains at 96 px, box padding 1.3, sigma 2, left hands mirrored, a quarter of the hands cut

@@ -1,11 +1,16 @@
-"""SIGINT / SIGTERM during training (or a video run): note the request, let the loop finish its step and stop cleanly.
+"""SIGINT / SIGTERM / SIGHUP during training (or predict): note the request, let the loop finish its step and stop
+cleanly.
 
 The first signal only sets :attr:`StopRequest.reason`; the training loop checks it after each optimizer step,
 writes a checkpoint and stops (``handpose predict`` on a video: after the frame, then writes what it has). A second
 SIGINT raises KeyboardInterrupt at once (for a loop that is stuck), except while :attr:`StopRequest.abortable` is
 False (the caller is writing what the stop is for).
 Handlers are installed only in the main thread and the previous ones are restored on exit. DataLoader workers
-ignore both signals (:func:`ignore_stop_signals_in_worker`): the main process ends them after its checkpoint.
+ignore these signals (:func:`ignore_stop_signals_in_worker`): the main process ends them after its checkpoint.
+
+SIGHUP (POSIX only) is what a run started in a terminal gets when the terminal window or the SSH session closes; its
+default action killed the run, losing the steps since the last checkpoint (predict: the COCO files, the video). It
+asks for the same clean stop as SIGTERM. A run started under ``nohup`` (SIGHUP ignored) keeps ignoring it.
 """
 
 from __future__ import annotations
@@ -18,11 +23,22 @@ from typing import Any
 
 LOG = logging.getLogger(__name__)
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+
+
+def exit_code(reason: str) -> int:
+    """The exit code of a command stopped by the signal named ``reason``: 128 + its number, as a shell reports a
+    process that signal ended (SIGINT 130, SIGTERM 143, SIGHUP 129)."""
+    return 128 + int(signal.Signals[reason])
+
+
+def _kept_ignored(sig: int) -> bool:
+    """SIGHUP ignored when the process started (``nohup``): the user asked for the run to outlive its terminal."""
+    return sig == getattr(signal, "SIGHUP", None) and signal.getsignal(sig) == signal.SIG_IGN
 
 
 class StopRequest:
-    """Context manager catching SIGINT and SIGTERM; ``reason`` is the signal's name once one arrived."""
+    """Context manager catching SIGINT, SIGTERM and SIGHUP; ``reason`` is the signal's name once one arrived."""
 
     def __init__(self, action: str = "saving a checkpoint after this step, then stopping",
                  abortable: bool = True) -> None:
@@ -45,7 +61,8 @@ class StopRequest:
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._handle)
+                if not _kept_ignored(sig):
+                    self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -55,7 +72,7 @@ class StopRequest:
 
 
 def ignore_stop_signals() -> None:
-    """SIGINT and SIGTERM ignored from now on in this process: for a command whose stop request was honoured and
+    """SIGINT, SIGTERM and SIGHUP ignored from now on in this process: for a command whose stop request was honoured and
     whose files are written, so that a second Ctrl-C pressed as it exits does not kill it mid-exit (Python ends a
     process that an uncaught KeyboardInterrupt reaches by SIGINT, after the command said it stopped cleanly)."""
     if threading.current_thread() is threading.main_thread():
@@ -64,13 +81,13 @@ def ignore_stop_signals() -> None:
 
 
 def ignore_stop_signals_in_worker(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn``: workers leave SIGINT and SIGTERM to the main process.
+    """DataLoader ``worker_init_fn``: workers leave SIGINT, SIGTERM and SIGHUP to the main process.
 
-    Ctrl-C, torchrun, SLURM's scancel and ``kill -- -PGID`` signal the whole process group, workers included; a
-    worker killed by it would make the next batch fail ("DataLoader worker exited unexpectedly") before the main
-    process could save its checkpoint. The main process stops cleanly and shuts its workers down; a main process
-    that dies without doing so still ends them, since every worker exits once its parent is gone (torch's
-    worker loop checks ``os.getppid()`` every few seconds).
+    Ctrl-C, a closed terminal, torchrun, SLURM's scancel and ``kill -- -PGID`` signal the whole process group, workers
+    included; a worker killed by it would make the next batch fail ("DataLoader worker exited unexpectedly") before the
+    main process could save its checkpoint. The main process stops cleanly and shuts its workers down; a main process
+    that dies without doing so still ends them, since every worker exits once its parent is gone (torch's worker loop
+    checks ``os.getppid()`` every few seconds).
     """
     for sig in SIGNALS:
         signal.signal(sig, signal.SIG_IGN)

@@ -5,6 +5,11 @@ driver) but loses the task it held, so the render waited for that result for eve
 either. A ``ProcessPoolExecutor`` reports the dead worker instead (``BrokenProcessPool``); the render then stops with
 :class:`RenderWorkerDiedError`, saying how far it got and how to go on. Ctrl-C and SIGTERM (raised as an interrupt by
 the command) stop the workers at once, as the pool's exit did: no worker writes on after its parent.
+
+An exception a worker raises comes back to the main process. One of a kind the command line reports in one line
+(ValueError, OSError, RuntimeError) goes on as it is; any other (the GL stack's ``moderngl.Error``, a bug) became a
+traceback with no word of the render it stopped: it is raised as :class:`RenderWorkerError` naming the render, how
+far it got and the worker's error (its traceback is shown with ``-v``).
 """
 
 from __future__ import annotations
@@ -32,11 +37,20 @@ class RenderWorkerDiedError(RuntimeError):
     """A rendering worker process died (killed, or crashed in native code) before it finished its share."""
 
 
+class RenderWorkerError(RuntimeError):
+    """A rendering worker raised an exception the command line has no one-line message for."""
+
+
+# errors that carry their own message to the user (cli._main prints them as one line): passed on as they are
+_REPORTED = (ValueError, OSError, RuntimeError)
+
+
 def render_in_workers(fn: Callable[[T], R], tasks: Sequence[T], workers: int, what: str) -> Iterator[R]:
     """``fn(task)`` for every task in ``workers`` spawned processes (one core each), yielded as they finish.
 
-    RenderWorkerDiedError naming ``what`` (the render's folder) when a worker dies; an interrupt (Ctrl-C, SIGTERM)
-    stops every worker before it goes on."""
+    RenderWorkerDiedError naming ``what`` (the render's folder) when a worker dies, RenderWorkerError when one raises
+    an error of another kind than ValueError, OSError or RuntimeError; an interrupt (Ctrl-C, SIGTERM) stops every
+    worker before it goes on."""
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=worker_init)
     done = 0
@@ -53,6 +67,16 @@ def render_in_workers(fn: Callable[[T], R], tasks: Sequence[T], workers: int, wh
             f"{what}: a rendering worker process died after {done} of {len(tasks)} parts were written (killed by the "
             "system, most often for lack of memory, or crashed in the graphics driver); the render is incomplete: "
             "run the same command again (fewer --workers use less memory)") from exc
+    except _REPORTED:
+        _stop(pool)
+        raise
+    except Exception as exc:
+        _stop(pool)
+        detail = " ".join(str(exc).split()) or "no message"
+        raise RenderWorkerError(
+            f"{what}: a rendering worker failed after {done} of {len(tasks)} parts were written, with "
+            f"{type(exc).__module__}.{type(exc).__name__}: {detail}; the render is incomplete (handpose synth -v shows "
+            "where it failed)") from exc
     except BaseException:
         _stop(pool)
         raise

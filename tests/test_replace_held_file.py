@@ -27,28 +27,23 @@ def _held(times: int) -> tuple[list[int], object]:
     return calls, replace
 
 
-def test_a_briefly_held_file_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("held", "tries", "replaced"), [(3, 8, True), (100, 5, False)])
+def test_a_held_file_is_replaced_once_free_or_named_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            held: int, tries: int, replaced: bool) -> None:
+    """Held for 3 refusals of 8 tries: replaced on the 4th; held for good: after 5 tries the error names the file
+    and the old one stays. No temporary file is left either way."""
     target = tmp_path / "overlay.json"
     target.write_text("old")
-    calls, replace = _held(3)
-    monkeypatch.setattr(files, "REPLACE_TRIES", 8)
+    calls, replace = _held(held)
+    monkeypatch.setattr(files, "REPLACE_TRIES", tries)
     monkeypatch.setattr(files, "REPLACE_FIRST_WAIT", 0.001)
     monkeypatch.setattr(files.os, "replace", replace)
-    files.atomic_write(target, lambda tmp: tmp.write_text("new"))
-    assert target.read_text() == "new" and calls[0] == 4
-    assert [p.name for p in tmp_path.iterdir()] == ["overlay.json"]  # no temporary file left
-
-
-def test_a_file_held_for_good_is_named_and_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "overlay.json"
-    target.write_text("old")
-    calls, replace = _held(100)
-    monkeypatch.setattr(files, "REPLACE_TRIES", 5)
-    monkeypatch.setattr(files, "REPLACE_FIRST_WAIT", 0.001)
-    monkeypatch.setattr(files.os, "replace", replace)
-    with pytest.raises(PermissionError, match="overlay.json: cannot be replaced .*another program may hold it open"):
+    if replaced:
         files.atomic_write(target, lambda tmp: tmp.write_text("new"))
-    assert calls[0] == 5 and target.read_text() == "old"
+    else:
+        with pytest.raises(PermissionError, match="overlay.json: cannot be replaced .*another program may hold it"):
+            files.atomic_write(target, lambda tmp: tmp.write_text("new"))
+    assert target.read_text() == ("new" if replaced else "old") and calls[0] == min(held + 1, tries)
     assert [p.name for p in tmp_path.iterdir()] == ["overlay.json"]
 
 

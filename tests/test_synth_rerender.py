@@ -16,6 +16,7 @@ from typing import Any
 
 import cv2
 import pytest
+from render_process import render_under_way
 
 from handpose.cli import main
 from handpose.data.formats.detect import require_dataset_path
@@ -134,14 +135,8 @@ def test_a_full_disk_names_the_file_and_leaves_no_cut_image(tmp_path: Path, monk
 @pytest.mark.slow
 def test_sigterm_stops_the_render_and_its_workers(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "handpose", "synth", "--out", str(out), "--count", "5000",
-                             "--size", "64", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = render_under_way(out, 5000)
     try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline and (
-                len(list((out / "synth1").glob("*.jpg"))) if (out / "synth1").is_dir() else 0) < 5:
-            time.sleep(0.1)
         assert proc.poll() is None, "the render ended before it could be stopped"
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)

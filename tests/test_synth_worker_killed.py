@@ -7,12 +7,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
+from render_process import render_under_way
 
 from handpose.synth.output_folder import MANIFEST_NAME
 
@@ -54,14 +52,8 @@ def _gone(pid: int) -> bool:
 @pytest.mark.slow
 def test_a_killed_render_worker_ends_the_render_with_one_line(tmp_path: Path) -> None:
     out = tmp_path / "r"
-    proc = subprocess.Popen([sys.executable, "-m", "handpose", "synth", "--out", str(out), "--count", "20000",
-                             "--size", "64", "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = render_under_way(out, 20000)
     try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline and (
-                len(list((out / "synth1").glob("*.jpg"))) if (out / "synth1").is_dir() else 0) < 5:
-            time.sleep(0.1)
         workers = _workers(proc.pid)
         assert proc.poll() is None and len(workers) == 2, "the render ended before a worker could be killed"
         os.kill(workers[0], signal.SIGKILL)

@@ -103,6 +103,21 @@ def test_a_run_started_under_nohup_keeps_ignoring_sighup() -> None:
 
 
 @posix_only
+def test_a_background_job_keeps_ignoring_sigint() -> None:
+    """A script's `handpose train ... &` starts with SIGINT ignored, so that a Ctrl-C at the terminal stops only the
+    foreground; the run took it as a stop request all the same."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a non-interactive shell leaves a background job
+    try:
+        with StopRequest() as stop:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            assert stop.reason is None
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+@posix_only
 def test_a_hung_up_terminal_is_a_gone_reader() -> None:
     master, slave = os.openpty()
     with open(slave, "w", buffering=1) as terminal:

@@ -33,8 +33,11 @@ def exit_code(reason: str) -> int:
 
 
 def _kept_ignored(sig: int) -> bool:
-    """SIGHUP ignored when the process started (``nohup``): the user asked for the run to outlive its terminal."""
-    return sig == getattr(signal, "SIGHUP", None) and signal.getsignal(sig) == signal.SIG_IGN
+    """SIGHUP or SIGINT ignored when the process started: under ``nohup`` the user asked for the run to outlive its
+    terminal, and a shell script's background job (``handpose train ... &``) is started with SIGINT ignored so that a
+    Ctrl-C at the terminal stops only what runs in the foreground (Python then installs no KeyboardInterrupt)."""
+    kept = (getattr(signal, "SIGHUP", None), signal.SIGINT)
+    return sig in kept and signal.getsignal(sig) == signal.SIG_IGN
 
 
 class StopRequest:

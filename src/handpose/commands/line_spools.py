@@ -24,6 +24,9 @@ class LineSpools:
         self.folder, self.stems = Path(folder), tuple(stems)
         self.paths = [self.folder / f"{TMP_PREFIX}{stem}.tmp-{os.getpid()}" for stem in self.stems]
         self.files: list[IO[str]] = []  # open while inside the with block, in the order of ``stems``
+        # each spool also open for reading from the start: its lines stay readable when the output folder is removed
+        # or moved while the run goes on (the open file outlives its name), and the run's files are written again
+        self.readers: list[IO[str]] = []
 
     def __enter__(self) -> LineSpools:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -31,6 +34,7 @@ class LineSpools:
         try:
             for path in self.paths:
                 self.files.append(open(path, "w", encoding="utf-8"))
+                self.readers.append(open(path, encoding="utf-8"))
         except BaseException:
             self.__exit__()
             raise
@@ -43,6 +47,9 @@ class LineSpools:
             if exc and exc[0] is None:  # tries again) must not hide the one that ended the block
                 raise
         finally:  # also when closing fails (a full disk refuses the buffered lines): they hold its space
+            readers, self.readers = self.readers, []
+            for reader in readers:
+                reader.close()
             for path in self.paths:
                 path.unlink(missing_ok=True)
 
@@ -74,10 +81,12 @@ class LineSpools:
             raise failed_for(exc, target) from exc
 
     def lines(self, which: int) -> Iterator[str]:
-        """The lines of spool ``which`` (closed first), without their line ends."""
-        with open(self.paths[which], encoding="utf-8") as f:
-            for line in f:
-                yield line.rstrip("\n")
+        """The lines of spool ``which`` (closed first), without their line ends, read through the spool's own open
+        reader (its name may be gone: the output folder removed or moved part way)."""
+        reader = self.readers[which]
+        reader.seek(0)
+        for line in reader:
+            yield line.rstrip("\n")
 
 
 def failed_for(exc: OSError, target: Path) -> OSError:

@@ -90,31 +90,21 @@ def test_predict_on_a_video_whose_terminal_closes_writes_the_frames_done(tmp_pat
 
 
 @posix_only
-def test_a_run_started_under_nohup_keeps_ignoring_sighup() -> None:
-    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # what nohup leaves the command it starts
+@pytest.mark.parametrize("name", ["SIGHUP", "SIGINT"])
+def test_a_signal_ignored_at_start_stays_ignored(name: str) -> None:
+    """A run started under nohup (SIGHUP ignored) or as a shell script's background job, `handpose train ... &`
+    (SIGINT ignored, so that a Ctrl-C at the terminal stops only the foreground), keeps ignoring it: the run took a
+    Ctrl-C meant for the foreground as a stop request."""
+    sig = signal.Signals[name]
+    before = signal.signal(sig, signal.SIG_IGN)  # what nohup, or a non-interactive shell, leaves the command
     try:
         with StopRequest() as stop:
-            os.kill(os.getpid(), signal.SIGHUP)
+            os.kill(os.getpid(), sig)
             time.sleep(0.05)
             assert stop.reason is None
-        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+        assert signal.getsignal(sig) == signal.SIG_IGN
     finally:
-        signal.signal(signal.SIGHUP, before)
-
-
-@posix_only
-def test_a_background_job_keeps_ignoring_sigint() -> None:
-    """A script's `handpose train ... &` starts with SIGINT ignored, so that a Ctrl-C at the terminal stops only the
-    foreground; the run took it as a stop request all the same."""
-    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a non-interactive shell leaves a background job
-    try:
-        with StopRequest() as stop:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)
-            assert stop.reason is None
-        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-    finally:
-        signal.signal(signal.SIGINT, before)
+        signal.signal(sig, before)
 
 
 @posix_only

@@ -10,7 +10,8 @@ ignore these signals (:func:`ignore_stop_signals_in_worker`): the main process e
 
 SIGHUP (POSIX only) is what a run started in a terminal gets when the terminal window or the SSH session closes; its
 default action killed the run, losing the steps since the last checkpoint (predict: the COCO files, the video). It
-asks for the same clean stop as SIGTERM. A run started under ``nohup`` (SIGHUP ignored) keeps ignoring it.
+asks for the same clean stop as SIGTERM. A signal ignored when the process started stays ignored: SIGHUP under
+``nohup``, SIGINT in a shell script's background job (``handpose train ... &``).
 """
 
 from __future__ import annotations

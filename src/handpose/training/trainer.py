@@ -266,8 +266,8 @@ class Trainer:
                     self.window.exclude(time.perf_counter() - aside)  # nor this one (the run's examples/sec)
             except BaseException as exc:
                 self.writer.close(raise_errors=False)  # the error that stopped the run is the one to report
-                found = list_checkpoints(self.ckpt_dir)
-                died = worker_died(exc, self.global_step, str(found[-1]) if found else None,
+                newest = self._newest_ckpt()
+                died = worker_died(exc, self.global_step, None if newest is None else str(newest),
                                    resume_command(self.out, self.info.world_size), cfg.workers, cfg.batch_size)
                 if died is not None:
                     raise died from exc
@@ -493,9 +493,13 @@ class Trainer:
             meta[artifact.SPLIT_RULE_KEY] = str(self.cfg.split_rule)
         atomic_write(path, lambda tmp: artifact.save_weights(self.model, tmp, meta, self.cfg.dataset))
 
-    def _last_ckpt(self) -> str:
+    def _newest_ckpt(self) -> Path | None:
         found = list_checkpoints(self.ckpt_dir)
-        return str(found[-1]) if found else "(none written yet)"
+        return found[-1] if found else None
+
+    def _last_ckpt(self) -> str:
+        newest = self._newest_ckpt()
+        return "(none written yet)" if newest is None else str(newest)
 
 
 def check_resumable_state(state: dict[str, Any], path: Path) -> None:

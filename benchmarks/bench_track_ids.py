@@ -13,8 +13,14 @@ clip and setting: ids reported (false hands' included), ids per labelled hand ov
 ideal), swaps (an id owned by two labelled hands), hands reported, labelled hands found and in view, detector
 runs. Models as ``handpose predict`` runs a video: the shipped int8 keypoint model and the shipped detector at
 scale 1, refined; ``--confirm-frames`` as ``--track-confirm-frames`` (a new hand shown once followed that long).
-Usage: python benchmarks/bench_track_ids.py [--seed 11] [--threads 2] [--detect-every 10,1] [--lost-frames 0,8]
-       [--confirm-frames 1] [--quick]
+``--seed`` 11 makes the clips BENCHMARKS.md reports (the test clips); other seeds (``--seed 12,13``: each seed's
+renders and backdrops, clip names ending @SEED) make validation clips to choose a setting on before the test clips
+measure it. ``--hand-thresholds T[,T...]`` tracks every clip at each refined hand threshold
+(``RefineConfig.hand_threshold``, as ``--hand-threshold``; a column of its own) instead of the predictor's;
+``--totals`` ends with each setting's sums over the clips, "other" being hands reported less labelled hands found
+(false hand-frames).
+Usage: python benchmarks/bench_track_ids.py [--seed 11[,S...]] [--threads 2] [--detect-every 10,1]
+       [--lost-frames 0,8] [--confirm-frames 1] [--hand-thresholds T[,T...]] [--totals] [--quick]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,15 +125,53 @@ def score_clip(predictor: Predictor, frames: list, labels: list, detect_every: i
             "in_view": sum(len(s) for s in labels), "runs": tracker.detector_runs}
 
 
+def make_clips(seed: int, picks: list[int], suffix: str) -> list[tuple[str, tuple[list, list]]]:
+    """The 9 clips of each pair of renders ``picks`` of ``seed``'s, named with ``suffix`` after the pair."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rendered = render_tiles(seed, max(picks) + 1, Path(tmp))
+    tiles = [rendered[p] for p in picks]
+    rng = np.random.default_rng(seed)
+    clips = []
+    for pair in range(len(tiles) // 2):
+        two, tag = tiles[2 * pair : 2 * pair + 2], f"{pair}{suffix}"
+        clips += [(f"hide-{k}/{tag}", make_clip("hide", k, two, rng)) for k in (2, 4, 6, 12)]
+        clips += [(f"hide2-{k}/{tag}", make_clip("hide2", k, two, rng)) for k in (2, 4, 6)]
+        clips += [(f"cross/{tag}", make_clip("cross", 0, two, rng)),
+                  (f"cross-swapped/{tag}", make_clip("cross", 0, two[::-1], rng))]
+    return clips
+
+
+def print_totals(rows: list[tuple[tuple, dict]], sweep: bool) -> None:
+    """Each setting's sums over the clips: ids, ids per labelled hand and labelled hands with an id, swaps, hands
+    reported, found, in view, other (reported less found), detector runs."""
+    print(f"\ntotals over {len({name for (name, *_), _ in rows})} clips")
+    print(f"{'every':>6}{'lost':>5}{'thresh' if sweep else '':>7}{'ids':>6}{'ids/hand':>9}{'labelled':>9}"
+          f"{'swaps':>6}{'hands':>7}{'found':>7}{'in view':>8}{'other':>7}{'det runs':>9}")
+    settings = list(dict.fromkeys(key[1:] for key, _ in rows))
+    for every, lost, thresh in settings:
+        mine = [r for key, r in rows if key[1:] == (every, lost, thresh)]
+        total = {k: sum(r[k] for r in mine) for k in ("ids", "swaps", "reported", "found", "in_view", "runs")}
+        per_hand = sum(sum(r["per_hand"].values()) for r in mine)
+        hands = sum(len(r["per_hand"]) for r in mine)
+        shown = f"{thresh:g}" if sweep else ""
+        print(f"{every:>6}{lost:>5}{shown:>7}{total['ids']:>6}{per_hand:>9}{hands:>9}{total['swaps']:>6}"
+              f"{total['reported']:>7}{total['found']:>7}{total['in_view']:>8}"
+              f"{total['reported'] - total['found']:>7}{total['runs']:>9}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--seed", default="11", help="the renders' and backdrops' seed, or several, comma-separated "
+                        "(default 11: the test clips)")
     parser.add_argument("--tiles", default="0,3,5,7", help="which renders make the hands (in clip pairs 0+1, 2+3)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--detect-every", default="10,1")
     parser.add_argument("--lost-frames", default="0,8")
     parser.add_argument("--confirm-frames", type=int, default=1, help="TrackingConfig.confirm_frames: a new hand "
                         "shown once followed on this many frames (default 1: at once)")
+    parser.add_argument("--hand-thresholds", default=None, metavar="T[,T...]", help="RefineConfig.hand_threshold "
+                        "values to track every clip at (default: the predictor's alone)")
+    parser.add_argument("--totals", action="store_true", help="end with each setting's sums over the clips")
     parser.add_argument("--quick", action="store_true", help="the first pair's clips at --detect-every 10 alone "
                         "(make bench --quick)")
     args = parser.parse_args()
@@ -140,28 +185,34 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     picks = [int(v) for v in args.tiles.split(",")]
-    with tempfile.TemporaryDirectory() as tmp:
-        tiles = render_tiles(args.seed, max(picks) + 1, Path(tmp))
-    tiles = [tiles[p] for p in picks]
-    predictor = Predictor.from_file(pretrained.path("lite-int8"), detector="pretrained:detector",
-                                    detector_scales=(1.0,))
-    rng = np.random.default_rng(args.seed)
-    clips = []
-    for pair in range(len(tiles) // 2):
-        two = tiles[2 * pair : 2 * pair + 2]
-        clips += [(f"hide-{k}/{pair}", make_clip("hide", k, two, rng)) for k in (2, 4, 6, 12)]
-        clips += [(f"hide2-{k}/{pair}", make_clip("hide2", k, two, rng)) for k in (2, 4, 6)]
-        clips += [(f"cross/{pair}", make_clip("cross", 0, two, rng)),
-                  (f"cross-swapped/{pair}", make_clip("cross", 0, two[::-1], rng))]
-    print(f"{'clip':<18}{'every':>6}{'lost':>5}{'ids':>5}  {'ids per hand':<13}{'swaps':>6}{'hands':>7}{'found':>7}"
-          f"{'in view':>8}{'det runs':>9}")
+    seeds = [int(v) for v in str(args.seed).split(",")]
+    clips = [clip for seed in seeds for clip in make_clips(seed, picks, f"@{seed}" if len(seeds) > 1 else "")]
+    shipped = Predictor.from_file(pretrained.path("lite-int8"), detector="pretrained:detector",
+                                  detector_scales=(1.0,))
+    assert shipped.refine is not None
+    sweep = args.hand_thresholds is not None
+    thresholds = ([float(v) for v in args.hand_thresholds.split(",")] if sweep
+                  else [shipped.refine.hand_threshold])
+    column = f"{'thresh':>7}" if sweep else ""  # the sweep's own column; none without it, as before it
+    print(f"{'clip':<18}{'every':>6}{'lost':>5}{column}{'ids':>5}  {'ids per hand':<13}{'swaps':>6}{'hands':>7}"
+          f"{'found':>7}{'in view':>8}{'det runs':>9}")
+    rows = []
     for every in [int(v) for v in args.detect_every.split(",")]:
-        for name, (frames, labels) in clips:
-            for lost in [int(v) for v in args.lost_frames.split(",")]:
-                r = score_clip(predictor, frames, labels, every, lost, args.confirm_frames)
-                per = ",".join(str(v) for v in r["per_hand"].values())
-                print(f"{name:<18}{every:>6}{lost:>5}{r['ids']:>5}  {per:<13}{r['swaps']:>6}{r['reported']:>7}"
-                      f"{r['found']:>7}{r['in_view']:>8}{r['runs']:>9}", flush=True)
+        for thresh in thresholds:
+            # as --hand-threshold sets it: the pruning between passes no higher than the verdict
+            refine = replace(shipped.refine, hand_threshold=thresh,
+                             prune_threshold=min(shipped.refine.prune_threshold, thresh))
+            predictor = replace(shipped, refine=refine)
+            for name, (frames, labels) in clips:
+                for lost in [int(v) for v in args.lost_frames.split(",")]:
+                    r = score_clip(predictor, frames, labels, every, lost, args.confirm_frames)
+                    rows.append(((name, every, lost, thresh), r))
+                    per = ",".join(str(v) for v in r["per_hand"].values())
+                    shown = f"{thresh:>7g}" if sweep else ""
+                    print(f"{name:<18}{every:>6}{lost:>5}{shown}{r['ids']:>5}  {per:<13}{r['swaps']:>6}"
+                          f"{r['reported']:>7}{r['found']:>7}{r['in_view']:>8}{r['runs']:>9}", flush=True)
+    if args.totals:
+        print_totals(rows, sweep)
     return 0
 
 

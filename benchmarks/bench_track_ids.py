@@ -16,9 +16,9 @@ scale 1, refined; ``--confirm-frames`` as ``--track-confirm-frames`` (a new hand
 ``--seed`` 11 makes the clips BENCHMARKS.md reports (the test clips); other seeds (``--seed 12,13``: each seed's
 renders and backdrops, clip names ending @SEED) make validation clips to choose a setting on before the test clips
 measure it. ``--hand-thresholds T[,T...]`` tracks every clip at each refined hand threshold
-(``RefineConfig.hand_threshold``, as ``--hand-threshold``; a column of its own) instead of the predictor's;
-``--totals`` ends with each setting's sums over the clips, "other" being hands reported less labelled hands found
-(false hand-frames).
+(``RefineConfig.hand_threshold``, as ``--hand-threshold``; a column of its own) instead of the predictor's
+(BENCHMARKS.md, "A hand threshold for video, chosen on validation clips: 0.45 kept"); ``--totals`` ends with each
+setting's sums over the clips, "other" being hands reported less labelled hands found (false hand-frames).
 Usage: python benchmarks/bench_track_ids.py [--seed 11[,S...]] [--threads 2] [--detect-every 10,1]
        [--lost-frames 0,8] [--confirm-frames 1] [--hand-thresholds T[,T...]] [--totals] [--quick]
 """

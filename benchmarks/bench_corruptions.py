@@ -40,14 +40,14 @@ ANGLES = (0, 45, 90, 135, 180)
 
 def corrupted_samples(samples: Sequence[Any], name: str, severity: int, out: Path, seed: int) -> list[Any]:
     """``samples`` whose images are corrupted copies written under ``out`` (one per image file, its noise drawn from
-    ``seed``, the corruption and the image's place in ``samples``)."""
+    ``seed``, the corruption, the severity and the place of the image's first hand in ``samples``)."""
+    from handpose.inference.prepare import read_image
+
     out.mkdir(parents=True, exist_ok=True)
     written: dict[Path, Path] = {}
     kept = []
     for i, s in enumerate(samples):
         if s.image_path not in written:
-            from handpose.inference.prepare import read_image
-
             rng = np.random.default_rng([seed, list(CORRUPTIONS).index(name), severity, i])
             path = out / f"{len(written):05d}.png"
             cv2.imwrite(str(path), corrupt(read_image(s.image_path), name, severity, rng))

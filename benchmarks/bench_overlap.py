@@ -13,10 +13,10 @@ counted as found (IoU >= 0.5 with a hand, one hand per box, ``evaluate_detected.
   at threshold   ... the hands scoring ``hand_threshold`` or more: what ``handpose predict`` reports
 with how many overlapping hands each step lost (found by the step before it, not by it), the false positives per
 image at the threshold, and AP of the refined hands over every image scored (the check that a change for overlapping
-hands costs nothing elsewhere). ``--variant field=value`` (a ``RefineConfig`` field, or the detector's ``nms_iou``)
-adds a run of the whole cascade with that change. ``--overlapping-only`` scores only the images that hold an
-overlapping or inside pair (in a large render few scenes have one). The keypoints of a crop are computed once and
-shared by every step and variant.
+hands costs nothing elsewhere). ``--variant field=value[,field=value]`` (``RefineConfig`` fields, or the
+detector's ``nms_iou``) adds a run of the whole cascade with those changes. ``--overlapping-only`` scores only the
+images that hold an overlapping or inside pair (in a large render few scenes have one). The keypoints of a crop are
+computed once and shared by every step and variant.
 Usage: python benchmarks/bench_overlap.py [--count 6000 --seed 31 | --data SCENES/hands_coco.json]
        [--overlapping-only] [--variant merge_points=0.8 --variant nms_iou=0.8 ...] [--limit N] [--quick]
 """
@@ -165,15 +165,20 @@ def report(name: str, items: list[DetectionImage], runs: list[Steps], groups: li
           f"{m['recall@1FP']:.3f}", flush=True)
 
 
-def parse_variant(text: str) -> tuple[str, float]:
-    """``FIELD=VALUE`` of ``--variant`` as (field, value)."""
-    field, _, value = text.partition("=")
-    if field != "nms_iou" and field not in RefineConfig.__dataclass_fields__:
-        raise argparse.ArgumentTypeError(f"--variant {text!r}: {field!r} is neither nms_iou nor a RefineConfig field")
-    try:
-        return field, float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--variant {text!r}: the value after '=' is not a number") from None
+def parse_variant(text: str) -> dict[str, float]:
+    """``FIELD=VALUE[,FIELD=VALUE...]`` of ``--variant`` as {field: value}."""
+    out = {}
+    for part in text.split(","):
+        field, _, value = part.partition("=")
+        if field != "nms_iou" and field not in RefineConfig.__dataclass_fields__:
+            raise argparse.ArgumentTypeError(f"--variant {text!r}: {field!r} is neither nms_iou nor a RefineConfig "
+                                             "field")
+        try:
+            out[field] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"--variant {text!r}: the value after '{field}=' is not a "
+                                             "number") from None
+    return out
 
 
 def main() -> int:
@@ -193,8 +198,8 @@ def main() -> int:
     parser.add_argument("--overlapping-only", action="store_true", help="score only images with an overlapping pair")
     parser.add_argument("--limit", type=int, default=None, help="the first N images scored")
     parser.add_argument("--quick", action="store_true", help="20 scenes (make bench --quick)")
-    parser.add_argument("--variant", type=parse_variant, action="append", default=[], metavar="FIELD=VALUE",
-                        help="also run the cascade with this RefineConfig field (or the detector's nms_iou) changed")
+    parser.add_argument("--variant", type=parse_variant, action="append", default=[], metavar="FIELD=VALUE[,...]",
+                        help="also run the cascade with these RefineConfig fields (or the detector's nms_iou) changed")
     args = parser.parse_args()
     record_run()
     torch.set_num_threads(args.threads)
@@ -226,9 +231,10 @@ def measure(args: argparse.Namespace, data: str) -> int:
     base = predictor.refine or RefineConfig()
     nms = float(predictor.detector.codec.nms_iou)
     setups = [("as shipped", base, nms)]
-    for field, value in args.variant:
-        setups.append((f"{field} {value:g}", base, value) if field == "nms_iou" else
-                      (f"{field} {value:g}", replace(base, **{field: value}), nms))
+    for change in args.variant:
+        name = ", ".join(f"{field} {value:g}" for field, value in change.items())
+        fields = {k: v for k, v in change.items() if k != "nms_iou"}
+        setups.append((name, replace(base, **fields), change.get("nms_iou", nms)))
     runs: list[list[Steps]] = [[] for _ in setups]
     t0 = time.perf_counter()
     for item in items:

@@ -6,7 +6,9 @@ of the same shape and dtype. Parameters are in image pixels and 0-255 grey level
 median box side) fills about a 128 px crop of the ``lite`` model, so a blur of 2 px is about 2 crop px.
 :func:`rotate_hand` turns an image and its keypoints about a point, on a canvas grown so that nothing is cut off (the
 corners grey, as past a crop's edge); the hand's box is then the tight box of its turned visible keypoints, as the
-dataset readers make it (``data.formats.checks.box_of``). OpenCV and numpy only.
+dataset readers make it (``data.formats.checks.box_of``). :func:`turn_quarters` turns a whole image and its hand
+boxes by quarter turns, nothing cut or grown, for the detector (``bench_corruptions_detect.py``). OpenCV and numpy
+only.
 """
 
 from __future__ import annotations
@@ -133,3 +135,20 @@ def rotate_hand(image: np.ndarray, keypoints: np.ndarray, centre: np.ndarray | t
     kp = np.asarray(keypoints, np.float64).copy()
     kp[:, :2] = kp[:, :2] @ M[:, :2].T + M[:, 2]
     return turned, kp.astype(np.float32), M
+
+
+def turn_quarters(image: np.ndarray, boxes: np.ndarray, quarters: int) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` (H, W, 3) and its xywh ``boxes`` (N, 4) turned ``quarters`` x 90 degrees counter-clockwise as seen (as
+    :func:`rotate_hand`'s angles), the whole image, nothing cut and no border added (W x H after an odd number).
+
+    Boxes are in pixel-edge coordinates, as COCO's ``bbox`` (the whole image is (0, 0, W, H)); a quarter turn takes
+    the point (x, y) to (y, W - x). Returns the turned image (contiguous) and boxes (N, 4) float64."""
+    if int(quarters) != quarters:
+        raise ValueError(f"turn_quarters turns by whole quarters, got {quarters}")
+    b = np.asarray(boxes, np.float64).reshape(-1, 4)  # (N, 4)
+    h, w = image.shape[:2]
+    for _ in range(int(quarters) % 4):
+        x, y, bw, bh = b.T
+        b = np.stack([y, w - x - bw, bh, bw], axis=1)  # the box's top edge becomes its left, its left its bottom
+        h, w = w, h
+    return np.ascontiguousarray(np.rot90(image, int(quarters) % 4)), b

@@ -117,3 +117,42 @@ def test_a_turned_hand_is_boxed_by_its_turned_visible_keypoints(bench: ModuleTyp
     assert (x, y) == pytest.approx(tuple(visible[:, :2].min(axis=0)), abs=1e-4)
     image = cv2.imread(str(turned.image_path))
     assert image.shape[:2] == (100, 80)  # the 80 x 100 canvas turned a quarter, nothing cut
+
+
+def _patch_image(h: int = 40, w: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """An (h, w, 3) black image with one white patch, and the patch's xywh box in pixel edges (2, 1)."""
+    image = np.zeros((h, w, 3), np.uint8)
+    image[5:15, 30:50] = 255  # rows 5..14, columns 30..49: box (30, 5, 20, 10)
+    return image, np.array([[30.0, 5.0, 20.0, 10.0], [0.0, 0.0, float(w), float(h)]])
+
+
+def _box_of_white(image: np.ndarray) -> tuple[float, float, float, float]:
+    ys, xs = np.nonzero(image[..., 0])
+    return float(xs.min()), float(ys.min()), float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min())
+
+
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_a_whole_image_turned_by_quarters_keeps_its_boxes_on_its_pixels(bench: ModuleType, quarters: int) -> None:
+    from corruptions import rotate_hand, turn_quarters
+
+    image, boxes = _patch_image()
+    turned, out = turn_quarters(image, boxes, quarters)
+    h, w = image.shape[:2]
+    assert turned.shape == ((w, h, 3) if quarters % 2 else (h, w, 3)) and turned.flags.c_contiguous
+    assert tuple(out[0]) == pytest.approx(_box_of_white(turned))  # the patch's box is where its pixels went
+    assert tuple(out[1]) == pytest.approx((0.0, 0.0, float(turned.shape[1]), float(turned.shape[0])))
+    # the same turn as a hand's (counter-clockwise as seen), about the image's centre
+    same, _, _ = rotate_hand(image, np.zeros((21, 3), np.float32), ((w - 1) / 2, (h - 1) / 2), 90.0 * quarters)
+    assert np.array_equal(same, turned)
+
+
+def test_four_quarters_give_the_image_and_boxes_back_and_a_part_turn_is_refused(bench: ModuleType) -> None:
+    from corruptions import turn_quarters
+
+    image, boxes = _patch_image()
+    turned, out = turn_quarters(image, boxes, 4)
+    assert np.array_equal(turned, image) and np.allclose(out, boxes)
+    none, empty = turn_quarters(image, np.zeros((0, 4)), 1)
+    assert empty.shape == (0, 4) and none.shape == (60, 40, 3)
+    with pytest.raises(ValueError, match="whole quarters, got 1.5"):
+        turn_quarters(image, boxes, 1.5)  # type: ignore[arg-type]

@@ -13,8 +13,10 @@ With ``--photos DIR`` (default ``../shared/realdata`` beside the repository, ski
 same on the labelled real hands of its ``coco_panoptic/test_panoptic.json``, ``coco_onehand10k/test_onehand10k.json``
 and ``hand_labels/manual_test``. Printed: one Markdown table per set, each row with its drop from the clean row (for
 turned hands, from the 0-degree row: a file's own box is not turned, so there the box is the keypoints' from 0 on).
-Usage: python benchmarks/bench_corruptions.py [--keypoints pretrained:lite] [--count 300] [--seed 2718]
-       [--photos DIR|none] [--threads 2] [--quick]
+``--severities 1,2`` scores only those severities and ``--no-turn`` skips the turned hands (a shorter run, as the
+A/B of ``--photo-aug-prob`` in BENCHMARKS.md); ``--keypoints`` takes a trained run's ``model.safetensors`` too.
+Usage: python benchmarks/bench_corruptions.py [--keypoints pretrained:lite|WEIGHTS] [--count 300] [--seed 2718]
+       [--photos DIR|none] [--threads 2] [--quick] [--severities 1,2,3] [--no-turn]
 """
 
 from __future__ import annotations
@@ -93,8 +95,10 @@ def table(rows: list[tuple[str, str, dict[str, float], dict[str, float]]]) -> st
     return "\n".join(lines)
 
 
-def run_set(title: str, samples: Sequence[Any], predictor: Any, work: Path, seed: int, threads: int) -> None:
-    """Score one labelled set clean, corrupted and turned; print its table."""
+def run_set(title: str, samples: Sequence[Any], predictor: Any, work: Path, seed: int, threads: int,
+            severities: Sequence[int] = (1, 2, 3), turn: bool = True) -> None:
+    """Score one labelled set clean, corrupted at ``severities`` and (with ``turn``) turned; print its table and the
+    mean PCK@0.2 of its corrupted rows."""
     from handpose.data.crop import sample_box
 
     sides = np.array([max(sample_box(s)[2:]) for s in samples])
@@ -104,11 +108,14 @@ def run_set(title: str, samples: Sequence[Any], predictor: Any, work: Path, seed
     rows = [("clean", "-", clean, clean)]
     for name, (what, params) in SEVERITIES.items():
         for severity, param in enumerate(params, start=1):
+            if severity not in severities:
+                continue
             made = corrupted_samples(samples, name, severity, work / f"{name}{severity}", seed)
             rows.append((name, f"{severity}: {what.format(param)}", score(predictor, made, threads), clean))
             print(f"  {name} {severity}: PCK@0.2 {rows[-1][2]['PCK@0.2']:.3f}", flush=True)
+    corrupted = [m["PCK@0.2"] for _, _, m, _ in rows[1:]]
     upright: dict[str, float] = {}
-    for angle in ANGLES:
+    for angle in ANGLES if turn else ():
         turned = turned_samples(samples, angle, work / f"turn{angle}")
         m = score(predictor, turned, threads)
         upright = upright or m  # ANGLES begin with 0
@@ -116,6 +123,10 @@ def run_set(title: str, samples: Sequence[Any], predictor: Any, work: Path, seed
         rows.append(("turned", f"{angle} deg (box x{grown:.2f})", m, upright))
         print(f"  turned {angle}: PCK@0.2 {m['PCK@0.2']:.3f}", flush=True)
     print(f"\n{title}\n{table(rows)}", flush=True)
+    if corrupted:
+        print(f"mean PCK@0.2 of the {len(corrupted)} corrupted rows (severities "
+              f"{','.join(str(s) for s in severities)}): {np.mean(corrupted):.3f}; clean {clean['PCK@0.2']:.3f}",
+              flush=True)
 
 
 def main() -> int:
@@ -128,7 +139,12 @@ def main() -> int:
                         "or 'none' (default: ../shared/realdata beside the repository, skipped when absent)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="12 renders, no photos")
+    parser.add_argument("--severities", default="1,2,3", help="comma list of the severities scored (default 1,2,3)")
+    parser.add_argument("--no-turn", action="store_true", help="no turned hands")
     args = parser.parse_args()
+    severities = [int(v) for v in args.severities.split(",")]
+    if not severities or not set(severities) <= {1, 2, 3}:
+        parser.error(f"--severities takes a comma list of 1, 2 and 3, got {args.severities!r}")
     record_run()
     torch.set_num_threads(args.threads)
     from handpose import pretrained
@@ -146,7 +162,7 @@ def main() -> int:
         if rc:
             return rc
         run_set(f"renders (seed {args.seed})", load_splits(renders).part("all"), predictor, Path(tmp) / "r",
-                args.seed, args.threads)
+                args.seed, args.threads, severities, not args.no_turn)
         photos = Path(args.photos)
         if args.quick or args.photos == "none":
             return 0
@@ -155,7 +171,7 @@ def main() -> int:
             return 0
         samples = [s for name in PHOTO_SETS for s in load_splits(photos / name).part("all")]
         run_set(f"real photos ({', '.join(PHOTO_SETS)})", samples, predictor, Path(tmp) / "p", args.seed,
-                args.threads)
+                args.threads, severities, not args.no_turn)
     return 0
 
 

@@ -156,3 +156,30 @@ def test_four_quarters_give_the_image_and_boxes_back_and_a_part_turn_is_refused(
     assert empty.shape == (0, 4) and none.shape == (60, 40, 3)
     with pytest.raises(ValueError, match="whole quarters, got 1.5"):
         turn_quarters(image, boxes, 1.5)  # type: ignore[arg-type]
+
+
+def test_run_set_scores_only_the_severities_asked_and_turns_only_when_asked(
+        bench: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    image = tmp_path / "hand.png"
+    cv2.imwrite(str(image), _image())
+    kp = np.array([[20.0 + i, 10.0 + i, 1.0] for i in range(21)], np.float32)  # (21, 3)
+    samples = [Sample(image, kp, False, np.array([20.0, 10.0, 21.0, 21.0]), None, "k")]
+    scored: list[str] = []
+
+    def fake_score(predictor: object, made: list[Sample], threads: int) -> dict[str, float]:
+        scored.append(made[0].image_path.parent.name if made[0].image_path != image else "clean")
+        pck = 0.9 if made[0].image_path == image else 0.5 + 0.01 * len(scored)
+        return {"PCK@0.2": pck, "AUC": 0.5, "EPE": 3.0, "hands": 1}
+
+    monkeypatch.setattr(bench, "score", fake_score)
+    bench.run_set("t", samples, None, tmp_path / "w", 0, 1, severities=(1, 2), turn=False)
+    from corruptions import SEVERITIES
+
+    assert scored == ["clean"] + [f"{name}{s}" for name in SEVERITIES for s in (1, 2)]  # no severity 3, no turns
+    corrupted = [0.5 + 0.01 * n for n in range(2, len(scored) + 1)]
+    out = capsys.readouterr().out
+    assert f"mean PCK@0.2 of the {len(corrupted)} corrupted rows (severities 1,2): {np.mean(corrupted):.3f}" in out
+    scored.clear()
+    bench.run_set("t", samples, None, tmp_path / "w2", 0, 1, severities=(3,), turn=True)
+    assert scored[1:len(SEVERITIES) + 1] == [f"{name}3" for name in SEVERITIES]
+    assert scored[len(SEVERITIES) + 1:] == [f"turn{a}" for a in bench.ANGLES]

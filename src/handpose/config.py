@@ -50,6 +50,7 @@ class AugmentConfig:
     blur_prob: float = 0.2  # probability of a Gaussian blur
     blur_max_sigma: float = 1.5
     edge_cut_prob: float = 0.0  # probability of cutting the hand off by a straight image edge (data.edge_cut)
+    photo_aug_prob: float = 0.0  # probability of a poor camera's exposure, noise, blur and JPEG (data.photo_aug)
 
 
 @dataclass

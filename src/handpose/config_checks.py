@@ -74,6 +74,7 @@ RULES: dict[type, dict[str, Rule]] = {
         "blur_prob": _PROBABILITY,
         "blur_max_sigma": _between(0.1, 20),
         "edge_cut_prob": _PROBABILITY,
+        "photo_aug_prob": _PROBABILITY,
     },
 }
 

@@ -5,8 +5,9 @@ which prediction uses too): the square hand box (``Sample.box`` padded by ``Data
 scale, rotation, translation and flip when augmenting, and the mirror of left hands when
 ``DataConfig.mirror_left`` (OpenPose's convention); with ``AugmentConfig.edge_cut_prob``, a share of hands is first
 cut off by a straight image edge (``data.edge_cut``). The image is resampled once through it (from a reduced JPEG
-decode when the crop is much smaller than the image; the matrix is adjusted exactly), then colour jitter and blur
-are applied to the crop, and the belief-map codec (``data.codec.HeatmapCodec``) gives targets and weights.
+decode when the crop is much smaller than the image; the matrix is adjusted exactly), then colour jitter, with
+``AugmentConfig.photo_aug_prob`` a poor camera's look (``data.photo_aug``) and blur are applied to the crop, and
+the belief-map codec (``data.codec.HeatmapCodec``) gives targets and weights.
 
 Randomness comes from ``numpy.random.default_rng((seed, epoch, index))``: an item depends on nothing else, so runs
 are reproducible and resumable, and DataLoader workers need no seeding. ``set_epoch`` must be called before each
@@ -44,6 +45,7 @@ from handpose.data import transforms as T
 from handpose.data.codec import HeatmapCodec
 from handpose.data.crop import MAX_BOX_TO_IMAGE, CropRecipe, box_dwarfs_image, box_misses_image, sample_box
 from handpose.data.edge_cut import draw_cut, grey_past
+from handpose.data.photo_aug import poor_camera
 from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
 from handpose.data.resample import cut_crops
 from handpose.data.sample import Sample
@@ -174,6 +176,8 @@ class HandDataset(torch.utils.data.Dataset):
         if self.augment:
             a = cfg.augment
             crop = T.color_jitter(crop, a.color_jitter, rng)
+            if a.photo_aug_prob > 0 and rng.random() < a.photo_aug_prob:  # no draw at 0: the same items as before
+                crop = poor_camera(crop, rng)
             if a.blur_prob > 0 and rng.random() < a.blur_prob:
                 crop = T.gaussian_blur(crop, rng.uniform(0.1, a.blur_max_sigma))
         if cut is not None:

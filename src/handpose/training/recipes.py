@@ -34,7 +34,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         "input_size": 96,
         "dataset": {"sigma": 2.0, "mirror_left": True, "box_padding": 1.3},
         "augment": {"flip_prob": 0.0, "rotation_deg": 15.0, "scale_min": 0.9, "scale_max": 1.1, "translate": 0.05,
-                    "color_jitter": 0.1, "blur_prob": 0.0, "edge_cut_prob": 0.25},
+                    "color_jitter": 0.1, "blur_prob": 0.0, "edge_cut_prob": 0.25,
+                    "photo_aug_prob": 0.0},
         "train": {"batch_size": 16, "lr": 4e-3, "max_steps": 3700, "warmup_steps": 50, "val_every": 400,
                   "log_every": 100, "ckpt_every": 400},
     },
@@ -46,7 +47,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 # rotated box is not the box of the rotated hand)
 DETECT_RECIPE: dict[str, Any] = {
     "augment": {"scale_min": 0.5, "scale_max": 2.0, "translate": 0.2, "flip_prob": 0.5, "color_jitter": 0.3,
-                "blur_prob": 0.1, "edge_cut_prob": 0.0},
+                "blur_prob": 0.1, "edge_cut_prob": 0.0, "photo_aug_prob": 0.0},
     "train": {"batch_size": 16, "lr": 2e-3, "max_steps": 6000, "warmup_steps": 100, "val_every": 500,
               "log_every": 100, "ckpt_every": 500, "weight_decay": 1e-4},
 }

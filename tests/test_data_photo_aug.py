@@ -141,3 +141,21 @@ def test_the_train_flag_sets_it_and_every_recipe_leaves_it_off(tmp_path: Path,
     args = ["-q", "train", "--task", "detect", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
     assert main([*args, "--photo-aug-prob", "0.3"]) != 0  # the detector's crops have no such augmentation
     assert "--photo-aug-prob: keypoint training only" in capsys.readouterr().err
+
+
+def test_a_run_stored_before_the_field_resumes_without_it_and_takes_it_when_given(tmp_path: Path) -> None:
+    from handpose.cli import build_parser
+    from handpose.commands.train import config_from_args
+    from handpose.training.checkpoints import save_checkpoint
+    from handpose.training.setup import check_config as check_run
+
+    stored = to_dict(TrainConfig(data="/d", max_steps=100, out=str(tmp_path)))
+    del stored["dataset"]["augment"]["photo_aug_prob"]  # the checkpoint of a run from before the field
+    save_checkpoint({"model": {}, "model_config": {}, "optimizer": {}, "scheduler": {}, "step": 10,
+                     "train_config": stored}, tmp_path / "checkpoints", 10, keep=2)
+    argv = ["train", "--resume", str(tmp_path)]
+    cfg = config_from_args(build_parser().parse_args(argv), speed=False)
+    check_run(cfg)
+    assert cfg.dataset.augment.photo_aug_prob == 0.0 and cfg.max_steps == 100
+    again = config_from_args(build_parser().parse_args([*argv, "--photo-aug-prob", "0.3"]), speed=False)
+    assert again.dataset.augment.photo_aug_prob == 0.3

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from handpose.data.photo_aug import jpeg_round_trip, motion_kernel
 from handpose.data.transforms import PAD_VALUE
 
 DARK_NOISE = 4.0  # sensor noise (sigma of 255) added to a darkened image: the less light, the noisier the picture
@@ -46,16 +47,6 @@ def _gaussian_blur(image: np.ndarray, sigma: float, rng: np.random.Generator) ->
     return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, borderType=cv2.BORDER_REFLECT_101)
 
 
-def motion_kernel(length: int, angle_deg: float) -> np.ndarray:
-    """(length, length) float32 kernel summing to 1: a line of ``length`` px through the centre at ``angle_deg``
-    (``length`` odd)."""
-    kernel = np.zeros((length, length), np.float32)
-    c, r = (length - 1) / 2, (length - 1) / 2
-    dx, dy = r * np.cos(np.radians(angle_deg)), -r * np.sin(np.radians(angle_deg))
-    cv2.line(kernel, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
-    return kernel / kernel.sum()
-
-
 def _motion_blur(image: np.ndarray, length: float, rng: np.random.Generator) -> np.ndarray:
     kernel = motion_kernel(int(length) | 1, float(rng.uniform(0.0, 180.0)))
     return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)
@@ -66,10 +57,7 @@ def _gaussian_noise(image: np.ndarray, sigma: float, rng: np.random.Generator) -
 
 
 def _jpeg(image: np.ndarray, quality: float, rng: np.random.Generator) -> np.ndarray:
-    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
-    if not ok:
-        raise ValueError(f"OpenCV could not encode a {image.shape} image as JPEG of quality {quality}")
-    return cv2.imdecode(data, cv2.IMREAD_UNCHANGED).reshape(image.shape)
+    return jpeg_round_trip(image, int(quality))
 
 
 def _dark(image: np.ndarray, exposure: float, rng: np.random.Generator) -> np.ndarray:

@@ -66,16 +66,6 @@ def test_corrupt_refuses_an_unknown_name_a_severity_out_of_range_and_a_float_ima
         corrupt(_image().astype(np.float32), "jpeg", 1, rng)
 
 
-def test_the_motion_kernel_is_a_line_through_the_centre_summing_to_one(bench: ModuleType) -> None:
-    from corruptions import motion_kernel
-
-    across = motion_kernel(7, 0.0)
-    assert across.sum() == pytest.approx(1.0)
-    assert np.count_nonzero(across[3]) == 7 and np.count_nonzero(np.delete(across, 3, axis=0)) == 0
-    upright = motion_kernel(7, 90.0)
-    assert np.allclose(upright, across.T)
-
-
 @pytest.mark.parametrize("angle", [90.0, 45.0, 180.0])
 def test_a_turned_keypoint_lands_where_the_rotation_puts_it_and_on_its_pixel(bench: ModuleType, angle: float) -> None:
     from corruptions import rotate_hand

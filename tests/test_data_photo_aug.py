@@ -51,6 +51,8 @@ def test_a_motion_kernel_is_a_normalised_line() -> None:
     k = motion_kernel(9, 0.0)
     assert k.shape == (9, 9) and k.sum() == pytest.approx(1.0)
     assert k[4].sum() == pytest.approx(1.0)  # horizontal: all of it on the middle row
+    assert np.count_nonzero(k[4]) == 9  # the whole row, end to end
+    assert np.allclose(motion_kernel(9, 90.0), k.T)  # upright: the same line down the middle column
     with pytest.raises(ValueError, match="odd"):
         motion_kernel(8, 0.0)
 

@@ -88,9 +88,12 @@ def poor_camera(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mean = x.reshape(-1, 3).mean(axis=0)  # (3,) per channel
     x = mean + (x - mean) * contrast
     out = np.clip(np.rint(x), 0, 255).astype(np.uint8)
-    if jpeg:
-        ok, data = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError(f"poor_camera: OpenCV could not encode a {out.shape} crop as JPEG of quality {quality}")
-        out = cv2.imdecode(data, cv2.IMREAD_COLOR).reshape(out.shape)
-    return out
+    return jpeg_round_trip(out, quality) if jpeg else out
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """``image`` (H, W, 3) uint8 encoded as JPEG of ``quality`` (1-100) and decoded again: (H, W, 3) uint8."""
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {image.shape} image as JPEG of quality {quality}")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR).reshape(image.shape)

@@ -199,10 +199,7 @@ def main() -> int:
     rows = []
     for every in [int(v) for v in args.detect_every.split(",")]:
         for thresh in thresholds:
-            # as --hand-threshold sets it: the pruning between passes no higher than the verdict
-            refine = replace(shipped.refine, hand_threshold=thresh,
-                             prune_threshold=min(shipped.refine.prune_threshold, thresh))
-            predictor = replace(shipped, refine=refine)
+            predictor = replace(shipped, refine=shipped.refine.at_hand_threshold(thresh))  # as --hand-threshold
             for name, (frames, labels) in clips:
                 for lost in [int(v) for v in args.lost_frames.split(",")]:
                     r = score_clip(predictor, frames, labels, every, lost, args.confirm_frames)

@@ -247,3 +247,10 @@ def test_merge_points_drops_a_finger_read_as_a_hand_and_keeps_other_hands() -> N
     net.reads[tuple(np.round(finger, 3))] = (finger_pts, 0.9)  # the better-scored finger stays: the hand is not on it
     assert [round(d.score, 2) for d in refine_detections(net, image, props, replace(config, merge_points=0.5))] == \
         [0.9, 0.8, 0.7]
+
+
+def test_a_hand_threshold_under_the_pruning_lowers_it_and_one_above_leaves_it() -> None:
+    low = RefineConfig(passes=2).at_hand_threshold(0.1)
+    assert (low.hand_threshold, low.prune_threshold, low.passes) == (0.1, 0.1, 2)
+    high = RefineConfig().at_hand_threshold(0.6)
+    assert (high.hand_threshold, high.prune_threshold) == (0.6, RefineConfig().prune_threshold)

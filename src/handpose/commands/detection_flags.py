@@ -98,8 +98,5 @@ def refine_from_args(args: argparse.Namespace) -> RefineConfig | None:
         raise ValueError(f"--max-proposals must be at least 1, got {args.max_proposals}")
     if args.refine_passes == 0:
         return None
-    # a hand threshold under the pruning's lowers it too: no hand the verdict would keep is dropped between passes
-    prune = min(RefineConfig().prune_threshold, args.hand_threshold)
-    return RefineConfig(passes=args.refine_passes, hand_threshold=args.hand_threshold,
-                        max_proposals=args.max_proposals, merge_cover=args.merge_cover,
-                        merge_points=args.merge_points, prune_threshold=prune)
+    return RefineConfig(passes=args.refine_passes, max_proposals=args.max_proposals, merge_cover=args.merge_cover,
+                        merge_points=args.merge_points).at_hand_threshold(args.hand_threshold)

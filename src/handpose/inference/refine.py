@@ -84,6 +84,11 @@ class RefineConfig:
         if not self.margin >= 0.0:
             raise ValueError(f"RefineConfig.margin must be >= 0, got {self.margin}")
 
+    def at_hand_threshold(self, threshold: float) -> RefineConfig:
+        """This config with ``hand_threshold`` set as ``--hand-threshold`` sets it: a threshold under the pruning's
+        lowers that too, so no hand the verdict would keep is dropped between passes."""
+        return replace(self, hand_threshold=threshold, prune_threshold=min(self.prune_threshold, threshold))
+
 
 def proposal_threshold(given: float | None, refine: RefineConfig | None) -> float | None:
     """The detector's score threshold: the one ``given``, else with refinement on its ``proposal_threshold``, else

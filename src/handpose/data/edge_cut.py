@@ -37,8 +37,11 @@ class Cut:
 
     def off(self, xy: np.ndarray) -> np.ndarray:
         """(N,) bool: which of the (N, 2) original-pixel points lie past the cut."""
-        v = np.asarray(xy, np.float64)[:, self.axis]
-        return v < self.at if self.keep_above else v >= self.at
+        return self.past(np.asarray(xy, np.float64)[:, self.axis])
+
+    def past(self, values: np.ndarray) -> np.ndarray:
+        """Bool of ``values``' shape: which original-pixel coordinates along ``axis`` lie past the cut."""
+        return values < self.at if self.keep_above else values >= self.at
 
 
 def draw_cut(keypoints: np.ndarray, rng: np.random.Generator) -> tuple[Cut, np.ndarray, np.ndarray] | None:
@@ -70,7 +73,6 @@ def grey_past(crop: np.ndarray, M: np.ndarray, cut: Cut) -> np.ndarray:
     inv = invert_affine(M)  # (2, 3) crop px -> original px
     u, v = np.meshgrid(np.arange(s, dtype=np.float64), np.arange(s, dtype=np.float64))  # (S, S) each
     original = inv[cut.axis, 0] * u + inv[cut.axis, 1] * v + inv[cut.axis, 2]  # (S, S): the cut's coordinate
-    off = original < cut.at if cut.keep_above else original >= cut.at
     out = crop.copy()
-    out[off] = PAD_VALUE
+    out[cut.past(original)] = PAD_VALUE
     return out

@@ -24,6 +24,11 @@ LEGACY_PICKLES = 5
 ZIP_START = b"PK\x03\x04"  # a zip's first local file header: what torch.load reads as its zip format
 
 
+# what a damaged file raises as it is opened and read (zipfile: a member name that is not UTF-8, a local header
+# naming another file)
+_ZIP_DAMAGE = (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError)
+
+
 class UncheckedPickleError(ValueError):
     """A torch zip's ``data.pkl`` that its directory lists but that cannot be opened to be walked."""
 
@@ -44,8 +49,7 @@ def check_torch_pickles(path: Path) -> None:
                     if name == "data.pkl" or name.endswith("/data.pkl"):
                         try:
                             member = archive.open(info)
-                        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
-                                ValueError) as exc:
+                        except _ZIP_DAMAGE as exc:
                             raise UncheckedPickleError(f"{path}: refused: its {info.filename} cannot be opened to be "
                                                        f"checked before loading ({type(exc).__name__}: {exc}); "
                                                        "nothing from it was read"[:300]) from None
@@ -59,5 +63,5 @@ def check_torch_pickles(path: Path) -> None:
         return  # no pickle where one belongs: torch.load's own error names the file
     except (PickleShapeError, UncheckedPickleError):
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError, ValueError):
+    except _ZIP_DAMAGE:
         return  # a damaged zip (a member name that is not UTF-8, ...): torch.load's own error names the file

@@ -6,9 +6,9 @@ at every stage, one check that the loss is finite and no stop was asked for, bac
 step), :meth:`~Trainer.log` (the log line and TensorBoard scalars every ``log_every`` steps),
 :meth:`~Trainer.validate` (metrics on the held-out split every ``val_every`` steps, the best weights kept as
 ``best.safetensors``), :meth:`~Trainer.checkpoint` (atomic, every ``ckpt_every`` steps, the last
-``keep_checkpoints`` kept) and :meth:`~Trainer.finish` (final weights and summary). SIGINT / SIGTERM,
-``stop_at_step`` and ``time_limit`` end the run cleanly with a checkpoint; ``resume`` continues one exactly
-(model, optimizer, schedule, step, random states, data order). A non-finite loss raises
+``keep_checkpoints`` kept) and :meth:`~Trainer.finish` (final weights and summary). SIGINT / SIGTERM / SIGHUP
+(``training.signals``), ``stop_at_step`` and ``time_limit`` end the run cleanly with a checkpoint; ``resume``
+continues one exactly (model, optimizer, schedule, step, random states, data order). A non-finite loss raises
 :class:`NonFiniteLossError` before the bad step touches the weights, and no checkpoint is written after it.
 
 Run directory (``cfg.out``)::

@@ -14,8 +14,8 @@ Each preset trains with its own recipe (handpose.training.recipes), with or with
 the data; options given still win. The defaults shown below are the openpose preset's; the lite preset (the
 default without --data) trains at 96 px, box padding 1.3, sigma 2, left hands mirrored, a quarter of the hands cut
 off by an image edge (--edge-cut-prob 0.25), batch 16, lr 4e-3, 3700 steps (on 8000 rendered hands without --data).
---photo-aug-prob P (0 in every recipe) gives a share P of crops a poor camera's look: harsh exposure, gamma, low
-contrast, sensor noise, blur or motion blur and JPEG (handpose.data.photo_aug).
+--photo-aug-prob P (0 in every recipe) gives a share P of crops (or the detector's images) a poor camera's look:
+harsh exposure, gamma, low contrast, sensor noise, blur or motion blur and JPEG (handpose.data.photo_aug).
 
 Examples:
   handpose train                                        # synthetic data, lite preset
@@ -162,8 +162,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     opt("--blur-prob", type=float, help="probability of a Gaussian blur")
     opt("--edge-cut-prob", type=float, help="keypoint task: probability of cutting a hand off by a straight image "
         "edge, grey past it, as a frame cuts a hand that leaves it (data.edge_cut)")
-    opt("--photo-aug-prob", type=float, help="keypoint task: probability of a poor camera's look after colour "
-        "jitter: gain x0.25-2, gamma, low contrast, sensor noise, blur or motion blur, JPEG (data.photo_aug)")
+    opt("--photo-aug-prob", type=float, help="probability of a poor camera's look after colour jitter (the "
+        "keypoint crop, or the detector's whole input): gain x0.25-2, gamma, low contrast, sensor noise, blur or "
+        "motion blur, JPEG (data.photo_aug)")
     g = parser.add_argument_group("optimisation")
     opt("--batch-size", type=int, help="samples per step per process")
     opt("--lr", type=float, help="base learning rate")
@@ -296,7 +297,7 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
 
 # options of keypoint training that the detector (--task detect) has no use for
 _KEYPOINT_ONLY = ("keypoint_order", "sigma", "box_padding", "mirror_left", "output_stride", "rotation", "synth_count",
-                  "synth_size", "edge_cut_prob", "photo_aug_prob")
+                  "synth_size", "edge_cut_prob")
 
 
 def _refuse_keypoint_flags(args: argparse.Namespace) -> None:

@@ -3,8 +3,9 @@
 The renders' own camera effects (``synth.scene.camera_effects``) stay mild (noise sigma under 8/255, gain 0.7-1.25,
 blur sigma up to 1.4 px, motion up to 8 px), and the shipped keypoint model loses 0.04-0.13 PCK@0.2 on noisy, dark,
 over-exposed, blurred and heavily compressed photos at the middle severities (``benchmarks/bench_corruptions.py``). With
-``AugmentConfig.photo_aug_prob`` a share of training crops gets, after colour jitter, one random draw of
-:func:`poor_camera`, whose ranges are fixed (``RANGES``), not tuned:
+``AugmentConfig.photo_aug_prob`` a share of training crops (or of the detector's letterboxed whole images,
+``detection.dataset``) gets, after colour jitter, one random draw of :func:`poor_camera`, whose ranges are fixed
+(``RANGES``), not tuned:
 
 1. blur: Gaussian of sigma 0-2.5 px or a straight motion streak of 3-13 px (either, even odds);
 2. exposure: the values times a gain drawn uniformly in log space in 0.25-2.0;

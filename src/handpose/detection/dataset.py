@@ -3,7 +3,8 @@
 Each item is one image, letterboxed to ``DetectorConfig.input_size`` (``detection/letterbox``). When training
 with augmentation on (``DataConfig.augment``): a random zoom in ``[scale_min, scale_max]`` (uniform in log scale),
 a shift of up to ``translate`` of the input side, a horizontal flip with ``flip_prob`` that also swaps left and
-right hands, then colour jitter and blur as ``data/dataset.py`` does. ``rotation_deg`` is not used: a rotated box
+right hands, then colour jitter, a poor camera's look with ``photo_aug_prob`` (``data.photo_aug``, on the whole
+letterboxed input) and blur as ``data/dataset.py`` does. ``rotation_deg`` is not used: a rotated box
 is not the box of the rotated hand.
 
 Randomness comes from ``numpy.random.default_rng((seed, epoch, index, attempt))``, so an item depends on nothing
@@ -30,6 +31,7 @@ import torch
 from handpose.config import DataConfig, DetectorConfig
 from handpose.data import images
 from handpose.data import transforms as T
+from handpose.data.photo_aug import poor_camera
 from handpose.data.replacement import MAX_REPLACEMENTS, BadImages, first_loadable
 from handpose.data.resample import warp_reduced
 from handpose.data.skip_report import SkipReport
@@ -91,6 +93,8 @@ class DetectionDataset(torch.utils.data.Dataset):
         if self.augment:
             a = self.data.augment
             net = T.color_jitter(net, a.color_jitter, rng)
+            if a.photo_aug_prob > 0 and rng.random() < a.photo_aug_prob:  # no draw at 0: the same items as before
+                net = poor_camera(net, rng)
             if a.blur_prob > 0 and rng.random() < a.blur_prob:
                 net = T.gaussian_blur(net, rng.uniform(0.1, a.blur_max_sigma))
         boxes = transform_boxes(item.boxes, M)  # (N, 4) input px

@@ -92,12 +92,17 @@ def command_summary(module_name: str) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else module_name.rsplit(".", 1)[-1]
 
 
+def command_at(argv: Sequence[str]) -> int | None:
+    """Where in ``argv`` the command word is, None where there is none: the top-level options take no values, so it
+    is the first word that is not an option."""
+    return next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
+
+
 def named_command(argv: Sequence[str]) -> list[str]:
     """The command ``argv`` names, as a list for :func:`build_parser`'s ``load`` (empty where it names none that
-    exists: help, ``--version`` and argparse's own error need the summaries alone). The top-level options take no
-    values, so the command is the first word that is not an option."""
-    word = next((w for w in argv if not w.startswith("-")), None)
-    return [word] if word in COMMANDS else []
+    exists: help, ``--version`` and argparse's own error need the summaries alone)."""
+    at = command_at(argv)
+    return [argv[at]] if at is not None and argv[at] in COMMANDS else []
 
 
 def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -107,9 +112,9 @@ def parse_command_line(parser: argparse.ArgumentParser, argv: Sequence[str] | No
     args, extras = parser.parse_known_args(argv)
     if not getattr(args, "command", None):
         return parser.parse_args(argv)  # no command: help, --version, or argparse's own error
-    # the command's words parsed on top of the top level's flags, so `-v` before and after it add up; the top-level
-    # options take no values, so the command is the first word that is not an option
-    at = next(i for i, word in enumerate(argv) if not word.startswith("-"))
+    # the command's words parsed on top of the top level's flags, so `-v` before and after it add up
+    at = command_at(argv)
+    assert at is not None, "a command was parsed, so argv names one"
     top_level = argparse.ArgumentParser(prog=parser.prog, add_help=False)
     add_logging_flags(top_level, default=0)
     top = top_level.parse_args(argv[:at], argparse.Namespace(command=args.command))
@@ -131,9 +136,9 @@ def join_negative_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -
     as an option unless the whole of it is one number, so a box reaching past the image's left or top edge was
     refused. Words after ``--`` are left as they are."""
     argv = list(argv)
-    word = next((w for w in argv if not w.startswith("-")), None)
+    at = command_at(argv)
     commands = next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
-    command = commands.get(word) if word is not None else None
+    command = commands.get(argv[at]) if at is not None else None
     if command is None:
         return argv
     takes_value = {opt for a in command._actions if a.option_strings and a.nargs != 0 for opt in a.option_strings}

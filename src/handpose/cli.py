@@ -20,6 +20,7 @@ from typing import Any
 
 from handpose import __version__
 from handpose.closed_output import quiet_when_closed
+from handpose.user_errors import USER_ERRORS
 
 # FFmpeg's own messages (``moov atom not found``) off the terminal, where the command's one-line error says what
 # failed: AV_LOG_QUIET, read once, when OpenCV first starts FFmpeg in the process (so here, before any capture). The
@@ -237,9 +238,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt as exc:  # Ctrl-C (130), or SIGTERM where a command turns it into one (143)
         print("interrupted", file=sys.stderr)
         return int(getattr(exc, "exit_code", 130))
-    except (ValueError, OSError, RuntimeError) as exc:
-        # user-facing errors carry their own message (what was wrong and where): one line, the traceback with -v.
-        # OSError covers FileNotFoundError, PermissionError and files.DiskFullError.
+    except USER_ERRORS as exc:  # their own message (what was wrong and where): one line, the traceback with -v
         if args.verbose:
             traceback.print_exc(file=sys.stderr)
         print(f"handpose {args.command}: error: {_one_line(exc)}", file=sys.stderr)

@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 
 import cv2
 
+from handpose.user_errors import USER_ERRORS
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -39,10 +41,6 @@ class RenderWorkerDiedError(RuntimeError):
 
 class RenderWorkerError(RuntimeError):
     """A rendering worker raised an exception the command line has no one-line message for."""
-
-
-# errors that carry their own message to the user (cli._main prints them as one line): passed on as they are
-_REPORTED = (ValueError, OSError, RuntimeError)
 
 
 def render_in_workers(fn: Callable[[T], R], tasks: Sequence[T], workers: int, what: str) -> Iterator[R]:
@@ -67,7 +65,7 @@ def render_in_workers(fn: Callable[[T], R], tasks: Sequence[T], workers: int, wh
             f"{what}: a rendering worker process died after {done} of {len(tasks)} parts were written (killed by the "
             "system, most often for lack of memory, or crashed in the graphics driver); the render is incomplete: "
             "run the same command again (fewer --workers use less memory)") from exc
-    except _REPORTED:
+    except USER_ERRORS:  # their own message to the user: passed on as they are
         _stop(pool)
         raise
     except Exception as exc:

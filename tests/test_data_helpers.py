@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -79,3 +81,16 @@ def write_coco(json_path: Path, image_dir: Path, count: int, prefix: str = "img"
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps({"images": images, "annotations": anns, "categories": [{"id": 1}]}))
     return json_path
+
+
+def items_digest(dataset: Any, epochs: tuple[int, ...] = (0, 1)) -> str:
+    """sha256 of every tensor of every item of ``dataset`` (a HandDataset or DetectionDataset: ``set_epoch`` and
+    items that are dicts of tensors) over ``epochs``, keys in sorted order: equal digests, byte-identical items."""
+    h = hashlib.sha256()
+    for epoch in epochs:
+        dataset.set_epoch(epoch)
+        for i in range(len(dataset)):
+            for key, value in sorted(dataset[i].items()):
+                h.update(key.encode())
+                h.update(value.numpy().tobytes())
+    return h.hexdigest()

@@ -4,13 +4,12 @@ seed, and a run without it draws exactly the items it drew before."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from test_data_helpers import hand_keypoints, write_image
+from test_data_helpers import hand_keypoints, items_digest, write_image
 
 from handpose.config import AugmentConfig, DataConfig, TrainConfig, from_dict, to_dict
 from handpose.config_checks import check_config
@@ -69,29 +68,18 @@ def test_the_draws_span_dark_bright_and_flat_crops() -> None:
 ITEMS_BEFORE = "c7a77ce5ae640abde3350ec1cfd540cb20cd335fc56c438ea8d515ef0a7f9685"
 
 
-def _digest(dataset: HandDataset) -> str:
-    h = hashlib.sha256()
-    for epoch in (0, 1):
-        dataset.set_epoch(epoch)
-        for i in range(len(dataset)):
-            for key, value in sorted(dataset[i].items()):
-                h.update(key.encode())
-                h.update(value.numpy().tobytes())
-    return h.hexdigest()
-
-
 def test_probability_zero_leaves_every_item_as_before(tmp_path: Path) -> None:
     """P = 0 draws nothing from the item's random stream: the items are byte for byte the ones made before the
     augmentation existed, and the ones of a stored config without the field."""
     samples = _samples(tmp_path, suffix="png")  # lossless: the digest does not hang on a JPEG encoder
     cfg = DataConfig(input_size=64, augment=AugmentConfig(color_jitter=0.3, blur_prob=0.5, edge_cut_prob=0.5))
     assert cfg.augment.photo_aug_prob == 0.0
-    assert _digest(HandDataset(samples, cfg, train=True, seed=3)) == ITEMS_BEFORE
+    assert items_digest(HandDataset(samples, cfg, train=True, seed=3)) == ITEMS_BEFORE
     stored = to_dict(cfg)
     del stored["augment"]["photo_aug_prob"]
-    assert _digest(HandDataset(samples, from_dict(DataConfig, stored), train=True, seed=3)) == ITEMS_BEFORE
+    assert items_digest(HandDataset(samples, from_dict(DataConfig, stored), train=True, seed=3)) == ITEMS_BEFORE
     harsh = dataclasses.replace(cfg, augment=dataclasses.replace(cfg.augment, photo_aug_prob=1.0))
-    assert _digest(HandDataset(samples, harsh, train=True, seed=3)) != ITEMS_BEFORE
+    assert items_digest(HandDataset(samples, harsh, train=True, seed=3)) != ITEMS_BEFORE
 
 
 def test_probability_one_changes_the_image_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

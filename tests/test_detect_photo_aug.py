@@ -3,12 +3,12 @@ the letterboxed input change, reproducibly per seed, and a run without it draws 
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from test_data_helpers import items_digest
 
 from handpose.config import AugmentConfig, DataConfig, DetectorConfig
 from handpose.detection.coco import DetectionImage, read_detection_images
@@ -29,20 +29,9 @@ def _data(prob: float) -> DataConfig:
     return DataConfig(augment=AugmentConfig(color_jitter=0.3, blur_prob=0.5, photo_aug_prob=prob))
 
 
-def _digest(dataset: DetectionDataset) -> str:
-    h = hashlib.sha256()
-    for epoch in (0, 1):
-        dataset.set_epoch(epoch)
-        for i in range(len(dataset)):
-            for key, value in sorted(dataset[i].items()):
-                h.update(key.encode())
-                h.update(value.numpy().tobytes())
-    return h.hexdigest()
-
-
 def test_probability_zero_leaves_every_item_as_before(items: list[DetectionImage]) -> None:
-    assert _digest(DetectionDataset(items, CFG, _data(0.0), train=True, seed=3)) == ITEMS_BEFORE
-    assert _digest(DetectionDataset(items, CFG, _data(1.0), train=True, seed=3)) != ITEMS_BEFORE
+    assert items_digest(DetectionDataset(items, CFG, _data(0.0), train=True, seed=3)) == ITEMS_BEFORE
+    assert items_digest(DetectionDataset(items, CFG, _data(1.0), train=True, seed=3)) != ITEMS_BEFORE
 
 
 def test_probability_one_changes_the_pixels_only(items: list[DetectionImage], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,8 +5,10 @@ the system would, once it has made enough items for the run to have written chec
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from handpose.cli import main
 from handpose.data.dataset import HandDataset
 from handpose.model.artifact import load_checkpoint
 from handpose.training.checkpoints import list_checkpoints
-from handpose.training.worker_death import worker_died
+from handpose.training.worker_death import LateWorkerReports, dead_worker_error, worker_died
 
 
 @pytest.fixture(scope="module")
@@ -67,3 +69,42 @@ def test_other_errors_are_left_as_they_are() -> None:
     crashed = worker_died(RuntimeError("DataLoader worker (pid 78) is killed by signal: Segmentation fault."), 3,
                           "c.pt", "r", 2, 8)
     assert crashed is not None and "out-of-memory" not in str(crashed)  # a crash: no guess at why
+
+
+def _killed_process() -> multiprocessing.process.BaseProcess:
+    """A real process that SIGKILL ended, joined."""
+    proc = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+    proc.start()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join(30)
+    return proc
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this system")
+def test_a_lost_connection_from_a_dead_worker_is_read_as_its_death() -> None:
+    """A worker killed while it hands a batch over can first show as a lost connection: the loader's ended worker
+    turns it into the report worker_died reads; other errors, and a lost connection while every worker lives, stay."""
+    from types import SimpleNamespace
+
+    dead = _killed_process()
+    batches = SimpleNamespace(_workers=[dead])  # what a DataLoader iterator holds: its worker processes
+    report = dead_worker_error(ConnectionResetError(104, "Connection reset by peer"), batches)
+    assert isinstance(report, RuntimeError)
+    assert str(report) == f"DataLoader worker (pid {dead.pid}) is killed by signal: Killed."
+    assert "out-of-memory killer" in str(worker_died(report, 3, "c.pt", "r", 1, 4))
+    other = ValueError("bad shape")
+    assert dead_worker_error(other, batches) is other
+    lost = EOFError()
+    assert dead_worker_error(lost, SimpleNamespace(_workers=[])) is lost
+    assert dead_worker_error(lost, object()) is lost  # a loader without workers
+
+
+def test_a_late_report_of_the_dead_worker_does_not_replace_the_first_error() -> None:
+    with LateWorkerReports() as late:
+        raise RuntimeError("DataLoader worker (pid 5) is killed by signal: Killed.")
+    assert late.report is not None and "pid 5" in str(late.report)
+    with pytest.raises(RuntimeError, match="shape"), LateWorkerReports():
+        raise RuntimeError("shape mismatch")
+    with LateWorkerReports() as quiet:
+        pass
+    assert quiet.report is None

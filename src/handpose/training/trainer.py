@@ -76,7 +76,7 @@ from handpose.training.setup import (
 )
 from handpose.training.signals import StopRequest
 from handpose.training.tasks import finite, task_for
-from handpose.training.worker_death import worker_died
+from handpose.training.worker_death import LateWorkerReports, dead_worker_error, worker_died
 
 LOG = logging.getLogger(__name__)
 
@@ -265,9 +265,13 @@ class Trainer:
                     self.checkpoint()
                     self.window.exclude(time.perf_counter() - aside)  # nor this one (the run's examples/sec)
             except BaseException as exc:
-                self.writer.close(raise_errors=False)  # the error that stopped the run is the one to report
+                error = dead_worker_error(exc, batches)  # a worker killed mid-batch can first show as a lost connection
+                with LateWorkerReports() as late:  # PyTorch's report of it can come now, in the clean-up
+                    self.writer.close(raise_errors=False)  # the error that stopped the run is the one to report
+                if late.report is not None and isinstance(error, (ConnectionError, EOFError)):
+                    error = late.report
                 newest = self._newest_ckpt()
-                died = worker_died(exc, self.global_step, None if newest is None else str(newest),
+                died = worker_died(error, self.global_step, None if newest is None else str(newest),
                                    resume_command(self.out, self.info.world_size), cfg.workers, cfg.batch_size)
                 if died is not None:
                     raise died from exc

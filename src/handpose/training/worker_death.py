@@ -4,9 +4,19 @@ PyTorch's DataLoader reports it as a RuntimeError, "DataLoader worker (pid 123) 
 "... exited unexpectedly"), which says nothing of the run: the step it reached, the checkpoint it can continue from,
 and why a worker is most often killed (the system's out-of-memory killer, which sends SIGKILL). Images a worker
 cannot read are skipped and counted inside it (``data.replacement``); this is the worker process itself gone.
+
+A worker killed while it hands a batch over can surface first as a broken connection (ConnectionResetError,
+EOFError) rather than PyTorch's message: :func:`dead_worker_error` names the dead worker then, from the loader's own
+processes. PyTorch's SIGCHLD handler also raises its report wherever the main process is when the worker's exit is
+noticed, in the middle of the run's clean-up too: :class:`LateWorkerReports` keeps such a second report from
+replacing the first error.
 """
 
 from __future__ import annotations
+
+import signal
+from types import TracebackType
+from typing import Any
 
 WORKER_DIED = "DataLoader worker (pid"  # how PyTorch's messages for a dead worker begin
 
@@ -28,3 +38,36 @@ def worker_died(exc: BaseException, step: int, checkpoint: str | None, resume: s
     where = (f"its last checkpoint is {checkpoint}; continue with: {resume}" if checkpoint is not None else
              "it wrote no checkpoint yet: start it again")
     return WorkerDiedError(f"{text}: the run stopped at step {step}; {where}.{why}")
+
+
+def dead_worker_error(exc: BaseException, batches: Any) -> BaseException:
+    """``exc``, or PyTorch's report of a dead worker (a RuntimeError :func:`worker_died` reads) where ``exc`` is a
+    broken connection and one of the workers of ``batches`` (a DataLoader iterator; ``_workers`` is PyTorch's list of
+    them, absent without workers) has ended."""
+    if not isinstance(exc, (ConnectionError, EOFError)):
+        return exc
+    for worker in getattr(batches, "_workers", None) or []:
+        code = getattr(worker, "exitcode", None)
+        if code is None:
+            continue
+        name = signal.strsignal(-code) if -code in signal.valid_signals() else None  # as PyTorch words it
+        how = f"is killed by signal: {name}" if name else "exited unexpectedly"
+        return RuntimeError(f"{WORKER_DIED} {worker.pid}) {how}.")
+    return exc
+
+
+class LateWorkerReports:
+    """Context manager for a run's clean-up after an error: a RuntimeError reporting a dead worker raised inside it
+    (PyTorch's SIGCHLD handler) ends the block quietly and is kept in ``report``; any other error goes on."""
+
+    def __init__(self) -> None:
+        self.report: RuntimeError | None = None
+
+    def __enter__(self) -> LateWorkerReports:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> bool:
+        if isinstance(exc, RuntimeError) and WORKER_DIED in str(exc):
+            self.report = exc
+            return True
+        return False

@@ -10,12 +10,16 @@ import subprocess
 import time
 from collections.abc import Callable
 
+from terminal_signals import from_a_terminal
+
 
 def _take_terminal() -> None:
-    """In the child: a session of its own, with the pseudo-terminal on its standard input as controlling terminal."""
+    """In the child: a session of its own, with the pseudo-terminal on its standard input as controlling terminal,
+    and SIGINT and SIGHUP at their default actions whatever the test run inherited (``terminal_signals``)."""
     import fcntl
     import termios
 
+    from_a_terminal()
     os.setsid()
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
@@ -46,4 +50,9 @@ def run_and_hang_up(cmd: list[str], ready: Callable[[str], bool], env: dict[str,
         os.close(master)
         raise
     os.close(master)  # the hang-up: SIGHUP to the process, EIO for its writes to the terminal from now on
-    return proc.wait(timeout=timeout), shown.decode(errors="replace")
+    try:
+        return proc.wait(timeout=timeout), shown.decode(errors="replace")
+    except subprocess.TimeoutExpired:  # it did not stop: ended here, not left running through the later tests
+        proc.kill()
+        proc.wait()
+        raise

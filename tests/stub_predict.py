@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from terminal_signals import preexec
+
 SCRIPT = ("import sys; from dot_hands import DotBackend, DotDetector; from handpose.cli import main; "
           "from handpose.commands import predict as p; from handpose.inference.predictor import Predictor; "
           "from handpose.inference.prepare import CropSpec; "
@@ -22,7 +24,7 @@ def stop_stub_predict(args: list[str], started: Path, signals: list[str], settle
     ``started`` exists (and ``settle`` seconds more), and return its exit code and standard error."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "predict", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec())
     try:
         deadline = time.monotonic() + 120
         while proc.poll() is None and not started.exists() and time.monotonic() < deadline:

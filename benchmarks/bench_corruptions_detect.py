@@ -33,9 +33,10 @@ import numpy as np
 import torch
 from bench_refine import recall_and_fp
 from corruptions import CORRUPTIONS, SEVERITIES, corrupt, turn_quarters
+from held_out_scenes import add_scene_flags, scenes_json
 from run_record import record_run
 
-from handpose.commands.detection_flags import add_detector_scales_flag, detector_scales_from_args
+from handpose.commands.detection_flags import detector_scales_from_args
 
 TURNS = (90, 180)  # degrees counter-clockwise, whole quarters
 
@@ -105,14 +106,8 @@ def table(rows: list[tuple[str, str, dict[str, float], dict[str, float]]], thres
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="a COCO json of hand boxes (default: render --count scenes)")
-    parser.add_argument("--count", type=int, default=120, help="scenes rendered (default 120)")
-    parser.add_argument("--seed", type=int, default=1618, help="render and noise seed (default 1618; the release's "
-                        "test scenes are of seed 1000003)")
-    parser.add_argument("--detector", default="pretrained:detector")
-    parser.add_argument("--keypoints", default="pretrained:lite")
-    add_detector_scales_flag(parser)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    add_scene_flags(parser, count=120, seed=1618, seed_help="render and noise seed (default 1618; the release's "
+                    "test scenes are of seed 1000003)")
     parser.add_argument("--quick", action="store_true", help="2 scenes of 320 x 240, the harshest severity "
                         "only")
     args = parser.parse_args()
@@ -130,17 +125,8 @@ def main() -> int:
     threshold = RefineConfig().hand_threshold
     severities = (3,) if args.quick else (1, 2, 3)
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data
-        if data is None:
-            from handpose.synth.scenes import write_scenes
-
-            count, size = (2, (320, 240)) if args.quick else (args.count, (640, 480))
-            t0 = time.perf_counter()
-            folder = write_scenes(Path(tmp), count, args.seed, width=size[0], height=size[1], workers=1)
-            data = str(folder / "hands_coco.json")
-            print(f"rendered {count} scenes of {size[0]} x {size[1]} (seed {args.seed}) in "
-                  f"{time.perf_counter() - t0:.0f} s")
-        items = read_detection_images(data)
+        count, size = (2, (320, 240)) if args.quick else (args.count, (640, 480))
+        items = read_detection_images(scenes_json(args.data, tmp, count, args.seed, size))
         sides = np.concatenate([im.boxes[:, 2:].max(axis=1) for im in items])
         print(f"{len(items)} images, {len(sides)} hands (box's longer side median {np.median(sides):.0f} px, 10-90%: "
               f"{np.percentile(sides, 10):.0f}-{np.percentile(sides, 90):.0f}); detector {args.detector} at scales "

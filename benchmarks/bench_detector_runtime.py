@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from held_out_scenes import add_scene_flags, scenes_json
 from run_record import record_run
 
 from handpose.detection.coco import read_detection_images
@@ -44,14 +45,10 @@ def ms_per_image(detector: HandDetector, images: list[np.ndarray], rounds: int) 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="a COCO json of hand boxes (default: render --count scenes)")
-    parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=1000003)
-    parser.add_argument("--detector", default="pretrained:detector")
+    add_scene_flags(parser, count=300, seed=1000003, keypoints=False)
     parser.add_argument("--calib", type=int, default=128, help="letterboxed scenes calibrating the int8 file")
     parser.add_argument("--timed", type=int, default=20, help="images timed per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="20 scenes, 16 calibration images (make bench --quick)")
     args = parser.parse_args()
     record_run()
@@ -64,12 +61,7 @@ def main() -> int:
     from handpose.model.artifact import load_model
 
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data
-        if data is None:
-            from handpose.synth.scenes import write_scenes
-
-            data = str(write_scenes(Path(tmp) / "test", args.count, args.seed, workers=1) / "hands_coco.json")
-        items = read_detection_images(data)
+        items = read_detection_images(scenes_json(args.data, Path(tmp) / "test", args.count, args.seed))
         weights = pretrained.resolve(args.detector)
         model = load_model(weights, task="detect")
         fp32 = export_detector_onnx(model, Path(tmp) / "detector.onnx").path

@@ -29,14 +29,14 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from held_out_scenes import add_scene_flags, scenes_json
 from run_record import record_run
 
-from handpose.commands.detection_flags import add_detector_scales_flag, detector_scales_from_args
+from handpose.commands.detection_flags import detector_scales_from_args
 from handpose.data import images
 from handpose.detection.coco import DetectionImage, read_detection_images
 from handpose.detection.metrics import ImageResult, box_iou, detection_metrics, smaller_cover
@@ -183,14 +183,8 @@ def parse_variant(text: str) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="a COCO json of hand boxes (default: render --count scenes)")
-    parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=31, help="the scenes' seed (default a validation seed, not the "
-                        "release's test seed 1000003)")
-    parser.add_argument("--detector", default="pretrained:detector")
-    parser.add_argument("--keypoints", default="pretrained:lite")
-    add_detector_scales_flag(parser)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    add_scene_flags(parser, count=300, seed=31, seed_help="the scenes' seed (default a validation seed, not the "
+                    "release's test seed 1000003)")
     parser.add_argument("--overlap-iou", type=float, default=0.2, help="labelled hands overlapping another by this "
                         "box IoU or more are the overlapping ones")
     parser.add_argument("--overlap-cover", type=float, default=0.5, help="... or with more than this share of the "
@@ -206,14 +200,7 @@ def main() -> int:
     if args.quick:
         args.count = 20
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data
-        if data is None:
-            from handpose.synth.scenes import write_scenes
-
-            t0 = time.perf_counter()
-            data = str(write_scenes(Path(tmp), args.count, args.seed, workers=1) / "hands_coco.json")
-            print(f"rendered {args.count} scenes (seed {args.seed}) in {time.perf_counter() - t0:.0f} s")
-        return measure(args, data)
+        return measure(args, scenes_json(args.data, tmp, args.count, args.seed))
 
 
 def measure(args: argparse.Namespace, data: str) -> int:

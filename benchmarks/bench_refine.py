@@ -22,12 +22,12 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import torch
+from held_out_scenes import add_scene_flags, scenes_json
 from run_record import record_run
 
-from handpose.commands.detection_flags import add_detector_scales_flag, detector_scales_from_args
+from handpose.commands.detection_flags import detector_scales_from_args
 from handpose.detection.coco import read_detection_images
 from handpose.detection.evaluate import detect_images, refine_images
 from handpose.detection.metrics import ImageResult, detection_metrics
@@ -59,14 +59,9 @@ def line(name: str, m: dict[str, float], ms: float) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="a COCO json of hand boxes (default: render --count scenes)")
-    parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--seed", type=int, default=1000003)
+    add_scene_flags(parser, count=300, seed=1000003, seed_help="the scenes' seed (default 1000003, the release's test "
+                    "scenes)")
     parser.add_argument("--passes", type=int, default=3, help="refine with 1..N passes")
-    parser.add_argument("--detector", default="pretrained:detector")
-    parser.add_argument("--keypoints", default="pretrained:lite")
-    add_detector_scales_flag(parser)
-    parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--quick", action="store_true", help="20 scenes, 2 passes (make bench --quick)")
     parser.add_argument("--merge-cover", default="", help="comma list of RefineConfig.merge_cover values to try at "
                         "the default passes (hands sharing more than this of the smaller box are one hand)")
@@ -93,15 +88,7 @@ def main() -> int:
         args.count, args.passes = 20, 2
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        data = args.data
-        if data is None:
-            from handpose.synth.scenes import write_scenes
-
-            t0 = time.perf_counter()
-            folder = write_scenes(Path(tmp), args.count, args.seed, workers=1)
-            data = str(folder / "hands_coco.json")
-            print(f"rendered {args.count} scenes (seed {args.seed}) in {time.perf_counter() - t0:.0f} s")
-        items = read_detection_images(data)
+        items = read_detection_images(scenes_json(args.data, tmp, args.count, args.seed))
         print(f"{len(items)} images, {sum(im.num_hands for im in items)} hands; detector {args.detector}, keypoints "
               f"{args.keypoints}, {torch.get_num_threads()} threads")
         scales = detector_scales_from_args(args)

@@ -277,7 +277,8 @@ class Trainer:
                     raise died from exc
                 raise
             finally:
-                self.writer.close()
+                with LateWorkerReports():  # nor here: the run's own end or its first error is what it reports
+                    self.writer.close()
                 del batches
         return self.finish(stopped)
 

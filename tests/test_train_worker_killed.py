@@ -108,3 +108,31 @@ def test_a_late_report_of_the_dead_worker_does_not_replace_the_first_error() -> 
     with LateWorkerReports() as quiet:
         pass
     assert quiet.report is None
+
+
+def test_a_late_report_cutting_the_events_close_short_loses_no_event(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from handpose.training.reporting import TrainWriter
+    from handpose.training.worker_death import close_through_late_reports
+
+    events = TrainWriter(tmp_path)
+    for step in range(1, 201):
+        events.writer.add_scalar("train/loss", 1.0 / step, step)
+    summary, calls = events.writer, []
+    real_flush = summary.flush
+
+    def flush_cut_short() -> None:  # as PyTorch's SIGCHLD handler does: its report raised in the middle of the close
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("DataLoader worker (pid 9) is killed by signal: Killed.")
+        real_flush()
+
+    summary.flush = flush_cut_short
+    report = close_through_late_reports(events.close)
+    assert report is not None and "pid 9" in str(report) and len(calls) == 2
+    assert events.writer is None  # closed: a further close does nothing
+    written = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0}).Reload().Scalars("train/loss")
+    steps = [event.step for event in written]
+    assert steps == list(range(1, 201))
+    assert close_through_late_reports(events.close) is None

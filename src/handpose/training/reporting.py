@@ -241,7 +241,8 @@ class TrainWriter:
 
     def close(self, raise_errors: bool = True) -> None:
         """Write what is pending and close the file; a failed write raises (named) unless ``raise_errors`` is False,
-        when another error already stops the run and is the one to report. Closing twice does nothing."""
+        when another error already stops the run and is the one to report. Closing twice does nothing; a close cut
+        short by any other exception (one a signal handler raised) can be called again and finishes the writing."""
         if self.writer is None:
             return
         try:
@@ -249,9 +250,10 @@ class TrainWriter:
                 self.writer.flush()  # raises what the writer's thread met (close alone would drop it)
                 self.writer.close()
         except OSError:
+            self.writer = None
             if raise_errors:
                 raise
-        finally:
+        else:
             self.writer = None
 
 

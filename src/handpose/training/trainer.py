@@ -76,7 +76,7 @@ from handpose.training.setup import (
 )
 from handpose.training.signals import StopRequest
 from handpose.training.tasks import finite, task_for
-from handpose.training.worker_death import LateWorkerReports, dead_worker_error, worker_died
+from handpose.training.worker_death import close_through_late_reports, dead_worker_error, worker_died
 
 LOG = logging.getLogger(__name__)
 
@@ -266,10 +266,11 @@ class Trainer:
                     self.window.exclude(time.perf_counter() - aside)  # nor this one (the run's examples/sec)
             except BaseException as exc:
                 error = dead_worker_error(exc, batches)  # a worker killed mid-batch can first show as a lost connection
-                with LateWorkerReports() as late:  # PyTorch's report of it can come now, in the clean-up
-                    self.writer.close(raise_errors=False)  # the error that stopped the run is the one to report
-                if late.report is not None and isinstance(error, (ConnectionError, EOFError)):
-                    error = late.report
+                # PyTorch's report of it can come now, in the clean-up; the error that stopped the run is the one
+                # to report, and the events file is still closed whole
+                late = close_through_late_reports(lambda: self.writer.close(raise_errors=False))
+                if late is not None and isinstance(error, (ConnectionError, EOFError)):
+                    error = late
                 newest = self._newest_ckpt()
                 died = worker_died(error, self.global_step, None if newest is None else str(newest),
                                    resume_command(self.out, self.info.world_size), cfg.workers, cfg.batch_size)
@@ -277,8 +278,7 @@ class Trainer:
                     raise died from exc
                 raise
             finally:
-                with LateWorkerReports():  # nor here: the run's own end or its first error is what it reports
-                    self.writer.close()
+                close_through_late_reports(self.writer.close)  # nor here: the run's own end or first error is reported
                 del batches
         return self.finish(stopped)
 

@@ -9,12 +9,13 @@ A worker killed while it hands a batch over can surface first as a broken connec
 EOFError) rather than PyTorch's message: :func:`dead_worker_error` names the dead worker then, from the loader's own
 processes. PyTorch's SIGCHLD handler also raises its report wherever the main process is when the worker's exit is
 noticed, in the middle of the run's clean-up too: :class:`LateWorkerReports` keeps such a second report from
-replacing the first error.
+replacing the first error, and :func:`close_through_late_reports` lets such a report cut no file's last write short.
 """
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -71,3 +72,17 @@ class LateWorkerReports:
             self.report = exc
             return True
         return False
+
+
+def close_through_late_reports(close: Callable[[], None], tries: int = 8) -> RuntimeError | None:
+    """Call ``close`` (one that can be called again after it was cut short, e.g. ``TrainWriter.close``) until it
+    returns without a dead worker's report interrupting it, at most ``tries`` times (each of the loader's workers
+    can send one more, as it ends); returns the first such report, or None. Other errors go on."""
+    first: RuntimeError | None = None
+    for _ in range(tries):
+        with LateWorkerReports() as late:
+            close()
+        if late.report is None:
+            break
+        first = first or late.report
+    return first

@@ -19,16 +19,27 @@ SCRIPT = ("import sys; from dot_hands import DotBackend, DotDetector; from handp
           "box_padding=1.5), detector=DotDetector()); sys.exit(main(sys.argv[1:]))")
 
 
+def start_stub_predict(args: list[str]) -> subprocess.Popen[str]:
+    """A ``handpose predict ARGS`` process with the stand-in models (stdout and stderr piped, as text)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, "predict", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec())
+
+
+def wait_for(proc: subprocess.Popen[str], started: Path) -> None:
+    """Wait (up to 2 minutes) until the file ``started`` exists; AssertionError when ``proc`` has ended by then."""
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "predict ended before it could be stopped"
+
+
 def stop_stub_predict(args: list[str], started: Path, signals: list[str], settle: float = 0.0) -> tuple[int, str]:
     """Run ``handpose predict ARGS`` with the stand-in models, send ``signals`` (names, 20 ms apart) once the file
     ``started`` exists (and ``settle`` seconds more), and return its exit code and standard error."""
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "predict", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, preexec_fn=preexec())
+    proc = start_stub_predict(args)
     try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(proc, started)
         time.sleep(settle)
         assert proc.poll() is None, "predict ended before it could be stopped"
         for name in signals:

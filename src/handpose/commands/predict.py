@@ -74,6 +74,7 @@ if TYPE_CHECKING:  # the modules that load torch and OpenCV are imported where u
     import numpy as np
 
     from handpose.inference.predictor import Predictor
+    from handpose.training.run_folder import RunLock
 
 LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
@@ -266,24 +267,26 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
 def run(args: argparse.Namespace) -> int:
     """``handpose predict``; one process writes an --out folder at a time (a second is refused before its work, not
     after it), and a run that fails before writing anything leaves no empty --out folder behind."""
-    from handpose.training.run_folder import LOCK_NAME
+    from handpose.training.run_folder import LOCK_NAME, RunLock  # noqa: F811 (imported for its types above)
 
     out = Path(args.out)
     made = not out.exists()
+    lock = RunLock(out, "prediction folder")
     with ExitStack() as held:
         try:
             with command_threads(args.threads):  # a number is PyTorch's thread count too ("auto" sets it as it runs)
-                return _run(args, held)
+                return _run(args, held, lock)
         except BaseException:
+            ours = lock.at_path()  # not a folder made at its path by another run after this one's was moved
             held.close()  # the folder's lock released first
-            if made and out.is_dir() and {p.name for p in out.iterdir()} <= {LOCK_NAME}:
+            if made and ours and out.is_dir() and {p.name for p in out.iterdir()} <= {LOCK_NAME}:
                 (out / LOCK_NAME).unlink(missing_ok=True)
                 out.rmdir()
             raise
 
 
-def _run(args: argparse.Namespace, held: ExitStack) -> int:
-    """The command's work; ``held`` keeps --out's lock until the command ends."""
+def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
+    """The command's work; ``held`` keeps --out's ``lock`` (taken here) until the command ends."""
     from tqdm import tqdm
 
     from handpose.autotune.resolve import parse_flag
@@ -301,7 +304,6 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     from handpose.inference.inputs import is_video
     from handpose.inference.pipeline import to_xywh
     from handpose.inference.results import HAND_CATEGORY_ID
-    from handpose.training.run_folder import RunLock
     from handpose.training.signals import StopRequest, exit_code, ignore_stop_signals
 
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
@@ -330,8 +332,8 @@ def _run(args: argparse.Namespace, held: ExitStack) -> int:
     if video and args.save_video is not None:
         check_save_video(Path(args.save_video), source)  # before the models load
     ensure_writable_folder(args.out, "--out")  # before any work
-    held.enter_context(RunLock(args.out, "prediction folder"))  # two predicts into one folder: the second stops here
-    out = OutputFolder(args.out)
+    held.enter_context(lock)  # two predicts into one folder: the second stops here, and so does one whose folder was
+    out = OutputFolder(args.out, lock)  # moved and then made again by another (at its next write)
     check_coco_names(out)  # before the models load and any image
     predictor = load_predictor(args, video)
     if video:

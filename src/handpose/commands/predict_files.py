@@ -7,7 +7,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import read_image
 from handpose.inference.results import HAND_CATEGORY_ID
 from handpose.keypoints import NAMES, SKELETON
+
+if TYPE_CHECKING:
+    from handpose.training.run_folder import RunLock
 
 MANIFEST = ".handpose-predictions"  # one file name per line: what predict wrote into the folder
 # predict before 2026-11-27 kept no manifest: its NAME.json is known by these keys, and NAME_overlay.png and
@@ -30,8 +33,10 @@ COCO_IMAGES = "coco_images.json"  # the images (ids, file names, sizes) those re
 class OutputFolder:
     """An output folder that remembers (in :data:`MANIFEST`) which files predict wrote, and refuses the rest."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, lock: RunLock | None = None) -> None:
+        """``lock``: the folder's held lock, kept on the folder at ``path`` before each write (:meth:`claim`)."""
         self.path = Path(path)
+        self.lock = lock
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"--out {self.path} is a file, not a folder")
         manifest = self.path / MANIFEST
@@ -41,14 +46,21 @@ class OutputFolder:
 
     def check(self, target: Path, source: Path) -> None:
         """ValueError when writing ``target`` would replace the input ``source`` or a file predict did not write
-        (listed in the manifest, or one of an earlier version's per-image files: :func:`by_earlier_predict`)."""
+        (listed in the manifest, or one of an earlier version's per-image files: :func:`by_earlier_predict`); the
+        folder's lock is kept on the folder at its path first, as in :meth:`claim`."""
+        if self.lock is not None:
+            self.lock.follow()
         if target.exists() and (target.resolve() == source.resolve()
                                 or (target.name not in self.written and not by_earlier_predict(target))):
             what = "the input image itself" if target.resolve() == source.resolve() else "a file predict did not write"
             raise ValueError(f"output {target} would replace {what}; choose another --out")
 
     def claim(self, targets: Sequence[Path]) -> None:
-        """Record ``targets`` as predict's own before they are written."""
+        """Record ``targets`` as predict's own before they are written. Where the folder was moved or removed while
+        this run wrote it, the folder at its path is made again and locked first; another run's is refused
+        (``RunLock.follow``): its files and manifest are not this run's."""
+        if self.lock is not None:
+            self.lock.follow()
         new = [t.name for t in targets if t.name not in self.written]
         if new:
             with open(self.path / MANIFEST, "a", encoding="utf-8") as f:

@@ -107,6 +107,37 @@ class RunLock:
         return RunFolderBusyError(f"{self.folder} is in use: another handpose process (PID {holder}) is writing this "
                                   f"{self.what}; wait for it to end or choose another --out")
 
+    def follow(self) -> None:
+        """Keep the lock on the folder now at this lock's path: where that is no longer the folder whose lock file
+        this process holds (it was moved or removed while held, and maybe made again by another run), make it if
+        need be and take its lock, letting the old one go. :class:`RunFolderBusyError` when another process holds
+        the lock of the folder now there; nothing when the lock is not held or is still the path's."""
+        if self._fd is None or self.at_path():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        old, self._fd = self._fd, None
+        try:
+            self.acquire()
+        except RunFolderBusyError as exc:
+            self._fd = old  # still the moved folder's (released at the end as before)
+            raise RunFolderBusyError(f"{self.folder} was moved or removed while this process wrote it, and another "
+                                     f"process writes the folder there now: {exc}") from None
+        _HELD.discard(old)
+        try:
+            os.ftruncate(old, 0)  # the moved folder's lock file: nobody writes there now
+        except OSError:
+            pass
+        os.close(old)
+
+    def at_path(self) -> bool:
+        """Whether the lock is held and its file is still the one at its path (the folder not moved or removed)."""
+        if self._fd is None:
+            return False
+        try:
+            return os.path.samestat(os.fstat(self._fd), os.stat(self.path))
+        except FileNotFoundError:
+            return False  # removed, or moved with nothing made in its place
+
     def release(self) -> None:
         """Drop the lock (the lock file stays; an unlocked file means nobody is writing)."""
         if self._fd is None:

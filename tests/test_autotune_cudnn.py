@@ -59,8 +59,8 @@ def test_a_training_run_on_cuda_trains_with_the_autotuner_and_gives_the_flag_bac
     class Fit:
         """The run's trainer, recording the flag while it trains (a CUDA model cannot be built here)."""
 
-        def __init__(self, cfg: TrainConfig, info: Any, device: torch.device) -> None:
-            assert device == CUDA
+        def __init__(self, cfg: TrainConfig, info: Any, device: torch.device, lock: Any) -> None:
+            assert device == CUDA and lock is None
 
         def fit(self) -> dict[str, Any]:
             seen.append(torch.backends.cudnn.benchmark)

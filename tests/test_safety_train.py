@@ -3,6 +3,7 @@ truncated checkpoint, stale temporaries removed, a full disk reported in one lin
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -338,3 +339,39 @@ def test_a_run_stopped_between_the_best_record_and_weights_leaves_no_mismatched_
     if record.exists() or weights.exists():  # a pair of one step, or none (moved aside, nothing lost)
         assert int(json.loads(record.read_text())["step"]) == int(read_metadata(weights)["step"])
     assert (run / "checkpoints" / "after-00000002" / "best.safetensors").exists()
+
+
+@pytest.mark.parametrize("made_again", [True, False])
+def test_a_run_whose_folder_was_moved_stops_and_writes_nothing_at_its_old_path(
+        made_again: bool, synth_data: Path, tmp_path: Path) -> None:
+    run, moved = tmp_path / "run", tmp_path / "moved"
+    first = subprocess.Popen([sys.executable, "-m", "handpose", "train", "--data", str(synth_data), "--out", str(run),
+                              *TINY, "--max-steps", "100000", "--ckpt-every", "2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=_env())
+    assert first.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in first.stdout:  # until the run has written a checkpoint
+            seen.append(line)
+            if "checkpoint " in line:
+                break
+        first.send_signal(signal.SIGSTOP)
+        run.rename(moved)
+        if made_again:
+            run.mkdir()
+        with RunLock(run) if made_again else contextlib.nullcontext():  # another run's folder at the path
+            first.send_signal(signal.SIGCONT)
+            rest = first.communicate(timeout=120)[0]
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 2, "".join(seen) + rest
+    assert f"{run} was moved or removed while this run wrote it: the run stopped at step" in rest
+    assert "continue with: handpose train --resume FOLDER" in rest
+    if made_again:
+        assert {p.name for p in run.iterdir()} == {LOCK_NAME}  # nothing written there, and the folder not removed
+    else:
+        assert not run.exists()  # not made again
+    assert _steps(moved) and (moved / "config.json").is_file()
+    assert main(["-q", "train", "--resume", str(moved), "--max-steps", str(_steps(moved)[-1] + 2)]) == 0

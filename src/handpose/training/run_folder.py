@@ -40,6 +40,10 @@ class RunFolderBusyError(RuntimeError):
     """Another process holds the run folder's lock."""
 
 
+class RunFolderMovedError(RuntimeError):
+    """The folder a run writes was moved or removed while it ran."""
+
+
 class RunExistsError(ValueError):
     """A fresh run was asked for in a folder that already holds a run."""
 

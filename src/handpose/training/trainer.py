@@ -63,7 +63,7 @@ from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.process_state import kept_process_state
 from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, hparams, progress_bar
-from handpose.training.run_folder import RunLock, open_run_folder, remove_if_untouched
+from handpose.training.run_folder import RunFolderMovedError, RunLock, open_run_folder, remove_if_untouched
 from handpose.training.schedule import Stretch, apply_settings, build_scheduler, resumed_stretches
 from handpose.training.setup import (
     build_optimizer,
@@ -114,13 +114,14 @@ def _train(cfg: TrainConfig) -> dict[str, Any]:
     try:
         with cudnn_autotuner(device):  # on a GPU: the input size is fixed, so cuDNN's timed choice pays
             lock = _open_run(cfg, info, device)
-            summary = Trainer(cfg, info, device).fit()
+            summary = Trainer(cfg, info, device, lock).fit()
         finished = True
         return summary
     finally:
         if lock is not None:
+            ours = lock.at_path()  # not a folder another run made at the path after this one's was moved
             lock.release()
-            if not finished and fresh:
+            if not finished and fresh and ours:
                 remove_if_untouched(cfg.out)
         if quiet is not None:
             quiet.setLevel(previous_level)
@@ -147,7 +148,9 @@ def _open_run(cfg: TrainConfig, info: Any, device: torch.device) -> RunLock | No
 class Trainer:
     """One training process: its data, model, optimizer and schedule, and the run's position (step, samples)."""
 
-    def __init__(self, cfg: TrainConfig, info: Any, device: torch.device) -> None:
+    def __init__(self, cfg: TrainConfig, info: Any, device: torch.device, lock: RunLock | None = None) -> None:
+        """``lock``: rank 0's lock of the run folder, checked to be the folder at ``cfg.out`` before each write."""
+        self.lock = lock
         if isinstance(cfg.threads, int):
             torch.set_num_threads(cfg.threads)
         self.auto_threads = cfg.threads == AUTO and device.type == "cpu"  # follow the free cores (step())
@@ -326,6 +329,8 @@ class Trainer:
         lr = self.step_lr
         if self.main:  # above the progress bar on a terminal (see reporting.progress_bar)
             LOG.info("%s", format_fields_line(self.epoch, self.global_step, rate, lr, self.task.log_fields(means)))
+        if self.main:
+            self._check_folder()  # TensorBoard's thread writes the events file by its path
         scalars = {name: value for name, value in self.task.log_fields(means)}
         for name, value in zip(self.task.loss_names, means[1:]):  # each part once, as loss_<part>
             scalars.pop(name, None)
@@ -337,6 +342,7 @@ class Trainer:
         """Metrics and pictures on the held-out split (rank 0); keeps the best weights."""
         if not self.main or not self.val_samples:
             return
+        self._check_folder()
         cfg = self.cfg
         metrics = self.task.validate(self.model, self.val_samples, cfg, self.device)
         pictures = self.task.pictures(self.model, self.val_samples, cfg, cfg.val_images)
@@ -364,6 +370,7 @@ class Trainer:
         window = self.window.state(self.info)  # a collective: every rank
         if not self.main:
             return None
+        self._check_folder()
         path = save_checkpoint(self._checkpoint_state(window), self.ckpt_dir, self.global_step,
                                self.cfg.keep_checkpoints)
         LOG.info("checkpoint %s", path)
@@ -393,6 +400,7 @@ class Trainer:
         if not self.main:
             return summary
         final = self.out / "model.safetensors"
+        self._check_folder()
         self._save_weights(final, {"stopped": stopped})
         summary["final_weights"] = str(final)
         summary["best_weights"] = str(self.out / BEST_WEIGHTS) if self.best else None
@@ -405,6 +413,16 @@ class Trainer:
         return summary
 
     # ------------------------------------------------------------------------------------------- helpers
+
+    def _check_folder(self) -> None:
+        """Before a write into the run folder (rank 0): :class:`RunFolderMovedError` when the folder at its path is no
+        longer this run's (moved or removed during the run, and perhaps made again by another run), so that nothing
+        of this run lands in a folder that is not its own, nor in one made anew without its settings."""
+        if self.lock is None or self.lock.at_path():
+            return
+        raise RunFolderMovedError(f"{self.out} was moved or removed while this run wrote it: the run stopped at step "
+                                  f"{self.global_step}. Its files so far, its checkpoints too, are in the folder "
+                                  "where it is now; continue with: handpose train --resume FOLDER (that folder)")
 
     @property
     def epoch(self) -> float:

@@ -28,6 +28,7 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.image_headers import header_size, jpeg_complete
+from handpose.data.png_profile import without_icc_profile
 from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_file
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
@@ -126,6 +127,8 @@ def decode_image(
     if kind == "jpeg" and reduce >= 2:
         factor = max(f for f in _REDUCED if f <= reduce)
         flags = _REDUCED[factor] | cv2.IMREAD_IGNORE_ORIENTATION
+    if kind == "png":
+        data = without_icc_profile(data)  # OpenCV 4.8's libpng warns on standard error about many PNGs' profiles
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
         img = cv2.imdecode(buf, flags)

@@ -18,6 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from handpose.data.png_profile import without_icc_profile
 from handpose.synth.scene import background as procedural_background
 from handpose.synth.scene import random_color
 
@@ -50,7 +51,7 @@ def _read_photo(path: Path) -> np.ndarray | None:
     (OpenCV issue 4292), so package folders under a user name with an umlaut gave no photos, and every render there
     lost them without a word."""
     try:
-        data = np.frombuffer(path.read_bytes(), np.uint8)  # (bytes,)
+        data = np.frombuffer(without_icc_profile(path.read_bytes()), np.uint8)  # (bytes,); no libpng warning
     except OSError:
         return None
     return cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import re
 import sys
 from collections.abc import Sequence
@@ -165,17 +166,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "frame)")
 
 
+BOX_FORM = ("--box must be four numbers, finite and separated by commas: x,y,w,h (x0,y0,x1,y1 with "
+            "--box-format xyxy), e.g. 120,80,200,220")
+
+
 def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
-    """'x,y,w,h' -> 4 floats; ValueError saying what is wrong."""
+    """'x,y,w,h' -> 4 finite floats; ValueError saying what is wrong (numbers split by spaces alone, as
+    '120 80 200 220', are named as such rather than read as one number)."""
     if text is None:
         return None
-    parts = [p for p in text.replace(" ", "").split(",") if p]
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if any(len(p.split()) > 1 for p in parts):
+        raise ValueError(f"{BOX_FORM}; got {text!r}, whose numbers are split by spaces")
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
-        raise ValueError(f"--box must be four numbers x,y,w,h; got {text!r}") from None
+        raise ValueError(f"{BOX_FORM}; got {text!r}") from None
     if len(values) != 4:
-        raise ValueError(f"--box must be four numbers x,y,w,h; got {len(values)} in {text!r}")
+        raise ValueError(f"{BOX_FORM}; got {len(values)} number{'s' if len(values) != 1 else ''} in {text!r}")
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError(f"{BOX_FORM}; got {text!r}")
     return values  # type: ignore[return-value]
 
 

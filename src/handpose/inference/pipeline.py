@@ -30,7 +30,7 @@ def to_xywh(box: Sequence[float] | np.ndarray, box_format: str = "xywh") -> np.n
         raise ValueError(f"box_format must be one of {', '.join(BOX_FORMATS)}, got {box_format!r}")
     arr = np.asarray(box, dtype=np.float64).reshape(-1)
     if arr.size != 4:
-        raise ValueError(f"box must be 4 numbers ({box_format}); got {list(arr)}")
+        raise ValueError(f"box must be 4 numbers ({box_format}); got {arr.size}: {','.join(f'{v:g}' for v in arr)}")
     if box_format == "xyxy":
         if np.isfinite(arr).all() and not (arr[2] > arr[0] and arr[3] > arr[1]):
             raise ValueError(f"box {','.join(f'{v:g}' for v in arr)} (xyxy) has no area: its second corner x1,y1 must "

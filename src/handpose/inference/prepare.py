@@ -121,7 +121,7 @@ def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], stri
     arr = np.asarray(box, dtype=np.float64).reshape(-1)
     h, w = image_hw
     if arr.size != 4 or not np.isfinite(arr).all():
-        raise ValueError(f"box must be 4 finite numbers x,y,w,h; got {list(np.asarray(box).reshape(-1))}")
+        raise ValueError(f"box must be 4 finite numbers x,y,w,h; got {','.join(f'{v:g}' for v in arr)}")
     x, y, bw, bh = arr
     if (bw <= 0 or bh <= 0) if strict else (bw < 0 or bh < 0):
         raise ValueError(f"box {x:g},{y:g},{bw:g},{bh:g} has no area (width and height must be > 0)")

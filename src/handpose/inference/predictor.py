@@ -123,6 +123,23 @@ class Prediction:
 
         return coco_result(self, image_id)
 
+    def __repr__(self) -> str:
+        """One line: the box and scalars as numbers, the arrays by their shapes (the belief maps and the crop a
+        prediction keeps by default would otherwise print as thousands of lines)."""
+        def shape(a: np.ndarray | None, note: str = "") -> str:
+            return "None" if a is None else f"<{'x'.join(str(n) for n in np.shape(a))} array{note}>"
+
+        def num(v: float | None) -> str:
+            return "None" if v is None else f"{float(v):.4g}"
+
+        box = ", ".join(f"{float(v):.1f}" for v in np.asarray(self.box).reshape(-1))
+        mean = f", mean {num(float(np.mean(self.scores)))}" if np.size(self.scores) else ""
+        extra = "" if self.detector_score is None else f", detector_score={num(self.detector_score)}"
+        extra += "" if self.track_id is None else f", track_id={self.track_id}"
+        return (f"Prediction(box=[{box}], score={num(self.score)}{extra}, is_left={bool(self.is_left)}, "
+                f"left_score={num(self.left_score)}, keypoints={shape(self.keypoints)}, "
+                f"scores={shape(self.scores, mean)}, stage_maps={shape(self.stage_maps)}, crop={shape(self.crop)})")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the box, detection score, side, and the 21 keypoints with their names, x, y and score."""
         return {

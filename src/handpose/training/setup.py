@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -16,6 +16,9 @@ from handpose.data.sample import Sample
 from handpose.training.distributed import DistInfo, barrier
 from handpose.training.held_out import warn_if_few
 from handpose.training.settings_checks import check_train_settings
+
+if TYPE_CHECKING:
+    from handpose.data.formats.load import Splits
 
 LOG = logging.getLogger(__name__)
 
@@ -163,6 +166,20 @@ def side_warning(cfg: TrainConfig) -> str | None:
             "hands of unknown side get a side by chance; give --no-flip to keep the sides apart")
 
 
+def no_training_message(data: str, splits: Splits, val_fraction: float) -> str:
+    """Why ``data`` left nothing to train on: its own test or validation part took every sample (a COCO json named
+    for val or test, CMU's manual_test, ...), or the hash split of ``--val-fraction`` did."""
+    n = len(splits.val)
+    own = n - len(splits.hash_val)
+    if own == n:
+        return (f"{data}: no training samples: all {n} are in the dataset's own test or validation part (a COCO json "
+                "whose name holds val or test, CMU's manual_test, FreiHAND's evaluation set), which training holds "
+                "out; point --data at a dataset with a training part (a json of your training hands named without "
+                "val or test)")
+    return (f"{data}: no training samples: all {n} are held out ({own} in the dataset's own test or validation part, "
+            f"{n - own} by the hash split of --val-fraction {val_fraction:g}); lower --val-fraction or add samples")
+
+
 def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], TrainConfig]:
     """The training HandDataset, the held-out samples and ``cfg`` with the data path and format resolved (the
     embedded renders are made by local rank 0 while the others wait)."""
@@ -183,8 +200,7 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
     else:
         splits = load_splits(data, cfg.data_format, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order)
     if not splits.train:
-        raise ValueError(f"{data}: no training samples (all {len(splits.val)} samples are in the held-out split); "
-                         "point --data at a dataset with a training part")
+        raise ValueError(no_training_message(data, splits, cfg.dataset.val_fraction))
     train = splits.train
     if cfg.negatives is not None:
         from handpose.data.formats.negatives import read_negatives

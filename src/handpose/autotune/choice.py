@@ -256,10 +256,12 @@ def choose(
         share = others() if others is not None else None
         trial_s += time.perf_counter() - t0
         results.update(judge(trials, reference))
-        if not unsteady(share, f"{key.mode} speed", path):  # out-of-memory verdicts are dropped as they are read
+        stored = not unsteady(share, f"{key.mode} speed", path)
+        if stored:  # out-of-memory verdicts are dropped as they are read
             write_cache(path, key, results, trial_s)
     best = _fastest(allowed, results)
-    LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path))
+    LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path if not missing or stored
+                                else None))
     return best
 
 
@@ -302,7 +304,8 @@ def summary_line(
     key: TrialKey, best: Choice, allowed: Sequence[Choice], results: dict[str, dict[str, Any]], cached: bool,
     trial_s: float, path: Path | None,
 ) -> str:
-    """The one log line: the choice, each allowed candidate's rate as a ratio to fp32's, rejections, where from."""
+    """The one log line: the choice, each allowed candidate's rate as a ratio to fp32's, rejections, and the cache it
+    came from or went into (``path``; None: a trial not cached, as on a busy machine or without a cache folder)."""
     def rate(name: str) -> float:
         return float(results.get(name, {}).get("samples_per_s") or 0.0)
 
@@ -314,7 +317,7 @@ def summary_line(
     how = "cached" if cached else f"measured in {trial_s:.1f} s"
     return (f"autotune {key.mode} {key.preset} {key.input_size}px batch {key.batch_size} on {key.device} "
             f"({key.hardware}, {key.threads} threads): {best.name} at {rate(best.name):.1f} samples/s; vs fp32: "
-            f"{', '.join(parts)}; {how} ({path or 'no cache'})")
+            f"{', '.join(parts)}; {how} ({path or 'not cached'})")
 
 
 def distributed_peer() -> bool:

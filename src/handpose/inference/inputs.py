@@ -211,6 +211,10 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
     one = len(below) == 1
     hint = (f"its {'subfolder' if one else 'subfolders'} {named} {'holds' if one else 'hold'} images: give the "
             f"quoted glob \"{path / '**' / '*'}\" to read the images below it too") if below else ""
+    if not files and not hint:
+        deeper = first_image_below(path, skip)
+        hint = (f"images lie further down ({deeper.relative_to(path)}, say): give the quoted glob "
+                f"\"{path / '**' / '*'}\" to read every image below it") if deeper is not None else ""
     if not files:
         raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}" + (f"; {hint}" if hint else ""))
     if hint:
@@ -220,6 +224,33 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
 
 
 NAMED_SUBFOLDERS = 3  # subfolders a warning names before "and others"
+
+
+DEEPEST_LOOK = 2000  # folders first_image_below opens at most before it gives up
+
+
+def first_image_below(path: Path, skip: Callable[[Path], bool] = lambda p: False,
+                      most_folders: int = DEEPEST_LOOK) -> Path | None:
+    """The first image (folders in sorted order, breadth first) at any depth below ``path``, outside hidden folders
+    as the glob ``**`` reads it, or None; opens at most ``most_folders`` folders, so pointing at a large tree of no
+    images costs a bounded time. Asked only when a folder and its subfolders hold no image at their top: a labelling
+    tool's export root, whose images lie in ``images/<task>/``."""
+    queue, opened = [path], 0
+    while queue and opened < most_folders:
+        folder = queue.pop(0)
+        opened += 1
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                queue.append(entry)
+            elif entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES and not skip(entry):
+                return entry
+    return None
 
 
 def subfolders_with_images(path: Path, skip: Callable[[Path], bool] = lambda p: False, most: int = 3) -> list[str]:

@@ -50,6 +50,19 @@ def _why_none_held_out(cfg: TrainConfig, items: list[DetectionImage]) -> str:
             "json beside it")
 
 
+def _why_no_training(cfg: TrainConfig, val: list[DetectionImage]) -> str:
+    """The error for a split that left no training image: a json named for val or test takes all its images (the
+    usual cause: MMPose's and COCO's names, ``*_test.json``), the hash split the images of a json named otherwise."""
+    own = sum(im.split == "val" for im in val)
+    if own == len(val):
+        return (f"{cfg.data}: no training images: all {len(val)} are in a json whose name holds val or test, which "
+                "training holds out whole; give a json of your training images named without val or test (beside "
+                "it, a val or test json is held out)")
+    return (f"{cfg.data}: no training images: all {len(val)} are held out ({own} by a json named for val or test, "
+            f"{len(val) - own} by the hash split of --val-fraction {cfg.dataset.val_fraction:g}); lower "
+            "--val-fraction or add images")
+
+
 class DetectTask:
     """Training hooks of the hand detector (see the module docstring)."""
 
@@ -81,7 +94,7 @@ class DetectTask:
         items = read_detection_images(cfg.data)
         train, val = split_images(items, cfg.dataset.val_fraction, cfg.split_rule)
         if not train:
-            raise ValueError(f"{cfg.data}: no training images (all {len(val)} are in the held-out split)")
+            raise ValueError(_why_no_training(cfg, val))
         val = val if cfg.val_limit is None else val[: cfg.val_limit]
         if not val and cfg.val_every > 0 and (info is None or info.rank == 0):
             why = _why_none_held_out(cfg, items)

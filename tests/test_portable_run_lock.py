@@ -52,7 +52,7 @@ import sys
 sys.path[:0] = [{src!r}, {tests!r}]
 from windows_stand_ins import simulate_windows
 simulate_windows()
-from handpose.training.run_folder import RunLock
+from handpose.folder_lock import RunLock
 lock = RunLock({folder!r}).acquire()
 print("held", flush=True)
 sys.stdin.read()
@@ -63,7 +63,7 @@ lock.release()
 @pytest.mark.slow
 def test_run_lock_without_fcntl_refuses_a_second_writer(windows_locks: ModuleType, tmp_path: Path) -> None:
     """A process with no fcntl imports run_folder and holds the lock; another sees it busy, with the holder's PID."""
-    from handpose.training.run_folder import RunFolderBusyError, RunLock
+    from handpose.folder_lock import RunFolderBusyError, RunLock
 
     code = HOLDER.format(src=str(SRC), tests=str(TESTS), folder=str(tmp_path))
     holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

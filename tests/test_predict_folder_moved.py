@@ -12,7 +12,7 @@ import pytest
 from dot_hands import dot_hand_keypoints, draw_dot_hands
 from stub_predict import start_stub_predict, wait_for
 
-from handpose.training.run_folder import LOCK_NAME, RunFolderBusyError, RunLock
+from handpose.folder_lock import LOCK_NAME, RunFolderBusyError, RunLock
 
 
 def test_a_lock_follows_its_folder_path_after_a_move(tmp_path: Path) -> None:

@@ -134,13 +134,13 @@ def test_a_second_predict_into_a_folder_being_written_stops_before_its_work(tmp_
                                                                              capsys: pytest.CaptureFixture) -> None:
     """Two predicts into one --out: the second used to process every image, then fail at coco_results.json ("a file
     predict did not write") and lose its COCO results. It now stops at once, naming the holder's PID."""
-    from handpose.training.run_folder import LOCK_NAME
+    from handpose.folder_lock import LOCK_NAME
 
     image = tmp_path / "photo.png"
     cv2.imwrite(str(image), draw_dot_hands((320, 200), [dot_hand_keypoints((160, 100))]))
     out = tmp_path / "out"
     out.mkdir()
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from handpose.training.run_folder import "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from handpose.folder_lock import "
                                "RunLock; RunLock(sys.argv[1], 'prediction folder').acquire(); print('held', "
                                "flush=True); time.sleep(60)", str(out)], stdout=subprocess.PIPE, text=True)
     try:

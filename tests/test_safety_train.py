@@ -19,9 +19,10 @@ import pytest
 import torch
 
 from handpose.cli import main
+from handpose.folder_lock import LOCK_NAME, RunFolderBusyError, RunLock
 from handpose.model.artifact import load_checkpoint
 from handpose.training.checkpoints import list_checkpoints
-from handpose.training.run_folder import LOCK_NAME, RunFolderBusyError, RunLock, check_run_folder
+from handpose.training.run_folder import check_run_folder
 
 TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
         "--device", "cpu", "--threads", "1", "--no-amp", "--log-every", "1"]
@@ -88,7 +89,7 @@ def test_the_lock_names_its_holder_and_is_free_again_after_release(tmp_path: Pat
 _FORKING_WRITER = """
 import os, sys, time
 from handpose.training.data import init_worker
-from handpose.training.run_folder import RunLock
+from handpose.folder_lock import RunLock
 RunLock(sys.argv[1]).acquire()
 child = os.fork()
 if child == 0:  # a DataLoader worker: it outlives a killed parent by the seconds it takes to notice

@@ -70,12 +70,12 @@ from handpose.commands.detection_flags import (
 )
 from handpose.commands.threads_flag import add_threads_flag, command_threads
 from handpose.commands.train import add_speed_flags
+from handpose.folder_lock import LOCK_NAME, RunLock
 
 if TYPE_CHECKING:  # the modules that load torch and OpenCV are imported where used: `predict --help` needs neither
     import numpy as np
 
     from handpose.inference.predictor import Predictor
-    from handpose.training.run_folder import RunLock
 
 LOG = logging.getLogger(__name__)
 DEFAULT_DETECTOR = "pretrained:detector"  # the shipped detector finds the hands unless --box or --detector none
@@ -277,8 +277,6 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
 def run(args: argparse.Namespace) -> int:
     """``handpose predict``; one process writes an --out folder at a time (a second is refused before its work, not
     after it), and a run that fails before writing anything leaves no empty --out folder behind."""
-    from handpose.training.run_folder import LOCK_NAME, RunLock  # noqa: F811 (imported for its types above)
-
     out = Path(args.out)
     made = not out.exists()
     lock = RunLock(out, "prediction folder")

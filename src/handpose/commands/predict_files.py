@@ -18,7 +18,7 @@ from handpose.inference.results import HAND_CATEGORY_ID
 from handpose.keypoints import NAMES, SKELETON
 
 if TYPE_CHECKING:
-    from handpose.training.run_folder import RunLock
+    from handpose.folder_lock import RunLock
 
 MANIFEST = ".handpose-predictions"  # one file name per line: what predict wrote into the folder
 # predict before 2026-11-27 kept no manifest: its NAME.json is known by these keys, and NAME_overlay.png and

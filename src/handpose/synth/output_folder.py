@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from handpose.folder_lock import LOCK_NAME, RunLock
+
 LOG = logging.getLogger(__name__)
 
 MANIFEST_NAME = "handpose-synth.manifest"
@@ -215,11 +217,15 @@ def _json_of(path: Path) -> dict[str, Any]:
 
 
 def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path], list[str]] | None = None,
-                   kind: str | None = None) -> bool:
+                   kind: str | None = None, lock: RunLock | None = None) -> bool:
     """Create ``folder`` or check that handpose may write into it; returns whether it is handpose's own (stale
     samples may be removed). A non-empty folder without a manifest is refused unless ``overwrite``; any folder is
     refused when the render would replace a file of it that synth did not write (``would_replace``: those files of
-    a folder), or when its manifest is of another ``kind`` of render ("crops" or "scenes")."""
+    a folder), or when its manifest is of another ``kind`` of render ("crops" or "scenes").
+
+    ``lock`` (the folder's, not yet held) is taken before anything in the folder is read or removed: a render into a
+    folder that another is writing is refused with the holder's PID (two renders there would leave one's pictures
+    beside the other's labels). A refused folder is given back as it was found, with no lock file added."""
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out: {folder} exists and is not a folder")
     try:
@@ -228,8 +234,24 @@ def prepare_folder(folder: Path, overwrite: bool, would_replace: Callable[[Path]
         raise ValueError(f"--out: {folder} cannot be made ({exc.strerror or exc})") from exc
     if not os.access(folder, os.W_OK):
         raise ValueError(f"--out: {folder} is not writable")
+    if lock is None:
+        return _checked(folder, overwrite, would_replace, kind)
+    added = not lock.path.exists()
+    lock.acquire()
+    try:
+        return _checked(folder, overwrite, would_replace, kind)
+    except BaseException:
+        lock.release()
+        if added and not lock.remove:
+            lock.path.unlink(missing_ok=True)
+        raise
+
+
+def _checked(folder: Path, overwrite: bool, would_replace: Callable[[Path], list[str]] | None,
+             kind: str | None) -> bool:
+    """:func:`prepare_folder`'s checks of an existing, writable ``folder`` (its partial samples removed first)."""
     remove_partial_samples(folder)
-    names = [n for n in os.listdir(folder)]
+    names = [n for n in os.listdir(folder) if n != LOCK_NAME]
     own = not names or MANIFEST_NAME in names or _legacy_render(folder, names)
     if MANIFEST_NAME in names and kind is not None:
         earlier = _json_of(folder / MANIFEST_NAME).get("kind")

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from handpose.files import write_json
+from handpose.folder_lock import RunLock
 from handpose.keypoints import NAMES, SKELETON
 from handpose.synth import gl_scene
 from handpose.synth.camera import Camera
@@ -205,33 +206,35 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
     except GLUnavailableError:
         raise ValueError(f"--scenes needs OpenGL and there is no context here ({gl_failure_reason()}); "
                          f"{gl_install_hint()}") from None
+    lock = RunLock(target, "render", remove=True)  # from the folder's checks to the end: one render at a time
     own = prepare_folder(target, overwrite, samples_taken(count, "images", (".jpg",), also=(JSON_NAME,)),
-                         kind="scenes")
-    (target / "images").mkdir(exist_ok=True)
-    info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
-            "renderer_version": RENDERER_VERSION, "gl_driver": gl_driver(),
-            **scene_options(distractors, beside_heads)}
-    ours = synth_outputs(target)  # an earlier render's json and images (listed or marked): a user's own stay
-    if JSON_NAME in ours:  # its labels would otherwise stand beside new pictures while this render runs
-        adopt_images(target, sorted(n for n in ours if n.startswith("images/")))  # an older render's: marked now
-        (target / JSON_NAME).unlink()
-    if own:
-        write_manifest(target, {**info, "complete": False})
-        for path in (target / "images").glob("*.jpg"):  # an earlier render's images past this one's count
-            numbered = len(path.stem) == 8 and path.stem.isdigit()
-            if f"images/{path.name}" in ours and numbered and int(path.stem) >= count:
-                path.unlink()
-    t0 = time.perf_counter()
-    tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count), distractors, beside_heads)
-             for s in range(0, count, _CHUNK)]
-    if workers == 1 or len(tasks) <= 1:
-        results = [r for t in tasks for r in _write_range(t)]
-    else:
-        results = [r for chunk in render_in_workers(_write_range, tasks, workers, str(target)) for r in chunk]
-    doc = coco_document(results, width, height, seed, distractors, beside_heads)
-    write_json(target / JSON_NAME, doc, indent=None)  # atomic: a full disk leaves no cut json
-    if own:
-        write_manifest(target, {**info, "complete": True})
-    LOG.info("wrote %d scenes with %d hands to %s in %.1f s", count, len(doc["annotations"]), target,
-             time.perf_counter() - t0)
-    return target
+                         kind="scenes", lock=lock)
+    with lock:
+        (target / "images").mkdir(exist_ok=True)
+        info = {"kind": "scenes", "seed": seed, "count": count, "size": [width, height], "renderer": "gl",
+                "renderer_version": RENDERER_VERSION, "gl_driver": gl_driver(),
+                **scene_options(distractors, beside_heads)}
+        ours = synth_outputs(target)  # an earlier render's json and images (listed or marked): a user's own stay
+        if JSON_NAME in ours:  # its labels would otherwise stand beside new pictures while this render runs
+            adopt_images(target, sorted(n for n in ours if n.startswith("images/")))  # an older render's: marked now
+            (target / JSON_NAME).unlink()
+        if own:
+            write_manifest(target, {**info, "complete": False})
+            for path in (target / "images").glob("*.jpg"):  # an earlier render's images past this one's count
+                numbered = len(path.stem) == 8 and path.stem.isdigit()
+                if f"images/{path.name}" in ours and numbered and int(path.stem) >= count:
+                    path.unlink()
+        t0 = time.perf_counter()
+        tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count), distractors, beside_heads)
+                 for s in range(0, count, _CHUNK)]
+        if workers == 1 or len(tasks) <= 1:
+            results = [r for t in tasks for r in _write_range(t)]
+        else:
+            results = [r for chunk in render_in_workers(_write_range, tasks, workers, str(target)) for r in chunk]
+        doc = coco_document(results, width, height, seed, distractors, beside_heads)
+        write_json(target / JSON_NAME, doc, indent=None)  # atomic: a full disk leaves no cut json
+        if own:
+            write_manifest(target, {**info, "complete": True})
+        LOG.info("wrote %d scenes with %d hands to %s in %.1f s", count, len(doc["annotations"]), target,
+                 time.perf_counter() - t0)
+        return target

@@ -19,6 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from handpose.folder_lock import RunLock
 from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
 from handpose.synth.gl_context import gl_driver, resolve_renderer
 from handpose.synth.output_folder import (
@@ -106,28 +107,30 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
     if ablate and used != "gl":
         raise ValueError(f"--ablate {','.join(ablate)} needs the GL renderer, and this render would use the capsule "
                          "renderer (no GL context here, or --renderer fallback)")
-    own = prepare_folder(target, overwrite, samples_taken(count), kind="crops")
-    info = {"kind": "crops", "seed": seed, "count": count, "size": size, "renderer": used,
-            "renderer_version": RENDERER_VERSION}
-    if used == "gl":
-        info["gl_driver"] = gl_driver()
-    if ablate:
-        info["ablate"] = list(ablate)
-    if own:
-        write_manifest(target, {**info, "complete": False})
-    t0 = time.perf_counter()
-    tasks = [(str(target), seed, size, s, min(s + _CHUNK, count), used, ablate) for s in range(0, count, _CHUNK)]
-    if workers == 1 or len(tasks) <= 1:
-        visible = sum(_write_task(t) for t in tasks)
-    else:
-        visible = sum(render_in_workers(_write_task, tasks, workers, str(target)))
-    stale = _remove_stale(target, count) if own else 0
-    if own:
-        write_manifest(target, {**info, "complete": True})
-    if stale:
-        LOG.warning("removed %d samples numbered %d and above left in %s by an earlier, larger render", stale,
-                    count, target)
-    dt = time.perf_counter() - t0
-    LOG.info("wrote %d samples (%.1f visible keypoints each) to %s in %.1f s (%.0f images/s)", count,
-             visible / max(count, 1), target, dt, count / max(dt, 1e-9))
-    return target
+    lock = RunLock(target, "render", remove=True)  # from the folder's checks to the end: one render at a time
+    own = prepare_folder(target, overwrite, samples_taken(count), kind="crops", lock=lock)
+    with lock:
+        info = {"kind": "crops", "seed": seed, "count": count, "size": size, "renderer": used,
+                "renderer_version": RENDERER_VERSION}
+        if used == "gl":
+            info["gl_driver"] = gl_driver()
+        if ablate:
+            info["ablate"] = list(ablate)
+        if own:
+            write_manifest(target, {**info, "complete": False})
+        t0 = time.perf_counter()
+        tasks = [(str(target), seed, size, s, min(s + _CHUNK, count), used, ablate) for s in range(0, count, _CHUNK)]
+        if workers == 1 or len(tasks) <= 1:
+            visible = sum(_write_task(t) for t in tasks)
+        else:
+            visible = sum(render_in_workers(_write_task, tasks, workers, str(target)))
+        stale = _remove_stale(target, count) if own else 0
+        if own:
+            write_manifest(target, {**info, "complete": True})
+        if stale:
+            LOG.warning("removed %d samples numbered %d and above left in %s by an earlier, larger render", stale,
+                        count, target)
+        dt = time.perf_counter() - t0
+        LOG.info("wrote %d samples (%.1f visible keypoints each) to %s in %.1f s (%.0f images/s)", count,
+                 visible / max(count, 1), target, dt, count / max(dt, 1e-9))
+        return target

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from handpose.config import TrainConfig
+from handpose.folder_lock import drop_inherited_locks
 from handpose.training.distributed import DistInfo
-from handpose.training.run_folder import drop_inherited_locks
 from handpose.training.sampler import EpochIndexed, StreamSampler
 from handpose.training.signals import ignore_stop_signals_in_worker
 from handpose.worker_logging import LogSetup

@@ -42,6 +42,7 @@ from handpose.autotune.free_cores import AUTO, govern_with_children, sync_torch
 from handpose.config import TrainConfig, from_dict, to_dict
 from handpose.config_checks import cap_workers
 from handpose.files import atomic_write, write_json
+from handpose.folder_lock import RunLock
 from handpose.model import artifact
 from handpose.run_environment import environment_changes, ignored_on_resume, run_environment
 from handpose.training import busy_machine
@@ -63,7 +64,7 @@ from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.process_state import kept_process_state
 from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, hparams, progress_bar
-from handpose.training.run_folder import RunFolderMovedError, RunLock, open_run_folder, remove_if_untouched
+from handpose.training.run_folder import RunFolderMovedError, open_run_folder, remove_if_untouched
 from handpose.training.schedule import Stretch, apply_settings, build_scheduler, resumed_stretches
 from handpose.training.setup import (
     build_optimizer,

@@ -1,0 +1,170 @@
+"""One writer at a time in a folder: an exclusive lock on ``<folder>/.handpose.lock``, held for the whole command.
+
+:class:`RunLock` takes the lock without waiting (``fcntl.flock`` on Linux and macOS, ``msvcrt.locking`` on Windows:
+:mod:`handpose.file_locks`) and writes the holder's PID into the file, so a second ``handpose train``, ``predict``
+or ``synth`` into a folder another is writing is refused with that PID. The operating system drops the lock when the
+process ends, however it ends, so a killed command never leaves the folder locked (a training run's forked
+DataLoader workers close their inherited copies first: :func:`drop_inherited_locks`). No torch here: ``synth``
+and ``predict --help`` import this without it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+
+from handpose.file_locks import lock_exclusive, probe, read_at, write_at
+
+LOCK_NAME = ".handpose.lock"
+_OPEN_TRIES = 20  # opens of a lock file that its holders keep deleting (``RunLock.remove``) before giving up
+
+
+class RunFolderBusyError(RuntimeError):
+    """Another process holds the run folder's lock."""
+
+
+_HELD: set[int] = set()  # descriptors of the locks this process took (a forked child inherits them)
+
+
+def drop_inherited_locks() -> None:
+    """In a forked child (a DataLoader worker): close its copies of the parent's run-lock descriptors. The lock
+    belongs to the open file, which a child's copy keeps locked: a worker outliving a killed trainer by the few
+    seconds it takes to notice would hold the folder. The parent's own descriptors stay open and locked."""
+    for fd in list(_HELD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+class RunLock:
+    """An exclusive, non-blocking lock on ``<folder>/.handpose.lock``; released by :meth:`release`, at the end
+    of a ``with`` block, or by the operating system when the process dies."""
+
+    def __init__(self, folder: str | Path, what: str = "run", remove: bool = False) -> None:
+        """``remove``: the lock file is deleted when the lock is released (a dataset folder keeps no trace of its
+        writer; a run folder keeps its file, the place later commands look)."""
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.what = what  # what the holder writes there, for the busy message ("run", "prediction folder")
+        self.remove = remove
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock; :class:`RunFolderBusyError` naming the folder and the holder's PID when it is taken."""
+        for _ in range(_OPEN_TRIES):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            try:
+                lock_exclusive(fd)
+            except BlockingIOError:
+                error = self._busy(fd)
+                os.close(fd)
+                raise error from None
+            except BaseException:
+                os.close(fd)
+                raise
+            if _is_file_at(fd, self.path):
+                break
+            os.close(fd)  # its last holder deleted it (``remove``) between the open and the lock: open the new one
+        else:
+            raise RunFolderBusyError(f"{self.folder}: its lock file {LOCK_NAME} was deleted and made again "
+                                     f"{_OPEN_TRIES} times while this process took it; try again")
+        os.ftruncate(fd, 0)
+        write_at(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        _HELD.add(fd)
+        return self
+
+    def check_free(self) -> None:
+        """:class:`RunFolderBusyError` when another process holds the lock; takes nothing and writes nothing (the
+        folder may be read-only): a probe with a shared lock, which fails while a writer holds its exclusive one."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            return  # no lock file: no run has written here
+        try:
+            probe(fd)
+        except BlockingIOError:
+            raise self._busy(fd) from None
+        finally:
+            os.close(fd)  # closing drops the probe's lock too
+
+    def _busy(self, fd: int) -> RunFolderBusyError:
+        """The error naming the folder and the PID the holder wrote into the lock file ``fd``."""
+        holder = read_at(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        return RunFolderBusyError(f"{self.folder} is in use: another handpose process (PID {holder}) is writing this "
+                                  f"{self.what}; wait for it to end or choose another --out")
+
+    def follow(self) -> None:
+        """Keep the lock on the folder now at this lock's path: where that is no longer the folder whose lock file
+        this process holds (it was moved or removed while held, and maybe made again by another run), make it if
+        need be and take its lock, letting the old one go. :class:`RunFolderBusyError` when another process holds
+        the lock of the folder now there; nothing when the lock is not held or is still the path's."""
+        if self._fd is None or self.at_path():
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        old, self._fd = self._fd, None
+        try:
+            self.acquire()
+        except RunFolderBusyError as exc:
+            self._fd = old  # still the moved folder's (released at the end as before)
+            raise RunFolderBusyError(f"{self.folder} was moved or removed while this process wrote it, and another "
+                                     f"process writes the folder there now: {exc}") from None
+        _HELD.discard(old)
+        try:
+            os.ftruncate(old, 0)  # the moved folder's lock file: nobody writes there now
+        except OSError:
+            pass
+        os.close(old)
+
+    def at_path(self) -> bool:
+        """Whether the lock is held and its file is still the one at its path (the folder not moved or removed)."""
+        return self._fd is not None and _is_file_at(self._fd, self.path)  # False: removed, or moved
+
+    def release(self) -> None:
+        """Drop the lock; the lock file stays (an unlocked file means nobody is writing) unless ``remove``. It is
+        deleted while still locked where the system allows it (POSIX), so whoever opened it meanwhile sees it gone
+        once they hold it and opens the new one (:meth:`acquire`); on Windows after closing, where an open file
+        cannot be deleted and one another process has opened stays."""
+        if self._fd is None:
+            return
+        removed = self.remove and self.at_path() and _unlink(self.path)
+        if not removed:
+            try:
+                os.ftruncate(self._fd, 0)
+            except OSError:
+                pass
+        os.close(self._fd)  # closing the descriptor releases the lock
+        _HELD.discard(self._fd)
+        self._fd = None
+        if self.remove and not removed and os.name == "nt":
+            _unlink(self.path)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire() if self._fd is None else self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.release()
+
+
+def _is_file_at(fd: int, path: Path) -> bool:
+    """Whether the open file ``fd`` is still the file at ``path`` (not deleted or replaced since it was opened)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
+
+
+def _unlink(path: Path) -> bool:
+    """Delete ``path``; False where it cannot be (on Windows, a file another process holds open)."""
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
+    return True

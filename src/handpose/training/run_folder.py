@@ -1,11 +1,8 @@
 """Opening a training run folder safely: one writer at a time, no silent mixing of two runs.
 
-:class:`RunLock` holds an exclusive lock on ``<out>/.handpose.lock`` (non-blocking; the file holds the writer's PID;
-``fcntl.flock`` on Linux and macOS, ``msvcrt.locking`` on Windows: :mod:`handpose.file_locks`) for the whole run, so
-a second ``handpose train`` or a ``--resume`` into a folder that is still being trained is refused with the PID that
-holds it. The operating system drops the lock when the process ends, however it ends, so a killed run never leaves
-the folder locked (its DataLoader workers close their inherited copies of the lock first:
-:func:`drop_inherited_locks`).
+A run holds the folder's lock (:class:`handpose.folder_lock.RunLock` on ``<out>/.handpose.lock``, with its PID) for
+the whole run, so a second ``handpose train`` or a ``--resume`` into a folder that is still being trained is refused
+with the PID that holds it; the operating system drops the lock when the process ends, however it ends.
 
 :func:`open_run_folder` takes that lock, then refuses a fresh run into a folder that already holds a run (its
 ``config.json``, checkpoints, weights, summary or TensorBoard events) unless ``overwrite`` is set, in which case

@@ -82,3 +82,22 @@ def test_an_onnx_evaluation_asked_for_cuda_records_the_cpu_it_ran_on(tmp_path: P
     report = run_evaluation(pretrained.path("lite-int8"), data, split="all", device="cuda")
     assert report["metrics"]["num_samples"] == 2
     assert "gpu" not in report["environment"] and report["environment"]["torch_threads"] >= 1
+
+
+def test_an_eval_into_a_folder_another_is_writing_is_refused(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+
+    from handpose.folder_lock import LOCK_NAME, RunLock
+
+    data = write_toy_scenes(tmp_path / "scenes", 3, seed=1, max_hands=2)
+    out = tmp_path / "out"
+    args = ["eval", "--task", "detect", "--weights", "pretrained:detector", "--data", str(data), "--split", "all",
+            "--out", str(out)]
+    out.mkdir()
+    with RunLock(out, "evaluation"):  # another evaluation writing the folder
+        assert main(args) == 2
+    assert f"another handpose process (PID {os.getpid()}) is writing this evaluation" in capsys.readouterr().err
+    assert not (out / "detection_eval.json").exists()
+    assert main(args) == 0  # free again; its lock file goes with it
+    assert sorted(p.name for p in out.iterdir()) == ["detection_eval.json"] and LOCK_NAME not in os.listdir(out)

@@ -119,21 +119,28 @@ def parse_scales(text: str) -> tuple[float, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """``handpose eval``; with --overwrite, the earlier report's files this run did not write go after it succeeded."""
+    """``handpose eval``; with --overwrite, the earlier report's files this run did not write go after it succeeded.
+    One evaluation writes an --out folder at a time (two would leave one's report beside the other's curve)."""
+    from contextlib import ExitStack
+
     from handpose.commands.threads_flag import command_threads
+    from handpose.folder_lock import RunLock
 
     earlier = []
-    if args.out is not None:  # checked before evaluating, not after
-        from handpose.detection.evaluate import report_path
-        from handpose.files import ensure_writable_file, ensure_writable_folder
+    with ExitStack() as held:
+        if args.out is not None:  # checked before evaluating, not after
+            from handpose.detection.evaluate import report_path
+            from handpose.files import ensure_writable_file, ensure_writable_folder
 
-        report_file = args.task == "detect" and report_path(args.out) == Path(args.out)  # the report's own path
-        (ensure_writable_file if report_file else ensure_writable_folder)(args.out, "--out")
-        earlier = refuse_earlier_reports(Path(args.out), args.overwrite)
-    with command_threads(args.threads):  # every predictor and detector the evaluation makes
-        code = _run(args)
-    if code == 0:
-        remove_left_over(earlier)
+            report_file = args.task == "detect" and report_path(args.out) == Path(args.out)  # the report's own path
+            (ensure_writable_file if report_file else ensure_writable_folder)(args.out, "--out")
+            if not report_file:  # one file is written whole (atomically) and needs no lock
+                held.enter_context(RunLock(args.out, "evaluation", remove=True))
+            earlier = refuse_earlier_reports(Path(args.out), args.overwrite)
+        with command_threads(args.threads):  # every predictor and detector the evaluation makes
+            code = _run(args)
+        if code == 0:
+            remove_left_over(earlier)
     return code
 
 

@@ -439,11 +439,10 @@ def run(args: argparse.Namespace) -> int:
         from handpose.training.setup import initial_weights
 
         initial_weights(build_model(plain.model), plain.init, report=False)  # one that cannot fill it: said early
-    cfg = with_speed(plain, args)
-    try:
-        summary = train(cfg)
+    try:  # the speed trial runs once the data is read and split: a dataset that cannot train fails first
+        summary = train(plain, speed=lambda settings: with_speed(settings, args))
     except RuntimeError as exc:
-        hint = lost_peer_hint(exc, cfg.out)
+        hint = lost_peer_hint(exc, plain.out)
         if hint is None:
             raise
         raise RuntimeError(f"{exc}\n{hint}") from exc
@@ -465,5 +464,6 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"continue with: {resume_command(summary['out'], summary.get('world_size', 1))}")
     print("\n".join(lines))
     if getattr(args, "verbose", 0) > 1:
+        cfg = dataclasses.replace(plain, amp=summary["speed"]["amp"], channels_last=summary["speed"]["channels_last"])
         print(json.dumps(to_dict(cfg), indent=1), file=sys.stderr)
     return 0

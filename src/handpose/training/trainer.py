@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -86,8 +87,12 @@ class NonFiniteLossError(RuntimeError):
     """The loss (or the weights) became NaN or infinite; the run stopped before saving anything after it."""
 
 
-def train(cfg: TrainConfig) -> dict[str, Any]:
+def train(cfg: TrainConfig, speed: Callable[[TrainConfig], TrainConfig] | None = None) -> dict[str, Any]:
     """Train a CPM as ``cfg`` says; returns the run's summary (also written to ``<out>/summary.json``).
+
+    ``speed``: settings -> the same settings with ``amp`` / ``channels_last`` chosen (``handpose train``'s speed
+    trial, ``commands.train.with_speed``), called once the data is read and split, so that a dataset that leaves
+    nothing to train on fails in seconds, not after the trial.
 
     Raises ValueError / FileNotFoundError for bad settings or data, NonFiniteLossError (a RuntimeError) when the
     loss stops being finite. The global random states and the PyTorch and OpenCV thread counts the run sets for
@@ -95,10 +100,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     which a run on a GPU turns on (``training.cudnn_autotuner``).
     """
     with kept_process_state():
-        return _train(cfg)
+        return _train(cfg, speed)
 
 
-def _train(cfg: TrainConfig) -> dict[str, Any]:
+def _train(cfg: TrainConfig, speed: Callable[[TrainConfig], TrainConfig] | None) -> dict[str, Any]:
     """:func:`train` in the process settings it sets for itself."""
     check_config(cfg)
     info = env_info()
@@ -115,7 +120,7 @@ def _train(cfg: TrainConfig) -> dict[str, Any]:
     try:
         with cudnn_autotuner(device):  # on a GPU: the input size is fixed, so cuDNN's timed choice pays
             lock = _open_run(cfg, info, device)
-            summary = Trainer(cfg, info, device, lock).fit()
+            summary = Trainer(cfg, info, device, lock, speed).fit()
         finished = True
         return summary
     finally:
@@ -149,8 +154,11 @@ def _open_run(cfg: TrainConfig, info: Any, device: torch.device) -> RunLock | No
 class Trainer:
     """One training process: its data, model, optimizer and schedule, and the run's position (step, samples)."""
 
-    def __init__(self, cfg: TrainConfig, info: Any, device: torch.device, lock: RunLock | None = None) -> None:
-        """``lock``: rank 0's lock of the run folder, checked to be the folder at ``cfg.out`` before each write."""
+    def __init__(self, cfg: TrainConfig, info: Any, device: torch.device, lock: RunLock | None = None,
+                 speed: Callable[[TrainConfig], TrainConfig] | None = None) -> None:
+        """``lock``: rank 0's lock of the run folder, checked to be the folder at ``cfg.out`` before each write.
+        ``speed``: chooses ``amp`` / ``channels_last`` (the speed trial) once the data is read and split
+        (:func:`train`)."""
         self.lock = lock
         if isinstance(cfg.threads, int):
             torch.set_num_threads(cfg.threads)
@@ -160,8 +168,10 @@ class Trainer:
         self.info, self.device, self.main = info, device, info.is_main
         cfg = dataclasses.replace(cfg, workers=cap_workers(cfg.workers))
         self.task = task_for(cfg)
-        self.train_set, self.val_samples, self.cfg = self.task.prepare_data(cfg, info)
-        cfg = self.cfg
+        self.train_set, self.val_samples, cfg = self.task.prepare_data(cfg, info)
+        if speed is not None:  # the speed trial runs on data known to train: a dataset's error came first
+            cfg = speed(cfg)
+        self.cfg = cfg
         self.out = Path(cfg.out)
         self.ckpt_dir = self.out / CHECKPOINT_DIR
         self.steps_total = total_steps(cfg, len(self.train_set), info.world_size)

@@ -217,3 +217,18 @@ def test_a_candidate_out_of_memory_on_mps_is_measured_again_not_counted_out_for_
     assert "bf16 ran out of memory on cpu" in caplog.text and "cannot run" not in caplog.text
     kept, _ = choice_module.cached_results(read_cache(tmp_path / "autotune.json")[KEY.text()], "fp32", None)
     assert "bf16" not in kept and "fp32" in kept
+
+
+def test_a_trial_that_cannot_keep_to_its_budget_says_how_long_it_takes(caplog: pytest.LogCaptureFixture) -> None:
+    """A budget even one sample's steps cannot fit (here 0 s): the batch falls to 1 and the log line says the trial
+    goes past the budget and about how long it takes, where it said 'to stay within 0 s' and took longer; every
+    candidate is still timed."""
+    with caplog.at_level(logging.INFO, logger="handpose.autotune"):
+        measured = _measure(budget_s=0.0)(CHOICES)
+    said = [r for r in caplog.records if "timing training at batch" in r.getMessage()]
+    assert len(said) == 1 and said[0].levelno == logging.WARNING
+    assert said[0].getMessage().startswith("autotune: timing training at batch 1 instead of 2, and still over the 0 s "
+                                           "budget: a step of one sample takes ")
+    assert "each of the 3 settings takes at least two, so the trial takes about " in said[0].getMessage()
+    assert "stay within" not in caplog.text
+    assert set(measured) == set(CHOICES) and all(t.batch == 1 and t.failed is None for t in measured.values())

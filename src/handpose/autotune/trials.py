@@ -5,7 +5,12 @@ random tensors; :func:`infer_measure` times the forward pass of a given model on
 the caller has them) and decodes the last stage's maps. Every candidate is built from the same weights, warmed up
 once (its first step pays for allocation and kernel choice; what soundness is judged on is taken from it), then
 timed in interleaved rounds (A B C A B C ...) until the time budget is spent, so a noisy machine disturbs all alike.
-A candidate whose first step takes over 3x the fastest first step keeps that time and is not timed again. A training
+A candidate whose first step takes over 3x the fastest first step keeps that time and is not timed again.
+The budget is an aim, not a bound: every candidate takes its first step and one timed step whatever the time (a
+candidate judged on its first step alone would be judged on allocation and kernel choice), and on a CPU the
+training trial first takes two steps of one sample to size its batch; the budget decides that batch (on a CPU) and
+the rounds after the first. Where even one sample's steps cannot fit it (a slow or busy CPU, a precision the CPU
+emulates), the log line that shrinks the batch says so, with the time the trial will take. A training
 candidate is on the device for its own turn only (copied there from weights and a batch kept on the CPU, freed
 before the next turn), so the trial needs no more device memory than one training step; a candidate that runs out
 of device memory (``torch.OutOfMemoryError``) is not viable, and the others are judged without it; so is one
@@ -161,8 +166,14 @@ def _measure_training(choices: Sequence[Choice], model_cfg: Any, size: int, batc
         probe = _train_turn(Choice(), weights, one, device)
         per_sample = probe[0] if probe is not None else math.inf
         batch = max(1, min(batch_size, int(budget_s / (len(choices) * 3 * per_sample))))
-        if batch < batch_size:
-            LOG.info("autotune: timing training at batch %d instead of %d to stay within %.0f s", batch,
+        least = time.perf_counter() - started + 2 * len(choices) * batch * per_sample  # a first and a timed step each
+        if batch < batch_size and math.isfinite(least) and least > budget_s:
+            LOG.warning("autotune: timing training at batch %d instead of %d, and still over the %.0f s budget: a "
+                        "step of one sample takes %.1f s here and each of the %d settings takes at least two, so the "
+                        "trial takes about %.0f s (give --amp and --channels-last on or off to skip it)", batch,
+                        batch_size, budget_s, per_sample, len(choices), least)
+        elif batch < batch_size:
+            LOG.info("autotune: timing training at batch %d instead of %d to keep the trial near %.0f s", batch,
                      batch_size, budget_s)
     data = _train_batch(model_cfg, size, batch, seed)
     trials: dict[Choice, Trial] = {}

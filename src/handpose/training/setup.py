@@ -54,6 +54,23 @@ def saved_step_size(state: dict[str, Any], cfg: TrainConfig, world_size: int) ->
             int(state.get("world_size", world_size)))
 
 
+def warmup_warning(cfg: TrainConfig, steps_total: int) -> str | None:
+    """Why the learning rate never reaches ``cfg.lr`` (the warmup is not shorter than the run's ``steps_total``
+    steps), or None. A warmup of the recipe's length is called the recipe's, as ``--warmup-steps`` need not have been
+    given (a fine-tune of 20 steps with the lite recipe's 50)."""
+    if cfg.warmup_steps < steps_total:
+        return None
+    from handpose.training.recipes import DETECT_RECIPE, RECIPES
+
+    recipe = DETECT_RECIPE if cfg.task == "detect" else RECIPES.get(cfg.model.preset, {})
+    name = "detector" if cfg.task == "detect" else cfg.model.preset
+    default = recipe.get("train", {}).get("warmup_steps", TrainConfig().warmup_steps)
+    what = (f"the {name} recipe's warmup of {cfg.warmup_steps} steps" if cfg.warmup_steps == default
+            else f"--warmup-steps {cfg.warmup_steps}")
+    return (f"{what} is not shorter than the run's {steps_total} steps: the learning rate never reaches {cfg.lr:g} "
+            f"(give --warmup-steps under {steps_total})")
+
+
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     """AdamW (decoupled weight decay) or SGD with momentum (L2 weight decay, as Caffe)."""
     params = [p for p in model.parameters() if p.requires_grad]

@@ -75,6 +75,7 @@ from handpose.training.setup import (
     resumed_total_steps,
     side_warning,
     total_steps,
+    warmup_warning,
 )
 from handpose.training.signals import StopRequest
 from handpose.training.tasks import finite, task_for
@@ -176,10 +177,9 @@ class Trainer:
         self.ckpt_dir = self.out / CHECKPOINT_DIR
         self.steps_total = total_steps(cfg, len(self.train_set), info.world_size)
         self.stop_at = min(self.steps_total, cfg.stop_at_step if cfg.stop_at_step is not None else self.steps_total)
-        if cfg.warmup_steps >= self.steps_total and not cfg.resume and info.is_main:
-            LOG.warning("--warmup-steps %d is not shorter than the run's %d steps: the learning rate never reaches "
-                        "--lr %g (give --warmup-steps under %d)", cfg.warmup_steps, self.steps_total, cfg.lr,
-                        self.steps_total)
+        warmup = warmup_warning(cfg, self.steps_total)
+        if warmup is not None and not cfg.resume and info.is_main:
+            LOG.warning("%s", warmup)
         self.global_step, self.samples_seen, self.last_saved = 0, 0, -1
         self.rate = 0.0  # examples/sec of the last log window
         self.step_lr = cfg.lr  # the learning rate the last step took (logged with it)

@@ -41,6 +41,7 @@ def test_keypoint_training_warns_of_a_few_held_out_hands(tmp_path: Path, fractio
     warned = _warned(caplog)
     if 0 < held_out < FEW_HANDS:
         assert len(warned) == 1 and f"only {held_out} hand" in warned[0] and "--val-fraction" in warned[0]
+        assert "each moves its PCK@0.2 by about" in warned[0] and "AP" not in warned[0]
     else:
         assert not warned, (held_out, warned)
     caplog.clear()
@@ -58,3 +59,4 @@ def test_detector_training_warns_of_a_few_held_out_hands(tmp_path: Path, caplog:
     assert 0 < hands < FEW_HANDS  # the toy render holds two images of its 24 out
     warned = _warned(caplog)
     assert len(warned) == 1 and f"in {len(val)} image" in warned[0]
+    assert "each moves its AP@0.5 by about" in warned[0] and "PCK" not in warned[0]  # the detector's own figure

@@ -102,7 +102,7 @@ class DetectTask:
                         "written (%s)", cfg.data, why)
         elif cfg.val_every > 0 and (info is None or info.rank == 0) and cfg.val_limit is None:
             warn_if_few(str(cfg.data), sum(im.num_hands for im in val), cfg.dataset.val_fraction,
-                        f"in {len(val)} image{'' if len(val) == 1 else 's'}")
+                        f"in {len(val)} image{'' if len(val) == 1 else 's'}", metric=self.headline)
         dataset = DetectionDataset(train, cfg.detector, cfg.dataset, train=True, seed=cfg.seed)
         LOG.info("detection data %s: %d training images (%d hands), %d held-out images (%d hands)", cfg.data,
                  len(train), sum(im.num_hands for im in train), len(val), sum(im.num_hands for im in val))

@@ -153,4 +153,5 @@ def test_a_second_predict_into_a_folder_being_written_stops_before_its_work(tmp_
     assert f"another handpose process (PID {holder.pid}) is writing this prediction folder" in err
     assert {p.name for p in out.iterdir()} == {LOCK_NAME}  # nothing predicted, nothing written
     assert main(["predict", str(image), "--out", str(out), "--box", "0,0,320,200", "--no-maps"]) == 0  # free again
+    assert not (out / LOCK_NAME).exists()  # a predict's lock file goes with it
 

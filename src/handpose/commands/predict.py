@@ -279,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     after it), and a run that fails before writing anything leaves no empty --out folder behind."""
     out = Path(args.out)
     made = not out.exists()
-    lock = RunLock(out, "prediction folder")
+    lock = RunLock(out, "prediction folder", remove=True)  # the lock file goes when the command ends
     with ExitStack() as held:
         try:
             with command_threads(args.threads):  # a number is PyTorch's thread count too ("auto" sets it as it runs)
@@ -323,7 +323,10 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
     video = is_video(source)
     images = [] if video else images_of(sources)
     if video:
-        tracking_config(args)  # the video flags checked before the models load
+        from handpose.inference.video import check_video_file
+
+        tracking_config(args)  # the video flags and the video itself checked before the models load
+        check_video_file(source)
     else:
         warn_video_flags(args)
     warn_unused_detection_flags(args, video)

@@ -102,6 +102,15 @@ def open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
         return _open_capture(source)
 
 
+def check_video_file(source: str | Path | int) -> None:
+    """The errors :func:`open_capture` gives for a video file (missing, a folder, not a video OpenCV can decode),
+    found by opening it and letting it go: cheap, so ``predict`` calls it before its models load. A webcam index
+    is left to :func:`open_capture` (opening a camera twice is slow, and some refuse a second open)."""
+    if webcam_index(source) is None:  # type: ignore[arg-type]
+        cap, _ = open_capture(source)
+        cap.release()
+
+
 def _open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
     index = webcam_index(source)  # type: ignore[arg-type]
     if index is not None:

@@ -81,3 +81,18 @@ def test_a_bad_stored_detector_config_names_the_field(tmp_path: Path) -> None:
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path), metadata=meta)
     with pytest.raises(ValueError, match=r"bad\.safetensors.*DetectorConfig\.input_size = 70: must be a multiple"):
         artifact.load_model(path, task="detect")
+
+
+def test_a_shipped_model_of_the_wrong_task_is_named_as_the_user_gave_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import cv2
+
+    from handpose.cli import main
+
+    image = tmp_path / "x.png"
+    cv2.imwrite(str(image), np.zeros((20, 20, 3), np.uint8))
+    assert main(["predict", str(image), "--model", "pretrained:detector", "--box", "0,0,10,10", "--out",
+                 str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "--model: pretrained:detector is a hand detector, not a keypoint model" in err
+    assert "hand_detector.safetensors" not in err  # not the file's place inside the installed package

@@ -141,9 +141,11 @@ def check_task(found: str, wanted: str | None, path: str | Path) -> None:
     if found not in TASK_NAMES:
         raise ValueError(f"{path}: unknown task {found!r} in the file; expected one of {sorted(TASK_NAMES)}")
     if wanted is not None and found != wanted:
+        from handpose.pretrained import shown
+
         hint = {TASK_DETECT: "; give it as --detector, and score it alone with `handpose eval --task detect`",
                 TASK_KEYPOINTS: "; give it as --model (predict) or --weights (eval), and a detector as --detector"}
-        raise ValueError(f"{path} is {TASK_NAMES[found]}, not {TASK_NAMES[wanted]}{hint[found]}")
+        raise ValueError(f"{shown(path)} is {TASK_NAMES[found]}, not {TASK_NAMES[wanted]}{hint[found]}")
 
 
 def read_task(path: str | Path) -> str:

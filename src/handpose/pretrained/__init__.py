@@ -52,6 +52,19 @@ def path(name: str) -> Path:
     return file
 
 
+def shown(file: str | Path) -> str:
+    """How to name ``file`` to the user: ``pretrained:NAME`` for a shipped model's file (the name they gave, not
+    where the package lies), the path as given for any other."""
+    try:
+        where = Path(file).resolve()
+    except OSError:
+        return str(file)
+    for name, (stored, _) in MODELS.items():
+        if where == FOLDER / stored:
+            return f"{PREFIX}{name}"
+    return str(file)
+
+
 def resolve(spec: str | Path) -> Path:
     """A model path as given, or a shipped model's file for ``pretrained:NAME``. FileNotFoundError pointing to
     ``pretrained:NAME`` for a bare shipped name that is no file here (``lite``)."""

@@ -99,7 +99,8 @@ def test_int8_runs_and_reports_difference(tiny: tuple[torch.nn.Module, Path, Pat
 
 
 def test_export_int8_command_on_real_crops(
-    tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, realdata: Path, capsys: pytest.CaptureFixture
+    tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, realdata: Path, capsys: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from handpose.inference.predictor import Predictor
 
@@ -109,6 +110,7 @@ def test_export_int8_command_on_real_crops(
     assert main(args + ["--calib-data", str(realdata / "hand_labels"), "--calib-count", "2"]) == 0
     text = capsys.readouterr().out
     assert "calibrated on 2 crops" in text and "int8 vs fp32 keypoints on 2 held-out crops not used for" in text
+    assert "measured on 2 crops only" in caplog.text  # a figure on two crops is said to say little
     p = Predictor.from_file(tmp_path / "m_int8.onnx")
     (r,) = p.predict(realdata / "coco_onehand10k" / "9.jpg")  # no box: a list of hands (the whole image)
     assert np.isfinite(r.keypoints).all()

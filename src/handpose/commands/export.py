@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         f"{report.keypoint_diff_px:.4f} px on average"
     )
     if calib is not None:
-        from handpose.quantize import quantize_int8
+        from handpose.quantize import HELD_OUT_MAX, quantize_int8
 
         q_out = out.with_name(out.stem + "_int8.onnx")
         q = quantize_int8(out, q_out, calib, fmt=args.int8_format, check_crops=held_out)
@@ -141,6 +141,10 @@ def run(args: argparse.Namespace) -> int:
             f"int8 vs fp32 keypoints on {q.checked_on}: mean {q.keypoint_diff_px:.2f} px, "
             f"max {q.keypoint_diff_max_px:.1f} px (crop of {data_cfg.input_size} px)"
         )
+        if len(held_out) < HELD_OUT_MAX:
+            LOG.warning("int8: its keypoint change was measured on %d crop%s only (it takes %d beside --calib-count): "
+                        "a figure on so few says little; --calib-data with more hands measures it better",
+                        len(held_out), "" if len(held_out) == 1 else "s", HELD_OUT_MAX)
     return 0
 
 

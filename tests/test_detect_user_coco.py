@@ -107,7 +107,7 @@ def test_sides_in_other_spellings_and_unreadable_ones_said(tmp_path: Path, caplo
                                                           "annotations": anns}))
     assert item.is_left.tolist() == [True, False, True, False, False, False]
     assert item.left_known.tolist() == [True, True, True, True, False, False]
-    assert any("1 hands give a side that cannot be read (e.g. 'maybe')" in r.getMessage() for r in caplog.records)
+    assert any("1 hand gives a side that cannot be read (e.g. 'maybe')" in r.getMessage() for r in caplog.records)
 
 
 def test_boxes_past_the_edge_are_said_and_no_hand_at_all_is_refused(tmp_path: Path,
@@ -121,7 +121,7 @@ def test_boxes_past_the_edge_are_said_and_no_hand_at_all_is_refused(tmp_path: Pa
     assert any("3 of 3 hand boxes run past the image's right or bottom edge; are they [x0, y0, x1, y1]?"
                in r.getMessage() for r in caplog.records)
     doc["annotations"] = []
-    with pytest.raises(ValueError, match="1 images but not one hand box"):
+    with pytest.raises(ValueError, match="1 image but not one hand box"):
         read_detection_images(_write(tmp_path, doc))
     _write(tmp_path, [{"image_id": 1, "bbox": [1, 1, 2, 2], "score": 0.9}], "coco_results.json")
     with pytest.raises(ValueError, match="coco_results.json is a list of detections"):
@@ -181,7 +181,7 @@ def test_a_json_of_crowd_regions_only_says_so(tmp_path: Path) -> None:
     _photos(tmp_path, "a.jpg")
     doc = {"images": [{"id": 1, "file_name": "a.jpg", "width": 80, "height": 60}],
            "annotations": [{"image_id": 1, "bbox": [10, 10, 20, 20], "iscrowd": 1}]}
-    with pytest.raises(ValueError, match=r"1 images but not one hand box .* \(1 iscrowd regions, which are not hands"):
+    with pytest.raises(ValueError, match=r"1 image but not one hand box .* \(1 iscrowd regions, which are not hands"):
         read_detection_images(_write(tmp_path, doc))
     _photos(tmp_path, "b.jpg")  # a.jpg left out for its unusable box, b.jpg without hands
     doc["images"].append({"id": 2, "file_name": "b.jpg", "width": 80, "height": 60})

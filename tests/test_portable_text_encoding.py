@@ -45,7 +45,7 @@ def test_predict_output_in_a_code_page_without_the_name(tmp_path: Path) -> None:
     done = _predict(tmp_path, PYTHONIOENCODING="cp1252")
     assert done.returncode == 0, done.stderr
     assert f"\\u{ord(NAME):04x}.jpg: " in done.stdout  # the name, escaped, and the run went on to its summary
-    assert " hands in 1 images" in done.stdout
+    assert " in 1 image;" in done.stdout
     assert (tmp_path / "out" / f"{NAME}.json").is_file()
 
 

@@ -71,6 +71,7 @@ from handpose.commands.detection_flags import (
 from handpose.commands.threads_flag import add_threads_flag, command_threads
 from handpose.commands.train import add_speed_flags
 from handpose.folder_lock import LOCK_NAME, RunLock
+from handpose.words import counted
 
 if TYPE_CHECKING:  # the modules that load torch and OpenCV are imported where used: `predict --help` needs neither
     import numpy as np
@@ -183,7 +184,7 @@ def parse_box(text: str | None) -> tuple[float, float, float, float] | None:
     except ValueError:
         raise ValueError(f"{BOX_FORM}; got {text!r}") from None
     if len(values) != 4:
-        raise ValueError(f"{BOX_FORM}; got {len(values)} number{'s' if len(values) != 1 else ''} in {text!r}")
+        raise ValueError(f"{BOX_FORM}; got {counted(len(values), 'number')} in {text!r}")
     if not all(math.isfinite(v) for v in values):
         raise ValueError(f"{BOX_FORM}; got {text!r}")
     return values  # type: ignore[return-value]
@@ -391,7 +392,7 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
             if len(failed) == len(images):
                 raise ValueError(f"no image in {' '.join(sources)} could be processed")
         written = coco.finish()
-    print(f"{coco.hands} hands in {coco.images} images; COCO results: {written[0]}")
+    print(f"{counted(coco.hands, 'hand')} in {counted(coco.images, 'image')}; COCO results: {written[0]}")
     if stop.reason is not None:
         ignore_stop_signals()  # all is written and the process ends: more signals must not cut its exit short
         print(f"stopped by {stop.reason} after {coco.images + len(failed)} of {len(images)} images; the results of "

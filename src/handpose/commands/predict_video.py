@@ -15,6 +15,7 @@ import numpy as np
 
 from handpose.commands.predict_files import OutputFolder, check_coco_names
 from handpose.inference.predictor import Predictor
+from handpose.words import counted
 
 
 def tracking_config(args: argparse.Namespace) -> Any:
@@ -98,8 +99,8 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
     if stop.reason is not None:  # all is written and the process ends: more signals must not cut its exit short
         ignore_stop_signals()
     print(", ".join(str(p) for p in written))
-    print(f"{result.count} frames, {result.hands} hands, {result.detector_runs} detector "
-          f"runs, {result.measured_fps:.1f} frames/s measured")
+    print(f"{counted(result.count, 'frame')}, {counted(result.hands, 'hand')}, "
+          f"{counted(result.detector_runs, 'detector run')}, {result.measured_fps:.1f} frames/s measured")
     if stop.reason is not None:
         print(f"stopped by {stop.reason} after {result.count} frames; those are written", file=sys.stderr)
         return exit_code(stop.reason)

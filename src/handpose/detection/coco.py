@@ -55,6 +55,7 @@ from handpose.data.formats.coco_wholebody import SIDES, is_wholebody_annotation
 from handpose.data.formats.json_io import load_json
 from handpose.data.skip_report import SkipReport
 from handpose.data.split import is_val
+from handpose.words import counted
 
 LOG = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
                          f"{looked})\n" + report.summary("annotations") + _results_hint(jsons))
     if not sum(im.num_hands for im in out):
         crowds = sum(int(im.crowd.shape[0]) for im in out)
-        raise ValueError(f"{path}: {len(out)} images but not one hand box to train or score a detector on"
+        raise ValueError(f"{path}: {counted(len(out), 'image')} but not one hand box to train or score a detector on"
                          + (f" ({crowds} iscrowd regions, which are not hands to train on)" if crowds else "")
                          + (f";\n{report.summary('annotations')}" if report.total else ""))
     if _count(report):
@@ -298,8 +299,9 @@ class _Sides:
 
     def say(self, where: Path) -> None:
         if self.unread:
-            LOG.warning("%s: %d hands give a side that cannot be read (e.g. %r); they train and score without a side",
-                        where, self.unread, self.example)
+            LOG.warning("%s: %s %s a side that cannot be read (e.g. %r); %s without a side", where,
+                        counted(self.unread, "hand"), "gives" if self.unread == 1 else "give", self.example,
+                        "it trains and scores" if self.unread == 1 else "they train and score")
 
 
 def _hand(ann: dict[str, Any], image_wh: tuple[int, int] | None,

@@ -59,7 +59,7 @@ def test_a_training_run_on_cuda_trains_with_the_autotuner_and_gives_the_flag_bac
     class Fit:
         """The run's trainer, recording the flag while it trains (a CUDA model cannot be built here)."""
 
-        def __init__(self, cfg: TrainConfig, info: Any, device: torch.device, lock: Any) -> None:
+        def __init__(self, cfg: TrainConfig, info: Any, device: torch.device, lock: Any, speed: Any) -> None:
             assert device == CUDA and lock is None
 
         def fit(self) -> dict[str, Any]:

@@ -156,7 +156,9 @@ def test_int8_difference_is_measured_on_held_out_crops(
     expected = np.linalg.norm(decode(got)[0] - decode(ref)[0], axis=-1)  # (3, 21)
     assert report.keypoint_diff_px == pytest.approx(float(expected.mean()))
     one = quantize_int8(path, tmp_path / "one.onnx", calib[:1])  # nothing to hold out: said so
-    assert one.calib_count == 1 and "calibration crops" in one.checked_on
+    assert one.calib_count == 1 and one.checked_on.startswith("the 1 calibration crop (too few")
+    single = quantize_int8(path, tmp_path / "single.onnx", calib, check_crops=held[:1])  # one crop, no plural
+    assert single.checked_on == "1 held-out crop not used for calibration"
 
 
 def test_synthetic_calibration_leaves_no_temporary_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 from handpose.config import DataConfig
 from handpose.data.transforms import to_network_input
 from handpose.files import atomic_write
+from handpose.words import counted
 
 LOG = logging.getLogger(__name__)
 
@@ -109,10 +110,10 @@ def quantize_int8(
     x = to_network_input(crops)  # (N, 3, S, S)
     if len(check_crops):
         x_check = to_network_input(check_crops)  # (M, 3, S, S)
-        checked_on = f"{len(check_crops)} held-out crops not used for calibration"
+        checked_on = f"{counted(len(check_crops), 'held-out crop')} not used for calibration"
     else:
         x_check = x
-        checked_on = f"the {len(crops)} calibration crops (too few crops to hold any out)"
+        checked_on = f"the {counted(len(crops), 'calibration crop')} (too few crops to hold any out)"
         LOG.warning("int8 check: no held-out crops, measuring on the calibration crops")
     fp32_meta = quantize_static_file(fp32_path, out, x, fmt, per_channel, reduce_range, "crops", checked_on)
     ref = OnnxBackend(fp32_path)(x_check)[0]  # (M, 22, h, w)

@@ -32,6 +32,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from handpose.words import counted
+
 LOG = logging.getLogger(__name__)
 
 
@@ -135,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         q = quantize_int8(out, q_out, calib, fmt=args.int8_format, check_crops=held_out)
         print(
             f"wrote {q.path} ({q.path.stat().st_size / 1e6:.1f} MB, static int8 {q.fmt}, calibrated on "
-            f"{q.calib_count} crops from {args.calib_data}, {q.seconds:.0f} s)"
+            f"{counted(q.calib_count, 'crop')} from {args.calib_data}, {q.seconds:.0f} s)"
         )
         print(
             f"int8 vs fp32 keypoints on {q.checked_on}: mean {q.keypoint_diff_px:.2f} px, "
@@ -189,10 +191,10 @@ def export_detector(args: argparse.Namespace, weights: Path, out: Path) -> int:
         q_out = out.with_name(out.stem + "_int8.onnx")
         q = quantize_detector_int8(out, q_out, calib, check, fmt=args.int8_format)
         print(f"wrote {q.path} ({q.path.stat().st_size / 1e6:.1f} MB, static int8 {args.int8_format}, calibrated on "
-              f"{q.calib_count} letterboxed images from {args.calib_data}, {q.seconds:.0f} s)")
+              f"{counted(q.calib_count, 'letterboxed image')} from {args.calib_data}, {q.seconds:.0f} s)")
         boxes = (f"{q.boxes_matched} of {q.boxes_fp32} boxes found again at IoU >= 0.7" if q.boxes_fp32 else
                  "no box to compare (the fp32 detector found none in them: give more --calib-data)")
-        print(f"int8 vs fp32 on {q.check_count} held-out images: {boxes}; hand-centre probability differs by up to "
-              f"{q.heatmap_diff_max:.3f}; measure its accuracy with handpose eval --task detect --weights on the int8 "
-              "file")
+        print(f"int8 vs fp32 on {counted(q.check_count, 'held-out image')}: {boxes}; hand-centre probability "
+              f"differs by up to {q.heatmap_diff_max:.3f}; measure its accuracy with handpose eval --task detect "
+              "--weights on the int8 file")
     return 0

@@ -24,6 +24,7 @@ from handpose.config import DataConfig
 from handpose.data import images as image_io
 from handpose.data.transforms import to_network_input
 from handpose.detection.letterbox import letterbox
+from handpose.words import counted
 
 LOG = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def quantize_detector_int8(fp32_path: str | Path, out: str | Path, calib: np.nda
         raise ValueError(f"int8 needs calibration and check images (N, S, S, 3), got {calib.shape} and "
                          f"{check.shape}")
     t0 = time.perf_counter()
-    checked_on = f"{len(check)} held-out images not used for calibration"
+    checked_on = f"{counted(len(check), 'held-out image')} not used for calibration"
     quantize_static_file(fp32_path, out, to_network_input(calib), fmt, True, False, "letterboxed images",
                          checked_on)
     ref_net, got_net = OnnxDetectorNetwork(fp32_path), OnnxDetectorNetwork(out)

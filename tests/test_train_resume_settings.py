@@ -1,7 +1,7 @@
 """What a resume may change and what it keeps: optimizer settings given with --resume take effect (and config.json
 says what ran), an epoch-sized run resumed with another batch goes on along its learning-rate curve without a jump,
 best weights of an abandoned branch are set aside, a finished run is not run again, conflicting flags are refused,
-and the continue hint of a torchrun run names torchrun."""
+and the continue hint of a torchrun run names torchrun; the start line names the step a resume trains to."""
 
 from __future__ import annotations
 
@@ -71,6 +71,16 @@ def test_optimizer_flags_given_with_resume_take_effect_and_are_said(synth_data: 
                     "goes on from step 2 with it"]
     assert settings_changed({"lr": 0.001, "weight_decay": 0.1}, _cfg(synth_data, tmp_path, weight_decay=0.1,
                                                                       lr=0.001)) is None
+
+
+def test_a_resumed_run_says_the_step_it_trains_to_not_a_count_from_there(
+    synth_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    train(_cfg(synth_data, tmp_path, max_steps=3))
+    with caplog.at_level(logging.INFO, logger="handpose"):
+        train(_cfg(synth_data, tmp_path, max_steps=5, resume=str(tmp_path)))
+    (said,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("training tiny")]
+    assert said.startswith("training tiny (64px) from step 3 to step 5: ")  # 2 steps to go, not "for 5 steps"
 
 
 def test_an_epoch_run_resumed_with_another_batch_goes_on_along_its_curve(synth_data: Path, tmp_path: Path) -> None:

@@ -247,9 +247,9 @@ class Trainer:
         """Train to the end of the schedule (or a clean stop) and return the summary."""
         cfg, stopped = self.cfg, "completed"
         net = self.model.config  # a CPM's ModelConfig or a detector's DetectorConfig
-        LOG.info("training %s (%dpx) for %d steps from step %d: batch %d x %d process(es) on %s, amp=%s, "
-                 "channels_last=%s, compile=%s", net.preset, net.input_size, self.steps_total,
-                 self.global_step, cfg.batch_size, self.info.world_size, self.device, cfg.amp, cfg.channels_last,
+        LOG.info("training %s (%dpx) from step %d to step %d: batch %d x %d process(es) on %s, amp=%s, "
+                 "channels_last=%s, compile=%s", net.preset, net.input_size, self.global_step,
+                 self.steps_total, cfg.batch_size, self.info.world_size, self.device, cfg.amp, cfg.channels_last,
                  cfg.compile)
         self.others, self.fit_from = busy_machine.start(self.info.world_size), self.global_step
         with StopRequest() as stop, progress_bar(self.steps_total, self.global_step, self.main) as bar:

@@ -119,6 +119,19 @@ def test_export_int8_command_on_real_crops(
     assert "calibrated on 3 crops from synthetic" in text and "on 2 held-out crops" in text
 
 
+def test_export_int8_on_one_real_hand_says_it_checked_the_calibration_crop(
+    tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path, realdata: Path, capsys: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, weights, _ = tiny
+    one_hand = realdata / "mediapipe_labelled" / "mediapipe_samples"  # 1 labelled hand: nothing to hold out
+    assert main(["export", "--weights", str(weights), "--out", str(tmp_path / "m.onnx"), "--int8",
+                 "--calib-data", str(one_hand)]) == 0
+    assert "int8 vs fp32 keypoints on the 1 calibration crop (too few" in capsys.readouterr().out
+    assert "measured on the 1 calibration crop only, none being left to hold out" in caplog.text
+    assert "0 crops" not in caplog.text  # it was measured on one crop, not on none
+
+
 def test_export_leaves_the_callers_model_as_it_was(tmp_path: Path) -> None:
     torch.manual_seed(3)
     model = build_model("tiny").to(torch.bfloat16).train()

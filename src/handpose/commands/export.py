@@ -144,9 +144,11 @@ def run(args: argparse.Namespace) -> int:
             f"max {q.keypoint_diff_max_px:.1f} px (crop of {data_cfg.input_size} px)"
         )
         if len(held_out) < HELD_OUT_MAX:
-            LOG.warning("int8: its keypoint change was measured on %d crop%s only (it takes %d beside --calib-count): "
-                        "a figure on so few says little; --calib-data with more hands measures it better",
-                        len(held_out), "" if len(held_out) == 1 else "s", HELD_OUT_MAX)
+            # none held out (one crop in all): the change was measured on the calibration crops themselves
+            where = (f"{counted(len(held_out), 'crop')} only" if len(held_out) else
+                     f"the {counted(q.calib_count, 'calibration crop')} only, none being left to hold out")
+            LOG.warning("int8: its keypoint change was measured on %s (it takes %d beside --calib-count): a figure "
+                        "on so few says little; --calib-data with more hands measures it better", where, HELD_OUT_MAX)
     return 0
 
 

@@ -50,6 +50,21 @@ def test_keypoint_training_warns_of_a_few_held_out_hands(tmp_path: Path, fractio
     assert not _warned(caplog)
 
 
+def test_a_few_hands_in_the_datasets_own_test_part_are_not_blamed_on_val_fraction(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_coco(tmp_path / "hands_train.json", tmp_path, 30)
+    write_coco(tmp_path / "hands_test.json", tmp_path, 4, prefix="test")  # validation is this file, whole
+    splits = load_splits(tmp_path, val_fraction=0.1)
+    assert len(splits.val) == 4 and not splits.hash_val
+    cfg = TrainConfig(data=str(tmp_path), model=preset("tiny"), dataset=DataConfig(input_size=64), val_every=10)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        prepare_data(cfg, DistInfo())
+    (warned,) = _warned(caplog)
+    assert "only 4 hands" in warned and "the dataset's own test part" in warned and "label more hands" in warned
+    assert "hold more out" not in warned  # --val-fraction moves no hand into a test part of its own
+
+
 def test_detector_training_warns_of_a_few_held_out_hands(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     data = write_toy_scenes(tmp_path / "scenes", count=24, seed=2)
     cfg = detect_config(TrainConfig(data=str(data), val_every=10))

@@ -241,7 +241,7 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
         LOG.warning("%s: no sample is held out for validation, so no validation runs and no best.safetensors is "
                     "written (%s)", data, why)
     elif cfg.val_every > 0 and info.rank == 0 and cfg.val_limit is None:
-        warn_if_few(str(data), len(val), cfg.dataset.val_fraction)
+        warn_if_few(str(data), len(val), cfg.dataset.val_fraction, own_part=not splits.hash_val)
     return train_set, val, cfg
 
 

@@ -136,3 +136,31 @@ def test_a_late_report_cutting_the_events_close_short_loses_no_event(tmp_path: P
     steps = [event.step for event in written]
     assert steps == list(range(1, 201))
     assert close_through_late_reports(events.close) is None
+
+
+def test_a_late_report_in_the_events_files_own_close_is_not_a_write_error(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report can come while TensorBoard's writer waits for its thread to end, after it marked itself closed:
+    the close called again finishes it (every event kept) instead of raising 'Writer is closed' as a write error."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.summary.writer import event_file_writer
+
+    from handpose.training.reporting import TrainWriter
+    from handpose.training.worker_death import close_through_late_reports
+
+    events = TrainWriter(tmp_path)
+    for step in range(1, 201):
+        events.writer.add_scalar("train/loss", 1.0 / step, step)
+    stops = []
+
+    def stop_cut_short(thread: event_file_writer._AsyncWriterThread) -> None:  # the report raised in its join
+        stops.append(1)
+        thread._queue.put(thread._shutdown_signal)
+        raise RuntimeError("DataLoader worker (pid 9) is killed by signal: Killed.")
+
+    monkeypatch.setattr(event_file_writer._AsyncWriterThread, "stop", stop_cut_short)
+    report = close_through_late_reports(events.close)  # raise_errors: as the run's own end calls it
+    assert report is not None and "pid 9" in str(report) and len(stops) == 1
+    assert events.writer is None
+    written = EventAccumulator(str(tmp_path), size_guidance={"scalars": 0}).Reload().Scalars("train/loss")
+    assert [event.step for event in written] == list(range(1, 201))

@@ -247,6 +247,7 @@ class TrainWriter:
             return
         try:
             with self._named():
+                _finish_closes_cut_short(self.writer)  # a retry: an events file that had begun to close
                 self.writer.flush()  # raises what the writer's thread met (close alone would drop it)
                 self.writer.close()
         except OSError:
@@ -255,6 +256,23 @@ class TrainWriter:
                 raise
         else:
             self.writer = None
+
+
+def _finish_closes_cut_short(writer: Any) -> None:
+    """Finish the closing of each events file of the SummaryWriter ``writer`` whose close was cut short after it
+    marked itself closed (TensorBoard's ``_AsyncWriter``: a flush or a second close of it would raise 'Writer is
+    closed'), and drop it from ``writer``: its thread writes what was queued and ends, then its file is flushed and
+    closed. The others are left to ``writer.flush()`` and ``writer.close()``."""
+    writers = getattr(writer, "all_writers", None) or {}
+    for key, file_writer in list(writers.items()):
+        events = getattr(getattr(file_writer, "event_writer", None), "_async_writer", None)
+        if not getattr(events, "_closed", False):
+            continue
+        events._worker.join()
+        if not events._writer.closed:
+            events._writer.flush()
+            events._writer.close()
+        del writers[key]
 
 
 def _hush_events_thread() -> None:

@@ -108,8 +108,10 @@ class RunLock:
         old, self._fd = self._fd, None
         try:
             self.acquire()
-        except RunFolderBusyError as exc:
+        except BaseException as exc:
             self._fd = old  # still the moved folder's (released at the end as before)
+            if not isinstance(exc, RunFolderBusyError):
+                raise
             raise RunFolderBusyError(f"{self.folder} was moved or removed while this process wrote it, and another "
                                      f"process writes the folder there now: {exc}") from None
         _HELD.discard(old)
@@ -157,7 +159,7 @@ def _is_file_at(fd: int, path: Path) -> bool:
     """Whether the open file ``fd`` is still the file at ``path`` (not deleted or replaced since it was opened)."""
     try:
         return os.path.samestat(os.fstat(fd), os.stat(path))
-    except FileNotFoundError:
+    except OSError:  # gone, or no longer reachable (a file where its folder was, a folder not readable)
         return False
 
 

@@ -1,0 +1,39 @@
+"""A held folder lock whose folder was moved and replaced by something the lock cannot be taken on: a file where the
+folder was, or a folder whose lock file name is taken by a folder. The lock's checks say "not the path's" and its
+release lets the moved folder go, rather than raising and keeping it locked until the process ends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from handpose.folder_lock import LOCK_NAME, RunLock
+
+
+def test_a_file_where_the_folder_was_is_not_the_locks_folder(tmp_path: Path) -> None:
+    out, moved = tmp_path / "out", tmp_path / "moved"
+    out.mkdir()
+    lock = RunLock(out, remove=True).acquire()
+    out.rename(moved)
+    out.write_text("a file, not a folder")
+    assert not lock.at_path()
+    lock.release()
+    assert not lock.held
+    with RunLock(moved):  # the moved folder's lock was let go
+        pass
+    assert out.read_text() == "a file, not a folder"
+
+
+def test_a_follow_that_cannot_lock_the_new_folder_keeps_the_old_lock(tmp_path: Path) -> None:
+    out, moved = tmp_path / "out", tmp_path / "moved"
+    out.mkdir()
+    lock = RunLock(out, "prediction folder").acquire()
+    out.rename(moved)
+    (out / LOCK_NAME).mkdir(parents=True)  # the lock file's name taken: it cannot be opened
+    with pytest.raises(IsADirectoryError):
+        lock.follow()
+    assert lock.held  # still the moved folder's, released as before
+    lock.release()
+    with RunLock(moved):
+        pass

@@ -53,6 +53,15 @@ def test_other_bytes_are_returned_as_they_are() -> None:
     assert without_icc_profile(no_pixels) is no_pixels
 
 
+def test_a_profile_before_the_header_is_left_for_the_decoder_to_refuse() -> None:
+    """OpenCV refuses a PNG whose first chunk is not IHDR; dropping a profile chunk put before it must not turn
+    such a file into one that decodes."""
+    png = _png(np.full((4, 5, 3), 77, np.uint8))
+    misplaced = png[:8] + _chunk(b"iCCP", b"icc\0\0" + zlib.compress(bytes(132))) + png[8:]
+    assert cv2.imdecode(np.frombuffer(misplaced, np.uint8), cv2.IMREAD_COLOR) is None
+    assert without_icc_profile(misplaced) is misplaced
+
+
 def test_decoding_a_profiled_png_prints_nothing(tmp_path: Path) -> None:
     path = tmp_path / "profiled.png"
     path.write_bytes(_with_profile(_png(np.full((6, 6, 3), 77, np.uint8))))

@@ -13,14 +13,18 @@ import struct
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PROFILE = b"iCCP"
+_HEADER = b"IHDR"  # the first chunk of every PNG the decoder reads
 _PIXELS = (b"IDAT", b"IEND")  # a profile chunk must come before the first of these
 
 
 def without_icc_profile(data: bytes) -> bytes:
     """``data`` with its ``iCCP`` chunks left out when it is a PNG that has one; anything else (another format, a
-    PNG without a profile, a broken chunk list, which the decoder then reports) is returned as it is."""
+    PNG without a profile, a broken chunk list or one not starting with IHDR, which the decoder then reports) is
+    returned as it is."""
     if not data.startswith(PNG_SIGNATURE) or _PROFILE not in data[:1 << 20]:
         return data
+    if data[len(PNG_SIGNATURE) + 4: len(PNG_SIGNATURE) + 8] != _HEADER:
+        return data  # not IHDR first: the decoder refuses it, and must go on doing so
     kept, at = [data[: len(PNG_SIGNATURE)]], len(PNG_SIGNATURE)
     while at + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[at: at + 8])

@@ -1,6 +1,7 @@
 """A held folder lock whose folder was moved and replaced by something the lock cannot be taken on: a file where the
 folder was, or a folder whose lock file name is taken by a folder. The lock's checks say "not the path's" and its
-release lets the moved folder go, rather than raising and keeping it locked until the process ends."""
+release lets the moved folder go, rather than raising and keeping it locked until the process ends; nor does it
+delete the lock file of a folder made at the path since."""
 
 from __future__ import annotations
 
@@ -37,3 +38,21 @@ def test_a_follow_that_cannot_lock_the_new_folder_keeps_the_old_lock(tmp_path: P
     lock.release()
     with RunLock(moved):
         pass
+
+
+def test_a_removing_release_on_windows_leaves_the_lock_file_of_a_folder_made_since(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows deletes a removing lock's file after closing it: only where it was still this lock's file, not the
+    one of a folder another run made at the path after this one was moved."""
+    import os
+
+    out, moved = tmp_path / "out", tmp_path / "moved"
+    out.mkdir()
+    lock = RunLock(out, "prediction folder", remove=True).acquire()
+    out.rename(moved)
+    out.mkdir()
+    RunLock(out).acquire().release()  # a finished run's folder: its lock file stays
+    monkeypatch.setattr(os, "name", "nt")
+    lock.release()
+    monkeypatch.undo()
+    assert (out / LOCK_NAME).is_file()

@@ -132,7 +132,8 @@ class RunLock:
         cannot be deleted and one another process has opened stays."""
         if self._fd is None:
             return
-        removed = self.remove and self.at_path() and _unlink(self.path)
+        ours = self.remove and self.at_path()  # not the file of a folder made at the path after this one moved
+        removed = ours and _unlink(self.path)
         if not removed:
             try:
                 os.ftruncate(self._fd, 0)
@@ -141,7 +142,7 @@ class RunLock:
         os.close(self._fd)  # closing the descriptor releases the lock
         _HELD.discard(self._fd)
         self._fd = None
-        if self.remove and not removed and os.name == "nt":
+        if ours and not removed and os.name == "nt":
             _unlink(self.path)
 
     @property

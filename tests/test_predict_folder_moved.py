@@ -99,3 +99,21 @@ def test_predict_locks_the_folder_it_makes_again_after_a_move(tmp_path: Path) ->
     assert len(done) == 400 or (len(done) == 399 and "skipped 1 of 400 images" in text)
     assert (out / "coco_results.json").is_file()
     RunLock(out).check_free()  # let go at the end
+
+
+def test_what_predict_wrote_is_read_again_from_the_folder_it_follows_to(tmp_path: Path) -> None:
+    from handpose.commands.predict_files import OutputFolder
+
+    out, moved = tmp_path / "out", tmp_path / "moved"
+    out.mkdir()
+    with RunLock(out, "prediction folder", remove=True) as lock:
+        folder = OutputFolder(out, lock)
+        folder.claim([out / "photo.json"])  # written into the first folder
+        (out / "photo.json").write_text("{}")
+        out.rename(moved)
+        out.mkdir()
+        (out / "photo.json").write_text("the user's own")  # a folder of the user's now at the path
+        with pytest.raises(ValueError, match="would replace a file predict did not write"):
+            folder.check(out / "photo.json", tmp_path / "photo.png")
+        assert lock.at_path() and folder.written == set()
+    assert (out / "photo.json").read_text() == "the user's own"

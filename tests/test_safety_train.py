@@ -376,3 +376,28 @@ def test_a_run_whose_folder_was_moved_stops_and_writes_nothing_at_its_old_path(
         assert not run.exists()  # not made again
     assert _steps(moved) and (moved / "config.json").is_file()
     assert main(["-q", "train", "--resume", str(moved), "--max-steps", str(_steps(moved)[-1] + 2)]) == 0
+
+
+def test_a_run_whose_lock_file_alone_was_deleted_takes_it_again_and_goes_on(synth_data: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    first = subprocess.Popen([sys.executable, "-m", "handpose", "train", "--data", str(synth_data), "--out", str(run),
+                              *TINY, "--max-steps", "30", "--ckpt-every", "2"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, env=_env())
+    assert first.stdout is not None
+    seen: list[str] = []
+    try:
+        for line in first.stdout:  # until the run has written a checkpoint
+            seen.append(line)
+            if "checkpoint " in line:
+                break
+        first.send_signal(signal.SIGSTOP)
+        (run / LOCK_NAME).unlink()  # a clean-up of hidden files, the folder left where it is
+        first.send_signal(signal.SIGCONT)
+        rest = first.communicate(timeout=120)[0]
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.communicate()
+    assert first.returncode == 0, "".join(seen) + rest
+    assert f"its lock file {LOCK_NAME} was deleted while the run wrote the folder; made and taken again" in rest
+    assert _steps(run)[-1] == 30 and (run / "model.safetensors").is_file() and (run / LOCK_NAME).is_file()

@@ -97,13 +97,14 @@ class RunLock:
         return RunFolderBusyError(f"{self.folder} is in use: another handpose process (PID {holder}) is writing this "
                                   f"{self.what}; wait for it to end or choose another --out")
 
-    def follow(self) -> None:
+    def follow(self) -> bool:
         """Keep the lock on the folder now at this lock's path: where that is no longer the folder whose lock file
-        this process holds (it was moved or removed while held, and maybe made again by another run), make it if
-        need be and take its lock, letting the old one go. :class:`RunFolderBusyError` when another process holds
-        the lock of the folder now there; nothing when the lock is not held or is still the path's."""
+        this process holds (it was moved or removed while held, and maybe made again by another run, or its lock
+        file deleted), make it if need be and take its lock, letting the old one go; True when it did, so the caller
+        reads again what it knew of the folder. :class:`RunFolderBusyError` when another process holds the lock of
+        the folder now there; False when the lock is not held or is still the path's."""
         if self._fd is None or self.at_path():
-            return
+            return False
         self.folder.mkdir(parents=True, exist_ok=True)
         old, self._fd = self._fd, None
         try:
@@ -120,6 +121,7 @@ class RunLock:
         except OSError:
             pass
         os.close(old)
+        return True
 
     def at_path(self) -> bool:
         """Whether the lock is held and its file is still the one at its path (the folder not moved or removed)."""

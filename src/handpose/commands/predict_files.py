@@ -39,17 +39,27 @@ class OutputFolder:
         self.lock = lock
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"--out {self.path} is a file, not a folder")
+        self.written = self._manifest()
+
+    def _manifest(self) -> set[str]:
+        """The names the folder's manifest lists (predict wrote them)."""
         manifest = self.path / MANIFEST
         # UTF-8 whatever the locale: Windows' default (cp1252) cannot write an image named in Chinese or Greek
         text = manifest.read_text(encoding="utf-8", errors="replace") if manifest.is_file() else ""
-        self.written: set[str] = set(text.split("\n")) - {""}
+        return set(text.split("\n")) - {""}
+
+    def _follow(self) -> None:
+        """The folder's lock kept on the folder now at its path (``RunLock.follow``); where that is another folder
+        than before (this one moved away), what predict wrote is read from that folder's own manifest: the files
+        of the moved one are not there, and a file there of such a name is not this run's to replace."""
+        if self.lock is not None and self.lock.follow():
+            self.written = self._manifest()
 
     def check(self, target: Path, source: Path) -> None:
         """ValueError when writing ``target`` would replace the input ``source`` or a file predict did not write
         (listed in the manifest, or one of an earlier version's per-image files: :func:`by_earlier_predict`); the
         folder's lock is kept on the folder at its path first, as in :meth:`claim`."""
-        if self.lock is not None:
-            self.lock.follow()
+        self._follow()
         if target.exists() and (target.resolve() == source.resolve()
                                 or (target.name not in self.written and not by_earlier_predict(target))):
             what = "the input image itself" if target.resolve() == source.resolve() else "a file predict did not write"
@@ -59,8 +69,7 @@ class OutputFolder:
         """Record ``targets`` as predict's own before they are written. Where the folder was moved or removed while
         this run wrote it, the folder at its path is made again and locked first; another run's is refused
         (``RunLock.follow``): its files and manifest are not this run's."""
-        if self.lock is not None:
-            self.lock.follow()
+        self._follow()
         new = [t.name for t in targets if t.name not in self.written]
         if new:
             with open(self.path / MANIFEST, "a", encoding="utf-8") as f:

@@ -161,6 +161,7 @@ class Trainer:
         ``speed``: chooses ``amp`` / ``channels_last`` (the speed trial) once the data is read and split
         (:func:`train`)."""
         self.lock = lock
+        self.folder_id = None if lock is None else os.stat(lock.folder)  # the run folder itself, to tell a move
         if isinstance(cfg.threads, int):
             torch.set_num_threads(cfg.threads)
         self.auto_threads = cfg.threads == AUTO and device.type == "cpu"  # follow the free cores (step())
@@ -428,8 +429,19 @@ class Trainer:
     def _check_folder(self) -> None:
         """Before a write into the run folder (rank 0): :class:`RunFolderMovedError` when the folder at its path is no
         longer this run's (moved or removed during the run, and perhaps made again by another run), so that nothing
-        of this run lands in a folder that is not its own, nor in one made anew without its settings."""
+        of this run lands in a folder that is not its own, nor in one made anew without its settings. Where the
+        folder is still there and only its lock file was deleted (a clean-up of hidden files), the lock is made and
+        taken again (``RunFolderBusyError`` when another process took it meanwhile) and the run goes on."""
         if self.lock is None or self.lock.at_path():
+            return
+        try:
+            same = self.folder_id is not None and os.path.samestat(os.stat(self.lock.folder), self.folder_id)
+        except OSError:
+            same = False
+        if same:
+            self.lock.follow()
+            LOG.warning("%s: its lock file %s was deleted while the run wrote the folder; made and taken again",
+                        self.out, self.lock.path.name)
             return
         raise RunFolderMovedError(f"{self.out} was moved or removed while this run wrote it: the run stopped at step "
                                   f"{self.global_step}. Its files so far, its checkpoints too, are in the folder "

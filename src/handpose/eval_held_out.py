@@ -2,9 +2,11 @@
 the validation side when its key's hash falls under the fraction (``data/split``), so a model trained with a smaller
 ``--val-fraction`` than the evaluation's trained on the hands between the two, and scores them as if unseen. Each
 weights file records the fraction it trained with (its data config); the evaluation counts the hands it holds out
-that such a run trained on, and warns (it cannot know whether the run trained on this dataset at all). The shipped
-models (``pretrained:NAME``) trained on handpose's renders alone (MODEL_CARD.md), never on a user's dataset, so
-they are not warned about."""
+that such a run trained on, and warns (the fraction alone does not say whether the run trained on this dataset).
+Weights also record the datasets they trained on (``data.dataset_ids``): scoring the part of one of those that
+holds its training hands (``--split all`` or ``train``) is warned about too. The shipped models
+(``pretrained:NAME``) trained on handpose's renders alone (MODEL_CARD.md), never on a user's dataset, so they are
+not warned about."""
 
 from __future__ import annotations
 
@@ -90,10 +92,53 @@ def warn_for_split(weights: str | Path | None, data: str | Path, splits: Splits,
                    val_fraction: float) -> int:
     """:func:`warn_if_trained_on` for an evaluation of ``weights`` on the ``split`` part of ``splits`` (read from
     ``data`` with ``val_fraction``): the hands the hash split held out, where it scores the val part; 0 otherwise,
-    and where ``weights`` is not known (a predictor given as an object)."""
-    if weights is None or split != "val" or not splits.hash_val:  # a val/test part's hands: held out whatever
+    and where ``weights`` is not known (a predictor given as an object). Where it scores a part that holds the
+    training hands (``all`` or ``train``) of a dataset ``weights`` records having trained on, a warning says so,
+    and the count is those training hands."""
+    if weights is None:
+        return 0
+    if split != "val":
+        return warn_if_scoring_training_hands(weights, data, splits, split)
+    if not splits.hash_val:  # a val/test part's hands: held out whatever
         return 0
     return warn_if_trained_on(weights, data, splits.hash_val, val_fraction)
+
+
+def stored_train_sets(weights: str | Path) -> set[str]:
+    """The ``data.dataset_ids`` a model file records of the data it trained on (``artifact.TRAIN_SETS_KEY``);
+    empty for a file that records none (a shipped model, renders alone; an ONNX export; a foreign file; weights
+    written before 2026-12-07)."""
+    from handpose import pretrained
+    from handpose.model import artifact
+
+    if str(weights).startswith(pretrained.PREFIX):
+        return set()
+    path = pretrained.resolve(weights)
+    kind = artifact.model_file_kind(path)
+    if kind == "checkpoint":
+        state = artifact.torch_load(path, "a weights-only checkpoint")
+        found: Any = state.get(artifact.TRAIN_SETS_KEY) if isinstance(state, dict) else None
+    elif kind == "safetensors":
+        try:
+            found = json.loads(artifact.read_metadata(path).get(artifact.TRAIN_SETS_KEY) or "null")
+        except ValueError:
+            found = None
+    else:
+        found = None
+    return {str(v) for v in found if isinstance(v, str)} if isinstance(found, list) else set()
+
+
+def warn_if_scoring_training_hands(weights: str | Path, data: str | Path, splits: Splits, split: str) -> int:
+    """Warn when the ``split`` part (``all`` or ``train``) of the dataset ``data`` holds hands ``weights`` trained
+    on: the model records having trained on this dataset and its training part is scored; their count (else 0)."""
+    from handpose.data.dataset_ids import dataset_id
+
+    if not splits.train or dataset_id(data) not in stored_train_sets(weights):
+        return 0
+    LOG.warning("%s trained on %s (its file records it): --split %s scores the %d hands it trained on too, so its "
+                "figures read too high; --split val scores the hands it held out", weights, data, split,
+                len(splits.train))
+    return len(splits.train)
 
 
 def recorded_fraction(split: str, hashed: bool, val_fraction: float) -> float | None:

@@ -46,6 +46,7 @@ TASK_KEY = "task"  # safetensors metadata and checkpoint dict: "keypoints" or "d
 TASK_KEYPOINTS = "keypoints"
 TASK_DETECT = "detect"
 SPLIT_RULE_KEY = "split_rule"  # safetensors metadata of a detector: its run's TrainConfig.split_rule
+TRAIN_SETS_KEY = "train_sets"  # safetensors metadata (JSON list) and checkpoint dict: data.dataset_ids of the run
 TASK_NAMES = {TASK_KEYPOINTS: "a keypoint model", TASK_DETECT: "a hand detector"}
 META_FORMAT = "handpose_format"  # ONNX metadata
 META_FORMAT_VALUE = "handpose-cpm-onnx"

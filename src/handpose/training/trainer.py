@@ -42,6 +42,7 @@ import torch
 from handpose.autotune.free_cores import AUTO, govern_with_children, sync_torch
 from handpose.config import TrainConfig, from_dict, to_dict
 from handpose.config_checks import cap_workers
+from handpose.data.dataset_ids import dataset_ids
 from handpose.files import atomic_write, write_json
 from handpose.folder_lock import RunLock
 from handpose.model import artifact
@@ -174,6 +175,8 @@ class Trainer:
         if speed is not None:  # the speed trial runs on data known to train: a dataset's error came first
             cfg = speed(cfg)
         self.cfg = cfg
+        # the datasets it trains on, recorded in its weights for eval's check (none for a renders-only default run)
+        self.train_sets = dataset_ids(cfg.data) if info.is_main and cfg.data else []
         self.out = Path(cfg.out)
         self.ckpt_dir = self.out / CHECKPOINT_DIR
         self.steps_total = total_steps(cfg, len(self.train_set), info.world_size)
@@ -521,6 +524,7 @@ class Trainer:
             "loss_window": window,
             "train_config": to_dict(self.cfg),
             "environment": run_environment(self.device),
+            artifact.TRAIN_SETS_KEY: self.train_sets,
         }
 
     def _hparams(self) -> dict[str, bool | int | float | str]:
@@ -537,6 +541,8 @@ class Trainer:
         meta = {"step": str(self.global_step), **{k: json.dumps(v) for k, v in extra.items()}}
         if self.cfg.task == "detect":  # which images it held out (detection.held_out_check)
             meta[artifact.SPLIT_RULE_KEY] = str(self.cfg.split_rule)
+        if self.train_sets:
+            meta[artifact.TRAIN_SETS_KEY] = json.dumps(self.train_sets)
         atomic_write(path, lambda tmp: artifact.save_weights(self.model, tmp, meta, self.cfg.dataset))
 
     def _newest_ckpt(self) -> Path | None:

@@ -58,3 +58,21 @@ def test_eval_warns_where_a_split_scores_the_training_hands(
     if warned:  # a folder of datasets: the set inside it that the model trained on is named
         where = data / "first" if which == "mixed" else data
         assert f"trained on {where} (its file records it): --split {split} scores the" in said[0]
+
+
+def test_a_detector_scored_on_the_images_it_trained_on_is_warned_about(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.detection.toy_scenes import write_toy_scenes
+
+    data = write_toy_scenes(tmp_path / "scenes", count=40, seed=1)
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--task", "detect", "--data", str(data), "--out", str(run), "--input-size", "128",
+                 "--batch-size", "4", "--val-every", "0", "--workers", "0", "--device", "cpu", "--threads", "1",
+                 "--no-amp", "--max-steps", "2"]) == 0
+    evaluate = ["eval", "--task", "detect", "--weights", str(run / "model.safetensors"), "--data", str(data)]
+    for split, warned in (("all", True), ("val", False)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            assert main([*evaluate, "--split", split]) == 0
+        said = [r.getMessage() for r in caplog.records if "images it trained on too" in r.getMessage()]
+        assert bool(said) == warned, (split, said)

@@ -98,7 +98,7 @@ def warn_for_split(weights: str | Path | None, data: str | Path, splits: Splits,
     if weights is None:
         return 0
     if split != "val":
-        return warn_if_scoring_training_hands(weights, data, splits, split)
+        return warn_if_scoring_training_part(weights, data, split, len(splits.train))
     if not splits.hash_val:  # a val/test part's hands: held out whatever
         return 0
     return warn_if_trained_on(weights, data, splits.hash_val, val_fraction)
@@ -128,17 +128,19 @@ def stored_train_sets(weights: str | Path) -> set[str]:
     return {str(v) for v in found if isinstance(v, str)} if isinstance(found, list) else set()
 
 
-def warn_if_scoring_training_hands(weights: str | Path, data: str | Path, splits: Splits, split: str) -> int:
-    """Warn when the ``split`` part (``all`` or ``train``) of the dataset ``data`` holds hands ``weights`` trained
-    on: the model records having trained on this dataset and its training part is scored; their count (else 0)."""
+def warn_if_scoring_training_part(weights: str | Path, data: str | Path, split: str, training: int,
+                                  what: str = "hands") -> int:
+    """Warn when the ``split`` part (``all`` or ``train``) of the dataset ``data``, whose training part holds
+    ``training`` hands (or images: ``what``), is scored with ``weights`` that record having trained on ``data``;
+    returns ``training`` where it warned, else 0."""
     from handpose.data.dataset_ids import dataset_id
 
-    if not splits.train or dataset_id(data) not in stored_train_sets(weights):
+    if not training or dataset_id(data) not in stored_train_sets(weights):
         return 0
-    LOG.warning("%s trained on %s (its file records it): --split %s scores the %d hands it trained on too, so its "
-                "figures read too high; --split val scores the hands it held out", weights, data, split,
-                len(splits.train))
-    return len(splits.train)
+    LOG.warning("%s trained on %s (its file records it): --split %s scores the %d %s it trained on too, so its "
+                "figures read too high; --split val scores the %s it held out", weights, data, split, training, what,
+                what)
+    return training
 
 
 def recorded_fraction(split: str, hashed: bool, val_fraction: float) -> float | None:

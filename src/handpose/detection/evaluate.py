@@ -26,7 +26,7 @@ from handpose.detection.coco import DetectionImage, read_detection_images, split
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
 from handpose.detection.held_out_check import hash_divided, warn_if_trained_on
 from handpose.detection.metrics import ImageResult, detection_metrics
-from handpose.eval_held_out import recorded_fraction
+from handpose.eval_held_out import recorded_fraction, warn_if_scoring_training_part
 from handpose.files import write_json
 
 if TYPE_CHECKING:
@@ -115,12 +115,14 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
     read_report = SkipReport()
     items = read_detection_images(data, read_report)
     all_items = items
+    if split not in ("all", "train", "val"):
+        raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
+    train, val = split_images(items, val_fraction)
+    if split == "val":
+        warn_if_trained_on(weights, data, items, val, val_fraction)
+    else:  # its training images among those scored, where it records having trained on this json
+        warn_if_scoring_training_part(weights, data, split, len(train), "images")
     if split != "all":
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'all', 'train' or 'val', got {split!r}")
-        train, val = split_images(items, val_fraction)
-        if split == "val":
-            warn_if_trained_on(weights, data, items, val, val_fraction)
         items = val if split == "val" else train
     items = items[:limit] if limit is not None else items
     if not items:

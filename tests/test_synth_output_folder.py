@@ -31,6 +31,23 @@ def test_a_foreign_folder_is_refused_without_overwrite(tmp_path: Path, capsys: p
     capsys.readouterr()
 
 
+@pytest.mark.parametrize("scenes", [False, True])
+def test_the_refusal_names_the_users_files_not_an_earlier_renders(scenes: bool, tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """After an --overwrite render beside a user's file, a render without --overwrite is refused: the refusal named
+    the first three names in the folder, the render's own samples, as files synth did not write."""
+    target = tmp_path / ("scenes" if scenes else "synth1")
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    args = ["synth", "--out", str(tmp_path), "--count", "3"]
+    args += ["--scenes", "--scene-size", "64x48"] if scenes else ["--size", "64", "--renderer", "fallback"]
+    assert main(args + ["--overwrite"]) == 0
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did not write (notes.txt);" in err[0], err
+
+
 def test_overwrite_never_writes_over_a_users_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--overwrite writes beside a user's files; one of a name the render writes is refused, not replaced."""
     target = tmp_path / "synth1"

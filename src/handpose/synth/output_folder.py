@@ -260,7 +260,8 @@ def _checked(folder: Path, overwrite: bool, would_replace: Callable[[Path], list
             raise ValueError(f"--out: {folder} holds a render of {what.get(str(earlier), earlier)}; "
                              f"{what.get(kind, kind)} go into a folder of their own (another --folder or --out)")
     if not own and not overwrite:
-        shown = ", ".join(sorted(names)[:3]) + (", ..." if len(names) > 3 else "")
+        foreign = _not_synths(folder, names)
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
         raise ValueError(f"--out: {folder} holds files handpose synth did not write ({shown}); choose an empty "
                          "folder or pass --overwrite to write into it anyway (nothing else in it is deleted)")
     clash = would_replace(folder) if would_replace is not None and names else []
@@ -278,6 +279,20 @@ def _checked(folder: Path, overwrite: bool, would_replace: Callable[[Path], list
     if not own:
         LOG.warning("--overwrite: writing into %s, which holds files handpose did not write", folder)
     return own
+
+
+def _not_synths(folder: Path, names: list[str]) -> list[str]:
+    """The entries of ``folder`` (``names``; inside ``images/`` too) that synth did not write, sorted: what a
+    refusal names (an earlier ``--overwrite`` render's samples beside a user's file are synth's, not the user's).
+    All of ``names`` where none is told apart."""
+    ours = synth_outputs(folder) | {MANIFEST_NAME}
+    foreign = []
+    for name in sorted(names):
+        if name == "images" and (folder / name).is_dir():
+            foreign += [f"images/{n}" for n in sorted(os.listdir(folder / name)) if f"images/{n}" not in ours]
+        elif name not in ours:
+            foreign.append(name)
+    return foreign or sorted(names)
 
 
 def write_manifest(folder: Path, info: dict[str, Any]) -> None:

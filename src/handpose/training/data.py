@@ -69,6 +69,7 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
     target = (root or cache_root()) / "synth" / f"{seed}-{count}-{size}-{renderer}-v{RENDERER_VERSION}"
     if target.is_dir():
         return target
+    _check_writable(target.parent)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     LOG.info("rendering the embedded synthetic dataset (%d images of %d px, seed %d) into %s", count, size, seed,
@@ -81,6 +82,20 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
             raise
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _check_writable(folder: Path) -> None:
+    """ValueError naming the cache folder and what to set where ``folder`` (the cache's ``synth``) cannot be made or
+    written: a read-only cache failed deep in the render, naming a temporary folder as ``--out``."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        writable = os.access(folder, os.W_OK)
+        why = "not writable"
+    except OSError as exc:
+        writable, why = False, exc.strerror or str(exc)
+    if not writable:
+        raise ValueError(f"the cache folder {folder} cannot be written ({why}): train without --data renders its "
+                         f"training hands there; set {CACHE_ENV} to a folder handpose may write in, or give --data")
 
 
 def init_worker(worker_id: int, logs: LogSetup | None = None) -> None:

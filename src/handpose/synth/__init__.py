@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
 from handpose.synth.gl_context import resolve_renderer
+from handpose.synth.scenes import write_scenes
 from handpose.synth.writer import write_dataset
 
-__all__ = ["RENDERER_VERSION", "SYNTH_VERSION", "SynthSample", "render_sample", "resolve_renderer", "write_dataset"]
+__all__ = ["RENDERER_VERSION", "SYNTH_VERSION", "SynthSample", "render_sample", "resolve_renderer", "write_dataset",
+           "write_scenes"]

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from handpose.folder_lock import RunLock
+from handpose.synth.ablation import parse_ablate
 from handpose.synth.generate import RENDERER_VERSION, SYNTH_VERSION, SynthSample, render_sample
 from handpose.synth.gl_context import gl_driver, resolve_renderer
 from handpose.synth.output_folder import (
@@ -92,15 +93,17 @@ def _write_task(task: tuple[str, int, int, int, int, str, tuple[str, ...]]) -> i
 
 
 def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: int = 1, folder: str = "synth1",
-                  renderer: str = "auto", overwrite: bool = False, ablate: tuple[str, ...] = ()) -> Path:
+                  renderer: str = "auto", overwrite: bool = False, ablate: tuple[str, ...] | str = ()) -> Path:
     """Render ``count`` labelled hands into ``out/folder`` and return that folder.
 
     ``workers`` > 1 renders in that many spawned processes (at most the CPU count); the files do not depend on it.
     ``renderer``: 'auto', 'gl' or 'fallback' (``gl_context.resolve_renderer``). A folder holding files handpose
     did not write is refused unless ``overwrite``. ``ablate``: parts of the GL renderer's realism taken away
-    (``synth.ablation``), recorded in the manifest and every json.
+    (``synth.ablation``: names, or one comma list as ``--ablate`` takes it; an unknown part is a ValueError),
+    recorded in the manifest and every json in ``synth.ablation``'s order.
     """
     check_folder_name(folder)
+    ablate = parse_ablate(ablate if isinstance(ablate, str) else ",".join(ablate))
     target = Path(out) / folder
     workers = check_request(count, (size, size), workers, seed, target)
     used = resolve_renderer(renderer)

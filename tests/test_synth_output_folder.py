@@ -48,6 +48,20 @@ def test_the_refusal_names_the_users_files_not_an_earlier_renders(scenes: bool, 
     assert len(err) == 1 and "did not write (notes.txt);" in err[0], err
 
 
+def test_samples_of_a_larger_render_left_in_a_users_folder_are_named(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """--overwrite into a user's folder removes nothing, so an earlier, larger render's samples there join the new
+    one as a dataset: said, not left silently."""
+    target = tmp_path / "synth1"
+    target.mkdir()
+    (target / "notes.txt").write_text("mine")
+    write_dataset(tmp_path, 5, seed=0, size=64, renderer="fallback", overwrite=True)
+    with caplog.at_level(logging.WARNING):
+        write_dataset(tmp_path, 3, seed=1, size=64, renderer="fallback", overwrite=True)
+    assert "holds 2 samples numbered 3 and above from an earlier, larger render" in caplog.text
+    assert (target / "00000004.jpg").is_file() and (target / "notes.txt").read_text() == "mine"  # deleted nothing
+
+
 def test_overwrite_never_writes_over_a_users_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """--overwrite writes beside a user's files; one of a name the render writes is refused, not replaced."""
     target = tmp_path / "synth1"

@@ -67,16 +67,18 @@ def _write_range(folder: Path, seed: int, size: int, start: int, stop: int, rend
     return visible
 
 
-def _remove_stale(folder: Path, count: int) -> int:
+def _remove_stale(folder: Path, count: int, delete: bool = True) -> int:
     """Delete this writer's ``NNNNNNNN.jpg`` / ``.json`` files numbered ``count`` and above (an earlier render of
-    more samples into the same folder would otherwise join this dataset); returns the number of samples removed.
-    Only files synth wrote go (``output_folder.synth_outputs``: a user's files of such names stay)."""
+    more samples into the same folder would otherwise join this dataset); returns the number of samples removed
+    (or, with ``delete`` False, found). Only files synth wrote go (``output_folder.synth_outputs``: a user's files
+    of such names stay)."""
     removed: set[int] = set()
     ours = synth_outputs(folder)
     for path in folder.iterdir():
         stem = path.stem
         if path.name in ours and len(stem) == 8 and stem.isdigit() and int(stem) >= count:
-            path.unlink()
+            if delete:
+                path.unlink()
             removed.add(int(stem))
     return len(removed)
 
@@ -133,6 +135,11 @@ def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: in
         if stale:
             LOG.warning("removed %d samples numbered %d and above left in %s by an earlier, larger render", stale,
                         count, target)
+        left = 0 if own else _remove_stale(target, count, delete=False)
+        if left:
+            LOG.warning("%s holds %d samples numbered %d and above from an earlier, larger render, which join this "
+                        "one as a dataset: --overwrite deletes nothing in a folder that is not synth's own; delete "
+                        "them if they are not wanted", target, left, count)
         dt = time.perf_counter() - t0
         LOG.info("wrote %d samples (%.1f visible keypoints each) to %s in %.1f s (%.0f images/s)", count,
                  visible / max(count, 1), target, dt, count / max(dt, 1e-9))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -150,3 +151,32 @@ def test_predict_on_video_takes_track_confirm_frames_to_its_tracking_config() ->
     assert tracking_config(_parsed("predict", "a.mp4", "--track-confirm-frames", "2")).confirm_frames == 2
     with pytest.raises(ValueError, match="--track-confirm-frames must be 1"):
         tracking_config(_parsed("predict", "a.mp4", "--track-confirm-frames", "0"))
+
+
+@pytest.mark.parametrize("extra, warned", [([], True), (["--box", "1,2,30,40"], False),
+                                           (["--detector", "none"], False)])
+def test_predict_says_a_side_flag_is_not_used_on_a_video_with_the_detector(
+        extra: list[str], warned: bool, caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.commands.predict import warn_unused_side
+
+    with caplog.at_level(logging.WARNING):
+        warn_unused_side(_parsed("predict", "clip.mp4", "--left", *extra), video=True)
+        warn_unused_side(_parsed("predict", "a.jpg", "--right", *extra), video=False)  # images: every hand found
+    said = [r.getMessage() for r in caplog.records]
+    assert said == (["--left: not used on a video with the detector (each hand found has its side called as it is "
+                     "followed); it gives the side of --box's hand, or of the whole frame with --detector none"]
+                    if warned else []), said
+
+
+def test_predict_warns_of_an_unused_side_flag_before_the_models_load(realdata: Path, tmp_path: Path,
+                                                                    capfd: pytest.CaptureFixture[str],
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    from handpose.cli import main
+
+    video = realdata / "mediapipe_labelled" / "asl_video" / "asl_hand.25fps.mp4"
+    if not video.is_file():
+        pytest.skip("the real video is absent")
+    absent_model = tmp_path / "no_such_model.safetensors"  # the run stops at its loading, after the checks
+    assert main(["predict", str(video), "--right", "--model", str(absent_model), "--out", str(tmp_path / "o")]) != 0
+    assert "no_such_model" in capfd.readouterr().err
+    assert any(r.getMessage().startswith("--right: not used on a video with the detector") for r in caplog.records)

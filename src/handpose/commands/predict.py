@@ -118,7 +118,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how --box is written (default xywh)")
     side = parser.add_mutually_exclusive_group()
     side.add_argument("--left", dest="side", action="store_const", const=True, default=None,
-                      help="the hand (--box, or the whole image without a detector) is a left hand")
+                      help="the hand (--box, or the whole image without a detector) is a left hand; on images "
+                      "with the detector, every hand found is read as left; on a video, with --box or --detector "
+                      "none only")
     side.add_argument("--right", dest="side", action="store_const", const=False,
                       help="it is a right hand (neither: the keypoint network chooses, running the crop both ways)")
     parser.add_argument("--out", default="predictions", help="output folder (default ./predictions)")
@@ -331,6 +333,7 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
     else:
         warn_video_flags(args)
     warn_unused_detection_flags(args, video)
+    warn_unused_side(args, video)
     ids: list[int | str] = list(range(len(images)))
     category: int | str = HAND_CATEGORY_ID
     matched = None
@@ -430,6 +433,16 @@ def warn_unused_detection_flags(args: argparse.Namespace, video: bool = False) -
     if given:
         LOG.warning("%s: not used (%s runs no detector)", ", ".join(given),
                     "--box" if args.box is not None else "--detector none")
+
+
+def warn_unused_side(args: argparse.Namespace, video: bool) -> None:
+    """One warning where --left or --right is given for a video with the detector and no --box: the tracker takes
+    the side only for the one hand of --box (or of the whole frame with --detector none); each hand the detector
+    finds has its own side call."""
+    if video and args.side is not None and args.box is None and detector_of(args) is not None:
+        LOG.warning("%s: not used on a video with the detector (each hand found has its side called as it is "
+                    "followed); it gives the side of --box's hand, or of the whole frame with --detector none",
+                    "--left" if args.side else "--right")
 
 
 def build_defaults() -> dict[str, Any]:

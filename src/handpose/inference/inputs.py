@@ -68,6 +68,8 @@ def to_bgr(image: Any, color: str = "bgr") -> np.ndarray:
                 if type(image).__module__.startswith("torch") else "")
         raise ValueError(f"expected an image path, an image file's bytes or binary file object, a numpy array or a "
                          f"PIL image, got {type(image).__name__}{hint}")
+    if image.size == 0:  # before its type: np.array([]) is float64, and (0, 0, 3) looks like (H, W, 3)
+        raise ValueError(f"the image array is empty (shape {image.shape}): it holds no pixels")
     image = _as_uint8(image)
     if image.ndim == 3 and image.shape[-1] == 1:  # (H, W, 1): grey
         image = image[..., 0]
@@ -160,7 +162,8 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
         return (image >> 8).astype(np.uint8)
     if image.dtype.kind == "f":
         raise ValueError(f"expected a uint8 image (0-255), got {image.dtype}: for values in [0, 1] give "
-                         "(image * 255).round().clip(0, 255).astype(np.uint8)")
+                         "(image * 255).round().clip(0, 255).astype(np.uint8), for values in 0-255 "
+                         "image.round().clip(0, 255).astype(np.uint8)")
     return image
 
 

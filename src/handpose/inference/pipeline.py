@@ -28,7 +28,12 @@ def to_xywh(box: Sequence[float] | np.ndarray, box_format: str = "xywh") -> np.n
     """(4,) float64 ``[x, y, w, h]`` from a box in ``box_format`` (``xywh`` or ``xyxy`` = corners)."""
     if box_format not in BOX_FORMATS:
         raise ValueError(f"box_format must be one of {', '.join(BOX_FORMATS)}, got {box_format!r}")
-    arr = np.asarray(box, dtype=np.float64).reshape(-1)
+    if isinstance(box, (str, bytes)):
+        raise ValueError(f"box must be 4 numbers ({box_format}) in a list, tuple or array; got the string {box!r}")
+    try:
+        arr = np.asarray(box, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ValueError(f"box must be 4 numbers ({box_format}); got {box!r}") from None
     if arr.size != 4:
         raise ValueError(f"box must be 4 numbers ({box_format}); got {arr.size}: {','.join(f'{v:g}' for v in arr)}")
     if box_format == "xyxy":

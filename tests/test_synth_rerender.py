@@ -63,7 +63,7 @@ def test_a_users_files_in_a_folder_synth_wrote_are_never_replaced(tmp_path: Path
 
 
 def test_a_stopped_scene_render_leaves_no_old_labels_and_its_images_go_next_time(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "scenes"
     assert main(["synth", "--out", str(tmp_path), "--count", "6", *SCENES]) == 0
     old_json = (target / JSON_NAME).read_text()
@@ -75,6 +75,11 @@ def test_a_stopped_scene_render_leaves_no_old_labels_and_its_images_go_next_time
     assert manifest["complete"] is False and manifest["seed"] == 1
     with pytest.raises(FileNotFoundError, match="was stopped before it wrote its labels"):
         require_dataset_path(target / JSON_NAME)
+    for task in ("keypoints", "detect"):  # the folder given to train: said plainly, not a list of every format
+        assert main(["train", "--task", task, "--data", str(target), "--out", str(tmp_path / f"run_{task}")]) == 2
+        err = capsys.readouterr().err
+        assert "scene render was stopped before the end" in err and "nothing here to train on" in err, err
+        assert "cannot tell the dataset format" not in err and not (tmp_path / f"run_{task}").exists()
     monkeypatch.setattr(scenes_module, "render_scene_image", real)
     assert main(["synth", "--out", str(tmp_path), "--count", "2", "--seed", "1", *SCENES]) == 0
     assert sorted(os.listdir(target / "images")) == ["00000000.jpg", "00000001.jpg"]  # 2-5 were unlabelled: gone

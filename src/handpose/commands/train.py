@@ -424,9 +424,13 @@ def run(args: argparse.Namespace) -> int:
         from handpose.data.formats.detect import require_dataset_path
 
         require_dataset_path(plain.data)  # a mistyped path: said before the speed trial
-        from handpose.synth.output_folder import unfinished_renders
+        from handpose.synth.output_folder import SCENES_JSON, unfinished_renders, unlabelled_scenes
 
         for folder in unfinished_renders(plain.data):
+            if unlabelled_scenes(folder):  # a scene render writes its one json of labels as it ends
+                raise ValueError(f"{folder}: its handpose synth scene render was stopped before the end (its manifest "
+                                 f"says so), and a scene render writes its labels ({SCENES_JSON}) only as it ends: "
+                                 "nothing here to train on; run the same synth command again to finish it")
             LOG.warning(
                 "%s: its handpose synth render was stopped before the end (its manifest says so): training on the "
                 "samples written so far; run the same synth command again to finish it", folder)

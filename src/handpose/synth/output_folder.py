@@ -32,6 +32,7 @@ MANIFEST_NAME = "handpose-synth.manifest"
 MIN_SIZE, MAX_SIZE = 32, 4096
 MAX_COUNT = 100_000_000  # file names have 8 digits
 _SAMPLE = re.compile(r"^\d{8}\.(jpg|json)$")
+SCENES_JSON = "hands_coco.json"  # a scene render's labels, all in one json written as the render ends
 SCENES_DESCRIPTION = "handpose synthetic hand scenes"  # the info.description of the scenes' COCO json
 _BYTES_PER_PIXEL_IN_FLIGHT = 64  # buffers of one image being rendered (colour, ids, depth, float copies)
 _WORKER_BASE_BYTES = 300 * 2**20  # a worker process: Python, numpy, OpenCV, the GL driver and the mesh
@@ -318,3 +319,13 @@ def unfinished_renders(path: str | Path) -> list[Path]:
         if isinstance(manifest, dict) and manifest.get("complete") is False:
             found.append(folder)
     return found
+
+
+def unlabelled_scenes(folder: Path) -> bool:
+    """Whether ``folder`` holds a scene render (by its manifest) without its labels' json: one stopped before its
+    end, which is when a scene render writes them."""
+    try:
+        manifest = json.loads((folder / MANIFEST_NAME).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("kind") == "scenes" and not (folder / SCENES_JSON).exists()

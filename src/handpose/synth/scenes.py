@@ -40,6 +40,7 @@ from handpose.synth.gl_render import get_renderer
 from handpose.synth.looks import sample_lighting
 from handpose.synth.output_folder import (
     SCENES_DESCRIPTION,
+    SCENES_JSON,
     adopt_images,
     check_request,
     mark_jpeg,
@@ -59,7 +60,7 @@ from handpose.synth.writer import check_folder_name
 
 LOG = logging.getLogger(__name__)
 
-JSON_NAME = "hands_coco.json"
+JSON_NAME = SCENES_JSON
 HAND_COUNT_WEIGHTS = np.array([0.08, 0.4, 0.3, 0.12, 0.1])  # 0..4 hands
 MIN_SPAN_PX = 12.0
 _CHUNK = 32

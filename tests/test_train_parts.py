@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import logging
 import math
@@ -425,7 +426,11 @@ def test_speed_defaults_follow_the_measurements(monkeypatch: pytest.MonkeyPatch)
 def test_mirrored_left_hands_with_random_flips_are_warned_about() -> None:
     """--mirror-left with the openpose recipe's random flip: half the hands mirrored back, so the network sees both
     sides; the lite recipe (no flip) and --no-flip are quiet."""
-    assert "--no-flip" in side_warning(config_from_args(_args("--preset", "openpose", "--mirror-left"), speed=False))
+    warning = side_warning(config_from_args(_args("--preset", "openpose", "--mirror-left"), speed=False))
+    assert "--no-flip" in warning
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    train_flags = {flag for action in commands.choices["train"]._actions for flag in action.option_strings}
+    assert set(re.findall(r"--[a-z][a-z-]*", warning)) <= train_flags  # it names only flags train has
     no_flip = config_from_args(_args("--preset", "openpose", "--mirror-left", "--no-flip"), speed=False)
     assert side_warning(no_flip) is None
     assert side_warning(config_from_args(_args("--preset", "lite"), speed=False)) is None  # mirrors, never flips

@@ -178,9 +178,10 @@ def side_warning(cfg: TrainConfig) -> str | None:
     mirrors half the hands back."""
     if cfg.task != "keypoints" or not cfg.dataset.mirror_left or cfg.dataset.augment.flip_prob <= 0:
         return None
-    return (f"left hands are mirrored to right ones (--mirror-left) but --flip-prob {cfg.dataset.augment.flip_prob:g} "
-            "mirrors hands at random: the network sees both sides and cannot tell a left hand from a right one, so "
-            "hands of unknown side get a side by chance; give --no-flip to keep the sides apart")
+    return (f"left hands are mirrored to right ones (--mirror-left) but random flips (probability "
+            f"{cfg.dataset.augment.flip_prob:g}) mirror hands back: the network sees both sides and cannot tell a "
+            "left hand from a right one, so hands of unknown side get a side by chance; give --no-flip to keep the "
+            "sides apart")
 
 
 def no_training_message(data: str, splits: Splits, val_fraction: float) -> str:

@@ -150,14 +150,18 @@ def test_a_finished_run_is_not_run_again(synth_data: Path, tmp_path: Path, capsy
     assert longer["step"] == 3 and longer["stopped"] == "completed"
 
 
-def test_init_overwrite_and_another_optimizer_are_refused_with_resume(synth_data: Path, tmp_path: Path,
+def test_init_overwrite_another_optimizer_task_or_seed_are_refused_with_resume(synth_data: Path, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture) -> None:
     train(_cfg(synth_data, tmp_path, stop_at_step=1))
     for flag, words in ((["--init", "pretrained:lite"], "--init starts a new run from other weights"),
                         (["--overwrite"], "--overwrite starts a new run there"),
-                        (["--optimizer", "sgd"], "adam optimizer state; --optimizer sgd cannot take it over")):
+                        (["--optimizer", "sgd"], "adam optimizer state; --optimizer sgd cannot take it over"),
+                        (["--task", "detect"], "continues a keypoints run; --task detect trains another network"),
+                        (["--seed", "3"], "(seed 0); --seed 3 would change the data order")):
         assert main(["-q", "train", "--resume", str(tmp_path), *flag]) != 0
         assert words in capsys.readouterr().err
+    for stop, same in ((2, ["--task", "keypoints"]), (3, ["--seed", "0"])):  # the run's own values change nothing
+        assert main(["-q", "train", "--resume", str(tmp_path), *same, "--stop-at-step", str(stop)]) == 0
 
 
 def test_the_continue_hint_names_torchrun_for_a_run_of_several_processes(monkeypatch: pytest.MonkeyPatch,

@@ -9,7 +9,8 @@ Every --log-every steps it logs a line in hand_detector_train's format:
 Ctrl-C / SIGTERM / SIGHUP (a closed terminal) write a checkpoint and stop cleanly; --resume RUN_DIR continues exactly
 (model, optimizer, schedule, step, random state, data order) with the run's stored settings (options given again
 override them, --lr among them, from the resumed step; another --batch-size keeps the run's epochs or --max-steps,
-re-counts the steps to go, and a warning says how; --init, --overwrite and another --optimizer are refused).
+re-counts the steps to go, and a warning says how; --init, --overwrite and another --optimizer, --task or --seed
+are refused).
 Each preset trains with its own recipe (handpose.training.recipes), with or without --data, which decides only
 the data; options given still win. The defaults shown below are the openpose preset's; the lite preset (the
 default without --data) trains at 96 px, box padding 1.3, sigma 2, left hands mirrored, a quarter of the hands cut
@@ -270,6 +271,13 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
         if args.overwrite:
             raise ValueError("--resume continues the run in its folder; --overwrite starts a new run there (give "
                              "one or the other)")
+        if args.task not in (None, base.task):
+            raise ValueError(f"--resume continues a {base.task} run; --task {args.task} trains another network "
+                             "(start a new run with a new --out)")
+        if getattr(args, "seed", None) not in (None, base.seed):
+            raise ValueError(f"--resume continues the run's random states and data order (seed {base.seed}); "
+                             f"--seed {args.seed} would change the data order from the resumed step on (and, "
+                             "without --data, the rendered dataset): start a new run for another seed")
         held_out = base.dataset.val_fraction
         if getattr(args, "val_fraction", None) is not None and args.val_fraction != held_out:
             raise ValueError(f"--resume: --val-fraction {args.val_fraction:g} would move samples between the run's "

@@ -460,7 +460,10 @@ def run(args: argparse.Namespace) -> int:
         raise RuntimeError(f"{exc}\n{hint}") from exc
     if summary.get("world_size", 1) > 1 and not summary.get("final_weights"):
         return 0  # ranks > 0 stay quiet
-    lines = [f"run folder:    {summary['out']}  ({summary['stopped']} at step {summary['step']} of "
+    from handpose.training.reporting import stop_cause
+
+    ended = "completed" if summary["stopped"] == "completed" else f"stopped by {stop_cause(summary['stopped'])}"
+    lines = [f"run folder:    {summary['out']}  ({ended} at step {summary['step']} of "
              f"{summary['total_steps']}, epoch {summary['epoch']})",
              f"final weights: {summary.get('final_weights')}"]
     if summary.get("best"):

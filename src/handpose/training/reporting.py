@@ -45,6 +45,15 @@ def format_fields_line(epoch: float, step: int, examples_per_sec: float, lr: flo
     return f"epoch={epoch:.2f} step={step:d}, {examples_per_sec:0.4f} examples/sec lr={rate_text(lr)}, {losses}"
 
 
+STOP_FLAGS = {"stop_at_step": "--stop-at-step", "time_limit": "--time-limit"}  # summary.json's stopped -> its flag
+
+
+def stop_cause(stopped: str) -> str:
+    """What stopped a run, for a message: the flag for summary.json's ``stop_at_step`` / ``time_limit``, a signal's
+    name (``SIGINT``) as it is."""
+    return STOP_FLAGS.get(stopped, stopped)
+
+
 def rate_text(lr: float) -> str:
     """``lr`` as a plain decimal: six places as the old script printed (``0.000100``), more where six would keep fewer
     than three significant digits (``0.00000450``, not ``0.000004``; ``0.000000`` only for a rate of 0)."""

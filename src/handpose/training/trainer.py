@@ -65,7 +65,14 @@ from handpose.training.cudnn_autotuner import cudnn_autotuner
 from handpose.training.data import train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.process_state import kept_process_state
-from handpose.training.reporting import LossWindow, TrainWriter, format_fields_line, hparams, progress_bar
+from handpose.training.reporting import (
+    LossWindow,
+    TrainWriter,
+    format_fields_line,
+    hparams,
+    progress_bar,
+    stop_cause,
+)
 from handpose.training.run_folder import RunFolderMovedError, open_run_folder, remove_if_untouched
 from handpose.training.schedule import Stretch, apply_settings, build_scheduler, resumed_stretches
 from handpose.training.setup import (
@@ -421,7 +428,7 @@ class Trainer:
         summary["best_weights"] = str(self.out / BEST_WEIGHTS) if self.best else None
         _write_json(self.out / "summary.json", summary)
         if stopped != "completed":
-            LOG.warning("stopped (%s) at step %d of %d; continue with: %s", stopped, self.global_step,
+            LOG.warning("stopped (%s) at step %d of %d; continue with: %s", stop_cause(stopped), self.global_step,
                         self.steps_total, resume_command(self.out, self.info.world_size))
         else:
             LOG.info("finished %d steps; weights %s", self.global_step, final)

@@ -69,6 +69,19 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(synth_data: Pa
     assert last["step"] == failed - 1 and all(torch.isfinite(t).all() for t in last["model"].values())
     assert not (tmp_path / "model.safetensors").exists() and not (tmp_path / "summary.json").exists()
     assert not [p for p in (tmp_path / "checkpoints").iterdir() if "tmp" in p.name]
+    assert "or give --grad-clip (e.g. 1.0)." in str(err.value) and "--no-amp" not in str(err.value)  # amp is off
+
+
+def test_non_finite_loss_before_any_checkpoint_says_none_was_written(synth_data: Path, tmp_path: Path) -> None:
+    """It said 'the last good checkpoint is (none written yet)', and offered --no-amp and --grad-clip to a run with
+    amp off and clipping on; it names only the remedies the run has not taken."""
+    cfg = _cfg(synth_data, tmp_path, lr=1e30, warmup_steps=0, schedule="constant", ckpt_every=100, max_steps=20,
+               grad_clip=5.0)
+    with pytest.raises(NonFiniteLossError) as err:
+        train(cfg)
+    message = str(err.value)
+    assert "without updating the weights and no checkpoint was written yet. Lower --lr (now 1e+30)" in message
+    assert message.endswith("Lower --lr (now 1e+30) or check the data.")  # amp off, clipping on: neither offered
 
 
 def test_init_weights_are_where_training_starts(synth_data: Path, tmp_path: Path,

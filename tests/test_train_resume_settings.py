@@ -73,6 +73,24 @@ def test_optimizer_flags_given_with_resume_take_effect_and_are_said(synth_data: 
                                                                       lr=0.001)) is None
 
 
+def test_schedule_flags_given_with_resume_are_said(synth_data: Path, tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """--warmup-steps or --schedule given with --resume moved the learning rate from the resumed step on (a warmup
+    of 50 steps laid over a run at step 2 lowered it) in silence, where --lr is said."""
+    train(_cfg(synth_data, tmp_path, stop_at_step=2, schedule="cosine"))
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(_cfg(synth_data, tmp_path, resume=str(tmp_path), stop_at_step=3, warmup_steps=50, schedule="step"))
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("resuming with")]
+    assert said == ["resuming with --schedule step instead of cosine, --warmup-steps 50 instead of 0: the schedule "
+                    "goes on from step 2 with it"]
+    saved = {"schedule": "cosine", "min_lr_ratio": 0.0, "lr_step_size": None, "lr_gamma": 0.1, "warmup_steps": 0}
+    assert settings_changed(saved, _cfg(synth_data, tmp_path, schedule="cosine", min_lr_ratio=0.5)) == (
+        "--min-lr-ratio 0.5 instead of 0")
+    # a setting the schedule does not use is no change
+    assert settings_changed(saved, _cfg(synth_data, tmp_path, schedule="cosine", lr_gamma=0.5)) is None
+    assert settings_changed(saved, _cfg(synth_data, tmp_path, schedule="cosine", lr_step_size=7)) is None
+
+
 def test_a_resumed_run_says_the_step_it_trains_to_not_a_count_from_there(
     synth_data: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -601,11 +601,20 @@ def resume_command(out: str | Path, world_size: int) -> str:
 
 
 def settings_changed(saved: dict[str, Any], cfg: TrainConfig) -> str | None:
-    """The optimizer settings a resumed run changes (given with ``--resume``), in words, or None."""
+    """The optimizer and learning-rate schedule settings a resumed run changes (given with ``--resume``), in words,
+    or None. The schedule's own settings count only where the schedule uses them (``--min-lr-ratio`` the cosine,
+    ``--lr-step-size`` / ``--lr-gamma`` the step schedule)."""
     keys = [("lr", "--lr"), ("weight_decay", "--weight-decay")] + ([("momentum", "--momentum")]
                                                                    if cfg.optimizer == "sgd" else [])
-    words = [f"{flag} {getattr(cfg, key):g} instead of {float(saved[key]):g}" for key, flag in keys
-             if key in saved and float(saved[key]) != float(getattr(cfg, key))]
+    keys += [("schedule", "--schedule"), ("warmup_steps", "--warmup-steps")]
+    keys += {"cosine": [("min_lr_ratio", "--min-lr-ratio")],
+             "step": [("lr_step_size", "--lr-step-size"), ("lr_gamma", "--lr-gamma")]}.get(cfg.schedule, [])
+
+    def shown(value: Any) -> str:
+        return "its default" if value is None else value if isinstance(value, str) else f"{float(value):g}"
+
+    words = [f"{flag} {shown(getattr(cfg, key))} instead of {shown(saved[key])}" for key, flag in keys
+             if key in saved and shown(saved[key]) != shown(getattr(cfg, key))]
     return ", ".join(words) or None
 
 

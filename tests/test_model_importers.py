@@ -672,3 +672,17 @@ def test_convert_takes_a_shipped_models_name(tmp_path: Path, capsys: pytest.Capt
     out = tmp_path / "lite.safetensors"
     assert cli_main(["-q", "convert", "--from", "pretrained:lite", "--out", str(out), "--preset", "lite"]) == 0
     assert load_model(out).config.preset == "lite" and "34 layers loaded" in capsys.readouterr().out
+
+
+def test_convert_into_an_unfitting_preset_does_not_warn_of_the_probed_presets_holes(
+        tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture) -> None:
+    """Finding which preset a file fits loads it into each: a hole in that trial's chain (here tiny's conv2_2) was
+    warned about before the error about the preset asked for, as if the asked-for import had loaded it."""
+    path = tmp_path / "vgg16_like.npy"
+    np.save(path, seed_npy_dict(build_model("tiny"), ["conv1_1", "conv1_2", "conv2_1", "conv3_1"]), allow_pickle=True)
+    out = tmp_path / "lite.safetensors"
+    with caplog.at_level(logging.WARNING, logger="handpose.model.importers"):
+        assert cli_main(["convert", "--from", str(path), "--out", str(out), "--preset", "lite"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "the tiny preset loads 4 of its layers (--preset tiny)" in err and not out.exists()
+    assert "stays random" not in caplog.text

@@ -289,7 +289,8 @@ def best_preset(path: str | Path) -> tuple[str | None, int]:
     detect_kind(path)
     best, most = None, 0
     level = LOG.level
-    LOG.setLevel(max(level, logging.WARNING))  # each trial's import report is not news
+    # each trial's import report is not news, nor its warnings (a hole in the chain of a preset not asked for)
+    LOG.setLevel(max(level, logging.ERROR))
     try:
         for name in PRESETS:
             try:

@@ -74,6 +74,10 @@ CASES = {
     "export out is a folder": (["export", "--weights", "{weights}", "--out", "{root}/folder.onnx"], "--out"),
     "export out under a file": (["export", "--weights", "{weights}", "--out", "{root}/a_file/m.onnx"], "--out"),
     "predict scales 0": (_predict("{root}/photo.jpg", "--scales", "0,1"), "error: --scales: '0' must be positive"),
+    # eval's --scales named no flag past 4 or 8 scales, and called NaN not positive
+    "eval scales 5": (_eval("--scales", "1,5"), "error: --scales: scales must be numbers in (0, 4]"),
+    "eval nine scales": (_eval("--scales", ",".join(["1"] * 9)), "error: --scales: at most 8 scales"),
+    "eval scales nan": (_eval("--scales", "1,nan"), "error: --scales: 'nan' is not a finite number"),
     "predict xyxy box backwards": (_predict("{root}/photo.jpg", "--box", "90,80,10,20", "--box-format", "xyxy"),
                                    "box 90,80,10,20 (xyxy) has no area"),
     "predict a gif": (_predict("{root}/photo.gif"), "image format not supported (a GIF file"),

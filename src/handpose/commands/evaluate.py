@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,17 +106,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
-    """'1.0,0.75,1.25' -> (1.0, 0.75, 1.25); ValueError naming the bad entry."""
+    """'1.0,0.75,1.25' -> (1.0, 0.75, 1.25); ValueError naming --scales and the bad entry, or the bound it breaks
+    (``inference.prepare.check_scales``: at most 8 scales, each in (0, 4])."""
+    from handpose.inference.prepare import check_scales
+
     out = []
     for part in text.split(","):
         try:
             value = float(part)
         except ValueError:
             raise ValueError(f"--scales: {part!r} is not a number (expected e.g. 1.0,0.75,1.25)") from None
+        if not math.isfinite(value):
+            raise ValueError(f"--scales: {part!r} is not a finite number")
         if not value > 0:
             raise ValueError(f"--scales: {part!r} must be positive")
         out.append(value)
-    return tuple(out)
+    try:
+        return check_scales(out)
+    except ValueError as exc:
+        raise ValueError(f"--scales: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -242,14 +242,9 @@ def load_predictor(args: argparse.Namespace, video: bool = False) -> Predictor:
     file of the wrong kind is named with its flag, in one line."""
     from handpose.commands.evaluate import parse_scales
     from handpose.inference.predictor import Predictor
-    from handpose.inference.prepare import check_scales
     from handpose.inference.refine import proposal_threshold
 
     scales = parse_scales(args.scales)  # its own flag in its error, not under --model
-    try:
-        check_scales(scales)
-    except ValueError as exc:
-        raise ValueError(f"--scales: {exc}") from None
     model = args.model or (VIDEO_MODEL if video and str(args.device) == "cpu" else IMAGE_MODEL)  # a GPU: PyTorch
     try:
         predictor = Predictor.from_file(model, device=args.device, flip_test=args.flip, scales=scales,

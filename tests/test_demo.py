@@ -89,3 +89,21 @@ def test_demo_knows_an_older_demos_run_from_another_folder(tmp_path: Path, monke
     (run / "config.json").write_text(json.dumps({**config, "data": "runs/demo/hands"}))  # not beside its run
     with pytest.raises(ValueError, match="not a demo's"):
         check_out_folder(Path("demo"))
+
+
+def test_demo_summary_counts_one_picture_as_one_hand(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`demo --pictures 1` printed '(1 hands: overlays and belief maps)'; the steps are stood in for (the smoke test
+    above runs them), the summary lines are the command's own."""
+    from handpose.commands import demo
+
+    out = tmp_path / "demo"
+    result = {"out": str(out), "timings_s": {"synth": 1.0, "total": 60.0}, "train": str(out / "train"),
+              "train_stopped": "completed", "train_steps": 2, "weights": str(out / "train" / "best.safetensors"),
+              "test_metrics": {"PCK@0.2": 0.5, "AUC": 0.4, "EPE": 9.0, "num_samples": 8},
+              "eval": str(out / "eval"), "onnx": str(out / "model.onnx"), "onnx_max_abs_diff": 1e-8,
+              "predictions": str(out / "predictions"), "predicted_hands": 1, "train_others_cpu_share": None}
+    monkeypatch.setattr(demo, "run_demo", lambda args: result)
+    assert main(["demo", "--out", str(out), "--pictures", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "(1 hand: overlays and belief maps)" in printed and "1 hands" not in printed

@@ -103,6 +103,8 @@ def test_missing_head_size_drops_the_sample_from_pckh_only() -> None:
     pred, gt, boxes = _case()
     m = keypoint_metrics(pred, gt, boxes, head_sizes=np.array([20.0, np.nan]))
     assert m["PCKh@0.7"] == pytest.approx(19 / 20)  # sample 1 gone; keypoint 0: 0.5 hit
+    assert m["num_samples_PCKh"] == 1 and m["num_samples"] == 2  # what PCKh is over, beside the whole count
+    assert "PCKh@0.7 0.9500 (1 of 2 hands have a head size)" in format_metrics(m)
     assert m["PCK@0.2"] == pytest.approx(18.5 / 20)
     assert "PCKh@0.7" not in keypoint_metrics(pred, gt, boxes, head_sizes=np.array([np.nan, np.nan]))
     assert "PCKh@0.7" not in keypoint_metrics(pred, gt, boxes, head_sizes=None)

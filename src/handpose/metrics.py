@@ -115,9 +115,9 @@ def keypoint_metrics(
         head_sizes: (N,) head sizes (PCKh normaliser), NaN where a sample has none; None or all-NaN: no PCKh.
 
     Returns:
-        ``{"PCK@0.2", "PCKh@0.7" (only with head sizes), "AUC", "EPE", "per_keypoint_PCK@0.2" (21 floats, NaN
-        where no sample), "num_keypoints" (visible gt keypoints), "num_samples"}``; the threshold in the key
-        names follows the arguments.
+        ``{"PCK@0.2", "PCKh@0.7" and "num_samples_PCKh" (only with head sizes: the samples that have one, which
+        PCKh is over), "AUC", "EPE", "per_keypoint_PCK@0.2" (21 floats, NaN where no sample), "num_keypoints"
+        (visible gt keypoints), "num_samples"}``; the threshold in the key names follows the arguments.
     """
     pred = np.asarray(pred, dtype=np.float64)
     gt = np.asarray(gt, dtype=np.float64)
@@ -133,6 +133,7 @@ def keypoint_metrics(
         heads = np.asarray(head_sizes, dtype=np.float64).reshape(-1)
         if np.isfinite(heads).any():
             out[f"PCKh@{pckh_threshold:g}"] = pck(pred, gt, heads, pckh_threshold)
+            out["num_samples_PCKh"] = int(np.isfinite(heads).sum())  # the hands with a head size: PCKh's own count
     out["AUC"] = auc(pred, gt)
     out["EPE"] = epe(pred, gt)
     out[f"per_keypoint_PCK@{pck_threshold:g}"] = [float(v) for v in per_kp]
@@ -152,4 +153,7 @@ def format_metrics(metrics: dict[str, float | int | list[float]]) -> str:
                 parts.append(f"{key} {value:.2f} px")
             else:
                 parts.append(f"{key} {value:.4f}")
+            with_head, every = metrics.get("num_samples_PCKh"), metrics.get("num_samples")
+            if key.startswith("PCKh@") and isinstance(with_head, int) and isinstance(every, int) and with_head < every:
+                parts[-1] += f" ({with_head} of {every} hands have a head size)"
     return "  ".join(parts)

@@ -75,3 +75,26 @@ def test_detector_training_warns_of_a_few_held_out_hands(tmp_path: Path, caplog:
     warned = _warned(caplog)
     assert len(warned) == 1 and f"in {len(val)} image" in warned[0]
     assert "each moves its AP@0.5 by about" in warned[0] and "PCK" not in warned[0]  # the detector's own figure
+
+
+def test_val_limit_does_not_hide_a_held_out_part_that_is_small_itself(tmp_path: Path,
+                                                                      caplog: pytest.LogCaptureFixture) -> None:
+    data = write_coco(tmp_path / "hands.json", tmp_path, 30)
+    held_out = len(load_splits(data, val_fraction=0.2).val)
+    assert 1 < held_out < FEW_HANDS
+    base = TrainConfig(data=str(data), model=preset("tiny"), dataset=DataConfig(input_size=64, val_fraction=0.2),
+                       val_every=10)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        prepare_data(dataclasses.replace(base, val_limit=held_out - 1), DistInfo())
+    assert len(_warned(caplog)) == 1  # the part itself is under ten hands: a limit changes nothing of that
+    big = write_coco(tmp_path / "many.json", tmp_path, 300, prefix="many")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):  # a large part scored on a chosen few: the user's call
+        prepare_data(dataclasses.replace(base, data=str(big), val_limit=5), DistInfo())
+    assert not _warned(caplog)
+    scenes = write_toy_scenes(tmp_path / "scenes", count=24, seed=2)  # two images held out, under ten hands
+    cfg = dataclasses.replace(detect_config(TrainConfig(data=str(scenes), val_every=10)), val_limit=1)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        DetectTask().prepare_data(cfg)
+    assert len(_warned(caplog)) == 1 and "AP@0.5" in _warned(caplog)[0]

@@ -201,3 +201,30 @@ def test_the_continue_hint_names_torchrun_for_a_run_of_several_processes(monkeyp
     assert hint is not None and f"the last checkpoint is {tmp_path / 'checkpoints' / 'ckpt-00000050.pt'}" in hint
     assert hint.endswith(f"continue with: torchrun --nproc_per_node 2 -m handpose train --resume {tmp_path}")
     assert lost_peer_hint(RuntimeError("CUDA out of memory"), str(tmp_path)) is None
+
+
+def test_augmentation_and_data_given_with_resume_are_said(synth_data: Path, tmp_path: Path,
+                                                          caplog: pytest.LogCaptureFixture) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    train(_cfg(synth_data, run, stop_at_step=2))
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(_cfg(synth_data, run, resume=str(run), stop_at_step=4))  # the same data and augmentation
+    said = [r.getMessage() for r in caplog.records]
+    assert not [m for m in said if "augmentation changes" in m or "not the data the run trained on" in m], said
+    caplog.clear()
+    aug = dataclasses.replace(DataConfig(input_size=64).augment, rotation_deg=10.0, blur_prob=0.0)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(_cfg(synth_data, run, resume=str(run), stop_at_step=6,
+                   dataset=DataConfig(input_size=64, augment=aug)))
+    said = [r.getMessage() for r in caplog.records]
+    assert any("--rotation 10.0 instead of 40.0, --blur-prob 0.0 instead of 0.2" in m
+               and "the augmentation changes from step 4 on" in m for m in said), said
+    caplog.clear()
+    other = tmp_path / "other"
+    shutil.copytree(synth_data, other)  # the same hands elsewhere: another dataset to the run
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        train(_cfg(other, run, resume=str(run), dataset=DataConfig(input_size=64, augment=aug)))
+    assert any(f"resuming on --data {other}, not the data the run trained on so far" in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]

@@ -33,7 +33,7 @@ from handpose.detection.evaluate import EVAL_THRESHOLD, detect_images
 from handpose.detection.loss import LOSS_NAMES, detection_loss
 from handpose.detection.metrics import detection_metrics
 from handpose.detection.model import build_detector
-from handpose.training.held_out import warn_if_few
+from handpose.training.held_out import FEW_HANDS, warn_if_few
 
 LOG = logging.getLogger(__name__)
 
@@ -95,12 +95,13 @@ class DetectTask:
         train, val = split_images(items, cfg.dataset.val_fraction, cfg.split_rule)
         if not train:
             raise ValueError(_why_no_training(cfg, val))
+        small = sum(im.num_hands for im in val) < FEW_HANDS  # the held-out part itself, whatever --val-limit scores
         val = val if cfg.val_limit is None else val[: cfg.val_limit]
         if not val and cfg.val_every > 0 and (info is None or info.rank == 0):
             why = _why_none_held_out(cfg, items)
             LOG.warning("%s: no image is held out for validation, so no validation runs and no best.safetensors is "
                         "written (%s)", cfg.data, why)
-        elif cfg.val_every > 0 and (info is None or info.rank == 0) and cfg.val_limit is None:
+        elif cfg.val_every > 0 and (info is None or info.rank == 0) and (cfg.val_limit is None or small):
             warn_if_few(str(cfg.data), sum(im.num_hands for im in val), cfg.dataset.val_fraction,
                         f"in {len(val)} image{'' if len(val) == 1 else 's'}", metric=self.headline)
         dataset = DetectionDataset(train, cfg.detector, cfg.dataset, train=True, seed=cfg.seed)

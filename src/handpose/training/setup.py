@@ -14,7 +14,7 @@ from handpose.config import TrainConfig
 from handpose.config_checks import check_config as check_model_config
 from handpose.data.sample import Sample
 from handpose.training.distributed import DistInfo, barrier
-from handpose.training.held_out import warn_if_few
+from handpose.training.held_out import FEW_HANDS, warn_if_few
 from handpose.training.settings_checks import check_train_settings
 
 if TYPE_CHECKING:
@@ -145,6 +145,25 @@ def crop_changes(saved: dict[str, Any], cfg: TrainConfig) -> str | None:
     return ", ".join(words) or None
 
 
+# augmentation settings a resumed run may change (each with its flag): said in a warning, as the data it trains on
+# from the resumed step differs from the steps before
+_AUGMENT_SETTINGS = (("enabled", "--augment"), ("scale_min", "--scale-min"), ("scale_max", "--scale-max"),
+                     ("rotation_deg", "--rotation"), ("translate", "--translate"), ("flip_prob", "--no-flip"),
+                     ("color_jitter", "--color-jitter"), ("blur_prob", "--blur-prob"),
+                     ("edge_cut_prob", "--edge-cut-prob"), ("photo_aug_prob", "--photo-aug-prob"))
+
+
+def augment_changes(saved: dict[str, Any], cfg: TrainConfig) -> str | None:
+    """The augmentation settings a resumed run changes from its checkpoint's ``train_config`` ``saved``, in words
+    (``--rotation 10.0 instead of 40.0``), or None."""
+    data = saved.get("dataset") if isinstance(saved.get("dataset"), dict) else {}
+    old = data.get("augment") if isinstance(data.get("augment"), dict) else {}
+    now = cfg.dataset.augment
+    words = [f"{flag} {getattr(now, key)} instead of {old[key]}" for key, flag in _AUGMENT_SETTINGS
+             if key in old and old[key] != getattr(now, key)]
+    return ", ".join(words) or None
+
+
 def check_config(cfg: TrainConfig) -> None:
     """ValueError naming the first setting that cannot work (the run's own settings by their flags, the model and
     data configs field by field)."""
@@ -241,7 +260,8 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
                "the hash split put none there; raise --val-fraction, or give a dataset with a val/test part")
         LOG.warning("%s: no sample is held out for validation, so no validation runs and no best.safetensors is "
                     "written (%s)", data, why)
-    elif cfg.val_every > 0 and info.rank == 0 and cfg.val_limit is None:
+    elif cfg.val_every > 0 and info.rank == 0 and (cfg.val_limit is None or len(splits.val) < FEW_HANDS):
+        # --val-limit is a choice of how many to score; a held-out part that small by itself is warned about
         warn_if_few(str(data), len(val), cfg.dataset.val_fraction, own_part=not splits.hash_val)
     return train_set, val, cfg
 

@@ -76,6 +76,7 @@ from handpose.training.reporting import (
 from handpose.training.run_folder import RunFolderMovedError, open_run_folder, remove_if_untouched
 from handpose.training.schedule import Stretch, apply_settings, build_scheduler, resumed_stretches
 from handpose.training.setup import (
+    augment_changes,
     build_optimizer,
     check_config,
     crop_changes,
@@ -492,6 +493,14 @@ class Trainer:
         changed = settings_changed(state.get("train_config", {}), cfg)
         if changed and self.main:  # one line for the run, not one per process
             LOG.warning("resuming with %s: the schedule goes on from step %d with it", changed, int(state["step"]))
+        augment = augment_changes(state.get("train_config", {}), cfg)
+        if augment and self.main:
+            LOG.warning("resuming with %s: the augmentation changes from step %d on", augment, int(state["step"]))
+        trained_on = state.get(artifact.TRAIN_SETS_KEY)
+        if self.main and isinstance(trained_on, list) and self.train_sets and sorted(trained_on) != self.train_sets:
+            LOG.warning("resuming on --data %s, not the data the run trained on so far (or that data moved): its "
+                        "samples, their held-out split and their order come from it from step %d on, so the run "
+                        "does not continue as it was", cfg.data, int(state["step"]))
         crops = crop_changes(state.get("train_config", {}), cfg) if cfg.task == "keypoints" else None
         if crops and self.main:
             LOG.warning("resuming with %s: the crops and belief-map targets change from step %d on, and the weights "

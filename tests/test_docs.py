@@ -1,14 +1,20 @@
 """The documents hold to the code: every link of README.md, MODEL_CARD.md and BENCHMARKS.md reaches a file and
 heading that exist, every flag of a ``handpose COMMAND ...`` they show is a flag of that command, every
-BENCHMARKS.md section they name by its title is there, and every ``module.name`` / ``Class.field`` of handpose's
-they name in code spans exists."""
+``python benchmarks/NAME.py ...`` / ``scripts/NAME ...`` they show names a script that exists and only its flags (and,
+for a shell script, settings it reads), every ``make TARGET VAR=...`` names a target and a variable of the Makefile,
+every BENCHMARKS.md section they name by its title is there, and every ``module.name`` / ``Class.field`` of
+handpose's they name in code spans exists."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
+import os
 import re
+import runpy
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +71,99 @@ def unknown_flags(doc: str, text: str) -> list[str]:
         unknown += [f"{doc}: {m.group(1)} {flag}" for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", words)
                     if flag not in command._option_string_actions]
     return unknown
+
+
+FENCE = re.compile(r"^[ \t]*```[^\n]*\n(.*?)^[ \t]*```", re.M | re.S)  # a code block, indented ones included
+FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*)")
+# a script's command: settings before it (VAR=value), the script (a bare ``bench_NAME.py`` or ``run_all.py`` is run from
+# benchmarks/, after ``cd benchmarks``), then its words up to the next command or comment
+SCRIPT = re.compile(r"((?:[A-Z_]+=(?:\"[^\"]*\"|\S+) +)*)(?:python3? +)?((?:benchmarks|scripts)/[\w.-]+\.(?:py|sh)|"
+                    r"(?<=python )(?:bench_\w+|run_all)\.py)([^\n]*)")
+MAKE = re.compile(r"(?:^|[;&(]|time) *make +((?:[\w-]+(?:=(?:\"[^\"]*\"|\S+))? *)+)", re.M)
+
+
+def code_lines(text: str) -> list[str]:
+    """The lines of ``text``'s code blocks (a line continued by a backslash joined to the next) and its code spans (a
+    span wrapped over lines joined with spaces)."""
+    lines = [line for block in FENCE.findall(text) for line in re.sub(r"\\\s*\n\s*", " ", block).splitlines()]
+    return lines + [re.sub(r"\s*\n\s*", " ", span) for span in re.findall(r"`([^`]+)`", FENCE.sub("", text))]
+
+
+def _command_words(rest: str) -> str:
+    """The words of one command: up to the next command of the line (``&&``, ``|``, ``;``, ``then``) or a comment."""
+    return re.split(r" (?:\|\||&&|[|;]|then) | #|;", rest)[0]
+
+
+class _ParserBuiltError(Exception):
+    """Raised in place of a script's ``parse_args``: the script has built its parser and goes no further."""
+
+
+@functools.cache
+def script_flags(path: str) -> frozenset[str] | None:
+    """The option strings of ``path``'s (a Python file of the repository) argument parser, taken from the parser the
+    script builds when run as ``__main__``, stopped at its ``parse_args``; None where the script has no parser."""
+    if "parse_args" not in (ROOT / path).read_text(encoding="utf-8"):
+        return None  # a helper module (corruptions.py): running it would do its work
+    def built(parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> argparse.Namespace:
+        raise _ParserBuiltError(parser)
+    saved = sys.path[:], sys.argv[:], argparse.ArgumentParser.parse_args, dict(os.environ)  # bench_synth.py sets one
+    sys.path[:0], sys.argv[:] = [str((ROOT / path).parent)], [path]
+    argparse.ArgumentParser.parse_args = built  # type: ignore[method-assign]
+    try:
+        runpy.run_path(str(ROOT / path), run_name="__main__")
+    except _ParserBuiltError as stop:
+        return frozenset(stop.args[0]._option_string_actions)
+    finally:
+        sys.path[:], sys.argv[:], argparse.ArgumentParser.parse_args = saved[:3]  # type: ignore[method-assign]
+        os.environ.clear()
+        os.environ.update(saved[3])
+    raise AssertionError(f"{path} ran to its end without parsing its arguments")
+
+
+def stale_script_commands(doc: str, text: str) -> list[str]:
+    """``benchmarks/...`` and ``scripts/...`` commands of ``text``'s code that name a script that is not there, a flag
+    its parser does not know, or (a shell script) a setting (``VAR=value`` before it) it does not read; the flags of
+    ``TRAIN_FLAGS="..."`` must be ``handpose train``'s."""
+    train = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["train"]
+    stale = []
+    for line in code_lines(text):
+        for m in SCRIPT.finditer(line):
+            settings, path, flags = m.group(1), m.group(2), FLAG.findall(_command_words(m.group(3)))
+            path = path if "/" in path else f"benchmarks/{path}"
+            if not (ROOT / path).is_file():
+                stale.append(f"{doc}: {path} (no such script)")
+            elif path.endswith(".sh"):
+                source = (ROOT / path).read_text(encoding="utf-8")
+                stale += [f"{doc}: {path} {var}=" for var in re.findall(r"([A-Z_]+)=", settings)
+                          if not re.search(r"\$\{?" + var + r"\b", source)]
+                extra = re.search(r"TRAIN_FLAGS=\"([^\"]*)\"", settings)
+                stale += [f"{doc}: {path} TRAIN_FLAGS {flag}" for flag in FLAG.findall(extra.group(1) if extra else "")
+                          if flag not in train._option_string_actions]
+            else:
+                known = script_flags(path) or frozenset()
+                stale += [f"{doc}: {path} {flag}" for flag in flags if flag not in known]
+    return stale
+
+
+def stale_make_commands(doc: str, text: str) -> list[str]:
+    """``make TARGET VAR=value`` in ``text``'s code whose target is not a Makefile rule or whose variable the Makefile
+    does not use; the flags of ``DEMO_ARGS="..."`` must be ``handpose demo``'s."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = set(re.findall(r"^([\w-]+):", makefile, re.M))
+    demo = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["demo"]
+    stale = []
+    for line in code_lines(text):
+        for m in MAKE.finditer(line):
+            for word in re.findall(r"[\w-]+(?:=(?:\"[^\"]*\"|\S+))?", m.group(1)):
+                name, is_setting, value = word.partition("=")
+                if not is_setting:
+                    stale += [] if name in targets else [f"{doc}: make {name}"]
+                elif "$(" + name + ")" not in makefile:
+                    stale.append(f"{doc}: make {name}=")
+                elif name == "DEMO_ARGS":
+                    stale += [f"{doc}: make DEMO_ARGS {flag}" for flag in FLAG.findall(value)
+                              if flag not in demo._option_string_actions]
+    return stale
 
 
 def missing_sections(doc: str, text: str) -> list[str]:
@@ -138,6 +237,16 @@ def test_every_flag_shown_is_a_flag_of_its_command(doc: str) -> None:
 
 
 @pytest.mark.parametrize("doc", DOCS)
+def test_every_script_command_shown_names_a_script_and_its_flags(doc: str) -> None:
+    assert not stale_script_commands(doc, (ROOT / doc).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("doc", DOCS)
+def test_every_make_command_shown_names_a_target_and_its_variables(doc: str) -> None:
+    assert not stale_make_commands(doc, (ROOT / doc).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("doc", DOCS)
 def test_every_benchmarks_section_named_exists(doc: str) -> None:
     assert not missing_sections(doc, (ROOT / doc).read_text(encoding="utf-8"))
 
@@ -154,3 +263,22 @@ def test_the_checks_find_drift() -> None:
     names = ("`RefineConfig.hand_threshold` `RefineConfig.no_field` `handpose.training.recipes` `json.dumps` "
              "`contention.live_children_cpu_seconds` `inference.backends.gone` `handpose.keypoints.NAMES` `a.json`")
     assert missing_names("t", names, _modules()) == ["t: RefineConfig.no_field", "t: inference.backends.gone"]
+
+
+def test_the_script_and_make_checks_find_drift() -> None:
+    """Each of the two checks finds what it is for, in a code block (indented, a line continued) and in code spans."""
+    text = ("Run:\n  ```\n  python benchmarks/bench_refine.py --data D \\\n      --passes 2 --no-such-flag  # 3 s\n"
+            "  python benchmarks/bench_gone.py --count 2\n"
+            "  cd benchmarks && python bench_video.py --frames 1 --franes 2\n"
+            "  make demo DEMO_ARGS=\"--real-data P --nor-this\"\n  ```\n"
+            "`KP_STEPS=5 NO_SUCH=1 TRAIN_FLAGS=\"--amp --no-amp-flag\" scripts/release.sh runs/r` and\n"
+            "`make bench-quick`, `make no-such-target TORCH_INDEX=x NOT_A_VAR=1`,\n"
+            "`python scripts/onnx_hands.py d.onnx p.jpg --side 1 --sied 2` then\n"
+            "`python benchmarks/run_all.py --quick | tail` and `scripts/ablation.sh OUT`\n")
+    assert stale_script_commands("t", text) == [
+        "t: benchmarks/bench_refine.py --no-such-flag", "t: benchmarks/bench_gone.py (no such script)",
+        "t: benchmarks/bench_video.py --franes",
+        "t: scripts/release.sh NO_SUCH=", "t: scripts/release.sh TRAIN_FLAGS --no-amp-flag",
+        "t: scripts/onnx_hands.py --sied"]
+    assert stale_make_commands("t", text) == ["t: make DEMO_ARGS --nor-this", "t: make no-such-target",
+                                              "t: make NOT_A_VAR="]

@@ -185,6 +185,13 @@ def is_glob(text: str) -> bool:
     return any(c in text for c in GLOB_CHARS)
 
 
+def is_image_entry(path: Path) -> bool:
+    """Whether a folder's or a glob's entry is read as an image: any name with an image suffix that is not a folder.
+    A FIFO, a device or a link to nothing under such a name is listed too, so that reading it skips it with the
+    reason and counts it, where leaving it out would drop it without a word."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
+
+
 def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: False) -> list[Path]:
     """The image files a source names: one file, a folder's images (sorted) or a glob's matches (sorted).
 
@@ -193,7 +200,7 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
     text = str(source)
     if is_glob(text) and not Path(text).exists():
         found = sorted(Path(p) for p in glob.glob(text, recursive=True))
-        files = [p for p in found if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not skip(p)]
+        files = [p for p in found if is_image_entry(p) and not skip(p)]
         if not files:
             raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) match {text}")
         return files
@@ -208,7 +215,7 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
     why = why_not_a_file(path)
     if why != "is a folder":
         raise ValueError(f"{path} {why}: give an image file, a folder of images or a glob")
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not skip(p))
+    files = sorted(p for p in path.iterdir() if is_image_entry(p) and not skip(p))
     below = subfolders_with_images(path, skip, most=NAMED_SUBFOLDERS + 1)  # one more: whether there are others
     named = ", ".join(below[:NAMED_SUBFOLDERS]) + (" and others" if len(below) > NAMED_SUBFOLDERS else "")
     one = len(below) == 1

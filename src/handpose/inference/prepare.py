@@ -22,6 +22,7 @@ from handpose.data import images, skip_report
 from handpose.data.codec import HeatmapCodec
 from handpose.data.crop import MAX_BOX_TO_IMAGE, CropRecipe, box_dwarfs_image, box_misses_image
 from handpose.data.resample import cut_crops
+from handpose.regular_files import open_regular, why_not_a_file
 
 
 @dataclass
@@ -95,9 +96,8 @@ class CropSpec:
         smaller than the box (libjpeg DCT scaling; the crop matrix accounts for it, so the result is exact).
         FileNotFoundError / ValueError as :func:`read_image`."""
         path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"image not found: {path}")
-        with open(path, "rb") as f:
+        check_image_file(path)
+        with open_regular(path) as f:
             head = images.header_size(f.read(65536))
         if head is None:
             return self.prepare(read_image(path), box, is_left)
@@ -107,7 +107,8 @@ class CropSpec:
         try:
             image, factor = images.load_image(path, reduce=images.reduce_factor(finest) if kind == "jpeg" else 1)
         except images.ImageError as exc:
-            raise ValueError(f"cannot read image {path}: {exc}") from None
+            detail = f" ({exc.detail})" if exc.detail else ""
+            raise ValueError(f"cannot read image {path}: {exc.reason}{detail}") from None
         return Prepared(cut_crops(image, mats, self.sizes(), factor), mats, box_arr)
 
 
@@ -133,6 +134,17 @@ def check_box(box: Sequence[float] | np.ndarray, image_hw: tuple[int, int], stri
     return arr.astype(np.float32)
 
 
+def check_image_file(path: Path) -> None:
+    """FileNotFoundError for a path that names nothing; ValueError saying what it is for a FIFO, a device, a socket
+    or a link to nothing or to itself (never opened, so a FIFO does not block)."""
+    if path.is_file():
+        return
+    why = why_not_a_file(path)
+    if why == "does not exist":
+        raise FileNotFoundError(f"image not found: {path}")
+    raise ValueError(f"cannot read image {path}: it {why}, not an image file")
+
+
 def read_image(path: str | Path, upright: bool = False) -> np.ndarray:
     """A BGR uint8 image from disk, decoded as the dataset decodes it (``data.images.load_image``: pixel-count
     limit; EXIF orientation ignored unless ``upright``, which turns a phone photo as its tag says: the user's
@@ -140,8 +152,7 @@ def read_image(path: str | Path, upright: bool = False) -> np.ndarray:
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder, not an image (give one image file; the predict command takes folders)")
-    if not path.is_file():
-        raise FileNotFoundError(f"image not found: {path}")
+    check_image_file(path)
     try:
         return images.load_image(path, upright=upright)[0]
     except images.ImageError as exc:

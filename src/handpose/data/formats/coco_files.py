@@ -24,7 +24,7 @@ from handpose.data.formats.image_folder import best_folder
 from handpose.data.formats.json_io import load_json_once
 from handpose.data.image_headers import header_size
 from handpose.data.skip_report import SkipReport
-from handpose.regular_files import open_regular
+from handpose.regular_files import open_regular, why_not_a_file
 
 LOG = logging.getLogger(__name__)
 
@@ -180,7 +180,8 @@ class CocoFile:
         if name not in self._exists:
             self._exists[name] = img.is_file()
         if not self._exists[name]:
-            raise BadAnnotationError(R.MISSING_IMAGE, str(img))
+            why = why_not_a_file(img)  # a FIFO or a link to nothing is there, but is no image file
+            raise BadAnnotationError(R.MISSING_IMAGE, str(img) if why in ("", "does not exist") else f"{img} {why}")
         return img
 
 

@@ -20,6 +20,7 @@ crop matrix so the crop stays exact.
 
 from __future__ import annotations
 
+import logging
 import struct
 from pathlib import Path
 
@@ -35,6 +36,8 @@ DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 # The files readers and predict take as images: each one's header is read before decoding (image_headers).
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
+LOG = logging.getLogger(__name__)
+_TURN_SAID: list[bool] = []  # a stored-pixels read of a turned JPEG has been said in this process
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
@@ -142,8 +145,16 @@ def decode_image(
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if upright and kind == "jpeg":
-        img = apply_orientation(img, exif_orientation(data))
+    if kind == "jpeg":
+        orientation = exif_orientation(data)
+        if upright:
+            img = apply_orientation(img, orientation)
+        elif orientation != 1 and not _TURN_SAID:
+            _TURN_SAID.append(True)
+            LOG.warning("%s: its EXIF orientation tag (%d) says to turn it, and dataset images are read as stored, "
+                        "their labels taken on the stored pixels (as CMU's and COCO's are); if a dataset's labels "
+                        "were made on the turned picture (a phone photo in a tool that shows it upright), turn its "
+                        "files upright first. Said once; further such images are not named", source, orientation)
     return img, factor
 
 

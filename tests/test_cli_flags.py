@@ -180,3 +180,13 @@ def test_predict_warns_of_an_unused_side_flag_before_the_models_load(realdata: P
     assert main(["predict", str(video), "--right", "--model", str(absent_model), "--out", str(tmp_path / "o")]) != 0
     assert "no_such_model" in capfd.readouterr().err
     assert any(r.getMessage().startswith("--right: not used on a video with the detector") for r in caplog.records)
+
+
+def test_predict_threshold_is_a_score_from_0_to_1(capsys: pytest.CaptureFixture[str]) -> None:
+    from handpose.cli import main
+
+    for bad in ("nan", "1.5", "-0.1", "abc"):
+        with pytest.raises(SystemExit) as stopped:
+            main(["predict", "photo.jpg", "--threshold", bad])
+        assert stopped.value.code == 2
+        assert "argument --threshold: expected a number from 0 to 1" in capsys.readouterr().err

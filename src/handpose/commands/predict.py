@@ -58,6 +58,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from handpose.commands.arg_types import unit_interval
 from handpose.commands.detection_flags import (
     DETECTION_FLAGS,
     REFINE_FLAGS,
@@ -127,7 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--coco-gt", default=None, metavar="GT.json", help="take each image's id in "
                         "coco_results.json from this COCO ground-truth json (matched by file name), so the results "
                         "load with pycocotools' COCO(GT).loadRes (default: the images' order, from 0)")
-    parser.add_argument("--threshold", type=float, default=0.1,
+    parser.add_argument("--threshold", type=unit_interval, default=0.1,
                         help="keypoint score a joint needs to be drawn (default 0.1)")
     parser.add_argument("--maps", default="stages", choices=("stages", "all", "none"), help="belief-map pictures: "
                         "stages (every stage, NAME_maps.png; the default), all (also every keypoint, "

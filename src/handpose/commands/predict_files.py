@@ -254,4 +254,7 @@ def predict_to_files(
         if mode == "all":
             grid = all_maps_figure(first.crop, first.stage_maps[-1], stride=predictor.spec.stride)
             written.append(save_rgb(out_dir / f"{stem}_allmaps.png", grid))
+    for stale in (out_dir / f"{stem}_maps.png", out_dir / f"{stem}_allmaps.png"):  # an earlier predict's, of more
+        if stale not in written and stale.name in out.written and stale.is_file():  # maps: they no longer match
+            stale.unlink()
     return written

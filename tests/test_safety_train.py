@@ -342,27 +342,44 @@ def test_a_run_stopped_between_the_best_record_and_weights_leaves_no_mismatched_
     assert (run / "checkpoints" / "after-00000002" / "best.safetensors").exists()
 
 
+def _paused_at_its_first_checkpoint(data: Path, run: Path, steps: int) -> tuple[subprocess.Popen, list[str]]:
+    """A real training run (``steps`` steps, a checkpoint every 2) stopped with SIGSTOP once it has written its
+    first checkpoint, and the lines it printed so far."""
+    proc = subprocess.Popen([sys.executable, "-m", "handpose", "train", "--data", str(data), "--out", str(run), *TINY,
+                             "--max-steps", str(steps), "--ckpt-every", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=_env())
+    assert proc.stdout is not None
+    seen: list[str] = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "checkpoint " in line:
+            break
+    proc.send_signal(signal.SIGSTOP)
+    return proc, seen
+
+
+def _go_on(proc: subprocess.Popen) -> str:
+    """Let the paused run ``proc`` go on to its end; its remaining output (it is killed if it outlasts 2 minutes)."""
+    try:
+        proc.send_signal(signal.SIGCONT)
+        return proc.communicate(timeout=120)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 @pytest.mark.parametrize("made_again", [True, False])
 def test_a_run_whose_folder_was_moved_stops_and_writes_nothing_at_its_old_path(
         made_again: bool, synth_data: Path, tmp_path: Path) -> None:
     run, moved = tmp_path / "run", tmp_path / "moved"
-    first = subprocess.Popen([sys.executable, "-m", "handpose", "train", "--data", str(synth_data), "--out", str(run),
-                              *TINY, "--max-steps", "100000", "--ckpt-every", "2"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, env=_env())
-    assert first.stdout is not None
-    seen: list[str] = []
+    first, seen = _paused_at_its_first_checkpoint(synth_data, run, 100000)
     try:
-        for line in first.stdout:  # until the run has written a checkpoint
-            seen.append(line)
-            if "checkpoint " in line:
-                break
-        first.send_signal(signal.SIGSTOP)
         run.rename(moved)
         if made_again:
             run.mkdir()
         with RunLock(run) if made_again else contextlib.nullcontext():  # another run's folder at the path
-            first.send_signal(signal.SIGCONT)
-            rest = first.communicate(timeout=120)[0]
+            rest = _go_on(first)
     finally:
         if first.poll() is None:
             first.kill()
@@ -380,24 +397,9 @@ def test_a_run_whose_folder_was_moved_stops_and_writes_nothing_at_its_old_path(
 
 def test_a_run_whose_lock_file_alone_was_deleted_takes_it_again_and_goes_on(synth_data: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    first = subprocess.Popen([sys.executable, "-m", "handpose", "train", "--data", str(synth_data), "--out", str(run),
-                              *TINY, "--max-steps", "30", "--ckpt-every", "2"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, env=_env())
-    assert first.stdout is not None
-    seen: list[str] = []
-    try:
-        for line in first.stdout:  # until the run has written a checkpoint
-            seen.append(line)
-            if "checkpoint " in line:
-                break
-        first.send_signal(signal.SIGSTOP)
-        (run / LOCK_NAME).unlink()  # a clean-up of hidden files, the folder left where it is
-        first.send_signal(signal.SIGCONT)
-        rest = first.communicate(timeout=120)[0]
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.communicate()
+    first, seen = _paused_at_its_first_checkpoint(synth_data, run, 30)
+    (run / LOCK_NAME).unlink()  # a clean-up of hidden files, the folder left where it is
+    rest = _go_on(first)
     assert first.returncode == 0, "".join(seen) + rest
     assert f"its lock file {LOCK_NAME} was deleted while the run wrote the folder; made and taken again" in rest
     assert _steps(run)[-1] == 30 and (run / "model.safetensors").is_file() and (run / LOCK_NAME).is_file()

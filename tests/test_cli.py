@@ -148,8 +148,9 @@ def test_a_value_starting_with_a_minus_sign_is_the_option_s_value() -> None:
     from handpose.cli import build_parser, parse_command_line
 
     parser = build_parser()
-    args = parse_command_line(parser, ["-v", "predict", "a.jpg", "--box", "-5,10,200,220", "--threshold", "-.5"])
-    assert (args.input, args.box, args.threshold) == (["a.jpg"], "-5,10,200,220", -0.5)
+    args = parse_command_line(parser, ["-v", "predict", "a.jpg", "--box", "-5,10,200,220", "--detector-threshold",
+                                       "-.5"])  # a value refused later, by the detector's own check
+    assert (args.input, args.box, args.detector_threshold) == (["a.jpg"], "-5,10,200,220", -0.5)
     assert parse_command_line(parser, ["predict", "--box", "-5,-1,20,20", "--", "--box", "-7.jpg"]).input == [
         "--box", "-7.jpg"]
     assert parse_command_line(parser, ["train", "--lr", "-1e-3"]).lr == -1e-3  # refused later, by the config check

@@ -66,7 +66,8 @@ EXPECTED = "a COCO json (or a folder of them) with 'images' and 'annotations' ho
 class DetectionImage:
     """One image and its hands: ``boxes`` (N, 4) float32 xywh original px, ``is_left`` (N,) bool, ``left_known``
     (N,) bool; ``size`` (width, height) when the json or the header tells; ``split`` "train", "val" or None;
-    ``crowd`` (K, 4) float32 xywh crowd regions (``iscrowd`` annotations), for evaluation only."""
+    ``crowd`` (K, 4) float32 xywh crowd regions (``iscrowd`` annotations), for evaluation only; ``key`` its json's
+    ``file_name`` and ``image_id`` its ``id`` there (the first one's, for a file listed under several ids)."""
 
     path: Path
     boxes: np.ndarray
@@ -76,6 +77,7 @@ class DetectionImage:
     key: str = ""
     split: str | None = None
     crowd: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    image_id: Any = None
 
     @property
     def num_hands(self) -> int:
@@ -198,7 +200,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
         boxes = np.array([h[0] for h in found], np.float32).reshape(-1, 4)
         out.append(DetectionImage(img, boxes, np.array([h[1] for h in found], bool),
                                   np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag,
-                                  np.array(crowds.get(image_id, []), np.float32).reshape(-1, 4)))
+                                  np.array(crowds.get(image_id, []), np.float32).reshape(-1, 4), image_id))
     return _one_per_file(out)
 
 

@@ -6,7 +6,8 @@ recall at 1 false positive per image and handedness accuracy, overall and per ha
 (``keypoints=``, ``--keypoints``) the hands are those of the detect -> keypoint refinement cascade
 (``inference/refine``, :func:`refine_images`): its boxes and scores, every refined hand kept whatever its score (AP
 needs the low-scored ones too), the handedness the settled side. Images that cannot be read are counted, named in
-the report, and left out.
+the report, and left out. The report keeps every scored image's detections (``detections``, one record an image:
+``detection/stored_detections``), so they can be re-scored without running the model again.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from handpose.detection.coco import DetectionImage, read_detection_images, split
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
 from handpose.detection.held_out_check import hash_divided, warn_if_trained_on
 from handpose.detection.metrics import ImageResult, detection_metrics
+from handpose.detection.stored_detections import KEY, StoredDetections, image_detections, write_report
 from handpose.eval_held_out import recorded_fraction, warn_if_scoring_training_part
-from handpose.files import write_json
 
 if TYPE_CHECKING:
     from handpose.inference.predictor import Predictor
@@ -42,9 +43,10 @@ REPORT_NAME = "detection_eval.json"  # the report in an --out folder
 
 def detect_images(detector: HandDetector, items: list[DetectionImage], batch_size: int = 8,
                   threshold: float = EVAL_THRESHOLD, skipped: SkipReport | None = None,
-                  max_pixels: int = MAX_PIXELS) -> list[ImageResult]:
+                  max_pixels: int = MAX_PIXELS, scored: list[DetectionImage] | None = None) -> list[ImageResult]:
     """Detections against ground truth for each readable image of ``items`` (bad images counted in ``skipped``),
-    at every one of the detector's ``scales``."""
+    at every one of the detector's ``scales``; each readable item is appended to ``scored``, in the results'
+    order."""
     skipped = skipped if skipped is not None else SkipReport()
     results: list[ImageResult] = []
     for start in range(0, len(items), max(1, batch_size)):
@@ -60,13 +62,16 @@ def detect_images(detector: HandDetector, items: list[DetectionImage], batch_siz
         for item, f in zip(chunk, detector.find(prepared, threshold)):
             results.append(ImageResult(f.boxes, f.scores, f.left, item.boxes.astype(np.float64), item.is_left,
                                        item.left_known, item.crowd.astype(np.float64)))
+            if scored is not None:
+                scored.append(item)
     return results
 
 
 def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: SkipReport | None = None,
-                  max_pixels: int = MAX_PIXELS) -> list[ImageResult]:
+                  max_pixels: int = MAX_PIXELS, scored: list[DetectionImage] | None = None) -> list[ImageResult]:
     """The refined hands (``Predictor.detect_hands``) against ground truth for each readable image of ``items``;
-    ``left`` is 1 for a hand settled as left, 0 for right."""
+    ``left`` is 1 for a hand settled as left, 0 for right. Each readable item is appended to ``scored``, in the
+    results' order."""
     skipped = skipped if skipped is not None else SkipReport()
     results: list[ImageResult] = []
     for item in items:
@@ -81,6 +86,8 @@ def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: Sk
         left = np.array([1.0 if d.is_left else 0.0 for d in hands], np.float64)
         results.append(ImageResult(boxes, scores, left, item.boxes.astype(np.float64), item.is_left,
                                    item.left_known, item.crowd.astype(np.float64)))
+        if scored is not None:
+            scored.append(item)
     return results
 
 
@@ -90,7 +97,8 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
                        keypoints: str | Path | None = None, refine: RefineConfig | None = None,
                        scales: Sequence[float] = IMAGE_SCALES) -> dict[str, Any]:
     """Evaluate detector ``weights`` on the COCO box json(s) at ``data``; returns (and writes to ``out``, a json
-    file or a folder for ``detection_eval.json``) the report: metrics, counts, skipped images, settings.
+    file or a folder for ``detection_eval.json``) the report: metrics, counts, skipped images, settings, and last
+    the scored images' detections (``detections``: ``detection/stored_detections``).
 
     ``split``: "all" images, or "val" / "train" (the side ``split_images`` puts them on with ``val_fraction``).
     ``keypoints``: a keypoint model's weights: score the detect -> keypoint refinement cascade (``refine``, default
@@ -130,10 +138,11 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
                          "held out, and beside one a json named for training all training); --split all scores every "
                          "image")
     skipped = SkipReport()
+    scored: list[DetectionImage] = []
     if predictor is not None:
-        results = refine_images(predictor, items, skipped)
+        results = refine_images(predictor, items, skipped, scored=scored)
     else:
-        results = detect_images(detector, items, batch_size, threshold, skipped)
+        results = detect_images(detector, items, batch_size, threshold, skipped, scored=scored)
     if not results:
         raise ValueError(f"{data}: none of the {len(items)} {split} images could be read ({skipped.summary('images')})")
     report: dict[str, Any] = {
@@ -150,8 +159,9 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
     if _count(skipped):
         skipped.log("images", LOG)
         report["skipped_summary"] = skipped.summary("images")
+    report[KEY] = StoredDetections(image_detections(item, r) for item, r in zip(scored, results))
     if out is not None:
-        write_json(report_path(out), report, sort_keys=True)
+        write_report(report_path(out), report)
     return report
 
 

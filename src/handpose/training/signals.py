@@ -5,7 +5,8 @@ The first signal only sets :attr:`StopRequest.reason`; the training loop checks 
 writes a checkpoint and stops (``handpose predict`` on a video: after the frame, then writes what it has). A second
 SIGINT raises KeyboardInterrupt at once (for a loop that is stuck), except while :attr:`StopRequest.abortable` is
 False (the caller is writing what the stop is for).
-Handlers are installed only in the main thread and the previous ones are restored on exit. DataLoader workers
+Under torchrun every process gets the signal and stops; ``say=False`` (ranks other than 0) keeps its warnings to
+rank 0. Handlers are installed only in the main thread and the previous ones are restored on exit. DataLoader workers
 ignore these signals (:func:`ignore_stop_signals_in_worker`): the main process ends them after its checkpoint.
 
 SIGHUP (POSIX only) is what a run started in a terminal gets when the terminal window or the SSH session closes; its
@@ -45,10 +46,11 @@ class StopRequest:
     """Context manager catching SIGINT, SIGTERM and SIGHUP; ``reason`` is the signal's name once one arrived."""
 
     def __init__(self, action: str = "saving a checkpoint after this step, then stopping",
-                 abortable: bool = True) -> None:
+                 abortable: bool = True, say: bool = True) -> None:
         self.reason: str | None = None
         self.action = action  # what the first signal leads to, for its warning
         self.abortable = abortable  # False: a second Ctrl-C waits (the files the stop is for are being written)
+        self.say = say  # False: the stop is the same, its warnings are left to another process (torchrun's rank 0)
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
@@ -56,11 +58,13 @@ class StopRequest:
         if self.reason is not None:
             if signum == signal.SIGINT and self.abortable:
                 raise KeyboardInterrupt
-            LOG.warning("%s received again: still %s", name, self.action)
+            if self.say:
+                LOG.warning("%s received again: still %s", name, self.action)
             return
         self.reason = name
-        LOG.warning("%s received: %s (%s)", name, self.action,
-                    "Ctrl-C again to abort" if self.abortable else "more signals wait for it")
+        if self.say:
+            LOG.warning("%s received: %s (%s)", name, self.action,
+                        "Ctrl-C again to abort" if self.abortable else "more signals wait for it")
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():

@@ -264,7 +264,7 @@ class Trainer:
                  self.steps_total, cfg.batch_size, self.info.world_size, self.device, cfg.amp, cfg.channels_last,
                  cfg.compile)
         self.others, self.fit_from = busy_machine.start(self.info.world_size), self.global_step
-        with StopRequest() as stop, progress_bar(self.steps_total, self.global_step, self.main) as bar:
+        with StopRequest(say=self.main) as stop, progress_bar(self.steps_total, self.global_step, self.main) as bar:
             batches = iter(self.loader)  # forked workers start with the handlers above until they ignore both
             try:
                 while self.global_step < self.stop_at:

@@ -30,6 +30,7 @@ import numpy as np
 from handpose.data import skip_report as R
 from handpose.data.image_headers import header_size, jpeg_complete
 from handpose.data.png_profile import without_icc_profile
+from handpose.data.tiff_pages import tiff_page_count
 from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_file
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
@@ -38,6 +39,7 @@ IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".t
 _FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 LOG = logging.getLogger(__name__)
 _TURN_SAID: list[bool] = []  # a stored-pixels read of a turned JPEG has been said in this process
+_PAGES_SAID: list[bool] = []  # a multi-page TIFF read at its first page has been said in this process
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
@@ -155,6 +157,13 @@ def decode_image(
                         "their labels taken on the stored pixels (as CMU's and COCO's are); if a dataset's labels "
                         "were made on the turned picture (a phone photo in a tool that shows it upright), turn its "
                         "files upright first. Said once; further such images are not named", source, orientation)
+    if kind == "tiff" and not _PAGES_SAID:
+        pages = tiff_page_count(data)
+        if pages > 1:
+            _PAGES_SAID.append(True)
+            LOG.warning("%s: a TIFF of %d pages, of which only the first is read (the others are left out); to use "
+                        "another page, save it as an image of its own. Said once; further such images are not named",
+                        source, pages)
     return img, factor
 
 

@@ -31,7 +31,8 @@ it was keeps its track id; a new hand is shown once followed on --track-confirm-
 smoothed with a One-Euro filter (--smooth-min-cutoff, --smooth-beta; --no-smooth). Writes NAME.json (per frame, the
 hands) and coco_results.json (image_id = frame index), --save-video OUT.mp4 an annotated video; --show opens a window
 where a display exists (q or Esc stops). The measured frames per second are printed at the end. A video that cannot be
-opened, a missing webcam or a frame that cannot be decoded stops with one line; the frames done so far are written.
+opened, a missing webcam (both before the models load: a webcam is opened once, then) or a frame that cannot be
+decoded stops with one line; the frames done so far are written.
 
 Predict never replaces a file it did not write: an output name that is taken by an input image or any other file
 (a label .json, say) skips that image with the reason. The files it writes are listed in --out's
@@ -321,11 +322,16 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
     maps = "none" if args.no_maps else args.maps
     video = is_video(source)
     images = [] if video else images_of(sources)
+    capture = None  # a webcam, opened before the models load
     if video:
-        from handpose.inference.video import check_video_file
+        from handpose.inference.inputs import webcam_index
+        from handpose.inference.video import check_video_file, open_capture
 
         tracking_config(args)  # the video flags and the video itself checked before the models load
         check_video_file(source)
+        if webcam_index(source) is not None:  # opened once, here: a camera opened twice is slow, some refuse it
+            capture, _ = open_capture(source)
+            held.callback(capture.release)  # an error before the run (which releases it itself) lets it go too
     else:
         warn_video_flags(args)
     warn_unused_detection_flags(args, video)
@@ -348,7 +354,7 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
     check_coco_names(out)  # before the models load and any image
     predictor = load_predictor(args, video)
     if video:
-        return predict_video(predictor, source, out, args, box)
+        return predict_video(predictor, source, out, args, box, capture)
     if predictor.stages == 1 and maps != "none":
         print("note: the model file holds only the last stage's maps (ONNX), so NAME_maps.png shows that stage")
     speed = {"amp": parse_flag(args.amp, "--amp"), "channels_last": parse_flag(args.channels_last, "--channels-last")}

@@ -63,8 +63,9 @@ def check_save_video(save: Path, source: str) -> None:
 
 
 def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: argparse.Namespace,
-                  box: Sequence[float] | None) -> int:
+                  box: Sequence[float] | None, capture: Any = None) -> int:
     """Track through a video or webcam; write NAME.json, the COCO results and the video; print the speed.
+    ``capture``: ``source`` already opened (a webcam opened before the models loaded), read and released by the run.
     SIGINT, SIGTERM or SIGHUP stops after the frame in hand, and what was done is written (more signals wait for that: a
     process that must end at once is killed); the exit code is then 130, 143 or 129. An error part way raises after the
     frames done so far are written."""
@@ -85,7 +86,7 @@ def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: ar
         result = run_video(predictor, source, tracking_config(args), save_video=save, show=args.show,
                            max_frames=args.max_frames, threshold=args.threshold,
                            start_box=None if box is None else np.asarray(box), is_left=args.side,
-                           stop=lambda: stop.reason, record=frames.add)
+                           stop=lambda: stop.reason, record=frames.add, capture=capture)
         coco_paths = check_coco_names(out)
         out.claim([record_path, *coco_paths])
         header = {"source": result.source, "fps": result.fps, "width": result.width, "height": result.height,

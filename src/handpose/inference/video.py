@@ -105,10 +105,17 @@ def open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
 def check_video_file(source: str | Path | int) -> None:
     """The errors :func:`open_capture` gives for a video file (missing, a folder, not a video OpenCV can decode),
     found by opening it and letting it go: cheap, so ``predict`` calls it before its models load. A webcam index
-    is left to :func:`open_capture` (opening a camera twice is slow, and some refuse a second open)."""
+    is left out: opening a camera twice is slow, and some refuse a second open, so ``predict`` opens it once with
+    :func:`open_capture` before its models load and hands the capture to :func:`run_video`."""
     if webcam_index(source) is None:  # type: ignore[arg-type]
         cap, _ = open_capture(source)
         cap.release()
+
+
+def capture_name(source: str | Path | int) -> str:
+    """How a run's messages and results name ``source``: "webcam N" or the video file's path."""
+    index = webcam_index(source)  # type: ignore[arg-type]
+    return str(Path(str(source))) if index is None else f"webcam {index}"
 
 
 def _open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
@@ -118,7 +125,7 @@ def _open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
         if not cap.isOpened():
             cap.release()
             raise ValueError(f"webcam {index} cannot be opened (no such camera, no permission, or in use)")
-        return cap, f"webcam {index}"
+        return cap, capture_name(source)
     path = Path(str(source))
     if not path.exists():
         raise FileNotFoundError(f"video not found: {path}")
@@ -128,7 +135,7 @@ def _open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
     if not cap.isOpened():
         cap.release()
         raise ValueError(f"cannot open video {path} (not a video OpenCV can decode)")
-    return cap, str(path)
+    return cap, capture_name(source)
 
 
 def can_display() -> bool:
@@ -259,6 +266,7 @@ def run_video(
     on_frame: Callable[[int, Hands], None] | None = None,
     stop: Callable[[], str | None] | None = None,
     record: Callable[[int, float, Hands], None] | None = None,
+    capture: cv2.VideoCapture | None = None,
 ) -> VideoResult:
     """Track hands through a video file or webcam; see the module docstring. Opening errors, and any error at the
     first frame, raise (one line); any error after it (an undecodable frame, an interrupt, a failure of the tracker
@@ -267,10 +275,17 @@ def run_video(
     ``record``: given, each frame's (index, time, hands) goes to it and not into :attr:`VideoResult.frames` and
     :attr:`VideoResult.times`, which stay empty (memory stays flat however long the video); the frames it got past
     :attr:`VideoResult.count` (at most one, the frame an interrupt or a writer failure cut short) are not in the
-    video and are the caller's to drop."""
+    video and are the caller's to drop. ``capture``: ``source`` already opened (:func:`open_capture`), read instead of
+    opening it again (a webcam ``predict`` opened before its models loaded); the run releases it as it ends, an error
+    included."""
     if save_video is not None:
-        check_save_suffix(save_video)
-    cap, name = open_capture(source)
+        try:
+            check_save_suffix(save_video)
+        except ValueError:
+            if capture is not None:
+                capture.release()  # handed over: the run's to release however it ends
+            raise
+    cap, name = (capture, capture_name(source)) if capture is not None else open_capture(source)
     fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
     fps = fps if 0 < fps < 1000 else DEFAULT_FPS
     expected = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if webcam_index(source) is None else 0  # type: ignore

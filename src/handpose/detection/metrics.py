@@ -4,8 +4,10 @@ one false positive per image, handedness accuracy, each also per hand size.
 - Matching, per image and IoU threshold: detections in descending score order each take the unmatched ground-truth
   box they overlap most (IoU >= threshold); a detection that takes none is a false positive.
 - AP interpolation: COCO's **101-point** rule by default, the mean over recall r = 0, 0.01, ..., 1 of the highest
-  precision at any recall >= r (0 where recall never reaches r); ``interpolation="all"`` gives the all-point
-  (VOC 2010+) area under the precision envelope instead.
+  precision at any recall >= r (0 where recall never reaches r); the points are ``np.linspace(0, 1, 101)`` as
+  pycocotools' are, whose float steps put ten of them a hair above their decimal (0.7000000000000001: a recall of
+  exactly 7/10 does not reach it), so figures equal pycocotools' to the last digit; ``interpolation="all"`` gives
+  the all-point (VOC 2010+) area under the precision envelope instead.
 - Size buckets by the ground-truth box's longer side in original pixels: ``small`` < 32, ``medium`` 32-96,
   ``large`` > 96. As COCO does with areas, a bucket ignores the ground truth outside it (a detection matching such
   a box counts neither way, and is matched only when no in-bucket box is left for it) and ignores unmatched

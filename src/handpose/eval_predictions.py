@@ -13,7 +13,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from handpose.files import json_text, write_json, write_list
+from handpose.files import json_text, write_json, write_json_list_last
 
 
 class Predictions(Sequence):
@@ -61,6 +61,5 @@ def write_report(path: str | Path, report: dict[str, Any]) -> Path:
     predictions = report.get("predictions")
     if not predictions or len(report) < 2 or list(report)[-1] != "predictions":  # nothing to stream, or no head
         return write_json(path, report)
-    head = json_text({k: v for k, v in report.items() if k != "predictions"}, indent=1)  # "{\n ...\n}"
-    samples = (json_text(p, indent=1).replace("\n", "\n  ") for p in predictions)  # at the list's depth, 2
-    return write_list(path, head[:-2] + ',\n "predictions": [\n  ', samples, "\n ]\n}\n", ",\n  ")
+    return write_json_list_last(path, report, "predictions",
+                                lambda p: json_text(p, indent=1).replace("\n", "\n  "))  # at the list's depth, 2

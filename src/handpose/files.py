@@ -260,6 +260,18 @@ def write_json(path: str | Path, value: Any, sort_keys: bool = False, indent: in
     return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_json_list_last(path: str | Path, value: dict[str, Any], key: str, item_text: Callable[[Any], str],
+                         sort_keys: bool = False) -> Path:
+    """``value`` as :func:`write_json` lays it out (one space an indent level), atomically, with its list under
+    ``key`` last and written item by item, each as ``item_text`` makes it (its text at the list's depth: indented
+    by two spaces after its first line), so a long list is never held whole as text. Returns the path."""
+    head = json_text({k: v for k, v in value.items() if k != key}, sort_keys, indent=1)  # "{\n ...\n}"
+    items = value.get(key) or []
+    if not items:
+        return write_list(path, head[:-2] + f',\n "{key}": []\n}}\n', [], "")
+    return write_list(path, head[:-2] + f',\n "{key}": [\n  ', (item_text(v) for v in items), "\n ]\n}\n", ",\n  ")
+
+
 def write_list(path: str | Path, opening: str, items: Iterable[str], closing: str, separator: str = ", ") -> Path:
     """``opening``, the ``items`` (texts) joined by ``separator``, ``closing``: written to ``path`` atomically, one
     item at a time, so a long list of records is never held whole, as texts or as one text; returns the path."""

@@ -27,7 +27,7 @@ from handpose.detection.coco import DetectionImage, read_detection_images, split
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
 from handpose.detection.held_out_check import hash_divided, warn_if_trained_on
 from handpose.detection.metrics import ImageResult, detection_metrics
-from handpose.detection.stored_detections import KEY, StoredDetections, image_detections, write_report
+from handpose.detection.stored_detections import KEY, image_detections, write_report
 from handpose.eval_held_out import recorded_fraction, warn_if_scoring_training_part
 
 if TYPE_CHECKING:
@@ -159,7 +159,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
     if _count(skipped):
         skipped.log("images", LOG)
         report["skipped_summary"] = skipped.summary("images")
-    report[KEY] = StoredDetections(image_detections(item, r) for item, r in zip(scored, results))
+    report[KEY] = [image_detections(item, r) for item, r in zip(scored, results)]
     if out is not None:
         write_report(report_path(out), report)
     return report

@@ -327,12 +327,12 @@ class Trainer:
             newest = self._newest_ckpt()
             kept = "no checkpoint was written yet" if newest is None else f"the last good checkpoint is {newest}"
             # only the remedies the run is not already using
-            remedies = [f"lower --lr (now {cfg.lr:g})", "check the data", *(["use --no-amp"] if cfg.amp else []),
+            remedies = [f"Lower --lr (now {cfg.lr:g})", "check the data", *(["use --no-amp"] if cfg.amp else []),
                         *(["give --grad-clip (e.g. 1.0)"] if cfg.grad_clip <= 0 else [])]
             raise NonFiniteLossError(
                 f"non-finite loss at step {self.global_step + 1} (epoch {self.epoch:.2f}): stage losses "
                 f"{[float(x.detach()) for x in per_stage]}; the run stopped without updating the weights and {kept}. "
-                f"L{', '.join(remedies[:-1])[1:]} or {remedies[-1]}.")
+                f"{', '.join(remedies[:-1])} or {remedies[-1]}.")
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:

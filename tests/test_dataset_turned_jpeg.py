@@ -26,7 +26,7 @@ def _phone_jpeg(path: Path, orientation: int) -> None:
 
 def test_a_turned_jpeg_read_as_stored_is_said_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                    caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(images, "_TURN_SAID", [])
+    monkeypatch.setattr(images, "_SAID", set())
     for name, orientation in (("a.jpg", 6), ("b.jpg", 8), ("plain.jpg", 1)):
         _phone_jpeg(tmp_path / name, orientation)
     cv2.imwrite(str(tmp_path / "c.png"), np.zeros((8, 8, 3), np.uint8))

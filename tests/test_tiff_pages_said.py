@@ -21,7 +21,7 @@ def _pages(count: int) -> list[np.ndarray]:
 
 def test_a_multi_page_tiff_is_said_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(images, "_PAGES_SAID", [])
+    monkeypatch.setattr(images, "_SAID", set())
     assert cv2.imwritemulti(str(tmp_path / "three.tif"), _pages(3))
     assert cv2.imwritemulti(str(tmp_path / "again.tif"), _pages(2))
     assert cv2.imwrite(str(tmp_path / "one.tif"), _pages(1)[0])

@@ -38,8 +38,7 @@ DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 _FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 LOG = logging.getLogger(__name__)
-_TURN_SAID: list[bool] = []  # a stored-pixels read of a turned JPEG has been said in this process
-_PAGES_SAID: list[bool] = []  # a multi-page TIFF read at its first page has been said in this process
+_SAID: set[str] = set()  # the once-a-process warnings given in this process ("turned", "pages")
 _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}
 
 
@@ -115,6 +114,13 @@ def check_header(data: bytes, source: object, max_pixels: int = DEFAULT_MAX_PIXE
     return head
 
 
+def _say_once(what: str, message: str, *args: object) -> None:
+    """``LOG.warning(message, *args)`` the first time ``what`` comes up in this process, not after."""
+    if what not in _SAID:
+        _SAID.add(what)
+        LOG.warning(message, *args)
+
+
 def decode_image(
     data: bytes, source: object, max_pixels: int = DEFAULT_MAX_PIXELS, reduce: int = 1, upright: bool = False
 ) -> tuple[np.ndarray, int]:
@@ -151,19 +157,17 @@ def decode_image(
         orientation = exif_orientation(data)
         if upright:
             img = apply_orientation(img, orientation)
-        elif orientation != 1 and not _TURN_SAID:
-            _TURN_SAID.append(True)
-            LOG.warning("%s: its EXIF orientation tag (%d) says to turn it, and dataset images are read as stored, "
-                        "their labels taken on the stored pixels (as CMU's and COCO's are); if a dataset's labels "
-                        "were made on the turned picture (a phone photo in a tool that shows it upright), turn its "
-                        "files upright first. Said once; further such images are not named", source, orientation)
-    if kind == "tiff" and not _PAGES_SAID:
+        elif orientation != 1:
+            _say_once("turned", "%s: its EXIF orientation tag (%d) says to turn it, and dataset images are read as "
+                      "stored, their labels taken on the stored pixels (as CMU's and COCO's are); if a dataset's "
+                      "labels were made on the turned picture (a phone photo in a tool that shows it upright), turn "
+                      "its files upright first. Said once; further such images are not named", source, orientation)
+    if kind == "tiff" and "pages" not in _SAID:  # counted only until said
         pages = tiff_page_count(data)
         if pages > 1:
-            _PAGES_SAID.append(True)
-            LOG.warning("%s: a TIFF of %d pages, of which only the first is read (the others are left out); to use "
-                        "another page, save it as an image of its own. Said once; further such images are not named",
-                        source, pages)
+            _say_once("pages", "%s: a TIFF of %d pages, of which only the first is read (the others are left out); "
+                      "to use another page, save it as an image of its own. Said once; further such images are not "
+                      "named", source, pages)
     return img, factor
 
 

@@ -28,6 +28,14 @@ def stored_split(weights: str | Path) -> tuple[float | None, int | None]:
     (``artifact.SPLIT_RULE_KEY``); None for what it does not record (a foreign file; the ONNX export of converted
     weights or of a shipped model records no fraction, a detector's ONNX export neither; detector weights written
     before 2026-12-07 record no rule)."""
+    data, rule, _ = _recorded(weights)
+    return _number(data.get("val_fraction") if isinstance(data, dict) else None, float), _number(rule, int)
+
+
+def _recorded(weights: str | Path) -> tuple[Any, Any, Any]:
+    """(data config, split rule, training datasets) as a model file records them (checkpoint dict, safetensors
+    or ONNX metadata), each None where it records none; read once for :func:`stored_split` and
+    :func:`stored_train_sets`."""
     from handpose import pretrained
     from handpose.model import artifact
 
@@ -37,15 +45,16 @@ def stored_split(weights: str | Path) -> tuple[float | None, int | None]:
         state = artifact.torch_load(path, "a weights-only checkpoint")
         state = state if isinstance(state, dict) else {}
         run = state.get("train_config") if isinstance(state.get("train_config"), dict) else {}
-        data, rule = artifact.stored_data_value(state), run.get(artifact.SPLIT_RULE_KEY)
-    else:
-        meta = artifact.read_onnx_metadata(path) if kind == "onnx" else artifact.read_metadata(path)
+        return artifact.stored_data_value(state), run.get(artifact.SPLIT_RULE_KEY), state.get(artifact.TRAIN_SETS_KEY)
+    meta = artifact.read_onnx_metadata(path) if kind == "onnx" else artifact.read_metadata(path)
+
+    def parsed(key: str) -> Any:
         try:
-            data = json.loads(meta.get(artifact.DATA_CONFIG_KEY) or "null")
+            return json.loads(meta.get(key) or "null")
         except ValueError:
-            data = None
-        rule = meta.get(artifact.SPLIT_RULE_KEY)
-    return _number(data.get("val_fraction") if isinstance(data, dict) else None, float), _number(rule, int)
+            return None
+
+    return parsed(artifact.DATA_CONFIG_KEY), meta.get(artifact.SPLIT_RULE_KEY), parsed(artifact.TRAIN_SETS_KEY)
 
 
 def _number(value: Any, kind: type) -> Any:
@@ -109,22 +118,10 @@ def stored_train_sets(weights: str | Path) -> set[str]:
     empty for a file that records none (a shipped model, renders alone; an ONNX export; a foreign file; weights
     written before 2026-12-07)."""
     from handpose import pretrained
-    from handpose.model import artifact
 
     if str(weights).startswith(pretrained.PREFIX):
         return set()
-    path = pretrained.resolve(weights)
-    kind = artifact.model_file_kind(path)
-    if kind == "checkpoint":
-        state = artifact.torch_load(path, "a weights-only checkpoint")
-        found: Any = state.get(artifact.TRAIN_SETS_KEY) if isinstance(state, dict) else None
-    elif kind == "safetensors":
-        try:
-            found = json.loads(artifact.read_metadata(path).get(artifact.TRAIN_SETS_KEY) or "null")
-        except ValueError:
-            found = None
-    else:
-        found = None
+    found = _recorded(weights)[2]
     return {str(v) for v in found if isinstance(v, str)} if isinstance(found, list) else set()
 
 

@@ -310,22 +310,10 @@ def unfinished_renders(path: str | Path) -> list[Path]:
     path = Path(path)
     base = path.parent if path.is_file() else path
     candidates = [base] + (sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else [])
-    found = []
-    for folder in candidates:
-        try:
-            manifest = json.loads((folder / MANIFEST_NAME).read_text())
-        except (OSError, ValueError):
-            continue
-        if isinstance(manifest, dict) and manifest.get("complete") is False:
-            found.append(folder)
-    return found
+    return [folder for folder in candidates if _json_of(folder / MANIFEST_NAME).get("complete") is False]
 
 
 def unlabelled_scenes(folder: Path) -> bool:
     """Whether ``folder`` holds a scene render (by its manifest) without its labels' json: one stopped before its
     end, which is when a scene render writes them."""
-    try:
-        manifest = json.loads((folder / MANIFEST_NAME).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("kind") == "scenes" and not (folder / SCENES_JSON).exists()
+    return _json_of(folder / MANIFEST_NAME).get("kind") == "scenes" and not (folder / SCENES_JSON).exists()

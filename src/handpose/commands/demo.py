@@ -30,6 +30,7 @@ from typing import Any
 from handpose.commands.arg_types import at_least_one
 from handpose.commands.threads_flag import parse_threads
 from handpose.files import write_json
+from handpose.words import counted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -268,8 +269,8 @@ def run(args: argparse.Namespace) -> int:
         f"{m['num_samples']} unseen synthetic hands  ({result['eval']})",
         f"  ONNX model:      {result['onnx']}"
         + (f"  (parity checked: max |ONNX - PyTorch| = {diff:.2e})" if diff is not None else ""),
-        f"  pictures:        {result['predictions']}  ({result['predicted_hands']} "
-        f"hand{'' if result['predicted_hands'] == 1 else 's'}: overlays and belief maps)",
+        f"  pictures:        {result['predictions']}  ({counted(result['predicted_hands'], 'hand')}: overlays and "
+        "belief maps)",
         f"  summary:         {out}/demo_summary.json",
     ]
     from handpose.training.busy_machine import busy  # here: the package loads torch, and --help must not

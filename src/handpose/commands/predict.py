@@ -130,7 +130,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "coco_results.json from this COCO ground-truth json (matched by file name), so the results "
                         "load with pycocotools' COCO(GT).loadRes (default: the images' order, from 0)")
     parser.add_argument("--threshold", type=unit_interval, default=0.1,
-                        help="keypoint score a joint needs to be drawn (default 0.1)")
+                        help="keypoint score, from 0 to 1, a joint needs to be drawn (default 0.1)")
     parser.add_argument("--maps", default="stages", choices=("stages", "all", "none"), help="belief-map pictures: "
                         "stages (every stage, NAME_maps.png; the default), all (also every keypoint, "
                         "NAME_allmaps.png) or none")

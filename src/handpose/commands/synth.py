@@ -7,7 +7,7 @@ Hands are skinned meshes drawn with OpenGL (Mesa's EGL / llvmpipe on the CPU); w
 --renderer auto falls back to the capsule renderer with one warning. The files are byte-for-byte reproducible from
 --seed and --renderer with the same Mesa, numpy and OpenCV versions, whatever --workers is. A folder holding files
 but not synth's (no handpose-synth.manifest) is refused unless --overwrite; no render replaces a file synth did not
-write.
+write; a folder another render is writing is refused, naming its PID.
 
 Example:
   handpose synth --out data/synth --count 2000 --seed 0 --workers 2

@@ -1,11 +1,11 @@
 """One writer at a time in a folder: an exclusive lock on ``<folder>/.handpose.lock``, held for the whole command.
 
 :class:`RunLock` takes the lock without waiting (``fcntl.flock`` on Linux and macOS, ``msvcrt.locking`` on Windows:
-:mod:`handpose.file_locks`) and writes the holder's PID into the file, so a second ``handpose train``, ``predict``
-or ``synth`` into a folder another is writing is refused with that PID. The operating system drops the lock when the
-process ends, however it ends, so a killed command never leaves the folder locked (a training run's forked
-DataLoader workers close their inherited copies first: :func:`drop_inherited_locks`). No torch here: ``synth``
-and ``predict --help`` import this without it.
+:mod:`handpose.file_locks`) and writes the holder's PID into the file, so a second ``handpose train``, ``predict``,
+``synth`` or ``eval`` into a folder another is writing is refused with that PID. The operating system drops the
+lock when the process ends, however it ends, so a killed command never leaves the folder locked (a training run's
+forked DataLoader workers close their inherited copies first: :func:`drop_inherited_locks`). No torch here:
+``synth`` and ``predict --help`` import this without it.
 """
 
 from __future__ import annotations

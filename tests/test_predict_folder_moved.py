@@ -57,7 +57,7 @@ def _stopped_and_moved(tmp_path: Path) -> tuple[object, Path, Path]:
     _photos(tmp_path / "photos", 400)
     out, moved = tmp_path / "out", tmp_path / "moved"
     proc = start_stub_predict([str(tmp_path / "photos"), "--out", str(out), "--no-maps"])
-    wait_for(proc, out / "0003.json")
+    wait_for(proc, out / "0003_overlay.png")  # written after 0003.json: both are in the folder that is moved
     proc.send_signal(signal.SIGSTOP)
     out.rename(moved)
     return proc, out, moved

@@ -68,3 +68,32 @@ def test_the_standalone_decoder_is_handposes_at_map_edges_and_below_zero() -> No
         ours, our_scores = decode(m[None], 8)
         np.testing.assert_allclose(xy, ours[0], atol=1e-4)
         np.testing.assert_allclose(scores, our_scores[0])
+
+
+def test_the_whole_image_crop_is_in_the_metadata_and_reads_what_handpose_reads(tmp_path: Path) -> None:
+    # with no box (predict --detector none) handpose centres the square on ((W - 1) / 2, (H - 1) / 2) with side
+    # max(W, H) and no padding; neither the file nor the README said so, and the box (0, 0, W, H) at box_padding, the
+    # natural guess, read keypoints hundreds of pixels away on real photos
+    from handpose.export import export_onnx
+    from handpose.model.artifact import load_model
+
+    standalone = load_script("onnx_keypoints")
+    path = tmp_path / "lite.onnx"
+    export_onnx(load_model(pretrained.path("lite")), path)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    meta = session.get_modelmeta().custom_metadata_map
+    crop, size, stride = meta["crop"], int(meta["input_size"]), int(meta["stride"])
+    assert "((W - 1) / 2, (H - 1) / 2) and side max(W, H)" in crop and "box -0.5, -0.5, W, H at padding 1" in crop
+    predictor = Predictor.from_file(path)
+    hands = Path(__file__).resolve().parent / "data" / "pretrained_check" / "hands" / "synth1"
+    image = cv2.imread(str(sorted(hands.glob("*.jpg"))[0]))[20:, 40:]  # (H, W, 3), W != H
+    for im in (image, cv2.resize(image, None, fx=3, fy=2, interpolation=cv2.INTER_CUBIC)):  # large: averaged blocks
+        h, w = im.shape[:2]
+        (ours,) = predictor.predict(im, is_left=False)  # no box, no detector: the whole image is the hand
+        M = standalone.crop_matrix(np.array([-0.5, -0.5, w, h]), size, 1.0, False)  # the whole image's square
+        cut = standalone.cut(im, M, size, 128.0)
+        x = (cut.astype(np.float32) / 256 - 0.5).transpose(2, 0, 1)[None]  # (1, 3, S, S)
+        xy, scores = standalone.decode(session.run(["out"], {"image": x})[0][0], stride)
+        inv = cv2.invertAffineTransform(M)
+        np.testing.assert_allclose(xy @ inv[:, :2].T + inv[:, 2], ours.keypoints, atol=0.02)
+        np.testing.assert_allclose(scores, ours.scores, atol=1e-5)

@@ -425,7 +425,9 @@ ONNX_CROP = ("box x, y, w, h -> input_size square: side = box_padding * max(w, h
              "crop px = s (image px - centre) + (input_size - 1) / 2 with s = input_size / side, bilinear, pad_value "
              "outside; a left hand mirrored (crop x -> input_size - 1 - x) where mirror_left; where s < 1/2 the image "
              "is first averaged over f x f blocks (f = 2, 4 or 8, the largest with s f <= 1; image px = f block px + "
-             "(f - 1) / 2; a partial block at the right or bottom repeats its edge pixels)")
+             "(f - 1) / 2; a partial block at the right or bottom repeats its edge pixels); no box (the whole W x H "
+             "image as one hand): centre ((W - 1) / 2, (H - 1) / 2) and side max(W, H), box_padding not applied (the "
+             "box -0.5, -0.5, W, H at padding 1)")
 ONNX_DECODE = ("per keypoint map (channels 0-20): the argmax cell; on each axis the vertex of the parabola through the "
                "log (values floored at 1e-10) of that cell and its two neighbours (at an edge, the edge cell and its "
                "two inner neighbours), kept within half a cell, or the argmax cell where the parabola has no maximum; "

@@ -9,12 +9,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnxruntime as ort
+import pytest
 from repo_scripts import load_script
 
 from handpose import pretrained
 from handpose.inference.predictor import Predictor
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "onnx_keypoints.py"
+
+
+@pytest.fixture(scope="module")
+def lite_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pretrained:lite exported now, with the metadata this handpose writes (the shipped int8 file's is older)."""
+    from handpose.export import export_onnx
+    from handpose.model.artifact import load_model, read_data_config
+
+    weights, path = pretrained.path("lite"), tmp_path_factory.mktemp("lite") / "lite.onnx"
+    model = load_model(weights)
+    export_onnx(model, path, read_data_config(weights, model.config))  # its padding and mirror_left, as export's
+    return path
 
 
 
@@ -70,16 +83,12 @@ def test_the_standalone_decoder_is_handposes_at_map_edges_and_below_zero() -> No
         np.testing.assert_allclose(scores, our_scores[0])
 
 
-def test_the_whole_image_crop_is_in_the_metadata_and_reads_what_handpose_reads(tmp_path: Path) -> None:
+def test_the_whole_image_crop_is_in_the_metadata_and_reads_what_handpose_reads(lite_onnx: Path) -> None:
     # with no box (predict --detector none) handpose centres the square on ((W - 1) / 2, (H - 1) / 2) with side
     # max(W, H) and no padding; neither the file nor the README said so, and the box (0, 0, W, H) at box_padding, the
     # natural guess, read keypoints hundreds of pixels away on real photos
-    from handpose.export import export_onnx
-    from handpose.model.artifact import load_model
-
     standalone = load_script("onnx_keypoints")
-    path = tmp_path / "lite.onnx"
-    export_onnx(load_model(pretrained.path("lite")), path)
+    path = lite_onnx
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     meta = session.get_modelmeta().custom_metadata_map
     crop, size, stride = meta["crop"], int(meta["input_size"]), int(meta["stride"])
@@ -97,3 +106,27 @@ def test_the_whole_image_crop_is_in_the_metadata_and_reads_what_handpose_reads(t
         inv = cv2.invertAffineTransform(M)
         np.testing.assert_allclose(xy @ inv[:, :2].T + inv[:, 2], ours.keypoints, atol=0.02)
         np.testing.assert_allclose(scores, ours.scores, atol=1e-5)
+
+
+def test_the_side_rule_is_in_the_metadata_and_picks_handposes_side(lite_onnx: Path, checked_in_hands: list) -> None:
+    # with no side given handpose runs the crop both ways and keeps the higher mean score (right on a tie); the file
+    # said nothing of it, so a runtime without handpose had no way to say which hand it saw
+    standalone = load_script("onnx_keypoints")
+    session = ort.InferenceSession(str(lite_onnx), providers=["CPUExecutionProvider"])
+    rule = session.get_modelmeta().custom_metadata_map["side"]
+    assert "mirrored (a left hand)" in rule and "mean score over the 21 keypoints" in rule and "right on a tie" in rule
+    predictor = Predictor.from_file(lite_onnx)
+    sides = []
+    for sample, mirror in [(s, m) for s in checked_in_hands[:4] for m in (False, True)]:
+        image = cv2.imread(str(sample.image_path))
+        box = np.asarray(sample.box, np.float32).astype(np.float64)  # handpose holds a box as float32
+        if mirror:  # the same hand as the other side's
+            image, box[0] = np.ascontiguousarray(image[:, ::-1]), image.shape[1] - box[0] - box[2]
+        right_xy, right = standalone.keypoints(session, image, box, False)
+        left_xy, left = standalone.keypoints(session, image, box, True)
+        is_left = float(left.mean()) > float(right.mean())
+        ours = predictor.predict(image, box=box, is_left=None)
+        assert ours.is_left == is_left
+        np.testing.assert_allclose(left_xy if is_left else right_xy, ours.keypoints, atol=0.02)
+        sides.append(is_left)
+    assert len(set(sides)) == 2  # both sides were chosen

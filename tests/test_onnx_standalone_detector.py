@@ -58,3 +58,14 @@ def test_the_script_refuses_a_keypoint_model_in_one_line(tmp_path: Path) -> None
     run = subprocess.run([sys.executable, str(SCRIPT), str(pretrained.path("lite-int8")), str(image)],
                          capture_output=True, text=True)
     assert run.returncode == 2 and "Traceback" not in run.stderr and "holds a keypoint model" in run.stderr
+
+
+def test_the_detector_file_says_when_handpose_takes_its_side() -> None:
+    # handpose reads the left head as the side only at least side_margin from 0.5 (else the keypoint model chooses);
+    # the file gave sigmoid(left) as the left-hand probability alone, and a runtime reading > 0.5 as left took a coin
+    # toss's side where handpose asks the keypoint model
+    from handpose.detection.onnx_export import detector_onnx_metadata
+    from handpose.inference.predictor import SIDE_MARGIN
+
+    decode = detector_onnx_metadata(load_model(pretrained.path("detector"), task=TASK_DETECT))["decode"]
+    assert f"only where it is at least {SIDE_MARGIN:g} from 0.5" in decode and "keypoint model's side" in decode

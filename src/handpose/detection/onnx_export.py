@@ -73,6 +73,8 @@ class _Outputs(nn.Module):
 
 def detector_onnx_metadata(model: nn.Module, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The ``metadata_props`` of a detector's ONNX file."""
+    from handpose.inference.predictor import SIDE_MARGIN
+
     cfg = model.config
     meta = {
         META_FORMAT: META_FORMAT_VALUE,
@@ -92,7 +94,9 @@ def detector_onnx_metadata(model: nn.Module, extra: dict[str, str] | None = None
                   f"max_hands highest, those with p >= score_threshold (model_config); at peak (col i, row j) the "
                   f"box centre is ((i, j) + offset) * stride and its size exp(clamp(size, -{MAX_LOG_SIZE:g}, "
                   f"{MAX_LOG_SIZE:g})) * stride in input px, sigmoid(left) its left-hand probability; mapped back "
-                  "through the letterbox, cut to the image, then greedy NMS at nms_iou (model_config)",
+                  "through the letterbox, cut to the image, then greedy NMS at nms_iou (model_config); handpose "
+                  f"takes a hand's side from it (left where above 0.5) only where it is at least {SIDE_MARGIN:g} from "
+                  "0.5 or the keypoint model has no mirror_left, else the keypoint model's side (its file's `side`)",
     }
     meta.update(extra or {})
     return meta

@@ -428,6 +428,9 @@ ONNX_CROP = ("box x, y, w, h -> input_size square: side = box_padding * max(w, h
              "(f - 1) / 2; a partial block at the right or bottom repeats its edge pixels); no box (the whole W x H "
              "image as one hand): centre ((W - 1) / 2, (H - 1) / 2) and side max(W, H), box_padding not applied (the "
              "box -0.5, -0.5, W, H at padding 1)")
+ONNX_SIDE = ("a hand of unknown side, where mirror_left: the crop runs as cut (a right hand) and mirrored (a left "
+             "hand), and the side whose mean score over the 21 keypoints is higher is kept with its keypoints (right "
+             "on a tie); without mirror_left the crop runs once, unmirrored, and handpose calls the hand right")
 ONNX_DECODE = ("per keypoint map (channels 0-20): the argmax cell; on each axis the vertex of the parabola through the "
                "log (values floored at 1e-10) of that cell and its two neighbours (at an edge, the edge cell and its "
                "two inner neighbours), kept within half a cell, or the argmax cell where the parabola has no maximum; "
@@ -459,6 +462,7 @@ def onnx_metadata(model: nn.Module, data_cfg: DataConfig, extra: dict[str, str] 
         "stages_in_model": str(int(model.config.stages)),
         "crop": ONNX_CROP,
         "decode": ONNX_DECODE,
+        "side": ONNX_SIDE,
     }
     meta.update(extra or {})
     return meta

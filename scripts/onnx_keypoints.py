@@ -5,7 +5,8 @@ Usage: python scripts/onnx_keypoints.py MODEL.onnx IMAGE X,Y,W,H [--left]
 Prints the 21 keypoints (x, y in image pixels, score), CMU / OpenPose order.
 
 The recipe (every number below comes from the file's metadata, written by `handpose export`):
-1. Crop: the square of side ``box_padding * max(w, h)`` centred on the box centre ``(x + w/2, y + h/2)`` fills an
+1. Crop: the box (x, y, w, h, rounded to float32 as handpose holds it) gives the square of side
+   ``box_padding * max(w, h)`` centred on the box centre ``(x + w/2, y + h/2)``, which fills an
    ``input_size`` crop: crop px = s * (image px - centre) + (input_size - 1) / 2 with s = input_size / side,
    resampled bilinearly with grey (128) outside the image. A left hand of a model trained with ``mirror_left`` is
    mirrored: crop x -> input_size - 1 - crop x. Where s < 1/2 the image is first averaged over f x f blocks
@@ -97,6 +98,7 @@ def keypoints(session: ort.InferenceSession, image: np.ndarray, box: np.ndarray,
     if pre["color_order"] != "BGR" or pre["layout"] != "NCHW":
         raise ValueError(f"this script feeds BGR NCHW input; the model wants {pre['color_order']} {pre['layout']}")
     size, stride = int(meta["input_size"]), int(meta["stride"])
+    box = np.asarray(box, np.float32).astype(np.float64)  # (4,) rounded as handpose rounds a box
     M = crop_matrix(box, size, float(data["box_padding"]), left and bool(data["mirror_left"]))
     crop = cut(image, M, size, float(pre["pad_value"]))
     x = (crop.astype(np.float32) * float(pre["scale"]) + float(pre["offset"])).transpose(2, 0, 1)[None]  # (1, 3, S, S)

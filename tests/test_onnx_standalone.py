@@ -130,3 +130,31 @@ def test_the_side_rule_is_in_the_metadata_and_picks_handposes_side(lite_onnx: Pa
         np.testing.assert_allclose(left_xy if is_left else right_xy, ours.keypoints, atol=0.02)
         sides.append(is_left)
     assert len(set(sides)) == 2  # both sides were chosen
+
+
+def test_the_standalone_recipe_reads_handposes_keypoints_from_fractional_boxes_on_photos(realdata: Path,
+                                                                                         lite_onnx: Path) -> None:
+    # handpose holds a box as float32; the script cut from the float64 box, and the shipped int8 file, whose maps
+    # have near-equal peaks, moved keypoints by up to 32 px on a box moved 1e-5 px (5.9 px on tfjs hands.jpg)
+    import json
+
+    crop = ort.InferenceSession(str(lite_onnx)).get_modelmeta().custom_metadata_map["crop"]
+    assert crop.startswith("box x, y, w, h (handpose rounds it to float32 first)")
+    standalone = load_script("onnx_keypoints")
+    model = pretrained.path("lite-int8")
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    predictor = Predictor.from_file(model)
+    folder = realdata / "mediapipe_labelled" / "tfjs_models"
+    coco = json.loads((folder / "annotations.json").read_text())
+    names = {im["id"]: im["file_name"] for im in coco["images"]}
+    checked = 0
+    for ann in coco["annotations"][:4]:
+        image = cv2.imread(str(folder / names[ann["image_id"]]))
+        box = np.array([round(v, 1) for v in ann["bbox"]])  # (4,) float64, as a user's code holds it
+        for left in (False, True):
+            xy, scores = standalone.keypoints(session, image, box, left)
+            ours = predictor.predict(image, box=box, is_left=left)
+            np.testing.assert_allclose(xy, ours.keypoints, atol=0.02)
+            np.testing.assert_allclose(scores, ours.scores, atol=1e-5)
+            checked += 1
+    assert checked == 8

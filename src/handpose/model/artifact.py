@@ -421,7 +421,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 # the crop and the decoding in words, for runtimes without handpose (README, "Running an exported keypoint model
 # without handpose"; scripts/onnx_keypoints.py follows them)
-ONNX_CROP = ("box x, y, w, h -> input_size square: side = box_padding * max(w, h) about (x + w / 2, y + h / 2), "
+ONNX_CROP = ("box x, y, w, h (handpose rounds it to float32 first) -> input_size square: side = box_padding * "
+             "max(w, h) about (x + w / 2, y + h / 2), "
              "crop px = s (image px - centre) + (input_size - 1) / 2 with s = input_size / side, bilinear, pad_value "
              "outside; a left hand mirrored (crop x -> input_size - 1 - x) where mirror_left; where s < 1/2 the image "
              "is first averaged over f x f blocks (f = 2, 4 or 8, the largest with s f <= 1; image px = f block px + "

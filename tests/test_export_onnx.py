@@ -225,6 +225,24 @@ def test_output_stride_4_exports_with_parity_at_odd_sizes(tmp_path: Path) -> Non
     assert report.max_abs_diff < 1e-4 and (1, 3, 52, 43) in report.shapes_checked
 
 
+def test_export_help_gives_the_output_size_by_the_files_stride(tmp_path: Path) -> None:
+    # the help said the maps are ceil(H/8) x ceil(W/8); a model trained with --output-stride 4 gives ceil(H/4)
+    from dataclasses import replace
+
+    from handpose.commands import export as export_command
+    from handpose.model.cpm import preset
+
+    help_text = " ".join((export_command.__doc__ or "").split())
+    said = "(N x 22 x ceil(H/s) x ceil(W/s), s the file's `stride`: 8, or 4 for a model trained with --output-stride 4)"
+    assert said in help_text
+    model = build_model(replace(preset("tiny"), output_stride=4)).eval()
+    export_onnx(model, tmp_path / "s4.onnx", DataConfig(input_size=64, stride=4))
+    session = ort.InferenceSession(str(tmp_path / "s4.onnx"), providers=["CPUExecutionProvider"])
+    s = int(session.get_modelmeta().custom_metadata_map["stride"])
+    out = session.run(["out"], {"image": np.zeros((1, 3, 37, 70), np.float32)})[0]  # (1, 22, h, w)
+    assert s == 4 and out.shape == (1, 22, -(-37 // s), -(-70 // s))
+
+
 def test_int8_of_a_stride_4_model_keeps_onnxruntimes_per_tensor_warnings_quiet(tmp_path: Path,
                                                                             caplog: pytest.LogCaptureFixture) -> None:
     # onnxruntime's quantizer printed several lines per upsampling tensor it could not type, on the root logger

@@ -2,8 +2,8 @@
 
 The graph takes ``image`` (N x 3 x H x W float32, the output of ``transforms.to_network_input``; batch, height and
 width are dynamic unless ``dynamic=False``) and returns ``out``: the last stage's belief maps
-(N x 22 x ceil(H/8) x ceil(W/8)). Intermediate stages are training-only and left out. The metadata
-(``metadata_props``) records the model config, the data config (input size, stride, box padding, left-hand
+(N x 22 x ceil(H/stride) x ceil(W/stride), stride 8 or 4). Intermediate stages are training-only and left out. The
+metadata (``metadata_props``) records the model config, the data config (input size, stride, box padding, left-hand
 mirroring), the preprocessing (``transforms.PREPROCESS``) and the keypoint names, so
 :class:`handpose.inference.predictor.Predictor` and other runtimes can use the file alone.
 

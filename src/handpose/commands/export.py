@@ -1,8 +1,10 @@
 """Export a model to ONNX (inference graph, parity-checked in onnxruntime), optionally also static int8.
 
 The ONNX file takes `image` (N x 3 x H x W float32 = BGR / 256 - 0.5; batch, height and width dynamic unless
---static-shape) and returns `out`, the last stage's belief maps (N x 22 x ceil(H/8) x ceil(W/8)). Its metadata
-records the model config, the crop settings, the preprocessing and the keypoint names. The file is run in
+--static-shape; handpose feeds it squares of the file's `input_size`) and returns `out`, the last stage's belief
+maps (N x 22 x ceil(H/s) x ceil(W/s), s the file's `stride`: 8, or 4 for a model trained with --output-stride 4).
+Its metadata records the model config, the crop settings, the preprocessing and the keypoint names, and in words
+the crop, the decoding and the choice of side (README.md, "Export"). The file is run in
 onnxruntime and compared with PyTorch on a realistic crop and on a second input size; the largest absolute
 difference is printed, and the command fails (exit code 2) when it exceeds --tolerance.
 

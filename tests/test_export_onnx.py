@@ -84,6 +84,17 @@ def test_export_command(
     assert "already an ONNX file" in capsys.readouterr().err
 
 
+def test_export_refuses_a_file_that_is_no_weights_without_offering_onnx(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    # a run's config.json was refused with "expected weights (...) or an exported .onnx file", and export then
+    # refused the .onnx file it had offered
+    config = tmp_path / "config.json"
+    config.write_text("{}")
+    assert main(["export", "--weights", str(config), "--out", str(tmp_path / "y.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "export needs PyTorch weights (.safetensors, .pt, .pth, .ckpt)" in err and ".onnx file" not in err
+
+
 def test_int8_runs_and_reports_difference(tiny: tuple[torch.nn.Module, Path, Path], tmp_path: Path) -> None:
     _, _, path = tiny
     report = quantize_int8(path, tmp_path / "tiny_int8.onnx", sample_crops(64, 6), fmt="qoperator")

@@ -77,12 +77,14 @@ def run(args: argparse.Namespace) -> int:
     from handpose.export import check_opset, export_onnx
     from handpose.files import ensure_writable_file
     from handpose.inference.prepare import read_image, spec_from_config
-    from handpose.model.artifact import TASK_DETECT, load_model, read_data_config, read_task
+    from handpose.model.artifact import TASK_DETECT, WEIGHT_SUFFIXES, load_model, read_data_config, read_task
 
     require_model_file("--weights", args.weights)
     weights = pretrained.resolve(args.weights)  # pretrained:NAME is a shipped model
-    if weights.suffix.lower() == ".onnx":
-        raise ValueError(f"{weights} is already an ONNX file; export needs PyTorch weights (.safetensors or .pt)")
+    if weights.suffix.lower() not in WEIGHT_SUFFIXES:  # load_model's own message offers .onnx, which export is not for
+        what = "already an ONNX file" if weights.suffix.lower() == ".onnx" else "not a weights file"
+        raise ValueError(f"{weights} is {what}; export needs PyTorch weights ({', '.join(WEIGHT_SUFFIXES)}): a "
+                         "run's best.safetensors or model.safetensors, or a training checkpoint")
     out = Path(args.out)
     if out.suffix.lower() != ".onnx":
         raise ValueError(f"--out must end in .onnx, got {out}")

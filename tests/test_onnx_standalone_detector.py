@@ -69,3 +69,22 @@ def test_the_detector_file_says_when_handpose_takes_its_side() -> None:
 
     decode = detector_onnx_metadata(load_model(pretrained.path("detector"), task=TASK_DETECT))["decode"]
     assert f"only where it is at least {SIDE_MARGIN:g} from 0.5" in decode and "keypoint model's side" in decode
+
+
+def test_the_detector_file_says_how_boxes_are_cut_and_which_predict_leaves_out() -> None:
+    # "cut to the image" read as max(0, x0), min(W, x1) turns a box found in the letterbox's grey border into one
+    # of negative size, and predict, which leaves such a box out, reported fewer hands than a runtime that kept it
+    # (an early detector on rendered scenes: 19 hands where the runtime found 20)
+    from handpose.detection.detector import Detection
+    from handpose.detection.onnx_export import detector_onnx_metadata
+    from handpose.inference.predictor import Predictor
+
+    decode = detector_onnx_metadata(load_model(pretrained.path("detector"), task=TASK_DETECT))["decode"]
+    assert "each corner clamped into [0, W] x [0, H]" in decode and "leaves out a box left with no area" in decode
+    image = cv2.imread(str(sorted((SCENES.parent / "images").glob("*.jpg"))[0]))  # (H, W, 3)
+    h, w = image.shape[:2]
+    above = Detection(np.array([w / 2, 0.0, 20.0, 0.0]), 0.9, False, 0.9)  # cut to the top edge: no height left
+    on_it = Detection(np.array([w / 4, h / 4, w / 3, h / 3]), 0.8, False, 0.9)
+    predictor = Predictor.from_file(pretrained.path("lite"))
+    found = predictor.predict_detections(image, [above, on_it])
+    assert len(found) == 1 and np.allclose(found[0].box, on_it.box, atol=1e-3)

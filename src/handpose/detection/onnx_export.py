@@ -94,7 +94,8 @@ def detector_onnx_metadata(model: nn.Module, extra: dict[str, str] | None = None
                   f"max_hands highest, those with p >= score_threshold (model_config); at peak (col i, row j) the "
                   f"box centre is ((i, j) + offset) * stride and its size exp(clamp(size, -{MAX_LOG_SIZE:g}, "
                   f"{MAX_LOG_SIZE:g})) * stride in input px, sigmoid(left) its left-hand probability; mapped back "
-                  "through the letterbox, cut to the image, then greedy NMS at nms_iou (model_config); handpose "
+                  "through the letterbox, cut to the image (each corner clamped into [0, W] x [0, H]), then greedy "
+                  "NMS at nms_iou (model_config); handpose predict leaves out a box left with no area; handpose "
                   f"takes a hand's side from it (left where above 0.5) only where it is at least {SIDE_MARGIN:g} from "
                   "0.5 or the keypoint model has no mirror_left, else the keypoint model's side (its file's `side`)",
     }

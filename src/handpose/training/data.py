@@ -121,3 +121,17 @@ def train_loader(dataset: torch.utils.data.Dataset, cfg: TrainConfig, info: Dist
         prefetch_factor=4 if workers > 0 else None,
         worker_init_fn=functools.partial(init_worker, logs=current_logging()) if workers > 0 else None,
     )
+
+
+def stop_workers(loader: torch.utils.data.DataLoader) -> None:
+    """Shut down ``loader``'s persistent worker processes now (a no-op without workers).
+
+    Workers ignore SIGTERM (:func:`~handpose.training.signals.ignore_stop_signals_in_worker`), so the exit of a
+    process that still holds their loader waits for them for ever: multiprocessing's exit handler ends its child
+    processes by SIGTERM and then joins them. A run that ends by an error keeps its trainer, and so the loader, alive
+    in the error's traceback until the interpreter exits, so the workers are shut down by hand instead of when the
+    last reference goes."""
+    iterator = getattr(loader, "_iterator", None)  # the persistent workers' iterator (torch's DataLoader keeps it)
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is not None:
+        shutdown()

@@ -62,7 +62,7 @@ from handpose.training.checkpoints import (
     set_rng_state,
 )
 from handpose.training.cudnn_autotuner import cudnn_autotuner
-from handpose.training.data import train_loader
+from handpose.training.data import stop_workers, train_loader
 from handpose.training.distributed import any_true, env_info, gather_objects, init_distributed, resolve_device, shutdown
 from handpose.training.process_state import kept_process_state
 from handpose.training.reporting import (
@@ -306,6 +306,7 @@ class Trainer:
             finally:
                 close_through_late_reports(self.writer.close)  # nor here: the run's own end or first error is reported
                 del batches
+                stop_workers(self.loader)  # now: an error's traceback keeps the loader alive until the exit
         return self.finish(stopped)
 
     def step(self, batch: dict[str, torch.Tensor], stop_reason: str | None) -> str | None:

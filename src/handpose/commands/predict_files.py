@@ -4,6 +4,7 @@ write), output names, the per-image files, the COCO results, and images read ahe
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handpose.files import write_json
+from handpose.files import DiskFullError, disk_full, named_error, write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import read_image
 from handpose.inference.results import HAND_CATEGORY_ID
@@ -72,9 +73,29 @@ class OutputFolder:
         self._follow()
         new = [t.name for t in targets if t.name not in self.written]
         if new:
-            with open(self.path / MANIFEST, "a", encoding="utf-8") as f:
-                f.write("".join(n + "\n" for n in new))
+            append_whole_lines(self.path / MANIFEST, "".join(n + "\n" for n in new))
             self.written.update(new)
+
+
+def append_whole_lines(path: Path, text: str) -> None:
+    """Append ``text`` (whole lines) to ``path`` in UTF-8, or nothing: a write that fails part way (a full disk takes
+    the part that fits) is cut off again, so the file never ends in half a name that the next append would run on
+    into (``a.jsonb_overlay.png``, a name no longer listed). The error names ``path``."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        start = os.fstat(fd).st_size
+        data = memoryview(text.encode("utf-8"))
+        try:
+            while data:
+                data = data[os.write(fd, data):]
+        except OSError as exc:
+            os.ftruncate(fd, start)
+            note = "; its earlier lines are unchanged"
+            if disk_full(exc):
+                raise DiskFullError(f"{path}: the disk is full (no space left on device){note}") from exc
+            raise named_error(exc, path, note) from exc
+    finally:
+        os.close(fd)
 
 
 def by_earlier_predict(target: Path) -> bool:

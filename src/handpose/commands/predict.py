@@ -19,7 +19,8 @@ and NAME_maps.png (the belief maps of every stage over the first hand's crop; an
 image_id, category_id 1, 63 keypoint numbers x, y, score, score, bbox) with coco_images.json (the image ids, file names
 and sizes); the ids are the images' order from 0, or with --coco-gt GT.json the ids the images have there (matched by
 file name) and its hand category's id (where its hands are a left and a right category, that of each hand's predicted
-side). A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed.
+side). A folder is processed image by image; unreadable files (and boxes outside an image) are skipped and listed; a
+full disk stops the run, the COCO files then written for the images done where they fit.
 Images that share a name stem (a.jpg and a.png, or A.png and a.jpg) keep their extension in the output names instead, so
 no result overwrites another: a_jpg.json, a_jpg_overlay.png, a_png.json, ... (each JSON file also records its image's
 path).
@@ -300,6 +301,7 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
     from handpose.autotune.resolve import parse_flag
     from handpose.commands.predict_coco_stream import CocoStream
     from handpose.commands.predict_files import (
+        COCO_RESULTS,
         OutputFolder,
         check_coco_names,
         output_names,
@@ -308,7 +310,7 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
     )
     from handpose.commands.predict_video import check_save_video, predict_video, tracking_config
     from handpose.config_checks import check_device
-    from handpose.files import ensure_writable_folder
+    from handpose.files import DiskFullError, disk_full, ensure_writable_folder
     from handpose.inference.inputs import is_video
     from handpose.inference.pipeline import to_xywh
     from handpose.inference.results import HAND_CATEGORY_ID
@@ -359,6 +361,7 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
         print("note: the model file holds only the last stage's maps (ONNX), so NAME_maps.png shows that stage")
     speed = {"amp": parse_flag(args.amp, "--amp"), "channels_last": parse_flag(args.channels_last, "--channels-last")}
     failed: list[tuple[Path, str]] = []
+    full: OSError | None = None  # a full disk stops the run: every later image would fail the same way
     bar = tqdm(total=len(images), unit="image", desc="predict", disable=len(images) < 2 or not sys.stderr.isatty())
     # each image's COCO results (in the ground truth's hand category of the hand's side, so they score against its
     # hands) go to disk as it is done, not into a list: memory stays flat over a folder of any size
@@ -383,6 +386,9 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
                 except (ValueError, FileNotFoundError, OSError) as exc:
                     if len(images) == 1:
                         raise
+                    if isinstance(exc, OSError) and disk_full(exc):
+                        full = exc
+                        break
                     failed.append((path, str(exc)))
                     continue
                 assert not isinstance(image, Exception)
@@ -396,6 +402,14 @@ def _run(args: argparse.Namespace, held: ExitStack, lock: RunLock) -> int:
                 print(f"  {path}: {why}")
             if len(failed) == len(images):
                 raise ValueError(f"no image in {' '.join(sources)} could be processed")
+        if full is not None:
+            try:
+                coco.finish()
+                kept = f"their COCO results are in {out.path / COCO_RESULTS}"
+            except OSError:
+                kept = "their COCO results could not be written either"
+            raise DiskFullError(f"{full}; predict stopped there, after {counted(coco.images, 'image')} of "
+                                f"{len(images)}, whose files are whole ({kept}); free space and run again") from full
         written = coco.finish()
     print(f"{counted(coco.hands, 'hand')} in {counted(coco.images, 'image')}; COCO results: {written[0]}")
     if stop.reason is not None:

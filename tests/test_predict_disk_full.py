@@ -1,0 +1,57 @@
+"""`handpose predict` over a folder stops at a full disk, in one line naming the file, with the images done whole
+and their COCO results written; it used to skip every later image for the same reason, running the network on
+each, and listed them all."""
+
+from __future__ import annotations
+
+import errno
+import json
+from pathlib import Path
+
+import cv2
+import pytest
+import torch
+
+from handpose.cli import main
+from handpose.config import DataConfig, to_dict
+from handpose.export import sample_crops
+from handpose.model.artifact import save_weights
+from handpose.model.cpm import build_model
+
+
+@pytest.mark.slow
+def test_a_full_disk_stops_a_folder_run_with_the_images_done_kept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    torch.manual_seed(5)
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(build_model("tiny"), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for i, crop in enumerate(sample_crops(64, 6, seed=9)):
+        cv2.imwrite(str(folder / f"im{i}.png"), cv2.resize(crop, (80, 60)))
+    real_write = Path.write_bytes
+    tried: list[str] = []
+
+    def write_bytes(self: Path, data: bytes) -> int:  # the overlay's temporary file: full from image 3 on
+        tried.append(self.name)
+        if "_overlay.tmp-" in self.name and int(self.name[3]) >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    out = tmp_path / "out"
+    code = main(["predict", "--model", str(weights), "--detector", "none", "--no-maps", str(folder), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"handpose predict: error: {out / 'im3_overlay.png'}: the disk is "
+                                                   "full"), err
+    assert "stopped there, after 3 images of 6" in lines[0]
+    assert not any(n.startswith((".im4", ".im5")) for n in tried)  # nothing more was tried
+    done = [f"im{i}.png" for i in range(3)]
+    images = json.loads((out / "coco_images.json").read_text())["images"]
+    assert [Path(im["file_name"]).name for im in images] == done
+    assert {r["image_id"] for r in json.loads((out / "coco_results.json").read_text())} <= {0, 1, 2}
+    for i in range(3):
+        assert (out / f"im{i}_overlay.png").is_file() and json.loads((out / f"im{i}.json").read_text())["hands"]
+    assert not (out / "im3_overlay.png").exists() and not list(out.glob(".*.tmp-*"))

@@ -73,10 +73,31 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     free = shutil.disk_usage(probe).free if probe.exists() else None
     if free == 0:
         raise ValueError(f"--out {out}: nothing can be written under {probe} (no free space there)")
-    if free is not None and disk > free:
+    held = _replaced_bytes(out, count) if free is not None and disk > free else 0  # a stopped render run again:
+    if free is not None and disk > free + held:  # its files make room as they are replaced
+        also = f" (and {_amount(held)} in the files it replaces)" if held else ""
         raise ValueError(f"--count {count} at {size_flag} {shown_size} needs about {_amount(disk)} on disk "
-                         f"and {_amount(free)} is free under {probe}")
+                         f"and {_amount(free)} is free under {probe}{also}")
     return workers
+
+
+def _replaced_bytes(folder: Path, count: int) -> int:
+    """Bytes held by the sample files in ``folder`` (and its ``images/``) that a render of ``count`` writes again:
+    each is replaced as its new one is written, so they count as free space. A file that is not synth's is refused
+    later, before any is written (``prepare_folder``)."""
+    held = 0
+    for place in (folder, folder / "images"):
+        try:
+            entries = list(os.scandir(place))
+        except OSError:  # no such folder (yet)
+            continue
+        for entry in entries:
+            try:
+                if _SAMPLE.match(entry.name) and int(entry.name[:8]) < count and entry.is_file(follow_symlinks=False):
+                    held += entry.stat(follow_symlinks=False).st_size
+            except OSError:
+                continue
+    return held
 
 
 def _available_memory() -> int | None:

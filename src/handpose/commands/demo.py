@@ -29,7 +29,7 @@ from typing import Any
 
 from handpose.commands.arg_types import at_least_one
 from handpose.commands.threads_flag import parse_threads
-from handpose.files import write_json
+from handpose.files import ensure_writable_folder, write_json
 from handpose.words import counted
 
 
@@ -78,7 +78,7 @@ def run_demo(args: argparse.Namespace) -> dict[str, Any]:
     out: Path = args.out
     args.device = check_device(args.device)  # before any rendering (CUDA without a GPU failed in training, after it)
     check_out_folder(out)  # before any rendering
-    out.mkdir(parents=True, exist_ok=True)
+    ensure_writable_folder(out, "--out")  # made, and a file written there, before any rendering
     timings: dict[str, float] = {}
     result: dict[str, Any] = {"out": str(out), "timings_s": timings, **demo_settings(args)}
     stages = [("synth", _synth), ("train", _train), ("eval", _evaluate), ("export", _export), ("predict", _predict)]

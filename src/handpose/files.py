@@ -193,7 +193,10 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
                 os.fsync(f.fileno())
         replace_file(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # a read-only file system refuses even the unlink of a file that is not there (EROFS)
+            pass  # the error to report is the write's; a temporary left behind goes with remove_stale_temporaries
         if disk_full(exc):
             raise DiskFullError(f"{path}: the disk is full (no space left on device); nothing was written there and "
                                 "the previous file, if any, is unchanged") from exc

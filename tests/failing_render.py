@@ -20,3 +20,19 @@ def refuse_fourth(task: int) -> int:
     if task == 3:
         raise ValueError("task 3 is not a render task")
     return task
+
+
+def full_disk_or_late_file(task: tuple[int, str]) -> int:
+    """Task 0 fails as a full disk does, half a second in; any other writes ``late`` into the folder ``task[1]``
+    three seconds in (a worker still rendering after the render stopped)."""
+    import errno
+    import time
+    from pathlib import Path
+
+    index, folder = task
+    if index == 0:
+        time.sleep(0.5)
+        raise OSError(errno.ENOSPC, "No space left on device")
+    time.sleep(3)
+    (Path(folder) / f"late-{index}").write_text("written after the render stopped")
+    return index

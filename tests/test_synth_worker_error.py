@@ -4,8 +4,11 @@ Real spawned workers run a task that raises such an error (a spawned worker cann
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
-from failing_render import fail_on_third, refuse_fourth
+from failing_render import fail_on_third, full_disk_or_late_file, refuse_fourth
 
 from handpose.synth.render_pool import RenderWorkerError, render_in_workers
 
@@ -24,3 +27,14 @@ def test_an_error_with_its_own_message_is_passed_on_as_it_is() -> None:
     with pytest.raises(ValueError, match="task 3 is not a render task"):
         list(render_in_workers(refuse_fourth, list(range(6)), 2, "out/synth1"))
 
+
+
+@pytest.mark.slow
+def test_the_other_workers_stop_when_one_fails(tmp_path: Path) -> None:
+    """A worker's full disk stops the render; the others used to render on to the end of their parts, writing into
+    the folder after the command had reported the error (the pool's shutdown forgets its processes, so none was
+    terminated)."""
+    with pytest.raises(OSError, match="No space left"):
+        list(render_in_workers(full_disk_or_late_file, [(0, str(tmp_path)), (1, str(tmp_path))], 2, str(tmp_path)))
+    time.sleep(4)  # past the moment the other worker would write
+    assert list(tmp_path.iterdir()) == []

@@ -83,8 +83,8 @@ def render_in_workers(fn: Callable[[T], R], tasks: Sequence[T], workers: int, wh
 
 def _stop(pool: ProcessPoolExecutor) -> None:
     """End ``pool``'s workers now, finished or not (what ``Pool.terminate`` did)."""
+    processes: dict[Any, Any] = dict(getattr(pool, "_processes", None) or {})  # before shutdown, which forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    processes: dict[Any, Any] = getattr(pool, "_processes", None) or {}
     for process in list(processes.values()):
         if process.is_alive():
             process.terminate()

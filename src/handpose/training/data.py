@@ -19,6 +19,7 @@ import torch
 
 from handpose.config import TrainConfig
 from handpose.folder_lock import drop_inherited_locks
+from handpose.process_alive import alive
 from handpose.training.distributed import DistInfo
 from handpose.training.sampler import EpochIndexed, StreamSampler
 from handpose.training.signals import ignore_stop_signals_in_worker
@@ -71,10 +72,17 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
         return target
     _check_writable(target.parent)
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
+    for stale in target.parent.glob(f".{target.name}.tmp-*"):  # an earlier render's, killed part way
+        pid = stale.name.rsplit("-", 1)[1]
+        if stale == tmp or (pid.isdigit() and not alive(int(pid))):
+            shutil.rmtree(stale, ignore_errors=True)
     LOG.info("rendering the embedded synthetic dataset (%d images of %d px, seed %d) into %s", count, size, seed,
              target)
-    write_dataset(tmp, count=count, seed=seed, size=size, workers=max(1, workers), renderer=renderer)
+    try:
+        write_dataset(tmp, count=count, seed=seed, size=size, workers=max(1, workers), renderer=renderer)
+    except BaseException:  # a full disk, Ctrl-C: the part rendered is never used, and holds the space a next run needs
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     try:
         os.replace(tmp, target)
     except OSError:  # another process finished the same dataset first

@@ -1,0 +1,48 @@
+"""``train`` without ``--data`` renders its hands into the cache under a temporary folder: a render that fails part
+way (a full disk) or was killed no longer leaves that folder behind. It held the space a run after space was freed
+needed again, so that run filled the disk once more and left one more."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from handpose.files import DiskFullError
+from handpose.training.data import embedded_dataset
+
+
+@pytest.mark.slow
+def test_a_render_stopped_by_a_full_disk_leaves_no_partial_dataset(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_write = Path.write_bytes
+    written: list[str] = []
+
+    def write_bytes(self: Path, data: bytes) -> int:  # synth's sample files: the disk is full after five
+        if len(written) >= 5:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(self.name)
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    with pytest.raises(DiskFullError, match="the disk is full"):
+        embedded_dataset(seed=3, count=8, size=64, root=tmp_path)
+    monkeypatch.undo()
+    assert len(written) == 5 and list((tmp_path / "synth").iterdir()) == []
+
+
+def test_a_killed_renders_folder_is_removed_by_the_next_render(tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # its process id now names no process
+    done = embedded_dataset(seed=3, count=2, size=64, root=tmp_path)
+    killed = done.with_name(f".{done.name}.tmp-{proc.pid}")
+    killed.mkdir()
+    (killed / "00000000.jpg").write_bytes(b"part of a render")
+    running = done.with_name(f".{done.name}.tmp-1")  # process 1 is alive: its render goes on
+    running.mkdir()
+    done.rename(done.with_name("earlier"))
+    assert embedded_dataset(seed=3, count=2, size=64, root=tmp_path) == done
+    assert not killed.exists() and running.is_dir()

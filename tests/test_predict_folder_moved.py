@@ -117,3 +117,20 @@ def test_what_predict_wrote_is_read_again_from_the_folder_it_follows_to(tmp_path
             folder.check(out / "photo.json", tmp_path / "photo.png")
         assert lock.at_path() and folder.written == set()
     assert (out / "photo.json").read_text() == "the user's own"
+
+
+def test_a_removable_lock_file_goes_from_its_folder_after_a_move(tmp_path: Path) -> None:
+    """A predict's or render's lock file is deleted at the end from the folder it locked, moved or not: a folder moved
+    away mid-run was left with an empty .handpose.lock."""
+    out, moved, other = tmp_path / "out", tmp_path / "moved", tmp_path / "other"
+    out.mkdir()
+    with RunLock(out, remove=True) as lock:
+        out.rename(moved)
+        lock.follow()  # the folder made again at the path, locked: the moved one's file goes now
+        assert not (moved / LOCK_NAME).exists() and (out / LOCK_NAME).is_file()
+        out.rename(other)  # moved once more: the end of the run deletes the file where the folder is
+    assert not (other / LOCK_NAME).exists() and not out.exists()
+    (tmp_path / "kept").mkdir()
+    with RunLock(tmp_path / "kept") as lock:  # a run folder's file stays
+        (tmp_path / "kept").rename(tmp_path / "kept2")
+    assert (tmp_path / "kept2" / LOCK_NAME).is_file()

@@ -51,6 +51,7 @@ class RunLock:
         self.what = what  # what the holder writes there, for the busy message ("run", "prediction folder")
         self.remove = remove
         self._fd: int | None = None
+        self._dir_fd: int | None = None  # with ``remove`` (POSIX): the folder, so its file goes even once it moved
 
     def acquire(self) -> RunLock:
         """Take the lock; :class:`RunFolderBusyError` naming the folder and the holder's PID when it is taken."""
@@ -75,6 +76,8 @@ class RunLock:
         write_at(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         _HELD.add(fd)
+        if self.remove:
+            self._dir_fd = _open_folder(self.folder)
         return self
 
     def check_free(self) -> None:
@@ -106,21 +109,23 @@ class RunLock:
         if self._fd is None or self.at_path():
             return False
         self.folder.mkdir(parents=True, exist_ok=True)
-        old, self._fd = self._fd, None
+        old, old_dir, self._fd, self._dir_fd = self._fd, self._dir_fd, None, None
         try:
             self.acquire()
         except BaseException as exc:
-            self._fd = old  # still the moved folder's (released at the end as before)
+            self._fd, self._dir_fd = old, old_dir  # still the moved folder's (released at the end as before)
             if not isinstance(exc, RunFolderBusyError):
                 raise
             raise RunFolderBusyError(f"{self.folder} was moved or removed while this process wrote it, and another "
                                      f"process writes the folder there now: {exc}") from None
         _HELD.discard(old)
-        try:
-            os.ftruncate(old, 0)  # the moved folder's lock file: nobody writes there now
-        except OSError:
-            pass
+        if not _unlink_in(old_dir, old):  # the moved folder's lock file: nobody writes there now
+            try:
+                os.ftruncate(old, 0)
+            except OSError:
+                pass
         os.close(old)
+        _close(old_dir)
         return True
 
     def at_path(self) -> bool:
@@ -129,13 +134,17 @@ class RunLock:
 
     def release(self) -> None:
         """Drop the lock; the lock file stays (an unlocked file means nobody is writing) unless ``remove``. It is
-        deleted while still locked where the system allows it (POSIX), so whoever opened it meanwhile sees it gone
+        deleted from this lock's folder, wherever that has been moved, while still locked where the system allows it
+        (POSIX), so whoever opened it meanwhile sees it gone
         once they hold it and opens the new one (:meth:`acquire`); on Windows after closing, where an open file
         cannot be deleted and one another process has opened stays."""
         if self._fd is None:
             return
-        ours = self.remove and self.at_path()  # not the file of a folder made at the path after this one moved
-        removed = ours and _unlink(self.path)
+        # the file in this lock's own folder, moved or not (never that of a folder made at the path since); without
+        # a folder descriptor (Windows), the file at the path where it is still this lock's
+        removed = _unlink_in(self._dir_fd, self._fd)
+        ours = self.remove and self._dir_fd is None and self.at_path()
+        removed = removed or (ours and _unlink(self.path))
         if not removed:
             try:
                 os.ftruncate(self._fd, 0)
@@ -144,6 +153,8 @@ class RunLock:
         os.close(self._fd)  # closing the descriptor releases the lock
         _HELD.discard(self._fd)
         self._fd = None
+        _close(self._dir_fd)
+        self._dir_fd = None
         if ours and not removed and os.name == "nt":
             _unlink(self.path)
 
@@ -164,6 +175,40 @@ def _is_file_at(fd: int, path: Path) -> bool:
         return os.path.samestat(os.fstat(fd), os.stat(path))
     except OSError:  # gone, or no longer reachable (a file where its folder was, a folder not readable)
         return False
+
+
+def _open_folder(folder: Path) -> int | None:
+    """A descriptor of ``folder`` to delete its lock file through once it has moved; None where the system has no
+    ``dir_fd`` deletes (Windows) or the folder cannot be opened."""
+    if os.unlink not in os.supports_dir_fd or not hasattr(os, "O_DIRECTORY"):
+        return None
+    try:
+        return os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def _unlink_in(dir_fd: int | None, fd: int) -> bool:
+    """Delete the lock file in the folder ``dir_fd`` where it is still the open file ``fd``; False where it is not
+    (replaced, gone, no descriptor) or cannot be deleted."""
+    if dir_fd is None:
+        return False
+    try:
+        if not os.path.samestat(os.fstat(fd), os.stat(LOCK_NAME, dir_fd=dir_fd, follow_symlinks=False)):
+            return False
+        os.unlink(LOCK_NAME, dir_fd=dir_fd)
+    except OSError:
+        return False
+    return True
+
+
+def _close(fd: int | None) -> None:
+    """Close ``fd`` where there is one."""
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _unlink(path: Path) -> bool:

@@ -27,6 +27,8 @@ the detector rather than the labels?", next to the same model in the ground-trut
   The two paths differ only in the box (the detector's, clipped to the image, and its side) and in how the image is
   decoded (``evaluate`` may decode a large JPEG at a reduced size when the crop is much smaller than the box); with
   the ground-truth boxes as detections inside the image and images decoded in full, the figures are the same.
+- The report ends with one record an image (``evaluate_detected_images``): which hands were found by which
+  detection, their keypoints, and every detection kept.
 """
 
 from __future__ import annotations
@@ -48,7 +50,8 @@ from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
 from handpose.detection.detector import IMAGE_SCALES
 from handpose.detection.metrics import box_iou
-from handpose.files import write_json
+from handpose.evaluate_detected_images import KEY as IMAGES_KEY
+from handpose.evaluate_detected_images import write_report
 from handpose.inference.pipeline import Detector
 from handpose.inference.predictor import DEFAULT_REFINE, Predictor
 from handpose.inference.prepare import read_image
@@ -96,6 +99,7 @@ class HandOutcomes:
     num_detections: int = 0
     false_positives: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    images: list[dict[str, Any]] = field(default_factory=list)  # per image, ``evaluate_detected_images``' records
 
     @classmethod
     def concat(cls, parts: Sequence[HandOutcomes]) -> HandOutcomes:
@@ -107,7 +111,8 @@ class HandOutcomes:
         return cls(cat("pred", (NUM_KEYPOINTS, 2)), cat("gt", (NUM_KEYPOINTS, 3)), cat("boxes", (4,)),
                    cat("heads", ()), cat("found", ()).astype(bool), cat("iou", ()),
                    sum(p.num_images for p in parts), sum(p.num_detections for p in parts),
-                   sum(p.false_positives for p in parts), sum((p.skipped for p in parts), Counter()))
+                   sum(p.false_positives for p in parts), sum((p.skipped for p in parts), Counter()),
+                   [record for p in parts for record in p.images])
 
 
 def group_by_image(samples: Sequence[Sample]) -> list[list[int]]:
@@ -127,10 +132,12 @@ def group_by_image(samples: Sequence[Sample]) -> list[list[int]]:
 
 
 def detect_hands(predictor: Predictor, samples: Sequence[Sample], detector: Detector | None = None,
-                 iou_threshold: float = IOU_FOUND) -> HandOutcomes:
+                 iou_threshold: float = IOU_FOUND, set_name: str = "") -> HandOutcomes:
     """Run ``detector`` (default ``predictor.detector``) once per image of ``samples``, match its detections to
-    the annotated hands and predict the keypoints of the found ones (module docstring: the definitions)."""
+    the annotated hands and predict the keypoints of the found ones (module docstring: the definitions); each
+    image's record (``evaluate_detected_images``) names ``set_name``."""
     from handpose.evaluate import _reason
+    from handpose.evaluate_detected_images import image_record
 
     detector = detector if detector is not None else predictor.detector
     if detector is None:
@@ -160,12 +167,15 @@ def detect_hands(predictor: Predictor, samples: Sequence[Sample], detector: Dete
         found = [g for g in range(len(hands)) if matched[g] >= 0]
         # a detection whose crop lies off the image is left out: each prediction keeps the detection it came from
         settled = predictor.settle_detections(image, [detections[matched[g]] for g in found])
-        by_detection = {id(det): pred.keypoints for det, pred in settled}
+        by_detection = {id(det): (pred.keypoints, pred.scores) for det, pred in settled}
         keypoints = {g: by_detection[id(detections[matched[g]])] for g in found
-                     if id(detections[matched[g]]) in by_detection}
+                     if id(detections[matched[g]]) in by_detection}  # hand -> ((21, 2) px, (21,) scores)
         for g, (sample, box) in enumerate(hands):
-            kp = keypoints.get(g)
+            kp = keypoints[g][0] if g in keypoints else None
             rows.append((sample, box, kp, float(iou[matched[g], g]) if kp is not None else 0.0))
+        out.images.append({"set": set_name, **image_record(hands[0][0].image_path,
+                                                           [s.key or str(s.image_path) for s, _ in hands],
+                                                           matched, iou, keypoints, detections)})
         out.num_images += 1
         out.num_detections += len(detections)
         out.false_positives += int(len(detections) - (matched >= 0).sum())
@@ -213,11 +223,14 @@ def _gt_box_metrics(predictor: Predictor, samples: Sequence[Sample], batch_size:
 
 
 def evaluate_detected(predictor: Predictor, samples: Sequence[Sample], detector: Detector | None = None,
-                      batch_size: int = 16) -> dict[str, Any]:
+                      batch_size: int = 16, set_name: str = "") -> dict[str, Any]:
     """Both columns for one list of samples: ``evaluate``'s metrics in the ground-truth boxes, with the
-    through-detector figures under ``"detector"`` (:func:`detected_metrics`)."""
+    through-detector figures under ``"detector"`` (:func:`detected_metrics`) and each image's record under
+    ``"detector_images"`` (``evaluate_detected_images``)."""
     result = _gt_box_metrics(predictor, samples, batch_size)
-    result["detector"] = detected_metrics(detect_hands(predictor, samples, detector))
+    outcomes = detect_hands(predictor, samples, detector, set_name=set_name)
+    result["detector"] = detected_metrics(outcomes)
+    result["detector_images"] = outcomes.images
     return result
 
 
@@ -253,7 +266,7 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
             raise ValueError(f"{data}: the {split} split is empty ({len(splits.train)} train, {len(splits.val)} val); "
                              "--split all scores every sample")
         warn_for_split(weights, data, splits, split, val_fraction)
-        one = evaluate_detected(predictor, samples, batch_size=batch_size)
+        one = evaluate_detected(predictor, samples, batch_size=batch_size, set_name=Path(data).name)
         hashed = splits.hashed
         result = {"sets": {Path(data).name: one}, "all": one}
     report: dict[str, Any] = {
@@ -270,15 +283,23 @@ def run_detected_evaluation(weights: str | Path, detector: str | Path, data: str
                      "hands only",
         "flip_test": bool(flip_test),
         "scales": [float(s) for s in predictor.spec.scales],
-        "sets": {name: _slim(m) for name, m in result["sets"].items()},
-        "all": _slim(result["all"]),
-        "seconds": round(time.perf_counter() - t0, 2),
+        **_images_last(result),
     }
+    report["seconds"] = round(time.perf_counter() - t0, 2)
+    report[IMAGES_KEY] = report.pop(IMAGES_KEY)  # the records last, one image a line
     if out is not None:
-        path = Path(out) / REPORT_NAME
-        write_json(path, report)
+        path = write_report(Path(out) / REPORT_NAME, report)
         report["files"] = [str(path)]
     return report
+
+
+def _images_last(result: dict[str, Any]) -> dict[str, Any]:
+    """The report's rows (``sets``, ``all``) and the per-image records (``images``) of a run's result."""
+    images = result["all"].pop("detector_images", [])
+    for m in result["sets"].values():
+        m.pop("detector_images", None)
+    return {"sets": {name: _slim(m) for name, m in result["sets"].items()}, "all": _slim(result["all"]),
+            IMAGES_KEY: images}
 
 
 def _slim(m: dict[str, Any]) -> dict[str, Any]:

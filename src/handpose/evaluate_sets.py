@@ -66,7 +66,7 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
             if detector is not None:
                 from handpose.evaluate_detected import detect_hands, detected_metrics
 
-                outcomes.append(detect_hands(predictor, samples, detector))
+                outcomes.append(detect_hands(predictor, samples, detector, set_name=name))
                 per_set[name]["detector"] = detected_metrics(outcomes[-1])
     if not per_set:
         where = ", ".join(str(r) for r in roots)
@@ -80,7 +80,9 @@ def evaluate_sets(predictor: Any, roots: list[str | Path], batch_size: int = 16,
     if detector is not None:
         from handpose.evaluate_detected import HandOutcomes, detected_metrics
 
-        together["detector"] = detected_metrics(HandOutcomes.concat(outcomes))
+        pooled = HandOutcomes.concat(outcomes)
+        together["detector"] = detected_metrics(pooled)
+        together["detector_images"] = pooled.images  # each image's record (``evaluate_detected_images``)
     return {"sets": per_set, "all": together, "hash_divided": hashed}
 
 

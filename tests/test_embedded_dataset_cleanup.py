@@ -46,3 +46,14 @@ def test_a_killed_renders_folder_is_removed_by_the_next_render(tmp_path: Path) -
     done.rename(done.with_name("earlier"))
     assert embedded_dataset(seed=3, count=2, size=64, root=tmp_path) == done
     assert not killed.exists() and running.is_dir()
+
+
+def test_a_render_too_large_for_the_disk_names_trains_own_flags(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """train renders its hands with --synth-count and --synth-size; the space refusal named synth's --count and
+    --size, flags train does not have."""
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
+    with pytest.raises(ValueError, match=r"^--synth-count 500 at --synth-size 128 needs about"):
+        embedded_dataset(seed=3, count=500, size=128, root=tmp_path)

@@ -44,13 +44,14 @@ def _amount(nbytes: float) -> str:
 
 
 def check_request(count: int, size: tuple[int, int], workers: int, seed: int, out: Path,
-                  size_flag: str = "--size") -> int:
+                  size_flag: str = "--size", count_flag: str = "--count") -> int:
     """Validate the numbers of a render request; returns the worker count to use (capped at the CPU count, with a
-    warning). Raises ValueError naming the flag (``size_flag``: the one that gave ``size``)."""
+    warning). Raises ValueError naming the flag (``size_flag`` and ``count_flag``: the ones that gave ``size`` and
+    ``count``, e.g. train's ``--synth-size`` and ``--synth-count``)."""
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     if count < 1 or count > MAX_COUNT:
-        raise ValueError(f"--count must be between 1 and {MAX_COUNT:,}, got {count}")
+        raise ValueError(f"{count_flag} must be between 1 and {MAX_COUNT:,}, got {count}")
     for side in size:
         if side < MIN_SIZE or side > MAX_SIZE:
             raise ValueError(f"{size_flag} must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {side}")
@@ -60,7 +61,8 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     if workers > cpus:
         LOG.warning("--workers %d is more than the %d CPUs here; using %d", workers, cpus, cpus)
         workers = cpus
-    shown_size = f"{size[0]}" if size_flag == "--size" else f"{size[0]}x{size[1]}"  # as the flag is written
+    square = size_flag in ("--size", "--synth-size")  # flags of one side; --scene-size is W x H
+    shown_size = f"{size[0]}" if square else f"{size[0]}x{size[1]}"  # as the flag is written
     need = workers * (_WORKER_BASE_BYTES + size[0] * size[1] * _BYTES_PER_PIXEL_IN_FLIGHT)
     avail = _available_memory()
     if avail is not None and need > avail:
@@ -76,7 +78,7 @@ def check_request(count: int, size: tuple[int, int], workers: int, seed: int, ou
     held = _replaced_bytes(out, count) if free is not None and disk > free else 0  # a stopped render run again:
     if free is not None and disk > free + held:  # its files make room as they are replaced
         also = f" (and {_amount(held)} in the files it replaces)" if held else ""
-        raise ValueError(f"--count {count} at {size_flag} {shown_size} needs about {_amount(disk)} on disk "
+        raise ValueError(f"{count_flag} {count} at {size_flag} {shown_size} needs about {_amount(disk)} on disk "
                          f"and {_amount(free)} is free under {probe}{also}")
     return workers
 

@@ -95,19 +95,21 @@ def _write_task(task: tuple[str, int, int, int, int, str, tuple[str, ...]]) -> i
 
 
 def write_dataset(out: Path, count: int, seed: int, size: int = 368, workers: int = 1, folder: str = "synth1",
-                  renderer: str = "auto", overwrite: bool = False, ablate: tuple[str, ...] | str = ()) -> Path:
+                  renderer: str = "auto", overwrite: bool = False, ablate: tuple[str, ...] | str = (),
+                  flags: tuple[str, str] = ("--count", "--size")) -> Path:
     """Render ``count`` labelled hands into ``out/folder`` and return that folder.
 
     ``workers`` > 1 renders in that many spawned processes (at most the CPU count); the files do not depend on it.
     ``renderer``: 'auto', 'gl' or 'fallback' (``gl_context.resolve_renderer``). A folder holding files handpose
     did not write is refused unless ``overwrite``. ``ablate``: parts of the GL renderer's realism taken away
     (``synth.ablation``: names, or one comma list as ``--ablate`` takes it; an unknown part is a ValueError),
-    recorded in the manifest and every json in ``synth.ablation``'s order.
+    recorded in the manifest and every json in ``synth.ablation``'s order. ``flags``: the names the caller gave
+    ``count`` and ``size`` under, for its errors (train's own renders: ``--synth-count``, ``--synth-size``).
     """
     check_folder_name(folder)
     ablate = parse_ablate(ablate if isinstance(ablate, str) else ",".join(ablate))
     target = Path(out) / folder
-    workers = check_request(count, (size, size), workers, seed, target)
+    workers = check_request(count, (size, size), workers, seed, target, size_flag=flags[1], count_flag=flags[0])
     used = resolve_renderer(renderer)
     if ablate and used != "gl":
         raise ValueError(f"--ablate {','.join(ablate)} needs the GL renderer, and this render would use the capsule "

@@ -79,7 +79,8 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
     LOG.info("rendering the embedded synthetic dataset (%d images of %d px, seed %d) into %s", count, size, seed,
              target)
     try:
-        write_dataset(tmp, count=count, seed=seed, size=size, workers=max(1, workers), renderer=renderer)
+        write_dataset(tmp, count=count, seed=seed, size=size, workers=max(1, workers), renderer=renderer,
+                      flags=("--synth-count", "--synth-size"))
     except BaseException:  # a full disk, Ctrl-C: the part rendered is never used, and holds the space a next run needs
         shutil.rmtree(tmp, ignore_errors=True)
         raise

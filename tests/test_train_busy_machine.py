@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from handpose.autotune import contention
 from handpose.autotune.contention import BUSY_SHARE
 from handpose.training import busy_machine
 
@@ -37,26 +37,32 @@ def test_several_ranks_are_not_metered() -> None:
     assert busy_machine.start(2)() is None
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
-                    reason="needs 2 CPUs and CPU affinity")
-def test_a_run_pinned_to_some_cpus_is_metered_on_those_alone() -> None:
-    """Pinned to one CPU while another process keeps a different CPU busy, the run is not told that other
-    processes slowed it (the meter read every CPU of the host, so a job in a cpuset was warned of others' work)."""
-    cpus = sorted(os.sched_getaffinity(0))
-    mine, busy_cpu = cpus[0], cpus[1]
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"],
-                               preexec_fn=lambda: os.sched_setaffinity(0, {busy_cpu}))
+def _stat(mine: int, other: int, other_busy: int) -> str:
+    """``/proc/stat`` text of a host whose CPU ``mine`` stayed idle and CPU ``other`` has ``other_busy`` user ticks."""
+    return (f"cpu  {other_busy} 0 0 1000 0 0 0 0 0 0\n"
+            f"cpu{mine} 0 0 0 500 0 0 0 0 0 0\ncpu{other} {other_busy} 0 0 500 0 0 0 0 0 0\n")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs CPU affinity")
+def test_a_run_pinned_to_some_cpus_is_metered_on_those_alone(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pinned to one CPU (real affinity) while a CPU outside it is busy, the run is not told that other processes
+    slowed it (the meter read every CPU of the host, so a job in a cpuset was warned of others' work). The host's
+    ticks are written by the test: real ones hold whatever else the machine runs on the run's own CPU."""
+    mine = min(os.sched_getaffinity(0))
+    other = max(os.cpu_count() or 1, mine + 1)  # a CPU outside the affinity set below
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(contention, "STAT", stat)
     saved = os.sched_getaffinity(0)
+    stat.write_text(_stat(mine, other, 0), encoding="ascii")
     try:
-        time.sleep(0.3)
         os.sched_setaffinity(0, {mine})
-        reads = []
-        for _ in range(3):  # the least of three windows: a moment of the host's own work on this CPU is not it
-            meter = busy_machine.start(1)
-            time.sleep(0.5)
-            reads.append(meter())
+        pinned = busy_machine.start(1)
+        host = contention.start_meter(with_children=True, live_children=True)  # every CPU, as before the fix
+        time.sleep(0.3)  # past contention.MIN_WINDOW_S
+        stat.write_text(_stat(mine, other, 100_000), encoding="ascii")  # CPU `other` busy through the window
+        pinned_share, host_share = pinned(), host()
     finally:
         os.sched_setaffinity(0, saved)
-        spinner.kill()
-        spinner.wait()
-    assert None not in reads and min(reads) < BUSY_SHARE, reads
+    assert host_share is not None and host_share > BUSY_SHARE  # the host's other CPU would read as busy
+    assert pinned_share == 0.0  # its own CPU was idle

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from terminal_signals import preexec
@@ -26,12 +27,15 @@ def start_stub_predict(args: list[str]) -> subprocess.Popen[str]:
                             stderr=subprocess.PIPE, text=True, preexec_fn=preexec())
 
 
-def wait_for(proc: subprocess.Popen[str], started: Path) -> None:
-    """Wait (up to 2 minutes) until the file ``started`` exists; AssertionError when ``proc`` has ended by then."""
+def wait_for(proc: subprocess.Popen[str], started: Path | Callable[[], bool]) -> None:
+    """Wait (up to 2 minutes) until the file ``started`` exists, or the condition ``started()`` holds;
+    AssertionError when ``proc`` has ended by then or it never did."""
+    ready = started if callable(started) else started.exists
     deadline = time.monotonic() + 120
-    while proc.poll() is None and not started.exists() and time.monotonic() < deadline:
+    while proc.poll() is None and not ready() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert proc.poll() is None, "predict ended before it could be stopped"
+    assert ready(), f"predict ran 2 minutes without reaching {started}"
 
 
 def stop_stub_predict(args: list[str], started: Path, signals: list[str], settle: float = 0.0) -> tuple[int, str]:

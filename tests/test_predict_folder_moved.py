@@ -12,6 +12,7 @@ import pytest
 from dot_hands import dot_hand_keypoints, draw_dot_hands
 from stub_predict import start_stub_predict, wait_for
 
+from handpose.commands.predict_files import MANIFEST
 from handpose.folder_lock import LOCK_NAME, RunFolderBusyError, RunLock
 
 
@@ -52,6 +53,14 @@ def _photos(folder: Path, count: int) -> None:
         cv2.imwrite(str(folder / f"{i:04d}.png"), draw_dot_hands((320, 200), [dot_hand_keypoints((160, 100))]))
 
 
+def _text(path: Path) -> str:
+    """The text of ``path``; empty while it does not exist."""
+    try:
+        return path.read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return ""
+
+
 def _stopped_and_moved(tmp_path: Path) -> tuple[object, Path, Path]:
     """A real predict of 400 images, paused (SIGSTOP) once it has written a few, and its --out moved away."""
     _photos(tmp_path / "photos", 400)
@@ -76,8 +85,13 @@ def test_predict_stops_rather_than_write_into_another_runs_folder(tmp_path: Path
             proc.communicate()
     assert proc.returncode == 2, err
     assert "was moved or removed while this process wrote it" in err and f"(PID {os.getpid()})" in err
-    # at most the image it was writing when paused (checked and claimed before the move) lands in the new folder
-    assert len([p for p in out.iterdir() if p.name != LOCK_NAME]) <= 2
+    # at most the image it was writing when paused (checked and claimed before the move) lands in the new folder,
+    # with the manifest line that claims it where the pause fell between the check and that line
+    landed = {p.name for p in out.iterdir()} - {LOCK_NAME, MANIFEST}
+    claimed = set(_text(out / MANIFEST).split())
+    stems = {name.removesuffix(".json").removesuffix("_overlay.png") for name in landed | claimed}
+    assert len(stems) <= 1 and landed | claimed <= {f"{s}{end}" for s in stems for end in (".json", "_overlay.png")}, (
+        landed, claimed)
     assert (moved / "0003.json").is_file() and (moved / "0003_overlay.png").is_file()
 
 
@@ -85,7 +99,9 @@ def test_predict_locks_the_folder_it_makes_again_after_a_move(tmp_path: Path) ->
     proc, out, moved = _stopped_and_moved(tmp_path)
     try:
         proc.send_signal(signal.SIGCONT)
-        wait_for(proc, out / LOCK_NAME)
+        # the lock file is made before it is locked, and the PID written once it is: wait for the PID (a probe of
+        # the file made but not yet locked would pass, and its shared lock could fail predict's own)
+        wait_for(proc, lambda: _text(out / LOCK_NAME).strip() == str(proc.pid))
         with pytest.raises(RunFolderBusyError, match=f"PID {proc.pid}"):
             RunLock(out).check_free()
         text, err = proc.communicate(timeout=300)

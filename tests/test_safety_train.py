@@ -95,9 +95,9 @@ child = os.fork()
 if child == 0:  # a DataLoader worker: it outlives a killed parent by the seconds it takes to notice
     if sys.argv[2] == "drop":
         init_worker(0)  # the DataLoader workers' start
+    print(os.getpid(), flush=True)  # said by the worker once it has started: the test reads its state after this
     time.sleep(30)
     os._exit(0)
-print(child, flush=True)
 time.sleep(60)
 """
 

@@ -18,6 +18,8 @@ from handpose.training.checkpoints import list_checkpoints
 
 TINY = ["--preset", "tiny", "--input-size", "64", "--batch-size", "4", "--val-every", "0", "--workers", "0",
         "--device", "cpu", "--threads", "1", "--no-amp"]
+# a run that takes longer has hung: each takes under a minute on a 2-core machine, and a busy one is many times slower
+RUN_LIMIT_S = 600
 
 
 def _env() -> dict[str, str]:
@@ -32,7 +34,7 @@ def _start_training(data: Path, out: Path, step: int, *extra: str, new_group: bo
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env(),
                             start_new_session=new_group)
     seen: list[str] = []
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + RUN_LIMIT_S
     assert proc.stdout is not None
     for line in proc.stdout:
         seen.append(line)
@@ -69,7 +71,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(synth_data: Path, tmp_pa
     out = tmp_path / "run"
     proc, seen = _start_training(synth_data, out, 3)  # wait until it has trained a few steps
     proc.send_signal(signal.SIGTERM)
-    rest, _ = proc.communicate(timeout=120)
+    rest, _ = proc.communicate(timeout=RUN_LIMIT_S)
     output = "".join(seen) + rest
     assert proc.returncode == 0, output
     assert "SIGTERM received" in output and f"continue with: handpose train --resume {out}" in output
@@ -82,7 +84,7 @@ def test_sigterm_saves_a_checkpoint_and_the_run_resumes(synth_data: Path, tmp_pa
 
     resumed = subprocess.run([sys.executable, "-m", "handpose", "train", "--resume", str(out), "--stop-at-step",
                               str(stopped_at + 2), "--log-every", "1", "--threads", "1"],
-                             capture_output=True, text=True, env=_env(), timeout=120)
+                             capture_output=True, text=True, env=_env(), timeout=RUN_LIMIT_S)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resuming from {ckpts[0]} (step {stopped_at})" in resumed.stderr
     assert f" step={stopped_at + 1}," in resumed.stderr and f" step={stopped_at + 2}," in resumed.stderr
@@ -99,7 +101,7 @@ def test_sigterm_to_the_process_group_stops_cleanly_with_workers(synth_data: Pat
     proc, seen = _start_training(synth_data, out, 2, "--workers", "1", new_group=True)
     assert len(_live_members(proc.pid)) >= 2  # the main process and its worker
     os.killpg(proc.pid, signal.SIGTERM)
-    rest, _ = proc.communicate(timeout=120)
+    rest, _ = proc.communicate(timeout=RUN_LIMIT_S)
     output = "".join(seen) + rest
     assert proc.returncode == 0, output
     assert "SIGTERM received" in output and "exited unexpectedly" not in output
@@ -130,7 +132,7 @@ def test_torchrun_two_gloo_processes_keep_identical_weights(synth_data: Path, tm
               "--lr", "0.01", "--warmup-steps", "0"]
     ddp = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                           "-m", "handpose", "train", *common, "--out", str(tmp_path / "ddp")],
-                         capture_output=True, text=True, env=_env(), timeout=180)
+                         capture_output=True, text=True, env=_env(), timeout=RUN_LIMIT_S)
     assert ddp.returncode == 0, ddp.stdout + ddp.stderr
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["step"] == 4
@@ -141,7 +143,7 @@ def test_torchrun_two_gloo_processes_keep_identical_weights(synth_data: Path, tm
 
     single = [a if a != "4" or common[i - 1] != "--batch-size" else "8" for i, a in enumerate(common)]
     one = subprocess.run([sys.executable, "-m", "handpose", "train", *single, "--out", str(tmp_path / "one")],
-                         capture_output=True, text=True, env=_env(), timeout=120)
+                         capture_output=True, text=True, env=_env(), timeout=RUN_LIMIT_S)
     assert one.returncode == 0, one.stdout + one.stderr
     a = load_file(str(tmp_path / "ddp" / "model.safetensors"))
     b = load_file(str(tmp_path / "one" / "model.safetensors"))
@@ -161,7 +163,7 @@ def test_torchrun_ranks_stop_together_when_the_weights_become_non_finite(synth_d
            "-m", "handpose", "train", "--data", str(synth_data), *TINY, "--max-steps", "3", "--optimizer", "sgd",
            "--lr", "1e38", "--warmup-steps", "0", "--schedule", "constant", "--ckpt-every", "1", "--out",
            str(tmp_path)]
-    ddp = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=180)
+    ddp = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=RUN_LIMIT_S)
     output = ddp.stdout + ddp.stderr
     assert ddp.returncode != 0, output
     for rank in (0, 1):

@@ -16,7 +16,7 @@ from typing import Any
 
 import cv2
 import pytest
-from render_process import render_under_way
+from render_process import kill_render, render_under_way
 
 from handpose.cli import main
 from handpose.data.formats.detect import require_dataset_path
@@ -146,9 +146,7 @@ def test_sigterm_stops_the_render_and_its_workers(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill_render(proc)
     assert proc.returncode == 143, err
     time.sleep(1.5)
     before = len(os.listdir(out / "synth1"))

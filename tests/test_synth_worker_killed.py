@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
-from render_process import render_under_way
+from render_process import kill_render, render_under_way
 
 from handpose.synth.output_folder import MANIFEST_NAME
 
@@ -59,9 +59,7 @@ def test_a_killed_render_worker_ends_the_render_with_one_line(tmp_path: Path) ->
         os.kill(workers[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=60)  # it hung here for ever before
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        kill_render(proc)
     assert proc.returncode == 2, err
     lines = [line for line in err.splitlines() if line.strip() and " INFO " not in line and " WARNING " not in line]
     assert len(lines) == 1 and "Traceback" not in err, err

@@ -56,3 +56,23 @@ def test_a_removing_release_on_windows_leaves_the_lock_file_of_a_folder_made_sin
     lock.release()
     monkeypatch.undo()
     assert (out / LOCK_NAME).is_file()
+
+
+def test_a_writer_starting_beside_a_probe_takes_the_lock(tmp_path: Path) -> None:
+    """check_free holds a shared lock for an instant; a writer whose exclusive lock landed in that instant was
+    refused, naming 'PID unknown'. A holder that has written no PID is now waited for (up to a second)."""
+    import fcntl
+    import os
+    import threading
+
+    from handpose.folder_lock import RunFolderBusyError
+
+    (tmp_path / LOCK_NAME).write_text("")
+    fd = os.open(tmp_path / LOCK_NAME, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # a probe, caught mid-way
+    threading.Timer(0.2, os.close, [fd]).start()  # and ended, as probes end
+    with RunLock(tmp_path) as lock:
+        assert lock.held
+    with RunLock(tmp_path):  # a writer that named itself is refused at once
+        with pytest.raises(RunFolderBusyError, match=f"PID {os.getpid()}"):
+            RunLock(tmp_path).acquire()

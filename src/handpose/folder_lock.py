@@ -11,6 +11,7 @@ forked DataLoader workers close their inherited copies first: :func:`drop_inheri
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -18,6 +19,7 @@ from handpose.file_locks import lock_exclusive, probe, read_at, write_at
 
 LOCK_NAME = ".handpose.lock"
 _OPEN_TRIES = 20  # opens of a lock file that its holders keep deleting (``RunLock.remove``) before giving up
+_NAMELESS_WAIT_S = 1.0  # how long a lock held with no PID written (a probe, a writer about to write it) is waited for
 
 
 class RunFolderBusyError(RuntimeError):
@@ -58,7 +60,7 @@ class RunLock:
         for _ in range(_OPEN_TRIES):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
             try:
-                lock_exclusive(fd)
+                _lock_past_probes(fd)
             except BlockingIOError:
                 error = self._busy(fd)
                 os.close(fd)
@@ -167,6 +169,22 @@ class RunLock:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+def _lock_past_probes(fd: int) -> None:
+    """Take the exclusive lock of ``fd``, waiting up to ``_NAMELESS_WAIT_S`` while its holder has written no PID:
+    a :meth:`RunLock.check_free` probe holds a shared lock for an instant (a writer starting beside a ``--resume``'s
+    probe failed with "PID unknown"), and a writer writes its PID just after locking. BlockingIOError when a holder
+    that wrote its PID, or one that still has none after the wait, holds it."""
+    deadline = time.monotonic() + _NAMELESS_WAIT_S
+    while True:
+        try:
+            lock_exclusive(fd)
+            return
+        except BlockingIOError:
+            if read_at(fd, 1, 0) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
 
 
 def _is_file_at(fd: int, path: Path) -> bool:

@@ -13,6 +13,15 @@ from handpose.autotune.choice import Choice, Trial, TrialKey, candidates, choose
 KEY = TrialKey("cpu", "Test CPU", "2.x", 2, "lite", 96, 16, "train")
 
 
+@pytest.fixture(autouse=True)
+def _quiet_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake trials take no time, but a stall of the busy test machine within them would make the real meter
+    read other work and keep the verdicts from the cache (``contention.unsteady``): the checks here are of the cache."""
+    from handpose.autotune import choice
+
+    monkeypatch.setattr(choice, "start_meter", lambda: (lambda: 0.0))
+
+
 class FakeMeasure:
     """Seconds per step by candidate name; records which candidates each call measured."""
 

@@ -24,7 +24,11 @@ from handpose.training.checkpoints import save_checkpoint
 
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from handpose.autotune import choice
+
     monkeypatch.setenv("HANDPOSE_CACHE", str(tmp_path / "cache"))  # no measurement cached by another test
+    # a quiet machine: the real meter over a stall of the busy test machine would keep the verdicts from the cache
+    monkeypatch.setattr(choice, "start_meter", lambda: (lambda: 0.0))
 
 
 def fake(seconds: dict[str, float]) -> tuple[list[list[str]], object]:

@@ -55,3 +55,31 @@ def test_a_full_disk_stops_a_folder_run_with_the_images_done_kept(
     for i in range(3):
         assert (out / f"im{i}_overlay.png").is_file() and json.loads((out / f"im{i}.json").read_text())["hands"]
     assert not (out / "im3_overlay.png").exists() and not list(out.glob(".*.tmp-*"))
+    assert not (out / "im3.json").exists()  # the image stopped at leaves no json without its overlay
+
+
+@pytest.mark.slow
+def test_an_image_cut_short_leaves_none_of_its_files_of_two_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A re-run that wrote an image's new json, then could not write its overlay, left the new json beside the
+    earlier run's overlay: one said what the other did not show."""
+    torch.manual_seed(5)
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(build_model("tiny"), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
+    image = tmp_path / "photo.png"
+    cv2.imwrite(str(image), cv2.resize(sample_crops(64, 1, seed=9)[0], (80, 60)))
+    out = tmp_path / "out"
+    argv = ["predict", "--model", str(weights), "--detector", "none", "--no-maps", str(image), "--out", str(out)]
+    assert main(argv) == 0
+    assert (out / "photo.json").is_file() and (out / "photo_overlay.png").is_file()
+    real_write = Path.write_bytes
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if "_overlay.tmp-" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    assert main(argv + ["--box", "10,10,40,30"]) == 2
+    assert "the disk is full" in capsys.readouterr().err
+    assert not (out / "photo.json").exists() and not (out / "photo_overlay.png").exists()

@@ -226,7 +226,6 @@ def predict_to_files(
     not write (an input image, an annotation); nothing is written then.
     """
     from handpose.inference.results import Hands
-    from handpose.viz import all_maps_figure, belief_map_figure, draw_hands, save_bgr, save_rgb
 
     mode = {True: "stages", False: "none"}.get(maps, maps) if isinstance(maps, bool) else str(maps)
     image_path = Path(image_path)
@@ -259,13 +258,31 @@ def predict_to_files(
         "scales": list(predictor.spec.scales),
         "hands": [h.to_dict() for h in hands],
     }
+    written: list[Path] = []
+    try:
+        _write_outputs(predictor, out_dir, stem, record, image, hands, threshold, mode, written)
+    except BaseException:  # the image's files are all of one run: a new json beside no overlay, or beside an
+        for path in targets if written else []:  # earlier run's, said one thing and showed another (a first write
+            path.unlink(missing_ok=True)  # that failed left the earlier run's whole: they stay)
+        raise
     if coco is not None:
         coco.extend(hands.to_coco(image_id))
-    written = [out_dir / f"{stem}.json"]
-    write_json(written[0], record)
+    for stale in (out_dir / f"{stem}_maps.png", out_dir / f"{stem}_allmaps.png"):  # an earlier predict's, of more
+        if stale not in written and stale.name in out.written and stale.is_file():  # maps: they no longer match
+            stale.unlink()
+    return written
+
+
+def _write_outputs(predictor: Predictor, out_dir: Path, stem: str, record: dict[str, Any], image: np.ndarray,
+                   hands: Any, threshold: float, mode: str, written: list[Path]) -> None:
+    """Write NAME.json, NAME_overlay.png and the maps ``mode`` asks for, appending each path to ``written`` as it
+    is written."""
+    from handpose.viz import all_maps_figure, belief_map_figure, draw_hands, save_bgr, save_rgb
+
+    written.append(write_json(out_dir / f"{stem}.json", record))
     written.append(save_bgr(out_dir / f"{stem}_overlay.png", draw_hands(image, hands, threshold)))
     first = hands[0] if hands else None
-    if keep and first is not None and first.stage_maps is not None and first.crop is not None:
+    if mode != "none" and first is not None and first.stage_maps is not None and first.crop is not None:
         names = [f"stage {s + 1}" for s in range(first.stage_maps.shape[0])]
         if predictor.stages == 1:
             names = ["last stage (ONNX)"]
@@ -275,7 +292,3 @@ def predict_to_files(
         if mode == "all":
             grid = all_maps_figure(first.crop, first.stage_maps[-1], stride=predictor.spec.stride)
             written.append(save_rgb(out_dir / f"{stem}_allmaps.png", grid))
-    for stale in (out_dir / f"{stem}_maps.png", out_dir / f"{stem}_allmaps.png"):  # an earlier predict's, of more
-        if stale not in written and stale.name in out.written and stale.is_file():  # maps: they no longer match
-            stale.unlink()
-    return written

@@ -1,6 +1,6 @@
 """Hidden temporary files of JSON lines that a prediction run appends to as it goes and copies into its output
-files at the end (``handpose predict``'s video record and COCO files), so that memory stays flat however many
-images or frames come.
+files at the end (``handpose predict``'s video record and COCO files, ``handpose synth --scenes``' label json), so
+that memory stays flat however many images, frames or scenes come.
 
 Each spool is ``.<stem>.tmp-<pid>`` in the output folder: a killed run's are removed when a later run with the same
 stems starts there (``files.remove_stale_temporaries``), and a run's own however it ends.

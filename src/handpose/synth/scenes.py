@@ -23,9 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from handpose.files import write_json
 from handpose.folder_lock import RunLock
-from handpose.keypoints import NAMES, SKELETON
 from handpose.synth import gl_scene
 from handpose.synth.camera import Camera
 from handpose.synth.generate import RENDERER_VERSION
@@ -55,6 +53,7 @@ from handpose.synth.photos import sample_background
 from handpose.synth.pose_prior import sample_view
 from handpose.synth.render_pool import render_in_workers
 from handpose.synth.scene import camera_effects
+from handpose.synth.scenes_json import SceneLabels
 from handpose.synth.view import BONES_PER_HAND_ID, View, hand_id
 from handpose.synth.writer import check_folder_name
 
@@ -169,21 +168,6 @@ def scene_options(distractors: float, beside_heads: float) -> dict[str, float]:
     return {k: v for k, v in used.items() if v > 0.0}
 
 
-def coco_document(results: list[tuple[int, list[dict]]], width: int, height: int, seed: int,
-                  distractors: float = 0.0, beside_heads: float = 0.0) -> dict:
-    """The COCO keypoint json of rendered scenes ``(index, annotations)``."""
-    images, annotations = [], []
-    for i, anns in sorted(results, key=lambda r: r[0]):
-        images.append({"id": i, "file_name": f"{i:08d}.jpg", "width": width, "height": height})
-        for a in anns:
-            annotations.append({"id": len(annotations) + 1, "image_id": i, **a})
-    categories = [{"id": 1, "name": "hand", "supercategory": "person", "keypoints": list(NAMES),
-                   "skeleton": [[a + 1, b + 1] for a, b in SKELETON]}]
-    info = {"description": SCENES_DESCRIPTION, "seed": seed, "renderer_version": RENDERER_VERSION,
-            **scene_options(distractors, beside_heads)}
-    return {"info": info, "images": images, "annotations": annotations, "categories": categories}
-
-
 def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int = 480, workers: int = 1,
                  folder: str = "scenes", renderer: str = "auto", overwrite: bool = False,
                  distractors: float = 0.0, beside_heads: float = 0.0) -> Path:
@@ -228,14 +212,18 @@ def write_scenes(out: Path, count: int, seed: int, width: int = 640, height: int
         t0 = time.perf_counter()
         tasks = [(str(target), seed, width, height, s, min(s + _CHUNK, count), distractors, beside_heads)
                  for s in range(0, count, _CHUNK)]
-        if workers == 1 or len(tasks) <= 1:
-            results = [r for t in tasks for r in _write_range(t)]
-        else:
-            results = [r for chunk in render_in_workers(_write_range, tasks, workers, str(target)) for r in chunk]
-        doc = coco_document(results, width, height, seed, distractors, beside_heads)
-        write_json(target / JSON_NAME, doc, indent=None)  # atomic: a full disk leaves no cut json
+        doc_info = {"description": SCENES_DESCRIPTION, "seed": seed, "renderer_version": RENDERER_VERSION,
+                    **scene_options(distractors, beside_heads)}
+        with SceneLabels(target, JSON_NAME, count, width, height, doc_info) as labels:  # spooled: memory stays flat
+            if workers == 1 or len(tasks) <= 1:
+                for task in tasks:
+                    labels.add(_write_range(task))
+            else:
+                for chunk in render_in_workers(_write_range, tasks, workers, str(target)):
+                    labels.add(chunk)
+            labels.finish()  # atomic: a full disk leaves no cut json
         if own:
             write_manifest(target, {**info, "complete": True})
-        LOG.info("wrote %d scenes with %d hands to %s in %.1f s", count, len(doc["annotations"]), target,
+        LOG.info("wrote %d scenes with %d hands to %s in %.1f s", count, labels.hands, target,
                  time.perf_counter() - t0)
         return target

@@ -44,7 +44,7 @@ def test_a_full_disk_part_way_names_the_coco_file(tmp_path: Path, capsys: pytest
 def test_an_interrupt_on_a_full_disk_stays_an_interrupt(tmp_path: Path) -> None:
     """A second Ctrl-C (or any error) ends the run while lines wait in a spool's buffer and the disk is full: the
     spools are closed and removed on the way out, and closing's own failure must not take the interrupt's place."""
-    from handpose.commands.line_spools import LineSpools
+    from handpose.line_spools import LineSpools
 
     spools = LineSpools(tmp_path, ("coco_results", "coco_images"))
     spools.paths[0].symlink_to("/dev/full")
@@ -57,8 +57,8 @@ def test_an_interrupt_on_a_full_disk_stays_an_interrupt(tmp_path: Path) -> None:
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 def test_a_spool_that_cannot_be_closed_is_named_after_its_own_file(tmp_path: Path) -> None:
     """The lines still buffered in the second spool do not fit: the error names that spool's file, not the first's."""
-    from handpose.commands.line_spools import LineSpools
     from handpose.files import DiskFullError
+    from handpose.line_spools import LineSpools
 
     spools = LineSpools(tmp_path, ("coco_results", "coco_images"))
     spools.paths[1].symlink_to("/dev/full")

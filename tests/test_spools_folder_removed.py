@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from handpose.commands.line_spools import LineSpools
+from handpose.line_spools import LineSpools
 
 
 @pytest.mark.parametrize("how", ["removed", "moved"])

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from handpose.commands.line_spools import LineSpools
 from handpose.commands.predict_files import (
     COCO_IMAGES,
     COCO_RESULTS,
@@ -25,6 +24,7 @@ from handpose.commands.predict_files import (
 )
 from handpose.files import json_text, write_list
 from handpose.inference.results import HAND_CATEGORY_ID
+from handpose.line_spools import LineSpools
 
 STEMS = ("coco_results", "coco_images")  # the temporaries' stems, the COCO files' own
 

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from handpose.commands.line_spools import LineSpools
 from handpose.files import json_text, write_list
 from handpose.inference.results import HAND_CATEGORY_ID, Hands
+from handpose.line_spools import LineSpools
 
 
 class VideoRecord:

@@ -2,7 +2,7 @@
 flat however many scenes are rendered.
 
 Each rendered chunk's annotations go, one line each, into a hidden temporary file in the render's folder
-(``.hands_coco.tmp-<pid>``, ``commands.line_spools``); chunks that finish ahead of an earlier one (rendering
+(``.hands_coco.tmp-<pid>``, ``handpose.line_spools``); chunks that finish ahead of an earlier one (rendering
 workers) wait in memory until it comes, so the lines, and the annotation ids numbered from 1, are in scene order
 whatever ``--workers`` is. :meth:`SceneLabels.finish` then writes the json atomically, its ``images`` made from the
 count (every scene is one image) and its ``annotations`` copied line by line, the same bytes a json built whole
@@ -15,9 +15,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from handpose.commands.line_spools import LineSpools
 from handpose.files import atomic_write, json_text
 from handpose.keypoints import NAMES, SKELETON
+from handpose.line_spools import LineSpools
 
 Rendered = list[tuple[int, list[dict[str, Any]]]]  # one chunk: (scene index, its annotations without ids), in order
 

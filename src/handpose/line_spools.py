@@ -1,4 +1,4 @@
-"""Hidden temporary files of JSON lines that a prediction run appends to as it goes and copies into its output
+"""Hidden temporary files of JSON lines that a long-running command appends to as it goes and copies into its output
 files at the end (``handpose predict``'s video record and COCO files, ``handpose synth --scenes``' label json), so
 that memory stays flat however many images, frames or scenes come.
 

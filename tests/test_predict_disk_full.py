@@ -83,3 +83,36 @@ def test_an_image_cut_short_leaves_none_of_its_files_of_two_runs(
     assert main(argv + ["--box", "10,10,40,30"]) == 2
     assert "the disk is full" in capsys.readouterr().err
     assert not (out / "photo.json").exists() and not (out / "photo_overlay.png").exists()
+
+
+@pytest.mark.slow
+def test_a_file_that_cannot_be_removed_does_not_hide_the_full_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The clean-up of an image cut short deletes its files; one that cannot be deleted (on Windows, an earlier
+    overlay an image viewer holds open) replaced the full disk's error with its own PermissionError."""
+    torch.manual_seed(5)
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(build_model("tiny"), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
+    image = tmp_path / "photo.png"
+    cv2.imwrite(str(image), cv2.resize(sample_crops(64, 1, seed=9)[0], (80, 60)))
+    out = tmp_path / "out"
+    argv = ["predict", "--model", str(weights), "--detector", "none", "--no-maps", str(image), "--out", str(out)]
+    assert main(argv) == 0
+    real_write, real_unlink = Path.write_bytes, Path.unlink
+
+    def write_bytes(self: Path, data: bytes) -> int:
+        if "_overlay.tmp-" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, data)
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self.name == "photo_overlay.png":
+            raise PermissionError(errno.EACCES, "The process cannot access the file: it is being used", str(self))
+        real_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    assert main(argv + ["--box", "10,10,40,30"]) == 2
+    err = capsys.readouterr().err
+    assert "the disk is full" in err and "being used" not in err, err
+    assert not (out / "photo.json").exists()  # the files that could go went

@@ -263,7 +263,10 @@ def predict_to_files(
         _write_outputs(predictor, out_dir, stem, record, image, hands, threshold, mode, written)
     except BaseException:  # the image's files are all of one run: a new json beside no overlay, or beside an
         for path in targets if written else []:  # earlier run's, said one thing and showed another (a first write
-            path.unlink(missing_ok=True)  # that failed left the earlier run's whole: they stay)
+            try:  # that failed left the earlier run's whole: they stay)
+                path.unlink(missing_ok=True)
+            except OSError:  # one held open (Windows: a viewer showing it): the write's error is the one to report
+                pass
         raise
     if coco is not None:
         coco.extend(hands.to_coco(image_id))

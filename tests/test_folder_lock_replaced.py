@@ -5,6 +5,7 @@ delete the lock file of a folder made at the path since."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,31 @@ def test_a_writer_starting_beside_a_probe_takes_the_lock(tmp_path: Path) -> None
     threading.Timer(0.2, os.close, [fd]).start()  # and ended, as probes end
     with RunLock(tmp_path) as lock:
         assert lock.held
-    with RunLock(tmp_path):  # a writer that named itself is refused at once
+    with RunLock(tmp_path):  # a writer that named itself is refused at once, not after the wait
+        t0 = time.monotonic()
         with pytest.raises(RunFolderBusyError, match=f"PID {os.getpid()}"):
             RunLock(tmp_path).acquire()
+        assert time.monotonic() - t0 < 0.5
+
+
+def test_a_holder_that_never_names_itself_is_refused_after_the_wait(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The wait for a holder with no PID ends: one that keeps the lock unnamed is refused as before."""
+    import os
+
+    fcntl = pytest.importorskip("fcntl")  # a shared lock held by hand, as check_free's probe holds it on POSIX
+
+    from handpose import folder_lock
+    from handpose.folder_lock import RunFolderBusyError
+
+    monkeypatch.setattr(folder_lock, "_NAMELESS_WAIT_S", 0.3)
+    (tmp_path / LOCK_NAME).write_text("")
+    fd = os.open(tmp_path / LOCK_NAME, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # held, and never named
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(RunFolderBusyError, match="PID unknown"):
+            RunLock(tmp_path).acquire()
+        assert 0.3 <= time.monotonic() - t0 < 5
+    finally:
+        os.close(fd)

@@ -59,14 +59,17 @@ def test_a_removing_release_on_windows_leaves_the_lock_file_of_a_folder_made_sin
     assert (out / LOCK_NAME).is_file()
 
 
-def test_a_writer_starting_beside_a_probe_takes_the_lock(tmp_path: Path) -> None:
+def test_a_writer_starting_beside_a_probe_takes_the_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """check_free holds a shared lock for an instant; a writer whose exclusive lock landed in that instant was
     refused, naming 'PID unknown'. A holder that has written no PID is now waited for (up to a second)."""
-    import fcntl
     import os
     import threading
 
+    from handpose import folder_lock
     from handpose.folder_lock import RunFolderBusyError
+
+    fcntl = pytest.importorskip("fcntl")  # a shared lock held by hand, as check_free's probe holds it on POSIX
+    monkeypatch.setattr(folder_lock, "_NAMELESS_WAIT_S", 60.0)  # longer than any stall of a busy machine
 
     (tmp_path / LOCK_NAME).write_text("")
     fd = os.open(tmp_path / LOCK_NAME, os.O_RDONLY)
@@ -74,11 +77,11 @@ def test_a_writer_starting_beside_a_probe_takes_the_lock(tmp_path: Path) -> None
     threading.Timer(0.2, os.close, [fd]).start()  # and ended, as probes end
     with RunLock(tmp_path) as lock:
         assert lock.held
-    with RunLock(tmp_path):  # a writer that named itself is refused at once, not after the wait
+    with RunLock(tmp_path):  # a writer that named itself is refused at once, not after the (60 s) wait
         t0 = time.monotonic()
         with pytest.raises(RunFolderBusyError, match=f"PID {os.getpid()}"):
             RunLock(tmp_path).acquire()
-        assert time.monotonic() - t0 < 0.5
+        assert time.monotonic() - t0 < 30
 
 
 def test_a_holder_that_never_names_itself_is_refused_after_the_wait(tmp_path: Path,
@@ -99,6 +102,6 @@ def test_a_holder_that_never_names_itself_is_refused_after_the_wait(tmp_path: Pa
         t0 = time.monotonic()
         with pytest.raises(RunFolderBusyError, match="PID unknown"):
             RunLock(tmp_path).acquire()
-        assert 0.3 <= time.monotonic() - t0 < 5
+        assert 0.3 <= time.monotonic() - t0 < 30  # waited, then gave up
     finally:
         os.close(fd)

@@ -9,9 +9,10 @@ say which. One record an image, written on one line of the report's ``images`` l
      "boxes":[[x,y,w,h],...],"scores":[...],"left":[...]}
 
 ``hands`` are the image's annotated hands (their dataset keys, as ``eval_report.json``'s predictions name them):
-``detection`` the index into ``boxes`` of the detection matched to the hand (IoU >= 0.5; null: not found), ``iou``
+``detection`` the index into ``boxes`` of the detection matched to the hand (IoU >= 0.5; null: none), ``iou``
 that match's IoU, ``keypoints`` the 21 keypoints read in that detection's box (x, y in image pixels and the peak
-score, rounded to 3 decimals; null for a hand not found; in memory a (21, 3) array). ``boxes``, ``scores`` and
+score, rounded to 3 decimals; in memory a (21, 3) array). A hand is found where it has keypoints (null: not found,
+also where its detection's crop lay off the image and no keypoints could be read). ``boxes``, ``scores`` and
 ``left`` are every hand the detector (refined by the keypoint model where it is) kept on the image, in its order: a
 detection no hand names is a false positive. Boxes are ``[x, y, w, h]`` in image pixels rounded to 2 decimals,
 scores and the left-hand probability to 4. ``set`` is the dataset's name in the report's ``sets``.
@@ -40,15 +41,14 @@ def image_record(image: str | Path, keys: Sequence[str], matched: np.ndarray, io
     ``score``, ``left_score``)."""
     hands = []
     for g, key in enumerate(keys):
-        found = g in keypoints
-        j = int(matched[g]) if found else -1
+        j = int(matched[g])
         points = None
-        if found:  # (21, 3) x, y, score: an array (about 0.6 kB), not 84 Python objects, until it is written
+        if g in keypoints:  # (21, 3) x, y, score: an array (about 0.6 kB), not 84 Python objects, until it is written
             xy, scores = keypoints[g]
             points = np.concatenate([np.asarray(xy, np.float64).reshape(-1, 2),
                                      np.asarray(scores, np.float64).reshape(-1, 1)], axis=1).round(3)
-        hands.append({"key": key, "detection": j if found else None,
-                      "iou": round(float(iou[j, g]), 4) if found else 0, "keypoints": points})
+        hands.append({"key": key, "detection": j if j >= 0 else None,
+                      "iou": round(float(iou[j, g]), 4) if j >= 0 else 0, "keypoints": points})
     left = [getattr(d, "left_score", None) for d in detections]
     return {"image": str(image), "hands": hands,
             "boxes": [[round(float(v), 2) for v in np.asarray(d.box, np.float64).reshape(4)] for d in detections],

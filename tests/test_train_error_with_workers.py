@@ -46,3 +46,17 @@ def test_a_run_ended_by_a_full_disk_exits_with_its_data_workers_running(tmp_path
     assert proc.returncode == 2, err
     assert f"{run / 'checkpoints' / 'ckpt-00000002.pt'}: the disk is full" in err
     assert (run / "checkpoints" / "ckpt-00000001.pt").is_file()
+
+
+def test_a_loader_whose_workers_were_stopped_can_be_iterated_again() -> None:
+    """stop_workers closes the persistent workers' queues; the loader kept that iterator, so a second pass over it
+    raised 'Queue ... is closed'. It starts new workers now."""
+    import torch
+
+    from handpose.training.data import stop_workers
+
+    loader = torch.utils.data.DataLoader(list(range(6)), batch_size=2, num_workers=1, persistent_workers=True)
+    assert [b.tolist() for b in loader] == [[0, 1], [2, 3], [4, 5]]
+    stop_workers(loader)
+    assert [b.tolist() for b in loader] == [[0, 1], [2, 3], [4, 5]]
+    stop_workers(loader)

@@ -144,3 +144,4 @@ def stop_workers(loader: torch.utils.data.DataLoader) -> None:
     shutdown = getattr(iterator, "_shutdown_workers", None)
     if shutdown is not None:
         shutdown()
+        loader._iterator = None  # a later pass over the loader starts new workers (the old one's queues are closed)

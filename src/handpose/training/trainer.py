@@ -304,9 +304,11 @@ class Trainer:
                     raise died from exc
                 raise
             finally:
-                close_through_late_reports(self.writer.close)  # nor here: the run's own end or first error is reported
-                del batches
-                stop_workers(self.loader)  # now: an error's traceback keeps the loader alive until the exit
+                try:
+                    close_through_late_reports(self.writer.close)  # nor here: the run's own end or first error is
+                finally:  # reported; and the workers go even where the close fails (a full disk)
+                    del batches
+                    stop_workers(self.loader)  # now: an error's traceback keeps the loader alive until the exit
         return self.finish(stopped)
 
     def step(self, batch: dict[str, torch.Tensor], stop_reason: str | None) -> str | None:

@@ -57,3 +57,19 @@ def test_a_render_too_large_for_the_disk_names_trains_own_flags(tmp_path: Path,
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
     with pytest.raises(ValueError, match=r"^--synth-count 500 at --synth-size 128 needs about"):
         embedded_dataset(seed=3, count=500, size=128, root=tmp_path)
+
+
+def test_a_render_folder_whose_lock_is_held_is_kept_though_its_pid_is_not_here(tmp_path: Path) -> None:
+    """On a cache shared between machines, a temporary folder's PID can be another machine's live render: this
+    machine sees no such process, but the render's lock is held, so the folder stays."""
+    from handpose.folder_lock import RunLock
+
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # its process id now names no process here
+    done = embedded_dataset(seed=3, count=2, size=64, root=tmp_path)
+    elsewhere = done.with_name(f".{done.name}.tmp-{proc.pid}")
+    (elsewhere / "synth1").mkdir(parents=True)
+    done.rename(done.with_name("earlier"))
+    with RunLock(elsewhere / "synth1", "render"):  # the other machine's render, writing
+        assert embedded_dataset(seed=3, count=2, size=64, root=tmp_path) == done
+        assert (elsewhere / "synth1").is_dir()

@@ -74,7 +74,7 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
     tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
     for stale in target.parent.glob(f".{target.name}.tmp-*"):  # an earlier render's, killed part way
         pid = stale.name.rsplit("-", 1)[1]
-        if stale == tmp or (pid.isdigit() and not alive(int(pid))):
+        if stale == tmp or (pid.isdigit() and not alive(int(pid)) and not _render_running(stale)):
             shutil.rmtree(stale, ignore_errors=True)
     LOG.info("rendering the embedded synthetic dataset (%d images of %d px, seed %d) into %s", count, size, seed,
              target)
@@ -91,6 +91,26 @@ def embedded_dataset(seed: int, count: int, size: int, workers: int = 1, root: P
             raise
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def _render_running(folder: Path) -> bool:
+    """Whether a render holds the lock of ``folder``'s dataset: on a cache shared between machines, the PID in a
+    temporary folder's name may be another machine's live render, which this machine's process table does not
+    show."""
+    from handpose.folder_lock import RunFolderBusyError, RunLock
+
+    try:
+        places = [folder, *(p for p in folder.iterdir() if p.is_dir())]
+    except OSError:
+        return False
+    for place in places:
+        try:
+            RunLock(place).check_free()
+        except RunFolderBusyError:
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def _check_writable(folder: Path) -> None:

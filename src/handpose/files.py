@@ -30,6 +30,14 @@ class DiskFullError(OSError):
     """A write failed because the file system is full; the message names the file."""
 
 
+NOTHING_WRITTEN = "; nothing was written there and the previous file, if any, is unchanged"  # an atomic write's
+
+
+def full_disk(path: str | Path, note: str = "") -> DiskFullError:
+    """The one message of a write to ``path`` that the full disk stopped, with ``note`` on what is kept."""
+    return DiskFullError(f"{path}: the disk is full (no space left on device){note}")
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     """``exc`` and the exceptions it was raised from or during, each once: an exception raised again (TensorBoard's
     writer raises its thread's error at every call) can close the chain in a loop."""
@@ -198,8 +206,7 @@ def atomic_write(path: str | Path, write: Callable[[Path], None], durable: bool 
         except OSError:  # a read-only file system refuses even the unlink of a file that is not there (EROFS)
             pass  # the error to report is the write's; a temporary left behind goes with remove_stale_temporaries
         if disk_full(exc):
-            raise DiskFullError(f"{path}: the disk is full (no space left on device); nothing was written there and "
-                                "the previous file, if any, is unchanged") from exc
+            raise full_disk(path, NOTHING_WRITTEN) from exc
         if isinstance(exc, OSError) and str(path) not in str(exc):
             raise named_error(exc, path) from exc
         cause = os_error_in(exc) if isinstance(exc, Exception) else None

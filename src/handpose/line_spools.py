@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
-from handpose.files import TMP_PREFIX, DiskFullError, disk_full, named_error, remove_stale_temporaries
+from handpose.files import NOTHING_WRITTEN, TMP_PREFIX, disk_full, full_disk, named_error, remove_stale_temporaries
 
 
 class LineSpools:
@@ -94,7 +94,6 @@ def failed_for(exc: OSError, target: Path) -> OSError:
     written there yet): :class:`~handpose.files.DiskFullError` for a full disk, as ``files.atomic_write`` names its
     files; a spool's own name means nothing to the user."""
     if disk_full(exc):
-        return DiskFullError(f"{target}: the disk is full (no space left on device); nothing was written there and "
-                             "the previous file, if any, is unchanged")
+        return full_disk(target, NOTHING_WRITTEN)
     return named_error(exc, target)
 

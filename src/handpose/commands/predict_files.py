@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from handpose.files import DiskFullError, disk_full, named_error, write_json
+from handpose.files import disk_full, full_disk, named_error, write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import read_image
 from handpose.inference.results import HAND_CATEGORY_ID
@@ -92,7 +92,7 @@ def append_whole_lines(path: Path, text: str) -> None:
             os.ftruncate(fd, start)
             note = "; its earlier lines are unchanged"
             if disk_full(exc):
-                raise DiskFullError(f"{path}: the disk is full (no space left on device){note}") from exc
+                raise full_disk(path, note) from exc
             raise named_error(exc, path, note) from exc
     finally:
         os.close(fd)

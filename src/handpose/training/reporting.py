@@ -201,15 +201,14 @@ class TrainWriter:
     @contextlib.contextmanager
     def _named(self) -> Iterator[None]:
         """An OSError of the events file raised inside as one naming the file."""
-        from handpose.files import DiskFullError, disk_full, named_error
+        from handpose.files import disk_full, full_disk, named_error
 
         try:
             yield
         except OSError as exc:
             where = self.events_file()
             if disk_full(exc):
-                raise DiskFullError(f"{where}: the disk is full (no space left on device) writing TensorBoard "
-                                    "events") from exc
+                raise full_disk(where, " writing TensorBoard events") from exc
             raise named_error(exc, where, note="; the TensorBoard events written before it are kept") from exc
 
     def train_scalars(self, step: int, scalars: dict[str, float]) -> None:

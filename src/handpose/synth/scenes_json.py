@@ -63,7 +63,10 @@ class SceneLabels:
         """Write the json atomically (``info``, ``images``, ``annotations``, ``categories``, on one line as
         ``files.write_json`` with no indent lays it out); returns its path."""
         if self.waiting or self.next != self.count:
-            raise RuntimeError(f"{self.path}: the labels of scenes {self.next} to {self.count - 1} never came")
+            came = sorted(i for chunk in self.waiting.values() for i, _ in chunk)  # held for the scenes before them
+            end = came[0] if came else self.count
+            held = f" (scenes {came[0]} to {came[-1]} came and wait for them)" if came else ""
+            raise RuntimeError(f"{self.path}: the labels of scenes {self.next} to {end - 1} never came{held}")
         self.spools.close([self.path])  # the lines still buffered are written now
         width, height = self.size
 

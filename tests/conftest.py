@@ -44,6 +44,23 @@ def threads_as_they_were() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def stop_signals_as_they_were() -> Iterator[None]:
+    """Every test leaves the stop signals' handlers as it found them, and fails where it did not: a command that ends
+    after a Ctrl-C ignores SIGINT while its process exits, and a test that left it so made a later training run in
+    the same session take SIGINT as ignored on purpose (as under nohup) and run on."""
+    import signal
+
+    names = [n for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    before = {n: signal.getsignal(getattr(signal, n)) for n in names}
+    yield
+    changed = [n for n in names if signal.getsignal(getattr(signal, n)) is not before[n]]
+    for n in changed:
+        signal.signal(getattr(signal, n), before[n])
+    if changed:
+        pytest.fail(f"the test left the handlers of {', '.join(changed)} changed (put back now)")
+
+
 @pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """One torch thread for the test: on a shared 2-core machine two OpenMP threads stall each other."""

@@ -214,14 +214,39 @@ def strict_output(streams: Sequence[Any]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``handpose`` console script; returns the process exit code. Called in-process, it leaves
-    the caller's standard output and error as it found them."""
+    """Entry point of the ``handpose`` console script; returns the process exit code. Called in-process with its
+    ``argv``, it leaves the caller's standard output and error, and its signal handlers, as it found them."""
     changed = tolerant_output()
+    handlers = stop_handlers() if argv is not None else None
     try:
         with quiet_when_closed():  # a reader gone from the pipe (`| head`) ends no command part way
             return _main(argv)
     finally:
         strict_output(changed)
+        if handlers is not None:
+            restore_handlers(handlers)
+
+
+def stop_handlers() -> dict[int, Any]:
+    """The handlers of the stop signals (SIGINT, SIGTERM, SIGHUP) in the main thread; {} elsewhere. A command
+    stopped by one ignores them while its process exits (``training.signals.ignore_stop_signals``): a caller that runs
+    :func:`main` in its own process (a notebook, a test) would keep Ctrl-C ignored for good."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    return {int(sig): signal.getsignal(sig) for sig in (getattr(signal, n) for n in names if hasattr(signal, n))}
+
+
+def restore_handlers(handlers: dict[int, Any]) -> None:
+    """Put back the handlers :func:`stop_handlers` read."""
+    import signal
+
+    for sig, handler in handlers.items():
+        if handler is not None:  # set outside Python: nothing to put back
+            signal.signal(sig, handler)
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -86,3 +86,32 @@ def test_a_relative_data_path_an_earlier_version_recorded_is_read_where_the_run_
     assert main(["-q", "train", "--resume", str(run), "--workers", "0", "--threads", "1"]) == 0, \
         capsys.readouterr().err
     assert load_checkpoint(run / "checkpoints" / "ckpt-00000004.pt")["train_config"]["data"] == str(project / "hands")
+
+
+def test_a_run_from_before_the_image_split_resumes_on_its_hand_by_hand_split(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Until 2026-12-06 the hash split took hand by hand; a run then on a COCO json of two hands an image, resumed on
+    today's split by image, validated on hands it had trained on and trained on hands it had held out. Its
+    checkpoints (no ``split_rule``, no ``schedule_stretches``) resume on the split it started with."""
+    from test_data_helpers import write_coco
+
+    from handpose.data.formats import load_splits
+    from handpose.data.split import is_val
+
+    coco = write_coco(tmp_path / "coco" / "hands.json", tmp_path / "coco" / "images", 24)
+    doc = json.loads(coco.read_text())
+    doc["annotations"] += [{**a, "id": a["id"] + 500} for a in doc["annotations"]]  # a second hand on each image
+    coco.write_text(json.dumps(doc))
+    hands = load_splits(coco, val_fraction=0.3, workers=0)
+    by_hand = {s.key for s in hands.train + hands.val if is_val(s.key, 0.3)}  # the hash of the whole key
+    assert by_hand != {s.key for s in hands.val}  # the two rules hold out other hands of this json
+
+    run = tmp_path / "run"
+    assert main(["-q", "train", "--data", str(coco), "--out", str(run), *TINY, "--val-fraction", "0.3",
+                 "--max-steps", "4", "--stop-at-step", "2"]) == 0
+    _as_first_version(run)
+    assert main(["-q", "train", "--resume", str(run), "--workers", "0", "--threads", "1"]) == 0, \
+        capsys.readouterr().err
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["val_samples"] == len(by_hand) and summary["train_samples"] == 2 * 24 - len(by_hand)
+    assert load_checkpoint(run / "checkpoints" / "ckpt-00000004.pt")["train_config"]["split_rule"] == 0

@@ -137,8 +137,9 @@ class TrainConfig:
     synth_size: int = 256  # embedded dataset: rendered image side in pixels
     overwrite: bool = False  # a fresh run into a folder holding a run deletes that run's files (else: refused)
     task: str = "keypoints"  # "keypoints" (the CPM on hand crops) or "detect" (the hand detector on whole images)
-    # the train/held-out split's rule, kept by a resumed run: 1 until 2026-12-07 (a detector's lone *_train.json held
-    # nothing out), 2 since (it holds out its hash share, as the keypoint task's); a run that records none is 1
+    # the train/held-out split's rule, kept by a resumed run: 0 until 2026-12-06 (the keypoint hash split hand by hand,
+    # not image by image), 1 until 2026-12-07 (a detector's lone *_train.json held nothing out), 2 since (it holds out
+    # its hash share, as the keypoint task's); a run that records none is 1, or 0 (training.stored_settings)
     split_rule: int = 2
     detector: DetectorConfig = field(default_factory=DetectorConfig)  # the detector's architecture (task "detect")
 

@@ -256,7 +256,8 @@ def config_from_args(args: argparse.Namespace, measure: Any = None, speed: bool 
     if args.resume is not None:
         ckpt = find_checkpoint(args.resume)
         run_dir = run_folder_of(ckpt)
-        base = settings_as_started(load_checkpoint(ckpt)["train_config"], run_dir)  # as earlier versions meant them
+        state = load_checkpoint(ckpt)
+        base = settings_as_started(state["train_config"], run_dir, state)  # as earlier versions meant them
         base = dataclasses.replace(base, resume=str(ckpt), out=str(run_dir), stop_at_step=None, time_limit=None)
         if args.preset is not None or args.input_size is not None or args.output_stride is not None:
             raise ValueError("--resume continues the stored model; --preset / --input-size / --output-stride cannot "

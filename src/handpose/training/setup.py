@@ -232,10 +232,12 @@ def prepare_data(cfg: TrainConfig, info: DistInfo) -> tuple[Any, list[Sample], T
         barrier()
         data = str(embedded_dataset(cfg.seed, cfg.synth_count, cfg.synth_size))
         cfg = dataclasses.replace(cfg, data_format=cfg.data_format or "hand_labels_synth")
+    by_image = cfg.split_rule >= 1  # rule 0: a run started before 2026-12-06 held out hand by hand
     if cfg.data_format is None and is_several(data):  # a folder of datasets: all of them, each its own format
-        splits = load_several(data, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order)
+        splits = load_several(data, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order, by_image=by_image)
     else:
-        splits = load_splits(data, cfg.data_format, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order)
+        splits = load_splits(data, cfg.data_format, cfg.dataset.val_fraction, keypoint_order=cfg.keypoint_order,
+                             by_image=by_image)
     if not splits.train:
         raise ValueError(no_training_message(data, splits, cfg.dataset.val_fraction))
     train = splits.train

@@ -17,6 +17,10 @@ under the folder the run was started in, and ``--resume`` from any other folder 
 
 Before 2026-12-07 runs recorded no ``split_rule``: their split is rule 1 (:func:`split_as_started`), under which a
 detector's lone ``*_train.json`` held nothing out; resumed on today's rule it would validate on images it trained on.
+Before 2026-12-06 the keypoint task's hash split took hand by hand (rule 0), where it now takes whole images: a run
+on a dataset of several hands an image (COCO, scenes) resumed on the image split would validate on hands it trained
+on. Its checkpoints are known by a key written since 2026-12-06 16:15 (``schedule_stretches``) that they lack; a
+run started between 13:50 and 16:15 that day is read as rule 0 too.
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from handpose.config import TrainConfig, from_dict
 from handpose.training.settings_checks import RULES
+
+STRETCHES_KEY = "schedule_stretches"  # a checkpoint key written since 2026-12-06 16:15, after the split by image
 
 # setting: (the field that decides whether the run used it, the values with which it did)
 USED_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -41,10 +49,11 @@ _DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 LOG = logging.getLogger(__name__)
 
 
-def settings_as_started(stored: dict, run_dir: Path) -> TrainConfig:
+def settings_as_started(stored: dict, run_dir: Path, checkpoint: Mapping[str, Any] | None = None) -> TrainConfig:
     """A checkpoint's ``train_config`` as the run that wrote it into ``run_dir`` meant it: its split rule
-    (:func:`split_as_started`), its values (:func:`as_it_ran`) and its input paths (:func:`paths_as_started`)."""
-    return paths_as_started(as_it_ran(from_dict(TrainConfig, split_as_started(stored))), run_dir)
+    (:func:`split_as_started`, from the whole ``checkpoint`` where given), its values (:func:`as_it_ran`) and its
+    input paths (:func:`paths_as_started`)."""
+    return paths_as_started(as_it_ran(from_dict(TrainConfig, split_as_started(stored, checkpoint))), run_dir)
 
 
 def as_it_ran(stored: TrainConfig) -> TrainConfig:
@@ -83,12 +92,13 @@ def as_it_ran(stored: TrainConfig) -> TrainConfig:
     return dataclasses.replace(stored, **changes) if changes else stored
 
 
-def split_as_started(stored: dict) -> dict:
-    """A checkpoint's stored ``train_config`` with the split rule it started with: 1 where it records none (every
-    version before the rule was recorded, see the module)."""
+def split_as_started(stored: dict, checkpoint: Mapping[str, Any] | None = None) -> dict:
+    """A checkpoint's stored ``train_config`` with the split rule it started with where it records none (every
+    version before the rule was recorded, see the module): 0 where the whole ``checkpoint`` also lacks
+    ``STRETCHES_KEY`` (written before 2026-12-06 16:15, the hand-by-hand split), else 1."""
     if not isinstance(stored, dict) or "split_rule" in stored:
         return stored
-    return {**stored, "split_rule": 1}
+    return {**stored, "split_rule": 0 if checkpoint is not None and STRETCHES_KEY not in checkpoint else 1}
 
 
 def paths_as_started(stored: TrainConfig, run_dir: Path) -> TrainConfig:

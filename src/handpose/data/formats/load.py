@@ -106,7 +106,7 @@ def read_samples(
 
 
 def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 0.1,
-                workers: int | None = None, keypoint_order: str | None = None) -> Splits:
+                workers: int | None = None, keypoint_order: str | None = None, by_image: bool = True) -> Splits:
     """Read a dataset and divide it into training and validation samples.
 
     The dataset's own test split (manual_test, a COCO json named ``*_test`` / ``*_val``, FreiHAND's evaluation set) is
@@ -114,7 +114,8 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
     are added). Pointing at a test split alone puts everything in val. Skipped annotations are logged once as a
     summary.
     Raises ValueError (naming the path and what was expected) when no usable sample is found.
-    ``keypoint_order``: see :func:`read_samples`.
+    ``keypoint_order``: see :func:`read_samples`. ``by_image`` False: the hash split of before 2026-12-06, hand by
+    hand (``split.hash_split``), for a run started then.
     """
     path = Path(path)
     tagged, fmt, report = read_samples(path, fmt, workers, keypoint_order)
@@ -136,7 +137,7 @@ def load_splits(path: Path | str, fmt: str | None = None, val_fraction: float = 
         rest = untagged if val else untagged + train
         if not val:
             train = []
-        t, hash_val = hash_split(rest, val_fraction)
+        t, hash_val = hash_split(rest, val_fraction, by_image)
         train += t
         val += hash_val
     LOG.info("%s (%s): %d training and %d validation samples", path, fmt, len(train), len(val))

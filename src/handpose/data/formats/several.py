@@ -42,15 +42,18 @@ def is_several(path: str | Path) -> bool:
     return bool(found) and found != [Path(path)]
 
 
-def load_several(path: str | Path, val_fraction: float = 0.1, keypoint_order: str | None = None) -> Splits:
+def load_several(path: str | Path, val_fraction: float = 0.1, keypoint_order: str | None = None,
+                 by_image: bool = True) -> Splits:
     """Every dataset under the folder ``path``, read with its own format and split, as one :class:`Splits` (format
-    ``"several"``). ValueError when the folder holds no dataset or one of them holds no usable sample."""
+    ``"several"``; ``by_image`` as :func:`load_splits`). ValueError when the folder holds no dataset or one of them
+    holds no usable sample."""
     found = find_datasets(path)
     if not found:
         raise ValueError(f"{path}: no dataset handpose can read in it or in its sub-folders")
     train, val, hash_val, hashed, skipped = [], [], [], False, SkipReport()
     for one in found:
-        splits = load_splits(one, None, val_fraction, keypoint_order=keypoint_order)  # logs its own counts
+        splits = load_splits(one, None, val_fraction, keypoint_order=keypoint_order,
+                             by_image=by_image)  # logs its own counts
         train += splits.train
         val += splits.val
         hash_val += splits.hash_val

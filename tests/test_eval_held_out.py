@@ -154,3 +154,28 @@ def test_an_onnx_export_records_the_fraction_only_of_a_model_that_recorded_one(t
         out = tmp_path / f"{Path(str(weights)).stem.replace(':', '_')}.onnx"
         assert main(["export", "--weights", str(weights), "--out", str(out)]) == 0
         assert stored_split(out)[0] == expected, weights
+
+
+def test_weights_from_before_the_image_split_are_warned_about_with_the_hands_they_trained_on(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Until 2026-12-06 the hash split took hand by hand (``img3.jpg#1003``), now whole images (``img3.jpg``): a
+    model of then, scored at its own fraction, is scored on hands it trained on. Its file records no training
+    datasets (as ``save_weights`` alone writes it); one that records them (training since 2026-12-07) is not."""
+    from handpose.data.split import image_key, is_val
+
+    data = write_coco(tmp_path / "hands.json", tmp_path / "images", 60)
+    held_out = load_splits(data).val
+    leaked = sum(not is_val(s.key, 0.1) for s in held_out)
+    assert all(is_val(image_key(s.key), 0.1) for s in held_out) and leaked > 0
+    weights = _model(tmp_path / "old.safetensors", 0.1)
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        run_evaluation(weights, data)
+    warned = [r.getMessage() for r in caplog.records if "before 2026-12-06" in r.getMessage()]
+    assert len(warned) == 1 and f"{leaked} of the {len(held_out)} hands this evaluation holds out" in warned[0]
+    caplog.clear()
+    recent = tmp_path / "recent.safetensors"
+    save_weights(build_model("tiny"), recent, {"train_sets": json.dumps(["0123456789abcdef"])},
+                 DataConfig(input_size=64, val_fraction=0.1))
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        run_evaluation(recent, data)
+    assert not [r for r in caplog.records if "before 2026-12-06" in r.getMessage()]

@@ -110,7 +110,34 @@ def warn_for_split(weights: str | Path | None, data: str | Path, splits: Splits,
         return warn_if_scoring_training_part(weights, data, split, len(splits.train))
     if not splits.hash_val:  # a val/test part's hands: held out whatever
         return 0
-    return warn_if_trained_on(weights, data, splits.hash_val, val_fraction)
+    return (warn_if_trained_on(weights, data, splits.hash_val, val_fraction)
+            + warn_if_split_by_hand(weights, data, splits.hash_val, val_fraction))
+
+
+def warn_if_split_by_hand(weights: str | Path, data: str | Path, samples: list[Sample], val_fraction: float) -> int:
+    """Warn when ``weights`` may come from a run of before 2026-12-06, whose hash split took hand by hand where it
+    now takes whole images (``data.split``): a weights file or checkpoint that records no training datasets (written
+    before 2026-12-07; an ONNX export records none ever, and is not warned about), and hands among ``samples`` (held
+    out here, by image) that the hand-by-hand split put on the training side at the fraction the file records (else
+    ``val_fraction``): the hands of an image of several (COCO, scenes) that such a run trained on. Their count."""
+    from handpose import pretrained
+    from handpose.model import artifact
+
+    if str(weights).startswith(pretrained.PREFIX) or artifact.model_file_kind(weights) == "onnx":
+        return 0
+    data_config, _, sets = _recorded(weights)
+    if sets is not None:
+        return 0
+    fraction = _number(data_config.get("val_fraction") if isinstance(data_config, dict) else None, float)
+    fraction = val_fraction if fraction is None else fraction
+    count = sum(is_val(image_key(s.key), fraction) and not is_val(s.key, fraction) for s in samples)
+    if count:
+        LOG.warning("%s records no datasets it trained on (written before 2026-12-07): if it trained on %s before "
+                    "2026-12-06, when the hash split held out hand by hand, not whole images, %d of the %d hands this "
+                    "evaluation holds out by hash are ones it trained on, and its figures read too high; score it on "
+                    "data it did not train on (a dataset's own test part, or another dataset), or train it again",
+                    weights, data, count, len(samples))
+    return count
 
 
 def stored_train_sets(weights: str | Path) -> set[str]:

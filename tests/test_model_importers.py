@@ -686,3 +686,18 @@ def test_convert_into_an_unfitting_preset_does_not_warn_of_the_probed_presets_ho
     err = capsys.readouterr().err.strip()
     assert "the tiny preset loads 4 of its layers (--preset tiny)" in err and not out.exists()
     assert "stays random" not in caplog.text
+
+
+def test_an_onnx_export_given_as_initial_weights_is_named_as_such(tmp_path: Path) -> None:
+    """An ONNX file (an earlier export kept beside its weights) is refused as an export, naming the file to give
+    instead; it was called a file of unknown kind, listing every format but ONNX."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    path = tmp_path / "model.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    with pytest.raises(ValueError, match="model.onnx: an ONNX export .* the .safetensors or checkpoint .pt"):
+        init_weights(build_model("tiny"), path)

@@ -38,6 +38,7 @@ from torch import nn
 from handpose.model.artifact import (
     CHECKPOINT_SUFFIXES,
     CONFIG_KEY,
+    ONNX_SUFFIX,
     TASK_KEYPOINTS,
     check_finite,
     check_task,
@@ -162,6 +163,9 @@ def _classify(path: Path) -> tuple[str, object]:
         kind = "npy"  # a protocol-0 pickle ('(dp0' ...) can look like a NetParameter field
     if kind is None:
         kind = _kind_from_suffix(suffix)
+    if kind is None and suffix == ONNX_SUFFIX:
+        raise ValueError(f"{path}: an ONNX export holds an inference graph, not weights training can start from; "
+                         "give the .safetensors or checkpoint .pt it was exported from")
     if kind is None:
         raise ValueError(
             f"{path}: unknown weight file kind (first bytes {head[:8]!r}): not a torch file (zip or pickle), "

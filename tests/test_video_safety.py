@@ -166,6 +166,30 @@ def test_a_users_file_at_the_save_video_path_is_never_touched(tmp_path: Path, mo
     assert not (tmp_path / "out2" / "clip.json").exists()  # refused before any frame
 
 
+def test_a_video_an_earlier_predict_saved_is_kept_and_the_message_says_how_to_replace_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    """Before 2026-12-06 predict listed its record and COCO files in the folder's manifest, not the video it saved:
+    run again as it was, the video is kept (it cannot be told from a user's), and the message no longer says
+    predict never wrote it without naming the earlier version and the way to replace it."""
+    from handpose.commands import predict as predict_command
+
+    monkeypatch.setattr(predict_command, "load_predictor", lambda args, video=False: _predictor())
+    video = _clip(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".handpose-predictions").write_text("clip.json\ncoco_results.json\ncoco_images.json\n")
+    (out / "clip.json").write_text('{"source": "clip.mp4", "frames": []}')
+    saved = out / "annotated.mp4"
+    saved.write_bytes(b"the earlier run's video")
+    argv = ["predict", str(video), "--out", str(out), "--save-video", str(saved)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "or wrote it before 2026-12-06" in err and "delete it first if an earlier predict saved it" in err
+    assert saved.read_bytes() == b"the earlier run's video"
+    saved.unlink()
+    assert main(argv) == 0 and saved.stat().st_size > 0
+
+
 def test_a_failure_to_open_the_writer_leaves_the_path_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     class Closed:
         def __init__(self, path: str, *args: object) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from handpose.commands.predict_files import OutputFolder, check_coco_names
+from handpose.commands.predict_files import MANIFEST, OutputFolder, check_coco_names
 from handpose.inference.predictor import Predictor
 from handpose.words import counted
 
@@ -58,8 +58,9 @@ def check_save_video(save: Path, source: str) -> None:
     if save.exists() and save.resolve() == Path(source).resolve():
         raise ValueError(f"--save-video {save} would replace the input video")
     if save.exists() and save.name not in OutputFolder(save.parent).written:
-        raise ValueError(f"--save-video {save} exists and predict did not write it; choose another name (predict "
-                         "never replaces a file it did not write)")
+        raise ValueError(f"--save-video {save} exists and predict did not write it, or wrote it before 2026-12-06, "
+                         f"when it kept no note of its videos ({MANIFEST} beside them): choose another name, or delete "
+                         "it first if an earlier predict saved it (predict never replaces a file it did not write)")
 
 
 def predict_video(predictor: Predictor, source: str, out: OutputFolder, args: argparse.Namespace,

@@ -86,7 +86,7 @@ class DetectionImage:
 
 def read_detection_images(path: str | Path, report: SkipReport | None = None) -> list[DetectionImage]:
     """Every image of every COCO json at ``path`` with its hand boxes; ValueError naming the path when there is no
-    json, no usable image or no hand at all."""
+    json, none readable as COCO (said as the cause), no image listed, no usable image or no hand at all."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"detection data not found: {path}")
@@ -99,8 +99,15 @@ def read_detection_images(path: str | Path, report: SkipReport | None = None) ->
         raise ValueError(f"{path}: no COCO json here; expected {EXPECTED}{hint}")
     report = report if report is not None else SkipReport()
     out: list[DetectionImage] = []
+    opened, listed = 0, 0
     for cf in open_coco_files(path, ReadContext(report=report)):
+        opened, listed = opened + 1, listed + len(cf.images)
         out += _images_of(cf, report)
+    if not opened:  # no json could be read as COCO: that is the cause, not where images were looked for
+        raise ValueError(f"{path}: no readable COCO json; expected {EXPECTED}\n" + report.summary("json files")
+                         + _results_hint(jsons))
+    if not out and not listed:
+        raise ValueError(f"{path}: no image listed ('images' is empty); expected {EXPECTED}")
     if not out:
         looked = ", ".join(str(f) for f in image_folders(jsons[0]))
         raise ValueError(f"{path}: no usable image; expected {EXPECTED} (image file names are looked for in "

@@ -29,6 +29,7 @@ from handpose.detection.held_out_check import hash_divided, warn_if_trained_on
 from handpose.detection.metrics import ImageResult, detection_metrics
 from handpose.detection.stored_detections import KEY, image_detections, write_report
 from handpose.eval_held_out import recorded_fraction, warn_if_scoring_training_part
+from handpose.words import counted
 
 if TYPE_CHECKING:
     from handpose.inference.predictor import Predictor
@@ -137,6 +138,10 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         raise ValueError(f"{data}: no images in the {split!r} split to evaluate on (a json named val or test is all "
                          "held out, and beside one a json named for training all training); --split all scores every "
                          "image")
+    if not sum(im.num_hands for im in items):  # every AP and recall would be NaN
+        raise ValueError(f"{data}: the {split!r} split holds {counted(len(items), 'image')} but no hand box, so there "
+                         "is no AP or recall to measure; --split all scores every image (with a hash split, a larger "
+                         "--val-fraction holds out more)")
     skipped = SkipReport()
     scored: list[DetectionImage] = []
     if predictor is not None:

@@ -34,6 +34,7 @@ from handpose.detection.loss import LOSS_NAMES, detection_loss
 from handpose.detection.metrics import detection_metrics
 from handpose.detection.model import build_detector
 from handpose.training.held_out import FEW_HANDS, warn_if_few
+from handpose.words import counted
 
 LOG = logging.getLogger(__name__)
 
@@ -61,6 +62,21 @@ def _why_no_training(cfg: TrainConfig, val: list[DetectionImage]) -> str:
     return (f"{cfg.data}: no training images: all {len(val)} are held out ({own} by a json named for val or test, "
             f"{len(val) - own} by the hash split of --val-fraction {cfg.dataset.val_fraction:g}); lower "
             "--val-fraction or add images")
+
+
+def _sides_of(items: list[DetectionImage]) -> str:
+    """"11 hands: 6 left, 5 right", with the hands of no side named, which do not train the left/right output."""
+    left = sum(int((im.is_left & im.left_known).sum()) for im in items)
+    right = sum(int((~im.is_left & im.left_known).sum()) for im in items)
+    unknown = sum(im.num_hands for im in items) - left - right
+    total = left + right + unknown
+    unsided = (f"of no side in the dataset (no is_left, handedness or side category), which "
+               f"{'does' if unknown == 1 else 'do'} not train the detector's left/right output")
+    if not unknown:
+        return f"{total} hands: {left} left, {right} right"
+    if unknown == total:
+        return f"{counted(total, 'hand')}, {'it' if total == 1 else 'all'} {unsided}"
+    return f"{total} hands: {left} left, {right} right, {unknown} {unsided}"
 
 
 class DetectTask:
@@ -105,8 +121,8 @@ class DetectTask:
             warn_if_few(str(cfg.data), sum(im.num_hands for im in val), cfg.dataset.val_fraction,
                         f"in {len(val)} image{'' if len(val) == 1 else 's'}", metric=self.headline)
         dataset = DetectionDataset(train, cfg.detector, cfg.dataset, train=True, seed=cfg.seed)
-        LOG.info("detection data %s: %d training images (%d hands), %d held-out images (%d hands)", cfg.data,
-                 len(train), sum(im.num_hands for im in train), len(val), sum(im.num_hands for im in val))
+        LOG.info("detection data %s: %d training images (%s), %d held-out images (%d hands)", cfg.data,
+                 len(train), _sides_of(train), len(val), sum(im.num_hands for im in val))
         return dataset, val, dataclasses.replace(cfg, data=str(cfg.data), data_format="coco")
 
     def initial_weights(self, model: nn.Module, path: str) -> None:

@@ -20,9 +20,11 @@ of all of them once one differs), the last two the whole image. ``iscrowd`` anno
 hand category (or none) become the image's crowd regions (``DetectionImage.crowd``), which training leaves out and
 evaluation ignores as COCOeval does (``detection/metrics``); the others, and a crowd without a usable box, are left
 out silently. A file listed under several image ids of one json is one image with all their hands. Boxes that run
-past the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names. Images are split into
-training and held-out sides by the json's name (``val``, ``test``, ``train`` words) where some json is a held-out
-part, else by a hash of the file name (``data/split``), as the keypoint task splits (:func:`split_images`).
+past the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names; a hand box running past
+the edge of an image whose size the json gives is cut at it (:func:`cut_at_edge`), as the detector's boxes are.
+Images are split into training and held-out sides by the json's name (``val``, ``test``, ``train`` words) where some
+json is a held-out part, else by a hash of the file name (``data/split``), as the keypoint task splits
+(:func:`split_images`).
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
                         report.add(bad.reason, f"{where}.{side}hand", bad.detail)
                         tainted.add(key)
                         continue
-                    hands.setdefault(key, []).append((box, side == "left", True))
+                    hands.setdefault(key, []).append((cut_at_edge(box, wh), side == "left", True))
                 continue
             category = None if ann.get("category_id") is None else str(ann["category_id"])
             if hand_ids is not None and category is not None and category not in hand_ids:
@@ -171,7 +173,7 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
             boxes_seen += 1
             if size is not None and (box[0] + box[2] > size[0] + 1 or box[1] + box[3] > size[1] + 1):
                 past_edge += 1
-            hands.setdefault(key, []).append((box, is_left, known))
+            hands.setdefault(key, []).append((cut_at_edge(box, wh), is_left, known))
         except BadAnnotationError as bad:
             report.add(bad.reason, where, bad.detail)
             if isinstance(ann, dict):
@@ -209,6 +211,18 @@ def _images_of(cf: CocoFile, report: SkipReport) -> list[DetectionImage]:
                                   np.array([h[2] for h in found], bool), cf.image_size(name, wh), name, cf.tag,
                                   np.array(crowds.get(image_id, []), np.float32).reshape(-1, 4), image_id))
     return _one_per_file(out)
+
+
+def cut_at_edge(box: np.ndarray, wh: tuple[int, int] | None) -> np.ndarray:
+    """(4,) float32 xywh ``box`` cut at the edges of an image of the json's size ``wh`` (as it is where ``wh`` is
+    None: a size read from the file's header may be before an EXIF turn). The detector's boxes end at the image's
+    edge, so a hand box running past it could not be matched by the best of them, and one half outside not at all.
+    The box overlaps the image (``annotated_box`` checked), so what is left has a positive size."""
+    if wh is None:
+        return box
+    x0, y0 = max(float(box[0]), 0.0), max(float(box[1]), 0.0)
+    x1, y1 = min(float(box[0] + box[2]), float(wh[0])), min(float(box[1] + box[3]), float(wh[1]))
+    return np.array([x0, y0, x1 - x0, y1 - y0], np.float32)
 
 
 def _crowd_region(cf: CocoFile, ann: dict[str, Any], hand_ids: dict[str, bool | None] | None,

@@ -60,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(with --task detect: a hand detector's)")
     parser.add_argument("--data", required=True, help="dataset path (any format handpose reads)")
     parser.add_argument("--format", default=None, metavar="FORMAT",
-                        help=f"dataset format: {', '.join(sorted(FORMATS))} (default: detected from the path)")
+                        help=f"dataset format: {', '.join(sorted(FORMATS))}; --task detect reads coco and "
+                        "coco_wholebody, each found by itself (default: detected from the path)")
     parser.add_argument("--keypoint-order", default=None, metavar="ORDER", help="keypoint order of a COCO json stored "
                         f"in another order than CMU's: {', '.join(sorted(ORDERS))}, or a name of CMU's order "
                         "(mediapipe, openpose, ...) (default: cmu, or rhd for a json named *rhd*)")
@@ -174,6 +175,11 @@ def _run(args: argparse.Namespace) -> int:
                              "the detector (its scales: --detector-scales)")
         if args.detector is not None:
             raise ValueError("--detector goes with --task keypoints (--task detect takes the detector as --weights)")
+        keypoint_data = ([f"--format {args.format}"] if args.format not in (None, "coco", "coco_wholebody") else []) + (
+            ["--keypoint-order"] if args.keypoint_order is not None else [])
+        if keypoint_data:  # they were not used: the boxes were read as COCO whatever was given
+            raise ValueError(f"{', '.join(keypoint_data)}: keypoint task only; --task detect reads COCO json of hand "
+                             "boxes (plain COCO or COCO-WholeBody, found by itself)")
         if args.keypoints is not None and refine is None:
             raise ValueError("--keypoints scores the keypoint refinement: --refine-passes must be at least 1")
     elif args.keypoints is not None:

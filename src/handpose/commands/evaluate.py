@@ -169,6 +169,7 @@ def _run(args: argparse.Namespace) -> int:
     args.device = check_device(args.device)  # auto -> cuda where there is a GPU, else cpu
     refine = refine_from_args(args)
     warn_unused_detection_flags(args)
+    warn_unused_speed_flags(args)
     if args.task == "detect":
         if args.flip or parse_scales(args.scales) != (1.0,):
             raise ValueError("--flip and --scales are the keypoint model's test-time options; --task detect scores "
@@ -256,6 +257,19 @@ def warn_unused_detection_flags(args: argparse.Namespace) -> None:
     given = given_flags(args, dests)
     if given:
         LOG.warning("%s: not used (%s)", ", ".join(given), why)
+
+
+def warn_unused_speed_flags(args: argparse.Namespace) -> None:
+    """One warning naming --amp on, --channels-last on and --workers where the evaluation runs through a detector
+    (``--task detect``, ``--detector``), which takes none of them: they apply to the keypoint evaluation in the
+    ground-truth boxes (they were ignored without a word)."""
+    if args.task != "detect" and args.detector is None:
+        return
+    given = [flag for flag, used in (("--amp on", args.amp == "on"), ("--channels-last on", args.channels_last == "on"),
+                                     (f"--workers {args.workers}", args.workers > 0)) if used]
+    if given:
+        LOG.warning("%s: not used by %s (they apply to the keypoint evaluation in the ground-truth boxes)",
+                    ", ".join(given), "--task detect" if args.task == "detect" else "--detector")
 
 
 def test_time_words(flip: bool, scales: tuple[float, ...]) -> str:

@@ -23,8 +23,8 @@ from handpose.detection.codec import BoxCodec
 
 def _photos(folder: Path, *names: str, size: tuple[int, int] = (80, 60)) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        cv2.imwrite(str(folder / name), np.full((size[1], size[0], 3), 90, np.uint8))
+    for k, name in enumerate(names):  # each its own picture: files of identical bytes are one image
+        cv2.imwrite(str(folder / name), np.full((size[1], size[0], 3), 90 + 10 * k, np.uint8))
 
 
 def _write(folder: Path, doc: dict[str, Any], name: str = "hands.json") -> Path:

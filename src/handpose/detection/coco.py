@@ -19,7 +19,8 @@ gives (WRONG_SIZE: its boxes were drawn on another picture; the headers of a spr
 of all of them once one differs), the last two the whole image. ``iscrowd`` annotations are no hands: those of a
 hand category (or none) become the image's crowd regions (``DetectionImage.crowd``), which training leaves out and
 evaluation ignores as COCOeval does (``detection/metrics``); the others, and a crowd without a usable box, are left
-out silently. A file listed under several image ids of one json is one image with all their hands. Boxes that run
+out silently. A file listed under several image ids of one json is one image with all their hands, and so are
+files of identical bytes (``detection/identical_files``: CMU Panoptic's ``_l`` / ``_r`` copies). Boxes that run
 past the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names; a hand box running past
 the edge of an image whose size the json gives is cut at it (:func:`cut_at_edge`), as the detector's boxes are.
 Images are split into training and held-out sides by the json's name (``val``, ``test``, ``train`` words) where some
@@ -57,6 +58,7 @@ from handpose.data.formats.coco_wholebody import SIDES, is_wholebody_annotation
 from handpose.data.formats.json_io import load_json
 from handpose.data.skip_report import SkipReport
 from handpose.data.split import is_val
+from handpose.detection.identical_files import picture_keys
 from handpose.words import counted
 
 LOG = logging.getLogger(__name__)
@@ -258,16 +260,18 @@ def _sizes_to_check(cf: CocoFile) -> set[Any]:
 
 
 def _one_per_file(images: list[DetectionImage]) -> list[DetectionImage]:
-    """The images with those that name the same file merged into the first (their hands together, a box listed
-    twice once): a hand of one entry would otherwise be background, or a false hit, in the other."""
-    by_path: dict[Path, DetectionImage] = {}
-    merged = 0
-    for im in images:
-        first = by_path.get(im.path)
+    """The images with those that name the same file, or a file of identical bytes (CMU Panoptic's ``*_l.jpg`` /
+    ``*_r.jpg`` copies of one frame, one hand labelled on each), merged into the first (their hands together, a box
+    listed twice once): a hand of one entry would otherwise be background, or a false hit, in the other."""
+    by_picture: dict[str, DetectionImage] = {}
+    merged = copies = 0
+    for im, key in zip(images, picture_keys([im.path for im in images])):
+        first = by_picture.get(key)
         if first is None:
-            by_path[im.path] = im
+            by_picture[key] = im
             continue
         merged += 1
+        copies += first.path != im.path
         for j in range(im.num_hands):
             listed = first.num_hands > 0 and bool((np.abs(first.boxes - im.boxes[j]).max(axis=1) < 0.5).any())
             if not listed:  # (1, 4) box, (1,) side and (1,) known appended
@@ -275,10 +279,14 @@ def _one_per_file(images: list[DetectionImage]) -> list[DetectionImage]:
                 first.is_left = np.concatenate([first.is_left, im.is_left[j: j + 1]])
                 first.left_known = np.concatenate([first.left_known, im.left_known[j: j + 1]])
         first.crowd = np.concatenate([first.crowd, im.crowd])
-    if merged:
+    if merged - copies:
         LOG.warning("%d image entries name a file listed before; each file is one image with the hands of all its "
-                    "entries", merged)
-    return list(by_path.values())
+                    "entries", merged - copies)
+    if copies:
+        LOG.info("%s the same bytes as a file listed before (as CMU Panoptic's _l / _r copies of a frame); each "
+                 "picture is one image with the hands of all its files", counted(copies, "image file") + (
+                     " holds" if copies == 1 else " hold"))
+    return list(by_picture.values())
 
 
 def _results_hint(jsons: list[Path]) -> str:

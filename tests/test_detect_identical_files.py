@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from handpose.detection.coco import read_detection_images
-from handpose.detection.identical_files import picture_keys
+from handpose.detection.identical_files import HEAD, picture_keys
 
 
 def test_copies_of_one_frame_are_one_image_with_both_hands(tmp_path: Path) -> None:
@@ -31,13 +31,18 @@ def test_copies_of_one_frame_are_one_image_with_both_hands(tmp_path: Path) -> No
     assert other.path.name == "g.jpg" and other.num_hands == 1
 
 
-def test_only_files_of_a_shared_byte_size_are_compared(tmp_path: Path) -> None:
+def test_files_are_one_picture_only_when_every_byte_is_the_same(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a.bin", tmp_path / "b.bin", tmp_path / "c.bin"
     a.write_bytes(b"12345")
     b.write_bytes(b"12345")
     c.write_bytes(b"12346")  # the same size, other bytes
     keys = picture_keys([a, b, c, tmp_path / "gone.bin", a])
     assert keys[0] == keys[1] == keys[4] and len(set(keys)) == 3
+    head = bytes(range(256)) * (HEAD // 256)
+    d, e = tmp_path / "d.bin", tmp_path / "e.bin"
+    d.write_bytes(head + b"tail one")
+    e.write_bytes(head + b"tail two")  # the same size and head: told apart by the whole file
+    assert len(set(picture_keys([d, e]))) == 2
 
 
 def test_mmposes_panoptic_json_reads_as_two_frames_of_two_hands(realdata: Path) -> None:

@@ -19,8 +19,8 @@ from handpose.training.recipes import detect_config
 
 def _data(folder: Path, annotations: list[dict]) -> Path:
     names = [f"{i}.jpg" for i in range(len(annotations))]
-    for name in names:
-        cv2.imwrite(str(folder / name), np.full((60, 80, 3), 90, np.uint8))
+    for k, name in enumerate(names):  # each its own picture: files of identical bytes are one image
+        cv2.imwrite(str(folder / name), np.full((60, 80, 3), 90 + 10 * k, np.uint8))
     doc = {"images": [{"id": i, "file_name": n, "width": 80, "height": 60} for i, n in enumerate(names)],
            "annotations": [{**a, "id": i, "image_id": i, "bbox": [10, 10, 30, 30]} for i, a in enumerate(annotations)],
            "categories": [{"id": 1, "name": "hand"}, {"id": 2, "name": "left_hand"}]}

@@ -111,12 +111,20 @@ class DetectTask:
         train, val = split_images(items, cfg.dataset.val_fraction, cfg.split_rule)
         if not train:
             raise ValueError(_why_no_training(cfg, val))
-        small = sum(im.num_hands for im in val) < FEW_HANDS  # the held-out part itself, whatever --val-limit scores
+        part_hands = sum(im.num_hands for im in val)  # the held-out part itself, whatever --val-limit scores
+        small = part_hands < FEW_HANDS
         val = val if cfg.val_limit is None else val[: cfg.val_limit]
         if not val and cfg.val_every > 0 and (info is None or info.rank == 0):
             why = _why_none_held_out(cfg, items)
             LOG.warning("%s: no image is held out for validation, so no validation runs and no best.safetensors is "
                         "written (%s)", cfg.data, why)
+        elif cfg.val_every > 0 and (info is None or info.rank == 0) and not sum(im.num_hands for im in val):
+            LOG.warning("%s: the %s held out for validation %s no hand, so validation has no AP to measure and no "
+                        "best.safetensors is written; %s", cfg.data, counted(len(val), "image"),
+                        "holds" if len(val) == 1 else "hold",
+                        f"raise --val-limit (the held-out part has {part_hands} hands)" if part_hands else
+                        f"hold more out (--val-fraction, now {cfg.dataset.val_fraction:g}), or give a json named for "
+                        "val or test with hands beside the training one")
         elif cfg.val_every > 0 and (info is None or info.rank == 0) and (cfg.val_limit is None or small):
             warn_if_few(str(cfg.data), sum(im.num_hands for im in val), cfg.dataset.val_fraction,
                         f"in {len(val)} image{'' if len(val) == 1 else 's'}", metric=self.headline)

@@ -23,7 +23,7 @@ def test_a_detection_eval_with_no_readable_image_is_an_error(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     data = write_toy_scenes(tmp_path / "scenes", 3, seed=2, max_hands=1)  # two hands in three scenes
     for image in (tmp_path / "scenes" / "images").iterdir():
-        image.write_bytes(b"\xff\xd8 not a picture")
+        image.write_bytes(b"\xff\xd8 not a picture: " + image.name.encode())  # three files, not three copies
     out = tmp_path / "report"
     assert main(["eval", "--task", "detect", "--weights", "pretrained:detector", "--data", str(data), "--split",
                  "all", "--out", str(out)]) == 2

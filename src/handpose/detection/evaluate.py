@@ -184,7 +184,7 @@ def format_detection_report(report: dict[str, Any]) -> str:
     lines = [f"{report.get('split', 'all')} split: {int(report['num_images'])} images, {int(report['num_hands'])} "
              f"hands; {what} at scales {', '.join(f'{s:g}' for s in report.get('scales', []))}, proposals from "
              f"{report.get('threshold', 0):g}; sizes by the box's longer side"]
-    for suffix, label in (("", "all"), ("/small", "< 32 px"), ("/medium", "32-96 px"), ("/large", "> 96 px")):
+    for suffix, label in (("", "all"), ("/small", "< 32 px"), ("/medium", "32-96 px"), ("/large", ">= 96 px")):
         line = (f"{label:>9}: AP@0.5 {report[f'AP@0.5{suffix}']:.3f}  AP@0.5:0.95 "
                 f"{report[f'AP@0.5:0.95{suffix}']:.3f}  recall@1FP/img {report[f'recall@1FP{suffix}']:.3f}")
         side = report.get(f"handedness{suffix}")

@@ -9,7 +9,7 @@ one false positive per image, handedness accuracy, each also per hand size.
   exactly 7/10 does not reach it), so figures equal pycocotools' to the last digit; ``interpolation="all"`` gives
   the all-point (VOC 2010+) area under the precision envelope instead.
 - Size buckets by the ground-truth box's longer side in original pixels: ``small`` < 32, ``medium`` 32-96,
-  ``large`` > 96. As COCO does with areas, a bucket ignores the ground truth outside it (a detection matching such
+  ``large`` >= 96. As COCO does with areas, a bucket ignores the ground truth outside it (a detection matching such
   a box counts neither way, and is matched only when no in-bucket box is left for it) and ignores unmatched
   detections whose own longer side lies outside it.
 - Crowd regions (``gt_crowd``, COCO's ``iscrowd`` 1) are no hands to find: as in COCO, a detection that matches no

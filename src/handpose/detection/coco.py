@@ -13,8 +13,9 @@ warning, unless it holds COCO-WholeBody hands. Handedness comes from ``is_left``
 side that cannot be read is said. An ``image_id`` may spell its image's id as text or the other way round.
 
 What cannot be used is counted in the ``SkipReport`` and left out: a box that is not 4 finite numbers, has no
-positive size or misses the image (BAD_BOX, the annotation alone), an annotation that is not an object or names no
-listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE) and an image whose file is not the size the json
+positive size or misses the image (BAD_BOX) and an annotation that is not an object (BAD_ANNOTATION), each with
+its whole image (its hand would be background to training and its detection a false one to evaluation), an
+annotation that names no listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE) and an image whose file is not the size the json
 gives (WRONG_SIZE: its boxes were drawn on another picture; the headers of a spread sample of images are read, and
 of all of them once one differs), the last two the whole image. ``iscrowd`` annotations are no hands: those of a
 hand category (or none) become the image's crowd regions (``DetectionImage.crowd``), which training leaves out and

@@ -13,20 +13,19 @@ warning, unless it holds COCO-WholeBody hands. Handedness comes from ``is_left``
 side that cannot be read is said. An ``image_id`` may spell its image's id as text or the other way round.
 
 What cannot be used is counted in the ``SkipReport`` and left out: a box that is not 4 finite numbers, has no
-positive size or misses the image (BAD_BOX) and an annotation that is not an object (BAD_ANNOTATION), each with
-its whole image (its hand would be background to training and its detection a false one to evaluation), an
-annotation that names no listed image (BAD_ANNOTATION), a missing image file (MISSING_IMAGE) and an image whose file is not the size the json
-gives (WRONG_SIZE: its boxes were drawn on another picture; the headers of a spread sample of images are read, and
-of all of them once one differs), the last two the whole image. ``iscrowd`` annotations are no hands: those of a
-hand category (or none) become the image's crowd regions (``DetectionImage.crowd``), which training leaves out and
-evaluation ignores as COCOeval does (``detection/metrics``); the others, and a crowd without a usable box, are left
-out silently. A file listed under several image ids of one json is one image with all their hands, and so are
-files of identical bytes (``detection/identical_files``: CMU Panoptic's ``_l`` / ``_r`` copies). Boxes that run
-past the image edge in numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names; a hand box running past
-the edge of an image whose size the json gives is cut at it (:func:`cut_at_edge`), as the detector's boxes are.
-Images are split into training and held-out sides by the json's name (``val``, ``test``, ``train`` words) where some
-json is a held-out part, else by a hash of the file name (``data/split``), as the keypoint task splits
-(:func:`split_images`).
+positive size or misses the image (BAD_BOX) with its whole image (its hand would be background to training and its
+detection a false one to evaluation), an annotation that is not an object or names no listed image (BAD_ANNOTATION),
+a missing image file (MISSING_IMAGE) and an image whose file is not the size the json gives (WRONG_SIZE: its boxes
+were drawn on another picture; the headers of a spread sample of images are read, and of all of them once one
+differs), the last two the whole image. ``iscrowd`` annotations are no hands: those of a hand category (or none)
+become the image's crowd regions (``DetectionImage.crowd``), which training leaves out and evaluation ignores as
+COCOeval does (``detection/metrics``); the others, and a crowd without a usable box, are left out silently. A file
+listed under several image ids of one json is one image with all their hands, and so are files of identical bytes
+(``detection/identical_files``: CMU Panoptic's ``_l`` / ``_r`` copies). Boxes that run past the image edge in
+numbers point to ``[x0, y0, x1, y1]`` boxes, which a warning names; a hand box running past the edge of an image
+whose size the json gives is cut at it (:func:`cut_at_edge`), as the detector's boxes are. Images are split into
+training and held-out sides by the json's name (``val``, ``test``, ``train`` words) where some json is a held-out
+part, else by a hash of the file name (``data/split``), as the keypoint task splits (:func:`split_images`).
 """
 
 from __future__ import annotations

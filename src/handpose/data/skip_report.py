@@ -24,6 +24,8 @@ INVALID_HAND = "hand marked invalid in the dataset"
 NOT_A_HAND = "annotation of another category than hand"
 WRONG_SIZE = "image size differs from the json's"
 
+AS_THE_DATASET_SAYS = frozenset({INVALID_HAND, NOT_A_HAND})  # skips the dataset asks for: nothing is wrong with it
+
 REASONS: tuple[str, ...] = (
     BAD_JSON, MISSING_JSON, BAD_ANNOTATION, WRONG_POINT_COUNT, NON_FINITE, NO_VISIBLE,
     MISSING_IMAGE, CORRUPT_IMAGE, UNSUPPORTED_IMAGE, TOO_LARGE, BAD_BOX, INVALID_HAND, NOT_A_HAND, WRONG_SIZE,
@@ -70,6 +72,9 @@ class SkipReport:
         return "\n".join(lines)
 
     def log(self, what: str = "samples", logger: logging.Logger = LOG) -> None:
-        """Log the summary once as a warning (nothing when nothing was skipped)."""
+        """Log the summary once: a warning, or an info line where every skip is one the dataset itself asks for (a
+        hand it marks invalid, an annotation of another category: on COCO-WholeBody most people's hands are marked
+        invalid, and a warning of hundreds of thousands said nothing was wrong); nothing when nothing was skipped."""
         if self.total:
-            logger.warning("%s", self.summary(what))
+            level = logging.INFO if set(self.counts) <= AS_THE_DATASET_SAYS else logging.WARNING
+            logger.log(level, "%s", self.summary(what))

@@ -62,6 +62,18 @@ def stop_signals_as_they_were() -> Iterator[None]:
 
 
 @pytest.fixture
+def interactive_sigint() -> Iterator[None]:
+    """Python's own SIGINT handler for the test, as a run started at a terminal has it: a test session started as a
+    script's background job (``pytest &``, ``nohup``) has SIGINT ignored, which handpose keeps on purpose (the nohup
+    case, tested apart), so a test of what a Ctrl-C does would see none."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+@pytest.fixture
 def one_torch_thread() -> Iterator[None]:
     """One torch thread for the test: on a shared 2-core machine two OpenMP threads stall each other."""
     import torch

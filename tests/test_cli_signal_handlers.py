@@ -12,7 +12,8 @@ import pytest
 from handpose.cli import main
 
 
-def test_a_stopped_command_leaves_the_callers_handlers_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stopped_command_leaves_the_callers_handlers_in_place(monkeypatch: pytest.MonkeyPatch,
+                                                                interactive_sigint: None) -> None:
     from handpose.commands import predict
     from handpose.training.signals import ignore_stop_signals
 

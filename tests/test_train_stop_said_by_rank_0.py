@@ -38,7 +38,8 @@ def _stopped_by_a_signal(data: Path, out: Path, rank: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("rank", [0, 1])
 def test_only_rank_0_says_a_signal_arrived(synth_data: Path, tmp_path: Path, rank: int,
-                                           caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+                                           caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+                                           interactive_sigint: None) -> None:
     # its half of the data, as under torchrun, but no DDP nor all_reduce: the other rank is not there
     monkeypatch.setattr(DistInfo, "enabled", property(lambda self: False))
     with caplog.at_level(logging.WARNING, logger="handpose"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -58,28 +59,37 @@ def test_a_full_disk_stops_a_folder_run_with_the_images_done_kept(
     assert not (out / "im3.json").exists()  # the image stopped at leaves no json without its overlay
 
 
-@pytest.mark.slow
-def test_an_image_cut_short_leaves_none_of_its_files_of_two_runs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    """A re-run that wrote an image's new json, then could not write its overlay, left the new json beside the
-    earlier run's overlay: one said what the other did not show."""
+def _one_photo_predicted(tmp_path: Path, out: Path) -> list[str]:
+    """A tiny random model's predict of one photo into ``out`` (done once): its command line, to run again."""
     torch.manual_seed(5)
     weights = tmp_path / "tiny.safetensors"
     save_weights(build_model("tiny"), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
     image = tmp_path / "photo.png"
     cv2.imwrite(str(image), cv2.resize(sample_crops(64, 1, seed=9)[0], (80, 60)))
-    out = tmp_path / "out"
     argv = ["predict", "--model", str(weights), "--detector", "none", "--no-maps", str(image), "--out", str(out)]
     assert main(argv) == 0
-    assert (out / "photo.json").is_file() and (out / "photo_overlay.png").is_file()
-    real_write = Path.write_bytes
+    return argv
 
+
+def _full_at_overlays(real_write: Callable[[Path, bytes], int]) -> Callable[[Path, bytes], int]:
+    """``Path.write_bytes`` on a disk that is full when an overlay's temporary file is written."""
     def write_bytes(self: Path, data: bytes) -> int:
         if "_overlay.tmp-" in self.name:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(self, data)
 
-    monkeypatch.setattr(Path, "write_bytes", write_bytes)
+    return write_bytes
+
+
+@pytest.mark.slow
+def test_an_image_cut_short_leaves_none_of_its_files_of_two_runs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """A re-run that wrote an image's new json, then could not write its overlay, left the new json beside the
+    earlier run's overlay: one said what the other did not show."""
+    out = tmp_path / "out"
+    argv = _one_photo_predicted(tmp_path, out)
+    assert (out / "photo.json").is_file() and (out / "photo_overlay.png").is_file()
+    monkeypatch.setattr(Path, "write_bytes", _full_at_overlays(Path.write_bytes))
     assert main(argv + ["--box", "10,10,40,30"]) == 2
     assert "the disk is full" in capsys.readouterr().err
     assert not (out / "photo.json").exists() and not (out / "photo_overlay.png").exists()
@@ -90,20 +100,9 @@ def test_a_file_that_cannot_be_removed_does_not_hide_the_full_disk(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """The clean-up of an image cut short deletes its files; one that cannot be deleted (on Windows, an earlier
     overlay an image viewer holds open) replaced the full disk's error with its own PermissionError."""
-    torch.manual_seed(5)
-    weights = tmp_path / "tiny.safetensors"
-    save_weights(build_model("tiny"), weights, metadata={"data_config": json.dumps(to_dict(DataConfig(input_size=64)))})
-    image = tmp_path / "photo.png"
-    cv2.imwrite(str(image), cv2.resize(sample_crops(64, 1, seed=9)[0], (80, 60)))
     out = tmp_path / "out"
-    argv = ["predict", "--model", str(weights), "--detector", "none", "--no-maps", str(image), "--out", str(out)]
-    assert main(argv) == 0
-    real_write, real_unlink = Path.write_bytes, Path.unlink
-
-    def write_bytes(self: Path, data: bytes) -> int:
-        if "_overlay.tmp-" in self.name:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(self, data)
+    argv = _one_photo_predicted(tmp_path, out)
+    write_bytes, real_unlink = _full_at_overlays(Path.write_bytes), Path.unlink
 
     def unlink(self: Path, missing_ok: bool = False) -> None:
         if self.name == "photo_overlay.png":

@@ -100,7 +100,7 @@ def _interior_check(model: torch.nn.Module, preprocess: Callable[[np.ndarray], n
 
 
 def test_vgg19_import_converts_conv1_1_only(tmp_path: Path) -> None:
-    from tests.test_model_importers import vgg19_state_dict
+    from test_model_importers import vgg19_state_dict
 
     state = vgg19_state_dict()
     weight, bias = vgg_like_conv1_1()

@@ -34,7 +34,6 @@ the detector rather than the labels?", next to the same model in the ground-trut
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import math
 import time
@@ -49,6 +48,7 @@ import numpy as np
 from handpose.data.crop import sample_box
 from handpose.data.sample import Sample
 from handpose.detection.detector import IMAGE_SCALES
+from handpose.detection.identical_files import picture_keys
 from handpose.detection.metrics import box_iou
 from handpose.evaluate_detected_images import KEY as IMAGES_KEY
 from handpose.evaluate_detected_images import write_report
@@ -117,17 +117,10 @@ class HandOutcomes:
 
 def group_by_image(samples: Sequence[Sample]) -> list[list[int]]:
     """Sample indices grouped by image, in order of first appearance; files with identical bytes are one image
-    (an unreadable file is its own group, keyed by its path)."""
-    digest_of_path: dict[Path, str] = {}
+    (``detection.identical_files``, as the detector's data reads them; an unreadable file is its own group)."""
     groups: dict[str, list[int]] = {}
-    for i, s in enumerate(samples):
-        path = Path(s.image_path)
-        if path not in digest_of_path:
-            try:
-                digest_of_path[path] = hashlib.sha1(path.read_bytes()).hexdigest()
-            except OSError:
-                digest_of_path[path] = f"path:{path}"
-        groups.setdefault(digest_of_path[path], []).append(i)
+    for i, key in enumerate(picture_keys([Path(s.image_path) for s in samples])):
+        groups.setdefault(key, []).append(i)
     return list(groups.values())
 
 

@@ -122,6 +122,14 @@ def test_a_detection_whose_crop_lies_off_the_image_leaves_the_other_hands_keypoi
     first, second = sorted(wide, key=lambda i: samples[i].keypoints[:, 0].mean())  # h0 lies left of h1
     assert not o.found[first] and o.found[second]
     np.testing.assert_allclose(o.pred[second], samples[second].keypoints[:, :2], atol=1.0)  # its own dots
+    # the report's records name that detection as the hand's match (not a false positive), with no keypoints: they
+    # named neither, and so implied one false positive more than the report counted
+    m, hands = detected_metrics(o), [h for r in o.images for h in r["hands"]]
+    off_hand = next(h for h in hands if h["detection"] == 0)
+    assert off_hand["keypoints"] is None and off_hand["iou"] == 1.0
+    named = sum(h["detection"] is not None for h in hands)
+    assert sum(len(r["boxes"]) for r in o.images) - named == m["false_positives"] == 0
+    assert sum(h["keypoints"] is not None for h in hands) == m["num_found"] == 1
 
 
 def test_the_ground_truth_boxes_as_detections_give_the_ground_truth_figures(tmp_path: Path, tiny_cpm: TinyCpm,

@@ -72,6 +72,21 @@ def det(box: list[float], score: float = 0.9, is_left: bool = False) -> Detectio
     return Detection(np.asarray(box, np.float64), score, is_left, 0.8 if is_left else 0.2)
 
 
+def tiny_models(folder: Path, tiny_cpm: TinyCpm) -> tuple[Path, Path]:
+    """A tiny random keypoint model and a tiny random detector (every score kept, 5 hands an image) in ``folder``."""
+    import torch
+
+    from handpose.detection.model import build_detector
+    from handpose.model.artifact import save_weights
+
+    kp, dt = folder / "kp.safetensors", folder / "det.safetensors"
+    save_weights(tiny_cpm(0), kp)
+    torch.manual_seed(0)
+    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
+                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    return kp, dt
+
+
 def test_matching_is_greedy_by_iou_not_by_score() -> None:
     # boxes 10 x 10 on one row; IoU of a shift s is (10 - s) / (10 + s)
     g1, g2 = [0, 0, 10, 10], [3, 0, 10, 10]
@@ -226,16 +241,9 @@ def test_refinement_flags_reach_the_config() -> None:
 @pytest.mark.slow  # 0.4-0.5 s with one torch thread (13 s with two on this shared 2-core machine): 17 real photos
 def test_command_on_the_real_photos(realdata: Path, tmp_path: Path, tiny_cpm: TinyCpm, capsys: pytest.CaptureFixture,
                                     one_torch_thread: None) -> None:
-    import torch
 
-    from handpose.detection.model import build_detector
-    from handpose.model.artifact import save_weights
 
-    kp, dt = tmp_path / "kp.safetensors", tmp_path / "det.safetensors"
-    save_weights(tiny_cpm(0), kp)
-    torch.manual_seed(0)
-    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
-                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    kp, dt = tiny_models(tmp_path, tiny_cpm)
     out = tmp_path / "out"
     assert main(["eval", "--weights", str(kp), "--detector", str(dt), "--data", str(realdata), "--split", "all",
                  "--out", str(out)]) == 0
@@ -258,17 +266,10 @@ def test_reports_record_the_hash_fraction_only_where_it_chose_the_hands(tmp_path
                                                                        one_torch_thread: None) -> None:
     """eval --detector's report recorded --val-fraction for --split all, where no hand was chosen by it, as the
     keypoint report does not; all the reports now record it where the hash split chose the hands scored alone."""
-    import torch
 
-    from handpose.detection.model import build_detector
-    from handpose.model.artifact import save_weights
 
     data = write_dot_coco(tmp_path / "dots")
-    kp, dt = tmp_path / "kp.safetensors", tmp_path / "det.safetensors"
-    save_weights(tiny_cpm(0), kp)
-    torch.manual_seed(0)
-    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
-                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    kp, dt = tiny_models(tmp_path, tiny_cpm)
     for split, recorded in (("all", None), ("train", 0.3)):
         out = tmp_path / f"out_{split}"
         assert main(["-q", "eval", "--weights", str(kp), "--detector", str(dt), "--data", str(data), "--split", split,
@@ -307,18 +308,11 @@ def test_every_keypoint_evaluation_without_out_says_no_report_was_written(tmp_pa
                                                                           one_torch_thread: None) -> None:
     """README: "Without --out nothing is written, and the command says so". One dataset said it; a folder of
     datasets and eval --detector wrote nothing without a word."""
-    import torch
 
-    from handpose.detection.model import build_detector
-    from handpose.model.artifact import save_weights
 
     data = write_dot_coco(tmp_path / "sets" / "a")
     write_dot_coco(tmp_path / "sets" / "b")
-    kp, dt = tmp_path / "kp.safetensors", tmp_path / "det.safetensors"
-    save_weights(tiny_cpm(0), kp)
-    torch.manual_seed(0)
-    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
-                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    kp, dt = tiny_models(tmp_path, tiny_cpm)
     runs = {"eval_report.json": ["--data", str(data)], "eval_sets.json": ["--data", str(tmp_path / "sets")],
             "eval_detected.json": ["--data", str(data), "--detector", str(dt)]}
     for name, flags in runs.items():

@@ -8,18 +8,24 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 from dot_hands import DotBackend
 from fixture_types import TinyCpm
-from test_eval_detected import HANDS, NARROW, WIDE, BoxesByWidth, all_samples, det, gt_box, write_dot_coco
+from test_eval_detected import (
+    HANDS,
+    NARROW,
+    WIDE,
+    BoxesByWidth,
+    all_samples,
+    det,
+    gt_box,
+    tiny_models,
+    write_dot_coco,
+)
 
 from handpose.cli import main
-from handpose.config import DetectorConfig
-from handpose.detection.model import build_detector
 from handpose.evaluate_detected import detect_hands, detected_metrics
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import CropSpec
-from handpose.model.artifact import save_weights
 
 
 def test_each_image_names_its_found_hands_detections_and_false_ones(tmp_path: Path) -> None:
@@ -54,11 +60,7 @@ def test_each_image_names_its_found_hands_detections_and_false_ones(tmp_path: Pa
 def test_the_report_ends_with_one_line_an_image_that_recomputes_its_counts(tmp_path: Path, tiny_cpm: TinyCpm,
                                                                           one_torch_thread: None) -> None:
     data = write_dot_coco(tmp_path / "dots")
-    kp, dt = tmp_path / "kp.safetensors", tmp_path / "det.safetensors"
-    save_weights(tiny_cpm(0), kp)
-    torch.manual_seed(0)
-    save_weights(build_detector(DetectorConfig(width=0.25, backbone_repeats=1, neck_channels=16, head_channels=16,
-                                               input_size=64, max_hands=5, score_threshold=0.0)).eval(), dt)
+    kp, dt = tiny_models(tmp_path, tiny_cpm)
     out = tmp_path / "out"
     assert main(["-q", "eval", "--weights", str(kp), "--detector", str(dt), "--data", str(data), "--split", "all",
                  "--refine-passes", "0", "--out", str(out)]) == 0

@@ -179,3 +179,21 @@ def test_weights_from_before_the_image_split_are_warned_about_with_the_hands_the
     with caplog.at_level(logging.WARNING, logger="handpose"):
         run_evaluation(recent, data)
     assert not [r for r in caplog.records if "before 2026-12-06" in r.getMessage()]
+
+
+def test_one_evaluation_reads_a_model_files_records_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """stored_split, the old-split warning and stored_train_sets each asked the file: a training checkpoint (its
+    optimizer state too) was loaded three times; it is read again only once the file changes."""
+    from handpose import eval_held_out
+
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"stand-in")
+    reads: list[Path] = []
+    monkeypatch.setattr(eval_held_out, "_read_recorded", lambda p: reads.append(p) or ({"val_fraction": 0.2}, 1, None))
+    monkeypatch.setattr(eval_held_out, "_LAST", [None, None])
+    assert eval_held_out.stored_split(weights) == (0.2, 1)
+    assert eval_held_out.stored_train_sets(weights) == set()
+    assert len(reads) == 1
+    weights.write_bytes(b"another stand-in")  # changed: read again
+    eval_held_out.stored_split(weights)
+    assert len(reads) == 2

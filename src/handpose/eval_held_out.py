@@ -37,9 +37,28 @@ def _recorded(weights: str | Path) -> tuple[Any, Any, Any]:
     or ONNX metadata), each None where it records none; read once for :func:`stored_split` and
     :func:`stored_train_sets`."""
     from handpose import pretrained
+
+    path = Path(pretrained.resolve(weights))
+    try:
+        stat = path.stat()
+        key: tuple | None = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and _LAST[0] == key:  # the warnings of one evaluation read one file up to three times: a
+        return _LAST[1]  # training checkpoint (optimizer state included) is loaded once
+    found = _read_recorded(path)
+    if key is not None:
+        _LAST[:] = [key, found]
+    return found
+
+
+_LAST: list[Any] = [None, None]  # (path, mtime, size) of the file :func:`_recorded` read last, and what it found
+
+
+def _read_recorded(path: Path) -> tuple[Any, Any, Any]:
+    """:func:`_recorded` of the resolved ``path``, read from the file."""
     from handpose.model import artifact
 
-    path = pretrained.resolve(weights)
     kind = artifact.model_file_kind(path)
     if kind == "checkpoint":
         state = artifact.torch_load(path, "a weights-only checkpoint")

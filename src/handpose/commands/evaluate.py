@@ -12,7 +12,8 @@ AP@0.5:0.95 and recall at 1 false positive per image, by hand size. --detector F
 that hand detector instead of the ground-truth boxes (detect once per image, crop each found hand, keypoints): hands
 found (IoU >= 0.5 with the hand's box), false positives per image, PCK@0.2 / AUC over every annotated hand (a hand
 not found misses all its keypoints), EPE over the found ones, and PCK@0.2 in the ground-truth boxes alongside
-(OUT/eval_detected.json). The detector's hands are first re-boxed and re-scored by the keypoint network
+(OUT/eval_detected.json, ending with one record an image: which detection found each hand, its keypoints, and
+every detection kept). The detector's hands are first re-boxed and re-scored by the keypoint network
 (--refine-passes, --hand-threshold; 0 passes: the detector's boxes as they are); --task detect scores that cascade
 with --keypoints FILE. Both run the detector at --detector-scales (default 1,2, as handpose predict on images).
 

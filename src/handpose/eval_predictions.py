@@ -40,7 +40,8 @@ class Predictions(Sequence):
     def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(i, slice):  # as a list's slice: each sample its own dict
             return [self[j] for j in range(len(self))[i]]
-        return {"key": self.keys[i], "keypoints": self.keypoints[i].tolist()}
+        # float32 51.327 is 51.32699966430664 as a Python float: the 3 decimals are written from float64
+        return {"key": self.keys[i], "keypoints": self.keypoints[i].astype(np.float64).round(3).tolist()}
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Predictions):

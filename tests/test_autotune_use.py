@@ -4,6 +4,7 @@ model, the backends under a choice, and ONNX on a CUDA device falling back to th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -105,7 +106,40 @@ def test_bf16_inference_is_kept_only_when_keypoints_stay() -> None:
     verdict = judge(trials, Choice())
     assert verdict["bf16"]["sound"] == (shift < 0.5)
     assert verdict["fp32+cl"]["sound"]  # the layout alone changes no keypoint
-    assert all(t.finite and t.seconds > 0 and t.batch == 2 for t in trials.values())
+    batch = trials[Choice()].batch  # 2, or 1 where a crop's step is slow enough for the CPU trial to time one
+    assert batch in (1, 2) and all(t.finite and t.seconds > 0 and t.batch == batch for t in trials.values())
+
+
+_CROPS_RUN = [0]  # by every copy of a _SlowPerCrop (the trial runs deep copies of the model)
+
+
+class _SlowPerCrop(torch.nn.Module):
+    """``inner`` taking ``seconds`` a crop more, as a large network on a CPU does; counts the crops it ran."""
+
+    def __init__(self, inner: torch.nn.Module, seconds: float) -> None:
+        super().__init__()
+        self.inner, self.seconds = inner, seconds
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        _CROPS_RUN[0] += len(x)
+        time.sleep(self.seconds * len(x))
+        return self.inner(x)
+
+
+def test_on_a_cpu_a_slow_network_is_timed_on_as_few_crops_as_fit_the_budget(caplog: pytest.LogCaptureFixture) -> None:
+    """An evaluation's batch of 32 openpose crops at 368 px took 7 minutes to time on 2 cores: every candidate ran
+    the whole batch at least twice. The trial now runs on as many of the first crops as fit (here one), and says
+    how long it will take when even that is over its budget."""
+    torch.manual_seed(0)
+    model = _SlowPerCrop(build_model("tiny"), 0.1).eval()
+    crops = sample_crops(64, 8, seed=1)  # (8, 64, 64, 3)
+    _CROPS_RUN[0] = 0
+    with caplog.at_level(logging.WARNING, logger="handpose.autotune.trials"):
+        trials = infer_measure(model, crops, "cpu", budget_s=0.3)([Choice(), Choice("fp32", True)])
+    assert all(t.batch == 1 and t.failed is None and t.keypoints.shape == (1, 21, 2) for t in trials.values())
+    assert _CROPS_RUN[0] <= 3 + 2 * 5  # the probe, then at most MAX_ROUNDS steps of one crop each (was 32 and more)
+    said = [r.getMessage() for r in caplog.records if "timing inference on 1 crops instead of 8" in r.getMessage()]
+    assert len(said) == 1 and "takes about" in said[0]
 
 
 def test_torch_backend_runs_every_choice_and_leaves_the_model_alone() -> None:

@@ -8,9 +8,10 @@ timed in interleaved rounds (A B C A B C ...) until the time budget is spent, so
 A candidate whose first step takes over 3x the fastest first step keeps that time and is not timed again.
 The budget is an aim, not a bound: every candidate takes its first step and one timed step whatever the time (a
 candidate judged on its first step alone would be judged on allocation and kernel choice), and on a CPU the
-training trial first takes two steps of one sample to size its batch; the budget decides that batch (on a CPU) and
-the rounds after the first. Where even one sample's steps cannot fit it (a slow or busy CPU, a precision the CPU
-emulates), the log line that shrinks the batch says so, with the time the trial will take. A training
+trial first takes steps of one sample to size its batch (training's, or inference's first crops: an openpose
+evaluation's batch of 32 crops at 368 px took 7 minutes to time on 2 cores); the budget decides that batch (on a
+CPU) and the rounds after the first. Where even one sample's steps cannot fit it (a slow or busy CPU, a precision
+the CPU emulates), the log line that shrinks the batch says so, with the time the trial will take. A training
 candidate is on the device for its own turn only (copied there from weights and a batch kept on the CPU, freed
 before the next turn), so the trial needs no more device memory than one training step; a candidate that runs out
 of device memory (``torch.OutOfMemoryError``) is not viable, and the others are judged without it; so is one
@@ -275,17 +276,20 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
 
     The model is copied per candidate (the caller's is never moved or changed); each candidate's decoded keypoints
     on ``crops`` are what :func:`~handpose.autotune.choice.judge` compares with fp32's. A candidate that runs out of
-    device memory is not viable (one log line).
+    device memory is not viable (one log line). On a CPU where steps of every crop would not fit the budget (the
+    openpose preset at 368 px takes seconds a crop on 2 cores), the trial runs on the first crops, as many as fit,
+    sized from a one-crop probe; rates are per crop.
     """
     from handpose.data.codec import HeatmapCodec
     from handpose.data.transforms import to_network_input
 
     device = torch.device(device)
     codec = HeatmapCodec(int(crops.shape[1]), stride)
-    x = torch.from_numpy(to_network_input(crops)).to(device)  # (N, 3, S, S)
+    whole = torch.from_numpy(to_network_input(crops)).to(device)  # (N, 3, S, S)
 
     def measure(choices: Sequence[Choice]) -> dict[Choice, Trial]:
         started = time.perf_counter()
+        x = _cpu_trial_input(model, whole, len(choices), budget_s, started) if device.type == "cpu" else whole
         steps, first, trials = {}, {}, {}
         for i, c in enumerate(choices):
             net = copy.deepcopy(model).to(device).eval()
@@ -322,6 +326,42 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
         return trials
 
     return measure
+
+
+def _cpu_trial_input(model: torch.nn.Module, x: torch.Tensor, candidates: int, budget_s: float,
+                     started: float) -> torch.Tensor:
+    """(n, 3, S, S) the first n of the crops ``x`` (N, 3, S, S): all of them where every candidate's two steps fit
+    ``budget_s``, else as many as do (at least one), sized from the faster of two timed fp32 steps of one crop, as
+    training's trial sizes its batch. A model that cannot run that probe is timed on all of them (the trial then
+    meets its error)."""
+    if len(x) < 2:
+        return x
+    net = copy.deepcopy(model).eval()
+    try:
+        with torch.inference_mode():
+            net(x[:1])  # the first step pays for allocation and kernel choice
+            per_crop = math.inf
+            for _ in range(2):  # the faster of two: one step on a busy CPU can stall for many times its length
+                t0 = time.perf_counter()
+                net(x[:1])
+                per_crop = min(per_crop, time.perf_counter() - t0)
+    except UNSUPPORTED:
+        return x
+    finally:
+        del net
+    n = max(1, min(len(x), int(budget_s / (candidates * 3 * per_crop))))
+    if n == len(x):
+        return x
+    least = time.perf_counter() - started + 2 * candidates * n * per_crop  # a first and a timed step each
+    if least > budget_s:
+        LOG.warning("autotune: timing inference on %d crops instead of %d, and still over the %.1f s budget: one "
+                    "crop takes %.3g s here and each of the %d settings takes at least two steps, so the trial "
+                    "takes about %.0f s (give --amp and --channels-last on or off to skip it)", n, len(x), budget_s,
+                    per_crop, candidates, least)
+    else:
+        LOG.info("autotune: timing inference on %d crops instead of %d to keep the trial near %.1f s", n, len(x),
+                 budget_s)
+    return x[:n]
 
 
 def _infer_turn(step: Callable[[], Any], device: torch.device) -> float | None:

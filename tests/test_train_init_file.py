@@ -136,3 +136,24 @@ def test_the_initial_weights_are_reported_once(tmp_path: Path, synth_data: Path,
         assert main(argv) == 0
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("initial weights from")]
     assert len(said) == 1, said
+
+
+def test_a_foreign_files_warning_is_said_once(tmp_path: Path, synth_data: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    """A VGG-16 .npy in the VGG-19 front loads layers after one it leaves random; the check of --init ahead of the
+    run warned of them too, so `train --init openpose_vgg16.npy` printed that warning twice."""
+    import logging
+
+    import numpy as np
+    from test_model_importers import seed_npy_dict
+
+    names = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3", "conv4_1"]  # no conv3_4
+    npy = tmp_path / "openpose_vgg16.npy"
+    np.save(npy, seed_npy_dict(build_model("tiny"), names), allow_pickle=True)
+    argv = ["train", "--data", str(synth_data), "--preset", "tiny", "--init", str(npy), "--input-size", "64",
+            "--max-steps", "1", "--val-every", "0", "--workers", "0", "--threads", "1", "--no-amp",
+            "--no-channels-last", "--out", str(tmp_path / "run")]
+    with caplog.at_level(logging.WARNING, logger="handpose"):
+        assert main(argv) == 0
+    said = [r.getMessage() for r in caplog.records if "start pretrained only in name" in r.getMessage()]
+    assert len(said) == 1 and "conv3_4 stays random but conv4_1" in said[0], said

@@ -182,16 +182,17 @@ def _classify(path: Path) -> tuple[str, object]:
     raise ValueError(f"{path}: a torch file that is neither a handpose checkpoint nor a VGG-19 state dict")
 
 
-def init_weights(model: nn.Module, path: str | Path) -> ImportReport:
+def init_weights(model: nn.Module, path: str | Path, warn: bool = True) -> ImportReport:
     """Load ``path`` into ``model`` in place (see the module docstring for the kinds); returns the report.
     ValueError when what it loaded holds NaN or infinite weights (training would stop at its first step with a
-    non-finite loss, blaming the learning rate)."""
-    report = _load_into(model, Path(path))
+    non-finite loss, blaming the learning rate). ``warn``: log the warning of layers loaded after a random one
+    (False for a check ahead of the load that will say it)."""
+    report = _load_into(model, Path(path), warn)
     check_finite(model.state_dict(), path)
     return report
 
 
-def _load_into(model: nn.Module, path: Path) -> ImportReport:
+def _load_into(model: nn.Module, path: Path, warn: bool = True) -> ImportReport:
     """:func:`init_weights` without the check of the result."""
     kind, contents = _classify(path)
     source = str(path)
@@ -237,7 +238,7 @@ def _load_into(model: nn.Module, path: Path) -> ImportReport:
         report.ignored = sorted(set(report.ignored) | set(unused))
     LOG.debug("%s", report.summary())  # convert prints it; training logs a line of counts
     gap = chain_gap(_conv_names(model), set(report.loaded))
-    if gap:
+    if gap and warn:
         LOG.warning("%s: %s stays random but %s after it loaded: those were trained on the output of a layer this "
                     "model does not have (a VGG-16 file in the VGG-19 front, say); they start pretrained only "
                     "in name", source, gap[0], ", ".join(gap[1]))

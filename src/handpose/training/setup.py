@@ -86,13 +86,13 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
 def initial_weights(model: torch.nn.Module, path: str, report: bool = True) -> None:
     """Load ``--init`` weights into ``model`` (handpose weights / checkpoints of the same architecture, the
     TensorFlow VGG-16 ``.npy`` of hand_detector_train, torchvision VGG-19, OpenPose caffemodel:
-    ``handpose.model.importers.init_weights``). ``report``: log what was loaded (False for the check ahead of the
-    run, which would say it a second time)."""
+    ``handpose.model.importers.init_weights``). ``report``: log what was loaded, and the importer's warnings (False
+    for the check ahead of the run, which would say them a second time)."""
     from handpose import pretrained
     from handpose.model.importers import init_weights, nothing_loaded
 
     # pretrained:NAME is a shipped model; FileNotFoundError / ValueError name what did not fit
-    loaded = init_weights(model, pretrained.resolve(path))
+    loaded = init_weights(model, pretrained.resolve(path), warn=report)
     if not loaded.loaded:  # training would start from random weights, which --init did not ask for
         raise ValueError("--init " + nothing_loaded(path, getattr(model.config, "preset", "?"), loaded))
     if report:

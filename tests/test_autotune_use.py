@@ -131,7 +131,7 @@ def test_on_a_cpu_a_slow_network_is_timed_on_as_few_crops_as_fit_the_budget(capl
     the whole batch at least twice. The trial now runs on as many of the first crops as fit (here one), and says
     how long it will take when even that is over its budget."""
     torch.manual_seed(0)
-    model = _SlowPerCrop(build_model("tiny"), 0.1).eval()
+    model = _SlowPerCrop(build_model("tiny"), 0.2).eval()
     crops = sample_crops(64, 8, seed=1)  # (8, 64, 64, 3)
     _CROPS_RUN[0] = 0
     with caplog.at_level(logging.WARNING, logger="handpose.autotune.trials"):
@@ -140,6 +140,29 @@ def test_on_a_cpu_a_slow_network_is_timed_on_as_few_crops_as_fit_the_budget(capl
     assert _CROPS_RUN[0] <= 3 + 2 * 5  # the probe, then at most MAX_ROUNDS steps of one crop each (was 32 and more)
     said = [r.getMessage() for r in caplog.records if "timing inference on 1 crops instead of 8" in r.getMessage()]
     assert len(said) == 1 and "takes about" in said[0]
+
+
+class _SlowPerStep(torch.nn.Module):
+    """``inner`` taking ``seconds`` more a step whatever its crops, as a small network's threads wait on a busy CPU."""
+
+    def __init__(self, inner: torch.nn.Module, seconds: float) -> None:
+        super().__init__()
+        self.inner, self.seconds = inner, seconds
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        time.sleep(self.seconds)
+        return self.inner(x)
+
+
+def test_on_a_cpu_a_network_whose_steps_cost_the_same_for_any_batch_is_timed_on_all_of_it() -> None:
+    """A step of one crop that takes as long as a step of eight (a small network beside busy processes) does not
+    shrink the trial: its whole batch fits the budget."""
+    torch.manual_seed(0)
+    torch.set_num_threads(1)  # two threads beside busy processes stall for 0.3 s a step here (restored by conftest)
+    model = _SlowPerStep(build_model("tiny"), 0.02).eval()
+    crops = sample_crops(64, 8, seed=1)  # (8, 64, 64, 3)
+    trials = infer_measure(model, crops, "cpu", budget_s=1.0)([Choice(), Choice("fp32", True)])
+    assert all(t.batch == 8 and t.failed is None for t in trials.values())
 
 
 def test_torch_backend_runs_every_choice_and_leaves_the_model_alone() -> None:

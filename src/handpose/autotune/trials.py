@@ -8,7 +8,7 @@ timed in interleaved rounds (A B C A B C ...) until the time budget is spent, so
 A candidate whose first step takes over 3x the fastest first step keeps that time and is not timed again.
 The budget is an aim, not a bound: every candidate takes its first step and one timed step whatever the time (a
 candidate judged on its first step alone would be judged on allocation and kernel choice), and on a CPU the
-trial first takes steps of one sample to size its batch (training's, or inference's first crops: an openpose
+trial first takes steps of one sample (inference: of 1, 2, 4, ... of its crops) to size its batch (an openpose
 evaluation's batch of 32 crops at 368 px took 7 minutes to time on 2 cores); the budget decides that batch (on a
 CPU) and the rounds after the first. Where even one sample's steps cannot fit it (a slow or busy CPU, a precision
 the CPU emulates), the log line that shrinks the batch says so, with the time the trial will take. A training
@@ -278,7 +278,7 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
     on ``crops`` are what :func:`~handpose.autotune.choice.judge` compares with fp32's. A candidate that runs out of
     device memory is not viable (one log line). On a CPU where steps of every crop would not fit the budget (the
     openpose preset at 368 px takes seconds a crop on 2 cores), the trial runs on the first crops, as many as fit,
-    sized from a one-crop probe; rates are per crop.
+    sized from steps of 1, 2, 4, ... crops; rates are per crop.
     """
     from handpose.data.codec import HeatmapCodec
     from handpose.data.transforms import to_network_input
@@ -331,37 +331,46 @@ def infer_measure(model: torch.nn.Module, crops: np.ndarray, device: torch.devic
 def _cpu_trial_input(model: torch.nn.Module, x: torch.Tensor, candidates: int, budget_s: float,
                      started: float) -> torch.Tensor:
     """(n, 3, S, S) the first n of the crops ``x`` (N, 3, S, S): all of them where every candidate's two steps fit
-    ``budget_s``, else as many as do (at least one), sized from the faster of two timed fp32 steps of one crop, as
-    training's trial sizes its batch. A model that cannot run that probe is timed on all of them (the trial then
-    meets its error)."""
+    ``budget_s``, else as many as do (at least one). fp32 steps of 1, 2, 4, ... crops are timed while a step of
+    twice the crops, at twice the time, would still fit: a small network's step costs about the same for 1 crop
+    and for 16 (on a busy CPU, mostly its threads waiting), so a one-crop step alone would shrink its trial for
+    nothing. A model that cannot run these steps is timed on all of them (the trial then meets its error)."""
     if len(x) < 2:
         return x
     net = copy.deepcopy(model).eval()
     try:
         with torch.inference_mode():
             net(x[:1])  # the first step pays for allocation and kernel choice
-            per_crop = math.inf
-            for _ in range(2):  # the faster of two: one step on a busy CPU can stall for many times its length
-                t0 = time.perf_counter()
-                net(x[:1])
-                per_crop = min(per_crop, time.perf_counter() - t0)
+            n = 1
+            seconds = min(_step_seconds(net, x[:1]), _step_seconds(net, x[:1]))  # a step on a busy CPU can stall
+            while n < len(x):
+                more = min(2 * n, len(x))
+                if 2 * candidates * seconds * more / n > budget_s:  # each candidate: a first and a timed step
+                    break
+                n, seconds = more, _step_seconds(net, x[:more])
     except UNSUPPORTED:
         return x
     finally:
         del net
-    n = max(1, min(len(x), int(budget_s / (candidates * 3 * per_crop))))
     if n == len(x):
         return x
-    least = time.perf_counter() - started + 2 * candidates * n * per_crop  # a first and a timed step each
-    if least > budget_s:
-        LOG.warning("autotune: timing inference on %d crops instead of %d, and still over the %.1f s budget: one "
-                    "crop takes %.3g s here and each of the %d settings takes at least two steps, so the trial "
+    least = time.perf_counter() - started + 2 * candidates * seconds
+    if least > 2 * budget_s:  # a second over a budget of 2.5 s is not worth a warning; a 7-minute trial was
+        LOG.warning("autotune: timing inference on %d crops instead of %d, and still over the %.1f s budget: a step "
+                    "of %d crop(s) takes %.3g s here and each of the %d settings takes at least two, so the trial "
                     "takes about %.0f s (give --amp and --channels-last on or off to skip it)", n, len(x), budget_s,
-                    per_crop, candidates, least)
+                    n, seconds, candidates, least)
     else:
         LOG.info("autotune: timing inference on %d crops instead of %d to keep the trial near %.1f s", n, len(x),
                  budget_s)
     return x[:n]
+
+
+def _step_seconds(net: torch.nn.Module, x: torch.Tensor) -> float:
+    """The seconds of one forward pass of ``net`` on ``x`` (N, 3, S, S) on the CPU."""
+    t0 = time.perf_counter()
+    net(x)
+    return time.perf_counter() - t0
 
 
 def _infer_turn(step: Callable[[], Any], device: torch.device) -> float | None:

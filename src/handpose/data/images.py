@@ -2,9 +2,10 @@
 
 :func:`load_image` always returns a 3-channel 8-bit BGR image: grayscale, RGBA/BGRA and 16-bit files are converted
 (OpenCV's ``IMREAD_COLOR``). EXIF orientation is ignored by default (dataset keypoints are labelled on the stored
-pixel grid); ``upright=True`` (prediction on a user's photos) reads a JPEG's EXIF orientation tag
-(:func:`exif_orientation`) and turns the decoded pixels upright (:func:`apply_orientation`), after the pixel-count
-guard (a turn keeps the pixel count).
+pixel grid); ``upright=True`` (prediction on a user's photos) reads the EXIF orientation tag of a JPEG, a PNG
+or a WebP (:func:`exif_orientation`; viewers and browsers show all three turned by it) and turns the decoded
+pixels upright (:func:`apply_orientation`), after the pixel-count guard (a turn keeps the pixel count). OpenCV
+turns a TIFF by its orientation tag as it decodes it, in either case.
 It raises :class:`ImageError` with a ``reason`` from ``skip_report`` for a missing, corrupt, truncated or too large
 file (a JPEG is truncated when no end-of-image marker follows its last scan; data appended after that marker is
 fine, as it is for libjpeg); :func:`decode_image` does the same for a file's bytes held in memory. Before decoding,
@@ -28,6 +29,7 @@ import cv2
 import numpy as np
 
 from handpose.data import skip_report as R
+from handpose.data.exif_blocks import png_exif, webp_exif
 from handpose.data.image_headers import header_size, jpeg_complete
 from handpose.data.png_profile import without_icc_profile
 from handpose.data.tiff_pages import tiff_page_count
@@ -36,6 +38,8 @@ from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 # The files readers and predict take as images: each one's header is read before decoding (image_headers).
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# the formats whose EXIF orientation tag upright=True applies (OpenCV turns a TIFF by its own tag as it decodes it)
+ORIENTED_KINDS: tuple[str, ...] = ("jpeg", "png", "webp")
 _FLAGS = cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION
 LOG = logging.getLogger(__name__)
 _SAID: set[str] = set()  # the once-a-process warnings given in this process ("turned", "pages")
@@ -86,8 +90,8 @@ def load_image(
     """Decode an image to BGR uint8 (H, W, 3); returns (image, factor) with factor in {1, 2, 4, 8}.
 
     ``reduce`` > 1 asks for a JPEG decoded at 1/reduce resolution (the largest power of two <= reduce that libjpeg
-    offers); other formats are decoded in full and ``factor`` is 1. ``upright`` turns a JPEG as its EXIF
-    orientation tag says (phone photos store the sensor's grid and the turn in the tag). Raises ImageError.
+    offers); other formats are decoded in full and ``factor`` is 1. ``upright`` turns a JPEG, PNG or WebP as its
+    EXIF orientation tag says (phone photos store the sensor's grid and the turn in the tag). Raises ImageError.
     """
     path = Path(path)
     return decode_image(read_bytes(path), path, max_pixels, reduce, upright)
@@ -153,7 +157,7 @@ def decode_image(
         img = cv2.convertScaleAbs(img, alpha=255.0 / max(float(img.max()), 1.0))
     if img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-    if kind == "jpeg":
+    if kind in ORIENTED_KINDS:
         orientation = exif_orientation(data)
         if upright:
             img = apply_orientation(img, orientation)
@@ -175,9 +179,13 @@ EXIF_ORIENTATION_TAG = 0x0112
 
 
 def exif_orientation(data: bytes) -> int:
-    """The EXIF orientation (1..8) of a JPEG's bytes; 1 (as stored) when there is no valid tag.
+    """The EXIF orientation (1..8) of a JPEG's, PNG's or WebP's bytes; 1 (as stored) when there is no valid tag.
 
-    Walks the markers before the first scan to the APP1 ``Exif`` segment, then reads IFD0 of its TIFF block."""
+    A JPEG's markers before the first scan are walked to the APP1 ``Exif`` segment, a PNG's or WebP's chunks to their
+    EXIF chunk (:mod:`~handpose.data.exif_blocks`); then IFD0 of the TIFF block is read."""
+    if not data.startswith(b"\xff\xd8"):
+        block = png_exif(data) or webp_exif(data)
+        return _tiff_orientation(block) if block else 1
     i, n = 2, len(data)
     while i + 4 <= n and data[i] == 0xFF:
         marker = data[i + 1]

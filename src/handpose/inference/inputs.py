@@ -1,10 +1,10 @@
 """The inputs a user has, turned into what the pipeline runs on: BGR uint8 images, lists of image files, videos.
 
-- One image: a path (decoded upright: a phone JPEG's EXIF orientation is applied), an image file's bytes
-  (``bytes``, ``bytearray``, ``memoryview``) or a binary file object (``io.BytesIO``, ``open(path, "rb")``, a web
-  framework's upload), decoded as a path is, a numpy array in OpenCV's BGR order (the default) or RGB
-  (``color="rgb"``), grey or with alpha, 8 or 16 bits, or a PIL image (RGB, also turned upright; PIL is imported only
-  to recognise one, and never required).
+- One image: a path (decoded upright: the EXIF orientation of a phone's JPEG, or a PNG's or WebP's, is applied),
+  an image file's bytes (``bytes``, ``bytearray``, ``memoryview``) or a binary file object (``io.BytesIO``,
+  ``open(path, "rb")``, a web framework's upload), decoded as a path is, a numpy array in OpenCV's BGR order (the
+  default) or RGB (``color="rgb"``), grey or with alpha, 8 or 16 bits, or a PIL image (RGB, also turned upright; PIL
+  is imported only to recognise one, and never required).
 - Many images: a file, a folder (its images, sorted) or a glob pattern (``photos/*.jpg``).
 - A video: a video file (by suffix) or a webcam index (``0``, ``1``, ...; :func:`webcam_index`).
 """

@@ -32,6 +32,7 @@ import numpy as np
 
 from handpose.files import replace_file
 from handpose.inference.inputs import webcam_index
+from handpose.inference.mp4_index import lacks_index
 from handpose.inference.predictor import Predictor
 from handpose.inference.results import Hands
 from handpose.inference.tracking import HandTracker, TrackingConfig
@@ -103,13 +104,26 @@ def open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
 
 
 def check_video_file(source: str | Path | int) -> None:
-    """The errors :func:`open_capture` gives for a video file (missing, a folder, not a video OpenCV can decode),
-    found by opening it and letting it go: cheap, so ``predict`` calls it before its models load. A webcam index
+    """The errors :func:`open_capture` gives for a video file (missing, a folder, not a video OpenCV can decode,
+    an MP4 without its index), and :func:`run_video`'s for one that opens but yields no frame (a video of no
+    frames, or whose first frame cannot be decoded), found by opening it, reading its first frame and letting it
+    go: cheap, so ``predict`` calls it before its models load and writes nothing for such a file. A webcam index
     is left out: opening a camera twice is slow, and some refuse a second open, so ``predict`` opens it once with
     :func:`open_capture` before its models load and hands the capture to :func:`run_video`."""
     if webcam_index(source) is None:  # type: ignore[arg-type]
-        cap, _ = open_capture(source)
-        cap.release()
+        cap, name = open_capture(source)
+        try:
+            with quiet_opencv():
+                ok, frame = cap.read()
+        finally:
+            cap.release()
+        if not ok or frame is None:
+            raise ValueError(no_frame_message(name))
+
+
+def no_frame_message(name: str) -> str:
+    """The error for a video that opens and yields no frame."""
+    return f"{name}: no frame could be read (empty or undecodable video)"
 
 
 def capture_name(source: str | Path | int) -> str:
@@ -134,6 +148,10 @@ def _open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
+        if lacks_index(path):
+            raise ValueError(f"cannot open video {path}: it has no index of its frames (the 'moov' box that comes "
+                             "last in the file), as when a recording or a copy stopped early; no frame can be "
+                             "read without it")
         raise ValueError(f"cannot open video {path} (not a video OpenCV can decode)")
     return cap, capture_name(source)
 
@@ -303,7 +321,7 @@ def run_video(
             if not ok or frame is None:
                 done = result.count
                 if done == 0:
-                    result.error = f"{name}: no frame could be read (empty or undecodable video)"
+                    result.error = no_frame_message(name)
                 elif webcam_index(source) is not None:  # type: ignore[arg-type]
                     result.error = f"{name} stopped delivering frames after {done} frames"
                 elif expected and done < expected - 1:  # the container promised more: a frame is broken

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from handpose.data.images import header_pixels
 from handpose.files import disk_full, full_disk, named_error, write_json
 from handpose.inference.predictor import Predictor
 from handpose.inference.prepare import read_image
@@ -133,11 +134,16 @@ def coco_categories(category_id: int | str = HAND_CATEGORY_ID,
             for i, name in named]
 
 
+READ_AHEAD_PIXELS = 40_000_000  # decoded images held ahead of the network: 120 MB of BGR, at least one image
+
+
 def read_ahead(
     images: Sequence[Path], names: Sequence[str], threads: int = 2
 ) -> Iterator[tuple[Path, str, np.ndarray | Exception]]:
     """(path, output name, image or the error reading it) in order, decoded by ``threads`` threads a few images
-    ahead of the network and the file writing."""
+    ahead of the network and the file writing: up to ``2 * threads`` of them, fewer where their headers' pixels
+    pass :data:`READ_AHEAD_PIXELS` (one at least), so a folder of 50-megapixel photos holds two decoded at a time,
+    not five. A header that gives no size counts as the whole allowance."""
     from collections import deque
     from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -147,18 +153,24 @@ def read_ahead(
         except (ValueError, FileNotFoundError, OSError) as exc:
             return exc
 
-    todo = iter(zip(images, names))
-    pending: deque[tuple[Path, str, Future[np.ndarray | Exception]]] = deque()
+    todo = ((path, name, header_pixels(path) or READ_AHEAD_PIXELS) for path, name in zip(images, names))
+    pending: deque[tuple[Path, str, int, Future[np.ndarray | Exception]]] = deque()
+    waiting = next(todo, None)  # the next image, not yet handed to the readers
+
+    def submit(pool: ThreadPoolExecutor) -> None:
+        nonlocal waiting
+        while waiting is not None and len(pending) < 2 * threads:
+            held = sum(pixels for _, _, pixels, _ in pending)
+            if pending and held + waiting[2] > READ_AHEAD_PIXELS:
+                return
+            pending.append((*waiting, pool.submit(read, waiting[0])))
+            waiting = next(todo, None)
+
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="predict-read") as pool:
-        for path, name in todo:
-            pending.append((path, name, pool.submit(read, path)))
-            if len(pending) >= 2 * threads:
-                break
+        submit(pool)
         while pending:
-            path, name, future = pending.popleft()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt[0], nxt[1], pool.submit(read, nxt[0])))
+            path, name, _, future = pending.popleft()
+            submit(pool)
             yield path, name, future.result()
 
 

@@ -33,7 +33,7 @@ from handpose.data.exif_blocks import png_exif, webp_exif
 from handpose.data.image_headers import header_size, jpeg_complete
 from handpose.data.png_profile import without_icc_profile
 from handpose.data.tiff_pages import tiff_page_count
-from handpose.regular_files import NotRegularFileError, read_regular, why_not_a_file
+from handpose.regular_files import NotRegularFileError, open_regular, read_regular, why_not_a_file
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
 # The files readers and predict take as images: each one's header is read before decoding (image_headers).
@@ -95,6 +95,17 @@ def load_image(
     """
     path = Path(path)
     return decode_image(read_bytes(path), path, max_pixels, reduce, upright)
+
+
+def header_pixels(path: Path | str) -> int | None:
+    """The pixel count an image file's header gives (its first 64 KiB are read), or None where they do not give
+    one (a TIFF's directory at its end, another format, a file that is not a regular one or cannot be read)."""
+    try:
+        with open_regular(path) as f:
+            head = header_size(f.read(65536))
+    except OSError:
+        return None
+    return None if head is None else head[1] * head[2]
 
 
 def check_header(data: bytes, source: object, max_pixels: int = DEFAULT_MAX_PIXELS,

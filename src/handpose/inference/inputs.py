@@ -192,17 +192,44 @@ def is_image_entry(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
 
 
+# image formats handpose does not decode, by their files' suffixes: a folder's or a glob's such files are named in a
+# warning (or in the error, where there is nothing else) rather than passed over without a word
+UNREAD_SUFFIXES: dict[str, str] = {
+    ".gif": "GIF", ".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF", ".jxl": "JPEG XL", ".jp2": "JPEG 2000",
+    ".psd": "Photoshop", ".dng": "raw", ".cr2": "raw", ".cr3": "raw", ".nef": "raw", ".arw": "raw", ".orf": "raw",
+    ".rw2": "raw", ".raf": "raw", ".svg": "SVG", ".ico": "icon",
+}
+
+
+def unread_images(entries: list[Path]) -> str:
+    """Words for the files among ``entries`` that are images of a format handpose does not read ("" for none):
+    how many, of which formats, the first by name, and what to do."""
+    unread = [p for p in entries if p.suffix.lower() in UNREAD_SUFFIXES and not p.is_dir()]
+    if not unread:
+        return ""
+    kinds = sorted({UNREAD_SUFFIXES[p.suffix.lower()] for p in unread})
+    many = len(unread) > 1
+    return (f"{len(unread)} {' and '.join(kinds)} {'files' if many else 'file'} ({unread[0].name}"
+            f"{', ...' if many else ''}), a format handpose does not read (it reads JPEG, PNG, BMP, WebP and TIFF): "
+            f"convert {'them' if many else 'it'} to one of those to predict {'them' if many else 'it'}")
+
+
 def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: False) -> list[Path]:
     """The image files a source names: one file, a folder's images (sorted) or a glob's matches (sorted).
 
     ``skip`` leaves files out (predict's own earlier outputs). FileNotFoundError when nothing by that name
-    exists, ValueError when a folder or pattern holds no image."""
+    exists, ValueError when a folder or pattern holds no image. Files of image formats handpose does not read
+    (GIF, HEIC, ...; :data:`UNREAD_SUFFIXES`) are named in a warning, or in that error."""
     text = str(source)
     if is_glob(text) and not Path(text).exists():
         found = sorted(Path(p) for p in glob.glob(text, recursive=True))
         files = [p for p in found if is_image_entry(p) and not skip(p)]
+        unread = unread_images(found)
         if not files:
-            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) match {text}")
+            raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) match {text}"
+                             + (f"; it matches {unread}" if unread else ""))
+        if unread:
+            LOG.warning("%s: left out %s", text, unread)
         return files
     path = Path(text)
     if not path.exists():
@@ -215,7 +242,9 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
     why = why_not_a_file(path)
     if why != "is a folder":
         raise ValueError(f"{path} {why}: give an image file, a folder of images or a glob")
-    files = sorted(p for p in path.iterdir() if is_image_entry(p) and not skip(p))
+    entries = sorted(path.iterdir())
+    files = [p for p in entries if is_image_entry(p) and not skip(p)]
+    unread = unread_images(entries)
     below = subfolders_with_images(path, skip, most=NAMED_SUBFOLDERS + 1)  # one more: whether there are others
     named = ", ".join(below[:NAMED_SUBFOLDERS]) + (" and others" if len(below) > NAMED_SUBFOLDERS else "")
     one = len(below) == 1
@@ -226,7 +255,10 @@ def image_files(source: str | Path, skip: Callable[[Path], bool] = lambda p: Fal
         hint = (f"images lie further down ({deeper.relative_to(path)}, say): give the quoted glob "
                 f"\"{path / '**' / '*'}\" to read every image below it") if deeper is not None else ""
     if not files:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}" + (f"; {hint}" if hint else ""))
+        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {path}" + (f"; {hint}" if hint else "")
+                         + (f"; it holds {unread}" if unread else ""))
+    if unread:
+        LOG.warning("%s: left out %s", path, unread)
     if hint:
         LOG.warning("%d %s at the top of %s %s read, not those in its subfolders; %s", len(files),
                     "image" if len(files) == 1 else "images", path, "is" if len(files) == 1 else "are", hint)

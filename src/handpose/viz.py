@@ -40,7 +40,14 @@ def draw_skeleton(
         keypoints: (21, 2) (or (21, 3)) pixel coordinates in this image.
         scores: (21,) confidences; joints below ``threshold`` (and their bones) are left out. None draws all.
     """
-    out = np.ascontiguousarray(image_bgr).copy()
+    out = np.array(image_bgr, order="C")  # a copy, one even of a strided view
+    _draw_skeleton_on(out, keypoints, scores, threshold)
+    return out
+
+
+def _draw_skeleton_on(out: np.ndarray, keypoints: np.ndarray, scores: np.ndarray | None, threshold: float) -> None:
+    """:func:`draw_skeleton` into ``out`` (H, W, 3) uint8 itself, not a copy: drawing many hands on a large photo
+    copies it once, not once a hand."""
     kp = np.asarray(keypoints, dtype=np.float64)[:, :2]
     if kp.shape != (NUM_KEYPOINTS, 2):
         raise ValueError(f"draw_skeleton: expected keypoints (21, 2), got {kp.shape}")
@@ -59,7 +66,6 @@ def draw_skeleton(
             centre = tuple(int(v) for v in pts[k])
             cv2.circle(out, centre, radius << shift, keypoint_color_bgr(k), -1, cv2.LINE_AA, shift)
             cv2.circle(out, centre, radius << shift, (0, 0, 0), 1, cv2.LINE_AA, shift)
-    return out
 
 
 def draw_hands(image_bgr: np.ndarray, hands: Sequence[Any], threshold: float = 0.1,
@@ -70,10 +76,10 @@ def draw_hands(image_bgr: np.ndarray, hands: Sequence[Any], threshold: float = 0
     ``keypoints``, ``scores``, ``box``, ``score``, ``is_left``). With none, or none with a keypoint scoring
     ``threshold``, the picture says so (``note_empty``), so an overlay of boxes alone never looks like a drawing
     error."""
-    out = np.ascontiguousarray(image_bgr).copy()
+    out = np.array(image_bgr, order="C")  # a copy, one even of a strided view
     thick = max(1, int(round(max(out.shape[:2]) / 400)))
     for hand in hands:
-        out = draw_skeleton(out, hand.keypoints, hand.scores, threshold)
+        _draw_skeleton_on(out, hand.keypoints, hand.scores, threshold)
         x, y, w, h = (int(round(float(v))) for v in hand.box)
         left = bool(getattr(hand, "is_left", False))
         colour = (255, 160, 60) if left else (60, 160, 255)  # BGR: blue-ish left, orange right

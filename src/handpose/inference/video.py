@@ -198,16 +198,36 @@ def partial_path(path: Path) -> Path:
     return path.with_name(f".{path.stem}.partial{path.suffix}")
 
 
+def fit_frame(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` (H, W, 3) fitted into ``size`` (width, height): scaled to fit, its aspect kept, black borders
+    around; ``image`` itself when it has that size already."""
+    h, w = image.shape[:2]
+    width, height = size
+    if (w, h) == (width, height):
+        return image
+    scale = min(width / w, height / h)
+    nw, nh = max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale)))
+    out = np.zeros((height, width, 3), np.uint8)
+    x, y = (width - nw) // 2, (height - nh) // 2
+    out[y:y + nh, x:x + nw] = cv2.resize(image, (nw, nh),
+                                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    return out
+
+
 class _Writer:
     """An mp4v VideoWriter opened on the first frame (its size), writing :func:`partial_path` and moving it to
     ``path`` on :meth:`close` once the closed file proves whole; ValueError naming the file when it cannot open.
-    ``count``: frames written; ``saved``: whether the video took its name."""
+    A later frame of another size (a camera that changed its resolution, a capture handed in) is fitted into the
+    first one's (:func:`fit_frame`, said once): OpenCV's writer drops such a frame without a word, and the video
+    that lacked it was lost whole. ``count``: frames written; ``saved``: whether the video took its name."""
 
     def __init__(self, path: Path | None, fps: float) -> None:
         self.path, self.fps = path, fps
         self.writer: cv2.VideoWriter | None = None
+        self.size: tuple[int, int] = (0, 0)  # (width, height) of the first frame: the video's
         self.count = 0
         self.saved = False
+        self.refitted = False  # whether a frame of another size was fitted (said once)
 
     def write(self, image: np.ndarray) -> None:
         if self.path is None:
@@ -222,6 +242,15 @@ class _Writer:
                 self.writer = None
                 partial_path(self.path).unlink(missing_ok=True)
                 raise ValueError(f"--save-video {self.path}: OpenCV cannot write an mp4v video there")
+            self.size = (w, h)
+        if image.shape[1::-1] != self.size:
+            if not self.refitted:
+                self.refitted = True
+                LOG.warning("--save-video %s: frame %d is %d x %d, not the %d x %d of the first frame; such frames "
+                            "are fitted into the video at that size (scaled, black borders), and their hands keep "
+                            "their own frame's pixels in the record", self.path, self.count, image.shape[1],
+                            image.shape[0], *self.size)
+            image = fit_frame(image, self.size)
         self.writer.write(image)
         self.count += 1
 

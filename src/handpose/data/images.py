@@ -11,7 +11,9 @@ file (a JPEG is truncated when no end-of-image marker follows its last scan; dat
 fine, as it is for libjpeg); :func:`decode_image` does the same for a file's bytes held in memory. Before decoding,
 the pixel count is read from the JPEG / PNG / BMP / WebP / TIFF header (``image_headers``) and checked against a
 limit, so a decompression bomb is refused without allocating it; a file whose header is none of these is refused
-undecoded (CORRUPT_IMAGE), whatever its name.
+undecoded (CORRUPT_IMAGE), whatever its name. OpenCV's own log lines about a file it cannot decode (libtiff's
+``TIFF_Error``) are kept off the terminal while it decodes (``opencv_quiet``; shown with ``-vv``): the ImageError
+says what failed.
 
 Reduced decoding: a JPEG can be decoded at 1/2, 1/4 or 1/8 resolution directly by libjpeg (DCT scaling), which
 is several times faster for a 1920 x 1080 frame whose hand crop is much smaller. Reduced pixel ``r`` covers
@@ -33,6 +35,7 @@ from handpose.data.exif_blocks import png_exif, webp_exif
 from handpose.data.image_headers import header_size, jpeg_complete
 from handpose.data.png_profile import without_icc_profile
 from handpose.data.tiff_pages import tiff_page_count
+from handpose.opencv_quiet import quiet_opencv
 from handpose.regular_files import NotRegularFileError, open_regular, read_regular, why_not_a_file
 
 DEFAULT_MAX_PIXELS = 100_000_000  # 100 MP
@@ -157,7 +160,8 @@ def decode_image(
         data = without_icc_profile(data)  # OpenCV 4.8's libpng warns on standard error about many PNGs' profiles
     buf = np.frombuffer(data, dtype=np.uint8)
     try:
-        img = cv2.imdecode(buf, flags)
+        with quiet_opencv(LOG):  # OpenCV's own lines (libtiff's TIFF_Error) would repeat the ImageError's reason
+            img = cv2.imdecode(buf, flags)
     except cv2.error as e:
         raise ImageError(R.CORRUPT_IMAGE, source, str(e).strip().splitlines()[-1][:120]) from None
     if img is None or img.size == 0:

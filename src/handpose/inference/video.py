@@ -18,12 +18,11 @@ first opens a video. Importing this module changes no environment variable.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from handpose.inference.mp4_index import lacks_index
 from handpose.inference.predictor import Predictor
 from handpose.inference.results import Hands
 from handpose.inference.tracking import HandTracker, TrackingConfig
+from handpose.opencv_quiet import quiet_opencv
 
 LOG = logging.getLogger(__name__)
 DEFAULT_FPS = 25.0  # a source that does not say its frame rate (many webcams)
@@ -78,28 +78,10 @@ class VideoResult:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
 
-@contextlib.contextmanager
-def quiet_opencv() -> Iterator[None]:
-    """OpenCV's own warnings and errors on opening (``[ WARN ] can't open camera by index``, OpenCV 4.8's
-    ``[ERROR] ... Camera index out of range``) kept off the terminal, where handpose's one-line error says what
-    failed; shown with ``-vv``."""
-    if LOG.isEnabledFor(logging.DEBUG):
-        yield
-        return
-    # cv2.utils.logging in current OpenCV; OpenCV 4.8 has the two calls on cv2 itself and no level constants
-    log = getattr(cv2.utils, "logging", cv2)
-    before = log.getLogLevel()
-    log.setLogLevel(getattr(log, "LOG_LEVEL_FATAL", 1))  # 1 is cv::utils::logging::LOG_LEVEL_FATAL
-    try:
-        yield
-    finally:
-        log.setLogLevel(before)
-
-
 def open_capture(source: str | Path | int) -> tuple[cv2.VideoCapture, str]:
     """(an opened capture, its name) for a video file or a webcam index; FileNotFoundError / ValueError in one
     line naming the source otherwise."""
-    with quiet_opencv():
+    with quiet_opencv(LOG):
         return _open_capture(source)
 
 
@@ -113,7 +95,7 @@ def check_video_file(source: str | Path | int) -> None:
     if webcam_index(source) is None:  # type: ignore[arg-type]
         cap, name = open_capture(source)
         try:
-            with quiet_opencv():
+            with quiet_opencv(LOG):
                 ok, frame = cap.read()
         finally:
             cap.release()
@@ -235,7 +217,7 @@ class _Writer:
         if self.writer is None:  # run_video checked the suffix
             self.path.parent.mkdir(parents=True, exist_ok=True)
             h, w = image.shape[:2]
-            with quiet_opencv():
+            with quiet_opencv(LOG):
                 self.writer = cv2.VideoWriter(str(partial_path(self.path)), cv2.VideoWriter_fourcc(*"mp4v"),
                                               self.fps, (w, h))
             if not self.writer.isOpened():
@@ -277,7 +259,7 @@ def whole_video(path: Path, frames: int) -> bool:
     cut short does not open (its index comes last); an avi or mkv cut short opens, and its seek fails, or, where
     its header never got a frame count, leaves it at the first frame (the position after the read tells). Seeking
     decodes from the keyframe before that frame, not the whole video."""
-    with quiet_opencv():
+    with quiet_opencv(LOG):
         cap = cv2.VideoCapture(str(path))
         try:
             if not (cap.isOpened() and cap.set(cv2.CAP_PROP_POS_FRAMES, frames - 1) and cap.read()[0]):

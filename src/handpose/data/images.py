@@ -8,10 +8,12 @@ pixels upright (:func:`apply_orientation`), after the pixel-count guard (a turn 
 turns a TIFF by its orientation tag as it decodes it, in either case.
 It raises :class:`ImageError` with a ``reason`` from ``skip_report`` for a missing, corrupt, truncated or too large
 file (a JPEG is truncated when no end-of-image marker follows its last scan; data appended after that marker is
-fine, as it is for libjpeg); :func:`decode_image` does the same for a file's bytes held in memory. Before decoding,
-the pixel count is read from the JPEG / PNG / BMP / WebP / TIFF header (``image_headers``) and checked against a
-limit, so a decompression bomb is refused without allocating it; a file whose header is none of these is refused
-undecoded (CORRUPT_IMAGE), whatever its name. OpenCV's own log lines about a file it cannot decode (libtiff's
+fine, as it is for libjpeg; a PNG when a chunk runs past the file's end or none is ``IEND``, a WebP when its RIFF
+header gives more bytes than the file holds: :mod:`~handpose.data.image_cuts`, which names the sizes);
+:func:`decode_image` does the same for a file's bytes held in memory. Before decoding, the pixel count is read from
+the JPEG / PNG / BMP / WebP / TIFF header (``image_headers``) and checked against a limit, so a decompression bomb
+is refused without allocating it; a file whose header is none of these is refused undecoded (CORRUPT_IMAGE),
+whatever its name. OpenCV's own log lines about a file it cannot decode (libtiff's
 ``TIFF_Error``) are kept off the terminal while it decodes (``opencv_quiet``; shown with ``-vv``): the ImageError
 says what failed.
 
@@ -32,6 +34,7 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.exif_blocks import png_exif, webp_exif
+from handpose.data.image_cuts import png_cut, webp_cut
 from handpose.data.image_headers import header_size, jpeg_complete
 from handpose.data.png_profile import without_icc_profile
 from handpose.data.tiff_pages import tiff_page_count
@@ -151,6 +154,9 @@ def decode_image(
     kind = head[0]
     if kind == "jpeg" and not jpeg_complete(data):
         raise ImageError(R.CORRUPT_IMAGE, source, "truncated JPEG: no end-of-image marker after the last scan")
+    cut = png_cut(data) if kind == "png" else webp_cut(data) if kind == "webp" else None
+    if cut:  # refused before libpng prints its own "PNG input buffer is incomplete"
+        raise ImageError(R.CORRUPT_IMAGE, source, cut)
     factor = 1
     flags = _FLAGS
     if kind == "jpeg" and reduce >= 2:

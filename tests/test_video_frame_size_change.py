@@ -1,7 +1,8 @@
 """A video source whose frame size changes part way (a camera switching resolution, a capture handed to run_video)
 still gives its annotated video: OpenCV's writer dropped every frame not of the first frame's size, and the closed
 file, short of them, was thrown away with an error blaming a full disk. Such frames are now fitted into the video,
-said once, and their hands stay in their own frame's pixels."""
+said once, and their hands stay in their own frame's pixels. The result's width and height are the first frame's
+(the video's), not the last one's."""
 
 from __future__ import annotations
 
@@ -53,6 +54,13 @@ def test_frames_of_a_new_size_are_fitted_into_the_saved_video(tmp_path: Path,
     assert len(said) == 1 and "frame 6 is 160 x 240, not the 320 x 200 of the first frame" in said[0], said
     (hand,) = result.frames[-1]  # in the last frame's own pixels, not the video's
     assert np.abs(hand.keypoints - dot_hand_keypoints((80, 150))).max() < 1.5
+
+
+def test_the_result_gives_the_first_frames_size_the_saved_videos(tmp_path: Path) -> None:
+    predictor = Predictor(DotBackend(), CropSpec(input_size=64, box_padding=1.5), detector=DotDetector())
+    result = run_video(predictor, "camera.avi", capture=ResizingCapture())  # type: ignore[arg-type]
+    assert result.count == 12
+    assert (result.width, result.height) == (320, 200)  # it was the last frame's, 160 x 240
 
 
 def test_fit_frame_keeps_the_aspect_with_borders() -> None:

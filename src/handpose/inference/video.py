@@ -57,7 +57,9 @@ class VideoResult:
 
     ``count`` and ``hands`` are the frames done and the hands found in them; ``frames`` and ``times`` hold every
     frame's hands and time, except in a run given ``record`` (:func:`run_video`), which keeps neither, so that a long
-    video or a webcam runs in flat memory."""
+    video or a webcam runs in flat memory. ``width`` and ``height`` are the first frame's, the saved video's size:
+    a source whose frames change size part way has those frames fitted into the video, and their hands in their
+    own frame's pixels."""
 
     source: str
     fps: float
@@ -338,7 +340,8 @@ def run_video(
                 elif expected and done < expected - 1:  # the container promised more: a frame is broken
                     result.error = f"{name}: frame {done} of {expected} cannot be decoded; kept the {done} before it"
                 break
-            result.height, result.width = frame.shape[:2]
+            if not result.count:  # the first frame's size: the saved video's (later sizes are fitted into it)
+                result.height, result.width = frame.shape[:2]
             index = result.count
             t = previous = frame_time(cap, index, fps, previous, webcam, start)
             hands = tracker.update(frame, t)

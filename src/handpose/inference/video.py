@@ -6,10 +6,11 @@ not a video, or a camera that does not exist), feeds each frame to a :class:`~ha
 times), writes the annotated frames (``save_video``, OpenCV's VideoWriter with the ``mp4v`` codec, into a hidden
 partial file that takes the final name when the video is closed: OpenCV empties a file it opens, so nothing at that
 name is touched before there is a video to put there) and shows them where a display exists (``show``). A frame
-that cannot be decoded part way through, a stop asked for (``stop``: the caller's signal handler), or any other
-error after the first frame, stops the run with a message in :attr:`VideoResult.error`; the frames done so far are
-kept, the record and the video alike (and the video written so far is closed properly), so the caller still
-writes them.
+that cannot be decoded part way through (a file cut short: its container promised more frames, or, for an MPEG
+transport stream, which promises none, its last packet is cut in part, :mod:`~handpose.inference.ts_packets`), a
+stop asked for (``stop``: the caller's signal handler), or any other error after the first frame, stops the run
+with a message in :attr:`VideoResult.error`; the frames done so far are kept, the record and the video alike (and
+the video written so far is closed properly), so the caller still writes them.
 
 FFmpeg's own messages (``moov atom not found``) are the process's business: the ``handpose`` command turns them off
 (``OPENCV_FFMPEG_LOGLEVEL``, in ``cli``); a script that wants them off sets that variable to ``-8`` before OpenCV
@@ -35,6 +36,7 @@ from handpose.inference.mp4_index import lacks_index
 from handpose.inference.predictor import Predictor
 from handpose.inference.results import Hands
 from handpose.inference.tracking import HandTracker, TrackingConfig
+from handpose.inference.ts_packets import ts_cut
 from handpose.opencv_quiet import quiet_opencv
 
 LOG = logging.getLogger(__name__)
@@ -339,6 +341,8 @@ def run_video(
                     result.error = f"{name} stopped delivering frames after {done} frames"
                 elif expected and done < expected - 1:  # the container promised more: a frame is broken
                     result.error = f"{name}: frame {done} of {expected} cannot be decoded; kept the {done} before it"
+                elif (cut := ts_cut(Path(str(source)))) is not None:  # a transport stream gives no frame count
+                    result.error = f"{name}: {cut}; kept the {done} frames read"
                 break
             if not result.count:  # the first frame's size: the saved video's (later sizes are fitted into it)
                 result.height, result.width = frame.shape[:2]

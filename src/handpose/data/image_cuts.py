@@ -1,9 +1,11 @@
-"""PNG and WebP files cut short (a copy or a download that stopped), told from their structure before decoding.
+"""PNG, WebP and TIFF files cut short (a copy or a download that stopped), told from their structure before decoding.
 
 OpenCV refuses such a file with no reason ("cannot be decoded"), and its libpng prints ``libpng error: PNG input
-buffer is incomplete`` on the process's standard error as it does. Both formats say how long they are: a PNG is a
-list of chunks, each with its length, that ends with an ``IEND`` chunk; a WebP's RIFF header gives the file's size.
-So :func:`png_cut` and :func:`webp_cut` walk only those headers (not the pixels) and name the sizes, as
+buffer is incomplete`` on the process's standard error as it does. Each format says how long it is: a PNG is a
+list of chunks, each with its length, that ends with an ``IEND`` chunk; a WebP's RIFF header gives the file's size;
+a TIFF's image directory gives where each strip or tile of pixels lies and how long it is (OpenCV's libtiff prints
+``TIFF_Error`` lines for a cut one, and a cut file whose directory came last has no header left to read). So
+:func:`png_cut`, :func:`webp_cut` and :func:`tiff_cut` walk only those headers (not the pixels) and name the sizes, as
 ``images.decode_image`` names a JPEG with no end-of-image marker. Bytes after a PNG's ``IEND`` or past a WebP's
 RIFF size are left alone (decoders ignore them); a chunk list that is broken rather than short (a chunk type that
 is not four letters) is left to the decoder.
@@ -47,4 +49,55 @@ def webp_cut(data: bytes) -> str | None:
     size = struct.unpack("<I", data[4:8])[0] + 8  # the RIFF size counts the bytes after its own 8
     if size > len(data):
         return f"truncated WebP: its RIFF header gives {size} bytes, and the file has {len(data)}"
+    return None
+
+
+_TIFF_TYPES = {3: ("H", 2), 4: ("I", 4), 16: ("Q", 8)}  # SHORT, LONG, LONG8 (BigTIFF): struct code, size
+_TIFF_PIECES = ((273, 279, "strip"), (324, 325, "tile"))  # (offsets tag, byte counts tag, what they hold)
+_TIFF_LISTS = {273: "strip offsets", 279: "strip byte counts", 324: "tile offsets", 325: "tile byte counts"}
+
+
+def tiff_cut(data: bytes) -> str | None:
+    """Why the TIFF (or BigTIFF) whose bytes are ``data`` is truncated: its first image directory (the one OpenCV
+    decodes) starts past the file's end, or one of its strips or tiles runs past it; None when neither, or when the
+    directory is broken rather than short (left to the decoder)."""
+    order = "<" if data[:2] == b"II" else ">" if data[:2] == b"MM" else ""
+    if not order or len(data) < 16:
+        return None
+    version = struct.unpack(order + "H", data[2:4])[0]
+    if version == 42:
+        ifd, count_code, entry_size, value_at, inline = struct.unpack(order + "I", data[4:8])[0], "H", 12, 8, 4
+    elif version == 43:
+        ifd, count_code, entry_size, value_at, inline = struct.unpack(order + "Q", data[8:16])[0], "Q", 20, 12, 8
+    else:
+        return None
+    n = len(data)
+    if ifd >= n:
+        return f"truncated TIFF: its image directory starts at byte {ifd}, and the file ends at byte {n}"
+    try:
+        count = struct.unpack_from(order + count_code, data, ifd)[0]
+        first = ifd + struct.calcsize(count_code)
+        values: dict[int, tuple[int, ...]] = {}
+        for k in range(min(count, 4096)):
+            at = first + k * entry_size
+            tag, typ = struct.unpack_from(order + "HH", data, at)
+            if tag not in _TIFF_LISTS or typ not in _TIFF_TYPES:
+                continue
+            number = struct.unpack_from(order + ("I" if version == 42 else "Q"), data, at + 4)[0]
+            code, size = _TIFF_TYPES[typ]
+            where = at + value_at
+            if number * size > inline:  # the values lie elsewhere, at the offset the entry holds
+                where = struct.unpack_from(order + ("I" if version == 42 else "Q"), data, where)[0]
+                if where + number * size > n:
+                    return (f"truncated TIFF: its {number} {_TIFF_LISTS[tag]} at byte {where} run past the file's "
+                            f"end at byte {n}")
+            values[tag] = struct.unpack_from(f"{order}{number}{code}", data, where)
+    except struct.error:  # a directory that runs past the data
+        return f"truncated TIFF: its image directory at byte {ifd} runs past the file's end at byte {n}"
+    for offsets_tag, counts_tag, piece in _TIFF_PIECES:
+        offsets, counts = values.get(offsets_tag, ()), values.get(counts_tag, ())
+        for k, (start, length) in enumerate(zip(offsets, counts)):
+            if start + length > n:
+                return (f"truncated TIFF: its {piece} {k} of {len(offsets)} runs to byte {start + length}, and the "
+                        f"file ends at byte {n}")
     return None

@@ -9,7 +9,8 @@ turns a TIFF by its orientation tag as it decodes it, in either case.
 It raises :class:`ImageError` with a ``reason`` from ``skip_report`` for a missing, corrupt, truncated or too large
 file (a JPEG is truncated when no end-of-image marker follows its last scan; data appended after that marker is
 fine, as it is for libjpeg; a PNG when a chunk runs past the file's end or none is ``IEND``, a WebP when its RIFF
-header gives more bytes than the file holds: :mod:`~handpose.data.image_cuts`, which names the sizes);
+header gives more bytes than the file holds, a TIFF when its directory or a strip or tile of it lies past the end:
+:mod:`~handpose.data.image_cuts`, which names the sizes);
 :func:`decode_image` does the same for a file's bytes held in memory. Before decoding, the pixel count is read from
 the JPEG / PNG / BMP / WebP / TIFF header (``image_headers``) and checked against a limit, so a decompression bomb
 is refused without allocating it; a file whose header is none of these is refused undecoded (CORRUPT_IMAGE),
@@ -34,7 +35,7 @@ import numpy as np
 
 from handpose.data import skip_report as R
 from handpose.data.exif_blocks import png_exif, webp_exif
-from handpose.data.image_cuts import png_cut, webp_cut
+from handpose.data.image_cuts import png_cut, tiff_cut, webp_cut
 from handpose.data.image_headers import header_size, jpeg_complete
 from handpose.data.png_profile import without_icc_profile
 from handpose.data.tiff_pages import tiff_page_count
@@ -149,6 +150,9 @@ def decode_image(
     ImageError (a path, or a description such as ``"image bytes"``). Returns (BGR uint8 (H, W, 3), factor)."""
     if len(data) == 0:
         raise ImageError(R.CORRUPT_IMAGE, source, "empty file")
+    cut = tiff_cut(data)  # before the header is read: a TIFF cut before its directory (often last) has none left
+    if cut:
+        raise ImageError(R.CORRUPT_IMAGE, source, cut)
     head = check_header(data, source, max_pixels)
     assert head is not None  # the whole file: no header is an error
     kind = head[0]

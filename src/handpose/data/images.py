@@ -54,7 +54,7 @@ _REDUCED = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2
 
 
 class ImageError(Exception):
-    """An image that cannot be used; ``reason`` is one of ``skip_report.REASONS``."""
+    """An image that cannot be used; ``reason`` is one of ``skip_report``'s image reasons."""
 
     def __init__(self, reason: str, path: object, detail: str = "") -> None:
         super().__init__(f"{path}: {reason}" + (f" ({detail})" if detail else ""))

@@ -26,11 +26,6 @@ WRONG_SIZE = "image size differs from the json's"
 
 AS_THE_DATASET_SAYS = frozenset({INVALID_HAND, NOT_A_HAND})  # skips the dataset asks for: nothing is wrong with it
 
-REASONS: tuple[str, ...] = (
-    BAD_JSON, MISSING_JSON, BAD_ANNOTATION, WRONG_POINT_COUNT, NON_FINITE, NO_VISIBLE,
-    MISSING_IMAGE, CORRUPT_IMAGE, UNSUPPORTED_IMAGE, TOO_LARGE, BAD_BOX, INVALID_HAND, NOT_A_HAND, WRONG_SIZE,
-)
-
 
 @dataclass
 class SkipReport:

@@ -64,7 +64,6 @@ from handpose.regular_files import why_not_a_file
 
 LOG = logging.getLogger(__name__)
 
-KINDS = ("safetensors", "checkpoint", "caffemodel", "npy", "vgg19")
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default (zip) format
 PICKLE_PROTO = 0x80  # PROTO opcode opening every pickle of protocol 2 or later
 TORCH_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")  # torch's pickled magic number
@@ -102,7 +101,8 @@ class ImportReport:
 
 
 def detect_kind(path: str | Path) -> str:
-    """One of :data:`KINDS`, from the file's first bytes and suffix (``ValueError`` when unknown)."""
+    """``safetensors``, ``checkpoint``, ``caffemodel``, ``npy`` or ``vgg19``, from the file's first bytes and suffix
+    (``ValueError`` when unknown)."""
     return _classify(Path(path))[0]
 
 

@@ -19,8 +19,7 @@ Bad images (missing, corrupt, truncated, over the pixel limit, a hand box wholly
 longer side: a keypoint labelled far off it) are found when
 loaded: the item is replaced by another sample drawn from the same random state, and the bad index is counted per
 reason in ``self.skipped`` and never read again by that process (``data.replacement.BadImages``: each process
-keeps its own count, warns at the first bad image of each reason and logs a summary when it exits);
-``log_skipped()`` logs the calling process's summary on demand.
+keeps its own count, warns at the first bad image of each reason and logs a summary when it exits).
 
 Creating a HandDataset sets OpenCV to one thread in the calling process (``cv2.setNumThreads(1)``), as detectron2
 and YOLOv5 do: the parallelism is the DataLoader workers, and changing OpenCV's thread count inside a forked worker
@@ -140,10 +139,6 @@ class HandDataset(torch.utils.data.Dataset):
     def skipped(self) -> SkipReport:
         """This process's bad images, counted per reason."""
         return self.bad.report
-
-    def log_skipped(self) -> None:
-        """Log this process's summary of bad images (nothing when there were none)."""
-        self.bad.log()
 
     # ------------------------------------------------------------------------------------------- one item
 

@@ -4,7 +4,7 @@ random state of the item asked for, so runs stay reproducible and no epoch stops
 :class:`BadImages` keeps a dataset's bad images, shared by the keypoint and the detection datasets: their indexes
 (never read again by that process) and their counts per reason. Each process (the main one and every DataLoader
 worker) keeps its own count: it logs one warning at the first bad image of each reason and one summary when it
-exits (a non-persistent worker exits at the end of each epoch); :meth:`BadImages.log` logs it on demand."""
+exits (a non-persistent worker exits at the end of each epoch)."""
 
 from __future__ import annotations
 
@@ -78,7 +78,3 @@ class BadImages:
         self.report.add(err.reason, err.path, err.detail)
         if first:
             LOG.warning("skipping bad image %s (further ones are counted; summary at exit of process %d)", err, pid)
-
-    def log(self) -> None:
-        """Log this process's summary (nothing when there were no bad images)."""
-        _log_report(self.report, os.getpid())

@@ -94,7 +94,6 @@ def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: Sk
 
 def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | None = None, batch_size: int = 8,
                        device: str = "cpu", split: str = "all", val_fraction: float = 0.1,
-                       threshold: float = EVAL_THRESHOLD, limit: int | None = None,
                        keypoints: str | Path | None = None, refine: RefineConfig | None = None,
                        scales: Sequence[float] = IMAGE_SCALES) -> dict[str, Any]:
     """Evaluate detector ``weights`` on the COCO box json(s) at ``data``; returns (and writes to ``out``, a json
@@ -103,7 +102,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
 
     ``split``: "all" images, or "val" / "train" (the side ``split_images`` puts them on with ``val_fraction``).
     ``keypoints``: a keypoint model's weights: score the detect -> keypoint refinement cascade (``refine``, default
-    ``RefineConfig()``, its ``hand_threshold`` ignored) instead of the detector alone (``threshold``).
+    ``RefineConfig()``, its ``hand_threshold`` ignored) instead of the detector alone (at ``EVAL_THRESHOLD``).
     ``scales``: the detector's letterbox scales (``detection.detector``; default those of still images)."""
     from handpose.inference.refine import RefineConfig
 
@@ -121,6 +120,7 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         threshold = refine.proposal_threshold
     else:
         detector = HandDetector.from_file(weights, device=device, scales=scales)
+        threshold = EVAL_THRESHOLD
     read_report = SkipReport()
     items = read_detection_images(data, read_report)
     all_items = items
@@ -133,7 +133,6 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
         warn_if_scoring_training_part(weights, data, split, len(train), "images")
     if split != "all":
         items = val if split == "val" else train
-    items = items[:limit] if limit is not None else items
     if not items:
         raise ValueError(f"{data}: no images in the {split!r} split to evaluate on (a json named val or test is all "
                          "held out, and beside one a json named for training all training); --split all scores every "

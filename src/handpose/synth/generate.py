@@ -191,17 +191,15 @@ def streams(seed: int, index: int, attempt: int = 0) -> list[np.random.Generator
 MAX_ATTEMPTS = 8
 
 
-def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, factor: int | None = None,
+def render_sample(seed: int, index: int, size: int = 368, plain: bool = False,
                   renderer: str = "auto", ablate: tuple[str, ...] = ()) -> SynthSample:
     """Render sample ``index`` of the dataset with ``seed`` in memory.
 
     ``renderer``: 'gl' (the skinned mesh through OpenGL, ``gl_sample``), 'fallback' (the capsule renderer below)
     or 'auto' (GL where a context can be made). ``plain`` keeps the same hand, camera and light but uses a flat
-    grey background and no occluders, blur or noise (for tests that compare the labels with the picture).
-    ``factor`` (fallback only): image pixels per rendering pixel; by default 2, or 3 for a hand spanning more than
-    half the image (it has pixels to spare). A hand with no visible keypoint is drawn again (``streams`` of the
-    next attempt), so every sample has at least one. ``ablate`` (GL only): parts of the realism taken away
-    (``synth.ablation``).
+    grey background and no occluders, blur or noise (for tests that compare the labels with the picture). A hand
+    with no visible keypoint is drawn again (``streams`` of the next attempt), so every sample has at least one.
+    ``ablate`` (GL only): parts of the realism taken away (``synth.ablation``).
     """
     from handpose.synth.gl_context import resolve_renderer
 
@@ -212,14 +210,13 @@ def render_sample(seed: int, index: int, size: int = 368, plain: bool = False, f
     if ablate:
         raise ValueError(f"--ablate {','.join(ablate)} needs the GL renderer; the capsule renderer has no such parts")
     for attempt in range(MAX_ATTEMPTS):
-        sample = _capsule_sample(seed, index, size, plain, factor, attempt)
+        sample = _capsule_sample(seed, index, size, plain, attempt)
         if np.any(sample.hand_pts[:, 2] > 0):
             return sample
     raise RuntimeError(f"synthetic sample {index}: no visible keypoint after {MAX_ATTEMPTS} attempts")
 
 
-def _capsule_sample(seed: int, index: int, size: int, plain: bool, factor: int | None, attempt: int
-                    ) -> SynthSample:
+def _capsule_sample(seed: int, index: int, size: int, plain: bool, attempt: int) -> SynthSample:
     """One draw of the fallback renderer (the last attempt: a flat hand facing the camera in the middle)."""
     hand_rng, look_rng, bg_rng, occ_rng, fx_rng = streams(seed, index, attempt)
     is_left = bool(hand_rng.random() < 0.5)
@@ -233,8 +230,8 @@ def _capsule_sample(seed: int, index: int, size: int, plain: bool, factor: int |
         scene = build_scene(hand_rng, look_rng, size)
     back = scene.colors[0]
     xy = scene.camera.project(scene.joints)  # (21, 2)
-    if factor is None:
-        factor = 3 if float(np.max(xy.max(0) - xy.min(0))) > 0.5 * size else 2
+    # image pixels per rendering pixel: 3 for a hand spanning more than half the image (it has pixels to spare)
+    factor = 3 if float(np.max(xy.max(0) - xy.min(0))) > 0.5 * size else 2
     if plain:
         canvas = np.full((size, size, 3), 128, np.uint8)
     else:

@@ -55,20 +55,17 @@ def training_choice(model_cfg: Any, input_size: int, batch_size: int, device: to
 
 
 def inference_choice(model: torch.nn.Module, crops: np.ndarray, device: torch.device | str,
-                     amp: bool | None = None, channels_last: bool | None = None,
-                     measure: Measure | None = None) -> Choice:
+                     amp: bool | None = None, channels_last: bool | None = None) -> Choice:
     """The precision and layout to run ``model`` with on batches like ``crops`` (N, S, S, 3) uint8."""
     device = torch.device(device)
     key = trial_key(device, model.config.preset, int(crops.shape[1]), int(crops.shape[0]), "infer")
-    if measure is None:
-        measure = infer_measure(model, crops, device)
-    got = choose(key, measure, amp, channels_last)
+    got = choose(key, infer_measure(model, crops, device), amp, channels_last)
     assert got is not None  # a measure is always given here
     return got
 
 
-def tune_predictor(predictor: Any, crops: np.ndarray, amp: bool | None = None, channels_last: bool | None = None,
-                   measure: Measure | None = None) -> Any:
+def tune_predictor(predictor: Any, crops: np.ndarray, amp: bool | None = None,
+                   channels_last: bool | None = None) -> Any:
     """``predictor`` running its PyTorch model under the measured (or given) precision and layout for network
     batches like ``crops`` (N, S, S, 3) uint8; an ONNX predictor comes back unchanged (onnxruntime has its own)."""
     import dataclasses
@@ -82,7 +79,7 @@ def tune_predictor(predictor: Any, crops: np.ndarray, amp: bool | None = None, c
         choice = Choice("bf16" if amp else "fp32", channels_last)
     else:
         device = next(backend.model.parameters()).device
-        choice = inference_choice(backend.model, crops, device, amp, channels_last, measure)
+        choice = inference_choice(backend.model, crops, device, amp, channels_last)
     tuned = TorchBackend(backend.model, precision=choice.precision, channels_last=choice.channels_last,
                          threads=backend.threads)
     return dataclasses.replace(predictor, backend=tuned)

@@ -28,8 +28,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from handpose.row_blocks import RowBlocks
+
 IOU_THRESHOLDS = np.round(np.arange(0.5, 0.951, 0.05), 2)  # 0.5, 0.55, ..., 0.95
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
+AP_CHUNK = 1 << 16  # ranked detections that ranked_average_precision holds as floats at a time
 BUCKETS: dict[str, tuple[float, float]] = {"all": (0.0, np.inf), "small": (0.0, 32.0), "medium": (32.0, 96.0),
                                            "large": (96.0, np.inf)}
 
@@ -127,85 +130,175 @@ def crowd_cover(boxes: np.ndarray, crowd: np.ndarray) -> np.ndarray:
 def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int, interpolation: str = "coco101") -> float:
     """AP of detections (``scores`` (N,), ``tp`` (N,) 1 true / 0 false positive) against ``num_gt`` boxes; NaN
     when there is no ground truth. ``interpolation``: "coco101" or "all" (see the module docstring)."""
+    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
+    return ranked_average_precision(np.asarray(tp)[order], num_gt, interpolation)
+
+
+def ranked_average_precision(hits: np.ndarray, num_gt: int, interpolation: str = "coco101") -> float:
+    """AP of detections already ranked best first (``hits`` (N,) 1 true / 0 false positive) against ``num_gt``
+    boxes; NaN when there is no ground truth. "coco101" reads the ranking ``AP_CHUNK`` detections at a time, so its
+    arrays stay short however many there are, and gives what whole arrays give to the last bit: each precision is a
+    count over a count, each point's envelope a maximum."""
     if num_gt == 0:
         return float("nan")
-    order = np.argsort(-np.asarray(scores, np.float64), kind="stable")
-    hits = np.asarray(tp, np.float64)[order]
-    tp_cum, fp_cum = np.cumsum(hits), np.cumsum(1.0 - hits)
-    recall = tp_cum / num_gt
-    precision = tp_cum / np.maximum(tp_cum + fp_cum, np.finfo(np.float64).eps)
-    envelope = np.maximum.accumulate(precision[::-1])[::-1] if precision.size else precision  # best at recall >= r
-    if interpolation == "coco101":
-        at = np.searchsorted(recall, RECALL_POINTS, side="left")  # first detection reaching each recall point
-        return float(np.mean([envelope[i] if i < envelope.size else 0.0 for i in at]))
     if interpolation == "all":
+        h = np.asarray(hits, np.float64)  # (N,)
+        tp_cum, fp_cum = np.cumsum(h), np.cumsum(1.0 - h)
+        recall = tp_cum / num_gt
+        precision = tp_cum / np.maximum(tp_cum + fp_cum, np.finfo(np.float64).eps)
+        envelope = np.maximum.accumulate(precision[::-1])[::-1] if precision.size else precision  # best at >= r
         r = np.concatenate([[0.0], recall])
         return float(np.sum((r[1:] - r[:-1]) * envelope))
-    raise ValueError(f"unknown AP interpolation {interpolation!r}; use 'coco101' or 'all'")
+    if interpolation != "coco101":
+        raise ValueError(f"unknown AP interpolation {interpolation!r}; use 'coco101' or 'all'")
+    n = len(hits)
+    starts = range(0, n, AP_CHUNK)
+
+    def true_so_far(start: int, before: float) -> np.ndarray:
+        """(n,) true positives up to each detection of the chunk from ``start`` (whole numbers, exact)."""
+        return before + np.cumsum(np.asarray(hits[start : start + AP_CHUNK], np.float64))
+
+    def precision(start: int, tp_cum: np.ndarray) -> np.ndarray:
+        """(n,) true positives over detections up to each detection of the chunk from ``start``."""
+        return tp_cum / np.arange(start + 1, start + len(tp_cum) + 1, dtype=np.float64)
+
+    at = np.zeros(len(RECALL_POINTS), np.int64)  # (101,) first detection reaching each recall point
+    tp_before, best = [], []  # per chunk: true positives before it, its highest precision
+    tp = 0.0
+    for start in starts:
+        tp_cum = true_so_far(start, tp)  # (n,)
+        at += np.searchsorted(tp_cum / num_gt, RECALL_POINTS, side="left")  # the chunk's detections short of each
+        tp_before.append(tp)
+        best.append(precision(start, tp_cum).max())
+        tp = float(tp_cum[-1])
+    later = np.maximum.accumulate(np.array([*best[1:], -np.inf])[::-1])[::-1]  # (chunks,) best after each chunk
+    value: dict[int, float] = {}  # the envelope (best precision from there on) at each point's first detection
+    for c in sorted({int(i) // AP_CHUNK for i in at if i < n}):
+        envelope = np.maximum.accumulate(precision(starts[c], true_so_far(starts[c], tp_before[c]))[::-1])[::-1]
+        for i in at[(at // AP_CHUNK == c) & (at < n)]:
+            value[int(i)] = max(envelope[int(i) - starts[c]], later[c])
+    return float(np.mean([value[int(i)] if i < n else 0.0 for i in at]))
 
 
-def _pooled(results: list[ImageResult], iou_threshold: float, bucket: tuple[float, float]
-            ) -> tuple[np.ndarray, np.ndarray, list[bool], int]:
-    """Scores, statuses, matched-handedness pairs over all images, and the number of in-bucket ground truth."""
-    scores, status, side_ok = [], [], []
-    num_gt = 0
-    for r in results:
-        st, matched, order, n = match_image(r, iou_threshold, bucket)
-        num_gt += n
-        scores.append(np.asarray(r.scores, np.float64)[order])
-        status.append(st)
-        for rank, d in enumerate(order):
-            g = matched[rank]
-            if st[rank] == 1 and r.gt_left_known[g]:
-                side_ok.append(bool(r.left[d] > 0.5) == bool(r.gt_left[g]))
-    return np.concatenate(scores) if scores else np.zeros(0), np.concatenate(status) if status else np.zeros(
-        0, np.int64), side_ok, num_gt
+class DetectionTally:
+    """What :func:`detection_metrics` needs of each image, taken as the images are scored (:meth:`add`), so that no
+    image's boxes are kept: per detection its score, and as bits its status at each (size bucket, IoU threshold),
+    counted (not ignored) and true positive, and for recall at a false positive budget (matched at ``recall_iou``
+    over all sizes) whether it counts, whether it is a false positive and the buckets of the hand it found; per
+    bucket the in-bucket ground truth, the hands by their size and the handedness of matches at IoU 0.5. About 19
+    bytes a detection for the default 4 buckets and 10 thresholds. :meth:`metrics` gives
+    :func:`detection_metrics`' figures to the last bit."""
+
+    def __init__(self, buckets: dict[str, tuple[float, float]] = BUCKETS,
+                 iou_thresholds: np.ndarray | tuple[float, ...] = IOU_THRESHOLDS, recall_iou: float = 0.5) -> None:
+        if len(buckets) > 6:  # a recall byte: 2 flags and one bit a bucket
+            raise ValueError(f"DetectionTally: at most 6 size buckets, got {len(buckets)}")
+        self.buckets, self.thresholds = dict(buckets), [float(t) for t in iou_thresholds]
+        self.recall_iou = float(recall_iou)
+        self.images, self.hands = 0, 0
+        cells = len(self.buckets) * len(self.thresholds)  # bucket-major: cell b * thresholds + t
+        self.scores = RowBlocks(np.float64)  # (N,) each image's detections best first, images in order
+        self.counted = RowBlocks(np.uint8, (cells + 7) // 8)  # (N, bytes) packed: status >= 0 at each cell
+        self.true = RowBlocks(np.uint8, (cells + 7) // 8)  # (N, bytes) packed: status == 1 at each cell
+        self.recall = RowBlocks(np.uint8)  # (N,) bit 0 counts, bit 1 false positive, bit 2 + b found a bucket-b hand
+        self.num_gt = np.zeros(len(self.buckets), np.int64)  # in-bucket ground truth (AP)
+        self.sized = np.zeros(len(self.buckets), np.int64)  # hands whose longer side is in the bucket (recall)
+        self.side_right = np.zeros(len(self.buckets), np.int64)  # true positives at IoU 0.5 of known side: right
+        self.side_known = np.zeros(len(self.buckets), np.int64)  # ... of them all
+
+    def add(self, r: ImageResult) -> None:
+        """Tally one image's detections against its ground truth (``match_image`` at every cell)."""
+        n = len(np.asarray(r.scores).reshape(-1))
+        cells = len(self.buckets) * len(self.thresholds)
+        counted = np.zeros((n, len(self.buckets), len(self.thresholds)), bool)  # (N, B, T)
+        true = np.zeros_like(counted)
+        order = np.argsort(-np.asarray(r.scores), kind="stable")  # (N,) as match_image ranks them
+        for b, bucket in enumerate(self.buckets.values()):
+            for t, threshold in enumerate(self.thresholds):
+                status, matched, _, num_gt = match_image(r, threshold, bucket)
+                counted[:, b, t], true[:, b, t] = status >= 0, status == 1
+                if t == 0:
+                    self.num_gt[b] += num_gt
+                if threshold == 0.5:
+                    g = matched[status == 1]  # (tp,) the hand each true positive took
+                    known = np.asarray(r.gt_left_known)[g].astype(bool)
+                    left = np.asarray(r.left)[order[status == 1][known]] > 0.5
+                    self.side_right[b] += int(np.sum(left == np.asarray(r.gt_left)[g[known]].astype(bool)))
+                    self.side_known[b] += int(known.sum())
+        self.scores.append(np.asarray(r.scores, np.float64)[order])
+        self.counted.append(np.packbits(counted.reshape(n, cells), axis=1, bitorder="little"))
+        self.true.append(np.packbits(true.reshape(n, cells), axis=1, bitorder="little"))
+        status, matched, _, _ = match_image(r, self.recall_iou, (0.0, np.inf))
+        side = longer_side(r.gt_boxes)  # (M,)
+        hit = np.full(n, np.nan)  # (N,) the longer side of the hand each detection found, NaN for none
+        hit[status == 1] = side[matched[status == 1]]
+        bits = (status >= 0).astype(np.uint8) | (np.isnan(hit).astype(np.uint8) << 1)  # (N,)
+        for b, (lo, hi) in enumerate(self.buckets.values()):
+            bits |= ((hit >= lo) & (hit < hi)).astype(np.uint8) << (2 + b)  # NaN (a false positive) is in none
+            self.sized[b] += int(np.sum((side >= lo) & (side < hi)))
+        self.recall.append(bits)
+        self.images += 1
+        self.hands += len(r.gt_boxes)
+
+    def ranked(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The packed cell bits (N, bytes) twice (counted, true) and the recall bytes (N,), detections of all images
+        ranked best first (ties in the order they came, as a stable sort of the pooled scores leaves them)."""
+        negated = self.scores.array()
+        np.negative(negated, out=negated)
+        order = np.argsort(negated, kind="stable")  # (N,)
+        del negated
+        return self.counted.array()[order], self.true.array()[order], self.recall.array()[order]
+
+    def recall_at_fp(self, max_fp: float, recall: np.ndarray | None = None) -> dict[str, float]:
+        """Each bucket's recall at the lowest score threshold with at most ``max_fp`` false positives over all
+        detections (:func:`recall_by_size_at_fp`); ``recall`` the ranked recall bytes where :meth:`ranked` gave them
+        already."""
+        bits = self.ranked()[2] if recall is None else recall
+        bits = bits[(bits & 1) > 0]  # a detection on a crowd region counts neither way
+        within = int(np.sum(np.cumsum((bits >> 1) & 1, dtype=np.int64) <= max_fp))  # a prefix of the ranking
+        out = {}
+        for b, name in enumerate(self.buckets):
+            found = int(np.count_nonzero((bits[:within] >> (2 + b)) & 1))
+            out[name] = found / int(self.sized[b]) if self.sized[b] else float("nan")
+        return out
+
+    def metrics(self, interpolation: str = "coco101") -> dict[str, float]:
+        """:func:`detection_metrics` of the images tallied so far."""
+        counted, true, recall_bits = self.ranked()
+        out: dict[str, float] = {"num_images": float(self.images), "num_hands": float(self.hands)}
+        recall = self.recall_at_fp(float(self.images), recall_bits)
+        for b, name in enumerate(self.buckets):
+            suffix = "" if name == "all" else f"/{name}"
+            aps = []
+            for t, threshold in enumerate(self.thresholds):
+                byte, bit = divmod(b * len(self.thresholds) + t, 8)
+                keep = ((counted[:, byte] >> bit) & 1) > 0  # (N,)
+                hits = (true[keep, byte] >> bit) & 1  # (kept,) ranked
+                aps.append(ranked_average_precision(hits, int(self.num_gt[b]), interpolation))
+                if threshold == 0.5:
+                    out[f"AP@0.5{suffix}"] = aps[-1]
+                    out[f"recall@1FP{suffix}"] = recall[name]
+                    known = int(self.side_known[b])
+                    out[f"handedness{suffix}"] = int(self.side_right[b]) / known if known else float("nan")
+            out[f"AP@0.5:0.95{suffix}"] = float(np.mean(aps))
+        return out
 
 
 def recall_by_size_at_fp(results: list[ImageResult], max_fp: float, buckets: dict[str, tuple[float, float]],
                          iou_threshold: float = 0.5) -> dict[str, float]:
     """Each bucket's recall (hands whose box's longer side is in ``[lo, hi)``) at the lowest score threshold with at
     most ``max_fp`` false positives over all detections; NaN for a bucket without hands."""
-    scores, found_side, gt_sides = [], [], []
+    tally = DetectionTally(buckets, (), iou_threshold)
     for r in results:
-        status, matched, order, _ = match_image(r, iou_threshold, (0.0, np.inf))
-        side = longer_side(r.gt_boxes)  # (M,)
-        hit = np.full(len(order), np.nan)  # (N,) the longer side of the hand each detection found, NaN for none
-        hit[status == 1] = side[matched[status == 1]]
-        counted = status >= 0  # a detection on a crowd region counts neither way
-        scores.append(np.asarray(r.scores, np.float64)[order][counted])
-        found_side.append(hit[counted])
-        gt_sides.append(side)
-    score = np.concatenate(scores) if scores else np.zeros(0)
-    hit = np.concatenate(found_side) if found_side else np.zeros(0)
-    sides = np.concatenate(gt_sides) if gt_sides else np.zeros(0)
-    ranked = np.argsort(-score, kind="stable")
-    within = np.flatnonzero(np.cumsum(np.isnan(hit[ranked])) <= max_fp)  # a prefix of the ranking
-    kept = hit[ranked[: within[-1] + 1]] if within.size else np.zeros(0)
-    out = {}
-    for name, (lo, hi) in buckets.items():
-        total = int(np.sum((sides >= lo) & (sides < hi)))
-        found = int(np.sum((kept >= lo) & (kept < hi)))  # NaN (a false positive) is in no bucket
-        out[name] = found / total if total else float("nan")
-    return out
+        tally.add(r)
+    return tally.recall_at_fp(max_fp)
 
 
 def detection_metrics(results: list[ImageResult], interpolation: str = "coco101") -> dict[str, float]:
     """"AP@0.5", "AP@0.5:0.95", "recall@1FP", "handedness" over all hands, and each with "/small", "/medium",
-    "/large" per bucket; plus "num_images" and "num_hands" (NaN where a bucket holds no hand)."""
-    out: dict[str, float] = {"num_images": float(len(results)),
-                             "num_hands": float(sum(len(r.gt_boxes) for r in results))}
-    recall = recall_by_size_at_fp(results, float(len(results)), BUCKETS)
-    for name, bucket in BUCKETS.items():
-        suffix = "" if name == "all" else f"/{name}"
-        aps = []
-        for t in IOU_THRESHOLDS:
-            scores, status, side_ok, num_gt = _pooled(results, float(t), bucket)
-            keep = status >= 0
-            aps.append(average_precision(scores[keep], status[keep], num_gt, interpolation))
-            if t == 0.5:
-                out[f"AP@0.5{suffix}"] = aps[-1]
-                out[f"recall@1FP{suffix}"] = recall[name]
-                out[f"handedness{suffix}"] = float(np.mean(side_ok)) if side_ok else float("nan")
-        out[f"AP@0.5:0.95{suffix}"] = float(np.mean(aps))
-    return out
+    "/large" per bucket; plus "num_images" and "num_hands" (NaN where a bucket holds no hand). A run that scores
+    many images tallies them as they come instead (:class:`DetectionTally`), with the same figures."""
+    tally = DetectionTally()
+    for r in results:
+        tally.add(r)
+    return tally.metrics(interpolation)

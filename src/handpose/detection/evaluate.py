@@ -6,15 +6,21 @@ recall at 1 false positive per image and handedness accuracy, overall and per ha
 (``keypoints=``, ``--keypoints``) the hands are those of the detect -> keypoint refinement cascade
 (``inference/refine``, :func:`refine_images`): its boxes and scores, every refined hand kept whatever its score (AP
 needs the low-scored ones too), the handedness the settled side. Images that cannot be read are counted, named in
-the report, and left out. The report keeps every scored image's detections (``detections``, one record an image:
-``detection/stored_detections``), so they can be re-scored without running the model again.
+the report, and left out. The written report keeps every scored image's detections (``detections``, one record an
+image: ``detection/stored_detections``), so they can be re-scored without running the model again.
+
+Memory stays nearly level however many images are scored: each image's result is tallied as it comes
+(``metrics.DetectionTally``: about 19 bytes a detection, not its boxes) and its record spooled to a hidden line file
+beside the report (``stored_detections.DetectionLines``), copied in at the end; :func:`detect_images` and
+:func:`refine_images` (training's validation, the benchmarks) still give every result in a list.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +32,8 @@ from handpose.data.skip_report import SkipReport
 from handpose.detection.coco import DetectionImage, read_detection_images, split_images
 from handpose.detection.detector import IMAGE_SCALES, HandDetector
 from handpose.detection.held_out_check import hash_divided, warn_if_trained_on
-from handpose.detection.metrics import ImageResult, detection_metrics
-from handpose.detection.stored_detections import KEY, image_detections, write_report
+from handpose.detection.metrics import DetectionTally, ImageResult
+from handpose.detection.stored_detections import DetectionLines
 from handpose.eval_held_out import recorded_fraction, warn_if_scoring_training_part
 from handpose.words import counted
 
@@ -48,8 +54,14 @@ def detect_images(detector: HandDetector, items: list[DetectionImage], batch_siz
     """Detections against ground truth for each readable image of ``items`` (bad images counted in ``skipped``),
     at every one of the detector's ``scales``; each readable item is appended to ``scored``, in the results'
     order."""
+    return _listed(each_detected(detector, items, batch_size, threshold, skipped, max_pixels), scored)
+
+
+def each_detected(detector: HandDetector, items: list[DetectionImage], batch_size: int = 8,
+                  threshold: float = EVAL_THRESHOLD, skipped: SkipReport | None = None,
+                  max_pixels: int = MAX_PIXELS) -> Iterator[tuple[DetectionImage, ImageResult]]:
+    """:func:`detect_images` one image at a time as each batch is done: (readable item, its result)."""
     skipped = skipped if skipped is not None else SkipReport()
-    results: list[ImageResult] = []
     for start in range(0, len(items), max(1, batch_size)):
         chunk, prepared = [], []
         for item in items[start : start + batch_size]:
@@ -61,11 +73,8 @@ def detect_images(detector: HandDetector, items: list[DetectionImage], batch_siz
         if not chunk:
             continue
         for item, f in zip(chunk, detector.find(prepared, threshold)):
-            results.append(ImageResult(f.boxes, f.scores, f.left, item.boxes.astype(np.float64), item.is_left,
-                                       item.left_known, item.crowd.astype(np.float64)))
-            if scored is not None:
-                scored.append(item)
-    return results
+            yield item, ImageResult(f.boxes, f.scores, f.left, item.boxes.astype(np.float64), item.is_left,
+                                    item.left_known, item.crowd.astype(np.float64))
 
 
 def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: SkipReport | None = None,
@@ -73,8 +82,13 @@ def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: Sk
     """The refined hands (``Predictor.detect_hands``) against ground truth for each readable image of ``items``;
     ``left`` is 1 for a hand settled as left, 0 for right. Each readable item is appended to ``scored``, in the
     results' order."""
+    return _listed(each_refined(predictor, items, skipped, max_pixels), scored)
+
+
+def each_refined(predictor: Predictor, items: list[DetectionImage], skipped: SkipReport | None = None,
+                 max_pixels: int = MAX_PIXELS) -> Iterator[tuple[DetectionImage, ImageResult]]:
+    """:func:`refine_images` one image at a time: (readable item, its result)."""
     skipped = skipped if skipped is not None else SkipReport()
-    results: list[ImageResult] = []
     for item in items:
         try:
             image, _ = images.load_image(item.path, max_pixels)
@@ -85,8 +99,16 @@ def refine_images(predictor: Predictor, items: list[DetectionImage], skipped: Sk
         boxes = np.array([np.asarray(d.box, np.float64) for d in hands]).reshape(-1, 4)
         scores = np.array([float(d.score) for d in hands], np.float64)
         left = np.array([1.0 if d.is_left else 0.0 for d in hands], np.float64)
-        results.append(ImageResult(boxes, scores, left, item.boxes.astype(np.float64), item.is_left,
-                                   item.left_known, item.crowd.astype(np.float64)))
+        yield item, ImageResult(boxes, scores, left, item.boxes.astype(np.float64), item.is_left, item.left_known,
+                                item.crowd.astype(np.float64))
+
+
+def _listed(pairs: Iterator[tuple[DetectionImage, ImageResult]],
+            scored: list[DetectionImage] | None) -> list[ImageResult]:
+    """The results of ``pairs`` in a list, their items appended to ``scored`` (where given) in the same order."""
+    results = []
+    for item, result in pairs:
+        results.append(result)
         if scored is not None:
             scored.append(item)
     return results
@@ -97,8 +119,9 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
                        keypoints: str | Path | None = None, refine: RefineConfig | None = None,
                        scales: Sequence[float] = IMAGE_SCALES) -> dict[str, Any]:
     """Evaluate detector ``weights`` on the COCO box json(s) at ``data``; returns (and writes to ``out``, a json
-    file or a folder for ``detection_eval.json``) the report: metrics, counts, skipped images, settings, and last
-    the scored images' detections (``detections``: ``detection/stored_detections``).
+    file or a folder for ``detection_eval.json``) the report: metrics, counts, skipped images, settings, and, in
+    the written file only, last the scored images' detections (``detections``: ``detection/stored_detections``,
+    spooled to disk as the images are scored, never all in memory).
 
     ``split``: "all" images, or "val" / "train" (the side ``split_images`` puts them on with ``val_fraction``).
     ``keypoints``: a keypoint model's weights: score the detect -> keypoint refinement cascade (``refine``, default
@@ -142,30 +165,35 @@ def run_detection_eval(weights: str | Path, data: str | Path, out: str | Path | 
                          "is no AP or recall to measure; --split all scores every image (with a hash split, a larger "
                          "--val-fraction holds out more)")
     skipped = SkipReport()
-    scored: list[DetectionImage] = []
-    if predictor is not None:
-        results = refine_images(predictor, items, skipped, scored=scored)
-    else:
-        results = detect_images(detector, items, batch_size, threshold, skipped, scored=scored)
-    if not results:
-        raise ValueError(f"{data}: none of the {len(items)} {split} images could be read ({skipped.summary('images')})")
-    report: dict[str, Any] = {
-        "task": "detect", "weights": str(weights), "data": str(data), "split": split,
-        "val_fraction": recorded_fraction(split, hash_divided(all_items), val_fraction),
-        "input_size": detector.input_size, "scales": list(detector.scales), "threshold": threshold,
-        "ap_interpolation": "coco101",
-        "keypoints": None if keypoints is None else str(keypoints),
-        "refine": None if predictor is None else asdict(predictor.refine),
-        **detection_metrics(results),
-        "skipped_images": _count(skipped), "skipped_annotations": _count(read_report),
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
-    if _count(skipped):
-        skipped.log("images", LOG)
-        report["skipped_summary"] = skipped.summary("images")
-    report[KEY] = [image_detections(item, r) for item, r in zip(scored, results)]
-    if out is not None:
-        write_report(report_path(out), report)
+    tally = DetectionTally()  # what the metrics need of each image, as it is scored: no image's boxes are kept
+    with DetectionLines(report_path(out)) if out is not None else nullcontext() as lines:
+        if predictor is not None:
+            pairs = each_refined(predictor, items, skipped)
+        else:
+            pairs = each_detected(detector, items, batch_size, threshold, skipped)
+        for item, result in pairs:
+            tally.add(result)
+            if lines is not None:
+                lines.add(item, result)
+        if not tally.images:
+            raise ValueError(f"{data}: none of the {len(items)} {split} images could be read "
+                             f"({skipped.summary('images')})")
+        report: dict[str, Any] = {
+            "task": "detect", "weights": str(weights), "data": str(data), "split": split,
+            "val_fraction": recorded_fraction(split, hash_divided(all_items), val_fraction),
+            "input_size": detector.input_size, "scales": list(detector.scales), "threshold": threshold,
+            "ap_interpolation": "coco101",
+            "keypoints": None if keypoints is None else str(keypoints),
+            "refine": None if predictor is None else asdict(predictor.refine),
+            **tally.metrics(),
+            "skipped_images": _count(skipped), "skipped_annotations": _count(read_report),
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        if _count(skipped):
+            skipped.log("images", LOG)
+            report["skipped_summary"] = skipped.summary("images")
+        if lines is not None:
+            lines.write(report)
     return report
 
 

@@ -10,6 +10,10 @@ to 4, ``left`` the left-hand probability rounded to 4 (null where there is none)
 :func:`coco_results` turns the records into COCO's detection results list (``[{image_id, category_id, bbox,
 score}]``, what ``pycocotools``' ``COCO.loadRes`` takes). One line an image keeps the file small (about 40 bytes a
 detection); indented, each box's four figures would take four lines.
+
+An evaluation spools the records as it scores the images (:class:`DetectionLines`: a hidden line file beside the
+report, ``handpose.line_spools``) and copies them into the report at the end, so that no record stays in memory
+however many images there are; the file has the bytes :func:`write_report` gives the whole list.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import numpy as np
 from handpose.detection.coco import DetectionImage
 from handpose.detection.metrics import ImageResult
 from handpose.files import json_safe, write_json_list_last
+from handpose.line_spools import LineSpools
 
 KEY = "detections"  # the report's key for the per-image records
 
@@ -49,10 +54,46 @@ def coco_results(records: Iterable[dict[str, Any]], category_id: int = 1) -> lis
             for r in records for box, score in zip(r["boxes"], r["scores"])]
 
 
+def record_text(record: dict[str, Any]) -> str:
+    """One record's line in the report: compact JSON, NaN refused."""
+    return json.dumps(json_safe(record), separators=(",", ":"), allow_nan=False)
+
+
 def write_report(path: str | Path, report: dict[str, Any]) -> Path:
     """``report`` as ``files.write_json(path, report, sort_keys=True)`` lays it out, with its ``detections`` last,
     one image a line. Returns the path."""
-    def compact(record: dict[str, Any]) -> str:
-        return json.dumps(json_safe(record), separators=(",", ":"), allow_nan=False)
+    return write_json_list_last(path, report, KEY, record_text, sort_keys=True)
 
-    return write_json_list_last(path, report, KEY, compact, sort_keys=True)
+
+class DetectionLines:
+    """The ``detections`` of a report to be written at ``path``, one line an image spooled into a hidden file in its
+    folder as the images are scored (:meth:`add`) and copied into it by :meth:`write`; a context manager that
+    removes the spool however the run ends. The spool, and the folder, are made with the first record: a run that
+    scores no image leaves nothing behind."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.spools = LineSpools(self.path.parent, (self.path.stem,))
+        self.count = 0  # records spooled
+
+    def __enter__(self) -> DetectionLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.count:
+            self.spools.__exit__(*exc)
+
+    def add(self, item: DetectionImage, result: ImageResult) -> None:
+        """Spool one scored image's record (:func:`image_detections`)."""
+        if not self.count:
+            self.spools.__enter__()
+        self.spools.write(0, record_text(image_detections(item, result)), self.path)
+        self.count += 1
+
+    def write(self, report: dict[str, Any]) -> Path:
+        """``report`` (without ``detections``) and the spooled records after it, the bytes :func:`write_report`
+        gives with the records in a list; returns the path."""
+        if not self.count:
+            return write_report(self.path, {**report, KEY: []})
+        self.spools.close([self.path])  # the lines still buffered are written now
+        return write_json_list_last(self.path, {**report, KEY: self.spools.lines(0)}, KEY, str, sort_keys=True)

@@ -9,12 +9,19 @@ detector runs (0.7 s on two cores at two scales). :func:`cached_fastest` keeps t
 versions, the detector file and the scales, so a later process on the same machine does not time again (unless other
 processes kept the CPUs busy while it timed: ``autotune.contention``). Where onnxruntime cannot load the file, the
 PyTorch network is used.
+
+A verdict kept out of the cache file (timed while other processes were busy) is remembered by the process that timed
+it, so its later detectors (each ``Predictor.from_pretrained()``, each one-line ``handpose.predict``) take it instead of
+timing again, which on a busy machine, where the PyTorch detector is at its slowest, cost most of each call. Threads
+that ask at once time once (a lock), as trials running side by side in one process slow each other down unseen: the
+CPU meter counts only other processes.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -28,6 +35,8 @@ from handpose.detection.detector import HandDetector, Letterboxed
 LOG = logging.getLogger(__name__)
 
 ROUNDS = 3
+_CHOOSING = threading.Lock()  # one trial at a time in a process: the other threads wait for its verdict
+_UNCACHED: dict[tuple[str, str], str] = {}  # (cache file, key text) -> runtime chosen by a trial kept out of the file
 
 
 def trial_input(detector: HandDetector) -> list[list[Letterboxed]]:
@@ -90,7 +99,13 @@ def runtime_key(candidate_file: str, scales: Sequence[float]) -> TrialKey:
 
 
 def cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key: TrialKey) -> HandDetector:
-    """:func:`fastest`, its verdict kept in the speed-trial cache under ``key`` and read from there when present."""
+    """:func:`fastest`, its verdict kept in the speed-trial cache under ``key`` and read from there when present;
+    a verdict the cache did not take (a busy machine) is kept for this process (module docstring)."""
+    with _CHOOSING:
+        return _cached_fastest(candidates, names, key)
+
+
+def _cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key: TrialKey) -> HandDetector:
     path = cache_path()
     entry = read_cache(path).get(key.text())
     results = entry.get("results") if isinstance(entry, dict) else None
@@ -101,9 +116,16 @@ def cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key
                  entry.get("measured", "?"), ", ".join(f"{n} {s * 1000:.1f} ms" for n, s in zip(names, cached)),
                  names[best])
         return candidates[best]
+    remembered = _UNCACHED.get((str(path), key.text()))
+    if remembered in names:
+        LOG.info("hand detector runtime as timed earlier in this process (not cached: other processes were busy): "
+                 "using %s", remembered)
+        return candidates[list(names).index(remembered)]
     t0 = time.perf_counter()
     others = start_meter()
     chosen, seconds = fastest(candidates, names)
-    if not unsteady(others(), "hand detector runtime", path):
+    if unsteady(others(), "hand detector runtime", path):
+        _UNCACHED[(str(path), key.text())] = names[list(candidates).index(chosen)]
+    else:
         write_cache(path, key, {n: {"seconds": s} for n, s in zip(names, seconds)}, time.perf_counter() - t0)
     return chosen

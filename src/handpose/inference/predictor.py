@@ -176,6 +176,11 @@ class Predictor:
 
     ``refine`` (``inference/refine``): the keypoint network re-boxes, re-scores and filters the detector's hands
     before their keypoints are reported (None: the detector's boxes as they are). ``from_file`` turns it on.
+
+    One predictor may serve several threads at once: it keeps no per-call state, and calls from threads give the
+    keypoints of the same calls made one at a time (to the last bit with a fixed thread count; ``threads="auto"``
+    changes PyTorch's between calls, and with it float rounding). It pickles for ``multiprocessing`` workers of any
+    start method (README, "In a service").
     """
 
     backend: Backend

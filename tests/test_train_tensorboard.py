@@ -97,3 +97,25 @@ def test_summary_keeps_the_last_validation_across_a_resume(synth_data: Path, tmp
     assert last is not None and last["step"] == 3 and last == summary["best"]
     assert json.loads((run / "summary.json").read_text())["last_validation"] == last
     assert _curve(run, "val/PCK@0.2") == [(3, pytest.approx(last["PCK@0.2"], rel=1e-6))]  # float32 in the events
+
+
+def test_a_resumed_runs_events_file_sorts_after_the_earlier_ones(tmp_path: Path) -> None:
+    # TensorBoard reads a folder's events files in name order; a run resumed in the same second and process as the
+    # earlier one (train() called twice from Python) got a name that sorted first ('.10' before '.9'), so its
+    # curve came back as [6, 8, 3] and the earlier file's later steps were not purged
+    import os
+    import socket
+    import time
+
+    from handpose.training.reporting import TrainWriter
+
+    run = tmp_path / "run"
+    run.mkdir()
+    earlier = run / f"events.out.tfevents.{int(time.time()) + 1}.{socket.gethostname()}.{os.getpid()}.99999"
+    earlier.write_bytes(b"")
+    writer = TrainWriter(run, purge_step=4)
+    try:
+        newest = sorted(p.name for p in run.glob("events.out.tfevents.*"))[-1]
+        assert newest == writer.events_file().name != earlier.name
+    finally:
+        writer.close()

@@ -174,6 +174,26 @@ class LossWindow:
         return rate, means
 
 
+EVENTS_PREFIX = "events.out.tfevents."
+
+
+def _after_earlier_events(log_dir: Path) -> None:
+    """Wait (a second at most, where a run of the folder started within this second) until the clock is past the
+    start second that every events file of ``log_dir`` has in its name. TensorBoard reads a folder's events files in
+    the order of their names, ``events.out.tfevents.<second>.<host>.<pid>.<n>``: a resumed run started in the same
+    second and process as the earlier one (``train()`` called twice from Python) could sort before it (``.10``
+    before ``.9``), so its curve read back to front and the earlier file's steps were not purged."""
+    seconds = []
+    for path in log_dir.glob(EVENTS_PREFIX + "*") if log_dir.is_dir() else ():
+        stamp = path.name[len(EVENTS_PREFIX):].split(".", 1)[0]
+        if stamp.isdigit():
+            seconds.append(int(stamp))
+    latest = max(seconds, default=None)
+    if latest is not None and latest - time.time() < 2:  # a file stamped far ahead (another clock) is not waited on
+        while int(time.time()) <= latest:
+            time.sleep(max(0.01, latest + 1 - time.time()))
+
+
 class TrainWriter:
     """TensorBoard events of one run (rank 0 only); every method is a no-op when ``enabled`` is False.
 
@@ -190,6 +210,7 @@ class TrainWriter:
             from torch.utils.tensorboard import SummaryWriter
 
             _hush_events_thread()
+            _after_earlier_events(self.log_dir)
             with self._named():
                 self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge_step)
 

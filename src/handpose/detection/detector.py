@@ -39,6 +39,7 @@ from handpose.detection.letterbox import letterbox
 from handpose.detection.onnx_network import OnnxDetectorNetwork
 from handpose.detection.scales import IMAGE_SCALES, MAX_SCALE, MAX_SCALES, check_scales  # noqa: F401 (re-exported)
 from handpose.inference.eval_mode import eval_mode
+from handpose.model.fold_batch_norm import folded
 
 LOG = logging.getLogger(__name__)
 
@@ -126,7 +127,9 @@ class HandDetector:
 
         ``pretrained:detector`` on the CPU is the shipped detector in the runtime that measures faster here
         (``detection/runtime_choice``: its PyTorch weights or their ONNX export, the same maps);
-        ``pretrained:detector-onnx`` or a file path is taken as named. ``threads``: onnxruntime's threads (None: its
+        ``pretrained:detector-onnx`` or a file path is taken as named; PyTorch weights run with their batch norms
+        folded into their convs (``model/fold_batch_norm``: the same maps, faster; :meth:`from_model` runs the
+        network it is given as it is). ``threads``: onnxruntime's threads (None: its
         default, every core; PyTorch's are the process's, ``torch.set_num_threads``), or "auto": either runtime
         follows the cores other processes leave free (``autotune.free_cores``)."""
         from handpose import pretrained
@@ -141,7 +144,7 @@ class HandDetector:
             return cls(OnnxDetectorNetwork(path, device=str(device), threads=threads), threshold, max_hands, device,
                        scales)
         device = check_device(str(device), "device")  # CUDA asked for without a GPU: said, not an AssertionError
-        return cls(load_model(path, task=TASK_DETECT), threshold, max_hands, device, scales, threads)
+        return cls(folded(load_model(path, task=TASK_DETECT)), threshold, max_hands, device, scales, threads)
 
     @classmethod
     def shipped(cls, threshold: float | None = None, max_hands: int | None = None,
@@ -153,8 +156,8 @@ class HandDetector:
         from handpose.detection.runtime_choice import cached_fastest, runtime_key
         from handpose.model.artifact import TASK_DETECT, load_model
 
-        torch_net = cls(load_model(pretrained.path(pretrained.DEFAULT_DETECTOR), task=TASK_DETECT), threshold,
-                        max_hands, "cpu", scales, threads)
+        torch_net = cls(folded(load_model(pretrained.path(pretrained.DEFAULT_DETECTOR), task=TASK_DETECT)), threshold,
+                        max_hands, "cpu", scales, threads)  # batch norms folded (model/fold_batch_norm), timed so
         try:  # exported at first use: an unwritable cache (OSError) or a failed parity check leave PyTorch
             onnx_path = pretrained.path(pretrained.DETECTOR_ONNX)
             onnx_net = cls(OnnxDetectorNetwork(onnx_path, threads=threads), threshold, max_hands, "cpu", scales)

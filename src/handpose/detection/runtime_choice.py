@@ -86,7 +86,9 @@ def _seconds(results: Any, name: str) -> float | None:
 
 def runtime_key(candidate_file: str, scales: Sequence[float]) -> TrialKey:
     """The speed-trial cache's key of this choice (``autotune.choice.TrialKey``): this CPU, torch's threads and
-    version, onnxruntime's version, the detector file (name and size) and the scales."""
+    version, onnxruntime's version, the detector file (name and size) and the scales; "bn folded" marks verdicts
+    timed with PyTorch's batch norms folded into their convs (``model/fold_batch_norm``), so a verdict timed on
+    the slower unfolded network before is not taken for one."""
     from pathlib import Path
 
     import onnxruntime
@@ -94,7 +96,7 @@ def runtime_key(candidate_file: str, scales: Sequence[float]) -> TrialKey:
 
     file = Path(candidate_file)
     what = (f"detector runtime: {file.name} {file.stat().st_size} B, onnxruntime {onnxruntime.__version__}, "
-            f"scales {','.join(f'{s:g}' for s in scales)}")
+            f"scales {','.join(f'{s:g}' for s in scales)}, bn folded")
     return TrialKey("cpu", cpu_identity(), torch.__version__, torch.get_num_threads(), what, 0, 1, "runtime")
 
 

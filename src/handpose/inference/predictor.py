@@ -274,6 +274,8 @@ class Predictor:
         every core; PyTorch's are the process's, ``torch.set_num_threads``), or "auto": both runtimes follow the
         cores other processes leave free, measured as inference runs (``autotune.free_cores``; it sets PyTorch's
         thread count, which is the process's).
+        A PyTorch model runs with its batch norms folded into their convs (``model/fold_batch_norm``: the same maps,
+        faster); :meth:`from_model` runs the network it is given as it is.
         Raises FileNotFoundError for a missing file and ValueError for a file that is not a handpose model, or is
         a model of the other task (a detector given as the keypoint model, or the reverse), naming the file.
         """
@@ -295,10 +297,12 @@ class Predictor:
             from handpose.config_checks import check_device
 
             device = check_device(str(device), "device")  # CUDA without a GPU: said, not torch's AssertionError
-            model = artifact.load_model(path, map_location=device)
+            from handpose.model.fold_batch_norm import folded
+
+            model = artifact.load_model(path, map_location=device)  # in eval mode
             model_cfg = model.config
             data_cfg = artifact.read_data_config(path, model_cfg)
-            backend = TorchBackend(model, threads=threads)
+            backend = TorchBackend(folded(model), threads=threads)  # batch norms folded: the same maps, faster
         if box_padding is not None:
             data_cfg = replace(data_cfg, box_padding=float(box_padding))
         if mirror_left is not None:

@@ -4,7 +4,8 @@ In eval mode a ``BatchNorm2d`` is a fixed per-channel affine map, ``y = (x - mea
 so the convolution feeding it can absorb it: with ``s = gamma / sqrt(var + eps)`` per output channel,
 ``w' = w * s`` and ``b' = (b - mean) * s + beta`` (``b = 0`` for a conv without bias), and the batch norm becomes
 ``nn.Identity``. The maps are those of the unfolded network to float rounding; the pass over the activations that
-batch norm made (a quarter of the lite model's CPU time with the ReLUs) is gone.
+batch norm made is gone (8-15% less time per forward of the shipped networks on 2 CPU cores: BENCHMARKS.md, "Batch
+norm folded into its conv for inference").
 
 Only for inference: :func:`folded` works on a copy (the given network is never changed) and folds only the pairs
 it can prove: a :class:`~handpose.model.blocks.ConvBNReLU`, whose ``forward`` runs its ``conv`` straight into its

@@ -205,3 +205,21 @@ def test_shipped_models_fold_to_the_same_maps() -> None:
             codec = HeatmapCodec(side, 8)
             kp_a, kp_b = codec.decode(want[-1].numpy())[0], codec.decode(got[-1].numpy())[0]  # (1, 21, 2)
             assert np.abs(kp_a - kp_b).max() < 0.01
+
+
+def test_the_folded_networks_inference_verdict_has_its_own_cache_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the folded network runs faster than the same preset with its batch norms: a verdict timed on one (cached in
+    # autotune.json before inference folded) must not be taken for the other's
+    keys = []
+
+    def record(key, measure, amp, channels_last):  # noqa: ANN001, ANN202 - resolve.choose's arguments
+        keys.append(key)
+        return Choice("fp32", False)
+
+    monkeypatch.setattr(resolve, "choose", record)
+    model = trained_statistics(build_model(preset("lite")), 3)
+    crops = np.zeros((2, 32, 32, 3), np.uint8)
+    resolve.inference_choice(model, crops, "cpu")
+    resolve.inference_choice(folded(model), crops, "cpu")
+    assert keys[0].preset == "lite" and keys[1].preset == "lite, batch norm folded"
+    assert keys[0].text() != keys[1].text()

@@ -56,9 +56,15 @@ def training_choice(model_cfg: Any, input_size: int, batch_size: int, device: to
 
 def inference_choice(model: torch.nn.Module, crops: np.ndarray, device: torch.device | str,
                      amp: bool | None = None, channels_last: bool | None = None) -> Choice:
-    """The precision and layout to run ``model`` with on batches like ``crops`` (N, S, S, 3) uint8."""
+    """The precision and layout to run ``model`` with on batches like ``crops`` (N, S, S, 3) uint8. A network whose
+    preset has batch norms folded into its convs for inference (``model/fold_batch_norm``) has its own verdicts:
+    it is not timed as the same network running them."""
     device = torch.device(device)
-    key = trial_key(device, model.config.preset, int(crops.shape[1]), int(crops.shape[0]), "infer")
+    from handpose.model.blocks import ConvBNReLU
+
+    folded = any(isinstance(m, ConvBNReLU) and isinstance(m.bn, torch.nn.Identity) for m in model.modules())
+    network = f"{model.config.preset}, batch norm folded" if folded else model.config.preset
+    key = trial_key(device, network, int(crops.shape[1]), int(crops.shape[0]), "infer")
     got = choose(key, infer_measure(model, crops, device), amp, channels_last)
     assert got is not None  # a measure is always given here
     return got

@@ -64,9 +64,10 @@ def predict(image: Any, model: str | Path = "pretrained:lite", detector: str | P
     and run :meth:`Predictor.predict` on ``image``.
 
     Returns the hands found (a list, possibly empty) or, with ``box``, that one hand's ``Prediction``.
-    ``options`` go to ``Predictor.predict`` (``color="rgb"``, ``box_format="xyxy"``, ``is_left``, ...). Load a
-    ``Predictor`` once instead when predicting many images."""
-    from handpose.inference.predictor import Predictor
+    ``options`` go to ``Predictor.predict`` (``color="rgb"``, ``box_format="xyxy"``, ``is_left``, ...). The
+    models loaded are kept for the next call with the same ones (``inference/one_line``: a file written again is
+    read again; ``handpose.inference.one_line.forget()`` lets them go), so a loop of calls loads them once."""
+    from handpose.inference.one_line import one_line_predictor
 
     detector = None if box is not None else detector  # a given box skips detection: no detector to load
-    return Predictor.from_file(model, device=device, detector=detector).predict(image, box=box, **options)
+    return one_line_predictor(model, detector, device).predict(image, box=box, **options)

@@ -12,7 +12,6 @@ import weakref
 import numpy as np
 import pytest
 
-import handpose.detection.metrics as M
 import handpose.row_blocks as row_blocks
 from handpose.detection.metrics import (
     BUCKETS,
@@ -145,11 +144,10 @@ def same(a: dict[str, float], b: dict[str, float]) -> bool:
 
 
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("chunks", ["default", "small"])
-def test_the_tallied_metrics_are_the_pooled_ones_to_the_last_bit(seed: int, chunks: str,
+@pytest.mark.parametrize("blocks", ["default", "small"])
+def test_the_tallied_metrics_are_the_pooled_ones_to_the_last_bit(seed: int, blocks: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    if chunks == "small":  # the AP read 5 detections at a time, the tally's rows 7 to a block
-        monkeypatch.setattr(M, "AP_CHUNK", 5)
+    if blocks == "small":  # the tally's rows 7 to a block
         monkeypatch.setattr(row_blocks, "BLOCK_ROWS", 7)
     results = random_results(seed)
     want = ref_detection_metrics(results)
@@ -173,10 +171,9 @@ def test_metrics_of_no_image_and_of_images_without_detections() -> None:
     assert same(detection_metrics([]), ref_detection_metrics([]))
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 4, 1 << 16])
-def test_the_ranked_ap_read_in_chunks_is_the_whole_arrays_ap(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(M, "AP_CHUNK", chunk)
-    rng = np.random.default_rng(chunk)
+@pytest.mark.parametrize("seed", [1, 3])
+def test_the_ranked_ap_is_the_pooled_ap(seed: int) -> None:
+    rng = np.random.default_rng(seed)
     for n in (0, 1, 2, 4, 12, 13, 50, 400):
         for share in (0.0, 0.3, 0.8, 1.0):
             tp = (rng.random(n) < share).astype(np.int64)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 
-from handpose.data.png_profile import PNG_SIGNATURE
+from handpose.data.png_chunks import PNG_SIGNATURE, png_chunks
 
 _JPEG_PREFIX = b"Exif\x00\x00"
 
@@ -27,14 +27,9 @@ def png_exif(data: bytes) -> bytes | None:
     """The TIFF block of a PNG's ``eXIf`` chunk, or None (no such chunk, or a chunk list that breaks first)."""
     if not data.startswith(PNG_SIGNATURE):
         return None
-    at = len(PNG_SIGNATURE)
-    while at + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[at: at + 8])
+    for at, length, kind in png_chunks(data):
         if kind == b"eXIf":
             return _tiff_block(data[at + 8: at + 8 + length])
-        if kind == b"IEND":
-            return None
-        at += 12 + length  # length, type, data, CRC
     return None
 
 

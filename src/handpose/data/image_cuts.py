@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import struct
 
-from handpose.data.png_profile import PNG_SIGNATURE
+from handpose.data.png_chunks import PNG_SIGNATURE, png_chunks
 
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the whole IEND chunk: length 0, type, CRC
 
@@ -26,9 +26,8 @@ def png_cut(data: bytes) -> str | None:
     accepted without the walk."""
     if data.endswith(_IEND) or not data.startswith(PNG_SIGNATURE):
         return None
-    at, n = len(PNG_SIGNATURE), len(data)
-    while at + 8 <= n:
-        length, kind = struct.unpack(">I4s", data[at: at + 8])
+    n = len(data)
+    for at, length, kind in png_chunks(data):
         if not kind.isalpha():  # not a chunk header: broken, not short
             return None
         end = at + 12 + length  # length, type, data, CRC
@@ -37,7 +36,6 @@ def png_cut(data: bytes) -> str | None:
                     f"ends at byte {n}")
         if kind == b"IEND":
             return None
-        at = end
     return f"truncated PNG: the file ends at byte {n} before its IEND chunk (the end of its chunk list)"
 
 

@@ -9,9 +9,8 @@ as they were and the warning unprinted.
 
 from __future__ import annotations
 
-import struct
+from handpose.data.png_chunks import PNG_SIGNATURE, png_chunks
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PROFILE = b"iCCP"
 _HEADER = b"IHDR"  # the first chunk of every PNG the decoder reads
 _PIXELS = (b"IDAT", b"IEND")  # a profile chunk must come before the first of these
@@ -25,18 +24,14 @@ def without_icc_profile(data: bytes) -> bytes:
         return data
     if data[len(PNG_SIGNATURE) + 4: len(PNG_SIGNATURE) + 8] != _HEADER:
         return data  # not IHDR first: the decoder refuses it, and must go on doing so
-    kept, at = [data[: len(PNG_SIGNATURE)]], len(PNG_SIGNATURE)
-    while at + 8 <= len(data):
-        length, kind = struct.unpack(">I4s", data[at: at + 8])
+    kept = [data[: len(PNG_SIGNATURE)]]
+    for at, length, kind in png_chunks(data):
         end = at + 12 + length  # length, type, data, CRC
         if end > len(data):
             return data
         if kind in _PIXELS:
-            break
+            kept.append(data[at:])
+            return b"".join(kept)
         if kind != _PROFILE:
             kept.append(data[at:end])
-        at = end
-    else:
-        return data  # no pixel data: broken, left to the decoder
-    kept.append(data[at:])
-    return b"".join(kept)
+    return data  # no pixel data: broken, left to the decoder

@@ -16,6 +16,7 @@ from __future__ import annotations
 import struct
 
 from handpose.data.png_chunks import PNG_SIGNATURE, png_chunks
+from handpose.data.tiff_layout import tiff_layout
 
 _IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the whole IEND chunk: length 0, type, CRC
 
@@ -59,16 +60,10 @@ def tiff_cut(data: bytes) -> str | None:
     """Why the TIFF (or BigTIFF) whose bytes are ``data`` is truncated: its first image directory (the one OpenCV
     decodes) starts past the file's end, or one of its strips or tiles runs past it; None when neither, or when the
     directory is broken rather than short (left to the decoder)."""
-    order = "<" if data[:2] == b"II" else ">" if data[:2] == b"MM" else ""
-    if not order or len(data) < 16:
+    layout = tiff_layout(data)
+    if layout is None or len(data) < 16:
         return None
-    version = struct.unpack(order + "H", data[2:4])[0]
-    if version == 42:
-        ifd, count_code, entry_size, value_at, inline = struct.unpack(order + "I", data[4:8])[0], "H", 12, 8, 4
-    elif version == 43:
-        ifd, count_code, entry_size, value_at, inline = struct.unpack(order + "Q", data[8:16])[0], "Q", 20, 12, 8
-    else:
-        return None
+    order, ifd, count_code, entry_size = layout.order, layout.first, layout.count, layout.entry
     n = len(data)
     if ifd >= n:
         return f"truncated TIFF: its image directory starts at byte {ifd}, and the file ends at byte {n}"
@@ -81,11 +76,11 @@ def tiff_cut(data: bytes) -> str | None:
             tag, typ = struct.unpack_from(order + "HH", data, at)
             if tag not in _TIFF_LISTS or typ not in _TIFF_TYPES:
                 continue
-            number = struct.unpack_from(order + ("I" if version == 42 else "Q"), data, at + 4)[0]
+            number = struct.unpack_from(order + layout.offset, data, at + 4)[0]
             code, size = _TIFF_TYPES[typ]
-            where = at + value_at
-            if number * size > inline:  # the values lie elsewhere, at the offset the entry holds
-                where = struct.unpack_from(order + ("I" if version == 42 else "Q"), data, where)[0]
+            where = at + layout.value_at
+            if number * size > layout.inline:  # the values lie elsewhere, at the offset the entry holds
+                where = struct.unpack_from(order + layout.offset, data, where)[0]
                 if where + number * size > n:
                     return (f"truncated TIFF: its {number} {_TIFF_LISTS[tag]} at byte {where} run past the file's "
                             f"end at byte {n}")

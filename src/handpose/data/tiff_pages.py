@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import struct
 
+from handpose.data.tiff_layout import tiff_layout
+
 MAX_PAGES = 65536  # a chain longer than this (or one that loops back) is counted up to here
 
 
@@ -13,25 +15,16 @@ def tiff_page_count(data: bytes) -> int:
     """Pages of the TIFF (``II*\\0`` / ``MM\\0*``) or BigTIFF (``II+\\0`` / ``MM\\0+``) in ``data``: the directories
     linked from the header, up to the first offset that is 0, out of the data, or seen before (at least 1 for any
     bytes, since the decoder read a first page)."""
-    end = "<" if data[:2] == b"II" else ">"
-    try:
-        version = struct.unpack(end + "H", data[2:4])[0]
-        if version == 42:
-            offset = struct.unpack(end + "I", data[4:8])[0]
-            count_fmt, entry_size, next_fmt = "H", 12, "I"
-        elif version == 43:
-            offset = struct.unpack(end + "Q", data[8:16])[0]
-            count_fmt, entry_size, next_fmt = "Q", 20, "Q"
-        else:
-            return 1
-    except struct.error:
+    layout = tiff_layout(data)
+    if layout is None:
         return 1
+    end, offset = layout.order, layout.first
     seen: set[int] = set()
     while offset and offset not in seen and len(seen) < MAX_PAGES:
         try:
-            count = struct.unpack_from(end + count_fmt, data, offset)[0]
-            after = offset + struct.calcsize(count_fmt) + count * entry_size
-            following = struct.unpack_from(end + next_fmt, data, after)[0]
+            count = struct.unpack_from(end + layout.count, data, offset)[0]
+            after = offset + struct.calcsize(layout.count) + count * layout.entry
+            following = struct.unpack_from(end + layout.offset, data, after)[0]
         except struct.error:  # a directory that runs past the data: the pages before it
             break
         seen.add(offset)

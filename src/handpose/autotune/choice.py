@@ -6,7 +6,8 @@ with its instruction sets or GPU model, torch version, threads, preset, input si
 JSON cache ``<cache>/autotune.json`` (``training.data.cache_root``, default ``~/.cache/handpose``); what is missing
 there it measures with the injected ``measure`` function, keeps the fastest candidate whose numbers are sound, writes
 the cache and logs the choice with every measured ratio in one line. A CPU trial during which other processes used
-more than ``contention.BUSY_SHARE`` of the CPUs is used for its own run only and not cached (with a warning).
+more than ``contention.BUSY_SHARE`` of the CPUs is not cached (with a warning): it serves the process that timed it
+alone (:func:`keep_results`), whose later trials of the key take it, and a later process times again.
 Explicit flags narrow the candidates (``--no-amp`` keeps the fp32 ones, ``--channels-last`` the channels-last ones);
 both given means no trial at all.
 """
@@ -230,6 +231,29 @@ def judge(trials: dict[Choice, Trial], reference: Choice) -> dict[str, dict[str,
     return out
 
 
+_PROCESS_ENTRIES: dict[tuple[str, str], dict[str, Any]] = {}  # (cache file, key text) -> an entry kept out of it
+
+
+def cached_entry(path: Path | None, key: TrialKey) -> Any:
+    """The cache's entry for ``key``, else the one :func:`keep_results` held for this process (a trial timed while
+    other processes were busy), else None."""
+    entry = read_cache(path).get(key.text())
+    return entry if entry is not None else _PROCESS_ENTRIES.get((str(path), key.text()))
+
+
+def keep_results(path: Path | None, key: TrialKey, results: dict[str, dict[str, Any]], trial_s: float,
+                 steady: bool) -> None:
+    """A trial's results: written to the cache file when ``steady``; otherwise (other processes kept the CPUs busy)
+    held for this process alone, so that its later loads take them instead of timing again on the busy machine
+    (a later process times again)."""
+    if steady:
+        write_cache(path, key, results, trial_s)
+    else:
+        _PROCESS_ENTRIES[(str(path), key.text())] = {
+            "key": asdict(key), "measured": time.strftime("%Y-%m-%dT%H:%M:%S") + ", in this process (not cached: "
+            "other processes were busy)", "trial_seconds": round(trial_s, 2), "results": results}
+
+
 def choose(
     key: TrialKey,
     measure: Measure | None,
@@ -245,7 +269,7 @@ def choose(
         return allowed[0]
     path = path or cache_path()
     reference = candidates(key.device, key.mode)[0]  # plain fp32: the others are judged against its outputs
-    results, trial_s = cached_results(read_cache(path).get(key.text()), reference.name, path)
+    results, trial_s = cached_results(cached_entry(path, key), reference.name, path)
     missing = [c for c in allowed if c.name not in results]
     if missing:
         if measure is None:
@@ -257,8 +281,7 @@ def choose(
         trial_s += time.perf_counter() - t0
         results.update(judge(trials, reference))
         stored = not unsteady(share, f"{key.mode} speed", path)
-        if stored:  # out-of-memory verdicts are dropped as they are read
-            write_cache(path, key, results, trial_s)
+        keep_results(path, key, results, trial_s, stored)  # out-of-memory verdicts are dropped as they are read
     best = _fastest(allowed, results)
     LOG.info("%s", summary_line(key, best, allowed, results, not missing, trial_s, path if not missing or stored
                                 else None))

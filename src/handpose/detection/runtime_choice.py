@@ -10,9 +10,10 @@ versions, the detector file and the scales, so a later process on the same machi
 processes kept the CPUs busy while it timed: ``autotune.contention``). Where onnxruntime cannot load the file, the
 PyTorch network is used.
 
-A verdict kept out of the cache file (timed while other processes were busy) is remembered by the process that timed
-it, so its later detectors (each ``Predictor.from_pretrained()``, each one-line ``handpose.predict``) take it instead of
-timing again, which on a busy machine, where the PyTorch detector is at its slowest, cost most of each call. Threads
+A verdict kept out of the cache file (timed while other processes were busy) is held by the process that timed it
+(``autotune.choice.keep_results``, as the precision trials are), so its later detectors (each
+``Predictor.from_pretrained()``, each one-line ``handpose.predict``) take it instead of timing again, which on a
+busy machine, where the PyTorch detector is at its slowest, cost most of each call. Threads
 that ask at once time once (a lock), as trials running side by side in one process slow each other down unseen: the
 CPU meter counts only other processes.
 """
@@ -28,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from handpose.autotune.choice import TrialKey, cache_path, cpu_identity, read_cache, write_cache
+from handpose.autotune.choice import TrialKey, cache_path, cached_entry, cpu_identity, keep_results
 from handpose.autotune.contention import start_meter, unsteady
 from handpose.detection.detector import HandDetector, Letterboxed
 
@@ -36,7 +37,6 @@ LOG = logging.getLogger(__name__)
 
 ROUNDS = 3
 _CHOOSING = threading.Lock()  # one trial at a time in a process: the other threads wait for its verdict
-_UNCACHED: dict[tuple[str, str], str] = {}  # (cache file, key text) -> runtime chosen by a trial kept out of the file
 
 
 def trial_input(detector: HandDetector) -> list[list[Letterboxed]]:
@@ -109,7 +109,7 @@ def cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key
 
 def _cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], key: TrialKey) -> HandDetector:
     path = cache_path()
-    entry = read_cache(path).get(key.text())
+    entry = cached_entry(path, key)  # the cache file's, or one this process timed on a busy machine
     results = entry.get("results") if isinstance(entry, dict) else None
     cached = [_seconds(results, n) for n in names]
     if all(s is not None for s in cached):  # else missing, or unreadable (another layout, a damaged file): timed
@@ -118,16 +118,9 @@ def _cached_fastest(candidates: Sequence[HandDetector], names: Sequence[str], ke
                  entry.get("measured", "?"), ", ".join(f"{n} {s * 1000:.1f} ms" for n, s in zip(names, cached)),
                  names[best])
         return candidates[best]
-    remembered = _UNCACHED.get((str(path), key.text()))
-    if remembered in names:
-        LOG.info("hand detector runtime as timed earlier in this process (not cached: other processes were busy): "
-                 "using %s", remembered)
-        return candidates[list(names).index(remembered)]
     t0 = time.perf_counter()
     others = start_meter()
     chosen, seconds = fastest(candidates, names)
-    if unsteady(others(), "hand detector runtime", path):
-        _UNCACHED[(str(path), key.text())] = names[list(candidates).index(chosen)]
-    else:
-        write_cache(path, key, {n: {"seconds": s} for n, s in zip(names, seconds)}, time.perf_counter() - t0)
+    keep_results(path, key, {n: {"seconds": s} for n, s in zip(names, seconds)}, time.perf_counter() - t0,
+                 not unsteady(others(), "hand detector runtime", path))
     return chosen
